@@ -1,0 +1,45 @@
+# Cohort — developer entry points. `make test` is what CI runs.
+GO        ?= go
+PKGS      ?= ./...
+# The full suite (real parameters) must stay well under CI's budget on 2 cores.
+TEST_TIMEOUT ?= 40m
+
+.PHONY: all build test test-short bench lint fmt vet demo fuzz-smoke clean
+
+all: build
+
+build:
+	$(GO) build $(PKGS)
+
+## test: every test, real parameters (what CI runs)
+test:
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
+
+## test-short: quick tier, toy sizes
+test-short:
+	$(GO) test -short -count=1 -timeout 15m $(PKGS)
+
+## bench: benchmarks beside the code and in benchmarks/
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem -timeout 60m $(PKGS)
+
+## lint: formatting and vet
+lint: fmt vet
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+## fuzz-smoke: run every fuzz target briefly
+fuzz-smoke:
+	./scripts/fuzz-smoke.sh 10s
+
+## demo: the main job end to end on the embedded default
+demo:
+	$(GO) run ./cmd/cohort demo
+
+clean:
+	$(GO) clean -testcache
