@@ -1,0 +1,147 @@
+package circuits
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+
+	"github.com/cohort-dev/cohort/circuits/hash"
+)
+
+// ErrMalformed reports bytes that do not decode.
+var ErrMalformed = errors.New("circuits: malformed encoding")
+
+// PublicInputs are the public inputs of a contribution proof: who may count it
+// (registry root, nullifier), on which terms (dataset, epoch, purposes, expiry,
+// minimum cohort, revocation commitment) and what exactly was uploaded (one
+// commitment per node share).
+type PublicInputs struct {
+	Dataset          fr.Element // DatasetField(dataset id)
+	Epoch            uint64
+	Root             fr.Element // registry root the membership was proven against
+	Nullifier        fr.Element
+	Purposes         uint64 // bitmask over the schema's purposes
+	Expiry           uint64 // Unix seconds; the record may not be used after
+	MinCohort        uint32 // the contributor's own minimum cohort
+	Revocation       fr.Element
+	ShareCommitments []fr.Element // C_j, one per node
+}
+
+// Vector is the public witness in circuit order.
+func (p *PublicInputs) Vector() []fr.Element {
+	v := make([]fr.Element, numConsentPublic, numConsentPublic+len(p.ShareCommitments))
+	v[0] = p.Dataset
+	v[1].SetUint64(p.Epoch)
+	v[2] = p.Root
+	v[3] = p.Nullifier
+	v[4].SetUint64(p.Purposes)
+	v[5].SetUint64(p.Expiry)
+	v[6].SetUint64(uint64(p.MinCohort))
+	v[7] = p.Revocation
+	return append(v, p.ShareCommitments...)
+}
+
+// Digest binds all public inputs in one element; sealed shares carry its bytes
+// as associated data, so a share cannot be moved to another proof.
+func (p *PublicInputs) Digest() [32]byte {
+	d := hash.Sum(hash.PublicInputs, p.Vector()...)
+	return d.Bytes()
+}
+
+const publicVersion = 1
+
+// publicFixedLen is the encoded size without share commitments.
+const publicFixedLen = 2 + 4*fr.Bytes + 3*8 + 4
+
+// MarshalBinary encodes p: version, k, Dataset, Epoch, Root, Nullifier,
+// Purposes, Expiry, MinCohort, Revocation, C_0..C_{k−1}; integers big-endian,
+// field elements as 32-byte canonical big-endian.
+func (p *PublicInputs) MarshalBinary() ([]byte, error) {
+	if len(p.ShareCommitments) > MaxNodes {
+		return nil, fmt.Errorf("circuits: %d share commitments, at most %d", len(p.ShareCommitments), MaxNodes)
+	}
+	b := make([]byte, 0, publicFixedLen+fr.Bytes*len(p.ShareCommitments))
+	b = append(b, publicVersion, byte(len(p.ShareCommitments)))
+	b = appendElement(b, &p.Dataset)
+	b = binary.BigEndian.AppendUint64(b, p.Epoch)
+	b = appendElement(b, &p.Root)
+	b = appendElement(b, &p.Nullifier)
+	b = binary.BigEndian.AppendUint64(b, p.Purposes)
+	b = binary.BigEndian.AppendUint64(b, p.Expiry)
+	b = binary.BigEndian.AppendUint32(b, p.MinCohort)
+	b = appendElement(b, &p.Revocation)
+	for i := range p.ShareCommitments {
+		b = appendElement(b, &p.ShareCommitments[i])
+	}
+	return b, nil
+}
+
+// UnmarshalBinary decodes what MarshalBinary wrote; it refuses any other
+// length, version, node count or a non-canonical field element.
+func (p *PublicInputs) UnmarshalBinary(b []byte) error {
+	if len(b) < publicFixedLen {
+		return fmt.Errorf("%w: public inputs: %d bytes, want at least %d", ErrMalformed, len(b), publicFixedLen)
+	}
+	if b[0] != publicVersion {
+		return fmt.Errorf("%w: public inputs: version %d", ErrMalformed, b[0])
+	}
+	k := int(b[1])
+	if k < MinNodes || k > MaxNodes {
+		return fmt.Errorf("%w: public inputs: %d nodes", ErrMalformed, k)
+	}
+	if want := publicFixedLen + k*fr.Bytes; len(b) != want {
+		return fmt.Errorf("%w: public inputs: %d bytes, want %d", ErrMalformed, len(b), want)
+	}
+	r := reader{b: b[2:]}
+	var q PublicInputs
+	r.element(&q.Dataset)
+	q.Epoch = r.uint64()
+	r.element(&q.Root)
+	r.element(&q.Nullifier)
+	q.Purposes = r.uint64()
+	q.Expiry = r.uint64()
+	q.MinCohort = r.uint32()
+	r.element(&q.Revocation)
+	q.ShareCommitments = make([]fr.Element, k)
+	for i := range q.ShareCommitments {
+		r.element(&q.ShareCommitments[i])
+	}
+	if r.err != nil {
+		return fmt.Errorf("%w: public inputs: %v", ErrMalformed, r.err)
+	}
+	*p = q
+	return nil
+}
+
+func appendElement(b []byte, e *fr.Element) []byte {
+	x := e.Bytes()
+	return append(b, x[:]...)
+}
+
+// reader consumes a buffer whose total length was checked by the caller; it
+// records the first error (a non-canonical element).
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) element(e *fr.Element) {
+	if err := e.SetBytesCanonical(r.b[:fr.Bytes]); err != nil && r.err == nil {
+		r.err = err
+	}
+	r.b = r.b[fr.Bytes:]
+}
+
+func (r *reader) uint64() uint64 {
+	x := binary.BigEndian.Uint64(r.b)
+	r.b = r.b[8:]
+	return x
+}
+
+func (r *reader) uint32() uint32 {
+	x := binary.BigEndian.Uint32(r.b)
+	r.b = r.b[4:]
+	return x
+}
