@@ -5,20 +5,14 @@ import (
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 
-	"github.com/cohort-dev/cohort/circuits/hash"
+	"github.com/cohort-dev/cohort/circuits"
 )
 
-// Commitment returns C_j = H(DST_SH, j, ρ_j, share_j…): the Poseidon2 digest,
-// in domain hash.ShareCommitment, of the node index, the blinding and the m
-// values. It is the public input that binds the record's proof to this
+// Commitment returns C_j = H(DST_SH, j, ρ_j, share_j…) over the node index,
+// the blinding and the m values (circuits.ShareCommitment). It is the public input that binds the record's proof to this
 // share; the circuit computes the same digest.
 func (s Share) Commitment() fr.Element {
-	xs := make([]fr.Element, 0, 2+len(s.Values))
-	xs = append(xs, fr.NewElement(uint64(s.Node)), s.Blind)
-	xs = append(xs, s.Values...)
-	c := hash.Sum(hash.ShareCommitment, xs...)
-	clear(xs)
-	return c
+	return circuits.ShareCommitment(s.Node, s.Blind, s.Values)
 }
 
 // CheckCommitment returns nil if s's commitment is c, else an error wrapping
