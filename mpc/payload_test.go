@@ -246,7 +246,9 @@ func TestBuildRefusesInvalidRecord(t *testing.T) {
 	}
 }
 
-func be32(b []byte) uint32 { return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) }
+func be32(b []byte) uint32 {
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
 
 func FuzzUnmarshalPayload(f *testing.F) {
 	lim := PayloadLimits{Nodes: 3, Len: 12}
