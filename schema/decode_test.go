@@ -1,0 +1,211 @@
+package schema
+
+import (
+	"errors"
+	"math/big"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+// ratOf returns a record value in original units, straight from the record.
+func ratOf(t testing.TB, f Field, v Value) *big.Rat {
+	t.Helper()
+	switch f.Type {
+	case Int, Fixed:
+		return new(big.Rat).SetFrac(big.NewInt(v.mant), pow10(v.frac))
+	case Bool:
+		if v.b {
+			return big.NewRat(1, 1)
+		}
+		return new(big.Rat)
+	}
+	t.Fatalf("ratOf(%s)", f.Name)
+	return nil
+}
+
+// sumVectors adds encoded vectors coordinate-wise.
+func sumVectors(t testing.TB, s *Schema, recs []Record) []*big.Int {
+	t.Helper()
+	S := make([]*big.Int, s.Layout().Len)
+	for i := range S {
+		S[i] = new(big.Int)
+	}
+	for _, r := range recs {
+		v, err := s.Encode(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, x := range v {
+			S[i].Add(S[i], new(big.Int).SetUint64(x))
+		}
+	}
+	return S
+}
+
+func TestDecodeMatchesPlaintext(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, s := range []*Schema{Default(), mixedSchema(t), Synthetic(10, true)} {
+		for _, n := range []int{0, 1, 2, 57} {
+			recs := make([]Record, n)
+			for i := range recs {
+				recs[i] = s.RandomRecord(r)
+			}
+			got, err := s.Layout().Decode(sumVectors(t, s, recs))
+			if err != nil {
+				t.Fatalf("%s n=%d: %v", s.ID, n, err)
+			}
+			if got.Count.Cmp(big.NewInt(int64(n))) != 0 {
+				t.Errorf("%s: Count = %s, want %d", s.ID, got.Count, n)
+			}
+			// Plaintext statistics, straight from the records.
+			for _, f := range s.Fields {
+				switch {
+				case f.Type.Numeric():
+					want := new(big.Rat)
+					for _, rec := range recs {
+						want.Add(want, ratOf(t, f, rec[f.Name]))
+					}
+					if got.Sum[f.Name] == nil || got.Sum[f.Name].Cmp(want) != 0 {
+						t.Errorf("%s n=%d: Sum[%s] = %v, want %v", s.ID, n, f.Name, got.Sum[f.Name], want)
+					}
+				case f.Type == Category:
+					for _, val := range f.Values {
+						want := 0
+						for _, rec := range recs {
+							if rec[f.Name].s == val {
+								want++
+							}
+						}
+						if c := got.Counts[f.Name][val]; c == nil || c.Int64() != int64(want) {
+							t.Errorf("%s n=%d: Counts[%s][%s] = %v, want %d", s.ID, n, f.Name, val, c, want)
+						}
+					}
+				}
+			}
+			for i, a := range s.Moments {
+				fa, _ := s.Field(a)
+				for _, b := range s.Moments[i:] {
+					fb, _ := s.Field(b)
+					want := new(big.Rat)
+					for _, rec := range recs {
+						want.Add(want, new(big.Rat).Mul(ratOf(t, fa, rec[a]), ratOf(t, fb, rec[b])))
+					}
+					if c := got.Cross[[2]string{a, b}]; c == nil || c.Cmp(want) != 0 {
+						t.Errorf("%s n=%d: Cross[%s,%s] = %v, want %v", s.ID, n, a, b, c, want)
+					}
+					if c, ok := got.CrossOf(b, a); !ok || c.Cmp(want) != 0 {
+						t.Errorf("%s: CrossOf(%s, %s) = %v, %v", s.ID, b, a, c, ok)
+					}
+				}
+			}
+			if len(got.Cross) != len(s.Moments)*(len(s.Moments)+1)/2 {
+				t.Errorf("%s: %d cross sums", s.ID, len(got.Cross))
+			}
+		}
+	}
+}
+
+// Decoding the extremes: every record at its minimum, or at its maximum.
+func TestDecodeExtremes(t *testing.T) {
+	s := mixedSchema(t)
+	for _, atMax := range []bool{false, true} {
+		rec := Record{}
+		for _, f := range s.Fields {
+			switch f.Type {
+			case Int, Fixed:
+				x := f.Min
+				if atMax {
+					x = f.Max
+				}
+				rec[f.Name] = ScaledValue(x, f.Decimals)
+			case Bool:
+				rec[f.Name] = BoolValue(atMax)
+			case Category:
+				rec[f.Name] = CategoryValue(f.Values[0])
+			}
+		}
+		const n = 3
+		got, err := s.Layout().Decode(sumVectors(t, s, []Record{rec, rec, rec}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[bool]map[string]*big.Rat{
+			false: {"temp": big.NewRat(-405*n, 10), "delta": big.NewRat(-1000*n, 1), "dose": big.NewRat(-1*n, 1), "flag": new(big.Rat)},
+			true:  {"temp": big.NewRat(6025*n, 100), "delta": big.NewRat(-10*n, 1), "dose": big.NewRat(2*n, 1), "flag": big.NewRat(n, 1)},
+		}[atMax]
+		for name, w := range want {
+			if got.Sum[name].Cmp(w) != 0 {
+				t.Errorf("atMax=%v: Sum[%s] = %v, want %v", atMax, name, got.Sum[name], w)
+			}
+		}
+		sq := new(big.Rat).Mul(want["temp"], want["delta"])
+		sq.Quo(sq, big.NewRat(n, 1)) // n·temp·delta = (n·temp)(n·delta)/n
+		if c, _ := got.CrossOf("temp", "delta"); c.Cmp(sq) != 0 {
+			t.Errorf("atMax=%v: Σ temp·delta = %v, want %v", atMax, c, sq)
+		}
+	}
+}
+
+func TestDecodeRejects(t *testing.T) {
+	s := Default()
+	l := s.Layout()
+	valid := func() []*big.Int {
+		return sumVectors(t, s, []Record{demoValues(), demoValues()})
+	}
+	tests := []struct {
+		name   string
+		change func(S []*big.Int) []*big.Int
+		msg    string
+	}{
+		{"short", func(S []*big.Int) []*big.Int { return S[:len(S)-1] }, "got 24 coordinates, want 25"},
+		{"long", func(S []*big.Int) []*big.Int { return append(S, new(big.Int)) }, "got 26 coordinates"},
+		{"empty", func(S []*big.Int) []*big.Int { return nil }, "got 0 coordinates"},
+		{"nil coordinate", func(S []*big.Int) []*big.Int { S[3] = nil; return S }, "coordinate 3 (resting_hr) is missing"},
+		{"negative", func(S []*big.Int) []*big.Int { S[1].Neg(S[1]); return S }, "coordinate 1 (age) is negative"},
+		{"negative count", func(S []*big.Int) []*big.Int { S[0].SetInt64(-2); return S }, "negative"},
+		{"value too large", func(S []*big.Int) []*big.Int { S[1].SetInt64(2*82 + 1); return S }, "coordinate 1 (age) = 165 exceeds count 2 × bound 82"},
+		{"product too large", func(S []*big.Int) []*big.Int { S[24].SetInt64(3); return S }, "smoker*smoker"},
+		{"category short", func(S []*big.Int) []*big.Int { S[8].SetInt64(1); return S }, `counts of category "region" add up to 1`},
+		{"category long", func(S []*big.Int) []*big.Int { S[6].SetInt64(1); return S }, "add up to 3"},
+		{"modulus-sized", func(S []*big.Int) []*big.Int { S[2] = bn254R(); return S }, "exceeds"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			S := tc.change(valid())
+			sums, err := l.Decode(S)
+			if sums != nil || !errors.Is(err, ErrInvalidSums) {
+				t.Fatalf("Decode = %v, %v; want ErrInvalidSums", sums, err)
+			}
+			if !strings.Contains(err.Error(), tc.msg) {
+				t.Errorf("error %q does not contain %q", err, tc.msg)
+			}
+		})
+	}
+
+	// A hand-built, inconsistent layout is refused, not a panic.
+	bad := l
+	bad.Products = append([]ProductCoord(nil), l.Products...)
+	bad.Products[0].A = 99
+	if _, err := bad.Decode(valid()); !errors.Is(err, ErrInvalidSums) {
+		t.Errorf("inconsistent layout: %v", err)
+	}
+	bad = l
+	bad.Values = append([]ValueCoord(nil), l.Values...)
+	bad.Values[0].Index = 99
+	if _, err := bad.Decode(valid()); !errors.Is(err, ErrInvalidSums) {
+		t.Errorf("inconsistent layout: %v", err)
+	}
+
+	// Inputs are not modified or retained.
+	S := valid()
+	sums, err := l.Decode(S)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sums.Count.SetInt64(99)
+	sums.Counts["region"]["east"].SetInt64(99)
+	if S[0].Int64() != 2 || S[8].Int64() != 2 {
+		t.Error("Decode results alias its input")
+	}
+}
