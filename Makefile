@@ -4,7 +4,7 @@ PKGS      ?= ./...
 # The full suite (real parameters) must stay well under CI's budget on 2 cores.
 TEST_TIMEOUT ?= 40m
 
-.PHONY: all build test test-short bench lint fmt vet demo fuzz-smoke clean
+.PHONY: all build test test-short test-postgres bench lint fmt vet demo fuzz-smoke clean generate proto-check
 
 all: build
 
@@ -33,6 +33,10 @@ fmt:
 vet:
 	$(GO) vet $(PKGS)
 
+## test-postgres: the store suite against a throwaway PostgreSQL 15 (pg_virtualenv)
+test-postgres:
+	pg_virtualenv -v 15 sh -c 'COHORT_TEST_POSTGRES_DSN="postgres://$$PGUSER:$$PGPASSWORD@$$PGHOST:$$PGPORT/$$PGDATABASE?sslmode=disable" $(GO) test -count=1 -timeout 10m ./store/...'
+
 ## fuzz-smoke: run every fuzz target briefly
 fuzz-smoke:
 	./scripts/fuzz-smoke.sh 10s
@@ -40,6 +44,14 @@ fuzz-smoke:
 ## demo: the main job end to end on the embedded default
 demo:
 	$(GO) run ./cmd/cohort demo
+
+## generate: regenerate gen/ from proto/ (pinned plugins, installed if missing)
+generate:
+	./scripts/proto-gen.sh
+
+## proto-check: fail if gen/ drifted from proto/; buf lint when buf is installed
+proto-check:
+	./scripts/proto-check.sh
 
 clean:
 	$(GO) clean -testcache
