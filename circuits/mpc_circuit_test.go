@@ -152,27 +152,7 @@ func (f *fixture) rederive() {
 }
 
 func (f *fixture) assignment(sh MPCShape) *MPCContribution {
-	c := NewMPCContribution(sh)
-	p := f.pub
-	c.Dataset, c.Epoch, c.Root, c.Nullifier = p.Dataset, p.Epoch, p.Root, p.Nullifier
-	c.Purposes, c.Expiry, c.MinCohort, c.Revocation = p.Purposes, p.Expiry, p.MinCohort, p.Revocation
-	for j := range c.ShareCommitments {
-		c.ShareCommitments[j] = p.ShareCommitments[j]
-	}
-	c.Secret, c.Index = f.secret, f.index
-	for i := range c.Siblings {
-		c.Siblings[i] = f.siblings[i]
-	}
-	for i := range c.Record {
-		c.Record[i] = f.record[i]
-	}
-	for j := range c.Shares {
-		for i := range c.Shares[j] {
-			c.Shares[j][i] = f.shares[j][i]
-		}
-		c.Blinds[j] = f.blinds[j]
-	}
-	return c
+	return assignMPC(sh, f.pub, f.secret, merkle.Path{Index: f.index, Siblings: f.siblings}, f.record, f.shares, f.blinds)
 }
 
 func coord(t testing.TB, l schema.Layout, field string) schema.ValueCoord {

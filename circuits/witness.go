@@ -88,26 +88,36 @@ func (w *MPCWitness) Assignment(sh MPCShape, p PublicInputs) (*MPCContribution, 
 	if len(p.ShareCommitments) != sh.Nodes {
 		return nil, fmt.Errorf("%w: %d share commitments for %d nodes", ErrShape, len(p.ShareCommitments), sh.Nodes)
 	}
+	record := make([]fr.Element, len(w.Record))
+	for i, x := range w.Record {
+		record[i].SetUint64(x)
+	}
+	return assignMPC(sh, p, w.Secret, w.Path, record, w.Shares, w.Blinds), nil
+}
+
+// assignMPC fills a circuit of shape sh; every length must already match it.
+// The record is field-valued so that tests can assign values no schema allows.
+func assignMPC(sh MPCShape, p PublicInputs, secret fr.Element, path merkle.Path, record []fr.Element, shares [][]fr.Element, blinds []fr.Element) *MPCContribution {
 	c := NewMPCContribution(sh)
 	c.Dataset, c.Epoch, c.Root, c.Nullifier = p.Dataset, p.Epoch, p.Root, p.Nullifier
 	c.Purposes, c.Expiry, c.MinCohort, c.Revocation = p.Purposes, p.Expiry, p.MinCohort, p.Revocation
 	for j := range c.ShareCommitments {
 		c.ShareCommitments[j] = p.ShareCommitments[j]
 	}
-	c.Secret, c.Index = w.Secret, w.Path.Index
+	c.Secret, c.Index = secret, path.Index
 	for i := range c.Siblings {
-		c.Siblings[i] = w.Path.Siblings[i]
+		c.Siblings[i] = path.Siblings[i]
 	}
 	for i := range c.Record {
-		c.Record[i] = w.Record[i]
+		c.Record[i] = record[i]
 	}
 	for j := range c.Shares {
 		for i := range c.Shares[j] {
-			c.Shares[j][i] = w.Shares[j][i]
+			c.Shares[j][i] = shares[j][i]
 		}
-		c.Blinds[j] = w.Blinds[j]
+		c.Blinds[j] = blinds[j]
 	}
-	return c, nil
+	return c
 }
 
 var _ frontend.Circuit = (*MPCContribution)(nil)
