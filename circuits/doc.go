@@ -57,7 +57,13 @@
 //	5.1k (d = 20 membership) + 1.7k (nullifier, revocation) + 555·k·⌈(L+2)/15⌉ (share commitments)
 //	+ L·(k−1)+L (sums) + ~3 per range-checked bit-width + one per product
 //
-// constraints. Measured counts are in BenchmarkProve's output and the README.
+// constraints; the share commitments dominate large schemas (≈240k of the
+// 253k constraints for 64 fields with all 2,080 products). Two ways to cut
+// them, not taken yet: commit to each node's share with its own BSB22
+// Pedersen commitment (the node recomputes it with an MSM over the public
+// commitment basis, no hash in-circuit), or let nodes hold products of shares
+// computed by an MPC multiplication instead of proving every product.
+// Measured counts are in benchmarks/ (BenchmarkContributionProve) and the README.
 //
 // # Proving and verifying
 //
