@@ -1,0 +1,187 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// contributionColumns are read by scanContribution, joined with the dataset's
+// revocations.
+const contributionColumns = `c.dataset_id, c.nullifier, c.epoch, c.payload_digest, c.public_inputs, c.proof, c.share,
+	c.purposes, c.expiry, c.min_cohort, c.revocation, c.received_at, c.receipt, r.revoked_at
+	FROM contributions c
+	LEFT JOIN revocations r ON r.dataset_id = c.dataset_id AND r.revocation = c.revocation`
+
+func scanContribution(sc interface{ Scan(...any) error }) (Contribution, error) {
+	var (
+		c                          Contribution
+		nf, digest, rc             []byte
+		epoch, purposes, minCohort int64
+		expiry, received           int64
+		revoked                    sql.NullInt64
+	)
+	if err := sc.Scan(&c.DatasetID, &nf, &epoch, &digest, &c.Public, &c.Proof, &c.Share,
+		&purposes, &expiry, &minCohort, &rc, &received, &c.Receipt, &revoked); err != nil {
+		return Contribution{}, err
+	}
+	var err error
+	if c.Nullifier, err = bytes32(nf, "nullifier"); err != nil {
+		return Contribution{}, err
+	}
+	if c.PayloadDigest, err = bytes32(digest, "payload digest"); err != nil {
+		return Contribution{}, err
+	}
+	if c.RevocationCommitment, err = bytes32(rc, "revocation commitment"); err != nil {
+		return Contribution{}, err
+	}
+	if c.Epoch, err = unsigned(epoch, "epoch"); err != nil {
+		return Contribution{}, err
+	}
+	if minCohort < 0 || minCohort > 1<<32-1 {
+		return Contribution{}, fmt.Errorf("store: stored min cohort %d out of range", minCohort)
+	}
+	c.MinCohort = uint32(minCohort)
+	c.Purposes = uint64(purposes) // a bitmask stored as its two's complement
+	c.Expiry = fromMicros(expiry)
+	c.ReceivedAt = fromMicros(received)
+	c.RevokedAt = fromNullMicros(revoked)
+	return c, nil
+}
+
+func (s *sqlStore) PutContribution(ctx context.Context, c Contribution) (*Contribution, error) {
+	if err := checkDatasetID(c.DatasetID); err != nil {
+		return nil, fmt.Errorf("store: put contribution: %w", err)
+	}
+	if c.Nullifier == ([32]byte{}) {
+		return nil, fmt.Errorf("store: put contribution: %w: zero nullifier", ErrInvalid)
+	}
+	epoch, err := signed(c.Epoch, "epoch")
+	if err != nil {
+		return nil, fmt.Errorf("store: put contribution: %w", err)
+	}
+	var existing *Contribution
+	err = s.inTx(ctx, "put contribution", func(tx *sql.Tx) error {
+		ok, err := datasetExists(ctx, tx, c.DatasetID)
+		if err != nil {
+			return fmt.Errorf("store: put contribution: %w", err)
+		}
+		if !ok {
+			return fmt.Errorf("store: put contribution: dataset %q: %w", c.DatasetID, ErrNotFound)
+		}
+		// ON CONFLICT DO NOTHING waits for a concurrent insert of the same
+		// key to commit or roll back, then skips or inserts: the unique key
+		// decides, on every engine and replica.
+		res, err := tx.ExecContext(ctx,
+			`INSERT INTO contributions (dataset_id, nullifier, epoch, payload_digest, public_inputs, proof, share,
+			                            purposes, expiry, min_cohort, revocation, received_at, receipt)
+			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+			 ON CONFLICT (dataset_id, nullifier) DO NOTHING`,
+			c.DatasetID, c.Nullifier[:], epoch, c.PayloadDigest[:], blob(c.Public), blob(c.Proof), blob(c.Share),
+			int64(c.Purposes), micros(c.Expiry), int64(c.MinCohort), c.RevocationCommitment[:],
+			micros(c.ReceivedAt), blob(c.Receipt))
+		if err != nil {
+			return fmt.Errorf("store: put contribution: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("store: put contribution: %w", err)
+		}
+		if n == 1 {
+			return nil
+		}
+		// The nullifier is taken. In PostgreSQL this statement sees the row
+		// committed by the other transaction (READ COMMITTED takes a new
+		// snapshot per statement); in SQLite the write lock is held.
+		old, err := scanContribution(tx.QueryRowContext(ctx,
+			`SELECT `+contributionColumns+` WHERE c.dataset_id = $1 AND c.nullifier = $2`,
+			c.DatasetID, c.Nullifier[:]))
+		if errors.Is(err, sql.ErrNoRows) {
+			// Deleted between the two statements (an ingest rolled back).
+			return fmt.Errorf("store: put contribution: nullifier changed concurrently, retry: %w", ErrConflict)
+		}
+		if err != nil {
+			return fmt.Errorf("store: put contribution: read existing: %w", err)
+		}
+		if !bytes.Equal(old.PayloadDigest[:], c.PayloadDigest[:]) {
+			return fmt.Errorf("store: put contribution: nullifier used with another payload: %w", ErrAlreadyExists)
+		}
+		existing = &old
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return existing, nil
+}
+
+func (s *sqlStore) GetContribution(ctx context.Context, datasetID string, nullifier [32]byte) (Contribution, error) {
+	c, err := scanContribution(s.r.QueryRowContext(ctx,
+		`SELECT `+contributionColumns+` WHERE c.dataset_id = $1 AND c.nullifier = $2`,
+		datasetID, nullifier[:]))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Contribution{}, fmt.Errorf("store: get contribution: %w", ErrNotFound)
+	}
+	if err != nil {
+		return Contribution{}, fmt.Errorf("store: get contribution: %w", err)
+	}
+	return c, nil
+}
+
+func (s *sqlStore) DeleteContribution(ctx context.Context, datasetID string, nullifier [32]byte) error {
+	return s.inTx(ctx, "delete contribution", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			`DELETE FROM contributions WHERE dataset_id = $1 AND nullifier = $2`, datasetID, nullifier[:])
+		if err != nil {
+			return fmt.Errorf("store: delete contribution: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("store: delete contribution: %w", err)
+		} else if n == 0 {
+			return fmt.Errorf("store: delete contribution: %w", ErrNotFound)
+		}
+		return nil
+	})
+}
+
+func (s *sqlStore) ListContributions(ctx context.Context, datasetID string, epochFrom, epochTo uint64, after [32]byte, limit int) ([]Contribution, error) {
+	if epochFrom > epochTo || epochFrom > 1<<63-1 {
+		return nil, nil
+	}
+	rows, err := s.r.QueryContext(ctx,
+		`SELECT `+contributionColumns+`
+		  WHERE c.dataset_id = $1 AND c.epoch >= $2 AND c.epoch <= $3 AND c.nullifier > $4
+		  ORDER BY c.nullifier LIMIT $5`,
+		datasetID, int64(epochFrom), clampSigned(epochTo), after[:], pageSize(limit))
+	if err != nil {
+		return nil, fmt.Errorf("store: list contributions: %w", err)
+	}
+	defer rows.Close()
+	var out []Contribution
+	for rows.Next() {
+		c, err := scanContribution(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: list contributions: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: list contributions: %w", err)
+	}
+	return out, nil
+}
+
+func (s *sqlStore) CountContributions(ctx context.Context, datasetID string, epochFrom, epochTo uint64) (uint64, error) {
+	if epochFrom > epochTo || epochFrom > 1<<63-1 {
+		return 0, nil
+	}
+	var n int64
+	if err := s.r.QueryRowContext(ctx,
+		`SELECT count(*) FROM contributions WHERE dataset_id = $1 AND epoch >= $2 AND epoch <= $3`,
+		datasetID, int64(epochFrom), clampSigned(epochTo)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: count contributions: %w", err)
+	}
+	return unsigned(n, "count")
+}

@@ -1,0 +1,71 @@
+// Package store is a Cohort node's durable state behind one interface,
+// [Store], with two engines: embedded SQLite (the default, pure Go, no cgo)
+// and PostgreSQL. It stores datasets and their Groth16 keys, invite tokens
+// (their hashes), the registry of identity commitments with its root
+// history, accepted contributions (proof, public inputs, this node's opened
+// share, receipt) and revocations. It holds bytes and small scalars and
+// decodes none of them: it imports no protocol package; services hand it
+// encoded values and validate them before they arrive. Stored 32-byte values
+// are length-checked when read, and a malformed row is an error, never a
+// panic.
+//
+// # Durability
+//
+// A method that changes state returns nil only after its transaction has
+// committed durably, so a node may acknowledge a contribution as soon as
+// PutContribution returns. SQLite runs in WAL mode with synchronous=FULL
+// (each commit is fsynced), foreign keys on and a 10 s busy timeout; Open
+// checks these settings on its connections and refuses to go on without
+// them. PostgreSQL sessions run with synchronous_commit=on whatever the
+// server's default; durability then rests on the server (fsync on). A
+// commit that fails on a broken connection may or may not have happened:
+// the idempotent methods below make the retry safe. Times are stored as Unix
+// microseconds and read back in UTC, so they round-trip to the microsecond
+// and identically on both engines.
+//
+// # Idempotency and uniqueness
+//
+// Every rule is enforced by the database (primary keys, unique indexes,
+// conditional updates, row locks), not by locks in Go, so it holds across
+// processes. A nullifier is unique per dataset: PutContribution of a
+// stored nullifier with the same payload digest returns the stored row and
+// changes nothing (the caller answers with the stored receipt), with another
+// digest it returns ErrAlreadyExists. An invite is consumed once, by one
+// conditional UPDATE. Revoke is idempotent for the same token. Dataset ids,
+// dataset keys, invites and identity commitments are written once
+// (ErrAlreadyExists).
+//
+// # The registry
+//
+// Members are appended at consecutive indices, and every change (append or
+// removal) records the new Merkle root with its time and increments the
+// registry version. The store cannot compute roots, so the caller computes
+// the new root from its copy of the tree and names the version that copy
+// reflects: AppendMember and RemoveMember apply only if the registry is still
+// at that version, under a lock on the registry's head row (SELECT … FOR
+// UPDATE in PostgreSQL; SQLite's write lock). A caller whose copy is stale —
+// another replica registered someone — gets ErrConflict, reloads (Members,
+// RegistryHead) and retries; so the recorded root always matches the
+// recorded members, and no index is skipped or given twice. FindRoot tells
+// when a root was current (SeenAt, SupersededAt), which is what the node's
+// window of accepted recent roots needs.
+//
+// # Concurrency and engines
+//
+// A Store is safe for concurrent use. With SQLite, writes go through one
+// connection in IMMEDIATE transactions, so writers queue in the process
+// instead of failing mid-transaction, while a few read-only connections read
+// beside them (WAL). Pick SQLite for a node on one machine: no setup, the
+// file lives in the data directory, and one process uses it. Pick PostgreSQL
+// for a server deployment, and to run several stateless replicas of one node
+// against one database: each replica opens its own Store; write transactions
+// are READ COMMITTED and rely on row locks and unique constraints, so the
+// replicas agree without talking to each other. Migrations are embedded per
+// engine (migrations/<engine>/NNNN_name.sql) and applied on Open, each in
+// one transaction with its row in schema_migrations; replicas starting
+// together serialise on an advisory lock, and a database migrated by a newer
+// binary is refused.
+//
+// Lists are bounded: a limit ≤ 0 or above [MaxPageSize] reads as
+// MaxPageSize.
+package store

@@ -1,0 +1,154 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// dialect holds what differs between the engines; the SQL text of every
+// query is shared, with $n placeholders (both drivers accept them).
+type dialect struct {
+	name string
+	// forUpdate is appended to the SELECT of the registry head inside a write
+	// transaction: a row lock in PostgreSQL; empty in SQLite, whose write
+	// transactions (BEGIN IMMEDIATE) already exclude each other.
+	forUpdate string
+	// txOptions for write transactions.
+	txOptions *sql.TxOptions
+}
+
+// sqlStore implements Store over database/sql for both engines.
+type sqlStore struct {
+	w *sql.DB // write transactions
+	r *sql.DB // single-statement reads; the same pool as w in PostgreSQL
+	d dialect
+}
+
+var _ Store = (*sqlStore)(nil)
+
+// inTx runs fn in a write transaction and commits it if fn returns nil.
+func (s *sqlStore) inTx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, s.d.txOptions)
+	if err != nil {
+		return fmt.Errorf("store: %s: begin: %w", op, err)
+	}
+	if err := fn(tx); err != nil {
+		if rbErr := tx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
+			return errors.Join(err, fmt.Errorf("store: %s: rollback: %w", op, rbErr))
+		}
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: %s: commit: %w", op, err)
+	}
+	return nil
+}
+
+func (s *sqlStore) Ping(ctx context.Context) error {
+	if err := s.r.PingContext(ctx); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	if s.w != s.r {
+		if err := s.w.PingContext(ctx); err != nil {
+			return fmt.Errorf("store: ping: %w", err)
+		}
+	}
+	return nil
+}
+
+func (s *sqlStore) Close() error {
+	err := s.w.Close()
+	if s.r != s.w {
+		err = errors.Join(err, s.r.Close())
+	}
+	if err != nil {
+		return fmt.Errorf("store: close: %w", err)
+	}
+	return nil
+}
+
+// Times are stored as Unix microseconds, UTC: exact on both engines and wide
+// enough for the zero time.Time.
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+func fromNullMicros(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return fromMicros(v.Int64)
+}
+
+// bytes32 decodes a stored 32-byte value, refusing any other length.
+func bytes32(b []byte, what string) ([32]byte, error) {
+	var out [32]byte
+	if len(b) != len(out) {
+		return out, fmt.Errorf("store: stored %s has %d bytes, want %d", what, len(b), len(out))
+	}
+	copy(out[:], b)
+	return out, nil
+}
+
+// blob maps nil to an empty slice: both drivers bind a nil []byte as NULL.
+func blob(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+// signed converts a counter or epoch to the engines' signed 64-bit integer.
+func signed(v uint64, what string) (int64, error) {
+	if v > math.MaxInt64 {
+		return 0, fmt.Errorf("%w: %s %d exceeds %d", ErrInvalid, what, v, int64(math.MaxInt64))
+	}
+	return int64(v), nil
+}
+
+// unsigned converts a stored non-negative integer back.
+func unsigned(v int64, what string) (uint64, error) {
+	if v < 0 {
+		return 0, fmt.Errorf("store: stored %s is negative (%d)", what, v)
+	}
+	return uint64(v), nil
+}
+
+// clampSigned reads an inclusive upper bound, saturating at MaxInt64.
+func clampSigned(v uint64) int64 {
+	if v > math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(v)
+}
+
+func pageSize(limit int) int {
+	if limit <= 0 || limit > MaxPageSize {
+		return MaxPageSize
+	}
+	return limit
+}
+
+func checkDatasetID(id string) error {
+	if id == "" || len(id) > MaxDatasetIDLen {
+		return fmt.Errorf("%w: dataset id must be 1..%d bytes, got %d", ErrInvalid, MaxDatasetIDLen, len(id))
+	}
+	return nil
+}
+
+// datasetExists reports whether id is a dataset, inside tx.
+func datasetExists(ctx context.Context, tx *sql.Tx, id string) (bool, error) {
+	var one int
+	err := tx.QueryRowContext(ctx, `SELECT 1 FROM datasets WHERE id = $1`, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, nil
+}

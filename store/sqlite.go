@@ -1,0 +1,128 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// sqliteBusyTimeoutMS is how long a connection waits for the database lock
+// before failing with SQLITE_BUSY.
+const sqliteBusyTimeoutMS = 10000
+
+// sqlitePragmas apply to every connection as it is opened.
+var sqlitePragmas = []string{
+	fmt.Sprintf("busy_timeout(%d)", sqliteBusyTimeoutMS),
+	"journal_mode(WAL)",
+	"synchronous(FULL)",
+	"foreign_keys(1)",
+}
+
+// openSQLite opens (creating if needed) the database file at path with two
+// pools: one connection for write transactions, begun IMMEDIATE so that a
+// transaction holds the write lock from its first statement and writers
+// queue in Go instead of failing mid-transaction, and a few query-only
+// connections for reads, which WAL lets proceed beside the writer.
+func openSQLite(ctx context.Context, path string) (*sqlStore, error) {
+	if path == "" {
+		return nil, fmt.Errorf("%w: sqlite: empty path", ErrInvalid)
+	}
+	if strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("%w: sqlite: path %q contains '?' or '#'", ErrInvalid, path)
+	}
+	w, err := sql.Open("sqlite", sqliteDSN(path, "_txlock=immediate"))
+	if err != nil {
+		return nil, fmt.Errorf("store: sqlite: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	s := &sqlStore{w: w, r: w, d: dialect{name: DriverSQLite}}
+	// Check the pragmas on the writer before the first migration creates
+	// the file's tables, so a database is never written without them.
+	if err := firstSQLiteConn(ctx, w); err != nil {
+		return nil, errors.Join(err, w.Close())
+	}
+	if err := s.migrate(ctx, "sqlite", ""); err != nil {
+		return nil, errors.Join(err, w.Close())
+	}
+	r, err := sql.Open("sqlite", sqliteDSN(path, "_pragma=query_only(1)"))
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("store: sqlite: open %s: %w", path, err), w.Close())
+	}
+	n := min(max(runtime.GOMAXPROCS(0), 2), 8)
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	s.r = r
+	if err := checkSQLitePragmas(ctx, r); err != nil {
+		return nil, errors.Join(err, s.Close())
+	}
+	return s, nil
+}
+
+// firstSQLiteConn opens the first connection and checks its pragmas.
+// Switching a new file to WAL takes an exclusive lock that SQLite does not
+// wait for with the busy handler, so two processes opening the same new file
+// at once can get SQLITE_BUSY here: retry that, within the busy timeout.
+func firstSQLiteConn(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(sqliteBusyTimeoutMS * time.Millisecond)
+	for {
+		err := checkSQLitePragmas(ctx, db)
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("store: sqlite: %w", ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func sqliteDSN(path, extra string) string {
+	q := make([]string, 0, len(sqlitePragmas)+1)
+	for _, p := range sqlitePragmas {
+		q = append(q, "_pragma="+url.QueryEscape(p))
+	}
+	q = append(q, extra)
+	return "file:" + path + "?" + strings.Join(q, "&")
+}
+
+// checkSQLitePragmas fails closed if a connection did not get the durability
+// settings.
+func checkSQLitePragmas(ctx context.Context, db *sql.DB) error {
+	var mode string
+	if err := db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return fmt.Errorf("store: sqlite: read journal_mode: %w", err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("store: sqlite: journal_mode is %q, want wal", mode)
+	}
+	checks := []struct {
+		pragma string
+		want   int
+	}{
+		{"synchronous", 2}, // FULL
+		{"foreign_keys", 1},
+		{"busy_timeout", sqliteBusyTimeoutMS},
+	}
+	for _, c := range checks {
+		var got int
+		if err := db.QueryRowContext(ctx, "PRAGMA "+c.pragma).Scan(&got); err != nil {
+			return fmt.Errorf("store: sqlite: read %s: %w", c.pragma, err)
+		}
+		if got != c.want {
+			return fmt.Errorf("store: sqlite: %s is %d, want %d", c.pragma, got, c.want)
+		}
+	}
+	return nil
+}

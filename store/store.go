@@ -1,0 +1,235 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Sentinel errors. Every error a Store returns wraps at most one of them;
+// callers branch with errors.Is.
+var (
+	// ErrNotFound: the row asked for does not exist (a dataset, keys, an
+	// invite, a member, a root, a contribution, or a contribution carrying a
+	// revocation commitment).
+	ErrNotFound = errors.New("store: not found")
+	// ErrAlreadyExists: a row with the same identity exists and cannot be
+	// replaced (a dataset id, dataset keys, an invite, a registered identity
+	// commitment, or a nullifier already used with another payload).
+	ErrAlreadyExists = errors.New("store: already exists")
+	// ErrConflict: the row exists but is in a state that refuses the change
+	// (an invite used or expired, a registry version that moved on, a member
+	// already removed, a revocation with another token).
+	ErrConflict = errors.New("store: conflict")
+	// ErrInvalid: an argument the store refuses before touching the database
+	// (empty id, zero nullifier, value out of the range the schema holds).
+	ErrInvalid = errors.New("store: invalid argument")
+)
+
+// MaxPageSize bounds every list: a limit ≤ 0 or above it is read as
+// MaxPageSize.
+const MaxPageSize = 1000
+
+// MaxDatasetIDLen bounds a dataset id in bytes.
+const MaxDatasetIDLen = 128
+
+// Store is a Cohort node's durable state. Implementations are safe for
+// concurrent use; every method that changes state has committed durably when
+// it returns nil.
+type Store interface {
+	// PutDataset records a dataset; ErrAlreadyExists if its id is taken.
+	PutDataset(ctx context.Context, d Dataset) error
+	// GetDataset returns a dataset or ErrNotFound.
+	GetDataset(ctx context.Context, id string) (Dataset, error)
+	// ListDatasets returns up to limit datasets ordered by id, starting after
+	// pageToken ("" for the first page), and the token of the next page, ""
+	// when there is none.
+	ListDatasets(ctx context.Context, pageToken string, limit int) ([]Dataset, string, error)
+
+	// PutDatasetKeys records a dataset's proving key, verifying key and
+	// setup transcript, once: ErrNotFound if the dataset does not exist,
+	// ErrAlreadyExists if it has keys.
+	PutDatasetKeys(ctx context.Context, datasetID string, pk, vk, transcript []byte) error
+	// GetDatasetKeys returns all three blobs, or ErrNotFound.
+	GetDatasetKeys(ctx context.Context, datasetID string) (DatasetKeys, error)
+	// GetVerifyingKey returns only the verifying key and transcript, without
+	// reading the (large) proving key; ProvingKey is nil in the result.
+	GetVerifyingKey(ctx context.Context, datasetID string) (DatasetKeys, error)
+
+	// PutInvite records the hash of an invite token; ErrAlreadyExists if it
+	// is recorded.
+	PutInvite(ctx context.Context, tokenHash [32]byte, expires time.Time) error
+	// UseInvite consumes an invite exactly once: ErrNotFound if unknown,
+	// ErrConflict if already used or if at is not before its expiry.
+	UseInvite(ctx context.Context, tokenHash [32]byte, at time.Time) error
+
+	// RegistryHead returns the registry's current version, size and root.
+	// For an empty registry it is the zero RegistryHead (version 0).
+	RegistryHead(ctx context.Context) (RegistryHead, error)
+	// AppendMember appends ic at index head.Size and records root as the new
+	// root, in one transaction, if and only if the registry is still at
+	// version; it returns the index. ErrConflict if the version moved on (the
+	// caller's tree is stale: reload it and recompute the root);
+	// ErrAlreadyExists if ic is registered.
+	AppendMember(ctx context.Context, version uint64, ic, root [32]byte, at time.Time) (uint64, error)
+	// RemoveMember marks member index removed and records root as the new
+	// root, if and only if the registry is still at version. ErrConflict if
+	// the version moved on or the member is already removed; ErrNotFound if
+	// there is no such index.
+	RemoveMember(ctx context.Context, version uint64, index uint64, root [32]byte, at time.Time) error
+	// Members returns up to limit members with index ≥ from, in index order,
+	// removed members included (with RemovedAt set), to rebuild the tree.
+	Members(ctx context.Context, from uint64, limit int) ([]Member, error)
+	// FindMember returns the member with identity commitment ic, or
+	// ErrNotFound.
+	FindMember(ctx context.Context, ic [32]byte) (Member, error)
+	// FindRoot returns the latest time root became the registry root and when
+	// it stopped being it, or ErrNotFound if it never was a root.
+	FindRoot(ctx context.Context, root [32]byte) (RootRecord, error)
+
+	// PutContribution stores c in one transaction. If (c.DatasetID,
+	// c.Nullifier) is stored already with the same PayloadDigest it returns
+	// that row and a nil error, changing nothing (an idempotent retry); with
+	// another digest it returns ErrAlreadyExists, changing nothing. On a
+	// fresh insert it returns (nil, nil). ErrNotFound if the dataset does not
+	// exist.
+	PutContribution(ctx context.Context, c Contribution) (*Contribution, error)
+	// GetContribution returns a contribution or ErrNotFound.
+	GetContribution(ctx context.Context, datasetID string, nullifier [32]byte) (Contribution, error)
+	// DeleteContribution removes a contribution (to roll back an ingest that
+	// failed elsewhere); ErrNotFound if there is none.
+	DeleteContribution(ctx context.Context, datasetID string, nullifier [32]byte) error
+	// ListContributions returns up to limit contributions of datasetID with
+	// epochFrom ≤ epoch ≤ epochTo and nullifier > after, in increasing
+	// nullifier order (bytewise); pass the last nullifier of a page as after
+	// for the next, the zero value for the first.
+	ListContributions(ctx context.Context, datasetID string, epochFrom, epochTo uint64, after [32]byte, limit int) ([]Contribution, error)
+	// CountContributions counts the contributions of datasetID with
+	// epochFrom ≤ epoch ≤ epochTo.
+	CountContributions(ctx context.Context, datasetID string, epochFrom, epochTo uint64) (uint64, error)
+
+	// Revoke records the revocation token of the contribution(s) of datasetID
+	// carrying revocationCommitment. The caller has checked that token opens
+	// the commitment. ErrNotFound if no contribution carries it; nil if it is
+	// already revoked with the same token (idempotent), ErrConflict with
+	// another.
+	Revoke(ctx context.Context, datasetID string, revocationCommitment, token [32]byte, at time.Time) error
+	// IsRevoked reports whether revocationCommitment is revoked in datasetID.
+	IsRevoked(ctx context.Context, datasetID string, revocationCommitment [32]byte) (bool, error)
+
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+	// Close releases the database; the Store must not be used afterwards.
+	Close() error
+}
+
+// Dataset is a dataset's identity and its descriptor (schema, parameters),
+// stored as opaque bytes.
+type Dataset struct {
+	ID         string
+	Descriptor []byte
+	CreatedAt  time.Time
+}
+
+// DatasetKeys are a dataset's Groth16 keys and setup transcript, as encoded
+// by package circuits.
+type DatasetKeys struct {
+	ProvingKey   []byte
+	VerifyingKey []byte
+	Transcript   []byte
+}
+
+// RegistryHead is the registry's state: Version counts its changes (appends
+// and removals), Size its members (removed ones included: their index stays
+// taken), Root the root after the last change, At when it was made.
+type RegistryHead struct {
+	Version uint64
+	Size    uint64
+	Root    [32]byte
+	At      time.Time
+}
+
+// Member is one registry entry.
+type Member struct {
+	Index     uint64
+	IC        [32]byte
+	AddedAt   time.Time
+	RemovedAt time.Time // zero while the member is active
+}
+
+// Removed reports whether the member was removed.
+func (m Member) Removed() bool { return !m.RemovedAt.IsZero() }
+
+// RootRecord is one entry of the root history.
+type RootRecord struct {
+	Root         [32]byte
+	Version      uint64 // registry version that produced it
+	Size         uint64
+	SeenAt       time.Time // when it became the root
+	SupersededAt time.Time // when the next change replaced it; zero while current
+}
+
+// Current reports whether the root is the registry's latest.
+func (r RootRecord) Current() bool { return r.SupersededAt.IsZero() }
+
+// Contribution is an accepted record as one node holds it: the proof and its
+// public inputs (identical on every node) and this node's opened share.
+type Contribution struct {
+	DatasetID            string
+	Epoch                uint64 // at most math.MaxInt64
+	Nullifier            [32]byte
+	PayloadDigest        [32]byte
+	Public               []byte // encoded public inputs
+	Proof                []byte
+	Share                []byte // this node's opened share, encoded
+	Purposes             uint64
+	Expiry               time.Time
+	MinCohort            uint32
+	RevocationCommitment [32]byte
+	ReceivedAt           time.Time
+	Receipt              []byte
+	// RevokedAt is set by the store when reading a revoked contribution and
+	// ignored by PutContribution.
+	RevokedAt time.Time
+}
+
+// Revoked reports whether the contribution was revoked when it was read.
+func (c Contribution) Revoked() bool { return !c.RevokedAt.IsZero() }
+
+// Drivers.
+const (
+	DriverSQLite   = "sqlite"
+	DriverPostgres = "postgres"
+)
+
+// Config chooses and locates the engine.
+type Config struct {
+	// Driver is DriverSQLite (the default when empty) or DriverPostgres.
+	Driver string
+	// Path is the SQLite database file, normally in the node's data
+	// directory, which must exist.
+	Path string
+	// DSN is the PostgreSQL connection string (URL or key=value form).
+	DSN string
+}
+
+// Open opens the configured engine and applies its pending migrations.
+func Open(ctx context.Context, cfg Config) (Store, error) {
+	var (
+		s   *sqlStore
+		err error
+	)
+	switch cfg.Driver {
+	case "", DriverSQLite:
+		s, err = openSQLite(ctx, cfg.Path)
+	case DriverPostgres:
+		s, err = openPostgres(ctx, cfg.DSN)
+	default:
+		return nil, fmt.Errorf("%w: unknown driver %q (want %q or %q)", ErrInvalid, cfg.Driver, DriverSQLite, DriverPostgres)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
