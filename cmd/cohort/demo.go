@@ -193,32 +193,32 @@ func runDemo(out io.Writer, o demoOptions) error {
 		}
 	}
 	step("verified %d proofs in %s", len(stmts), since(start))
-	for j, n := range nodes {
+	// Each node opens its share of every payload once and keeps it.
+	opened := make([][]mpc.Share, len(nodes))
+	for j, node := range nodes {
+		opened[j] = make([]mpc.Share, len(payloads))
 		for i, p := range payloads {
-			if _, err := mpc.OpenPayload(n.key, j, sh.Layout.Len, p); err != nil {
+			s, err := mpc.OpenPayload(node.key, j, lim.Len, p)
+			if err != nil {
 				if accepted[i] {
 					fmt.Fprintf(out, "  node %d refuses payload %d: %v\n", j, i, err)
 				}
 				accepted[i] = false
+				continue
 			}
+			opened[j][i] = s
 		}
 	}
 	// A record counts only if every node accepted it; nodes sum the agreed set.
 	n := 0
-	for j, node := range nodes {
-		for i, p := range payloads {
-			if !accepted[i] {
-				continue
-			}
-			sh, err := mpc.OpenPayload(node.key, j, lim.Len, p)
-			if err != nil {
+	for i := range payloads {
+		if !accepted[i] {
+			continue
+		}
+		n++
+		for j, node := range nodes {
+			if err := node.partial.Add(opened[j][i].Values); err != nil {
 				return err
-			}
-			if err := node.partial.Add(sh.Values); err != nil {
-				return err
-			}
-			if j == 0 {
-				n++
 			}
 		}
 	}
@@ -233,11 +233,11 @@ func runDemo(out io.Writer, o demoOptions) error {
 	if err != nil {
 		return err
 	}
-	big, err := mpc.ToBig(sum, new(big.Int).Lsh(big.NewInt(1), 128))
+	sums, err := mpc.ToBig(sum, new(big.Int).Lsh(big.NewInt(1), 128))
 	if err != nil {
 		return err
 	}
-	got, err := sh.Layout.Decode(big)
+	got, err := sh.Layout.Decode(sums)
 	if err != nil {
 		return err
 	}
