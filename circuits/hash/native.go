@@ -26,15 +26,6 @@ func Sum(d Domain, xs ...fr.Element) fr.Element {
 	return state[1]
 }
 
-// SumUint64 is Sum over small integers.
-func SumUint64(d Domain, xs ...uint64) fr.Element {
-	es := make([]fr.Element, len(xs))
-	for i, x := range xs {
-		es[i].SetUint64(x)
-	}
-	return Sum(d, es...)
-}
-
 // chunk is the number of bytes packed per field element by SumBytes (< 254 bits).
 const chunk = 31
 
