@@ -113,6 +113,139 @@ func (x *GetDatasetResponse) GetDataset() *DatasetDescriptor {
 	return nil
 }
 
+// GetProvingKeyRequest names a dataset.
+type GetProvingKeyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Dataset id.
+	DatasetId     string `protobuf:"bytes,1,opt,name=dataset_id,json=datasetId,proto3" json:"dataset_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetProvingKeyRequest) Reset() {
+	*x = GetProvingKeyRequest{}
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetProvingKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetProvingKeyRequest) ProtoMessage() {}
+
+func (x *GetProvingKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetProvingKeyRequest.ProtoReflect.Descriptor instead.
+func (*GetProvingKeyRequest) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *GetProvingKeyRequest) GetDatasetId() string {
+	if x != nil {
+		return x.DatasetId
+	}
+	return ""
+}
+
+// GetProvingKeyResponse is one message of a proving-key stream.
+type GetProvingKeyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The part this message carries.
+	//
+	// Types that are valid to be assigned to Part:
+	//
+	//	*GetProvingKeyResponse_Header
+	//	*GetProvingKeyResponse_Chunk
+	Part          isGetProvingKeyResponse_Part `protobuf_oneof:"part"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetProvingKeyResponse) Reset() {
+	*x = GetProvingKeyResponse{}
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetProvingKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetProvingKeyResponse) ProtoMessage() {}
+
+func (x *GetProvingKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetProvingKeyResponse.ProtoReflect.Descriptor instead.
+func (*GetProvingKeyResponse) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *GetProvingKeyResponse) GetPart() isGetProvingKeyResponse_Part {
+	if x != nil {
+		return x.Part
+	}
+	return nil
+}
+
+func (x *GetProvingKeyResponse) GetHeader() *BlobHeader {
+	if x != nil {
+		if x, ok := x.Part.(*GetProvingKeyResponse_Header); ok {
+			return x.Header
+		}
+	}
+	return nil
+}
+
+func (x *GetProvingKeyResponse) GetChunk() *Chunk {
+	if x != nil {
+		if x, ok := x.Part.(*GetProvingKeyResponse_Chunk); ok {
+			return x.Chunk
+		}
+	}
+	return nil
+}
+
+type isGetProvingKeyResponse_Part interface {
+	isGetProvingKeyResponse_Part()
+}
+
+type GetProvingKeyResponse_Header struct {
+	// Size and SHA-256 of the key; first message only.
+	Header *BlobHeader `protobuf:"bytes,1,opt,name=header,proto3,oneof"`
+}
+
+type GetProvingKeyResponse_Chunk struct {
+	// A piece of the key; every later message.
+	Chunk *Chunk `protobuf:"bytes,2,opt,name=chunk,proto3,oneof"`
+}
+
+func (*GetProvingKeyResponse_Header) isGetProvingKeyResponse_Part() {}
+
+func (*GetProvingKeyResponse_Chunk) isGetProvingKeyResponse_Part() {}
+
 // RegisterRequest asks to admit an identity commitment.
 type RegisterRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -127,7 +260,7 @@ type RegisterRequest struct {
 
 func (x *RegisterRequest) Reset() {
 	*x = RegisterRequest{}
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[2]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -139,7 +272,7 @@ func (x *RegisterRequest) String() string {
 func (*RegisterRequest) ProtoMessage() {}
 
 func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[2]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -152,7 +285,7 @@ func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterRequest.ProtoReflect.Descriptor instead.
 func (*RegisterRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{2}
+	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *RegisterRequest) GetIdentityCommitment() []byte {
@@ -185,7 +318,7 @@ type RegisterResponse struct {
 
 func (x *RegisterResponse) Reset() {
 	*x = RegisterResponse{}
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[3]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -197,7 +330,7 @@ func (x *RegisterResponse) String() string {
 func (*RegisterResponse) ProtoMessage() {}
 
 func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[3]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -210,7 +343,7 @@ func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterResponse.ProtoReflect.Descriptor instead.
 func (*RegisterResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{3}
+	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *RegisterResponse) GetMemberIndex() uint64 {
@@ -245,7 +378,7 @@ type GetMembershipPathRequest struct {
 
 func (x *GetMembershipPathRequest) Reset() {
 	*x = GetMembershipPathRequest{}
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[4]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -257,7 +390,7 @@ func (x *GetMembershipPathRequest) String() string {
 func (*GetMembershipPathRequest) ProtoMessage() {}
 
 func (x *GetMembershipPathRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[4]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -270,7 +403,7 @@ func (x *GetMembershipPathRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMembershipPathRequest.ProtoReflect.Descriptor instead.
 func (*GetMembershipPathRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{4}
+	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetMembershipPathRequest) GetMemberIndex() uint64 {
@@ -296,7 +429,7 @@ type GetMembershipPathResponse struct {
 
 func (x *GetMembershipPathResponse) Reset() {
 	*x = GetMembershipPathResponse{}
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[5]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -308,7 +441,7 @@ func (x *GetMembershipPathResponse) String() string {
 func (*GetMembershipPathResponse) ProtoMessage() {}
 
 func (x *GetMembershipPathResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[5]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -321,7 +454,7 @@ func (x *GetMembershipPathResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMembershipPathResponse.ProtoReflect.Descriptor instead.
 func (*GetMembershipPathResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{5}
+	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetMembershipPathResponse) GetSiblings() [][]byte {
@@ -362,7 +495,7 @@ type ContributeRequest struct {
 
 func (x *ContributeRequest) Reset() {
 	*x = ContributeRequest{}
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[6]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -374,7 +507,7 @@ func (x *ContributeRequest) String() string {
 func (*ContributeRequest) ProtoMessage() {}
 
 func (x *ContributeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[6]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -387,7 +520,7 @@ func (x *ContributeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContributeRequest.ProtoReflect.Descriptor instead.
 func (*ContributeRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{6}
+	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ContributeRequest) GetDatasetId() string {
@@ -415,7 +548,7 @@ type ContributeResponse struct {
 
 func (x *ContributeResponse) Reset() {
 	*x = ContributeResponse{}
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[7]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -427,7 +560,7 @@ func (x *ContributeResponse) String() string {
 func (*ContributeResponse) ProtoMessage() {}
 
 func (x *ContributeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[7]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -440,7 +573,7 @@ func (x *ContributeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContributeResponse.ProtoReflect.Descriptor instead.
 func (*ContributeResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{7}
+	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ContributeResponse) GetReceipt() *Receipt {
@@ -466,7 +599,7 @@ type RevokeRequest struct {
 
 func (x *RevokeRequest) Reset() {
 	*x = RevokeRequest{}
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[8]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -478,7 +611,7 @@ func (x *RevokeRequest) String() string {
 func (*RevokeRequest) ProtoMessage() {}
 
 func (x *RevokeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[8]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -491,7 +624,7 @@ func (x *RevokeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeRequest.ProtoReflect.Descriptor instead.
 func (*RevokeRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{8}
+	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RevokeRequest) GetDatasetId() string {
@@ -525,7 +658,7 @@ type RevokeResponse struct {
 
 func (x *RevokeResponse) Reset() {
 	*x = RevokeResponse{}
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[9]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -537,7 +670,7 @@ func (x *RevokeResponse) String() string {
 func (*RevokeResponse) ProtoMessage() {}
 
 func (x *RevokeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[9]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -550,7 +683,7 @@ func (x *RevokeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeResponse.ProtoReflect.Descriptor instead.
 func (*RevokeResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{9}
+	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RevokeResponse) GetNullifier() []byte {
@@ -591,7 +724,7 @@ type GetReceiptRequest struct {
 
 func (x *GetReceiptRequest) Reset() {
 	*x = GetReceiptRequest{}
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[10]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -603,7 +736,7 @@ func (x *GetReceiptRequest) String() string {
 func (*GetReceiptRequest) ProtoMessage() {}
 
 func (x *GetReceiptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[10]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -616,7 +749,7 @@ func (x *GetReceiptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetReceiptRequest.ProtoReflect.Descriptor instead.
 func (*GetReceiptRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{10}
+	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetReceiptRequest) GetDatasetId() string {
@@ -663,7 +796,7 @@ type GetReceiptResponse struct {
 
 func (x *GetReceiptResponse) Reset() {
 	*x = GetReceiptResponse{}
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[11]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -675,7 +808,7 @@ func (x *GetReceiptResponse) String() string {
 func (*GetReceiptResponse) ProtoMessage() {}
 
 func (x *GetReceiptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[11]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -688,7 +821,7 @@ func (x *GetReceiptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetReceiptResponse.ProtoReflect.Descriptor instead.
 func (*GetReceiptResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{11}
+	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetReceiptResponse) GetReceipt() *Receipt {
@@ -716,12 +849,19 @@ var File_cohort_v1_contributor_service_proto protoreflect.FileDescriptor
 
 const file_cohort_v1_contributor_service_proto_rawDesc = "" +
 	"\n" +
-	"#cohort/v1/contributor_service.proto\x12\tcohort.v1\x1a\x1ccohort/v1/contribution.proto\x1a\x17cohort/v1/dataset.proto\x1a\x19cohort/v1/signature.proto\"2\n" +
+	"#cohort/v1/contributor_service.proto\x12\tcohort.v1\x1a\x15cohort/v1/chunk.proto\x1a\x1ccohort/v1/contribution.proto\x1a\x17cohort/v1/dataset.proto\x1a\x19cohort/v1/signature.proto\"2\n" +
 	"\x11GetDatasetRequest\x12\x1d\n" +
 	"\n" +
 	"dataset_id\x18\x01 \x01(\tR\tdatasetId\"L\n" +
 	"\x12GetDatasetResponse\x126\n" +
-	"\adataset\x18\x01 \x01(\v2\x1c.cohort.v1.DatasetDescriptorR\adataset\"e\n" +
+	"\adataset\x18\x01 \x01(\v2\x1c.cohort.v1.DatasetDescriptorR\adataset\"5\n" +
+	"\x14GetProvingKeyRequest\x12\x1d\n" +
+	"\n" +
+	"dataset_id\x18\x01 \x01(\tR\tdatasetId\"z\n" +
+	"\x15GetProvingKeyResponse\x12/\n" +
+	"\x06header\x18\x01 \x01(\v2\x15.cohort.v1.BlobHeaderH\x00R\x06header\x12(\n" +
+	"\x05chunk\x18\x02 \x01(\v2\x10.cohort.v1.ChunkH\x00R\x05chunkB\x06\n" +
+	"\x04part\"e\n" +
 	"\x0fRegisterRequest\x12/\n" +
 	"\x13identity_commitment\x18\x01 \x01(\fR\x12identityCommitment\x12!\n" +
 	"\finvite_token\x18\x02 \x01(\tR\vinviteToken\"e\n" +
@@ -762,10 +902,11 @@ const file_cohort_v1_contributor_service_proto_rawDesc = "" +
 	"\x12GetReceiptResponse\x12,\n" +
 	"\areceipt\x18\x01 \x01(\v2\x12.cohort.v1.ReceiptR\areceipt\x12\x17\n" +
 	"\ajob_ids\x18\x02 \x03(\tR\x06jobIds\x12&\n" +
-	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken2\xd9\x03\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken2\xaf\x04\n" +
 	"\x12ContributorService\x12I\n" +
 	"\n" +
-	"GetDataset\x12\x1c.cohort.v1.GetDatasetRequest\x1a\x1d.cohort.v1.GetDatasetResponse\x12C\n" +
+	"GetDataset\x12\x1c.cohort.v1.GetDatasetRequest\x1a\x1d.cohort.v1.GetDatasetResponse\x12T\n" +
+	"\rGetProvingKey\x12\x1f.cohort.v1.GetProvingKeyRequest\x1a .cohort.v1.GetProvingKeyResponse0\x01\x12C\n" +
 	"\bRegister\x12\x1a.cohort.v1.RegisterRequest\x1a\x1b.cohort.v1.RegisterResponse\x12^\n" +
 	"\x11GetMembershipPath\x12#.cohort.v1.GetMembershipPathRequest\x1a$.cohort.v1.GetMembershipPathResponse\x12I\n" +
 	"\n" +
@@ -786,46 +927,54 @@ func file_cohort_v1_contributor_service_proto_rawDescGZIP() []byte {
 	return file_cohort_v1_contributor_service_proto_rawDescData
 }
 
-var file_cohort_v1_contributor_service_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_cohort_v1_contributor_service_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_cohort_v1_contributor_service_proto_goTypes = []any{
 	(*GetDatasetRequest)(nil),         // 0: cohort.v1.GetDatasetRequest
 	(*GetDatasetResponse)(nil),        // 1: cohort.v1.GetDatasetResponse
-	(*RegisterRequest)(nil),           // 2: cohort.v1.RegisterRequest
-	(*RegisterResponse)(nil),          // 3: cohort.v1.RegisterResponse
-	(*GetMembershipPathRequest)(nil),  // 4: cohort.v1.GetMembershipPathRequest
-	(*GetMembershipPathResponse)(nil), // 5: cohort.v1.GetMembershipPathResponse
-	(*ContributeRequest)(nil),         // 6: cohort.v1.ContributeRequest
-	(*ContributeResponse)(nil),        // 7: cohort.v1.ContributeResponse
-	(*RevokeRequest)(nil),             // 8: cohort.v1.RevokeRequest
-	(*RevokeResponse)(nil),            // 9: cohort.v1.RevokeResponse
-	(*GetReceiptRequest)(nil),         // 10: cohort.v1.GetReceiptRequest
-	(*GetReceiptResponse)(nil),        // 11: cohort.v1.GetReceiptResponse
-	(*DatasetDescriptor)(nil),         // 12: cohort.v1.DatasetDescriptor
-	(*Receipt)(nil),                   // 13: cohort.v1.Receipt
-	(*NodeSignature)(nil),             // 14: cohort.v1.NodeSignature
+	(*GetProvingKeyRequest)(nil),      // 2: cohort.v1.GetProvingKeyRequest
+	(*GetProvingKeyResponse)(nil),     // 3: cohort.v1.GetProvingKeyResponse
+	(*RegisterRequest)(nil),           // 4: cohort.v1.RegisterRequest
+	(*RegisterResponse)(nil),          // 5: cohort.v1.RegisterResponse
+	(*GetMembershipPathRequest)(nil),  // 6: cohort.v1.GetMembershipPathRequest
+	(*GetMembershipPathResponse)(nil), // 7: cohort.v1.GetMembershipPathResponse
+	(*ContributeRequest)(nil),         // 8: cohort.v1.ContributeRequest
+	(*ContributeResponse)(nil),        // 9: cohort.v1.ContributeResponse
+	(*RevokeRequest)(nil),             // 10: cohort.v1.RevokeRequest
+	(*RevokeResponse)(nil),            // 11: cohort.v1.RevokeResponse
+	(*GetReceiptRequest)(nil),         // 12: cohort.v1.GetReceiptRequest
+	(*GetReceiptResponse)(nil),        // 13: cohort.v1.GetReceiptResponse
+	(*DatasetDescriptor)(nil),         // 14: cohort.v1.DatasetDescriptor
+	(*BlobHeader)(nil),                // 15: cohort.v1.BlobHeader
+	(*Chunk)(nil),                     // 16: cohort.v1.Chunk
+	(*Receipt)(nil),                   // 17: cohort.v1.Receipt
+	(*NodeSignature)(nil),             // 18: cohort.v1.NodeSignature
 }
 var file_cohort_v1_contributor_service_proto_depIdxs = []int32{
-	12, // 0: cohort.v1.GetDatasetResponse.dataset:type_name -> cohort.v1.DatasetDescriptor
-	13, // 1: cohort.v1.ContributeResponse.receipt:type_name -> cohort.v1.Receipt
-	14, // 2: cohort.v1.RevokeResponse.signatures:type_name -> cohort.v1.NodeSignature
-	13, // 3: cohort.v1.GetReceiptResponse.receipt:type_name -> cohort.v1.Receipt
-	0,  // 4: cohort.v1.ContributorService.GetDataset:input_type -> cohort.v1.GetDatasetRequest
-	2,  // 5: cohort.v1.ContributorService.Register:input_type -> cohort.v1.RegisterRequest
-	4,  // 6: cohort.v1.ContributorService.GetMembershipPath:input_type -> cohort.v1.GetMembershipPathRequest
-	6,  // 7: cohort.v1.ContributorService.Contribute:input_type -> cohort.v1.ContributeRequest
-	8,  // 8: cohort.v1.ContributorService.Revoke:input_type -> cohort.v1.RevokeRequest
-	10, // 9: cohort.v1.ContributorService.GetReceipt:input_type -> cohort.v1.GetReceiptRequest
-	1,  // 10: cohort.v1.ContributorService.GetDataset:output_type -> cohort.v1.GetDatasetResponse
-	3,  // 11: cohort.v1.ContributorService.Register:output_type -> cohort.v1.RegisterResponse
-	5,  // 12: cohort.v1.ContributorService.GetMembershipPath:output_type -> cohort.v1.GetMembershipPathResponse
-	7,  // 13: cohort.v1.ContributorService.Contribute:output_type -> cohort.v1.ContributeResponse
-	9,  // 14: cohort.v1.ContributorService.Revoke:output_type -> cohort.v1.RevokeResponse
-	11, // 15: cohort.v1.ContributorService.GetReceipt:output_type -> cohort.v1.GetReceiptResponse
-	10, // [10:16] is the sub-list for method output_type
-	4,  // [4:10] is the sub-list for method input_type
-	4,  // [4:4] is the sub-list for extension type_name
-	4,  // [4:4] is the sub-list for extension extendee
-	0,  // [0:4] is the sub-list for field type_name
+	14, // 0: cohort.v1.GetDatasetResponse.dataset:type_name -> cohort.v1.DatasetDescriptor
+	15, // 1: cohort.v1.GetProvingKeyResponse.header:type_name -> cohort.v1.BlobHeader
+	16, // 2: cohort.v1.GetProvingKeyResponse.chunk:type_name -> cohort.v1.Chunk
+	17, // 3: cohort.v1.ContributeResponse.receipt:type_name -> cohort.v1.Receipt
+	18, // 4: cohort.v1.RevokeResponse.signatures:type_name -> cohort.v1.NodeSignature
+	17, // 5: cohort.v1.GetReceiptResponse.receipt:type_name -> cohort.v1.Receipt
+	0,  // 6: cohort.v1.ContributorService.GetDataset:input_type -> cohort.v1.GetDatasetRequest
+	2,  // 7: cohort.v1.ContributorService.GetProvingKey:input_type -> cohort.v1.GetProvingKeyRequest
+	4,  // 8: cohort.v1.ContributorService.Register:input_type -> cohort.v1.RegisterRequest
+	6,  // 9: cohort.v1.ContributorService.GetMembershipPath:input_type -> cohort.v1.GetMembershipPathRequest
+	8,  // 10: cohort.v1.ContributorService.Contribute:input_type -> cohort.v1.ContributeRequest
+	10, // 11: cohort.v1.ContributorService.Revoke:input_type -> cohort.v1.RevokeRequest
+	12, // 12: cohort.v1.ContributorService.GetReceipt:input_type -> cohort.v1.GetReceiptRequest
+	1,  // 13: cohort.v1.ContributorService.GetDataset:output_type -> cohort.v1.GetDatasetResponse
+	3,  // 14: cohort.v1.ContributorService.GetProvingKey:output_type -> cohort.v1.GetProvingKeyResponse
+	5,  // 15: cohort.v1.ContributorService.Register:output_type -> cohort.v1.RegisterResponse
+	7,  // 16: cohort.v1.ContributorService.GetMembershipPath:output_type -> cohort.v1.GetMembershipPathResponse
+	9,  // 17: cohort.v1.ContributorService.Contribute:output_type -> cohort.v1.ContributeResponse
+	11, // 18: cohort.v1.ContributorService.Revoke:output_type -> cohort.v1.RevokeResponse
+	13, // 19: cohort.v1.ContributorService.GetReceipt:output_type -> cohort.v1.GetReceiptResponse
+	13, // [13:20] is the sub-list for method output_type
+	6,  // [6:13] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_contributor_service_proto_init() }
@@ -833,16 +982,21 @@ func file_cohort_v1_contributor_service_proto_init() {
 	if File_cohort_v1_contributor_service_proto != nil {
 		return
 	}
+	file_cohort_v1_chunk_proto_init()
 	file_cohort_v1_contribution_proto_init()
 	file_cohort_v1_dataset_proto_init()
 	file_cohort_v1_signature_proto_init()
+	file_cohort_v1_contributor_service_proto_msgTypes[3].OneofWrappers = []any{
+		(*GetProvingKeyResponse_Header)(nil),
+		(*GetProvingKeyResponse_Chunk)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cohort_v1_contributor_service_proto_rawDesc), len(file_cohort_v1_contributor_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -20,6 +20,7 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	ContributorService_GetDataset_FullMethodName        = "/cohort.v1.ContributorService/GetDataset"
+	ContributorService_GetProvingKey_FullMethodName     = "/cohort.v1.ContributorService/GetProvingKey"
 	ContributorService_Register_FullMethodName          = "/cohort.v1.ContributorService/Register"
 	ContributorService_GetMembershipPath_FullMethodName = "/cohort.v1.ContributorService/GetMembershipPath"
 	ContributorService_Contribute_FullMethodName        = "/cohort.v1.ContributorService/Contribute"
@@ -38,9 +39,17 @@ const (
 type ContributorServiceClient interface {
 	// GetDataset returns a dataset's descriptor. NotFound for an unknown id.
 	GetDataset(ctx context.Context, in *GetDatasetRequest, opts ...grpc.CallOption) (*GetDatasetResponse, error)
+	// GetProvingKey streams a dataset's Groth16 proving key (package
+	// circuits/setup, MarshalProvingKey): a header with its size and
+	// SHA-256, then chunks. A contributor checks the key against the
+	// dataset's verifying key before proving. FailedPrecondition while the
+	// dataset is not READY.
+	GetProvingKey(ctx context.Context, in *GetProvingKeyRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GetProvingKeyResponse], error)
 	// Register admits an identity commitment to the registry with an invite
-	// token. PermissionDenied for an unknown, used or expired token;
-	// AlreadyExists for a commitment already in the registry.
+	// token. PermissionDenied for an unknown, used or expired token. A
+	// commitment already in the registry is answered with its existing
+	// membership, consuming no token: registration is idempotent, and leaves
+	// are public anyway.
 	Register(ctx context.Context, in *RegisterRequest, opts ...grpc.CallOption) (*RegisterResponse, error)
 	// GetMembershipPath returns the Merkle path of a registry position under
 	// the current root. NotFound for an empty position.
@@ -78,6 +87,25 @@ func (c *contributorServiceClient) GetDataset(ctx context.Context, in *GetDatase
 	}
 	return out, nil
 }
+
+func (c *contributorServiceClient) GetProvingKey(ctx context.Context, in *GetProvingKeyRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GetProvingKeyResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ContributorService_ServiceDesc.Streams[0], ContributorService_GetProvingKey_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[GetProvingKeyRequest, GetProvingKeyResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ContributorService_GetProvingKeyClient = grpc.ServerStreamingClient[GetProvingKeyResponse]
 
 func (c *contributorServiceClient) Register(ctx context.Context, in *RegisterRequest, opts ...grpc.CallOption) (*RegisterResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
@@ -140,9 +168,17 @@ func (c *contributorServiceClient) GetReceipt(ctx context.Context, in *GetReceip
 type ContributorServiceServer interface {
 	// GetDataset returns a dataset's descriptor. NotFound for an unknown id.
 	GetDataset(context.Context, *GetDatasetRequest) (*GetDatasetResponse, error)
+	// GetProvingKey streams a dataset's Groth16 proving key (package
+	// circuits/setup, MarshalProvingKey): a header with its size and
+	// SHA-256, then chunks. A contributor checks the key against the
+	// dataset's verifying key before proving. FailedPrecondition while the
+	// dataset is not READY.
+	GetProvingKey(*GetProvingKeyRequest, grpc.ServerStreamingServer[GetProvingKeyResponse]) error
 	// Register admits an identity commitment to the registry with an invite
-	// token. PermissionDenied for an unknown, used or expired token;
-	// AlreadyExists for a commitment already in the registry.
+	// token. PermissionDenied for an unknown, used or expired token. A
+	// commitment already in the registry is answered with its existing
+	// membership, consuming no token: registration is idempotent, and leaves
+	// are public anyway.
 	Register(context.Context, *RegisterRequest) (*RegisterResponse, error)
 	// GetMembershipPath returns the Merkle path of a registry position under
 	// the current root. NotFound for an empty position.
@@ -173,6 +209,9 @@ type UnimplementedContributorServiceServer struct{}
 
 func (UnimplementedContributorServiceServer) GetDataset(context.Context, *GetDatasetRequest) (*GetDatasetResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetDataset not implemented")
+}
+func (UnimplementedContributorServiceServer) GetProvingKey(*GetProvingKeyRequest, grpc.ServerStreamingServer[GetProvingKeyResponse]) error {
+	return status.Error(codes.Unimplemented, "method GetProvingKey not implemented")
 }
 func (UnimplementedContributorServiceServer) Register(context.Context, *RegisterRequest) (*RegisterResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Register not implemented")
@@ -227,6 +266,17 @@ func _ContributorService_GetDataset_Handler(srv interface{}, ctx context.Context
 	}
 	return interceptor(ctx, in, info, handler)
 }
+
+func _ContributorService_GetProvingKey_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(GetProvingKeyRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ContributorServiceServer).GetProvingKey(m, &grpc.GenericServerStream[GetProvingKeyRequest, GetProvingKeyResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ContributorService_GetProvingKeyServer = grpc.ServerStreamingServer[GetProvingKeyResponse]
 
 func _ContributorService_Register_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(RegisterRequest)
@@ -350,6 +400,12 @@ var ContributorService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _ContributorService_GetReceipt_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "GetProvingKey",
+			Handler:       _ContributorService_GetProvingKey_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "cohort/v1/contributor_service.proto",
 }

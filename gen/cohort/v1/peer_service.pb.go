@@ -26,7 +26,10 @@ type StartCeremonyRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The plan: id, dataset, domain size, circuit digest, participants and
 	// beacon source. Progress fields are empty.
-	Ceremony      *CeremonyInfo `protobuf:"bytes,1,opt,name=ceremony,proto3" json:"ceremony,omitempty"`
+	Ceremony *CeremonyInfo `protobuf:"bytes,1,opt,name=ceremony,proto3" json:"ceremony,omitempty"`
+	// The dataset, in state SETUP, without keys. Its schema and parameters
+	// define the circuit.
+	Dataset       *DatasetDescriptor `protobuf:"bytes,2,opt,name=dataset,proto3" json:"dataset,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -64,6 +67,13 @@ func (*StartCeremonyRequest) Descriptor() ([]byte, []int) {
 func (x *StartCeremonyRequest) GetCeremony() *CeremonyInfo {
 	if x != nil {
 		return x.Ceremony
+	}
+	return nil
+}
+
+func (x *StartCeremonyRequest) GetDataset() *DatasetDescriptor {
+	if x != nil {
+		return x.Dataset
 	}
 	return nil
 }
@@ -116,35 +126,35 @@ func (x *StartCeremonyResponse) GetSignature() *NodeSignature {
 	return nil
 }
 
-// CeremonyStepRequest is one message of a streamed contribution: the first
-// carries the header, every later one a chunk.
-type CeremonyStepRequest struct {
+// CeremonyContributeRequest is one message of the state sent to a
+// participant: the first carries the header, every later one a chunk.
+type CeremonyContributeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The part this message carries.
 	//
 	// Types that are valid to be assigned to Part:
 	//
-	//	*CeremonyStepRequest_Header
-	//	*CeremonyStepRequest_Chunk
-	Part          isCeremonyStepRequest_Part `protobuf_oneof:"part"`
+	//	*CeremonyContributeRequest_Header
+	//	*CeremonyContributeRequest_Chunk
+	Part          isCeremonyContributeRequest_Part `protobuf_oneof:"part"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *CeremonyStepRequest) Reset() {
-	*x = CeremonyStepRequest{}
+func (x *CeremonyContributeRequest) Reset() {
+	*x = CeremonyContributeRequest{}
 	mi := &file_cohort_v1_peer_service_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *CeremonyStepRequest) String() string {
+func (x *CeremonyContributeRequest) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*CeremonyStepRequest) ProtoMessage() {}
+func (*CeremonyContributeRequest) ProtoMessage() {}
 
-func (x *CeremonyStepRequest) ProtoReflect() protoreflect.Message {
+func (x *CeremonyContributeRequest) ProtoReflect() protoreflect.Message {
 	mi := &file_cohort_v1_peer_service_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -156,80 +166,85 @@ func (x *CeremonyStepRequest) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use CeremonyStepRequest.ProtoReflect.Descriptor instead.
-func (*CeremonyStepRequest) Descriptor() ([]byte, []int) {
+// Deprecated: Use CeremonyContributeRequest.ProtoReflect.Descriptor instead.
+func (*CeremonyContributeRequest) Descriptor() ([]byte, []int) {
 	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{2}
 }
 
-func (x *CeremonyStepRequest) GetPart() isCeremonyStepRequest_Part {
+func (x *CeremonyContributeRequest) GetPart() isCeremonyContributeRequest_Part {
 	if x != nil {
 		return x.Part
 	}
 	return nil
 }
 
-func (x *CeremonyStepRequest) GetHeader() *CeremonyContributionHeader {
+func (x *CeremonyContributeRequest) GetHeader() *CeremonyContributionHeader {
 	if x != nil {
-		if x, ok := x.Part.(*CeremonyStepRequest_Header); ok {
+		if x, ok := x.Part.(*CeremonyContributeRequest_Header); ok {
 			return x.Header
 		}
 	}
 	return nil
 }
 
-func (x *CeremonyStepRequest) GetChunk() *Chunk {
+func (x *CeremonyContributeRequest) GetChunk() *Chunk {
 	if x != nil {
-		if x, ok := x.Part.(*CeremonyStepRequest_Chunk); ok {
+		if x, ok := x.Part.(*CeremonyContributeRequest_Chunk); ok {
 			return x.Chunk
 		}
 	}
 	return nil
 }
 
-type isCeremonyStepRequest_Part interface {
-	isCeremonyStepRequest_Part()
+type isCeremonyContributeRequest_Part interface {
+	isCeremonyContributeRequest_Part()
 }
 
-type CeremonyStepRequest_Header struct {
-	// What the contribution is; first message only.
+type CeremonyContributeRequest_Header struct {
+	// What the state is: ceremony, phase, the position the peer's
+	// contribution will take, and the blob's size and hash; first message
+	// only. index 0 means the phase's public initial state.
 	Header *CeremonyContributionHeader `protobuf:"bytes,1,opt,name=header,proto3,oneof"`
 }
 
-type CeremonyStepRequest_Chunk struct {
-	// A piece of the encoded contribution; every later message.
+type CeremonyContributeRequest_Chunk struct {
+	// A piece of the encoded state; every later message.
 	Chunk *Chunk `protobuf:"bytes,2,opt,name=chunk,proto3,oneof"`
 }
 
-func (*CeremonyStepRequest_Header) isCeremonyStepRequest_Part() {}
+func (*CeremonyContributeRequest_Header) isCeremonyContributeRequest_Part() {}
 
-func (*CeremonyStepRequest_Chunk) isCeremonyStepRequest_Part() {}
+func (*CeremonyContributeRequest_Chunk) isCeremonyContributeRequest_Part() {}
 
-// CeremonyStepResponse says that the contribution verified.
-type CeremonyStepResponse struct {
+// CeremonyContributeResponse is one message of the peer's contribution:
+// the first carries the header, every later one a chunk.
+type CeremonyContributeResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The ceremony's progress as the peer now sees it.
-	Ceremony *CeremonyInfo `protobuf:"bytes,1,opt,name=ceremony,proto3" json:"ceremony,omitempty"`
-	// The peer's signature over "cohort/v1/ceremony-step", ceremony id,
-	// phase, index and the contribution's SHA-256.
-	Signature     *NodeSignature `protobuf:"bytes,2,opt,name=signature,proto3" json:"signature,omitempty"`
+	// The part this message carries.
+	//
+	// Types that are valid to be assigned to Part:
+	//
+	//	*CeremonyContributeResponse_Header
+	//	*CeremonyContributeResponse_Chunk
+	Part          isCeremonyContributeResponse_Part `protobuf_oneof:"part"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *CeremonyStepResponse) Reset() {
-	*x = CeremonyStepResponse{}
+func (x *CeremonyContributeResponse) Reset() {
+	*x = CeremonyContributeResponse{}
 	mi := &file_cohort_v1_peer_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *CeremonyStepResponse) String() string {
+func (x *CeremonyContributeResponse) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*CeremonyStepResponse) ProtoMessage() {}
+func (*CeremonyContributeResponse) ProtoMessage() {}
 
-func (x *CeremonyStepResponse) ProtoReflect() protoreflect.Message {
+func (x *CeremonyContributeResponse) ProtoReflect() protoreflect.Message {
 	mi := &file_cohort_v1_peer_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -241,34 +256,64 @@ func (x *CeremonyStepResponse) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use CeremonyStepResponse.ProtoReflect.Descriptor instead.
-func (*CeremonyStepResponse) Descriptor() ([]byte, []int) {
+// Deprecated: Use CeremonyContributeResponse.ProtoReflect.Descriptor instead.
+func (*CeremonyContributeResponse) Descriptor() ([]byte, []int) {
 	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{3}
 }
 
-func (x *CeremonyStepResponse) GetCeremony() *CeremonyInfo {
+func (x *CeremonyContributeResponse) GetPart() isCeremonyContributeResponse_Part {
 	if x != nil {
-		return x.Ceremony
+		return x.Part
 	}
 	return nil
 }
 
-func (x *CeremonyStepResponse) GetSignature() *NodeSignature {
+func (x *CeremonyContributeResponse) GetHeader() *CeremonyContributionHeader {
 	if x != nil {
-		return x.Signature
+		if x, ok := x.Part.(*CeremonyContributeResponse_Header); ok {
+			return x.Header
+		}
 	}
 	return nil
 }
 
-// SealCeremonyRequest gives a phase's beacon.
+func (x *CeremonyContributeResponse) GetChunk() *Chunk {
+	if x != nil {
+		if x, ok := x.Part.(*CeremonyContributeResponse_Chunk); ok {
+			return x.Chunk
+		}
+	}
+	return nil
+}
+
+type isCeremonyContributeResponse_Part interface {
+	isCeremonyContributeResponse_Part()
+}
+
+type CeremonyContributeResponse_Header struct {
+	// What the contribution is; first message only.
+	Header *CeremonyContributionHeader `protobuf:"bytes,1,opt,name=header,proto3,oneof"`
+}
+
+type CeremonyContributeResponse_Chunk struct {
+	// A piece of the encoded contribution; every later message.
+	Chunk *Chunk `protobuf:"bytes,2,opt,name=chunk,proto3,oneof"`
+}
+
+func (*CeremonyContributeResponse_Header) isCeremonyContributeResponse_Part() {}
+
+func (*CeremonyContributeResponse_Chunk) isCeremonyContributeResponse_Part() {}
+
+// SealCeremonyRequest is one message of a streamed transcript.
 type SealCeremonyRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Ceremony id.
-	CeremonyId string `protobuf:"bytes,1,opt,name=ceremony_id,json=ceremonyId,proto3" json:"ceremony_id,omitempty"`
-	// Phase to seal; phase 1 must be sealed before phase 2 starts.
-	Phase CeremonyPhase `protobuf:"varint,2,opt,name=phase,proto3,enum=cohort.v1.CeremonyPhase" json:"phase,omitempty"`
-	// The public beacon value from the announced source, 32..1024 bytes.
-	Beacon        []byte `protobuf:"bytes,3,opt,name=beacon,proto3" json:"beacon,omitempty"`
+	// The part this message carries.
+	//
+	// Types that are valid to be assigned to Part:
+	//
+	//	*SealCeremonyRequest_Header
+	//	*SealCeremonyRequest_Chunk
+	Part          isSealCeremonyRequest_Part `protobuf_oneof:"part"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -303,38 +348,116 @@ func (*SealCeremonyRequest) Descriptor() ([]byte, []int) {
 	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{4}
 }
 
-func (x *SealCeremonyRequest) GetCeremonyId() string {
+func (x *SealCeremonyRequest) GetPart() isSealCeremonyRequest_Part {
+	if x != nil {
+		return x.Part
+	}
+	return nil
+}
+
+func (x *SealCeremonyRequest) GetHeader() *SealCeremonyHeader {
+	if x != nil {
+		if x, ok := x.Part.(*SealCeremonyRequest_Header); ok {
+			return x.Header
+		}
+	}
+	return nil
+}
+
+func (x *SealCeremonyRequest) GetChunk() *Chunk {
+	if x != nil {
+		if x, ok := x.Part.(*SealCeremonyRequest_Chunk); ok {
+			return x.Chunk
+		}
+	}
+	return nil
+}
+
+type isSealCeremonyRequest_Part interface {
+	isSealCeremonyRequest_Part()
+}
+
+type SealCeremonyRequest_Header struct {
+	// Which ceremony, and the transcript's size and hash; first message
+	// only.
+	Header *SealCeremonyHeader `protobuf:"bytes,1,opt,name=header,proto3,oneof"`
+}
+
+type SealCeremonyRequest_Chunk struct {
+	// A piece of the encoded transcript; every later message.
+	Chunk *Chunk `protobuf:"bytes,2,opt,name=chunk,proto3,oneof"`
+}
+
+func (*SealCeremonyRequest_Header) isSealCeremonyRequest_Part() {}
+
+func (*SealCeremonyRequest_Chunk) isSealCeremonyRequest_Part() {}
+
+// SealCeremonyHeader opens a transcript stream.
+type SealCeremonyHeader struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Ceremony id.
+	CeremonyId string `protobuf:"bytes,1,opt,name=ceremony_id,json=ceremonyId,proto3" json:"ceremony_id,omitempty"`
+	// Size and SHA-256 of the encoded transcript.
+	Blob          *BlobHeader `protobuf:"bytes,2,opt,name=blob,proto3" json:"blob,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SealCeremonyHeader) Reset() {
+	*x = SealCeremonyHeader{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SealCeremonyHeader) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SealCeremonyHeader) ProtoMessage() {}
+
+func (x *SealCeremonyHeader) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SealCeremonyHeader.ProtoReflect.Descriptor instead.
+func (*SealCeremonyHeader) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *SealCeremonyHeader) GetCeremonyId() string {
 	if x != nil {
 		return x.CeremonyId
 	}
 	return ""
 }
 
-func (x *SealCeremonyRequest) GetPhase() CeremonyPhase {
+func (x *SealCeremonyHeader) GetBlob() *BlobHeader {
 	if x != nil {
-		return x.Phase
-	}
-	return CeremonyPhase_CEREMONY_PHASE_UNSPECIFIED
-}
-
-func (x *SealCeremonyRequest) GetBeacon() []byte {
-	if x != nil {
-		return x.Beacon
+		return x.Blob
 	}
 	return nil
 }
 
-// SealCeremonyResponse reports the sealed phase.
+// SealCeremonyResponse reports the keys a peer derived.
 type SealCeremonyResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The ceremony as the peer now sees it (SEALED after phase 2, with the
-	// transcript digest).
+	// The ceremony as the peer now sees it: SEALED, with the transcript
+	// digest.
 	Ceremony *CeremonyInfo `protobuf:"bytes,1,opt,name=ceremony,proto3" json:"ceremony,omitempty"`
-	// After phase 2: SHA-256 of the verifying key the peer derived, 32
-	// bytes; empty after phase 1. All nodes must report the same.
+	// SHA-256 of the verifying key the peer derived, 32 bytes. All nodes
+	// must report the same.
 	VerifyingKeyDigest []byte `protobuf:"bytes,2,opt,name=verifying_key_digest,json=verifyingKeyDigest,proto3" json:"verifying_key_digest,omitempty"`
 	// The peer's signature over "cohort/v1/ceremony-seal", ceremony id,
-	// phase, beacon, transcript digest and verifying key digest.
+	// transcript digest and verifying key digest.
 	Signature     *NodeSignature `protobuf:"bytes,3,opt,name=signature,proto3" json:"signature,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -342,7 +465,7 @@ type SealCeremonyResponse struct {
 
 func (x *SealCeremonyResponse) Reset() {
 	*x = SealCeremonyResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[5]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -354,7 +477,7 @@ func (x *SealCeremonyResponse) String() string {
 func (*SealCeremonyResponse) ProtoMessage() {}
 
 func (x *SealCeremonyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[5]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -367,7 +490,7 @@ func (x *SealCeremonyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SealCeremonyResponse.ProtoReflect.Descriptor instead.
 func (*SealCeremonyResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{5}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *SealCeremonyResponse) GetCeremony() *CeremonyInfo {
@@ -391,6 +514,98 @@ func (x *SealCeremonyResponse) GetSignature() *NodeSignature {
 	return nil
 }
 
+// AbortCeremonyRequest names a failed ceremony.
+type AbortCeremonyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Ceremony id.
+	CeremonyId string `protobuf:"bytes,1,opt,name=ceremony_id,json=ceremonyId,proto3" json:"ceremony_id,omitempty"`
+	// Why it failed, at most 1024 bytes, for logs.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AbortCeremonyRequest) Reset() {
+	*x = AbortCeremonyRequest{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AbortCeremonyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AbortCeremonyRequest) ProtoMessage() {}
+
+func (x *AbortCeremonyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AbortCeremonyRequest.ProtoReflect.Descriptor instead.
+func (*AbortCeremonyRequest) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *AbortCeremonyRequest) GetCeremonyId() string {
+	if x != nil {
+		return x.CeremonyId
+	}
+	return ""
+}
+
+func (x *AbortCeremonyRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// AbortCeremonyResponse confirms the abort.
+type AbortCeremonyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AbortCeremonyResponse) Reset() {
+	*x = AbortCeremonyResponse{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AbortCeremonyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AbortCeremonyResponse) ProtoMessage() {}
+
+func (x *AbortCeremonyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AbortCeremonyResponse.ProtoReflect.Descriptor instead.
+func (*AbortCeremonyResponse) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{8}
+}
+
 // ForwardContributionRequest carries a payload to a peer.
 type ForwardContributionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -405,7 +620,7 @@ type ForwardContributionRequest struct {
 
 func (x *ForwardContributionRequest) Reset() {
 	*x = ForwardContributionRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[6]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -417,7 +632,7 @@ func (x *ForwardContributionRequest) String() string {
 func (*ForwardContributionRequest) ProtoMessage() {}
 
 func (x *ForwardContributionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[6]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -430,7 +645,7 @@ func (x *ForwardContributionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForwardContributionRequest.ProtoReflect.Descriptor instead.
 func (*ForwardContributionRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{6}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ForwardContributionRequest) GetDatasetId() string {
@@ -452,14 +667,18 @@ type ForwardContributionResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The signed acknowledgment: the peer verified, opened, checked and
 	// durably stored its share.
-	Ack           *ContributionAck `protobuf:"bytes,1,opt,name=ack,proto3" json:"ack,omitempty"`
+	Ack *ContributionAck `protobuf:"bytes,1,opt,name=ack,proto3" json:"ack,omitempty"`
+	// Whether this call stored the record (false: the peer held it already
+	// from an earlier call, and ack is the acknowledgment it gave then). A
+	// coordinator that fails rolls back only what its own call stored.
+	NewlyStored   bool `protobuf:"varint,2,opt,name=newly_stored,json=newlyStored,proto3" json:"newly_stored,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ForwardContributionResponse) Reset() {
 	*x = ForwardContributionResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[7]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -471,7 +690,7 @@ func (x *ForwardContributionResponse) String() string {
 func (*ForwardContributionResponse) ProtoMessage() {}
 
 func (x *ForwardContributionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[7]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -484,7 +703,7 @@ func (x *ForwardContributionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForwardContributionResponse.ProtoReflect.Descriptor instead.
 func (*ForwardContributionResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{7}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ForwardContributionResponse) GetAck() *ContributionAck {
@@ -492,6 +711,13 @@ func (x *ForwardContributionResponse) GetAck() *ContributionAck {
 		return x.Ack
 	}
 	return nil
+}
+
+func (x *ForwardContributionResponse) GetNewlyStored() bool {
+	if x != nil {
+		return x.NewlyStored
+	}
+	return false
 }
 
 // AbortContributionRequest names a contribution to roll back.
@@ -510,7 +736,7 @@ type AbortContributionRequest struct {
 
 func (x *AbortContributionRequest) Reset() {
 	*x = AbortContributionRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[8]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -522,7 +748,7 @@ func (x *AbortContributionRequest) String() string {
 func (*AbortContributionRequest) ProtoMessage() {}
 
 func (x *AbortContributionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[8]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -535,7 +761,7 @@ func (x *AbortContributionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortContributionRequest.ProtoReflect.Descriptor instead.
 func (*AbortContributionRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{8}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *AbortContributionRequest) GetDatasetId() string {
@@ -570,7 +796,7 @@ type AbortContributionResponse struct {
 
 func (x *AbortContributionResponse) Reset() {
 	*x = AbortContributionResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[9]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -582,7 +808,7 @@ func (x *AbortContributionResponse) String() string {
 func (*AbortContributionResponse) ProtoMessage() {}
 
 func (x *AbortContributionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[9]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -595,7 +821,7 @@ func (x *AbortContributionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortContributionResponse.ProtoReflect.Descriptor instead.
 func (*AbortContributionResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{9}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *AbortContributionResponse) GetRemoved() bool {
@@ -616,7 +842,7 @@ type ApplyRegistrationRequest struct {
 
 func (x *ApplyRegistrationRequest) Reset() {
 	*x = ApplyRegistrationRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[10]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -628,7 +854,7 @@ func (x *ApplyRegistrationRequest) String() string {
 func (*ApplyRegistrationRequest) ProtoMessage() {}
 
 func (x *ApplyRegistrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[10]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -641,7 +867,7 @@ func (x *ApplyRegistrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyRegistrationRequest.ProtoReflect.Descriptor instead.
 func (*ApplyRegistrationRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{10}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ApplyRegistrationRequest) GetUpdate() *RegistryUpdate {
@@ -664,7 +890,7 @@ type ApplyRegistrationResponse struct {
 
 func (x *ApplyRegistrationResponse) Reset() {
 	*x = ApplyRegistrationResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[11]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -676,7 +902,7 @@ func (x *ApplyRegistrationResponse) String() string {
 func (*ApplyRegistrationResponse) ProtoMessage() {}
 
 func (x *ApplyRegistrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[11]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -689,7 +915,7 @@ func (x *ApplyRegistrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyRegistrationResponse.ProtoReflect.Descriptor instead.
 func (*ApplyRegistrationResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{11}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ApplyRegistrationResponse) GetSequence() uint64 {
@@ -722,7 +948,7 @@ type GetRegistryStateRequest struct {
 
 func (x *GetRegistryStateRequest) Reset() {
 	*x = GetRegistryStateRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[12]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -734,7 +960,7 @@ func (x *GetRegistryStateRequest) String() string {
 func (*GetRegistryStateRequest) ProtoMessage() {}
 
 func (x *GetRegistryStateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[12]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -747,7 +973,7 @@ func (x *GetRegistryStateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRegistryStateRequest.ProtoReflect.Descriptor instead.
 func (*GetRegistryStateRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{12}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetRegistryStateRequest) GetAfterSequence() uint64 {
@@ -788,7 +1014,7 @@ type GetRegistryStateResponse struct {
 
 func (x *GetRegistryStateResponse) Reset() {
 	*x = GetRegistryStateResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[13]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -800,7 +1026,7 @@ func (x *GetRegistryStateResponse) String() string {
 func (*GetRegistryStateResponse) ProtoMessage() {}
 
 func (x *GetRegistryStateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[13]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -813,7 +1039,7 @@ func (x *GetRegistryStateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRegistryStateResponse.ProtoReflect.Descriptor instead.
 func (*GetRegistryStateResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{13}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetRegistryStateResponse) GetSequence() uint64 {
@@ -844,37 +1070,259 @@ func (x *GetRegistryStateResponse) GetNextPageToken() string {
 	return ""
 }
 
+// ProposeRegistrationRequest carries a contributor's registration.
+type ProposeRegistrationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// As in RegisterRequest.
+	IdentityCommitment []byte `protobuf:"bytes,1,opt,name=identity_commitment,json=identityCommitment,proto3" json:"identity_commitment,omitempty"`
+	// As in RegisterRequest.
+	InviteToken   string `protobuf:"bytes,2,opt,name=invite_token,json=inviteToken,proto3" json:"invite_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProposeRegistrationRequest) Reset() {
+	*x = ProposeRegistrationRequest{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProposeRegistrationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProposeRegistrationRequest) ProtoMessage() {}
+
+func (x *ProposeRegistrationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProposeRegistrationRequest.ProtoReflect.Descriptor instead.
+func (*ProposeRegistrationRequest) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ProposeRegistrationRequest) GetIdentityCommitment() []byte {
+	if x != nil {
+		return x.IdentityCommitment
+	}
+	return nil
+}
+
+func (x *ProposeRegistrationRequest) GetInviteToken() string {
+	if x != nil {
+		return x.InviteToken
+	}
+	return ""
+}
+
+// ProposeRegistrationResponse says where the commitment was placed.
+type ProposeRegistrationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Leaf index of the member.
+	MemberIndex uint64 `protobuf:"varint,1,opt,name=member_index,json=memberIndex,proto3" json:"member_index,omitempty"`
+	// Registry root after the registration, 32 bytes.
+	Root []byte `protobuf:"bytes,2,opt,name=root,proto3" json:"root,omitempty"`
+	// Sequence number of the update that admitted the member.
+	Sequence      uint64 `protobuf:"varint,3,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProposeRegistrationResponse) Reset() {
+	*x = ProposeRegistrationResponse{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProposeRegistrationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProposeRegistrationResponse) ProtoMessage() {}
+
+func (x *ProposeRegistrationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProposeRegistrationResponse.ProtoReflect.Descriptor instead.
+func (*ProposeRegistrationResponse) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ProposeRegistrationResponse) GetMemberIndex() uint64 {
+	if x != nil {
+		return x.MemberIndex
+	}
+	return 0
+}
+
+func (x *ProposeRegistrationResponse) GetRoot() []byte {
+	if x != nil {
+		return x.Root
+	}
+	return nil
+}
+
+func (x *ProposeRegistrationResponse) GetSequence() uint64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+// StoreInvitesRequest carries invite token hashes.
+type StoreInvitesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// SHA-256 of each token, 32 bytes each; 1..10000 entries.
+	TokenHashes [][]byte `protobuf:"bytes,1,rep,name=token_hashes,json=tokenHashes,proto3" json:"token_hashes,omitempty"`
+	// When the tokens expire, Unix seconds (UTC).
+	ExpiresAt     int64 `protobuf:"varint,2,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoreInvitesRequest) Reset() {
+	*x = StoreInvitesRequest{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoreInvitesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoreInvitesRequest) ProtoMessage() {}
+
+func (x *StoreInvitesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoreInvitesRequest.ProtoReflect.Descriptor instead.
+func (*StoreInvitesRequest) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *StoreInvitesRequest) GetTokenHashes() [][]byte {
+	if x != nil {
+		return x.TokenHashes
+	}
+	return nil
+}
+
+func (x *StoreInvitesRequest) GetExpiresAt() int64 {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return 0
+}
+
+// StoreInvitesResponse confirms the invites are stored.
+type StoreInvitesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoreInvitesResponse) Reset() {
+	*x = StoreInvitesResponse{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoreInvitesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoreInvitesResponse) ProtoMessage() {}
+
+func (x *StoreInvitesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoreInvitesResponse.ProtoReflect.Descriptor instead.
+func (*StoreInvitesResponse) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{20}
+}
+
 var File_cohort_v1_peer_service_proto protoreflect.FileDescriptor
 
 const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1ccohort/v1/peer_service.proto\x12\tcohort.v1\x1a\x18cohort/v1/ceremony.proto\x1a\x15cohort/v1/chunk.proto\x1a\x1ccohort/v1/contribution.proto\x1a\x18cohort/v1/registry.proto\x1a\x19cohort/v1/signature.proto\"K\n" +
+	"\x1ccohort/v1/peer_service.proto\x12\tcohort.v1\x1a\x18cohort/v1/ceremony.proto\x1a\x15cohort/v1/chunk.proto\x1a\x1ccohort/v1/contribution.proto\x1a\x17cohort/v1/dataset.proto\x1a\x18cohort/v1/registry.proto\x1a\x19cohort/v1/signature.proto\"\x83\x01\n" +
 	"\x14StartCeremonyRequest\x123\n" +
-	"\bceremony\x18\x01 \x01(\v2\x17.cohort.v1.CeremonyInfoR\bceremony\"O\n" +
+	"\bceremony\x18\x01 \x01(\v2\x17.cohort.v1.CeremonyInfoR\bceremony\x126\n" +
+	"\adataset\x18\x02 \x01(\v2\x1c.cohort.v1.DatasetDescriptorR\adataset\"O\n" +
 	"\x15StartCeremonyResponse\x126\n" +
-	"\tsignature\x18\x01 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature\"\x88\x01\n" +
-	"\x13CeremonyStepRequest\x12?\n" +
+	"\tsignature\x18\x01 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature\"\x8e\x01\n" +
+	"\x19CeremonyContributeRequest\x12?\n" +
 	"\x06header\x18\x01 \x01(\v2%.cohort.v1.CeremonyContributionHeaderH\x00R\x06header\x12(\n" +
 	"\x05chunk\x18\x02 \x01(\v2\x10.cohort.v1.ChunkH\x00R\x05chunkB\x06\n" +
-	"\x04part\"\x83\x01\n" +
-	"\x14CeremonyStepResponse\x123\n" +
-	"\bceremony\x18\x01 \x01(\v2\x17.cohort.v1.CeremonyInfoR\bceremony\x126\n" +
-	"\tsignature\x18\x02 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature\"~\n" +
-	"\x13SealCeremonyRequest\x12\x1f\n" +
+	"\x04part\"\x8f\x01\n" +
+	"\x1aCeremonyContributeResponse\x12?\n" +
+	"\x06header\x18\x01 \x01(\v2%.cohort.v1.CeremonyContributionHeaderH\x00R\x06header\x12(\n" +
+	"\x05chunk\x18\x02 \x01(\v2\x10.cohort.v1.ChunkH\x00R\x05chunkB\x06\n" +
+	"\x04part\"\x80\x01\n" +
+	"\x13SealCeremonyRequest\x127\n" +
+	"\x06header\x18\x01 \x01(\v2\x1d.cohort.v1.SealCeremonyHeaderH\x00R\x06header\x12(\n" +
+	"\x05chunk\x18\x02 \x01(\v2\x10.cohort.v1.ChunkH\x00R\x05chunkB\x06\n" +
+	"\x04part\"`\n" +
+	"\x12SealCeremonyHeader\x12\x1f\n" +
 	"\vceremony_id\x18\x01 \x01(\tR\n" +
-	"ceremonyId\x12.\n" +
-	"\x05phase\x18\x02 \x01(\x0e2\x18.cohort.v1.CeremonyPhaseR\x05phase\x12\x16\n" +
-	"\x06beacon\x18\x03 \x01(\fR\x06beacon\"\xb5\x01\n" +
+	"ceremonyId\x12)\n" +
+	"\x04blob\x18\x02 \x01(\v2\x15.cohort.v1.BlobHeaderR\x04blob\"\xb5\x01\n" +
 	"\x14SealCeremonyResponse\x123\n" +
 	"\bceremony\x18\x01 \x01(\v2\x17.cohort.v1.CeremonyInfoR\bceremony\x120\n" +
 	"\x14verifying_key_digest\x18\x02 \x01(\fR\x12verifyingKeyDigest\x126\n" +
-	"\tsignature\x18\x03 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature\"U\n" +
+	"\tsignature\x18\x03 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature\"O\n" +
+	"\x14AbortCeremonyRequest\x12\x1f\n" +
+	"\vceremony_id\x18\x01 \x01(\tR\n" +
+	"ceremonyId\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x17\n" +
+	"\x15AbortCeremonyResponse\"U\n" +
 	"\x1aForwardContributionRequest\x12\x1d\n" +
 	"\n" +
 	"dataset_id\x18\x01 \x01(\tR\tdatasetId\x12\x18\n" +
-	"\apayload\x18\x02 \x01(\fR\apayload\"K\n" +
+	"\apayload\x18\x02 \x01(\fR\apayload\"n\n" +
 	"\x1bForwardContributionResponse\x12,\n" +
-	"\x03ack\x18\x01 \x01(\v2\x1a.cohort.v1.ContributionAckR\x03ack\"o\n" +
+	"\x03ack\x18\x01 \x01(\v2\x1a.cohort.v1.ContributionAckR\x03ack\x12!\n" +
+	"\fnewly_stored\x18\x02 \x01(\bR\vnewlyStored\"o\n" +
 	"\x18AbortContributionRequest\x12\x1d\n" +
 	"\n" +
 	"dataset_id\x18\x01 \x01(\tR\tdatasetId\x12\x1c\n" +
@@ -896,14 +1344,29 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12\x12\n" +
 	"\x04root\x18\x02 \x01(\fR\x04root\x123\n" +
 	"\aupdates\x18\x03 \x03(\v2\x19.cohort.v1.RegistryUpdateR\aupdates\x12&\n" +
-	"\x0fnext_page_token\x18\x04 \x01(\tR\rnextPageToken2\x88\x05\n" +
+	"\x0fnext_page_token\x18\x04 \x01(\tR\rnextPageToken\"p\n" +
+	"\x1aProposeRegistrationRequest\x12/\n" +
+	"\x13identity_commitment\x18\x01 \x01(\fR\x12identityCommitment\x12!\n" +
+	"\finvite_token\x18\x02 \x01(\tR\vinviteToken\"p\n" +
+	"\x1bProposeRegistrationResponse\x12!\n" +
+	"\fmember_index\x18\x01 \x01(\x04R\vmemberIndex\x12\x12\n" +
+	"\x04root\x18\x02 \x01(\fR\x04root\x12\x1a\n" +
+	"\bsequence\x18\x03 \x01(\x04R\bsequence\"W\n" +
+	"\x13StoreInvitesRequest\x12!\n" +
+	"\ftoken_hashes\x18\x01 \x03(\fR\vtokenHashes\x12\x1d\n" +
+	"\n" +
+	"expires_at\x18\x02 \x01(\x03R\texpiresAt\"\x16\n" +
+	"\x14StoreInvitesResponse2\xa9\a\n" +
 	"\vPeerService\x12R\n" +
-	"\rStartCeremony\x12\x1f.cohort.v1.StartCeremonyRequest\x1a .cohort.v1.StartCeremonyResponse\x12Q\n" +
-	"\fCeremonyStep\x12\x1e.cohort.v1.CeremonyStepRequest\x1a\x1f.cohort.v1.CeremonyStepResponse(\x01\x12O\n" +
-	"\fSealCeremony\x12\x1e.cohort.v1.SealCeremonyRequest\x1a\x1f.cohort.v1.SealCeremonyResponse\x12d\n" +
+	"\rStartCeremony\x12\x1f.cohort.v1.StartCeremonyRequest\x1a .cohort.v1.StartCeremonyResponse\x12e\n" +
+	"\x12CeremonyContribute\x12$.cohort.v1.CeremonyContributeRequest\x1a%.cohort.v1.CeremonyContributeResponse(\x010\x01\x12Q\n" +
+	"\fSealCeremony\x12\x1e.cohort.v1.SealCeremonyRequest\x1a\x1f.cohort.v1.SealCeremonyResponse(\x01\x12R\n" +
+	"\rAbortCeremony\x12\x1f.cohort.v1.AbortCeremonyRequest\x1a .cohort.v1.AbortCeremonyResponse\x12d\n" +
 	"\x13ForwardContribution\x12%.cohort.v1.ForwardContributionRequest\x1a&.cohort.v1.ForwardContributionResponse\x12^\n" +
 	"\x11AbortContribution\x12#.cohort.v1.AbortContributionRequest\x1a$.cohort.v1.AbortContributionResponse\x12^\n" +
-	"\x11ApplyRegistration\x12#.cohort.v1.ApplyRegistrationRequest\x1a$.cohort.v1.ApplyRegistrationResponse\x12[\n" +
+	"\x11ApplyRegistration\x12#.cohort.v1.ApplyRegistrationRequest\x1a$.cohort.v1.ApplyRegistrationResponse\x12d\n" +
+	"\x13ProposeRegistration\x12%.cohort.v1.ProposeRegistrationRequest\x1a&.cohort.v1.ProposeRegistrationResponse\x12O\n" +
+	"\fStoreInvites\x12\x1e.cohort.v1.StoreInvitesRequest\x1a\x1f.cohort.v1.StoreInvitesResponse\x12[\n" +
 	"\x10GetRegistryState\x12\".cohort.v1.GetRegistryStateRequest\x1a#.cohort.v1.GetRegistryStateResponseB5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
 
 var (
@@ -918,62 +1381,79 @@ func file_cohort_v1_peer_service_proto_rawDescGZIP() []byte {
 	return file_cohort_v1_peer_service_proto_rawDescData
 }
 
-var file_cohort_v1_peer_service_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_cohort_v1_peer_service_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_cohort_v1_peer_service_proto_goTypes = []any{
 	(*StartCeremonyRequest)(nil),        // 0: cohort.v1.StartCeremonyRequest
 	(*StartCeremonyResponse)(nil),       // 1: cohort.v1.StartCeremonyResponse
-	(*CeremonyStepRequest)(nil),         // 2: cohort.v1.CeremonyStepRequest
-	(*CeremonyStepResponse)(nil),        // 3: cohort.v1.CeremonyStepResponse
+	(*CeremonyContributeRequest)(nil),   // 2: cohort.v1.CeremonyContributeRequest
+	(*CeremonyContributeResponse)(nil),  // 3: cohort.v1.CeremonyContributeResponse
 	(*SealCeremonyRequest)(nil),         // 4: cohort.v1.SealCeremonyRequest
-	(*SealCeremonyResponse)(nil),        // 5: cohort.v1.SealCeremonyResponse
-	(*ForwardContributionRequest)(nil),  // 6: cohort.v1.ForwardContributionRequest
-	(*ForwardContributionResponse)(nil), // 7: cohort.v1.ForwardContributionResponse
-	(*AbortContributionRequest)(nil),    // 8: cohort.v1.AbortContributionRequest
-	(*AbortContributionResponse)(nil),   // 9: cohort.v1.AbortContributionResponse
-	(*ApplyRegistrationRequest)(nil),    // 10: cohort.v1.ApplyRegistrationRequest
-	(*ApplyRegistrationResponse)(nil),   // 11: cohort.v1.ApplyRegistrationResponse
-	(*GetRegistryStateRequest)(nil),     // 12: cohort.v1.GetRegistryStateRequest
-	(*GetRegistryStateResponse)(nil),    // 13: cohort.v1.GetRegistryStateResponse
-	(*CeremonyInfo)(nil),                // 14: cohort.v1.CeremonyInfo
-	(*NodeSignature)(nil),               // 15: cohort.v1.NodeSignature
-	(*CeremonyContributionHeader)(nil),  // 16: cohort.v1.CeremonyContributionHeader
-	(*Chunk)(nil),                       // 17: cohort.v1.Chunk
-	(CeremonyPhase)(0),                  // 18: cohort.v1.CeremonyPhase
-	(*ContributionAck)(nil),             // 19: cohort.v1.ContributionAck
-	(*RegistryUpdate)(nil),              // 20: cohort.v1.RegistryUpdate
+	(*SealCeremonyHeader)(nil),          // 5: cohort.v1.SealCeremonyHeader
+	(*SealCeremonyResponse)(nil),        // 6: cohort.v1.SealCeremonyResponse
+	(*AbortCeremonyRequest)(nil),        // 7: cohort.v1.AbortCeremonyRequest
+	(*AbortCeremonyResponse)(nil),       // 8: cohort.v1.AbortCeremonyResponse
+	(*ForwardContributionRequest)(nil),  // 9: cohort.v1.ForwardContributionRequest
+	(*ForwardContributionResponse)(nil), // 10: cohort.v1.ForwardContributionResponse
+	(*AbortContributionRequest)(nil),    // 11: cohort.v1.AbortContributionRequest
+	(*AbortContributionResponse)(nil),   // 12: cohort.v1.AbortContributionResponse
+	(*ApplyRegistrationRequest)(nil),    // 13: cohort.v1.ApplyRegistrationRequest
+	(*ApplyRegistrationResponse)(nil),   // 14: cohort.v1.ApplyRegistrationResponse
+	(*GetRegistryStateRequest)(nil),     // 15: cohort.v1.GetRegistryStateRequest
+	(*GetRegistryStateResponse)(nil),    // 16: cohort.v1.GetRegistryStateResponse
+	(*ProposeRegistrationRequest)(nil),  // 17: cohort.v1.ProposeRegistrationRequest
+	(*ProposeRegistrationResponse)(nil), // 18: cohort.v1.ProposeRegistrationResponse
+	(*StoreInvitesRequest)(nil),         // 19: cohort.v1.StoreInvitesRequest
+	(*StoreInvitesResponse)(nil),        // 20: cohort.v1.StoreInvitesResponse
+	(*CeremonyInfo)(nil),                // 21: cohort.v1.CeremonyInfo
+	(*DatasetDescriptor)(nil),           // 22: cohort.v1.DatasetDescriptor
+	(*NodeSignature)(nil),               // 23: cohort.v1.NodeSignature
+	(*CeremonyContributionHeader)(nil),  // 24: cohort.v1.CeremonyContributionHeader
+	(*Chunk)(nil),                       // 25: cohort.v1.Chunk
+	(*BlobHeader)(nil),                  // 26: cohort.v1.BlobHeader
+	(*ContributionAck)(nil),             // 27: cohort.v1.ContributionAck
+	(*RegistryUpdate)(nil),              // 28: cohort.v1.RegistryUpdate
 }
 var file_cohort_v1_peer_service_proto_depIdxs = []int32{
-	14, // 0: cohort.v1.StartCeremonyRequest.ceremony:type_name -> cohort.v1.CeremonyInfo
-	15, // 1: cohort.v1.StartCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
-	16, // 2: cohort.v1.CeremonyStepRequest.header:type_name -> cohort.v1.CeremonyContributionHeader
-	17, // 3: cohort.v1.CeremonyStepRequest.chunk:type_name -> cohort.v1.Chunk
-	14, // 4: cohort.v1.CeremonyStepResponse.ceremony:type_name -> cohort.v1.CeremonyInfo
-	15, // 5: cohort.v1.CeremonyStepResponse.signature:type_name -> cohort.v1.NodeSignature
-	18, // 6: cohort.v1.SealCeremonyRequest.phase:type_name -> cohort.v1.CeremonyPhase
-	14, // 7: cohort.v1.SealCeremonyResponse.ceremony:type_name -> cohort.v1.CeremonyInfo
-	15, // 8: cohort.v1.SealCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
-	19, // 9: cohort.v1.ForwardContributionResponse.ack:type_name -> cohort.v1.ContributionAck
-	20, // 10: cohort.v1.ApplyRegistrationRequest.update:type_name -> cohort.v1.RegistryUpdate
-	20, // 11: cohort.v1.GetRegistryStateResponse.updates:type_name -> cohort.v1.RegistryUpdate
-	0,  // 12: cohort.v1.PeerService.StartCeremony:input_type -> cohort.v1.StartCeremonyRequest
-	2,  // 13: cohort.v1.PeerService.CeremonyStep:input_type -> cohort.v1.CeremonyStepRequest
-	4,  // 14: cohort.v1.PeerService.SealCeremony:input_type -> cohort.v1.SealCeremonyRequest
-	6,  // 15: cohort.v1.PeerService.ForwardContribution:input_type -> cohort.v1.ForwardContributionRequest
-	8,  // 16: cohort.v1.PeerService.AbortContribution:input_type -> cohort.v1.AbortContributionRequest
-	10, // 17: cohort.v1.PeerService.ApplyRegistration:input_type -> cohort.v1.ApplyRegistrationRequest
-	12, // 18: cohort.v1.PeerService.GetRegistryState:input_type -> cohort.v1.GetRegistryStateRequest
-	1,  // 19: cohort.v1.PeerService.StartCeremony:output_type -> cohort.v1.StartCeremonyResponse
-	3,  // 20: cohort.v1.PeerService.CeremonyStep:output_type -> cohort.v1.CeremonyStepResponse
-	5,  // 21: cohort.v1.PeerService.SealCeremony:output_type -> cohort.v1.SealCeremonyResponse
-	7,  // 22: cohort.v1.PeerService.ForwardContribution:output_type -> cohort.v1.ForwardContributionResponse
-	9,  // 23: cohort.v1.PeerService.AbortContribution:output_type -> cohort.v1.AbortContributionResponse
-	11, // 24: cohort.v1.PeerService.ApplyRegistration:output_type -> cohort.v1.ApplyRegistrationResponse
-	13, // 25: cohort.v1.PeerService.GetRegistryState:output_type -> cohort.v1.GetRegistryStateResponse
-	19, // [19:26] is the sub-list for method output_type
-	12, // [12:19] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	21, // 0: cohort.v1.StartCeremonyRequest.ceremony:type_name -> cohort.v1.CeremonyInfo
+	22, // 1: cohort.v1.StartCeremonyRequest.dataset:type_name -> cohort.v1.DatasetDescriptor
+	23, // 2: cohort.v1.StartCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
+	24, // 3: cohort.v1.CeremonyContributeRequest.header:type_name -> cohort.v1.CeremonyContributionHeader
+	25, // 4: cohort.v1.CeremonyContributeRequest.chunk:type_name -> cohort.v1.Chunk
+	24, // 5: cohort.v1.CeremonyContributeResponse.header:type_name -> cohort.v1.CeremonyContributionHeader
+	25, // 6: cohort.v1.CeremonyContributeResponse.chunk:type_name -> cohort.v1.Chunk
+	5,  // 7: cohort.v1.SealCeremonyRequest.header:type_name -> cohort.v1.SealCeremonyHeader
+	25, // 8: cohort.v1.SealCeremonyRequest.chunk:type_name -> cohort.v1.Chunk
+	26, // 9: cohort.v1.SealCeremonyHeader.blob:type_name -> cohort.v1.BlobHeader
+	21, // 10: cohort.v1.SealCeremonyResponse.ceremony:type_name -> cohort.v1.CeremonyInfo
+	23, // 11: cohort.v1.SealCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
+	27, // 12: cohort.v1.ForwardContributionResponse.ack:type_name -> cohort.v1.ContributionAck
+	28, // 13: cohort.v1.ApplyRegistrationRequest.update:type_name -> cohort.v1.RegistryUpdate
+	28, // 14: cohort.v1.GetRegistryStateResponse.updates:type_name -> cohort.v1.RegistryUpdate
+	0,  // 15: cohort.v1.PeerService.StartCeremony:input_type -> cohort.v1.StartCeremonyRequest
+	2,  // 16: cohort.v1.PeerService.CeremonyContribute:input_type -> cohort.v1.CeremonyContributeRequest
+	4,  // 17: cohort.v1.PeerService.SealCeremony:input_type -> cohort.v1.SealCeremonyRequest
+	7,  // 18: cohort.v1.PeerService.AbortCeremony:input_type -> cohort.v1.AbortCeremonyRequest
+	9,  // 19: cohort.v1.PeerService.ForwardContribution:input_type -> cohort.v1.ForwardContributionRequest
+	11, // 20: cohort.v1.PeerService.AbortContribution:input_type -> cohort.v1.AbortContributionRequest
+	13, // 21: cohort.v1.PeerService.ApplyRegistration:input_type -> cohort.v1.ApplyRegistrationRequest
+	17, // 22: cohort.v1.PeerService.ProposeRegistration:input_type -> cohort.v1.ProposeRegistrationRequest
+	19, // 23: cohort.v1.PeerService.StoreInvites:input_type -> cohort.v1.StoreInvitesRequest
+	15, // 24: cohort.v1.PeerService.GetRegistryState:input_type -> cohort.v1.GetRegistryStateRequest
+	1,  // 25: cohort.v1.PeerService.StartCeremony:output_type -> cohort.v1.StartCeremonyResponse
+	3,  // 26: cohort.v1.PeerService.CeremonyContribute:output_type -> cohort.v1.CeremonyContributeResponse
+	6,  // 27: cohort.v1.PeerService.SealCeremony:output_type -> cohort.v1.SealCeremonyResponse
+	8,  // 28: cohort.v1.PeerService.AbortCeremony:output_type -> cohort.v1.AbortCeremonyResponse
+	10, // 29: cohort.v1.PeerService.ForwardContribution:output_type -> cohort.v1.ForwardContributionResponse
+	12, // 30: cohort.v1.PeerService.AbortContribution:output_type -> cohort.v1.AbortContributionResponse
+	14, // 31: cohort.v1.PeerService.ApplyRegistration:output_type -> cohort.v1.ApplyRegistrationResponse
+	18, // 32: cohort.v1.PeerService.ProposeRegistration:output_type -> cohort.v1.ProposeRegistrationResponse
+	20, // 33: cohort.v1.PeerService.StoreInvites:output_type -> cohort.v1.StoreInvitesResponse
+	16, // 34: cohort.v1.PeerService.GetRegistryState:output_type -> cohort.v1.GetRegistryStateResponse
+	25, // [25:35] is the sub-list for method output_type
+	15, // [15:25] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_peer_service_proto_init() }
@@ -984,11 +1464,20 @@ func file_cohort_v1_peer_service_proto_init() {
 	file_cohort_v1_ceremony_proto_init()
 	file_cohort_v1_chunk_proto_init()
 	file_cohort_v1_contribution_proto_init()
+	file_cohort_v1_dataset_proto_init()
 	file_cohort_v1_registry_proto_init()
 	file_cohort_v1_signature_proto_init()
 	file_cohort_v1_peer_service_proto_msgTypes[2].OneofWrappers = []any{
-		(*CeremonyStepRequest_Header)(nil),
-		(*CeremonyStepRequest_Chunk)(nil),
+		(*CeremonyContributeRequest_Header)(nil),
+		(*CeremonyContributeRequest_Chunk)(nil),
+	}
+	file_cohort_v1_peer_service_proto_msgTypes[3].OneofWrappers = []any{
+		(*CeremonyContributeResponse_Header)(nil),
+		(*CeremonyContributeResponse_Chunk)(nil),
+	}
+	file_cohort_v1_peer_service_proto_msgTypes[4].OneofWrappers = []any{
+		(*SealCeremonyRequest_Header)(nil),
+		(*SealCeremonyRequest_Chunk)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -996,7 +1485,7 @@ func file_cohort_v1_peer_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cohort_v1_peer_service_proto_rawDesc), len(file_cohort_v1_peer_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

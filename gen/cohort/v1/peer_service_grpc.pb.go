@@ -20,11 +20,14 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	PeerService_StartCeremony_FullMethodName       = "/cohort.v1.PeerService/StartCeremony"
-	PeerService_CeremonyStep_FullMethodName        = "/cohort.v1.PeerService/CeremonyStep"
+	PeerService_CeremonyContribute_FullMethodName  = "/cohort.v1.PeerService/CeremonyContribute"
 	PeerService_SealCeremony_FullMethodName        = "/cohort.v1.PeerService/SealCeremony"
+	PeerService_AbortCeremony_FullMethodName       = "/cohort.v1.PeerService/AbortCeremony"
 	PeerService_ForwardContribution_FullMethodName = "/cohort.v1.PeerService/ForwardContribution"
 	PeerService_AbortContribution_FullMethodName   = "/cohort.v1.PeerService/AbortContribution"
 	PeerService_ApplyRegistration_FullMethodName   = "/cohort.v1.PeerService/ApplyRegistration"
+	PeerService_ProposeRegistration_FullMethodName = "/cohort.v1.PeerService/ProposeRegistration"
+	PeerService_StoreInvites_FullMethodName        = "/cohort.v1.PeerService/StoreInvites"
 	PeerService_GetRegistryState_FullMethodName    = "/cohort.v1.PeerService/GetRegistryState"
 )
 
@@ -38,23 +41,31 @@ const (
 // for anything it can check itself: it re-verifies proofs, ceremony
 // contributions and registry roots.
 type PeerServiceClient interface {
-	// StartCeremony announces a ceremony's plan. The peer compiles the
-	// dataset's circuit, checks the circuit digest and domain size, and
-	// acknowledges. FailedPrecondition if the digest differs or another
-	// ceremony for the dataset is running.
+	// StartCeremony announces a ceremony's plan with the dataset it is for.
+	// The peer parses the schema, compiles the dataset's circuit, checks the
+	// circuit digest and domain size, records the dataset in state SETUP and
+	// signs the plan. FailedPrecondition if the digest differs or the dataset
+	// exists already.
 	StartCeremony(ctx context.Context, in *StartCeremonyRequest, opts ...grpc.CallOption) (*StartCeremonyResponse, error)
-	// CeremonyStep streams one ceremony contribution to the peer: first a
-	// header, then chunks. The peer verifies it against the previous state
-	// (setup.VerifyPhase1Step / VerifyPhase2Step) and keeps it for the
-	// transcript; when the peer is the next participant it then contributes
-	// and passes its own contribution on. InvalidArgument for a contribution
-	// that does not verify (the ceremony fails); FailedPrecondition for one
-	// out of order.
-	CeremonyStep(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[CeremonyStepRequest, CeremonyStepResponse], error)
-	// SealCeremony gives the peer a phase's beacon once it is public; the
-	// peer seals the phase and, after phase 2, derives the keys from the
-	// transcript and reports the digests so that the nodes can compare.
-	SealCeremony(ctx context.Context, in *SealCeremonyRequest, opts ...grpc.CallOption) (*SealCeremonyResponse, error)
+	// CeremonyContribute asks the peer for its contribution: the caller
+	// streams the current state of a phase (header, then chunks); the peer
+	// checks it is the participant due, contributes on top of the state and
+	// streams its own contribution back (header, then chunks). It keeps the
+	// SHA-256 of what it contributed, to check later that the transcript
+	// contains it. FailedPrecondition for a peer that is not due.
+	CeremonyContribute(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[CeremonyContributeRequest, CeremonyContributeResponse], error)
+	// SealCeremony streams the finished ceremony transcript (package
+	// circuits/setup, Transcript.MarshalBinary: header, then chunks). The
+	// peer re-verifies every contribution from the public initial states,
+	// checks that each of its own contributions is in the chain and that the
+	// beacons are the ones the ceremony derives, derives the keys, stores
+	// them and marks the dataset READY. It answers with the digests it
+	// obtained, signed, so that the nodes can compare. InvalidArgument for a
+	// transcript that does not verify (the peer marks the dataset FAILED).
+	SealCeremony(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[SealCeremonyRequest, SealCeremonyResponse], error)
+	// AbortCeremony tells the peer that a ceremony failed: the peer marks
+	// the dataset FAILED and forgets the ceremony's state.
+	AbortCeremony(ctx context.Context, in *AbortCeremonyRequest, opts ...grpc.CallOption) (*AbortCeremonyResponse, error)
 	// ForwardContribution hands a contributor's payload to the peer: it
 	// verifies the proof, opens and checks its own share, stores it durably
 	// and answers with its signed acknowledgment. Idempotent by nullifier:
@@ -70,6 +81,18 @@ type PeerServiceClient interface {
 	// not the peer's root; InvalidArgument if the recomputed root differs.
 	// Applying the same update twice is a no-op.
 	ApplyRegistration(ctx context.Context, in *ApplyRegistrationRequest, opts ...grpc.CallOption) (*ApplyRegistrationResponse, error)
+	// ProposeRegistration asks the registry sequencer (the node the
+	// federation descriptor names) to admit an identity commitment with an
+	// invite token; the node that received ContributorService.Register calls
+	// it. The sequencer consumes the token, orders the update, applies it on
+	// every node and answers as Register does. FailedPrecondition when the
+	// callee is not the sequencer.
+	ProposeRegistration(ctx context.Context, in *ProposeRegistrationRequest, opts ...grpc.CallOption) (*ProposeRegistrationResponse, error)
+	// StoreInvites records invite token hashes on the registry sequencer,
+	// which is the node that consumes them; the node whose administrator
+	// called AdminService.IssueInvites calls it. FailedPrecondition when the
+	// callee is not the sequencer.
+	StoreInvites(ctx context.Context, in *StoreInvitesRequest, opts ...grpc.CallOption) (*StoreInvitesResponse, error)
 	// GetRegistryState returns the peer's registry head and a page of its
 	// update log, for a node that catches up.
 	GetRegistryState(ctx context.Context, in *GetRegistryStateRequest, opts ...grpc.CallOption) (*GetRegistryStateResponse, error)
@@ -93,23 +116,36 @@ func (c *peerServiceClient) StartCeremony(ctx context.Context, in *StartCeremony
 	return out, nil
 }
 
-func (c *peerServiceClient) CeremonyStep(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[CeremonyStepRequest, CeremonyStepResponse], error) {
+func (c *peerServiceClient) CeremonyContribute(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[CeremonyContributeRequest, CeremonyContributeResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &PeerService_ServiceDesc.Streams[0], PeerService_CeremonyStep_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &PeerService_ServiceDesc.Streams[0], PeerService_CeremonyContribute_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
-	x := &grpc.GenericClientStream[CeremonyStepRequest, CeremonyStepResponse]{ClientStream: stream}
+	x := &grpc.GenericClientStream[CeremonyContributeRequest, CeremonyContributeResponse]{ClientStream: stream}
 	return x, nil
 }
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type PeerService_CeremonyStepClient = grpc.ClientStreamingClient[CeremonyStepRequest, CeremonyStepResponse]
+type PeerService_CeremonyContributeClient = grpc.BidiStreamingClient[CeremonyContributeRequest, CeremonyContributeResponse]
 
-func (c *peerServiceClient) SealCeremony(ctx context.Context, in *SealCeremonyRequest, opts ...grpc.CallOption) (*SealCeremonyResponse, error) {
+func (c *peerServiceClient) SealCeremony(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[SealCeremonyRequest, SealCeremonyResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(SealCeremonyResponse)
-	err := c.cc.Invoke(ctx, PeerService_SealCeremony_FullMethodName, in, out, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &PeerService_ServiceDesc.Streams[1], PeerService_SealCeremony_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[SealCeremonyRequest, SealCeremonyResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type PeerService_SealCeremonyClient = grpc.ClientStreamingClient[SealCeremonyRequest, SealCeremonyResponse]
+
+func (c *peerServiceClient) AbortCeremony(ctx context.Context, in *AbortCeremonyRequest, opts ...grpc.CallOption) (*AbortCeremonyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AbortCeremonyResponse)
+	err := c.cc.Invoke(ctx, PeerService_AbortCeremony_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -146,6 +182,26 @@ func (c *peerServiceClient) ApplyRegistration(ctx context.Context, in *ApplyRegi
 	return out, nil
 }
 
+func (c *peerServiceClient) ProposeRegistration(ctx context.Context, in *ProposeRegistrationRequest, opts ...grpc.CallOption) (*ProposeRegistrationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ProposeRegistrationResponse)
+	err := c.cc.Invoke(ctx, PeerService_ProposeRegistration_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *peerServiceClient) StoreInvites(ctx context.Context, in *StoreInvitesRequest, opts ...grpc.CallOption) (*StoreInvitesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StoreInvitesResponse)
+	err := c.cc.Invoke(ctx, PeerService_StoreInvites_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *peerServiceClient) GetRegistryState(ctx context.Context, in *GetRegistryStateRequest, opts ...grpc.CallOption) (*GetRegistryStateResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetRegistryStateResponse)
@@ -166,23 +222,31 @@ func (c *peerServiceClient) GetRegistryState(ctx context.Context, in *GetRegistr
 // for anything it can check itself: it re-verifies proofs, ceremony
 // contributions and registry roots.
 type PeerServiceServer interface {
-	// StartCeremony announces a ceremony's plan. The peer compiles the
-	// dataset's circuit, checks the circuit digest and domain size, and
-	// acknowledges. FailedPrecondition if the digest differs or another
-	// ceremony for the dataset is running.
+	// StartCeremony announces a ceremony's plan with the dataset it is for.
+	// The peer parses the schema, compiles the dataset's circuit, checks the
+	// circuit digest and domain size, records the dataset in state SETUP and
+	// signs the plan. FailedPrecondition if the digest differs or the dataset
+	// exists already.
 	StartCeremony(context.Context, *StartCeremonyRequest) (*StartCeremonyResponse, error)
-	// CeremonyStep streams one ceremony contribution to the peer: first a
-	// header, then chunks. The peer verifies it against the previous state
-	// (setup.VerifyPhase1Step / VerifyPhase2Step) and keeps it for the
-	// transcript; when the peer is the next participant it then contributes
-	// and passes its own contribution on. InvalidArgument for a contribution
-	// that does not verify (the ceremony fails); FailedPrecondition for one
-	// out of order.
-	CeremonyStep(grpc.ClientStreamingServer[CeremonyStepRequest, CeremonyStepResponse]) error
-	// SealCeremony gives the peer a phase's beacon once it is public; the
-	// peer seals the phase and, after phase 2, derives the keys from the
-	// transcript and reports the digests so that the nodes can compare.
-	SealCeremony(context.Context, *SealCeremonyRequest) (*SealCeremonyResponse, error)
+	// CeremonyContribute asks the peer for its contribution: the caller
+	// streams the current state of a phase (header, then chunks); the peer
+	// checks it is the participant due, contributes on top of the state and
+	// streams its own contribution back (header, then chunks). It keeps the
+	// SHA-256 of what it contributed, to check later that the transcript
+	// contains it. FailedPrecondition for a peer that is not due.
+	CeremonyContribute(grpc.BidiStreamingServer[CeremonyContributeRequest, CeremonyContributeResponse]) error
+	// SealCeremony streams the finished ceremony transcript (package
+	// circuits/setup, Transcript.MarshalBinary: header, then chunks). The
+	// peer re-verifies every contribution from the public initial states,
+	// checks that each of its own contributions is in the chain and that the
+	// beacons are the ones the ceremony derives, derives the keys, stores
+	// them and marks the dataset READY. It answers with the digests it
+	// obtained, signed, so that the nodes can compare. InvalidArgument for a
+	// transcript that does not verify (the peer marks the dataset FAILED).
+	SealCeremony(grpc.ClientStreamingServer[SealCeremonyRequest, SealCeremonyResponse]) error
+	// AbortCeremony tells the peer that a ceremony failed: the peer marks
+	// the dataset FAILED and forgets the ceremony's state.
+	AbortCeremony(context.Context, *AbortCeremonyRequest) (*AbortCeremonyResponse, error)
 	// ForwardContribution hands a contributor's payload to the peer: it
 	// verifies the proof, opens and checks its own share, stores it durably
 	// and answers with its signed acknowledgment. Idempotent by nullifier:
@@ -198,6 +262,18 @@ type PeerServiceServer interface {
 	// not the peer's root; InvalidArgument if the recomputed root differs.
 	// Applying the same update twice is a no-op.
 	ApplyRegistration(context.Context, *ApplyRegistrationRequest) (*ApplyRegistrationResponse, error)
+	// ProposeRegistration asks the registry sequencer (the node the
+	// federation descriptor names) to admit an identity commitment with an
+	// invite token; the node that received ContributorService.Register calls
+	// it. The sequencer consumes the token, orders the update, applies it on
+	// every node and answers as Register does. FailedPrecondition when the
+	// callee is not the sequencer.
+	ProposeRegistration(context.Context, *ProposeRegistrationRequest) (*ProposeRegistrationResponse, error)
+	// StoreInvites records invite token hashes on the registry sequencer,
+	// which is the node that consumes them; the node whose administrator
+	// called AdminService.IssueInvites calls it. FailedPrecondition when the
+	// callee is not the sequencer.
+	StoreInvites(context.Context, *StoreInvitesRequest) (*StoreInvitesResponse, error)
 	// GetRegistryState returns the peer's registry head and a page of its
 	// update log, for a node that catches up.
 	GetRegistryState(context.Context, *GetRegistryStateRequest) (*GetRegistryStateResponse, error)
@@ -214,11 +290,14 @@ type UnimplementedPeerServiceServer struct{}
 func (UnimplementedPeerServiceServer) StartCeremony(context.Context, *StartCeremonyRequest) (*StartCeremonyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method StartCeremony not implemented")
 }
-func (UnimplementedPeerServiceServer) CeremonyStep(grpc.ClientStreamingServer[CeremonyStepRequest, CeremonyStepResponse]) error {
-	return status.Error(codes.Unimplemented, "method CeremonyStep not implemented")
+func (UnimplementedPeerServiceServer) CeremonyContribute(grpc.BidiStreamingServer[CeremonyContributeRequest, CeremonyContributeResponse]) error {
+	return status.Error(codes.Unimplemented, "method CeremonyContribute not implemented")
 }
-func (UnimplementedPeerServiceServer) SealCeremony(context.Context, *SealCeremonyRequest) (*SealCeremonyResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method SealCeremony not implemented")
+func (UnimplementedPeerServiceServer) SealCeremony(grpc.ClientStreamingServer[SealCeremonyRequest, SealCeremonyResponse]) error {
+	return status.Error(codes.Unimplemented, "method SealCeremony not implemented")
+}
+func (UnimplementedPeerServiceServer) AbortCeremony(context.Context, *AbortCeremonyRequest) (*AbortCeremonyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AbortCeremony not implemented")
 }
 func (UnimplementedPeerServiceServer) ForwardContribution(context.Context, *ForwardContributionRequest) (*ForwardContributionResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ForwardContribution not implemented")
@@ -228,6 +307,12 @@ func (UnimplementedPeerServiceServer) AbortContribution(context.Context, *AbortC
 }
 func (UnimplementedPeerServiceServer) ApplyRegistration(context.Context, *ApplyRegistrationRequest) (*ApplyRegistrationResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ApplyRegistration not implemented")
+}
+func (UnimplementedPeerServiceServer) ProposeRegistration(context.Context, *ProposeRegistrationRequest) (*ProposeRegistrationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ProposeRegistration not implemented")
+}
+func (UnimplementedPeerServiceServer) StoreInvites(context.Context, *StoreInvitesRequest) (*StoreInvitesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method StoreInvites not implemented")
 }
 func (UnimplementedPeerServiceServer) GetRegistryState(context.Context, *GetRegistryStateRequest) (*GetRegistryStateResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetRegistryState not implemented")
@@ -271,27 +356,34 @@ func _PeerService_StartCeremony_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
-func _PeerService_CeremonyStep_Handler(srv interface{}, stream grpc.ServerStream) error {
-	return srv.(PeerServiceServer).CeremonyStep(&grpc.GenericServerStream[CeremonyStepRequest, CeremonyStepResponse]{ServerStream: stream})
+func _PeerService_CeremonyContribute_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(PeerServiceServer).CeremonyContribute(&grpc.GenericServerStream[CeremonyContributeRequest, CeremonyContributeResponse]{ServerStream: stream})
 }
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type PeerService_CeremonyStepServer = grpc.ClientStreamingServer[CeremonyStepRequest, CeremonyStepResponse]
+type PeerService_CeremonyContributeServer = grpc.BidiStreamingServer[CeremonyContributeRequest, CeremonyContributeResponse]
 
-func _PeerService_SealCeremony_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(SealCeremonyRequest)
+func _PeerService_SealCeremony_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(PeerServiceServer).SealCeremony(&grpc.GenericServerStream[SealCeremonyRequest, SealCeremonyResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type PeerService_SealCeremonyServer = grpc.ClientStreamingServer[SealCeremonyRequest, SealCeremonyResponse]
+
+func _PeerService_AbortCeremony_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AbortCeremonyRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
 	if interceptor == nil {
-		return srv.(PeerServiceServer).SealCeremony(ctx, in)
+		return srv.(PeerServiceServer).AbortCeremony(ctx, in)
 	}
 	info := &grpc.UnaryServerInfo{
 		Server:     srv,
-		FullMethod: PeerService_SealCeremony_FullMethodName,
+		FullMethod: PeerService_AbortCeremony_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(PeerServiceServer).SealCeremony(ctx, req.(*SealCeremonyRequest))
+		return srv.(PeerServiceServer).AbortCeremony(ctx, req.(*AbortCeremonyRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -350,6 +442,42 @@ func _PeerService_ApplyRegistration_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PeerService_ProposeRegistration_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ProposeRegistrationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PeerServiceServer).ProposeRegistration(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PeerService_ProposeRegistration_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PeerServiceServer).ProposeRegistration(ctx, req.(*ProposeRegistrationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PeerService_StoreInvites_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StoreInvitesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PeerServiceServer).StoreInvites(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PeerService_StoreInvites_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PeerServiceServer).StoreInvites(ctx, req.(*StoreInvitesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _PeerService_GetRegistryState_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetRegistryStateRequest)
 	if err := dec(in); err != nil {
@@ -380,8 +508,8 @@ var PeerService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _PeerService_StartCeremony_Handler,
 		},
 		{
-			MethodName: "SealCeremony",
-			Handler:    _PeerService_SealCeremony_Handler,
+			MethodName: "AbortCeremony",
+			Handler:    _PeerService_AbortCeremony_Handler,
 		},
 		{
 			MethodName: "ForwardContribution",
@@ -396,14 +524,28 @@ var PeerService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _PeerService_ApplyRegistration_Handler,
 		},
 		{
+			MethodName: "ProposeRegistration",
+			Handler:    _PeerService_ProposeRegistration_Handler,
+		},
+		{
+			MethodName: "StoreInvites",
+			Handler:    _PeerService_StoreInvites_Handler,
+		},
+		{
 			MethodName: "GetRegistryState",
 			Handler:    _PeerService_GetRegistryState_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
-			StreamName:    "CeremonyStep",
-			Handler:       _PeerService_CeremonyStep_Handler,
+			StreamName:    "CeremonyContribute",
+			Handler:       _PeerService_CeremonyContribute_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "SealCeremony",
+			Handler:       _PeerService_SealCeremony_Handler,
 			ClientStreams: true,
 		},
 	},
