@@ -1,0 +1,130 @@
+package attest
+
+import (
+	"crypto/ed25519"
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// Domain tags of the signed statements.
+const (
+	TagContributionAck = "cohort/v1/contribution-ack"
+	TagRevocation      = "cohort/v1/revocation"
+	TagCeremonyStart   = "cohort/v1/ceremony-start"
+	TagCeremonySeal    = "cohort/v1/ceremony-seal"
+)
+
+// ErrBadSignature is returned by Verify for a signature that does not verify.
+var ErrBadSignature = errors.New("attest: signature does not verify")
+
+// builder accumulates a statement's bytes.
+type builder struct{ b []byte }
+
+func newBuilder(tag string) *builder {
+	b := &builder{b: make([]byte, 0, 256)}
+	b.b = append(b.b, tag...)
+	b.b = append(b.b, 0)
+	return b
+}
+
+func (b *builder) bytes(v []byte) *builder {
+	b.b = binary.BigEndian.AppendUint32(b.b, uint32(len(v)))
+	b.b = append(b.b, v...)
+	return b
+}
+
+func (b *builder) str(s string) *builder  { return b.bytes([]byte(s)) }
+func (b *builder) fixed(v []byte) *builder { b.b = append(b.b, v...); return b }
+func (b *builder) u32(v uint32) *builder {
+	b.b = binary.BigEndian.AppendUint32(b.b, v)
+	return b
+}
+func (b *builder) u64(v uint64) *builder {
+	b.b = binary.BigEndian.AppendUint64(b.b, v)
+	return b
+}
+
+// ContributionAck is a node's statement that it verified a contribution's
+// proof, opened and checked its own share and committed it durably.
+type ContributionAck struct {
+	DatasetID     string
+	Nullifier     [32]byte
+	PayloadDigest [32]byte
+	Node          uint32
+	StoredAt      int64 // Unix seconds
+}
+
+// Message returns the bytes a node signs.
+func (a ContributionAck) Message() []byte {
+	return newBuilder(TagContributionAck).str(a.DatasetID).fixed(a.Nullifier[:]).
+		fixed(a.PayloadDigest[:]).u32(a.Node).u64(uint64(a.StoredAt)).b
+}
+
+// Revocation is a node's statement that a record is revoked.
+type Revocation struct {
+	DatasetID string
+	Nullifier [32]byte
+	RevokedAt int64 // Unix seconds
+}
+
+// Message returns the bytes a node signs.
+func (r Revocation) Message() []byte {
+	return newBuilder(TagRevocation).str(r.DatasetID).fixed(r.Nullifier[:]).u64(uint64(r.RevokedAt)).b
+}
+
+// CeremonyStart is a node's agreement to a ceremony's plan.
+type CeremonyStart struct {
+	CeremonyID    string
+	DatasetID     string
+	DomainSize    uint64
+	CircuitDigest [32]byte
+	Participants  []uint32
+	BeaconSource  string
+}
+
+// Message returns the bytes a node signs.
+func (c CeremonyStart) Message() []byte {
+	b := newBuilder(TagCeremonyStart).str(c.CeremonyID).str(c.DatasetID).u64(c.DomainSize).
+		fixed(c.CircuitDigest[:]).u32(uint32(len(c.Participants)))
+	for _, p := range c.Participants {
+		b.u32(p)
+	}
+	return b.str(c.BeaconSource).b
+}
+
+// CeremonySeal is a node's statement of the keys it derived from a
+// ceremony's transcript.
+type CeremonySeal struct {
+	CeremonyID         string
+	TranscriptDigest   [32]byte
+	VerifyingKeyDigest [32]byte
+}
+
+// Message returns the bytes a node signs.
+func (c CeremonySeal) Message() []byte {
+	return newBuilder(TagCeremonySeal).str(c.CeremonyID).fixed(c.TranscriptDigest[:]).
+		fixed(c.VerifyingKeyDigest[:]).b
+}
+
+// Statement is anything that can be signed.
+type Statement interface{ Message() []byte }
+
+// Sign signs s with key.
+func Sign(key ed25519.PrivateKey, s Statement) []byte {
+	return ed25519.Sign(key, s.Message())
+}
+
+// Verify checks sig over s under pub.
+func Verify(pub ed25519.PublicKey, s Statement, sig []byte) error {
+	if len(pub) != ed25519.PublicKeySize {
+		return fmt.Errorf("attest: public key of %d bytes, want %d", len(pub), ed25519.PublicKeySize)
+	}
+	if len(sig) != ed25519.SignatureSize {
+		return fmt.Errorf("%w: %d bytes, want %d", ErrBadSignature, len(sig), ed25519.SignatureSize)
+	}
+	if !ed25519.Verify(pub, s.Message(), sig) {
+		return ErrBadSignature
+	}
+	return nil
+}
