@@ -130,6 +130,19 @@ func (s *sqlStore) GetContribution(ctx context.Context, datasetID string, nullif
 	return c, nil
 }
 
+func (s *sqlStore) FindByRevocation(ctx context.Context, datasetID string, revocationCommitment [32]byte) (Contribution, error) {
+	c, err := scanContribution(s.r.QueryRowContext(ctx,
+		`SELECT `+contributionColumns+` WHERE c.dataset_id = $1 AND c.revocation = $2 ORDER BY c.nullifier LIMIT 1`,
+		datasetID, revocationCommitment[:]))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Contribution{}, fmt.Errorf("store: find by revocation: %w", ErrNotFound)
+	}
+	if err != nil {
+		return Contribution{}, fmt.Errorf("store: find by revocation: %w", err)
+	}
+	return c, nil
+}
+
 func (s *sqlStore) DeleteContribution(ctx context.Context, datasetID string, nullifier [32]byte) error {
 	return s.inTx(ctx, "delete contribution", func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,

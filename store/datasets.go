@@ -27,6 +27,21 @@ func (s *sqlStore) PutDataset(ctx context.Context, d Dataset) error {
 	})
 }
 
+func (s *sqlStore) UpdateDataset(ctx context.Context, id string, descriptor []byte) error {
+	return s.inTx(ctx, "update dataset", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE datasets SET descriptor = $1 WHERE id = $2`, blob(descriptor), id)
+		if err != nil {
+			return fmt.Errorf("store: update dataset %q: %w", id, err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("store: update dataset %q: %w", id, err)
+		} else if n == 0 {
+			return fmt.Errorf("store: update dataset %q: %w", id, ErrNotFound)
+		}
+		return nil
+	})
+}
+
 func (s *sqlStore) GetDataset(ctx context.Context, id string) (Dataset, error) {
 	d := Dataset{ID: id}
 	var created int64

@@ -233,3 +233,42 @@ func (s *sqlStore) FindRoot(ctx context.Context, root [32]byte) (RootRecord, err
 	}
 	return r, nil
 }
+
+func (s *sqlStore) Roots(ctx context.Context, afterVersion uint64, limit int) ([]RootRecord, error) {
+	if afterVersion > 1<<63-1 {
+		return nil, fmt.Errorf("store: roots: version %d: %w", afterVersion, ErrInvalid)
+	}
+	rows, err := s.r.QueryContext(ctx,
+		`SELECT version, root, size, seen_at, superseded_at FROM roots WHERE version > $1 ORDER BY version LIMIT $2`,
+		int64(afterVersion), pageSize(limit))
+	if err != nil {
+		return nil, fmt.Errorf("store: roots: %w", err)
+	}
+	defer rows.Close()
+	var out []RootRecord
+	for rows.Next() {
+		var (
+			v, n, seen int64
+			root       []byte
+			superseded sql.NullInt64
+		)
+		if err := rows.Scan(&v, &root, &n, &seen, &superseded); err != nil {
+			return nil, fmt.Errorf("store: roots: %w", err)
+		}
+		r := RootRecord{SeenAt: fromMicros(seen), SupersededAt: fromNullMicros(superseded)}
+		if r.Root, err = bytes32(root, "root"); err != nil {
+			return nil, fmt.Errorf("store: roots: %w", err)
+		}
+		if r.Version, err = unsigned(v, "root version"); err != nil {
+			return nil, fmt.Errorf("store: roots: %w", err)
+		}
+		if r.Size, err = unsigned(n, "root size"); err != nil {
+			return nil, fmt.Errorf("store: roots: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: roots: %w", err)
+	}
+	return out, nil
+}

@@ -42,6 +42,9 @@ type Store interface {
 	PutDataset(ctx context.Context, d Dataset) error
 	// GetDataset returns a dataset or ErrNotFound.
 	GetDataset(ctx context.Context, id string) (Dataset, error)
+	// UpdateDataset replaces a dataset's descriptor (its state changes as
+	// setup runs); ErrNotFound if the dataset does not exist.
+	UpdateDataset(ctx context.Context, id string, descriptor []byte) error
 	// ListDatasets returns up to limit datasets ordered by id, starting after
 	// pageToken ("" for the first page), and the token of the next page, ""
 	// when there is none.
@@ -84,6 +87,9 @@ type Store interface {
 	// FindMember returns the member with identity commitment ic, or
 	// ErrNotFound.
 	FindMember(ctx context.Context, ic [32]byte) (Member, error)
+	// Roots returns up to limit entries of the root history with version >
+	// afterVersion, in version order: the registry's change log.
+	Roots(ctx context.Context, afterVersion uint64, limit int) ([]RootRecord, error)
 	// FindRoot returns the latest time root became the registry root and when
 	// it stopped being it, or ErrNotFound if it never was a root.
 	FindRoot(ctx context.Context, root [32]byte) (RootRecord, error)
@@ -115,6 +121,9 @@ type Store interface {
 	// already revoked with the same token (idempotent), ErrConflict with
 	// another.
 	Revoke(ctx context.Context, datasetID string, revocationCommitment, token [32]byte, at time.Time) error
+	// FindByRevocation returns the contribution of datasetID carrying
+	// revocationCommitment, or ErrNotFound.
+	FindByRevocation(ctx context.Context, datasetID string, revocationCommitment [32]byte) (Contribution, error)
 	// IsRevoked reports whether revocationCommitment is revoked in datasetID.
 	IsRevoked(ctx context.Context, datasetID string, revocationCommitment [32]byte) (bool, error)
 

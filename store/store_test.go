@@ -104,6 +104,13 @@ func TestDatasets(t *testing.T) {
 		_, err = s.GetDataset(ctx, "absent")
 		wantErr(t, "GetDataset(absent)", err, ErrNotFound)
 		wantErr(t, "PutDataset(empty id)", s.PutDataset(ctx, Dataset{}), ErrInvalid)
+		if err := s.UpdateDataset(ctx, "fitness", []byte("ready")); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.GetDataset(ctx, "fitness"); string(got.Descriptor) != "ready" || !got.CreatedAt.Equal(t0) {
+			t.Fatalf("after UpdateDataset: %+v", got)
+		}
+		wantErr(t, "UpdateDataset(absent)", s.UpdateDataset(ctx, "absent", []byte("x")), ErrNotFound)
 	})
 }
 
@@ -290,6 +297,10 @@ func TestRegistry(t *testing.T) {
 		r2 := fakeRoot(3, ics[2])
 		if idx, err := s.AppendMember(ctx, 2, ics[2], r2, t2); err != nil || idx != 2 {
 			t.Fatalf("AppendMember = %d, %v; want 2", idx, err)
+		}
+		log, err := s.Roots(ctx, 1, 10)
+		if err != nil || len(log) != 2 || log[0].Version != 2 || log[0].Root != r1 || log[1].Size != 3 || log[1].Root != r2 || !log[1].Current() || log[0].Current() {
+			t.Fatalf("Roots(after 1) = %+v, %v", log, err)
 		}
 		head, err = s.RegistryHead(ctx)
 		if err != nil {
@@ -637,6 +648,11 @@ func TestRevocation(t *testing.T) {
 			t.Fatal(err)
 		}
 		token := h32("token")
+		if got, err := s.FindByRevocation(ctx, "fitness", c.RevocationCommitment); err != nil || got.Nullifier != c.Nullifier {
+			t.Fatalf("FindByRevocation = %x, %v", got.Nullifier, err)
+		}
+		_, err := s.FindByRevocation(ctx, "sleep", c.RevocationCommitment)
+		wantErr(t, "FindByRevocation(other dataset)", err, ErrNotFound)
 		wantErr(t, "Revoke(unknown commitment)", s.Revoke(ctx, "fitness", h32("other rc"), token, t0), ErrNotFound)
 		wantErr(t, "Revoke(other dataset)", s.Revoke(ctx, "sleep", c.RevocationCommitment, token, t0), ErrNotFound)
 		if revoked, err := s.IsRevoked(ctx, "fitness", c.RevocationCommitment); err != nil || revoked {
