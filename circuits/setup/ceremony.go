@@ -1,7 +1,6 @@
 package setup
 
 import (
-	"bytes"
 	"fmt"
 
 	"github.com/consensys/gnark/constraint"
@@ -16,75 +15,143 @@ import (
 // unless the process is trusted; it exists for tests, benchmarks and
 // demonstrations of the steps a federation runs over the network.
 func RunLocalCeremony(ccs constraint.ConstraintSystem, participants int, beacon1, beacon2 Beacon) (*Keys, *Transcript, error) {
-	if err := checkCount(max(participants, 0)); err != nil {
-		return nil, nil, fmt.Errorf("setup: local ceremony: %w", err)
-	}
 	if err := beacon1.validate(); err != nil {
 		return nil, nil, fmt.Errorf("setup: local ceremony: beacon 1: %w", err)
 	}
 	if err := beacon2.validate(); err != nil {
 		return nil, nil, fmt.Errorf("setup: local ceremony: beacon 2: %w", err)
 	}
+	return RunCeremony(ccs, participants, LocalContributor, func(phase int, _ []byte) (Beacon, error) {
+		if phase == 1 {
+			return beacon1, nil
+		}
+		return beacon2, nil
+	})
+}
+
+// Contributor makes contribution index (0-based) of a phase (1 or 2) on top
+// of prev, the encoded previous state (Phase1 or Phase2 MarshalBinary; for
+// index 0 the phase's public initial state), and returns its own encoded
+// contribution. Over a network it sends prev to the participant and returns
+// what the participant answers; RunCeremony verifies the answer.
+type Contributor func(phase, index int, prev []byte) ([]byte, error)
+
+// LocalContributor contributes in this process.
+func LocalContributor(phase, _ int, prev []byte) ([]byte, error) {
+	switch phase {
+	case 1:
+		var p Phase1
+		if err := p.UnmarshalBinary(prev); err != nil {
+			return nil, err
+		}
+		next, err := p.Contribute()
+		if err != nil {
+			return nil, err
+		}
+		return next.MarshalBinary()
+	case 2:
+		var p Phase2
+		if err := p.UnmarshalBinary(prev); err != nil {
+			return nil, err
+		}
+		next, err := p.Contribute()
+		if err != nil {
+			return nil, err
+		}
+		return next.MarshalBinary()
+	}
+	return nil, fmt.Errorf("setup: phase %d", phase)
+}
+
+// BeaconFunc returns the beacon that seals a phase (1 or 2), given the
+// encoded last contribution of that phase.
+type BeaconFunc func(phase int, last []byte) (Beacon, error)
+
+// RunCeremony coordinates a ceremony for ccs with the given number of
+// participants per phase: it takes each contribution from contribute, in
+// order, verifies it against the state it followed (so that a bad
+// contribution is attributed to its position), seals each phase with the
+// beacon from beacon, and returns the keys and the transcript. The
+// coordinator learns nothing secret: it only relays public states.
+func RunCeremony(ccs constraint.ConstraintSystem, participants int, contribute Contributor, beacon BeaconFunc) (*Keys, *Transcript, error) {
+	if err := checkCount(max(participants, 0)); err != nil {
+		return nil, nil, fmt.Errorf("setup: ceremony: %w", err)
+	}
 	r, err := bn254R1CS(ccs)
 	if err != nil {
-		return nil, nil, fmt.Errorf("setup: local ceremony: %w", err)
+		return nil, nil, fmt.Errorf("setup: ceremony: %w", err)
 	}
 	digest, err := CircuitDigest(ccs)
 	if err != nil {
 		return nil, nil, err
 	}
-	t := &Transcript{
-		DomainSize:    circuitDomain(r),
-		Beacon1:       bytes.Clone(beacon1),
-		CircuitDigest: digest,
-		Beacon2:       bytes.Clone(beacon2),
-	}
+	t := &Transcript{DomainSize: circuitDomain(r), CircuitDigest: digest}
 
 	p1, err := NewPhase1(t.DomainSize)
 	if err != nil {
 		return nil, nil, err
 	}
 	for i := range participants {
-		next, err := p1.Contribute()
-		if err == nil {
+		prev, err := p1.MarshalBinary()
+		if err != nil {
+			return nil, nil, err
+		}
+		b, err := contribute(1, i, prev)
+		if err != nil {
+			return nil, nil, fmt.Errorf("setup: ceremony: phase 1 contribution %d: %w", i+1, err)
+		}
+		next := new(Phase1)
+		if err = next.UnmarshalBinary(b); err == nil {
 			err = verifyPhase1Step(p1, next)
 		}
-		var b []byte
-		if err == nil {
-			b, err = next.MarshalBinary()
-		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("setup: local ceremony: phase 1 contribution %d: %w", i+1, err)
+			return nil, nil, fmt.Errorf("setup: ceremony: phase 1 contribution %d: %w", i+1, err)
 		}
 		t.Phase1 = append(t.Phase1, b)
 		p1 = next
 	}
-	srs, err := sealPhase1(p1, beacon1)
+	if t.Beacon1, err = beacon(1, t.Phase1[len(t.Phase1)-1]); err == nil {
+		err = t.Beacon1.validate()
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("setup: ceremony: beacon 1: %w", err)
+	}
+	srs, err := sealPhase1(p1, t.Beacon1)
 	if err != nil {
 		return nil, nil, err
 	}
 
 	state, init, err := initPhase2(ccs, srs)
 	if err != nil {
-		return nil, nil, fmt.Errorf("setup: local ceremony: phase 2: %w", err)
+		return nil, nil, fmt.Errorf("setup: ceremony: phase 2: %w", err)
 	}
 	p2 := &Phase2{state: state}
 	for i := range participants {
-		next, err := p2.Contribute()
-		if err == nil {
+		prev, err := p2.MarshalBinary()
+		if err != nil {
+			return nil, nil, err
+		}
+		b, err := contribute(2, i, prev)
+		if err != nil {
+			return nil, nil, fmt.Errorf("setup: ceremony: phase 2 contribution %d: %w", i+1, err)
+		}
+		next := new(Phase2)
+		if err = next.UnmarshalBinary(b); err == nil {
 			err = verifyPhase2Step(p2, next)
 		}
-		var b []byte
-		if err == nil {
-			b, err = next.MarshalBinary()
-		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("setup: local ceremony: phase 2 contribution %d: %w", i+1, err)
+			return nil, nil, fmt.Errorf("setup: ceremony: phase 2 contribution %d: %w", i+1, err)
 		}
 		t.Phase2 = append(t.Phase2, b)
 		p2 = next
 	}
-	keys, err := sealPhase2(init, p2.state, beacon2)
+	if t.Beacon2, err = beacon(2, t.Phase2[len(t.Phase2)-1]); err == nil {
+		err = t.Beacon2.validate()
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("setup: ceremony: beacon 2: %w", err)
+	}
+	keys, err := sealPhase2(init, p2.state, t.Beacon2)
 	if err != nil {
 		return nil, nil, err
 	}

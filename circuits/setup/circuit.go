@@ -55,3 +55,13 @@ func bn254R1CS(ccs constraint.ConstraintSystem) (*cs.R1CS, error) {
 func circuitDomain(r *cs.R1CS) uint64 {
 	return max(MinDomainSize, ecc.NextPowerOfTwo(uint64(r.GetNbConstraints())))
 }
+
+// DomainSize is the phase-1 domain a ceremony for ccs runs on: the next
+// power of two at or above its constraint count, at least MinDomainSize.
+func DomainSize(ccs constraint.ConstraintSystem) (uint64, error) {
+	r, err := bn254R1CS(ccs)
+	if err != nil {
+		return 0, err
+	}
+	return circuitDomain(r), nil
+}
