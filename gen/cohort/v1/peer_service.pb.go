@@ -1281,6 +1281,238 @@ func (*StoreInvitesResponse) Descriptor() ([]byte, []int) {
 	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{20}
 }
 
+// GetContributionAckRequest names a record.
+type GetContributionAckRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Dataset id.
+	DatasetId string `protobuf:"bytes,1,opt,name=dataset_id,json=datasetId,proto3" json:"dataset_id,omitempty"`
+	// Nullifier, 32 bytes.
+	Nullifier     []byte `protobuf:"bytes,2,opt,name=nullifier,proto3" json:"nullifier,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetContributionAckRequest) Reset() {
+	*x = GetContributionAckRequest{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetContributionAckRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetContributionAckRequest) ProtoMessage() {}
+
+func (x *GetContributionAckRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetContributionAckRequest.ProtoReflect.Descriptor instead.
+func (*GetContributionAckRequest) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *GetContributionAckRequest) GetDatasetId() string {
+	if x != nil {
+		return x.DatasetId
+	}
+	return ""
+}
+
+func (x *GetContributionAckRequest) GetNullifier() []byte {
+	if x != nil {
+		return x.Nullifier
+	}
+	return nil
+}
+
+// GetContributionAckResponse carries the peer's acknowledgment.
+type GetContributionAckResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// As returned by ForwardContribution when the record was stored.
+	Ack *ContributionAck `protobuf:"bytes,1,opt,name=ack,proto3" json:"ack,omitempty"`
+	// When the peer recorded a revocation of the record, Unix seconds; 0 if
+	// it did not.
+	RevokedAt     int64 `protobuf:"varint,2,opt,name=revoked_at,json=revokedAt,proto3" json:"revoked_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetContributionAckResponse) Reset() {
+	*x = GetContributionAckResponse{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetContributionAckResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetContributionAckResponse) ProtoMessage() {}
+
+func (x *GetContributionAckResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetContributionAckResponse.ProtoReflect.Descriptor instead.
+func (*GetContributionAckResponse) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *GetContributionAckResponse) GetAck() *ContributionAck {
+	if x != nil {
+		return x.Ack
+	}
+	return nil
+}
+
+func (x *GetContributionAckResponse) GetRevokedAt() int64 {
+	if x != nil {
+		return x.RevokedAt
+	}
+	return 0
+}
+
+// ForwardRevocationRequest carries a revocation.
+type ForwardRevocationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Dataset id.
+	DatasetId string `protobuf:"bytes,1,opt,name=dataset_id,json=datasetId,proto3" json:"dataset_id,omitempty"`
+	// The revocation token, 32 bytes (see RevokeRequest).
+	RevocationToken []byte `protobuf:"bytes,2,opt,name=revocation_token,json=revocationToken,proto3" json:"revocation_token,omitempty"`
+	// When the revocation takes effect, Unix seconds (UTC), chosen by the
+	// node the contributor called; every node signs this time.
+	RevokedAt     int64 `protobuf:"varint,3,opt,name=revoked_at,json=revokedAt,proto3" json:"revoked_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ForwardRevocationRequest) Reset() {
+	*x = ForwardRevocationRequest{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ForwardRevocationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ForwardRevocationRequest) ProtoMessage() {}
+
+func (x *ForwardRevocationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ForwardRevocationRequest.ProtoReflect.Descriptor instead.
+func (*ForwardRevocationRequest) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ForwardRevocationRequest) GetDatasetId() string {
+	if x != nil {
+		return x.DatasetId
+	}
+	return ""
+}
+
+func (x *ForwardRevocationRequest) GetRevocationToken() []byte {
+	if x != nil {
+		return x.RevocationToken
+	}
+	return nil
+}
+
+func (x *ForwardRevocationRequest) GetRevokedAt() int64 {
+	if x != nil {
+		return x.RevokedAt
+	}
+	return 0
+}
+
+// ForwardRevocationResponse is the peer's signed revocation.
+type ForwardRevocationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Nullifier of the revoked record, 32 bytes.
+	Nullifier []byte `protobuf:"bytes,1,opt,name=nullifier,proto3" json:"nullifier,omitempty"`
+	// The peer's signature over "cohort/v1/revocation", dataset id,
+	// nullifier and revoked_at.
+	Signature     *NodeSignature `protobuf:"bytes,2,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ForwardRevocationResponse) Reset() {
+	*x = ForwardRevocationResponse{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ForwardRevocationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ForwardRevocationResponse) ProtoMessage() {}
+
+func (x *ForwardRevocationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ForwardRevocationResponse.ProtoReflect.Descriptor instead.
+func (*ForwardRevocationResponse) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ForwardRevocationResponse) GetNullifier() []byte {
+	if x != nil {
+		return x.Nullifier
+	}
+	return nil
+}
+
+func (x *ForwardRevocationResponse) GetSignature() *NodeSignature {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
 var File_cohort_v1_peer_service_proto protoreflect.FileDescriptor
 
 const file_cohort_v1_peer_service_proto_rawDesc = "" +
@@ -1356,14 +1588,33 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"\ftoken_hashes\x18\x01 \x03(\fR\vtokenHashes\x12\x1d\n" +
 	"\n" +
 	"expires_at\x18\x02 \x01(\x03R\texpiresAt\"\x16\n" +
-	"\x14StoreInvitesResponse2\xa9\a\n" +
+	"\x14StoreInvitesResponse\"X\n" +
+	"\x19GetContributionAckRequest\x12\x1d\n" +
+	"\n" +
+	"dataset_id\x18\x01 \x01(\tR\tdatasetId\x12\x1c\n" +
+	"\tnullifier\x18\x02 \x01(\fR\tnullifier\"i\n" +
+	"\x1aGetContributionAckResponse\x12,\n" +
+	"\x03ack\x18\x01 \x01(\v2\x1a.cohort.v1.ContributionAckR\x03ack\x12\x1d\n" +
+	"\n" +
+	"revoked_at\x18\x02 \x01(\x03R\trevokedAt\"\x83\x01\n" +
+	"\x18ForwardRevocationRequest\x12\x1d\n" +
+	"\n" +
+	"dataset_id\x18\x01 \x01(\tR\tdatasetId\x12)\n" +
+	"\x10revocation_token\x18\x02 \x01(\fR\x0frevocationToken\x12\x1d\n" +
+	"\n" +
+	"revoked_at\x18\x03 \x01(\x03R\trevokedAt\"q\n" +
+	"\x19ForwardRevocationResponse\x12\x1c\n" +
+	"\tnullifier\x18\x01 \x01(\fR\tnullifier\x126\n" +
+	"\tsignature\x18\x02 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature2\xec\b\n" +
 	"\vPeerService\x12R\n" +
 	"\rStartCeremony\x12\x1f.cohort.v1.StartCeremonyRequest\x1a .cohort.v1.StartCeremonyResponse\x12e\n" +
 	"\x12CeremonyContribute\x12$.cohort.v1.CeremonyContributeRequest\x1a%.cohort.v1.CeremonyContributeResponse(\x010\x01\x12Q\n" +
 	"\fSealCeremony\x12\x1e.cohort.v1.SealCeremonyRequest\x1a\x1f.cohort.v1.SealCeremonyResponse(\x01\x12R\n" +
 	"\rAbortCeremony\x12\x1f.cohort.v1.AbortCeremonyRequest\x1a .cohort.v1.AbortCeremonyResponse\x12d\n" +
 	"\x13ForwardContribution\x12%.cohort.v1.ForwardContributionRequest\x1a&.cohort.v1.ForwardContributionResponse\x12^\n" +
-	"\x11AbortContribution\x12#.cohort.v1.AbortContributionRequest\x1a$.cohort.v1.AbortContributionResponse\x12^\n" +
+	"\x11AbortContribution\x12#.cohort.v1.AbortContributionRequest\x1a$.cohort.v1.AbortContributionResponse\x12a\n" +
+	"\x12GetContributionAck\x12$.cohort.v1.GetContributionAckRequest\x1a%.cohort.v1.GetContributionAckResponse\x12^\n" +
+	"\x11ForwardRevocation\x12#.cohort.v1.ForwardRevocationRequest\x1a$.cohort.v1.ForwardRevocationResponse\x12^\n" +
 	"\x11ApplyRegistration\x12#.cohort.v1.ApplyRegistrationRequest\x1a$.cohort.v1.ApplyRegistrationResponse\x12d\n" +
 	"\x13ProposeRegistration\x12%.cohort.v1.ProposeRegistrationRequest\x1a&.cohort.v1.ProposeRegistrationResponse\x12O\n" +
 	"\fStoreInvites\x12\x1e.cohort.v1.StoreInvitesRequest\x1a\x1f.cohort.v1.StoreInvitesResponse\x12[\n" +
@@ -1381,7 +1632,7 @@ func file_cohort_v1_peer_service_proto_rawDescGZIP() []byte {
 	return file_cohort_v1_peer_service_proto_rawDescData
 }
 
-var file_cohort_v1_peer_service_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_cohort_v1_peer_service_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_cohort_v1_peer_service_proto_goTypes = []any{
 	(*StartCeremonyRequest)(nil),        // 0: cohort.v1.StartCeremonyRequest
 	(*StartCeremonyResponse)(nil),       // 1: cohort.v1.StartCeremonyResponse
@@ -1404,56 +1655,66 @@ var file_cohort_v1_peer_service_proto_goTypes = []any{
 	(*ProposeRegistrationResponse)(nil), // 18: cohort.v1.ProposeRegistrationResponse
 	(*StoreInvitesRequest)(nil),         // 19: cohort.v1.StoreInvitesRequest
 	(*StoreInvitesResponse)(nil),        // 20: cohort.v1.StoreInvitesResponse
-	(*CeremonyInfo)(nil),                // 21: cohort.v1.CeremonyInfo
-	(*DatasetDescriptor)(nil),           // 22: cohort.v1.DatasetDescriptor
-	(*NodeSignature)(nil),               // 23: cohort.v1.NodeSignature
-	(*CeremonyContributionHeader)(nil),  // 24: cohort.v1.CeremonyContributionHeader
-	(*Chunk)(nil),                       // 25: cohort.v1.Chunk
-	(*BlobHeader)(nil),                  // 26: cohort.v1.BlobHeader
-	(*ContributionAck)(nil),             // 27: cohort.v1.ContributionAck
-	(*RegistryUpdate)(nil),              // 28: cohort.v1.RegistryUpdate
+	(*GetContributionAckRequest)(nil),   // 21: cohort.v1.GetContributionAckRequest
+	(*GetContributionAckResponse)(nil),  // 22: cohort.v1.GetContributionAckResponse
+	(*ForwardRevocationRequest)(nil),    // 23: cohort.v1.ForwardRevocationRequest
+	(*ForwardRevocationResponse)(nil),   // 24: cohort.v1.ForwardRevocationResponse
+	(*CeremonyInfo)(nil),                // 25: cohort.v1.CeremonyInfo
+	(*DatasetDescriptor)(nil),           // 26: cohort.v1.DatasetDescriptor
+	(*NodeSignature)(nil),               // 27: cohort.v1.NodeSignature
+	(*CeremonyContributionHeader)(nil),  // 28: cohort.v1.CeremonyContributionHeader
+	(*Chunk)(nil),                       // 29: cohort.v1.Chunk
+	(*BlobHeader)(nil),                  // 30: cohort.v1.BlobHeader
+	(*ContributionAck)(nil),             // 31: cohort.v1.ContributionAck
+	(*RegistryUpdate)(nil),              // 32: cohort.v1.RegistryUpdate
 }
 var file_cohort_v1_peer_service_proto_depIdxs = []int32{
-	21, // 0: cohort.v1.StartCeremonyRequest.ceremony:type_name -> cohort.v1.CeremonyInfo
-	22, // 1: cohort.v1.StartCeremonyRequest.dataset:type_name -> cohort.v1.DatasetDescriptor
-	23, // 2: cohort.v1.StartCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
-	24, // 3: cohort.v1.CeremonyContributeRequest.header:type_name -> cohort.v1.CeremonyContributionHeader
-	25, // 4: cohort.v1.CeremonyContributeRequest.chunk:type_name -> cohort.v1.Chunk
-	24, // 5: cohort.v1.CeremonyContributeResponse.header:type_name -> cohort.v1.CeremonyContributionHeader
-	25, // 6: cohort.v1.CeremonyContributeResponse.chunk:type_name -> cohort.v1.Chunk
+	25, // 0: cohort.v1.StartCeremonyRequest.ceremony:type_name -> cohort.v1.CeremonyInfo
+	26, // 1: cohort.v1.StartCeremonyRequest.dataset:type_name -> cohort.v1.DatasetDescriptor
+	27, // 2: cohort.v1.StartCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
+	28, // 3: cohort.v1.CeremonyContributeRequest.header:type_name -> cohort.v1.CeremonyContributionHeader
+	29, // 4: cohort.v1.CeremonyContributeRequest.chunk:type_name -> cohort.v1.Chunk
+	28, // 5: cohort.v1.CeremonyContributeResponse.header:type_name -> cohort.v1.CeremonyContributionHeader
+	29, // 6: cohort.v1.CeremonyContributeResponse.chunk:type_name -> cohort.v1.Chunk
 	5,  // 7: cohort.v1.SealCeremonyRequest.header:type_name -> cohort.v1.SealCeremonyHeader
-	25, // 8: cohort.v1.SealCeremonyRequest.chunk:type_name -> cohort.v1.Chunk
-	26, // 9: cohort.v1.SealCeremonyHeader.blob:type_name -> cohort.v1.BlobHeader
-	21, // 10: cohort.v1.SealCeremonyResponse.ceremony:type_name -> cohort.v1.CeremonyInfo
-	23, // 11: cohort.v1.SealCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
-	27, // 12: cohort.v1.ForwardContributionResponse.ack:type_name -> cohort.v1.ContributionAck
-	28, // 13: cohort.v1.ApplyRegistrationRequest.update:type_name -> cohort.v1.RegistryUpdate
-	28, // 14: cohort.v1.GetRegistryStateResponse.updates:type_name -> cohort.v1.RegistryUpdate
-	0,  // 15: cohort.v1.PeerService.StartCeremony:input_type -> cohort.v1.StartCeremonyRequest
-	2,  // 16: cohort.v1.PeerService.CeremonyContribute:input_type -> cohort.v1.CeremonyContributeRequest
-	4,  // 17: cohort.v1.PeerService.SealCeremony:input_type -> cohort.v1.SealCeremonyRequest
-	7,  // 18: cohort.v1.PeerService.AbortCeremony:input_type -> cohort.v1.AbortCeremonyRequest
-	9,  // 19: cohort.v1.PeerService.ForwardContribution:input_type -> cohort.v1.ForwardContributionRequest
-	11, // 20: cohort.v1.PeerService.AbortContribution:input_type -> cohort.v1.AbortContributionRequest
-	13, // 21: cohort.v1.PeerService.ApplyRegistration:input_type -> cohort.v1.ApplyRegistrationRequest
-	17, // 22: cohort.v1.PeerService.ProposeRegistration:input_type -> cohort.v1.ProposeRegistrationRequest
-	19, // 23: cohort.v1.PeerService.StoreInvites:input_type -> cohort.v1.StoreInvitesRequest
-	15, // 24: cohort.v1.PeerService.GetRegistryState:input_type -> cohort.v1.GetRegistryStateRequest
-	1,  // 25: cohort.v1.PeerService.StartCeremony:output_type -> cohort.v1.StartCeremonyResponse
-	3,  // 26: cohort.v1.PeerService.CeremonyContribute:output_type -> cohort.v1.CeremonyContributeResponse
-	6,  // 27: cohort.v1.PeerService.SealCeremony:output_type -> cohort.v1.SealCeremonyResponse
-	8,  // 28: cohort.v1.PeerService.AbortCeremony:output_type -> cohort.v1.AbortCeremonyResponse
-	10, // 29: cohort.v1.PeerService.ForwardContribution:output_type -> cohort.v1.ForwardContributionResponse
-	12, // 30: cohort.v1.PeerService.AbortContribution:output_type -> cohort.v1.AbortContributionResponse
-	14, // 31: cohort.v1.PeerService.ApplyRegistration:output_type -> cohort.v1.ApplyRegistrationResponse
-	18, // 32: cohort.v1.PeerService.ProposeRegistration:output_type -> cohort.v1.ProposeRegistrationResponse
-	20, // 33: cohort.v1.PeerService.StoreInvites:output_type -> cohort.v1.StoreInvitesResponse
-	16, // 34: cohort.v1.PeerService.GetRegistryState:output_type -> cohort.v1.GetRegistryStateResponse
-	25, // [25:35] is the sub-list for method output_type
-	15, // [15:25] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	29, // 8: cohort.v1.SealCeremonyRequest.chunk:type_name -> cohort.v1.Chunk
+	30, // 9: cohort.v1.SealCeremonyHeader.blob:type_name -> cohort.v1.BlobHeader
+	25, // 10: cohort.v1.SealCeremonyResponse.ceremony:type_name -> cohort.v1.CeremonyInfo
+	27, // 11: cohort.v1.SealCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
+	31, // 12: cohort.v1.ForwardContributionResponse.ack:type_name -> cohort.v1.ContributionAck
+	32, // 13: cohort.v1.ApplyRegistrationRequest.update:type_name -> cohort.v1.RegistryUpdate
+	32, // 14: cohort.v1.GetRegistryStateResponse.updates:type_name -> cohort.v1.RegistryUpdate
+	31, // 15: cohort.v1.GetContributionAckResponse.ack:type_name -> cohort.v1.ContributionAck
+	27, // 16: cohort.v1.ForwardRevocationResponse.signature:type_name -> cohort.v1.NodeSignature
+	0,  // 17: cohort.v1.PeerService.StartCeremony:input_type -> cohort.v1.StartCeremonyRequest
+	2,  // 18: cohort.v1.PeerService.CeremonyContribute:input_type -> cohort.v1.CeremonyContributeRequest
+	4,  // 19: cohort.v1.PeerService.SealCeremony:input_type -> cohort.v1.SealCeremonyRequest
+	7,  // 20: cohort.v1.PeerService.AbortCeremony:input_type -> cohort.v1.AbortCeremonyRequest
+	9,  // 21: cohort.v1.PeerService.ForwardContribution:input_type -> cohort.v1.ForwardContributionRequest
+	11, // 22: cohort.v1.PeerService.AbortContribution:input_type -> cohort.v1.AbortContributionRequest
+	21, // 23: cohort.v1.PeerService.GetContributionAck:input_type -> cohort.v1.GetContributionAckRequest
+	23, // 24: cohort.v1.PeerService.ForwardRevocation:input_type -> cohort.v1.ForwardRevocationRequest
+	13, // 25: cohort.v1.PeerService.ApplyRegistration:input_type -> cohort.v1.ApplyRegistrationRequest
+	17, // 26: cohort.v1.PeerService.ProposeRegistration:input_type -> cohort.v1.ProposeRegistrationRequest
+	19, // 27: cohort.v1.PeerService.StoreInvites:input_type -> cohort.v1.StoreInvitesRequest
+	15, // 28: cohort.v1.PeerService.GetRegistryState:input_type -> cohort.v1.GetRegistryStateRequest
+	1,  // 29: cohort.v1.PeerService.StartCeremony:output_type -> cohort.v1.StartCeremonyResponse
+	3,  // 30: cohort.v1.PeerService.CeremonyContribute:output_type -> cohort.v1.CeremonyContributeResponse
+	6,  // 31: cohort.v1.PeerService.SealCeremony:output_type -> cohort.v1.SealCeremonyResponse
+	8,  // 32: cohort.v1.PeerService.AbortCeremony:output_type -> cohort.v1.AbortCeremonyResponse
+	10, // 33: cohort.v1.PeerService.ForwardContribution:output_type -> cohort.v1.ForwardContributionResponse
+	12, // 34: cohort.v1.PeerService.AbortContribution:output_type -> cohort.v1.AbortContributionResponse
+	22, // 35: cohort.v1.PeerService.GetContributionAck:output_type -> cohort.v1.GetContributionAckResponse
+	24, // 36: cohort.v1.PeerService.ForwardRevocation:output_type -> cohort.v1.ForwardRevocationResponse
+	14, // 37: cohort.v1.PeerService.ApplyRegistration:output_type -> cohort.v1.ApplyRegistrationResponse
+	18, // 38: cohort.v1.PeerService.ProposeRegistration:output_type -> cohort.v1.ProposeRegistrationResponse
+	20, // 39: cohort.v1.PeerService.StoreInvites:output_type -> cohort.v1.StoreInvitesResponse
+	16, // 40: cohort.v1.PeerService.GetRegistryState:output_type -> cohort.v1.GetRegistryStateResponse
+	29, // [29:41] is the sub-list for method output_type
+	17, // [17:29] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_peer_service_proto_init() }
@@ -1485,7 +1746,7 @@ func file_cohort_v1_peer_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cohort_v1_peer_service_proto_rawDesc), len(file_cohort_v1_peer_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

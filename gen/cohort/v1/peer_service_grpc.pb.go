@@ -25,6 +25,8 @@ const (
 	PeerService_AbortCeremony_FullMethodName       = "/cohort.v1.PeerService/AbortCeremony"
 	PeerService_ForwardContribution_FullMethodName = "/cohort.v1.PeerService/ForwardContribution"
 	PeerService_AbortContribution_FullMethodName   = "/cohort.v1.PeerService/AbortContribution"
+	PeerService_GetContributionAck_FullMethodName  = "/cohort.v1.PeerService/GetContributionAck"
+	PeerService_ForwardRevocation_FullMethodName   = "/cohort.v1.PeerService/ForwardRevocation"
 	PeerService_ApplyRegistration_FullMethodName   = "/cohort.v1.PeerService/ApplyRegistration"
 	PeerService_ProposeRegistration_FullMethodName = "/cohort.v1.PeerService/ProposeRegistration"
 	PeerService_StoreInvites_FullMethodName        = "/cohort.v1.PeerService/StoreInvites"
@@ -76,6 +78,15 @@ type PeerServiceClient interface {
 	// by nullifier, so that all nodes hold the same accepted set. A record
 	// already counted by a job is not removed (FailedPrecondition).
 	AbortContribution(ctx context.Context, in *AbortContributionRequest, opts ...grpc.CallOption) (*AbortContributionResponse, error)
+	// GetContributionAck returns the peer's stored acknowledgment of a
+	// record, so that any node can assemble a receipt. NotFound if the peer
+	// does not hold the record.
+	GetContributionAck(ctx context.Context, in *GetContributionAckRequest, opts ...grpc.CallOption) (*GetContributionAckResponse, error)
+	// ForwardRevocation applies a contributor's revocation on the peer: the
+	// peer checks that the token opens the revocation commitment of a record
+	// it holds, records it and signs the revocation statement with the
+	// coordinator's revoked_at. NotFound if no record matches.
+	ForwardRevocation(ctx context.Context, in *ForwardRevocationRequest, opts ...grpc.CallOption) (*ForwardRevocationResponse, error)
 	// ApplyRegistration applies the next registry update in sequence order.
 	// FailedPrecondition for a gap in the sequence or a previous_root that is
 	// not the peer's root; InvalidArgument if the recomputed root differs.
@@ -172,6 +183,26 @@ func (c *peerServiceClient) AbortContribution(ctx context.Context, in *AbortCont
 	return out, nil
 }
 
+func (c *peerServiceClient) GetContributionAck(ctx context.Context, in *GetContributionAckRequest, opts ...grpc.CallOption) (*GetContributionAckResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetContributionAckResponse)
+	err := c.cc.Invoke(ctx, PeerService_GetContributionAck_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *peerServiceClient) ForwardRevocation(ctx context.Context, in *ForwardRevocationRequest, opts ...grpc.CallOption) (*ForwardRevocationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ForwardRevocationResponse)
+	err := c.cc.Invoke(ctx, PeerService_ForwardRevocation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *peerServiceClient) ApplyRegistration(ctx context.Context, in *ApplyRegistrationRequest, opts ...grpc.CallOption) (*ApplyRegistrationResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ApplyRegistrationResponse)
@@ -257,6 +288,15 @@ type PeerServiceServer interface {
 	// by nullifier, so that all nodes hold the same accepted set. A record
 	// already counted by a job is not removed (FailedPrecondition).
 	AbortContribution(context.Context, *AbortContributionRequest) (*AbortContributionResponse, error)
+	// GetContributionAck returns the peer's stored acknowledgment of a
+	// record, so that any node can assemble a receipt. NotFound if the peer
+	// does not hold the record.
+	GetContributionAck(context.Context, *GetContributionAckRequest) (*GetContributionAckResponse, error)
+	// ForwardRevocation applies a contributor's revocation on the peer: the
+	// peer checks that the token opens the revocation commitment of a record
+	// it holds, records it and signs the revocation statement with the
+	// coordinator's revoked_at. NotFound if no record matches.
+	ForwardRevocation(context.Context, *ForwardRevocationRequest) (*ForwardRevocationResponse, error)
 	// ApplyRegistration applies the next registry update in sequence order.
 	// FailedPrecondition for a gap in the sequence or a previous_root that is
 	// not the peer's root; InvalidArgument if the recomputed root differs.
@@ -304,6 +344,12 @@ func (UnimplementedPeerServiceServer) ForwardContribution(context.Context, *Forw
 }
 func (UnimplementedPeerServiceServer) AbortContribution(context.Context, *AbortContributionRequest) (*AbortContributionResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method AbortContribution not implemented")
+}
+func (UnimplementedPeerServiceServer) GetContributionAck(context.Context, *GetContributionAckRequest) (*GetContributionAckResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetContributionAck not implemented")
+}
+func (UnimplementedPeerServiceServer) ForwardRevocation(context.Context, *ForwardRevocationRequest) (*ForwardRevocationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ForwardRevocation not implemented")
 }
 func (UnimplementedPeerServiceServer) ApplyRegistration(context.Context, *ApplyRegistrationRequest) (*ApplyRegistrationResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ApplyRegistration not implemented")
@@ -424,6 +470,42 @@ func _PeerService_AbortContribution_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PeerService_GetContributionAck_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetContributionAckRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PeerServiceServer).GetContributionAck(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PeerService_GetContributionAck_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PeerServiceServer).GetContributionAck(ctx, req.(*GetContributionAckRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PeerService_ForwardRevocation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ForwardRevocationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PeerServiceServer).ForwardRevocation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PeerService_ForwardRevocation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PeerServiceServer).ForwardRevocation(ctx, req.(*ForwardRevocationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _PeerService_ApplyRegistration_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ApplyRegistrationRequest)
 	if err := dec(in); err != nil {
@@ -518,6 +600,14 @@ var PeerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "AbortContribution",
 			Handler:    _PeerService_AbortContribution_Handler,
+		},
+		{
+			MethodName: "GetContributionAck",
+			Handler:    _PeerService_GetContributionAck_Handler,
+		},
+		{
+			MethodName: "ForwardRevocation",
+			Handler:    _PeerService_ForwardRevocation_Handler,
 		},
 		{
 			MethodName: "ApplyRegistration",
