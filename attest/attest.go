@@ -34,7 +34,7 @@ func (b *builder) bytes(v []byte) *builder {
 	return b
 }
 
-func (b *builder) str(s string) *builder  { return b.bytes([]byte(s)) }
+func (b *builder) str(s string) *builder   { return b.bytes([]byte(s)) }
 func (b *builder) fixed(v []byte) *builder { b.b = append(b.b, v...); return b }
 func (b *builder) u32(v uint32) *builder {
 	b.b = binary.BigEndian.AppendUint32(b.b, v)

@@ -1,0 +1,677 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"slices"
+	"sync"
+
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/cohort-dev/cohort/attest"
+	"github.com/cohort-dev/cohort/circuits"
+	"github.com/cohort-dev/cohort/circuits/setup"
+	"github.com/cohort-dev/cohort/dataset"
+	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
+	"github.com/cohort-dev/cohort/schema"
+	"github.com/cohort-dev/cohort/store"
+)
+
+// The Groth16 ceremony over PeerService (DESIGN §5.5).
+//
+// The node whose administrator calls CreateDataset coordinates. It sends
+// every peer the plan and the dataset (StartCeremony); each peer compiles
+// the circuit itself and checks the circuit digest and domain. The
+// coordinator then relays the public state of each phase to the
+// participants in order (CeremonyContribute): each contributes on top of the
+// state it receives and answers with its contribution, which the
+// coordinator verifies before passing it on (setup.RunCeremony). Each phase
+// is sealed with a beacon derived from the announced beacon source and the
+// phase's last contribution. Finally every peer receives the whole
+// transcript (SealCeremony), re-verifies it from the public initial states,
+// checks that its own contributions are in it, derives the keys and reports
+// the verifying key's digest, signed; the dataset becomes READY on every
+// node when all digests agree. A peer that fails any check makes the
+// ceremony fail, and the dataset is FAILED everywhere.
+//
+// The derived beacon is a placeholder for a genuine public randomness
+// beacon: it is unpredictable to everyone but the last participant of each
+// phase, who could grind its contribution (see setup's package doc). With
+// an external source (a drand round named in beacon_source) that grinding
+// is not possible; fetching it is left to the operator's tooling.
+
+var ceremonyIDPattern = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
+
+// ceremonies is a peer's state of the ceremonies it takes part in. It is
+// kept in memory: a node restarted mid-ceremony makes that ceremony fail.
+type ceremonies struct {
+	mu sync.Mutex
+	m  map[string]*ceremony
+}
+
+type ceremony struct {
+	info        *cohortv1.CeremonyInfo
+	desc        *cohortv1.DatasetDescriptor
+	ds          *dataset.Dataset
+	coordinator uint32
+	mine        map[[2]int][32]byte // (phase, index) → SHA-256 of this node's contribution
+	busy        bool
+}
+
+func newCeremonies() *ceremonies { return &ceremonies{m: map[string]*ceremony{}} }
+
+func (c *ceremonies) get(id string) (*ceremony, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cer, ok := c.m[id]
+	if !ok {
+		return nil, status.Errorf(codes.NotFound, "no ceremony %q on this node", id)
+	}
+	return cer, nil
+}
+
+// beacon derives the beacon sealing a phase from the announced source and
+// the phase's last contribution.
+func beacon(phase int, source string, last []byte) setup.Beacon {
+	h := sha256.New()
+	h.Write([]byte("cohort/v1/ceremony-beacon\x00"))
+	h.Write([]byte{byte(phase)})
+	var n [4]byte
+	binary.BigEndian.PutUint32(n[:], uint32(len(source)))
+	h.Write(n[:])
+	h.Write([]byte(source))
+	d := sha256.Sum256(last)
+	h.Write(d[:])
+	return setup.Beacon(h.Sum(nil))
+}
+
+// contributionLimit bounds an encoded ceremony state for a domain of size
+// N: phase 1 holds 3N−1 G1 and N+1 G2 points (192·N+265 bytes compressed);
+// phase 2 about 32 bytes per domain point and per wire.
+func contributionLimit(domain uint64) uint64 { return 512*domain + 1<<20 }
+
+// createDataset is AdminService.CreateDataset on the coordinator.
+func (n *Node) createDataset(ctx context.Context, req *cohortv1.CreateDatasetRequest) (*cohortv1.DatasetDescriptor, error) {
+	if req.GetSchemaYaml() == "" {
+		return nil, status.Error(codes.InvalidArgument, "schema_yaml: required (the schema as YAML, DESIGN §4)")
+	}
+	s, err := schema.Parse([]byte(req.GetSchemaYaml()))
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if !dataset.ValidID(s.ID) {
+		return nil, status.Errorf(codes.InvalidArgument, "schema id %q: want 1..64 bytes of [a-z0-9-]", s.ID)
+	}
+	if err := s.CheckFits(s.MaxCohort, fr.Modulus()); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "schema bounds: %v", err)
+	}
+	switch req.GetBackend() {
+	case cohortv1.Backend_BACKEND_MPC:
+	case cohortv1.Backend_BACKEND_HE:
+		return nil, status.Error(codes.Unimplemented, "backend HE is not available on this node")
+	default:
+		return nil, status.Error(codes.InvalidArgument, "backend: required (BACKEND_MPC)")
+	}
+	if int(req.GetNodeCount()) != len(n.opts.Members) {
+		return nil, status.Errorf(codes.InvalidArgument, "node_count %d: this federation has %d nodes", req.GetNodeCount(), len(n.opts.Members))
+	}
+	depth := int(req.GetRegistryDepth())
+	if depth == 0 {
+		depth = n.opts.RegistryDepth
+	}
+	if depth != n.opts.RegistryDepth {
+		return nil, status.Errorf(codes.InvalidArgument, "registry_depth %d: the federation's registry has depth %d", depth, n.opts.RegistryDepth)
+	}
+	if len(req.GetBeaconSource()) > 1024 {
+		return nil, status.Error(codes.InvalidArgument, "beacon_source: at most 1024 bytes")
+	}
+	participants := make([]uint32, len(n.opts.Members))
+	for i := range participants {
+		participants[i] = uint32(i)
+	}
+	kind := cohortv1.SetupKind_SETUP_KIND_CEREMONY
+	if req.GetInsecureDevSetup() {
+		if !n.opts.AllowInsecureDevSetup {
+			return nil, status.Error(codes.FailedPrecondition, "insecure_dev_setup: refused; this node's configuration does not allow it (allow_insecure_dev_setup)")
+		}
+		kind, participants = cohortv1.SetupKind_SETUP_KIND_INSECURE_DEV, []uint32{n.opts.Index}
+	} else if req.GetBeaconSource() == "" {
+		return nil, status.Error(codes.InvalidArgument, "beacon_source: required for a ceremony")
+	}
+
+	if _, err := n.store.GetDataset(ctx, s.ID); err == nil {
+		return nil, status.Errorf(codes.AlreadyExists, "dataset %q exists", s.ID)
+	}
+	nodes := make([]dataset.Node, len(n.opts.Members))
+	for i, m := range n.opts.Members {
+		nodes[i] = dataset.Node{Name: m.Name, Address: m.APIAddress, Seal: m.Seal, Signing: m.Signing}
+	}
+	ds, err := dataset.New(s, nodes, depth, n.now())
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	ds.Desc.SetupKind = kind
+	sys, err := ds.Compile()
+	if err != nil {
+		return nil, n.internal("compile", err)
+	}
+	domain, err := setup.DomainSize(sys.CCS)
+	if err != nil {
+		return nil, n.internal("domain", err)
+	}
+	var rnd [6]byte
+	if _, err := io.ReadFull(rand.Reader, rnd[:]); err != nil {
+		return nil, n.internal("random", err)
+	}
+	info := &cohortv1.CeremonyInfo{
+		CeremonyId:    fmt.Sprintf("%.48s-%s", s.ID, hex.EncodeToString(rnd[:])),
+		DatasetId:     s.ID,
+		DomainSize:    domain,
+		CircuitDigest: ds.Desc.GetCircuitDigest(),
+		Participants:  participants,
+		BeaconSource:  req.GetBeaconSource(),
+		State:         cohortv1.CeremonyState_CEREMONY_STATE_PHASE1,
+	}
+	if err := n.datasets.put(ctx, ds.Desc, true); err != nil {
+		if errors.Is(err, store.ErrAlreadyExists) {
+			return nil, status.Errorf(codes.AlreadyExists, "dataset %q exists", s.ID)
+		}
+		return nil, n.internal("store dataset", err)
+	}
+	n.log.Info("ceremony: starting", "ceremony", info.GetCeremonyId(), "dataset", s.ID, "domain", domain, "participants", len(participants), "kind", kind.String())
+
+	_, errs := fanOut(ctx, n, func(ctx context.Context, i uint32, c cohortv1.PeerServiceClient) (*cohortv1.StartCeremonyResponse, error) {
+		resp, err := c.StartCeremony(ctx, &cohortv1.StartCeremonyRequest{Ceremony: info, Dataset: ds.Desc})
+		if err != nil {
+			return nil, err
+		}
+		return resp, n.verifySig(i, startStatement(info).Message(), resp.GetSignature())
+	})
+	if len(errs) > 0 {
+		err := peerFailure(errs)
+		n.failCeremony(info, ds.Desc, status.Convert(err).Message())
+		return nil, status.Errorf(status.Code(err), "ceremony could not start: %s", status.Convert(err).Message())
+	}
+	n.bg.Add(1)
+	go func() {
+		defer n.bg.Done()
+		if err := n.runCeremony(info, ds, sys); err != nil {
+			n.log.Error("ceremony failed", "ceremony", info.GetCeremonyId(), "error", err)
+			n.failCeremony(info, ds.Desc, err.Error())
+		}
+	}()
+	return proto.Clone(ds.Desc).(*cohortv1.DatasetDescriptor), nil
+}
+
+func startStatement(info *cohortv1.CeremonyInfo) attest.CeremonyStart {
+	var dg [32]byte
+	copy(dg[:], info.GetCircuitDigest())
+	return attest.CeremonyStart{
+		CeremonyID: info.GetCeremonyId(), DatasetID: info.GetDatasetId(), DomainSize: info.GetDomainSize(),
+		CircuitDigest: dg, Participants: info.GetParticipants(), BeaconSource: info.GetBeaconSource(),
+	}
+}
+
+// runCeremony is the coordinator's relay, then the seal on every node.
+func (n *Node) runCeremony(info *cohortv1.CeremonyInfo, ds *dataset.Dataset, sys *circuits.MPCSystem) error {
+	ctx := n.ctx
+	contribute := func(phase, index int, prev []byte) ([]byte, error) {
+		part := info.GetParticipants()[index]
+		if part == n.opts.Index {
+			return setup.LocalContributor(phase, index, prev)
+		}
+		return n.peerContribute(ctx, part, info, phase, index, prev)
+	}
+	beaconOf := func(phase int, last []byte) (setup.Beacon, error) {
+		return beacon(phase, info.GetBeaconSource(), last), nil
+	}
+	keys, t, err := setup.RunCeremony(sys.CCS, len(info.GetParticipants()), contribute, beaconOf)
+	if err != nil {
+		return err
+	}
+	tb, err := t.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	td, err := t.Digest()
+	if err != nil {
+		return err
+	}
+	pk, err := setup.MarshalProvingKey(keys.PK)
+	if err != nil {
+		return err
+	}
+	vkDigest := sha256.Sum256(t.VerifyingKey)
+	seal := attest.CeremonySeal{CeremonyID: info.GetCeremonyId(), TranscriptDigest: td, VerifyingKeyDigest: vkDigest}
+
+	_, errs := fanOut(ctx, n, func(ctx context.Context, i uint32, c cohortv1.PeerServiceClient) (*cohortv1.SealCeremonyResponse, error) {
+		ctx, cancel := context.WithTimeout(ctx, n.opts.Limits.CeremonyTimeout)
+		defer cancel()
+		stream, err := c.SealCeremony(ctx)
+		if err != nil {
+			return nil, err
+		}
+		h := &cohortv1.SealCeremonyHeader{CeremonyId: info.GetCeremonyId(), Blob: header(tb)}
+		if err := stream.Send(&cohortv1.SealCeremonyRequest{Part: &cohortv1.SealCeremonyRequest_Header{Header: h}}); err != nil {
+			return nil, streamErr(stream.CloseAndRecv, err)
+		}
+		if err := chunks(tb, func(ch *cohortv1.Chunk) error {
+			return stream.Send(&cohortv1.SealCeremonyRequest{Part: &cohortv1.SealCeremonyRequest_Chunk{Chunk: ch}})
+		}); err != nil {
+			return nil, streamErr(stream.CloseAndRecv, err)
+		}
+		resp, err := stream.CloseAndRecv()
+		if err != nil {
+			return nil, err
+		}
+		if !bytes.Equal(resp.GetVerifyingKeyDigest(), vkDigest[:]) {
+			return nil, status.Errorf(codes.Internal, "node %d derived another verifying key", i)
+		}
+		return resp, n.verifySig(i, seal.Message(), resp.GetSignature())
+	})
+	if len(errs) > 0 {
+		return peerFailure(errs)
+	}
+	return n.installKeys(ctx, ds.Desc, pk, t.VerifyingKey, tb, td)
+}
+
+// streamErr returns the server's status when a send failed because the
+// server ended the stream.
+func streamErr[T any](closeAndRecv func() (T, error), err error) error {
+	if errors.Is(err, io.EOF) {
+		if _, rerr := closeAndRecv(); rerr != nil {
+			return rerr
+		}
+	}
+	return err
+}
+
+// installKeys stores a dataset's keys and marks it READY.
+func (n *Node) installKeys(ctx context.Context, desc *cohortv1.DatasetDescriptor, pk, vk, transcript []byte, td [32]byte) error {
+	if err := n.store.PutDatasetKeys(ctx, desc.GetId(), pk, vk, transcript); err != nil {
+		return fmt.Errorf("store keys: %w", err)
+	}
+	d := proto.Clone(desc).(*cohortv1.DatasetDescriptor)
+	d.State = cohortv1.DatasetState_DATASET_STATE_READY
+	d.VerifyingKey = vk
+	d.CeremonyTranscriptDigest = td[:]
+	if err := n.datasets.put(ctx, d, false); err != nil {
+		return fmt.Errorf("store descriptor: %w", err)
+	}
+	n.log.Info("dataset ready", "dataset", d.GetId(), "setup", d.GetSetupKind().String())
+	return nil
+}
+
+// failCeremony marks the dataset FAILED here and on every peer.
+func (n *Node) failCeremony(info *cohortv1.CeremonyInfo, desc *cohortv1.DatasetDescriptor, reason string) {
+	ctx := context.WithoutCancel(n.ctx)
+	d := proto.Clone(desc).(*cohortv1.DatasetDescriptor)
+	d.State = cohortv1.DatasetState_DATASET_STATE_FAILED
+	if err := n.datasets.put(ctx, d, false); err != nil {
+		n.log.Error("ceremony: mark dataset failed", "error", err)
+	}
+	fanOut(ctx, n, func(ctx context.Context, _ uint32, c cohortv1.PeerServiceClient) (*cohortv1.AbortCeremonyResponse, error) {
+		return c.AbortCeremony(ctx, &cohortv1.AbortCeremonyRequest{CeremonyId: info.GetCeremonyId(), Reason: truncate(reason, 1024)})
+	})
+}
+
+// peerContribute relays a phase's state to participant part and returns its
+// contribution.
+func (n *Node) peerContribute(ctx context.Context, part uint32, info *cohortv1.CeremonyInfo, phase, index int, prev []byte) ([]byte, error) {
+	c, err := n.peers.client(part)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, n.opts.Limits.CeremonyTimeout)
+	defer cancel()
+	stream, err := c.CeremonyContribute(ctx)
+	if err != nil {
+		return nil, err
+	}
+	h := &cohortv1.CeremonyContributionHeader{
+		CeremonyId: info.GetCeremonyId(), Phase: cohortv1.CeremonyPhase(phase), Index: uint32(index), Contributor: part, Blob: header(prev),
+	}
+	if err := stream.Send(&cohortv1.CeremonyContributeRequest{Part: &cohortv1.CeremonyContributeRequest_Header{Header: h}}); err != nil {
+		return nil, err
+	}
+	if err := chunks(prev, func(ch *cohortv1.Chunk) error {
+		return stream.Send(&cohortv1.CeremonyContributeRequest{Part: &cohortv1.CeremonyContributeRequest_Chunk{Chunk: ch}})
+	}); err != nil {
+		return nil, err
+	}
+	if err := stream.CloseSend(); err != nil {
+		return nil, err
+	}
+	first, err := stream.Recv()
+	if err != nil {
+		return nil, err
+	}
+	rh := first.GetHeader()
+	if rh == nil || rh.GetCeremonyId() != info.GetCeremonyId() || rh.GetPhase() != h.GetPhase() || rh.GetIndex() != h.GetIndex() || rh.GetContributor() != part {
+		return nil, fmt.Errorf("node %d answered with another contribution's header", part)
+	}
+	a, err := newAssembler(rh.GetBlob(), contributionLimit(info.GetDomainSize()))
+	if err != nil {
+		return nil, fmt.Errorf("node %d: %w", part, err)
+	}
+	for {
+		m, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := a.add(m.GetChunk()); err != nil {
+			return nil, fmt.Errorf("node %d: %w", part, err)
+		}
+	}
+	return a.done()
+}
+
+// Peer side.
+
+func (s *peerService) StartCeremony(ctx context.Context, req *cohortv1.StartCeremonyRequest) (*cohortv1.StartCeremonyResponse, error) {
+	n := s.n
+	from, _ := callerPeer(ctx)
+	info, desc := req.GetCeremony(), req.GetDataset()
+	if info == nil || desc == nil {
+		return nil, status.Error(codes.InvalidArgument, "ceremony and dataset are required")
+	}
+	if !ceremonyIDPattern.MatchString(info.GetCeremonyId()) || info.GetDatasetId() != desc.GetId() {
+		return nil, status.Error(codes.InvalidArgument, "ceremony id malformed or naming another dataset")
+	}
+	if err := n.checkParticipants(info.GetParticipants(), desc.GetSetupKind(), from); err != nil {
+		return nil, err
+	}
+	if desc.GetState() != cohortv1.DatasetState_DATASET_STATE_SETUP {
+		return nil, status.Error(codes.InvalidArgument, "dataset must be in state SETUP")
+	}
+	ds, err := dataset.From(desc)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := n.sameFederation(desc); err != nil {
+		return nil, err
+	}
+	if len(info.GetBeaconSource()) > 1024 || !bytes.Equal(info.GetCircuitDigest(), desc.GetCircuitDigest()) {
+		return nil, status.Error(codes.InvalidArgument, "beacon source too long or circuit digest differs from the dataset's")
+	}
+	// Compiling our own copy is what checks the digest: a coordinator cannot
+	// have us set up another circuit than the schema defines.
+	sys, err := ds.Compile()
+	if err != nil {
+		return nil, status.Errorf(codes.FailedPrecondition, "%v", err)
+	}
+	domain, err := setup.DomainSize(sys.CCS)
+	if err != nil || domain != info.GetDomainSize() {
+		return nil, status.Errorf(codes.FailedPrecondition, "domain size %d differs from the circuit's %d", info.GetDomainSize(), domain)
+	}
+	if err := n.datasets.put(ctx, desc, true); err != nil {
+		if errors.Is(err, store.ErrAlreadyExists) {
+			return nil, status.Errorf(codes.FailedPrecondition, "dataset %q exists on node %d", desc.GetId(), n.opts.Index)
+		}
+		return nil, n.internal("store dataset", err)
+	}
+	n.cer.mu.Lock()
+	n.cer.m[info.GetCeremonyId()] = &ceremony{info: proto.Clone(info).(*cohortv1.CeremonyInfo), desc: desc, ds: ds, coordinator: from, mine: map[[2]int][32]byte{}}
+	n.cer.mu.Unlock()
+	n.log.Info("ceremony: joined", "ceremony", info.GetCeremonyId(), "coordinator", from)
+	return &cohortv1.StartCeremonyResponse{Signature: n.sign(startStatement(info).Message())}, nil
+}
+
+// checkParticipants: a real ceremony has every node, each once; an insecure
+// dev setup has the coordinator alone and needs this node's consent.
+func (n *Node) checkParticipants(parts []uint32, kind cohortv1.SetupKind, coordinator uint32) error {
+	switch kind {
+	case cohortv1.SetupKind_SETUP_KIND_CEREMONY:
+		if len(parts) != len(n.opts.Members) {
+			return status.Errorf(codes.InvalidArgument, "a ceremony needs every node: %d participants of %d", len(parts), len(n.opts.Members))
+		}
+		seen := make([]bool, len(n.opts.Members))
+		for _, p := range parts {
+			if int(p) >= len(seen) || seen[p] {
+				return status.Error(codes.InvalidArgument, "participants repeat or name unknown nodes")
+			}
+			seen[p] = true
+		}
+	case cohortv1.SetupKind_SETUP_KIND_INSECURE_DEV:
+		if !n.opts.AllowInsecureDevSetup {
+			return status.Errorf(codes.FailedPrecondition, "node %d does not allow an insecure dev setup", n.opts.Index)
+		}
+		if !slices.Equal(parts, []uint32{coordinator}) {
+			return status.Error(codes.InvalidArgument, "an insecure dev setup has the coordinator as its only participant")
+		}
+	default:
+		return status.Errorf(codes.InvalidArgument, "setup kind %s", kind)
+	}
+	return nil
+}
+
+// sameFederation checks that a descriptor lists exactly this federation's
+// nodes and registry.
+func (n *Node) sameFederation(d *cohortv1.DatasetDescriptor) error {
+	if len(d.GetNodes()) != len(n.opts.Members) || int(d.GetRegistryDepth()) != n.opts.RegistryDepth {
+		return status.Error(codes.FailedPrecondition, "dataset is not for this federation (node count or registry depth)")
+	}
+	for i, ni := range d.GetNodes() {
+		m := n.opts.Members[i]
+		if !bytes.Equal(ni.GetSealPublicKey(), m.Seal.Marshal()) || !bytes.Equal(ni.GetSigningPublicKey(), m.Signing) {
+			return status.Errorf(codes.FailedPrecondition, "dataset lists other keys for node %d than the federation", i)
+		}
+	}
+	return nil
+}
+
+func (s *peerService) CeremonyContribute(stream cohortv1.PeerService_CeremonyContributeServer) error {
+	n := s.n
+	from, _ := callerPeer(stream.Context())
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	h := first.GetHeader()
+	if h == nil {
+		return status.Error(codes.InvalidArgument, "first message must be the header")
+	}
+	cer, err := n.cer.get(h.GetCeremonyId())
+	if err != nil {
+		return err
+	}
+	phase, index := int(h.GetPhase()), int(h.GetIndex())
+	if from != cer.coordinator || (phase != 1 && phase != 2) || index >= len(cer.info.GetParticipants()) ||
+		cer.info.GetParticipants()[index] != n.opts.Index || h.GetContributor() != n.opts.Index {
+		return status.Errorf(codes.FailedPrecondition, "node %d is not due to contribute at phase %d position %d", n.opts.Index, phase, index)
+	}
+	n.cer.mu.Lock()
+	_, done := cer.mine[[2]int{phase, index}]
+	if done || cer.busy {
+		n.cer.mu.Unlock()
+		return status.Error(codes.FailedPrecondition, "this node has contributed at that position already")
+	}
+	cer.busy = true
+	n.cer.mu.Unlock()
+	defer func() { n.cer.mu.Lock(); cer.busy = false; n.cer.mu.Unlock() }()
+
+	a, err := newAssembler(h.GetBlob(), contributionLimit(cer.info.GetDomainSize()))
+	if err != nil {
+		return status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	for {
+		m, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if err := a.add(m.GetChunk()); err != nil {
+			return status.Errorf(codes.InvalidArgument, "%v", err)
+		}
+	}
+	prev, err := a.done()
+	if err != nil {
+		return status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	mine, err := setup.LocalContributor(phase, index, prev)
+	if err != nil {
+		return status.Errorf(codes.InvalidArgument, "contributing on the state received: %v", err)
+	}
+	n.cer.mu.Lock()
+	cer.mine[[2]int{phase, index}] = sha256.Sum256(mine)
+	n.cer.mu.Unlock()
+	n.log.Info("ceremony: contributed", "ceremony", h.GetCeremonyId(), "phase", phase, "position", index)
+
+	rh := &cohortv1.CeremonyContributionHeader{CeremonyId: h.GetCeremonyId(), Phase: h.GetPhase(), Index: h.GetIndex(), Contributor: n.opts.Index, Blob: header(mine)}
+	if err := stream.Send(&cohortv1.CeremonyContributeResponse{Part: &cohortv1.CeremonyContributeResponse_Header{Header: rh}}); err != nil {
+		return err
+	}
+	return chunks(mine, func(c *cohortv1.Chunk) error {
+		return stream.Send(&cohortv1.CeremonyContributeResponse{Part: &cohortv1.CeremonyContributeResponse_Chunk{Chunk: c}})
+	})
+}
+
+func (s *peerService) SealCeremony(stream cohortv1.PeerService_SealCeremonyServer) error {
+	n := s.n
+	ctx := stream.Context()
+	from, _ := callerPeer(ctx)
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	h := first.GetHeader()
+	if h == nil {
+		return status.Error(codes.InvalidArgument, "first message must be the header")
+	}
+	cer, err := n.cer.get(h.GetCeremonyId())
+	if err != nil {
+		return err
+	}
+	if from != cer.coordinator {
+		return status.Error(codes.PermissionDenied, "only the coordinator seals the ceremony")
+	}
+	parts := uint64(len(cer.info.GetParticipants()))
+	a, err := newAssembler(h.GetBlob(), 2*parts*contributionLimit(cer.info.GetDomainSize())+(64<<20))
+	if err != nil {
+		return status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	for {
+		m, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if err := a.add(m.GetChunk()); err != nil {
+			return status.Errorf(codes.InvalidArgument, "%v", err)
+		}
+	}
+	tb, err := a.done()
+	if err != nil {
+		return status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	resp, err := n.seal(ctx, cer, tb)
+	if err != nil {
+		n.log.Error("ceremony: seal refused", "ceremony", h.GetCeremonyId(), "error", err)
+		n.failCeremony(cer.info, cer.desc, err.Error())
+		return err
+	}
+	n.cer.mu.Lock()
+	delete(n.cer.m, h.GetCeremonyId())
+	n.cer.mu.Unlock()
+	return stream.SendAndClose(resp)
+}
+
+// seal checks a finished transcript on a peer and installs its keys.
+func (n *Node) seal(ctx context.Context, cer *ceremony, tb []byte) (*cohortv1.SealCeremonyResponse, error) {
+	var t setup.Transcript
+	if err := t.UnmarshalBinary(tb); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "transcript: %v", err)
+	}
+	parts := len(cer.info.GetParticipants())
+	if t.DomainSize != cer.info.GetDomainSize() || len(t.Phase1) != parts || len(t.Phase2) != parts ||
+		!bytes.Equal(t.CircuitDigest[:], cer.info.GetCircuitDigest()) {
+		return nil, status.Error(codes.InvalidArgument, "transcript does not follow the ceremony's plan")
+	}
+	for k, want := range cer.mine {
+		list := t.Phase1
+		if k[0] == 2 {
+			list = t.Phase2
+		}
+		if sha256.Sum256(list[k[1]]) != want {
+			return nil, status.Errorf(codes.InvalidArgument, "transcript lacks this node's phase %d contribution at position %d", k[0], k[1])
+		}
+	}
+	for i, p := range cer.info.GetParticipants() {
+		if p == n.opts.Index {
+			_, ok1 := cer.mine[[2]int{1, i}]
+			_, ok2 := cer.mine[[2]int{2, i}]
+			if !ok1 || !ok2 {
+				return nil, status.Error(codes.InvalidArgument, "this node was not asked for all its contributions")
+			}
+		}
+	}
+	src := cer.info.GetBeaconSource()
+	if !bytes.Equal(t.Beacon1, beacon(1, src, t.Phase1[parts-1])) || !bytes.Equal(t.Beacon2, beacon(2, src, t.Phase2[parts-1])) {
+		return nil, status.Error(codes.InvalidArgument, "transcript beacons are not the ones the ceremony derives")
+	}
+	sys, err := cer.ds.Compile()
+	if err != nil {
+		return nil, n.internal("compile", err)
+	}
+	keys, err := t.DeriveKeys(sys.CCS)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "transcript does not verify: %v", err)
+	}
+	pk, err := setup.MarshalProvingKey(keys.PK)
+	if err != nil {
+		return nil, n.internal("encode proving key", err)
+	}
+	td, err := t.Digest()
+	if err != nil {
+		return nil, n.internal("transcript digest", err)
+	}
+	if err := n.installKeys(ctx, cer.desc, pk, t.VerifyingKey, tb, td); err != nil {
+		return nil, n.internal("install keys", err)
+	}
+	vkd := sha256.Sum256(t.VerifyingKey)
+	info := proto.Clone(cer.info).(*cohortv1.CeremonyInfo)
+	info.State = cohortv1.CeremonyState_CEREMONY_STATE_SEALED
+	info.Phase1Contributions, info.Phase2Contributions = uint32(parts), uint32(parts)
+	info.Beacon1, info.Beacon2, info.TranscriptDigest = t.Beacon1, t.Beacon2, td[:]
+	st := attest.CeremonySeal{CeremonyID: info.GetCeremonyId(), TranscriptDigest: td, VerifyingKeyDigest: vkd}
+	return &cohortv1.SealCeremonyResponse{Ceremony: info, VerifyingKeyDigest: vkd[:], Signature: n.sign(st.Message())}, nil
+}
+
+func (s *peerService) AbortCeremony(ctx context.Context, req *cohortv1.AbortCeremonyRequest) (*cohortv1.AbortCeremonyResponse, error) {
+	n := s.n
+	from, _ := callerPeer(ctx)
+	n.cer.mu.Lock()
+	cer, ok := n.cer.m[req.GetCeremonyId()]
+	if ok && cer.coordinator == from {
+		delete(n.cer.m, req.GetCeremonyId())
+	}
+	n.cer.mu.Unlock()
+	if !ok || cer.coordinator != from {
+		return &cohortv1.AbortCeremonyResponse{}, nil
+	}
+	d := proto.Clone(cer.desc).(*cohortv1.DatasetDescriptor)
+	d.State = cohortv1.DatasetState_DATASET_STATE_FAILED
+	if err := n.datasets.put(ctx, d, false); err != nil {
+		return nil, n.internal("mark dataset failed", err)
+	}
+	n.log.Warn("ceremony aborted by its coordinator", "ceremony", req.GetCeremonyId(), "reason", truncate(req.GetReason(), 1024))
+	return &cohortv1.AbortCeremonyResponse{}, nil
+}

@@ -1,0 +1,130 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/cohort-dev/cohort/circuits"
+	"github.com/cohort-dev/cohort/dataset"
+	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
+	"github.com/cohort-dev/cohort/mpc"
+	"github.com/cohort-dev/cohort/store"
+)
+
+// datasets caches, per READY dataset, what ingest needs: the checked
+// descriptor, the compiled circuit and the verifier. Compiling costs
+// between a fraction of a second and several seconds, so it is done once
+// per dataset and process.
+type datasets struct {
+	n     *Node
+	mu    sync.Mutex
+	ready map[string]*readyDataset
+	locks map[string]*sync.Mutex
+}
+
+// readyDataset is a dataset that accepts contributions.
+type readyDataset struct {
+	ds       *dataset.Dataset
+	sys      *circuits.MPCSystem
+	verifier circuits.BatchVerifier
+	lim      mpc.PayloadLimits
+	field    fr.Element // circuits.DatasetField(id)
+}
+
+func newDatasets(n *Node) *datasets {
+	return &datasets{n: n, ready: map[string]*readyDataset{}, locks: map[string]*sync.Mutex{}}
+}
+
+// descriptor reads a dataset's descriptor from the store: NotFound or
+// InvalidArgument (bad id) as gRPC statuses.
+func (d *datasets) descriptor(ctx context.Context, id string) (*cohortv1.DatasetDescriptor, error) {
+	if !dataset.ValidID(id) {
+		return nil, status.Errorf(codes.InvalidArgument, "dataset_id %q: want 1..64 bytes of [a-z0-9-]", id)
+	}
+	row, err := d.n.store.GetDataset(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, status.Errorf(codes.NotFound, "dataset %q not found", id)
+	}
+	if err != nil {
+		return nil, d.n.internal("read dataset", err)
+	}
+	desc := new(cohortv1.DatasetDescriptor)
+	if err := proto.Unmarshal(row.Descriptor, desc); err != nil {
+		return nil, d.n.internal("decode stored dataset", err)
+	}
+	return desc, nil
+}
+
+// get returns a READY dataset: NotFound, or FailedPrecondition while it is
+// in SETUP or FAILED.
+func (d *datasets) get(ctx context.Context, id string) (*readyDataset, error) {
+	d.mu.Lock()
+	if r, ok := d.ready[id]; ok {
+		d.mu.Unlock()
+		return r, nil
+	}
+	l, ok := d.locks[id]
+	if !ok {
+		l = new(sync.Mutex)
+		d.locks[id] = l
+	}
+	d.mu.Unlock()
+
+	l.Lock()
+	defer l.Unlock()
+	d.mu.Lock()
+	r, ok := d.ready[id]
+	d.mu.Unlock()
+	if ok {
+		return r, nil
+	}
+	desc, err := d.descriptor(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if desc.GetState() != cohortv1.DatasetState_DATASET_STATE_READY {
+		return nil, status.Errorf(codes.FailedPrecondition, "dataset %q is %s, not READY", id, desc.GetState())
+	}
+	ds, err := dataset.From(desc)
+	if err != nil {
+		return nil, d.n.internal("stored dataset", err)
+	}
+	sys, err := ds.Compile()
+	if err != nil {
+		return nil, d.n.internal("compile dataset circuit", err)
+	}
+	v, err := circuits.NewVerifier(ds.VK, sys.Shape.NumPublic())
+	if err != nil {
+		return nil, d.n.internal("verifier", err)
+	}
+	r = &readyDataset{ds: ds, sys: sys, verifier: v, lim: ds.PayloadLimits(), field: circuits.DatasetField(id)}
+	d.mu.Lock()
+	d.ready[id] = r
+	d.mu.Unlock()
+	return r, nil
+}
+
+// put stores a descriptor: a new dataset (create) or a state change.
+func (d *datasets) put(ctx context.Context, desc *cohortv1.DatasetDescriptor, create bool) error {
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(desc)
+	if err != nil {
+		return fmt.Errorf("encode descriptor: %w", err)
+	}
+	if create {
+		return d.n.store.PutDataset(ctx, store.Dataset{ID: desc.GetId(), Descriptor: b, CreatedAt: d.n.now()})
+	}
+	return d.n.store.UpdateDataset(ctx, desc.GetId(), b)
+}
+
+// internal logs err and returns an Internal status that does not leak it.
+func (n *Node) internal(what string, err error) error {
+	n.log.Error(what, "error", err)
+	return status.Errorf(codes.Internal, "%s failed on node %d", what, n.opts.Index)
+}

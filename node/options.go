@@ -1,0 +1,167 @@
+package node
+
+import (
+	"crypto/ed25519"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cohort-dev/cohort/dataset"
+	"github.com/cohort-dev/cohort/mpc"
+	"github.com/cohort-dev/cohort/store"
+)
+
+// Member is one node of the federation as every node knows it.
+type Member struct {
+	Index       uint32
+	Name        string
+	APIAddress  string
+	PeerAddress string
+	Seal        *mpc.NodePublicKey
+	Signing     ed25519.PublicKey
+}
+
+// Limits bound what a node accepts and how long it waits.
+type Limits struct {
+	// MaxMessageBytes bounds every gRPC message received (default 16 MiB).
+	MaxMessageBytes int
+	// MaxConcurrentStreams bounds the streams of one connection (default 256).
+	MaxConcurrentStreams uint32
+	// KeepaliveTime and KeepaliveTimeout: the server pings a connection idle
+	// for KeepaliveTime and closes it if no answer comes within
+	// KeepaliveTimeout (defaults 30 s, 10 s).
+	KeepaliveTime, KeepaliveTimeout time.Duration
+	// MinClientPingInterval: clients pinging more often are disconnected
+	// (default 10 s).
+	MinClientPingInterval time.Duration
+	// PeerTimeout bounds each call to a peer (default 30 s); ceremony calls,
+	// which carry large blobs and heavy computation, get CeremonyTimeout.
+	PeerTimeout time.Duration
+	// CeremonyTimeout bounds each ceremony call to a peer (default 30 min).
+	CeremonyTimeout time.Duration
+	// IngestConcurrency bounds the contributions verified at once (default
+	// 2·GOMAXPROCS); others wait.
+	IngestConcurrency int
+	// EpochGrace is how many epochs before the current one still accept
+	// contributions (default 1: the current and the previous epoch).
+	EpochGrace uint64
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxMessageBytes <= 0 {
+		l.MaxMessageBytes = 16 << 20
+	}
+	if l.MaxConcurrentStreams == 0 {
+		l.MaxConcurrentStreams = 256
+	}
+	if l.KeepaliveTime <= 0 {
+		l.KeepaliveTime = 30 * time.Second
+	}
+	if l.KeepaliveTimeout <= 0 {
+		l.KeepaliveTimeout = 10 * time.Second
+	}
+	if l.MinClientPingInterval <= 0 {
+		l.MinClientPingInterval = 10 * time.Second
+	}
+	if l.PeerTimeout <= 0 {
+		l.PeerTimeout = 30 * time.Second
+	}
+	if l.CeremonyTimeout <= 0 {
+		l.CeremonyTimeout = 30 * time.Minute
+	}
+	if l.IngestConcurrency <= 0 {
+		l.IngestConcurrency = 2 * runtime.GOMAXPROCS(0)
+	}
+	if l.EpochGrace == 0 {
+		l.EpochGrace = 1
+	}
+	return l
+}
+
+// Options is everything a node is built from. Package federation loads it
+// from node.yaml and the federation descriptor (see FromFederation).
+type Options struct {
+	// Index is this node's index in Members.
+	Index uint32
+	// Federation is the federation's name, as in the peers' certificates.
+	Federation string
+	// Members lists every node, this one included, in index order.
+	Members []Member
+	// RegistryDepth is the depth of the federation's registry tree.
+	RegistryDepth int
+	// Sequencer is the node that orders registry updates.
+	Sequencer uint32
+	// RootWindow is how long a superseded registry root stays valid.
+	RootWindow time.Duration
+	// OpenAdmission admits registrations without an invite token: for
+	// development only.
+	OpenAdmission bool
+
+	// Signing signs acknowledgments and ceremony statements.
+	Signing ed25519.PrivateKey
+	// Seal opens the shares sealed to this node.
+	Seal *mpc.NodeKey
+	// Store is the node's durable state; the node does not close it.
+	Store store.Store
+
+	// APITLS is the TLS configuration of the public API (contributors,
+	// buyers, admins); nil serves plaintext, for tests on loopback only.
+	APITLS *tls.Config
+	// PeerServerTLS must require and verify client certificates.
+	PeerServerTLS *tls.Config
+	// PeerClientTLS gives the client configuration to reach node peer.
+	PeerClientTLS func(peer uint32) (*tls.Config, error)
+	// PeerIdentity names the federation node behind a verified mTLS
+	// connection.
+	PeerIdentity func(tls.ConnectionState) (uint32, error)
+
+	// AdminTokenHash is SHA-256 of the administrator's bearer token.
+	AdminTokenHash [32]byte
+	// AllowInsecureDevSetup lets CreateDataset run a single-party setup.
+	AllowInsecureDevSetup bool
+
+	Limits  Limits
+	Logger  *slog.Logger
+	Metrics prometheus.Registerer // nil: metrics are not registered
+	Now     func() time.Time
+	Version string
+}
+
+func (o *Options) validate() error {
+	n := len(o.Members)
+	if n < 2 || n > dataset.MaxNodes {
+		return fmt.Errorf("node: %d members, want 2..%d", n, dataset.MaxNodes)
+	}
+	for i, m := range o.Members {
+		if m.Index != uint32(i) || m.Seal == nil || len(m.Signing) != ed25519.PublicKeySize {
+			return fmt.Errorf("node: member %d is incomplete or out of order", i)
+		}
+	}
+	if int(o.Index) >= n || o.Sequencer >= uint32(n) {
+		return fmt.Errorf("node: index %d or sequencer %d outside 0..%d", o.Index, o.Sequencer, n-1)
+	}
+	if o.RegistryDepth < 1 || o.RegistryDepth > 32 {
+		return fmt.Errorf("node: registry depth %d outside 1..32", o.RegistryDepth)
+	}
+	if o.RootWindow <= 0 {
+		return errors.New("node: root window must be positive")
+	}
+	if len(o.Signing) != ed25519.PrivateKeySize || o.Seal == nil || o.Store == nil {
+		return errors.New("node: signing key, seal key and store are required")
+	}
+	if !o.Seal.Public().Equal(o.Members[o.Index].Seal) {
+		return errors.New("node: seal key does not match this node's entry")
+	}
+	if !o.Signing.Public().(ed25519.PublicKey).Equal(o.Members[o.Index].Signing) {
+		return errors.New("node: signing key does not match this node's entry")
+	}
+	if o.PeerServerTLS == nil || o.PeerClientTLS == nil || o.PeerIdentity == nil {
+		return errors.New("node: peer TLS (server, client, identity) is required: peers talk only over mTLS")
+	}
+	return nil
+}

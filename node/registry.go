@@ -1,0 +1,375 @@
+package node
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/cohort-dev/cohort/circuits/merkle"
+	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
+	"github.com/cohort-dev/cohort/store"
+)
+
+// registry is this node's copy of the federation's registry: the Merkle
+// tree of identity commitments, mirrored from the store. Every node applies
+// the same updates in the same order (the sequencer orders them), so every
+// node computes the same roots. mu serialises updates and guards tree.
+type registry struct {
+	n    *Node
+	mu   sync.Mutex
+	tree *merkle.Tree
+	head store.RegistryHead
+}
+
+// loadRegistry rebuilds the tree from the store and checks it yields the
+// stored root.
+func loadRegistry(ctx context.Context, n *Node) (*registry, error) {
+	r := &registry{n: n}
+	if err := r.reload(ctx); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// reload rebuilds the tree from the store; callers hold mu (or are alone).
+func (r *registry) reload(ctx context.Context) error {
+	tree, err := merkle.New(r.n.opts.RegistryDepth)
+	if err != nil {
+		return err
+	}
+	head, err := r.n.store.RegistryHead(ctx)
+	if err != nil {
+		return fmt.Errorf("node: registry: %w", err)
+	}
+	for from := uint64(0); from < head.Size; {
+		ms, err := r.n.store.Members(ctx, from, store.MaxPageSize)
+		if err != nil {
+			return fmt.Errorf("node: registry: %w", err)
+		}
+		if len(ms) == 0 {
+			break
+		}
+		for _, m := range ms {
+			var ic fr.Element
+			if err := ic.SetBytesCanonical(m.IC[:]); err != nil {
+				return fmt.Errorf("node: registry: member %d: %w", m.Index, err)
+			}
+			if _, err := tree.Append(ic); err != nil {
+				return fmt.Errorf("node: registry: member %d: %w", m.Index, err)
+			}
+			if m.Removed() {
+				if err := tree.Remove(m.Index); err != nil {
+					return fmt.Errorf("node: registry: member %d: %w", m.Index, err)
+				}
+			}
+		}
+		from = ms[len(ms)-1].Index + 1
+	}
+	if head.Version > 0 && rootBytes(tree.Root()) != head.Root {
+		return fmt.Errorf("node: registry: rebuilt root differs from the stored root at version %d", head.Version)
+	}
+	r.tree, r.head = tree, head
+	r.n.metrics.members.Set(float64(tree.Len()))
+	return nil
+}
+
+// root is the current root (the empty tree's root before any member).
+func (r *registry) root() [32]byte { return rootBytes(r.tree.Root()) }
+
+func rootBytes(e fr.Element) [32]byte { return e.Bytes() }
+
+// fieldBytes parses a 32-byte big-endian canonical BN254 scalar.
+func fieldBytes(b []byte, what string) (fr.Element, error) {
+	var e fr.Element
+	if len(b) != fr.Bytes {
+		return e, status.Errorf(codes.InvalidArgument, "%s: %d bytes, want 32", what, len(b))
+	}
+	if err := e.SetBytesCanonical(b); err != nil {
+		return e, status.Errorf(codes.InvalidArgument, "%s: not a canonical BN254 scalar", what)
+	}
+	return e, nil
+}
+
+// register admits ic, on the sequencer. A commitment already in the
+// registry is answered with its membership; the update that admitted it
+// is pushed again so that a peer that missed it catches up.
+func (r *registry) register(ctx context.Context, icb []byte, token string) (*cohortv1.ProposeRegistrationResponse, error) {
+	ic, err := fieldBytes(icb, "identity_commitment")
+	if err != nil {
+		return nil, err
+	}
+	if ic.IsZero() {
+		return nil, status.Error(codes.InvalidArgument, "identity_commitment: zero is no one's commitment")
+	}
+	if len(token) > 128 {
+		return nil, status.Error(codes.InvalidArgument, "invite_token: longer than 128 bytes")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	key := ic.Bytes()
+	if m, err := r.n.store.FindMember(ctx, key); err == nil {
+		if err := r.push(ctx); err != nil {
+			return nil, err
+		}
+		return &cohortv1.ProposeRegistrationResponse{MemberIndex: m.Index, Root: bytesOf(r.root()), Sequence: r.head.Version}, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, r.n.internal("find member", err)
+	}
+	switch {
+	case token == "" && r.n.opts.OpenAdmission:
+	case token == "":
+		return nil, status.Error(codes.PermissionDenied, "invite_token is required (this federation admits by invitation)")
+	default:
+		h := sha256.Sum256([]byte(token))
+		err := r.n.store.UseInvite(ctx, h, r.n.now())
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return nil, status.Error(codes.PermissionDenied, "unknown invite token")
+		case errors.Is(err, store.ErrConflict):
+			return nil, status.Error(codes.PermissionDenied, "invite token already used or expired")
+		case err != nil:
+			return nil, r.n.internal("use invite", err)
+		}
+	}
+	at := time.Unix(r.n.now().Unix(), 0)
+	if _, err := r.tree.Append(ic); err != nil {
+		return nil, status.Errorf(codes.ResourceExhausted, "registry full: %v", err)
+	}
+	root := r.root()
+	idx, err := r.n.store.AppendMember(ctx, r.head.Version, key, root, at)
+	if err != nil {
+		_ = r.reload(ctx)
+		return nil, r.n.internal("append member", err)
+	}
+	r.head = store.RegistryHead{Version: r.head.Version + 1, Size: idx + 1, Root: root, At: at}
+	r.n.metrics.members.Set(float64(r.tree.Len()))
+	r.n.log.Info("registry: member admitted", "index", idx, "sequence", r.head.Version)
+	if err := r.push(ctx); err != nil {
+		return nil, err
+	}
+	return &cohortv1.ProposeRegistrationResponse{MemberIndex: idx, Root: bytesOf(root), Sequence: r.head.Version}, nil
+}
+
+// push sends the latest update to every peer and waits for all of them: a
+// peer behind by more than one update fetches the rest from the sequencer.
+// Callers hold mu.
+func (r *registry) push(ctx context.Context) error {
+	if r.head.Version == 0 {
+		return nil
+	}
+	u, err := r.update(ctx, r.head.Version)
+	if err != nil {
+		return err
+	}
+	_, errs := fanOut(ctx, r.n, func(ctx context.Context, i uint32, c cohortv1.PeerServiceClient) (*cohortv1.ApplyRegistrationResponse, error) {
+		resp, err := c.ApplyRegistration(ctx, &cohortv1.ApplyRegistrationRequest{Update: u})
+		if err == nil {
+			r.n.peers.noteSequence(i, resp.GetSequence())
+		}
+		return resp, err
+	})
+	for i, err := range errs {
+		return status.Errorf(codes.Unavailable, "registration is ordered (sequence %d) but node %d has not applied it: %v; retry Register to complete it",
+			r.head.Version, i, status.Convert(err).Message())
+	}
+	return nil
+}
+
+// update reconstructs the update of a version from the store's log.
+func (r *registry) update(ctx context.Context, version uint64) (*cohortv1.RegistryUpdate, error) {
+	us, err := r.updates(ctx, version-1, 1)
+	if err != nil {
+		return nil, err
+	}
+	if len(us) != 1 {
+		return nil, r.n.internal("registry log", fmt.Errorf("version %d missing", version))
+	}
+	return us[0], nil
+}
+
+// updates returns up to limit updates after version after, from the store.
+func (r *registry) updates(ctx context.Context, after uint64, limit int) ([]*cohortv1.RegistryUpdate, error) {
+	var prev [32]byte
+	from := after
+	if after == 0 {
+		prev = rootBytes(circuitsEmptyRoot(r.n.opts.RegistryDepth))
+	} else {
+		from = after - 1
+	}
+	roots, err := r.n.store.Roots(ctx, from, limit+1)
+	if err != nil {
+		return nil, r.n.internal("registry log", err)
+	}
+	var out []*cohortv1.RegistryUpdate
+	var prevSize uint64
+	for k, rr := range roots {
+		if after > 0 && k == 0 {
+			prev, prevSize = rr.Root, rr.Size
+			continue
+		}
+		if len(out) == limit {
+			break
+		}
+		if rr.Size != prevSize+1 {
+			return nil, r.n.internal("registry log", fmt.Errorf("version %d is not an addition", rr.Version))
+		}
+		ms, err := r.n.store.Members(ctx, rr.Size-1, 1)
+		if err != nil || len(ms) != 1 {
+			return nil, r.n.internal("registry log", fmt.Errorf("member %d: %v", rr.Size-1, err))
+		}
+		out = append(out, &cohortv1.RegistryUpdate{
+			Sequence:           rr.Version,
+			Kind:               cohortv1.RegistryUpdateKind_REGISTRY_UPDATE_KIND_ADD,
+			MemberIndex:        rr.Size - 1,
+			IdentityCommitment: bytesOf(ms[0].IC),
+			PreviousRoot:       bytesOf(prev),
+			Root:               bytesOf(rr.Root),
+			OrderedAt:          rr.SeenAt.Unix(),
+		})
+		prev, prevSize = rr.Root, rr.Size
+	}
+	return out, nil
+}
+
+// apply applies one update from the sequencer; callers hold mu.
+func (r *registry) apply(ctx context.Context, u *cohortv1.RegistryUpdate) error {
+	if u.GetSequence() <= r.head.Version {
+		rr, err := r.n.store.FindRoot(ctx, [32]byte(pad32(u.GetRoot())))
+		if err != nil || rr.Version != u.GetSequence() {
+			return status.Errorf(codes.InvalidArgument, "update %d: this node recorded another root at that sequence", u.GetSequence())
+		}
+		return nil // applied already
+	}
+	if u.GetSequence() != r.head.Version+1 {
+		return status.Errorf(codes.FailedPrecondition, "update %d: this node is at %d", u.GetSequence(), r.head.Version)
+	}
+	if u.GetKind() != cohortv1.RegistryUpdateKind_REGISTRY_UPDATE_KIND_ADD {
+		return status.Errorf(codes.InvalidArgument, "update %d: kind %s is not supported", u.GetSequence(), u.GetKind())
+	}
+	if prev := r.root(); len(u.GetPreviousRoot()) != 32 || [32]byte(u.GetPreviousRoot()) != prev {
+		return status.Errorf(codes.FailedPrecondition, "update %d: previous root is not this node's root", u.GetSequence())
+	}
+	if u.GetMemberIndex() != uint64(r.tree.Len()) {
+		return status.Errorf(codes.FailedPrecondition, "update %d: member index %d, this node's next is %d", u.GetSequence(), u.GetMemberIndex(), r.tree.Len())
+	}
+	ic, err := fieldBytes(u.GetIdentityCommitment(), "identity_commitment")
+	if err != nil {
+		return err
+	}
+	if _, err := r.tree.Append(ic); err != nil {
+		_ = r.reload(ctx)
+		return status.Errorf(codes.ResourceExhausted, "registry full: %v", err)
+	}
+	root := r.root()
+	if len(u.GetRoot()) != 32 || [32]byte(u.GetRoot()) != root {
+		_ = r.reload(ctx)
+		return status.Errorf(codes.InvalidArgument, "update %d: recomputed root differs from the update's", u.GetSequence())
+	}
+	at := time.Unix(u.GetOrderedAt(), 0)
+	if _, err := r.n.store.AppendMember(ctx, r.head.Version, ic.Bytes(), root, at); err != nil {
+		_ = r.reload(ctx)
+		return r.n.internal("append member", err)
+	}
+	r.head = store.RegistryHead{Version: u.GetSequence(), Size: uint64(r.tree.Len()), Root: root, At: at}
+	r.n.metrics.members.Set(float64(r.tree.Len()))
+	return nil
+}
+
+// catchUp fetches and applies every update the sequencer has and this node
+// lacks; callers hold mu.
+func (r *registry) catchUp(ctx context.Context) error {
+	seq := r.n.opts.Sequencer
+	for {
+		resp, err := call(ctx, r.n, seq, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.GetRegistryStateResponse, error) {
+			return c.GetRegistryState(ctx, &cohortv1.GetRegistryStateRequest{AfterSequence: r.head.Version, PageSize: 1000})
+		})
+		if err != nil {
+			return err
+		}
+		if len(resp.GetUpdates()) == 0 {
+			return nil
+		}
+		for _, u := range resp.GetUpdates() {
+			if err := r.apply(ctx, u); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// catchUpLoop brings a non-sequencer node up to date after a start, retrying
+// until it succeeds once or the node stops.
+func (r *registry) catchUpLoop(ctx context.Context) {
+	for delay := 200 * time.Millisecond; ; delay = min(2*delay, 10*time.Second) {
+		r.mu.Lock()
+		err := r.catchUp(ctx)
+		r.mu.Unlock()
+		if err == nil {
+			return
+		}
+		r.n.log.Debug("registry: catch-up", "error", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+	}
+}
+
+// rootValid decides whether a proof made against root may be accepted now:
+// the current root always, a superseded one for RootWindow after it was
+// superseded.
+func (r *registry) rootValid(ctx context.Context, root [32]byte) error {
+	rr, err := r.n.store.FindRoot(ctx, root)
+	if errors.Is(err, store.ErrNotFound) {
+		return status.Error(codes.FailedPrecondition, "unknown registry root: the proof was made against a root this federation never had")
+	}
+	if err != nil {
+		return r.n.internal("find root", err)
+	}
+	if !rr.Current() && r.n.now().Sub(rr.SupersededAt) > r.n.opts.RootWindow {
+		return status.Errorf(codes.FailedPrecondition, "registry root expired: superseded at %s, older than the %s window; fetch a fresh membership path",
+			rr.SupersededAt.UTC().Format(time.RFC3339), r.n.opts.RootWindow)
+	}
+	return nil
+}
+
+// path returns a member's Merkle path under the current root.
+func (r *registry) path(index uint64) (*cohortv1.GetMembershipPathResponse, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if index >= uint64(r.tree.Len()) {
+		return nil, status.Errorf(codes.NotFound, "no member at index %d (registry has %d positions)", index, r.tree.Len())
+	}
+	p, err := r.tree.Path(index)
+	if err != nil {
+		return nil, status.Errorf(codes.NotFound, "member %d: %v", index, err)
+	}
+	resp := &cohortv1.GetMembershipPathResponse{Root: bytesOf(r.root()), Sequence: r.head.Version}
+	for _, s := range p.Siblings {
+		resp.Siblings = append(resp.Siblings, bytesOf(s.Bytes()))
+	}
+	return resp, nil
+}
+
+func bytesOf(b [32]byte) []byte { return b[:] }
+
+func pad32(b []byte) []byte {
+	if len(b) == 32 {
+		return b
+	}
+	return make([]byte, 32)
+}
+
+// circuitsEmptyRoot is the root of an empty registry of the given depth.
+func circuitsEmptyRoot(depth int) fr.Element {
+	zs := merkle.Zeros(depth)
+	return zs[len(zs)-1]
+}
