@@ -191,7 +191,7 @@ func (n *Node) createDataset(ctx context.Context, req *cohortv1.CreateDatasetReq
 	}
 	n.log.Info("ceremony: starting", "ceremony", info.GetCeremonyId(), "dataset", s.ID, "domain", domain, "participants", len(participants), "kind", kind.String())
 
-	_, errs := fanOut(ctx, n, func(ctx context.Context, i uint32, c cohortv1.PeerServiceClient) (*cohortv1.StartCeremonyResponse, error) {
+	_, errs := fanOutWithin(ctx, n, n.opts.Limits.CeremonyTimeout, func(ctx context.Context, i uint32, c cohortv1.PeerServiceClient) (*cohortv1.StartCeremonyResponse, error) {
 		resp, err := c.StartCeremony(ctx, &cohortv1.StartCeremonyRequest{Ceremony: info, Dataset: ds.Desc})
 		if err != nil {
 			return nil, err
@@ -199,9 +199,9 @@ func (n *Node) createDataset(ctx context.Context, req *cohortv1.CreateDatasetReq
 		return resp, n.verifySig(i, startStatement(info).Message(), resp.GetSignature())
 	})
 	if len(errs) > 0 {
-		err := peerFailure(errs)
+		err := peerFailureOf("the ceremony", "", errs)
 		n.failCeremony(info, ds.Desc, status.Convert(err).Message())
-		return nil, status.Errorf(status.Code(err), "ceremony could not start: %s", status.Convert(err).Message())
+		return nil, status.Errorf(status.Code(err), "ceremony could not start (dataset %q is FAILED): %s", s.ID, status.Convert(err).Message())
 	}
 	n.bg.Add(1)
 	go func() {
@@ -255,9 +255,7 @@ func (n *Node) runCeremony(info *cohortv1.CeremonyInfo, ds *dataset.Dataset, sys
 	vkDigest := sha256.Sum256(t.VerifyingKey)
 	seal := attest.CeremonySeal{CeremonyID: info.GetCeremonyId(), TranscriptDigest: td, VerifyingKeyDigest: vkDigest}
 
-	_, errs := fanOut(ctx, n, func(ctx context.Context, i uint32, c cohortv1.PeerServiceClient) (*cohortv1.SealCeremonyResponse, error) {
-		ctx, cancel := context.WithTimeout(ctx, n.opts.Limits.CeremonyTimeout)
-		defer cancel()
+	_, errs := fanOutWithin(ctx, n, n.opts.Limits.CeremonyTimeout, func(ctx context.Context, i uint32, c cohortv1.PeerServiceClient) (*cohortv1.SealCeremonyResponse, error) {
 		stream, err := c.SealCeremony(ctx)
 		if err != nil {
 			return nil, err
@@ -281,7 +279,7 @@ func (n *Node) runCeremony(info *cohortv1.CeremonyInfo, ds *dataset.Dataset, sys
 		return resp, n.verifySig(i, seal.Message(), resp.GetSignature())
 	})
 	if len(errs) > 0 {
-		return peerFailure(errs)
+		return peerFailureOf("the ceremony's transcript", "", errs)
 	}
 	return n.installKeys(ctx, ds.Desc, pk, t.VerifyingKey, tb, td)
 }
@@ -588,9 +586,8 @@ func (s *peerService) SealCeremony(stream cohortv1.PeerService_SealCeremonyServe
 		n.failCeremony(cer.info, cer.desc, err.Error())
 		return err
 	}
-	n.cer.mu.Lock()
-	delete(n.cer.m, h.GetCeremonyId())
-	n.cer.mu.Unlock()
+	// The ceremony stays known so that its coordinator can still abort it
+	// (another peer may refuse the transcript).
 	return stream.SendAndClose(resp)
 }
 

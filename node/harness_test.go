@@ -11,10 +11,12 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -182,6 +184,7 @@ func newTestFederation(t *testing.T, k int, opts ...fedOption) *testFederation {
 			AllowInsecureDevSetup: true,
 			Limits:                Limits{MaxMessageBytes: 1 << 20, PeerTimeout: 5 * time.Second},
 			Version:               "test",
+			Logger:                slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
 		}
 		for _, fn := range opts {
 			fn(&o)
@@ -427,3 +430,13 @@ func (f *testFederation) stored(t *testing.T) []uint64 {
 }
 
 func b32(e fr.Element) [32]byte { return e.Bytes() }
+
+// testLog sends a node's logs to the test's log, shown when it fails or
+// with -v.
+type testLog struct{ t *testing.T }
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Helper()
+	l.t.Log(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
+}

@@ -272,6 +272,12 @@ func (n *Node) alreadyExists(ctx context.Context, datasetID string, nf [32]byte)
 // peerFailure turns the peers' errors into the caller's status: a refusal
 // is reported as the peer's own code, an unreachable peer as Unavailable.
 func peerFailure(errs map[uint32]error) error {
+	return peerFailureOf("the contribution", "; nothing was stored", errs)
+}
+
+// peerFailureOf is peerFailure for any operation: what names it, tail ends
+// each message.
+func peerFailureOf(what, tail string, errs map[uint32]error) error {
 	idx := make([]uint32, 0, len(errs))
 	for i := range errs {
 		idx = append(idx, i)
@@ -280,13 +286,13 @@ func peerFailure(errs map[uint32]error) error {
 	for _, want := range []codes.Code{codes.AlreadyExists, codes.InvalidArgument, codes.FailedPrecondition} {
 		for _, i := range idx {
 			if s := status.Convert(errs[i]); s.Code() == want {
-				return status.Errorf(want, "node %d refused the contribution: %s; nothing was stored", i, s.Message())
+				return status.Errorf(want, "node %d refused %s: %s%s", i, what, s.Message(), tail)
 			}
 		}
 	}
 	i := idx[0]
-	return status.Errorf(codes.Unavailable, "node %d did not commit the contribution (%s: %s); nothing was stored, retry later",
-		i, status.Code(errs[i]), status.Convert(errs[i]).Message())
+	return status.Errorf(codes.Unavailable, "node %d did not complete %s (%s: %s)%s, retry later",
+		i, what, status.Code(errs[i]), status.Convert(errs[i]).Message(), tail)
 }
 
 // rollback removes what a failed ingest stored: this node's row if this

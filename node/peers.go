@@ -102,12 +102,17 @@ func (p *peers) close() {
 
 // call runs fn against peer i with the peer timeout and records the outcome.
 func call[T any](ctx context.Context, n *Node, i uint32, fn func(context.Context, cohortv1.PeerServiceClient) (T, error)) (T, error) {
+	return callWithin(ctx, n, i, n.opts.Limits.PeerTimeout, fn)
+}
+
+// callWithin is call with another timeout.
+func callWithin[T any](ctx context.Context, n *Node, i uint32, timeout time.Duration, fn func(context.Context, cohortv1.PeerServiceClient) (T, error)) (T, error) {
 	var zero T
 	c, err := n.peers.client(i)
 	if err != nil {
 		return zero, status.Errorf(codes.Unavailable, "node %d: %v", i, err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, n.opts.Limits.PeerTimeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	out, err := fn(ctx, c)
 	n.peers.record(i, err)
@@ -117,6 +122,11 @@ func call[T any](ctx context.Context, n *Node, i uint32, fn func(context.Context
 // fanOut calls fn on every other node in parallel and returns the results
 // and errors by node index.
 func fanOut[T any](ctx context.Context, n *Node, fn func(context.Context, uint32, cohortv1.PeerServiceClient) (T, error)) (map[uint32]T, map[uint32]error) {
+	return fanOutWithin(ctx, n, n.opts.Limits.PeerTimeout, fn)
+}
+
+// fanOutWithin is fanOut with another timeout per call.
+func fanOutWithin[T any](ctx context.Context, n *Node, timeout time.Duration, fn func(context.Context, uint32, cohortv1.PeerServiceClient) (T, error)) (map[uint32]T, map[uint32]error) {
 	type res struct {
 		i   uint32
 		v   T
@@ -126,7 +136,7 @@ func fanOut[T any](ctx context.Context, n *Node, fn func(context.Context, uint32
 	ch := make(chan res, len(others))
 	for _, i := range others {
 		go func() {
-			v, err := call(ctx, n, i, func(ctx context.Context, c cohortv1.PeerServiceClient) (T, error) { return fn(ctx, i, c) })
+			v, err := callWithin(ctx, n, i, timeout, func(ctx context.Context, c cohortv1.PeerServiceClient) (T, error) { return fn(ctx, i, c) })
 			ch <- res{i, v, err}
 		}()
 	}

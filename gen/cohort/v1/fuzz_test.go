@@ -15,7 +15,7 @@ func requestTypes() []proto.Message {
 		&cohortv1.GetDatasetRequest{}, &cohortv1.RegisterRequest{}, &cohortv1.GetMembershipPathRequest{},
 		&cohortv1.ContributeRequest{}, &cohortv1.RevokeRequest{}, &cohortv1.GetReceiptRequest{},
 		&cohortv1.CreateDatasetRequest{}, &cohortv1.IssueInvitesRequest{}, &cohortv1.NodeStatusRequest{},
-		&cohortv1.StartCeremonyRequest{}, &cohortv1.CeremonyStepRequest{}, &cohortv1.SealCeremonyRequest{},
+		&cohortv1.StartCeremonyRequest{}, &cohortv1.CeremonyContributeRequest{}, &cohortv1.SealCeremonyRequest{},
 		&cohortv1.ForwardContributionRequest{}, &cohortv1.AbortContributionRequest{},
 		&cohortv1.ApplyRegistrationRequest{}, &cohortv1.GetRegistryStateRequest{},
 		&cohortv1.ListDatasetsRequest{}, &cohortv1.SubmitJobRequest{}, &cohortv1.GetJobRequest{},
@@ -31,7 +31,7 @@ func FuzzUnmarshalRequests(f *testing.F) {
 	seeds := []proto.Message{
 		&cohortv1.ContributeRequest{DatasetId: "fitness-2026", Payload: []byte{1, 2, 3}},
 		&cohortv1.CreateDatasetRequest{SchemaSource: &cohortv1.CreateDatasetRequest_SchemaYaml{SchemaYaml: "id: x\n"}, NodeCount: 3},
-		&cohortv1.CeremonyStepRequest{Part: &cohortv1.CeremonyStepRequest_Chunk{Chunk: &cohortv1.Chunk{Offset: 9, Data: []byte("d")}}},
+		&cohortv1.CeremonyContributeRequest{Part: &cohortv1.CeremonyContributeRequest_Chunk{Chunk: &cohortv1.Chunk{Offset: 9, Data: []byte("d")}}},
 		&cohortv1.SubmitJobRequest{Spec: &cohortv1.JobSpec{Outputs: []*cohortv1.Output{{Kind: cohortv1.OutputKind_OUTPUT_KIND_MEAN, Fields: []string{"age"}}}}},
 		&cohortv1.ApplyRegistrationRequest{Update: &cohortv1.RegistryUpdate{Sequence: 1, Root: make([]byte, 32)}},
 	}

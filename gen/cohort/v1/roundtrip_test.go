@@ -58,7 +58,7 @@ func TestRoundTrip(t *testing.T) {
 			RegistryDepth:    20,
 			InsecureDevSetup: true,
 		}},
-		{"PeerService", &cohortv1.CeremonyStepRequest{Part: &cohortv1.CeremonyStepRequest_Header{
+		{"PeerService", &cohortv1.CeremonyContributeRequest{Part: &cohortv1.CeremonyContributeRequest_Header{
 			Header: &cohortv1.CeremonyContributionHeader{
 				CeremonyId: "c-1", Phase: cohortv1.CeremonyPhase_CEREMONY_PHASE_POWERS_OF_TAU, Index: 1, Contributor: 1,
 				Blob: &cohortv1.BlobHeader{TotalSize: 192<<14 + 265, Sha256: bytes32(4)},
@@ -135,13 +135,15 @@ func TestServices(t *testing.T) {
 	}
 	want := map[string][]method{
 		"cohort.v1.ContributorService": {
-			{name: "GetDataset"}, {name: "Register"}, {name: "GetMembershipPath"},
+			{name: "GetDataset"}, {name: "GetProvingKey", server: true}, {name: "Register"}, {name: "GetMembershipPath"},
 			{name: "Contribute"}, {name: "Revoke"}, {name: "GetReceipt"},
 		},
 		"cohort.v1.AdminService": {{name: "CreateDataset"}, {name: "IssueInvites"}, {name: "NodeStatus"}},
 		"cohort.v1.PeerService": {
-			{name: "StartCeremony"}, {name: "CeremonyStep", clientStream: true}, {name: "SealCeremony"},
-			{name: "ForwardContribution"}, {name: "AbortContribution"},
+			{name: "StartCeremony"}, {name: "CeremonyContribute", clientStream: true, server: true},
+			{name: "SealCeremony", clientStream: true}, {name: "AbortCeremony"},
+			{name: "ForwardContribution"}, {name: "AbortContribution"}, {name: "GetContributionAck"}, {name: "ForwardRevocation"},
+			{name: "ProposeRegistration"}, {name: "StoreInvites"},
 			{name: "ApplyRegistration"}, {name: "GetRegistryState"},
 		},
 		"cohort.v1.BuyerService": {

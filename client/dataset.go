@@ -1,0 +1,31 @@
+package client
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/cohort-dev/cohort/dataset"
+	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
+)
+
+// Dataset fetches a dataset's descriptor and checks it (dataset.From: the
+// schema against its digest, the node keys, the verifying key of a READY
+// dataset). It does not compile the circuit; Contribute does, and refuses a
+// descriptor whose circuit digest differs from the compiled circuit's.
+func (c *Client) Dataset(ctx context.Context, datasetID string) (*dataset.Dataset, error) {
+	if !dataset.ValidID(datasetID) {
+		return nil, fmt.Errorf("%w: dataset id %q is not 1..64 bytes of [a-z0-9-]", ErrInvalidOptions, datasetID)
+	}
+	resp, err := c.api.GetDataset(ctx, &cohortv1.GetDatasetRequest{DatasetId: datasetID})
+	if err != nil {
+		return nil, rpcError("fetching dataset "+datasetID, err)
+	}
+	ds, err := dataset.From(resp.GetDataset())
+	if err != nil {
+		return nil, fmt.Errorf("client: dataset %s: %w", datasetID, err)
+	}
+	if ds.Desc.GetId() != datasetID {
+		return nil, fmt.Errorf("%w: asked for dataset %q, got %q", ErrBadResponse, datasetID, ds.Desc.GetId())
+	}
+	return ds, nil
+}

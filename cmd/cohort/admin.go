@@ -1,0 +1,345 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/cohort-dev/cohort/federation"
+	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
+)
+
+// adminFlags locate a node's API and its admin token. --dir fills the
+// others from a directory made by "cohort federation init" (node --index).
+type adminFlags struct {
+	dir       string
+	index     uint32
+	node      string
+	ca        string
+	tokenFile string
+	plaintext bool
+}
+
+func (a *adminFlags) register(cmd *cobra.Command) {
+	f := cmd.PersistentFlags()
+	f.StringVar(&a.dir, "dir", "", "federation directory from \"cohort federation init\": fills --node, --ca and --admin-token-file for node --index")
+	f.Uint32Var(&a.index, "index", 0, "with --dir: which node to call")
+	f.StringVar(&a.node, "node", "", "node API address host:port")
+	f.StringVar(&a.ca, "ca", "", "federation CA certificate (ca.pem)")
+	f.StringVar(&a.tokenFile, "admin-token-file", "", "file holding the node's admin token")
+	f.BoolVar(&a.plaintext, "insecure-plaintext", false, "talk to the node without TLS (tests on loopback only)")
+}
+
+// resolve fills the flags from --dir.
+func (a *adminFlags) resolve() error {
+	if a.dir == "" {
+		return nil
+	}
+	d, err := federation.LoadDescriptor(filepath.Join(a.dir, "federation.yaml"))
+	if err != nil {
+		return err
+	}
+	e, ok := d.Node(a.index)
+	if !ok {
+		return fmt.Errorf("no node %d in %s", a.index, a.dir)
+	}
+	if a.node == "" {
+		a.node = e.APIAddress
+	}
+	if a.ca == "" {
+		a.ca = filepath.Join(a.dir, "ca.pem")
+	}
+	if a.tokenFile == "" {
+		a.tokenFile = filepath.Join(a.dir, fmt.Sprintf("node-%d", a.index), "admin.token")
+	}
+	return nil
+}
+
+// dial connects to the node's API.
+func (a *adminFlags) dial() (*grpc.ClientConn, error) {
+	if err := a.resolve(); err != nil {
+		return nil, err
+	}
+	if a.node == "" {
+		return nil, errors.New("give --node (or --dir)")
+	}
+	creds := insecure.NewCredentials()
+	if !a.plaintext {
+		if a.ca == "" {
+			return nil, errors.New("give --ca (the federation's ca.pem), or --dir")
+		}
+		pem, err := os.ReadFile(a.ca)
+		if err != nil {
+			return nil, err
+		}
+		tc, err := federation.ClientTLS(pem)
+		if err != nil {
+			return nil, err
+		}
+		creds = credentials.NewTLS(tc)
+	}
+	return grpc.NewClient(a.node, grpc.WithTransportCredentials(creds))
+}
+
+// ctx attaches the admin token.
+func (a *adminFlags) ctx(parent context.Context) (context.Context, error) {
+	if a.tokenFile == "" {
+		return nil, errors.New("give --admin-token-file (or --dir)")
+	}
+	b, err := os.ReadFile(a.tokenFile)
+	if err != nil {
+		return nil, err
+	}
+	tok := strings.TrimSpace(string(b))
+	return metadata.AppendToOutgoingContext(parent, "authorization", "Bearer "+tok), nil
+}
+
+func rpcErr(what string, err error) error {
+	if s, ok := status.FromError(err); ok {
+		return fmt.Errorf("%s: %s: %s", what, s.Code(), s.Message())
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+func newAdminCmd() *cobra.Command {
+	a := &adminFlags{}
+	cmd := &cobra.Command{Use: "admin", Short: "Operate a node: invites, status"}
+	a.register(cmd)
+
+	var count uint32
+	var valid time.Duration
+	invites := &cobra.Command{
+		Use:   "invites",
+		Short: "Issue single-use registry invite tokens (printed one per line)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			conn, err := a.dial()
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			ctx, err := a.ctx(cmd.Context())
+			if err != nil {
+				return err
+			}
+			resp, err := cohortv1.NewAdminServiceClient(conn).IssueInvites(ctx, &cohortv1.IssueInvitesRequest{Count: count, ExpiresAt: time.Now().Add(valid).Unix()})
+			if err != nil {
+				return rpcErr("issue invites", err)
+			}
+			for _, t := range resp.GetTokens() {
+				fmt.Fprintln(cmd.OutOrStdout(), t)
+			}
+			return nil
+		},
+	}
+	invites.Flags().Uint32Var(&count, "count", 1, "number of tokens")
+	invites.Flags().DurationVar(&valid, "valid-for", 7*24*time.Hour, "how long the tokens stay valid")
+
+	statusCmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the node's view of itself and its peers",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			conn, err := a.dial()
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			ctx, err := a.ctx(cmd.Context())
+			if err != nil {
+				return err
+			}
+			st, err := cohortv1.NewAdminServiceClient(conn).NodeStatus(ctx, &cohortv1.NodeStatusRequest{})
+			if err != nil {
+				return rpcErr("node status", err)
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "node %d (version %s), up since %s\n", st.GetNodeIndex(), st.GetVersion(), time.Unix(st.GetStartedAt(), 0).UTC().Format(time.RFC3339))
+			fmt.Fprintf(out, "registry: %d members, sequence %d, root %x\n", st.GetRegistryMembers(), st.GetRegistrySequence(), st.GetRegistryRoot())
+			fmt.Fprintf(out, "datasets: %d\n", st.GetDatasets())
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "peer\taddress\treachable\tlast seen\tregistry sequence")
+			for _, p := range st.GetPeers() {
+				seen := "never"
+				if p.GetLastSeenAt() != 0 {
+					seen = time.Unix(p.GetLastSeenAt(), 0).UTC().Format(time.RFC3339)
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%v\t%s\t%d\n", p.GetNodeIndex(), p.GetAddress(), p.GetReachable(), seen, p.GetRegistrySequence())
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.AddCommand(invites, statusCmd)
+	return cmd
+}
+
+func newDatasetCmd() *cobra.Command {
+	a := &adminFlags{}
+	cmd := &cobra.Command{Use: "dataset", Short: "Create datasets and show them"}
+	a.register(cmd)
+
+	var (
+		schemaPath, beaconSource string
+		insecureSetup, noWait    bool
+		depth                    uint32
+		timeout                  time.Duration
+	)
+	create := &cobra.Command{
+		Use:   "create --schema schema.yaml",
+		Short: "Create a dataset: validate its schema and run the Groth16 ceremony across the federation",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			yaml, err := os.ReadFile(schemaPath)
+			if err != nil {
+				return err
+			}
+			conn, err := a.dial()
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			ctx, err := a.ctx(cmd.Context())
+			if err != nil {
+				return err
+			}
+			nodes, err := federationSize(a)
+			if err != nil {
+				return err
+			}
+			resp, err := cohortv1.NewAdminServiceClient(conn).CreateDataset(ctx, &cohortv1.CreateDatasetRequest{
+				SchemaSource:     &cohortv1.CreateDatasetRequest_SchemaYaml{SchemaYaml: string(yaml)},
+				Backend:          cohortv1.Backend_BACKEND_MPC,
+				NodeCount:        nodes,
+				RegistryDepth:    depth,
+				InsecureDevSetup: insecureSetup,
+				BeaconSource:     beaconSource,
+			})
+			if err != nil {
+				return rpcErr("create dataset", err)
+			}
+			out := cmd.OutOrStdout()
+			d := resp.GetDataset()
+			fmt.Fprintf(out, "dataset %s: %s, circuit %x…, setup %s\n", d.GetId(), d.GetState(), d.GetCircuitDigest()[:8], d.GetSetupKind())
+			if insecureSetup {
+				fmt.Fprintln(out, "WARNING: insecure dev setup — one machine knew the toxic waste and can forge proofs; never use this dataset for real data")
+			}
+			if noWait {
+				return nil
+			}
+			return waitDataset(cmd.Context(), out, conn, d.GetId(), timeout)
+		},
+	}
+	create.Flags().StringVar(&schemaPath, "schema", "", "schema YAML file (required)")
+	create.Flags().StringVar(&beaconSource, "beacon-source", "", "where the ceremony beacons come from, announced before it starts (required unless --insecure-dev-setup)")
+	create.Flags().BoolVar(&insecureSetup, "insecure-dev-setup", false, "single-party setup instead of a ceremony: INSECURE, development only (the node must allow it)")
+	create.Flags().Uint32Var(&depth, "registry-depth", 0, "registry depth; 0: the federation's")
+	create.Flags().BoolVar(&noWait, "no-wait", false, "return at once instead of waiting for READY")
+	create.Flags().DurationVar(&timeout, "timeout", 30*time.Minute, "how long to wait for the ceremony")
+	_ = create.MarkFlagRequired("schema")
+
+	show := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show a dataset's descriptor",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			conn, err := a.dial()
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			resp, err := cohortv1.NewContributorServiceClient(conn).GetDataset(cmd.Context(), &cohortv1.GetDatasetRequest{DatasetId: args[0]})
+			if err != nil {
+				return rpcErr("get dataset", err)
+			}
+			printDataset(cmd.OutOrStdout(), resp.GetDataset())
+			return nil
+		},
+	}
+	cmd.AddCommand(create, show)
+	return cmd
+}
+
+// federationSize reads the node count from --dir, or asks NodeStatus.
+func federationSize(a *adminFlags) (uint32, error) {
+	if a.dir != "" {
+		d, err := federation.LoadDescriptor(filepath.Join(a.dir, "federation.yaml"))
+		if err != nil {
+			return 0, err
+		}
+		return uint32(len(d.Nodes)), nil
+	}
+	conn, err := a.dial()
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	ctx, err := a.ctx(context.Background())
+	if err != nil {
+		return 0, err
+	}
+	st, err := cohortv1.NewAdminServiceClient(conn).NodeStatus(ctx, &cohortv1.NodeStatusRequest{})
+	if err != nil {
+		return 0, rpcErr("node status", err)
+	}
+	return uint32(len(st.GetPeers()) + 1), nil
+}
+
+func waitDataset(ctx context.Context, out io.Writer, conn *grpc.ClientConn, id string, timeout time.Duration) error {
+	c := cohortv1.NewContributorServiceClient(conn)
+	start := time.Now()
+	last := time.Time{}
+	for {
+		resp, err := c.GetDataset(ctx, &cohortv1.GetDatasetRequest{DatasetId: id})
+		if err != nil {
+			return rpcErr("get dataset", err)
+		}
+		switch resp.GetDataset().GetState() {
+		case cohortv1.DatasetState_DATASET_STATE_READY:
+			fmt.Fprintf(out, "dataset %s READY after %s\n", id, time.Since(start).Round(time.Second))
+			printDataset(out, resp.GetDataset())
+			return nil
+		case cohortv1.DatasetState_DATASET_STATE_FAILED:
+			return fmt.Errorf("dataset %s: setup FAILED after %s (see the nodes' logs)", id, time.Since(start).Round(time.Second))
+		}
+		if time.Since(start) > timeout {
+			return fmt.Errorf("dataset %s: still in SETUP after %s", id, timeout)
+		}
+		if time.Since(last) >= 10*time.Second {
+			fmt.Fprintf(out, "  ceremony running… %s\n", time.Since(start).Round(time.Second))
+			last = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func printDataset(out io.Writer, d *cohortv1.DatasetDescriptor) {
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "id\t%s\n", d.GetId())
+	fmt.Fprintf(tw, "state\t%s\n", d.GetState())
+	fmt.Fprintf(tw, "backend\t%s\n", d.GetBackend())
+	fmt.Fprintf(tw, "setup\t%s\n", d.GetSetupKind())
+	fmt.Fprintf(tw, "nodes\t%d\n", d.GetNodeCount())
+	fmt.Fprintf(tw, "registry depth\t%d\n", d.GetRegistryDepth())
+	fmt.Fprintf(tw, "parameter sets\t%s\n", strings.Join(d.GetParameterSetIds(), ", "))
+	fmt.Fprintf(tw, "circuit digest\t%x\n", d.GetCircuitDigest())
+	fmt.Fprintf(tw, "transcript digest\t%x\n", d.GetCeremonyTranscriptDigest())
+	fmt.Fprintf(tw, "verifying key\t%d bytes\n", len(d.GetVerifyingKey()))
+	tw.Flush()
+}

@@ -1,0 +1,536 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cohort-dev/cohort/client"
+	"github.com/cohort-dev/cohort/dataset"
+	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
+	"github.com/cohort-dev/cohort/schema"
+)
+
+// contributorFlags are the flags shared by every contributor command.
+type contributorFlags struct {
+	identity string
+	node     string
+	ca       string
+	insecure bool
+	cache    string
+}
+
+func newContributorCmd() *cobra.Command {
+	g := &contributorFlags{}
+	cmd := &cobra.Command{
+		Use:   "contributor",
+		Short: "Keep an identity, contribute records, check and revoke them",
+		Long: `contributor commands act for one person: they keep an identity (a secret
+that never leaves the identity file), register it with a federation using
+an invite token, contribute records to a dataset with consent terms, and
+check or revoke them. Nodes see only sealed shares of a record and a proof
+that it is valid and consented.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	var defIdentity, defCache string
+	if home, err := os.UserHomeDir(); err == nil {
+		defIdentity = filepath.Join(home, ".cohort", "identity.json")
+		defCache = filepath.Join(home, ".cohort", "cache")
+	}
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&g.identity, "identity", defIdentity, "identity file (holds your secret; mode 0600)")
+	pf.StringVar(&g.node, "node", "", "address host:port of a node of the federation")
+	pf.StringVar(&g.ca, "ca", "", "the federation's CA certificate (ca.pem) to authenticate the node")
+	pf.BoolVar(&g.insecure, "insecure-plaintext", false, "talk to the node unencrypted and unauthenticated (local tests only)")
+	pf.StringVar(&g.cache, "cache", defCache, `directory that keeps proving keys between runs ("" for none)`)
+	cmd.AddCommand(
+		newContributorInitCmd(g),
+		newContributorRegisterCmd(g),
+		newContributorContributeCmd(g),
+		newContributorRevokeCmd(g),
+		newContributorReceiptCmd(g),
+	)
+	return cmd
+}
+
+func (g *contributorFlags) identityPath() (string, error) {
+	if g.identity == "" {
+		return "", errors.New("no identity file: pass --identity PATH")
+	}
+	return g.identity, nil
+}
+
+func (g *contributorFlags) loadIdentity() (*client.Identity, error) {
+	path, err := g.identityPath()
+	if err != nil {
+		return nil, err
+	}
+	id, err := client.LoadIdentity(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("no identity at %s: create one with cohort contributor init", path)
+	}
+	return id, err
+}
+
+// dial connects to --node, authenticated by --ca unless --insecure-plaintext.
+func (g *contributorFlags) dial(stderr io.Writer) (*client.Client, error) {
+	if g.node == "" {
+		return nil, errors.New("--node host:port is required")
+	}
+	switch {
+	case g.insecure && g.ca != "":
+		return nil, errors.New("give either --ca or --insecure-plaintext, not both")
+	case g.insecure:
+		fmt.Fprintln(stderr, "WARNING: --insecure-plaintext: the connection to the node is neither encrypted nor authenticated")
+		return client.Dial(g.node, client.WithInsecure())
+	case g.ca == "":
+		return nil, errors.New("--ca is required: the federation's ca.pem (or --insecure-plaintext for a local test node)")
+	}
+	pem, err := os.ReadFile(g.ca)
+	if err != nil {
+		return nil, fmt.Errorf("--ca: %w", err)
+	}
+	return client.Dial(g.node, client.WithCA(pem))
+}
+
+// commandContext is the command's context, cancelled on an interrupt.
+func commandContext(cmd *cobra.Command) (context.Context, context.CancelFunc) {
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return signal.NotifyContext(ctx, os.Interrupt)
+}
+
+func newContributorInitCmd(g *contributorFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "init",
+		Short: "Create a new identity file",
+		Long: `init draws a new identity secret and writes it to the identity file with
+mode 0600. It never replaces an existing file: losing a secret loses the
+power to revoke the records made with it. It prints the identity commitment,
+which is public; the secret is never printed.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			path, err := g.identityPath()
+			if err != nil {
+				return err
+			}
+			id, err := client.NewIdentity(nil)
+			if err != nil {
+				return err
+			}
+			if err := id.Save(path); err != nil {
+				if errors.Is(err, fs.ErrExist) {
+					return fmt.Errorf("an identity already exists at %s; it is kept (its secret is the only way to revoke its records)", path)
+				}
+				return err
+			}
+			ic := id.Commitment()
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "identity written to %s (keep it private and backed up)\n", path)
+			fmt.Fprintf(out, "identity commitment %s\n", hex.EncodeToString(ic[:]))
+			return nil
+		},
+	}
+}
+
+func newContributorRegisterCmd(g *contributorFlags) *cobra.Command {
+	var invite string
+	cmd := &cobra.Command{
+		Use:   "register --invite TOKEN",
+		Short: "Admit the identity to the federation's registry",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			id, err := g.loadIdentity()
+			if err != nil {
+				return err
+			}
+			if m := id.Member; m != nil && m.Federation != g.node {
+				return fmt.Errorf("this identity is registered with %s (member %d); use a separate identity file (--identity) for another federation, so that the two registries cannot link your records", m.Federation, m.Index)
+			}
+			c, err := g.dial(cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			ctx, stop := commandContext(cmd)
+			defer stop()
+			m, err := c.Register(ctx, id, invite)
+			if err != nil {
+				return err
+			}
+			id.Member = &m
+			if err := id.Update(g.identity); err != nil {
+				return fmt.Errorf("registered as member %d, but saving the membership failed: %w", m.Index, err)
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "registered with %s\n", m.Federation)
+			fmt.Fprintf(out, "member index   %d\n", m.Index)
+			fmt.Fprintf(out, "registry root  %s\n", hex.EncodeToString(m.Root[:]))
+			fmt.Fprintf(out, "sequence       %d\n", m.Sequence)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&invite, "invite", "", "invite token from the federation (single use)")
+	cmd.MarkFlagRequired("invite")
+	return cmd
+}
+
+type contributeFlags struct {
+	dataset   string
+	epoch     string
+	record    string
+	purposes  string
+	expiry    string
+	minCohort uint32
+}
+
+func newContributorContributeCmd(g *contributorFlags) *cobra.Command {
+	var f contributeFlags
+	cmd := &cobra.Command{
+		Use:   "contribute --dataset ID --epoch N|current --record FILE --purposes a,b --expiry DATE",
+		Short: "Prove and upload one record",
+		Long: `contribute encodes a record (a JSON object with one member per schema
+field) with the dataset's schema, splits it into one secret share per node,
+proves that it is valid and that you consented to the given terms, seals
+each share to its node and uploads the payload. It then checks that every
+node signed an acknowledgment of exactly that payload and prints the
+receipt. Nothing secret is written or printed.
+
+--expiry takes a date (the record may be used until the end of that day,
+UTC) or an RFC 3339 time. --min-cohort defaults to the dataset's minimum.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runContribute(cmd, g, f, cmd.Flags().Changed("min-cohort"))
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.dataset, "dataset", "", "dataset id")
+	fl.StringVar(&f.epoch, "epoch", "current", `epoch number, or "current"`)
+	fl.StringVar(&f.record, "record", "", "record file (JSON)")
+	fl.StringVar(&f.purposes, "purposes", "", "comma-separated purposes the record may be used for")
+	fl.StringVar(&f.expiry, "expiry", "", "last day (YYYY-MM-DD) or instant (RFC 3339) the record may be used")
+	fl.Uint32Var(&f.minCohort, "min-cohort", 0, "smallest cohort you accept to be counted in (default: the dataset's)")
+	for _, name := range []string{"dataset", "record", "purposes", "expiry"} {
+		cmd.MarkFlagRequired(name)
+	}
+	return cmd
+}
+
+func runContribute(cmd *cobra.Command, g *contributorFlags, f contributeFlags, minCohortSet bool) error {
+	id, err := g.loadIdentity()
+	if err != nil {
+		return err
+	}
+	if id.Member == nil {
+		return errors.New("this identity is not registered: run cohort contributor register --invite TOKEN first")
+	}
+	expiry, err := parseExpiry(f.expiry)
+	if err != nil {
+		return err
+	}
+	purposes := splitList(f.purposes)
+	if len(purposes) == 0 {
+		return errors.New("--purposes: name at least one purpose")
+	}
+	recordJSON, err := readBounded(f.record, schema.MaxRecordBytes)
+	if err != nil {
+		return fmt.Errorf("--record: %w", err)
+	}
+	stderr, out := cmd.ErrOrStderr(), cmd.OutOrStdout()
+	c, err := g.dial(stderr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx, stop := commandContext(cmd)
+	defer stop()
+
+	p := newProgressPrinter(stderr)
+	p.update(client.StageDataset, 0, 1)
+	ds, err := c.Dataset(ctx, f.dataset)
+	if err != nil {
+		return err
+	}
+	p.update(client.StageDataset, 1, 1)
+	warnSetup(stderr, ds)
+	epoch, err := parseEpoch(f.epoch, ds.Schema, time.Now())
+	if err != nil {
+		return err
+	}
+	record, err := ds.Schema.ParseRecordJSON(recordJSON)
+	if err != nil {
+		return fmt.Errorf("--record %s: %w", f.record, err)
+	}
+	minCohort := f.minCohort
+	if !minCohortSet {
+		minCohort = ds.Schema.MinCohort
+	}
+	receipt, err := c.Contribute(ctx, id, client.ContributeOptions{
+		Dataset:   ds,
+		Epoch:     epoch,
+		Record:    record,
+		Purposes:  purposes,
+		Expiry:    expiry,
+		MinCohort: minCohort,
+		CacheDir:  g.cache,
+		Progress:  p.update,
+	})
+	if err != nil {
+		if existing, ok := client.ExistingReceipt(err); ok && client.VerifyReceipt(ds, existing, id.Nullifier(ds.Desc.GetId(), epoch)) == nil {
+			fmt.Fprintf(out, "a record of yours for dataset %s, epoch %d, was already accepted:\n", ds.Desc.GetId(), epoch)
+			printReceipt(out, ds, existing)
+		}
+		return err
+	}
+	fmt.Fprintf(out, "record accepted by all %d nodes (purposes %s, until %s, minimum cohort %d)\n",
+		len(receipt.GetAcks()), strings.Join(purposes, ","), expiry.UTC().Format(time.RFC3339), minCohort)
+	printReceipt(out, ds, receipt)
+	return nil
+}
+
+func newContributorRevokeCmd(g *contributorFlags) *cobra.Command {
+	var datasetID, epochFlag string
+	cmd := &cobra.Command{
+		Use:   "revoke --dataset ID --epoch N",
+		Short: "Revoke a record",
+		Long: `revoke reveals the record's revocation token (it says nothing about your
+secret or your other records); no job admitted afterwards uses the record.
+Jobs admitted before may still release results that counted it.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			id, err := g.loadIdentity()
+			if err != nil {
+				return err
+			}
+			c, err := g.dial(cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			ctx, stop := commandContext(cmd)
+			defer stop()
+			epoch, err := epochFor(ctx, c, datasetID, epochFlag)
+			if err != nil {
+				return err
+			}
+			resp, err := c.Revoke(ctx, id, datasetID, epoch)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "record revoked; every node signed the revocation\n")
+			fmt.Fprintf(out, "nullifier   %s\n", hex.EncodeToString(resp.GetNullifier()))
+			fmt.Fprintf(out, "revoked at  %s\n", unixTime(resp.GetRevokedAt()))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&datasetID, "dataset", "", "dataset id")
+	cmd.Flags().StringVar(&epochFlag, "epoch", "", `epoch number, or "current"`)
+	cmd.MarkFlagRequired("dataset")
+	cmd.MarkFlagRequired("epoch")
+	return cmd
+}
+
+func newContributorReceiptCmd(g *contributorFlags) *cobra.Command {
+	var datasetID, epochFlag string
+	cmd := &cobra.Command{
+		Use:   "receipt --dataset ID --epoch N",
+		Short: "Show and check the receipt of a record, and the jobs that used it",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			id, err := g.loadIdentity()
+			if err != nil {
+				return err
+			}
+			c, err := g.dial(cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			ctx, stop := commandContext(cmd)
+			defer stop()
+			ds, err := c.Dataset(ctx, datasetID)
+			if err != nil {
+				return err
+			}
+			epoch, err := parseEpoch(epochFlag, ds.Schema, time.Now())
+			if err != nil {
+				return err
+			}
+			resp, err := c.Receipt(ctx, datasetID, id.Nullifier(datasetID, epoch))
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			printReceipt(out, ds, resp.GetReceipt())
+			if len(resp.GetJobIds()) == 0 {
+				fmt.Fprintln(out, "no finished job has counted this record yet")
+			} else {
+				fmt.Fprintf(out, "counted by jobs: %s\n", strings.Join(resp.GetJobIds(), ", "))
+			}
+			if resp.GetNextPageToken() != "" {
+				fmt.Fprintln(out, "(more jobs not shown)")
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&datasetID, "dataset", "", "dataset id")
+	cmd.Flags().StringVar(&epochFlag, "epoch", "", `epoch number, or "current"`)
+	cmd.MarkFlagRequired("dataset")
+	cmd.MarkFlagRequired("epoch")
+	return cmd
+}
+
+// epochFor resolves --epoch, fetching the dataset's schema only for "current".
+func epochFor(ctx context.Context, c *client.Client, datasetID, flag string) (uint64, error) {
+	if flag != "current" {
+		return parseEpoch(flag, nil, time.Time{})
+	}
+	ds, err := c.Dataset(ctx, datasetID)
+	if err != nil {
+		return 0, err
+	}
+	return parseEpoch(flag, ds.Schema, time.Now())
+}
+
+// parseEpoch reads --epoch: a number, or "current" for the schema's epoch
+// containing now.
+func parseEpoch(flag string, s *schema.Schema, now time.Time) (uint64, error) {
+	if flag == "current" {
+		if s == nil {
+			return 0, errors.New(`--epoch current needs the dataset's schema`)
+		}
+		return s.Epoch.Index(now), nil
+	}
+	n, err := strconv.ParseUint(flag, 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf(`--epoch %q: want a number below 2^32 or "current"`, flag)
+	}
+	return n, nil
+}
+
+// parseExpiry reads --expiry: a date means the end of that day, UTC.
+func parseExpiry(s string) (time.Time, error) {
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t.Add(24*time.Hour - time.Second), nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("--expiry %q: want a date (2027-01-31: until the end of that day, UTC) or an RFC 3339 time", s)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// readBounded reads a file of at most limit bytes.
+func readBounded(path string, limit int) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, int64(limit)+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
+	}
+	return data, nil
+}
+
+// warnSetup says loudly when a dataset's keys come from a single-party setup.
+func warnSetup(w io.Writer, ds *dataset.Dataset) {
+	if ds.Desc.GetSetupKind() != cohortv1.SetupKind_SETUP_KIND_INSECURE_DEV {
+		return
+	}
+	fmt.Fprintf(w, `
+!!! WARNING: dataset %s uses an INSECURE DEVELOPMENT SETUP.
+!!! Its proving keys came from one machine that knew the toxic waste: whoever
+!!! holds it can forge proofs. Contribute test data only, never real records.
+
+`, ds.Desc.GetId())
+}
+
+func printReceipt(w io.Writer, ds *dataset.Dataset, r *cohortv1.Receipt) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "dataset\t%s\n", r.GetDatasetId())
+	fmt.Fprintf(tw, "epoch\t%d\n", r.GetEpoch())
+	fmt.Fprintf(tw, "status\t%s\n", strings.TrimPrefix(r.GetStatus().String(), "RECEIPT_STATUS_"))
+	fmt.Fprintf(tw, "nullifier\t%s\n", hex.EncodeToString(r.GetNullifier()))
+	fmt.Fprintf(tw, "payload digest\t%s\n", hex.EncodeToString(r.GetPayloadDigest()))
+	fmt.Fprintf(tw, "registry root\t%s\n", hex.EncodeToString(r.GetRegistryRoot()))
+	fmt.Fprintf(tw, "accepted at\t%s\n", unixTime(r.GetAcceptedAt()))
+	if r.GetRevokedAt() != 0 {
+		fmt.Fprintf(tw, "revoked at\t%s\n", unixTime(r.GetRevokedAt()))
+	}
+	for i, a := range r.GetAcks() {
+		name := ""
+		if i < len(ds.Desc.GetNodes()) {
+			name = ds.Desc.GetNodes()[i].GetName()
+		}
+		fmt.Fprintf(tw, "node %d\t%s: stored at %s, signature verified\n", i, name, unixTime(a.GetStoredAt()))
+	}
+	tw.Flush()
+}
+
+func unixTime(s int64) string { return time.Unix(s, 0).UTC().Format(time.RFC3339) }
+
+// progressPrinter writes one line when a stage starts and one when it ends,
+// with the time since the first stage, and the proving key's download in
+// steps of a tenth.
+type progressPrinter struct {
+	w          io.Writer
+	start      time.Time
+	stage      string
+	stageStart time.Time
+	tenths     int
+}
+
+func newProgressPrinter(w io.Writer) *progressPrinter {
+	return &progressPrinter{w: w, start: time.Now()}
+}
+
+func (p *progressPrinter) update(stage string, done, total int) {
+	now := time.Now()
+	if stage != p.stage {
+		p.stage, p.stageStart, p.tenths = stage, now, 0
+		fmt.Fprintf(p.w, "[%6.1fs] %s…\n", now.Sub(p.start).Seconds(), stage)
+	}
+	if total <= 0 {
+		return
+	}
+	if done >= total {
+		fmt.Fprintf(p.w, "[%6.1fs] %s done in %s\n", now.Sub(p.start).Seconds(), stage, now.Sub(p.stageStart).Round(10*time.Millisecond))
+		return
+	}
+	if stage == client.StageProvingKey {
+		if t := done * 10 / total; t > p.tenths {
+			p.tenths = t
+			fmt.Fprintf(p.w, "           %3d%% of %.1f MiB\n", t*10, float64(total)/(1<<20))
+		}
+	}
+}

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+
+	"github.com/cohort-dev/cohort/federation"
+	"github.com/cohort-dev/cohort/node"
+	"github.com/cohort-dev/cohort/store"
+)
+
+func newNodeCmd() *cobra.Command {
+	var config string
+	cmd := &cobra.Command{
+		Use:   "node --config DIR/node-N/node.yaml",
+		Short: "Run one federation node until SIGINT or SIGTERM",
+		Long: `node runs one node of a federation made by "cohort federation init": the
+public API (contributors, admins) with TLS on its listen address, the peer API
+with mutual TLS on its peer address, and Prometheus metrics on a loopback
+address. It logs to stderr and stops gracefully on SIGINT or SIGTERM.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runNode(ctx, config, cmd.ErrOrStderr(), nil)
+		},
+	}
+	cmd.Flags().StringVar(&config, "config", "", "path to the node's node.yaml (required)")
+	_ = cmd.MarkFlagRequired("config")
+	return cmd
+}
+
+// nodeListeners, when given, are used instead of binding the configured
+// addresses (tests bind first to learn the ports).
+type nodeListeners struct{ api, peer net.Listener }
+
+// runNode loads a node's configuration and keys, opens its store and serves
+// until ctx ends.
+func runNode(ctx context.Context, config string, logOut io.Writer, lis *nodeListeners) error {
+	fn, err := federation.LoadNode(config)
+	if err != nil {
+		return err
+	}
+	log, err := nodeLogger(fn.Config.Log, logOut)
+	if err != nil {
+		return err
+	}
+	log = log.With("federation", fn.Federation.Name)
+
+	scfg := store.Config{Driver: fn.Config.Store.Driver, DSN: fn.Config.Store.DSN}
+	if scfg.Driver == "" || scfg.Driver == store.DriverSQLite {
+		scfg.Driver, scfg.Path = store.DriverSQLite, filepath.Join(fn.DataPath(), "cohort.db")
+	}
+	st, err := store.Open(ctx, scfg)
+	if err != nil {
+		return fmt.Errorf("node: store: %w", err)
+	}
+	defer st.Close()
+
+	members := make([]node.Member, len(fn.Federation.Nodes))
+	for i, e := range fn.Federation.Nodes {
+		seal, err := e.SealKey()
+		if err != nil {
+			return fmt.Errorf("node: federation node %d: %w", i, err)
+		}
+		members[i] = node.Member{Index: e.Index, Name: e.Name, APIAddress: e.APIAddress, PeerAddress: e.PeerAddress, Seal: seal, Signing: e.SigningPublicKey}
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	l := fn.Config.Limits
+	fedName := fn.Federation.Name
+	n, err := node.New(ctx, node.Options{
+		Index:         fn.Index(),
+		Federation:    fedName,
+		Members:       members,
+		RegistryDepth: fn.Federation.RegistryDepth,
+		Sequencer:     fn.Federation.RegistrySequencer,
+		RootWindow:    fn.Federation.RootWindow,
+		OpenAdmission: fn.Federation.Admission == federation.AdmissionOpen,
+		Signing:       fn.Signing,
+		Seal:          fn.Seal,
+		Store:         st,
+		APITLS:        fn.APIServerTLS(),
+		PeerServerTLS: fn.PeerServerTLS(),
+		PeerClientTLS: fn.PeerClientTLS,
+		PeerIdentity: func(cs tls.ConnectionState) (uint32, error) {
+			return federation.PeerIndex(cs, fedName)
+		},
+		AdminTokenHash:        fn.AdminTokenHash,
+		AllowInsecureDevSetup: fn.Config.AllowInsecureDevSetup,
+		Limits: node.Limits{
+			MaxMessageBytes:       l.MaxMessageBytes,
+			MaxConcurrentStreams:  l.MaxConcurrentStreams,
+			KeepaliveTime:         l.KeepaliveTime,
+			KeepaliveTimeout:      l.KeepaliveTimeout,
+			MinClientPingInterval: l.MinClientPingInterval,
+			PeerTimeout:           l.PeerTimeout,
+			IngestConcurrency:     l.IngestConcurrency,
+		},
+		Logger:  log,
+		Metrics: reg,
+		Version: version,
+	})
+	if err != nil {
+		return err
+	}
+	if lis == nil {
+		lis = &nodeListeners{}
+		if lis.api, err = net.Listen("tcp", fn.Config.Listen); err != nil {
+			return fmt.Errorf("node: listen (api): %w", err)
+		}
+		if lis.peer, err = net.Listen("tcp", fn.Config.PeerListen); err != nil {
+			lis.api.Close()
+			return fmt.Errorf("node: listen (peer): %w", err)
+		}
+	}
+	if addr := fn.Config.MetricsListen; addr != "" {
+		ml, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("node: listen (metrics): %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := srv.Serve(ml); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("metrics server", "error", err)
+			}
+		}()
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(sctx)
+		}()
+		log.Info("metrics", "address", ml.Addr().String())
+	}
+	err = n.Serve(ctx, lis.api, lis.peer)
+	log.Info("stopped")
+	return err
+}
+
+func nodeLogger(c federation.LogConfig, out io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if c.Level != "" {
+		if err := level.UnmarshalText([]byte(strings.ToUpper(c.Level))); err != nil {
+			return nil, fmt.Errorf("node: log level %q", c.Level)
+		}
+	}
+	o := &slog.HandlerOptions{Level: level}
+	switch c.Format {
+	case "", "text":
+		return slog.New(slog.NewTextHandler(out, o)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(out, o)), nil
+	}
+	return nil, fmt.Errorf("node: log format %q (want text or json)", c.Format)
+}
