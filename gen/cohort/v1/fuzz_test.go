@@ -21,7 +21,9 @@ func requestTypes() []proto.Message {
 		&cohortv1.ListDatasetsRequest{}, &cohortv1.SubmitJobRequest{}, &cohortv1.GetJobRequest{},
 		&cohortv1.WatchJobRequest{}, &cohortv1.ListJobsRequest{}, &cohortv1.CancelJobRequest{},
 		&cohortv1.GetResultRequest{}, &cohortv1.GetTranscriptRequest{}, &cohortv1.GetVerifyingKeyRequest{},
-		&cohortv1.GetCeremonyRequest{},
+		&cohortv1.GetCeremonyRequest{}, &cohortv1.GetProvingKeyRequest{}, &cohortv1.AbortCeremonyRequest{},
+		&cohortv1.GetContributionAckRequest{}, &cohortv1.ForwardRevocationRequest{},
+		&cohortv1.ProposeRegistrationRequest{}, &cohortv1.StoreInvitesRequest{},
 	}
 }
 
