@@ -127,7 +127,7 @@ func (tn *testNode) stop() {
 }
 
 type testFederation struct {
-	t     *testing.T
+	t     testing.TB
 	nodes []*testNode
 	conns []*grpc.ClientConn
 	now   func() time.Time
@@ -135,7 +135,7 @@ type testFederation struct {
 
 type fedOption func(*Options)
 
-func newTestFederation(t *testing.T, k int, opts ...fedOption) *testFederation {
+func newTestFederation(t testing.TB, k int, opts ...fedOption) *testFederation {
 	t.Helper()
 	ca := newTestCA(t)
 	f := &testFederation{t: t}
@@ -274,7 +274,7 @@ func loadTestKeys(t testing.TB, k int) {
 }
 
 // installDataset puts the test dataset, READY, on every node directly.
-func (f *testFederation) installDataset(t *testing.T) *cohortv1.DatasetDescriptor {
+func (f *testFederation) installDataset(t testing.TB) *cohortv1.DatasetDescriptor {
 	t.Helper()
 	loadTestKeys(t, len(f.nodes))
 	nodes := make([]dataset.Node, len(f.nodes))
@@ -311,7 +311,7 @@ type testContributor struct {
 	index  uint64
 }
 
-func (f *testFederation) register(t *testing.T, via int) *testContributor {
+func (f *testFederation) register(t testing.TB, via int) *testContributor {
 	t.Helper()
 	inv, err := f.admin(via).IssueInvites(adminCtx(), &cohortv1.IssueInvitesRequest{Count: 1, ExpiresAt: time.Now().Add(time.Hour).Unix()})
 	if err != nil {
@@ -343,7 +343,7 @@ type payloadOptions struct {
 
 // payload proves and seals a record for c, fetching the membership path
 // from node via.
-func (f *testFederation) payload(t *testing.T, c *testContributor, via int, o payloadOptions) []byte {
+func (f *testFederation) payload(t testing.TB, c *testContributor, via int, o payloadOptions) []byte {
 	t.Helper()
 	loadTestKeys(t, len(f.nodes))
 	s := testSchema()
@@ -416,7 +416,7 @@ func (f *testFederation) payload(t *testing.T, c *testContributor, via int, o pa
 }
 
 // stored counts, per node, the contributions of the test dataset.
-func (f *testFederation) stored(t *testing.T) []uint64 {
+func (f *testFederation) stored(t testing.TB) []uint64 {
 	t.Helper()
 	out := make([]uint64, len(f.nodes))
 	for i, tn := range f.nodes {
@@ -433,7 +433,7 @@ func b32(e fr.Element) [32]byte { return e.Bytes() }
 
 // testLog sends a node's logs to the test's log, shown when it fails or
 // with -v.
-type testLog struct{ t *testing.T }
+type testLog struct{ t testing.TB }
 
 func (l testLog) Write(p []byte) (int, error) {
 	l.t.Helper()

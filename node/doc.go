@@ -1,0 +1,80 @@
+// Package node is a Cohort federation node: its gRPC services, the peer
+// protocol between nodes, the registry they share and the ingest pipeline
+// that verifies and stores contributions.
+//
+// # Surfaces
+//
+// A node serves two gRPC servers. The public API (ContributorService,
+// AdminService, health, reflection) is TLS with the node's certificate from
+// the federation CA; contributors are not authenticated (a contribution is
+// authorised by its proof, a registration by its invite token, a
+// revocation by its token) and admin calls carry "authorization: Bearer
+// <admin token>", checked in constant time against its SHA-256. The peer API
+// (PeerService) is mutual TLS only: the caller's verified certificate names
+// the federation node it is (Options.PeerIdentity), and anything else is
+// refused before any handler runs. Every server bounds message size,
+// concurrent streams and keepalive (Limits), recovers from handler panics
+// (Internal, logged with the stack, never sent), logs each call without its
+// payload, and counts it in Prometheus metrics.
+//
+// # Registry
+//
+// The registry is one Merkle tree of identity commitments for the whole
+// federation (package circuits/merkle). Updates are totally ordered by one
+// node, the sequencer: Register on any node is forwarded to it
+// (ProposeRegistration), which consumes the invite token, appends the
+// member, and pushes the update (sequence number, previous root, new root)
+// to every peer (ApplyRegistration). A peer recomputes the root and refuses
+// an update that does not follow its own state; one that missed updates
+// fetches them from the sequencer (GetRegistryState) first, and every
+// non-sequencer node catches up when it starts. Register answers only when
+// every node has applied the update; otherwise it is Unavailable and a retry
+// (the same commitment is idempotent) completes it. All nodes therefore
+// compute the same roots. A proof is accepted against the current root or
+// one superseded less than RootWindow ago, so proofs in flight survive new
+// registrations.
+//
+// # Ingest
+//
+// Contribute may be sent to any node, which coordinates it:
+//
+//  1. decode the payload against the dataset's exact layout; check that it
+//     is bound to this dataset, that its epoch is open (the current one or
+//     up to EpochGrace before), that its consent has not expired and that
+//     its registry root is valid;
+//  2. a payload whose nullifier is stored with the same bytes is a retry:
+//     skip to 4; with other bytes it is AlreadyExists (the existing receipt
+//     rides in the status details);
+//  3. verify the Groth16 proof (circuits.BatchVerifier), open this node's
+//     HPKE-sealed share and check it against its commitment C_j, and commit
+//     the share with this node's signed acknowledgment (package attest);
+//  4. forward the payload to every peer (ForwardContribution), which runs 1–3
+//     itself — it trusts nothing the coordinator checked — and answers with
+//     its own signed acknowledgment and whether this call stored it;
+//  5. answer with the receipt (every node's acknowledgment) only once every
+//     node has committed. If any node refused or did not answer, what this
+//     call stored is removed again everywhere (AbortContribution; an
+//     unreachable peer is retried in the background) and the caller gets the
+//     refusal's code, or Unavailable.
+//
+// A retry of the same payload, to any node, gets the same receipt, since
+// each node's acknowledgment is stored and deterministic. Revoke records the
+// revocation on the coordinator and then on every peer, all signing the
+// coordinator's time.
+//
+// # Setup
+//
+// CreateDataset runs the Groth16 ceremony of DESIGN §5.5 across the nodes;
+// see ceremony.go for the protocol and the beacon's limits.
+//
+// # Known limits
+//
+// Two concurrent uploads of payloads with the same nullifier to two
+// different nodes can each be refused by the other's peers (both roll back;
+// a retry succeeds). A peer that stored a share and then became unreachable
+// before the coordinator's roll-back keeps it until the background retry
+// reaches it; DESIGN §5.3 has jobs compare the nodes' accepted sets before
+// aggregating, which catches such a difference. A dataset whose setup
+// FAILED keeps its id. Ceremony state lives in memory: restarting a node
+// during a ceremony fails that ceremony.
+package node
