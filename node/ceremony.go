@@ -183,6 +183,7 @@ func (n *Node) createDataset(ctx context.Context, req *cohortv1.CreateDatasetReq
 		BeaconSource:  req.GetBeaconSource(),
 		State:         cohortv1.CeremonyState_CEREMONY_STATE_PHASE1,
 	}
+	ds.Desc.CeremonyId, ds.Desc.CeremonyBeaconSource = info.GetCeremonyId(), info.GetBeaconSource()
 	if err := n.datasets.put(ctx, ds.Desc, true); err != nil {
 		if errors.Is(err, store.ErrAlreadyExists) {
 			return nil, status.Errorf(codes.AlreadyExists, "dataset %q exists", s.ID)
@@ -387,8 +388,9 @@ func (s *peerService) StartCeremony(ctx context.Context, req *cohortv1.StartCere
 	if info == nil || desc == nil {
 		return nil, status.Error(codes.InvalidArgument, "ceremony and dataset are required")
 	}
-	if !ceremonyIDPattern.MatchString(info.GetCeremonyId()) || info.GetDatasetId() != desc.GetId() {
-		return nil, status.Error(codes.InvalidArgument, "ceremony id malformed or naming another dataset")
+	if !ceremonyIDPattern.MatchString(info.GetCeremonyId()) || info.GetDatasetId() != desc.GetId() ||
+		desc.GetCeremonyId() != info.GetCeremonyId() || desc.GetCeremonyBeaconSource() != info.GetBeaconSource() {
+		return nil, status.Error(codes.InvalidArgument, "ceremony id malformed, or the plan and the dataset name different ceremonies")
 	}
 	if err := n.checkParticipants(info.GetParticipants(), desc.GetSetupKind(), from); err != nil {
 		return nil, err

@@ -138,6 +138,46 @@ func TestCeremony(t *testing.T) {
 	if td, _ := tr.Digest(); !bytes.Equal(td[:], descs[0].GetCeremonyTranscriptDigest()) {
 		t.Fatal("descriptor names another transcript")
 	}
+	// The auditor's view: the verifying key and the transcript, served by
+	// any node, re-verify against the circuit compiled from the schema.
+	audit := cohortv1.NewAuditServiceClient(f.conns[2])
+	vk, err := audit.GetVerifyingKey(context.Background(), &cohortv1.GetVerifyingKeyRequest{DatasetId: id})
+	if err != nil || !bytes.Equal(vk.GetVerifyingKey(), descs[0].GetVerifyingKey()) || vk.GetSetupKind() != cohortv1.SetupKind_SETUP_KIND_CEREMONY {
+		t.Fatalf("GetVerifyingKey = %v, %v", vk, err)
+	}
+	cs, err := audit.GetCeremony(context.Background(), &cohortv1.GetCeremonyRequest{DatasetId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := cs.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := first.GetHeader().GetCeremony()
+	if info.GetState() != cohortv1.CeremonyState_CEREMONY_STATE_SEALED || info.GetBeaconSource() != "test: derived from the last contribution" ||
+		info.GetPhase1Contributions() != 3 || !bytes.Equal(info.GetTranscriptDigest(), descs[0].GetCeremonyTranscriptDigest()) {
+		t.Fatalf("ceremony info = %v", info)
+	}
+	asm, err := newAssembler(first.GetHeader().GetBlob(), 1<<30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		m, err := cs.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := asm.add(m.GetChunk()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	served, err := asm.done()
+	if err != nil || !bytes.Equal(served, keys.Transcript) {
+		t.Fatalf("served transcript differs from the stored one: %v", err)
+	}
 	pk := f.provingKey(t, 0, id)
 	if h := sha256.Sum256(pk); h != sha256.Sum256(keys.ProvingKey) {
 		t.Fatal("proving key served differs from the stored one")

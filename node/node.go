@@ -96,6 +96,7 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	n.health = health.NewServer()
 	cohortv1.RegisterContributorServiceServer(n.api, &contributorService{n: n})
 	cohortv1.RegisterAdminServiceServer(n.api, &adminService{n: n})
+	cohortv1.RegisterAuditServiceServer(n.api, &auditService{n: n})
 	healthpb.RegisterHealthServer(n.api, n.health)
 	reflection.Register(n.api)
 

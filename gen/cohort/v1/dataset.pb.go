@@ -321,9 +321,15 @@ type DatasetDescriptor struct {
 	// The federation's nodes, in index order; exactly node_count entries.
 	Nodes []*NodeInfo `protobuf:"bytes,12,rep,name=nodes,proto3" json:"nodes,omitempty"`
 	// When the dataset was created, Unix seconds (UTC).
-	CreatedAt     int64 `protobuf:"varint,13,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	CreatedAt int64 `protobuf:"varint,13,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// Id of the setup ceremony (CeremonyInfo.ceremony_id), 1..64 bytes.
+	CeremonyId string `protobuf:"bytes,14,opt,name=ceremony_id,json=ceremonyId,proto3" json:"ceremony_id,omitempty"`
+	// Where the ceremony's beacons come from, as announced before it started
+	// (CeremonyInfo.beacon_source); at most 1024 bytes; empty for
+	// INSECURE_DEV.
+	CeremonyBeaconSource string `protobuf:"bytes,15,opt,name=ceremony_beacon_source,json=ceremonyBeaconSource,proto3" json:"ceremony_beacon_source,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *DatasetDescriptor) Reset() {
@@ -447,6 +453,20 @@ func (x *DatasetDescriptor) GetCreatedAt() int64 {
 	return 0
 }
 
+func (x *DatasetDescriptor) GetCeremonyId() string {
+	if x != nil {
+		return x.CeremonyId
+	}
+	return ""
+}
+
+func (x *DatasetDescriptor) GetCeremonyBeaconSource() string {
+	if x != nil {
+		return x.CeremonyBeaconSource
+	}
+	return ""
+}
+
 var File_cohort_v1_dataset_proto protoreflect.FileDescriptor
 
 const file_cohort_v1_dataset_proto_rawDesc = "" +
@@ -458,7 +478,7 @@ const file_cohort_v1_dataset_proto_rawDesc = "" +
 	"\aaddress\x18\x03 \x01(\tR\aaddress\x12&\n" +
 	"\x0fseal_public_key\x18\x04 \x01(\fR\rsealPublicKey\x12A\n" +
 	"\x0esigning_scheme\x18\x05 \x01(\x0e2\x1a.cohort.v1.SignatureSchemeR\rsigningScheme\x12,\n" +
-	"\x12signing_public_key\x18\x06 \x01(\fR\x10signingPublicKey\"\xaf\x04\n" +
+	"\x12signing_public_key\x18\x06 \x01(\fR\x10signingPublicKey\"\x86\x05\n" +
 	"\x11DatasetDescriptor\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x122\n" +
 	"\x06schema\x18\x02 \x01(\v2\x1a.cohort.v1.CanonicalSchemaR\x06schema\x12-\n" +
@@ -476,7 +496,10 @@ const file_cohort_v1_dataset_proto_rawDesc = "" +
 	"\x1aceremony_transcript_digest\x18\v \x01(\fR\x18ceremonyTranscriptDigest\x12)\n" +
 	"\x05nodes\x18\f \x03(\v2\x13.cohort.v1.NodeInfoR\x05nodes\x12\x1d\n" +
 	"\n" +
-	"created_at\x18\r \x01(\x03R\tcreatedAt*C\n" +
+	"created_at\x18\r \x01(\x03R\tcreatedAt\x12\x1f\n" +
+	"\vceremony_id\x18\x0e \x01(\tR\n" +
+	"ceremonyId\x124\n" +
+	"\x16ceremony_beacon_source\x18\x0f \x01(\tR\x14ceremonyBeaconSource*C\n" +
 	"\aBackend\x12\x17\n" +
 	"\x13BACKEND_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vBACKEND_MPC\x10\x01\x12\x0e\n" +
