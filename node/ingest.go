@@ -31,7 +31,8 @@ type checked struct {
 	nf     [32]byte
 }
 
-// decode runs the cheap checks: everything but the proof and the share.
+// decode parses a payload against the dataset's exact layout and checks
+// that it is bound to this dataset.
 func (n *Node) decode(ctx context.Context, datasetID string, raw []byte) (*checked, error) {
 	rd, err := n.datasets.get(ctx, datasetID)
 	if err != nil {
@@ -44,25 +45,29 @@ func (n *Node) decode(ctx context.Context, datasetID string, raw []byte) (*check
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "malformed payload: %v", err)
 	}
-	pub := &p.Public
-	if !pub.Dataset.Equal(&rd.field) {
+	if !p.Public.Dataset.Equal(&rd.field) {
 		return nil, status.Errorf(codes.InvalidArgument, "payload is bound to another dataset than %q", datasetID)
 	}
+	return &checked{rd: rd, raw: raw, digest: sha256.Sum256(raw), p: p, nf: p.Public.Nullifier.Bytes()}, nil
+}
+
+// checkTerms checks what may change with time: the epoch is open, the
+// consent has not expired, the registry root is valid. A retry of a record
+// already stored skips it: its receipt stays valid.
+func (n *Node) checkTerms(ctx context.Context, c *checked) error {
+	pub := &c.p.Public
 	now := n.now()
-	cur := rd.ds.Schema.Epoch.Index(now)
+	cur := c.rd.ds.Schema.Epoch.Index(now)
 	switch {
 	case pub.Epoch > cur:
-		return nil, status.Errorf(codes.FailedPrecondition, "epoch %d is not open yet (current epoch is %d)", pub.Epoch, cur)
+		return status.Errorf(codes.FailedPrecondition, "epoch %d is not open yet (current epoch is %d)", pub.Epoch, cur)
 	case pub.Epoch+n.opts.Limits.EpochGrace < cur:
-		return nil, status.Errorf(codes.FailedPrecondition, "epoch %d is closed (current epoch is %d; %d earlier epoch(s) accepted)", pub.Epoch, cur, n.opts.Limits.EpochGrace)
+		return status.Errorf(codes.FailedPrecondition, "epoch %d is closed (current epoch is %d; %d earlier epoch(s) accepted)", pub.Epoch, cur, n.opts.Limits.EpochGrace)
 	}
 	if int64(pub.Expiry) <= now.Unix() || pub.Expiry > 1<<62 {
-		return nil, status.Errorf(codes.FailedPrecondition, "consent expired at %s", time.Unix(int64(min(pub.Expiry, 1<<62)), 0).UTC().Format(time.RFC3339))
+		return status.Errorf(codes.FailedPrecondition, "consent expired at %s", time.Unix(int64(min(pub.Expiry, 1<<62)), 0).UTC().Format(time.RFC3339))
 	}
-	if err := n.registry.rootValid(ctx, pub.Root.Bytes()); err != nil {
-		return nil, err
-	}
-	return &checked{rd: rd, raw: raw, digest: sha256.Sum256(raw), p: p, nf: pub.Nullifier.Bytes()}, nil
+	return n.registry.rootValid(ctx, pub.Root.Bytes())
 }
 
 // verifyAndOpen checks the proof and opens this node's share.
@@ -193,6 +198,10 @@ func (n *Node) contribute(ctx context.Context, datasetID string, raw []byte) (*c
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, n.internal("read contribution", err)
 	} else {
+		if err := n.checkTerms(ctx, c); err != nil {
+			n.metrics.ingested.WithLabelValues("coordinator", "refused").Inc()
+			return nil, err
+		}
 		share, err := n.verifyAndOpen(ctx, c)
 		if err != nil {
 			n.metrics.ingested.WithLabelValues("coordinator", "refused").Inc()
@@ -401,6 +410,10 @@ func (n *Node) forward(ctx context.Context, datasetID string, raw []byte) (*coho
 		return &cohortv1.ForwardContributionResponse{Ack: a}, nil
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, n.internal("read contribution", err)
+	}
+	if err := n.checkTerms(ctx, c); err != nil {
+		n.metrics.ingested.WithLabelValues("peer", "refused").Inc()
+		return nil, err
 	}
 	share, err := n.verifyAndOpen(ctx, c)
 	if err != nil {

@@ -42,4 +42,10 @@ func TestRootWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.wantStored(t, 2)
+	// Once stored, a record's retry gets its receipt even after its root
+	// left the window.
+	skew.Store(int64(3 * time.Hour))
+	if _, err := f.contributor(1).Contribute(ctx, &cohortv1.ContributeRequest{DatasetId: desc.GetId(), Payload: early}); err != nil {
+		t.Fatalf("retry after the window: %v", err)
+	}
 }
