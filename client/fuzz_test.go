@@ -2,8 +2,6 @@ package client
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/binary"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -34,46 +32,6 @@ func FuzzParseIdentity(f *testing.F) {
 		}
 		if !again.Secret.Equal(&id.Secret) || (again.Member == nil) != (id.Member == nil) || again.Member != nil && *again.Member != *id.Member {
 			t.Fatal("round trip changed the identity")
-		}
-	})
-}
-
-// FuzzBlobReceiver drives the proving-key stream reassembly with arbitrary
-// chunk sequences over a known blob: it never panics, and whatever it
-// accepts is exactly the blob.
-func FuzzBlobReceiver(f *testing.F) {
-	f.Add(uint16(10), false, []byte{0, 0, 0, 10})
-	f.Add(uint16(10), false, []byte{0, 0, 0, 4, 0, 4, 0, 6})
-	f.Add(uint16(10), true, []byte{0, 0, 0, 10})
-	f.Add(uint16(10), false, []byte{0, 0, 0, 4, 0, 3, 0, 7})
-	f.Add(uint16(0), false, []byte{})
-	blob := make([]byte, 1<<17)
-	for i := range blob {
-		blob[i] = byte(i * 7)
-	}
-	f.Fuzz(func(t *testing.T, size uint16, badSum bool, ops []byte) {
-		want := blob[:size]
-		sum := sha256.Sum256(want)
-		if badSum {
-			sum[0] ^= 1
-		}
-		r, err := newBlobReceiver(&cohortv1.BlobHeader{TotalSize: uint64(size), Sha256: sum[:]}, 1<<16)
-		if err != nil {
-			return
-		}
-		for len(ops) >= 4 {
-			off, n := int(binary.BigEndian.Uint16(ops)), int(binary.BigEndian.Uint16(ops[2:]))
-			ops = ops[4:]
-			if err := r.add(&cohortv1.Chunk{Offset: uint64(off), Data: blob[off : off+n]}); err != nil {
-				return
-			}
-		}
-		got, err := r.finish()
-		if err != nil {
-			return
-		}
-		if badSum || !bytes.Equal(got, want) {
-			t.Fatalf("accepted %d bytes that are not the blob", len(got))
 		}
 	})
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/consensys/gnark/backend/groth16"
 	groth16bn254 "github.com/consensys/gnark/backend/groth16/bn254"
 
+	"github.com/cohort-dev/cohort/blob"
 	"github.com/cohort-dev/cohort/circuits/setup"
 	"github.com/cohort-dev/cohort/dataset"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
@@ -61,15 +62,15 @@ func (c *Client) provingKey(ctx context.Context, ds *dataset.Dataset, cacheDir s
 	if err != nil {
 		return nil, rpcError(op, err)
 	}
-	r, err := newBlobReceiver(first.GetHeader(), MaxProvingKeySize)
+	r, err := blob.NewReceiver(first.GetHeader(), MaxProvingKeySize)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrProvingKey, err)
 	}
-	total := int(r.total)
+	total := int(r.Total())
 	progress(0, total)
 	cache := cachePath(cacheDir, ds)
 	if cache != "" {
-		if data, ok := readCached(cache, r.total, r.want); ok {
+		if data, ok := readCached(cache, r.Total(), r.Sum()); ok {
 			cancel()
 			pk, err := decodeProvingKey(data, ds)
 			if err != nil {
@@ -87,12 +88,12 @@ func (c *Client) provingKey(ctx context.Context, ds *dataset.Dataset, cacheDir s
 		if err != nil {
 			return nil, rpcError(op, err)
 		}
-		if err := r.add(msg.GetChunk()); err != nil {
+		if err := r.Add(msg.GetChunk()); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrProvingKey, err)
 		}
-		progress(min(int(r.received()), total-1), total) // done once decoded and checked
+		progress(min(int(r.Received()), total-1), total) // done once decoded and checked
 	}
-	data, err := r.finish()
+	data, err := r.Finish()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrProvingKey, err)
 	}

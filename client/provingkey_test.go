@@ -11,6 +11,7 @@ import (
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr/pedersen"
 	groth16bn254 "github.com/consensys/gnark/backend/groth16/bn254"
 
+	"github.com/cohort-dev/cohort/blob"
 	"github.com/cohort-dev/cohort/circuits/setup"
 	"github.com/cohort-dev/cohort/client/clienttest"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
@@ -153,7 +154,7 @@ func TestProvingKeyStreamRefused(t *testing.T) {
 			return []*cohortv1.GetProvingKeyResponse{header(n, sum[:]), chunk(0, nil), chunk(0, pk)}
 		},
 		"oversize chunk": func(pk []byte) []*cohortv1.GetProvingKeyResponse {
-			big := make([]byte, MaxChunkSize+1)
+			big := make([]byte, blob.MaxChunkSize+1)
 			bigSum := sha256.Sum256(big)
 			return []*cohortv1.GetProvingKeyResponse{header(uint64(len(big)), bigSum[:]), chunk(0, big)}
 		},

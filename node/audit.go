@@ -2,15 +2,13 @@ package node
 
 import (
 	"context"
-	"crypto/sha256"
-	"errors"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/cohort-dev/cohort/blob"
 	"github.com/cohort-dev/cohort/circuits/setup"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
-	"github.com/cohort-dev/cohort/store"
 )
 
 // auditService is AuditService: public data only, nothing to trust.
@@ -20,27 +18,21 @@ type auditService struct {
 	n *Node
 }
 
-// readyKeys returns a READY dataset's descriptor and stored keys.
-func (n *Node) readyKeys(ctx context.Context, id string) (*cohortv1.DatasetDescriptor, store.DatasetKeys, error) {
+// readyDescriptor returns a READY dataset's descriptor, which carries its
+// verifying key.
+func (n *Node) readyDescriptor(ctx context.Context, id string) (*cohortv1.DatasetDescriptor, error) {
 	d, err := n.datasets.descriptor(ctx, id)
 	if err != nil {
-		return nil, store.DatasetKeys{}, err
+		return nil, err
 	}
 	if d.GetState() != cohortv1.DatasetState_DATASET_STATE_READY {
-		return nil, store.DatasetKeys{}, status.Errorf(codes.FailedPrecondition, "dataset %q is %s, not READY", id, d.GetState())
+		return nil, status.Errorf(codes.FailedPrecondition, "dataset %q is %s, not READY", id, d.GetState())
 	}
-	keys, err := n.store.GetVerifyingKey(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, store.DatasetKeys{}, n.internal("READY dataset without keys", err)
-	}
-	if err != nil {
-		return nil, store.DatasetKeys{}, n.internal("read keys", err)
-	}
-	return d, keys, nil
+	return d, nil
 }
 
 func (s *auditService) GetVerifyingKey(ctx context.Context, req *cohortv1.GetVerifyingKeyRequest) (*cohortv1.GetVerifyingKeyResponse, error) {
-	d, keys, err := s.n.readyKeys(ctx, req.GetDatasetId())
+	d, err := s.n.readyDescriptor(ctx, req.GetDatasetId())
 	if err != nil {
 		return nil, err
 	}
@@ -55,24 +47,26 @@ func (s *auditService) GetVerifyingKey(ctx context.Context, req *cohortv1.GetVer
 		return nil, s.n.internal("key metadata", err)
 	}
 	return &cohortv1.GetVerifyingKeyResponse{
-		VerifyingKey: keys.VerifyingKey, SetupKind: d.GetSetupKind(), KeyMeta: mb, CircuitDigest: d.GetCircuitDigest(),
+		VerifyingKey: d.GetVerifyingKey(), SetupKind: d.GetSetupKind(), KeyMeta: mb, CircuitDigest: d.GetCircuitDigest(),
 	}, nil
 }
 
 func (s *auditService) GetCeremony(req *cohortv1.GetCeremonyRequest, stream cohortv1.AuditService_GetCeremonyServer) error {
-	d, keys, err := s.n.readyKeys(stream.Context(), req.GetDatasetId())
+	d, err := s.n.readyDescriptor(stream.Context(), req.GetDatasetId())
 	if err != nil {
 		return err
 	}
 	if d.GetSetupKind() != cohortv1.SetupKind_SETUP_KIND_CEREMONY {
 		return status.Errorf(codes.FailedPrecondition, "dataset %q has no ceremony: its keys come from an INSECURE single-party setup", d.GetId())
 	}
+	keys, err := s.n.store.GetVerifyingKey(stream.Context(), d.GetId())
+	if err != nil {
+		return s.n.internal("read transcript", err)
+	}
 	var t setup.Transcript
 	if err := t.UnmarshalBinary(keys.Transcript); err != nil {
 		return s.n.internal("stored transcript", err)
 	}
-	td := sha256.Sum256(nil)
-	copy(td[:], d.GetCeremonyTranscriptDigest())
 	parts := make([]uint32, d.GetNodeCount())
 	for i := range parts {
 		parts[i] = uint32(i)
@@ -89,13 +83,13 @@ func (s *auditService) GetCeremony(req *cohortv1.GetCeremonyRequest, stream coho
 		Phase2Contributions: uint32(len(t.Phase2)),
 		Beacon1:             t.Beacon1,
 		Beacon2:             t.Beacon2,
-		TranscriptDigest:    td[:],
+		TranscriptDigest:    d.GetCeremonyTranscriptDigest(),
 	}
-	h := &cohortv1.CeremonyHeader{Ceremony: info, Blob: header(keys.Transcript)}
+	h := &cohortv1.CeremonyHeader{Ceremony: info, Blob: blob.Header(keys.Transcript)}
 	if err := stream.Send(&cohortv1.GetCeremonyResponse{Part: &cohortv1.GetCeremonyResponse_Header{Header: h}}); err != nil {
 		return err
 	}
-	return chunks(keys.Transcript, func(c *cohortv1.Chunk) error {
+	return blob.Send(keys.Transcript, func(c *cohortv1.Chunk) error {
 		return stream.Send(&cohortv1.GetCeremonyResponse{Part: &cohortv1.GetCeremonyResponse_Chunk{Chunk: c}})
 	})
 }

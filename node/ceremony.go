@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/cohort-dev/cohort/attest"
+	"github.com/cohort-dev/cohort/blob"
 	"github.com/cohort-dev/cohort/circuits"
 	"github.com/cohort-dev/cohort/circuits/setup"
 	"github.com/cohort-dev/cohort/dataset"
@@ -261,11 +262,11 @@ func (n *Node) runCeremony(info *cohortv1.CeremonyInfo, ds *dataset.Dataset, sys
 		if err != nil {
 			return nil, err
 		}
-		h := &cohortv1.SealCeremonyHeader{CeremonyId: info.GetCeremonyId(), Blob: header(tb)}
+		h := &cohortv1.SealCeremonyHeader{CeremonyId: info.GetCeremonyId(), Blob: blob.Header(tb)}
 		if err := stream.Send(&cohortv1.SealCeremonyRequest{Part: &cohortv1.SealCeremonyRequest_Header{Header: h}}); err != nil {
 			return nil, streamErr(stream.CloseAndRecv, err)
 		}
-		if err := chunks(tb, func(ch *cohortv1.Chunk) error {
+		if err := blob.Send(tb, func(ch *cohortv1.Chunk) error {
 			return stream.Send(&cohortv1.SealCeremonyRequest{Part: &cohortv1.SealCeremonyRequest_Chunk{Chunk: ch}})
 		}); err != nil {
 			return nil, streamErr(stream.CloseAndRecv, err)
@@ -339,12 +340,12 @@ func (n *Node) peerContribute(ctx context.Context, part uint32, info *cohortv1.C
 		return nil, err
 	}
 	h := &cohortv1.CeremonyContributionHeader{
-		CeremonyId: info.GetCeremonyId(), Phase: cohortv1.CeremonyPhase(phase), Index: uint32(index), Contributor: part, Blob: header(prev),
+		CeremonyId: info.GetCeremonyId(), Phase: cohortv1.CeremonyPhase(phase), Index: uint32(index), Contributor: part, Blob: blob.Header(prev),
 	}
 	if err := stream.Send(&cohortv1.CeremonyContributeRequest{Part: &cohortv1.CeremonyContributeRequest_Header{Header: h}}); err != nil {
 		return nil, err
 	}
-	if err := chunks(prev, func(ch *cohortv1.Chunk) error {
+	if err := blob.Send(prev, func(ch *cohortv1.Chunk) error {
 		return stream.Send(&cohortv1.CeremonyContributeRequest{Part: &cohortv1.CeremonyContributeRequest_Chunk{Chunk: ch}})
 	}); err != nil {
 		return nil, err
@@ -360,23 +361,24 @@ func (n *Node) peerContribute(ctx context.Context, part uint32, info *cohortv1.C
 	if rh == nil || rh.GetCeremonyId() != info.GetCeremonyId() || rh.GetPhase() != h.GetPhase() || rh.GetIndex() != h.GetIndex() || rh.GetContributor() != part {
 		return nil, fmt.Errorf("node %d answered with another contribution's header", part)
 	}
-	a, err := newAssembler(rh.GetBlob(), contributionLimit(info.GetDomainSize()))
+	b, err := blob.Receive(rh.GetBlob(), contributionLimit(info.GetDomainSize()), func() (*cohortv1.Chunk, error) {
+		m, err := stream.Recv()
+		return m.GetChunk(), err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("node %d: %w", part, err)
 	}
-	for {
-		m, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		if err := a.add(m.GetChunk()); err != nil {
-			return nil, fmt.Errorf("node %d: %w", part, err)
-		}
+	return b, nil
+}
+
+// receiveBlob reads the rest of a peer's stream as a blob; a malformed
+// stream is InvalidArgument, a transport error is returned as it is.
+func receiveBlob(hd *cohortv1.BlobHeader, limit uint64, recv func() (*cohortv1.Chunk, error)) ([]byte, error) {
+	b, err := blob.Receive(hd, limit, recv)
+	if errors.Is(err, blob.ErrMalformed) {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
-	return a.done()
+	return b, err
 }
 
 // Peer side.
@@ -504,25 +506,12 @@ func (s *peerService) CeremonyContribute(stream cohortv1.PeerService_CeremonyCon
 	n.cer.mu.Unlock()
 	defer func() { n.cer.mu.Lock(); cer.busy = false; n.cer.mu.Unlock() }()
 
-	a, err := newAssembler(h.GetBlob(), contributionLimit(cer.info.GetDomainSize()))
-	if err != nil {
-		return status.Errorf(codes.InvalidArgument, "%v", err)
-	}
-	for {
+	prev, err := receiveBlob(h.GetBlob(), contributionLimit(cer.info.GetDomainSize()), func() (*cohortv1.Chunk, error) {
 		m, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		if err := a.add(m.GetChunk()); err != nil {
-			return status.Errorf(codes.InvalidArgument, "%v", err)
-		}
-	}
-	prev, err := a.done()
+		return m.GetChunk(), err
+	})
 	if err != nil {
-		return status.Errorf(codes.InvalidArgument, "%v", err)
+		return err
 	}
 	mine, err := setup.LocalContributor(phase, index, prev)
 	if err != nil {
@@ -533,11 +522,11 @@ func (s *peerService) CeremonyContribute(stream cohortv1.PeerService_CeremonyCon
 	n.cer.mu.Unlock()
 	n.log.Info("ceremony: contributed", "ceremony", h.GetCeremonyId(), "phase", phase, "position", index)
 
-	rh := &cohortv1.CeremonyContributionHeader{CeremonyId: h.GetCeremonyId(), Phase: h.GetPhase(), Index: h.GetIndex(), Contributor: n.opts.Index, Blob: header(mine)}
+	rh := &cohortv1.CeremonyContributionHeader{CeremonyId: h.GetCeremonyId(), Phase: h.GetPhase(), Index: h.GetIndex(), Contributor: n.opts.Index, Blob: blob.Header(mine)}
 	if err := stream.Send(&cohortv1.CeremonyContributeResponse{Part: &cohortv1.CeremonyContributeResponse_Header{Header: rh}}); err != nil {
 		return err
 	}
-	return chunks(mine, func(c *cohortv1.Chunk) error {
+	return blob.Send(mine, func(c *cohortv1.Chunk) error {
 		return stream.Send(&cohortv1.CeremonyContributeResponse{Part: &cohortv1.CeremonyContributeResponse_Chunk{Chunk: c}})
 	})
 }
@@ -562,25 +551,12 @@ func (s *peerService) SealCeremony(stream cohortv1.PeerService_SealCeremonyServe
 		return status.Error(codes.PermissionDenied, "only the coordinator seals the ceremony")
 	}
 	parts := uint64(len(cer.info.GetParticipants()))
-	a, err := newAssembler(h.GetBlob(), 2*parts*contributionLimit(cer.info.GetDomainSize())+(64<<20))
-	if err != nil {
-		return status.Errorf(codes.InvalidArgument, "%v", err)
-	}
-	for {
+	tb, err := receiveBlob(h.GetBlob(), 2*parts*contributionLimit(cer.info.GetDomainSize())+(64<<20), func() (*cohortv1.Chunk, error) {
 		m, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		if err := a.add(m.GetChunk()); err != nil {
-			return status.Errorf(codes.InvalidArgument, "%v", err)
-		}
-	}
-	tb, err := a.done()
+		return m.GetChunk(), err
+	})
 	if err != nil {
-		return status.Errorf(codes.InvalidArgument, "%v", err)
+		return err
 	}
 	resp, err := n.seal(ctx, cer, tb)
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"io"
 	"os"
 	"strings"
 	"testing"
@@ -12,6 +11,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	"github.com/cohort-dev/cohort/blob"
 	"github.com/cohort-dev/cohort/circuits/setup"
 	"github.com/cohort-dev/cohort/dataset"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
@@ -57,23 +57,10 @@ func (f *testFederation) provingKey(t *testing.T, node int, id string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := newAssembler(first.GetHeader(), 1<<30)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
+	b, err := blob.Receive(first.GetHeader(), 1<<30, func() (*cohortv1.Chunk, error) {
 		m, err := stream.Recv()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := a.add(m.GetChunk()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	b, err := a.done()
+		return m.GetChunk(), err
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,23 +145,10 @@ func TestCeremony(t *testing.T) {
 		info.GetPhase1Contributions() != 3 || !bytes.Equal(info.GetTranscriptDigest(), descs[0].GetCeremonyTranscriptDigest()) {
 		t.Fatalf("ceremony info = %v", info)
 	}
-	asm, err := newAssembler(first.GetHeader().GetBlob(), 1<<30)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
+	served, err := blob.Receive(first.GetHeader().GetBlob(), 1<<30, func() (*cohortv1.Chunk, error) {
 		m, err := cs.Recv()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := asm.add(m.GetChunk()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	served, err := asm.done()
+		return m.GetChunk(), err
+	})
 	if err != nil || !bytes.Equal(served, keys.Transcript) {
 		t.Fatalf("served transcript differs from the stored one: %v", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/cohort-dev/cohort/blob"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/store"
 )
@@ -32,17 +33,17 @@ func (s *contributorService) GetDataset(ctx context.Context, req *cohortv1.GetDa
 
 func (s *contributorService) GetProvingKey(req *cohortv1.GetProvingKeyRequest, stream cohortv1.ContributorService_GetProvingKeyServer) error {
 	ctx := stream.Context()
-	if _, err := s.n.datasets.get(ctx, req.GetDatasetId()); err != nil {
+	if _, err := s.n.readyDescriptor(ctx, req.GetDatasetId()); err != nil {
 		return err
 	}
 	keys, err := s.n.store.GetDatasetKeys(ctx, req.GetDatasetId())
 	if err != nil {
 		return s.n.internal("read proving key", err)
 	}
-	if err := stream.Send(&cohortv1.GetProvingKeyResponse{Part: &cohortv1.GetProvingKeyResponse_Header{Header: header(keys.ProvingKey)}}); err != nil {
+	if err := stream.Send(&cohortv1.GetProvingKeyResponse{Part: &cohortv1.GetProvingKeyResponse_Header{Header: blob.Header(keys.ProvingKey)}}); err != nil {
 		return err
 	}
-	return chunks(keys.ProvingKey, func(c *cohortv1.Chunk) error {
+	return blob.Send(keys.ProvingKey, func(c *cohortv1.Chunk) error {
 		return stream.Send(&cohortv1.GetProvingKeyResponse{Part: &cohortv1.GetProvingKeyResponse_Chunk{Chunk: c}})
 	})
 }
@@ -337,7 +338,7 @@ func (s *peerService) GetRegistryState(ctx context.Context, req *cohortv1.GetReg
 	}
 	root := head.Root
 	if head.Version == 0 {
-		root = rootBytes(circuitsEmptyRoot(s.n.opts.RegistryDepth))
+		root = feBytes(circuitsEmptyRoot(s.n.opts.RegistryDepth))
 	}
 	return &cohortv1.GetRegistryStateResponse{Sequence: head.Version, Root: bytesOf(root), Updates: us}, nil
 }
