@@ -124,7 +124,7 @@ func (f *testFederation) proveMany(b *testing.B, n int) [][]byte {
 		if _, err := c.secret.SetRandom(); err != nil {
 			b.Fatal(err)
 		}
-		ic := b32(circuits.IdentityCommitment(c.secret))
+		ic := feBytes(circuits.IdentityCommitment(c.secret))
 		resp, err := f.contributor(0).Register(context.Background(), &cohortv1.RegisterRequest{IdentityCommitment: ic[:], InviteToken: inv.GetTokens()[i]})
 		if err != nil {
 			b.Fatal(err)

@@ -66,10 +66,21 @@ func (d *datasets) descriptor(ctx context.Context, id string) (*cohortv1.Dataset
 // in SETUP or FAILED.
 func (d *datasets) get(ctx context.Context, id string) (*readyDataset, error) {
 	d.mu.Lock()
-	if r, ok := d.ready[id]; ok {
-		d.mu.Unlock()
+	r, ok := d.ready[id]
+	d.mu.Unlock()
+	if ok {
 		return r, nil
 	}
+	// Only a dataset that exists and is READY gets a lock entry: unknown ids
+	// from callers never grow the map.
+	desc, err := d.descriptor(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if desc.GetState() != cohortv1.DatasetState_DATASET_STATE_READY {
+		return nil, status.Errorf(codes.FailedPrecondition, "dataset %q is %s, not READY", id, desc.GetState())
+	}
+	d.mu.Lock()
 	l, ok := d.locks[id]
 	if !ok {
 		l = new(sync.Mutex)
@@ -80,17 +91,10 @@ func (d *datasets) get(ctx context.Context, id string) (*readyDataset, error) {
 	l.Lock()
 	defer l.Unlock()
 	d.mu.Lock()
-	r, ok := d.ready[id]
+	r, ok = d.ready[id]
 	d.mu.Unlock()
 	if ok {
 		return r, nil
-	}
-	desc, err := d.descriptor(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if desc.GetState() != cohortv1.DatasetState_DATASET_STATE_READY {
-		return nil, status.Errorf(codes.FailedPrecondition, "dataset %q is %s, not READY", id, desc.GetState())
 	}
 	ds, err := dataset.From(desc)
 	if err != nil {

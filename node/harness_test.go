@@ -321,7 +321,7 @@ func (f *testFederation) register(t testing.TB, via int) *testContributor {
 	if _, err := c.secret.SetRandom(); err != nil {
 		t.Fatal(err)
 	}
-	ic := b32(circuits.IdentityCommitment(c.secret))
+	ic := feBytes(circuits.IdentityCommitment(c.secret))
 	resp, err := f.contributor(via).Register(context.Background(), &cohortv1.RegisterRequest{IdentityCommitment: ic[:], InviteToken: inv.GetTokens()[0]})
 	if err != nil {
 		t.Fatal(err)
@@ -428,8 +428,6 @@ func (f *testFederation) stored(t testing.TB) []uint64 {
 	}
 	return out
 }
-
-func b32(e fr.Element) [32]byte { return e.Bytes() }
 
 // testLog sends a node's logs to the test's log, shown when it fails or
 // with -v.

@@ -243,17 +243,18 @@ func (n *Node) contribute(ctx context.Context, datasetID string, raw []byte) (*c
 		all[i] = f.ack
 	}
 	n.metrics.ingested.WithLabelValues("coordinator", "accepted").Inc()
-	return n.receipt(c, all, time.Time{}), nil
+	return receipt(datasetID, &c.p.Public, c.digest, all, time.Time{}), nil
 }
 
-// receipt assembles a receipt from every node's ack.
-func (n *Node) receipt(c *checked, acks []*cohortv1.ContributionAck, revokedAt time.Time) *cohortv1.Receipt {
+// receipt assembles a record's receipt from every node's ack.
+func receipt(datasetID string, pub *circuits.PublicInputs, digest [32]byte, acks []*cohortv1.ContributionAck, revokedAt time.Time) *cohortv1.Receipt {
+	nf := pub.Nullifier.Bytes()
 	r := &cohortv1.Receipt{
-		DatasetId:     c.rd.ds.Desc.GetId(),
-		Epoch:         c.p.Public.Epoch,
-		Nullifier:     c.nf[:],
-		PayloadDigest: c.digest[:],
-		RegistryRoot:  bytesOf(c.p.Public.Root.Bytes()),
+		DatasetId:     datasetID,
+		Epoch:         pub.Epoch,
+		Nullifier:     nf[:],
+		PayloadDigest: digest[:],
+		RegistryRoot:  bytesOf(pub.Root.Bytes()),
 		Status:        cohortv1.ReceiptStatus_RECEIPT_STATUS_ACCEPTED,
 		Acks:          acks,
 	}
@@ -350,8 +351,7 @@ func (n *Node) rollback(datasetID string, nf [32]byte, local bool, peers []uint3
 // receiptOf assembles a stored record's receipt from this node's ack and
 // the peers'.
 func (n *Node) receiptOf(ctx context.Context, datasetID string, nf [32]byte) (*cohortv1.Receipt, error) {
-	rd, err := n.datasets.get(ctx, datasetID)
-	if err != nil {
+	if _, err := n.datasets.descriptor(ctx, datasetID); err != nil {
 		return nil, err
 	}
 	row, err := n.store.GetContribution(ctx, datasetID, nf)
@@ -387,8 +387,7 @@ func (n *Node) receiptOf(ctx context.Context, datasetID string, nf [32]byte) (*c
 	for i, a := range acks {
 		all[i] = a
 	}
-	c := &checked{rd: rd, digest: row.PayloadDigest, nf: nf, p: &mpc.Payload{Public: pub}}
-	return n.receipt(c, all, row.RevokedAt), nil
+	return receipt(datasetID, &pub, row.PayloadDigest, all, row.RevokedAt), nil
 }
 
 // forward is PeerService.ForwardContribution: the same checks as the
@@ -472,8 +471,7 @@ func (n *Node) revokeLocal(ctx context.Context, datasetID string, token []byte, 
 	if err != nil {
 		return [32]byte{}, time.Time{}, nil, err
 	}
-	rcE := circuits.RevocationCommitmentOf(rt)
-	rc := rcE.Bytes()
+	rc := feBytes(circuits.RevocationCommitmentOf(rt))
 	row, err := n.store.FindByRevocation(ctx, datasetID, rc)
 	if errors.Is(err, store.ErrNotFound) {
 		return [32]byte{}, time.Time{}, nil, status.Errorf(codes.NotFound, "no record of dataset %q matches this revocation token", datasetID)

@@ -119,7 +119,7 @@ func TestContributeEndToEnd(t *testing.T) {
 	}
 
 	// Revocation by token, recorded and signed on every node.
-	rt := b32(circuits.RevocationTokenOf(c.secret, circuits.DatasetField(desc.GetId()), r.GetEpoch()))
+	rt := feBytes(circuits.RevocationTokenOf(c.secret, circuits.DatasetField(desc.GetId()), r.GetEpoch()))
 	rv, err := f.contributor(0).Revoke(ctx, &cohortv1.RevokeRequest{DatasetId: desc.GetId(), RevocationToken: rt[:]})
 	if err != nil {
 		t.Fatal(err)
@@ -281,7 +281,7 @@ func TestRegistration(t *testing.T) {
 	ctx := context.Background()
 	var s fr.Element
 	s.SetUint64(99)
-	ic := b32(circuits.IdentityCommitment(s))
+	ic := feBytes(circuits.IdentityCommitment(s))
 	_, err := f.contributor(1).Register(ctx, &cohortv1.RegisterRequest{IdentityCommitment: ic[:], InviteToken: "not-a-token"})
 	wantCode(t, "unknown token", err, codes.PermissionDenied)
 	_, err = f.contributor(1).Register(ctx, &cohortv1.RegisterRequest{IdentityCommitment: ic[:]})
@@ -304,7 +304,7 @@ func TestRegistration(t *testing.T) {
 	}
 	var s2 fr.Element
 	s2.SetUint64(100)
-	ic2 := b32(circuits.IdentityCommitment(s2))
+	ic2 := feBytes(circuits.IdentityCommitment(s2))
 	_, err = f.contributor(0).Register(ctx, &cohortv1.RegisterRequest{IdentityCommitment: ic2[:], InviteToken: inv.GetTokens()[0]})
 	wantCode(t, "used token", err, codes.PermissionDenied)
 	r3, err := f.contributor(0).Register(ctx, &cohortv1.RegisterRequest{IdentityCommitment: ic2[:], InviteToken: inv.GetTokens()[1]})
@@ -324,7 +324,7 @@ func TestRegistration(t *testing.T) {
 	f.nodes[2].stop()
 	var s3 fr.Element
 	s3.SetUint64(101)
-	ic3 := b32(circuits.IdentityCommitment(s3))
+	ic3 := feBytes(circuits.IdentityCommitment(s3))
 	inv2, err := f.admin(0).IssueInvites(adminCtx(), &cohortv1.IssueInvitesRequest{Count: 1, ExpiresAt: time.Now().Add(time.Hour).Unix()})
 	if err != nil {
 		t.Fatal(err)

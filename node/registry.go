@@ -72,7 +72,7 @@ func (r *registry) reload(ctx context.Context) error {
 		}
 		from = ms[len(ms)-1].Index + 1
 	}
-	if head.Version > 0 && rootBytes(tree.Root()) != head.Root {
+	if head.Version > 0 && feBytes(tree.Root()) != head.Root {
 		return fmt.Errorf("node: registry: rebuilt root differs from the stored root at version %d", head.Version)
 	}
 	r.tree, r.head = tree, head
@@ -81,9 +81,11 @@ func (r *registry) reload(ctx context.Context) error {
 }
 
 // root is the current root (the empty tree's root before any member).
-func (r *registry) root() [32]byte { return rootBytes(r.tree.Root()) }
+func (r *registry) root() [32]byte { return feBytes(r.tree.Root()) }
 
-func rootBytes(e fr.Element) [32]byte { return e.Bytes() }
+// feBytes is the 32-byte big-endian canonical encoding of a field element
+// (callable on a value, unlike fr.Element.Bytes).
+func feBytes(e fr.Element) [32]byte { return e.Bytes() }
 
 // fieldBytes parses a 32-byte big-endian canonical BN254 scalar.
 func fieldBytes(b []byte, what string) (fr.Element, error) {
@@ -199,7 +201,7 @@ func (r *registry) updates(ctx context.Context, after uint64, limit int) ([]*coh
 	var prev [32]byte
 	from := after
 	if after == 0 {
-		prev = rootBytes(circuitsEmptyRoot(r.n.opts.RegistryDepth))
+		prev = feBytes(circuitsEmptyRoot(r.n.opts.RegistryDepth))
 	} else {
 		from = after - 1
 	}
@@ -241,7 +243,10 @@ func (r *registry) updates(ctx context.Context, after uint64, limit int) ([]*coh
 // apply applies one update from the sequencer; callers hold mu.
 func (r *registry) apply(ctx context.Context, u *cohortv1.RegistryUpdate) error {
 	if u.GetSequence() <= r.head.Version {
-		rr, err := r.n.store.FindRoot(ctx, [32]byte(pad32(u.GetRoot())))
+		if len(u.GetRoot()) != 32 {
+			return status.Errorf(codes.InvalidArgument, "update %d: root of %d bytes, want 32", u.GetSequence(), len(u.GetRoot()))
+		}
+		rr, err := r.n.store.FindRoot(ctx, [32]byte(u.GetRoot()))
 		if err != nil || rr.Version != u.GetSequence() {
 			return status.Errorf(codes.InvalidArgument, "update %d: this node recorded another root at that sequence", u.GetSequence())
 		}
@@ -360,13 +365,6 @@ func (r *registry) path(index uint64) (*cohortv1.GetMembershipPathResponse, erro
 }
 
 func bytesOf(b [32]byte) []byte { return b[:] }
-
-func pad32(b []byte) []byte {
-	if len(b) == 32 {
-		return b
-	}
-	return make([]byte, 32)
-}
 
 // circuitsEmptyRoot is the root of an empty registry of the given depth.
 func circuitsEmptyRoot(depth int) fr.Element {

@@ -1,6 +1,7 @@
 package setup
 
 import (
+	"encoding"
 	"fmt"
 
 	"github.com/consensys/gnark/constraint"
@@ -91,24 +92,8 @@ func RunCeremony(ccs constraint.ConstraintSystem, participants int, contribute C
 	if err != nil {
 		return nil, nil, err
 	}
-	for i := range participants {
-		prev, err := p1.MarshalBinary()
-		if err != nil {
-			return nil, nil, err
-		}
-		b, err := contribute(1, i, prev)
-		if err != nil {
-			return nil, nil, fmt.Errorf("setup: ceremony: phase 1 contribution %d: %w", i+1, err)
-		}
-		next := new(Phase1)
-		if err = next.UnmarshalBinary(b); err == nil {
-			err = verifyPhase1Step(p1, next)
-		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("setup: ceremony: phase 1 contribution %d: %w", i+1, err)
-		}
-		t.Phase1 = append(t.Phase1, b)
-		p1 = next
+	if t.Phase1, p1, err = relayPhase(1, participants, p1, contribute, verifyPhase1Step); err != nil {
+		return nil, nil, err
 	}
 	if t.Beacon1, err = beacon(1, t.Phase1[len(t.Phase1)-1]); err == nil {
 		err = t.Beacon1.validate()
@@ -126,24 +111,8 @@ func RunCeremony(ccs constraint.ConstraintSystem, participants int, contribute C
 		return nil, nil, fmt.Errorf("setup: ceremony: phase 2: %w", err)
 	}
 	p2 := &Phase2{state: state}
-	for i := range participants {
-		prev, err := p2.MarshalBinary()
-		if err != nil {
-			return nil, nil, err
-		}
-		b, err := contribute(2, i, prev)
-		if err != nil {
-			return nil, nil, fmt.Errorf("setup: ceremony: phase 2 contribution %d: %w", i+1, err)
-		}
-		next := new(Phase2)
-		if err = next.UnmarshalBinary(b); err == nil {
-			err = verifyPhase2Step(p2, next)
-		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("setup: ceremony: phase 2 contribution %d: %w", i+1, err)
-		}
-		t.Phase2 = append(t.Phase2, b)
-		p2 = next
+	if t.Phase2, p2, err = relayPhase(2, participants, p2, contribute, verifyPhase2Step); err != nil {
+		return nil, nil, err
 	}
 	if t.Beacon2, err = beacon(2, t.Phase2[len(t.Phase2)-1]); err == nil {
 		err = t.Beacon2.validate()
@@ -164,4 +133,36 @@ func RunCeremony(ccs constraint.ConstraintSystem, participants int, contribute C
 	}
 	keys.Meta = KeyMeta{Kind: Ceremony, Participants: participants, CircuitDigest: digest, TranscriptDigest: td}
 	return keys, t, nil
+}
+
+// relayPhase collects one phase's contributions in order: each participant
+// receives the encoding of the state before it (the initial state, then the
+// previous contribution as received) and its answer is verified against
+// that state. It returns the encoded contributions and the last state.
+func relayPhase[S any, P interface {
+	*S
+	encoding.BinaryMarshaler
+	encoding.BinaryUnmarshaler
+}](phase, participants int, state P, contribute Contributor, verify func(prev, next P) error) ([][]byte, P, error) {
+	prev, err := state.MarshalBinary()
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([][]byte, 0, participants)
+	for i := range participants {
+		b, err := contribute(phase, i, prev)
+		next := P(new(S))
+		if err == nil {
+			err = next.UnmarshalBinary(b)
+		}
+		if err == nil {
+			err = verify(state, next)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("setup: ceremony: phase %d contribution %d: %w", phase, i+1, err)
+		}
+		out = append(out, b)
+		state, prev = next, b
+	}
+	return out, state, nil
 }

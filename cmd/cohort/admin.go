@@ -31,6 +31,8 @@ type adminFlags struct {
 	ca        string
 	tokenFile string
 	plaintext bool
+
+	desc *federation.Descriptor // loaded from --dir by resolve
 }
 
 func (a *adminFlags) register(cmd *cobra.Command) {
@@ -52,6 +54,7 @@ func (a *adminFlags) resolve() error {
 	if err != nil {
 		return err
 	}
+	a.desc = d
 	e, ok := d.Node(a.index)
 	if !ok {
 		return fmt.Errorf("no node %d in %s", a.index, a.dir)
@@ -107,6 +110,20 @@ func (a *adminFlags) ctx(parent context.Context) (context.Context, error) {
 	return metadata.AppendToOutgoingContext(parent, "authorization", "Bearer "+tok), nil
 }
 
+// connect dials the node and returns a context carrying the admin token.
+func (a *adminFlags) connect(parent context.Context) (*grpc.ClientConn, context.Context, error) {
+	conn, err := a.dial()
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, err := a.ctx(parent)
+	if err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	return conn, ctx, nil
+}
+
 func rpcErr(what string, err error) error {
 	if s, ok := status.FromError(err); ok {
 		return fmt.Errorf("%s: %s: %s", what, s.Code(), s.Message())
@@ -126,15 +143,11 @@ func newAdminCmd() *cobra.Command {
 		Short: "Issue single-use registry invite tokens (printed one per line)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			conn, err := a.dial()
+			conn, ctx, err := a.connect(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer conn.Close()
-			ctx, err := a.ctx(cmd.Context())
-			if err != nil {
-				return err
-			}
 			resp, err := cohortv1.NewAdminServiceClient(conn).IssueInvites(ctx, &cohortv1.IssueInvitesRequest{Count: count, ExpiresAt: time.Now().Add(valid).Unix()})
 			if err != nil {
 				return rpcErr("issue invites", err)
@@ -153,15 +166,11 @@ func newAdminCmd() *cobra.Command {
 		Short: "Show the node's view of itself and its peers",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			conn, err := a.dial()
+			conn, ctx, err := a.connect(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer conn.Close()
-			ctx, err := a.ctx(cmd.Context())
-			if err != nil {
-				return err
-			}
 			st, err := cohortv1.NewAdminServiceClient(conn).NodeStatus(ctx, &cohortv1.NodeStatusRequest{})
 			if err != nil {
 				return rpcErr("node status", err)
@@ -206,16 +215,12 @@ func newDatasetCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			conn, err := a.dial()
+			conn, ctx, err := a.connect(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer conn.Close()
-			ctx, err := a.ctx(cmd.Context())
-			if err != nil {
-				return err
-			}
-			nodes, err := federationSize(a)
+			nodes, err := federationSize(ctx, a, conn)
 			if err != nil {
 				return err
 			}
@@ -272,23 +277,10 @@ func newDatasetCmd() *cobra.Command {
 	return cmd
 }
 
-// federationSize reads the node count from --dir, or asks NodeStatus.
-func federationSize(a *adminFlags) (uint32, error) {
-	if a.dir != "" {
-		d, err := federation.LoadDescriptor(filepath.Join(a.dir, "federation.yaml"))
-		if err != nil {
-			return 0, err
-		}
-		return uint32(len(d.Nodes)), nil
-	}
-	conn, err := a.dial()
-	if err != nil {
-		return 0, err
-	}
-	defer conn.Close()
-	ctx, err := a.ctx(context.Background())
-	if err != nil {
-		return 0, err
+// federationSize reads the node count from --dir, or asks the node.
+func federationSize(ctx context.Context, a *adminFlags, conn *grpc.ClientConn) (uint32, error) {
+	if a.desc != nil {
+		return uint32(len(a.desc.Nodes)), nil
 	}
 	st, err := cohortv1.NewAdminServiceClient(conn).NodeStatus(ctx, &cohortv1.NodeStatusRequest{})
 	if err != nil {
