@@ -34,13 +34,15 @@ const (
 	OutputKind_OUTPUT_KIND_SUM OutputKind = 2
 	// Mean of one numeric field (fields: exactly one).
 	OutputKind_OUTPUT_KIND_MEAN OutputKind = 3
-	// Population variance of one field that is in moments (fields: exactly one).
+	// Sample variance (divisor n − 1) of one field that is in moments
+	// (fields: exactly one).
 	OutputKind_OUTPUT_KIND_VARIANCE OutputKind = 4
-	// Population standard deviation of one field in moments (fields: exactly one).
+	// Sample standard deviation (divisor n − 1) of one field in moments
+	// (fields: exactly one).
 	OutputKind_OUTPUT_KIND_STDDEV OutputKind = 5
 	// Counts per value of one category or bool field (fields: exactly one).
 	OutputKind_OUTPUT_KIND_HISTOGRAM OutputKind = 6
-	// Covariance matrix of 2..64 fields in moments.
+	// Sample covariance matrix (divisor n − 1) of 2..64 fields in moments.
 	OutputKind_OUTPUT_KIND_COVARIANCE OutputKind = 7
 	// Pearson correlation matrix of 2..64 fields in moments.
 	OutputKind_OUTPUT_KIND_CORRELATION OutputKind = 8
@@ -416,7 +418,10 @@ type Job struct {
 	// When the job last changed state, Unix seconds (UTC).
 	UpdatedAt int64 `protobuf:"varint,9,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
 	// Transcript id, set once DONE (AuditService.GetTranscript).
-	TranscriptId  string `protobuf:"bytes,10,opt,name=transcript_id,json=transcriptId,proto3" json:"transcript_id,omitempty"`
+	TranscriptId string `protobuf:"bytes,10,opt,name=transcript_id,json=transcriptId,proto3" json:"transcript_id,omitempty"`
+	// What the coordinator is doing now, for people ("comparing eligible sets
+	// with 3 nodes", "2 of 3 partial sums received"); empty in final states.
+	Progress      string `protobuf:"bytes,11,opt,name=progress,proto3" json:"progress,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -521,6 +526,13 @@ func (x *Job) GetTranscriptId() string {
 	return ""
 }
 
+func (x *Job) GetProgress() string {
+	if x != nil {
+		return x.Progress
+	}
+	return ""
+}
+
 var File_cohort_v1_job_proto protoreflect.FileDescriptor
 
 const file_cohort_v1_job_proto_rawDesc = "" +
@@ -543,7 +555,7 @@ const file_cohort_v1_job_proto_rawDesc = "" +
 	"\x06target\x18\x03 \x01(\tR\x06target\x12\x1a\n" +
 	"\bfeatures\x18\x04 \x03(\tR\bfeatures\x12!\n" +
 	"\fridge_lambda\x18\x05 \x01(\x01R\vridgeLambda\x12\x14\n" +
-	"\x05label\x18\x06 \x01(\tR\x05label\"\xdc\x02\n" +
+	"\x05label\x18\x06 \x01(\tR\x05label\"\xf8\x02\n" +
 	"\x03Job\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12&\n" +
 	"\x04spec\x18\x02 \x01(\v2\x12.cohort.v1.JobSpecR\x04spec\x12)\n" +
@@ -557,7 +569,8 @@ const file_cohort_v1_job_proto_rawDesc = "" +
 	"\n" +
 	"updated_at\x18\t \x01(\x03R\tupdatedAt\x12#\n" +
 	"\rtranscript_id\x18\n" +
-	" \x01(\tR\ftranscriptId*\xb9\x02\n" +
+	" \x01(\tR\ftranscriptId\x12\x1a\n" +
+	"\bprogress\x18\v \x01(\tR\bprogress*\xb9\x02\n" +
 	"\n" +
 	"OutputKind\x12\x1b\n" +
 	"\x17OUTPUT_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +

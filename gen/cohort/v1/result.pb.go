@@ -33,7 +33,11 @@ type Result struct {
 	// Id of the job's transcript (AuditService.GetTranscript).
 	TranscriptId string `protobuf:"bytes,4,opt,name=transcript_id,json=transcriptId,proto3" json:"transcript_id,omitempty"`
 	// When the result was released, Unix seconds (UTC).
-	ReleasedAt    int64 `protobuf:"varint,5,opt,name=released_at,json=releasedAt,proto3" json:"released_at,omitempty"`
+	ReleasedAt int64 `protobuf:"varint,5,opt,name=released_at,json=releasedAt,proto3" json:"released_at,omitempty"`
+	// Dataset the job ran on.
+	DatasetId string `protobuf:"bytes,6,opt,name=dataset_id,json=datasetId,proto3" json:"dataset_id,omitempty"`
+	// Backend the sufficient statistics were aggregated with.
+	Backend       Backend `protobuf:"varint,7,opt,name=backend,proto3,enum=cohort.v1.Backend" json:"backend,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -101,6 +105,20 @@ func (x *Result) GetReleasedAt() int64 {
 		return x.ReleasedAt
 	}
 	return 0
+}
+
+func (x *Result) GetDatasetId() string {
+	if x != nil {
+		return x.DatasetId
+	}
+	return ""
+}
+
+func (x *Result) GetBackend() Backend {
+	if x != nil {
+		return x.Backend
+	}
+	return Backend_BACKEND_UNSPECIFIED
 }
 
 // OutputValue is one released output.
@@ -480,7 +498,10 @@ type Regression struct {
 	// One coefficient per feature, in target units per feature unit.
 	Coefficients []float64 `protobuf:"fixed64,4,rep,packed,name=coefficients,proto3" json:"coefficients,omitempty"`
 	// Ridge penalty applied.
-	RidgeLambda   float64 `protobuf:"fixed64,5,opt,name=ridge_lambda,json=ridgeLambda,proto3" json:"ridge_lambda,omitempty"`
+	RidgeLambda float64 `protobuf:"fixed64,5,opt,name=ridge_lambda,json=ridgeLambda,proto3" json:"ridge_lambda,omitempty"`
+	// Coefficient of determination of the fit on the cohort (for logistic
+	// regression, of the linearised probability 1/2 + z/4; see docs/).
+	R2            float64 `protobuf:"fixed64,6,opt,name=r2,proto3" json:"r2,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -550,11 +571,18 @@ func (x *Regression) GetRidgeLambda() float64 {
 	return 0
 }
 
+func (x *Regression) GetR2() float64 {
+	if x != nil {
+		return x.R2
+	}
+	return 0
+}
+
 var File_cohort_v1_result_proto protoreflect.FileDescriptor
 
 const file_cohort_v1_result_proto_rawDesc = "" +
 	"\n" +
-	"\x16cohort/v1/result.proto\x12\tcohort.v1\x1a\x13cohort/v1/job.proto\"\xb8\x01\n" +
+	"\x16cohort/v1/result.proto\x12\tcohort.v1\x1a\x17cohort/v1/dataset.proto\x1a\x13cohort/v1/job.proto\"\x85\x02\n" +
 	"\x06Result\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x1f\n" +
 	"\vcohort_size\x18\x02 \x01(\x04R\n" +
@@ -562,7 +590,10 @@ const file_cohort_v1_result_proto_rawDesc = "" +
 	"\aoutputs\x18\x03 \x03(\v2\x16.cohort.v1.OutputValueR\aoutputs\x12#\n" +
 	"\rtranscript_id\x18\x04 \x01(\tR\ftranscriptId\x12\x1f\n" +
 	"\vreleased_at\x18\x05 \x01(\x03R\n" +
-	"releasedAt\"\xa0\x02\n" +
+	"releasedAt\x12\x1d\n" +
+	"\n" +
+	"dataset_id\x18\x06 \x01(\tR\tdatasetId\x12,\n" +
+	"\abackend\x18\a \x01(\x0e2\x12.cohort.v1.BackendR\abackend\"\xa0\x02\n" +
 	"\vOutputValue\x12)\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x15.cohort.v1.OutputKindR\x04kind\x12\x14\n" +
 	"\x05label\x18\x02 \x01(\tR\x05label\x12+\n" +
@@ -584,14 +615,15 @@ const file_cohort_v1_result_proto_rawDesc = "" +
 	"\x05count\x18\x02 \x01(\x04R\x05count\"M\n" +
 	"\x06Matrix\x12\x16\n" +
 	"\x06fields\x18\x01 \x03(\tR\x06fields\x12+\n" +
-	"\aentries\x18\x02 \x03(\v2\x11.cohort.v1.NumberR\aentries\"\xa5\x01\n" +
+	"\aentries\x18\x02 \x03(\v2\x11.cohort.v1.NumberR\aentries\"\xb5\x01\n" +
 	"\n" +
 	"Regression\x12\x16\n" +
 	"\x06target\x18\x01 \x01(\tR\x06target\x12\x1a\n" +
 	"\bfeatures\x18\x02 \x03(\tR\bfeatures\x12\x1c\n" +
 	"\tintercept\x18\x03 \x01(\x01R\tintercept\x12\"\n" +
 	"\fcoefficients\x18\x04 \x03(\x01R\fcoefficients\x12!\n" +
-	"\fridge_lambda\x18\x05 \x01(\x01R\vridgeLambdaB5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
+	"\fridge_lambda\x18\x05 \x01(\x01R\vridgeLambda\x12\x0e\n" +
+	"\x02r2\x18\x06 \x01(\x01R\x02r2B5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
 
 var (
 	file_cohort_v1_result_proto_rawDescOnce sync.Once
@@ -614,22 +646,24 @@ var file_cohort_v1_result_proto_goTypes = []any{
 	(*HistogramBin)(nil), // 4: cohort.v1.HistogramBin
 	(*Matrix)(nil),       // 5: cohort.v1.Matrix
 	(*Regression)(nil),   // 6: cohort.v1.Regression
-	(OutputKind)(0),      // 7: cohort.v1.OutputKind
+	(Backend)(0),         // 7: cohort.v1.Backend
+	(OutputKind)(0),      // 8: cohort.v1.OutputKind
 }
 var file_cohort_v1_result_proto_depIdxs = []int32{
 	1, // 0: cohort.v1.Result.outputs:type_name -> cohort.v1.OutputValue
-	7, // 1: cohort.v1.OutputValue.kind:type_name -> cohort.v1.OutputKind
-	2, // 2: cohort.v1.OutputValue.scalar:type_name -> cohort.v1.Number
-	3, // 3: cohort.v1.OutputValue.histogram:type_name -> cohort.v1.Histogram
-	5, // 4: cohort.v1.OutputValue.matrix:type_name -> cohort.v1.Matrix
-	6, // 5: cohort.v1.OutputValue.regression:type_name -> cohort.v1.Regression
-	4, // 6: cohort.v1.Histogram.bins:type_name -> cohort.v1.HistogramBin
-	2, // 7: cohort.v1.Matrix.entries:type_name -> cohort.v1.Number
-	8, // [8:8] is the sub-list for method output_type
-	8, // [8:8] is the sub-list for method input_type
-	8, // [8:8] is the sub-list for extension type_name
-	8, // [8:8] is the sub-list for extension extendee
-	0, // [0:8] is the sub-list for field type_name
+	7, // 1: cohort.v1.Result.backend:type_name -> cohort.v1.Backend
+	8, // 2: cohort.v1.OutputValue.kind:type_name -> cohort.v1.OutputKind
+	2, // 3: cohort.v1.OutputValue.scalar:type_name -> cohort.v1.Number
+	3, // 4: cohort.v1.OutputValue.histogram:type_name -> cohort.v1.Histogram
+	5, // 5: cohort.v1.OutputValue.matrix:type_name -> cohort.v1.Matrix
+	6, // 6: cohort.v1.OutputValue.regression:type_name -> cohort.v1.Regression
+	4, // 7: cohort.v1.Histogram.bins:type_name -> cohort.v1.HistogramBin
+	2, // 8: cohort.v1.Matrix.entries:type_name -> cohort.v1.Number
+	9, // [9:9] is the sub-list for method output_type
+	9, // [9:9] is the sub-list for method input_type
+	9, // [9:9] is the sub-list for extension type_name
+	9, // [9:9] is the sub-list for extension extendee
+	0, // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_result_proto_init() }
@@ -637,6 +671,7 @@ func file_cohort_v1_result_proto_init() {
 	if File_cohort_v1_result_proto != nil {
 		return
 	}
+	file_cohort_v1_dataset_proto_init()
 	file_cohort_v1_job_proto_init()
 	file_cohort_v1_result_proto_msgTypes[1].OneofWrappers = []any{
 		(*OutputValue_Scalar)(nil),
