@@ -13,6 +13,8 @@ const (
 	TagRevocation      = "cohort/v1/revocation"
 	TagCeremonyStart   = "cohort/v1/ceremony-start"
 	TagCeremonySeal    = "cohort/v1/ceremony-seal"
+	TagJobEligibleSet  = "cohort/v1/job-eligible-set"
+	TagJobPartial      = "cohort/v1/job-partial"
 )
 
 // ErrBadSignature is returned by Verify for a signature that does not verify.
@@ -105,6 +107,43 @@ type CeremonySeal struct {
 func (c CeremonySeal) Message() []byte {
 	return newBuilder(TagCeremonySeal).str(c.CeremonyID).fixed(c.TranscriptDigest[:]).
 		fixed(c.VerifyingKeyDigest[:]).b
+}
+
+// JobEligibleSet is a node's statement of the cohort it selected for a job:
+// its size and digest (enclave.SetDigest), for the job's spec at job time.
+type JobEligibleSet struct {
+	JobID      string
+	DatasetID  string
+	SpecDigest [32]byte
+	JobTime    int64 // Unix seconds
+	Cohort     uint64
+	SetDigest  [32]byte
+	Node       uint32
+}
+
+// Message returns the bytes a node signs.
+func (j JobEligibleSet) Message() []byte {
+	return newBuilder(TagJobEligibleSet).str(j.JobID).str(j.DatasetID).fixed(j.SpecDigest[:]).
+		u64(uint64(j.JobTime)).u64(j.Cohort).fixed(j.SetDigest[:]).u32(j.Node).b
+}
+
+// JobPartial is a node's statement of the partial sum it released for a
+// job: which coordinates, over which cohort, and the digest of its encoding.
+type JobPartial struct {
+	JobID         string
+	SetDigest     [32]byte
+	Coordinates   []uint32
+	PartialDigest [32]byte
+	Node          uint32
+}
+
+// Message returns the bytes a node signs.
+func (j JobPartial) Message() []byte {
+	b := newBuilder(TagJobPartial).str(j.JobID).fixed(j.SetDigest[:]).u32(uint32(len(j.Coordinates)))
+	for _, c := range j.Coordinates {
+		b.u32(c)
+	}
+	return b.fixed(j.PartialDigest[:]).u32(j.Node).b
 }
 
 // Statement is anything that can be signed.

@@ -46,3 +46,44 @@ func TestInjective(t *testing.T) {
 		t.Fatal("participants and beacon source run together")
 	}
 }
+
+// Every field of a job statement is signed: changing any one of them makes
+// the signature fail.
+func TestJobStatements(t *testing.T) {
+	pub, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := JobEligibleSet{JobID: "job-1", DatasetID: "fitness", JobTime: 1700000000, Cohort: 50, Node: 1}
+	set.SpecDigest[0], set.SetDigest[0] = 1, 2
+	sig := Sign(key, set)
+	for name, change := range map[string]func(*JobEligibleSet){
+		"job":    func(s *JobEligibleSet) { s.JobID = "job-2" },
+		"spec":   func(s *JobEligibleSet) { s.SpecDigest[1] = 9 },
+		"time":   func(s *JobEligibleSet) { s.JobTime++ },
+		"cohort": func(s *JobEligibleSet) { s.Cohort-- },
+		"digest": func(s *JobEligibleSet) { s.SetDigest[31] = 9 },
+		"node":   func(s *JobEligibleSet) { s.Node = 0 },
+	} {
+		s := set
+		change(&s)
+		if err := Verify(pub, s, sig); !errors.Is(err, ErrBadSignature) {
+			t.Errorf("eligible set with another %s verified: %v", name, err)
+		}
+	}
+	p := JobPartial{JobID: "job-1", SetDigest: set.SetDigest, Coordinates: []uint32{0, 3}, Node: 1}
+	psig := Sign(key, p)
+	if err := Verify(pub, p, psig); err != nil {
+		t.Fatal(err)
+	}
+	q := p
+	q.Coordinates = []uint32{0, 4}
+	if err := Verify(pub, q, psig); !errors.Is(err, ErrBadSignature) {
+		t.Errorf("partial with other coordinates verified: %v", err)
+	}
+	q = p
+	q.PartialDigest[0] = 1
+	if err := Verify(pub, q, psig); !errors.Is(err, ErrBadSignature) {
+		t.Errorf("partial with another digest verified: %v", err)
+	}
+}

@@ -11,16 +11,18 @@ import (
 // callers branch with errors.Is.
 var (
 	// ErrNotFound: the row asked for does not exist (a dataset, keys, an
-	// invite, a member, a root, a contribution, or a contribution carrying a
-	// revocation commitment).
+	// invite, a member, a root, a contribution, a contribution carrying a
+	// revocation commitment, a buyer or a job).
 	ErrNotFound = errors.New("store: not found")
 	// ErrAlreadyExists: a row with the same identity exists and cannot be
 	// replaced (a dataset id, dataset keys, an invite, a registered identity
-	// commitment, or a nullifier already used with another payload).
+	// commitment, a nullifier already used with another payload, a buyer id
+	// or token hash, or a job id).
 	ErrAlreadyExists = errors.New("store: already exists")
 	// ErrConflict: the row exists but is in a state that refuses the change
 	// (an invite used or expired, a registry version that moved on, a member
-	// already removed, a revocation with another token).
+	// already removed, a revocation with another token, a job in another
+	// state).
 	ErrConflict = errors.New("store: conflict")
 	// ErrInvalid: an argument the store refuses before touching the database
 	// (empty id, zero nullifier, value out of the range the schema holds).
@@ -127,6 +129,42 @@ type Store interface {
 	// IsRevoked reports whether revocationCommitment is revoked in datasetID.
 	IsRevoked(ctx context.Context, datasetID string, revocationCommitment [32]byte) (bool, error)
 
+	// PutBuyer records a buyer. Putting an identical buyer (same id and
+	// token hash) again is a no-op returning nil, whatever its CreatedAt
+	// (peers replay it); ErrAlreadyExists when the id exists with another
+	// token hash or the token hash belongs to another id; ErrInvalid for a
+	// bad id or a zero hash.
+	PutBuyer(ctx context.Context, b Buyer) error
+	// BuyerByToken returns the buyer whose token hashes to tokenHash;
+	// ErrNotFound otherwise.
+	BuyerByToken(ctx context.Context, tokenHash [32]byte) (Buyer, error)
+
+	// PutJob records a new job. When the buyer already has a job with
+	// j.RequestID, nothing is written and that job is returned (non-nil)
+	// with a nil error: the caller decides whether the specs match. On a
+	// fresh insert it returns (nil, nil). ErrAlreadyExists when j.ID is
+	// taken; ErrNotFound when the dataset does not exist; ErrInvalid for a
+	// bad job id, buyer id or request id, text that is not UTF-8 or holds a
+	// NUL byte, or a count above math.MaxInt64.
+	PutJob(ctx context.Context, j Job) (*Job, error)
+	// GetJob returns a job by id; ErrNotFound otherwise.
+	GetJob(ctx context.Context, id string) (Job, error)
+	// UpdateJob writes j's mutable columns (State, Reason, EligibleRecords,
+	// CohortSize, Progress, UpdatedAt, Result, Evidence, TranscriptID) only
+	// if the stored state equals from: a compare-and-set in one conditional
+	// UPDATE, atomic on both engines even across replicas sharing one
+	// PostgreSQL. ErrConflict when the state is another (the error message
+	// names the stored state number), ErrNotFound when there is no such job,
+	// ErrInvalid as for PutJob. Immutable columns in j (Buyer, RequestID,
+	// DatasetID, Spec, Coordinator, SubmittedAt) are ignored.
+	UpdateJob(ctx context.Context, j Job, from int32) error
+	// ListJobs returns a page of jobs matching f, newest first (SubmittedAt
+	// descending, then ID descending), at most limit (read as for the other
+	// lists), and an opaque token for the next page ("" on the last). A
+	// malformed token, or a filter of more than MaxJobStateFilter distinct
+	// states, is ErrInvalid.
+	ListJobs(ctx context.Context, f JobFilter, pageToken string, limit int) ([]Job, string, error)
+
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database; the Store must not be used afterwards.
@@ -205,6 +243,55 @@ type Contribution struct {
 
 // Revoked reports whether the contribution was revoked when it was read.
 func (c Contribution) Revoked() bool { return !c.RevokedAt.IsZero() }
+
+// Bounds of buyer and job identifiers, in bytes.
+const (
+	MaxBuyerIDLen   = 64
+	MaxJobIDLen     = 64
+	MaxRequestIDLen = 64
+)
+
+// MaxJobStateFilter bounds the distinct states of a JobFilter.
+const MaxJobStateFilter = 64
+
+// Buyer is a buyer account: an id chosen by an admin and the SHA-256 of its
+// bearer token (the token itself is never stored).
+type Buyer struct {
+	ID        string // 1..MaxBuyerIDLen bytes of [A-Za-z0-9._-]
+	TokenHash [32]byte
+	CreatedAt time.Time
+}
+
+// Job is a job as its coordinating node records it. Spec, Result and
+// Evidence are opaque encoded bytes; State is the wire number of
+// cohort.v1.JobState (stored as is, used for filtering). The text fields
+// must be valid UTF-8 without NUL bytes.
+type Job struct {
+	ID              string // 1..MaxJobIDLen bytes of [A-Za-z0-9-]
+	Buyer           string // a buyer id (see Buyer.ID)
+	RequestID       string // idempotency key, 1..MaxRequestIDLen bytes, unique per buyer
+	DatasetID       string // must exist in datasets
+	Spec            []byte
+	State           int32
+	Reason          string
+	Coordinator     uint32
+	EligibleRecords uint64 // at most math.MaxInt64
+	CohortSize      uint64 // at most math.MaxInt64
+	Progress        string
+	SubmittedAt     time.Time
+	UpdatedAt       time.Time
+	Result          []byte // nil until released
+	Evidence        []byte // nil until set
+	TranscriptID    string
+}
+
+// JobFilter narrows ListJobs: empty fields match everything. States holds
+// at most MaxJobStateFilter distinct values.
+type JobFilter struct {
+	Buyer     string
+	DatasetID string
+	States    []int32
+}
 
 // Drivers.
 const (

@@ -21,6 +21,110 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// CreateBuyerRequest names a new buyer.
+type CreateBuyerRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Buyer id: 1..64 bytes of [A-Za-z0-9._-].
+	BuyerId       string `protobuf:"bytes,1,opt,name=buyer_id,json=buyerId,proto3" json:"buyer_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateBuyerRequest) Reset() {
+	*x = CreateBuyerRequest{}
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateBuyerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateBuyerRequest) ProtoMessage() {}
+
+func (x *CreateBuyerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateBuyerRequest.ProtoReflect.Descriptor instead.
+func (*CreateBuyerRequest) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *CreateBuyerRequest) GetBuyerId() string {
+	if x != nil {
+		return x.BuyerId
+	}
+	return ""
+}
+
+// CreateBuyerResponse carries the buyer's token. It is a secret: hand it to
+// the buyer over a private channel; nodes store only its SHA-256.
+type CreateBuyerResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Buyer id, as requested.
+	BuyerId string `protobuf:"bytes,1,opt,name=buyer_id,json=buyerId,proto3" json:"buyer_id,omitempty"`
+	// Bearer token for the authorization metadata ("Bearer <token>"):
+	// "cohort-buyer-" followed by URL-safe base64 without padding of 32
+	// random bytes.
+	Token         string `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateBuyerResponse) Reset() {
+	*x = CreateBuyerResponse{}
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateBuyerResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateBuyerResponse) ProtoMessage() {}
+
+func (x *CreateBuyerResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateBuyerResponse.ProtoReflect.Descriptor instead.
+func (*CreateBuyerResponse) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *CreateBuyerResponse) GetBuyerId() string {
+	if x != nil {
+		return x.BuyerId
+	}
+	return ""
+}
+
+func (x *CreateBuyerResponse) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
 // CreateDatasetRequest defines a dataset.
 type CreateDatasetRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -51,7 +155,7 @@ type CreateDatasetRequest struct {
 
 func (x *CreateDatasetRequest) Reset() {
 	*x = CreateDatasetRequest{}
-	mi := &file_cohort_v1_admin_service_proto_msgTypes[0]
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -63,7 +167,7 @@ func (x *CreateDatasetRequest) String() string {
 func (*CreateDatasetRequest) ProtoMessage() {}
 
 func (x *CreateDatasetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_admin_service_proto_msgTypes[0]
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -76,7 +180,7 @@ func (x *CreateDatasetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateDatasetRequest.ProtoReflect.Descriptor instead.
 func (*CreateDatasetRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{0}
+	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *CreateDatasetRequest) GetSchemaSource() isCreateDatasetRequest_SchemaSource {
@@ -169,7 +273,7 @@ type CreateDatasetResponse struct {
 
 func (x *CreateDatasetResponse) Reset() {
 	*x = CreateDatasetResponse{}
-	mi := &file_cohort_v1_admin_service_proto_msgTypes[1]
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -181,7 +285,7 @@ func (x *CreateDatasetResponse) String() string {
 func (*CreateDatasetResponse) ProtoMessage() {}
 
 func (x *CreateDatasetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_admin_service_proto_msgTypes[1]
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -194,7 +298,7 @@ func (x *CreateDatasetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateDatasetResponse.ProtoReflect.Descriptor instead.
 func (*CreateDatasetResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{1}
+	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CreateDatasetResponse) GetDataset() *DatasetDescriptor {
@@ -217,7 +321,7 @@ type IssueInvitesRequest struct {
 
 func (x *IssueInvitesRequest) Reset() {
 	*x = IssueInvitesRequest{}
-	mi := &file_cohort_v1_admin_service_proto_msgTypes[2]
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -229,7 +333,7 @@ func (x *IssueInvitesRequest) String() string {
 func (*IssueInvitesRequest) ProtoMessage() {}
 
 func (x *IssueInvitesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_admin_service_proto_msgTypes[2]
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -242,7 +346,7 @@ func (x *IssueInvitesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueInvitesRequest.ProtoReflect.Descriptor instead.
 func (*IssueInvitesRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{2}
+	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *IssueInvitesRequest) GetCount() uint32 {
@@ -274,7 +378,7 @@ type IssueInvitesResponse struct {
 
 func (x *IssueInvitesResponse) Reset() {
 	*x = IssueInvitesResponse{}
-	mi := &file_cohort_v1_admin_service_proto_msgTypes[3]
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -286,7 +390,7 @@ func (x *IssueInvitesResponse) String() string {
 func (*IssueInvitesResponse) ProtoMessage() {}
 
 func (x *IssueInvitesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_admin_service_proto_msgTypes[3]
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -299,7 +403,7 @@ func (x *IssueInvitesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueInvitesResponse.ProtoReflect.Descriptor instead.
 func (*IssueInvitesResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{3}
+	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *IssueInvitesResponse) GetTokens() []string {
@@ -325,7 +429,7 @@ type NodeStatusRequest struct {
 
 func (x *NodeStatusRequest) Reset() {
 	*x = NodeStatusRequest{}
-	mi := &file_cohort_v1_admin_service_proto_msgTypes[4]
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -337,7 +441,7 @@ func (x *NodeStatusRequest) String() string {
 func (*NodeStatusRequest) ProtoMessage() {}
 
 func (x *NodeStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_admin_service_proto_msgTypes[4]
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -350,7 +454,7 @@ func (x *NodeStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStatusRequest.ProtoReflect.Descriptor instead.
 func (*NodeStatusRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{4}
+	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{6}
 }
 
 // NodeStatusResponse is a node's status.
@@ -380,7 +484,7 @@ type NodeStatusResponse struct {
 
 func (x *NodeStatusResponse) Reset() {
 	*x = NodeStatusResponse{}
-	mi := &file_cohort_v1_admin_service_proto_msgTypes[5]
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -392,7 +496,7 @@ func (x *NodeStatusResponse) String() string {
 func (*NodeStatusResponse) ProtoMessage() {}
 
 func (x *NodeStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_admin_service_proto_msgTypes[5]
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -405,7 +509,7 @@ func (x *NodeStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStatusResponse.ProtoReflect.Descriptor instead.
 func (*NodeStatusResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{5}
+	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *NodeStatusResponse) GetNodeIndex() uint32 {
@@ -490,7 +594,7 @@ type PeerStatus struct {
 
 func (x *PeerStatus) Reset() {
 	*x = PeerStatus{}
-	mi := &file_cohort_v1_admin_service_proto_msgTypes[6]
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -502,7 +606,7 @@ func (x *PeerStatus) String() string {
 func (*PeerStatus) ProtoMessage() {}
 
 func (x *PeerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_admin_service_proto_msgTypes[6]
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -515,7 +619,7 @@ func (x *PeerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerStatus.ProtoReflect.Descriptor instead.
 func (*PeerStatus) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{6}
+	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *PeerStatus) GetNodeIndex() uint32 {
@@ -557,7 +661,12 @@ var File_cohort_v1_admin_service_proto protoreflect.FileDescriptor
 
 const file_cohort_v1_admin_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1dcohort/v1/admin_service.proto\x12\tcohort.v1\x1a\x17cohort/v1/dataset.proto\x1a\x16cohort/v1/schema.proto\"\xbe\x02\n" +
+	"\x1dcohort/v1/admin_service.proto\x12\tcohort.v1\x1a\x17cohort/v1/dataset.proto\x1a\x16cohort/v1/schema.proto\"/\n" +
+	"\x12CreateBuyerRequest\x12\x19\n" +
+	"\bbuyer_id\x18\x01 \x01(\tR\abuyerId\"F\n" +
+	"\x13CreateBuyerResponse\x12\x19\n" +
+	"\bbuyer_id\x18\x01 \x01(\tR\abuyerId\x12\x14\n" +
+	"\x05token\x18\x02 \x01(\tR\x05token\"\xbe\x02\n" +
 	"\x14CreateDatasetRequest\x12!\n" +
 	"\vschema_yaml\x18\x01 \x01(\tH\x00R\n" +
 	"schemaYaml\x12+\n" +
@@ -601,12 +710,13 @@ const file_cohort_v1_admin_service_proto_rawDesc = "" +
 	"\treachable\x18\x03 \x01(\bR\treachable\x12 \n" +
 	"\flast_seen_at\x18\x04 \x01(\x03R\n" +
 	"lastSeenAt\x12+\n" +
-	"\x11registry_sequence\x18\x05 \x01(\x04R\x10registrySequence2\xfe\x01\n" +
+	"\x11registry_sequence\x18\x05 \x01(\x04R\x10registrySequence2\xcc\x02\n" +
 	"\fAdminService\x12R\n" +
 	"\rCreateDataset\x12\x1f.cohort.v1.CreateDatasetRequest\x1a .cohort.v1.CreateDatasetResponse\x12O\n" +
 	"\fIssueInvites\x12\x1e.cohort.v1.IssueInvitesRequest\x1a\x1f.cohort.v1.IssueInvitesResponse\x12I\n" +
 	"\n" +
-	"NodeStatus\x12\x1c.cohort.v1.NodeStatusRequest\x1a\x1d.cohort.v1.NodeStatusResponseB5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
+	"NodeStatus\x12\x1c.cohort.v1.NodeStatusRequest\x1a\x1d.cohort.v1.NodeStatusResponse\x12L\n" +
+	"\vCreateBuyer\x12\x1d.cohort.v1.CreateBuyerRequest\x1a\x1e.cohort.v1.CreateBuyerResponseB5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
 
 var (
 	file_cohort_v1_admin_service_proto_rawDescOnce sync.Once
@@ -620,35 +730,39 @@ func file_cohort_v1_admin_service_proto_rawDescGZIP() []byte {
 	return file_cohort_v1_admin_service_proto_rawDescData
 }
 
-var file_cohort_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_cohort_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_cohort_v1_admin_service_proto_goTypes = []any{
-	(*CreateDatasetRequest)(nil),  // 0: cohort.v1.CreateDatasetRequest
-	(*CreateDatasetResponse)(nil), // 1: cohort.v1.CreateDatasetResponse
-	(*IssueInvitesRequest)(nil),   // 2: cohort.v1.IssueInvitesRequest
-	(*IssueInvitesResponse)(nil),  // 3: cohort.v1.IssueInvitesResponse
-	(*NodeStatusRequest)(nil),     // 4: cohort.v1.NodeStatusRequest
-	(*NodeStatusResponse)(nil),    // 5: cohort.v1.NodeStatusResponse
-	(*PeerStatus)(nil),            // 6: cohort.v1.PeerStatus
-	(*Schema)(nil),                // 7: cohort.v1.Schema
-	(Backend)(0),                  // 8: cohort.v1.Backend
-	(*DatasetDescriptor)(nil),     // 9: cohort.v1.DatasetDescriptor
+	(*CreateBuyerRequest)(nil),    // 0: cohort.v1.CreateBuyerRequest
+	(*CreateBuyerResponse)(nil),   // 1: cohort.v1.CreateBuyerResponse
+	(*CreateDatasetRequest)(nil),  // 2: cohort.v1.CreateDatasetRequest
+	(*CreateDatasetResponse)(nil), // 3: cohort.v1.CreateDatasetResponse
+	(*IssueInvitesRequest)(nil),   // 4: cohort.v1.IssueInvitesRequest
+	(*IssueInvitesResponse)(nil),  // 5: cohort.v1.IssueInvitesResponse
+	(*NodeStatusRequest)(nil),     // 6: cohort.v1.NodeStatusRequest
+	(*NodeStatusResponse)(nil),    // 7: cohort.v1.NodeStatusResponse
+	(*PeerStatus)(nil),            // 8: cohort.v1.PeerStatus
+	(*Schema)(nil),                // 9: cohort.v1.Schema
+	(Backend)(0),                  // 10: cohort.v1.Backend
+	(*DatasetDescriptor)(nil),     // 11: cohort.v1.DatasetDescriptor
 }
 var file_cohort_v1_admin_service_proto_depIdxs = []int32{
-	7, // 0: cohort.v1.CreateDatasetRequest.schema:type_name -> cohort.v1.Schema
-	8, // 1: cohort.v1.CreateDatasetRequest.backend:type_name -> cohort.v1.Backend
-	9, // 2: cohort.v1.CreateDatasetResponse.dataset:type_name -> cohort.v1.DatasetDescriptor
-	6, // 3: cohort.v1.NodeStatusResponse.peers:type_name -> cohort.v1.PeerStatus
-	0, // 4: cohort.v1.AdminService.CreateDataset:input_type -> cohort.v1.CreateDatasetRequest
-	2, // 5: cohort.v1.AdminService.IssueInvites:input_type -> cohort.v1.IssueInvitesRequest
-	4, // 6: cohort.v1.AdminService.NodeStatus:input_type -> cohort.v1.NodeStatusRequest
-	1, // 7: cohort.v1.AdminService.CreateDataset:output_type -> cohort.v1.CreateDatasetResponse
-	3, // 8: cohort.v1.AdminService.IssueInvites:output_type -> cohort.v1.IssueInvitesResponse
-	5, // 9: cohort.v1.AdminService.NodeStatus:output_type -> cohort.v1.NodeStatusResponse
-	7, // [7:10] is the sub-list for method output_type
-	4, // [4:7] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	9,  // 0: cohort.v1.CreateDatasetRequest.schema:type_name -> cohort.v1.Schema
+	10, // 1: cohort.v1.CreateDatasetRequest.backend:type_name -> cohort.v1.Backend
+	11, // 2: cohort.v1.CreateDatasetResponse.dataset:type_name -> cohort.v1.DatasetDescriptor
+	8,  // 3: cohort.v1.NodeStatusResponse.peers:type_name -> cohort.v1.PeerStatus
+	2,  // 4: cohort.v1.AdminService.CreateDataset:input_type -> cohort.v1.CreateDatasetRequest
+	4,  // 5: cohort.v1.AdminService.IssueInvites:input_type -> cohort.v1.IssueInvitesRequest
+	6,  // 6: cohort.v1.AdminService.NodeStatus:input_type -> cohort.v1.NodeStatusRequest
+	0,  // 7: cohort.v1.AdminService.CreateBuyer:input_type -> cohort.v1.CreateBuyerRequest
+	3,  // 8: cohort.v1.AdminService.CreateDataset:output_type -> cohort.v1.CreateDatasetResponse
+	5,  // 9: cohort.v1.AdminService.IssueInvites:output_type -> cohort.v1.IssueInvitesResponse
+	7,  // 10: cohort.v1.AdminService.NodeStatus:output_type -> cohort.v1.NodeStatusResponse
+	1,  // 11: cohort.v1.AdminService.CreateBuyer:output_type -> cohort.v1.CreateBuyerResponse
+	8,  // [8:12] is the sub-list for method output_type
+	4,  // [4:8] is the sub-list for method input_type
+	4,  // [4:4] is the sub-list for extension type_name
+	4,  // [4:4] is the sub-list for extension extendee
+	0,  // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_admin_service_proto_init() }
@@ -658,7 +772,7 @@ func file_cohort_v1_admin_service_proto_init() {
 	}
 	file_cohort_v1_dataset_proto_init()
 	file_cohort_v1_schema_proto_init()
-	file_cohort_v1_admin_service_proto_msgTypes[0].OneofWrappers = []any{
+	file_cohort_v1_admin_service_proto_msgTypes[2].OneofWrappers = []any{
 		(*CreateDatasetRequest_SchemaYaml)(nil),
 		(*CreateDatasetRequest_Schema)(nil),
 	}
@@ -668,7 +782,7 @@ func file_cohort_v1_admin_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cohort_v1_admin_service_proto_rawDesc), len(file_cohort_v1_admin_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

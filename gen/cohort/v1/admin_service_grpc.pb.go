@@ -22,6 +22,7 @@ const (
 	AdminService_CreateDataset_FullMethodName = "/cohort.v1.AdminService/CreateDataset"
 	AdminService_IssueInvites_FullMethodName  = "/cohort.v1.AdminService/IssueInvites"
 	AdminService_NodeStatus_FullMethodName    = "/cohort.v1.AdminService/NodeStatus"
+	AdminService_CreateBuyer_FullMethodName   = "/cohort.v1.AdminService/CreateBuyer"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -42,6 +43,10 @@ type AdminServiceClient interface {
 	IssueInvites(ctx context.Context, in *IssueInvitesRequest, opts ...grpc.CallOption) (*IssueInvitesResponse, error)
 	// NodeStatus reports this node's health and its view of the federation.
 	NodeStatus(ctx context.Context, in *NodeStatusRequest, opts ...grpc.CallOption) (*NodeStatusResponse, error)
+	// CreateBuyer creates a buyer account on every node of the federation and
+	// returns its bearer token, once. InvalidArgument for a malformed id;
+	// AlreadyExists for an id in use.
+	CreateBuyer(ctx context.Context, in *CreateBuyerRequest, opts ...grpc.CallOption) (*CreateBuyerResponse, error)
 }
 
 type adminServiceClient struct {
@@ -82,6 +87,16 @@ func (c *adminServiceClient) NodeStatus(ctx context.Context, in *NodeStatusReque
 	return out, nil
 }
 
+func (c *adminServiceClient) CreateBuyer(ctx context.Context, in *CreateBuyerRequest, opts ...grpc.CallOption) (*CreateBuyerResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateBuyerResponse)
+	err := c.cc.Invoke(ctx, AdminService_CreateBuyer_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
@@ -100,6 +115,10 @@ type AdminServiceServer interface {
 	IssueInvites(context.Context, *IssueInvitesRequest) (*IssueInvitesResponse, error)
 	// NodeStatus reports this node's health and its view of the federation.
 	NodeStatus(context.Context, *NodeStatusRequest) (*NodeStatusResponse, error)
+	// CreateBuyer creates a buyer account on every node of the federation and
+	// returns its bearer token, once. InvalidArgument for a malformed id;
+	// AlreadyExists for an id in use.
+	CreateBuyer(context.Context, *CreateBuyerRequest) (*CreateBuyerResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -118,6 +137,9 @@ func (UnimplementedAdminServiceServer) IssueInvites(context.Context, *IssueInvit
 }
 func (UnimplementedAdminServiceServer) NodeStatus(context.Context, *NodeStatusRequest) (*NodeStatusResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method NodeStatus not implemented")
+}
+func (UnimplementedAdminServiceServer) CreateBuyer(context.Context, *CreateBuyerRequest) (*CreateBuyerResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateBuyer not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -194,6 +216,24 @@ func _AdminService_NodeStatus_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_CreateBuyer_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateBuyerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).CreateBuyer(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_CreateBuyer_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).CreateBuyer(ctx, req.(*CreateBuyerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -212,6 +252,10 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "NodeStatus",
 			Handler:    _AdminService_NodeStatus_Handler,
+		},
+		{
+			MethodName: "CreateBuyer",
+			Handler:    _AdminService_CreateBuyer_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -24,6 +24,8 @@ func requestTypes() []proto.Message {
 		&cohortv1.GetCeremonyRequest{}, &cohortv1.GetProvingKeyRequest{}, &cohortv1.AbortCeremonyRequest{},
 		&cohortv1.GetContributionAckRequest{}, &cohortv1.ForwardRevocationRequest{},
 		&cohortv1.ProposeRegistrationRequest{}, &cohortv1.StoreInvitesRequest{},
+		&cohortv1.PrepareJobRequest{}, &cohortv1.ComputePartialRequest{}, &cohortv1.StoreBuyerRequest{},
+		&cohortv1.CreateBuyerRequest{},
 	}
 }
 

@@ -1513,11 +1513,527 @@ func (x *ForwardRevocationResponse) GetSignature() *NodeSignature {
 	return nil
 }
 
+// PrepareJobRequest is a job as the coordinator runs it.
+type PrepareJobRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Job id, assigned by the coordinator.
+	JobId string `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	// The job's spec.
+	Spec *JobSpec `protobuf:"bytes,2,opt,name=spec,proto3" json:"spec,omitempty"`
+	// The job time, Unix seconds (UTC): consent must not have expired by then.
+	JobTime       int64 `protobuf:"varint,3,opt,name=job_time,json=jobTime,proto3" json:"job_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PrepareJobRequest) Reset() {
+	*x = PrepareJobRequest{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PrepareJobRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PrepareJobRequest) ProtoMessage() {}
+
+func (x *PrepareJobRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PrepareJobRequest.ProtoReflect.Descriptor instead.
+func (*PrepareJobRequest) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *PrepareJobRequest) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *PrepareJobRequest) GetSpec() *JobSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+func (x *PrepareJobRequest) GetJobTime() int64 {
+	if x != nil {
+		return x.JobTime
+	}
+	return 0
+}
+
+// EligibleSet summarises a node's selection of a job's records: counts and
+// a digest, never identities.
+type EligibleSet struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Records passing epoch, purpose, expiry and revocation.
+	Eligible uint64 `protobuf:"varint,1,opt,name=eligible,proto3" json:"eligible,omitempty"`
+	// Records left after contributors' own minimum cohorts: the cohort.
+	Cohort uint64 `protobuf:"varint,2,opt,name=cohort,proto3" json:"cohort,omitempty"`
+	// SHA-256 digest of the cohort (enclave.SetDigest), 32 bytes.
+	Digest []byte `protobuf:"bytes,3,opt,name=digest,proto3" json:"digest,omitempty"`
+	// Records excluded, by the first rule they failed.
+	Excluded      *Exclusions `protobuf:"bytes,4,opt,name=excluded,proto3" json:"excluded,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EligibleSet) Reset() {
+	*x = EligibleSet{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EligibleSet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EligibleSet) ProtoMessage() {}
+
+func (x *EligibleSet) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EligibleSet.ProtoReflect.Descriptor instead.
+func (*EligibleSet) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *EligibleSet) GetEligible() uint64 {
+	if x != nil {
+		return x.Eligible
+	}
+	return 0
+}
+
+func (x *EligibleSet) GetCohort() uint64 {
+	if x != nil {
+		return x.Cohort
+	}
+	return 0
+}
+
+func (x *EligibleSet) GetDigest() []byte {
+	if x != nil {
+		return x.Digest
+	}
+	return nil
+}
+
+func (x *EligibleSet) GetExcluded() *Exclusions {
+	if x != nil {
+		return x.Excluded
+	}
+	return nil
+}
+
+// Exclusions counts the records a job could not use, by reason.
+type Exclusions struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Epoch outside the job's range.
+	Epoch uint64 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// The job's purpose not consented.
+	Purpose uint64 `protobuf:"varint,2,opt,name=purpose,proto3" json:"purpose,omitempty"`
+	// Consent expired before the job time.
+	Expired uint64 `protobuf:"varint,3,opt,name=expired,proto3" json:"expired,omitempty"`
+	// Revoked by the contributor.
+	Revoked uint64 `protobuf:"varint,4,opt,name=revoked,proto3" json:"revoked,omitempty"`
+	// Dropped because the contributor asked for a larger cohort.
+	ContributorMinimum uint64 `protobuf:"varint,5,opt,name=contributor_minimum,json=contributorMinimum,proto3" json:"contributor_minimum,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *Exclusions) Reset() {
+	*x = Exclusions{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Exclusions) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Exclusions) ProtoMessage() {}
+
+func (x *Exclusions) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Exclusions.ProtoReflect.Descriptor instead.
+func (*Exclusions) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *Exclusions) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *Exclusions) GetPurpose() uint64 {
+	if x != nil {
+		return x.Purpose
+	}
+	return 0
+}
+
+func (x *Exclusions) GetExpired() uint64 {
+	if x != nil {
+		return x.Expired
+	}
+	return 0
+}
+
+func (x *Exclusions) GetRevoked() uint64 {
+	if x != nil {
+		return x.Revoked
+	}
+	return 0
+}
+
+func (x *Exclusions) GetContributorMinimum() uint64 {
+	if x != nil {
+		return x.ContributorMinimum
+	}
+	return 0
+}
+
+// PrepareJobResponse is the peer's selection and its signature over
+// "cohort/v1/job-eligible-set", job id, dataset id, job time, cohort and
+// digest.
+type PrepareJobResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The peer's selection.
+	Set *EligibleSet `protobuf:"bytes,1,opt,name=set,proto3" json:"set,omitempty"`
+	// The peer's signature.
+	Signature     *NodeSignature `protobuf:"bytes,2,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PrepareJobResponse) Reset() {
+	*x = PrepareJobResponse{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PrepareJobResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PrepareJobResponse) ProtoMessage() {}
+
+func (x *PrepareJobResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PrepareJobResponse.ProtoReflect.Descriptor instead.
+func (*PrepareJobResponse) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *PrepareJobResponse) GetSet() *EligibleSet {
+	if x != nil {
+		return x.Set
+	}
+	return nil
+}
+
+func (x *PrepareJobResponse) GetSignature() *NodeSignature {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+// ComputePartialRequest asks for a peer's partial sum.
+type ComputePartialRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Job id.
+	JobId string `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	// The job's spec.
+	Spec *JobSpec `protobuf:"bytes,2,opt,name=spec,proto3" json:"spec,omitempty"`
+	// The job time, as in PrepareJob.
+	JobTime int64 `protobuf:"varint,3,opt,name=job_time,json=jobTime,proto3" json:"job_time,omitempty"`
+	// The digest every node agreed on, 32 bytes.
+	SetDigest     []byte `protobuf:"bytes,4,opt,name=set_digest,json=setDigest,proto3" json:"set_digest,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ComputePartialRequest) Reset() {
+	*x = ComputePartialRequest{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ComputePartialRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ComputePartialRequest) ProtoMessage() {}
+
+func (x *ComputePartialRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ComputePartialRequest.ProtoReflect.Descriptor instead.
+func (*ComputePartialRequest) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ComputePartialRequest) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *ComputePartialRequest) GetSpec() *JobSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+func (x *ComputePartialRequest) GetJobTime() int64 {
+	if x != nil {
+		return x.JobTime
+	}
+	return 0
+}
+
+func (x *ComputePartialRequest) GetSetDigest() []byte {
+	if x != nil {
+		return x.SetDigest
+	}
+	return nil
+}
+
+// ComputePartialResponse is a peer's partial sum over the cohort.
+type ComputePartialResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Coordinates of the sufficient statistics summed, ascending.
+	Coordinates []uint32 `protobuf:"varint,1,rep,packed,name=coordinates,proto3" json:"coordinates,omitempty"`
+	// The partial sum of those coordinates (mpc.Partial encoding).
+	Partial []byte `protobuf:"bytes,2,opt,name=partial,proto3" json:"partial,omitempty"`
+	// The peer's signature over "cohort/v1/job-partial", job id, set digest,
+	// coordinates and SHA-256 of partial.
+	Signature     *NodeSignature `protobuf:"bytes,3,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ComputePartialResponse) Reset() {
+	*x = ComputePartialResponse{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ComputePartialResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ComputePartialResponse) ProtoMessage() {}
+
+func (x *ComputePartialResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ComputePartialResponse.ProtoReflect.Descriptor instead.
+func (*ComputePartialResponse) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ComputePartialResponse) GetCoordinates() []uint32 {
+	if x != nil {
+		return x.Coordinates
+	}
+	return nil
+}
+
+func (x *ComputePartialResponse) GetPartial() []byte {
+	if x != nil {
+		return x.Partial
+	}
+	return nil
+}
+
+func (x *ComputePartialResponse) GetSignature() *NodeSignature {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+// StoreBuyerRequest replicates a buyer account.
+type StoreBuyerRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Buyer id.
+	BuyerId string `protobuf:"bytes,1,opt,name=buyer_id,json=buyerId,proto3" json:"buyer_id,omitempty"`
+	// SHA-256 of the buyer's bearer token, 32 bytes.
+	TokenHash []byte `protobuf:"bytes,2,opt,name=token_hash,json=tokenHash,proto3" json:"token_hash,omitempty"`
+	// When the account was created, Unix seconds (UTC).
+	CreatedAt     int64 `protobuf:"varint,3,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoreBuyerRequest) Reset() {
+	*x = StoreBuyerRequest{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoreBuyerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoreBuyerRequest) ProtoMessage() {}
+
+func (x *StoreBuyerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoreBuyerRequest.ProtoReflect.Descriptor instead.
+func (*StoreBuyerRequest) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *StoreBuyerRequest) GetBuyerId() string {
+	if x != nil {
+		return x.BuyerId
+	}
+	return ""
+}
+
+func (x *StoreBuyerRequest) GetTokenHash() []byte {
+	if x != nil {
+		return x.TokenHash
+	}
+	return nil
+}
+
+func (x *StoreBuyerRequest) GetCreatedAt() int64 {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return 0
+}
+
+// StoreBuyerResponse confirms the account is stored.
+type StoreBuyerResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoreBuyerResponse) Reset() {
+	*x = StoreBuyerResponse{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoreBuyerResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoreBuyerResponse) ProtoMessage() {}
+
+func (x *StoreBuyerResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoreBuyerResponse.ProtoReflect.Descriptor instead.
+func (*StoreBuyerResponse) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{32}
+}
+
 var File_cohort_v1_peer_service_proto protoreflect.FileDescriptor
 
 const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1ccohort/v1/peer_service.proto\x12\tcohort.v1\x1a\x18cohort/v1/ceremony.proto\x1a\x15cohort/v1/chunk.proto\x1a\x1ccohort/v1/contribution.proto\x1a\x17cohort/v1/dataset.proto\x1a\x18cohort/v1/registry.proto\x1a\x19cohort/v1/signature.proto\"\x83\x01\n" +
+	"\x1ccohort/v1/peer_service.proto\x12\tcohort.v1\x1a\x18cohort/v1/ceremony.proto\x1a\x15cohort/v1/chunk.proto\x1a\x1ccohort/v1/contribution.proto\x1a\x17cohort/v1/dataset.proto\x1a\x13cohort/v1/job.proto\x1a\x18cohort/v1/registry.proto\x1a\x19cohort/v1/signature.proto\"\x83\x01\n" +
 	"\x14StartCeremonyRequest\x123\n" +
 	"\bceremony\x18\x01 \x01(\v2\x17.cohort.v1.CeremonyInfoR\bceremony\x126\n" +
 	"\adataset\x18\x02 \x01(\v2\x1c.cohort.v1.DatasetDescriptorR\adataset\"O\n" +
@@ -1605,7 +2121,44 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"revoked_at\x18\x03 \x01(\x03R\trevokedAt\"q\n" +
 	"\x19ForwardRevocationResponse\x12\x1c\n" +
 	"\tnullifier\x18\x01 \x01(\fR\tnullifier\x126\n" +
-	"\tsignature\x18\x02 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature2\xec\b\n" +
+	"\tsignature\x18\x02 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature\"m\n" +
+	"\x11PrepareJobRequest\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12&\n" +
+	"\x04spec\x18\x02 \x01(\v2\x12.cohort.v1.JobSpecR\x04spec\x12\x19\n" +
+	"\bjob_time\x18\x03 \x01(\x03R\ajobTime\"\x8c\x01\n" +
+	"\vEligibleSet\x12\x1a\n" +
+	"\beligible\x18\x01 \x01(\x04R\beligible\x12\x16\n" +
+	"\x06cohort\x18\x02 \x01(\x04R\x06cohort\x12\x16\n" +
+	"\x06digest\x18\x03 \x01(\fR\x06digest\x121\n" +
+	"\bexcluded\x18\x04 \x01(\v2\x15.cohort.v1.ExclusionsR\bexcluded\"\xa1\x01\n" +
+	"\n" +
+	"Exclusions\x12\x14\n" +
+	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x18\n" +
+	"\apurpose\x18\x02 \x01(\x04R\apurpose\x12\x18\n" +
+	"\aexpired\x18\x03 \x01(\x04R\aexpired\x12\x18\n" +
+	"\arevoked\x18\x04 \x01(\x04R\arevoked\x12/\n" +
+	"\x13contributor_minimum\x18\x05 \x01(\x04R\x12contributorMinimum\"v\n" +
+	"\x12PrepareJobResponse\x12(\n" +
+	"\x03set\x18\x01 \x01(\v2\x16.cohort.v1.EligibleSetR\x03set\x126\n" +
+	"\tsignature\x18\x02 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature\"\x90\x01\n" +
+	"\x15ComputePartialRequest\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12&\n" +
+	"\x04spec\x18\x02 \x01(\v2\x12.cohort.v1.JobSpecR\x04spec\x12\x19\n" +
+	"\bjob_time\x18\x03 \x01(\x03R\ajobTime\x12\x1d\n" +
+	"\n" +
+	"set_digest\x18\x04 \x01(\fR\tsetDigest\"\x8c\x01\n" +
+	"\x16ComputePartialResponse\x12 \n" +
+	"\vcoordinates\x18\x01 \x03(\rR\vcoordinates\x12\x18\n" +
+	"\apartial\x18\x02 \x01(\fR\apartial\x126\n" +
+	"\tsignature\x18\x03 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature\"l\n" +
+	"\x11StoreBuyerRequest\x12\x19\n" +
+	"\bbuyer_id\x18\x01 \x01(\tR\abuyerId\x12\x1d\n" +
+	"\n" +
+	"token_hash\x18\x02 \x01(\fR\ttokenHash\x12\x1d\n" +
+	"\n" +
+	"created_at\x18\x03 \x01(\x03R\tcreatedAt\"\x14\n" +
+	"\x12StoreBuyerResponse2\xd9\n" +
+	"\n" +
 	"\vPeerService\x12R\n" +
 	"\rStartCeremony\x12\x1f.cohort.v1.StartCeremonyRequest\x1a .cohort.v1.StartCeremonyResponse\x12e\n" +
 	"\x12CeremonyContribute\x12$.cohort.v1.CeremonyContributeRequest\x1a%.cohort.v1.CeremonyContributeResponse(\x010\x01\x12Q\n" +
@@ -1618,7 +2171,12 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"\x11ApplyRegistration\x12#.cohort.v1.ApplyRegistrationRequest\x1a$.cohort.v1.ApplyRegistrationResponse\x12d\n" +
 	"\x13ProposeRegistration\x12%.cohort.v1.ProposeRegistrationRequest\x1a&.cohort.v1.ProposeRegistrationResponse\x12O\n" +
 	"\fStoreInvites\x12\x1e.cohort.v1.StoreInvitesRequest\x1a\x1f.cohort.v1.StoreInvitesResponse\x12[\n" +
-	"\x10GetRegistryState\x12\".cohort.v1.GetRegistryStateRequest\x1a#.cohort.v1.GetRegistryStateResponseB5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
+	"\x10GetRegistryState\x12\".cohort.v1.GetRegistryStateRequest\x1a#.cohort.v1.GetRegistryStateResponse\x12I\n" +
+	"\n" +
+	"PrepareJob\x12\x1c.cohort.v1.PrepareJobRequest\x1a\x1d.cohort.v1.PrepareJobResponse\x12U\n" +
+	"\x0eComputePartial\x12 .cohort.v1.ComputePartialRequest\x1a!.cohort.v1.ComputePartialResponse\x12I\n" +
+	"\n" +
+	"StoreBuyer\x12\x1c.cohort.v1.StoreBuyerRequest\x1a\x1d.cohort.v1.StoreBuyerResponseB5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
 
 var (
 	file_cohort_v1_peer_service_proto_rawDescOnce sync.Once
@@ -1632,7 +2190,7 @@ func file_cohort_v1_peer_service_proto_rawDescGZIP() []byte {
 	return file_cohort_v1_peer_service_proto_rawDescData
 }
 
-var file_cohort_v1_peer_service_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_cohort_v1_peer_service_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_cohort_v1_peer_service_proto_goTypes = []any{
 	(*StartCeremonyRequest)(nil),        // 0: cohort.v1.StartCeremonyRequest
 	(*StartCeremonyResponse)(nil),       // 1: cohort.v1.StartCeremonyResponse
@@ -1659,62 +2217,83 @@ var file_cohort_v1_peer_service_proto_goTypes = []any{
 	(*GetContributionAckResponse)(nil),  // 22: cohort.v1.GetContributionAckResponse
 	(*ForwardRevocationRequest)(nil),    // 23: cohort.v1.ForwardRevocationRequest
 	(*ForwardRevocationResponse)(nil),   // 24: cohort.v1.ForwardRevocationResponse
-	(*CeremonyInfo)(nil),                // 25: cohort.v1.CeremonyInfo
-	(*DatasetDescriptor)(nil),           // 26: cohort.v1.DatasetDescriptor
-	(*NodeSignature)(nil),               // 27: cohort.v1.NodeSignature
-	(*CeremonyContributionHeader)(nil),  // 28: cohort.v1.CeremonyContributionHeader
-	(*Chunk)(nil),                       // 29: cohort.v1.Chunk
-	(*BlobHeader)(nil),                  // 30: cohort.v1.BlobHeader
-	(*ContributionAck)(nil),             // 31: cohort.v1.ContributionAck
-	(*RegistryUpdate)(nil),              // 32: cohort.v1.RegistryUpdate
+	(*PrepareJobRequest)(nil),           // 25: cohort.v1.PrepareJobRequest
+	(*EligibleSet)(nil),                 // 26: cohort.v1.EligibleSet
+	(*Exclusions)(nil),                  // 27: cohort.v1.Exclusions
+	(*PrepareJobResponse)(nil),          // 28: cohort.v1.PrepareJobResponse
+	(*ComputePartialRequest)(nil),       // 29: cohort.v1.ComputePartialRequest
+	(*ComputePartialResponse)(nil),      // 30: cohort.v1.ComputePartialResponse
+	(*StoreBuyerRequest)(nil),           // 31: cohort.v1.StoreBuyerRequest
+	(*StoreBuyerResponse)(nil),          // 32: cohort.v1.StoreBuyerResponse
+	(*CeremonyInfo)(nil),                // 33: cohort.v1.CeremonyInfo
+	(*DatasetDescriptor)(nil),           // 34: cohort.v1.DatasetDescriptor
+	(*NodeSignature)(nil),               // 35: cohort.v1.NodeSignature
+	(*CeremonyContributionHeader)(nil),  // 36: cohort.v1.CeremonyContributionHeader
+	(*Chunk)(nil),                       // 37: cohort.v1.Chunk
+	(*BlobHeader)(nil),                  // 38: cohort.v1.BlobHeader
+	(*ContributionAck)(nil),             // 39: cohort.v1.ContributionAck
+	(*RegistryUpdate)(nil),              // 40: cohort.v1.RegistryUpdate
+	(*JobSpec)(nil),                     // 41: cohort.v1.JobSpec
 }
 var file_cohort_v1_peer_service_proto_depIdxs = []int32{
-	25, // 0: cohort.v1.StartCeremonyRequest.ceremony:type_name -> cohort.v1.CeremonyInfo
-	26, // 1: cohort.v1.StartCeremonyRequest.dataset:type_name -> cohort.v1.DatasetDescriptor
-	27, // 2: cohort.v1.StartCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
-	28, // 3: cohort.v1.CeremonyContributeRequest.header:type_name -> cohort.v1.CeremonyContributionHeader
-	29, // 4: cohort.v1.CeremonyContributeRequest.chunk:type_name -> cohort.v1.Chunk
-	28, // 5: cohort.v1.CeremonyContributeResponse.header:type_name -> cohort.v1.CeremonyContributionHeader
-	29, // 6: cohort.v1.CeremonyContributeResponse.chunk:type_name -> cohort.v1.Chunk
+	33, // 0: cohort.v1.StartCeremonyRequest.ceremony:type_name -> cohort.v1.CeremonyInfo
+	34, // 1: cohort.v1.StartCeremonyRequest.dataset:type_name -> cohort.v1.DatasetDescriptor
+	35, // 2: cohort.v1.StartCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
+	36, // 3: cohort.v1.CeremonyContributeRequest.header:type_name -> cohort.v1.CeremonyContributionHeader
+	37, // 4: cohort.v1.CeremonyContributeRequest.chunk:type_name -> cohort.v1.Chunk
+	36, // 5: cohort.v1.CeremonyContributeResponse.header:type_name -> cohort.v1.CeremonyContributionHeader
+	37, // 6: cohort.v1.CeremonyContributeResponse.chunk:type_name -> cohort.v1.Chunk
 	5,  // 7: cohort.v1.SealCeremonyRequest.header:type_name -> cohort.v1.SealCeremonyHeader
-	29, // 8: cohort.v1.SealCeremonyRequest.chunk:type_name -> cohort.v1.Chunk
-	30, // 9: cohort.v1.SealCeremonyHeader.blob:type_name -> cohort.v1.BlobHeader
-	25, // 10: cohort.v1.SealCeremonyResponse.ceremony:type_name -> cohort.v1.CeremonyInfo
-	27, // 11: cohort.v1.SealCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
-	31, // 12: cohort.v1.ForwardContributionResponse.ack:type_name -> cohort.v1.ContributionAck
-	32, // 13: cohort.v1.ApplyRegistrationRequest.update:type_name -> cohort.v1.RegistryUpdate
-	32, // 14: cohort.v1.GetRegistryStateResponse.updates:type_name -> cohort.v1.RegistryUpdate
-	31, // 15: cohort.v1.GetContributionAckResponse.ack:type_name -> cohort.v1.ContributionAck
-	27, // 16: cohort.v1.ForwardRevocationResponse.signature:type_name -> cohort.v1.NodeSignature
-	0,  // 17: cohort.v1.PeerService.StartCeremony:input_type -> cohort.v1.StartCeremonyRequest
-	2,  // 18: cohort.v1.PeerService.CeremonyContribute:input_type -> cohort.v1.CeremonyContributeRequest
-	4,  // 19: cohort.v1.PeerService.SealCeremony:input_type -> cohort.v1.SealCeremonyRequest
-	7,  // 20: cohort.v1.PeerService.AbortCeremony:input_type -> cohort.v1.AbortCeremonyRequest
-	9,  // 21: cohort.v1.PeerService.ForwardContribution:input_type -> cohort.v1.ForwardContributionRequest
-	11, // 22: cohort.v1.PeerService.AbortContribution:input_type -> cohort.v1.AbortContributionRequest
-	21, // 23: cohort.v1.PeerService.GetContributionAck:input_type -> cohort.v1.GetContributionAckRequest
-	23, // 24: cohort.v1.PeerService.ForwardRevocation:input_type -> cohort.v1.ForwardRevocationRequest
-	13, // 25: cohort.v1.PeerService.ApplyRegistration:input_type -> cohort.v1.ApplyRegistrationRequest
-	17, // 26: cohort.v1.PeerService.ProposeRegistration:input_type -> cohort.v1.ProposeRegistrationRequest
-	19, // 27: cohort.v1.PeerService.StoreInvites:input_type -> cohort.v1.StoreInvitesRequest
-	15, // 28: cohort.v1.PeerService.GetRegistryState:input_type -> cohort.v1.GetRegistryStateRequest
-	1,  // 29: cohort.v1.PeerService.StartCeremony:output_type -> cohort.v1.StartCeremonyResponse
-	3,  // 30: cohort.v1.PeerService.CeremonyContribute:output_type -> cohort.v1.CeremonyContributeResponse
-	6,  // 31: cohort.v1.PeerService.SealCeremony:output_type -> cohort.v1.SealCeremonyResponse
-	8,  // 32: cohort.v1.PeerService.AbortCeremony:output_type -> cohort.v1.AbortCeremonyResponse
-	10, // 33: cohort.v1.PeerService.ForwardContribution:output_type -> cohort.v1.ForwardContributionResponse
-	12, // 34: cohort.v1.PeerService.AbortContribution:output_type -> cohort.v1.AbortContributionResponse
-	22, // 35: cohort.v1.PeerService.GetContributionAck:output_type -> cohort.v1.GetContributionAckResponse
-	24, // 36: cohort.v1.PeerService.ForwardRevocation:output_type -> cohort.v1.ForwardRevocationResponse
-	14, // 37: cohort.v1.PeerService.ApplyRegistration:output_type -> cohort.v1.ApplyRegistrationResponse
-	18, // 38: cohort.v1.PeerService.ProposeRegistration:output_type -> cohort.v1.ProposeRegistrationResponse
-	20, // 39: cohort.v1.PeerService.StoreInvites:output_type -> cohort.v1.StoreInvitesResponse
-	16, // 40: cohort.v1.PeerService.GetRegistryState:output_type -> cohort.v1.GetRegistryStateResponse
-	29, // [29:41] is the sub-list for method output_type
-	17, // [17:29] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	37, // 8: cohort.v1.SealCeremonyRequest.chunk:type_name -> cohort.v1.Chunk
+	38, // 9: cohort.v1.SealCeremonyHeader.blob:type_name -> cohort.v1.BlobHeader
+	33, // 10: cohort.v1.SealCeremonyResponse.ceremony:type_name -> cohort.v1.CeremonyInfo
+	35, // 11: cohort.v1.SealCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
+	39, // 12: cohort.v1.ForwardContributionResponse.ack:type_name -> cohort.v1.ContributionAck
+	40, // 13: cohort.v1.ApplyRegistrationRequest.update:type_name -> cohort.v1.RegistryUpdate
+	40, // 14: cohort.v1.GetRegistryStateResponse.updates:type_name -> cohort.v1.RegistryUpdate
+	39, // 15: cohort.v1.GetContributionAckResponse.ack:type_name -> cohort.v1.ContributionAck
+	35, // 16: cohort.v1.ForwardRevocationResponse.signature:type_name -> cohort.v1.NodeSignature
+	41, // 17: cohort.v1.PrepareJobRequest.spec:type_name -> cohort.v1.JobSpec
+	27, // 18: cohort.v1.EligibleSet.excluded:type_name -> cohort.v1.Exclusions
+	26, // 19: cohort.v1.PrepareJobResponse.set:type_name -> cohort.v1.EligibleSet
+	35, // 20: cohort.v1.PrepareJobResponse.signature:type_name -> cohort.v1.NodeSignature
+	41, // 21: cohort.v1.ComputePartialRequest.spec:type_name -> cohort.v1.JobSpec
+	35, // 22: cohort.v1.ComputePartialResponse.signature:type_name -> cohort.v1.NodeSignature
+	0,  // 23: cohort.v1.PeerService.StartCeremony:input_type -> cohort.v1.StartCeremonyRequest
+	2,  // 24: cohort.v1.PeerService.CeremonyContribute:input_type -> cohort.v1.CeremonyContributeRequest
+	4,  // 25: cohort.v1.PeerService.SealCeremony:input_type -> cohort.v1.SealCeremonyRequest
+	7,  // 26: cohort.v1.PeerService.AbortCeremony:input_type -> cohort.v1.AbortCeremonyRequest
+	9,  // 27: cohort.v1.PeerService.ForwardContribution:input_type -> cohort.v1.ForwardContributionRequest
+	11, // 28: cohort.v1.PeerService.AbortContribution:input_type -> cohort.v1.AbortContributionRequest
+	21, // 29: cohort.v1.PeerService.GetContributionAck:input_type -> cohort.v1.GetContributionAckRequest
+	23, // 30: cohort.v1.PeerService.ForwardRevocation:input_type -> cohort.v1.ForwardRevocationRequest
+	13, // 31: cohort.v1.PeerService.ApplyRegistration:input_type -> cohort.v1.ApplyRegistrationRequest
+	17, // 32: cohort.v1.PeerService.ProposeRegistration:input_type -> cohort.v1.ProposeRegistrationRequest
+	19, // 33: cohort.v1.PeerService.StoreInvites:input_type -> cohort.v1.StoreInvitesRequest
+	15, // 34: cohort.v1.PeerService.GetRegistryState:input_type -> cohort.v1.GetRegistryStateRequest
+	25, // 35: cohort.v1.PeerService.PrepareJob:input_type -> cohort.v1.PrepareJobRequest
+	29, // 36: cohort.v1.PeerService.ComputePartial:input_type -> cohort.v1.ComputePartialRequest
+	31, // 37: cohort.v1.PeerService.StoreBuyer:input_type -> cohort.v1.StoreBuyerRequest
+	1,  // 38: cohort.v1.PeerService.StartCeremony:output_type -> cohort.v1.StartCeremonyResponse
+	3,  // 39: cohort.v1.PeerService.CeremonyContribute:output_type -> cohort.v1.CeremonyContributeResponse
+	6,  // 40: cohort.v1.PeerService.SealCeremony:output_type -> cohort.v1.SealCeremonyResponse
+	8,  // 41: cohort.v1.PeerService.AbortCeremony:output_type -> cohort.v1.AbortCeremonyResponse
+	10, // 42: cohort.v1.PeerService.ForwardContribution:output_type -> cohort.v1.ForwardContributionResponse
+	12, // 43: cohort.v1.PeerService.AbortContribution:output_type -> cohort.v1.AbortContributionResponse
+	22, // 44: cohort.v1.PeerService.GetContributionAck:output_type -> cohort.v1.GetContributionAckResponse
+	24, // 45: cohort.v1.PeerService.ForwardRevocation:output_type -> cohort.v1.ForwardRevocationResponse
+	14, // 46: cohort.v1.PeerService.ApplyRegistration:output_type -> cohort.v1.ApplyRegistrationResponse
+	18, // 47: cohort.v1.PeerService.ProposeRegistration:output_type -> cohort.v1.ProposeRegistrationResponse
+	20, // 48: cohort.v1.PeerService.StoreInvites:output_type -> cohort.v1.StoreInvitesResponse
+	16, // 49: cohort.v1.PeerService.GetRegistryState:output_type -> cohort.v1.GetRegistryStateResponse
+	28, // 50: cohort.v1.PeerService.PrepareJob:output_type -> cohort.v1.PrepareJobResponse
+	30, // 51: cohort.v1.PeerService.ComputePartial:output_type -> cohort.v1.ComputePartialResponse
+	32, // 52: cohort.v1.PeerService.StoreBuyer:output_type -> cohort.v1.StoreBuyerResponse
+	38, // [38:53] is the sub-list for method output_type
+	23, // [23:38] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_peer_service_proto_init() }
@@ -1726,6 +2305,7 @@ func file_cohort_v1_peer_service_proto_init() {
 	file_cohort_v1_chunk_proto_init()
 	file_cohort_v1_contribution_proto_init()
 	file_cohort_v1_dataset_proto_init()
+	file_cohort_v1_job_proto_init()
 	file_cohort_v1_registry_proto_init()
 	file_cohort_v1_signature_proto_init()
 	file_cohort_v1_peer_service_proto_msgTypes[2].OneofWrappers = []any{
@@ -1746,7 +2326,7 @@ func file_cohort_v1_peer_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cohort_v1_peer_service_proto_rawDesc), len(file_cohort_v1_peer_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   25,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

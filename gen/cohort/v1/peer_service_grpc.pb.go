@@ -31,6 +31,9 @@ const (
 	PeerService_ProposeRegistration_FullMethodName = "/cohort.v1.PeerService/ProposeRegistration"
 	PeerService_StoreInvites_FullMethodName        = "/cohort.v1.PeerService/StoreInvites"
 	PeerService_GetRegistryState_FullMethodName    = "/cohort.v1.PeerService/GetRegistryState"
+	PeerService_PrepareJob_FullMethodName          = "/cohort.v1.PeerService/PrepareJob"
+	PeerService_ComputePartial_FullMethodName      = "/cohort.v1.PeerService/ComputePartial"
+	PeerService_StoreBuyer_FullMethodName          = "/cohort.v1.PeerService/StoreBuyer"
 )
 
 // PeerServiceClient is the client API for PeerService service.
@@ -107,6 +110,23 @@ type PeerServiceClient interface {
 	// GetRegistryState returns the peer's registry head and a page of its
 	// update log, for a node that catches up.
 	GetRegistryState(ctx context.Context, in *GetRegistryStateRequest, opts ...grpc.CallOption) (*GetRegistryStateResponse, error)
+	// PrepareJob asks the peer to select a job's eligible records from its
+	// own store, by the same rule as the coordinator (spec, job time), and to
+	// sign the digest of that set. The coordinator compares every node's
+	// digest and stops the job if any differs. InvalidArgument for a spec the
+	// peer refuses; FailedPrecondition when the job time is too far from the
+	// peer's clock or the dataset is not READY.
+	PrepareJob(ctx context.Context, in *PrepareJobRequest, opts ...grpc.CallOption) (*PrepareJobResponse, error)
+	// ComputePartial asks the peer for the sum of its shares over a job's
+	// eligible set. The peer selects the set again, requires its digest to be
+	// the one given and the cohort to meet the job's effective minimum
+	// (FailedPrecondition otherwise: nothing is summed), and returns only the
+	// coordinates the job's outputs need, with its signature.
+	ComputePartial(ctx context.Context, in *ComputePartialRequest, opts ...grpc.CallOption) (*ComputePartialResponse, error)
+	// StoreBuyer records a buyer account issued by another node's admin, so
+	// the buyer's token works on every node. AlreadyExists for an id or token
+	// already bound otherwise.
+	StoreBuyer(ctx context.Context, in *StoreBuyerRequest, opts ...grpc.CallOption) (*StoreBuyerResponse, error)
 }
 
 type peerServiceClient struct {
@@ -243,6 +263,36 @@ func (c *peerServiceClient) GetRegistryState(ctx context.Context, in *GetRegistr
 	return out, nil
 }
 
+func (c *peerServiceClient) PrepareJob(ctx context.Context, in *PrepareJobRequest, opts ...grpc.CallOption) (*PrepareJobResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PrepareJobResponse)
+	err := c.cc.Invoke(ctx, PeerService_PrepareJob_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *peerServiceClient) ComputePartial(ctx context.Context, in *ComputePartialRequest, opts ...grpc.CallOption) (*ComputePartialResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ComputePartialResponse)
+	err := c.cc.Invoke(ctx, PeerService_ComputePartial_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *peerServiceClient) StoreBuyer(ctx context.Context, in *StoreBuyerRequest, opts ...grpc.CallOption) (*StoreBuyerResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StoreBuyerResponse)
+	err := c.cc.Invoke(ctx, PeerService_StoreBuyer_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PeerServiceServer is the server API for PeerService service.
 // All implementations must embed UnimplementedPeerServiceServer
 // for forward compatibility.
@@ -317,6 +367,23 @@ type PeerServiceServer interface {
 	// GetRegistryState returns the peer's registry head and a page of its
 	// update log, for a node that catches up.
 	GetRegistryState(context.Context, *GetRegistryStateRequest) (*GetRegistryStateResponse, error)
+	// PrepareJob asks the peer to select a job's eligible records from its
+	// own store, by the same rule as the coordinator (spec, job time), and to
+	// sign the digest of that set. The coordinator compares every node's
+	// digest and stops the job if any differs. InvalidArgument for a spec the
+	// peer refuses; FailedPrecondition when the job time is too far from the
+	// peer's clock or the dataset is not READY.
+	PrepareJob(context.Context, *PrepareJobRequest) (*PrepareJobResponse, error)
+	// ComputePartial asks the peer for the sum of its shares over a job's
+	// eligible set. The peer selects the set again, requires its digest to be
+	// the one given and the cohort to meet the job's effective minimum
+	// (FailedPrecondition otherwise: nothing is summed), and returns only the
+	// coordinates the job's outputs need, with its signature.
+	ComputePartial(context.Context, *ComputePartialRequest) (*ComputePartialResponse, error)
+	// StoreBuyer records a buyer account issued by another node's admin, so
+	// the buyer's token works on every node. AlreadyExists for an id or token
+	// already bound otherwise.
+	StoreBuyer(context.Context, *StoreBuyerRequest) (*StoreBuyerResponse, error)
 	mustEmbedUnimplementedPeerServiceServer()
 }
 
@@ -362,6 +429,15 @@ func (UnimplementedPeerServiceServer) StoreInvites(context.Context, *StoreInvite
 }
 func (UnimplementedPeerServiceServer) GetRegistryState(context.Context, *GetRegistryStateRequest) (*GetRegistryStateResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetRegistryState not implemented")
+}
+func (UnimplementedPeerServiceServer) PrepareJob(context.Context, *PrepareJobRequest) (*PrepareJobResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PrepareJob not implemented")
+}
+func (UnimplementedPeerServiceServer) ComputePartial(context.Context, *ComputePartialRequest) (*ComputePartialResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ComputePartial not implemented")
+}
+func (UnimplementedPeerServiceServer) StoreBuyer(context.Context, *StoreBuyerRequest) (*StoreBuyerResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method StoreBuyer not implemented")
 }
 func (UnimplementedPeerServiceServer) mustEmbedUnimplementedPeerServiceServer() {}
 func (UnimplementedPeerServiceServer) testEmbeddedByValue()                     {}
@@ -578,6 +654,60 @@ func _PeerService_GetRegistryState_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PeerService_PrepareJob_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PrepareJobRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PeerServiceServer).PrepareJob(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PeerService_PrepareJob_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PeerServiceServer).PrepareJob(ctx, req.(*PrepareJobRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PeerService_ComputePartial_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ComputePartialRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PeerServiceServer).ComputePartial(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PeerService_ComputePartial_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PeerServiceServer).ComputePartial(ctx, req.(*ComputePartialRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PeerService_StoreBuyer_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StoreBuyerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PeerServiceServer).StoreBuyer(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PeerService_StoreBuyer_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PeerServiceServer).StoreBuyer(ctx, req.(*StoreBuyerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PeerService_ServiceDesc is the grpc.ServiceDesc for PeerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -624,6 +754,18 @@ var PeerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetRegistryState",
 			Handler:    _PeerService_GetRegistryState_Handler,
+		},
+		{
+			MethodName: "PrepareJob",
+			Handler:    _PeerService_PrepareJob_Handler,
+		},
+		{
+			MethodName: "ComputePartial",
+			Handler:    _PeerService_ComputePartial_Handler,
+		},
+		{
+			MethodName: "StoreBuyer",
+			Handler:    _PeerService_StoreBuyer_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -138,13 +138,14 @@ func TestServices(t *testing.T) {
 			{name: "GetDataset"}, {name: "GetProvingKey", server: true}, {name: "Register"}, {name: "GetMembershipPath"},
 			{name: "Contribute"}, {name: "Revoke"}, {name: "GetReceipt"},
 		},
-		"cohort.v1.AdminService": {{name: "CreateDataset"}, {name: "IssueInvites"}, {name: "NodeStatus"}},
+		"cohort.v1.AdminService": {{name: "CreateDataset"}, {name: "IssueInvites"}, {name: "NodeStatus"}, {name: "CreateBuyer"}},
 		"cohort.v1.PeerService": {
 			{name: "StartCeremony"}, {name: "CeremonyContribute", clientStream: true, server: true},
 			{name: "SealCeremony", clientStream: true}, {name: "AbortCeremony"},
 			{name: "ForwardContribution"}, {name: "AbortContribution"}, {name: "GetContributionAck"}, {name: "ForwardRevocation"},
 			{name: "ProposeRegistration"}, {name: "StoreInvites"},
 			{name: "ApplyRegistration"}, {name: "GetRegistryState"},
+			{name: "PrepareJob"}, {name: "ComputePartial"}, {name: "StoreBuyer"},
 		},
 		"cohort.v1.BuyerService": {
 			{name: "ListDatasets"}, {name: "SubmitJob"}, {name: "GetJob"}, {name: "WatchJob", server: true},
