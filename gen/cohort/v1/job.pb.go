@@ -421,7 +421,10 @@ type Job struct {
 	TranscriptId string `protobuf:"bytes,10,opt,name=transcript_id,json=transcriptId,proto3" json:"transcript_id,omitempty"`
 	// What the coordinator is doing now, for people ("comparing eligible sets
 	// with 3 nodes", "2 of 3 partial sums received"); empty in final states.
-	Progress      string `protobuf:"bytes,11,opt,name=progress,proto3" json:"progress,omitempty"`
+	Progress string `protobuf:"bytes,11,opt,name=progress,proto3" json:"progress,omitempty"`
+	// Records the job could not use, by reason (known from ADMITTED on):
+	// counts only, never identities.
+	Excluded      *Exclusions `protobuf:"bytes,12,opt,name=excluded,proto3" json:"excluded,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -533,11 +536,341 @@ func (x *Job) GetProgress() string {
 	return ""
 }
 
+func (x *Job) GetExcluded() *Exclusions {
+	if x != nil {
+		return x.Excluded
+	}
+	return nil
+}
+
+// EligibleSet summarises a node's selection of a job's records: counts and
+// a digest, never identities.
+type EligibleSet struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Records passing epoch, purpose, expiry and revocation.
+	Eligible uint64 `protobuf:"varint,1,opt,name=eligible,proto3" json:"eligible,omitempty"`
+	// Records left after contributors' own minimum cohorts: the cohort.
+	Cohort uint64 `protobuf:"varint,2,opt,name=cohort,proto3" json:"cohort,omitempty"`
+	// SHA-256 digest of the cohort (enclave.SetDigest), 32 bytes.
+	Digest []byte `protobuf:"bytes,3,opt,name=digest,proto3" json:"digest,omitempty"`
+	// Records excluded, by the first rule they failed.
+	Excluded      *Exclusions `protobuf:"bytes,4,opt,name=excluded,proto3" json:"excluded,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EligibleSet) Reset() {
+	*x = EligibleSet{}
+	mi := &file_cohort_v1_job_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EligibleSet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EligibleSet) ProtoMessage() {}
+
+func (x *EligibleSet) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_job_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EligibleSet.ProtoReflect.Descriptor instead.
+func (*EligibleSet) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_job_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *EligibleSet) GetEligible() uint64 {
+	if x != nil {
+		return x.Eligible
+	}
+	return 0
+}
+
+func (x *EligibleSet) GetCohort() uint64 {
+	if x != nil {
+		return x.Cohort
+	}
+	return 0
+}
+
+func (x *EligibleSet) GetDigest() []byte {
+	if x != nil {
+		return x.Digest
+	}
+	return nil
+}
+
+func (x *EligibleSet) GetExcluded() *Exclusions {
+	if x != nil {
+		return x.Excluded
+	}
+	return nil
+}
+
+// Exclusions counts the records a job could not use, by reason.
+type Exclusions struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Epoch outside the job's range.
+	Epoch uint64 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// The job's purpose not consented.
+	Purpose uint64 `protobuf:"varint,2,opt,name=purpose,proto3" json:"purpose,omitempty"`
+	// Consent expired before the job time.
+	Expired uint64 `protobuf:"varint,3,opt,name=expired,proto3" json:"expired,omitempty"`
+	// Revoked by the contributor.
+	Revoked uint64 `protobuf:"varint,4,opt,name=revoked,proto3" json:"revoked,omitempty"`
+	// Dropped because the contributor asked for a larger cohort.
+	ContributorMinimum uint64 `protobuf:"varint,5,opt,name=contributor_minimum,json=contributorMinimum,proto3" json:"contributor_minimum,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *Exclusions) Reset() {
+	*x = Exclusions{}
+	mi := &file_cohort_v1_job_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Exclusions) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Exclusions) ProtoMessage() {}
+
+func (x *Exclusions) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_job_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Exclusions.ProtoReflect.Descriptor instead.
+func (*Exclusions) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_job_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Exclusions) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *Exclusions) GetPurpose() uint64 {
+	if x != nil {
+		return x.Purpose
+	}
+	return 0
+}
+
+func (x *Exclusions) GetExpired() uint64 {
+	if x != nil {
+		return x.Expired
+	}
+	return 0
+}
+
+func (x *Exclusions) GetRevoked() uint64 {
+	if x != nil {
+		return x.Revoked
+	}
+	return 0
+}
+
+func (x *Exclusions) GetContributorMinimum() uint64 {
+	if x != nil {
+		return x.ContributorMinimum
+	}
+	return 0
+}
+
+// JobEvidence is what the coordinator keeps of how a job's result came
+// about: every node's signed selection and signed partial digest, and the
+// reconstructed sums the outputs were computed from.
+type JobEvidence struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The job time, Unix seconds (UTC).
+	JobTime int64 `protobuf:"varint,1,opt,name=job_time,json=jobTime,proto3" json:"job_time,omitempty"`
+	// SHA-256 of the job's spec, domain "cohort/v1/job-spec", 32 bytes.
+	SpecDigest []byte `protobuf:"bytes,2,opt,name=spec_digest,json=specDigest,proto3" json:"spec_digest,omitempty"`
+	// One entry per node, by index.
+	Nodes []*NodeJobEvidence `protobuf:"bytes,3,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	// Coordinates of the sufficient statistics reconstructed, ascending.
+	Coordinates []uint32 `protobuf:"varint,4,rep,packed,name=coordinates,proto3" json:"coordinates,omitempty"`
+	// Their reconstructed sums, unsigned big-endian, one per coordinate.
+	Sums          [][]byte `protobuf:"bytes,5,rep,name=sums,proto3" json:"sums,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JobEvidence) Reset() {
+	*x = JobEvidence{}
+	mi := &file_cohort_v1_job_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JobEvidence) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JobEvidence) ProtoMessage() {}
+
+func (x *JobEvidence) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_job_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JobEvidence.ProtoReflect.Descriptor instead.
+func (*JobEvidence) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_job_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *JobEvidence) GetJobTime() int64 {
+	if x != nil {
+		return x.JobTime
+	}
+	return 0
+}
+
+func (x *JobEvidence) GetSpecDigest() []byte {
+	if x != nil {
+		return x.SpecDigest
+	}
+	return nil
+}
+
+func (x *JobEvidence) GetNodes() []*NodeJobEvidence {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+func (x *JobEvidence) GetCoordinates() []uint32 {
+	if x != nil {
+		return x.Coordinates
+	}
+	return nil
+}
+
+func (x *JobEvidence) GetSums() [][]byte {
+	if x != nil {
+		return x.Sums
+	}
+	return nil
+}
+
+// NodeJobEvidence is one node's part in a job.
+type NodeJobEvidence struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The node's index.
+	NodeIndex uint32 `protobuf:"varint,1,opt,name=node_index,json=nodeIndex,proto3" json:"node_index,omitempty"`
+	// Its selection of the cohort.
+	Set *EligibleSet `protobuf:"bytes,2,opt,name=set,proto3" json:"set,omitempty"`
+	// Its signature over the selection (attest.JobEligibleSet).
+	SetSignature *NodeSignature `protobuf:"bytes,3,opt,name=set_signature,json=setSignature,proto3" json:"set_signature,omitempty"`
+	// SHA-256 of its encoded partial sum, 32 bytes; empty if the job stopped
+	// before aggregating.
+	PartialDigest []byte `protobuf:"bytes,4,opt,name=partial_digest,json=partialDigest,proto3" json:"partial_digest,omitempty"`
+	// Its signature over the partial (attest.JobPartial).
+	PartialSignature *NodeSignature `protobuf:"bytes,5,opt,name=partial_signature,json=partialSignature,proto3" json:"partial_signature,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *NodeJobEvidence) Reset() {
+	*x = NodeJobEvidence{}
+	mi := &file_cohort_v1_job_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeJobEvidence) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeJobEvidence) ProtoMessage() {}
+
+func (x *NodeJobEvidence) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_job_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeJobEvidence.ProtoReflect.Descriptor instead.
+func (*NodeJobEvidence) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_job_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *NodeJobEvidence) GetNodeIndex() uint32 {
+	if x != nil {
+		return x.NodeIndex
+	}
+	return 0
+}
+
+func (x *NodeJobEvidence) GetSet() *EligibleSet {
+	if x != nil {
+		return x.Set
+	}
+	return nil
+}
+
+func (x *NodeJobEvidence) GetSetSignature() *NodeSignature {
+	if x != nil {
+		return x.SetSignature
+	}
+	return nil
+}
+
+func (x *NodeJobEvidence) GetPartialDigest() []byte {
+	if x != nil {
+		return x.PartialDigest
+	}
+	return nil
+}
+
+func (x *NodeJobEvidence) GetPartialSignature() *NodeSignature {
+	if x != nil {
+		return x.PartialSignature
+	}
+	return nil
+}
+
 var File_cohort_v1_job_proto protoreflect.FileDescriptor
 
 const file_cohort_v1_job_proto_rawDesc = "" +
 	"\n" +
-	"\x13cohort/v1/job.proto\x12\tcohort.v1\x1a\x17cohort/v1/dataset.proto\"\xf6\x01\n" +
+	"\x13cohort/v1/job.proto\x12\tcohort.v1\x1a\x17cohort/v1/dataset.proto\x1a\x19cohort/v1/signature.proto\"\xf6\x01\n" +
 	"\aJobSpec\x12\x1d\n" +
 	"\n" +
 	"dataset_id\x18\x01 \x01(\tR\tdatasetId\x12\x1d\n" +
@@ -555,7 +888,7 @@ const file_cohort_v1_job_proto_rawDesc = "" +
 	"\x06target\x18\x03 \x01(\tR\x06target\x12\x1a\n" +
 	"\bfeatures\x18\x04 \x03(\tR\bfeatures\x12!\n" +
 	"\fridge_lambda\x18\x05 \x01(\x01R\vridgeLambda\x12\x14\n" +
-	"\x05label\x18\x06 \x01(\tR\x05label\"\xf8\x02\n" +
+	"\x05label\x18\x06 \x01(\tR\x05label\"\xab\x03\n" +
 	"\x03Job\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12&\n" +
 	"\x04spec\x18\x02 \x01(\v2\x12.cohort.v1.JobSpecR\x04spec\x12)\n" +
@@ -570,7 +903,34 @@ const file_cohort_v1_job_proto_rawDesc = "" +
 	"updated_at\x18\t \x01(\x03R\tupdatedAt\x12#\n" +
 	"\rtranscript_id\x18\n" +
 	" \x01(\tR\ftranscriptId\x12\x1a\n" +
-	"\bprogress\x18\v \x01(\tR\bprogress*\xb9\x02\n" +
+	"\bprogress\x18\v \x01(\tR\bprogress\x121\n" +
+	"\bexcluded\x18\f \x01(\v2\x15.cohort.v1.ExclusionsR\bexcluded\"\x8c\x01\n" +
+	"\vEligibleSet\x12\x1a\n" +
+	"\beligible\x18\x01 \x01(\x04R\beligible\x12\x16\n" +
+	"\x06cohort\x18\x02 \x01(\x04R\x06cohort\x12\x16\n" +
+	"\x06digest\x18\x03 \x01(\fR\x06digest\x121\n" +
+	"\bexcluded\x18\x04 \x01(\v2\x15.cohort.v1.ExclusionsR\bexcluded\"\xa1\x01\n" +
+	"\n" +
+	"Exclusions\x12\x14\n" +
+	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x18\n" +
+	"\apurpose\x18\x02 \x01(\x04R\apurpose\x12\x18\n" +
+	"\aexpired\x18\x03 \x01(\x04R\aexpired\x12\x18\n" +
+	"\arevoked\x18\x04 \x01(\x04R\arevoked\x12/\n" +
+	"\x13contributor_minimum\x18\x05 \x01(\x04R\x12contributorMinimum\"\xb1\x01\n" +
+	"\vJobEvidence\x12\x19\n" +
+	"\bjob_time\x18\x01 \x01(\x03R\ajobTime\x12\x1f\n" +
+	"\vspec_digest\x18\x02 \x01(\fR\n" +
+	"specDigest\x120\n" +
+	"\x05nodes\x18\x03 \x03(\v2\x1a.cohort.v1.NodeJobEvidenceR\x05nodes\x12 \n" +
+	"\vcoordinates\x18\x04 \x03(\rR\vcoordinates\x12\x12\n" +
+	"\x04sums\x18\x05 \x03(\fR\x04sums\"\x87\x02\n" +
+	"\x0fNodeJobEvidence\x12\x1d\n" +
+	"\n" +
+	"node_index\x18\x01 \x01(\rR\tnodeIndex\x12(\n" +
+	"\x03set\x18\x02 \x01(\v2\x16.cohort.v1.EligibleSetR\x03set\x12=\n" +
+	"\rset_signature\x18\x03 \x01(\v2\x18.cohort.v1.NodeSignatureR\fsetSignature\x12%\n" +
+	"\x0epartial_digest\x18\x04 \x01(\fR\rpartialDigest\x12E\n" +
+	"\x11partial_signature\x18\x05 \x01(\v2\x18.cohort.v1.NodeSignatureR\x10partialSignature*\xb9\x02\n" +
 	"\n" +
 	"OutputKind\x12\x1b\n" +
 	"\x17OUTPUT_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
@@ -609,26 +969,37 @@ func file_cohort_v1_job_proto_rawDescGZIP() []byte {
 }
 
 var file_cohort_v1_job_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_cohort_v1_job_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_cohort_v1_job_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_cohort_v1_job_proto_goTypes = []any{
-	(OutputKind)(0), // 0: cohort.v1.OutputKind
-	(JobState)(0),   // 1: cohort.v1.JobState
-	(*JobSpec)(nil), // 2: cohort.v1.JobSpec
-	(*Output)(nil),  // 3: cohort.v1.Output
-	(*Job)(nil),     // 4: cohort.v1.Job
-	(Backend)(0),    // 5: cohort.v1.Backend
+	(OutputKind)(0),         // 0: cohort.v1.OutputKind
+	(JobState)(0),           // 1: cohort.v1.JobState
+	(*JobSpec)(nil),         // 2: cohort.v1.JobSpec
+	(*Output)(nil),          // 3: cohort.v1.Output
+	(*Job)(nil),             // 4: cohort.v1.Job
+	(*EligibleSet)(nil),     // 5: cohort.v1.EligibleSet
+	(*Exclusions)(nil),      // 6: cohort.v1.Exclusions
+	(*JobEvidence)(nil),     // 7: cohort.v1.JobEvidence
+	(*NodeJobEvidence)(nil), // 8: cohort.v1.NodeJobEvidence
+	(Backend)(0),            // 9: cohort.v1.Backend
+	(*NodeSignature)(nil),   // 10: cohort.v1.NodeSignature
 }
 var file_cohort_v1_job_proto_depIdxs = []int32{
-	5, // 0: cohort.v1.JobSpec.backend:type_name -> cohort.v1.Backend
-	3, // 1: cohort.v1.JobSpec.outputs:type_name -> cohort.v1.Output
-	0, // 2: cohort.v1.Output.kind:type_name -> cohort.v1.OutputKind
-	2, // 3: cohort.v1.Job.spec:type_name -> cohort.v1.JobSpec
-	1, // 4: cohort.v1.Job.state:type_name -> cohort.v1.JobState
-	5, // [5:5] is the sub-list for method output_type
-	5, // [5:5] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	9,  // 0: cohort.v1.JobSpec.backend:type_name -> cohort.v1.Backend
+	3,  // 1: cohort.v1.JobSpec.outputs:type_name -> cohort.v1.Output
+	0,  // 2: cohort.v1.Output.kind:type_name -> cohort.v1.OutputKind
+	2,  // 3: cohort.v1.Job.spec:type_name -> cohort.v1.JobSpec
+	1,  // 4: cohort.v1.Job.state:type_name -> cohort.v1.JobState
+	6,  // 5: cohort.v1.Job.excluded:type_name -> cohort.v1.Exclusions
+	6,  // 6: cohort.v1.EligibleSet.excluded:type_name -> cohort.v1.Exclusions
+	8,  // 7: cohort.v1.JobEvidence.nodes:type_name -> cohort.v1.NodeJobEvidence
+	5,  // 8: cohort.v1.NodeJobEvidence.set:type_name -> cohort.v1.EligibleSet
+	10, // 9: cohort.v1.NodeJobEvidence.set_signature:type_name -> cohort.v1.NodeSignature
+	10, // 10: cohort.v1.NodeJobEvidence.partial_signature:type_name -> cohort.v1.NodeSignature
+	11, // [11:11] is the sub-list for method output_type
+	11, // [11:11] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_job_proto_init() }
@@ -637,13 +1008,14 @@ func file_cohort_v1_job_proto_init() {
 		return
 	}
 	file_cohort_v1_dataset_proto_init()
+	file_cohort_v1_signature_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cohort_v1_job_proto_rawDesc), len(file_cohort_v1_job_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   3,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1577,165 +1577,9 @@ func (x *PrepareJobRequest) GetJobTime() int64 {
 	return 0
 }
 
-// EligibleSet summarises a node's selection of a job's records: counts and
-// a digest, never identities.
-type EligibleSet struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// Records passing epoch, purpose, expiry and revocation.
-	Eligible uint64 `protobuf:"varint,1,opt,name=eligible,proto3" json:"eligible,omitempty"`
-	// Records left after contributors' own minimum cohorts: the cohort.
-	Cohort uint64 `protobuf:"varint,2,opt,name=cohort,proto3" json:"cohort,omitempty"`
-	// SHA-256 digest of the cohort (enclave.SetDigest), 32 bytes.
-	Digest []byte `protobuf:"bytes,3,opt,name=digest,proto3" json:"digest,omitempty"`
-	// Records excluded, by the first rule they failed.
-	Excluded      *Exclusions `protobuf:"bytes,4,opt,name=excluded,proto3" json:"excluded,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *EligibleSet) Reset() {
-	*x = EligibleSet{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[26]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *EligibleSet) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*EligibleSet) ProtoMessage() {}
-
-func (x *EligibleSet) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[26]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use EligibleSet.ProtoReflect.Descriptor instead.
-func (*EligibleSet) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{26}
-}
-
-func (x *EligibleSet) GetEligible() uint64 {
-	if x != nil {
-		return x.Eligible
-	}
-	return 0
-}
-
-func (x *EligibleSet) GetCohort() uint64 {
-	if x != nil {
-		return x.Cohort
-	}
-	return 0
-}
-
-func (x *EligibleSet) GetDigest() []byte {
-	if x != nil {
-		return x.Digest
-	}
-	return nil
-}
-
-func (x *EligibleSet) GetExcluded() *Exclusions {
-	if x != nil {
-		return x.Excluded
-	}
-	return nil
-}
-
-// Exclusions counts the records a job could not use, by reason.
-type Exclusions struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// Epoch outside the job's range.
-	Epoch uint64 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
-	// The job's purpose not consented.
-	Purpose uint64 `protobuf:"varint,2,opt,name=purpose,proto3" json:"purpose,omitempty"`
-	// Consent expired before the job time.
-	Expired uint64 `protobuf:"varint,3,opt,name=expired,proto3" json:"expired,omitempty"`
-	// Revoked by the contributor.
-	Revoked uint64 `protobuf:"varint,4,opt,name=revoked,proto3" json:"revoked,omitempty"`
-	// Dropped because the contributor asked for a larger cohort.
-	ContributorMinimum uint64 `protobuf:"varint,5,opt,name=contributor_minimum,json=contributorMinimum,proto3" json:"contributor_minimum,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
-}
-
-func (x *Exclusions) Reset() {
-	*x = Exclusions{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[27]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *Exclusions) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*Exclusions) ProtoMessage() {}
-
-func (x *Exclusions) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[27]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use Exclusions.ProtoReflect.Descriptor instead.
-func (*Exclusions) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{27}
-}
-
-func (x *Exclusions) GetEpoch() uint64 {
-	if x != nil {
-		return x.Epoch
-	}
-	return 0
-}
-
-func (x *Exclusions) GetPurpose() uint64 {
-	if x != nil {
-		return x.Purpose
-	}
-	return 0
-}
-
-func (x *Exclusions) GetExpired() uint64 {
-	if x != nil {
-		return x.Expired
-	}
-	return 0
-}
-
-func (x *Exclusions) GetRevoked() uint64 {
-	if x != nil {
-		return x.Revoked
-	}
-	return 0
-}
-
-func (x *Exclusions) GetContributorMinimum() uint64 {
-	if x != nil {
-		return x.ContributorMinimum
-	}
-	return 0
-}
-
-// PrepareJobResponse is the peer's selection and its signature over
-// "cohort/v1/job-eligible-set", job id, dataset id, job time, cohort and
-// digest.
+// PrepareJobResponse is the peer's selection and its signature over it
+// (attest.JobEligibleSet: job id, dataset id, spec digest, job time, cohort,
+// set digest and node index).
 type PrepareJobResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The peer's selection.
@@ -1748,7 +1592,7 @@ type PrepareJobResponse struct {
 
 func (x *PrepareJobResponse) Reset() {
 	*x = PrepareJobResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[28]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1760,7 +1604,7 @@ func (x *PrepareJobResponse) String() string {
 func (*PrepareJobResponse) ProtoMessage() {}
 
 func (x *PrepareJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[28]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1773,7 +1617,7 @@ func (x *PrepareJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrepareJobResponse.ProtoReflect.Descriptor instead.
 func (*PrepareJobResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{28}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *PrepareJobResponse) GetSet() *EligibleSet {
@@ -1807,7 +1651,7 @@ type ComputePartialRequest struct {
 
 func (x *ComputePartialRequest) Reset() {
 	*x = ComputePartialRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[29]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1819,7 +1663,7 @@ func (x *ComputePartialRequest) String() string {
 func (*ComputePartialRequest) ProtoMessage() {}
 
 func (x *ComputePartialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[29]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1832,7 +1676,7 @@ func (x *ComputePartialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ComputePartialRequest.ProtoReflect.Descriptor instead.
 func (*ComputePartialRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{29}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ComputePartialRequest) GetJobId() string {
@@ -1879,7 +1723,7 @@ type ComputePartialResponse struct {
 
 func (x *ComputePartialResponse) Reset() {
 	*x = ComputePartialResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[30]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1891,7 +1735,7 @@ func (x *ComputePartialResponse) String() string {
 func (*ComputePartialResponse) ProtoMessage() {}
 
 func (x *ComputePartialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[30]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1904,7 +1748,7 @@ func (x *ComputePartialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ComputePartialResponse.ProtoReflect.Descriptor instead.
 func (*ComputePartialResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{30}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ComputePartialResponse) GetCoordinates() []uint32 {
@@ -1943,7 +1787,7 @@ type StoreBuyerRequest struct {
 
 func (x *StoreBuyerRequest) Reset() {
 	*x = StoreBuyerRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[31]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1955,7 +1799,7 @@ func (x *StoreBuyerRequest) String() string {
 func (*StoreBuyerRequest) ProtoMessage() {}
 
 func (x *StoreBuyerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[31]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1968,7 +1812,7 @@ func (x *StoreBuyerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreBuyerRequest.ProtoReflect.Descriptor instead.
 func (*StoreBuyerRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{31}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *StoreBuyerRequest) GetBuyerId() string {
@@ -2001,7 +1845,7 @@ type StoreBuyerResponse struct {
 
 func (x *StoreBuyerResponse) Reset() {
 	*x = StoreBuyerResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[32]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2013,7 +1857,7 @@ func (x *StoreBuyerResponse) String() string {
 func (*StoreBuyerResponse) ProtoMessage() {}
 
 func (x *StoreBuyerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[32]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2026,7 +1870,7 @@ func (x *StoreBuyerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreBuyerResponse.ProtoReflect.Descriptor instead.
 func (*StoreBuyerResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{32}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{30}
 }
 
 var File_cohort_v1_peer_service_proto protoreflect.FileDescriptor
@@ -2125,19 +1969,7 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"\x11PrepareJobRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12&\n" +
 	"\x04spec\x18\x02 \x01(\v2\x12.cohort.v1.JobSpecR\x04spec\x12\x19\n" +
-	"\bjob_time\x18\x03 \x01(\x03R\ajobTime\"\x8c\x01\n" +
-	"\vEligibleSet\x12\x1a\n" +
-	"\beligible\x18\x01 \x01(\x04R\beligible\x12\x16\n" +
-	"\x06cohort\x18\x02 \x01(\x04R\x06cohort\x12\x16\n" +
-	"\x06digest\x18\x03 \x01(\fR\x06digest\x121\n" +
-	"\bexcluded\x18\x04 \x01(\v2\x15.cohort.v1.ExclusionsR\bexcluded\"\xa1\x01\n" +
-	"\n" +
-	"Exclusions\x12\x14\n" +
-	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x18\n" +
-	"\apurpose\x18\x02 \x01(\x04R\apurpose\x12\x18\n" +
-	"\aexpired\x18\x03 \x01(\x04R\aexpired\x12\x18\n" +
-	"\arevoked\x18\x04 \x01(\x04R\arevoked\x12/\n" +
-	"\x13contributor_minimum\x18\x05 \x01(\x04R\x12contributorMinimum\"v\n" +
+	"\bjob_time\x18\x03 \x01(\x03R\ajobTime\"v\n" +
 	"\x12PrepareJobResponse\x12(\n" +
 	"\x03set\x18\x01 \x01(\v2\x16.cohort.v1.EligibleSetR\x03set\x126\n" +
 	"\tsignature\x18\x02 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature\"\x90\x01\n" +
@@ -2190,7 +2022,7 @@ func file_cohort_v1_peer_service_proto_rawDescGZIP() []byte {
 	return file_cohort_v1_peer_service_proto_rawDescData
 }
 
-var file_cohort_v1_peer_service_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_cohort_v1_peer_service_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_cohort_v1_peer_service_proto_goTypes = []any{
 	(*StartCeremonyRequest)(nil),        // 0: cohort.v1.StartCeremonyRequest
 	(*StartCeremonyResponse)(nil),       // 1: cohort.v1.StartCeremonyResponse
@@ -2218,82 +2050,80 @@ var file_cohort_v1_peer_service_proto_goTypes = []any{
 	(*ForwardRevocationRequest)(nil),    // 23: cohort.v1.ForwardRevocationRequest
 	(*ForwardRevocationResponse)(nil),   // 24: cohort.v1.ForwardRevocationResponse
 	(*PrepareJobRequest)(nil),           // 25: cohort.v1.PrepareJobRequest
-	(*EligibleSet)(nil),                 // 26: cohort.v1.EligibleSet
-	(*Exclusions)(nil),                  // 27: cohort.v1.Exclusions
-	(*PrepareJobResponse)(nil),          // 28: cohort.v1.PrepareJobResponse
-	(*ComputePartialRequest)(nil),       // 29: cohort.v1.ComputePartialRequest
-	(*ComputePartialResponse)(nil),      // 30: cohort.v1.ComputePartialResponse
-	(*StoreBuyerRequest)(nil),           // 31: cohort.v1.StoreBuyerRequest
-	(*StoreBuyerResponse)(nil),          // 32: cohort.v1.StoreBuyerResponse
-	(*CeremonyInfo)(nil),                // 33: cohort.v1.CeremonyInfo
-	(*DatasetDescriptor)(nil),           // 34: cohort.v1.DatasetDescriptor
-	(*NodeSignature)(nil),               // 35: cohort.v1.NodeSignature
-	(*CeremonyContributionHeader)(nil),  // 36: cohort.v1.CeremonyContributionHeader
-	(*Chunk)(nil),                       // 37: cohort.v1.Chunk
-	(*BlobHeader)(nil),                  // 38: cohort.v1.BlobHeader
-	(*ContributionAck)(nil),             // 39: cohort.v1.ContributionAck
-	(*RegistryUpdate)(nil),              // 40: cohort.v1.RegistryUpdate
-	(*JobSpec)(nil),                     // 41: cohort.v1.JobSpec
+	(*PrepareJobResponse)(nil),          // 26: cohort.v1.PrepareJobResponse
+	(*ComputePartialRequest)(nil),       // 27: cohort.v1.ComputePartialRequest
+	(*ComputePartialResponse)(nil),      // 28: cohort.v1.ComputePartialResponse
+	(*StoreBuyerRequest)(nil),           // 29: cohort.v1.StoreBuyerRequest
+	(*StoreBuyerResponse)(nil),          // 30: cohort.v1.StoreBuyerResponse
+	(*CeremonyInfo)(nil),                // 31: cohort.v1.CeremonyInfo
+	(*DatasetDescriptor)(nil),           // 32: cohort.v1.DatasetDescriptor
+	(*NodeSignature)(nil),               // 33: cohort.v1.NodeSignature
+	(*CeremonyContributionHeader)(nil),  // 34: cohort.v1.CeremonyContributionHeader
+	(*Chunk)(nil),                       // 35: cohort.v1.Chunk
+	(*BlobHeader)(nil),                  // 36: cohort.v1.BlobHeader
+	(*ContributionAck)(nil),             // 37: cohort.v1.ContributionAck
+	(*RegistryUpdate)(nil),              // 38: cohort.v1.RegistryUpdate
+	(*JobSpec)(nil),                     // 39: cohort.v1.JobSpec
+	(*EligibleSet)(nil),                 // 40: cohort.v1.EligibleSet
 }
 var file_cohort_v1_peer_service_proto_depIdxs = []int32{
-	33, // 0: cohort.v1.StartCeremonyRequest.ceremony:type_name -> cohort.v1.CeremonyInfo
-	34, // 1: cohort.v1.StartCeremonyRequest.dataset:type_name -> cohort.v1.DatasetDescriptor
-	35, // 2: cohort.v1.StartCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
-	36, // 3: cohort.v1.CeremonyContributeRequest.header:type_name -> cohort.v1.CeremonyContributionHeader
-	37, // 4: cohort.v1.CeremonyContributeRequest.chunk:type_name -> cohort.v1.Chunk
-	36, // 5: cohort.v1.CeremonyContributeResponse.header:type_name -> cohort.v1.CeremonyContributionHeader
-	37, // 6: cohort.v1.CeremonyContributeResponse.chunk:type_name -> cohort.v1.Chunk
+	31, // 0: cohort.v1.StartCeremonyRequest.ceremony:type_name -> cohort.v1.CeremonyInfo
+	32, // 1: cohort.v1.StartCeremonyRequest.dataset:type_name -> cohort.v1.DatasetDescriptor
+	33, // 2: cohort.v1.StartCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
+	34, // 3: cohort.v1.CeremonyContributeRequest.header:type_name -> cohort.v1.CeremonyContributionHeader
+	35, // 4: cohort.v1.CeremonyContributeRequest.chunk:type_name -> cohort.v1.Chunk
+	34, // 5: cohort.v1.CeremonyContributeResponse.header:type_name -> cohort.v1.CeremonyContributionHeader
+	35, // 6: cohort.v1.CeremonyContributeResponse.chunk:type_name -> cohort.v1.Chunk
 	5,  // 7: cohort.v1.SealCeremonyRequest.header:type_name -> cohort.v1.SealCeremonyHeader
-	37, // 8: cohort.v1.SealCeremonyRequest.chunk:type_name -> cohort.v1.Chunk
-	38, // 9: cohort.v1.SealCeremonyHeader.blob:type_name -> cohort.v1.BlobHeader
-	33, // 10: cohort.v1.SealCeremonyResponse.ceremony:type_name -> cohort.v1.CeremonyInfo
-	35, // 11: cohort.v1.SealCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
-	39, // 12: cohort.v1.ForwardContributionResponse.ack:type_name -> cohort.v1.ContributionAck
-	40, // 13: cohort.v1.ApplyRegistrationRequest.update:type_name -> cohort.v1.RegistryUpdate
-	40, // 14: cohort.v1.GetRegistryStateResponse.updates:type_name -> cohort.v1.RegistryUpdate
-	39, // 15: cohort.v1.GetContributionAckResponse.ack:type_name -> cohort.v1.ContributionAck
-	35, // 16: cohort.v1.ForwardRevocationResponse.signature:type_name -> cohort.v1.NodeSignature
-	41, // 17: cohort.v1.PrepareJobRequest.spec:type_name -> cohort.v1.JobSpec
-	27, // 18: cohort.v1.EligibleSet.excluded:type_name -> cohort.v1.Exclusions
-	26, // 19: cohort.v1.PrepareJobResponse.set:type_name -> cohort.v1.EligibleSet
-	35, // 20: cohort.v1.PrepareJobResponse.signature:type_name -> cohort.v1.NodeSignature
-	41, // 21: cohort.v1.ComputePartialRequest.spec:type_name -> cohort.v1.JobSpec
-	35, // 22: cohort.v1.ComputePartialResponse.signature:type_name -> cohort.v1.NodeSignature
-	0,  // 23: cohort.v1.PeerService.StartCeremony:input_type -> cohort.v1.StartCeremonyRequest
-	2,  // 24: cohort.v1.PeerService.CeremonyContribute:input_type -> cohort.v1.CeremonyContributeRequest
-	4,  // 25: cohort.v1.PeerService.SealCeremony:input_type -> cohort.v1.SealCeremonyRequest
-	7,  // 26: cohort.v1.PeerService.AbortCeremony:input_type -> cohort.v1.AbortCeremonyRequest
-	9,  // 27: cohort.v1.PeerService.ForwardContribution:input_type -> cohort.v1.ForwardContributionRequest
-	11, // 28: cohort.v1.PeerService.AbortContribution:input_type -> cohort.v1.AbortContributionRequest
-	21, // 29: cohort.v1.PeerService.GetContributionAck:input_type -> cohort.v1.GetContributionAckRequest
-	23, // 30: cohort.v1.PeerService.ForwardRevocation:input_type -> cohort.v1.ForwardRevocationRequest
-	13, // 31: cohort.v1.PeerService.ApplyRegistration:input_type -> cohort.v1.ApplyRegistrationRequest
-	17, // 32: cohort.v1.PeerService.ProposeRegistration:input_type -> cohort.v1.ProposeRegistrationRequest
-	19, // 33: cohort.v1.PeerService.StoreInvites:input_type -> cohort.v1.StoreInvitesRequest
-	15, // 34: cohort.v1.PeerService.GetRegistryState:input_type -> cohort.v1.GetRegistryStateRequest
-	25, // 35: cohort.v1.PeerService.PrepareJob:input_type -> cohort.v1.PrepareJobRequest
-	29, // 36: cohort.v1.PeerService.ComputePartial:input_type -> cohort.v1.ComputePartialRequest
-	31, // 37: cohort.v1.PeerService.StoreBuyer:input_type -> cohort.v1.StoreBuyerRequest
-	1,  // 38: cohort.v1.PeerService.StartCeremony:output_type -> cohort.v1.StartCeremonyResponse
-	3,  // 39: cohort.v1.PeerService.CeremonyContribute:output_type -> cohort.v1.CeremonyContributeResponse
-	6,  // 40: cohort.v1.PeerService.SealCeremony:output_type -> cohort.v1.SealCeremonyResponse
-	8,  // 41: cohort.v1.PeerService.AbortCeremony:output_type -> cohort.v1.AbortCeremonyResponse
-	10, // 42: cohort.v1.PeerService.ForwardContribution:output_type -> cohort.v1.ForwardContributionResponse
-	12, // 43: cohort.v1.PeerService.AbortContribution:output_type -> cohort.v1.AbortContributionResponse
-	22, // 44: cohort.v1.PeerService.GetContributionAck:output_type -> cohort.v1.GetContributionAckResponse
-	24, // 45: cohort.v1.PeerService.ForwardRevocation:output_type -> cohort.v1.ForwardRevocationResponse
-	14, // 46: cohort.v1.PeerService.ApplyRegistration:output_type -> cohort.v1.ApplyRegistrationResponse
-	18, // 47: cohort.v1.PeerService.ProposeRegistration:output_type -> cohort.v1.ProposeRegistrationResponse
-	20, // 48: cohort.v1.PeerService.StoreInvites:output_type -> cohort.v1.StoreInvitesResponse
-	16, // 49: cohort.v1.PeerService.GetRegistryState:output_type -> cohort.v1.GetRegistryStateResponse
-	28, // 50: cohort.v1.PeerService.PrepareJob:output_type -> cohort.v1.PrepareJobResponse
-	30, // 51: cohort.v1.PeerService.ComputePartial:output_type -> cohort.v1.ComputePartialResponse
-	32, // 52: cohort.v1.PeerService.StoreBuyer:output_type -> cohort.v1.StoreBuyerResponse
-	38, // [38:53] is the sub-list for method output_type
-	23, // [23:38] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	35, // 8: cohort.v1.SealCeremonyRequest.chunk:type_name -> cohort.v1.Chunk
+	36, // 9: cohort.v1.SealCeremonyHeader.blob:type_name -> cohort.v1.BlobHeader
+	31, // 10: cohort.v1.SealCeremonyResponse.ceremony:type_name -> cohort.v1.CeremonyInfo
+	33, // 11: cohort.v1.SealCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
+	37, // 12: cohort.v1.ForwardContributionResponse.ack:type_name -> cohort.v1.ContributionAck
+	38, // 13: cohort.v1.ApplyRegistrationRequest.update:type_name -> cohort.v1.RegistryUpdate
+	38, // 14: cohort.v1.GetRegistryStateResponse.updates:type_name -> cohort.v1.RegistryUpdate
+	37, // 15: cohort.v1.GetContributionAckResponse.ack:type_name -> cohort.v1.ContributionAck
+	33, // 16: cohort.v1.ForwardRevocationResponse.signature:type_name -> cohort.v1.NodeSignature
+	39, // 17: cohort.v1.PrepareJobRequest.spec:type_name -> cohort.v1.JobSpec
+	40, // 18: cohort.v1.PrepareJobResponse.set:type_name -> cohort.v1.EligibleSet
+	33, // 19: cohort.v1.PrepareJobResponse.signature:type_name -> cohort.v1.NodeSignature
+	39, // 20: cohort.v1.ComputePartialRequest.spec:type_name -> cohort.v1.JobSpec
+	33, // 21: cohort.v1.ComputePartialResponse.signature:type_name -> cohort.v1.NodeSignature
+	0,  // 22: cohort.v1.PeerService.StartCeremony:input_type -> cohort.v1.StartCeremonyRequest
+	2,  // 23: cohort.v1.PeerService.CeremonyContribute:input_type -> cohort.v1.CeremonyContributeRequest
+	4,  // 24: cohort.v1.PeerService.SealCeremony:input_type -> cohort.v1.SealCeremonyRequest
+	7,  // 25: cohort.v1.PeerService.AbortCeremony:input_type -> cohort.v1.AbortCeremonyRequest
+	9,  // 26: cohort.v1.PeerService.ForwardContribution:input_type -> cohort.v1.ForwardContributionRequest
+	11, // 27: cohort.v1.PeerService.AbortContribution:input_type -> cohort.v1.AbortContributionRequest
+	21, // 28: cohort.v1.PeerService.GetContributionAck:input_type -> cohort.v1.GetContributionAckRequest
+	23, // 29: cohort.v1.PeerService.ForwardRevocation:input_type -> cohort.v1.ForwardRevocationRequest
+	13, // 30: cohort.v1.PeerService.ApplyRegistration:input_type -> cohort.v1.ApplyRegistrationRequest
+	17, // 31: cohort.v1.PeerService.ProposeRegistration:input_type -> cohort.v1.ProposeRegistrationRequest
+	19, // 32: cohort.v1.PeerService.StoreInvites:input_type -> cohort.v1.StoreInvitesRequest
+	15, // 33: cohort.v1.PeerService.GetRegistryState:input_type -> cohort.v1.GetRegistryStateRequest
+	25, // 34: cohort.v1.PeerService.PrepareJob:input_type -> cohort.v1.PrepareJobRequest
+	27, // 35: cohort.v1.PeerService.ComputePartial:input_type -> cohort.v1.ComputePartialRequest
+	29, // 36: cohort.v1.PeerService.StoreBuyer:input_type -> cohort.v1.StoreBuyerRequest
+	1,  // 37: cohort.v1.PeerService.StartCeremony:output_type -> cohort.v1.StartCeremonyResponse
+	3,  // 38: cohort.v1.PeerService.CeremonyContribute:output_type -> cohort.v1.CeremonyContributeResponse
+	6,  // 39: cohort.v1.PeerService.SealCeremony:output_type -> cohort.v1.SealCeremonyResponse
+	8,  // 40: cohort.v1.PeerService.AbortCeremony:output_type -> cohort.v1.AbortCeremonyResponse
+	10, // 41: cohort.v1.PeerService.ForwardContribution:output_type -> cohort.v1.ForwardContributionResponse
+	12, // 42: cohort.v1.PeerService.AbortContribution:output_type -> cohort.v1.AbortContributionResponse
+	22, // 43: cohort.v1.PeerService.GetContributionAck:output_type -> cohort.v1.GetContributionAckResponse
+	24, // 44: cohort.v1.PeerService.ForwardRevocation:output_type -> cohort.v1.ForwardRevocationResponse
+	14, // 45: cohort.v1.PeerService.ApplyRegistration:output_type -> cohort.v1.ApplyRegistrationResponse
+	18, // 46: cohort.v1.PeerService.ProposeRegistration:output_type -> cohort.v1.ProposeRegistrationResponse
+	20, // 47: cohort.v1.PeerService.StoreInvites:output_type -> cohort.v1.StoreInvitesResponse
+	16, // 48: cohort.v1.PeerService.GetRegistryState:output_type -> cohort.v1.GetRegistryStateResponse
+	26, // 49: cohort.v1.PeerService.PrepareJob:output_type -> cohort.v1.PrepareJobResponse
+	28, // 50: cohort.v1.PeerService.ComputePartial:output_type -> cohort.v1.ComputePartialResponse
+	30, // 51: cohort.v1.PeerService.StoreBuyer:output_type -> cohort.v1.StoreBuyerResponse
+	37, // [37:52] is the sub-list for method output_type
+	22, // [22:37] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_peer_service_proto_init() }
@@ -2326,7 +2156,7 @@ func file_cohort_v1_peer_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cohort_v1_peer_service_proto_rawDesc), len(file_cohort_v1_peer_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   33,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
