@@ -3,11 +3,11 @@
 // and PostgreSQL. It stores datasets and their Groth16 keys, invite tokens
 // (their hashes), the registry of identity commitments with its root
 // history, accepted contributions (proof, public inputs, this node's opened
-// share, receipt) and revocations. It holds bytes and small scalars and
-// decodes none of them: it imports no protocol package; services hand it
-// encoded values and validate them before they arrive. Stored 32-byte values
-// are length-checked when read, and a malformed row is an error, never a
-// panic.
+// share, receipt), revocations, buyer accounts and jobs. It holds bytes and
+// small scalars and decodes none of them: it imports no protocol package;
+// services hand it encoded values and validate them before they arrive.
+// Stored 32-byte values are length-checked when read, and a malformed row is
+// an error, never a panic.
 //
 // # Durability
 //
@@ -49,6 +49,26 @@
 // recorded members, and no index is skipped or given twice. FindRoot tells
 // when a root was current (SeenAt, SupersededAt), which is what the node's
 // window of accepted recent roots needs.
+//
+// # Buyers and jobs
+//
+// A buyer is an admin-chosen id (1..64 bytes of [A-Za-z0-9._-]) and the
+// SHA-256 of its bearer token, both unique; the token itself is never
+// stored, and BuyerByToken looks a buyer up by the hash. PutBuyer of an
+// identical buyer is a no-op, so peers may replay it. A job row is what its
+// coordinating node records: the encoded spec, the JobState wire number, the
+// counters, progress and, once set, the encoded result and evidence. Jobs
+// are unique by id and by (buyer, request id), the buyer's idempotency key:
+// PutJob of a known request writes nothing and returns the stored job, and
+// the caller compares specs. A job moves between states only by UpdateJob,
+// a compare-and-set on the state in one conditional UPDATE, so of two
+// replicas advancing the same job from the same state exactly one succeeds
+// and the other gets ErrConflict. ListJobs pages newest first by
+// (submitted_at, id), with an opaque token naming the last job listed, so
+// jobs submitted while a client pages neither repeat nor shift its pages;
+// ids compare bytewise on both engines. Text columns take valid UTF-8
+// without NUL bytes only (what PostgreSQL's TEXT holds), refused as
+// ErrInvalid on both engines.
 //
 // # Concurrency and engines
 //
