@@ -5,11 +5,14 @@
 // # Surfaces
 //
 // A node serves two gRPC servers. The public API (ContributorService,
-// AdminService, health, reflection) is TLS with the node's certificate from
-// the federation CA; contributors are not authenticated (a contribution is
-// authorised by its proof, a registration by its invite token, a
-// revocation by its token) and admin calls carry "authorization: Bearer
-// <admin token>", checked in constant time against its SHA-256. The peer API
+// BuyerService, AuditService, AdminService, health, reflection) is TLS with
+// the node's certificate from the federation CA; contributors are not
+// authenticated (a contribution is authorised by its proof, a registration
+// by its invite token, a revocation by its token); admin calls carry
+// "authorization: Bearer <admin token>", checked in constant time against
+// its SHA-256; buyer calls carry "Bearer cohort-buyer-…", a token an admin
+// created with CreateBuyer, replicated (as its SHA-256) to every node so it
+// works on any of them. The peer API
 // (PeerService) is mutual TLS only: the caller's verified certificate names
 // the federation node it is (Options.PeerIdentity), and anything else is
 // refused before any handler runs. Every server bounds message size,
@@ -61,6 +64,47 @@
 // each node's acknowledgment is stored and deterministic. Revoke records the
 // revocation on the coordinator and then on every peer, all signing the
 // coordinator's time.
+//
+// # Jobs
+//
+// A buyer submits a job to any node, which records it (SUBMITTED,
+// idempotent by the buyer's request id) and coordinates it (jobs.go):
+//
+//  1. ADMITTED: the spec is checked against the schema (enclave.ValidateSpec)
+//     and the job time fixed at submission. Every node — the coordinator
+//     from its own store, each peer in PrepareJob from its own — selects the
+//     cohort by the same rule (enclave.Select: epoch in range, purpose
+//     consented, consent not expired at job time, not revoked, then
+//     contributors' own minimum cohorts) and signs the set's digest. The
+//     coordinator never names records to a peer. Digests that differ (a
+//     record still being forwarded) are selected again, up to three times,
+//     then the job FAILS; nothing has been summed.
+//  2. Below the effective minimum cohort (the largest of the job's, the
+//     schema's and 1) the job is REJECTED with the counts of what was
+//     excluded and why; nothing is summed or reconstructed.
+//  3. AGGREGATING: each node sums its shares over the cohort, keeping only
+//     the coordinates the outputs need (enclave.Coordinates), and signs the
+//     partial. A peer (ComputePartial) selects the cohort again and refuses
+//     unless its digest is the agreed one and it meets the minimum, so a
+//     coordinator cannot obtain a partial over a set the policy forbids; it
+//     also refuses a job time more than MaxJobClockSkew from its clock.
+//  4. RELEASING: the coordinator checks every signature and count, adds the
+//     partials (the sum of the records, and nothing else, for those
+//     coordinates), and computes the outputs (enclave.Release); DONE stores
+//     the Result with the nodes' signed statements as evidence.
+//
+// The MPC backend needs every node: a peer that is unreachable or refuses
+// FAILS the job with that cause. A buyer may cancel until RELEASING; states
+// change by compare-and-set in the store, so a cancel and the runner never
+// both win. Jobs a node was running when it stopped are FAILED when it
+// starts again (the peers' answers are gone); the buyer resubmits. Buyers
+// see only their own jobs (NotFound otherwise), and a job lives on its
+// coordinator. WatchJob streams the job at each change until a final state.
+//
+// Two jobs whose cohorts differ by one record release, between them, that
+// record's coordinates: the minimum cohort does not prevent differencing.
+// DESIGN plans differential privacy for that; until then a federation
+// limits who may be a buyer.
 //
 // # Setup
 //

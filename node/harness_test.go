@@ -242,7 +242,13 @@ var testKeys struct {
 	err  error
 }
 
-func testSchema() *schema.Schema { return schema.Default() }
+// testSchema is the demo schema with a minimum cohort of 3, so that job
+// tests need few records.
+func testSchema() *schema.Schema {
+	s := schema.Default()
+	s.MinCohort = 3
+	return s
+}
 
 func loadTestKeys(t testing.TB, k int) {
 	t.Helper()
@@ -339,6 +345,8 @@ type payloadOptions struct {
 	path     *merkle.Path
 	dataset  string
 	purposes uint64
+	// minCohort is the contributor's own minimum cohort; 0 means 2.
+	minCohort uint32
 }
 
 // payload proves and seals a record for c, fetching the membership path
@@ -397,13 +405,17 @@ func (f *testFederation) payload(t testing.TB, c *testContributor, via int, o pa
 	for i, tn := range f.nodes {
 		pubs[i] = tn.seal.Public()
 	}
+	minCohort := o.minCohort
+	if minCohort == 0 {
+		minCohort = 2
+	}
 	prover, err := mpc.NewProver(testKeys.sys, testKeys.pk, pubs)
 	if err != nil {
 		t.Fatal(err)
 	}
 	p, err := prover.Build(mpc.Contribution{
 		Secret: c.secret, Root: root, Path: path, Record: v,
-		Terms: circuits.Terms{Dataset: circuits.DatasetField(id), Epoch: epoch, Expiry: uint64(expiry.Unix()), Purposes: purposes, MinCohort: 5},
+		Terms: circuits.Terms{Dataset: circuits.DatasetField(id), Epoch: epoch, Expiry: uint64(expiry.Unix()), Purposes: purposes, MinCohort: minCohort},
 	}, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ type metrics struct {
 	members     prometheus.Gauge
 	verifySecs  prometheus.Histogram
 	peerFailure *prometheus.CounterVec
+	jobs        *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -40,9 +41,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		peerFailure: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cohort_peer_call_failures_total", Help: "Failed calls to peers, by peer.",
 		}, []string{"peer"}),
+		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cohort_jobs_total", Help: "Jobs coordinated by this node, by event (submitted, done, rejected, failed, cancelled).",
+		}, []string{"event"}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.rpcs, m.rpcSeconds, m.ingested, m.members, m.verifySecs, m.peerFailure} {
+		for _, c := range []prometheus.Collector{m.rpcs, m.rpcSeconds, m.ingested, m.members, m.verifySecs, m.peerFailure, m.jobs} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -35,6 +35,7 @@ type Node struct {
 	datasets *datasets
 	registry *registry
 	cer      *ceremonies
+	jobs     *jobs
 	ingest   chan struct{} // semaphore bounding concurrent verification
 
 	api, peer *grpc.Server
@@ -74,7 +75,11 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	n.peers = newPeers(n)
 	n.datasets = newDatasets(n)
 	n.cer = newCeremonies()
+	n.jobs = newJobs(n)
 	if n.registry, err = loadRegistry(ctx, n); err != nil {
+		return nil, err
+	}
+	if err := n.jobs.recover(ctx); err != nil {
 		return nil, err
 	}
 
@@ -97,6 +102,7 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	cohortv1.RegisterContributorServiceServer(n.api, &contributorService{n: n})
 	cohortv1.RegisterAdminServiceServer(n.api, &adminService{n: n})
 	cohortv1.RegisterAuditServiceServer(n.api, &auditService{n: n})
+	cohortv1.RegisterBuyerServiceServer(n.api, &buyerService{n: n})
 	healthpb.RegisterHealthServer(n.api, n.health)
 	reflection.Register(n.api)
 

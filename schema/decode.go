@@ -7,6 +7,11 @@ import (
 
 // Sums are the sufficient statistics of a cohort in original units, decoded
 // exactly from the coordinate-wise sum of its encoded vectors.
+//
+// Sums from Decode hold every entry the layout defines. Sums from
+// DecodePartial hold only those whose coordinates were reconstructed: a
+// field, pair or category whose coordinates were not is absent from its map,
+// never present with a made-up value.
 type Sums struct {
 	// Count is the number of records n (coordinate 0).
 	Count *big.Int
@@ -46,6 +51,27 @@ func (s *Sums) CrossOf(a, b string) (*big.Rat, bool) {
 // coordinate above n times its bound, or a category whose counts do not add
 // up to n. The inputs are not retained or modified.
 func (l Layout) Decode(S []*big.Int) (*Sums, error) {
+	return l.decode(S, false)
+}
+
+// DecodePartial is Decode for a sum of which only some coordinates were
+// reconstructed: S still has l.Len entries, and S[i] == nil means that
+// coordinate i is unknown. The count S[0] must be present. A value
+// coordinate that is absent leaves its field out of Sum; a category block
+// must be wholly present (its counts then add up to n) or wholly absent
+// (the field is left out of Counts); a product that is absent is left out
+// of Cross, and a product that is present needs both its factors' value
+// coordinates, without which it cannot be decoded. Whatever is present is
+// checked as by Decode. Every refusal wraps ErrInvalidSums. With every
+// coordinate present, DecodePartial equals Decode.
+func (l Layout) DecodePartial(S []*big.Int) (*Sums, error) {
+	return l.decode(S, true)
+}
+
+// decode implements Decode (partial false: every coordinate must be
+// present) and DecodePartial (partial true: nil marks an unknown
+// coordinate).
+func (l Layout) decode(S []*big.Int, partial bool) (*Sums, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("schema: decode: %w: %s", ErrInvalidSums, fmt.Sprintf(format, args...))
 	}
@@ -53,10 +79,10 @@ func (l Layout) Decode(S []*big.Int) (*Sums, error) {
 		return nil, bad("got %d coordinates, want %d", len(S), l.Len)
 	}
 	for i, x := range S {
-		if x == nil {
+		switch {
+		case x == nil && (!partial || i == 0):
 			return nil, bad("coordinate %d (%s) is missing", i, l.Name(i))
-		}
-		if x.Sign() < 0 {
+		case x != nil && x.Sign() < 0:
 			return nil, bad("coordinate %d (%s) is negative", i, l.Name(i))
 		}
 	}
@@ -81,10 +107,13 @@ func (l Layout) Decode(S []*big.Int) (*Sums, error) {
 		if !inRange(vc.Index) || vc.Decimals < 0 || vc.Decimals > MaxDecimals {
 			return nil, bad("layout: value coordinate %d of %q is malformed", vc.Index, vc.Field)
 		}
+		values[vc.Index] = vc
+		if S[vc.Index] == nil {
+			continue
+		}
 		if err := atMost(vc.Index, vc.Span); err != nil {
 			return nil, err
 		}
-		values[vc.Index] = vc
 		sum := new(big.Int).Mul(n, big.NewInt(vc.Offset))
 		sum.Add(sum, S[vc.Index])
 		out.Sum[vc.Field] = new(big.Rat).SetFrac(sum, pow10(vc.Decimals))
@@ -92,6 +121,19 @@ func (l Layout) Decode(S []*big.Int) (*Sums, error) {
 	for _, c := range l.Categories {
 		if c.Start < 1 || c.Start+len(c.Values) > l.Len {
 			return nil, bad("layout: category %q out of range", c.Field)
+		}
+		present := 0
+		for k := range c.Values {
+			if S[c.Start+k] != nil {
+				present++
+			}
+		}
+		switch present {
+		case 0:
+			continue
+		case len(c.Values):
+		default:
+			return nil, bad("only %d of the %d counts of category %q are present", present, len(c.Values), c.Field)
 		}
 		total := new(big.Int)
 		counts := make(map[string]*big.Int, len(c.Values))
@@ -110,6 +152,12 @@ func (l Layout) Decode(S []*big.Int) (*Sums, error) {
 		b, okB := values[p.B]
 		if !inRange(p.Index) || !okA || !okB {
 			return nil, bad("layout: product coordinate %d out of range", p.Index)
+		}
+		if S[p.Index] == nil {
+			continue
+		}
+		if S[p.A] == nil || S[p.B] == nil {
+			return nil, bad("coordinate %d (%s) is present without its factors' coordinates %d and %d", p.Index, l.Name(p.Index), p.A, p.B)
 		}
 		if err := atMost(p.Index, p.Max); err != nil {
 			return nil, err

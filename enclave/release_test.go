@@ -1,0 +1,581 @@
+package enclave
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/cohort-dev/cohort/enclave/stats"
+	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
+	"github.com/cohort-dev/cohort/schema"
+)
+
+// plain is a cohort of records kept in plaintext, so that every released
+// output can be checked against a direct computation over the values.
+type plain struct {
+	s     *schema.Schema
+	n     int
+	num   map[string][]*big.Rat // numeric field → each record's value (bool: 0/1)
+	cat   map[string][]string   // category field → each record's value
+	total []*big.Int            // coordinate-wise sum of the encoded vectors
+}
+
+func newPlain(t testing.TB, s *schema.Schema, n int, seed uint64) *plain {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 99))
+	p := &plain{s: s, n: n, num: map[string][]*big.Rat{}, cat: map[string][]string{}}
+	p.total = make([]*big.Int, s.Layout().Len)
+	for i := range p.total {
+		p.total[i] = new(big.Int)
+	}
+	for range n {
+		r := s.RandomRecord(rng)
+		v, err := s.Encode(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, x := range v {
+			p.total[i].Add(p.total[i], new(big.Int).SetUint64(x))
+		}
+		for _, f := range s.Fields {
+			text := r[f.Name].String()
+			switch f.Type {
+			case schema.Category:
+				p.cat[f.Name] = append(p.cat[f.Name], text)
+				continue
+			case schema.Bool:
+				text = map[string]string{"false": "0", "true": "1"}[text]
+			}
+			x, ok := new(big.Rat).SetString(text)
+			if !ok {
+				t.Fatalf("value %q of %s", text, f.Name)
+			}
+			p.num[f.Name] = append(p.num[f.Name], x)
+		}
+	}
+	return p
+}
+
+// reconstruct returns the coordinates outputs need and the sums at them,
+// as the nodes would reconstruct them.
+func (p *plain) reconstruct(t testing.TB, outputs []*cohortv1.Output) ([]int, []*big.Int) {
+	t.Helper()
+	coords, err := Coordinates(p.s.Layout(), outputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := make([]*big.Int, len(coords))
+	for i, c := range coords {
+		values[i] = new(big.Int).Set(p.total[c])
+	}
+	return coords, values
+}
+
+// Plaintext statistics, two-pass, exact where the value is rational.
+func (p *plain) sum(f string) *big.Rat {
+	s := new(big.Rat)
+	for _, x := range p.num[f] {
+		s.Add(s, x)
+	}
+	return s
+}
+
+func (p *plain) mean(f string) *big.Rat { return new(big.Rat).Quo(p.sum(f), big.NewRat(int64(p.n), 1)) }
+
+func (p *plain) cov(a, b string) *big.Rat {
+	ma, mb := p.mean(a), p.mean(b)
+	s := new(big.Rat)
+	for i := range p.n {
+		da := new(big.Rat).Sub(p.num[a][i], ma)
+		s.Add(s, da.Mul(da, new(big.Rat).Sub(p.num[b][i], mb)))
+	}
+	return s.Quo(s, big.NewRat(int64(p.n-1), 1))
+}
+
+// floats returns a field's values as float64.
+func (p *plain) floats(f string) []float64 {
+	out := make([]float64, p.n)
+	for i, x := range p.num[f] {
+		out[i], _ = x.Float64()
+	}
+	return out
+}
+
+// pearson is the textbook two-pass correlation in float64.
+func (p *plain) pearson(a, b string) float64 {
+	x, y := p.floats(a), p.floats(b)
+	mx, my := 0.0, 0.0
+	for i := range x {
+		mx += x[i]
+		my += y[i]
+	}
+	mx /= float64(p.n)
+	my /= float64(p.n)
+	sxy, sxx, syy := 0.0, 0.0, 0.0
+	for i := range x {
+		sxy += (x[i] - mx) * (y[i] - my)
+		sxx += (x[i] - mx) * (x[i] - mx)
+		syy += (y[i] - my) * (y[i] - my)
+	}
+	return sxy / math.Sqrt(sxx*syy)
+}
+
+// fit solves the uncentered normal equations over the records by Gaussian
+// elimination in rationals,
+//
+//	(XᵀX·scale + λI′)·β = Xᵀ(y − shift),
+//
+// X with a leading column of ones and I′ the identity without the
+// intercept's entry (scale 1, shift 0: least squares; scale 1/4, shift
+// 1/2: the quadratic logistic approximation), and returns β and the R² of
+// the fit on the records: 1 − Σ(y − ŷ)²/Σ(y − ȳ)² with ŷ = Xβ for least
+// squares and ŷ = 1/2 + Xβ/4 for the logistic approximation.
+func (p *plain) fit(t testing.TB, target string, features []string, lambda float64, logistic bool) ([]float64, float64) {
+	t.Helper()
+	scale, shift := big.NewRat(1, 1), new(big.Rat)
+	if logistic {
+		scale, shift = big.NewRat(1, 4), big.NewRat(1, 2)
+	}
+	k := len(features) + 1
+	row := func(r int) []*big.Rat {
+		x := []*big.Rat{big.NewRat(1, 1)}
+		for _, f := range features {
+			x = append(x, p.num[f][r])
+		}
+		return x
+	}
+	A := make([][]*big.Rat, k)
+	for i := range A {
+		A[i] = make([]*big.Rat, k+1)
+		for j := range A[i] {
+			A[i][j] = new(big.Rat)
+		}
+	}
+	for r := range p.n {
+		x := row(r)
+		y := new(big.Rat).Sub(p.num[target][r], shift)
+		for i := range k {
+			for j := range k {
+				A[i][j].Add(A[i][j], new(big.Rat).Mul(new(big.Rat).Mul(x[i], x[j]), scale))
+			}
+			A[i][k].Add(A[i][k], new(big.Rat).Mul(x[i], y))
+		}
+	}
+	for i := 1; i < k; i++ {
+		A[i][i].Add(A[i][i], new(big.Rat).SetFloat64(lambda))
+	}
+	for col := range k { // Gauss–Jordan
+		piv := slices.IndexFunc(A[col:], func(r []*big.Rat) bool { return r[col].Sign() != 0 })
+		if piv < 0 {
+			t.Fatal("singular reference system")
+		}
+		A[col], A[col+piv] = A[col+piv], A[col]
+		for r := range k {
+			if r != col && A[r][col].Sign() != 0 {
+				f := new(big.Rat).Quo(A[r][col], A[col][col])
+				for j := col; j <= k; j++ {
+					A[r][j].Sub(A[r][j], new(big.Rat).Mul(f, A[col][j]))
+				}
+			}
+		}
+	}
+	beta := make([]*big.Rat, k)
+	out := make([]float64, k)
+	for i := range k {
+		beta[i] = new(big.Rat).Quo(A[i][k], A[i][i])
+		out[i], _ = beta[i].Float64()
+	}
+	ybar := p.mean(target)
+	sse, sst := new(big.Rat), new(big.Rat)
+	for r := range p.n {
+		z := new(big.Rat)
+		for i, x := range row(r) {
+			z.Add(z, new(big.Rat).Mul(x, beta[i]))
+		}
+		if logistic {
+			z.Mul(z, big.NewRat(1, 4)).Add(z, big.NewRat(1, 2))
+		}
+		e := new(big.Rat).Sub(p.num[target][r], z)
+		sse.Add(sse, e.Mul(e, e))
+		d := new(big.Rat).Sub(p.num[target][r], ybar)
+		sst.Add(sst, d.Mul(d, d))
+	}
+	r2, _ := new(big.Rat).Sub(big.NewRat(1, 1), sse.Quo(sse, sst)).Float64()
+	return out, r2
+}
+
+const relTol = 1e-9
+
+func near(got, want float64) bool {
+	return math.Abs(got-want) <= relTol*math.Max(math.Abs(got), math.Abs(want))
+}
+
+// checkNumber compares a released number with the exact plaintext value:
+// the exact string must match and the float64 be within relTol.
+func checkNumber(t *testing.T, what string, got *cohortv1.Number, want *big.Rat) {
+	t.Helper()
+	if got.GetExact() != want.RatString() {
+		t.Errorf("%s: exact %q, plaintext %q", what, got.GetExact(), want.RatString())
+	}
+	if w, _ := want.Float64(); !near(got.GetValue(), w) {
+		t.Errorf("%s: value %.17g, plaintext %.17g", what, got.GetValue(), w)
+	}
+}
+
+// checkOutput compares one released output with the plaintext computation.
+func (p *plain) checkOutput(t *testing.T, o *cohortv1.Output, got *cohortv1.OutputValue) {
+	t.Helper()
+	if got.GetKind() != o.GetKind() || got.GetLabel() != o.GetLabel() {
+		t.Errorf("kind %s label %q, want %s %q", got.GetKind(), got.GetLabel(), o.GetKind(), o.GetLabel())
+	}
+	var f string
+	if len(o.GetFields()) > 0 {
+		f = o.GetFields()[0]
+	}
+	switch o.GetKind() {
+	case kCount:
+		checkNumber(t, "count", got.GetScalar(), big.NewRat(int64(p.n), 1))
+	case kSum:
+		checkNumber(t, "sum of "+f, got.GetScalar(), p.sum(f))
+	case kMean:
+		checkNumber(t, "mean of "+f, got.GetScalar(), p.mean(f))
+	case kVariance:
+		checkNumber(t, "variance of "+f, got.GetScalar(), p.cov(f, f))
+	case kStddev:
+		v, _ := p.cov(f, f).Float64()
+		if sd := got.GetScalar(); sd.GetExact() != "" || !near(sd.GetValue(), math.Sqrt(v)) {
+			t.Errorf("stddev of %s: %v, plaintext %.17g", f, sd, math.Sqrt(v))
+		}
+	case kHistogram:
+		h := got.GetHistogram()
+		var values []string
+		want := map[string]uint64{}
+		if vals, ok := p.cat[f]; ok {
+			field, _ := p.s.Field(f)
+			values = field.Values
+			for _, v := range vals {
+				want[v]++
+			}
+		} else {
+			values = []string{"false", "true"}
+			for _, x := range p.num[f] {
+				want[map[bool]string{false: "false", true: "true"}[x.Sign() != 0]]++
+			}
+		}
+		if h.GetField() != f || len(h.GetBins()) != len(values) {
+			t.Fatalf("histogram of %s: %v", f, h)
+		}
+		for k, b := range h.GetBins() {
+			if b.GetValue() != values[k] || b.GetCount() != want[values[k]] {
+				t.Errorf("histogram of %s, bin %d: %s = %d, plaintext %s = %d", f, k, b.GetValue(), b.GetCount(), values[k], want[values[k]])
+			}
+		}
+	case kCovariance, kCorrelation:
+		m := got.GetMatrix()
+		fields := o.GetFields()
+		if !slices.Equal(m.GetFields(), fields) || len(m.GetEntries()) != len(fields)*len(fields) {
+			t.Fatalf("matrix %v", m)
+		}
+		for i, a := range fields {
+			for j, b := range fields {
+				e := m.GetEntries()[i*len(fields)+j]
+				what := fmt.Sprintf("%s(%s, %s)", o.GetKind(), a, b)
+				if o.GetKind() == kCovariance {
+					checkNumber(t, what, e, p.cov(a, b))
+					continue
+				}
+				if e.GetExact() != "" || !near(e.GetValue(), p.pearson(a, b)) {
+					t.Errorf("%s = %v, plaintext %.17g", what, e, p.pearson(a, b))
+				}
+			}
+		}
+	case kLinear, kLogistic:
+		r := got.GetRegression()
+		beta, r2 := p.fit(t, o.GetTarget(), o.GetFeatures(), o.GetRidgeLambda(), o.GetKind() == kLogistic)
+		if r.GetTarget() != o.GetTarget() || !slices.Equal(r.GetFeatures(), o.GetFeatures()) ||
+			r.GetRidgeLambda() != o.GetRidgeLambda() || len(r.GetCoefficients()) != len(beta)-1 {
+			t.Fatalf("regression %v", r)
+		}
+		if !near(r.GetIntercept(), beta[0]) {
+			t.Errorf("%s intercept %.17g, plaintext %.17g", o.GetKind(), r.GetIntercept(), beta[0])
+		}
+		for j, c := range r.GetCoefficients() {
+			if !near(c, beta[j+1]) {
+				t.Errorf("%s coefficient of %s: %.17g, plaintext %.17g", o.GetKind(), o.GetFeatures()[j], c, beta[j+1])
+			}
+		}
+		if !near(r.GetR2(), r2) {
+			t.Errorf("%s R² %.17g, plaintext %.17g", o.GetKind(), r.GetR2(), r2)
+		}
+	default:
+		t.Fatalf("no check for %s", o.GetKind())
+	}
+}
+
+// releaseCases are outputs of every kind over the demo schema, several of
+// each.
+func releaseCases() []*cohortv1.Output {
+	return append(allOutputs(),
+		out(kSum, "sleep_h"), out(kSum, "age"),
+		out(kMean, "smoker"), out(kMean, "resting_hr"),
+		out(kVariance, "sleep_h"), out(kVariance, "smoker"),
+		out(kStddev, "steps"),
+		out(kCovariance, "smoker", "resting_hr", "sleep_h", "steps", "age"),
+		out(kCorrelation, "age", "steps", "resting_hr", "sleep_h", "smoker"),
+		regression(kLinear, "sleep_h", "age"),
+		regression(kLinear, "steps", "age", "resting_hr", "sleep_h", "smoker"),
+		&cohortv1.Output{Kind: kLinear, Target: "age", Features: []string{"steps", "sleep_h"}, RidgeLambda: 1e6},
+		&cohortv1.Output{Kind: kLogistic, Target: "smoker", Features: []string{"age", "sleep_h"}, RidgeLambda: 3},
+		regression(kLogistic, "smoker", "age", "steps", "resting_hr", "sleep_h"),
+	)
+}
+
+// Each output alone: only its coordinates are reconstructed, and its value
+// matches the plaintext computation over the records.
+func TestReleaseMatchesPlaintext(t *testing.T) {
+	p := newPlain(t, schema.Default(), 200, 1)
+	for i, o := range releaseCases() {
+		t.Run(fmt.Sprintf("%d-%s", i, o.GetKind()), func(t *testing.T) {
+			coords, values := p.reconstruct(t, []*cohortv1.Output{o})
+			got, err := Release(p.s, coords, values, []*cohortv1.Output{o})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 1 {
+				t.Fatalf("%d outputs", len(got))
+			}
+			p.checkOutput(t, o, got[0])
+		})
+	}
+}
+
+// All outputs at once, in order, from coordinates given in any order and
+// from the whole vector.
+func TestReleaseAllTogether(t *testing.T) {
+	p := newPlain(t, schema.Default(), 211, 2)
+	outputs := releaseCases()
+	coords, values := p.reconstruct(t, outputs)
+	perm := rand.New(rand.NewPCG(3, 3)).Perm(len(coords))
+	shuffledC, shuffledV := make([]int, len(coords)), make([]*big.Int, len(coords))
+	for i, j := range perm {
+		shuffledC[i], shuffledV[i] = coords[j], values[j]
+	}
+	every := make([]int, len(p.total))
+	for i := range every {
+		every[i] = i
+	}
+	for name, in := range map[string]struct {
+		c []int
+		v []*big.Int
+	}{"needed": {coords, values}, "shuffled": {shuffledC, shuffledV}, "every coordinate": {every, p.total}} {
+		t.Run(name, func(t *testing.T) {
+			got, err := Release(p.s, in.c, in.v, outputs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(outputs) {
+				t.Fatalf("%d outputs, want %d", len(got), len(outputs))
+			}
+			for i, o := range outputs {
+				p.checkOutput(t, o, got[i])
+			}
+		})
+	}
+	if p.total[0].Int64() != 211 {
+		t.Fatal("Release modified its input")
+	}
+}
+
+// Another schema: negative offsets, no bool or category field.
+func TestReleaseOtherSchema(t *testing.T) {
+	s := schema.Synthetic(4, true)
+	p := newPlain(t, s, 150, 4)
+	outputs := []*cohortv1.Output{
+		out(kCount), out(kSum, "f1"), out(kMean, "f0"), out(kVariance, "f3"), out(kStddev, "f2"),
+		out(kCovariance, "f0", "f1", "f2", "f3"), out(kCorrelation, "f3", "f0"),
+		regression(kLinear, "f0", "f1", "f2", "f3"),
+	}
+	coords, values := p.reconstruct(t, outputs)
+	got, err := Release(s, coords, values, outputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, o := range outputs {
+		p.checkOutput(t, o, got[i])
+	}
+}
+
+func TestReleaseRefuses(t *testing.T) {
+	p := newPlain(t, schema.Default(), 30, 5)
+	outputs := []*cohortv1.Output{out(kMean, "steps"), out(kVariance, "age"), out(kHistogram, "region")}
+	// coords: 0, 1 age, 2 steps, 6..9 region, 10 age².
+	tests := []struct {
+		name    string
+		s       *schema.Schema
+		change  func(c []int, v []*big.Int, o []*cohortv1.Output) ([]int, []*big.Int, []*cohortv1.Output)
+		want    error
+		message string
+	}{
+		{"more values", nil, func(c []int, v []*big.Int, o []*cohortv1.Output) ([]int, []*big.Int, []*cohortv1.Output) {
+			return c, append(v, big.NewInt(1)), o
+		}, ErrCoordinates, "8 coordinates, 9 values"},
+		{"fewer values", nil, func(c []int, v []*big.Int, o []*cohortv1.Output) ([]int, []*big.Int, []*cohortv1.Output) {
+			return c, v[:3], o
+		}, ErrCoordinates, "8 coordinates, 3 values"},
+		{"coordinate out of range", nil, func(c []int, v []*big.Int, o []*cohortv1.Output) ([]int, []*big.Int, []*cohortv1.Output) {
+			c[3] = 25
+			return c, v, o
+		}, ErrCoordinates, "coordinate 25 out of range"},
+		{"negative coordinate", nil, func(c []int, v []*big.Int, o []*cohortv1.Output) ([]int, []*big.Int, []*cohortv1.Output) {
+			c[3] = -1
+			return c, v, o
+		}, ErrCoordinates, "out of range"},
+		{"repeated coordinate", nil, func(c []int, v []*big.Int, o []*cohortv1.Output) ([]int, []*big.Int, []*cohortv1.Output) {
+			c[2] = 1
+			return c, v, o
+		}, ErrCoordinates, "coordinate 1 (age) given twice"},
+		{"nil value", nil, func(c []int, v []*big.Int, o []*cohortv1.Output) ([]int, []*big.Int, []*cohortv1.Output) {
+			v[4] = nil
+			return c, v, o
+		}, ErrCoordinates, "has no value"},
+		{"missing coordinate", nil, func(c []int, v []*big.Int, o []*cohortv1.Output) ([]int, []*big.Int, []*cohortv1.Output) {
+			return c[:len(c)-1], v[:len(v)-1], o
+		}, ErrMissingCoordinate, "10 (age*age)"},
+		{"missing count", nil, func(c []int, v []*big.Int, o []*cohortv1.Output) ([]int, []*big.Int, []*cohortv1.Output) {
+			return c[1:], v[1:], o
+		}, ErrMissingCoordinate, "0 (1)"},
+		{"missing for a later output", nil, func(c []int, v []*big.Int, o []*cohortv1.Output) ([]int, []*big.Int, []*cohortv1.Output) {
+			return c, v, append(o, out(kMean, "sleep_h"))
+		}, ErrMissingCoordinate, "4 (sleep_h)"},
+		{"negative value", nil, func(c []int, v []*big.Int, o []*cohortv1.Output) ([]int, []*big.Int, []*cohortv1.Output) {
+			v[2].Neg(v[2])
+			return c, v, o
+		}, schema.ErrInvalidSums, "coordinate 2 (steps) is negative"},
+		{"negative count", nil, func(c []int, v []*big.Int, o []*cohortv1.Output) ([]int, []*big.Int, []*cohortv1.Output) {
+			v[0].SetInt64(-30)
+			return c, v, o
+		}, schema.ErrInvalidSums, "negative"},
+		{"value beyond its bound", nil, func(c []int, v []*big.Int, o []*cohortv1.Output) ([]int, []*big.Int, []*cohortv1.Output) {
+			v[2].SetInt64(30*60000 + 1)
+			return c, v, o
+		}, schema.ErrInvalidSums, "exceeds"},
+		{"category counts", nil, func(c []int, v []*big.Int, o []*cohortv1.Output) ([]int, []*big.Int, []*cohortv1.Output) {
+			v[3].Add(v[3], big.NewInt(1))
+			return c, v, o
+		}, schema.ErrInvalidSums, "region"},
+		{"invalid output", nil, func(c []int, v []*big.Int, o []*cohortv1.Output) ([]int, []*big.Int, []*cohortv1.Output) {
+			return c, v, append(o, out(kMean))
+		}, ErrFieldCount, "outputs[3].fields"},
+		{"nil output", nil, func(c []int, v []*big.Int, o []*cohortv1.Output) ([]int, []*big.Int, []*cohortv1.Output) {
+			return c, v, append(o, nil)
+		}, ErrOutputKind, "outputs[3].kind"},
+		{"statistic refused", nil, func(c []int, v []*big.Int, o []*cohortv1.Output) ([]int, []*big.Int, []*cohortv1.Output) {
+			// One record: the mean exists, the variance does not.
+			one := newPlain(t, schema.Default(), 1, 6)
+			for i := range v {
+				v[i] = new(big.Int).Set(one.total[c[i]])
+			}
+			return c, v, o
+		}, stats.ErrTooFew, "outputs[1]: "},
+		{"nil schema", nil, nil, nil, "nil schema"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, v := p.reconstruct(t, outputs)
+			o := slices.Clone(outputs)
+			s := p.s
+			if tc.change != nil {
+				c, v, o = tc.change(c, v, o)
+			} else {
+				s = nil
+			}
+			got, err := Release(s, c, v, o)
+			if got != nil || err == nil {
+				t.Fatalf("Release = %v, %v; want an error", got, err)
+			}
+			if tc.want != nil && !errors.Is(err, tc.want) {
+				t.Errorf("error %v does not wrap %v", err, tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.message) {
+				t.Errorf("error %q does not contain %q", err, tc.message)
+			}
+		})
+	}
+}
+
+// FuzzRelease gives Release arbitrary reconstructed values for a fixed set
+// of outputs: it must never panic, and return either an error or one
+// output per request.
+func FuzzRelease(f *testing.F) {
+	s := schema.Default()
+	outputs := []*cohortv1.Output{
+		out(kCount), out(kMean, "sleep_h"), out(kHistogram, "smoker"), out(kHistogram, "region"),
+		out(kCorrelation, "age", "steps"), regression(kLogistic, "smoker", "age"),
+	}
+	coords, err := Coordinates(s.Layout(), outputs)
+	if err != nil {
+		f.Fatal(err)
+	}
+	p := newPlain(f, s, 40, 7)
+	var seed []byte
+	for _, c := range coords {
+		b := p.total[c].Bytes()
+		seed = append(seed, byte(len(b)))
+		seed = append(seed, b...)
+	}
+	f.Add(seed, uint8(0))
+	f.Add([]byte{1, 1}, uint8(1))
+	f.Add([]byte{}, uint8(2))
+	f.Fuzz(func(t *testing.T, data []byte, flags uint8) {
+		values := make([]*big.Int, 0, len(coords))
+		for range coords {
+			if len(data) == 0 {
+				break
+			}
+			k := min(int(data[0]%17), len(data)-1)
+			x := new(big.Int).SetBytes(data[1 : 1+k])
+			if flags&1 != 0 && len(values) == 1 {
+				x.Neg(x)
+			}
+			values = append(values, x)
+			data = data[1+k:]
+		}
+		c := coords
+		if flags&2 != 0 && len(c) > 1 {
+			c = c[1:]
+			values = values[min(1, len(values)):]
+		}
+		got, err := Release(s, c, values, outputs)
+		if err != nil {
+			if got != nil {
+				t.Fatal("outputs beside an error")
+			}
+			return
+		}
+		if len(got) != len(outputs) {
+			t.Fatalf("%d outputs", len(got))
+		}
+		for _, o := range got {
+			if o.GetValue() == nil {
+				t.Fatal("an output without a value")
+			}
+		}
+	})
+}
+
+func BenchmarkRelease(b *testing.B) {
+	p := newPlain(b, schema.Default(), 200, 8)
+	outputs := releaseCases()
+	coords, values := p.reconstruct(b, outputs)
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := Release(p.s, coords, values, outputs); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,452 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"math/big"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/cohort-dev/cohort/circuits"
+	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
+	"github.com/cohort-dev/cohort/schema"
+)
+
+// buyer creates a buyer through node via's admin and returns a context
+// carrying its token.
+func (f *testFederation) buyer(t *testing.T, via int, id string) context.Context {
+	t.Helper()
+	resp, err := f.admin(via).CreateBuyer(adminCtx(), &cohortv1.CreateBuyerRequest{BuyerId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+resp.GetToken())
+}
+
+func (f *testFederation) buyerClient(i int) cohortv1.BuyerServiceClient {
+	return cohortv1.NewBuyerServiceClient(f.conns[i])
+}
+
+// awaitJob follows a job with WatchJob until it ends and returns the states
+// seen, in order.
+func (f *testFederation) awaitJob(t *testing.T, ctx context.Context, via int, id string) (*cohortv1.Job, []cohortv1.JobState) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	w, err := f.buyerClient(via).WatchJob(ctx, &cohortv1.WatchJobRequest{JobId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		last   *cohortv1.Job
+		states []cohortv1.JobState
+	)
+	for {
+		m, err := w.Recv()
+		if err == io.EOF {
+			return last, states
+		}
+		if err != nil {
+			t.Fatalf("watch %s: %v", id, err)
+		}
+		last = m.GetJob()
+		if len(states) == 0 || states[len(states)-1] != last.GetState() {
+			states = append(states, last.GetState())
+		}
+	}
+}
+
+// jobRecord is one record a job test contributes, and what should become
+// of it.
+type jobRecord struct {
+	rec      schema.Record
+	opts     payloadOptions
+	revoke   bool
+	eligible bool
+}
+
+func fitness(age, steps, hr int64, sleep int64, smoker bool, region string) schema.Record {
+	return schema.Record{
+		"age": schema.IntValue(age), "steps": schema.IntValue(steps), "resting_hr": schema.IntValue(hr),
+		"sleep_h": schema.ScaledValue(sleep, 2), "smoker": schema.BoolValue(smoker), "region": schema.CategoryValue(region),
+	}
+}
+
+// TestJobs runs jobs end to end on a 3-node federation over real gRPC:
+// eligibility (revoked, expired, unconsented purpose, epoch outside the
+// range and a contributor's own minimum all excluded), results against the
+// plaintext, the release policy, buyer isolation, cancellation, refusals by
+// peers and a node down.
+func TestJobs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("proves records and runs a federation")
+	}
+	var skew atomic.Int64
+	clock := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	f := newTestFederation(t, 3, func(o *Options) { o.Now = clock })
+	desc := f.installDataset(t)
+	ctx := context.Background()
+	s := testSchema()
+	cur := s.Epoch.Index(time.Now())
+	prev := cur - 1
+
+	records := []jobRecord{
+		{rec: fitness(25, 12000, 58, 720, false, "north"), eligible: true},
+		{rec: fitness(37, 8000, 64, 655, true, "south"), eligible: true},
+		{rec: fitness(52, 4000, 71, 810, false, "east"), eligible: true},
+		{rec: fitness(61, 3000, 77, 590, true, "south"), eligible: true},
+		{rec: fitness(44, 9500, 60, 700, false, "west"), eligible: true, opts: payloadOptions{minCohort: 5}},
+		// Consented only to academic-research (bit 1), not public-health.
+		{rec: fitness(30, 1000, 90, 500, false, "north"), opts: payloadOptions{purposes: 0b010}},
+		// Revoked after upload.
+		{rec: fitness(70, 500, 95, 400, true, "east"), revoke: true},
+		// Consent expires in an hour; the job runs two hours later.
+		{rec: fitness(19, 20000, 50, 900, false, "west"), opts: payloadOptions{expiry: time.Now().Add(time.Hour)}},
+		// The previous epoch, outside the job's range.
+		{rec: fitness(88, 100, 99, 300, true, "north"), opts: payloadOptions{epoch: &prev}},
+		// Wants a cohort of at least 100.
+		{rec: fitness(33, 7000, 66, 680, false, "south"), opts: payloadOptions{minCohort: 100}},
+	}
+	for i, r := range records {
+		c := f.register(t, i%3)
+		r.opts.record = r.rec
+		p := f.payload(t, c, i%3, r.opts)
+		if _, err := f.contributor(i%3).Contribute(ctx, &cohortv1.ContributeRequest{DatasetId: desc.GetId(), Payload: p}); err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+		if r.revoke {
+			ep := cur
+			if r.opts.epoch != nil {
+				ep = *r.opts.epoch
+			}
+			rt := feBytes(circuits.RevocationTokenOf(c.secret, circuits.DatasetField(desc.GetId()), ep))
+			if _, err := f.contributor(0).Revoke(ctx, &cohortv1.RevokeRequest{DatasetId: desc.GetId(), RevocationToken: rt[:]}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	skew.Store(int64(2 * time.Hour))
+
+	alice := f.buyer(t, 0, "alice")
+	bob := f.buyer(t, 1, "bob")
+	spec := &cohortv1.JobSpec{
+		DatasetId: desc.GetId(), EpochFrom: cur, EpochTo: cur, Purpose: "public-health",
+		Outputs: []*cohortv1.Output{
+			{Kind: cohortv1.OutputKind_OUTPUT_KIND_COUNT},
+			{Kind: cohortv1.OutputKind_OUTPUT_KIND_MEAN, Fields: []string{"age"}},
+			{Kind: cohortv1.OutputKind_OUTPUT_KIND_VARIANCE, Fields: []string{"sleep_h"}},
+			{Kind: cohortv1.OutputKind_OUTPUT_KIND_HISTOGRAM, Fields: []string{"region"}},
+			{Kind: cohortv1.OutputKind_OUTPUT_KIND_HISTOGRAM, Fields: []string{"smoker"}},
+			{Kind: cohortv1.OutputKind_OUTPUT_KIND_CORRELATION, Fields: []string{"age", "steps"}},
+			{Kind: cohortv1.OutputKind_OUTPUT_KIND_LINEAR_REGRESSION, Target: "resting_hr", Features: []string{"age"}},
+		},
+	}
+	var eligible []schema.Record
+	for _, r := range records {
+		if r.eligible {
+			eligible = append(eligible, r.rec)
+		}
+	}
+
+	var doneJob string
+	t.Run("result equals the plaintext", func(t *testing.T) {
+		sub, err := f.buyerClient(0).SubmitJob(alice, &cohortv1.SubmitJobRequest{Spec: spec, RequestId: "stats-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		job, states := f.awaitJob(t, alice, 0, sub.GetJob().GetJobId())
+		if job.GetState() != cohortv1.JobState_JOB_STATE_DONE {
+			t.Fatalf("job ended %s: %s", job.GetState(), job.GetReason())
+		}
+		for i := 1; i < len(states); i++ {
+			if states[i] < states[i-1] {
+				t.Errorf("states went backwards: %v", states)
+			}
+		}
+		doneJob = job.GetJobId()
+		x := job.GetExcluded()
+		if x.GetPurpose() != 1 || x.GetRevoked() != 1 || x.GetExpired() != 1 || x.GetEpoch() != 1 || x.GetContributorMinimum() != 1 {
+			t.Errorf("exclusions %v, want one of each", x)
+		}
+		if job.GetEligibleRecords() != 6 || job.GetCohortSize() != 5 {
+			t.Errorf("eligible %d, cohort %d; want 6 and 5", job.GetEligibleRecords(), job.GetCohortSize())
+		}
+		res, err := f.buyerClient(0).GetResult(alice, &cohortv1.GetResultRequest{JobId: job.GetJobId()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkAgainstPlaintext(t, res.GetResult(), eligible)
+
+		// The same request id and spec is the same job; another spec is refused.
+		again, err := f.buyerClient(0).SubmitJob(alice, &cohortv1.SubmitJobRequest{Spec: spec, RequestId: "stats-1"})
+		if err != nil || again.GetJob().GetJobId() != job.GetJobId() {
+			t.Errorf("retry: %v, job %s", err, again.GetJob().GetJobId())
+		}
+		other := &cohortv1.JobSpec{DatasetId: spec.GetDatasetId(), EpochFrom: cur, EpochTo: cur, Purpose: "public-health",
+			Outputs: []*cohortv1.Output{{Kind: cohortv1.OutputKind_OUTPUT_KIND_COUNT}}}
+		_, err = f.buyerClient(0).SubmitJob(alice, &cohortv1.SubmitJobRequest{Spec: other, RequestId: "stats-1"})
+		wantCode(t, "request id reused with another spec", err, codes.AlreadyExists)
+	})
+
+	t.Run("another buyer sees nothing", func(t *testing.T) {
+		if doneJob == "" {
+			t.Skip("no job")
+		}
+		bc := f.buyerClient(0)
+		_, err := bc.GetJob(bob, &cohortv1.GetJobRequest{JobId: doneJob})
+		wantCode(t, "bob's GetJob", err, codes.NotFound)
+		_, err = bc.GetResult(bob, &cohortv1.GetResultRequest{JobId: doneJob})
+		wantCode(t, "bob's GetResult", err, codes.NotFound)
+		_, err = bc.CancelJob(bob, &cohortv1.CancelJobRequest{JobId: doneJob})
+		wantCode(t, "bob's CancelJob", err, codes.NotFound)
+		w, err := bc.WatchJob(bob, &cohortv1.WatchJobRequest{JobId: doneJob})
+		if err == nil {
+			_, err = w.Recv()
+		}
+		wantCode(t, "bob's WatchJob", err, codes.NotFound)
+		list, err := bc.ListJobs(bob, &cohortv1.ListJobsRequest{})
+		if err != nil || len(list.GetJobs()) != 0 {
+			t.Errorf("bob lists %d jobs (%v)", len(list.GetJobs()), err)
+		}
+		mine, err := bc.ListJobs(alice, &cohortv1.ListJobsRequest{})
+		if err != nil || len(mine.GetJobs()) != 1 {
+			t.Errorf("alice lists %d jobs (%v), want 1", len(mine.GetJobs()), err)
+		}
+		_, err = bc.GetJob(context.Background(), &cohortv1.GetJobRequest{JobId: doneJob})
+		wantCode(t, "no token", err, codes.Unauthenticated)
+		forged := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+BuyerTokenPrefix+"forged")
+		_, err = bc.GetJob(forged, &cohortv1.GetJobRequest{JobId: doneJob})
+		wantCode(t, "unknown token", err, codes.Unauthenticated)
+		// The token works on every node; the job lives on its coordinator.
+		_, err = f.buyerClient(2).GetJob(alice, &cohortv1.GetJobRequest{JobId: doneJob})
+		wantCode(t, "job on another node", err, codes.NotFound)
+		if _, err := f.buyerClient(2).ListDatasets(alice, &cohortv1.ListDatasetsRequest{}); err != nil {
+			t.Errorf("alice's token on node 2: %v", err)
+		}
+	})
+
+	t.Run("below the minimum cohort nothing is reconstructed", func(t *testing.T) {
+		big := &cohortv1.JobSpec{DatasetId: spec.GetDatasetId(), EpochFrom: cur, EpochTo: cur, Purpose: "public-health",
+			MinCohort: 6, Outputs: []*cohortv1.Output{{Kind: cohortv1.OutputKind_OUTPUT_KIND_COUNT}}}
+		sub, err := f.buyerClient(1).SubmitJob(alice, &cohortv1.SubmitJobRequest{Spec: big, RequestId: "too-small"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		job, states := f.awaitJob(t, alice, 1, sub.GetJob().GetJobId())
+		if job.GetState() != cohortv1.JobState_JOB_STATE_REJECTED || !strings.Contains(job.GetReason(), "below the minimum of 6") {
+			t.Fatalf("job %s: %q", job.GetState(), job.GetReason())
+		}
+		for _, st := range states {
+			if st == cohortv1.JobState_JOB_STATE_AGGREGATING || st == cohortv1.JobState_JOB_STATE_RELEASING {
+				t.Errorf("a rejected job went through %s", st)
+			}
+		}
+		row, err := f.nodes[1].store.GetJob(ctx, job.GetJobId())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if row.Result != nil {
+			t.Error("a rejected job has a result")
+		}
+		_, err = f.buyerClient(1).GetResult(alice, &cohortv1.GetResultRequest{JobId: job.GetJobId()})
+		wantCode(t, "result of a rejected job", err, codes.FailedPrecondition)
+
+		// A peer asked directly refuses to sum below the minimum.
+		at := clock().Unix()
+		prep, err := call(ctx, f.nodes[0].n, 2, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.PrepareJobResponse, error) {
+			return c.PrepareJob(ctx, &cohortv1.PrepareJobRequest{JobId: "job-direct", Spec: big, JobTime: at})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = call(ctx, f.nodes[0].n, 2, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.ComputePartialResponse, error) {
+			return c.ComputePartial(ctx, &cohortv1.ComputePartialRequest{JobId: "job-direct", Spec: big, JobTime: at, SetDigest: prep.GetSet().GetDigest()})
+		})
+		wantCode(t, "partial below the minimum", err, codes.FailedPrecondition)
+	})
+
+	t.Run("peers refuse a partial they did not select", func(t *testing.T) {
+		at := clock().Unix()
+		call2 := func(req *cohortv1.ComputePartialRequest) error {
+			_, err := call(ctx, f.nodes[0].n, 1, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.ComputePartialResponse, error) {
+				return c.ComputePartial(ctx, req)
+			})
+			return err
+		}
+		wantCode(t, "wrong set digest", call2(&cohortv1.ComputePartialRequest{JobId: "job-x", Spec: spec, JobTime: at, SetDigest: make([]byte, 32)}), codes.FailedPrecondition)
+		wantCode(t, "job time a day off", call2(&cohortv1.ComputePartialRequest{JobId: "job-x", Spec: spec, JobTime: at - 86400}), codes.FailedPrecondition)
+		wantCode(t, "no spec", call2(&cohortv1.ComputePartialRequest{JobId: "job-x", JobTime: at}), codes.InvalidArgument)
+		bad := &cohortv1.JobSpec{DatasetId: spec.GetDatasetId(), EpochFrom: cur, EpochTo: cur, Purpose: "public-health",
+			Outputs: []*cohortv1.Output{{Kind: cohortv1.OutputKind_OUTPUT_KIND_MEAN, Fields: []string{"region"}}}}
+		wantCode(t, "invalid spec", call2(&cohortv1.ComputePartialRequest{JobId: "job-x", Spec: bad, JobTime: at}), codes.InvalidArgument)
+	})
+
+	t.Run("submit refusals", func(t *testing.T) {
+		bc := f.buyerClient(0)
+		cases := []struct {
+			name string
+			spec *cohortv1.JobSpec
+			code codes.Code
+			want string
+		}{
+			{"unknown dataset", &cohortv1.JobSpec{DatasetId: "nope", Purpose: "public-health",
+				Outputs: []*cohortv1.Output{{Kind: cohortv1.OutputKind_OUTPUT_KIND_COUNT}}}, codes.NotFound, "nope"},
+			{"mean of a category", &cohortv1.JobSpec{DatasetId: desc.GetId(), Purpose: "public-health",
+				Outputs: []*cohortv1.Output{{Kind: cohortv1.OutputKind_OUTPUT_KIND_MEAN, Fields: []string{"region"}}}}, codes.InvalidArgument, "outputs[0]"},
+			{"unknown purpose", &cohortv1.JobSpec{DatasetId: desc.GetId(), Purpose: "marketing",
+				Outputs: []*cohortv1.Output{{Kind: cohortv1.OutputKind_OUTPUT_KIND_COUNT}}}, codes.InvalidArgument, "purpose"},
+			{"no outputs", &cohortv1.JobSpec{DatasetId: desc.GetId(), Purpose: "public-health"}, codes.InvalidArgument, "outputs"},
+		}
+		for i, c := range cases {
+			_, err := bc.SubmitJob(alice, &cohortv1.SubmitJobRequest{Spec: c.spec, RequestId: fmt.Sprintf("bad-%d", i)})
+			wantCode(t, c.name, err, c.code)
+			if !strings.Contains(status.Convert(err).Message(), c.want) {
+				t.Errorf("%s: %q does not name %q", c.name, status.Convert(err).Message(), c.want)
+			}
+		}
+		_, err := bc.SubmitJob(alice, &cohortv1.SubmitJobRequest{Spec: spec, RequestId: "not/ok"})
+		wantCode(t, "bad request id", err, codes.InvalidArgument)
+		_, err = bc.SubmitJob(ctx, &cohortv1.SubmitJobRequest{Spec: spec, RequestId: "anon"})
+		wantCode(t, "no token", err, codes.Unauthenticated)
+	})
+
+	t.Run("cancel a running job", func(t *testing.T) {
+		held, release := make(chan string, 1), make(chan struct{})
+		f.nodes[2].n.jobs.hook = func(id string, st cohortv1.JobState) {
+			if st == cohortv1.JobState_JOB_STATE_ADMITTED {
+				held <- id
+				<-release
+			}
+		}
+		defer func() { f.nodes[2].n.jobs.hook = nil }()
+		sub, err := f.buyerClient(2).SubmitJob(alice, &cohortv1.SubmitJobRequest{Spec: spec, RequestId: "to-cancel"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := <-held
+		c, err := f.buyerClient(2).CancelJob(alice, &cohortv1.CancelJobRequest{JobId: id})
+		close(release)
+		if err != nil || c.GetJob().GetState() != cohortv1.JobState_JOB_STATE_CANCELLED {
+			t.Fatalf("cancel: %v, %s", err, c.GetJob().GetState())
+		}
+		job, _ := f.awaitJob(t, alice, 2, sub.GetJob().GetJobId())
+		if job.GetState() != cohortv1.JobState_JOB_STATE_CANCELLED {
+			t.Fatalf("job ended %s after a cancel", job.GetState())
+		}
+		time.Sleep(200 * time.Millisecond) // let the runner notice
+		row, err := f.nodes[2].store.GetJob(ctx, id)
+		if err != nil || row.State != int32(cohortv1.JobState_JOB_STATE_CANCELLED) || row.Result != nil {
+			t.Fatalf("after cancel: state %d, result %d bytes (%v)", row.State, len(row.Result), err)
+		}
+		_, err = f.buyerClient(0).CancelJob(alice, &cohortv1.CancelJobRequest{JobId: doneJob})
+		wantCode(t, "cancel a DONE job", err, codes.FailedPrecondition)
+	})
+
+	t.Run("a node down fails the job", func(t *testing.T) {
+		f.nodes[1].stop()
+		sub, err := f.buyerClient(0).SubmitJob(alice, &cohortv1.SubmitJobRequest{Spec: spec, RequestId: "node-down"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		job, _ := f.awaitJob(t, alice, 0, sub.GetJob().GetJobId())
+		if job.GetState() != cohortv1.JobState_JOB_STATE_FAILED || !strings.Contains(job.GetReason(), "node 1 is unreachable") ||
+			!strings.Contains(job.GetReason(), "needs every node") {
+			t.Fatalf("job %s: %q", job.GetState(), job.GetReason())
+		}
+	})
+}
+
+// checkAgainstPlaintext compares a result of TestJobs's spec with the same
+// statistics computed directly from the records.
+func checkAgainstPlaintext(t *testing.T, res *cohortv1.Result, recs []schema.Record) {
+	t.Helper()
+	num := func(r schema.Record, f string) float64 {
+		v, err := strconvValue(r[f].String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	n := float64(len(recs))
+	mean := func(f string) float64 {
+		var s float64
+		for _, r := range recs {
+			s += num(r, f)
+		}
+		return s / n
+	}
+	cov := func(a, b string) float64 {
+		ma, mb := mean(a), mean(b)
+		var s float64
+		for _, r := range recs {
+			s += (num(r, a) - ma) * (num(r, b) - mb)
+		}
+		return s / (n - 1)
+	}
+	close := func(what string, got, want float64) {
+		t.Helper()
+		if math.Abs(got-want) > 1e-9*math.Max(1, math.Abs(want)) {
+			t.Errorf("%s = %v, want %v", what, got, want)
+		}
+	}
+	outs := res.GetOutputs()
+	if res.GetCohortSize() != uint64(len(recs)) || len(outs) != 7 {
+		t.Fatalf("cohort %d with %d outputs", res.GetCohortSize(), len(outs))
+	}
+	if got := outs[0].GetScalar().GetExact(); got != fmt.Sprint(len(recs)) {
+		t.Errorf("count %s, want %d", got, len(recs))
+	}
+	var ageSum int64
+	for _, r := range recs {
+		ageSum += int64(num(r, "age"))
+	}
+	if got, want := outs[1].GetScalar().GetExact(), new(big.Rat).SetFrac64(ageSum, int64(len(recs))).RatString(); got != want {
+		t.Errorf("mean age exact %s, want %s", got, want)
+	}
+	close("mean age", outs[1].GetScalar().GetValue(), mean("age"))
+	close("variance sleep_h", outs[2].GetScalar().GetValue(), cov("sleep_h", "sleep_h"))
+	counts := map[string]uint64{}
+	smokers := map[string]uint64{}
+	for _, r := range recs {
+		counts[r["region"].String()]++
+		smokers[r["smoker"].String()]++
+	}
+	for _, b := range outs[3].GetHistogram().GetBins() {
+		if b.GetCount() != counts[b.GetValue()] {
+			t.Errorf("region %s: %d, want %d", b.GetValue(), b.GetCount(), counts[b.GetValue()])
+		}
+	}
+	for _, b := range outs[4].GetHistogram().GetBins() {
+		if b.GetCount() != smokers[b.GetValue()] {
+			t.Errorf("smoker %s: %d, want %d", b.GetValue(), b.GetCount(), smokers[b.GetValue()])
+		}
+	}
+	m := outs[5].GetMatrix().GetEntries()
+	close("corr(age, steps)", m[1].GetValue(), cov("age", "steps")/math.Sqrt(cov("age", "age")*cov("steps", "steps")))
+	reg := outs[6].GetRegression()
+	slope := cov("age", "resting_hr") / cov("age", "age")
+	close("slope", reg.GetCoefficients()[0], slope)
+	close("intercept", reg.GetIntercept(), mean("resting_hr")-slope*mean("age"))
+}
+
+// strconvValue reads a record value's display form as a number ("true" and
+// "false" as 1 and 0).
+func strconvValue(s string) (float64, error) {
+	switch s {
+	case "true":
+		return 1, nil
+	case "false":
+		return 0, nil
+	}
+	var v float64
+	_, err := fmt.Sscan(s, &v)
+	return v, err
+}
