@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -249,13 +250,16 @@ func (s *sqlStore) UpdateJob(ctx context.Context, j Job, from int32) error {
 	})
 }
 
-// A job page token is the base64url (unpadded) encoding of the last listed
-// job's SubmittedAt, as big-endian Unix microseconds, then its id.
+// A page token of jobs (and of transcripts) is the base64url (unpadded)
+// encoding of the last listed row's time, as big-endian Unix microseconds,
+// then its id.
 var jobTokenEncoding = base64.RawURLEncoding
 
-func encodeJobToken(j Job) string {
-	b := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(j.ID)), uint64(micros(j.SubmittedAt)))
-	return jobTokenEncoding.EncodeToString(append(b, j.ID...))
+func encodeJobToken(j Job) string { return encodeTimeIDToken(j.SubmittedAt, j.ID) }
+
+func encodeTimeIDToken(t time.Time, id string) string {
+	b := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(id)), uint64(micros(t)))
+	return jobTokenEncoding.EncodeToString(append(b, id...))
 }
 
 func decodeJobToken(token string) (submitted int64, id string, err error) {

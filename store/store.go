@@ -166,6 +166,18 @@ type Store interface {
 	ListJobs(ctx context.Context, f JobFilter, pageToken string, limit int) ([]Job, string, error)
 
 	// Ping checks that the database answers.
+	// PutTranscript records a released job's transcript bundle. Putting
+	// one with the same id and digest again is a no-op; ErrAlreadyExists for
+	// the id with another digest; ErrNotFound for an unknown dataset.
+	PutTranscript(ctx context.Context, t Transcript) error
+	// GetTranscript returns a transcript with its bundle; ErrNotFound
+	// otherwise.
+	GetTranscript(ctx context.Context, id string) (Transcript, error)
+	// ListTranscripts returns a page of a dataset's transcripts, newest
+	// release first, without their bundles, and the token of the next page
+	// ("" on the last). A malformed token is ErrInvalid.
+	ListTranscripts(ctx context.Context, datasetID, pageToken string, limit int) ([]Transcript, string, error)
+
 	Ping(ctx context.Context) error
 	// Close releases the database; the Store must not be used afterwards.
 	Close() error
@@ -291,6 +303,17 @@ type JobFilter struct {
 	Buyer     string
 	DatasetID string
 	States    []int32
+}
+
+// Transcript is a released job's audit transcript as its coordinator
+// keeps it: the bundle (package audit's encoding) with what lists it.
+type Transcript struct {
+	ID         string // the job's id
+	DatasetID  string
+	Digest     [32]byte // the transcript's digest (audit.Transcript.Digest)
+	ReleasedAt time.Time
+	CohortSize uint64
+	Bundle     []byte // nil in listings
 }
 
 // Drivers.
