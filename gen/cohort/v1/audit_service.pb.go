@@ -67,6 +67,207 @@ func (x *GetTranscriptRequest) GetTranscriptId() string {
 	return ""
 }
 
+// ListTranscriptsRequest asks for a page of a dataset's transcripts.
+type ListTranscriptsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Dataset id.
+	DatasetId string `protobuf:"bytes,1,opt,name=dataset_id,json=datasetId,proto3" json:"dataset_id,omitempty"`
+	// Largest number of transcripts to return, 1..100; 0 means 20.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of a previous response, or empty for the first page.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTranscriptsRequest) Reset() {
+	*x = ListTranscriptsRequest{}
+	mi := &file_cohort_v1_audit_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTranscriptsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTranscriptsRequest) ProtoMessage() {}
+
+func (x *ListTranscriptsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_audit_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTranscriptsRequest.ProtoReflect.Descriptor instead.
+func (*ListTranscriptsRequest) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_audit_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ListTranscriptsRequest) GetDatasetId() string {
+	if x != nil {
+		return x.DatasetId
+	}
+	return ""
+}
+
+func (x *ListTranscriptsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListTranscriptsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListTranscriptsResponse is a page of transcripts.
+type ListTranscriptsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Transcripts, newest release first.
+	Transcripts []*TranscriptInfo `protobuf:"bytes,1,rep,name=transcripts,proto3" json:"transcripts,omitempty"`
+	// Token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTranscriptsResponse) Reset() {
+	*x = ListTranscriptsResponse{}
+	mi := &file_cohort_v1_audit_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTranscriptsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTranscriptsResponse) ProtoMessage() {}
+
+func (x *ListTranscriptsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_audit_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTranscriptsResponse.ProtoReflect.Descriptor instead.
+func (*ListTranscriptsResponse) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_audit_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ListTranscriptsResponse) GetTranscripts() []*TranscriptInfo {
+	if x != nil {
+		return x.Transcripts
+	}
+	return nil
+}
+
+func (x *ListTranscriptsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// TranscriptInfo describes a released job's transcript.
+type TranscriptInfo struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Transcript id (GetTranscript); the job's id.
+	TranscriptId string `protobuf:"bytes,1,opt,name=transcript_id,json=transcriptId,proto3" json:"transcript_id,omitempty"`
+	// Dataset id.
+	DatasetId string `protobuf:"bytes,2,opt,name=dataset_id,json=datasetId,proto3" json:"dataset_id,omitempty"`
+	// The transcript's digest, 32 bytes.
+	Digest []byte `protobuf:"bytes,3,opt,name=digest,proto3" json:"digest,omitempty"`
+	// When the result was released, Unix seconds (UTC).
+	ReleasedAt int64 `protobuf:"varint,4,opt,name=released_at,json=releasedAt,proto3" json:"released_at,omitempty"`
+	// Records in the cohort.
+	CohortSize    uint64 `protobuf:"varint,5,opt,name=cohort_size,json=cohortSize,proto3" json:"cohort_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TranscriptInfo) Reset() {
+	*x = TranscriptInfo{}
+	mi := &file_cohort_v1_audit_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TranscriptInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TranscriptInfo) ProtoMessage() {}
+
+func (x *TranscriptInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_audit_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TranscriptInfo.ProtoReflect.Descriptor instead.
+func (*TranscriptInfo) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_audit_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *TranscriptInfo) GetTranscriptId() string {
+	if x != nil {
+		return x.TranscriptId
+	}
+	return ""
+}
+
+func (x *TranscriptInfo) GetDatasetId() string {
+	if x != nil {
+		return x.DatasetId
+	}
+	return ""
+}
+
+func (x *TranscriptInfo) GetDigest() []byte {
+	if x != nil {
+		return x.Digest
+	}
+	return nil
+}
+
+func (x *TranscriptInfo) GetReleasedAt() int64 {
+	if x != nil {
+		return x.ReleasedAt
+	}
+	return 0
+}
+
+func (x *TranscriptInfo) GetCohortSize() uint64 {
+	if x != nil {
+		return x.CohortSize
+	}
+	return 0
+}
+
 // GetTranscriptResponse is one message of a transcript stream.
 type GetTranscriptResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -83,7 +284,7 @@ type GetTranscriptResponse struct {
 
 func (x *GetTranscriptResponse) Reset() {
 	*x = GetTranscriptResponse{}
-	mi := &file_cohort_v1_audit_service_proto_msgTypes[1]
+	mi := &file_cohort_v1_audit_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -95,7 +296,7 @@ func (x *GetTranscriptResponse) String() string {
 func (*GetTranscriptResponse) ProtoMessage() {}
 
 func (x *GetTranscriptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_audit_service_proto_msgTypes[1]
+	mi := &file_cohort_v1_audit_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -108,7 +309,7 @@ func (x *GetTranscriptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTranscriptResponse.ProtoReflect.Descriptor instead.
 func (*GetTranscriptResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_audit_service_proto_rawDescGZIP(), []int{1}
+	return file_cohort_v1_audit_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetTranscriptResponse) GetPart() isGetTranscriptResponse_Part {
@@ -166,7 +367,7 @@ type GetVerifyingKeyRequest struct {
 
 func (x *GetVerifyingKeyRequest) Reset() {
 	*x = GetVerifyingKeyRequest{}
-	mi := &file_cohort_v1_audit_service_proto_msgTypes[2]
+	mi := &file_cohort_v1_audit_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -178,7 +379,7 @@ func (x *GetVerifyingKeyRequest) String() string {
 func (*GetVerifyingKeyRequest) ProtoMessage() {}
 
 func (x *GetVerifyingKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_audit_service_proto_msgTypes[2]
+	mi := &file_cohort_v1_audit_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -191,7 +392,7 @@ func (x *GetVerifyingKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVerifyingKeyRequest.ProtoReflect.Descriptor instead.
 func (*GetVerifyingKeyRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_audit_service_proto_rawDescGZIP(), []int{2}
+	return file_cohort_v1_audit_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetVerifyingKeyRequest) GetDatasetId() string {
@@ -220,7 +421,7 @@ type GetVerifyingKeyResponse struct {
 
 func (x *GetVerifyingKeyResponse) Reset() {
 	*x = GetVerifyingKeyResponse{}
-	mi := &file_cohort_v1_audit_service_proto_msgTypes[3]
+	mi := &file_cohort_v1_audit_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -232,7 +433,7 @@ func (x *GetVerifyingKeyResponse) String() string {
 func (*GetVerifyingKeyResponse) ProtoMessage() {}
 
 func (x *GetVerifyingKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_audit_service_proto_msgTypes[3]
+	mi := &file_cohort_v1_audit_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -245,7 +446,7 @@ func (x *GetVerifyingKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVerifyingKeyResponse.ProtoReflect.Descriptor instead.
 func (*GetVerifyingKeyResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_audit_service_proto_rawDescGZIP(), []int{3}
+	return file_cohort_v1_audit_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetVerifyingKeyResponse) GetVerifyingKey() []byte {
@@ -287,7 +488,7 @@ type GetCeremonyRequest struct {
 
 func (x *GetCeremonyRequest) Reset() {
 	*x = GetCeremonyRequest{}
-	mi := &file_cohort_v1_audit_service_proto_msgTypes[4]
+	mi := &file_cohort_v1_audit_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -299,7 +500,7 @@ func (x *GetCeremonyRequest) String() string {
 func (*GetCeremonyRequest) ProtoMessage() {}
 
 func (x *GetCeremonyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_audit_service_proto_msgTypes[4]
+	mi := &file_cohort_v1_audit_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -312,7 +513,7 @@ func (x *GetCeremonyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCeremonyRequest.ProtoReflect.Descriptor instead.
 func (*GetCeremonyRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_audit_service_proto_rawDescGZIP(), []int{4}
+	return file_cohort_v1_audit_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetCeremonyRequest) GetDatasetId() string {
@@ -338,7 +539,7 @@ type GetCeremonyResponse struct {
 
 func (x *GetCeremonyResponse) Reset() {
 	*x = GetCeremonyResponse{}
-	mi := &file_cohort_v1_audit_service_proto_msgTypes[5]
+	mi := &file_cohort_v1_audit_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -350,7 +551,7 @@ func (x *GetCeremonyResponse) String() string {
 func (*GetCeremonyResponse) ProtoMessage() {}
 
 func (x *GetCeremonyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_audit_service_proto_msgTypes[5]
+	mi := &file_cohort_v1_audit_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -363,7 +564,7 @@ func (x *GetCeremonyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCeremonyResponse.ProtoReflect.Descriptor instead.
 func (*GetCeremonyResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_audit_service_proto_rawDescGZIP(), []int{5}
+	return file_cohort_v1_audit_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetCeremonyResponse) GetPart() isGetCeremonyResponse_Part {
@@ -424,7 +625,7 @@ type CeremonyHeader struct {
 
 func (x *CeremonyHeader) Reset() {
 	*x = CeremonyHeader{}
-	mi := &file_cohort_v1_audit_service_proto_msgTypes[6]
+	mi := &file_cohort_v1_audit_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -436,7 +637,7 @@ func (x *CeremonyHeader) String() string {
 func (*CeremonyHeader) ProtoMessage() {}
 
 func (x *CeremonyHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_audit_service_proto_msgTypes[6]
+	mi := &file_cohort_v1_audit_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -449,7 +650,7 @@ func (x *CeremonyHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CeremonyHeader.ProtoReflect.Descriptor instead.
 func (*CeremonyHeader) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_audit_service_proto_rawDescGZIP(), []int{6}
+	return file_cohort_v1_audit_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CeremonyHeader) GetCeremony() *CeremonyInfo {
@@ -472,7 +673,25 @@ const file_cohort_v1_audit_service_proto_rawDesc = "" +
 	"\n" +
 	"\x1dcohort/v1/audit_service.proto\x12\tcohort.v1\x1a\x18cohort/v1/ceremony.proto\x1a\x15cohort/v1/chunk.proto\x1a\x17cohort/v1/dataset.proto\";\n" +
 	"\x14GetTranscriptRequest\x12#\n" +
-	"\rtranscript_id\x18\x01 \x01(\tR\ftranscriptId\"z\n" +
+	"\rtranscript_id\x18\x01 \x01(\tR\ftranscriptId\"s\n" +
+	"\x16ListTranscriptsRequest\x12\x1d\n" +
+	"\n" +
+	"dataset_id\x18\x01 \x01(\tR\tdatasetId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"~\n" +
+	"\x17ListTranscriptsResponse\x12;\n" +
+	"\vtranscripts\x18\x01 \x03(\v2\x19.cohort.v1.TranscriptInfoR\vtranscripts\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xae\x01\n" +
+	"\x0eTranscriptInfo\x12#\n" +
+	"\rtranscript_id\x18\x01 \x01(\tR\ftranscriptId\x12\x1d\n" +
+	"\n" +
+	"dataset_id\x18\x02 \x01(\tR\tdatasetId\x12\x16\n" +
+	"\x06digest\x18\x03 \x01(\fR\x06digest\x12\x1f\n" +
+	"\vreleased_at\x18\x04 \x01(\x03R\n" +
+	"releasedAt\x12\x1f\n" +
+	"\vcohort_size\x18\x05 \x01(\x04R\n" +
+	"cohortSize\"z\n" +
 	"\x15GetTranscriptResponse\x12/\n" +
 	"\x06header\x18\x01 \x01(\v2\x15.cohort.v1.BlobHeaderH\x00R\x06header\x12(\n" +
 	"\x05chunk\x18\x02 \x01(\v2\x10.cohort.v1.ChunkH\x00R\x05chunkB\x06\n" +
@@ -495,9 +714,10 @@ const file_cohort_v1_audit_service_proto_rawDesc = "" +
 	"\x04part\"p\n" +
 	"\x0eCeremonyHeader\x123\n" +
 	"\bceremony\x18\x01 \x01(\v2\x17.cohort.v1.CeremonyInfoR\bceremony\x12)\n" +
-	"\x04blob\x18\x02 \x01(\v2\x15.cohort.v1.BlobHeaderR\x04blob2\x8e\x02\n" +
+	"\x04blob\x18\x02 \x01(\v2\x15.cohort.v1.BlobHeaderR\x04blob2\xe8\x02\n" +
 	"\fAuditService\x12T\n" +
 	"\rGetTranscript\x12\x1f.cohort.v1.GetTranscriptRequest\x1a .cohort.v1.GetTranscriptResponse0\x01\x12X\n" +
+	"\x0fListTranscripts\x12!.cohort.v1.ListTranscriptsRequest\x1a\".cohort.v1.ListTranscriptsResponse\x12X\n" +
 	"\x0fGetVerifyingKey\x12!.cohort.v1.GetVerifyingKeyRequest\x1a\".cohort.v1.GetVerifyingKeyResponse\x12N\n" +
 	"\vGetCeremony\x12\x1d.cohort.v1.GetCeremonyRequest\x1a\x1e.cohort.v1.GetCeremonyResponse0\x01B5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
 
@@ -513,39 +733,45 @@ func file_cohort_v1_audit_service_proto_rawDescGZIP() []byte {
 	return file_cohort_v1_audit_service_proto_rawDescData
 }
 
-var file_cohort_v1_audit_service_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_cohort_v1_audit_service_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_cohort_v1_audit_service_proto_goTypes = []any{
 	(*GetTranscriptRequest)(nil),    // 0: cohort.v1.GetTranscriptRequest
-	(*GetTranscriptResponse)(nil),   // 1: cohort.v1.GetTranscriptResponse
-	(*GetVerifyingKeyRequest)(nil),  // 2: cohort.v1.GetVerifyingKeyRequest
-	(*GetVerifyingKeyResponse)(nil), // 3: cohort.v1.GetVerifyingKeyResponse
-	(*GetCeremonyRequest)(nil),      // 4: cohort.v1.GetCeremonyRequest
-	(*GetCeremonyResponse)(nil),     // 5: cohort.v1.GetCeremonyResponse
-	(*CeremonyHeader)(nil),          // 6: cohort.v1.CeremonyHeader
-	(*BlobHeader)(nil),              // 7: cohort.v1.BlobHeader
-	(*Chunk)(nil),                   // 8: cohort.v1.Chunk
-	(SetupKind)(0),                  // 9: cohort.v1.SetupKind
-	(*CeremonyInfo)(nil),            // 10: cohort.v1.CeremonyInfo
+	(*ListTranscriptsRequest)(nil),  // 1: cohort.v1.ListTranscriptsRequest
+	(*ListTranscriptsResponse)(nil), // 2: cohort.v1.ListTranscriptsResponse
+	(*TranscriptInfo)(nil),          // 3: cohort.v1.TranscriptInfo
+	(*GetTranscriptResponse)(nil),   // 4: cohort.v1.GetTranscriptResponse
+	(*GetVerifyingKeyRequest)(nil),  // 5: cohort.v1.GetVerifyingKeyRequest
+	(*GetVerifyingKeyResponse)(nil), // 6: cohort.v1.GetVerifyingKeyResponse
+	(*GetCeremonyRequest)(nil),      // 7: cohort.v1.GetCeremonyRequest
+	(*GetCeremonyResponse)(nil),     // 8: cohort.v1.GetCeremonyResponse
+	(*CeremonyHeader)(nil),          // 9: cohort.v1.CeremonyHeader
+	(*BlobHeader)(nil),              // 10: cohort.v1.BlobHeader
+	(*Chunk)(nil),                   // 11: cohort.v1.Chunk
+	(SetupKind)(0),                  // 12: cohort.v1.SetupKind
+	(*CeremonyInfo)(nil),            // 13: cohort.v1.CeremonyInfo
 }
 var file_cohort_v1_audit_service_proto_depIdxs = []int32{
-	7,  // 0: cohort.v1.GetTranscriptResponse.header:type_name -> cohort.v1.BlobHeader
-	8,  // 1: cohort.v1.GetTranscriptResponse.chunk:type_name -> cohort.v1.Chunk
-	9,  // 2: cohort.v1.GetVerifyingKeyResponse.setup_kind:type_name -> cohort.v1.SetupKind
-	6,  // 3: cohort.v1.GetCeremonyResponse.header:type_name -> cohort.v1.CeremonyHeader
-	8,  // 4: cohort.v1.GetCeremonyResponse.chunk:type_name -> cohort.v1.Chunk
-	10, // 5: cohort.v1.CeremonyHeader.ceremony:type_name -> cohort.v1.CeremonyInfo
-	7,  // 6: cohort.v1.CeremonyHeader.blob:type_name -> cohort.v1.BlobHeader
-	0,  // 7: cohort.v1.AuditService.GetTranscript:input_type -> cohort.v1.GetTranscriptRequest
-	2,  // 8: cohort.v1.AuditService.GetVerifyingKey:input_type -> cohort.v1.GetVerifyingKeyRequest
-	4,  // 9: cohort.v1.AuditService.GetCeremony:input_type -> cohort.v1.GetCeremonyRequest
-	1,  // 10: cohort.v1.AuditService.GetTranscript:output_type -> cohort.v1.GetTranscriptResponse
-	3,  // 11: cohort.v1.AuditService.GetVerifyingKey:output_type -> cohort.v1.GetVerifyingKeyResponse
-	5,  // 12: cohort.v1.AuditService.GetCeremony:output_type -> cohort.v1.GetCeremonyResponse
-	10, // [10:13] is the sub-list for method output_type
-	7,  // [7:10] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	3,  // 0: cohort.v1.ListTranscriptsResponse.transcripts:type_name -> cohort.v1.TranscriptInfo
+	10, // 1: cohort.v1.GetTranscriptResponse.header:type_name -> cohort.v1.BlobHeader
+	11, // 2: cohort.v1.GetTranscriptResponse.chunk:type_name -> cohort.v1.Chunk
+	12, // 3: cohort.v1.GetVerifyingKeyResponse.setup_kind:type_name -> cohort.v1.SetupKind
+	9,  // 4: cohort.v1.GetCeremonyResponse.header:type_name -> cohort.v1.CeremonyHeader
+	11, // 5: cohort.v1.GetCeremonyResponse.chunk:type_name -> cohort.v1.Chunk
+	13, // 6: cohort.v1.CeremonyHeader.ceremony:type_name -> cohort.v1.CeremonyInfo
+	10, // 7: cohort.v1.CeremonyHeader.blob:type_name -> cohort.v1.BlobHeader
+	0,  // 8: cohort.v1.AuditService.GetTranscript:input_type -> cohort.v1.GetTranscriptRequest
+	1,  // 9: cohort.v1.AuditService.ListTranscripts:input_type -> cohort.v1.ListTranscriptsRequest
+	5,  // 10: cohort.v1.AuditService.GetVerifyingKey:input_type -> cohort.v1.GetVerifyingKeyRequest
+	7,  // 11: cohort.v1.AuditService.GetCeremony:input_type -> cohort.v1.GetCeremonyRequest
+	4,  // 12: cohort.v1.AuditService.GetTranscript:output_type -> cohort.v1.GetTranscriptResponse
+	2,  // 13: cohort.v1.AuditService.ListTranscripts:output_type -> cohort.v1.ListTranscriptsResponse
+	6,  // 14: cohort.v1.AuditService.GetVerifyingKey:output_type -> cohort.v1.GetVerifyingKeyResponse
+	8,  // 15: cohort.v1.AuditService.GetCeremony:output_type -> cohort.v1.GetCeremonyResponse
+	12, // [12:16] is the sub-list for method output_type
+	8,  // [8:12] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_audit_service_proto_init() }
@@ -556,11 +782,11 @@ func file_cohort_v1_audit_service_proto_init() {
 	file_cohort_v1_ceremony_proto_init()
 	file_cohort_v1_chunk_proto_init()
 	file_cohort_v1_dataset_proto_init()
-	file_cohort_v1_audit_service_proto_msgTypes[1].OneofWrappers = []any{
+	file_cohort_v1_audit_service_proto_msgTypes[4].OneofWrappers = []any{
 		(*GetTranscriptResponse_Header)(nil),
 		(*GetTranscriptResponse_Chunk)(nil),
 	}
-	file_cohort_v1_audit_service_proto_msgTypes[5].OneofWrappers = []any{
+	file_cohort_v1_audit_service_proto_msgTypes[8].OneofWrappers = []any{
 		(*GetCeremonyResponse_Header)(nil),
 		(*GetCeremonyResponse_Chunk)(nil),
 	}
@@ -570,7 +796,7 @@ func file_cohort_v1_audit_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cohort_v1_audit_service_proto_rawDesc), len(file_cohort_v1_audit_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -20,6 +20,7 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	AuditService_GetTranscript_FullMethodName   = "/cohort.v1.AuditService/GetTranscript"
+	AuditService_ListTranscripts_FullMethodName = "/cohort.v1.AuditService/ListTranscripts"
 	AuditService_GetVerifyingKey_FullMethodName = "/cohort.v1.AuditService/GetVerifyingKey"
 	AuditService_GetCeremony_FullMethodName     = "/cohort.v1.AuditService/GetCeremony"
 )
@@ -37,6 +38,10 @@ type AuditServiceClient interface {
 	// each node's signed partial-aggregate digests, the released values and
 	// the policy. First message: header; then chunks.
 	GetTranscript(ctx context.Context, in *GetTranscriptRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GetTranscriptResponse], error)
+	// ListTranscripts returns a page of a dataset's released transcripts on
+	// this node (the coordinators of their jobs), newest first. Contributors
+	// look for their nullifiers in them; auditors verify them.
+	ListTranscripts(ctx context.Context, in *ListTranscriptsRequest, opts ...grpc.CallOption) (*ListTranscriptsResponse, error)
 	// GetVerifyingKey returns a dataset's Groth16 verifying key and how it
 	// was made. FailedPrecondition while the dataset is in SETUP.
 	GetVerifyingKey(ctx context.Context, in *GetVerifyingKeyRequest, opts ...grpc.CallOption) (*GetVerifyingKeyResponse, error)
@@ -73,6 +78,16 @@ func (c *auditServiceClient) GetTranscript(ctx context.Context, in *GetTranscrip
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type AuditService_GetTranscriptClient = grpc.ServerStreamingClient[GetTranscriptResponse]
+
+func (c *auditServiceClient) ListTranscripts(ctx context.Context, in *ListTranscriptsRequest, opts ...grpc.CallOption) (*ListTranscriptsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListTranscriptsResponse)
+	err := c.cc.Invoke(ctx, AuditService_ListTranscripts_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
 
 func (c *auditServiceClient) GetVerifyingKey(ctx context.Context, in *GetVerifyingKeyRequest, opts ...grpc.CallOption) (*GetVerifyingKeyResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
@@ -116,6 +131,10 @@ type AuditServiceServer interface {
 	// each node's signed partial-aggregate digests, the released values and
 	// the policy. First message: header; then chunks.
 	GetTranscript(*GetTranscriptRequest, grpc.ServerStreamingServer[GetTranscriptResponse]) error
+	// ListTranscripts returns a page of a dataset's released transcripts on
+	// this node (the coordinators of their jobs), newest first. Contributors
+	// look for their nullifiers in them; auditors verify them.
+	ListTranscripts(context.Context, *ListTranscriptsRequest) (*ListTranscriptsResponse, error)
 	// GetVerifyingKey returns a dataset's Groth16 verifying key and how it
 	// was made. FailedPrecondition while the dataset is in SETUP.
 	GetVerifyingKey(context.Context, *GetVerifyingKeyRequest) (*GetVerifyingKeyResponse, error)
@@ -136,6 +155,9 @@ type UnimplementedAuditServiceServer struct{}
 
 func (UnimplementedAuditServiceServer) GetTranscript(*GetTranscriptRequest, grpc.ServerStreamingServer[GetTranscriptResponse]) error {
 	return status.Error(codes.Unimplemented, "method GetTranscript not implemented")
+}
+func (UnimplementedAuditServiceServer) ListTranscripts(context.Context, *ListTranscriptsRequest) (*ListTranscriptsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListTranscripts not implemented")
 }
 func (UnimplementedAuditServiceServer) GetVerifyingKey(context.Context, *GetVerifyingKeyRequest) (*GetVerifyingKeyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetVerifyingKey not implemented")
@@ -175,6 +197,24 @@ func _AuditService_GetTranscript_Handler(srv interface{}, stream grpc.ServerStre
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type AuditService_GetTranscriptServer = grpc.ServerStreamingServer[GetTranscriptResponse]
 
+func _AuditService_ListTranscripts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListTranscriptsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuditServiceServer).ListTranscripts(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuditService_ListTranscripts_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuditServiceServer).ListTranscripts(ctx, req.(*ListTranscriptsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AuditService_GetVerifyingKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetVerifyingKeyRequest)
 	if err := dec(in); err != nil {
@@ -211,6 +251,10 @@ var AuditService_ServiceDesc = grpc.ServiceDesc{
 	ServiceName: "cohort.v1.AuditService",
 	HandlerType: (*AuditServiceServer)(nil),
 	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "ListTranscripts",
+			Handler:    _AuditService_ListTranscripts_Handler,
+		},
 		{
 			MethodName: "GetVerifyingKey",
 			Handler:    _AuditService_GetVerifyingKey_Handler,

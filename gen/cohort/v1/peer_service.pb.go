@@ -1873,6 +1873,140 @@ func (*StoreBuyerResponse) Descriptor() ([]byte, []int) {
 	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{30}
 }
 
+// SignTranscriptRequest is one message of a transcript sent for signing.
+type SignTranscriptRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The part this message carries.
+	//
+	// Types that are valid to be assigned to Part:
+	//
+	//	*SignTranscriptRequest_Header
+	//	*SignTranscriptRequest_Chunk
+	Part          isSignTranscriptRequest_Part `protobuf_oneof:"part"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignTranscriptRequest) Reset() {
+	*x = SignTranscriptRequest{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignTranscriptRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignTranscriptRequest) ProtoMessage() {}
+
+func (x *SignTranscriptRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignTranscriptRequest.ProtoReflect.Descriptor instead.
+func (*SignTranscriptRequest) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *SignTranscriptRequest) GetPart() isSignTranscriptRequest_Part {
+	if x != nil {
+		return x.Part
+	}
+	return nil
+}
+
+func (x *SignTranscriptRequest) GetHeader() *BlobHeader {
+	if x != nil {
+		if x, ok := x.Part.(*SignTranscriptRequest_Header); ok {
+			return x.Header
+		}
+	}
+	return nil
+}
+
+func (x *SignTranscriptRequest) GetChunk() *Chunk {
+	if x != nil {
+		if x, ok := x.Part.(*SignTranscriptRequest_Chunk); ok {
+			return x.Chunk
+		}
+	}
+	return nil
+}
+
+type isSignTranscriptRequest_Part interface {
+	isSignTranscriptRequest_Part()
+}
+
+type SignTranscriptRequest_Header struct {
+	// Size and SHA-256 of the encoded transcript; first message only.
+	Header *BlobHeader `protobuf:"bytes,1,opt,name=header,proto3,oneof"`
+}
+
+type SignTranscriptRequest_Chunk struct {
+	// A piece of the encoded transcript; every later message.
+	Chunk *Chunk `protobuf:"bytes,2,opt,name=chunk,proto3,oneof"`
+}
+
+func (*SignTranscriptRequest_Header) isSignTranscriptRequest_Part() {}
+
+func (*SignTranscriptRequest_Chunk) isSignTranscriptRequest_Part() {}
+
+// SignTranscriptResponse is the peer's signature over the transcript's
+// digest (audit.TranscriptStatement).
+type SignTranscriptResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The signature.
+	Signature     *NodeSignature `protobuf:"bytes,1,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignTranscriptResponse) Reset() {
+	*x = SignTranscriptResponse{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignTranscriptResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignTranscriptResponse) ProtoMessage() {}
+
+func (x *SignTranscriptResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignTranscriptResponse.ProtoReflect.Descriptor instead.
+func (*SignTranscriptResponse) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *SignTranscriptResponse) GetSignature() *NodeSignature {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
 var File_cohort_v1_peer_service_proto protoreflect.FileDescriptor
 
 const file_cohort_v1_peer_service_proto_rawDesc = "" +
@@ -1989,8 +2123,13 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"token_hash\x18\x02 \x01(\fR\ttokenHash\x12\x1d\n" +
 	"\n" +
 	"created_at\x18\x03 \x01(\x03R\tcreatedAt\"\x14\n" +
-	"\x12StoreBuyerResponse2\xd9\n" +
-	"\n" +
+	"\x12StoreBuyerResponse\"z\n" +
+	"\x15SignTranscriptRequest\x12/\n" +
+	"\x06header\x18\x01 \x01(\v2\x15.cohort.v1.BlobHeaderH\x00R\x06header\x12(\n" +
+	"\x05chunk\x18\x02 \x01(\v2\x10.cohort.v1.ChunkH\x00R\x05chunkB\x06\n" +
+	"\x04part\"P\n" +
+	"\x16SignTranscriptResponse\x126\n" +
+	"\tsignature\x18\x01 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature2\xb2\v\n" +
 	"\vPeerService\x12R\n" +
 	"\rStartCeremony\x12\x1f.cohort.v1.StartCeremonyRequest\x1a .cohort.v1.StartCeremonyResponse\x12e\n" +
 	"\x12CeremonyContribute\x12$.cohort.v1.CeremonyContributeRequest\x1a%.cohort.v1.CeremonyContributeResponse(\x010\x01\x12Q\n" +
@@ -2008,7 +2147,8 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"PrepareJob\x12\x1c.cohort.v1.PrepareJobRequest\x1a\x1d.cohort.v1.PrepareJobResponse\x12U\n" +
 	"\x0eComputePartial\x12 .cohort.v1.ComputePartialRequest\x1a!.cohort.v1.ComputePartialResponse\x12I\n" +
 	"\n" +
-	"StoreBuyer\x12\x1c.cohort.v1.StoreBuyerRequest\x1a\x1d.cohort.v1.StoreBuyerResponseB5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
+	"StoreBuyer\x12\x1c.cohort.v1.StoreBuyerRequest\x1a\x1d.cohort.v1.StoreBuyerResponse\x12W\n" +
+	"\x0eSignTranscript\x12 .cohort.v1.SignTranscriptRequest\x1a!.cohort.v1.SignTranscriptResponse(\x01B5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
 
 var (
 	file_cohort_v1_peer_service_proto_rawDescOnce sync.Once
@@ -2022,7 +2162,7 @@ func file_cohort_v1_peer_service_proto_rawDescGZIP() []byte {
 	return file_cohort_v1_peer_service_proto_rawDescData
 }
 
-var file_cohort_v1_peer_service_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_cohort_v1_peer_service_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_cohort_v1_peer_service_proto_goTypes = []any{
 	(*StartCeremonyRequest)(nil),        // 0: cohort.v1.StartCeremonyRequest
 	(*StartCeremonyResponse)(nil),       // 1: cohort.v1.StartCeremonyResponse
@@ -2055,75 +2195,82 @@ var file_cohort_v1_peer_service_proto_goTypes = []any{
 	(*ComputePartialResponse)(nil),      // 28: cohort.v1.ComputePartialResponse
 	(*StoreBuyerRequest)(nil),           // 29: cohort.v1.StoreBuyerRequest
 	(*StoreBuyerResponse)(nil),          // 30: cohort.v1.StoreBuyerResponse
-	(*CeremonyInfo)(nil),                // 31: cohort.v1.CeremonyInfo
-	(*DatasetDescriptor)(nil),           // 32: cohort.v1.DatasetDescriptor
-	(*NodeSignature)(nil),               // 33: cohort.v1.NodeSignature
-	(*CeremonyContributionHeader)(nil),  // 34: cohort.v1.CeremonyContributionHeader
-	(*Chunk)(nil),                       // 35: cohort.v1.Chunk
-	(*BlobHeader)(nil),                  // 36: cohort.v1.BlobHeader
-	(*ContributionAck)(nil),             // 37: cohort.v1.ContributionAck
-	(*RegistryUpdate)(nil),              // 38: cohort.v1.RegistryUpdate
-	(*JobSpec)(nil),                     // 39: cohort.v1.JobSpec
-	(*EligibleSet)(nil),                 // 40: cohort.v1.EligibleSet
+	(*SignTranscriptRequest)(nil),       // 31: cohort.v1.SignTranscriptRequest
+	(*SignTranscriptResponse)(nil),      // 32: cohort.v1.SignTranscriptResponse
+	(*CeremonyInfo)(nil),                // 33: cohort.v1.CeremonyInfo
+	(*DatasetDescriptor)(nil),           // 34: cohort.v1.DatasetDescriptor
+	(*NodeSignature)(nil),               // 35: cohort.v1.NodeSignature
+	(*CeremonyContributionHeader)(nil),  // 36: cohort.v1.CeremonyContributionHeader
+	(*Chunk)(nil),                       // 37: cohort.v1.Chunk
+	(*BlobHeader)(nil),                  // 38: cohort.v1.BlobHeader
+	(*ContributionAck)(nil),             // 39: cohort.v1.ContributionAck
+	(*RegistryUpdate)(nil),              // 40: cohort.v1.RegistryUpdate
+	(*JobSpec)(nil),                     // 41: cohort.v1.JobSpec
+	(*EligibleSet)(nil),                 // 42: cohort.v1.EligibleSet
 }
 var file_cohort_v1_peer_service_proto_depIdxs = []int32{
-	31, // 0: cohort.v1.StartCeremonyRequest.ceremony:type_name -> cohort.v1.CeremonyInfo
-	32, // 1: cohort.v1.StartCeremonyRequest.dataset:type_name -> cohort.v1.DatasetDescriptor
-	33, // 2: cohort.v1.StartCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
-	34, // 3: cohort.v1.CeremonyContributeRequest.header:type_name -> cohort.v1.CeremonyContributionHeader
-	35, // 4: cohort.v1.CeremonyContributeRequest.chunk:type_name -> cohort.v1.Chunk
-	34, // 5: cohort.v1.CeremonyContributeResponse.header:type_name -> cohort.v1.CeremonyContributionHeader
-	35, // 6: cohort.v1.CeremonyContributeResponse.chunk:type_name -> cohort.v1.Chunk
+	33, // 0: cohort.v1.StartCeremonyRequest.ceremony:type_name -> cohort.v1.CeremonyInfo
+	34, // 1: cohort.v1.StartCeremonyRequest.dataset:type_name -> cohort.v1.DatasetDescriptor
+	35, // 2: cohort.v1.StartCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
+	36, // 3: cohort.v1.CeremonyContributeRequest.header:type_name -> cohort.v1.CeremonyContributionHeader
+	37, // 4: cohort.v1.CeremonyContributeRequest.chunk:type_name -> cohort.v1.Chunk
+	36, // 5: cohort.v1.CeremonyContributeResponse.header:type_name -> cohort.v1.CeremonyContributionHeader
+	37, // 6: cohort.v1.CeremonyContributeResponse.chunk:type_name -> cohort.v1.Chunk
 	5,  // 7: cohort.v1.SealCeremonyRequest.header:type_name -> cohort.v1.SealCeremonyHeader
-	35, // 8: cohort.v1.SealCeremonyRequest.chunk:type_name -> cohort.v1.Chunk
-	36, // 9: cohort.v1.SealCeremonyHeader.blob:type_name -> cohort.v1.BlobHeader
-	31, // 10: cohort.v1.SealCeremonyResponse.ceremony:type_name -> cohort.v1.CeremonyInfo
-	33, // 11: cohort.v1.SealCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
-	37, // 12: cohort.v1.ForwardContributionResponse.ack:type_name -> cohort.v1.ContributionAck
-	38, // 13: cohort.v1.ApplyRegistrationRequest.update:type_name -> cohort.v1.RegistryUpdate
-	38, // 14: cohort.v1.GetRegistryStateResponse.updates:type_name -> cohort.v1.RegistryUpdate
-	37, // 15: cohort.v1.GetContributionAckResponse.ack:type_name -> cohort.v1.ContributionAck
-	33, // 16: cohort.v1.ForwardRevocationResponse.signature:type_name -> cohort.v1.NodeSignature
-	39, // 17: cohort.v1.PrepareJobRequest.spec:type_name -> cohort.v1.JobSpec
-	40, // 18: cohort.v1.PrepareJobResponse.set:type_name -> cohort.v1.EligibleSet
-	33, // 19: cohort.v1.PrepareJobResponse.signature:type_name -> cohort.v1.NodeSignature
-	39, // 20: cohort.v1.ComputePartialRequest.spec:type_name -> cohort.v1.JobSpec
-	33, // 21: cohort.v1.ComputePartialResponse.signature:type_name -> cohort.v1.NodeSignature
-	0,  // 22: cohort.v1.PeerService.StartCeremony:input_type -> cohort.v1.StartCeremonyRequest
-	2,  // 23: cohort.v1.PeerService.CeremonyContribute:input_type -> cohort.v1.CeremonyContributeRequest
-	4,  // 24: cohort.v1.PeerService.SealCeremony:input_type -> cohort.v1.SealCeremonyRequest
-	7,  // 25: cohort.v1.PeerService.AbortCeremony:input_type -> cohort.v1.AbortCeremonyRequest
-	9,  // 26: cohort.v1.PeerService.ForwardContribution:input_type -> cohort.v1.ForwardContributionRequest
-	11, // 27: cohort.v1.PeerService.AbortContribution:input_type -> cohort.v1.AbortContributionRequest
-	21, // 28: cohort.v1.PeerService.GetContributionAck:input_type -> cohort.v1.GetContributionAckRequest
-	23, // 29: cohort.v1.PeerService.ForwardRevocation:input_type -> cohort.v1.ForwardRevocationRequest
-	13, // 30: cohort.v1.PeerService.ApplyRegistration:input_type -> cohort.v1.ApplyRegistrationRequest
-	17, // 31: cohort.v1.PeerService.ProposeRegistration:input_type -> cohort.v1.ProposeRegistrationRequest
-	19, // 32: cohort.v1.PeerService.StoreInvites:input_type -> cohort.v1.StoreInvitesRequest
-	15, // 33: cohort.v1.PeerService.GetRegistryState:input_type -> cohort.v1.GetRegistryStateRequest
-	25, // 34: cohort.v1.PeerService.PrepareJob:input_type -> cohort.v1.PrepareJobRequest
-	27, // 35: cohort.v1.PeerService.ComputePartial:input_type -> cohort.v1.ComputePartialRequest
-	29, // 36: cohort.v1.PeerService.StoreBuyer:input_type -> cohort.v1.StoreBuyerRequest
-	1,  // 37: cohort.v1.PeerService.StartCeremony:output_type -> cohort.v1.StartCeremonyResponse
-	3,  // 38: cohort.v1.PeerService.CeremonyContribute:output_type -> cohort.v1.CeremonyContributeResponse
-	6,  // 39: cohort.v1.PeerService.SealCeremony:output_type -> cohort.v1.SealCeremonyResponse
-	8,  // 40: cohort.v1.PeerService.AbortCeremony:output_type -> cohort.v1.AbortCeremonyResponse
-	10, // 41: cohort.v1.PeerService.ForwardContribution:output_type -> cohort.v1.ForwardContributionResponse
-	12, // 42: cohort.v1.PeerService.AbortContribution:output_type -> cohort.v1.AbortContributionResponse
-	22, // 43: cohort.v1.PeerService.GetContributionAck:output_type -> cohort.v1.GetContributionAckResponse
-	24, // 44: cohort.v1.PeerService.ForwardRevocation:output_type -> cohort.v1.ForwardRevocationResponse
-	14, // 45: cohort.v1.PeerService.ApplyRegistration:output_type -> cohort.v1.ApplyRegistrationResponse
-	18, // 46: cohort.v1.PeerService.ProposeRegistration:output_type -> cohort.v1.ProposeRegistrationResponse
-	20, // 47: cohort.v1.PeerService.StoreInvites:output_type -> cohort.v1.StoreInvitesResponse
-	16, // 48: cohort.v1.PeerService.GetRegistryState:output_type -> cohort.v1.GetRegistryStateResponse
-	26, // 49: cohort.v1.PeerService.PrepareJob:output_type -> cohort.v1.PrepareJobResponse
-	28, // 50: cohort.v1.PeerService.ComputePartial:output_type -> cohort.v1.ComputePartialResponse
-	30, // 51: cohort.v1.PeerService.StoreBuyer:output_type -> cohort.v1.StoreBuyerResponse
-	37, // [37:52] is the sub-list for method output_type
-	22, // [22:37] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	37, // 8: cohort.v1.SealCeremonyRequest.chunk:type_name -> cohort.v1.Chunk
+	38, // 9: cohort.v1.SealCeremonyHeader.blob:type_name -> cohort.v1.BlobHeader
+	33, // 10: cohort.v1.SealCeremonyResponse.ceremony:type_name -> cohort.v1.CeremonyInfo
+	35, // 11: cohort.v1.SealCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
+	39, // 12: cohort.v1.ForwardContributionResponse.ack:type_name -> cohort.v1.ContributionAck
+	40, // 13: cohort.v1.ApplyRegistrationRequest.update:type_name -> cohort.v1.RegistryUpdate
+	40, // 14: cohort.v1.GetRegistryStateResponse.updates:type_name -> cohort.v1.RegistryUpdate
+	39, // 15: cohort.v1.GetContributionAckResponse.ack:type_name -> cohort.v1.ContributionAck
+	35, // 16: cohort.v1.ForwardRevocationResponse.signature:type_name -> cohort.v1.NodeSignature
+	41, // 17: cohort.v1.PrepareJobRequest.spec:type_name -> cohort.v1.JobSpec
+	42, // 18: cohort.v1.PrepareJobResponse.set:type_name -> cohort.v1.EligibleSet
+	35, // 19: cohort.v1.PrepareJobResponse.signature:type_name -> cohort.v1.NodeSignature
+	41, // 20: cohort.v1.ComputePartialRequest.spec:type_name -> cohort.v1.JobSpec
+	35, // 21: cohort.v1.ComputePartialResponse.signature:type_name -> cohort.v1.NodeSignature
+	38, // 22: cohort.v1.SignTranscriptRequest.header:type_name -> cohort.v1.BlobHeader
+	37, // 23: cohort.v1.SignTranscriptRequest.chunk:type_name -> cohort.v1.Chunk
+	35, // 24: cohort.v1.SignTranscriptResponse.signature:type_name -> cohort.v1.NodeSignature
+	0,  // 25: cohort.v1.PeerService.StartCeremony:input_type -> cohort.v1.StartCeremonyRequest
+	2,  // 26: cohort.v1.PeerService.CeremonyContribute:input_type -> cohort.v1.CeremonyContributeRequest
+	4,  // 27: cohort.v1.PeerService.SealCeremony:input_type -> cohort.v1.SealCeremonyRequest
+	7,  // 28: cohort.v1.PeerService.AbortCeremony:input_type -> cohort.v1.AbortCeremonyRequest
+	9,  // 29: cohort.v1.PeerService.ForwardContribution:input_type -> cohort.v1.ForwardContributionRequest
+	11, // 30: cohort.v1.PeerService.AbortContribution:input_type -> cohort.v1.AbortContributionRequest
+	21, // 31: cohort.v1.PeerService.GetContributionAck:input_type -> cohort.v1.GetContributionAckRequest
+	23, // 32: cohort.v1.PeerService.ForwardRevocation:input_type -> cohort.v1.ForwardRevocationRequest
+	13, // 33: cohort.v1.PeerService.ApplyRegistration:input_type -> cohort.v1.ApplyRegistrationRequest
+	17, // 34: cohort.v1.PeerService.ProposeRegistration:input_type -> cohort.v1.ProposeRegistrationRequest
+	19, // 35: cohort.v1.PeerService.StoreInvites:input_type -> cohort.v1.StoreInvitesRequest
+	15, // 36: cohort.v1.PeerService.GetRegistryState:input_type -> cohort.v1.GetRegistryStateRequest
+	25, // 37: cohort.v1.PeerService.PrepareJob:input_type -> cohort.v1.PrepareJobRequest
+	27, // 38: cohort.v1.PeerService.ComputePartial:input_type -> cohort.v1.ComputePartialRequest
+	29, // 39: cohort.v1.PeerService.StoreBuyer:input_type -> cohort.v1.StoreBuyerRequest
+	31, // 40: cohort.v1.PeerService.SignTranscript:input_type -> cohort.v1.SignTranscriptRequest
+	1,  // 41: cohort.v1.PeerService.StartCeremony:output_type -> cohort.v1.StartCeremonyResponse
+	3,  // 42: cohort.v1.PeerService.CeremonyContribute:output_type -> cohort.v1.CeremonyContributeResponse
+	6,  // 43: cohort.v1.PeerService.SealCeremony:output_type -> cohort.v1.SealCeremonyResponse
+	8,  // 44: cohort.v1.PeerService.AbortCeremony:output_type -> cohort.v1.AbortCeremonyResponse
+	10, // 45: cohort.v1.PeerService.ForwardContribution:output_type -> cohort.v1.ForwardContributionResponse
+	12, // 46: cohort.v1.PeerService.AbortContribution:output_type -> cohort.v1.AbortContributionResponse
+	22, // 47: cohort.v1.PeerService.GetContributionAck:output_type -> cohort.v1.GetContributionAckResponse
+	24, // 48: cohort.v1.PeerService.ForwardRevocation:output_type -> cohort.v1.ForwardRevocationResponse
+	14, // 49: cohort.v1.PeerService.ApplyRegistration:output_type -> cohort.v1.ApplyRegistrationResponse
+	18, // 50: cohort.v1.PeerService.ProposeRegistration:output_type -> cohort.v1.ProposeRegistrationResponse
+	20, // 51: cohort.v1.PeerService.StoreInvites:output_type -> cohort.v1.StoreInvitesResponse
+	16, // 52: cohort.v1.PeerService.GetRegistryState:output_type -> cohort.v1.GetRegistryStateResponse
+	26, // 53: cohort.v1.PeerService.PrepareJob:output_type -> cohort.v1.PrepareJobResponse
+	28, // 54: cohort.v1.PeerService.ComputePartial:output_type -> cohort.v1.ComputePartialResponse
+	30, // 55: cohort.v1.PeerService.StoreBuyer:output_type -> cohort.v1.StoreBuyerResponse
+	32, // 56: cohort.v1.PeerService.SignTranscript:output_type -> cohort.v1.SignTranscriptResponse
+	41, // [41:57] is the sub-list for method output_type
+	25, // [25:41] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_peer_service_proto_init() }
@@ -2150,13 +2297,17 @@ func file_cohort_v1_peer_service_proto_init() {
 		(*SealCeremonyRequest_Header)(nil),
 		(*SealCeremonyRequest_Chunk)(nil),
 	}
+	file_cohort_v1_peer_service_proto_msgTypes[31].OneofWrappers = []any{
+		(*SignTranscriptRequest_Header)(nil),
+		(*SignTranscriptRequest_Chunk)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cohort_v1_peer_service_proto_rawDesc), len(file_cohort_v1_peer_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   31,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -34,6 +34,7 @@ const (
 	PeerService_PrepareJob_FullMethodName          = "/cohort.v1.PeerService/PrepareJob"
 	PeerService_ComputePartial_FullMethodName      = "/cohort.v1.PeerService/ComputePartial"
 	PeerService_StoreBuyer_FullMethodName          = "/cohort.v1.PeerService/StoreBuyer"
+	PeerService_SignTranscript_FullMethodName      = "/cohort.v1.PeerService/SignTranscript"
 )
 
 // PeerServiceClient is the client API for PeerService service.
@@ -127,6 +128,12 @@ type PeerServiceClient interface {
 	// the buyer's token works on every node. AlreadyExists for an id or token
 	// already bound otherwise.
 	StoreBuyer(ctx context.Context, in *StoreBuyerRequest, opts ...grpc.CallOption) (*StoreBuyerResponse, error)
+	// SignTranscript asks the peer to sign a finished job's transcript (the
+	// audit package's encoding; header, then chunks). The peer decodes it,
+	// checks that its own signed statements are in it unchanged and that the
+	// records listed are the cohort whose digest it signed, and signs the
+	// transcript's digest. FailedPrecondition when any of that differs.
+	SignTranscript(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[SignTranscriptRequest, SignTranscriptResponse], error)
 }
 
 type peerServiceClient struct {
@@ -293,6 +300,19 @@ func (c *peerServiceClient) StoreBuyer(ctx context.Context, in *StoreBuyerReques
 	return out, nil
 }
 
+func (c *peerServiceClient) SignTranscript(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[SignTranscriptRequest, SignTranscriptResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &PeerService_ServiceDesc.Streams[2], PeerService_SignTranscript_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[SignTranscriptRequest, SignTranscriptResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type PeerService_SignTranscriptClient = grpc.ClientStreamingClient[SignTranscriptRequest, SignTranscriptResponse]
+
 // PeerServiceServer is the server API for PeerService service.
 // All implementations must embed UnimplementedPeerServiceServer
 // for forward compatibility.
@@ -384,6 +404,12 @@ type PeerServiceServer interface {
 	// the buyer's token works on every node. AlreadyExists for an id or token
 	// already bound otherwise.
 	StoreBuyer(context.Context, *StoreBuyerRequest) (*StoreBuyerResponse, error)
+	// SignTranscript asks the peer to sign a finished job's transcript (the
+	// audit package's encoding; header, then chunks). The peer decodes it,
+	// checks that its own signed statements are in it unchanged and that the
+	// records listed are the cohort whose digest it signed, and signs the
+	// transcript's digest. FailedPrecondition when any of that differs.
+	SignTranscript(grpc.ClientStreamingServer[SignTranscriptRequest, SignTranscriptResponse]) error
 	mustEmbedUnimplementedPeerServiceServer()
 }
 
@@ -438,6 +464,9 @@ func (UnimplementedPeerServiceServer) ComputePartial(context.Context, *ComputePa
 }
 func (UnimplementedPeerServiceServer) StoreBuyer(context.Context, *StoreBuyerRequest) (*StoreBuyerResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method StoreBuyer not implemented")
+}
+func (UnimplementedPeerServiceServer) SignTranscript(grpc.ClientStreamingServer[SignTranscriptRequest, SignTranscriptResponse]) error {
+	return status.Error(codes.Unimplemented, "method SignTranscript not implemented")
 }
 func (UnimplementedPeerServiceServer) mustEmbedUnimplementedPeerServiceServer() {}
 func (UnimplementedPeerServiceServer) testEmbeddedByValue()                     {}
@@ -708,6 +737,13 @@ func _PeerService_StoreBuyer_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PeerService_SignTranscript_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(PeerServiceServer).SignTranscript(&grpc.GenericServerStream[SignTranscriptRequest, SignTranscriptResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type PeerService_SignTranscriptServer = grpc.ClientStreamingServer[SignTranscriptRequest, SignTranscriptResponse]
+
 // PeerService_ServiceDesc is the grpc.ServiceDesc for PeerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -778,6 +814,11 @@ var PeerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "SealCeremony",
 			Handler:       _PeerService_SealCeremony_Handler,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "SignTranscript",
+			Handler:       _PeerService_SignTranscript_Handler,
 			ClientStreams: true,
 		},
 	},
