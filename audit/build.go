@@ -1,0 +1,175 @@
+package audit
+
+import (
+	"bytes"
+	"cmp"
+	"crypto/sha256"
+	"fmt"
+	"math/big"
+	"slices"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/cohort-dev/cohort/dataset"
+	"github.com/cohort-dev/cohort/enclave"
+	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
+)
+
+// BuildInput is what the coordinating node holds when a job is DONE.
+type BuildInput struct {
+	// JobID is the job's id.
+	JobID string
+	// Coordinator is the coordinating node's index.
+	Coordinator uint32
+	// Spec is the job's spec.
+	Spec *cohortv1.JobSpec
+	// Descriptor is the dataset's descriptor (READY).
+	Descriptor *cohortv1.DatasetDescriptor
+	// Records is the cohort the job counted, in any order: for each record,
+	// its nullifier and payload digest as stored, and its stored public
+	// inputs and proof (store.Contribution Public and Proof).
+	Records []Record
+	// Evidence is the job's evidence: job time, spec digest, every node's
+	// signed selection and partial digest, the coordinates and their sums.
+	Evidence *cohortv1.JobEvidence
+	// Partials holds node i's encoded partial sum (mpc.Partial), as it
+	// sent and signed it, at index i.
+	Partials [][]byte
+	// Result is the released result; its transcript_id is left out of the
+	// transcript.
+	Result *cohortv1.Result
+	// Roots is the registry root history to include, in any order: the
+	// whole history up to the job, or at least the entries of the roots
+	// the records were proven against.
+	Roots []Root
+}
+
+// Build assembles the transcript of a finished job. It checks that the
+// parts fit together structurally — the descriptor decodes and is READY,
+// the spec is the dataset's and is the one the evidence names, every node
+// of the dataset has evidence with Ed25519 signatures, every partial
+// matches the digest its node reported, one sum per coordinate — and
+// returns ErrInvalid otherwise. It does not check proofs, signatures or
+// the release: run Verify on the bundle for that. The inputs are not
+// modified and the transcript shares no memory with them.
+func Build(in BuildInput) (*Transcript, error) {
+	ds, err := dataset.From(in.Descriptor)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if !ds.Ready() {
+		return nil, fmt.Errorf("%w: dataset %q is %s, not READY", ErrInvalid, ds.Desc.GetId(), ds.Desc.GetState())
+	}
+	if in.Spec == nil || in.Evidence == nil || in.Result == nil {
+		return nil, fmt.Errorf("%w: spec, evidence and result are all required", ErrInvalid)
+	}
+	if in.Spec.GetDatasetId() != ds.Desc.GetId() {
+		return nil, fmt.Errorf("%w: spec is for dataset %q, descriptor for %q", ErrInvalid, clip(in.Spec.GetDatasetId()), ds.Desc.GetId())
+	}
+	spec, err := deterministic.Marshal(in.Spec)
+	if err != nil {
+		return nil, fmt.Errorf("%w: encode spec: %w", ErrInvalid, err)
+	}
+	ev := in.Evidence
+	if sd := taggedDigest(TagSpec, spec); !bytes.Equal(ev.GetSpecDigest(), sd[:]) {
+		return nil, fmt.Errorf("%w: the evidence is for another spec", ErrInvalid)
+	}
+	dd, err := DescriptorDigest(in.Descriptor)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	res := proto.Clone(in.Result).(*cohortv1.Result)
+	res.TranscriptId = ""
+	result, err := deterministic.Marshal(res)
+	if err != nil {
+		return nil, fmt.Errorf("%w: encode result: %w", ErrInvalid, err)
+	}
+	t := &Transcript{
+		JobID: in.JobID, DatasetID: ds.Desc.GetId(), Coordinator: in.Coordinator, Spec: spec, JobTime: ev.GetJobTime(),
+		DescriptorDigest: dd, EffectiveMinimum: enclave.EffectiveMinimum(in.Spec, ds.Schema), Result: result,
+	}
+
+	t.Records = make([]Record, len(in.Records))
+	for i, r := range in.Records {
+		t.Records[i] = Record{Nullifier: r.Nullifier, PayloadDigest: r.PayloadDigest, Public: slices.Clone(r.Public), Proof: slices.Clone(r.Proof)}
+	}
+	slices.SortFunc(t.Records, func(a, b Record) int { return bytes.Compare(a.Nullifier[:], b.Nullifier[:]) })
+
+	if t.Nodes, err = buildNodes(ev, in.Partials, int(ds.Desc.GetNodeCount())); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+
+	if len(ev.GetCoordinates()) != len(ev.GetSums()) {
+		return nil, fmt.Errorf("%w: evidence has %d coordinates and %d sums", ErrInvalid, len(ev.GetCoordinates()), len(ev.GetSums()))
+	}
+	t.Sums = make([]Sum, len(ev.GetSums()))
+	for i, c := range ev.GetCoordinates() {
+		t.Sums[i] = Sum{Coordinate: c, Value: new(big.Int).SetBytes(ev.GetSums()[i])}
+	}
+
+	t.Roots = slices.Clone(in.Roots)
+	slices.SortFunc(t.Roots, func(a, b Root) int { return cmp.Compare(a.Version, b.Version) })
+
+	if err := t.validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return t, nil
+}
+
+// buildNodes converts the evidence of each of the k nodes.
+func buildNodes(ev *cohortv1.JobEvidence, partials [][]byte, k int) ([]NodeEvidence, error) {
+	if len(ev.GetNodes()) != k {
+		return nil, fmt.Errorf("evidence from %d nodes, the dataset has %d", len(ev.GetNodes()), k)
+	}
+	if len(partials) != k {
+		return nil, fmt.Errorf("%d partials, the dataset has %d nodes", len(partials), k)
+	}
+	out := make([]NodeEvidence, k)
+	seen := make([]bool, k)
+	for _, e := range ev.GetNodes() {
+		i := int(e.GetNodeIndex())
+		if i >= k || seen[i] {
+			return nil, fmt.Errorf("evidence for node %d is out of range or repeated", i)
+		}
+		seen[i] = true
+		set := e.GetSet()
+		if set == nil || len(set.GetDigest()) != 32 {
+			return nil, fmt.Errorf("node %d: no selection with a 32-byte set digest", i)
+		}
+		setSig, err := signatureOf(e.GetSetSignature(), i)
+		if err != nil {
+			return nil, fmt.Errorf("node %d: set signature: %w", i, err)
+		}
+		partialSig, err := signatureOf(e.GetPartialSignature(), i)
+		if err != nil {
+			return nil, fmt.Errorf("node %d: partial signature: %w", i, err)
+		}
+		p := partials[i]
+		if d := sha256.Sum256(p); !bytes.Equal(e.GetPartialDigest(), d[:]) {
+			return nil, fmt.Errorf("node %d: the partial is not the one whose digest the node reported", i)
+		}
+		x := set.GetExcluded()
+		out[i] = NodeEvidence{
+			Index: uint32(i), Eligible: set.GetEligible(), Cohort: set.GetCohort(), SetDigest: [32]byte(set.GetDigest()),
+			Excluded: enclave.Exclusions{
+				Epoch: x.GetEpoch(), Purpose: x.GetPurpose(), Expired: x.GetExpired(), Revoked: x.GetRevoked(),
+				ContributorMinimum: x.GetContributorMinimum(),
+			},
+			SetSignature: setSig, Partial: slices.Clone(p), PartialSignature: partialSig,
+		}
+	}
+	return out, nil
+}
+
+// signatureOf returns the bytes of node's Ed25519 signature.
+func signatureOf(s *cohortv1.NodeSignature, node int) ([]byte, error) {
+	switch {
+	case s == nil:
+		return nil, fmt.Errorf("missing")
+	case s.GetNodeIndex() != uint32(node):
+		return nil, fmt.Errorf("made by node %d", s.GetNodeIndex())
+	case s.GetScheme() != cohortv1.SignatureScheme_SIGNATURE_SCHEME_ED25519 || len(s.GetSignature()) != SignatureSize:
+		return nil, fmt.Errorf("not a %d-byte Ed25519 signature", SignatureSize)
+	}
+	return slices.Clone(s.GetSignature()), nil
+}

@@ -1,0 +1,190 @@
+package audit
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cohort-dev/cohort/circuits/setup"
+	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
+)
+
+// BundleVersion is the version of the bundle encoding.
+const BundleVersion = 1
+
+// Bounds of a bundle's parts, whatever the Limits.
+const (
+	// MaxDescriptorBytes bounds the encoded descriptor, which carries the
+	// verifying key (at most setup.MaxVerifyingKeySize) and the nodes' keys.
+	MaxDescriptorBytes = setup.MaxVerifyingKeySize + 1<<20
+	bundleMagic        = "CHJB"
+)
+
+// Limits bound what UnmarshalBundle and UnmarshalTranscript accept. The
+// zero value accepts nothing; start from DefaultLimits.
+type Limits struct {
+	// MaxBytes bounds the whole encoding, ceremony transcript included.
+	MaxBytes int64
+	// MaxRecords bounds the records of a transcript.
+	MaxRecords int
+	// MaxRoots bounds the entries of the registry root history.
+	MaxRoots int
+}
+
+// DefaultLimits returns limits for a cohort of up to a million records
+// (about 1 KiB each) and a ceremony transcript of up to about 3 GiB: the
+// largest bundle a node of the default configuration produces.
+func DefaultLimits() Limits {
+	return Limits{MaxBytes: 4 << 30, MaxRecords: 1 << 20, MaxRoots: 1 << 20}
+}
+
+// Bundle is everything an auditor needs to check a job offline: the
+// transcript, the nodes' signatures over its digest and the dataset's
+// public setup. Nothing in it is trusted: Verify checks every part against
+// the others.
+type Bundle struct {
+	// Transcript is the job's transcript.
+	Transcript *Transcript
+	// Signatures holds node i's Ed25519 signature over
+	// TranscriptStatement{JobID, Digest, Node: i} at index i, one per node.
+	Signatures [][]byte
+	// Descriptor is the dataset's descriptor (cohortv1.DatasetDescriptor)
+	// in its deterministic protobuf encoding; its digest is in the
+	// transcript.
+	Descriptor []byte
+	// VerifyingKey is the dataset's Groth16 verifying key
+	// (setup.MarshalVerifyingKey), as an auditor obtained it (the
+	// descriptor's, or one fetched with AuditService.GetVerifyingKey).
+	VerifyingKey []byte
+	// Ceremony is the ceremony transcript (setup.Transcript encoding) that
+	// produced the keys; empty for a SETUP_KIND_INSECURE_DEV dataset.
+	Ceremony []byte
+}
+
+// NewBundle assembles a bundle from a transcript, the nodes' signatures
+// over its digest (by node index), the dataset's descriptor and its
+// ceremony transcript (nil for an INSECURE_DEV dataset). The verifying key
+// is taken from the descriptor. It checks the structure only.
+func NewBundle(t *Transcript, signatures [][]byte, desc *cohortv1.DatasetDescriptor, ceremony []byte) (*Bundle, error) {
+	if desc == nil {
+		return nil, fmt.Errorf("%w: no descriptor", ErrInvalid)
+	}
+	d, err := deterministic.Marshal(desc)
+	if err != nil {
+		return nil, fmt.Errorf("%w: encode descriptor: %w", ErrInvalid, err)
+	}
+	b := &Bundle{Transcript: t, Signatures: signatures, Descriptor: d, VerifyingKey: desc.GetVerifyingKey(), Ceremony: ceremony}
+	if err := b.validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return b, nil
+}
+
+// Bundle encoding, version 1 (integers big-endian):
+//
+//	"CHJB" ‖ u8 version
+//	‖ u64 length ‖ transcript encoding
+//	‖ u32 k ‖ k × [64] transcript signature, by node index
+//	‖ u64 length ‖ descriptor
+//	‖ u64 length ‖ verifying key
+//	‖ u64 length ‖ ceremony transcript
+
+// MarshalBinary returns the bundle's canonical encoding. It refuses a
+// bundle that UnmarshalBundle would refuse (ErrInvalid).
+func (b *Bundle) MarshalBinary() ([]byte, error) {
+	if err := b.validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	t := b.Transcript.encode()
+	w := &writer{b: make([]byte, 0, 64+len(t)+len(b.Signatures)*SignatureSize+len(b.Descriptor)+len(b.VerifyingKey)+len(b.Ceremony))}
+	w.fixed([]byte(bundleMagic))
+	w.u8(BundleVersion)
+	w.bytes64(t)
+	w.u32(uint32(len(b.Signatures)))
+	for _, s := range b.Signatures {
+		w.fixed(s)
+	}
+	w.bytes64(b.Descriptor)
+	w.bytes64(b.VerifyingKey)
+	w.bytes64(b.Ceremony)
+	return w.b, nil
+}
+
+// UnmarshalBundle decodes a bundle within lim: the total size first, then
+// every length and count against lim and against the bytes left before
+// anything is allocated. Only the canonical encoding of a well-formed
+// bundle is accepted (see UnmarshalTranscript for the transcript), with no
+// trailing bytes. Nothing cryptographic is checked: pass the bundle to
+// Verify. Errors wrap ErrMalformed.
+func UnmarshalBundle(data []byte, lim Limits) (*Bundle, error) {
+	if int64(len(data)) > lim.MaxBytes {
+		return nil, fmt.Errorf("audit: bundle: %w: %d bytes, limit %d", ErrMalformed, len(data), lim.MaxBytes)
+	}
+	r := &reader{b: data}
+	if m := r.take(uint64(len(bundleMagic)), "magic"); r.err == nil && string(m) != bundleMagic {
+		r.fail("not a transcript bundle (magic %q)", m)
+	}
+	if v := r.u8("version"); r.err == nil && v != BundleVersion {
+		r.fail("version %d, want %d", v, BundleVersion)
+	}
+	tb := r.take(r.u64("transcript length"), "transcript")
+	var t *Transcript
+	if r.err == nil {
+		tr := &reader{b: tb}
+		t = decodeTranscript(tr, lim)
+		tr.end()
+		if tr.err != nil {
+			return nil, fmt.Errorf("audit: bundle: transcript: %w", tr.err)
+		}
+	}
+	b := &Bundle{Transcript: t}
+	if k := r.count(len(t.nodesOrNil()), SignatureSize, "transcript signatures"); k > 0 {
+		b.Signatures = make([][]byte, k)
+		for i := range b.Signatures {
+			b.Signatures[i] = r.fixedCopy(SignatureSize, fmt.Sprintf("transcript signature %d", i))
+		}
+	}
+	b.Descriptor = r.bytes64(MaxDescriptorBytes, "descriptor")
+	b.VerifyingKey = r.bytes64(setup.MaxVerifyingKeySize, "verifying key")
+	b.Ceremony = r.bytes64(uint64(lim.MaxBytes), "ceremony transcript")
+	r.end()
+	if r.err != nil {
+		return nil, fmt.Errorf("audit: bundle: %w", r.err)
+	}
+	if err := b.validate(); err != nil {
+		return nil, fmt.Errorf("audit: bundle: %w: %w", ErrMalformed, err)
+	}
+	return b, nil
+}
+
+// nodesOrNil returns the transcript's nodes, or nil for a nil transcript.
+func (t *Transcript) nodesOrNil() []NodeEvidence {
+	if t == nil {
+		return nil
+	}
+	return t.Nodes
+}
+
+// validate checks the structural rules of a bundle.
+func (b *Bundle) validate() error {
+	if b == nil {
+		return errors.New("no bundle")
+	}
+	if err := b.Transcript.validate(); err != nil {
+		return fmt.Errorf("transcript: %w", err)
+	}
+	if len(b.Signatures) != len(b.Transcript.Nodes) {
+		return fmt.Errorf("%d transcript signatures for %d nodes", len(b.Signatures), len(b.Transcript.Nodes))
+	}
+	for i, s := range b.Signatures {
+		if len(s) != SignatureSize {
+			return fmt.Errorf("node %d: transcript signature of %d bytes, want %d", i, len(s), SignatureSize)
+		}
+	}
+	switch {
+	case len(b.Descriptor) == 0 || len(b.Descriptor) > MaxDescriptorBytes:
+		return fmt.Errorf("descriptor of %d bytes, want 1..%d", len(b.Descriptor), MaxDescriptorBytes)
+	case len(b.VerifyingKey) == 0 || len(b.VerifyingKey) > setup.MaxVerifyingKeySize:
+		return fmt.Errorf("verifying key of %d bytes, want 1..%d", len(b.VerifyingKey), setup.MaxVerifyingKeySize)
+	}
+	return nil
+}

@@ -1,0 +1,147 @@
+package audit
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/cohort-dev/cohort/circuits/setup"
+	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
+)
+
+// These tests use keys from a real (local) ceremony and replay
+// it: they belong to the default tier.
+
+func TestVerifyCeremonyBundle(t *testing.T) {
+	f := getFixture(t, ceremonySetup)
+	start := time.Now()
+	r := Verify(f.bundle, WithCache(f.cache)) // no option: nothing insecure is allowed
+	t.Logf("first verification, replaying the ceremony: %v", time.Since(start))
+	if !r.OK() {
+		t.Fatalf("ceremony bundle does not verify:\n%s", r)
+	}
+	for _, c := range r.Checks {
+		if c.Status != Pass {
+			t.Errorf("check %s: %s", c.Name, c.Status)
+		}
+	}
+	c, _ := r.Check(CheckSetup)
+	if !strings.Contains(c.Detail, `ceremony "ceremony-audit-test" re-verified: 1 phase-1 and 1 phase-2 contributions`) {
+		t.Errorf("setup detail: %s", c.Detail)
+	}
+	if r.Setup != "ceremony" || !strings.Contains(r.String(), "VERIFIED: all 16 checks passed") {
+		t.Errorf("report:\n%s", r)
+	}
+	start = time.Now()
+	if r := Verify(f.bundle, WithCache(f.cache)); !r.OK() {
+		t.Fatal("second verification fails")
+	}
+	t.Logf("second verification, ceremony cached: %v", time.Since(start))
+}
+
+// withDescriptor replaces the bundle's descriptor (and verifying key) by
+// desc, updates the transcript's descriptor digest and has the nodes sign
+// it again: a federation that publishes other keys than those its
+// ceremony made.
+func (f *fixture) withDescriptor(t *testing.T, b *Bundle, desc *cohortv1.DatasetDescriptor) {
+	t.Helper()
+	enc, err := deterministic.Marshal(desc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Descriptor, b.VerifyingKey = enc, desc.GetVerifyingKey()
+	if b.Transcript.DescriptorDigest, err = DescriptorDigest(desc); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.signTranscript(b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCeremonyTampered(t *testing.T) {
+	f := getFixture(t, ceremonySetup)
+	if r := Verify(f.bundle, WithCache(f.cache)); !r.OK() { // fills the cache
+		t.Fatalf("honest bundle:\n%s", r)
+	}
+	n := len(f.ceremony)
+	for _, tc := range []struct {
+		name string
+		edit func(*Bundle)
+		want map[string]string
+	}{
+		{"ceremony, first contribution", func(b *Bundle) { b.Ceremony[200] ^= 0x01 }, map[string]string{CheckSetup: "ceremony transcript"}},
+		{"ceremony, middle", func(b *Bundle) { b.Ceremony[n/2] ^= 0x10 }, map[string]string{CheckSetup: "ceremony transcript"}},
+		{"ceremony, recorded verifying key", func(b *Bundle) { b.Ceremony[n-3] ^= 0x01 }, map[string]string{CheckSetup: "ceremony transcript"}},
+		{"ceremony truncated", func(b *Bundle) { b.Ceremony = b.Ceremony[:n-1] }, map[string]string{CheckSetup: "does not decode"}},
+		{"ceremony missing", func(b *Bundle) { b.Ceremony = nil }, map[string]string{CheckSetup: "holds no ceremony transcript"}},
+		{"verifying key", func(b *Bundle) { b.VerifyingKey[40] ^= 0x01 }, map[string]string{
+			CheckVerifyingKey: "differs from the descriptor's", CheckProofs: "the verifying key did not check"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := f.clone(t)
+			tc.edit(b)
+			expect(t, Verify(b, WithCache(f.cache)), tc.want, false)
+		})
+	}
+
+	// Keys of another setup of the same circuit: a federation that ran a
+	// ceremony for show and uses keys whose toxic waste it holds.
+	other, err := setup.InsecureDevSetup(f.sys.CCS, setup.IUnderstandTheToxicWasteIsKnown())
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherVK, err := setup.MarshalVerifyingKey(other.VK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("descriptor names other keys", func(t *testing.T) {
+		b := f.clone(t)
+		desc := proto.Clone(f.desc).(*cohortv1.DatasetDescriptor)
+		desc.VerifyingKey = otherVK
+		f.withDescriptor(t, b, desc)
+		expect(t, Verify(b, WithCache(f.cache)), map[string]string{
+			CheckSetup:  "the ceremony transcript records another verifying key than the descriptor's",
+			CheckProofs: "5 of 5 records lack a valid proof",
+		}, false)
+	})
+	t.Run("forged ceremony transcript", func(t *testing.T) {
+		// The transcript claims the other key and the descriptor names
+		// this transcript: only replaying the ceremony shows the lie.
+		var tr setup.Transcript
+		if err := tr.UnmarshalBinary(f.ceremony); err != nil {
+			t.Fatal(err)
+		}
+		tr.VerifyingKey = otherVK
+		forged, err := tr.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		td, err := tr.Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := f.clone(t)
+		b.Ceremony = forged
+		desc := proto.Clone(f.desc).(*cohortv1.DatasetDescriptor)
+		desc.VerifyingKey, desc.CeremonyTranscriptDigest = otherVK, td[:]
+		f.withDescriptor(t, b, desc)
+		cached := len(f.cache.ceremonies)
+		expect(t, Verify(b, WithCache(f.cache)), map[string]string{
+			CheckSetup:  "the ceremony does not re-verify",
+			CheckProofs: "5 of 5 records lack a valid proof",
+		}, false)
+		if len(f.cache.ceremonies) != cached {
+			t.Fatal("a ceremony that failed to re-verify was cached")
+		}
+	})
+}
+
+func TestEveryFlipRejectedCeremony(t *testing.T) {
+	f := getFixture(t, ceremonySetup)
+	if r := Verify(f.bundle, WithCache(f.cache)); !r.OK() { // fills the cache
+		t.Fatalf("honest bundle:\n%s", r)
+	}
+	flipEverywhere(t, f, 25, 40)
+}

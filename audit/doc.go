@@ -1,0 +1,146 @@
+// Package audit makes a released job checkable offline by anyone, without
+// trusting the nodes that ran it (DESIGN §2, "anyone can audit"). The
+// coordinating node records each finished job in a Transcript; every node
+// signs the transcript's digest; the transcript, the signatures and the
+// dataset's public setup travel together as a Bundle; Verify re-checks all
+// of it from the bundle alone and reports each check by name.
+//
+// # The transcript
+//
+// A Transcript holds: the job id, dataset id and coordinator; the spec
+// (its deterministic protobuf bytes, whose digest the nodes signed) and
+// the job time; the digest of the dataset's descriptor; every counted
+// record, sorted by nullifier — nullifier, payload digest, encoded public
+// inputs and encoded Groth16 proof (everything else about a record, its
+// epoch, purposes, expiry, registry root and its contributor's minimum
+// cohort, is read from the public inputs the proof binds, so nothing is
+// stated twice); each node's evidence — eligible and counted records, set
+// digest, exclusion counts by reason, its signature over
+// attest.JobEligibleSet, its partial sum over the cohort and its signature
+// over attest.JobPartial; the released sums by coordinate; the released
+// result (protobuf, transcript id left out); the effective minimum cohort;
+// and the registry root history the records' roots must be in. It names
+// no excluded record: exclusions are counts. The partial sums are
+// additive shares of the released sums (random on their own, any k−1 of
+// them independent of the data), so they reveal nothing the sums do not;
+// they are what binds the released sums to the nodes' signatures.
+//
+// The encoding is this package's own, length-prefixed and big-endian
+// (laid out in transcript.go and bundle.go), not protobuf, whose
+// deterministic mode is not canonical. Decoders check every length and
+// count against Limits and against the bytes left before allocating,
+// refuse trailing bytes, and accept only the canonical encoding of a
+// well-formed value (records in strictly increasing nullifier order,
+// nodes by index, sums by coordinate with minimal big-endian values, roots
+// by version, ids in their alphabets), so that decoding and encoding are
+// inverse and each transcript has exactly one encoding. Digest is SHA-256
+// over "cohort/v1/job-transcript", a NUL byte and the encoding; nodes sign
+// it as a TranscriptStatement (domain "cohort/v1/job-transcript-signature",
+// laid out as package attest lays out its statements).
+//
+// Sizes: 72 + (158 + 32·k) + 194 bytes per record (520 for k = 3 nodes:
+// public inputs, proof, nullifier and payload digest), about 240 + 32 per
+// released coordinate per node (an Ed25519 pair and the partial sum), 56 per registry root, plus the spec and
+// the result (a few hundred bytes each). The job of this package's tests —
+// five records, three nodes, twelve outputs over 21 coordinates — has a
+// 7 KB transcript and a 14 KB bundle with a development setup; a ceremony
+// transcript adds p·(192·N + 32·N) bytes or so for p contributions over a
+// domain of N (2 MB for one contribution per phase at N = 2^13).
+//
+// # What Verify checks
+//
+// Each check is named in the report; a failure names the item ("record 7
+// (nullifier ab12cd34…): proof does not verify", "node 2: transcript
+// signature does not verify", "output 3 (mean of age): released 51.2,
+// recomputed 51.3"). Records and nodes are numbered from 0, records in
+// nullifier order.
+//
+//	transcript             the transcript and bundle are well formed
+//	descriptor             the descriptor decodes, is in its deterministic encoding,
+//	                       is consistent (dataset.From) and READY, and its digest is the
+//	                       transcript's
+//	circuit                the circuit compiled from the descriptor's schema, node count
+//	                       and registry depth has the descriptor's circuit digest
+//	verifying-key          the bundle's verifying key is the descriptor's, byte for byte,
+//	                       and fits the circuit
+//	setup                  CEREMONY: the ceremony transcript is the one the descriptor
+//	                       names, re-verifies against the compiled circuit contribution by
+//	                       contribution (setup.Transcript.Verify) and yields the
+//	                       descriptor's verifying key byte for byte. INSECURE_DEV: see below
+//	job-spec               the spec decodes canonically, is for this dataset and is valid
+//	                       for its schema (enclave.ValidateSpec)
+//	proofs                 every proof verifies against its public inputs, as one batch
+//	                       (circuits.BatchVerifier)
+//	record-terms           each record's public inputs: this dataset, epoch in the spec's
+//	                       range, the spec's purpose consented, expiry at or after the job
+//	                       time, one share commitment per node, the listed nullifier
+//	registry-roots         each record's root is in the root history and was a root by
+//	                       the job time
+//	nullifiers             no nullifier twice
+//	cohort                 the cohort is at least the effective minimum
+//	                       (enclave.EffectiveMinimum, recomputed and equal to the
+//	                       recorded one) and at least every record's own minimum
+//	eligible-sets          every node of the descriptor signed (attest.JobEligibleSet,
+//	                       for this spec's digest and job time) a cohort of the listed
+//	                       size whose digest is enclave.SetDigest of the listed records,
+//	                       with eligible = counted + dropped for contributors' minimums
+//	partial-sums           every node signed (attest.JobPartial) its partial over the
+//	                       released coordinates; each counts the cohort; they sum to
+//	                       every released sum
+//	coordinates            the released coordinates are exactly enclave.Coordinates of the
+//	                       spec's outputs, and the count coordinate equals the cohort
+//	outputs                the result is for this job, dataset, cohort and backend, was
+//	                       released after the job time, and its outputs equal those
+//	                       enclave.Release computes from the released sums: exact strings
+//	                       equal, floats bit for bit
+//	transcript-signatures  every node of the descriptor signed the transcript's digest
+//
+// Verify runs every check it can, so a report lists every problem; a check
+// whose prerequisite failed is reported as skipped, which is not a pass.
+// It never panics on any bundle (a panic inside a check, which no input
+// should cause, is reported as that check's failure) and never changes the
+// bundle. Report.OK is the verdict; the report renders as text and JSON.
+//
+// # Development setups
+//
+// A dataset whose keys come from a single-party setup (descriptor
+// setup_kind INSECURE_DEV) is reported loudly: whoever ran the setup can
+// forge proofs for any record, so the proofs vouch for nothing. The setup
+// check fails for such a dataset unless the caller passes
+// AllowInsecureDevSetup, in which case it passes with status Warn, the text
+// report ends "VERIFIED WITH WARNINGS … do not trust this result with real
+// data", and the JSON report says "warn" for that check.
+//
+// # Trust and limits
+//
+// An auditor trusts only the dataset's descriptor as the federation
+// published it (compare its digest with one obtained independently) and,
+// for soundness of the proofs, that one participant of each ceremony phase
+// was honest. Against that, the audit detects: a record without a valid
+// proof, a record outside the job's terms, a contributor counted twice, a
+// cohort below any applicable minimum, a node whose signed cohort or
+// partial differs from what is listed, released sums that are not the sum
+// of the signed partials, released outputs that are not what the sums
+// give, and any alteration of a signed bundle. What it cannot see: whether
+// a counted record had been revoked before the job (revocation tokens are
+// not in the transcript: only the nodes' signatures attest it); whether
+// records that should have been counted were left out (only their counts
+// are shown); whether the registry roots were the federation's (the root
+// history is attested by the nodes' signatures over the transcript);
+// whether the ceremony's beacons were the announced public values; and
+// whether the contributors are people rather than identities the
+// federation admitted to its own registry (admission is the federation's
+// policy, DESIGN §5.1).
+//
+// Floats are compared bit for bit because enclave.Release is
+// deterministic on one architecture. The Go compiler may fuse a
+// multiplication and an addition into one rounding on some architectures
+// (arm64 among them, not amd64), so an auditor on such a machine may see
+// the inexact outputs (standard deviations, correlations, regressions) of
+// an amd64 node differ in their last bits; exact values are unaffected.
+//
+// Verifying replays the ceremony, which takes tens of seconds for a real
+// circuit; a Cache passed with WithCache keeps compiled circuits and
+// re-verified ceremonies across calls. Everything here is safe for
+// concurrent use; Transcript and Bundle values are plain data.
+package audit

@@ -1,0 +1,76 @@
+package audit
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+)
+
+// fuzzLimits keep fuzzed inputs small.
+var fuzzLimits = Limits{MaxBytes: 1 << 20, MaxRecords: 64, MaxRoots: 64}
+
+// FuzzUnmarshalBundle: decoding never panics, refuses with ErrMalformed,
+// accepts only canonical encodings (re-encoding gives the input back), and
+// Verify reports on every bundle it accepts without panicking. (That every
+// alteration of an honest bundle fails verification is what
+// TestEveryFlipRejected checks: here the seeds come from another process's
+// fixture, whose bundle verifies as well as this one's.)
+func FuzzUnmarshalBundle(f *testing.F) {
+	fx := getFixture(f, devSetup)
+	f.Add(fx.encoded)
+	f.Add(fx.encoded[:len(fx.encoded)/2])
+	f.Add([]byte{})
+	f.Add([]byte("CHJB\x01"))
+	b := fx.clone(f)
+	b.Signatures[1][3] ^= 1
+	if enc, err := b.MarshalBinary(); err == nil {
+		f.Add(enc)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		b, err := UnmarshalBundle(data, fuzzLimits)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error does not wrap ErrMalformed: %v", err)
+			}
+			return
+		}
+		re, err := b.MarshalBinary()
+		if err != nil || !bytes.Equal(re, data) {
+			t.Fatalf("decoded bundle does not re-encode to its input: %v", err)
+		}
+		if r := Verify(b, fx.opts...); len(r.Checks) != 16 {
+			t.Fatalf("incomplete report:\n%s", r)
+		}
+	})
+}
+
+// FuzzUnmarshalTranscript: the same for a transcript alone, verified in
+// the place of this process's honest one: only that one may verify.
+func FuzzUnmarshalTranscript(f *testing.F) {
+	fx := getFixture(f, devSetup)
+	honest, err := fx.bundle.Transcript.MarshalBinary()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(honest)
+	f.Add(honest[:100])
+	f.Add([]byte("CHJT\x01"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tr, err := UnmarshalTranscript(data, fuzzLimits)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error does not wrap ErrMalformed: %v", err)
+			}
+			return
+		}
+		re, err := tr.MarshalBinary()
+		if err != nil || !bytes.Equal(re, data) {
+			t.Fatalf("decoded transcript does not re-encode to its input: %v", err)
+		}
+		b := *fx.bundle
+		b.Transcript = tr
+		if r := Verify(&b, fx.opts...); r.OK() && !bytes.Equal(data, honest) {
+			t.Fatalf("a transcript other than the honest one verifies:\n%s", r)
+		}
+	})
+}

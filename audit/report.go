@@ -1,0 +1,163 @@
+package audit
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Status is the outcome of one check.
+type Status string
+
+const (
+	// Pass: the check ran and everything it checks holds.
+	Pass Status = "pass"
+	// Warn: the check ran and passed only because an option allowed what
+	// it found (an insecure development setup); the result is not to be
+	// trusted with real data.
+	Warn Status = "warn"
+	// Fail: the check ran and something it checks does not hold.
+	Fail Status = "fail"
+	// Skip: the check could not run because something it needs failed
+	// another check; it vouches for nothing.
+	Skip Status = "skip"
+)
+
+// Names of the checks, in the order Verify runs them.
+const (
+	CheckTranscript           = "transcript"
+	CheckDescriptor           = "descriptor"
+	CheckCircuit              = "circuit"
+	CheckVerifyingKey         = "verifying-key"
+	CheckSetup                = "setup"
+	CheckSpec                 = "job-spec"
+	CheckProofs               = "proofs"
+	CheckRecordTerms          = "record-terms"
+	CheckRegistryRoots        = "registry-roots"
+	CheckNullifiers           = "nullifiers"
+	CheckCohort               = "cohort"
+	CheckEligibleSets         = "eligible-sets"
+	CheckPartials             = "partial-sums"
+	CheckCoordinates          = "coordinates"
+	CheckOutputs              = "outputs"
+	CheckTranscriptSignatures = "transcript-signatures"
+)
+
+// MaxListedFailures bounds the failing items a check lists; its Detail
+// counts them all.
+const MaxListedFailures = 20
+
+// Check is the outcome of one named check.
+type Check struct {
+	// Name is one of the Check… constants.
+	Name string `json:"name"`
+	// Status is the outcome.
+	Status Status `json:"status"`
+	// Detail says what was checked and found, in one line.
+	Detail string `json:"detail"`
+	// Failures names each failing item ("record 7 (nullifier ab12cd34…):
+	// proof does not verify"), at most MaxListedFailures of them.
+	Failures []string `json:"failures,omitempty"`
+}
+
+// OK reports whether the check passed, possibly with a warning.
+func (c Check) OK() bool { return c.Status == Pass || c.Status == Warn }
+
+// Report is the outcome of Verify: one entry per check, in order. It is
+// plain data, safe to read concurrently; it renders as text (String,
+// WriteText) and as JSON (encoding/json, with an "ok" field added).
+type Report struct {
+	// JobID and DatasetID name the job, as the transcript states them
+	// (empty when the bundle did not decode).
+	JobID     string `json:"job_id"`
+	DatasetID string `json:"dataset_id"`
+	// TranscriptDigest is Transcript.Digest in hex (empty when the
+	// transcript does not encode).
+	TranscriptDigest string `json:"transcript_digest"`
+	// Cohort is the number of records in the transcript.
+	Cohort int `json:"cohort"`
+	// Setup is how the dataset's keys were made, as its descriptor says:
+	// "ceremony", "insecure-dev", or empty when unknown.
+	Setup string `json:"setup"`
+	// Checks are the checks, in the order they ran.
+	Checks []Check `json:"checks"`
+}
+
+// OK reports whether every check passed (warnings allowed, as the options
+// allowed them): the verdict `cohort audit verify` exits 0 on. A report
+// with no checks is not OK.
+func (r *Report) OK() bool {
+	if r == nil || len(r.Checks) == 0 {
+		return false
+	}
+	for _, c := range r.Checks {
+		if !c.OK() {
+			return false
+		}
+	}
+	return true
+}
+
+// Check returns the check of the given name.
+func (r *Report) Check(name string) (Check, bool) {
+	for _, c := range r.Checks {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return Check{}, false
+}
+
+// MarshalJSON encodes the report with its verdict as "ok".
+func (r *Report) MarshalJSON() ([]byte, error) {
+	type plain Report
+	return json.Marshal(struct {
+		OK bool `json:"ok"`
+		*plain
+	}{r.OK(), (*plain)(r)})
+}
+
+var marks = map[Status]string{Pass: "✓", Warn: "⚠", Fail: "✗", Skip: "–"}
+
+// WriteText writes the report for people: a header naming the job, one
+// line per check (✓ pass, ⚠ warning, ✗ fail, – not checked) with its
+// failing items indented below it, then a summary line.
+func (r *Report) WriteText(w io.Writer) error {
+	_, err := io.WriteString(w, r.String())
+	return err
+}
+
+// String renders the report as WriteText does.
+func (r *Report) String() string {
+	var b strings.Builder
+	job, ds := r.JobID, r.DatasetID
+	if job == "" {
+		job = "?"
+	}
+	if ds == "" {
+		ds = "?"
+	}
+	fmt.Fprintf(&b, "cohort audit: job %s on dataset %s\n", job, ds)
+	if r.TranscriptDigest != "" {
+		fmt.Fprintf(&b, "transcript %s, %d records\n", r.TranscriptDigest, r.Cohort)
+	}
+	counts := map[Status]int{}
+	for _, c := range r.Checks {
+		counts[c.Status]++
+		fmt.Fprintf(&b, "%s %s: %s\n", marks[c.Status], c.Name, c.Detail)
+		for _, f := range c.Failures {
+			fmt.Fprintf(&b, "    %s\n", f)
+		}
+	}
+	switch {
+	case r.OK() && counts[Warn] > 0:
+		fmt.Fprintf(&b, "VERIFIED WITH WARNINGS: %d of %d checks passed, %d only because an option allowed it — do not trust this result with real data\n",
+			counts[Pass], len(r.Checks), counts[Warn])
+	case r.OK():
+		fmt.Fprintf(&b, "VERIFIED: all %d checks passed\n", len(r.Checks))
+	default:
+		fmt.Fprintf(&b, "FAILED: %d of %d checks failed, %d not checked\n", counts[Fail], len(r.Checks), counts[Skip])
+	}
+	return b.String()
+}

@@ -1,0 +1,484 @@
+package audit
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/big"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/cohort-dev/cohort/dataset"
+	"github.com/cohort-dev/cohort/enclave"
+	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
+)
+
+// Domain tags of the digests this package defines. Each digest is SHA-256
+// over its tag, a NUL byte and the bytes it names.
+const (
+	TagTranscript = "cohort/v1/job-transcript"
+	TagDescriptor = "cohort/v1/dataset-descriptor"
+	TagSpec       = "cohort/v1/job-spec"
+)
+
+// TranscriptVersion is the version of the transcript encoding.
+const TranscriptVersion = 1
+
+// Structural bounds of a transcript, whatever the Limits.
+const (
+	MaxIDLen          = 64       // bytes of a job or dataset id
+	MaxSpecBytes      = 1 << 20  // encoded job spec
+	MaxResultBytes    = 16 << 20 // encoded result
+	MaxPublicBytes    = 4 << 10  // encoded public inputs of one record
+	MaxProofBytes     = 1 << 10  // encoded proof of one record
+	MaxCoordinates    = 1 << 16  // released coordinates
+	MaxSumBytes       = 32       // one released sum, big-endian
+	SignatureSize     = 64       // an Ed25519 signature
+	maxPartialBytes   = 13 + 32*MaxCoordinates
+	transcriptMagic   = "CHJT"
+	minRecordSize     = 32 + 32 + 4 + 1 + 4 + 1
+	minNodeSize       = 4 + 8 + 8 + 32 + 5*8 + SignatureSize + 4 + 1 + SignatureSize
+	minSumSize        = 4 + 4
+	rootSize          = 32 + 8 + 8 + 8
+	transcriptMinSize = len(transcriptMagic) + 1
+)
+
+var (
+	// ErrMalformed is wrapped by every error of UnmarshalTranscript and
+	// UnmarshalBundle: the bytes are not the canonical encoding of a
+	// well-formed transcript or bundle within the limits.
+	ErrMalformed = errors.New("audit: malformed encoding")
+	// ErrInvalid is wrapped by the errors of Build, NewBundle,
+	// MarshalBinary and Digest for a value that breaks the structural
+	// rules of the encoding (an id too long, records out of order, a
+	// signature of the wrong size, …).
+	ErrInvalid = errors.New("audit: invalid transcript")
+)
+
+// Transcript is the public record of one released job: what was asked,
+// which records were counted, what every node attested to, what was
+// released and under which policy. It holds counts of excluded records,
+// never their identities, and no record value beyond the released sums.
+//
+// Everything an auditor needs besides the transcript (the dataset's
+// descriptor, its verifying key and ceremony transcript, the nodes'
+// signatures over the transcript's digest) travels with it in a Bundle.
+type Transcript struct {
+	// JobID is the job's id: 1..64 bytes of [A-Za-z0-9-].
+	JobID string
+	// DatasetID is the dataset's id: 1..64 bytes of [a-z0-9-].
+	DatasetID string
+	// Coordinator is the index of the node that coordinated the job.
+	Coordinator uint32
+	// Spec is the job spec (cohortv1.JobSpec) in its deterministic
+	// protobuf encoding; the nodes signed its digest (SpecDigest).
+	Spec []byte
+	// JobTime is the time eligibility was decided at, Unix seconds.
+	JobTime int64
+	// DescriptorDigest is DescriptorDigest of the dataset's descriptor.
+	DescriptorDigest [32]byte
+	// EffectiveMinimum is the minimum cohort the job was released under
+	// (enclave.EffectiveMinimum), before contributors' own minimums.
+	EffectiveMinimum uint64
+	// Records is the cohort, sorted by nullifier (strictly: no two records
+	// share one).
+	Records []Record
+	// Nodes holds every node's evidence, by index 0..k−1.
+	Nodes []NodeEvidence
+	// Sums are the reconstructed sufficient statistics, by ascending
+	// coordinate: exactly the coordinates the outputs need.
+	Sums []Sum
+	// Result is the released result (cohortv1.Result) in its deterministic
+	// protobuf encoding, with transcript_id empty: the transcript's id is
+	// given where the transcript is, not inside it.
+	Result []byte
+	// Roots is the registry's root history the records' roots are checked
+	// against, by ascending version: the whole history or the entries the
+	// records use.
+	Roots []Root
+}
+
+// Record is one counted contribution.
+type Record struct {
+	// Nullifier is the record's nullifier as the nodes list it (32-byte
+	// big-endian field element); it must equal the one in Public.
+	Nullifier [32]byte
+	// PayloadDigest is the SHA-256 of the uploaded payload the nodes
+	// stored (shares sealed to each node, proof, public inputs).
+	PayloadDigest [32]byte
+	// Public is the encoded public inputs (circuits.PublicInputs).
+	Public []byte
+	// Proof is the encoded Groth16 proof (circuits.Proof).
+	Proof []byte
+}
+
+// NodeEvidence is one node's part in the job.
+type NodeEvidence struct {
+	// Index is the node's index in the dataset's node list.
+	Index uint32
+	// Eligible counts the records the node found eligible before
+	// contributors' own minimums; Cohort those it counted.
+	Eligible, Cohort uint64
+	// SetDigest is the node's enclave.SetDigest of its cohort.
+	SetDigest [32]byte
+	// Excluded counts the records the node left out, by reason.
+	Excluded enclave.Exclusions
+	// SetSignature is the node's Ed25519 signature over
+	// attest.JobEligibleSet.
+	SetSignature []byte
+	// Partial is the node's partial sum over the cohort (mpc.Partial
+	// encoding): random on its own, the k partials sum to Sums.
+	Partial []byte
+	// PartialSignature is the node's Ed25519 signature over
+	// attest.JobPartial, whose PartialDigest is SHA-256(Partial).
+	PartialSignature []byte
+}
+
+// Sum is one reconstructed coordinate of the sufficient statistics.
+type Sum struct {
+	// Coordinate indexes the dataset's encoded vector (schema.Layout).
+	Coordinate uint32
+	// Value is the sum over the cohort: a non-negative integer below 2^256.
+	Value *big.Int
+}
+
+// Root is one entry of the registry's root history.
+type Root struct {
+	// Root is the Merkle root, 32-byte big-endian field element.
+	Root [32]byte
+	// Version is the registry version that produced it.
+	Version uint64
+	// SeenAt is when it became the root, Unix seconds.
+	SeenAt int64
+	// SupersededAt is when the next change replaced it, Unix seconds; 0
+	// while it is the current root.
+	SupersededAt int64
+}
+
+// Transcript encoding, version 1 (integers big-endian; str and bytes are a
+// uint32 length then the bytes; [n] is n bytes as they are):
+//
+//	"CHJT" ‖ u8 version
+//	‖ str job id ‖ str dataset id ‖ u32 coordinator
+//	‖ bytes spec ‖ u64 job time ‖ [32] descriptor digest ‖ u64 effective minimum
+//	‖ u32 n ‖ n × ( [32] nullifier ‖ [32] payload digest ‖ bytes public ‖ bytes proof )
+//	‖ u32 k ‖ k × ( u32 index ‖ u64 eligible ‖ u64 cohort ‖ [32] set digest
+//	              ‖ u64 excluded: epoch, purpose, expired, revoked, contributor minimum
+//	              ‖ [64] set signature ‖ bytes partial ‖ [64] partial signature )
+//	‖ u32 c ‖ c × ( u32 coordinate ‖ bytes sum, minimal big-endian: no leading zero, 0 is empty )
+//	‖ bytes result
+//	‖ u32 r ‖ r × ( [32] root ‖ u64 version ‖ u64 seen at ‖ u64 superseded at )
+
+// MarshalBinary returns the transcript's canonical encoding. It refuses a
+// transcript that UnmarshalTranscript would refuse (ErrInvalid).
+func (t *Transcript) MarshalBinary() ([]byte, error) {
+	if err := t.validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return t.encode(), nil
+}
+
+func (t *Transcript) encode() []byte {
+	size := 256 + len(t.Spec) + len(t.Result) + len(t.Roots)*rootSize
+	for _, r := range t.Records {
+		size += minRecordSize + len(r.Public) + len(r.Proof)
+	}
+	for _, n := range t.Nodes {
+		size += minNodeSize + len(n.Partial)
+	}
+	size += len(t.Sums) * (minSumSize + MaxSumBytes)
+	w := &writer{b: make([]byte, 0, size)}
+	w.fixed([]byte(transcriptMagic))
+	w.u8(TranscriptVersion)
+	w.str(t.JobID)
+	w.str(t.DatasetID)
+	w.u32(t.Coordinator)
+	w.bytes32(t.Spec)
+	w.u64(uint64(t.JobTime))
+	w.fixed(t.DescriptorDigest[:])
+	w.u64(t.EffectiveMinimum)
+	w.u32(uint32(len(t.Records)))
+	for _, r := range t.Records {
+		w.fixed(r.Nullifier[:])
+		w.fixed(r.PayloadDigest[:])
+		w.bytes32(r.Public)
+		w.bytes32(r.Proof)
+	}
+	w.u32(uint32(len(t.Nodes)))
+	for _, n := range t.Nodes {
+		w.u32(n.Index)
+		w.u64(n.Eligible)
+		w.u64(n.Cohort)
+		w.fixed(n.SetDigest[:])
+		x := n.Excluded
+		for _, c := range []uint64{x.Epoch, x.Purpose, x.Expired, x.Revoked, x.ContributorMinimum} {
+			w.u64(c)
+		}
+		w.fixed(n.SetSignature)
+		w.bytes32(n.Partial)
+		w.fixed(n.PartialSignature)
+	}
+	w.u32(uint32(len(t.Sums)))
+	for _, s := range t.Sums {
+		w.u32(s.Coordinate)
+		w.bytes32(s.Value.Bytes())
+	}
+	w.bytes32(t.Result)
+	w.u32(uint32(len(t.Roots)))
+	for _, r := range t.Roots {
+		w.fixed(r.Root[:])
+		w.u64(r.Version)
+		w.u64(uint64(r.SeenAt))
+		w.u64(uint64(r.SupersededAt))
+	}
+	return w.b
+}
+
+// UnmarshalTranscript decodes a transcript. It checks every length and
+// count against lim and against the bytes left before allocating, refuses
+// trailing bytes, and accepts only the canonical encoding of a well-formed
+// transcript (the rules of MarshalBinary), so that decoding and encoding
+// are inverse and each transcript has exactly one encoding. It does not
+// decode the spec, result, public inputs, proofs or partials, nor check
+// anything cryptographic: that is Verify's job. Errors wrap ErrMalformed.
+func UnmarshalTranscript(data []byte, lim Limits) (*Transcript, error) {
+	if int64(len(data)) > lim.MaxBytes {
+		return nil, fmt.Errorf("%w: transcript of %d bytes, limit %d", ErrMalformed, len(data), lim.MaxBytes)
+	}
+	r := &reader{b: data}
+	t := decodeTranscript(r, lim)
+	r.end()
+	if r.err != nil {
+		return nil, fmt.Errorf("audit: transcript: %w", r.err)
+	}
+	if err := t.validate(); err != nil {
+		return nil, fmt.Errorf("audit: transcript: %w: %w", ErrMalformed, err)
+	}
+	return t, nil
+}
+
+func decodeTranscript(r *reader, lim Limits) *Transcript {
+	t := new(Transcript)
+	if m := r.take(uint64(len(transcriptMagic)), "magic"); r.err == nil && string(m) != transcriptMagic {
+		r.fail("not a transcript (magic %q)", m)
+	}
+	if v := r.u8("version"); r.err == nil && v != TranscriptVersion {
+		r.fail("version %d, want %d", v, TranscriptVersion)
+	}
+	t.JobID = r.str(MaxIDLen, "job id")
+	t.DatasetID = r.str(MaxIDLen, "dataset id")
+	t.Coordinator = r.u32("coordinator")
+	t.Spec = r.bytes32(MaxSpecBytes, "spec")
+	t.JobTime = int64(r.u64("job time"))
+	t.DescriptorDigest = r.digest("descriptor digest")
+	t.EffectiveMinimum = r.u64("effective minimum")
+
+	if n := r.count(lim.MaxRecords, minRecordSize, "records"); n > 0 {
+		t.Records = make([]Record, n)
+		for i := range t.Records {
+			r.item = fmt.Sprintf("record %d", i)
+			rec := &t.Records[i]
+			rec.Nullifier = r.digest("nullifier")
+			rec.PayloadDigest = r.digest("payload digest")
+			rec.Public = r.bytes32(MaxPublicBytes, "public inputs")
+			rec.Proof = r.bytes32(MaxProofBytes, "proof")
+		}
+		r.item = ""
+	}
+	if k := r.count(dataset.MaxNodes, minNodeSize, "nodes"); k > 0 {
+		t.Nodes = make([]NodeEvidence, k)
+		for i := range t.Nodes {
+			r.item = fmt.Sprintf("node entry %d", i)
+			n := &t.Nodes[i]
+			n.Index = r.u32("index")
+			n.Eligible = r.u64("eligible")
+			n.Cohort = r.u64("cohort")
+			n.SetDigest = r.digest("set digest")
+			n.Excluded = enclave.Exclusions{
+				Epoch: r.u64("excluded"), Purpose: r.u64("excluded"), Expired: r.u64("excluded"),
+				Revoked: r.u64("excluded"), ContributorMinimum: r.u64("excluded"),
+			}
+			n.SetSignature = r.fixedCopy(SignatureSize, "set signature")
+			n.Partial = r.bytes32(maxPartialBytes, "partial")
+			n.PartialSignature = r.fixedCopy(SignatureSize, "partial signature")
+		}
+		r.item = ""
+	}
+	if c := r.count(MaxCoordinates, minSumSize, "sums"); c > 0 {
+		t.Sums = make([]Sum, c)
+		for i := range t.Sums {
+			r.item = fmt.Sprintf("sum %d", i)
+			t.Sums[i].Coordinate = r.u32("coordinate")
+			v := r.bytes32(MaxSumBytes, "value")
+			if len(v) > 0 && v[0] == 0 {
+				r.fail("value has a leading zero byte")
+			}
+			t.Sums[i].Value = new(big.Int).SetBytes(v)
+		}
+		r.item = ""
+	}
+	t.Result = r.bytes32(MaxResultBytes, "result")
+	if n := r.count(lim.MaxRoots, rootSize, "roots"); n > 0 {
+		t.Roots = make([]Root, n)
+		for i := range t.Roots {
+			r.item = fmt.Sprintf("root %d", i)
+			t.Roots[i] = Root{Root: r.digest("root"), Version: r.u64("version"), SeenAt: int64(r.u64("seen at")), SupersededAt: int64(r.u64("superseded at"))}
+		}
+		r.item = ""
+	}
+	return t
+}
+
+// validate checks the structural rules shared by the encoder and the
+// decoder; the first problem is returned, naming the item.
+func (t *Transcript) validate() error {
+	if t == nil {
+		return errors.New("no transcript")
+	}
+	if !validJobID(t.JobID) {
+		return fmt.Errorf("job id %q is not 1..%d bytes of [A-Za-z0-9-]", clip(t.JobID), MaxIDLen)
+	}
+	if !dataset.ValidID(t.DatasetID) {
+		return fmt.Errorf("dataset id %q is not 1..%d bytes of [a-z0-9-]", clip(t.DatasetID), MaxIDLen)
+	}
+	if len(t.Spec) == 0 || len(t.Spec) > MaxSpecBytes {
+		return fmt.Errorf("spec of %d bytes, want 1..%d", len(t.Spec), MaxSpecBytes)
+	}
+	if t.JobTime <= 0 {
+		return fmt.Errorf("job time %d is not after 1970", t.JobTime)
+	}
+	if t.EffectiveMinimum < 1 {
+		return errors.New("effective minimum cohort 0")
+	}
+	for i, r := range t.Records {
+		switch {
+		case len(r.Public) == 0 || len(r.Public) > MaxPublicBytes:
+			return fmt.Errorf("%s: public inputs of %d bytes, want 1..%d", recordName(i, r.Nullifier), len(r.Public), MaxPublicBytes)
+		case len(r.Proof) == 0 || len(r.Proof) > MaxProofBytes:
+			return fmt.Errorf("%s: proof of %d bytes, want 1..%d", recordName(i, r.Nullifier), len(r.Proof), MaxProofBytes)
+		case i > 0 && bytes.Compare(t.Records[i-1].Nullifier[:], r.Nullifier[:]) >= 0:
+			if t.Records[i-1].Nullifier == r.Nullifier {
+				return fmt.Errorf("%s: nullifier repeats record %d's", recordName(i, r.Nullifier), i-1)
+			}
+			return fmt.Errorf("%s: not after record %d in nullifier order", recordName(i, r.Nullifier), i-1)
+		}
+	}
+	if k := len(t.Nodes); k < dataset.MinNodes || k > dataset.MaxNodes {
+		return fmt.Errorf("evidence of %d nodes, want %d..%d", k, dataset.MinNodes, dataset.MaxNodes)
+	}
+	for i, n := range t.Nodes {
+		switch {
+		case n.Index != uint32(i):
+			return fmt.Errorf("node entry %d is for node %d: nodes must be listed by index", i, n.Index)
+		case len(n.SetSignature) != SignatureSize:
+			return fmt.Errorf("node %d: set signature of %d bytes, want %d", i, len(n.SetSignature), SignatureSize)
+		case len(n.PartialSignature) != SignatureSize:
+			return fmt.Errorf("node %d: partial signature of %d bytes, want %d", i, len(n.PartialSignature), SignatureSize)
+		case len(n.Partial) == 0 || len(n.Partial) > maxPartialBytes:
+			return fmt.Errorf("node %d: partial of %d bytes, want 1..%d", i, len(n.Partial), maxPartialBytes)
+		}
+	}
+	if int(t.Coordinator) >= len(t.Nodes) {
+		return fmt.Errorf("coordinator %d is not one of the %d nodes", t.Coordinator, len(t.Nodes))
+	}
+	if c := len(t.Sums); c < 1 || c > MaxCoordinates {
+		return fmt.Errorf("%d sums, want 1..%d", c, MaxCoordinates)
+	}
+	for i, s := range t.Sums {
+		switch {
+		case s.Value == nil || s.Value.Sign() < 0 || s.Value.BitLen() > 8*MaxSumBytes:
+			return fmt.Errorf("sum %d (coordinate %d): not an integer in [0, 2^%d)", i, s.Coordinate, 8*MaxSumBytes)
+		case i > 0 && t.Sums[i-1].Coordinate >= s.Coordinate:
+			return fmt.Errorf("sum %d: coordinate %d does not follow coordinate %d", i, s.Coordinate, t.Sums[i-1].Coordinate)
+		}
+	}
+	if len(t.Result) == 0 || len(t.Result) > MaxResultBytes {
+		return fmt.Errorf("result of %d bytes, want 1..%d", len(t.Result), MaxResultBytes)
+	}
+	for i, r := range t.Roots {
+		switch {
+		case i > 0 && t.Roots[i-1].Version >= r.Version:
+			return fmt.Errorf("root %d: version %d does not follow version %d", i, r.Version, t.Roots[i-1].Version)
+		case r.SeenAt <= 0:
+			return fmt.Errorf("root %d (version %d): seen at %d, not after 1970", i, r.Version, r.SeenAt)
+		case r.SupersededAt != 0 && r.SupersededAt < r.SeenAt:
+			return fmt.Errorf("root %d (version %d): superseded before it was seen", i, r.Version)
+		case r.SupersededAt == 0 && i != len(t.Roots)-1:
+			return fmt.Errorf("root %d (version %d): current, but a later version follows", i, r.Version)
+		case i > 0 && t.Roots[i-1].SupersededAt > r.SeenAt:
+			return fmt.Errorf("root %d (version %d): seen before version %d was superseded", i, r.Version, t.Roots[i-1].Version)
+		}
+	}
+	return nil
+}
+
+// Digest returns SHA-256("cohort/v1/job-transcript" ‖ 0x00 ‖ encoding):
+// what every node signs (TranscriptStatement) and what names the transcript.
+func (t *Transcript) Digest() ([32]byte, error) {
+	b, err := t.MarshalBinary()
+	if err != nil {
+		return [32]byte{}, err
+	}
+	return taggedDigest(TagTranscript, b), nil
+}
+
+func taggedDigest(tag string, b []byte) [32]byte {
+	h := sha256.New()
+	h.Write([]byte(tag))
+	h.Write([]byte{0})
+	h.Write(b)
+	return [32]byte(h.Sum(nil))
+}
+
+// deterministic is the deterministic protobuf encoding the transcript
+// holds and digests.
+var deterministic = proto.MarshalOptions{Deterministic: true}
+
+// SpecDigest returns SHA-256("cohort/v1/job-spec" ‖ 0x00 ‖ the spec's
+// deterministic encoding): the SpecDigest of attest.JobEligibleSet.
+func SpecDigest(spec *cohortv1.JobSpec) ([32]byte, error) {
+	b, err := deterministic.Marshal(spec)
+	if err != nil {
+		return [32]byte{}, fmt.Errorf("audit: encode spec: %w", err)
+	}
+	return taggedDigest(TagSpec, b), nil
+}
+
+// DescriptorDigest returns SHA-256("cohort/v1/dataset-descriptor" ‖ 0x00 ‖
+// the descriptor's deterministic encoding).
+func DescriptorDigest(d *cohortv1.DatasetDescriptor) ([32]byte, error) {
+	b, err := deterministic.Marshal(d)
+	if err != nil {
+		return [32]byte{}, fmt.Errorf("audit: encode descriptor: %w", err)
+	}
+	return taggedDigest(TagDescriptor, b), nil
+}
+
+// validJobID reports whether id is 1..64 bytes of [A-Za-z0-9-], as job
+// ids are.
+func validJobID(id string) bool {
+	if len(id) < 1 || len(id) > MaxIDLen {
+		return false
+	}
+	for _, c := range []byte(id) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// recordName names a record in messages: "record 7 (nullifier ab12cd34…)".
+func recordName(i int, nf [32]byte) string {
+	return fmt.Sprintf("record %d (nullifier %s…)", i, hex.EncodeToString(nf[:4]))
+}
+
+// clip cuts a string from outside to its first 64 bytes for messages.
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}
