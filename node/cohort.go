@@ -12,9 +12,9 @@ import (
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/cohort-dev/cohort/attest"
+	"github.com/cohort-dev/cohort/audit"
 	"github.com/cohort-dev/cohort/dataset"
 	"github.com/cohort-dev/cohort/enclave"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
@@ -32,23 +32,6 @@ import (
 // coordinator cannot pick a time before some consent expired or after a
 // revocation it wants to ignore.
 const MaxJobClockSkew = 5 * time.Minute
-
-// tagSpec is the domain of a job spec's digest.
-const tagSpec = "cohort/v1/job-spec"
-
-// specDigest is SHA-256 over the domain tag and the spec's deterministic
-// encoding.
-func specDigest(spec *cohortv1.JobSpec) ([32]byte, error) {
-	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(spec)
-	if err != nil {
-		return [32]byte{}, fmt.Errorf("encode spec: %w", err)
-	}
-	h := sha256.New()
-	h.Write([]byte(tagSpec))
-	h.Write([]byte{0})
-	h.Write(b)
-	return [32]byte(h.Sum(nil)), nil
-}
 
 // jobDataset returns a READY dataset for a job: NotFound, or
 // FailedPrecondition in any other state. Jobs need no circuit, so none is
@@ -72,7 +55,7 @@ func (n *Node) jobDataset(ctx context.Context, id string) (*dataset.Dataset, err
 type selected struct {
 	sel    enclave.Selection
 	digest [32]byte
-	shares map[[32]byte][]byte // nullifier → encoded share, cohort records only
+	rows   map[[32]byte]*store.Contribution // nullifier → row, cohort records only
 }
 
 // selectCohort selects a job's cohort from this node's rows: every record
@@ -86,7 +69,7 @@ func (n *Node) selectCohort(ctx context.Context, ds *dataset.Dataset, jobID stri
 	bit := uint(bits.TrailingZeros64(mask))
 	var (
 		records []enclave.Record
-		shares  = map[[32]byte][]byte{}
+		rows    = map[[32]byte]*store.Contribution{}
 		after   [32]byte
 	)
 	for {
@@ -99,7 +82,7 @@ func (n *Node) selectCohort(ctx context.Context, ds *dataset.Dataset, jobID stri
 				Nullifier: c.Nullifier, PayloadDigest: c.PayloadDigest, Epoch: c.Epoch, Purposes: c.Purposes,
 				Expiry: c.Expiry, MinCohort: c.MinCohort, Revoked: c.Revoked(),
 			})
-			shares[c.Nullifier] = c.Share
+			rows[c.Nullifier] = &c
 		}
 		if len(page) < store.MaxPageSize {
 			break
@@ -115,11 +98,11 @@ func (n *Node) selectCohort(ctx context.Context, ds *dataset.Dataset, jobID stri
 	if all > uint64(len(records)) {
 		sel.Excluded.Epoch += all - uint64(len(records))
 	}
-	keep := make(map[[32]byte][]byte, len(sel.Records))
+	keep := make(map[[32]byte]*store.Contribution, len(sel.Records))
 	for _, r := range sel.Records {
-		keep[r.Nullifier] = shares[r.Nullifier]
+		keep[r.Nullifier] = rows[r.Nullifier]
 	}
-	return &selected{sel: sel, digest: enclave.SetDigest(jobID, ds.Desc.GetId(), sel.Records), shares: keep}, nil
+	return &selected{sel: sel, digest: enclave.SetDigest(jobID, ds.Desc.GetId(), sel.Records), rows: keep}, nil
 }
 
 // eligibleSet is the wire form of a selection.
@@ -145,7 +128,7 @@ func (n *Node) partial(ds *dataset.Dataset, s *selected, coords []int) (*mpc.Par
 	}
 	picked := make([]fr.Element, len(coords))
 	for _, r := range s.sel.Records {
-		sh, err := mpc.UnmarshalShare(s.shares[r.Nullifier], m)
+		sh, err := mpc.UnmarshalShare(s.rows[r.Nullifier].Share, m)
 		if err != nil {
 			return nil, fmt.Errorf("stored share of a cohort record: %w", err)
 		}
@@ -204,7 +187,7 @@ func (s *peerService) PrepareJob(ctx context.Context, req *cohortv1.PrepareJobRe
 	if err != nil {
 		return nil, err
 	}
-	sd, err := specDigest(req.GetSpec())
+	sd, err := audit.SpecDigest(req.GetSpec())
 	if err != nil {
 		return nil, s.n.internal("spec digest", err)
 	}

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/cohort-dev/cohort/audit"
 	"github.com/cohort-dev/cohort/dataset"
 	"github.com/cohort-dev/cohort/enclave"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
@@ -562,7 +563,7 @@ func (r *jobRun) steps(ctx context.Context) error {
 	if err := enclave.ValidateSpec(spec, ds.Schema, ds.Desc.GetBackend()); err != nil {
 		return rejected("spec: %v", err)
 	}
-	sd, err := specDigest(spec)
+	sd, err := audit.SpecDigest(spec)
 	if err != nil {
 		return err
 	}
@@ -616,17 +617,26 @@ func (r *jobRun) steps(ctx context.Context) error {
 	if backend == cohortv1.Backend_BACKEND_UNSPECIFIED {
 		backend = ds.Desc.GetBackend()
 	}
-	now := r.n.now()
-	res, err := proto.Marshal(&cohortv1.Result{
-		JobId: r.job.ID, CohortSize: cohort, Outputs: outs, ReleasedAt: now.Unix(),
+	result := &cohortv1.Result{
+		JobId: r.job.ID, CohortSize: cohort, Outputs: outs, ReleasedAt: r.n.now().Unix(),
 		DatasetId: ds.Desc.GetId(), Backend: backend,
-	})
+	}
+	if err := r.progress(ctx, "collecting the nodes' signatures over the transcript"); err != nil {
+		return err
+	}
+	if _, err := r.publishTranscript(ctx, ds, spec, own, result); err != nil {
+		return err
+	}
+	result.TranscriptId = r.job.ID
+	res, err := proto.Marshal(result)
 	if err != nil {
 		return err
 	}
 	// The release is final: it is recorded even if the buyer cancels now
 	// (CancelJob refuses from RELEASING on).
-	if err := r.move(context.WithoutCancel(ctx), cohortv1.JobState_JOB_STATE_DONE, func(j *store.Job) { j.Result = res }); err != nil {
+	if err := r.move(context.WithoutCancel(ctx), cohortv1.JobState_JOB_STATE_DONE, func(j *store.Job) {
+		j.Result, j.TranscriptID = res, r.job.ID
+	}); err != nil {
 		return err
 	}
 	r.n.metrics.jobs.WithLabelValues("done").Inc()
@@ -704,6 +714,7 @@ func (r *jobRun) aggregate(ctx context.Context, ds *dataset.Dataset, spec *cohor
 	st := partialStatement(r.job.ID, own.digest, coords, enc, r.n.opts.Index)
 	r.nodeEvidence(r.n.opts.Index).PartialDigest = st.PartialDigest[:]
 	r.nodeEvidence(r.n.opts.Index).PartialSignature = r.n.sign(st.Message())
+	r.nodeEvidence(r.n.opts.Index).Partial = enc
 
 	vals, errs := fanOut(ctx, r.n, func(ctx context.Context, _ uint32, c cohortv1.PeerServiceClient) (*cohortv1.ComputePartialResponse, error) {
 		return c.ComputePartial(ctx, &cohortv1.ComputePartialRequest{JobId: r.job.ID, Spec: spec, JobTime: at.Unix(), SetDigest: own.digest[:]})
@@ -730,6 +741,7 @@ func (r *jobRun) aggregate(ctx context.Context, ds *dataset.Dataset, spec *cohor
 		}
 		r.nodeEvidence(i).PartialDigest = pst.PartialDigest[:]
 		r.nodeEvidence(i).PartialSignature = resp.GetSignature()
+		r.nodeEvidence(i).Partial = resp.GetPartial()
 		sums = append(sums, p.Sum())
 	}
 	total, err := mpc.Reconstruct(sums...)

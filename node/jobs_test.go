@@ -15,6 +15,8 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/cohort-dev/cohort/audit"
+	"github.com/cohort-dev/cohort/blob"
 	"github.com/cohort-dev/cohort/circuits"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/schema"
@@ -184,6 +186,7 @@ func TestJobs(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkAgainstPlaintext(t, res.GetResult(), eligible)
+		checkTranscript(t, f, res.GetResult())
 
 		// The same request id and spec is the same job; another spec is refused.
 		again, err := f.buyerClient(0).SubmitJob(alice, &cohortv1.SubmitJobRequest{Spec: spec, RequestId: "stats-1"})
@@ -362,6 +365,67 @@ func TestJobs(t *testing.T) {
 			t.Fatalf("job %s: %q", job.GetState(), job.GetReason())
 		}
 	})
+}
+
+// checkTranscript fetches the job's transcript bundle from its coordinator
+// and verifies it offline; it also has a peer refuse to sign the transcript
+// with one record dropped.
+func checkTranscript(t *testing.T, f *testFederation, res *cohortv1.Result) {
+	t.Helper()
+	if res.GetTranscriptId() != res.GetJobId() {
+		t.Fatalf("transcript id %q", res.GetTranscriptId())
+	}
+	ctx := context.Background()
+	st, err := cohortv1.NewAuditServiceClient(f.conns[0]).GetTranscript(ctx, &cohortv1.GetTranscriptRequest{TranscriptId: res.GetTranscriptId()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := st.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle, err := blob.Receive(first.GetHeader(), 1<<30, func() (*cohortv1.Chunk, error) {
+		m, err := st.Recv()
+		return m.GetChunk(), err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := audit.VerifyEncoded(bundle, audit.DefaultLimits(), audit.AllowInsecureDevSetup())
+	if !rep.OK() {
+		t.Fatalf("the transcript does not verify:\n%s", rep)
+	}
+	list, err := cohortv1.NewAuditServiceClient(f.conns[0]).ListTranscripts(ctx, &cohortv1.ListTranscriptsRequest{DatasetId: res.GetDatasetId()})
+	if err != nil || len(list.GetTranscripts()) != 1 || list.GetTranscripts()[0].GetCohortSize() != res.GetCohortSize() {
+		t.Fatalf("ListTranscripts: %v, %v", list, err)
+	}
+
+	b, err := audit.UnmarshalBundle(bundle, audit.DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := b.Transcript
+	tr.Records = tr.Records[1:]
+	enc, err := tr.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = call(ctx, f.nodes[0].n, 1, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.SignTranscriptResponse, error) {
+		s, err := c.SignTranscript(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.Send(&cohortv1.SignTranscriptRequest{Part: &cohortv1.SignTranscriptRequest_Header{Header: blob.Header(enc)}}); err != nil {
+			return nil, err
+		}
+		if err := blob.Send(enc, func(ch *cohortv1.Chunk) error {
+			return s.Send(&cohortv1.SignTranscriptRequest{Part: &cohortv1.SignTranscriptRequest_Chunk{Chunk: ch}})
+		}); err != nil {
+			return nil, err
+		}
+		return s.CloseAndRecv()
+	})
+	wantCode(t, "sign a transcript missing a record", err, codes.FailedPrecondition)
 }
 
 // checkAgainstPlaintext compares a result of TestJobs's spec with the same

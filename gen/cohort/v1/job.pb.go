@@ -797,8 +797,12 @@ type NodeJobEvidence struct {
 	PartialDigest []byte `protobuf:"bytes,4,opt,name=partial_digest,json=partialDigest,proto3" json:"partial_digest,omitempty"`
 	// Its signature over the partial (attest.JobPartial).
 	PartialSignature *NodeSignature `protobuf:"bytes,5,opt,name=partial_signature,json=partialSignature,proto3" json:"partial_signature,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Its partial sum (mpc.Partial encoding). Partials are additive shares
+	// of the released sums: together they reveal those sums and nothing
+	// more, and they tie the sums to the nodes' signatures.
+	Partial       []byte `protobuf:"bytes,6,opt,name=partial,proto3" json:"partial,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *NodeJobEvidence) Reset() {
@@ -866,6 +870,13 @@ func (x *NodeJobEvidence) GetPartialSignature() *NodeSignature {
 	return nil
 }
 
+func (x *NodeJobEvidence) GetPartial() []byte {
+	if x != nil {
+		return x.Partial
+	}
+	return nil
+}
+
 var File_cohort_v1_job_proto protoreflect.FileDescriptor
 
 const file_cohort_v1_job_proto_rawDesc = "" +
@@ -923,14 +934,15 @@ const file_cohort_v1_job_proto_rawDesc = "" +
 	"specDigest\x120\n" +
 	"\x05nodes\x18\x03 \x03(\v2\x1a.cohort.v1.NodeJobEvidenceR\x05nodes\x12 \n" +
 	"\vcoordinates\x18\x04 \x03(\rR\vcoordinates\x12\x12\n" +
-	"\x04sums\x18\x05 \x03(\fR\x04sums\"\x87\x02\n" +
+	"\x04sums\x18\x05 \x03(\fR\x04sums\"\xa1\x02\n" +
 	"\x0fNodeJobEvidence\x12\x1d\n" +
 	"\n" +
 	"node_index\x18\x01 \x01(\rR\tnodeIndex\x12(\n" +
 	"\x03set\x18\x02 \x01(\v2\x16.cohort.v1.EligibleSetR\x03set\x12=\n" +
 	"\rset_signature\x18\x03 \x01(\v2\x18.cohort.v1.NodeSignatureR\fsetSignature\x12%\n" +
 	"\x0epartial_digest\x18\x04 \x01(\fR\rpartialDigest\x12E\n" +
-	"\x11partial_signature\x18\x05 \x01(\v2\x18.cohort.v1.NodeSignatureR\x10partialSignature*\xb9\x02\n" +
+	"\x11partial_signature\x18\x05 \x01(\v2\x18.cohort.v1.NodeSignatureR\x10partialSignature\x12\x18\n" +
+	"\apartial\x18\x06 \x01(\fR\apartial*\xb9\x02\n" +
 	"\n" +
 	"OutputKind\x12\x1b\n" +
 	"\x17OUTPUT_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +

@@ -1,0 +1,296 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/cohort-dev/cohort/attest"
+	"github.com/cohort-dev/cohort/audit"
+	"github.com/cohort-dev/cohort/blob"
+	"github.com/cohort-dev/cohort/circuits"
+	"github.com/cohort-dev/cohort/dataset"
+	"github.com/cohort-dev/cohort/enclave"
+	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
+	"github.com/cohort-dev/cohort/store"
+)
+
+// MaxTranscriptBytes bounds a transcript a peer accepts for signing (about
+// 1 KiB per record and the partials).
+const MaxTranscriptBytes = 1 << 30
+
+// transcriptRoots returns the registry history entries of the roots the
+// cohort's records were proved against: the transcript carries only those.
+func (n *Node) transcriptRoots(ctx context.Context, recs []audit.Record) ([]audit.Root, error) {
+	seen := map[[32]byte]bool{}
+	var out []audit.Root
+	for _, r := range recs {
+		var pub circuits.PublicInputs
+		if err := pub.UnmarshalBinary(r.Public); err != nil {
+			return nil, fmt.Errorf("stored public inputs: %w", err)
+		}
+		root := feBytes(pub.Root)
+		if seen[root] {
+			continue
+		}
+		seen[root] = true
+		rr, err := n.store.FindRoot(ctx, root)
+		if err != nil {
+			return nil, fmt.Errorf("root %x of a cohort record: %w", root[:4], err)
+		}
+		ar := audit.Root{Root: rr.Root, Version: rr.Version, SeenAt: rr.SeenAt.Unix()}
+		if !rr.Current() {
+			ar.SupersededAt = rr.SupersededAt.Unix()
+		}
+		out = append(out, ar)
+	}
+	return out, nil
+}
+
+// publishTranscript builds the job's transcript, has every node sign its
+// digest, and stores the bundle. The result is released only with it.
+func (r *jobRun) publishTranscript(ctx context.Context, ds *dataset.Dataset, spec *cohortv1.JobSpec, own *selected, res *cohortv1.Result) (*audit.Bundle, error) {
+	n := r.n
+	recs := own.auditRecords()
+	roots, err := n.transcriptRoots(ctx, recs)
+	if err != nil {
+		return nil, err
+	}
+	partials := make([][]byte, len(n.opts.Members))
+	for _, e := range r.ev.GetNodes() {
+		if int(e.GetNodeIndex()) < len(partials) {
+			partials[e.GetNodeIndex()] = e.GetPartial()
+		}
+	}
+	t, err := audit.Build(audit.BuildInput{
+		JobID: r.job.ID, Coordinator: n.opts.Index, Spec: spec, Descriptor: ds.Desc, Records: recs,
+		Evidence: &r.ev, Partials: partials, Result: res, Roots: roots,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("build transcript: %w", err)
+	}
+	digest, err := t.Digest()
+	if err != nil {
+		return nil, err
+	}
+	enc, err := t.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	sigs := make([][]byte, len(n.opts.Members))
+	sigs[n.opts.Index] = attest.Sign(n.opts.Signing, audit.TranscriptStatement{JobID: r.job.ID, Digest: digest, Node: n.opts.Index})
+	vals, errs := fanOut(ctx, n, func(ctx context.Context, _ uint32, c cohortv1.PeerServiceClient) (*cohortv1.SignTranscriptResponse, error) {
+		st, err := c.SignTranscript(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if err := st.Send(&cohortv1.SignTranscriptRequest{Part: &cohortv1.SignTranscriptRequest_Header{Header: blob.Header(enc)}}); err != nil {
+			return nil, err
+		}
+		if err := blob.Send(enc, func(ch *cohortv1.Chunk) error {
+			return st.Send(&cohortv1.SignTranscriptRequest{Part: &cohortv1.SignTranscriptRequest_Chunk{Chunk: ch}})
+		}); err != nil {
+			return nil, err
+		}
+		return st.CloseAndRecv()
+	})
+	if err := peerErrors(ctx, errs, "sign the transcript"); err != nil {
+		return nil, err
+	}
+	for i, resp := range vals {
+		st := audit.TranscriptStatement{JobID: r.job.ID, Digest: digest, Node: i}
+		if err := n.verifySig(i, st.Message(), resp.GetSignature()); err != nil {
+			return nil, failed("node %d's transcript signature: %v", i, err)
+		}
+		sigs[i] = resp.GetSignature().GetSignature()
+	}
+	var ceremony []byte
+	if ds.Desc.GetSetupKind() == cohortv1.SetupKind_SETUP_KIND_CEREMONY {
+		keys, err := n.store.GetDatasetKeys(ctx, ds.Desc.GetId())
+		if err != nil {
+			return nil, fmt.Errorf("read ceremony transcript: %w", err)
+		}
+		ceremony = keys.Transcript
+	}
+	b, err := audit.NewBundle(t, sigs, ds.Desc, ceremony)
+	if err != nil {
+		return nil, fmt.Errorf("bundle: %w", err)
+	}
+	bb, err := b.MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("encode bundle: %w", err)
+	}
+	if err := n.store.PutTranscript(ctx, store.Transcript{
+		ID: r.job.ID, DatasetID: ds.Desc.GetId(), Digest: digest, ReleasedAt: n.now(), CohortSize: own.sel.Cohort(), Bundle: bb,
+	}); err != nil {
+		return nil, fmt.Errorf("store transcript: %w", err)
+	}
+	return b, nil
+}
+
+// SignTranscript signs a transcript only after checking everything in it
+// that is this node's: its own signed statements, unchanged; the records
+// listed, which must be the ones it holds with the same payloads and form
+// the cohort whose digest it signed; the dataset's descriptor; and the
+// registry roots, which must be in its own history. The released sums and
+// outputs are the auditor's to recompute from the partials.
+func (s *peerService) SignTranscript(stream cohortv1.PeerService_SignTranscriptServer) error {
+	n := s.n
+	ctx := stream.Context()
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	enc, err := receiveBlob(first.GetHeader(), MaxTranscriptBytes, func() (*cohortv1.Chunk, error) {
+		m, err := stream.Recv()
+		return m.GetChunk(), err
+	})
+	if err != nil {
+		return err
+	}
+	t, err := audit.UnmarshalTranscript(enc, audit.DefaultLimits())
+	if err != nil {
+		return status.Errorf(codes.InvalidArgument, "transcript: %v", err)
+	}
+	if err := n.checkTranscript(ctx, t); err != nil {
+		n.log.Warn("transcript refused", "job", t.JobID, "error", err)
+		return err
+	}
+	digest, err := t.Digest()
+	if err != nil {
+		return status.Errorf(codes.InvalidArgument, "transcript: %v", err)
+	}
+	st := audit.TranscriptStatement{JobID: t.JobID, Digest: digest, Node: n.opts.Index}
+	return stream.SendAndClose(&cohortv1.SignTranscriptResponse{Signature: n.sign(st.Message())})
+}
+
+func (n *Node) checkTranscript(ctx context.Context, t *audit.Transcript) error {
+	refuse := func(format string, args ...any) error {
+		return status.Errorf(codes.FailedPrecondition, "node %d will not sign the transcript of %s: %s", n.opts.Index, t.JobID, fmt.Sprintf(format, args...))
+	}
+	ds, err := n.jobDataset(ctx, t.DatasetID)
+	if err != nil {
+		return err
+	}
+	dd, err := audit.DescriptorDigest(ds.Desc)
+	if err != nil {
+		return n.internal("descriptor digest", err)
+	}
+	if dd != t.DescriptorDigest {
+		return refuse("its dataset descriptor is not this node's")
+	}
+	spec := new(cohortv1.JobSpec)
+	if err := unmarshalSpec(t.Spec, spec); err != nil {
+		return refuse("the spec does not decode: %v", err)
+	}
+	sd, err := audit.SpecDigest(spec)
+	if err != nil {
+		return refuse("%v", err)
+	}
+	i := int(n.opts.Index)
+	if i >= len(t.Nodes) || t.Nodes[i].Index != n.opts.Index {
+		return refuse("it lacks this node's evidence")
+	}
+	mine := t.Nodes[i]
+	set := attest.JobEligibleSet{JobID: t.JobID, DatasetID: t.DatasetID, SpecDigest: sd, JobTime: t.JobTime,
+		Cohort: mine.Cohort, SetDigest: mine.SetDigest, Node: n.opts.Index}
+	if attest.Verify(n.opts.Members[i].Signing, set, mine.SetSignature) != nil {
+		return refuse("this node's eligible-set statement is not the one it signed")
+	}
+	coords := make([]int, len(t.Sums))
+	for k, sum := range t.Sums {
+		coords[k] = int(sum.Coordinate)
+	}
+	part := partialStatement(t.JobID, mine.SetDigest, coords, mine.Partial, n.opts.Index)
+	if attest.Verify(n.opts.Members[i].Signing, part, mine.PartialSignature) != nil {
+		return refuse("this node's partial-sum statement is not the one it signed")
+	}
+	recs := make([]enclave.Record, len(t.Records))
+	for k, rec := range t.Records {
+		c, err := n.store.GetContribution(ctx, t.DatasetID, rec.Nullifier)
+		if errors.Is(err, store.ErrNotFound) {
+			return refuse("record %x… is not stored here", rec.Nullifier[:4])
+		}
+		if err != nil {
+			return n.internal("read contribution", err)
+		}
+		if c.PayloadDigest != rec.PayloadDigest || !bytes.Equal(c.Public, rec.Public) || !bytes.Equal(c.Proof, rec.Proof) {
+			return refuse("record %x… differs from the one stored here", rec.Nullifier[:4])
+		}
+		recs[k] = enclave.Record{Nullifier: rec.Nullifier, PayloadDigest: rec.PayloadDigest}
+	}
+	if uint64(len(recs)) != mine.Cohort || enclave.SetDigest(t.JobID, t.DatasetID, recs) != mine.SetDigest {
+		return refuse("its records are not the cohort this node selected")
+	}
+	for _, root := range t.Roots {
+		rr, err := n.store.FindRoot(ctx, root.Root)
+		if err != nil || rr.Version != root.Version {
+			return refuse("root %x… is not in this node's registry history at version %d", root.Root[:4], root.Version)
+		}
+	}
+	return nil
+}
+
+// auditRecords lists the cohort's records as a transcript holds them.
+func (s *selected) auditRecords() []audit.Record {
+	out := make([]audit.Record, 0, len(s.sel.Records))
+	for _, r := range s.sel.Records {
+		c := s.rows[r.Nullifier]
+		out = append(out, audit.Record{Nullifier: r.Nullifier, PayloadDigest: r.PayloadDigest, Public: c.Public, Proof: c.Proof})
+	}
+	slices.SortFunc(out, func(a, b audit.Record) int { return bytes.Compare(a.Nullifier[:], b.Nullifier[:]) })
+	return out
+}
+
+// GetTranscript streams a stored bundle.
+func (s *auditService) GetTranscript(req *cohortv1.GetTranscriptRequest, stream cohortv1.AuditService_GetTranscriptServer) error {
+	if !validJobID(req.GetTranscriptId()) {
+		return status.Error(codes.InvalidArgument, "transcript_id: want 1..64 bytes of [A-Za-z0-9-]")
+	}
+	t, err := s.n.store.GetTranscript(stream.Context(), req.GetTranscriptId())
+	if errors.Is(err, store.ErrNotFound) {
+		return status.Errorf(codes.NotFound, "no transcript %s on node %d (transcripts live on their job's coordinator)", req.GetTranscriptId(), s.n.opts.Index)
+	}
+	if err != nil {
+		return s.n.internal("read transcript", err)
+	}
+	if err := stream.Send(&cohortv1.GetTranscriptResponse{Part: &cohortv1.GetTranscriptResponse_Header{Header: blob.Header(t.Bundle)}}); err != nil {
+		return err
+	}
+	return blob.Send(t.Bundle, func(c *cohortv1.Chunk) error {
+		return stream.Send(&cohortv1.GetTranscriptResponse{Part: &cohortv1.GetTranscriptResponse_Chunk{Chunk: c}})
+	})
+}
+
+// ListTranscripts lists a dataset's transcripts on this node.
+func (s *auditService) ListTranscripts(ctx context.Context, req *cohortv1.ListTranscriptsRequest) (*cohortv1.ListTranscriptsResponse, error) {
+	if !dataset.ValidID(req.GetDatasetId()) {
+		return nil, status.Error(codes.InvalidArgument, "dataset_id: want 1..64 bytes of [a-z0-9-]")
+	}
+	size, err := pageSize(req.GetPageSize())
+	if err != nil {
+		return nil, err
+	}
+	rows, next, err := s.n.store.ListTranscripts(ctx, req.GetDatasetId(), req.GetPageToken(), size)
+	if errors.Is(err, store.ErrInvalid) {
+		return nil, status.Error(codes.InvalidArgument, "page_token is malformed")
+	}
+	if err != nil {
+		return nil, s.n.internal("list transcripts", err)
+	}
+	resp := &cohortv1.ListTranscriptsResponse{NextPageToken: next}
+	for _, t := range rows {
+		resp.Transcripts = append(resp.Transcripts, &cohortv1.TranscriptInfo{
+			TranscriptId: t.ID, DatasetId: t.DatasetID, Digest: t.Digest[:], ReleasedAt: t.ReleasedAt.Unix(), CohortSize: t.CohortSize,
+		})
+	}
+	return resp, nil
+}
+
+func unmarshalSpec(b []byte, spec *cohortv1.JobSpec) error { return proto.Unmarshal(b, spec) }
