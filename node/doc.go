@@ -90,8 +90,16 @@
 //     also refuses a job time more than MaxJobClockSkew from its clock.
 //  4. RELEASING: the coordinator checks every signature and count, adds the
 //     partials (the sum of the records, and nothing else, for those
-//     coordinates), and computes the outputs (enclave.Release); DONE stores
-//     the Result with the nodes' signed statements as evidence.
+//     coordinates), and computes the outputs (enclave.Release). It then
+//     builds the job's transcript (package audit: spec, descriptor digest,
+//     every counted record's public inputs and proof, every node's signed
+//     selection and partial, the released sums and outputs, the policy
+//     counts, the registry roots used) and sends it to every peer
+//     (SignTranscript), which checks its own part — its statements
+//     unchanged, the records those it holds and selected, the roots in its
+//     history — before signing the transcript's digest. Only then is the
+//     job DONE: the Result names the transcript, which AuditService serves
+//     as a bundle that `cohort audit verify` checks offline.
 //
 // The MPC backend needs every node: a peer that is unreachable or refuses
 // FAILS the job with that cause. A buyer may cancel until RELEASING; states
