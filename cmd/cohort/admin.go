@@ -133,7 +133,7 @@ func rpcErr(what string, err error) error {
 
 func newAdminCmd() *cobra.Command {
 	a := &adminFlags{}
-	cmd := &cobra.Command{Use: "admin", Short: "Operate a node: invites, status"}
+	cmd := &cobra.Command{Use: "admin", Short: "Operate a node: invites, status, buyers"}
 	a.register(cmd)
 
 	var count uint32
@@ -191,8 +191,71 @@ func newAdminCmd() *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	cmd.AddCommand(invites, statusCmd)
+	cmd.AddCommand(invites, statusCmd, newAdminBuyersCmd(a))
 	return cmd
+}
+
+func newAdminBuyersCmd(a *adminFlags) *cobra.Command {
+	cmd := &cobra.Command{Use: "buyers", Short: "Manage buyer accounts"}
+	var tokenFile string
+	create := &cobra.Command{
+		Use:   "create ID",
+		Short: "Create a buyer account on every node and print its token, once",
+		Long: `create makes the buyer account ID (1..64 of [A-Za-z0-9._-]) on every node of
+the federation and prints its bearer token. The token is shown only this
+once (the nodes keep its SHA-256): hand it to the buyer over a private
+channel. With --token-file it is written to that file, mode 0600, instead
+of printed; an existing file is not replaced.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if tokenFile != "" {
+				if _, err := os.Lstat(tokenFile); err == nil {
+					return fmt.Errorf("--token-file %s exists; it is kept", tokenFile)
+				}
+			}
+			conn, ctx, err := a.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			resp, err := cohortv1.NewAdminServiceClient(conn).CreateBuyer(ctx, &cohortv1.CreateBuyerRequest{BuyerId: args[0]})
+			if err != nil {
+				return rpcErr("create buyer", err)
+			}
+			out := cmd.OutOrStdout()
+			if tokenFile == "" {
+				fmt.Fprintln(out, resp.GetToken())
+				return nil
+			}
+			if err := writeSecretFile(tokenFile, []byte(resp.GetToken()+"\n")); err != nil {
+				return fmt.Errorf("buyer %s was created, but its token could not be written (create another buyer): %w", resp.GetBuyerId(), err)
+			}
+			fmt.Fprintf(out, "buyer %s created; token written to %s (mode 0600)\n", resp.GetBuyerId(), tokenFile)
+			return nil
+		},
+	}
+	create.Flags().StringVar(&tokenFile, "token-file", "", "write the token to this new file (mode 0600) instead of printing it")
+	cmd.AddCommand(create)
+	return cmd
+}
+
+// writeSecretFile creates a new file with mode 0600 from its creation and
+// writes data to it.
+func writeSecretFile(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(path)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(path)
+		return err
+	}
+	return nil
 }
 
 func newDatasetCmd() *cobra.Command {

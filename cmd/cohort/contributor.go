@@ -62,6 +62,7 @@ that it is valid and consented.`,
 		newContributorContributeCmd(g),
 		newContributorRevokeCmd(g),
 		newContributorReceiptCmd(g),
+		newContributorJobsCmd(g),
 	)
 	return cmd
 }

@@ -28,7 +28,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newDemoCmd(), newFederationCmd(), newNodeCmd(), newDatasetCmd(), newAdminCmd(), newContributorCmd(), &cobra.Command{
+	root.AddCommand(newDemoCmd(), newFederationCmd(), newNodeCmd(), newDatasetCmd(), newAdminCmd(), newContributorCmd(), newBuyerCmd(), newAuditCmd(), &cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
 		Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), version) },

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cohort-dev/cohort/audit"
+	"github.com/cohort-dev/cohort/client"
+)
+
+// errAuditFailed makes `cohort audit verify` exit non-zero after printing
+// its report.
+var errAuditFailed = errors.New("the transcript does not verify (see the report)")
+
+func newAuditCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "audit",
+		Short: "Fetch job transcripts and verify them offline",
+		Long: `audit commands check a released result without trusting the nodes: fetch
+a job's transcript bundle from the node that ran it, then verify it offline
+(the ceremony, every proof, every record's consent terms, the cohort
+policy, every node's signature, and every released number recomputed from
+the released sufficient statistics).`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	cmd.AddCommand(newAuditFetchCmd(), newAuditVerifyCmd())
+	return cmd
+}
+
+func newAuditFetchCmd() *cobra.Command {
+	var (
+		g   contributorFlags
+		job string
+		out string
+	)
+	cmd := &cobra.Command{
+		Use:   "fetch --job ID --node ADDR -o FILE",
+		Short: "Download a job's transcript bundle",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if job == "" || out == "" {
+				return errors.New("--job and -o are required")
+			}
+			c, err := g.dial(cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			ctx, cancel := commandContext(cmd)
+			defer cancel()
+			b, err := c.Transcript(ctx, job)
+			if err != nil {
+				return err
+			}
+			if err := writeNew(out, b); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (%d bytes); verify it with: cohort audit verify %s\n", out, len(b), out)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&job, "job", "", "job (transcript) id")
+	f.StringVarP(&out, "output", "o", "", "file to write the bundle to (must not exist)")
+	f.StringVar(&g.node, "node", "127.0.0.1:7400", "address of the node that ran the job")
+	f.StringVar(&g.ca, "ca", "", "the federation's CA certificate (ca.pem)")
+	f.BoolVar(&g.insecure, "insecure-plaintext", false, "talk to the node unencrypted and unauthenticated (local tests only)")
+	return cmd
+}
+
+// writeNew writes a file that must not exist yet.
+func writeNew(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func newAuditVerifyCmd() *cobra.Command {
+	var (
+		asJSON bool
+		devOK  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "verify FILE",
+		Short: "Verify a transcript bundle offline; exit 0 only when every check passes",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := readBounded(args[0], client.MaxBundleSize)
+			if err != nil {
+				return err
+			}
+			var opts []audit.Option
+			if devOK {
+				opts = append(opts, audit.AllowInsecureDevSetup())
+			}
+			rep := audit.VerifyEncoded(b, audit.DefaultLimits(), opts...)
+			if asJSON {
+				j, err := json.MarshalIndent(rep, "", "  ")
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), string(j))
+			} else if err := rep.WriteText(cmd.OutOrStdout()); err != nil {
+				return err
+			}
+			if !rep.OK() {
+				return errAuditFailed
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	cmd.Flags().BoolVar(&devOK, "allow-insecure-dev-setup", false, "accept a dataset whose keys came from a single-party dev setup (its proofs can be forged), with a warning")
+	return cmd
+}

@@ -1,0 +1,263 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/cohort-dev/cohort/client"
+	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
+	"github.com/cohort-dev/cohort/schema"
+)
+
+// demoTolerance is how far a released float may be from the plaintext
+// computation, relative: the outputs are computed exactly and rounded once,
+// so anything beyond a few units in the last place is a fault.
+const demoTolerance = 1e-9
+
+// demoJob is a job of the demo: its spec as YAML and what became of it.
+type demoJob struct {
+	name   string
+	yaml   string
+	job    *cohortv1.Job
+	result *cohortv1.Result
+}
+
+// demoJobs are the demo's jobs on the schema: statistics of every field (a
+// count; mean and variance of every numeric field; a histogram of every
+// category and bool field; the correlation of the moment fields), and a
+// linear regression of resting heart rate on the other moment fields.
+func demoJobs(s *schema.Schema) []*demoJob {
+	head := fmt.Sprintf("dataset: %s\nepoch: current\npurpose: %s\noutputs:\n", s.ID, demoJobPurpose)
+	var st strings.Builder
+	st.WriteString("# Statistics of the public-health cohort (written by cohort demo).\n" + head + "  - count\n")
+	for _, f := range s.Fields {
+		if f.Type.Numeric() {
+			fmt.Fprintf(&st, "  - {mean: %s}\n  - {variance: %s}\n", f.Name, f.Name)
+		}
+	}
+	for _, f := range s.Fields {
+		if f.Type == schema.Category || f.Type == schema.Bool {
+			fmt.Fprintf(&st, "  - {histogram: %s}\n", f.Name)
+		}
+	}
+	if len(s.Moments) >= 2 {
+		fmt.Fprintf(&st, "  - {correlation: [%s]}\n", strings.Join(s.Moments, ", "))
+	}
+	jobs := []*demoJob{{name: "statistics", yaml: st.String()}}
+	var features []string
+	for _, m := range s.Moments {
+		if m != "resting_hr" {
+			features = append(features, m)
+		}
+	}
+	if len(features) > 0 && len(features) < len(s.Moments) {
+		jobs = append(jobs, &demoJob{name: "regression", yaml: "# Resting heart rate against the other moment fields (written by cohort demo).\n" + head +
+			fmt.Sprintf("  - {linear_regression: {target: resting_hr, features: [%s]}}\n", strings.Join(features, ", "))})
+	}
+	return jobs
+}
+
+// runDemoJob writes the job's YAML to dir, submits it, follows it, fetches
+// its result and checks every released value against the plaintext truth
+// and the exclusions against what the demo did.
+func runDemoJob(ctx context.Context, out io.Writer, b *client.Buyer, j *demoJob, dir string, epoch uint64, truth *demoTruth, want *cohortv1.Exclusions) error {
+	path := filepath.Join(dir, j.name+".yaml")
+	if err := os.WriteFile(path, []byte(j.yaml), 0o600); err != nil {
+		return err
+	}
+	spec, err := client.ParseJobSpec([]byte(j.yaml), func(string) (uint64, error) { return epoch, nil })
+	if err != nil {
+		return fmt.Errorf("demo: %s: %w", path, err)
+	}
+	sub, err := b.SubmitJob(ctx, spec, "")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "           job %s (%s, %d outputs, spec in %s):\n", sub.GetJobId(), j.name, len(spec.GetOutputs()), path)
+	if j.job, err = b.WatchJob(ctx, sub.GetJobId(), newJobPrinter(&indentWriter{w: out, prefix: "         "})); err != nil {
+		return err
+	}
+	if err := client.JobError(j.job); err != nil {
+		return err
+	}
+	if j.result, err = b.Result(ctx, sub.GetJobId()); err != nil {
+		return err
+	}
+	got := j.job.GetExcluded()
+	fmt.Fprintf(out, "           excluded: %d not consented to %s, %d revoked; cohort of %d\n",
+		got.GetPurpose(), spec.GetPurpose(), got.GetRevoked(), j.result.GetCohortSize())
+	if got.GetPurpose() != want.GetPurpose() || got.GetRevoked() != want.GetRevoked() || got.GetEpoch()+got.GetExpired()+got.GetContributorMinimum() != 0 {
+		return fmt.Errorf("demo: job %s excluded %v, the demo expected %v", sub.GetJobId(), got, want)
+	}
+	if int(j.result.GetCohortSize()) != truth.count() {
+		return fmt.Errorf("demo: job %s released a cohort of %d, the plaintext has %d eligible records", sub.GetJobId(), j.result.GetCohortSize(), truth.count())
+	}
+	return compareDemoResult(out, spec, j.result, truth)
+}
+
+// comparison is one row of the released-versus-plaintext table.
+type comparison struct {
+	name              string
+	released, expects string
+	ok                bool
+}
+
+// compareDemoResult prints every released value beside the plaintext truth
+// and fails if any differs beyond rounding.
+func compareDemoResult(out io.Writer, spec *cohortv1.JobSpec, r *cohortv1.Result, truth *demoTruth) error {
+	if len(r.GetOutputs()) != len(spec.GetOutputs()) {
+		return fmt.Errorf("demo: %d outputs released for %d requested", len(r.GetOutputs()), len(spec.GetOutputs()))
+	}
+	var rows []comparison
+	for i, o := range spec.GetOutputs() {
+		rs, err := compareOutput(o, r.GetOutputs()[i], truth)
+		if err != nil {
+			return fmt.Errorf("demo: output %d (%s): %w", i, client.OutputKindName(o.GetKind()), err)
+		}
+		rows = append(rows, rs...)
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "           statistic\treleased\tplaintext\t\t")
+	bad := 0
+	for _, c := range rows {
+		mark := "="
+		if !c.ok {
+			mark, bad = "DIFFERS", bad+1
+		}
+		fmt.Fprintf(tw, "           %s\t%s\t%s\t%s\t\n", c.name, c.released, c.expects, mark)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if bad > 0 {
+		return fmt.Errorf("demo: %d of %d released values differ from the plaintext computation", bad, len(rows))
+	}
+	return nil
+}
+
+// compareOutput compares one released output with the truth.
+func compareOutput(o *cohortv1.Output, v *cohortv1.OutputValue, t *demoTruth) ([]comparison, error) {
+	if v.GetKind() != o.GetKind() {
+		return nil, fmt.Errorf("released kind %s", v.GetKind())
+	}
+	kind := client.OutputKindName(o.GetKind())
+	scalar := func(want *big.Rat, name string) ([]comparison, error) {
+		n := v.GetScalar()
+		if n == nil {
+			return nil, fmt.Errorf("no number released")
+		}
+		wf, _ := want.Float64()
+		ok := closeEnough(n.GetValue(), wf)
+		if n.GetExact() != "" {
+			exact, valid := new(big.Rat).SetString(n.GetExact())
+			ok = ok && valid && exact.Cmp(want) == 0
+		}
+		return []comparison{{name, formatFloat(n.GetValue()), formatFloat(wf), ok}}, nil
+	}
+	switch o.GetKind() {
+	case cohortv1.OutputKind_OUTPUT_KIND_COUNT:
+		return scalar(big.NewRat(int64(t.count()), 1), "count")
+	case cohortv1.OutputKind_OUTPUT_KIND_SUM:
+		return scalar(t.sum(o.GetFields()[0]), kind+" "+o.GetFields()[0])
+	case cohortv1.OutputKind_OUTPUT_KIND_MEAN:
+		return scalar(t.mean(o.GetFields()[0]), kind+" "+o.GetFields()[0])
+	case cohortv1.OutputKind_OUTPUT_KIND_VARIANCE:
+		f := o.GetFields()[0]
+		return scalar(t.covariance(f, f), kind+" "+f)
+	case cohortv1.OutputKind_OUTPUT_KIND_HISTOGRAM:
+		h := v.GetHistogram()
+		if h == nil {
+			return nil, fmt.Errorf("no histogram released")
+		}
+		want := t.histogram(o.GetFields()[0])
+		var rows []comparison
+		var seen uint64
+		for _, b := range h.GetBins() {
+			rows = append(rows, comparison{fmt.Sprintf("%s=%s", h.GetField(), b.GetValue()),
+				fmt.Sprint(b.GetCount()), fmt.Sprint(want[b.GetValue()]), b.GetCount() == want[b.GetValue()]})
+			seen += want[b.GetValue()]
+		}
+		if seen != uint64(t.count()) {
+			return nil, fmt.Errorf("the histogram of %s lacks values the records have", h.GetField())
+		}
+		return rows, nil
+	case cohortv1.OutputKind_OUTPUT_KIND_COVARIANCE, cohortv1.OutputKind_OUTPUT_KIND_CORRELATION:
+		m := v.GetMatrix()
+		fs := o.GetFields()
+		if m == nil || len(m.GetEntries()) != len(fs)*len(fs) {
+			return nil, fmt.Errorf("no %d×%d matrix released", len(fs), len(fs))
+		}
+		var rows []comparison
+		for i := range fs {
+			for j := i + 1; j < len(fs); j++ {
+				got := m.GetEntries()[i*len(fs)+j].GetValue()
+				var want float64
+				if o.GetKind() == cohortv1.OutputKind_OUTPUT_KIND_CORRELATION {
+					want = t.correlation(fs[i], fs[j])
+				} else {
+					want, _ = t.covariance(fs[i], fs[j]).Float64()
+				}
+				rows = append(rows, comparison{fmt.Sprintf("%s(%s, %s)", kind, fs[i], fs[j]), formatFloat(got), formatFloat(want), closeEnough(got, want)})
+			}
+		}
+		return rows, nil
+	case cohortv1.OutputKind_OUTPUT_KIND_LINEAR_REGRESSION:
+		reg := v.GetRegression()
+		if reg == nil || len(reg.GetCoefficients()) != len(o.GetFeatures()) {
+			return nil, fmt.Errorf("no regression with %d coefficients released", len(o.GetFeatures()))
+		}
+		b0, bs, r2, err := t.linearRegression(o.GetTarget(), o.GetFeatures(), o.GetRidgeLambda())
+		if err != nil {
+			return nil, err
+		}
+		rows := []comparison{{"intercept", formatFloat(reg.GetIntercept()), formatFloat(b0), closeEnough(reg.GetIntercept(), b0)}}
+		for i, f := range o.GetFeatures() {
+			got := reg.GetCoefficients()[i]
+			rows = append(rows, comparison{"coefficient " + f, formatFloat(got), formatFloat(bs[i]), closeEnough(got, bs[i])})
+		}
+		return append(rows, comparison{"R²", formatFloat(reg.GetR2()), formatFloat(r2), closeEnough(reg.GetR2(), r2)}), nil
+	}
+	return nil, fmt.Errorf("the demo has no plaintext computation of %s", o.GetKind())
+}
+
+// closeEnough reports whether a released float matches the truth up to
+// demoTolerance, relative.
+func closeEnough(got, want float64) bool {
+	if math.IsNaN(got) || math.IsNaN(want) {
+		return false
+	}
+	d := math.Abs(got - want)
+	return d <= demoTolerance*math.Max(math.Abs(got), math.Abs(want)) || d < 1e-15
+}
+
+// indentWriter prefixes every line written through it.
+type indentWriter struct {
+	w      io.Writer
+	prefix string
+	mid    bool // within a line
+}
+
+func (iw *indentWriter) Write(p []byte) (int, error) {
+	for _, line := range strings.SplitAfter(string(p), "\n") {
+		if line == "" {
+			continue
+		}
+		if !iw.mid {
+			if _, err := io.WriteString(iw.w, iw.prefix); err != nil {
+				return 0, err
+			}
+		}
+		if _, err := io.WriteString(iw.w, line); err != nil {
+			return 0, err
+		}
+		iw.mid = !strings.HasSuffix(line, "\n")
+	}
+	return len(p), nil
+}
