@@ -12,10 +12,6 @@ import (
 	"github.com/cohort-dev/cohort/client"
 )
 
-// errAuditFailed makes `cohort audit verify` exit non-zero after printing
-// its report.
-var errAuditFailed = errors.New("the transcript does not verify (see the report)")
-
 func newAuditCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "audit",
@@ -92,30 +88,45 @@ func newAuditVerifyCmd() *cobra.Command {
 		devOK  bool
 	)
 	cmd := &cobra.Command{
-		Use:   "verify FILE",
-		Short: "Verify a transcript bundle offline; exit 0 only when every check passes",
-		Args:  cobra.ExactArgs(1),
+		Use:   "verify FILE...",
+		Short: "Verify transcript bundles offline; exit 0 only when every check of every bundle passes",
+		Long: `verify checks each bundle offline and prints a report naming every check.
+Bundles of one dataset share its ceremony, which is re-verified once.
+With --json, one JSON report per line.`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := readBounded(args[0], client.MaxBundleSize)
-			if err != nil {
-				return err
-			}
-			var opts []audit.Option
+			opts := []audit.Option{audit.WithCache(audit.NewCache())}
 			if devOK {
 				opts = append(opts, audit.AllowInsecureDevSetup())
 			}
-			rep := audit.VerifyEncoded(b, audit.DefaultLimits(), opts...)
-			if asJSON {
-				j, err := json.MarshalIndent(rep, "", "  ")
+			failed := 0
+			for i, path := range args {
+				b, err := readBounded(path, client.MaxBundleSize)
 				if err != nil {
 					return err
 				}
-				fmt.Fprintln(cmd.OutOrStdout(), string(j))
-			} else if err := rep.WriteText(cmd.OutOrStdout()); err != nil {
-				return err
+				rep := audit.VerifyEncoded(b, audit.DefaultLimits(), opts...)
+				if asJSON {
+					j, err := json.Marshal(rep)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintln(cmd.OutOrStdout(), string(j))
+				} else {
+					if i > 0 {
+						fmt.Fprintln(cmd.OutOrStdout())
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "%s\n", path)
+					if err := rep.WriteText(cmd.OutOrStdout()); err != nil {
+						return err
+					}
+				}
+				if !rep.OK() {
+					failed++
+				}
 			}
-			if !rep.OK() {
-				return errAuditFailed
+			if failed > 0 {
+				return fmt.Errorf("%d of %d bundles do not verify (see the reports)", failed, len(args))
 			}
 			return nil
 		},

@@ -444,6 +444,15 @@ func (r *demoRun) jobs(ctx context.Context, recs []demoRecord, epoch uint64, tok
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
+	auditor, err := client.Dial(r.fed.desc.Nodes[0].APIAddress, client.WithCA(r.fed.caPEM))
+	if err != nil {
+		return nil, err
+	}
+	defer auditor.Close()
+	tdir := filepath.Join(r.dataDir, "transcripts")
+	if err := os.MkdirAll(tdir, 0o700); err != nil {
+		return nil, err
+	}
 	jobs := demoJobs(r.schema)
 	for _, j := range jobs {
 		began := time.Now()
@@ -451,6 +460,16 @@ func (r *demoRun) jobs(ctx context.Context, recs []demoRecord, epoch uint64, tok
 			return nil, err
 		}
 		r.step(began, "%s job %s DONE; every released value matches the plaintext", j.name, j.job.GetJobId())
+		began = time.Now()
+		bundle, err := auditor.Transcript(ctx, j.result.GetTranscriptId())
+		if err != nil {
+			return nil, err
+		}
+		path := filepath.Join(tdir, j.result.GetTranscriptId()+".bundle")
+		if err := os.WriteFile(path, bundle, 0o644); err != nil {
+			return nil, err
+		}
+		r.step(began, "transcript signed by every node: %s (%d KiB); check it offline with `cohort audit verify %s`", path, len(bundle)>>10, path)
 	}
 	return jobs, nil
 }

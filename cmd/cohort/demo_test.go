@@ -22,6 +22,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/cohort-dev/cohort/audit"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/schema"
 )
@@ -101,6 +102,7 @@ func TestDemo(t *testing.T) {
 		}
 	}
 	checkDemoFiles(t, cold.dataDir)
+	checkDemoTranscripts(t, cold.dataDir)
 	if fi, err := os.Stat(filepath.Join(cold.dataDir, "buyer.token")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("buyer.token: %v, %v", fi, err)
 	}
@@ -789,6 +791,45 @@ func TestDemoCacheKey(t *testing.T) {
 	} {
 		if other == k {
 			t.Errorf("key does not depend on every input")
+		}
+	}
+}
+
+// checkDemoTranscripts runs `cohort audit verify` on the bundles the demo
+// wrote (each must pass; the demo's keys come from a real ceremony), and
+// verifies copies with one byte flipped at spread positions (each must
+// fail), sharing one cache so that the ceremony is replayed once.
+func checkDemoTranscripts(t *testing.T, dir string) {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join(dir, "transcripts", "*.bundle"))
+	if err != nil || len(paths) != 2 {
+		t.Fatalf("transcripts: %v (%v), want one per job", paths, err)
+	}
+	var out bytes.Buffer
+	cmd := newRootCmd()
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs(append([]string{"audit", "verify", "--json"}, paths...))
+	if err := cmd.Execute(); err != nil {
+		t.Fatalf("audit verify: %v\n%s", err, out.String())
+	}
+	if n := strings.Count(out.String(), `"ok":true`); n != 2 {
+		t.Errorf("%d reports say ok, want 2:\n%s", n, out.String())
+	}
+	b, err := os.ReadFile(paths[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := audit.NewCache()
+	for k := range 16 {
+		pos := (k*7919 + 13) % len(b)
+		if k == 0 {
+			pos = len(b) - 1
+		}
+		c := bytes.Clone(b)
+		c[pos] ^= 0x40
+		if rep := audit.VerifyEncoded(c, audit.DefaultLimits(), audit.WithCache(cache)); rep.OK() {
+			t.Errorf("a bundle with byte %d flipped verifies:\n%s", pos, rep)
 		}
 	}
 }
