@@ -140,6 +140,7 @@ func TestDemo(t *testing.T) {
 	}
 	checkDemoFiles(t, warm.dataDir)
 	exerciseBuyerCommands(t, warm.dataDir, fmt.Sprintf("127.0.0.1:%d", o.basePort))
+	exerciseAuditCommands(t, warm.dataDir, fmt.Sprintf("127.0.0.1:%d", o.basePort))
 
 	stop()
 	if err := <-done; err != nil {
@@ -831,5 +832,62 @@ func checkDemoTranscripts(t *testing.T, dir string) {
 		if rep := audit.VerifyEncoded(c, audit.DefaultLimits(), audit.WithCache(cache)); rep.OK() {
 			t.Errorf("a bundle with byte %d flipped verifies:\n%s", pos, rep)
 		}
+	}
+}
+
+// exerciseAuditCommands, against the live demo federation: `audit fetch`
+// returns the bundle the demo wrote; a new contributor contributes through
+// the CLI, a job counts the record, and `contributor jobs` finds that job
+// (and only it) in the published transcripts.
+func exerciseAuditCommands(t *testing.T, dataDir, node string) {
+	t.Helper()
+	run := func(args ...string) string {
+		t.Helper()
+		root := newRootCmd()
+		var out bytes.Buffer
+		root.SetOut(&out)
+		root.SetErr(&out)
+		root.SetArgs(args)
+		if err := root.Execute(); err != nil {
+			t.Fatalf("cohort %s: %v\n%s", strings.Join(args, " "), err, out.String())
+		}
+		return out.String()
+	}
+	ca := filepath.Join(dataDir, "ca.pem")
+	paths, err := filepath.Glob(filepath.Join(dataDir, "transcripts", "*.bundle"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no transcripts: %v", err)
+	}
+	id := strings.TrimSuffix(filepath.Base(paths[0]), ".bundle")
+	fetched := filepath.Join(t.TempDir(), "fetched.bundle")
+	run("audit", "fetch", "--job", id, "--node", node, "--ca", ca, "-o", fetched)
+	a, _ := os.ReadFile(paths[0])
+	b, _ := os.ReadFile(fetched)
+	if len(a) == 0 || !bytes.Equal(a, b) {
+		t.Fatalf("audit fetch returned %d bytes, the demo wrote %d", len(b), len(a))
+	}
+
+	dir := t.TempDir()
+	ident := filepath.Join(dir, "alice.json")
+	c := []string{"contributor", "--identity", ident, "--node", node, "--ca", ca, "--cache", filepath.Join(dir, "cache")}
+	run(append(c, "init")...)
+	inv := strings.TrimSpace(run("admin", "invites", "--dir", filepath.Join(dataDir, "federation"), "--count", "1"))
+	run(append(c, "register", "--invite", inv)...)
+	rec := filepath.Join(dir, "rec.json")
+	if err := os.WriteFile(rec, []byte(`{"age":34,"steps":9120,"resting_hr":58,"sleep_h":7.25,"smoker":false,"region":"east"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run(append(c, "contribute", "--dataset", "fitness-2026", "--epoch", "current", "--record", rec,
+		"--purposes", "public-health", "--expiry", time.Now().Add(30*24*time.Hour).Format("2006-01-02"), "--min-cohort", "3")...)
+	before := run(append(c, "jobs", "--dataset", "fitness-2026")...)
+	if !strings.Contains(before, "0 of ") {
+		t.Errorf("jobs before any job counted the record:\n%s", before)
+	}
+	s := run("buyer", "--node", node, "--ca", ca, "--token-file", filepath.Join(dataDir, "buyer.token"),
+		"submit", filepath.Join(dataDir, "jobs", "statistics.yaml"), "--wait")
+	job := strings.Fields(s)[1]
+	after := run(append(c, "jobs", "--dataset", "fitness-2026")...)
+	if !strings.Contains(after, job) || !strings.Contains(after, "1 of ") {
+		t.Errorf("contributor jobs does not find job %s:\n%s", job, after)
 	}
 }
