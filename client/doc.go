@@ -66,6 +66,16 @@
 // the header names, so a key replaced on the node is fetched again and a
 // damaged file is ignored; the rest of the stream is then cancelled.
 //
+// # Buyers and auditors
+//
+// DialBuyer connects with a buyer's bearer token (created by a node's admin
+// with CreateBuyer; valid on every node) and wraps BuyerService: submit a
+// job (ParseJobSpec reads the YAML form the CLI uses), follow it with
+// WatchJob until it ends, and fetch its Result. Jobs live on the node they
+// were submitted to. Transcript and Transcripts download the signed audit
+// transcript bundles a node publishes for its released jobs; package audit
+// verifies them offline, and nothing a node serves needs to be trusted.
+//
 // # Errors
 //
 // A refusal by the node is an *RPCError carrying its gRPC status
