@@ -148,13 +148,9 @@ func buildNodes(ev *cohortv1.JobEvidence, partials [][]byte, k int) ([]NodeEvide
 		if d := sha256.Sum256(p); !bytes.Equal(e.GetPartialDigest(), d[:]) {
 			return nil, fmt.Errorf("node %d: the partial is not the one whose digest the node reported", i)
 		}
-		x := set.GetExcluded()
 		out[i] = NodeEvidence{
 			Index: uint32(i), Eligible: set.GetEligible(), Cohort: set.GetCohort(), SetDigest: [32]byte(set.GetDigest()),
-			Excluded: enclave.Exclusions{
-				Epoch: x.GetEpoch(), Purpose: x.GetPurpose(), Expired: x.GetExpired(), Revoked: x.GetRevoked(),
-				ContributorMinimum: x.GetContributorMinimum(),
-			},
+			Excluded:     enclave.ExclusionsOf(set.GetExcluded()),
 			SetSignature: setSig, Partial: slices.Clone(p), PartialSignature: partialSig,
 		}
 	}

@@ -576,23 +576,11 @@ func (v *verification) exclusions() string {
 		return "no coordinator evidence"
 	}
 	n := v.t.Nodes[v.t.Coordinator]
-	x := n.Excluded
-	parts := []string{}
-	for _, p := range []struct {
-		n    uint64
-		what string
-	}{
-		{x.Epoch, "outside the epochs"}, {x.Purpose, "not consented to the purpose"}, {x.Expired, "consent expired"},
-		{x.Revoked, "revoked"}, {x.ContributorMinimum, "dropped for their contributor's minimum"},
-	} {
-		if p.n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.what))
-		}
-	}
-	if len(parts) == 0 {
+	x := n.Excluded.String()
+	if x == "" {
 		return fmt.Sprintf("the coordinator (node %d) excluded no record", n.Index)
 	}
-	return fmt.Sprintf("the coordinator (node %d) excluded %s", n.Index, strings.Join(parts, ", "))
+	return fmt.Sprintf("the coordinator (node %d) excluded %s", n.Index, x)
 }
 
 func (v *verification) checkEligibleSets(c *check) {

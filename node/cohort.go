@@ -107,10 +107,8 @@ func (n *Node) selectCohort(ctx context.Context, ds *dataset.Dataset, jobID stri
 
 // eligibleSet is the wire form of a selection.
 func (s *selected) eligibleSet() *cohortv1.EligibleSet {
-	x := s.sel.Excluded
 	return &cohortv1.EligibleSet{
-		Eligible: s.sel.Eligible, Cohort: s.sel.Cohort(), Digest: s.digest[:],
-		Excluded: &cohortv1.Exclusions{Epoch: x.Epoch, Purpose: x.Purpose, Expired: x.Expired, Revoked: x.Revoked, ContributorMinimum: x.ContributorMinimum},
+		Eligible: s.sel.Eligible, Cohort: s.sel.Cohort(), Digest: s.digest[:], Excluded: s.sel.Excluded.Proto(),
 	}
 }
 
@@ -154,36 +152,37 @@ func partialStatement(jobID string, digest [32]byte, coords []int, enc []byte, n
 	return attest.JobPartial{JobID: jobID, SetDigest: digest, Coordinates: cs, PartialDigest: sha256.Sum256(enc), Node: node}
 }
 
-// peerJob checks what a coordinator sends with PrepareJob and
-// ComputePartial: a valid job id and spec, a READY dataset, and a job time
-// close to this node's clock.
-func (n *Node) peerJob(ctx context.Context, jobID string, spec *cohortv1.JobSpec, jobTime int64) (*dataset.Dataset, time.Time, error) {
+// peerSelect checks what a coordinator sends with PrepareJob and
+// ComputePartial — a valid job id and spec, a READY dataset, a job time
+// close to this node's clock — and selects the job's cohort from this
+// node's own rows.
+func (n *Node) peerSelect(ctx context.Context, jobID string, spec *cohortv1.JobSpec, jobTime int64) (*dataset.Dataset, time.Time, *selected, error) {
 	if !validJobID(jobID) {
-		return nil, time.Time{}, status.Error(codes.InvalidArgument, "job_id: want 1..64 bytes of [A-Za-z0-9-]")
+		return nil, time.Time{}, nil, status.Error(codes.InvalidArgument, "job_id: want 1..64 bytes of [A-Za-z0-9-]")
 	}
 	if spec == nil {
-		return nil, time.Time{}, status.Error(codes.InvalidArgument, "spec missing")
+		return nil, time.Time{}, nil, status.Error(codes.InvalidArgument, "spec missing")
 	}
 	ds, err := n.jobDataset(ctx, spec.GetDatasetId())
 	if err != nil {
-		return nil, time.Time{}, err
+		return nil, time.Time{}, nil, err
 	}
 	if err := enclave.ValidateSpec(spec, ds.Schema, ds.Desc.GetBackend()); err != nil {
-		return nil, time.Time{}, status.Errorf(codes.InvalidArgument, "spec: %v", err)
+		return nil, time.Time{}, nil, status.Errorf(codes.InvalidArgument, "spec: %v", err)
 	}
 	at := time.Unix(jobTime, 0)
 	if d := n.now().Sub(at); d > MaxJobClockSkew || d < -MaxJobClockSkew {
-		return nil, time.Time{}, status.Errorf(codes.FailedPrecondition, "job time %s is more than %s from node %d's clock", at.UTC().Format(time.RFC3339), MaxJobClockSkew, n.opts.Index)
+		return nil, time.Time{}, nil, status.Errorf(codes.FailedPrecondition, "job time %s is more than %s from node %d's clock", at.UTC().Format(time.RFC3339), MaxJobClockSkew, n.opts.Index)
 	}
-	return ds, at, nil
+	sel, err := n.selectCohort(ctx, ds, jobID, spec, at)
+	if err != nil {
+		return nil, time.Time{}, nil, err
+	}
+	return ds, at, sel, nil
 }
 
 func (s *peerService) PrepareJob(ctx context.Context, req *cohortv1.PrepareJobRequest) (*cohortv1.PrepareJobResponse, error) {
-	ds, at, err := s.n.peerJob(ctx, req.GetJobId(), req.GetSpec(), req.GetJobTime())
-	if err != nil {
-		return nil, err
-	}
-	sel, err := s.n.selectCohort(ctx, ds, req.GetJobId(), req.GetSpec(), at)
+	ds, at, sel, err := s.n.peerSelect(ctx, req.GetJobId(), req.GetSpec(), req.GetJobTime())
 	if err != nil {
 		return nil, err
 	}
@@ -200,11 +199,7 @@ func (s *peerService) PrepareJob(ctx context.Context, req *cohortv1.PrepareJobRe
 // effective minimum: a coordinator cannot obtain a partial over a smaller
 // or different set than the policy allows.
 func (s *peerService) ComputePartial(ctx context.Context, req *cohortv1.ComputePartialRequest) (*cohortv1.ComputePartialResponse, error) {
-	ds, at, err := s.n.peerJob(ctx, req.GetJobId(), req.GetSpec(), req.GetJobTime())
-	if err != nil {
-		return nil, err
-	}
-	sel, err := s.n.selectCohort(ctx, ds, req.GetJobId(), req.GetSpec(), at)
+	ds, _, sel, err := s.n.peerSelect(ctx, req.GetJobId(), req.GetSpec(), req.GetJobTime())
 	if err != nil {
 		return nil, err
 	}

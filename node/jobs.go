@@ -793,18 +793,8 @@ func peerErrors(ctx context.Context, errs map[uint32]error, what string) error {
 
 // exclusionSummary says, in counts, why records were left out.
 func exclusionSummary(s enclave.Selection) string {
-	x := s.Excluded
-	parts := []string{fmt.Sprintf("%d eligible", s.Eligible)}
-	for _, p := range []struct {
-		n    uint64
-		what string
-	}{
-		{x.Epoch, "outside the epochs"}, {x.Purpose, "not consented to the purpose"}, {x.Expired, "consent expired"},
-		{x.Revoked, "revoked"}, {x.ContributorMinimum, "dropped for their contributor's minimum cohort"},
-	} {
-		if p.n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.what))
-		}
+	if x := s.Excluded.String(); x != "" {
+		return fmt.Sprintf("%d eligible, %s", s.Eligible, x)
 	}
-	return strings.Join(parts, ", ")
+	return fmt.Sprintf("%d eligible", s.Eligible)
 }

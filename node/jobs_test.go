@@ -411,19 +411,7 @@ func checkTranscript(t *testing.T, f *testFederation, res *cohortv1.Result) {
 		t.Fatal(err)
 	}
 	_, err = call(ctx, f.nodes[0].n, 1, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.SignTranscriptResponse, error) {
-		s, err := c.SignTranscript(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if err := s.Send(&cohortv1.SignTranscriptRequest{Part: &cohortv1.SignTranscriptRequest_Header{Header: blob.Header(enc)}}); err != nil {
-			return nil, err
-		}
-		if err := blob.Send(enc, func(ch *cohortv1.Chunk) error {
-			return s.Send(&cohortv1.SignTranscriptRequest{Part: &cohortv1.SignTranscriptRequest_Chunk{Chunk: ch}})
-		}); err != nil {
-			return nil, err
-		}
-		return s.CloseAndRecv()
+		return signTranscript(ctx, c, enc)
 	})
 	wantCode(t, "sign a transcript missing a record", err, codes.FailedPrecondition)
 }

@@ -86,19 +86,7 @@ func (r *jobRun) publishTranscript(ctx context.Context, ds *dataset.Dataset, spe
 	sigs := make([][]byte, len(n.opts.Members))
 	sigs[n.opts.Index] = attest.Sign(n.opts.Signing, audit.TranscriptStatement{JobID: r.job.ID, Digest: digest, Node: n.opts.Index})
 	vals, errs := fanOut(ctx, n, func(ctx context.Context, _ uint32, c cohortv1.PeerServiceClient) (*cohortv1.SignTranscriptResponse, error) {
-		st, err := c.SignTranscript(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if err := st.Send(&cohortv1.SignTranscriptRequest{Part: &cohortv1.SignTranscriptRequest_Header{Header: blob.Header(enc)}}); err != nil {
-			return nil, err
-		}
-		if err := blob.Send(enc, func(ch *cohortv1.Chunk) error {
-			return st.Send(&cohortv1.SignTranscriptRequest{Part: &cohortv1.SignTranscriptRequest_Chunk{Chunk: ch}})
-		}); err != nil {
-			return nil, err
-		}
-		return st.CloseAndRecv()
+		return signTranscript(ctx, c, enc)
 	})
 	if err := peerErrors(ctx, errs, "sign the transcript"); err != nil {
 		return nil, err
@@ -132,6 +120,23 @@ func (r *jobRun) publishTranscript(ctx context.Context, ds *dataset.Dataset, spe
 		return nil, fmt.Errorf("store transcript: %w", err)
 	}
 	return b, nil
+}
+
+// signTranscript sends an encoded transcript to a peer for its signature.
+func signTranscript(ctx context.Context, c cohortv1.PeerServiceClient, enc []byte) (*cohortv1.SignTranscriptResponse, error) {
+	st, err := c.SignTranscript(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Send(&cohortv1.SignTranscriptRequest{Part: &cohortv1.SignTranscriptRequest_Header{Header: blob.Header(enc)}}); err != nil {
+		return nil, err
+	}
+	if err := blob.Send(enc, func(ch *cohortv1.Chunk) error {
+		return st.Send(&cohortv1.SignTranscriptRequest{Part: &cohortv1.SignTranscriptRequest_Chunk{Chunk: ch}})
+	}); err != nil {
+		return nil, err
+	}
+	return st.CloseAndRecv()
 }
 
 // SignTranscript signs a transcript only after checking everything in it
@@ -186,7 +191,7 @@ func (n *Node) checkTranscript(ctx context.Context, t *audit.Transcript) error {
 		return refuse("its dataset descriptor is not this node's")
 	}
 	spec := new(cohortv1.JobSpec)
-	if err := unmarshalSpec(t.Spec, spec); err != nil {
+	if err := proto.Unmarshal(t.Spec, spec); err != nil {
 		return refuse("the spec does not decode: %v", err)
 	}
 	sd, err := audit.SpecDigest(spec)
@@ -292,5 +297,3 @@ func (s *auditService) ListTranscripts(ctx context.Context, req *cohortv1.ListTr
 	}
 	return resp, nil
 }
-
-func unmarshalSpec(b []byte, spec *cohortv1.JobSpec) error { return proto.Unmarshal(b, spec) }

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/cohort-dev/cohort/client"
+	"github.com/cohort-dev/cohort/enclave"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 )
 
@@ -268,7 +269,7 @@ func newJobPrinter(w io.Writer) func(*cohortv1.Job) {
 		switch j.GetState() {
 		case cohortv1.JobState_JOB_STATE_DONE:
 			detail = fmt.Sprintf("cohort of %d records", j.GetCohortSize())
-			if x := exclusions(j.GetExcluded()); x != "" {
+			if x := enclave.ExclusionsOf(j.GetExcluded()).String(); x != "" {
 				detail += "; excluded: " + x
 			}
 		case cohortv1.JobState_JOB_STATE_REJECTED, cohortv1.JobState_JOB_STATE_FAILED, cohortv1.JobState_JOB_STATE_CANCELLED:
@@ -276,24 +277,6 @@ func newJobPrinter(w io.Writer) func(*cohortv1.Job) {
 		}
 		fmt.Fprintf(w, "  [%6.1fs] %-12s %s\n", time.Since(start).Seconds(), enumName(j.GetState().String(), "JOB_STATE_"), detail)
 	}
-}
-
-// exclusions says, in counts, which records a job could not use.
-func exclusions(x *cohortv1.Exclusions) string {
-	var parts []string
-	for _, p := range []struct {
-		n    uint64
-		what string
-	}{
-		{x.GetEpoch(), "outside the epochs"}, {x.GetPurpose(), "not consented to the purpose"},
-		{x.GetExpired(), "consent expired"}, {x.GetRevoked(), "revoked"},
-		{x.GetContributorMinimum(), "contributor asked for a larger cohort"},
-	} {
-		if p.n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.what))
-		}
-	}
-	return strings.Join(parts, ", ")
 }
 
 func newBuyerResultCmd(g *buyerFlags) *cobra.Command {
