@@ -351,7 +351,7 @@ func newContributorReceiptCmd(g *contributorFlags) *cobra.Command {
 	var datasetID, epochFlag string
 	cmd := &cobra.Command{
 		Use:   "receipt --dataset ID --epoch N",
-		Short: "Show and check the receipt of a record, and the jobs that used it",
+		Short: "Show and check the receipt of a record",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			id, err := g.loadIdentity()
@@ -379,14 +379,9 @@ func newContributorReceiptCmd(g *contributorFlags) *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			printReceipt(out, ds, resp.GetReceipt())
-			if len(resp.GetJobIds()) == 0 {
-				fmt.Fprintln(out, "no finished job has counted this record yet")
-			} else {
-				fmt.Fprintf(out, "counted by jobs: %s\n", strings.Join(resp.GetJobIds(), ", "))
-			}
-			if resp.GetNextPageToken() != "" {
-				fmt.Fprintln(out, "(more jobs not shown)")
-			}
+			// Nodes do not index jobs by record: the jobs that counted it are
+			// found in the published transcripts (cohort contributor jobs).
+			fmt.Fprintf(out, "released jobs that counted it: cohort contributor jobs --dataset %s\n", datasetID)
 			return nil
 		},
 	}

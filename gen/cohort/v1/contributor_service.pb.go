@@ -787,6 +787,9 @@ type GetReceiptResponse struct {
 	// The receipt.
 	Receipt *Receipt `protobuf:"bytes,1,opt,name=receipt,proto3" json:"receipt,omitempty"`
 	// Ids of DONE jobs whose cohort included the record, oldest first.
+	// Nodes do not index jobs by record yet, so this is empty: a contributor
+	// finds them in the published transcripts (AuditService.ListTranscripts;
+	// `cohort contributor jobs`), which also keeps the search private.
 	JobIds []string `protobuf:"bytes,2,rep,name=job_ids,json=jobIds,proto3" json:"job_ids,omitempty"`
 	// Token for the next page; empty on the last page.
 	NextPageToken string `protobuf:"bytes,3,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
