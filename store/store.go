@@ -178,6 +178,18 @@ type Store interface {
 	// ("" on the last). A malformed token is ErrInvalid.
 	ListTranscripts(ctx context.Context, datasetID, pageToken string, limit int) ([]Transcript, string, error)
 
+	// PutHEKey records this node's sealed threshold key share of an HE
+	// dataset; see the method's doc on the SQL store.
+	PutHEKey(ctx context.Context, k HEKey) error
+	// GetHEKey returns a dataset's sealed key share, or ErrNotFound.
+	GetHEKey(ctx context.Context, datasetID string) (HEKey, error)
+	// PutDecryptionShare records the one decryption share of an aggregate
+	// ciphertext, or returns the one stored before (non-nil) untouched.
+	PutDecryptionShare(ctx context.Context, d DecryptionShare) (*DecryptionShare, error)
+	// GetDecryptionShare returns the share stored for an aggregate, or
+	// ErrNotFound.
+	GetDecryptionShare(ctx context.Context, datasetID string, aggregate [32]byte) (DecryptionShare, error)
+
 	Ping(ctx context.Context) error
 	// Close releases the database; the Store must not be used afterwards.
 	Close() error

@@ -148,7 +148,16 @@ type CreateDatasetRequest struct {
 	InsecureDevSetup bool `protobuf:"varint,6,opt,name=insecure_dev_setup,json=insecureDevSetup,proto3" json:"insecure_dev_setup,omitempty"`
 	// Where the ceremony's beacons will come from (CeremonyInfo.beacon_source),
 	// at most 1024 bytes; required unless insecure_dev_setup.
-	BeaconSource  string `protobuf:"bytes,7,opt,name=beacon_source,json=beaconSource,proto3" json:"beacon_source,omitempty"`
+	BeaconSource string `protobuf:"bytes,7,opt,name=beacon_source,json=beaconSource,proto3" json:"beacon_source,omitempty"`
+	// HE only: the decryption threshold t, 2..node_count; 0 means a majority
+	// (node_count/2 + 1).
+	HeThreshold uint32 `protobuf:"varint,8,opt,name=he_threshold,json=heThreshold,proto3" json:"he_threshold,omitempty"`
+	// HE only: smudging noise of decryption shares in bits of statistical
+	// distance, 20..80; required for HE (no silent default).
+	HeSmudgingBits uint32 `protobuf:"varint,9,opt,name=he_smudging_bits,json=heSmudgingBits,proto3" json:"he_smudging_bits,omitempty"`
+	// HE only: BGV parameter set id; empty picks the smallest secure set the
+	// schema's worst-case sums fit. Insecure test sets need insecure_dev_setup.
+	HeParamSet    string `protobuf:"bytes,10,opt,name=he_param_set,json=heParamSet,proto3" json:"he_param_set,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -239,6 +248,27 @@ func (x *CreateDatasetRequest) GetInsecureDevSetup() bool {
 func (x *CreateDatasetRequest) GetBeaconSource() string {
 	if x != nil {
 		return x.BeaconSource
+	}
+	return ""
+}
+
+func (x *CreateDatasetRequest) GetHeThreshold() uint32 {
+	if x != nil {
+		return x.HeThreshold
+	}
+	return 0
+}
+
+func (x *CreateDatasetRequest) GetHeSmudgingBits() uint32 {
+	if x != nil {
+		return x.HeSmudgingBits
+	}
+	return 0
+}
+
+func (x *CreateDatasetRequest) GetHeParamSet() string {
+	if x != nil {
+		return x.HeParamSet
 	}
 	return ""
 }
@@ -666,7 +696,7 @@ const file_cohort_v1_admin_service_proto_rawDesc = "" +
 	"\bbuyer_id\x18\x01 \x01(\tR\abuyerId\"F\n" +
 	"\x13CreateBuyerResponse\x12\x19\n" +
 	"\bbuyer_id\x18\x01 \x01(\tR\abuyerId\x12\x14\n" +
-	"\x05token\x18\x02 \x01(\tR\x05token\"\xbe\x02\n" +
+	"\x05token\x18\x02 \x01(\tR\x05token\"\xad\x03\n" +
 	"\x14CreateDatasetRequest\x12!\n" +
 	"\vschema_yaml\x18\x01 \x01(\tH\x00R\n" +
 	"schemaYaml\x12+\n" +
@@ -676,7 +706,12 @@ const file_cohort_v1_admin_service_proto_rawDesc = "" +
 	"node_count\x18\x04 \x01(\rR\tnodeCount\x12%\n" +
 	"\x0eregistry_depth\x18\x05 \x01(\rR\rregistryDepth\x12,\n" +
 	"\x12insecure_dev_setup\x18\x06 \x01(\bR\x10insecureDevSetup\x12#\n" +
-	"\rbeacon_source\x18\a \x01(\tR\fbeaconSourceB\x0f\n" +
+	"\rbeacon_source\x18\a \x01(\tR\fbeaconSource\x12!\n" +
+	"\fhe_threshold\x18\b \x01(\rR\vheThreshold\x12(\n" +
+	"\x10he_smudging_bits\x18\t \x01(\rR\x0eheSmudgingBits\x12 \n" +
+	"\fhe_param_set\x18\n" +
+	" \x01(\tR\n" +
+	"heParamSetB\x0f\n" +
 	"\rschema_source\"O\n" +
 	"\x15CreateDatasetResponse\x126\n" +
 	"\adataset\x18\x01 \x01(\v2\x1c.cohort.v1.DatasetDescriptorR\adataset\"J\n" +

@@ -328,8 +328,12 @@ type DatasetDescriptor struct {
 	// (CeremonyInfo.beacon_source); at most 1024 bytes; empty for
 	// INSECURE_DEV.
 	CeremonyBeaconSource string `protobuf:"bytes,15,opt,name=ceremony_beacon_source,json=ceremonyBeaconSource,proto3" json:"ceremony_beacon_source,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// HE datasets only: the collective threshold key made at creation, before
+	// the circuit was compiled (its public key is a constant of the circuit).
+	// Absent for MPC.
+	He            *HEKeyInfo `protobuf:"bytes,16,opt,name=he,proto3" json:"he,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DatasetDescriptor) Reset() {
@@ -467,6 +471,108 @@ func (x *DatasetDescriptor) GetCeremonyBeaconSource() string {
 	return ""
 }
 
+func (x *DatasetDescriptor) GetHe() *HEKeyInfo {
+	if x != nil {
+		return x.He
+	}
+	return nil
+}
+
+// HEKeyInfo is an HE dataset's collective key: every node holds a t-of-n
+// share of its secret; no node holds the secret.
+type HEKeyInfo struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Named BGV parameter set (package he), such as "bgv-n12-q109".
+	ParamSet string `protobuf:"bytes,1,opt,name=param_set,json=paramSet,proto3" json:"param_set,omitempty"`
+	// Number of nodes t whose decryption shares decrypt an aggregate, 2..node_count.
+	Threshold uint32 `protobuf:"varint,2,opt,name=threshold,proto3" json:"threshold,omitempty"`
+	// Smudging noise of decryption shares, in bits of statistical distance
+	// over the aggregate's worst-case noise (he.Smudging).
+	SmudgingBits uint32 `protobuf:"varint,3,opt,name=smudging_bits,json=smudgingBits,proto3" json:"smudging_bits,omitempty"`
+	// Seed of the common reference polynomial of the key generation, 32 bytes.
+	CrsSeed []byte `protobuf:"bytes,4,opt,name=crs_seed,json=crsSeed,proto3" json:"crs_seed,omitempty"`
+	// The collective public key (he.PublicKey encoding).
+	PublicKey []byte `protobuf:"bytes,5,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	// Each node's signature, by index, over "cohort/v1/he-keygen", the
+	// dataset id, the parameter set, threshold, node count and SHA-256 of
+	// public_key (attest.HEKeygen).
+	Signatures    []*NodeSignature `protobuf:"bytes,6,rep,name=signatures,proto3" json:"signatures,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HEKeyInfo) Reset() {
+	*x = HEKeyInfo{}
+	mi := &file_cohort_v1_dataset_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HEKeyInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HEKeyInfo) ProtoMessage() {}
+
+func (x *HEKeyInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_dataset_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HEKeyInfo.ProtoReflect.Descriptor instead.
+func (*HEKeyInfo) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_dataset_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *HEKeyInfo) GetParamSet() string {
+	if x != nil {
+		return x.ParamSet
+	}
+	return ""
+}
+
+func (x *HEKeyInfo) GetThreshold() uint32 {
+	if x != nil {
+		return x.Threshold
+	}
+	return 0
+}
+
+func (x *HEKeyInfo) GetSmudgingBits() uint32 {
+	if x != nil {
+		return x.SmudgingBits
+	}
+	return 0
+}
+
+func (x *HEKeyInfo) GetCrsSeed() []byte {
+	if x != nil {
+		return x.CrsSeed
+	}
+	return nil
+}
+
+func (x *HEKeyInfo) GetPublicKey() []byte {
+	if x != nil {
+		return x.PublicKey
+	}
+	return nil
+}
+
+func (x *HEKeyInfo) GetSignatures() []*NodeSignature {
+	if x != nil {
+		return x.Signatures
+	}
+	return nil
+}
+
 var File_cohort_v1_dataset_proto protoreflect.FileDescriptor
 
 const file_cohort_v1_dataset_proto_rawDesc = "" +
@@ -478,7 +584,7 @@ const file_cohort_v1_dataset_proto_rawDesc = "" +
 	"\aaddress\x18\x03 \x01(\tR\aaddress\x12&\n" +
 	"\x0fseal_public_key\x18\x04 \x01(\fR\rsealPublicKey\x12A\n" +
 	"\x0esigning_scheme\x18\x05 \x01(\x0e2\x1a.cohort.v1.SignatureSchemeR\rsigningScheme\x12,\n" +
-	"\x12signing_public_key\x18\x06 \x01(\fR\x10signingPublicKey\"\x86\x05\n" +
+	"\x12signing_public_key\x18\x06 \x01(\fR\x10signingPublicKey\"\xac\x05\n" +
 	"\x11DatasetDescriptor\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x122\n" +
 	"\x06schema\x18\x02 \x01(\v2\x1a.cohort.v1.CanonicalSchemaR\x06schema\x12-\n" +
@@ -499,7 +605,18 @@ const file_cohort_v1_dataset_proto_rawDesc = "" +
 	"created_at\x18\r \x01(\x03R\tcreatedAt\x12\x1f\n" +
 	"\vceremony_id\x18\x0e \x01(\tR\n" +
 	"ceremonyId\x124\n" +
-	"\x16ceremony_beacon_source\x18\x0f \x01(\tR\x14ceremonyBeaconSource*C\n" +
+	"\x16ceremony_beacon_source\x18\x0f \x01(\tR\x14ceremonyBeaconSource\x12$\n" +
+	"\x02he\x18\x10 \x01(\v2\x14.cohort.v1.HEKeyInfoR\x02he\"\xdf\x01\n" +
+	"\tHEKeyInfo\x12\x1b\n" +
+	"\tparam_set\x18\x01 \x01(\tR\bparamSet\x12\x1c\n" +
+	"\tthreshold\x18\x02 \x01(\rR\tthreshold\x12#\n" +
+	"\rsmudging_bits\x18\x03 \x01(\rR\fsmudgingBits\x12\x19\n" +
+	"\bcrs_seed\x18\x04 \x01(\fR\acrsSeed\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x05 \x01(\fR\tpublicKey\x128\n" +
+	"\n" +
+	"signatures\x18\x06 \x03(\v2\x18.cohort.v1.NodeSignatureR\n" +
+	"signatures*C\n" +
 	"\aBackend\x12\x17\n" +
 	"\x13BACKEND_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vBACKEND_MPC\x10\x01\x12\x0e\n" +
@@ -528,28 +645,32 @@ func file_cohort_v1_dataset_proto_rawDescGZIP() []byte {
 }
 
 var file_cohort_v1_dataset_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_cohort_v1_dataset_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_cohort_v1_dataset_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_cohort_v1_dataset_proto_goTypes = []any{
 	(Backend)(0),              // 0: cohort.v1.Backend
 	(SetupKind)(0),            // 1: cohort.v1.SetupKind
 	(DatasetState)(0),         // 2: cohort.v1.DatasetState
 	(*NodeInfo)(nil),          // 3: cohort.v1.NodeInfo
 	(*DatasetDescriptor)(nil), // 4: cohort.v1.DatasetDescriptor
-	(SignatureScheme)(0),      // 5: cohort.v1.SignatureScheme
-	(*CanonicalSchema)(nil),   // 6: cohort.v1.CanonicalSchema
+	(*HEKeyInfo)(nil),         // 5: cohort.v1.HEKeyInfo
+	(SignatureScheme)(0),      // 6: cohort.v1.SignatureScheme
+	(*CanonicalSchema)(nil),   // 7: cohort.v1.CanonicalSchema
+	(*NodeSignature)(nil),     // 8: cohort.v1.NodeSignature
 }
 var file_cohort_v1_dataset_proto_depIdxs = []int32{
-	5, // 0: cohort.v1.NodeInfo.signing_scheme:type_name -> cohort.v1.SignatureScheme
-	6, // 1: cohort.v1.DatasetDescriptor.schema:type_name -> cohort.v1.CanonicalSchema
+	6, // 0: cohort.v1.NodeInfo.signing_scheme:type_name -> cohort.v1.SignatureScheme
+	7, // 1: cohort.v1.DatasetDescriptor.schema:type_name -> cohort.v1.CanonicalSchema
 	2, // 2: cohort.v1.DatasetDescriptor.state:type_name -> cohort.v1.DatasetState
 	0, // 3: cohort.v1.DatasetDescriptor.backend:type_name -> cohort.v1.Backend
 	1, // 4: cohort.v1.DatasetDescriptor.setup_kind:type_name -> cohort.v1.SetupKind
 	3, // 5: cohort.v1.DatasetDescriptor.nodes:type_name -> cohort.v1.NodeInfo
-	6, // [6:6] is the sub-list for method output_type
-	6, // [6:6] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	5, // 6: cohort.v1.DatasetDescriptor.he:type_name -> cohort.v1.HEKeyInfo
+	8, // 7: cohort.v1.HEKeyInfo.signatures:type_name -> cohort.v1.NodeSignature
+	8, // [8:8] is the sub-list for method output_type
+	8, // [8:8] is the sub-list for method input_type
+	8, // [8:8] is the sub-list for extension type_name
+	8, // [8:8] is the sub-list for extension extendee
+	0, // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_dataset_proto_init() }
@@ -565,7 +686,7 @@ func file_cohort_v1_dataset_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cohort_v1_dataset_proto_rawDesc), len(file_cohort_v1_dataset_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   2,
+			NumMessages:   3,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

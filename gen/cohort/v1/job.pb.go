@@ -799,7 +799,9 @@ type NodeJobEvidence struct {
 	PartialSignature *NodeSignature `protobuf:"bytes,5,opt,name=partial_signature,json=partialSignature,proto3" json:"partial_signature,omitempty"`
 	// Its partial sum (mpc.Partial encoding). Partials are additive shares
 	// of the released sums: together they reveal those sums and nothing
-	// more, and they tie the sums to the nodes' signatures.
+	// more, and they tie the sums to the nodes' signatures. HE: its
+	// decryption share at the released coordinates (he.PartialDecryption),
+	// empty for a node outside the decryption set.
 	Partial       []byte `protobuf:"bytes,6,opt,name=partial,proto3" json:"partial,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

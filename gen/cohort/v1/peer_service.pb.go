@@ -1644,7 +1644,12 @@ type ComputePartialRequest struct {
 	// The job time, as in PrepareJob.
 	JobTime int64 `protobuf:"varint,3,opt,name=job_time,json=jobTime,proto3" json:"job_time,omitempty"`
 	// The digest every node agreed on, 32 bytes.
-	SetDigest     []byte `protobuf:"bytes,4,opt,name=set_digest,json=setDigest,proto3" json:"set_digest,omitempty"`
+	SetDigest []byte `protobuf:"bytes,4,opt,name=set_digest,json=setDigest,proto3" json:"set_digest,omitempty"`
+	// HE only: the nodes asked to decrypt, ascending, exactly the dataset's
+	// threshold of them. A node produces one decryption share per aggregate
+	// ciphertext, ever: asked again with the same set it answers the share it
+	// stored; with another set it refuses.
+	DecryptionSet []uint32 `protobuf:"varint,5,rep,packed,name=decryption_set,json=decryptionSet,proto3" json:"decryption_set,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1707,12 +1712,21 @@ func (x *ComputePartialRequest) GetSetDigest() []byte {
 	return nil
 }
 
+func (x *ComputePartialRequest) GetDecryptionSet() []uint32 {
+	if x != nil {
+		return x.DecryptionSet
+	}
+	return nil
+}
+
 // ComputePartialResponse is a peer's partial sum over the cohort.
 type ComputePartialResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Coordinates of the sufficient statistics summed, ascending.
 	Coordinates []uint32 `protobuf:"varint,1,rep,packed,name=coordinates,proto3" json:"coordinates,omitempty"`
-	// The partial sum of those coordinates (mpc.Partial encoding).
+	// MPC: the partial sum of those coordinates (mpc.Partial encoding). HE:
+	// the node's decryption share of the aggregate ciphertext at those
+	// coordinates (he.PartialDecryption encoding).
 	Partial []byte `protobuf:"bytes,2,opt,name=partial,proto3" json:"partial,omitempty"`
 	// The peer's signature over "cohort/v1/job-partial", job id, set digest,
 	// coordinates and SHA-256 of partial.
@@ -1772,6 +1786,274 @@ func (x *ComputePartialResponse) GetSignature() *NodeSignature {
 	return nil
 }
 
+// HEKeygenRequest starts an HE dataset's collective key generation on a
+// node (round 1).
+type HEKeygenRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The dataset being created (not yet stored anywhere).
+	DatasetId string `protobuf:"bytes,1,opt,name=dataset_id,json=datasetId,proto3" json:"dataset_id,omitempty"`
+	// SHA-256 of the dataset's canonical schema, 32 bytes.
+	SchemaDigest []byte `protobuf:"bytes,2,opt,name=schema_digest,json=schemaDigest,proto3" json:"schema_digest,omitempty"`
+	// BGV parameter set id.
+	ParamSet string `protobuf:"bytes,3,opt,name=param_set,json=paramSet,proto3" json:"param_set,omitempty"`
+	// Decryption threshold t.
+	Threshold uint32 `protobuf:"varint,4,opt,name=threshold,proto3" json:"threshold,omitempty"`
+	// Number of nodes n.
+	NodeCount uint32 `protobuf:"varint,5,opt,name=node_count,json=nodeCount,proto3" json:"node_count,omitempty"`
+	// Seed of the common reference polynomial, 32 bytes.
+	CrsSeed       []byte `protobuf:"bytes,6,opt,name=crs_seed,json=crsSeed,proto3" json:"crs_seed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HEKeygenRequest) Reset() {
+	*x = HEKeygenRequest{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HEKeygenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HEKeygenRequest) ProtoMessage() {}
+
+func (x *HEKeygenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HEKeygenRequest.ProtoReflect.Descriptor instead.
+func (*HEKeygenRequest) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *HEKeygenRequest) GetDatasetId() string {
+	if x != nil {
+		return x.DatasetId
+	}
+	return ""
+}
+
+func (x *HEKeygenRequest) GetSchemaDigest() []byte {
+	if x != nil {
+		return x.SchemaDigest
+	}
+	return nil
+}
+
+func (x *HEKeygenRequest) GetParamSet() string {
+	if x != nil {
+		return x.ParamSet
+	}
+	return ""
+}
+
+func (x *HEKeygenRequest) GetThreshold() uint32 {
+	if x != nil {
+		return x.Threshold
+	}
+	return 0
+}
+
+func (x *HEKeygenRequest) GetNodeCount() uint32 {
+	if x != nil {
+		return x.NodeCount
+	}
+	return 0
+}
+
+func (x *HEKeygenRequest) GetCrsSeed() []byte {
+	if x != nil {
+		return x.CrsSeed
+	}
+	return nil
+}
+
+// HEKeygenResponse is a node's round-1 output.
+type HEKeygenResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Its share of the collective public key (public).
+	PublicKeyShare []byte `protobuf:"bytes,1,opt,name=public_key_share,json=publicKeyShare,proto3" json:"public_key_share,omitempty"`
+	// Its Shamir share of its secret for each node, by index, each sealed to
+	// that node's sealing key (info "cohort/v1/he-keygen-share"; associated
+	// data binds dataset, crs seed, sender and receiver).
+	SealedShares  [][]byte `protobuf:"bytes,2,rep,name=sealed_shares,json=sealedShares,proto3" json:"sealed_shares,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HEKeygenResponse) Reset() {
+	*x = HEKeygenResponse{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HEKeygenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HEKeygenResponse) ProtoMessage() {}
+
+func (x *HEKeygenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HEKeygenResponse.ProtoReflect.Descriptor instead.
+func (*HEKeygenResponse) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *HEKeygenResponse) GetPublicKeyShare() []byte {
+	if x != nil {
+		return x.PublicKeyShare
+	}
+	return nil
+}
+
+func (x *HEKeygenResponse) GetSealedShares() [][]byte {
+	if x != nil {
+		return x.SealedShares
+	}
+	return nil
+}
+
+// HEKeygenFinishRequest is round 2: every node's round-1 output.
+type HEKeygenFinishRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Dataset id, as in round 1.
+	DatasetId string `protobuf:"bytes,1,opt,name=dataset_id,json=datasetId,proto3" json:"dataset_id,omitempty"`
+	// Every node's public-key share, by index.
+	PublicKeyShares [][]byte `protobuf:"bytes,2,rep,name=public_key_shares,json=publicKeyShares,proto3" json:"public_key_shares,omitempty"`
+	// The shares sealed to the receiving node, by sender index.
+	SealedShares  [][]byte `protobuf:"bytes,3,rep,name=sealed_shares,json=sealedShares,proto3" json:"sealed_shares,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HEKeygenFinishRequest) Reset() {
+	*x = HEKeygenFinishRequest{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HEKeygenFinishRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HEKeygenFinishRequest) ProtoMessage() {}
+
+func (x *HEKeygenFinishRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HEKeygenFinishRequest.ProtoReflect.Descriptor instead.
+func (*HEKeygenFinishRequest) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *HEKeygenFinishRequest) GetDatasetId() string {
+	if x != nil {
+		return x.DatasetId
+	}
+	return ""
+}
+
+func (x *HEKeygenFinishRequest) GetPublicKeyShares() [][]byte {
+	if x != nil {
+		return x.PublicKeyShares
+	}
+	return nil
+}
+
+func (x *HEKeygenFinishRequest) GetSealedShares() [][]byte {
+	if x != nil {
+		return x.SealedShares
+	}
+	return nil
+}
+
+// HEKeygenFinishResponse is a node's approval of the collective key.
+type HEKeygenFinishResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The collective public key the node aggregated (he.PublicKey encoding).
+	PublicKey []byte `protobuf:"bytes,1,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	// Its signature (attest.HEKeygen).
+	Signature     *NodeSignature `protobuf:"bytes,2,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HEKeygenFinishResponse) Reset() {
+	*x = HEKeygenFinishResponse{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HEKeygenFinishResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HEKeygenFinishResponse) ProtoMessage() {}
+
+func (x *HEKeygenFinishResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HEKeygenFinishResponse.ProtoReflect.Descriptor instead.
+func (*HEKeygenFinishResponse) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *HEKeygenFinishResponse) GetPublicKey() []byte {
+	if x != nil {
+		return x.PublicKey
+	}
+	return nil
+}
+
+func (x *HEKeygenFinishResponse) GetSignature() *NodeSignature {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
 // StoreBuyerRequest replicates a buyer account.
 type StoreBuyerRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1787,7 +2069,7 @@ type StoreBuyerRequest struct {
 
 func (x *StoreBuyerRequest) Reset() {
 	*x = StoreBuyerRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[29]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1799,7 +2081,7 @@ func (x *StoreBuyerRequest) String() string {
 func (*StoreBuyerRequest) ProtoMessage() {}
 
 func (x *StoreBuyerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[29]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1812,7 +2094,7 @@ func (x *StoreBuyerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreBuyerRequest.ProtoReflect.Descriptor instead.
 func (*StoreBuyerRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{29}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *StoreBuyerRequest) GetBuyerId() string {
@@ -1845,7 +2127,7 @@ type StoreBuyerResponse struct {
 
 func (x *StoreBuyerResponse) Reset() {
 	*x = StoreBuyerResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[30]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1857,7 +2139,7 @@ func (x *StoreBuyerResponse) String() string {
 func (*StoreBuyerResponse) ProtoMessage() {}
 
 func (x *StoreBuyerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[30]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1870,7 +2152,7 @@ func (x *StoreBuyerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreBuyerResponse.ProtoReflect.Descriptor instead.
 func (*StoreBuyerResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{30}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{34}
 }
 
 // SignTranscriptRequest is one message of a transcript sent for signing.
@@ -1889,7 +2171,7 @@ type SignTranscriptRequest struct {
 
 func (x *SignTranscriptRequest) Reset() {
 	*x = SignTranscriptRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[31]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1901,7 +2183,7 @@ func (x *SignTranscriptRequest) String() string {
 func (*SignTranscriptRequest) ProtoMessage() {}
 
 func (x *SignTranscriptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[31]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1914,7 +2196,7 @@ func (x *SignTranscriptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignTranscriptRequest.ProtoReflect.Descriptor instead.
 func (*SignTranscriptRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{31}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *SignTranscriptRequest) GetPart() isSignTranscriptRequest_Part {
@@ -1972,7 +2254,7 @@ type SignTranscriptResponse struct {
 
 func (x *SignTranscriptResponse) Reset() {
 	*x = SignTranscriptResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[32]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1984,7 +2266,7 @@ func (x *SignTranscriptResponse) String() string {
 func (*SignTranscriptResponse) ProtoMessage() {}
 
 func (x *SignTranscriptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[32]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1997,7 +2279,7 @@ func (x *SignTranscriptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignTranscriptResponse.ProtoReflect.Descriptor instead.
 func (*SignTranscriptResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{32}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *SignTranscriptResponse) GetSignature() *NodeSignature {
@@ -2106,17 +2388,39 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"\bjob_time\x18\x03 \x01(\x03R\ajobTime\"v\n" +
 	"\x12PrepareJobResponse\x12(\n" +
 	"\x03set\x18\x01 \x01(\v2\x16.cohort.v1.EligibleSetR\x03set\x126\n" +
-	"\tsignature\x18\x02 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature\"\x90\x01\n" +
+	"\tsignature\x18\x02 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature\"\xb7\x01\n" +
 	"\x15ComputePartialRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12&\n" +
 	"\x04spec\x18\x02 \x01(\v2\x12.cohort.v1.JobSpecR\x04spec\x12\x19\n" +
 	"\bjob_time\x18\x03 \x01(\x03R\ajobTime\x12\x1d\n" +
 	"\n" +
-	"set_digest\x18\x04 \x01(\fR\tsetDigest\"\x8c\x01\n" +
+	"set_digest\x18\x04 \x01(\fR\tsetDigest\x12%\n" +
+	"\x0edecryption_set\x18\x05 \x03(\rR\rdecryptionSet\"\x8c\x01\n" +
 	"\x16ComputePartialResponse\x12 \n" +
 	"\vcoordinates\x18\x01 \x03(\rR\vcoordinates\x12\x18\n" +
 	"\apartial\x18\x02 \x01(\fR\apartial\x126\n" +
-	"\tsignature\x18\x03 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature\"l\n" +
+	"\tsignature\x18\x03 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature\"\xca\x01\n" +
+	"\x0fHEKeygenRequest\x12\x1d\n" +
+	"\n" +
+	"dataset_id\x18\x01 \x01(\tR\tdatasetId\x12#\n" +
+	"\rschema_digest\x18\x02 \x01(\fR\fschemaDigest\x12\x1b\n" +
+	"\tparam_set\x18\x03 \x01(\tR\bparamSet\x12\x1c\n" +
+	"\tthreshold\x18\x04 \x01(\rR\tthreshold\x12\x1d\n" +
+	"\n" +
+	"node_count\x18\x05 \x01(\rR\tnodeCount\x12\x19\n" +
+	"\bcrs_seed\x18\x06 \x01(\fR\acrsSeed\"a\n" +
+	"\x10HEKeygenResponse\x12(\n" +
+	"\x10public_key_share\x18\x01 \x01(\fR\x0epublicKeyShare\x12#\n" +
+	"\rsealed_shares\x18\x02 \x03(\fR\fsealedShares\"\x87\x01\n" +
+	"\x15HEKeygenFinishRequest\x12\x1d\n" +
+	"\n" +
+	"dataset_id\x18\x01 \x01(\tR\tdatasetId\x12*\n" +
+	"\x11public_key_shares\x18\x02 \x03(\fR\x0fpublicKeyShares\x12#\n" +
+	"\rsealed_shares\x18\x03 \x03(\fR\fsealedShares\"o\n" +
+	"\x16HEKeygenFinishResponse\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x01 \x01(\fR\tpublicKey\x126\n" +
+	"\tsignature\x18\x02 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature\"l\n" +
 	"\x11StoreBuyerRequest\x12\x19\n" +
 	"\bbuyer_id\x18\x01 \x01(\tR\abuyerId\x12\x1d\n" +
 	"\n" +
@@ -2129,7 +2433,7 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"\x05chunk\x18\x02 \x01(\v2\x10.cohort.v1.ChunkH\x00R\x05chunkB\x06\n" +
 	"\x04part\"P\n" +
 	"\x16SignTranscriptResponse\x126\n" +
-	"\tsignature\x18\x01 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature2\xb2\v\n" +
+	"\tsignature\x18\x01 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature2\xce\f\n" +
 	"\vPeerService\x12R\n" +
 	"\rStartCeremony\x12\x1f.cohort.v1.StartCeremonyRequest\x1a .cohort.v1.StartCeremonyResponse\x12e\n" +
 	"\x12CeremonyContribute\x12$.cohort.v1.CeremonyContributeRequest\x1a%.cohort.v1.CeremonyContributeResponse(\x010\x01\x12Q\n" +
@@ -2142,7 +2446,9 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"\x11ApplyRegistration\x12#.cohort.v1.ApplyRegistrationRequest\x1a$.cohort.v1.ApplyRegistrationResponse\x12d\n" +
 	"\x13ProposeRegistration\x12%.cohort.v1.ProposeRegistrationRequest\x1a&.cohort.v1.ProposeRegistrationResponse\x12O\n" +
 	"\fStoreInvites\x12\x1e.cohort.v1.StoreInvitesRequest\x1a\x1f.cohort.v1.StoreInvitesResponse\x12[\n" +
-	"\x10GetRegistryState\x12\".cohort.v1.GetRegistryStateRequest\x1a#.cohort.v1.GetRegistryStateResponse\x12I\n" +
+	"\x10GetRegistryState\x12\".cohort.v1.GetRegistryStateRequest\x1a#.cohort.v1.GetRegistryStateResponse\x12C\n" +
+	"\bHEKeygen\x12\x1a.cohort.v1.HEKeygenRequest\x1a\x1b.cohort.v1.HEKeygenResponse\x12U\n" +
+	"\x0eHEKeygenFinish\x12 .cohort.v1.HEKeygenFinishRequest\x1a!.cohort.v1.HEKeygenFinishResponse\x12I\n" +
 	"\n" +
 	"PrepareJob\x12\x1c.cohort.v1.PrepareJobRequest\x1a\x1d.cohort.v1.PrepareJobResponse\x12U\n" +
 	"\x0eComputePartial\x12 .cohort.v1.ComputePartialRequest\x1a!.cohort.v1.ComputePartialResponse\x12I\n" +
@@ -2162,7 +2468,7 @@ func file_cohort_v1_peer_service_proto_rawDescGZIP() []byte {
 	return file_cohort_v1_peer_service_proto_rawDescData
 }
 
-var file_cohort_v1_peer_service_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_cohort_v1_peer_service_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_cohort_v1_peer_service_proto_goTypes = []any{
 	(*StartCeremonyRequest)(nil),        // 0: cohort.v1.StartCeremonyRequest
 	(*StartCeremonyResponse)(nil),       // 1: cohort.v1.StartCeremonyResponse
@@ -2193,84 +2499,93 @@ var file_cohort_v1_peer_service_proto_goTypes = []any{
 	(*PrepareJobResponse)(nil),          // 26: cohort.v1.PrepareJobResponse
 	(*ComputePartialRequest)(nil),       // 27: cohort.v1.ComputePartialRequest
 	(*ComputePartialResponse)(nil),      // 28: cohort.v1.ComputePartialResponse
-	(*StoreBuyerRequest)(nil),           // 29: cohort.v1.StoreBuyerRequest
-	(*StoreBuyerResponse)(nil),          // 30: cohort.v1.StoreBuyerResponse
-	(*SignTranscriptRequest)(nil),       // 31: cohort.v1.SignTranscriptRequest
-	(*SignTranscriptResponse)(nil),      // 32: cohort.v1.SignTranscriptResponse
-	(*CeremonyInfo)(nil),                // 33: cohort.v1.CeremonyInfo
-	(*DatasetDescriptor)(nil),           // 34: cohort.v1.DatasetDescriptor
-	(*NodeSignature)(nil),               // 35: cohort.v1.NodeSignature
-	(*CeremonyContributionHeader)(nil),  // 36: cohort.v1.CeremonyContributionHeader
-	(*Chunk)(nil),                       // 37: cohort.v1.Chunk
-	(*BlobHeader)(nil),                  // 38: cohort.v1.BlobHeader
-	(*ContributionAck)(nil),             // 39: cohort.v1.ContributionAck
-	(*RegistryUpdate)(nil),              // 40: cohort.v1.RegistryUpdate
-	(*JobSpec)(nil),                     // 41: cohort.v1.JobSpec
-	(*EligibleSet)(nil),                 // 42: cohort.v1.EligibleSet
+	(*HEKeygenRequest)(nil),             // 29: cohort.v1.HEKeygenRequest
+	(*HEKeygenResponse)(nil),            // 30: cohort.v1.HEKeygenResponse
+	(*HEKeygenFinishRequest)(nil),       // 31: cohort.v1.HEKeygenFinishRequest
+	(*HEKeygenFinishResponse)(nil),      // 32: cohort.v1.HEKeygenFinishResponse
+	(*StoreBuyerRequest)(nil),           // 33: cohort.v1.StoreBuyerRequest
+	(*StoreBuyerResponse)(nil),          // 34: cohort.v1.StoreBuyerResponse
+	(*SignTranscriptRequest)(nil),       // 35: cohort.v1.SignTranscriptRequest
+	(*SignTranscriptResponse)(nil),      // 36: cohort.v1.SignTranscriptResponse
+	(*CeremonyInfo)(nil),                // 37: cohort.v1.CeremonyInfo
+	(*DatasetDescriptor)(nil),           // 38: cohort.v1.DatasetDescriptor
+	(*NodeSignature)(nil),               // 39: cohort.v1.NodeSignature
+	(*CeremonyContributionHeader)(nil),  // 40: cohort.v1.CeremonyContributionHeader
+	(*Chunk)(nil),                       // 41: cohort.v1.Chunk
+	(*BlobHeader)(nil),                  // 42: cohort.v1.BlobHeader
+	(*ContributionAck)(nil),             // 43: cohort.v1.ContributionAck
+	(*RegistryUpdate)(nil),              // 44: cohort.v1.RegistryUpdate
+	(*JobSpec)(nil),                     // 45: cohort.v1.JobSpec
+	(*EligibleSet)(nil),                 // 46: cohort.v1.EligibleSet
 }
 var file_cohort_v1_peer_service_proto_depIdxs = []int32{
-	33, // 0: cohort.v1.StartCeremonyRequest.ceremony:type_name -> cohort.v1.CeremonyInfo
-	34, // 1: cohort.v1.StartCeremonyRequest.dataset:type_name -> cohort.v1.DatasetDescriptor
-	35, // 2: cohort.v1.StartCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
-	36, // 3: cohort.v1.CeremonyContributeRequest.header:type_name -> cohort.v1.CeremonyContributionHeader
-	37, // 4: cohort.v1.CeremonyContributeRequest.chunk:type_name -> cohort.v1.Chunk
-	36, // 5: cohort.v1.CeremonyContributeResponse.header:type_name -> cohort.v1.CeremonyContributionHeader
-	37, // 6: cohort.v1.CeremonyContributeResponse.chunk:type_name -> cohort.v1.Chunk
+	37, // 0: cohort.v1.StartCeremonyRequest.ceremony:type_name -> cohort.v1.CeremonyInfo
+	38, // 1: cohort.v1.StartCeremonyRequest.dataset:type_name -> cohort.v1.DatasetDescriptor
+	39, // 2: cohort.v1.StartCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
+	40, // 3: cohort.v1.CeremonyContributeRequest.header:type_name -> cohort.v1.CeremonyContributionHeader
+	41, // 4: cohort.v1.CeremonyContributeRequest.chunk:type_name -> cohort.v1.Chunk
+	40, // 5: cohort.v1.CeremonyContributeResponse.header:type_name -> cohort.v1.CeremonyContributionHeader
+	41, // 6: cohort.v1.CeremonyContributeResponse.chunk:type_name -> cohort.v1.Chunk
 	5,  // 7: cohort.v1.SealCeremonyRequest.header:type_name -> cohort.v1.SealCeremonyHeader
-	37, // 8: cohort.v1.SealCeremonyRequest.chunk:type_name -> cohort.v1.Chunk
-	38, // 9: cohort.v1.SealCeremonyHeader.blob:type_name -> cohort.v1.BlobHeader
-	33, // 10: cohort.v1.SealCeremonyResponse.ceremony:type_name -> cohort.v1.CeremonyInfo
-	35, // 11: cohort.v1.SealCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
-	39, // 12: cohort.v1.ForwardContributionResponse.ack:type_name -> cohort.v1.ContributionAck
-	40, // 13: cohort.v1.ApplyRegistrationRequest.update:type_name -> cohort.v1.RegistryUpdate
-	40, // 14: cohort.v1.GetRegistryStateResponse.updates:type_name -> cohort.v1.RegistryUpdate
-	39, // 15: cohort.v1.GetContributionAckResponse.ack:type_name -> cohort.v1.ContributionAck
-	35, // 16: cohort.v1.ForwardRevocationResponse.signature:type_name -> cohort.v1.NodeSignature
-	41, // 17: cohort.v1.PrepareJobRequest.spec:type_name -> cohort.v1.JobSpec
-	42, // 18: cohort.v1.PrepareJobResponse.set:type_name -> cohort.v1.EligibleSet
-	35, // 19: cohort.v1.PrepareJobResponse.signature:type_name -> cohort.v1.NodeSignature
-	41, // 20: cohort.v1.ComputePartialRequest.spec:type_name -> cohort.v1.JobSpec
-	35, // 21: cohort.v1.ComputePartialResponse.signature:type_name -> cohort.v1.NodeSignature
-	38, // 22: cohort.v1.SignTranscriptRequest.header:type_name -> cohort.v1.BlobHeader
-	37, // 23: cohort.v1.SignTranscriptRequest.chunk:type_name -> cohort.v1.Chunk
-	35, // 24: cohort.v1.SignTranscriptResponse.signature:type_name -> cohort.v1.NodeSignature
-	0,  // 25: cohort.v1.PeerService.StartCeremony:input_type -> cohort.v1.StartCeremonyRequest
-	2,  // 26: cohort.v1.PeerService.CeremonyContribute:input_type -> cohort.v1.CeremonyContributeRequest
-	4,  // 27: cohort.v1.PeerService.SealCeremony:input_type -> cohort.v1.SealCeremonyRequest
-	7,  // 28: cohort.v1.PeerService.AbortCeremony:input_type -> cohort.v1.AbortCeremonyRequest
-	9,  // 29: cohort.v1.PeerService.ForwardContribution:input_type -> cohort.v1.ForwardContributionRequest
-	11, // 30: cohort.v1.PeerService.AbortContribution:input_type -> cohort.v1.AbortContributionRequest
-	21, // 31: cohort.v1.PeerService.GetContributionAck:input_type -> cohort.v1.GetContributionAckRequest
-	23, // 32: cohort.v1.PeerService.ForwardRevocation:input_type -> cohort.v1.ForwardRevocationRequest
-	13, // 33: cohort.v1.PeerService.ApplyRegistration:input_type -> cohort.v1.ApplyRegistrationRequest
-	17, // 34: cohort.v1.PeerService.ProposeRegistration:input_type -> cohort.v1.ProposeRegistrationRequest
-	19, // 35: cohort.v1.PeerService.StoreInvites:input_type -> cohort.v1.StoreInvitesRequest
-	15, // 36: cohort.v1.PeerService.GetRegistryState:input_type -> cohort.v1.GetRegistryStateRequest
-	25, // 37: cohort.v1.PeerService.PrepareJob:input_type -> cohort.v1.PrepareJobRequest
-	27, // 38: cohort.v1.PeerService.ComputePartial:input_type -> cohort.v1.ComputePartialRequest
-	29, // 39: cohort.v1.PeerService.StoreBuyer:input_type -> cohort.v1.StoreBuyerRequest
-	31, // 40: cohort.v1.PeerService.SignTranscript:input_type -> cohort.v1.SignTranscriptRequest
-	1,  // 41: cohort.v1.PeerService.StartCeremony:output_type -> cohort.v1.StartCeremonyResponse
-	3,  // 42: cohort.v1.PeerService.CeremonyContribute:output_type -> cohort.v1.CeremonyContributeResponse
-	6,  // 43: cohort.v1.PeerService.SealCeremony:output_type -> cohort.v1.SealCeremonyResponse
-	8,  // 44: cohort.v1.PeerService.AbortCeremony:output_type -> cohort.v1.AbortCeremonyResponse
-	10, // 45: cohort.v1.PeerService.ForwardContribution:output_type -> cohort.v1.ForwardContributionResponse
-	12, // 46: cohort.v1.PeerService.AbortContribution:output_type -> cohort.v1.AbortContributionResponse
-	22, // 47: cohort.v1.PeerService.GetContributionAck:output_type -> cohort.v1.GetContributionAckResponse
-	24, // 48: cohort.v1.PeerService.ForwardRevocation:output_type -> cohort.v1.ForwardRevocationResponse
-	14, // 49: cohort.v1.PeerService.ApplyRegistration:output_type -> cohort.v1.ApplyRegistrationResponse
-	18, // 50: cohort.v1.PeerService.ProposeRegistration:output_type -> cohort.v1.ProposeRegistrationResponse
-	20, // 51: cohort.v1.PeerService.StoreInvites:output_type -> cohort.v1.StoreInvitesResponse
-	16, // 52: cohort.v1.PeerService.GetRegistryState:output_type -> cohort.v1.GetRegistryStateResponse
-	26, // 53: cohort.v1.PeerService.PrepareJob:output_type -> cohort.v1.PrepareJobResponse
-	28, // 54: cohort.v1.PeerService.ComputePartial:output_type -> cohort.v1.ComputePartialResponse
-	30, // 55: cohort.v1.PeerService.StoreBuyer:output_type -> cohort.v1.StoreBuyerResponse
-	32, // 56: cohort.v1.PeerService.SignTranscript:output_type -> cohort.v1.SignTranscriptResponse
-	41, // [41:57] is the sub-list for method output_type
-	25, // [25:41] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	41, // 8: cohort.v1.SealCeremonyRequest.chunk:type_name -> cohort.v1.Chunk
+	42, // 9: cohort.v1.SealCeremonyHeader.blob:type_name -> cohort.v1.BlobHeader
+	37, // 10: cohort.v1.SealCeremonyResponse.ceremony:type_name -> cohort.v1.CeremonyInfo
+	39, // 11: cohort.v1.SealCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
+	43, // 12: cohort.v1.ForwardContributionResponse.ack:type_name -> cohort.v1.ContributionAck
+	44, // 13: cohort.v1.ApplyRegistrationRequest.update:type_name -> cohort.v1.RegistryUpdate
+	44, // 14: cohort.v1.GetRegistryStateResponse.updates:type_name -> cohort.v1.RegistryUpdate
+	43, // 15: cohort.v1.GetContributionAckResponse.ack:type_name -> cohort.v1.ContributionAck
+	39, // 16: cohort.v1.ForwardRevocationResponse.signature:type_name -> cohort.v1.NodeSignature
+	45, // 17: cohort.v1.PrepareJobRequest.spec:type_name -> cohort.v1.JobSpec
+	46, // 18: cohort.v1.PrepareJobResponse.set:type_name -> cohort.v1.EligibleSet
+	39, // 19: cohort.v1.PrepareJobResponse.signature:type_name -> cohort.v1.NodeSignature
+	45, // 20: cohort.v1.ComputePartialRequest.spec:type_name -> cohort.v1.JobSpec
+	39, // 21: cohort.v1.ComputePartialResponse.signature:type_name -> cohort.v1.NodeSignature
+	39, // 22: cohort.v1.HEKeygenFinishResponse.signature:type_name -> cohort.v1.NodeSignature
+	42, // 23: cohort.v1.SignTranscriptRequest.header:type_name -> cohort.v1.BlobHeader
+	41, // 24: cohort.v1.SignTranscriptRequest.chunk:type_name -> cohort.v1.Chunk
+	39, // 25: cohort.v1.SignTranscriptResponse.signature:type_name -> cohort.v1.NodeSignature
+	0,  // 26: cohort.v1.PeerService.StartCeremony:input_type -> cohort.v1.StartCeremonyRequest
+	2,  // 27: cohort.v1.PeerService.CeremonyContribute:input_type -> cohort.v1.CeremonyContributeRequest
+	4,  // 28: cohort.v1.PeerService.SealCeremony:input_type -> cohort.v1.SealCeremonyRequest
+	7,  // 29: cohort.v1.PeerService.AbortCeremony:input_type -> cohort.v1.AbortCeremonyRequest
+	9,  // 30: cohort.v1.PeerService.ForwardContribution:input_type -> cohort.v1.ForwardContributionRequest
+	11, // 31: cohort.v1.PeerService.AbortContribution:input_type -> cohort.v1.AbortContributionRequest
+	21, // 32: cohort.v1.PeerService.GetContributionAck:input_type -> cohort.v1.GetContributionAckRequest
+	23, // 33: cohort.v1.PeerService.ForwardRevocation:input_type -> cohort.v1.ForwardRevocationRequest
+	13, // 34: cohort.v1.PeerService.ApplyRegistration:input_type -> cohort.v1.ApplyRegistrationRequest
+	17, // 35: cohort.v1.PeerService.ProposeRegistration:input_type -> cohort.v1.ProposeRegistrationRequest
+	19, // 36: cohort.v1.PeerService.StoreInvites:input_type -> cohort.v1.StoreInvitesRequest
+	15, // 37: cohort.v1.PeerService.GetRegistryState:input_type -> cohort.v1.GetRegistryStateRequest
+	29, // 38: cohort.v1.PeerService.HEKeygen:input_type -> cohort.v1.HEKeygenRequest
+	31, // 39: cohort.v1.PeerService.HEKeygenFinish:input_type -> cohort.v1.HEKeygenFinishRequest
+	25, // 40: cohort.v1.PeerService.PrepareJob:input_type -> cohort.v1.PrepareJobRequest
+	27, // 41: cohort.v1.PeerService.ComputePartial:input_type -> cohort.v1.ComputePartialRequest
+	33, // 42: cohort.v1.PeerService.StoreBuyer:input_type -> cohort.v1.StoreBuyerRequest
+	35, // 43: cohort.v1.PeerService.SignTranscript:input_type -> cohort.v1.SignTranscriptRequest
+	1,  // 44: cohort.v1.PeerService.StartCeremony:output_type -> cohort.v1.StartCeremonyResponse
+	3,  // 45: cohort.v1.PeerService.CeremonyContribute:output_type -> cohort.v1.CeremonyContributeResponse
+	6,  // 46: cohort.v1.PeerService.SealCeremony:output_type -> cohort.v1.SealCeremonyResponse
+	8,  // 47: cohort.v1.PeerService.AbortCeremony:output_type -> cohort.v1.AbortCeremonyResponse
+	10, // 48: cohort.v1.PeerService.ForwardContribution:output_type -> cohort.v1.ForwardContributionResponse
+	12, // 49: cohort.v1.PeerService.AbortContribution:output_type -> cohort.v1.AbortContributionResponse
+	22, // 50: cohort.v1.PeerService.GetContributionAck:output_type -> cohort.v1.GetContributionAckResponse
+	24, // 51: cohort.v1.PeerService.ForwardRevocation:output_type -> cohort.v1.ForwardRevocationResponse
+	14, // 52: cohort.v1.PeerService.ApplyRegistration:output_type -> cohort.v1.ApplyRegistrationResponse
+	18, // 53: cohort.v1.PeerService.ProposeRegistration:output_type -> cohort.v1.ProposeRegistrationResponse
+	20, // 54: cohort.v1.PeerService.StoreInvites:output_type -> cohort.v1.StoreInvitesResponse
+	16, // 55: cohort.v1.PeerService.GetRegistryState:output_type -> cohort.v1.GetRegistryStateResponse
+	30, // 56: cohort.v1.PeerService.HEKeygen:output_type -> cohort.v1.HEKeygenResponse
+	32, // 57: cohort.v1.PeerService.HEKeygenFinish:output_type -> cohort.v1.HEKeygenFinishResponse
+	26, // 58: cohort.v1.PeerService.PrepareJob:output_type -> cohort.v1.PrepareJobResponse
+	28, // 59: cohort.v1.PeerService.ComputePartial:output_type -> cohort.v1.ComputePartialResponse
+	34, // 60: cohort.v1.PeerService.StoreBuyer:output_type -> cohort.v1.StoreBuyerResponse
+	36, // 61: cohort.v1.PeerService.SignTranscript:output_type -> cohort.v1.SignTranscriptResponse
+	44, // [44:62] is the sub-list for method output_type
+	26, // [26:44] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_peer_service_proto_init() }
@@ -2297,7 +2612,7 @@ func file_cohort_v1_peer_service_proto_init() {
 		(*SealCeremonyRequest_Header)(nil),
 		(*SealCeremonyRequest_Chunk)(nil),
 	}
-	file_cohort_v1_peer_service_proto_msgTypes[31].OneofWrappers = []any{
+	file_cohort_v1_peer_service_proto_msgTypes[35].OneofWrappers = []any{
 		(*SignTranscriptRequest_Header)(nil),
 		(*SignTranscriptRequest_Chunk)(nil),
 	}
@@ -2307,7 +2622,7 @@ func file_cohort_v1_peer_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cohort_v1_peer_service_proto_rawDesc), len(file_cohort_v1_peer_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   33,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

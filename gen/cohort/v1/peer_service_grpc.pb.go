@@ -31,6 +31,8 @@ const (
 	PeerService_ProposeRegistration_FullMethodName = "/cohort.v1.PeerService/ProposeRegistration"
 	PeerService_StoreInvites_FullMethodName        = "/cohort.v1.PeerService/StoreInvites"
 	PeerService_GetRegistryState_FullMethodName    = "/cohort.v1.PeerService/GetRegistryState"
+	PeerService_HEKeygen_FullMethodName            = "/cohort.v1.PeerService/HEKeygen"
+	PeerService_HEKeygenFinish_FullMethodName      = "/cohort.v1.PeerService/HEKeygenFinish"
 	PeerService_PrepareJob_FullMethodName          = "/cohort.v1.PeerService/PrepareJob"
 	PeerService_ComputePartial_FullMethodName      = "/cohort.v1.PeerService/ComputePartial"
 	PeerService_StoreBuyer_FullMethodName          = "/cohort.v1.PeerService/StoreBuyer"
@@ -111,6 +113,15 @@ type PeerServiceClient interface {
 	// GetRegistryState returns the peer's registry head and a page of its
 	// update log, for a node that catches up.
 	GetRegistryState(ctx context.Context, in *GetRegistryStateRequest, opts ...grpc.CallOption) (*GetRegistryStateResponse, error)
+	// HEKeygen is round 1 of an HE dataset's collective key generation: the
+	// node draws its secret, answers its public-key share and a Shamir share
+	// of its secret for every node, each sealed to that node. It keeps its
+	// secret in memory until HEKeygenFinish.
+	HEKeygen(ctx context.Context, in *HEKeygenRequest, opts ...grpc.CallOption) (*HEKeygenResponse, error)
+	// HEKeygenFinish is round 2: the node aggregates every public-key share
+	// into the collective key, opens the shares sealed to it into its
+	// threshold key share, stores that encrypted at rest and signs the key.
+	HEKeygenFinish(ctx context.Context, in *HEKeygenFinishRequest, opts ...grpc.CallOption) (*HEKeygenFinishResponse, error)
 	// PrepareJob asks the peer to select a job's eligible records from its
 	// own store, by the same rule as the coordinator (spec, job time), and to
 	// sign the digest of that set. The coordinator compares every node's
@@ -270,6 +281,26 @@ func (c *peerServiceClient) GetRegistryState(ctx context.Context, in *GetRegistr
 	return out, nil
 }
 
+func (c *peerServiceClient) HEKeygen(ctx context.Context, in *HEKeygenRequest, opts ...grpc.CallOption) (*HEKeygenResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(HEKeygenResponse)
+	err := c.cc.Invoke(ctx, PeerService_HEKeygen_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *peerServiceClient) HEKeygenFinish(ctx context.Context, in *HEKeygenFinishRequest, opts ...grpc.CallOption) (*HEKeygenFinishResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(HEKeygenFinishResponse)
+	err := c.cc.Invoke(ctx, PeerService_HEKeygenFinish_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *peerServiceClient) PrepareJob(ctx context.Context, in *PrepareJobRequest, opts ...grpc.CallOption) (*PrepareJobResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(PrepareJobResponse)
@@ -387,6 +418,15 @@ type PeerServiceServer interface {
 	// GetRegistryState returns the peer's registry head and a page of its
 	// update log, for a node that catches up.
 	GetRegistryState(context.Context, *GetRegistryStateRequest) (*GetRegistryStateResponse, error)
+	// HEKeygen is round 1 of an HE dataset's collective key generation: the
+	// node draws its secret, answers its public-key share and a Shamir share
+	// of its secret for every node, each sealed to that node. It keeps its
+	// secret in memory until HEKeygenFinish.
+	HEKeygen(context.Context, *HEKeygenRequest) (*HEKeygenResponse, error)
+	// HEKeygenFinish is round 2: the node aggregates every public-key share
+	// into the collective key, opens the shares sealed to it into its
+	// threshold key share, stores that encrypted at rest and signs the key.
+	HEKeygenFinish(context.Context, *HEKeygenFinishRequest) (*HEKeygenFinishResponse, error)
 	// PrepareJob asks the peer to select a job's eligible records from its
 	// own store, by the same rule as the coordinator (spec, job time), and to
 	// sign the digest of that set. The coordinator compares every node's
@@ -455,6 +495,12 @@ func (UnimplementedPeerServiceServer) StoreInvites(context.Context, *StoreInvite
 }
 func (UnimplementedPeerServiceServer) GetRegistryState(context.Context, *GetRegistryStateRequest) (*GetRegistryStateResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetRegistryState not implemented")
+}
+func (UnimplementedPeerServiceServer) HEKeygen(context.Context, *HEKeygenRequest) (*HEKeygenResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method HEKeygen not implemented")
+}
+func (UnimplementedPeerServiceServer) HEKeygenFinish(context.Context, *HEKeygenFinishRequest) (*HEKeygenFinishResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method HEKeygenFinish not implemented")
 }
 func (UnimplementedPeerServiceServer) PrepareJob(context.Context, *PrepareJobRequest) (*PrepareJobResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method PrepareJob not implemented")
@@ -683,6 +729,42 @@ func _PeerService_GetRegistryState_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PeerService_HEKeygen_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HEKeygenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PeerServiceServer).HEKeygen(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PeerService_HEKeygen_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PeerServiceServer).HEKeygen(ctx, req.(*HEKeygenRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PeerService_HEKeygenFinish_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HEKeygenFinishRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PeerServiceServer).HEKeygenFinish(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PeerService_HEKeygenFinish_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PeerServiceServer).HEKeygenFinish(ctx, req.(*HEKeygenFinishRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _PeerService_PrepareJob_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(PrepareJobRequest)
 	if err := dec(in); err != nil {
@@ -790,6 +872,14 @@ var PeerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetRegistryState",
 			Handler:    _PeerService_GetRegistryState_Handler,
+		},
+		{
+			MethodName: "HEKeygen",
+			Handler:    _PeerService_HEKeygen_Handler,
+		},
+		{
+			MethodName: "HEKeygenFinish",
+			Handler:    _PeerService_HEKeygenFinish_Handler,
 		},
 		{
 			MethodName: "PrepareJob",
