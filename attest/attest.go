@@ -15,6 +15,7 @@ const (
 	TagCeremonySeal    = "cohort/v1/ceremony-seal"
 	TagJobEligibleSet  = "cohort/v1/job-eligible-set"
 	TagJobPartial      = "cohort/v1/job-partial"
+	TagHEKeygen        = "cohort/v1/he-keygen"
 )
 
 // ErrBadSignature is returned by Verify for a signature that does not verify.
@@ -166,4 +167,22 @@ func Verify(pub ed25519.PublicKey, s Statement, sig []byte) error {
 		return ErrBadSignature
 	}
 	return nil
+}
+
+// HEKeygen is a node's statement that it took part in an HE dataset's
+// collective key generation and holds its threshold share of the secret
+// behind the public key with the given digest.
+type HEKeygen struct {
+	DatasetID       string
+	ParamSet        string
+	Threshold       uint32
+	Nodes           uint32
+	CRSSeed         [32]byte
+	PublicKeyDigest [32]byte // SHA-256 of the encoded collective public key
+}
+
+// Message returns the bytes a node signs.
+func (h HEKeygen) Message() []byte {
+	return newBuilder(TagHEKeygen).str(h.DatasetID).str(h.ParamSet).u32(h.Threshold).u32(h.Nodes).
+		fixed(h.CRSSeed[:]).fixed(h.PublicKeyDigest[:]).b
 }

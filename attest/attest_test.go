@@ -87,3 +87,31 @@ func TestJobStatements(t *testing.T) {
 		t.Errorf("partial with another digest verified: %v", err)
 	}
 }
+
+// Every field of the key-generation statement is signed.
+func TestHEKeygenStatement(t *testing.T) {
+	pub, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := HEKeygen{DatasetID: "fitness", ParamSet: "bgv-n12-q109", Threshold: 2, Nodes: 3}
+	h.CRSSeed[0], h.PublicKeyDigest[0] = 1, 2
+	sig := Sign(key, h)
+	if err := Verify(pub, h, sig); err != nil {
+		t.Fatal(err)
+	}
+	for name, change := range map[string]func(*HEKeygen){
+		"dataset":    func(x *HEKeygen) { x.DatasetID = "other" },
+		"param set":  func(x *HEKeygen) { x.ParamSet = "bgv-n13-q218" },
+		"threshold":  func(x *HEKeygen) { x.Threshold = 3 },
+		"nodes":      func(x *HEKeygen) { x.Nodes = 4 },
+		"crs":        func(x *HEKeygen) { x.CRSSeed[0] = 9 },
+		"public key": func(x *HEKeygen) { x.PublicKeyDigest[0] = 9 },
+	} {
+		x := h
+		change(&x)
+		if err := Verify(pub, x, sig); !errors.Is(err, ErrBadSignature) {
+			t.Errorf("%s changed: %v", name, err)
+		}
+	}
+}
