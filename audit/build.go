@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"math/big"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"github.com/cohort-dev/cohort/dataset"
 	"github.com/cohort-dev/cohort/enclave"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
+	"github.com/cohort-dev/cohort/he"
 )
 
 // BuildInput is what the coordinating node holds when a job is DONE.
@@ -26,15 +28,29 @@ type BuildInput struct {
 	// Descriptor is the dataset's descriptor (READY).
 	Descriptor *cohortv1.DatasetDescriptor
 	// Records is the cohort the job counted, in any order: for each record,
-	// its nullifier and payload digest as stored, and its stored public
-	// inputs and proof (store.Contribution Public and Proof).
+	// its nullifier and payload digest as stored, its stored public inputs
+	// and proof (store.Contribution Public and Proof) and, for HE, its
+	// stored ciphertext (store.Contribution Share: the canonical
+	// he.Ciphertext encoding).
 	Records []Record
-	// Evidence is the job's evidence: job time, spec digest, every node's
-	// signed selection and partial digest, the coordinates and their sums.
+	// Evidence is the job's evidence: job time, spec digest, the signed
+	// selection of every node (MPC) or of every live node (HE), the
+	// partial digests (MPC: every node's; HE: the decryption set's), the
+	// coordinates and their sums.
 	Evidence *cohortv1.JobEvidence
-	// Partials holds node i's encoded partial sum (mpc.Partial), as it
-	// sent and signed it, at index i.
+	// Partials holds node i's encoded partial at index i, as it sent and
+	// signed it, for every node of the dataset (len = node count). MPC:
+	// every node's partial sum (mpc.Partial). HE: the decryption share
+	// (he.PartialDecryption) of each node of DecryptionSet, empty for
+	// every other node.
 	Partials [][]byte
+	// DecryptionSet is empty for MPC. HE: the nodes whose decryption
+	// shares the coordinator combined, the threshold-many lowest indices
+	// of the live nodes, ascending.
+	DecryptionSet []uint32
+	// Aggregate is empty for MPC. HE: the aggregate ciphertext the
+	// decryption set decrypted (canonical he.Ciphertext encoding).
+	Aggregate []byte
 	// Result is the released result; its transcript_id is left out of the
 	// transcript.
 	Result *cohortv1.Result
@@ -47,11 +63,15 @@ type BuildInput struct {
 // Build assembles the transcript of a finished job. It checks that the
 // parts fit together structurally — the descriptor decodes and is READY,
 // the spec is the dataset's and is the one the evidence names, every node
-// of the dataset has evidence with Ed25519 signatures, every partial
-// matches the digest its node reported, one sum per coordinate — and
-// returns ErrInvalid otherwise. It does not check proofs, signatures or
-// the release: run Verify on the bundle for that. The inputs are not
-// modified and the transcript shares no memory with them.
+// of the dataset (MPC) or at least the threshold of live nodes with the
+// coordinator among them (HE) has evidence with Ed25519 signatures, the
+// decryption set is the threshold-many lowest live nodes (HE), every
+// partial matches the digest its node reported, every ciphertext has the
+// size of the dataset's parameter set (HE), one sum per coordinate — and
+// returns ErrInvalid otherwise. It does not check proofs, signatures,
+// ciphertexts' contents or the release: run Verify on the bundle for
+// that. The inputs are not modified and the transcript shares no memory
+// with them.
 func Build(in BuildInput) (*Transcript, error) {
 	ds, err := dataset.From(in.Descriptor)
 	if err != nil {
@@ -91,11 +111,17 @@ func Build(in BuildInput) (*Transcript, error) {
 
 	t.Records = make([]Record, len(in.Records))
 	for i, r := range in.Records {
-		t.Records[i] = Record{Nullifier: r.Nullifier, PayloadDigest: r.PayloadDigest, Public: slices.Clone(r.Public), Proof: slices.Clone(r.Proof)}
+		t.Records[i] = Record{Nullifier: r.Nullifier, PayloadDigest: r.PayloadDigest, Public: slices.Clone(r.Public), Proof: slices.Clone(r.Proof),
+			Ciphertext: slices.Clone(r.Ciphertext)}
 	}
 	slices.SortFunc(t.Records, func(a, b Record) int { return bytes.Compare(a.Nullifier[:], b.Nullifier[:]) })
 
-	if t.Nodes, err = buildNodes(ev, in.Partials, int(ds.Desc.GetNodeCount())); err != nil {
+	if ds.HE != nil {
+		err = buildHE(t, in, ds)
+	} else {
+		err = buildMPC(t, in, int(ds.Desc.GetNodeCount()))
+	}
+	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 
@@ -116,15 +142,80 @@ func Build(in BuildInput) (*Transcript, error) {
 	return t, nil
 }
 
-// buildNodes converts the evidence of each of the k nodes.
-func buildNodes(ev *cohortv1.JobEvidence, partials [][]byte, k int) ([]NodeEvidence, error) {
-	if len(ev.GetNodes()) != k {
-		return nil, fmt.Errorf("evidence from %d nodes, the dataset has %d", len(ev.GetNodes()), k)
+// buildMPC fills in the nodes of an MPC job: every one of the k nodes,
+// each with its partial sum.
+func buildMPC(t *Transcript, in BuildInput, k int) error {
+	if len(in.DecryptionSet) != 0 || len(in.Aggregate) != 0 {
+		return errors.New("a decryption set or an aggregate ciphertext for an MPC dataset")
 	}
+	for _, r := range in.Records {
+		if len(r.Ciphertext) != 0 {
+			return fmt.Errorf("record %x…: a ciphertext for an MPC dataset", r.Nullifier[:4])
+		}
+	}
+	ev := in.Evidence
+	if len(ev.GetNodes()) != k {
+		return fmt.Errorf("evidence from %d nodes, the dataset has %d", len(ev.GetNodes()), k)
+	}
+	nodes, err := buildNodes(ev, in.Partials, k, func(int) bool { return true })
+	if err != nil {
+		return err
+	}
+	t.Nodes = nodes
+	return nil
+}
+
+// buildHE fills in the nodes, decryption set and aggregate of an HE job:
+// the live nodes (those with evidence, at least the threshold, the
+// coordinator among them), the decryption set their threshold-many lowest
+// indices with a decryption share each, and ciphertexts of the parameter
+// set's size.
+func buildHE(t *Transcript, in BuildInput, ds *dataset.Dataset) error {
+	k, th := int(ds.Desc.GetNodeCount()), ds.HE.Committee.Threshold
+	size := he.EncodedSize(ds.HE.Params)
+	if len(in.Aggregate) != size {
+		return fmt.Errorf("aggregate ciphertext of %d bytes, parameter set %s has %d", len(in.Aggregate), ds.HE.Params.ID(), size)
+	}
+	for _, r := range in.Records {
+		if len(r.Ciphertext) != size {
+			return fmt.Errorf("record %x…: ciphertext of %d bytes, parameter set %s has %d", r.Nullifier[:4], len(r.Ciphertext), ds.HE.Params.ID(), size)
+		}
+	}
+	live := make([]uint32, 0, len(in.Evidence.GetNodes()))
+	for _, e := range in.Evidence.GetNodes() {
+		live = append(live, e.GetNodeIndex())
+	}
+	slices.Sort(live)
+	for i, x := range live {
+		if int(x) >= k || (i > 0 && x == live[i-1]) {
+			return fmt.Errorf("evidence for node %d is out of range or repeated", x)
+		}
+	}
+	if len(live) < th {
+		return fmt.Errorf("evidence from %d live nodes, decrypting needs the threshold of %d", len(live), th)
+	}
+	if !slices.Contains(live, in.Coordinator) {
+		return fmt.Errorf("no evidence from the coordinator, node %d", in.Coordinator)
+	}
+	if !slices.Equal(in.DecryptionSet, live[:th]) {
+		return fmt.Errorf("decryption set %v is not the %d lowest live nodes %v", in.DecryptionSet, th, live[:th])
+	}
+	nodes, err := buildNodes(in.Evidence, in.Partials, k, func(i int) bool { return slices.Contains(in.DecryptionSet, uint32(i)) })
+	if err != nil {
+		return err
+	}
+	t.Nodes, t.DecryptionSet, t.Aggregate = nodes, slices.Clone(in.DecryptionSet), slices.Clone(in.Aggregate)
+	return nil
+}
+
+// buildNodes converts the evidence of the nodes listed, each a distinct
+// node of the k, by ascending index; partials holds node i's partial at
+// index i, present exactly for the nodes hasPartial names.
+func buildNodes(ev *cohortv1.JobEvidence, partials [][]byte, k int, hasPartial func(int) bool) ([]NodeEvidence, error) {
 	if len(partials) != k {
 		return nil, fmt.Errorf("%d partials, the dataset has %d nodes", len(partials), k)
 	}
-	out := make([]NodeEvidence, k)
+	out := make([]NodeEvidence, 0, len(ev.GetNodes()))
 	seen := make([]bool, k)
 	for _, e := range ev.GetNodes() {
 		i := int(e.GetNodeIndex())
@@ -140,20 +231,31 @@ func buildNodes(ev *cohortv1.JobEvidence, partials [][]byte, k int) ([]NodeEvide
 		if err != nil {
 			return nil, fmt.Errorf("node %d: set signature: %w", i, err)
 		}
-		partialSig, err := signatureOf(e.GetPartialSignature(), i)
-		if err != nil {
-			return nil, fmt.Errorf("node %d: partial signature: %w", i, err)
+		n := NodeEvidence{
+			Index: uint32(i), Eligible: set.GetEligible(), Cohort: set.GetCohort(), SetDigest: [32]byte(set.GetDigest()),
+			Excluded: enclave.ExclusionsOf(set.GetExcluded()), SetSignature: setSig,
 		}
 		p := partials[i]
+		if !hasPartial(i) {
+			if len(p) != 0 || len(e.GetPartialDigest()) != 0 || e.GetPartialSignature() != nil {
+				return nil, fmt.Errorf("node %d: a partial, but the node is not in the decryption set", i)
+			}
+			out = append(out, n)
+			continue
+		}
+		if len(p) == 0 {
+			return nil, fmt.Errorf("node %d: no partial", i)
+		}
+		if n.PartialSignature, err = signatureOf(e.GetPartialSignature(), i); err != nil {
+			return nil, fmt.Errorf("node %d: partial signature: %w", i, err)
+		}
 		if d := sha256.Sum256(p); !bytes.Equal(e.GetPartialDigest(), d[:]) {
 			return nil, fmt.Errorf("node %d: the partial is not the one whose digest the node reported", i)
 		}
-		out[i] = NodeEvidence{
-			Index: uint32(i), Eligible: set.GetEligible(), Cohort: set.GetCohort(), SetDigest: [32]byte(set.GetDigest()),
-			Excluded:     enclave.ExclusionsOf(set.GetExcluded()),
-			SetSignature: setSig, Partial: slices.Clone(p), PartialSignature: partialSig,
-		}
+		n.Partial = slices.Clone(p)
+		out = append(out, n)
 	}
+	slices.SortFunc(out, func(a, b NodeEvidence) int { return cmp.Compare(a.Index, b.Index) })
 	return out, nil
 }
 

@@ -28,13 +28,26 @@ type Limits struct {
 	MaxRecords int
 	// MaxRoots bounds the entries of the registry root history.
 	MaxRoots int
+	// MaxCiphertextBytes bounds each ciphertext of an HE transcript (the
+	// records' and the aggregate). Whatever it says, no ciphertext larger
+	// than he.EncodedSize of the largest parameter set is accepted.
+	MaxCiphertextBytes int
+}
+
+// ciphertextBytes is the bound on one ciphertext under l.
+func (l Limits) ciphertextBytes() uint64 {
+	return uint64(max(0, min(l.MaxCiphertextBytes, maxCiphertextBytes())))
 }
 
 // DefaultLimits returns limits for a cohort of up to a million records
-// (about 1 KiB each) and a ceremony transcript of up to about 3 GiB: the
-// largest bundle a node of the default configuration produces.
+// (about 1 KiB each for MPC) and a ceremony transcript of up to about
+// 3 GiB: the largest bundle a node of the default configuration produces;
+// ciphertexts of any parameter set package he knows. An HE record carries
+// its ciphertext (he.EncodedSize: 128 KiB at N = 4096, 512 KiB at
+// N = 8192), so under the 4 GiB bound an HE transcript holds some 30 000
+// records at N = 4096; raise MaxBytes for larger HE cohorts.
 func DefaultLimits() Limits {
-	return Limits{MaxBytes: 4 << 30, MaxRecords: 1 << 20, MaxRoots: 1 << 20}
+	return Limits{MaxBytes: 4 << 30, MaxRecords: 1 << 20, MaxRoots: 1 << 20, MaxCiphertextBytes: maxCiphertextBytes()}
 }
 
 // Bundle is everything an auditor needs to check a job offline: the
@@ -44,8 +57,11 @@ func DefaultLimits() Limits {
 type Bundle struct {
 	// Transcript is the job's transcript.
 	Transcript *Transcript
-	// Signatures holds node i's Ed25519 signature over
-	// TranscriptStatement{JobID, Digest, Node: i} at index i, one per node.
+	// Signatures holds the Ed25519 signatures over the transcript's
+	// digest (TranscriptStatement{JobID, Digest, Node}) of the nodes
+	// listed in Transcript.Nodes, in that order: Signatures[j] is node
+	// Transcript.Nodes[j].Index's. For MPC that is every node, by index;
+	// for HE the live nodes only.
 	Signatures [][]byte
 	// Descriptor is the dataset's descriptor (cohortv1.DatasetDescriptor)
 	// in its deterministic protobuf encoding; its digest is in the
@@ -60,8 +76,9 @@ type Bundle struct {
 	Ceremony []byte
 }
 
-// NewBundle assembles a bundle from a transcript, the nodes' signatures
-// over its digest (by node index), the dataset's descriptor and its
+// NewBundle assembles a bundle from a transcript, the signatures over its
+// digest of the nodes it lists (in the order of t.Nodes: by node index for
+// MPC, the live nodes' for HE), the dataset's descriptor and its
 // ceremony transcript (nil for an INSECURE_DEV dataset). The verifying key
 // is taken from the descriptor. It checks the structure only.
 func NewBundle(t *Transcript, signatures [][]byte, desc *cohortv1.DatasetDescriptor, ceremony []byte) (*Bundle, error) {
@@ -83,7 +100,7 @@ func NewBundle(t *Transcript, signatures [][]byte, desc *cohortv1.DatasetDescrip
 //
 //	"CHJB" ‖ u8 version
 //	‖ u64 length ‖ transcript encoding
-//	‖ u32 k ‖ k × [64] transcript signature, by node index
+//	‖ u32 k ‖ k × [64] transcript signature, in the order of the transcript's nodes
 //	‖ u64 length ‖ descriptor
 //	‖ u64 length ‖ verifying key
 //	‖ u64 length ‖ ceremony transcript
@@ -175,9 +192,9 @@ func (b *Bundle) validate() error {
 	if len(b.Signatures) != len(b.Transcript.Nodes) {
 		return fmt.Errorf("%d transcript signatures for %d nodes", len(b.Signatures), len(b.Transcript.Nodes))
 	}
-	for i, s := range b.Signatures {
+	for j, s := range b.Signatures {
 		if len(s) != SignatureSize {
-			return fmt.Errorf("node %d: transcript signature of %d bytes, want %d", i, len(s), SignatureSize)
+			return fmt.Errorf("node %d: transcript signature of %d bytes, want %d", b.Transcript.Nodes[j].Index, len(s), SignatureSize)
 		}
 	}
 	switch {

@@ -143,5 +143,5 @@ func TestEveryFlipRejectedCeremony(t *testing.T) {
 	if r := Verify(f.bundle, WithCache(f.cache)); !r.OK() { // fills the cache
 		t.Fatalf("honest bundle:\n%s", r)
 	}
-	flipEverywhere(t, f, 25, 40)
+	flipEverywhere(t, f.bundle, f.encoded, f.opts, 25, 40)
 }

@@ -1,9 +1,11 @@
 // Package audit makes a released job checkable offline by anyone, without
 // trusting the nodes that ran it (DESIGN §2, "anyone can audit"). The
-// coordinating node records each finished job in a Transcript; every node
-// signs the transcript's digest; the transcript, the signatures and the
-// dataset's public setup travel together as a Bundle; Verify re-checks all
-// of it from the bundle alone and reports each check by name.
+// coordinating node records each finished job in a Transcript; the nodes
+// that took part sign the transcript's digest (for MPC every node, for HE
+// the live nodes); the transcript, the signatures and the dataset's public
+// setup travel together as a Bundle; Verify re-checks all of it from the
+// bundle alone and reports each check by name. Both backends are covered:
+// MPC (additive shares, DESIGN §5.3) and HE (threshold BGV, §5.4).
 //
 // # The transcript
 //
@@ -25,27 +27,55 @@
 // them independent of the data), so they reveal nothing the sums do not;
 // they are what binds the released sums to the nodes' signatures.
 //
+// An HE job's transcript differs in four places. Each record also carries
+// its ciphertext (the canonical he.Ciphertext encoding every node stored;
+// the proof's public inputs are its coefficients). Only the live nodes
+// have evidence: those that selected the cohort and signed it, at least
+// the dataset's threshold t, the coordinator among them; a node that did
+// not answer is absent. The transcript names the decryption set D — the t
+// lowest live indices — and the aggregate ciphertext, the homomorphic sum
+// of the records' ciphertexts that D decrypted. The nodes of D, and only
+// they, carry a partial: their decryption share of the aggregate at the
+// released coordinates (he.PartialDecryption: the share's coefficients
+// there, flooded with smudging noise, naming the aggregate's digest and
+// D), signed as attest.JobPartial like an MPC partial. A transcript is HE
+// exactly when it has a decryption set (Transcript.Backend).
+//
 // The encoding is this package's own, length-prefixed and big-endian
 // (laid out in transcript.go and bundle.go), not protobuf, whose
-// deterministic mode is not canonical. Decoders check every length and
-// count against Limits and against the bytes left before allocating,
-// refuse trailing bytes, and accept only the canonical encoding of a
-// well-formed value (records in strictly increasing nullifier order,
-// nodes by index, sums by coordinate with minimal big-endian values, roots
-// by version, ids in their alphabets), so that decoding and encoding are
-// inverse and each transcript has exactly one encoding. Digest is SHA-256
+// deterministic mode is not canonical; this is version 2 (version 1,
+// without the HE fields, is no longer read). Decoders check every length
+// and count against Limits and against the bytes left before allocating
+// (a ciphertext against Limits.MaxCiphertextBytes and the largest
+// parameter set's he.EncodedSize), refuse trailing bytes, and accept only
+// the canonical encoding of a well-formed value (records in strictly
+// increasing nullifier order, nodes by ascending index — every node 0..k−1
+// for MPC —, a partial and its signature together, for HE exactly for the
+// nodes of D, D ascending among the listed nodes, every record's
+// ciphertext of the aggregate's size and none for MPC, sums by coordinate
+// with minimal big-endian values, roots by version, ids in their
+// alphabets), so that decoding and encoding are inverse and each
+// transcript has exactly one encoding. Digest is SHA-256
 // over "cohort/v1/job-transcript", a NUL byte and the encoding; nodes sign
 // it as a TranscriptStatement (domain "cohort/v1/job-transcript-signature",
 // laid out as package attest lays out its statements).
 //
-// Sizes: 72 + (158 + 32·k) + 194 bytes per record (520 for k = 3 nodes:
+// Sizes: 76 + (158 + 32·k) + 194 bytes per record (524 for k = 3 nodes:
 // public inputs, proof, nullifier and payload digest), about 240 + 32 per
-// released coordinate per node (an Ed25519 pair and the partial sum), 56 per registry root, plus the spec and
-// the result (a few hundred bytes each). The job of this package's tests —
-// five records, three nodes, twelve outputs over 21 coordinates — has a
-// 7 KB transcript and a 14 KB bundle with a development setup; a ceremony
-// transcript adds p·(192·N + 32·N) bytes or so for p contributions over a
-// domain of N (2 MB for one contribution per phase at N = 2^13).
+// released coordinate per node (an Ed25519 pair and the partial sum), 56
+// per registry root, plus the spec and the result (a few hundred bytes
+// each). The MPC job of this package's tests — five records, three nodes,
+// twelve outputs over 21 coordinates — has a 7 KB transcript and a 14 KB
+// bundle with a development setup; a ceremony transcript adds
+// p·(192·N + 32·N) bytes or so for p contributions over a domain of N
+// (2 MB for one contribution per phase at N = 2^13). An HE record adds its
+// ciphertext, he.EncodedSize: 128 KiB at N = 4096, 512 KiB at N = 8192
+// (8 KiB for the toy N = 256 set), and so does the aggregate; a decryption
+// share is about 60 + (4 + 8·L)·c bytes for c coordinates and L RNS
+// limbs. The ciphertexts dominate: the HE job of the tests (the same five
+// records at N = 256) has a 55 KB transcript and a 111 KB bundle (the
+// descriptor holds the collective key and a verifying key with 8 + 2N
+// public inputs), and a cohort of 1000 at N = 4096 a 131 MB transcript.
 //
 // # What Verify checks
 //
@@ -53,14 +83,17 @@
 // (nullifier ab12cd34…): proof does not verify", "node 2: transcript
 // signature does not verify", "output 3 (mean of age): released 51.2,
 // recomputed 51.3"). Records and nodes are numbered from 0, records in
-// nullifier order.
+// nullifier order. CheckNames lists the checks of each backend in order:
+// the 16 below for MPC; for HE, ciphertexts before proofs, aggregate,
+// decryption-set and decryption in the place of partial-sums (19).
 //
 //	transcript             the transcript and bundle are well formed
 //	descriptor             the descriptor decodes, is in its deterministic encoding,
 //	                       is consistent (dataset.From) and READY, and its digest is the
 //	                       transcript's
 //	circuit                the circuit compiled from the descriptor's schema, node count
-//	                       and registry depth has the descriptor's circuit digest
+//	                       and registry depth (HE: schema, registry depth and collective
+//	                       key, a circuit constant) has the descriptor's circuit digest
 //	verifying-key          the bundle's verifying key is the descriptor's, byte for byte,
 //	                       and fits the circuit
 //	setup                  CEREMONY: the ceremony transcript is the one the descriptor
@@ -69,31 +102,49 @@
 //	                       descriptor's verifying key byte for byte. INSECURE_DEV: see below
 //	job-spec               the spec decodes canonically, is for this dataset and is valid
 //	                       for its schema (enclave.ValidateSpec)
+//	ciphertexts            HE: every record's ciphertext decodes under the dataset's
+//	                       parameter set (exact size, every coefficient below its
+//	                       modulus), and its payload digest is the SHA-256 of the
+//	                       heproof payload rebuilt from its public inputs, proof and
+//	                       ciphertext: the ciphertext is the one the nodes acknowledged
 //	proofs                 every proof verifies against its public inputs, as one batch
-//	                       (circuits.BatchVerifier)
+//	                       (circuits.BatchVerifier); HE: against
+//	                       circuits.HEPublicVector of its consent inputs and its
+//	                       ciphertext's coefficients
 //	record-terms           each record's public inputs: this dataset, epoch in the spec's
 //	                       range, the spec's purpose consented, expiry at or after the job
-//	                       time, one share commitment per node, the listed nullifier
+//	                       time, one share commitment per node (HE: none), the listed
+//	                       nullifier
 //	registry-roots         each record's root is in the root history and was a root by
 //	                       the job time
 //	nullifiers             no nullifier twice
 //	cohort                 the cohort is at least the effective minimum
 //	                       (enclave.EffectiveMinimum, recomputed and equal to the
 //	                       recorded one) and at least every record's own minimum
-//	eligible-sets          every node of the descriptor signed (attest.JobEligibleSet,
-//	                       for this spec's digest and job time) a cohort of the listed
-//	                       size whose digest is enclave.SetDigest of the listed records,
-//	                       with eligible = counted + dropped for contributors' minimums
-//	partial-sums           every node signed (attest.JobPartial) its partial over the
-//	                       released coordinates; each counts the cohort; they sum to
-//	                       every released sum
+//	eligible-sets          every node of the descriptor (HE: every live node listed)
+//	                       signed (attest.JobEligibleSet, for this spec's digest and
+//	                       job time) a cohort of the listed size whose digest is
+//	                       enclave.SetDigest of the listed records, with eligible =
+//	                       counted + dropped for contributors' minimums
+//	partial-sums           MPC: every node signed (attest.JobPartial) its partial over
+//	                       the released coordinates; each counts the cohort; they sum
+//	                       to every released sum
+//	aggregate              HE: the homomorphic sum of the records' ciphertexts (he.Sum)
+//	                       equals the transcript's aggregate byte for byte
+//	decryption-set         HE: D has t nodes, the t lowest live indices; each signed
+//	                       (attest.JobPartial) its decryption share, which decodes and
+//	                       is its own, at the released coordinates, for D and of the
+//	                       aggregate; no other node has one
+//	decryption             HE: he.Combine of D's shares and the aggregate gives every
+//	                       released sum, each below t/2 (where every honest sum lies)
 //	coordinates            the released coordinates are exactly enclave.Coordinates of the
 //	                       spec's outputs, and the count coordinate equals the cohort
 //	outputs                the result is for this job, dataset, cohort and backend, was
 //	                       released after the job time, and its outputs equal those
 //	                       enclave.Release computes from the released sums: exact strings
 //	                       equal, floats bit for bit
-//	transcript-signatures  every node of the descriptor signed the transcript's digest
+//	transcript-signatures  every node of the descriptor (HE: every live node listed, at
+//	                       least t of them) signed the transcript's digest
 //
 // Verify runs every check it can, so a report lists every problem; a check
 // whose prerequisite failed is reported as skipped, which is not a pass.
@@ -109,7 +160,9 @@
 // check fails for such a dataset unless the caller passes
 // AllowInsecureDevSetup, in which case it passes with status Warn, the text
 // report ends "VERIFIED WITH WARNINGS … do not trust this result with real
-// data", and the JSON report says "warn" for that check.
+// data", and the JSON report says "warn" for that check. An HE dataset on
+// a parameter set package he marks insecure (the toy sets of its tests) is
+// treated alike by the descriptor check.
 //
 // # Trust and limits
 //
@@ -131,6 +184,28 @@
 // whether the contributors are people rather than identities the
 // federation admitted to its own registry (admission is the federation's
 // policy, DESIGN §5.1).
+//
+// For HE, the audit also shows that every counted ciphertext encrypts a
+// valid, consented record under the collective key (the proof binds its
+// coefficients), is the one the nodes acknowledged (payload digest), and
+// that the aggregate D decrypted is exactly their sum; a share is bound to
+// that aggregate and to D (its encoding names both, and the node signed
+// its digest), and the released sums are what D's shares decrypt it to.
+// It does not prove that a decryption share was computed honestly: there
+// is no proof of decryption. A node of D that sends a wrong share, with a
+// coordinator that releases whatever the shares combine to, yields
+// consistent but wrong sums; like a wrong MPC partial, this is detected
+// only when it makes the release inconsistent — a sum at or above t/2, a
+// count that is not the cohort, outputs that do not follow — so the sums
+// are as good as D's honesty. Nor can it see that the smudging noise was
+// drawn at the declared size, or that a node produced one share per
+// aggregate (a second share of the same aggregate for another set would
+// leak key material; that rule is the nodes', DESIGN §5.4). Publishing the
+// shares is safe under the smudging bound (they reveal the released sums
+// and noise); publishing the ciphertexts is not free: every counted
+// record's ciphertext is in every bundle, so the records' secrecy rests
+// on no t nodes ever pooling their key shares, for as long as bundles
+// exist — an MPC transcript carries no per-record data beyond the proofs.
 //
 // Floats are compared bit for bit because enclave.Release is
 // deterministic on one architecture. The Go compiler may fuse a

@@ -167,31 +167,9 @@ func newFixture(kind fixtureKind) (*fixture, error) {
 	f.desc = desc
 	f.opts = append(f.opts, WithCache(f.cache))
 
-	// The registry: each member registered one after the other, each
-	// proving against the root right after its own registration.
-	tree, err := merkle.New(testDepth)
-	if err != nil {
+	var members []member
+	if members, f.roots, err = newRegistry(); err != nil {
 		return nil, err
-	}
-	members := make([]member, testMembers)
-	base := testJobTime.Add(-24 * time.Hour).Unix()
-	for i := range members {
-		m := &members[i]
-		if _, err := m.secret.SetRandom(); err != nil {
-			return nil, err
-		}
-		idx, err := tree.Append(circuits.IdentityCommitment(m.secret))
-		if err != nil {
-			return nil, err
-		}
-		if m.path, err = tree.Path(idx); err != nil {
-			return nil, err
-		}
-		m.root = tree.Root()
-		f.roots = append(f.roots, Root{Root: m.root.Bytes(), Version: idx + 1, SeenAt: base + int64(i)*60})
-		if i > 0 {
-			f.roots[i-1].SupersededAt = f.roots[i].SeenAt
-		}
 	}
 
 	seals := make([]*mpc.NodePublicKey, testNodes)
@@ -202,28 +180,7 @@ func newFixture(kind fixtureKind) (*fixture, error) {
 	if err != nil {
 		return nil, err
 	}
-	good := circuits.Terms{
-		Dataset: circuits.DatasetField(s.ID), Epoch: f.epoch, Purposes: 0b011,
-		Expiry: uint64(testJobTime.Add(30 * 24 * time.Hour).Unix()), MinCohort: 2,
-	}
-	values := []struct {
-		age, steps, hr, sleep int64
-		smoker                bool
-		region                string
-	}{
-		{25, 4000, 72, 650, false, "north"},
-		{40, 8000, 60, 750, true, "south"},
-		{55, 12000, 55, 800, false, "east"},
-		{33, 6500, 66, 700, true, "north"},
-		{61, 3000, 78, 820, false, "west"},
-	}
-	record := func(i int) schema.Record {
-		v := values[i%len(values)]
-		return schema.Record{
-			"age": schema.IntValue(v.age), "steps": schema.IntValue(v.steps), "resting_hr": schema.IntValue(v.hr),
-			"sleep_h": schema.ScaledValue(v.sleep, 2), "smoker": schema.BoolValue(v.smoker), "region": schema.CategoryValue(v.region),
-		}
-	}
+	good := goodTerms(s.ID, f.epoch)
 	prove := func(m member, terms circuits.Terms, r schema.Record) (proved, error) {
 		v, err := s.Encode(r)
 		if err != nil {
@@ -235,8 +192,8 @@ func newFixture(kind fixtureKind) (*fixture, error) {
 		}
 		return provedOf(p, f.seal, s.Layout().Len)
 	}
-	for i := range values {
-		p, err := prove(members[i], good, record(i))
+	for i := range testValues {
+		p, err := prove(members[i], good, testRecord(i))
 		if err != nil {
 			return nil, fmt.Errorf("record %d: %w", i, err)
 		}
@@ -254,7 +211,7 @@ func newFixture(kind fixtureKind) (*fixture, error) {
 			"other-dataset": {1, func(t circuits.Terms) circuits.Terms { t.Dataset = circuits.DatasetField("other-dataset"); return t }},
 		}
 		for name, b := range bad {
-			p, err := prove(members[b.m], b.terms(good), record(b.m))
+			p, err := prove(members[b.m], b.terms(good), testRecord(b.m))
 			if err != nil {
 				return nil, fmt.Errorf("record %s: %w", name, err)
 			}
@@ -268,6 +225,68 @@ func newFixture(kind fixtureKind) (*fixture, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// testValues are the fixtures' records, in schema.Default's fields.
+var testValues = []struct {
+	age, steps, hr, sleep int64
+	smoker                bool
+	region                string
+}{
+	{25, 4000, 72, 650, false, "north"},
+	{40, 8000, 60, 750, true, "south"},
+	{55, 12000, 55, 800, false, "east"},
+	{33, 6500, 66, 700, true, "north"},
+	{61, 3000, 78, 820, false, "west"},
+}
+
+// testRecord is the i-th test record (cycling through testValues).
+func testRecord(i int) schema.Record {
+	v := testValues[i%len(testValues)]
+	return schema.Record{
+		"age": schema.IntValue(v.age), "steps": schema.IntValue(v.steps), "resting_hr": schema.IntValue(v.hr),
+		"sleep_h": schema.ScaledValue(v.sleep, 2), "smoker": schema.BoolValue(v.smoker), "region": schema.CategoryValue(v.region),
+	}
+}
+
+// goodTerms are consent terms the test spec accepts.
+func goodTerms(datasetID string, epoch uint64) circuits.Terms {
+	return circuits.Terms{
+		Dataset: circuits.DatasetField(datasetID), Epoch: epoch, Purposes: 0b011,
+		Expiry: uint64(testJobTime.Add(30 * 24 * time.Hour).Unix()), MinCohort: 2,
+	}
+}
+
+// newRegistry registers testMembers members one after the other, each
+// proving against the root right after its own registration, and returns
+// them with the registry's root history.
+func newRegistry() ([]member, []Root, error) {
+	tree, err := merkle.New(testDepth)
+	if err != nil {
+		return nil, nil, err
+	}
+	members := make([]member, testMembers)
+	var roots []Root
+	base := testJobTime.Add(-24 * time.Hour).Unix()
+	for i := range members {
+		m := &members[i]
+		if _, err := m.secret.SetRandom(); err != nil {
+			return nil, nil, err
+		}
+		idx, err := tree.Append(circuits.IdentityCommitment(m.secret))
+		if err != nil {
+			return nil, nil, err
+		}
+		if m.path, err = tree.Path(idx); err != nil {
+			return nil, nil, err
+		}
+		m.root = tree.Root()
+		roots = append(roots, Root{Root: m.root.Bytes(), Version: idx + 1, SeenAt: base + int64(i)*60})
+		if i > 0 {
+			roots[i-1].SupersededAt = roots[i].SeenAt
+		}
+	}
+	return members, roots, nil
 }
 
 // provedOf lists a payload as a transcript record and opens every node's

@@ -12,11 +12,10 @@ type region struct {
 	start, end int
 }
 
-// bundleRegions splits f's encoded bundle into its parts (see the layout
+// bundleRegions splits an encoded bundle into its parts (see the layout
 // in bundle.go); the framing (magic, version, lengths) is a region too.
-func bundleRegions(t testing.TB, f *fixture) []region {
+func bundleRegions(t testing.TB, b *Bundle, encoded []byte) []region {
 	t.Helper()
-	b := f.bundle
 	tr, err := b.Transcript.MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
@@ -39,20 +38,21 @@ func bundleRegions(t testing.TB, f *fixture) []region {
 	add("verifying key", len(b.VerifyingKey))
 	add("ceremony length", 8)
 	add("ceremony transcript", len(b.Ceremony))
-	if at != len(f.encoded) {
-		t.Fatalf("regions cover %d of %d bytes", at, len(f.encoded))
+	if at != len(encoded) {
+		t.Fatalf("regions cover %d of %d bytes", at, len(encoded))
 	}
 	return out
 }
 
 // flipEverywhere flips one byte (XOR with a random non-zero mask) at
-// evenly spaced positions of every region, at most perRegion each, and at
-// extra random positions, and requires every copy to be refused: by
-// UnmarshalBundle or by Verify.
-func flipEverywhere(t *testing.T, f *fixture, perRegion, extra int) {
-	rnd := rand.New(rand.NewPCG(1, uint64(len(f.encoded))))
+// evenly spaced positions of every region of an honest bundle's encoding,
+// at most perRegion each, and at extra random positions, and requires
+// every copy to be refused: by UnmarshalBundle or by Verify with opts.
+func flipEverywhere(t *testing.T, honest *Bundle, encoded []byte, opts []Option, perRegion, extra int) {
+	rnd := rand.New(rand.NewPCG(1, uint64(len(encoded))))
 	var positions []int
-	for _, r := range bundleRegions(t, f) {
+	regions := bundleRegions(t, honest, encoded)
+	for _, r := range regions {
 		n := r.end - r.start
 		step := max(1, n/perRegion)
 		for p := r.start; p < r.end; p += step {
@@ -60,9 +60,8 @@ func flipEverywhere(t *testing.T, f *fixture, perRegion, extra int) {
 		}
 	}
 	for range extra {
-		positions = append(positions, rnd.IntN(len(f.encoded)))
+		positions = append(positions, rnd.IntN(len(encoded)))
 	}
-	regions := bundleRegions(t, f)
 	where := func(p int) string {
 		for _, r := range regions {
 			if p >= r.start && p < r.end {
@@ -71,16 +70,16 @@ func flipEverywhere(t *testing.T, f *fixture, perRegion, extra int) {
 		}
 		return "?"
 	}
-	decoded, data := 0, make([]byte, len(f.encoded))
+	decoded, data := 0, make([]byte, len(encoded))
 	for _, p := range positions {
-		copy(data, f.encoded)
+		copy(data, encoded)
 		data[p] ^= byte(1 + rnd.IntN(255))
 		b, err := UnmarshalBundle(data, DefaultLimits())
 		if err != nil {
 			continue
 		}
 		decoded++
-		if r := Verify(b, f.opts...); r.OK() {
+		if r := Verify(b, opts...); r.OK() {
 			t.Errorf("flipped %s (offset %d): the bundle still verifies", where(p), p)
 		}
 	}
@@ -91,5 +90,14 @@ func TestEveryFlipRejected(t *testing.T) {
 	if testing.Short() {
 		t.Skip("verifies hundreds of altered bundles")
 	}
-	flipEverywhere(t, getFixture(t, devSetup), 40, 100)
+	f := getFixture(t, devSetup)
+	flipEverywhere(t, f.bundle, f.encoded, f.opts, 40, 100)
+}
+
+func TestEveryFlipRejectedHE(t *testing.T) {
+	if testing.Short() {
+		t.Skip("verifies hundreds of altered bundles")
+	}
+	f := getHEFixture(t)
+	flipEverywhere(t, f.bundle, f.encoded, f.opts, 30, 60)
 }

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+
+	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 )
 
-// fuzzLimits keep fuzzed inputs small.
-var fuzzLimits = Limits{MaxBytes: 1 << 20, MaxRecords: 64, MaxRoots: 64}
+// fuzzLimits keep fuzzed inputs small (the HE fixture's ciphertexts are
+// 8 KiB).
+var fuzzLimits = Limits{MaxBytes: 1 << 20, MaxRecords: 64, MaxRoots: 64, MaxCiphertextBytes: 16 << 10}
 
 // FuzzUnmarshalBundle: decoding never panics, refuses with ErrMalformed,
 // accepts only canonical encodings (re-encoding gives the input back), and
@@ -16,7 +19,7 @@ var fuzzLimits = Limits{MaxBytes: 1 << 20, MaxRecords: 64, MaxRoots: 64}
 // TestEveryFlipRejected checks: here the seeds come from another process's
 // fixture, whose bundle verifies as well as this one's.)
 func FuzzUnmarshalBundle(f *testing.F) {
-	fx := getFixture(f, devSetup)
+	fx, hx := getFixture(f, devSetup), getHEFixture(f)
 	f.Add(fx.encoded)
 	f.Add(fx.encoded[:len(fx.encoded)/2])
 	f.Add([]byte{})
@@ -24,6 +27,11 @@ func FuzzUnmarshalBundle(f *testing.F) {
 	b := fx.clone(f)
 	b.Signatures[1][3] ^= 1
 	if enc, err := b.MarshalBinary(); err == nil {
+		f.Add(enc)
+	}
+	f.Add(hx.encoded)
+	f.Add(hx.encoded[:len(hx.encoded)-100])
+	if enc, err := hx.withoutNode1(f).MarshalBinary(); err == nil {
 		f.Add(enc)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -38,23 +46,34 @@ func FuzzUnmarshalBundle(f *testing.F) {
 		if err != nil || !bytes.Equal(re, data) {
 			t.Fatalf("decoded bundle does not re-encode to its input: %v", err)
 		}
-		if r := Verify(b, fx.opts...); len(r.Checks) != 16 {
+		if r := Verify(b, fx.opts...); len(r.Checks) != len(CheckNames(b.Transcript.Backend())) {
 			t.Fatalf("incomplete report:\n%s", r)
 		}
 	})
 }
 
 // FuzzUnmarshalTranscript: the same for a transcript alone, verified in
-// the place of this process's honest one: only that one may verify.
+// the place of this process's honest one of its backend (MPC or HE): only
+// that one may verify.
 func FuzzUnmarshalTranscript(f *testing.F) {
-	fx := getFixture(f, devSetup)
+	fx, hx := getFixture(f, devSetup), getHEFixture(f)
 	honest, err := fx.bundle.Transcript.MarshalBinary()
+	if err != nil {
+		f.Fatal(err)
+	}
+	honestHE, err := hx.bundle.Transcript.MarshalBinary()
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Add(honest)
 	f.Add(honest[:100])
 	f.Add([]byte("CHJT\x01"))
+	f.Add([]byte("CHJT\x02"))
+	f.Add(honestHE)
+	f.Add(honestHE[:len(honestHE)/2])
+	if enc, err := hx.withoutNode1(f).Transcript.MarshalBinary(); err == nil {
+		f.Add(enc)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tr, err := UnmarshalTranscript(data, fuzzLimits)
 		if err != nil {
@@ -67,9 +86,13 @@ func FuzzUnmarshalTranscript(f *testing.F) {
 		if err != nil || !bytes.Equal(re, data) {
 			t.Fatalf("decoded transcript does not re-encode to its input: %v", err)
 		}
-		b := *fx.bundle
+		base, opts, want := fx.bundle, fx.opts, honest
+		if tr.Backend() == cohortv1.Backend_BACKEND_HE {
+			base, opts, want = hx.bundle, hx.opts, honestHE
+		}
+		b := *base
 		b.Transcript = tr
-		if r := Verify(&b, fx.opts...); r.OK() && !bytes.Equal(data, honest) {
+		if r := Verify(&b, opts...); r.OK() && !bytes.Equal(data, want) {
 			t.Fatalf("a transcript other than the honest one verifies:\n%s", r)
 		}
 	})

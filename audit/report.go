@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
+
+	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 )
 
 // Status is the outcome of one check.
@@ -24,7 +27,8 @@ const (
 	Skip Status = "skip"
 )
 
-// Names of the checks, in the order Verify runs them.
+// Names of the checks. Verify runs those CheckNames lists for the
+// transcript's backend, in that order.
 const (
 	CheckTranscript           = "transcript"
 	CheckDescriptor           = "descriptor"
@@ -42,7 +46,38 @@ const (
 	CheckCoordinates          = "coordinates"
 	CheckOutputs              = "outputs"
 	CheckTranscriptSignatures = "transcript-signatures"
+
+	// HE only.
+	CheckCiphertexts   = "ciphertexts"
+	CheckAggregate     = "aggregate"
+	CheckDecryptionSet = "decryption-set"
+	CheckDecryption    = "decryption"
 )
+
+var (
+	mpcChecks = []string{
+		CheckTranscript, CheckDescriptor, CheckCircuit, CheckVerifyingKey, CheckSetup, CheckSpec,
+		CheckProofs, CheckRecordTerms, CheckRegistryRoots, CheckNullifiers, CheckCohort, CheckEligibleSets,
+		CheckPartials, CheckCoordinates, CheckOutputs, CheckTranscriptSignatures,
+	}
+	heChecks = []string{
+		CheckTranscript, CheckDescriptor, CheckCircuit, CheckVerifyingKey, CheckSetup, CheckSpec,
+		CheckCiphertexts, CheckProofs, CheckRecordTerms, CheckRegistryRoots, CheckNullifiers, CheckCohort, CheckEligibleSets,
+		CheckAggregate, CheckDecryptionSet, CheckDecryption, CheckCoordinates, CheckOutputs, CheckTranscriptSignatures,
+	}
+)
+
+// CheckNames returns the checks Verify runs on a transcript of backend b,
+// in order: 16 for MPC; 19 for HE, where ciphertexts, aggregate,
+// decryption-set and decryption are added and partial-sums is left out.
+// Any backend other than HE gets the MPC list (the descriptor check
+// refuses a dataset of another backend).
+func CheckNames(b cohortv1.Backend) []string {
+	if b == cohortv1.Backend_BACKEND_HE {
+		return slices.Clone(heChecks)
+	}
+	return slices.Clone(mpcChecks)
+}
 
 // MaxListedFailures bounds the failing items a check lists; its Detail
 // counts them all.
@@ -80,6 +115,9 @@ type Report struct {
 	// Setup is how the dataset's keys were made, as its descriptor says:
 	// "ceremony", "insecure-dev", or empty when unknown.
 	Setup string `json:"setup"`
+	// Backend is the backend the job ran on, as the transcript's form
+	// says: "mpc" or "he" (empty when there is no transcript).
+	Backend string `json:"backend"`
 	// Checks are the checks, in the order they ran.
 	Checks []Check `json:"checks"`
 }
@@ -138,7 +176,11 @@ func (r *Report) String() string {
 	if ds == "" {
 		ds = "?"
 	}
-	fmt.Fprintf(&b, "cohort audit: job %s on dataset %s\n", job, ds)
+	fmt.Fprintf(&b, "cohort audit: job %s on dataset %s", job, ds)
+	if r.Backend != "" {
+		fmt.Fprintf(&b, " (%s)", strings.ToUpper(r.Backend))
+	}
+	b.WriteString("\n")
 	if r.TranscriptDigest != "" {
 		fmt.Fprintf(&b, "transcript %s, %d records\n", r.TranscriptDigest, r.Cohort)
 	}

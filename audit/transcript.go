@@ -7,12 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
+	"sync"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/cohort-dev/cohort/dataset"
 	"github.com/cohort-dev/cohort/enclave"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
+	"github.com/cohort-dev/cohort/he"
 )
 
 // Domain tags of the digests this package defines. Each digest is SHA-256
@@ -23,8 +26,10 @@ const (
 	TagSpec       = "cohort/v1/job-spec"
 )
 
-// TranscriptVersion is the version of the transcript encoding.
-const TranscriptVersion = 1
+// TranscriptVersion is the version of the transcript encoding. Version 2
+// added the HE backend (records' ciphertexts, the aggregate ciphertext and
+// the decryption set); version 1 is no longer read.
+const TranscriptVersion = 2
 
 // Structural bounds of a transcript, whatever the Limits.
 const (
@@ -36,10 +41,10 @@ const (
 	MaxCoordinates    = 1 << 16  // released coordinates
 	MaxSumBytes       = 32       // one released sum, big-endian
 	SignatureSize     = 64       // an Ed25519 signature
-	maxPartialBytes   = 13 + 32*MaxCoordinates
+	maxPartialBytes   = 64 + 64*MaxCoordinates
 	transcriptMagic   = "CHJT"
-	minRecordSize     = 32 + 32 + 4 + 1 + 4 + 1
-	minNodeSize       = 4 + 8 + 8 + 32 + 5*8 + SignatureSize + 4 + 1 + SignatureSize
+	minRecordSize     = 32 + 32 + 4 + 1 + 4 + 1 + 4
+	minNodeSize       = 4 + 8 + 8 + 32 + 5*8 + SignatureSize + 4
 	minSumSize        = 4 + 4
 	rootSize          = 32 + 8 + 8 + 8
 	transcriptMinSize = len(transcriptMagic) + 1
@@ -56,6 +61,21 @@ var (
 	// signature of the wrong size, …).
 	ErrInvalid = errors.New("audit: invalid transcript")
 )
+
+// maxCiphertextBytes bounds one encoded ciphertext (a record's or the
+// aggregate), whatever the Limits: he.EncodedSize of the largest parameter
+// set package he knows.
+var maxCiphertextBytes = sync.OnceValue(largestCiphertext)
+
+func largestCiphertext() int {
+	n := 0
+	for _, id := range he.ParamSets() {
+		if p, err := he.Lookup(id); err == nil {
+			n = max(n, he.EncodedSize(p))
+		}
+	}
+	return n
+}
 
 // Transcript is the public record of one released job: what was asked,
 // which records were counted, what every node attested to, what was
@@ -85,10 +105,22 @@ type Transcript struct {
 	// Records is the cohort, sorted by nullifier (strictly: no two records
 	// share one).
 	Records []Record
-	// Nodes holds every node's evidence, by index 0..k−1.
+	// Nodes holds the nodes' evidence by ascending index. MPC: every node
+	// of the dataset, 0..k−1. HE: the live nodes only — those that
+	// selected the cohort and signed it, at least the dataset's threshold,
+	// the coordinator among them; a node that did not answer has no entry.
 	Nodes []NodeEvidence
-	// Sums are the reconstructed sufficient statistics, by ascending
-	// coordinate: exactly the coordinates the outputs need.
+	// DecryptionSet is empty for MPC. HE: the nodes whose decryption
+	// shares were combined, ascending — the threshold-many lowest indices
+	// of Nodes. Exactly these nodes have a Partial.
+	DecryptionSet []uint32
+	// Aggregate is empty for MPC. HE: the ciphertext the decryption set
+	// decrypted (canonical he.Ciphertext encoding), the homomorphic sum
+	// of the records' ciphertexts.
+	Aggregate []byte
+	// Sums are the reconstructed (MPC) or decrypted (HE) sufficient
+	// statistics, by ascending coordinate: exactly the coordinates the
+	// outputs need.
 	Sums []Sum
 	// Result is the released result (cohortv1.Result) in its deterministic
 	// protobuf encoding, with transcript_id empty: the transcript's id is
@@ -106,12 +138,18 @@ type Record struct {
 	// big-endian field element); it must equal the one in Public.
 	Nullifier [32]byte
 	// PayloadDigest is the SHA-256 of the uploaded payload the nodes
-	// stored (shares sealed to each node, proof, public inputs).
+	// stored: for MPC, shares sealed to each node, proof and public
+	// inputs (mpc.Payload); for HE, public inputs, proof and ciphertext
+	// (heproof.Payload).
 	PayloadDigest [32]byte
 	// Public is the encoded public inputs (circuits.PublicInputs).
 	Public []byte
 	// Proof is the encoded Groth16 proof (circuits.Proof).
 	Proof []byte
+	// Ciphertext is empty for MPC. HE: the record encrypted under the
+	// dataset's collective key (canonical he.Ciphertext encoding), as
+	// every node stored it; the proof binds its coefficients.
+	Ciphertext []byte
 }
 
 // NodeEvidence is one node's part in the job.
@@ -128,13 +166,29 @@ type NodeEvidence struct {
 	// SetSignature is the node's Ed25519 signature over
 	// attest.JobEligibleSet.
 	SetSignature []byte
-	// Partial is the node's partial sum over the cohort (mpc.Partial
-	// encoding): random on its own, the k partials sum to Sums.
+	// Partial is, for MPC, the node's partial sum over the cohort
+	// (mpc.Partial encoding): random on its own, the k partials sum to
+	// Sums. For HE, a node of the decryption set's decryption share of
+	// the aggregate at the released coordinates (he.PartialDecryption
+	// encoding); empty for the other live nodes.
 	Partial []byte
 	// PartialSignature is the node's Ed25519 signature over
-	// attest.JobPartial, whose PartialDigest is SHA-256(Partial).
+	// attest.JobPartial, whose PartialDigest is SHA-256(Partial); present
+	// exactly when Partial is.
 	PartialSignature []byte
 }
+
+// Backend is the backend the transcript's job ran on, as its form says:
+// BACKEND_HE when it has a decryption set, BACKEND_MPC otherwise.
+func (t *Transcript) Backend() cohortv1.Backend {
+	if len(t.DecryptionSet) > 0 {
+		return cohortv1.Backend_BACKEND_HE
+	}
+	return cohortv1.Backend_BACKEND_MPC
+}
+
+// isHE reports whether t is an HE transcript.
+func (t *Transcript) isHE() bool { return len(t.DecryptionSet) > 0 }
 
 // Sum is one reconstructed coordinate of the sufficient statistics.
 type Sum struct {
@@ -157,16 +211,20 @@ type Root struct {
 	SupersededAt int64
 }
 
-// Transcript encoding, version 1 (integers big-endian; str and bytes are a
+// Transcript encoding, version 2 (integers big-endian; str and bytes are a
 // uint32 length then the bytes; [n] is n bytes as they are):
 //
 //	"CHJT" ‖ u8 version
 //	‖ str job id ‖ str dataset id ‖ u32 coordinator
 //	‖ bytes spec ‖ u64 job time ‖ [32] descriptor digest ‖ u64 effective minimum
-//	‖ u32 n ‖ n × ( [32] nullifier ‖ [32] payload digest ‖ bytes public ‖ bytes proof )
+//	‖ u32 n ‖ n × ( [32] nullifier ‖ [32] payload digest ‖ bytes public ‖ bytes proof
+//	              ‖ bytes ciphertext, empty for MPC )
 //	‖ u32 k ‖ k × ( u32 index ‖ u64 eligible ‖ u64 cohort ‖ [32] set digest
 //	              ‖ u64 excluded: epoch, purpose, expired, revoked, contributor minimum
-//	              ‖ [64] set signature ‖ bytes partial ‖ [64] partial signature )
+//	              ‖ [64] set signature ‖ bytes partial ‖ [64] partial signature,
+//	                present only after a non-empty partial )
+//	‖ u32 d ‖ d × u32 decryption-set node, d = 0 for MPC
+//	‖ bytes aggregate ciphertext, empty for MPC
 //	‖ u32 c ‖ c × ( u32 coordinate ‖ bytes sum, minimal big-endian: no leading zero, 0 is empty )
 //	‖ bytes result
 //	‖ u32 r ‖ r × ( [32] root ‖ u64 version ‖ u64 seen at ‖ u64 superseded at )
@@ -181,9 +239,9 @@ func (t *Transcript) MarshalBinary() ([]byte, error) {
 }
 
 func (t *Transcript) encode() []byte {
-	size := 256 + len(t.Spec) + len(t.Result) + len(t.Roots)*rootSize
+	size := 256 + len(t.Spec) + len(t.Result) + len(t.Roots)*rootSize + 4*len(t.DecryptionSet) + len(t.Aggregate)
 	for _, r := range t.Records {
-		size += minRecordSize + len(r.Public) + len(r.Proof)
+		size += minRecordSize + len(r.Public) + len(r.Proof) + len(r.Ciphertext)
 	}
 	for _, n := range t.Nodes {
 		size += minNodeSize + len(n.Partial)
@@ -205,6 +263,7 @@ func (t *Transcript) encode() []byte {
 		w.fixed(r.PayloadDigest[:])
 		w.bytes32(r.Public)
 		w.bytes32(r.Proof)
+		w.bytes32(r.Ciphertext)
 	}
 	w.u32(uint32(len(t.Nodes)))
 	for _, n := range t.Nodes {
@@ -218,8 +277,15 @@ func (t *Transcript) encode() []byte {
 		}
 		w.fixed(n.SetSignature)
 		w.bytes32(n.Partial)
-		w.fixed(n.PartialSignature)
+		if len(n.Partial) > 0 {
+			w.fixed(n.PartialSignature)
+		}
 	}
+	w.u32(uint32(len(t.DecryptionSet)))
+	for _, i := range t.DecryptionSet {
+		w.u32(i)
+	}
+	w.bytes32(t.Aggregate)
 	w.u32(uint32(len(t.Sums)))
 	for _, s := range t.Sums {
 		w.u32(s.Coordinate)
@@ -240,9 +306,11 @@ func (t *Transcript) encode() []byte {
 // count against lim and against the bytes left before allocating, refuses
 // trailing bytes, and accepts only the canonical encoding of a well-formed
 // transcript (the rules of MarshalBinary), so that decoding and encoding
-// are inverse and each transcript has exactly one encoding. It does not
-// decode the spec, result, public inputs, proofs or partials, nor check
-// anything cryptographic: that is Verify's job. Errors wrap ErrMalformed.
+// are inverse and each transcript has exactly one encoding. Ciphertexts
+// are bounded by lim.MaxCiphertextBytes (and by the largest parameter
+// set's size). It does not decode the spec, result, public inputs, proofs,
+// ciphertexts or partials, nor check anything cryptographic: that is
+// Verify's job. Errors wrap ErrMalformed.
 func UnmarshalTranscript(data []byte, lim Limits) (*Transcript, error) {
 	if int64(len(data)) > lim.MaxBytes {
 		return nil, fmt.Errorf("%w: transcript of %d bytes, limit %d", ErrMalformed, len(data), lim.MaxBytes)
@@ -284,6 +352,7 @@ func decodeTranscript(r *reader, lim Limits) *Transcript {
 			rec.PayloadDigest = r.digest("payload digest")
 			rec.Public = r.bytes32(MaxPublicBytes, "public inputs")
 			rec.Proof = r.bytes32(MaxProofBytes, "proof")
+			rec.Ciphertext = r.bytes32(lim.ciphertextBytes(), "ciphertext")
 		}
 		r.item = ""
 	}
@@ -302,10 +371,19 @@ func decodeTranscript(r *reader, lim Limits) *Transcript {
 			}
 			n.SetSignature = r.fixedCopy(SignatureSize, "set signature")
 			n.Partial = r.bytes32(maxPartialBytes, "partial")
-			n.PartialSignature = r.fixedCopy(SignatureSize, "partial signature")
+			if len(n.Partial) > 0 {
+				n.PartialSignature = r.fixedCopy(SignatureSize, "partial signature")
+			}
 		}
 		r.item = ""
 	}
+	if d := r.count(dataset.MaxNodes, 4, "decryption-set nodes"); d > 0 {
+		t.DecryptionSet = make([]uint32, d)
+		for i := range t.DecryptionSet {
+			t.DecryptionSet[i] = r.u32("decryption-set node")
+		}
+	}
+	t.Aggregate = r.bytes32(lim.ciphertextBytes(), "aggregate ciphertext")
 	if c := r.count(MaxCoordinates, minSumSize, "sums"); c > 0 {
 		t.Sums = make([]Sum, c)
 		for i := range t.Sums {
@@ -352,36 +430,11 @@ func (t *Transcript) validate() error {
 	if t.EffectiveMinimum < 1 {
 		return errors.New("effective minimum cohort 0")
 	}
-	for i, r := range t.Records {
-		switch {
-		case len(r.Public) == 0 || len(r.Public) > MaxPublicBytes:
-			return fmt.Errorf("%s: public inputs of %d bytes, want 1..%d", recordName(i, r.Nullifier), len(r.Public), MaxPublicBytes)
-		case len(r.Proof) == 0 || len(r.Proof) > MaxProofBytes:
-			return fmt.Errorf("%s: proof of %d bytes, want 1..%d", recordName(i, r.Nullifier), len(r.Proof), MaxProofBytes)
-		case i > 0 && bytes.Compare(t.Records[i-1].Nullifier[:], r.Nullifier[:]) >= 0:
-			if t.Records[i-1].Nullifier == r.Nullifier {
-				return fmt.Errorf("%s: nullifier repeats record %d's", recordName(i, r.Nullifier), i-1)
-			}
-			return fmt.Errorf("%s: not after record %d in nullifier order", recordName(i, r.Nullifier), i-1)
-		}
+	if err := t.validateRecords(); err != nil {
+		return err
 	}
-	if k := len(t.Nodes); k < dataset.MinNodes || k > dataset.MaxNodes {
-		return fmt.Errorf("evidence of %d nodes, want %d..%d", k, dataset.MinNodes, dataset.MaxNodes)
-	}
-	for i, n := range t.Nodes {
-		switch {
-		case n.Index != uint32(i):
-			return fmt.Errorf("node entry %d is for node %d: nodes must be listed by index", i, n.Index)
-		case len(n.SetSignature) != SignatureSize:
-			return fmt.Errorf("node %d: set signature of %d bytes, want %d", i, len(n.SetSignature), SignatureSize)
-		case len(n.PartialSignature) != SignatureSize:
-			return fmt.Errorf("node %d: partial signature of %d bytes, want %d", i, len(n.PartialSignature), SignatureSize)
-		case len(n.Partial) == 0 || len(n.Partial) > maxPartialBytes:
-			return fmt.Errorf("node %d: partial of %d bytes, want 1..%d", i, len(n.Partial), maxPartialBytes)
-		}
-	}
-	if int(t.Coordinator) >= len(t.Nodes) {
-		return fmt.Errorf("coordinator %d is not one of the %d nodes", t.Coordinator, len(t.Nodes))
+	if err := t.validateNodes(); err != nil {
+		return err
 	}
 	if c := len(t.Sums); c < 1 || c > MaxCoordinates {
 		return fmt.Errorf("%d sums, want 1..%d", c, MaxCoordinates)
@@ -410,6 +463,91 @@ func (t *Transcript) validate() error {
 		case i > 0 && t.Roots[i-1].SupersededAt > r.SeenAt:
 			return fmt.Errorf("root %d (version %d): seen before version %d was superseded", i, r.Version, t.Roots[i-1].Version)
 		}
+	}
+	return nil
+}
+
+// validateRecords checks the records: sizes, nullifier order, and a
+// ciphertext exactly for an HE transcript, all of the aggregate's size
+// (one parameter set).
+func (t *Transcript) validateRecords() error {
+	for i, r := range t.Records {
+		switch {
+		case len(r.Public) == 0 || len(r.Public) > MaxPublicBytes:
+			return fmt.Errorf("%s: public inputs of %d bytes, want 1..%d", recordName(i, r.Nullifier), len(r.Public), MaxPublicBytes)
+		case len(r.Proof) == 0 || len(r.Proof) > MaxProofBytes:
+			return fmt.Errorf("%s: proof of %d bytes, want 1..%d", recordName(i, r.Nullifier), len(r.Proof), MaxProofBytes)
+		case i > 0 && bytes.Compare(t.Records[i-1].Nullifier[:], r.Nullifier[:]) >= 0:
+			if t.Records[i-1].Nullifier == r.Nullifier {
+				return fmt.Errorf("%s: nullifier repeats record %d's", recordName(i, r.Nullifier), i-1)
+			}
+			return fmt.Errorf("%s: not after record %d in nullifier order", recordName(i, r.Nullifier), i-1)
+		case !t.isHE() && len(r.Ciphertext) != 0:
+			return fmt.Errorf("%s: a ciphertext in a transcript without a decryption set (MPC)", recordName(i, r.Nullifier))
+		case t.isHE() && len(r.Ciphertext) != len(t.Aggregate):
+			return fmt.Errorf("%s: ciphertext of %d bytes, the aggregate has %d", recordName(i, r.Nullifier), len(r.Ciphertext), len(t.Aggregate))
+		}
+	}
+	return nil
+}
+
+// validateNodes checks the nodes' evidence, the coordinator, and for HE
+// the decryption set and the aggregate.
+func (t *Transcript) validateNodes() error {
+	heJob := t.isHE()
+	minNodes := dataset.MinNodes
+	if heJob {
+		minNodes = 1 // the live nodes; whether they reach the threshold is Verify's to say
+	}
+	if k := len(t.Nodes); k < minNodes || k > dataset.MaxNodes {
+		return fmt.Errorf("evidence of %d nodes, want %d..%d", k, minNodes, dataset.MaxNodes)
+	}
+	coordinator := false
+	for i, n := range t.Nodes {
+		switch {
+		case !heJob && n.Index != uint32(i):
+			return fmt.Errorf("node entry %d is for node %d: nodes must be listed by index", i, n.Index)
+		case heJob && n.Index >= dataset.MaxNodes:
+			return fmt.Errorf("node entry %d is for node %d: indices are below %d", i, n.Index, dataset.MaxNodes)
+		case heJob && i > 0 && n.Index <= t.Nodes[i-1].Index:
+			return fmt.Errorf("node entry %d is for node %d after node %d: nodes must be listed by ascending index", i, n.Index, t.Nodes[i-1].Index)
+		case len(n.SetSignature) != SignatureSize:
+			return fmt.Errorf("node %d: set signature of %d bytes, want %d", n.Index, len(n.SetSignature), SignatureSize)
+		case !heJob && (len(n.Partial) == 0 || len(n.Partial) > maxPartialBytes):
+			return fmt.Errorf("node %d: partial of %d bytes, want 1..%d", n.Index, len(n.Partial), maxPartialBytes)
+		case len(n.Partial) > maxPartialBytes:
+			return fmt.Errorf("node %d: decryption share of %d bytes, at most %d", n.Index, len(n.Partial), maxPartialBytes)
+		case len(n.Partial) > 0 && len(n.PartialSignature) != SignatureSize:
+			return fmt.Errorf("node %d: partial signature of %d bytes, want %d", n.Index, len(n.PartialSignature), SignatureSize)
+		case len(n.Partial) == 0 && len(n.PartialSignature) != 0:
+			return fmt.Errorf("node %d: a partial signature without a partial", n.Index)
+		case heJob && len(n.Partial) > 0 != slices.Contains(t.DecryptionSet, n.Index):
+			if len(n.Partial) == 0 {
+				return fmt.Errorf("node %d: in the decryption set, but no decryption share", n.Index)
+			}
+			return fmt.Errorf("node %d: a decryption share, but not in the decryption set", n.Index)
+		}
+		coordinator = coordinator || n.Index == t.Coordinator
+	}
+	if !coordinator {
+		return fmt.Errorf("coordinator %d is not one of the %d listed nodes", t.Coordinator, len(t.Nodes))
+	}
+	if !heJob {
+		if len(t.Aggregate) != 0 {
+			return errors.New("an aggregate ciphertext in a transcript without a decryption set (MPC)")
+		}
+		return nil
+	}
+	for i, x := range t.DecryptionSet {
+		switch {
+		case i > 0 && x <= t.DecryptionSet[i-1]:
+			return fmt.Errorf("decryption set %v is not in ascending order", t.DecryptionSet)
+		case !slices.ContainsFunc(t.Nodes, func(n NodeEvidence) bool { return n.Index == x }):
+			return fmt.Errorf("decryption-set node %d has no evidence: not a live node", x)
+		}
+	}
+	if len(t.Aggregate) == 0 || len(t.Aggregate) > maxCiphertextBytes() {
+		return fmt.Errorf("aggregate ciphertext of %d bytes, want 1..%d", len(t.Aggregate), maxCiphertextBytes())
 	}
 	return nil
 }

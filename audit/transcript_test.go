@@ -50,7 +50,7 @@ func TestTranscriptRoundTrip(t *testing.T) {
 	if d1 != d2 || d1 != taggedDigest(TagTranscript, enc) {
 		t.Fatal("digest is not SHA-256 over the tag and the encoding")
 	}
-	if !bytes.HasPrefix(enc, []byte("CHJT\x01")) {
+	if !bytes.HasPrefix(enc, []byte{'C', 'H', 'J', 'T', TranscriptVersion}) {
 		t.Fatalf("encoding starts %q", enc[:5])
 	}
 

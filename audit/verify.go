@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+	"github.com/consensys/gnark/constraint"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/cohort-dev/cohort/attest"
@@ -20,6 +21,7 @@ import (
 	"github.com/cohort-dev/cohort/dataset"
 	"github.com/cohort-dev/cohort/enclave"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
+	"github.com/cohort-dev/cohort/he"
 	"github.com/cohort-dev/cohort/mpc"
 	"github.com/cohort-dev/cohort/schema"
 )
@@ -34,9 +36,12 @@ type options struct {
 
 // AllowInsecureDevSetup lets the setup check pass, with a warning, for a
 // dataset whose keys come from a single-party development setup
-// (SETUP_KIND_INSECURE_DEV). Without it such a bundle fails: whoever ran
-// that setup can forge proofs, so the proofs vouch for nothing. For tests
-// and demonstrations only.
+// (SETUP_KIND_INSECURE_DEV), and the descriptor check pass, with a
+// warning, for an HE dataset on a parameter set marked insecure (one for
+// fast tests, not 128-bit secure). Without it such a bundle fails: whoever
+// ran that setup can forge proofs, so the proofs vouch for nothing, and an
+// insecure parameter set does not hide the records. For tests and
+// demonstrations only.
 func AllowInsecureDevSetup() Option { return func(o *options) { o.allowDev = true } }
 
 // WithCache makes Verify remember compiled circuits and re-verified
@@ -66,27 +71,34 @@ func Verify(b *Bundle, opts ...Option) *Report {
 	if b != nil {
 		v.t = b.Transcript
 	}
+	backend := cohortv1.Backend_BACKEND_MPC
 	if v.t != nil {
 		v.report.JobID, v.report.DatasetID, v.report.Cohort = v.t.JobID, v.t.DatasetID, len(v.t.Records)
+		backend, v.he = v.t.Backend(), v.t.isHE()
+		v.report.Backend = backendName(backend)
 	}
-	v.run(CheckTranscript, v.checkTranscript)
-	v.run(CheckDescriptor, v.checkDescriptor)
-	v.run(CheckCircuit, v.checkCircuit)
-	v.run(CheckVerifyingKey, v.checkVerifyingKey)
-	v.run(CheckSetup, v.checkSetup)
-	v.run(CheckSpec, v.checkSpec)
-	v.decodePublic()
-	v.run(CheckProofs, v.checkProofs)
-	v.run(CheckRecordTerms, v.checkRecordTerms)
-	v.run(CheckRegistryRoots, v.checkRegistryRoots)
-	v.run(CheckNullifiers, v.checkNullifiers)
-	v.run(CheckCohort, v.checkCohort)
-	v.run(CheckEligibleSets, v.checkEligibleSets)
-	v.run(CheckPartials, v.checkPartials)
-	v.run(CheckCoordinates, v.checkCoordinates)
-	v.run(CheckOutputs, v.checkOutputs)
-	v.run(CheckTranscriptSignatures, v.checkTranscriptSignatures)
+	checks := map[string]func(*check){
+		CheckTranscript: v.checkTranscript, CheckDescriptor: v.checkDescriptor, CheckCircuit: v.checkCircuit,
+		CheckVerifyingKey: v.checkVerifyingKey, CheckSetup: v.checkSetup, CheckSpec: v.checkSpec,
+		CheckCiphertexts: v.checkCiphertexts, CheckProofs: v.checkProofs, CheckRecordTerms: v.checkRecordTerms,
+		CheckRegistryRoots: v.checkRegistryRoots, CheckNullifiers: v.checkNullifiers, CheckCohort: v.checkCohort,
+		CheckEligibleSets: v.checkEligibleSets, CheckPartials: v.checkPartials, CheckAggregate: v.checkAggregate,
+		CheckDecryptionSet: v.checkDecryptionSet, CheckDecryption: v.checkDecryption, CheckCoordinates: v.checkCoordinates,
+		CheckOutputs: v.checkOutputs, CheckTranscriptSignatures: v.checkTranscriptSignatures,
+	}
+	v.decodeRecords()
+	for _, name := range CheckNames(backend) {
+		v.run(name, checks[name])
+	}
 	return v.report
+}
+
+// backendName names a backend in reports.
+func backendName(b cohortv1.Backend) string {
+	if b == cohortv1.Backend_BACKEND_HE {
+		return "he"
+	}
+	return "mpc"
 }
 
 // verification is the state of one Verify: what earlier checks decoded,
@@ -97,14 +109,23 @@ type verification struct {
 	o      options
 	report *Report
 
-	digest   *[32]byte                // transcript digest
-	ds       *dataset.Dataset         // decoded descriptor
-	shape    *circuits.MPCShape       // the dataset's circuit shape
-	sys      *circuits.MPCSystem      // compiled circuit, digest as the descriptor says
-	verifier *circuits.Verifier       // under the descriptor's verifying key
-	spec     *cohortv1.JobSpec        // decoded and valid for the dataset
-	pubs     []*circuits.PublicInputs // per record; nil where they do not decode
-	pubErrs  []error                  // per record
+	he bool // the transcript is an HE job's (it has a decryption set)
+
+	digest    *[32]byte                   // transcript digest
+	ds        *dataset.Dataset            // decoded descriptor, of the transcript's backend
+	numPublic int                         // public inputs of the dataset's circuit; 0 if it has no shape
+	ccs       constraint.ConstraintSystem // compiled circuit, digest as the descriptor says
+	verifier  *circuits.Verifier          // under the descriptor's verifying key
+	spec      *cohortv1.JobSpec           // decoded and valid for the dataset
+	pubs      []*circuits.PublicInputs    // per record; nil where they do not decode
+	pubErrs   []error                     // per record
+	proofs    []*circuits.Proof           // per record; nil where it does not decode
+	proofErrs []error                     // per record
+
+	// HE only. The records' ciphertexts are decoded where a check needs
+	// them, a batch at a time, not kept.
+	agg   *he.Ciphertext          // the transcript's aggregate, decoded
+	parts []*he.PartialDecryption // the decryption set's shares, decoded, in set order
 }
 
 // check collects the outcome of one check.
@@ -210,6 +231,11 @@ func (v *verification) checkTranscript(c *check) {
 		return
 	}
 	t := v.t
+	if v.he {
+		c.detail = fmt.Sprintf("transcript v%d well formed (HE): %d records with their ciphertexts, %d live nodes, decryption set %v, %d released sums, %d registry roots",
+			TranscriptVersion, len(t.Records), len(t.Nodes), t.DecryptionSet, len(t.Sums), len(t.Roots))
+		return
+	}
 	c.detail = fmt.Sprintf("transcript v%d well formed: %d records, %d nodes, %d released sums, %d registry roots",
 		TranscriptVersion, len(t.Records), len(t.Nodes), len(t.Sums), len(t.Roots))
 }
@@ -242,12 +268,30 @@ func (v *verification) checkDescriptor(c *check) {
 		c.fail("dataset %s is %s, not READY: it has no keys", desc.GetId(), desc.GetState())
 		return
 	}
+	if got := v.t.Backend(); desc.GetBackend() != got {
+		c.fail("the dataset uses backend %s, the transcript is of a %s job (a decryption set is HE's alone)", desc.GetBackend(), got)
+		return
+	}
 	v.ds = ds
 	if desc.GetId() != v.t.DatasetID {
 		c.fail("the descriptor is for dataset %q, the transcript for %q", desc.GetId(), v.t.DatasetID)
 	}
 	if d := taggedDigest(TagDescriptor, v.b.Descriptor); d != v.t.DescriptorDigest {
 		c.fail("the descriptor's digest %x… differs from the one in the transcript, %x…", d[:4], v.t.DescriptorDigest[:4])
+	}
+	if ds.HE != nil {
+		if ds.HE.Params.Insecure() {
+			if !v.o.allowDev {
+				c.fail("%s (refused; allow it explicitly for development)", insecureParamsWarning(ds.HE.Params.ID()))
+				return
+			}
+			c.status = Warn
+			defer func() { c.detail = insecureParamsWarning(ds.HE.Params.ID()) + "; " + c.detail }()
+		}
+		c.detail = fmt.Sprintf("dataset %s: HE on %s, %d-of-%d threshold key %x… signed by every node, smudging %d bits, registry depth %d, schema %x…; its digest is the transcript's",
+			desc.GetId(), ds.HE.Params.ID(), ds.HE.Committee.Threshold, ds.HE.Committee.Nodes, ds.HE.KeyDigest[:4], ds.HE.Smudging.StatisticalBits,
+			desc.GetRegistryDepth(), desc.GetSchema().GetDigest()[:4])
+		return
 	}
 	c.detail = fmt.Sprintf("dataset %s: %d nodes, registry depth %d, schema %x…; its digest is the transcript's",
 		desc.GetId(), desc.GetNodeCount(), desc.GetRegistryDepth(), desc.GetSchema().GetDigest()[:4])
@@ -257,24 +301,28 @@ func (v *verification) checkCircuit(c *check) {
 	if !v.needDataset(c) {
 		return
 	}
+	if v.ds.HE != nil {
+		v.checkHECircuit(c)
+		return
+	}
 	sh, err := v.ds.Shape()
 	if err != nil {
 		c.fail("the dataset has no circuit: %v", err)
 		return
 	}
-	v.shape = &sh
+	v.numPublic = sh.NumPublic()
 	got, err := v.o.cache.compile(v.ds.Schema.Digest(), sh)
 	if err != nil {
 		c.fail("the dataset's circuit does not compile: %v", err)
 		return
 	}
 	if !bytes.Equal(got.digest[:], v.ds.Desc.GetCircuitDigest()) {
-		c.fail("the circuit compiled from the schema has digest %x…, the descriptor names %x…", got.digest[:4], v.ds.Desc.GetCircuitDigest()[:4])
+		c.fail("the circuit compiled from the schema has digest %x…, the descriptor names %x…", got.digest[:4], prefix(v.ds.Desc.GetCircuitDigest()))
 		return
 	}
-	v.sys = got.sys
+	v.ccs = got.ccs
 	c.detail = fmt.Sprintf("the contribution circuit for %d nodes and registry depth %d compiles to the descriptor's digest %x… (%d constraints)",
-		sh.Nodes, sh.Depth, got.digest[:4], got.sys.CCS.GetNbConstraints())
+		sh.Nodes, sh.Depth, got.digest[:4], got.ccs.GetNbConstraints())
 }
 
 func (v *verification) checkVerifyingKey(c *check) {
@@ -287,17 +335,17 @@ func (v *verification) checkVerifyingKey(c *check) {
 			len(v.b.VerifyingKey), len(desc), firstDifference(v.b.VerifyingKey, desc))
 		return
 	}
-	if v.shape == nil {
+	if v.numPublic == 0 {
 		c.skip("the dataset has no circuit shape")
 		return
 	}
-	vf, err := circuits.NewVerifier(v.ds.VK, v.shape.NumPublic())
+	vf, err := circuits.NewVerifier(v.ds.VK, v.numPublic)
 	if err != nil {
 		c.fail("the verifying key does not fit the circuit: %v", err)
 		return
 	}
 	v.verifier = vf
-	c.detail = fmt.Sprintf("%d bytes, equal to the descriptor's, for %d public inputs", len(desc), v.shape.NumPublic())
+	c.detail = fmt.Sprintf("%d bytes, equal to the descriptor's, for %d public inputs", len(desc), v.numPublic)
 }
 
 // insecureDevWarning is what the report says of a single-party setup.
@@ -348,14 +396,14 @@ func (v *verification) checkSetup(c *check) {
 		c.fail("the ceremony transcript records another verifying key than the descriptor's; not replayed")
 		return
 	}
-	if v.sys == nil {
+	if v.ccs == nil {
 		c.skip("the dataset's circuit did not check, so the ceremony cannot be replayed")
 		return
 	}
 	key := ceremonyKey([32]byte(desc.GetCircuitDigest()), v.b.Ceremony)
 	vk, ok := v.o.cache.ceremony(key)
 	if !ok {
-		k, err := tr.Verify(v.sys.CCS)
+		k, err := tr.Verify(v.ccs)
 		if err != nil {
 			c.fail("the ceremony does not re-verify: %v", err)
 			return
@@ -405,20 +453,27 @@ func (v *verification) checkSpec(c *check) {
 		len(spec.GetOutputs()), spec.GetPurpose(), spec.GetEpochFrom(), spec.GetEpochTo(), unixTime(v.t.JobTime))
 }
 
-// decodePublic decodes every record's public inputs once.
-func (v *verification) decodePublic() {
+// decodeRecords decodes every record's public inputs and proof once.
+func (v *verification) decodeRecords() {
 	if v.t == nil {
 		return
 	}
-	v.pubs = make([]*circuits.PublicInputs, len(v.t.Records))
-	v.pubErrs = make([]error, len(v.t.Records))
+	n := len(v.t.Records)
+	v.pubs, v.pubErrs = make([]*circuits.PublicInputs, n), make([]error, n)
+	v.proofs, v.proofErrs = make([]*circuits.Proof, n), make([]error, n)
 	for i, r := range v.t.Records {
 		p := new(circuits.PublicInputs)
 		if err := p.UnmarshalBinary(r.Public); err != nil {
 			v.pubErrs[i] = err
-			continue
+		} else {
+			v.pubs[i] = p
 		}
-		v.pubs[i] = p
+		pr := new(circuits.Proof)
+		if err := pr.UnmarshalBinary(r.Proof); err != nil {
+			v.proofErrs[i] = err
+		} else {
+			v.proofs[i] = pr
+		}
 	}
 }
 
@@ -428,29 +483,68 @@ func (v *verification) checkProofs(c *check) {
 		return
 	}
 	recs := v.t.Records
-	stmts := make([]circuits.Statement, 0, len(recs))
-	index := make([]int, 0, len(recs))
-	for i, r := range recs {
-		if v.pubs[i] == nil {
-			c.fail("%s: public inputs do not decode: %v", recordName(i, r.Nullifier), v.pubErrs[i])
-			continue
-		}
-		p := new(circuits.Proof)
-		if err := p.UnmarshalBinary(r.Proof); err != nil {
-			c.fail("%s: proof does not decode: %v", recordName(i, r.Nullifier), err)
-			continue
-		}
-		stmts = append(stmts, circuits.Statement{Proof: p, Public: v.pubs[i].Vector()})
-		index = append(index, i)
+	// MPC statements are small: one batch. An HE statement's public vector
+	// has 8 + 2N field elements (256 KiB at N = 4096), so HE records are
+	// verified heBatch at a time.
+	batch := max(1, len(recs))
+	if v.he {
+		batch = heBatch
 	}
-	for j, err := range v.verifier.VerifyBatch(stmts) {
-		if err != nil {
-			i := index[j]
-			c.fail("%s: proof does not verify", recordName(i, recs[i].Nullifier))
+	for start := 0; start < len(recs); start += batch {
+		end := min(start+batch, len(recs))
+		stmts := make([]circuits.Statement, 0, end-start)
+		index := make([]int, 0, end-start)
+		for i := start; i < end; i++ {
+			st, ok := v.statement(c, i)
+			if ok {
+				stmts = append(stmts, st)
+				index = append(index, i)
+			}
+		}
+		for j, err := range v.verifier.VerifyBatch(stmts) {
+			if err != nil {
+				i := index[j]
+				c.fail("%s: proof does not verify", recordName(i, recs[i].Nullifier))
+			}
 		}
 	}
 	c.failDetail = fmt.Sprintf("%d of %d records lack a valid proof", c.failed, len(recs))
 	c.detail = fmt.Sprintf("all %d proofs verify against their public inputs under the dataset's verifying key (one batch)", len(recs))
+	if v.he {
+		c.detail = fmt.Sprintf("all %d proofs verify against their consent inputs and their ciphertext's %d coefficients under the dataset's verifying key (batches of %d): each ciphertext encrypts a valid record under the collective key",
+			len(recs), 2*v.ds.HE.Params.N(), heBatch)
+	}
+}
+
+// statement is record i's proof with its public vector, or false after
+// failing c for the record.
+func (v *verification) statement(c *check, i int) (circuits.Statement, bool) {
+	r := v.t.Records[i]
+	if v.pubs[i] == nil {
+		c.fail("%s: public inputs do not decode: %v", recordName(i, r.Nullifier), v.pubErrs[i])
+		return circuits.Statement{}, false
+	}
+	if v.proofs[i] == nil {
+		c.fail("%s: proof does not decode: %v", recordName(i, r.Nullifier), v.proofErrs[i])
+		return circuits.Statement{}, false
+	}
+	if !v.he {
+		return circuits.Statement{Proof: v.proofs[i], Public: v.pubs[i].Vector()}, true
+	}
+	// HE: the consent inputs, then the ciphertext's integer coefficients.
+	params := v.ds.HE.Params
+	ct, err := he.UnmarshalCiphertext(params, r.Ciphertext)
+	if err != nil {
+		c.fail("%s: its ciphertext does not decode, so its proof has no public vector", recordName(i, r.Nullifier))
+		return circuits.Statement{}, false
+	}
+	c0, c1 := ct.Coefficients()
+	public, err := circuits.HEPublicVector(v.pubs[i], c0, c1, params.N())
+	if err != nil {
+		c.fail("%s: no public vector: %v", recordName(i, r.Nullifier), err)
+		return circuits.Statement{}, false
+	}
+	return circuits.Statement{Proof: v.proofs[i], Public: public}, true
 }
 
 func (v *verification) checkRecordTerms(c *check) {
@@ -487,7 +581,10 @@ func (v *verification) checkRecordTerms(c *check) {
 		if p.Expiry < uint64(t.JobTime) {
 			c.fail("%s: consent expired at %s, before the job time %s", name, unixTime(int64(min(p.Expiry, 1<<62))), unixTime(t.JobTime))
 		}
-		if len(p.ShareCommitments) != k {
+		switch {
+		case v.he && len(p.ShareCommitments) != 0:
+			c.fail("%s: carries %d share commitments, an HE record none", name, len(p.ShareCommitments))
+		case !v.he && len(p.ShareCommitments) != k:
 			c.fail("%s: shared among %d nodes, the dataset has %d", name, len(p.ShareCommitments), k)
 		}
 	}
@@ -572,10 +669,11 @@ func (v *verification) checkCohort(c *check) {
 
 // exclusions says what the coordinator left out, in counts.
 func (v *verification) exclusions() string {
-	if int(v.t.Coordinator) >= len(v.t.Nodes) {
+	j := slices.IndexFunc(v.t.Nodes, func(n NodeEvidence) bool { return n.Index == v.t.Coordinator })
+	if j < 0 {
 		return "no coordinator evidence"
 	}
-	n := v.t.Nodes[v.t.Coordinator]
+	n := v.t.Nodes[j]
 	x := n.Excluded.String()
 	if x == "" {
 		return fmt.Sprintf("the coordinator (node %d) excluded no record", n.Index)
@@ -618,6 +716,13 @@ func (v *verification) checkEligibleSets(c *check) {
 			c.fail("node %d: %d eligible records are not its %d counted plus %d dropped for contributors' minimums",
 				i, n.Eligible, n.Cohort, n.Excluded.ContributorMinimum)
 		}
+	}
+	if v.he {
+		// Only the live nodes have evidence; whether they are enough is
+		// the decryption set's and the transcript signatures' to say.
+		c.detail = fmt.Sprintf("all %d live nodes (of %d) signed the same cohort of %d records for this spec and job time (set digest %x…)",
+			len(t.Nodes), k, len(t.Records), want[:4])
+		return
 	}
 	for i, ok := range seen {
 		if !ok {
@@ -812,6 +917,10 @@ func (v *verification) checkTranscriptSignatures(c *check) {
 		return
 	}
 	k := len(v.ds.Signing)
+	if v.he {
+		v.checkLiveSignatures(c)
+		return
+	}
 	if len(v.b.Signatures) != k {
 		c.fail("%d transcript signatures, the dataset has %d nodes", len(v.b.Signatures), k)
 	}

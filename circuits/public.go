@@ -15,8 +15,10 @@ var ErrMalformed = errors.New("circuits: malformed encoding")
 
 // PublicInputs are the public inputs of a contribution proof: who may count it
 // (registry root, nullifier), on which terms (dataset, epoch, purposes, expiry,
-// minimum cohort, revocation commitment) and what exactly was uploaded (one
-// commitment per node share).
+// minimum cohort, revocation commitment) and, for the MPC backend, what
+// exactly was uploaded (one commitment per node share). For the HE backend
+// they are the consent part only, with no share commitments: the ciphertext
+// joins them in the proof's public vector (HEPublicVector).
 type PublicInputs struct {
 	Dataset          fr.Element // DatasetField(dataset id)
 	Epoch            uint64
@@ -26,7 +28,7 @@ type PublicInputs struct {
 	Expiry           uint64 // Unix seconds; the record may not be used after
 	MinCohort        uint32 // the contributor's own minimum cohort
 	Revocation       fr.Element
-	ShareCommitments []fr.Element // C_j, one per node
+	ShareCommitments []fr.Element // C_j, one per node (MPC); none (HE)
 }
 
 // Vector is the public witness in circuit order.
@@ -79,7 +81,9 @@ func (p *PublicInputs) MarshalBinary() ([]byte, error) {
 }
 
 // UnmarshalBinary decodes what MarshalBinary wrote; it refuses any other
-// length, version, node count or a non-canonical field element.
+// length, version, node count or a non-canonical field element. A count of
+// zero share commitments is the HE form (ShareCommitments nil); a single
+// commitment is refused, as no federation has one node.
 func (p *PublicInputs) UnmarshalBinary(b []byte) error {
 	if len(b) < publicFixedLen {
 		return fmt.Errorf("%w: public inputs: %d bytes, want at least %d", ErrMalformed, len(b), publicFixedLen)
@@ -88,7 +92,7 @@ func (p *PublicInputs) UnmarshalBinary(b []byte) error {
 		return fmt.Errorf("%w: public inputs: version %d", ErrMalformed, b[0])
 	}
 	k := int(b[1])
-	if k < MinNodes || k > MaxNodes {
+	if (k != 0 && k < MinNodes) || k > MaxNodes {
 		return fmt.Errorf("%w: public inputs: %d nodes", ErrMalformed, k)
 	}
 	if want := publicFixedLen + k*fr.Bytes; len(b) != want {
@@ -104,7 +108,9 @@ func (p *PublicInputs) UnmarshalBinary(b []byte) error {
 	q.Expiry = r.uint64()
 	q.MinCohort = r.uint32()
 	r.element(&q.Revocation)
-	q.ShareCommitments = make([]fr.Element, k)
+	if k > 0 {
+		q.ShareCommitments = make([]fr.Element, k)
+	}
 	for i := range q.ShareCommitments {
 		r.element(&q.ShareCommitments[i])
 	}

@@ -240,6 +240,10 @@ func FuzzPublicInputsUnmarshal(f *testing.F) {
 	b, _ := fx.pub.MarshalBinary()
 	f.Add(b)
 	f.Add([]byte{publicVersion, 3})
+	fx.pub.ShareCommitments = nil // the HE form: no share commitments
+	he, _ := fx.pub.MarshalBinary()
+	f.Add(he)
+	f.Add(append(append([]byte(nil), he...), make([]byte, 32)...)) // count 0 with a trailing element
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var p PublicInputs
 		if err := p.UnmarshalBinary(b); err != nil {

@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/consensys/gnark/backend/groth16"
+
 	"github.com/cohort-dev/cohort/circuits"
 	"github.com/cohort-dev/cohort/dataset"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
+	"github.com/cohort-dev/cohort/heproof"
 	"github.com/cohort-dev/cohort/mpc"
 	"github.com/cohort-dev/cohort/schema"
 )
@@ -114,11 +117,12 @@ func (c *Client) Contribute(ctx context.Context, id *Identity, o ContributeOptio
 		return nil, err
 	}
 
-	var sys *circuits.MPCSystem
-	if err := stage(StageCircuit, func() (err error) { sys, err = ds.Compile(); return err }); err != nil {
+	// Compiling checks the circuit against the descriptor's digest (and,
+	// for HE, builds in the collective key the record is encrypted under).
+	if err := stage(StageCircuit, func() (err error) { _, err = ds.CCS(); return err }); err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}
-	pk, err := c.provingKey(ctx, ds, o.CacheDir, func(done, total int) { progress(StageProvingKey, done, total) })
+	pk, err := c.provingKey(ctx, ds, o.CacheDir, true, func(done, total int) { progress(StageProvingKey, done, total) })
 	if err != nil {
 		return nil, err
 	}
@@ -133,23 +137,19 @@ func (c *Client) Contribute(ctx context.Context, id *Identity, o ContributeOptio
 
 	var wire []byte
 	err = stage(StageProving, func() error {
-		prover, err := mpc.NewProver(sys, pk, ds.Seal)
+		st, enc, err := buildPayload(ds, pk, mpc.Contribution{Secret: id.Secret, Root: member.Root, Path: member.Path, Terms: terms, Record: record})
 		if err != nil {
-			return fmt.Errorf("client: %w", err)
+			return err
 		}
-		p, err := prover.Build(mpc.Contribution{Secret: id.Secret, Root: member.Root, Path: member.Path, Terms: terms, Record: record}, nil)
-		if err != nil {
-			return fmt.Errorf("client: proving: %w", err)
-		}
-		v, err := circuits.NewVerifier(ds.VK, sys.Shape.NumPublic())
+		v, err := circuits.NewVerifier(ds.VK, ds.NumPublic())
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrProvingKey, err)
 		}
-		if err := v.Verify(p.Statement()); err != nil {
+		if err := v.Verify(st); err != nil {
 			return fmt.Errorf("%w: the proof does not verify under the dataset's verifying key; nothing was sent: %w", ErrProvingKey, err)
 		}
-		wire, err = p.MarshalBinary()
-		return err
+		wire = enc
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -174,6 +174,45 @@ func (c *Client) Contribute(ctx context.Context, id *Identity, o ContributeOptio
 		return nil, err
 	}
 	return receipt, nil
+}
+
+// buildPayload proves a contribution for the dataset's backend and returns
+// the statement (to check before sending) and the encoded payload.
+func buildPayload(ds *dataset.Dataset, pk groth16.ProvingKey, c mpc.Contribution) (circuits.Statement, []byte, error) {
+	if ds.HE != nil {
+		sys, err := ds.CompileHE()
+		if err != nil {
+			return circuits.Statement{}, nil, fmt.Errorf("client: %w", err)
+		}
+		prover, err := heproof.NewProver(sys, pk, ds.HE.Params, ds.HE.Key)
+		if err != nil {
+			return circuits.Statement{}, nil, fmt.Errorf("client: %w", err)
+		}
+		p, err := prover.Build(heproof.Contribution{Secret: c.Secret, Root: c.Root, Path: c.Path, Terms: c.Terms, Record: c.Record}, nil)
+		if err != nil {
+			return circuits.Statement{}, nil, fmt.Errorf("client: proving: %w", err)
+		}
+		st, err := p.Statement(ds.HE.Params)
+		if err != nil {
+			return circuits.Statement{}, nil, fmt.Errorf("client: %w", err)
+		}
+		enc, err := p.MarshalBinary()
+		return st, enc, err
+	}
+	sys, err := ds.Compile()
+	if err != nil {
+		return circuits.Statement{}, nil, fmt.Errorf("client: %w", err)
+	}
+	prover, err := mpc.NewProver(sys, pk, ds.Seal)
+	if err != nil {
+		return circuits.Statement{}, nil, fmt.Errorf("client: %w", err)
+	}
+	p, err := prover.Build(c, nil)
+	if err != nil {
+		return circuits.Statement{}, nil, fmt.Errorf("client: proving: %w", err)
+	}
+	enc, err := p.MarshalBinary()
+	return p.Statement(), enc, err
 }
 
 // checkTerms encodes the record and builds the consent terms, refusing what

@@ -28,6 +28,7 @@ type Client struct {
 	addr string
 	conn *grpc.ClientConn
 	api  cohortv1.ContributorServiceClient
+	pks  provingKeys // decoded proving keys, by content digest
 }
 
 // DialOption configures Dial.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/consensys/gnark/backend/groth16"
 	groth16bn254 "github.com/consensys/gnark/backend/groth16/bn254"
@@ -38,10 +39,13 @@ const MaxProvingKeySize = 4 << 30
 // the same circuit) is fetched again, and a damaged cache file is ignored.
 // The cache holds public data; it is written atomically with mode 0600.
 func (c *Client) ProvingKey(ctx context.Context, ds *dataset.Dataset, cacheDir string) (groth16.ProvingKey, error) {
-	return c.provingKey(ctx, ds, cacheDir, nil)
+	return c.provingKey(ctx, ds, cacheDir, false, nil)
 }
 
-func (c *Client) provingKey(ctx context.Context, ds *dataset.Dataset, cacheDir string, progress func(done, total int)) (groth16.ProvingKey, error) {
+// provingKey is ProvingKey; with memo it first looks for the key, and then
+// keeps it, decoded in memory (Contribute does: decoding dominates small
+// proofs).
+func (c *Client) provingKey(ctx context.Context, ds *dataset.Dataset, cacheDir string, memo bool, progress func(done, total int)) (groth16.ProvingKey, error) {
 	if !ds.Ready() || ds.VK == nil {
 		return nil, fmt.Errorf("%w: %s is %s", ErrDatasetNotReady, ds.Desc.GetId(), ds.Desc.GetState())
 	}
@@ -68,6 +72,11 @@ func (c *Client) provingKey(ctx context.Context, ds *dataset.Dataset, cacheDir s
 	}
 	total := int(r.Total())
 	progress(0, total)
+	if pk := c.pks.get(r.Sum()); memo && pk != nil {
+		cancel()
+		progress(total, total)
+		return pk, nil
+	}
 	cache := cachePath(cacheDir, ds)
 	if cache != "" {
 		if data, ok := readCached(cache, r.Total(), r.Sum()); ok {
@@ -75,6 +84,9 @@ func (c *Client) provingKey(ctx context.Context, ds *dataset.Dataset, cacheDir s
 			pk, err := decodeProvingKey(data, ds)
 			if err != nil {
 				return nil, err
+			}
+			if memo {
+				c.pks.put(r.Sum(), pk)
 			}
 			progress(total, total)
 			return pk, nil
@@ -101,6 +113,9 @@ func (c *Client) provingKey(ctx context.Context, ds *dataset.Dataset, cacheDir s
 	if err != nil {
 		return nil, err
 	}
+	if memo {
+		c.pks.put(r.Sum(), pk)
+	}
 	if cache != "" {
 		if err := writeCache(cache, data); err != nil {
 			return nil, fmt.Errorf("client: caching the proving key (use no cache directory to skip caching): %w", err)
@@ -108,6 +123,42 @@ func (c *Client) provingKey(ctx context.Context, ds *dataset.Dataset, cacheDir s
 	}
 	progress(total, total)
 	return pk, nil
+}
+
+// provingKeys keeps the last few decoded proving keys of a Client in
+// memory, by the SHA-256 of their encoding as the node announces it:
+// decoding costs far more than proving for small circuits, and a key that
+// matches the announced digest needs no second check.
+type provingKeys struct {
+	mu   sync.Mutex
+	keys map[[32]byte]groth16.ProvingKey
+	lru  [][32]byte
+}
+
+// maxDecodedKeys bounds the keys a Client keeps decoded (they can be large).
+const maxDecodedKeys = 4
+
+func (p *provingKeys) get(sum [32]byte) groth16.ProvingKey {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.keys[sum]
+}
+
+func (p *provingKeys) put(sum [32]byte, pk groth16.ProvingKey) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.keys == nil {
+		p.keys = map[[32]byte]groth16.ProvingKey{}
+	}
+	if _, ok := p.keys[sum]; ok {
+		return
+	}
+	if len(p.lru) == maxDecodedKeys {
+		delete(p.keys, p.lru[0])
+		p.lru = p.lru[1:]
+	}
+	p.keys[sum] = pk
+	p.lru = append(p.lru, sum)
 }
 
 // cachePath names the cache file of ds's proving key, or "" without a cache.

@@ -39,6 +39,19 @@ func New(s *schema.Schema, nodes []Node, depth int, now time.Time) (*Dataset, er
 	if err != nil {
 		return nil, err
 	}
+	d := descriptor(s, nodes, depth, now)
+	d.CircuitDigest = dg[:]
+	ds, err := From(d)
+	if err != nil {
+		return nil, err
+	}
+	ds.once.Do(func() { ds.sys = sys })
+	return ds, nil
+}
+
+// descriptor is the part of a new dataset's descriptor that does not
+// depend on the backend (set to MPC; NewHE changes it).
+func descriptor(s *schema.Schema, nodes []Node, depth int, now time.Time) *cohortv1.DatasetDescriptor {
 	sd := s.Digest()
 	d := &cohortv1.DatasetDescriptor{
 		Id:              s.ID,
@@ -48,7 +61,6 @@ func New(s *schema.Schema, nodes []Node, depth int, now time.Time) (*Dataset, er
 		NodeCount:       uint32(len(nodes)),
 		RegistryDepth:   uint32(depth),
 		ParameterSetIds: append([]string(nil), ParamsMPC...),
-		CircuitDigest:   dg[:],
 		CreatedAt:       now.Unix(),
 	}
 	for i, n := range nodes {
@@ -61,12 +73,7 @@ func New(s *schema.Schema, nodes []Node, depth int, now time.Time) (*Dataset, er
 			SigningPublicKey: n.Signing,
 		})
 	}
-	ds, err := From(d)
-	if err != nil {
-		return nil, err
-	}
-	ds.once.Do(func() { ds.sys = sys })
-	return ds, nil
+	return d
 }
 
 // ToProto gives the structured form of s.

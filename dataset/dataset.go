@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/consensys/gnark/backend/groth16"
+	"github.com/consensys/gnark/constraint"
 
 	"github.com/cohort-dev/cohort/circuits"
 	"github.com/cohort-dev/cohort/circuits/setup"
@@ -63,9 +64,15 @@ type Dataset struct {
 	Signing []ed25519.PublicKey  // by node index
 	VK      groth16.VerifyingKey // nil while the dataset is in SETUP
 
+	HE *HE // the collective key of an HE dataset; nil for MPC
+
 	once sync.Once
 	sys  *circuits.MPCSystem
 	err  error
+
+	heOnce sync.Once
+	heSys  *circuits.HESystem
+	heErr  error
 }
 
 // From checks d and decodes its parts. It does not compile the circuit.
@@ -93,7 +100,13 @@ func From(d *cohortv1.DatasetDescriptor) (*Dataset, error) {
 	if !bytes.Equal(s.Canonical(), cs.GetCanonical()) {
 		return nil, fmt.Errorf("%w: schema bytes are not canonical", ErrInvalid)
 	}
-	if d.GetBackend() != cohortv1.Backend_BACKEND_MPC {
+	switch d.GetBackend() {
+	case cohortv1.Backend_BACKEND_MPC:
+		if d.GetHe() != nil {
+			return nil, fmt.Errorf("%w: an MPC dataset carries no HE key", ErrInvalid)
+		}
+	case cohortv1.Backend_BACKEND_HE:
+	default:
 		return nil, fmt.Errorf("%w: backend %s is not supported", ErrInvalid, d.GetBackend())
 	}
 	k := int(d.GetNodeCount())
@@ -128,6 +141,11 @@ func From(d *cohortv1.DatasetDescriptor) (*Dataset, error) {
 		}
 		ds.Signing[i] = ed25519.PublicKey(bytes.Clone(n.GetSigningPublicKey()))
 	}
+	if d.GetBackend() == cohortv1.Backend_BACKEND_HE {
+		if ds.HE, err = checkHE(d, s, func(i int) ed25519.PublicKey { return ds.Signing[i] }); err != nil {
+			return nil, err
+		}
+	}
 	switch d.GetState() {
 	case cohortv1.DatasetState_DATASET_STATE_READY:
 		if len(d.GetVerifyingKey()) == 0 || len(d.GetVerifyingKey()) > MaxVerifyingKey {
@@ -160,9 +178,12 @@ func (d *Dataset) Shape() (circuits.MPCShape, error) {
 	return circuits.NewMPCShape(d.Schema, int(d.Desc.GetNodeCount()), int(d.Desc.GetRegistryDepth()))
 }
 
-// Compile compiles the contribution circuit once and checks its digest
-// against the descriptor's.
+// Compile compiles the MPC contribution circuit once and checks its digest
+// against the descriptor's. For an HE dataset use CompileHE.
 func (d *Dataset) Compile() (*circuits.MPCSystem, error) {
+	if d.HE != nil {
+		return nil, fmt.Errorf("dataset %s: an HE dataset has no MPC circuit", d.Desc.GetId())
+	}
 	d.once.Do(func() {
 		sh, err := d.Shape()
 		if err != nil {
@@ -186,6 +207,31 @@ func (d *Dataset) Compile() (*circuits.MPCSystem, error) {
 		d.sys = sys
 	})
 	return d.sys, d.err
+}
+
+// CCS compiles the dataset's contribution circuit, whichever the backend,
+// and returns its constraint system (for the setup ceremony).
+func (d *Dataset) CCS() (constraint.ConstraintSystem, error) {
+	if d.HE != nil {
+		sys, err := d.CompileHE()
+		if err != nil {
+			return nil, err
+		}
+		return sys.CCS, nil
+	}
+	sys, err := d.Compile()
+	if err != nil {
+		return nil, err
+	}
+	return sys.CCS, nil
+}
+
+// NumPublic is the number of public inputs of the contribution circuit.
+func (d *Dataset) NumPublic() int {
+	if d.HE != nil {
+		return 8 + 2*d.HE.Params.N()
+	}
+	return circuits.MPCShape{Nodes: int(d.Desc.GetNodeCount())}.NumPublic()
 }
 
 // PayloadLimits are the bounds a payload for this dataset must meet.

@@ -91,13 +91,17 @@ func BenchmarkIngestStages(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		c := &checked{rd: rd, p: decoded[0]}
+		sb, err := mpc.MarshalShare(share)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c := &checked{rd: rd, mpc: decoded[0], pub: &decoded[0].Public, proof: decoded[0].Proof}
 		for i := range b.N {
 			var nf fr.Element
 			nf.SetUint64(uint64(i + 1))
 			c.nf = nf.Bytes()
 			c.digest[0], c.digest[1] = byte(i), byte(i>>8)
-			if _, _, err := tn.n.storeShare(context.Background(), c, share); err != nil {
+			if _, _, err := tn.n.storeShare(context.Background(), c, sb); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -15,13 +15,13 @@ import (
 	"sync"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+	"github.com/consensys/gnark/constraint"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/cohort-dev/cohort/attest"
 	"github.com/cohort-dev/cohort/blob"
-	"github.com/cohort-dev/cohort/circuits"
 	"github.com/cohort-dev/cohort/circuits/setup"
 	"github.com/cohort-dev/cohort/dataset"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
@@ -117,12 +117,15 @@ func (n *Node) createDataset(ctx context.Context, req *cohortv1.CreateDatasetReq
 	if err := s.CheckFits(s.MaxCohort, fr.Modulus()); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "schema bounds: %v", err)
 	}
+	var heCh *heChoice
 	switch req.GetBackend() {
 	case cohortv1.Backend_BACKEND_MPC:
 	case cohortv1.Backend_BACKEND_HE:
-		return nil, status.Error(codes.Unimplemented, "backend HE is not available on this node")
+		if heCh, err = n.chooseHE(s, req); err != nil {
+			return nil, err
+		}
 	default:
-		return nil, status.Error(codes.InvalidArgument, "backend: required (BACKEND_MPC)")
+		return nil, status.Error(codes.InvalidArgument, "backend: required (BACKEND_MPC or BACKEND_HE)")
 	}
 	if int(req.GetNodeCount()) != len(n.opts.Members) {
 		return nil, status.Errorf(codes.InvalidArgument, "node_count %d: this federation has %d nodes", req.GetNodeCount(), len(n.opts.Members))
@@ -158,16 +161,26 @@ func (n *Node) createDataset(ctx context.Context, req *cohortv1.CreateDatasetReq
 	for i, m := range n.opts.Members {
 		nodes[i] = dataset.Node{Name: m.Name, Address: m.APIAddress, Seal: m.Seal, Signing: m.Signing}
 	}
-	ds, err := dataset.New(s, nodes, depth, n.now())
-	if err != nil {
+	var ds *dataset.Dataset
+	if heCh != nil {
+		// The collective key first: the circuit has its public key built in.
+		info, err := n.runHEKeygen(ctx, s, heCh)
+		if err != nil {
+			return nil, err
+		}
+		ds, err = dataset.NewHE(s, nodes, depth, info, n.now())
+		if err != nil {
+			return nil, n.internal("HE dataset", err)
+		}
+	} else if ds, err = dataset.New(s, nodes, depth, n.now()); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	ds.Desc.SetupKind = kind
-	sys, err := ds.Compile()
+	ccs, err := ds.CCS()
 	if err != nil {
 		return nil, n.internal("compile", err)
 	}
-	domain, err := setup.DomainSize(sys.CCS)
+	domain, err := setup.DomainSize(ccs)
 	if err != nil {
 		return nil, n.internal("domain", err)
 	}
@@ -208,7 +221,7 @@ func (n *Node) createDataset(ctx context.Context, req *cohortv1.CreateDatasetReq
 	n.bg.Add(1)
 	go func() {
 		defer n.bg.Done()
-		if err := n.runCeremony(info, ds, sys); err != nil {
+		if err := n.runCeremony(info, ds, ccs); err != nil {
 			n.log.Error("ceremony failed", "ceremony", info.GetCeremonyId(), "error", err)
 			n.failCeremony(info, ds.Desc, err.Error())
 		}
@@ -226,7 +239,7 @@ func startStatement(info *cohortv1.CeremonyInfo) attest.CeremonyStart {
 }
 
 // runCeremony is the coordinator's relay, then the seal on every node.
-func (n *Node) runCeremony(info *cohortv1.CeremonyInfo, ds *dataset.Dataset, sys *circuits.MPCSystem) error {
+func (n *Node) runCeremony(info *cohortv1.CeremonyInfo, ds *dataset.Dataset, ccs constraint.ConstraintSystem) error {
 	ctx := n.ctx
 	contribute := func(phase, index int, prev []byte) ([]byte, error) {
 		part := info.GetParticipants()[index]
@@ -238,7 +251,7 @@ func (n *Node) runCeremony(info *cohortv1.CeremonyInfo, ds *dataset.Dataset, sys
 	beaconOf := func(phase int, last []byte) (setup.Beacon, error) {
 		return beacon(phase, info.GetBeaconSource(), last), nil
 	}
-	keys, t, err := setup.RunCeremony(sys.CCS, len(info.GetParticipants()), contribute, beaconOf)
+	keys, t, err := setup.RunCeremony(ccs, len(info.GetParticipants()), contribute, beaconOf)
 	if err != nil {
 		return err
 	}
@@ -410,13 +423,16 @@ func (s *peerService) StartCeremony(ctx context.Context, req *cohortv1.StartCere
 	if len(info.GetBeaconSource()) > 1024 || !bytes.Equal(info.GetCircuitDigest(), desc.GetCircuitDigest()) {
 		return nil, status.Error(codes.InvalidArgument, "beacon source too long or circuit digest differs from the dataset's")
 	}
+	if err := n.checkOwnHEKey(ctx, ds); err != nil {
+		return nil, err
+	}
 	// Compiling our own copy is what checks the digest: a coordinator cannot
 	// have us set up another circuit than the schema defines.
-	sys, err := ds.Compile()
+	ccs, err := ds.CCS()
 	if err != nil {
 		return nil, status.Errorf(codes.FailedPrecondition, "%v", err)
 	}
-	domain, err := setup.DomainSize(sys.CCS)
+	domain, err := setup.DomainSize(ccs)
 	if err != nil || domain != info.GetDomainSize() {
 		return nil, status.Errorf(codes.FailedPrecondition, "domain size %d differs from the circuit's %d", info.GetDomainSize(), domain)
 	}
@@ -602,11 +618,11 @@ func (n *Node) seal(ctx context.Context, cer *ceremony, tb []byte) (*cohortv1.Se
 	if !bytes.Equal(t.Beacon1, beacon(1, src, t.Phase1[parts-1])) || !bytes.Equal(t.Beacon2, beacon(2, src, t.Phase2[parts-1])) {
 		return nil, status.Error(codes.InvalidArgument, "transcript beacons are not the ones the ceremony derives")
 	}
-	sys, err := cer.ds.Compile()
+	ccs, err := cer.ds.CCS()
 	if err != nil {
 		return nil, n.internal("compile", err)
 	}
-	keys, err := t.DeriveKeys(sys.CCS)
+	keys, err := t.DeriveKeys(ccs)
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "transcript does not verify: %v", err)
 	}

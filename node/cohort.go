@@ -56,6 +56,8 @@ type selected struct {
 	sel    enclave.Selection
 	digest [32]byte
 	rows   map[[32]byte]*store.Contribution // nullifier → row, cohort records only
+	live   []uint32                         // on the coordinator: the nodes that agreed, ascending
+	he     bool                             // rows hold ciphertexts (an HE dataset)
 }
 
 // selectCohort selects a job's cohort from this node's rows: every record
@@ -102,7 +104,7 @@ func (n *Node) selectCohort(ctx context.Context, ds *dataset.Dataset, jobID stri
 	for _, r := range sel.Records {
 		keep[r.Nullifier] = rows[r.Nullifier]
 	}
-	return &selected{sel: sel, digest: enclave.SetDigest(jobID, ds.Desc.GetId(), sel.Records), rows: keep}, nil
+	return &selected{sel: sel, digest: enclave.SetDigest(jobID, ds.Desc.GetId(), sel.Records), rows: keep, he: ds.HE != nil}, nil
 }
 
 // eligibleSet is the wire form of a selection.
@@ -212,6 +214,22 @@ func (s *peerService) ComputePartial(ctx context.Context, req *cohortv1.ComputeP
 	coords, err := enclave.Coordinates(ds.Schema.Layout(), req.GetSpec().GetOutputs())
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "outputs: %v", err)
+	}
+	if ds.HE != nil {
+		set := req.GetDecryptionSet()
+		if err := checkDecryptionSet(set, len(s.n.opts.Members), ds.HE.Committee.Threshold); err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "decryption_set: %v", err)
+		}
+		enc, err := s.n.heShare(ctx, ds, sel, req.GetJobId(), coords, set)
+		if err != nil {
+			return nil, err
+		}
+		st := partialStatement(req.GetJobId(), sel.digest, coords, enc, s.n.opts.Index)
+		s.n.log.Info("decryption share released", "job", req.GetJobId(), "cohort", sel.sel.Cohort(), "coordinates", len(coords), "decryption_set", fmt.Sprint(set))
+		return &cohortv1.ComputePartialResponse{Coordinates: st.Coordinates, Partial: enc, Signature: s.n.sign(st.Message())}, nil
+	}
+	if len(req.GetDecryptionSet()) != 0 {
+		return nil, status.Error(codes.InvalidArgument, "decryption_set: only for HE datasets")
 	}
 	p, err := s.n.partial(ds, sel, coords)
 	if err != nil {

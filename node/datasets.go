@@ -32,7 +32,6 @@ type datasets struct {
 // readyDataset is a dataset that accepts contributions.
 type readyDataset struct {
 	ds       *dataset.Dataset
-	sys      *circuits.MPCSystem
 	verifier circuits.BatchVerifier
 	lim      mpc.PayloadLimits
 	field    fr.Element // circuits.DatasetField(id)
@@ -100,15 +99,19 @@ func (d *datasets) get(ctx context.Context, id string) (*readyDataset, error) {
 	if err != nil {
 		return nil, d.n.internal("stored dataset", err)
 	}
-	sys, err := ds.Compile()
-	if err != nil {
-		return nil, d.n.internal("compile dataset circuit", err)
+	// An MPC dataset's circuit is compiled to check its digest; an HE
+	// dataset's (large, with the public key as constants) was checked when
+	// its ceremony ran, and verification needs only the verifying key.
+	if ds.HE == nil {
+		if _, err := ds.Compile(); err != nil {
+			return nil, d.n.internal("compile dataset circuit", err)
+		}
 	}
-	v, err := circuits.NewVerifier(ds.VK, sys.Shape.NumPublic())
+	v, err := circuits.NewVerifier(ds.VK, ds.NumPublic())
 	if err != nil {
 		return nil, d.n.internal("verifier", err)
 	}
-	r = &readyDataset{ds: ds, sys: sys, verifier: v, lim: ds.PayloadLimits(), field: circuits.DatasetField(id)}
+	r = &readyDataset{ds: ds, verifier: v, lim: ds.PayloadLimits(), field: circuits.DatasetField(id)}
 	d.mu.Lock()
 	d.ready[id] = r
 	d.mu.Unlock()

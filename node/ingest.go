@@ -16,18 +16,22 @@ import (
 	"github.com/cohort-dev/cohort/attest"
 	"github.com/cohort-dev/cohort/circuits"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
+	"github.com/cohort-dev/cohort/heproof"
 	"github.com/cohort-dev/cohort/mpc"
 	"github.com/cohort-dev/cohort/store"
 )
 
 // checked is a payload that passed every check of this node: decoded,
 // bound to the dataset, epoch open, consent unexpired, root known, proof
-// valid, this node's share opened and matching its commitment.
+// valid and, for MPC, this node's share opened and matching its commitment.
 type checked struct {
 	rd     *readyDataset
 	raw    []byte
 	digest [32]byte // SHA-256 of raw, as in receipts
-	p      *mpc.Payload
+	pub    *circuits.PublicInputs
+	proof  *circuits.Proof
+	mpc    *mpc.Payload     // MPC datasets
+	he     *heproof.Payload // HE datasets
 	nf     [32]byte
 }
 
@@ -41,21 +45,37 @@ func (n *Node) decode(ctx context.Context, datasetID string, raw []byte) (*check
 	if len(raw) == 0 {
 		return nil, status.Error(codes.InvalidArgument, "payload is empty")
 	}
-	p, err := mpc.UnmarshalPayload(raw, rd.lim)
-	if err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "malformed payload: %v", err)
+	c := &checked{rd: rd, raw: raw, digest: sha256.Sum256(raw)}
+	if rd.ds.HE != nil {
+		p, err := heproof.UnmarshalPayload(raw, rd.ds.HE.Params)
+		if err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "malformed payload: %v", err)
+		}
+		// Auditors rebuild the payload from its parts to check its digest:
+		// only the canonical encoding is accepted.
+		if enc, err := p.MarshalBinary(); err != nil || !bytes.Equal(enc, raw) {
+			return nil, status.Error(codes.InvalidArgument, "malformed payload: not in its canonical encoding")
+		}
+		c.he, c.pub, c.proof = p, &p.Public, p.Proof
+	} else {
+		p, err := mpc.UnmarshalPayload(raw, rd.lim)
+		if err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "malformed payload: %v", err)
+		}
+		c.mpc, c.pub, c.proof = p, &p.Public, p.Proof
 	}
-	if !p.Public.Dataset.Equal(&rd.field) {
+	if !c.pub.Dataset.Equal(&rd.field) {
 		return nil, status.Errorf(codes.InvalidArgument, "payload is bound to another dataset than %q", datasetID)
 	}
-	return &checked{rd: rd, raw: raw, digest: sha256.Sum256(raw), p: p, nf: p.Public.Nullifier.Bytes()}, nil
+	c.nf = c.pub.Nullifier.Bytes()
+	return c, nil
 }
 
 // checkTerms checks what may change with time: the epoch is open, the
 // consent has not expired, the registry root is valid. A retry of a record
 // already stored skips it: its receipt stays valid.
 func (n *Node) checkTerms(ctx context.Context, c *checked) error {
-	pub := &c.p.Public
+	pub := c.pub
 	now := n.now()
 	cur := c.rd.ds.Schema.Epoch.Index(now)
 	switch {
@@ -70,41 +90,60 @@ func (n *Node) checkTerms(ctx context.Context, c *checked) error {
 	return n.registry.rootValid(ctx, pub.Root.Bytes())
 }
 
-// verifyAndOpen checks the proof and opens this node's share.
-func (n *Node) verifyAndOpen(ctx context.Context, c *checked) (mpc.Share, error) {
+// verifyAndOpen checks the proof and returns what this node stores of the
+// record: for MPC its own share, opened and checked against its
+// commitment; for HE the ciphertext (every node keeps every ciphertext, so
+// that any t of them can sum and decrypt a cohort on their own).
+func (n *Node) verifyAndOpen(ctx context.Context, c *checked) ([]byte, error) {
 	select {
 	case n.ingest <- struct{}{}:
 		defer func() { <-n.ingest }()
 	case <-ctx.Done():
-		return mpc.Share{}, status.FromContextError(ctx.Err()).Err()
+		return nil, status.FromContextError(ctx.Err()).Err()
 	}
 	start := time.Now()
-	errs := c.rd.verifier.VerifyBatch([]circuits.Statement{c.p.Statement()})
+	var st circuits.Statement
+	if c.he != nil {
+		var err error
+		if st, err = c.he.Statement(c.rd.ds.HE.Params); err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "malformed payload: %v", err)
+		}
+	} else {
+		st = c.mpc.Statement()
+	}
+	errs := c.rd.verifier.VerifyBatch([]circuits.Statement{st})
 	n.metrics.verifySecs.Observe(time.Since(start).Seconds())
 	if errs[0] != nil {
-		return mpc.Share{}, status.Errorf(codes.InvalidArgument, "proof does not verify: %v", errs[0])
+		return nil, status.Errorf(codes.InvalidArgument, "proof does not verify: %v", errs[0])
 	}
-	share, err := mpc.OpenPayload(n.opts.Seal, int(n.opts.Index), c.rd.lim.Len, c.p)
+	if c.he != nil {
+		b, err := c.he.Ciphertext.MarshalBinary()
+		if err != nil {
+			return nil, n.internal("encode ciphertext", err)
+		}
+		return b, nil
+	}
+	share, err := mpc.OpenPayload(n.opts.Seal, int(n.opts.Index), c.rd.lim.Len, c.mpc)
 	if err != nil {
-		return mpc.Share{}, status.Errorf(codes.InvalidArgument, "the share sealed to node %d does not open or does not match its commitment: %v", n.opts.Index, err)
+		return nil, status.Errorf(codes.InvalidArgument, "the share sealed to node %d does not open or does not match its commitment: %v", n.opts.Index, err)
 	}
-	return share, nil
+	sb, err := mpc.MarshalShare(share)
+	if err != nil {
+		return nil, n.internal("encode share", err)
+	}
+	return sb, nil
 }
 
 // storeShare commits this node's share with its signed acknowledgment. It
 // returns the acknowledgment and whether this call stored the record; a
 // record held already with the same payload digest returns the ack given
 // then, with another digest AlreadyExists.
-func (n *Node) storeShare(ctx context.Context, c *checked, share mpc.Share) (*cohortv1.ContributionAck, bool, error) {
-	sb, err := mpc.MarshalShare(share)
-	if err != nil {
-		return nil, false, n.internal("encode share", err)
-	}
-	pb, err := c.p.Public.MarshalBinary()
+func (n *Node) storeShare(ctx context.Context, c *checked, sb []byte) (*cohortv1.ContributionAck, bool, error) {
+	pb, err := c.pub.MarshalBinary()
 	if err != nil {
 		return nil, false, n.internal("encode public inputs", err)
 	}
-	prb, err := c.p.Proof.MarshalBinary()
+	prb, err := c.proof.MarshalBinary()
 	if err != nil {
 		return nil, false, n.internal("encode proof", err)
 	}
@@ -115,7 +154,7 @@ func (n *Node) storeShare(ctx context.Context, c *checked, share mpc.Share) (*co
 	if err != nil {
 		return nil, false, n.internal("encode ack", err)
 	}
-	pub := &c.p.Public
+	pub := c.pub
 	existing, err := n.store.PutContribution(ctx, store.Contribution{
 		DatasetID:            id,
 		Epoch:                pub.Epoch,
@@ -243,7 +282,7 @@ func (n *Node) contribute(ctx context.Context, datasetID string, raw []byte) (*c
 		all[i] = f.ack
 	}
 	n.metrics.ingested.WithLabelValues("coordinator", "accepted").Inc()
-	return receipt(datasetID, &c.p.Public, c.digest, all, time.Time{}), nil
+	return receipt(datasetID, c.pub, c.digest, all, time.Time{}), nil
 }
 
 // receipt assembles a record's receipt from every node's ack.

@@ -177,9 +177,6 @@ func (s *buyerService) SubmitJob(ctx context.Context, req *cohortv1.SubmitJobReq
 	if err := enclave.ValidateSpec(spec, ds.Schema, ds.Desc.GetBackend()); err != nil {
 		return nil, specStatus(err)
 	}
-	if ds.Desc.GetBackend() != cohortv1.Backend_BACKEND_MPC {
-		return nil, status.Errorf(codes.Unimplemented, "dataset %q uses backend %s, which this node cannot run", ds.Desc.GetId(), ds.Desc.GetBackend())
-	}
 	active, _, err := s.n.store.ListJobs(ctx, store.JobFilter{Buyer: b.ID, States: activeStates()}, "", MaxActiveJobs+1)
 	if err != nil {
 		return nil, s.n.internal("list jobs", err)
@@ -458,6 +455,10 @@ type jobRun struct {
 	n   *Node
 	job store.Job
 	ev  cohortv1.JobEvidence
+
+	// HE jobs: the aggregate ciphertext decrypted and who decrypted it.
+	heAggregate []byte
+	heSet       []uint32
 }
 
 // jobFailure is a reason to stop a job in a final state.
@@ -594,7 +595,12 @@ func (r *jobRun) steps(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	sums, err := r.aggregate(ctx, ds, spec, own, coords, at)
+	var sums []*big.Int
+	if ds.HE != nil {
+		sums, err = r.aggregateHE(ctx, ds, spec, own, coords, own.live)
+	} else {
+		sums, err = r.aggregate(ctx, ds, spec, own, coords, at)
+	}
 	if err != nil {
 		return err
 	}
@@ -671,12 +677,22 @@ func (r *jobRun) agree(ctx context.Context, ds *dataset.Dataset, spec *cohortv1.
 		vals, errs := fanOut(ctx, r.n, func(ctx context.Context, _ uint32, c cohortv1.PeerServiceClient) (*cohortv1.PrepareJobResponse, error) {
 			return c.PrepareJob(ctx, &cohortv1.PrepareJobRequest{JobId: r.job.ID, Spec: spec, JobTime: at.Unix()})
 		})
-		if err := peerErrors(ctx, errs, "select the eligible records"); err != nil {
+		if ds.HE != nil {
+			// HE needs only t nodes: leave out those that do not answer.
+			if err := unreachableOK(ctx, errs, "select the eligible records", len(vals)+1, ds.HE.Committee.Threshold); err != nil {
+				return nil, err
+			}
+		} else if err := peerErrors(ctx, errs, "select the eligible records"); err != nil {
 			return nil, err
 		}
+		own.live = []uint32{r.n.opts.Index}
 		mismatch = ""
 		for _, i := range r.n.others() {
-			resp := vals[i]
+			resp, ok := vals[i]
+			if !ok {
+				continue
+			}
+			own.live = append(own.live, i)
 			set := resp.GetSet()
 			if len(set.GetDigest()) != 32 {
 				return nil, failed("node %d answered without a set digest", i)
@@ -692,6 +708,7 @@ func (r *jobRun) agree(ctx context.Context, ds *dataset.Dataset, spec *cohortv1.
 			}
 		}
 		slices.SortFunc(r.ev.Nodes, func(a, b *cohortv1.NodeJobEvidence) int { return int(a.GetNodeIndex()) - int(b.GetNodeIndex()) })
+		slices.Sort(own.live)
 		if mismatch == "" {
 			return own, nil
 		}
@@ -787,6 +804,33 @@ func peerErrors(ctx context.Context, errs map[uint32]error, what string) error {
 		default:
 			return failed("node %d refused to %s: %s; nothing was released", i, what, status.Convert(err).Message())
 		}
+	}
+	return nil
+}
+
+// unreachableOK is peerErrors for the HE backend: a refusal still stops
+// the job, but unreachable nodes are left out as long as live (the nodes
+// that answered, this one included) reaches the threshold t.
+func unreachableOK(ctx context.Context, errs map[uint32]error, what string, live, t int) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	refusals := map[uint32]error{}
+	var down []uint32
+	for i, err := range errs {
+		switch status.Code(err) {
+		case codes.Unavailable, codes.DeadlineExceeded:
+			down = append(down, i)
+		default:
+			refusals[i] = err
+		}
+	}
+	if err := peerErrors(ctx, refusals, what); err != nil {
+		return err
+	}
+	if live < t {
+		slices.Sort(down)
+		return failed("nodes %v are unreachable and could not %s; %d of %d nodes answered, the HE backend needs %d, nothing was released", down, what, live, live+len(down), t)
 	}
 	return nil
 }

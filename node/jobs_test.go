@@ -372,29 +372,8 @@ func TestJobs(t *testing.T) {
 // with one record dropped.
 func checkTranscript(t *testing.T, f *testFederation, res *cohortv1.Result) {
 	t.Helper()
-	if res.GetTranscriptId() != res.GetJobId() {
-		t.Fatalf("transcript id %q", res.GetTranscriptId())
-	}
 	ctx := context.Background()
-	st, err := cohortv1.NewAuditServiceClient(f.conns[0]).GetTranscript(ctx, &cohortv1.GetTranscriptRequest{TranscriptId: res.GetTranscriptId()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	first, err := st.Recv()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bundle, err := blob.Receive(first.GetHeader(), 1<<30, func() (*cohortv1.Chunk, error) {
-		m, err := st.Recv()
-		return m.GetChunk(), err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep := audit.VerifyEncoded(bundle, audit.DefaultLimits(), audit.AllowInsecureDevSetup())
-	if !rep.OK() {
-		t.Fatalf("the transcript does not verify:\n%s", rep)
-	}
+	bundle := checkBundleVerifies(t, f, res)
 	list, err := cohortv1.NewAuditServiceClient(f.conns[0]).ListTranscripts(ctx, &cohortv1.ListTranscriptsRequest{DatasetId: res.GetDatasetId()})
 	if err != nil || len(list.GetTranscripts()) != 1 || list.GetTranscripts()[0].GetCohortSize() != res.GetCohortSize() {
 		t.Fatalf("ListTranscripts: %v, %v", list, err)
@@ -414,6 +393,35 @@ func checkTranscript(t *testing.T, f *testFederation, res *cohortv1.Result) {
 		return signTranscript(ctx, c, enc)
 	})
 	wantCode(t, "sign a transcript missing a record", err, codes.FailedPrecondition)
+}
+
+// checkBundleVerifies fetches a released job's transcript bundle from node
+// 0 and verifies it offline; it returns the bundle.
+func checkBundleVerifies(t *testing.T, f *testFederation, res *cohortv1.Result) []byte {
+	t.Helper()
+	if res.GetTranscriptId() != res.GetJobId() {
+		t.Fatalf("transcript id %q", res.GetTranscriptId())
+	}
+	st, err := cohortv1.NewAuditServiceClient(f.conns[0]).GetTranscript(context.Background(), &cohortv1.GetTranscriptRequest{TranscriptId: res.GetTranscriptId()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := st.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle, err := blob.Receive(first.GetHeader(), 1<<30, func() (*cohortv1.Chunk, error) {
+		m, err := st.Recv()
+		return m.GetChunk(), err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := audit.VerifyEncoded(bundle, audit.DefaultLimits(), audit.AllowInsecureDevSetup())
+	if !rep.OK() {
+		t.Fatalf("the transcript does not verify:\n%s", rep)
+	}
+	return bundle
 }
 
 // checkAgainstPlaintext compares a result of TestJobs's spec with the same

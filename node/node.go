@@ -35,6 +35,7 @@ type Node struct {
 	datasets *datasets
 	registry *registry
 	cer      *ceremonies
+	keygens  *keygens
 	jobs     *jobs
 	ingest   chan struct{} // semaphore bounding concurrent verification
 
@@ -75,6 +76,7 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	n.peers = newPeers(n)
 	n.datasets = newDatasets(n)
 	n.cer = newCeremonies()
+	n.keygens = newKeygens()
 	n.jobs = newJobs(n)
 	if n.registry, err = loadRegistry(ctx, n); err != nil {
 		return nil, err

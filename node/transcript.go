@@ -18,6 +18,7 @@ import (
 	"github.com/cohort-dev/cohort/dataset"
 	"github.com/cohort-dev/cohort/enclave"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
+	"github.com/cohort-dev/cohort/he"
 	"github.com/cohort-dev/cohort/store"
 )
 
@@ -71,6 +72,7 @@ func (r *jobRun) publishTranscript(ctx context.Context, ds *dataset.Dataset, spe
 	t, err := audit.Build(audit.BuildInput{
 		JobID: r.job.ID, Coordinator: n.opts.Index, Spec: spec, Descriptor: ds.Desc, Records: recs,
 		Evidence: &r.ev, Partials: partials, Result: res, Roots: roots,
+		DecryptionSet: r.heSet, Aggregate: r.heAggregate,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build transcript: %w", err)
@@ -83,20 +85,35 @@ func (r *jobRun) publishTranscript(ctx context.Context, ds *dataset.Dataset, spe
 	if err != nil {
 		return nil, err
 	}
-	sigs := make([][]byte, len(n.opts.Members))
-	sigs[n.opts.Index] = attest.Sign(n.opts.Signing, audit.TranscriptStatement{JobID: r.job.ID, Digest: digest, Node: n.opts.Index})
-	vals, errs := fanOut(ctx, n, func(ctx context.Context, _ uint32, c cohortv1.PeerServiceClient) (*cohortv1.SignTranscriptResponse, error) {
+	// Every node whose evidence the transcript holds signs it: every node
+	// for MPC, the live nodes for HE. Signatures go in that order.
+	signers := make([]uint32, len(t.Nodes))
+	sigs := make([][]byte, len(t.Nodes))
+	for j, e := range t.Nodes {
+		signers[j] = e.Index
+		if e.Index == n.opts.Index {
+			sigs[j] = attest.Sign(n.opts.Signing, audit.TranscriptStatement{JobID: r.job.ID, Digest: digest, Node: n.opts.Index})
+		}
+	}
+	vals, errs := fanOut(ctx, n, func(ctx context.Context, i uint32, c cohortv1.PeerServiceClient) (*cohortv1.SignTranscriptResponse, error) {
+		if !slices.Contains(signers, i) {
+			return nil, nil
+		}
 		return signTranscript(ctx, c, enc)
 	})
 	if err := peerErrors(ctx, errs, "sign the transcript"); err != nil {
 		return nil, err
 	}
-	for i, resp := range vals {
+	for j, i := range signers {
+		if i == n.opts.Index {
+			continue
+		}
+		resp := vals[i]
 		st := audit.TranscriptStatement{JobID: r.job.ID, Digest: digest, Node: i}
 		if err := n.verifySig(i, st.Message(), resp.GetSignature()); err != nil {
 			return nil, failed("node %d's transcript signature: %v", i, err)
 		}
-		sigs[i] = resp.GetSignature().GetSignature()
+		sigs[j] = resp.GetSignature().GetSignature()
 	}
 	var ceremony []byte
 	if ds.Desc.GetSetupKind() == cohortv1.SetupKind_SETUP_KIND_CEREMONY {
@@ -199,10 +216,11 @@ func (n *Node) checkTranscript(ctx context.Context, t *audit.Transcript) error {
 		return refuse("%v", err)
 	}
 	i := int(n.opts.Index)
-	if i >= len(t.Nodes) || t.Nodes[i].Index != n.opts.Index {
+	pos := slices.IndexFunc(t.Nodes, func(e audit.NodeEvidence) bool { return e.Index == n.opts.Index })
+	if pos < 0 {
 		return refuse("it lacks this node's evidence")
 	}
-	mine := t.Nodes[i]
+	mine := t.Nodes[pos]
 	set := attest.JobEligibleSet{JobID: t.JobID, DatasetID: t.DatasetID, SpecDigest: sd, JobTime: t.JobTime,
 		Cohort: mine.Cohort, SetDigest: mine.SetDigest, Node: n.opts.Index}
 	if attest.Verify(n.opts.Members[i].Signing, set, mine.SetSignature) != nil {
@@ -212,9 +230,17 @@ func (n *Node) checkTranscript(ctx context.Context, t *audit.Transcript) error {
 	for k, sum := range t.Sums {
 		coords[k] = int(sum.Coordinate)
 	}
-	part := partialStatement(t.JobID, mine.SetDigest, coords, mine.Partial, n.opts.Index)
-	if attest.Verify(n.opts.Members[i].Signing, part, mine.PartialSignature) != nil {
-		return refuse("this node's partial-sum statement is not the one it signed")
+	if len(mine.Partial) > 0 || ds.HE == nil {
+		part := partialStatement(t.JobID, mine.SetDigest, coords, mine.Partial, n.opts.Index)
+		if attest.Verify(n.opts.Members[i].Signing, part, mine.PartialSignature) != nil {
+			return refuse("this node's partial-sum statement is not the one it signed")
+		}
+	}
+	if (ds.HE != nil) != (len(t.DecryptionSet) > 0) {
+		return refuse("its backend is not the dataset's")
+	}
+	if ds.HE != nil && slices.Contains(t.DecryptionSet, n.opts.Index) && len(mine.Partial) == 0 {
+		return refuse("it lacks this node's decryption share")
 	}
 	recs := make([]enclave.Record, len(t.Records))
 	for k, rec := range t.Records {
@@ -225,13 +251,30 @@ func (n *Node) checkTranscript(ctx context.Context, t *audit.Transcript) error {
 		if err != nil {
 			return n.internal("read contribution", err)
 		}
-		if c.PayloadDigest != rec.PayloadDigest || !bytes.Equal(c.Public, rec.Public) || !bytes.Equal(c.Proof, rec.Proof) {
+		if c.PayloadDigest != rec.PayloadDigest || !bytes.Equal(c.Public, rec.Public) || !bytes.Equal(c.Proof, rec.Proof) ||
+			(ds.HE != nil && !bytes.Equal(c.Share, rec.Ciphertext)) {
 			return refuse("record %x… differs from the one stored here", rec.Nullifier[:4])
 		}
 		recs[k] = enclave.Record{Nullifier: rec.Nullifier, PayloadDigest: rec.PayloadDigest}
 	}
 	if uint64(len(recs)) != mine.Cohort || enclave.SetDigest(t.JobID, t.DatasetID, recs) != mine.SetDigest {
 		return refuse("its records are not the cohort this node selected")
+	}
+	if ds.HE != nil {
+		cts := make([]*he.Ciphertext, len(t.Records))
+		for k, rec := range t.Records {
+			if cts[k], err = he.UnmarshalCiphertext(ds.HE.Params, rec.Ciphertext); err != nil {
+				return refuse("record %x…: %v", rec.Nullifier[:4], err)
+			}
+		}
+		agg, err := he.Sum(ds.HE.Params, cts)
+		if err != nil {
+			return refuse("%v", err)
+		}
+		enc, err := agg.MarshalBinary()
+		if err != nil || !bytes.Equal(enc, t.Aggregate) {
+			return refuse("its aggregate ciphertext is not the sum of its records")
+		}
 	}
 	for _, root := range t.Roots {
 		rr, err := n.store.FindRoot(ctx, root.Root)
@@ -247,7 +290,11 @@ func (s *selected) auditRecords() []audit.Record {
 	out := make([]audit.Record, 0, len(s.sel.Records))
 	for _, r := range s.sel.Records {
 		c := s.rows[r.Nullifier]
-		out = append(out, audit.Record{Nullifier: r.Nullifier, PayloadDigest: r.PayloadDigest, Public: c.Public, Proof: c.Proof})
+		rec := audit.Record{Nullifier: r.Nullifier, PayloadDigest: r.PayloadDigest, Public: c.Public, Proof: c.Proof}
+		if s.he {
+			rec.Ciphertext = c.Share
+		}
+		out = append(out, rec)
 	}
 	slices.SortFunc(out, func(a, b audit.Record) int { return bytes.Compare(a.Nullifier[:], b.Nullifier[:]) })
 	return out

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -268,6 +269,8 @@ func newDatasetCmd() *cobra.Command {
 		insecureSetup, noWait    bool
 		depth                    uint32
 		timeout                  time.Duration
+		backendName, heParamSet  string
+		heThreshold, heSmudging  uint32
 	)
 	create := &cobra.Command{
 		Use:   "create --schema schema.yaml",
@@ -277,6 +280,18 @@ func newDatasetCmd() *cobra.Command {
 			yaml, err := os.ReadFile(schemaPath)
 			if err != nil {
 				return err
+			}
+			var backend cohortv1.Backend
+			switch backendName {
+			case "mpc":
+				backend = cohortv1.Backend_BACKEND_MPC
+			case "he":
+				backend = cohortv1.Backend_BACKEND_HE
+				if heSmudging == 0 {
+					return errors.New("dataset create: --he-smudging-bits is required for --backend he (statistical security of decryption shares, e.g. 40)")
+				}
+			default:
+				return fmt.Errorf("dataset create: --backend %q: want mpc or he", backendName)
 			}
 			conn, ctx, err := a.connect(cmd.Context())
 			if err != nil {
@@ -289,11 +304,14 @@ func newDatasetCmd() *cobra.Command {
 			}
 			resp, err := cohortv1.NewAdminServiceClient(conn).CreateDataset(ctx, &cohortv1.CreateDatasetRequest{
 				SchemaSource:     &cohortv1.CreateDatasetRequest_SchemaYaml{SchemaYaml: string(yaml)},
-				Backend:          cohortv1.Backend_BACKEND_MPC,
+				Backend:          backend,
 				NodeCount:        nodes,
 				RegistryDepth:    depth,
 				InsecureDevSetup: insecureSetup,
 				BeaconSource:     beaconSource,
+				HeThreshold:      heThreshold,
+				HeSmudgingBits:   heSmudging,
+				HeParamSet:       heParamSet,
 			})
 			if err != nil {
 				return rpcErr("create dataset", err)
@@ -316,6 +334,10 @@ func newDatasetCmd() *cobra.Command {
 	create.Flags().Uint32Var(&depth, "registry-depth", 0, "registry depth; 0: the federation's")
 	create.Flags().BoolVar(&noWait, "no-wait", false, "return at once instead of waiting for READY")
 	create.Flags().DurationVar(&timeout, "timeout", 30*time.Minute, "how long to wait for the ceremony")
+	create.Flags().StringVar(&backendName, "backend", "mpc", "compute backend: mpc (secret shares) or he (threshold BGV)")
+	create.Flags().Uint32Var(&heThreshold, "he-threshold", 0, "HE: nodes needed to decrypt an aggregate; 0: a majority")
+	create.Flags().Uint32Var(&heSmudging, "he-smudging-bits", 0, "HE: statistical security of decryption shares in bits, 20..80 (required with --backend he)")
+	create.Flags().StringVar(&heParamSet, "he-param-set", "", "HE: BGV parameter set (bgv-n12-q109, bgv-n13-q218); empty: the smallest the schema fits")
 	_ = create.MarkFlagRequired("schema")
 
 	show := &cobra.Command{
@@ -396,5 +418,12 @@ func printDataset(out io.Writer, d *cohortv1.DatasetDescriptor) {
 	fmt.Fprintf(tw, "circuit digest\t%x\n", d.GetCircuitDigest())
 	fmt.Fprintf(tw, "transcript digest\t%x\n", d.GetCeremonyTranscriptDigest())
 	fmt.Fprintf(tw, "verifying key\t%d bytes\n", len(d.GetVerifyingKey()))
+	if h := d.GetHe(); h != nil {
+		pk := sha256.Sum256(h.GetPublicKey())
+		fmt.Fprintf(tw, "HE parameter set\t%s\n", h.GetParamSet())
+		fmt.Fprintf(tw, "HE threshold\t%d of %d\n", h.GetThreshold(), d.GetNodeCount())
+		fmt.Fprintf(tw, "HE smudging\t%d bits\n", h.GetSmudgingBits())
+		fmt.Fprintf(tw, "HE public key\t%d bytes, SHA-256 %x…, signed by %d nodes\n", len(h.GetPublicKey()), pk[:8], len(h.GetSignatures()))
+	}
 	tw.Flush()
 }

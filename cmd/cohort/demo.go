@@ -176,9 +176,7 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) (err error) {
 func (r *demoRun) prepare() error {
 	o := r.o
 	switch {
-	case o.backend == "he":
-		return errors.New("demo: the HE backend is not available yet; run with --backend mpc")
-	case o.backend != "mpc":
+	case o.backend != "mpc" && o.backend != "he":
 		return fmt.Errorf("demo: --backend %q: want mpc or he", o.backend)
 	case o.contributors < 1 || o.contributors > demoMaxContributors:
 		return fmt.Errorf("demo: --contributors %d: want 1..%d", o.contributors, demoMaxContributors)
@@ -193,8 +191,12 @@ func (r *demoRun) prepare() error {
 		return fmt.Errorf("demo: a registry of depth %d holds %d members, fewer than %d contributors", o.depth, uint64(1)<<o.depth, o.contributors)
 	}
 	var err error
-	if r.yaml, r.schema, err = demoSchema(o.minCohort); err != nil {
+	if r.yaml, r.schema, err = demoSchema(o.minCohort, o.backend); err != nil {
 		return err
+	}
+	if o.backend == "he" && o.contributors > demoHEMaxCohort {
+		return fmt.Errorf("demo: --contributors %d: the HE demo's dataset sums at most %d records per job (what bgv-n12-q109 decrypts with %d bits of smudging)",
+			o.contributors, demoHEMaxCohort, demoHESmudgingBits)
 	}
 	eligible := countEligible(demoRecords(o.contributors, o.seed)) - min(demoRevocations, o.contributors)
 	if need := max(int(r.schema.MinCohort), 2); eligible < need {
@@ -223,15 +225,31 @@ func (r *demoRun) prepare() error {
 
 var minCohortLine = regexp.MustCompile(`(?m)^min_cohort:[ \t]*[0-9]+`)
 
+// demoHEMaxCohort caps the records one HE aggregate sums in the demo: the
+// largest sum (150 × 60 000² steps²) must stay below t/2 of bgv-n12-q109,
+// and the aggregate's worst-case noise, flooded with 40 bits of smudging,
+// below what its 109-bit modulus decrypts.
+const demoHEMaxCohort = 150
+
+// demoHESmudgingBits is the statistical security of the HE demo's
+// decryption shares.
+const demoHESmudgingBits = 40
+
 // demoSchema is the embedded fitness schema, with min_cohort replaced
-// when minCohort > 0.
-func demoSchema(minCohort int) ([]byte, *schema.Schema, error) {
+// when minCohort > 0 and, for the HE backend, max_cohort set to
+// demoHEMaxCohort.
+func demoSchema(minCohort int, backend string) ([]byte, *schema.Schema, error) {
 	y := schema.DefaultYAML()
+	if !minCohortLine.Match(y) {
+		return nil, nil, errors.New("demo: the embedded schema has no min_cohort line")
+	}
 	if minCohort > 0 {
-		if !minCohortLine.Match(y) {
-			return nil, nil, errors.New("demo: the embedded schema has no min_cohort line to replace")
-		}
 		y = minCohortLine.ReplaceAll(y, []byte("min_cohort: "+strconv.Itoa(minCohort)))
+	}
+	if backend == "he" {
+		y = minCohortLine.ReplaceAllFunc(y, func(line []byte) []byte {
+			return append(append([]byte(nil), line...), []byte("\nmax_cohort: "+strconv.Itoa(demoHEMaxCohort))...)
+		})
 	}
 	s, err := schema.Parse(y)
 	if err != nil {
@@ -288,8 +306,12 @@ func (r *demoRun) federation(ctx context.Context) error {
 		res.Descriptor.Name, demoNodes, r.fedDir, r.fed.desc.Nodes[0].APIAddress, r.fed.desc.Nodes[1].APIAddress, r.fed.desc.Nodes[2].APIAddress)
 
 	began = time.Now()
-	fmt.Fprintf(r.out, "           dataset %s: Groth16 ceremony among the %d nodes (registry depth %d)…\n", r.schema.ID, demoNodes, o.depth)
-	if r.ds, err = r.fed.createDataset(ctx, r.out, r.yaml, o.depth); err != nil {
+	if o.backend == "he" {
+		fmt.Fprintf(r.out, "           dataset %s: collective 2-of-%d BGV key, then the Groth16 ceremony among the %d nodes (registry depth %d)…\n", r.schema.ID, demoNodes, demoNodes, o.depth)
+	} else {
+		fmt.Fprintf(r.out, "           dataset %s: Groth16 ceremony among the %d nodes (registry depth %d)…\n", r.schema.ID, demoNodes, o.depth)
+	}
+	if r.ds, err = r.fed.createDataset(ctx, r.out, r.yaml, o.depth, o.backend); err != nil {
 		return err
 	}
 	r.step(began, "dataset %s READY on every node: %s setup, verifying key of %d bytes, circuit %x…",

@@ -199,20 +199,24 @@ func (f *demoFederation) admin(ctx context.Context, i int) (cohortv1.AdminServic
 // createDataset runs AdminService.CreateDataset on node 0, which
 // coordinates the Groth16 ceremony among the nodes, and waits until every
 // node holds the dataset READY.
-func (f *demoFederation) createDataset(ctx context.Context, out io.Writer, schemaYAML []byte, depth int) (*dataset.Dataset, error) {
+func (f *demoFederation) createDataset(ctx context.Context, out io.Writer, schemaYAML []byte, depth int, backend string) (*dataset.Dataset, error) {
 	api, actx, done, err := f.admin(ctx, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
 	source := fmt.Sprintf("cohort demo, %s: no external beacon; each phase's beacon is derived from its last contribution", time.Now().UTC().Format(time.RFC3339))
-	resp, err := api.CreateDataset(actx, &cohortv1.CreateDatasetRequest{
+	req := &cohortv1.CreateDatasetRequest{
 		SchemaSource:  &cohortv1.CreateDatasetRequest_SchemaYaml{SchemaYaml: string(schemaYAML)},
 		Backend:       cohortv1.Backend_BACKEND_MPC,
 		NodeCount:     uint32(len(f.desc.Nodes)),
 		RegistryDepth: uint32(depth),
 		BeaconSource:  source,
-	})
+	}
+	if backend == "he" {
+		req.Backend, req.HeThreshold, req.HeSmudgingBits = cohortv1.Backend_BACKEND_HE, 2, demoHESmudgingBits
+	}
+	resp, err := api.CreateDataset(actx, req)
 	if err != nil {
 		return nil, rpcErr("create dataset", err)
 	}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/cohort-dev/cohort/audit"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
+	"github.com/cohort-dev/cohort/he"
 	"github.com/cohort-dev/cohort/schema"
 )
 
@@ -477,7 +478,7 @@ func TestDemoRefusals(t *testing.T) {
 		edit func(*demoOptions)
 		want string
 	}{
-		{"he", func(o *demoOptions) { o.backend = "he" }, "the HE backend is not available yet"},
+		{"he above its cap", func(o *demoOptions) { o.backend = "he"; o.contributors = 1000 }, "at most 150"},
 		{"backend", func(o *demoOptions) { o.backend = "tee" }, "want mpc or he"},
 		{"no contributors", func(o *demoOptions) { o.contributors = 0 }, "want 1..10000"},
 		{"too many contributors", func(o *demoOptions) { o.contributors = 10001 }, "want 1..10000"},
@@ -498,13 +499,24 @@ func TestDemoRefusals(t *testing.T) {
 }
 
 func TestDemoSchema(t *testing.T) {
-	y, s, err := demoSchema(0)
+	y, s, err := demoSchema(0, "mpc")
 	if err != nil || s.MinCohort != 20 || !bytes.Equal(y, schema.DefaultYAML()) {
 		t.Fatalf("default: %v, %v", s, err)
 	}
-	_, s3, err := demoSchema(3)
+	_, s3, err := demoSchema(3, "mpc")
 	if err != nil || s3.MinCohort != 3 || s3.Digest() == s.Digest() {
 		t.Fatalf("min cohort 3: %v, %v", s3, err)
+	}
+	// The HE demo caps max_cohort at what bgv-n12-q109 can sum and decrypt
+	// with the demo's smudging; its snapshot key differs with the schema.
+	_, sh, err := demoSchema(3, "he")
+	if err != nil || sh.MinCohort != 3 || sh.MaxCohort != demoHEMaxCohort || sh.Digest() == s3.Digest() {
+		t.Fatalf("HE: %v, %v", sh, err)
+	}
+	p, _, err := he.Choose(he.Capacity{Nodes: demoNodes, Threshold: 2, MaxCohort: sh.MaxCohort, MaxCoord: sh.Bounds().MaxCoord,
+		Smudging: he.Smudging{StatisticalBits: demoHESmudgingBits}}, false)
+	if err != nil || p.ID() != he.BGVN12Q109 {
+		t.Fatalf("the HE demo's schema chooses %v, %v; want %s", p, err, he.BGVN12Q109)
 	}
 }
 

@@ -1,0 +1,236 @@
+package heproof
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+	"github.com/consensys/gnark/backend/groth16"
+
+	"github.com/cohort-dev/cohort/circuits"
+	"github.com/cohort-dev/cohort/circuits/merkle"
+	"github.com/cohort-dev/cohort/he"
+)
+
+// ErrMalformed is wrapped by every error of UnmarshalPayload.
+var ErrMalformed = errors.New("heproof: malformed payload")
+
+// Payload is what a contributor uploads for one record of an HE dataset.
+type Payload struct {
+	Public     circuits.PublicInputs // the consent inputs; no share commitments
+	Proof      *circuits.Proof
+	Ciphertext *he.Ciphertext
+}
+
+// Statement is the proof with its full public vector (consent inputs, then
+// the ciphertext's coefficients), for a BatchVerifier.
+func (p *Payload) Statement(params *he.Params) (circuits.Statement, error) {
+	c0, c1 := p.Ciphertext.Coefficients()
+	pub, err := circuits.HEPublicVector(&p.Public, c0, c1, params.N())
+	if err != nil {
+		return circuits.Statement{}, fmt.Errorf("heproof: %w", err)
+	}
+	return circuits.Statement{Proof: p.Proof, Public: pub}, nil
+}
+
+// Contribution is the contributor's side of one record: identity,
+// membership, consent terms and the encoded record.
+type Contribution struct {
+	Secret fr.Element // identity secret s
+	Root   fr.Element // registry root the path leads to
+	Path   merkle.Path
+	Terms  circuits.Terms
+	Record []uint64 // v, encoded by the dataset's schema
+}
+
+// Prover builds payloads for one HE dataset: its compiled circuit (which
+// embeds the collective public key), proving key and the key itself. It is
+// safe for concurrent use.
+type Prover struct {
+	sys    *circuits.HESystem
+	pk     groth16.ProvingKey
+	params *he.Params
+	key    *he.PublicKey
+}
+
+// NewProver returns a Prover. It refuses a key whose coefficients are not
+// the circuit's constants: a proof made against another key could not
+// verify.
+func NewProver(sys *circuits.HESystem, pk groth16.ProvingKey, params *he.Params, key *he.PublicKey) (*Prover, error) {
+	if sys == nil || pk == nil || params == nil || key == nil {
+		return nil, fmt.Errorf("heproof: prover: missing circuit, proving key, parameters or public key")
+	}
+	k := sys.Shape.Key
+	if k.ParamSet != string(params.ID()) || k.N != params.N() {
+		return nil, fmt.Errorf("heproof: prover: circuit for %s with N=%d, parameters %s with N=%d", k.ParamSet, k.N, params.ID(), params.N())
+	}
+	pk0, pk1 := key.Coefficients()
+	for i := range k.PK0 {
+		if k.PK0[i].Cmp(pk0[i]) != 0 || k.PK1[i].Cmp(pk1[i]) != 0 {
+			return nil, fmt.Errorf("heproof: prover: the circuit was compiled for another public key")
+		}
+	}
+	return &Prover{sys: sys, pk: pk, params: params, key: key}, nil
+}
+
+// Build encrypts the record, checks the encryption witness against the
+// relation the circuit proves and proves the contribution. rnd supplies
+// the encryption randomness (nil: crypto/rand). An invalid record or a
+// path to another root fails in proving.
+func (p *Prover) Build(c Contribution, rnd io.Reader) (*Payload, error) {
+	ct, w, err := p.key.Encrypt(p.params, c.Record, rnd)
+	if err != nil {
+		return nil, fmt.Errorf("heproof: encrypt: %w", err)
+	}
+	if err := w.Check(p.params, p.key); err != nil {
+		return nil, fmt.Errorf("heproof: encryption witness: %w", err)
+	}
+	hw := &circuits.HEWitness{
+		Secret: c.Secret, Root: c.Root, Path: c.Path, Terms: c.Terms, Record: c.Record,
+		U: w.U, E0: w.E0, E1: w.E1, K0: w.K0, K1: w.K1, R0: w.R0, R1: w.R1, C0: w.C0, C1: w.C1,
+	}
+	proof, pub, err := p.sys.Prove(p.pk, hw)
+	if err != nil {
+		return nil, err
+	}
+	return &Payload{Public: pub, Proof: proof, Ciphertext: ct}, nil
+}
+
+const payloadVersion = 1
+
+// Bounds of the small chunks.
+const (
+	maxPublicLen = 1 << 12
+	maxProofLen  = 1 << 10
+)
+
+// MarshalBinary encodes the payload (see the package doc).
+func (p *Payload) MarshalBinary() ([]byte, error) {
+	if p.Proof == nil || p.Ciphertext == nil {
+		return nil, fmt.Errorf("heproof: payload without proof or ciphertext")
+	}
+	if len(p.Public.ShareCommitments) != 0 {
+		return nil, fmt.Errorf("heproof: HE public inputs carry no share commitments")
+	}
+	pub, err := p.Public.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	proof, err := p.Proof.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	ct, err := p.Ciphertext.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, 1+12+len(pub)+len(proof)+len(ct))
+	b = append(b, payloadVersion)
+	b = appendChunk(b, pub)
+	b = appendChunk(b, proof)
+	return appendChunk(b, ct), nil
+}
+
+func appendChunk(b, chunk []byte) []byte {
+	b = binary.BigEndian.AppendUint32(b, uint32(len(chunk)))
+	return append(b, chunk...)
+}
+
+// EncodedSize bounds an encoded payload for params: a node refuses larger
+// uploads before reading them.
+func EncodedSize(params *he.Params) int {
+	return 1 + 12 + maxPublicLen + maxProofLen + he.EncodedSize(params)
+}
+
+// UnmarshalPayload decodes a payload for a dataset with parameters params.
+// Every length is checked before it is used; the ciphertext must have
+// exactly the size of params and every coefficient below its modulus.
+func UnmarshalPayload(b []byte, params *he.Params) (*Payload, error) {
+	if params == nil {
+		return nil, fmt.Errorf("heproof: no parameters")
+	}
+	r := chunkReader{b: b}
+	if v := r.byte(); v != payloadVersion {
+		return nil, fmt.Errorf("%w: version %d", ErrMalformed, v)
+	}
+	var p Payload
+	pub := r.chunk(maxPublicLen)
+	proof := r.chunk(maxProofLen)
+	ctb := r.chunk(he.EncodedSize(params))
+	if r.err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, r.err)
+	}
+	if len(r.b) != 0 {
+		return nil, fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(r.b))
+	}
+	if err := p.Public.UnmarshalBinary(pub); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	if len(p.Public.ShareCommitments) != 0 {
+		return nil, fmt.Errorf("%w: public inputs carry %d share commitments (an MPC payload?)", ErrMalformed, len(p.Public.ShareCommitments))
+	}
+	p.Proof = new(circuits.Proof)
+	if err := p.Proof.UnmarshalBinary(proof); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	ct, err := he.UnmarshalCiphertext(params, ctb)
+	if err != nil {
+		return nil, fmt.Errorf("%w: ciphertext: %w", ErrMalformed, err)
+	}
+	p.Ciphertext = ct
+	return &p, nil
+}
+
+// chunkReader reads length-prefixed chunks, recording the first error.
+type chunkReader struct {
+	b   []byte
+	err error
+}
+
+func (r *chunkReader) byte() byte {
+	if r.err != nil || len(r.b) < 1 {
+		r.fail("truncated")
+		return 0
+	}
+	x := r.b[0]
+	r.b = r.b[1:]
+	return x
+}
+
+func (r *chunkReader) chunk(max int) []byte {
+	if r.err != nil || len(r.b) < 4 {
+		r.fail("truncated")
+		return nil
+	}
+	n := binary.BigEndian.Uint32(r.b)
+	if uint64(n) > uint64(max) || uint64(n) > uint64(len(r.b)-4) {
+		r.fail(fmt.Sprintf("chunk of %d bytes (limit %d, %d left)", n, max, len(r.b)-4))
+		return nil
+	}
+	c := r.b[4 : 4+n : 4+n]
+	r.b = r.b[4+n:]
+	return c
+}
+
+func (r *chunkReader) fail(why string) {
+	if r.err == nil {
+		r.err = errors.New(why)
+	}
+}
+
+// Digest identifies a payload: SHA-256 over a domain tag and its encoding.
+func (p *Payload) Digest() ([32]byte, error) {
+	b, err := p.MarshalBinary()
+	if err != nil {
+		return [32]byte{}, err
+	}
+	h := sha256.New()
+	h.Write([]byte("cohort/v1/he-payload\x00"))
+	h.Write(b)
+	var d [32]byte
+	h.Sum(d[:0])
+	return d, nil
+}
