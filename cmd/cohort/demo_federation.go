@@ -278,7 +278,7 @@ func (f *demoFederation) readyEverywhere(ctx context.Context, id string) (*datas
 			}
 		}
 	}
-	if _, err := first.Compile(); err != nil {
+	if _, err := first.CCS(); err != nil {
 		return nil, fmt.Errorf("demo: dataset %s: %w", id, err)
 	}
 	return first, nil
