@@ -74,22 +74,12 @@ func cloneHEWitness(w *HEWitness) *HEWitness {
 // the products recomputed.
 func withValue(t testing.TB, l schema.Layout, v []uint64, field string, x uint64) []uint64 {
 	v = slices.Clone(v)
-	c := coordOf(t, l, field)
+	c := coord(t, l, field)
 	v[c.Index] = x
 	for _, p := range l.Products {
 		v[p.Index] = v[p.A] * v[p.B]
 	}
 	return v
-}
-
-func coordOf(t testing.TB, l schema.Layout, field string) schema.ValueCoord {
-	for _, c := range l.Values {
-		if c.Field == field {
-			return c
-		}
-	}
-	t.Fatalf("no field %s", field)
-	return schema.ValueCoord{}
 }
 
 func addElement(e *fr.Element, x int64) {
@@ -127,6 +117,8 @@ type heTestBase struct {
 	w  *HEWitness
 }
 
+// heBase is the small shape and an honest witness for it, built once;
+// tests clone the witness before changing it.
 var heBase = sync.OnceValue(func() heTestBase {
 	rng := rand.New(rand.NewChaCha8([32]byte{'h', 'e'}))
 	sh := heTestShape(nil, heTestDegree, heTestDepth, rng)
@@ -144,7 +136,7 @@ func TestHEContributionConstraints(t *testing.T) {
 	q := sh.Key.Q
 	field := ecc.BN254.ScalarField()
 	half := int64(1) << (sh.Key.ErrorBits - 1)
-	age := coordOf(t, l, "age")
+	age := coord(t, l, "age")
 
 	cases := []struct {
 		name   string
@@ -467,7 +459,7 @@ func TestHEProveVerify(t *testing.T) {
 		mutate func(x *heFixture)
 	}{
 		{"record above max, truly encrypted", func(x *heFixture) {
-			x.w.Record = withValue(t, l, x.w.Record, "steps", coordOf(t, l, "steps").Span+1)
+			x.w.Record = withValue(t, l, x.w.Record, "steps", coord(t, l, "steps").Span+1)
 			x.reencrypt()
 		}},
 		{"U coefficient 2, truly encrypted", func(x *heFixture) { x.w.U[0] = 2; x.reencrypt() }},
