@@ -334,3 +334,53 @@ func TestHEBackend(t *testing.T) {
 		t.Logf("two nodes down: %s", job.GetReason())
 	})
 }
+
+// TestHECreateDatasetRefusals: an HE dataset is refused before any key is
+// generated when the schema's worst-case sums or noise do not fit the
+// parameter set, the smudging is missing, the threshold is impossible or an
+// insecure set is asked for without the dev flag; nothing is stored.
+func TestHECreateDatasetRefusals(t *testing.T) {
+	f := newTestFederation(t, 3)
+	base := func() *cohortv1.CreateDatasetRequest {
+		return &cohortv1.CreateDatasetRequest{
+			SchemaSource:   &cohortv1.CreateDatasetRequest_SchemaYaml{SchemaYaml: heSchemaYAML(t)},
+			Backend:        cohortv1.Backend_BACKEND_HE,
+			NodeCount:      3,
+			RegistryDepth:  testDepth,
+			BeaconSource:   "test",
+			HeSmudgingBits: 40,
+		}
+	}
+	cases := []struct {
+		name string
+		edit func(*cohortv1.CreateDatasetRequest)
+		want string
+	}{
+		{"worst-case sum above t/2", func(r *cohortv1.CreateDatasetRequest) {
+			r.SchemaSource = &cohortv1.CreateDatasetRequest_SchemaYaml{SchemaYaml: defaultSchemaYAML(t)} // max_cohort 1,000,000
+			r.HeParamSet = string(he.BGVN12Q109)
+		}, "does not fit"},
+		{"smudging missing", func(r *cohortv1.CreateDatasetRequest) { r.HeSmudgingBits = 0 }, "he_smudging_bits: required"},
+		{"smudging out of range", func(r *cohortv1.CreateDatasetRequest) { r.HeSmudgingBits = 200 }, "he_smudging_bits"},
+		{"threshold above the node count", func(r *cohortv1.CreateDatasetRequest) { r.HeThreshold = 4 }, "he_threshold"},
+		{"insecure set without the dev flag", func(r *cohortv1.CreateDatasetRequest) { r.HeParamSet = string(he.BGVTestN8) }, "not secure"},
+		{"unknown set", func(r *cohortv1.CreateDatasetRequest) { r.HeParamSet = "bgv-n99" }, "he_param_set"},
+	}
+	for _, tc := range cases {
+		req := base()
+		tc.edit(req)
+		_, err := f.admin(0).CreateDataset(adminCtx(), req)
+		wantCode(t, tc.name, err, codes.InvalidArgument)
+		if err != nil && !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v does not say %q", tc.name, err, tc.want)
+		}
+	}
+	for i, tn := range f.nodes {
+		if _, err := tn.store.GetDataset(context.Background(), "fitness-2026"); err == nil {
+			t.Errorf("node %d stored the refused dataset", i)
+		}
+		if _, err := tn.store.GetHEKey(context.Background(), "fitness-2026"); err == nil {
+			t.Errorf("node %d generated a key share for a refused dataset", i)
+		}
+	}
+}
