@@ -1,6 +1,7 @@
 package heproof
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -147,7 +148,8 @@ func EncodedSize(params *he.Params) int {
 
 // UnmarshalPayload decodes a payload for a dataset with parameters params.
 // Every length is checked before it is used; the ciphertext must have
-// exactly the size of params and every coefficient below its modulus.
+// exactly the size of params and every coefficient below its modulus; and
+// b must be the payload's canonical encoding (MarshalBinary gives it back).
 func UnmarshalPayload(b []byte, params *he.Params) (*Payload, error) {
 	if params == nil {
 		return nil, fmt.Errorf("heproof: no parameters")
@@ -181,6 +183,11 @@ func UnmarshalPayload(b []byte, params *he.Params) (*Payload, error) {
 		return nil, fmt.Errorf("%w: ciphertext: %w", ErrMalformed, err)
 	}
 	p.Ciphertext = ct
+	// Auditors rebuild a payload from its parts to check the digest the
+	// nodes acknowledged: only the canonical encoding is accepted.
+	if enc, err := p.MarshalBinary(); err != nil || !bytes.Equal(enc, b) {
+		return nil, fmt.Errorf("%w: not in its canonical encoding", ErrMalformed)
+	}
 	return &p, nil
 }
 

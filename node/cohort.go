@@ -220,7 +220,11 @@ func (s *peerService) ComputePartial(ctx context.Context, req *cohortv1.ComputeP
 		if err := checkDecryptionSet(set, len(s.n.opts.Members), ds.HE.Committee.Threshold); err != nil {
 			return nil, status.Errorf(codes.InvalidArgument, "decryption_set: %v", err)
 		}
-		enc, err := s.n.heShare(ctx, ds, sel, req.GetJobId(), coords, set)
+		agg, err := heAggregate(ds, sel)
+		if err != nil {
+			return nil, s.n.internal("aggregate ciphertexts", err)
+		}
+		enc, err := s.n.heShare(ctx, ds, agg, req.GetJobId(), coords, set)
 		if err != nil {
 			return nil, err
 		}

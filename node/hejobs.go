@@ -39,27 +39,29 @@ import (
 // is served from the stored share while the same nodes are live; with
 // another set live it fails with a clear reason.
 
-// aggregate sums the ciphertexts of the selected cohort held by this node.
+// heAggregate sums the ciphertexts of the selected cohort held by this node.
 func heAggregate(ds *dataset.Dataset, s *selected) (*he.Ciphertext, error) {
-	params := ds.HE.Params
-	var acc *he.Ciphertext
-	for _, r := range s.sel.Records {
-		ct, err := he.UnmarshalCiphertext(params, s.rows[r.Nullifier].Share)
-		if err != nil {
-			return nil, fmt.Errorf("stored ciphertext of a cohort record: %w", err)
-		}
-		if acc == nil {
-			acc = ct
-			continue
-		}
-		if acc, err = he.Sum(params, []*he.Ciphertext{acc, ct}); err != nil {
-			return nil, err
-		}
+	encs := make([][]byte, len(s.sel.Records))
+	for k, r := range s.sel.Records {
+		encs[k] = s.rows[r.Nullifier].Share
 	}
-	if acc == nil {
+	return sumCiphertexts(ds.HE.Params, encs)
+}
+
+// sumCiphertexts decodes encoded ciphertexts and sums them in one pass.
+func sumCiphertexts(params *he.Params, encs [][]byte) (*he.Ciphertext, error) {
+	if len(encs) == 0 {
 		return nil, errors.New("empty cohort")
 	}
-	return acc, nil
+	cts := make([]*he.Ciphertext, len(encs))
+	for k, b := range encs {
+		ct, err := he.UnmarshalCiphertext(params, b)
+		if err != nil {
+			return nil, fmt.Errorf("ciphertext %d of the cohort: %w", k, err)
+		}
+		cts[k] = ct
+	}
+	return he.Sum(params, cts)
 }
 
 // checkDecryptionSet checks a decryption set for a dataset of k nodes and
@@ -76,17 +78,14 @@ func checkDecryptionSet(set []uint32, k, t int) error {
 	return nil
 }
 
-// heShare is this node's decryption share of the cohort's aggregate at
-// coords, for decryption set set: the stored one if this node produced it
-// before for the same set, a fresh one (stored before it is returned)
-// otherwise; FailedPrecondition if it produced one for another set.
-func (n *Node) heShare(ctx context.Context, ds *dataset.Dataset, s *selected, jobID string, coords []int, set []uint32) ([]byte, error) {
+// heShare is this node's decryption share at coords of agg, the aggregate
+// of a cohort this node selected, for decryption set set: the stored one
+// if this node produced it before for the same set, a fresh one (stored
+// before it is returned) otherwise; FailedPrecondition if it produced one
+// for another set.
+func (n *Node) heShare(ctx context.Context, ds *dataset.Dataset, agg *he.Ciphertext, jobID string, coords []int, set []uint32) ([]byte, error) {
 	if !slices.Contains(set, n.opts.Index) {
 		return nil, status.Errorf(codes.InvalidArgument, "node %d is not in the decryption set %v", n.opts.Index, set)
-	}
-	agg, err := heAggregate(ds, s)
-	if err != nil {
-		return nil, n.internal("aggregate ciphertexts", err)
 	}
 	digest := agg.Digest()
 	id := ds.Desc.GetId()
@@ -190,47 +189,34 @@ func (r *jobRun) aggregateHE(ctx context.Context, ds *dataset.Dataset, spec *coh
 		return nil, err
 	}
 	parts := make(map[uint32][]byte, t)
-	if slices.Contains(set, r.n.opts.Index) {
-		enc, err := r.n.heShare(ctx, ds, own, r.job.ID, coords, set)
-		if err != nil {
-			return nil, failed("decryption share of node %d: %s", r.n.opts.Index, status.Convert(err).Message())
-		}
-		parts[r.n.opts.Index] = enc
-	}
-	others := make([]uint32, 0, t)
+	sigs := make(map[uint32]*cohortv1.NodeSignature, t)
+	var others []uint32
 	for _, i := range set {
 		if i != r.n.opts.Index {
 			others = append(others, i)
+			continue
 		}
+		enc, err := r.n.heShare(ctx, ds, agg, r.job.ID, coords, set)
+		if err != nil {
+			return nil, failed("decryption share of node %d: %s", i, status.Convert(err).Message())
+		}
+		parts[i] = enc
+		sigs[i] = r.n.sign(partialStatement(r.job.ID, own.digest, coords, enc, i).Message())
 	}
-	type answer struct {
-		resp *cohortv1.ComputePartialResponse
-		err  error
-	}
-	answers := make([]answer, len(others))
-	done := make(chan struct{}, len(others))
-	for k, i := range others {
-		go func() {
-			defer func() { done <- struct{}{} }()
-			answers[k].resp, answers[k].err = call(ctx, r.n, i, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.ComputePartialResponse, error) {
-				return c.ComputePartial(ctx, &cohortv1.ComputePartialRequest{
-					JobId: r.job.ID, Spec: spec, JobTime: r.job.SubmittedAt.Unix(), SetDigest: own.digest[:], DecryptionSet: set,
-				})
-			})
-		}()
-	}
-	for range others {
-		<-done
-	}
-	for k, i := range others {
-		if err := answers[k].err; err != nil {
+	answers, errs := fanOutTo(ctx, r.n, others, r.n.opts.Limits.PeerTimeout, func(ctx context.Context, _ uint32, c cohortv1.PeerServiceClient) (*cohortv1.ComputePartialResponse, error) {
+		return c.ComputePartial(ctx, &cohortv1.ComputePartialRequest{
+			JobId: r.job.ID, Spec: spec, JobTime: r.job.SubmittedAt.Unix(), SetDigest: own.digest[:], DecryptionSet: set,
+		})
+	})
+	for _, i := range others {
+		if err := errs[i]; err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
 			return nil, failed("node %d did not give its decryption share (%s: %s); the decryption set %v is fixed for this aggregate, so nothing was released",
 				i, status.Code(err), status.Convert(err).Message(), set)
 		}
-		resp := answers[k].resp
+		resp := answers[i]
 		pst := partialStatement(r.job.ID, own.digest, coords, resp.GetPartial(), i)
 		if !slices.Equal(pst.Coordinates, resp.GetCoordinates()) {
 			return nil, failed("node %d decrypted other coordinates than the job needs", i)
@@ -238,7 +224,7 @@ func (r *jobRun) aggregateHE(ctx context.Context, ds *dataset.Dataset, spec *coh
 		if err := r.n.verifySig(i, pst.Message(), resp.GetSignature()); err != nil {
 			return nil, failed("node %d's decryption-share signature: %v", i, err)
 		}
-		parts[i] = resp.GetPartial()
+		parts[i], sigs[i] = resp.GetPartial(), resp.GetSignature()
 	}
 	decoded := make([]*he.PartialDecryption, 0, t)
 	for _, i := range set {
@@ -253,16 +239,7 @@ func (r *jobRun) aggregateHE(ctx context.Context, ds *dataset.Dataset, spec *coh
 		decoded = append(decoded, p)
 		ev := r.nodeEvidence(i)
 		st := partialStatement(r.job.ID, own.digest, coords, enc, i)
-		ev.PartialDigest, ev.Partial = st.PartialDigest[:], enc
-		if i == r.n.opts.Index {
-			ev.PartialSignature = r.n.sign(st.Message())
-		} else {
-			for k, o := range others {
-				if o == i {
-					ev.PartialSignature = answers[k].resp.GetSignature()
-				}
-			}
-		}
+		ev.PartialDigest, ev.Partial, ev.PartialSignature = st.PartialDigest[:], enc, sigs[i]
 	}
 	vals, err := he.Combine(ds.HE.Params, agg, decoded, coords)
 	if err != nil {

@@ -127,12 +127,17 @@ func fanOut[T any](ctx context.Context, n *Node, fn func(context.Context, uint32
 
 // fanOutWithin is fanOut with another timeout per call.
 func fanOutWithin[T any](ctx context.Context, n *Node, timeout time.Duration, fn func(context.Context, uint32, cohortv1.PeerServiceClient) (T, error)) (map[uint32]T, map[uint32]error) {
+	return fanOutTo(ctx, n, n.others(), timeout, fn)
+}
+
+// fanOutTo is fanOut to the given peers only (never this node).
+func fanOutTo[T any](ctx context.Context, n *Node, peers []uint32, timeout time.Duration, fn func(context.Context, uint32, cohortv1.PeerServiceClient) (T, error)) (map[uint32]T, map[uint32]error) {
 	type res struct {
 		i   uint32
 		v   T
 		err error
 	}
-	others := n.others()
+	others := peers
 	ch := make(chan res, len(others))
 	for _, i := range others {
 		go func() {

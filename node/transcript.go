@@ -18,7 +18,6 @@ import (
 	"github.com/cohort-dev/cohort/dataset"
 	"github.com/cohort-dev/cohort/enclave"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
-	"github.com/cohort-dev/cohort/he"
 	"github.com/cohort-dev/cohort/store"
 )
 
@@ -87,33 +86,30 @@ func (r *jobRun) publishTranscript(ctx context.Context, ds *dataset.Dataset, spe
 	}
 	// Every node whose evidence the transcript holds signs it: every node
 	// for MPC, the live nodes for HE. Signatures go in that order.
-	signers := make([]uint32, len(t.Nodes))
 	sigs := make([][]byte, len(t.Nodes))
-	for j, e := range t.Nodes {
-		signers[j] = e.Index
-		if e.Index == n.opts.Index {
-			sigs[j] = attest.Sign(n.opts.Signing, audit.TranscriptStatement{JobID: r.job.ID, Digest: digest, Node: n.opts.Index})
+	var peers []uint32
+	for _, e := range t.Nodes {
+		if e.Index != n.opts.Index {
+			peers = append(peers, e.Index)
 		}
 	}
-	vals, errs := fanOut(ctx, n, func(ctx context.Context, i uint32, c cohortv1.PeerServiceClient) (*cohortv1.SignTranscriptResponse, error) {
-		if !slices.Contains(signers, i) {
-			return nil, nil
-		}
+	vals, errs := fanOutTo(ctx, n, peers, n.opts.Limits.PeerTimeout, func(ctx context.Context, _ uint32, c cohortv1.PeerServiceClient) (*cohortv1.SignTranscriptResponse, error) {
 		return signTranscript(ctx, c, enc)
 	})
 	if err := peerErrors(ctx, errs, "sign the transcript"); err != nil {
 		return nil, err
 	}
-	for j, i := range signers {
+	for j, e := range t.Nodes {
+		i := e.Index
 		if i == n.opts.Index {
+			sigs[j] = attest.Sign(n.opts.Signing, audit.TranscriptStatement{JobID: r.job.ID, Digest: digest, Node: i})
 			continue
 		}
-		resp := vals[i]
 		st := audit.TranscriptStatement{JobID: r.job.ID, Digest: digest, Node: i}
-		if err := n.verifySig(i, st.Message(), resp.GetSignature()); err != nil {
+		if err := n.verifySig(i, st.Message(), vals[i].GetSignature()); err != nil {
 			return nil, failed("node %d's transcript signature: %v", i, err)
 		}
-		sigs[j] = resp.GetSignature().GetSignature()
+		sigs[j] = vals[i].GetSignature().GetSignature()
 	}
 	var ceremony []byte
 	if ds.Desc.GetSetupKind() == cohortv1.SetupKind_SETUP_KIND_CEREMONY {
@@ -261,13 +257,11 @@ func (n *Node) checkTranscript(ctx context.Context, t *audit.Transcript) error {
 		return refuse("its records are not the cohort this node selected")
 	}
 	if ds.HE != nil {
-		cts := make([]*he.Ciphertext, len(t.Records))
+		encs := make([][]byte, len(t.Records))
 		for k, rec := range t.Records {
-			if cts[k], err = he.UnmarshalCiphertext(ds.HE.Params, rec.Ciphertext); err != nil {
-				return refuse("record %x…: %v", rec.Nullifier[:4], err)
-			}
+			encs[k] = rec.Ciphertext
 		}
-		agg, err := he.Sum(ds.HE.Params, cts)
+		agg, err := sumCiphertexts(ds.HE.Params, encs)
 		if err != nil {
 			return refuse("%v", err)
 		}
