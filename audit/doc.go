@@ -1,11 +1,11 @@
 // Package audit makes a released job checkable offline by anyone, without
-// trusting the nodes that ran it (DESIGN §2, "anyone can audit"). The
+// trusting the nodes that ran it (docs/design.md §2, "anyone can audit"). The
 // coordinating node records each finished job in a Transcript; the nodes
 // that took part sign the transcript's digest (for MPC every node, for HE
 // the live nodes); the transcript, the signatures and the dataset's public
 // setup travel together as a Bundle; Verify re-checks all of it from the
 // bundle alone and reports each check by name. Both backends are covered:
-// MPC (additive shares, DESIGN §5.3) and HE (threshold BGV, §5.4).
+// MPC (additive shares, docs/design.md §4.2) and HE (threshold BGV, §4.3).
 //
 // # The transcript
 //
@@ -183,7 +183,7 @@
 // whether the ceremony's beacons were the announced public values; and
 // whether the contributors are people rather than identities the
 // federation admitted to its own registry (admission is the federation's
-// policy, DESIGN §5.1).
+// policy, docs/design.md §5.1).
 //
 // For HE, the audit also shows that every counted ciphertext encrypts a
 // valid, consented record under the collective key (the proof binds its
@@ -200,7 +200,7 @@
 // are as good as D's honesty. Nor can it see that the smudging noise was
 // drawn at the declared size, or that a node produced one share per
 // aggregate (a second share of the same aggregate for another set would
-// leak key material; that rule is the nodes', DESIGN §5.4). Publishing the
+// leak key material; that rule is the nodes', docs/design.md §4.3). Publishing the
 // shares is safe under the smudging bound (they reveal the released sums
 // and noise); publishing the ciphertexts is not free: every counted
 // record's ciphertext is in every bundle, so the records' secrecy rests

@@ -11,7 +11,7 @@ import (
 	"github.com/cohort-dev/cohort/heproof"
 )
 
-// The checks of an HE job (DESIGN §5.4): the records' ciphertexts are the
+// The checks of an HE job (docs/design.md §4.3, §9.3): the records' ciphertexts are the
 // ones the nodes acknowledged and their proofs bind, they sum to the
 // aggregate, the decryption set is the lowest live nodes with a signed
 // share each, and the shares decrypt the aggregate to the released sums.

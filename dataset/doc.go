@@ -13,6 +13,6 @@
 // checked by Compile (circuit digest) and by package circuits/setup
 // (transcript).
 //
-// Parameter set ids name the cryptographic choices a dataset fixes (DESIGN
-// §9): ParamsMPC lists them for the MPC backend.
+// Parameter set ids name the cryptographic choices a dataset fixes (docs/design.md
+// §5.7): ParamsMPC lists them for the MPC backend.
 package dataset

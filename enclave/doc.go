@@ -1,4 +1,4 @@
-// Package enclave is the logic of a job (DESIGN §6) that the coordinating
+// Package enclave is the logic of a job (docs/design.md §6) that the coordinating
 // node and its peers run: which transitions a job may take, whether a spec
 // is acceptable, which records count, which coordinates of the sufficient
 // statistics are reconstructed, and what is released from them. It does no

@@ -29,7 +29,7 @@ import (
 	"github.com/cohort-dev/cohort/store"
 )
 
-// The Groth16 ceremony over PeerService (DESIGN §5.5).
+// The Groth16 ceremony over PeerService (docs/design.md §5.5).
 //
 // The node whose administrator calls CreateDataset coordinates. It sends
 // every peer the plan and the dataset (StartCeremony); each peer compiles
@@ -105,7 +105,7 @@ func contributionLimit(domain uint64) uint64 { return 512*domain + 1<<20 }
 // createDataset is AdminService.CreateDataset on the coordinator.
 func (n *Node) createDataset(ctx context.Context, req *cohortv1.CreateDatasetRequest) (*cohortv1.DatasetDescriptor, error) {
 	if req.GetSchemaYaml() == "" {
-		return nil, status.Error(codes.InvalidArgument, "schema_yaml: required (the schema as YAML, DESIGN §4)")
+		return nil, status.Error(codes.InvalidArgument, "schema_yaml: required (the schema as YAML, docs/design.md §1.3)")
 	}
 	s, err := schema.Parse([]byte(req.GetSchemaYaml()))
 	if err != nil {

@@ -111,12 +111,12 @@
 //
 // Two jobs whose cohorts differ by one record release, between them, that
 // record's coordinates: the minimum cohort does not prevent differencing.
-// DESIGN plans differential privacy for that; until then a federation
+// docs/design.md §10 plans differential privacy for that; until then a federation
 // limits who may be a buyer.
 //
 // # Setup
 //
-// CreateDataset runs the Groth16 ceremony of DESIGN §5.5 across the nodes;
+// CreateDataset runs the Groth16 ceremony of docs/design.md §5.5 across the nodes;
 // see ceremony.go for the protocol and the beacon's limits.
 //
 // # Known limits
@@ -125,7 +125,7 @@
 // different nodes can each be refused by the other's peers (both roll back;
 // a retry succeeds). A peer that stored a share and then became unreachable
 // before the coordinator's roll-back keeps it until the background retry
-// reaches it; DESIGN §5.3 has jobs compare the nodes' accepted sets before
+// reaches it; docs/design.md §6.5 has jobs compare the nodes' accepted sets before
 // aggregating, which catches such a difference. A dataset whose setup
 // FAILED keeps its id. Ceremony state lives in memory: restarting a node
 // during a ceremony fails that ceremony.

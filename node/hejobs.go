@@ -18,7 +18,7 @@ import (
 	"github.com/cohort-dev/cohort/store"
 )
 
-// Jobs on the HE backend (DESIGN §5.4).
+// Jobs on the HE backend (docs/design.md §4.3).
 //
 // Every node stores every accepted ciphertext, so any node can select a
 // job's cohort and sum it on its own. After the live nodes agree on the

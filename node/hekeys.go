@@ -22,7 +22,7 @@ import (
 	"github.com/cohort-dev/cohort/store"
 )
 
-// HE key generation over PeerService (DESIGN §5.4).
+// HE key generation over PeerService (docs/design.md §4.3).
 //
 // Before an HE dataset's circuit can be compiled its collective key must
 // exist: the circuit proves encryption under it. The coordinator (the node

@@ -20,7 +20,7 @@ type HEKey struct {
 }
 
 // DecryptionShare is the one decryption share a node produced for an
-// aggregate ciphertext of an HE dataset (DESIGN §5.4): producing a second
+// aggregate ciphertext of an HE dataset (docs/design.md §4.3): producing a second
 // one, for the same ciphertext with another set of nodes, would leak key
 // material, so the pair (DatasetID, Aggregate) is unique.
 type DecryptionShare struct {

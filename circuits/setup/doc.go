@@ -90,7 +90,7 @@
 // can forge proofs. It needs an InsecureDevAck, whose zero value is refused
 // and whose only source is IUnderstandTheToxicWasteIsKnown; its keys carry
 // KeyMeta.Kind InsecureDev, which prints as an explicit warning, and
-// dataset descriptors and audits report it (DESIGN §5.5). RunLocalCeremony
+// dataset descriptors and audits report it (docs/design.md §5.5). RunLocalCeremony
 // runs a whole ceremony in one process for tests, benchmarks and demos; its
 // participants are one process, so it is no safer than the process.
 //

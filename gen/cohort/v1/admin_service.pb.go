@@ -278,7 +278,7 @@ type isCreateDatasetRequest_SchemaSource interface {
 }
 
 type CreateDatasetRequest_SchemaYaml struct {
-	// The schema as YAML (DESIGN §4), at most 1 MiB.
+	// The schema as YAML (docs/design.md §1.3), at most 1 MiB.
 	SchemaYaml string `protobuf:"bytes,1,opt,name=schema_yaml,json=schemaYaml,proto3,oneof"`
 }
 

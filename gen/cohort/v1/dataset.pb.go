@@ -302,7 +302,7 @@ type DatasetDescriptor struct {
 	// Depth of the registry Merkle tree, 1..32 (default 20: about a million
 	// members).
 	RegistryDepth uint32 `protobuf:"varint,6,opt,name=registry_depth,json=registryDepth,proto3" json:"registry_depth,omitempty"`
-	// IDs of the named parameter sets in force (DESIGN §9), such as the
+	// IDs of the named parameter sets in force (docs/design.md §5.7), such as the
 	// sealing suite and, for HE, the BGV parameters; at most 16 ids of at most
 	// 64 bytes each.
 	ParameterSetIds []string `protobuf:"bytes,7,rep,name=parameter_set_ids,json=parameterSetIds,proto3" json:"parameter_set_ids,omitempty"`

@@ -191,7 +191,7 @@ func (JobState) EnumDescriptor() ([]byte, []int) {
 	return file_cohort_v1_job_proto_rawDescGZIP(), []int{1}
 }
 
-// JobSpec is what a buyer asks for (DESIGN §6). The CLI reads the same
+// JobSpec is what a buyer asks for (docs/design.md §6.1). The CLI reads the same
 // fields from YAML.
 type JobSpec struct {
 	state protoimpl.MessageState `protogen:"open.v1"`

@@ -142,7 +142,7 @@ func (EpochPeriod) EnumDescriptor() ([]byte, []int) {
 }
 
 // Schema is a dataset schema in structured form, field for field the YAML
-// schema that package schema parses (DESIGN §4). A node validates it exactly
+// schema that package schema parses (docs/design.md §1.3). A node validates it exactly
 // as it validates YAML; the limits below are those of package schema.
 type Schema struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
