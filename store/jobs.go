@@ -138,13 +138,13 @@ func nullBlob(v sql.Null[[]byte]) []byte {
 	return v.V
 }
 
-func (s *sqlStore) PutJob(ctx context.Context, j Job) (*Job, error) {
+func (q queries) PutJob(ctx context.Context, j Job) (*Job, error) {
 	r, err := checkJob(j)
 	if err != nil {
 		return nil, fmt.Errorf("store: put job: %w", err)
 	}
 	var existing *Job
-	err = s.inTx(ctx, "put job", func(tx *sql.Tx) error {
+	err = q.write(ctx, "put job", func(tx *sql.Tx) error {
 		ok, err := datasetExists(ctx, tx, j.DatasetID)
 		if err != nil {
 			return fmt.Errorf("store: put job %q: %w", j.ID, err)
@@ -194,12 +194,12 @@ func (s *sqlStore) PutJob(ctx context.Context, j Job) (*Job, error) {
 	return existing, nil
 }
 
-func (s *sqlStore) GetJob(ctx context.Context, id string) (Job, error) {
+func (q queries) GetJob(ctx context.Context, id string) (Job, error) {
 	if checkJobID(id) != nil {
 		// No such job can have been put.
 		return Job{}, fmt.Errorf("store: get job: malformed id: %w", ErrNotFound)
 	}
-	j, err := scanJob(s.r.QueryRowContext(ctx, `SELECT `+jobColumns+` WHERE id = $1`, id))
+	j, err := scanJob(q.read().QueryRowContext(ctx, `SELECT `+jobColumns+` WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Job{}, fmt.Errorf("store: get job %q: %w", id, ErrNotFound)
 	}
@@ -213,7 +213,7 @@ func (s *sqlStore) GetJob(ctx context.Context, id string) (Job, error) {
 // of the same row waits for the row lock and then re-evaluates the state
 // condition against the committed row, so of two updates from one state
 // only the first applies; in SQLite the write lock orders them.
-func (s *sqlStore) UpdateJob(ctx context.Context, j Job, from int32) error {
+func (q queries) UpdateJob(ctx context.Context, j Job, from int32) error {
 	if checkJobID(j.ID) != nil {
 		return fmt.Errorf("store: update job: malformed id: %w", ErrNotFound)
 	}
@@ -221,7 +221,7 @@ func (s *sqlStore) UpdateJob(ctx context.Context, j Job, from int32) error {
 	if err != nil {
 		return fmt.Errorf("store: update job %q: %w", j.ID, err)
 	}
-	return s.inTx(ctx, "update job", func(tx *sql.Tx) error {
+	return q.write(ctx, "update job", func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
 			`UPDATE jobs SET state = $3, reason = $4, eligible_records = $5, cohort_size = $6, progress = $7,
 			                 updated_at = $8, result = $9, evidence = $10, transcript_id = $11
@@ -283,7 +283,7 @@ func decodeJobToken(token string) (submitted int64, id string, err error) {
 // ListJobs pages by (submitted_at, id) descending: the token names the last
 // job listed, and the next page starts strictly below it, so jobs inserted
 // meanwhile neither repeat nor shift a page.
-func (s *sqlStore) ListJobs(ctx context.Context, f JobFilter, pageToken string, limit int) ([]Job, string, error) {
+func (q queries) ListJobs(ctx context.Context, f JobFilter, pageToken string, limit int) ([]Job, string, error) {
 	states := slices.Clone(f.States)
 	slices.Sort(states)
 	states = slices.Compact(states)
@@ -324,15 +324,15 @@ func (s *sqlStore) ListJobs(ctx context.Context, f JobFilter, pageToken string, 
 		}
 		where = append(where, "state IN ("+strings.Join(in, ", ")+")")
 	}
-	q := `SELECT ` + jobColumns
+	query := `SELECT ` + jobColumns
 	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
+		query += ` WHERE ` + strings.Join(where, " AND ")
 	}
 	n := pageSize(limit)
 	// One row more than asked tells whether there is a next page.
-	q += ` ORDER BY submitted_at DESC, id DESC LIMIT ` + arg(n+1)
+	query += ` ORDER BY submitted_at DESC, id DESC LIMIT ` + arg(n+1)
 
-	rows, err := s.r.QueryContext(ctx, q, args...)
+	rows, err := q.read().QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("store: list jobs: %w", err)
 	}
