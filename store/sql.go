@@ -14,8 +14,8 @@ import (
 type dialect struct {
 	name string
 	// forUpdate is appended to a SELECT inside a write transaction to lock
-	// the rows it reads (the registry head): a
-	// row lock in PostgreSQL; empty in SQLite, whose write transactions
+	// the rows it reads (the registry head, a buyer being admitted a job):
+	// a row lock in PostgreSQL; empty in SQLite, whose write transactions
 	// (BEGIN IMMEDIATE) already exclude each other.
 	forUpdate string
 	// txOptions for write transactions, InTx's included.

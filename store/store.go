@@ -24,6 +24,9 @@ var (
 	// already removed, a revocation with another token, a job in another
 	// state).
 	ErrConflict = errors.New("store: conflict")
+	// ErrLimit: a limit the caller set is reached, so the row is not
+	// written (a buyer's active jobs at the cap of AdmitJob).
+	ErrLimit = errors.New("store: limit reached")
 	// ErrInvalid: an argument the store refuses before touching the database
 	// (empty id, zero nullifier, value out of the range the schema holds).
 	ErrInvalid = errors.New("store: invalid argument")
@@ -237,6 +240,19 @@ type Jobs interface {
 	// bad job id, buyer id or request id, text that is not UTF-8 or holds a
 	// NUL byte, or a count above math.MaxInt64.
 	PutJob(ctx context.Context, j Job) (*Job, error)
+	// AdmitJob is PutJob under a cap on the buyer's active jobs: in one
+	// transaction, it returns the buyer's job with j.RequestID if there is
+	// one (non-nil, nil error, as PutJob, whatever the cap), else refuses
+	// with ErrLimit when the buyer already has limit.Max or more jobs in a
+	// state of limit.Active, else records j (nil, nil). The buyer's row is
+	// locked for the check and the insert (SELECT … FOR UPDATE in
+	// PostgreSQL; SQLite's write lock), so of concurrent AdmitJob calls for
+	// one buyer, on any replica, at most limit.Max are admitted; a plain
+	// PutJob does not take that lock and is not counted against the cap
+	// until it commits. ErrNotFound when the buyer or the dataset does not
+	// exist; ErrInvalid as for PutJob, and for limit.Max < 1, an empty
+	// limit.Active or one of more than MaxJobStateFilter distinct states.
+	AdmitJob(ctx context.Context, j Job, limit JobLimit) (*Job, error)
 	// GetJob returns a job by id; ErrNotFound otherwise.
 	GetJob(ctx context.Context, id string) (Job, error)
 	// UpdateJob writes j's mutable columns (State, Reason, EligibleRecords,
@@ -383,6 +399,14 @@ type Job struct {
 	Result          []byte // nil until released
 	Evidence        []byte // nil until set
 	TranscriptID    string
+}
+
+// JobLimit is AdmitJob's cap: a buyer may have at most Max jobs whose
+// state is one of Active (JobState wire numbers, at most MaxJobStateFilter
+// distinct values).
+type JobLimit struct {
+	Max    int
+	Active []int32
 }
 
 // JobFilter narrows ListJobs: empty fields match everything. States holds
