@@ -12,7 +12,7 @@ import (
 var (
 	// ErrNotFound: the row asked for does not exist (a dataset, keys, an
 	// invite, a member, a root, a contribution, a contribution carrying a
-	// revocation commitment, a buyer or a job).
+	// revocation commitment, a buyer, a job or a peer job).
 	ErrNotFound = errors.New("store: not found")
 	// ErrAlreadyExists: a row with the same identity exists and cannot be
 	// replaced (a dataset id, dataset keys, an invite, a registered identity
@@ -21,8 +21,8 @@ var (
 	ErrAlreadyExists = errors.New("store: already exists")
 	// ErrConflict: the row exists but is in a state that refuses the change
 	// (an invite used or expired, a registry version that moved on, a member
-	// already removed, a revocation with another token, a job in another
-	// state).
+	// already removed, a revocation with another token, a job or a peer job
+	// in another state).
 	ErrConflict = errors.New("store: conflict")
 	// ErrLimit: a limit the caller set is reached, so the row is not
 	// written (a buyer's active jobs at the cap of AdmitJob).
@@ -52,6 +52,7 @@ type Store interface {
 	Buyers
 	Jobs
 	Transcripts
+	PeerJobs
 
 	// InTx runs fn in one write transaction and commits it if fn returns
 	// nil: every data method on tx runs inside it and sees what fn wrote
@@ -98,6 +99,7 @@ type Tx interface {
 	Buyers
 	Jobs
 	Transcripts
+	PeerJobs
 }
 
 // Datasets holds datasets: an id and an opaque descriptor.
@@ -285,6 +287,31 @@ type Transcripts interface {
 	// release first, without their bundles, and the token of the next page
 	// ("" on the last). A malformed token is ErrInvalid.
 	ListTranscripts(ctx context.Context, datasetID, pageToken string, limit int) ([]Transcript, string, error)
+}
+
+// PeerJobs holds what this node records, as a peer, about jobs another node
+// coordinates, so that it answers once per job id from durable state.
+type PeerJobs interface {
+	// PutPeerJob records a new peer job. When p.JobID is recorded already,
+	// nothing is written and the stored row is returned (non-nil) with a
+	// nil error: the caller compares it with p. On a fresh insert it
+	// returns (nil, nil). ErrNotFound when the dataset does not exist;
+	// ErrInvalid for a bad job or dataset id, a zero spec or set digest, a
+	// cohort above math.MaxInt64, an unknown state, or a Partial that does
+	// not fit the state (see PeerJob).
+	PutPeerJob(ctx context.Context, p PeerJob) (*PeerJob, error)
+	// GetPeerJob returns a peer job by job id; ErrNotFound otherwise,
+	// ErrInvalid for a malformed id.
+	GetPeerJob(ctx context.Context, jobID string) (PeerJob, error)
+	// UpdatePeerJob writes p's mutable columns (State, Partial, UpdatedAt)
+	// only if the stored state equals from: a compare-and-set in one
+	// conditional UPDATE, as UpdateJob. ErrConflict when the state is
+	// another (the error message names the stored state), ErrNotFound when
+	// there is no such job; ErrInvalid, before touching the database, for a
+	// malformed id, a move from to p.State that
+	// [PeerJobState.CanMoveTo] refuses, or a Partial that does not fit
+	// p.State. The other fields of p are ignored.
+	UpdatePeerJob(ctx context.Context, p PeerJob, from PeerJobState) error
 }
 
 // Dataset is a dataset's identity and its descriptor (schema, parameters),
