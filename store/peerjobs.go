@@ -44,12 +44,13 @@ func (s PeerJobState) String() string {
 }
 
 // CanMoveTo reports whether a peer job may move from s to next: a prepared
-// job releases its partial or is aborted, a released one may be aborted,
-// and an aborted one stays so. No state moves to itself.
+// job is prepared again (the coordinator retries while the nodes' sets
+// settle), releases its partial or is aborted, a released one may be
+// aborted, and an aborted one stays so. No other state moves to itself.
 func (s PeerJobState) CanMoveTo(next PeerJobState) bool {
 	switch s {
 	case PeerJobPrepared:
-		return next == PeerJobPartialReleased || next == PeerJobAborted
+		return next == PeerJobPrepared || next == PeerJobPartialReleased || next == PeerJobAborted
 	case PeerJobPartialReleased:
 		return next == PeerJobAborted
 	default:
@@ -234,9 +235,23 @@ func (q queries) UpdatePeerJob(ctx context.Context, p PeerJob, from PeerJobState
 		return fmt.Errorf("store: update peer job %q: %w: no move from %s to %s", p.JobID, ErrInvalid, from, p.State)
 	}
 	return q.write(ctx, "update peer job", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx,
-			`UPDATE peer_jobs SET state = $3, partial = $4, updated_at = $5 WHERE job_id = $1 AND state = $2`,
-			p.JobID, int32(from), int32(p.State), nonEmpty(p.Partial), micros(p.UpdatedAt))
+		var (
+			res sql.Result
+			err error
+		)
+		if from == PeerJobPrepared && p.State == PeerJobPrepared {
+			// Prepared again: the set, its size and the job time change.
+			if p.SetDigest == ([32]byte{}) || p.Cohort > math.MaxInt64 {
+				return fmt.Errorf("store: update peer job %q: %w: a zero set digest or a cohort above 2^63-1", p.JobID, ErrInvalid)
+			}
+			res, err = tx.ExecContext(ctx,
+				`UPDATE peer_jobs SET set_digest = $3, cohort = $4, job_time = $5, updated_at = $6 WHERE job_id = $1 AND state = $2`,
+				p.JobID, int32(from), p.SetDigest[:], int64(p.Cohort), micros(p.JobTime), micros(p.UpdatedAt))
+		} else {
+			res, err = tx.ExecContext(ctx,
+				`UPDATE peer_jobs SET state = $3, partial = $4, updated_at = $5 WHERE job_id = $1 AND state = $2`,
+				p.JobID, int32(from), int32(p.State), nonEmpty(p.Partial), micros(p.UpdatedAt))
+		}
 		if err != nil {
 			return fmt.Errorf("store: update peer job %q: %w", p.JobID, err)
 		}

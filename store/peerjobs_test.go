@@ -64,6 +64,7 @@ func mustGetPeerJob(t *testing.T, s Store, id string) PeerJob {
 
 func TestPeerJobStates(t *testing.T) {
 	legal := map[[2]PeerJobState]bool{
+		{PeerJobPrepared, PeerJobPrepared}:        true,
 		{PeerJobPrepared, PeerJobPartialReleased}: true,
 		{PeerJobPrepared, PeerJobAborted}:         true,
 		{PeerJobPartialReleased, PeerJobAborted}:  true,
@@ -119,6 +120,23 @@ func TestPeerJobs(t *testing.T) {
 			t.Fatal("a second put changed the row: " + d)
 		}
 
+		// Prepared again over a settled set: the set, its size and the job
+		// time change, nothing else.
+		settled := p
+		settled.SetDigest, settled.Cohort, settled.JobTime, settled.UpdatedAt = h32("settled set"), 9, t0.Add(time.Second), t0.Add(time.Second)
+		arg0 := settled
+		arg0.Coordinator, arg0.DatasetID, arg0.SpecDigest, arg0.CreatedAt = 2, "sleep", h32("x"), t0.Add(time.Hour)
+		if err := s.UpdatePeerJob(ctx, arg0, PeerJobPrepared); err != nil {
+			t.Fatal(err)
+		}
+		if d := diffPeerJob(mustGetPeerJob(t, s, "job-1"), settled); d != "" {
+			t.Fatal(d)
+		}
+		zero := settled
+		zero.SetDigest = [32]byte{}
+		wantErr(t, "UpdatePeerJob(prepared again with a zero set digest)", s.UpdatePeerJob(ctx, zero, PeerJobPrepared), ErrInvalid)
+		p = settled
+
 		// Release: state, partial and time change; the other fields of the
 		// argument are ignored.
 		released := p
@@ -143,6 +161,13 @@ func TestPeerJobs(t *testing.T) {
 		}
 		if d := diffPeerJob(mustGetPeerJob(t, s, "job-1"), released); d != "" {
 			t.Fatal("a refused update changed the row: " + d)
+		}
+		// A released job is never prepared again over another set.
+		reprep := released
+		reprep.State, reprep.Partial, reprep.SetDigest = PeerJobPrepared, nil, h32("late set")
+		wantErr(t, "UpdatePeerJob(prepared again after release)", s.UpdatePeerJob(ctx, reprep, PeerJobPrepared), ErrConflict)
+		if d := diffPeerJob(mustGetPeerJob(t, s, "job-1"), released); d != "" {
+			t.Fatal("preparing a released job changed the row: " + d)
 		}
 
 		// Aborted after release keeps the partial; then nothing moves.
@@ -227,7 +252,7 @@ func TestPeerJobsRefuse(t *testing.T) {
 			{"malformed id", func() PeerJob { q := released; q.JobID = "job 1"; return q }(), PeerJobPrepared},
 			{"released without a partial", func() PeerJob { q := released; q.Partial = nil; return q }(), PeerJobPrepared},
 			{"back to prepared", p, PeerJobPartialReleased},
-			{"to itself", p, PeerJobPrepared},
+			{"released to itself", released, PeerJobPartialReleased},
 			{"out of aborted", released, PeerJobAborted},
 			{"from no state", released, 0},
 			{"to an unknown state", func() PeerJob { q := p; q.State = 4; return q }(), PeerJobPrepared},
