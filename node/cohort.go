@@ -2,23 +2,17 @@ package node
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
-	"fmt"
 	"math"
 	"math/bits"
 	"time"
 
-	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/cohort-dev/cohort/attest"
-	"github.com/cohort-dev/cohort/audit"
 	"github.com/cohort-dev/cohort/dataset"
 	"github.com/cohort-dev/cohort/enclave"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
-	"github.com/cohort-dev/cohort/mpc"
 	"github.com/cohort-dev/cohort/store"
 )
 
@@ -56,8 +50,7 @@ type selected struct {
 	sel    enclave.Selection
 	digest [32]byte
 	rows   map[[32]byte]*store.Contribution // nullifier → row, cohort records only
-	live   []uint32                         // on the coordinator: the nodes that agreed, ascending
-	he     bool                             // rows hold ciphertexts (an HE dataset)
+	at     time.Time                        // the job time it was selected at
 }
 
 // selectCohort selects a job's cohort from this node's rows: every record
@@ -104,7 +97,7 @@ func (n *Node) selectCohort(ctx context.Context, ds *dataset.Dataset, jobID stri
 	for _, r := range sel.Records {
 		keep[r.Nullifier] = rows[r.Nullifier]
 	}
-	return &selected{sel: sel, digest: enclave.SetDigest(jobID, ds.Desc.GetId(), sel.Records), rows: keep, he: ds.HE != nil}, nil
+	return &selected{sel: sel, digest: enclave.SetDigest(jobID, ds.Desc.GetId(), sel.Records), rows: keep, at: at}, nil
 }
 
 // eligibleSet is the wire form of a selection.
@@ -114,138 +107,48 @@ func (s *selected) eligibleSet() *cohortv1.EligibleSet {
 	}
 }
 
-// setStatement is what a node signs about its selection.
-func (n *Node) setStatement(ds *dataset.Dataset, jobID string, spec [32]byte, at time.Time, cohort uint64, digest [32]byte, node uint32) attest.JobEligibleSet {
-	return attest.JobEligibleSet{JobID: jobID, DatasetID: ds.Desc.GetId(), SpecDigest: spec, JobTime: at.Unix(), Cohort: cohort, SetDigest: digest, Node: node}
+// eligible is the round's form of a selection.
+func (s *selected) eligible() enclave.EligibleSet {
+	return enclave.EligibleSet{Eligible: s.sel.Eligible, Cohort: s.sel.Cohort(), Digest: s.digest, Excluded: s.sel.Excluded}
 }
 
-// partial sums this node's shares over the cohort, keeping only coords.
-func (n *Node) partial(ds *dataset.Dataset, s *selected, coords []int) (*mpc.Partial, error) {
-	m := ds.Schema.Layout().Len
-	p, err := mpc.NewPartial(len(coords))
-	if err != nil {
-		return nil, err
+// stored lists the cohort's stored values (shares or ciphertexts) in
+// cohort order.
+func (s *selected) stored() [][]byte {
+	out := make([][]byte, len(s.sel.Records))
+	for k, r := range s.sel.Records {
+		out[k] = s.rows[r.Nullifier].Share
 	}
-	picked := make([]fr.Element, len(coords))
-	for _, r := range s.sel.Records {
-		sh, err := mpc.UnmarshalShare(s.rows[r.Nullifier].Share, m)
-		if err != nil {
-			return nil, fmt.Errorf("stored share of a cohort record: %w", err)
-		}
-		if len(sh.Values) != m {
-			return nil, fmt.Errorf("stored share has %d coordinates, want %d", len(sh.Values), m)
-		}
-		for i, c := range coords {
-			picked[i] = sh.Values[c]
-		}
-		if err := p.Add(picked); err != nil {
-			return nil, err
-		}
-	}
-	return p, nil
-}
-
-// partialStatement is what a node signs about its partial sum.
-func partialStatement(jobID string, digest [32]byte, coords []int, enc []byte, node uint32) attest.JobPartial {
-	cs := make([]uint32, len(coords))
-	for i, c := range coords {
-		cs[i] = uint32(c)
-	}
-	return attest.JobPartial{JobID: jobID, SetDigest: digest, Coordinates: cs, PartialDigest: sha256.Sum256(enc), Node: node}
+	return out
 }
 
 // peerSelect checks what a coordinator sends with PrepareJob and
 // ComputePartial — a valid job id and spec, a READY dataset, a job time
 // close to this node's clock — and selects the job's cohort from this
 // node's own rows.
-func (n *Node) peerSelect(ctx context.Context, jobID string, spec *cohortv1.JobSpec, jobTime int64) (*dataset.Dataset, time.Time, *selected, error) {
+func (n *Node) peerSelect(ctx context.Context, jobID string, spec *cohortv1.JobSpec, jobTime int64) (*dataset.Dataset, *selected, error) {
 	if !validJobID(jobID) {
-		return nil, time.Time{}, nil, status.Error(codes.InvalidArgument, "job_id: want 1..64 bytes of [A-Za-z0-9-]")
+		return nil, nil, status.Error(codes.InvalidArgument, "job_id: want 1..64 bytes of [A-Za-z0-9-]")
 	}
 	if spec == nil {
-		return nil, time.Time{}, nil, status.Error(codes.InvalidArgument, "spec missing")
+		return nil, nil, status.Error(codes.InvalidArgument, "spec missing")
 	}
 	ds, err := n.jobDataset(ctx, spec.GetDatasetId())
 	if err != nil {
-		return nil, time.Time{}, nil, err
+		return nil, nil, err
 	}
 	if err := enclave.ValidateSpec(spec, ds.Schema, ds.Desc.GetBackend()); err != nil {
-		return nil, time.Time{}, nil, status.Errorf(codes.InvalidArgument, "spec: %v", err)
+		return nil, nil, status.Errorf(codes.InvalidArgument, "spec: %v", err)
 	}
 	at := time.Unix(jobTime, 0)
 	if d := n.now().Sub(at); d > MaxJobClockSkew || d < -MaxJobClockSkew {
-		return nil, time.Time{}, nil, status.Errorf(codes.FailedPrecondition, "job time %s is more than %s from node %d's clock", at.UTC().Format(time.RFC3339), MaxJobClockSkew, n.opts.Index)
+		return nil, nil, status.Errorf(codes.FailedPrecondition, "job time %s is more than %s from node %d's clock", at.UTC().Format(time.RFC3339), MaxJobClockSkew, n.opts.Index)
 	}
 	sel, err := n.selectCohort(ctx, ds, jobID, spec, at)
 	if err != nil {
-		return nil, time.Time{}, nil, err
+		return nil, nil, err
 	}
-	return ds, at, sel, nil
-}
-
-func (s *peerService) PrepareJob(ctx context.Context, req *cohortv1.PrepareJobRequest) (*cohortv1.PrepareJobResponse, error) {
-	ds, at, sel, err := s.n.peerSelect(ctx, req.GetJobId(), req.GetSpec(), req.GetJobTime())
-	if err != nil {
-		return nil, err
-	}
-	sd, err := audit.SpecDigest(req.GetSpec())
-	if err != nil {
-		return nil, s.n.internal("spec digest", err)
-	}
-	st := s.n.setStatement(ds, req.GetJobId(), sd, at, sel.sel.Cohort(), sel.digest, s.n.opts.Index)
-	return &cohortv1.PrepareJobResponse{Set: sel.eligibleSet(), Signature: s.n.sign(st.Message())}, nil
-}
-
-// ComputePartial releases this node's partial only for a cohort it selected
-// itself, whose digest is the agreed one and which meets the job's
-// effective minimum: a coordinator cannot obtain a partial over a smaller
-// or different set than the policy allows.
-func (s *peerService) ComputePartial(ctx context.Context, req *cohortv1.ComputePartialRequest) (*cohortv1.ComputePartialResponse, error) {
-	ds, _, sel, err := s.n.peerSelect(ctx, req.GetJobId(), req.GetSpec(), req.GetJobTime())
-	if err != nil {
-		return nil, err
-	}
-	if len(req.GetSetDigest()) != sha256.Size || [32]byte(req.GetSetDigest()) != sel.digest {
-		return nil, status.Errorf(codes.FailedPrecondition, "node %d selects another cohort (%d records) than the agreed digest", s.n.opts.Index, sel.sel.Cohort())
-	}
-	if min := enclave.EffectiveMinimum(req.GetSpec(), ds.Schema); sel.sel.Cohort() < min {
-		return nil, status.Errorf(codes.FailedPrecondition, "cohort of %d records is below the job's minimum of %d", sel.sel.Cohort(), min)
-	}
-	coords, err := enclave.Coordinates(ds.Schema.Layout(), req.GetSpec().GetOutputs())
-	if err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "outputs: %v", err)
-	}
-	if ds.HE != nil {
-		set := req.GetDecryptionSet()
-		if err := checkDecryptionSet(set, len(s.n.opts.Members), ds.HE.Committee.Threshold); err != nil {
-			return nil, status.Errorf(codes.InvalidArgument, "decryption_set: %v", err)
-		}
-		agg, err := heAggregate(ds, sel)
-		if err != nil {
-			return nil, s.n.internal("aggregate ciphertexts", err)
-		}
-		enc, err := s.n.heShare(ctx, ds, agg, req.GetJobId(), coords, set)
-		if err != nil {
-			return nil, err
-		}
-		st := partialStatement(req.GetJobId(), sel.digest, coords, enc, s.n.opts.Index)
-		s.n.log.Info("decryption share released", "job", req.GetJobId(), "cohort", sel.sel.Cohort(), "coordinates", len(coords), "decryption_set", fmt.Sprint(set))
-		return &cohortv1.ComputePartialResponse{Coordinates: st.Coordinates, Partial: enc, Signature: s.n.sign(st.Message())}, nil
-	}
-	if len(req.GetDecryptionSet()) != 0 {
-		return nil, status.Error(codes.InvalidArgument, "decryption_set: only for HE datasets")
-	}
-	p, err := s.n.partial(ds, sel, coords)
-	if err != nil {
-		return nil, s.n.internal("partial sum", err)
-	}
-	enc, err := p.MarshalBinary()
-	if err != nil {
-		return nil, s.n.internal("encode partial", err)
-	}
-	st := partialStatement(req.GetJobId(), sel.digest, coords, enc, s.n.opts.Index)
-	s.n.log.Info("partial released", "job", req.GetJobId(), "cohort", sel.sel.Cohort(), "coordinates", len(coords))
-	return &cohortv1.ComputePartialResponse{Coordinates: st.Coordinates, Partial: enc, Signature: s.n.sign(st.Message())}, nil
+	return ds, sel, nil
 }
 
 // errJobStopped ends a job's run when another writer (a cancel) moved it

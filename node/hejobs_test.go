@@ -11,6 +11,7 @@ import (
 	"github.com/consensys/gnark/backend/groth16"
 	"google.golang.org/grpc/codes"
 
+	"github.com/cohort-dev/cohort/backend"
 	"github.com/cohort-dev/cohort/circuits"
 	"github.com/cohort-dev/cohort/circuits/merkle"
 	"github.com/cohort-dev/cohort/circuits/setup"
@@ -278,7 +279,7 @@ func TestHEBackend(t *testing.T) {
 		if err != nil {
 			t.Fatalf("same set again: %v", err)
 		}
-		agg, err := heAggregate(h.ds, own)
+		agg, err := backend.SumCiphertexts(h.ds.HE.Params, own.stored())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -315,7 +316,7 @@ func TestHEBackend(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		agg, err := heAggregate(h.ds, own)
+		agg, err := backend.SumCiphertexts(h.ds.HE.Params, own.stored())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,24 +6,22 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/big"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/cohort-dev/cohort/audit"
-	"github.com/cohort-dev/cohort/dataset"
 	"github.com/cohort-dev/cohort/enclave"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
-	"github.com/cohort-dev/cohort/mpc"
 	"github.com/cohort-dev/cohort/store"
 )
+
+// watchPoll is how often WatchJob re-reads a job it has not been told
+// about: a change made by another process sharing the store wakes no
+// in-process watcher.
+const watchPoll = 2 * time.Second
 
 // MaxActiveJobs bounds the jobs one buyer may have running on a node.
 const MaxActiveJobs = 16
@@ -177,13 +175,6 @@ func (s *buyerService) SubmitJob(ctx context.Context, req *cohortv1.SubmitJobReq
 	if err := enclave.ValidateSpec(spec, ds.Schema, ds.Desc.GetBackend()); err != nil {
 		return nil, specStatus(err)
 	}
-	active, _, err := s.n.store.ListJobs(ctx, store.JobFilter{Buyer: b.ID, States: activeStates()}, "", MaxActiveJobs+1)
-	if err != nil {
-		return nil, s.n.internal("list jobs", err)
-	}
-	if len(active) >= MaxActiveJobs {
-		return nil, status.Errorf(codes.ResourceExhausted, "buyer %q has %d active jobs on this node, the most allowed", b.ID, len(active))
-	}
 	enc, err := proto.MarshalOptions{Deterministic: true}.Marshal(spec)
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "spec: %v", err)
@@ -198,7 +189,12 @@ func (s *buyerService) SubmitJob(ctx context.Context, req *cohortv1.SubmitJobReq
 		State: int32(cohortv1.JobState_JOB_STATE_SUBMITTED), Coordinator: s.n.opts.Index,
 		SubmittedAt: now, UpdatedAt: now, Progress: "waiting to start",
 	}
-	existing, err := s.n.store.PutJob(ctx, j)
+	// The cap and the insert are one step in the store, so concurrent
+	// submissions (on any replica sharing it) cannot pass it together.
+	existing, err := s.n.store.AdmitJob(ctx, j, store.JobLimit{Max: MaxActiveJobs, Active: activeStates()})
+	if errors.Is(err, store.ErrLimit) {
+		return nil, status.Errorf(codes.ResourceExhausted, "buyer %q has %d active jobs on this node, the most allowed", b.ID, MaxActiveJobs)
+	}
 	if err != nil {
 		return nil, s.n.internal("store job", err)
 	}
@@ -284,6 +280,7 @@ func (s *buyerService) WatchJob(req *cohortv1.WatchJobRequest, stream cohortv1.B
 	if err != nil {
 		return err
 	}
+	var last *cohortv1.Job
 	for {
 		changed := s.n.jobs.watch(j.ID)
 		row, err := s.n.store.GetJob(ctx, j.ID)
@@ -294,14 +291,20 @@ func (s *buyerService) WatchJob(req *cohortv1.WatchJobRequest, stream cohortv1.B
 		if err != nil {
 			return s.n.internal("stored job", err)
 		}
-		if err := stream.Send(&cohortv1.WatchJobResponse{Job: out}); err != nil {
-			return err
+		if !proto.Equal(out, last) {
+			if err := stream.Send(&cohortv1.WatchJobResponse{Job: out}); err != nil {
+				return err
+			}
+			last = out
 		}
 		if enclave.Final(out.GetState()) {
 			return nil
 		}
 		select {
 		case <-changed:
+		case <-time.After(watchPoll):
+			// Another process sharing the store (a replica of this node)
+			// may have moved the job: the stored row is the truth.
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-s.n.ctx.Done():
@@ -448,397 +451,4 @@ func (js *jobs) recover(ctx context.Context) error {
 		}
 		tok = next
 	}
-}
-
-// jobRun is one run of a job by its coordinator.
-type jobRun struct {
-	n   *Node
-	job store.Job
-	ev  cohortv1.JobEvidence
-
-	// HE jobs: the aggregate ciphertext decrypted and who decrypted it.
-	heAggregate []byte
-	heSet       []uint32
-}
-
-// jobFailure is a reason to stop a job in a final state.
-type jobFailure struct {
-	state  cohortv1.JobState
-	reason string
-}
-
-func (f *jobFailure) Error() string { return f.reason }
-
-func failed(format string, args ...any) error {
-	return &jobFailure{cohortv1.JobState_JOB_STATE_FAILED, fmt.Sprintf(format, args...)}
-}
-
-func rejected(format string, args ...any) error {
-	return &jobFailure{cohortv1.JobState_JOB_STATE_REJECTED, fmt.Sprintf(format, args...)}
-}
-
-// run drives the job to a final state.
-func (r *jobRun) run(ctx context.Context) {
-	err := r.steps(ctx)
-	if err == nil || errors.Is(err, errJobStopped) {
-		return
-	}
-	var f *jobFailure
-	if !errors.As(err, &f) {
-		if ctx.Err() != nil {
-			// Cancelled (the buyer's CancelJob already recorded it) or the
-			// node is stopping (recover fails it at the next start).
-			return
-		}
-		r.n.log.Error("job failed", "job", r.job.ID, "error", err)
-		f = &jobFailure{cohortv1.JobState_JOB_STATE_FAILED, "internal error on the coordinating node; nothing was released"}
-	}
-	if err := r.move(context.WithoutCancel(ctx), f.state, func(j *store.Job) { j.Reason = truncate(f.reason, 1024) }); err != nil &&
-		!errors.Is(err, errJobStopped) {
-		r.n.log.Error("job: record final state", "job", r.job.ID, "error", err)
-	}
-	r.n.metrics.jobs.WithLabelValues(strings.ToLower(strings.TrimPrefix(f.state.String(), "JOB_STATE_"))).Inc()
-	r.n.log.Info("job ended", "job", r.job.ID, "state", f.state.String(), "reason", f.reason)
-}
-
-// move changes the job's state (compare-and-set on the stored state) after
-// edit; errJobStopped when someone else ended it first.
-func (r *jobRun) move(ctx context.Context, to cohortv1.JobState, edit func(*store.Job)) error {
-	from := cohortv1.JobState(r.job.State)
-	if err := enclave.Transition(from, to); err != nil {
-		return fmt.Errorf("job %s: %w", r.job.ID, err)
-	}
-	next := r.job
-	next.State, next.UpdatedAt = int32(to), r.n.now()
-	if edit != nil {
-		edit(&next)
-	}
-	if enclave.Final(to) {
-		next.Progress = ""
-	}
-	ev, err := proto.Marshal(&r.ev)
-	if err != nil {
-		return fmt.Errorf("encode evidence: %w", err)
-	}
-	if len(r.ev.GetNodes()) > 0 {
-		next.Evidence = ev
-	}
-	if err := r.n.store.UpdateJob(ctx, next, int32(from)); errors.Is(err, store.ErrConflict) {
-		return errJobStopped
-	} else if err != nil {
-		return fmt.Errorf("update job: %w", err)
-	}
-	r.job = next
-	r.n.jobs.notify(r.job.ID)
-	if h := r.n.jobs.hook; h != nil {
-		h(r.job.ID, to)
-	}
-	return nil
-}
-
-// progress updates the job's progress line without changing its state.
-func (r *jobRun) progress(ctx context.Context, format string, args ...any) error {
-	next := r.job
-	next.Progress, next.UpdatedAt = fmt.Sprintf(format, args...), r.n.now()
-	if err := r.n.store.UpdateJob(ctx, next, r.job.State); errors.Is(err, store.ErrConflict) {
-		return errJobStopped
-	} else if err != nil {
-		return fmt.Errorf("update job: %w", err)
-	}
-	r.job = next
-	r.n.jobs.notify(r.job.ID)
-	return nil
-}
-
-// steps runs ADMITTED → AGGREGATING → RELEASING → DONE, returning a
-// *jobFailure for a policy refusal or a failure.
-func (r *jobRun) steps(ctx context.Context) error {
-	spec := specOf(&r.job)
-	if spec == nil {
-		return errors.New("stored spec does not decode")
-	}
-	ds, err := r.n.jobDataset(ctx, r.job.DatasetID)
-	if err != nil {
-		return failed("dataset %q is not usable: %s", r.job.DatasetID, status.Convert(err).Message())
-	}
-	if err := enclave.ValidateSpec(spec, ds.Schema, ds.Desc.GetBackend()); err != nil {
-		return rejected("spec: %v", err)
-	}
-	sd, err := audit.SpecDigest(spec)
-	if err != nil {
-		return err
-	}
-	at := r.job.SubmittedAt
-	r.ev.JobTime, r.ev.SpecDigest = at.Unix(), sd[:]
-	if err := r.move(ctx, cohortv1.JobState_JOB_STATE_ADMITTED, func(j *store.Job) {
-		j.Progress = fmt.Sprintf("selecting eligible records on %d nodes", len(r.n.opts.Members))
-	}); err != nil {
-		return err
-	}
-
-	own, err := r.agree(ctx, ds, spec, sd, at)
-	if err != nil {
-		return err
-	}
-	cohort := own.sel.Cohort()
-	if min := enclave.EffectiveMinimum(spec, ds.Schema); cohort < min {
-		return rejected("cohort of %d records is below the minimum of %d (%s); nothing was reconstructed", cohort, min, exclusionSummary(own.sel))
-	}
-
-	coords, err := enclave.Coordinates(ds.Schema.Layout(), spec.GetOutputs())
-	if err != nil {
-		return rejected("outputs: %v", err)
-	}
-	if err := r.move(ctx, cohortv1.JobState_JOB_STATE_AGGREGATING, func(j *store.Job) {
-		j.CohortSize = cohort
-		j.Progress = fmt.Sprintf("summing %d coordinates over %d records on %d nodes", len(coords), cohort, len(r.n.opts.Members))
-	}); err != nil {
-		return err
-	}
-	var sums []*big.Int
-	if ds.HE != nil {
-		sums, err = r.aggregateHE(ctx, ds, spec, own, coords, own.live)
-	} else {
-		sums, err = r.aggregate(ctx, ds, spec, own, coords, at)
-	}
-	if err != nil {
-		return err
-	}
-
-	if err := r.move(ctx, cohortv1.JobState_JOB_STATE_RELEASING, func(j *store.Job) {
-		j.Progress = fmt.Sprintf("computing %d outputs", len(spec.GetOutputs()))
-	}); err != nil {
-		return err
-	}
-	outs, err := enclave.Release(ds.Schema, coords, sums, spec.GetOutputs())
-	if err != nil {
-		return failed("computing the outputs: %v", err)
-	}
-	r.ev.Coordinates = make([]uint32, len(coords))
-	r.ev.Sums = make([][]byte, len(sums))
-	for i := range coords {
-		r.ev.Coordinates[i], r.ev.Sums[i] = uint32(coords[i]), sums[i].Bytes()
-	}
-	backend := spec.GetBackend()
-	if backend == cohortv1.Backend_BACKEND_UNSPECIFIED {
-		backend = ds.Desc.GetBackend()
-	}
-	result := &cohortv1.Result{
-		JobId: r.job.ID, CohortSize: cohort, Outputs: outs, ReleasedAt: r.n.now().Unix(),
-		DatasetId: ds.Desc.GetId(), Backend: backend,
-	}
-	if err := r.progress(ctx, "collecting the nodes' signatures over the transcript"); err != nil {
-		return err
-	}
-	if _, err := r.publishTranscript(ctx, ds, spec, own, result); err != nil {
-		return err
-	}
-	result.TranscriptId = r.job.ID
-	res, err := proto.Marshal(result)
-	if err != nil {
-		return err
-	}
-	// The release is final: it is recorded even if the buyer cancels now
-	// (CancelJob refuses from RELEASING on).
-	if err := r.move(context.WithoutCancel(ctx), cohortv1.JobState_JOB_STATE_DONE, func(j *store.Job) {
-		j.Result, j.TranscriptID = res, r.job.ID
-	}); err != nil {
-		return err
-	}
-	r.n.metrics.jobs.WithLabelValues("done").Inc()
-	r.n.log.Info("job done", "job", r.job.ID, "cohort", cohort, "outputs", len(outs))
-	return nil
-}
-
-// agree selects the cohort on every node and checks that all selected the
-// same one, with valid signatures. It retries a few times while digests
-// differ, as records in flight settle.
-func (r *jobRun) agree(ctx context.Context, ds *dataset.Dataset, spec *cohortv1.JobSpec, sd [32]byte, at time.Time) (*selected, error) {
-	var mismatch string
-	for attempt := range agreeAttempts {
-		if attempt > 0 {
-			select {
-			case <-time.After(time.Duration(attempt) * 500 * time.Millisecond):
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
-		}
-		own, err := r.n.selectCohort(ctx, ds, r.job.ID, spec, at)
-		if err != nil {
-			return nil, err
-		}
-		st := r.n.setStatement(ds, r.job.ID, sd, at, own.sel.Cohort(), own.digest, r.n.opts.Index)
-		r.ev.Nodes = []*cohortv1.NodeJobEvidence{{NodeIndex: r.n.opts.Index, Set: own.eligibleSet(), SetSignature: r.n.sign(st.Message())}}
-		if err := r.progress(ctx, "comparing eligible sets with %d nodes (%d records eligible)", len(r.n.opts.Members), own.sel.Eligible); err != nil {
-			return nil, err
-		}
-		r.job.EligibleRecords = own.sel.Eligible
-
-		vals, errs := fanOut(ctx, r.n, func(ctx context.Context, _ uint32, c cohortv1.PeerServiceClient) (*cohortv1.PrepareJobResponse, error) {
-			return c.PrepareJob(ctx, &cohortv1.PrepareJobRequest{JobId: r.job.ID, Spec: spec, JobTime: at.Unix()})
-		})
-		if ds.HE != nil {
-			// HE needs only t nodes: leave out those that do not answer.
-			if err := unreachableOK(ctx, errs, "select the eligible records", len(vals)+1, ds.HE.Committee.Threshold); err != nil {
-				return nil, err
-			}
-		} else if err := peerErrors(ctx, errs, "select the eligible records"); err != nil {
-			return nil, err
-		}
-		own.live = []uint32{r.n.opts.Index}
-		mismatch = ""
-		for _, i := range r.n.others() {
-			resp, ok := vals[i]
-			if !ok {
-				continue
-			}
-			own.live = append(own.live, i)
-			set := resp.GetSet()
-			if len(set.GetDigest()) != 32 {
-				return nil, failed("node %d answered without a set digest", i)
-			}
-			pst := r.n.setStatement(ds, r.job.ID, sd, at, set.GetCohort(), [32]byte(set.GetDigest()), i)
-			if err := r.n.verifySig(i, pst.Message(), resp.GetSignature()); err != nil {
-				return nil, failed("node %d's eligible-set signature: %v", i, err)
-			}
-			r.ev.Nodes = append(r.ev.Nodes, &cohortv1.NodeJobEvidence{NodeIndex: i, Set: set, SetSignature: resp.GetSignature()})
-			if [32]byte(set.GetDigest()) != own.digest && mismatch == "" {
-				mismatch = fmt.Sprintf("node %d selected %d records (digest %x…), node %d selected %d (digest %x…)",
-					r.n.opts.Index, own.sel.Cohort(), own.digest[:4], i, set.GetCohort(), set.GetDigest()[:4])
-			}
-		}
-		slices.SortFunc(r.ev.Nodes, func(a, b *cohortv1.NodeJobEvidence) int { return int(a.GetNodeIndex()) - int(b.GetNodeIndex()) })
-		slices.Sort(own.live)
-		if mismatch == "" {
-			return own, nil
-		}
-		r.n.log.Info("job: eligible sets differ, selecting again", "job", r.job.ID, "attempt", attempt+1)
-	}
-	return nil, failed("the nodes disagree on the eligible records after %d attempts (%s); nothing was aggregated", agreeAttempts, mismatch)
-}
-
-// aggregate collects every node's partial over the agreed cohort and
-// reconstructs the coordinates' sums.
-func (r *jobRun) aggregate(ctx context.Context, ds *dataset.Dataset, spec *cohortv1.JobSpec, own *selected, coords []int, at time.Time) ([]*big.Int, error) {
-	mine, err := r.n.partial(ds, own, coords)
-	if err != nil {
-		return nil, err
-	}
-	enc, err := mine.MarshalBinary()
-	if err != nil {
-		return nil, err
-	}
-	st := partialStatement(r.job.ID, own.digest, coords, enc, r.n.opts.Index)
-	r.nodeEvidence(r.n.opts.Index).PartialDigest = st.PartialDigest[:]
-	r.nodeEvidence(r.n.opts.Index).PartialSignature = r.n.sign(st.Message())
-	r.nodeEvidence(r.n.opts.Index).Partial = enc
-
-	vals, errs := fanOut(ctx, r.n, func(ctx context.Context, _ uint32, c cohortv1.PeerServiceClient) (*cohortv1.ComputePartialResponse, error) {
-		return c.ComputePartial(ctx, &cohortv1.ComputePartialRequest{JobId: r.job.ID, Spec: spec, JobTime: at.Unix(), SetDigest: own.digest[:]})
-	})
-	if err := peerErrors(ctx, errs, "compute its partial sum"); err != nil {
-		return nil, err
-	}
-	sums := [][]fr.Element{mine.Sum()}
-	for _, i := range r.n.others() {
-		resp := vals[i]
-		p, err := mpc.UnmarshalPartial(resp.GetPartial(), len(coords))
-		if err != nil {
-			return nil, failed("node %d sent a malformed partial sum: %v", i, err)
-		}
-		if p.Len() != len(coords) || p.Count() != own.sel.Cohort() {
-			return nil, failed("node %d summed %d records over %d coordinates, want %d over %d", i, p.Count(), p.Len(), own.sel.Cohort(), len(coords))
-		}
-		pst := partialStatement(r.job.ID, own.digest, coords, resp.GetPartial(), i)
-		if !slices.Equal(pst.Coordinates, resp.GetCoordinates()) {
-			return nil, failed("node %d summed other coordinates than the job needs", i)
-		}
-		if err := r.n.verifySig(i, pst.Message(), resp.GetSignature()); err != nil {
-			return nil, failed("node %d's partial-sum signature: %v", i, err)
-		}
-		r.nodeEvidence(i).PartialDigest = pst.PartialDigest[:]
-		r.nodeEvidence(i).PartialSignature = resp.GetSignature()
-		r.nodeEvidence(i).Partial = resp.GetPartial()
-		sums = append(sums, p.Sum())
-	}
-	total, err := mpc.Reconstruct(sums...)
-	if err != nil {
-		return nil, err
-	}
-	// Honest sums are far below r (the dataset's bounds were checked at
-	// creation); anything at 2^192 or above is a wrong partial.
-	out, err := mpc.ToBig(total, new(big.Int).Lsh(big.NewInt(1), 192))
-	if err != nil {
-		return nil, failed("the reconstructed sums are out of range (a node sent a wrong partial): %v", err)
-	}
-	return out, nil
-}
-
-func (r *jobRun) nodeEvidence(i uint32) *cohortv1.NodeJobEvidence {
-	for _, e := range r.ev.Nodes {
-		if e.GetNodeIndex() == i {
-			return e
-		}
-	}
-	e := &cohortv1.NodeJobEvidence{NodeIndex: i}
-	r.ev.Nodes = append(r.ev.Nodes, e)
-	return e
-}
-
-// peerErrors turns the peers' failures into the job's failure: the MPC
-// backend needs a partial from every node.
-func peerErrors(ctx context.Context, errs map[uint32]error, what string) error {
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	idx := make([]uint32, 0, len(errs))
-	for i := range errs {
-		idx = append(idx, i)
-	}
-	slices.Sort(idx)
-	for _, i := range idx {
-		err := errs[i]
-		switch status.Code(err) {
-		case codes.Unavailable, codes.DeadlineExceeded:
-			return failed("node %d is unreachable and could not %s (%s); the MPC backend needs every node, nothing was released", i, what, status.Convert(err).Message())
-		default:
-			return failed("node %d refused to %s: %s; nothing was released", i, what, status.Convert(err).Message())
-		}
-	}
-	return nil
-}
-
-// unreachableOK is peerErrors for the HE backend: a refusal still stops
-// the job, but unreachable nodes are left out as long as live (the nodes
-// that answered, this one included) reaches the threshold t.
-func unreachableOK(ctx context.Context, errs map[uint32]error, what string, live, t int) error {
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	refusals := map[uint32]error{}
-	var down []uint32
-	for i, err := range errs {
-		switch status.Code(err) {
-		case codes.Unavailable, codes.DeadlineExceeded:
-			down = append(down, i)
-		default:
-			refusals[i] = err
-		}
-	}
-	if err := peerErrors(ctx, refusals, what); err != nil {
-		return err
-	}
-	if live < t {
-		slices.Sort(down)
-		return failed("nodes %v are unreachable and could not %s; %d of %d nodes answered, the HE backend needs %d, nothing was released", down, what, live, live+len(down), t)
-	}
-	return nil
-}
-
-// exclusionSummary says, in counts, why records were left out.
-func exclusionSummary(s enclave.Selection) string {
-	if x := s.Excluded.String(); x != "" {
-		return fmt.Sprintf("%d eligible, %s", s.Eligible, x)
-	}
-	return fmt.Sprintf("%d eligible", s.Eligible)
 }

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -20,7 +21,38 @@ import (
 	"github.com/cohort-dev/cohort/circuits"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/schema"
+	"github.com/cohort-dev/cohort/store"
 )
+
+// releaseFault wraps a node's store: while fail is set, a transaction's
+// move of a job to DONE fails after everything else in it was written.
+type releaseFault struct {
+	store.Store
+	fail   atomic.Bool
+	failed atomic.Int32
+}
+
+func (s *releaseFault) InTx(ctx context.Context, fn func(store.Tx) error) error {
+	return s.Store.InTx(ctx, func(tx store.Tx) error {
+		if s.fail.Load() {
+			return fn(faultyTx{tx, s})
+		}
+		return fn(tx)
+	})
+}
+
+type faultyTx struct {
+	store.Tx
+	s *releaseFault
+}
+
+func (tx faultyTx) UpdateJob(ctx context.Context, j store.Job, from int32) error {
+	if j.State == int32(cohortv1.JobState_JOB_STATE_DONE) {
+		tx.s.failed.Add(1)
+		return errors.New("injected: the disk is full")
+	}
+	return tx.Tx.UpdateJob(ctx, j, from)
+}
 
 // buyer creates a buyer through node via's admin and returns a context
 // carrying its token.
@@ -93,7 +125,14 @@ func TestJobs(t *testing.T) {
 	}
 	var skew atomic.Int64
 	clock := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
-	f := newTestFederation(t, 3, func(o *Options) { o.Now = clock })
+	fault := &releaseFault{}
+	f := newTestFederation(t, 3, func(o *Options) {
+		o.Now = clock
+		if o.Index == 0 {
+			fault.Store = o.Store
+			o.Store = fault
+		}
+	})
 	desc := f.installDataset(t)
 	ctx := context.Background()
 	s := testSchema()
@@ -197,6 +236,33 @@ func TestJobs(t *testing.T) {
 			Outputs: []*cohortv1.Output{{Kind: cohortv1.OutputKind_OUTPUT_KIND_COUNT}}}
 		_, err = f.buyerClient(0).SubmitJob(alice, &cohortv1.SubmitJobRequest{Spec: other, RequestId: "stats-1"})
 		wantCode(t, "request id reused with another spec", err, codes.AlreadyExists)
+	})
+
+	t.Run("a release whose commit fails publishes nothing", func(t *testing.T) {
+		fault.fail.Store(true)
+		defer fault.fail.Store(false)
+		carol := f.buyer(t, 0, "carol")
+		sub, err := f.buyerClient(0).SubmitJob(carol, &cohortv1.SubmitJobRequest{Spec: spec, RequestId: "commit-fails"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := sub.GetJob().GetJobId()
+		job, _ := f.awaitJob(t, carol, 0, id)
+		if job.GetState() != cohortv1.JobState_JOB_STATE_FAILED || !strings.Contains(job.GetReason(), "nothing was released") {
+			t.Fatalf("job %s: %q", job.GetState(), job.GetReason())
+		}
+		if fault.failed.Load() == 0 {
+			t.Fatal("the injected commit failure never ran")
+		}
+		if _, err := f.nodes[0].store.GetTranscript(ctx, id); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("transcript of a job whose release failed: %v", err)
+		}
+		row, err := f.nodes[0].store.GetJob(ctx, id)
+		if err != nil || row.Result != nil || row.TranscriptID != "" {
+			t.Fatalf("job row after a failed release: result %d bytes, transcript %q (%v)", len(row.Result), row.TranscriptID, err)
+		}
+		_, err = f.buyerClient(0).GetResult(carol, &cohortv1.GetResultRequest{JobId: id})
+		wantCode(t, "result of a job whose release failed", err, codes.FailedPrecondition)
 	})
 
 	t.Run("another buyer sees nothing", func(t *testing.T) {

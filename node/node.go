@@ -202,3 +202,12 @@ func (n *Node) others() []uint32 {
 	}
 	return out
 }
+
+// signingKeys lists the federation's signing keys by node index.
+func (n *Node) signingKeys() []ed25519.PublicKey {
+	out := make([]ed25519.PublicKey, len(n.opts.Members))
+	for i, m := range n.opts.Members {
+		out[i] = m.Signing
+	}
+	return out
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cohort-dev/cohort/attest"
 	"github.com/cohort-dev/cohort/audit"
+	"github.com/cohort-dev/cohort/backend"
 	"github.com/cohort-dev/cohort/blob"
 	"github.com/cohort-dev/cohort/circuits"
 	"github.com/cohort-dev/cohort/dataset"
@@ -51,88 +52,6 @@ func (n *Node) transcriptRoots(ctx context.Context, recs []audit.Record) ([]audi
 		out = append(out, ar)
 	}
 	return out, nil
-}
-
-// publishTranscript builds the job's transcript, has every node sign its
-// digest, and stores the bundle. The result is released only with it.
-func (r *jobRun) publishTranscript(ctx context.Context, ds *dataset.Dataset, spec *cohortv1.JobSpec, own *selected, res *cohortv1.Result) (*audit.Bundle, error) {
-	n := r.n
-	recs := own.auditRecords()
-	roots, err := n.transcriptRoots(ctx, recs)
-	if err != nil {
-		return nil, err
-	}
-	partials := make([][]byte, len(n.opts.Members))
-	for _, e := range r.ev.GetNodes() {
-		if int(e.GetNodeIndex()) < len(partials) {
-			partials[e.GetNodeIndex()] = e.GetPartial()
-		}
-	}
-	t, err := audit.Build(audit.BuildInput{
-		JobID: r.job.ID, Coordinator: n.opts.Index, Spec: spec, Descriptor: ds.Desc, Records: recs,
-		Evidence: &r.ev, Partials: partials, Result: res, Roots: roots,
-		DecryptionSet: r.heSet, Aggregate: r.heAggregate,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("build transcript: %w", err)
-	}
-	digest, err := t.Digest()
-	if err != nil {
-		return nil, err
-	}
-	enc, err := t.MarshalBinary()
-	if err != nil {
-		return nil, err
-	}
-	// Every node whose evidence the transcript holds signs it: every node
-	// for MPC, the live nodes for HE. Signatures go in that order.
-	sigs := make([][]byte, len(t.Nodes))
-	var peers []uint32
-	for _, e := range t.Nodes {
-		if e.Index != n.opts.Index {
-			peers = append(peers, e.Index)
-		}
-	}
-	vals, errs := fanOutTo(ctx, n, peers, n.opts.Limits.PeerTimeout, func(ctx context.Context, _ uint32, c cohortv1.PeerServiceClient) (*cohortv1.SignTranscriptResponse, error) {
-		return signTranscript(ctx, c, enc)
-	})
-	if err := peerErrors(ctx, errs, "sign the transcript"); err != nil {
-		return nil, err
-	}
-	for j, e := range t.Nodes {
-		i := e.Index
-		if i == n.opts.Index {
-			sigs[j] = attest.Sign(n.opts.Signing, audit.TranscriptStatement{JobID: r.job.ID, Digest: digest, Node: i})
-			continue
-		}
-		st := audit.TranscriptStatement{JobID: r.job.ID, Digest: digest, Node: i}
-		if err := n.verifySig(i, st.Message(), vals[i].GetSignature()); err != nil {
-			return nil, failed("node %d's transcript signature: %v", i, err)
-		}
-		sigs[j] = vals[i].GetSignature().GetSignature()
-	}
-	var ceremony []byte
-	if ds.Desc.GetSetupKind() == cohortv1.SetupKind_SETUP_KIND_CEREMONY {
-		keys, err := n.store.GetDatasetKeys(ctx, ds.Desc.GetId())
-		if err != nil {
-			return nil, fmt.Errorf("read ceremony transcript: %w", err)
-		}
-		ceremony = keys.Transcript
-	}
-	b, err := audit.NewBundle(t, sigs, ds.Desc, ceremony)
-	if err != nil {
-		return nil, fmt.Errorf("bundle: %w", err)
-	}
-	bb, err := b.MarshalBinary()
-	if err != nil {
-		return nil, fmt.Errorf("encode bundle: %w", err)
-	}
-	if err := n.store.PutTranscript(ctx, store.Transcript{
-		ID: r.job.ID, DatasetID: ds.Desc.GetId(), Digest: digest, ReleasedAt: n.now(), CohortSize: own.sel.Cohort(), Bundle: bb,
-	}); err != nil {
-		return nil, fmt.Errorf("store transcript: %w", err)
-	}
-	return b, nil
 }
 
 // signTranscript sends an encoded transcript to a peer for its signature.
@@ -222,21 +141,26 @@ func (n *Node) checkTranscript(ctx context.Context, t *audit.Transcript) error {
 	if attest.Verify(n.opts.Members[i].Signing, set, mine.SetSignature) != nil {
 		return refuse("this node's eligible-set statement is not the one it signed")
 	}
+	be, err := backend.For(ds)
+	if err != nil {
+		return n.internal("dataset backend", err)
+	}
 	coords := make([]int, len(t.Sums))
 	for k, sum := range t.Sums {
 		coords[k] = int(sum.Coordinate)
 	}
-	if len(mine.Partial) > 0 || ds.HE == nil {
-		part := partialStatement(t.JobID, mine.SetDigest, coords, mine.Partial, n.opts.Index)
+	partialSet, err := be.CheckPartialSet(t.DecryptionSet)
+	if err != nil {
+		return refuse("its backend is not the dataset's")
+	}
+	if slices.Contains(partialSet, n.opts.Index) && len(mine.Partial) == 0 {
+		return refuse("it lacks this node's %s", be.Quorum().Partial)
+	}
+	if len(mine.Partial) > 0 {
+		part := enclave.PartialStatement(t.JobID, mine.SetDigest, coords, mine.Partial, n.opts.Index)
 		if attest.Verify(n.opts.Members[i].Signing, part, mine.PartialSignature) != nil {
 			return refuse("this node's partial-sum statement is not the one it signed")
 		}
-	}
-	if (ds.HE != nil) != (len(t.DecryptionSet) > 0) {
-		return refuse("its backend is not the dataset's")
-	}
-	if ds.HE != nil && slices.Contains(t.DecryptionSet, n.opts.Index) && len(mine.Partial) == 0 {
-		return refuse("it lacks this node's decryption share")
 	}
 	recs := make([]enclave.Record, len(t.Records))
 	for k, rec := range t.Records {
@@ -248,7 +172,7 @@ func (n *Node) checkTranscript(ctx context.Context, t *audit.Transcript) error {
 			return n.internal("read contribution", err)
 		}
 		if c.PayloadDigest != rec.PayloadDigest || !bytes.Equal(c.Public, rec.Public) || !bytes.Equal(c.Proof, rec.Proof) ||
-			(ds.HE != nil && !bytes.Equal(c.Share, rec.Ciphertext)) {
+			!bytes.Equal(be.Published(c.Share), rec.Ciphertext) {
 			return refuse("record %x… differs from the one stored here", rec.Nullifier[:4])
 		}
 		recs[k] = enclave.Record{Nullifier: rec.Nullifier, PayloadDigest: rec.PayloadDigest}
@@ -256,19 +180,16 @@ func (n *Node) checkTranscript(ctx context.Context, t *audit.Transcript) error {
 	if uint64(len(recs)) != mine.Cohort || enclave.SetDigest(t.JobID, t.DatasetID, recs) != mine.SetDigest {
 		return refuse("its records are not the cohort this node selected")
 	}
-	if ds.HE != nil {
-		encs := make([][]byte, len(t.Records))
-		for k, rec := range t.Records {
-			encs[k] = rec.Ciphertext
-		}
-		agg, err := sumCiphertexts(ds.HE.Params, encs)
-		if err != nil {
-			return refuse("%v", err)
-		}
-		enc, err := agg.MarshalBinary()
-		if err != nil || !bytes.Equal(enc, t.Aggregate) {
-			return refuse("its aggregate ciphertext is not the sum of its records")
-		}
+	published := make([][]byte, len(t.Records))
+	for k, rec := range t.Records {
+		published[k] = rec.Ciphertext
+	}
+	agg, err := be.Aggregate(published)
+	if err != nil {
+		return refuse("%v", err)
+	}
+	if !bytes.Equal(agg, t.Aggregate) {
+		return refuse("its aggregate ciphertext is not the sum of its records")
 	}
 	for _, root := range t.Roots {
 		rr, err := n.store.FindRoot(ctx, root.Root)
@@ -280,14 +201,12 @@ func (n *Node) checkTranscript(ctx context.Context, t *audit.Transcript) error {
 }
 
 // auditRecords lists the cohort's records as a transcript holds them.
-func (s *selected) auditRecords() []audit.Record {
+func (s *selected) auditRecords(published func(stored []byte) []byte) []audit.Record {
 	out := make([]audit.Record, 0, len(s.sel.Records))
 	for _, r := range s.sel.Records {
 		c := s.rows[r.Nullifier]
 		rec := audit.Record{Nullifier: r.Nullifier, PayloadDigest: r.PayloadDigest, Public: c.Public, Proof: c.Proof}
-		if s.he {
-			rec.Ciphertext = c.Share
-		}
+		rec.Ciphertext = published(c.Share)
 		out = append(out, rec)
 	}
 	slices.SortFunc(out, func(a, b audit.Record) int { return bytes.Compare(a.Nullifier[:], b.Nullifier[:]) })

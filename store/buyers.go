@@ -27,14 +27,14 @@ func isAlnum(c byte) bool {
 // PutBuyer inserts the buyer unless its id or token hash is taken, then
 // compares with the row that took it: the unique keys decide, so two
 // replicas replaying the same buyer at once both succeed.
-func (s *sqlStore) PutBuyer(ctx context.Context, b Buyer) error {
+func (q queries) PutBuyer(ctx context.Context, b Buyer) error {
 	if err := checkBuyerID(b.ID); err != nil {
 		return fmt.Errorf("store: put buyer: %w", err)
 	}
 	if b.TokenHash == ([32]byte{}) {
 		return fmt.Errorf("store: put buyer %q: %w: zero token hash", b.ID, ErrInvalid)
 	}
-	return s.inTx(ctx, "put buyer", func(tx *sql.Tx) error {
+	return q.write(ctx, "put buyer", func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
 			`INSERT INTO buyers (id, token_hash, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
 			b.ID, b.TokenHash[:], micros(b.CreatedAt))
@@ -73,10 +73,10 @@ func (s *sqlStore) PutBuyer(ctx context.Context, b Buyer) error {
 	})
 }
 
-func (s *sqlStore) BuyerByToken(ctx context.Context, tokenHash [32]byte) (Buyer, error) {
+func (q queries) BuyerByToken(ctx context.Context, tokenHash [32]byte) (Buyer, error) {
 	b := Buyer{TokenHash: tokenHash}
 	var created int64
-	err := s.r.QueryRowContext(ctx, `SELECT id, created_at FROM buyers WHERE token_hash = $1`, tokenHash[:]).
+	err := q.read().QueryRowContext(ctx, `SELECT id, created_at FROM buyers WHERE token_hash = $1`, tokenHash[:]).
 		Scan(&b.ID, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Buyer{}, fmt.Errorf("store: buyer by token: %w", ErrNotFound)

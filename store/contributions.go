@@ -51,7 +51,7 @@ func scanContribution(sc interface{ Scan(...any) error }) (Contribution, error) 
 	return c, nil
 }
 
-func (s *sqlStore) PutContribution(ctx context.Context, c Contribution) (*Contribution, error) {
+func (q queries) PutContribution(ctx context.Context, c Contribution) (*Contribution, error) {
 	if err := checkDatasetID(c.DatasetID); err != nil {
 		return nil, fmt.Errorf("store: put contribution: %w", err)
 	}
@@ -63,7 +63,7 @@ func (s *sqlStore) PutContribution(ctx context.Context, c Contribution) (*Contri
 		return nil, fmt.Errorf("store: put contribution: %w", err)
 	}
 	var existing *Contribution
-	err = s.inTx(ctx, "put contribution", func(tx *sql.Tx) error {
+	err = q.write(ctx, "put contribution", func(tx *sql.Tx) error {
 		ok, err := datasetExists(ctx, tx, c.DatasetID)
 		if err != nil {
 			return fmt.Errorf("store: put contribution: %w", err)
@@ -117,8 +117,8 @@ func (s *sqlStore) PutContribution(ctx context.Context, c Contribution) (*Contri
 	return existing, nil
 }
 
-func (s *sqlStore) GetContribution(ctx context.Context, datasetID string, nullifier [32]byte) (Contribution, error) {
-	c, err := scanContribution(s.r.QueryRowContext(ctx,
+func (q queries) GetContribution(ctx context.Context, datasetID string, nullifier [32]byte) (Contribution, error) {
+	c, err := scanContribution(q.read().QueryRowContext(ctx,
 		`SELECT `+contributionColumns+` WHERE c.dataset_id = $1 AND c.nullifier = $2`,
 		datasetID, nullifier[:]))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -130,8 +130,8 @@ func (s *sqlStore) GetContribution(ctx context.Context, datasetID string, nullif
 	return c, nil
 }
 
-func (s *sqlStore) FindByRevocation(ctx context.Context, datasetID string, revocationCommitment [32]byte) (Contribution, error) {
-	c, err := scanContribution(s.r.QueryRowContext(ctx,
+func (q queries) FindByRevocation(ctx context.Context, datasetID string, revocationCommitment [32]byte) (Contribution, error) {
+	c, err := scanContribution(q.read().QueryRowContext(ctx,
 		`SELECT `+contributionColumns+` WHERE c.dataset_id = $1 AND c.revocation = $2 ORDER BY c.nullifier LIMIT 1`,
 		datasetID, revocationCommitment[:]))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -143,8 +143,8 @@ func (s *sqlStore) FindByRevocation(ctx context.Context, datasetID string, revoc
 	return c, nil
 }
 
-func (s *sqlStore) DeleteContribution(ctx context.Context, datasetID string, nullifier [32]byte) error {
-	return s.inTx(ctx, "delete contribution", func(tx *sql.Tx) error {
+func (q queries) DeleteContribution(ctx context.Context, datasetID string, nullifier [32]byte) error {
+	return q.write(ctx, "delete contribution", func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
 			`DELETE FROM contributions WHERE dataset_id = $1 AND nullifier = $2`, datasetID, nullifier[:])
 		if err != nil {
@@ -159,11 +159,11 @@ func (s *sqlStore) DeleteContribution(ctx context.Context, datasetID string, nul
 	})
 }
 
-func (s *sqlStore) ListContributions(ctx context.Context, datasetID string, epochFrom, epochTo uint64, after [32]byte, limit int) ([]Contribution, error) {
+func (q queries) ListContributions(ctx context.Context, datasetID string, epochFrom, epochTo uint64, after [32]byte, limit int) ([]Contribution, error) {
 	if epochFrom > epochTo || epochFrom > 1<<63-1 {
 		return nil, nil
 	}
-	rows, err := s.r.QueryContext(ctx,
+	rows, err := q.read().QueryContext(ctx,
 		`SELECT `+contributionColumns+`
 		  WHERE c.dataset_id = $1 AND c.epoch >= $2 AND c.epoch <= $3 AND c.nullifier > $4
 		  ORDER BY c.nullifier LIMIT $5`,
@@ -186,12 +186,12 @@ func (s *sqlStore) ListContributions(ctx context.Context, datasetID string, epoc
 	return out, nil
 }
 
-func (s *sqlStore) CountContributions(ctx context.Context, datasetID string, epochFrom, epochTo uint64) (uint64, error) {
+func (q queries) CountContributions(ctx context.Context, datasetID string, epochFrom, epochTo uint64) (uint64, error) {
 	if epochFrom > epochTo || epochFrom > 1<<63-1 {
 		return 0, nil
 	}
 	var n int64
-	if err := s.r.QueryRowContext(ctx,
+	if err := q.read().QueryRowContext(ctx,
 		`SELECT count(*) FROM contributions WHERE dataset_id = $1 AND epoch >= $2 AND epoch <= $3`,
 		datasetID, int64(epochFrom), clampSigned(epochTo)).Scan(&n); err != nil {
 		return 0, fmt.Errorf("store: count contributions: %w", err)

@@ -7,11 +7,11 @@ import (
 	"fmt"
 )
 
-func (s *sqlStore) PutDataset(ctx context.Context, d Dataset) error {
+func (q queries) PutDataset(ctx context.Context, d Dataset) error {
 	if err := checkDatasetID(d.ID); err != nil {
 		return fmt.Errorf("store: put dataset: %w", err)
 	}
-	return s.inTx(ctx, "put dataset", func(tx *sql.Tx) error {
+	return q.write(ctx, "put dataset", func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
 			`INSERT INTO datasets (id, descriptor, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`,
 			d.ID, blob(d.Descriptor), micros(d.CreatedAt))
@@ -27,8 +27,8 @@ func (s *sqlStore) PutDataset(ctx context.Context, d Dataset) error {
 	})
 }
 
-func (s *sqlStore) UpdateDataset(ctx context.Context, id string, descriptor []byte) error {
-	return s.inTx(ctx, "update dataset", func(tx *sql.Tx) error {
+func (q queries) UpdateDataset(ctx context.Context, id string, descriptor []byte) error {
+	return q.write(ctx, "update dataset", func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE datasets SET descriptor = $1 WHERE id = $2`, blob(descriptor), id)
 		if err != nil {
 			return fmt.Errorf("store: update dataset %q: %w", id, err)
@@ -42,10 +42,10 @@ func (s *sqlStore) UpdateDataset(ctx context.Context, id string, descriptor []by
 	})
 }
 
-func (s *sqlStore) GetDataset(ctx context.Context, id string) (Dataset, error) {
+func (q queries) GetDataset(ctx context.Context, id string) (Dataset, error) {
 	d := Dataset{ID: id}
 	var created int64
-	err := s.r.QueryRowContext(ctx, `SELECT descriptor, created_at FROM datasets WHERE id = $1`, id).
+	err := q.read().QueryRowContext(ctx, `SELECT descriptor, created_at FROM datasets WHERE id = $1`, id).
 		Scan(&d.Descriptor, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Dataset{}, fmt.Errorf("store: get dataset %q: %w", id, ErrNotFound)
@@ -59,13 +59,13 @@ func (s *sqlStore) GetDataset(ctx context.Context, id string) (Dataset, error) {
 
 // ListDatasets pages by id; the page token is the last id of the previous
 // page.
-func (s *sqlStore) ListDatasets(ctx context.Context, pageToken string, limit int) ([]Dataset, string, error) {
+func (q queries) ListDatasets(ctx context.Context, pageToken string, limit int) ([]Dataset, string, error) {
 	if len(pageToken) > MaxDatasetIDLen {
 		return nil, "", fmt.Errorf("store: list datasets: %w: page token too long", ErrInvalid)
 	}
 	n := pageSize(limit)
 	// One row more than asked tells whether there is a next page.
-	rows, err := s.r.QueryContext(ctx,
+	rows, err := q.read().QueryContext(ctx,
 		`SELECT id, descriptor, created_at FROM datasets WHERE id > $1 ORDER BY id LIMIT $2`,
 		pageToken, n+1)
 	if err != nil {
@@ -93,11 +93,11 @@ func (s *sqlStore) ListDatasets(ctx context.Context, pageToken string, limit int
 	return out, next, nil
 }
 
-func (s *sqlStore) PutDatasetKeys(ctx context.Context, datasetID string, pk, vk, transcript []byte) error {
+func (q queries) PutDatasetKeys(ctx context.Context, datasetID string, pk, vk, transcript []byte) error {
 	if err := checkDatasetID(datasetID); err != nil {
 		return fmt.Errorf("store: put dataset keys: %w", err)
 	}
-	return s.inTx(ctx, "put dataset keys", func(tx *sql.Tx) error {
+	return q.write(ctx, "put dataset keys", func(tx *sql.Tx) error {
 		ok, err := datasetExists(ctx, tx, datasetID)
 		if err != nil {
 			return fmt.Errorf("store: put dataset keys %q: %w", datasetID, err)
@@ -121,9 +121,9 @@ func (s *sqlStore) PutDatasetKeys(ctx context.Context, datasetID string, pk, vk,
 	})
 }
 
-func (s *sqlStore) GetDatasetKeys(ctx context.Context, datasetID string) (DatasetKeys, error) {
+func (q queries) GetDatasetKeys(ctx context.Context, datasetID string) (DatasetKeys, error) {
 	var k DatasetKeys
-	err := s.r.QueryRowContext(ctx,
+	err := q.read().QueryRowContext(ctx,
 		`SELECT proving_key, verifying_key, transcript FROM dataset_keys WHERE dataset_id = $1`, datasetID).
 		Scan(&k.ProvingKey, &k.VerifyingKey, &k.Transcript)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -135,9 +135,9 @@ func (s *sqlStore) GetDatasetKeys(ctx context.Context, datasetID string) (Datase
 	return k, nil
 }
 
-func (s *sqlStore) GetVerifyingKey(ctx context.Context, datasetID string) (DatasetKeys, error) {
+func (q queries) GetVerifyingKey(ctx context.Context, datasetID string) (DatasetKeys, error) {
 	var k DatasetKeys
-	err := s.r.QueryRowContext(ctx,
+	err := q.read().QueryRowContext(ctx,
 		`SELECT verifying_key, transcript FROM dataset_keys WHERE dataset_id = $1`, datasetID).
 		Scan(&k.VerifyingKey, &k.Transcript)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -3,17 +3,28 @@
 // and PostgreSQL. It stores datasets and their Groth16 keys, invite tokens
 // (their hashes), the registry of identity commitments with its root
 // history, accepted contributions (proof, public inputs, this node's opened
-// share, receipt), revocations, buyer accounts and jobs. It holds bytes and
-// small scalars and decodes none of them: it imports no protocol package;
-// services hand it encoded values and validate them before they arrive.
-// Stored 32-byte values are length-checked when read, and a malformed row is
-// an error, never a panic.
+// share, receipt), revocations, buyer accounts, jobs, their transcripts, HE
+// key and decryption shares, and what this node records as a peer of jobs
+// other nodes coordinate. It holds bytes and small scalars and decodes none
+// of them: it imports no protocol package; services hand it encoded values
+// and validate them before they arrive. Stored 32-byte values are
+// length-checked when read, and a malformed row is an error, never a panic.
+//
+// # Concerns
+//
+// Store is made of small interfaces named after what they hold: [Datasets],
+// [Keys] (dataset keys, HE key shares, decryption shares), [Invites],
+// [Registry], [Contributions] (with revocations), [Buyers], [Jobs],
+// [Transcripts] and [PeerJobs]. [Tx] embeds them all; a Store is a Tx whose
+// every method is its own transaction, plus InTx, Ping and Close. Code that
+// needs only jobs can take a Jobs, and is then as happy with a Store as
+// with the Tx of a transaction.
 //
 // # Durability
 //
 // A method that changes state returns nil only after its transaction has
-// committed durably, so a node may acknowledge a contribution as soon as
-// PutContribution returns. SQLite runs in WAL mode with synchronous=FULL
+// committed durably (inside InTx: InTx returns nil only then), so a node may
+// acknowledge a contribution as soon as PutContribution returns. SQLite runs in WAL mode with synchronous=FULL
 // (each commit is fsynced), foreign keys on and a 10 s busy timeout; Open
 // checks these settings on its connections and refuses to go on without
 // them. PostgreSQL sessions run with synchronous_commit=on whatever the
@@ -22,6 +33,29 @@
 // the idempotent methods below make the retry safe. Times are stored as Unix
 // microseconds and read back in UTC, so they round-trip to the microsecond
 // and identically on both engines.
+//
+// # Transactions
+//
+// Store.InTx runs a function in one write transaction: every method of the
+// Tx it is handed runs inside it and sees what came before, and the commit
+// is all or nothing. When the function returns an error or panics, the
+// transaction is rolled back and nothing it wrote is visible; so a
+// released job's transcript and its move to DONE, put in one InTx, are
+// both recorded or neither, even when the job's compare-and-set fails.
+// Each write method runs under a savepoint of its own: one that fails has
+// changed nothing and the transaction goes on (in PostgreSQL a failed
+// statement would otherwise abort it). The Tx is valid only while the
+// function runs, and transactions do not nest (a Tx has no InTx).
+//
+// SQLite runs one write transaction at a time, so InTx transactions are
+// serial and a slow function delays every write of the node. PostgreSQL
+// runs them at READ COMMITTED, like every write here: each statement sees
+// what was committed before it began; the rows a transaction writes, and
+// the rows its methods lock (the registry head, an admitted buyer), stay
+// locked until it ends; nothing else is locked. A transaction PostgreSQL
+// aborts as a deadlock victim (40P01) or serialization failure (40001) is
+// run again, up to four times in all, so the function must be safe to
+// re-run: it may touch only the Tx and values it sets afresh on each run.
 //
 // # Idempotency and uniqueness
 //
@@ -63,16 +97,35 @@
 // the caller compares specs. A job moves between states only by UpdateJob,
 // a compare-and-set on the state in one conditional UPDATE, so of two
 // replicas advancing the same job from the same state exactly one succeeds
-// and the other gets ErrConflict. ListJobs pages newest first by
+// and the other gets ErrConflict. AdmitJob is PutJob under a cap on the
+// buyer's active jobs: in one transaction that holds the buyer's row locked
+// (SELECT … FOR UPDATE in PostgreSQL; SQLite's write lock) it answers a
+// known request id with its job, counts the buyer's jobs in the states the
+// caller calls active and inserts only below the cap, refusing with
+// ErrLimit, so concurrent submissions on any replica never exceed it.
+// ListJobs pages newest first by
 // (submitted_at, id), with an opaque token naming the last job listed, so
 // jobs submitted while a client pages neither repeat nor shift its pages;
 // ids compare bytewise on both engines. Text columns take valid UTF-8
 // without NUL bytes only (what PostgreSQL's TEXT holds), refused as
 // ErrInvalid on both engines.
 //
+// # Peer jobs
+//
+// A peer node records each job another node coordinates, by job id: the
+// coordinator, dataset, spec digest, job time, the digest of the
+// contribution set and cohort it agreed to compute over, its state
+// ([PeerJobPrepared], [PeerJobPartialReleased], [PeerJobAborted]) and the
+// partial it released. PutPeerJob of a known job id writes nothing and
+// returns the stored row, and UpdatePeerJob is a compare-and-set on the
+// state, refusing the moves [PeerJobState.CanMoveTo] refuses; so a peer
+// releases at most one partial per job id, and answers a repeat from the
+// database, across restarts and replicas, not from process memory.
+//
 // # Concurrency and engines
 //
-// A Store is safe for concurrent use. With SQLite, writes go through one
+// A Store is safe for concurrent use; the Tx of an InTx is not (use it in
+// the goroutine of InTx's function only). With SQLite, writes go through one
 // connection in IMMEDIATE transactions, so writers queue in the process
 // instead of failing mid-transaction, while a few read-only connections read
 // beside them (WAL). Pick SQLite for a node on one machine: no setup, the

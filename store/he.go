@@ -61,14 +61,14 @@ func decodeSet(b []byte) []uint32 {
 // same dataset with the same public key digest again replaces the sealed
 // bytes (a retried key generation of that key); another digest is
 // ErrAlreadyExists.
-func (s *sqlStore) PutHEKey(ctx context.Context, k HEKey) error {
+func (q queries) PutHEKey(ctx context.Context, k HEKey) error {
 	if err := checkDatasetID(k.DatasetID); err != nil {
 		return fmt.Errorf("store: put HE key: %w", err)
 	}
 	if len(k.Sealed) == 0 {
 		return fmt.Errorf("store: put HE key %q: %w: empty key", k.DatasetID, ErrInvalid)
 	}
-	return s.inTx(ctx, "put HE key", func(tx *sql.Tx) error {
+	return q.write(ctx, "put HE key", func(tx *sql.Tx) error {
 		var digest []byte
 		err := tx.QueryRowContext(ctx, `SELECT public_key_digest FROM he_keys WHERE dataset_id = $1`, k.DatasetID).Scan(&digest)
 		switch {
@@ -91,13 +91,13 @@ func (s *sqlStore) PutHEKey(ctx context.Context, k HEKey) error {
 }
 
 // GetHEKey returns a dataset's sealed key share, or ErrNotFound.
-func (s *sqlStore) GetHEKey(ctx context.Context, datasetID string) (HEKey, error) {
+func (q queries) GetHEKey(ctx context.Context, datasetID string) (HEKey, error) {
 	var (
 		k       = HEKey{DatasetID: datasetID}
 		digest  []byte
 		created int64
 	)
-	err := s.r.QueryRowContext(ctx, `SELECT public_key_digest, sealed, created_at FROM he_keys WHERE dataset_id = $1`, datasetID).
+	err := q.read().QueryRowContext(ctx, `SELECT public_key_digest, sealed, created_at FROM he_keys WHERE dataset_id = $1`, datasetID).
 		Scan(&digest, &k.Sealed, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return HEKey{}, fmt.Errorf("store: HE key of dataset %q: %w", datasetID, ErrNotFound)
@@ -119,7 +119,7 @@ func (s *sqlStore) GetHEKey(ctx context.Context, datasetID string) (HEKey, error
 // (nil, nil). The insert is a single conditional statement, so two
 // concurrent callers cannot both write. ErrNotFound for an unknown dataset;
 // ErrInvalid for a bad set, job id or an empty share.
-func (s *sqlStore) PutDecryptionShare(ctx context.Context, d DecryptionShare) (*DecryptionShare, error) {
+func (q queries) PutDecryptionShare(ctx context.Context, d DecryptionShare) (*DecryptionShare, error) {
 	if err := checkDatasetID(d.DatasetID); err != nil {
 		return nil, fmt.Errorf("store: put decryption share: %w", err)
 	}
@@ -134,7 +134,7 @@ func (s *sqlStore) PutDecryptionShare(ctx context.Context, d DecryptionShare) (*
 		return nil, fmt.Errorf("store: put decryption share: %w: empty share", ErrInvalid)
 	}
 	var existing *DecryptionShare
-	err = s.inTx(ctx, "put decryption share", func(tx *sql.Tx) error {
+	err = q.write(ctx, "put decryption share", func(tx *sql.Tx) error {
 		ok, err := datasetExists(ctx, tx, d.DatasetID)
 		if err != nil {
 			return err
@@ -168,8 +168,8 @@ func (s *sqlStore) PutDecryptionShare(ctx context.Context, d DecryptionShare) (*
 }
 
 // GetDecryptionShare returns the share stored for an aggregate, or ErrNotFound.
-func (s *sqlStore) GetDecryptionShare(ctx context.Context, datasetID string, aggregate [32]byte) (DecryptionShare, error) {
-	d, err := getDecryptionShare(ctx, s.r, datasetID, aggregate)
+func (q queries) GetDecryptionShare(ctx context.Context, datasetID string, aggregate [32]byte) (DecryptionShare, error) {
+	d, err := getDecryptionShare(ctx, q.read(), datasetID, aggregate)
 	if err != nil {
 		return DecryptionShare{}, fmt.Errorf("store: decryption share: %w", err)
 	}

@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-func (s *sqlStore) PutInvite(ctx context.Context, tokenHash [32]byte, expires time.Time) error {
-	return s.inTx(ctx, "put invite", func(tx *sql.Tx) error {
+func (q queries) PutInvite(ctx context.Context, tokenHash [32]byte, expires time.Time) error {
+	return q.write(ctx, "put invite", func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
 			`INSERT INTO invites (token_hash, expires_at) VALUES ($1, $2) ON CONFLICT (token_hash) DO NOTHING`,
 			tokenHash[:], micros(expires))
@@ -28,8 +28,8 @@ func (s *sqlStore) PutInvite(ctx context.Context, tokenHash [32]byte, expires ti
 // UseInvite consumes the invite with one conditional UPDATE, so two
 // concurrent uses (on any replica) cannot both succeed: the row lock makes
 // the second re-evaluate the condition against the first's write.
-func (s *sqlStore) UseInvite(ctx context.Context, tokenHash [32]byte, at time.Time) error {
-	return s.inTx(ctx, "use invite", func(tx *sql.Tx) error {
+func (q queries) UseInvite(ctx context.Context, tokenHash [32]byte, at time.Time) error {
+	return q.write(ctx, "use invite", func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
 			`UPDATE invites SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2`,
 			tokenHash[:], micros(at))

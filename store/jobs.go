@@ -138,55 +138,18 @@ func nullBlob(v sql.Null[[]byte]) []byte {
 	return v.V
 }
 
-func (s *sqlStore) PutJob(ctx context.Context, j Job) (*Job, error) {
+func (q queries) PutJob(ctx context.Context, j Job) (*Job, error) {
 	r, err := checkJob(j)
 	if err != nil {
 		return nil, fmt.Errorf("store: put job: %w", err)
 	}
 	var existing *Job
-	err = s.inTx(ctx, "put job", func(tx *sql.Tx) error {
-		ok, err := datasetExists(ctx, tx, j.DatasetID)
-		if err != nil {
-			return fmt.Errorf("store: put job %q: %w", j.ID, err)
+	err = q.write(ctx, "put job", func(tx *sql.Tx) error {
+		if err := jobDataset(ctx, tx, "put job", j); err != nil {
+			return err
 		}
-		if !ok {
-			return fmt.Errorf("store: put job %q: dataset %q: %w", j.ID, j.DatasetID, ErrNotFound)
-		}
-		// ON CONFLICT without a target covers both unique keys, the job id
-		// and (buyer, request_id); it waits for a concurrent insert of
-		// either to commit or roll back, then skips or inserts.
-		res, err := tx.ExecContext(ctx,
-			`INSERT INTO jobs (id, buyer, request_id, dataset_id, spec, state, reason, coordinator, eligible_records,
-			                   cohort_size, progress, submitted_at, updated_at, result, evidence, transcript_id)
-			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-			 ON CONFLICT DO NOTHING`,
-			j.ID, j.Buyer, j.RequestID, j.DatasetID, blob(j.Spec), j.State, j.Reason, int64(j.Coordinator),
-			r.eligible, r.cohort, j.Progress, micros(j.SubmittedAt), micros(j.UpdatedAt), j.Result, j.Evidence,
-			j.TranscriptID)
-		if err != nil {
-			return fmt.Errorf("store: put job %q: %w", j.ID, err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return fmt.Errorf("store: put job %q: %w", j.ID, err)
-		}
-		if n == 1 {
-			return nil
-		}
-		// The request id or the job id is taken; the request id decides
-		// first, so a retry that chose a fresh job id still finds its job.
-		// In PostgreSQL this statement sees the other transaction's row
-		// (READ COMMITTED takes a new snapshot per statement).
-		old, err := scanJob(tx.QueryRowContext(ctx,
-			`SELECT `+jobColumns+` WHERE buyer = $1 AND request_id = $2`, j.Buyer, j.RequestID))
-		if err == nil {
-			existing = &old
-			return nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("store: put job %q: read existing: %w", j.ID, err)
-		}
-		return fmt.Errorf("store: put job %q: %w", j.ID, ErrAlreadyExists)
+		existing, err = insertJob(ctx, tx, "put job", j, r)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -194,12 +157,139 @@ func (s *sqlStore) PutJob(ctx context.Context, j Job) (*Job, error) {
 	return existing, nil
 }
 
-func (s *sqlStore) GetJob(ctx context.Context, id string) (Job, error) {
+// jobDataset checks, inside tx, that j's dataset exists.
+func jobDataset(ctx context.Context, tx *sql.Tx, op string, j Job) error {
+	ok, err := datasetExists(ctx, tx, j.DatasetID)
+	if err != nil {
+		return fmt.Errorf("store: %s %q: %w", op, j.ID, err)
+	}
+	if !ok {
+		return fmt.Errorf("store: %s %q: dataset %q: %w", op, j.ID, j.DatasetID, ErrNotFound)
+	}
+	return nil
+}
+
+// insertJob inserts j inside tx, or returns the buyer's job with
+// j.RequestID if there is one; ErrAlreadyExists if j.ID is another job's.
+func insertJob(ctx context.Context, tx *sql.Tx, op string, j Job, r jobCounts) (*Job, error) {
+	// ON CONFLICT without a target covers both unique keys, the job id
+	// and (buyer, request_id); it waits for a concurrent insert of
+	// either to commit or roll back, then skips or inserts.
+	res, err := tx.ExecContext(ctx,
+		`INSERT INTO jobs (id, buyer, request_id, dataset_id, spec, state, reason, coordinator, eligible_records,
+		                   cohort_size, progress, submitted_at, updated_at, result, evidence, transcript_id)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+		 ON CONFLICT DO NOTHING`,
+		j.ID, j.Buyer, j.RequestID, j.DatasetID, blob(j.Spec), j.State, j.Reason, int64(j.Coordinator),
+		r.eligible, r.cohort, j.Progress, micros(j.SubmittedAt), micros(j.UpdatedAt), j.Result, j.Evidence,
+		j.TranscriptID)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s %q: %w", op, j.ID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return nil, fmt.Errorf("store: %s %q: %w", op, j.ID, err)
+	}
+	if n == 1 {
+		return nil, nil
+	}
+	// The request id or the job id is taken; the request id decides
+	// first, so a retry that chose a fresh job id still finds its job.
+	// In PostgreSQL this statement sees the other transaction's row
+	// (READ COMMITTED takes a new snapshot per statement).
+	old, err := requestJob(ctx, tx, j)
+	if err == nil {
+		return &old, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("store: %s %q: read existing: %w", op, j.ID, err)
+	}
+	return nil, fmt.Errorf("store: %s %q: %w", op, j.ID, ErrAlreadyExists)
+}
+
+// requestJob reads, inside tx, the buyer's job with j.RequestID;
+// sql.ErrNoRows if there is none.
+func requestJob(ctx context.Context, tx *sql.Tx, j Job) (Job, error) {
+	return scanJob(tx.QueryRowContext(ctx,
+		`SELECT `+jobColumns+` WHERE buyer = $1 AND request_id = $2`, j.Buyer, j.RequestID))
+}
+
+// AdmitJob serialises the admissions of one buyer on the buyer's row: in
+// PostgreSQL, SELECT … FOR UPDATE makes a concurrent admission of the same
+// buyer wait until this transaction ends, and its count, a new snapshot
+// taken after the wait (READ COMMITTED), then sees the job inserted here;
+// in SQLite the write lock orders them.
+func (q queries) AdmitJob(ctx context.Context, j Job, limit JobLimit) (*Job, error) {
+	r, err := checkJob(j)
+	if err != nil {
+		return nil, fmt.Errorf("store: admit job: %w", err)
+	}
+	if limit.Max < 1 {
+		return nil, fmt.Errorf("store: admit job %q: %w: at most %d active jobs, want at least 1", j.ID, ErrInvalid, limit.Max)
+	}
+	active := distinctStates(limit.Active)
+	if len(active) == 0 || len(active) > MaxJobStateFilter {
+		return nil, fmt.Errorf("store: admit job %q: %w: %d active states, want 1..%d", j.ID, ErrInvalid, len(active), MaxJobStateFilter)
+	}
+	var existing *Job
+	err = q.write(ctx, "admit job", func(tx *sql.Tx) error {
+		if err := jobDataset(ctx, tx, "admit job", j); err != nil {
+			return err
+		}
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM buyers WHERE id = $1`+q.s.d.forUpdate, j.Buyer).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("store: admit job %q: buyer %q: %w", j.ID, j.Buyer, ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("store: admit job %q: lock buyer: %w", j.ID, err)
+		}
+		// A request admitted before is answered whatever the count.
+		old, err := requestJob(ctx, tx, j)
+		if err == nil {
+			existing = &old
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("store: admit job %q: read existing: %w", j.ID, err)
+		}
+		args := []any{j.Buyer}
+		in := make([]string, len(active))
+		for i, st := range active {
+			args = append(args, st)
+			in[i] = "$" + strconv.Itoa(len(args))
+		}
+		var n int64
+		if err := tx.QueryRowContext(ctx,
+			`SELECT count(*) FROM jobs WHERE buyer = $1 AND state IN (`+strings.Join(in, ", ")+`)`, args...).
+			Scan(&n); err != nil {
+			return fmt.Errorf("store: admit job %q: count active jobs: %w", j.ID, err)
+		}
+		if n >= int64(limit.Max) {
+			return fmt.Errorf("store: admit job %q: buyer %q has %d active jobs, at most %d: %w", j.ID, j.Buyer, n, limit.Max, ErrLimit)
+		}
+		existing, err = insertJob(ctx, tx, "admit job", j, r)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return existing, nil
+}
+
+// distinctStates returns states sorted, without repeats.
+func distinctStates(states []int32) []int32 {
+	out := slices.Clone(states)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func (q queries) GetJob(ctx context.Context, id string) (Job, error) {
 	if checkJobID(id) != nil {
 		// No such job can have been put.
 		return Job{}, fmt.Errorf("store: get job: malformed id: %w", ErrNotFound)
 	}
-	j, err := scanJob(s.r.QueryRowContext(ctx, `SELECT `+jobColumns+` WHERE id = $1`, id))
+	j, err := scanJob(q.read().QueryRowContext(ctx, `SELECT `+jobColumns+` WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Job{}, fmt.Errorf("store: get job %q: %w", id, ErrNotFound)
 	}
@@ -213,7 +303,7 @@ func (s *sqlStore) GetJob(ctx context.Context, id string) (Job, error) {
 // of the same row waits for the row lock and then re-evaluates the state
 // condition against the committed row, so of two updates from one state
 // only the first applies; in SQLite the write lock orders them.
-func (s *sqlStore) UpdateJob(ctx context.Context, j Job, from int32) error {
+func (q queries) UpdateJob(ctx context.Context, j Job, from int32) error {
 	if checkJobID(j.ID) != nil {
 		return fmt.Errorf("store: update job: malformed id: %w", ErrNotFound)
 	}
@@ -221,7 +311,7 @@ func (s *sqlStore) UpdateJob(ctx context.Context, j Job, from int32) error {
 	if err != nil {
 		return fmt.Errorf("store: update job %q: %w", j.ID, err)
 	}
-	return s.inTx(ctx, "update job", func(tx *sql.Tx) error {
+	return q.write(ctx, "update job", func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
 			`UPDATE jobs SET state = $3, reason = $4, eligible_records = $5, cohort_size = $6, progress = $7,
 			                 updated_at = $8, result = $9, evidence = $10, transcript_id = $11
@@ -283,10 +373,8 @@ func decodeJobToken(token string) (submitted int64, id string, err error) {
 // ListJobs pages by (submitted_at, id) descending: the token names the last
 // job listed, and the next page starts strictly below it, so jobs inserted
 // meanwhile neither repeat nor shift a page.
-func (s *sqlStore) ListJobs(ctx context.Context, f JobFilter, pageToken string, limit int) ([]Job, string, error) {
-	states := slices.Clone(f.States)
-	slices.Sort(states)
-	states = slices.Compact(states)
+func (q queries) ListJobs(ctx context.Context, f JobFilter, pageToken string, limit int) ([]Job, string, error) {
+	states := distinctStates(f.States)
 	if len(states) > MaxJobStateFilter {
 		return nil, "", fmt.Errorf("store: list jobs: %w: %d states in the filter, at most %d", ErrInvalid, len(states), MaxJobStateFilter)
 	}
@@ -324,15 +412,15 @@ func (s *sqlStore) ListJobs(ctx context.Context, f JobFilter, pageToken string, 
 		}
 		where = append(where, "state IN ("+strings.Join(in, ", ")+")")
 	}
-	q := `SELECT ` + jobColumns
+	query := `SELECT ` + jobColumns
 	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
+		query += ` WHERE ` + strings.Join(where, " AND ")
 	}
 	n := pageSize(limit)
 	// One row more than asked tells whether there is a next page.
-	q += ` ORDER BY submitted_at DESC, id DESC LIMIT ` + arg(n+1)
+	query += ` ORDER BY submitted_at DESC, id DESC LIMIT ` + arg(n+1)
 
-	rows, err := s.r.QueryContext(ctx, q, args...)
+	rows, err := q.read().QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("store: list jobs: %w", err)
 	}

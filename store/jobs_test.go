@@ -660,3 +660,134 @@ func FuzzDecodeJobToken(f *testing.F) {
 		}
 	})
 }
+
+// testLimit caps a buyer at two jobs in state 1 or 2 (1 is repeated).
+var testLimit = JobLimit{Max: 2, Active: []int32{1, 2, 1}}
+
+func TestAdmitJob(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, s Store, _ Config) {
+		ctx := context.Background()
+		_, err := s.AdmitJob(ctx, testJob("job-1", "alice", "req-1", "fitness"), testLimit)
+		wantErr(t, "AdmitJob(no dataset)", err, ErrNotFound)
+		mustPutDataset(t, s, "fitness")
+		_, err = s.AdmitJob(ctx, testJob("job-1", "alice", "req-1", "fitness"), testLimit)
+		wantErr(t, "AdmitJob(no buyer)", err, ErrNotFound)
+		for _, b := range []string{"alice", "bob"} {
+			if err := s.PutBuyer(ctx, Buyer{ID: b, TokenHash: h32(b), CreatedAt: t0}); err != nil {
+				t.Fatal(err)
+			}
+		}
+
+		// Up to the cap, then refused; a job put without admission counts.
+		if _, err := s.PutJob(ctx, testJob("job-1", "alice", "req-1", "fitness")); err != nil {
+			t.Fatal(err)
+		}
+		j2 := testJob("job-2", "alice", "req-2", "fitness")
+		if existing, err := s.AdmitJob(ctx, j2, testLimit); err != nil || existing != nil {
+			t.Fatalf("AdmitJob(second job) = %+v, %v; want nil, nil", existing, err)
+		}
+		if d := diffJob(mustGetJob(t, s, "job-2"), j2); d != "" {
+			t.Fatal(d)
+		}
+		_, err = s.AdmitJob(ctx, testJob("job-3", "alice", "req-3", "fitness"), testLimit)
+		wantErr(t, "AdmitJob(over the cap)", err, ErrLimit)
+		if !strings.Contains(err.Error(), "2 active jobs") {
+			t.Fatalf("AdmitJob(over the cap): error %q does not give the count", err)
+		}
+		_, err = s.GetJob(ctx, "job-3")
+		wantErr(t, "GetJob(refused admission)", err, ErrNotFound)
+
+		// A request admitted before is answered at the cap, not refused.
+		retry := testJob("job-2b", "alice", "req-2", "fitness")
+		existing, err := s.AdmitJob(ctx, retry, testLimit)
+		if err != nil || existing == nil {
+			t.Fatalf("AdmitJob(admitted request) = %+v, %v; want the stored job", existing, err)
+		}
+		if d := diffJob(*existing, j2); d != "" {
+			t.Fatal(d)
+		}
+
+		// Another buyer has a cap of its own; a job leaving the active
+		// states frees a place.
+		if existing, err := s.AdmitJob(ctx, testJob("job-4", "bob", "req-1", "fitness"), testLimit); err != nil || existing != nil {
+			t.Fatalf("AdmitJob(bob) = %+v, %v", existing, err)
+		}
+		done := mustGetJob(t, s, "job-1")
+		done.State = 5
+		if err := s.UpdateJob(ctx, done, 1); err != nil {
+			t.Fatal(err)
+		}
+		if existing, err := s.AdmitJob(ctx, testJob("job-3", "alice", "req-3", "fitness"), testLimit); err != nil || existing != nil {
+			t.Fatalf("AdmitJob(after a job ended) = %+v, %v", existing, err)
+		}
+
+		// A job id that is another request's job.
+		_, err = s.AdmitJob(ctx, testJob("job-4", "bob", "req-9", "fitness"), JobLimit{Max: 9, Active: []int32{1}})
+		wantErr(t, "AdmitJob(taken job id)", err, ErrAlreadyExists)
+
+		many := make([]int32, MaxJobStateFilter+1)
+		for i := range many {
+			many[i] = int32(i)
+		}
+		for _, tc := range []struct {
+			name  string
+			j     Job
+			limit JobLimit
+		}{
+			{"max 0", testJob("job-9", "bob", "req-9", "fitness"), JobLimit{Active: []int32{1}}},
+			{"max -1", testJob("job-9", "bob", "req-9", "fitness"), JobLimit{Max: -1, Active: []int32{1}}},
+			{"no active states", testJob("job-9", "bob", "req-9", "fitness"), JobLimit{Max: 9}},
+			{"too many states", testJob("job-9", "bob", "req-9", "fitness"), JobLimit{Max: 9, Active: many}},
+			{"bad job id", testJob("job 9", "bob", "req-9", "fitness"), JobLimit{Max: 9, Active: []int32{1}}},
+			{"bad buyer id", testJob("job-9", "bob!", "req-9", "fitness"), JobLimit{Max: 9, Active: []int32{1}}},
+			{"empty request id", testJob("job-9", "bob", "", "fitness"), JobLimit{Max: 9, Active: []int32{1}}},
+		} {
+			_, err := s.AdmitJob(ctx, tc.j, tc.limit)
+			wantErr(t, "AdmitJob("+tc.name+")", err, ErrInvalid)
+		}
+		if _, err := s.AdmitJob(ctx, testJob("job-9", "bob", "req-9", "fitness"), JobLimit{Max: 9, Active: many[:MaxJobStateFilter]}); err != nil {
+			t.Fatalf("AdmitJob(%d states): %v", MaxJobStateFilter, err)
+		}
+	})
+}
+
+// TestAdmitJobConcurrent: one buyer submits many jobs at once on two
+// replicas; exactly the cap is admitted, and every other call is refused.
+func TestAdmitJobConcurrent(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, s Store, cfg Config) {
+		ctx := context.Background()
+		replicas := []Store{s, openStore(t, cfg)}
+		mustPutDataset(t, s, "fitness")
+		if err := s.PutBuyer(ctx, Buyer{ID: "alice", TokenHash: h32("alice"), CreatedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+		const n, most = 24, 5
+		limit := JobLimit{Max: most, Active: []int32{1, 2}}
+		existing := make([]*Job, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				j := testJob(fmt.Sprintf("job-%d", i), "alice", fmt.Sprintf("req-%d", i), "fitness")
+				existing[i], errs[i] = replicas[i%2].AdmitJob(ctx, j, limit)
+			})
+		}
+		wg.Wait()
+		admitted := 0
+		for i := range n {
+			switch {
+			case errs[i] == nil && existing[i] == nil:
+				admitted++
+			case errors.Is(errs[i], ErrLimit):
+			default:
+				t.Fatalf("AdmitJob %d = %+v, %v", i, existing[i], errs[i])
+			}
+		}
+		if admitted != most {
+			t.Fatalf("%d jobs admitted, want %d", admitted, most)
+		}
+		if page, _, err := s.ListJobs(ctx, JobFilter{Buyer: "alice"}, "", 0); err != nil || len(page) != most {
+			t.Fatalf("%d jobs stored (%v), want %d", len(page), err, most)
+		}
+	})
+}

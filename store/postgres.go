@@ -34,11 +34,11 @@ func openPostgres(ctx context.Context, dsn string) (*sqlStore, error) {
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(16)
 	db.SetMaxIdleConns(4)
-	s := &sqlStore{w: db, r: db, d: dialect{
+	s := newSQLStore(db, db, dialect{
 		name:      DriverPostgres,
 		forUpdate: " FOR UPDATE",
 		txOptions: &sql.TxOptions{Isolation: sql.LevelReadCommitted},
-	}}
+	})
 	if err := db.PingContext(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("store: postgres: connect to %s:%d/%s: %w", cfg.Host, cfg.Port, cfg.Database, err), db.Close())
 	}

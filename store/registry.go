@@ -15,9 +15,9 @@ import (
 // recording a root that does not match the members.
 
 // lockHead reads the head row inside tx, locking it.
-func (s *sqlStore) lockHead(ctx context.Context, tx *sql.Tx) (version, size uint64, err error) {
+func (q queries) lockHead(ctx context.Context, tx *sql.Tx) (version, size uint64, err error) {
 	var v, n int64
-	if err := tx.QueryRowContext(ctx, `SELECT version, size FROM registry_head WHERE id = 1`+s.d.forUpdate).Scan(&v, &n); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT version, size FROM registry_head WHERE id = 1`+q.s.d.forUpdate).Scan(&v, &n); err != nil {
 		return 0, 0, fmt.Errorf("read registry head: %w", err)
 	}
 	if version, err = unsigned(v, "registry version"); err != nil {
@@ -47,10 +47,10 @@ func recordRoot(ctx context.Context, tx *sql.Tx, version, size uint64, root [32]
 	return nil
 }
 
-func (s *sqlStore) AppendMember(ctx context.Context, version uint64, ic, root [32]byte, at time.Time) (uint64, error) {
+func (q queries) AppendMember(ctx context.Context, version uint64, ic, root [32]byte, at time.Time) (uint64, error) {
 	var index uint64
-	err := s.inTx(ctx, "append member", func(tx *sql.Tx) error {
-		v, size, err := s.lockHead(ctx, tx)
+	err := q.write(ctx, "append member", func(tx *sql.Tx) error {
+		v, size, err := q.lockHead(ctx, tx)
 		if err != nil {
 			return fmt.Errorf("store: append member: %w", err)
 		}
@@ -85,13 +85,13 @@ func (s *sqlStore) AppendMember(ctx context.Context, version uint64, ic, root [3
 	return index, nil
 }
 
-func (s *sqlStore) RemoveMember(ctx context.Context, version uint64, index uint64, root [32]byte, at time.Time) error {
+func (q queries) RemoveMember(ctx context.Context, version uint64, index uint64, root [32]byte, at time.Time) error {
 	idx, err := signed(index, "member index")
 	if err != nil {
 		return fmt.Errorf("store: remove member: %w", err)
 	}
-	return s.inTx(ctx, "remove member", func(tx *sql.Tx) error {
-		v, size, err := s.lockHead(ctx, tx)
+	return q.write(ctx, "remove member", func(tx *sql.Tx) error {
+		v, size, err := q.lockHead(ctx, tx)
 		if err != nil {
 			return fmt.Errorf("store: remove member: %w", err)
 		}
@@ -120,14 +120,14 @@ func (s *sqlStore) RemoveMember(ctx context.Context, version uint64, index uint6
 	})
 }
 
-func (s *sqlStore) RegistryHead(ctx context.Context) (RegistryHead, error) {
+func (q queries) RegistryHead(ctx context.Context) (RegistryHead, error) {
 	// One statement, so the head and its root are read from one snapshot.
 	var (
 		v, n int64
 		root []byte
 		at   sql.NullInt64
 	)
-	err := s.r.QueryRowContext(ctx,
+	err := q.read().QueryRowContext(ctx,
 		`SELECT h.version, h.size, r.root, r.seen_at
 		   FROM registry_head h LEFT JOIN roots r ON r.version = h.version
 		  WHERE h.id = 1`).Scan(&v, &n, &root, &at)
@@ -173,11 +173,11 @@ func scanMember(sc interface{ Scan(...any) error }) (Member, error) {
 	return m, nil
 }
 
-func (s *sqlStore) Members(ctx context.Context, from uint64, limit int) ([]Member, error) {
+func (q queries) Members(ctx context.Context, from uint64, limit int) ([]Member, error) {
 	if from > 1<<63-1 {
 		return nil, nil
 	}
-	rows, err := s.r.QueryContext(ctx,
+	rows, err := q.read().QueryContext(ctx,
 		`SELECT idx, ic, added_at, removed_at FROM members WHERE idx >= $1 ORDER BY idx LIMIT $2`,
 		int64(from), pageSize(limit))
 	if err != nil {
@@ -198,8 +198,8 @@ func (s *sqlStore) Members(ctx context.Context, from uint64, limit int) ([]Membe
 	return out, nil
 }
 
-func (s *sqlStore) FindMember(ctx context.Context, ic [32]byte) (Member, error) {
-	m, err := scanMember(s.r.QueryRowContext(ctx,
+func (q queries) FindMember(ctx context.Context, ic [32]byte) (Member, error) {
+	m, err := scanMember(q.read().QueryRowContext(ctx,
 		`SELECT idx, ic, added_at, removed_at FROM members WHERE ic = $1`, ic[:]))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Member{}, fmt.Errorf("store: find member: %w", ErrNotFound)
@@ -210,12 +210,12 @@ func (s *sqlStore) FindMember(ctx context.Context, ic [32]byte) (Member, error) 
 	return m, nil
 }
 
-func (s *sqlStore) FindRoot(ctx context.Context, root [32]byte) (RootRecord, error) {
+func (q queries) FindRoot(ctx context.Context, root [32]byte) (RootRecord, error) {
 	var (
 		v, n, seen int64
 		superseded sql.NullInt64
 	)
-	err := s.r.QueryRowContext(ctx,
+	err := q.read().QueryRowContext(ctx,
 		`SELECT version, size, seen_at, superseded_at FROM roots WHERE root = $1 ORDER BY version DESC LIMIT 1`,
 		root[:]).Scan(&v, &n, &seen, &superseded)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -234,11 +234,11 @@ func (s *sqlStore) FindRoot(ctx context.Context, root [32]byte) (RootRecord, err
 	return r, nil
 }
 
-func (s *sqlStore) Roots(ctx context.Context, afterVersion uint64, limit int) ([]RootRecord, error) {
+func (q queries) Roots(ctx context.Context, afterVersion uint64, limit int) ([]RootRecord, error) {
 	if afterVersion > 1<<63-1 {
 		return nil, fmt.Errorf("store: roots: version %d: %w", afterVersion, ErrInvalid)
 	}
-	rows, err := s.r.QueryContext(ctx,
+	rows, err := q.read().QueryContext(ctx,
 		`SELECT version, root, size, seen_at, superseded_at FROM roots WHERE version > $1 ORDER BY version LIMIT $2`,
 		int64(afterVersion), pageSize(limit))
 	if err != nil {

@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-func (s *sqlStore) Revoke(ctx context.Context, datasetID string, revocationCommitment, token [32]byte, at time.Time) error {
-	return s.inTx(ctx, "revoke", func(tx *sql.Tx) error {
+func (q queries) Revoke(ctx context.Context, datasetID string, revocationCommitment, token [32]byte, at time.Time) error {
+	return q.write(ctx, "revoke", func(tx *sql.Tx) error {
 		var one int
 		err := tx.QueryRowContext(ctx,
 			`SELECT 1 FROM contributions WHERE dataset_id = $1 AND revocation = $2 LIMIT 1`,
@@ -44,9 +44,9 @@ func (s *sqlStore) Revoke(ctx context.Context, datasetID string, revocationCommi
 	})
 }
 
-func (s *sqlStore) IsRevoked(ctx context.Context, datasetID string, revocationCommitment [32]byte) (bool, error) {
+func (q queries) IsRevoked(ctx context.Context, datasetID string, revocationCommitment [32]byte) (bool, error) {
 	var one int
-	err := s.r.QueryRowContext(ctx,
+	err := q.read().QueryRowContext(ctx,
 		`SELECT 1 FROM revocations WHERE dataset_id = $1 AND revocation = $2`,
 		datasetID, revocationCommitment[:]).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {

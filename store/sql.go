@@ -13,16 +13,19 @@ import (
 // query is shared, with $n placeholders (both drivers accept them).
 type dialect struct {
 	name string
-	// forUpdate is appended to the SELECT of the registry head inside a write
-	// transaction: a row lock in PostgreSQL; empty in SQLite, whose write
-	// transactions (BEGIN IMMEDIATE) already exclude each other.
+	// forUpdate is appended to a SELECT inside a write transaction to lock
+	// the rows it reads (the registry head, a buyer being admitted a job):
+	// a row lock in PostgreSQL; empty in SQLite, whose write transactions
+	// (BEGIN IMMEDIATE) already exclude each other.
 	forUpdate string
-	// txOptions for write transactions.
+	// txOptions for write transactions, InTx's included.
 	txOptions *sql.TxOptions
 }
 
-// sqlStore implements Store over database/sql for both engines.
+// sqlStore implements Store over database/sql for both engines. Its data
+// methods are those of the embedded queries, which run them on the pools.
 type sqlStore struct {
+	queries
 	w *sql.DB // write transactions
 	r *sql.DB // single-statement reads; the same pool as w in PostgreSQL
 	d dialect
@@ -30,13 +33,33 @@ type sqlStore struct {
 
 var _ Store = (*sqlStore)(nil)
 
-// inTx runs fn in a write transaction and commits it if fn returns nil.
+// newSQLStore returns a store over the writer and reader pools.
+func newSQLStore(w, r *sql.DB, d dialect) *sqlStore {
+	s := &sqlStore{w: w, r: r, d: d}
+	s.queries = queries{s: s}
+	return s
+}
+
+// inTx runs fn in a write transaction and commits it if fn returns nil. It
+// rolls back when fn returns an error, and also when fn panics, before the
+// panic goes on up: a transaction is never left open (in SQLite it would
+// hold the only write connection).
 func (s *sqlStore) inTx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
 	tx, err := s.w.BeginTx(ctx, s.d.txOptions)
 	if err != nil {
 		return fmt.Errorf("store: %s: begin: %w", op, err)
 	}
-	if err := fn(tx); err != nil {
+	returned := false
+	defer func() {
+		if !returned {
+			// fn panicked or called runtime.Goexit; the panic is what the
+			// caller sees, so a rollback error would only hide it.
+			_ = tx.Rollback()
+		}
+	}()
+	err = fn(tx)
+	returned = true
+	if err != nil {
 		if rbErr := tx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
 			return errors.Join(err, fmt.Errorf("store: %s: rollback: %w", op, rbErr))
 		}

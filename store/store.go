@@ -12,7 +12,7 @@ import (
 var (
 	// ErrNotFound: the row asked for does not exist (a dataset, keys, an
 	// invite, a member, a root, a contribution, a contribution carrying a
-	// revocation commitment, a buyer or a job).
+	// revocation commitment, a buyer, a job or a peer job).
 	ErrNotFound = errors.New("store: not found")
 	// ErrAlreadyExists: a row with the same identity exists and cannot be
 	// replaced (a dataset id, dataset keys, an invite, a registered identity
@@ -21,9 +21,12 @@ var (
 	ErrAlreadyExists = errors.New("store: already exists")
 	// ErrConflict: the row exists but is in a state that refuses the change
 	// (an invite used or expired, a registry version that moved on, a member
-	// already removed, a revocation with another token, a job in another
-	// state).
+	// already removed, a revocation with another token, a job or a peer job
+	// in another state).
 	ErrConflict = errors.New("store: conflict")
+	// ErrLimit: a limit the caller set is reached, so the row is not
+	// written (a buyer's active jobs at the cap of AdmitJob).
+	ErrLimit = errors.New("store: limit reached")
 	// ErrInvalid: an argument the store refuses before touching the database
 	// (empty id, zero nullifier, value out of the range the schema holds).
 	ErrInvalid = errors.New("store: invalid argument")
@@ -36,10 +39,71 @@ const MaxPageSize = 1000
 // MaxDatasetIDLen bounds a dataset id in bytes.
 const MaxDatasetIDLen = 128
 
-// Store is a Cohort node's durable state. Implementations are safe for
-// concurrent use; every method that changes state has committed durably when
-// it returns nil.
+// Store is a Cohort node's durable state: every data method of [Tx], each
+// run as a transaction of its own, and InTx to run several in one.
+// Implementations are safe for concurrent use; every method that changes
+// state has committed durably when it returns nil.
 type Store interface {
+	Datasets
+	Keys
+	Invites
+	Registry
+	Contributions
+	Buyers
+	Jobs
+	Transcripts
+	PeerJobs
+
+	// InTx runs fn in one write transaction and commits it if fn returns
+	// nil: every data method on tx runs inside it and sees what fn wrote
+	// before; the commit is all or nothing. If fn returns an error, or
+	// panics, the transaction is rolled back (and the panic goes on up)
+	// and nothing fn wrote is visible; InTx returns fn's error as is. A
+	// method that fails inside fn has changed nothing (it runs under a
+	// savepoint) and tx stays usable, so fn may handle a sentinel and go
+	// on; errors fn does not return are not InTx's to report.
+	//
+	// Isolation. SQLite runs one write transaction at a time (one writer
+	// connection, BEGIN IMMEDIATE): InTx transactions are serial, and a
+	// long fn delays every write of the node, so fn should do no slow work
+	// (no network calls). PostgreSQL runs fn at READ COMMITTED, like every
+	// write of this package: each statement sees what was committed before
+	// it began, rows fn writes (and the registry head or buyer rows a
+	// method locks) stay locked until the commit, and unique keys hold;
+	// nothing else is locked, so two transactions reading the same row do
+	// not exclude each other. Where PostgreSQL aborts fn's transaction as a
+	// deadlock victim (40P01) or a serialization failure (40001), InTx runs
+	// fn again, at most 4 times in all: fn must be safe to re-run, touching
+	// only tx and values it sets afresh on each run.
+	//
+	// tx is valid only while fn runs, in fn's goroutine; used afterwards its
+	// methods fail. Transactions do not nest: tx has no InTx, and fn must
+	// not call the Store itself for writes, which (on SQLite) would wait
+	// for the writer connection fn's transaction holds until ctx ends.
+	InTx(ctx context.Context, fn func(tx Tx) error) error
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+	// Close releases the database; the Store must not be used afterwards.
+	Close() error
+}
+
+// Tx is the data of a Store, grouped by concern. A Store is a Tx whose
+// every method is its own transaction; the Tx that InTx hands its function
+// runs them all in one.
+type Tx interface {
+	Datasets
+	Keys
+	Invites
+	Registry
+	Contributions
+	Buyers
+	Jobs
+	Transcripts
+	PeerJobs
+}
+
+// Datasets holds datasets: an id and an opaque descriptor.
+type Datasets interface {
 	// PutDataset records a dataset; ErrAlreadyExists if its id is taken.
 	PutDataset(ctx context.Context, d Dataset) error
 	// GetDataset returns a dataset or ErrNotFound.
@@ -51,7 +115,11 @@ type Store interface {
 	// pageToken ("" for the first page), and the token of the next page, ""
 	// when there is none.
 	ListDatasets(ctx context.Context, pageToken string, limit int) ([]Dataset, string, error)
+}
 
+// Keys holds key material: a dataset's Groth16 keys, this node's sealed HE
+// key share, and the decryption shares it produced.
+type Keys interface {
 	// PutDatasetKeys records a dataset's proving key, verifying key and
 	// setup transcript, once: ErrNotFound if the dataset does not exist,
 	// ErrAlreadyExists if it has keys.
@@ -62,13 +130,31 @@ type Store interface {
 	// reading the (large) proving key; ProvingKey is nil in the result.
 	GetVerifyingKey(ctx context.Context, datasetID string) (DatasetKeys, error)
 
+	// PutHEKey records this node's sealed threshold key share of an HE
+	// dataset; see the method's doc on the SQL store.
+	PutHEKey(ctx context.Context, k HEKey) error
+	// GetHEKey returns a dataset's sealed key share, or ErrNotFound.
+	GetHEKey(ctx context.Context, datasetID string) (HEKey, error)
+	// PutDecryptionShare records the one decryption share of an aggregate
+	// ciphertext, or returns the one stored before (non-nil) untouched.
+	PutDecryptionShare(ctx context.Context, d DecryptionShare) (*DecryptionShare, error)
+	// GetDecryptionShare returns the share stored for an aggregate, or
+	// ErrNotFound.
+	GetDecryptionShare(ctx context.Context, datasetID string, aggregate [32]byte) (DecryptionShare, error)
+}
+
+// Invites holds the hashes of invite tokens and whether they were used.
+type Invites interface {
 	// PutInvite records the hash of an invite token; ErrAlreadyExists if it
 	// is recorded.
 	PutInvite(ctx context.Context, tokenHash [32]byte, expires time.Time) error
 	// UseInvite consumes an invite exactly once: ErrNotFound if unknown,
 	// ErrConflict if already used or if at is not before its expiry.
 	UseInvite(ctx context.Context, tokenHash [32]byte, at time.Time) error
+}
 
+// Registry holds the registry of identity commitments and its root history.
+type Registry interface {
 	// RegistryHead returns the registry's current version, size and root.
 	// For an empty registry it is the zero RegistryHead (version 0).
 	RegistryHead(ctx context.Context) (RegistryHead, error)
@@ -95,7 +181,10 @@ type Store interface {
 	// FindRoot returns the latest time root became the registry root and when
 	// it stopped being it, or ErrNotFound if it never was a root.
 	FindRoot(ctx context.Context, root [32]byte) (RootRecord, error)
+}
 
+// Contributions holds accepted contributions and their revocations.
+type Contributions interface {
 	// PutContribution stores c in one transaction. If (c.DatasetID,
 	// c.Nullifier) is stored already with the same PayloadDigest it returns
 	// that row and a nil error, changing nothing (an idempotent retry); with
@@ -128,7 +217,10 @@ type Store interface {
 	FindByRevocation(ctx context.Context, datasetID string, revocationCommitment [32]byte) (Contribution, error)
 	// IsRevoked reports whether revocationCommitment is revoked in datasetID.
 	IsRevoked(ctx context.Context, datasetID string, revocationCommitment [32]byte) (bool, error)
+}
 
+// Buyers holds buyer accounts.
+type Buyers interface {
 	// PutBuyer records a buyer. Putting an identical buyer (same id and
 	// token hash) again is a no-op returning nil, whatever its CreatedAt
 	// (peers replay it); ErrAlreadyExists when the id exists with another
@@ -138,7 +230,10 @@ type Store interface {
 	// BuyerByToken returns the buyer whose token hashes to tokenHash;
 	// ErrNotFound otherwise.
 	BuyerByToken(ctx context.Context, tokenHash [32]byte) (Buyer, error)
+}
 
+// Jobs holds the jobs this node coordinates.
+type Jobs interface {
 	// PutJob records a new job. When the buyer already has a job with
 	// j.RequestID, nothing is written and that job is returned (non-nil)
 	// with a nil error: the caller decides whether the specs match. On a
@@ -147,6 +242,19 @@ type Store interface {
 	// bad job id, buyer id or request id, text that is not UTF-8 or holds a
 	// NUL byte, or a count above math.MaxInt64.
 	PutJob(ctx context.Context, j Job) (*Job, error)
+	// AdmitJob is PutJob under a cap on the buyer's active jobs: in one
+	// transaction, it returns the buyer's job with j.RequestID if there is
+	// one (non-nil, nil error, as PutJob, whatever the cap), else refuses
+	// with ErrLimit when the buyer already has limit.Max or more jobs in a
+	// state of limit.Active, else records j (nil, nil). The buyer's row is
+	// locked for the check and the insert (SELECT … FOR UPDATE in
+	// PostgreSQL; SQLite's write lock), so of concurrent AdmitJob calls for
+	// one buyer, on any replica, at most limit.Max are admitted; a plain
+	// PutJob does not take that lock and is not counted against the cap
+	// until it commits. ErrNotFound when the buyer or the dataset does not
+	// exist; ErrInvalid as for PutJob, and for limit.Max < 1, an empty
+	// limit.Active or one of more than MaxJobStateFilter distinct states.
+	AdmitJob(ctx context.Context, j Job, limit JobLimit) (*Job, error)
 	// GetJob returns a job by id; ErrNotFound otherwise.
 	GetJob(ctx context.Context, id string) (Job, error)
 	// UpdateJob writes j's mutable columns (State, Reason, EligibleRecords,
@@ -164,8 +272,10 @@ type Store interface {
 	// malformed token, or a filter of more than MaxJobStateFilter distinct
 	// states, is ErrInvalid.
 	ListJobs(ctx context.Context, f JobFilter, pageToken string, limit int) ([]Job, string, error)
+}
 
-	// Ping checks that the database answers.
+// Transcripts holds the audit transcripts of released jobs.
+type Transcripts interface {
 	// PutTranscript records a released job's transcript bundle. Putting
 	// one with the same id and digest again is a no-op; ErrAlreadyExists for
 	// the id with another digest; ErrNotFound for an unknown dataset.
@@ -177,22 +287,31 @@ type Store interface {
 	// release first, without their bundles, and the token of the next page
 	// ("" on the last). A malformed token is ErrInvalid.
 	ListTranscripts(ctx context.Context, datasetID, pageToken string, limit int) ([]Transcript, string, error)
+}
 
-	// PutHEKey records this node's sealed threshold key share of an HE
-	// dataset; see the method's doc on the SQL store.
-	PutHEKey(ctx context.Context, k HEKey) error
-	// GetHEKey returns a dataset's sealed key share, or ErrNotFound.
-	GetHEKey(ctx context.Context, datasetID string) (HEKey, error)
-	// PutDecryptionShare records the one decryption share of an aggregate
-	// ciphertext, or returns the one stored before (non-nil) untouched.
-	PutDecryptionShare(ctx context.Context, d DecryptionShare) (*DecryptionShare, error)
-	// GetDecryptionShare returns the share stored for an aggregate, or
-	// ErrNotFound.
-	GetDecryptionShare(ctx context.Context, datasetID string, aggregate [32]byte) (DecryptionShare, error)
-
-	Ping(ctx context.Context) error
-	// Close releases the database; the Store must not be used afterwards.
-	Close() error
+// PeerJobs holds what this node records, as a peer, about jobs another node
+// coordinates, so that it answers once per job id from durable state.
+type PeerJobs interface {
+	// PutPeerJob records a new peer job. When p.JobID is recorded already,
+	// nothing is written and the stored row is returned (non-nil) with a
+	// nil error: the caller compares it with p. On a fresh insert it
+	// returns (nil, nil). ErrNotFound when the dataset does not exist;
+	// ErrInvalid for a bad job or dataset id, a zero spec or set digest, a
+	// cohort above math.MaxInt64, an unknown state, or a Partial that does
+	// not fit the state (see PeerJob).
+	PutPeerJob(ctx context.Context, p PeerJob) (*PeerJob, error)
+	// GetPeerJob returns a peer job by job id; ErrNotFound otherwise,
+	// ErrInvalid for a malformed id.
+	GetPeerJob(ctx context.Context, jobID string) (PeerJob, error)
+	// UpdatePeerJob writes p's mutable columns (State, Partial, UpdatedAt)
+	// only if the stored state equals from: a compare-and-set in one
+	// conditional UPDATE, as UpdateJob. ErrConflict when the state is
+	// another (the error message names the stored state), ErrNotFound when
+	// there is no such job; ErrInvalid, before touching the database, for a
+	// malformed id, a move from to p.State that
+	// [PeerJobState.CanMoveTo] refuses, or a Partial that does not fit
+	// p.State. The other fields of p are ignored.
+	UpdatePeerJob(ctx context.Context, p PeerJob, from PeerJobState) error
 }
 
 // Dataset is a dataset's identity and its descriptor (schema, parameters),
@@ -307,6 +426,14 @@ type Job struct {
 	Result          []byte // nil until released
 	Evidence        []byte // nil until set
 	TranscriptID    string
+}
+
+// JobLimit is AdmitJob's cap: a buyer may have at most Max jobs whose
+// state is one of Active (JobState wire numbers, at most MaxJobStateFilter
+// distinct values).
+type JobLimit struct {
+	Max    int
+	Active []int32
 }
 
 // JobFilter narrows ListJobs: empty fields match everything. States holds

@@ -36,7 +36,7 @@ func scanTranscript(sc interface{ Scan(...any) error }, withBundle bool) (Transc
 	return t, nil
 }
 
-func (s *sqlStore) PutTranscript(ctx context.Context, t Transcript) error {
+func (q queries) PutTranscript(ctx context.Context, t Transcript) error {
 	if err := checkJobID(t.ID); err != nil {
 		return fmt.Errorf("store: put transcript: %w", err)
 	}
@@ -50,7 +50,7 @@ func (s *sqlStore) PutTranscript(ctx context.Context, t Transcript) error {
 	if err != nil {
 		return fmt.Errorf("store: put transcript %q: %w", t.ID, err)
 	}
-	return s.inTx(ctx, "put transcript", func(tx *sql.Tx) error {
+	return q.write(ctx, "put transcript", func(tx *sql.Tx) error {
 		ok, err := datasetExists(ctx, tx, t.DatasetID)
 		if err != nil {
 			return fmt.Errorf("store: put transcript %q: %w", t.ID, err)
@@ -81,11 +81,11 @@ func (s *sqlStore) PutTranscript(ctx context.Context, t Transcript) error {
 	})
 }
 
-func (s *sqlStore) GetTranscript(ctx context.Context, id string) (Transcript, error) {
+func (q queries) GetTranscript(ctx context.Context, id string) (Transcript, error) {
 	if checkJobID(id) != nil {
 		return Transcript{}, fmt.Errorf("store: get transcript: malformed id: %w", ErrNotFound)
 	}
-	t, err := scanTranscript(s.r.QueryRowContext(ctx,
+	t, err := scanTranscript(q.read().QueryRowContext(ctx,
 		`SELECT `+transcriptColumns+`, bundle FROM transcripts WHERE id = $1`, id), true)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Transcript{}, fmt.Errorf("store: get transcript %q: %w", id, ErrNotFound)
@@ -97,23 +97,23 @@ func (s *sqlStore) GetTranscript(ctx context.Context, id string) (Transcript, er
 }
 
 // ListTranscripts pages by (released_at, id) descending, like ListJobs.
-func (s *sqlStore) ListTranscripts(ctx context.Context, datasetID, pageToken string, limit int) ([]Transcript, string, error) {
+func (q queries) ListTranscripts(ctx context.Context, datasetID, pageToken string, limit int) ([]Transcript, string, error) {
 	if err := checkDatasetID(datasetID); err != nil {
 		return nil, "", fmt.Errorf("store: list transcripts: %w", err)
 	}
-	q := `SELECT ` + transcriptColumns + ` FROM transcripts WHERE dataset_id = $1`
+	query := `SELECT ` + transcriptColumns + ` FROM transcripts WHERE dataset_id = $1`
 	args := []any{datasetID}
 	if pageToken != "" {
 		released, id, err := decodeJobToken(pageToken)
 		if err != nil {
 			return nil, "", fmt.Errorf("store: list transcripts: %w", err)
 		}
-		q += ` AND (released_at, id) < ($2, $3)`
+		query += ` AND (released_at, id) < ($2, $3)`
 		args = append(args, released, id)
 	}
 	n := pageSize(limit)
-	q += fmt.Sprintf(` ORDER BY released_at DESC, id DESC LIMIT %d`, n+1)
-	rows, err := s.r.QueryContext(ctx, q, args...)
+	query += fmt.Sprintf(` ORDER BY released_at DESC, id DESC LIMIT %d`, n+1)
+	rows, err := q.read().QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("store: list transcripts: %w", err)
 	}

@@ -1,0 +1,134 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"slices"
+
+	"github.com/cohort-dev/cohort/enclave"
+	"github.com/cohort-dev/cohort/he"
+)
+
+func (b *heBackend) Quorum() enclave.Quorum {
+	return enclave.Quorum{Backend: "HE", Need: b.ds.HE.Committee.Threshold, Partial: "decryption share"}
+}
+
+// CheckPartialSet checks a decryption set: t distinct ascending indices of
+// the federation's nodes.
+func (b *heBackend) CheckPartialSet(set []uint32) ([]uint32, error) {
+	k, t := int(b.ds.Desc.GetNodeCount()), b.ds.HE.Committee.Threshold
+	if len(set) != t {
+		return nil, fmt.Errorf("decryption set of %d nodes, the dataset's threshold is %d", len(set), t)
+	}
+	for i, x := range set {
+		if int(x) >= k || (i > 0 && x <= set[i-1]) {
+			return nil, fmt.Errorf("decryption set %v is not ascending indices of this federation's %d nodes", set, k)
+		}
+	}
+	return slices.Clone(set), nil
+}
+
+// SumCiphertexts decodes encoded ciphertexts and sums them in one pass.
+func SumCiphertexts(params *he.Params, encs [][]byte) (*he.Ciphertext, error) {
+	if len(encs) == 0 {
+		return nil, errors.New("empty cohort")
+	}
+	cts := make([]*he.Ciphertext, len(encs))
+	for k, b := range encs {
+		ct, err := he.UnmarshalCiphertext(params, b)
+		if err != nil {
+			return nil, fmt.Errorf("ciphertext %d of the cohort: %w", k, err)
+		}
+		cts[k] = ct
+	}
+	return he.Sum(params, cts)
+}
+
+// Partial is this node's decryption share of the cohort's aggregate (which
+// it sums itself, never a ciphertext the coordinator sends), revealing
+// only the job's coordinates.
+func (b *heBackend) Partial(ctx context.Context, in PartialInput, p Party) ([]byte, error) {
+	if !slices.Contains(in.PartialSet, p.Index()) {
+		return nil, fmt.Errorf("node %d is not in the decryption set %v", p.Index(), in.PartialSet)
+	}
+	if in.Noise != nil {
+		return nil, errors.New("the HE backend does not add a release mechanism's noise to decryption shares yet")
+	}
+	agg, err := SumCiphertexts(b.ds.HE.Params, in.Stored)
+	if err != nil {
+		return nil, fmt.Errorf("aggregate ciphertexts: %w", err)
+	}
+	share, err := p.DecryptionShare(ctx, agg, in.JobID, in.PartialSet)
+	if err != nil {
+		return nil, err
+	}
+	part, err := share.Reveal(in.Coords)
+	if err != nil {
+		return nil, fmt.Errorf("reveal decryption share: %w", err)
+	}
+	return part.MarshalBinary()
+}
+
+func (b *heBackend) Combiner(stored [][]byte, _ uint64, coords []int) enclave.Combiner {
+	return &heCombiner{params: b.ds.HE.Params, stored: stored, coords: coords}
+}
+
+type heCombiner struct {
+	params *he.Params
+	stored [][]byte
+	coords []int
+}
+
+// Combine decrypts the cohort's aggregate at the coordinates from the
+// decryption set's shares.
+func (c *heCombiner) Combine(parts map[uint32][]byte) ([]*big.Int, error) {
+	agg, err := SumCiphertexts(c.params, c.stored)
+	if err != nil {
+		return nil, fmt.Errorf("aggregate ciphertexts: %w", err)
+	}
+	idx := make([]uint32, 0, len(parts))
+	for i := range parts {
+		idx = append(idx, i)
+	}
+	slices.Sort(idx)
+	decoded := make([]*he.PartialDecryption, 0, len(parts))
+	for _, i := range idx {
+		p, err := he.UnmarshalPartialDecryption(c.params, parts[i])
+		if err != nil {
+			return nil, fmt.Errorf("node %d sent a malformed decryption share: %v", i, err)
+		}
+		if p.Party() != int(i) || !slices.Equal(p.Coords(), c.coords) {
+			return nil, fmt.Errorf("node %d's decryption share is for party %d at other coordinates", i, p.Party())
+		}
+		decoded = append(decoded, p)
+	}
+	vals, err := he.Combine(c.params, agg, decoded, c.coords)
+	if err != nil {
+		return nil, fmt.Errorf("combining the decryption shares: %v", err)
+	}
+	half := c.params.T() / 2
+	out := make([]*big.Int, len(vals))
+	for i, v := range vals {
+		// Honest sums are below t/2 (checked at dataset creation); anything
+		// above is a wrong share or an inconsistent key.
+		if v >= half {
+			return nil, fmt.Errorf("decrypted sum at coordinate %d is out of range (a node sent a wrong decryption share)", c.coords[i])
+		}
+		out[i] = new(big.Int).SetUint64(v)
+	}
+	return out, nil
+}
+
+func (*heBackend) Published(stored []byte) []byte { return stored }
+
+func (b *heBackend) Aggregate(stored [][]byte) ([]byte, error) {
+	agg, err := SumCiphertexts(b.ds.HE.Params, stored)
+	if err != nil {
+		return nil, err
+	}
+	return agg.MarshalBinary()
+}
+
+func (*heBackend) DecryptionSet(set []uint32) []uint32 { return slices.Clone(set) }

@@ -1,0 +1,115 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"slices"
+
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+
+	"github.com/cohort-dev/cohort/enclave"
+	"github.com/cohort-dev/cohort/mpc"
+)
+
+// mpcSumBound bounds honest MPC sums: the dataset's bounds were checked
+// at creation far below r, so a reconstructed value at 2^192 or above is
+// a wrong partial.
+var mpcSumBound = new(big.Int).Lsh(big.NewInt(1), 192)
+
+func (b *mpcBackend) nodes() int { return int(b.ds.Desc.GetNodeCount()) }
+
+func (b *mpcBackend) Quorum() enclave.Quorum {
+	return enclave.Quorum{Backend: "MPC", Need: b.nodes(), Partial: "partial sum"}
+}
+
+func (b *mpcBackend) CheckPartialSet(set []uint32) ([]uint32, error) {
+	if len(set) != 0 {
+		return nil, errors.New("only for HE datasets")
+	}
+	all := make([]uint32, b.nodes())
+	for i := range all {
+		all[i] = uint32(i)
+	}
+	return all, nil
+}
+
+// Partial sums this node's shares over the cohort at the coordinates and
+// adds the mechanism's noise (mod r; a negative z as r − |z|).
+func (b *mpcBackend) Partial(_ context.Context, in PartialInput, _ Party) ([]byte, error) {
+	m := b.ds.Schema.Layout().Len
+	p, err := mpc.NewPartial(len(in.Coords))
+	if err != nil {
+		return nil, err
+	}
+	picked := make([]fr.Element, len(in.Coords))
+	for _, enc := range in.Stored {
+		sh, err := mpc.UnmarshalShare(enc, m)
+		if err != nil {
+			return nil, fmt.Errorf("stored share of a cohort record: %w", err)
+		}
+		if len(sh.Values) != m {
+			return nil, fmt.Errorf("stored share has %d coordinates, want %d", len(sh.Values), m)
+		}
+		for i, c := range in.Coords {
+			if c < 0 || c >= m {
+				return nil, fmt.Errorf("coordinate %d out of range 0..%d", c, m-1)
+			}
+			picked[i] = sh.Values[c]
+		}
+		if err := p.Add(picked); err != nil {
+			return nil, err
+		}
+	}
+	if in.Noise != nil {
+		if err := p.AddNoise(in.Noise); err != nil {
+			return nil, err
+		}
+	}
+	return p.MarshalBinary()
+}
+
+func (b *mpcBackend) Combiner(_ [][]byte, cohort uint64, coords []int) enclave.Combiner {
+	return mpcCombiner{cohort: cohort, coords: coords}
+}
+
+type mpcCombiner struct {
+	cohort uint64
+	coords []int
+}
+
+// Combine adds the k partial sums: the coordinates' sums over the cohort.
+func (c mpcCombiner) Combine(parts map[uint32][]byte) ([]*big.Int, error) {
+	idx := make([]uint32, 0, len(parts))
+	for i := range parts {
+		idx = append(idx, i)
+	}
+	slices.Sort(idx)
+	sums := make([][]fr.Element, 0, len(parts))
+	for _, i := range idx {
+		p, err := mpc.UnmarshalPartial(parts[i], len(c.coords))
+		if err != nil {
+			return nil, fmt.Errorf("node %d sent a malformed partial sum: %v", i, err)
+		}
+		if p.Len() != len(c.coords) || p.Count() != c.cohort {
+			return nil, fmt.Errorf("node %d summed %d records over %d coordinates, want %d over %d", i, p.Count(), p.Len(), c.cohort, len(c.coords))
+		}
+		sums = append(sums, p.Sum())
+	}
+	total, err := mpc.Reconstruct(sums...)
+	if err != nil {
+		return nil, err
+	}
+	out, err := mpc.ToBig(total, mpcSumBound)
+	if err != nil {
+		return nil, fmt.Errorf("the reconstructed sums are out of range (a node sent a wrong partial): %v", err)
+	}
+	return out, nil
+}
+
+func (*mpcBackend) Published([]byte) []byte { return nil }
+
+func (*mpcBackend) Aggregate([][]byte) ([]byte, error) { return nil, nil }
+
+func (*mpcBackend) DecryptionSet([]uint32) []uint32 { return nil }

@@ -1,0 +1,184 @@
+package node
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"slices"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/cohort-dev/cohort/audit"
+	"github.com/cohort-dev/cohort/backend"
+	"github.com/cohort-dev/cohort/enclave"
+	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
+	"github.com/cohort-dev/cohort/store"
+)
+
+// A node's side of every job round, the coordinator's own included
+// (docs/design.md §6.4): the enclave's peer rules applied to the record
+// this node keeps per job id, persisted before it answers.
+
+func (s *peerService) PrepareJob(ctx context.Context, req *cohortv1.PrepareJobRequest) (*cohortv1.PrepareJobResponse, error) {
+	from, _ := callerPeer(ctx)
+	resp, _, err := s.n.prepareJob(ctx, from, req)
+	return resp, err
+}
+
+// ComputePartial releases this node's partial only for a job it
+// prepared, over a cohort it selected itself whose digest is the agreed
+// one and which meets the job's effective minimum: a coordinator cannot
+// obtain a partial over a smaller or different set than the policy
+// allows, nor a second, different partial for the same job.
+func (s *peerService) ComputePartial(ctx context.Context, req *cohortv1.ComputePartialRequest) (*cohortv1.ComputePartialResponse, error) {
+	from, _ := callerPeer(ctx)
+	return s.n.computePartial(ctx, from, req)
+}
+
+// roundJob is what this node signs about a job it takes part in.
+func roundJob(jobID, datasetID string, spec *cohortv1.JobSpec, sel *selected) (enclave.RoundJob, error) {
+	sd, err := audit.SpecDigest(spec)
+	if err != nil {
+		return enclave.RoundJob{}, err
+	}
+	return enclave.RoundJob{ID: jobID, DatasetID: datasetID, SpecDigest: sd, Time: sel.at}, nil
+}
+
+// prepareJob selects the job's cohort, records it and signs its digest.
+func (n *Node) prepareJob(ctx context.Context, from uint32, req *cohortv1.PrepareJobRequest) (*cohortv1.PrepareJobResponse, *selected, error) {
+	ds, sel, err := n.peerSelect(ctx, req.GetJobId(), req.GetSpec(), req.GetJobTime())
+	if err != nil {
+		return nil, nil, err
+	}
+	job, err := roundJob(req.GetJobId(), ds.Desc.GetId(), req.GetSpec(), sel)
+	if err != nil {
+		return nil, nil, n.internal("spec digest", err)
+	}
+	set := sel.eligible()
+	rec, err := n.peerRecord(ctx, job.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	next, err := enclave.PeerPrepare(rec, job, from, set)
+	if err != nil {
+		return nil, nil, peerRefusal(err)
+	}
+	if err := n.savePeerRecord(ctx, rec, next); err != nil {
+		return nil, nil, err
+	}
+	st := enclave.SetStatement(job, set, n.opts.Index)
+	return &cohortv1.PrepareJobResponse{Set: sel.eligibleSet(), Signature: n.sign(st.Message())}, sel, nil
+}
+
+// computePartial computes, records and signs this node's partial.
+func (n *Node) computePartial(ctx context.Context, from uint32, req *cohortv1.ComputePartialRequest) (*cohortv1.ComputePartialResponse, error) {
+	ds, sel, err := n.peerSelect(ctx, req.GetJobId(), req.GetSpec(), req.GetJobTime())
+	if err != nil {
+		return nil, err
+	}
+	be, err := backend.For(ds)
+	if err != nil {
+		return nil, n.internal("dataset backend", err)
+	}
+	if len(req.GetSetDigest()) != sha256.Size {
+		return nil, status.Errorf(codes.FailedPrecondition, "node %d selects another cohort (%d records) than the agreed digest", n.opts.Index, sel.sel.Cohort())
+	}
+	job, err := roundJob(req.GetJobId(), ds.Desc.GetId(), req.GetSpec(), sel)
+	if err != nil {
+		return nil, n.internal("spec digest", err)
+	}
+	rec, err := n.peerRecord(ctx, job.ID)
+	if err != nil {
+		return nil, err
+	}
+	min := enclave.EffectiveMinimum(req.GetSpec(), ds.Schema)
+	if err := enclave.PeerPartial(rec, job, from, [32]byte(req.GetSetDigest()), sel.eligible(), min, n.opts.Index); err != nil {
+		return nil, peerRefusal(err)
+	}
+	coords, err := enclave.Coordinates(ds.Schema.Layout(), req.GetSpec().GetOutputs())
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "outputs: %v", err)
+	}
+	set, err := be.CheckPartialSet(req.GetDecryptionSet())
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "decryption_set: %v", err)
+	}
+	if !slices.Contains(set, n.opts.Index) {
+		return nil, status.Errorf(codes.InvalidArgument, "node %d is not in the decryption set %v", n.opts.Index, set)
+	}
+	noise, err := enclave.Exact{}.Noise(coords)
+	if err != nil {
+		return nil, n.internal("release noise", err)
+	}
+	enc, err := be.Partial(ctx, backend.PartialInput{
+		JobID: job.ID, Stored: sel.stored(), Cohort: sel.sel.Cohort(), Coords: coords, PartialSet: set, Noise: noise,
+	}, nodeParty{n: n, ds: ds})
+	if err != nil {
+		if _, ok := status.FromError(err); ok {
+			return nil, err
+		}
+		return nil, n.internal("partial", err)
+	}
+	next, err := enclave.PeerRelease(*rec, enc)
+	if err != nil {
+		return nil, peerRefusal(err)
+	}
+	if err := n.savePeerRecord(ctx, rec, next); err != nil {
+		return nil, err
+	}
+	st := enclave.PartialStatement(job.ID, sel.digest, coords, enc, n.opts.Index)
+	n.log.Info("partial released", "job", job.ID, "cohort", sel.sel.Cohort(), "coordinates", len(coords), "partial_set", fmt.Sprint(set))
+	return &cohortv1.ComputePartialResponse{Coordinates: st.Coordinates, Partial: enc, Signature: n.sign(st.Message())}, nil
+}
+
+// peerRefusal maps a peer rule's refusal to its status.
+func peerRefusal(err error) error {
+	var r *enclave.Refusal
+	if errors.As(err, &r) {
+		return status.Error(codes.FailedPrecondition, r.Error())
+	}
+	return status.Errorf(codes.Internal, "job round: %v", err)
+}
+
+// peerRecord reads this node's record of a job, nil if it has none.
+func (n *Node) peerRecord(ctx context.Context, jobID string) (*enclave.PeerRecord, error) {
+	p, err := n.store.GetPeerJob(ctx, jobID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, n.internal("read peer job", err)
+	}
+	return &enclave.PeerRecord{
+		JobID: p.JobID, Coordinator: p.Coordinator, DatasetID: p.DatasetID, SpecDigest: p.SpecDigest, JobTime: p.JobTime,
+		SetDigest: p.SetDigest, Cohort: p.Cohort, State: enclave.PeerState(p.State), Partial: p.Partial,
+	}, nil
+}
+
+// savePeerRecord persists next over prev (nil: a new record); a record
+// another request changed first is Aborted, to be retried.
+func (n *Node) savePeerRecord(ctx context.Context, prev *enclave.PeerRecord, next enclave.PeerRecord) error {
+	now := n.now()
+	row := store.PeerJob{
+		JobID: next.JobID, Coordinator: next.Coordinator, DatasetID: next.DatasetID, SpecDigest: next.SpecDigest, JobTime: next.JobTime,
+		SetDigest: next.SetDigest, Cohort: next.Cohort, State: store.PeerJobState(next.State), Partial: next.Partial, CreatedAt: now, UpdatedAt: now,
+	}
+	var err error
+	if prev == nil {
+		var existing *store.PeerJob
+		if existing, err = n.store.PutPeerJob(ctx, row); err == nil && existing != nil {
+			err = store.ErrConflict
+		}
+	} else if prev.State != next.State || prev.SetDigest != next.SetDigest || prev.Cohort != next.Cohort {
+		err = n.store.UpdatePeerJob(ctx, row, store.PeerJobState(prev.State))
+	}
+	if errors.Is(err, store.ErrConflict) {
+		return status.Errorf(codes.Aborted, "job %s changed on node %d while this request ran; try again", next.JobID, n.opts.Index)
+	}
+	if err != nil {
+		return n.internal("record peer job", err)
+	}
+	return nil
+}

@@ -1,0 +1,365 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/cohort-dev/cohort/attest"
+	"github.com/cohort-dev/cohort/audit"
+	"github.com/cohort-dev/cohort/backend"
+	"github.com/cohort-dev/cohort/dataset"
+	"github.com/cohort-dev/cohort/enclave"
+	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
+	"github.com/cohort-dev/cohort/store"
+)
+
+// This file is the runtime of a job's round on its coordinator
+// (docs/design.md §6.4): it drives an enclave.Coordinator, which decides
+// everything, and does what each Ready asks — persist the job's row
+// (compare-and-set), deliver messages to the nodes (this one through the
+// same peer logic as the others), arm retry timers, build the transcript,
+// and commit the release in one store transaction.
+
+// jobRun is one run of a job by its coordinator.
+type jobRun struct {
+	n    *Node
+	job  store.Job
+	spec *cohortv1.JobSpec
+	ds   *dataset.Dataset
+	be   backend.Backend
+	rj   enclave.RoundJob
+	c    *enclave.Coordinator
+
+	coords []int
+
+	events     chan enclave.Event
+	own        *selected // this node's cohort, from its latest answer to MsgPrepare
+	releasedAt time.Time
+	digest     [32]byte
+	transcript *audit.Transcript
+}
+
+// run drives the job to a final state.
+func (r *jobRun) run(ctx context.Context) {
+	r.events = make(chan enclave.Event, 4*len(r.n.opts.Members)+4)
+	rd, err := r.begin(ctx)
+	for err == nil && r.c != nil {
+		if err = r.apply(ctx, rd); err != nil || r.c.Over() {
+			break
+		}
+		select {
+		case ev := <-r.events:
+			rd, err = r.c.Step(ev)
+			if errors.Is(err, enclave.ErrUnexpected) {
+				r.n.log.Warn("job: message ignored", "job", r.job.ID, "error", err)
+				rd, err = enclave.Ready{}, nil
+			}
+		case <-ctx.Done():
+			// Cancelled (the buyer's CancelJob already recorded it) or the
+			// node is stopping (recover fails it at the next start).
+			return
+		}
+	}
+	if err == nil || errors.Is(err, errJobStopped) || ctx.Err() != nil {
+		return
+	}
+	r.n.log.Error("job failed", "job", r.job.ID, "error", err)
+	if r.c == nil {
+		return
+	}
+	if rd, err := r.c.Step(enclave.Abort{State: cohortv1.JobState_JOB_STATE_FAILED,
+		Reason: "internal error on the coordinating node; nothing was released"}); err == nil {
+		if err := r.apply(context.WithoutCancel(ctx), rd); err != nil && !errors.Is(err, errJobStopped) {
+			r.n.log.Error("job: record final state", "job", r.job.ID, "error", err)
+		}
+	}
+}
+
+// begin checks what the round needs before it starts — a decodable spec,
+// a READY dataset, a spec that checks against it — and starts the round;
+// a refusal ends the job through the same machine.
+func (r *jobRun) begin(ctx context.Context) (enclave.Ready, error) {
+	r.spec = specOf(&r.job)
+	if r.spec == nil {
+		return enclave.Ready{}, errors.New("stored spec does not decode")
+	}
+	sd, err := audit.SpecDigest(r.spec)
+	if err != nil {
+		return enclave.Ready{}, err
+	}
+	r.rj = enclave.RoundJob{ID: r.job.ID, DatasetID: r.job.DatasetID, SpecDigest: sd, Time: r.job.SubmittedAt}
+	abort := func(st cohortv1.JobState, format string, args ...any) (enclave.Ready, error) {
+		c, err := enclave.NewCoordinator(r.config(nil, nil))
+		if err != nil {
+			return enclave.Ready{}, err
+		}
+		r.c = c
+		return c.Step(enclave.Abort{State: st, Reason: fmt.Sprintf(format, args...)})
+	}
+	r.ds, err = r.n.jobDataset(ctx, r.job.DatasetID)
+	if err != nil {
+		return abort(cohortv1.JobState_JOB_STATE_FAILED, "dataset %q is not usable: %s", r.job.DatasetID, status.Convert(err).Message())
+	}
+	if err := enclave.ValidateSpec(r.spec, r.ds.Schema, r.ds.Desc.GetBackend()); err != nil {
+		return abort(cohortv1.JobState_JOB_STATE_REJECTED, "spec: %v", err)
+	}
+	if r.be, err = backend.For(r.ds); err != nil {
+		return abort(cohortv1.JobState_JOB_STATE_FAILED, "dataset %q: %v", r.job.DatasetID, err)
+	}
+	coords, err := enclave.Coordinates(r.ds.Schema.Layout(), r.spec.GetOutputs())
+	if err != nil {
+		return abort(cohortv1.JobState_JOB_STATE_REJECTED, "outputs: %v", err)
+	}
+	r.coords = coords
+	c, err := enclave.NewCoordinator(r.config(coords, r.be))
+	if err != nil {
+		return enclave.Ready{}, err
+	}
+	r.c = c
+	return c.Step(enclave.Start{})
+}
+
+// config is the coordinator's view of the job; be is nil only for a job
+// refused before its round (the machine then only records the refusal).
+func (r *jobRun) config(coords []int, be backend.Backend) enclave.CoordinatorConfig {
+	cfg := enclave.CoordinatorConfig{
+		Job: r.rj, Self: r.n.opts.Index, Members: r.n.signingKeys(), Coords: coords,
+		Mechanism: enclave.Exact{}, Combiner: r,
+		Quorum: enclave.Quorum{Backend: "none", Need: len(r.n.opts.Members), Partial: "partial"},
+	}
+	if be != nil {
+		cfg.Quorum, cfg.Schema = be.Quorum(), r.ds.Schema
+		cfg.MinCohort = enclave.EffectiveMinimum(r.spec, r.ds.Schema)
+		cfg.Outputs = r.spec.GetOutputs()
+	}
+	return cfg
+}
+
+// Combine combines with the backend's combiner over this node's own cohort.
+func (r *jobRun) Combine(parts map[uint32][]byte) ([]*big.Int, error) {
+	if r.own == nil {
+		return nil, errors.New("the coordinating node holds no cohort")
+	}
+	return r.be.Combiner(r.own.stored(), r.own.sel.Cohort(), r.coords).Combine(parts)
+}
+
+// apply does what rd asks, in order.
+func (r *jobRun) apply(ctx context.Context, rd enclave.Ready) error {
+	if rd.Update != nil {
+		if err := r.persist(ctx, *rd.Update); err != nil {
+			if errors.Is(err, errJobStopped) {
+				r.c.Step(enclave.Stopped{}) //nolint:errcheck // the machine only notes it
+			}
+			return err
+		}
+	}
+	for _, m := range rd.Send {
+		r.n.bg.Add(1)
+		go func() {
+			defer r.n.bg.Done()
+			ev := r.deliver(ctx, m)
+			select {
+			case r.events <- ev:
+			case <-ctx.Done():
+			}
+		}()
+	}
+	if rd.After > 0 {
+		attempt := rd.Attempt
+		r.n.log.Info("job: eligible sets differ, selecting again", "job", r.job.ID, "attempt", attempt)
+		time.AfterFunc(rd.After, func() {
+			select {
+			case r.events <- enclave.Tick{Attempt: attempt}:
+			case <-ctx.Done():
+			}
+		})
+	}
+	if rd.Build != nil {
+		built, err := r.buildTranscript(ctx, rd.Build)
+		if err != nil {
+			return err
+		}
+		r.events <- built
+	}
+	if rd.Release != nil {
+		if err := r.commit(ctx, rd.Release); err != nil {
+			return err
+		}
+		r.events <- enclave.Committed{}
+	}
+	return nil
+}
+
+// persist writes the round's view of the job (compare-and-set on the
+// stored state); errJobStopped when another writer ended the job first.
+func (r *jobRun) persist(ctx context.Context, v enclave.JobView) error {
+	from := r.job.State
+	next := r.job
+	next.State, next.Reason, next.Progress = int32(v.State), v.Reason, v.Progress
+	next.EligibleRecords, next.CohortSize, next.UpdatedAt = v.EligibleRecords, v.CohortSize, r.n.now()
+	if ev := r.evidence(nil); len(ev.GetNodes()) > 0 {
+		b, err := proto.Marshal(ev)
+		if err != nil {
+			return fmt.Errorf("encode evidence: %w", err)
+		}
+		next.Evidence = b
+	}
+	if enclave.Final(v.State) {
+		// A final state is recorded even if the buyer cancels now.
+		ctx = context.WithoutCancel(ctx)
+	}
+	if err := r.n.store.UpdateJob(ctx, next, from); errors.Is(err, store.ErrConflict) {
+		return errJobStopped
+	} else if err != nil {
+		return fmt.Errorf("update job: %w", err)
+	}
+	r.job = next
+	r.n.jobs.notify(r.job.ID)
+	if next.State != from {
+		if h := r.n.jobs.hook; h != nil {
+			h(r.job.ID, v.State)
+		}
+		if enclave.Final(v.State) {
+			r.ended(v)
+		}
+	}
+	return nil
+}
+
+func (r *jobRun) ended(v enclave.JobView) {
+	r.n.metrics.jobs.WithLabelValues(strings.ToLower(strings.TrimPrefix(v.State.String(), "JOB_STATE_"))).Inc()
+	r.n.log.Info("job ended", "job", r.job.ID, "state", v.State.String(), "reason", v.Reason)
+}
+
+// deliver sends one message and turns the answer into the machine's event.
+func (r *jobRun) deliver(ctx context.Context, m enclave.Message) enclave.Event {
+	no := func(err error) enclave.Event {
+		code := status.Code(err)
+		return enclave.NoAnswer{From: m.To, Kind: m.Kind, Attempt: m.Attempt,
+			Unreachable: code == codes.Unavailable || code == codes.DeadlineExceeded, Reason: status.Convert(err).Message()}
+	}
+	self := m.To == r.n.opts.Index
+	switch m.Kind {
+	case enclave.MsgPrepare:
+		req := &cohortv1.PrepareJobRequest{JobId: r.job.ID, Spec: r.spec, JobTime: r.rj.Time.Unix()}
+		var (
+			resp *cohortv1.PrepareJobResponse
+			sel  *selected
+			err  error
+		)
+		if self {
+			resp, sel, err = r.n.prepareJob(ctx, r.n.opts.Index, req)
+		} else {
+			resp, err = call(ctx, r.n, m.To, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.PrepareJobResponse, error) {
+				return c.PrepareJob(ctx, req)
+			})
+		}
+		if err != nil {
+			return no(err)
+		}
+		set := resp.GetSet()
+		if len(set.GetDigest()) != 32 {
+			return enclave.NoAnswer{From: m.To, Kind: m.Kind, Attempt: m.Attempt, Reason: "it answered without a set digest"}
+		}
+		if self {
+			r.own = sel
+		}
+		return enclave.Prepared{From: m.To, Attempt: m.Attempt, Sig: signatureOf(resp.GetSignature()), Set: enclave.EligibleSet{
+			Eligible: set.GetEligible(), Cohort: set.GetCohort(), Digest: [32]byte(set.GetDigest()), Excluded: enclave.ExclusionsOf(set.GetExcluded()),
+		}}
+	case enclave.MsgPartial:
+		req := &cohortv1.ComputePartialRequest{JobId: r.job.ID, Spec: r.spec, JobTime: r.rj.Time.Unix(), SetDigest: m.SetDigest[:],
+			DecryptionSet: r.be.DecryptionSet(m.PartialSet)}
+		var (
+			resp *cohortv1.ComputePartialResponse
+			err  error
+		)
+		if self {
+			resp, err = r.n.computePartial(ctx, r.n.opts.Index, req)
+		} else {
+			resp, err = call(ctx, r.n, m.To, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.ComputePartialResponse, error) {
+				return c.ComputePartial(ctx, req)
+			})
+		}
+		if err != nil {
+			return no(err)
+		}
+		return enclave.PartialReply{From: m.To, Coordinates: resp.GetCoordinates(), Partial: resp.GetPartial(), Sig: signatureOf(resp.GetSignature())}
+	case enclave.MsgSign:
+		if self {
+			// The coordinator built the transcript from what it holds.
+			return enclave.Signed{From: m.To, Sig: enclave.Signature{Node: m.To, Bytes: attest.Sign(r.n.opts.Signing, r.transcriptStatement(m.To))}}
+		}
+		resp, err := callWithin(ctx, r.n, m.To, r.n.opts.Limits.PeerTimeout, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.SignTranscriptResponse, error) {
+			return signTranscript(ctx, c, m.Transcript)
+		})
+		if err != nil {
+			return no(err)
+		}
+		return enclave.Signed{From: m.To, Sig: signatureOf(resp.GetSignature())}
+	}
+	return enclave.NoAnswer{From: m.To, Kind: m.Kind, Reason: fmt.Sprintf("unknown message %s", m.Kind)}
+}
+
+// signatureOf reads a wire signature; a signature of another scheme is
+// given no signer, so that it does not verify.
+func signatureOf(s *cohortv1.NodeSignature) enclave.Signature {
+	if s.GetScheme() != cohortv1.SignatureScheme_SIGNATURE_SCHEME_ED25519 {
+		return enclave.Signature{Node: math.MaxUint32}
+	}
+	return enclave.Signature{Node: s.GetNodeIndex(), Bytes: s.GetSignature()}
+}
+
+func signatureProto(s enclave.Signature) *cohortv1.NodeSignature {
+	if s.Bytes == nil {
+		return nil
+	}
+	return &cohortv1.NodeSignature{NodeIndex: s.Node, Scheme: cohortv1.SignatureScheme_SIGNATURE_SCHEME_ED25519, Signature: s.Bytes}
+}
+
+// evidence is the wire form of what the nodes sent, with the released
+// sums once known.
+func (r *jobRun) evidence(out *enclave.Outcome) *cohortv1.JobEvidence {
+	ev := &cohortv1.JobEvidence{JobTime: r.rj.Time.Unix(), SpecDigest: r.rj.SpecDigest[:]}
+	if r.c == nil {
+		return ev
+	}
+	for _, e := range r.c.Evidence() {
+		ne := &cohortv1.NodeJobEvidence{NodeIndex: e.Node, SetSignature: signatureProto(e.SetSignature), Set: &cohortv1.EligibleSet{
+			Eligible: e.Set.Eligible, Cohort: e.Set.Cohort, Digest: e.Set.Digest[:], Excluded: e.Set.Excluded.Proto(),
+		}}
+		if e.Partial != nil {
+			ne.Partial, ne.PartialDigest, ne.PartialSignature = e.Partial, e.PartialDigest[:], signatureProto(e.PartialSignature)
+		}
+		ev.Nodes = append(ev.Nodes, ne)
+	}
+	if out != nil {
+		ev.Coordinates = make([]uint32, len(out.Coords))
+		ev.Sums = make([][]byte, len(out.Sums))
+		for i := range out.Coords {
+			ev.Coordinates[i], ev.Sums[i] = uint32(out.Coords[i]), out.Sums[i].Bytes()
+		}
+	}
+	return ev
+}
+
+// result is the buyer's result of a released outcome.
+func (r *jobRun) result(out *enclave.Outcome) *cohortv1.Result {
+	b := r.spec.GetBackend()
+	if b == cohortv1.Backend_BACKEND_UNSPECIFIED {
+		b = r.ds.Desc.GetBackend()
+	}
+	return &cohortv1.Result{
+		JobId: r.job.ID, CohortSize: out.Cohort, Outputs: out.Outputs, ReleasedAt: r.releasedAt.Unix(),
+		DatasetId: r.ds.Desc.GetId(), Backend: b,
+	}
+}
