@@ -13,6 +13,7 @@ import (
 
 	"github.com/cohort-dev/cohort/client"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
+	"github.com/cohort-dev/cohort/render"
 	"github.com/cohort-dev/cohort/schema"
 )
 
@@ -81,7 +82,7 @@ func runDemoJob(ctx context.Context, out io.Writer, b *client.Buyer, j *demoJob,
 		return err
 	}
 	fmt.Fprintf(out, "           job %s (%s, %d outputs, spec in %s):\n", sub.GetJobId(), j.name, len(spec.GetOutputs()), path)
-	if j.job, err = b.WatchJob(ctx, sub.GetJobId(), newJobPrinter(&indentWriter{w: out, prefix: "         "})); err != nil {
+	if j.job, err = b.WatchJob(ctx, sub.GetJobId(), render.JobProgress(&indentWriter{w: out, prefix: "         "})); err != nil {
 		return err
 	}
 	if err := client.JobError(j.job); err != nil {
@@ -159,7 +160,7 @@ func compareOutput(o *cohortv1.Output, v *cohortv1.OutputValue, t *demoTruth) ([
 			exact, valid := new(big.Rat).SetString(n.GetExact())
 			ok = ok && valid && exact.Cmp(want) == 0
 		}
-		return []comparison{{name, formatFloat(n.GetValue()), formatFloat(wf), ok}}, nil
+		return []comparison{{name, render.Float(n.GetValue()), render.Float(wf), ok}}, nil
 	}
 	switch o.GetKind() {
 	case cohortv1.OutputKind_OUTPUT_KIND_COUNT:
@@ -204,7 +205,7 @@ func compareOutput(o *cohortv1.Output, v *cohortv1.OutputValue, t *demoTruth) ([
 				} else {
 					want, _ = t.covariance(fs[i], fs[j]).Float64()
 				}
-				rows = append(rows, comparison{fmt.Sprintf("%s(%s, %s)", kind, fs[i], fs[j]), formatFloat(got), formatFloat(want), closeEnough(got, want)})
+				rows = append(rows, comparison{fmt.Sprintf("%s(%s, %s)", kind, fs[i], fs[j]), render.Float(got), render.Float(want), closeEnough(got, want)})
 			}
 		}
 		return rows, nil
@@ -217,12 +218,12 @@ func compareOutput(o *cohortv1.Output, v *cohortv1.OutputValue, t *demoTruth) ([
 		if err != nil {
 			return nil, err
 		}
-		rows := []comparison{{"intercept", formatFloat(reg.GetIntercept()), formatFloat(b0), closeEnough(reg.GetIntercept(), b0)}}
+		rows := []comparison{{"intercept", render.Float(reg.GetIntercept()), render.Float(b0), closeEnough(reg.GetIntercept(), b0)}}
 		for i, f := range o.GetFeatures() {
 			got := reg.GetCoefficients()[i]
-			rows = append(rows, comparison{"coefficient " + f, formatFloat(got), formatFloat(bs[i]), closeEnough(got, bs[i])})
+			rows = append(rows, comparison{"coefficient " + f, render.Float(got), render.Float(bs[i]), closeEnough(got, bs[i])})
 		}
-		return append(rows, comparison{"R²", formatFloat(reg.GetR2()), formatFloat(r2), closeEnough(reg.GetR2(), r2)}), nil
+		return append(rows, comparison{"R²", render.Float(reg.GetR2()), render.Float(r2), closeEnough(reg.GetR2(), r2)}), nil
 	}
 	return nil, fmt.Errorf("the demo has no plaintext computation of %s", o.GetKind())
 }
