@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"context"
@@ -17,25 +17,25 @@ import (
 	"github.com/cohort-dev/cohort/schema"
 )
 
-// demoTolerance is how far a released float may be from the plaintext
+// tolerance is how far a released float may be from the plaintext
 // computation, relative: the outputs are computed exactly and rounded once,
 // so anything beyond a few units in the last place is a fault.
-const demoTolerance = 1e-9
+const tolerance = 1e-9
 
-// demoJob is a job of the demo: its spec as YAML and what became of it.
-type demoJob struct {
+// jobRun is a job of the demo: its spec as YAML and what became of it.
+type jobRun struct {
 	name   string
 	yaml   string
 	job    *cohortv1.Job
 	result *cohortv1.Result
 }
 
-// demoJobs are the demo's jobs on the schema: statistics of every field (a
+// jobsFor are the demo's jobs on the schema: statistics of every field (a
 // count; mean and variance of every numeric field; a histogram of every
 // category and bool field; the correlation of the moment fields), and a
 // linear regression of resting heart rate on the other moment fields.
-func demoJobs(s *schema.Schema) []*demoJob {
-	head := fmt.Sprintf("dataset: %s\nepoch: current\npurpose: %s\noutputs:\n", s.ID, demoJobPurpose)
+func jobsFor(s *schema.Schema) []*jobRun {
+	head := fmt.Sprintf("dataset: %s\nepoch: current\npurpose: %s\noutputs:\n", s.ID, jobPurpose)
 	var st strings.Builder
 	st.WriteString("# Statistics of the public-health cohort (written by cohort demo).\n" + head + "  - count\n")
 	for _, f := range s.Fields {
@@ -51,7 +51,7 @@ func demoJobs(s *schema.Schema) []*demoJob {
 	if len(s.Moments) >= 2 {
 		fmt.Fprintf(&st, "  - {correlation: [%s]}\n", strings.Join(s.Moments, ", "))
 	}
-	jobs := []*demoJob{{name: "statistics", yaml: st.String()}}
+	jobs := []*jobRun{{name: "statistics", yaml: st.String()}}
 	var features []string
 	for _, m := range s.Moments {
 		if m != "resting_hr" {
@@ -59,16 +59,16 @@ func demoJobs(s *schema.Schema) []*demoJob {
 		}
 	}
 	if len(features) > 0 && len(features) < len(s.Moments) {
-		jobs = append(jobs, &demoJob{name: "regression", yaml: "# Resting heart rate against the other moment fields (written by cohort demo).\n" + head +
+		jobs = append(jobs, &jobRun{name: "regression", yaml: "# Resting heart rate against the other moment fields (written by cohort demo).\n" + head +
 			fmt.Sprintf("  - {linear_regression: {target: resting_hr, features: [%s]}}\n", strings.Join(features, ", "))})
 	}
 	return jobs
 }
 
-// runDemoJob writes the job's YAML to dir, submits it, follows it, fetches
+// runJob writes the job's YAML to dir, submits it, follows it, fetches
 // its result and checks every released value against the plaintext truth
 // and the exclusions against what the demo did.
-func runDemoJob(ctx context.Context, out io.Writer, b *client.Buyer, j *demoJob, dir string, epoch uint64, truth *demoTruth, want *cohortv1.Exclusions) error {
+func runJob(ctx context.Context, out io.Writer, b *client.Buyer, j *jobRun, dir string, epoch uint64, truth *plainTruth, want *cohortv1.Exclusions) error {
 	path := filepath.Join(dir, j.name+".yaml")
 	if err := os.WriteFile(path, []byte(j.yaml), 0o600); err != nil {
 		return err
@@ -100,7 +100,7 @@ func runDemoJob(ctx context.Context, out io.Writer, b *client.Buyer, j *demoJob,
 	if int(j.result.GetCohortSize()) != truth.count() {
 		return fmt.Errorf("demo: job %s released a cohort of %d, the plaintext has %d eligible records", sub.GetJobId(), j.result.GetCohortSize(), truth.count())
 	}
-	return compareDemoResult(out, spec, j.result, truth)
+	return compareResult(out, spec, j.result, truth)
 }
 
 // comparison is one row of the released-versus-plaintext table.
@@ -110,9 +110,9 @@ type comparison struct {
 	ok                bool
 }
 
-// compareDemoResult prints every released value beside the plaintext truth
+// compareResult prints every released value beside the plaintext truth
 // and fails if any differs beyond rounding.
-func compareDemoResult(out io.Writer, spec *cohortv1.JobSpec, r *cohortv1.Result, truth *demoTruth) error {
+func compareResult(out io.Writer, spec *cohortv1.JobSpec, r *cohortv1.Result, truth *plainTruth) error {
 	if len(r.GetOutputs()) != len(spec.GetOutputs()) {
 		return fmt.Errorf("demo: %d outputs released for %d requested", len(r.GetOutputs()), len(spec.GetOutputs()))
 	}
@@ -144,7 +144,7 @@ func compareDemoResult(out io.Writer, spec *cohortv1.JobSpec, r *cohortv1.Result
 }
 
 // compareOutput compares one released output with the truth.
-func compareOutput(o *cohortv1.Output, v *cohortv1.OutputValue, t *demoTruth) ([]comparison, error) {
+func compareOutput(o *cohortv1.Output, v *cohortv1.OutputValue, t *plainTruth) ([]comparison, error) {
 	if v.GetKind() != o.GetKind() {
 		return nil, fmt.Errorf("released kind %s", v.GetKind())
 	}
@@ -229,13 +229,13 @@ func compareOutput(o *cohortv1.Output, v *cohortv1.OutputValue, t *demoTruth) ([
 }
 
 // closeEnough reports whether a released float matches the truth up to
-// demoTolerance, relative.
+// tolerance, relative.
 func closeEnough(got, want float64) bool {
 	if math.IsNaN(got) || math.IsNaN(want) {
 		return false
 	}
 	d := math.Abs(got - want)
-	return d <= demoTolerance*math.Max(math.Abs(got), math.Abs(want)) || d < 1e-15
+	return d <= tolerance*math.Max(math.Abs(got), math.Abs(want)) || d < 1e-15
 }
 
 // indentWriter prefixes every line written through it.

@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"errors"
@@ -9,19 +9,19 @@ import (
 	"github.com/cohort-dev/cohort/schema"
 )
 
-// demoTruth computes, in the demo process and from the plaintext records a
+// plainTruth computes, in the demo process and from the plaintext records a
 // job may count, what the job should release: the reference the released
 // values are checked against. It works record by record in exact
 // rationals (math/big), independently of the sufficient statistics, the
 // shares and package enclave.
-type demoTruth struct {
+type plainTruth struct {
 	s       *schema.Schema
 	numbers []map[string]*big.Rat // per eligible record: int, fixed and bool fields (bool as 0/1)
 	labels  []map[string]string   // per eligible record: category and bool fields by value name
 }
 
-func newDemoTruth(s *schema.Schema, recs []demoRecord, purpose string) (*demoTruth, error) {
-	t := &demoTruth{s: s}
+func newPlainTruth(s *schema.Schema, recs []person, purpose string) (*plainTruth, error) {
+	t := &plainTruth{s: s}
 	for _, rec := range recs {
 		if !rec.eligible(purpose) {
 			continue
@@ -57,9 +57,9 @@ func newDemoTruth(s *schema.Schema, recs []demoRecord, purpose string) (*demoTru
 	return t, nil
 }
 
-func (t *demoTruth) count() int { return len(t.numbers) }
+func (t *plainTruth) count() int { return len(t.numbers) }
 
-func (t *demoTruth) sum(field string) *big.Rat {
+func (t *plainTruth) sum(field string) *big.Rat {
 	s := new(big.Rat)
 	for _, r := range t.numbers {
 		s.Add(s, r[field])
@@ -67,12 +67,12 @@ func (t *demoTruth) sum(field string) *big.Rat {
 	return s
 }
 
-func (t *demoTruth) mean(field string) *big.Rat {
+func (t *plainTruth) mean(field string) *big.Rat {
 	return new(big.Rat).Quo(t.sum(field), big.NewRat(int64(t.count()), 1))
 }
 
 // centered is Σ (a − ā)(b − b̄) over the records.
-func (t *demoTruth) centered(a, b string) *big.Rat {
+func (t *plainTruth) centered(a, b string) *big.Rat {
 	ma, mb := t.mean(a), t.mean(b)
 	s, da, db := new(big.Rat), new(big.Rat), new(big.Rat)
 	for _, r := range t.numbers {
@@ -85,11 +85,11 @@ func (t *demoTruth) centered(a, b string) *big.Rat {
 
 // covariance is the sample covariance (divisor n − 1); variance is its
 // diagonal.
-func (t *demoTruth) covariance(a, b string) *big.Rat {
+func (t *plainTruth) covariance(a, b string) *big.Rat {
 	return new(big.Rat).Quo(t.centered(a, b), big.NewRat(int64(t.count()-1), 1))
 }
 
-func (t *demoTruth) correlation(a, b string) float64 {
+func (t *plainTruth) correlation(a, b string) float64 {
 	cab := t.centered(a, b)
 	den := new(big.Rat).Mul(t.centered(a, a), t.centered(b, b))
 	if den.Sign() == 0 {
@@ -100,7 +100,7 @@ func (t *demoTruth) correlation(a, b string) float64 {
 }
 
 // histogram counts the records with each value of a category or bool field.
-func (t *demoTruth) histogram(field string) map[string]uint64 {
+func (t *plainTruth) histogram(field string) map[string]uint64 {
 	out := map[string]uint64{}
 	for _, r := range t.labels {
 		out[r[field]]++
@@ -112,7 +112,7 @@ func (t *demoTruth) histogram(field string) map[string]uint64 {
 // error plus ridge·Σ βⱼ² (intercept unpenalised), by solving the normal
 // equations (XᵀX + ridge·I′)β = Xᵀy exactly; R² = 1 − SSE/SST is exact for
 // that β.
-func (t *demoTruth) linearRegression(target string, features []string, ridge float64) (intercept float64, coefs []float64, r2 float64, err error) {
+func (t *plainTruth) linearRegression(target string, features []string, ridge float64) (intercept float64, coefs []float64, r2 float64, err error) {
 	p := len(features) + 1
 	x := func(r map[string]*big.Rat, j int) *big.Rat {
 		if j == 0 {

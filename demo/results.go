@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"os"
@@ -7,7 +7,7 @@ import (
 )
 
 // writeResultsJSON writes the demo's released results (render.ResultsJSON).
-func writeResultsJSON(path, datasetID string, jobs []*demoJob) error {
+func writeResultsJSON(path, datasetID string, jobs []*jobRun) error {
 	rs := make([]render.JobResult, len(jobs))
 	for i, j := range jobs {
 		rs[i] = render.JobResult{Job: j.job, Result: j.result}
