@@ -442,7 +442,7 @@ func (r *run) jobs(ctx context.Context, recs []person, epoch uint64, tokenPath s
 		return nil, err
 	}
 	defer b.Close()
-	truth, err := newPlainTruth(r.schema, recs, jobPurpose)
+	truth, err := eligibleCohort(r.schema, recs, jobPurpose)
 	if err != nil {
 		return nil, err
 	}

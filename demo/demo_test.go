@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cohort-dev/cohort/enclave/stats/reference"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/he"
 	"github.com/cohort-dev/cohort/schema"
@@ -90,7 +91,7 @@ func TestDemoRecords(t *testing.T) {
 	}
 	s := schema.Default()
 	smokers, commercial := 0, 0
-	var age, steps, hr, smoke []float64
+	var all []schema.Record
 	regions := map[string]int{}
 	for i, r := range recs {
 		if _, err := s.Encode(r.record()); err != nil {
@@ -109,8 +110,7 @@ func TestDemoRecords(t *testing.T) {
 			}
 		}
 		regions[r.Region]++
-		age, steps, hr = append(age, float64(r.Age)), append(steps, float64(r.Steps)), append(hr, float64(r.RestingHR))
-		smoke = append(smoke, map[bool]float64{false: 0, true: 1}[r.Smoker])
+		all = append(all, r.record())
 	}
 	if smokers < 300 || smokers > 500 {
 		t.Errorf("%d smokers of 2000, want about 400", smokers)
@@ -121,35 +121,22 @@ func TestDemoRecords(t *testing.T) {
 	if len(regions) != 4 {
 		t.Errorf("regions %v", regions)
 	}
+	ref, err := reference.New(s, all)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		name string
-		a, b []float64
+		a, b string
 		sign float64
 	}{
-		{"steps~age", steps, age, -1}, {"steps~smoker", steps, smoke, -1},
-		{"hr~age", hr, age, 1}, {"hr~smoker", hr, smoke, 1}, {"hr~steps", hr, steps, -1},
+		{"steps~age", "steps", "age", -1}, {"steps~smoker", "steps", "smoker", -1},
+		{"hr~age", "resting_hr", "age", 1}, {"hr~smoker", "resting_hr", "smoker", 1}, {"hr~steps", "resting_hr", "steps", -1},
 	} {
-		if r := pearson(c.a, c.b); r*c.sign < 0.1 {
-			t.Errorf("correlation %s = %.3f, want sign %v", c.name, r, c.sign)
+		if r, err := ref.Correlation(c.a, c.b); err != nil || r*c.sign < 0.1 {
+			t.Errorf("correlation %s = %.3f (%v), want sign %v", c.name, r, err, c.sign)
 		}
 	}
-}
-
-func pearson(a, b []float64) float64 {
-	var ma, mb float64
-	for i := range a {
-		ma += a[i]
-		mb += b[i]
-	}
-	ma /= float64(len(a))
-	mb /= float64(len(b))
-	var sab, saa, sbb float64
-	for i := range a {
-		sab += (a[i] - ma) * (b[i] - mb)
-		saa += (a[i] - ma) * (a[i] - ma)
-		sbb += (b[i] - mb) * (b[i] - mb)
-	}
-	return sab / math.Sqrt(saa*sbb)
 }
 
 func TestWriteRecordsCSV(t *testing.T) {
@@ -182,48 +169,52 @@ func TestDemoTruth(t *testing.T) {
 		recs = append(recs, person{Age: age, Steps: int64(1000 * i), RestingHR: hr, SleepH: 700, Smoker: smoker, Region: regionNames[i%4], Purposes: researchPurposes})
 	}
 	recs = append(recs, person{Age: 90, RestingHR: 200, SleepH: 700, Region: "east", Purposes: researchPurposes, Revoked: true})
-	tr, err := newPlainTruth(schema.Default(), recs, jobPurpose)
+	tr, err := eligibleCohort(schema.Default(), recs, jobPurpose)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tr.count() != 12 {
-		t.Fatalf("count %d: the revoked record counted", tr.count())
+	if tr.Len() != 12 {
+		t.Fatalf("count %d: the revoked record counted", tr.Len())
 	}
-	if m := tr.mean("age"); m.Cmp(big.NewRat(42, 1)) != 0 {
-		t.Errorf("mean age %v", m)
+	if m, err := tr.Mean("age"); err != nil || m.Cmp(big.NewRat(42, 1)) != 0 {
+		t.Errorf("mean age %v, %v", m, err)
 	}
-	if v := tr.covariance("sleep_h", "sleep_h"); v.Sign() != 0 {
-		t.Errorf("variance of a constant %v", v)
+	if v, err := tr.Covariance("sleep_h", "sleep_h"); err != nil || v.Sign() != 0 {
+		t.Errorf("variance of a constant %v, %v", v, err)
 	}
-	if h := tr.histogram("region"); h["north"] != 3 || h["east"] != 3 {
-		t.Errorf("histogram %v", h)
+	if h, err := tr.Histogram("region"); err != nil || h["north"] != 3 || h["east"] != 3 {
+		t.Errorf("histogram %v, %v", h, err)
 	}
-	if h := tr.histogram("smoker"); h["true"] != 4 || h["false"] != 8 {
-		t.Errorf("smoker histogram %v", h)
+	if h, err := tr.Histogram("smoker"); err != nil || h["true"] != 4 || h["false"] != 8 {
+		t.Errorf("smoker histogram %v, %v", h, err)
 	}
-	if r := tr.correlation("age", "steps"); !near(r, 1) {
-		t.Errorf("correlation of collinear fields %v", r)
+	if r, err := tr.Correlation("age", "steps"); err != nil || !near(r, 1) {
+		t.Errorf("correlation of collinear fields %v, %v", r, err)
 	}
-	b0, bs, r2, err := tr.linearRegression("resting_hr", []string{"age", "smoker"}, 0)
-	if err != nil || !near(b0, 100) || !near(bs[0], -0.5) || !near(bs[1], 3) || !near(r2, 1) {
-		t.Errorf("regression %v %v %v %v", b0, bs, r2, err)
+	fit, err := tr.LinearRegression("resting_hr", []string{"age", "smoker"}, 0)
+	if err != nil || !near(fit.Intercept, 100) || !near(fit.Coefficients[0], -0.5) || !near(fit.Coefficients[1], 3) || !near(fit.R2, 1) {
+		t.Errorf("regression %+v %v", fit, err)
 	}
-	if _, _, _, err := tr.linearRegression("resting_hr", []string{"age", "steps"}, 0); err == nil {
+	if _, err := tr.LinearRegression("resting_hr", []string{"age", "steps"}, 0); err == nil {
 		t.Error("collinear features solved")
 	}
-	if _, _, _, err := tr.linearRegression("resting_hr", []string{"age", "steps"}, 0.5); err != nil {
+	if _, err := tr.LinearRegression("resting_hr", []string{"age", "steps"}, 0.5); err != nil {
 		t.Errorf("ridge makes collinear features solvable: %v", err)
 	}
 }
 
 func TestCompareOutputDetectsDifferences(t *testing.T) {
 	recs := people(30, 3)
-	tr, err := newPlainTruth(schema.Default(), recs, jobPurpose)
+	tr, err := eligibleCohort(schema.Default(), recs, jobPurpose)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantMean, _ := tr.mean("age").Float64()
-	exact := tr.mean("age").RatString()
+	m, err := tr.Mean("age")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantMean, _ := m.Float64()
+	exact := m.RatString()
 	mean := &cohortv1.Output{Kind: cohortv1.OutputKind_OUTPUT_KIND_MEAN, Fields: []string{"age"}}
 	scalar := func(v float64, exact string) *cohortv1.OutputValue {
 		return &cohortv1.OutputValue{Kind: cohortv1.OutputKind_OUTPUT_KIND_MEAN, Value: &cohortv1.OutputValue_Scalar{Scalar: &cohortv1.Number{Value: v, Exact: exact}}}

@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/cohort-dev/cohort/client"
+	"github.com/cohort-dev/cohort/enclave/stats/reference"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/render"
 	"github.com/cohort-dev/cohort/schema"
@@ -68,7 +69,7 @@ func jobsFor(s *schema.Schema) []*jobRun {
 // runJob writes the job's YAML to dir, submits it, follows it, fetches
 // its result and checks every released value against the plaintext truth
 // and the exclusions against what the demo did.
-func runJob(ctx context.Context, out io.Writer, b *client.Buyer, j *jobRun, dir string, epoch uint64, truth *plainTruth, want *cohortv1.Exclusions) error {
+func runJob(ctx context.Context, out io.Writer, b *client.Buyer, j *jobRun, dir string, epoch uint64, truth *reference.Cohort, want *cohortv1.Exclusions) error {
 	path := filepath.Join(dir, j.name+".yaml")
 	if err := os.WriteFile(path, []byte(j.yaml), 0o600); err != nil {
 		return err
@@ -97,8 +98,8 @@ func runJob(ctx context.Context, out io.Writer, b *client.Buyer, j *jobRun, dir 
 	if got.GetPurpose() != want.GetPurpose() || got.GetRevoked() != want.GetRevoked() || got.GetEpoch()+got.GetExpired()+got.GetContributorMinimum() != 0 {
 		return fmt.Errorf("demo: job %s excluded %v, the demo expected %v", sub.GetJobId(), got, want)
 	}
-	if int(j.result.GetCohortSize()) != truth.count() {
-		return fmt.Errorf("demo: job %s released a cohort of %d, the plaintext has %d eligible records", sub.GetJobId(), j.result.GetCohortSize(), truth.count())
+	if int(j.result.GetCohortSize()) != truth.Len() {
+		return fmt.Errorf("demo: job %s released a cohort of %d, the plaintext has %d eligible records", sub.GetJobId(), j.result.GetCohortSize(), truth.Len())
 	}
 	return compareResult(out, spec, j.result, truth)
 }
@@ -112,7 +113,7 @@ type comparison struct {
 
 // compareResult prints every released value beside the plaintext truth
 // and fails if any differs beyond rounding.
-func compareResult(out io.Writer, spec *cohortv1.JobSpec, r *cohortv1.Result, truth *plainTruth) error {
+func compareResult(out io.Writer, spec *cohortv1.JobSpec, r *cohortv1.Result, truth *reference.Cohort) error {
 	if len(r.GetOutputs()) != len(spec.GetOutputs()) {
 		return fmt.Errorf("demo: %d outputs released for %d requested", len(r.GetOutputs()), len(spec.GetOutputs()))
 	}
@@ -143,13 +144,17 @@ func compareResult(out io.Writer, spec *cohortv1.JobSpec, r *cohortv1.Result, tr
 	return nil
 }
 
-// compareOutput compares one released output with the truth.
-func compareOutput(o *cohortv1.Output, v *cohortv1.OutputValue, t *plainTruth) ([]comparison, error) {
+// compareOutput compares one released output with the plaintext
+// computation (package reference).
+func compareOutput(o *cohortv1.Output, v *cohortv1.OutputValue, t *reference.Cohort) ([]comparison, error) {
 	if v.GetKind() != o.GetKind() {
 		return nil, fmt.Errorf("released kind %s", v.GetKind())
 	}
 	kind := client.OutputKindName(o.GetKind())
-	scalar := func(want *big.Rat, name string) ([]comparison, error) {
+	scalar := func(want *big.Rat, err error, name string) ([]comparison, error) {
+		if err != nil {
+			return nil, err
+		}
 		n := v.GetScalar()
 		if n == nil {
 			return nil, fmt.Errorf("no number released")
@@ -162,22 +167,43 @@ func compareOutput(o *cohortv1.Output, v *cohortv1.OutputValue, t *plainTruth) (
 		}
 		return []comparison{{name, render.Float(n.GetValue()), render.Float(wf), ok}}, nil
 	}
+	field := func() (string, error) {
+		if len(o.GetFields()) != 1 {
+			return "", fmt.Errorf("%s of %d fields", kind, len(o.GetFields()))
+		}
+		return o.GetFields()[0], nil
+	}
 	switch o.GetKind() {
 	case cohortv1.OutputKind_OUTPUT_KIND_COUNT:
-		return scalar(big.NewRat(int64(t.count()), 1), "count")
-	case cohortv1.OutputKind_OUTPUT_KIND_SUM:
-		return scalar(t.sum(o.GetFields()[0]), kind+" "+o.GetFields()[0])
-	case cohortv1.OutputKind_OUTPUT_KIND_MEAN:
-		return scalar(t.mean(o.GetFields()[0]), kind+" "+o.GetFields()[0])
-	case cohortv1.OutputKind_OUTPUT_KIND_VARIANCE:
-		f := o.GetFields()[0]
-		return scalar(t.covariance(f, f), kind+" "+f)
+		return scalar(big.NewRat(int64(t.Len()), 1), nil, "count")
+	case cohortv1.OutputKind_OUTPUT_KIND_SUM, cohortv1.OutputKind_OUTPUT_KIND_MEAN, cohortv1.OutputKind_OUTPUT_KIND_VARIANCE:
+		f, err := field()
+		if err != nil {
+			return nil, err
+		}
+		switch o.GetKind() {
+		case cohortv1.OutputKind_OUTPUT_KIND_SUM:
+			x, err := t.Sum(f)
+			return scalar(x, err, kind+" "+f)
+		case cohortv1.OutputKind_OUTPUT_KIND_MEAN:
+			x, err := t.Mean(f)
+			return scalar(x, err, kind+" "+f)
+		}
+		x, err := t.Variance(f)
+		return scalar(x, err, kind+" "+f)
 	case cohortv1.OutputKind_OUTPUT_KIND_HISTOGRAM:
 		h := v.GetHistogram()
 		if h == nil {
 			return nil, fmt.Errorf("no histogram released")
 		}
-		want := t.histogram(o.GetFields()[0])
+		f, err := field()
+		if err != nil {
+			return nil, err
+		}
+		want, err := t.Histogram(f)
+		if err != nil {
+			return nil, err
+		}
 		var rows []comparison
 		var seen uint64
 		for _, b := range h.GetBins() {
@@ -185,7 +211,7 @@ func compareOutput(o *cohortv1.Output, v *cohortv1.OutputValue, t *plainTruth) (
 				fmt.Sprint(b.GetCount()), fmt.Sprint(want[b.GetValue()]), b.GetCount() == want[b.GetValue()]})
 			seen += want[b.GetValue()]
 		}
-		if seen != uint64(t.count()) {
+		if seen != uint64(t.Len()) {
 			return nil, fmt.Errorf("the histogram of %s lacks values the records have", h.GetField())
 		}
 		return rows, nil
@@ -201,9 +227,17 @@ func compareOutput(o *cohortv1.Output, v *cohortv1.OutputValue, t *plainTruth) (
 				got := m.GetEntries()[i*len(fs)+j].GetValue()
 				var want float64
 				if o.GetKind() == cohortv1.OutputKind_OUTPUT_KIND_CORRELATION {
-					want = t.correlation(fs[i], fs[j])
+					r, err := t.Correlation(fs[i], fs[j])
+					if err != nil {
+						return nil, err
+					}
+					want = r
 				} else {
-					want, _ = t.covariance(fs[i], fs[j]).Float64()
+					c, err := t.Covariance(fs[i], fs[j])
+					if err != nil {
+						return nil, err
+					}
+					want, _ = c.Float64()
 				}
 				rows = append(rows, comparison{fmt.Sprintf("%s(%s, %s)", kind, fs[i], fs[j]), render.Float(got), render.Float(want), closeEnough(got, want)})
 			}
@@ -214,16 +248,16 @@ func compareOutput(o *cohortv1.Output, v *cohortv1.OutputValue, t *plainTruth) (
 		if reg == nil || len(reg.GetCoefficients()) != len(o.GetFeatures()) {
 			return nil, fmt.Errorf("no regression with %d coefficients released", len(o.GetFeatures()))
 		}
-		b0, bs, r2, err := t.linearRegression(o.GetTarget(), o.GetFeatures(), o.GetRidgeLambda())
+		fit, err := t.LinearRegression(o.GetTarget(), o.GetFeatures(), o.GetRidgeLambda())
 		if err != nil {
 			return nil, err
 		}
-		rows := []comparison{{"intercept", render.Float(reg.GetIntercept()), render.Float(b0), closeEnough(reg.GetIntercept(), b0)}}
+		rows := []comparison{{"intercept", render.Float(reg.GetIntercept()), render.Float(fit.Intercept), closeEnough(reg.GetIntercept(), fit.Intercept)}}
 		for i, f := range o.GetFeatures() {
 			got := reg.GetCoefficients()[i]
-			rows = append(rows, comparison{"coefficient " + f, render.Float(got), render.Float(bs[i]), closeEnough(got, bs[i])})
+			rows = append(rows, comparison{"coefficient " + f, render.Float(got), render.Float(fit.Coefficients[i]), closeEnough(got, fit.Coefficients[i])})
 		}
-		return append(rows, comparison{"R²", render.Float(reg.GetR2()), render.Float(r2), closeEnough(reg.GetR2(), r2)}), nil
+		return append(rows, comparison{"R²", render.Float(reg.GetR2()), render.Float(fit.R2), closeEnough(reg.GetR2(), fit.R2)}), nil
 	}
 	return nil, fmt.Errorf("the demo has no plaintext computation of %s", o.GetKind())
 }

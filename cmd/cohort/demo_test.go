@@ -24,7 +24,9 @@ import (
 
 	"github.com/cohort-dev/cohort/audit"
 	"github.com/cohort-dev/cohort/demo"
+	"github.com/cohort-dev/cohort/enclave/stats/reference"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
+	"github.com/cohort-dev/cohort/schema"
 )
 
 // syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
@@ -211,10 +213,10 @@ type demoOutput struct {
 
 // checkDemoFiles parses results.json strictly in its documented shape and
 // checks count, means, variances, histograms and correlations against the
-// eligible rows of records.csv.
+// eligible rows of records.csv (package reference).
 func checkDemoFiles(t *testing.T, dir string) {
 	t.Helper()
-	rows := readEligibleRows(t, filepath.Join(dir, "records.csv"))
+	ref := readEligibleRecords(t, filepath.Join(dir, "records.csv"))
 	raw, err := os.ReadFile(filepath.Join(dir, "results.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -230,8 +232,8 @@ func checkDemoFiles(t *testing.T, dir string) {
 	}
 	kinds := map[string]int{}
 	for _, j := range res.Jobs {
-		if !strings.HasPrefix(j.JobID, "job-") || j.Status != "DONE" || j.Backend != "mpc" || j.Cohort != len(rows) {
-			t.Errorf("job %+v; want DONE, mpc, cohort %d", j, len(rows))
+		if !strings.HasPrefix(j.JobID, "job-") || j.Status != "DONE" || j.Backend != "mpc" || j.Cohort != ref.Len() {
+			t.Errorf("job %+v; want DONE, mpc, cohort %d", j, ref.Len())
 		}
 		for _, rawOut := range j.Outputs {
 			var o demoOutput
@@ -241,7 +243,7 @@ func checkDemoFiles(t *testing.T, dir string) {
 				t.Fatalf("output %s: %v", rawOut, err)
 			}
 			kinds[o.Kind]++
-			checkDemoOutput(t, o, rows)
+			checkDemoOutput(t, o, ref)
 		}
 	}
 	for _, k := range []string{"count", "mean", "variance", "histogram", "correlation", "linear_regression"} {
@@ -251,9 +253,9 @@ func checkDemoFiles(t *testing.T, dir string) {
 	}
 }
 
-// readEligibleRows returns the rows of records.csv with eligible = 1, by
-// column name.
-func readEligibleRows(t *testing.T, path string) []map[string]string {
+// readEligibleRecords reads the rows of records.csv with eligible = 1, by
+// column name, as records of the default schema.
+func readEligibleRecords(t *testing.T, path string) *reference.Cohort {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -268,78 +270,80 @@ func readEligibleRows(t *testing.T, path string) []map[string]string {
 	if !slices.Equal(all[0], want) {
 		t.Fatalf("records.csv header %q, want %q", all[0], want)
 	}
-	var rows []map[string]string
-	for _, rec := range all[1:] {
-		row := map[string]string{}
+	s := schema.Default()
+	var recs []schema.Record
+	for _, row := range all[1:] {
+		cols := map[string]string{}
 		for i, name := range all[0] {
-			row[name] = rec[i]
+			cols[name] = row[i]
 		}
-		if row["eligible"] == "1" {
-			rows = append(rows, row)
+		if cols["eligible"] != "1" {
+			continue
 		}
+		rec := schema.Record{}
+		for _, fl := range s.Fields {
+			text := cols[fl.Name]
+			switch fl.Type {
+			case schema.Int:
+				x, err := strconv.ParseInt(text, 10, 64)
+				if err != nil {
+					t.Fatalf("records.csv: %s = %q", fl.Name, text)
+				}
+				rec[fl.Name] = schema.IntValue(x)
+			case schema.Fixed:
+				v, err := schema.FixedValue(text)
+				if err != nil {
+					t.Fatalf("records.csv: %s = %q", fl.Name, text)
+				}
+				rec[fl.Name] = v
+			case schema.Bool:
+				if text != "0" && text != "1" {
+					t.Fatalf("records.csv: %s = %q", fl.Name, text)
+				}
+				rec[fl.Name] = schema.BoolValue(text == "1")
+			case schema.Category:
+				rec[fl.Name] = schema.CategoryValue(text)
+			}
+		}
+		recs = append(recs, rec)
 	}
-	return rows
+	ref, err := reference.New(s, recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref
 }
 
-func column(t *testing.T, rows []map[string]string, field string) []*big.Rat {
+func checkDemoOutput(t *testing.T, o demoOutput, ref *reference.Cohort) {
 	t.Helper()
-	out := make([]*big.Rat, len(rows))
-	for i, r := range rows {
-		x, ok := new(big.Rat).SetString(r[field])
-		if !ok {
-			t.Fatalf("records.csv: %s = %q", field, r[field])
+	float := func(x *big.Rat, err error) float64 {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
 		}
-		out[i] = x
+		f, _ := x.Float64()
+		return f
 	}
-	return out
-}
-
-func ratMean(xs []*big.Rat) *big.Rat {
-	s := new(big.Rat)
-	for _, x := range xs {
-		s.Add(s, x)
-	}
-	return s.Quo(s, big.NewRat(int64(len(xs)), 1))
-}
-
-// centeredSum is Σ (x − x̄)(y − ȳ).
-func centeredSum(xs, ys []*big.Rat) *big.Rat {
-	mx, my := ratMean(xs), ratMean(ys)
-	s := new(big.Rat)
-	for i := range xs {
-		a, b := new(big.Rat).Sub(xs[i], mx), new(big.Rat).Sub(ys[i], my)
-		s.Add(s, a.Mul(a, b))
-	}
-	return s
-}
-
-func checkDemoOutput(t *testing.T, o demoOutput, rows []map[string]string) {
-	t.Helper()
-	n := float64(len(rows))
+	n := float64(ref.Len())
 	switch o.Kind {
 	case "count":
 		if o.Value == nil || *o.Value != n {
 			t.Errorf("count %v, want %v", o.Value, n)
 		}
 	case "mean":
-		want, _ := ratMean(column(t, rows, o.Field)).Float64()
+		want := float(ref.Mean(o.Field))
 		if o.Value == nil || !near(*o.Value, want) {
 			t.Errorf("mean %s = %v, want %v", o.Field, o.Value, want)
 		}
 	case "variance":
-		xs := column(t, rows, o.Field)
-		want, _ := new(big.Rat).Quo(centeredSum(xs, xs), big.NewRat(int64(len(xs)-1), 1)).Float64()
+		want := float(ref.Variance(o.Field))
 		if o.Value == nil || !near(*o.Value, want) {
 			t.Errorf("variance %s = %v, want %v", o.Field, o.Value, want)
 		}
 	case "histogram":
-		want := map[string]uint64{}
-		for _, r := range rows {
-			v := r[o.Field]
-			if o.Field == "smoker" {
-				v = map[string]string{"0": "false", "1": "true"}[v]
-			}
-			want[v]++
+		want, err := ref.Histogram(o.Field)
+		if err != nil {
+			t.Fatal(err)
 		}
 		for k, c := range want {
 			if o.Counts[k] != c {
@@ -352,12 +356,9 @@ func checkDemoOutput(t *testing.T, o demoOutput, rows []map[string]string) {
 		}
 		for i, a := range o.Fields {
 			for j, b := range o.Fields {
-				xa, xb := column(t, rows, a), column(t, rows, b)
-				r2, _ := new(big.Rat).Quo(new(big.Rat).Mul(centeredSum(xa, xb), centeredSum(xa, xb)),
-					new(big.Rat).Mul(centeredSum(xa, xa), centeredSum(xb, xb))).Float64()
-				want := float64(centeredSum(xa, xb).Sign()) * math.Sqrt(r2)
-				if !near(o.Matrix[i][j], want) {
-					t.Errorf("correlation(%s, %s) = %v, want %v", a, b, o.Matrix[i][j], want)
+				want, err := ref.Correlation(a, b)
+				if err != nil || !near(o.Matrix[i][j], want) {
+					t.Errorf("correlation(%s, %s) = %v, want %v (%v)", a, b, o.Matrix[i][j], want, err)
 				}
 			}
 		}
