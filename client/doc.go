@@ -75,6 +75,8 @@
 // were submitted to. Transcript and Transcripts download the signed audit
 // transcript bundles a node publishes for its released jobs; package audit
 // verifies them offline, and nothing a node serves needs to be trusted.
+// MyJobs searches those transcripts locally for an identity's nullifiers:
+// which released jobs counted the contributor's records.
 //
 // # Errors
 //

@@ -11,29 +11,31 @@ import (
 	"testing"
 
 	"github.com/cohort-dev/cohort/enclave/stats"
+	"github.com/cohort-dev/cohort/enclave/stats/reference"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/schema"
 )
 
 // plain is a cohort of records kept in plaintext, so that every released
-// output can be checked against a direct computation over the values.
+// output can be checked against a direct computation over the values
+// (package reference).
 type plain struct {
 	s     *schema.Schema
 	n     int
-	num   map[string][]*big.Rat // numeric field → each record's value (bool: 0/1)
-	cat   map[string][]string   // category field → each record's value
-	total []*big.Int            // coordinate-wise sum of the encoded vectors
+	ref   *reference.Cohort // the records, in plaintext
+	total []*big.Int        // coordinate-wise sum of the encoded vectors
 }
 
 func newPlain(t testing.TB, s *schema.Schema, n int, seed uint64) *plain {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 99))
-	p := &plain{s: s, n: n, num: map[string][]*big.Rat{}, cat: map[string][]string{}}
+	p := &plain{s: s, n: n}
 	p.total = make([]*big.Int, s.Layout().Len)
 	for i := range p.total {
 		p.total[i] = new(big.Int)
 	}
-	for range n {
+	recs := make([]schema.Record, n)
+	for k := range recs {
 		r := s.RandomRecord(rng)
 		v, err := s.Encode(r)
 		if err != nil {
@@ -42,21 +44,11 @@ func newPlain(t testing.TB, s *schema.Schema, n int, seed uint64) *plain {
 		for i, x := range v {
 			p.total[i].Add(p.total[i], new(big.Int).SetUint64(x))
 		}
-		for _, f := range s.Fields {
-			text := r[f.Name].String()
-			switch f.Type {
-			case schema.Category:
-				p.cat[f.Name] = append(p.cat[f.Name], text)
-				continue
-			case schema.Bool:
-				text = map[string]string{"false": "0", "true": "1"}[text]
-			}
-			x, ok := new(big.Rat).SetString(text)
-			if !ok {
-				t.Fatalf("value %q of %s", text, f.Name)
-			}
-			p.num[f.Name] = append(p.num[f.Name], x)
-		}
+		recs[k] = r
+	}
+	var err error
+	if p.ref, err = reference.New(s, recs); err != nil {
+		t.Fatal(err)
 	}
 	return p
 }
@@ -74,139 +66,6 @@ func (p *plain) reconstruct(t testing.TB, outputs []*cohortv1.Output) ([]int, []
 		values[i] = new(big.Int).Set(p.total[c])
 	}
 	return coords, values
-}
-
-// Plaintext statistics, two-pass, exact where the value is rational.
-func (p *plain) sum(f string) *big.Rat {
-	s := new(big.Rat)
-	for _, x := range p.num[f] {
-		s.Add(s, x)
-	}
-	return s
-}
-
-func (p *plain) mean(f string) *big.Rat { return new(big.Rat).Quo(p.sum(f), big.NewRat(int64(p.n), 1)) }
-
-func (p *plain) cov(a, b string) *big.Rat {
-	ma, mb := p.mean(a), p.mean(b)
-	s := new(big.Rat)
-	for i := range p.n {
-		da := new(big.Rat).Sub(p.num[a][i], ma)
-		s.Add(s, da.Mul(da, new(big.Rat).Sub(p.num[b][i], mb)))
-	}
-	return s.Quo(s, big.NewRat(int64(p.n-1), 1))
-}
-
-// floats returns a field's values as float64.
-func (p *plain) floats(f string) []float64 {
-	out := make([]float64, p.n)
-	for i, x := range p.num[f] {
-		out[i], _ = x.Float64()
-	}
-	return out
-}
-
-// pearson is the textbook two-pass correlation in float64.
-func (p *plain) pearson(a, b string) float64 {
-	x, y := p.floats(a), p.floats(b)
-	mx, my := 0.0, 0.0
-	for i := range x {
-		mx += x[i]
-		my += y[i]
-	}
-	mx /= float64(p.n)
-	my /= float64(p.n)
-	sxy, sxx, syy := 0.0, 0.0, 0.0
-	for i := range x {
-		sxy += (x[i] - mx) * (y[i] - my)
-		sxx += (x[i] - mx) * (x[i] - mx)
-		syy += (y[i] - my) * (y[i] - my)
-	}
-	return sxy / math.Sqrt(sxx*syy)
-}
-
-// fit solves the uncentered normal equations over the records by Gaussian
-// elimination in rationals,
-//
-//	(XᵀX·scale + λI′)·β = Xᵀ(y − shift),
-//
-// X with a leading column of ones and I′ the identity without the
-// intercept's entry (scale 1, shift 0: least squares; scale 1/4, shift
-// 1/2: the quadratic logistic approximation), and returns β and the R² of
-// the fit on the records: 1 − Σ(y − ŷ)²/Σ(y − ȳ)² with ŷ = Xβ for least
-// squares and ŷ = 1/2 + Xβ/4 for the logistic approximation.
-func (p *plain) fit(t testing.TB, target string, features []string, lambda float64, logistic bool) ([]float64, float64) {
-	t.Helper()
-	scale, shift := big.NewRat(1, 1), new(big.Rat)
-	if logistic {
-		scale, shift = big.NewRat(1, 4), big.NewRat(1, 2)
-	}
-	k := len(features) + 1
-	row := func(r int) []*big.Rat {
-		x := []*big.Rat{big.NewRat(1, 1)}
-		for _, f := range features {
-			x = append(x, p.num[f][r])
-		}
-		return x
-	}
-	A := make([][]*big.Rat, k)
-	for i := range A {
-		A[i] = make([]*big.Rat, k+1)
-		for j := range A[i] {
-			A[i][j] = new(big.Rat)
-		}
-	}
-	for r := range p.n {
-		x := row(r)
-		y := new(big.Rat).Sub(p.num[target][r], shift)
-		for i := range k {
-			for j := range k {
-				A[i][j].Add(A[i][j], new(big.Rat).Mul(new(big.Rat).Mul(x[i], x[j]), scale))
-			}
-			A[i][k].Add(A[i][k], new(big.Rat).Mul(x[i], y))
-		}
-	}
-	for i := 1; i < k; i++ {
-		A[i][i].Add(A[i][i], new(big.Rat).SetFloat64(lambda))
-	}
-	for col := range k { // Gauss–Jordan
-		piv := slices.IndexFunc(A[col:], func(r []*big.Rat) bool { return r[col].Sign() != 0 })
-		if piv < 0 {
-			t.Fatal("singular reference system")
-		}
-		A[col], A[col+piv] = A[col+piv], A[col]
-		for r := range k {
-			if r != col && A[r][col].Sign() != 0 {
-				f := new(big.Rat).Quo(A[r][col], A[col][col])
-				for j := col; j <= k; j++ {
-					A[r][j].Sub(A[r][j], new(big.Rat).Mul(f, A[col][j]))
-				}
-			}
-		}
-	}
-	beta := make([]*big.Rat, k)
-	out := make([]float64, k)
-	for i := range k {
-		beta[i] = new(big.Rat).Quo(A[i][k], A[i][i])
-		out[i], _ = beta[i].Float64()
-	}
-	ybar := p.mean(target)
-	sse, sst := new(big.Rat), new(big.Rat)
-	for r := range p.n {
-		z := new(big.Rat)
-		for i, x := range row(r) {
-			z.Add(z, new(big.Rat).Mul(x, beta[i]))
-		}
-		if logistic {
-			z.Mul(z, big.NewRat(1, 4)).Add(z, big.NewRat(1, 2))
-		}
-		e := new(big.Rat).Sub(p.num[target][r], z)
-		sse.Add(sse, e.Mul(e, e))
-		d := new(big.Rat).Sub(p.num[target][r], ybar)
-		sst.Add(sst, d.Mul(d, d))
-	}
-	r2, _ := new(big.Rat).Sub(big.NewRat(1, 1), sse.Quo(sse, sst)).Float64()
-	return out, r2
 }
 
 const relTol = 1e-9
@@ -237,35 +96,36 @@ func (p *plain) checkOutput(t *testing.T, o *cohortv1.Output, got *cohortv1.Outp
 	if len(o.GetFields()) > 0 {
 		f = o.GetFields()[0]
 	}
+	must := func(x *big.Rat, err error) *big.Rat {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("reference: %v", err)
+		}
+		return x
+	}
 	switch o.GetKind() {
 	case kCount:
 		checkNumber(t, "count", got.GetScalar(), big.NewRat(int64(p.n), 1))
 	case kSum:
-		checkNumber(t, "sum of "+f, got.GetScalar(), p.sum(f))
+		checkNumber(t, "sum of "+f, got.GetScalar(), must(p.ref.Sum(f)))
 	case kMean:
-		checkNumber(t, "mean of "+f, got.GetScalar(), p.mean(f))
+		checkNumber(t, "mean of "+f, got.GetScalar(), must(p.ref.Mean(f)))
 	case kVariance:
-		checkNumber(t, "variance of "+f, got.GetScalar(), p.cov(f, f))
+		checkNumber(t, "variance of "+f, got.GetScalar(), must(p.ref.Variance(f)))
 	case kStddev:
-		v, _ := p.cov(f, f).Float64()
+		v, _ := must(p.ref.Variance(f)).Float64()
 		if sd := got.GetScalar(); sd.GetExact() != "" || !near(sd.GetValue(), math.Sqrt(v)) {
 			t.Errorf("stddev of %s: %v, plaintext %.17g", f, sd, math.Sqrt(v))
 		}
 	case kHistogram:
 		h := got.GetHistogram()
-		var values []string
-		want := map[string]uint64{}
-		if vals, ok := p.cat[f]; ok {
-			field, _ := p.s.Field(f)
+		values := []string{"false", "true"}
+		if field, _ := p.s.Field(f); field.Type == schema.Category {
 			values = field.Values
-			for _, v := range vals {
-				want[v]++
-			}
-		} else {
-			values = []string{"false", "true"}
-			for _, x := range p.num[f] {
-				want[map[bool]string{false: "false", true: "true"}[x.Sign() != 0]]++
-			}
+		}
+		want, err := p.ref.Histogram(f)
+		if err != nil {
+			t.Fatalf("reference: %v", err)
 		}
 		if h.GetField() != f || len(h.GetBins()) != len(values) {
 			t.Fatalf("histogram of %s: %v", f, h)
@@ -286,31 +146,39 @@ func (p *plain) checkOutput(t *testing.T, o *cohortv1.Output, got *cohortv1.Outp
 				e := m.GetEntries()[i*len(fields)+j]
 				what := fmt.Sprintf("%s(%s, %s)", o.GetKind(), a, b)
 				if o.GetKind() == kCovariance {
-					checkNumber(t, what, e, p.cov(a, b))
+					checkNumber(t, what, e, must(p.ref.Covariance(a, b)))
 					continue
 				}
-				if e.GetExact() != "" || !near(e.GetValue(), p.pearson(a, b)) {
-					t.Errorf("%s = %v, plaintext %.17g", what, e, p.pearson(a, b))
+				r, err := p.ref.Correlation(a, b)
+				if err != nil || e.GetExact() != "" || !near(e.GetValue(), r) {
+					t.Errorf("%s = %v, plaintext %.17g (%v)", what, e, r, err)
 				}
 			}
 		}
 	case kLinear, kLogistic:
 		r := got.GetRegression()
-		beta, r2 := p.fit(t, o.GetTarget(), o.GetFeatures(), o.GetRidgeLambda(), o.GetKind() == kLogistic)
+		fit := p.ref.LinearRegression
+		if o.GetKind() == kLogistic {
+			fit = p.ref.LogisticApproximation
+		}
+		want, err := fit(o.GetTarget(), o.GetFeatures(), o.GetRidgeLambda())
+		if err != nil {
+			t.Fatalf("reference: %v", err)
+		}
 		if r.GetTarget() != o.GetTarget() || !slices.Equal(r.GetFeatures(), o.GetFeatures()) ||
-			r.GetRidgeLambda() != o.GetRidgeLambda() || len(r.GetCoefficients()) != len(beta)-1 {
+			r.GetRidgeLambda() != o.GetRidgeLambda() || len(r.GetCoefficients()) != len(want.Coefficients) {
 			t.Fatalf("regression %v", r)
 		}
-		if !near(r.GetIntercept(), beta[0]) {
-			t.Errorf("%s intercept %.17g, plaintext %.17g", o.GetKind(), r.GetIntercept(), beta[0])
+		if !near(r.GetIntercept(), want.Intercept) {
+			t.Errorf("%s intercept %.17g, plaintext %.17g", o.GetKind(), r.GetIntercept(), want.Intercept)
 		}
 		for j, c := range r.GetCoefficients() {
-			if !near(c, beta[j+1]) {
-				t.Errorf("%s coefficient of %s: %.17g, plaintext %.17g", o.GetKind(), o.GetFeatures()[j], c, beta[j+1])
+			if !near(c, want.Coefficients[j]) {
+				t.Errorf("%s coefficient of %s: %.17g, plaintext %.17g", o.GetKind(), o.GetFeatures()[j], c, want.Coefficients[j])
 			}
 		}
-		if !near(r.GetR2(), r2) {
-			t.Errorf("%s R² %.17g, plaintext %.17g", o.GetKind(), r.GetR2(), r2)
+		if !near(r.GetR2(), want.R2) {
+			t.Errorf("%s R² %.17g, plaintext %.17g", o.GetKind(), r.GetR2(), want.R2)
 		}
 	default:
 		t.Fatalf("no check for %s", o.GetKind())

@@ -9,18 +9,15 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
-	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/cohort-dev/cohort/client"
-	"github.com/cohort-dev/cohort/enclave"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
+	"github.com/cohort-dev/cohort/render"
 )
 
 // buyerTokenEnv names the environment variable that may hold the buyer
@@ -218,7 +215,7 @@ the outputs is checked by the node.`,
 					return err
 				}
 				fmt.Fprintln(out)
-				return printResult(out, r, spec)
+				return render.Result(out, r, spec)
 			})
 		},
 	}
@@ -243,7 +240,7 @@ func newBuyerWatchCmd(g *buyerFlags) *cobra.Command {
 // watchJob prints each change of the job until it ends; the error says why
 // a job ended without a result.
 func watchJob(ctx context.Context, w io.Writer, b *client.Buyer, id string) error {
-	j, err := b.WatchJob(ctx, id, newJobPrinter(w))
+	j, err := b.WatchJob(ctx, id, render.JobProgress(w))
 	if err != nil {
 		return err
 	}
@@ -252,31 +249,6 @@ func watchJob(ctx context.Context, w io.Writer, b *client.Buyer, id string) erro
 	}
 	fmt.Fprintf(w, "job %s DONE: %d records; fetch the result with: cohort buyer result %s\n", j.GetJobId(), j.GetCohortSize(), j.GetJobId())
 	return nil
-}
-
-// newJobPrinter returns a WatchJob callback that prints one line per change
-// of state or progress, with the time since the first.
-func newJobPrinter(w io.Writer) func(*cohortv1.Job) {
-	start := time.Now()
-	var lastState cohortv1.JobState
-	lastProgress := ""
-	return func(j *cohortv1.Job) {
-		if j.GetState() == lastState && j.GetProgress() == lastProgress {
-			return
-		}
-		lastState, lastProgress = j.GetState(), j.GetProgress()
-		detail := j.GetProgress()
-		switch j.GetState() {
-		case cohortv1.JobState_JOB_STATE_DONE:
-			detail = fmt.Sprintf("cohort of %d records", j.GetCohortSize())
-			if x := enclave.ExclusionsOf(j.GetExcluded()).String(); x != "" {
-				detail += "; excluded: " + x
-			}
-		case cohortv1.JobState_JOB_STATE_REJECTED, cohortv1.JobState_JOB_STATE_FAILED, cohortv1.JobState_JOB_STATE_CANCELLED:
-			detail = j.GetReason()
-		}
-		fmt.Fprintf(w, "  [%6.1fs] %-12s %s\n", time.Since(start).Seconds(), enumName(j.GetState().String(), "JOB_STATE_"), detail)
-	}
 }
 
 func newBuyerResultCmd(g *buyerFlags) *cobra.Command {
@@ -311,7 +283,7 @@ func newBuyerResultCmd(g *buyerFlags) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return printResult(out, r, j.GetSpec())
+				return render.Result(out, r, j.GetSpec())
 			})
 		},
 	}
@@ -379,165 +351,3 @@ func newBuyerCancelCmd(g *buyerFlags) *cobra.Command {
 		},
 	}
 }
-
-// printResult writes a result for people: scalars with their exact value
-// where there is one, histograms as value/count rows, matrices as aligned
-// grids and regressions as coefficient tables. spec, the job's spec, names
-// the fields of scalar outputs (a result names only their kind); it may be
-// nil.
-func printResult(w io.Writer, r *cohortv1.Result, spec *cohortv1.JobSpec) error {
-	fmt.Fprintf(w, "job %s on dataset %s (%s): cohort of %d records, released %s\n",
-		r.GetJobId(), r.GetDatasetId(), enumName(r.GetBackend().String(), "BACKEND_"), r.GetCohortSize(), unixTime(r.GetReleasedAt()))
-	if r.GetTranscriptId() != "" {
-		fmt.Fprintf(w, "transcript %s\n", r.GetTranscriptId())
-	}
-	var scalars [][]string
-	flush := func() error {
-		if len(scalars) == 0 {
-			return nil
-		}
-		fmt.Fprintln(w)
-		err := writeTable(w, "", []bool{false, true, false}, append([][]string{{"output", "value", "exact"}}, scalars...))
-		scalars = nil
-		return err
-	}
-	for i, o := range r.GetOutputs() {
-		if n := o.GetScalar(); n != nil {
-			var fields []string
-			if i < len(spec.GetOutputs()) {
-				fields = spec.GetOutputs()[i].GetFields()
-			}
-			exact := n.GetExact()
-			if exact == formatFloat(n.GetValue()) {
-				exact = ""
-			}
-			scalars = append(scalars, []string{outputTitle(o, fields), formatFloat(n.GetValue()), exact})
-			continue
-		}
-		if err := flush(); err != nil {
-			return err
-		}
-		fmt.Fprintln(w)
-		var err error
-		switch v := o.GetValue().(type) {
-		case *cohortv1.OutputValue_Histogram:
-			err = printHistogram(w, o, v.Histogram)
-		case *cohortv1.OutputValue_Matrix:
-			err = printMatrix(w, o, v.Matrix)
-		case *cohortv1.OutputValue_Regression:
-			err = printRegression(w, o, v.Regression)
-		default:
-			fmt.Fprintf(w, "%s: no value\n", outputTitle(o, nil))
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return flush()
-}
-
-// writeTable writes rows as columns two spaces apart, each line prefixed
-// by indent; right[j] aligns column j to the right (numbers), else left.
-func writeTable(w io.Writer, indent string, right []bool, rows [][]string) error {
-	var width []int
-	for _, row := range rows {
-		for j, cell := range row {
-			if j == len(width) {
-				width = append(width, 0)
-			}
-			width[j] = max(width[j], utf8.RuneCountInString(cell))
-		}
-	}
-	var b strings.Builder
-	for _, row := range rows {
-		var line strings.Builder
-		line.WriteString(indent)
-		for j, cell := range row {
-			pad := strings.Repeat(" ", width[j]-utf8.RuneCountInString(cell))
-			if j > 0 {
-				line.WriteString("  ")
-			}
-			if j < len(right) && right[j] {
-				line.WriteString(pad + cell)
-			} else {
-				line.WriteString(cell + pad)
-			}
-		}
-		b.WriteString(strings.TrimRight(line.String(), " "))
-		b.WriteByte('\n')
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
-}
-
-// outputTitle names an output: "mean age", "correlation", with its label.
-func outputTitle(o *cohortv1.OutputValue, fields []string) string {
-	t := client.OutputKindName(o.GetKind())
-	if t == "" {
-		t = o.GetKind().String()
-	}
-	if len(fields) > 0 {
-		t += " " + strings.Join(fields, ", ")
-	}
-	if o.GetLabel() != "" {
-		t += " (" + strconv.Quote(o.GetLabel()) + ")"
-	}
-	return t
-}
-
-func printHistogram(w io.Writer, o *cohortv1.OutputValue, h *cohortv1.Histogram) error {
-	fmt.Fprintf(w, "%s:\n", outputTitle(o, []string{h.GetField()}))
-	rows := [][]string{{"value", "count"}}
-	var total uint64
-	for _, b := range h.GetBins() {
-		rows = append(rows, []string{b.GetValue(), strconv.FormatUint(b.GetCount(), 10)})
-		total += b.GetCount()
-	}
-	rows = append(rows, []string{"total", strconv.FormatUint(total, 10)})
-	return writeTable(w, "  ", []bool{false, true}, rows)
-}
-
-func printMatrix(w io.Writer, o *cohortv1.OutputValue, m *cohortv1.Matrix) error {
-	f := m.GetFields()
-	fmt.Fprintf(w, "%s:\n", outputTitle(o, nil))
-	if len(m.GetEntries()) != len(f)*len(f) {
-		fmt.Fprintf(w, "  malformed: %d entries for %d fields\n", len(m.GetEntries()), len(f))
-		return nil
-	}
-	rows := [][]string{append([]string{""}, f...)}
-	right := []bool{false}
-	for i, name := range f {
-		row := []string{name}
-		for j := range f {
-			row = append(row, formatFloat(m.GetEntries()[i*len(f)+j].GetValue()))
-		}
-		rows = append(rows, row)
-		right = append(right, true)
-	}
-	return writeTable(w, "  ", right, rows)
-}
-
-func printRegression(w io.Writer, o *cohortv1.OutputValue, r *cohortv1.Regression) error {
-	what := r.GetTarget() + " ~ " + strings.Join(r.GetFeatures(), " + ")
-	if o.GetKind() == cohortv1.OutputKind_OUTPUT_KIND_LOGISTIC_REGRESSION {
-		what = "log-odds of " + what
-	}
-	fmt.Fprintf(w, "%s: %s", outputTitle(o, nil), what)
-	if r.GetRidgeLambda() != 0 {
-		fmt.Fprintf(w, " (ridge λ = %s)", formatFloat(r.GetRidgeLambda()))
-	}
-	fmt.Fprintf(w, ", R² = %s\n", formatFloat(r.GetR2()))
-	rows := [][]string{{"term", "coefficient"}, {"intercept", formatFloat(r.GetIntercept())}}
-	for i, name := range r.GetFeatures() {
-		c := "?"
-		if i < len(r.GetCoefficients()) {
-			c = formatFloat(r.GetCoefficients()[i])
-		}
-		rows = append(rows, []string{name, c})
-	}
-	return writeTable(w, "  ", []bool{false, true}, rows)
-}
-
-// formatFloat prints a released number with ten significant digits, which
-// shows integers as integers.
-func formatFloat(v float64) string { return strconv.FormatFloat(v, 'g', 10, 64) }

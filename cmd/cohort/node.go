@@ -48,7 +48,8 @@ address. It logs to stderr and stops gracefully on SIGINT or SIGTERM.`,
 }
 
 // nodeListeners, when given, are used instead of binding the configured
-// addresses (tests bind first to learn the ports).
+// addresses (the demo binds first to say which port is taken, tests to
+// learn the ports).
 type nodeListeners struct{ api, peer net.Listener }
 
 // runNode loads a node's configuration and keys, opens its store and serves

@@ -6,18 +6,18 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/cohort-dev/cohort/enclave/stats/reference"
 	"github.com/cohort-dev/cohort/schema"
 )
 
 // cohort is a set of plaintext records together with the sums a job would
 // reconstruct from them, so that every statistic can be checked against a
-// direct computation over the records.
+// direct computation over the records (package reference).
 type cohort struct {
 	schema *schema.Schema
 	sums   *schema.Sums
-	exact  map[string][]*big.Rat // numeric field → value of each record
-	num    map[string][]float64  // the same, rounded to float64
-	cat    map[string][]string   // category field → value of each record
+	ref    *reference.Cohort    // the records, in plaintext
+	num    map[string][]float64 // numeric field → value of each record, rounded to float64
 	n      int
 }
 
@@ -30,7 +30,7 @@ func newCohort(t testing.TB, s *schema.Schema, recs []schema.Record) *cohort {
 	for i := range S {
 		S[i] = new(big.Int)
 	}
-	c := &cohort{schema: s, exact: map[string][]*big.Rat{}, num: map[string][]float64{}, cat: map[string][]string{}, n: len(recs)}
+	c := &cohort{schema: s, num: map[string][]float64{}, n: len(recs)}
 	for _, r := range recs {
 		v, err := s.Encode(r)
 		if err != nil {
@@ -39,28 +39,20 @@ func newCohort(t testing.TB, s *schema.Schema, recs []schema.Record) *cohort {
 		for i, x := range v {
 			S[i].Add(S[i], new(big.Int).SetUint64(x))
 		}
-		for _, f := range s.Fields {
-			text := r[f.Name].String()
-			switch f.Type {
-			case schema.Category:
-				c.cat[f.Name] = append(c.cat[f.Name], text)
-				continue
-			case schema.Bool:
-				text = map[string]string{"true": "1", "false": "0"}[text]
-			}
-			x, ok := new(big.Rat).SetString(text)
-			if !ok {
-				t.Fatalf("value %q of %s", text, f.Name)
-			}
-			c.exact[f.Name] = append(c.exact[f.Name], x)
-			c.num[f.Name] = append(c.num[f.Name], float(x))
-		}
 	}
 	sums, err := layout.Decode(S)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.sums = sums
+	if c.ref, err = reference.New(s, recs); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range numericFields(s) {
+		if c.num[f], err = c.ref.Floats(f); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return c
 }
 
@@ -115,103 +107,38 @@ func numericFields(s *schema.Schema) []string {
 	return out
 }
 
-// mean and cov are the plaintext two-pass float64 computations.
+// mean and cov are the plaintext mean and sample covariance, rounded to
+// float64; NaN where the reference has none.
 func (c *cohort) mean(f string) float64 {
-	m := 0.0
-	for _, x := range c.num[f] {
-		m += x
+	m, err := c.ref.Mean(f)
+	if err != nil {
+		return math.NaN()
 	}
-	return m / float64(c.n)
+	return float(m)
 }
 
 func (c *cohort) cov(a, b string) float64 {
-	ma, mb := c.mean(a), c.mean(b)
-	s := 0.0
-	for i := range c.n {
-		s += (c.num[a][i] - ma) * (c.num[b][i] - mb)
+	v, err := c.ref.Covariance(a, b)
+	if err != nil {
+		return math.NaN()
 	}
-	return s / float64(c.n-1)
+	return float(v)
 }
 
-// exactFit solves the uncentered normal equations over the records, exactly:
-//
-//	(XᵀX·scale + ridge·I′)·β = Xᵀ(y − shift),
-//
-// with X the design matrix with a leading column of ones and I′ the
-// identity without its intercept entry. scale = 1, shift = 0 is ridge
-// regression; scale = 1/4, shift = 1/2 is the quadratic approximation of
-// logistic regression. It returns (β₀, β₁, …).
-func (c *cohort) exactFit(t testing.TB, target string, features []string, ridge float64, scale, shift *big.Rat) []float64 {
+// fit is the plaintext fit of target on features (package reference):
+// least squares with ridge, or the quadratic approximation of logistic
+// regression. It returns (β₀, β₁, …) and R².
+func (c *cohort) fit(t testing.TB, target string, features []string, ridge float64, logistic bool) ([]float64, float64) {
 	t.Helper()
-	k := len(features) + 1
-	A := make([][]*big.Rat, k)
-	for i := range A {
-		A[i] = make([]*big.Rat, k+1) // augmented with the right-hand side
-		for j := range A[i] {
-			A[i][j] = new(big.Rat)
-		}
+	fit := c.ref.LinearRegression
+	if logistic {
+		fit = c.ref.LogisticApproximation
 	}
-	row := make([]*big.Rat, k)
-	tmp := new(big.Rat)
-	for r := range c.n {
-		row[0] = big.NewRat(1, 1)
-		for j, f := range features {
-			row[j+1] = c.exact[f][r]
-		}
-		y := new(big.Rat).Sub(c.exact[target][r], shift)
-		for i := range k {
-			for j := range k {
-				A[i][j].Add(A[i][j], tmp.Mul(row[i], row[j]))
-			}
-			A[i][k].Add(A[i][k], tmp.Mul(row[i], y))
-		}
+	f, err := fit(target, features, ridge)
+	if err != nil {
+		t.Fatalf("reference fit: %v", err)
 	}
-	lambda := new(big.Rat).SetFloat64(ridge)
-	for i := range k {
-		for j := range k {
-			A[i][j].Mul(A[i][j], scale)
-		}
-		if i > 0 {
-			A[i][i].Add(A[i][i], lambda)
-		}
-	}
-	// Gauss–Jordan elimination in rationals.
-	for col := range k {
-		p := col
-		for p < k && A[p][col].Sign() == 0 {
-			p++
-		}
-		if p == k {
-			t.Fatalf("reference system is singular")
-		}
-		A[col], A[p] = A[p], A[col]
-		for r := range k {
-			if r == col || A[r][col].Sign() == 0 {
-				continue
-			}
-			f := new(big.Rat).Quo(A[r][col], A[col][col])
-			for j := col; j <= k; j++ {
-				A[r][j].Sub(A[r][j], tmp.Mul(f, A[col][j]))
-			}
-		}
-	}
-	beta := make([]float64, k)
-	for i := range k {
-		beta[i] = float(new(big.Rat).Quo(A[i][k], A[i][i]))
-	}
-	return beta
-}
-
-// r2 returns 1 − Σ(y − ŷ)²/Σ(y − ȳ)² of predictions over the records.
-func (c *cohort) r2(target string, predict func(r int) float64) float64 {
-	m := c.mean(target)
-	sse, sst := 0.0, 0.0
-	for r := range c.n {
-		y := c.num[target][r]
-		sse += (y - predict(r)) * (y - predict(r))
-		sst += (y - m) * (y - m)
-	}
-	return 1 - sse/sst
+	return append([]float64{f.Intercept}, f.Coefficients...), f.R2
 }
 
 // near reports whether got is within rel of want, relatively.

@@ -8,59 +8,48 @@ import (
 	"github.com/cohort-dev/cohort/schema"
 )
 
-// exactSum, exactMean and exactCov compute Σ x, the mean and the sample
-// covariance straight from the records, two-pass, in rationals.
-func (c *cohort) exactSum(f string) *big.Rat {
-	s := new(big.Rat)
-	for _, x := range c.exact[f] {
-		s.Add(s, x)
+// must returns a reference value, failing the test on an error.
+func must(t *testing.T) func(*big.Rat, error) *big.Rat {
+	return func(x *big.Rat, err error) *big.Rat {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("reference: %v", err)
+		}
+		return x
 	}
-	return s
-}
-
-func (c *cohort) exactMean(f string) *big.Rat {
-	return new(big.Rat).Quo(c.exactSum(f), big.NewRat(int64(c.n), 1))
-}
-
-func (c *cohort) exactCov(a, b string) *big.Rat {
-	ma, mb := c.exactMean(a), c.exactMean(b)
-	s, da, db := new(big.Rat), new(big.Rat), new(big.Rat)
-	for i := range c.n {
-		da.Sub(c.exact[a][i], ma)
-		db.Sub(c.exact[b][i], mb)
-		s.Add(s, new(big.Rat).Mul(da, db))
-	}
-	return s.Quo(s, big.NewRat(int64(c.n-1), 1))
 }
 
 func TestExactMatchesRecords(t *testing.T) {
 	for name, c := range testCohorts(t) {
 		t.Run(name, func(t *testing.T) {
 			for _, f := range numericFields(c.schema) {
+				wantSum, wantMean := must(t)(c.ref.Sum(f)), must(t)(c.ref.Mean(f))
 				got, err := SumExact(c.sums, f)
-				if err != nil || got.Cmp(c.exactSum(f)) != 0 {
-					t.Errorf("SumExact(%s) = %v, %v; want %v", f, got, err, c.exactSum(f))
+				if err != nil || got.Cmp(wantSum) != 0 {
+					t.Errorf("SumExact(%s) = %v, %v; want %v", f, got, err, wantSum)
 				}
 				got, err = MeanExact(c.sums, f)
-				if err != nil || got.Cmp(c.exactMean(f)) != 0 {
-					t.Errorf("MeanExact(%s) = %v, %v; want %v", f, got, err, c.exactMean(f))
+				if err != nil || got.Cmp(wantMean) != 0 {
+					t.Errorf("MeanExact(%s) = %v, %v; want %v", f, got, err, wantMean)
 				}
 				if m, _ := Mean(c.sums, f); got != nil && m != float(got) {
 					t.Errorf("Mean(%s) = %v is not MeanExact rounded (%v)", f, m, float(got))
 				}
 			}
 			for _, a := range c.schema.Moments {
+				wantVar := must(t)(c.ref.Variance(a))
 				got, err := VarianceExact(c.sums, a)
-				if err != nil || got.Cmp(c.exactCov(a, a)) != 0 {
-					t.Errorf("VarianceExact(%s) = %v, %v; want %v", a, got, err, c.exactCov(a, a))
+				if err != nil || got.Cmp(wantVar) != 0 {
+					t.Errorf("VarianceExact(%s) = %v, %v; want %v", a, got, err, wantVar)
 				}
 				if v, _ := Variance(c.sums, a); got != nil && v != float(got) {
 					t.Errorf("Variance(%s) = %v is not VarianceExact rounded", a, v)
 				}
 				for _, b := range c.schema.Moments {
+					wantCov := must(t)(c.ref.Covariance(a, b))
 					got, err := CovarianceExact(c.sums, a, b)
-					if err != nil || got.Cmp(c.exactCov(a, b)) != 0 {
-						t.Errorf("CovarianceExact(%s, %s) = %v, %v; want %v", a, b, got, err, c.exactCov(a, b))
+					if err != nil || got.Cmp(wantCov) != 0 {
+						t.Errorf("CovarianceExact(%s, %s) = %v, %v; want %v", a, b, got, err, wantCov)
 					}
 				}
 			}

@@ -1,52 +1,30 @@
-package main
+package render
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/cohort-dev/cohort/client"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 )
 
-// jsonObject is a JSON object that keeps its keys in the order given.
-type jsonObject []jsonMember
-
-type jsonMember struct {
-	key   string
-	value any
+// JobResult is one job of a results document: the job (its id, state and
+// spec, whose outputs name the fields of scalar results) and its result,
+// nil for a job that released none.
+type JobResult struct {
+	Job    *cohortv1.Job
+	Result *cohortv1.Result
 }
 
-func (o jsonObject) MarshalJSON() ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteByte('{')
-	for i, m := range o {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		k, err := json.Marshal(m.key)
-		if err != nil {
-			return nil, err
-		}
-		v, err := json.Marshal(m.value)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", m.key, err)
-		}
-		b.Write(k)
-		b.WriteByte(':')
-		b.Write(v)
-	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
-}
-
-// writeResultsJSON writes the demo's released results:
+// ResultsJSON returns the results document of jobs on a dataset, indented
+// by two spaces and ending in a newline:
 //
 //	{"dataset": ID, "jobs": [{"job_id", "status", "backend", "cohort", "outputs": [...]}]}
 //
-// with each output an object whose "kind" is its name in the job YAML and
+// with members in that order, "jobs" null when no job released a result,
+// and each output an object whose "kind" is its name in the job YAML and
 // whose other members follow from the kind:
 //
 //	count                       value
@@ -55,38 +33,48 @@ func (o jsonObject) MarshalJSON() ([]byte, error) {
 //	covariance, correlation     fields, matrix [[…], …]
 //	linear/logistic_regression  target, features, intercept, coefficients, r2
 //
-// All numbers are JSON numbers.
-func writeResultsJSON(path, datasetID string, jobs []*demoJob) error {
+// All numbers are JSON numbers. Jobs without a result are left out. The
+// format is what README.md documents for the demo's results.json, which
+// other tools read: it changes only with that documentation. An output
+// without the value its kind needs (a scalar without its field in the
+// spec, a matrix that is not n×n, no value) is an error.
+func ResultsJSON(datasetID string, jobs []JobResult) ([]byte, error) {
 	var list []any
 	for _, j := range jobs {
-		if j.result == nil {
+		if j.Result == nil {
 			continue
 		}
-		outs := make([]any, 0, len(j.result.GetOutputs()))
-		for i, v := range j.result.GetOutputs() {
-			o, err := outputJSON(j.job.GetSpec().GetOutputs()[i], v)
+		specs := j.Job.GetSpec().GetOutputs()
+		outs := make([]any, 0, len(j.Result.GetOutputs()))
+		for i, v := range j.Result.GetOutputs() {
+			var spec *cohortv1.Output
+			if i < len(specs) {
+				spec = specs[i]
+			}
+			o, err := outputJSON(spec, v)
 			if err != nil {
-				return fmt.Errorf("demo: results of job %s: output %d: %w", j.job.GetJobId(), i, err)
+				return nil, fmt.Errorf("render: results of job %s: output %d: %w", j.Job.GetJobId(), i, err)
 			}
 			outs = append(outs, o)
 		}
 		list = append(list, jsonObject{
-			{"job_id", j.job.GetJobId()},
-			{"status", enumName(j.job.GetState().String(), "JOB_STATE_")},
-			{"backend", strings.ToLower(enumName(j.result.GetBackend().String(), "BACKEND_"))},
-			{"cohort", j.result.GetCohortSize()},
+			{"job_id", j.Job.GetJobId()},
+			{"status", enumName(j.Job.GetState().String(), "JOB_STATE_")},
+			{"backend", strings.ToLower(enumName(j.Result.GetBackend().String(), "BACKEND_"))},
+			{"cohort", j.Result.GetCohortSize()},
 			{"outputs", outs},
 		})
 	}
 	doc := jsonObject{{"dataset", datasetID}, {"jobs", list}}
 	raw, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("render: results: %w", err)
 	}
-	return os.WriteFile(path, append(raw, '\n'), 0o600)
+	return append(raw, '\n'), nil
 }
 
-// outputJSON is one released output in results.json's shape.
+// outputJSON is one released output in the results document's shape;
+// spec may be nil.
 func outputJSON(spec *cohortv1.Output, v *cohortv1.OutputValue) (jsonObject, error) {
 	kind := client.OutputKindName(v.GetKind())
 	o := jsonObject{{"kind", kind}}
@@ -126,4 +114,35 @@ func outputJSON(spec *cohortv1.Output, v *cohortv1.OutputValue) (jsonObject, err
 		return nil, fmt.Errorf("%s without a value", kind)
 	}
 	return o, nil
+}
+
+// jsonObject is a JSON object that keeps its members in the order given.
+type jsonObject []jsonMember
+
+type jsonMember struct {
+	key   string
+	value any
+}
+
+func (o jsonObject) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, m := range o {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, err := json.Marshal(m.key)
+		if err != nil {
+			return nil, err
+		}
+		v, err := json.Marshal(m.value)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", m.key, err)
+		}
+		b.Write(k)
+		b.WriteByte(':')
+		b.Write(v)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
 }

@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"context"
@@ -14,15 +14,15 @@ import (
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 )
 
-// demoWorkers is how many contributors prove and upload at once.
-const demoWorkers = 2
+// workers is how many contributors prove and upload at once.
+const workers = 2
 
-// demoContributors are the demo's contributors: one identity per record,
+// contributorSet are the demo's contributors: one identity per record,
 // each talking to node i mod n.
-type demoContributors struct {
-	fed     *demoFederation
+type contributorSet struct {
+	fed     *localFederation
 	ds      *dataset.Dataset
-	recs    []demoRecord
+	recs    []person
 	ids     []*client.Identity
 	epoch   uint64
 	expiry  time.Time
@@ -30,11 +30,11 @@ type demoContributors struct {
 	timings *stageTimings
 }
 
-func (d *demoContributors) client(i int) *client.Client { return d.fed.clients[i%len(d.fed.clients)] }
+func (d *contributorSet) client(i int) *client.Client { return d.fed.clients[i%len(d.fed.clients)] }
 
 // run registers every contributor with an invite from node 0 and
-// contributes its record, demoWorkers at a time, drawing a progress bar.
-func (d *demoContributors) run(ctx context.Context, out io.Writer) error {
+// contributes its record, workers at a time, drawing a progress bar.
+func (d *contributorSet) run(ctx context.Context, out io.Writer) error {
 	n := len(d.recs)
 	api, actx, done, err := d.fed.admin(ctx, 0)
 	if err != nil {
@@ -61,7 +61,7 @@ func (d *demoContributors) run(ctx context.Context, out io.Writer) error {
 		finished int
 	)
 	bar := newProgressBar(out, n)
-	for range demoWorkers {
+	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -99,7 +99,7 @@ feed:
 
 // contribute runs one contributor: a fresh identity, registration with its
 // invite, and the contribution of its record.
-func (d *demoContributors) contribute(ctx context.Context, i int, invite string) error {
+func (d *contributorSet) contribute(ctx context.Context, i int, invite string) error {
 	rec := d.recs[i]
 	c := d.client(i)
 	id, err := client.NewIdentity(nil)
@@ -129,7 +129,7 @@ func (d *demoContributors) contribute(ctx context.Context, i int, invite string)
 
 // revoke revokes the records of the first count contributors who consented
 // to purpose, and marks them revoked.
-func (d *demoContributors) revoke(ctx context.Context, purpose string, count int) ([]int, error) {
+func (d *contributorSet) revoke(ctx context.Context, purpose string, count int) ([]int, error) {
 	var done []int
 	for i := range d.recs {
 		if len(done) == count {

@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"crypto/sha256"
@@ -27,16 +27,16 @@ import (
 // and its files keep their modes (keys 0600).
 
 const (
-	// demoSnapshotFormat names the snapshot layout; a change makes every
+	// snapshotFormat names the snapshot layout; a change makes every
 	// older snapshot unused.
-	demoSnapshotFormat = "cohort-demo-snapshot/v1"
-	demoSnapshotMeta   = "snapshot.json"
-	demoSnapshotFed    = "federation"
+	snapshotFormat = "cohort-demo-snapshot/v1"
+	snapshotMeta   = "snapshot.json"
+	snapshotFed    = "federation"
 )
 
-// demoSnapshotMetadata is snapshot.json, written last: a snapshot without
+// snapshotMetadata is snapshot.json, written last: a snapshot without
 // it is incomplete.
-type demoSnapshotMetadata struct {
+type snapshotMetadata struct {
 	Format        string    `json:"format"`
 	Key           string    `json:"key"`
 	Created       time.Time `json:"created"`
@@ -44,13 +44,13 @@ type demoSnapshotMetadata struct {
 	CircuitDigest string    `json:"circuit_digest"`
 }
 
-// demoCacheKey names the snapshot of a demo configuration: a hash of the
+// cacheKey names the snapshot of a demo configuration: a hash of the
 // software (version and build information: module versions, VCS revision
 // where stamped), the schema digest, the registry depth, the base port and
 // the node count.
-func demoCacheKey(schemaDigest [32]byte, depth, basePort, nodes int) string {
+func cacheKey(version string, schemaDigest [32]byte, depth, basePort, nodes int) string {
 	h := sha256.New()
-	h.Write([]byte(demoSnapshotFormat + "\x00" + version + "\x00"))
+	h.Write([]byte(snapshotFormat + "\x00" + version + "\x00"))
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		h.Write([]byte(bi.String()))
 	}
@@ -63,9 +63,9 @@ func demoCacheKey(schemaDigest [32]byte, depth, basePort, nodes int) string {
 	return hex.EncodeToString(h.Sum(nil))[:32]
 }
 
-// demoCacheRoot is where snapshots live: root if given, else the user's
+// cacheRoot is where snapshots live: root if given, else the user's
 // cache directory's cohort/demo.
-func demoCacheRoot(root string) (string, error) {
+func cacheRoot(root string) (string, error) {
 	if root != "" {
 		return root, nil
 	}
@@ -76,31 +76,31 @@ func demoCacheRoot(root string) (string, error) {
 	return filepath.Join(dir, "cohort", "demo"), nil
 }
 
-// restoreDemoSnapshot copies the snapshot at dir into fedDir, which must not
+// restoreSnapshot copies the snapshot at dir into fedDir, which must not
 // exist. It fails with fs.ErrNotExist when there is no complete snapshot.
-func restoreDemoSnapshot(dir, key, fedDir string) (*demoSnapshotMetadata, error) {
-	raw, err := os.ReadFile(filepath.Join(dir, demoSnapshotMeta))
+func restoreSnapshot(dir, key, fedDir string) (*snapshotMetadata, error) {
+	raw, err := os.ReadFile(filepath.Join(dir, snapshotMeta))
 	if err != nil {
 		return nil, err
 	}
-	var meta demoSnapshotMetadata
+	var meta snapshotMetadata
 	if err := json.Unmarshal(raw, &meta); err != nil {
-		return nil, fmt.Errorf("%s: %w", demoSnapshotMeta, err)
+		return nil, fmt.Errorf("%s: %w", snapshotMeta, err)
 	}
-	if meta.Format != demoSnapshotFormat || meta.Key != key {
-		return nil, fmt.Errorf("%s: format %q, key %q: not this demo's", demoSnapshotMeta, meta.Format, meta.Key)
+	if meta.Format != snapshotFormat || meta.Key != key {
+		return nil, fmt.Errorf("%s: format %q, key %q: not this demo's", snapshotMeta, meta.Format, meta.Key)
 	}
-	if err := copyTree(filepath.Join(dir, demoSnapshotFed), fedDir); err != nil {
+	if err := copyTree(filepath.Join(dir, snapshotFed), fedDir); err != nil {
 		os.RemoveAll(fedDir)
 		return nil, err
 	}
 	return &meta, nil
 }
 
-// saveDemoSnapshot copies fedDir (its nodes stopped) to a new snapshot at
+// saveSnapshot copies fedDir (its nodes stopped) to a new snapshot at
 // dir, replacing any older one there. It is built beside dir and renamed
 // into place, so a reader sees a whole snapshot or none.
-func saveDemoSnapshot(dir, fedDir string, meta demoSnapshotMetadata) error {
+func saveSnapshot(dir, fedDir string, meta snapshotMetadata) error {
 	parent := filepath.Dir(dir)
 	if err := os.MkdirAll(parent, 0o700); err != nil {
 		return err
@@ -110,15 +110,15 @@ func saveDemoSnapshot(dir, fedDir string, meta demoSnapshotMetadata) error {
 		return err
 	}
 	defer os.RemoveAll(tmp) // left over only on failure
-	if err := copyTree(fedDir, filepath.Join(tmp, demoSnapshotFed)); err != nil {
+	if err := copyTree(fedDir, filepath.Join(tmp, snapshotFed)); err != nil {
 		return err
 	}
-	meta.Format = demoSnapshotFormat
+	meta.Format = snapshotFormat
 	raw, err := json.MarshalIndent(meta, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(tmp, demoSnapshotMeta), append(raw, '\n'), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(tmp, snapshotMeta), append(raw, '\n'), 0o600); err != nil {
 		return err
 	}
 	if err := os.RemoveAll(dir); err != nil {

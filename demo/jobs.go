@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"context"
@@ -12,29 +12,31 @@ import (
 	"text/tabwriter"
 
 	"github.com/cohort-dev/cohort/client"
+	"github.com/cohort-dev/cohort/enclave/stats/reference"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
+	"github.com/cohort-dev/cohort/render"
 	"github.com/cohort-dev/cohort/schema"
 )
 
-// demoTolerance is how far a released float may be from the plaintext
+// tolerance is how far a released float may be from the plaintext
 // computation, relative: the outputs are computed exactly and rounded once,
 // so anything beyond a few units in the last place is a fault.
-const demoTolerance = 1e-9
+const tolerance = 1e-9
 
-// demoJob is a job of the demo: its spec as YAML and what became of it.
-type demoJob struct {
+// jobRun is a job of the demo: its spec as YAML and what became of it.
+type jobRun struct {
 	name   string
 	yaml   string
 	job    *cohortv1.Job
 	result *cohortv1.Result
 }
 
-// demoJobs are the demo's jobs on the schema: statistics of every field (a
+// jobsFor are the demo's jobs on the schema: statistics of every field (a
 // count; mean and variance of every numeric field; a histogram of every
 // category and bool field; the correlation of the moment fields), and a
 // linear regression of resting heart rate on the other moment fields.
-func demoJobs(s *schema.Schema) []*demoJob {
-	head := fmt.Sprintf("dataset: %s\nepoch: current\npurpose: %s\noutputs:\n", s.ID, demoJobPurpose)
+func jobsFor(s *schema.Schema) []*jobRun {
+	head := fmt.Sprintf("dataset: %s\nepoch: current\npurpose: %s\noutputs:\n", s.ID, jobPurpose)
 	var st strings.Builder
 	st.WriteString("# Statistics of the public-health cohort (written by cohort demo).\n" + head + "  - count\n")
 	for _, f := range s.Fields {
@@ -50,7 +52,7 @@ func demoJobs(s *schema.Schema) []*demoJob {
 	if len(s.Moments) >= 2 {
 		fmt.Fprintf(&st, "  - {correlation: [%s]}\n", strings.Join(s.Moments, ", "))
 	}
-	jobs := []*demoJob{{name: "statistics", yaml: st.String()}}
+	jobs := []*jobRun{{name: "statistics", yaml: st.String()}}
 	var features []string
 	for _, m := range s.Moments {
 		if m != "resting_hr" {
@@ -58,16 +60,16 @@ func demoJobs(s *schema.Schema) []*demoJob {
 		}
 	}
 	if len(features) > 0 && len(features) < len(s.Moments) {
-		jobs = append(jobs, &demoJob{name: "regression", yaml: "# Resting heart rate against the other moment fields (written by cohort demo).\n" + head +
+		jobs = append(jobs, &jobRun{name: "regression", yaml: "# Resting heart rate against the other moment fields (written by cohort demo).\n" + head +
 			fmt.Sprintf("  - {linear_regression: {target: resting_hr, features: [%s]}}\n", strings.Join(features, ", "))})
 	}
 	return jobs
 }
 
-// runDemoJob writes the job's YAML to dir, submits it, follows it, fetches
+// runJob writes the job's YAML to dir, submits it, follows it, fetches
 // its result and checks every released value against the plaintext truth
 // and the exclusions against what the demo did.
-func runDemoJob(ctx context.Context, out io.Writer, b *client.Buyer, j *demoJob, dir string, epoch uint64, truth *demoTruth, want *cohortv1.Exclusions) error {
+func runJob(ctx context.Context, out io.Writer, b *client.Buyer, j *jobRun, dir string, epoch uint64, truth *reference.Cohort, want *cohortv1.Exclusions) error {
 	path := filepath.Join(dir, j.name+".yaml")
 	if err := os.WriteFile(path, []byte(j.yaml), 0o600); err != nil {
 		return err
@@ -81,7 +83,7 @@ func runDemoJob(ctx context.Context, out io.Writer, b *client.Buyer, j *demoJob,
 		return err
 	}
 	fmt.Fprintf(out, "           job %s (%s, %d outputs, spec in %s):\n", sub.GetJobId(), j.name, len(spec.GetOutputs()), path)
-	if j.job, err = b.WatchJob(ctx, sub.GetJobId(), newJobPrinter(&indentWriter{w: out, prefix: "         "})); err != nil {
+	if j.job, err = b.WatchJob(ctx, sub.GetJobId(), render.JobProgress(&indentWriter{w: out, prefix: "         "})); err != nil {
 		return err
 	}
 	if err := client.JobError(j.job); err != nil {
@@ -96,10 +98,10 @@ func runDemoJob(ctx context.Context, out io.Writer, b *client.Buyer, j *demoJob,
 	if got.GetPurpose() != want.GetPurpose() || got.GetRevoked() != want.GetRevoked() || got.GetEpoch()+got.GetExpired()+got.GetContributorMinimum() != 0 {
 		return fmt.Errorf("demo: job %s excluded %v, the demo expected %v", sub.GetJobId(), got, want)
 	}
-	if int(j.result.GetCohortSize()) != truth.count() {
-		return fmt.Errorf("demo: job %s released a cohort of %d, the plaintext has %d eligible records", sub.GetJobId(), j.result.GetCohortSize(), truth.count())
+	if int(j.result.GetCohortSize()) != truth.Len() {
+		return fmt.Errorf("demo: job %s released a cohort of %d, the plaintext has %d eligible records", sub.GetJobId(), j.result.GetCohortSize(), truth.Len())
 	}
-	return compareDemoResult(out, spec, j.result, truth)
+	return compareResult(out, spec, j.result, truth)
 }
 
 // comparison is one row of the released-versus-plaintext table.
@@ -109,9 +111,9 @@ type comparison struct {
 	ok                bool
 }
 
-// compareDemoResult prints every released value beside the plaintext truth
+// compareResult prints every released value beside the plaintext truth
 // and fails if any differs beyond rounding.
-func compareDemoResult(out io.Writer, spec *cohortv1.JobSpec, r *cohortv1.Result, truth *demoTruth) error {
+func compareResult(out io.Writer, spec *cohortv1.JobSpec, r *cohortv1.Result, truth *reference.Cohort) error {
 	if len(r.GetOutputs()) != len(spec.GetOutputs()) {
 		return fmt.Errorf("demo: %d outputs released for %d requested", len(r.GetOutputs()), len(spec.GetOutputs()))
 	}
@@ -142,13 +144,17 @@ func compareDemoResult(out io.Writer, spec *cohortv1.JobSpec, r *cohortv1.Result
 	return nil
 }
 
-// compareOutput compares one released output with the truth.
-func compareOutput(o *cohortv1.Output, v *cohortv1.OutputValue, t *demoTruth) ([]comparison, error) {
+// compareOutput compares one released output with the plaintext
+// computation (package reference).
+func compareOutput(o *cohortv1.Output, v *cohortv1.OutputValue, t *reference.Cohort) ([]comparison, error) {
 	if v.GetKind() != o.GetKind() {
 		return nil, fmt.Errorf("released kind %s", v.GetKind())
 	}
 	kind := client.OutputKindName(o.GetKind())
-	scalar := func(want *big.Rat, name string) ([]comparison, error) {
+	scalar := func(want *big.Rat, err error, name string) ([]comparison, error) {
+		if err != nil {
+			return nil, err
+		}
 		n := v.GetScalar()
 		if n == nil {
 			return nil, fmt.Errorf("no number released")
@@ -159,24 +165,45 @@ func compareOutput(o *cohortv1.Output, v *cohortv1.OutputValue, t *demoTruth) ([
 			exact, valid := new(big.Rat).SetString(n.GetExact())
 			ok = ok && valid && exact.Cmp(want) == 0
 		}
-		return []comparison{{name, formatFloat(n.GetValue()), formatFloat(wf), ok}}, nil
+		return []comparison{{name, render.Float(n.GetValue()), render.Float(wf), ok}}, nil
+	}
+	field := func() (string, error) {
+		if len(o.GetFields()) != 1 {
+			return "", fmt.Errorf("%s of %d fields", kind, len(o.GetFields()))
+		}
+		return o.GetFields()[0], nil
 	}
 	switch o.GetKind() {
 	case cohortv1.OutputKind_OUTPUT_KIND_COUNT:
-		return scalar(big.NewRat(int64(t.count()), 1), "count")
-	case cohortv1.OutputKind_OUTPUT_KIND_SUM:
-		return scalar(t.sum(o.GetFields()[0]), kind+" "+o.GetFields()[0])
-	case cohortv1.OutputKind_OUTPUT_KIND_MEAN:
-		return scalar(t.mean(o.GetFields()[0]), kind+" "+o.GetFields()[0])
-	case cohortv1.OutputKind_OUTPUT_KIND_VARIANCE:
-		f := o.GetFields()[0]
-		return scalar(t.covariance(f, f), kind+" "+f)
+		return scalar(big.NewRat(int64(t.Len()), 1), nil, "count")
+	case cohortv1.OutputKind_OUTPUT_KIND_SUM, cohortv1.OutputKind_OUTPUT_KIND_MEAN, cohortv1.OutputKind_OUTPUT_KIND_VARIANCE:
+		f, err := field()
+		if err != nil {
+			return nil, err
+		}
+		switch o.GetKind() {
+		case cohortv1.OutputKind_OUTPUT_KIND_SUM:
+			x, err := t.Sum(f)
+			return scalar(x, err, kind+" "+f)
+		case cohortv1.OutputKind_OUTPUT_KIND_MEAN:
+			x, err := t.Mean(f)
+			return scalar(x, err, kind+" "+f)
+		}
+		x, err := t.Variance(f)
+		return scalar(x, err, kind+" "+f)
 	case cohortv1.OutputKind_OUTPUT_KIND_HISTOGRAM:
 		h := v.GetHistogram()
 		if h == nil {
 			return nil, fmt.Errorf("no histogram released")
 		}
-		want := t.histogram(o.GetFields()[0])
+		f, err := field()
+		if err != nil {
+			return nil, err
+		}
+		want, err := t.Histogram(f)
+		if err != nil {
+			return nil, err
+		}
 		var rows []comparison
 		var seen uint64
 		for _, b := range h.GetBins() {
@@ -184,7 +211,7 @@ func compareOutput(o *cohortv1.Output, v *cohortv1.OutputValue, t *demoTruth) ([
 				fmt.Sprint(b.GetCount()), fmt.Sprint(want[b.GetValue()]), b.GetCount() == want[b.GetValue()]})
 			seen += want[b.GetValue()]
 		}
-		if seen != uint64(t.count()) {
+		if seen != uint64(t.Len()) {
 			return nil, fmt.Errorf("the histogram of %s lacks values the records have", h.GetField())
 		}
 		return rows, nil
@@ -200,11 +227,19 @@ func compareOutput(o *cohortv1.Output, v *cohortv1.OutputValue, t *demoTruth) ([
 				got := m.GetEntries()[i*len(fs)+j].GetValue()
 				var want float64
 				if o.GetKind() == cohortv1.OutputKind_OUTPUT_KIND_CORRELATION {
-					want = t.correlation(fs[i], fs[j])
+					r, err := t.Correlation(fs[i], fs[j])
+					if err != nil {
+						return nil, err
+					}
+					want = r
 				} else {
-					want, _ = t.covariance(fs[i], fs[j]).Float64()
+					c, err := t.Covariance(fs[i], fs[j])
+					if err != nil {
+						return nil, err
+					}
+					want, _ = c.Float64()
 				}
-				rows = append(rows, comparison{fmt.Sprintf("%s(%s, %s)", kind, fs[i], fs[j]), formatFloat(got), formatFloat(want), closeEnough(got, want)})
+				rows = append(rows, comparison{fmt.Sprintf("%s(%s, %s)", kind, fs[i], fs[j]), render.Float(got), render.Float(want), closeEnough(got, want)})
 			}
 		}
 		return rows, nil
@@ -213,28 +248,28 @@ func compareOutput(o *cohortv1.Output, v *cohortv1.OutputValue, t *demoTruth) ([
 		if reg == nil || len(reg.GetCoefficients()) != len(o.GetFeatures()) {
 			return nil, fmt.Errorf("no regression with %d coefficients released", len(o.GetFeatures()))
 		}
-		b0, bs, r2, err := t.linearRegression(o.GetTarget(), o.GetFeatures(), o.GetRidgeLambda())
+		fit, err := t.LinearRegression(o.GetTarget(), o.GetFeatures(), o.GetRidgeLambda())
 		if err != nil {
 			return nil, err
 		}
-		rows := []comparison{{"intercept", formatFloat(reg.GetIntercept()), formatFloat(b0), closeEnough(reg.GetIntercept(), b0)}}
+		rows := []comparison{{"intercept", render.Float(reg.GetIntercept()), render.Float(fit.Intercept), closeEnough(reg.GetIntercept(), fit.Intercept)}}
 		for i, f := range o.GetFeatures() {
 			got := reg.GetCoefficients()[i]
-			rows = append(rows, comparison{"coefficient " + f, formatFloat(got), formatFloat(bs[i]), closeEnough(got, bs[i])})
+			rows = append(rows, comparison{"coefficient " + f, render.Float(got), render.Float(fit.Coefficients[i]), closeEnough(got, fit.Coefficients[i])})
 		}
-		return append(rows, comparison{"R²", formatFloat(reg.GetR2()), formatFloat(r2), closeEnough(reg.GetR2(), r2)}), nil
+		return append(rows, comparison{"R²", render.Float(reg.GetR2()), render.Float(fit.R2), closeEnough(reg.GetR2(), fit.R2)}), nil
 	}
 	return nil, fmt.Errorf("the demo has no plaintext computation of %s", o.GetKind())
 }
 
 // closeEnough reports whether a released float matches the truth up to
-// demoTolerance, relative.
+// tolerance, relative.
 func closeEnough(got, want float64) bool {
 	if math.IsNaN(got) || math.IsNaN(want) {
 		return false
 	}
 	d := math.Abs(got - want)
-	return d <= demoTolerance*math.Max(math.Abs(got), math.Abs(want)) || d < 1e-15
+	return d <= tolerance*math.Max(math.Abs(got), math.Abs(want)) || d < 1e-15
 }
 
 // indentWriter prefixes every line written through it.

@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"encoding/csv"
@@ -13,17 +13,17 @@ import (
 
 // Purposes the demo's contributors consent to.
 var (
-	demoResearchPurposes   = []string{"public-health", "academic-research"}
-	demoCommercialPurposes = []string{"commercial-training"}
-	demoRegions            = []string{"north", "south", "east", "west"}
+	researchPurposes   = []string{"public-health", "academic-research"}
+	commercialPurposes = []string{"commercial-training"}
+	regionNames        = []string{"north", "south", "east", "west"}
 )
 
-// demoJobPurpose is the purpose of the demo's jobs.
-const demoJobPurpose = "public-health"
+// jobPurpose is the purpose of the demo's jobs.
+const jobPurpose = "public-health"
 
-// demoRecord is one synthetic person of the fitness schema, with what the
+// person is one synthetic person of the fitness schema, with what the
 // demo does with their record.
-type demoRecord struct {
+type person struct {
 	Age       int64 // years, 18..90
 	Steps     int64 // daily steps
 	RestingHR int64 // beats per minute
@@ -35,15 +35,15 @@ type demoRecord struct {
 	Revoked  bool     // revoked after contributing
 }
 
-// demoRecords draws n records deterministically from seed. Older people
+// people draws n records deterministically from seed. Older people
 // and smokers walk less; resting heart rate rises with age and smoking and
 // falls with steps; sleep shortens a little with age. About one in ten
 // contributors (every tenth, from the fourth) consents only to commercial
 // training, so that public-health jobs exclude them.
-func demoRecords(n int, seed uint64) []demoRecord {
+func people(n int, seed uint64) []person {
 	r := rand.New(rand.NewPCG(seed, 0x636f686f72742d64)) // "cohort-d"
 	clamp := func(x, lo, hi float64) float64 { return math.Max(lo, math.Min(hi, x)) }
-	out := make([]demoRecord, n)
+	out := make([]person, n)
 	for i := range out {
 		age := clamp(math.Round(48+16*r.NormFloat64()), 18, 90)
 		smoker := r.Float64() < 0.2
@@ -54,12 +54,12 @@ func demoRecords(n int, seed uint64) []demoRecord {
 		steps := clamp(math.Round(11500-75*(age-18)-1800*smoke+2600*r.NormFloat64()), 300, 40000)
 		hr := clamp(math.Round(60+0.12*(age-18)+5*smoke-0.0006*(steps-8000)+4*r.NormFloat64()), 40, 120)
 		sleep := clamp(math.Round(100*(7.3-0.012*(age-45)+0.85*r.NormFloat64())), 400, 1050)
-		rec := demoRecord{
+		rec := person{
 			Age: int64(age), Steps: int64(steps), RestingHR: int64(hr), SleepH: int64(sleep),
-			Smoker: smoker, Region: demoRegions[r.IntN(len(demoRegions))], Purposes: demoResearchPurposes,
+			Smoker: smoker, Region: regionNames[r.IntN(len(regionNames))], Purposes: researchPurposes,
 		}
 		if i%10 == 3 {
-			rec.Purposes = demoCommercialPurposes
+			rec.Purposes = commercialPurposes
 		}
 		out[i] = rec
 	}
@@ -67,7 +67,7 @@ func demoRecords(n int, seed uint64) []demoRecord {
 }
 
 // record is the schema.Record of the fitness schema.
-func (d demoRecord) record() schema.Record {
+func (d person) record() schema.Record {
 	return schema.Record{
 		"age":        schema.IntValue(d.Age),
 		"steps":      schema.IntValue(d.Steps),
@@ -79,7 +79,7 @@ func (d demoRecord) record() schema.Record {
 }
 
 // consents reports whether the contributor consented to purpose.
-func (d demoRecord) consents(purpose string) bool {
+func (d person) consents(purpose string) bool {
 	for _, p := range d.Purposes {
 		if p == purpose {
 			return true
@@ -90,11 +90,11 @@ func (d demoRecord) consents(purpose string) bool {
 
 // eligible reports whether a job for purpose may count the record: the
 // purpose is consented to and the record is not revoked.
-func (d demoRecord) eligible(purpose string) bool { return d.consents(purpose) && !d.Revoked }
+func (d person) eligible(purpose string) bool { return d.consents(purpose) && !d.Revoked }
 
 // csvValue is the record's value of a field as records.csv writes it: bools
 // as 0/1, categories by name, fixed-point numbers as decimals.
-func (d demoRecord) csvValue(field string) (string, error) {
+func (d person) csvValue(field string) (string, error) {
 	switch field {
 	case "age":
 		return strconv.FormatInt(d.Age, 10), nil
@@ -118,7 +118,7 @@ func (d demoRecord) csvValue(field string) (string, error) {
 // writeRecordsCSV writes the records: one column per schema field in
 // schema order, then "eligible" (1 when a job for purpose counts the
 // record).
-func writeRecordsCSV(path string, s *schema.Schema, recs []demoRecord, purpose string) error {
+func writeRecordsCSV(path string, s *schema.Schema, recs []person, purpose string) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err

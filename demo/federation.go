@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"context"
@@ -9,11 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/cohort-dev/cohort/client"
 	"github.com/cohort-dev/cohort/dataset"
@@ -23,52 +25,53 @@ import (
 
 // How long the demo waits for its nodes.
 const (
-	demoNodeStartTimeout = 60 * time.Second
-	demoNodeStopTimeout  = 60 * time.Second
-	demoReadyTimeout     = 60 * time.Second // for every node to report a READY dataset
-	demoCeremonyTimeout  = 60 * time.Minute
+	nodeStartTimeout = 60 * time.Second
+	nodeStopTimeout  = 60 * time.Second
+	readyTimeout     = 60 * time.Second // for every node to report a READY dataset
+	ceremonyTimeout  = 60 * time.Minute
 )
 
-// demoFederation runs the nodes of a federation directory in this process,
-// each with the node command's own wiring (runNode): its configuration,
+// localFederation runs the nodes of a federation directory in this process,
+// each with the node command's own wiring (a NodeRunner): its configuration,
 // keys, SQLite store, TLS and mutual-TLS listeners. Their logs go to
 // logDir/node-N.log.
-type demoFederation struct {
+type localFederation struct {
 	dir     string // the federation directory
 	logDir  string
+	runNode NodeRunner
 	desc    *federation.Descriptor
 	caPEM   []byte
-	running []*demoNodeProc
+	running []*nodeProc
 	clients []*client.Client // one per node, for contributor calls
 }
 
-// demoNodeProc is one running node.
-type demoNodeProc struct {
+// nodeProc is one running node.
+type nodeProc struct {
 	cancel context.CancelFunc
 	done   chan error
 	log    *os.File
 }
 
-// loadDemoFederation reads the federation directory's descriptor.
-func loadDemoFederation(dir, logDir string) (*demoFederation, error) {
+// loadFederation reads the federation directory's descriptor.
+func loadFederation(dir, logDir string, runNode NodeRunner) (*localFederation, error) {
 	d, err := federation.LoadDescriptor(filepath.Join(dir, federation.DescriptorFile))
 	if err != nil {
 		return nil, err
 	}
-	return &demoFederation{dir: dir, logDir: logDir, desc: d, caPEM: []byte(d.CA)}, nil
+	return &localFederation{dir: dir, logDir: logDir, runNode: runNode, desc: d, caPEM: []byte(d.CA)}, nil
 }
 
-func (f *demoFederation) nodeConfig(i int) string {
+func (f *localFederation) nodeConfig(i int) string {
 	return filepath.Join(f.dir, "node-"+strconv.Itoa(i), federation.NodeConfigFile)
 }
 
-func (f *demoFederation) logPath(i int) string {
+func (f *localFederation) logPath(i int) string {
 	return filepath.Join(f.logDir, "node-"+strconv.Itoa(i)+".log")
 }
 
 // start binds every node's API and peer addresses, starts the nodes and
 // waits until each answers health checks over TLS.
-func (f *demoFederation) start(ctx context.Context) error {
+func (f *localFederation) start(ctx context.Context) error {
 	if len(f.running) > 0 {
 		return errors.New("demo: nodes already running")
 	}
@@ -86,17 +89,17 @@ func (f *demoFederation) start(ctx context.Context) error {
 			return fmt.Errorf("demo: node %d log: %w", i, err)
 		}
 		nctx, cancel := context.WithCancel(ctx)
-		p := &demoNodeProc{cancel: cancel, done: make(chan error, 1), log: logf}
+		p := &nodeProc{cancel: cancel, done: make(chan error, 1), log: logf}
 		f.running = append(f.running, p)
 		cfg := f.nodeConfig(i)
-		go func() { p.done <- runNode(nctx, cfg, logf, lis) }()
+		go func() { p.done <- f.runNode(nctx, cfg, logf, lis.api, lis.peer) }()
 	}
 	tc, err := federation.ClientTLS(f.caPEM)
 	if err != nil {
 		f.stop()
 		return err
 	}
-	deadline := time.Now().Add(demoNodeStartTimeout)
+	deadline := time.Now().Add(nodeStartTimeout)
 	for i, e := range f.desc.Nodes {
 		if err := f.waitHealthy(ctx, i, e.APIAddress, credentials.NewTLS(tc), deadline); err != nil {
 			f.stop()
@@ -115,7 +118,7 @@ func (f *demoFederation) start(ctx context.Context) error {
 }
 
 // listenNode binds a node's addresses, saying which port is taken.
-func listenNode(i int, e federation.NodeEntry) (*nodeListeners, error) {
+func listenNode(i int, e federation.NodeEntry) (*listeners, error) {
 	api, err := net.Listen("tcp", e.APIAddress)
 	if err != nil {
 		return nil, fmt.Errorf("demo: node %d cannot listen on %s (another demo still running? choose other ports with --base-port): %w", i, e.APIAddress, err)
@@ -125,12 +128,15 @@ func listenNode(i int, e federation.NodeEntry) (*nodeListeners, error) {
 		api.Close()
 		return nil, fmt.Errorf("demo: node %d cannot listen on %s (another demo still running? choose other ports with --base-port): %w", i, e.PeerAddress, err)
 	}
-	return &nodeListeners{api: api, peer: peer}, nil
+	return &listeners{api: api, peer: peer}, nil
 }
+
+// listeners are a node's bound API and peer addresses.
+type listeners struct{ api, peer net.Listener }
 
 // waitHealthy polls node i's health service until it serves, the node
 // stops, or the deadline passes.
-func (f *demoFederation) waitHealthy(ctx context.Context, i int, addr string, creds credentials.TransportCredentials, deadline time.Time) error {
+func (f *localFederation) waitHealthy(ctx context.Context, i int, addr string, creds credentials.TransportCredentials, deadline time.Time) error {
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
 	if err != nil {
 		return err
@@ -153,13 +159,13 @@ func (f *demoFederation) waitHealthy(ctx context.Context, i int, addr string, cr
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("demo: node %d does not answer on %s after %s (see %s)", i, addr, demoNodeStartTimeout, f.logPath(i))
+			return fmt.Errorf("demo: node %d does not answer on %s after %s (see %s)", i, addr, nodeStartTimeout, f.logPath(i))
 		}
 	}
 }
 
 // stop stops the running nodes gracefully and waits for them.
-func (f *demoFederation) stop() error {
+func (f *localFederation) stop() error {
 	for _, c := range f.clients {
 		c.Close()
 	}
@@ -174,8 +180,8 @@ func (f *demoFederation) stop() error {
 			if err != nil && !errors.Is(err, context.Canceled) {
 				errs = append(errs, fmt.Errorf("node %d: %w", i, err))
 			}
-		case <-time.After(demoNodeStopTimeout):
-			errs = append(errs, fmt.Errorf("node %d did not stop within %s", i, demoNodeStopTimeout))
+		case <-time.After(nodeStopTimeout):
+			errs = append(errs, fmt.Errorf("node %d did not stop within %s", i, nodeStopTimeout))
 		}
 		p.log.Close()
 	}
@@ -186,20 +192,33 @@ func (f *demoFederation) stop() error {
 	return nil
 }
 
-// admin dials node i's API with its admin token.
-func (f *demoFederation) admin(ctx context.Context, i int) (cohortv1.AdminServiceClient, context.Context, func(), error) {
-	a := &adminFlags{dir: f.dir, index: uint32(i)}
-	conn, actx, err := a.connect(ctx)
+// admin dials node i's API with its admin token (node-i/admin.token in
+// the federation directory).
+func (f *localFederation) admin(ctx context.Context, i int) (cohortv1.AdminServiceClient, context.Context, func(), error) {
+	e, ok := f.desc.Node(uint32(i))
+	if !ok {
+		return nil, nil, nil, fmt.Errorf("demo: no node %d", i)
+	}
+	tok, err := os.ReadFile(filepath.Join(f.dir, "node-"+strconv.Itoa(i), "admin.token"))
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("demo: node %d: %w", i, err)
+	}
+	tc, err := federation.ClientTLS(f.caPEM)
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	conn, err := grpc.NewClient(e.APIAddress, grpc.WithTransportCredentials(credentials.NewTLS(tc)))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	actx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+strings.TrimSpace(string(tok)))
 	return cohortv1.NewAdminServiceClient(conn), actx, func() { conn.Close() }, nil
 }
 
 // createDataset runs AdminService.CreateDataset on node 0, which
 // coordinates the Groth16 ceremony among the nodes, and waits until every
 // node holds the dataset READY.
-func (f *demoFederation) createDataset(ctx context.Context, out io.Writer, schemaYAML []byte, depth int, backend string) (*dataset.Dataset, error) {
+func (f *localFederation) createDataset(ctx context.Context, out io.Writer, schemaYAML []byte, depth int, backend string) (*dataset.Dataset, error) {
 	api, actx, done, err := f.admin(ctx, 0)
 	if err != nil {
 		return nil, err
@@ -214,7 +233,7 @@ func (f *demoFederation) createDataset(ctx context.Context, out io.Writer, schem
 		BeaconSource:  source,
 	}
 	if backend == "he" {
-		req.Backend, req.HeThreshold, req.HeSmudgingBits = cohortv1.Backend_BACKEND_HE, 2, demoHESmudgingBits
+		req.Backend, req.HeThreshold, req.HeSmudgingBits = cohortv1.Backend_BACKEND_HE, 2, heSmudgingBits
 	}
 	resp, err := api.CreateDataset(actx, req)
 	if err != nil {
@@ -233,8 +252,8 @@ func (f *demoFederation) createDataset(ctx context.Context, out io.Writer, schem
 		case cohortv1.DatasetState_DATASET_STATE_FAILED:
 			return nil, fmt.Errorf("demo: the ceremony for dataset %s FAILED after %s (see %s)", id, since(start), f.logPath(0))
 		}
-		if time.Since(start) > demoCeremonyTimeout {
-			return nil, fmt.Errorf("demo: dataset %s still in SETUP after %s", id, demoCeremonyTimeout)
+		if time.Since(start) > ceremonyTimeout {
+			return nil, fmt.Errorf("demo: dataset %s still in SETUP after %s", id, ceremonyTimeout)
 		}
 		if time.Since(last) >= 20*time.Second {
 			fmt.Fprintf(out, "           ceremony running… %s\n", time.Since(start).Round(time.Second))
@@ -251,8 +270,8 @@ func (f *demoFederation) createDataset(ctx context.Context, out io.Writer, schem
 // readyEverywhere waits until every node serves the dataset READY with the
 // same descriptor, and returns node 0's, its circuit compiled and checked
 // against the descriptor's digest.
-func (f *demoFederation) readyEverywhere(ctx context.Context, id string) (*dataset.Dataset, error) {
-	deadline := time.Now().Add(demoReadyTimeout)
+func (f *localFederation) readyEverywhere(ctx context.Context, id string) (*dataset.Dataset, error) {
+	deadline := time.Now().Add(readyTimeout)
 	var first *dataset.Dataset
 	for i, c := range f.clients {
 		for {

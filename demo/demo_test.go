@@ -1,0 +1,360 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/cohort-dev/cohort/enclave/stats/reference"
+	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
+	"github.com/cohort-dev/cohort/he"
+	"github.com/cohort-dev/cohort/schema"
+)
+
+func near(a, b float64) bool {
+	return math.Abs(a-b) <= 1e-9*math.Max(1, math.Max(math.Abs(a), math.Abs(b)))
+}
+
+func TestDemoRefusals(t *testing.T) {
+	full := t.TempDir()
+	os.WriteFile(filepath.Join(full, "x"), nil, 0o600)
+	noNodes := func(context.Context, string, io.Writer, net.Listener, net.Listener) error {
+		return errors.New("no nodes in this test")
+	}
+	base := Options{Contributors: 50, Backend: "mpc", BasePort: 7400, RegistryDepth: 20, Seed: 1, RunNode: noNodes}
+	cases := []struct {
+		name string
+		edit func(*Options)
+		want string
+	}{
+		{"he above its cap", func(o *Options) { o.Backend = "he"; o.Contributors = 1000 }, "at most 150"},
+		{"backend", func(o *Options) { o.Backend = "tee" }, "want mpc or he"},
+		{"no contributors", func(o *Options) { o.Contributors = 0 }, "want 1..10000"},
+		{"too many contributors", func(o *Options) { o.Contributors = 10001 }, "want 1..10000"},
+		{"too few for the minimum cohort", func(o *Options) { o.Contributors = 20 }, "below the minimum cohort of 20"},
+		{"registry too small", func(o *Options) { o.RegistryDepth = 4; o.Contributors = 17; o.MinCohort = 3 }, "fewer than 17 contributors"},
+		{"depth", func(o *Options) { o.RegistryDepth = 33 }, "--registry-depth"},
+		{"port", func(o *Options) { o.BasePort = 65530 }, "--base-port"},
+		{"data dir not empty", func(o *Options) { o.DataDir = full }, "not empty"},
+		{"no node runner", func(o *Options) { o.RunNode = nil }, "no node runner"},
+	}
+	for _, tc := range cases {
+		o := base
+		tc.edit(&o)
+		err := Run(context.Background(), o)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error mentioning %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func TestDemoSchema(t *testing.T) {
+	y, s, err := datasetSchema(0, "mpc")
+	if err != nil || s.MinCohort != 20 || !bytes.Equal(y, schema.DefaultYAML()) {
+		t.Fatalf("default: %v, %v", s, err)
+	}
+	_, s3, err := datasetSchema(3, "mpc")
+	if err != nil || s3.MinCohort != 3 || s3.Digest() == s.Digest() {
+		t.Fatalf("min cohort 3: %v, %v", s3, err)
+	}
+	// The HE demo caps max_cohort at what bgv-n12-q109 can sum and decrypt
+	// with the demo's smudging; its snapshot key differs with the schema.
+	_, sh, err := datasetSchema(3, "he")
+	if err != nil || sh.MinCohort != 3 || sh.MaxCohort != heMaxCohort || sh.Digest() == s3.Digest() {
+		t.Fatalf("HE: %v, %v", sh, err)
+	}
+	p, _, err := he.Choose(he.Capacity{Nodes: Nodes, Threshold: 2, MaxCohort: sh.MaxCohort, MaxCoord: sh.Bounds().MaxCoord,
+		Smudging: he.Smudging{StatisticalBits: heSmudgingBits}}, false)
+	if err != nil || p.ID() != he.BGVN12Q109 {
+		t.Fatalf("the HE demo's schema chooses %v, %v; want %s", p, err, he.BGVN12Q109)
+	}
+}
+
+func TestDemoRecords(t *testing.T) {
+	recs := people(2000, 11)
+	if !slices.EqualFunc(recs[:50], people(50, 11), func(a, b person) bool { return fmt.Sprint(a) == fmt.Sprint(b) }) {
+		t.Fatal("the records depend on more than the seed")
+	}
+	if fmt.Sprint(people(5, 12)) == fmt.Sprint(recs[:5]) {
+		t.Fatal("the seed changes nothing")
+	}
+	s := schema.Default()
+	smokers, commercial := 0, 0
+	var all []schema.Record
+	regions := map[string]int{}
+	for i, r := range recs {
+		if _, err := s.Encode(r.record()); err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+		if r.Age < 18 || r.Age > 90 || r.SleepH < 400 || r.SleepH > 1050 {
+			t.Fatalf("record %d out of range: %+v", i, r)
+		}
+		if r.Smoker {
+			smokers++
+		}
+		if !r.consents(jobPurpose) {
+			commercial++
+			if !slices.Equal(r.Purposes, commercialPurposes) {
+				t.Fatalf("record %d purposes %v", i, r.Purposes)
+			}
+		}
+		regions[r.Region]++
+		all = append(all, r.record())
+	}
+	if smokers < 300 || smokers > 500 {
+		t.Errorf("%d smokers of 2000, want about 400", smokers)
+	}
+	if commercial != 200 {
+		t.Errorf("%d commercial-only contributors of 2000, want 200", commercial)
+	}
+	if len(regions) != 4 {
+		t.Errorf("regions %v", regions)
+	}
+	ref, err := reference.New(s, all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		a, b string
+		sign float64
+	}{
+		{"steps~age", "steps", "age", -1}, {"steps~smoker", "steps", "smoker", -1},
+		{"hr~age", "resting_hr", "age", 1}, {"hr~smoker", "resting_hr", "smoker", 1}, {"hr~steps", "resting_hr", "steps", -1},
+	} {
+		if r, err := ref.Correlation(c.a, c.b); err != nil || r*c.sign < 0.1 {
+			t.Errorf("correlation %s = %.3f (%v), want sign %v", c.name, r, err, c.sign)
+		}
+	}
+}
+
+func TestWriteRecordsCSV(t *testing.T) {
+	recs := []person{
+		{Age: 30, Steps: 12000, RestingHR: 60, SleepH: 725, Smoker: true, Region: "east", Purposes: researchPurposes},
+		{Age: 70, Steps: 4000, RestingHR: 75, SleepH: 400, Region: "north", Purposes: commercialPurposes},
+		{Age: 45, Steps: 8000, RestingHR: 66, SleepH: 1050, Region: "west", Purposes: researchPurposes, Revoked: true},
+	}
+	path := filepath.Join(t.TempDir(), "records.csv")
+	if err := writeRecordsCSV(path, schema.Default(), recs, jobPurpose); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(path)
+	want := "age,steps,resting_hr,sleep_h,smoker,region,eligible\n30,12000,60,7.25,1,east,1\n70,4000,75,4.00,0,north,0\n45,8000,66,10.50,0,west,0\n"
+	if string(got) != want {
+		t.Fatalf("records.csv:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestDemoTruth(t *testing.T) {
+	// resting_hr = 100 − age/2 + 3·smoker exactly.
+	var recs []person
+	for i := range 12 {
+		age := int64(20 + 4*i)
+		smoker := i%3 == 0
+		hr := 100 - age/2
+		if smoker {
+			hr += 3
+		}
+		recs = append(recs, person{Age: age, Steps: int64(1000 * i), RestingHR: hr, SleepH: 700, Smoker: smoker, Region: regionNames[i%4], Purposes: researchPurposes})
+	}
+	recs = append(recs, person{Age: 90, RestingHR: 200, SleepH: 700, Region: "east", Purposes: researchPurposes, Revoked: true})
+	tr, err := eligibleCohort(schema.Default(), recs, jobPurpose)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Len() != 12 {
+		t.Fatalf("count %d: the revoked record counted", tr.Len())
+	}
+	if m, err := tr.Mean("age"); err != nil || m.Cmp(big.NewRat(42, 1)) != 0 {
+		t.Errorf("mean age %v, %v", m, err)
+	}
+	if v, err := tr.Covariance("sleep_h", "sleep_h"); err != nil || v.Sign() != 0 {
+		t.Errorf("variance of a constant %v, %v", v, err)
+	}
+	if h, err := tr.Histogram("region"); err != nil || h["north"] != 3 || h["east"] != 3 {
+		t.Errorf("histogram %v, %v", h, err)
+	}
+	if h, err := tr.Histogram("smoker"); err != nil || h["true"] != 4 || h["false"] != 8 {
+		t.Errorf("smoker histogram %v, %v", h, err)
+	}
+	if r, err := tr.Correlation("age", "steps"); err != nil || !near(r, 1) {
+		t.Errorf("correlation of collinear fields %v, %v", r, err)
+	}
+	fit, err := tr.LinearRegression("resting_hr", []string{"age", "smoker"}, 0)
+	if err != nil || !near(fit.Intercept, 100) || !near(fit.Coefficients[0], -0.5) || !near(fit.Coefficients[1], 3) || !near(fit.R2, 1) {
+		t.Errorf("regression %+v %v", fit, err)
+	}
+	if _, err := tr.LinearRegression("resting_hr", []string{"age", "steps"}, 0); err == nil {
+		t.Error("collinear features solved")
+	}
+	if _, err := tr.LinearRegression("resting_hr", []string{"age", "steps"}, 0.5); err != nil {
+		t.Errorf("ridge makes collinear features solvable: %v", err)
+	}
+}
+
+func TestCompareOutputDetectsDifferences(t *testing.T) {
+	recs := people(30, 3)
+	tr, err := eligibleCohort(schema.Default(), recs, jobPurpose)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := tr.Mean("age")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantMean, _ := m.Float64()
+	exact := m.RatString()
+	mean := &cohortv1.Output{Kind: cohortv1.OutputKind_OUTPUT_KIND_MEAN, Fields: []string{"age"}}
+	scalar := func(v float64, exact string) *cohortv1.OutputValue {
+		return &cohortv1.OutputValue{Kind: cohortv1.OutputKind_OUTPUT_KIND_MEAN, Value: &cohortv1.OutputValue_Scalar{Scalar: &cohortv1.Number{Value: v, Exact: exact}}}
+	}
+	for _, tc := range []struct {
+		v     *cohortv1.OutputValue
+		match bool
+	}{
+		{scalar(wantMean, exact), true},
+		{scalar(wantMean, ""), true},
+		{scalar(wantMean*(1+1e-12), exact), true},
+		{scalar(wantMean*(1+1e-8), exact), false},
+		{scalar(wantMean, "1/3"), false},
+	} {
+		rows, err := compareOutput(mean, tc.v, tr)
+		if err != nil || rows[0].ok != tc.match {
+			t.Errorf("%v: %v, %v; want match %v", tc.v, rows, err, tc.match)
+		}
+	}
+	var out bytes.Buffer
+	spec := &cohortv1.JobSpec{Outputs: []*cohortv1.Output{mean}}
+	err = compareResult(&out, spec, &cohortv1.Result{Outputs: []*cohortv1.OutputValue{scalar(wantMean+1, "")}}, tr)
+	if err == nil || !strings.Contains(out.String(), "DIFFERS") {
+		t.Errorf("a wrong mean passed: %v\n%s", err, out.String())
+	}
+}
+
+func TestWriteResultsJSON(t *testing.T) {
+	num := func(v float64) *cohortv1.Number { return &cohortv1.Number{Value: v} }
+	spec := &cohortv1.JobSpec{Outputs: []*cohortv1.Output{
+		{Kind: cohortv1.OutputKind_OUTPUT_KIND_COUNT},
+		{Kind: cohortv1.OutputKind_OUTPUT_KIND_MEAN, Fields: []string{"age"}},
+		{Kind: cohortv1.OutputKind_OUTPUT_KIND_HISTOGRAM, Fields: []string{"region"}},
+		{Kind: cohortv1.OutputKind_OUTPUT_KIND_CORRELATION, Fields: []string{"age", "steps"}},
+		{Kind: cohortv1.OutputKind_OUTPUT_KIND_LINEAR_REGRESSION, Target: "resting_hr", Features: []string{"age"}},
+	}}
+	res := &cohortv1.Result{JobId: "job-1", CohortSize: 44, Backend: cohortv1.Backend_BACKEND_MPC, Outputs: []*cohortv1.OutputValue{
+		{Kind: cohortv1.OutputKind_OUTPUT_KIND_COUNT, Value: &cohortv1.OutputValue_Scalar{Scalar: num(44)}},
+		{Kind: cohortv1.OutputKind_OUTPUT_KIND_MEAN, Value: &cohortv1.OutputValue_Scalar{Scalar: num(51.25)}},
+		{Kind: cohortv1.OutputKind_OUTPUT_KIND_HISTOGRAM, Value: &cohortv1.OutputValue_Histogram{Histogram: &cohortv1.Histogram{Field: "region", Bins: []*cohortv1.HistogramBin{
+			{Value: "north", Count: 10}, {Value: "south", Count: 12}, {Value: "east", Count: 11}, {Value: "west", Count: 11}}}}},
+		{Kind: cohortv1.OutputKind_OUTPUT_KIND_CORRELATION, Value: &cohortv1.OutputValue_Matrix{Matrix: &cohortv1.Matrix{Fields: []string{"age", "steps"},
+			Entries: []*cohortv1.Number{num(1), num(-0.5), num(-0.5), num(1)}}}},
+		{Kind: cohortv1.OutputKind_OUTPUT_KIND_LINEAR_REGRESSION, Value: &cohortv1.OutputValue_Regression{Regression: &cohortv1.Regression{
+			Target: "resting_hr", Features: []string{"age"}, Intercept: 55.5, Coefficients: []float64{0.25}, R2: 0.5}}},
+	}}
+	path := filepath.Join(t.TempDir(), "results.json")
+	job := &jobRun{job: &cohortv1.Job{JobId: "job-1", State: cohortv1.JobState_JOB_STATE_DONE, Spec: spec}, result: res}
+	if err := writeResultsJSON(path, "fitness-2026", []*jobRun{job}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(path)
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, got); err != nil {
+		t.Fatal(err)
+	}
+	want := `{"dataset":"fitness-2026","jobs":[{"job_id":"job-1","status":"DONE","backend":"mpc","cohort":44,"outputs":[` +
+		`{"kind":"count","value":44},{"kind":"mean","field":"age","value":51.25},` +
+		`{"kind":"histogram","field":"region","counts":{"north":10,"south":12,"east":11,"west":11}},` +
+		`{"kind":"correlation","fields":["age","steps"],"matrix":[[1,-0.5],[-0.5,1]]},` +
+		`{"kind":"linear_regression","target":"resting_hr","features":["age"],"intercept":55.5,"coefficients":[0.25],"r2":0.5}]}]}`
+	if compact.String() != want {
+		t.Fatalf("results.json\n got %s\nwant %s", compact.String(), want)
+	}
+}
+
+func TestDemoSnapshot(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "federation")
+	files := map[string]os.FileMode{"federation.yaml": 0o644, "node-0/signing.key": 0o600, "node-0/data/cohort.db": 0o600, "ca.pem": 0o644}
+	for name, mode := range files {
+		p := filepath.Join(src, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(name), mode); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(p, mode)
+	}
+	root := t.TempDir()
+	key := cacheKey("dev", [32]byte{1}, 4, 7400, 3)
+	snap := filepath.Join(root, key)
+	if _, err := restoreSnapshot(snap, key, filepath.Join(t.TempDir(), "x")); !errNoSnapshot(err) {
+		t.Fatalf("missing snapshot: %v", err)
+	}
+	meta := snapshotMetadata{Key: key, Dataset: "fitness-2026", CircuitDigest: "ab"}
+	if err := saveSnapshot(snap, src, meta); err != nil {
+		t.Fatal(err)
+	}
+	if err := saveSnapshot(snap, src, meta); err != nil { // replaces
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(root); len(entries) != 1 {
+		t.Fatalf("cache root holds %d entries", len(entries))
+	}
+	dst := filepath.Join(t.TempDir(), "restored")
+	got, err := restoreSnapshot(snap, key, dst)
+	if err != nil || got.Dataset != "fitness-2026" || got.Format != snapshotFormat {
+		t.Fatalf("restore: %+v, %v", got, err)
+	}
+	for name, mode := range files {
+		p := filepath.Join(dst, name)
+		fi, err := os.Stat(p)
+		if err != nil || fi.Mode().Perm() != mode {
+			t.Errorf("%s: %v, %v; want mode %04o", name, fi, err, mode)
+		}
+		if b, _ := os.ReadFile(p); string(b) != name {
+			t.Errorf("%s: content %q", name, b)
+		}
+		if di, _ := os.Stat(filepath.Dir(filepath.Join(snap, snapshotFed, name))); di.Mode().Perm() != 0o700 {
+			t.Errorf("snapshot directory of %s has mode %04o", name, di.Mode().Perm())
+		}
+	}
+	if _, err := restoreSnapshot(snap, key, dst); err == nil {
+		t.Error("restored over an existing directory")
+	}
+	// Another key's or a damaged metadata file is an unusable snapshot, not a missing one.
+	if _, err := restoreSnapshot(snap, cacheKey("dev", [32]byte{2}, 4, 7400, 3), filepath.Join(t.TempDir(), "y")); err == nil || errNoSnapshot(err) {
+		t.Errorf("other key: %v", err)
+	}
+	os.WriteFile(filepath.Join(snap, snapshotMeta), []byte("{"), 0o600)
+	if _, err := restoreSnapshot(snap, key, filepath.Join(t.TempDir(), "z")); err == nil || errNoSnapshot(err) {
+		t.Errorf("damaged metadata: %v", err)
+	}
+	// Links are not copied.
+	os.Symlink("/etc/passwd", filepath.Join(src, "link"))
+	if err := copyTree(src, filepath.Join(t.TempDir(), "w")); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("symlink: %v", err)
+	}
+}
+
+func TestDemoCacheKey(t *testing.T) {
+	k := cacheKey("dev", [32]byte{1}, 20, 7400, 3)
+	if k != cacheKey("dev", [32]byte{1}, 20, 7400, 3) || len(k) != 32 {
+		t.Fatalf("key %q not stable", k)
+	}
+	for _, other := range []string{
+		cacheKey("dev", [32]byte{2}, 20, 7400, 3), cacheKey("dev", [32]byte{1}, 4, 7400, 3),
+		cacheKey("dev", [32]byte{1}, 20, 7500, 3), cacheKey("dev", [32]byte{1}, 20, 7400, 4), cacheKey("v1.2.3", [32]byte{1}, 20, 7400, 3),
+	} {
+		if other == k {
+			t.Errorf("key does not depend on every input")
+		}
+	}
+}

@@ -1,0 +1,20 @@
+package demo
+
+import (
+	"os"
+
+	"github.com/cohort-dev/cohort/render"
+)
+
+// writeResultsJSON writes the demo's released results (render.ResultsJSON).
+func writeResultsJSON(path, datasetID string, jobs []*jobRun) error {
+	rs := make([]render.JobResult, len(jobs))
+	for i, j := range jobs {
+		rs[i] = render.JobResult{Job: j.job, Result: j.result}
+	}
+	doc, err := render.ResultsJSON(datasetID, rs)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, doc, 0o600)
+}
