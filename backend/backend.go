@@ -16,6 +16,7 @@ var ErrUnknown = errors.New("backend: unknown backend")
 type Backend interface {
 	// Kind is the backend's wire value.
 	Kind() cohortv1.Backend
+	Contributor
 	Ingest
 	Round
 	Audit

@@ -5,8 +5,10 @@
 // is written once against Backend, which For chooses from the dataset
 // descriptor. No other package branches on the backend.
 //
-// A Backend is three concerns, each in its own file:
+// A Backend is four concerns, each in its own file:
 //
+//   - Contributor: prove a record and protect it (one share sealed to each
+//     node, or a ciphertext under the collective key) into a payload.
 //   - Ingest: decode a contribution payload strictly, give the statement its
 //     proof must verify against, and open what this node stores of it (its
 //     own share, checked against the proof's commitment, or the ciphertext).
