@@ -159,4 +159,26 @@ type Audit interface {
 	// AuditChecks returns the backend's own checks over job, by name (see
 	// AuditSlotsOf). They share what they decode: run them in slot order.
 	AuditChecks(job *AuditJob) map[string]func(Reporter)
+	// AuditForm checks, as a transcript is assembled, that a job has the
+	// backend's form (MPC: evidence from every node, no ciphertext; HE: at
+	// least the threshold of live nodes with the coordinator among them,
+	// the decryption set their lowest indices, ciphertexts of the
+	// parameter set's size), and says which nodes carry a partial.
+	AuditForm(f JobForm) (hasPartial func(node int) bool, err error)
+}
+
+// JobForm is what a finished job's transcript carries besides each node's
+// evidence, as its coordinator assembles it.
+type JobForm struct {
+	Records       []FormRecord // in any order
+	Live          []uint32     // the nodes with evidence, as listed
+	Coordinator   uint32
+	DecryptionSet []uint32 // HE
+	Aggregate     []byte   // HE
+}
+
+// FormRecord is a record of a JobForm.
+type FormRecord struct {
+	Nullifier  [32]byte
+	Ciphertext []byte // HE
 }

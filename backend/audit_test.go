@@ -419,3 +419,57 @@ func TestSumCiphertextsBatches(t *testing.T) {
 		t.Fatal("sum of nothing")
 	}
 }
+
+// TestAuditForm: a job of the backend's form says which nodes carry a
+// partial; any other form is refused, naming what is wrong.
+func TestAuditForm(t *testing.T) {
+	k := newNodeKeys(t)
+	mb, err := For(k.dataset(testSchema(), cohortv1.Backend_BACKEND_MPC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := getHEFixture(t)
+	var nf [32]byte
+	nf[0], nf[1], nf[2], nf[3] = 0xab, 0x12, 0xcd, 0x34
+	ct := f.job.Records[0].Ciphertext
+	heForm := func() JobForm {
+		return JobForm{Records: []FormRecord{{Nullifier: nf, Ciphertext: ct}}, Live: []uint32{2, 0, 1}, Coordinator: 2,
+			DecryptionSet: []uint32{0, 1}, Aggregate: f.job.Aggregate}
+	}
+	has, err := mb.AuditForm(JobForm{Records: []FormRecord{{Nullifier: nf}}, Live: []uint32{0, 1, 2}})
+	if err != nil || !has(0) || !has(1) || !has(2) {
+		t.Fatalf("MPC: %v", err)
+	}
+	if has, err = f.b.AuditForm(heForm()); err != nil || !has(0) || !has(1) || has(2) {
+		t.Fatalf("HE: %v", err)
+	}
+	size := he.EncodedSize(f.ds.HE.Params)
+	for _, c := range []struct {
+		name string
+		be   Backend
+		form func(*JobForm)
+		want string
+	}{
+		{"mpc: a decryption set", mb, func(j *JobForm) { j.DecryptionSet = []uint32{0} }, "a decryption set or an aggregate ciphertext for an MPC dataset"},
+		{"mpc: a ciphertext", mb, func(j *JobForm) { j.Records[0].Ciphertext = []byte{1} }, "record ab12cd34…: a ciphertext for an MPC dataset"},
+		{"mpc: a node missing", mb, func(j *JobForm) { j.Live = j.Live[:2] }, "evidence from 2 nodes, the dataset has 3"},
+		{"he: aggregate size", f.b, func(j *JobForm) { j.Aggregate = j.Aggregate[1:] },
+			fmt.Sprintf("aggregate ciphertext of %d bytes, parameter set %s has %d", size-1, f.ds.HE.Params.ID(), size)},
+		{"he: ciphertext size", f.b, func(j *JobForm) { j.Records[0].Ciphertext = nil },
+			fmt.Sprintf("record ab12cd34…: ciphertext of 0 bytes, parameter set %s has %d", f.ds.HE.Params.ID(), size)},
+		{"he: repeated node", f.b, func(j *JobForm) { j.Live = []uint32{0, 1, 1} }, "evidence for node 1 is out of range or repeated"},
+		{"he: out of range", f.b, func(j *JobForm) { j.Live = []uint32{0, 1, 3} }, "evidence for node 3 is out of range or repeated"},
+		{"he: below threshold", f.b, func(j *JobForm) { j.Live, j.Coordinator = []uint32{0}, 0 }, "evidence from 1 live nodes, decrypting needs the threshold of 2"},
+		{"he: no coordinator", f.b, func(j *JobForm) { j.Live = []uint32{0, 1} }, "no evidence from the coordinator, node 2"},
+		{"he: decryption set", f.b, func(j *JobForm) { j.DecryptionSet = []uint32{0, 2} }, "decryption set [0 2] is not the 2 lowest live nodes [0 1]"},
+	} {
+		form := heForm()
+		if c.be == mb {
+			form = JobForm{Records: []FormRecord{{Nullifier: nf}}, Live: []uint32{0, 1, 2}}
+		}
+		c.form(&form)
+		if _, err := c.be.AuditForm(form); err == nil || err.Error() != c.want {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+	}
+}

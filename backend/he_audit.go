@@ -111,6 +111,37 @@ func (b *heBackend) AuditChecks(job *AuditJob) map[string]func(Reporter) {
 	}
 }
 
+func (b *heBackend) AuditForm(f JobForm) (func(int) bool, error) {
+	k, th, params := int(b.ds.Desc.GetNodeCount()), b.ds.HE.Committee.Threshold, b.ds.HE.Params
+	size := he.EncodedSize(params)
+	if len(f.Aggregate) != size {
+		return nil, fmt.Errorf("aggregate ciphertext of %d bytes, parameter set %s has %d", len(f.Aggregate), params.ID(), size)
+	}
+	for _, r := range f.Records {
+		if len(r.Ciphertext) != size {
+			return nil, fmt.Errorf("record %x…: ciphertext of %d bytes, parameter set %s has %d", r.Nullifier[:4], len(r.Ciphertext), params.ID(), size)
+		}
+	}
+	live := slices.Clone(f.Live)
+	slices.Sort(live)
+	for i, x := range live {
+		if int(x) >= k || (i > 0 && x == live[i-1]) {
+			return nil, fmt.Errorf("evidence for node %d is out of range or repeated", x)
+		}
+	}
+	if len(live) < th {
+		return nil, fmt.Errorf("evidence from %d live nodes, decrypting needs the threshold of %d", len(live), th)
+	}
+	if !slices.Contains(live, f.Coordinator) {
+		return nil, fmt.Errorf("no evidence from the coordinator, node %d", f.Coordinator)
+	}
+	if !slices.Equal(f.DecryptionSet, live[:th]) {
+		return nil, fmt.Errorf("decryption set %v is not the %d lowest live nodes %v", f.DecryptionSet, th, live[:th])
+	}
+	set := slices.Clone(f.DecryptionSet)
+	return func(i int) bool { return slices.Contains(set, uint32(i)) }, nil
+}
+
 // heAudit is the state of one audit's HE checks: what the aggregate and
 // decryption-set checks decoded, for the decryption check. A nil field
 // means its check failed. The records' ciphertexts are decoded where a

@@ -3,6 +3,7 @@ package backend
 import (
 	"bytes"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"math/big"
 
@@ -72,6 +73,21 @@ func (b *mpcBackend) AuditChecks(job *AuditJob) map[string]func(Reporter) {
 	return map[string]func(Reporter){
 		CheckPartials: func(r Reporter) { b.checkPartials(job, r) },
 	}
+}
+
+func (b *mpcBackend) AuditForm(f JobForm) (func(int) bool, error) {
+	if len(f.DecryptionSet) != 0 || len(f.Aggregate) != 0 {
+		return nil, errors.New("a decryption set or an aggregate ciphertext for an MPC dataset")
+	}
+	for _, r := range f.Records {
+		if len(r.Ciphertext) != 0 {
+			return nil, fmt.Errorf("record %x…: a ciphertext for an MPC dataset", r.Nullifier[:4])
+		}
+	}
+	if k := int(b.ds.Desc.GetNodeCount()); len(f.Live) != k {
+		return nil, fmt.Errorf("evidence from %d nodes, the dataset has %d", len(f.Live), k)
+	}
+	return func(int) bool { return true }, nil
 }
 
 // checkPartials: every node signed its partial over the cohort, and the
