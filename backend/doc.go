@@ -17,7 +17,10 @@
 //     shares, or a decryption share of the cohort's aggregate ciphertext),
 //     and the combination of the partials into the coordinates' sums.
 //   - Audit: the checks an auditor re-runs on a transcript that depend on
-//     the backend.
+//     the backend (the circuit; the partial sums, or the ciphertexts, the
+//     aggregate, the decryption set and its decryption), where they go in
+//     the audit's one list, the backend's part of the shared checks, and
+//     the form a job's transcript must have.
 //
 // Implementations do no I/O: what a node must persist before it answers (an
 // HE decryption share, once per aggregate) is returned to the caller, which
