@@ -20,11 +20,11 @@ const maxCacheEntries = 64
 // checking many jobs of one dataset compiles its circuit and replays its
 // ceremony once (replaying takes tens of seconds for a real circuit). Only
 // successful results are kept, keyed by everything they depend on: a
-// circuit by what it depends on (backend.CircuitKey: for HE, with the
-// collective key's digest, since the key is a circuit constant), a ceremony by the SHA-256 of its exact
-// bytes and the circuit's digest. Every other check still runs on every call. A
-// Cache is safe for concurrent use; the zero value is not usable, call
-// NewCache.
+// circuit by backend.CircuitKey (for HE with the collective key's digest,
+// since the key is a circuit constant), a ceremony by the SHA-256 of its
+// exact bytes and the circuit's digest. Every other check still runs on
+// every call. A Cache is safe for concurrent use; the zero value is not
+// usable, call NewCache.
 type Cache struct {
 	mu         sync.Mutex
 	circuits   map[backend.CircuitKey]compiled
