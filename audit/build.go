@@ -4,17 +4,16 @@ import (
 	"bytes"
 	"cmp"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"math/big"
 	"slices"
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/cohort-dev/cohort/backend"
 	"github.com/cohort-dev/cohort/dataset"
 	"github.com/cohort-dev/cohort/enclave"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
-	"github.com/cohort-dev/cohort/he"
 )
 
 // BuildInput is what the coordinating node holds when a job is DONE.
@@ -116,12 +115,7 @@ func Build(in BuildInput) (*Transcript, error) {
 	}
 	slices.SortFunc(t.Records, func(a, b Record) int { return bytes.Compare(a.Nullifier[:], b.Nullifier[:]) })
 
-	if ds.HE != nil {
-		err = buildHE(t, in, ds)
-	} else {
-		err = buildMPC(t, in, int(ds.Desc.GetNodeCount()))
-	}
-	if err != nil {
+	if err := buildNodes(t, in, ds); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 
@@ -142,76 +136,39 @@ func Build(in BuildInput) (*Transcript, error) {
 	return t, nil
 }
 
-// buildMPC fills in the nodes of an MPC job: every one of the k nodes,
-// each with its partial sum.
-func buildMPC(t *Transcript, in BuildInput, k int) error {
-	if len(in.DecryptionSet) != 0 || len(in.Aggregate) != 0 {
-		return errors.New("a decryption set or an aggregate ciphertext for an MPC dataset")
-	}
-	for _, r := range in.Records {
-		if len(r.Ciphertext) != 0 {
-			return fmt.Errorf("record %x…: a ciphertext for an MPC dataset", r.Nullifier[:4])
-		}
-	}
-	ev := in.Evidence
-	if len(ev.GetNodes()) != k {
-		return fmt.Errorf("evidence from %d nodes, the dataset has %d", len(ev.GetNodes()), k)
-	}
-	nodes, err := buildNodes(ev, in.Partials, k, func(int) bool { return true })
+// buildNodes fills in the nodes' evidence, and for HE the decryption set
+// and the aggregate, once the dataset's backend found the job of its form
+// (backend.Audit.AuditForm).
+func buildNodes(t *Transcript, in BuildInput, ds *dataset.Dataset) error {
+	be, err := backend.For(ds)
 	if err != nil {
 		return err
 	}
-	t.Nodes = nodes
-	return nil
-}
-
-// buildHE fills in the nodes, decryption set and aggregate of an HE job:
-// the live nodes (those with evidence, at least the threshold, the
-// coordinator among them), the decryption set their threshold-many lowest
-// indices with a decryption share each, and ciphertexts of the parameter
-// set's size.
-func buildHE(t *Transcript, in BuildInput, ds *dataset.Dataset) error {
-	k, th := int(ds.Desc.GetNodeCount()), ds.HE.Committee.Threshold
-	size := he.EncodedSize(ds.HE.Params)
-	if len(in.Aggregate) != size {
-		return fmt.Errorf("aggregate ciphertext of %d bytes, parameter set %s has %d", len(in.Aggregate), ds.HE.Params.ID(), size)
+	f := backend.JobForm{Coordinator: in.Coordinator, DecryptionSet: in.DecryptionSet, Aggregate: in.Aggregate,
+		Records: make([]backend.FormRecord, len(in.Records)), Live: make([]uint32, 0, len(in.Evidence.GetNodes()))}
+	for i, r := range in.Records {
+		f.Records[i] = backend.FormRecord{Nullifier: r.Nullifier, Ciphertext: r.Ciphertext}
 	}
-	for _, r := range in.Records {
-		if len(r.Ciphertext) != size {
-			return fmt.Errorf("record %x…: ciphertext of %d bytes, parameter set %s has %d", r.Nullifier[:4], len(r.Ciphertext), ds.HE.Params.ID(), size)
-		}
-	}
-	live := make([]uint32, 0, len(in.Evidence.GetNodes()))
 	for _, e := range in.Evidence.GetNodes() {
-		live = append(live, e.GetNodeIndex())
+		f.Live = append(f.Live, e.GetNodeIndex())
 	}
-	slices.Sort(live)
-	for i, x := range live {
-		if int(x) >= k || (i > 0 && x == live[i-1]) {
-			return fmt.Errorf("evidence for node %d is out of range or repeated", x)
-		}
-	}
-	if len(live) < th {
-		return fmt.Errorf("evidence from %d live nodes, decrypting needs the threshold of %d", len(live), th)
-	}
-	if !slices.Contains(live, in.Coordinator) {
-		return fmt.Errorf("no evidence from the coordinator, node %d", in.Coordinator)
-	}
-	if !slices.Equal(in.DecryptionSet, live[:th]) {
-		return fmt.Errorf("decryption set %v is not the %d lowest live nodes %v", in.DecryptionSet, th, live[:th])
-	}
-	nodes, err := buildNodes(in.Evidence, in.Partials, k, func(i int) bool { return slices.Contains(in.DecryptionSet, uint32(i)) })
+	hasPartial, err := be.AuditForm(f)
 	if err != nil {
 		return err
 	}
-	t.Nodes, t.DecryptionSet, t.Aggregate = nodes, slices.Clone(in.DecryptionSet), slices.Clone(in.Aggregate)
+	if t.Nodes, err = nodesOf(in.Evidence, in.Partials, int(ds.Desc.GetNodeCount()), hasPartial); err != nil {
+		return err
+	}
+	if len(in.DecryptionSet) > 0 || len(in.Aggregate) > 0 {
+		t.DecryptionSet, t.Aggregate = slices.Clone(in.DecryptionSet), slices.Clone(in.Aggregate)
+	}
 	return nil
 }
 
-// buildNodes converts the evidence of the nodes listed, each a distinct
+// nodesOf converts the evidence of the nodes listed, each a distinct
 // node of the k, by ascending index; partials holds node i's partial at
 // index i, present exactly for the nodes hasPartial names.
-func buildNodes(ev *cohortv1.JobEvidence, partials [][]byte, k int, hasPartial func(int) bool) ([]NodeEvidence, error) {
+func nodesOf(ev *cohortv1.JobEvidence, partials [][]byte, k int, hasPartial func(int) bool) ([]NodeEvidence, error) {
 	if len(partials) != k {
 		return nil, fmt.Errorf("%d partials, the dataset has %d nodes", len(partials), k)
 	}

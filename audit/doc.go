@@ -85,7 +85,14 @@
 // recomputed 51.3"). Records and nodes are numbered from 0, records in
 // nullifier order. CheckNames lists the checks of each backend in order:
 // the 16 below for MPC; for HE, ciphertexts before proofs, aggregate,
-// decryption-set and decryption in the place of partial-sums (19).
+// decryption-set and decryption in the place of partial-sums (19). The
+// checks that belong to one backend (circuit, partial-sums, ciphertexts,
+// aggregate, decryption-set, decryption) and the backend's part of the
+// shared ones (a record's statement, its share commitments, which nodes
+// must sign) come from package backend, chosen from the bundle's
+// descriptor (backend.For); the list itself is the transcript's form's
+// (backend.AuditSlotsOf), so that a bundle whose descriptor does not
+// decode still gets every check, skipped.
 //
 //	transcript             the transcript and bundle are well formed
 //	descriptor             the descriptor decodes, is in its deterministic encoding,

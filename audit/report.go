@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 
+	"github.com/cohort-dev/cohort/backend"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 )
 
@@ -32,7 +32,7 @@ const (
 const (
 	CheckTranscript           = "transcript"
 	CheckDescriptor           = "descriptor"
-	CheckCircuit              = "circuit"
+	CheckCircuit              = backend.CheckCircuit
 	CheckVerifyingKey         = "verifying-key"
 	CheckSetup                = "setup"
 	CheckSpec                 = "job-spec"
@@ -42,41 +42,31 @@ const (
 	CheckNullifiers           = "nullifiers"
 	CheckCohort               = "cohort"
 	CheckEligibleSets         = "eligible-sets"
-	CheckPartials             = "partial-sums"
 	CheckCoordinates          = "coordinates"
 	CheckOutputs              = "outputs"
 	CheckTranscriptSignatures = "transcript-signatures"
 
-	// HE only.
-	CheckCiphertexts   = "ciphertexts"
-	CheckAggregate     = "aggregate"
-	CheckDecryptionSet = "decryption-set"
-	CheckDecryption    = "decryption"
-)
-
-var (
-	mpcChecks = []string{
-		CheckTranscript, CheckDescriptor, CheckCircuit, CheckVerifyingKey, CheckSetup, CheckSpec,
-		CheckProofs, CheckRecordTerms, CheckRegistryRoots, CheckNullifiers, CheckCohort, CheckEligibleSets,
-		CheckPartials, CheckCoordinates, CheckOutputs, CheckTranscriptSignatures,
-	}
-	heChecks = []string{
-		CheckTranscript, CheckDescriptor, CheckCircuit, CheckVerifyingKey, CheckSetup, CheckSpec,
-		CheckCiphertexts, CheckProofs, CheckRecordTerms, CheckRegistryRoots, CheckNullifiers, CheckCohort, CheckEligibleSets,
-		CheckAggregate, CheckDecryptionSet, CheckDecryption, CheckCoordinates, CheckOutputs, CheckTranscriptSignatures,
-	}
+	// The backend's own checks (backend.AuditSlotsOf).
+	CheckCiphertexts   = backend.CheckCiphertexts   // HE
+	CheckPartials      = backend.CheckPartials      // MPC
+	CheckAggregate     = backend.CheckAggregate     // HE
+	CheckDecryptionSet = backend.CheckDecryptionSet // HE
+	CheckDecryption    = backend.CheckDecryption    // HE
 )
 
 // CheckNames returns the checks Verify runs on a transcript of backend b,
-// in order: 16 for MPC; 19 for HE, where ciphertexts, aggregate,
+// in order: the audit's own, with the backend's (backend.AuditSlotsOf) at
+// their places — 16 for MPC; 19 for HE, where ciphertexts, aggregate,
 // decryption-set and decryption are added and partial-sums is left out.
 // Any backend other than HE gets the MPC list (the descriptor check
 // refuses a dataset of another backend).
 func CheckNames(b cohortv1.Backend) []string {
-	if b == cohortv1.Backend_BACKEND_HE {
-		return slices.Clone(heChecks)
-	}
-	return slices.Clone(mpcChecks)
+	slots := backend.AuditSlotsOf(b)
+	names := []string{CheckTranscript, CheckDescriptor, CheckCircuit, CheckVerifyingKey, CheckSetup, CheckSpec}
+	names = append(names, slots.Records...)
+	names = append(names, CheckProofs, CheckRecordTerms, CheckRegistryRoots, CheckNullifiers, CheckCohort, CheckEligibleSets)
+	names = append(names, slots.Combination...)
+	return append(names, CheckCoordinates, CheckOutputs, CheckTranscriptSignatures)
 }
 
 // MaxListedFailures bounds the failing items a check lists; its Detail

@@ -187,8 +187,9 @@ func (t *Transcript) Backend() cohortv1.Backend {
 	return cohortv1.Backend_BACKEND_MPC
 }
 
-// isHE reports whether t is an HE transcript.
-func (t *Transcript) isHE() bool { return len(t.DecryptionSet) > 0 }
+// hasDecryptionSet reports whether t has the form of an HE transcript
+// (see Backend): the wire rule the codec checks records and nodes by.
+func (t *Transcript) hasDecryptionSet() bool { return len(t.DecryptionSet) > 0 }
 
 // Sum is one reconstructed coordinate of the sufficient statistics.
 type Sum struct {
@@ -482,9 +483,9 @@ func (t *Transcript) validateRecords() error {
 				return fmt.Errorf("%s: nullifier repeats record %d's", recordName(i, r.Nullifier), i-1)
 			}
 			return fmt.Errorf("%s: not after record %d in nullifier order", recordName(i, r.Nullifier), i-1)
-		case !t.isHE() && len(r.Ciphertext) != 0:
+		case !t.hasDecryptionSet() && len(r.Ciphertext) != 0:
 			return fmt.Errorf("%s: a ciphertext in a transcript without a decryption set (MPC)", recordName(i, r.Nullifier))
-		case t.isHE() && len(r.Ciphertext) != len(t.Aggregate):
+		case t.hasDecryptionSet() && len(r.Ciphertext) != len(t.Aggregate):
 			return fmt.Errorf("%s: ciphertext of %d bytes, the aggregate has %d", recordName(i, r.Nullifier), len(r.Ciphertext), len(t.Aggregate))
 		}
 	}
@@ -494,7 +495,7 @@ func (t *Transcript) validateRecords() error {
 // validateNodes checks the nodes' evidence, the coordinator, and for HE
 // the decryption set and the aggregate.
 func (t *Transcript) validateNodes() error {
-	heJob := t.isHE()
+	heJob := t.hasDecryptionSet()
 	minNodes := dataset.MinNodes
 	if heJob {
 		minNodes = 1 // the live nodes; whether they reach the threshold is Verify's to say

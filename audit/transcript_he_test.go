@@ -280,36 +280,3 @@ func TestHEBuild(t *testing.T) {
 		}
 	}
 }
-
-// TestSumRecordsBatches: summing a batch at a time gives he.Sum of all.
-func TestSumRecordsBatches(t *testing.T) {
-	f := getHEFixture(t)
-	recs := append(slices.Clone(f.records), f.records...) // 10 ciphertexts
-	all := make([]*he.Ciphertext, len(recs))
-	for i, r := range recs {
-		ct, err := he.UnmarshalCiphertext(f.params, r.Ciphertext)
-		if err != nil {
-			t.Fatal(err)
-		}
-		all[i] = ct
-	}
-	for n := 1; n <= len(recs); n++ {
-		want, err := he.Sum(f.params, all[:n])
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, batch := range []int{1, 2, 3, 128} {
-			got, bad, err := sumRecords(f.params, recs[:n], batch)
-			if err != nil || bad != -1 || got.Digest() != want.Digest() {
-				t.Fatalf("%d ciphertexts in batches of %d: %v (bad %d)", n, batch, err, bad)
-			}
-		}
-	}
-	recs[7].Ciphertext = recs[7].Ciphertext[:10]
-	if _, bad, err := sumRecords(f.params, recs, 3); bad != 7 || err == nil {
-		t.Fatalf("undecodable ciphertext: bad %d, %v", bad, err)
-	}
-	if _, _, err := sumRecords(f.params, nil, 3); err == nil {
-		t.Fatal("sum of nothing")
-	}
-}

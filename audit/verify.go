@@ -2,7 +2,6 @@ package audit
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"math/big"
@@ -11,18 +10,16 @@ import (
 	"strings"
 	"time"
 
-	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/consensys/gnark/constraint"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/cohort-dev/cohort/attest"
+	"github.com/cohort-dev/cohort/backend"
 	"github.com/cohort-dev/cohort/circuits"
 	"github.com/cohort-dev/cohort/circuits/setup"
 	"github.com/cohort-dev/cohort/dataset"
 	"github.com/cohort-dev/cohort/enclave"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
-	"github.com/cohort-dev/cohort/he"
-	"github.com/cohort-dev/cohort/mpc"
 	"github.com/cohort-dev/cohort/schema"
 )
 
@@ -71,34 +68,29 @@ func Verify(b *Bundle, opts ...Option) *Report {
 	if b != nil {
 		v.t = b.Transcript
 	}
-	backend := cohortv1.Backend_BACKEND_MPC
+	kind := cohortv1.Backend_BACKEND_MPC
 	if v.t != nil {
 		v.report.JobID, v.report.DatasetID, v.report.Cohort = v.t.JobID, v.t.DatasetID, len(v.t.Records)
-		backend, v.he = v.t.Backend(), v.t.isHE()
-		v.report.Backend = backendName(backend)
+		kind = v.t.Backend()
+		v.report.Backend = backend.Name(kind)
 	}
 	checks := map[string]func(*check){
 		CheckTranscript: v.checkTranscript, CheckDescriptor: v.checkDescriptor, CheckCircuit: v.checkCircuit,
 		CheckVerifyingKey: v.checkVerifyingKey, CheckSetup: v.checkSetup, CheckSpec: v.checkSpec,
-		CheckCiphertexts: v.checkCiphertexts, CheckProofs: v.checkProofs, CheckRecordTerms: v.checkRecordTerms,
+		CheckProofs: v.checkProofs, CheckRecordTerms: v.checkRecordTerms,
 		CheckRegistryRoots: v.checkRegistryRoots, CheckNullifiers: v.checkNullifiers, CheckCohort: v.checkCohort,
-		CheckEligibleSets: v.checkEligibleSets, CheckPartials: v.checkPartials, CheckAggregate: v.checkAggregate,
-		CheckDecryptionSet: v.checkDecryptionSet, CheckDecryption: v.checkDecryption, CheckCoordinates: v.checkCoordinates,
+		CheckEligibleSets: v.checkEligibleSets, CheckCoordinates: v.checkCoordinates,
 		CheckOutputs: v.checkOutputs, CheckTranscriptSignatures: v.checkTranscriptSignatures,
 	}
 	v.decodeRecords()
-	for _, name := range CheckNames(backend) {
-		v.run(name, checks[name])
+	for _, name := range CheckNames(kind) {
+		fn, ok := checks[name]
+		if !ok {
+			fn = v.backendCheck(name)
+		}
+		v.run(name, fn)
 	}
 	return v.report
-}
-
-// backendName names a backend in reports.
-func backendName(b cohortv1.Backend) string {
-	if b == cohortv1.Backend_BACKEND_HE {
-		return "he"
-	}
-	return "mpc"
 }
 
 // verification is the state of one Verify: what earlier checks decoded,
@@ -109,23 +101,19 @@ type verification struct {
 	o      options
 	report *Report
 
-	he bool // the transcript is an HE job's (it has a decryption set)
-
-	digest    *[32]byte                   // transcript digest
-	ds        *dataset.Dataset            // decoded descriptor, of the transcript's backend
-	numPublic int                         // public inputs of the dataset's circuit; 0 if it has no shape
-	ccs       constraint.ConstraintSystem // compiled circuit, digest as the descriptor says
-	verifier  *circuits.Verifier          // under the descriptor's verifying key
-	spec      *cohortv1.JobSpec           // decoded and valid for the dataset
-	pubs      []*circuits.PublicInputs    // per record; nil where they do not decode
-	pubErrs   []error                     // per record
-	proofs    []*circuits.Proof           // per record; nil where it does not decode
-	proofErrs []error                     // per record
-
-	// HE only. The records' ciphertexts are decoded where a check needs
-	// them, a batch at a time, not kept.
-	agg   *he.Ciphertext          // the transcript's aggregate, decoded
-	parts []*he.PartialDecryption // the decryption set's shares, decoded, in set order
+	digest    *[32]byte                         // transcript digest
+	ds        *dataset.Dataset                  // decoded descriptor, of the transcript's backend
+	be        backend.Backend                   // the dataset's backend, with ds
+	job       *backend.AuditJob                 // the transcript as the backend's checks read it, with ds
+	own       map[string]func(backend.Reporter) // the backend's own checks, with ds
+	numPublic int                               // public inputs of the dataset's circuit; 0 if it has no shape
+	ccs       constraint.ConstraintSystem       // compiled circuit, digest as the descriptor says
+	verifier  *circuits.Verifier                // under the descriptor's verifying key
+	spec      *cohortv1.JobSpec                 // decoded and valid for the dataset
+	pubs      []*circuits.PublicInputs          // per record; nil where they do not decode
+	pubErrs   []error                           // per record
+	proofs    []*circuits.Proof                 // per record; nil where it does not decode
+	proofErrs []error                           // per record
 }
 
 // check collects the outcome of one check.
@@ -148,6 +136,34 @@ func (c *check) fail(format string, args ...any) {
 // skip marks the check as not run.
 func (c *check) skip(format string, args ...any) {
 	c.status, c.detail = Skip, "not checked: "+fmt.Sprintf(format, args...)
+}
+
+// A check is the backend.Reporter of the backend's checks.
+
+func (c *check) Fail(format string, args ...any) { c.fail(format, args...) }
+
+func (c *check) Skip(format string, args ...any) { c.skip(format, args...) }
+
+func (c *check) Pass(detail string) { c.detail = detail }
+
+func (c *check) Summary(detail string) { c.failDetail = detail }
+
+func (c *check) Failed() int { return c.failed }
+
+// backendCheck is one of the backend's own checks (backend.AuditSlotsOf):
+// it runs once the descriptor checked and chose the backend.
+func (v *verification) backendCheck(name string) func(*check) {
+	return func(c *check) {
+		if !v.needDataset(c) {
+			return
+		}
+		fn, ok := v.own[name]
+		if !ok {
+			c.skip("the dataset's backend has no %s check", name)
+			return
+		}
+		fn(c)
+	}
 }
 
 // run runs one check, turning a panic (which no input should cause) into
@@ -231,7 +247,7 @@ func (v *verification) checkTranscript(c *check) {
 		return
 	}
 	t := v.t
-	if v.he {
+	if len(t.DecryptionSet) > 0 { // the form of an HE job's transcript
 		c.detail = fmt.Sprintf("transcript v%d well formed (HE): %d records with their ciphertexts, %d live nodes, decryption set %v, %d released sums, %d registry roots",
 			TranscriptVersion, len(t.Records), len(t.Nodes), t.DecryptionSet, len(t.Sums), len(t.Roots))
 		return
@@ -272,57 +288,55 @@ func (v *verification) checkDescriptor(c *check) {
 		c.fail("the dataset uses backend %s, the transcript is of a %s job (a decryption set is HE's alone)", desc.GetBackend(), got)
 		return
 	}
-	v.ds = ds
+	be, err := backend.For(ds)
+	if err != nil {
+		c.fail("the dataset descriptor is inconsistent: %v", err)
+		return
+	}
+	v.ds, v.be = ds, be
+	v.job = v.auditJob()
+	v.own = be.AuditChecks(v.job)
 	if desc.GetId() != v.t.DatasetID {
 		c.fail("the descriptor is for dataset %q, the transcript for %q", desc.GetId(), v.t.DatasetID)
 	}
 	if d := taggedDigest(TagDescriptor, v.b.Descriptor); d != v.t.DescriptorDigest {
 		c.fail("the descriptor's digest %x… differs from the one in the transcript, %x…", d[:4], v.t.DescriptorDigest[:4])
 	}
-	if ds.HE != nil {
-		if ds.HE.Params.Insecure() {
-			if !v.o.allowDev {
-				c.fail("%s (refused; allow it explicitly for development)", insecureParamsWarning(ds.HE.Params.ID()))
-				return
-			}
-			c.status = Warn
-			defer func() { c.detail = insecureParamsWarning(ds.HE.Params.ID()) + "; " + c.detail }()
+	detail, insecure := be.AuditDescriptor()
+	if insecure != "" {
+		if !v.o.allowDev {
+			c.fail("%s (refused; allow it explicitly for development)", insecure)
+			return
 		}
-		c.detail = fmt.Sprintf("dataset %s: HE on %s, %d-of-%d threshold key %x… signed by every node, smudging %d bits, registry depth %d, schema %x…; its digest is the transcript's",
-			desc.GetId(), ds.HE.Params.ID(), ds.HE.Committee.Threshold, ds.HE.Committee.Nodes, ds.HE.KeyDigest[:4], ds.HE.Smudging.StatisticalBits,
-			desc.GetRegistryDepth(), desc.GetSchema().GetDigest()[:4])
-		return
+		c.status, detail = Warn, insecure+"; "+detail
 	}
-	c.detail = fmt.Sprintf("dataset %s: %d nodes, registry depth %d, schema %x…; its digest is the transcript's",
-		desc.GetId(), desc.GetNodeCount(), desc.GetRegistryDepth(), desc.GetSchema().GetDigest()[:4])
+	c.detail = detail
+}
+
+// auditJob is the transcript as the backend's checks read it, with the
+// records' public inputs and proofs as decodeRecords decoded them.
+func (v *verification) auditJob() *backend.AuditJob {
+	t := v.t
+	job := &backend.AuditJob{JobID: t.JobID, DecryptionSet: t.DecryptionSet, Aggregate: t.Aggregate,
+		Records: make([]backend.AuditRecord, len(t.Records)), Nodes: make([]backend.AuditNode, len(t.Nodes)), Sums: make([]backend.AuditSum, len(t.Sums))}
+	for i, r := range t.Records {
+		job.Records[i] = backend.AuditRecord{Name: recordName(i, r.Nullifier), PayloadDigest: r.PayloadDigest, Ciphertext: r.Ciphertext,
+			Public: v.pubs[i], Proof: v.proofs[i]}
+	}
+	for i, n := range t.Nodes {
+		job.Nodes[i] = backend.AuditNode{Index: n.Index, SetDigest: n.SetDigest, Partial: n.Partial, PartialSignature: n.PartialSignature}
+	}
+	for i, s := range t.Sums {
+		job.Sums[i] = backend.AuditSum{Coordinate: s.Coordinate, Value: s.Value}
+	}
+	return job
 }
 
 func (v *verification) checkCircuit(c *check) {
 	if !v.needDataset(c) {
 		return
 	}
-	if v.ds.HE != nil {
-		v.checkHECircuit(c)
-		return
-	}
-	sh, err := v.ds.Shape()
-	if err != nil {
-		c.fail("the dataset has no circuit: %v", err)
-		return
-	}
-	v.numPublic = sh.NumPublic()
-	got, err := v.o.cache.compile(v.ds.Schema.Digest(), sh)
-	if err != nil {
-		c.fail("the dataset's circuit does not compile: %v", err)
-		return
-	}
-	if !bytes.Equal(got.digest[:], v.ds.Desc.GetCircuitDigest()) {
-		c.fail("the circuit compiled from the schema has digest %x…, the descriptor names %x…", got.digest[:4], prefix(v.ds.Desc.GetCircuitDigest()))
-		return
-	}
-	v.ccs = got.ccs
-	c.detail = fmt.Sprintf("the contribution circuit for %d nodes and registry depth %d compiles to the descriptor's digest %x… (%d constraints)",
-		sh.Nodes, sh.Depth, got.digest[:4], got.ccs.GetNbConstraints())
+	v.ccs, v.numPublic = v.be.AuditCircuit(v.o.cache.compiler(), c)
 }
 
 func (v *verification) checkVerifyingKey(c *check) {
@@ -483,12 +497,11 @@ func (v *verification) checkProofs(c *check) {
 		return
 	}
 	recs := v.t.Records
-	// MPC statements are small: one batch. An HE statement's public vector
-	// has 8 + 2N field elements (256 KiB at N = 4096), so HE records are
-	// verified heBatch at a time.
-	batch := max(1, len(recs))
-	if v.he {
-		batch = heBatch
+	// As many statements at a time as the backend says: its statements
+	// may be large.
+	batch := v.be.AuditProofBatch()
+	if batch <= 0 {
+		batch = max(1, len(recs))
 	}
 	for start := 0; start < len(recs); start += batch {
 		end := min(start+batch, len(recs))
@@ -509,11 +522,7 @@ func (v *verification) checkProofs(c *check) {
 		}
 	}
 	c.failDetail = fmt.Sprintf("%d of %d records lack a valid proof", c.failed, len(recs))
-	c.detail = fmt.Sprintf("all %d proofs verify against their public inputs under the dataset's verifying key (one batch)", len(recs))
-	if v.he {
-		c.detail = fmt.Sprintf("all %d proofs verify against their consent inputs and their ciphertext's %d coefficients under the dataset's verifying key (batches of %d): each ciphertext encrypts a valid record under the collective key",
-			len(recs), 2*v.ds.HE.Params.N(), heBatch)
-	}
+	c.detail = v.be.AuditProofsDetail(len(recs))
 }
 
 // statement is record i's proof with its public vector, or false after
@@ -528,23 +537,12 @@ func (v *verification) statement(c *check, i int) (circuits.Statement, bool) {
 		c.fail("%s: proof does not decode: %v", recordName(i, r.Nullifier), v.proofErrs[i])
 		return circuits.Statement{}, false
 	}
-	if !v.he {
-		return circuits.Statement{Proof: v.proofs[i], Public: v.pubs[i].Vector()}, true
-	}
-	// HE: the consent inputs, then the ciphertext's integer coefficients.
-	params := v.ds.HE.Params
-	ct, err := he.UnmarshalCiphertext(params, r.Ciphertext)
+	st, err := v.be.AuditStatement(&v.job.Records[i])
 	if err != nil {
-		c.fail("%s: its ciphertext does not decode, so its proof has no public vector", recordName(i, r.Nullifier))
+		c.fail("%s: %v", recordName(i, r.Nullifier), err)
 		return circuits.Statement{}, false
 	}
-	c0, c1 := ct.Coefficients()
-	public, err := circuits.HEPublicVector(v.pubs[i], c0, c1, params.N())
-	if err != nil {
-		c.fail("%s: no public vector: %v", recordName(i, r.Nullifier), err)
-		return circuits.Statement{}, false
-	}
-	return circuits.Statement{Proof: v.proofs[i], Public: public}, true
+	return st, true
 }
 
 func (v *verification) checkRecordTerms(c *check) {
@@ -558,7 +556,6 @@ func (v *verification) checkRecordTerms(c *check) {
 		return
 	}
 	field := circuits.DatasetField(t.DatasetID)
-	k := int(v.ds.Desc.GetNodeCount())
 	for i, r := range t.Records {
 		name := recordName(i, r.Nullifier)
 		p := v.pubs[i]
@@ -581,11 +578,8 @@ func (v *verification) checkRecordTerms(c *check) {
 		if p.Expiry < uint64(t.JobTime) {
 			c.fail("%s: consent expired at %s, before the job time %s", name, unixTime(int64(min(p.Expiry, 1<<62))), unixTime(t.JobTime))
 		}
-		switch {
-		case v.he && len(p.ShareCommitments) != 0:
-			c.fail("%s: carries %d share commitments, an HE record none", name, len(p.ShareCommitments))
-		case !v.he && len(p.ShareCommitments) != k:
-			c.fail("%s: shared among %d nodes, the dataset has %d", name, len(p.ShareCommitments), k)
+		if msg := v.be.AuditRecordTerms(p); msg != "" {
+			c.fail("%s: %s", name, msg)
 		}
 	}
 	c.failDetail = plural(c.failed, "problem") + " with the records' consent terms"
@@ -717,7 +711,7 @@ func (v *verification) checkEligibleSets(c *check) {
 				i, n.Eligible, n.Cohort, n.Excluded.ContributorMinimum)
 		}
 	}
-	if v.he {
+	if _, all := v.be.AuditQuorum(); !all {
 		// Only the live nodes have evidence; whether they are enough is
 		// the decryption set's and the transcript signatures' to say.
 		c.detail = fmt.Sprintf("all %d live nodes (of %d) signed the same cohort of %d records for this spec and job time (set digest %x…)",
@@ -730,74 +724,6 @@ func (v *verification) checkEligibleSets(c *check) {
 		}
 	}
 	c.detail = fmt.Sprintf("all %d nodes signed the same cohort of %d records for this spec and job time (set digest %x…)", k, len(t.Records), want[:4])
-}
-
-func (v *verification) checkPartials(c *check) {
-	if !v.needDataset(c) {
-		return
-	}
-	t, l := v.t, v.ds.Schema.Layout()
-	coords := make([]uint32, len(t.Sums))
-	for i, s := range t.Sums {
-		coords[i] = s.Coordinate
-	}
-	if len(coords) < 1 || len(coords) > mpc.MaxLen {
-		c.fail("%d released sums", len(coords))
-		return
-	}
-	total := make([]fr.Element, len(coords))
-	complete := true
-	k := len(v.ds.Signing)
-	for _, n := range t.Nodes {
-		i := int(n.Index)
-		if i >= k {
-			c.fail("node %d: not a node of the dataset", i)
-			complete = false
-			continue
-		}
-		st := attest.JobPartial{JobID: t.JobID, SetDigest: n.SetDigest, Coordinates: coords, PartialDigest: sha256.Sum256(n.Partial), Node: n.Index}
-		if err := attest.Verify(v.ds.Signing[i], st, n.PartialSignature); err != nil {
-			c.fail("node %d: partial-sum signature does not verify", i)
-		}
-		p, err := mpc.UnmarshalPartial(n.Partial, len(coords))
-		if err != nil {
-			c.fail("node %d: partial sum does not decode: %v", i, err)
-			complete = false
-			continue
-		}
-		if p.Len() != len(coords) {
-			c.fail("node %d: partial over %d coordinates, %d were released", i, p.Len(), len(coords))
-			complete = false
-			continue
-		}
-		if p.Count() != uint64(len(t.Records)) {
-			c.fail("node %d: partial over %d records, the cohort has %d", i, p.Count(), len(t.Records))
-		}
-		if err := mpc.Accumulate(total, p.Sum()); err != nil {
-			c.fail("node %d: %v", i, err)
-			complete = false
-		}
-	}
-	if len(t.Nodes) != k {
-		c.fail("partials from %d nodes, the dataset has %d", len(t.Nodes), k)
-		complete = false
-	}
-	if !complete {
-		return
-	}
-	for j, s := range t.Sums {
-		name := coordinateName(l, int(s.Coordinate))
-		if s.Value == nil || s.Value.Sign() < 0 || s.Value.Cmp(fr.Modulus()) >= 0 {
-			c.fail("coordinate %d (%s): the released sum is not an integer below the field modulus", s.Coordinate, name)
-			continue
-		}
-		var want fr.Element
-		want.SetBigInt(s.Value)
-		if !want.Equal(&total[j]) {
-			c.fail("coordinate %d (%s): released %s, the nodes' partials sum to %s", s.Coordinate, name, s.Value, total[j].BigInt(new(big.Int)))
-		}
-	}
-	c.detail = fmt.Sprintf("the %d nodes' signed partials over %d records sum to every released sum (%d coordinates)", k, len(t.Records), len(coords))
 }
 
 // coordinateName names a coordinate of the encoded vector for messages.
@@ -917,8 +843,8 @@ func (v *verification) checkTranscriptSignatures(c *check) {
 		return
 	}
 	k := len(v.ds.Signing)
-	if v.he {
-		v.checkLiveSignatures(c)
+	if th, all := v.be.AuditQuorum(); !all {
+		v.checkLiveSignatures(c, th)
 		return
 	}
 	if len(v.b.Signatures) != k {
@@ -935,6 +861,37 @@ func (v *verification) checkTranscriptSignatures(c *check) {
 		}
 	}
 	c.detail = fmt.Sprintf("all %d nodes signed transcript %x…", k, v.digest[:4])
+}
+
+// checkLiveSignatures is the transcript-signatures check of a backend
+// whose quorum is a threshold th of live nodes: every live node listed
+// signed the transcript, and they are at least th.
+func (v *verification) checkLiveSignatures(c *check, th int) {
+	t := v.t
+	k := len(v.ds.Signing)
+	if len(t.Nodes) < th {
+		c.fail("only %s signed, fewer than the dataset's threshold of %d", plural(len(t.Nodes), "live node"), th)
+	}
+	if len(v.b.Signatures) != len(t.Nodes) {
+		c.fail("%d transcript signatures for %d live nodes", len(v.b.Signatures), len(t.Nodes))
+	}
+	live := make([]uint32, len(t.Nodes))
+	for j, n := range t.Nodes {
+		live[j] = n.Index
+		switch {
+		case int(n.Index) >= k:
+			c.fail("node %d: not a node of the dataset", n.Index)
+			continue
+		case j >= len(v.b.Signatures):
+			c.fail("node %d: no transcript signature", n.Index)
+			continue
+		}
+		st := TranscriptStatement{JobID: t.JobID, Digest: *v.digest, Node: n.Index}
+		if err := attest.Verify(v.ds.Signing[n.Index], st, v.b.Signatures[j]); err != nil {
+			c.fail("node %d: transcript signature does not verify", n.Index)
+		}
+	}
+	c.detail = fmt.Sprintf("all %d live nodes %v signed transcript %x… (threshold %d of %d)", len(t.Nodes), live, v.digest[:4], th, k)
 }
 
 // purposeList names the purposes of a mask for messages.

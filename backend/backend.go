@@ -6,6 +6,7 @@ import (
 
 	"github.com/cohort-dev/cohort/dataset"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
+	"github.com/cohort-dev/cohort/mpc"
 )
 
 // ErrUnknown: the descriptor names a backend this build does not implement.
@@ -15,6 +16,7 @@ var ErrUnknown = errors.New("backend: unknown backend")
 type Backend interface {
 	// Kind is the backend's wire value.
 	Kind() cohortv1.Backend
+	Contributor
 	Ingest
 	Round
 	Audit
@@ -24,7 +26,7 @@ type Backend interface {
 func For(ds *dataset.Dataset) (Backend, error) {
 	switch ds.Desc.GetBackend() {
 	case cohortv1.Backend_BACKEND_MPC:
-		return &mpcBackend{ds: ds}, nil
+		return &mpcBackend{ds: ds, lim: ds.PayloadLimits()}, nil
 	case cohortv1.Backend_BACKEND_HE:
 		if ds.HE == nil {
 			return nil, fmt.Errorf("backend: dataset %q is HE but has no collective key", ds.Desc.GetId())
@@ -35,7 +37,10 @@ func For(ds *dataset.Dataset) (Backend, error) {
 }
 
 // mpcBackend is additive secret sharing over the BN254 scalar field.
-type mpcBackend struct{ ds *dataset.Dataset }
+type mpcBackend struct {
+	ds  *dataset.Dataset
+	lim mpc.PayloadLimits // what a payload for the dataset must meet
+}
 
 func (*mpcBackend) Kind() cohortv1.Backend { return cohortv1.Backend_BACKEND_MPC }
 

@@ -30,20 +30,20 @@ func (b *heBackend) CheckPartialSet(set []uint32) ([]uint32, error) {
 	return slices.Clone(set), nil
 }
 
-// SumCiphertexts decodes encoded ciphertexts and sums them in one pass.
-func SumCiphertexts(params *he.Params, encs [][]byte) (*he.Ciphertext, error) {
+// sumBatch is how many ciphertexts a node holds decoded at once when it
+// sums a cohort.
+const sumBatch = 256
+
+// sumCohort sums a cohort's encoded ciphertexts.
+func sumCohort(params *he.Params, encs [][]byte) (*he.Ciphertext, error) {
 	if len(encs) == 0 {
 		return nil, errors.New("empty cohort")
 	}
-	cts := make([]*he.Ciphertext, len(encs))
-	for k, b := range encs {
-		ct, err := he.UnmarshalCiphertext(params, b)
-		if err != nil {
-			return nil, fmt.Errorf("ciphertext %d of the cohort: %w", k, err)
-		}
-		cts[k] = ct
+	sum, bad, err := SumCiphertexts(params, encs, sumBatch)
+	if err != nil && bad >= 0 {
+		return nil, fmt.Errorf("ciphertext %d of the cohort: %w", bad, err)
 	}
-	return he.Sum(params, cts)
+	return sum, err
 }
 
 // Partial is this node's decryption share of the cohort's aggregate (which
@@ -56,7 +56,7 @@ func (b *heBackend) Partial(ctx context.Context, in PartialInput, p Party) ([]by
 	if in.Noise != nil {
 		return nil, errors.New("the HE backend does not add a release mechanism's noise to decryption shares yet")
 	}
-	agg, err := SumCiphertexts(b.ds.HE.Params, in.Stored)
+	agg, err := sumCohort(b.ds.HE.Params, in.Stored)
 	if err != nil {
 		return nil, fmt.Errorf("aggregate ciphertexts: %w", err)
 	}
@@ -84,7 +84,7 @@ type heCombiner struct {
 // Combine decrypts the cohort's aggregate at the coordinates from the
 // decryption set's shares.
 func (c *heCombiner) Combine(parts map[uint32][]byte) ([]*big.Int, error) {
-	agg, err := SumCiphertexts(c.params, c.stored)
+	agg, err := sumCohort(c.params, c.stored)
 	if err != nil {
 		return nil, fmt.Errorf("aggregate ciphertexts: %w", err)
 	}
@@ -124,7 +124,7 @@ func (c *heCombiner) Combine(parts map[uint32][]byte) ([]*big.Int, error) {
 func (*heBackend) Published(stored []byte) []byte { return stored }
 
 func (b *heBackend) Aggregate(stored [][]byte) ([]byte, error) {
-	agg, err := SumCiphertexts(b.ds.HE.Params, stored)
+	agg, err := sumCohort(b.ds.HE.Params, stored)
 	if err != nil {
 		return nil, err
 	}

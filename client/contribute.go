@@ -7,13 +7,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/consensys/gnark/backend/groth16"
-
+	"github.com/cohort-dev/cohort/backend"
 	"github.com/cohort-dev/cohort/circuits"
 	"github.com/cohort-dev/cohort/dataset"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
-	"github.com/cohort-dev/cohort/heproof"
-	"github.com/cohort-dev/cohort/mpc"
 	"github.com/cohort-dev/cohort/schema"
 )
 
@@ -66,8 +63,9 @@ type ContributeOptions struct {
 // and must have the descriptor's digest; the proving key is fetched and
 // checked (Client.ProvingKey); the identity's membership path is fetched and
 // must lead from its commitment to the root the node names; the record is
-// split into one additive share per node, proven and each share sealed to
-// its node (mpc.Prover); the proof is verified locally under the dataset's
+// proven and protected as the dataset's backend does it (backend.Contributor:
+// one additive share sealed to each node, or a ciphertext under the
+// collective key); the proof is verified locally under the dataset's
 // verifying key, so a bad proving key is caught before anything is sent;
 // the payload is uploaded. The receipt must then name this record (its
 // nullifier, the SHA-256 of the payload bytes, the epoch and registry root
@@ -116,6 +114,10 @@ func (c *Client) Contribute(ctx context.Context, id *Identity, o ContributeOptio
 	if err != nil {
 		return nil, err
 	}
+	be, err := backend.For(ds)
+	if err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
 
 	// Compiling checks the circuit against the descriptor's digest (and,
 	// for HE, builds in the collective key the record is encrypted under).
@@ -126,7 +128,7 @@ func (c *Client) Contribute(ctx context.Context, id *Identity, o ContributeOptio
 	if err != nil {
 		return nil, err
 	}
-	var member mpc.Contribution
+	member := backend.Contribution{Secret: id.Secret, Terms: terms, Record: record}
 	err = stage(StageMembershipPath, func() (err error) {
 		member.Path, member.Root, err = c.membershipPath(ctx, id.ic(), id.Member.Index, int(ds.Desc.GetRegistryDepth()))
 		return err
@@ -137,9 +139,9 @@ func (c *Client) Contribute(ctx context.Context, id *Identity, o ContributeOptio
 
 	var wire []byte
 	err = stage(StageProving, func() error {
-		st, enc, err := buildPayload(ds, pk, mpc.Contribution{Secret: id.Secret, Root: member.Root, Path: member.Path, Terms: terms, Record: record})
+		st, enc, err := be.Prove(pk, member)
 		if err != nil {
-			return err
+			return fmt.Errorf("client: %w", err)
 		}
 		v, err := circuits.NewVerifier(ds.VK, ds.NumPublic())
 		if err != nil {
@@ -174,45 +176,6 @@ func (c *Client) Contribute(ctx context.Context, id *Identity, o ContributeOptio
 		return nil, err
 	}
 	return receipt, nil
-}
-
-// buildPayload proves a contribution for the dataset's backend and returns
-// the statement (to check before sending) and the encoded payload.
-func buildPayload(ds *dataset.Dataset, pk groth16.ProvingKey, c mpc.Contribution) (circuits.Statement, []byte, error) {
-	if ds.HE != nil {
-		sys, err := ds.CompileHE()
-		if err != nil {
-			return circuits.Statement{}, nil, fmt.Errorf("client: %w", err)
-		}
-		prover, err := heproof.NewProver(sys, pk, ds.HE.Params, ds.HE.Key)
-		if err != nil {
-			return circuits.Statement{}, nil, fmt.Errorf("client: %w", err)
-		}
-		p, err := prover.Build(heproof.Contribution{Secret: c.Secret, Root: c.Root, Path: c.Path, Terms: c.Terms, Record: c.Record}, nil)
-		if err != nil {
-			return circuits.Statement{}, nil, fmt.Errorf("client: proving: %w", err)
-		}
-		st, err := p.Statement(ds.HE.Params)
-		if err != nil {
-			return circuits.Statement{}, nil, fmt.Errorf("client: %w", err)
-		}
-		enc, err := p.MarshalBinary()
-		return st, enc, err
-	}
-	sys, err := ds.Compile()
-	if err != nil {
-		return circuits.Statement{}, nil, fmt.Errorf("client: %w", err)
-	}
-	prover, err := mpc.NewProver(sys, pk, ds.Seal)
-	if err != nil {
-		return circuits.Statement{}, nil, fmt.Errorf("client: %w", err)
-	}
-	p, err := prover.Build(c, nil)
-	if err != nil {
-		return circuits.Statement{}, nil, fmt.Errorf("client: proving: %w", err)
-	}
-	enc, err := p.MarshalBinary()
-	return p.Statement(), enc, err
 }
 
 // checkTerms encodes the record and builds the consent terms, refusing what

@@ -11,6 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/cohort-dev/cohort/backend"
 	"github.com/cohort-dev/cohort/dataset"
 	"github.com/cohort-dev/cohort/enclave"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
@@ -185,14 +186,11 @@ func ParseJobSpec(data []byte, currentEpoch func(datasetID string) (uint64, erro
 		if err != nil {
 			return nil, err
 		}
-		switch b {
-		case "mpc":
-			spec.Backend = cohortv1.Backend_BACKEND_MPC
-		case "he":
-			spec.Backend = cohortv1.Backend_BACKEND_HE
-		default:
+		kind, ok := backend.Parse(b)
+		if !ok {
 			return nil, specError(n, "backend", "%q: want mpc or he", truncateName(b))
 		}
+		spec.Backend = kind
 	}
 	if n, ok := top["min_cohort"]; ok {
 		m, err := uintValue(n, "min_cohort", math.MaxUint32)

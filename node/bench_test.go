@@ -59,15 +59,16 @@ func BenchmarkIngestStages(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	lim := rd.ds.PayloadLimits()
 	decoded := make([]*mpc.Payload, len(payloads))
 	for i, p := range payloads {
-		if decoded[i], err = mpc.UnmarshalPayload(p, rd.lim); err != nil {
+		if decoded[i], err = mpc.UnmarshalPayload(p, lim); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.Run("decode", func(b *testing.B) {
 		for i := range b.N {
-			if _, err := mpc.UnmarshalPayload(payloads[i%len(payloads)], rd.lim); err != nil {
+			if _, err := mpc.UnmarshalPayload(payloads[i%len(payloads)], lim); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -81,13 +82,13 @@ func BenchmarkIngestStages(b *testing.B) {
 	})
 	b.Run("open-share", func(b *testing.B) {
 		for i := range b.N {
-			if _, err := mpc.OpenPayload(tn.seal, 0, rd.lim.Len, decoded[i%len(decoded)]); err != nil {
+			if _, err := mpc.OpenPayload(tn.seal, 0, lim.Len, decoded[i%len(decoded)]); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
 	b.Run("store-commit", func(b *testing.B) {
-		share, err := mpc.OpenPayload(tn.seal, 0, rd.lim.Len, decoded[0])
+		share, err := mpc.OpenPayload(tn.seal, 0, lim.Len, decoded[0])
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -95,7 +96,7 @@ func BenchmarkIngestStages(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		c := &checked{rd: rd, mpc: decoded[0], pub: &decoded[0].Public, proof: decoded[0].Proof}
+		c := &checked{rd: rd, pub: &decoded[0].Public, proof: decoded[0].Proof}
 		for i := range b.N {
 			var nf fr.Element
 			nf.SetUint64(uint64(i + 1))

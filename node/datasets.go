@@ -11,10 +11,10 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/cohort-dev/cohort/backend"
 	"github.com/cohort-dev/cohort/circuits"
 	"github.com/cohort-dev/cohort/dataset"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
-	"github.com/cohort-dev/cohort/mpc"
 	"github.com/cohort-dev/cohort/store"
 )
 
@@ -32,8 +32,8 @@ type datasets struct {
 // readyDataset is a dataset that accepts contributions.
 type readyDataset struct {
 	ds       *dataset.Dataset
+	be       backend.Backend
 	verifier circuits.BatchVerifier
-	lim      mpc.PayloadLimits
 	field    fr.Element // circuits.DatasetField(id)
 }
 
@@ -99,19 +99,18 @@ func (d *datasets) get(ctx context.Context, id string) (*readyDataset, error) {
 	if err != nil {
 		return nil, d.n.internal("stored dataset", err)
 	}
-	// An MPC dataset's circuit is compiled to check its digest; an HE
-	// dataset's (large, with the public key as constants) was checked when
-	// its ceremony ran, and verification needs only the verifying key.
-	if ds.HE == nil {
-		if _, err := ds.Compile(); err != nil {
-			return nil, d.n.internal("compile dataset circuit", err)
-		}
+	be, err := backend.For(ds)
+	if err != nil {
+		return nil, d.n.internal("dataset backend", err)
+	}
+	if err := be.Prepare(); err != nil {
+		return nil, d.n.internal("compile dataset circuit", err)
 	}
 	v, err := circuits.NewVerifier(ds.VK, ds.NumPublic())
 	if err != nil {
 		return nil, d.n.internal("verifier", err)
 	}
-	r = &readyDataset{ds: ds, verifier: v, lim: ds.PayloadLimits(), field: circuits.DatasetField(id)}
+	r = &readyDataset{ds: ds, be: be, verifier: v, field: circuits.DatasetField(id)}
 	d.mu.Lock()
 	d.ready[id] = r
 	d.mu.Unlock()

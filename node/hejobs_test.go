@@ -279,7 +279,7 @@ func TestHEBackend(t *testing.T) {
 		if err != nil {
 			t.Fatalf("same set again: %v", err)
 		}
-		agg, err := backend.SumCiphertexts(h.ds.HE.Params, own.stored())
+		agg, _, err := backend.SumCiphertexts(h.ds.HE.Params, own.stored(), 64)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -316,7 +316,7 @@ func TestHEBackend(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		agg, err := backend.SumCiphertexts(h.ds.HE.Params, own.stored())
+		agg, _, err := backend.SumCiphertexts(h.ds.HE.Params, own.stored(), 64)
 		if err != nil {
 			t.Fatal(err)
 		}

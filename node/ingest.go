@@ -14,24 +14,22 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/cohort-dev/cohort/attest"
+	"github.com/cohort-dev/cohort/backend"
 	"github.com/cohort-dev/cohort/circuits"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
-	"github.com/cohort-dev/cohort/heproof"
-	"github.com/cohort-dev/cohort/mpc"
 	"github.com/cohort-dev/cohort/store"
 )
 
 // checked is a payload that passed every check of this node: decoded,
 // bound to the dataset, epoch open, consent unexpired, root known, proof
-// valid and, for MPC, this node's share opened and matching its commitment.
+// valid and accepted by the dataset's backend (backend.Payload.Accept).
 type checked struct {
 	rd     *readyDataset
 	raw    []byte
 	digest [32]byte // SHA-256 of raw, as in receipts
+	p      backend.Payload
 	pub    *circuits.PublicInputs
 	proof  *circuits.Proof
-	mpc    *mpc.Payload     // MPC datasets
-	he     *heproof.Payload // HE datasets
 	nf     [32]byte
 }
 
@@ -45,20 +43,11 @@ func (n *Node) decode(ctx context.Context, datasetID string, raw []byte) (*check
 	if len(raw) == 0 {
 		return nil, status.Error(codes.InvalidArgument, "payload is empty")
 	}
-	c := &checked{rd: rd, raw: raw, digest: sha256.Sum256(raw)}
-	if rd.ds.HE != nil {
-		p, err := heproof.UnmarshalPayload(raw, rd.ds.HE.Params)
-		if err != nil {
-			return nil, status.Errorf(codes.InvalidArgument, "malformed payload: %v", err)
-		}
-		c.he, c.pub, c.proof = p, &p.Public, p.Proof
-	} else {
-		p, err := mpc.UnmarshalPayload(raw, rd.lim)
-		if err != nil {
-			return nil, status.Errorf(codes.InvalidArgument, "malformed payload: %v", err)
-		}
-		c.mpc, c.pub, c.proof = p, &p.Public, p.Proof
+	p, err := rd.be.Decode(raw)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "malformed payload: %v", err)
 	}
+	c := &checked{rd: rd, raw: raw, digest: sha256.Sum256(raw), p: p, pub: p.Public(), proof: p.Proof()}
 	if !c.pub.Dataset.Equal(&rd.field) {
 		return nil, status.Errorf(codes.InvalidArgument, "payload is bound to another dataset than %q", datasetID)
 	}
@@ -86,9 +75,7 @@ func (n *Node) checkTerms(ctx context.Context, c *checked) error {
 }
 
 // verifyAndOpen checks the proof and returns what this node stores of the
-// record: for MPC its own share, opened and checked against its
-// commitment; for HE the ciphertext (every node keeps every ciphertext, so
-// that any t of them can sum and decrypt a cohort on their own).
+// record, as the dataset's backend accepts it (backend.Payload.Accept).
 func (n *Node) verifyAndOpen(ctx context.Context, c *checked) ([]byte, error) {
 	select {
 	case n.ingest <- struct{}{}:
@@ -97,36 +84,23 @@ func (n *Node) verifyAndOpen(ctx context.Context, c *checked) ([]byte, error) {
 		return nil, status.FromContextError(ctx.Err()).Err()
 	}
 	start := time.Now()
-	var st circuits.Statement
-	if c.he != nil {
-		var err error
-		if st, err = c.he.Statement(c.rd.ds.HE.Params); err != nil {
-			return nil, status.Errorf(codes.InvalidArgument, "malformed payload: %v", err)
-		}
-	} else {
-		st = c.mpc.Statement()
+	st, err := c.p.Statement()
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "malformed payload: %v", err)
 	}
 	errs := c.rd.verifier.VerifyBatch([]circuits.Statement{st})
 	n.metrics.verifySecs.Observe(time.Since(start).Seconds())
 	if errs[0] != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "proof does not verify: %v", errs[0])
 	}
-	if c.he != nil {
-		b, err := c.he.Ciphertext.MarshalBinary()
-		if err != nil {
-			return nil, n.internal("encode ciphertext", err)
-		}
-		return b, nil
+	b, err := c.p.Accept(n.opts.Seal, int(n.opts.Index))
+	switch {
+	case errors.Is(err, backend.ErrRefused):
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	case err != nil:
+		return nil, n.internal("encode "+c.rd.be.Stored(), err)
 	}
-	share, err := mpc.OpenPayload(n.opts.Seal, int(n.opts.Index), c.rd.lim.Len, c.mpc)
-	if err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "the share sealed to node %d does not open or does not match its commitment: %v", n.opts.Index, err)
-	}
-	sb, err := mpc.MarshalShare(share)
-	if err != nil {
-		return nil, n.internal("encode share", err)
-	}
-	return sb, nil
+	return b, nil
 }
 
 // storeShare commits this node's share with its signed acknowledgment. It
