@@ -129,12 +129,14 @@ func (k *KeygenParty) Round1() (pkShare []byte, shares [][]byte, err error) {
 	rq.MulCoeffsMontgomeryThenSub(sk, crp.Value.Q, share)
 
 	e := newEncoder(p, kindPublicKeyShare, publicKeyShareSize(p))
-	e.u8(k.self)
-	e.u8(k.committee.Nodes)
-	e.u8(k.committee.Threshold)
-	e.bytes(k.crs[:])
+	e.Uint8(uint8(k.self))
+	e.Uint8(uint8(k.committee.Nodes))
+	e.Uint8(uint8(k.committee.Threshold))
+	e.Raw(k.crs[:])
 	e.poly(share)
-	pkShare = e.b
+	if pkShare, err = e.Bytes(); err != nil {
+		return nil, nil, fmt.Errorf("he: public-key share: %w", err)
+	}
 
 	// Shamir sharing of s_i, as mhe.Thresholdizer does, from this stream.
 	f := make([]ring.Poly, k.committee.Threshold)
@@ -151,12 +153,14 @@ func (k *KeygenParty) Round1() (pkShare []byte, shares [][]byte, err error) {
 	for j := range shares {
 		rq.EvalPolyScalar(f, uint64(j+1), point)
 		e := newEncoder(p, kindShamirShare, shamirShareSize(p))
-		e.u8(k.committee.Nodes)
-		e.u8(k.committee.Threshold)
-		e.u8(k.self)
-		e.u8(j)
+		e.Uint8(uint8(k.committee.Nodes))
+		e.Uint8(uint8(k.committee.Threshold))
+		e.Uint8(uint8(k.self))
+		e.Uint8(uint8(j))
 		e.poly(point)
-		shares[j] = e.b
+		if shares[j], err = e.Bytes(); err != nil {
+			return nil, nil, fmt.Errorf("he: Shamir share: %w", err)
+		}
 	}
 	return pkShare, shares, nil
 }
@@ -185,8 +189,8 @@ func AggregatePublicKey(p *Params, c Committee, crs [32]byte, pkShares [][]byte)
 			return nil, fmt.Errorf("he: public-key share of party %d: %d bytes, want %d: %w", i, len(b), publicKeyShareSize(p), ErrMalformed)
 		}
 		d := newDecoder(p, kindPublicKeyShare, b)
-		party, nodes, threshold := d.u8(), d.u8(), d.u8()
-		shareCRS := d.take(32)
+		party, nodes, threshold := int(d.Uint8()), int(d.Uint8()), int(d.Uint8())
+		shareCRS := d.Fixed(32)
 		poly := d.poly()
 		if err := d.finish(); err != nil {
 			return nil, fmt.Errorf("he: public-key share of party %d: %w", i, err)
@@ -231,7 +235,7 @@ func (k *KeygenParty) Finish(received [][]byte) (*ThresholdKey, error) {
 			return nil, fmt.Errorf("he: Shamir share from party %d: %d bytes, want %d: %w", i, len(b), shamirShareSize(p), ErrMalformed)
 		}
 		d := newDecoder(p, kindShamirShare, b)
-		nodes, threshold, from, to := d.u8(), d.u8(), d.u8(), d.u8()
+		nodes, threshold, from, to := int(d.Uint8()), int(d.Uint8()), int(d.Uint8()), int(d.Uint8())
 		poly := d.poly()
 		if err := d.finish(); err != nil {
 			return nil, fmt.Errorf("he: Shamir share from party %d: %w", i, err)
@@ -259,11 +263,11 @@ func (tk *ThresholdKey) MarshalBinary() ([]byte, error) {
 		return nil, fmt.Errorf("he: encoding a zero ThresholdKey: %w", ErrInvalidArgument)
 	}
 	e := newEncoder(tk.params, kindThresholdKey, thresholdKeySize(tk.params))
-	e.u8(tk.committee.Nodes)
-	e.u8(tk.committee.Threshold)
-	e.u8(tk.self)
+	e.Uint8(uint8(tk.committee.Nodes))
+	e.Uint8(uint8(tk.committee.Threshold))
+	e.Uint8(uint8(tk.self))
 	e.poly(tk.share)
-	return e.b, nil
+	return e.Bytes()
 }
 
 // UnmarshalThresholdKey decodes a key encoded by MarshalBinary for p.
@@ -275,9 +279,9 @@ func UnmarshalThresholdKey(p *Params, b []byte) (*ThresholdKey, error) {
 		return nil, fmt.Errorf("he: threshold key: %d bytes, want %d: %w", len(b), thresholdKeySize(p), ErrMalformed)
 	}
 	d := newDecoder(p, kindThresholdKey, b)
-	c := Committee{Nodes: d.u8(), Threshold: d.u8()}
-	self := d.u8()
-	if d.err == nil && (c.Validate() != nil || c.validParty(self) != nil) {
+	c := Committee{Nodes: int(d.Uint8()), Threshold: int(d.Uint8())}
+	self := int(d.Uint8())
+	if d.Err() == nil && (c.Validate() != nil || c.validParty(self) != nil) {
 		d.fail("committee %d-of-%d, party %d", c.Threshold, c.Nodes, self)
 	}
 	share := d.poly()

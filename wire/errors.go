@@ -20,7 +20,7 @@ var (
 // (the Reader's label, if any) and why.
 type Error struct {
 	Offset int    // bytes consumed before the failing field
-	Label  string // the Reader's label when it failed, or ""
+	Label  string // the Reader's label and field when it failed, or ""
 	Err    error  // a sentinel of this package or the caller's error
 	detail string
 }

@@ -11,14 +11,35 @@ type Reader struct {
 	b     []byte
 	off   int
 	label string
+	field string
 	err   error
 }
 
 // NewReader returns a Reader over b.
 func NewReader(o Order, b []byte) *Reader { return &Reader{order: o, b: b} }
 
-// Label names what is read next, for errors ("record 3"); "" clears it.
-func (r *Reader) Label(s string) { r.label = s }
+// Label names the item read next, for errors ("record 3"), and clears
+// the field name; "" clears both.
+func (r *Reader) Label(s string) { r.label, r.field = s, "" }
+
+// Field names the field read next, for errors ("proof"), until the next
+// Field or Label, and returns r so that a read can follow:
+// r.Field("proof").Bytes32(maxProof).
+func (r *Reader) Field(name string) *Reader {
+	r.field = name
+	return r
+}
+
+// where is the label and field of a failure.
+func (r *Reader) where() string {
+	switch {
+	case r.label == "":
+		return r.field
+	case r.field == "":
+		return r.label
+	}
+	return r.label + ": " + r.field
+}
 
 // Offset is the number of bytes consumed.
 func (r *Reader) Offset() int { return r.off }
@@ -34,13 +55,13 @@ func (r *Reader) Err() error { return r.err }
 // decoding has one error path.
 func (r *Reader) Fail(err error) {
 	if r.err == nil && err != nil {
-		r.err = &Error{Offset: r.off, Label: r.label, Err: err}
+		r.err = &Error{Offset: r.off, Label: r.where(), Err: err}
 	}
 }
 
 func (r *Reader) fail(sentinel error, format string, args ...any) {
 	if r.err == nil {
-		r.err = &Error{Offset: r.off, Label: r.label, Err: sentinel, detail: fmt.Sprintf(format, args...)}
+		r.err = &Error{Offset: r.off, Label: r.where(), Err: sentinel, detail: fmt.Sprintf(format, args...)}
 	}
 }
 
@@ -48,7 +69,7 @@ func (r *Reader) fail(sentinel error, format string, args ...any) {
 // when bytes are left.
 func (r *Reader) End() error {
 	if r.err == nil && r.Remaining() != 0 {
-		r.label = ""
+		r.Label("")
 		r.fail(ErrTrailing, "%d trailing bytes", r.Remaining())
 	}
 	return r.err

@@ -157,6 +157,13 @@ func TestReaderFirstFailureSticks(t *testing.T) {
 	if got := err.Error(); got != "at byte 4: record 2: length 9, at most 4" {
 		t.Fatalf("message %q", got)
 	}
+	r = NewReader(BigEndian, []byte{0, 9})
+	r.Label("record 2")
+	r.Field("version").Uint8()
+	r.Field("count").Uint16()
+	if err := r.End(); err == nil || err.Error() != "at byte 1: record 2: count: truncated: 2 bytes needed, 1 left" {
+		t.Fatalf("%v", err)
+	}
 	r = NewReader(BigEndian, []byte{1})
 	r.Fail(custom)
 	if err := r.End(); !errors.Is(err, custom) {
