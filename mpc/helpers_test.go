@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+
+	"github.com/cohort-dev/cohort/seal"
 )
 
 // testRand returns a deterministic randomness source for tests only.
@@ -78,4 +80,19 @@ func modulusBytes() [fr.Bytes]byte {
 	var b [fr.Bytes]byte
 	fr.Modulus().FillBytes(b[:])
 	return b
+}
+
+// fixedKey returns a deterministic node key for tests.
+func fixedKey(t testing.TB, seed byte) *seal.PrivateKey {
+	t.Helper()
+	b := make([]byte, 33)
+	b[0] = byte(seal.DefaultSuite)
+	for i := 1; i < len(b); i++ {
+		b[i] = seed + byte(i)
+	}
+	k, err := seal.ParsePrivateKey(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }

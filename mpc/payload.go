@@ -10,6 +10,7 @@ import (
 
 	"github.com/cohort-dev/cohort/circuits"
 	"github.com/cohort-dev/cohort/circuits/merkle"
+	"github.com/cohort-dev/cohort/seal"
 	"github.com/cohort-dev/cohort/wire"
 )
 
@@ -42,12 +43,12 @@ type Contribution struct {
 type Prover struct {
 	sys   *circuits.MPCSystem
 	pk    groth16.ProvingKey
-	nodes []*NodePublicKey
+	nodes []*seal.PublicKey
 }
 
 // NewProver returns a Prover; it refuses a node list that does not match the
 // circuit's node count.
-func NewProver(sys *circuits.MPCSystem, pk groth16.ProvingKey, nodes []*NodePublicKey) (*Prover, error) {
+func NewProver(sys *circuits.MPCSystem, pk groth16.ProvingKey, nodes []*seal.PublicKey) (*Prover, error) {
 	if len(nodes) != sys.Shape.Nodes {
 		return nil, fmt.Errorf("mpc: %d node keys for a circuit of %d nodes", len(nodes), sys.Shape.Nodes)
 	}
@@ -94,7 +95,7 @@ func (p *Prover) Build(c Contribution, rnd io.Reader) (*Payload, error) {
 // payload's public inputs, and checks the share against C_j. It does not
 // verify the proof (batch that with a circuits.BatchVerifier); a caller
 // stores the share only if both pass. m is the dataset's vector length.
-func OpenPayload(key *NodeKey, node, m int, p *Payload) (Share, error) {
+func OpenPayload(key *seal.PrivateKey, node, m int, p *Payload) (Share, error) {
 	if node < 0 || node >= len(p.Sealed) || node >= len(p.Public.ShareCommitments) {
 		return Share{}, fmt.Errorf("mpc: payload has no share for node %d: %w", node, ErrMalformed)
 	}
@@ -156,7 +157,7 @@ func UnmarshalPayload(b []byte, lim PayloadLimits) (*Payload, error) {
 	if lim.Nodes < 2 || lim.Nodes > circuits.MaxNodes || !checkLen(lim.Len) {
 		return nil, fmt.Errorf("mpc: payload limits %+v: %w", lim, ErrMalformed)
 	}
-	sealedSize, err := SealedSize(DefaultSuite, lim.Len)
+	sealedSize, err := SealedSize(seal.DefaultSuite, lim.Len)
 	if err != nil {
 		return nil, err
 	}
