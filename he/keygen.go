@@ -128,13 +128,8 @@ func (k *KeygenParty) Round1() (pkShare []byte, shares [][]byte, err error) {
 	rq.MForm(share, share)
 	rq.MulCoeffsMontgomeryThenSub(sk, crp.Value.Q, share)
 
-	e := newEncoder(p, kindPublicKeyShare, publicKeyShareSize(p))
-	e.Uint8(uint8(k.self))
-	e.Uint8(uint8(k.committee.Nodes))
-	e.Uint8(uint8(k.committee.Threshold))
-	e.Raw(k.crs[:])
-	e.poly(share)
-	if pkShare, err = e.Bytes(); err != nil {
+	pks := publicKeyShare{party: k.self, nodes: k.committee.Nodes, threshold: k.committee.Threshold, crs: k.crs, poly: share}
+	if pkShare, err = pks.encode(p); err != nil {
 		return nil, nil, fmt.Errorf("he: public-key share: %w", err)
 	}
 
@@ -152,13 +147,8 @@ func (k *KeygenParty) Round1() (pkShare []byte, shares [][]byte, err error) {
 	shares = make([][]byte, k.committee.Nodes)
 	for j := range shares {
 		rq.EvalPolyScalar(f, uint64(j+1), point)
-		e := newEncoder(p, kindShamirShare, shamirShareSize(p))
-		e.Uint8(uint8(k.committee.Nodes))
-		e.Uint8(uint8(k.committee.Threshold))
-		e.Uint8(uint8(k.self))
-		e.Uint8(uint8(j))
-		e.poly(point)
-		if shares[j], err = e.Bytes(); err != nil {
+		sh := shamirShare{nodes: k.committee.Nodes, threshold: k.committee.Threshold, from: k.self, to: j, poly: point}
+		if shares[j], err = sh.encode(p); err != nil {
 			return nil, nil, fmt.Errorf("he: Shamir share: %w", err)
 		}
 	}
@@ -185,20 +175,14 @@ func AggregatePublicKey(p *Params, c Committee, crs [32]byte, pkShares [][]byte)
 	ckg := mhe.NewPublicKeyGenProtocol(p.bgv)
 	sum := mhe.PublicKeyGenShare{Value: ringqp.Poly{Q: p.ringQ.NewPoly()}}
 	for i, b := range pkShares {
-		if len(b) != publicKeyShareSize(p) {
-			return nil, fmt.Errorf("he: public-key share of party %d: %d bytes, want %d: %w", i, len(b), publicKeyShareSize(p), ErrMalformed)
-		}
-		d := newDecoder(p, kindPublicKeyShare, b)
-		party, nodes, threshold := int(d.Uint8()), int(d.Uint8()), int(d.Uint8())
-		shareCRS := d.Fixed(32)
-		poly := d.poly()
-		if err := d.finish(); err != nil {
+		s, err := decodePublicKeyShare(p, b)
+		if err != nil {
 			return nil, fmt.Errorf("he: public-key share of party %d: %w", i, err)
 		}
-		if party != i || nodes != c.Nodes || threshold != c.Threshold || string(shareCRS) != string(crs[:]) {
-			return nil, fmt.Errorf("he: public-key share at position %d is party %d's for a %d-of-%d committee or another CRS: %w", i, party, threshold, nodes, ErrMismatch)
+		if s.party != i || s.nodes != c.Nodes || s.threshold != c.Threshold || s.crs != crs {
+			return nil, fmt.Errorf("he: public-key share at position %d is party %d's for a %d-of-%d committee or another CRS: %w", i, s.party, s.threshold, s.nodes, ErrMismatch)
 		}
-		ckg.AggregateShares(sum, mhe.PublicKeyGenShare{Value: ringqp.Poly{Q: poly}}, &sum)
+		ckg.AggregateShares(sum, mhe.PublicKeyGenShare{Value: ringqp.Poly{Q: s.poly}}, &sum)
 	}
 	pk := &PublicKey{params: p}
 	out := rlwe.NewPublicKey(p.rlwe())
@@ -231,20 +215,16 @@ func (k *KeygenParty) Finish(received [][]byte) (*ThresholdKey, error) {
 	}
 	sum := p.ringQ.NewPoly()
 	for i, b := range received {
-		if len(b) != shamirShareSize(p) {
-			return nil, fmt.Errorf("he: Shamir share from party %d: %d bytes, want %d: %w", i, len(b), shamirShareSize(p), ErrMalformed)
-		}
-		d := newDecoder(p, kindShamirShare, b)
-		nodes, threshold, from, to := int(d.Uint8()), int(d.Uint8()), int(d.Uint8()), int(d.Uint8())
-		poly := d.poly()
-		if err := d.finish(); err != nil {
+		s, err := decodeShamirShare(p, b)
+		if err != nil {
 			return nil, fmt.Errorf("he: Shamir share from party %d: %w", i, err)
 		}
-		if nodes != c.Nodes || threshold != c.Threshold || from != i || to != k.self {
-			return nil, fmt.Errorf("he: Shamir share at position %d is from party %d to party %d of a %d-of-%d committee: %w", i, from, to, threshold, nodes, ErrMismatch)
+		if s.nodes != c.Nodes || s.threshold != c.Threshold || s.from != i || s.to != k.self {
+			zeroPoly(s.poly)
+			return nil, fmt.Errorf("he: Shamir share at position %d is from party %d to party %d of a %d-of-%d committee: %w", i, s.from, s.to, s.threshold, s.nodes, ErrMismatch)
 		}
-		p.ringQ.Add(sum, poly, sum)
-		zeroPoly(poly)
+		p.ringQ.Add(sum, s.poly, sum)
+		zeroPoly(s.poly)
 	}
 	return &ThresholdKey{params: p, committee: c, self: k.self, share: sum}, nil
 }
