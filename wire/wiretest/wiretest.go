@@ -6,7 +6,8 @@
 // so a value has one encoding) and that every strict prefix of the bytes
 // fails to decode without a panic. Encodings longer than FullPrefixLimit
 // bytes have their prefixes sampled: every one of the first and last
-// EdgePrefixes, and SampledPrefixes spread evenly between.
+// EdgePrefixes, and SampledPrefixes spread evenly between; under -short,
+// ShortSample of each.
 package wiretest
 
 import (
@@ -21,6 +22,7 @@ const (
 	FullPrefixLimit = 1 << 13
 	EdgePrefixes    = 1 << 11
 	SampledPrefixes = 1 << 10
+	ShortSample     = 1 << 7
 )
 
 // A Case is one wire type's round trip, for a table test.
@@ -75,7 +77,7 @@ func RoundTrip[T any](t testing.TB, v T, encode func(T) ([]byte, error), decode 
 	if !bytes.Equal(b, again) {
 		t.Fatalf("the decoded value encodes to other bytes (%d bytes, was %d)", len(again), len(b))
 	}
-	for _, n := range Prefixes(len(b)) {
+	for _, n := range prefixes(len(b), testing.Short()) {
 		_, err, panicked := safeDecode(decode, bytes.Clone(b[:n]))
 		switch {
 		case panicked:
@@ -86,9 +88,9 @@ func RoundTrip[T any](t testing.TB, v T, encode func(T) ([]byte, error), decode 
 	}
 }
 
-// Prefixes are the lengths of the strict prefixes RoundTrip tries for an
+// prefixes are the lengths of the strict prefixes RoundTrip tries for an
 // encoding of n bytes: all of them up to FullPrefixLimit, a sample beyond.
-func Prefixes(n int) []int {
+func prefixes(n int, short bool) []int {
 	if n <= FullPrefixLimit {
 		out := make([]int, n)
 		for i := range out {
@@ -96,15 +98,19 @@ func Prefixes(n int) []int {
 		}
 		return out
 	}
-	out := make([]int, 0, 2*EdgePrefixes+SampledPrefixes)
-	for i := 0; i < EdgePrefixes; i++ {
+	edge, spread := EdgePrefixes, SampledPrefixes
+	if short {
+		edge, spread = ShortSample, ShortSample
+	}
+	out := make([]int, 0, 2*edge+spread)
+	for i := 0; i < edge; i++ {
 		out = append(out, i)
 	}
-	span := n - 2*EdgePrefixes
-	for i := 0; i < SampledPrefixes; i++ {
-		out = append(out, EdgePrefixes+i*span/SampledPrefixes)
+	span := n - 2*edge
+	for i := 0; i < spread; i++ {
+		out = append(out, edge+i*span/spread)
 	}
-	for i := n - EdgePrefixes; i < n; i++ {
+	for i := n - edge; i < n; i++ {
 		out = append(out, i)
 	}
 	return out
