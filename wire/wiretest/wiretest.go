@@ -66,7 +66,7 @@ func RoundTrip[T any](t testing.TB, v T, encode func(T) ([]byte, error), decode 
 	if err != nil {
 		t.Fatalf("encode: %v", err)
 	}
-	got, err, panicked := safeDecode(decode, bytes.Clone(b))
+	got, panicked, err := safeDecode(decode, bytes.Clone(b))
 	if panicked || err != nil {
 		t.Fatalf("decode: %v", err)
 	}
@@ -78,7 +78,7 @@ func RoundTrip[T any](t testing.TB, v T, encode func(T) ([]byte, error), decode 
 		t.Fatalf("the decoded value encodes to other bytes (%d bytes, was %d)", len(again), len(b))
 	}
 	for _, n := range prefixes(len(b), testing.Short()) {
-		_, err, panicked := safeDecode(decode, bytes.Clone(b[:n]))
+		_, panicked, err := safeDecode(decode, bytes.Clone(b[:n]))
 		switch {
 		case panicked:
 			t.Fatalf("the prefix of %d of %d bytes: %v", n, len(b), err)
@@ -118,12 +118,12 @@ func prefixes(n int, short bool) []int {
 
 // safeDecode turns a panic of decode into an error: a decoder of outside
 // bytes must not panic, and the test says so instead of crashing.
-func safeDecode[T any](decode func([]byte) (T, error), b []byte) (v T, err error, panicked bool) {
+func safeDecode[T any](decode func([]byte) (T, error), b []byte) (v T, panicked bool, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err, panicked = fmt.Errorf("decoder panicked: %v", r), true
+			panicked, err = true, fmt.Errorf("decoder panicked: %v", r)
 		}
 	}()
 	v, err = decode(b)
-	return v, err, false
+	return v, false, err
 }
