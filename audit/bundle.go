@@ -6,6 +6,7 @@ import (
 
 	"github.com/cohort-dev/cohort/circuits/setup"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
+	"github.com/cohort-dev/cohort/wire"
 )
 
 // BundleVersion is the version of the bundle encoding.
@@ -111,19 +112,22 @@ func (b *Bundle) MarshalBinary() ([]byte, error) {
 	if err := b.validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	t := b.Transcript.encode()
-	w := &writer{b: make([]byte, 0, 64+len(t)+len(b.Signatures)*SignatureSize+len(b.Descriptor)+len(b.VerifyingKey)+len(b.Ceremony))}
-	w.fixed([]byte(bundleMagic))
-	w.u8(BundleVersion)
-	w.bytes64(t)
-	w.u32(uint32(len(b.Signatures)))
-	for _, s := range b.Signatures {
-		w.fixed(s)
+	t, err := b.Transcript.encode()
+	if err != nil {
+		return nil, fmt.Errorf("audit: bundle: %w", err)
 	}
-	w.bytes64(b.Descriptor)
-	w.bytes64(b.VerifyingKey)
-	w.bytes64(b.Ceremony)
-	return w.b, nil
+	w := wire.NewWriter(wire.BigEndian, 64+len(t)+len(b.Signatures)*SignatureSize+len(b.Descriptor)+len(b.VerifyingKey)+len(b.Ceremony))
+	w.Raw([]byte(bundleMagic))
+	w.Uint8(BundleVersion)
+	w.Bytes64(t)
+	w.Uint32(uint32(len(b.Signatures)))
+	for _, s := range b.Signatures {
+		w.Raw(s)
+	}
+	w.Bytes64(b.Descriptor)
+	w.Bytes64(b.VerifyingKey)
+	w.Bytes64(b.Ceremony)
+	return w.Bytes()
 }
 
 // UnmarshalBundle decodes a bundle within lim: the total size first, then
@@ -136,36 +140,34 @@ func UnmarshalBundle(data []byte, lim Limits) (*Bundle, error) {
 	if int64(len(data)) > lim.MaxBytes {
 		return nil, fmt.Errorf("audit: bundle: %w: %d bytes, limit %d", ErrMalformed, len(data), lim.MaxBytes)
 	}
-	r := &reader{b: data}
-	if m := r.take(uint64(len(bundleMagic)), "magic"); r.err == nil && string(m) != bundleMagic {
-		r.fail("not a transcript bundle (magic %q)", m)
+	r := wire.NewReader(wire.BigEndian, data)
+	if m := r.Field("magic").Fixed(len(bundleMagic)); r.Err() == nil && string(m) != bundleMagic {
+		r.Fail(fmt.Errorf("not a transcript bundle (magic %q)", m))
 	}
-	if v := r.u8("version"); r.err == nil && v != BundleVersion {
-		r.fail("version %d, want %d", v, BundleVersion)
+	if v := r.Field("version").Uint8(); r.Err() == nil && v != BundleVersion {
+		r.Fail(fmt.Errorf("version %d, want %d", v, BundleVersion))
 	}
-	tb := r.take(r.u64("transcript length"), "transcript")
+	tb := r.Field("transcript").Bytes64(int(lim.MaxBytes))
 	var t *Transcript
-	if r.err == nil {
-		tr := &reader{b: tb}
+	if r.Err() == nil {
+		tr := wire.NewReader(wire.BigEndian, tb)
 		t = decodeTranscript(tr, lim)
-		tr.end()
-		if tr.err != nil {
-			return nil, fmt.Errorf("audit: bundle: transcript: %w", tr.err)
+		if err := tr.End(); err != nil {
+			return nil, fmt.Errorf("audit: bundle: transcript: %w: %w", ErrMalformed, err)
 		}
 	}
 	b := &Bundle{Transcript: t}
-	if k := r.count(len(t.nodesOrNil()), SignatureSize, "transcript signatures"); k > 0 {
+	if k := r.Field("transcript signatures").Count32(len(t.nodesOrNil()), SignatureSize); k > 0 {
 		b.Signatures = make([][]byte, k)
 		for i := range b.Signatures {
-			b.Signatures[i] = r.fixedCopy(SignatureSize, fmt.Sprintf("transcript signature %d", i))
+			b.Signatures[i] = copyOf(r.Field(fmt.Sprintf("transcript signature %d", i)).Fixed(SignatureSize))
 		}
 	}
-	b.Descriptor = r.bytes64(MaxDescriptorBytes, "descriptor")
-	b.VerifyingKey = r.bytes64(setup.MaxVerifyingKeySize, "verifying key")
-	b.Ceremony = r.bytes64(uint64(lim.MaxBytes), "ceremony transcript")
-	r.end()
-	if r.err != nil {
-		return nil, fmt.Errorf("audit: bundle: %w", r.err)
+	b.Descriptor = copyOf(r.Field("descriptor").Bytes64(MaxDescriptorBytes))
+	b.VerifyingKey = copyOf(r.Field("verifying key").Bytes64(setup.MaxVerifyingKeySize))
+	b.Ceremony = copyOf(r.Field("ceremony transcript").Bytes64(int(lim.MaxBytes)))
+	if err := r.End(); err != nil {
+		return nil, fmt.Errorf("audit: bundle: %w: %w", ErrMalformed, err)
 	}
 	if err := b.validate(); err != nil {
 		return nil, fmt.Errorf("audit: bundle: %w: %w", ErrMalformed, err)

@@ -18,8 +18,8 @@ import (
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/he"
 	"github.com/cohort-dev/cohort/heproof"
-	"github.com/cohort-dev/cohort/mpc"
 	"github.com/cohort-dev/cohort/schema"
+	"github.com/cohort-dev/cohort/seal"
 )
 
 // The HE fixture: a real HE dataset on the toy parameter set
@@ -88,7 +88,7 @@ func newHEFixture() (*heFixture, error) {
 	f.opts = []Option{AllowInsecureDevSetup(), WithCache(f.cache)}
 	nodes := make([]dataset.Node, testNodes)
 	for i := range nodes {
-		sk, err := mpc.GenerateNodeKey()
+		sk, err := seal.GenerateKey()
 		if err != nil {
 			return nil, err
 		}

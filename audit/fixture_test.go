@@ -22,6 +22,7 @@ import (
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/mpc"
 	"github.com/cohort-dev/cohort/schema"
+	"github.com/cohort-dev/cohort/seal"
 )
 
 // The fixtures: a real dataset (schema.Default with a minimum cohort of 3,
@@ -56,7 +57,7 @@ type fixture struct {
 	sys      *circuits.MPCSystem
 	desc     *cohortv1.DatasetDescriptor
 	ceremony []byte
-	seal     []*mpc.NodeKey
+	seal     []*seal.PrivateKey
 	sign     []ed25519.PrivateKey
 	roots    []Root
 	epoch    uint64
@@ -107,7 +108,7 @@ func newFixture(kind fixtureKind) (*fixture, error) {
 	f := &fixture{kind: kind, schema: s, bad: map[string]proved{}, cache: NewCache(), epoch: s.Epoch.Index(testJobTime)}
 	nodes := make([]dataset.Node, testNodes)
 	for i := range nodes {
-		sk, err := mpc.GenerateNodeKey()
+		sk, err := seal.GenerateKey()
 		if err != nil {
 			return nil, err
 		}
@@ -172,7 +173,7 @@ func newFixture(kind fixtureKind) (*fixture, error) {
 		return nil, err
 	}
 
-	seals := make([]*mpc.NodePublicKey, testNodes)
+	seals := make([]*seal.PublicKey, testNodes)
 	for i, k := range f.seal {
 		seals[i] = k.Public()
 	}
@@ -291,7 +292,7 @@ func newRegistry() ([]member, []Root, error) {
 
 // provedOf lists a payload as a transcript record and opens every node's
 // share of it.
-func provedOf(p *mpc.Payload, keys []*mpc.NodeKey, m int) (proved, error) {
+func provedOf(p *mpc.Payload, keys []*seal.PrivateKey, m int) (proved, error) {
 	raw, err := p.MarshalBinary()
 	if err != nil {
 		return proved{}, err

@@ -16,6 +16,7 @@ import (
 	"github.com/cohort-dev/cohort/enclave"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/he"
+	"github.com/cohort-dev/cohort/wire"
 )
 
 // Domain tags of the digests this package defines. Each digest is SHA-256
@@ -236,10 +237,10 @@ func (t *Transcript) MarshalBinary() ([]byte, error) {
 	if err := t.validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	return t.encode(), nil
+	return t.encode()
 }
 
-func (t *Transcript) encode() []byte {
+func (t *Transcript) encode() ([]byte, error) {
 	size := 256 + len(t.Spec) + len(t.Result) + len(t.Roots)*rootSize + 4*len(t.DecryptionSet) + len(t.Aggregate)
 	for _, r := range t.Records {
 		size += minRecordSize + len(r.Public) + len(r.Proof) + len(r.Ciphertext)
@@ -248,59 +249,59 @@ func (t *Transcript) encode() []byte {
 		size += minNodeSize + len(n.Partial)
 	}
 	size += len(t.Sums) * (minSumSize + MaxSumBytes)
-	w := &writer{b: make([]byte, 0, size)}
-	w.fixed([]byte(transcriptMagic))
-	w.u8(TranscriptVersion)
-	w.str(t.JobID)
-	w.str(t.DatasetID)
-	w.u32(t.Coordinator)
-	w.bytes32(t.Spec)
-	w.u64(uint64(t.JobTime))
-	w.fixed(t.DescriptorDigest[:])
-	w.u64(t.EffectiveMinimum)
-	w.u32(uint32(len(t.Records)))
+	w := wire.NewWriter(wire.BigEndian, size)
+	w.Raw([]byte(transcriptMagic))
+	w.Uint8(TranscriptVersion)
+	w.String32(t.JobID)
+	w.String32(t.DatasetID)
+	w.Uint32(t.Coordinator)
+	w.Bytes32(t.Spec)
+	w.Uint64(uint64(t.JobTime))
+	w.Raw(t.DescriptorDigest[:])
+	w.Uint64(t.EffectiveMinimum)
+	w.Uint32(uint32(len(t.Records)))
 	for _, r := range t.Records {
-		w.fixed(r.Nullifier[:])
-		w.fixed(r.PayloadDigest[:])
-		w.bytes32(r.Public)
-		w.bytes32(r.Proof)
-		w.bytes32(r.Ciphertext)
+		w.Raw(r.Nullifier[:])
+		w.Raw(r.PayloadDigest[:])
+		w.Bytes32(r.Public)
+		w.Bytes32(r.Proof)
+		w.Bytes32(r.Ciphertext)
 	}
-	w.u32(uint32(len(t.Nodes)))
+	w.Uint32(uint32(len(t.Nodes)))
 	for _, n := range t.Nodes {
-		w.u32(n.Index)
-		w.u64(n.Eligible)
-		w.u64(n.Cohort)
-		w.fixed(n.SetDigest[:])
+		w.Uint32(n.Index)
+		w.Uint64(n.Eligible)
+		w.Uint64(n.Cohort)
+		w.Raw(n.SetDigest[:])
 		x := n.Excluded
 		for _, c := range []uint64{x.Epoch, x.Purpose, x.Expired, x.Revoked, x.ContributorMinimum} {
-			w.u64(c)
+			w.Uint64(c)
 		}
-		w.fixed(n.SetSignature)
-		w.bytes32(n.Partial)
+		w.Raw(n.SetSignature)
+		w.Bytes32(n.Partial)
 		if len(n.Partial) > 0 {
-			w.fixed(n.PartialSignature)
+			w.Raw(n.PartialSignature)
 		}
 	}
-	w.u32(uint32(len(t.DecryptionSet)))
+	w.Uint32(uint32(len(t.DecryptionSet)))
 	for _, i := range t.DecryptionSet {
-		w.u32(i)
+		w.Uint32(i)
 	}
-	w.bytes32(t.Aggregate)
-	w.u32(uint32(len(t.Sums)))
+	w.Bytes32(t.Aggregate)
+	w.Uint32(uint32(len(t.Sums)))
 	for _, s := range t.Sums {
-		w.u32(s.Coordinate)
-		w.bytes32(s.Value.Bytes())
+		w.Uint32(s.Coordinate)
+		w.Bytes32(s.Value.Bytes())
 	}
-	w.bytes32(t.Result)
-	w.u32(uint32(len(t.Roots)))
+	w.Bytes32(t.Result)
+	w.Uint32(uint32(len(t.Roots)))
 	for _, r := range t.Roots {
-		w.fixed(r.Root[:])
-		w.u64(r.Version)
-		w.u64(uint64(r.SeenAt))
-		w.u64(uint64(r.SupersededAt))
+		w.Raw(r.Root[:])
+		w.Uint64(r.Version)
+		w.Uint64(uint64(r.SeenAt))
+		w.Uint64(uint64(r.SupersededAt))
 	}
-	return w.b
+	return w.Bytes()
 }
 
 // UnmarshalTranscript decodes a transcript. It checks every length and
@@ -316,11 +317,10 @@ func UnmarshalTranscript(data []byte, lim Limits) (*Transcript, error) {
 	if int64(len(data)) > lim.MaxBytes {
 		return nil, fmt.Errorf("%w: transcript of %d bytes, limit %d", ErrMalformed, len(data), lim.MaxBytes)
 	}
-	r := &reader{b: data}
+	r := wire.NewReader(wire.BigEndian, data)
 	t := decodeTranscript(r, lim)
-	r.end()
-	if r.err != nil {
-		return nil, fmt.Errorf("audit: transcript: %w", r.err)
+	if err := r.End(); err != nil {
+		return nil, fmt.Errorf("audit: transcript: %w: %w", ErrMalformed, err)
 	}
 	if err := t.validate(); err != nil {
 		return nil, fmt.Errorf("audit: transcript: %w: %w", ErrMalformed, err)
@@ -328,84 +328,84 @@ func UnmarshalTranscript(data []byte, lim Limits) (*Transcript, error) {
 	return t, nil
 }
 
-func decodeTranscript(r *reader, lim Limits) *Transcript {
+func decodeTranscript(r *wire.Reader, lim Limits) *Transcript {
 	t := new(Transcript)
-	if m := r.take(uint64(len(transcriptMagic)), "magic"); r.err == nil && string(m) != transcriptMagic {
-		r.fail("not a transcript (magic %q)", m)
+	if m := r.Field("magic").Fixed(len(transcriptMagic)); r.Err() == nil && string(m) != transcriptMagic {
+		r.Fail(fmt.Errorf("not a transcript (magic %q)", m))
 	}
-	if v := r.u8("version"); r.err == nil && v != TranscriptVersion {
-		r.fail("version %d, want %d", v, TranscriptVersion)
+	if v := r.Field("version").Uint8(); r.Err() == nil && v != TranscriptVersion {
+		r.Fail(fmt.Errorf("version %d, want %d", v, TranscriptVersion))
 	}
-	t.JobID = r.str(MaxIDLen, "job id")
-	t.DatasetID = r.str(MaxIDLen, "dataset id")
-	t.Coordinator = r.u32("coordinator")
-	t.Spec = r.bytes32(MaxSpecBytes, "spec")
-	t.JobTime = int64(r.u64("job time"))
-	t.DescriptorDigest = r.digest("descriptor digest")
-	t.EffectiveMinimum = r.u64("effective minimum")
+	t.JobID = r.Field("job id").String32(MaxIDLen)
+	t.DatasetID = r.Field("dataset id").String32(MaxIDLen)
+	t.Coordinator = r.Field("coordinator").Uint32()
+	t.Spec = copyOf(r.Field("spec").Bytes32(MaxSpecBytes))
+	t.JobTime = int64(r.Field("job time").Uint64())
+	t.DescriptorDigest = readDigest(r.Field("descriptor digest"))
+	t.EffectiveMinimum = r.Field("effective minimum").Uint64()
 
-	if n := r.count(lim.MaxRecords, minRecordSize, "records"); n > 0 {
+	if n := r.Field("records").Count32(lim.MaxRecords, minRecordSize); n > 0 {
 		t.Records = make([]Record, n)
 		for i := range t.Records {
-			r.item = fmt.Sprintf("record %d", i)
+			r.Label(fmt.Sprintf("record %d", i))
 			rec := &t.Records[i]
-			rec.Nullifier = r.digest("nullifier")
-			rec.PayloadDigest = r.digest("payload digest")
-			rec.Public = r.bytes32(MaxPublicBytes, "public inputs")
-			rec.Proof = r.bytes32(MaxProofBytes, "proof")
-			rec.Ciphertext = r.bytes32(lim.ciphertextBytes(), "ciphertext")
+			rec.Nullifier = readDigest(r.Field("nullifier"))
+			rec.PayloadDigest = readDigest(r.Field("payload digest"))
+			rec.Public = copyOf(r.Field("public inputs").Bytes32(MaxPublicBytes))
+			rec.Proof = copyOf(r.Field("proof").Bytes32(MaxProofBytes))
+			rec.Ciphertext = copyOf(r.Field("ciphertext").Bytes32(int(lim.ciphertextBytes())))
 		}
-		r.item = ""
+		r.Label("")
 	}
-	if k := r.count(dataset.MaxNodes, minNodeSize, "nodes"); k > 0 {
+	if k := r.Field("nodes").Count32(dataset.MaxNodes, minNodeSize); k > 0 {
 		t.Nodes = make([]NodeEvidence, k)
 		for i := range t.Nodes {
-			r.item = fmt.Sprintf("node entry %d", i)
+			r.Label(fmt.Sprintf("node entry %d", i))
 			n := &t.Nodes[i]
-			n.Index = r.u32("index")
-			n.Eligible = r.u64("eligible")
-			n.Cohort = r.u64("cohort")
-			n.SetDigest = r.digest("set digest")
+			n.Index = r.Field("index").Uint32()
+			n.Eligible = r.Field("eligible").Uint64()
+			n.Cohort = r.Field("cohort").Uint64()
+			n.SetDigest = readDigest(r.Field("set digest"))
 			n.Excluded = enclave.Exclusions{
-				Epoch: r.u64("excluded"), Purpose: r.u64("excluded"), Expired: r.u64("excluded"),
-				Revoked: r.u64("excluded"), ContributorMinimum: r.u64("excluded"),
+				Epoch: r.Field("excluded").Uint64(), Purpose: r.Field("excluded").Uint64(), Expired: r.Field("excluded").Uint64(),
+				Revoked: r.Field("excluded").Uint64(), ContributorMinimum: r.Field("excluded").Uint64(),
 			}
-			n.SetSignature = r.fixedCopy(SignatureSize, "set signature")
-			n.Partial = r.bytes32(maxPartialBytes, "partial")
+			n.SetSignature = copyOf(r.Field("set signature").Fixed(SignatureSize))
+			n.Partial = copyOf(r.Field("partial").Bytes32(maxPartialBytes))
 			if len(n.Partial) > 0 {
-				n.PartialSignature = r.fixedCopy(SignatureSize, "partial signature")
+				n.PartialSignature = copyOf(r.Field("partial signature").Fixed(SignatureSize))
 			}
 		}
-		r.item = ""
+		r.Label("")
 	}
-	if d := r.count(dataset.MaxNodes, 4, "decryption-set nodes"); d > 0 {
+	if d := r.Field("decryption-set nodes").Count32(dataset.MaxNodes, 4); d > 0 {
 		t.DecryptionSet = make([]uint32, d)
 		for i := range t.DecryptionSet {
-			t.DecryptionSet[i] = r.u32("decryption-set node")
+			t.DecryptionSet[i] = r.Field("decryption-set node").Uint32()
 		}
 	}
-	t.Aggregate = r.bytes32(lim.ciphertextBytes(), "aggregate ciphertext")
-	if c := r.count(MaxCoordinates, minSumSize, "sums"); c > 0 {
+	t.Aggregate = copyOf(r.Field("aggregate ciphertext").Bytes32(int(lim.ciphertextBytes())))
+	if c := r.Field("sums").Count32(MaxCoordinates, minSumSize); c > 0 {
 		t.Sums = make([]Sum, c)
 		for i := range t.Sums {
-			r.item = fmt.Sprintf("sum %d", i)
-			t.Sums[i].Coordinate = r.u32("coordinate")
-			v := r.bytes32(MaxSumBytes, "value")
+			r.Label(fmt.Sprintf("sum %d", i))
+			t.Sums[i].Coordinate = r.Field("coordinate").Uint32()
+			v := copyOf(r.Field("value").Bytes32(MaxSumBytes))
 			if len(v) > 0 && v[0] == 0 {
-				r.fail("value has a leading zero byte")
+				r.Fail(fmt.Errorf("value has a leading zero byte"))
 			}
 			t.Sums[i].Value = new(big.Int).SetBytes(v)
 		}
-		r.item = ""
+		r.Label("")
 	}
-	t.Result = r.bytes32(MaxResultBytes, "result")
-	if n := r.count(lim.MaxRoots, rootSize, "roots"); n > 0 {
+	t.Result = copyOf(r.Field("result").Bytes32(MaxResultBytes))
+	if n := r.Field("roots").Count32(lim.MaxRoots, rootSize); n > 0 {
 		t.Roots = make([]Root, n)
 		for i := range t.Roots {
-			r.item = fmt.Sprintf("root %d", i)
-			t.Roots[i] = Root{Root: r.digest("root"), Version: r.u64("version"), SeenAt: int64(r.u64("seen at")), SupersededAt: int64(r.u64("superseded at"))}
+			r.Label(fmt.Sprintf("root %d", i))
+			t.Roots[i] = Root{Root: readDigest(r.Field("root")), Version: r.Field("version").Uint64(), SeenAt: int64(r.Field("seen at").Uint64()), SupersededAt: int64(r.Field("superseded at").Uint64())}
 		}
-		r.item = ""
+		r.Label("")
 	}
 	return t
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/cohort-dev/cohort/attest"
+	"github.com/cohort-dev/cohort/wire"
 )
 
 // cloneTranscript returns a deep copy of t through its encoding.
@@ -111,18 +112,22 @@ func TestDecodeLimits(t *testing.T) {
 
 	// A count far beyond the bytes that follow is refused before anything
 	// is allocated.
-	var w writer
-	w.fixed([]byte(transcriptMagic))
-	w.u8(TranscriptVersion)
-	w.str("job-1")
-	w.str("fitness-2026")
-	w.u32(0)
-	w.bytes32([]byte{1})
-	w.u64(1)
-	w.fixed(make([]byte, 32))
-	w.u64(1)
-	w.u32(1 << 20) // records
-	_, err := UnmarshalTranscript(w.b, DefaultLimits())
+	w := wire.NewWriter(wire.BigEndian, 0)
+	w.Raw([]byte(transcriptMagic))
+	w.Uint8(TranscriptVersion)
+	w.String32("job-1")
+	w.String32("fitness-2026")
+	w.Uint32(0)
+	w.Bytes32([]byte{1})
+	w.Uint64(1)
+	w.Raw(make([]byte, 32))
+	w.Uint64(1)
+	w.Uint32(1 << 20) // records
+	bomb, err := w.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = UnmarshalTranscript(bomb, DefaultLimits())
 	if err == nil || !strings.Contains(err.Error(), "need at least") {
 		t.Fatalf("record count bomb: %v", err)
 	}
@@ -171,7 +176,7 @@ func TestNonCanonicalRefused(t *testing.T) {
 			if tc.name == "negative sum" {
 				return
 			}
-			if _, err := UnmarshalTranscript(tr.encode(), DefaultLimits()); !errors.Is(err, ErrMalformed) {
+			if _, err := UnmarshalTranscript(encodeUnchecked(t, tr), DefaultLimits()); !errors.Is(err, ErrMalformed) {
 				t.Fatalf("decoded: %v", err)
 			}
 		})
@@ -179,7 +184,7 @@ func TestNonCanonicalRefused(t *testing.T) {
 
 	// A sum with a leading zero byte is not canonical.
 	tr := cloneTranscript(t, f.bundle.Transcript)
-	enc := tr.encode()
+	enc := encodeUnchecked(t, tr)
 	count := tr.Sums[0].Value.Uint64() // the count coordinate
 	var old, patched []byte
 	old = binary.BigEndian.AppendUint32(old, uint32(len(tr.Sums)))
@@ -249,4 +254,15 @@ func TestTranscriptStatement(t *testing.T) {
 			t.Fatalf("signature over %+v verifies for %+v", s, v)
 		}
 	}
+}
+
+// encodeUnchecked encodes tr without the checks of MarshalBinary, so that tests
+// can build transcripts the decoder must refuse.
+func encodeUnchecked(t testing.TB, tr *Transcript) []byte {
+	t.Helper()
+	b, err := tr.encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

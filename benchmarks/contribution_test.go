@@ -12,6 +12,7 @@ import (
 	"github.com/cohort-dev/cohort/circuits/setup"
 	"github.com/cohort-dev/cohort/mpc"
 	"github.com/cohort-dev/cohort/schema"
+	"github.com/cohort-dev/cohort/seal"
 )
 
 // contributionCase is one schema shape to measure, at k = 3 nodes and the
@@ -38,7 +39,7 @@ type bench struct {
 	prover *mpc.Prover
 	keys   *setup.Keys
 	c      mpc.Contribution
-	nodes  []*mpc.NodeKey
+	nodes  []*seal.PrivateKey
 }
 
 func newBench(b *testing.B, s *schema.Schema) *bench {
@@ -55,10 +56,10 @@ func newBench(b *testing.B, s *schema.Schema) *bench {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var pubs []*mpc.NodePublicKey
-	var nodes []*mpc.NodeKey
+	var pubs []*seal.PublicKey
+	var nodes []*seal.PrivateKey
 	for range 3 {
-		k, err := mpc.GenerateNodeKey()
+		k, err := seal.GenerateKey()
 		if err != nil {
 			b.Fatal(err)
 		}

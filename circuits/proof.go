@@ -5,6 +5,8 @@ import (
 
 	"github.com/consensys/gnark-crypto/ecc/bn254"
 	groth16bn254 "github.com/consensys/gnark/backend/groth16/bn254"
+
+	"github.com/cohort-dev/cohort/wire"
 )
 
 // MaxCommitments bounds the Pedersen commitments a proof may carry (Cohort's
@@ -31,16 +33,20 @@ func (p *Proof) MarshalBinary() ([]byte, error) {
 	if c > MaxCommitments {
 		return nil, fmt.Errorf("circuits: proof with %d commitments", c)
 	}
-	b := make([]byte, 0, proofLen(c))
-	b = append(b, proofVersion, byte(c))
+	w := wire.NewWriter(wire.BigEndian, proofLen(c))
+	w.Uint8(proofVersion)
+	w.Uint8(byte(c))
 	ar, bs, krs := p.p.Ar.Bytes(), p.p.Bs.Bytes(), p.p.Krs.Bytes()
-	b = append(append(append(b, ar[:]...), bs[:]...), krs[:]...)
+	w.Raw(ar[:])
+	w.Raw(bs[:])
+	w.Raw(krs[:])
 	for i := range p.p.Commitments {
 		x := p.p.Commitments[i].Bytes()
-		b = append(b, x[:]...)
+		w.Raw(x[:])
 	}
 	pok := p.p.CommitmentPok.Bytes()
-	return append(b, pok[:]...), nil
+	w.Raw(pok[:])
+	return w.Bytes()
 }
 
 func proofLen(commitments int) int { return 2 + 3*g1Size + g2Size + commitments*g1Size }
@@ -62,24 +68,23 @@ func (p *Proof) UnmarshalBinary(b []byte) error {
 		return fmt.Errorf("%w: proof: %d bytes, want %d", ErrMalformed, len(b), proofLen(c))
 	}
 	var q groth16bn254.Proof
-	b = b[2:]
-	next := func(n int) []byte { x := b[:n]; b = b[n:]; return x }
-	if _, err := q.Ar.SetBytes(next(g1Size)); err != nil {
+	r := wire.NewReader(wire.BigEndian, b[2:]) // the exact length is checked
+	if _, err := q.Ar.SetBytes(r.Fixed(g1Size)); err != nil {
 		return fmt.Errorf("%w: proof: Ar: %v", ErrMalformed, err)
 	}
-	if _, err := q.Bs.SetBytes(next(g2Size)); err != nil {
+	if _, err := q.Bs.SetBytes(r.Fixed(g2Size)); err != nil {
 		return fmt.Errorf("%w: proof: Bs: %v", ErrMalformed, err)
 	}
-	if _, err := q.Krs.SetBytes(next(g1Size)); err != nil {
+	if _, err := q.Krs.SetBytes(r.Fixed(g1Size)); err != nil {
 		return fmt.Errorf("%w: proof: Krs: %v", ErrMalformed, err)
 	}
 	q.Commitments = make([]bn254.G1Affine, c)
 	for i := range q.Commitments {
-		if _, err := q.Commitments[i].SetBytes(next(g1Size)); err != nil {
+		if _, err := q.Commitments[i].SetBytes(r.Fixed(g1Size)); err != nil {
 			return fmt.Errorf("%w: proof: commitment %d: %v", ErrMalformed, i, err)
 		}
 	}
-	if _, err := q.CommitmentPok.SetBytes(next(g1Size)); err != nil {
+	if _, err := q.CommitmentPok.SetBytes(r.Fixed(g1Size)); err != nil {
 		return fmt.Errorf("%w: proof: commitment proof: %v", ErrMalformed, err)
 	}
 	p.p = q

@@ -1,13 +1,13 @@
 package circuits
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 
 	"github.com/cohort-dev/cohort/circuits/hash"
+	"github.com/cohort-dev/cohort/wire"
 )
 
 // ErrMalformed reports bytes that do not decode.
@@ -64,20 +64,21 @@ func (p *PublicInputs) MarshalBinary() ([]byte, error) {
 	if len(p.ShareCommitments) > MaxNodes {
 		return nil, fmt.Errorf("circuits: %d share commitments, at most %d", len(p.ShareCommitments), MaxNodes)
 	}
-	b := make([]byte, 0, publicFixedLen+fr.Bytes*len(p.ShareCommitments))
-	b = append(b, publicVersion, byte(len(p.ShareCommitments)))
-	b = appendElement(b, &p.Dataset)
-	b = binary.BigEndian.AppendUint64(b, p.Epoch)
-	b = appendElement(b, &p.Root)
-	b = appendElement(b, &p.Nullifier)
-	b = binary.BigEndian.AppendUint64(b, p.Purposes)
-	b = binary.BigEndian.AppendUint64(b, p.Expiry)
-	b = binary.BigEndian.AppendUint32(b, p.MinCohort)
-	b = appendElement(b, &p.Revocation)
+	w := wire.NewWriter(wire.BigEndian, publicFixedLen+fr.Bytes*len(p.ShareCommitments))
+	w.Uint8(publicVersion)
+	w.Uint8(byte(len(p.ShareCommitments)))
+	writeElement(w, &p.Dataset)
+	w.Uint64(p.Epoch)
+	writeElement(w, &p.Root)
+	writeElement(w, &p.Nullifier)
+	w.Uint64(p.Purposes)
+	w.Uint64(p.Expiry)
+	w.Uint32(p.MinCohort)
+	writeElement(w, &p.Revocation)
 	for i := range p.ShareCommitments {
-		b = appendElement(b, &p.ShareCommitments[i])
+		writeElement(w, &p.ShareCommitments[i])
 	}
-	return b, nil
+	return w.Bytes()
 }
 
 // UnmarshalBinary decodes what MarshalBinary wrote; it refuses any other
@@ -98,56 +99,42 @@ func (p *PublicInputs) UnmarshalBinary(b []byte) error {
 	if want := publicFixedLen + k*fr.Bytes; len(b) != want {
 		return fmt.Errorf("%w: public inputs: %d bytes, want %d", ErrMalformed, len(b), want)
 	}
-	r := reader{b: b[2:]}
+	r := wire.NewReader(wire.BigEndian, b[2:])
 	var q PublicInputs
-	r.element(&q.Dataset)
-	q.Epoch = r.uint64()
-	r.element(&q.Root)
-	r.element(&q.Nullifier)
-	q.Purposes = r.uint64()
-	q.Expiry = r.uint64()
-	q.MinCohort = r.uint32()
-	r.element(&q.Revocation)
+	readElement(r, &q.Dataset)
+	q.Epoch = r.Uint64()
+	readElement(r, &q.Root)
+	readElement(r, &q.Nullifier)
+	q.Purposes = r.Uint64()
+	q.Expiry = r.Uint64()
+	q.MinCohort = r.Uint32()
+	readElement(r, &q.Revocation)
 	if k > 0 {
 		q.ShareCommitments = make([]fr.Element, k)
 	}
 	for i := range q.ShareCommitments {
-		r.element(&q.ShareCommitments[i])
+		readElement(r, &q.ShareCommitments[i])
 	}
-	if r.err != nil {
-		return fmt.Errorf("%w: public inputs: %v", ErrMalformed, r.err)
+	if err := r.End(); err != nil {
+		return fmt.Errorf("%w: public inputs: %v", ErrMalformed, err)
 	}
 	*p = q
 	return nil
 }
 
-func appendElement(b []byte, e *fr.Element) []byte {
+func writeElement(w *wire.Writer, e *fr.Element) {
 	x := e.Bytes()
-	return append(b, x[:]...)
+	w.Raw(x[:])
 }
 
-// reader consumes a buffer whose total length was checked by the caller; it
-// records the first error (a non-canonical element).
-type reader struct {
-	b   []byte
-	err error
-}
-
-func (r *reader) element(e *fr.Element) {
-	if err := e.SetBytesCanonical(r.b[:fr.Bytes]); err != nil && r.err == nil {
-		r.err = err
+// readElement reads a 32-byte canonical big-endian element; a value ≥ r
+// is the reader's failure, never reduced.
+func readElement(r *wire.Reader, e *fr.Element) {
+	b := r.Fixed(fr.Bytes)
+	if b == nil {
+		return
 	}
-	r.b = r.b[fr.Bytes:]
-}
-
-func (r *reader) uint64() uint64 {
-	x := binary.BigEndian.Uint64(r.b)
-	r.b = r.b[8:]
-	return x
-}
-
-func (r *reader) uint32() uint32 {
-	x := binary.BigEndian.Uint32(r.b)
-	r.b = r.b[4:]
-	return x
+	if err := e.SetBytesCanonical(b); err != nil {
+		r.Fail(err)
+	}
 }

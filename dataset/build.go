@@ -8,15 +8,15 @@ import (
 	"github.com/cohort-dev/cohort/circuits"
 	"github.com/cohort-dev/cohort/circuits/setup"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
-	"github.com/cohort-dev/cohort/mpc"
 	"github.com/cohort-dev/cohort/schema"
+	"github.com/cohort-dev/cohort/seal"
 )
 
 // Node is one federation node as a descriptor lists it.
 type Node struct {
 	Name    string
 	Address string
-	Seal    *mpc.NodePublicKey
+	Seal    *seal.PublicKey
 	Signing ed25519.PublicKey
 }
 

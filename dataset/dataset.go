@@ -16,6 +16,7 @@ import (
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/mpc"
 	"github.com/cohort-dev/cohort/schema"
+	"github.com/cohort-dev/cohort/seal"
 )
 
 // Parameter set ids of the MPC backend.
@@ -60,7 +61,7 @@ func ValidID(id string) bool { return idPattern.MatchString(id) }
 type Dataset struct {
 	Desc    *cohortv1.DatasetDescriptor
 	Schema  *schema.Schema
-	Seal    []*mpc.NodePublicKey // by node index
+	Seal    []*seal.PublicKey    // by node index
 	Signing []ed25519.PublicKey  // by node index
 	VK      groth16.VerifyingKey // nil while the dataset is in SETUP
 
@@ -125,7 +126,7 @@ func From(d *cohortv1.DatasetDescriptor) (*Dataset, error) {
 	if len(d.GetCircuitDigest()) != 32 {
 		return nil, fmt.Errorf("%w: circuit digest of %d bytes, want 32", ErrInvalid, len(d.GetCircuitDigest()))
 	}
-	ds := &Dataset{Desc: d, Schema: s, Seal: make([]*mpc.NodePublicKey, k), Signing: make([]ed25519.PublicKey, k)}
+	ds := &Dataset{Desc: d, Schema: s, Seal: make([]*seal.PublicKey, k), Signing: make([]ed25519.PublicKey, k)}
 	for i, n := range d.GetNodes() {
 		if n.GetIndex() != uint32(i) {
 			return nil, fmt.Errorf("%w: node %d listed at position %d", ErrInvalid, n.GetIndex(), i)
@@ -133,7 +134,7 @@ func From(d *cohortv1.DatasetDescriptor) (*Dataset, error) {
 		if len(n.GetName()) > MaxNodeNameLen || len(n.GetAddress()) > MaxNodeAddressLen {
 			return nil, fmt.Errorf("%w: node %d: name or address too long", ErrInvalid, i)
 		}
-		if ds.Seal[i], err = mpc.UnmarshalNodePublicKey(n.GetSealPublicKey()); err != nil {
+		if ds.Seal[i], err = seal.ParsePublicKey(n.GetSealPublicKey()); err != nil {
 			return nil, fmt.Errorf("%w: node %d sealing key: %w", ErrInvalid, i, err)
 		}
 		if n.GetSigningScheme() != cohortv1.SignatureScheme_SIGNATURE_SCHEME_ED25519 || len(n.GetSigningPublicKey()) != ed25519.PublicKeySize {

@@ -9,15 +9,15 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
-	"github.com/cohort-dev/cohort/mpc"
 	"github.com/cohort-dev/cohort/schema"
+	"github.com/cohort-dev/cohort/seal"
 )
 
 func testNodes(t *testing.T, k int) []Node {
 	t.Helper()
 	nodes := make([]Node, k)
 	for i := range nodes {
-		sk, err := mpc.GenerateNodeKey()
+		sk, err := seal.GenerateKey()
 		if err != nil {
 			t.Fatal(err)
 		}

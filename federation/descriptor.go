@@ -18,7 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/cohort-dev/cohort/circuits/merkle"
-	"github.com/cohort-dev/cohort/mpc"
+	"github.com/cohort-dev/cohort/seal"
 )
 
 // DescriptorVersion is the only descriptor format version this package reads
@@ -82,13 +82,13 @@ type NodeEntry struct {
 	Name             string            // display name, e.g. "node-0"; unique, DNS label
 	APIAddress       string            // host:port of the client-facing API (TLS, server auth only)
 	PeerAddress      string            // host:port of PeerService (mutual TLS)
-	SealPublicKey    []byte            // mpc.NodePublicKey.Marshal(): contributors seal shares to it
+	SealPublicKey    []byte            // seal.PublicKey.Marshal(): contributors seal shares to it
 	SigningPublicKey ed25519.PublicKey // verifies the node's signatures (transcripts, partial aggregates)
 }
 
 // SealKey decodes the node's seal public key.
-func (e NodeEntry) SealKey() (*mpc.NodePublicKey, error) {
-	k, err := mpc.UnmarshalNodePublicKey(e.SealPublicKey)
+func (e NodeEntry) SealKey() (*seal.PublicKey, error) {
+	k, err := seal.ParsePublicKey(e.SealPublicKey)
 	if err != nil {
 		return nil, fmt.Errorf("federation: node %d: seal public key: %w", e.Index, err)
 	}
@@ -267,7 +267,7 @@ var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$`)
 // CA allowed to sign certificates), and for every node: its index (Nodes[i]
 // has Index i), its unique name, its API and peer addresses (host:port, port
 // 1..65535, a host that can be dialled, no address used twice), its seal
-// public key (as mpc.UnmarshalNodePublicKey checks it) and its 32-byte
+// public key (as seal.ParsePublicKey checks it) and its 32-byte
 // Ed25519 signing key, no key used by two nodes. It does not check the CA's
 // validity period (that depends on the clock; TLS verification does). Every
 // failure wraps ErrInvalid.
@@ -325,7 +325,7 @@ func (d *Descriptor) Validate() error {
 			}
 			addrs[a.addr] = where
 		}
-		if _, err := mpc.UnmarshalNodePublicKey(e.SealPublicKey); err != nil {
+		if _, err := seal.ParsePublicKey(e.SealPublicKey); err != nil {
 			return fail("node %d: seal_public_key: %v", i, err)
 		}
 		if j, ok := seals[string(e.SealPublicKey)]; ok {

@@ -11,7 +11,7 @@
 //	D/ca-key.pem          0600  the CA private key: move it offline
 //	D/node-N/node.yaml    0600  the NodeConfig of node N
 //	D/node-N/signing.key  0600  Ed25519 private key, PKCS #8 PEM
-//	D/node-N/seal.key     0600  HPKE key, PEM "COHORT SEAL PRIVATE KEY" of mpc.NodeKey.Marshal()
+//	D/node-N/seal.key     0600  HPKE key, PEM "COHORT SEAL PRIVATE KEY" of seal.PrivateKey.Marshal()
 //	D/node-N/tls.crt      0644  the node's certificate, signed by the CA
 //	D/node-N/tls.key      0600  its ECDSA P-256 private key, PKCS #8 PEM
 //	D/node-N/admin.token  0600  the admin bearer token (node.yaml keeps only its SHA-256)
@@ -47,7 +47,7 @@
 // The other keys are not about transport. A node's Ed25519 signing key signs
 // what it attests (partial-aggregate digests, transcripts); its public half
 // in the descriptor lets anyone, auditors included, check those signatures
-// offline. A node's seal key (HPKE, mpc.GenerateNodeKey) opens the shares
+// offline. A node's seal key (HPKE, seal.GenerateKey) opens the shares
 // contributors seal to it; its public half in the descriptor is what they
 // seal to. Both are generated per node and never leave the node's
 // directory; LoadNode checks that each matches the node's descriptor entry,

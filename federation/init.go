@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/cohort-dev/cohort/circuits/merkle"
-	"github.com/cohort-dev/cohort/mpc"
+	"github.com/cohort-dev/cohort/seal"
 )
 
 // Init defaults.
@@ -149,11 +149,11 @@ func Init(dir string, o InitOptions) (*InitResult, error) {
 		if m.signingPEM, err = privateKeyPEM(sigPriv); err != nil {
 			return nil, err
 		}
-		seal, err := mpc.GenerateNodeKey()
+		sealKey, err := seal.GenerateKey()
 		if err != nil {
 			return nil, fmt.Errorf("federation: node %d seal key: %w", i, err)
 		}
-		sealRaw, err := seal.Marshal()
+		sealRaw, err := sealKey.Marshal()
 		if err != nil {
 			return nil, fmt.Errorf("federation: node %d seal key: %w", i, err)
 		}
@@ -180,7 +180,7 @@ func Init(dir string, o InitOptions) (*InitResult, error) {
 			Name:             "node-" + strconv.Itoa(i),
 			APIAddress:       addrs[i].API,
 			PeerAddress:      addrs[i].Peer,
-			SealPublicKey:    seal.Public().Marshal(),
+			SealPublicKey:    sealKey.Public().Marshal(),
 			SigningPublicKey: sigPub,
 		}
 		limits := DefaultLimits()

@@ -12,11 +12,11 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/cohort-dev/cohort/mpc"
+	"github.com/cohort-dev/cohort/seal"
 )
 
 // sealKeyPEMType is the PEM block type of seal.key; its bytes are
-// mpc.NodeKey.Marshal().
+// seal.PrivateKey.Marshal().
 const sealKeyPEMType = "COHORT SEAL PRIVATE KEY"
 
 // A Node is one node's configuration with its federation descriptor and its
@@ -28,7 +28,7 @@ type Node struct {
 	Dir            string             // absolute directory of node.yaml
 	Federation     *Descriptor        // the federation this node belongs to
 	Signing        ed25519.PrivateKey // signs transcripts and partial aggregates
-	Seal           *mpc.NodeKey       // opens the shares contributors seal to this node
+	Seal           *seal.PrivateKey   // opens the shares contributors seal to this node
 	Cert           tls.Certificate    // the node's TLS certificate (server and client), Leaf set
 	CAPool         *x509.CertPool     // the federation CA alone
 	AdminTokenHash [32]byte           // SHA-256 of the admin bearer token
@@ -186,7 +186,7 @@ func loadSigningKey(path string, entry NodeEntry) (ed25519.PrivateKey, error) {
 
 // loadSealKey reads a seal key and checks that its public half is the
 // entry's seal key.
-func loadSealKey(path string, entry NodeEntry) (*mpc.NodeKey, error) {
+func loadSealKey(path string, entry NodeEntry) (*seal.PrivateKey, error) {
 	data, err := readSecretFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("seal key: %w", err)
@@ -195,7 +195,7 @@ func loadSealKey(path string, entry NodeEntry) (*mpc.NodeKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("seal key %s: %w: %v", path, ErrInvalid, err)
 	}
-	key, err := mpc.UnmarshalNodeKey(raw)
+	key, err := seal.ParsePrivateKey(raw)
 	if err != nil {
 		return nil, fmt.Errorf("seal key %s: %w: %v", path, ErrInvalid, err)
 	}

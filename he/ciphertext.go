@@ -29,11 +29,11 @@ func (c *Ciphertext) MarshalBinary() ([]byte, error) {
 		return nil, fmt.Errorf("he: encoding a zero Ciphertext: %w", ErrInvalidArgument)
 	}
 	e := newEncoder(c.params, kindCiphertext, EncodedSize(c.params))
-	e.u8(1)
-	e.u8(c.params.limbs())
+	e.Uint8(1)
+	e.Uint8(uint8(c.params.limbs()))
 	e.poly(c.c0)
 	e.poly(c.c1)
-	return e.b, nil
+	return e.Bytes()
 }
 
 // UnmarshalCiphertext decodes a ciphertext encoded for p. It checks, before
@@ -50,7 +50,7 @@ func UnmarshalCiphertext(p *Params, b []byte) (*Ciphertext, error) {
 		return nil, fmt.Errorf("he: ciphertext: %d bytes, want %d: %w", len(b), EncodedSize(p), ErrMalformed)
 	}
 	d := newDecoder(p, kindCiphertext, b)
-	if degree, limbs := d.u8(), d.u8(); d.err == nil && (degree != 1 || limbs != p.limbs()) {
+	if degree, limbs := int(d.Uint8()), int(d.Uint8()); d.Err() == nil && (degree != 1 || limbs != p.limbs()) {
 		d.fail("degree %d with %d limbs, want degree 1 with %d", degree, limbs, p.limbs())
 	}
 	c0, c1 := d.poly(), d.poly()

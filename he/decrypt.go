@@ -137,9 +137,9 @@ func (s *DecryptionShare) MarshalBinary() ([]byte, error) {
 	}
 	e := newEncoder(s.params, kindDecryptionShare, decryptionShareSize(s.params, len(s.active)))
 	encodeParties(e, s.committee, s.party, s.active)
-	e.bytes(s.ct[:])
+	e.Raw(s.ct[:])
 	e.poly(s.h)
-	return e.b, nil
+	return e.Bytes()
 }
 
 // UnmarshalDecryptionShare decodes a share encoded by MarshalBinary for p.
@@ -149,11 +149,11 @@ func UnmarshalDecryptionShare(p *Params, b []byte) (*DecryptionShare, error) {
 	}
 	d := newDecoder(p, kindDecryptionShare, b)
 	c, party, active := decodeParties(d)
-	if d.err == nil && len(b) != decryptionShareSize(p, c.Threshold) {
+	if d.Err() == nil && len(b) != decryptionShareSize(p, c.Threshold) {
 		d.fail("%d bytes, want %d", len(b), decryptionShareSize(p, c.Threshold))
 	}
 	s := &DecryptionShare{params: p, committee: c, party: party, active: active}
-	copy(s.ct[:], d.take(32))
+	copy(s.ct[:], d.Fixed(32))
 	s.h = d.poly()
 	if err := d.finish(); err != nil {
 		return nil, err
@@ -163,27 +163,27 @@ func UnmarshalDecryptionShare(p *Params, b []byte) (*DecryptionShare, error) {
 
 // encodeParties writes nodes, threshold, party and the active set.
 func encodeParties(e *encoder, c Committee, party int, active []int) {
-	e.u8(c.Nodes)
-	e.u8(c.Threshold)
-	e.u8(party)
+	e.Uint8(uint8(c.Nodes))
+	e.Uint8(uint8(c.Threshold))
+	e.Uint8(uint8(party))
 	for _, a := range active {
-		e.u8(a)
+		e.Uint8(uint8(a))
 	}
 }
 
 // decodeParties reads what encodeParties writes and validates it: a valid
 // committee, an active set of Threshold sorted distinct parties, party in it.
 func decodeParties(d *decoder) (Committee, int, []int) {
-	c := Committee{Nodes: d.u8(), Threshold: d.u8()}
-	party := d.u8()
-	if d.err != nil {
+	c := Committee{Nodes: int(d.Uint8()), Threshold: int(d.Uint8())}
+	party := int(d.Uint8())
+	if d.Err() != nil {
 		return c, 0, nil
 	}
 	if c.Validate() != nil {
 		d.fail("committee %d-of-%d", c.Threshold, c.Nodes)
 		return c, 0, nil
 	}
-	raw := d.take(c.Threshold)
+	raw := d.Fixed(c.Threshold)
 	if raw == nil {
 		return c, 0, nil
 	}
@@ -272,15 +272,15 @@ func (d *PartialDecryption) MarshalBinary() ([]byte, error) {
 	}
 	e := newEncoder(d.params, kindPartialDecryption, partialSize(d.params, len(d.active), len(d.coords)))
 	encodeParties(e, d.committee, d.party, d.active)
-	e.bytes(d.ct[:])
-	e.u32(len(d.coords))
+	e.Raw(d.ct[:])
+	e.Uint32(uint32(len(d.coords)))
 	for _, j := range d.coords {
-		e.u32(j)
+		e.Uint32(uint32(j))
 	}
 	for _, v := range d.values {
-		e.u64(v)
+		e.Uint64(v)
 	}
-	return e.b, nil
+	return e.Bytes()
 }
 
 // UnmarshalPartialDecryption decodes a partial decryption encoded for p,
@@ -294,20 +294,20 @@ func UnmarshalPartialDecryption(p *Params, b []byte) (*PartialDecryption, error)
 	d := newDecoder(p, kindPartialDecryption, b)
 	c, party, active := decodeParties(d)
 	out := &PartialDecryption{params: p, committee: c, party: party, active: active}
-	copy(out.ct[:], d.take(32))
-	count := d.u32()
-	if d.err == nil && (count < 1 || count > p.n) {
+	copy(out.ct[:], d.Fixed(32))
+	count := int(d.Uint32())
+	if d.Err() == nil && (count < 1 || count > p.n) {
 		d.fail("%d coordinates, want 1..%d", count, p.n)
 	}
-	if d.err == nil && len(b) != partialSize(p, c.Threshold, count) {
+	if d.Err() == nil && len(b) != partialSize(p, c.Threshold, count) {
 		d.fail("%d bytes, want %d", len(b), partialSize(p, c.Threshold, count))
 	}
-	if d.err != nil {
-		return nil, d.err
+	if d.Err() != nil {
+		return nil, d.finish()
 	}
 	out.coords = make([]int, count)
 	for k := range out.coords {
-		out.coords[k] = d.u32()
+		out.coords[k] = int(d.Uint32())
 	}
 	if validCoords(p, out.coords) != nil {
 		d.fail("coordinates not strictly increasing below %d", p.n)
@@ -315,8 +315,8 @@ func UnmarshalPartialDecryption(p *Params, b []byte) (*PartialDecryption, error)
 	l := p.limbs()
 	out.values = make([]uint64, count*l)
 	for k := range out.values {
-		v := d.u64()
-		if d.err == nil && v >= p.qs[k%l] {
+		v := d.Uint64()
+		if d.Err() == nil && v >= p.qs[k%l] {
 			d.fail("value %d of coordinate %d is not below q_%d", k%l, k/l, k%l)
 		}
 		out.values[k] = v

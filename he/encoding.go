@@ -3,8 +3,11 @@ package he
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 
 	"github.com/tuneinsight/lattigo/v5/ring"
+
+	"github.com/cohort-dev/cohort/wire"
 )
 
 // Every encoding of this package starts with the same header:
@@ -55,105 +58,61 @@ func headerSize(p *Params) int { return 3 + len(p.id) }
 // polySize is the encoded size of one polynomial over Q.
 func polySize(p *Params) int { return p.limbs() * p.n * 8 }
 
-type encoder struct{ b []byte }
+// encoder writes an encoding: the header, then the kind's fields through
+// the embedded wire.Writer and its polynomials through poly.
+type encoder struct{ *wire.Writer }
 
 func newEncoder(p *Params, k kind, size int) *encoder {
-	e := &encoder{b: make([]byte, 0, size)}
-	e.b = append(e.b, encodingVersion, byte(k), byte(len(p.id)))
-	e.b = append(e.b, p.id...)
+	e := &encoder{wire.NewWriter(wire.LittleEndian, size)}
+	e.Uint8(encodingVersion)
+	e.Uint8(byte(k))
+	e.Bytes8([]byte(p.id))
 	return e
 }
-
-func (e *encoder) u8(v int)       { e.b = append(e.b, byte(v)) }
-func (e *encoder) u32(v int)      { e.b = binary.LittleEndian.AppendUint32(e.b, uint32(v)) }
-func (e *encoder) u64(v uint64)   { e.b = binary.LittleEndian.AppendUint64(e.b, v) }
-func (e *encoder) bytes(v []byte) { e.b = append(e.b, v...) }
 
 func (e *encoder) poly(p ring.Poly) {
 	for _, limb := range p.Coeffs {
 		for _, c := range limb {
-			e.u64(c)
+			e.Uint64(c)
 		}
 	}
 }
 
-// decoder reads an encoding; the first failure sticks and every later read
-// returns zero values.
+// decoder reads an encoding through the embedded wire.Reader; the first
+// failure sticks and every later read returns zero values.
 type decoder struct {
-	p   *Params
-	k   kind
-	b   []byte
-	off int
-	err error
+	*wire.Reader
+	p *Params
+	k kind
 }
 
 // newDecoder checks the header of b against p and k. Callers check the
 // total length themselves, before any allocation.
 func newDecoder(p *Params, k kind, b []byte) *decoder {
-	d := &decoder{p: p, k: k, b: b}
-	h := headerSize(p)
-	switch {
-	case len(b) < h:
+	d := &decoder{Reader: wire.NewReader(wire.LittleEndian, b), p: p, k: k}
+	if len(b) < headerSize(p) {
 		d.fail("%d bytes, shorter than the header", len(b))
-	case b[0] != encodingVersion:
-		d.fail("version %d, want %d", b[0], encodingVersion)
-	case kind(b[1]) != k:
-		d.fail("encodes a %v", kind(b[1]))
-	case int(b[2]) != len(p.id) || string(b[3:h]) != string(p.id):
+		return d
+	}
+	if v := d.Uint8(); v != encodingVersion {
+		d.fail("version %d, want %d", v, encodingVersion)
+	} else if got := kind(d.Uint8()); got != k {
+		d.fail("encodes a %v", got)
+	} else if id := d.Bytes8(math.MaxUint8); string(id) != string(p.id) {
 		d.fail("not for parameter set %q", p.id)
-	default:
-		d.off = h
 	}
 	return d
 }
 
+// fail records a failure of the kind's own checks.
 func (d *decoder) fail(format string, args ...any) {
-	if d.err == nil {
-		d.err = fmt.Errorf("he: %v: %s: %w", d.k, fmt.Sprintf(format, args...), ErrMalformed)
-	}
-}
-
-func (d *decoder) take(n int) []byte {
-	if d.err != nil {
-		return nil
-	}
-	if n < 0 || len(d.b)-d.off < n {
-		d.fail("truncated")
-		return nil
-	}
-	v := d.b[d.off : d.off+n]
-	d.off += n
-	return v
-}
-
-func (d *decoder) u8() int {
-	v := d.take(1)
-	if v == nil {
-		return 0
-	}
-	return int(v[0])
-}
-
-func (d *decoder) u32() int {
-	v := d.take(4)
-	if v == nil {
-		return 0
-	}
-	return int(binary.LittleEndian.Uint32(v))
-}
-
-func (d *decoder) u64() uint64 {
-	v := d.take(8)
-	if v == nil {
-		return 0
-	}
-	return binary.LittleEndian.Uint64(v)
+	d.Fail(fmt.Errorf(format, args...))
 }
 
 // poly reads a polynomial over Q, refusing any coefficient ≥ q_i. It checks
 // every coefficient before it allocates the polynomial.
 func (d *decoder) poly() ring.Poly {
-	raw := d.take(polySize(d.p))
+	raw := d.Fixed(polySize(d.p))
 	if raw == nil {
 		return ring.Poly{}
 	}
@@ -177,8 +136,8 @@ func (d *decoder) poly() ring.Poly {
 
 // finish reports trailing bytes and returns the first error.
 func (d *decoder) finish() error {
-	if d.err == nil && d.off != len(d.b) {
-		d.fail("%d trailing bytes", len(d.b)-d.off)
+	if err := d.End(); err != nil {
+		return fmt.Errorf("he: %v: %v: %w", d.k, err, ErrMalformed)
 	}
-	return d.err
+	return nil
 }

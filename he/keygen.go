@@ -128,13 +128,10 @@ func (k *KeygenParty) Round1() (pkShare []byte, shares [][]byte, err error) {
 	rq.MForm(share, share)
 	rq.MulCoeffsMontgomeryThenSub(sk, crp.Value.Q, share)
 
-	e := newEncoder(p, kindPublicKeyShare, publicKeyShareSize(p))
-	e.u8(k.self)
-	e.u8(k.committee.Nodes)
-	e.u8(k.committee.Threshold)
-	e.bytes(k.crs[:])
-	e.poly(share)
-	pkShare = e.b
+	pks := publicKeyShare{party: k.self, nodes: k.committee.Nodes, threshold: k.committee.Threshold, crs: k.crs, poly: share}
+	if pkShare, err = pks.encode(p); err != nil {
+		return nil, nil, fmt.Errorf("he: public-key share: %w", err)
+	}
 
 	// Shamir sharing of s_i, as mhe.Thresholdizer does, from this stream.
 	f := make([]ring.Poly, k.committee.Threshold)
@@ -150,13 +147,10 @@ func (k *KeygenParty) Round1() (pkShare []byte, shares [][]byte, err error) {
 	shares = make([][]byte, k.committee.Nodes)
 	for j := range shares {
 		rq.EvalPolyScalar(f, uint64(j+1), point)
-		e := newEncoder(p, kindShamirShare, shamirShareSize(p))
-		e.u8(k.committee.Nodes)
-		e.u8(k.committee.Threshold)
-		e.u8(k.self)
-		e.u8(j)
-		e.poly(point)
-		shares[j] = e.b
+		sh := shamirShare{nodes: k.committee.Nodes, threshold: k.committee.Threshold, from: k.self, to: j, poly: point}
+		if shares[j], err = sh.encode(p); err != nil {
+			return nil, nil, fmt.Errorf("he: Shamir share: %w", err)
+		}
 	}
 	return pkShare, shares, nil
 }
@@ -181,20 +175,14 @@ func AggregatePublicKey(p *Params, c Committee, crs [32]byte, pkShares [][]byte)
 	ckg := mhe.NewPublicKeyGenProtocol(p.bgv)
 	sum := mhe.PublicKeyGenShare{Value: ringqp.Poly{Q: p.ringQ.NewPoly()}}
 	for i, b := range pkShares {
-		if len(b) != publicKeyShareSize(p) {
-			return nil, fmt.Errorf("he: public-key share of party %d: %d bytes, want %d: %w", i, len(b), publicKeyShareSize(p), ErrMalformed)
-		}
-		d := newDecoder(p, kindPublicKeyShare, b)
-		party, nodes, threshold := d.u8(), d.u8(), d.u8()
-		shareCRS := d.take(32)
-		poly := d.poly()
-		if err := d.finish(); err != nil {
+		s, err := decodePublicKeyShare(p, b)
+		if err != nil {
 			return nil, fmt.Errorf("he: public-key share of party %d: %w", i, err)
 		}
-		if party != i || nodes != c.Nodes || threshold != c.Threshold || string(shareCRS) != string(crs[:]) {
-			return nil, fmt.Errorf("he: public-key share at position %d is party %d's for a %d-of-%d committee or another CRS: %w", i, party, threshold, nodes, ErrMismatch)
+		if s.party != i || s.nodes != c.Nodes || s.threshold != c.Threshold || s.crs != crs {
+			return nil, fmt.Errorf("he: public-key share at position %d is party %d's for a %d-of-%d committee or another CRS: %w", i, s.party, s.threshold, s.nodes, ErrMismatch)
 		}
-		ckg.AggregateShares(sum, mhe.PublicKeyGenShare{Value: ringqp.Poly{Q: poly}}, &sum)
+		ckg.AggregateShares(sum, mhe.PublicKeyGenShare{Value: ringqp.Poly{Q: s.poly}}, &sum)
 	}
 	pk := &PublicKey{params: p}
 	out := rlwe.NewPublicKey(p.rlwe())
@@ -227,20 +215,16 @@ func (k *KeygenParty) Finish(received [][]byte) (*ThresholdKey, error) {
 	}
 	sum := p.ringQ.NewPoly()
 	for i, b := range received {
-		if len(b) != shamirShareSize(p) {
-			return nil, fmt.Errorf("he: Shamir share from party %d: %d bytes, want %d: %w", i, len(b), shamirShareSize(p), ErrMalformed)
-		}
-		d := newDecoder(p, kindShamirShare, b)
-		nodes, threshold, from, to := d.u8(), d.u8(), d.u8(), d.u8()
-		poly := d.poly()
-		if err := d.finish(); err != nil {
+		s, err := decodeShamirShare(p, b)
+		if err != nil {
 			return nil, fmt.Errorf("he: Shamir share from party %d: %w", i, err)
 		}
-		if nodes != c.Nodes || threshold != c.Threshold || from != i || to != k.self {
-			return nil, fmt.Errorf("he: Shamir share at position %d is from party %d to party %d of a %d-of-%d committee: %w", i, from, to, threshold, nodes, ErrMismatch)
+		if s.nodes != c.Nodes || s.threshold != c.Threshold || s.from != i || s.to != k.self {
+			zeroPoly(s.poly)
+			return nil, fmt.Errorf("he: Shamir share at position %d is from party %d to party %d of a %d-of-%d committee: %w", i, s.from, s.to, s.threshold, s.nodes, ErrMismatch)
 		}
-		p.ringQ.Add(sum, poly, sum)
-		zeroPoly(poly)
+		p.ringQ.Add(sum, s.poly, sum)
+		zeroPoly(s.poly)
 	}
 	return &ThresholdKey{params: p, committee: c, self: k.self, share: sum}, nil
 }
@@ -259,11 +243,11 @@ func (tk *ThresholdKey) MarshalBinary() ([]byte, error) {
 		return nil, fmt.Errorf("he: encoding a zero ThresholdKey: %w", ErrInvalidArgument)
 	}
 	e := newEncoder(tk.params, kindThresholdKey, thresholdKeySize(tk.params))
-	e.u8(tk.committee.Nodes)
-	e.u8(tk.committee.Threshold)
-	e.u8(tk.self)
+	e.Uint8(uint8(tk.committee.Nodes))
+	e.Uint8(uint8(tk.committee.Threshold))
+	e.Uint8(uint8(tk.self))
 	e.poly(tk.share)
-	return e.b, nil
+	return e.Bytes()
 }
 
 // UnmarshalThresholdKey decodes a key encoded by MarshalBinary for p.
@@ -275,9 +259,9 @@ func UnmarshalThresholdKey(p *Params, b []byte) (*ThresholdKey, error) {
 		return nil, fmt.Errorf("he: threshold key: %d bytes, want %d: %w", len(b), thresholdKeySize(p), ErrMalformed)
 	}
 	d := newDecoder(p, kindThresholdKey, b)
-	c := Committee{Nodes: d.u8(), Threshold: d.u8()}
-	self := d.u8()
-	if d.err == nil && (c.Validate() != nil || c.validParty(self) != nil) {
+	c := Committee{Nodes: int(d.Uint8()), Threshold: int(d.Uint8())}
+	self := int(d.Uint8())
+	if d.Err() == nil && (c.Validate() != nil || c.validParty(self) != nil) {
 		d.fail("committee %d-of-%d, party %d", c.Threshold, c.Nodes, self)
 	}
 	share := d.poly()

@@ -34,7 +34,7 @@ func (pk *PublicKey) MarshalBinary() ([]byte, error) {
 	e := newEncoder(pk.params, kindPublicKey, publicKeySize(pk.params))
 	e.poly(pk.pk0)
 	e.poly(pk.pk1)
-	return e.b, nil
+	return e.Bytes()
 }
 
 // UnmarshalPublicKey decodes a key encoded by MarshalBinary for p, refusing

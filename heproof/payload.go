@@ -3,7 +3,6 @@ package heproof
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +13,7 @@ import (
 	"github.com/cohort-dev/cohort/circuits"
 	"github.com/cohort-dev/cohort/circuits/merkle"
 	"github.com/cohort-dev/cohort/he"
+	"github.com/cohort-dev/cohort/wire"
 )
 
 // ErrMalformed is wrapped by every error of UnmarshalPayload.
@@ -128,16 +128,12 @@ func (p *Payload) MarshalBinary() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := make([]byte, 0, 1+12+len(pub)+len(proof)+len(ct))
-	b = append(b, payloadVersion)
-	b = appendChunk(b, pub)
-	b = appendChunk(b, proof)
-	return appendChunk(b, ct), nil
-}
-
-func appendChunk(b, chunk []byte) []byte {
-	b = binary.BigEndian.AppendUint32(b, uint32(len(chunk)))
-	return append(b, chunk...)
+	w := wire.NewWriter(wire.BigEndian, 1+12+len(pub)+len(proof)+len(ct))
+	w.Uint8(payloadVersion)
+	w.Bytes32(pub)
+	w.Bytes32(proof)
+	w.Bytes32(ct)
+	return w.Bytes()
 }
 
 // EncodedSize bounds an encoded payload for params: a node refuses larger
@@ -154,19 +150,16 @@ func UnmarshalPayload(b []byte, params *he.Params) (*Payload, error) {
 	if params == nil {
 		return nil, fmt.Errorf("heproof: no parameters")
 	}
-	r := chunkReader{b: b}
-	if v := r.byte(); v != payloadVersion {
+	r := wire.NewReader(wire.BigEndian, b)
+	if v := r.Uint8(); v != payloadVersion {
 		return nil, fmt.Errorf("%w: version %d", ErrMalformed, v)
 	}
 	var p Payload
-	pub := r.chunk(maxPublicLen)
-	proof := r.chunk(maxProofLen)
-	ctb := r.chunk(he.EncodedSize(params))
-	if r.err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, r.err)
-	}
-	if len(r.b) != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(r.b))
+	pub := r.Bytes32(maxPublicLen)
+	proof := r.Bytes32(maxProofLen)
+	ctb := r.Bytes32(he.EncodedSize(params))
+	if err := r.End(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	if err := p.Public.UnmarshalBinary(pub); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
@@ -189,43 +182,6 @@ func UnmarshalPayload(b []byte, params *he.Params) (*Payload, error) {
 		return nil, fmt.Errorf("%w: not in its canonical encoding", ErrMalformed)
 	}
 	return &p, nil
-}
-
-// chunkReader reads length-prefixed chunks, recording the first error.
-type chunkReader struct {
-	b   []byte
-	err error
-}
-
-func (r *chunkReader) byte() byte {
-	if r.err != nil || len(r.b) < 1 {
-		r.fail("truncated")
-		return 0
-	}
-	x := r.b[0]
-	r.b = r.b[1:]
-	return x
-}
-
-func (r *chunkReader) chunk(max int) []byte {
-	if r.err != nil || len(r.b) < 4 {
-		r.fail("truncated")
-		return nil
-	}
-	n := binary.BigEndian.Uint32(r.b)
-	if uint64(n) > uint64(max) || uint64(n) > uint64(len(r.b)-4) {
-		r.fail(fmt.Sprintf("chunk of %d bytes (limit %d, %d left)", n, max, len(r.b)-4))
-		return nil
-	}
-	c := r.b[4 : 4+n : 4+n]
-	r.b = r.b[4+n:]
-	return c
-}
-
-func (r *chunkReader) fail(why string) {
-	if r.err == nil {
-		r.err = errors.New(why)
-	}
 }
 
 // Digest identifies a payload: SHA-256 over a domain tag and its encoding.

@@ -36,20 +36,19 @@
 //
 // # Sealing
 //
-// Each share, blinding included, is encrypted to its node with HPKE (RFC 9180,
-// base mode) from Go's crypto/hpke under SuiteXWingSHA256AES256GCM: the hybrid
-// post-quantum KEM MLKEM768-X25519 (X-Wing; secure while either ML-KEM-768 or
-// X25519 is), HKDF-SHA256 and AES-256-GCM. A sealed share is
+// Each share, blinding included, is sealed to its node with package seal
+// (HPKE base mode under the node's seal.PublicKey; see that package for the
+// suite, the key encodings and what Open validates). A sealed share is
 //
 //	suite ID (1) ‖ encapsulated key (1120) ‖ AES-256-GCM(MarshalShare(share)) (39 + 32·m + 16)
 //
-// that is 1176 + 32·m bytes (SealedSize); the suite byte lets the suite change
-// later. The HPKE info is "cohort/v1/share-seal" followed by the node index as
-// a big-endian uint16, so a share sealed for node 1 does not open as node 2's
-// even under the same key; the associated data is the caller's digest of the
-// proof's public inputs, so a sealed share opens only next to the proof it was
-// made for. Base mode does not authenticate the sender — anyone can seal to a
-// node — which is why the opened share is checked against C_j.
+// that is 1176 + 32·m bytes (SealedSize). The HPKE info is
+// "cohort/v1/share-seal" followed by the node index as a big-endian uint16,
+// so a share sealed for node 1 does not open as node 2's even under the same
+// key; the associated data is the caller's digest of the proof's public
+// inputs, so a sealed share opens only next to the proof it was made for.
+// Base mode does not authenticate the sender — anyone can seal to a node —
+// which is why the opened share is checked against C_j.
 //
 // OpenShare checks, in this order: the suite byte is the key's suite and the
 // blob is exactly SealedSize bytes for the expected m (before decrypting or
@@ -57,17 +56,13 @@
 // aad; the plaintext has the current version, names the expected node and
 // length, and encodes the blinding and every value canonically (< r, never
 // reduced). Failures of the first and last kind wrap ErrMalformed; a failed
-// decryption wraps ErrOpen and says nothing more. Keys encode as the suite
-// byte followed by the KEM's encoding: 33 bytes for a private key (a seed),
-// 1217 for a public key. Private key bytes are secret; NodeKey prints as a
-// placeholder under every fmt verb.
+// decryption wraps ErrOpen and says nothing more.
 //
 // # Concurrency
 //
 // Functions of this package are safe for concurrent use on arguments that are
-// not being modified. NodeKey and NodePublicKey are immutable and safe for
-// concurrent use. A Share is plain data. A Partial is not safe for concurrent
-// use. Split reads the randomness source it is given; crypto/rand.Reader (the
+// not being modified. A Share is plain data. A Partial is not safe for
+// concurrent use. Split reads the randomness source it is given; crypto/rand.Reader (the
 // default) may be shared, other sources need their own synchronization.
 //
 // Secret buffers this package allocates (encoded shares, randomness) are

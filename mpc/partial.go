@@ -1,10 +1,11 @@
 package mpc
 
 import (
-	"encoding/binary"
 	"fmt"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+
+	"github.com/cohort-dev/cohort/wire"
 )
 
 // A Partial is one node's running sum of the shares it holds for a set of
@@ -68,10 +69,14 @@ func (p *Partial) MarshalBinary() ([]byte, error) {
 	if !checkLen(len(p.sum)) {
 		return nil, fmt.Errorf("mpc: partial: vector length %d, want 1 to %d", len(p.sum), MaxLen)
 	}
-	out := make([]byte, partialHeaderSize, partialHeaderSize+fr.Bytes*len(p.sum))
-	out[0] = partialVersion
-	binary.BigEndian.PutUint64(out[1:9], p.count)
-	binary.BigEndian.PutUint32(out[9:13], uint32(len(p.sum)))
+	w := wire.NewWriter(wire.BigEndian, partialHeaderSize+fr.Bytes*len(p.sum))
+	w.Uint8(partialVersion)
+	w.Uint64(p.count)
+	w.Uint32(uint32(len(p.sum)))
+	out, err := w.Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("mpc: partial: %w", err)
+	}
 	return appendElements(out, p.sum), nil
 }
 
@@ -86,18 +91,19 @@ func UnmarshalPartial(data []byte, maxLen int) (*Partial, error) {
 	if len(data) < partialHeaderSize {
 		return nil, fmt.Errorf("mpc: partial: %w: %d bytes, shorter than the header", ErrMalformed, len(data))
 	}
-	if data[0] != partialVersion {
-		return nil, fmt.Errorf("mpc: partial: %w: version %d, want %d", ErrMalformed, data[0], partialVersion)
+	r := wire.NewReader(wire.BigEndian, data)
+	if v := r.Uint8(); v != partialVersion {
+		return nil, fmt.Errorf("mpc: partial: %w: version %d, want %d", ErrMalformed, v, partialVersion)
 	}
-	count := binary.BigEndian.Uint64(data[1:9])
-	m := binary.BigEndian.Uint32(data[9:13])
+	count := r.Uint64()
+	m := r.Uint32()
 	if m == 0 || uint64(m) > uint64(maxLen) {
 		return nil, fmt.Errorf("mpc: partial: %w: length %d, want 1 to %d", ErrMalformed, m, maxLen)
 	}
 	if want := uint64(partialHeaderSize) + uint64(m)*fr.Bytes; uint64(len(data)) != want {
 		return nil, fmt.Errorf("mpc: partial: %w: %d bytes, want %d", ErrMalformed, len(data), want)
 	}
-	sum, err := decodeElements(data[partialHeaderSize:], int(m))
+	sum, err := decodeElements(r.Fixed(r.Remaining()), int(m))
 	if err != nil {
 		return nil, fmt.Errorf("mpc: partial: %w", err)
 	}

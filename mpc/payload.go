@@ -2,7 +2,6 @@ package mpc
 
 import (
 	"crypto/sha256"
-	"encoding/binary"
 	"fmt"
 	"io"
 
@@ -11,6 +10,8 @@ import (
 
 	"github.com/cohort-dev/cohort/circuits"
 	"github.com/cohort-dev/cohort/circuits/merkle"
+	"github.com/cohort-dev/cohort/seal"
+	"github.com/cohort-dev/cohort/wire"
 )
 
 // Payload is what a contributor uploads for one record of an MPC dataset: the
@@ -42,12 +43,12 @@ type Contribution struct {
 type Prover struct {
 	sys   *circuits.MPCSystem
 	pk    groth16.ProvingKey
-	nodes []*NodePublicKey
+	nodes []*seal.PublicKey
 }
 
 // NewProver returns a Prover; it refuses a node list that does not match the
 // circuit's node count.
-func NewProver(sys *circuits.MPCSystem, pk groth16.ProvingKey, nodes []*NodePublicKey) (*Prover, error) {
+func NewProver(sys *circuits.MPCSystem, pk groth16.ProvingKey, nodes []*seal.PublicKey) (*Prover, error) {
 	if len(nodes) != sys.Shape.Nodes {
 		return nil, fmt.Errorf("mpc: %d node keys for a circuit of %d nodes", len(nodes), sys.Shape.Nodes)
 	}
@@ -94,7 +95,7 @@ func (p *Prover) Build(c Contribution, rnd io.Reader) (*Payload, error) {
 // payload's public inputs, and checks the share against C_j. It does not
 // verify the proof (batch that with a circuits.BatchVerifier); a caller
 // stores the share only if both pass. m is the dataset's vector length.
-func OpenPayload(key *NodeKey, node, m int, p *Payload) (Share, error) {
+func OpenPayload(key *seal.PrivateKey, node, m int, p *Payload) (Share, error) {
 	if node < 0 || node >= len(p.Sealed) || node >= len(p.Public.ShareCommitments) {
 		return Share{}, fmt.Errorf("mpc: payload has no share for node %d: %w", node, ErrMalformed)
 	}
@@ -131,19 +132,15 @@ func (p *Payload) MarshalBinary() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := []byte{payloadVersion}
-	b = appendChunk(b, pub)
-	b = appendChunk(b, proof)
-	b = append(b, byte(len(p.Sealed)))
+	w := wire.NewWriter(wire.BigEndian, 0)
+	w.Uint8(payloadVersion)
+	w.Bytes32(pub)
+	w.Bytes32(proof)
+	w.Uint8(byte(len(p.Sealed)))
 	for _, s := range p.Sealed {
-		b = appendChunk(b, s)
+		w.Bytes32(s)
 	}
-	return b, nil
-}
-
-func appendChunk(b, chunk []byte) []byte {
-	b = binary.BigEndian.AppendUint32(b, uint32(len(chunk)))
-	return append(b, chunk...)
+	return w.Bytes()
 }
 
 // PayloadLimits are what a node expects of a payload for one dataset.
@@ -160,82 +157,40 @@ func UnmarshalPayload(b []byte, lim PayloadLimits) (*Payload, error) {
 	if lim.Nodes < 2 || lim.Nodes > circuits.MaxNodes || !checkLen(lim.Len) {
 		return nil, fmt.Errorf("mpc: payload limits %+v: %w", lim, ErrMalformed)
 	}
-	sealedSize, err := SealedSize(DefaultSuite, lim.Len)
+	sealedSize, err := SealedSize(seal.DefaultSuite, lim.Len)
 	if err != nil {
 		return nil, err
 	}
-	r := chunkReader{b: b}
-	if v := r.byte(); v != payloadVersion {
+	r := wire.NewReader(wire.BigEndian, b)
+	if v := r.Uint8(); v != payloadVersion {
 		return nil, fmt.Errorf("mpc: payload version %d: %w", v, ErrMalformed)
 	}
 	var p Payload
-	if err := p.Public.UnmarshalBinary(r.chunk(1 << 12)); err != nil {
+	if err := p.Public.UnmarshalBinary(r.Bytes32(1 << 12)); err != nil {
 		return nil, fmt.Errorf("mpc: payload: %w: %w", ErrMalformed, err)
 	}
 	if len(p.Public.ShareCommitments) != lim.Nodes {
 		return nil, fmt.Errorf("mpc: payload for %d nodes, want %d: %w", len(p.Public.ShareCommitments), lim.Nodes, ErrMalformed)
 	}
 	p.Proof = new(circuits.Proof)
-	if err := p.Proof.UnmarshalBinary(r.chunk(1 << 10)); err != nil {
+	if err := p.Proof.UnmarshalBinary(r.Bytes32(1 << 10)); err != nil {
 		return nil, fmt.Errorf("mpc: payload: %w: %w", ErrMalformed, err)
 	}
-	if k := int(r.byte()); k != lim.Nodes {
+	if k := int(r.Uint8()); k != lim.Nodes {
 		return nil, fmt.Errorf("mpc: payload carries %d sealed shares, want %d: %w", k, lim.Nodes, ErrMalformed)
 	}
 	p.Sealed = make([][]byte, lim.Nodes)
 	for j := range p.Sealed {
-		s := r.chunk(sealedSize)
-		if r.err == nil && len(s) != sealedSize {
+		s := r.Bytes32(sealedSize)
+		if r.Err() == nil && len(s) != sealedSize {
 			return nil, fmt.Errorf("mpc: payload: sealed share %d has %d bytes, want %d: %w", j, len(s), sealedSize, ErrMalformed)
 		}
 		p.Sealed[j] = s
 	}
-	if r.err != nil {
-		return nil, fmt.Errorf("mpc: payload: %v: %w", r.err, ErrMalformed)
-	}
-	if len(r.b) != 0 {
-		return nil, fmt.Errorf("mpc: payload: %d trailing bytes: %w", len(r.b), ErrMalformed)
+	if err := r.End(); err != nil {
+		return nil, fmt.Errorf("mpc: payload: %v: %w", err, ErrMalformed)
 	}
 	return &p, nil
-}
-
-// chunkReader reads length-prefixed chunks, recording the first error; after
-// an error every read returns empty values.
-type chunkReader struct {
-	b   []byte
-	err error
-}
-
-func (r *chunkReader) byte() byte {
-	if r.err != nil || len(r.b) < 1 {
-		r.fail("truncated")
-		return 0
-	}
-	x := r.b[0]
-	r.b = r.b[1:]
-	return x
-}
-
-// chunk returns the next chunk, refusing one longer than max or than what is left.
-func (r *chunkReader) chunk(max int) []byte {
-	if r.err != nil || len(r.b) < 4 {
-		r.fail("truncated")
-		return nil
-	}
-	n := binary.BigEndian.Uint32(r.b)
-	if uint64(n) > uint64(max) || uint64(n) > uint64(len(r.b)-4) {
-		r.fail(fmt.Sprintf("chunk of %d bytes (limit %d, %d left)", n, max, len(r.b)-4))
-		return nil
-	}
-	c := r.b[4 : 4+n : 4+n]
-	r.b = r.b[4+n:]
-	return c
-}
-
-func (r *chunkReader) fail(why string) {
-	if r.err == nil {
-		r.err = fmt.Errorf("%s", why)
-	}
 }
 
 // Digest identifies a payload: SHA-256 over a domain tag and its encoding.

@@ -12,6 +12,7 @@ import (
 	"github.com/cohort-dev/cohort/circuits/merkle"
 	"github.com/cohort-dev/cohort/circuits/setup"
 	"github.com/cohort-dev/cohort/schema"
+	"github.com/cohort-dev/cohort/seal"
 )
 
 const payloadSchemaYAML = `
@@ -32,7 +33,7 @@ type federation struct {
 	schema *schema.Schema
 	sys    *circuits.MPCSystem
 	keys   *setup.Keys
-	nodes  []*NodeKey
+	nodes  []*seal.PrivateKey
 	tree   *merkle.Tree
 }
 
@@ -57,7 +58,7 @@ var testFederation = sync.OnceValues(func() (*federation, error) {
 	}
 	f := &federation{schema: s, sys: sys, keys: keys}
 	for range 3 {
-		k, err := GenerateNodeKey()
+		k, err := seal.GenerateKey()
 		if err != nil {
 			return nil, err
 		}
@@ -69,8 +70,8 @@ var testFederation = sync.OnceValues(func() (*federation, error) {
 	return f, nil
 })
 
-func (f *federation) publicKeys() []*NodePublicKey {
-	var out []*NodePublicKey
+func (f *federation) publicKeys() []*seal.PublicKey {
+	var out []*seal.PublicKey
 	for _, k := range f.nodes {
 		out = append(out, k.Public())
 	}

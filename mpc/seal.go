@@ -1,9 +1,11 @@
 package mpc
 
 import (
-	"crypto/hpke"
 	"encoding/binary"
+	"errors"
 	"fmt"
+
+	"github.com/cohort-dev/cohort/seal"
 )
 
 // sealInfoDomain is the fixed prefix of the HPKE info string. The node index
@@ -12,12 +14,12 @@ import (
 const sealInfoDomain = "cohort/v1/share-seal"
 
 // sealInfo is the HPKE info for node j.
-func sealInfo(j int) []byte {
-	return binary.BigEndian.AppendUint16([]byte(sealInfoDomain), uint16(j))
+func sealInfo(j int) string {
+	return string(binary.BigEndian.AppendUint16([]byte(sealInfoDomain), uint16(j)))
 }
 
-// SealShare encrypts share to node share.Node's public key. The sealed share
-// is
+// SealShare encrypts share to node share.Node's public key with seal.Seal.
+// The sealed share is
 //
 //	suite ID (1 byte) ‖ HPKE encapsulated key ‖ AEAD ciphertext of MarshalShare(share)
 //
@@ -25,7 +27,7 @@ func sealInfo(j int) []byte {
 // and the caller's aad as associated data (the digest of the proof's public
 // inputs), so it opens only for that node, that key and that aad.
 // Its size is SealedSize(suite, len(share.Values)).
-func SealShare(pub *NodePublicKey, share Share, aad []byte) ([]byte, error) {
+func SealShare(pub *seal.PublicKey, share Share, aad []byte) ([]byte, error) {
 	if pub == nil {
 		return nil, fmt.Errorf("mpc: seal share: nil public key")
 	}
@@ -34,31 +36,11 @@ func SealShare(pub *NodePublicKey, share Share, aad []byte) ([]byte, error) {
 		return nil, fmt.Errorf("mpc: seal share: %w", err)
 	}
 	defer clear(pt)
-	sealed, err := sealPlaintext(pub, share.Node, pt, aad)
+	sealed, err := seal.Seal(pub, sealInfo(share.Node), pt, aad)
 	if err != nil {
 		return nil, fmt.Errorf("mpc: seal share: %w", err)
 	}
 	return sealed, nil
-}
-
-// sealPlaintext seals an encoded share for node j.
-func sealPlaintext(pub *NodePublicKey, j int, pt, aad []byte) ([]byte, error) {
-	p, err := pub.suite.params()
-	if err != nil {
-		return nil, err
-	}
-	enc, sender, err := hpke.NewSender(pub.pub, p.kdf, p.aead, sealInfo(j))
-	if err != nil {
-		return nil, err
-	}
-	ct, err := sender.Seal(aad, pt)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]byte, 0, 1+len(enc)+len(ct))
-	out = append(out, byte(pub.suite))
-	out = append(out, enc...)
-	return append(out, ct...), nil
 }
 
 // OpenShare decrypts a share sealed by SealShare for node `node`, which must
@@ -71,7 +53,7 @@ func sealPlaintext(pub *NodePublicKey, j int, pt, aad []byte) ([]byte, error) {
 // wrong key, node index or aad, or any modified byte of the ciphertext, wraps
 // ErrOpen. OpenShare does not check the share's commitment: that is
 // Share.CheckCommitment, against the commitment in the proof's public inputs.
-func OpenShare(key *NodeKey, node int, m int, sealed, aad []byte) (Share, error) {
+func OpenShare(key *seal.PrivateKey, node int, m int, sealed, aad []byte) (Share, error) {
 	if key == nil {
 		return Share{}, fmt.Errorf("mpc: open share: nil key")
 	}
@@ -81,27 +63,25 @@ func OpenShare(key *NodeKey, node int, m int, sealed, aad []byte) (Share, error)
 	if !checkLen(m) {
 		return Share{}, fmt.Errorf("mpc: open share: vector length %d, want 1 to %d", m, MaxLen)
 	}
-	p, err := key.suite.params()
+	want, err := SealedSize(key.Suite(), m)
 	if err != nil {
 		return Share{}, fmt.Errorf("mpc: open share: %w", err)
 	}
 	if len(sealed) < 1 {
 		return Share{}, fmt.Errorf("mpc: open share: %w: empty", ErrMalformed)
 	}
-	if Suite(sealed[0]) != key.suite {
-		return Share{}, fmt.Errorf("mpc: open share: %w: suite %v, key is for %v", ErrMalformed, Suite(sealed[0]), key.suite)
+	if s := seal.Suite(sealed[0]); s != key.Suite() {
+		return Share{}, fmt.Errorf("mpc: open share: %w: suite %v, key is for %v", ErrMalformed, s, key.Suite())
 	}
-	if want := p.sealedSize(m); len(sealed) != want {
+	if len(sealed) != want {
 		return Share{}, fmt.Errorf("mpc: open share: %w: %d bytes, want %d", ErrMalformed, len(sealed), want)
 	}
-	enc, ct := sealed[1:1+p.encSize], sealed[1+p.encSize:]
-	r, err := hpke.NewRecipient(enc, key.priv, p.kdf, p.aead, sealInfo(node))
-	if err != nil {
+	pt, err := seal.Open(key, sealInfo(node), sealed, aad)
+	switch {
+	case errors.Is(err, seal.ErrOpen):
 		return Share{}, fmt.Errorf("mpc: open share: %w", ErrOpen)
-	}
-	pt, err := r.Open(aad, ct)
-	if err != nil {
-		return Share{}, fmt.Errorf("mpc: open share: %w", ErrOpen)
+	case err != nil:
+		return Share{}, fmt.Errorf("mpc: open share: %w: %w", ErrMalformed, err)
 	}
 	defer clear(pt)
 	s, err := UnmarshalShare(pt, m)
@@ -114,4 +94,17 @@ func OpenShare(key *NodeKey, node int, m int, sealed, aad []byte) (Share, error)
 			ErrMalformed, s.Node, len(s.Values), node, m)
 	}
 	return s, nil
+}
+
+// SealedSize is the size in bytes of a share of length m sealed under suite
+// s, or an error if s is unknown or m is out of range.
+func SealedSize(s seal.Suite, m int) (int, error) {
+	overhead, err := s.Overhead()
+	if err != nil {
+		return 0, fmt.Errorf("mpc: %w: %w", ErrMalformed, err)
+	}
+	if !checkLen(m) {
+		return 0, fmt.Errorf("mpc: vector length %d, want 1 to %d", m, MaxLen)
+	}
+	return overhead + shareSize(m), nil
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/cohort-dev/cohort/seal"
 )
 
 var testAAD = []byte("digest of the proof's public inputs")
@@ -14,7 +16,7 @@ var testAAD = []byte("digest of the proof's public inputs")
 // sealedFixture is one record split among three nodes, with each share sealed
 // to its node's key.
 type sealedFixture struct {
-	keys   []*NodeKey
+	keys   []*seal.PrivateKey
 	shares []Share
 	sealed [][]byte
 	m      int
@@ -90,13 +92,13 @@ func TestOpenShareRefuses(t *testing.T) {
 	fx := newSealedFixture(t, m)
 	good := fx.sealed[1]
 	key := fx.keys[1]
-	stranger, err := GenerateNodeKey()
+	stranger, err := seal.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
 		name   string
-		key    *NodeKey
+		key    *seal.PrivateKey
 		node   int
 		m      int
 		sealed []byte
@@ -133,7 +135,7 @@ func TestOpenShareRefuses(t *testing.T) {
 	}
 	// Arguments out of range are refused before anything else.
 	for _, tc := range []struct {
-		key     *NodeKey
+		key     *seal.PrivateKey
 		node, m int
 	}{{nil, 1, m}, {key, -1, m}, {key, MaxNodes, m}, {key, 1, 0}, {key, 1, MaxLen + 1}} {
 		if _, err := OpenShare(tc.key, tc.node, tc.m, good, testAAD); err == nil {
@@ -199,7 +201,7 @@ func TestOpenShareBadPlaintext(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sealed, err := sealPlaintext(key.Public(), 1, tt.pt, testAAD)
+			sealed, err := seal.Seal(key.Public(), sealInfo(1), tt.pt, testAAD)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -209,7 +211,7 @@ func TestOpenShareBadPlaintext(t *testing.T) {
 		})
 	}
 	// The untouched plaintext opens: the refusals above are the decoder's.
-	sealed, err := sealPlaintext(key.Public(), 1, good, testAAD)
+	sealed, err := seal.Seal(key.Public(), sealInfo(1), good, testAAD)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,17 +233,17 @@ func TestSealShareRefuses(t *testing.T) {
 }
 
 func TestSealedSize(t *testing.T) {
-	got, err := SealedSize(SuiteXWingSHA256AES256GCM, 153)
+	got, err := SealedSize(seal.SuiteXWingSHA256AES256GCM, 153)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := 1 + 1120 + 39 + 32*153 + 16; got != want {
 		t.Fatalf("got %d, want %d", got, want)
 	}
-	if _, err := SealedSize(Suite(0), 1); !errors.Is(err, ErrMalformed) {
+	if _, err := SealedSize(seal.Suite(0), 1); !errors.Is(err, ErrMalformed) {
 		t.Errorf("suite 0: got %v", err)
 	}
-	if _, err := SealedSize(DefaultSuite, 0); err == nil {
+	if _, err := SealedSize(seal.DefaultSuite, 0); err == nil {
 		t.Error("m = 0 accepted")
 	}
 }

@@ -1,10 +1,11 @@
 package mpc
 
 import (
-	"encoding/binary"
 	"fmt"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+
+	"github.com/cohort-dev/cohort/wire"
 )
 
 // Share wire encoding, the plaintext inside a sealed share:
@@ -35,10 +36,14 @@ func MarshalShare(s Share) ([]byte, error) {
 	if !checkLen(m) {
 		return nil, fmt.Errorf("mpc: share: vector length %d, want 1 to %d", m, MaxLen)
 	}
-	out := make([]byte, 7, shareSize(m))
-	out[0] = shareVersion
-	binary.BigEndian.PutUint16(out[1:3], uint16(s.Node))
-	binary.BigEndian.PutUint32(out[3:7], uint32(m))
+	w := wire.NewWriter(wire.BigEndian, shareSize(m))
+	w.Uint8(shareVersion)
+	w.Uint16(uint16(s.Node))
+	w.Uint32(uint32(m))
+	out, err := w.Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("mpc: share: %w", err)
+	}
 	out = appendElements(out, []fr.Element{s.Blind})
 	return appendElements(out, s.Values), nil
 }
@@ -54,22 +59,23 @@ func UnmarshalShare(data []byte, maxLen int) (Share, error) {
 	if len(data) < shareHeaderSize {
 		return Share{}, fmt.Errorf("mpc: share: %w: %d bytes, shorter than the header", ErrMalformed, len(data))
 	}
-	if data[0] != shareVersion {
-		return Share{}, fmt.Errorf("mpc: share: %w: version %d, want %d", ErrMalformed, data[0], shareVersion)
+	r := wire.NewReader(wire.BigEndian, data)
+	if v := r.Uint8(); v != shareVersion {
+		return Share{}, fmt.Errorf("mpc: share: %w: version %d, want %d", ErrMalformed, v, shareVersion)
 	}
-	node := int(binary.BigEndian.Uint16(data[1:3]))
-	m := binary.BigEndian.Uint32(data[3:7])
+	node := int(r.Uint16())
+	m := r.Uint32()
 	if m == 0 || uint64(m) > uint64(maxLen) {
 		return Share{}, fmt.Errorf("mpc: share: %w: length %d, want 1 to %d", ErrMalformed, m, maxLen)
 	}
 	if want := uint64(shareHeaderSize) + uint64(m)*fr.Bytes; uint64(len(data)) != want {
 		return Share{}, fmt.Errorf("mpc: share: %w: %d bytes, want %d", ErrMalformed, len(data), want)
 	}
-	blind, err := fr.BigEndian.Element((*[fr.Bytes]byte)(data[7:shareHeaderSize]))
+	blind, err := fr.BigEndian.Element((*[fr.Bytes]byte)(r.Fixed(fr.Bytes)))
 	if err != nil {
 		return Share{}, fmt.Errorf("mpc: share: %w: blinding is not canonical", ErrMalformed)
 	}
-	values, err := decodeElements(data[shareHeaderSize:], int(m))
+	values, err := decodeElements(r.Fixed(r.Remaining()), int(m))
 	if err != nil {
 		return Share{}, fmt.Errorf("mpc: share: %w", err)
 	}

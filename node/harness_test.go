@@ -34,6 +34,7 @@ import (
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/mpc"
 	"github.com/cohort-dev/cohort/schema"
+	"github.com/cohort-dev/cohort/seal"
 	"github.com/cohort-dev/cohort/store"
 )
 
@@ -113,7 +114,7 @@ type testNode struct {
 	api      string
 	apiLis   net.Listener
 	peerLis  net.Listener
-	seal     *mpc.NodeKey
+	seal     *seal.PrivateKey
 	cancel   context.CancelFunc
 	done     chan error
 	stopOnce sync.Once
@@ -143,7 +144,7 @@ func newTestFederation(t testing.TB, k int, opts ...fedOption) *testFederation {
 	nodes := make([]*testNode, k)
 	signers := make([]ed25519.PrivateKey, k)
 	for i := range k {
-		seal, err := mpc.GenerateNodeKey()
+		seal, err := seal.GenerateKey()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -401,7 +402,7 @@ func (f *testFederation) payload(t testing.TB, c *testContributor, via int, o pa
 	if purposes == 0 {
 		purposes = 0b011
 	}
-	pubs := make([]*mpc.NodePublicKey, len(f.nodes))
+	pubs := make([]*seal.PublicKey, len(f.nodes))
 	for i, tn := range f.nodes {
 		pubs[i] = tn.seal.Public()
 	}

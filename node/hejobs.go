@@ -10,7 +10,7 @@ import (
 
 	"github.com/cohort-dev/cohort/dataset"
 	"github.com/cohort-dev/cohort/he"
-	"github.com/cohort-dev/cohort/mpc"
+	"github.com/cohort-dev/cohort/seal"
 	"github.com/cohort-dev/cohort/store"
 )
 
@@ -76,7 +76,7 @@ func (n *Node) heShare(ctx context.Context, ds *dataset.Dataset, agg *he.Ciphert
 		if err != nil {
 			return nil, n.internal("encode decryption share", err)
 		}
-		sealed, err := mpc.SealBytes(n.opts.Seal.Public(), sealInfoDecryptionShare, b, decryptionShareAAD(id, digest))
+		sealed, err := seal.Seal(n.opts.Seal.Public(), sealInfoDecryptionShare, b, decryptionShareAAD(id, digest))
 		clear(b)
 		if err != nil {
 			return nil, n.internal("seal decryption share", err)
@@ -121,7 +121,7 @@ func (n *Node) openShare(ds *dataset.Dataset, row *store.DecryptionShare, set []
 			"node %d already produced its decryption share of this aggregate for nodes %v (job %s); a share for another set (%v) would leak key material, so it is refused",
 			n.opts.Index, row.Set, row.JobID, set)
 	}
-	b, err := mpc.OpenBytes(n.opts.Seal, sealInfoDecryptionShare, row.Share, decryptionShareAAD(ds.Desc.GetId(), row.Aggregate))
+	b, err := seal.Open(n.opts.Seal, sealInfoDecryptionShare, row.Share, decryptionShareAAD(ds.Desc.GetId(), row.Aggregate))
 	if err != nil {
 		return nil, n.internal("open stored decryption share", err)
 	}

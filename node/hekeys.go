@@ -17,8 +17,8 @@ import (
 	"github.com/cohort-dev/cohort/dataset"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/he"
-	"github.com/cohort-dev/cohort/mpc"
 	"github.com/cohort-dev/cohort/schema"
+	"github.com/cohort-dev/cohort/seal"
 	"github.com/cohort-dev/cohort/store"
 )
 
@@ -263,7 +263,7 @@ func (n *Node) heKeygenRound1(ctx context.Context, req *cohortv1.HEKeygenRequest
 	}
 	out := &cohortv1.HEKeygenResponse{PublicKeyShare: pkShare, SealedShares: make([][]byte, len(shares))}
 	for j, sh := range shares {
-		sealed, err := mpc.SealBytes(n.opts.Members[j].Seal, sealInfoKeygenShare, sh, keygenShareAAD(id, req.GetCrsSeed(), int(n.opts.Index), j))
+		sealed, err := seal.Seal(n.opts.Members[j].Seal, sealInfoKeygenShare, sh, keygenShareAAD(id, req.GetCrsSeed(), int(n.opts.Index), j))
 		clear(sh)
 		if err != nil {
 			return nil, n.internal("seal keygen share", err)
@@ -314,7 +314,7 @@ func (n *Node) heKeygenFinish(ctx context.Context, req *cohortv1.HEKeygenFinishR
 	}
 	received := make([][]byte, k)
 	for i, sealed := range req.GetSealedShares() {
-		pt, err := mpc.OpenBytes(n.opts.Seal, sealInfoKeygenShare, sealed, keygenShareAAD(id, g.req.GetCrsSeed(), i, int(n.opts.Index)))
+		pt, err := seal.Open(n.opts.Seal, sealInfoKeygenShare, sealed, keygenShareAAD(id, g.req.GetCrsSeed(), i, int(n.opts.Index)))
 		if err != nil {
 			return nil, status.Errorf(codes.InvalidArgument, "the share node %d sealed to node %d does not open: %v", i, n.opts.Index, err)
 		}
@@ -336,7 +336,7 @@ func (n *Node) heKeygenFinish(ctx context.Context, req *cohortv1.HEKeygenFinishR
 	if err != nil {
 		return nil, n.internal("encode threshold key", err)
 	}
-	sealed, err := mpc.SealBytes(n.opts.Seal.Public(), sealInfoKeyAtRest, tkb, keyAtRestAAD(id, digest))
+	sealed, err := seal.Seal(n.opts.Seal.Public(), sealInfoKeyAtRest, tkb, keyAtRestAAD(id, digest))
 	clear(tkb)
 	if err != nil {
 		return nil, n.internal("seal threshold key", err)
@@ -362,7 +362,7 @@ func (n *Node) thresholdKey(ctx context.Context, ds *dataset.Dataset) (*he.Thres
 	if row.PublicKeyDigest != ds.HE.KeyDigest {
 		return nil, fmt.Errorf("threshold key of dataset %q belongs to another public key", ds.Desc.GetId())
 	}
-	b, err := mpc.OpenBytes(n.opts.Seal, sealInfoKeyAtRest, row.Sealed, keyAtRestAAD(ds.Desc.GetId(), row.PublicKeyDigest))
+	b, err := seal.Open(n.opts.Seal, sealInfoKeyAtRest, row.Sealed, keyAtRestAAD(ds.Desc.GetId(), row.PublicKeyDigest))
 	if err != nil {
 		return nil, fmt.Errorf("threshold key of dataset %q: %w", ds.Desc.GetId(), err)
 	}

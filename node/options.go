@@ -12,7 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cohort-dev/cohort/dataset"
-	"github.com/cohort-dev/cohort/mpc"
+	"github.com/cohort-dev/cohort/seal"
 	"github.com/cohort-dev/cohort/store"
 )
 
@@ -22,7 +22,7 @@ type Member struct {
 	Name        string
 	APIAddress  string
 	PeerAddress string
-	Seal        *mpc.NodePublicKey
+	Seal        *seal.PublicKey
 	Signing     ed25519.PublicKey
 }
 
@@ -105,7 +105,7 @@ type Options struct {
 	// Signing signs acknowledgments and ceremony statements.
 	Signing ed25519.PrivateKey
 	// Seal opens the shares sealed to this node.
-	Seal *mpc.NodeKey
+	Seal *seal.PrivateKey
 	// Store is the node's durable state; the node does not close it.
 	Store store.Store
 

@@ -1,11 +1,12 @@
 package setup
 
 import (
-	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 
 	"github.com/consensys/gnark/backend/groth16"
+
+	"github.com/cohort-dev/cohort/wire"
 )
 
 // Keys are a circuit's Groth16 proving and verifying keys with a record of
@@ -86,13 +87,14 @@ func (m KeyMeta) MarshalBinary() ([]byte, error) {
 	if err := m.validate(); err != nil {
 		return nil, fmt.Errorf("setup: key meta: %w", err)
 	}
-	b := make([]byte, 0, keyMetaSize)
-	b = append(b, keyMetaMagic...)
-	b = append(b, keyMetaVersion, byte(m.Kind))
-	b = binary.BigEndian.AppendUint32(b, uint32(m.Participants))
-	b = append(b, m.CircuitDigest[:]...)
-	b = append(b, m.TranscriptDigest[:]...)
-	return b, nil
+	w := wire.NewWriter(wire.BigEndian, keyMetaSize)
+	w.Raw([]byte(keyMetaMagic))
+	w.Uint8(keyMetaVersion)
+	w.Uint8(byte(m.Kind))
+	w.Uint32(uint32(m.Participants))
+	w.Raw(m.CircuitDigest[:])
+	w.Raw(m.TranscriptDigest[:])
+	return w.Bytes()
 }
 
 // UnmarshalBinary decodes metadata written by MarshalBinary and checks it:
@@ -102,11 +104,15 @@ func (m *KeyMeta) UnmarshalBinary(data []byte) error {
 	if len(data) != keyMetaSize || string(data[:4]) != keyMetaMagic || data[4] != keyMetaVersion {
 		return fmt.Errorf("setup: key meta: %w: bad length, magic or version", ErrMalformed)
 	}
+	r := wire.NewReader(wire.BigEndian, data[len(keyMetaMagic)+1:])
 	var v KeyMeta
-	v.Kind = SetupKind(data[5])
-	v.Participants = int(binary.BigEndian.Uint32(data[6:10]))
-	copy(v.CircuitDigest[:], data[10:42])
-	copy(v.TranscriptDigest[:], data[42:74])
+	v.Kind = SetupKind(r.Uint8())
+	v.Participants = int(r.Uint32())
+	r.Copy(v.CircuitDigest[:])
+	r.Copy(v.TranscriptDigest[:])
+	if err := r.End(); err != nil {
+		return fmt.Errorf("setup: key meta: %w: %w", ErrMalformed, err)
+	}
 	if err := v.validate(); err != nil {
 		return fmt.Errorf("setup: key meta: %w: %w", ErrMalformed, err)
 	}

@@ -3,13 +3,15 @@ package setup
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 
 	"github.com/consensys/gnark/backend/groth16"
 	"github.com/consensys/gnark/constraint"
+
+	"github.com/cohort-dev/cohort/wire"
 )
 
 // Transcript is the public record of a ceremony for one circuit: everything
@@ -172,51 +174,25 @@ func (t *Transcript) writeTo(w io.Writer) error {
 	if err := t.validate(); err != nil {
 		return err
 	}
-	var hdr []byte
-	hdr = append(hdr, transcriptMagic...)
-	hdr = append(hdr, transcriptVersion)
-	hdr = binary.BigEndian.AppendUint64(hdr, t.DomainSize)
-	if _, err := w.Write(hdr); err != nil {
-		return err
+	e := wire.NewStreamWriter(wire.BigEndian, w)
+	e.Raw([]byte(transcriptMagic))
+	e.Uint8(transcriptVersion)
+	e.Uint64(t.DomainSize)
+	writeList(e, t.Phase1)
+	e.Bytes16(t.Beacon1)
+	e.Raw(t.CircuitDigest[:])
+	writeList(e, t.Phase2)
+	e.Bytes16(t.Beacon2)
+	e.Bytes32(t.VerifyingKey)
+	return e.Err()
+}
+
+// writeList writes a uint32 count of (uint64 length, bytes) items.
+func writeList(e *wire.Writer, list [][]byte) {
+	e.Uint32(uint32(len(list)))
+	for _, c := range list {
+		e.Bytes64(c)
 	}
-	writeList := func(list [][]byte) error {
-		if _, err := w.Write(binary.BigEndian.AppendUint32(nil, uint32(len(list)))); err != nil {
-			return err
-		}
-		for _, c := range list {
-			if _, err := w.Write(binary.BigEndian.AppendUint64(nil, uint64(len(c)))); err != nil {
-				return err
-			}
-			if _, err := w.Write(c); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	writeShort := func(b []byte) error {
-		_, err := w.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(b))), b...))
-		return err
-	}
-	if err := writeList(t.Phase1); err != nil {
-		return err
-	}
-	if err := writeShort(t.Beacon1); err != nil {
-		return err
-	}
-	if _, err := w.Write(t.CircuitDigest[:]); err != nil {
-		return err
-	}
-	if err := writeList(t.Phase2); err != nil {
-		return err
-	}
-	if err := writeShort(t.Beacon2); err != nil {
-		return err
-	}
-	if _, err := w.Write(binary.BigEndian.AppendUint32(nil, uint32(len(t.VerifyingKey)))); err != nil {
-		return err
-	}
-	_, err := w.Write(t.VerifyingKey)
-	return err
 }
 
 // validate checks the transcript's sizes (not its cryptography).
@@ -270,107 +246,52 @@ func (t *Transcript) UnmarshalBinary(data []byte) error {
 }
 
 func (t *Transcript) decode(data []byte) error {
-	c := cursor{data: data}
-	if string(c.next(len(transcriptMagic))) != transcriptMagic {
+	r := wire.NewReader(wire.BigEndian, data)
+	if string(r.Fixed(len(transcriptMagic))) != transcriptMagic {
 		return errors.New("bad magic")
 	}
-	if v := c.next(1); len(v) != 1 || v[0] != transcriptVersion {
+	if v := r.Fixed(1); len(v) != 1 || v[0] != transcriptVersion {
 		return errors.New("unknown version")
 	}
-	t.DomainSize = c.uint64()
-	if c.err != nil {
-		return c.err
+	t.DomainSize = r.Uint64()
+	if err := r.Err(); err != nil {
+		return err
 	}
 	if !isDomainSize(t.DomainSize) {
 		return fmt.Errorf("%w: %d", ErrDomainSize, t.DomainSize)
 	}
 	p1 := phase1Size(t.DomainSize, challengeSize)
-	t.Phase1 = c.list(func(l uint64) bool { return l == p1 })
-	t.Beacon1 = Beacon(c.bytes(uint64(c.uint16())))
-	copy(t.CircuitDigest[:], c.next(32))
-	t.Phase2 = c.list(func(l uint64) bool { return l > 0 })
-	t.Beacon2 = Beacon(c.bytes(uint64(c.uint16())))
-	t.VerifyingKey = c.bytes(uint64(c.uint32()))
-	if c.err != nil {
-		return c.err
-	}
-	if len(c.data) != 0 {
-		return fmt.Errorf("%d trailing bytes", len(c.data))
+	t.Phase1 = readList(r, func(l uint64) bool { return l == p1 })
+	t.Beacon1 = Beacon(bytes.Clone(r.Bytes16(math.MaxUint16)))
+	r.Copy(t.CircuitDigest[:])
+	t.Phase2 = readList(r, func(l uint64) bool { return l > 0 })
+	t.Beacon2 = Beacon(bytes.Clone(r.Bytes16(math.MaxUint16)))
+	t.VerifyingKey = bytes.Clone(r.Bytes32(MaxVerifyingKeySize))
+	if err := r.End(); err != nil {
+		return err
 	}
 	return t.validate()
 }
 
-// cursor reads a transcript; after the first error every read returns zero
-// values and the error sticks.
-type cursor struct {
-	data []byte
-	err  error
-}
-
-func (c *cursor) next(n int) []byte {
-	if c.err != nil {
+// readList reads a uint32 count of (uint64 length, bytes) items, copying
+// them out of the input; the count is checked against MaxParticipants and
+// the bytes left, each length by ok.
+func readList(r *wire.Reader, ok func(uint64) bool) [][]byte {
+	n := r.Count32(MaxParticipants, 8)
+	if r.Err() != nil {
 		return nil
 	}
-	if n < 0 || n > len(c.data) {
-		c.err = fmt.Errorf("truncated: need %d bytes, %d left", n, len(c.data))
-		return nil
-	}
-	b := c.data[:n]
-	c.data = c.data[n:]
-	return b
-}
-
-func (c *cursor) uint16() uint16 {
-	if b := c.next(2); b != nil {
-		return binary.BigEndian.Uint16(b)
-	}
-	return 0
-}
-
-func (c *cursor) uint32() uint32 {
-	if b := c.next(4); b != nil {
-		return binary.BigEndian.Uint32(b)
-	}
-	return 0
-}
-
-func (c *cursor) uint64() uint64 {
-	if b := c.next(8); b != nil {
-		return binary.BigEndian.Uint64(b)
-	}
-	return 0
-}
-
-// bytes copies the next n bytes, checking n against what is left first.
-func (c *cursor) bytes(n uint64) []byte {
-	if c.err == nil && n > uint64(len(c.data)) {
-		c.err = fmt.Errorf("truncated: declared %d bytes, %d left", n, len(c.data))
-	}
-	b := c.next(int(min(n, uint64(len(c.data)))))
-	if c.err != nil {
-		return nil
-	}
-	return bytes.Clone(b)
-}
-
-// list reads a uint32 count of (uint64 length, bytes) items; the count is
-// checked against MaxParticipants and the bytes left, each length by ok.
-func (c *cursor) list(ok func(uint64) bool) [][]byte {
-	n := c.uint32()
-	if c.err != nil {
-		return nil
-	}
-	if n < 1 || n > MaxParticipants || uint64(n)*8 > uint64(len(c.data)) {
-		c.err = fmt.Errorf("contribution count %d out of range", n)
+	if n < 1 {
+		r.Fail(fmt.Errorf("contribution count %d out of range", n))
 		return nil
 	}
 	list := make([][]byte, n)
 	for i := range list {
-		l := c.uint64()
-		if c.err == nil && !ok(l) {
-			c.err = fmt.Errorf("contribution %d: length %d", i+1, l)
+		item := r.Bytes64(math.MaxInt)
+		if r.Err() == nil && !ok(uint64(len(item))) {
+			r.Fail(fmt.Errorf("contribution %d: length %d", i+1, len(item)))
 		}
-		list[i] = c.bytes(l)
+		list[i] = bytes.Clone(item)
 	}
 	return list
 }

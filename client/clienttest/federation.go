@@ -19,6 +19,7 @@ import (
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/mpc"
 	"github.com/cohort-dev/cohort/schema"
+	"github.com/cohort-dev/cohort/seal"
 )
 
 // Options shape a fake federation.
@@ -71,7 +72,7 @@ type Federation struct {
 	// Dataset is the dataset served, as a client decodes it.
 	Dataset *dataset.Dataset
 	// Seal and Signing are the nodes' private keys, by node index.
-	Seal    []*mpc.NodeKey
+	Seal    []*seal.PrivateKey
 	Signing []ed25519.PrivateKey
 	// ProvingKey is the encoded proving key served.
 	ProvingKey []byte
@@ -142,7 +143,7 @@ func newFederation(o Options) (*Federation, error) {
 	}
 	nodes := make([]dataset.Node, o.Nodes)
 	for i := range nodes {
-		sk, err := mpc.GenerateNodeKey()
+		sk, err := seal.GenerateKey()
 		if err != nil {
 			return nil, err
 		}

@@ -200,7 +200,7 @@ type NodeInfo struct {
 	// gRPC address "host:port" where contributors and peers reach the node;
 	// at most 256 bytes.
 	Address string `protobuf:"bytes,3,opt,name=address,proto3" json:"address,omitempty"`
-	// The node's HPKE sealing key (package mpc, NodePublicKey.Marshal): a
+	// The node's HPKE sealing key (package seal, PublicKey.Marshal): a
 	// suite byte then the KEM public key, 1217 bytes for the X-Wing suite.
 	// Shares for this node are sealed to it.
 	SealPublicKey []byte `protobuf:"bytes,4,opt,name=seal_public_key,json=sealPublicKey,proto3" json:"seal_public_key,omitempty"`

@@ -1,29 +1,31 @@
-package mpc
+package seal
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
 	"testing"
+
+	"github.com/cohort-dev/cohort/wire/wiretest"
 )
 
 // fixedKey returns a deterministic node key for tests.
-func fixedKey(t testing.TB, seed byte) *NodeKey {
+func fixedKey(t testing.TB, seed byte) *PrivateKey {
 	t.Helper()
 	b := make([]byte, 33)
 	b[0] = byte(DefaultSuite)
 	for i := 1; i < len(b); i++ {
 		b[i] = seed + byte(i)
 	}
-	k, err := UnmarshalNodeKey(b)
+	k, err := ParsePrivateKey(b)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return k
 }
 
-func TestNodeKeyRoundTrip(t *testing.T) {
-	k, err := GenerateNodeKey()
+func TestPrivateKeyRoundTrip(t *testing.T) {
+	k, err := GenerateKey()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +39,7 @@ func TestNodeKeyRoundTrip(t *testing.T) {
 	if len(priv) != 33 || priv[0] != byte(DefaultSuite) {
 		t.Fatalf("private key encoding: %d bytes, suite byte %d", len(priv), priv[0])
 	}
-	k2, err := UnmarshalNodeKey(priv)
+	k2, err := ParsePrivateKey(priv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,9 +50,12 @@ func TestNodeKeyRoundTrip(t *testing.T) {
 	if len(pubBytes) != 1217 {
 		t.Fatalf("public key encoding: %d bytes, want 1217", len(pubBytes))
 	}
-	roundTrip(t, k.Public(), func(p *NodePublicKey) ([]byte, error) { return p.Marshal(), nil }, UnmarshalNodePublicKey, (*NodePublicKey).Equal)
+	wiretest.RoundTrip(t, k.Public(), marshalPublic, ParsePublicKey)
+	if got, err := ParsePublicKey(pubBytes); err != nil || !got.Equal(k.Public()) {
+		t.Fatalf("round trip changed the public key (%v)", err)
+	}
 
-	other, err := GenerateNodeKey()
+	other, err := GenerateKey()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +64,7 @@ func TestNodeKeyRoundTrip(t *testing.T) {
 	}
 }
 
-func TestNodeKeyRefuses(t *testing.T) {
+func TestParseRefuses(t *testing.T) {
 	good, _ := fixedKey(t, 1).Marshal()
 	goodPub := fixedKey(t, 1).Public().Marshal()
 	// An ML-KEM-768 encapsulation key whose first coefficient is 0xfff ≥ q.
@@ -80,22 +85,22 @@ func TestNodeKeyRefuses(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.priv != nil || tt.name == "empty" {
-				if _, err := UnmarshalNodeKey(tt.priv); !errors.Is(err, ErrMalformed) {
+				if _, err := ParsePrivateKey(tt.priv); !errors.Is(err, ErrMalformed) {
 					t.Errorf("private: got %v, want ErrMalformed", err)
 				}
 			}
-			if _, err := UnmarshalNodePublicKey(tt.pub); !errors.Is(err, ErrMalformed) {
+			if _, err := ParsePublicKey(tt.pub); !errors.Is(err, ErrMalformed) {
 				t.Errorf("public: got %v, want ErrMalformed", err)
 			}
 		})
 	}
 }
 
-func TestNodeKeyNeverPrinted(t *testing.T) {
+func TestPrivateKeyNeverPrinted(t *testing.T) {
 	k := fixedKey(t, 9)
 	seed, _ := k.Marshal()
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%X", "%d", "%q"} {
-		for _, arg := range []any{k, *k, []*NodeKey{k}, struct{ K *NodeKey }{k}} {
+		for _, arg := range []any{k, *k, []*PrivateKey{k}, struct{ K *PrivateKey }{k}} {
 			out := fmt.Sprintf(verb, arg)
 			if bytes.Contains([]byte(out), []byte(fmt.Sprintf("%x", seed[1:]))) ||
 				bytes.Contains([]byte(out), seed[1:]) {
@@ -108,14 +113,14 @@ func TestNodeKeyNeverPrinted(t *testing.T) {
 	}
 }
 
-func FuzzUnmarshalNodePublicKey(f *testing.F) {
+func FuzzParsePublicKey(f *testing.F) {
 	good := fixedKey(f, 1).Public().Marshal()
 	f.Add(good)
 	f.Add(good[:100])
 	f.Add(append([]byte{2}, good[1:]...))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p, err := UnmarshalNodePublicKey(data)
+		p, err := ParsePublicKey(data)
 		if err != nil {
 			if !errors.Is(err, ErrMalformed) {
 				t.Fatalf("error %v does not wrap ErrMalformed", err)
@@ -128,13 +133,13 @@ func FuzzUnmarshalNodePublicKey(f *testing.F) {
 	})
 }
 
-func FuzzUnmarshalNodeKey(f *testing.F) {
+func FuzzParsePrivateKey(f *testing.F) {
 	good, _ := fixedKey(f, 1).Marshal()
 	f.Add(good)
 	f.Add(good[:5])
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		k, err := UnmarshalNodeKey(data)
+		k, err := ParsePrivateKey(data)
 		if err != nil {
 			if !errors.Is(err, ErrMalformed) {
 				t.Fatalf("error %v does not wrap ErrMalformed", err)
@@ -147,3 +152,5 @@ func FuzzUnmarshalNodeKey(f *testing.F) {
 		}
 	})
 }
+
+func marshalPublic(p *PublicKey) ([]byte, error) { return p.Marshal(), nil }

@@ -1,4 +1,4 @@
-package mpc
+package seal
 
 import (
 	"bytes"
@@ -6,28 +6,28 @@ import (
 	"testing"
 )
 
-func TestSealBytes(t *testing.T) {
-	k1, err := GenerateNodeKey()
+func TestSealOpen(t *testing.T) {
+	k1, err := GenerateKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	k2, err := GenerateNodeKey()
+	k2, err := GenerateKey()
 	if err != nil {
 		t.Fatal(err)
 	}
 	pt := []byte("threshold key share")
-	sealed, err := SealBytes(k1.Public(), "cohort/v1/test", pt, []byte("aad"))
+	sealed, err := Seal(k1.Public(), "cohort/v1/test", pt, []byte("aad"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := OpenBytes(k1, "cohort/v1/test", sealed, []byte("aad"))
+	got, err := Open(k1, "cohort/v1/test", sealed, []byte("aad"))
 	if err != nil || !bytes.Equal(got, pt) {
 		t.Fatalf("open: %q, %v", got, err)
 	}
 	flipped := bytes.Clone(sealed)
 	flipped[len(flipped)-1] ^= 1
 	for name, tc := range map[string]struct {
-		key     *NodeKey
+		key     *PrivateKey
 		info    string
 		sealed  []byte
 		aad     []byte
@@ -41,7 +41,7 @@ func TestSealBytes(t *testing.T) {
 		"empty":       {k1, "cohort/v1/test", nil, []byte("aad"), ErrMalformed},
 		"other suite": {k1, "cohort/v1/test", append([]byte{0xee}, sealed[1:]...), []byte("aad"), ErrMalformed},
 	} {
-		if _, err := OpenBytes(tc.key, tc.info, tc.sealed, tc.aad); !errors.Is(err, tc.wantErr) {
+		if _, err := Open(tc.key, tc.info, tc.sealed, tc.aad); !errors.Is(err, tc.wantErr) {
 			t.Errorf("%s: %v, want %v", name, err, tc.wantErr)
 		}
 	}
