@@ -15,8 +15,8 @@ import (
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/he"
 	"github.com/cohort-dev/cohort/heproof"
-	"github.com/cohort-dev/cohort/mpc"
 	"github.com/cohort-dev/cohort/schema"
+	"github.com/cohort-dev/cohort/seal"
 )
 
 // The fixtures build datasets by hand, field by field, with fresh keys:
@@ -71,7 +71,7 @@ func (r *recorder) failsWith(t *testing.T, name string, want ...string) {
 
 // nodeKeys are the nodes' sealing and signing keys.
 type nodeKeys struct {
-	seal []*mpc.NodeKey
+	seal []*seal.PrivateKey
 	sign []ed25519.PrivateKey
 }
 
@@ -79,7 +79,7 @@ func newNodeKeys(t testing.TB) *nodeKeys {
 	t.Helper()
 	k := &nodeKeys{}
 	for range testNodes {
-		sk, err := mpc.GenerateNodeKey()
+		sk, err := seal.GenerateKey()
 		if err != nil {
 			t.Fatal(err)
 		}

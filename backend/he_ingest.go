@@ -6,7 +6,7 @@ import (
 	"github.com/cohort-dev/cohort/circuits"
 	"github.com/cohort-dev/cohort/he"
 	"github.com/cohort-dev/cohort/heproof"
-	"github.com/cohort-dev/cohort/mpc"
+	"github.com/cohort-dev/cohort/seal"
 )
 
 // Prepare checks nothing: the HE circuit was checked when the dataset's
@@ -43,7 +43,7 @@ func (p *hePayload) Statement() (circuits.Statement, error) {
 }
 
 // Accept returns the ciphertext: every node stores every record's.
-func (p *hePayload) Accept(*mpc.NodeKey, int) ([]byte, error) {
+func (p *hePayload) Accept(*seal.PrivateKey, int) ([]byte, error) {
 	b, err := p.p.Ciphertext.MarshalBinary()
 	if err != nil {
 		return nil, fmt.Errorf("encode ciphertext: %w", err)

@@ -4,7 +4,7 @@ import (
 	"errors"
 
 	"github.com/cohort-dev/cohort/circuits"
-	"github.com/cohort-dev/cohort/mpc"
+	"github.com/cohort-dev/cohort/seal"
 )
 
 // ErrMalformed is matched (errors.Is) by every error of Decode and
@@ -53,5 +53,5 @@ type Payload interface {
 	// HE the ciphertext's canonical bytes (every node keeps every
 	// ciphertext, so that any t of them can sum and decrypt a cohort on
 	// their own). An error that is not ErrRefused is this node's failure.
-	Accept(key *mpc.NodeKey, index int) ([]byte, error)
+	Accept(key *seal.PrivateKey, index int) ([]byte, error)
 }

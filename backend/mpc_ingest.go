@@ -5,6 +5,7 @@ import (
 
 	"github.com/cohort-dev/cohort/circuits"
 	"github.com/cohort-dev/cohort/mpc"
+	"github.com/cohort-dev/cohort/seal"
 )
 
 func (b *mpcBackend) Prepare() error {
@@ -35,7 +36,7 @@ func (p *mpcPayload) Proof() *circuits.Proof { return p.p.Proof }
 
 func (p *mpcPayload) Statement() (circuits.Statement, error) { return p.p.Statement(), nil }
 
-func (p *mpcPayload) Accept(key *mpc.NodeKey, index int) ([]byte, error) {
+func (p *mpcPayload) Accept(key *seal.PrivateKey, index int) ([]byte, error) {
 	share, err := mpc.OpenPayload(key, index, p.m, p.p)
 	if err != nil {
 		return nil, refusal(fmt.Sprintf("the share sealed to node %d does not open or does not match its commitment: %v", index, err))
