@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"errors"
 	"math"
 	"math/bits"
 	"time"
@@ -150,7 +149,3 @@ func (n *Node) peerSelect(ctx context.Context, jobID string, spec *cohortv1.JobS
 	}
 	return ds, sel, nil
 }
-
-// errJobStopped ends a job's run when another writer (a cancel) moved it
-// to a final state.
-var errJobStopped = errors.New("job stopped")

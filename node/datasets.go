@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 
@@ -48,11 +47,8 @@ func (d *datasets) descriptor(ctx context.Context, id string) (*cohortv1.Dataset
 		return nil, status.Errorf(codes.InvalidArgument, "dataset_id %q: want 1..64 bytes of [a-z0-9-]", id)
 	}
 	row, err := d.n.store.GetDataset(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, status.Errorf(codes.NotFound, "dataset %q not found", id)
-	}
 	if err != nil {
-		return nil, d.n.internal("read dataset", err)
+		return nil, d.n.storeStatus("read dataset", err, fmt.Sprintf("dataset %q not found", id))
 	}
 	desc := new(cohortv1.DatasetDescriptor)
 	if err := proto.Unmarshal(row.Descriptor, desc); err != nil {
@@ -127,10 +123,4 @@ func (d *datasets) put(ctx context.Context, desc *cohortv1.DatasetDescriptor, cr
 		return d.n.store.PutDataset(ctx, store.Dataset{ID: desc.GetId(), Descriptor: b, CreatedAt: d.n.now()})
 	}
 	return d.n.store.UpdateDataset(ctx, desc.GetId(), b)
-}
-
-// internal logs err and returns an Internal status that does not leak it.
-func (n *Node) internal(what string, err error) error {
-	n.log.Error(what, "error", err)
-	return status.Errorf(codes.Internal, "%s failed on node %d", what, n.opts.Index)
 }

@@ -388,13 +388,3 @@ func (n *Node) checkOwnHEKey(ctx context.Context, ds *dataset.Dataset) error {
 	}
 	return nil
 }
-
-func (s *peerService) HEKeygen(ctx context.Context, req *cohortv1.HEKeygenRequest) (*cohortv1.HEKeygenResponse, error) {
-	from, _ := callerPeer(ctx)
-	return s.n.heKeygenRound1(ctx, req, from)
-}
-
-func (s *peerService) HEKeygenFinish(ctx context.Context, req *cohortv1.HEKeygenFinishRequest) (*cohortv1.HEKeygenFinishResponse, error) {
-	from, _ := callerPeer(ctx)
-	return s.n.heKeygenFinish(ctx, req, from)
-}

@@ -363,3 +363,7 @@ func (r *jobRun) result(out *enclave.Outcome) *cohortv1.Result {
 		DatasetId: r.ds.Desc.GetId(), Backend: b,
 	}
 }
+
+// errJobStopped ends a job's run when another writer (a cancel) moved it
+// to a final state.
+var errJobStopped = errors.New("job stopped")

@@ -16,15 +16,10 @@ import (
 	"github.com/cohort-dev/cohort/backend"
 	"github.com/cohort-dev/cohort/blob"
 	"github.com/cohort-dev/cohort/circuits"
-	"github.com/cohort-dev/cohort/dataset"
 	"github.com/cohort-dev/cohort/enclave"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/store"
 )
-
-// MaxTranscriptBytes bounds a transcript a peer accepts for signing (about
-// 1 KiB per record and the partials).
-const MaxTranscriptBytes = 1 << 30
 
 // transcriptRoots returns the registry history entries of the roots the
 // cohort's records were proved against: the transcript carries only those.
@@ -69,42 +64,6 @@ func signTranscript(ctx context.Context, c cohortv1.PeerServiceClient, enc []byt
 		return nil, err
 	}
 	return st.CloseAndRecv()
-}
-
-// SignTranscript signs a transcript only after checking everything in it
-// that is this node's: its own signed statements, unchanged; the records
-// listed, which must be the ones it holds with the same payloads and form
-// the cohort whose digest it signed; the dataset's descriptor; and the
-// registry roots, which must be in its own history. The released sums and
-// outputs are the auditor's to recompute from the partials.
-func (s *peerService) SignTranscript(stream cohortv1.PeerService_SignTranscriptServer) error {
-	n := s.n
-	ctx := stream.Context()
-	first, err := stream.Recv()
-	if err != nil {
-		return err
-	}
-	enc, err := receiveBlob(first.GetHeader(), MaxTranscriptBytes, func() (*cohortv1.Chunk, error) {
-		m, err := stream.Recv()
-		return m.GetChunk(), err
-	})
-	if err != nil {
-		return err
-	}
-	t, err := audit.UnmarshalTranscript(enc, audit.DefaultLimits())
-	if err != nil {
-		return status.Errorf(codes.InvalidArgument, "transcript: %v", err)
-	}
-	if err := n.checkTranscript(ctx, t); err != nil {
-		n.log.Warn("transcript refused", "job", t.JobID, "error", err)
-		return err
-	}
-	digest, err := t.Digest()
-	if err != nil {
-		return status.Errorf(codes.InvalidArgument, "transcript: %v", err)
-	}
-	st := audit.TranscriptStatement{JobID: t.JobID, Digest: digest, Node: n.opts.Index}
-	return stream.SendAndClose(&cohortv1.SignTranscriptResponse{Signature: n.sign(st.Message())})
 }
 
 func (n *Node) checkTranscript(ctx context.Context, t *audit.Transcript) error {
@@ -211,49 +170,4 @@ func (s *selected) auditRecords(published func(stored []byte) []byte) []audit.Re
 	}
 	slices.SortFunc(out, func(a, b audit.Record) int { return bytes.Compare(a.Nullifier[:], b.Nullifier[:]) })
 	return out
-}
-
-// GetTranscript streams a stored bundle.
-func (s *auditService) GetTranscript(req *cohortv1.GetTranscriptRequest, stream cohortv1.AuditService_GetTranscriptServer) error {
-	if !validJobID(req.GetTranscriptId()) {
-		return status.Error(codes.InvalidArgument, "transcript_id: want 1..64 bytes of [A-Za-z0-9-]")
-	}
-	t, err := s.n.store.GetTranscript(stream.Context(), req.GetTranscriptId())
-	if errors.Is(err, store.ErrNotFound) {
-		return status.Errorf(codes.NotFound, "no transcript %s on node %d (transcripts live on their job's coordinator)", req.GetTranscriptId(), s.n.opts.Index)
-	}
-	if err != nil {
-		return s.n.internal("read transcript", err)
-	}
-	if err := stream.Send(&cohortv1.GetTranscriptResponse{Part: &cohortv1.GetTranscriptResponse_Header{Header: blob.Header(t.Bundle)}}); err != nil {
-		return err
-	}
-	return blob.Send(t.Bundle, func(c *cohortv1.Chunk) error {
-		return stream.Send(&cohortv1.GetTranscriptResponse{Part: &cohortv1.GetTranscriptResponse_Chunk{Chunk: c}})
-	})
-}
-
-// ListTranscripts lists a dataset's transcripts on this node.
-func (s *auditService) ListTranscripts(ctx context.Context, req *cohortv1.ListTranscriptsRequest) (*cohortv1.ListTranscriptsResponse, error) {
-	if !dataset.ValidID(req.GetDatasetId()) {
-		return nil, status.Error(codes.InvalidArgument, "dataset_id: want 1..64 bytes of [a-z0-9-]")
-	}
-	size, err := pageSize(req.GetPageSize())
-	if err != nil {
-		return nil, err
-	}
-	rows, next, err := s.n.store.ListTranscripts(ctx, req.GetDatasetId(), req.GetPageToken(), size)
-	if errors.Is(err, store.ErrInvalid) {
-		return nil, status.Error(codes.InvalidArgument, "page_token is malformed")
-	}
-	if err != nil {
-		return nil, s.n.internal("list transcripts", err)
-	}
-	resp := &cohortv1.ListTranscriptsResponse{NextPageToken: next}
-	for _, t := range rows {
-		resp.Transcripts = append(resp.Transcripts, &cohortv1.TranscriptInfo{
-			TranscriptId: t.ID, DatasetId: t.DatasetID, Digest: t.Digest[:], ReleasedAt: t.ReleasedAt.Unix(), CohortSize: t.CohortSize,
-		})
-	}
-	return resp, nil
 }

@@ -2,14 +2,18 @@ package node
 
 import (
 	"context"
+	"fmt"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
+	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 
 	"github.com/cohort-dev/cohort/blob"
 	"github.com/cohort-dev/cohort/circuits/setup"
-	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
+	"github.com/cohort-dev/cohort/dataset"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
+
+// AuditService: public data only, nothing to trust.
 
 // auditService is AuditService: public data only, nothing to trust.
 // GetTranscript (job transcripts) is not served yet.
@@ -92,4 +96,44 @@ func (s *auditService) GetCeremony(req *cohortv1.GetCeremonyRequest, stream coho
 	return blob.Send(keys.Transcript, func(c *cohortv1.Chunk) error {
 		return stream.Send(&cohortv1.GetCeremonyResponse{Part: &cohortv1.GetCeremonyResponse_Chunk{Chunk: c}})
 	})
+}
+
+// GetTranscript streams a stored bundle.
+func (s *auditService) GetTranscript(req *cohortv1.GetTranscriptRequest, stream cohortv1.AuditService_GetTranscriptServer) error {
+	if !validJobID(req.GetTranscriptId()) {
+		return status.Error(codes.InvalidArgument, "transcript_id: want 1..64 bytes of [A-Za-z0-9-]")
+	}
+	t, err := s.n.store.GetTranscript(stream.Context(), req.GetTranscriptId())
+	if err != nil {
+		return s.n.storeStatus("read transcript", err,
+			fmt.Sprintf("no transcript %s on node %d (transcripts live on their job's coordinator)", req.GetTranscriptId(), s.n.opts.Index))
+	}
+	if err := stream.Send(&cohortv1.GetTranscriptResponse{Part: &cohortv1.GetTranscriptResponse_Header{Header: blob.Header(t.Bundle)}}); err != nil {
+		return err
+	}
+	return blob.Send(t.Bundle, func(c *cohortv1.Chunk) error {
+		return stream.Send(&cohortv1.GetTranscriptResponse{Part: &cohortv1.GetTranscriptResponse_Chunk{Chunk: c}})
+	})
+}
+
+// ListTranscripts lists a dataset's transcripts on this node.
+func (s *auditService) ListTranscripts(ctx context.Context, req *cohortv1.ListTranscriptsRequest) (*cohortv1.ListTranscriptsResponse, error) {
+	if !dataset.ValidID(req.GetDatasetId()) {
+		return nil, status.Error(codes.InvalidArgument, "dataset_id: want 1..64 bytes of [a-z0-9-]")
+	}
+	size, err := pageSize(req.GetPageSize())
+	if err != nil {
+		return nil, err
+	}
+	rows, next, err := s.n.store.ListTranscripts(ctx, req.GetDatasetId(), req.GetPageToken(), size)
+	if err != nil {
+		return nil, s.n.listStatus("list transcripts", err)
+	}
+	resp := &cohortv1.ListTranscriptsResponse{NextPageToken: next}
+	for _, t := range rows {
+		resp.Transcripts = append(resp.Transcripts, &cohortv1.TranscriptInfo{
+			TranscriptId: t.ID, DatasetId: t.DatasetID, Digest: t.Digest[:], ReleasedAt: t.ReleasedAt.Unix(), CohortSize: t.CohortSize,
+		})
+	}
+	return resp, nil
 }

@@ -133,15 +133,6 @@ func (n *Node) computePartial(ctx context.Context, from uint32, req *cohortv1.Co
 	return &cohortv1.ComputePartialResponse{Coordinates: st.Coordinates, Partial: enc, Signature: n.sign(st.Message())}, nil
 }
 
-// peerRefusal maps a peer rule's refusal to its status.
-func peerRefusal(err error) error {
-	var r *enclave.Refusal
-	if errors.As(err, &r) {
-		return status.Error(codes.FailedPrecondition, r.Error())
-	}
-	return status.Errorf(codes.Internal, "job round: %v", err)
-}
-
 // peerRecord reads this node's record of a job, nil if it has none.
 func (n *Node) peerRecord(ctx context.Context, jobID string) (*enclave.PeerRecord, error) {
 	p, err := n.store.GetPeerJob(ctx, jobID)
@@ -182,3 +173,43 @@ func (n *Node) savePeerRecord(ctx context.Context, prev *enclave.PeerRecord, nex
 	}
 	return nil
 }
+
+// SignTranscript signs a transcript only after checking everything in it
+// that is this node's: its own signed statements, unchanged; the records
+// listed, which must be the ones it holds with the same payloads and form
+// the cohort whose digest it signed; the dataset's descriptor; and the
+// registry roots, which must be in its own history. The released sums and
+// outputs are the auditor's to recompute from the partials.
+func (s *peerService) SignTranscript(stream cohortv1.PeerService_SignTranscriptServer) error {
+	n := s.n
+	ctx := stream.Context()
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	enc, err := receiveBlob(first.GetHeader(), MaxTranscriptBytes, func() (*cohortv1.Chunk, error) {
+		m, err := stream.Recv()
+		return m.GetChunk(), err
+	})
+	if err != nil {
+		return err
+	}
+	t, err := audit.UnmarshalTranscript(enc, audit.DefaultLimits())
+	if err != nil {
+		return status.Errorf(codes.InvalidArgument, "transcript: %v", err)
+	}
+	if err := n.checkTranscript(ctx, t); err != nil {
+		n.log.Warn("transcript refused", "job", t.JobID, "error", err)
+		return err
+	}
+	digest, err := t.Digest()
+	if err != nil {
+		return status.Errorf(codes.InvalidArgument, "transcript: %v", err)
+	}
+	st := audit.TranscriptStatement{JobID: t.JobID, Digest: digest, Node: n.opts.Index}
+	return stream.SendAndClose(&cohortv1.SignTranscriptResponse{Signature: n.sign(st.Message())})
+}
+
+// MaxTranscriptBytes bounds a transcript a peer accepts for signing (about
+// 1 KiB per record and the partials).
+const MaxTranscriptBytes = 1 << 30

@@ -1,0 +1,198 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+
+	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
+
+	"github.com/cohort-dev/cohort/blob"
+	"github.com/cohort-dev/cohort/circuits/setup"
+	"github.com/cohort-dev/cohort/dataset"
+	"github.com/cohort-dev/cohort/store"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+)
+
+// PeerService: the Groth16 ceremony and the HE collective key generation
+// a dataset is created with.
+
+func (s *peerService) StartCeremony(ctx context.Context, req *cohortv1.StartCeremonyRequest) (*cohortv1.StartCeremonyResponse, error) {
+	n := s.n
+	from, _ := callerPeer(ctx)
+	info, desc := req.GetCeremony(), req.GetDataset()
+	if info == nil || desc == nil {
+		return nil, status.Error(codes.InvalidArgument, "ceremony and dataset are required")
+	}
+	if !ceremonyIDPattern.MatchString(info.GetCeremonyId()) || info.GetDatasetId() != desc.GetId() ||
+		desc.GetCeremonyId() != info.GetCeremonyId() || desc.GetCeremonyBeaconSource() != info.GetBeaconSource() {
+		return nil, status.Error(codes.InvalidArgument, "ceremony id malformed, or the plan and the dataset name different ceremonies")
+	}
+	if err := n.checkParticipants(info.GetParticipants(), desc.GetSetupKind(), from); err != nil {
+		return nil, err
+	}
+	if desc.GetState() != cohortv1.DatasetState_DATASET_STATE_SETUP {
+		return nil, status.Error(codes.InvalidArgument, "dataset must be in state SETUP")
+	}
+	ds, err := dataset.From(desc)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := n.sameFederation(desc); err != nil {
+		return nil, err
+	}
+	if len(info.GetBeaconSource()) > 1024 || !bytes.Equal(info.GetCircuitDigest(), desc.GetCircuitDigest()) {
+		return nil, status.Error(codes.InvalidArgument, "beacon source too long or circuit digest differs from the dataset's")
+	}
+	if err := n.checkOwnHEKey(ctx, ds); err != nil {
+		return nil, err
+	}
+	// Compiling our own copy is what checks the digest: a coordinator cannot
+	// have us set up another circuit than the schema defines.
+	ccs, err := ds.CCS()
+	if err != nil {
+		return nil, status.Errorf(codes.FailedPrecondition, "%v", err)
+	}
+	domain, err := setup.DomainSize(ccs)
+	if err != nil || domain != info.GetDomainSize() {
+		return nil, status.Errorf(codes.FailedPrecondition, "domain size %d differs from the circuit's %d", info.GetDomainSize(), domain)
+	}
+	if err := n.datasets.put(ctx, desc, true); err != nil {
+		if errors.Is(err, store.ErrAlreadyExists) {
+			return nil, status.Errorf(codes.FailedPrecondition, "dataset %q exists on node %d", desc.GetId(), n.opts.Index)
+		}
+		return nil, n.internal("store dataset", err)
+	}
+	n.cer.mu.Lock()
+	n.cer.m[info.GetCeremonyId()] = &ceremony{info: proto.Clone(info).(*cohortv1.CeremonyInfo), desc: desc, ds: ds, coordinator: from, mine: map[[2]int][32]byte{}}
+	n.cer.mu.Unlock()
+	n.log.Info("ceremony: joined", "ceremony", info.GetCeremonyId(), "coordinator", from)
+	return &cohortv1.StartCeremonyResponse{Signature: n.sign(startStatement(info).Message())}, nil
+}
+
+func (s *peerService) CeremonyContribute(stream cohortv1.PeerService_CeremonyContributeServer) error {
+	n := s.n
+	from, _ := callerPeer(stream.Context())
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	h := first.GetHeader()
+	if h == nil {
+		return status.Error(codes.InvalidArgument, "first message must be the header")
+	}
+	cer, err := n.cer.get(h.GetCeremonyId())
+	if err != nil {
+		return err
+	}
+	phase, index := int(h.GetPhase()), int(h.GetIndex())
+	if from != cer.coordinator || (phase != 1 && phase != 2) || index >= len(cer.info.GetParticipants()) ||
+		cer.info.GetParticipants()[index] != n.opts.Index || h.GetContributor() != n.opts.Index {
+		return status.Errorf(codes.FailedPrecondition, "node %d is not due to contribute at phase %d position %d", n.opts.Index, phase, index)
+	}
+	n.cer.mu.Lock()
+	_, done := cer.mine[[2]int{phase, index}]
+	if done || cer.busy {
+		n.cer.mu.Unlock()
+		return status.Error(codes.FailedPrecondition, "this node has contributed at that position already")
+	}
+	cer.busy = true
+	n.cer.mu.Unlock()
+	defer func() { n.cer.mu.Lock(); cer.busy = false; n.cer.mu.Unlock() }()
+
+	prev, err := receiveBlob(h.GetBlob(), contributionLimit(cer.info.GetDomainSize()), func() (*cohortv1.Chunk, error) {
+		m, err := stream.Recv()
+		return m.GetChunk(), err
+	})
+	if err != nil {
+		return err
+	}
+	mine, err := setup.LocalContributor(phase, index, prev)
+	if err != nil {
+		return status.Errorf(codes.InvalidArgument, "contributing on the state received: %v", err)
+	}
+	n.cer.mu.Lock()
+	cer.mine[[2]int{phase, index}] = sha256.Sum256(mine)
+	n.cer.mu.Unlock()
+	n.log.Info("ceremony: contributed", "ceremony", h.GetCeremonyId(), "phase", phase, "position", index)
+
+	rh := &cohortv1.CeremonyContributionHeader{CeremonyId: h.GetCeremonyId(), Phase: h.GetPhase(), Index: h.GetIndex(), Contributor: n.opts.Index, Blob: blob.Header(mine)}
+	if err := stream.Send(&cohortv1.CeremonyContributeResponse{Part: &cohortv1.CeremonyContributeResponse_Header{Header: rh}}); err != nil {
+		return err
+	}
+	return blob.Send(mine, func(c *cohortv1.Chunk) error {
+		return stream.Send(&cohortv1.CeremonyContributeResponse{Part: &cohortv1.CeremonyContributeResponse_Chunk{Chunk: c}})
+	})
+}
+
+func (s *peerService) SealCeremony(stream cohortv1.PeerService_SealCeremonyServer) error {
+	n := s.n
+	ctx := stream.Context()
+	from, _ := callerPeer(ctx)
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	h := first.GetHeader()
+	if h == nil {
+		return status.Error(codes.InvalidArgument, "first message must be the header")
+	}
+	cer, err := n.cer.get(h.GetCeremonyId())
+	if err != nil {
+		return err
+	}
+	if from != cer.coordinator {
+		return status.Error(codes.PermissionDenied, "only the coordinator seals the ceremony")
+	}
+	parts := uint64(len(cer.info.GetParticipants()))
+	tb, err := receiveBlob(h.GetBlob(), 2*parts*contributionLimit(cer.info.GetDomainSize())+(64<<20), func() (*cohortv1.Chunk, error) {
+		m, err := stream.Recv()
+		return m.GetChunk(), err
+	})
+	if err != nil {
+		return err
+	}
+	resp, err := n.seal(ctx, cer, tb)
+	if err != nil {
+		n.log.Error("ceremony: seal refused", "ceremony", h.GetCeremonyId(), "error", err)
+		n.failCeremony(cer.info, cer.desc, err.Error())
+		return err
+	}
+	// The ceremony stays known so that its coordinator can still abort it
+	// (another peer may refuse the transcript).
+	return stream.SendAndClose(resp)
+}
+
+func (s *peerService) AbortCeremony(ctx context.Context, req *cohortv1.AbortCeremonyRequest) (*cohortv1.AbortCeremonyResponse, error) {
+	n := s.n
+	from, _ := callerPeer(ctx)
+	n.cer.mu.Lock()
+	cer, ok := n.cer.m[req.GetCeremonyId()]
+	if ok && cer.coordinator == from {
+		delete(n.cer.m, req.GetCeremonyId())
+	}
+	n.cer.mu.Unlock()
+	if !ok || cer.coordinator != from {
+		return &cohortv1.AbortCeremonyResponse{}, nil
+	}
+	d := proto.Clone(cer.desc).(*cohortv1.DatasetDescriptor)
+	d.State = cohortv1.DatasetState_DATASET_STATE_FAILED
+	if err := n.datasets.put(ctx, d, false); err != nil {
+		return nil, n.internal("mark dataset failed", err)
+	}
+	n.log.Warn("ceremony aborted by its coordinator", "ceremony", req.GetCeremonyId(), "reason", truncate(req.GetReason(), 1024))
+	return &cohortv1.AbortCeremonyResponse{}, nil
+}
+
+func (s *peerService) HEKeygen(ctx context.Context, req *cohortv1.HEKeygenRequest) (*cohortv1.HEKeygenResponse, error) {
+	from, _ := callerPeer(ctx)
+	return s.n.heKeygenRound1(ctx, req, from)
+}
+
+func (s *peerService) HEKeygenFinish(ctx context.Context, req *cohortv1.HEKeygenFinishRequest) (*cohortv1.HEKeygenFinishResponse, error) {
+	from, _ := callerPeer(ctx)
+	return s.n.heKeygenFinish(ctx, req, from)
+}

@@ -1,0 +1,74 @@
+package node
+
+import (
+	"context"
+	"errors"
+
+	"github.com/cohort-dev/cohort/enclave"
+	"github.com/cohort-dev/cohort/store"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// The one place where errors of the layers below become gRPC statuses:
+// handlers return only status errors, and an internal failure is logged
+// here and answered without its detail.
+
+// internal logs err and returns an Internal status that does not leak it.
+func (n *Node) internal(what string, err error) error {
+	n.log.Error(what, "error", err)
+	return status.Errorf(codes.Internal, "%s failed on node %d", what, n.opts.Index)
+}
+
+// specStatus turns a spec refusal into InvalidArgument naming the field.
+func specStatus(err error) error {
+	var se *enclave.SpecError
+	if errors.As(err, &se) {
+		return status.Errorf(codes.InvalidArgument, "spec.%s: %v", se.Field, err)
+	}
+	return status.Errorf(codes.InvalidArgument, "spec: %v", err)
+}
+
+// peerRefusal maps a peer rule's refusal to its status.
+func peerRefusal(err error) error {
+	var r *enclave.Refusal
+	if errors.As(err, &r) {
+		return status.Error(codes.FailedPrecondition, r.Error())
+	}
+	return status.Errorf(codes.Internal, "job round: %v", err)
+}
+
+// listStatus is the status of a failed page of a list: a page token the
+// store refuses is the caller's (InvalidArgument), anything else internal.
+func (n *Node) listStatus(what string, err error) error {
+	if errors.Is(err, store.ErrInvalid) {
+		return status.Error(codes.InvalidArgument, "page_token is malformed")
+	}
+	return n.internal(what, err)
+}
+
+// storeStatus is the status of a store refusal that the caller caused —
+// what it names does not exist, exists already, is in another state, is
+// at its limit, or is malformed — with msg as the message; any other error
+// is internal.
+func (n *Node) storeStatus(what string, err error, msg string) error {
+	for _, m := range []struct {
+		sentinel error
+		code     codes.Code
+	}{
+		{store.ErrNotFound, codes.NotFound}, {store.ErrAlreadyExists, codes.AlreadyExists},
+		{store.ErrConflict, codes.FailedPrecondition}, {store.ErrLimit, codes.ResourceExhausted},
+		{store.ErrInvalid, codes.InvalidArgument},
+	} {
+		if errors.Is(err, m.sentinel) {
+			return status.Error(m.code, msg)
+		}
+	}
+	if st, ok := status.FromError(err); ok {
+		return st.Err()
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return status.FromContextError(err).Err()
+	}
+	return n.internal(what, err)
+}
