@@ -67,52 +67,57 @@
 //
 // # Jobs
 //
-// A buyer submits a job to any node, which records it (SUBMITTED,
-// idempotent by the buyer's request id) and coordinates it (jobs.go):
+// A buyer submits a job to any node, which admits it under the buyer's cap
+// of active jobs in one store operation (SUBMITTED, idempotent by the
+// buyer's request id) and coordinates it. The round itself is
+// enclave.Coordinator, a state machine with no I/O (docs/design.md §6.5);
+// round.go only does what each of its Ready asks: persist the job's row by
+// compare-and-set, deliver its messages to every node — this one through
+// the same peer logic as the others (peer_jobs.go) — arm retry timers,
+// build the transcript, and commit the release (release.go). In short:
 //
-//  1. ADMITTED: the spec is checked against the schema (enclave.ValidateSpec)
-//     and the job time fixed at submission. Every node — the coordinator
-//     from its own store, each peer in PrepareJob from its own — selects the
-//     cohort by the same rule (enclave.Select: epoch in range, purpose
-//     consented, consent not expired at job time, not revoked, then
-//     contributors' own minimum cohorts) and signs the set's digest. The
-//     coordinator never names records to a peer. Digests that differ (a
-//     record still being forwarded) are selected again, up to three times,
-//     then the job FAILS; nothing has been summed.
-//  2. Below the effective minimum cohort (the largest of the job's, the
-//     schema's and 1) the job is REJECTED with the counts of what was
-//     excluded and why; nothing is summed or reconstructed.
-//  3. AGGREGATING: each node sums its shares over the cohort, keeping only
-//     the coordinates the outputs need (enclave.Coordinates), and signs the
-//     partial. A peer (ComputePartial) selects the cohort again and refuses
-//     unless its digest is the agreed one and it meets the minimum, so a
-//     coordinator cannot obtain a partial over a set the policy forbids; it
-//     also refuses a job time more than MaxJobClockSkew from its clock.
-//  4. RELEASING: the coordinator checks every signature and count, adds the
-//     partials (the sum of the records, and nothing else, for those
-//     coordinates), and computes the outputs (enclave.Release). It then
-//     builds the job's transcript (package audit: spec, descriptor digest,
-//     every counted record's public inputs and proof, every node's signed
-//     selection and partial, the released sums and outputs, the policy
-//     counts, the registry roots used) and sends it to every peer
-//     (SignTranscript), which checks its own part — its statements
-//     unchanged, the records those it holds and selected, the roots in its
-//     history — before signing the transcript's digest. Only then is the
-//     job DONE: the Result names the transcript, which AuditService serves
-//     as a bundle that `cohort audit verify` checks offline.
+//  1. ADMITTED: every node selects the cohort from its own store by the same
+//     rule (enclave.Select) and signs the set's digest; the coordinator never
+//     names records to a peer. Digests that differ are selected again, up to
+//     three times, then the job FAILS; nothing has been summed.
+//  2. Below the effective minimum cohort the job is REJECTED with the counts
+//     of what was excluded and why; nothing is summed or reconstructed.
+//  3. AGGREGATING: the backend's partial set (every node for MPC, the t
+//     lowest live nodes for HE) computes its partials at the coordinates the
+//     outputs need. A peer answers only for a job it prepared, over the
+//     cohort it selected itself, whose digest is the agreed one and which
+//     meets the minimum; it records the partial durably (store.PeerJob)
+//     before answering and never releases a different one for the job.
+//  4. RELEASING: the coordinator combines the partials through the backend
+//     and the release mechanism (exact today), computes the outputs, builds
+//     the transcript (package audit) and has every node that took part sign
+//     it after checking its own part (SignTranscript). The transcript, the
+//     result and the move to DONE then commit in one store transaction.
 //
-// The MPC backend needs every node: a peer that is unreachable or refuses
-// FAILS the job with that cause. A buyer may cancel until RELEASING; states
-// change by compare-and-set in the store, so a cancel and the runner never
-// both win. Jobs a node was running when it stopped are FAILED when it
-// starts again (the peers' answers are gone); the buyer resubmits. Buyers
-// see only their own jobs (NotFound otherwise), and a job lives on its
-// coordinator. WatchJob streams the job at each change until a final state.
+// On MPC a peer that is unreachable or refuses FAILS the job with that
+// cause; on HE unreachable nodes are left out while t remain. A buyer may
+// cancel until RELEASING; states change by compare-and-set in the store, so
+// a cancel and the runner never both win. Jobs a node was running when it
+// stopped are FAILED when it starts again; the buyer resubmits. Buyers see
+// only their own jobs (NotFound otherwise), and a job lives on its
+// coordinator. WatchJob streams the job at each change until a final state,
+// re-reading the store on a timer as well.
 //
 // Two jobs whose cohorts differ by one record release, between them, that
 // record's coordinates: the minimum cohort does not prevent differencing.
 // docs/design.md §10 plans differential privacy for that; until then a federation
 // limits who may be a buyer.
+//
+// # Files
+//
+// One file per gRPC surface — api_contributor.go, api_buyer.go,
+// api_audit.go, api_admin.go — and the peer protocol by concern —
+// peer_registry.go, peer_ingest.go, peer_setup.go, peer_jobs.go; status.go
+// maps the lower layers' errors to statuses. The logic they call is in
+// ingest.go, registry.go, ceremony.go and hekeys.go (setup), cohort.go
+// (selection), round.go and release.go (the coordinator's runtime),
+// transcript.go (a peer's check of a transcript) and hejobs.go (what a node
+// lends the HE backend).
 //
 // # Setup
 //
