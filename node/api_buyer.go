@@ -102,7 +102,7 @@ func (s *buyerService) SubmitJob(ctx context.Context, req *cohortv1.SubmitJobReq
 		}
 		return &cohortv1.SubmitJobResponse{Job: out}, nil
 	}
-	s.n.metrics.jobs.WithLabelValues("submitted").Inc()
+	s.n.metrics.jobEvents.WithLabelValues("submitted").Inc()
 	s.n.log.Info("job submitted", "job", id, "buyer", b.ID, "dataset", spec.GetDatasetId(), "outputs", len(spec.GetOutputs()))
 	s.n.jobs.start(j)
 	out, err := jobProto(&j)
@@ -221,7 +221,7 @@ func (s *buyerService) CancelJob(ctx context.Context, req *cohortv1.CancelJobReq
 		}
 		s.n.jobs.stop(j.ID)
 		s.n.jobs.notify(j.ID)
-		s.n.metrics.jobs.WithLabelValues("cancelled").Inc()
+		s.n.metrics.jobEvents.WithLabelValues("cancelled").Inc()
 		s.n.log.Info("job cancelled", "job", j.ID)
 		out, err := jobProto(&next)
 		if err != nil {
@@ -311,13 +311,6 @@ const watchPoll = 2 * time.Second
 
 // MaxActiveJobs bounds the jobs one buyer may have running on a node.
 const MaxActiveJobs = 16
-
-func activeStates() []int32 {
-	return []int32{
-		int32(cohortv1.JobState_JOB_STATE_SUBMITTED), int32(cohortv1.JobState_JOB_STATE_ADMITTED),
-		int32(cohortv1.JobState_JOB_STATE_AGGREGATING), int32(cohortv1.JobState_JOB_STATE_RELEASING),
-	}
-}
 
 func newJobID() (string, error) {
 	var b [16]byte

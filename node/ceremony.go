@@ -12,7 +12,6 @@ import (
 	"io"
 	"regexp"
 	"slices"
-	"sync"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/consensys/gnark/constraint"
@@ -52,34 +51,6 @@ import (
 // is not possible; fetching it is left to the operator's tooling.
 
 var ceremonyIDPattern = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
-
-// ceremonies is a peer's state of the ceremonies it takes part in. It is
-// kept in memory: a node restarted mid-ceremony makes that ceremony fail.
-type ceremonies struct {
-	mu sync.Mutex
-	m  map[string]*ceremony
-}
-
-type ceremony struct {
-	info        *cohortv1.CeremonyInfo
-	desc        *cohortv1.DatasetDescriptor
-	ds          *dataset.Dataset
-	coordinator uint32
-	mine        map[[2]int][32]byte // (phase, index) → SHA-256 of this node's contribution
-	busy        bool
-}
-
-func newCeremonies() *ceremonies { return &ceremonies{m: map[string]*ceremony{}} }
-
-func (c *ceremonies) get(id string) (*ceremony, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	cer, ok := c.m[id]
-	if !ok {
-		return nil, status.Errorf(codes.NotFound, "no ceremony %q on this node", id)
-	}
-	return cer, nil
-}
 
 // beacon derives the beacon sealing a phase from the announced source and
 // the phase's last contribution.
@@ -338,7 +309,7 @@ func (n *Node) failCeremony(info *cohortv1.CeremonyInfo, desc *cohortv1.DatasetD
 // peerContribute relays a phase's state to participant part and returns its
 // contribution.
 func (n *Node) peerContribute(ctx context.Context, part uint32, info *cohortv1.CeremonyInfo, phase, index int, prev []byte) ([]byte, error) {
-	c, err := n.peers.client(part)
+	c, err := n.peers.conn(part)
 	if err != nil {
 		return nil, err
 	}

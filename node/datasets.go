@@ -22,7 +22,7 @@ import (
 // between a fraction of a second and several seconds, so it is done once
 // per dataset and process.
 type datasets struct {
-	n     *Node
+	e     *env
 	mu    sync.Mutex
 	ready map[string]*readyDataset
 	locks map[string]*sync.Mutex
@@ -36,8 +36,8 @@ type readyDataset struct {
 	field    fr.Element // circuits.DatasetField(id)
 }
 
-func newDatasets(n *Node) *datasets {
-	return &datasets{n: n, ready: map[string]*readyDataset{}, locks: map[string]*sync.Mutex{}}
+func newDatasets(e *env) *datasets {
+	return &datasets{e: e, ready: map[string]*readyDataset{}, locks: map[string]*sync.Mutex{}}
 }
 
 // descriptor reads a dataset's descriptor from the store: NotFound or
@@ -46,13 +46,13 @@ func (d *datasets) descriptor(ctx context.Context, id string) (*cohortv1.Dataset
 	if !dataset.ValidID(id) {
 		return nil, status.Errorf(codes.InvalidArgument, "dataset_id %q: want 1..64 bytes of [a-z0-9-]", id)
 	}
-	row, err := d.n.store.GetDataset(ctx, id)
+	row, err := d.e.store.GetDataset(ctx, id)
 	if err != nil {
-		return nil, d.n.storeStatus("read dataset", err, fmt.Sprintf("dataset %q not found", id))
+		return nil, d.e.storeStatus("read dataset", err, fmt.Sprintf("dataset %q not found", id))
 	}
 	desc := new(cohortv1.DatasetDescriptor)
 	if err := proto.Unmarshal(row.Descriptor, desc); err != nil {
-		return nil, d.n.internal("decode stored dataset", err)
+		return nil, d.e.internal("decode stored dataset", err)
 	}
 	return desc, nil
 }
@@ -93,18 +93,18 @@ func (d *datasets) get(ctx context.Context, id string) (*readyDataset, error) {
 	}
 	ds, err := dataset.From(desc)
 	if err != nil {
-		return nil, d.n.internal("stored dataset", err)
+		return nil, d.e.internal("stored dataset", err)
 	}
 	be, err := backend.For(ds)
 	if err != nil {
-		return nil, d.n.internal("dataset backend", err)
+		return nil, d.e.internal("dataset backend", err)
 	}
 	if err := be.Prepare(); err != nil {
-		return nil, d.n.internal("compile dataset circuit", err)
+		return nil, d.e.internal("compile dataset circuit", err)
 	}
 	v, err := circuits.NewVerifier(ds.VK, ds.NumPublic())
 	if err != nil {
-		return nil, d.n.internal("verifier", err)
+		return nil, d.e.internal("verifier", err)
 	}
 	r = &readyDataset{ds: ds, be: be, verifier: v, field: circuits.DatasetField(id)}
 	d.mu.Lock()
@@ -120,7 +120,7 @@ func (d *datasets) put(ctx context.Context, desc *cohortv1.DatasetDescriptor, cr
 		return fmt.Errorf("encode descriptor: %w", err)
 	}
 	if create {
-		return d.n.store.PutDataset(ctx, store.Dataset{ID: desc.GetId(), Descriptor: b, CreatedAt: d.n.now()})
+		return d.e.store.PutDataset(ctx, store.Dataset{ID: desc.GetId(), Descriptor: b, CreatedAt: d.e.now()})
 	}
-	return d.n.store.UpdateDataset(ctx, desc.GetId(), b)
+	return d.e.store.UpdateDataset(ctx, desc.GetId(), b)
 }

@@ -8,7 +8,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -52,25 +51,6 @@ const (
 	// sealInfoDecryptionShare is the HPKE info of a stored decryption share.
 	sealInfoDecryptionShare = "cohort/v1/he-decryption-share"
 )
-
-// keygens is a node's in-memory state of the key generations it is in,
-// between round 1 and round 2. A node restarted in between makes that
-// generation (and so the dataset's creation) fail.
-type keygens struct {
-	mu sync.Mutex
-	m  map[string]*keygen
-}
-
-type keygen struct {
-	req     *cohortv1.HEKeygenRequest
-	params  *he.Params
-	party   *he.KeygenParty
-	pkShare []byte
-	from    uint32
-	started time.Time
-}
-
-func newKeygens() *keygens { return &keygens{m: map[string]*keygen{}} }
 
 // keygenTTL bounds how long a round-1 state waits for round 2.
 const keygenTTL = 10 * time.Minute

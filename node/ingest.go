@@ -207,12 +207,12 @@ func (n *Node) contribute(ctx context.Context, datasetID string, raw []byte) (*c
 		return nil, n.internal("read contribution", err)
 	} else {
 		if err := n.checkTerms(ctx, c); err != nil {
-			n.metrics.ingested.WithLabelValues("coordinator", "refused").Inc()
+			n.metrics.contributions.WithLabelValues("coordinator", "refused").Inc()
 			return nil, err
 		}
 		share, err := n.verifyAndOpen(ctx, c)
 		if err != nil {
-			n.metrics.ingested.WithLabelValues("coordinator", "refused").Inc()
+			n.metrics.contributions.WithLabelValues("coordinator", "refused").Inc()
 			return nil, err
 		}
 		if ack, fresh, err = n.storeShare(ctx, c, share); err != nil {
@@ -242,7 +242,7 @@ func (n *Node) contribute(ctx context.Context, datasetID string, raw []byte) (*c
 			}
 		}
 		n.rollback(datasetID, c.nf, fresh, stored, errs)
-		n.metrics.ingested.WithLabelValues("coordinator", "failed").Inc()
+		n.metrics.contributions.WithLabelValues("coordinator", "failed").Inc()
 		return nil, peerFailure(errs)
 	}
 	all := make([]*cohortv1.ContributionAck, len(n.opts.Members))
@@ -250,7 +250,7 @@ func (n *Node) contribute(ctx context.Context, datasetID string, raw []byte) (*c
 	for i, f := range acks {
 		all[i] = f.ack
 	}
-	n.metrics.ingested.WithLabelValues("coordinator", "accepted").Inc()
+	n.metrics.contributions.WithLabelValues("coordinator", "accepted").Inc()
 	return receipt(datasetID, c.pub, c.digest, all, time.Time{}), nil
 }
 
@@ -403,7 +403,7 @@ func (n *Node) receiptOf(ctx context.Context, datasetID string, nf [32]byte) (*c
 func (n *Node) forward(ctx context.Context, datasetID string, raw []byte) (*cohortv1.ForwardContributionResponse, error) {
 	c, err := n.decode(ctx, datasetID, raw)
 	if err != nil {
-		n.metrics.ingested.WithLabelValues("peer", "refused").Inc()
+		n.metrics.contributions.WithLabelValues("peer", "refused").Inc()
 		return nil, err
 	}
 	if prev, err := n.store.GetContribution(ctx, datasetID, c.nf); err == nil {
@@ -419,19 +419,19 @@ func (n *Node) forward(ctx context.Context, datasetID string, raw []byte) (*coho
 		return nil, n.internal("read contribution", err)
 	}
 	if err := n.checkTerms(ctx, c); err != nil {
-		n.metrics.ingested.WithLabelValues("peer", "refused").Inc()
+		n.metrics.contributions.WithLabelValues("peer", "refused").Inc()
 		return nil, err
 	}
 	share, err := n.verifyAndOpen(ctx, c)
 	if err != nil {
-		n.metrics.ingested.WithLabelValues("peer", "refused").Inc()
+		n.metrics.contributions.WithLabelValues("peer", "refused").Inc()
 		return nil, err
 	}
 	a, fresh, err := n.storeShare(ctx, c, share)
 	if err != nil {
 		return nil, err
 	}
-	n.metrics.ingested.WithLabelValues("peer", "accepted").Inc()
+	n.metrics.contributions.WithLabelValues("peer", "accepted").Inc()
 	return &cohortv1.ForwardContributionResponse{Ack: a, NewlyStored: fresh}, nil
 }
 

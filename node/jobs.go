@@ -12,7 +12,8 @@ import (
 
 // jobs runs the jobs this node coordinates and wakes their watchers.
 type jobs struct {
-	n       *Node
+	e       *env
+	run     func(ctx context.Context, j store.Job) // runs one job to a final state
 	mu      sync.Mutex
 	cancel  map[string]context.CancelFunc // running jobs
 	changed map[string]chan struct{}      // closed at each change of the job
@@ -21,8 +22,8 @@ type jobs struct {
 	hook func(jobID string, state cohortv1.JobState)
 }
 
-func newJobs(n *Node) *jobs {
-	return &jobs{n: n, cancel: map[string]context.CancelFunc{}, changed: map[string]chan struct{}{}}
+func newJobs(e *env, run func(context.Context, store.Job)) *jobs {
+	return &jobs{e: e, run: run, cancel: map[string]context.CancelFunc{}, changed: map[string]chan struct{}{}}
 }
 
 // watch returns a channel closed at the job's next change.
@@ -49,16 +50,15 @@ func (js *jobs) notify(id string) {
 
 // start runs a submitted job in the background.
 func (js *jobs) start(j store.Job) {
-	ctx, cancel := context.WithCancel(js.n.ctx)
+	ctx, cancel := context.WithCancel(js.e.ctx)
 	js.mu.Lock()
 	js.cancel[j.ID] = cancel
 	js.mu.Unlock()
-	js.n.bg.Add(1)
+	js.e.bg.Add(1)
 	go func() {
-		defer js.n.bg.Done()
+		defer js.e.bg.Done()
 		defer js.stop(j.ID)
-		r := &jobRun{n: js.n, job: j}
-		r.run(ctx)
+		js.run(ctx, j)
 	}()
 }
 
@@ -76,22 +76,29 @@ func (js *jobs) stop(id string) {
 // peers' answers are gone with the process, and the buyer can resubmit.
 func (js *jobs) recover(ctx context.Context) error {
 	for tok := ""; ; {
-		rows, next, err := js.n.store.ListJobs(ctx, store.JobFilter{States: activeStates()}, tok, store.MaxPageSize)
+		rows, next, err := js.e.store.ListJobs(ctx, store.JobFilter{States: activeStates()}, tok, store.MaxPageSize)
 		if err != nil {
 			return fmt.Errorf("list unfinished jobs: %w", err)
 		}
 		for _, j := range rows {
 			from := j.State
-			j.State, j.Progress, j.UpdatedAt = int32(cohortv1.JobState_JOB_STATE_FAILED), "", js.n.now()
+			j.State, j.Progress, j.UpdatedAt = int32(cohortv1.JobState_JOB_STATE_FAILED), "", js.e.now()
 			j.Reason = "the coordinating node restarted while the job ran; nothing was released (submit it again)"
-			if err := js.n.store.UpdateJob(ctx, j, from); err != nil && !errors.Is(err, store.ErrConflict) {
+			if err := js.e.store.UpdateJob(ctx, j, from); err != nil && !errors.Is(err, store.ErrConflict) {
 				return fmt.Errorf("fail unfinished job %s: %w", j.ID, err)
 			}
-			js.n.log.Warn("unfinished job failed at start", "job", j.ID)
+			js.e.log.Warn("unfinished job failed at start", "job", j.ID)
 		}
 		if next == "" {
 			return nil
 		}
 		tok = next
+	}
+}
+
+func activeStates() []int32 {
+	return []int32{
+		int32(cohortv1.JobState_JOB_STATE_SUBMITTED), int32(cohortv1.JobState_JOB_STATE_ADMITTED),
+		int32(cohortv1.JobState_JOB_STATE_AGGREGATING), int32(cohortv1.JobState_JOB_STATE_RELEASING),
 	}
 }

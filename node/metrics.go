@@ -10,13 +10,13 @@ import (
 // metrics are the node's Prometheus series. With no registerer they are
 // still updated, just not exported.
 type metrics struct {
-	rpcs        *prometheus.CounterVec
-	rpcSeconds  *prometheus.HistogramVec
-	ingested    *prometheus.CounterVec
-	members     prometheus.Gauge
-	verifySecs  prometheus.Histogram
-	peerFailure *prometheus.CounterVec
-	jobs        *prometheus.CounterVec
+	rpcs            *prometheus.CounterVec
+	rpcSeconds      *prometheus.HistogramVec
+	contributions   *prometheus.CounterVec
+	registryMembers prometheus.Gauge
+	verifySecs      prometheus.Histogram
+	peerFailures    *prometheus.CounterVec
+	jobEvents       *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -28,25 +28,25 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "cohort_rpc_duration_seconds", Help: "gRPC call latency.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
 		}, []string{"surface", "method"}),
-		ingested: prometheus.NewCounterVec(prometheus.CounterOpts{
+		contributions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cohort_contributions_total", Help: "Contributions handled, by role (coordinator, peer) and result.",
 		}, []string{"role", "result"}),
-		members: prometheus.NewGauge(prometheus.GaugeOpts{
+		registryMembers: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "cohort_registry_members", Help: "Members in the registry.",
 		}),
 		verifySecs: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "cohort_proof_verify_seconds", Help: "Groth16 verification time per contribution.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 12),
 		}),
-		peerFailure: prometheus.NewCounterVec(prometheus.CounterOpts{
+		peerFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cohort_peer_call_failures_total", Help: "Failed calls to peers, by peer.",
 		}, []string{"peer"}),
-		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
+		jobEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cohort_jobs_total", Help: "Jobs coordinated by this node, by event (submitted, done, rejected, failed, cancelled).",
 		}, []string{"event"}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.rpcs, m.rpcSeconds, m.ingested, m.members, m.verifySecs, m.peerFailure, m.jobs} {
+		for _, c := range []prometheus.Collector{m.rpcs, m.rpcSeconds, m.contributions, m.registryMembers, m.verifySecs, m.peerFailures, m.jobEvents} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

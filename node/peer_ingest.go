@@ -33,7 +33,7 @@ func (s *peerService) AbortContribution(ctx context.Context, req *cohortv1.Abort
 		return nil, s.n.internal("delete contribution", err)
 	}
 	s.n.log.Info("contribution rolled back", "by", from, "dataset", req.GetDatasetId(), "reason", truncate(req.GetReason(), 1024))
-	s.n.metrics.ingested.WithLabelValues("peer", "rolled_back").Inc()
+	s.n.metrics.contributions.WithLabelValues("peer", "rolled_back").Inc()
 	return &cohortv1.AbortContributionResponse{Removed: true}, nil
 }
 

@@ -17,21 +17,22 @@ import (
 	"github.com/cohort-dev/cohort/store"
 )
 
-// registry is this node's copy of the federation's registry: the Merkle
+// registryTree is this node's copy of the federation's registry: the Merkle
 // tree of identity commitments, mirrored from the store. Every node applies
 // the same updates in the same order (the sequencer orders them), so every
 // node computes the same roots. mu serialises updates and guards tree.
-type registry struct {
-	n    *Node
-	mu   sync.Mutex
-	tree *merkle.Tree
-	head store.RegistryHead
+type registryTree struct {
+	e     *env
+	peers *peerConns
+	mu    sync.Mutex
+	tree  *merkle.Tree
+	head  store.RegistryHead
 }
 
 // loadRegistry rebuilds the tree from the store and checks it yields the
 // stored root.
-func loadRegistry(ctx context.Context, n *Node) (*registry, error) {
-	r := &registry{n: n}
+func loadRegistry(ctx context.Context, e *env, p *peerConns) (*registryTree, error) {
+	r := &registryTree{e: e, peers: p}
 	if err := r.reload(ctx); err != nil {
 		return nil, err
 	}
@@ -39,17 +40,17 @@ func loadRegistry(ctx context.Context, n *Node) (*registry, error) {
 }
 
 // reload rebuilds the tree from the store; callers hold mu (or are alone).
-func (r *registry) reload(ctx context.Context) error {
-	tree, err := merkle.New(r.n.opts.RegistryDepth)
+func (r *registryTree) reload(ctx context.Context) error {
+	tree, err := merkle.New(r.e.opts.RegistryDepth)
 	if err != nil {
 		return err
 	}
-	head, err := r.n.store.RegistryHead(ctx)
+	head, err := r.e.store.RegistryHead(ctx)
 	if err != nil {
 		return fmt.Errorf("node: registry: %w", err)
 	}
 	for from := uint64(0); from < head.Size; {
-		ms, err := r.n.store.Members(ctx, from, store.MaxPageSize)
+		ms, err := r.e.store.Members(ctx, from, store.MaxPageSize)
 		if err != nil {
 			return fmt.Errorf("node: registry: %w", err)
 		}
@@ -76,12 +77,12 @@ func (r *registry) reload(ctx context.Context) error {
 		return fmt.Errorf("node: registry: rebuilt root differs from the stored root at version %d", head.Version)
 	}
 	r.tree, r.head = tree, head
-	r.n.metrics.members.Set(float64(tree.Len()))
+	r.e.metrics.registryMembers.Set(float64(tree.Len()))
 	return nil
 }
 
 // root is the current root (the empty tree's root before any member).
-func (r *registry) root() [32]byte { return feBytes(r.tree.Root()) }
+func (r *registryTree) root() [32]byte { return feBytes(r.tree.Root()) }
 
 // feBytes is the 32-byte big-endian canonical encoding of a field element
 // (callable on a value, unlike fr.Element.Bytes).
@@ -102,7 +103,7 @@ func fieldBytes(b []byte, what string) (fr.Element, error) {
 // register admits ic, on the sequencer. A commitment already in the
 // registry is answered with its membership; the update that admitted it
 // is pushed again so that a peer that missed it catches up.
-func (r *registry) register(ctx context.Context, icb []byte, token string) (*cohortv1.ProposeRegistrationResponse, error) {
+func (r *registryTree) register(ctx context.Context, icb []byte, token string) (*cohortv1.ProposeRegistrationResponse, error) {
 	ic, err := fieldBytes(icb, "identity_commitment")
 	if err != nil {
 		return nil, err
@@ -116,43 +117,43 @@ func (r *registry) register(ctx context.Context, icb []byte, token string) (*coh
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	key := ic.Bytes()
-	if m, err := r.n.store.FindMember(ctx, key); err == nil {
+	if m, err := r.e.store.FindMember(ctx, key); err == nil {
 		if err := r.push(ctx); err != nil {
 			return nil, err
 		}
 		return &cohortv1.ProposeRegistrationResponse{MemberIndex: m.Index, Root: bytesOf(r.root()), Sequence: r.head.Version}, nil
 	} else if !errors.Is(err, store.ErrNotFound) {
-		return nil, r.n.internal("find member", err)
+		return nil, r.e.internal("find member", err)
 	}
 	switch {
-	case token == "" && r.n.opts.OpenAdmission:
+	case token == "" && r.e.opts.OpenAdmission:
 	case token == "":
 		return nil, status.Error(codes.PermissionDenied, "invite_token is required (this federation admits by invitation)")
 	default:
 		h := sha256.Sum256([]byte(token))
-		err := r.n.store.UseInvite(ctx, h, r.n.now())
+		err := r.e.store.UseInvite(ctx, h, r.e.now())
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			return nil, status.Error(codes.PermissionDenied, "unknown invite token")
 		case errors.Is(err, store.ErrConflict):
 			return nil, status.Error(codes.PermissionDenied, "invite token already used or expired")
 		case err != nil:
-			return nil, r.n.internal("use invite", err)
+			return nil, r.e.internal("use invite", err)
 		}
 	}
-	at := time.Unix(r.n.now().Unix(), 0)
+	at := time.Unix(r.e.now().Unix(), 0)
 	if _, err := r.tree.Append(ic); err != nil {
 		return nil, status.Errorf(codes.ResourceExhausted, "registry full: %v", err)
 	}
 	root := r.root()
-	idx, err := r.n.store.AppendMember(ctx, r.head.Version, key, root, at)
+	idx, err := r.e.store.AppendMember(ctx, r.head.Version, key, root, at)
 	if err != nil {
 		_ = r.reload(ctx)
-		return nil, r.n.internal("append member", err)
+		return nil, r.e.internal("append member", err)
 	}
 	r.head = store.RegistryHead{Version: r.head.Version + 1, Size: idx + 1, Root: root, At: at}
-	r.n.metrics.members.Set(float64(r.tree.Len()))
-	r.n.log.Info("registry: member admitted", "index", idx, "sequence", r.head.Version)
+	r.e.metrics.registryMembers.Set(float64(r.tree.Len()))
+	r.e.log.Info("registry: member admitted", "index", idx, "sequence", r.head.Version)
 	if err := r.push(ctx); err != nil {
 		return nil, err
 	}
@@ -162,7 +163,7 @@ func (r *registry) register(ctx context.Context, icb []byte, token string) (*coh
 // push sends the latest update to every peer and waits for all of them: a
 // peer behind by more than one update fetches the rest from the sequencer.
 // Callers hold mu.
-func (r *registry) push(ctx context.Context) error {
+func (r *registryTree) push(ctx context.Context) error {
 	if r.head.Version == 0 {
 		return nil
 	}
@@ -170,10 +171,10 @@ func (r *registry) push(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	_, errs := fanOut(ctx, r.n, func(ctx context.Context, i uint32, c cohortv1.PeerServiceClient) (*cohortv1.ApplyRegistrationResponse, error) {
+	_, errs := fanOut(ctx, r.peers, func(ctx context.Context, i uint32, c cohortv1.PeerServiceClient) (*cohortv1.ApplyRegistrationResponse, error) {
 		resp, err := c.ApplyRegistration(ctx, &cohortv1.ApplyRegistrationRequest{Update: u})
 		if err == nil {
-			r.n.peers.noteSequence(i, resp.GetSequence())
+			r.peers.noteSequence(i, resp.GetSequence())
 		}
 		return resp, err
 	})
@@ -185,29 +186,29 @@ func (r *registry) push(ctx context.Context) error {
 }
 
 // update reconstructs the update of a version from the store's log.
-func (r *registry) update(ctx context.Context, version uint64) (*cohortv1.RegistryUpdate, error) {
+func (r *registryTree) update(ctx context.Context, version uint64) (*cohortv1.RegistryUpdate, error) {
 	us, err := r.updates(ctx, version-1, 1)
 	if err != nil {
 		return nil, err
 	}
 	if len(us) != 1 {
-		return nil, r.n.internal("registry log", fmt.Errorf("version %d missing", version))
+		return nil, r.e.internal("registry log", fmt.Errorf("version %d missing", version))
 	}
 	return us[0], nil
 }
 
 // updates returns up to limit updates after version after, from the store.
-func (r *registry) updates(ctx context.Context, after uint64, limit int) ([]*cohortv1.RegistryUpdate, error) {
+func (r *registryTree) updates(ctx context.Context, after uint64, limit int) ([]*cohortv1.RegistryUpdate, error) {
 	var prev [32]byte
 	from := after
 	if after == 0 {
-		prev = feBytes(circuitsEmptyRoot(r.n.opts.RegistryDepth))
+		prev = feBytes(circuitsEmptyRoot(r.e.opts.RegistryDepth))
 	} else {
 		from = after - 1
 	}
-	roots, err := r.n.store.Roots(ctx, from, limit+1)
+	roots, err := r.e.store.Roots(ctx, from, limit+1)
 	if err != nil {
-		return nil, r.n.internal("registry log", err)
+		return nil, r.e.internal("registry log", err)
 	}
 	var out []*cohortv1.RegistryUpdate
 	var prevSize uint64
@@ -220,11 +221,11 @@ func (r *registry) updates(ctx context.Context, after uint64, limit int) ([]*coh
 			break
 		}
 		if rr.Size != prevSize+1 {
-			return nil, r.n.internal("registry log", fmt.Errorf("version %d is not an addition", rr.Version))
+			return nil, r.e.internal("registry log", fmt.Errorf("version %d is not an addition", rr.Version))
 		}
-		ms, err := r.n.store.Members(ctx, rr.Size-1, 1)
+		ms, err := r.e.store.Members(ctx, rr.Size-1, 1)
 		if err != nil || len(ms) != 1 {
-			return nil, r.n.internal("registry log", fmt.Errorf("member %d: %v", rr.Size-1, err))
+			return nil, r.e.internal("registry log", fmt.Errorf("member %d: %v", rr.Size-1, err))
 		}
 		out = append(out, &cohortv1.RegistryUpdate{
 			Sequence:           rr.Version,
@@ -241,12 +242,12 @@ func (r *registry) updates(ctx context.Context, after uint64, limit int) ([]*coh
 }
 
 // apply applies one update from the sequencer; callers hold mu.
-func (r *registry) apply(ctx context.Context, u *cohortv1.RegistryUpdate) error {
+func (r *registryTree) apply(ctx context.Context, u *cohortv1.RegistryUpdate) error {
 	if u.GetSequence() <= r.head.Version {
 		if len(u.GetRoot()) != 32 {
 			return status.Errorf(codes.InvalidArgument, "update %d: root of %d bytes, want 32", u.GetSequence(), len(u.GetRoot()))
 		}
-		rr, err := r.n.store.FindRoot(ctx, [32]byte(u.GetRoot()))
+		rr, err := r.e.store.FindRoot(ctx, [32]byte(u.GetRoot()))
 		if err != nil || rr.Version != u.GetSequence() {
 			return status.Errorf(codes.InvalidArgument, "update %d: this node recorded another root at that sequence", u.GetSequence())
 		}
@@ -278,21 +279,21 @@ func (r *registry) apply(ctx context.Context, u *cohortv1.RegistryUpdate) error 
 		return status.Errorf(codes.InvalidArgument, "update %d: recomputed root differs from the update's", u.GetSequence())
 	}
 	at := time.Unix(u.GetOrderedAt(), 0)
-	if _, err := r.n.store.AppendMember(ctx, r.head.Version, ic.Bytes(), root, at); err != nil {
+	if _, err := r.e.store.AppendMember(ctx, r.head.Version, ic.Bytes(), root, at); err != nil {
 		_ = r.reload(ctx)
-		return r.n.internal("append member", err)
+		return r.e.internal("append member", err)
 	}
 	r.head = store.RegistryHead{Version: u.GetSequence(), Size: uint64(r.tree.Len()), Root: root, At: at}
-	r.n.metrics.members.Set(float64(r.tree.Len()))
+	r.e.metrics.registryMembers.Set(float64(r.tree.Len()))
 	return nil
 }
 
 // catchUp fetches and applies every update the sequencer has and this node
 // lacks; callers hold mu.
-func (r *registry) catchUp(ctx context.Context) error {
-	seq := r.n.opts.Sequencer
+func (r *registryTree) catchUp(ctx context.Context) error {
+	seq := r.e.opts.Sequencer
 	for {
-		resp, err := call(ctx, r.n, seq, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.GetRegistryStateResponse, error) {
+		resp, err := call(ctx, r.peers, seq, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.GetRegistryStateResponse, error) {
 			return c.GetRegistryState(ctx, &cohortv1.GetRegistryStateRequest{AfterSequence: r.head.Version, PageSize: 1000})
 		})
 		if err != nil {
@@ -311,7 +312,7 @@ func (r *registry) catchUp(ctx context.Context) error {
 
 // catchUpLoop brings a non-sequencer node up to date after a start, retrying
 // until it succeeds once or the node stops.
-func (r *registry) catchUpLoop(ctx context.Context) {
+func (r *registryTree) catchUpLoop(ctx context.Context) {
 	for delay := 200 * time.Millisecond; ; delay = min(2*delay, 10*time.Second) {
 		r.mu.Lock()
 		err := r.catchUp(ctx)
@@ -319,7 +320,7 @@ func (r *registry) catchUpLoop(ctx context.Context) {
 		if err == nil {
 			return
 		}
-		r.n.log.Debug("registry: catch-up", "error", err)
+		r.e.log.Debug("registry: catch-up", "error", err)
 		select {
 		case <-ctx.Done():
 			return
@@ -331,23 +332,23 @@ func (r *registry) catchUpLoop(ctx context.Context) {
 // rootValid decides whether a proof made against root may be accepted now:
 // the current root always, a superseded one for RootWindow after it was
 // superseded.
-func (r *registry) rootValid(ctx context.Context, root [32]byte) error {
-	rr, err := r.n.store.FindRoot(ctx, root)
+func (r *registryTree) rootValid(ctx context.Context, root [32]byte) error {
+	rr, err := r.e.store.FindRoot(ctx, root)
 	if errors.Is(err, store.ErrNotFound) {
 		return status.Error(codes.FailedPrecondition, "unknown registry root: the proof was made against a root this federation never had")
 	}
 	if err != nil {
-		return r.n.internal("find root", err)
+		return r.e.internal("find root", err)
 	}
-	if !rr.Current() && r.n.now().Sub(rr.SupersededAt) > r.n.opts.RootWindow {
+	if !rr.Current() && r.e.now().Sub(rr.SupersededAt) > r.e.opts.RootWindow {
 		return status.Errorf(codes.FailedPrecondition, "registry root expired: superseded at %s, older than the %s window; fetch a fresh membership path",
-			rr.SupersededAt.UTC().Format(time.RFC3339), r.n.opts.RootWindow)
+			rr.SupersededAt.UTC().Format(time.RFC3339), r.e.opts.RootWindow)
 	}
 	return nil
 }
 
 // path returns a member's Merkle path under the current root.
-func (r *registry) path(index uint64) (*cohortv1.GetMembershipPathResponse, error) {
+func (r *registryTree) path(index uint64) (*cohortv1.GetMembershipPathResponse, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if index >= uint64(r.tree.Len()) {

@@ -15,7 +15,7 @@ import (
 // here and answered without its detail.
 
 // internal logs err and returns an Internal status that does not leak it.
-func (n *Node) internal(what string, err error) error {
+func (n *env) internal(what string, err error) error {
 	n.log.Error(what, "error", err)
 	return status.Errorf(codes.Internal, "%s failed on node %d", what, n.opts.Index)
 }
@@ -40,7 +40,7 @@ func peerRefusal(err error) error {
 
 // listStatus is the status of a failed page of a list: a page token the
 // store refuses is the caller's (InvalidArgument), anything else internal.
-func (n *Node) listStatus(what string, err error) error {
+func (n *env) listStatus(what string, err error) error {
 	if errors.Is(err, store.ErrInvalid) {
 		return status.Error(codes.InvalidArgument, "page_token is malformed")
 	}
@@ -51,7 +51,7 @@ func (n *Node) listStatus(what string, err error) error {
 // what it names does not exist, exists already, is in another state, is
 // at its limit, or is malformed — with msg as the message; any other error
 // is internal.
-func (n *Node) storeStatus(what string, err error, msg string) error {
+func (n *env) storeStatus(what string, err error, msg string) error {
 	for _, m := range []struct {
 		sentinel error
 		code     codes.Code

@@ -1,0 +1,38 @@
+package node
+
+import (
+	"sync"
+
+	"github.com/cohort-dev/cohort/dataset"
+	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// ceremonies is a peer's state of the ceremonies it takes part in. It is
+// kept in memory: a node restarted mid-ceremony makes that ceremony fail.
+type ceremonies struct {
+	mu sync.Mutex
+	m  map[string]*ceremony
+}
+
+type ceremony struct {
+	info        *cohortv1.CeremonyInfo
+	desc        *cohortv1.DatasetDescriptor
+	ds          *dataset.Dataset
+	coordinator uint32
+	mine        map[[2]int][32]byte // (phase, index) → SHA-256 of this node's contribution
+	busy        bool
+}
+
+func newCeremonies() *ceremonies { return &ceremonies{m: map[string]*ceremony{}} }
+
+func (c *ceremonies) get(id string) (*ceremony, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cer, ok := c.m[id]
+	if !ok {
+		return nil, status.Errorf(codes.NotFound, "no ceremony %q on this node", id)
+	}
+	return cer, nil
+}
