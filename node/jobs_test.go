@@ -19,6 +19,7 @@ import (
 	"github.com/cohort-dev/cohort/audit"
 	"github.com/cohort-dev/cohort/blob"
 	"github.com/cohort-dev/cohort/circuits"
+	"github.com/cohort-dev/cohort/enclave/stats/reference"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/schema"
 	"github.com/cohort-dev/cohort/store"
@@ -224,7 +225,7 @@ func TestJobs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkAgainstPlaintext(t, res.GetResult(), eligible)
+		checkAgainstPlaintext(t, s, res.GetResult(), eligible)
 		checkTranscript(t, f, res.GetResult())
 
 		// The same request id and spec is the same job; another spec is refused.
@@ -491,31 +492,22 @@ func checkBundleVerifies(t *testing.T, f *testFederation, res *cohortv1.Result) 
 }
 
 // checkAgainstPlaintext compares a result of TestJobs's spec with the same
-// statistics computed directly from the records.
-func checkAgainstPlaintext(t *testing.T, res *cohortv1.Result, recs []schema.Record) {
+// statistics computed from the records by package reference, in exact
+// rationals: the count, the mean and the variance must match exactly, and
+// every released float64 must be within a relative 1e-9 of the exact
+// value rounded once.
+func checkAgainstPlaintext(t *testing.T, s *schema.Schema, res *cohortv1.Result, recs []schema.Record) {
 	t.Helper()
-	num := func(r schema.Record, f string) float64 {
-		v, err := strconvValue(r[f].String())
+	ref, err := reference.New(s, recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	must := func(x *big.Rat, err error) *big.Rat {
+		t.Helper()
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("reference: %v", err)
 		}
-		return v
-	}
-	n := float64(len(recs))
-	mean := func(f string) float64 {
-		var s float64
-		for _, r := range recs {
-			s += num(r, f)
-		}
-		return s / n
-	}
-	cov := func(a, b string) float64 {
-		ma, mb := mean(a), mean(b)
-		var s float64
-		for _, r := range recs {
-			s += (num(r, a) - ma) * (num(r, b) - mb)
-		}
-		return s / (n - 1)
+		return x
 	}
 	close := func(what string, got, want float64) {
 		t.Helper()
@@ -523,56 +515,59 @@ func checkAgainstPlaintext(t *testing.T, res *cohortv1.Result, recs []schema.Rec
 			t.Errorf("%s = %v, want %v", what, got, want)
 		}
 	}
+	exact := func(what string, got *cohortv1.Number, want *big.Rat) {
+		t.Helper()
+		if got.GetExact() != want.RatString() {
+			t.Errorf("%s exact %s, want %s", what, got.GetExact(), want.RatString())
+		}
+		w, _ := want.Float64()
+		close(what, got.GetValue(), w)
+	}
 	outs := res.GetOutputs()
-	if res.GetCohortSize() != uint64(len(recs)) || len(outs) != 7 {
+	if res.GetCohortSize() != uint64(ref.Len()) || len(outs) != 7 {
 		t.Fatalf("cohort %d with %d outputs", res.GetCohortSize(), len(outs))
 	}
-	if got := outs[0].GetScalar().GetExact(); got != fmt.Sprint(len(recs)) {
-		t.Errorf("count %s, want %d", got, len(recs))
-	}
-	var ageSum int64
-	for _, r := range recs {
-		ageSum += int64(num(r, "age"))
-	}
-	if got, want := outs[1].GetScalar().GetExact(), new(big.Rat).SetFrac64(ageSum, int64(len(recs))).RatString(); got != want {
-		t.Errorf("mean age exact %s, want %s", got, want)
-	}
-	close("mean age", outs[1].GetScalar().GetValue(), mean("age"))
-	close("variance sleep_h", outs[2].GetScalar().GetValue(), cov("sleep_h", "sleep_h"))
-	counts := map[string]uint64{}
-	smokers := map[string]uint64{}
-	for _, r := range recs {
-		counts[r["region"].String()]++
-		smokers[r["smoker"].String()]++
-	}
-	for _, b := range outs[3].GetHistogram().GetBins() {
-		if b.GetCount() != counts[b.GetValue()] {
-			t.Errorf("region %s: %d, want %d", b.GetValue(), b.GetCount(), counts[b.GetValue()])
+	exact("count", outs[0].GetScalar(), big.NewRat(int64(ref.Len()), 1))
+	exact("mean age", outs[1].GetScalar(), must(ref.Mean("age")))
+	exact("variance sleep_h", outs[2].GetScalar(), must(ref.Variance("sleep_h")))
+	for _, h := range []struct {
+		i     int
+		field string
+	}{{3, "region"}, {4, "smoker"}} {
+		i, field := h.i, h.field
+		want, err := ref.Histogram(field)
+		if err != nil {
+			t.Fatalf("reference: %v", err)
 		}
-	}
-	for _, b := range outs[4].GetHistogram().GetBins() {
-		if b.GetCount() != smokers[b.GetValue()] {
-			t.Errorf("smoker %s: %d, want %d", b.GetValue(), b.GetCount(), smokers[b.GetValue()])
+		var total uint64
+		for _, b := range outs[i].GetHistogram().GetBins() {
+			if b.GetCount() != want[b.GetValue()] {
+				t.Errorf("%s %s: %d, want %d", field, b.GetValue(), b.GetCount(), want[b.GetValue()])
+			}
+			total += b.GetCount()
+		}
+		if total != uint64(ref.Len()) {
+			t.Errorf("histogram of %s counts %d records, want %d", field, total, ref.Len())
 		}
 	}
 	m := outs[5].GetMatrix().GetEntries()
-	close("corr(age, steps)", m[1].GetValue(), cov("age", "steps")/math.Sqrt(cov("age", "age")*cov("steps", "steps")))
-	reg := outs[6].GetRegression()
-	slope := cov("age", "resting_hr") / cov("age", "age")
-	close("slope", reg.GetCoefficients()[0], slope)
-	close("intercept", reg.GetIntercept(), mean("resting_hr")-slope*mean("age"))
-}
-
-// strconvValue reads a record value's display form as a number ("true" and
-// "false" as 1 and 0).
-func strconvValue(s string) (float64, error) {
-	switch s {
-	case "true":
-		return 1, nil
-	case "false":
-		return 0, nil
+	if len(m) != 4 {
+		t.Fatalf("correlation matrix of %d entries, want 2×2", len(m))
 	}
-	var v float64
-	_, err := fmt.Sscan(s, &v)
-	return v, err
+	r, err := ref.Correlation("age", "steps")
+	if err != nil {
+		t.Fatalf("reference: %v", err)
+	}
+	close("corr(age, steps)", m[1].GetValue(), r)
+	reg := outs[6].GetRegression()
+	fit, err := ref.LinearRegression("resting_hr", []string{"age"}, 0)
+	if err != nil {
+		t.Fatalf("reference: %v", err)
+	}
+	if len(reg.GetCoefficients()) != 1 {
+		t.Fatalf("regression with %d coefficients, want 1", len(reg.GetCoefficients()))
+	}
+	close("slope", reg.GetCoefficients()[0], fit.Coefficients[0])
+	close("intercept", reg.GetIntercept(), fit.Intercept)
+	close("R²", reg.GetR2(), fit.R2)
 }
