@@ -250,7 +250,7 @@ func TestHEBackend(t *testing.T) {
 		if res.GetBackend() != cohortv1.Backend_BACKEND_HE || res.GetCohortSize() != 4 {
 			t.Fatalf("backend %s, cohort %d", res.GetBackend(), res.GetCohortSize())
 		}
-		checkAgainstPlaintext(t, res, h.recs)
+		checkAgainstPlaintext(t, h.ds.Schema, res, h.recs)
 		checkBundleVerifies(t, f, res)
 	})
 	if first == nil {
@@ -296,7 +296,7 @@ func TestHEBackend(t *testing.T) {
 		if res == nil {
 			t.Fatalf("second job over the same cohort ended %s: %s", job.GetState(), job.GetReason())
 		}
-		checkAgainstPlaintext(t, res, h.recs)
+		checkAgainstPlaintext(t, h.ds.Schema, res, h.recs)
 	})
 
 	t.Run("one node down still releases", func(t *testing.T) {
@@ -309,7 +309,7 @@ func TestHEBackend(t *testing.T) {
 		if res.GetCohortSize() != 5 {
 			t.Fatalf("cohort %d, want 5", res.GetCohortSize())
 		}
-		checkAgainstPlaintext(t, res, h.recs)
+		checkAgainstPlaintext(t, h.ds.Schema, res, h.recs)
 		checkBundleVerifies(t, f, res)
 		// The fresh aggregate was decrypted by nodes 0 and 2.
 		own, err := f.nodes[0].n.selectCohort(ctx, h.ds, job.GetJobId(), spec, time.Now())

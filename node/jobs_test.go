@@ -1,12 +1,14 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"math/big"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,6 +21,7 @@ import (
 	"github.com/cohort-dev/cohort/audit"
 	"github.com/cohort-dev/cohort/blob"
 	"github.com/cohort-dev/cohort/circuits"
+	"github.com/cohort-dev/cohort/enclave/stats/reference"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/schema"
 	"github.com/cohort-dev/cohort/store"
@@ -117,8 +120,8 @@ func fitness(age, steps, hr int64, sleep int64, smoker bool, region string) sche
 // TestJobs runs jobs end to end on a 3-node federation over real gRPC:
 // eligibility (revoked, expired, unconsented purpose, epoch outside the
 // range and a contributor's own minimum all excluded), results against the
-// plaintext, the release policy, buyer isolation, cancellation, refusals by
-// peers and a node down.
+// plaintext, the release policy, buyer isolation, the active-job cap,
+// cancellation, refusals by peers (one partial per job) and a node down.
 func TestJobs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("proves records and runs a federation")
@@ -224,7 +227,7 @@ func TestJobs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkAgainstPlaintext(t, res.GetResult(), eligible)
+		checkAgainstPlaintext(t, s, res.GetResult(), eligible)
 		checkTranscript(t, f, res.GetResult())
 
 		// The same request id and spec is the same job; another spec is refused.
@@ -387,6 +390,136 @@ func TestJobs(t *testing.T) {
 		wantCode(t, "no token", err, codes.Unauthenticated)
 	})
 
+	t.Run("a buyer's active jobs are capped", func(t *testing.T) {
+		// MaxActiveJobs jobs of dave's held at ADMITTED on node 1: the next
+		// is refused and recorded nowhere; a retry is still answered.
+		const via = 1
+		dave := f.buyer(t, via, "dave")
+		bc := f.buyerClient(via)
+		count := &cohortv1.JobSpec{DatasetId: spec.GetDatasetId(), EpochFrom: cur, EpochTo: cur, Purpose: "public-health",
+			Outputs: []*cohortv1.Output{{Kind: cohortv1.OutputKind_OUTPUT_KIND_COUNT}}}
+		held, release := make(chan string, MaxActiveJobs), make(chan struct{})
+		f.nodes[via].n.jobs.hook = func(id string, st cohortv1.JobState) {
+			if st == cohortv1.JobState_JOB_STATE_ADMITTED {
+				held <- id
+				<-release
+			}
+		}
+		var released bool
+		unblock := func() {
+			if !released {
+				released = true
+				close(release)
+			}
+		}
+		defer func() {
+			unblock()
+			f.nodes[via].n.jobs.hook = nil
+		}()
+		var ids []string
+		for i := range MaxActiveJobs {
+			sub, err := bc.SubmitJob(dave, &cohortv1.SubmitJobRequest{Spec: count, RequestId: fmt.Sprintf("cap-%d", i)})
+			if err != nil {
+				t.Fatalf("job %d of %d: %v", i+1, MaxActiveJobs, err)
+			}
+			ids = append(ids, sub.GetJob().GetJobId())
+		}
+		for range MaxActiveJobs {
+			<-held
+		}
+		listed := func() int {
+			t.Helper()
+			list, err := bc.ListJobs(dave, &cohortv1.ListJobsRequest{PageSize: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(list.GetJobs())
+		}
+
+		_, err := bc.SubmitJob(dave, &cohortv1.SubmitJobRequest{Spec: count, RequestId: "cap-over"})
+		wantCode(t, "one job over the cap", err, codes.ResourceExhausted)
+		wantMessage(t, "one job over the cap", err, `buyer "dave"`, fmt.Sprintf("%d active jobs", MaxActiveJobs))
+		if n := listed(); n != MaxActiveJobs {
+			t.Errorf("dave lists %d jobs after a refused submission, want %d", n, MaxActiveJobs)
+		}
+		again, err := bc.SubmitJob(dave, &cohortv1.SubmitJobRequest{Spec: count, RequestId: "cap-0"})
+		if err != nil || again.GetJob().GetJobId() != ids[0] {
+			t.Errorf("retry of an admitted request at the cap: %v, job %s, want %s", err, again.GetJob().GetJobId(), ids[0])
+		}
+		if n := listed(); n != MaxActiveJobs {
+			t.Errorf("dave lists %d jobs after a retry, want %d", n, MaxActiveJobs)
+		}
+
+		unblock()
+		for _, id := range ids {
+			if job, _ := f.awaitJob(t, dave, via, id); job.GetState() != cohortv1.JobState_JOB_STATE_DONE {
+				t.Errorf("held job %s ended %s: %s", id, job.GetState(), job.GetReason())
+			}
+		}
+	})
+
+	t.Run("a peer releases one partial per job", func(t *testing.T) {
+		at := clock().Unix()
+		prepare := func(peer uint32, id string) []byte {
+			t.Helper()
+			prep, err := call(ctx, f.nodes[0].n, peer, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.PrepareJobResponse, error) {
+				return c.PrepareJob(ctx, &cohortv1.PrepareJobRequest{JobId: id, Spec: spec, JobTime: at})
+			})
+			if err != nil {
+				t.Fatalf("prepare %s on node %d: %v", id, peer, err)
+			}
+			return prep.GetSet().GetDigest()
+		}
+		partial := func(req *cohortv1.ComputePartialRequest) (*cohortv1.ComputePartialResponse, error) {
+			return call(ctx, f.nodes[0].n, 2, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.ComputePartialResponse, error) {
+				return c.ComputePartial(ctx, req)
+			})
+		}
+		const id = "job-once"
+		digest := prepare(2, id)
+		req := &cohortv1.ComputePartialRequest{JobId: id, Spec: spec, JobTime: at, SetDigest: digest}
+		first, err := partial(req)
+		if err != nil || len(first.GetPartial()) == 0 {
+			t.Fatalf("partial: %v (%d bytes)", err, len(first.GetPartial()))
+		}
+		again, err := partial(req)
+		if err != nil || !bytes.Equal(again.GetPartial(), first.GetPartial()) || !slices.Equal(again.GetCoordinates(), first.GetCoordinates()) {
+			t.Fatalf("the same request again: %v, %d bytes, the same: %t", err, len(again.GetPartial()), bytes.Equal(again.GetPartial(), first.GetPartial()))
+		}
+		rec, err := f.nodes[2].store.GetPeerJob(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.State != store.PeerJobPartialReleased || !bytes.Equal(rec.Partial, first.GetPartial()) ||
+			rec.Coordinator != 0 || rec.SetDigest != [32]byte(digest) || rec.Cohort != 5 {
+			t.Fatalf("node 2's record: %s, coordinator %d, cohort %d, %d bytes released, the partial answered: %t",
+				rec.State, rec.Coordinator, rec.Cohort, len(rec.Partial), bytes.Equal(rec.Partial, first.GetPartial()))
+		}
+
+		// The same job id with another spec: refused, the record unchanged.
+		other := &cohortv1.JobSpec{DatasetId: spec.GetDatasetId(), EpochFrom: cur, EpochTo: cur, Purpose: "public-health",
+			Outputs: []*cohortv1.Output{{Kind: cohortv1.OutputKind_OUTPUT_KIND_COUNT}}}
+		_, err = partial(&cohortv1.ComputePartialRequest{JobId: id, Spec: other, JobTime: at, SetDigest: digest})
+		wantCode(t, "a partial for the job with another spec", err, codes.FailedPrecondition)
+		wantMessage(t, "a partial for the job with another spec", err, id, "another spec")
+		after, err := f.nodes[2].store.GetPeerJob(ctx, id)
+		if err != nil || after.State != rec.State || !bytes.Equal(after.Partial, rec.Partial) || after.SpecDigest != rec.SpecDigest ||
+			after.SetDigest != rec.SetDigest || !after.UpdatedAt.Equal(rec.UpdatedAt) {
+			t.Fatalf("node 2's record changed after a refusal: %s, %d bytes (%v)", after.State, len(after.Partial), err)
+		}
+
+		// A coordinator that prepared node 1 but never node 2 gets nothing
+		// from node 2, whose digest of the cohort is the same.
+		const unprepared = "job-unprepared"
+		digest = prepare(1, unprepared)
+		_, err = partial(&cohortv1.ComputePartialRequest{JobId: unprepared, Spec: spec, JobTime: at, SetDigest: digest})
+		wantCode(t, "a partial for a job never prepared", err, codes.FailedPrecondition)
+		wantMessage(t, "a partial for a job never prepared", err, "node 2 did not prepare job "+unprepared)
+		if _, err := f.nodes[2].store.GetPeerJob(ctx, unprepared); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("node 2's record of a job it refused: %v", err)
+		}
+	})
+
 	t.Run("cancel a running job", func(t *testing.T) {
 		held, release := make(chan string, 1), make(chan struct{})
 		f.nodes[2].n.jobs.hook = func(id string, st cohortv1.JobState) {
@@ -431,6 +564,17 @@ func TestJobs(t *testing.T) {
 			t.Fatalf("job %s: %q", job.GetState(), job.GetReason())
 		}
 	})
+}
+
+// wantMessage checks that err's status message names every one of words.
+func wantMessage(t *testing.T, what string, err error, words ...string) {
+	t.Helper()
+	msg := status.Convert(err).Message()
+	for _, w := range words {
+		if !strings.Contains(msg, w) {
+			t.Errorf("%s: %q does not name %q", what, msg, w)
+		}
+	}
 }
 
 // checkTranscript fetches the job's transcript bundle from its coordinator
@@ -491,31 +635,22 @@ func checkBundleVerifies(t *testing.T, f *testFederation, res *cohortv1.Result) 
 }
 
 // checkAgainstPlaintext compares a result of TestJobs's spec with the same
-// statistics computed directly from the records.
-func checkAgainstPlaintext(t *testing.T, res *cohortv1.Result, recs []schema.Record) {
+// statistics computed from the records by package reference, in exact
+// rationals: the count, the mean and the variance must match exactly, and
+// every released float64 must be within a relative 1e-9 of the exact
+// value rounded once.
+func checkAgainstPlaintext(t *testing.T, s *schema.Schema, res *cohortv1.Result, recs []schema.Record) {
 	t.Helper()
-	num := func(r schema.Record, f string) float64 {
-		v, err := strconvValue(r[f].String())
+	ref, err := reference.New(s, recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	must := func(x *big.Rat, err error) *big.Rat {
+		t.Helper()
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("reference: %v", err)
 		}
-		return v
-	}
-	n := float64(len(recs))
-	mean := func(f string) float64 {
-		var s float64
-		for _, r := range recs {
-			s += num(r, f)
-		}
-		return s / n
-	}
-	cov := func(a, b string) float64 {
-		ma, mb := mean(a), mean(b)
-		var s float64
-		for _, r := range recs {
-			s += (num(r, a) - ma) * (num(r, b) - mb)
-		}
-		return s / (n - 1)
+		return x
 	}
 	close := func(what string, got, want float64) {
 		t.Helper()
@@ -523,56 +658,59 @@ func checkAgainstPlaintext(t *testing.T, res *cohortv1.Result, recs []schema.Rec
 			t.Errorf("%s = %v, want %v", what, got, want)
 		}
 	}
+	exact := func(what string, got *cohortv1.Number, want *big.Rat) {
+		t.Helper()
+		if got.GetExact() != want.RatString() {
+			t.Errorf("%s exact %s, want %s", what, got.GetExact(), want.RatString())
+		}
+		w, _ := want.Float64()
+		close(what, got.GetValue(), w)
+	}
 	outs := res.GetOutputs()
-	if res.GetCohortSize() != uint64(len(recs)) || len(outs) != 7 {
+	if res.GetCohortSize() != uint64(ref.Len()) || len(outs) != 7 {
 		t.Fatalf("cohort %d with %d outputs", res.GetCohortSize(), len(outs))
 	}
-	if got := outs[0].GetScalar().GetExact(); got != fmt.Sprint(len(recs)) {
-		t.Errorf("count %s, want %d", got, len(recs))
-	}
-	var ageSum int64
-	for _, r := range recs {
-		ageSum += int64(num(r, "age"))
-	}
-	if got, want := outs[1].GetScalar().GetExact(), new(big.Rat).SetFrac64(ageSum, int64(len(recs))).RatString(); got != want {
-		t.Errorf("mean age exact %s, want %s", got, want)
-	}
-	close("mean age", outs[1].GetScalar().GetValue(), mean("age"))
-	close("variance sleep_h", outs[2].GetScalar().GetValue(), cov("sleep_h", "sleep_h"))
-	counts := map[string]uint64{}
-	smokers := map[string]uint64{}
-	for _, r := range recs {
-		counts[r["region"].String()]++
-		smokers[r["smoker"].String()]++
-	}
-	for _, b := range outs[3].GetHistogram().GetBins() {
-		if b.GetCount() != counts[b.GetValue()] {
-			t.Errorf("region %s: %d, want %d", b.GetValue(), b.GetCount(), counts[b.GetValue()])
+	exact("count", outs[0].GetScalar(), big.NewRat(int64(ref.Len()), 1))
+	exact("mean age", outs[1].GetScalar(), must(ref.Mean("age")))
+	exact("variance sleep_h", outs[2].GetScalar(), must(ref.Variance("sleep_h")))
+	for _, h := range []struct {
+		i     int
+		field string
+	}{{3, "region"}, {4, "smoker"}} {
+		i, field := h.i, h.field
+		want, err := ref.Histogram(field)
+		if err != nil {
+			t.Fatalf("reference: %v", err)
 		}
-	}
-	for _, b := range outs[4].GetHistogram().GetBins() {
-		if b.GetCount() != smokers[b.GetValue()] {
-			t.Errorf("smoker %s: %d, want %d", b.GetValue(), b.GetCount(), smokers[b.GetValue()])
+		var total uint64
+		for _, b := range outs[i].GetHistogram().GetBins() {
+			if b.GetCount() != want[b.GetValue()] {
+				t.Errorf("%s %s: %d, want %d", field, b.GetValue(), b.GetCount(), want[b.GetValue()])
+			}
+			total += b.GetCount()
+		}
+		if total != uint64(ref.Len()) {
+			t.Errorf("histogram of %s counts %d records, want %d", field, total, ref.Len())
 		}
 	}
 	m := outs[5].GetMatrix().GetEntries()
-	close("corr(age, steps)", m[1].GetValue(), cov("age", "steps")/math.Sqrt(cov("age", "age")*cov("steps", "steps")))
-	reg := outs[6].GetRegression()
-	slope := cov("age", "resting_hr") / cov("age", "age")
-	close("slope", reg.GetCoefficients()[0], slope)
-	close("intercept", reg.GetIntercept(), mean("resting_hr")-slope*mean("age"))
-}
-
-// strconvValue reads a record value's display form as a number ("true" and
-// "false" as 1 and 0).
-func strconvValue(s string) (float64, error) {
-	switch s {
-	case "true":
-		return 1, nil
-	case "false":
-		return 0, nil
+	if len(m) != 4 {
+		t.Fatalf("correlation matrix of %d entries, want 2×2", len(m))
 	}
-	var v float64
-	_, err := fmt.Sscan(s, &v)
-	return v, err
+	r, err := ref.Correlation("age", "steps")
+	if err != nil {
+		t.Fatalf("reference: %v", err)
+	}
+	close("corr(age, steps)", m[1].GetValue(), r)
+	reg := outs[6].GetRegression()
+	fit, err := ref.LinearRegression("resting_hr", []string{"age"}, 0)
+	if err != nil {
+		t.Fatalf("reference: %v", err)
+	}
+	if len(reg.GetCoefficients()) != 1 {
+		t.Fatalf("regression with %d coefficients, want 1", len(reg.GetCoefficients()))
+	}
+	close("slope", reg.GetCoefficients()[0], fit.Coefficients[0])
+	close("intercept", reg.GetIntercept(), fit.Intercept)
+	close("R²", reg.GetR2(), fit.R2)
 }
