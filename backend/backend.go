@@ -16,6 +16,11 @@ var ErrUnknown = errors.New("backend: unknown backend")
 type Backend interface {
 	// Kind is the backend's wire value.
 	Kind() cohortv1.Backend
+	// CollectiveKey is the digest of the collective public key the
+	// dataset's records are encrypted under, which every node that holds
+	// a share of its secret must recognise as the one it generated; ok is
+	// false for a backend without one.
+	CollectiveKey() (digest [32]byte, ok bool)
 	Contributor
 	Ingest
 	Round
@@ -44,7 +49,11 @@ type mpcBackend struct {
 
 func (*mpcBackend) Kind() cohortv1.Backend { return cohortv1.Backend_BACKEND_MPC }
 
+func (*mpcBackend) CollectiveKey() ([32]byte, bool) { return [32]byte{}, false }
+
 // heBackend is threshold BGV under the dataset's collective key.
 type heBackend struct{ ds *dataset.Dataset }
 
 func (*heBackend) Kind() cohortv1.Backend { return cohortv1.Backend_BACKEND_HE }
+
+func (b *heBackend) CollectiveKey() ([32]byte, bool) { return b.ds.HE.KeyDigest, true }

@@ -81,16 +81,18 @@ func (s *adminService) NodeStatus(ctx context.Context, _ *cohortv1.NodeStatusReq
 		return nil, err
 	}
 	n := s.n
-	n.registry.mu.Lock()
+	head, root, err := n.registry.current(ctx)
+	if err != nil {
+		return nil, n.internal("registry", err)
+	}
 	resp := &cohortv1.NodeStatusResponse{
 		NodeIndex:        n.opts.Index,
 		Version:          n.opts.Version,
 		StartedAt:        n.started.Unix(),
-		RegistrySequence: n.registry.head.Version,
-		RegistryRoot:     bytesOf(n.registry.root()),
-		RegistryMembers:  uint64(n.registry.tree.Len()),
+		RegistrySequence: head.Version,
+		RegistryRoot:     bytesOf(root),
+		RegistryMembers:  head.Size,
 	}
-	n.registry.mu.Unlock()
 	for _, i := range n.others() {
 		st := n.peers.status(i)
 		ps := &cohortv1.PeerStatus{NodeIndex: i, Address: n.opts.Members[i].PeerAddress, Reachable: st.reachable, RegistrySequence: st.sequence}

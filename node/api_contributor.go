@@ -69,8 +69,8 @@ func (s *contributorService) Register(ctx context.Context, req *cohortv1.Registe
 	return &cohortv1.RegisterResponse{MemberIndex: resp.GetMemberIndex(), Root: resp.GetRoot(), Sequence: resp.GetSequence()}, nil
 }
 
-func (s *contributorService) GetMembershipPath(_ context.Context, req *cohortv1.GetMembershipPathRequest) (*cohortv1.GetMembershipPathResponse, error) {
-	return s.n.registry.path(req.GetMemberIndex())
+func (s *contributorService) GetMembershipPath(ctx context.Context, req *cohortv1.GetMembershipPathRequest) (*cohortv1.GetMembershipPathResponse, error) {
+	return s.n.registry.path(ctx, req.GetMemberIndex())
 }
 
 func (s *contributorService) Contribute(ctx context.Context, req *cohortv1.ContributeRequest) (*cohortv1.ContributeResponse, error) {

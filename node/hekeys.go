@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/cohort-dev/cohort/backend"
 	"github.com/cohort-dev/cohort/dataset"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/he"
@@ -353,7 +354,12 @@ func (n *Node) thresholdKey(ctx context.Context, ds *dataset.Dataset) (*he.Thres
 // checkOwnHEKey is a peer's check, before it joins an HE dataset's
 // ceremony, that the descriptor's key is the one it generated a share of.
 func (n *Node) checkOwnHEKey(ctx context.Context, ds *dataset.Dataset) error {
-	if ds.HE == nil {
+	be, err := backend.For(ds)
+	if err != nil {
+		return status.Errorf(codes.InvalidArgument, "dataset: %v", err)
+	}
+	digest, ok := be.CollectiveKey()
+	if !ok {
 		return nil
 	}
 	row, err := n.store.GetHEKey(ctx, ds.Desc.GetId())
@@ -363,7 +369,7 @@ func (n *Node) checkOwnHEKey(ctx context.Context, ds *dataset.Dataset) error {
 	if err != nil {
 		return n.internal("read threshold key", err)
 	}
-	if row.PublicKeyDigest != ds.HE.KeyDigest {
+	if row.PublicKeyDigest != digest {
 		return status.Errorf(codes.FailedPrecondition, "dataset %q names another HE public key than node %d generated", ds.Desc.GetId(), n.opts.Index)
 	}
 	return nil

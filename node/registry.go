@@ -347,10 +347,38 @@ func (r *registryTree) rootValid(ctx context.Context, root [32]byte) error {
 	return nil
 }
 
-// path returns a member's Merkle path under the current root.
-func (r *registryTree) path(index uint64) (*cohortv1.GetMembershipPathResponse, error) {
+// sync brings the tree up to the store's registry when another process
+// sharing the store (a replica of this node) changed it; callers hold mu.
+// The store is the registry's truth; the tree is a cache of it.
+func (r *registryTree) sync(ctx context.Context) error {
+	head, err := r.e.store.RegistryHead(ctx)
+	if err != nil {
+		return fmt.Errorf("node: registry: %w", err)
+	}
+	if head.Version == r.head.Version {
+		return nil
+	}
+	return r.reload(ctx)
+}
+
+// current returns the registry's head and root as the store has them.
+func (r *registryTree) current(ctx context.Context) (store.RegistryHead, [32]byte, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if err := r.sync(ctx); err != nil {
+		return store.RegistryHead{}, [32]byte{}, err
+	}
+	return r.head, r.root(), nil
+}
+
+// path returns a member's Merkle path under the current root, as the
+// store has the registry now.
+func (r *registryTree) path(ctx context.Context, index uint64) (*cohortv1.GetMembershipPathResponse, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.sync(ctx); err != nil {
+		return nil, r.e.internal("registry", err)
+	}
 	if index >= uint64(r.tree.Len()) {
 		return nil, status.Errorf(codes.NotFound, "no member at index %d (registry has %d positions)", index, r.tree.Len())
 	}
