@@ -110,14 +110,24 @@
 //
 // # Files
 //
-// One file per gRPC surface — api_contributor.go, api_buyer.go,
-// api_audit.go, api_admin.go — and the peer protocol by concern —
-// peer_registry.go, peer_ingest.go, peer_setup.go, peer_jobs.go; status.go
-// maps the lower layers' errors to statuses. The logic they call is in
-// ingest.go, registry.go, ceremony.go and hekeys.go (setup), cohort.go
-// (selection), round.go and release.go (the coordinator's runtime),
-// transcript.go (a peer's check of a transcript) and hejobs.go (what a node
-// lends the HE backend).
+// The files form layers, each using only those below it:
+//
+//   - server.go: New, which builds a Node and registers its services;
+//   - one file per gRPC surface — api_contributor.go, api_buyer.go,
+//     api_audit.go, api_admin.go — and the peer protocol by concern —
+//     peer_registry.go, peer_ingest.go, peer_setup.go, peer_jobs.go;
+//   - the logic they call, as methods of Node: ingest.go, ceremony.go and
+//     hekeys.go (setup), cohort.go (selection), round.go (the coordinator's
+//     runtime), transcript.go (a peer's check of a transcript), hejobs.go
+//     (what a node lends the HE backend), buyers.go, interceptors.go;
+//   - node.go: the Node, Serve and Stop;
+//   - the parts a Node holds, which hold an env and never the Node:
+//     registry.go (the registry tree, a cache of the store's), peers.go
+//     (connections to the other nodes, call and fanOut), datasets.go, jobs.go
+//     (running jobs and their watchers), ceremony_state.go, keygen_state.go;
+//   - env.go (what every part shares: options, logger, store, clock,
+//     metrics, lifetime), status.go (the lower layers' errors as statuses,
+//     in one place), options.go, metrics.go, api.go.
 //
 // # Setup
 //
