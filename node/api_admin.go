@@ -10,9 +10,10 @@ import (
 
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 
-	"github.com/cohort-dev/cohort/store"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/cohort-dev/cohort/store"
 )
 
 // AdminService: every call needs this node's admin token.

@@ -10,11 +10,12 @@ import (
 
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 
-	"github.com/cohort-dev/cohort/enclave"
-	"github.com/cohort-dev/cohort/store"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/cohort-dev/cohort/enclave"
+	"github.com/cohort-dev/cohort/store"
 )
 
 // BuyerService: every call authenticates the buyer, who sees only its own

@@ -5,9 +5,10 @@ import (
 
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 
-	"github.com/cohort-dev/cohort/blob"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/cohort-dev/cohort/blob"
 )
 
 // ContributorService: unauthenticated; authorised by proofs, invite tokens

@@ -3,10 +3,11 @@ package node
 import (
 	"sync"
 
-	"github.com/cohort-dev/cohort/dataset"
-	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/cohort-dev/cohort/dataset"
+	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 )
 
 // ceremonies is a peer's state of the ceremonies it takes part in. It is

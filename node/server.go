@@ -6,15 +6,17 @@ import (
 	"sync"
 	"time"
 
-	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
-	"github.com/cohort-dev/cohort/store"
+	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
+
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
+
+	"github.com/cohort-dev/cohort/store"
 )
 
 // New builds a node: it checks the options, loads the registry from the

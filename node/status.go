@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 
-	"github.com/cohort-dev/cohort/enclave"
-	"github.com/cohort-dev/cohort/store"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/cohort-dev/cohort/enclave"
+	"github.com/cohort-dev/cohort/store"
 )
 
 // The one place where errors of the layers below become gRPC statuses:
