@@ -53,8 +53,13 @@ func (r *jobRun) run(ctx context.Context) {
 	r.events = make(chan enclave.Event, 4*len(r.n.opts.Members)+4)
 	rd, err := r.begin(ctx)
 	for err == nil && r.c != nil {
-		if err = r.apply(ctx, rd); err != nil || r.c.Over() {
+		var next enclave.Event
+		if next, err = r.apply(ctx, rd); err != nil || r.c.Over() {
 			break
+		}
+		if next != nil {
+			rd, err = r.c.Step(next)
+			continue
 		}
 		select {
 		case ev := <-r.events:
@@ -78,7 +83,7 @@ func (r *jobRun) run(ctx context.Context) {
 	}
 	if rd, err := r.c.Step(enclave.Abort{State: cohortv1.JobState_JOB_STATE_FAILED,
 		Reason: "internal error on the coordinating node; nothing was released"}); err == nil {
-		if err := r.apply(context.WithoutCancel(ctx), rd); err != nil && !errors.Is(err, errJobStopped) {
+		if _, err := r.apply(context.WithoutCancel(ctx), rd); err != nil && !errors.Is(err, errJobStopped) {
 			r.n.log.Error("job: record final state", "job", r.job.ID, "error", err)
 		}
 	}
@@ -88,15 +93,7 @@ func (r *jobRun) run(ctx context.Context) {
 // a READY dataset, a spec that checks against it — and starts the round;
 // a refusal ends the job through the same machine.
 func (r *jobRun) begin(ctx context.Context) (enclave.Ready, error) {
-	r.spec = specOf(&r.job)
-	if r.spec == nil {
-		return enclave.Ready{}, errors.New("stored spec does not decode")
-	}
-	sd, err := audit.SpecDigest(r.spec)
-	if err != nil {
-		return enclave.Ready{}, err
-	}
-	r.rj = enclave.RoundJob{ID: r.job.ID, DatasetID: r.job.DatasetID, SpecDigest: sd, Time: r.job.SubmittedAt}
+	r.rj = enclave.RoundJob{ID: r.job.ID, DatasetID: r.job.DatasetID, Time: r.job.SubmittedAt}
 	abort := func(st cohortv1.JobState, format string, args ...any) (enclave.Ready, error) {
 		c, err := enclave.NewCoordinator(r.config(nil, nil))
 		if err != nil {
@@ -104,6 +101,16 @@ func (r *jobRun) begin(ctx context.Context) (enclave.Ready, error) {
 		}
 		r.c = c
 		return c.Step(enclave.Abort{State: st, Reason: fmt.Sprintf(format, args...)})
+	}
+	var err error
+	if r.spec = specOf(&r.job); r.spec == nil {
+		err = errors.New("stored spec does not decode")
+	} else {
+		r.rj.SpecDigest, err = audit.SpecDigest(r.spec)
+	}
+	if err != nil {
+		r.n.log.Error("job: stored spec", "job", r.job.ID, "error", err)
+		return abort(cohortv1.JobState_JOB_STATE_FAILED, "internal error on the coordinating node; nothing was released")
 	}
 	r.ds, err = r.n.jobDataset(ctx, r.job.DatasetID)
 	if err != nil {
@@ -152,14 +159,16 @@ func (r *jobRun) Combine(parts map[uint32][]byte) ([]*big.Int, error) {
 	return r.be.Combiner(r.own.stored(), r.own.sel.Cohort(), r.coords).Combine(parts)
 }
 
-// apply does what rd asks, in order.
-func (r *jobRun) apply(ctx context.Context, rd enclave.Ready) error {
+// apply does what rd asks, in order, and returns the event its local work
+// produced (the built transcript, the committed release), if any, to be
+// stepped next.
+func (r *jobRun) apply(ctx context.Context, rd enclave.Ready) (enclave.Event, error) {
 	if rd.Update != nil {
 		if err := r.persist(ctx, *rd.Update); err != nil {
 			if errors.Is(err, errJobStopped) {
 				r.c.Step(enclave.Stopped{}) //nolint:errcheck // the machine only notes it
 			}
-			return err
+			return nil, err
 		}
 	}
 	for _, m := range rd.Send {
@@ -186,17 +195,17 @@ func (r *jobRun) apply(ctx context.Context, rd enclave.Ready) error {
 	if rd.Build != nil {
 		built, err := r.buildTranscript(ctx, rd.Build)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		r.events <- built
+		return built, nil
 	}
 	if rd.Release != nil {
 		if err := r.commit(ctx, rd.Release); err != nil {
-			return err
+			return nil, err
 		}
-		r.events <- enclave.Committed{}
+		return enclave.Committed{}, nil
 	}
-	return nil
+	return nil, nil
 }
 
 // persist writes the round's view of the job (compare-and-set on the
