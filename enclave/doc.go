@@ -1,9 +1,29 @@
 // Package enclave is the logic of a job (docs/design.md §6) that the coordinating
 // node and its peers run: which transitions a job may take, whether a spec
 // is acceptable, which records count, which coordinates of the sufficient
-// statistics are reconstructed, and what is released from them. It does no
-// I/O, keeps no state and sees no record values; every function is pure and
-// safe for concurrent use. Package stats holds the statistics themselves.
+// statistics are reconstructed, and what is released from them — and the
+// job round itself, the boundary where a job's shares or ciphertexts become
+// released numbers. It does no I/O and sees no record values; its functions
+// are pure and safe for concurrent use, and a Coordinator is stepped by one
+// goroutine. Package stats holds the statistics themselves.
+//
+// # The round
+//
+// A job's round is Coordinator, an explicit state machine with no I/O and
+// no clock: Step takes one Event (a node's answer or failure to answer, a
+// retry tick, the built transcript, the committed release, an abort or a
+// cancel) and returns a Ready saying what the runtime must do, in order —
+// persist the job's row, send messages to the nodes (the coordinator's own
+// node included), arm a retry timer, build the transcript, commit the
+// release. Every decision is the machine's; a message it does not expect
+// is refused with ErrUnexpected (ErrRoundOver after the end) and changes
+// nothing. The nodes' side is PeerPrepare, PeerPartial and PeerRelease:
+// rules over the PeerRecord each node keeps per job id, returning the
+// record to persist before the node answers, so that a node releases one
+// partial per job. What is released passes through a Mechanism: each node
+// adds its Noise to its own partial, the coordinator applies Release to the
+// combined sums; Exact adds none. The backend (package backend) supplies
+// the Quorum and the Combiner; the round itself is the same for MPC and HE.
 //
 // # Lifecycle
 //
