@@ -53,9 +53,6 @@ func (b *heBackend) Partial(ctx context.Context, in PartialInput, p Party) ([]by
 	if !slices.Contains(in.PartialSet, p.Index()) {
 		return nil, fmt.Errorf("node %d is not in the decryption set %v", p.Index(), in.PartialSet)
 	}
-	if in.Noise != nil {
-		return nil, errors.New("the HE backend does not add a release mechanism's noise to decryption shares yet")
-	}
 	agg, err := sumCohort(b.ds.HE.Params, in.Stored)
 	if err != nil {
 		return nil, fmt.Errorf("aggregate ciphertexts: %w", err)
@@ -67,6 +64,13 @@ func (b *heBackend) Partial(ctx context.Context, in PartialInput, p Party) ([]by
 	part, err := share.Reveal(in.Coords)
 	if err != nil {
 		return nil, fmt.Errorf("reveal decryption share: %w", err)
+	}
+	// The mechanism's noise goes into the revealed values only: the stored
+	// share, once per aggregate, stays the same for every job over it.
+	if in.Noise != nil {
+		if err := part.AddNoise(in.Noise); err != nil {
+			return nil, err
+		}
 	}
 	return part.MarshalBinary()
 }
@@ -82,7 +86,9 @@ type heCombiner struct {
 }
 
 // Combine decrypts the cohort's aggregate at the coordinates from the
-// decryption set's shares.
+// decryption set's shares, read as centred integers in (−t/2, t/2): the
+// release mechanism decides which sums are possible (a negative one is a
+// wrong share when no noise was added).
 func (c *heCombiner) Combine(parts map[uint32][]byte) ([]*big.Int, error) {
 	agg, err := sumCohort(c.params, c.stored)
 	if err != nil {
@@ -108,15 +114,15 @@ func (c *heCombiner) Combine(parts map[uint32][]byte) ([]*big.Int, error) {
 	if err != nil {
 		return nil, fmt.Errorf("combining the decryption shares: %v", err)
 	}
-	half := c.params.T() / 2
+	t := c.params.T()
 	out := make([]*big.Int, len(vals))
 	for i, v := range vals {
-		// Honest sums are below t/2 (checked at dataset creation); anything
-		// above is a wrong share or an inconsistent key.
-		if v >= half {
-			return nil, fmt.Errorf("decrypted sum at coordinate %d is out of range (a node sent a wrong decryption share)", c.coords[i])
-		}
+		// Honest sums (with their noise) are below t/2 in absolute value:
+		// the dataset's capacity was checked at creation.
 		out[i] = new(big.Int).SetUint64(v)
+		if v >= t/2 {
+			out[i].Sub(out[i], new(big.Int).SetUint64(t))
+		}
 	}
 	return out, nil
 }
@@ -132,3 +138,16 @@ func (b *heBackend) Aggregate(stored [][]byte) ([]byte, error) {
 }
 
 func (*heBackend) DecryptionSet(set []uint32) []uint32 { return slices.Clone(set) }
+
+func (b *heBackend) PartialSetOf(partial []byte) ([]uint32, error) {
+	p, err := he.UnmarshalPartialDecryption(b.ds.HE.Params, partial)
+	if err != nil {
+		return nil, err
+	}
+	active := p.Active()
+	out := make([]uint32, len(active))
+	for i, a := range active {
+		out[i] = uint32(a)
+	}
+	return out, nil
+}

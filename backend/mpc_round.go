@@ -13,9 +13,10 @@ import (
 	"github.com/cohort-dev/cohort/mpc"
 )
 
-// mpcSumBound bounds honest MPC sums: the dataset's bounds were checked
-// at creation far below r, so a reconstructed value at 2^192 or above is
-// a wrong partial.
+// mpcSumBound bounds honest MPC sums, noise included, in absolute value:
+// the dataset's bounds were checked at creation far below r, so a
+// reconstructed value at 2^192 or above (read as a centred integer) is a
+// wrong partial.
 var mpcSumBound = new(big.Int).Lsh(big.NewInt(1), 192)
 
 func (b *mpcBackend) nodes() int { return int(b.ds.Desc.GetNodeCount()) }
@@ -79,7 +80,9 @@ type mpcCombiner struct {
 	coords []int
 }
 
-// Combine adds the k partial sums: the coordinates' sums over the cohort.
+// Combine adds the k partial sums: the coordinates' sums over the cohort
+// (plus the nodes' noise), read as centred integers in (−r/2, r/2); the
+// release mechanism decides which sums are possible.
 func (c mpcCombiner) Combine(parts map[uint32][]byte) ([]*big.Int, error) {
 	idx := make([]uint32, 0, len(parts))
 	for i := range parts {
@@ -101,9 +104,17 @@ func (c mpcCombiner) Combine(parts map[uint32][]byte) ([]*big.Int, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := mpc.ToBig(total, mpcSumBound)
-	if err != nil {
-		return nil, fmt.Errorf("the reconstructed sums are out of range (a node sent a wrong partial): %v", err)
+	half := new(big.Int).Rsh(fr.Modulus(), 1)
+	out := make([]*big.Int, len(total))
+	for i := range total {
+		x := total[i].BigInt(new(big.Int))
+		if x.Cmp(half) > 0 {
+			x.Sub(x, fr.Modulus())
+		}
+		if x.CmpAbs(mpcSumBound) >= 0 {
+			return nil, fmt.Errorf("the reconstructed sum at coordinate %d is out of range (a node sent a wrong partial)", c.coords[i])
+		}
+		out[i] = x
 	}
 	return out, nil
 }
@@ -113,3 +124,5 @@ func (*mpcBackend) Published([]byte) []byte { return nil }
 func (*mpcBackend) Aggregate([][]byte) ([]byte, error) { return nil, nil }
 
 func (*mpcBackend) DecryptionSet([]uint32) []uint32 { return nil }
+
+func (b *mpcBackend) PartialSetOf([]byte) ([]uint32, error) { return b.CheckPartialSet(nil) }

@@ -30,6 +30,9 @@ type Round interface {
 	// whole: nil for MPC, the encoded aggregate ciphertext for HE. Peers
 	// and auditors recompute it from the published records.
 	Aggregate(stored [][]byte) ([]byte, error)
+	// PartialSetOf reads the partial set a released partial was made for:
+	// every node for MPC, the decryption set for HE.
+	PartialSetOf(partial []byte) ([]uint32, error)
 	// DecryptionSet is what a transcript names as the nodes that decrypted
 	// (HE: the partial set); nil for MPC, where every node's partial is
 	// published.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -134,6 +135,21 @@ func PeerRelease(rec PeerRecord, partial []byte) (PeerRecord, error) {
 // for: the same dataset and spec. The coordinator that prepared it is
 // recorded; a later request from another node is still answered with the
 // same (already released) partial, never a different one.
+// PeerRepeat is the rule for MsgPartial on a job whose partial this node
+// already released (after PeerPartial passed): the stored partial is
+// answered again, never recomputed — a mechanism's noise is drawn once —
+// if it was released to the same partial set; any other set is refused.
+func PeerRepeat(rec PeerRecord, released, asked []uint32, self uint32) ([]byte, error) {
+	if rec.State != PeerReleased {
+		return nil, fmt.Errorf("enclave: job %s: nothing released to repeat", rec.JobID)
+	}
+	if !slices.Equal(released, asked) {
+		return nil, refuse(ErrReleased, "node %d released its partial of job %s to the nodes %v; it gives none for another set (%v)",
+			self, rec.JobID, released, asked)
+	}
+	return bytes.Clone(rec.Partial), nil
+}
+
 func sameJob(rec *PeerRecord, job RoundJob, _ uint32) error {
 	if rec.JobID != job.ID || rec.DatasetID != job.DatasetID || rec.SpecDigest != job.SpecDigest {
 		return refuse(ErrOtherJob, "job %s was prepared on dataset %q with another spec", job.ID, rec.DatasetID)

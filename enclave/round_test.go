@@ -497,6 +497,15 @@ func TestPeerRules(t *testing.T) {
 	if _, err := PeerRelease(released, partialOf(8)); !errors.Is(err, ErrReleased) {
 		t.Fatalf("a second, different partial: %v", err)
 	}
+	if again, err := PeerRepeat(released, []uint32{0, 1}, []uint32{0, 1}, 2); err != nil || !slices.Equal(again, partialOf(7)) {
+		t.Fatalf("a repeated request: %x, %v", again, err)
+	}
+	if _, err := PeerRepeat(released, []uint32{0, 1}, []uint32{0, 2}, 2); !errors.Is(err, ErrReleased) {
+		t.Fatalf("a request for another partial set: %v", err)
+	}
+	if _, err := PeerRepeat(rec, nil, nil, 2); err == nil {
+		t.Fatal("a repeat of a partial never released")
+	}
 	if _, err := PeerPrepare(&released, n.job, 1, settled); !errors.Is(err, ErrReleased) {
 		t.Fatalf("re-prepare over another cohort after release: %v", err)
 	}

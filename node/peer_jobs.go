@@ -12,6 +12,7 @@ import (
 
 	"github.com/cohort-dev/cohort/audit"
 	"github.com/cohort-dev/cohort/backend"
+	"github.com/cohort-dev/cohort/dataset"
 	"github.com/cohort-dev/cohort/enclave"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/store"
@@ -108,6 +109,35 @@ func (n *Node) computePartial(ctx context.Context, from uint32, req *cohortv1.Co
 	if !slices.Contains(set, n.opts.Index) {
 		return nil, status.Errorf(codes.InvalidArgument, "node %d is not in the decryption set %v", n.opts.Index, set)
 	}
+	var enc []byte
+	if rec.State == enclave.PeerReleased {
+		released, err := be.PartialSetOf(rec.Partial)
+		if err != nil {
+			return nil, n.internal("stored partial", err)
+		}
+		if enc, err = enclave.PeerRepeat(*rec, released, set, n.opts.Index); err != nil {
+			return nil, peerRefusal(err)
+		}
+	} else {
+		if enc, err = n.partial(ctx, be, ds, sel, job, coords, set); err != nil {
+			return nil, err
+		}
+		next, err := enclave.PeerRelease(*rec, enc)
+		if err != nil {
+			return nil, peerRefusal(err)
+		}
+		if err := n.savePeerRecord(ctx, rec, next); err != nil {
+			return nil, err
+		}
+	}
+	st := enclave.PartialStatement(job.ID, sel.digest, coords, enc, n.opts.Index)
+	n.log.Info("partial released", "job", job.ID, "cohort", sel.sel.Cohort(), "coordinates", len(coords), "partial_set", fmt.Sprint(set))
+	return &cohortv1.ComputePartialResponse{Coordinates: st.Coordinates, Partial: enc, Signature: n.sign(st.Message())}, nil
+}
+
+// partial computes this node's partial over its cohort, with the release
+// mechanism's noise (drawn here, before anything is computed).
+func (n *Node) partial(ctx context.Context, be backend.Backend, ds *dataset.Dataset, sel *selected, job enclave.RoundJob, coords []int, set []uint32) ([]byte, error) {
 	noise, err := enclave.Exact{}.Noise(coords)
 	if err != nil {
 		return nil, n.internal("release noise", err)
@@ -121,16 +151,7 @@ func (n *Node) computePartial(ctx context.Context, from uint32, req *cohortv1.Co
 		}
 		return nil, n.internal("partial", err)
 	}
-	next, err := enclave.PeerRelease(*rec, enc)
-	if err != nil {
-		return nil, peerRefusal(err)
-	}
-	if err := n.savePeerRecord(ctx, rec, next); err != nil {
-		return nil, err
-	}
-	st := enclave.PartialStatement(job.ID, sel.digest, coords, enc, n.opts.Index)
-	n.log.Info("partial released", "job", job.ID, "cohort", sel.sel.Cohort(), "coordinates", len(coords), "partial_set", fmt.Sprint(set))
-	return &cohortv1.ComputePartialResponse{Coordinates: st.Coordinates, Partial: enc, Signature: n.sign(st.Message())}, nil
+	return enc, nil
 }
 
 // peerRecord reads this node's record of a job, nil if it has none.
