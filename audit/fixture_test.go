@@ -104,7 +104,7 @@ func getFixture(t testing.TB, kind fixtureKind) *fixture {
 
 func newFixture(kind fixtureKind) (*fixture, error) {
 	s := schema.Default()
-	s.MinCohort = 3
+	s.MinCohort, s.MaxCohort = 3, 6
 	f := &fixture{kind: kind, schema: s, bad: map[string]proved{}, cache: NewCache(), epoch: s.Epoch.Index(testJobTime)}
 	nodes := make([]dataset.Node, testNodes)
 	for i := range nodes {

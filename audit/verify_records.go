@@ -225,6 +225,9 @@ func (v *verification) checkCohort(c *check) {
 		c.fail("a cohort of %d records is below the effective minimum of %d (the buyer's %d, the dataset's %d)",
 			n, eff, v.spec.GetMinCohort(), s.MinCohort)
 	}
+	if n > s.MaxCohort {
+		c.fail("a cohort of %d records is above the dataset's maximum of %d, the bound its sums were sized for (they may have wrapped)", n, s.MaxCohort)
+	}
 	var largest uint32
 	for i, r := range t.Records {
 		p := v.pubs[i]

@@ -343,6 +343,18 @@ func TestPolicyViolations(t *testing.T) {
 	}
 }
 
+// TestCohortAboveMaximum: a transcript whose cohort exceeds the dataset's
+// max_cohort, the bound its sums were sized for, fails the cohort check.
+func TestCohortAboveMaximum(t *testing.T) {
+	f := getFixture(t, devSetup)
+	recs := append(slices.Clone(f.honest), f.bad["unconsented"], f.bad["expired"])
+	b, err := f.assemble(testSpec(f.schema.ID, f.epoch), recs, f.roots)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect(t, Verify(b, f.opts...), map[string]string{CheckCohort: "a cohort of 7 records is above the dataset's maximum of 6"}, true)
+}
+
 func TestVerifyNeverPanicsOnEmpty(t *testing.T) {
 	f := getFixture(t, devSetup)
 	for name, b := range map[string]*Bundle{

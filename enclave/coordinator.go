@@ -31,6 +31,10 @@ type CoordinatorConfig struct {
 	Quorum  Quorum
 	// MinCohort is the job's effective minimum (EffectiveMinimum).
 	MinCohort uint64
+	// MaxCohort is the dataset's largest cohort (schema max_cohort): the
+	// bound its sums were checked against at creation, above which they
+	// may wrap and decode wrongly. Zero admits no cohort.
+	MaxCohort uint64
 	// Coords are the coordinates the outputs need (Coordinates).
 	Coords  []int
 	Schema  *schema.Schema
@@ -486,6 +490,10 @@ func (c *Coordinator) agree(rd Ready) (Ready, error) {
 	cohort := c.own.Cohort
 	if cohort < c.cfg.MinCohort {
 		return c.reject("cohort of %d records is below the minimum of %d (%s); nothing was reconstructed", cohort, c.cfg.MinCohort, exclusionSummary(c.own))
+	}
+	if cohort > c.cfg.MaxCohort {
+		return c.reject("cohort of %d records is above the dataset's maximum of %d (its sums were sized for at most that many); nothing was reconstructed",
+			cohort, c.cfg.MaxCohort)
 	}
 	set, err := c.cfg.Quorum.PartialSet(c.live)
 	if err != nil {

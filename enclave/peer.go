@@ -26,6 +26,9 @@ var (
 	ErrOtherCohort = errors.New("enclave: another cohort than the agreed one")
 	// ErrBelowMinimum: the cohort is below the job's effective minimum.
 	ErrBelowMinimum = errors.New("enclave: cohort below the job's minimum")
+	// ErrAboveMaximum: the cohort is above the dataset's max_cohort, the
+	// bound its sums were sized for.
+	ErrAboveMaximum = errors.New("enclave: cohort above the dataset's maximum")
 	// ErrReleased: this node already released a different partial, or
 	// prepared another cohort after releasing one, for the job.
 	ErrReleased = errors.New("enclave: partial already released for the job")
@@ -100,8 +103,8 @@ func PeerPrepare(rec *PeerRecord, job RoundJob, coordinator uint32, set Eligible
 // PeerPartial is the rule for MsgPartial before the partial is computed:
 // the job was prepared here for the same coordinator and spec, the cohort
 // this node selects now is the agreed one and the one it prepared, and it
-// meets the job's minimum.
-func PeerPartial(rec *PeerRecord, job RoundJob, coordinator uint32, agreed [32]byte, set EligibleSet, minCohort uint64, self uint32) error {
+// meets the job's minimum and the dataset's maximum.
+func PeerPartial(rec *PeerRecord, job RoundJob, coordinator uint32, agreed [32]byte, set EligibleSet, minCohort, maxCohort uint64, self uint32) error {
 	if set.Digest != agreed {
 		return refuse(ErrOtherCohort, "node %d selects another cohort (%d records) than the agreed digest", self, set.Cohort)
 	}
@@ -116,6 +119,9 @@ func PeerPartial(rec *PeerRecord, job RoundJob, coordinator uint32, agreed [32]b
 	}
 	if set.Cohort < minCohort {
 		return refuse(ErrBelowMinimum, "cohort of %d records is below the job's minimum of %d", set.Cohort, minCohort)
+	}
+	if set.Cohort > maxCohort {
+		return refuse(ErrAboveMaximum, "cohort of %d records is above the dataset's maximum of %d", set.Cohort, maxCohort)
 	}
 	return nil
 }

@@ -76,7 +76,7 @@ func (n *roundNet) config(need int) CoordinatorConfig {
 		backend, noun = "HE", "decryption share"
 	}
 	return CoordinatorConfig{
-		Job: n.job, Self: 0, Members: n.pubs, MinCohort: 3, Coords: []int{0}, Schema: schema.Default(), Outputs: outs,
+		Job: n.job, Self: 0, Members: n.pubs, MinCohort: 3, MaxCohort: 8, Coords: []int{0}, Schema: schema.Default(), Outputs: outs,
 		Quorum: Quorum{Backend: backend, Need: need, Partial: noun}, Combiner: sumCombiner{coords: 1}, Mechanism: Exact{},
 	}
 }
@@ -395,6 +395,12 @@ func TestRoundRefusals(t *testing.T) {
 			{n.prepared(1, 0, "a", 2), want{}},
 			{n.prepared(2, 0, "a", 2), want{state: rejectedSt, update: true, send: "-", reason: "cohort of 2 records is below the minimum of 3 (3 eligible, 1 revoked); nothing was reconstructed"}},
 		}},
+		{"above the maximum cohort", []line{
+			{Start{}, want{state: admitted, update: true}},
+			{n.prepared(0, 0, "a", 9), want{update: true}},
+			{n.prepared(1, 0, "a", 9), want{}},
+			{n.prepared(2, 0, "a", 9), want{state: rejectedSt, update: true, send: "-", reason: "cohort of 9 records is above the dataset's maximum of 8"}},
+		}},
 		{"a partial at other coordinates", append(slices.Clone(agreed),
 			line{wrongCoords, want{state: failedSt, update: true, reason: "node 1's partial sum is at other coordinates"}})},
 		{"a partial signed over another cohort", append(slices.Clone(agreed),
@@ -472,11 +478,12 @@ func TestPeerRules(t *testing.T) {
 		want error
 	}{
 		{"another spec", func() error { _, err := PeerPrepare(&rec, other, 1, set); return err }(), ErrOtherJob},
-		{"not prepared", PeerPartial(nil, n.job, 1, set.Digest, set, 3, 2), ErrNotPrepared},
-		{"selects another cohort", PeerPartial(&rec, n.job, 1, set.Digest, settled, 3, 2), ErrOtherCohort},
-		{"prepared another cohort", PeerPartial(&again, n.job, 1, set.Digest, set, 3, 2), ErrOtherCohort},
-		{"below the minimum", PeerPartial(&rec, n.job, 1, set.Digest, set, 6, 2), ErrBelowMinimum},
-		{"another spec at the partial", PeerPartial(&rec, other, 1, set.Digest, set, 3, 2), ErrOtherJob},
+		{"not prepared", PeerPartial(nil, n.job, 1, set.Digest, set, 3, 8, 2), ErrNotPrepared},
+		{"selects another cohort", PeerPartial(&rec, n.job, 1, set.Digest, settled, 3, 8, 2), ErrOtherCohort},
+		{"prepared another cohort", PeerPartial(&again, n.job, 1, set.Digest, set, 3, 8, 2), ErrOtherCohort},
+		{"below the minimum", PeerPartial(&rec, n.job, 1, set.Digest, set, 6, 8, 2), ErrBelowMinimum},
+		{"above the maximum", PeerPartial(&rec, n.job, 1, set.Digest, set, 3, 4, 2), ErrAboveMaximum},
+		{"another spec at the partial", PeerPartial(&rec, other, 1, set.Digest, set, 3, 8, 2), ErrOtherJob},
 	}
 	for _, c := range cases {
 		var r *Refusal
@@ -484,7 +491,7 @@ func TestPeerRules(t *testing.T) {
 			t.Errorf("%s: %v, want %v as a Refusal", c.name, c.err, c.want)
 		}
 	}
-	if err := PeerPartial(&rec, n.job, 1, set.Digest, set, 5, 2); err != nil {
+	if err := PeerPartial(&rec, n.job, 1, set.Digest, set, 5, 5, 2); err != nil {
 		t.Fatalf("partial: %v", err)
 	}
 	released, err := PeerRelease(rec, partialOf(7))

@@ -95,7 +95,7 @@ func (n *Node) computePartial(ctx context.Context, from uint32, req *cohortv1.Co
 		return nil, err
 	}
 	min := enclave.EffectiveMinimum(req.GetSpec(), ds.Schema)
-	if err := enclave.PeerPartial(rec, job, from, [32]byte(req.GetSetDigest()), sel.eligible(), min, n.opts.Index); err != nil {
+	if err := enclave.PeerPartial(rec, job, from, [32]byte(req.GetSetDigest()), sel.eligible(), min, ds.Schema.MaxCohort, n.opts.Index); err != nil {
 		return nil, peerRefusal(err)
 	}
 	coords, err := enclave.Coordinates(ds.Schema.Layout(), req.GetSpec().GetOutputs())

@@ -146,6 +146,7 @@ func (r *jobRun) config(coords []int, be backend.Backend) enclave.CoordinatorCon
 	if be != nil {
 		cfg.Quorum, cfg.Schema = be.Quorum(), r.ds.Schema
 		cfg.MinCohort = enclave.EffectiveMinimum(r.spec, r.ds.Schema)
+		cfg.MaxCohort = r.ds.Schema.MaxCohort
 		cfg.Outputs = r.spec.GetOutputs()
 	}
 	return cfg
