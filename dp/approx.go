@@ -22,11 +22,12 @@ const (
 // and 0 < δ < 1, by the standard conversion: ρ-zCDP implies
 // (ρ + 2·√(ρ·ln(1/δ)), δ)-DP for every δ > 0 (Bun and Steinke 2016,
 // Proposition 1.3). The largest such ρ is ρ* = ε²/(√(L+ε) + √L)² with
-// L = ln(1/δ); the result is below ρ* and within a relative 2^-60 of it:
-// L is bounded above by a rational (an atanh series with its tail bounded,
-// rounded up), both square roots are bounded above (integer square roots,
-// rounded up), which can only lower the result, and the quotient is
-// rounded down to 64 significant bits. So the returned ρ guarantees
+// L = ln(1/δ); the result is at most ρ*: L is bounded above by a rational
+// (an atanh series with its tail bounded, rounded up), both square roots
+// are bounded above (integer square roots, rounded up), which can only
+// lower the result, and the quotient is rounded down to 64 significant
+// bits. The bounds are within 2^-90 of L and 2^-96 of the roots, so the
+// result is close to ρ* (the tests find it within a relative 10^-12). So the returned ρ guarantees
 // (ε, δ)-DP exactly, never more loss than asked; it is conservative.
 // Tighter conversions exist (CKS Proposition 12); this one is simple to
 // bound in rationals. It refuses ε ≤ 0 or δ ∉ (0, 1) with ErrApprox.

@@ -19,8 +19,10 @@
 //     scale ⌊σ⌋+1 (CKS Algorithm 3).
 //
 // The samples are exact: there is no floating point anywhere in the
-// sampling path (a test parses the sample*.go files and refuses float
-// types, float literals and package math), so the distribution is the one
+// sampling path, which is the sample*.go files (a test parses every
+// non-test file of the package and refuses float types, float literals,
+// big.Float and package math, and checks that the sample*.go files call
+// nothing declared outside them), so the distribution is the one
 // stated, with no rounding for an adversary to exploit (Mironov 2012). A
 // sample costs about 15 uniform integers in expectation for any σ, each of
 // about log2 σ bits; the time a sample takes depends on the randomness,
@@ -59,7 +61,8 @@
 //
 // Each node adds its own noise to its partial. The guarantee rests on the
 // noise of one honest node: each node adds the full N_Z(0, σ²), and the
-// other nodes' noise is post-processing. NodeVariance refuses more than one
-// honest node, because a sum of discrete Gaussians is not a discrete
+// other nodes' noise is post-processing. NodeVariance takes the number of
+// honest nodes explicitly (1 is the only supported value; 0 is refused,
+// not a default) and refuses more than one honest node, because a sum of discrete Gaussians is not a discrete
 // Gaussian and the bound CKS give for such sums is not implemented.
 package dp

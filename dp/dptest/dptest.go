@@ -13,8 +13,8 @@ import (
 )
 
 // Reader returns a deterministic stream of bytes fixed by seed: SHA-256 in
-// counter mode over the seed and a block counter. It fails the test when
-// called outside a test binary.
+// counter mode over the seed and a block counter. It panics when called
+// outside a test binary.
 func Reader(tb testing.TB, seed uint64) io.Reader {
 	tb.Helper()
 	if !testing.Testing() {
@@ -69,17 +69,5 @@ func (f *failing) Read(p []byte) (int, error) {
 	if err == io.EOF {
 		return n, f.err
 	}
-	return n, err
-}
-
-// CountingReader wraps r and counts the bytes read through it.
-type CountingReader struct {
-	R io.Reader
-	N int64
-}
-
-func (c *CountingReader) Read(p []byte) (int, error) {
-	n, err := c.R.Read(p)
-	c.N += int64(n)
 	return n, err
 }
