@@ -137,10 +137,6 @@ func PeerRelease(rec PeerRecord, partial []byte) (PeerRecord, error) {
 	return rec, nil
 }
 
-// sameJob checks that a request is for the job the record was prepared
-// for: the same dataset and spec. The coordinator that prepared it is
-// recorded; a later request from another node is still answered with the
-// same (already released) partial, never a different one.
 // PeerRepeat is the rule for MsgPartial on a job whose partial this node
 // already released (after PeerPartial passed): the stored partial is
 // answered again, never recomputed — a mechanism's noise is drawn once —
@@ -156,9 +152,16 @@ func PeerRepeat(rec PeerRecord, released, asked []uint32, self uint32) ([]byte, 
 	return bytes.Clone(rec.Partial), nil
 }
 
-func sameJob(rec *PeerRecord, job RoundJob, _ uint32) error {
+// sameJob checks that a request is for the job the record was prepared
+// for — the same dataset and spec — and comes from the node that prepared
+// it: a job id belongs to its coordinator, and no other node may ask for
+// its partial or prepare it again.
+func sameJob(rec *PeerRecord, job RoundJob, coordinator uint32) error {
 	if rec.JobID != job.ID || rec.DatasetID != job.DatasetID || rec.SpecDigest != job.SpecDigest {
 		return refuse(ErrOtherJob, "job %s was prepared on dataset %q with another spec", job.ID, rec.DatasetID)
+	}
+	if rec.Coordinator != coordinator {
+		return refuse(ErrOtherJob, "job %s was prepared by node %d, not node %d", job.ID, rec.Coordinator, coordinator)
 	}
 	return nil
 }

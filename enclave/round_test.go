@@ -484,6 +484,8 @@ func TestPeerRules(t *testing.T) {
 		{"below the minimum", PeerPartial(&rec, n.job, 1, set.Digest, set, 6, 8, 2), ErrBelowMinimum},
 		{"above the maximum", PeerPartial(&rec, n.job, 1, set.Digest, set, 3, 4, 2), ErrAboveMaximum},
 		{"another spec at the partial", PeerPartial(&rec, other, 1, set.Digest, set, 3, 8, 2), ErrOtherJob},
+		{"another coordinator at the partial", PeerPartial(&rec, n.job, 0, set.Digest, set, 3, 8, 2), ErrOtherJob},
+		{"another coordinator at the prepare", func() error { _, err := PeerPrepare(&rec, n.job, 0, set); return err }(), ErrOtherJob},
 	}
 	for _, c := range cases {
 		var r *Refusal

@@ -131,7 +131,6 @@ type testFederation struct {
 	t     testing.TB
 	nodes []*testNode
 	conns []*grpc.ClientConn
-	now   func() time.Time
 }
 
 type fedOption func(*Options)

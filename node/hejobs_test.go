@@ -10,6 +10,7 @@ import (
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/consensys/gnark/backend/groth16"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/cohort-dev/cohort/backend"
 	"github.com/cohort-dev/cohort/circuits"
@@ -258,24 +259,29 @@ func TestHEBackend(t *testing.T) {
 	}
 
 	t.Run("a second decryption share for the aggregate is refused", func(t *testing.T) {
-		// Node 0 gave its share of this cohort's aggregate for nodes {0, 1};
-		// asked by node 2 for the set {0, 2} it refuses, and it answers the
-		// same share again for {0, 1}.
+		// Node 0 coordinated the job and gave its share of this cohort's
+		// aggregate for nodes {0, 1}. Asked by another node, it refuses;
+		// asked by the job's coordinator for the set {0, 2} it refuses, and
+		// it answers the same share again for {0, 1}.
 		req := &cohortv1.ComputePartialRequest{JobId: first.GetJobId(), Spec: spec, JobTime: time.Now().Unix()}
 		own, err := f.nodes[0].n.selectCohort(ctx, h.ds, first.GetJobId(), spec, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
 		req.SetDigest = own.digest[:]
-		req.DecryptionSet = []uint32{0, 2}
+		req.DecryptionSet = []uint32{0, 1}
 		_, err = call(ctx, f.nodes[2].n, 0, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.ComputePartialResponse, error) {
 			return c.ComputePartial(ctx, req)
 		})
+		wantCode(t, "a share asked by another node than the job's coordinator", err, codes.FailedPrecondition)
+		if !strings.Contains(status.Convert(err).Message(), "prepared by node 0, not node 2") {
+			t.Errorf("refusal %q does not name the coordinator", status.Convert(err).Message())
+		}
+		req.DecryptionSet = []uint32{0, 2}
+		_, err = f.nodes[0].n.computePartial(ctx, 0, req)
 		wantCode(t, "share for another decryption set", err, codes.FailedPrecondition)
 		req.DecryptionSet = []uint32{0, 1}
-		again, err := call(ctx, f.nodes[2].n, 0, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.ComputePartialResponse, error) {
-			return c.ComputePartial(ctx, req)
-		})
+		again, err := f.nodes[0].n.computePartial(ctx, 0, req)
 		if err != nil {
 			t.Fatalf("same set again: %v", err)
 		}
