@@ -9,7 +9,7 @@ import (
 	"github.com/cohort-dev/cohort/heproof"
 )
 
-func (b *heBackend) Prove(pk groth16.ProvingKey, c Contribution) (circuits.Statement, []byte, error) {
+func (b *heBackend) Prove(pk groth16.ProvingKey, c circuits.Contribution) (circuits.Statement, []byte, error) {
 	sys, err := b.ds.CompileHE()
 	if err != nil {
 		return circuits.Statement{}, nil, err
@@ -18,7 +18,7 @@ func (b *heBackend) Prove(pk groth16.ProvingKey, c Contribution) (circuits.State
 	if err != nil {
 		return circuits.Statement{}, nil, err
 	}
-	p, err := prover.Build(heproof.Contribution(c), nil)
+	p, err := prover.Build(c, nil)
 	if err != nil {
 		return circuits.Statement{}, nil, fmt.Errorf("proving: %w", err)
 	}

@@ -128,7 +128,7 @@ func (c *Client) Contribute(ctx context.Context, id *Identity, o ContributeOptio
 	if err != nil {
 		return nil, err
 	}
-	member := backend.Contribution{Secret: id.Secret, Terms: terms, Record: record}
+	member := circuits.Contribution{Secret: id.Secret, Terms: terms, Record: record}
 	err = stage(StageMembershipPath, func() (err error) {
 		member.Path, member.Root, err = c.membershipPath(ctx, id.ic(), id.Member.Index, int(ds.Desc.GetRegistryDepth()))
 		return err

@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/consensys/gnark/backend/groth16"
 
 	"github.com/cohort-dev/cohort/circuits"
-	"github.com/cohort-dev/cohort/circuits/merkle"
 	"github.com/cohort-dev/cohort/he"
 	"github.com/cohort-dev/cohort/wire"
 )
@@ -37,15 +35,9 @@ func (p *Payload) Statement(params *he.Params) (circuits.Statement, error) {
 	return circuits.Statement{Proof: p.Proof, Public: pub}, nil
 }
 
-// Contribution is the contributor's side of one record: identity,
-// membership, consent terms and the encoded record.
-type Contribution struct {
-	Secret fr.Element // identity secret s
-	Root   fr.Element // registry root the path leads to
-	Path   merkle.Path
-	Terms  circuits.Terms
-	Record []uint64 // v, encoded by the dataset's schema
-}
+// Contribution is the contributor's side of one record, as every backend
+// takes it (circuits.Contribution).
+type Contribution = circuits.Contribution
 
 // Prover builds payloads for one HE dataset: its compiled circuit (which
 // embeds the collective public key), proving key and the key itself. It is

@@ -9,7 +9,6 @@ import (
 	"github.com/consensys/gnark/backend/groth16"
 
 	"github.com/cohort-dev/cohort/circuits"
-	"github.com/cohort-dev/cohort/circuits/merkle"
 	"github.com/cohort-dev/cohort/seal"
 	"github.com/cohort-dev/cohort/wire"
 )
@@ -28,15 +27,9 @@ func (p *Payload) Statement() circuits.Statement {
 	return circuits.Statement{Proof: p.Proof, Public: p.Public.Vector()}
 }
 
-// Contribution is the contributor's side of one record: identity, membership,
-// consent terms and the encoded record.
-type Contribution struct {
-	Secret fr.Element // identity secret s
-	Root   fr.Element // registry root the path leads to
-	Path   merkle.Path
-	Terms  circuits.Terms
-	Record []uint64 // v, encoded by the dataset's schema
-}
+// Contribution is the contributor's side of one record, as every backend
+// takes it (circuits.Contribution).
+type Contribution = circuits.Contribution
 
 // Prover builds payloads for one dataset: its compiled circuit, proving key
 // and the nodes' sealing keys, in node order. It is safe for concurrent use.
