@@ -11,23 +11,10 @@ import (
 	"github.com/cohort-dev/cohort/attest"
 	"github.com/cohort-dev/cohort/enclave"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
-	"github.com/cohort-dev/cohort/schema"
 )
 
 // The checks of what was released: the coordinates, the outputs and the
 // nodes' signatures over the transcript.
-
-// coordinateName names a coordinate of the encoded vector for messages.
-func coordinateName(l schema.Layout, c int) string {
-	switch n := l.Name(c); {
-	case c == 0:
-		return "count"
-	case n == "":
-		return "no such coordinate"
-	default:
-		return "sum of " + n
-	}
-}
 
 func (v *verification) checkCoordinates(c *check) {
 	if !v.needSpec(c) {
@@ -45,12 +32,12 @@ func (v *verification) checkCoordinates(c *check) {
 	}
 	for _, w := range want {
 		if !slices.Contains(got, w) {
-			c.fail("coordinate %d (%s): the outputs need it, but it was not released", w, coordinateName(l, w))
+			c.fail("coordinate %d (%s): the outputs need it, but it was not released", w, l.SumName(w))
 		}
 	}
 	for _, g := range got {
 		if !slices.Contains(want, g) {
-			c.fail("coordinate %d (%s): released, but no output needs it", g, coordinateName(l, g))
+			c.fail("coordinate %d (%s): released, but no output needs it", g, l.SumName(g))
 		}
 	}
 	if len(t.Sums) > 0 && t.Sums[0].Coordinate == 0 {

@@ -175,12 +175,12 @@ func TestMPCPartials(t *testing.T) {
 	job := cloneJob(good)
 	job.Sums[1].Value = new(big.Int).Add(job.Sums[1].Value, big.NewInt(1))
 	check(job).failsWith(t, "a released sum off by one",
-		fmt.Sprintf("coordinate 1 (%s): released %s, the nodes' partials sum to %s", coordinateName(l, 1), job.Sums[1].Value, good.Sums[1].Value))
+		fmt.Sprintf("coordinate 1 (%s): released %s, the nodes' partials sum to %s", l.SumName(1), job.Sums[1].Value, good.Sums[1].Value))
 
 	job = cloneJob(good)
 	job.Sums[2].Value = new(big.Int).Neg(big.NewInt(1))
 	check(job).failsWith(t, "a negative sum",
-		fmt.Sprintf("coordinate 3 (%s): the released sum is not an integer below the field modulus", coordinateName(l, 3)))
+		fmt.Sprintf("coordinate 3 (%s): the released sum is not an integer below the field modulus", l.SumName(3)))
 
 	job = cloneJob(good)
 	job.Nodes[1].PartialSignature = bytes.Clone(job.Nodes[1].PartialSignature)
@@ -320,7 +320,7 @@ func TestHEAuditChecks(t *testing.T) {
 		job := cloneJob(good)
 		job.Sums[1].Value = new(big.Int).Add(job.Sums[1].Value, big.NewInt(1))
 		heChecks(f, job)[CheckDecryption].failsWith(t, "a released sum off by one",
-			fmt.Sprintf("coordinate 1 (%s): released %s, the decryption shares give %s", coordinateName(l, 1), job.Sums[1].Value, good.Sums[1].Value))
+			fmt.Sprintf("coordinate 1 (%s): released %s, the decryption shares give %s", l.SumName(1), job.Sums[1].Value, good.Sums[1].Value))
 	})
 }
 

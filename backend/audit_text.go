@@ -2,23 +2,9 @@ package backend
 
 import (
 	"fmt"
-
-	"github.com/cohort-dev/cohort/schema"
 )
 
 // The audit's way of naming things in messages, for the backends' checks.
-
-// coordinateName names a coordinate of the encoded vector.
-func coordinateName(l schema.Layout, c int) string {
-	switch n := l.Name(c); {
-	case c == 0:
-		return "count"
-	case n == "":
-		return "no such coordinate"
-	default:
-		return "sum of " + n
-	}
-}
 
 // plural says "1 problem", "3 problems".
 func plural(n int, what string) string {

@@ -340,7 +340,7 @@ func (a *heAudit) checkDecryption(r Reporter) {
 	}
 	half := params.T() / 2
 	for j, s := range t.Sums {
-		name := coordinateName(l, int(s.Coordinate))
+		name := l.SumName(int(s.Coordinate))
 		switch {
 		case vals[j] >= half:
 			r.Fail("coordinate %d (%s): the shares decrypt to %d, not below t/2 = %d where every honest sum lies: a wrong decryption share",

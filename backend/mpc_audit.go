@@ -143,7 +143,7 @@ func (b *mpcBackend) checkPartials(t *AuditJob, r Reporter) {
 		return
 	}
 	for j, s := range t.Sums {
-		name := coordinateName(l, int(s.Coordinate))
+		name := l.SumName(int(s.Coordinate))
 		if s.Value == nil || s.Value.Sign() < 0 || s.Value.Cmp(fr.Modulus()) >= 0 {
 			r.Fail("coordinate %d (%s): the released sum is not an integer below the field modulus", s.Coordinate, name)
 			continue

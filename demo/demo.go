@@ -422,7 +422,7 @@ func (r *run) buyer(ctx context.Context) (tokenPath, caPath string, err error) {
 		return "", "", rpcErr("create buyer", err)
 	}
 	tokenPath, caPath = filepath.Join(r.dataDir, "buyer.token"), filepath.Join(r.dataDir, "ca.pem")
-	if err := writeSecretFile(tokenPath, []byte(resp.GetToken()+"\n")); err != nil {
+	if err := federation.WriteSecretFile(tokenPath, []byte(resp.GetToken()+"\n")); err != nil {
 		return "", "", fmt.Errorf("demo: %w", err)
 	}
 	if err := os.WriteFile(caPath, r.fed.caPEM, 0o644); err != nil {
@@ -520,23 +520,4 @@ func rpcErr(what string, err error) error {
 		return fmt.Errorf("%s: %s: %s", what, s.Code(), s.Message())
 	}
 	return fmt.Errorf("%s: %w", what, err)
-}
-
-// writeSecretFile creates a new file with mode 0600 from its creation and
-// writes data to it.
-func writeSecretFile(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(path)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(path)
-		return err
-	}
-	return nil
 }

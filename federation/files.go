@@ -115,6 +115,27 @@ func writeNewFile(path string, data []byte, perm os.FileMode) error {
 	return f.Close()
 }
 
+// WriteSecretFile creates a new file with mode 0600 from its creation and
+// writes data to it: a token or key a user asked to have written. An
+// existing file is refused (an error wrapping fs.ErrExist), and a file
+// written in part is removed.
+func WriteSecretFile(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, secretFileMode)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(path)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(path)
+		return err
+	}
+	return nil
+}
+
 // dirEmpty reports whether path is missing or an empty directory.
 func dirEmpty(path string) (bool, error) {
 	f, err := os.Open(path)

@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
+	"errors"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -310,4 +312,21 @@ func TestInitOpenAdmission(t *testing.T) {
 	editFile(t, nodePath(dir, 0, "node.yaml"), "allow_insecure_dev_setup: true", "allow_insecure_dev_setup: false")
 	_, err := LoadNode(nodePath(dir, 0, "node.yaml"))
 	wantErr(t, err, ErrInsecureDevSetup)
+}
+
+func TestWriteSecretFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "token")
+	if err := WriteSecretFile(path, []byte("secret\n")); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v (%v), want 0600", st.Mode().Perm(), err)
+	}
+	if err := WriteSecretFile(path, []byte("other\n")); !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("an existing file: %v, want fs.ErrExist", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "secret\n" {
+		t.Fatalf("the existing file was changed: %q", b)
+	}
 }

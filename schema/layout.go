@@ -93,6 +93,20 @@ func (l Layout) value(field string) (ValueCoord, bool) {
 	return ValueCoord{}, false
 }
 
+// SumName names what the sum of coordinate i over a cohort is, for
+// messages: "count", "sum of age", "sum of region=north", "sum of
+// age*steps"; "no such coordinate" outside the layout.
+func (l Layout) SumName(i int) string {
+	switch n := l.Name(i); {
+	case i == 0:
+		return "count"
+	case n == "":
+		return "no such coordinate"
+	default:
+		return "sum of " + n
+	}
+}
+
 // Name returns the human name of coordinate i: "1" for the constant, the
 // field name for a value, "field=value" for a category indicator and
 // "a*b" for a product. It returns "" when i is out of range.

@@ -185,3 +185,12 @@ func TestCanonicalOddValues(t *testing.T) {
 	}
 	checkCanonicalRoundTrip(t, s)
 }
+
+func TestLayoutSumName(t *testing.T) {
+	l := Default().Layout()
+	for i, want := range map[int]string{0: "count", 1: "sum of " + l.Name(1), l.Len - 1: "sum of " + l.Name(l.Len-1), l.Len: "no such coordinate", -1: "no such coordinate"} {
+		if got := l.SumName(i); got != want {
+			t.Errorf("SumName(%d) = %q, want %q", i, got, want)
+		}
+	}
+}

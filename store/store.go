@@ -44,15 +44,7 @@ const MaxDatasetIDLen = 128
 // Implementations are safe for concurrent use; every method that changes
 // state has committed durably when it returns nil.
 type Store interface {
-	Datasets
-	Keys
-	Invites
-	Registry
-	Contributions
-	Buyers
-	Jobs
-	Transcripts
-	PeerJobs
+	Tx
 
 	// InTx runs fn in one write transaction and commits it if fn returns
 	// nil: every data method on tx runs inside it and sees what fn wrote

@@ -228,7 +228,7 @@ of printed; an existing file is not replaced.`,
 				fmt.Fprintln(out, resp.GetToken())
 				return nil
 			}
-			if err := writeSecretFile(tokenFile, []byte(resp.GetToken()+"\n")); err != nil {
+			if err := federation.WriteSecretFile(tokenFile, []byte(resp.GetToken()+"\n")); err != nil {
 				return fmt.Errorf("buyer %s was created, but its token could not be written (create another buyer): %w", resp.GetBuyerId(), err)
 			}
 			fmt.Fprintf(out, "buyer %s created; token written to %s (mode 0600)\n", resp.GetBuyerId(), tokenFile)
@@ -238,25 +238,6 @@ of printed; an existing file is not replaced.`,
 	create.Flags().StringVar(&tokenFile, "token-file", "", "write the token to this new file (mode 0600) instead of printing it")
 	cmd.AddCommand(create)
 	return cmd
-}
-
-// writeSecretFile creates a new file with mode 0600 from its creation and
-// writes data to it.
-func writeSecretFile(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(path)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(path)
-		return err
-	}
-	return nil
 }
 
 func newDatasetCmd() *cobra.Command {
