@@ -75,7 +75,7 @@ func (b *heBackend) Partial(ctx context.Context, in PartialInput, p Party) ([]by
 	return part.MarshalBinary()
 }
 
-func (b *heBackend) Combiner(stored [][]byte, _ uint64, coords []int) enclave.Combiner {
+func (b *heBackend) Combiner(stored [][]byte, _ uint64, coords []int) Combination {
 	return &heCombiner{params: b.ds.HE.Params, stored: stored, coords: coords}
 }
 
@@ -83,6 +83,28 @@ type heCombiner struct {
 	params *he.Params
 	stored [][]byte
 	coords []int
+	agg    *he.Ciphertext // the cohort's sum, once computed
+}
+
+// aggregate sums the cohort's ciphertexts, once.
+func (c *heCombiner) aggregate() (*he.Ciphertext, error) {
+	if c.agg == nil {
+		agg, err := sumCohort(c.params, c.stored)
+		if err != nil {
+			return nil, fmt.Errorf("aggregate ciphertexts: %w", err)
+		}
+		c.agg = agg
+	}
+	return c.agg, nil
+}
+
+// Aggregate is the encoded sum the shares decrypted.
+func (c *heCombiner) Aggregate() ([]byte, error) {
+	agg, err := c.aggregate()
+	if err != nil {
+		return nil, err
+	}
+	return agg.MarshalBinary()
 }
 
 // Combine decrypts the cohort's aggregate at the coordinates from the
@@ -90,9 +112,9 @@ type heCombiner struct {
 // release mechanism decides which sums are possible (a negative one is a
 // wrong share when no noise was added).
 func (c *heCombiner) Combine(parts map[uint32][]byte) ([]*big.Int, error) {
-	agg, err := sumCohort(c.params, c.stored)
+	agg, err := c.aggregate()
 	if err != nil {
-		return nil, fmt.Errorf("aggregate ciphertexts: %w", err)
+		return nil, err
 	}
 	idx := make([]uint32, 0, len(parts))
 	for i := range parts {

@@ -71,7 +71,7 @@ func (b *mpcBackend) Partial(_ context.Context, in PartialInput, _ Party) ([]byt
 	return p.MarshalBinary()
 }
 
-func (b *mpcBackend) Combiner(_ [][]byte, cohort uint64, coords []int) enclave.Combiner {
+func (b *mpcBackend) Combiner(_ [][]byte, cohort uint64, coords []int) Combination {
 	return mpcCombiner{cohort: cohort, coords: coords}
 }
 
@@ -122,6 +122,10 @@ func (c mpcCombiner) Combine(parts map[uint32][]byte) ([]*big.Int, error) {
 func (*mpcBackend) Published([]byte) []byte { return nil }
 
 func (*mpcBackend) Aggregate([][]byte) ([]byte, error) { return nil, nil }
+
+// Aggregate is nil: an MPC transcript publishes every node's partial, no
+// aggregate.
+func (mpcCombiner) Aggregate() ([]byte, error) { return nil, nil }
 
 func (*mpcBackend) DecryptionSet([]uint32) []uint32 { return nil }
 

@@ -19,9 +19,9 @@ type Round interface {
 	CheckPartialSet(set []uint32) ([]uint32, error)
 	// Partial computes this node's partial over its cohort.
 	Partial(ctx context.Context, in PartialInput, p Party) ([]byte, error)
-	// Combiner returns the coordinator's combiner for a job over the
-	// cohort it selected itself (stored values in cohort order).
-	Combiner(stored [][]byte, cohort uint64, coords []int) enclave.Combiner
+	// Combiner returns the coordinator's combination of a job's partials
+	// over the cohort it selected itself (stored values in cohort order).
+	Combiner(stored [][]byte, cohort uint64, coords []int) Combination
 	// Published returns what a transcript publishes of a record's stored
 	// value: nothing for a share, the ciphertext itself for HE (anyone
 	// may then re-sum the cohort).
@@ -37,6 +37,15 @@ type Round interface {
 	// (HE: the partial set); nil for MPC, where every node's partial is
 	// published.
 	DecryptionSet(partialSet []uint32) []uint32
+}
+
+// Combination combines a job's partials on the coordinator and gives what
+// its transcript publishes of the cohort as a whole (Aggregate: nil for
+// MPC, the encoded aggregate ciphertext for HE), computing the cohort's
+// aggregate once for both.
+type Combination interface {
+	enclave.Combiner
+	Aggregate() ([]byte, error)
 }
 
 // PartialInput is what a node computes its partial from: the stored

@@ -56,9 +56,13 @@ func TestMPCRound(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got, err := be.Combiner(nil, 4, coords).Combine(parts)
+	comb := be.Combiner(nil, 4, coords)
+	got, err := comb.Combine(parts)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if agg, err := comb.Aggregate(); agg != nil || err != nil {
+		t.Fatalf("an MPC combination publishes an aggregate: %d bytes, %v", len(agg), err)
 	}
 	for i, c := range coords {
 		want := int64(noise[i].Int64())
@@ -134,9 +138,13 @@ func TestHERound(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got, err := be.Combiner(stored, uint64(len(stored)), coords).Combine(parts)
+	comb := be.Combiner(stored, uint64(len(stored)), coords)
+	got, err := comb.Combine(parts)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if agg, err := comb.Aggregate(); err != nil || string(agg) != string(f.job.Aggregate) {
+		t.Fatalf("the combination's aggregate is not the cohort's sum (%v)", err)
 	}
 	for i, c := range coords {
 		want := noise[i].Int64()

@@ -50,6 +50,15 @@ type selected struct {
 	digest [32]byte
 	rows   map[[32]byte]*store.Contribution // nullifier → row, cohort records only
 	at     time.Time                        // the job time it was selected at
+	ds     *dataset.Dataset                 // the dataset it was selected from
+}
+
+// dataset is the dataset s was selected from; nil for a nil s.
+func (s *selected) dataset() *dataset.Dataset {
+	if s == nil {
+		return nil
+	}
+	return s.ds
 }
 
 // selectCohort selects a job's cohort from this node's rows: every record
@@ -96,7 +105,7 @@ func (n *Node) selectCohort(ctx context.Context, ds *dataset.Dataset, jobID stri
 	for _, r := range sel.Records {
 		keep[r.Nullifier] = rows[r.Nullifier]
 	}
-	return &selected{sel: sel, digest: enclave.SetDigest(jobID, ds.Desc.GetId(), sel.Records), rows: keep, at: at}, nil
+	return &selected{sel: sel, digest: enclave.SetDigest(jobID, ds.Desc.GetId(), sel.Records), rows: keep, at: at, ds: ds}, nil
 }
 
 // eligibleSet is the wire form of a selection.

@@ -278,10 +278,10 @@ func TestHEBackend(t *testing.T) {
 			t.Errorf("refusal %q does not name the coordinator", status.Convert(err).Message())
 		}
 		req.DecryptionSet = []uint32{0, 2}
-		_, err = f.nodes[0].n.computePartial(ctx, 0, req)
+		_, err = f.nodes[0].n.computePartial(ctx, 0, req, nil)
 		wantCode(t, "share for another decryption set", err, codes.FailedPrecondition)
 		req.DecryptionSet = []uint32{0, 1}
-		again, err := f.nodes[0].n.computePartial(ctx, 0, req)
+		again, err := f.nodes[0].n.computePartial(ctx, 0, req, nil)
 		if err != nil {
 			t.Fatalf("same set again: %v", err)
 		}

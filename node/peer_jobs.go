@@ -35,7 +35,7 @@ func (s *peerService) PrepareJob(ctx context.Context, req *cohortv1.PrepareJobRe
 // allows, nor a second, different partial for the same job.
 func (s *peerService) ComputePartial(ctx context.Context, req *cohortv1.ComputePartialRequest) (*cohortv1.ComputePartialResponse, error) {
 	from, _ := callerPeer(ctx)
-	return s.n.computePartial(ctx, from, req)
+	return s.n.computePartial(ctx, from, req, nil)
 }
 
 // roundJob is what this node signs about a job it takes part in.
@@ -73,11 +73,16 @@ func (n *Node) prepareJob(ctx context.Context, from uint32, req *cohortv1.Prepar
 	return &cohortv1.PrepareJobResponse{Set: sel.eligibleSet(), Signature: n.sign(st.Message())}, sel, nil
 }
 
-// computePartial computes, records and signs this node's partial.
-func (n *Node) computePartial(ctx context.Context, from uint32, req *cohortv1.ComputePartialRequest) (*cohortv1.ComputePartialResponse, error) {
-	ds, sel, err := n.peerSelect(ctx, req.GetJobId(), req.GetSpec(), req.GetJobTime())
-	if err != nil {
-		return nil, err
+// computePartial computes, records and signs this node's partial. The
+// coordinator's own node passes the cohort it selected for the agreement
+// (local), which the rules check like any other; a peer selects it again.
+func (n *Node) computePartial(ctx context.Context, from uint32, req *cohortv1.ComputePartialRequest, local *selected) (*cohortv1.ComputePartialResponse, error) {
+	ds, sel := local.dataset(), local
+	if local == nil {
+		var err error
+		if ds, sel, err = n.peerSelect(ctx, req.GetJobId(), req.GetSpec(), req.GetJobTime()); err != nil {
+			return nil, err
+		}
 	}
 	be, err := backend.For(ds)
 	if err != nil {

@@ -43,6 +43,7 @@ type jobRun struct {
 
 	events     chan enclave.Event
 	own        *selected // this node's cohort, from its latest answer to MsgPrepare
+	comb       backend.Combination
 	releasedAt time.Time
 	digest     [32]byte
 	transcript *audit.Transcript
@@ -152,12 +153,14 @@ func (r *jobRun) config(coords []int, be backend.Backend) enclave.CoordinatorCon
 	return cfg
 }
 
-// Combine combines with the backend's combiner over this node's own cohort.
+// Combine combines with the backend's combination over this node's own
+// cohort, which the transcript then reuses.
 func (r *jobRun) Combine(parts map[uint32][]byte) ([]*big.Int, error) {
 	if r.own == nil {
 		return nil, errors.New("the coordinating node holds no cohort")
 	}
-	return r.be.Combiner(r.own.stored(), r.own.sel.Cohort(), r.coords).Combine(parts)
+	r.comb = r.be.Combiner(r.own.stored(), r.own.sel.Cohort(), r.coords)
+	return r.comb.Combine(parts)
 }
 
 // apply does what rd asks, in order, and returns the event its local work
@@ -294,7 +297,7 @@ func (r *jobRun) deliver(ctx context.Context, m enclave.Message) enclave.Event {
 			err  error
 		)
 		if self {
-			resp, err = r.n.computePartial(ctx, r.n.opts.Index, req)
+			resp, err = r.n.computePartial(ctx, r.n.opts.Index, req, r.own)
 		} else {
 			resp, err = call(ctx, r.n, m.To, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.ComputePartialResponse, error) {
 				return c.ComputePartial(ctx, req)
@@ -396,7 +399,7 @@ func (r *jobRun) buildTranscript(ctx context.Context, out *enclave.Outcome) (enc
 			partials[e.GetNodeIndex()] = e.GetPartial()
 		}
 	}
-	agg, err := r.be.Aggregate(r.own.stored())
+	agg, err := r.comb.Aggregate()
 	if err != nil {
 		return enclave.TranscriptBuilt{}, fmt.Errorf("aggregate: %w", err)
 	}
