@@ -71,11 +71,11 @@ func Calibrate(l schema.Layout, coords []int, epochs uint64, rho Rho, a Allocati
 	}
 	out := make([]Variance, len(coords))
 	if a == OneVariance {
-		d2 := new(big.Int)
-		for _, u := range units {
-			d2.Add(d2, u.Bound)
+		d2, err := SquaredSensitivity(l, coords, epochs)
+		if err != nil {
+			return nil, err
 		}
-		v, err := VarianceFor(rho, d2.Mul(d2, e2))
+		v, err := VarianceFor(rho, d2)
 		if err != nil {
 			return nil, err
 		}
