@@ -104,17 +104,9 @@ func (c mpcCombiner) Combine(parts map[uint32][]byte) ([]*big.Int, error) {
 	if err != nil {
 		return nil, err
 	}
-	half := new(big.Int).Rsh(fr.Modulus(), 1)
-	out := make([]*big.Int, len(total))
-	for i := range total {
-		x := total[i].BigInt(new(big.Int))
-		if x.Cmp(half) > 0 {
-			x.Sub(x, fr.Modulus())
-		}
-		if x.CmpAbs(mpcSumBound) >= 0 {
-			return nil, fmt.Errorf("the reconstructed sum at coordinate %d is out of range (a node sent a wrong partial)", c.coords[i])
-		}
-		out[i] = x
+	out, err := mpc.ToSigned(total, mpcSumBound)
+	if err != nil {
+		return nil, fmt.Errorf("the reconstructed sums are out of range (a node sent a wrong partial): %v", err)
 	}
 	return out, nil
 }

@@ -46,3 +46,27 @@ func ToBig(sum []fr.Element, bound *big.Int) ([]*big.Int, error) {
 	}
 	return out, nil
 }
+
+// ToSigned returns the coordinates of sum as centred integers: x for an
+// element below r/2 and x − r above it, each required to be below bound
+// in absolute value, with 1 ≤ bound ≤ r/2. Sums that carry noise (a
+// negative z is added as r − |z|) are read this way. A coordinate at bound
+// or beyond wraps ErrOutOfRange.
+func ToSigned(sum []fr.Element, bound *big.Int) ([]*big.Int, error) {
+	half := new(big.Int).Rsh(fr.Modulus(), 1)
+	if bound == nil || bound.Sign() <= 0 || bound.Cmp(half) > 0 {
+		return nil, fmt.Errorf("mpc: to signed integers: bound must be in [1, r/2]")
+	}
+	out := make([]*big.Int, len(sum))
+	for i := range sum {
+		x := sum[i].BigInt(new(big.Int))
+		if x.Cmp(half) > 0 {
+			x.Sub(x, fr.Modulus())
+		}
+		if x.CmpAbs(bound) >= 0 {
+			return nil, fmt.Errorf("mpc: to signed integers: %w: coordinate %d is not below %v in absolute value", ErrOutOfRange, i, bound)
+		}
+		out[i] = x
+	}
+	return out, nil
+}

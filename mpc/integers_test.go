@@ -79,3 +79,25 @@ func TestToBig(t *testing.T) {
 		}
 	}
 }
+
+func TestToSigned(t *testing.T) {
+	var minusSeven fr.Element
+	minusSeven.SetInt64(-7)
+	bound := big.NewInt(1 << 20)
+	got, err := ToSigned([]fr.Element{fr.NewElement(5), minusSeven, fr.NewElement(0)}, bound)
+	if err != nil || got[0].Int64() != 5 || got[1].Int64() != -7 || got[2].Sign() != 0 {
+		t.Fatalf("ToSigned = %v, %v; want [5 -7 0]", got, err)
+	}
+	var far fr.Element
+	far.SetInt64(-(1 << 20))
+	for name, e := range map[string]fr.Element{"at the bound": fr.NewElement(1 << 20), "at minus the bound": far} {
+		if _, err := ToSigned([]fr.Element{e}, bound); !errors.Is(err, ErrOutOfRange) {
+			t.Errorf("%s: %v, want ErrOutOfRange", name, err)
+		}
+	}
+	for _, b := range []*big.Int{nil, big.NewInt(0), fr.Modulus()} {
+		if _, err := ToSigned([]fr.Element{fr.NewElement(0)}, b); err == nil {
+			t.Errorf("bound %v accepted", b)
+		}
+	}
+}
