@@ -3,7 +3,6 @@ package demo
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +18,7 @@ import (
 	"github.com/cohort-dev/cohort/enclave/stats/reference"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/he"
+	"github.com/cohort-dev/cohort/render"
 	"github.com/cohort-dev/cohort/schema"
 )
 
@@ -242,42 +242,34 @@ func TestCompareOutputDetectsDifferences(t *testing.T) {
 	}
 }
 
+// TestWriteResultsJSON: the demo writes the document package render makes
+// (whose shape render's tests pin), for its jobs in order.
 func TestWriteResultsJSON(t *testing.T) {
-	num := func(v float64) *cohortv1.Number { return &cohortv1.Number{Value: v} }
-	spec := &cohortv1.JobSpec{Outputs: []*cohortv1.Output{
-		{Kind: cohortv1.OutputKind_OUTPUT_KIND_COUNT},
-		{Kind: cohortv1.OutputKind_OUTPUT_KIND_MEAN, Fields: []string{"age"}},
-		{Kind: cohortv1.OutputKind_OUTPUT_KIND_HISTOGRAM, Fields: []string{"region"}},
-		{Kind: cohortv1.OutputKind_OUTPUT_KIND_CORRELATION, Fields: []string{"age", "steps"}},
-		{Kind: cohortv1.OutputKind_OUTPUT_KIND_LINEAR_REGRESSION, Target: "resting_hr", Features: []string{"age"}},
-	}}
+	spec := &cohortv1.JobSpec{Outputs: []*cohortv1.Output{{Kind: cohortv1.OutputKind_OUTPUT_KIND_COUNT}}}
 	res := &cohortv1.Result{JobId: "job-1", CohortSize: 44, Backend: cohortv1.Backend_BACKEND_MPC, Outputs: []*cohortv1.OutputValue{
-		{Kind: cohortv1.OutputKind_OUTPUT_KIND_COUNT, Value: &cohortv1.OutputValue_Scalar{Scalar: num(44)}},
-		{Kind: cohortv1.OutputKind_OUTPUT_KIND_MEAN, Value: &cohortv1.OutputValue_Scalar{Scalar: num(51.25)}},
-		{Kind: cohortv1.OutputKind_OUTPUT_KIND_HISTOGRAM, Value: &cohortv1.OutputValue_Histogram{Histogram: &cohortv1.Histogram{Field: "region", Bins: []*cohortv1.HistogramBin{
-			{Value: "north", Count: 10}, {Value: "south", Count: 12}, {Value: "east", Count: 11}, {Value: "west", Count: 11}}}}},
-		{Kind: cohortv1.OutputKind_OUTPUT_KIND_CORRELATION, Value: &cohortv1.OutputValue_Matrix{Matrix: &cohortv1.Matrix{Fields: []string{"age", "steps"},
-			Entries: []*cohortv1.Number{num(1), num(-0.5), num(-0.5), num(1)}}}},
-		{Kind: cohortv1.OutputKind_OUTPUT_KIND_LINEAR_REGRESSION, Value: &cohortv1.OutputValue_Regression{Regression: &cohortv1.Regression{
-			Target: "resting_hr", Features: []string{"age"}, Intercept: 55.5, Coefficients: []float64{0.25}, R2: 0.5}}},
+		{Kind: cohortv1.OutputKind_OUTPUT_KIND_COUNT, Value: &cohortv1.OutputValue_Scalar{Scalar: &cohortv1.Number{Value: 44}}},
 	}}
+	jobs := []*jobRun{
+		{job: &cohortv1.Job{JobId: "job-1", State: cohortv1.JobState_JOB_STATE_DONE, Spec: spec}, result: res},
+		{job: &cohortv1.Job{JobId: "job-2", State: cohortv1.JobState_JOB_STATE_REJECTED, Spec: spec}},
+	}
 	path := filepath.Join(t.TempDir(), "results.json")
-	job := &jobRun{job: &cohortv1.Job{JobId: "job-1", State: cohortv1.JobState_JOB_STATE_DONE, Spec: spec}, result: res}
-	if err := writeResultsJSON(path, "fitness-2026", []*jobRun{job}); err != nil {
+	if err := writeResultsJSON(path, "fitness-2026", jobs); err != nil {
 		t.Fatal(err)
 	}
-	got, _ := os.ReadFile(path)
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, got); err != nil {
+	got, err := os.ReadFile(path)
+	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"dataset":"fitness-2026","jobs":[{"job_id":"job-1","status":"DONE","backend":"mpc","cohort":44,"outputs":[` +
-		`{"kind":"count","value":44},{"kind":"mean","field":"age","value":51.25},` +
-		`{"kind":"histogram","field":"region","counts":{"north":10,"south":12,"east":11,"west":11}},` +
-		`{"kind":"correlation","fields":["age","steps"],"matrix":[[1,-0.5],[-0.5,1]]},` +
-		`{"kind":"linear_regression","target":"resting_hr","features":["age"],"intercept":55.5,"coefficients":[0.25],"r2":0.5}]}]}`
-	if compact.String() != want {
-		t.Fatalf("results.json\n got %s\nwant %s", compact.String(), want)
+	want, err := render.ResultsJSON("fitness-2026", []render.JobResult{{Job: jobs[0].job, Result: res}, {Job: jobs[1].job}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("results.json\n got %s\nwant %s", got, want)
+	}
+	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("results.json mode %v (%v)", st.Mode().Perm(), err)
 	}
 }
 
