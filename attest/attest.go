@@ -16,6 +16,7 @@ const (
 	TagJobEligibleSet  = "cohort/v1/job-eligible-set"
 	TagJobPartial      = "cohort/v1/job-partial"
 	TagHEKeygen        = "cohort/v1/he-keygen"
+	TagPrivacyDebit    = "cohort/v1/privacy-debit"
 )
 
 // ErrBadSignature is returned by Verify for a signature that does not verify.
@@ -185,4 +186,34 @@ type HEKeygen struct {
 func (h HEKeygen) Message() []byte {
 	return newBuilder(TagHEKeygen).str(h.DatasetID).str(h.ParamSet).u32(h.Threshold).u32(h.Nodes).
 		fixed(h.CRSSeed[:]).fixed(h.PublicKeyDigest[:]).b
+}
+
+// PrivacyDebit is a node's statement that it debited its own privacy
+// ledger for a job before releasing its noised partial (docs/design.md
+// §6.6): ρ from every epoch of the job, charged to the buyer, with each
+// epoch's totals and spent amounts before and after. Amounts are exact
+// fractions in big.Rat's RatString form ("p" or "p/q", lowest terms).
+type PrivacyDebit struct {
+	JobID     string
+	DatasetID string
+	Buyer     string
+	Rho       string
+	Entries   []LedgerEntry
+	Node      uint32
+}
+
+// LedgerEntry is one epoch's ledger before and after a debit.
+type LedgerEntry struct {
+	Epoch                              uint64
+	EpochTotal, EpochBefore, EpochAfter string
+	BuyerTotal, BuyerBefore, BuyerAfter string
+}
+
+// Message returns the bytes a node signs.
+func (d PrivacyDebit) Message() []byte {
+	b := newBuilder(TagPrivacyDebit).str(d.JobID).str(d.DatasetID).str(d.Buyer).str(d.Rho).u32(uint32(len(d.Entries)))
+	for _, e := range d.Entries {
+		b.u64(e.Epoch).str(e.EpochTotal).str(e.EpochBefore).str(e.EpochAfter).str(e.BuyerTotal).str(e.BuyerBefore).str(e.BuyerAfter)
+	}
+	return b.u32(d.Node).b
 }

@@ -115,3 +115,41 @@ func TestHEKeygenStatement(t *testing.T) {
 		}
 	}
 }
+
+// Every field of a privacy debit is signed, each ledger entry's included.
+func TestPrivacyDebitStatement(t *testing.T) {
+	pub, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := PrivacyDebit{JobID: "job-1", DatasetID: "fitness", Buyer: "lab", Rho: "1/4", Node: 2, Entries: []LedgerEntry{
+		{Epoch: 7, EpochTotal: "1", EpochBefore: "0", EpochAfter: "1/4", BuyerTotal: "1/2", BuyerBefore: "0", BuyerAfter: "1/4"},
+		{Epoch: 8, EpochTotal: "1", EpochBefore: "1/2", EpochAfter: "3/4", BuyerTotal: "1/2", BuyerBefore: "0", BuyerAfter: "1/4"},
+	}}
+	sig := Sign(key, d)
+	if err := Verify(pub, d, sig); err != nil {
+		t.Fatal(err)
+	}
+	for name, change := range map[string]func(*PrivacyDebit){
+		"job":           func(d *PrivacyDebit) { d.JobID = "job-2" },
+		"dataset":       func(d *PrivacyDebit) { d.DatasetID = "other" },
+		"buyer":         func(d *PrivacyDebit) { d.Buyer = "lab2" },
+		"rho":           func(d *PrivacyDebit) { d.Rho = "1/8" },
+		"node":          func(d *PrivacyDebit) { d.Node = 1 },
+		"epoch":         func(d *PrivacyDebit) { d.Entries[1].Epoch = 9 },
+		"epoch total":   func(d *PrivacyDebit) { d.Entries[0].EpochTotal = "2" },
+		"epoch before":  func(d *PrivacyDebit) { d.Entries[1].EpochBefore = "0" },
+		"epoch after":   func(d *PrivacyDebit) { d.Entries[1].EpochAfter = "1/2" },
+		"buyer total":   func(d *PrivacyDebit) { d.Entries[0].BuyerTotal = "1" },
+		"buyer before":  func(d *PrivacyDebit) { d.Entries[0].BuyerBefore = "1/8" },
+		"buyer after":   func(d *PrivacyDebit) { d.Entries[0].BuyerAfter = "3/8" },
+		"entry dropped": func(d *PrivacyDebit) { d.Entries = d.Entries[:1] },
+	} {
+		c := d
+		c.Entries = append([]LedgerEntry(nil), d.Entries...)
+		change(&c)
+		if err := Verify(pub, c, sig); !errors.Is(err, ErrBadSignature) {
+			t.Errorf("%s changed, signature still verifies: %v", name, err)
+		}
+	}
+}

@@ -157,7 +157,12 @@ type CreateDatasetRequest struct {
 	HeSmudgingBits uint32 `protobuf:"varint,9,opt,name=he_smudging_bits,json=heSmudgingBits,proto3" json:"he_smudging_bits,omitempty"`
 	// HE only: BGV parameter set id; empty picks the smallest secure set the
 	// schema's worst-case sums fit. Insecure test sets need insecure_dev_setup.
-	HeParamSet    string `protobuf:"bytes,10,opt,name=he_param_set,json=heParamSet,proto3" json:"he_param_set,omitempty"`
+	HeParamSet string `protobuf:"bytes,10,opt,name=he_param_set,json=heParamSet,proto3" json:"he_param_set,omitempty"`
+	// The release policy; absent means the default: the discrete Gaussian
+	// mechanism with an epoch budget of ρ = 1 and a buyer cap of ρ = 1/2,
+	// one honest node, equal shares (docs/design.md §6.6). An exact policy
+	// needs insecure_dev_setup.
+	Privacy       *PrivacyPolicy `protobuf:"bytes,11,opt,name=privacy,proto3" json:"privacy,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -271,6 +276,13 @@ func (x *CreateDatasetRequest) GetHeParamSet() string {
 		return x.HeParamSet
 	}
 	return ""
+}
+
+func (x *CreateDatasetRequest) GetPrivacy() *PrivacyPolicy {
+	if x != nil {
+		return x.Privacy
+	}
+	return nil
 }
 
 type isCreateDatasetRequest_SchemaSource interface {
@@ -696,7 +708,7 @@ const file_cohort_v1_admin_service_proto_rawDesc = "" +
 	"\bbuyer_id\x18\x01 \x01(\tR\abuyerId\"F\n" +
 	"\x13CreateBuyerResponse\x12\x19\n" +
 	"\bbuyer_id\x18\x01 \x01(\tR\abuyerId\x12\x14\n" +
-	"\x05token\x18\x02 \x01(\tR\x05token\"\xad\x03\n" +
+	"\x05token\x18\x02 \x01(\tR\x05token\"\xe1\x03\n" +
 	"\x14CreateDatasetRequest\x12!\n" +
 	"\vschema_yaml\x18\x01 \x01(\tH\x00R\n" +
 	"schemaYaml\x12+\n" +
@@ -711,7 +723,8 @@ const file_cohort_v1_admin_service_proto_rawDesc = "" +
 	"\x10he_smudging_bits\x18\t \x01(\rR\x0eheSmudgingBits\x12 \n" +
 	"\fhe_param_set\x18\n" +
 	" \x01(\tR\n" +
-	"heParamSetB\x0f\n" +
+	"heParamSet\x122\n" +
+	"\aprivacy\x18\v \x01(\v2\x18.cohort.v1.PrivacyPolicyR\aprivacyB\x0f\n" +
 	"\rschema_source\"O\n" +
 	"\x15CreateDatasetResponse\x126\n" +
 	"\adataset\x18\x01 \x01(\v2\x1c.cohort.v1.DatasetDescriptorR\adataset\"J\n" +
@@ -778,26 +791,28 @@ var file_cohort_v1_admin_service_proto_goTypes = []any{
 	(*PeerStatus)(nil),            // 8: cohort.v1.PeerStatus
 	(*Schema)(nil),                // 9: cohort.v1.Schema
 	(Backend)(0),                  // 10: cohort.v1.Backend
-	(*DatasetDescriptor)(nil),     // 11: cohort.v1.DatasetDescriptor
+	(*PrivacyPolicy)(nil),         // 11: cohort.v1.PrivacyPolicy
+	(*DatasetDescriptor)(nil),     // 12: cohort.v1.DatasetDescriptor
 }
 var file_cohort_v1_admin_service_proto_depIdxs = []int32{
 	9,  // 0: cohort.v1.CreateDatasetRequest.schema:type_name -> cohort.v1.Schema
 	10, // 1: cohort.v1.CreateDatasetRequest.backend:type_name -> cohort.v1.Backend
-	11, // 2: cohort.v1.CreateDatasetResponse.dataset:type_name -> cohort.v1.DatasetDescriptor
-	8,  // 3: cohort.v1.NodeStatusResponse.peers:type_name -> cohort.v1.PeerStatus
-	2,  // 4: cohort.v1.AdminService.CreateDataset:input_type -> cohort.v1.CreateDatasetRequest
-	4,  // 5: cohort.v1.AdminService.IssueInvites:input_type -> cohort.v1.IssueInvitesRequest
-	6,  // 6: cohort.v1.AdminService.NodeStatus:input_type -> cohort.v1.NodeStatusRequest
-	0,  // 7: cohort.v1.AdminService.CreateBuyer:input_type -> cohort.v1.CreateBuyerRequest
-	3,  // 8: cohort.v1.AdminService.CreateDataset:output_type -> cohort.v1.CreateDatasetResponse
-	5,  // 9: cohort.v1.AdminService.IssueInvites:output_type -> cohort.v1.IssueInvitesResponse
-	7,  // 10: cohort.v1.AdminService.NodeStatus:output_type -> cohort.v1.NodeStatusResponse
-	1,  // 11: cohort.v1.AdminService.CreateBuyer:output_type -> cohort.v1.CreateBuyerResponse
-	8,  // [8:12] is the sub-list for method output_type
-	4,  // [4:8] is the sub-list for method input_type
-	4,  // [4:4] is the sub-list for extension type_name
-	4,  // [4:4] is the sub-list for extension extendee
-	0,  // [0:4] is the sub-list for field type_name
+	11, // 2: cohort.v1.CreateDatasetRequest.privacy:type_name -> cohort.v1.PrivacyPolicy
+	12, // 3: cohort.v1.CreateDatasetResponse.dataset:type_name -> cohort.v1.DatasetDescriptor
+	8,  // 4: cohort.v1.NodeStatusResponse.peers:type_name -> cohort.v1.PeerStatus
+	2,  // 5: cohort.v1.AdminService.CreateDataset:input_type -> cohort.v1.CreateDatasetRequest
+	4,  // 6: cohort.v1.AdminService.IssueInvites:input_type -> cohort.v1.IssueInvitesRequest
+	6,  // 7: cohort.v1.AdminService.NodeStatus:input_type -> cohort.v1.NodeStatusRequest
+	0,  // 8: cohort.v1.AdminService.CreateBuyer:input_type -> cohort.v1.CreateBuyerRequest
+	3,  // 9: cohort.v1.AdminService.CreateDataset:output_type -> cohort.v1.CreateDatasetResponse
+	5,  // 10: cohort.v1.AdminService.IssueInvites:output_type -> cohort.v1.IssueInvitesResponse
+	7,  // 11: cohort.v1.AdminService.NodeStatus:output_type -> cohort.v1.NodeStatusResponse
+	1,  // 12: cohort.v1.AdminService.CreateBuyer:output_type -> cohort.v1.CreateBuyerResponse
+	9,  // [9:13] is the sub-list for method output_type
+	5,  // [5:9] is the sub-list for method input_type
+	5,  // [5:5] is the sub-list for extension type_name
+	5,  // [5:5] is the sub-list for extension extendee
+	0,  // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_admin_service_proto_init() }

@@ -731,6 +731,137 @@ func (x *GetResultResponse) GetResult() *Result {
 	return nil
 }
 
+// GetBudgetRequest names a dataset and a range of epochs.
+type GetBudgetRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Dataset id.
+	DatasetId string `protobuf:"bytes,1,opt,name=dataset_id,json=datasetId,proto3" json:"dataset_id,omitempty"`
+	// First epoch, inclusive.
+	EpochFrom uint64 `protobuf:"varint,2,opt,name=epoch_from,json=epochFrom,proto3" json:"epoch_from,omitempty"`
+	// Last epoch, inclusive; at most 4096 epochs in the range.
+	EpochTo       uint64 `protobuf:"varint,3,opt,name=epoch_to,json=epochTo,proto3" json:"epoch_to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBudgetRequest) Reset() {
+	*x = GetBudgetRequest{}
+	mi := &file_cohort_v1_buyer_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBudgetRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBudgetRequest) ProtoMessage() {}
+
+func (x *GetBudgetRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_buyer_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBudgetRequest.ProtoReflect.Descriptor instead.
+func (*GetBudgetRequest) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_buyer_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *GetBudgetRequest) GetDatasetId() string {
+	if x != nil {
+		return x.DatasetId
+	}
+	return ""
+}
+
+func (x *GetBudgetRequest) GetEpochFrom() uint64 {
+	if x != nil {
+		return x.EpochFrom
+	}
+	return 0
+}
+
+func (x *GetBudgetRequest) GetEpochTo() uint64 {
+	if x != nil {
+		return x.EpochTo
+	}
+	return 0
+}
+
+// GetBudgetResponse is the buyer's budget per epoch.
+type GetBudgetResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The dataset's policy.
+	Policy *PrivacyPolicy `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	// One entry per epoch of the range, ascending (before and after are
+	// equal: the current state).
+	Epochs []*LedgerEntry `protobuf:"bytes,2,rep,name=epochs,proto3" json:"epochs,omitempty"`
+	// The most ρ a job over the whole range could spend now: the least
+	// remaining over the epochs of the epoch's and the buyer's budgets,
+	// exact fraction; empty for an exact policy.
+	AvailableRho  string `protobuf:"bytes,3,opt,name=available_rho,json=availableRho,proto3" json:"available_rho,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBudgetResponse) Reset() {
+	*x = GetBudgetResponse{}
+	mi := &file_cohort_v1_buyer_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBudgetResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBudgetResponse) ProtoMessage() {}
+
+func (x *GetBudgetResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_buyer_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBudgetResponse.ProtoReflect.Descriptor instead.
+func (*GetBudgetResponse) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_buyer_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *GetBudgetResponse) GetPolicy() *PrivacyPolicy {
+	if x != nil {
+		return x.Policy
+	}
+	return nil
+}
+
+func (x *GetBudgetResponse) GetEpochs() []*LedgerEntry {
+	if x != nil {
+		return x.Epochs
+	}
+	return nil
+}
+
+func (x *GetBudgetResponse) GetAvailableRho() string {
+	if x != nil {
+		return x.AvailableRho
+	}
+	return ""
+}
+
 var File_cohort_v1_buyer_service_proto protoreflect.FileDescriptor
 
 const file_cohort_v1_buyer_service_proto_rawDesc = "" +
@@ -774,7 +905,17 @@ const file_cohort_v1_buyer_service_proto_rawDesc = "" +
 	"\x10GetResultRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\">\n" +
 	"\x11GetResultResponse\x12)\n" +
-	"\x06result\x18\x01 \x01(\v2\x11.cohort.v1.ResultR\x06result2\x82\x04\n" +
+	"\x06result\x18\x01 \x01(\v2\x11.cohort.v1.ResultR\x06result\"k\n" +
+	"\x10GetBudgetRequest\x12\x1d\n" +
+	"\n" +
+	"dataset_id\x18\x01 \x01(\tR\tdatasetId\x12\x1d\n" +
+	"\n" +
+	"epoch_from\x18\x02 \x01(\x04R\tepochFrom\x12\x19\n" +
+	"\bepoch_to\x18\x03 \x01(\x04R\aepochTo\"\x9a\x01\n" +
+	"\x11GetBudgetResponse\x120\n" +
+	"\x06policy\x18\x01 \x01(\v2\x18.cohort.v1.PrivacyPolicyR\x06policy\x12.\n" +
+	"\x06epochs\x18\x02 \x03(\v2\x16.cohort.v1.LedgerEntryR\x06epochs\x12#\n" +
+	"\ravailable_rho\x18\x03 \x01(\tR\favailableRho2\xca\x04\n" +
 	"\fBuyerService\x12O\n" +
 	"\fListDatasets\x12\x1e.cohort.v1.ListDatasetsRequest\x1a\x1f.cohort.v1.ListDatasetsResponse\x12F\n" +
 	"\tSubmitJob\x12\x1b.cohort.v1.SubmitJobRequest\x1a\x1c.cohort.v1.SubmitJobResponse\x12=\n" +
@@ -782,7 +923,8 @@ const file_cohort_v1_buyer_service_proto_rawDesc = "" +
 	"\bWatchJob\x12\x1a.cohort.v1.WatchJobRequest\x1a\x1b.cohort.v1.WatchJobResponse0\x01\x12C\n" +
 	"\bListJobs\x12\x1a.cohort.v1.ListJobsRequest\x1a\x1b.cohort.v1.ListJobsResponse\x12F\n" +
 	"\tCancelJob\x12\x1b.cohort.v1.CancelJobRequest\x1a\x1c.cohort.v1.CancelJobResponse\x12F\n" +
-	"\tGetResult\x12\x1b.cohort.v1.GetResultRequest\x1a\x1c.cohort.v1.GetResultResponseB5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
+	"\tGetResult\x12\x1b.cohort.v1.GetResultRequest\x1a\x1c.cohort.v1.GetResultResponse\x12F\n" +
+	"\tGetBudget\x12\x1b.cohort.v1.GetBudgetRequest\x1a\x1c.cohort.v1.GetBudgetResponseB5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
 
 var (
 	file_cohort_v1_buyer_service_proto_rawDescOnce sync.Once
@@ -796,7 +938,7 @@ func file_cohort_v1_buyer_service_proto_rawDescGZIP() []byte {
 	return file_cohort_v1_buyer_service_proto_rawDescData
 }
 
-var file_cohort_v1_buyer_service_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_cohort_v1_buyer_service_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_cohort_v1_buyer_service_proto_goTypes = []any{
 	(*ListDatasetsRequest)(nil),  // 0: cohort.v1.ListDatasetsRequest
 	(*ListDatasetsResponse)(nil), // 1: cohort.v1.ListDatasetsResponse
@@ -812,41 +954,49 @@ var file_cohort_v1_buyer_service_proto_goTypes = []any{
 	(*CancelJobResponse)(nil),    // 11: cohort.v1.CancelJobResponse
 	(*GetResultRequest)(nil),     // 12: cohort.v1.GetResultRequest
 	(*GetResultResponse)(nil),    // 13: cohort.v1.GetResultResponse
-	(*DatasetDescriptor)(nil),    // 14: cohort.v1.DatasetDescriptor
-	(*JobSpec)(nil),              // 15: cohort.v1.JobSpec
-	(*Job)(nil),                  // 16: cohort.v1.Job
-	(JobState)(0),                // 17: cohort.v1.JobState
-	(*Result)(nil),               // 18: cohort.v1.Result
+	(*GetBudgetRequest)(nil),     // 14: cohort.v1.GetBudgetRequest
+	(*GetBudgetResponse)(nil),    // 15: cohort.v1.GetBudgetResponse
+	(*DatasetDescriptor)(nil),    // 16: cohort.v1.DatasetDescriptor
+	(*JobSpec)(nil),              // 17: cohort.v1.JobSpec
+	(*Job)(nil),                  // 18: cohort.v1.Job
+	(JobState)(0),                // 19: cohort.v1.JobState
+	(*Result)(nil),               // 20: cohort.v1.Result
+	(*PrivacyPolicy)(nil),        // 21: cohort.v1.PrivacyPolicy
+	(*LedgerEntry)(nil),          // 22: cohort.v1.LedgerEntry
 }
 var file_cohort_v1_buyer_service_proto_depIdxs = []int32{
-	14, // 0: cohort.v1.ListDatasetsResponse.datasets:type_name -> cohort.v1.DatasetDescriptor
-	15, // 1: cohort.v1.SubmitJobRequest.spec:type_name -> cohort.v1.JobSpec
-	16, // 2: cohort.v1.SubmitJobResponse.job:type_name -> cohort.v1.Job
-	16, // 3: cohort.v1.GetJobResponse.job:type_name -> cohort.v1.Job
-	16, // 4: cohort.v1.WatchJobResponse.job:type_name -> cohort.v1.Job
-	17, // 5: cohort.v1.ListJobsRequest.states:type_name -> cohort.v1.JobState
-	16, // 6: cohort.v1.ListJobsResponse.jobs:type_name -> cohort.v1.Job
-	16, // 7: cohort.v1.CancelJobResponse.job:type_name -> cohort.v1.Job
-	18, // 8: cohort.v1.GetResultResponse.result:type_name -> cohort.v1.Result
-	0,  // 9: cohort.v1.BuyerService.ListDatasets:input_type -> cohort.v1.ListDatasetsRequest
-	2,  // 10: cohort.v1.BuyerService.SubmitJob:input_type -> cohort.v1.SubmitJobRequest
-	4,  // 11: cohort.v1.BuyerService.GetJob:input_type -> cohort.v1.GetJobRequest
-	6,  // 12: cohort.v1.BuyerService.WatchJob:input_type -> cohort.v1.WatchJobRequest
-	8,  // 13: cohort.v1.BuyerService.ListJobs:input_type -> cohort.v1.ListJobsRequest
-	10, // 14: cohort.v1.BuyerService.CancelJob:input_type -> cohort.v1.CancelJobRequest
-	12, // 15: cohort.v1.BuyerService.GetResult:input_type -> cohort.v1.GetResultRequest
-	1,  // 16: cohort.v1.BuyerService.ListDatasets:output_type -> cohort.v1.ListDatasetsResponse
-	3,  // 17: cohort.v1.BuyerService.SubmitJob:output_type -> cohort.v1.SubmitJobResponse
-	5,  // 18: cohort.v1.BuyerService.GetJob:output_type -> cohort.v1.GetJobResponse
-	7,  // 19: cohort.v1.BuyerService.WatchJob:output_type -> cohort.v1.WatchJobResponse
-	9,  // 20: cohort.v1.BuyerService.ListJobs:output_type -> cohort.v1.ListJobsResponse
-	11, // 21: cohort.v1.BuyerService.CancelJob:output_type -> cohort.v1.CancelJobResponse
-	13, // 22: cohort.v1.BuyerService.GetResult:output_type -> cohort.v1.GetResultResponse
-	16, // [16:23] is the sub-list for method output_type
-	9,  // [9:16] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	16, // 0: cohort.v1.ListDatasetsResponse.datasets:type_name -> cohort.v1.DatasetDescriptor
+	17, // 1: cohort.v1.SubmitJobRequest.spec:type_name -> cohort.v1.JobSpec
+	18, // 2: cohort.v1.SubmitJobResponse.job:type_name -> cohort.v1.Job
+	18, // 3: cohort.v1.GetJobResponse.job:type_name -> cohort.v1.Job
+	18, // 4: cohort.v1.WatchJobResponse.job:type_name -> cohort.v1.Job
+	19, // 5: cohort.v1.ListJobsRequest.states:type_name -> cohort.v1.JobState
+	18, // 6: cohort.v1.ListJobsResponse.jobs:type_name -> cohort.v1.Job
+	18, // 7: cohort.v1.CancelJobResponse.job:type_name -> cohort.v1.Job
+	20, // 8: cohort.v1.GetResultResponse.result:type_name -> cohort.v1.Result
+	21, // 9: cohort.v1.GetBudgetResponse.policy:type_name -> cohort.v1.PrivacyPolicy
+	22, // 10: cohort.v1.GetBudgetResponse.epochs:type_name -> cohort.v1.LedgerEntry
+	0,  // 11: cohort.v1.BuyerService.ListDatasets:input_type -> cohort.v1.ListDatasetsRequest
+	2,  // 12: cohort.v1.BuyerService.SubmitJob:input_type -> cohort.v1.SubmitJobRequest
+	4,  // 13: cohort.v1.BuyerService.GetJob:input_type -> cohort.v1.GetJobRequest
+	6,  // 14: cohort.v1.BuyerService.WatchJob:input_type -> cohort.v1.WatchJobRequest
+	8,  // 15: cohort.v1.BuyerService.ListJobs:input_type -> cohort.v1.ListJobsRequest
+	10, // 16: cohort.v1.BuyerService.CancelJob:input_type -> cohort.v1.CancelJobRequest
+	12, // 17: cohort.v1.BuyerService.GetResult:input_type -> cohort.v1.GetResultRequest
+	14, // 18: cohort.v1.BuyerService.GetBudget:input_type -> cohort.v1.GetBudgetRequest
+	1,  // 19: cohort.v1.BuyerService.ListDatasets:output_type -> cohort.v1.ListDatasetsResponse
+	3,  // 20: cohort.v1.BuyerService.SubmitJob:output_type -> cohort.v1.SubmitJobResponse
+	5,  // 21: cohort.v1.BuyerService.GetJob:output_type -> cohort.v1.GetJobResponse
+	7,  // 22: cohort.v1.BuyerService.WatchJob:output_type -> cohort.v1.WatchJobResponse
+	9,  // 23: cohort.v1.BuyerService.ListJobs:output_type -> cohort.v1.ListJobsResponse
+	11, // 24: cohort.v1.BuyerService.CancelJob:output_type -> cohort.v1.CancelJobResponse
+	13, // 25: cohort.v1.BuyerService.GetResult:output_type -> cohort.v1.GetResultResponse
+	15, // 26: cohort.v1.BuyerService.GetBudget:output_type -> cohort.v1.GetBudgetResponse
+	19, // [19:27] is the sub-list for method output_type
+	11, // [11:19] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_buyer_service_proto_init() }
@@ -863,7 +1013,7 @@ func file_cohort_v1_buyer_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cohort_v1_buyer_service_proto_rawDesc), len(file_cohort_v1_buyer_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -26,6 +26,7 @@ const (
 	BuyerService_ListJobs_FullMethodName     = "/cohort.v1.BuyerService/ListJobs"
 	BuyerService_CancelJob_FullMethodName    = "/cohort.v1.BuyerService/CancelJob"
 	BuyerService_GetResult_FullMethodName    = "/cohort.v1.BuyerService/GetResult"
+	BuyerService_GetBudget_FullMethodName    = "/cohort.v1.BuyerService/GetBudget"
 )
 
 // BuyerServiceClient is the client API for BuyerService service.
@@ -56,6 +57,9 @@ type BuyerServiceClient interface {
 	// GetResult returns a DONE job's result. FailedPrecondition for a job
 	// in any other state.
 	GetResult(ctx context.Context, in *GetResultRequest, opts ...grpc.CallOption) (*GetResultResponse, error)
+	// GetBudget is the buyer's privacy budget on a dataset's epochs in this
+	// node's ledger, and the most ρ a job over them could spend now.
+	GetBudget(ctx context.Context, in *GetBudgetRequest, opts ...grpc.CallOption) (*GetBudgetResponse, error)
 }
 
 type buyerServiceClient struct {
@@ -145,6 +149,16 @@ func (c *buyerServiceClient) GetResult(ctx context.Context, in *GetResultRequest
 	return out, nil
 }
 
+func (c *buyerServiceClient) GetBudget(ctx context.Context, in *GetBudgetRequest, opts ...grpc.CallOption) (*GetBudgetResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetBudgetResponse)
+	err := c.cc.Invoke(ctx, BuyerService_GetBudget_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // BuyerServiceServer is the server API for BuyerService service.
 // All implementations must embed UnimplementedBuyerServiceServer
 // for forward compatibility.
@@ -173,6 +187,9 @@ type BuyerServiceServer interface {
 	// GetResult returns a DONE job's result. FailedPrecondition for a job
 	// in any other state.
 	GetResult(context.Context, *GetResultRequest) (*GetResultResponse, error)
+	// GetBudget is the buyer's privacy budget on a dataset's epochs in this
+	// node's ledger, and the most ρ a job over them could spend now.
+	GetBudget(context.Context, *GetBudgetRequest) (*GetBudgetResponse, error)
 	mustEmbedUnimplementedBuyerServiceServer()
 }
 
@@ -203,6 +220,9 @@ func (UnimplementedBuyerServiceServer) CancelJob(context.Context, *CancelJobRequ
 }
 func (UnimplementedBuyerServiceServer) GetResult(context.Context, *GetResultRequest) (*GetResultResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetResult not implemented")
+}
+func (UnimplementedBuyerServiceServer) GetBudget(context.Context, *GetBudgetRequest) (*GetBudgetResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetBudget not implemented")
 }
 func (UnimplementedBuyerServiceServer) mustEmbedUnimplementedBuyerServiceServer() {}
 func (UnimplementedBuyerServiceServer) testEmbeddedByValue()                      {}
@@ -344,6 +364,24 @@ func _BuyerService_GetResult_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _BuyerService_GetBudget_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetBudgetRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BuyerServiceServer).GetBudget(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BuyerService_GetBudget_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BuyerServiceServer).GetBudget(ctx, req.(*GetBudgetRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // BuyerService_ServiceDesc is the grpc.ServiceDesc for BuyerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -374,6 +412,10 @@ var BuyerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetResult",
 			Handler:    _BuyerService_GetResult_Handler,
+		},
+		{
+			MethodName: "GetBudget",
+			Handler:    _BuyerService_GetBudget_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

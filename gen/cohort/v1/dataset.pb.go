@@ -190,6 +190,115 @@ func (DatasetState) EnumDescriptor() ([]byte, []int) {
 	return file_cohort_v1_dataset_proto_rawDescGZIP(), []int{2}
 }
 
+// ReleaseMechanism is how a job's sums are released.
+type ReleaseMechanism int32
+
+const (
+	// Not a mechanism; refused.
+	ReleaseMechanism_RELEASE_MECHANISM_UNSPECIFIED ReleaseMechanism = 0
+	// Every node adds discrete Gaussian noise to its partial; jobs spend ρ
+	// from the budget.
+	ReleaseMechanism_RELEASE_MECHANISM_DISCRETE_GAUSSIAN ReleaseMechanism = 1
+	// The exact sums: two jobs whose cohorts differ by one record reveal
+	// it. Development only; every result and audit says so.
+	ReleaseMechanism_RELEASE_MECHANISM_EXACT_INSECURE_DEV ReleaseMechanism = 2
+)
+
+// Enum value maps for ReleaseMechanism.
+var (
+	ReleaseMechanism_name = map[int32]string{
+		0: "RELEASE_MECHANISM_UNSPECIFIED",
+		1: "RELEASE_MECHANISM_DISCRETE_GAUSSIAN",
+		2: "RELEASE_MECHANISM_EXACT_INSECURE_DEV",
+	}
+	ReleaseMechanism_value = map[string]int32{
+		"RELEASE_MECHANISM_UNSPECIFIED":        0,
+		"RELEASE_MECHANISM_DISCRETE_GAUSSIAN":  1,
+		"RELEASE_MECHANISM_EXACT_INSECURE_DEV": 2,
+	}
+)
+
+func (x ReleaseMechanism) Enum() *ReleaseMechanism {
+	p := new(ReleaseMechanism)
+	*p = x
+	return p
+}
+
+func (x ReleaseMechanism) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ReleaseMechanism) Descriptor() protoreflect.EnumDescriptor {
+	return file_cohort_v1_dataset_proto_enumTypes[3].Descriptor()
+}
+
+func (ReleaseMechanism) Type() protoreflect.EnumType {
+	return &file_cohort_v1_dataset_proto_enumTypes[3]
+}
+
+func (x ReleaseMechanism) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ReleaseMechanism.Descriptor instead.
+func (ReleaseMechanism) EnumDescriptor() ([]byte, []int) {
+	return file_cohort_v1_dataset_proto_rawDescGZIP(), []int{3}
+}
+
+// NoiseAllocation is how a job's ρ is spread over its coordinates.
+type NoiseAllocation int32
+
+const (
+	// The default, EQUAL_SHARES.
+	NoiseAllocation_NOISE_ALLOCATION_UNSPECIFIED NoiseAllocation = 0
+	// Each coordinate (a category block counting as one) gets an equal share
+	// of ρ: the same noise relative to its range.
+	NoiseAllocation_NOISE_ALLOCATION_EQUAL_SHARES NoiseAllocation = 1
+	// One variance for every coordinate, sized for the whole vector.
+	NoiseAllocation_NOISE_ALLOCATION_ONE_VARIANCE NoiseAllocation = 2
+)
+
+// Enum value maps for NoiseAllocation.
+var (
+	NoiseAllocation_name = map[int32]string{
+		0: "NOISE_ALLOCATION_UNSPECIFIED",
+		1: "NOISE_ALLOCATION_EQUAL_SHARES",
+		2: "NOISE_ALLOCATION_ONE_VARIANCE",
+	}
+	NoiseAllocation_value = map[string]int32{
+		"NOISE_ALLOCATION_UNSPECIFIED":  0,
+		"NOISE_ALLOCATION_EQUAL_SHARES": 1,
+		"NOISE_ALLOCATION_ONE_VARIANCE": 2,
+	}
+)
+
+func (x NoiseAllocation) Enum() *NoiseAllocation {
+	p := new(NoiseAllocation)
+	*p = x
+	return p
+}
+
+func (x NoiseAllocation) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (NoiseAllocation) Descriptor() protoreflect.EnumDescriptor {
+	return file_cohort_v1_dataset_proto_enumTypes[4].Descriptor()
+}
+
+func (NoiseAllocation) Type() protoreflect.EnumType {
+	return &file_cohort_v1_dataset_proto_enumTypes[4]
+}
+
+func (x NoiseAllocation) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use NoiseAllocation.Descriptor instead.
+func (NoiseAllocation) EnumDescriptor() ([]byte, []int) {
+	return file_cohort_v1_dataset_proto_rawDescGZIP(), []int{4}
+}
+
 // NodeInfo is one node of the federation, as the dataset fixed it.
 type NodeInfo struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -331,7 +440,11 @@ type DatasetDescriptor struct {
 	// HE datasets only: the collective threshold key made at creation, before
 	// the circuit was compiled (its public key is a constant of the circuit).
 	// Absent for MPC.
-	He            *HEKeyInfo `protobuf:"bytes,16,opt,name=he,proto3" json:"he,omitempty"`
+	He *HEKeyInfo `protobuf:"bytes,16,opt,name=he,proto3" json:"he,omitempty"`
+	// How jobs' results are released (docs/design.md §6.6): the mechanism
+	// and the privacy budget every node enforces. Set at creation; a
+	// descriptor without one releases nothing.
+	Privacy       *PrivacyPolicy `protobuf:"bytes,17,opt,name=privacy,proto3" json:"privacy,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -478,6 +591,99 @@ func (x *DatasetDescriptor) GetHe() *HEKeyInfo {
 	return nil
 }
 
+func (x *DatasetDescriptor) GetPrivacy() *PrivacyPolicy {
+	if x != nil {
+		return x.Privacy
+	}
+	return nil
+}
+
+// PrivacyPolicy is a dataset's release policy. Budgets are exact decimals
+// or fractions of ρ (zCDP), at most 64 bytes.
+type PrivacyPolicy struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The mechanism.
+	Mechanism ReleaseMechanism `protobuf:"varint,1,opt,name=mechanism,proto3,enum=cohort.v1.ReleaseMechanism" json:"mechanism,omitempty"`
+	// The ρ all buyers together may spend on one epoch's records; > 0 for
+	// DISCRETE_GAUSSIAN, empty for EXACT_INSECURE_DEV.
+	EpochRho string `protobuf:"bytes,2,opt,name=epoch_rho,json=epochRho,proto3" json:"epoch_rho,omitempty"`
+	// The ρ one buyer may spend on one epoch's records, 0 < buyer_rho ≤
+	// epoch_rho; empty for EXACT_INSECURE_DEV.
+	BuyerRho string `protobuf:"bytes,3,opt,name=buyer_rho,json=buyerRho,proto3" json:"buyer_rho,omitempty"`
+	// Nodes assumed honest whose noise alone gives each job's guarantee;
+	// every node adds noise of variance σ²/honest_nodes. Only 1 is supported.
+	HonestNodes uint32 `protobuf:"varint,4,opt,name=honest_nodes,json=honestNodes,proto3" json:"honest_nodes,omitempty"`
+	// How a job's ρ is spread over its coordinates.
+	Allocation    NoiseAllocation `protobuf:"varint,5,opt,name=allocation,proto3,enum=cohort.v1.NoiseAllocation" json:"allocation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PrivacyPolicy) Reset() {
+	*x = PrivacyPolicy{}
+	mi := &file_cohort_v1_dataset_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PrivacyPolicy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PrivacyPolicy) ProtoMessage() {}
+
+func (x *PrivacyPolicy) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_dataset_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PrivacyPolicy.ProtoReflect.Descriptor instead.
+func (*PrivacyPolicy) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_dataset_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *PrivacyPolicy) GetMechanism() ReleaseMechanism {
+	if x != nil {
+		return x.Mechanism
+	}
+	return ReleaseMechanism_RELEASE_MECHANISM_UNSPECIFIED
+}
+
+func (x *PrivacyPolicy) GetEpochRho() string {
+	if x != nil {
+		return x.EpochRho
+	}
+	return ""
+}
+
+func (x *PrivacyPolicy) GetBuyerRho() string {
+	if x != nil {
+		return x.BuyerRho
+	}
+	return ""
+}
+
+func (x *PrivacyPolicy) GetHonestNodes() uint32 {
+	if x != nil {
+		return x.HonestNodes
+	}
+	return 0
+}
+
+func (x *PrivacyPolicy) GetAllocation() NoiseAllocation {
+	if x != nil {
+		return x.Allocation
+	}
+	return NoiseAllocation_NOISE_ALLOCATION_UNSPECIFIED
+}
+
 // HEKeyInfo is an HE dataset's collective key: every node holds a t-of-n
 // share of its secret; no node holds the secret.
 type HEKeyInfo struct {
@@ -503,7 +709,7 @@ type HEKeyInfo struct {
 
 func (x *HEKeyInfo) Reset() {
 	*x = HEKeyInfo{}
-	mi := &file_cohort_v1_dataset_proto_msgTypes[2]
+	mi := &file_cohort_v1_dataset_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -515,7 +721,7 @@ func (x *HEKeyInfo) String() string {
 func (*HEKeyInfo) ProtoMessage() {}
 
 func (x *HEKeyInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_dataset_proto_msgTypes[2]
+	mi := &file_cohort_v1_dataset_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -528,7 +734,7 @@ func (x *HEKeyInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HEKeyInfo.ProtoReflect.Descriptor instead.
 func (*HEKeyInfo) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_dataset_proto_rawDescGZIP(), []int{2}
+	return file_cohort_v1_dataset_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *HEKeyInfo) GetParamSet() string {
@@ -584,7 +790,7 @@ const file_cohort_v1_dataset_proto_rawDesc = "" +
 	"\aaddress\x18\x03 \x01(\tR\aaddress\x12&\n" +
 	"\x0fseal_public_key\x18\x04 \x01(\fR\rsealPublicKey\x12A\n" +
 	"\x0esigning_scheme\x18\x05 \x01(\x0e2\x1a.cohort.v1.SignatureSchemeR\rsigningScheme\x12,\n" +
-	"\x12signing_public_key\x18\x06 \x01(\fR\x10signingPublicKey\"\xac\x05\n" +
+	"\x12signing_public_key\x18\x06 \x01(\fR\x10signingPublicKey\"\xe0\x05\n" +
 	"\x11DatasetDescriptor\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x122\n" +
 	"\x06schema\x18\x02 \x01(\v2\x1a.cohort.v1.CanonicalSchemaR\x06schema\x12-\n" +
@@ -606,7 +812,16 @@ const file_cohort_v1_dataset_proto_rawDesc = "" +
 	"\vceremony_id\x18\x0e \x01(\tR\n" +
 	"ceremonyId\x124\n" +
 	"\x16ceremony_beacon_source\x18\x0f \x01(\tR\x14ceremonyBeaconSource\x12$\n" +
-	"\x02he\x18\x10 \x01(\v2\x14.cohort.v1.HEKeyInfoR\x02he\"\xdf\x01\n" +
+	"\x02he\x18\x10 \x01(\v2\x14.cohort.v1.HEKeyInfoR\x02he\x122\n" +
+	"\aprivacy\x18\x11 \x01(\v2\x18.cohort.v1.PrivacyPolicyR\aprivacy\"\xe3\x01\n" +
+	"\rPrivacyPolicy\x129\n" +
+	"\tmechanism\x18\x01 \x01(\x0e2\x1b.cohort.v1.ReleaseMechanismR\tmechanism\x12\x1b\n" +
+	"\tepoch_rho\x18\x02 \x01(\tR\bepochRho\x12\x1b\n" +
+	"\tbuyer_rho\x18\x03 \x01(\tR\bbuyerRho\x12!\n" +
+	"\fhonest_nodes\x18\x04 \x01(\rR\vhonestNodes\x12:\n" +
+	"\n" +
+	"allocation\x18\x05 \x01(\x0e2\x1a.cohort.v1.NoiseAllocationR\n" +
+	"allocation\"\xdf\x01\n" +
 	"\tHEKeyInfo\x12\x1b\n" +
 	"\tparam_set\x18\x01 \x01(\tR\bparamSet\x12\x1c\n" +
 	"\tthreshold\x18\x02 \x01(\rR\tthreshold\x12#\n" +
@@ -630,7 +845,15 @@ const file_cohort_v1_dataset_proto_rawDesc = "" +
 	"\x19DATASET_STATE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13DATASET_STATE_SETUP\x10\x01\x12\x17\n" +
 	"\x13DATASET_STATE_READY\x10\x02\x12\x18\n" +
-	"\x14DATASET_STATE_FAILED\x10\x03B5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
+	"\x14DATASET_STATE_FAILED\x10\x03*\x88\x01\n" +
+	"\x10ReleaseMechanism\x12!\n" +
+	"\x1dRELEASE_MECHANISM_UNSPECIFIED\x10\x00\x12'\n" +
+	"#RELEASE_MECHANISM_DISCRETE_GAUSSIAN\x10\x01\x12(\n" +
+	"$RELEASE_MECHANISM_EXACT_INSECURE_DEV\x10\x02*y\n" +
+	"\x0fNoiseAllocation\x12 \n" +
+	"\x1cNOISE_ALLOCATION_UNSPECIFIED\x10\x00\x12!\n" +
+	"\x1dNOISE_ALLOCATION_EQUAL_SHARES\x10\x01\x12!\n" +
+	"\x1dNOISE_ALLOCATION_ONE_VARIANCE\x10\x02B5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
 
 var (
 	file_cohort_v1_dataset_proto_rawDescOnce sync.Once
@@ -644,33 +867,39 @@ func file_cohort_v1_dataset_proto_rawDescGZIP() []byte {
 	return file_cohort_v1_dataset_proto_rawDescData
 }
 
-var file_cohort_v1_dataset_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_cohort_v1_dataset_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_cohort_v1_dataset_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_cohort_v1_dataset_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_cohort_v1_dataset_proto_goTypes = []any{
 	(Backend)(0),              // 0: cohort.v1.Backend
 	(SetupKind)(0),            // 1: cohort.v1.SetupKind
 	(DatasetState)(0),         // 2: cohort.v1.DatasetState
-	(*NodeInfo)(nil),          // 3: cohort.v1.NodeInfo
-	(*DatasetDescriptor)(nil), // 4: cohort.v1.DatasetDescriptor
-	(*HEKeyInfo)(nil),         // 5: cohort.v1.HEKeyInfo
-	(SignatureScheme)(0),      // 6: cohort.v1.SignatureScheme
-	(*CanonicalSchema)(nil),   // 7: cohort.v1.CanonicalSchema
-	(*NodeSignature)(nil),     // 8: cohort.v1.NodeSignature
+	(ReleaseMechanism)(0),     // 3: cohort.v1.ReleaseMechanism
+	(NoiseAllocation)(0),      // 4: cohort.v1.NoiseAllocation
+	(*NodeInfo)(nil),          // 5: cohort.v1.NodeInfo
+	(*DatasetDescriptor)(nil), // 6: cohort.v1.DatasetDescriptor
+	(*PrivacyPolicy)(nil),     // 7: cohort.v1.PrivacyPolicy
+	(*HEKeyInfo)(nil),         // 8: cohort.v1.HEKeyInfo
+	(SignatureScheme)(0),      // 9: cohort.v1.SignatureScheme
+	(*CanonicalSchema)(nil),   // 10: cohort.v1.CanonicalSchema
+	(*NodeSignature)(nil),     // 11: cohort.v1.NodeSignature
 }
 var file_cohort_v1_dataset_proto_depIdxs = []int32{
-	6, // 0: cohort.v1.NodeInfo.signing_scheme:type_name -> cohort.v1.SignatureScheme
-	7, // 1: cohort.v1.DatasetDescriptor.schema:type_name -> cohort.v1.CanonicalSchema
-	2, // 2: cohort.v1.DatasetDescriptor.state:type_name -> cohort.v1.DatasetState
-	0, // 3: cohort.v1.DatasetDescriptor.backend:type_name -> cohort.v1.Backend
-	1, // 4: cohort.v1.DatasetDescriptor.setup_kind:type_name -> cohort.v1.SetupKind
-	3, // 5: cohort.v1.DatasetDescriptor.nodes:type_name -> cohort.v1.NodeInfo
-	5, // 6: cohort.v1.DatasetDescriptor.he:type_name -> cohort.v1.HEKeyInfo
-	8, // 7: cohort.v1.HEKeyInfo.signatures:type_name -> cohort.v1.NodeSignature
-	8, // [8:8] is the sub-list for method output_type
-	8, // [8:8] is the sub-list for method input_type
-	8, // [8:8] is the sub-list for extension type_name
-	8, // [8:8] is the sub-list for extension extendee
-	0, // [0:8] is the sub-list for field type_name
+	9,  // 0: cohort.v1.NodeInfo.signing_scheme:type_name -> cohort.v1.SignatureScheme
+	10, // 1: cohort.v1.DatasetDescriptor.schema:type_name -> cohort.v1.CanonicalSchema
+	2,  // 2: cohort.v1.DatasetDescriptor.state:type_name -> cohort.v1.DatasetState
+	0,  // 3: cohort.v1.DatasetDescriptor.backend:type_name -> cohort.v1.Backend
+	1,  // 4: cohort.v1.DatasetDescriptor.setup_kind:type_name -> cohort.v1.SetupKind
+	5,  // 5: cohort.v1.DatasetDescriptor.nodes:type_name -> cohort.v1.NodeInfo
+	8,  // 6: cohort.v1.DatasetDescriptor.he:type_name -> cohort.v1.HEKeyInfo
+	7,  // 7: cohort.v1.DatasetDescriptor.privacy:type_name -> cohort.v1.PrivacyPolicy
+	3,  // 8: cohort.v1.PrivacyPolicy.mechanism:type_name -> cohort.v1.ReleaseMechanism
+	4,  // 9: cohort.v1.PrivacyPolicy.allocation:type_name -> cohort.v1.NoiseAllocation
+	11, // 10: cohort.v1.HEKeyInfo.signatures:type_name -> cohort.v1.NodeSignature
+	11, // [11:11] is the sub-list for method output_type
+	11, // [11:11] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_dataset_proto_init() }
@@ -685,8 +914,8 @@ func file_cohort_v1_dataset_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cohort_v1_dataset_proto_rawDesc), len(file_cohort_v1_dataset_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   3,
+			NumEnums:      5,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

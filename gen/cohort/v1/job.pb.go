@@ -214,7 +214,11 @@ type JobSpec struct {
 	// Smallest cohort the buyer accepts; the job is rejected below it. The
 	// effective minimum is the largest of this, the schema's min_cohort and
 	// every counted contributor's own minimum. 0 means the schema's.
-	MinCohort     uint32 `protobuf:"varint,7,opt,name=min_cohort,json=minCohort,proto3" json:"min_cohort,omitempty"`
+	MinCohort uint32 `protobuf:"varint,7,opt,name=min_cohort,json=minCohort,proto3" json:"min_cohort,omitempty"`
+	// The privacy loss the buyer spends on this job (docs/design.md §6.6):
+	// required on a dataset whose policy adds noise, refused on one whose
+	// policy is exact.
+	Privacy       *Privacy `protobuf:"bytes,8,opt,name=privacy,proto3" json:"privacy,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -298,6 +302,158 @@ func (x *JobSpec) GetMinCohort() uint32 {
 	return 0
 }
 
+func (x *JobSpec) GetPrivacy() *Privacy {
+	if x != nil {
+		return x.Privacy
+	}
+	return nil
+}
+
+// Privacy is the privacy loss a job spends, in zero-concentrated
+// differential privacy (zCDP). Numbers are exact decimals or fractions
+// ("0.25", "1/8"), at most 64 bytes, never floats.
+type Privacy struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The loss, in one of two forms.
+	//
+	// Types that are valid to be assigned to Loss:
+	//
+	//	*Privacy_Rho
+	//	*Privacy_Approx
+	Loss          isPrivacy_Loss `protobuf_oneof:"loss"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Privacy) Reset() {
+	*x = Privacy{}
+	mi := &file_cohort_v1_job_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Privacy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Privacy) ProtoMessage() {}
+
+func (x *Privacy) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_job_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Privacy.ProtoReflect.Descriptor instead.
+func (*Privacy) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_job_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Privacy) GetLoss() isPrivacy_Loss {
+	if x != nil {
+		return x.Loss
+	}
+	return nil
+}
+
+func (x *Privacy) GetRho() string {
+	if x != nil {
+		if x, ok := x.Loss.(*Privacy_Rho); ok {
+			return x.Rho
+		}
+	}
+	return ""
+}
+
+func (x *Privacy) GetApprox() *ApproxDP {
+	if x != nil {
+		if x, ok := x.Loss.(*Privacy_Approx); ok {
+			return x.Approx
+		}
+	}
+	return nil
+}
+
+type isPrivacy_Loss interface {
+	isPrivacy_Loss()
+}
+
+type Privacy_Rho struct {
+	// ρ of ρ-zCDP, > 0.
+	Rho string `protobuf:"bytes,1,opt,name=rho,proto3,oneof"`
+}
+
+type Privacy_Approx struct {
+	// (ε, δ)-DP, converted to the largest ρ whose ρ-zCDP implies it
+	// (docs/design.md §6.6); the job is charged that ρ.
+	Approx *ApproxDP `protobuf:"bytes,2,opt,name=approx,proto3,oneof"`
+}
+
+func (*Privacy_Rho) isPrivacy_Loss() {}
+
+func (*Privacy_Approx) isPrivacy_Loss() {}
+
+// ApproxDP is an (ε, δ)-DP target.
+type ApproxDP struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ε > 0.
+	Epsilon string `protobuf:"bytes,1,opt,name=epsilon,proto3" json:"epsilon,omitempty"`
+	// 0 < δ < 1.
+	Delta         string `protobuf:"bytes,2,opt,name=delta,proto3" json:"delta,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApproxDP) Reset() {
+	*x = ApproxDP{}
+	mi := &file_cohort_v1_job_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApproxDP) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApproxDP) ProtoMessage() {}
+
+func (x *ApproxDP) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_job_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApproxDP.ProtoReflect.Descriptor instead.
+func (*ApproxDP) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_job_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ApproxDP) GetEpsilon() string {
+	if x != nil {
+		return x.Epsilon
+	}
+	return ""
+}
+
+func (x *ApproxDP) GetDelta() string {
+	if x != nil {
+		return x.Delta
+	}
+	return ""
+}
+
 // Output is one requested output. Which of its fields apply depends on kind;
 // a field that does not apply must be left empty (InvalidArgument otherwise).
 type Output struct {
@@ -324,7 +480,7 @@ type Output struct {
 
 func (x *Output) Reset() {
 	*x = Output{}
-	mi := &file_cohort_v1_job_proto_msgTypes[1]
+	mi := &file_cohort_v1_job_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -336,7 +492,7 @@ func (x *Output) String() string {
 func (*Output) ProtoMessage() {}
 
 func (x *Output) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_job_proto_msgTypes[1]
+	mi := &file_cohort_v1_job_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -349,7 +505,7 @@ func (x *Output) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Output.ProtoReflect.Descriptor instead.
 func (*Output) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_job_proto_rawDescGZIP(), []int{1}
+	return file_cohort_v1_job_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Output) GetKind() OutputKind {
@@ -424,14 +580,18 @@ type Job struct {
 	Progress string `protobuf:"bytes,11,opt,name=progress,proto3" json:"progress,omitempty"`
 	// Records the job could not use, by reason (known from ADMITTED on):
 	// counts only, never identities.
-	Excluded      *Exclusions `protobuf:"bytes,12,opt,name=excluded,proto3" json:"excluded,omitempty"`
+	Excluded *Exclusions `protobuf:"bytes,12,opt,name=excluded,proto3" json:"excluded,omitempty"`
+	// The ρ the job spends from each epoch's budget (docs/design.md §6.6), as
+	// an exact fraction; empty for an exact release. Charged once a node
+	// released its noised partial, even if the job then fails.
+	Rho           string `protobuf:"bytes,13,opt,name=rho,proto3" json:"rho,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Job) Reset() {
 	*x = Job{}
-	mi := &file_cohort_v1_job_proto_msgTypes[2]
+	mi := &file_cohort_v1_job_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -443,7 +603,7 @@ func (x *Job) String() string {
 func (*Job) ProtoMessage() {}
 
 func (x *Job) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_job_proto_msgTypes[2]
+	mi := &file_cohort_v1_job_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -456,7 +616,7 @@ func (x *Job) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Job.ProtoReflect.Descriptor instead.
 func (*Job) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_job_proto_rawDescGZIP(), []int{2}
+	return file_cohort_v1_job_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Job) GetJobId() string {
@@ -543,6 +703,13 @@ func (x *Job) GetExcluded() *Exclusions {
 	return nil
 }
 
+func (x *Job) GetRho() string {
+	if x != nil {
+		return x.Rho
+	}
+	return ""
+}
+
 // EligibleSet summarises a node's selection of a job's records: counts and
 // a digest, never identities.
 type EligibleSet struct {
@@ -561,7 +728,7 @@ type EligibleSet struct {
 
 func (x *EligibleSet) Reset() {
 	*x = EligibleSet{}
-	mi := &file_cohort_v1_job_proto_msgTypes[3]
+	mi := &file_cohort_v1_job_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -573,7 +740,7 @@ func (x *EligibleSet) String() string {
 func (*EligibleSet) ProtoMessage() {}
 
 func (x *EligibleSet) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_job_proto_msgTypes[3]
+	mi := &file_cohort_v1_job_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -586,7 +753,7 @@ func (x *EligibleSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EligibleSet.ProtoReflect.Descriptor instead.
 func (*EligibleSet) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_job_proto_rawDescGZIP(), []int{3}
+	return file_cohort_v1_job_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *EligibleSet) GetEligible() uint64 {
@@ -636,7 +803,7 @@ type Exclusions struct {
 
 func (x *Exclusions) Reset() {
 	*x = Exclusions{}
-	mi := &file_cohort_v1_job_proto_msgTypes[4]
+	mi := &file_cohort_v1_job_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -648,7 +815,7 @@ func (x *Exclusions) String() string {
 func (*Exclusions) ProtoMessage() {}
 
 func (x *Exclusions) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_job_proto_msgTypes[4]
+	mi := &file_cohort_v1_job_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -661,7 +828,7 @@ func (x *Exclusions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Exclusions.ProtoReflect.Descriptor instead.
 func (*Exclusions) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_job_proto_rawDescGZIP(), []int{4}
+	return file_cohort_v1_job_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Exclusions) GetEpoch() uint64 {
@@ -720,7 +887,7 @@ type JobEvidence struct {
 
 func (x *JobEvidence) Reset() {
 	*x = JobEvidence{}
-	mi := &file_cohort_v1_job_proto_msgTypes[5]
+	mi := &file_cohort_v1_job_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -732,7 +899,7 @@ func (x *JobEvidence) String() string {
 func (*JobEvidence) ProtoMessage() {}
 
 func (x *JobEvidence) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_job_proto_msgTypes[5]
+	mi := &file_cohort_v1_job_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -745,7 +912,7 @@ func (x *JobEvidence) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobEvidence.ProtoReflect.Descriptor instead.
 func (*JobEvidence) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_job_proto_rawDescGZIP(), []int{5}
+	return file_cohort_v1_job_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *JobEvidence) GetJobTime() int64 {
@@ -797,6 +964,9 @@ type NodeJobEvidence struct {
 	PartialDigest []byte `protobuf:"bytes,4,opt,name=partial_digest,json=partialDigest,proto3" json:"partial_digest,omitempty"`
 	// Its signature over the partial (attest.JobPartial).
 	PartialSignature *NodeSignature `protobuf:"bytes,5,opt,name=partial_signature,json=partialSignature,proto3" json:"partial_signature,omitempty"`
+	// Its privacy debit for the job and its signature (attest.PrivacyDebit);
+	// absent for an exact release and for a node that released no partial.
+	Debit *PrivacyDebit `protobuf:"bytes,7,opt,name=debit,proto3" json:"debit,omitempty"`
 	// Its partial sum (mpc.Partial encoding). Partials are additive shares
 	// of the released sums: together they reveal those sums and nothing
 	// more, and they tie the sums to the nodes' signatures. HE: its
@@ -809,7 +979,7 @@ type NodeJobEvidence struct {
 
 func (x *NodeJobEvidence) Reset() {
 	*x = NodeJobEvidence{}
-	mi := &file_cohort_v1_job_proto_msgTypes[6]
+	mi := &file_cohort_v1_job_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -821,7 +991,7 @@ func (x *NodeJobEvidence) String() string {
 func (*NodeJobEvidence) ProtoMessage() {}
 
 func (x *NodeJobEvidence) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_job_proto_msgTypes[6]
+	mi := &file_cohort_v1_job_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -834,7 +1004,7 @@ func (x *NodeJobEvidence) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeJobEvidence.ProtoReflect.Descriptor instead.
 func (*NodeJobEvidence) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_job_proto_rawDescGZIP(), []int{6}
+	return file_cohort_v1_job_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *NodeJobEvidence) GetNodeIndex() uint32 {
@@ -872,6 +1042,13 @@ func (x *NodeJobEvidence) GetPartialSignature() *NodeSignature {
 	return nil
 }
 
+func (x *NodeJobEvidence) GetDebit() *PrivacyDebit {
+	if x != nil {
+		return x.Debit
+	}
+	return nil
+}
+
 func (x *NodeJobEvidence) GetPartial() []byte {
 	if x != nil {
 		return x.Partial
@@ -879,11 +1056,198 @@ func (x *NodeJobEvidence) GetPartial() []byte {
 	return nil
 }
 
+// PrivacyDebit is a node's record of what releasing its noised partial of
+// a job cost, in its own ledger (docs/design.md §6.6): one entry per epoch
+// of the job, each the epoch's total and the buyer's share before and
+// after. Every node keeps its own ledger and refuses a debit beyond it.
+type PrivacyDebit struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The node's index.
+	NodeIndex uint32 `protobuf:"varint,1,opt,name=node_index,json=nodeIndex,proto3" json:"node_index,omitempty"`
+	// The buyer charged.
+	BuyerId string `protobuf:"bytes,2,opt,name=buyer_id,json=buyerId,proto3" json:"buyer_id,omitempty"`
+	// The ρ debited from every epoch of the job, exact fraction.
+	Rho string `protobuf:"bytes,3,opt,name=rho,proto3" json:"rho,omitempty"`
+	// One entry per epoch, ascending.
+	Entries []*LedgerEntry `protobuf:"bytes,4,rep,name=entries,proto3" json:"entries,omitempty"`
+	// The node's signature over "cohort/v1/privacy-debit", job id, dataset
+	// id, buyer, ρ and the entries (attest.PrivacyDebit).
+	Signature     *NodeSignature `protobuf:"bytes,5,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PrivacyDebit) Reset() {
+	*x = PrivacyDebit{}
+	mi := &file_cohort_v1_job_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PrivacyDebit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PrivacyDebit) ProtoMessage() {}
+
+func (x *PrivacyDebit) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_job_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PrivacyDebit.ProtoReflect.Descriptor instead.
+func (*PrivacyDebit) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_job_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *PrivacyDebit) GetNodeIndex() uint32 {
+	if x != nil {
+		return x.NodeIndex
+	}
+	return 0
+}
+
+func (x *PrivacyDebit) GetBuyerId() string {
+	if x != nil {
+		return x.BuyerId
+	}
+	return ""
+}
+
+func (x *PrivacyDebit) GetRho() string {
+	if x != nil {
+		return x.Rho
+	}
+	return ""
+}
+
+func (x *PrivacyDebit) GetEntries() []*LedgerEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+func (x *PrivacyDebit) GetSignature() *NodeSignature {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+// LedgerEntry is one epoch's budget before and after a debit. Every value
+// is an exact fraction.
+type LedgerEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The epoch.
+	Epoch uint64 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// The dataset's total ρ per epoch (its policy).
+	EpochTotal string `protobuf:"bytes,2,opt,name=epoch_total,json=epochTotal,proto3" json:"epoch_total,omitempty"`
+	// ρ spent from the epoch by every buyer, before the debit.
+	EpochSpentBefore string `protobuf:"bytes,3,opt,name=epoch_spent_before,json=epochSpentBefore,proto3" json:"epoch_spent_before,omitempty"`
+	// ρ spent from the epoch by every buyer, after the debit.
+	EpochSpentAfter string `protobuf:"bytes,4,opt,name=epoch_spent_after,json=epochSpentAfter,proto3" json:"epoch_spent_after,omitempty"`
+	// The buyer's cap per epoch (the policy).
+	BuyerTotal string `protobuf:"bytes,5,opt,name=buyer_total,json=buyerTotal,proto3" json:"buyer_total,omitempty"`
+	// ρ the buyer spent from the epoch, before the debit.
+	BuyerSpentBefore string `protobuf:"bytes,6,opt,name=buyer_spent_before,json=buyerSpentBefore,proto3" json:"buyer_spent_before,omitempty"`
+	// ρ the buyer spent from the epoch, after the debit.
+	BuyerSpentAfter string `protobuf:"bytes,7,opt,name=buyer_spent_after,json=buyerSpentAfter,proto3" json:"buyer_spent_after,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *LedgerEntry) Reset() {
+	*x = LedgerEntry{}
+	mi := &file_cohort_v1_job_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LedgerEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LedgerEntry) ProtoMessage() {}
+
+func (x *LedgerEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_job_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LedgerEntry.ProtoReflect.Descriptor instead.
+func (*LedgerEntry) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_job_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *LedgerEntry) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *LedgerEntry) GetEpochTotal() string {
+	if x != nil {
+		return x.EpochTotal
+	}
+	return ""
+}
+
+func (x *LedgerEntry) GetEpochSpentBefore() string {
+	if x != nil {
+		return x.EpochSpentBefore
+	}
+	return ""
+}
+
+func (x *LedgerEntry) GetEpochSpentAfter() string {
+	if x != nil {
+		return x.EpochSpentAfter
+	}
+	return ""
+}
+
+func (x *LedgerEntry) GetBuyerTotal() string {
+	if x != nil {
+		return x.BuyerTotal
+	}
+	return ""
+}
+
+func (x *LedgerEntry) GetBuyerSpentBefore() string {
+	if x != nil {
+		return x.BuyerSpentBefore
+	}
+	return ""
+}
+
+func (x *LedgerEntry) GetBuyerSpentAfter() string {
+	if x != nil {
+		return x.BuyerSpentAfter
+	}
+	return ""
+}
+
 var File_cohort_v1_job_proto protoreflect.FileDescriptor
 
 const file_cohort_v1_job_proto_rawDesc = "" +
 	"\n" +
-	"\x13cohort/v1/job.proto\x12\tcohort.v1\x1a\x17cohort/v1/dataset.proto\x1a\x19cohort/v1/signature.proto\"\xf6\x01\n" +
+	"\x13cohort/v1/job.proto\x12\tcohort.v1\x1a\x17cohort/v1/dataset.proto\x1a\x19cohort/v1/signature.proto\"\xa4\x02\n" +
 	"\aJobSpec\x12\x1d\n" +
 	"\n" +
 	"dataset_id\x18\x01 \x01(\tR\tdatasetId\x12\x1d\n" +
@@ -894,14 +1258,22 @@ const file_cohort_v1_job_proto_rawDesc = "" +
 	"\abackend\x18\x05 \x01(\x0e2\x12.cohort.v1.BackendR\abackend\x12+\n" +
 	"\aoutputs\x18\x06 \x03(\v2\x11.cohort.v1.OutputR\aoutputs\x12\x1d\n" +
 	"\n" +
-	"min_cohort\x18\a \x01(\rR\tminCohort\"\xb8\x01\n" +
+	"min_cohort\x18\a \x01(\rR\tminCohort\x12,\n" +
+	"\aprivacy\x18\b \x01(\v2\x12.cohort.v1.PrivacyR\aprivacy\"T\n" +
+	"\aPrivacy\x12\x12\n" +
+	"\x03rho\x18\x01 \x01(\tH\x00R\x03rho\x12-\n" +
+	"\x06approx\x18\x02 \x01(\v2\x13.cohort.v1.ApproxDPH\x00R\x06approxB\x06\n" +
+	"\x04loss\":\n" +
+	"\bApproxDP\x12\x18\n" +
+	"\aepsilon\x18\x01 \x01(\tR\aepsilon\x12\x14\n" +
+	"\x05delta\x18\x02 \x01(\tR\x05delta\"\xb8\x01\n" +
 	"\x06Output\x12)\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x15.cohort.v1.OutputKindR\x04kind\x12\x16\n" +
 	"\x06fields\x18\x02 \x03(\tR\x06fields\x12\x16\n" +
 	"\x06target\x18\x03 \x01(\tR\x06target\x12\x1a\n" +
 	"\bfeatures\x18\x04 \x03(\tR\bfeatures\x12!\n" +
 	"\fridge_lambda\x18\x05 \x01(\x01R\vridgeLambda\x12\x14\n" +
-	"\x05label\x18\x06 \x01(\tR\x05label\"\xab\x03\n" +
+	"\x05label\x18\x06 \x01(\tR\x05label\"\xbd\x03\n" +
 	"\x03Job\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12&\n" +
 	"\x04spec\x18\x02 \x01(\v2\x12.cohort.v1.JobSpecR\x04spec\x12)\n" +
@@ -917,7 +1289,8 @@ const file_cohort_v1_job_proto_rawDesc = "" +
 	"\rtranscript_id\x18\n" +
 	" \x01(\tR\ftranscriptId\x12\x1a\n" +
 	"\bprogress\x18\v \x01(\tR\bprogress\x121\n" +
-	"\bexcluded\x18\f \x01(\v2\x15.cohort.v1.ExclusionsR\bexcluded\"\x8c\x01\n" +
+	"\bexcluded\x18\f \x01(\v2\x15.cohort.v1.ExclusionsR\bexcluded\x12\x10\n" +
+	"\x03rho\x18\r \x01(\tR\x03rho\"\x8c\x01\n" +
 	"\vEligibleSet\x12\x1a\n" +
 	"\beligible\x18\x01 \x01(\x04R\beligible\x12\x16\n" +
 	"\x06cohort\x18\x02 \x01(\x04R\x06cohort\x12\x16\n" +
@@ -936,15 +1309,33 @@ const file_cohort_v1_job_proto_rawDesc = "" +
 	"specDigest\x120\n" +
 	"\x05nodes\x18\x03 \x03(\v2\x1a.cohort.v1.NodeJobEvidenceR\x05nodes\x12 \n" +
 	"\vcoordinates\x18\x04 \x03(\rR\vcoordinates\x12\x12\n" +
-	"\x04sums\x18\x05 \x03(\fR\x04sums\"\xa1\x02\n" +
+	"\x04sums\x18\x05 \x03(\fR\x04sums\"\xd0\x02\n" +
 	"\x0fNodeJobEvidence\x12\x1d\n" +
 	"\n" +
 	"node_index\x18\x01 \x01(\rR\tnodeIndex\x12(\n" +
 	"\x03set\x18\x02 \x01(\v2\x16.cohort.v1.EligibleSetR\x03set\x12=\n" +
 	"\rset_signature\x18\x03 \x01(\v2\x18.cohort.v1.NodeSignatureR\fsetSignature\x12%\n" +
 	"\x0epartial_digest\x18\x04 \x01(\fR\rpartialDigest\x12E\n" +
-	"\x11partial_signature\x18\x05 \x01(\v2\x18.cohort.v1.NodeSignatureR\x10partialSignature\x12\x18\n" +
-	"\apartial\x18\x06 \x01(\fR\apartial*\xb9\x02\n" +
+	"\x11partial_signature\x18\x05 \x01(\v2\x18.cohort.v1.NodeSignatureR\x10partialSignature\x12-\n" +
+	"\x05debit\x18\a \x01(\v2\x17.cohort.v1.PrivacyDebitR\x05debit\x12\x18\n" +
+	"\apartial\x18\x06 \x01(\fR\apartial\"\xc4\x01\n" +
+	"\fPrivacyDebit\x12\x1d\n" +
+	"\n" +
+	"node_index\x18\x01 \x01(\rR\tnodeIndex\x12\x19\n" +
+	"\bbuyer_id\x18\x02 \x01(\tR\abuyerId\x12\x10\n" +
+	"\x03rho\x18\x03 \x01(\tR\x03rho\x120\n" +
+	"\aentries\x18\x04 \x03(\v2\x16.cohort.v1.LedgerEntryR\aentries\x126\n" +
+	"\tsignature\x18\x05 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature\"\x99\x02\n" +
+	"\vLedgerEntry\x12\x14\n" +
+	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x1f\n" +
+	"\vepoch_total\x18\x02 \x01(\tR\n" +
+	"epochTotal\x12,\n" +
+	"\x12epoch_spent_before\x18\x03 \x01(\tR\x10epochSpentBefore\x12*\n" +
+	"\x11epoch_spent_after\x18\x04 \x01(\tR\x0fepochSpentAfter\x12\x1f\n" +
+	"\vbuyer_total\x18\x05 \x01(\tR\n" +
+	"buyerTotal\x12,\n" +
+	"\x12buyer_spent_before\x18\x06 \x01(\tR\x10buyerSpentBefore\x12*\n" +
+	"\x11buyer_spent_after\x18\a \x01(\tR\x0fbuyerSpentAfter*\xb9\x02\n" +
 	"\n" +
 	"OutputKind\x12\x1b\n" +
 	"\x17OUTPUT_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
@@ -983,37 +1374,46 @@ func file_cohort_v1_job_proto_rawDescGZIP() []byte {
 }
 
 var file_cohort_v1_job_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_cohort_v1_job_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_cohort_v1_job_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_cohort_v1_job_proto_goTypes = []any{
 	(OutputKind)(0),         // 0: cohort.v1.OutputKind
 	(JobState)(0),           // 1: cohort.v1.JobState
 	(*JobSpec)(nil),         // 2: cohort.v1.JobSpec
-	(*Output)(nil),          // 3: cohort.v1.Output
-	(*Job)(nil),             // 4: cohort.v1.Job
-	(*EligibleSet)(nil),     // 5: cohort.v1.EligibleSet
-	(*Exclusions)(nil),      // 6: cohort.v1.Exclusions
-	(*JobEvidence)(nil),     // 7: cohort.v1.JobEvidence
-	(*NodeJobEvidence)(nil), // 8: cohort.v1.NodeJobEvidence
-	(Backend)(0),            // 9: cohort.v1.Backend
-	(*NodeSignature)(nil),   // 10: cohort.v1.NodeSignature
+	(*Privacy)(nil),         // 3: cohort.v1.Privacy
+	(*ApproxDP)(nil),        // 4: cohort.v1.ApproxDP
+	(*Output)(nil),          // 5: cohort.v1.Output
+	(*Job)(nil),             // 6: cohort.v1.Job
+	(*EligibleSet)(nil),     // 7: cohort.v1.EligibleSet
+	(*Exclusions)(nil),      // 8: cohort.v1.Exclusions
+	(*JobEvidence)(nil),     // 9: cohort.v1.JobEvidence
+	(*NodeJobEvidence)(nil), // 10: cohort.v1.NodeJobEvidence
+	(*PrivacyDebit)(nil),    // 11: cohort.v1.PrivacyDebit
+	(*LedgerEntry)(nil),     // 12: cohort.v1.LedgerEntry
+	(Backend)(0),            // 13: cohort.v1.Backend
+	(*NodeSignature)(nil),   // 14: cohort.v1.NodeSignature
 }
 var file_cohort_v1_job_proto_depIdxs = []int32{
-	9,  // 0: cohort.v1.JobSpec.backend:type_name -> cohort.v1.Backend
-	3,  // 1: cohort.v1.JobSpec.outputs:type_name -> cohort.v1.Output
-	0,  // 2: cohort.v1.Output.kind:type_name -> cohort.v1.OutputKind
-	2,  // 3: cohort.v1.Job.spec:type_name -> cohort.v1.JobSpec
-	1,  // 4: cohort.v1.Job.state:type_name -> cohort.v1.JobState
-	6,  // 5: cohort.v1.Job.excluded:type_name -> cohort.v1.Exclusions
-	6,  // 6: cohort.v1.EligibleSet.excluded:type_name -> cohort.v1.Exclusions
-	8,  // 7: cohort.v1.JobEvidence.nodes:type_name -> cohort.v1.NodeJobEvidence
-	5,  // 8: cohort.v1.NodeJobEvidence.set:type_name -> cohort.v1.EligibleSet
-	10, // 9: cohort.v1.NodeJobEvidence.set_signature:type_name -> cohort.v1.NodeSignature
-	10, // 10: cohort.v1.NodeJobEvidence.partial_signature:type_name -> cohort.v1.NodeSignature
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	13, // 0: cohort.v1.JobSpec.backend:type_name -> cohort.v1.Backend
+	5,  // 1: cohort.v1.JobSpec.outputs:type_name -> cohort.v1.Output
+	3,  // 2: cohort.v1.JobSpec.privacy:type_name -> cohort.v1.Privacy
+	4,  // 3: cohort.v1.Privacy.approx:type_name -> cohort.v1.ApproxDP
+	0,  // 4: cohort.v1.Output.kind:type_name -> cohort.v1.OutputKind
+	2,  // 5: cohort.v1.Job.spec:type_name -> cohort.v1.JobSpec
+	1,  // 6: cohort.v1.Job.state:type_name -> cohort.v1.JobState
+	8,  // 7: cohort.v1.Job.excluded:type_name -> cohort.v1.Exclusions
+	8,  // 8: cohort.v1.EligibleSet.excluded:type_name -> cohort.v1.Exclusions
+	10, // 9: cohort.v1.JobEvidence.nodes:type_name -> cohort.v1.NodeJobEvidence
+	7,  // 10: cohort.v1.NodeJobEvidence.set:type_name -> cohort.v1.EligibleSet
+	14, // 11: cohort.v1.NodeJobEvidence.set_signature:type_name -> cohort.v1.NodeSignature
+	14, // 12: cohort.v1.NodeJobEvidence.partial_signature:type_name -> cohort.v1.NodeSignature
+	11, // 13: cohort.v1.NodeJobEvidence.debit:type_name -> cohort.v1.PrivacyDebit
+	12, // 14: cohort.v1.PrivacyDebit.entries:type_name -> cohort.v1.LedgerEntry
+	14, // 15: cohort.v1.PrivacyDebit.signature:type_name -> cohort.v1.NodeSignature
+	16, // [16:16] is the sub-list for method output_type
+	16, // [16:16] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_job_proto_init() }
@@ -1023,13 +1423,17 @@ func file_cohort_v1_job_proto_init() {
 	}
 	file_cohort_v1_dataset_proto_init()
 	file_cohort_v1_signature_proto_init()
+	file_cohort_v1_job_proto_msgTypes[1].OneofWrappers = []any{
+		(*Privacy_Rho)(nil),
+		(*Privacy_Approx)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cohort_v1_job_proto_rawDesc), len(file_cohort_v1_job_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   7,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

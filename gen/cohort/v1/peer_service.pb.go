@@ -1521,7 +1521,10 @@ type PrepareJobRequest struct {
 	// The job's spec.
 	Spec *JobSpec `protobuf:"bytes,2,opt,name=spec,proto3" json:"spec,omitempty"`
 	// The job time, Unix seconds (UTC): consent must not have expired by then.
-	JobTime       int64 `protobuf:"varint,3,opt,name=job_time,json=jobTime,proto3" json:"job_time,omitempty"`
+	JobTime int64 `protobuf:"varint,3,opt,name=job_time,json=jobTime,proto3" json:"job_time,omitempty"`
+	// The buyer who submitted the job, charged in each node's privacy ledger
+	// (1..64 bytes of [A-Za-z0-9-]); a node keeps it with its record of the job.
+	BuyerId       string `protobuf:"bytes,4,opt,name=buyer_id,json=buyerId,proto3" json:"buyer_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1575,6 +1578,13 @@ func (x *PrepareJobRequest) GetJobTime() int64 {
 		return x.JobTime
 	}
 	return 0
+}
+
+func (x *PrepareJobRequest) GetBuyerId() string {
+	if x != nil {
+		return x.BuyerId
+	}
+	return ""
 }
 
 // PrepareJobResponse is the peer's selection and its signature over it
@@ -1730,7 +1740,10 @@ type ComputePartialResponse struct {
 	Partial []byte `protobuf:"bytes,2,opt,name=partial,proto3" json:"partial,omitempty"`
 	// The peer's signature over "cohort/v1/job-partial", job id, set digest,
 	// coordinates and SHA-256 of partial.
-	Signature     *NodeSignature `protobuf:"bytes,3,opt,name=signature,proto3" json:"signature,omitempty"`
+	Signature *NodeSignature `protobuf:"bytes,3,opt,name=signature,proto3" json:"signature,omitempty"`
+	// What releasing the partial cost in the peer's privacy ledger, signed;
+	// absent for an exact release. A repeated request returns the same debit.
+	Debit         *PrivacyDebit `protobuf:"bytes,4,opt,name=debit,proto3" json:"debit,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1782,6 +1795,13 @@ func (x *ComputePartialResponse) GetPartial() []byte {
 func (x *ComputePartialResponse) GetSignature() *NodeSignature {
 	if x != nil {
 		return x.Signature
+	}
+	return nil
+}
+
+func (x *ComputePartialResponse) GetDebit() *PrivacyDebit {
+	if x != nil {
+		return x.Debit
 	}
 	return nil
 }
@@ -2381,11 +2401,12 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"revoked_at\x18\x03 \x01(\x03R\trevokedAt\"q\n" +
 	"\x19ForwardRevocationResponse\x12\x1c\n" +
 	"\tnullifier\x18\x01 \x01(\fR\tnullifier\x126\n" +
-	"\tsignature\x18\x02 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature\"m\n" +
+	"\tsignature\x18\x02 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature\"\x88\x01\n" +
 	"\x11PrepareJobRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12&\n" +
 	"\x04spec\x18\x02 \x01(\v2\x12.cohort.v1.JobSpecR\x04spec\x12\x19\n" +
-	"\bjob_time\x18\x03 \x01(\x03R\ajobTime\"v\n" +
+	"\bjob_time\x18\x03 \x01(\x03R\ajobTime\x12\x19\n" +
+	"\bbuyer_id\x18\x04 \x01(\tR\abuyerId\"v\n" +
 	"\x12PrepareJobResponse\x12(\n" +
 	"\x03set\x18\x01 \x01(\v2\x16.cohort.v1.EligibleSetR\x03set\x126\n" +
 	"\tsignature\x18\x02 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature\"\xb7\x01\n" +
@@ -2395,11 +2416,12 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"\bjob_time\x18\x03 \x01(\x03R\ajobTime\x12\x1d\n" +
 	"\n" +
 	"set_digest\x18\x04 \x01(\fR\tsetDigest\x12%\n" +
-	"\x0edecryption_set\x18\x05 \x03(\rR\rdecryptionSet\"\x8c\x01\n" +
+	"\x0edecryption_set\x18\x05 \x03(\rR\rdecryptionSet\"\xbb\x01\n" +
 	"\x16ComputePartialResponse\x12 \n" +
 	"\vcoordinates\x18\x01 \x03(\rR\vcoordinates\x12\x18\n" +
 	"\apartial\x18\x02 \x01(\fR\apartial\x126\n" +
-	"\tsignature\x18\x03 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature\"\xca\x01\n" +
+	"\tsignature\x18\x03 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature\x12-\n" +
+	"\x05debit\x18\x04 \x01(\v2\x17.cohort.v1.PrivacyDebitR\x05debit\"\xca\x01\n" +
 	"\x0fHEKeygenRequest\x12\x1d\n" +
 	"\n" +
 	"dataset_id\x18\x01 \x01(\tR\tdatasetId\x12#\n" +
@@ -2517,6 +2539,7 @@ var file_cohort_v1_peer_service_proto_goTypes = []any{
 	(*RegistryUpdate)(nil),              // 44: cohort.v1.RegistryUpdate
 	(*JobSpec)(nil),                     // 45: cohort.v1.JobSpec
 	(*EligibleSet)(nil),                 // 46: cohort.v1.EligibleSet
+	(*PrivacyDebit)(nil),                // 47: cohort.v1.PrivacyDebit
 }
 var file_cohort_v1_peer_service_proto_depIdxs = []int32{
 	37, // 0: cohort.v1.StartCeremonyRequest.ceremony:type_name -> cohort.v1.CeremonyInfo
@@ -2541,51 +2564,52 @@ var file_cohort_v1_peer_service_proto_depIdxs = []int32{
 	39, // 19: cohort.v1.PrepareJobResponse.signature:type_name -> cohort.v1.NodeSignature
 	45, // 20: cohort.v1.ComputePartialRequest.spec:type_name -> cohort.v1.JobSpec
 	39, // 21: cohort.v1.ComputePartialResponse.signature:type_name -> cohort.v1.NodeSignature
-	39, // 22: cohort.v1.HEKeygenFinishResponse.signature:type_name -> cohort.v1.NodeSignature
-	42, // 23: cohort.v1.SignTranscriptRequest.header:type_name -> cohort.v1.BlobHeader
-	41, // 24: cohort.v1.SignTranscriptRequest.chunk:type_name -> cohort.v1.Chunk
-	39, // 25: cohort.v1.SignTranscriptResponse.signature:type_name -> cohort.v1.NodeSignature
-	0,  // 26: cohort.v1.PeerService.StartCeremony:input_type -> cohort.v1.StartCeremonyRequest
-	2,  // 27: cohort.v1.PeerService.CeremonyContribute:input_type -> cohort.v1.CeremonyContributeRequest
-	4,  // 28: cohort.v1.PeerService.SealCeremony:input_type -> cohort.v1.SealCeremonyRequest
-	7,  // 29: cohort.v1.PeerService.AbortCeremony:input_type -> cohort.v1.AbortCeremonyRequest
-	9,  // 30: cohort.v1.PeerService.ForwardContribution:input_type -> cohort.v1.ForwardContributionRequest
-	11, // 31: cohort.v1.PeerService.AbortContribution:input_type -> cohort.v1.AbortContributionRequest
-	21, // 32: cohort.v1.PeerService.GetContributionAck:input_type -> cohort.v1.GetContributionAckRequest
-	23, // 33: cohort.v1.PeerService.ForwardRevocation:input_type -> cohort.v1.ForwardRevocationRequest
-	13, // 34: cohort.v1.PeerService.ApplyRegistration:input_type -> cohort.v1.ApplyRegistrationRequest
-	17, // 35: cohort.v1.PeerService.ProposeRegistration:input_type -> cohort.v1.ProposeRegistrationRequest
-	19, // 36: cohort.v1.PeerService.StoreInvites:input_type -> cohort.v1.StoreInvitesRequest
-	15, // 37: cohort.v1.PeerService.GetRegistryState:input_type -> cohort.v1.GetRegistryStateRequest
-	29, // 38: cohort.v1.PeerService.HEKeygen:input_type -> cohort.v1.HEKeygenRequest
-	31, // 39: cohort.v1.PeerService.HEKeygenFinish:input_type -> cohort.v1.HEKeygenFinishRequest
-	25, // 40: cohort.v1.PeerService.PrepareJob:input_type -> cohort.v1.PrepareJobRequest
-	27, // 41: cohort.v1.PeerService.ComputePartial:input_type -> cohort.v1.ComputePartialRequest
-	33, // 42: cohort.v1.PeerService.StoreBuyer:input_type -> cohort.v1.StoreBuyerRequest
-	35, // 43: cohort.v1.PeerService.SignTranscript:input_type -> cohort.v1.SignTranscriptRequest
-	1,  // 44: cohort.v1.PeerService.StartCeremony:output_type -> cohort.v1.StartCeremonyResponse
-	3,  // 45: cohort.v1.PeerService.CeremonyContribute:output_type -> cohort.v1.CeremonyContributeResponse
-	6,  // 46: cohort.v1.PeerService.SealCeremony:output_type -> cohort.v1.SealCeremonyResponse
-	8,  // 47: cohort.v1.PeerService.AbortCeremony:output_type -> cohort.v1.AbortCeremonyResponse
-	10, // 48: cohort.v1.PeerService.ForwardContribution:output_type -> cohort.v1.ForwardContributionResponse
-	12, // 49: cohort.v1.PeerService.AbortContribution:output_type -> cohort.v1.AbortContributionResponse
-	22, // 50: cohort.v1.PeerService.GetContributionAck:output_type -> cohort.v1.GetContributionAckResponse
-	24, // 51: cohort.v1.PeerService.ForwardRevocation:output_type -> cohort.v1.ForwardRevocationResponse
-	14, // 52: cohort.v1.PeerService.ApplyRegistration:output_type -> cohort.v1.ApplyRegistrationResponse
-	18, // 53: cohort.v1.PeerService.ProposeRegistration:output_type -> cohort.v1.ProposeRegistrationResponse
-	20, // 54: cohort.v1.PeerService.StoreInvites:output_type -> cohort.v1.StoreInvitesResponse
-	16, // 55: cohort.v1.PeerService.GetRegistryState:output_type -> cohort.v1.GetRegistryStateResponse
-	30, // 56: cohort.v1.PeerService.HEKeygen:output_type -> cohort.v1.HEKeygenResponse
-	32, // 57: cohort.v1.PeerService.HEKeygenFinish:output_type -> cohort.v1.HEKeygenFinishResponse
-	26, // 58: cohort.v1.PeerService.PrepareJob:output_type -> cohort.v1.PrepareJobResponse
-	28, // 59: cohort.v1.PeerService.ComputePartial:output_type -> cohort.v1.ComputePartialResponse
-	34, // 60: cohort.v1.PeerService.StoreBuyer:output_type -> cohort.v1.StoreBuyerResponse
-	36, // 61: cohort.v1.PeerService.SignTranscript:output_type -> cohort.v1.SignTranscriptResponse
-	44, // [44:62] is the sub-list for method output_type
-	26, // [26:44] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	47, // 22: cohort.v1.ComputePartialResponse.debit:type_name -> cohort.v1.PrivacyDebit
+	39, // 23: cohort.v1.HEKeygenFinishResponse.signature:type_name -> cohort.v1.NodeSignature
+	42, // 24: cohort.v1.SignTranscriptRequest.header:type_name -> cohort.v1.BlobHeader
+	41, // 25: cohort.v1.SignTranscriptRequest.chunk:type_name -> cohort.v1.Chunk
+	39, // 26: cohort.v1.SignTranscriptResponse.signature:type_name -> cohort.v1.NodeSignature
+	0,  // 27: cohort.v1.PeerService.StartCeremony:input_type -> cohort.v1.StartCeremonyRequest
+	2,  // 28: cohort.v1.PeerService.CeremonyContribute:input_type -> cohort.v1.CeremonyContributeRequest
+	4,  // 29: cohort.v1.PeerService.SealCeremony:input_type -> cohort.v1.SealCeremonyRequest
+	7,  // 30: cohort.v1.PeerService.AbortCeremony:input_type -> cohort.v1.AbortCeremonyRequest
+	9,  // 31: cohort.v1.PeerService.ForwardContribution:input_type -> cohort.v1.ForwardContributionRequest
+	11, // 32: cohort.v1.PeerService.AbortContribution:input_type -> cohort.v1.AbortContributionRequest
+	21, // 33: cohort.v1.PeerService.GetContributionAck:input_type -> cohort.v1.GetContributionAckRequest
+	23, // 34: cohort.v1.PeerService.ForwardRevocation:input_type -> cohort.v1.ForwardRevocationRequest
+	13, // 35: cohort.v1.PeerService.ApplyRegistration:input_type -> cohort.v1.ApplyRegistrationRequest
+	17, // 36: cohort.v1.PeerService.ProposeRegistration:input_type -> cohort.v1.ProposeRegistrationRequest
+	19, // 37: cohort.v1.PeerService.StoreInvites:input_type -> cohort.v1.StoreInvitesRequest
+	15, // 38: cohort.v1.PeerService.GetRegistryState:input_type -> cohort.v1.GetRegistryStateRequest
+	29, // 39: cohort.v1.PeerService.HEKeygen:input_type -> cohort.v1.HEKeygenRequest
+	31, // 40: cohort.v1.PeerService.HEKeygenFinish:input_type -> cohort.v1.HEKeygenFinishRequest
+	25, // 41: cohort.v1.PeerService.PrepareJob:input_type -> cohort.v1.PrepareJobRequest
+	27, // 42: cohort.v1.PeerService.ComputePartial:input_type -> cohort.v1.ComputePartialRequest
+	33, // 43: cohort.v1.PeerService.StoreBuyer:input_type -> cohort.v1.StoreBuyerRequest
+	35, // 44: cohort.v1.PeerService.SignTranscript:input_type -> cohort.v1.SignTranscriptRequest
+	1,  // 45: cohort.v1.PeerService.StartCeremony:output_type -> cohort.v1.StartCeremonyResponse
+	3,  // 46: cohort.v1.PeerService.CeremonyContribute:output_type -> cohort.v1.CeremonyContributeResponse
+	6,  // 47: cohort.v1.PeerService.SealCeremony:output_type -> cohort.v1.SealCeremonyResponse
+	8,  // 48: cohort.v1.PeerService.AbortCeremony:output_type -> cohort.v1.AbortCeremonyResponse
+	10, // 49: cohort.v1.PeerService.ForwardContribution:output_type -> cohort.v1.ForwardContributionResponse
+	12, // 50: cohort.v1.PeerService.AbortContribution:output_type -> cohort.v1.AbortContributionResponse
+	22, // 51: cohort.v1.PeerService.GetContributionAck:output_type -> cohort.v1.GetContributionAckResponse
+	24, // 52: cohort.v1.PeerService.ForwardRevocation:output_type -> cohort.v1.ForwardRevocationResponse
+	14, // 53: cohort.v1.PeerService.ApplyRegistration:output_type -> cohort.v1.ApplyRegistrationResponse
+	18, // 54: cohort.v1.PeerService.ProposeRegistration:output_type -> cohort.v1.ProposeRegistrationResponse
+	20, // 55: cohort.v1.PeerService.StoreInvites:output_type -> cohort.v1.StoreInvitesResponse
+	16, // 56: cohort.v1.PeerService.GetRegistryState:output_type -> cohort.v1.GetRegistryStateResponse
+	30, // 57: cohort.v1.PeerService.HEKeygen:output_type -> cohort.v1.HEKeygenResponse
+	32, // 58: cohort.v1.PeerService.HEKeygenFinish:output_type -> cohort.v1.HEKeygenFinishResponse
+	26, // 59: cohort.v1.PeerService.PrepareJob:output_type -> cohort.v1.PrepareJobResponse
+	28, // 60: cohort.v1.PeerService.ComputePartial:output_type -> cohort.v1.ComputePartialResponse
+	34, // 61: cohort.v1.PeerService.StoreBuyer:output_type -> cohort.v1.StoreBuyerResponse
+	36, // 62: cohort.v1.PeerService.SignTranscript:output_type -> cohort.v1.SignTranscriptResponse
+	45, // [45:63] is the sub-list for method output_type
+	27, // [27:45] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_peer_service_proto_init() }

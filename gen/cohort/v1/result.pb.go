@@ -37,7 +37,10 @@ type Result struct {
 	// Dataset the job ran on.
 	DatasetId string `protobuf:"bytes,6,opt,name=dataset_id,json=datasetId,proto3" json:"dataset_id,omitempty"`
 	// Backend the sufficient statistics were aggregated with.
-	Backend       Backend `protobuf:"varint,7,opt,name=backend,proto3,enum=cohort.v1.Backend" json:"backend,omitempty"`
+	Backend Backend `protobuf:"varint,7,opt,name=backend,proto3,enum=cohort.v1.Backend" json:"backend,omitempty"`
+	// How the values were released: the mechanism, the ρ charged, and the
+	// noise on each sum (docs/design.md §6.6).
+	Release       *ReleaseInfo `protobuf:"bytes,8,opt,name=release,proto3" json:"release,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -121,6 +124,239 @@ func (x *Result) GetBackend() Backend {
 	return Backend_BACKEND_UNSPECIFIED
 }
 
+func (x *Result) GetRelease() *ReleaseInfo {
+	if x != nil {
+		return x.Release
+	}
+	return nil
+}
+
+// ReleaseInfo describes the noise in a result.
+type ReleaseInfo struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The mechanism.
+	Mechanism ReleaseMechanism `protobuf:"varint,1,opt,name=mechanism,proto3,enum=cohort.v1.ReleaseMechanism" json:"mechanism,omitempty"`
+	// The ρ charged to each epoch of the job, exact fraction; empty for an
+	// exact release.
+	Rho string `protobuf:"bytes,2,opt,name=rho,proto3" json:"rho,omitempty"`
+	// Nodes whose noise the released sums carry (MPC: every node; HE: the
+	// decryption set).
+	NoisingNodes uint32 `protobuf:"varint,3,opt,name=noising_nodes,json=noisingNodes,proto3" json:"noising_nodes,omitempty"`
+	// The noise on each released sum, by ascending coordinate.
+	Sums []*SumNoise `protobuf:"bytes,4,rep,name=sums,proto3" json:"sums,omitempty"`
+	// Confidence level of every interval in the result, e.g. 0.95.
+	Confidence    float64 `protobuf:"fixed64,5,opt,name=confidence,proto3" json:"confidence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReleaseInfo) Reset() {
+	*x = ReleaseInfo{}
+	mi := &file_cohort_v1_result_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReleaseInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReleaseInfo) ProtoMessage() {}
+
+func (x *ReleaseInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_result_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReleaseInfo.ProtoReflect.Descriptor instead.
+func (*ReleaseInfo) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_result_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ReleaseInfo) GetMechanism() ReleaseMechanism {
+	if x != nil {
+		return x.Mechanism
+	}
+	return ReleaseMechanism_RELEASE_MECHANISM_UNSPECIFIED
+}
+
+func (x *ReleaseInfo) GetRho() string {
+	if x != nil {
+		return x.Rho
+	}
+	return ""
+}
+
+func (x *ReleaseInfo) GetNoisingNodes() uint32 {
+	if x != nil {
+		return x.NoisingNodes
+	}
+	return 0
+}
+
+func (x *ReleaseInfo) GetSums() []*SumNoise {
+	if x != nil {
+		return x.Sums
+	}
+	return nil
+}
+
+func (x *ReleaseInfo) GetConfidence() float64 {
+	if x != nil {
+		return x.Confidence
+	}
+	return 0
+}
+
+// SumNoise is the noise on one released sum.
+type SumNoise struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The coordinate.
+	Coordinate uint32 `protobuf:"varint,1,opt,name=coordinate,proto3" json:"coordinate,omitempty"`
+	// Its name (schema.Layout.SumName).
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// The discrete Gaussian parameter σ² each node draws with, exact
+	// fraction; empty when the sum is exact.
+	NodeVariance string `protobuf:"bytes,3,opt,name=node_variance,json=nodeVariance,proto3" json:"node_variance,omitempty"`
+	// Standard deviation of the total noise on the sum, in encoded units.
+	Stddev        float64 `protobuf:"fixed64,4,opt,name=stddev,proto3" json:"stddev,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SumNoise) Reset() {
+	*x = SumNoise{}
+	mi := &file_cohort_v1_result_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SumNoise) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SumNoise) ProtoMessage() {}
+
+func (x *SumNoise) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_result_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SumNoise.ProtoReflect.Descriptor instead.
+func (*SumNoise) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_result_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *SumNoise) GetCoordinate() uint32 {
+	if x != nil {
+		return x.Coordinate
+	}
+	return 0
+}
+
+func (x *SumNoise) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SumNoise) GetNodeVariance() string {
+	if x != nil {
+		return x.NodeVariance
+	}
+	return ""
+}
+
+func (x *SumNoise) GetStddev() float64 {
+	if x != nil {
+		return x.Stddev
+	}
+	return 0
+}
+
+// Interval is a released value's uncertainty from the release noise: its
+// standard error and a confidence interval at ReleaseInfo.confidence. For
+// a linear output (a sum, a count, a histogram bin) they are those of the
+// noise; for another they come from its first-order expansion in the sums
+// (docs/design.md §6.6). Absent for an exact value.
+type Interval struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Standard error.
+	StandardError float64 `protobuf:"fixed64,1,opt,name=standard_error,json=standardError,proto3" json:"standard_error,omitempty"`
+	// Lower end.
+	Low float64 `protobuf:"fixed64,2,opt,name=low,proto3" json:"low,omitempty"`
+	// Upper end.
+	High          float64 `protobuf:"fixed64,3,opt,name=high,proto3" json:"high,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Interval) Reset() {
+	*x = Interval{}
+	mi := &file_cohort_v1_result_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Interval) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Interval) ProtoMessage() {}
+
+func (x *Interval) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_result_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Interval.ProtoReflect.Descriptor instead.
+func (*Interval) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_result_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Interval) GetStandardError() float64 {
+	if x != nil {
+		return x.StandardError
+	}
+	return 0
+}
+
+func (x *Interval) GetLow() float64 {
+	if x != nil {
+		return x.Low
+	}
+	return 0
+}
+
+func (x *Interval) GetHigh() float64 {
+	if x != nil {
+		return x.High
+	}
+	return 0
+}
+
 // OutputValue is one released output.
 type OutputValue struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -145,7 +381,7 @@ type OutputValue struct {
 
 func (x *OutputValue) Reset() {
 	*x = OutputValue{}
-	mi := &file_cohort_v1_result_proto_msgTypes[1]
+	mi := &file_cohort_v1_result_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -157,7 +393,7 @@ func (x *OutputValue) String() string {
 func (*OutputValue) ProtoMessage() {}
 
 func (x *OutputValue) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_result_proto_msgTypes[1]
+	mi := &file_cohort_v1_result_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -170,7 +406,7 @@ func (x *OutputValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutputValue.ProtoReflect.Descriptor instead.
 func (*OutputValue) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_result_proto_rawDescGZIP(), []int{1}
+	return file_cohort_v1_result_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *OutputValue) GetKind() OutputKind {
@@ -270,15 +506,17 @@ type Number struct {
 	// The exact value when it is rational and exact (counts, sums, means,
 	// variances, covariances): "p" or "p/q" in lowest terms, q > 0, in
 	// decimal; empty when the value is not exact (standard deviations,
-	// correlations, regression coefficients).
-	Exact         string `protobuf:"bytes,2,opt,name=exact,proto3" json:"exact,omitempty"`
+	// correlations, regression coefficients) and for every noised value.
+	Exact string `protobuf:"bytes,2,opt,name=exact,proto3" json:"exact,omitempty"`
+	// The value's uncertainty from the release noise; absent when exact.
+	Interval      *Interval `protobuf:"bytes,3,opt,name=interval,proto3" json:"interval,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Number) Reset() {
 	*x = Number{}
-	mi := &file_cohort_v1_result_proto_msgTypes[2]
+	mi := &file_cohort_v1_result_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -290,7 +528,7 @@ func (x *Number) String() string {
 func (*Number) ProtoMessage() {}
 
 func (x *Number) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_result_proto_msgTypes[2]
+	mi := &file_cohort_v1_result_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -303,7 +541,7 @@ func (x *Number) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Number.ProtoReflect.Descriptor instead.
 func (*Number) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_result_proto_rawDescGZIP(), []int{2}
+	return file_cohort_v1_result_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Number) GetValue() float64 {
@@ -320,6 +558,13 @@ func (x *Number) GetExact() string {
 	return ""
 }
 
+func (x *Number) GetInterval() *Interval {
+	if x != nil {
+		return x.Interval
+	}
+	return nil
+}
+
 // Histogram is the count of each value of a category or bool field.
 type Histogram struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -333,7 +578,7 @@ type Histogram struct {
 
 func (x *Histogram) Reset() {
 	*x = Histogram{}
-	mi := &file_cohort_v1_result_proto_msgTypes[3]
+	mi := &file_cohort_v1_result_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -345,7 +590,7 @@ func (x *Histogram) String() string {
 func (*Histogram) ProtoMessage() {}
 
 func (x *Histogram) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_result_proto_msgTypes[3]
+	mi := &file_cohort_v1_result_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -358,7 +603,7 @@ func (x *Histogram) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Histogram.ProtoReflect.Descriptor instead.
 func (*Histogram) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_result_proto_rawDescGZIP(), []int{3}
+	return file_cohort_v1_result_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Histogram) GetField() string {
@@ -380,15 +625,18 @@ type HistogramBin struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The category value ("false"/"true" for bool fields).
 	Value string `protobuf:"bytes,1,opt,name=value,proto3" json:"value,omitempty"`
-	// Records in the cohort with that value.
-	Count         uint64 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	// Records in the cohort with that value; when noised, the noisy count
+	// rounded and clamped at 0.
+	Count uint64 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	// The count's uncertainty from the release noise; absent when exact.
+	Interval      *Interval `protobuf:"bytes,3,opt,name=interval,proto3" json:"interval,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HistogramBin) Reset() {
 	*x = HistogramBin{}
-	mi := &file_cohort_v1_result_proto_msgTypes[4]
+	mi := &file_cohort_v1_result_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -400,7 +648,7 @@ func (x *HistogramBin) String() string {
 func (*HistogramBin) ProtoMessage() {}
 
 func (x *HistogramBin) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_result_proto_msgTypes[4]
+	mi := &file_cohort_v1_result_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -413,7 +661,7 @@ func (x *HistogramBin) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HistogramBin.ProtoReflect.Descriptor instead.
 func (*HistogramBin) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_result_proto_rawDescGZIP(), []int{4}
+	return file_cohort_v1_result_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *HistogramBin) GetValue() string {
@@ -430,6 +678,13 @@ func (x *HistogramBin) GetCount() uint64 {
 	return 0
 }
 
+func (x *HistogramBin) GetInterval() *Interval {
+	if x != nil {
+		return x.Interval
+	}
+	return nil
+}
+
 // Matrix is a dense matrix over named fields.
 type Matrix struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -443,7 +698,7 @@ type Matrix struct {
 
 func (x *Matrix) Reset() {
 	*x = Matrix{}
-	mi := &file_cohort_v1_result_proto_msgTypes[5]
+	mi := &file_cohort_v1_result_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -455,7 +710,7 @@ func (x *Matrix) String() string {
 func (*Matrix) ProtoMessage() {}
 
 func (x *Matrix) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_result_proto_msgTypes[5]
+	mi := &file_cohort_v1_result_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -468,7 +723,7 @@ func (x *Matrix) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Matrix.ProtoReflect.Descriptor instead.
 func (*Matrix) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_result_proto_rawDescGZIP(), []int{5}
+	return file_cohort_v1_result_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Matrix) GetFields() []string {
@@ -501,14 +756,18 @@ type Regression struct {
 	RidgeLambda float64 `protobuf:"fixed64,5,opt,name=ridge_lambda,json=ridgeLambda,proto3" json:"ridge_lambda,omitempty"`
 	// Coefficient of determination of the fit on the cohort (for logistic
 	// regression, of the linearised probability 1/2 + z/4; see docs/).
-	R2            float64 `protobuf:"fixed64,6,opt,name=r2,proto3" json:"r2,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	R2 float64 `protobuf:"fixed64,6,opt,name=r2,proto3" json:"r2,omitempty"`
+	// The intercept's uncertainty from the release noise; absent when exact.
+	InterceptInterval *Interval `protobuf:"bytes,7,opt,name=intercept_interval,json=interceptInterval,proto3" json:"intercept_interval,omitempty"`
+	// Each coefficient's, in order; empty when exact.
+	CoefficientIntervals []*Interval `protobuf:"bytes,8,rep,name=coefficient_intervals,json=coefficientIntervals,proto3" json:"coefficient_intervals,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *Regression) Reset() {
 	*x = Regression{}
-	mi := &file_cohort_v1_result_proto_msgTypes[6]
+	mi := &file_cohort_v1_result_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -520,7 +779,7 @@ func (x *Regression) String() string {
 func (*Regression) ProtoMessage() {}
 
 func (x *Regression) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_result_proto_msgTypes[6]
+	mi := &file_cohort_v1_result_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -533,7 +792,7 @@ func (x *Regression) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Regression.ProtoReflect.Descriptor instead.
 func (*Regression) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_result_proto_rawDescGZIP(), []int{6}
+	return file_cohort_v1_result_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Regression) GetTarget() string {
@@ -578,11 +837,25 @@ func (x *Regression) GetR2() float64 {
 	return 0
 }
 
+func (x *Regression) GetInterceptInterval() *Interval {
+	if x != nil {
+		return x.InterceptInterval
+	}
+	return nil
+}
+
+func (x *Regression) GetCoefficientIntervals() []*Interval {
+	if x != nil {
+		return x.CoefficientIntervals
+	}
+	return nil
+}
+
 var File_cohort_v1_result_proto protoreflect.FileDescriptor
 
 const file_cohort_v1_result_proto_rawDesc = "" +
 	"\n" +
-	"\x16cohort/v1/result.proto\x12\tcohort.v1\x1a\x17cohort/v1/dataset.proto\x1a\x13cohort/v1/job.proto\"\x85\x02\n" +
+	"\x16cohort/v1/result.proto\x12\tcohort.v1\x1a\x17cohort/v1/dataset.proto\x1a\x13cohort/v1/job.proto\"\xb7\x02\n" +
 	"\x06Result\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x1f\n" +
 	"\vcohort_size\x18\x02 \x01(\x04R\n" +
@@ -593,7 +866,27 @@ const file_cohort_v1_result_proto_rawDesc = "" +
 	"releasedAt\x12\x1d\n" +
 	"\n" +
 	"dataset_id\x18\x06 \x01(\tR\tdatasetId\x12,\n" +
-	"\abackend\x18\a \x01(\x0e2\x12.cohort.v1.BackendR\abackend\"\xa0\x02\n" +
+	"\abackend\x18\a \x01(\x0e2\x12.cohort.v1.BackendR\abackend\x120\n" +
+	"\arelease\x18\b \x01(\v2\x16.cohort.v1.ReleaseInfoR\arelease\"\xc8\x01\n" +
+	"\vReleaseInfo\x129\n" +
+	"\tmechanism\x18\x01 \x01(\x0e2\x1b.cohort.v1.ReleaseMechanismR\tmechanism\x12\x10\n" +
+	"\x03rho\x18\x02 \x01(\tR\x03rho\x12#\n" +
+	"\rnoising_nodes\x18\x03 \x01(\rR\fnoisingNodes\x12'\n" +
+	"\x04sums\x18\x04 \x03(\v2\x13.cohort.v1.SumNoiseR\x04sums\x12\x1e\n" +
+	"\n" +
+	"confidence\x18\x05 \x01(\x01R\n" +
+	"confidence\"{\n" +
+	"\bSumNoise\x12\x1e\n" +
+	"\n" +
+	"coordinate\x18\x01 \x01(\rR\n" +
+	"coordinate\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12#\n" +
+	"\rnode_variance\x18\x03 \x01(\tR\fnodeVariance\x12\x16\n" +
+	"\x06stddev\x18\x04 \x01(\x01R\x06stddev\"W\n" +
+	"\bInterval\x12%\n" +
+	"\x0estandard_error\x18\x01 \x01(\x01R\rstandardError\x12\x10\n" +
+	"\x03low\x18\x02 \x01(\x01R\x03low\x12\x12\n" +
+	"\x04high\x18\x03 \x01(\x01R\x04high\"\xa0\x02\n" +
 	"\vOutputValue\x12)\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x15.cohort.v1.OutputKindR\x04kind\x12\x14\n" +
 	"\x05label\x18\x02 \x01(\tR\x05label\x12+\n" +
@@ -603,19 +896,21 @@ const file_cohort_v1_result_proto_rawDesc = "" +
 	"\n" +
 	"regression\x18\x06 \x01(\v2\x15.cohort.v1.RegressionH\x00R\n" +
 	"regressionB\a\n" +
-	"\x05value\"4\n" +
+	"\x05value\"e\n" +
 	"\x06Number\x12\x14\n" +
 	"\x05value\x18\x01 \x01(\x01R\x05value\x12\x14\n" +
-	"\x05exact\x18\x02 \x01(\tR\x05exact\"N\n" +
+	"\x05exact\x18\x02 \x01(\tR\x05exact\x12/\n" +
+	"\binterval\x18\x03 \x01(\v2\x13.cohort.v1.IntervalR\binterval\"N\n" +
 	"\tHistogram\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x12+\n" +
-	"\x04bins\x18\x02 \x03(\v2\x17.cohort.v1.HistogramBinR\x04bins\":\n" +
+	"\x04bins\x18\x02 \x03(\v2\x17.cohort.v1.HistogramBinR\x04bins\"k\n" +
 	"\fHistogramBin\x12\x14\n" +
 	"\x05value\x18\x01 \x01(\tR\x05value\x12\x14\n" +
-	"\x05count\x18\x02 \x01(\x04R\x05count\"M\n" +
+	"\x05count\x18\x02 \x01(\x04R\x05count\x12/\n" +
+	"\binterval\x18\x03 \x01(\v2\x13.cohort.v1.IntervalR\binterval\"M\n" +
 	"\x06Matrix\x12\x16\n" +
 	"\x06fields\x18\x01 \x03(\tR\x06fields\x12+\n" +
-	"\aentries\x18\x02 \x03(\v2\x11.cohort.v1.NumberR\aentries\"\xb5\x01\n" +
+	"\aentries\x18\x02 \x03(\v2\x11.cohort.v1.NumberR\aentries\"\xc3\x02\n" +
 	"\n" +
 	"Regression\x12\x16\n" +
 	"\x06target\x18\x01 \x01(\tR\x06target\x12\x1a\n" +
@@ -623,7 +918,9 @@ const file_cohort_v1_result_proto_rawDesc = "" +
 	"\tintercept\x18\x03 \x01(\x01R\tintercept\x12\"\n" +
 	"\fcoefficients\x18\x04 \x03(\x01R\fcoefficients\x12!\n" +
 	"\fridge_lambda\x18\x05 \x01(\x01R\vridgeLambda\x12\x0e\n" +
-	"\x02r2\x18\x06 \x01(\x01R\x02r2B5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
+	"\x02r2\x18\x06 \x01(\x01R\x02r2\x12B\n" +
+	"\x12intercept_interval\x18\a \x01(\v2\x13.cohort.v1.IntervalR\x11interceptInterval\x12H\n" +
+	"\x15coefficient_intervals\x18\b \x03(\v2\x13.cohort.v1.IntervalR\x14coefficientIntervalsB5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
 
 var (
 	file_cohort_v1_result_proto_rawDescOnce sync.Once
@@ -637,33 +934,44 @@ func file_cohort_v1_result_proto_rawDescGZIP() []byte {
 	return file_cohort_v1_result_proto_rawDescData
 }
 
-var file_cohort_v1_result_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_cohort_v1_result_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_cohort_v1_result_proto_goTypes = []any{
-	(*Result)(nil),       // 0: cohort.v1.Result
-	(*OutputValue)(nil),  // 1: cohort.v1.OutputValue
-	(*Number)(nil),       // 2: cohort.v1.Number
-	(*Histogram)(nil),    // 3: cohort.v1.Histogram
-	(*HistogramBin)(nil), // 4: cohort.v1.HistogramBin
-	(*Matrix)(nil),       // 5: cohort.v1.Matrix
-	(*Regression)(nil),   // 6: cohort.v1.Regression
-	(Backend)(0),         // 7: cohort.v1.Backend
-	(OutputKind)(0),      // 8: cohort.v1.OutputKind
+	(*Result)(nil),        // 0: cohort.v1.Result
+	(*ReleaseInfo)(nil),   // 1: cohort.v1.ReleaseInfo
+	(*SumNoise)(nil),      // 2: cohort.v1.SumNoise
+	(*Interval)(nil),      // 3: cohort.v1.Interval
+	(*OutputValue)(nil),   // 4: cohort.v1.OutputValue
+	(*Number)(nil),        // 5: cohort.v1.Number
+	(*Histogram)(nil),     // 6: cohort.v1.Histogram
+	(*HistogramBin)(nil),  // 7: cohort.v1.HistogramBin
+	(*Matrix)(nil),        // 8: cohort.v1.Matrix
+	(*Regression)(nil),    // 9: cohort.v1.Regression
+	(Backend)(0),          // 10: cohort.v1.Backend
+	(ReleaseMechanism)(0), // 11: cohort.v1.ReleaseMechanism
+	(OutputKind)(0),       // 12: cohort.v1.OutputKind
 }
 var file_cohort_v1_result_proto_depIdxs = []int32{
-	1, // 0: cohort.v1.Result.outputs:type_name -> cohort.v1.OutputValue
-	7, // 1: cohort.v1.Result.backend:type_name -> cohort.v1.Backend
-	8, // 2: cohort.v1.OutputValue.kind:type_name -> cohort.v1.OutputKind
-	2, // 3: cohort.v1.OutputValue.scalar:type_name -> cohort.v1.Number
-	3, // 4: cohort.v1.OutputValue.histogram:type_name -> cohort.v1.Histogram
-	5, // 5: cohort.v1.OutputValue.matrix:type_name -> cohort.v1.Matrix
-	6, // 6: cohort.v1.OutputValue.regression:type_name -> cohort.v1.Regression
-	4, // 7: cohort.v1.Histogram.bins:type_name -> cohort.v1.HistogramBin
-	2, // 8: cohort.v1.Matrix.entries:type_name -> cohort.v1.Number
-	9, // [9:9] is the sub-list for method output_type
-	9, // [9:9] is the sub-list for method input_type
-	9, // [9:9] is the sub-list for extension type_name
-	9, // [9:9] is the sub-list for extension extendee
-	0, // [0:9] is the sub-list for field type_name
+	4,  // 0: cohort.v1.Result.outputs:type_name -> cohort.v1.OutputValue
+	10, // 1: cohort.v1.Result.backend:type_name -> cohort.v1.Backend
+	1,  // 2: cohort.v1.Result.release:type_name -> cohort.v1.ReleaseInfo
+	11, // 3: cohort.v1.ReleaseInfo.mechanism:type_name -> cohort.v1.ReleaseMechanism
+	2,  // 4: cohort.v1.ReleaseInfo.sums:type_name -> cohort.v1.SumNoise
+	12, // 5: cohort.v1.OutputValue.kind:type_name -> cohort.v1.OutputKind
+	5,  // 6: cohort.v1.OutputValue.scalar:type_name -> cohort.v1.Number
+	6,  // 7: cohort.v1.OutputValue.histogram:type_name -> cohort.v1.Histogram
+	8,  // 8: cohort.v1.OutputValue.matrix:type_name -> cohort.v1.Matrix
+	9,  // 9: cohort.v1.OutputValue.regression:type_name -> cohort.v1.Regression
+	3,  // 10: cohort.v1.Number.interval:type_name -> cohort.v1.Interval
+	7,  // 11: cohort.v1.Histogram.bins:type_name -> cohort.v1.HistogramBin
+	3,  // 12: cohort.v1.HistogramBin.interval:type_name -> cohort.v1.Interval
+	5,  // 13: cohort.v1.Matrix.entries:type_name -> cohort.v1.Number
+	3,  // 14: cohort.v1.Regression.intercept_interval:type_name -> cohort.v1.Interval
+	3,  // 15: cohort.v1.Regression.coefficient_intervals:type_name -> cohort.v1.Interval
+	16, // [16:16] is the sub-list for method output_type
+	16, // [16:16] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_result_proto_init() }
@@ -673,7 +981,7 @@ func file_cohort_v1_result_proto_init() {
 	}
 	file_cohort_v1_dataset_proto_init()
 	file_cohort_v1_job_proto_init()
-	file_cohort_v1_result_proto_msgTypes[1].OneofWrappers = []any{
+	file_cohort_v1_result_proto_msgTypes[4].OneofWrappers = []any{
 		(*OutputValue_Scalar)(nil),
 		(*OutputValue_Histogram)(nil),
 		(*OutputValue_Matrix)(nil),
@@ -685,7 +993,7 @@ func file_cohort_v1_result_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cohort_v1_result_proto_rawDesc), len(file_cohort_v1_result_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
