@@ -119,12 +119,16 @@ func Build(in BuildInput) (*Transcript, error) {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 
-	if len(ev.GetCoordinates()) != len(ev.GetSums()) {
-		return nil, fmt.Errorf("%w: evidence has %d coordinates and %d sums", ErrInvalid, len(ev.GetCoordinates()), len(ev.GetSums()))
+	if len(ev.GetCoordinates()) != len(ev.GetReleasedSums()) {
+		return nil, fmt.Errorf("%w: evidence has %d coordinates and %d sums", ErrInvalid, len(ev.GetCoordinates()), len(ev.GetReleasedSums()))
 	}
-	t.Sums = make([]Sum, len(ev.GetSums()))
+	t.Sums = make([]Sum, len(ev.GetReleasedSums()))
 	for i, c := range ev.GetCoordinates() {
-		t.Sums[i] = Sum{Coordinate: c, Value: new(big.Int).SetBytes(ev.GetSums()[i])}
+		v, ok := new(big.Int).SetString(ev.GetReleasedSums()[i], 10)
+		if !ok {
+			return nil, fmt.Errorf("%w: evidence sum %d is not a decimal integer", ErrInvalid, i)
+		}
+		t.Sums[i] = Sum{Coordinate: c, Value: v}
 	}
 
 	t.Roots = slices.Clone(in.Roots)

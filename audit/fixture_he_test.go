@@ -311,7 +311,7 @@ func (f *heFixture) assemble(spec *cohortv1.JobSpec, live []uint32) (*Bundle, er
 	values := make([]*big.Int, len(vals))
 	for i, v := range vals {
 		values[i] = new(big.Int).SetUint64(v)
-		ev.Sums = append(ev.Sums, values[i].Bytes())
+		ev.ReleasedSums = append(ev.ReleasedSums, values[i].String())
 	}
 	outs, err := enclave.Release(f.schema, coords, values, spec.GetOutputs())
 	if err != nil {

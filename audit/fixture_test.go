@@ -408,7 +408,7 @@ func (f *fixture) assemble(spec *cohortv1.JobSpec, recs []proved, roots []Root) 
 		return nil, err
 	}
 	for _, v := range values {
-		ev.Sums = append(ev.Sums, v.Bytes())
+		ev.ReleasedSums = append(ev.ReleasedSums, v.String())
 	}
 	outs, err := enclave.Release(f.schema, coords, values, spec.GetOutputs())
 	if err != nil {

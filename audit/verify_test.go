@@ -457,7 +457,7 @@ func TestBuildRejects(t *testing.T) {
 		})
 	}
 	for _, s := range tr.Sums {
-		ev.Coordinates, ev.Sums = append(ev.Coordinates, s.Coordinate), append(ev.Sums, s.Value.Bytes())
+		ev.Coordinates, ev.ReleasedSums = append(ev.Coordinates, s.Coordinate), append(ev.ReleasedSums, s.Value.String())
 	}
 	input := func() BuildInput {
 		return BuildInput{JobID: tr.JobID, Coordinator: tr.Coordinator, Spec: proto.Clone(spec).(*cohortv1.JobSpec),
@@ -497,7 +497,7 @@ func TestBuildRejects(t *testing.T) {
 			in.Evidence.Nodes[2].PartialSignature.Scheme = cohortv1.SignatureScheme_SIGNATURE_SCHEME_UNSPECIFIED
 		}, "not a 64-byte Ed25519 signature"},
 		{"no set", func(in *BuildInput) { in.Evidence.Nodes[0].Set = nil }, "no selection"},
-		{"sums and coordinates", func(in *BuildInput) { in.Evidence.Sums = in.Evidence.Sums[1:] }, "coordinates and"},
+		{"sums and coordinates", func(in *BuildInput) { in.Evidence.ReleasedSums = in.Evidence.ReleasedSums[1:] }, "coordinates and"},
 		{"duplicate record", func(in *BuildInput) { in.Records[1] = in.Records[0] }, "repeats"},
 		{"bad job id", func(in *BuildInput) { in.JobID = "" }, "job id"},
 	} {

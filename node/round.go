@@ -357,9 +357,9 @@ func (r *jobRun) evidence(out *enclave.Outcome) *cohortv1.JobEvidence {
 	}
 	if out != nil {
 		ev.Coordinates = make([]uint32, len(out.Coords))
-		ev.Sums = make([][]byte, len(out.Sums))
+		ev.ReleasedSums = make([]string, len(out.Sums))
 		for i := range out.Coords {
-			ev.Coordinates[i], ev.Sums[i] = uint32(out.Coords[i]), out.Sums[i].Bytes()
+			ev.Coordinates[i], ev.ReleasedSums[i] = uint32(out.Coords[i]), out.Sums[i].String()
 		}
 	}
 	return ev
