@@ -33,6 +33,7 @@ type RoundJob struct {
 	DatasetID  string
 	SpecDigest [32]byte
 	Time       time.Time // Unix seconds: the job time every node selects at
+	Buyer      string    // the buyer charged for it
 }
 
 // EligibleSet is a node's answer to MsgPrepare: the cohort it selected from
