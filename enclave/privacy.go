@@ -182,6 +182,16 @@ func JobPrivacy(policy *cohortv1.PrivacyPolicy, spec *cohortv1.JobSpec, l schema
 	return out, nil
 }
 
+// SpecRho is the ρ a spec asks to spend (its rho, or its (ε, δ)
+// converted), zero when it asks none; it does not check the spec against a
+// policy (JobPrivacy does).
+func SpecRho(spec *cohortv1.JobSpec) (dp.Rho, error) {
+	if spec.GetPrivacy() == nil {
+		return dp.Rho{}, nil
+	}
+	return loss(spec.GetPrivacy())
+}
+
 // loss reads a job's privacy loss: ρ > 0, or (ε, δ) converted.
 func loss(p *cohortv1.Privacy) (dp.Rho, error) {
 	switch l := p.GetLoss().(type) {
