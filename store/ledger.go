@@ -496,9 +496,8 @@ func readDebit(ctx context.Context, r querier, jobID string) (PrivacyDebit, []Le
 }
 
 // PrivacySpent reads both ledgers in one statement, so the amounts are of
-// one moment on both engines. Every buyer's row has its epoch's row beside
-// it (DebitPrivacy writes both), so a left join from the epochs finds
-// them all.
+// one moment on both engines: a UNION ALL of two range scans of the
+// ledgers' primary keys, tagged 0 (all buyers) and 1 (the buyer).
 func (q queries) PrivacySpent(ctx context.Context, datasetID, buyer string, from, to uint64) ([]EpochSpent, error) {
 	if err := checkDatasetID(datasetID); err != nil {
 		return nil, fmt.Errorf("store: privacy spent: %w", err)
@@ -529,34 +528,33 @@ func (q queries) PrivacySpent(ctx context.Context, datasetID, buyer string, from
 		out[i] = EpochSpent{Epoch: from + uint64(i), Spent: new(big.Rat), BuyerSpent: new(big.Rat)}
 	}
 	rows, err := r.QueryContext(ctx,
-		`SELECT p.epoch, p.spent, b.spent
-		   FROM privacy_epochs p
-		   LEFT JOIN privacy_buyer_epochs b ON b.dataset_id = p.dataset_id AND b.buyer = $2 AND b.epoch = p.epoch
-		  WHERE p.dataset_id = $1 AND p.epoch BETWEEN $3 AND $4`, datasetID, buyer, lo, hi)
+		`SELECT 0, epoch, spent FROM privacy_epochs WHERE dataset_id = $1 AND epoch BETWEEN $3 AND $4
+		 UNION ALL
+		 SELECT 1, epoch, spent FROM privacy_buyer_epochs WHERE dataset_id = $1 AND buyer = $2 AND epoch BETWEEN $3 AND $4`,
+		datasetID, buyer, lo, hi)
 	if err != nil {
 		return fail(err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var (
-			epoch      int64
-			spent      string
-			buyerSpent sql.NullString
+			byBuyer, epoch int64
+			spent          string
 		)
-		if err := rows.Scan(&epoch, &spent, &buyerSpent); err != nil {
+		if err := rows.Scan(&byBuyer, &epoch, &spent); err != nil {
 			return fail(err)
 		}
 		if epoch < lo || epoch > hi {
 			return fail(fmt.Errorf("read epoch %d outside [%d, %d]", epoch, lo, hi))
 		}
 		e := &out[epoch-lo]
-		if e.Spent, err = parseRat(spent, "spent ρ"); err != nil {
-			return fail(err)
+		if byBuyer == 1 {
+			e.BuyerSpent, err = parseRat(spent, "buyer's spent ρ")
+		} else {
+			e.Spent, err = parseRat(spent, "spent ρ")
 		}
-		if buyerSpent.Valid {
-			if e.BuyerSpent, err = parseRat(buyerSpent.String, "buyer's spent ρ"); err != nil {
-				return fail(err)
-			}
+		if err != nil {
+			return fail(err)
 		}
 	}
 	if err := rows.Err(); err != nil {
