@@ -184,7 +184,7 @@ func (s *buyerService) GetBudget(ctx context.Context, req *cohortv1.GetBudgetReq
 
 // releaseInfo describes the noise in a job's result.
 func releaseInfo(p enclave.Privacy, l schema.Layout, noising int) *cohortv1.ReleaseInfo {
-	info := &cohortv1.ReleaseInfo{Mechanism: p.Mechanism, NoisingNodes: uint32(noising), Confidence: enclave.Confidence}
+	info := &cohortv1.ReleaseInfo{Mechanism: p.Policy.Mechanism, NoisingNodes: uint32(noising), Confidence: enclave.Confidence}
 	if p.Rho.IsZero() {
 		return info
 	}
