@@ -49,7 +49,7 @@ type PrivacyDebit struct {
 	// EpochTotal is what all buyers together may spend on one epoch, ≥ 0;
 	// BuyerTotal what one buyer may, 0 ≤ BuyerTotal ≤ EpochTotal.
 	EpochTotal, BuyerTotal *big.Rat
-	At                     time.Time
+	At                     time.Time // when the node debited it
 }
 
 // LedgerEntry is one epoch of a debit: the totals it was checked against

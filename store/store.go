@@ -12,12 +12,13 @@ import (
 var (
 	// ErrNotFound: the row asked for does not exist (a dataset, keys, an
 	// invite, a member, a root, a contribution, a contribution carrying a
-	// revocation commitment, a buyer, a job or a peer job).
+	// revocation commitment, a buyer, a job, a peer job or a privacy
+	// debit).
 	ErrNotFound = errors.New("store: not found")
 	// ErrAlreadyExists: a row with the same identity exists and cannot be
 	// replaced (a dataset id, dataset keys, an invite, a registered identity
 	// commitment, a nullifier already used with another payload, a buyer id
-	// or token hash, or a job id).
+	// or token hash, a job id, or a job's privacy debit).
 	ErrAlreadyExists = errors.New("store: already exists")
 	// ErrConflict: the row exists but is in a state that refuses the change
 	// (an invite used or expired, a registry version that moved on, a member
@@ -25,7 +26,8 @@ var (
 	// in another state).
 	ErrConflict = errors.New("store: conflict")
 	// ErrLimit: a limit the caller set is reached, so the row is not
-	// written (a buyer's active jobs at the cap of AdmitJob).
+	// written (a buyer's active jobs at the cap of AdmitJob, an epoch's
+	// spent ρ too long to store, MaxSpentLen).
 	ErrLimit = errors.New("store: limit reached")
 	// ErrInvalid: an argument the store refuses before touching the database
 	// (empty id, zero nullifier, value out of the range the schema holds).
