@@ -84,11 +84,7 @@ const regressionFloor = 1e-9
 // No output is returned beside an error. The result is a deterministic
 // function of the inputs; the inputs are not modified.
 func ReleaseNoisy(s *schema.Schema, coords []int, values []*big.Int, noise NoiseModel, outputs []*cohortv1.Output) ([]*cohortv1.OutputValue, error) {
-	if s == nil {
-		return nil, errors.New("enclave: release: nil schema")
-	}
-	l := s.Layout()
-	S, err := gather(l, coords, values, outputs)
+	l, S, err := gather(s, coords, values, outputs)
 	if err != nil {
 		return nil, err
 	}

@@ -350,11 +350,7 @@ func TestReleaseNoisySmallCohorts(t *testing.T) {
 // The same inputs give byte-identical outputs, and the inputs are not
 // modified.
 func TestReleaseNoisyDeterministic(t *testing.T) {
-	p := newPlain(t, schema.Default(), 50, 14)
-	outputs := releaseCases()
-	coords, values := p.reconstruct(t, outputs)
-	m := noiseFor(coords, scaledNoise(p.s.Layout(), 3))
-	noisy := addNoise(rand.New(rand.NewPCG(7, 7)), coords, values, m)
+	p, outputs, coords, noisy, m := noisyCohort(t, 50, 14)
 	keep := make([]string, len(noisy))
 	for i, v := range noisy {
 		keep[i] = v.String()
@@ -506,12 +502,18 @@ func TestReleaseNoisyCoverage(t *testing.T) {
 	}
 }
 
-func BenchmarkReleaseNoisy(b *testing.B) {
-	p := newPlain(b, schema.Default(), 500, 17)
+// noisyCohort returns a cohort of n records of the demo schema, every
+// release case, and the sums they need with noise of 3 bounds.
+func noisyCohort(tb testing.TB, n int, seed uint64) (*plain, []*cohortv1.Output, []int, []*big.Int, NoiseModel) {
+	p := newPlain(tb, schema.Default(), n, seed)
 	outputs := releaseCases()
-	coords, values := p.reconstruct(b, outputs)
+	coords, values := p.reconstruct(tb, outputs)
 	m := noiseFor(coords, scaledNoise(p.s.Layout(), 3))
-	noisy := addNoise(rand.New(rand.NewPCG(9, 9)), coords, values, m)
+	return p, outputs, coords, addNoise(rand.New(rand.NewPCG(seed, 7)), coords, values, m), m
+}
+
+func BenchmarkReleaseNoisy(b *testing.B) {
+	p, outputs, coords, noisy, m := noisyCohort(b, 500, 17)
 	for b.Loop() {
 		if _, err := ReleaseNoisy(p.s, coords, noisy, m, outputs); err != nil {
 			b.Fatal(err)

@@ -54,11 +54,7 @@ var (
 // ("outputs[3]: …"). No output is returned beside an error. The inputs are
 // not modified. Sums released with noise go to ReleaseNoisy instead.
 func Release(s *schema.Schema, coords []int, values []*big.Int, outputs []*cohortv1.Output) ([]*cohortv1.OutputValue, error) {
-	if s == nil {
-		return nil, errors.New("enclave: release: nil schema")
-	}
-	l := s.Layout()
-	S, err := gather(l, coords, values, outputs)
+	l, S, err := gather(s, coords, values, outputs)
 	if err != nil {
 		return nil, err
 	}
@@ -72,35 +68,39 @@ func Release(s *schema.Schema, coords []int, values []*big.Int, outputs []*cohor
 	})
 }
 
-// gather checks the reconstructed coordinates against the layout and the
-// outputs and returns them as a vector of l.Len sums, nil where a
-// coordinate was not reconstructed.
-func gather(l schema.Layout, coords []int, values []*big.Int, outputs []*cohortv1.Output) ([]*big.Int, error) {
+// gather checks the reconstructed coordinates against s's layout l and the
+// outputs and returns l and the coordinates as a vector of l.Len sums, nil
+// where a coordinate was not reconstructed.
+func gather(s *schema.Schema, coords []int, values []*big.Int, outputs []*cohortv1.Output) (schema.Layout, []*big.Int, error) {
+	if s == nil {
+		return schema.Layout{}, nil, errors.New("enclave: release: nil schema")
+	}
+	l := s.Layout()
 	if len(coords) != len(values) {
-		return nil, fmt.Errorf("enclave: release: %w: %d coordinates, %d values", ErrCoordinates, len(coords), len(values))
+		return l, nil, fmt.Errorf("enclave: release: %w: %d coordinates, %d values", ErrCoordinates, len(coords), len(values))
 	}
 	S := make([]*big.Int, l.Len)
 	for i, c := range coords {
 		switch {
 		case c < 0 || c >= l.Len:
-			return nil, fmt.Errorf("enclave: release: %w: coordinate %d out of range 0..%d", ErrCoordinates, c, l.Len-1)
+			return l, nil, fmt.Errorf("enclave: release: %w: coordinate %d out of range 0..%d", ErrCoordinates, c, l.Len-1)
 		case S[c] != nil:
-			return nil, fmt.Errorf("enclave: release: %w: coordinate %d (%s) given twice", ErrCoordinates, c, l.Name(c))
+			return l, nil, fmt.Errorf("enclave: release: %w: coordinate %d (%s) given twice", ErrCoordinates, c, l.Name(c))
 		case values[i] == nil:
-			return nil, fmt.Errorf("enclave: release: %w: coordinate %d (%s) has no value", ErrCoordinates, c, l.Name(c))
+			return l, nil, fmt.Errorf("enclave: release: %w: coordinate %d (%s) has no value", ErrCoordinates, c, l.Name(c))
 		}
 		S[c] = values[i]
 	}
 	needed, err := Coordinates(l, outputs)
 	if err != nil {
-		return nil, fmt.Errorf("enclave: release: %w", err)
+		return l, nil, fmt.Errorf("enclave: release: %w", err)
 	}
 	for _, c := range needed {
 		if S[c] == nil {
-			return nil, fmt.Errorf("enclave: release: %w: %d (%s)", ErrMissingCoordinate, c, l.Name(c))
+			return l, nil, fmt.Errorf("enclave: release: %w: %d (%s)", ErrMissingCoordinate, c, l.Name(c))
 		}
 	}
-	return S, nil
+	return l, S, nil
 }
 
 // eachOutput fills one OutputValue per output, in order, its kind and
