@@ -40,9 +40,9 @@ const regressionFloor = 1e-9
 // count n, is exact. Every output is post-processing of these sums:
 //
 //  1. Each value coordinate is clamped into [0, n·Span] (what a cohort of n
-//     valid records sums to), each category count into [0, n], and the sum of
-//     squares of a bool field is replaced by its (clamped) sum, since
-//     x² = x for a bool.
+//     valid records sums to), each category count into [0, n], each product
+//     into [0, n·Max], and the sum of squares of a bool field is replaced
+//     by its (clamped) sum, since x² = x for a bool.
 //  2. The sums are decoded with schema.Layout.DecodeNoisy.
 //  3. For a variance, standard deviation, covariance, correlation or
 //     regression, the centred Gram matrix C (C_ab = Σab − ΣaΣb/n) of its
@@ -179,7 +179,7 @@ func (r *noisyRelease) delta(o *cohortv1.Output, v *cohortv1.OutputValue) error 
 	copy(S, r.S)
 	for _, c := range needed[1:] { // needed[0] is the count
 		h := max(1, math.Round(r.sigma[c]))
-		step := new(big.Int).SetInt64(int64(h))
+		step, _ := new(big.Float).SetFloat64(h).Int(nil) // h is a finite integer
 		var up, down cohortv1.OutputValue
 		S[c] = new(big.Int).Add(r.S[c], step)
 		errUp := r.eval(S, o, &up)
@@ -290,38 +290,39 @@ func (r *noisyRelease) eval(S []*big.Int, o *cohortv1.Output, v *cohortv1.Output
 }
 
 // clamp returns a copy of S with each value coordinate clamped into
-// [0, n·Span], each category count into [0, n], and the square of each bool
-// field replaced by its clamped sum (step 1 of ReleaseNoisy).
+// [0, n·Span], each category count into [0, n], each product into
+// [0, n·Max], and the square of each bool field replaced by its clamped
+// sum (step 1 of ReleaseNoisy).
 func (r *noisyRelease) clamp(S []*big.Int) []*big.Int {
 	out := make([]*big.Int, len(S))
 	copy(out, S)
 	n := S[0]
 	for _, vc := range r.l.Values {
-		if x := out[vc.Index]; x != nil {
-			top := new(big.Int).Mul(n, new(big.Int).SetUint64(vc.Span))
-			switch {
-			case x.Sign() < 0:
-				out[vc.Index] = new(big.Int)
-			case x.Cmp(top) > 0:
-				out[vc.Index] = top
-			}
-			if p, ok := r.x.productOf(vc.Index, vc.Index); ok && vc.Type == schema.Bool && out[p] != nil {
-				out[p] = out[vc.Index]
-			}
+		clampInt(out, vc.Index, new(big.Int).Mul(n, new(big.Int).SetUint64(vc.Span)))
+		if p, ok := r.x.productOf(vc.Index, vc.Index); ok && vc.Type == schema.Bool && out[p] != nil && out[vc.Index] != nil {
+			out[p] = out[vc.Index]
 		}
 	}
 	for _, c := range r.l.Categories {
 		for k := range c.Values {
-			switch x := out[c.Start+k]; {
-			case x == nil:
-			case x.Sign() < 0:
-				out[c.Start+k] = new(big.Int)
-			case x.Cmp(n) > 0:
-				out[c.Start+k] = n
-			}
+			clampInt(out, c.Start+k, n)
 		}
 	}
+	for _, p := range r.l.Products { // a bool's square, now its sum, is in range
+		clampInt(out, p.Index, new(big.Int).Mul(n, new(big.Int).SetUint64(p.Max)))
+	}
 	return out
+}
+
+// clampInt clamps S[i], when present, into [0, top].
+func clampInt(S []*big.Int, i int, top *big.Int) {
+	switch x := S[i]; {
+	case x == nil:
+	case x.Sign() < 0:
+		S[i] = new(big.Int)
+	case x.Cmp(top) > 0:
+		S[i] = top
+	}
 }
 
 // project replaces the cross sums of fields in sums so that their centred

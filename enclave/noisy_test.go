@@ -520,3 +520,58 @@ func BenchmarkReleaseNoisy(b *testing.B) {
 		}
 	}
 }
+
+// FuzzReleaseNoisy gives ReleaseNoisy arbitrary noisy sums (any sign, any
+// size) for a fixed set of outputs: with every coordinate present and a
+// count of at least 2 it must release every output, in range and with its
+// intervals; it must never panic.
+func FuzzReleaseNoisy(f *testing.F) {
+	s := schema.Default()
+	outputs := []*cohortv1.Output{
+		out(kCount), out(kMean, "sleep_h"), out(kHistogram, "smoker"), out(kHistogram, "region"), out(kVariance, "age"),
+		out(kCorrelation, "age", "steps"), regression(kLogistic, "smoker", "age"), regression(kLinear, "resting_hr", "age", "steps"),
+	}
+	coords, err := Coordinates(s.Layout(), outputs)
+	if err != nil {
+		f.Fatal(err)
+	}
+	m := noiseFor(coords, scaledNoise(s.Layout(), 2))
+	seed := newPlain(f, s, 40, 7).fuzzSeed(coords)
+	f.Add(seed, uint64(0))
+	f.Add(seed, uint64(0xffff))
+	f.Add([]byte{1, 2}, uint64(1))
+	f.Fuzz(func(t *testing.T, data []byte, negative uint64) {
+		values := make([]*big.Int, 0, len(coords))
+		for i := range coords {
+			if len(data) == 0 {
+				break
+			}
+			k := min(int(data[0]%17), len(data)-1)
+			x := new(big.Int).SetBytes(data[1 : 1+k])
+			if i > 0 && negative&(1<<(i%64)) != 0 {
+				x.Neg(x)
+			}
+			values = append(values, x)
+			data = data[1+k:]
+		}
+		got, err := ReleaseNoisy(s, coords[:len(values)], values, NoiseModel{StdDev: m.StdDev[:len(values)], Confidence: 0.95}, outputs)
+		if err != nil {
+			if got != nil {
+				t.Fatal("outputs beside an error")
+			}
+			if len(values) == len(coords) && values[0].Cmp(big.NewInt(2)) >= 0 {
+				t.Fatalf("noisy sums refused: %v", err)
+			}
+			return
+		}
+		if len(got) != len(outputs) {
+			t.Fatalf("%d outputs", len(got))
+		}
+		n, _ := new(big.Float).SetInt(values[0]).Float64()
+		for i, o := range outputs {
+			if o.GetKind() != kCount {
+				checkNoisy(t, int(n), o, got[i])
+			}
+		}
+	})
+}
