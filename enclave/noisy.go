@@ -80,7 +80,9 @@ const regressionFloor = 1e-9
 // outside (0, 1), with ErrNoiseModel, and a statistic the exact count
 // does not support (stats.ErrTooFew: a mean of no record; a variance,
 // covariance, correlation or regression of fewer than 2, or a regression
-// without ridge of fewer than features+1) wrapped with the output's index.
+// without ridge of fewer than features+1) wrapped with the output's index;
+// an eigendecomposition that does not converge (not seen on any finite
+// input) is an error wrapping stats.ErrSingular.
 // No output is returned beside an error. The result is a deterministic
 // function of the inputs; the inputs are not modified.
 func ReleaseNoisy(s *schema.Schema, coords []int, values []*big.Int, noise NoiseModel, outputs []*cohortv1.Output) ([]*cohortv1.OutputValue, error) {
