@@ -162,6 +162,7 @@ func newHEFixture() (*heFixture, error) {
 		return nil, err
 	}
 	desc.SetupKind, desc.State = cohortv1.SetupKind_SETUP_KIND_INSECURE_DEV, cohortv1.DatasetState_DATASET_STATE_READY
+	desc.Privacy = exactPolicy()
 	if _, err := dataset.From(desc); err != nil {
 		return nil, err
 	}

@@ -420,7 +420,7 @@ func (r *jobRun) buildTranscript(ctx context.Context, out *enclave.Outcome) (enc
 	t, err := audit.Build(audit.BuildInput{
 		JobID: r.job.ID, Coordinator: n.opts.Index, Spec: r.spec, Descriptor: r.ds.Desc, Records: recs,
 		Evidence: ev, Partials: partials, Result: r.result(out), Roots: roots,
-		DecryptionSet: r.be.DecryptionSet(out.PartialSet), Aggregate: agg,
+		DecryptionSet: r.be.DecryptionSet(out.PartialSet), Aggregate: agg, Buyer: r.job.Buyer,
 	})
 	if err != nil {
 		return enclave.TranscriptBuilt{}, fmt.Errorf("build transcript: %w", err)
