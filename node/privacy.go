@@ -182,12 +182,13 @@ func (s *buyerService) GetBudget(ctx context.Context, req *cohortv1.GetBudgetReq
 	return resp, nil
 }
 
-// releaseInfo describes the noise in a job's result.
+// releaseInfo describes the noise in a job's result; an exact result
+// says only that it is exact.
 func releaseInfo(p enclave.Privacy, l schema.Layout, noising int) *cohortv1.ReleaseInfo {
-	info := &cohortv1.ReleaseInfo{Mechanism: p.Policy.Mechanism, NoisingNodes: uint32(noising), Confidence: enclave.Confidence}
 	if p.Rho.IsZero() {
-		return info
+		return &cohortv1.ReleaseInfo{Mechanism: p.Policy.Mechanism} // exact: no noise, no intervals
 	}
+	info := &cohortv1.ReleaseInfo{Mechanism: p.Policy.Mechanism, NoisingNodes: uint32(noising), Confidence: enclave.Confidence}
 	info.Rho = p.Rho.String()
 	sd := p.NoiseStdDev(noising)
 	for i, c := range p.Coords {
