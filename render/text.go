@@ -97,6 +97,9 @@ func writeRelease(w io.Writer, ri *cohortv1.ReleaseInfo) error {
 		return nil
 	}
 	line := "release " + enumName(ri.GetMechanism().String(), "RELEASE_MECHANISM_")
+	if ri.GetMechanism() == cohortv1.ReleaseMechanism_RELEASE_MECHANISM_EXACT_INSECURE_DEV {
+		line += ": WARNING no noise (a development policy); two jobs whose cohorts differ by one record reveal it"
+	}
 	if ri.GetRho() != "" {
 		line += ", ρ = " + ri.GetRho() + " charged per epoch"
 	}

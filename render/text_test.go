@@ -224,3 +224,16 @@ func golden(t *testing.T, file string, got []byte) {
 		t.Errorf("%s: got\n%s\nwant\n%s", file, got, want)
 	}
 }
+
+// An exact result says so, with a warning, before its values.
+func TestResultExactWarning(t *testing.T) {
+	r := &cohortv1.Result{JobId: "job-1", DatasetId: "fitness", CohortSize: 3,
+		Release: &cohortv1.ReleaseInfo{Mechanism: cohortv1.ReleaseMechanism_RELEASE_MECHANISM_EXACT_INSECURE_DEV}}
+	var b strings.Builder
+	if err := Result(&b, r, &cohortv1.JobSpec{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "release EXACT_INSECURE_DEV: WARNING no noise") {
+		t.Errorf("exact result printed without its warning:\n%s", b.String())
+	}
+}
