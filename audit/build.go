@@ -20,6 +20,9 @@ import (
 type BuildInput struct {
 	// JobID is the job's id.
 	JobID string
+	// Buyer is the buyer the job was charged to (the nodes' debits name
+	// it); empty for an exact release, which charges no one.
+	Buyer string
 	// Coordinator is the coordinating node's index.
 	Coordinator uint32
 	// Spec is the job's spec.
@@ -35,8 +38,13 @@ type BuildInput struct {
 	// Evidence is the job's evidence: job time, spec digest, the signed
 	// selection of every node (MPC) or of every live node (HE), the
 	// partial digests (MPC: every node's; HE: the decryption set's), the
-	// coordinates and their sums.
+	// coordinates and their sums, and each node's privacy debit
+	// (NodeJobEvidence.debit) where it debited its ledger.
 	Evidence *cohortv1.JobEvidence
+	// Sums are the released sums, one per coordinate of the evidence, as
+	// the combiner read them: signed, since noise can make a sum
+	// negative. When nil, the evidence's sums (unsigned) are read.
+	Sums []*big.Int
 	// Partials holds node i's encoded partial at index i, as it sent and
 	// signed it, for every node of the dataset (len = node count). MPC:
 	// every node's partial sum (mpc.Partial). HE: the decryption share
@@ -65,7 +73,8 @@ type BuildInput struct {
 // of the dataset (MPC) or at least the threshold of live nodes with the
 // coordinator among them (HE) has evidence with Ed25519 signatures, the
 // decryption set is the threshold-many lowest live nodes (HE), every
-// partial matches the digest its node reported, every ciphertext has the
+// partial matches the digest its node reported, every privacy debit sits
+// beside a partial and is structurally sound, every ciphertext has the
 // size of the dataset's parameter set (HE), one sum per coordinate — and
 // returns ErrInvalid otherwise. It does not check proofs, signatures,
 // ciphertexts' contents or the release: run Verify on the bundle for
@@ -104,7 +113,7 @@ func Build(in BuildInput) (*Transcript, error) {
 		return nil, fmt.Errorf("%w: encode result: %w", ErrInvalid, err)
 	}
 	t := &Transcript{
-		JobID: in.JobID, DatasetID: ds.Desc.GetId(), Coordinator: in.Coordinator, Spec: spec, JobTime: ev.GetJobTime(),
+		JobID: in.JobID, DatasetID: ds.Desc.GetId(), Buyer: in.Buyer, Coordinator: in.Coordinator, Spec: spec, JobTime: ev.GetJobTime(),
 		DescriptorDigest: dd, EffectiveMinimum: enclave.EffectiveMinimum(in.Spec, ds.Schema), Result: result,
 	}
 
@@ -119,12 +128,25 @@ func Build(in BuildInput) (*Transcript, error) {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 
-	if len(ev.GetCoordinates()) != len(ev.GetSums()) {
-		return nil, fmt.Errorf("%w: evidence has %d coordinates and %d sums", ErrInvalid, len(ev.GetCoordinates()), len(ev.GetSums()))
+	sums := in.Sums
+	if sums == nil {
+		for i, d := range ev.GetReleasedSums() {
+			v, ok := new(big.Int).SetString(d, 10)
+			if !ok {
+				return nil, fmt.Errorf("%w: evidence sum %d is not a decimal integer", ErrInvalid, i)
+			}
+			sums = append(sums, v)
+		}
 	}
-	t.Sums = make([]Sum, len(ev.GetSums()))
+	if len(ev.GetCoordinates()) != len(sums) {
+		return nil, fmt.Errorf("%w: evidence has %d coordinates and %d sums", ErrInvalid, len(ev.GetCoordinates()), len(sums))
+	}
+	t.Sums = make([]Sum, len(sums))
 	for i, c := range ev.GetCoordinates() {
-		t.Sums[i] = Sum{Coordinate: c, Value: new(big.Int).SetBytes(ev.GetSums()[i])}
+		if sums[i] == nil {
+			return nil, fmt.Errorf("%w: no sum at coordinate %d", ErrInvalid, c)
+		}
+		t.Sums[i] = Sum{Coordinate: c, Value: new(big.Int).Set(sums[i])}
 	}
 
 	t.Roots = slices.Clone(in.Roots)
@@ -197,6 +219,9 @@ func nodesOf(ev *cohortv1.JobEvidence, partials [][]byte, k int, hasPartial func
 			if len(p) != 0 || len(e.GetPartialDigest()) != 0 || e.GetPartialSignature() != nil {
 				return nil, fmt.Errorf("node %d: a partial, but the node is not in the decryption set", i)
 			}
+			if e.GetDebit() != nil {
+				return nil, fmt.Errorf("node %d: a privacy debit, but the node released no partial", i)
+			}
 			out = append(out, n)
 			continue
 		}
@@ -210,6 +235,9 @@ func nodesOf(ev *cohortv1.JobEvidence, partials [][]byte, k int, hasPartial func
 			return nil, fmt.Errorf("node %d: the partial is not the one whose digest the node reported", i)
 		}
 		n.Partial = slices.Clone(p)
+		if n.Debit, err = debitOf(e.GetDebit(), uint32(i)); err != nil {
+			return nil, fmt.Errorf("node %d: privacy debit: %w", i, err)
+		}
 		out = append(out, n)
 	}
 	slices.SortFunc(out, func(a, b NodeEvidence) int { return cmp.Compare(a.Index, b.Index) })

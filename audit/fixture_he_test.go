@@ -162,6 +162,7 @@ func newHEFixture() (*heFixture, error) {
 		return nil, err
 	}
 	desc.SetupKind, desc.State = cohortv1.SetupKind_SETUP_KIND_INSECURE_DEV, cohortv1.DatasetState_DATASET_STATE_READY
+	desc.Privacy = exactPolicy()
 	if _, err := dataset.From(desc); err != nil {
 		return nil, err
 	}
@@ -311,7 +312,7 @@ func (f *heFixture) assemble(spec *cohortv1.JobSpec, live []uint32) (*Bundle, er
 	values := make([]*big.Int, len(vals))
 	for i, v := range vals {
 		values[i] = new(big.Int).SetUint64(v)
-		ev.Sums = append(ev.Sums, values[i].Bytes())
+		ev.ReleasedSums = append(ev.ReleasedSums, values[i].String())
 	}
 	outs, err := enclave.Release(f.schema, coords, values, spec.GetOutputs())
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/cohort-dev/cohort/circuits/merkle"
 	"github.com/cohort-dev/cohort/circuits/setup"
 	"github.com/cohort-dev/cohort/dataset"
+	"github.com/cohort-dev/cohort/dp"
 	"github.com/cohort-dev/cohort/enclave"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/mpc"
@@ -162,6 +163,7 @@ func newFixture(kind fixtureKind) (*fixture, error) {
 		desc.CeremonyId, desc.CeremonyBeaconSource = "ceremony-audit-test", "fixed test beacons"
 	}
 	desc.State = cohortv1.DatasetState_DATASET_STATE_READY
+	desc.Privacy = exactPolicy()
 	if _, err := dataset.From(desc); err != nil {
 		return nil, err
 	}
@@ -340,13 +342,52 @@ func testSpec(datasetID string, epoch uint64) *cohortv1.JobSpec {
 	}
 }
 
+// exactPolicy is the development policy of the fixtures' datasets: exact
+// sums, no noise, no ledger.
+func exactPolicy() *cohortv1.PrivacyPolicy {
+	return &cohortv1.PrivacyPolicy{Mechanism: cohortv1.ReleaseMechanism_RELEASE_MECHANISM_EXACT_INSECURE_DEV}
+}
+
 // assemble runs a job over recs as honest nodes would: each node sums its
 // shares of the requested coordinates and signs its selection and its
 // partial, the coordinator reconstructs the sums and releases the
 // outputs, Build makes the transcript and every node signs it.
 func (f *fixture) assemble(spec *cohortv1.JobSpec, recs []proved, roots []Root) (*Bundle, error) {
+	return f.assembleJob(mpcJob{desc: f.desc, id: testJobID, spec: spec, recs: recs, roots: roots})
+}
+
+// mpcJob is one job of an MPC fixture's dataset.
+type mpcJob struct {
+	desc  *cohortv1.DatasetDescriptor // the dataset, with its privacy policy
+	id    string
+	spec  *cohortv1.JobSpec
+	recs  []proved
+	roots []Root
+	// buyer is the buyer charged; ledger gives, for a noised release, the
+	// ρ each node's ledger had spent of each epoch before the job, for
+	// all buyers and for this one (zero where it gives none).
+	buyer  string
+	ledger func(node int, epoch uint64) (spent, buyerSpent dp.Rho)
+}
+
+// assembleJob runs job as honest nodes would. Under the discrete Gaussian
+// each node adds its own noise (enclave.Mechanism.Noise) to its partial
+// and signs its debit of its ledger; node 0's noise is shifted so that the
+// sum at the job's first noised coordinate comes out negative. The
+// outputs are whatever the mechanism computes from the released sums
+// (enclave.Mechanism.Outputs).
+func (f *fixture) assembleJob(job mpcJob) (*Bundle, error) {
+	spec, recs := job.spec, job.recs
 	l := f.schema.Layout()
 	coords, err := enclave.Coordinates(l, spec.GetOutputs())
+	if err != nil {
+		return nil, err
+	}
+	priv, err := enclave.JobPrivacy(job.desc.GetPrivacy(), spec, l, coords)
+	if err != nil {
+		return nil, err
+	}
+	mech, err := priv.Mechanism(rand.Reader)
 	if err != nil {
 		return nil, err
 	}
@@ -361,14 +402,14 @@ func (f *fixture) assemble(spec *cohortv1.JobSpec, recs []proved, roots []Root) 
 		records[i] = r.rec
 	}
 	n := uint64(len(recs))
-	digest := enclave.SetDigest(testJobID, f.desc.GetId(), erecs)
+	digest := enclave.SetDigest(job.id, job.desc.GetId(), erecs)
 	specDigest, err := SpecDigest(spec)
 	if err != nil {
 		return nil, err
 	}
 	ev := &cohortv1.JobEvidence{JobTime: testJobTime.Unix(), SpecDigest: specDigest[:], Coordinates: cs}
 	partials := make([][]byte, testNodes)
-	sums := make([][]fr.Element, testNodes)
+	parts := make([]*mpc.Partial, testNodes)
 	for j := range testNodes {
 		p, err := mpc.NewPartial(len(coords))
 		if err != nil {
@@ -383,41 +424,56 @@ func (f *fixture) assemble(spec *cohortv1.JobSpec, recs []proved, roots []Root) 
 				return nil, err
 			}
 		}
+		parts[j] = p
+	}
+	if !priv.Exact() {
+		if err := addNoise(mech, coords, parts); err != nil {
+			return nil, err
+		}
+	}
+	sums := make([][]fr.Element, testNodes)
+	for j, p := range parts {
 		if partials[j], err = p.MarshalBinary(); err != nil {
 			return nil, err
 		}
 		sums[j] = p.Sum()
-		set := attest.JobEligibleSet{JobID: testJobID, DatasetID: f.desc.GetId(), SpecDigest: specDigest, JobTime: testJobTime.Unix(),
+		set := attest.JobEligibleSet{JobID: job.id, DatasetID: job.desc.GetId(), SpecDigest: specDigest, JobTime: testJobTime.Unix(),
 			Cohort: n, SetDigest: digest, Node: uint32(j)}
-		part := attest.JobPartial{JobID: testJobID, SetDigest: digest, Coordinates: cs, PartialDigest: sha256.Sum256(partials[j]), Node: uint32(j)}
-		ev.Nodes = append(ev.Nodes, &cohortv1.NodeJobEvidence{
+		part := attest.JobPartial{JobID: job.id, SetDigest: digest, Coordinates: cs, PartialDigest: sha256.Sum256(partials[j]), Node: uint32(j)}
+		e := &cohortv1.NodeJobEvidence{
 			NodeIndex: uint32(j),
 			Set: &cohortv1.EligibleSet{Eligible: n + 1, Cohort: n, Digest: digest[:],
 				Excluded: &cohortv1.Exclusions{Purpose: 2, Expired: 1, ContributorMinimum: 1}},
 			SetSignature:     f.signature(j, set),
 			PartialDigest:    part.PartialDigest[:],
 			PartialSignature: f.signature(j, part),
-		})
+		}
+		if !priv.Exact() {
+			e.Debit = f.debit(j, job, priv)
+		}
+		ev.Nodes = append(ev.Nodes, e)
 	}
 	total, err := mpc.Reconstruct(sums...)
 	if err != nil {
 		return nil, err
 	}
-	values, err := mpc.ToBig(total, new(big.Int).Lsh(big.NewInt(1), 192))
+	values, err := mpc.ToSigned(total, new(big.Int).Lsh(big.NewInt(1), 192))
 	if err != nil {
 		return nil, err
 	}
 	for _, v := range values {
-		ev.Sums = append(ev.Sums, v.Bytes())
+		ev.ReleasedSums = append(ev.ReleasedSums, v.String())
 	}
-	outs, err := enclave.Release(f.schema, coords, values, spec.GetOutputs())
+	outs, err := mech.Outputs(f.schema, coords, values, spec.GetOutputs(), testNodes)
 	if err != nil {
 		return nil, err
 	}
-	res := &cohortv1.Result{JobId: testJobID, CohortSize: n, Outputs: outs, TranscriptId: "transcript-elsewhere",
-		ReleasedAt: testJobTime.Unix() + 30, DatasetId: f.desc.GetId(), Backend: cohortv1.Backend_BACKEND_MPC}
-	t, err := Build(BuildInput{JobID: testJobID, Coordinator: 1, Spec: spec, Descriptor: f.desc, Records: records,
-		Evidence: ev, Partials: partials, Result: res, Roots: roots})
+	res := &cohortv1.Result{JobId: job.id, CohortSize: n, Outputs: outs, TranscriptId: "transcript-elsewhere",
+		ReleasedAt: testJobTime.Unix() + 30, DatasetId: job.desc.GetId(), Backend: cohortv1.Backend_BACKEND_MPC,
+		Release: releaseInfo(priv, l, testNodes)}
+	in := BuildInput{JobID: job.id, Coordinator: 1, Spec: spec, Descriptor: job.desc, Records: records,
+		Evidence: ev, Partials: partials, Result: res, Roots: job.roots, Buyer: job.buyer}
+	t, err := Build(in)
 	if err != nil {
 		return nil, err
 	}
@@ -425,7 +481,78 @@ func (f *fixture) assemble(spec *cohortv1.JobSpec, recs []proved, roots []Root) 
 	if err := f.signTranscript(b); err != nil {
 		return nil, err
 	}
-	return NewBundle(t, b.Signatures, f.desc, f.ceremony)
+	return NewBundle(t, b.Signatures, job.desc, f.ceremony)
+}
+
+// addNoise adds each node's noise to its partial, node 0's shifted so
+// that the first noised coordinate's sum is negative.
+func addNoise(mech enclave.Mechanism, coords []int, parts []*mpc.Partial) error {
+	noise := make([][]*big.Int, len(parts))
+	for j := range parts {
+		var err error
+		if noise[j], err = mech.Noise(coords); err != nil {
+			return err
+		}
+	}
+	var sums [][]fr.Element
+	for _, p := range parts {
+		sums = append(sums, p.Sum())
+	}
+	total, err := mpc.Reconstruct(sums...)
+	if err != nil {
+		return err
+	}
+	for i, c := range coords {
+		if c == enclave.CountCoordinate {
+			continue
+		}
+		// Shift node 0's noise so that the true sum plus all noise is −7.
+		s := total[i].BigInt(new(big.Int))
+		for j := range parts {
+			s.Add(s, noise[j][i])
+		}
+		noise[0][i].Sub(noise[0][i], s.Add(s, big.NewInt(7)))
+		break
+	}
+	for j, p := range parts {
+		if err := p.AddNoise(noise[j]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// debit is node's signed debit of its ledger for job.
+func (f *fixture) debit(node int, job mpcJob, p enclave.Privacy) *cohortv1.PrivacyDebit {
+	d := &cohortv1.PrivacyDebit{NodeIndex: uint32(node), BuyerId: job.buyer, Rho: p.Rho.String()}
+	for e := p.EpochFrom; e <= p.EpochTo; e++ {
+		var epoch, buyer dp.Rho
+		if job.ledger != nil {
+			epoch, buyer = job.ledger(node, e)
+		}
+		d.Entries = append(d.Entries, &cohortv1.LedgerEntry{Epoch: e,
+			EpochTotal: p.EpochTotal.String(), EpochSpentBefore: epoch.String(), EpochSpentAfter: epoch.Add(p.Rho).String(),
+			BuyerTotal: p.BuyerTotal.String(), BuyerSpentBefore: buyer.String(), BuyerSpentAfter: buyer.Add(p.Rho).String()})
+	}
+	d.Signature = f.signature(node, enclave.DebitStatement(job.id, job.desc.GetId(), d))
+	return d
+}
+
+// releaseInfo is what a result says of a release of p by noising nodes.
+func releaseInfo(p enclave.Privacy, l schema.Layout, noising int) *cohortv1.ReleaseInfo {
+	if p.Exact() {
+		return nil
+	}
+	info := &cohortv1.ReleaseInfo{Mechanism: p.Policy.Mechanism, Rho: p.Rho.String(), NoisingNodes: uint32(noising), Confidence: enclave.Confidence}
+	sd := p.NoiseStdDev(noising)
+	for i, c := range p.Coords {
+		s := &cohortv1.SumNoise{Coordinate: uint32(c), Name: l.SumName(c), Stddev: sd[i]}
+		if !p.Variances[i].IsZero() {
+			s.NodeVariance = p.Variances[i].String()
+		}
+		info.Sums = append(info.Sums, s)
+	}
+	return info
 }
 
 func (f *fixture) signature(node int, s attest.Statement) *cohortv1.NodeSignature {

@@ -101,3 +101,11 @@ func TestEveryFlipRejectedHE(t *testing.T) {
 	f := getHEFixture(t)
 	flipEverywhere(t, f.bundle, f.encoded, f.opts, 30, 60)
 }
+
+func TestEveryFlipRejectedDP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("verifies hundreds of altered bundles")
+	}
+	f := getDPFixture(t)
+	flipEverywhere(t, f.bundle, f.encoded, f.opts, 30, 60)
+}

@@ -19,8 +19,9 @@ var fuzzLimits = Limits{MaxBytes: 1 << 20, MaxRecords: 64, MaxRoots: 64, MaxCiph
 // TestEveryFlipRejected checks: here the seeds come from another process's
 // fixture, whose bundle verifies as well as this one's.)
 func FuzzUnmarshalBundle(f *testing.F) {
-	fx, hx := getFixture(f, devSetup), getHEFixture(f)
+	fx, hx, dx := getFixture(f, devSetup), getHEFixture(f), getDPFixture(f)
 	f.Add(fx.encoded)
+	f.Add(dx.encoded)
 	f.Add(fx.encoded[:len(fx.encoded)/2])
 	f.Add([]byte{})
 	f.Add([]byte("CHJB\x01"))
@@ -69,7 +70,11 @@ func FuzzUnmarshalTranscript(f *testing.F) {
 	f.Add(honest[:100])
 	f.Add([]byte("CHJT\x01"))
 	f.Add([]byte("CHJT\x02"))
+	f.Add([]byte("CHJT\x03"))
 	f.Add(honestHE)
+	if enc, err := getDPFixture(f).bundle.Transcript.MarshalBinary(); err == nil {
+		f.Add(enc) // a noised job: signed sums, the buyer, the nodes' debits
+	}
 	f.Add(honestHE[:len(honestHE)/2])
 	if enc, err := hx.withoutNode1(f).Transcript.MarshalBinary(); err == nil {
 		f.Add(enc)

@@ -43,6 +43,7 @@ const (
 	CheckCohort               = "cohort"
 	CheckEligibleSets         = "eligible-sets"
 	CheckCoordinates          = "coordinates"
+	CheckReleaseMechanism     = "release-mechanism"
 	CheckOutputs              = "outputs"
 	CheckTranscriptSignatures = "transcript-signatures"
 
@@ -56,7 +57,7 @@ const (
 
 // CheckNames returns the checks Verify runs on a transcript of backend b,
 // in order: the audit's own, with the backend's (backend.AuditSlotsOf) at
-// their places — 16 for MPC; 19 for HE, where ciphertexts, aggregate,
+// their places — 17 for MPC; 20 for HE, where ciphertexts, aggregate,
 // decryption-set and decryption are added and partial-sums is left out.
 // Any backend other than HE gets the MPC list (the descriptor check
 // refuses a dataset of another backend).
@@ -66,7 +67,7 @@ func CheckNames(b cohortv1.Backend) []string {
 	names = append(names, slots.Records...)
 	names = append(names, CheckProofs, CheckRecordTerms, CheckRegistryRoots, CheckNullifiers, CheckCohort, CheckEligibleSets)
 	names = append(names, slots.Combination...)
-	return append(names, CheckCoordinates, CheckOutputs, CheckTranscriptSignatures)
+	return append(names, CheckCoordinates, CheckReleaseMechanism, CheckOutputs, CheckTranscriptSignatures)
 }
 
 // MaxListedFailures bounds the failing items a check lists; its Detail
@@ -110,6 +111,10 @@ type Report struct {
 	Backend string `json:"backend"`
 	// Checks are the checks, in the order they ran.
 	Checks []Check `json:"checks"`
+	// Warnings are what a reader must know even when every check passed:
+	// ExactReleaseWarning for a job released without noise under a
+	// development policy.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // OK reports whether every check passed (warnings allowed, as the options
@@ -150,7 +155,8 @@ var marks = map[Status]string{Pass: "✓", Warn: "⚠", Fail: "✗", Skip: "–"
 
 // WriteText writes the report for people: a header naming the job, one
 // line per check (✓ pass, ⚠ warning, ✗ fail, – not checked) with its
-// failing items indented below it, then a summary line.
+// failing items indented below it, a "WARNING:" line per warning, then a
+// summary line.
 func (r *Report) WriteText(w io.Writer) error {
 	_, err := io.WriteString(w, r.String())
 	return err
@@ -181,6 +187,9 @@ func (r *Report) String() string {
 		for _, f := range c.Failures {
 			fmt.Fprintf(&b, "    %s\n", f)
 		}
+	}
+	for _, w := range r.Warnings {
+		fmt.Fprintf(&b, "WARNING: %s\n", w)
 	}
 	switch {
 	case r.OK() && counts[Warn] > 0:

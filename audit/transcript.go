@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/cohort-dev/cohort/dataset"
+	"github.com/cohort-dev/cohort/dp"
 	"github.com/cohort-dev/cohort/enclave"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/he"
@@ -29,24 +30,31 @@ const (
 
 // TranscriptVersion is the version of the transcript encoding. Version 2
 // added the HE backend (records' ciphertexts, the aggregate ciphertext and
-// the decryption set); version 1 is no longer read.
-const TranscriptVersion = 2
+// the decryption set); version 3 the buyer charged, each node's privacy
+// debit and signed sums (docs/design.md §6.6). Earlier versions are no
+// longer read.
+const TranscriptVersion = 3
 
 // Structural bounds of a transcript, whatever the Limits.
 const (
-	MaxIDLen          = 64       // bytes of a job or dataset id
-	MaxSpecBytes      = 1 << 20  // encoded job spec
-	MaxResultBytes    = 16 << 20 // encoded result
-	MaxPublicBytes    = 4 << 10  // encoded public inputs of one record
-	MaxProofBytes     = 1 << 10  // encoded proof of one record
-	MaxCoordinates    = 1 << 16  // released coordinates
-	MaxSumBytes       = 32       // one released sum, big-endian
-	SignatureSize     = 64       // an Ed25519 signature
+	MaxIDLen       = 64       // bytes of a job or dataset id
+	MaxSpecBytes   = 1 << 20  // encoded job spec
+	MaxResultBytes = 16 << 20 // encoded result
+	MaxPublicBytes = 4 << 10  // encoded public inputs of one record
+	MaxProofBytes  = 1 << 10  // encoded proof of one record
+	MaxCoordinates = 1 << 16  // released coordinates
+	MaxSumBytes    = 32       // one released sum's magnitude, big-endian
+	SignatureSize  = 64       // an Ed25519 signature
+	MaxBuyerIDLen  = 64       // bytes of a buyer id
+	// MaxAmountLen bounds an exact amount of a debit (a ρ, a total, a
+	// spent value): two integer parts of dp.MaxAmountDigits and a '/'.
+	MaxAmountLen      = 2*dp.MaxAmountDigits + 1
 	maxPartialBytes   = 64 + 64*MaxCoordinates
 	transcriptMagic   = "CHJT"
 	minRecordSize     = 32 + 32 + 4 + 1 + 4 + 1 + 4
-	minNodeSize       = 4 + 8 + 8 + 32 + 5*8 + SignatureSize + 4
-	minSumSize        = 4 + 4
+	minNodeSize       = 4 + 8 + 8 + 32 + 5*8 + SignatureSize + 4 + 1
+	minSumSize        = 4 + 1 + 4
+	minEntrySize      = 8 + 6*(4+1)
 	rootSize          = 32 + 8 + 8 + 8
 	transcriptMinSize = len(transcriptMagic) + 1
 )
@@ -91,6 +99,10 @@ type Transcript struct {
 	JobID string
 	// DatasetID is the dataset's id: 1..64 bytes of [a-z0-9-].
 	DatasetID string
+	// Buyer is the buyer the job was charged to: 1..64 bytes of
+	// [A-Za-z0-9._-], or empty for a release that charged no one (an
+	// exact release under a development policy).
+	Buyer string
 	// Coordinator is the index of the node that coordinated the job.
 	Coordinator uint32
 	// Spec is the job spec (cohortv1.JobSpec) in its deterministic
@@ -121,7 +133,9 @@ type Transcript struct {
 	Aggregate []byte
 	// Sums are the reconstructed (MPC) or decrypted (HE) sufficient
 	// statistics, by ascending coordinate: exactly the coordinates the
-	// outputs need.
+	// outputs need. Under the discrete Gaussian they carry the noise of
+	// every node of the partial set and may be negative; the count
+	// (coordinate 0) takes no noise.
 	Sums []Sum
 	// Result is the released result (cohortv1.Result) in its deterministic
 	// protobuf encoding, with transcript_id empty: the transcript's id is
@@ -177,6 +191,12 @@ type NodeEvidence struct {
 	// attest.JobPartial, whose PartialDigest is SHA-256(Partial); present
 	// exactly when Partial is.
 	PartialSignature []byte
+	// Debit is the node's signed debit of its privacy ledger for the job
+	// (attest.PrivacyDebit), present only beside a Partial, and then
+	// exactly when the release was noised. Its node index and its
+	// signature's are Index, the scheme Ed25519; the transcript encodes
+	// no other field of its signature.
+	Debit *cohortv1.PrivacyDebit
 }
 
 // Backend is the backend the transcript's job ran on, as its form says:
@@ -196,7 +216,8 @@ func (t *Transcript) hasDecryptionSet() bool { return len(t.DecryptionSet) > 0 }
 type Sum struct {
 	// Coordinate indexes the dataset's encoded vector (schema.Layout).
 	Coordinate uint32
-	// Value is the sum over the cohort: a non-negative integer below 2^256.
+	// Value is the released sum: an integer of absolute value below
+	// 2^256, negative only when noise made it so.
 	Value *big.Int
 }
 
@@ -213,21 +234,26 @@ type Root struct {
 	SupersededAt int64
 }
 
-// Transcript encoding, version 2 (integers big-endian; str and bytes are a
+// Transcript encoding, version 3 (integers big-endian; str and bytes are a
 // uint32 length then the bytes; [n] is n bytes as they are):
 //
 //	"CHJT" ‖ u8 version
-//	‖ str job id ‖ str dataset id ‖ u32 coordinator
+//	‖ str job id ‖ str dataset id ‖ str buyer, empty when no one was charged ‖ u32 coordinator
 //	‖ bytes spec ‖ u64 job time ‖ [32] descriptor digest ‖ u64 effective minimum
 //	‖ u32 n ‖ n × ( [32] nullifier ‖ [32] payload digest ‖ bytes public ‖ bytes proof
 //	              ‖ bytes ciphertext, empty for MPC )
 //	‖ u32 k ‖ k × ( u32 index ‖ u64 eligible ‖ u64 cohort ‖ [32] set digest
 //	              ‖ u64 excluded: epoch, purpose, expired, revoked, contributor minimum
 //	              ‖ [64] set signature ‖ bytes partial ‖ [64] partial signature,
-//	                present only after a non-empty partial )
+//	                present only after a non-empty partial
+//	              ‖ u8 debit: 0 none, 1 one follows:
+//	                str buyer ‖ str ρ ‖ u32 e ‖ e × ( u64 epoch ‖ str epoch total
+//	                ‖ str epoch spent before ‖ str epoch spent after ‖ str buyer total
+//	                ‖ str buyer spent before ‖ str buyer spent after ) ‖ [64] signature )
 //	‖ u32 d ‖ d × u32 decryption-set node, d = 0 for MPC
 //	‖ bytes aggregate ciphertext, empty for MPC
-//	‖ u32 c ‖ c × ( u32 coordinate ‖ bytes sum, minimal big-endian: no leading zero, 0 is empty )
+//	‖ u32 c ‖ c × ( u32 coordinate ‖ u8 sign: 0 for a sum ≥ 0, 1 below 0
+//	              ‖ bytes magnitude, minimal big-endian: no leading zero, 0 is empty and never negative )
 //	‖ bytes result
 //	‖ u32 r ‖ r × ( [32] root ‖ u64 version ‖ u64 seen at ‖ u64 superseded at )
 
@@ -247,6 +273,9 @@ func (t *Transcript) encode() ([]byte, error) {
 	}
 	for _, n := range t.Nodes {
 		size += minNodeSize + len(n.Partial)
+		if n.Debit != nil {
+			size += 2*MaxBuyerIDLen + SignatureSize + 16 + len(n.Debit.GetEntries())*(minEntrySize+6*MaxAmountLen)
+		}
 	}
 	size += len(t.Sums) * (minSumSize + MaxSumBytes)
 	w := wire.NewWriter(wire.BigEndian, size)
@@ -254,6 +283,7 @@ func (t *Transcript) encode() ([]byte, error) {
 	w.Uint8(TranscriptVersion)
 	w.String32(t.JobID)
 	w.String32(t.DatasetID)
+	w.String32(t.Buyer)
 	w.Uint32(t.Coordinator)
 	w.Bytes32(t.Spec)
 	w.Uint64(uint64(t.JobTime))
@@ -282,6 +312,7 @@ func (t *Transcript) encode() ([]byte, error) {
 		if len(n.Partial) > 0 {
 			w.Raw(n.PartialSignature)
 		}
+		encodeDebit(w, n.Debit)
 	}
 	w.Uint32(uint32(len(t.DecryptionSet)))
 	for _, i := range t.DecryptionSet {
@@ -291,7 +322,12 @@ func (t *Transcript) encode() ([]byte, error) {
 	w.Uint32(uint32(len(t.Sums)))
 	for _, s := range t.Sums {
 		w.Uint32(s.Coordinate)
-		w.Bytes32(s.Value.Bytes())
+		if s.Value.Sign() < 0 {
+			w.Uint8(1)
+		} else {
+			w.Uint8(0)
+		}
+		w.Bytes32(s.Value.Bytes()) // the magnitude
 	}
 	w.Bytes32(t.Result)
 	w.Uint32(uint32(len(t.Roots)))
@@ -338,6 +374,7 @@ func decodeTranscript(r *wire.Reader, lim Limits) *Transcript {
 	}
 	t.JobID = r.Field("job id").String32(MaxIDLen)
 	t.DatasetID = r.Field("dataset id").String32(MaxIDLen)
+	t.Buyer = r.Field("buyer").String32(MaxBuyerIDLen)
 	t.Coordinator = r.Field("coordinator").Uint32()
 	t.Spec = copyOf(r.Field("spec").Bytes32(MaxSpecBytes))
 	t.JobTime = int64(r.Field("job time").Uint64())
@@ -375,6 +412,7 @@ func decodeTranscript(r *wire.Reader, lim Limits) *Transcript {
 			if len(n.Partial) > 0 {
 				n.PartialSignature = copyOf(r.Field("partial signature").Fixed(SignatureSize))
 			}
+			n.Debit = decodeDebit(r, n.Index)
 		}
 		r.Label("")
 	}
@@ -390,11 +428,21 @@ func decodeTranscript(r *wire.Reader, lim Limits) *Transcript {
 		for i := range t.Sums {
 			r.Label(fmt.Sprintf("sum %d", i))
 			t.Sums[i].Coordinate = r.Field("coordinate").Uint32()
-			v := copyOf(r.Field("value").Bytes32(MaxSumBytes))
-			if len(v) > 0 && v[0] == 0 {
+			sign := r.Field("sign").Uint8()
+			v := r.Field("value").Bytes32(MaxSumBytes)
+			switch {
+			case r.Err() != nil:
+			case sign > 1:
+				r.Fail(fmt.Errorf("sign byte %d, want 0 or 1", sign))
+			case len(v) > 0 && v[0] == 0:
 				r.Fail(fmt.Errorf("value has a leading zero byte"))
+			case sign == 1 && len(v) == 0:
+				r.Fail(fmt.Errorf("value is a negative zero"))
 			}
 			t.Sums[i].Value = new(big.Int).SetBytes(v)
+			if sign == 1 {
+				t.Sums[i].Value.Neg(t.Sums[i].Value)
+			}
 		}
 		r.Label("")
 	}
@@ -422,6 +470,9 @@ func (t *Transcript) validate() error {
 	if !dataset.ValidID(t.DatasetID) {
 		return fmt.Errorf("dataset id %q is not 1..%d bytes of [a-z0-9-]", clip(t.DatasetID), MaxIDLen)
 	}
+	if t.Buyer != "" && !validBuyerID(t.Buyer) {
+		return fmt.Errorf("buyer %q is not 1..%d bytes of [A-Za-z0-9._-]", clip(t.Buyer), MaxBuyerIDLen)
+	}
 	if len(t.Spec) == 0 || len(t.Spec) > MaxSpecBytes {
 		return fmt.Errorf("spec of %d bytes, want 1..%d", len(t.Spec), MaxSpecBytes)
 	}
@@ -442,8 +493,8 @@ func (t *Transcript) validate() error {
 	}
 	for i, s := range t.Sums {
 		switch {
-		case s.Value == nil || s.Value.Sign() < 0 || s.Value.BitLen() > 8*MaxSumBytes:
-			return fmt.Errorf("sum %d (coordinate %d): not an integer in [0, 2^%d)", i, s.Coordinate, 8*MaxSumBytes)
+		case s.Value == nil || s.Value.BitLen() > 8*MaxSumBytes:
+			return fmt.Errorf("sum %d (coordinate %d): not an integer in (−2^%d, 2^%d)", i, s.Coordinate, 8*MaxSumBytes, 8*MaxSumBytes)
 		case i > 0 && t.Sums[i-1].Coordinate >= s.Coordinate:
 			return fmt.Errorf("sum %d: coordinate %d does not follow coordinate %d", i, s.Coordinate, t.Sums[i-1].Coordinate)
 		}
@@ -527,6 +578,11 @@ func (t *Transcript) validateNodes() error {
 				return fmt.Errorf("node %d: in the decryption set, but no decryption share", n.Index)
 			}
 			return fmt.Errorf("node %d: a decryption share, but not in the decryption set", n.Index)
+		case n.Debit != nil && len(n.Partial) == 0:
+			return fmt.Errorf("node %d: a privacy debit, but it released no partial", n.Index)
+		}
+		if err := validateDebit(n.Index, n.Debit); err != nil {
+			return fmt.Errorf("node %d: privacy debit: %w", n.Index, err)
 		}
 		coordinator = coordinator || n.Index == t.Coordinator
 	}
@@ -603,6 +659,20 @@ func validJobID(id string) bool {
 	}
 	for _, c := range []byte(id) {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// validBuyerID reports whether id is 1..64 bytes of [A-Za-z0-9._-], as
+// buyer ids are.
+func validBuyerID(id string) bool {
+	if len(id) < 1 || len(id) > MaxBuyerIDLen {
+		return false
+	}
+	for _, c := range []byte(id) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
 			return false
 		}
 	}

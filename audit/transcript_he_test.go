@@ -201,7 +201,7 @@ func heBuildInput(t *testing.T, f *heFixture) BuildInput {
 		ev.Nodes = append(ev.Nodes, e)
 	}
 	for _, s := range tr.Sums {
-		ev.Coordinates, ev.Sums = append(ev.Coordinates, s.Coordinate), append(ev.Sums, s.Value.Bytes())
+		ev.Coordinates, ev.ReleasedSums = append(ev.Coordinates, s.Coordinate), append(ev.ReleasedSums, s.Value.String())
 	}
 	return BuildInput{JobID: tr.JobID, Coordinator: tr.Coordinator, Spec: spec, Descriptor: proto.Clone(f.desc).(*cohortv1.DatasetDescriptor),
 		Records: slices.Clone(f.records), Evidence: ev, Partials: partials, DecryptionSet: slices.Clone(tr.DecryptionSet),

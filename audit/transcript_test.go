@@ -117,6 +117,7 @@ func TestDecodeLimits(t *testing.T) {
 	w.Uint8(TranscriptVersion)
 	w.String32("job-1")
 	w.String32("fitness-2026")
+	w.String32("")
 	w.Uint32(0)
 	w.Bytes32([]byte{1})
 	w.Uint64(1)
@@ -155,8 +156,10 @@ func TestNonCanonicalRefused(t *testing.T) {
 		{"coordinator out of range", func(t *Transcript) { t.Coordinator = 3 }, "coordinator"},
 		{"empty partial", func(t *Transcript) { t.Nodes[1].Partial = nil }, "node 1: partial"},
 		{"sums out of order", func(t *Transcript) { t.Sums[1], t.Sums[2] = t.Sums[2], t.Sums[1] }, "does not follow"},
-		{"negative sum", func(t *Transcript) { t.Sums[0].Value = big.NewInt(-1) }, "sum 0"}, // has no encoding: encode writes |v|
 		{"sum of 2^256", func(t *Transcript) { t.Sums[0].Value = new(big.Int).Lsh(big.NewInt(1), 256) }, "sum 0"},
+		{"sum of −2^256", func(t *Transcript) { t.Sums[1].Value = new(big.Int).Lsh(big.NewInt(-1), 256) }, "sum 1"},
+		{"buyer charset", func(t *Transcript) { t.Buyer = "lab/1" }, "buyer"},
+		{"buyer too long", func(t *Transcript) { t.Buyer = strings.Repeat("b", MaxBuyerIDLen+1) }, "buyer"},
 		{"no sums", func(t *Transcript) { t.Sums = nil }, "0 sums"},
 		{"empty result", func(t *Transcript) { t.Result = nil }, "result"},
 		{"roots out of order", func(t *Transcript) { t.Roots[0], t.Roots[1] = t.Roots[1], t.Roots[0] }, "root 1"},
@@ -173,31 +176,46 @@ func TestNonCanonicalRefused(t *testing.T) {
 			if _, err := tr.Digest(); err == nil {
 				t.Fatal("Digest of an invalid transcript")
 			}
-			if tc.name == "negative sum" {
-				return
-			}
 			if _, err := UnmarshalTranscript(encodeUnchecked(t, tr), DefaultLimits()); !errors.Is(err, ErrMalformed) {
 				t.Fatalf("decoded: %v", err)
 			}
 		})
 	}
 
-	// A sum with a leading zero byte is not canonical.
+	// A sum is a sign byte and a minimal magnitude: a leading zero byte,
+	// a negative zero and any other sign byte are not canonical.
 	tr := cloneTranscript(t, f.bundle.Transcript)
 	enc := encodeUnchecked(t, tr)
 	count := tr.Sums[0].Value.Uint64() // the count coordinate
-	var old, patched []byte
-	old = binary.BigEndian.AppendUint32(old, uint32(len(tr.Sums)))
-	old = binary.BigEndian.AppendUint32(old, 0)
-	old = append(binary.BigEndian.AppendUint32(old, 1), byte(count))
-	patched = binary.BigEndian.AppendUint32(nil, uint32(len(tr.Sums)))
-	patched = binary.BigEndian.AppendUint32(patched, 0)
-	patched = append(binary.BigEndian.AppendUint32(patched, 2), 0, byte(count))
+	sum := func(sign byte, magnitude ...byte) []byte {
+		b := binary.BigEndian.AppendUint32(nil, uint32(len(tr.Sums)))
+		b = append(binary.BigEndian.AppendUint32(b, 0), sign)
+		return append(binary.BigEndian.AppendUint32(b, uint32(len(magnitude))), magnitude...)
+	}
+	old := sum(0, byte(count))
 	if bytes.Count(enc, old) != 1 {
 		t.Fatal("cannot locate the count's encoding")
 	}
-	if _, err := UnmarshalTranscript(bytes.Replace(enc, old, patched, 1), DefaultLimits()); err == nil || !strings.Contains(err.Error(), "leading zero") {
-		t.Fatalf("sum with a leading zero: %v", err)
+	for _, tc := range []struct {
+		name    string
+		patched []byte
+		error   string
+	}{
+		{"leading zero", sum(0, 0, byte(count)), "leading zero"},
+		{"negative zero", sum(1), "negative zero"},
+		{"sign byte 2", sum(2, byte(count)), "sign byte 2"},
+	} {
+		if _, err := UnmarshalTranscript(bytes.Replace(enc, old, tc.patched, 1), DefaultLimits()); !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), tc.error) {
+			t.Errorf("sum with a %s: %v", tc.name, err)
+		}
+	}
+	// Zero, positive and negative sums round-trip.
+	for _, v := range []int64{0, 1, -1, 1 << 40, -(1 << 40)} {
+		tr := cloneTranscript(t, f.bundle.Transcript)
+		tr.Sums[1].Value = big.NewInt(v)
+		if got := cloneTranscript(t, tr).Sums[1].Value; got.Cmp(big.NewInt(v)) != 0 {
+			t.Errorf("sum %d decodes as %v", v, got)
+		}
 	}
 }
 

@@ -70,7 +70,7 @@ func Verify(b *Bundle, opts ...Option) *Report {
 		CheckProofs: v.checkProofs, CheckRecordTerms: v.checkRecordTerms,
 		CheckRegistryRoots: v.checkRegistryRoots, CheckNullifiers: v.checkNullifiers, CheckCohort: v.checkCohort,
 		CheckEligibleSets: v.checkEligibleSets, CheckCoordinates: v.checkCoordinates,
-		CheckOutputs: v.checkOutputs, CheckTranscriptSignatures: v.checkTranscriptSignatures,
+		CheckReleaseMechanism: v.checkReleaseMechanism, CheckOutputs: v.checkOutputs, CheckTranscriptSignatures: v.checkTranscriptSignatures,
 	}
 	v.decodeRecords()
 	for _, name := range CheckNames(kind) {
@@ -104,6 +104,8 @@ type verification struct {
 	pubErrs   []error                           // per record
 	proofs    []*circuits.Proof                 // per record; nil where it does not decode
 	proofErrs []error                           // per record
+	rel       *release                          // the job's release, with ds and spec (release)
+	relErr    error                             // why there is no rel
 }
 
 // check collects the outcome of one check.

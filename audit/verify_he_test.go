@@ -24,7 +24,7 @@ func TestVerifyHEHonest(t *testing.T) {
 		t.Fatalf("honest HE bundle does not verify:\n%s", r)
 	}
 	names := CheckNames(cohortv1.Backend_BACKEND_HE)
-	if len(r.Checks) != len(names) || len(names) != 19 {
+	if len(r.Checks) != len(names) || len(names) != 20 {
 		t.Fatalf("%d checks, want the %d HE checks", len(r.Checks), len(names))
 	}
 	for i, c := range r.Checks {
@@ -46,7 +46,7 @@ func TestVerifyHEHonest(t *testing.T) {
 		CheckProofs:        "against their consent inputs and their ciphertext's 512 coefficients",
 		CheckAggregate:     "recomputed from the 5 records' ciphertexts (he.Sum) equals the transcript's byte for byte",
 		CheckDecryptionSet: "decryption set [0 1]: the 2 lowest of the 3 live nodes [0 1 2]",
-		CheckDecryption:    "decrypt the aggregate (he.Combine) to every released sum (21 coordinates",
+		CheckDecryption:    "decrypt the aggregate (he.Combine) to every released sum, read as centred integers mod t (21 coordinates",
 		CheckDescriptor:    "INSECURE PARAMETER SET",
 	} {
 		if c, _ := r.Check(name); !strings.Contains(c.Detail, want) {
@@ -303,7 +303,7 @@ func TestVerifyHEBackendMismatch(t *testing.T) {
 	}
 	r := Verify(b, h.opts...)
 	expect(t, r, map[string]string{CheckDescriptor: "the dataset uses backend BACKEND_MPC, the transcript is of a BACKEND_HE job"}, true)
-	if len(r.Checks) != 19 {
+	if len(r.Checks) != 20 {
 		t.Fatalf("%d checks", len(r.Checks))
 	}
 
@@ -315,7 +315,7 @@ func TestVerifyHEBackendMismatch(t *testing.T) {
 	}
 	r = Verify(b, m.opts...)
 	expect(t, r, map[string]string{CheckDescriptor: "the dataset uses backend BACKEND_HE, the transcript is of a BACKEND_MPC job"}, true)
-	if len(r.Checks) != 16 {
+	if len(r.Checks) != 17 {
 		t.Fatalf("%d checks", len(r.Checks))
 	}
 }
@@ -342,7 +342,7 @@ func TestVerifyHENeverPanicsOnEmpty(t *testing.T) {
 			if r.OK() {
 				t.Fatal("verifies")
 			}
-			if len(r.Checks) != 19 {
+			if len(r.Checks) != 20 {
 				t.Fatalf("%d checks", len(r.Checks))
 			}
 		})

@@ -3,7 +3,6 @@ package audit
 import (
 	"bytes"
 	"fmt"
-	"math/big"
 	"slices"
 
 	"google.golang.org/protobuf/proto"
@@ -74,15 +73,19 @@ func (v *verification) checkOutputs(c *check) {
 	case res.GetReleasedAt() < t.JobTime:
 		c.fail("the result was released at %s, before the job time %s", unixTime(res.GetReleasedAt()), unixTime(t.JobTime))
 	}
-	coords := make([]int, len(t.Sums))
-	values := make([]*big.Int, len(t.Sums))
-	for i, s := range t.Sums {
-		coords[i], values[i] = int(s.Coordinate), s.Value
+	rel, err := v.release()
+	if err != nil {
+		c.fail("the outputs cannot be recomputed: %v", err)
+		return
+	}
+	if !slices.Equal(rel.coords, rel.privacy.Coords) {
+		c.fail("the outputs cannot be recomputed: sums released at coordinates %v, the outputs need %v", rel.coords, rel.privacy.Coords)
+		return
 	}
 	outs := v.spec.GetOutputs()
-	want, err := enclave.Release(v.ds.Schema, coords, values, outs)
+	want, err := rel.mech.Outputs(v.ds.Schema, rel.coords, rel.sums, outs, rel.noising)
 	if err != nil {
-		c.fail("the outputs cannot be recomputed from the released sums: %v", err)
+		c.fail("the outputs cannot be recomputed from the released sums (%s): %v", rel.mech.Name(), err)
 		return
 	}
 	got := res.GetOutputs()
@@ -102,14 +105,15 @@ func (v *verification) checkOutputs(c *check) {
 		}
 		c.fail("output %d (%s): %s", i, describeOutput(outs[i]), d)
 	}
+	// The release info is the release-mechanism check's to check.
 	expect := &cohortv1.Result{JobId: t.JobID, CohortSize: n, Outputs: want, ReleasedAt: res.GetReleasedAt(),
-		DatasetId: t.DatasetID, Backend: v.ds.Desc.GetBackend()}
+		DatasetId: t.DatasetID, Backend: v.ds.Desc.GetBackend(), Release: res.GetRelease()}
 	if eb, err := deterministic.Marshal(expect); c.failed == 0 && (err != nil || !bytes.Equal(eb, t.Result)) {
 		c.fail("the released result is not in its deterministic encoding, or carries fields the recomputation does not produce")
 	}
 	c.failDetail = plural(c.failed, "problem") + " with the released outputs"
-	c.detail = fmt.Sprintf("the %d outputs recomputed from the released sums equal the released ones bit for bit (released %s)",
-		len(want), unixTime(res.GetReleasedAt()))
+	c.detail = fmt.Sprintf("the %d outputs recomputed from the released sums (%s) equal the released ones bit for bit (released %s)",
+		len(want), rel.mech.Name(), unixTime(res.GetReleasedAt()))
 }
 
 func (v *verification) checkTranscriptSignatures(c *check) {

@@ -68,8 +68,11 @@ func TestVerifyHonest(t *testing.T) {
 			t.Errorf("check %s: %s, want %s", c.Name, c.Status, want)
 		}
 	}
-	if len(r.Checks) != 16 || r.Cohort != 5 || r.Setup != "insecure-dev" || r.JobID != testJobID {
+	if len(r.Checks) != 17 || r.Cohort != 5 || r.Setup != "insecure-dev" || r.JobID != testJobID {
 		t.Fatalf("report header: %+v", r)
+	}
+	if !slices.Equal(r.Warnings, []string{ExactReleaseWarning}) {
+		t.Fatalf("an exact release's report warns %q", r.Warnings)
 	}
 	if d, _ := f.bundle.Transcript.Digest(); r.TranscriptDigest != fmt.Sprintf("%x", d) {
 		t.Fatal("report names another transcript digest")
@@ -371,7 +374,7 @@ func TestVerifyNeverPanicsOnEmpty(t *testing.T) {
 			if r.OK() {
 				t.Fatal("verifies")
 			}
-			if len(r.Checks) != 16 {
+			if len(r.Checks) != 17 {
 				t.Fatalf("%d checks", len(r.Checks))
 			}
 		})
@@ -392,15 +395,18 @@ func TestReportRendering(t *testing.T) {
 			t.Errorf("text lacks %q:\n%s", want, text)
 		}
 	}
-	if n := strings.Count(text, "\n"); n != 16+3 {
-		t.Errorf("%d lines, want a header of 2, 16 checks and a summary", n)
+	if n := strings.Count(text, "\n"); n != 17+4 {
+		t.Errorf("%d lines, want a header of 2, 17 checks, a warning and a summary", n)
+	}
+	if !strings.Contains(text, "\nWARNING: "+ExactReleaseWarning+"\nVERIFIED WITH WARNINGS") {
+		t.Errorf("text lacks the exact release's warning before the summary:\n%s", text)
 	}
 
 	b := f.clone(t)
 	b.Transcript.Records[2].Proof[40] ^= 0x01
 	bad := Verify(b, f.opts...)
 	text = bad.String()
-	for _, want := range []string{"✗ proofs: 1 of 5 records lack a valid proof", "    " + recordName(2, b.Transcript.Records[2].Nullifier), "FAILED: 2 of 16 checks failed, 0 not checked"} {
+	for _, want := range []string{"✗ proofs: 1 of 5 records lack a valid proof", "    " + recordName(2, b.Transcript.Records[2].Nullifier), "FAILED: 2 of 17 checks failed, 0 not checked"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("text lacks %q:\n%s", want, text)
 		}
@@ -412,14 +418,15 @@ func TestReportRendering(t *testing.T) {
 			t.Fatal(err)
 		}
 		var back struct {
-			OK     bool    `json:"ok"`
-			JobID  string  `json:"job_id"`
-			Checks []Check `json:"checks"`
+			OK       bool     `json:"ok"`
+			JobID    string   `json:"job_id"`
+			Checks   []Check  `json:"checks"`
+			Warnings []string `json:"warnings"`
 		}
 		if err := json.Unmarshal(enc, &back); err != nil {
 			t.Fatal(err)
 		}
-		if back.OK != r.OK() || back.JobID != testJobID || len(back.Checks) != 16 {
+		if back.OK != r.OK() || back.JobID != testJobID || len(back.Checks) != 17 || !slices.Equal(back.Warnings, []string{ExactReleaseWarning}) {
 			t.Fatalf("JSON %s", enc)
 		}
 		for i, c := range back.Checks {
@@ -457,7 +464,7 @@ func TestBuildRejects(t *testing.T) {
 		})
 	}
 	for _, s := range tr.Sums {
-		ev.Coordinates, ev.Sums = append(ev.Coordinates, s.Coordinate), append(ev.Sums, s.Value.Bytes())
+		ev.Coordinates, ev.ReleasedSums = append(ev.Coordinates, s.Coordinate), append(ev.ReleasedSums, s.Value.String())
 	}
 	input := func() BuildInput {
 		return BuildInput{JobID: tr.JobID, Coordinator: tr.Coordinator, Spec: proto.Clone(spec).(*cohortv1.JobSpec),
@@ -497,7 +504,7 @@ func TestBuildRejects(t *testing.T) {
 			in.Evidence.Nodes[2].PartialSignature.Scheme = cohortv1.SignatureScheme_SIGNATURE_SCHEME_UNSPECIFIED
 		}, "not a 64-byte Ed25519 signature"},
 		{"no set", func(in *BuildInput) { in.Evidence.Nodes[0].Set = nil }, "no selection"},
-		{"sums and coordinates", func(in *BuildInput) { in.Evidence.Sums = in.Evidence.Sums[1:] }, "coordinates and"},
+		{"sums and coordinates", func(in *BuildInput) { in.Evidence.ReleasedSums = in.Evidence.ReleasedSums[1:] }, "coordinates and"},
 		{"duplicate record", func(in *BuildInput) { in.Records[1] = in.Records[0] }, "repeats"},
 		{"bad job id", func(in *BuildInput) { in.JobID = "" }, "job id"},
 	} {

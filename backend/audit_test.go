@@ -111,8 +111,10 @@ func TestAuditCircuit(t *testing.T) {
 }
 
 // mpcJob is a job over five records of an MPC dataset: each node's
-// signed partial over the released coordinates; every check passes on it.
-func mpcJob(t *testing.T, k *nodeKeys, be Backend) *AuditJob {
+// signed partial over the released coordinates, node 1's with noise added
+// (nil for none), and the sums they reconstruct to; every check passes on
+// it.
+func mpcJob(t *testing.T, k *nodeKeys, be Backend, noise []*big.Int) *AuditJob {
 	t.Helper()
 	ds := be.(*mpcBackend).ds
 	coords := []uint32{0, 1, 3}
@@ -142,6 +144,14 @@ func mpcJob(t *testing.T, k *nodeKeys, be Backend) *AuditJob {
 		}
 	}
 	job := &AuditJob{JobID: testJobID, Sums: sums(vectors, coords)}
+	if noise != nil {
+		if err := parts[1].AddNoise(noise); err != nil {
+			t.Fatal(err)
+		}
+		for i := range job.Sums {
+			job.Sums[i].Value.Add(job.Sums[i].Value, noise[i])
+		}
+	}
 	for range vectors {
 		job.Records = append(job.Records, AuditRecord{})
 	}
@@ -163,16 +173,32 @@ func TestMPCPartials(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	good := mpcJob(t, k, be)
+	good := mpcJob(t, k, be, nil)
 	check := func(job *AuditJob) *recorder { return run(be.AuditChecks(job)[CheckPartials]) }
 	r := check(good)
 	r.passes(t, "partial sums")
-	if want := "the 3 nodes' signed partials over 5 records sum to every released sum (3 coordinates)"; r.detail != want {
+	if want := "the 3 nodes' signed partials over 5 records sum to every released sum, read as centred integers (3 coordinates)"; r.detail != want {
 		t.Fatalf("detail %q, want %q", r.detail, want)
 	}
 	l := be.(*mpcBackend).ds.Schema.Layout()
 
-	job := cloneJob(good)
+	// Noise makes a sum negative: the partials still sum to it, read as a
+	// centred integer.
+	noisy := mpcJob(t, k, be, []*big.Int{big.NewInt(0), big.NewInt(-1 << 40), big.NewInt(3)})
+	if noisy.Sums[1].Value.Sign() >= 0 {
+		t.Fatal("the noise did not make the sum negative")
+	}
+	check(noisy).passes(t, "partial sums with noise")
+	job := cloneJob(noisy)
+	job.Sums[1].Value = new(big.Int).Neg(noisy.Sums[1].Value)
+	check(job).failsWith(t, "a noised sum released without its sign",
+		fmt.Sprintf("coordinate 1 (%s): released %s, the nodes' partials sum to %s", l.SumName(1), job.Sums[1].Value, noisy.Sums[1].Value))
+	job = cloneJob(noisy)
+	job.Sums[1].Value = new(big.Int).Add(noisy.Sums[1].Value, fr.Modulus())
+	check(job).failsWith(t, "a sum off by the field modulus",
+		fmt.Sprintf("coordinate 1 (%s): released %s, the nodes' partials sum to %s", l.SumName(1), job.Sums[1].Value, noisy.Sums[1].Value))
+
+	job = cloneJob(good)
 	job.Sums[1].Value = new(big.Int).Add(job.Sums[1].Value, big.NewInt(1))
 	check(job).failsWith(t, "a released sum off by one",
 		fmt.Sprintf("coordinate 1 (%s): released %s, the nodes' partials sum to %s", l.SumName(1), job.Sums[1].Value, good.Sums[1].Value))
@@ -180,7 +206,7 @@ func TestMPCPartials(t *testing.T) {
 	job = cloneJob(good)
 	job.Sums[2].Value = new(big.Int).Neg(big.NewInt(1))
 	check(job).failsWith(t, "a negative sum",
-		fmt.Sprintf("coordinate 3 (%s): the released sum is not an integer below the field modulus", l.SumName(3)))
+		fmt.Sprintf("coordinate 3 (%s): released -1, the nodes' partials sum to %s", l.SumName(3), good.Sums[2].Value))
 
 	job = cloneJob(good)
 	job.Nodes[1].PartialSignature = bytes.Clone(job.Nodes[1].PartialSignature)
@@ -321,6 +347,24 @@ func TestHEAuditChecks(t *testing.T) {
 		job.Sums[1].Value = new(big.Int).Add(job.Sums[1].Value, big.NewInt(1))
 		heChecks(f, job)[CheckDecryption].failsWith(t, "a released sum off by one",
 			fmt.Sprintf("coordinate 1 (%s): released %s, the decryption shares give %s", l.SumName(1), job.Sums[1].Value, good.Sums[1].Value))
+
+		// Node 0 noised its share: the shares decrypt to the noisy sums,
+		// one negative, read as centred integers mod t.
+		noisy := f.noisy
+		if noisy.Sums[1].Value.Sign() >= 0 {
+			t.Fatal("the noise did not make the sum negative")
+		}
+		for name, r := range heChecks(f, noisy) {
+			r.passes(t, name+" with noise")
+		}
+		job = cloneJob(noisy)
+		job.Sums[1].Value = new(big.Int).Neg(noisy.Sums[1].Value)
+		heChecks(f, job)[CheckDecryption].failsWith(t, "a noised sum released without its sign",
+			fmt.Sprintf("coordinate 1 (%s): released %s, the decryption shares give %s", l.SumName(1), job.Sums[1].Value, noisy.Sums[1].Value))
+		job = cloneJob(noisy)
+		job.Sums[1].Value = new(big.Int).Add(noisy.Sums[1].Value, new(big.Int).SetUint64(params.T()))
+		heChecks(f, job)[CheckDecryption].failsWith(t, "a sum off by t",
+			fmt.Sprintf("coordinate 1 (%s): released %s, the decryption shares give %s", l.SumName(1), job.Sums[1].Value, noisy.Sums[1].Value))
 	})
 }
 

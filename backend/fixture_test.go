@@ -159,7 +159,14 @@ type heFixture struct {
 	vectors [][]uint64
 	cts     []*he.Ciphertext
 	job     *AuditJob
+	// noisy is job released with noise: node 0 added heNoise to its
+	// decryption share, so the sums carry it, one of them negative.
+	noisy *AuditJob
 }
+
+// heNoise is the noise node 0 adds to its share in heFixture.noisy: it
+// makes the sum at the released coordinate 1 negative.
+var heNoise = []*big.Int{big.NewInt(0), big.NewInt(-1_000_000), big.NewInt(5)}
 
 var heOnce struct {
 	once sync.Once
@@ -262,9 +269,14 @@ func newHEFixture(t testing.TB) (*heFixture, error) {
 	coords := []uint32{0, 1, 2}
 	job.Sums = sums(f.vectors, coords)
 	job.DecryptionSet = []uint32{0, 1}
+	noisy := cloneJob(job)
+	for i := range noisy.Sums {
+		noisy.Sums[i].Value = new(big.Int).Add(noisy.Sums[i].Value, heNoise[i])
+	}
 	setDigest := sha256.Sum256([]byte("the cohort"))
 	for i := range uint32(testNodes) {
 		n := AuditNode{Index: i, SetDigest: setDigest}
+		nn := n
 		if i < testThreshold {
 			share, err := f.tkeys[i].DecryptionShare(params, agg, []int{0, 1}, budget, nil)
 			if err != nil {
@@ -278,10 +290,21 @@ func newHEFixture(t testing.TB) (*heFixture, error) {
 				return nil, err
 			}
 			n.PartialSignature = f.keys.signPartial(i, setDigest, coords, n.Partial)
+			nn = n
+			if i == 0 {
+				if err := pd.AddNoise(heNoise); err != nil {
+					return nil, err
+				}
+				if nn.Partial, err = pd.MarshalBinary(); err != nil {
+					return nil, err
+				}
+				nn.PartialSignature = f.keys.signPartial(i, setDigest, coords, nn.Partial)
+			}
 		}
 		job.Nodes = append(job.Nodes, n)
+		noisy.Nodes = append(noisy.Nodes, nn)
 	}
-	f.job = job
+	f.job, f.noisy = job, noisy
 	return f, nil
 }
 

@@ -136,15 +136,11 @@ func (c *heCombiner) Combine(parts map[uint32][]byte) ([]*big.Int, error) {
 	if err != nil {
 		return nil, fmt.Errorf("combining the decryption shares: %v", err)
 	}
-	t := c.params.T()
 	out := make([]*big.Int, len(vals))
 	for i, v := range vals {
 		// Honest sums (with their noise) are below t/2 in absolute value:
 		// the dataset's capacity was checked at creation.
-		out[i] = new(big.Int).SetUint64(v)
-		if v >= t/2 {
-			out[i].Sub(out[i], new(big.Int).SetUint64(t))
-		}
+		out[i] = centred(v, c.params.T())
 	}
 	return out, nil
 }

@@ -91,7 +91,10 @@ func (b *mpcBackend) AuditForm(f JobForm) (func(int) bool, error) {
 }
 
 // checkPartials: every node signed its partial over the cohort, and the
-// partials sum to every released sum.
+// partials sum to every released sum, read as the combiner reads them:
+// the centred integer in (−r/2, r/2) of their sum in Fr, below
+// mpcSumBound in absolute value (noised sums may be negative; which sums
+// the release allows is the audit's release-mechanism check).
 func (b *mpcBackend) checkPartials(t *AuditJob, r Reporter) {
 	l := b.ds.Schema.Layout()
 	coords := make([]uint32, len(t.Sums))
@@ -144,15 +147,14 @@ func (b *mpcBackend) checkPartials(t *AuditJob, r Reporter) {
 	}
 	for j, s := range t.Sums {
 		name := l.SumName(int(s.Coordinate))
-		if s.Value == nil || s.Value.Sign() < 0 || s.Value.Cmp(fr.Modulus()) >= 0 {
-			r.Fail("coordinate %d (%s): the released sum is not an integer below the field modulus", s.Coordinate, name)
-			continue
-		}
-		var want fr.Element
-		want.SetBigInt(s.Value)
-		if !want.Equal(&total[j]) {
-			r.Fail("coordinate %d (%s): released %s, the nodes' partials sum to %s", s.Coordinate, name, s.Value, total[j].BigInt(new(big.Int)))
+		want, err := mpc.ToSigned(total[j:j+1], mpcSumBound)
+		switch {
+		case err != nil:
+			r.Fail("coordinate %d (%s): the nodes' partials sum to %s, beyond every honest sum (|sum| < 2^%d): a wrong partial",
+				s.Coordinate, name, total[j].BigInt(new(big.Int)), mpcSumBound.BitLen()-1)
+		case s.Value == nil || s.Value.Cmp(want[0]) != 0:
+			r.Fail("coordinate %d (%s): released %v, the nodes' partials sum to %s", s.Coordinate, name, s.Value, want[0])
 		}
 	}
-	r.Pass(fmt.Sprintf("the %d nodes' signed partials over %d records sum to every released sum (%d coordinates)", k, len(t.Records), len(coords)))
+	r.Pass(fmt.Sprintf("the %d nodes' signed partials over %d records sum to every released sum, read as centred integers (%d coordinates)", k, len(t.Records), len(coords)))
 }

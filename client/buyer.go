@@ -265,6 +265,24 @@ func (b *Buyer) Result(ctx context.Context, jobID string) (*cohortv1.Result, err
 	return r, nil
 }
 
+// Budget fetches the buyer's privacy budget on the epochs from..to of a
+// dataset, as the node's ledger holds it: the policy, one entry per epoch
+// and the most ρ a job over the range could spend now (empty for an exact
+// policy).
+func (b *Buyer) Budget(ctx context.Context, datasetID string, from, to uint64) (*cohortv1.GetBudgetResponse, error) {
+	resp, err := b.api.GetBudget(b.auth(ctx), &cohortv1.GetBudgetRequest{DatasetId: datasetID, EpochFrom: from, EpochTo: to})
+	if err != nil {
+		return nil, rpcError("fetching the privacy budget on dataset "+datasetID, err)
+	}
+	if resp.GetPolicy() == nil {
+		return nil, fmt.Errorf("%w: no privacy policy for dataset %s", ErrBadResponse, datasetID)
+	}
+	if n := uint64(len(resp.GetEpochs())); resp.GetAvailableRho() != "" && n != to-from+1 {
+		return nil, fmt.Errorf("%w: %d epochs of budget for %d asked", ErrBadResponse, n, to-from+1)
+	}
+	return resp, nil
+}
+
 // FinalState reports whether a job in state s will not change any more.
 func FinalState(s cohortv1.JobState) bool {
 	switch s {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cohort-dev/cohort/backend"
 	"github.com/cohort-dev/cohort/dataset"
+	"github.com/cohort-dev/cohort/dp"
 	"github.com/cohort-dev/cohort/enclave"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 )
@@ -109,6 +110,7 @@ func kindNames() string {
 //	purpose: public-health
 //	backend: mpc                       # optional: mpc or he; default the dataset's
 //	min_cohort: 20                     # optional; default the dataset's
+//	privacy: {rho: 1/8}                # or {epsilon: 1, delta: 0.000001}
 //	outputs:
 //	  - count
 //	  - {mean: age}                    # also sum, variance, stddev, histogram
@@ -127,7 +129,9 @@ func kindNames() string {
 // value is expected (and the reverse), numbers out of range, non-decimal
 // integers, YAML aliases, a second document and inputs above
 // MaxJobSpecBytes are refused, each with a *JobSpecError that gives the
-// line (errors.Is(err, ErrJobSpec) holds). Only the form is checked here,
+// line (errors.Is(err, ErrJobSpec) holds). Privacy amounts are exact
+// decimals or fractions (dp.ParseAmount), never exponents; a dataset whose
+// policy adds noise needs privacy, one whose policy is exact refuses it. Only the form is checked here,
 // besides the dataset id, the label lengths and the output count: whether
 // the fields exist and suit the outputs is the node's to say
 // (enclave.ValidateSpec), as it alone holds the dataset's schema of
@@ -155,7 +159,7 @@ func ParseJobSpec(data []byte, currentEpoch func(datasetID string) (uint64, erro
 	if err := checkPlain(root, "", 0); err != nil {
 		return nil, err
 	}
-	top, err := mapping(root, "", "dataset", "epoch", "epochs", "purpose", "backend", "min_cohort", "outputs")
+	top, err := mapping(root, "", "dataset", "epoch", "epochs", "purpose", "backend", "min_cohort", "privacy", "outputs")
 	if err != nil {
 		return nil, err
 	}
@@ -199,6 +203,11 @@ func ParseJobSpec(data []byte, currentEpoch func(datasetID string) (uint64, erro
 		}
 		spec.MinCohort = uint32(m)
 	}
+	if n, ok := top["privacy"]; ok {
+		if spec.Privacy, err = parsePrivacy(n); err != nil {
+			return nil, err
+		}
+	}
 	outNode, err := required(top, root, "", "outputs")
 	if err != nil {
 		return nil, err
@@ -207,6 +216,46 @@ func ParseJobSpec(data []byte, currentEpoch func(datasetID string) (uint64, erro
 		return nil, err
 	}
 	return spec, nil
+}
+
+// parsePrivacy reads {rho: R} or {epsilon: E, delta: D}.
+func parsePrivacy(n *yaml.Node) (*cohortv1.Privacy, error) {
+	m, err := mapping(n, "privacy", "rho", "epsilon", "delta")
+	if err != nil {
+		return nil, err
+	}
+	amount := func(key string) (string, error) {
+		v := m[key]
+		if v.Kind != yaml.ScalarNode || v.Tag == "!!null" {
+			return "", specError(v, "privacy."+key, "want a number such as 0.125 or 1/8")
+		}
+		if _, err := dp.ParseAmount(v.Value); err != nil {
+			return "", specError(v, "privacy."+key, "%v", err)
+		}
+		return v.Value, nil
+	}
+	_, hasRho := m["rho"]
+	_, hasEps := m["epsilon"]
+	_, hasDelta := m["delta"]
+	switch {
+	case hasRho && !hasEps && !hasDelta:
+		r, err := amount("rho")
+		if err != nil {
+			return nil, err
+		}
+		return &cohortv1.Privacy{Loss: &cohortv1.Privacy_Rho{Rho: r}}, nil
+	case !hasRho && hasEps && hasDelta:
+		e, err := amount("epsilon")
+		if err != nil {
+			return nil, err
+		}
+		d, err := amount("delta")
+		if err != nil {
+			return nil, err
+		}
+		return &cohortv1.Privacy{Loss: &cohortv1.Privacy_Approx{Approx: &cohortv1.ApproxDP{Epsilon: e, Delta: d}}}, nil
+	}
+	return nil, specError(n, "privacy", "give either rho, or epsilon and delta")
 }
 
 // parseEpochs fills the epoch range from "epoch" or "epochs".

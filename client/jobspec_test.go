@@ -16,6 +16,7 @@ epochs: {from: 2950, to: 2951}
 purpose: public-health
 backend: mpc
 min_cohort: 20
+privacy: {rho: 1/8}
 outputs:
   - count
   - {mean: age}
@@ -43,7 +44,7 @@ func TestParseJobSpecFull(t *testing.T) {
 	}
 	want := &cohortv1.JobSpec{
 		DatasetId: "fitness-2026", EpochFrom: 2950, EpochTo: 2951, Purpose: "public-health",
-		Backend: cohortv1.Backend_BACKEND_MPC, MinCohort: 20,
+		Backend: cohortv1.Backend_BACKEND_MPC, MinCohort: 20, Privacy: &cohortv1.Privacy{Loss: &cohortv1.Privacy_Rho{Rho: "1/8"}},
 		Outputs: []*cohortv1.Output{
 			out(cohortv1.OutputKind_OUTPUT_KIND_COUNT),
 			out(cohortv1.OutputKind_OUTPUT_KIND_MEAN, "age"),
@@ -138,6 +139,14 @@ func TestParseJobSpecRefusals(t *testing.T) {
 		{"epochs no to", "dataset: d1\nepochs: {from: 5}\npurpose: p\noutputs: [count]\n", 2, "epochs.to: missing"},
 		{"epochs extra", "dataset: d1\nepochs: {from: 5, to: 6, step: 1}\npurpose: p\noutputs: [count]\n", 2, "epochs.step: unknown key"},
 		{"epochs reversed", "dataset: d1\nepochs: {from: 6, to: 5}\npurpose: p\noutputs: [count]\n", 2, "before from"},
+		{"privacy scalar", head + "privacy: 0.5\noutputs: [count]\n", 4, "privacy: want a mapping"},
+		{"privacy empty", head + "privacy: {}\noutputs: [count]\n", 4, "either rho, or epsilon and delta"},
+		{"privacy both", head + "privacy: {rho: 1, epsilon: 1, delta: 0.1}\noutputs: [count]\n", 4, "either rho"},
+		{"privacy no delta", head + "privacy: {epsilon: 1}\noutputs: [count]\n", 4, "either rho"},
+		{"privacy exponent", head + "privacy: {rho: 1e-3}\noutputs: [count]\n", 4, "privacy.rho"},
+		{"privacy negative", head + "privacy: {epsilon: -1, delta: 0.1}\noutputs: [count]\n", 4, "privacy.epsilon"},
+		{"privacy list", head + "privacy: {rho: [1]}\noutputs: [count]\n", 4, "privacy.rho: want a number"},
+		{"privacy unknown", head + "privacy: {sigma: 3}\noutputs: [count]\n", 4, "privacy.sigma: unknown key"},
 		{"missing purpose", "dataset: d1\nepoch: 1\noutputs: [count]\n", 1, "purpose: missing"},
 		{"null purpose", "dataset: d1\nepoch: 1\npurpose:\noutputs: [count]\n", 3, "want a name"},
 		{"backend", head + "backend: tee\noutputs: [count]\n", 4, "want mpc or he"},
@@ -239,4 +248,22 @@ func FuzzParseJobSpec(f *testing.F) {
 			t.Fatalf("accepted an incomplete spec: %v", spec)
 		}
 	})
+}
+
+func TestParseJobSpecPrivacy(t *testing.T) {
+	const head = "dataset: d1\nepoch: 1\npurpose: p\noutputs: [count]\n"
+	for y, want := range map[string]*cohortv1.Privacy{
+		"privacy: {rho: 0.25}\n":                     {Loss: &cohortv1.Privacy_Rho{Rho: "0.25"}},
+		"privacy: {rho: \"1/4\"}\n":                  {Loss: &cohortv1.Privacy_Rho{Rho: "1/4"}},
+		"privacy: {epsilon: 1, delta: 0.000001}\n":   {Loss: &cohortv1.Privacy_Approx{Approx: &cohortv1.ApproxDP{Epsilon: "1", Delta: "0.000001"}}},
+		"privacy: {delta: 1/100000, epsilon: 2.5}\n": {Loss: &cohortv1.Privacy_Approx{Approx: &cohortv1.ApproxDP{Epsilon: "2.5", Delta: "1/100000"}}},
+	} {
+		got, err := ParseJobSpec([]byte(head+y), nil)
+		if err != nil {
+			t.Fatalf("%q: %v", y, err)
+		}
+		if !proto.Equal(got.GetPrivacy(), want) {
+			t.Errorf("%q: %v, want %v", y, got.GetPrivacy(), want)
+		}
+	}
 }

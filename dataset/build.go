@@ -7,6 +7,7 @@ import (
 
 	"github.com/cohort-dev/cohort/circuits"
 	"github.com/cohort-dev/cohort/circuits/setup"
+	"github.com/cohort-dev/cohort/enclave"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/schema"
 	"github.com/cohort-dev/cohort/seal"
@@ -50,7 +51,8 @@ func New(s *schema.Schema, nodes []Node, depth int, now time.Time) (*Dataset, er
 }
 
 // descriptor is the part of a new dataset's descriptor that does not
-// depend on the backend (set to MPC; NewHE changes it).
+// depend on the backend (set to MPC; NewHE changes it), with the default
+// privacy policy (enclave.DefaultPolicy), which a caller may replace.
 func descriptor(s *schema.Schema, nodes []Node, depth int, now time.Time) *cohortv1.DatasetDescriptor {
 	sd := s.Digest()
 	d := &cohortv1.DatasetDescriptor{
@@ -62,6 +64,7 @@ func descriptor(s *schema.Schema, nodes []Node, depth int, now time.Time) *cohor
 		RegistryDepth:   uint32(depth),
 		ParameterSetIds: append([]string(nil), ParamsMPC...),
 		CreatedAt:       now.Unix(),
+		Privacy:         enclave.DefaultPolicy(),
 	}
 	for i, n := range nodes {
 		d.Nodes = append(d.Nodes, &cohortv1.NodeInfo{

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cohort-dev/cohort/circuits"
 	"github.com/cohort-dev/cohort/circuits/setup"
+	"github.com/cohort-dev/cohort/enclave"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/mpc"
 	"github.com/cohort-dev/cohort/schema"
@@ -64,6 +65,7 @@ type Dataset struct {
 	Seal    []*seal.PublicKey    // by node index
 	Signing []ed25519.PublicKey  // by node index
 	VK      groth16.VerifyingKey // nil while the dataset is in SETUP
+	Policy  enclave.Policy       // how jobs' results are released
 
 	HE *HE // the collective key of an HE dataset; nil for MPC
 
@@ -126,7 +128,11 @@ func From(d *cohortv1.DatasetDescriptor) (*Dataset, error) {
 	if len(d.GetCircuitDigest()) != 32 {
 		return nil, fmt.Errorf("%w: circuit digest of %d bytes, want 32", ErrInvalid, len(d.GetCircuitDigest()))
 	}
-	ds := &Dataset{Desc: d, Schema: s, Seal: make([]*seal.PublicKey, k), Signing: make([]ed25519.PublicKey, k)}
+	policy, err := enclave.PolicyOf(d.GetPrivacy())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	ds := &Dataset{Desc: d, Schema: s, Policy: policy, Seal: make([]*seal.PublicKey, k), Signing: make([]ed25519.PublicKey, k)}
 	for i, n := range d.GetNodes() {
 		if n.GetIndex() != uint32(i) {
 			return nil, fmt.Errorf("%w: node %d listed at position %d", ErrInvalid, n.GetIndex(), i)

@@ -45,6 +45,9 @@ func TestNewAndFrom(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if again.Policy.Exact() || again.Policy.EpochTotal.String() != "1" {
+		t.Fatalf("a new dataset's policy is %+v, want the default (discrete Gaussian)", again.Policy)
+	}
 	if _, err := again.Compile(); err != nil {
 		t.Fatal(err)
 	}
@@ -61,6 +64,8 @@ func TestNewAndFrom(t *testing.T) {
 		"depth":            func(d *cohortv1.DatasetDescriptor) { d.RegistryDepth = 33 },
 		"ready without vk": func(d *cohortv1.DatasetDescriptor) { d.State = cohortv1.DatasetState_DATASET_STATE_READY },
 		"backend":          func(d *cohortv1.DatasetDescriptor) { d.Backend = cohortv1.Backend_BACKEND_UNSPECIFIED },
+		"no policy":        func(d *cohortv1.DatasetDescriptor) { d.Privacy = nil },
+		"bad policy":       func(d *cohortv1.DatasetDescriptor) { d.Privacy.BuyerRho = "2" },
 	}
 	for name, mutate := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -21,9 +21,9 @@ const (
 	// has the same standard deviation relative to its range, √(u/(2ρ)).
 	// It is the default, and the better rule for Cohort's outputs: they
 	// are ratios and combinations of coordinates whose ranges differ by
-	// many orders of magnitude (the count and indicators are bounded by 1,
-	// a product by Span_a·Span_b), and under OneVariance the count and the
-	// histograms would carry noise sized for the largest product.
+	// many orders of magnitude (an indicator is bounded by 1, a product by
+	// Span_a·Span_b), and under OneVariance the histograms would carry
+	// noise sized for the largest product.
 	EqualShares Allocation = iota + 1
 	// OneVariance adds the same σ² = Δ²/(2ρ) to every coordinate (Δ² from
 	// SquaredSensitivity). It is best only when the coordinates have equal

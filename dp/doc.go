@@ -47,11 +47,16 @@
 //
 // A record encodes to integer coordinates, each in [0, max_c] by the
 // schema's bounds, which the contribution proofs enforce (docs/design.md
-// §1.3). Over a job of e epochs a person has at most one record per epoch,
-// so adding or removing one person changes the released sums by a vector of
-// squared L2 norm at most e²·Σ_c max_c² (SquaredSensitivity), and less when
-// a category's one-hot block is released: a block's counts change by
-// n_k ≥ 0 with Σ n_k ≤ e, so by at most e² in squared norm, not e² per
+// §1.3). Neighbouring cohorts have the same members and differ in the
+// values of one person's records: a cohort's membership is public (its
+// transcript lists the nullifiers counted, which is how contributors see
+// and are paid for the use of their records), so the count is released
+// exactly and is no coordinate of the noise. Over a job of e epochs a
+// person has at most one record per epoch, so changing one person's
+// records changes the released sums by a vector of squared L2 norm at most
+// e²·Σ_c max_c² (SquaredSensitivity), and less when a category's one-hot
+// block is released: each record moves one count from one value to
+// another, so a block changes by at most 2e² in squared norm, not e² per
 // value. Calibrate spreads a job's ρ over its coordinates, by default in
 // equal shares per coordinate (a block counting as one), which gives every
 // coordinate the same noise relative to its range; LossOf computes the ρ of

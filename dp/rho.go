@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"strings"
 )
 
 // Errors of the accounting.
@@ -33,14 +34,49 @@ func NewRho(r *big.Rat) (Rho, error) {
 	return Rho{r: new(big.Rat).Set(r)}, nil
 }
 
-// ParseRho parses ρ as a fraction ("1/2") or a decimal ("0.5"), exactly,
-// refusing anything else and ρ < 0 with ErrRho.
+// ParseRho parses ρ as an amount (ParseAmount), refusing anything else
+// with ErrRho.
 func ParseRho(s string) (Rho, error) {
-	r, ok := new(big.Rat).SetString(s)
-	if !ok {
-		return Rho{}, fmt.Errorf("%w: %q is not a fraction or a decimal", ErrRho, s)
+	r, err := ParseAmount(s)
+	if err != nil {
+		return Rho{}, fmt.Errorf("%w: %w", ErrRho, err)
 	}
 	return NewRho(r)
+}
+
+// MaxAmountDigits bounds each integer part of an amount ParseAmount reads.
+const MaxAmountDigits = 30
+
+// ParseAmount reads a non-negative rational written as a fraction of
+// integers ("1/8") or a decimal ("0.125", "2"), exactly, each integer part
+// of 1..MaxAmountDigits digits. It refuses signs, exponents ("1e9": a short
+// string that would take unbounded time and memory), spaces and a zero
+// denominator, so every amount from outside is small and exact.
+func ParseAmount(s string) (*big.Rat, error) {
+	digits := func(d string) bool {
+		if len(d) == 0 || len(d) > MaxAmountDigits {
+			return false
+		}
+		for _, c := range d {
+			if c < '0' || c > '9' {
+				return false
+			}
+		}
+		return true
+	}
+	bad := fmt.Errorf("%q is not a fraction (\"1/8\") or a decimal (\"0.125\") of at most %d digits per part", s, MaxAmountDigits)
+	if num, den, ok := strings.Cut(s, "/"); ok {
+		if !digits(num) || !digits(den) || strings.Trim(den, "0") == "" {
+			return nil, bad
+		}
+	} else if whole, frac, ok := strings.Cut(s, "."); !digits(whole) || (ok && !digits(frac)) {
+		return nil, bad
+	}
+	r, ok := new(big.Rat).SetString(s)
+	if !ok {
+		return nil, bad
+	}
+	return r, nil
 }
 
 // rat returns ρ without copying; callers must not modify it.

@@ -44,7 +44,8 @@ func TestRhoArithmetic(t *testing.T) {
 	if p.String() != "1/2" {
 		t.Errorf("ρ changed with its input or output: %s", p)
 	}
-	for _, s := range []string{"-1/2", "x", "", "1/0"} {
+	for _, s := range []string{"-1/2", "x", "", "1/0", "1/00", "1e9", "1e999999999", "+1", " 1", "1.", ".5", "0x10", "1/2/3", "1.5/2",
+		"1234567890123456789012345678901"} {
 		if _, err := ParseRho(s); !errors.Is(err, ErrRho) {
 			t.Errorf("ParseRho(%q) = %v, want ErrRho", s, err)
 		}
@@ -134,5 +135,20 @@ func TestBudget(t *testing.T) {
 	}
 	if _, err := BudgetOf(mustRho(t, "1/2"), mustRho(t, "2/3")); !errors.Is(err, ErrOverspend) {
 		t.Errorf("BudgetOf(spent > total) = %v, want ErrOverspend", err)
+	}
+}
+
+func TestParseAmount(t *testing.T) {
+	for s, want := range map[string]*big.Rat{
+		"0": big.NewRat(0, 1), "2": big.NewRat(2, 1), "0.125": big.NewRat(1, 8), "1/8": big.NewRat(1, 8),
+		"6/4": big.NewRat(3, 2), "007": big.NewRat(7, 1), "123456789012345678901234567890": func() *big.Rat {
+			r, _ := new(big.Rat).SetString("123456789012345678901234567890")
+			return r
+		}(),
+	} {
+		got, err := ParseAmount(s)
+		if err != nil || got.Cmp(want) != 0 {
+			t.Errorf("ParseAmount(%q) = %v, %v, want %s", s, got, err, want.RatString())
+		}
 	}
 }

@@ -13,26 +13,30 @@ import (
 // of the layout, or a layout that does not bound them.
 var ErrCoordinates = errors.New("dp: invalid coordinates")
 
-// Unit is a group of released coordinates whose change, when one person's
-// records are added or removed, is bounded as one: a single coordinate,
-// or the released part of one category's one-hot block.
+// Unit is a group of released coordinates whose change, when one
+// person's records change, is bounded as one: a single coordinate, or the
+// released part of one category's one-hot block.
 type Unit struct {
 	// Coords are the unit's coordinates (indices of the encoded vector),
 	// increasing.
 	Coords []int
-	// Bound is the largest squared L2 norm of the unit's part of one
-	// record: max_c² for a single coordinate c (1 for the count, Span² for
-	// a value, (Span_a·Span_b)² for a product), and 1 for a category
-	// block, of which a record sets exactly one indicator.
+	// Bound is the largest squared L2 norm of the unit's change when one
+	// record changes: max_c² for a single coordinate c (Span² for a value,
+	// (Span_a·Span_b)² for a product); for a category block, 2 when two or
+	// more of its indicators are released (one indicator turns off,
+	// another on) and 1 when one is.
 	Bound *big.Int
 }
 
 // Units groups the released coordinates coords of records encoded by l
-// into units (docs/design.md §1.3): the count, each value and each product
+// into units (docs/design.md §1.3, §6.6): each value and each product
 // alone, each category's released indicators together, in the order of
 // their first coordinate. It refuses, with ErrCoordinates, an empty set, a
-// repeated coordinate, one outside the layout, or a layout that gives a
-// coordinate no bound or a bound of 0.
+// repeated coordinate, one outside the layout, a layout that gives a
+// coordinate no bound or a bound of 0, and the count (coordinate 0): the
+// cohort's membership is public (a transcript lists the nullifiers it
+// counted), so its size is released exactly and has no sensitivity to one
+// person's values.
 func Units(l schema.Layout, coords []int) ([]Unit, error) {
 	if len(coords) == 0 {
 		return nil, fmt.Errorf("%w: no coordinates", ErrCoordinates)
@@ -64,7 +68,7 @@ func Units(l schema.Layout, coords []int) ([]Unit, error) {
 		)
 		switch {
 		case c == 0:
-			u, err = single(c, 1)
+			err = fmt.Errorf("%w: the count (coordinate 0) is public and takes no noise", ErrCoordinates)
 		case c <= len(l.Values) && l.Values[c-1].Index == c:
 			u, err = single(c, l.Values[c-1].Span)
 		default:
@@ -89,6 +93,7 @@ func Units(l schema.Layout, coords []int) ([]Unit, error) {
 		if cat != "" {
 			if k, ok := block[cat]; ok {
 				units[k].Coords = append(units[k].Coords, c)
+				units[k].Bound = big.NewInt(2)
 				continue
 			}
 			block[cat] = len(units)
@@ -100,14 +105,15 @@ func Units(l schema.Layout, coords []int) ([]Unit, error) {
 }
 
 // SquaredSensitivity returns Δ², the largest squared L2 distance between
-// the released sums (at coords) of two cohorts that differ by one person,
-// over a job of epochs epochs in which a person has at most one record per
-// epoch: Δ² = epochs² · Σ_units Bound. A person's records add at most
-// epochs·max_c to a single coordinate c; to a category block they add
-// counts n_k ≥ 0 with Σ n_k ≤ epochs, so Σ n_k² ≤ epochs². This is
-// epochs² · Σ_c max_c² when no category block is released, and smaller
-// when one is. It refuses epochs = 0 with ErrSensitivity and bad
-// coordinates as Units does.
+// the released sums (at coords) of two cohorts that differ in one person's
+// records, over a job of epochs epochs in which a person has at most one
+// record per epoch: Δ² = epochs² · Σ_units Bound. Neighbouring cohorts
+// have the same members (membership is public, see Units) and differ in
+// the values of one person's records (docs/design.md §6.6). A person's
+// records change a single coordinate c by at most epochs·max_c; in a
+// category block each of them moves one count from one value to another,
+// a change d with Σ|d_k| ≤ 2·epochs and so Σ d_k² ≤ 2·epochs². It refuses
+// epochs = 0 with ErrSensitivity and bad coordinates as Units does.
 func SquaredSensitivity(l schema.Layout, coords []int, epochs uint64) (*big.Int, error) {
 	units, err := Units(l, coords)
 	if err != nil {

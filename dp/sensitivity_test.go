@@ -45,14 +45,15 @@ func TestSquaredSensitivity(t *testing.T) {
 		epochs uint64
 		want   int64
 	}{
-		{[]int{0}, 1, 1},
-		{[]int{0}, 4, 16},
-		{[]int{0, 1}, 1, 1 + 82*82},
-		{[]int{1, 0}, 3, 9 * (1 + 82*82)},
-		{[]int{0, 3}, 2, 4 * 2},
-		{[]int{0, 4, 5, 6}, 1, 1 + 1},    // a block counts once
-		{[]int{0, 5, 6}, 2, 4 * (1 + 1)}, // part of a block too
-		{[]int{0, 1, 2, 7, 8, 9}, 1, 1 + 82*82 + 160*160 + 82*82*82*82 + 82*160*82*160 + 160*160*160*160},
+		{[]int{1}, 1, 82 * 82},
+		{[]int{1}, 4, 16 * 82 * 82},
+		{[]int{2, 1}, 3, 9 * (160*160 + 82*82)},
+		{[]int{3}, 2, 4 * 1},
+		{[]int{4, 5, 6}, 1, 2},     // a block counts once: one value off, one on
+		{[]int{5, 6}, 2, 4 * 2},    // part of a block too
+		{[]int{5}, 2, 4 * 1},       // one indicator alone moves by one per epoch
+		{[]int{3, 4, 6}, 1, 1 + 2}, // a bool and a block
+		{[]int{1, 2, 7, 8, 9}, 1, 82*82 + 160*160 + 82*82*82*82 + 82*160*82*160 + 160*160*160*160},
 	} {
 		got, err := SquaredSensitivity(l, c.coords, c.epochs)
 		if err != nil {
@@ -64,7 +65,7 @@ func TestSquaredSensitivity(t *testing.T) {
 	}
 	// Without categories, Δ² = e²·Σ max_c² against schema.Bounds.
 	b := func() schema.Bounds { s, _ := schema.Parse([]byte(smallSchema)); return s.Bounds() }()
-	coords := []int{0, 1, 2, 3, 7, 8, 9}
+	coords := []int{1, 2, 3, 7, 8, 9}
 	want := new(big.Int)
 	for _, c := range coords {
 		m := new(big.Int).SetUint64(b.CoordMax[c])
@@ -80,7 +81,9 @@ func TestSquaredSensitivity(t *testing.T) {
 		err    error
 	}{
 		{nil, ErrCoordinates},
-		{[]int{0, 0}, ErrCoordinates},
+		{[]int{0}, ErrCoordinates}, // the count is public
+		{[]int{1, 0}, ErrCoordinates},
+		{[]int{1, 1}, ErrCoordinates},
 		{[]int{-1}, ErrCoordinates},
 		{[]int{10}, ErrCoordinates},
 	} {
@@ -88,7 +91,7 @@ func TestSquaredSensitivity(t *testing.T) {
 			t.Errorf("%v: %v, want %v", c.coords, err, c.err)
 		}
 	}
-	if _, err := SquaredSensitivity(l, []int{0}, 0); !errors.Is(err, ErrSensitivity) {
+	if _, err := SquaredSensitivity(l, []int{1}, 0); !errors.Is(err, ErrSensitivity) {
 		t.Errorf("0 epochs: %v, want ErrSensitivity", err)
 	}
 	broken := l
@@ -105,14 +108,13 @@ func TestSquaredSensitivity(t *testing.T) {
 
 func TestUnits(t *testing.T) {
 	l := smallLayout(t)
-	units, err := Units(l, []int{8, 6, 0, 4, 1})
+	units, err := Units(l, []int{8, 6, 5, 4, 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []Unit{
-		{Coords: []int{0}, Bound: big.NewInt(1)},
 		{Coords: []int{1}, Bound: big.NewInt(82 * 82)},
-		{Coords: []int{4, 6}, Bound: big.NewInt(1)},
+		{Coords: []int{4, 5, 6}, Bound: big.NewInt(2)},
 		{Coords: []int{8}, Bound: big.NewInt(82 * 160 * 82 * 160)},
 	}
 	if len(units) != len(want) {
@@ -127,14 +129,14 @@ func TestUnits(t *testing.T) {
 
 func TestCalibrate(t *testing.T) {
 	l := smallLayout(t)
-	coords := []int{0, 1, 4, 5, 6, 7} // count, age, region, age*age: 4 units
+	coords := []int{1, 4, 5, 6, 7} // age, region, age*age: 3 units
 	rho := mustRho(t, "1/2")
 	eq, err := Calibrate(l, coords, 3, rho, EqualShares)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// σ² = u·e²·B/(2ρ) = 4·9·B.
-	for i, want := range []int64{36, 36 * 82 * 82, 36, 36, 36, 36 * 82 * 82 * 82 * 82} {
+	// σ² = u·e²·B/(2ρ) = 3·9·B: B = 82² for age, 2 for the region block.
+	for i, want := range []int64{27 * 82 * 82, 54, 54, 54, 27 * 82 * 82 * 82 * 82} {
 		if eq[i].Rat().Cmp(big.NewRat(want, 1)) != 0 {
 			t.Errorf("EqualShares: coordinate %d gets σ² = %s, want %d", coords[i], eq[i], want)
 		}
@@ -163,12 +165,12 @@ func TestCalibrate(t *testing.T) {
 	}
 	// A block pays for its least noisy indicator.
 	uneven := slices.Clone(eq)
-	uneven[3] = mustVariance(t, 9, 1) // region=south: 36 → 9
+	uneven[2] = mustVariance(t, 27, 1) // region=south: 54 → 27
 	got, err := LossOf(l, coords, 3, uneven)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := mustRho(t, "1/2").Add(mustRho(t, "3/8")); got.Cmp(want) != 0 { // 9/(2·9) − 9/(2·36) more
+	if want := mustRho(t, "1/2").Add(mustRho(t, "1/6")); got.Cmp(want) != 0 { // 9·2/(2·27) − 9·2/(2·54) more
 		t.Errorf("LossOf with a less noisy indicator = %s, want %s", got, want)
 	}
 
@@ -180,7 +182,7 @@ func TestCalibrate(t *testing.T) {
 			t.Errorf("allocation %v: %v, want ErrAllocation", a, err)
 		}
 	}
-	if _, err := Calibrate(l, []int{0, 0}, 3, rho, EqualShares); !errors.Is(err, ErrCoordinates) {
+	if _, err := Calibrate(l, []int{1, 1}, 3, rho, EqualShares); !errors.Is(err, ErrCoordinates) {
 		t.Errorf("repeated coordinate: %v, want ErrCoordinates", err)
 	}
 	if _, err := Calibrate(l, coords, 0, rho, EqualShares); !errors.Is(err, ErrSensitivity) {

@@ -42,6 +42,10 @@ type CoordinatorConfig struct {
 	// Combiner combines the partial set's partials (the backend's).
 	Combiner  Combiner
 	Mechanism Mechanism
+	// Charge is what the job costs in each node's privacy ledger: every
+	// partial must come with that node's signed debit of it (none for an
+	// exact release).
+	Charge Charge
 	// Attempts and RetryDelay default to DefaultAttempts and
 	// DefaultRetryDelay when zero.
 	Attempts   int
@@ -68,6 +72,7 @@ type PartialReply struct {
 	Coordinates []uint32
 	Partial     []byte
 	Sig         Signature
+	Debit       *cohortv1.PrivacyDebit // nil for an exact release
 }
 
 // Signed is a node's answer to MsgSign.
@@ -532,8 +537,11 @@ func (c *Coordinator) partialReply(e PartialReply) (Ready, error) {
 	if err := verify(c.cfg.Members, e.From, st, e.Sig); err != nil {
 		return c.fail("node %d's %s signature: %v", e.From, noun, err)
 	}
+	if err := c.cfg.Charge.Check(e.From, e.Debit, c.cfg.Members[e.From]); err != nil {
+		return c.fail("%v", err)
+	}
 	ev := c.evidence[e.From]
-	ev.Partial, ev.PartialDigest, ev.PartialSignature = e.Partial, st.PartialDigest, e.Sig
+	ev.Partial, ev.PartialDigest, ev.PartialSignature, ev.Debit = e.Partial, st.PartialDigest, e.Sig, e.Debit
 	if !c.complete() {
 		return Ready{}, nil
 	}
@@ -564,7 +572,7 @@ func (c *Coordinator) combine(rd Ready) (Ready, error) {
 	if err := c.move(&rd, cohortv1.JobState_JOB_STATE_RELEASING); err != nil {
 		return Ready{}, err
 	}
-	outs, err := Release(c.cfg.Schema, c.cfg.Coords, released, c.cfg.Outputs)
+	outs, err := c.cfg.Mechanism.Outputs(c.cfg.Schema, c.cfg.Coords, released, c.cfg.Outputs, len(c.partialSet))
 	if err != nil {
 		return c.fail("computing the outputs: %v", err)
 	}

@@ -87,5 +87,10 @@
 // Release decodes that partial sum exactly (schema.Layout.DecodePartial),
 // refuses sums that no cohort of valid records yields, and computes each
 // output with package stats, giving exact rationals where the value is
-// rational (counts, sums, means, variances, covariances).
+// rational (counts, sums, means, variances, covariances). ReleaseNoisy
+// computes the same outputs from sums released with noise on every
+// coordinate but the count (docs/design.md §6.7): it clamps the sums into
+// what a cohort can sum to, projects centred moments onto the positive
+// semidefinite cone, releases no exact value but the count's, and gives
+// every other value a standard error and confidence interval.
 package enclave

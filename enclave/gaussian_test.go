@@ -11,35 +11,45 @@ import (
 	"github.com/cohort-dev/cohort/schema"
 )
 
-// TestDifferencingAttack: two jobs whose cohorts differ by one person's
-// record, the released sums of each seen many times. With exact release
-// the best distinguisher tells them apart every time; with the discrete
-// Gaussian mechanism calibrated to ρ its advantage stays within what ρ-zCDP
-// allows (total variation ≤ √(ρ/2), by Pinsker from KL ≤ ρ), even when the
-// other nodes collude and subtract their own noise, leaving one honest
-// node's.
+// TestDifferencingAttack: two jobs whose cohorts differ in one person's
+// record (the same members, the victim's values at one end of their range
+// or the other), the released sums of each seen many times. With exact
+// release the best distinguisher tells them apart every time; with the
+// discrete Gaussian mechanism calibrated to ρ its advantage stays within
+// what ρ-zCDP allows (total variation ≤ √(ρ/2), by Pinsker from KL ≤ ρ),
+// even when the other nodes collude and subtract their own noise, leaving
+// one honest node's.
 func TestDifferencingAttack(t *testing.T) {
 	l := schema.Default().Layout()
-	coords, err := Coordinates(l, []*cohortv1.Output{{Kind: cohortv1.OutputKind_OUTPUT_KIND_MEAN, Fields: []string{"age"}}})
+	spec := &cohortv1.JobSpec{EpochFrom: 3, EpochTo: 3, Privacy: &cohortv1.Privacy{Loss: &cohortv1.Privacy_Rho{Rho: "1/2"}},
+		Outputs: []*cohortv1.Output{{Kind: cohortv1.OutputKind_OUTPUT_KIND_MEAN, Fields: []string{"age"}}}}
+	coords, err := Coordinates(l, spec.GetOutputs())
 	if err != nil {
 		t.Fatal(err)
 	}
-	rho, err := dp.NewRho(big.NewRat(1, 2))
+	policy := DefaultPolicy()
+	policy.BuyerRho = "1"
+	p, err := JobPrivacy(policy, spec, l, coords)
 	if err != nil {
 		t.Fatal(err)
 	}
-	vs, err := dp.Calibrate(l, coords, 1, rho, dp.EqualShares)
-	if err != nil {
-		t.Fatal(err)
+	rho, vs := p.Rho, p.Variances
+	noised := []int{}
+	var nvs []dp.Variance
+	for i, c := range coords {
+		if c != CountCoordinate {
+			noised, nvs = append(noised, c), append(nvs, vs[i])
+		}
 	}
-	if loss, err := dp.LossOf(l, coords, 1, vs); err != nil || loss.Cmp(rho) != 0 {
+	if loss, err := dp.LossOf(l, noised, 1, nvs); err != nil || loss.Cmp(rho) != 0 {
 		t.Fatalf("the calibrated variances cost %v (%v), want %v", loss, err, rho)
 	}
-	units, err := dp.Units(l, coords)
+	units, err := dp.Units(l, noised)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The victim is at every bound: the worst case the calibration covers.
+	// The victim's values go from one end of their range to the other:
+	// the worst case the calibration covers. The count does not change.
 	victim := map[int]int64{}
 	for _, u := range units {
 		victim[u.Coords[0]] = new(big.Int).Sqrt(u.Bound).Int64()
@@ -56,6 +66,9 @@ func TestDifferencingAttack(t *testing.T) {
 	guess := func(x []*big.Int) bool {
 		llr := 0.0
 		for i := range x {
+			if sigma2[i] == 0 {
+				continue // the count: the same in both worlds
+			}
 			xi, b, w := float64(x[i].Int64()), float64(base[i].Int64()), float64(with[i].Int64())
 			llr += ((xi-b)*(xi-b) - (xi-w)*(xi-w)) / (2 * sigma2[i])
 		}
@@ -97,7 +110,7 @@ func TestDifferencingAttack(t *testing.T) {
 	if a := advantage(Exact{}); a != 1 {
 		t.Fatalf("exact release: advantage %.3f, want 1", a)
 	}
-	g, err := NewGaussian(coords, vs, dptest.Reader(t, 7))
+	g, err := p.Mechanism(dptest.Reader(t, 7))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,41 +132,46 @@ func TestGaussianRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	src := dptest.Reader(t, 1)
-	for name, tc := range map[string]struct {
-		coords []int
-		vs     []dp.Variance
-	}{
-		"no coordinates":      {nil, nil},
-		"missing variance":    {[]int{0, 1}, []dp.Variance{v}},
-		"zero variance":       {[]int{0}, []dp.Variance{{}}},
-		"repeated coordinate": {[]int{0, 0}, []dp.Variance{v, v}},
+	policy := DefaultPolicy()
+	for name, p := range map[string]Privacy{
+		"no coordinates":   {Policy: Policy{Mechanism: policy.GetMechanism()}},
+		"missing variance": {Coords: []int{0, 1}, Variances: []dp.Variance{{}}},
+		"zero variance":    {Coords: []int{0, 3}, Variances: []dp.Variance{{}, {}}},
+		"a noised count":   {Coords: []int{0, 3}, Variances: []dp.Variance{v, v}},
 	} {
-		if _, err := NewGaussian(tc.coords, tc.vs, src); err == nil {
+		if _, err := newGaussian(p, src); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
-	if _, err := NewGaussian([]int{0}, []dp.Variance{v}, nil); err == nil {
+	p := Privacy{Coords: []int{0, 3}, Variances: []dp.Variance{{}, v}}
+	if _, err := newGaussian(p, nil); err == nil {
 		t.Error("no randomness: accepted")
 	}
-	g, err := NewGaussian([]int{0, 3}, []dp.Variance{v, v}, src)
+	g, err := newGaussian(p, src)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := g.Noise([]int{0, 5}); err == nil {
 		t.Error("noise for a coordinate without a variance")
 	}
-	if _, err := g.Release([]int{0, 3}, []*big.Int{big.NewInt(-2)}); err == nil {
+	if _, err := g.Release([]int{0, 3}, []*big.Int{big.NewInt(2)}); err == nil {
 		t.Error("release of fewer sums than coordinates")
 	}
-	out, err := g.Release([]int{0, 3}, []*big.Int{big.NewInt(-2), big.NewInt(9)})
-	if err != nil || out[0].Int64() != -2 || out[1].Int64() != 9 {
+	if _, err := g.Release([]int{0, 3}, []*big.Int{big.NewInt(-2), big.NewInt(9)}); err == nil {
+		t.Error("release of a negative count")
+	}
+	out, err := g.Release([]int{0, 3}, []*big.Int{big.NewInt(2), big.NewInt(-9)})
+	if err != nil || out[0].Int64() != 2 || out[1].Int64() != -9 {
 		t.Errorf("noisy sums released as %v, %v; want them unchanged", out, err)
 	}
-	z, err := g.Noise([]int{3, 0})
-	if err != nil || len(z) != 2 {
-		t.Fatalf("noise: %v, %v", z, err)
+	z, err := g.Noise([]int{0, 3})
+	if err != nil || len(z) != 2 || z[0].Sign() != 0 {
+		t.Fatalf("noise: %v, %v; want none on the count", z, err)
 	}
 	if g.Name() != "discrete-gaussian" {
 		t.Errorf("name %q", g.Name())
+	}
+	if _, err := g.Outputs(schema.Default(), []int{0, 3}, out, nil, 0); err == nil {
+		t.Error("outputs with no noising node")
 	}
 }

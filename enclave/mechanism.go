@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+
+	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
+	"github.com/cohort-dev/cohort/schema"
 )
 
 // Mechanism is how a job's sums are released (docs/design.md §6.5). Each
@@ -26,6 +29,9 @@ type Mechanism interface {
 	// noise) into the sums that are released; it refuses sums no honest
 	// round yields.
 	Release(coords []int, sums []*big.Int) ([]*big.Int, error)
+	// Outputs computes the job's outputs from the released sums, which
+	// carry the noise of noising nodes.
+	Outputs(s *schema.Schema, coords []int, sums []*big.Int, outputs []*cohortv1.Output, noising int) ([]*cohortv1.OutputValue, error)
 }
 
 // ErrOutOfRange: combined sums a mechanism refuses as no honest round's.
@@ -56,6 +62,11 @@ func (Exact) Release(coords []int, sums []*big.Int) ([]*big.Int, error) {
 		out[i] = new(big.Int).Set(s)
 	}
 	return out, nil
+}
+
+// Outputs are the exact outputs (Release).
+func (Exact) Outputs(s *schema.Schema, coords []int, sums []*big.Int, outputs []*cohortv1.Output, _ int) ([]*cohortv1.OutputValue, error) {
+	return Release(s, coords, sums, outputs)
 }
 
 func sha256Sum(b []byte) [32]byte { return sha256.Sum256(b) }

@@ -71,6 +71,11 @@ type PeerRecord struct {
 	Cohort      uint64
 	State       PeerState
 	Partial     []byte // the partial released, nil before
+	// Buyer is the buyer the job is charged to; Noise this node's noise
+	// for it (EncodeNoise), drawn before the round and kept so that a
+	// retried round reuses it: a node draws its noise once per job.
+	Buyer string
+	Noise []byte
 }
 
 // PeerPrepare is the rule for MsgPrepare: given the stored record (nil if
@@ -81,7 +86,7 @@ type PeerRecord struct {
 func PeerPrepare(rec *PeerRecord, job RoundJob, coordinator uint32, set EligibleSet) (PeerRecord, error) {
 	if rec == nil {
 		return PeerRecord{JobID: job.ID, Coordinator: coordinator, DatasetID: job.DatasetID, SpecDigest: job.SpecDigest,
-			JobTime: job.Time, SetDigest: set.Digest, Cohort: set.Cohort, State: PeerPrepared}, nil
+			JobTime: job.Time, SetDigest: set.Digest, Cohort: set.Cohort, State: PeerPrepared, Buyer: job.Buyer}, nil
 	}
 	if err := sameJob(rec, job, coordinator); err != nil {
 		return PeerRecord{}, err
@@ -162,6 +167,9 @@ func sameJob(rec *PeerRecord, job RoundJob, coordinator uint32) error {
 	}
 	if rec.Coordinator != coordinator {
 		return refuse(ErrOtherJob, "job %s was prepared by node %d, not node %d", job.ID, rec.Coordinator, coordinator)
+	}
+	if rec.Buyer != job.Buyer {
+		return refuse(ErrOtherJob, "job %s was prepared for another buyer", job.ID)
 	}
 	return nil
 }

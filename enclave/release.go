@@ -52,45 +52,64 @@ var (
 // not adding up to the count) with schema.ErrInvalidSums; a statistic
 // refused by package stats is returned wrapped with the output's index
 // ("outputs[3]: …"). No output is returned beside an error. The inputs are
-// not modified.
+// not modified. Sums released with noise go to ReleaseNoisy instead.
 func Release(s *schema.Schema, coords []int, values []*big.Int, outputs []*cohortv1.Output) ([]*cohortv1.OutputValue, error) {
-	if s == nil {
-		return nil, errors.New("enclave: release: nil schema")
-	}
-	l := s.Layout()
-	if len(coords) != len(values) {
-		return nil, fmt.Errorf("enclave: release: %w: %d coordinates, %d values", ErrCoordinates, len(coords), len(values))
-	}
-	S := make([]*big.Int, l.Len)
-	for i, c := range coords {
-		switch {
-		case c < 0 || c >= l.Len:
-			return nil, fmt.Errorf("enclave: release: %w: coordinate %d out of range 0..%d", ErrCoordinates, c, l.Len-1)
-		case S[c] != nil:
-			return nil, fmt.Errorf("enclave: release: %w: coordinate %d (%s) given twice", ErrCoordinates, c, l.Name(c))
-		case values[i] == nil:
-			return nil, fmt.Errorf("enclave: release: %w: coordinate %d (%s) has no value", ErrCoordinates, c, l.Name(c))
-		}
-		S[c] = values[i]
-	}
-	needed, err := Coordinates(l, outputs)
+	l, S, err := gather(s, coords, values, outputs)
 	if err != nil {
-		return nil, fmt.Errorf("enclave: release: %w", err)
-	}
-	for _, c := range needed {
-		if S[c] == nil {
-			return nil, fmt.Errorf("enclave: release: %w: %d (%s)", ErrMissingCoordinate, c, l.Name(c))
-		}
+		return nil, err
 	}
 	sums, err := l.DecodePartial(S)
 	if err != nil {
 		return nil, fmt.Errorf("enclave: release: %w", err)
 	}
 	x := newFieldIndex(l)
+	return eachOutput(outputs, func(o *cohortv1.Output, v *cohortv1.OutputValue) error {
+		return x.compute(sums, o, v)
+	})
+}
+
+// gather checks the reconstructed coordinates against s's layout l and the
+// outputs and returns l and the coordinates as a vector of l.Len sums, nil
+// where a coordinate was not reconstructed.
+func gather(s *schema.Schema, coords []int, values []*big.Int, outputs []*cohortv1.Output) (schema.Layout, []*big.Int, error) {
+	if s == nil {
+		return schema.Layout{}, nil, errors.New("enclave: release: nil schema")
+	}
+	l := s.Layout()
+	if len(coords) != len(values) {
+		return l, nil, fmt.Errorf("enclave: release: %w: %d coordinates, %d values", ErrCoordinates, len(coords), len(values))
+	}
+	S := make([]*big.Int, l.Len)
+	for i, c := range coords {
+		switch {
+		case c < 0 || c >= l.Len:
+			return l, nil, fmt.Errorf("enclave: release: %w: coordinate %d out of range 0..%d", ErrCoordinates, c, l.Len-1)
+		case S[c] != nil:
+			return l, nil, fmt.Errorf("enclave: release: %w: coordinate %d (%s) given twice", ErrCoordinates, c, l.Name(c))
+		case values[i] == nil:
+			return l, nil, fmt.Errorf("enclave: release: %w: coordinate %d (%s) has no value", ErrCoordinates, c, l.Name(c))
+		}
+		S[c] = values[i]
+	}
+	needed, err := Coordinates(l, outputs)
+	if err != nil {
+		return l, nil, fmt.Errorf("enclave: release: %w", err)
+	}
+	for _, c := range needed {
+		if S[c] == nil {
+			return l, nil, fmt.Errorf("enclave: release: %w: %d (%s)", ErrMissingCoordinate, c, l.Name(c))
+		}
+	}
+	return l, S, nil
+}
+
+// eachOutput fills one OutputValue per output, in order, its kind and
+// label echoed, by fill; an error names the output's index.
+func eachOutput(outputs []*cohortv1.Output, fill func(*cohortv1.Output, *cohortv1.OutputValue) error) ([]*cohortv1.OutputValue, error) {
 	out := make([]*cohortv1.OutputValue, len(outputs))
 	for i, o := range outputs {
 		v := &cohortv1.OutputValue{Kind: o.GetKind(), Label: o.GetLabel()}
-		if err := x.compute(sums, o, v); err != nil {
+		if err := fill(o, v); err != nil {
 			return nil, fmt.Errorf("enclave: release: outputs[%d]: %w", i, err)
 		}
 		out[i] = v

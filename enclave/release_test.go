@@ -389,13 +389,7 @@ func FuzzRelease(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	p := newPlain(f, s, 40, 7)
-	var seed []byte
-	for _, c := range coords {
-		b := p.total[c].Bytes()
-		seed = append(seed, byte(len(b)))
-		seed = append(seed, b...)
-	}
+	seed := newPlain(f, s, 40, 7).fuzzSeed(coords)
 	f.Add(seed, uint8(0))
 	f.Add([]byte{1, 1}, uint8(1))
 	f.Add([]byte{}, uint8(2))
@@ -434,6 +428,18 @@ func FuzzRelease(f *testing.F) {
 			}
 		}
 	})
+}
+
+// fuzzSeed encodes the cohort's sums at coords as the fuzz targets read
+// them: each value's length in a byte, then its big-endian bytes.
+func (p *plain) fuzzSeed(coords []int) []byte {
+	var seed []byte
+	for _, c := range coords {
+		b := p.total[c].Bytes()
+		seed = append(seed, byte(len(b)))
+		seed = append(seed, b...)
+	}
+	return seed
 }
 
 func BenchmarkRelease(b *testing.B) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cohort-dev/cohort/attest"
+	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 )
 
 // This file holds the vocabulary of a job round shared by the coordinator
@@ -32,6 +33,7 @@ type RoundJob struct {
 	DatasetID  string
 	SpecDigest [32]byte
 	Time       time.Time // Unix seconds: the job time every node selects at
+	Buyer      string    // the buyer charged for it
 }
 
 // EligibleSet is a node's answer to MsgPrepare: the cohort it selected from
@@ -158,4 +160,5 @@ type NodeEvidence struct {
 	Partial          []byte // nil for a node outside the partial set
 	PartialDigest    [32]byte
 	PartialSignature Signature
+	Debit            *cohortv1.PrivacyDebit // its signed debit; nil for an exact release
 }

@@ -30,7 +30,7 @@ type roundNet struct {
 
 func newRoundNet(t *testing.T, k int) *roundNet {
 	t.Helper()
-	n := &roundNet{job: RoundJob{ID: "job-1", DatasetID: "ds", SpecDigest: sha256.Sum256([]byte("spec")), Time: time.Unix(1_800_000_000, 0)}}
+	n := &roundNet{job: RoundJob{ID: "job-1", DatasetID: "ds", SpecDigest: sha256.Sum256([]byte("spec")), Time: time.Unix(1_800_000_000, 0), Buyer: "lab"}}
 	for i := range k {
 		seed := sha256.Sum256([]byte(fmt.Sprintf("round test node %d", i)))
 		key := ed25519.NewKeyFromSeed(seed[:])
@@ -472,6 +472,8 @@ func TestPeerRules(t *testing.T) {
 	}
 	other := n.job
 	other.SpecDigest = digestOf("other spec")
+	otherBuyer := n.job
+	otherBuyer.Buyer = "someone-else"
 	cases := []struct {
 		name string
 		err  error
@@ -486,6 +488,8 @@ func TestPeerRules(t *testing.T) {
 		{"another spec at the partial", PeerPartial(&rec, other, 1, set.Digest, set, 3, 8, 2), ErrOtherJob},
 		{"another coordinator at the partial", PeerPartial(&rec, n.job, 0, set.Digest, set, 3, 8, 2), ErrOtherJob},
 		{"another coordinator at the prepare", func() error { _, err := PeerPrepare(&rec, n.job, 0, set); return err }(), ErrOtherJob},
+		{"another buyer at the prepare", func() error { _, err := PeerPrepare(&rec, otherBuyer, 1, set); return err }(), ErrOtherJob},
+		{"another buyer at the partial", PeerPartial(&rec, otherBuyer, 1, set.Digest, set, 3, 8, 2), ErrOtherJob},
 	}
 	for _, c := range cases {
 		var r *Refusal

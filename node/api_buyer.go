@@ -70,6 +70,10 @@ func (s *buyerService) SubmitJob(ctx context.Context, req *cohortv1.SubmitJobReq
 	if err := enclave.ValidateSpec(spec, ds.Schema, ds.Desc.GetBackend()); err != nil {
 		return nil, specStatus(err)
 	}
+	priv, err := jobPrivacy(ds, spec)
+	if err != nil {
+		return nil, err
+	}
 	enc, err := proto.MarshalOptions{Deterministic: true}.Marshal(spec)
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "spec: %v", err)
@@ -84,11 +88,22 @@ func (s *buyerService) SubmitJob(ctx context.Context, req *cohortv1.SubmitJobReq
 		State: int32(cohortv1.JobState_JOB_STATE_SUBMITTED), Coordinator: s.n.opts.Index,
 		SubmittedAt: now, UpdatedAt: now, Progress: "waiting to start",
 	}
-	// The cap and the insert are one step in the store, so concurrent
-	// submissions (on any replica sharing it) cannot pass it together.
-	existing, err := s.n.store.AdmitJob(ctx, j, store.JobLimit{Max: MaxActiveJobs, Active: activeStates()})
+	// The cap, the budget quote and the insert are one step in the store,
+	// so concurrent submissions (on any replica sharing it) cannot pass it
+	// together; a job the budget cannot pay is not stored.
+	var existing *store.Job
+	err = s.n.store.InTx(ctx, func(tx store.Tx) error {
+		var err error
+		if existing, err = tx.AdmitJob(ctx, j, store.JobLimit{Max: MaxActiveJobs, Active: activeStates()}); err != nil || existing != nil {
+			return err
+		}
+		return s.n.quote(ctx, tx, ds.Desc.GetId(), b.ID, priv)
+	})
 	if errors.Is(err, store.ErrLimit) {
 		return nil, status.Errorf(codes.ResourceExhausted, "buyer %q has %d active jobs on this node, the most allowed", b.ID, MaxActiveJobs)
+	}
+	if _, ok := status.FromError(err); ok && err != nil {
+		return nil, err
 	}
 	if err != nil {
 		return nil, s.n.internal("store job", err)
@@ -282,6 +297,9 @@ func jobProto(j *store.Job) (*cohortv1.Job, error) {
 		JobId: j.ID, Spec: spec, State: cohortv1.JobState(j.State), Reason: j.Reason, Coordinator: j.Coordinator,
 		EligibleRecords: j.EligibleRecords, CohortSize: j.CohortSize, SubmittedAt: j.SubmittedAt.Unix(),
 		UpdatedAt: j.UpdatedAt.Unix(), TranscriptId: j.TranscriptID, Progress: j.Progress,
+	}
+	if rho, err := enclave.SpecRho(spec); err == nil && !rho.IsZero() {
+		out.Rho = rho.String()
 	}
 	if len(j.Evidence) > 0 {
 		ev := new(cohortv1.JobEvidence)

@@ -23,6 +23,7 @@ import (
 	"github.com/cohort-dev/cohort/blob"
 	"github.com/cohort-dev/cohort/circuits/setup"
 	"github.com/cohort-dev/cohort/dataset"
+	"github.com/cohort-dev/cohort/enclave"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/schema"
 )
@@ -124,6 +125,16 @@ func (n *Node) createDataset(ctx context.Context, req *cohortv1.CreateDatasetReq
 		return nil, status.Error(codes.InvalidArgument, "beacon_source: required for a ceremony")
 	}
 
+	policy := req.GetPrivacy()
+	if policy == nil {
+		policy = enclave.DefaultPolicy()
+	}
+	if p, err := enclave.PolicyOf(policy); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "privacy: %v", err)
+	} else if p.Exact() && !req.GetInsecureDevSetup() {
+		return nil, status.Error(codes.InvalidArgument, "privacy: an exact release policy is for development only and needs insecure_dev_setup")
+	}
+
 	if _, err := n.store.GetDataset(ctx, s.ID); err == nil {
 		return nil, status.Errorf(codes.AlreadyExists, "dataset %q exists", s.ID)
 	}
@@ -145,7 +156,7 @@ func (n *Node) createDataset(ctx context.Context, req *cohortv1.CreateDatasetReq
 	} else if ds, err = dataset.New(s, nodes, depth, n.now()); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
-	ds.Desc.SetupKind = kind
+	ds.Desc.SetupKind, ds.Desc.Privacy = kind, proto.Clone(policy).(*cohortv1.PrivacyPolicy)
 	ccs, err := ds.CCS()
 	if err != nil {
 		return nil, n.internal("compile", err)

@@ -51,6 +51,7 @@ type selected struct {
 	rows   map[[32]byte]*store.Contribution // nullifier → row, cohort records only
 	at     time.Time                        // the job time it was selected at
 	ds     *dataset.Dataset                 // the dataset it was selected from
+	priv   enclave.Privacy                  // how the job is released under the dataset's policy
 }
 
 // dataset is the dataset s was selected from; nil for a nil s.
@@ -148,6 +149,10 @@ func (n *Node) peerSelect(ctx context.Context, jobID string, spec *cohortv1.JobS
 	if err := enclave.ValidateSpec(spec, ds.Schema, ds.Desc.GetBackend()); err != nil {
 		return nil, nil, status.Errorf(codes.InvalidArgument, "spec: %v", err)
 	}
+	priv, err := jobPrivacy(ds, spec)
+	if err != nil {
+		return nil, nil, err
+	}
 	at := time.Unix(jobTime, 0)
 	if d := n.now().Sub(at); d > MaxJobClockSkew || d < -MaxJobClockSkew {
 		return nil, nil, status.Errorf(codes.FailedPrecondition, "job time %s is more than %s from node %d's clock", at.UTC().Format(time.RFC3339), MaxJobClockSkew, n.opts.Index)
@@ -156,5 +161,6 @@ func (n *Node) peerSelect(ctx context.Context, jobID string, spec *cohortv1.JobS
 	if err != nil {
 		return nil, nil, err
 	}
+	sel.priv = priv
 	return ds, sel, nil
 }

@@ -279,8 +279,22 @@ func loadTestKeys(t testing.TB, k int) {
 	}
 }
 
-// installDataset puts the test dataset, READY, on every node directly.
+// installDataset puts the test dataset, READY, on every node directly,
+// with the exact release policy (development): the tests of the round
+// compare its outputs with the plaintext exactly. installDatasetWith
+// takes another policy.
 func (f *testFederation) installDataset(t testing.TB) *cohortv1.DatasetDescriptor {
+	t.Helper()
+	return f.installDatasetWith(t, exactPolicy())
+}
+
+// exactPolicy is the development policy that releases exact sums.
+func exactPolicy() *cohortv1.PrivacyPolicy {
+	return &cohortv1.PrivacyPolicy{Mechanism: cohortv1.ReleaseMechanism_RELEASE_MECHANISM_EXACT_INSECURE_DEV}
+}
+
+// installDatasetWith is installDataset under the privacy policy p.
+func (f *testFederation) installDatasetWith(t testing.TB, p *cohortv1.PrivacyPolicy) *cohortv1.DatasetDescriptor {
 	t.Helper()
 	loadTestKeys(t, len(f.nodes))
 	nodes := make([]dataset.Node, len(f.nodes))
@@ -292,7 +306,7 @@ func (f *testFederation) installDataset(t testing.TB) *cohortv1.DatasetDescripto
 	if err != nil {
 		t.Fatal(err)
 	}
-	ds.Desc.SetupKind = cohortv1.SetupKind_SETUP_KIND_INSECURE_DEV
+	ds.Desc.SetupKind, ds.Desc.Privacy = cohortv1.SetupKind_SETUP_KIND_INSECURE_DEV, p
 	ctx := context.Background()
 	var final *cohortv1.DatasetDescriptor
 	for _, tn := range f.nodes {

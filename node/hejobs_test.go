@@ -59,6 +59,7 @@ func newHEFixture(t *testing.T) *heFixture {
 		HeThreshold:      2,
 		HeSmudgingBits:   40,
 		HeParamSet:       string(he.BGVTestN8),
+		Privacy:          exactPolicy(),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,10 +1,12 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"math/big"
 	"slices"
 
 	"google.golang.org/grpc/codes"
@@ -47,16 +49,22 @@ func roundJob(jobID, datasetID string, spec *cohortv1.JobSpec, sel *selected) (e
 	return enclave.RoundJob{ID: jobID, DatasetID: datasetID, SpecDigest: sd, Time: sel.at}, nil
 }
 
-// prepareJob selects the job's cohort, records it and signs its digest.
+// prepareJob selects the job's cohort, records it with the buyer the job
+// is charged to and this node's noise for it (drawn now, once per job,
+// before the round releases anything), and signs the cohort's digest.
 func (n *Node) prepareJob(ctx context.Context, from uint32, req *cohortv1.PrepareJobRequest) (*cohortv1.PrepareJobResponse, *selected, error) {
 	ds, sel, err := n.peerSelect(ctx, req.GetJobId(), req.GetSpec(), req.GetJobTime())
 	if err != nil {
 		return nil, nil, err
 	}
+	if !sel.priv.Rho.IsZero() && req.GetBuyerId() == "" {
+		return nil, nil, status.Error(codes.InvalidArgument, "buyer_id: required for a job that spends privacy budget")
+	}
 	job, err := roundJob(req.GetJobId(), ds.Desc.GetId(), req.GetSpec(), sel)
 	if err != nil {
 		return nil, nil, n.internal("spec digest", err)
 	}
+	job.Buyer = req.GetBuyerId()
 	set := sel.eligible()
 	rec, err := n.peerRecord(ctx, job.ID)
 	if err != nil {
@@ -65,6 +73,11 @@ func (n *Node) prepareJob(ctx context.Context, from uint32, req *cohortv1.Prepar
 	next, err := enclave.PeerPrepare(rec, job, from, set)
 	if err != nil {
 		return nil, nil, peerRefusal(err)
+	}
+	if next.Noise == nil {
+		if next.Noise, err = drawNoise(sel.priv); err != nil {
+			return nil, nil, n.internal("draw release noise", err)
+		}
 	}
 	if err := n.savePeerRecord(ctx, rec, next); err != nil {
 		return nil, nil, err
@@ -99,6 +112,9 @@ func (n *Node) computePartial(ctx context.Context, from uint32, req *cohortv1.Co
 	if err != nil {
 		return nil, err
 	}
+	if rec != nil {
+		job.Buyer = rec.Buyer // bound when the job was prepared here
+	}
 	min := enclave.EffectiveMinimum(req.GetSpec(), ds.Schema)
 	if err := enclave.PeerPartial(rec, job, from, [32]byte(req.GetSetDigest()), sel.eligible(), min, ds.Schema.MaxCohort, n.opts.Index); err != nil {
 		return nil, peerRefusal(err)
@@ -114,7 +130,11 @@ func (n *Node) computePartial(ctx context.Context, from uint32, req *cohortv1.Co
 	if !slices.Contains(set, n.opts.Index) {
 		return nil, status.Errorf(codes.InvalidArgument, "node %d is not in the decryption set %v", n.opts.Index, set)
 	}
-	var enc []byte
+	charge := enclave.Charge{JobID: job.ID, DatasetID: job.DatasetID, Buyer: rec.Buyer, Privacy: sel.priv}
+	var (
+		enc   []byte
+		debit *cohortv1.PrivacyDebit
+	)
 	if rec.State == enclave.PeerReleased {
 		released, err := be.PartialSetOf(rec.Partial)
 		if err != nil {
@@ -123,30 +143,37 @@ func (n *Node) computePartial(ctx context.Context, from uint32, req *cohortv1.Co
 		if enc, err = enclave.PeerRepeat(*rec, released, set, n.opts.Index); err != nil {
 			return nil, peerRefusal(err)
 		}
+		if !charge.Rho.IsZero() {
+			_, entries, err := n.store.PrivacyDebitOf(ctx, job.ID)
+			if err != nil {
+				return nil, n.internal("read privacy debit", err)
+			}
+			debit = n.debitProto(charge, entries)
+		}
 	} else {
-		if enc, err = n.partial(ctx, be, ds, sel, job, coords, set); err != nil {
+		noise, err := recordNoise(rec, sel.priv)
+		if err != nil {
+			return nil, status.Errorf(codes.FailedPrecondition, "job %s on node %d: %v", job.ID, n.opts.Index, err)
+		}
+		if enc, err = n.partial(ctx, be, ds, sel, job, coords, set, noise); err != nil {
 			return nil, err
 		}
 		next, err := enclave.PeerRelease(*rec, enc)
 		if err != nil {
 			return nil, peerRefusal(err)
 		}
-		if err := n.savePeerRecord(ctx, rec, next); err != nil {
+		if debit, err = n.release(ctx, charge, rec, next); err != nil {
 			return nil, err
 		}
 	}
 	st := enclave.PartialStatement(job.ID, sel.digest, coords, enc, n.opts.Index)
 	n.log.Info("partial released", "job", job.ID, "cohort", sel.sel.Cohort(), "coordinates", len(coords), "partial_set", fmt.Sprint(set))
-	return &cohortv1.ComputePartialResponse{Coordinates: st.Coordinates, Partial: enc, Signature: n.sign(st.Message())}, nil
+	return &cohortv1.ComputePartialResponse{Coordinates: st.Coordinates, Partial: enc, Signature: n.sign(st.Message()), Debit: debit}, nil
 }
 
-// partial computes this node's partial over its cohort, with the release
-// mechanism's noise (drawn here, before anything is computed).
-func (n *Node) partial(ctx context.Context, be backend.Backend, ds *dataset.Dataset, sel *selected, job enclave.RoundJob, coords []int, set []uint32) ([]byte, error) {
-	noise, err := enclave.Exact{}.Noise(coords)
-	if err != nil {
-		return nil, n.internal("release noise", err)
-	}
+// partial computes this node's partial over its cohort with its noise
+// for the job (nil for none), drawn when the job was prepared.
+func (n *Node) partial(ctx context.Context, be backend.Backend, ds *dataset.Dataset, sel *selected, job enclave.RoundJob, coords []int, set []uint32, noise []*big.Int) ([]byte, error) {
 	enc, err := be.Partial(ctx, backend.PartialInput{
 		JobID: job.ID, Stored: sel.stored(), Cohort: sel.sel.Cohort(), Coords: coords, PartialSet: set, Noise: noise,
 	}, nodeParty{n: n, ds: ds})
@@ -157,6 +184,47 @@ func (n *Node) partial(ctx context.Context, be backend.Backend, ds *dataset.Data
 		return nil, n.internal("partial", err)
 	}
 	return enc, nil
+}
+
+// recordNoise is the noise this node drew for the job when it prepared
+// it, at the job's coordinates; nil for an exact release.
+func recordNoise(rec *enclave.PeerRecord, p enclave.Privacy) ([]*big.Int, error) {
+	if p.Rho.IsZero() {
+		return nil, nil
+	}
+	if rec.Noise == nil {
+		return nil, errors.New("no noise was drawn when the job was prepared; it must be prepared again")
+	}
+	return enclave.DecodeNoise(rec.Noise, len(p.Coords))
+}
+
+// release records that this node released its partial (next over rec)
+// and, for a release that spends privacy budget, debits its ledger in the
+// same transaction: both or neither. It returns the signed debit (nil for
+// an exact release); a debit beyond the ledger is FailedPrecondition and
+// releases nothing.
+func (n *Node) release(ctx context.Context, c enclave.Charge, rec *enclave.PeerRecord, next enclave.PeerRecord) (*cohortv1.PrivacyDebit, error) {
+	if c.Rho.IsZero() {
+		return nil, n.savePeerRecord(ctx, rec, next)
+	}
+	var entries []store.LedgerEntry
+	err := n.store.InTx(ctx, func(tx store.Tx) error {
+		var err error
+		if entries, err = tx.DebitPrivacy(ctx, ledgerDebit(c, store.PrivacyDebit{At: n.now()})); err != nil {
+			return err
+		}
+		return n.writePeerRecord(ctx, tx, rec, next)
+	})
+	switch {
+	case errors.Is(err, store.ErrOverspend):
+		n.log.Warn("partial refused: privacy budget", "job", c.JobID, "error", err)
+		return nil, n.overspendStatus(c.JobID, err)
+	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrAlreadyExists):
+		return nil, status.Errorf(codes.Aborted, "job %s changed on node %d while this request ran; try again", c.JobID, n.opts.Index)
+	case err != nil:
+		return nil, n.internal("record released partial", err)
+	}
+	return n.debitProto(c, entries), nil
 }
 
 // peerRecord reads this node's record of a job, nil if it has none.
@@ -170,32 +238,41 @@ func (n *Node) peerRecord(ctx context.Context, jobID string) (*enclave.PeerRecor
 	}
 	return &enclave.PeerRecord{
 		JobID: p.JobID, Coordinator: p.Coordinator, DatasetID: p.DatasetID, SpecDigest: p.SpecDigest, JobTime: p.JobTime,
-		SetDigest: p.SetDigest, Cohort: p.Cohort, State: enclave.PeerState(p.State), Partial: p.Partial,
+		SetDigest: p.SetDigest, Cohort: p.Cohort, State: enclave.PeerState(p.State), Partial: p.Partial, Buyer: p.Buyer, Noise: p.Noise,
 	}, nil
 }
 
 // savePeerRecord persists next over prev (nil: a new record); a record
 // another request changed first is Aborted, to be retried.
 func (n *Node) savePeerRecord(ctx context.Context, prev *enclave.PeerRecord, next enclave.PeerRecord) error {
-	now := n.now()
-	row := store.PeerJob{
-		JobID: next.JobID, Coordinator: next.Coordinator, DatasetID: next.DatasetID, SpecDigest: next.SpecDigest, JobTime: next.JobTime,
-		SetDigest: next.SetDigest, Cohort: next.Cohort, State: store.PeerJobState(next.State), Partial: next.Partial, CreatedAt: now, UpdatedAt: now,
-	}
-	var err error
-	if prev == nil {
-		var existing *store.PeerJob
-		if existing, err = n.store.PutPeerJob(ctx, row); err == nil && existing != nil {
-			err = store.ErrConflict
-		}
-	} else if prev.State != next.State || prev.SetDigest != next.SetDigest || prev.Cohort != next.Cohort {
-		err = n.store.UpdatePeerJob(ctx, row, store.PeerJobState(prev.State))
-	}
+	err := n.writePeerRecord(ctx, n.store, prev, next)
 	if errors.Is(err, store.ErrConflict) {
 		return status.Errorf(codes.Aborted, "job %s changed on node %d while this request ran; try again", next.JobID, n.opts.Index)
 	}
 	if err != nil {
 		return n.internal("record peer job", err)
+	}
+	return nil
+}
+
+// writePeerRecord writes next over prev in q; ErrConflict when the stored
+// record is no longer prev.
+func (n *Node) writePeerRecord(ctx context.Context, q store.Tx, prev *enclave.PeerRecord, next enclave.PeerRecord) error {
+	now := n.now()
+	row := store.PeerJob{
+		JobID: next.JobID, Coordinator: next.Coordinator, DatasetID: next.DatasetID, SpecDigest: next.SpecDigest, JobTime: next.JobTime,
+		SetDigest: next.SetDigest, Cohort: next.Cohort, State: store.PeerJobState(next.State), Partial: next.Partial,
+		Buyer: next.Buyer, Noise: next.Noise, CreatedAt: now, UpdatedAt: now,
+	}
+	if prev == nil {
+		existing, err := q.PutPeerJob(ctx, row)
+		if err == nil && existing != nil {
+			err = store.ErrConflict
+		}
+		return err
+	}
+	if prev.State != next.State || prev.SetDigest != next.SetDigest || prev.Cohort != next.Cohort || !bytes.Equal(prev.Noise, next.Noise) {
+		return q.UpdatePeerJob(ctx, row, store.PeerJobState(prev.State))
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"math"
@@ -40,6 +41,8 @@ type jobRun struct {
 	c    *enclave.Coordinator
 
 	coords []int
+	priv   enclave.Privacy // how the job is released under its dataset's policy
+	mech   enclave.Mechanism
 
 	events     chan enclave.Event
 	own        *selected // this node's cohort, from its latest answer to MsgPrepare
@@ -94,7 +97,7 @@ func (r *jobRun) run(ctx context.Context) {
 // a READY dataset, a spec that checks against it — and starts the round;
 // a refusal ends the job through the same machine.
 func (r *jobRun) begin(ctx context.Context) (enclave.Ready, error) {
-	r.rj = enclave.RoundJob{ID: r.job.ID, DatasetID: r.job.DatasetID, Time: r.job.SubmittedAt}
+	r.rj = enclave.RoundJob{ID: r.job.ID, DatasetID: r.job.DatasetID, Time: r.job.SubmittedAt, Buyer: r.job.Buyer}
 	abort := func(st cohortv1.JobState, format string, args ...any) (enclave.Ready, error) {
 		c, err := enclave.NewCoordinator(r.config(nil, nil))
 		if err != nil {
@@ -128,6 +131,12 @@ func (r *jobRun) begin(ctx context.Context) (enclave.Ready, error) {
 		return abort(cohortv1.JobState_JOB_STATE_REJECTED, "outputs: %v", err)
 	}
 	r.coords = coords
+	if r.priv, err = jobPrivacy(r.ds, r.spec); err != nil {
+		return abort(cohortv1.JobState_JOB_STATE_REJECTED, "%s", status.Convert(err).Message())
+	}
+	if r.mech, err = r.priv.Mechanism(rand.Reader); err != nil {
+		return abort(cohortv1.JobState_JOB_STATE_FAILED, "release mechanism: %v", err)
+	}
 	c, err := enclave.NewCoordinator(r.config(coords, r.be))
 	if err != nil {
 		return enclave.Ready{}, err
@@ -145,6 +154,8 @@ func (r *jobRun) config(coords []int, be backend.Backend) enclave.CoordinatorCon
 		Quorum: enclave.Quorum{Backend: "none", Need: len(r.n.opts.Members), Partial: "partial"},
 	}
 	if be != nil {
+		cfg.Mechanism = r.mech
+		cfg.Charge = enclave.Charge{JobID: r.job.ID, DatasetID: r.job.DatasetID, Buyer: r.job.Buyer, Privacy: r.priv}
 		cfg.Quorum, cfg.Schema = be.Quorum(), r.ds.Schema
 		cfg.MinCohort = enclave.EffectiveMinimum(r.spec, r.ds.Schema)
 		cfg.MaxCohort = r.ds.Schema.MaxCohort
@@ -263,7 +274,7 @@ func (r *jobRun) deliver(ctx context.Context, m enclave.Message) enclave.Event {
 	self := m.To == r.n.opts.Index
 	switch m.Kind {
 	case enclave.MsgPrepare:
-		req := &cohortv1.PrepareJobRequest{JobId: r.job.ID, Spec: r.spec, JobTime: r.rj.Time.Unix()}
+		req := &cohortv1.PrepareJobRequest{JobId: r.job.ID, Spec: r.spec, JobTime: r.rj.Time.Unix(), BuyerId: r.job.Buyer}
 		var (
 			resp *cohortv1.PrepareJobResponse
 			sel  *selected
@@ -306,7 +317,8 @@ func (r *jobRun) deliver(ctx context.Context, m enclave.Message) enclave.Event {
 		if err != nil {
 			return no(err)
 		}
-		return enclave.PartialReply{From: m.To, Coordinates: resp.GetCoordinates(), Partial: resp.GetPartial(), Sig: signatureOf(resp.GetSignature())}
+		return enclave.PartialReply{From: m.To, Coordinates: resp.GetCoordinates(), Partial: resp.GetPartial(), Sig: signatureOf(resp.GetSignature()),
+			Debit: resp.GetDebit()}
 	case enclave.MsgSign:
 		if self {
 			// The coordinator built the transcript from what it holds.
@@ -352,14 +364,15 @@ func (r *jobRun) evidence(out *enclave.Outcome) *cohortv1.JobEvidence {
 		}}
 		if e.Partial != nil {
 			ne.Partial, ne.PartialDigest, ne.PartialSignature = e.Partial, e.PartialDigest[:], signatureProto(e.PartialSignature)
+			ne.Debit = e.Debit
 		}
 		ev.Nodes = append(ev.Nodes, ne)
 	}
 	if out != nil {
 		ev.Coordinates = make([]uint32, len(out.Coords))
-		ev.Sums = make([][]byte, len(out.Sums))
+		ev.ReleasedSums = make([]string, len(out.Sums))
 		for i := range out.Coords {
-			ev.Coordinates[i], ev.Sums[i] = uint32(out.Coords[i]), out.Sums[i].Bytes()
+			ev.Coordinates[i], ev.ReleasedSums[i] = uint32(out.Coords[i]), out.Sums[i].String()
 		}
 	}
 	return ev
@@ -373,7 +386,7 @@ func (r *jobRun) result(out *enclave.Outcome) *cohortv1.Result {
 	}
 	return &cohortv1.Result{
 		JobId: r.job.ID, CohortSize: out.Cohort, Outputs: out.Outputs, ReleasedAt: r.releasedAt.Unix(),
-		DatasetId: r.ds.Desc.GetId(), Backend: b,
+		DatasetId: r.ds.Desc.GetId(), Backend: b, Release: releaseInfo(r.priv, r.ds.Schema.Layout(), len(out.PartialSet)),
 	}
 }
 
@@ -407,7 +420,7 @@ func (r *jobRun) buildTranscript(ctx context.Context, out *enclave.Outcome) (enc
 	t, err := audit.Build(audit.BuildInput{
 		JobID: r.job.ID, Coordinator: n.opts.Index, Spec: r.spec, Descriptor: r.ds.Desc, Records: recs,
 		Evidence: ev, Partials: partials, Result: r.result(out), Roots: roots,
-		DecryptionSet: r.be.DecryptionSet(out.PartialSet), Aggregate: agg,
+		DecryptionSet: r.be.DecryptionSet(out.PartialSet), Aggregate: agg, Buyer: r.job.Buyer,
 	})
 	if err != nil {
 		return enclave.TranscriptBuilt{}, fmt.Errorf("build transcript: %w", err)

@@ -33,7 +33,21 @@ type JobResult struct {
 //	covariance, correlation     fields, matrix [[…], …]
 //	linear/logistic_regression  target, features, intercept, coefficients, r2
 //
-// All numbers are JSON numbers. Jobs without a result are left out. The
+// A result released with noise (docs/design.md §6.7) adds, after those,
+// each value's standard error and confidence interval [low, high]:
+//
+//	sum, mean, variance, stddev standard_error, interval
+//	histogram                   standard_errors {value: se}, intervals {value: [low, high]}
+//	covariance, correlation     standard_errors [[…]], intervals [[[low, high], …], …]
+//	linear/logistic_regression  intercept_standard_error, intercept_interval,
+//	                            coefficient_standard_errors, coefficient_intervals
+//
+// and a job whose result says how it was released ends with "release":
+// {"mechanism" ("discrete_gaussian", "exact_insecure_dev"), "rho" (the ρ
+// charged per epoch, an exact fraction as a string), "noising_nodes",
+// "confidence", "sums": [{"coordinate", "name", "node_variance",
+// "stddev"}]}. A result without them renders exactly as before. All
+// numbers are JSON numbers. Jobs without a result are left out. The
 // format is what README.md documents for the demo's results.json, which
 // other tools read: it changes only with that documentation. An output
 // without the value its kind needs (a scalar without its field in the
@@ -57,13 +71,17 @@ func ResultsJSON(datasetID string, jobs []JobResult) ([]byte, error) {
 			}
 			outs = append(outs, o)
 		}
-		list = append(list, jsonObject{
+		job := jsonObject{
 			{"job_id", j.Job.GetJobId()},
 			{"status", enumName(j.Job.GetState().String(), "JOB_STATE_")},
 			{"backend", strings.ToLower(enumName(j.Result.GetBackend().String(), "BACKEND_"))},
 			{"cohort", j.Result.GetCohortSize()},
 			{"outputs", outs},
-		})
+		}
+		if ri := j.Result.GetRelease(); ri != nil {
+			job = append(job, jsonMember{"release", releaseJSON(ri)})
+		}
+		list = append(list, job)
 	}
 	doc := jsonObject{{"dataset", datasetID}, {"jobs", list}}
 	raw, err := json.MarshalIndent(doc, "", "  ")
@@ -87,33 +105,89 @@ func outputJSON(spec *cohortv1.Output, v *cohortv1.OutputValue) (jsonObject, err
 			o = append(o, jsonMember{"field", spec.GetFields()[0]})
 		}
 		o = append(o, jsonMember{"value", x.Scalar.GetValue()})
+		if iv := x.Scalar.GetInterval(); iv != nil {
+			o = append(o, jsonMember{"standard_error", iv.GetStandardError()}, jsonMember{"interval", bounds(iv)})
+		}
 	case *cohortv1.OutputValue_Histogram:
-		counts := jsonObject{}
+		counts, ses, ivs := jsonObject{}, jsonObject{}, jsonObject{}
 		for _, b := range x.Histogram.GetBins() {
 			counts = append(counts, jsonMember{b.GetValue(), b.GetCount()})
+			if iv := b.GetInterval(); iv != nil {
+				ses = append(ses, jsonMember{b.GetValue(), iv.GetStandardError()})
+				ivs = append(ivs, jsonMember{b.GetValue(), bounds(iv)})
+			}
 		}
 		o = append(o, jsonMember{"field", x.Histogram.GetField()}, jsonMember{"counts", counts})
+		if len(ivs) > 0 {
+			o = append(o, jsonMember{"standard_errors", ses}, jsonMember{"intervals", ivs})
+		}
 	case *cohortv1.OutputValue_Matrix:
 		fs := x.Matrix.GetFields()
 		if len(x.Matrix.GetEntries()) != len(fs)*len(fs) {
 			return nil, fmt.Errorf("%d entries for %d fields", len(x.Matrix.GetEntries()), len(fs))
 		}
 		rows := make([][]float64, len(fs))
+		ses := make([][]float64, len(fs))
+		ivs := make([][][2]float64, len(fs))
+		noisy := false
 		for i := range rows {
 			rows[i] = make([]float64, len(fs))
+			ses[i] = make([]float64, len(fs))
+			ivs[i] = make([][2]float64, len(fs))
 			for j := range rows[i] {
-				rows[i][j] = x.Matrix.GetEntries()[i*len(fs)+j].GetValue()
+				e := x.Matrix.GetEntries()[i*len(fs)+j]
+				rows[i][j] = e.GetValue()
+				if iv := e.GetInterval(); iv != nil {
+					ses[i][j], ivs[i][j], noisy = iv.GetStandardError(), bounds(iv), true
+				}
 			}
 		}
 		o = append(o, jsonMember{"fields", fs}, jsonMember{"matrix", rows})
+		if noisy {
+			o = append(o, jsonMember{"standard_errors", ses}, jsonMember{"intervals", ivs})
+		}
 	case *cohortv1.OutputValue_Regression:
 		r := x.Regression
 		o = append(o, jsonMember{"target", r.GetTarget()}, jsonMember{"features", r.GetFeatures()},
 			jsonMember{"intercept", r.GetIntercept()}, jsonMember{"coefficients", r.GetCoefficients()}, jsonMember{"r2", r.GetR2()})
+		if iv := r.GetInterceptInterval(); iv != nil {
+			o = append(o, jsonMember{"intercept_standard_error", iv.GetStandardError()}, jsonMember{"intercept_interval", bounds(iv)})
+		}
+		if civs := r.GetCoefficientIntervals(); len(civs) > 0 {
+			ses, ivs := make([]float64, len(civs)), make([][2]float64, len(civs))
+			for j, iv := range civs {
+				ses[j], ivs[j] = iv.GetStandardError(), bounds(iv)
+			}
+			o = append(o, jsonMember{"coefficient_standard_errors", ses}, jsonMember{"coefficient_intervals", ivs})
+		}
 	default:
 		return nil, fmt.Errorf("%s without a value", kind)
 	}
 	return o, nil
+}
+
+// bounds is an interval as [low, high].
+func bounds(iv *cohortv1.Interval) [2]float64 { return [2]float64{iv.GetLow(), iv.GetHigh()} }
+
+// releaseJSON is how a result was released, in the results document's
+// shape.
+func releaseJSON(ri *cohortv1.ReleaseInfo) jsonObject {
+	sums := make([]jsonObject, 0, len(ri.GetSums()))
+	for _, n := range ri.GetSums() {
+		sums = append(sums, jsonObject{
+			{"coordinate", n.GetCoordinate()},
+			{"name", n.GetName()},
+			{"node_variance", n.GetNodeVariance()},
+			{"stddev", n.GetStddev()},
+		})
+	}
+	return jsonObject{
+		{"mechanism", strings.ToLower(enumName(ri.GetMechanism().String(), "RELEASE_MECHANISM_"))},
+		{"rho", ri.GetRho()},
+		{"noising_nodes", ri.GetNoisingNodes()},
+		{"confidence", ri.GetConfidence()},
+		{"sums", sums},
+	}
 }
 
 // jsonObject is a JSON object that keeps its members in the order given.

@@ -119,3 +119,40 @@ func TestResultsJSONRefusesMalformed(t *testing.T) {
 		}
 	}
 }
+
+// TestResultsJSONNoisyGolden: a noisy result adds each value's standard
+// error and interval and the release to the document's shape
+// (testdata/results-noisy.json), and nothing else changes.
+func TestResultsJSONNoisyGolden(t *testing.T) {
+	r, spec := noisyResult()
+	job := JobResult{Job: &cohortv1.Job{JobId: "job-3", State: cohortv1.JobState_JOB_STATE_DONE, Spec: spec}, Result: r}
+	got, err := ResultsJSON("fitness-2026", []JobResult{job})
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "results-noisy.json", got)
+	var doc struct {
+		Jobs []struct {
+			Outputs []map[string]any `json:"outputs"`
+			Release struct {
+				Mechanism string  `json:"mechanism"`
+				Rho       string  `json:"rho"`
+				Sums      []any   `json:"sums"`
+				Conf      float64 `json:"confidence"`
+			} `json:"release"`
+		} `json:"jobs"`
+	}
+	if err := json.Unmarshal(got, &doc); err != nil {
+		t.Fatal(err)
+	}
+	j := doc.Jobs[0]
+	if j.Release.Mechanism != "discrete_gaussian" || j.Release.Rho != "1/20" || len(j.Release.Sums) != 5 || j.Release.Conf != 0.95 {
+		t.Errorf("release %+v", j.Release)
+	}
+	if _, ok := j.Outputs[0]["interval"]; ok {
+		t.Error("the exact count has an interval")
+	}
+	if iv, ok := j.Outputs[1]["interval"].([]any); !ok || len(iv) != 2 || iv[0] != 45.17377 {
+		t.Errorf("mean interval %v", j.Outputs[1]["interval"])
+	}
+}

@@ -141,3 +141,99 @@ func TestFloat(t *testing.T) {
 		}
 	}
 }
+
+// noisyResult is a result released with noise: the count exact, every
+// other value with its interval, and how it was released.
+func noisyResult() (*cohortv1.Result, *cohortv1.JobSpec) {
+	iv := func(se, low, high float64) *cohortv1.Interval {
+		return &cohortv1.Interval{StandardError: se, Low: low, High: high}
+	}
+	num := func(v float64, i *cohortv1.Interval) *cohortv1.Number { return &cohortv1.Number{Value: v, Interval: i} }
+	r := &cohortv1.Result{
+		JobId: "job-3", DatasetId: "fitness-2026", Backend: cohortv1.Backend_BACKEND_MPC, CohortSize: 44, TranscriptId: "tr-3", ReleasedAt: 1_800_000_000,
+		Release: &cohortv1.ReleaseInfo{
+			Mechanism: cohortv1.ReleaseMechanism_RELEASE_MECHANISM_DISCRETE_GAUSSIAN, Rho: "1/20", NoisingNodes: 3, Confidence: 0.95,
+			Sums: []*cohortv1.SumNoise{
+				{Coordinate: 0, Name: "count"},
+				{Coordinate: 1, Name: "sum of age", NodeVariance: "6724", Stddev: 142.02},
+				{Coordinate: 6, Name: "sum of region=north", NodeVariance: "4", Stddev: 3.4641016151377544},
+				{Coordinate: 7, Name: "sum of region=south", NodeVariance: "4", Stddev: 3.4641016151377544},
+				{Coordinate: 10, Name: "sum of age*age", NodeVariance: "45212176", Stddev: 11646.2},
+			},
+		},
+		Outputs: []*cohortv1.OutputValue{
+			{Kind: cohortv1.OutputKind_OUTPUT_KIND_COUNT, Value: &cohortv1.OutputValue_Scalar{Scalar: &cohortv1.Number{Value: 44, Exact: "44"}}},
+			{Kind: cohortv1.OutputKind_OUTPUT_KIND_MEAN, Label: "average age", Value: &cohortv1.OutputValue_Scalar{Scalar: num(51.5, iv(3.2277272727272727, 45.17377, 57.82623))}},
+			{Kind: cohortv1.OutputKind_OUTPUT_KIND_VARIANCE, Value: &cohortv1.OutputValue_Scalar{Scalar: num(180.25, iv(270.8, 0, 711.0))}},
+			{Kind: cohortv1.OutputKind_OUTPUT_KIND_HISTOGRAM, Value: &cohortv1.OutputValue_Histogram{Histogram: &cohortv1.Histogram{Field: "region", Bins: []*cohortv1.HistogramBin{
+				{Value: "north", Count: 0, Interval: iv(3.4641016151377544, 0, 6.789)},
+				{Value: "south", Count: 37, Interval: iv(3.4641016151377544, 30.21, 43.79)}}}}},
+			{Kind: cohortv1.OutputKind_OUTPUT_KIND_CORRELATION, Value: &cohortv1.OutputValue_Matrix{Matrix: &cohortv1.Matrix{Fields: []string{"age", "resting_hr"},
+				Entries: []*cohortv1.Number{num(1, iv(0, 1, 1)), num(-0.25, iv(0.125, -0.495, 0)), num(-0.25, iv(0.125, -0.495, 0)), num(1, iv(0, 1, 1))}}}},
+			{Kind: cohortv1.OutputKind_OUTPUT_KIND_LINEAR_REGRESSION, Value: &cohortv1.OutputValue_Regression{Regression: &cohortv1.Regression{
+				Target: "resting_hr", Features: []string{"age"}, Intercept: 60.5, Coefficients: []float64{0.125}, R2: 0.5,
+				InterceptInterval: iv(4, 52.66, 68.34), CoefficientIntervals: []*cohortv1.Interval{iv(0.05, 0.027, 0.223)}}}},
+		},
+	}
+	spec := &cohortv1.JobSpec{Outputs: []*cohortv1.Output{
+		{Kind: cohortv1.OutputKind_OUTPUT_KIND_COUNT},
+		{Kind: cohortv1.OutputKind_OUTPUT_KIND_MEAN, Fields: []string{"age"}, Label: "average age"},
+		{Kind: cohortv1.OutputKind_OUTPUT_KIND_VARIANCE, Fields: []string{"age"}},
+		{Kind: cohortv1.OutputKind_OUTPUT_KIND_HISTOGRAM, Fields: []string{"region"}},
+		{Kind: cohortv1.OutputKind_OUTPUT_KIND_CORRELATION, Fields: []string{"age", "resting_hr"}},
+		{Kind: cohortv1.OutputKind_OUTPUT_KIND_LINEAR_REGRESSION, Target: "resting_hr", Features: []string{"age"}},
+	}}
+	return r, spec
+}
+
+// TestResultNoisyGolden: a noisy result shows how it was released and each
+// value's standard error and interval (testdata/result-noisy.txt).
+func TestResultNoisyGolden(t *testing.T) {
+	r, spec := noisyResult()
+	var out bytes.Buffer
+	if err := Result(&out, r, spec); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "result-noisy.txt", out.Bytes())
+	for _, want := range []string{
+		"release DISCRETE_GAUSSIAN, ρ = 1/20 charged per epoch, noise from 3 nodes, intervals at 95% confidence",
+		"[45.17377, 57.82623]",
+		"95% intervals:",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+}
+
+// golden compares got with testdata/file; with COHORT_UPDATE_GOLDEN=1 it
+// writes the file instead.
+func golden(t *testing.T, file string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", file)
+	if os.Getenv("COHORT_UPDATE_GOLDEN") == "1" {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s: got\n%s\nwant\n%s", file, got, want)
+	}
+}
+
+// An exact result says so, with a warning, before its values.
+func TestResultExactWarning(t *testing.T) {
+	r := &cohortv1.Result{JobId: "job-1", DatasetId: "fitness", CohortSize: 3,
+		Release: &cohortv1.ReleaseInfo{Mechanism: cohortv1.ReleaseMechanism_RELEASE_MECHANISM_EXACT_INSECURE_DEV}}
+	var b strings.Builder
+	if err := Result(&b, r, &cohortv1.JobSpec{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "release EXACT_INSECURE_DEV: WARNING no noise") {
+		t.Errorf("exact result printed without its warning:\n%s", b.String())
+	}
+}

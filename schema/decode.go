@@ -51,7 +51,7 @@ func (s *Sums) CrossOf(a, b string) (*big.Rat, bool) {
 // coordinate above n times its bound, or a category whose counts do not add
 // up to n. The inputs are not retained or modified.
 func (l Layout) Decode(S []*big.Int) (*Sums, error) {
-	return l.decode(S, false)
+	return l.decode(S, false, true)
 }
 
 // DecodePartial is Decode for a sum of which only some coordinates were
@@ -65,13 +65,26 @@ func (l Layout) Decode(S []*big.Int) (*Sums, error) {
 // checked as by Decode. Every refusal wraps ErrInvalidSums. With every
 // coordinate present, DecodePartial equals Decode.
 func (l Layout) DecodePartial(S []*big.Int) (*Sums, error) {
-	return l.decode(S, true)
+	return l.decode(S, true, true)
+}
+
+// DecodeNoisy is DecodePartial for sums released with noise on every
+// coordinate but the count: the same formulas, applied to sums that need
+// not come from any cohort. A coordinate may be negative or above n times
+// its bound, and a category's counts need not add up to n; those values
+// are decoded as they are (a negative count stays negative). Only the
+// shape is checked: S has l.Len entries, the count is present and not
+// negative, a category block is wholly present or wholly absent, and a
+// present product has its factors. The caller post-processes the result
+// (package enclave clamps and projects it, docs/design.md §6.7).
+func (l Layout) DecodeNoisy(S []*big.Int) (*Sums, error) {
+	return l.decode(S, true, false)
 }
 
 // decode implements Decode (partial false: every coordinate must be
-// present) and DecodePartial (partial true: nil marks an unknown
-// coordinate).
-func (l Layout) decode(S []*big.Int, partial bool) (*Sums, error) {
+// present), DecodePartial (partial true: nil marks an unknown coordinate)
+// and DecodeNoisy (checked false: no value is checked against a cohort).
+func (l Layout) decode(S []*big.Int, partial, checked bool) (*Sums, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("schema: decode: %w: %s", ErrInvalidSums, fmt.Sprintf(format, args...))
 	}
@@ -82,13 +95,16 @@ func (l Layout) decode(S []*big.Int, partial bool) (*Sums, error) {
 		switch {
 		case x == nil && (!partial || i == 0):
 			return nil, bad("coordinate %d (%s) is missing", i, l.Name(i))
-		case x != nil && x.Sign() < 0:
+		case x != nil && x.Sign() < 0 && (checked || i == 0):
 			return nil, bad("coordinate %d (%s) is negative", i, l.Name(i))
 		}
 	}
 	n := S[0]
 	inRange := func(i int) bool { return i >= 1 && i < l.Len }
 	atMost := func(i int, bound uint64) error {
+		if !checked {
+			return nil
+		}
 		limit := new(big.Int).Mul(n, new(big.Int).SetUint64(bound))
 		if S[i].Cmp(limit) > 0 {
 			return bad("coordinate %d (%s) = %s exceeds count %s × bound %d", i, l.Name(i), S[i], n, bound)
@@ -142,7 +158,7 @@ func (l Layout) decode(S []*big.Int, partial bool) (*Sums, error) {
 			total.Add(total, x)
 			counts[v] = new(big.Int).Set(x)
 		}
-		if total.Cmp(n) != 0 {
+		if checked && total.Cmp(n) != 0 {
 			return nil, bad("counts of category %q add up to %s, not the count %s", c.Field, total, n)
 		}
 		out.Counts[c.Field] = counts

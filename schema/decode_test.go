@@ -2,6 +2,7 @@ package schema
 
 import (
 	"errors"
+	"fmt"
 	"math/big"
 	"math/rand/v2"
 	"strings"
@@ -375,6 +376,51 @@ func TestDecodePartialRejects(t *testing.T) {
 				t.Errorf("error %q does not contain %q", err, tc.msg)
 			}
 		})
+	}
+}
+
+// DecodeNoisy decodes by the same formulas values no cohort sums to, and
+// refuses only malformed shapes.
+func TestDecodeNoisy(t *testing.T) {
+	s := Default()
+	l := s.Layout()
+	// Coordinates as in TestDecodePartialRejects.
+	S := sumVectors(t, s, []Record{demoValues(), demoValues()})
+	if full, err := l.DecodeNoisy(S); err != nil {
+		t.Fatal(err)
+	} else if want, err := l.Decode(S); err != nil || fmt.Sprint(sumsText(full)) != fmt.Sprint(sumsText(want)) {
+		t.Fatalf("DecodeNoisy of valid sums = %v, Decode %v (%v)", sumsText(full), sumsText(want), err)
+	}
+	S[1] = big.NewInt(-5)        // age: Σ(age − 18) = −5
+	S[2] = big.NewInt(3 * 60000) // steps above 2 × 60000
+	S[6] = big.NewInt(-1)        // region=north
+	S[11] = big.NewInt(-7)       // age*steps
+	got, err := l.DecodeNoisy(S)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := sumsText(got)
+	for k, want := range map[string]string{
+		"sum age":            "31",      // −5 + 2·18
+		"sum steps":          "180000",  // offset 0
+		"count region=north": "-1",      //
+		"cross age*steps":    "3239993", // −7 + 0·S_age + 18·S_steps + 2·18·0
+	} {
+		if text[k] != want {
+			t.Errorf("%s = %q, want %q", k, text[k], want)
+		}
+	}
+	for name, bad := range map[string]func([]*big.Int){
+		"negative count":         func(S []*big.Int) { S[0] = big.NewInt(-1) },
+		"no count":               func(S []*big.Int) { S[0] = nil },
+		"partial category":       func(S []*big.Int) { S[7] = nil },
+		"product without factor": func(S []*big.Int) { S[2] = nil },
+	} {
+		T := append([]*big.Int(nil), S...)
+		bad(T)
+		if sums, err := l.DecodeNoisy(T); sums != nil || !errors.Is(err, ErrInvalidSums) {
+			t.Errorf("%s: DecodeNoisy = %v, %v; want ErrInvalidSums", name, sums, err)
+		}
 	}
 }
 

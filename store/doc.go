@@ -4,8 +4,8 @@
 // (their hashes), the registry of identity commitments with its root
 // history, accepted contributions (proof, public inputs, this node's opened
 // share, receipt), revocations, buyer accounts, jobs, their transcripts, HE
-// key and decryption shares, and what this node records as a peer of jobs
-// other nodes coordinate. It holds bytes and small scalars and decodes none
+// key and decryption shares, what this node records as a peer of jobs
+// other nodes coordinate, and its privacy ledger. It holds bytes and small scalars and decodes none
 // of them: it imports no protocol package; services hand it encoded values
 // and validate them before they arrive. Stored 32-byte values are
 // length-checked when read, and a malformed row is an error, never a panic.
@@ -15,7 +15,7 @@
 // Store is made of small interfaces named after what they hold: [Datasets],
 // [Keys] (dataset keys, HE key shares, decryption shares), [Invites],
 // [Registry], [Contributions] (with revocations), [Buyers], [Jobs],
-// [Transcripts] and [PeerJobs]. [Tx] embeds them all; a Store is a Tx whose
+// [Transcripts], [PeerJobs] and [Ledger]. [Tx] embeds them all; a Store is a Tx whose
 // every method is its own transaction, plus InTx, Ping and Close. Code that
 // needs only jobs can take a Jobs, and is then as happy with a Store as
 // with the Tx of a transaction.
@@ -114,13 +114,37 @@
 //
 // A peer node records each job another node coordinates, by job id: the
 // coordinator, dataset, spec digest, job time, the digest of the
-// contribution set and cohort it agreed to compute over, its state
-// ([PeerJobPrepared], [PeerJobPartialReleased], [PeerJobAborted]) and the
-// partial it released. PutPeerJob of a known job id writes nothing and
+// contribution set and cohort it agreed to compute over, the buyer the job
+// is charged to and the noise the node drew for it (opaque, at most
+// [MaxPeerJobNoise] bytes), its state ([PeerJobPrepared],
+// [PeerJobPartialReleased], [PeerJobAborted]) and the partial it released.
+// PutPeerJob of a known job id writes nothing and
 // returns the stored row, and UpdatePeerJob is a compare-and-set on the
 // state, refusing the moves [PeerJobState.CanMoveTo] refuses; so a peer
 // releases at most one partial per job id, and answers a repeat from the
 // database, across restarts and replicas, not from process memory.
+//
+// # Privacy ledger
+//
+// Each node keeps its own privacy ledger (docs/design.md §6.6): for each
+// epoch of a dataset, the ρ all buyers spent on it and the ρ each buyer
+// spent, exact non-negative rationals stored as text in big.Rat's
+// RatString form ("p" or "p/q", lowest terms; never floats, and a stored
+// amount in any other form is an error when read). DebitPrivacy takes a
+// job's ρ from every epoch of its range, overall and for its buyer, and
+// records the debit under the job id with each epoch's amounts before and
+// after; it refuses, writing nothing for any epoch, with ErrOverspend (an
+// [OverspendError] naming the budget, the epoch, the spent and remaining
+// amounts) when one amount would pass the total the caller gives, and with
+// ErrAlreadyExists for a job debited before. The node debits in the
+// transaction (InTx) that records its partial as released, so the two
+// commit together or not at all. Concurrent debits serialise on the
+// epochs' rows: in PostgreSQL each debit creates the rows it lacks (INSERT
+// … ON CONFLICT DO NOTHING), then locks them with SELECT … FOR UPDATE in
+// ascending epoch order, the epochs' rows before the buyer's, so debits
+// never wait on each other in a cycle and none reads an amount another is
+// changing; in SQLite the write lock orders them. A debit spans at most
+// [MaxLedgerEpochs] epochs.
 //
 // # Concurrency and engines
 //

@@ -58,10 +58,14 @@ func (s PeerJobState) CanMoveTo(next PeerJobState) bool {
 	}
 }
 
+// MaxPeerJobNoise bounds PeerJob.Noise, in bytes.
+const MaxPeerJobNoise = 1 << 20
+
 // PeerJob is what a peer node records about a job another node coordinates:
-// what it agreed to compute over, and what it released. Partial is nil
-// while the job is prepared, non-empty once released, and kept (or nil, if
-// nothing was released) when aborted; an empty Partial is read as nil.
+// what it agreed to compute over, what it is charged to, and what it
+// released. Partial is nil while the job is prepared, non-empty once
+// released, and kept (or nil, if nothing was released) when aborted; an
+// empty Partial, or Noise, is read as nil.
 type PeerJob struct {
 	JobID       string // 1..MaxJobIDLen bytes of [A-Za-z0-9-], as Job.ID
 	Coordinator uint32 // the coordinating node's index
@@ -72,8 +76,14 @@ type PeerJob struct {
 	Cohort      uint64   // at most math.MaxInt64
 	State       PeerJobState
 	Partial     []byte // the encoded partial released, nil before
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// Buyer is the buyer the job is charged to (see Buyer.ID), "" for an
+	// exact release.
+	Buyer string
+	// Noise is this node's noise drawn for the job, opaque, at most
+	// MaxPeerJobNoise bytes.
+	Noise     []byte
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // checkPeerPartial checks that p.Partial fits p.State.
@@ -86,6 +96,19 @@ func checkPeerPartial(p PeerJob) error {
 		return fmt.Errorf("%w: a %s peer job has no partial yet", ErrInvalid, p.State)
 	case p.State == PeerJobPartialReleased && len(p.Partial) == 0:
 		return fmt.Errorf("%w: a %s peer job needs its partial", ErrInvalid, p.State)
+	}
+	return nil
+}
+
+// checkPeerCharge checks the buyer and the noise of p.
+func checkPeerCharge(p PeerJob) error {
+	if p.Buyer != "" {
+		if err := checkBuyerID(p.Buyer); err != nil {
+			return err
+		}
+	}
+	if len(p.Noise) > MaxPeerJobNoise {
+		return fmt.Errorf("%w: noise of %d bytes, at most %d", ErrInvalid, len(p.Noise), MaxPeerJobNoise)
 	}
 	return nil
 }
@@ -111,6 +134,9 @@ func checkPeerJob(p PeerJob) (int64, error) {
 	if err := checkPeerPartial(p); err != nil {
 		return 0, err
 	}
+	if err := checkPeerCharge(p); err != nil {
+		return 0, err
+	}
 	return signed(p.Cohort, "cohort")
 }
 
@@ -123,7 +149,7 @@ func nonEmpty(b []byte) []byte {
 }
 
 const peerJobColumns = `job_id, coordinator, dataset_id, spec_digest, job_time, set_digest, cohort, state, partial,
-	created_at, updated_at FROM peer_jobs`
+	buyer, noise, created_at, updated_at FROM peer_jobs`
 
 func scanPeerJob(sc interface{ Scan(...any) error }) (PeerJob, error) {
 	var (
@@ -131,10 +157,10 @@ func scanPeerJob(sc interface{ Scan(...any) error }) (PeerJob, error) {
 		coordinator, cohort, state int64
 		jobTime, created, updated  int64
 		specDigest, setDigest      []byte
-		partial                    sql.Null[[]byte]
+		partial, noise             sql.Null[[]byte]
 	)
 	if err := sc.Scan(&p.JobID, &coordinator, &p.DatasetID, &specDigest, &jobTime, &setDigest, &cohort, &state,
-		&partial, &created, &updated); err != nil {
+		&partial, &p.Buyer, &noise, &created, &updated); err != nil {
 		return PeerJob{}, err
 	}
 	if coordinator < 0 || coordinator > math.MaxUint32 {
@@ -156,6 +182,7 @@ func scanPeerJob(sc interface{ Scan(...any) error }) (PeerJob, error) {
 		return PeerJob{}, err
 	}
 	p.Partial = nonEmpty(partial.V)
+	p.Noise = nonEmpty(noise.V)
 	p.JobTime, p.CreatedAt, p.UpdatedAt = fromMicros(jobTime), fromMicros(created), fromMicros(updated)
 	return p, nil
 }
@@ -178,11 +205,11 @@ func (q queries) PutPeerJob(ctx context.Context, p PeerJob) (*PeerJob, error) {
 		// commit or roll back, then skips or inserts.
 		res, err := tx.ExecContext(ctx,
 			`INSERT INTO peer_jobs (job_id, coordinator, dataset_id, spec_digest, job_time, set_digest, cohort, state,
-			                        partial, created_at, updated_at)
-			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+			                        partial, buyer, noise, created_at, updated_at)
+			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 			 ON CONFLICT (job_id) DO NOTHING`,
 			p.JobID, int64(p.Coordinator), p.DatasetID, p.SpecDigest[:], micros(p.JobTime), p.SetDigest[:], cohort,
-			int32(p.State), nonEmpty(p.Partial), micros(p.CreatedAt), micros(p.UpdatedAt))
+			int32(p.State), nonEmpty(p.Partial), p.Buyer, nonEmpty(p.Noise), micros(p.CreatedAt), micros(p.UpdatedAt))
 		if err != nil {
 			return fmt.Errorf("store: put peer job %q: %w", p.JobID, err)
 		}
@@ -231,6 +258,9 @@ func (q queries) UpdatePeerJob(ctx context.Context, p PeerJob, from PeerJobState
 	if err := checkPeerPartial(p); err != nil {
 		return fmt.Errorf("store: update peer job %q: %w", p.JobID, err)
 	}
+	if err := checkPeerCharge(p); err != nil {
+		return fmt.Errorf("store: update peer job %q: %w", p.JobID, err)
+	}
 	if !from.CanMoveTo(p.State) {
 		return fmt.Errorf("store: update peer job %q: %w: no move from %s to %s", p.JobID, ErrInvalid, from, p.State)
 	}
@@ -240,17 +270,21 @@ func (q queries) UpdatePeerJob(ctx context.Context, p PeerJob, from PeerJobState
 			err error
 		)
 		if from == PeerJobPrepared && p.State == PeerJobPrepared {
-			// Prepared again: the set, its size and the job time change.
+			// Prepared again: the set, its size, the job time, the buyer and
+			// the noise change.
 			if p.SetDigest == ([32]byte{}) || p.Cohort > math.MaxInt64 {
 				return fmt.Errorf("store: update peer job %q: %w: a zero set digest or a cohort above 2^63-1", p.JobID, ErrInvalid)
 			}
 			res, err = tx.ExecContext(ctx,
-				`UPDATE peer_jobs SET set_digest = $3, cohort = $4, job_time = $5, updated_at = $6 WHERE job_id = $1 AND state = $2`,
-				p.JobID, int32(from), p.SetDigest[:], int64(p.Cohort), micros(p.JobTime), micros(p.UpdatedAt))
+				`UPDATE peer_jobs SET set_digest = $3, cohort = $4, job_time = $5, buyer = $6, noise = $7, updated_at = $8
+				  WHERE job_id = $1 AND state = $2`,
+				p.JobID, int32(from), p.SetDigest[:], int64(p.Cohort), micros(p.JobTime), p.Buyer, nonEmpty(p.Noise),
+				micros(p.UpdatedAt))
 		} else {
 			res, err = tx.ExecContext(ctx,
-				`UPDATE peer_jobs SET state = $3, partial = $4, updated_at = $5 WHERE job_id = $1 AND state = $2`,
-				p.JobID, int32(from), int32(p.State), nonEmpty(p.Partial), micros(p.UpdatedAt))
+				`UPDATE peer_jobs SET state = $3, partial = $4, buyer = $5, noise = $6, updated_at = $7
+				  WHERE job_id = $1 AND state = $2`,
+				p.JobID, int32(from), int32(p.State), nonEmpty(p.Partial), p.Buyer, nonEmpty(p.Noise), micros(p.UpdatedAt))
 		}
 		if err != nil {
 			return fmt.Errorf("store: update peer job %q: %w", p.JobID, err)

@@ -45,6 +45,8 @@ func diffPeerJob(got, want PeerJob) string {
 	add(got.Cohort == want.Cohort, "Cohort")
 	add(got.State == want.State, "State")
 	add((got.Partial == nil) == (want.Partial == nil) && bytes.Equal(got.Partial, want.Partial), "Partial")
+	add(got.Buyer == want.Buyer, "Buyer")
+	add((got.Noise == nil) == (want.Noise == nil) && bytes.Equal(got.Noise, want.Noise), "Noise")
 	add(got.CreatedAt.Equal(want.CreatedAt), "CreatedAt")
 	add(got.UpdatedAt.Equal(want.UpdatedAt), "UpdatedAt")
 	if len(d) == 0 {
@@ -222,6 +224,9 @@ func TestPeerJobsRefuse(t *testing.T) {
 			{"unknown state", func(p *PeerJob) { p.State = 4 }},
 			{"prepared with a partial", func(p *PeerJob) { p.Partial = []byte("partial") }},
 			{"released without a partial", func(p *PeerJob) { p.State = PeerJobPartialReleased }},
+			{"long buyer", func(p *PeerJob) { p.Buyer = strings.Repeat("b", MaxBuyerIDLen+1) }},
+			{"buyer with a space", func(p *PeerJob) { p.Buyer = "al ice" }},
+			{"noise above its bound", func(p *PeerJob) { p.Noise = make([]byte, MaxPeerJobNoise+1) }},
 		} {
 			p := testPeerJob("job-1", "fitness")
 			tc.change(&p)
@@ -256,6 +261,14 @@ func TestPeerJobsRefuse(t *testing.T) {
 			{"out of aborted", released, PeerJobAborted},
 			{"from no state", released, 0},
 			{"to an unknown state", func() PeerJob { q := p; q.State = 4; return q }(), PeerJobPrepared},
+			{"malformed buyer", func() PeerJob { q := released; q.Buyer = "al/ice"; return q }(), PeerJobPrepared},
+			{"noise above its bound", func() PeerJob { q := released; q.Noise = make([]byte, MaxPeerJobNoise+1); return q }(), PeerJobPrepared},
+			{"prepared again with a malformed buyer", func() PeerJob { q := p; q.Buyer = "al ice"; return q }(), PeerJobPrepared},
+			{"prepared again with noise above its bound", func() PeerJob {
+				q := p
+				q.Noise = make([]byte, MaxPeerJobNoise+1)
+				return q
+			}(), PeerJobPrepared},
 		} {
 			wantErr(t, "UpdatePeerJob("+tc.name+")", s.UpdatePeerJob(ctx, tc.p, tc.from), ErrInvalid)
 		}
@@ -336,6 +349,82 @@ func TestPeerJobsConcurrent(t *testing.T) {
 		}
 		if got := mustGetPeerJob(t, s, "job-1"); string(got.Partial) != fmt.Sprintf("partial %d", winner) {
 			t.Fatalf("stored partial %q, want writer %d's", got.Partial, winner)
+		}
+	})
+}
+
+// TestPeerJobCharge: the buyer a peer job is charged to and the node's
+// noise for it are written by PutPeerJob and, as given, by UpdatePeerJob.
+func TestPeerJobCharge(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, s Store, _ Config) {
+		ctx := context.Background()
+		mustPutDataset(t, s, "fitness")
+
+		// An exact release: no buyer, no noise.
+		exact := testPeerJob("job-exact", "fitness")
+		if _, err := s.PutPeerJob(ctx, exact); err != nil {
+			t.Fatal(err)
+		}
+		if d := diffPeerJob(mustGetPeerJob(t, s, "job-exact"), exact); d != "" {
+			t.Fatal(d)
+		}
+		// An empty noise is read as none.
+		empty := testPeerJob("job-empty", "fitness")
+		empty.Noise = []byte{}
+		if _, err := s.PutPeerJob(ctx, empty); err != nil {
+			t.Fatal(err)
+		}
+		if got := mustGetPeerJob(t, s, "job-empty"); got.Noise != nil {
+			t.Fatalf("an empty noise read back as %v, want nil", got.Noise)
+		}
+
+		// Buyer and noise at their bounds round-trip.
+		p := testPeerJob("job-1", "fitness")
+		p.Buyer = strings.Repeat("b", MaxBuyerIDLen)
+		p.Noise = bytes.Repeat([]byte{0, 0xff, 7}, MaxPeerJobNoise/3)
+		p.Noise = append(p.Noise, make([]byte, MaxPeerJobNoise-len(p.Noise))...)
+		if _, err := s.PutPeerJob(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		if d := diffPeerJob(mustGetPeerJob(t, s, "job-1"), p); d != "" {
+			t.Fatal(d)
+		}
+
+		// Prepared again, passing them: kept.
+		again := p
+		again.SetDigest, again.Cohort, again.UpdatedAt = h32("settled set"), 9, t0.Add(time.Second)
+		if err := s.UpdatePeerJob(ctx, again, PeerJobPrepared); err != nil {
+			t.Fatal(err)
+		}
+		if d := diffPeerJob(mustGetPeerJob(t, s, "job-1"), again); d != "" {
+			t.Fatal(d)
+		}
+		// Prepared again with others: written.
+		redrawn := again
+		redrawn.Buyer, redrawn.Noise, redrawn.UpdatedAt = "alice", []byte("noise drawn again"), t0.Add(2*time.Second)
+		if err := s.UpdatePeerJob(ctx, redrawn, PeerJobPrepared); err != nil {
+			t.Fatal(err)
+		}
+		if d := diffPeerJob(mustGetPeerJob(t, s, "job-1"), redrawn); d != "" {
+			t.Fatal(d)
+		}
+		// Released, passing them: kept beside the partial.
+		released := redrawn
+		released.State, released.Partial, released.UpdatedAt = PeerJobPartialReleased, []byte("partial"), t0.Add(time.Minute)
+		if err := s.UpdatePeerJob(ctx, released, PeerJobPrepared); err != nil {
+			t.Fatal(err)
+		}
+		if d := diffPeerJob(mustGetPeerJob(t, s, "job-1"), released); d != "" {
+			t.Fatal(d)
+		}
+		// Aborted without them: written as given, none.
+		aborted := released
+		aborted.State, aborted.Buyer, aborted.Noise, aborted.UpdatedAt = PeerJobAborted, "", nil, t0.Add(2*time.Minute)
+		if err := s.UpdatePeerJob(ctx, aborted, PeerJobPartialReleased); err != nil {
+			t.Fatal(err)
+		}
+		if d := diffPeerJob(mustGetPeerJob(t, s, "job-1"), aborted); d != "" {
+			t.Fatal(d)
 		}
 	})
 }

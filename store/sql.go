@@ -163,10 +163,11 @@ func checkDatasetID(id string) error {
 	return nil
 }
 
-// datasetExists reports whether id is a dataset, inside tx.
-func datasetExists(ctx context.Context, tx *sql.Tx, id string) (bool, error) {
+// datasetExists reports whether id is a dataset, read on r (inside a
+// write transaction, or on the read pool).
+func datasetExists(ctx context.Context, r querier, id string) (bool, error) {
 	var one int
-	err := tx.QueryRowContext(ctx, `SELECT 1 FROM datasets WHERE id = $1`, id).Scan(&one)
+	err := r.QueryRowContext(ctx, `SELECT 1 FROM datasets WHERE id = $1`, id).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}

@@ -12,12 +12,13 @@ import (
 var (
 	// ErrNotFound: the row asked for does not exist (a dataset, keys, an
 	// invite, a member, a root, a contribution, a contribution carrying a
-	// revocation commitment, a buyer, a job or a peer job).
+	// revocation commitment, a buyer, a job, a peer job or a privacy
+	// debit).
 	ErrNotFound = errors.New("store: not found")
 	// ErrAlreadyExists: a row with the same identity exists and cannot be
 	// replaced (a dataset id, dataset keys, an invite, a registered identity
 	// commitment, a nullifier already used with another payload, a buyer id
-	// or token hash, or a job id).
+	// or token hash, a job id, or a job's privacy debit).
 	ErrAlreadyExists = errors.New("store: already exists")
 	// ErrConflict: the row exists but is in a state that refuses the change
 	// (an invite used or expired, a registry version that moved on, a member
@@ -25,11 +26,16 @@ var (
 	// in another state).
 	ErrConflict = errors.New("store: conflict")
 	// ErrLimit: a limit the caller set is reached, so the row is not
-	// written (a buyer's active jobs at the cap of AdmitJob).
+	// written (a buyer's active jobs at the cap of AdmitJob, an epoch's
+	// spent ρ too long to store, MaxSpentLen).
 	ErrLimit = errors.New("store: limit reached")
 	// ErrInvalid: an argument the store refuses before touching the database
 	// (empty id, zero nullifier, value out of the range the schema holds).
 	ErrInvalid = errors.New("store: invalid argument")
+	// ErrOverspend: a privacy debit would take the ρ spent on an epoch, by
+	// all buyers or by one, above its total; nothing is written. The error
+	// DebitPrivacy returns holds an [*OverspendError] saying which budget.
+	ErrOverspend = errors.New("store: privacy budget overspent")
 )
 
 // MaxPageSize bounds every list: a limit ≤ 0 or above it is read as
@@ -92,6 +98,7 @@ type Tx interface {
 	Jobs
 	Transcripts
 	PeerJobs
+	Ledger
 }
 
 // Datasets holds datasets: an id and an opaque descriptor.
@@ -290,20 +297,59 @@ type PeerJobs interface {
 	// returns (nil, nil). ErrNotFound when the dataset does not exist;
 	// ErrInvalid for a bad job or dataset id, a zero spec or set digest, a
 	// cohort above math.MaxInt64, an unknown state, or a Partial that does
-	// not fit the state (see PeerJob).
+	// not fit the state (see PeerJob), a malformed Buyer or a Noise above
+	// MaxPeerJobNoise.
 	PutPeerJob(ctx context.Context, p PeerJob) (*PeerJob, error)
 	// GetPeerJob returns a peer job by job id; ErrNotFound otherwise,
 	// ErrInvalid for a malformed id.
 	GetPeerJob(ctx context.Context, jobID string) (PeerJob, error)
-	// UpdatePeerJob writes p's mutable columns (State, Partial, UpdatedAt)
-	// only if the stored state equals from: a compare-and-set in one
-	// conditional UPDATE, as UpdateJob. ErrConflict when the state is
-	// another (the error message names the stored state), ErrNotFound when
-	// there is no such job; ErrInvalid, before touching the database, for a
-	// malformed id, a move from to p.State that
-	// [PeerJobState.CanMoveTo] refuses, or a Partial that does not fit
-	// p.State. The other fields of p are ignored.
+	// UpdatePeerJob writes p's mutable columns (State, Partial, Buyer,
+	// Noise, UpdatedAt; prepared again: SetDigest, Cohort, JobTime, Buyer,
+	// Noise, UpdatedAt) only if the stored state equals from: a
+	// compare-and-set in one conditional UPDATE, as UpdateJob. Buyer and
+	// Noise are written as given, so a caller keeps them by passing them.
+	// ErrConflict when the state is another (the error message names the
+	// stored state), ErrNotFound when there is no such job; ErrInvalid,
+	// before touching the database, for a malformed id, a move from to
+	// p.State that [PeerJobState.CanMoveTo] refuses, a Partial that does
+	// not fit p.State, a malformed Buyer or a Noise above MaxPeerJobNoise.
+	// The other fields of p are ignored.
 	UpdatePeerJob(ctx context.Context, p PeerJob, from PeerJobState) error
+}
+
+// Ledger is this node's privacy ledger (docs/design.md §6.6): for each
+// epoch of a dataset, the ρ all buyers spent on it and the ρ each buyer
+// spent, and the debit recorded for each job. Amounts are exact
+// non-negative rationals (math/big); the store never changes the *big.Rat
+// values it is given, and returns fresh ones.
+type Ledger interface {
+	// DebitPrivacy adds d.Rho to the ρ spent on every epoch of [d.EpochFrom,
+	// d.EpochTo], overall and by d.Buyer, and records the debit under
+	// d.JobID, in one transaction; it returns one entry per epoch,
+	// ascending. It refuses with ErrOverspend (an *OverspendError naming
+	// the budget, the epoch, the spent and remaining amounts), writing
+	// nothing, when on some epoch the spent ρ would exceed d.EpochTotal or
+	// the buyer's would exceed d.BuyerTotal. The epochs' rows are locked in
+	// ascending order (SELECT … FOR UPDATE in PostgreSQL; SQLite's write
+	// lock), so concurrent debits, on any replica, never overspend and do
+	// not deadlock. ErrAlreadyExists when d.JobID has a debit (nothing
+	// changes); ErrNotFound when the dataset does not exist; ErrLimit when
+	// a spent amount would no longer fit MaxSpentLen; ErrInvalid, before
+	// touching the database, for a malformed job, dataset or buyer id,
+	// EpochFrom > EpochTo, EpochTo above math.MaxInt64, a range of more
+	// than MaxLedgerEpochs epochs, a nil amount, Rho ≤ 0, a negative total,
+	// BuyerTotal > EpochTotal, or an amount longer than MaxRatLen.
+	DebitPrivacy(ctx context.Context, d PrivacyDebit) ([]LedgerEntry, error)
+	// PrivacyDebitOf returns the debit recorded for a job and its entries,
+	// ascending by epoch; ErrNotFound if there is none, ErrInvalid for a
+	// malformed id.
+	PrivacyDebitOf(ctx context.Context, jobID string) (PrivacyDebit, []LedgerEntry, error)
+	// PrivacySpent returns, for each epoch of [from, to] ascending, the ρ
+	// spent on it by all buyers and by buyer (zero for an epoch never
+	// debited), read in one statement. ErrNotFound when the dataset does
+	// not exist; ErrInvalid for a malformed dataset or buyer id, from > to,
+	// to above math.MaxInt64 or more than MaxLedgerEpochs epochs.
+	PrivacySpent(ctx context.Context, datasetID, buyer string, from, to uint64) ([]EpochSpent, error)
 }
 
 // Dataset is a dataset's identity and its descriptor (schema, parameters),

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/cohort-dev/cohort/enclave"
 	"github.com/cohort-dev/cohort/federation"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 )
@@ -252,6 +253,8 @@ func newDatasetCmd() *cobra.Command {
 		timeout                  time.Duration
 		backendName, heParamSet  string
 		heThreshold, heSmudging  uint32
+		epochRho, buyerRho       string
+		exactRelease             bool
 	)
 	create := &cobra.Command{
 		Use:   "create --schema schema.yaml",
@@ -274,6 +277,14 @@ func newDatasetCmd() *cobra.Command {
 			default:
 				return fmt.Errorf("dataset create: --backend %q: want mpc or he", backendName)
 			}
+			policy := enclave.DefaultPolicy()
+			policy.EpochRho, policy.BuyerRho = epochRho, buyerRho
+			if exactRelease {
+				policy = &cohortv1.PrivacyPolicy{Mechanism: cohortv1.ReleaseMechanism_RELEASE_MECHANISM_EXACT_INSECURE_DEV}
+			}
+			if _, err := enclave.PolicyOf(policy); err != nil {
+				return fmt.Errorf("dataset create: %w", err)
+			}
 			conn, ctx, err := a.connect(cmd.Context())
 			if err != nil {
 				return err
@@ -293,6 +304,7 @@ func newDatasetCmd() *cobra.Command {
 				HeThreshold:      heThreshold,
 				HeSmudgingBits:   heSmudging,
 				HeParamSet:       heParamSet,
+				Privacy:          policy,
 			})
 			if err != nil {
 				return rpcErr("create dataset", err)
@@ -302,6 +314,11 @@ func newDatasetCmd() *cobra.Command {
 			fmt.Fprintf(out, "dataset %s: %s, circuit %x…, setup %s\n", d.GetId(), d.GetState(), d.GetCircuitDigest()[:8], d.GetSetupKind())
 			if insecureSetup {
 				fmt.Fprintln(out, "WARNING: insecure dev setup — one machine knew the toxic waste and can forge proofs; never use this dataset for real data")
+			}
+			if exactRelease {
+				fmt.Fprintln(out, "WARNING: exact release — two jobs whose cohorts differ by one record reveal it; never use this dataset for real data")
+			} else {
+				fmt.Fprintf(out, "release: discrete Gaussian noise, ρ = %s per epoch for all buyers, %s per buyer\n", policy.GetEpochRho(), policy.GetBuyerRho())
 			}
 			if noWait {
 				return nil
@@ -317,6 +334,9 @@ func newDatasetCmd() *cobra.Command {
 	create.Flags().DurationVar(&timeout, "timeout", 30*time.Minute, "how long to wait for the ceremony")
 	create.Flags().StringVar(&backendName, "backend", "mpc", "compute backend: mpc (secret shares) or he (threshold BGV)")
 	create.Flags().Uint32Var(&heThreshold, "he-threshold", 0, "HE: nodes needed to decrypt an aggregate; 0: a majority")
+	create.Flags().StringVar(&epochRho, "epoch-rho", enclave.DefaultPolicy().GetEpochRho(), "privacy budget: ρ (zCDP) all buyers together may spend on one epoch, an exact decimal or fraction")
+	create.Flags().StringVar(&buyerRho, "buyer-rho", enclave.DefaultPolicy().GetBuyerRho(), "privacy budget: ρ one buyer may spend on one epoch, at most --epoch-rho")
+	create.Flags().BoolVar(&exactRelease, "exact-release-insecure-dev", false, "release exact sums with no noise and no budget: INSECURE, development only (needs --insecure-dev-setup)")
 	create.Flags().Uint32Var(&heSmudging, "he-smudging-bits", 0, "HE: statistical security of decryption shares in bits, 20..80 (required with --backend he)")
 	create.Flags().StringVar(&heParamSet, "he-param-set", "", "HE: BGV parameter set (bgv-n12-q109, bgv-n13-q218); empty: the smallest the schema fits")
 	_ = create.MarkFlagRequired("schema")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/cohort-dev/cohort/client"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
@@ -58,8 +59,81 @@ buyer's token, from --token-file or the ` + buyerTokenEnv + ` environment variab
 		newBuyerResultCmd(g),
 		newBuyerJobsCmd(g),
 		newBuyerCancelCmd(g),
+		newBuyerBudgetCmd(g),
 	)
 	return cmd
+}
+
+func newBuyerBudgetCmd(g *buyerFlags) *cobra.Command {
+	var (
+		datasetID string
+		from, to  int64
+		asJSON    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "budget --dataset ID [--from EPOCH --to EPOCH]",
+		Short: "Show your privacy budget on a dataset's epochs",
+		Long: `budget shows what a job may still spend on a dataset: the dataset's release
+policy, and for each epoch the ρ (zero-concentrated differential privacy)
+spent by all buyers and by you against the totals, as the node's own ledger
+holds them. "available" is the most ρ one job over the whole range could
+spend now. Every node keeps its own ledger and refuses a job its ledger
+cannot pay. Epochs default to the current one.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if datasetID == "" {
+				return errors.New("--dataset is required")
+			}
+			return g.run(cmd, func(ctx context.Context, b *client.Buyer) error {
+				lo, hi := from, to
+				if lo < 0 || hi < 0 {
+					cur, err := b.CurrentEpoch(ctx, datasetID)
+					if err != nil {
+						return err
+					}
+					if lo < 0 {
+						lo = int64(cur)
+					}
+					if hi < 0 {
+						hi = lo
+					}
+				}
+				resp, err := b.Budget(ctx, datasetID, uint64(lo), uint64(hi))
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return writeProtoJSON(cmd.OutOrStdout(), resp)
+				}
+				return printBudget(cmd.OutOrStdout(), datasetID, resp)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&datasetID, "dataset", "", "dataset id")
+	cmd.Flags().Int64Var(&from, "from", -1, "first epoch (default: the current one)")
+	cmd.Flags().Int64Var(&to, "to", -1, "last epoch (default: --from)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the budget as protobuf JSON")
+	return cmd
+}
+
+func printBudget(w io.Writer, datasetID string, b *cohortv1.GetBudgetResponse) error {
+	p := b.GetPolicy()
+	if p.GetMechanism() == cohortv1.ReleaseMechanism_RELEASE_MECHANISM_EXACT_INSECURE_DEV {
+		fmt.Fprintf(w, "dataset %s releases EXACT sums (development policy): no privacy budget applies, and two jobs can reveal a record\n", datasetID)
+		return nil
+	}
+	fmt.Fprintf(w, "dataset %s: %s, ρ per epoch %s for all buyers, %s per buyer\n", datasetID,
+		strings.ToLower(enumName(p.GetMechanism().String(), "RELEASE_MECHANISM_")), p.GetEpochRho(), p.GetBuyerRho())
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "epoch\tspent (all)\tof\tspent (you)\tof")
+	for _, e := range b.GetEpochs() {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", e.GetEpoch(), e.GetEpochSpentAfter(), e.GetEpochTotal(), e.GetBuyerSpentAfter(), e.GetBuyerTotal())
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "available: ρ = %s for one job over these epochs\n", b.GetAvailableRho())
+	return err
 }
 
 // token returns the buyer token: --token-file when given, else
@@ -265,19 +339,7 @@ func newBuyerResultCmd(g *buyerFlags) *cobra.Command {
 				}
 				out := cmd.OutOrStdout()
 				if asJSON {
-					// protojson varies its whitespace on purpose; json.Indent
-					// makes the output stable.
-					raw, err := protojson.Marshal(r)
-					if err != nil {
-						return err
-					}
-					var buf bytes.Buffer
-					if err := json.Indent(&buf, raw, "", "  "); err != nil {
-						return err
-					}
-					buf.WriteByte('\n')
-					_, err = out.Write(buf.Bytes())
-					return err
+					return writeProtoJSON(out, r)
 				}
 				j, err := b.Job(ctx, args[0])
 				if err != nil {
@@ -350,4 +412,20 @@ func newBuyerCancelCmd(g *buyerFlags) *cobra.Command {
 			})
 		},
 	}
+}
+
+// writeProtoJSON writes m as indented protobuf JSON: protojson varies its
+// whitespace on purpose, and json.Indent makes the output stable.
+func writeProtoJSON(w io.Writer, m proto.Message) error {
+	raw, err := protojson.Marshal(m)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, raw, "", "  "); err != nil {
+		return err
+	}
+	buf.WriteByte('\n')
+	_, err = w.Write(buf.Bytes())
+	return err
 }

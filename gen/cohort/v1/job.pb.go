@@ -879,8 +879,9 @@ type JobEvidence struct {
 	Nodes []*NodeJobEvidence `protobuf:"bytes,3,rep,name=nodes,proto3" json:"nodes,omitempty"`
 	// Coordinates of the sufficient statistics reconstructed, ascending.
 	Coordinates []uint32 `protobuf:"varint,4,rep,packed,name=coordinates,proto3" json:"coordinates,omitempty"`
-	// Their reconstructed sums, unsigned big-endian, one per coordinate.
-	Sums          [][]byte `protobuf:"bytes,5,rep,name=sums,proto3" json:"sums,omitempty"`
+	// Their released sums, one per coordinate, as decimal integers: the true
+	// sums plus the nodes' noise, so possibly negative.
+	ReleasedSums  []string `protobuf:"bytes,6,rep,name=released_sums,json=releasedSums,proto3" json:"released_sums,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -943,9 +944,9 @@ func (x *JobEvidence) GetCoordinates() []uint32 {
 	return nil
 }
 
-func (x *JobEvidence) GetSums() [][]byte {
+func (x *JobEvidence) GetReleasedSums() []string {
 	if x != nil {
-		return x.Sums
+		return x.ReleasedSums
 	}
 	return nil
 }
@@ -1302,14 +1303,14 @@ const file_cohort_v1_job_proto_rawDesc = "" +
 	"\apurpose\x18\x02 \x01(\x04R\apurpose\x12\x18\n" +
 	"\aexpired\x18\x03 \x01(\x04R\aexpired\x12\x18\n" +
 	"\arevoked\x18\x04 \x01(\x04R\arevoked\x12/\n" +
-	"\x13contributor_minimum\x18\x05 \x01(\x04R\x12contributorMinimum\"\xb1\x01\n" +
+	"\x13contributor_minimum\x18\x05 \x01(\x04R\x12contributorMinimum\"\xce\x01\n" +
 	"\vJobEvidence\x12\x19\n" +
 	"\bjob_time\x18\x01 \x01(\x03R\ajobTime\x12\x1f\n" +
 	"\vspec_digest\x18\x02 \x01(\fR\n" +
 	"specDigest\x120\n" +
 	"\x05nodes\x18\x03 \x03(\v2\x1a.cohort.v1.NodeJobEvidenceR\x05nodes\x12 \n" +
-	"\vcoordinates\x18\x04 \x03(\rR\vcoordinates\x12\x12\n" +
-	"\x04sums\x18\x05 \x03(\fR\x04sums\"\xd0\x02\n" +
+	"\vcoordinates\x18\x04 \x03(\rR\vcoordinates\x12#\n" +
+	"\rreleased_sums\x18\x06 \x03(\tR\freleasedSumsJ\x04\b\x05\x10\x06R\x04sums\"\xd0\x02\n" +
 	"\x0fNodeJobEvidence\x12\x1d\n" +
 	"\n" +
 	"node_index\x18\x01 \x01(\rR\tnodeIndex\x12(\n" +

@@ -1,0 +1,243 @@
+package node
+
+import (
+	"context"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/cohort-dev/cohort/enclave"
+	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
+	"github.com/cohort-dev/cohort/schema"
+	"github.com/cohort-dev/cohort/store"
+)
+
+// dpPolicy is the discrete Gaussian policy with the given budgets.
+func dpPolicy(epoch, buyer string) *cohortv1.PrivacyPolicy {
+	p := enclave.DefaultPolicy()
+	p.EpochRho, p.BuyerRho = epoch, buyer
+	return p
+}
+
+// dpRecords contributes n records of the current epoch and returns them.
+func (f *testFederation) dpRecords(t *testing.T, desc *cohortv1.DatasetDescriptor, n int) []schema.Record {
+	t.Helper()
+	regions := []string{"north", "south", "east", "west"}
+	var recs []schema.Record
+	for i := range n {
+		r := fitness(int64(20+5*i), int64(3000+700*i), int64(55+2*i), int64(500+30*i), i%3 == 0, regions[i%4])
+		c := f.register(t, i%3)
+		p := f.payload(t, c, i%3, payloadOptions{record: r})
+		if _, err := f.contributor(i%3).Contribute(context.Background(), &cohortv1.ContributeRequest{DatasetId: desc.GetId(), Payload: p}); err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+		recs = append(recs, r)
+	}
+	return recs
+}
+
+func dpSpec(desc *cohortv1.DatasetDescriptor, epoch uint64, rho string) *cohortv1.JobSpec {
+	return &cohortv1.JobSpec{
+		DatasetId: desc.GetId(), EpochFrom: epoch, EpochTo: epoch, Purpose: "public-health",
+		Privacy: &cohortv1.Privacy{Loss: &cohortv1.Privacy_Rho{Rho: rho}},
+		Outputs: []*cohortv1.Output{
+			{Kind: cohortv1.OutputKind_OUTPUT_KIND_COUNT},
+			{Kind: cohortv1.OutputKind_OUTPUT_KIND_SUM, Fields: []string{"steps"}},
+			{Kind: cohortv1.OutputKind_OUTPUT_KIND_MEAN, Fields: []string{"age"}},
+			{Kind: cohortv1.OutputKind_OUTPUT_KIND_HISTOGRAM, Fields: []string{"region"}},
+		},
+	}
+}
+
+// spent reads node i's ledger for one epoch: overall and for buyer.
+func (f *testFederation) spent(t *testing.T, i int, dataset, buyer string, epoch uint64) (string, string) {
+	t.Helper()
+	e, err := f.nodes[i].store.PrivacySpent(context.Background(), dataset, buyer, epoch, epoch)
+	if err != nil || len(e) != 1 {
+		t.Fatalf("node %d ledger: %v, %v", i, e, err)
+	}
+	return e[0].Spent.RatString(), e[0].BuyerSpent.RatString()
+}
+
+// TestPrivateJobs runs jobs under the discrete Gaussian policy: every node
+// debits its own ledger once per job, the result carries noise and
+// intervals and no exact value of a noised output, the buyer's budget is
+// quoted and enforced at submission, and a node whose ledger is spent
+// refuses to release even when the coordinator's ledger has room.
+func TestPrivateJobs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("proves records and runs a federation")
+	}
+	f := newTestFederation(t, 3)
+	desc := f.installDatasetWith(t, dpPolicy("1", "1/2"))
+	ctx := context.Background()
+	cur := testSchema().Epoch.Index(time.Now())
+	recs := f.dpRecords(t, desc, 6)
+	alice := f.buyer(t, 0, "alice")
+
+	sub, err := f.buyerClient(0).SubmitJob(alice, &cohortv1.SubmitJobRequest{Spec: dpSpec(desc, cur, "1/4"), RequestId: "dp-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sub.GetJob().GetRho() != "1/4" {
+		t.Errorf("job charges %q, want 1/4", sub.GetJob().GetRho())
+	}
+	job, _ := f.awaitJob(t, alice, 0, sub.GetJob().GetJobId())
+	if job.GetState() != cohortv1.JobState_JOB_STATE_DONE {
+		t.Fatalf("job ended %s: %s", job.GetState(), job.GetReason())
+	}
+	res, err := f.buyerClient(0).GetResult(alice, &cohortv1.GetResultRequest{JobId: job.GetJobId()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := res.GetResult()
+	rel := r.GetRelease()
+	if rel.GetMechanism() != cohortv1.ReleaseMechanism_RELEASE_MECHANISM_DISCRETE_GAUSSIAN || rel.GetRho() != "1/4" || rel.GetNoisingNodes() != 3 || rel.GetConfidence() != enclave.Confidence {
+		t.Errorf("release info %v", rel)
+	}
+	for _, sn := range rel.GetSums() {
+		if (sn.GetCoordinate() == enclave.CountCoordinate) != (sn.GetNodeVariance() == "") || (sn.GetCoordinate() != 0 && sn.GetStddev() <= 0) {
+			t.Errorf("sum %d noise %v", sn.GetCoordinate(), sn)
+		}
+	}
+	if r.GetCohortSize() != uint64(len(recs)) || r.GetOutputs()[0].GetScalar().GetValue() != float64(len(recs)) {
+		t.Errorf("the count is public and exact: cohort %d, count %v", r.GetCohortSize(), r.GetOutputs()[0].GetScalar())
+	}
+	for i, o := range r.GetOutputs()[1:] {
+		if n := o.GetScalar(); n != nil && (n.GetExact() != "" || n.GetInterval() == nil) {
+			t.Errorf("output %d: a noised value with exact %q and interval %v", i+1, n.GetExact(), n.GetInterval())
+		}
+		for _, b := range o.GetHistogram().GetBins() {
+			if b.GetInterval() == nil {
+				t.Errorf("histogram bin %q without an interval", b.GetValue())
+			}
+		}
+	}
+	for i := range f.nodes {
+		if all, mine := f.spent(t, i, desc.GetId(), "alice", cur); all != "1/4" || mine != "1/4" {
+			t.Errorf("node %d spent %s (alice %s), want 1/4", i, all, mine)
+		}
+	}
+
+	// A second job reaches alice's cap; a third is refused at submission
+	// with nothing stored or charged, and GetBudget says why.
+	sub, err = f.buyerClient(0).SubmitJob(alice, &cohortv1.SubmitJobRequest{Spec: dpSpec(desc, cur, "1/4"), RequestId: "dp-2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job, _ := f.awaitJob(t, alice, 0, sub.GetJob().GetJobId()); job.GetState() != cohortv1.JobState_JOB_STATE_DONE {
+		t.Fatalf("second job ended %s: %s", job.GetState(), job.GetReason())
+	}
+	before, _, err := f.nodes[0].store.ListJobs(ctx, store.JobFilter{Buyer: "alice"}, "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.buyerClient(0).SubmitJob(alice, &cohortv1.SubmitJobRequest{Spec: dpSpec(desc, cur, "1/8"), RequestId: "dp-3"})
+	wantCode(t, "a job beyond the buyer's cap", err, codes.FailedPrecondition)
+	if err == nil || !strings.Contains(err.Error(), "buyer budget") {
+		t.Errorf("refusal %v does not name the buyer budget", err)
+	}
+	after, _, _ := f.nodes[0].store.ListJobs(ctx, store.JobFilter{Buyer: "alice"}, "", 100)
+	if len(after) != len(before) {
+		t.Errorf("a refused job was stored: %d jobs, then %d", len(before), len(after))
+	}
+	b, err := f.buyerClient(0).GetBudget(alice, &cohortv1.GetBudgetRequest{DatasetId: desc.GetId(), EpochFrom: cur, EpochTo: cur})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.GetAvailableRho() != "0" || len(b.GetEpochs()) != 1 || b.GetEpochs()[0].GetBuyerSpentAfter() != "1/2" || b.GetEpochs()[0].GetEpochSpentAfter() != "1/2" {
+		t.Errorf("budget %v", b)
+	}
+	_, err = f.buyerClient(0).GetBudget(alice, &cohortv1.GetBudgetRequest{DatasetId: desc.GetId(), EpochFrom: cur, EpochTo: cur - 1})
+	wantCode(t, "a backwards epoch range", err, codes.InvalidArgument)
+	_, err = f.buyerClient(0).SubmitJob(alice, &cohortv1.SubmitJobRequest{Spec: dpSpec(desc, cur, "1e-3"), RequestId: "dp-4"})
+	wantCode(t, "ρ with an exponent", err, codes.InvalidArgument)
+	noLoss := dpSpec(desc, cur, "1/8")
+	noLoss.Privacy = nil
+	_, err = f.buyerClient(0).SubmitJob(alice, &cohortv1.SubmitJobRequest{Spec: noLoss, RequestId: "dp-5"})
+	wantCode(t, "a job that states no privacy loss", err, codes.InvalidArgument)
+
+	// Node 2's ledger is spent by its own account; node 0's (the
+	// coordinator's) is not. Node 2 refuses to release: the job fails
+	// and node 2's ledger is unchanged.
+	if _, err := f.nodes[2].store.DebitPrivacy(ctx, store.PrivacyDebit{JobID: "elsewhere", DatasetID: desc.GetId(), Buyer: "other",
+		EpochFrom: cur, EpochTo: cur, Rho: big.NewRat(1, 2), EpochTotal: big.NewRat(1, 1), BuyerTotal: big.NewRat(1, 2), At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	bob := f.buyer(t, 0, "bob")
+	sub, err = f.buyerClient(0).SubmitJob(bob, &cohortv1.SubmitJobRequest{Spec: dpSpec(desc, cur, "1/4"), RequestId: "dp-6"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job, _ = f.awaitJob(t, bob, 0, sub.GetJob().GetJobId())
+	if job.GetState() != cohortv1.JobState_JOB_STATE_FAILED || !strings.Contains(job.GetReason(), "privacy budget") {
+		t.Fatalf("job over node 2's spent ledger ended %s: %q", job.GetState(), job.GetReason())
+	}
+	if all, mine := f.spent(t, 2, desc.GetId(), "bob", cur); all != "1" || mine != "0" {
+		t.Errorf("node 2 spent %s (bob %s) after refusing, want 1 and 0", all, mine)
+	}
+	if _, err := f.buyerClient(0).GetResult(bob, &cohortv1.GetResultRequest{JobId: job.GetJobId()}); err == nil {
+		t.Error("a result for a job no node 2 released")
+	}
+}
+
+// TestPrivateIntervals: over many jobs under the discrete Gaussian
+// mechanism, the stated 95% intervals of the linear outputs contain the
+// plaintext truth at about the stated rate.
+func TestPrivateIntervals(t *testing.T) {
+	if testing.Short() {
+		t.Skip("proves records and runs a federation")
+	}
+	f := newTestFederation(t, 3)
+	desc := f.installDatasetWith(t, dpPolicy("1000", "1000"))
+	cur := testSchema().Epoch.Index(time.Now())
+	const n = 8
+	f.dpRecords(t, desc, n)
+	alice := f.buyer(t, 0, "alice")
+	var steps int64
+	regions := map[string]uint64{}
+	for i := range n { // as dpRecords makes them
+		steps += int64(3000 + 700*i)
+		regions[[]string{"north", "south", "east", "west"}[i%4]]++
+	}
+	const jobs = 12
+	inside, total := 0, 0
+	check := func(what string, v float64, iv *cohortv1.Interval, truth float64) {
+		t.Helper()
+		total++
+		if iv == nil || iv.GetLow() > iv.GetHigh() || iv.GetStandardError() <= 0 {
+			t.Fatalf("%s: interval %v", what, iv)
+		}
+		if iv.GetLow() <= truth && truth <= iv.GetHigh() {
+			inside++
+		}
+	}
+	for k := range jobs {
+		sub, err := f.buyerClient(0).SubmitJob(alice, &cohortv1.SubmitJobRequest{Spec: dpSpec(desc, cur, "1/2"), RequestId: "iv-" + string(rune('a'+k))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		job, _ := f.awaitJob(t, alice, 0, sub.GetJob().GetJobId())
+		if job.GetState() != cohortv1.JobState_JOB_STATE_DONE {
+			t.Fatalf("job %d ended %s: %s", k, job.GetState(), job.GetReason())
+		}
+		res, err := f.buyerClient(0).GetResult(alice, &cohortv1.GetResultRequest{JobId: job.GetJobId()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs := res.GetResult().GetOutputs()
+		check("sum of steps", outs[1].GetScalar().GetValue(), outs[1].GetScalar().GetInterval(), float64(steps))
+		for _, b := range outs[3].GetHistogram().GetBins() {
+			check("region "+b.GetValue(), float64(b.GetCount()), b.GetInterval(), float64(regions[b.GetValue()]))
+		}
+	}
+	rate := float64(inside) / float64(total)
+	t.Logf("%d of %d stated 95%% intervals contain the truth (%.3f)", inside, total, rate)
+	// 60 intervals at 95%: fewer than 50 inside has probability < 1e-4.
+	if inside < total*5/6 {
+		t.Errorf("only %d of %d intervals contain the truth", inside, total)
+	}
+}
