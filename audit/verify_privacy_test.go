@@ -143,7 +143,9 @@ func TestDPTampered(t *testing.T) {
 		}, map[string]string{CheckReleaseMechanism: "the result states mechanism RELEASE_MECHANISM_EXACT_INSECURE_DEV, the dataset's policy RELEASE_MECHANISM_DISCRETE_GAUSSIAN"}},
 		{"release info of another ρ", func(t *testing.T, b *Bundle) { editResult(t, b, func(r *cohortv1.Result) { r.Release.Rho = "1/4" }) },
 			map[string]string{CheckReleaseMechanism: `the result states ρ = "1/4", the job spends ρ = 1/8`}},
-		{"wrong noising nodes", func(t *testing.T, b *Bundle) { editResult(t, b, func(r *cohortv1.Result) { r.Release.NoisingNodes = 2 }) },
+		{"wrong noising nodes", func(t *testing.T, b *Bundle) {
+			editResult(t, b, func(r *cohortv1.Result) { r.Release.NoisingNodes = 2 })
+		},
 			map[string]string{CheckReleaseMechanism: "the result states 2 noising nodes, the partial set has 3"}},
 		{"wrong variance", func(t *testing.T, b *Bundle) {
 			editResult(t, b, func(r *cohortv1.Result) { r.Release.Sums[1].NodeVariance = "1" })
@@ -157,7 +159,9 @@ func TestDPTampered(t *testing.T) {
 		{"noise of a sum left out", func(t *testing.T, b *Bundle) {
 			editResult(t, b, func(r *cohortv1.Result) { r.Release.Sums = r.Release.Sums[1:] })
 		}, map[string]string{CheckReleaseMechanism: "the result states the noise of 20 sums, the job released 21"}},
-		{"wrong confidence", func(t *testing.T, b *Bundle) { editResult(t, b, func(r *cohortv1.Result) { r.Release.Confidence = 0.99 }) },
+		{"wrong confidence", func(t *testing.T, b *Bundle) {
+			editResult(t, b, func(r *cohortv1.Result) { r.Release.Confidence = 0.99 })
+		},
 			map[string]string{CheckReleaseMechanism: "the result states confidence 0.99, intervals are at 0.95"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -231,7 +235,9 @@ func TestExactReleaseTampered(t *testing.T) {
 			b.Transcript.Nodes[1].Debit, b.Transcript.Buyer = d, testBuyer
 		}, map[string]string{CheckReleaseMechanism: "node 1 charged an exact release"}},
 		{"noise stated for an exact policy", func(t *testing.T, b *Bundle) {
-			editResult(t, b, func(r *cohortv1.Result) { r.Release = proto.Clone(mustResult(t, f.bundle).Release).(*cohortv1.ReleaseInfo) })
+			editResult(t, b, func(r *cohortv1.Result) {
+				r.Release = proto.Clone(mustResult(t, f.bundle).Release).(*cohortv1.ReleaseInfo)
+			})
 		}, map[string]string{CheckReleaseMechanism: "the result states a RELEASE_MECHANISM_DISCRETE_GAUSSIAN release of ρ = \"1/8\" by 3 noising nodes, but the dataset's policy is exact"}},
 		{"a negative sum under the exact policy", func(t *testing.T, b *Bundle) {
 			i := sumIndex(t, b.Transcript, 1)
