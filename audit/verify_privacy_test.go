@@ -145,8 +145,7 @@ func TestDPTampered(t *testing.T) {
 			map[string]string{CheckReleaseMechanism: `the result states ρ = "1/4", the job spends ρ = 1/8`}},
 		{"wrong noising nodes", func(t *testing.T, b *Bundle) {
 			editResult(t, b, func(r *cohortv1.Result) { r.Release.NoisingNodes = 2 })
-		},
-			map[string]string{CheckReleaseMechanism: "the result states 2 noising nodes, the partial set has 3"}},
+		}, map[string]string{CheckReleaseMechanism: "the result states 2 noising nodes, the partial set has 3"}},
 		{"wrong variance", func(t *testing.T, b *Bundle) {
 			editResult(t, b, func(r *cohortv1.Result) { r.Release.Sums[1].NodeVariance = "1" })
 		}, map[string]string{CheckReleaseMechanism: fmt.Sprintf("coordinate 1 (%s): the result states a node variance of \"1\"", l.SumName(1))}},
@@ -161,8 +160,7 @@ func TestDPTampered(t *testing.T) {
 		}, map[string]string{CheckReleaseMechanism: "the result states the noise of 20 sums, the job released 21"}},
 		{"wrong confidence", func(t *testing.T, b *Bundle) {
 			editResult(t, b, func(r *cohortv1.Result) { r.Release.Confidence = 0.99 })
-		},
-			map[string]string{CheckReleaseMechanism: "the result states confidence 0.99, intervals are at 0.95"}},
+		}, map[string]string{CheckReleaseMechanism: "the result states confidence 0.99, intervals are at 0.95"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := f.cloneDP(t)
