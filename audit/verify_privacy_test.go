@@ -269,6 +269,21 @@ func TestExactReleaseTampered(t *testing.T) {
 	}
 }
 
+// TestExactReleaseTamperedHE: an HE node of the decryption set that
+// debits its ledger for an exact release fails the release-mechanism
+// check like an MPC node.
+func TestExactReleaseTamperedHE(t *testing.T) {
+	h, f := getHEFixture(t), getDPFixture(t)
+	b := h.clone(t, h.bundle)
+	d := proto.Clone(f.bundle.Transcript.Nodes[0].Debit).(*cohortv1.PrivacyDebit)
+	d.Signature.Signature = h.signature(0, enclave.DebitStatement(b.Transcript.JobID, b.Transcript.DatasetID, d)).GetSignature()
+	b.Transcript.Nodes[0].Debit = d
+	if err := h.signTranscript(b); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, Verify(b, h.opts...), map[string]string{CheckReleaseMechanism: "node 0 charged an exact release"}, false)
+}
+
 func mustResult(t *testing.T, b *Bundle) *cohortv1.Result {
 	t.Helper()
 	res := new(cohortv1.Result)
