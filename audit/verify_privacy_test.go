@@ -427,3 +427,48 @@ func TestDebitCodec(t *testing.T) {
 		t.Fatal("a debit takes no bytes")
 	}
 }
+
+// TestVerifyDPHE: a noised HE job — the decryption set's two nodes each
+// noised its share and debited its ledger, the third live node neither —
+// verifies, with two noising nodes; stating three fails.
+func TestVerifyDPHE(t *testing.T) {
+	h := getHEFixture(t)
+	desc := proto.Clone(h.desc).(*cohortv1.DatasetDescriptor)
+	desc.Privacy = enclave.DefaultPolicy()
+	spec := &cohortv1.JobSpec{DatasetId: h.schema.ID, EpochFrom: h.epoch - 1, EpochTo: h.epoch, Purpose: "public-health",
+		Outputs: []*cohortv1.Output{
+			{Kind: cohortv1.OutputKind_OUTPUT_KIND_COUNT},
+			{Kind: cohortv1.OutputKind_OUTPUT_KIND_MEAN, Fields: []string{"age"}},
+			{Kind: cohortv1.OutputKind_OUTPUT_KIND_HISTOGRAM, Fields: []string{"smoker"}},
+		},
+		Privacy: &cohortv1.Privacy{Loss: &cohortv1.Privacy_Rho{Rho: testRho}}}
+	b, err := h.assembleUnder(desc, spec, []uint32{0, 1, 2}, testBuyer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Verify(b, h.opts...)
+	if !r.OK() || len(r.Warnings) != 0 {
+		t.Fatalf("honest noised HE bundle does not verify:\n%s", r)
+	}
+	if c, _ := r.Check(CheckReleaseMechanism); !strings.Contains(c.Detail, "the 2 nodes of the partial set each signed that debit") {
+		t.Errorf("release-mechanism detail %q", c.Detail)
+	}
+	tr := b.Transcript
+	if tr.Nodes[0].Debit == nil || tr.Nodes[1].Debit == nil || tr.Nodes[2].Debit != nil {
+		t.Fatal("the debits are not exactly the decryption set's")
+	}
+
+	tampered := h.clone(t, b)
+	editResult(t, tampered, func(r *cohortv1.Result) { r.Release.NoisingNodes = 3 })
+	if err := h.signTranscript(tampered); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, Verify(tampered, h.opts...), map[string]string{CheckReleaseMechanism: "the result states 3 noising nodes, the partial set has 2"}, false)
+
+	tampered = h.clone(t, b)
+	tampered.Transcript.Nodes[1].Debit = nil
+	if err := h.signTranscript(tampered); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, Verify(tampered, h.opts...), map[string]string{CheckReleaseMechanism: "node 1 released a noised partial without debiting its ledger"}, false)
+}
