@@ -201,8 +201,9 @@
 // A job released exactly, under a dataset whose privacy policy is
 // EXACT_INSECURE_DEV, passes the release-mechanism check, but its report
 // carries ExactReleaseWarning in Report.Warnings (a "WARNING:" line of
-// the text, "warnings" in the JSON): its sums carry no noise, so two jobs
-// whose cohorts differ by one record reveal that record's values.
+// the text before a "VERIFIED WITH WARNINGS" verdict, "warnings" in the
+// JSON): its sums carry no noise, so two jobs whose cohorts differ by one
+// record reveal that record's values.
 //
 // # The privacy budget across jobs
 //

@@ -472,3 +472,14 @@ func TestVerifyDPHE(t *testing.T) {
 	}
 	expect(t, Verify(tampered, h.opts...), map[string]string{CheckReleaseMechanism: "node 1 released a noised partial without debiting its ledger"}, false)
 }
+
+// TestReportWarnings: a report whose checks all pass but which carries a
+// warning says so in its verdict.
+func TestReportWarnings(t *testing.T) {
+	r := &Report{JobID: "job-1", DatasetID: "fitness", Checks: []Check{{Name: CheckTranscript, Status: Pass, Detail: "fine"}},
+		Warnings: []string{ExactReleaseWarning}}
+	want := "✓ transcript: fine\nWARNING: " + ExactReleaseWarning + "\nVERIFIED WITH WARNINGS: all 1 checks passed, but read the 1 warning above\n"
+	if text := r.String(); !r.OK() || !strings.HasSuffix(text, want) {
+		t.Fatalf("text:\n%s\nwant it to end\n%s", text, want)
+	}
+}
