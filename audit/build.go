@@ -43,7 +43,7 @@ type BuildInput struct {
 	Evidence *cohortv1.JobEvidence
 	// Sums are the released sums, one per coordinate of the evidence, as
 	// the combiner read them: signed, since noise can make a sum
-	// negative. When nil, the evidence's sums (unsigned) are read.
+	// negative. When nil, the evidence's released_sums (signed decimals) are read.
 	Sums []*big.Int
 	// Partials holds node i's encoded partial at index i, as it sent and
 	// signed it, for every node of the dataset (len = node count). MPC:

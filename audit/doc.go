@@ -9,7 +9,8 @@
 //
 // # The transcript
 //
-// A Transcript holds: the job id, dataset id and coordinator; the spec
+// A Transcript holds: the job id, dataset id, the buyer charged (empty
+// for an exact release) and the coordinator; the spec
 // (its deterministic protobuf bytes, whose digest the nodes signed) and
 // the job time; the digest of the dataset's descriptor; every counted
 // record, sorted by nullifier — nullifier, payload digest, encoded public
@@ -19,7 +20,12 @@
 // stated twice); each node's evidence — eligible and counted records, set
 // digest, exclusion counts by reason, its signature over
 // attest.JobEligibleSet, its partial sum over the cohort and its signature
-// over attest.JobPartial; the released sums by coordinate; the released
+// over attest.JobPartial, and, when the release was noised, its signed
+// debit of its own privacy ledger (cohortv1.PrivacyDebit, attest.PrivacyDebit:
+// the buyer, ρ, and per epoch of the job the epoch's and the buyer's
+// budget with what was spent before and after); the released sums by
+// coordinate, signed integers (noise can make a sum negative; the count
+// at coordinate 0 takes none); the released
 // result (protobuf, transcript id left out); the effective minimum cohort;
 // and the registry root history the records' roots must be in. It names
 // no excluded record: exclusions are counts. The partial sums are
@@ -43,8 +49,9 @@
 //
 // The encoding is this package's own, length-prefixed and big-endian
 // (laid out in transcript.go and bundle.go), not protobuf, whose
-// deterministic mode is not canonical; this is version 2 (version 1,
-// without the HE fields, is no longer read). Decoders check every length
+// deterministic mode is not canonical; this is version 3 (version 2
+// added the HE fields, version 3 the buyer, the debits and signed sums;
+// earlier versions are no longer read). Decoders check every length
 // and count against Limits and against the bytes left before allocating
 // (a ciphertext against Limits.MaxCiphertextBytes and the largest
 // parameter set's he.EncodedSize), refuse trailing bytes, and accept only
@@ -53,8 +60,10 @@
 // for MPC —, a partial and its signature together, for HE exactly for the
 // nodes of D, D ascending among the listed nodes, every record's
 // ciphertext of the aggregate's size and none for MPC, sums by coordinate
-// with minimal big-endian values, roots by version, ids in their
-// alphabets), so that decoding and encoding are inverse and each
+// as a sign byte (0 or 1) and a minimal big-endian magnitude, never a
+// negative zero, a debit only beside a partial, with 1..enclave.MaxJobEpochs
+// entries, amounts of at most MaxAmountLen bytes and its node's Ed25519
+// signature, roots by version, ids in their alphabets), so that decoding and encoding are inverse and each
 // transcript has exactly one encoding. Digest is SHA-256
 // over "cohort/v1/job-transcript", a NUL byte and the encoding; nodes sign
 // it as a TranscriptStatement (domain "cohort/v1/job-transcript-signature",
@@ -64,7 +73,8 @@
 // public inputs, proof, nullifier and payload digest), about 240 + 32 per
 // released coordinate per node (an Ed25519 pair and the partial sum), 56
 // per registry root, plus the spec and the result (a few hundred bytes
-// each). The MPC job of this package's tests — five records, three nodes,
+// each); a noised release adds each debit, about 150 bytes and 70 per
+// epoch of the job. The MPC job of this package's tests — five records, three nodes,
 // twelve outputs over 21 coordinates — has a 7 KB transcript and a 14 KB
 // bundle with a development setup; a ceremony transcript adds
 // p·(192·N + 32·N) bytes or so for p contributions over a domain of N
@@ -84,8 +94,8 @@
 // signature does not verify", "output 3 (mean of age): released 51.2,
 // recomputed 51.3"). Records and nodes are numbered from 0, records in
 // nullifier order. CheckNames lists the checks of each backend in order:
-// the 16 below for MPC; for HE, ciphertexts before proofs, aggregate,
-// decryption-set and decryption in the place of partial-sums (19). The
+// the 17 below for MPC; for HE, ciphertexts before proofs, aggregate,
+// decryption-set and decryption in the place of partial-sums (20). The
 // checks that belong to one backend (circuit, partial-sums, ciphertexts,
 // aggregate, decryption-set, decryption) and the backend's part of the
 // shared ones (a record's statement, its share commitments, which nodes
@@ -135,7 +145,8 @@
 //	                       counted + dropped for contributors' minimums
 //	partial-sums           MPC: every node signed (attest.JobPartial) its partial over
 //	                       the released coordinates; each counts the cohort; they sum
-//	                       to every released sum
+//	                       to every released sum, read as the centred integer in
+//	                       (−r/2, r/2) of their sum in Fr
 //	aggregate              HE: the homomorphic sum of the records' ciphertexts (he.Sum)
 //	                       equals the transcript's aggregate byte for byte
 //	decryption-set         HE: D has t nodes, the t lowest live indices; each signed
@@ -143,13 +154,29 @@
 //	                       is its own, at the released coordinates, for D and of the
 //	                       aggregate; no other node has one
 //	decryption             HE: he.Combine of D's shares and the aggregate gives every
-//	                       released sum, each below t/2 (where every honest sum lies)
+//	                       released sum, read as the centred integer of its value mod t
 //	coordinates            the released coordinates are exactly enclave.Coordinates of the
 //	                       spec's outputs, and the count coordinate equals the cohort
+//	release-mechanism      the job's release under the dataset's privacy policy
+//	                       (enclave.PolicyOf, enclave.JobPrivacy of the spec): the sums
+//	                       are ones the mechanism releases (Mechanism.Release). Discrete
+//	                       Gaussian: the transcript names the buyer; every node of the
+//	                       partial set (MPC: every node; HE: D) carries its debit and
+//	                       enclave.Charge.Check passes for it — signed by the node, for
+//	                       this job, dataset, buyer and ρ, one entry per epoch of the
+//	                       job with the policy's totals, spent after = spent before + ρ,
+//	                       within both totals; the result's release states the
+//	                       mechanism, ρ, the noising nodes (the partial set's size),
+//	                       each sum's per-node variance and total standard deviation
+//	                       (Privacy.NoiseStdDev, bit for bit) and enclave.Confidence.
+//	                       Exact (EXACT_INSECURE_DEV): no node debited, the result
+//	                       states no noise, and the report carries ExactReleaseWarning
 //	outputs                the result is for this job, dataset, cohort and backend, was
 //	                       released after the job time, and its outputs equal those
-//	                       enclave.Release computes from the released sums: exact strings
-//	                       equal, floats bit for bit
+//	                       the job's release mechanism computes from the released sums
+//	                       (enclave.Mechanism.Outputs with the partial set's size as
+//	                       the noising nodes: the exact outputs, or the noisy ones with
+//	                       their intervals): exact strings equal, floats bit for bit
 //	transcript-signatures  every node of the descriptor (HE: every live node listed, at
 //	                       least t of them) signed the transcript's digest
 //
@@ -171,6 +198,28 @@
 // a parameter set package he marks insecure (the toy sets of its tests) is
 // treated alike by the descriptor check.
 //
+// A job released exactly, under a dataset whose privacy policy is
+// EXACT_INSECURE_DEV, passes the release-mechanism check, but its report
+// carries ExactReleaseWarning in Report.Warnings (a "WARNING:" line of
+// the text before a "VERIFIED WITH WARNINGS" verdict, "warnings" in the
+// JSON): its sums carry no noise, so two jobs whose cohorts differ by one
+// record reveal that record's values.
+//
+// # The privacy budget across jobs
+//
+// One transcript shows that its job's nodes each debited their ledger for
+// it; whether a node charged the same ρ to two jobs (a rewritten ledger)
+// shows only across transcripts. Ledger takes every transcript of a
+// dataset and lays each node's debits side by side, epoch by epoch: a
+// debit occupies [spent before, spent after) of the epoch's budget and of
+// its buyer's, so no two may overlap, none may pass its total, and
+// together they stay within it; every debit must pass
+// enclave.Charge.Check, every transcript be signed by the nodes it lists
+// and be of one dataset under one policy. Between debits lies ρ charged
+// by jobs with no transcript among those given: legitimate (a node's
+// charge stands once it released its partial, even if the job then
+// failed), and reported per node, epoch and buyer as gaps.
+//
 // # Trust and limits
 //
 // An auditor trusts only the dataset's descriptor as the federation
@@ -181,9 +230,17 @@
 // cohort below any applicable minimum, a node whose signed cohort or
 // partial differs from what is listed, released sums that are not the sum
 // of the signed partials, released outputs that are not what the sums
-// give, and any alteration of a signed bundle. What it cannot see: whether
-// a counted record had been revoked before the job (revocation tokens are
-// not in the transcript: only the nodes' signatures attest it); whether
+// give, a noised release some node of the partial set did not debit or
+// debited beyond its budget, a release stating other noise than the
+// policy gives, and any alteration of a signed bundle; Ledger adds a node
+// charging the same budget twice across the transcripts it is given.
+// What it cannot see: whether the nodes drew their noise at all, or at
+// the stated variance (each node's noise is its own secret; with one
+// honest node assumed, that node's noise alone protects the release);
+// whether a node's ledger recorded the jobs that released nothing (the
+// gaps Ledger reports are all it shows of them); whether a counted record
+// had been revoked before the job (revocation tokens are not in the
+// transcript: only the nodes' signatures attest it); whether
 // records that should have been counted were left out (only their counts
 // are shown); whether the registry roots were the federation's (the root
 // history is attested by the nodes' signatures over the transcript);
@@ -202,8 +259,9 @@
 // is no proof of decryption. A node of D that sends a wrong share, with a
 // coordinator that releases whatever the shares combine to, yields
 // consistent but wrong sums; like a wrong MPC partial, this is detected
-// only when it makes the release inconsistent — a sum at or above t/2, a
-// count that is not the cohort, outputs that do not follow — so the sums
+// only when it makes the release inconsistent — a count that is not the
+// cohort, a negative sum of an exact release, outputs that do not
+// follow — so the sums
 // are as good as D's honesty. Nor can it see that the smudging noise was
 // drawn at the declared size, or that a node produced one share per
 // aggregate (a second share of the same aggregate for another set would

@@ -240,7 +240,24 @@ func (f *heFixture) withoutNode1(t testing.TB) *Bundle {
 // nodes (ascending, the coordinator among them) as honest nodes would, and
 // returns its bundle.
 func (f *heFixture) assemble(spec *cohortv1.JobSpec, live []uint32) (*Bundle, error) {
-	coords, err := enclave.Coordinates(f.schema.Layout(), spec.GetOutputs())
+	return f.assembleUnder(f.desc, spec, live, "")
+}
+
+// assembleUnder is assemble on the fixture's dataset described by desc,
+// whose privacy policy may differ from the fixture's: under the discrete
+// Gaussian each node of the decryption set adds its noise to its share
+// and signs its debit (from an empty ledger) to buyer.
+func (f *heFixture) assembleUnder(desc *cohortv1.DatasetDescriptor, spec *cohortv1.JobSpec, live []uint32, buyer string) (*Bundle, error) {
+	l := f.schema.Layout()
+	coords, err := enclave.Coordinates(l, spec.GetOutputs())
+	if err != nil {
+		return nil, err
+	}
+	priv, err := enclave.JobPrivacy(desc.GetPrivacy(), spec, l, coords)
+	if err != nil {
+		return nil, err
+	}
+	mech, err := priv.Mechanism(rand.Reader)
 	if err != nil {
 		return nil, err
 	}
@@ -296,6 +313,16 @@ func (f *heFixture) assemble(spec *cohortv1.JobSpec, live []uint32) (*Bundle, er
 			if err != nil {
 				return nil, err
 			}
+			if !priv.Exact() {
+				noise, err := mech.Noise(coords)
+				if err != nil {
+					return nil, err
+				}
+				if err := part.AddNoise(noise); err != nil {
+					return nil, err
+				}
+				e.Debit = signDebit(f.sign[j], int(j), testJobID, desc.GetId(), buyer, priv, nil)
+			}
 			if partials[j], err = part.MarshalBinary(); err != nil {
 				return nil, err
 			}
@@ -311,17 +338,22 @@ func (f *heFixture) assemble(spec *cohortv1.JobSpec, live []uint32) (*Bundle, er
 	}
 	values := make([]*big.Int, len(vals))
 	for i, v := range vals {
+		// Centred mod t, as the HE combiner reads them.
 		values[i] = new(big.Int).SetUint64(v)
+		if v >= f.params.T()/2 {
+			values[i].Sub(values[i], new(big.Int).SetUint64(f.params.T()))
+		}
 		ev.ReleasedSums = append(ev.ReleasedSums, values[i].String())
 	}
-	outs, err := enclave.Release(f.schema, coords, values, spec.GetOutputs())
+	outs, err := mech.Outputs(f.schema, coords, values, spec.GetOutputs(), len(set))
 	if err != nil {
 		return nil, err
 	}
 	res := &cohortv1.Result{JobId: testJobID, CohortSize: n, Outputs: outs, TranscriptId: "transcript-elsewhere",
-		ReleasedAt: testJobTime.Unix() + 30, DatasetId: f.desc.GetId(), Backend: cohortv1.Backend_BACKEND_HE}
-	tr, err := Build(BuildInput{JobID: testJobID, Coordinator: heCoordinator, Spec: spec, Descriptor: f.desc, Records: f.records,
-		Evidence: ev, Partials: partials, DecryptionSet: set, Aggregate: aggEnc, Result: res, Roots: f.roots})
+		ReleasedAt: testJobTime.Unix() + 30, DatasetId: f.desc.GetId(), Backend: cohortv1.Backend_BACKEND_HE,
+		Release: releaseInfo(priv, l, len(set))}
+	tr, err := Build(BuildInput{JobID: testJobID, Buyer: buyer, Coordinator: heCoordinator, Spec: spec, Descriptor: desc, Records: f.records,
+		Evidence: ev, Partials: partials, DecryptionSet: set, Aggregate: aggEnc, Result: res, Roots: f.roots, Sums: values})
 	if err != nil {
 		return nil, err
 	}
@@ -329,7 +361,7 @@ func (f *heFixture) assemble(spec *cohortv1.JobSpec, live []uint32) (*Bundle, er
 	if err := f.signTranscript(b); err != nil {
 		return nil, err
 	}
-	return NewBundle(tr, b.Signatures, f.desc, nil)
+	return NewBundle(tr, b.Signatures, desc, nil)
 }
 
 func (f *heFixture) signature(node int, s attest.Statement) *cohortv1.NodeSignature {

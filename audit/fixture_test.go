@@ -449,7 +449,7 @@ func (f *fixture) assembleJob(job mpcJob) (*Bundle, error) {
 			PartialSignature: f.signature(j, part),
 		}
 		if !priv.Exact() {
-			e.Debit = f.debit(j, job, priv)
+			e.Debit = signDebit(f.sign[j], j, job.id, job.desc.GetId(), job.buyer, priv, job.ledger)
 		}
 		ev.Nodes = append(ev.Nodes, e)
 	}
@@ -522,19 +522,23 @@ func addNoise(mech enclave.Mechanism, coords []int, parts []*mpc.Partial) error 
 	return nil
 }
 
-// debit is node's signed debit of its ledger for job.
-func (f *fixture) debit(node int, job mpcJob, p enclave.Privacy) *cohortv1.PrivacyDebit {
-	d := &cohortv1.PrivacyDebit{NodeIndex: uint32(node), BuyerId: job.buyer, Rho: p.Rho.String()}
+// signDebit is node's debit of its ledger for a job of p charged to
+// buyer, signed with key; ledger gives what the node had spent of each
+// epoch before the job (nil: nothing).
+func signDebit(key ed25519.PrivateKey, node int, jobID, datasetID, buyerID string, p enclave.Privacy,
+	ledger func(node int, epoch uint64) (spent, buyerSpent dp.Rho)) *cohortv1.PrivacyDebit {
+	d := &cohortv1.PrivacyDebit{NodeIndex: uint32(node), BuyerId: buyerID, Rho: p.Rho.String()}
 	for e := p.EpochFrom; e <= p.EpochTo; e++ {
 		var epoch, buyer dp.Rho
-		if job.ledger != nil {
-			epoch, buyer = job.ledger(node, e)
+		if ledger != nil {
+			epoch, buyer = ledger(node, e)
 		}
 		d.Entries = append(d.Entries, &cohortv1.LedgerEntry{Epoch: e,
 			EpochTotal: p.EpochTotal.String(), EpochSpentBefore: epoch.String(), EpochSpentAfter: epoch.Add(p.Rho).String(),
 			BuyerTotal: p.BuyerTotal.String(), BuyerSpentBefore: buyer.String(), BuyerSpentAfter: buyer.Add(p.Rho).String()})
 	}
-	d.Signature = f.signature(node, enclave.DebitStatement(job.id, job.desc.GetId(), d))
+	d.Signature = &cohortv1.NodeSignature{NodeIndex: uint32(node), Scheme: cohortv1.SignatureScheme_SIGNATURE_SCHEME_ED25519,
+		Signature: attest.Sign(key, enclave.DebitStatement(jobID, datasetID, d))}
 	return d
 }
 

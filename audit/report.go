@@ -195,6 +195,8 @@ func (r *Report) String() string {
 	case r.OK() && counts[Warn] > 0:
 		fmt.Fprintf(&b, "VERIFIED WITH WARNINGS: %d of %d checks passed, %d only because an option allowed it — do not trust this result with real data\n",
 			counts[Pass], len(r.Checks), counts[Warn])
+	case r.OK() && len(r.Warnings) > 0:
+		fmt.Fprintf(&b, "VERIFIED WITH WARNINGS: all %d checks passed, but read the %s above\n", len(r.Checks), plural(len(r.Warnings), "warning"))
 	case r.OK():
 		fmt.Fprintf(&b, "VERIFIED: all %d checks passed\n", len(r.Checks))
 	default:

@@ -143,8 +143,9 @@ func TestDPTampered(t *testing.T) {
 		}, map[string]string{CheckReleaseMechanism: "the result states mechanism RELEASE_MECHANISM_EXACT_INSECURE_DEV, the dataset's policy RELEASE_MECHANISM_DISCRETE_GAUSSIAN"}},
 		{"release info of another ρ", func(t *testing.T, b *Bundle) { editResult(t, b, func(r *cohortv1.Result) { r.Release.Rho = "1/4" }) },
 			map[string]string{CheckReleaseMechanism: `the result states ρ = "1/4", the job spends ρ = 1/8`}},
-		{"wrong noising nodes", func(t *testing.T, b *Bundle) { editResult(t, b, func(r *cohortv1.Result) { r.Release.NoisingNodes = 2 }) },
-			map[string]string{CheckReleaseMechanism: "the result states 2 noising nodes, the partial set has 3"}},
+		{"wrong noising nodes", func(t *testing.T, b *Bundle) {
+			editResult(t, b, func(r *cohortv1.Result) { r.Release.NoisingNodes = 2 })
+		}, map[string]string{CheckReleaseMechanism: "the result states 2 noising nodes, the partial set has 3"}},
 		{"wrong variance", func(t *testing.T, b *Bundle) {
 			editResult(t, b, func(r *cohortv1.Result) { r.Release.Sums[1].NodeVariance = "1" })
 		}, map[string]string{CheckReleaseMechanism: fmt.Sprintf("coordinate 1 (%s): the result states a node variance of \"1\"", l.SumName(1))}},
@@ -157,8 +158,9 @@ func TestDPTampered(t *testing.T) {
 		{"noise of a sum left out", func(t *testing.T, b *Bundle) {
 			editResult(t, b, func(r *cohortv1.Result) { r.Release.Sums = r.Release.Sums[1:] })
 		}, map[string]string{CheckReleaseMechanism: "the result states the noise of 20 sums, the job released 21"}},
-		{"wrong confidence", func(t *testing.T, b *Bundle) { editResult(t, b, func(r *cohortv1.Result) { r.Release.Confidence = 0.99 }) },
-			map[string]string{CheckReleaseMechanism: "the result states confidence 0.99, intervals are at 0.95"}},
+		{"wrong confidence", func(t *testing.T, b *Bundle) {
+			editResult(t, b, func(r *cohortv1.Result) { r.Release.Confidence = 0.99 })
+		}, map[string]string{CheckReleaseMechanism: "the result states confidence 0.99, intervals are at 0.95"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := f.cloneDP(t)
@@ -232,7 +234,9 @@ func TestExactReleaseTampered(t *testing.T) {
 			b.Transcript.Nodes[1].Debit, b.Transcript.Buyer = d, testBuyer
 		}, map[string]string{CheckReleaseMechanism: "node 1 charged an exact release"}},
 		{"noise stated for an exact policy", func(t *testing.T, b *Bundle) {
-			editResult(t, b, func(r *cohortv1.Result) { r.Release = proto.Clone(mustResult(t, f.bundle).Release).(*cohortv1.ReleaseInfo) })
+			editResult(t, b, func(r *cohortv1.Result) {
+				r.Release = proto.Clone(mustResult(t, f.bundle).Release).(*cohortv1.ReleaseInfo)
+			})
 		}, map[string]string{CheckReleaseMechanism: "the result states a RELEASE_MECHANISM_DISCRETE_GAUSSIAN release of ρ = \"1/8\" by 3 noising nodes, but the dataset's policy is exact"}},
 		{"a negative sum under the exact policy", func(t *testing.T, b *Bundle) {
 			i := sumIndex(t, b.Transcript, 1)
@@ -264,6 +268,21 @@ func TestExactReleaseTampered(t *testing.T) {
 	if r := Verify(b, x.opts...); !r.OK() {
 		t.Fatalf("an exact release stating it is exact:\n%s", r)
 	}
+}
+
+// TestExactReleaseTamperedHE: an HE node of the decryption set that
+// debits its ledger for an exact release fails the release-mechanism
+// check like an MPC node.
+func TestExactReleaseTamperedHE(t *testing.T) {
+	h, f := getHEFixture(t), getDPFixture(t)
+	b := h.clone(t, h.bundle)
+	d := proto.Clone(f.bundle.Transcript.Nodes[0].Debit).(*cohortv1.PrivacyDebit)
+	d.Signature.Signature = h.signature(0, enclave.DebitStatement(b.Transcript.JobID, b.Transcript.DatasetID, d)).GetSignature()
+	b.Transcript.Nodes[0].Debit = d
+	if err := h.signTranscript(b); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, Verify(b, h.opts...), map[string]string{CheckReleaseMechanism: "node 0 charged an exact release"}, false)
 }
 
 func mustResult(t *testing.T, b *Bundle) *cohortv1.Result {
@@ -407,5 +426,61 @@ func TestDebitCodec(t *testing.T) {
 	}
 	if len(enc) <= len(plain) {
 		t.Fatal("a debit takes no bytes")
+	}
+}
+
+// TestVerifyDPHE: a noised HE job — the decryption set's two nodes each
+// noised its share and debited its ledger, the third live node neither —
+// verifies, with two noising nodes; stating three fails.
+func TestVerifyDPHE(t *testing.T) {
+	h := getHEFixture(t)
+	desc := proto.Clone(h.desc).(*cohortv1.DatasetDescriptor)
+	desc.Privacy = enclave.DefaultPolicy()
+	spec := &cohortv1.JobSpec{DatasetId: h.schema.ID, EpochFrom: h.epoch - 1, EpochTo: h.epoch, Purpose: "public-health",
+		Outputs: []*cohortv1.Output{
+			{Kind: cohortv1.OutputKind_OUTPUT_KIND_COUNT},
+			{Kind: cohortv1.OutputKind_OUTPUT_KIND_MEAN, Fields: []string{"age"}},
+			{Kind: cohortv1.OutputKind_OUTPUT_KIND_HISTOGRAM, Fields: []string{"smoker"}},
+		},
+		Privacy: &cohortv1.Privacy{Loss: &cohortv1.Privacy_Rho{Rho: testRho}}}
+	b, err := h.assembleUnder(desc, spec, []uint32{0, 1, 2}, testBuyer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Verify(b, h.opts...)
+	if !r.OK() || len(r.Warnings) != 0 {
+		t.Fatalf("honest noised HE bundle does not verify:\n%s", r)
+	}
+	if c, _ := r.Check(CheckReleaseMechanism); !strings.Contains(c.Detail, "the 2 nodes of the partial set each signed that debit") {
+		t.Errorf("release-mechanism detail %q", c.Detail)
+	}
+	tr := b.Transcript
+	if tr.Nodes[0].Debit == nil || tr.Nodes[1].Debit == nil || tr.Nodes[2].Debit != nil {
+		t.Fatal("the debits are not exactly the decryption set's")
+	}
+
+	tampered := h.clone(t, b)
+	editResult(t, tampered, func(r *cohortv1.Result) { r.Release.NoisingNodes = 3 })
+	if err := h.signTranscript(tampered); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, Verify(tampered, h.opts...), map[string]string{CheckReleaseMechanism: "the result states 3 noising nodes, the partial set has 2"}, false)
+
+	tampered = h.clone(t, b)
+	tampered.Transcript.Nodes[1].Debit = nil
+	if err := h.signTranscript(tampered); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, Verify(tampered, h.opts...), map[string]string{CheckReleaseMechanism: "node 1 released a noised partial without debiting its ledger"}, false)
+}
+
+// TestReportWarnings: a report whose checks all pass but which carries a
+// warning says so in its verdict.
+func TestReportWarnings(t *testing.T) {
+	r := &Report{JobID: "job-1", DatasetID: "fitness", Checks: []Check{{Name: CheckTranscript, Status: Pass, Detail: "fine"}},
+		Warnings: []string{ExactReleaseWarning}}
+	want := "✓ transcript: fine\nWARNING: " + ExactReleaseWarning + "\nVERIFIED WITH WARNINGS: all 1 checks passed, but read the 1 warning above\n"
+	if text := r.String(); !r.OK() || !strings.HasSuffix(text, want) {
+		t.Fatalf("text:\n%s\nwant it to end\n%s", text, want)
 	}
 }

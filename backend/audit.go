@@ -110,7 +110,7 @@ type AuditNode struct {
 // AuditSum is one released sum.
 type AuditSum struct {
 	Coordinate uint32
-	Value      *big.Int
+	Value      *big.Int // signed: noise can make a released sum negative
 }
 
 // CircuitKey is everything a contribution circuit depends on: for MPC the

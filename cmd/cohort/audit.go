@@ -19,12 +19,15 @@ func newAuditCmd() *cobra.Command {
 		Long: `audit commands check a released result without trusting the nodes: fetch
 a job's transcript bundle from the node that ran it, then verify it offline
 (the ceremony, every proof, every record's consent terms, the cohort
-policy, every node's signature, and every released number recomputed from
-the released sufficient statistics).`,
+policy, every node's signature, the release under the dataset's privacy
+policy with every node's signed privacy debit, and every released number
+recomputed from the released sufficient statistics). Given every
+transcript of a dataset, ledger checks the nodes' privacy ledgers across
+jobs: no debit overlaps another, none passes its budget.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	cmd.AddCommand(newAuditFetchCmd(), newAuditVerifyCmd())
+	cmd.AddCommand(newAuditFetchCmd(), newAuditVerifyCmd(), newAuditLedgerCmd())
 	return cmd
 }
 
@@ -133,5 +136,53 @@ With --json, one JSON report per line.`,
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	cmd.Flags().BoolVar(&devOK, "allow-insecure-dev-setup", false, "accept a dataset whose keys came from a single-party dev setup (its proofs can be forged), with a warning")
+	return cmd
+}
+
+func newAuditLedgerCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "ledger FILE...",
+		Short: "Check the nodes' privacy ledgers across every transcript bundle of a dataset; exit 0 only when they agree",
+		Long: `ledger reads every transcript bundle of one dataset and lays each node's
+signed privacy debits side by side, epoch by epoch: each debit occupies
+[spent before, spent after) of the epoch's budget and of its buyer's. It
+fails when two debits of a node overlap (a rewritten ledger), a debit
+passes its budget or a total is not the dataset's policy, a debit's
+signature does not verify, or a bundle is of another dataset. It reports
+per epoch and node the ρ the released jobs spent, per buyer too, and the
+stretches between debits: ρ charged by jobs with no transcript among the
+files (a node's charge stands once it released its partial, whether or not
+the job was released). Pass every transcript of the dataset. Run
+"cohort audit verify" on each bundle to check the rest.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			bundles := make([]*audit.Bundle, len(args))
+			for i, path := range args {
+				b, err := readBounded(path, client.MaxBundleSize)
+				if err != nil {
+					return err
+				}
+				if bundles[i], err = audit.UnmarshalBundle(b, audit.DefaultLimits()); err != nil {
+					return fmt.Errorf("%s: %w", path, err)
+				}
+			}
+			rep := audit.Ledger(bundles)
+			if asJSON {
+				j, err := json.Marshal(rep)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), string(j))
+			} else if err := rep.WriteText(cmd.OutOrStdout()); err != nil {
+				return err
+			}
+			if !rep.OK() {
+				return fmt.Errorf("the privacy ledgers of %d bundles show %d violations (see the report)", len(args), len(rep.Violations))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
 }
