@@ -193,6 +193,11 @@ func (s *peerService) HEKeygen(ctx context.Context, req *cohortv1.HEKeygenReques
 	return s.n.heKeygenRound1(ctx, req, from)
 }
 
+func (s *peerService) HEKeygenReveal(ctx context.Context, req *cohortv1.HEKeygenRevealRequest) (*cohortv1.HEKeygenRevealResponse, error) {
+	from, _ := callerPeer(ctx)
+	return s.n.heKeygenReveal(ctx, req, from)
+}
+
 func (s *peerService) HEKeygenFinish(ctx context.Context, req *cohortv1.HEKeygenFinishRequest) (*cohortv1.HEKeygenFinishResponse, error) {
 	from, _ := callerPeer(ctx)
 	return s.n.heKeygenFinish(ctx, req, from)
