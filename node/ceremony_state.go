@@ -24,6 +24,14 @@ type ceremony struct {
 	coordinator uint32
 	mine        map[[2]int][32]byte // (phase, index) → SHA-256 of this node's contribution
 	busy        bool
+	sealed      bool // this node sealed it: its dataset is READY here
+}
+
+// isSealed reads sealed under mu, the lock of the ceremonies.
+func (c *ceremony) isSealed(mu *sync.Mutex) bool {
+	mu.Lock()
+	defer mu.Unlock()
+	return c.sealed
 }
 
 func newCeremonies() *ceremonies { return &ceremonies{m: map[string]*ceremony{}} }
