@@ -146,7 +146,6 @@ func (n *Node) runHEKeygen(ctx context.Context, s *schema.Schema, ch *heChoice) 
 		DatasetId: s.ID, SchemaDigest: sd[:], ParamSet: string(ch.params.ID()),
 		Threshold: uint32(ch.c.Threshold), NodeCount: uint32(ch.c.Nodes), CrsSeed: crs,
 	}
-	defer n.keygens.drop(s.ID) // the coordinator starts no ceremony with itself
 	k := len(n.opts.Members)
 
 	// Round 1: this node commits first, then every other node.
@@ -155,6 +154,7 @@ func (n *Node) runHEKeygen(ctx context.Context, s *schema.Schema, ch *heChoice) 
 	if err != nil {
 		return nil, err
 	}
+	defer n.keygens.drop(s.ID) // the coordinator starts no ceremony with itself
 	round1[n.opts.Index] = own
 	rs, errs := fanOut(ctx, n, func(ctx context.Context, i uint32, c cohortv1.PeerServiceClient) (*cohortv1.HEKeygenResponse, error) {
 		r, err := c.HEKeygen(ctx, req)

@@ -700,8 +700,9 @@ type HEKeyInfo struct {
 	// The collective public key (he.PublicKey encoding).
 	PublicKey []byte `protobuf:"bytes,5,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
 	// Each node's signature, by index, over "cohort/v1/he-keygen", the
-	// dataset id, the parameter set, threshold, node count and SHA-256 of
-	// public_key (attest.HEKeygen).
+	// dataset id, the parameter set, threshold, node count, SHA-256 of
+	// public_key and the digest of every node's commitment to its share in
+	// public_key_shares (attest.HEKeygen, dataset.KeygenStatement).
 	Signatures []*NodeSignature `protobuf:"bytes,6,rep,name=signatures,proto3" json:"signatures,omitempty"`
 	// Each node's public-key share, by index (he encoding), as it revealed it
 	// once every node had committed to its own: public_key is their sum, which
