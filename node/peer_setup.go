@@ -193,17 +193,18 @@ func (s *peerService) SealCeremony(stream cohortv1.PeerService_SealCeremonyServe
 	if err != nil {
 		return err
 	}
+	if err := n.cer.beginSeal(h.GetCeremonyId(), cer); err != nil {
+		return err
+	}
 	resp, err := n.seal(ctx, cer, tb)
+	// The ceremony stays known, sealed: its dataset is READY here, and
+	// neither another seal nor an abort changes that.
+	n.cer.endSeal(cer, err == nil)
 	if err != nil {
 		n.log.Error("ceremony: seal refused", "ceremony", h.GetCeremonyId(), "error", err)
 		n.failCeremony(cer.info, cer.desc, err.Error())
 		return err
 	}
-	// The ceremony stays known, sealed: its dataset is READY here, and
-	// neither another seal nor an abort changes that.
-	n.cer.mu.Lock()
-	cer.sealed = true
-	n.cer.mu.Unlock()
 	return stream.SendAndClose(resp)
 }
 
@@ -220,9 +221,9 @@ func (s *peerService) AbortCeremony(ctx context.Context, req *cohortv1.AbortCere
 	case cer.coordinator != from:
 		n.cer.mu.Unlock()
 		return nil, status.Errorf(codes.PermissionDenied, "ceremony %q: only its coordinator may abort it", id)
-	case cer.sealed:
+	case cer.sealed || cer.sealing:
 		n.cer.mu.Unlock()
-		return nil, status.Errorf(codes.FailedPrecondition, "ceremony %q is sealed on node %d: its dataset is READY and stays so", id, n.opts.Index)
+		return nil, status.Errorf(codes.FailedPrecondition, "ceremony %q is sealed or being sealed on node %d: its dataset becomes READY and stays so", id, n.opts.Index)
 	}
 	delete(n.cer.m, id)
 	n.cer.mu.Unlock()

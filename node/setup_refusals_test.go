@@ -236,6 +236,17 @@ func TestAbortCeremonyRefusals(t *testing.T) {
 	if d, err := n.datasets.descriptor(ctx, "pending"); err != nil || d.GetState() != cohortv1.DatasetState_DATASET_STATE_SETUP {
 		t.Fatalf("abort by another node: %v, %v", d.GetState(), err)
 	}
+	// While node 1 derives its keys (the dataset turns READY), not even the
+	// coordinator aborts.
+	if err := n.cer.beginSeal("pending-c", n.cer.m["pending-c"]); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.peerClient(t, 0, 1).AbortCeremony(ctx, &cohortv1.AbortCeremonyRequest{CeremonyId: "pending-c"})
+	wantCode(t, "abort while sealing", err, codes.FailedPrecondition)
+	if d, err := n.datasets.descriptor(ctx, "pending"); err != nil || d.GetState() != cohortv1.DatasetState_DATASET_STATE_SETUP {
+		t.Fatalf("abort while sealing: %v, %v", d.GetState(), err)
+	}
+	n.cer.endSeal(n.cer.m["pending-c"], false) // the seal failed
 	if _, err := f.peerClient(t, 0, 1).AbortCeremony(ctx, &cohortv1.AbortCeremonyRequest{CeremonyId: "pending-c"}); err != nil {
 		t.Fatal(err)
 	}
