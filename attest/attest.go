@@ -17,6 +17,7 @@ const (
 	TagJobPartial      = "cohort/v1/job-partial"
 	TagHEKeygen        = "cohort/v1/he-keygen"
 	TagPrivacyDebit    = "cohort/v1/privacy-debit"
+	TagHEKeygenCommit  = "cohort/v1/he-keygen-commitment"
 )
 
 // ErrBadSignature is returned by Verify for a signature that does not verify.
@@ -172,20 +173,23 @@ func Verify(pub ed25519.PublicKey, s Statement, sig []byte) error {
 
 // HEKeygen is a node's statement that it took part in an HE dataset's
 // collective key generation and holds its threshold share of the secret
-// behind the public key with the given digest.
+// behind the public key with the given digest, the sum of public-key
+// shares that matched the commitments it was given before it revealed its
+// own (CommitmentsDigest, over every node's commitment in index order).
 type HEKeygen struct {
-	DatasetID       string
-	ParamSet        string
-	Threshold       uint32
-	Nodes           uint32
-	CRSSeed         [32]byte
-	PublicKeyDigest [32]byte // SHA-256 of the encoded collective public key
+	DatasetID         string
+	ParamSet          string
+	Threshold         uint32
+	Nodes             uint32
+	CRSSeed           [32]byte
+	PublicKeyDigest   [32]byte // SHA-256 of the encoded collective public key
+	CommitmentsDigest [32]byte
 }
 
 // Message returns the bytes a node signs.
 func (h HEKeygen) Message() []byte {
 	return newBuilder(TagHEKeygen).str(h.DatasetID).str(h.ParamSet).u32(h.Threshold).u32(h.Nodes).
-		fixed(h.CRSSeed[:]).fixed(h.PublicKeyDigest[:]).b
+		fixed(h.CRSSeed[:]).fixed(h.PublicKeyDigest[:]).fixed(h.CommitmentsDigest[:]).b
 }
 
 // PrivacyDebit is a node's statement that it debited its own privacy
@@ -204,7 +208,7 @@ type PrivacyDebit struct {
 
 // LedgerEntry is one epoch's ledger before and after a debit.
 type LedgerEntry struct {
-	Epoch                              uint64
+	Epoch                               uint64
 	EpochTotal, EpochBefore, EpochAfter string
 	BuyerTotal, BuyerBefore, BuyerAfter string
 }
@@ -216,4 +220,21 @@ func (d PrivacyDebit) Message() []byte {
 		b.u64(e.Epoch).str(e.EpochTotal).str(e.EpochBefore).str(e.EpochAfter).str(e.BuyerTotal).str(e.BuyerBefore).str(e.BuyerAfter)
 	}
 	return b.u32(d.Node).b
+}
+
+// HEKeygenCommit is a node's commitment to its public-key share of an HE
+// dataset's collective key, made and signed before it has seen any other
+// node's share (docs/design.md §4.3). Commitment is the hash of the share
+// (dataset.KeygenCommitment); the signature lets every node check that
+// the coordinator relays each node's own commitment.
+type HEKeygenCommit struct {
+	DatasetID  string
+	CRSSeed    [32]byte
+	Node       uint32
+	Commitment [32]byte
+}
+
+// Message returns the bytes a node signs.
+func (h HEKeygenCommit) Message() []byte {
+	return newBuilder(TagHEKeygenCommit).str(h.DatasetID).fixed(h.CRSSeed[:]).u32(h.Node).fixed(h.Commitment[:]).b
 }

@@ -101,12 +101,13 @@ func TestHEKeygenStatement(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, change := range map[string]func(*HEKeygen){
-		"dataset":    func(x *HEKeygen) { x.DatasetID = "other" },
-		"param set":  func(x *HEKeygen) { x.ParamSet = "bgv-n13-q218" },
-		"threshold":  func(x *HEKeygen) { x.Threshold = 3 },
-		"nodes":      func(x *HEKeygen) { x.Nodes = 4 },
-		"crs":        func(x *HEKeygen) { x.CRSSeed[0] = 9 },
-		"public key": func(x *HEKeygen) { x.PublicKeyDigest[0] = 9 },
+		"dataset":     func(x *HEKeygen) { x.DatasetID = "other" },
+		"param set":   func(x *HEKeygen) { x.ParamSet = "bgv-n13-q218" },
+		"threshold":   func(x *HEKeygen) { x.Threshold = 3 },
+		"nodes":       func(x *HEKeygen) { x.Nodes = 4 },
+		"crs":         func(x *HEKeygen) { x.CRSSeed[0] = 9 },
+		"public key":  func(x *HEKeygen) { x.PublicKeyDigest[0] = 9 },
+		"commitments": func(x *HEKeygen) { x.CommitmentsDigest[0] = 9 },
 	} {
 		x := h
 		change(&x)
@@ -151,5 +152,36 @@ func TestPrivacyDebitStatement(t *testing.T) {
 		if err := Verify(pub, c, sig); !errors.Is(err, ErrBadSignature) {
 			t.Errorf("%s changed, signature still verifies: %v", name, err)
 		}
+	}
+}
+
+// Every field of a key-generation commitment is signed, and the signature
+// is not one over the key itself.
+func TestHEKeygenCommitStatement(t *testing.T) {
+	pub, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := HEKeygenCommit{DatasetID: "fitness", Node: 1}
+	c.CRSSeed[0], c.Commitment[0] = 1, 2
+	sig := Sign(key, c)
+	if err := Verify(pub, c, sig); err != nil {
+		t.Fatal(err)
+	}
+	for name, change := range map[string]func(*HEKeygenCommit){
+		"dataset":    func(x *HEKeygenCommit) { x.DatasetID = "other" },
+		"crs":        func(x *HEKeygenCommit) { x.CRSSeed[0] = 9 },
+		"node":       func(x *HEKeygenCommit) { x.Node = 2 },
+		"commitment": func(x *HEKeygenCommit) { x.Commitment[31] = 9 },
+	} {
+		x := c
+		change(&x)
+		if err := Verify(pub, x, sig); !errors.Is(err, ErrBadSignature) {
+			t.Errorf("%s changed, signature still verifies: %v", name, err)
+		}
+	}
+	h := HEKeygen{DatasetID: c.DatasetID, CRSSeed: c.CRSSeed, PublicKeyDigest: c.Commitment}
+	if err := Verify(pub, h, sig); !errors.Is(err, ErrBadSignature) {
+		t.Errorf("a commitment's signature verified as a key-generation statement: %v", err)
 	}
 }

@@ -139,10 +139,13 @@ func newHEFixture() (*heFixture, error) {
 	if err != nil {
 		return nil, err
 	}
-	info := &cohortv1.HEKeyInfo{ParamSet: string(params.ID()), Threshold: heThreshold, SmudgingBits: heSmudgingBits, CrsSeed: crs[:], PublicKey: pkEnc}
+	info := &cohortv1.HEKeyInfo{ParamSet: string(params.ID()), Threshold: heThreshold, SmudgingBits: heSmudgingBits, CrsSeed: crs[:], PublicKey: pkEnc,
+		PublicKeyShares: pkShares}
 	st := dataset.KeygenStatement(s.ID, testNodes, info)
 	for i := range testNodes {
 		info.Signatures = append(info.Signatures, f.signature(i, st))
+		cm := dataset.KeygenCommitment(s.ID, crs[:], uint32(i), pkShares[i])
+		info.CommitmentSignatures = append(info.CommitmentSignatures, f.signature(i, dataset.KeygenCommitStatement(s.ID, crs[:], uint32(i), cm)))
 	}
 
 	ds, err := dataset.NewHE(s, nodes, testDepth, info, testJobTime.Add(-60*24*time.Hour))

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
@@ -10,8 +11,10 @@ import (
 	"testing"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/cohort-dev/cohort/circuits"
+	"github.com/cohort-dev/cohort/dataset"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/he"
 	"github.com/cohort-dev/cohort/heproof"
@@ -345,6 +348,94 @@ func TestVerifyHENeverPanicsOnEmpty(t *testing.T) {
 			if len(r.Checks) != 20 {
 				t.Fatalf("%d checks", len(r.Checks))
 			}
+		})
+	}
+}
+
+// TestHEKeyShares: the descriptor's public key must be the sum of the
+// public-key shares it lists, each signed by its node as its commitment,
+// and every node's key-generation signature covers those commitments. A
+// node that swaps its share for another after the others were revealed
+// (the rogue-key attack) cannot make the honest nodes' signatures cover
+// it; even all nodes re-signing cannot make a key that is not the sum.
+func TestHEKeyShares(t *testing.T) {
+	f := getHEFixture(t)
+	desc := f.desc
+	id, crs := desc.GetId(), desc.GetHe().GetCrsSeed()
+	var seed [32]byte
+	copy(seed[:], crs)
+	party, err := he.NewKeygenParty(f.params, he.Committee{Nodes: testNodes, Threshold: heThreshold}, seed, 0, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _, err := party.Round1()
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit := func(info *cohortv1.HEKeyInfo, i int) {
+		c := dataset.KeygenCommitment(id, crs, uint32(i), info.PublicKeyShares[i])
+		info.CommitmentSignatures[i] = f.signature(i, dataset.KeygenCommitStatement(id, crs, uint32(i), c))
+	}
+	signKey := func(info *cohortv1.HEKeyInfo, nodes ...int) {
+		st := dataset.KeygenStatement(id, testNodes, info)
+		for _, i := range nodes {
+			info.Signatures[i] = f.signature(i, st)
+		}
+	}
+	sum := func(t *testing.T, info *cohortv1.HEKeyInfo) {
+		pk, err := he.AggregatePublicKey(f.params, he.Committee{Nodes: testNodes, Threshold: heThreshold}, seed, info.PublicKeyShares)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.PublicKey, err = pk.MarshalBinary(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(t *testing.T, info *cohortv1.HEKeyInfo)
+		want string
+	}{
+		{"node 0 swaps its share and re-signs alone", func(t *testing.T, info *cohortv1.HEKeyInfo) {
+			info.PublicKeyShares[0] = other
+			commit(info, 0)
+			sum(t, info)
+			signKey(info, 0)
+		}, "node 1's key-generation signature"},
+		{"a share that is not the one committed to, key re-signed by all", func(t *testing.T, info *cohortv1.HEKeyInfo) {
+			info.PublicKeyShares[0] = other
+			sum(t, info)
+			signKey(info, 0, 1, 2)
+		}, "node 0's public-key share is not the one it committed to"},
+		{"a key that is not the sum of the shares, all re-signed", func(t *testing.T, info *cohortv1.HEKeyInfo) {
+			info.PublicKeyShares[0] = other
+			commit(info, 0)
+			signKey(info, 0, 1, 2)
+		}, "the public key is not the sum of the committed public-key shares"},
+		{"no shares", func(t *testing.T, info *cohortv1.HEKeyInfo) {
+			info.PublicKeyShares, info.CommitmentSignatures = nil, nil
+			signKey(info, 0, 1, 2)
+		}, "0 public-key shares and 0 commitment signatures"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := proto.Clone(desc).(*cohortv1.DatasetDescriptor)
+			tc.edit(t, d.He)
+			if _, err := dataset.From(d); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("dataset.From: %v, want %q", err, tc.want)
+			}
+			b := f.clone(t, f.bundle)
+			enc, err := deterministic.Marshal(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.Descriptor = enc
+			if b.Transcript.DescriptorDigest, err = DescriptorDigest(d); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.signTranscript(b); err != nil {
+				t.Fatal(err)
+			}
+			expect(t, Verify(b, f.opts...), map[string]string{CheckDescriptor: tc.want}, true)
 		})
 	}
 }

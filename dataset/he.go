@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -38,19 +39,68 @@ type HE struct {
 	Budget    *he.Budget // the schema's worst-case noise against the set; sizes the smudging
 }
 
-// KeygenStatement is what each node signs for the key in info.
+// KeygenStatement is what each node signs for the key in info: its
+// CommitmentsDigest is over the commitments to info's public-key shares.
 func KeygenStatement(datasetID string, nodes int, info *cohortv1.HEKeyInfo) attest.HEKeygen {
 	st := attest.HEKeygen{
 		DatasetID: datasetID, ParamSet: info.GetParamSet(), Threshold: info.GetThreshold(), Nodes: uint32(nodes),
-		PublicKeyDigest: sha256.Sum256(info.GetPublicKey()),
+		PublicKeyDigest:   sha256.Sum256(info.GetPublicKey()),
+		CommitmentsDigest: KeygenCommitmentsDigest(datasetID, info.GetCrsSeed(), info.GetPublicKeyShares()),
 	}
 	copy(st.CRSSeed[:], info.GetCrsSeed())
 	return st
 }
 
+// KeygenCommitmentsDigest is SHA-256 over a tag, the number of shares and
+// the commitment to each, in index order.
+func KeygenCommitmentsDigest(datasetID string, crs []byte, pkShares [][]byte) [32]byte {
+	h := sha256.New()
+	h.Write([]byte(tagKeygenCommit + "s\x00"))
+	h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(pkShares))))
+	for i, sh := range pkShares {
+		c := KeygenCommitment(datasetID, crs, uint32(i), sh)
+		h.Write(c[:])
+	}
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// tagKeygenCommit separates a commitment to a public-key share from every
+// other hash.
+const tagKeygenCommit = "cohort/v1/he-keygen-commit"
+
+// KeygenCommitment is a node's commitment to its encoded public-key share
+// pkShare in the key generation of dataset datasetID with CRS seed crs:
+// SHA-256(tag ‖ 0 ‖ len(id) ‖ id ‖ len(crs) ‖ crs ‖ node ‖ pkShare),
+// lengths and the node as 4-byte big-endian integers. The share is the
+// last field and fixed-size for a parameter set.
+func KeygenCommitment(datasetID string, crs []byte, node uint32, pkShare []byte) [32]byte {
+	h := sha256.New()
+	h.Write([]byte(tagKeygenCommit + "\x00"))
+	h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(datasetID))))
+	h.Write([]byte(datasetID))
+	h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(crs))))
+	h.Write(crs)
+	h.Write(binary.BigEndian.AppendUint32(nil, node))
+	h.Write(pkShare)
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// KeygenCommitStatement is what node signs for its commitment.
+func KeygenCommitStatement(datasetID string, crs []byte, node uint32, commitment [32]byte) attest.HEKeygenCommit {
+	st := attest.HEKeygenCommit{DatasetID: datasetID, Node: node, Commitment: commitment}
+	copy(st.CRSSeed[:], crs)
+	return st
+}
+
 // checkHE decodes and checks an HE dataset's key info: a known parameter
-// set, a threshold in 2..k, valid smudging, a public key that decodes, and
-// every node's signature over it.
+// set, a threshold in 2..k, valid smudging, a public key that decodes,
+// every node's signature over it, and that it is the sum of the public-key
+// shares listed, each signed by its node as its commitment
+// (checkKeyShares).
 func checkHE(d *cohortv1.DatasetDescriptor, s *schema.Schema, signing func(i int) ed25519.PublicKey) (*HE, error) {
 	info := d.GetHe()
 	if info == nil {
@@ -92,7 +142,45 @@ func checkHE(d *cohortv1.DatasetDescriptor, s *schema.Schema, signing func(i int
 			return nil, fmt.Errorf("%w: node %d's key-generation signature: %w", ErrInvalid, i, err)
 		}
 	}
+	if err := checkKeyShares(d.GetId(), params, c, info, signing); err != nil {
+		return nil, err
+	}
 	return &HE{Params: params, Key: key, KeyDigest: st.PublicKeyDigest, Committee: c, Smudging: sm, Budget: budget}, nil
+}
+
+// checkKeyShares checks that info's public key is the sum of its
+// public-key shares and that each node signed its commitment to its share:
+// a key that one node chose, by picking its share after seeing the others',
+// does not pass, since no node commits to that share before the others are
+// revealed (docs/design.md §4.3).
+func checkKeyShares(id string, params *he.Params, c he.Committee, info *cohortv1.HEKeyInfo, signing func(i int) ed25519.PublicKey) error {
+	shares, sigs := info.GetPublicKeyShares(), info.GetCommitmentSignatures()
+	if len(shares) != c.Nodes || len(sigs) != c.Nodes {
+		return fmt.Errorf("%w: %d public-key shares and %d commitment signatures, want one per node (%d)", ErrInvalid, len(shares), len(sigs), c.Nodes)
+	}
+	for i, sig := range sigs {
+		if sig.GetNodeIndex() != uint32(i) {
+			return fmt.Errorf("%w: commitment signature %d names node %d", ErrInvalid, i, sig.GetNodeIndex())
+		}
+		st := KeygenCommitStatement(id, info.GetCrsSeed(), uint32(i), KeygenCommitment(id, info.GetCrsSeed(), uint32(i), shares[i]))
+		if err := attest.Verify(signing(i), st, sig.GetSignature()); err != nil {
+			return fmt.Errorf("%w: node %d's public-key share is not the one it committed to: %w", ErrInvalid, i, err)
+		}
+	}
+	var crs [32]byte
+	copy(crs[:], info.GetCrsSeed())
+	sum, err := he.AggregatePublicKey(params, c, crs, shares)
+	if err != nil {
+		return fmt.Errorf("%w: public-key shares: %w", ErrInvalid, err)
+	}
+	enc, err := sum.MarshalBinary()
+	if err != nil {
+		return fmt.Errorf("%w: public-key shares: %w", ErrInvalid, err)
+	}
+	if !bytes.Equal(enc, info.GetPublicKey()) {
+		return fmt.Errorf("%w: the public key is not the sum of the committed public-key shares", ErrInvalid)
+	}
+	return nil
 }
 
 // HEShape is the HE contribution circuit's shape: the schema, the registry

@@ -147,3 +147,27 @@ func BenchmarkKeygenRound1(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAggregatePublicKey is a 3-node public key aggregated from its
+// shares at N = 4096: what every node does in round 3 of the key
+// generation and every reader of a descriptor does to re-check the key.
+func BenchmarkAggregatePublicKey(b *testing.B) {
+	p := mustParams(b, BGVN12Q109)
+	c := Committee{Nodes: 3, Threshold: 2}
+	var crs [32]byte
+	shares := make([][]byte, c.Nodes)
+	for i := range shares {
+		party, err := NewKeygenParty(p, c, crs, i, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if shares[i], _, err = party.Round1(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for b.Loop() {
+		if _, err := AggregatePublicKey(p, c, crs, shares); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

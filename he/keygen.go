@@ -157,7 +157,10 @@ func (k *KeygenParty) Round1() (pkShare []byte, shares [][]byte, err error) {
 
 // AggregatePublicKey sums the parties' public-key shares (pkShares[i] from
 // party i, all of them) into the collective key (Σ_i (−a·s_i + e_i), a).
-// Each share must name its party, this committee and this CRS.
+// Each share must name its party, this committee and this CRS. It cannot
+// tell how a share was chosen: a party that picks its share after seeing
+// the others' can make the sum any key it likes, so callers fix every
+// share by a commitment before any is revealed (docs/design.md §4.3).
 func AggregatePublicKey(p *Params, c Committee, crs [32]byte, pkShares [][]byte) (*PublicKey, error) {
 	if p == nil {
 		return nil, fmt.Errorf("he: aggregate public key: nil parameters: %w", ErrInvalidArgument)

@@ -24,6 +24,37 @@ type ceremony struct {
 	coordinator uint32
 	mine        map[[2]int][32]byte // (phase, index) → SHA-256 of this node's contribution
 	busy        bool
+	sealing     bool // this node is deriving its keys: no abort meanwhile
+	sealed      bool // this node sealed it: its dataset is READY here
+}
+
+// isSealed reads sealed under mu, the lock of the ceremonies.
+func (c *ceremony) isSealed(mu *sync.Mutex) bool {
+	mu.Lock()
+	defer mu.Unlock()
+	return c.sealed
+}
+
+// beginSeal marks cer, known under id, as being sealed; it fails when cer
+// is sealed or being sealed, or was aborted meanwhile.
+func (c *ceremonies) beginSeal(id string, cer *ceremony) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m[id] != cer {
+		return status.Errorf(codes.NotFound, "ceremony %q was aborted", id)
+	}
+	if cer.sealed || cer.sealing {
+		return status.Errorf(codes.FailedPrecondition, "ceremony %q is sealed or being sealed", id)
+	}
+	cer.sealing = true
+	return nil
+}
+
+// endSeal records how sealing cer ended.
+func (c *ceremonies) endSeal(cer *ceremony, sealed bool) {
+	c.mu.Lock()
+	cer.sealing, cer.sealed = false, sealed
+	c.mu.Unlock()
 }
 
 func newCeremonies() *ceremonies { return &ceremonies{m: map[string]*ceremony{}} }

@@ -99,6 +99,14 @@ func TestCeremony(t *testing.T) {
 		}
 	}
 
+	// The coordinator cannot undo a sealed ceremony: its abort is refused
+	// and the dataset stays READY on the peer.
+	_, err = f.peerClient(t, 1, 0).AbortCeremony(context.Background(), &cohortv1.AbortCeremonyRequest{CeremonyId: descs[0].GetCeremonyId(), Reason: "after the seal"})
+	wantCode(t, "abort after the seal", err, codes.FailedPrecondition)
+	if d, err := f.nodes[0].n.datasets.descriptor(context.Background(), id); err != nil || d.GetState() != cohortv1.DatasetState_DATASET_STATE_READY {
+		t.Fatalf("node 0 after the refused abort: %v, %v", d.GetState(), err)
+	}
+
 	// The stored transcript re-verifies offline and names the verifying key.
 	keys, err := f.nodes[2].store.GetDatasetKeys(context.Background(), id)
 	if err != nil {

@@ -131,8 +131,13 @@
 //
 // # Setup
 //
-// CreateDataset runs the Groth16 ceremony of docs/design.md §5.5 across the nodes;
-// see ceremony.go for the protocol and the beacon's limits.
+// CreateDataset runs, for an HE dataset, the commit-then-reveal key
+// generation of docs/design.md §4.3 (hekeys.go, its states in
+// keygen_state.go), then the Groth16 ceremony of docs/design.md §5.5 across
+// the nodes; see ceremony.go for the protocol and the beacon's limits. Every
+// setup step a peer answers comes only from the node that coordinates that
+// dataset's creation, for a dataset id the peer does not know yet, in
+// order; a sealed ceremony is not aborted.
 //
 // # Known limits
 //
@@ -142,6 +147,6 @@
 // before the coordinator's roll-back keeps it until the background retry
 // reaches it; docs/design.md §6.5 has jobs compare the nodes' accepted sets before
 // aggregating, which catches such a difference. A dataset whose setup
-// FAILED keeps its id. Ceremony state lives in memory: restarting a node
-// during a ceremony fails that ceremony.
+// FAILED keeps its id. Ceremony and key-generation state live in memory:
+// restarting a node during either fails it.
 package node

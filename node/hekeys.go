@@ -8,7 +8,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -26,23 +25,40 @@ import (
 //
 // Before an HE dataset's circuit can be compiled its collective key must
 // exist: the circuit proves encryption under it. The coordinator (the node
-// whose administrator calls CreateDataset) draws a public CRS seed and asks
-// every node, itself included, for round 1 (HEKeygen): each draws its
-// secret s_i, answers its public-key share −a·s_i + e_i and a Shamir share
-// of s_i for every node, each sealed with HPKE to that node's sealing key,
-// so the coordinator relays them without reading them. In round 2
-// (HEKeygenFinish) every node receives every public-key share and the
-// shares sealed to it; it aggregates the public key itself, checks that its
-// own share is in it, sums the Shamir shares into its t-of-n threshold
-// share of s = Σ s_i, stores that sealed to its own sealing key (encrypted
-// at rest) and signs the public key's digest. The coordinator checks that
-// every node computed the same key; the signatures go into the descriptor,
-// so every later reader can check that all nodes took part.
+// whose administrator calls CreateDataset) draws a public CRS seed and runs
+// three rounds with every node, itself included:
 //
-// No node ever holds s: decryption needs t nodes' shares (he.ThresholdKey).
-// The Shamir shares are not verifiable (no VSS): a malicious node can deal
-// inconsistent shares and make decryption fail, which is detected (the
-// released values would not decode) but not attributed.
+//  1. Commit (HEKeygen): each node draws its secret s_i, computes its
+//     public-key share −a·s_i + e_i and a Shamir share of s_i for every
+//     node, each sealed with HPKE to that node's sealing key (the
+//     coordinator relays them without reading them). It answers the sealed
+//     shares and a signed commitment to its public-key share
+//     (dataset.KeygenCommitment, attest.HEKeygenCommit), and withholds the
+//     share itself. The coordinator commits before it asks anyone else.
+//  2. Reveal (HEKeygenReveal): every node receives every node's signed
+//     commitment; it checks each signature and that its own commitment is
+//     the one it made, and only then reveals its public-key share.
+//  3. Finish (HEKeygenFinish): every node receives every public-key share
+//     and the shares sealed to it; it checks each share against the
+//     commitment it was given in round 2, aggregates the public key itself,
+//     sums the Shamir shares into its t-of-n threshold share of s = Σ s_i,
+//     stores that sealed to its own sealing key (encrypted at rest) and
+//     signs the public key's digest with the commitments' (attest.HEKeygen).
+//
+// No node can choose the collective key: every share, the coordinator's
+// included, is fixed by a commitment before any share is revealed, so a
+// share picked as (a key of one's own) − (the others' shares) differs from
+// its commitment and every honest node refuses it before signing. The
+// coordinator checks that every node computed the same key; the shares,
+// the signed commitments and the signatures go into the descriptor, so
+// every later reader can re-aggregate the key (dataset.From).
+//
+// Every step after round 1 is accepted only from the node that started the
+// generation, in order (keygens). No node ever holds s: decryption needs t
+// nodes' shares (he.ThresholdKey). The Shamir shares are not verifiable (no
+// VSS): a malicious node can deal inconsistent shares and make decryption
+// fail, which is detected (the released values would not decode) but not
+// attributed.
 
 const (
 	// sealInfoKeygenShare is the HPKE info of a Shamir share in transit.
@@ -52,9 +68,6 @@ const (
 	// sealInfoDecryptionShare is the HPKE info of a stored decryption share.
 	sealInfoDecryptionShare = "cohort/v1/he-decryption-share"
 )
-
-// keygenTTL bounds how long a round-1 state waits for round 2.
-const keygenTTL = 10 * time.Minute
 
 // keygenShareAAD binds a sealed Shamir share to its generation, sender and
 // receiver.
@@ -134,30 +147,64 @@ func (n *Node) runHEKeygen(ctx context.Context, s *schema.Schema, ch *heChoice) 
 		Threshold: uint32(ch.c.Threshold), NodeCount: uint32(ch.c.Nodes), CrsSeed: crs,
 	}
 	k := len(n.opts.Members)
+
+	// Round 1: this node commits first, then every other node.
 	round1 := make([]*cohortv1.HEKeygenResponse, k)
 	own, err := n.heKeygenRound1(ctx, req, n.opts.Index)
 	if err != nil {
 		return nil, err
 	}
+	defer n.keygens.drop(s.ID) // the coordinator starts no ceremony with itself
 	round1[n.opts.Index] = own
-	rs, errs := fanOut(ctx, n, func(ctx context.Context, _ uint32, c cohortv1.PeerServiceClient) (*cohortv1.HEKeygenResponse, error) {
-		return c.HEKeygen(ctx, req)
+	rs, errs := fanOut(ctx, n, func(ctx context.Context, i uint32, c cohortv1.PeerServiceClient) (*cohortv1.HEKeygenResponse, error) {
+		r, err := c.HEKeygen(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		if len(r.GetSealedShares()) != k {
+			return nil, status.Errorf(codes.Internal, "node %d answered %d sealed shares for %d nodes", i, len(r.GetSealedShares()), k)
+		}
+		if err := n.checkCommitment(s.ID, crs, i, r.GetCommitment()); err != nil {
+			return nil, status.Error(codes.Internal, err.Error())
+		}
+		return r, nil
 	})
 	if len(errs) > 0 {
-		n.dropKeygen(s.ID)
 		return nil, peerFailureOf("the HE key generation", "", errs)
 	}
 	for i, r := range rs {
 		round1[i] = r
 	}
-	pkShares := make([][]byte, k)
+	reveal := &cohortv1.HEKeygenRevealRequest{DatasetId: s.ID, Commitments: make([]*cohortv1.HEKeygenCommitment, k)}
 	for i, r := range round1 {
-		if len(r.GetSealedShares()) != k {
-			n.dropKeygen(s.ID)
-			return nil, status.Errorf(codes.Internal, "node %d answered %d sealed shares for %d nodes", i, len(r.GetSealedShares()), k)
+		reveal.Commitments[i] = r.GetCommitment()
+	}
+
+	// Round 2: every commitment is fixed; every node reveals its share.
+	pkShares := make([][]byte, k)
+	mine, err := n.heKeygenReveal(ctx, reveal, n.opts.Index)
+	if err != nil {
+		return nil, err
+	}
+	pkShares[n.opts.Index] = mine.GetPublicKeyShare()
+	revealed, errs := fanOut(ctx, n, func(ctx context.Context, i uint32, c cohortv1.PeerServiceClient) (*cohortv1.HEKeygenRevealResponse, error) {
+		r, err := c.HEKeygenReveal(ctx, reveal)
+		if err != nil {
+			return nil, err
 		}
+		if dataset.KeygenCommitment(s.ID, crs, i, r.GetPublicKeyShare()) != [32]byte(reveal.Commitments[i].GetCommitment()) {
+			return nil, status.Errorf(codes.Internal, "node %d revealed another public-key share than it committed to", i)
+		}
+		return r, nil
+	})
+	if len(errs) > 0 {
+		return nil, peerFailureOf("the HE key generation", "", errs)
+	}
+	for i, r := range revealed {
 		pkShares[i] = r.GetPublicKeyShare()
 	}
+
+	// Round 3: every node checks the shares, aggregates and signs.
 	finishFor := func(j uint32) *cohortv1.HEKeygenFinishRequest {
 		f := &cohortv1.HEKeygenFinishRequest{DatasetId: s.ID, PublicKeyShares: pkShares, SealedShares: make([][]byte, k)}
 		for i, r := range round1 {
@@ -165,16 +212,20 @@ func (n *Node) runHEKeygen(ctx context.Context, s *schema.Schema, ch *heChoice) 
 		}
 		return f
 	}
-	mine, err := n.heKeygenFinish(ctx, finishFor(n.opts.Index), n.opts.Index)
+	done, err := n.heKeygenFinish(ctx, finishFor(n.opts.Index), n.opts.Index)
 	if err != nil {
 		return nil, err
 	}
 	info := &cohortv1.HEKeyInfo{
 		ParamSet: string(ch.params.ID()), Threshold: uint32(ch.c.Threshold), SmudgingBits: uint32(ch.smudging.StatisticalBits),
-		CrsSeed: crs, PublicKey: mine.GetPublicKey(), Signatures: make([]*cohortv1.NodeSignature, k),
+		CrsSeed: crs, PublicKey: done.GetPublicKey(), Signatures: make([]*cohortv1.NodeSignature, k),
+		PublicKeyShares: pkShares, CommitmentSignatures: make([]*cohortv1.NodeSignature, k),
+	}
+	for i, c := range reveal.Commitments {
+		info.CommitmentSignatures[i] = c.GetSignature()
 	}
 	st := dataset.KeygenStatement(s.ID, k, info)
-	info.Signatures[n.opts.Index] = mine.GetSignature()
+	info.Signatures[n.opts.Index] = done.GetSignature()
 	fs, errs := fanOut(ctx, n, func(ctx context.Context, i uint32, c cohortv1.PeerServiceClient) (*cohortv1.HEKeygenFinishResponse, error) {
 		r, err := c.HEKeygenFinish(ctx, finishFor(i))
 		if err != nil {
@@ -198,13 +249,22 @@ func (n *Node) runHEKeygen(ctx context.Context, s *schema.Schema, ch *heChoice) 
 	return info, nil
 }
 
-func (n *Node) dropKeygen(id string) {
-	n.keygens.mu.Lock()
-	delete(n.keygens.m, id)
-	n.keygens.mu.Unlock()
+// checkCommitment checks node i's signed commitment in the generation of
+// dataset id with CRS seed crs.
+func (n *Node) checkCommitment(id string, crs []byte, i uint32, c *cohortv1.HEKeygenCommitment) error {
+	if c.GetNodeIndex() != i || len(c.GetCommitment()) != 32 {
+		return fmt.Errorf("commitment %d: names node %d or is not 32 bytes", i, c.GetNodeIndex())
+	}
+	st := dataset.KeygenCommitStatement(id, crs, i, [32]byte(c.GetCommitment()))
+	if err := n.verifySig(i, st.Message(), c.GetSignature()); err != nil {
+		return fmt.Errorf("commitment %d: %w", i, err)
+	}
+	return nil
 }
 
-// heKeygenRound1 checks a round-1 request and runs this node's round 1.
+// heKeygenRound1 checks a round-1 request and runs this node's round 1:
+// it answers the sealed Shamir shares and its signed commitment, and keeps
+// its public-key share for round 2.
 func (n *Node) heKeygenRound1(ctx context.Context, req *cohortv1.HEKeygenRequest, from uint32) (*cohortv1.HEKeygenResponse, error) {
 	id := req.GetDatasetId()
 	if !dataset.ValidID(id) {
@@ -232,6 +292,9 @@ func (n *Node) heKeygenRound1(ctx context.Context, req *cohortv1.HEKeygenRequest
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, n.internal("read dataset", err)
 	}
+	if n.keygens.pending(id, n.now()) {
+		return nil, keygenStatus(errKeygenBusy, id, n.opts.Index)
+	}
 	var crs [32]byte
 	copy(crs[:], req.GetCrsSeed())
 	party, err := he.NewKeygenParty(params, c, crs, int(n.opts.Index), rand.Reader)
@@ -242,7 +305,7 @@ func (n *Node) heKeygenRound1(ctx context.Context, req *cohortv1.HEKeygenRequest
 	if err != nil {
 		return nil, n.internal("he keygen round 1", err)
 	}
-	out := &cohortv1.HEKeygenResponse{PublicKeyShare: pkShare, SealedShares: make([][]byte, len(shares))}
+	out := &cohortv1.HEKeygenResponse{SealedShares: make([][]byte, len(shares))}
 	for j, sh := range shares {
 		sealed, err := seal.Seal(n.opts.Members[j].Seal, sealInfoKeygenShare, sh, keygenShareAAD(id, req.GetCrsSeed(), int(n.opts.Index), j))
 		clear(sh)
@@ -251,40 +314,81 @@ func (n *Node) heKeygenRound1(ctx context.Context, req *cohortv1.HEKeygenRequest
 		}
 		out.SealedShares[j] = sealed
 	}
-	n.keygens.mu.Lock()
-	defer n.keygens.mu.Unlock()
-	for k, g := range n.keygens.m {
-		if time.Since(g.started) > keygenTTL {
-			delete(n.keygens.m, k)
-		}
+	cm := dataset.KeygenCommitment(id, req.GetCrsSeed(), n.opts.Index, pkShare)
+	st := dataset.KeygenCommitStatement(id, req.GetCrsSeed(), n.opts.Index, cm)
+	out.Commitment = &cohortv1.HEKeygenCommitment{NodeIndex: n.opts.Index, Commitment: cm[:], Signature: n.sign(st.Message())}
+	g := &keygen{req: req, params: params, party: party, pkShare: pkShare, commitment: cm, from: from}
+	if err := n.keygens.begin(id, g, n.now()); err != nil {
+		return nil, keygenStatus(err, id, n.opts.Index)
 	}
-	if _, busy := n.keygens.m[id]; busy {
-		return nil, status.Errorf(codes.FailedPrecondition, "a key generation for dataset %q is already running on node %d", id, n.opts.Index)
-	}
-	n.keygens.m[id] = &keygen{req: req, params: params, party: party, pkShare: pkShare, from: from, started: time.Now()}
 	return out, nil
 }
 
-// heKeygenFinish runs this node's round 2: aggregate the public key, open
-// and combine the shares sealed to it, store its threshold share sealed to
-// itself and sign the key.
+// heKeygenReveal runs this node's round 2: once every node's commitment
+// is signed by that node and its own is the one it made, it reveals its
+// public-key share. A refused request changes nothing: the share stays
+// withheld.
+func (n *Node) heKeygenReveal(_ context.Context, req *cohortv1.HEKeygenRevealRequest, from uint32) (*cohortv1.HEKeygenRevealResponse, error) {
+	id := req.GetDatasetId()
+	k := len(n.opts.Members)
+	g, err := n.keygens.step(id, from, keygenCommitted, n.now(), func(g *keygen) error {
+		if len(req.GetCommitments()) != k {
+			return status.Errorf(codes.InvalidArgument, "%d commitments for %d nodes", len(req.GetCommitments()), k)
+		}
+		got := make([][32]byte, k)
+		for i, c := range req.GetCommitments() {
+			if err := n.checkCommitment(id, g.req.GetCrsSeed(), uint32(i), c); err != nil {
+				return status.Errorf(codes.InvalidArgument, "%v", err)
+			}
+			got[i] = [32]byte(c.GetCommitment())
+		}
+		if got[n.opts.Index] != g.commitment {
+			return status.Errorf(codes.InvalidArgument, "the commitment of node %d is not the one it made", n.opts.Index)
+		}
+		g.commitments = got
+		return nil
+	})
+	if err != nil {
+		return nil, keygenStatus(err, id, n.opts.Index)
+	}
+	return &cohortv1.HEKeygenRevealResponse{PublicKeyShare: g.pkShare}, nil
+}
+
+// heKeygenFinish runs this node's round 3: check every public-key share
+// against its commitment, aggregate the public key, open and combine the
+// shares sealed to it, store its threshold share sealed to itself and sign
+// the key. It has one attempt: a refused request ends the generation on
+// this node, with nothing stored or signed.
 func (n *Node) heKeygenFinish(ctx context.Context, req *cohortv1.HEKeygenFinishRequest, from uint32) (*cohortv1.HEKeygenFinishResponse, error) {
 	id := req.GetDatasetId()
-	n.keygens.mu.Lock()
-	g, ok := n.keygens.m[id]
-	if ok && g.from == from {
-		delete(n.keygens.m, id) // one attempt: round 2 consumes the state
+	g, err := n.keygens.step(id, from, keygenRevealed, n.now(), nil)
+	if err != nil {
+		return nil, keygenStatus(err, id, n.opts.Index)
 	}
-	n.keygens.mu.Unlock()
-	if !ok || g.from != from {
-		return nil, status.Errorf(codes.FailedPrecondition, "no key generation for dataset %q started by node %d on node %d", id, from, n.opts.Index)
+	resp, err := n.finishKeygen(ctx, g, req)
+	if err != nil {
+		n.keygens.drop(id)
+		return nil, err
 	}
+	if _, err := n.keygens.step(id, from, keygenFinishing, n.now(), func(g *keygen) error {
+		g.party, g.pkShare = nil, nil
+		return nil
+	}); err != nil {
+		return nil, n.internal("key generation state", err)
+	}
+	return resp, nil
+}
+
+func (n *Node) finishKeygen(ctx context.Context, g *keygen, req *cohortv1.HEKeygenFinishRequest) (*cohortv1.HEKeygenFinishResponse, error) {
+	id := req.GetDatasetId()
 	k := len(n.opts.Members)
 	if len(req.GetPublicKeyShares()) != k || len(req.GetSealedShares()) != k {
 		return nil, status.Errorf(codes.InvalidArgument, "want %d public-key shares and %d sealed shares", k, k)
 	}
-	if !bytes.Equal(req.GetPublicKeyShares()[n.opts.Index], g.pkShare) {
-		return nil, status.Errorf(codes.InvalidArgument, "the public-key share of node %d is not the one it answered", n.opts.Index)
+	for i, sh := range req.GetPublicKeyShares() {
+		if dataset.KeygenCommitment(id, g.req.GetCrsSeed(), uint32(i), sh) != g.commitments[i] {
+			return nil, status.Errorf(codes.InvalidArgument, "the public-key share of node %d is not the one it committed to before the shares were revealed", i)
+		}
 	}
 	c := he.Committee{Nodes: k, Threshold: int(g.req.GetThreshold())}
 	var crs [32]byte
@@ -328,7 +432,8 @@ func (n *Node) heKeygenFinish(ctx context.Context, req *cohortv1.HEKeygenFinishR
 		}
 		return nil, n.internal("store threshold key", err)
 	}
-	info := &cohortv1.HEKeyInfo{ParamSet: g.req.GetParamSet(), Threshold: g.req.GetThreshold(), CrsSeed: g.req.GetCrsSeed(), PublicKey: pkb}
+	info := &cohortv1.HEKeyInfo{ParamSet: g.req.GetParamSet(), Threshold: g.req.GetThreshold(), CrsSeed: g.req.GetCrsSeed(), PublicKey: pkb,
+		PublicKeyShares: req.GetPublicKeyShares()}
 	st := dataset.KeygenStatement(id, k, info)
 	return &cohortv1.HEKeygenFinishResponse{PublicKey: pkb, Signature: n.sign(st.Message())}, nil
 }

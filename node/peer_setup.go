@@ -38,6 +38,9 @@ func (s *peerService) StartCeremony(ctx context.Context, req *cohortv1.StartCere
 	if desc.GetState() != cohortv1.DatasetState_DATASET_STATE_SETUP {
 		return nil, status.Error(codes.InvalidArgument, "dataset must be in state SETUP")
 	}
+	if err := n.mayStartCeremony(ctx, desc, from); err != nil {
+		return nil, err
+	}
 	ds, err := dataset.From(desc)
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
@@ -67,11 +70,36 @@ func (s *peerService) StartCeremony(ctx context.Context, req *cohortv1.StartCere
 		}
 		return nil, n.internal("store dataset", err)
 	}
+	n.keygens.drop(desc.GetId())
 	n.cer.mu.Lock()
 	n.cer.m[info.GetCeremonyId()] = &ceremony{info: proto.Clone(info).(*cohortv1.CeremonyInfo), desc: desc, ds: ds, coordinator: from, mine: map[[2]int][32]byte{}}
 	n.cer.mu.Unlock()
 	n.log.Info("ceremony: joined", "ceremony", info.GetCeremonyId(), "coordinator", from)
 	return &cohortv1.StartCeremonyResponse{Signature: n.sign(startStatement(info).Message())}, nil
+}
+
+// mayStartCeremony refuses a ceremony for a dataset id this node knows
+// already, in any state, and one that does not come from the node that
+// coordinated the dataset's key generation: an HE dataset's ceremony only
+// from the node that finished its key generation with this node, any
+// other dataset's not while a key generation for its id is under way.
+func (n *Node) mayStartCeremony(ctx context.Context, desc *cohortv1.DatasetDescriptor, from uint32) error {
+	id := desc.GetId()
+	if _, err := n.store.GetDataset(ctx, id); err == nil {
+		return status.Errorf(codes.FailedPrecondition, "dataset %q exists on node %d", id, n.opts.Index)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return n.internal("read dataset", err)
+	}
+	if desc.GetBackend() == cohortv1.Backend_BACKEND_HE {
+		if err := n.keygens.mayStartCeremony(id, from, n.now()); err != nil {
+			return keygenStatus(err, id, n.opts.Index)
+		}
+		return nil
+	}
+	if n.keygens.pending(id, n.now()) {
+		return status.Errorf(codes.FailedPrecondition, "dataset %q: a key generation for that id is under way on node %d", id, n.opts.Index)
+	}
+	return nil
 }
 
 func (s *peerService) CeremonyContribute(stream cohortv1.PeerService_CeremonyContributeServer) error {
@@ -90,7 +118,13 @@ func (s *peerService) CeremonyContribute(stream cohortv1.PeerService_CeremonyCon
 		return err
 	}
 	phase, index := int(h.GetPhase()), int(h.GetIndex())
-	if from != cer.coordinator || (phase != 1 && phase != 2) || index >= len(cer.info.GetParticipants()) ||
+	if from != cer.coordinator {
+		return status.Error(codes.PermissionDenied, "only the ceremony's coordinator asks for contributions")
+	}
+	if cer.isSealed(&n.cer.mu) {
+		return status.Errorf(codes.FailedPrecondition, "ceremony %q is sealed", h.GetCeremonyId())
+	}
+	if (phase != 1 && phase != 2) || index >= len(cer.info.GetParticipants()) ||
 		cer.info.GetParticipants()[index] != n.opts.Index || h.GetContributor() != n.opts.Index {
 		return status.Errorf(codes.FailedPrecondition, "node %d is not due to contribute at phase %d position %d", n.opts.Index, phase, index)
 	}
@@ -148,6 +182,9 @@ func (s *peerService) SealCeremony(stream cohortv1.PeerService_SealCeremonyServe
 	if from != cer.coordinator {
 		return status.Error(codes.PermissionDenied, "only the coordinator seals the ceremony")
 	}
+	if cer.isSealed(&n.cer.mu) {
+		return status.Errorf(codes.FailedPrecondition, "ceremony %q is sealed", h.GetCeremonyId())
+	}
 	parts := uint64(len(cer.info.GetParticipants()))
 	tb, err := receiveBlob(h.GetBlob(), 2*parts*contributionLimit(cer.info.GetDomainSize())+(64<<20), func() (*cohortv1.Chunk, error) {
 		m, err := stream.Recv()
@@ -156,41 +193,57 @@ func (s *peerService) SealCeremony(stream cohortv1.PeerService_SealCeremonyServe
 	if err != nil {
 		return err
 	}
+	if err := n.cer.beginSeal(h.GetCeremonyId(), cer); err != nil {
+		return err
+	}
 	resp, err := n.seal(ctx, cer, tb)
+	// The ceremony stays known, sealed: its dataset is READY here, and
+	// neither another seal nor an abort changes that.
+	n.cer.endSeal(cer, err == nil)
 	if err != nil {
 		n.log.Error("ceremony: seal refused", "ceremony", h.GetCeremonyId(), "error", err)
 		n.failCeremony(cer.info, cer.desc, err.Error())
 		return err
 	}
-	// The ceremony stays known so that its coordinator can still abort it
-	// (another peer may refuse the transcript).
 	return stream.SendAndClose(resp)
 }
 
 func (s *peerService) AbortCeremony(ctx context.Context, req *cohortv1.AbortCeremonyRequest) (*cohortv1.AbortCeremonyResponse, error) {
 	n := s.n
 	from, _ := callerPeer(ctx)
+	id := req.GetCeremonyId()
 	n.cer.mu.Lock()
-	cer, ok := n.cer.m[req.GetCeremonyId()]
-	if ok && cer.coordinator == from {
-		delete(n.cer.m, req.GetCeremonyId())
+	cer, ok := n.cer.m[id]
+	switch {
+	case !ok:
+		n.cer.mu.Unlock()
+		return nil, status.Errorf(codes.NotFound, "no ceremony %q on node %d", id, n.opts.Index)
+	case cer.coordinator != from:
+		n.cer.mu.Unlock()
+		return nil, status.Errorf(codes.PermissionDenied, "ceremony %q: only its coordinator may abort it", id)
+	case cer.sealed || cer.sealing:
+		n.cer.mu.Unlock()
+		return nil, status.Errorf(codes.FailedPrecondition, "ceremony %q is sealed or being sealed on node %d: its dataset becomes READY and stays so", id, n.opts.Index)
 	}
+	delete(n.cer.m, id)
 	n.cer.mu.Unlock()
-	if !ok || cer.coordinator != from {
-		return &cohortv1.AbortCeremonyResponse{}, nil
-	}
 	d := proto.Clone(cer.desc).(*cohortv1.DatasetDescriptor)
 	d.State = cohortv1.DatasetState_DATASET_STATE_FAILED
 	if err := n.datasets.put(ctx, d, false); err != nil {
 		return nil, n.internal("mark dataset failed", err)
 	}
-	n.log.Warn("ceremony aborted by its coordinator", "ceremony", req.GetCeremonyId(), "reason", truncate(req.GetReason(), 1024))
+	n.log.Warn("ceremony aborted by its coordinator", "ceremony", id, "reason", truncate(req.GetReason(), 1024))
 	return &cohortv1.AbortCeremonyResponse{}, nil
 }
 
 func (s *peerService) HEKeygen(ctx context.Context, req *cohortv1.HEKeygenRequest) (*cohortv1.HEKeygenResponse, error) {
 	from, _ := callerPeer(ctx)
 	return s.n.heKeygenRound1(ctx, req, from)
+}
+
+func (s *peerService) HEKeygenReveal(ctx context.Context, req *cohortv1.HEKeygenRevealRequest) (*cohortv1.HEKeygenRevealResponse, error) {
+	from, _ := callerPeer(ctx)
+	return s.n.heKeygenReveal(ctx, req, from)
 }
 
 func (s *peerService) HEKeygenFinish(ctx context.Context, req *cohortv1.HEKeygenFinishRequest) (*cohortv1.HEKeygenFinishResponse, error) {

@@ -700,11 +700,19 @@ type HEKeyInfo struct {
 	// The collective public key (he.PublicKey encoding).
 	PublicKey []byte `protobuf:"bytes,5,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
 	// Each node's signature, by index, over "cohort/v1/he-keygen", the
-	// dataset id, the parameter set, threshold, node count and SHA-256 of
-	// public_key (attest.HEKeygen).
-	Signatures    []*NodeSignature `protobuf:"bytes,6,rep,name=signatures,proto3" json:"signatures,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// dataset id, the parameter set, threshold, node count, SHA-256 of
+	// public_key and the digest of every node's commitment to its share in
+	// public_key_shares (attest.HEKeygen, dataset.KeygenStatement).
+	Signatures []*NodeSignature `protobuf:"bytes,6,rep,name=signatures,proto3" json:"signatures,omitempty"`
+	// Each node's public-key share, by index (he encoding), as it revealed it
+	// once every node had committed to its own: public_key is their sum, which
+	// anyone can recompute (dataset.From does).
+	PublicKeyShares [][]byte `protobuf:"bytes,7,rep,name=public_key_shares,json=publicKeyShares,proto3" json:"public_key_shares,omitempty"`
+	// Each node's signature, by index, over its commitment to its share
+	// (attest.HEKeygenCommit), made before it saw any other node's share.
+	CommitmentSignatures []*NodeSignature `protobuf:"bytes,8,rep,name=commitment_signatures,json=commitmentSignatures,proto3" json:"commitment_signatures,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *HEKeyInfo) Reset() {
@@ -779,6 +787,20 @@ func (x *HEKeyInfo) GetSignatures() []*NodeSignature {
 	return nil
 }
 
+func (x *HEKeyInfo) GetPublicKeyShares() [][]byte {
+	if x != nil {
+		return x.PublicKeyShares
+	}
+	return nil
+}
+
+func (x *HEKeyInfo) GetCommitmentSignatures() []*NodeSignature {
+	if x != nil {
+		return x.CommitmentSignatures
+	}
+	return nil
+}
+
 var File_cohort_v1_dataset_proto protoreflect.FileDescriptor
 
 const file_cohort_v1_dataset_proto_rawDesc = "" +
@@ -821,7 +843,7 @@ const file_cohort_v1_dataset_proto_rawDesc = "" +
 	"\fhonest_nodes\x18\x04 \x01(\rR\vhonestNodes\x12:\n" +
 	"\n" +
 	"allocation\x18\x05 \x01(\x0e2\x1a.cohort.v1.NoiseAllocationR\n" +
-	"allocation\"\xdf\x01\n" +
+	"allocation\"\xda\x02\n" +
 	"\tHEKeyInfo\x12\x1b\n" +
 	"\tparam_set\x18\x01 \x01(\tR\bparamSet\x12\x1c\n" +
 	"\tthreshold\x18\x02 \x01(\rR\tthreshold\x12#\n" +
@@ -831,7 +853,9 @@ const file_cohort_v1_dataset_proto_rawDesc = "" +
 	"public_key\x18\x05 \x01(\fR\tpublicKey\x128\n" +
 	"\n" +
 	"signatures\x18\x06 \x03(\v2\x18.cohort.v1.NodeSignatureR\n" +
-	"signatures*C\n" +
+	"signatures\x12*\n" +
+	"\x11public_key_shares\x18\a \x03(\fR\x0fpublicKeyShares\x12M\n" +
+	"\x15commitment_signatures\x18\b \x03(\v2\x18.cohort.v1.NodeSignatureR\x14commitmentSignatures*C\n" +
 	"\aBackend\x12\x17\n" +
 	"\x13BACKEND_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vBACKEND_MPC\x10\x01\x12\x0e\n" +
@@ -895,11 +919,12 @@ var file_cohort_v1_dataset_proto_depIdxs = []int32{
 	3,  // 8: cohort.v1.PrivacyPolicy.mechanism:type_name -> cohort.v1.ReleaseMechanism
 	4,  // 9: cohort.v1.PrivacyPolicy.allocation:type_name -> cohort.v1.NoiseAllocation
 	11, // 10: cohort.v1.HEKeyInfo.signatures:type_name -> cohort.v1.NodeSignature
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	11, // 11: cohort.v1.HEKeyInfo.commitment_signatures:type_name -> cohort.v1.NodeSignature
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_dataset_proto_init() }

@@ -1898,15 +1898,16 @@ func (x *HEKeygenRequest) GetCrsSeed() []byte {
 	return nil
 }
 
-// HEKeygenResponse is a node's round-1 output.
+// HEKeygenResponse is a node's round-1 output: its commitment, not its
+// public-key share.
 type HEKeygenResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Its share of the collective public key (public).
-	PublicKeyShare []byte `protobuf:"bytes,1,opt,name=public_key_share,json=publicKeyShare,proto3" json:"public_key_share,omitempty"`
 	// Its Shamir share of its secret for each node, by index, each sealed to
 	// that node's sealing key (info "cohort/v1/he-keygen-share"; associated
 	// data binds dataset, crs seed, sender and receiver).
-	SealedShares  [][]byte `protobuf:"bytes,2,rep,name=sealed_shares,json=sealedShares,proto3" json:"sealed_shares,omitempty"`
+	SealedShares [][]byte `protobuf:"bytes,2,rep,name=sealed_shares,json=sealedShares,proto3" json:"sealed_shares,omitempty"`
+	// Its commitment to its public-key share, signed.
+	Commitment    *HEKeygenCommitment `protobuf:"bytes,3,opt,name=commitment,proto3" json:"commitment,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1941,13 +1942,6 @@ func (*HEKeygenResponse) Descriptor() ([]byte, []int) {
 	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{30}
 }
 
-func (x *HEKeygenResponse) GetPublicKeyShare() []byte {
-	if x != nil {
-		return x.PublicKeyShare
-	}
-	return nil
-}
-
 func (x *HEKeygenResponse) GetSealedShares() [][]byte {
 	if x != nil {
 		return x.SealedShares
@@ -1955,12 +1949,192 @@ func (x *HEKeygenResponse) GetSealedShares() [][]byte {
 	return nil
 }
 
-// HEKeygenFinishRequest is round 2: every node's round-1 output.
+func (x *HEKeygenResponse) GetCommitment() *HEKeygenCommitment {
+	if x != nil {
+		return x.Commitment
+	}
+	return nil
+}
+
+// HEKeygenCommitment is a node's signed commitment to its public-key
+// share: SHA-256 over "cohort/v1/he-keygen-commit", the dataset id, the CRS
+// seed, the node's index and its encoded share
+// (dataset.KeygenCommitment).
+type HEKeygenCommitment struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The committing node's index.
+	NodeIndex uint32 `protobuf:"varint,1,opt,name=node_index,json=nodeIndex,proto3" json:"node_index,omitempty"`
+	// The commitment, 32 bytes.
+	Commitment []byte `protobuf:"bytes,2,opt,name=commitment,proto3" json:"commitment,omitempty"`
+	// The node's signature over "cohort/v1/he-keygen-commitment", the
+	// dataset id, the CRS seed, its index and the commitment
+	// (attest.HEKeygenCommit).
+	Signature     *NodeSignature `protobuf:"bytes,3,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HEKeygenCommitment) Reset() {
+	*x = HEKeygenCommitment{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HEKeygenCommitment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HEKeygenCommitment) ProtoMessage() {}
+
+func (x *HEKeygenCommitment) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HEKeygenCommitment.ProtoReflect.Descriptor instead.
+func (*HEKeygenCommitment) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *HEKeygenCommitment) GetNodeIndex() uint32 {
+	if x != nil {
+		return x.NodeIndex
+	}
+	return 0
+}
+
+func (x *HEKeygenCommitment) GetCommitment() []byte {
+	if x != nil {
+		return x.Commitment
+	}
+	return nil
+}
+
+func (x *HEKeygenCommitment) GetSignature() *NodeSignature {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+// HEKeygenRevealRequest is round 2: every node's signed commitment.
+type HEKeygenRevealRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Dataset id, as in round 1.
+	DatasetId string `protobuf:"bytes,1,opt,name=dataset_id,json=datasetId,proto3" json:"dataset_id,omitempty"`
+	// Every node's commitment, by index, the receiving node's own included.
+	Commitments   []*HEKeygenCommitment `protobuf:"bytes,2,rep,name=commitments,proto3" json:"commitments,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HEKeygenRevealRequest) Reset() {
+	*x = HEKeygenRevealRequest{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HEKeygenRevealRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HEKeygenRevealRequest) ProtoMessage() {}
+
+func (x *HEKeygenRevealRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HEKeygenRevealRequest.ProtoReflect.Descriptor instead.
+func (*HEKeygenRevealRequest) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *HEKeygenRevealRequest) GetDatasetId() string {
+	if x != nil {
+		return x.DatasetId
+	}
+	return ""
+}
+
+func (x *HEKeygenRevealRequest) GetCommitments() []*HEKeygenCommitment {
+	if x != nil {
+		return x.Commitments
+	}
+	return nil
+}
+
+// HEKeygenRevealResponse is a node's round-2 output.
+type HEKeygenRevealResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Its share of the collective public key (public), the one it committed
+	// to in round 1.
+	PublicKeyShare []byte `protobuf:"bytes,1,opt,name=public_key_share,json=publicKeyShare,proto3" json:"public_key_share,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *HEKeygenRevealResponse) Reset() {
+	*x = HEKeygenRevealResponse{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HEKeygenRevealResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HEKeygenRevealResponse) ProtoMessage() {}
+
+func (x *HEKeygenRevealResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HEKeygenRevealResponse.ProtoReflect.Descriptor instead.
+func (*HEKeygenRevealResponse) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *HEKeygenRevealResponse) GetPublicKeyShare() []byte {
+	if x != nil {
+		return x.PublicKeyShare
+	}
+	return nil
+}
+
+// HEKeygenFinishRequest is round 3: every node's revealed share and the
+// shares sealed to the receiving node.
 type HEKeygenFinishRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Dataset id, as in round 1.
 	DatasetId string `protobuf:"bytes,1,opt,name=dataset_id,json=datasetId,proto3" json:"dataset_id,omitempty"`
-	// Every node's public-key share, by index.
+	// Every node's public-key share, by index; each must match the
+	// commitment the receiving node was given in round 2.
 	PublicKeyShares [][]byte `protobuf:"bytes,2,rep,name=public_key_shares,json=publicKeyShares,proto3" json:"public_key_shares,omitempty"`
 	// The shares sealed to the receiving node, by sender index.
 	SealedShares  [][]byte `protobuf:"bytes,3,rep,name=sealed_shares,json=sealedShares,proto3" json:"sealed_shares,omitempty"`
@@ -1970,7 +2144,7 @@ type HEKeygenFinishRequest struct {
 
 func (x *HEKeygenFinishRequest) Reset() {
 	*x = HEKeygenFinishRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[31]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1982,7 +2156,7 @@ func (x *HEKeygenFinishRequest) String() string {
 func (*HEKeygenFinishRequest) ProtoMessage() {}
 
 func (x *HEKeygenFinishRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[31]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1995,7 +2169,7 @@ func (x *HEKeygenFinishRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HEKeygenFinishRequest.ProtoReflect.Descriptor instead.
 func (*HEKeygenFinishRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{31}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *HEKeygenFinishRequest) GetDatasetId() string {
@@ -2032,7 +2206,7 @@ type HEKeygenFinishResponse struct {
 
 func (x *HEKeygenFinishResponse) Reset() {
 	*x = HEKeygenFinishResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[32]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2044,7 +2218,7 @@ func (x *HEKeygenFinishResponse) String() string {
 func (*HEKeygenFinishResponse) ProtoMessage() {}
 
 func (x *HEKeygenFinishResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[32]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2057,7 +2231,7 @@ func (x *HEKeygenFinishResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HEKeygenFinishResponse.ProtoReflect.Descriptor instead.
 func (*HEKeygenFinishResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{32}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *HEKeygenFinishResponse) GetPublicKey() []byte {
@@ -2089,7 +2263,7 @@ type StoreBuyerRequest struct {
 
 func (x *StoreBuyerRequest) Reset() {
 	*x = StoreBuyerRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[33]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2101,7 +2275,7 @@ func (x *StoreBuyerRequest) String() string {
 func (*StoreBuyerRequest) ProtoMessage() {}
 
 func (x *StoreBuyerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[33]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2114,7 +2288,7 @@ func (x *StoreBuyerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreBuyerRequest.ProtoReflect.Descriptor instead.
 func (*StoreBuyerRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{33}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *StoreBuyerRequest) GetBuyerId() string {
@@ -2147,7 +2321,7 @@ type StoreBuyerResponse struct {
 
 func (x *StoreBuyerResponse) Reset() {
 	*x = StoreBuyerResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[34]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2159,7 +2333,7 @@ func (x *StoreBuyerResponse) String() string {
 func (*StoreBuyerResponse) ProtoMessage() {}
 
 func (x *StoreBuyerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[34]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2172,7 +2346,7 @@ func (x *StoreBuyerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreBuyerResponse.ProtoReflect.Descriptor instead.
 func (*StoreBuyerResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{34}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{37}
 }
 
 // SignTranscriptRequest is one message of a transcript sent for signing.
@@ -2191,7 +2365,7 @@ type SignTranscriptRequest struct {
 
 func (x *SignTranscriptRequest) Reset() {
 	*x = SignTranscriptRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[35]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2203,7 +2377,7 @@ func (x *SignTranscriptRequest) String() string {
 func (*SignTranscriptRequest) ProtoMessage() {}
 
 func (x *SignTranscriptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[35]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2216,7 +2390,7 @@ func (x *SignTranscriptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignTranscriptRequest.ProtoReflect.Descriptor instead.
 func (*SignTranscriptRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{35}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *SignTranscriptRequest) GetPart() isSignTranscriptRequest_Part {
@@ -2274,7 +2448,7 @@ type SignTranscriptResponse struct {
 
 func (x *SignTranscriptResponse) Reset() {
 	*x = SignTranscriptResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[36]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2286,7 +2460,7 @@ func (x *SignTranscriptResponse) String() string {
 func (*SignTranscriptResponse) ProtoMessage() {}
 
 func (x *SignTranscriptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[36]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2299,7 +2473,7 @@ func (x *SignTranscriptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignTranscriptResponse.ProtoReflect.Descriptor instead.
 func (*SignTranscriptResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{36}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *SignTranscriptResponse) GetSignature() *NodeSignature {
@@ -2430,10 +2604,25 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"\tthreshold\x18\x04 \x01(\rR\tthreshold\x12\x1d\n" +
 	"\n" +
 	"node_count\x18\x05 \x01(\rR\tnodeCount\x12\x19\n" +
-	"\bcrs_seed\x18\x06 \x01(\fR\acrsSeed\"a\n" +
-	"\x10HEKeygenResponse\x12(\n" +
-	"\x10public_key_share\x18\x01 \x01(\fR\x0epublicKeyShare\x12#\n" +
-	"\rsealed_shares\x18\x02 \x03(\fR\fsealedShares\"\x87\x01\n" +
+	"\bcrs_seed\x18\x06 \x01(\fR\acrsSeed\"\x8e\x01\n" +
+	"\x10HEKeygenResponse\x12#\n" +
+	"\rsealed_shares\x18\x02 \x03(\fR\fsealedShares\x12=\n" +
+	"\n" +
+	"commitment\x18\x03 \x01(\v2\x1d.cohort.v1.HEKeygenCommitmentR\n" +
+	"commitmentJ\x04\b\x01\x10\x02R\x10public_key_share\"\x8b\x01\n" +
+	"\x12HEKeygenCommitment\x12\x1d\n" +
+	"\n" +
+	"node_index\x18\x01 \x01(\rR\tnodeIndex\x12\x1e\n" +
+	"\n" +
+	"commitment\x18\x02 \x01(\fR\n" +
+	"commitment\x126\n" +
+	"\tsignature\x18\x03 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature\"w\n" +
+	"\x15HEKeygenRevealRequest\x12\x1d\n" +
+	"\n" +
+	"dataset_id\x18\x01 \x01(\tR\tdatasetId\x12?\n" +
+	"\vcommitments\x18\x02 \x03(\v2\x1d.cohort.v1.HEKeygenCommitmentR\vcommitments\"B\n" +
+	"\x16HEKeygenRevealResponse\x12(\n" +
+	"\x10public_key_share\x18\x01 \x01(\fR\x0epublicKeyShare\"\x87\x01\n" +
 	"\x15HEKeygenFinishRequest\x12\x1d\n" +
 	"\n" +
 	"dataset_id\x18\x01 \x01(\tR\tdatasetId\x12*\n" +
@@ -2455,7 +2644,7 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"\x05chunk\x18\x02 \x01(\v2\x10.cohort.v1.ChunkH\x00R\x05chunkB\x06\n" +
 	"\x04part\"P\n" +
 	"\x16SignTranscriptResponse\x126\n" +
-	"\tsignature\x18\x01 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature2\xce\f\n" +
+	"\tsignature\x18\x01 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature2\xa5\r\n" +
 	"\vPeerService\x12R\n" +
 	"\rStartCeremony\x12\x1f.cohort.v1.StartCeremonyRequest\x1a .cohort.v1.StartCeremonyResponse\x12e\n" +
 	"\x12CeremonyContribute\x12$.cohort.v1.CeremonyContributeRequest\x1a%.cohort.v1.CeremonyContributeResponse(\x010\x01\x12Q\n" +
@@ -2470,6 +2659,7 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"\fStoreInvites\x12\x1e.cohort.v1.StoreInvitesRequest\x1a\x1f.cohort.v1.StoreInvitesResponse\x12[\n" +
 	"\x10GetRegistryState\x12\".cohort.v1.GetRegistryStateRequest\x1a#.cohort.v1.GetRegistryStateResponse\x12C\n" +
 	"\bHEKeygen\x12\x1a.cohort.v1.HEKeygenRequest\x1a\x1b.cohort.v1.HEKeygenResponse\x12U\n" +
+	"\x0eHEKeygenReveal\x12 .cohort.v1.HEKeygenRevealRequest\x1a!.cohort.v1.HEKeygenRevealResponse\x12U\n" +
 	"\x0eHEKeygenFinish\x12 .cohort.v1.HEKeygenFinishRequest\x1a!.cohort.v1.HEKeygenFinishResponse\x12I\n" +
 	"\n" +
 	"PrepareJob\x12\x1c.cohort.v1.PrepareJobRequest\x1a\x1d.cohort.v1.PrepareJobResponse\x12U\n" +
@@ -2490,7 +2680,7 @@ func file_cohort_v1_peer_service_proto_rawDescGZIP() []byte {
 	return file_cohort_v1_peer_service_proto_rawDescData
 }
 
-var file_cohort_v1_peer_service_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
+var file_cohort_v1_peer_service_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_cohort_v1_peer_service_proto_goTypes = []any{
 	(*StartCeremonyRequest)(nil),        // 0: cohort.v1.StartCeremonyRequest
 	(*StartCeremonyResponse)(nil),       // 1: cohort.v1.StartCeremonyResponse
@@ -2523,93 +2713,101 @@ var file_cohort_v1_peer_service_proto_goTypes = []any{
 	(*ComputePartialResponse)(nil),      // 28: cohort.v1.ComputePartialResponse
 	(*HEKeygenRequest)(nil),             // 29: cohort.v1.HEKeygenRequest
 	(*HEKeygenResponse)(nil),            // 30: cohort.v1.HEKeygenResponse
-	(*HEKeygenFinishRequest)(nil),       // 31: cohort.v1.HEKeygenFinishRequest
-	(*HEKeygenFinishResponse)(nil),      // 32: cohort.v1.HEKeygenFinishResponse
-	(*StoreBuyerRequest)(nil),           // 33: cohort.v1.StoreBuyerRequest
-	(*StoreBuyerResponse)(nil),          // 34: cohort.v1.StoreBuyerResponse
-	(*SignTranscriptRequest)(nil),       // 35: cohort.v1.SignTranscriptRequest
-	(*SignTranscriptResponse)(nil),      // 36: cohort.v1.SignTranscriptResponse
-	(*CeremonyInfo)(nil),                // 37: cohort.v1.CeremonyInfo
-	(*DatasetDescriptor)(nil),           // 38: cohort.v1.DatasetDescriptor
-	(*NodeSignature)(nil),               // 39: cohort.v1.NodeSignature
-	(*CeremonyContributionHeader)(nil),  // 40: cohort.v1.CeremonyContributionHeader
-	(*Chunk)(nil),                       // 41: cohort.v1.Chunk
-	(*BlobHeader)(nil),                  // 42: cohort.v1.BlobHeader
-	(*ContributionAck)(nil),             // 43: cohort.v1.ContributionAck
-	(*RegistryUpdate)(nil),              // 44: cohort.v1.RegistryUpdate
-	(*JobSpec)(nil),                     // 45: cohort.v1.JobSpec
-	(*EligibleSet)(nil),                 // 46: cohort.v1.EligibleSet
-	(*PrivacyDebit)(nil),                // 47: cohort.v1.PrivacyDebit
+	(*HEKeygenCommitment)(nil),          // 31: cohort.v1.HEKeygenCommitment
+	(*HEKeygenRevealRequest)(nil),       // 32: cohort.v1.HEKeygenRevealRequest
+	(*HEKeygenRevealResponse)(nil),      // 33: cohort.v1.HEKeygenRevealResponse
+	(*HEKeygenFinishRequest)(nil),       // 34: cohort.v1.HEKeygenFinishRequest
+	(*HEKeygenFinishResponse)(nil),      // 35: cohort.v1.HEKeygenFinishResponse
+	(*StoreBuyerRequest)(nil),           // 36: cohort.v1.StoreBuyerRequest
+	(*StoreBuyerResponse)(nil),          // 37: cohort.v1.StoreBuyerResponse
+	(*SignTranscriptRequest)(nil),       // 38: cohort.v1.SignTranscriptRequest
+	(*SignTranscriptResponse)(nil),      // 39: cohort.v1.SignTranscriptResponse
+	(*CeremonyInfo)(nil),                // 40: cohort.v1.CeremonyInfo
+	(*DatasetDescriptor)(nil),           // 41: cohort.v1.DatasetDescriptor
+	(*NodeSignature)(nil),               // 42: cohort.v1.NodeSignature
+	(*CeremonyContributionHeader)(nil),  // 43: cohort.v1.CeremonyContributionHeader
+	(*Chunk)(nil),                       // 44: cohort.v1.Chunk
+	(*BlobHeader)(nil),                  // 45: cohort.v1.BlobHeader
+	(*ContributionAck)(nil),             // 46: cohort.v1.ContributionAck
+	(*RegistryUpdate)(nil),              // 47: cohort.v1.RegistryUpdate
+	(*JobSpec)(nil),                     // 48: cohort.v1.JobSpec
+	(*EligibleSet)(nil),                 // 49: cohort.v1.EligibleSet
+	(*PrivacyDebit)(nil),                // 50: cohort.v1.PrivacyDebit
 }
 var file_cohort_v1_peer_service_proto_depIdxs = []int32{
-	37, // 0: cohort.v1.StartCeremonyRequest.ceremony:type_name -> cohort.v1.CeremonyInfo
-	38, // 1: cohort.v1.StartCeremonyRequest.dataset:type_name -> cohort.v1.DatasetDescriptor
-	39, // 2: cohort.v1.StartCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
-	40, // 3: cohort.v1.CeremonyContributeRequest.header:type_name -> cohort.v1.CeremonyContributionHeader
-	41, // 4: cohort.v1.CeremonyContributeRequest.chunk:type_name -> cohort.v1.Chunk
-	40, // 5: cohort.v1.CeremonyContributeResponse.header:type_name -> cohort.v1.CeremonyContributionHeader
-	41, // 6: cohort.v1.CeremonyContributeResponse.chunk:type_name -> cohort.v1.Chunk
+	40, // 0: cohort.v1.StartCeremonyRequest.ceremony:type_name -> cohort.v1.CeremonyInfo
+	41, // 1: cohort.v1.StartCeremonyRequest.dataset:type_name -> cohort.v1.DatasetDescriptor
+	42, // 2: cohort.v1.StartCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
+	43, // 3: cohort.v1.CeremonyContributeRequest.header:type_name -> cohort.v1.CeremonyContributionHeader
+	44, // 4: cohort.v1.CeremonyContributeRequest.chunk:type_name -> cohort.v1.Chunk
+	43, // 5: cohort.v1.CeremonyContributeResponse.header:type_name -> cohort.v1.CeremonyContributionHeader
+	44, // 6: cohort.v1.CeremonyContributeResponse.chunk:type_name -> cohort.v1.Chunk
 	5,  // 7: cohort.v1.SealCeremonyRequest.header:type_name -> cohort.v1.SealCeremonyHeader
-	41, // 8: cohort.v1.SealCeremonyRequest.chunk:type_name -> cohort.v1.Chunk
-	42, // 9: cohort.v1.SealCeremonyHeader.blob:type_name -> cohort.v1.BlobHeader
-	37, // 10: cohort.v1.SealCeremonyResponse.ceremony:type_name -> cohort.v1.CeremonyInfo
-	39, // 11: cohort.v1.SealCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
-	43, // 12: cohort.v1.ForwardContributionResponse.ack:type_name -> cohort.v1.ContributionAck
-	44, // 13: cohort.v1.ApplyRegistrationRequest.update:type_name -> cohort.v1.RegistryUpdate
-	44, // 14: cohort.v1.GetRegistryStateResponse.updates:type_name -> cohort.v1.RegistryUpdate
-	43, // 15: cohort.v1.GetContributionAckResponse.ack:type_name -> cohort.v1.ContributionAck
-	39, // 16: cohort.v1.ForwardRevocationResponse.signature:type_name -> cohort.v1.NodeSignature
-	45, // 17: cohort.v1.PrepareJobRequest.spec:type_name -> cohort.v1.JobSpec
-	46, // 18: cohort.v1.PrepareJobResponse.set:type_name -> cohort.v1.EligibleSet
-	39, // 19: cohort.v1.PrepareJobResponse.signature:type_name -> cohort.v1.NodeSignature
-	45, // 20: cohort.v1.ComputePartialRequest.spec:type_name -> cohort.v1.JobSpec
-	39, // 21: cohort.v1.ComputePartialResponse.signature:type_name -> cohort.v1.NodeSignature
-	47, // 22: cohort.v1.ComputePartialResponse.debit:type_name -> cohort.v1.PrivacyDebit
-	39, // 23: cohort.v1.HEKeygenFinishResponse.signature:type_name -> cohort.v1.NodeSignature
-	42, // 24: cohort.v1.SignTranscriptRequest.header:type_name -> cohort.v1.BlobHeader
-	41, // 25: cohort.v1.SignTranscriptRequest.chunk:type_name -> cohort.v1.Chunk
-	39, // 26: cohort.v1.SignTranscriptResponse.signature:type_name -> cohort.v1.NodeSignature
-	0,  // 27: cohort.v1.PeerService.StartCeremony:input_type -> cohort.v1.StartCeremonyRequest
-	2,  // 28: cohort.v1.PeerService.CeremonyContribute:input_type -> cohort.v1.CeremonyContributeRequest
-	4,  // 29: cohort.v1.PeerService.SealCeremony:input_type -> cohort.v1.SealCeremonyRequest
-	7,  // 30: cohort.v1.PeerService.AbortCeremony:input_type -> cohort.v1.AbortCeremonyRequest
-	9,  // 31: cohort.v1.PeerService.ForwardContribution:input_type -> cohort.v1.ForwardContributionRequest
-	11, // 32: cohort.v1.PeerService.AbortContribution:input_type -> cohort.v1.AbortContributionRequest
-	21, // 33: cohort.v1.PeerService.GetContributionAck:input_type -> cohort.v1.GetContributionAckRequest
-	23, // 34: cohort.v1.PeerService.ForwardRevocation:input_type -> cohort.v1.ForwardRevocationRequest
-	13, // 35: cohort.v1.PeerService.ApplyRegistration:input_type -> cohort.v1.ApplyRegistrationRequest
-	17, // 36: cohort.v1.PeerService.ProposeRegistration:input_type -> cohort.v1.ProposeRegistrationRequest
-	19, // 37: cohort.v1.PeerService.StoreInvites:input_type -> cohort.v1.StoreInvitesRequest
-	15, // 38: cohort.v1.PeerService.GetRegistryState:input_type -> cohort.v1.GetRegistryStateRequest
-	29, // 39: cohort.v1.PeerService.HEKeygen:input_type -> cohort.v1.HEKeygenRequest
-	31, // 40: cohort.v1.PeerService.HEKeygenFinish:input_type -> cohort.v1.HEKeygenFinishRequest
-	25, // 41: cohort.v1.PeerService.PrepareJob:input_type -> cohort.v1.PrepareJobRequest
-	27, // 42: cohort.v1.PeerService.ComputePartial:input_type -> cohort.v1.ComputePartialRequest
-	33, // 43: cohort.v1.PeerService.StoreBuyer:input_type -> cohort.v1.StoreBuyerRequest
-	35, // 44: cohort.v1.PeerService.SignTranscript:input_type -> cohort.v1.SignTranscriptRequest
-	1,  // 45: cohort.v1.PeerService.StartCeremony:output_type -> cohort.v1.StartCeremonyResponse
-	3,  // 46: cohort.v1.PeerService.CeremonyContribute:output_type -> cohort.v1.CeremonyContributeResponse
-	6,  // 47: cohort.v1.PeerService.SealCeremony:output_type -> cohort.v1.SealCeremonyResponse
-	8,  // 48: cohort.v1.PeerService.AbortCeremony:output_type -> cohort.v1.AbortCeremonyResponse
-	10, // 49: cohort.v1.PeerService.ForwardContribution:output_type -> cohort.v1.ForwardContributionResponse
-	12, // 50: cohort.v1.PeerService.AbortContribution:output_type -> cohort.v1.AbortContributionResponse
-	22, // 51: cohort.v1.PeerService.GetContributionAck:output_type -> cohort.v1.GetContributionAckResponse
-	24, // 52: cohort.v1.PeerService.ForwardRevocation:output_type -> cohort.v1.ForwardRevocationResponse
-	14, // 53: cohort.v1.PeerService.ApplyRegistration:output_type -> cohort.v1.ApplyRegistrationResponse
-	18, // 54: cohort.v1.PeerService.ProposeRegistration:output_type -> cohort.v1.ProposeRegistrationResponse
-	20, // 55: cohort.v1.PeerService.StoreInvites:output_type -> cohort.v1.StoreInvitesResponse
-	16, // 56: cohort.v1.PeerService.GetRegistryState:output_type -> cohort.v1.GetRegistryStateResponse
-	30, // 57: cohort.v1.PeerService.HEKeygen:output_type -> cohort.v1.HEKeygenResponse
-	32, // 58: cohort.v1.PeerService.HEKeygenFinish:output_type -> cohort.v1.HEKeygenFinishResponse
-	26, // 59: cohort.v1.PeerService.PrepareJob:output_type -> cohort.v1.PrepareJobResponse
-	28, // 60: cohort.v1.PeerService.ComputePartial:output_type -> cohort.v1.ComputePartialResponse
-	34, // 61: cohort.v1.PeerService.StoreBuyer:output_type -> cohort.v1.StoreBuyerResponse
-	36, // 62: cohort.v1.PeerService.SignTranscript:output_type -> cohort.v1.SignTranscriptResponse
-	45, // [45:63] is the sub-list for method output_type
-	27, // [27:45] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	44, // 8: cohort.v1.SealCeremonyRequest.chunk:type_name -> cohort.v1.Chunk
+	45, // 9: cohort.v1.SealCeremonyHeader.blob:type_name -> cohort.v1.BlobHeader
+	40, // 10: cohort.v1.SealCeremonyResponse.ceremony:type_name -> cohort.v1.CeremonyInfo
+	42, // 11: cohort.v1.SealCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
+	46, // 12: cohort.v1.ForwardContributionResponse.ack:type_name -> cohort.v1.ContributionAck
+	47, // 13: cohort.v1.ApplyRegistrationRequest.update:type_name -> cohort.v1.RegistryUpdate
+	47, // 14: cohort.v1.GetRegistryStateResponse.updates:type_name -> cohort.v1.RegistryUpdate
+	46, // 15: cohort.v1.GetContributionAckResponse.ack:type_name -> cohort.v1.ContributionAck
+	42, // 16: cohort.v1.ForwardRevocationResponse.signature:type_name -> cohort.v1.NodeSignature
+	48, // 17: cohort.v1.PrepareJobRequest.spec:type_name -> cohort.v1.JobSpec
+	49, // 18: cohort.v1.PrepareJobResponse.set:type_name -> cohort.v1.EligibleSet
+	42, // 19: cohort.v1.PrepareJobResponse.signature:type_name -> cohort.v1.NodeSignature
+	48, // 20: cohort.v1.ComputePartialRequest.spec:type_name -> cohort.v1.JobSpec
+	42, // 21: cohort.v1.ComputePartialResponse.signature:type_name -> cohort.v1.NodeSignature
+	50, // 22: cohort.v1.ComputePartialResponse.debit:type_name -> cohort.v1.PrivacyDebit
+	31, // 23: cohort.v1.HEKeygenResponse.commitment:type_name -> cohort.v1.HEKeygenCommitment
+	42, // 24: cohort.v1.HEKeygenCommitment.signature:type_name -> cohort.v1.NodeSignature
+	31, // 25: cohort.v1.HEKeygenRevealRequest.commitments:type_name -> cohort.v1.HEKeygenCommitment
+	42, // 26: cohort.v1.HEKeygenFinishResponse.signature:type_name -> cohort.v1.NodeSignature
+	45, // 27: cohort.v1.SignTranscriptRequest.header:type_name -> cohort.v1.BlobHeader
+	44, // 28: cohort.v1.SignTranscriptRequest.chunk:type_name -> cohort.v1.Chunk
+	42, // 29: cohort.v1.SignTranscriptResponse.signature:type_name -> cohort.v1.NodeSignature
+	0,  // 30: cohort.v1.PeerService.StartCeremony:input_type -> cohort.v1.StartCeremonyRequest
+	2,  // 31: cohort.v1.PeerService.CeremonyContribute:input_type -> cohort.v1.CeremonyContributeRequest
+	4,  // 32: cohort.v1.PeerService.SealCeremony:input_type -> cohort.v1.SealCeremonyRequest
+	7,  // 33: cohort.v1.PeerService.AbortCeremony:input_type -> cohort.v1.AbortCeremonyRequest
+	9,  // 34: cohort.v1.PeerService.ForwardContribution:input_type -> cohort.v1.ForwardContributionRequest
+	11, // 35: cohort.v1.PeerService.AbortContribution:input_type -> cohort.v1.AbortContributionRequest
+	21, // 36: cohort.v1.PeerService.GetContributionAck:input_type -> cohort.v1.GetContributionAckRequest
+	23, // 37: cohort.v1.PeerService.ForwardRevocation:input_type -> cohort.v1.ForwardRevocationRequest
+	13, // 38: cohort.v1.PeerService.ApplyRegistration:input_type -> cohort.v1.ApplyRegistrationRequest
+	17, // 39: cohort.v1.PeerService.ProposeRegistration:input_type -> cohort.v1.ProposeRegistrationRequest
+	19, // 40: cohort.v1.PeerService.StoreInvites:input_type -> cohort.v1.StoreInvitesRequest
+	15, // 41: cohort.v1.PeerService.GetRegistryState:input_type -> cohort.v1.GetRegistryStateRequest
+	29, // 42: cohort.v1.PeerService.HEKeygen:input_type -> cohort.v1.HEKeygenRequest
+	32, // 43: cohort.v1.PeerService.HEKeygenReveal:input_type -> cohort.v1.HEKeygenRevealRequest
+	34, // 44: cohort.v1.PeerService.HEKeygenFinish:input_type -> cohort.v1.HEKeygenFinishRequest
+	25, // 45: cohort.v1.PeerService.PrepareJob:input_type -> cohort.v1.PrepareJobRequest
+	27, // 46: cohort.v1.PeerService.ComputePartial:input_type -> cohort.v1.ComputePartialRequest
+	36, // 47: cohort.v1.PeerService.StoreBuyer:input_type -> cohort.v1.StoreBuyerRequest
+	38, // 48: cohort.v1.PeerService.SignTranscript:input_type -> cohort.v1.SignTranscriptRequest
+	1,  // 49: cohort.v1.PeerService.StartCeremony:output_type -> cohort.v1.StartCeremonyResponse
+	3,  // 50: cohort.v1.PeerService.CeremonyContribute:output_type -> cohort.v1.CeremonyContributeResponse
+	6,  // 51: cohort.v1.PeerService.SealCeremony:output_type -> cohort.v1.SealCeremonyResponse
+	8,  // 52: cohort.v1.PeerService.AbortCeremony:output_type -> cohort.v1.AbortCeremonyResponse
+	10, // 53: cohort.v1.PeerService.ForwardContribution:output_type -> cohort.v1.ForwardContributionResponse
+	12, // 54: cohort.v1.PeerService.AbortContribution:output_type -> cohort.v1.AbortContributionResponse
+	22, // 55: cohort.v1.PeerService.GetContributionAck:output_type -> cohort.v1.GetContributionAckResponse
+	24, // 56: cohort.v1.PeerService.ForwardRevocation:output_type -> cohort.v1.ForwardRevocationResponse
+	14, // 57: cohort.v1.PeerService.ApplyRegistration:output_type -> cohort.v1.ApplyRegistrationResponse
+	18, // 58: cohort.v1.PeerService.ProposeRegistration:output_type -> cohort.v1.ProposeRegistrationResponse
+	20, // 59: cohort.v1.PeerService.StoreInvites:output_type -> cohort.v1.StoreInvitesResponse
+	16, // 60: cohort.v1.PeerService.GetRegistryState:output_type -> cohort.v1.GetRegistryStateResponse
+	30, // 61: cohort.v1.PeerService.HEKeygen:output_type -> cohort.v1.HEKeygenResponse
+	33, // 62: cohort.v1.PeerService.HEKeygenReveal:output_type -> cohort.v1.HEKeygenRevealResponse
+	35, // 63: cohort.v1.PeerService.HEKeygenFinish:output_type -> cohort.v1.HEKeygenFinishResponse
+	26, // 64: cohort.v1.PeerService.PrepareJob:output_type -> cohort.v1.PrepareJobResponse
+	28, // 65: cohort.v1.PeerService.ComputePartial:output_type -> cohort.v1.ComputePartialResponse
+	37, // 66: cohort.v1.PeerService.StoreBuyer:output_type -> cohort.v1.StoreBuyerResponse
+	39, // 67: cohort.v1.PeerService.SignTranscript:output_type -> cohort.v1.SignTranscriptResponse
+	49, // [49:68] is the sub-list for method output_type
+	30, // [30:49] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_peer_service_proto_init() }
@@ -2636,7 +2834,7 @@ func file_cohort_v1_peer_service_proto_init() {
 		(*SealCeremonyRequest_Header)(nil),
 		(*SealCeremonyRequest_Chunk)(nil),
 	}
-	file_cohort_v1_peer_service_proto_msgTypes[35].OneofWrappers = []any{
+	file_cohort_v1_peer_service_proto_msgTypes[38].OneofWrappers = []any{
 		(*SignTranscriptRequest_Header)(nil),
 		(*SignTranscriptRequest_Chunk)(nil),
 	}
@@ -2646,7 +2844,7 @@ func file_cohort_v1_peer_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cohort_v1_peer_service_proto_rawDesc), len(file_cohort_v1_peer_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   37,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -32,6 +32,7 @@ const (
 	PeerService_StoreInvites_FullMethodName        = "/cohort.v1.PeerService/StoreInvites"
 	PeerService_GetRegistryState_FullMethodName    = "/cohort.v1.PeerService/GetRegistryState"
 	PeerService_HEKeygen_FullMethodName            = "/cohort.v1.PeerService/HEKeygen"
+	PeerService_HEKeygenReveal_FullMethodName      = "/cohort.v1.PeerService/HEKeygenReveal"
 	PeerService_HEKeygenFinish_FullMethodName      = "/cohort.v1.PeerService/HEKeygenFinish"
 	PeerService_PrepareJob_FullMethodName          = "/cohort.v1.PeerService/PrepareJob"
 	PeerService_ComputePartial_FullMethodName      = "/cohort.v1.PeerService/ComputePartial"
@@ -72,7 +73,10 @@ type PeerServiceClient interface {
 	// transcript that does not verify (the peer marks the dataset FAILED).
 	SealCeremony(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[SealCeremonyRequest, SealCeremonyResponse], error)
 	// AbortCeremony tells the peer that a ceremony failed: the peer marks
-	// the dataset FAILED and forgets the ceremony's state.
+	// the dataset FAILED and forgets the ceremony's state. Only the
+	// ceremony's coordinator may abort it (PermissionDenied), and only before
+	// this peer sealed it: a sealed ceremony's dataset is READY and stays so
+	// (FailedPrecondition). NotFound for a ceremony the peer does not know.
 	AbortCeremony(ctx context.Context, in *AbortCeremonyRequest, opts ...grpc.CallOption) (*AbortCeremonyResponse, error)
 	// ForwardContribution hands a contributor's payload to the peer: it
 	// verifies the proof, opens and checks its own share, stores it durably
@@ -113,14 +117,27 @@ type PeerServiceClient interface {
 	// GetRegistryState returns the peer's registry head and a page of its
 	// update log, for a node that catches up.
 	GetRegistryState(ctx context.Context, in *GetRegistryStateRequest, opts ...grpc.CallOption) (*GetRegistryStateResponse, error)
-	// HEKeygen is round 1 of an HE dataset's collective key generation: the
-	// node draws its secret, answers its public-key share and a Shamir share
-	// of its secret for every node, each sealed to that node. It keeps its
-	// secret in memory until HEKeygenFinish.
+	// HEKeygen is round 1 of an HE dataset's collective key generation
+	// (commit): the node draws its secret, answers a Shamir share of it for
+	// every node, each sealed to that node, and its signed commitment to its
+	// public-key share, which it keeps to itself until HEKeygenReveal.
+	// FailedPrecondition when the dataset exists on the node or a generation
+	// for it is running.
 	HEKeygen(ctx context.Context, in *HEKeygenRequest, opts ...grpc.CallOption) (*HEKeygenResponse, error)
-	// HEKeygenFinish is round 2: the node aggregates every public-key share
-	// into the collective key, opens the shares sealed to it into its
-	// threshold key share, stores that encrypted at rest and signs the key.
+	// HEKeygenReveal is round 2: the caller sends every node's signed
+	// commitment, its own included; the node checks each signature and that
+	// its own commitment is the one it made, and only then reveals its
+	// public-key share. Only the node that started the generation may call
+	// it (PermissionDenied otherwise), once (FailedPrecondition).
+	HEKeygenReveal(ctx context.Context, in *HEKeygenRevealRequest, opts ...grpc.CallOption) (*HEKeygenRevealResponse, error)
+	// HEKeygenFinish is round 3: the node checks every public-key share
+	// against the commitment it received in round 2, aggregates them into
+	// the collective key, opens the shares sealed to it into its threshold
+	// key share, stores that encrypted at rest and signs the key. A share
+	// that differs from its commitment is InvalidArgument: nothing is
+	// stored or signed. Only the node that started the generation may call
+	// it (PermissionDenied otherwise), once, after round 2
+	// (FailedPrecondition).
 	HEKeygenFinish(ctx context.Context, in *HEKeygenFinishRequest, opts ...grpc.CallOption) (*HEKeygenFinishResponse, error)
 	// PrepareJob asks the peer to select a job's eligible records from its
 	// own store, by the same rule as the coordinator (spec, job time), and to
@@ -291,6 +308,16 @@ func (c *peerServiceClient) HEKeygen(ctx context.Context, in *HEKeygenRequest, o
 	return out, nil
 }
 
+func (c *peerServiceClient) HEKeygenReveal(ctx context.Context, in *HEKeygenRevealRequest, opts ...grpc.CallOption) (*HEKeygenRevealResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(HEKeygenRevealResponse)
+	err := c.cc.Invoke(ctx, PeerService_HEKeygenReveal_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *peerServiceClient) HEKeygenFinish(ctx context.Context, in *HEKeygenFinishRequest, opts ...grpc.CallOption) (*HEKeygenFinishResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(HEKeygenFinishResponse)
@@ -377,7 +404,10 @@ type PeerServiceServer interface {
 	// transcript that does not verify (the peer marks the dataset FAILED).
 	SealCeremony(grpc.ClientStreamingServer[SealCeremonyRequest, SealCeremonyResponse]) error
 	// AbortCeremony tells the peer that a ceremony failed: the peer marks
-	// the dataset FAILED and forgets the ceremony's state.
+	// the dataset FAILED and forgets the ceremony's state. Only the
+	// ceremony's coordinator may abort it (PermissionDenied), and only before
+	// this peer sealed it: a sealed ceremony's dataset is READY and stays so
+	// (FailedPrecondition). NotFound for a ceremony the peer does not know.
 	AbortCeremony(context.Context, *AbortCeremonyRequest) (*AbortCeremonyResponse, error)
 	// ForwardContribution hands a contributor's payload to the peer: it
 	// verifies the proof, opens and checks its own share, stores it durably
@@ -418,14 +448,27 @@ type PeerServiceServer interface {
 	// GetRegistryState returns the peer's registry head and a page of its
 	// update log, for a node that catches up.
 	GetRegistryState(context.Context, *GetRegistryStateRequest) (*GetRegistryStateResponse, error)
-	// HEKeygen is round 1 of an HE dataset's collective key generation: the
-	// node draws its secret, answers its public-key share and a Shamir share
-	// of its secret for every node, each sealed to that node. It keeps its
-	// secret in memory until HEKeygenFinish.
+	// HEKeygen is round 1 of an HE dataset's collective key generation
+	// (commit): the node draws its secret, answers a Shamir share of it for
+	// every node, each sealed to that node, and its signed commitment to its
+	// public-key share, which it keeps to itself until HEKeygenReveal.
+	// FailedPrecondition when the dataset exists on the node or a generation
+	// for it is running.
 	HEKeygen(context.Context, *HEKeygenRequest) (*HEKeygenResponse, error)
-	// HEKeygenFinish is round 2: the node aggregates every public-key share
-	// into the collective key, opens the shares sealed to it into its
-	// threshold key share, stores that encrypted at rest and signs the key.
+	// HEKeygenReveal is round 2: the caller sends every node's signed
+	// commitment, its own included; the node checks each signature and that
+	// its own commitment is the one it made, and only then reveals its
+	// public-key share. Only the node that started the generation may call
+	// it (PermissionDenied otherwise), once (FailedPrecondition).
+	HEKeygenReveal(context.Context, *HEKeygenRevealRequest) (*HEKeygenRevealResponse, error)
+	// HEKeygenFinish is round 3: the node checks every public-key share
+	// against the commitment it received in round 2, aggregates them into
+	// the collective key, opens the shares sealed to it into its threshold
+	// key share, stores that encrypted at rest and signs the key. A share
+	// that differs from its commitment is InvalidArgument: nothing is
+	// stored or signed. Only the node that started the generation may call
+	// it (PermissionDenied otherwise), once, after round 2
+	// (FailedPrecondition).
 	HEKeygenFinish(context.Context, *HEKeygenFinishRequest) (*HEKeygenFinishResponse, error)
 	// PrepareJob asks the peer to select a job's eligible records from its
 	// own store, by the same rule as the coordinator (spec, job time), and to
@@ -498,6 +541,9 @@ func (UnimplementedPeerServiceServer) GetRegistryState(context.Context, *GetRegi
 }
 func (UnimplementedPeerServiceServer) HEKeygen(context.Context, *HEKeygenRequest) (*HEKeygenResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method HEKeygen not implemented")
+}
+func (UnimplementedPeerServiceServer) HEKeygenReveal(context.Context, *HEKeygenRevealRequest) (*HEKeygenRevealResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method HEKeygenReveal not implemented")
 }
 func (UnimplementedPeerServiceServer) HEKeygenFinish(context.Context, *HEKeygenFinishRequest) (*HEKeygenFinishResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method HEKeygenFinish not implemented")
@@ -747,6 +793,24 @@ func _PeerService_HEKeygen_Handler(srv interface{}, ctx context.Context, dec fun
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PeerService_HEKeygenReveal_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HEKeygenRevealRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PeerServiceServer).HEKeygenReveal(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PeerService_HEKeygenReveal_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PeerServiceServer).HEKeygenReveal(ctx, req.(*HEKeygenRevealRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _PeerService_HEKeygenFinish_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(HEKeygenFinishRequest)
 	if err := dec(in); err != nil {
@@ -876,6 +940,10 @@ var PeerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "HEKeygen",
 			Handler:    _PeerService_HEKeygen_Handler,
+		},
+		{
+			MethodName: "HEKeygenReveal",
+			Handler:    _PeerService_HEKeygenReveal_Handler,
 		},
 		{
 			MethodName: "HEKeygenFinish",
