@@ -49,6 +49,12 @@ type heFixture struct {
 
 func newHEFixture(t *testing.T) *heFixture {
 	t.Helper()
+	return newHEFixtureWith(t, exactPolicy())
+}
+
+// newHEFixtureWith is newHEFixture under the privacy policy p.
+func newHEFixtureWith(t *testing.T, p *cohortv1.PrivacyPolicy) *heFixture {
+	t.Helper()
 	f := newTestFederation(t, 3, func(o *Options) { o.Limits.MaxMessageBytes = 16 << 20 })
 	resp, err := f.admin(0).CreateDataset(adminCtx(), &cohortv1.CreateDatasetRequest{
 		SchemaSource:     &cohortv1.CreateDatasetRequest_SchemaYaml{SchemaYaml: heSchemaYAML(t)},
@@ -59,7 +65,7 @@ func newHEFixture(t *testing.T) *heFixture {
 		HeThreshold:      2,
 		HeSmudgingBits:   40,
 		HeParamSet:       string(he.BGVTestN8),
-		Privacy:          exactPolicy(),
+		Privacy:          p,
 	})
 	if err != nil {
 		t.Fatal(err)

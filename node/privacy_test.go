@@ -241,3 +241,69 @@ func TestPrivateIntervals(t *testing.T) {
 		t.Errorf("only %d of %d intervals contain the truth", inside, total)
 	}
 }
+
+// TestHEPrivateJobs: on HE the decryption set's nodes each add their own
+// noise through their decryption shares and debit their own ledgers; the
+// nodes outside the set debit nothing, the result states the noise of the
+// set and its intervals contain the plaintext at about the stated rate.
+func TestHEPrivateJobs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates a collective key, sets up the HE circuit and proves records")
+	}
+	h := newHEFixtureWith(t, dpPolicy("1000", "1000"))
+	f, id := h.f, h.ds.Desc.GetId()
+	var steps int64
+	regions := map[string]uint64{}
+	for i := range 4 {
+		region := []string{"north", "south", "east", "west"}[i%4]
+		h.contribute(t, i%3, fitness(int64(25+9*i), int64(4000+900*i), int64(58+3*i), int64(600+40*i), i%2 == 0, region))
+		steps += int64(4000 + 900*i)
+		regions[region]++
+	}
+	alice := f.buyer(t, 0, "alice")
+	desc := h.ds.Desc
+	inside, total := 0, 0
+	for k := range 6 {
+		sub, err := f.buyerClient(0).SubmitJob(alice, &cohortv1.SubmitJobRequest{Spec: dpSpec(desc, h.cur, "1/2"), RequestId: "he-dp-" + string(rune('a'+k))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		job, _ := f.awaitJob(t, alice, 0, sub.GetJob().GetJobId())
+		if job.GetState() != cohortv1.JobState_JOB_STATE_DONE {
+			t.Fatalf("job %d ended %s: %s", k, job.GetState(), job.GetReason())
+		}
+		res, err := f.buyerClient(0).GetResult(alice, &cohortv1.GetResultRequest{JobId: job.GetJobId()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := res.GetResult()
+		if r.GetRelease().GetNoisingNodes() != 2 || r.GetRelease().GetRho() != "1/2" {
+			t.Fatalf("release %v: want ρ = 1/2 from the 2 nodes of the decryption set", r.GetRelease())
+		}
+		outs := r.GetOutputs()
+		if outs[0].GetScalar().GetValue() != 4 {
+			t.Errorf("count %v, want exactly 4", outs[0].GetScalar())
+		}
+		in := func(v float64, iv *cohortv1.Interval, truth float64) {
+			total++
+			if iv != nil && iv.GetLow() <= truth && truth <= iv.GetHigh() {
+				inside++
+			}
+		}
+		in(outs[1].GetScalar().GetValue(), outs[1].GetScalar().GetInterval(), float64(steps))
+		for _, b := range outs[3].GetHistogram().GetBins() {
+			in(float64(b.GetCount()), b.GetInterval(), float64(regions[b.GetValue()]))
+		}
+	}
+	t.Logf("%d of %d stated 95%% intervals contain the truth", inside, total)
+	if inside < total*4/5 {
+		t.Errorf("only %d of %d intervals contain the truth", inside, total)
+	}
+	// The decryption set is the two lowest live nodes, 0 and 1: each spent
+	// 6 × 1/2; node 2 released nothing and debited nothing.
+	for i, want := range []string{"3", "3", "0"} {
+		if all, _ := f.spent(t, i, id, "alice", h.cur); all != want {
+			t.Errorf("node %d spent %s, want %s", i, all, want)
+		}
+	}
+}
