@@ -500,6 +500,9 @@ func (c *Coordinator) agree(rd Ready) (Ready, error) {
 		return c.reject("cohort of %d records is above the dataset's maximum of %d (its sums were sized for at most that many); nothing was reconstructed",
 			cohort, c.cfg.MaxCohort)
 	}
+	if err := Supports(c.cfg.Schema, c.cfg.Coords, c.cfg.Outputs, cohort); err != nil {
+		return c.reject("a cohort of %d records cannot support the outputs (%v); nothing was released or charged", cohort, err)
+	}
 	set, err := c.cfg.Quorum.PartialSet(c.live)
 	if err != nil {
 		return c.fail("%v; nothing was released", err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cohort-dev/cohort/attest"
 	"github.com/cohort-dev/cohort/dp"
+	"github.com/cohort-dev/cohort/enclave/stats"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/schema"
 )
@@ -325,6 +326,30 @@ func (c Charge) checkEntry(e *cohortv1.LedgerEntry) error {
 		if after.Cmp(total) > 0 {
 			return fmt.Errorf("the %s budget is overspent: %s of %s", b.name, after, total)
 		}
+	}
+	return nil
+}
+
+// Supports reports whether a cohort of n records supports the outputs:
+// whether the count, which is public, allows each statistic (a variance
+// needs two records, a regression without ridge more records than
+// coefficients). It returns stats.ErrTooFew, wrapped with the output, when
+// it does not. The coordinator asks before any node releases or spends
+// anything, since the outputs are computed only after the budget is spent.
+func Supports(s *schema.Schema, coords []int, outputs []*cohortv1.Output, n uint64) error {
+	sums := make([]*big.Int, len(coords))
+	sd := make([]float64, len(coords))
+	for i, c := range coords {
+		sums[i] = new(big.Int)
+		if c == CountCoordinate {
+			sums[i].SetUint64(n)
+		} else {
+			sd[i] = 1
+		}
+	}
+	_, err := ReleaseNoisy(s, coords, sums, NoiseModel{StdDev: sd, Confidence: Confidence}, outputs)
+	if errors.Is(err, stats.ErrTooFew) {
+		return err
 	}
 	return nil
 }

@@ -526,3 +526,44 @@ func TestPeerRules(t *testing.T) {
 		t.Fatalf("re-prepare over the released cohort: %v", err)
 	}
 }
+
+// TestRoundPrivacyRefusals: a cohort the outputs' statistics cannot use is
+// rejected before any node releases or spends anything, and a partial of a
+// charged job that comes without its node's signed debit fails the job.
+func TestRoundPrivacyRefusals(t *testing.T) {
+	n := newRoundNet(t, 3)
+	l := schema.Default().Layout()
+
+	small := n.config(3)
+	small.Outputs = []*cohortv1.Output{{Kind: cohortv1.OutputKind_OUTPUT_KIND_VARIANCE, Fields: []string{"age"}}}
+	coords, err := Coordinates(l, small.Outputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	small.Coords, small.MinCohort = coords, 1
+	play(t, small, []line{
+		{Start{}, want{state: admitted, update: true}},
+		{n.prepared(0, 0, "a", 1), want{update: true}},
+		{n.prepared(1, 0, "a", 1), want{}},
+		{n.prepared(2, 0, "a", 1), want{state: rejectedSt, update: true, send: "-", reason: "a cohort of 1 records cannot support the outputs"}},
+	})
+
+	charged := n.config(3)
+	spec := &cohortv1.JobSpec{EpochFrom: 1, EpochTo: 1, Outputs: []*cohortv1.Output{{Kind: cohortv1.OutputKind_OUTPUT_KIND_SUM, Fields: []string{"age"}}},
+		Privacy: &cohortv1.Privacy{Loss: &cohortv1.Privacy_Rho{Rho: "1/4"}}}
+	p, err := JobPrivacy(DefaultPolicy(), spec, l, []int{0})
+	if err == nil {
+		t.Fatal("a count alone was calibrated")
+	}
+	if p, err = JobPrivacy(DefaultPolicy(), spec, l, []int{1}); err != nil {
+		t.Fatal(err)
+	}
+	charged.Charge = Charge{JobID: n.job.ID, DatasetID: n.job.DatasetID, Buyer: n.job.Buyer, Privacy: p}
+	play(t, charged, []line{
+		{Start{}, want{state: admitted, update: true}},
+		{n.prepared(0, 0, "a", 5), want{update: true}},
+		{n.prepared(1, 0, "a", 5), want{}},
+		{n.prepared(2, 0, "a", 5), want{state: aggregating, update: true}},
+		{n.partial(0, "a", 1), want{state: failedSt, update: true, reason: "node 0 released a noised partial without debiting its ledger"}},
+	})
+}
