@@ -307,3 +307,60 @@ func TestHEPrivateJobs(t *testing.T) {
 		}
 	}
 }
+
+// TestPrivateJobsConcurrent: jobs submitted together all pass the quote
+// (nothing is spent yet), but no node's ledger lets them overspend: at most
+// the budget's worth of jobs is released, and every node's ledger ends at
+// or below its total.
+func TestPrivateJobsConcurrent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("proves records and runs a federation")
+	}
+	f := newTestFederation(t, 3)
+	desc := f.installDatasetWith(t, dpPolicy("1", "1/2"))
+	cur := testSchema().Epoch.Index(time.Now())
+	f.dpRecords(t, desc, 5)
+	alice := f.buyer(t, 0, "alice")
+	const jobs = 5
+	ids := make(chan string, jobs)
+	errs := make(chan error, jobs)
+	for k := range jobs {
+		go func() {
+			sub, err := f.buyerClient(0).SubmitJob(alice, &cohortv1.SubmitJobRequest{Spec: dpSpec(desc, cur, "1/4"), RequestId: "c-" + string(rune('a'+k))})
+			if err != nil {
+				errs <- err
+				return
+			}
+			ids <- sub.GetJob().GetJobId()
+		}()
+	}
+	done := 0
+	for range jobs {
+		select {
+		case err := <-errs:
+			wantCode(t, "a submission the quote refuses", err, codes.FailedPrecondition)
+		case id := <-ids:
+			job, _ := f.awaitJob(t, alice, 0, id)
+			switch job.GetState() {
+			case cohortv1.JobState_JOB_STATE_DONE:
+				done++
+			case cohortv1.JobState_JOB_STATE_FAILED:
+				if !strings.Contains(job.GetReason(), "privacy budget") {
+					t.Errorf("job %s failed for another reason: %s", id, job.GetReason())
+				}
+			default:
+				t.Errorf("job %s ended %s: %s", id, job.GetState(), job.GetReason())
+			}
+		}
+	}
+	if done < 1 || done > 2 {
+		t.Errorf("%d jobs of ρ = 1/4 released under a buyer cap of 1/2", done)
+	}
+	for i := range f.nodes {
+		all, mine := f.spent(t, i, desc.GetId(), "alice", cur)
+		a, _ := new(big.Rat).SetString(all)
+		if a.Cmp(big.NewRat(1, 2)) > 0 || all != mine {
+			t.Errorf("node %d spent %s (alice %s): beyond the cap of 1/2", i, all, mine)
+		}
+	}
+}
