@@ -459,7 +459,7 @@ func (r *run) jobs(ctx context.Context, recs []person, epoch uint64, tokenPath s
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	auditor, err := client.Dial(r.fed.desc.Nodes[0].APIAddress, client.WithCA(r.fed.caPEM))
+	auditor, err := client.Dial(r.fed.desc.Nodes[0].APIAddress, client.WithCA(r.fed.caPEM), client.WithFederation(r.fed.desc))
 	if err != nil {
 		return nil, err
 	}
