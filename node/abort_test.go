@@ -20,7 +20,6 @@ func TestPendingRecords(t *testing.T) {
 	nf := func(b byte) [32]byte { return [32]byte{b} }
 	type step struct {
 		name      string
-		run       func(p *pendingRecords)
 		nf        [32]byte
 		from      uint32
 		at        time.Time

@@ -40,7 +40,7 @@ const maxPending = 1 << 16
 // Refusals of a rollback.
 var (
 	errNotForwarder = errors.New("only the node that forwarded a record may roll it back")
-	errNotPending   = errors.New("the record is no longer pending: its rollback window ended or this node restarted since it was stored")
+	errNotPending   = errors.New("the record is not pending on this node: it was received here directly, its rollback window ended, or this node restarted since storing it")
 	errSelected     = errors.New("a job selected a cohort from the record's dataset since it was stored")
 )
 
