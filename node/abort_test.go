@@ -178,7 +178,7 @@ func TestDeleteThenDifferenceAttack(t *testing.T) {
 	wantCode(t, "node 1 aborts node 0's record on node 2", err, codes.PermissionDenied)
 	// Nor one node 0 holds as the node that received it.
 	_, err = f.abortOn(2, 0, id, victim)
-	wantCode(t, "node 2 aborts on node 0 the record node 0 received", err, codes.FailedPrecondition)
+	wantCode(t, "node 2 aborts on node 0 the record node 0 received", err, codes.PermissionDenied)
 	f.wantStored(t, 4)
 
 	buyer := f.buyer(t, 0, "alice")
@@ -214,8 +214,8 @@ func TestDeleteThenDifferenceAttack(t *testing.T) {
 	}{
 		{"node 2 on node 1", 2, 1, codes.PermissionDenied},
 		{"node 1 on node 2", 1, 2, codes.PermissionDenied},
-		{"node 2 on node 0", 2, 0, codes.FailedPrecondition},
-		{"node 1 on node 0", 1, 0, codes.FailedPrecondition},
+		{"node 2 on node 0", 2, 0, codes.PermissionDenied},
+		{"node 1 on node 0", 1, 0, codes.PermissionDenied},
 		// Even the node that forwarded it: a job counted it.
 		{"node 0 on node 1", 0, 1, codes.FailedPrecondition},
 		{"node 0 on node 2", 0, 2, codes.FailedPrecondition},

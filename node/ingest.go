@@ -215,8 +215,14 @@ func (n *Node) contribute(ctx context.Context, datasetID string, raw []byte) (*c
 			n.metrics.contributions.WithLabelValues("coordinator", "refused").Inc()
 			return nil, err
 		}
+		gen := n.pending.generation(datasetID)
 		if ack, fresh, err = n.storeShare(ctx, c, share); err != nil {
 			return nil, err
+		}
+		if fresh {
+			// This node's own row follows the peers' rule: rolled back only
+			// before any job selected from the dataset here.
+			n.pending.add(datasetID, c.nf, n.opts.Index, gen, n.now())
 		}
 	}
 
@@ -338,7 +344,16 @@ func (n *Node) rollback(datasetID string, nf [32]byte, local bool, peers []uint3
 		break
 	}
 	if local {
-		if err := n.store.DeleteContribution(context.Background(), datasetID, nf); err != nil && !errors.Is(err, store.ErrNotFound) {
+		tracked, err := n.pending.rollback(datasetID, nf, n.opts.Index, n.now(), func() error {
+			return n.store.DeleteContribution(context.Background(), datasetID, nf)
+		})
+		if !tracked {
+			err = errNotPending
+		}
+		switch {
+		case errors.Is(err, errSelected), errors.Is(err, errNotPending), errors.Is(err, errNotForwarder):
+			n.log.Error("rollback: own share kept", "nullifier", fmt.Sprintf("%x", nf), "error", err)
+		case err != nil && !errors.Is(err, store.ErrNotFound):
 			n.log.Error("rollback: delete own share", "error", err)
 		}
 	}

@@ -18,6 +18,10 @@ import (
 //     since the record was stored, whatever its epochs (stricter than
 //     "no job counted it", and decided without reading any job).
 //
+// The node that received the record from the contributor rolls its own row
+// back by the same rule, as its own forwarder, so that a record a job may
+// have counted stays on every node that holds it.
+//
 // Anything else is refused and nothing is deleted: a node cannot remove a
 // record another node forwarded, nor one a job may have counted, so it
 // cannot run a job again without a record and difference the two results.
