@@ -28,7 +28,8 @@ func TestVerifyCeremonyBundle(t *testing.T) {
 		}
 	}
 	c, _ := r.Check(CheckSetup)
-	if !strings.Contains(c.Detail, `ceremony "ceremony-audit-test" re-verified: 1 phase-1 and 1 phase-2 contributions`) {
+	if !strings.Contains(c.Detail, `ceremony "ceremony-audit-test" re-verified: 3 phase-1 and 3 phase-2 contributions`) ||
+		!strings.Contains(c.Detail, "one per node in number") {
 		t.Errorf("setup detail: %s", c.Detail)
 	}
 	// The fixture's dataset releases exactly (a development policy): the
@@ -41,6 +42,45 @@ func TestVerifyCeremonyBundle(t *testing.T) {
 		t.Fatal("second verification fails")
 	}
 	t.Logf("second verification, ceremony cached: %v", time.Since(start))
+}
+
+// TestOneContributionCeremonyRefused is a dataset of three nodes whose
+// keys come from a real ceremony with one participant: it replays, but
+// the keys are sound only if that one participant was honest, so it fails
+// however well it re-verifies. It is not replayed.
+func TestOneContributionCeremonyRefused(t *testing.T) {
+	f := getFixture(t, ceremonySetup)
+	b1, b2 := make([]byte, 32), make([]byte, 32)
+	b1[0], b2[0] = 3, 4
+	keys, tr, err := setup.RunLocalCeremony(f.sys.CCS, 1, b1, b2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vk, err := setup.MarshalVerifyingKey(keys.VK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := tr.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	td, err := tr.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := f.clone(t)
+	b.Ceremony = enc
+	desc := proto.Clone(f.desc).(*cohortv1.DatasetDescriptor)
+	desc.VerifyingKey, desc.CeremonyTranscriptDigest = vk, td[:]
+	f.withDescriptor(t, b, desc)
+	cached := len(f.cache.ceremonies)
+	expect(t, Verify(b, WithCache(f.cache)), map[string]string{
+		CheckSetup:  "the ceremony has 1 phase-1 and 1 phase-2 contributions; a dataset of 3 nodes needs one from each node",
+		CheckProofs: "5 of 5 records lack a valid proof", // proven with the three-party keys
+	}, false)
+	if len(f.cache.ceremonies) != cached {
+		t.Fatal("the one-party ceremony was replayed")
+	}
 }
 
 // withDescriptor replaces the bundle's descriptor (and verifying key) by

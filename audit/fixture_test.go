@@ -144,7 +144,8 @@ func newFixture(kind fixtureKind) (*fixture, error) {
 	case ceremonySetup:
 		b1, b2 := make([]byte, 32), make([]byte, 32)
 		b1[0], b2[0] = 1, 2
-		keys, tr, err := setup.RunLocalCeremony(f.sys.CCS, 1, b1, b2)
+		// One contribution per node in each phase, as the nodes run it.
+		keys, tr, err := setup.RunLocalCeremony(f.sys.CCS, testNodes, b1, b2)
 		if err != nil {
 			return nil, err
 		}

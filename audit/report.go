@@ -103,6 +103,14 @@ type Report struct {
 	TranscriptDigest string `json:"transcript_digest"`
 	// Cohort is the number of records in the transcript.
 	Cohort int `json:"cohort"`
+	// DescriptorDigest is the digest of the bundle's dataset descriptor
+	// (DescriptorDigest) in hex, whether or not it is the transcript's;
+	// empty when the bundle did not decode.
+	DescriptorDigest string `json:"descriptor_digest"`
+	// Pinned says what the descriptor was checked against besides the
+	// bundle: "federation", "digest", "federation and digest", or empty
+	// when nothing was pinned (WithFederation, WithDescriptorDigest).
+	Pinned string `json:"pinned"`
 	// Setup is how the dataset's keys were made, as its descriptor says:
 	// "ceremony", "insecure-dev", or empty when unknown.
 	Setup string `json:"setup"`
@@ -179,6 +187,13 @@ func (r *Report) String() string {
 	b.WriteString("\n")
 	if r.TranscriptDigest != "" {
 		fmt.Fprintf(&b, "transcript %s, %d records\n", r.TranscriptDigest, r.Cohort)
+	}
+	if r.DescriptorDigest != "" {
+		pin := "pinned by " + r.Pinned
+		if r.Pinned == "" {
+			pin = "NOT PINNED: its node keys come from the bundle itself; pin the federation or this digest"
+		}
+		fmt.Fprintf(&b, "dataset descriptor %s (%s)\n", r.DescriptorDigest, pin)
 	}
 	counts := map[Status]int{}
 	for _, c := range r.Checks {

@@ -10,6 +10,7 @@ import (
 	"github.com/cohort-dev/cohort/backend"
 	"github.com/cohort-dev/cohort/circuits"
 	"github.com/cohort-dev/cohort/dataset"
+	"github.com/cohort-dev/cohort/federation"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 )
 
@@ -19,6 +20,8 @@ type Option func(*options)
 type options struct {
 	allowDev bool
 	cache    *Cache
+	fed      *federation.Descriptor // pinned federation, nil if none
+	digest   *[32]byte              // pinned descriptor digest, nil if none
 }
 
 // AllowInsecureDevSetup lets the setup check pass, with a warning, for a
@@ -30,6 +33,19 @@ type options struct {
 // insecure parameter set does not hide the records. For tests and
 // demonstrations only.
 func AllowInsecureDevSetup() Option { return func(o *options) { o.allowDev = true } }
+
+// WithFederation pins the federation the auditor holds (federation.yaml,
+// obtained from the federation, not from the bundle): the descriptor check
+// fails unless the bundle's dataset names exactly its nodes and their seal
+// and signing keys (federation.Descriptor.CheckDataset). Without a pin the
+// node keys that check every signature come from the bundle itself, so a
+// bundle made up by whoever holds keys of their own would verify.
+func WithFederation(d *federation.Descriptor) Option { return func(o *options) { o.fed = d } }
+
+// WithDescriptorDigest pins the dataset descriptor by its digest
+// (DescriptorDigest, as Report.DescriptorDigest shows it): the descriptor
+// check fails for any other descriptor.
+func WithDescriptorDigest(d [32]byte) Option { return func(o *options) { o.digest = &d } }
 
 // WithCache makes Verify remember compiled circuits and re-verified
 // ceremony transcripts in c across calls (see Cache).

@@ -2,7 +2,9 @@ package audit
 
 import (
 	"bytes"
+	"encoding/hex"
 	"fmt"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 
@@ -59,9 +61,11 @@ func (v *verification) checkDescriptor(c *check) {
 	if desc.GetId() != v.t.DatasetID {
 		c.fail("the descriptor is for dataset %q, the transcript for %q", desc.GetId(), v.t.DatasetID)
 	}
-	if d := taggedDigest(TagDescriptor, v.b.Descriptor); d != v.t.DescriptorDigest {
-		c.fail("the descriptor's digest %x… differs from the one in the transcript, %x…", d[:4], v.t.DescriptorDigest[:4])
+	dd := taggedDigest(TagDescriptor, v.b.Descriptor)
+	if dd != v.t.DescriptorDigest {
+		c.fail("the descriptor's digest %x… differs from the one in the transcript, %x…", dd[:4], v.t.DescriptorDigest[:4])
 	}
+	v.checkPins(c, desc, dd)
 	detail, insecure := be.AuditDescriptor()
 	if insecure != "" {
 		if !v.o.allowDev {
@@ -71,6 +75,27 @@ func (v *verification) checkDescriptor(c *check) {
 		c.status, detail = Warn, insecure+"; "+detail
 	}
 	c.detail = detail
+}
+
+// checkPins checks the descriptor against what the auditor pinned, not
+// taken from the bundle (docs/design.md §2.2): the federation's node keys
+// and the descriptor's digest.
+func (v *verification) checkPins(c *check, desc *cohortv1.DatasetDescriptor, digest [32]byte) {
+	v.report.DescriptorDigest = hex.EncodeToString(digest[:])
+	var pins []string
+	if fed := v.o.fed; fed != nil {
+		pins = append(pins, "federation")
+		if err := fed.CheckDataset(desc); err != nil {
+			c.fail("the dataset's nodes are not those of the pinned federation %q: %v", fed.Name, err)
+		}
+	}
+	if want := v.o.digest; want != nil {
+		pins = append(pins, "digest")
+		if digest != *want {
+			c.fail("the descriptor's digest %x is not the pinned %x", digest, *want)
+		}
+	}
+	v.report.Pinned = strings.Join(pins, " and ")
 }
 
 // auditJob is the transcript as the backend's checks read it, with the
@@ -157,6 +182,16 @@ func (v *verification) checkSetup(c *check) {
 		c.fail("the ceremony transcript does not decode: %v", err)
 		return
 	}
+	// Every node contributes once to each phase (docs/design.md §5.5), so
+	// that the keys are sound if one node is honest. Fewer contributions
+	// mean some node's randomness is not in the keys; the transcript does
+	// not say which node made which, so the count is all that is checked
+	// offline.
+	if k := uint64(desc.GetNodeCount()); uint64(len(tr.Phase1)) != k || uint64(len(tr.Phase2)) != k {
+		c.fail("the ceremony has %d phase-1 and %d phase-2 contributions; a dataset of %d nodes needs one from each node in each phase; not replayed",
+			len(tr.Phase1), len(tr.Phase2), k)
+		return
+	}
 	td, err := tr.Digest()
 	if err != nil {
 		c.fail("the ceremony transcript does not encode: %v", err)
@@ -197,6 +232,7 @@ func (v *verification) checkSetup(c *check) {
 		beacon = "an unstated source"
 	}
 	c.detail = fmt.Sprintf("ceremony %q re-verified: %d phase-1 and %d phase-2 contributions over a domain of %d, each checked against the one before, "+
+		"one per node in number (which node made which is not attested in the transcript), "+
 		"sealed with beacons from %s (that they are that source's public values is not checked offline); it yields the descriptor's verifying key byte for byte",
 		clip(desc.GetCeremonyId()), len(tr.Phase1), len(tr.Phase2), tr.DomainSize, clip(beacon))
 }

@@ -390,13 +390,13 @@ func TestReportRendering(t *testing.T) {
 	ok := Verify(f.bundle, f.opts...)
 	text := ok.String()
 	for _, want := range []string{"cohort audit: job job-audit-test on dataset fitness-2026", "✓ proofs: all 5 proofs verify",
-		"⚠ setup: INSECURE DEVELOPMENT SETUP", "VERIFIED WITH WARNINGS"} {
+		"⚠ setup: INSECURE DEVELOPMENT SETUP", "VERIFIED WITH WARNINGS", "dataset descriptor " + ok.DescriptorDigest + " (NOT PINNED"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("text lacks %q:\n%s", want, text)
 		}
 	}
-	if n := strings.Count(text, "\n"); n != 17+4 {
-		t.Errorf("%d lines, want a header of 2, 17 checks, a warning and a summary", n)
+	if n := strings.Count(text, "\n"); n != 3+17+2 {
+		t.Errorf("%d lines, want a header of 3 (job, transcript, descriptor), 17 checks, a warning and a summary", n)
 	}
 	if !strings.Contains(text, "\nWARNING: "+ExactReleaseWarning+"\nVERIFIED WITH WARNINGS") {
 		t.Errorf("text lacks the exact release's warning before the summary:\n%s", text)

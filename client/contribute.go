@@ -58,7 +58,11 @@ type ContributeOptions struct {
 
 // Contribute builds, proves and uploads one record, then checks its receipt.
 //
-// In order: the dataset must be READY; the record is encoded by its schema
+// The client must pin the federation (WithFederation; ErrNoFederation
+// otherwise), and the dataset's nodes must be the federation's
+// (federation.ErrNotAnchored): the shares are sealed to, and the receipt
+// checked with, keys the federation vouches for, not keys the node serving
+// the descriptor chose. In order: the dataset must be READY; the record is encoded by its schema
 // and the terms checked (purposes, expiry, epoch); the circuit is compiled
 // and must have the descriptor's digest; the proving key is fetched and
 // checked (Client.ProvingKey); the identity's membership path is fetched and
@@ -80,6 +84,9 @@ type ContributeOptions struct {
 func (c *Client) Contribute(ctx context.Context, id *Identity, o ContributeOptions) (*cohortv1.Receipt, error) {
 	if id.Member == nil {
 		return nil, ErrNotRegistered
+	}
+	if c.anchor == nil {
+		return nil, ErrNoFederation
 	}
 	progress := o.Progress
 	if progress == nil {
@@ -105,6 +112,8 @@ func (c *Client) Contribute(ctx context.Context, id *Identity, o ContributeOptio
 		}
 	} else if o.DatasetID != "" && o.DatasetID != ds.Desc.GetId() {
 		return nil, fmt.Errorf("%w: options name dataset %q and carry %q", ErrInvalidOptions, o.DatasetID, ds.Desc.GetId())
+	} else if err := c.checkAnchor(ds); err != nil {
+		return nil, err
 	}
 	dsID := ds.Desc.GetId()
 	if !ds.Ready() {

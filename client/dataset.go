@@ -10,8 +10,10 @@ import (
 
 // Dataset fetches a dataset's descriptor and checks it (dataset.From: the
 // schema against its digest, the node keys, the verifying key of a READY
-// dataset). It does not compile the circuit; Contribute does, and refuses a
-// descriptor whose circuit digest differs from the compiled circuit's.
+// dataset) and, when the client pins a federation (WithFederation), that its
+// nodes are the federation's (federation.ErrNotAnchored otherwise). It does
+// not compile the circuit; Contribute does, and refuses a descriptor whose
+// circuit digest differs from the compiled circuit's.
 func (c *Client) Dataset(ctx context.Context, datasetID string) (*dataset.Dataset, error) {
 	if !dataset.ValidID(datasetID) {
 		return nil, fmt.Errorf("%w: dataset id %q is not 1..64 bytes of [a-z0-9-]", ErrInvalidOptions, datasetID)
@@ -27,5 +29,19 @@ func (c *Client) Dataset(ctx context.Context, datasetID string) (*dataset.Datase
 	if ds.Desc.GetId() != datasetID {
 		return nil, fmt.Errorf("%w: asked for dataset %q, got %q", ErrBadResponse, datasetID, ds.Desc.GetId())
 	}
+	if err := c.checkAnchor(ds); err != nil {
+		return nil, err
+	}
 	return ds, nil
+}
+
+// checkAnchor checks ds's nodes against the pinned federation, if any.
+func (c *Client) checkAnchor(ds *dataset.Dataset) error {
+	if c.anchor == nil {
+		return nil
+	}
+	if err := c.anchor.CheckDataset(ds.Desc); err != nil {
+		return fmt.Errorf("client: node %s served a dataset descriptor that is not the federation's; nothing was sealed or sent: %w", c.addr, err)
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/cohort-dev/cohort/federation"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 )
 
@@ -25,10 +26,11 @@ const (
 // Client talks to one node's ContributorService. It is safe for concurrent
 // use.
 type Client struct {
-	addr string
-	conn *grpc.ClientConn
-	api  cohortv1.ContributorServiceClient
-	pks  provingKeys // decoded proving keys, by content digest
+	addr   string
+	conn   *grpc.ClientConn
+	api    cohortv1.ContributorServiceClient
+	pks    provingKeys            // decoded proving keys, by content digest
+	anchor *federation.Descriptor // the pinned federation; nil if none
 }
 
 // DialOption configures Dial.
@@ -38,6 +40,7 @@ type dialConfig struct {
 	creds    credentials.TransportCredentials
 	secured  int // transport options given
 	maxBytes int
+	anchor   *federation.Descriptor
 }
 
 // WithCA authenticates the node with TLS 1.3 against the federation's CA
@@ -65,6 +68,27 @@ func WithInsecure() DialOption {
 	return func(c *dialConfig) error {
 		c.creds = insecure.NewCredentials()
 		c.secured++
+		return nil
+	}
+}
+
+// WithFederation pins the federation: its descriptor (federation.yaml, as
+// federation.LoadDescriptor reads it), obtained from the federation itself
+// and not from the node dialled. Every dataset descriptor the node serves
+// must then name exactly its nodes' seal and signing keys
+// (federation.Descriptor.CheckDataset), or it is refused with
+// federation.ErrNotAnchored before anything is sealed to it or checked with
+// it. Contribute requires it. It does not set the transport: pass WithCA
+// (the descriptor's CA is d.CA) or WithInsecure as well.
+func WithFederation(d *federation.Descriptor) DialOption {
+	return func(c *dialConfig) error {
+		if d == nil {
+			return errors.New("client: dial: no federation descriptor")
+		}
+		if err := d.Validate(); err != nil {
+			return fmt.Errorf("client: dial: %w", err)
+		}
+		c.anchor = d
 		return nil
 	}
 }
@@ -105,7 +129,7 @@ func Dial(addr string, opts ...DialOption) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("client: dial %s: %w", addr, err)
 	}
-	return &Client{addr: addr, conn: conn, api: cohortv1.NewContributorServiceClient(conn)}, nil
+	return &Client{addr: addr, conn: conn, api: cohortv1.NewContributorServiceClient(conn), anchor: c.anchor}, nil
 }
 
 // Address is the node address the client was dialled with.

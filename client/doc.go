@@ -39,9 +39,15 @@
 // # What a dishonest node can do
 //
 // The node the client talks to serves the descriptor, the proving key and
-// the registry path; the client trusts the descriptor it serves (its node
-// keys, verifying key and circuit digest), which is why a contributor
-// reaches nodes over TLS under the federation's CA (WithCA). Within that:
+// the registry path. The descriptor's node keys are checked against the
+// federation the client pins (WithFederation, the federation's own
+// federation.yaml; Contribute requires it): a node that names seal or
+// signing keys of its own, or another node count, is refused with
+// federation.ErrNotAnchored before anything is sealed, so it can neither
+// open the other nodes' shares nor sign the receipt in their name. The
+// rest of the descriptor (verifying key, circuit digest) the client takes
+// from the node, which is why a contributor reaches nodes over TLS under
+// the federation's CA (WithCA). Within that:
 // a wrong path is refused before proving; a proving key that does not
 // hash to its stream header, exceeds MaxProvingKeySize, or does not share
 // α, β and δ with the descriptor's verifying key is refused; and a proof

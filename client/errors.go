@@ -48,6 +48,11 @@ var (
 	// acknowledgment, one for another record or payload, or a signature that
 	// does not verify under the dataset's node keys.
 	ErrBadReceipt = errors.New("client: receipt does not verify")
+
+	// ErrNoFederation reports a contribution asked of a client dialled
+	// without WithFederation: nothing could tell the dataset's node keys
+	// from keys of the node's own choosing, so nothing is sealed.
+	ErrNoFederation = errors.New("client: no federation pinned (WithFederation)")
 )
 
 // RPCError is a refusal by the node: the gRPC status it answered, with what

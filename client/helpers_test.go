@@ -8,10 +8,11 @@ import (
 	"github.com/cohort-dev/cohort/client/clienttest"
 )
 
-// dialFake returns a plaintext client for a fake federation.
+// dialFake returns a plaintext client for a fake federation, pinning its
+// descriptor.
 func dialFake(t *testing.T, f *clienttest.Federation) *Client {
 	t.Helper()
-	c, err := Dial(f.Addr, WithInsecure())
+	c, err := Dial(f.Addr, WithInsecure(), WithFederation(f.Federation))
 	if err != nil {
 		t.Fatal(err)
 	}

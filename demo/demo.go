@@ -459,7 +459,7 @@ func (r *run) jobs(ctx context.Context, recs []person, epoch uint64, tokenPath s
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	auditor, err := client.Dial(r.fed.desc.Nodes[0].APIAddress, client.WithCA(r.fed.caPEM))
+	auditor, err := client.Dial(r.fed.desc.Nodes[0].APIAddress, client.WithCA(r.fed.caPEM), client.WithFederation(r.fed.desc))
 	if err != nil {
 		return nil, err
 	}
@@ -484,7 +484,8 @@ func (r *run) jobs(ctx context.Context, recs []person, epoch uint64, tokenPath s
 		if err := os.WriteFile(path, bundle, 0o644); err != nil {
 			return nil, err
 		}
-		r.step(began, "transcript signed by every node: %s (%d KiB); check it offline with `cohort audit verify %s`", path, len(bundle)>>10, path)
+		r.step(began, "transcript signed by every node: %s (%d KiB); check it offline with `cohort audit verify --federation %s %s`",
+			path, len(bundle)>>10, filepath.Join(r.fedDir, "federation.yaml"), path)
 	}
 	return jobs, nil
 }

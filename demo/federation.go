@@ -107,7 +107,7 @@ func (f *localFederation) start(ctx context.Context) error {
 		}
 	}
 	for _, e := range f.desc.Nodes {
-		c, err := client.Dial(e.APIAddress, client.WithCA(f.caPEM))
+		c, err := client.Dial(e.APIAddress, client.WithCA(f.caPEM), client.WithFederation(f.desc))
 		if err != nil {
 			f.stop()
 			return err

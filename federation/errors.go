@@ -35,3 +35,9 @@ var (
 	// index outside the federation, or another node than the one dialled.
 	ErrPeerIdentity = errors.New("peer identity mismatch")
 )
+
+// ErrNotAnchored reports a dataset descriptor whose nodes are not this
+// federation's: another node count, or a node whose seal or signing key is
+// not the one federation.yaml names. Whoever served it may hold the keys it
+// names; nothing may be sealed to them nor any signature checked with them.
+var ErrNotAnchored = errors.New("dataset descriptor does not match the pinned federation")

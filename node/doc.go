@@ -58,7 +58,9 @@
 //     node has committed. If any node refused or did not answer, what this
 //     call stored is removed again everywhere (AbortContribution; an
 //     unreachable peer is retried in the background) and the caller gets the
-//     refusal's code, or Unavailable.
+//     refusal's code, or Unavailable. A peer honours AbortContribution only
+//     from the node that forwarded the record, while it is pending and
+//     before any job selected a cohort from its dataset (pending.go).
 //
 // A retry of the same payload, to any node, gets the same receipt, since
 // each node's acknowledgment is stored and deterministic. Revoke records the

@@ -215,8 +215,14 @@ func (n *Node) contribute(ctx context.Context, datasetID string, raw []byte) (*c
 			n.metrics.contributions.WithLabelValues("coordinator", "refused").Inc()
 			return nil, err
 		}
+		gen := n.pending.generation(datasetID)
 		if ack, fresh, err = n.storeShare(ctx, c, share); err != nil {
 			return nil, err
+		}
+		if fresh {
+			// This node's own row follows the peers' rule: rolled back only
+			// before any job selected from the dataset here.
+			n.pending.add(datasetID, c.nf, n.opts.Index, gen, n.now())
 		}
 	}
 
@@ -313,6 +319,21 @@ func peerFailureOf(what, tail string, errs map[uint32]error) error {
 		i, what, status.Code(errs[i]), status.Convert(errs[i]).Message(), tail)
 }
 
+// The forwarder's rollback retries: rollbackAttempts after the first call,
+// waiting rollbackFirstDelay, then twice as long each time (PendingWindow
+// outlasts them).
+const (
+	rollbackAttempts   = 10
+	rollbackFirstDelay = time.Second
+)
+
+// rollbackRefused reports whether a peer refused a rollback for good
+// (pending.go): retrying cannot change its answer.
+func rollbackRefused(err error) bool {
+	c := status.Code(err)
+	return c == codes.PermissionDenied || c == codes.FailedPrecondition
+}
+
 // rollback removes what a failed ingest stored: this node's row if this
 // call stored it, and the rows of the peers that stored theirs in this
 // call. A peer that cannot be reached is retried in the background.
@@ -323,7 +344,16 @@ func (n *Node) rollback(datasetID string, nf [32]byte, local bool, peers []uint3
 		break
 	}
 	if local {
-		if err := n.store.DeleteContribution(context.Background(), datasetID, nf); err != nil && !errors.Is(err, store.ErrNotFound) {
+		tracked, err := n.pending.rollback(datasetID, nf, n.opts.Index, n.now(), func() error {
+			return n.store.DeleteContribution(context.Background(), datasetID, nf)
+		})
+		if !tracked {
+			err = errNotPending
+		}
+		switch {
+		case errors.Is(err, errSelected), errors.Is(err, errNotPending), errors.Is(err, errNotForwarder):
+			n.log.Error("rollback: own share kept", "nullifier", fmt.Sprintf("%x", nf), "error", err)
+		case err != nil && !errors.Is(err, store.ErrNotFound):
 			n.log.Error("rollback: delete own share", "error", err)
 		}
 	}
@@ -334,20 +364,30 @@ func (n *Node) rollback(datasetID string, nf [32]byte, local bool, peers []uint3
 			})
 			return err
 		}
-		if abort(n.ctx) == nil {
+		err := abort(n.ctx)
+		if err == nil {
+			continue
+		}
+		if rollbackRefused(err) {
+			n.log.Error("rollback refused: a peer keeps a partial record", "peer", i, "nullifier", fmt.Sprintf("%x", nf), "error", err)
 			continue
 		}
 		n.bg.Add(1)
 		go func() {
 			defer n.bg.Done()
-			for attempt, delay := 1, time.Second; attempt <= 10; attempt, delay = attempt+1, 2*delay {
+			for attempt, delay := 1, rollbackFirstDelay; attempt <= rollbackAttempts; attempt, delay = attempt+1, 2*delay {
 				select {
 				case <-n.ctx.Done():
 					n.log.Error("rollback abandoned at shutdown: a peer may hold a partial record", "peer", i, "nullifier", fmt.Sprintf("%x", nf))
 					return
 				case <-time.After(delay):
 				}
-				if abort(n.ctx) == nil {
+				err := abort(n.ctx)
+				if err == nil {
+					return
+				}
+				if rollbackRefused(err) {
+					n.log.Error("rollback refused: a peer keeps a partial record", "peer", i, "nullifier", fmt.Sprintf("%x", nf), "error", err)
 					return
 				}
 			}
@@ -400,7 +440,7 @@ func (n *Node) receiptOf(ctx context.Context, datasetID string, nf [32]byte) (*c
 
 // forward is PeerService.ForwardContribution: the same checks as the
 // coordinator's, then this node's share.
-func (n *Node) forward(ctx context.Context, datasetID string, raw []byte) (*cohortv1.ForwardContributionResponse, error) {
+func (n *Node) forward(ctx context.Context, from uint32, datasetID string, raw []byte) (*cohortv1.ForwardContributionResponse, error) {
 	c, err := n.decode(ctx, datasetID, raw)
 	if err != nil {
 		n.metrics.contributions.WithLabelValues("peer", "refused").Inc()
@@ -427,9 +467,13 @@ func (n *Node) forward(ctx context.Context, datasetID string, raw []byte) (*coho
 		n.metrics.contributions.WithLabelValues("peer", "refused").Inc()
 		return nil, err
 	}
+	gen := n.pending.generation(datasetID)
 	a, fresh, err := n.storeShare(ctx, c, share)
 	if err != nil {
 		return nil, err
+	}
+	if fresh {
+		n.pending.add(datasetID, c.nf, from, gen, n.now())
 	}
 	n.metrics.contributions.WithLabelValues("peer", "accepted").Inc()
 	return &cohortv1.ForwardContributionResponse{Ack: a, NewlyStored: fresh}, nil

@@ -24,6 +24,7 @@ type Node struct {
 	keygens  *keygens
 	jobs     *jobs
 	ingest   chan struct{} // semaphore bounding concurrent verification
+	pending  *pendingRecords
 
 	api, peer *grpc.Server
 	health    *health.Server

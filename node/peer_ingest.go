@@ -17,7 +17,11 @@ import (
 // received them.
 
 func (s *peerService) ForwardContribution(ctx context.Context, req *cohortv1.ForwardContributionRequest) (*cohortv1.ForwardContributionResponse, error) {
-	return s.n.forward(ctx, req.GetDatasetId(), req.GetPayload())
+	from, ok := callerPeer(ctx)
+	if !ok {
+		return nil, status.Error(codes.Unauthenticated, "no verified node identity")
+	}
+	return s.n.forward(ctx, from, req.GetDatasetId(), req.GetPayload())
 }
 
 func (s *peerService) AbortContribution(ctx context.Context, req *cohortv1.AbortContributionRequest) (*cohortv1.AbortContributionResponse, error) {
@@ -25,12 +29,36 @@ func (s *peerService) AbortContribution(ctx context.Context, req *cohortv1.Abort
 	if err != nil {
 		return nil, err
 	}
-	from, _ := callerPeer(ctx)
-	err = s.n.store.DeleteContribution(ctx, req.GetDatasetId(), nf.Bytes())
-	if errors.Is(err, store.ErrNotFound) {
-		return &cohortv1.AbortContributionResponse{}, nil
+	from, ok := callerPeer(ctx)
+	if !ok {
+		return nil, status.Error(codes.Unauthenticated, "no verified node identity")
 	}
-	if err != nil {
+	id, key := req.GetDatasetId(), nf.Bytes()
+	tracked, err := s.n.pending.rollback(id, key, from, s.n.now(), func() error {
+		return s.n.store.DeleteContribution(ctx, id, key)
+	})
+	if !tracked {
+		// Not pending: refused if the record is here, answered as done if
+		// not (a retry of a rollback that completed).
+		_, err = s.n.store.GetContribution(ctx, id, key)
+		switch {
+		case err == nil:
+			err = errNotPending
+		case errors.Is(err, store.ErrNotFound):
+		default:
+			return nil, s.n.internal("read contribution", err)
+		}
+	}
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return &cohortv1.AbortContributionResponse{}, nil
+	case errors.Is(err, errNotForwarder):
+		s.n.log.Warn("rollback refused", "by", from, "dataset", id, "error", err)
+		return nil, status.Errorf(codes.PermissionDenied, "node %d may not roll back record %x: %v", from, key, err)
+	case errors.Is(err, errNotPending), errors.Is(err, errSelected):
+		s.n.log.Warn("rollback refused", "by", from, "dataset", id, "error", err)
+		return nil, status.Errorf(codes.FailedPrecondition, "record %x is kept: %v", key, err)
+	case err != nil:
 		return nil, s.n.internal("delete contribution", err)
 	}
 	s.n.log.Info("contribution rolled back", "by", from, "dataset", req.GetDatasetId(), "reason", truncate(req.GetReason(), 1024))

@@ -41,6 +41,7 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	e.ctx, n.cancel = context.WithCancel(context.Background())
 	n.peers = newPeers(e)
 	n.datasets = newDatasets(e)
+	n.pending = newPendingRecords()
 	n.cer = newCeremonies()
 	n.keygens = newKeygens()
 	n.jobs = newJobs(e, func(ctx context.Context, j store.Job) { (&jobRun{n: n, job: j}).run(ctx) })

@@ -16,6 +16,7 @@ import (
 	"github.com/cohort-dev/cohort/circuits/merkle"
 	"github.com/cohort-dev/cohort/circuits/setup"
 	"github.com/cohort-dev/cohort/dataset"
+	"github.com/cohort-dev/cohort/federation"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/mpc"
 	"github.com/cohort-dev/cohort/schema"
@@ -52,6 +53,8 @@ type Hooks struct {
 	// ProvingKeyStream replaces the proving-key stream: it gets the honest
 	// key bytes and returns the messages to send.
 	ProvingKeyStream func(pk []byte) []*cohortv1.GetProvingKeyResponse
+	// Dataset alters the dataset descriptor GetDataset sends (a copy).
+	Dataset func(*cohortv1.DatasetDescriptor)
 }
 
 // Accepted is a contribution the fake accepted, as the nodes saw it.
@@ -71,6 +74,9 @@ type Federation struct {
 	CAPEM []byte
 	// Dataset is the dataset served, as a client decodes it.
 	Dataset *dataset.Dataset
+	// Federation is the federation's public descriptor, naming the same
+	// node keys as Dataset: what a client pins (client.WithFederation).
+	Federation *federation.Descriptor
 	// Seal and Signing are the nodes' private keys, by node index.
 	Seal    []*seal.PrivateKey
 	Signing []ed25519.PrivateKey
@@ -114,11 +120,11 @@ func New(t testing.TB, o Options) *Federation {
 		t.Fatalf("clienttest: %v", err)
 	}
 	var opts []grpc.ServerOption
+	ca, err := newCertAuthority("clienttest")
+	if err != nil {
+		t.Fatalf("clienttest: %v", err)
+	}
 	if o.TLS {
-		ca, err := newCertAuthority("clienttest")
-		if err != nil {
-			t.Fatalf("clienttest: %v", err)
-		}
 		f.CAPEM = ca.CAPEM
 		opts = append(opts, grpc.Creds(credentials.NewTLS(ca.serverConfig())))
 	}
@@ -131,7 +137,30 @@ func New(t testing.TB, o Options) *Federation {
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
 	f.Addr = lis.Addr().String()
+	if f.Federation, err = f.descriptor(o, ca.CAPEM); err != nil {
+		t.Fatalf("clienttest: %v", err)
+	}
 	return f
+}
+
+// descriptor is the federation.yaml of the fake: its CA and its nodes'
+// public keys.
+func (f *Federation) descriptor(o Options, caPEM []byte) (*federation.Descriptor, error) {
+	d := &federation.Descriptor{
+		Version: federation.DescriptorVersion, Name: "clienttest", RegistryDepth: o.Depth,
+		RootWindow: time.Hour, Admission: federation.AdmissionInvite, CA: string(caPEM),
+	}
+	for i := range f.Seal {
+		d.Nodes = append(d.Nodes, federation.NodeEntry{
+			Index: uint32(i), Name: fmt.Sprintf("node-%d", i),
+			APIAddress: fmt.Sprintf("127.0.0.1:%d", 7000+10*i), PeerAddress: fmt.Sprintf("127.0.0.1:%d", 7001+10*i),
+			SealPublicKey: f.Seal[i].Public().Marshal(), SigningPublicKey: f.Signing[i].Public().(ed25519.PublicKey),
+		})
+	}
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	return d, nil
 }
 
 func newFederation(o Options) (*Federation, error) {

@@ -30,7 +30,14 @@ func (f *Federation) GetDataset(_ context.Context, req *cohortv1.GetDatasetReque
 	if err := f.checkDataset(req.GetDatasetId()); err != nil {
 		return nil, err
 	}
-	return &cohortv1.GetDatasetResponse{Dataset: proto.CloneOf(f.Dataset.Desc)}, nil
+	d := proto.CloneOf(f.Dataset.Desc)
+	f.mu.Lock()
+	h := f.hooks.Dataset
+	f.mu.Unlock()
+	if h != nil {
+		h(d)
+	}
+	return &cohortv1.GetDatasetResponse{Dataset: d}, nil
 }
 
 // GetProvingKey implements cohortv1.ContributorServiceServer.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/cohort-dev/cohort/audit"
 	"github.com/cohort-dev/cohort/client"
+	"github.com/cohort-dev/cohort/federation"
 )
 
 func newAuditCmd() *cobra.Command {
@@ -59,7 +61,11 @@ func newAuditFetchCmd() *cobra.Command {
 			if err := writeNew(out, b); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (%d bytes); verify it with: cohort audit verify %s\n", out, len(b), out)
+			pin := "--federation federation.yaml "
+			if g.fed != "" {
+				pin = "--federation " + g.fed + " "
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (%d bytes); verify it with: cohort audit verify %s%s\n", out, len(b), pin, out)
 			return nil
 		},
 	}
@@ -67,7 +73,8 @@ func newAuditFetchCmd() *cobra.Command {
 	f.StringVar(&job, "job", "", "job (transcript) id")
 	f.StringVarP(&out, "output", "o", "", "file to write the bundle to (must not exist)")
 	f.StringVar(&g.node, "node", "127.0.0.1:7400", "address of the node that ran the job")
-	f.StringVar(&g.ca, "ca", "", "the federation's CA certificate (ca.pem)")
+	f.StringVar(&g.ca, "ca", "", "the federation's CA certificate (ca.pem) (default: the CA in --federation)")
+	f.StringVar(&g.fed, "federation", "", "the federation's public descriptor (federation.yaml): its CA authenticates the node")
 	f.BoolVar(&g.insecure, "insecure-plaintext", false, "talk to the node unencrypted and unauthenticated (local tests only)")
 	return cmd
 }
@@ -89,18 +96,45 @@ func newAuditVerifyCmd() *cobra.Command {
 	var (
 		asJSON bool
 		devOK  bool
+		fed    string
+		digest string
 	)
 	cmd := &cobra.Command{
 		Use:   "verify FILE...",
 		Short: "Verify transcript bundles offline; exit 0 only when every check of every bundle passes",
 		Long: `verify checks each bundle offline and prints a report naming every check.
 Bundles of one dataset share its ceremony, which is re-verified once.
-With --json, one JSON report per line.`,
+With --json, one JSON report per line.
+
+A bundle carries its own dataset descriptor, whose node keys check every
+signature in it: pin what the bundle cannot vouch for. --federation takes
+the federation's federation.yaml, obtained from the federation: the
+dataset must name exactly its nodes' seal and signing keys.
+--descriptor-digest takes the dataset descriptor's digest (hex), as a
+report prints it, learnt from a source you trust. Without either the
+report says NOT PINNED.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts := []audit.Option{audit.WithCache(audit.NewCache())}
 			if devOK {
 				opts = append(opts, audit.AllowInsecureDevSetup())
+			}
+			if fed != "" {
+				d, err := federation.LoadDescriptor(fed)
+				if err != nil {
+					return fmt.Errorf("--federation: %w", err)
+				}
+				opts = append(opts, audit.WithFederation(d))
+			}
+			if digest != "" {
+				d, err := hex.DecodeString(digest)
+				if err != nil || len(d) != 32 {
+					return fmt.Errorf("--descriptor-digest: want 64 hex digits, got %q", digest)
+				}
+				opts = append(opts, audit.WithDescriptorDigest([32]byte(d)))
+			}
+			if fed == "" && digest == "" {
+				fmt.Fprintln(cmd.ErrOrStderr(), "WARNING: neither --federation nor --descriptor-digest: the node keys that check every signature come from the bundle itself")
 			}
 			failed := 0
 			for i, path := range args {
@@ -135,6 +169,8 @@ With --json, one JSON report per line.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	cmd.Flags().StringVar(&fed, "federation", "", "the federation's public descriptor (federation.yaml): the dataset must name its nodes' keys")
+	cmd.Flags().StringVar(&digest, "descriptor-digest", "", "the dataset descriptor's digest (64 hex digits): the bundle's descriptor must have it")
 	cmd.Flags().BoolVar(&devOK, "allow-insecure-dev-setup", false, "accept a dataset whose keys came from a single-party dev setup (its proofs can be forged), with a warning")
 	return cmd
 }

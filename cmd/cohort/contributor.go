@@ -19,6 +19,7 @@ import (
 
 	"github.com/cohort-dev/cohort/client"
 	"github.com/cohort-dev/cohort/dataset"
+	"github.com/cohort-dev/cohort/federation"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/schema"
 )
@@ -28,6 +29,7 @@ type contributorFlags struct {
 	identity string
 	node     string
 	ca       string
+	fed      string
 	insecure bool
 	cache    string
 }
@@ -53,7 +55,8 @@ that it is valid and consented.`,
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&g.identity, "identity", defIdentity, "identity file (holds your secret; mode 0600)")
 	pf.StringVar(&g.node, "node", "", "address host:port of a node of the federation")
-	pf.StringVar(&g.ca, "ca", "", "the federation's CA certificate (ca.pem) to authenticate the node")
+	pf.StringVar(&g.ca, "ca", "", "the federation's CA certificate (ca.pem) to authenticate the node (default: the CA in --federation)")
+	pf.StringVar(&g.fed, "federation", "", "the federation's public descriptor (federation.yaml), obtained from the federation, not from the node: every dataset must name its nodes' keys (required to contribute)")
 	pf.BoolVar(&g.insecure, "insecure-plaintext", false, "talk to the node unencrypted and unauthenticated (local tests only)")
 	pf.StringVar(&g.cache, "cache", defCache, `directory that keeps proving keys between runs ("" for none)`)
 	cmd.AddCommand(
@@ -86,25 +89,37 @@ func (g *contributorFlags) loadIdentity() (*client.Identity, error) {
 	return id, err
 }
 
-// dial connects to --node, authenticated by --ca unless --insecure-plaintext.
+// dial connects to --node, authenticated by --ca (or the CA of
+// --federation) unless --insecure-plaintext, and pins --federation if given.
 func (g *contributorFlags) dial(stderr io.Writer) (*client.Client, error) {
 	if g.node == "" {
 		return nil, errors.New("--node host:port is required")
+	}
+	var opts []client.DialOption
+	var fed *federation.Descriptor
+	if g.fed != "" {
+		var err error
+		if fed, err = federation.LoadDescriptor(g.fed); err != nil {
+			return nil, fmt.Errorf("--federation: %w", err)
+		}
+		opts = append(opts, client.WithFederation(fed))
 	}
 	switch {
 	case g.insecure && g.ca != "":
 		return nil, errors.New("give either --ca or --insecure-plaintext, not both")
 	case g.insecure:
 		fmt.Fprintln(stderr, "WARNING: --insecure-plaintext: the connection to the node is neither encrypted nor authenticated")
-		return client.Dial(g.node, client.WithInsecure())
+		return client.Dial(g.node, append(opts, client.WithInsecure())...)
+	case g.ca == "" && fed != nil:
+		return client.Dial(g.node, append(opts, client.WithCA([]byte(fed.CA)))...)
 	case g.ca == "":
-		return nil, errors.New("--ca is required: the federation's ca.pem (or --insecure-plaintext for a local test node)")
+		return nil, errors.New("--ca is required: the federation's ca.pem, or --federation with its federation.yaml (or --insecure-plaintext for a local test node)")
 	}
 	pem, err := os.ReadFile(g.ca)
 	if err != nil {
 		return nil, fmt.Errorf("--ca: %w", err)
 	}
-	return client.Dial(g.node, client.WithCA(pem))
+	return client.Dial(g.node, append(opts, client.WithCA(pem))...)
 }
 
 // commandContext is the command's context, cancelled on an interrupt.
@@ -203,7 +218,7 @@ type contributeFlags struct {
 func newContributorContributeCmd(g *contributorFlags) *cobra.Command {
 	var f contributeFlags
 	cmd := &cobra.Command{
-		Use:   "contribute --dataset ID --epoch N|current --record FILE --purposes a,b --expiry DATE",
+		Use:   "contribute --federation FILE --dataset ID --epoch N|current --record FILE --purposes a,b --expiry DATE",
 		Short: "Prove and upload one record",
 		Long: `contribute encodes a record (a JSON object with one member per schema
 field) with the dataset's schema, splits it into one secret share per node,
@@ -211,6 +226,11 @@ proves that it is valid and that you consented to the given terms, seals
 each share to its node and uploads the payload. It then checks that every
 node signed an acknowledgment of exactly that payload and prints the
 receipt. Nothing secret is written or printed.
+
+--federation is required: the federation's federation.yaml, obtained from
+the federation and not from the node. The dataset must name exactly its
+nodes and their seal and signing keys, or nothing is sealed: a node that
+served its own keys in place of the others' could open every share.
 
 --expiry takes a date (the record may be used until the end of that day,
 UTC) or an RFC 3339 time. --min-cohort defaults to the dataset's minimum.`,
@@ -251,6 +271,9 @@ func runContribute(cmd *cobra.Command, g *contributorFlags, f contributeFlags, m
 	recordJSON, err := readBounded(f.record, schema.MaxRecordBytes)
 	if err != nil {
 		return fmt.Errorf("--record: %w", err)
+	}
+	if g.fed == "" {
+		return errors.New("--federation FILE is required to contribute: the federation's federation.yaml, from the federation itself; every share is sealed to the node keys it names, never to keys only the node serving the dataset vouches for")
 	}
 	stderr, out := cmd.ErrOrStderr(), cmd.OutOrStdout()
 	c, err := g.dial(stderr)

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/cohort-dev/cohort/client"
 	"github.com/cohort-dev/cohort/client/clienttest"
+	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/schema"
 )
 
@@ -78,6 +80,7 @@ func TestContributorTransportFlags(t *testing.T) {
 		"no ca":    {[]string{"--node", "127.0.0.1:1", "register", "--invite", "x"}, "--ca is required"},
 		"both":     {[]string{"--node", "127.0.0.1:1", "--ca", "ca.pem", "--insecure-plaintext", "register", "--invite", "x"}, "not both"},
 		"ca file":  {[]string{"--node", "127.0.0.1:1", "--ca", filepath.Join(t.TempDir(), "none.pem"), "register", "--invite", "x"}, "--ca"},
+		"fed file": {[]string{"--node", "127.0.0.1:1", "--federation", filepath.Join(t.TempDir(), "none.yaml"), "register", "--invite", "x"}, "--federation"},
 		"no id":    {[]string{"--identity", filepath.Join(t.TempDir(), "none.json"), "revoke", "--dataset", "d", "--epoch", "1"}, "contributor init"},
 		"epoch":    {[]string{"--node", "127.0.0.1:1", "--insecure-plaintext", "revoke", "--dataset", "d", "--epoch", "last"}, "--epoch"},
 		"unregist": {[]string{"--node", "127.0.0.1:1", "--insecure-plaintext", "contribute", "--dataset", "d", "--record", "r", "--purposes", "p", "--expiry", "2030-01-01"}, "not registered"},
@@ -165,13 +168,39 @@ func TestContributorContribute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	fedFile := filepath.Join(dir, "federation.yaml")
+	fedYAML, err := f.Federation.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(fedFile, fedYAML, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	g := []string{"--identity", path, "--node", f.Addr, "--insecure-plaintext", "--cache", filepath.Join(dir, "cache")}
 	mustRun(t, "--identity", path, "init")
 	mustRun(t, append(g, "register", "--invite", f.Invite())...)
 
 	ds := f.Dataset.Desc.GetId()
-	contribute := append(g, "contribute", "--dataset", ds, "--epoch", "current", "--record", record,
-		"--purposes", "public-health, academic-research", "--expiry", time.Now().AddDate(1, 0, 0).Format(time.DateOnly))
+	terms := []string{"contribute", "--dataset", ds, "--epoch", "current", "--record", record,
+		"--purposes", "public-health, academic-research", "--expiry", time.Now().AddDate(1, 0, 0).Format(time.DateOnly)}
+	// Without the federation's descriptor nothing is sealed.
+	if _, _, err := runContributor(t, append(slices.Clone(g), terms...)...); err == nil || !strings.Contains(err.Error(), "--federation FILE is required") {
+		t.Fatalf("contribute without --federation: %v", err)
+	}
+	if len(f.Accepted()) != 0 || f.ChunksSent() != 0 {
+		t.Fatal("contribute without --federation fetched or sent something")
+	}
+	g = append(g, "--federation", fedFile)
+	// A node serving another seal key for node 1 is refused before proving.
+	f.SetHooks(clienttest.Hooks{Dataset: func(d *cohortv1.DatasetDescriptor) { d.Nodes[1].SealPublicKey = d.Nodes[0].SealPublicKey }})
+	if _, _, err := runContributor(t, append(slices.Clone(g), terms...)...); err == nil || !strings.Contains(err.Error(), "not the federation's") {
+		t.Fatalf("contribute to a substituted descriptor: %v", err)
+	}
+	if len(f.Accepted()) != 0 || f.ChunksSent() != 0 {
+		t.Fatal("contribute to a substituted descriptor fetched or sent something")
+	}
+	f.SetHooks(clienttest.Hooks{})
+	contribute := append(slices.Clone(g), terms...)
 	out, errOut, err := runContributor(t, contribute...)
 	if err != nil {
 		t.Fatalf("contribute: %v\n%s\n%s", err, out, errOut)

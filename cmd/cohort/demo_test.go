@@ -483,7 +483,7 @@ func checkDemoTranscripts(t *testing.T, dir string) {
 	cmd := newRootCmd()
 	cmd.SetOut(&out)
 	cmd.SetErr(&out)
-	cmd.SetArgs(append([]string{"audit", "verify", "--json"}, paths...))
+	cmd.SetArgs(append([]string{"audit", "verify", "--json", "--federation", filepath.Join(dir, "federation", "federation.yaml")}, paths...))
 	if err := cmd.Execute(); err != nil {
 		t.Fatalf("audit verify: %v\n%s", err, out.String())
 	}
@@ -542,7 +542,8 @@ func exerciseAuditCommands(t *testing.T, dataDir, node string) {
 
 	dir := t.TempDir()
 	ident := filepath.Join(dir, "alice.json")
-	c := []string{"contributor", "--identity", ident, "--node", node, "--ca", ca, "--cache", filepath.Join(dir, "cache")}
+	c := []string{"contributor", "--identity", ident, "--node", node, "--ca", ca, "--federation", filepath.Join(dataDir, "federation", "federation.yaml"),
+		"--cache", filepath.Join(dir, "cache")}
 	run(append(c, "init")...)
 	inv := strings.TrimSpace(run("admin", "invites", "--dir", filepath.Join(dataDir, "federation"), "--count", "1"))
 	run(append(c, "register", "--invite", inv)...)
