@@ -25,7 +25,7 @@ func requestTypes() []proto.Message {
 		&cohortv1.GetContributionAckRequest{}, &cohortv1.ForwardRevocationRequest{},
 		&cohortv1.ProposeRegistrationRequest{}, &cohortv1.StoreInvitesRequest{},
 		&cohortv1.PrepareJobRequest{}, &cohortv1.ComputePartialRequest{}, &cohortv1.StoreBuyerRequest{},
-		&cohortv1.HEKeygenRequest{}, &cohortv1.HEKeygenFinishRequest{},
+		&cohortv1.HEKeygenRequest{}, &cohortv1.HEKeygenRevealRequest{}, &cohortv1.HEKeygenFinishRequest{}, &cohortv1.GetBudgetRequest{},
 		&cohortv1.CreateBuyerRequest{}, &cohortv1.SignTranscriptRequest{}, &cohortv1.ListTranscriptsRequest{},
 	}
 }

@@ -145,12 +145,12 @@ func TestServices(t *testing.T) {
 			{name: "ForwardContribution"}, {name: "AbortContribution"}, {name: "GetContributionAck"}, {name: "ForwardRevocation"},
 			{name: "ProposeRegistration"}, {name: "StoreInvites"},
 			{name: "ApplyRegistration"}, {name: "GetRegistryState"},
-			{name: "HEKeygen"}, {name: "HEKeygenFinish"},
+			{name: "HEKeygen"}, {name: "HEKeygenReveal"}, {name: "HEKeygenFinish"},
 			{name: "PrepareJob"}, {name: "ComputePartial"}, {name: "StoreBuyer"}, {name: "SignTranscript", clientStream: true},
 		},
 		"cohort.v1.BuyerService": {
 			{name: "ListDatasets"}, {name: "SubmitJob"}, {name: "GetJob"}, {name: "WatchJob", server: true},
-			{name: "ListJobs"}, {name: "CancelJob"}, {name: "GetResult"},
+			{name: "ListJobs"}, {name: "CancelJob"}, {name: "GetResult"}, {name: "GetBudget"},
 		},
 		"cohort.v1.AuditService": {
 			{name: "GetTranscript", server: true}, {name: "ListTranscripts"}, {name: "GetVerifyingKey"}, {name: "GetCeremony", server: true},
