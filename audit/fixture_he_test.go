@@ -354,7 +354,7 @@ func (f *heFixture) assembleUnder(desc *cohortv1.DatasetDescriptor, spec *cohort
 	}
 	res := &cohortv1.Result{JobId: testJobID, CohortSize: n, Outputs: outs, TranscriptId: "transcript-elsewhere",
 		ReleasedAt: testJobTime.Unix() + 30, DatasetId: f.desc.GetId(), Backend: cohortv1.Backend_BACKEND_HE,
-		Release: releaseInfo(priv, l, len(set))}
+		Release: priv.ReleaseInfo(l, len(set))}
 	tr, err := Build(BuildInput{JobID: testJobID, Buyer: buyer, Coordinator: heCoordinator, Spec: spec, Descriptor: desc, Records: f.records,
 		Evidence: ev, Partials: partials, DecryptionSet: set, Aggregate: aggEnc, Result: res, Roots: f.roots, Sums: values})
 	if err != nil {

@@ -471,7 +471,7 @@ func (f *fixture) assembleJob(job mpcJob) (*Bundle, error) {
 	}
 	res := &cohortv1.Result{JobId: job.id, CohortSize: n, Outputs: outs, TranscriptId: "transcript-elsewhere",
 		ReleasedAt: testJobTime.Unix() + 30, DatasetId: job.desc.GetId(), Backend: cohortv1.Backend_BACKEND_MPC,
-		Release: releaseInfo(priv, l, testNodes)}
+		Release: priv.ReleaseInfo(l, testNodes)}
 	in := BuildInput{JobID: job.id, Coordinator: 1, Spec: spec, Descriptor: job.desc, Records: records,
 		Evidence: ev, Partials: partials, Result: res, Roots: job.roots, Buyer: job.buyer}
 	t, err := Build(in)
@@ -541,23 +541,6 @@ func signDebit(key ed25519.PrivateKey, node int, jobID, datasetID, buyerID strin
 	d.Signature = &cohortv1.NodeSignature{NodeIndex: uint32(node), Scheme: cohortv1.SignatureScheme_SIGNATURE_SCHEME_ED25519,
 		Signature: attest.Sign(key, enclave.DebitStatement(jobID, datasetID, d))}
 	return d
-}
-
-// releaseInfo is what a result says of a release of p by noising nodes.
-func releaseInfo(p enclave.Privacy, l schema.Layout, noising int) *cohortv1.ReleaseInfo {
-	if p.Exact() {
-		return nil
-	}
-	info := &cohortv1.ReleaseInfo{Mechanism: p.Policy.Mechanism, Rho: p.Rho.String(), NoisingNodes: uint32(noising), Confidence: enclave.Confidence}
-	sd := p.NoiseStdDev(noising)
-	for i, c := range p.Coords {
-		s := &cohortv1.SumNoise{Coordinate: uint32(c), Name: l.SumName(c), Stddev: sd[i]}
-		if !p.Variances[i].IsZero() {
-			s.NodeVariance = p.Variances[i].String()
-		}
-		info.Sums = append(info.Sums, s)
-	}
-	return info
 }
 
 func (f *fixture) signature(node int, s attest.Statement) *cohortv1.NodeSignature {

@@ -229,7 +229,7 @@ func TestTamperedItems(t *testing.T) {
 			editResult(t, b, func(r *cohortv1.Result) { r.TranscriptId = "x" })
 		}, true, map[string]string{CheckOutputs: "names a transcript id"}, false},
 		{"result byte", func(t *testing.T, b *Bundle) { b.Transcript.Result[len(b.Transcript.Result)-3] ^= 0x01 }, true,
-			map[string]string{CheckOutputs: ""}, false},
+			map[string]string{CheckOutputs: "", CheckReleaseMechanism: "the released result does not decode"}, false},
 		{"verifying key", func(t *testing.T, b *Bundle) { b.VerifyingKey[100] ^= 0x01 }, false,
 			map[string]string{CheckVerifyingKey: "differs from the descriptor's (848 bytes) at byte 100", CheckProofs: "the verifying key did not check"}, false},
 		{"descriptor byte", func(t *testing.T, b *Bundle) {

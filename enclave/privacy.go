@@ -235,6 +235,27 @@ func (p Privacy) NoiseStdDev(noising int) []float64 {
 	return out
 }
 
+// ReleaseInfo is what a job's result says of its release by noising
+// nodes: for the discrete Gaussian the mechanism, ρ, the nodes whose noise
+// the sums carry, the intervals' confidence and each sum's noise (its
+// per-node variance, empty at the count, and its total standard
+// deviation); for an exact release only that it is exact.
+func (p Privacy) ReleaseInfo(l schema.Layout, noising int) *cohortv1.ReleaseInfo {
+	if p.Rho.IsZero() {
+		return &cohortv1.ReleaseInfo{Mechanism: p.Policy.Mechanism}
+	}
+	info := &cohortv1.ReleaseInfo{Mechanism: p.Policy.Mechanism, Rho: p.Rho.String(), NoisingNodes: uint32(noising), Confidence: Confidence}
+	sd := p.NoiseStdDev(noising)
+	for i, c := range p.Coords {
+		sn := &cohortv1.SumNoise{Coordinate: uint32(c), Name: l.SumName(c), Stddev: sd[i]}
+		if !p.Variances[i].IsZero() {
+			sn.NodeVariance = p.Variances[i].String()
+		}
+		info.Sums = append(info.Sums, sn)
+	}
+	return info
+}
+
 // Mechanism returns the job's release mechanism, drawing noise from src
 // (crypto/rand.Reader in production).
 func (p Privacy) Mechanism(src io.Reader) (Mechanism, error) {

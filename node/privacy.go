@@ -13,7 +13,6 @@ import (
 	"github.com/cohort-dev/cohort/dp"
 	"github.com/cohort-dev/cohort/enclave"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
-	"github.com/cohort-dev/cohort/schema"
 	"github.com/cohort-dev/cohort/store"
 )
 
@@ -180,23 +179,4 @@ func (s *buyerService) GetBudget(ctx context.Context, req *cohortv1.GetBudgetReq
 		resp.AvailableRho = avail.RatString()
 	}
 	return resp, nil
-}
-
-// releaseInfo describes the noise in a job's result; an exact result
-// says only that it is exact.
-func releaseInfo(p enclave.Privacy, l schema.Layout, noising int) *cohortv1.ReleaseInfo {
-	if p.Rho.IsZero() {
-		return &cohortv1.ReleaseInfo{Mechanism: p.Policy.Mechanism} // exact: no noise, no intervals
-	}
-	info := &cohortv1.ReleaseInfo{Mechanism: p.Policy.Mechanism, NoisingNodes: uint32(noising), Confidence: enclave.Confidence}
-	info.Rho = p.Rho.String()
-	sd := p.NoiseStdDev(noising)
-	for i, c := range p.Coords {
-		sn := &cohortv1.SumNoise{Coordinate: uint32(c), Name: l.SumName(c), Stddev: sd[i]}
-		if !p.Variances[i].IsZero() {
-			sn.NodeVariance = p.Variances[i].String()
-		}
-		info.Sums = append(info.Sums, sn)
-	}
-	return info
 }

@@ -39,6 +39,25 @@ func (f *testFederation) dpRecords(t *testing.T, desc *cohortv1.DatasetDescripto
 	return recs
 }
 
+// released submits spec through node 0 for the buyer of ctx, waits for the
+// job to be DONE and returns its result.
+func (f *testFederation) released(t *testing.T, ctx context.Context, spec *cohortv1.JobSpec, requestID string) *cohortv1.Result {
+	t.Helper()
+	sub, err := f.buyerClient(0).SubmitJob(ctx, &cohortv1.SubmitJobRequest{Spec: spec, RequestId: requestID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job, _ := f.awaitJob(t, ctx, 0, sub.GetJob().GetJobId())
+	if job.GetState() != cohortv1.JobState_JOB_STATE_DONE {
+		t.Fatalf("job %s ended %s: %s", requestID, job.GetState(), job.GetReason())
+	}
+	res, err := f.buyerClient(0).GetResult(ctx, &cohortv1.GetResultRequest{JobId: job.GetJobId()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.GetResult()
+}
+
 func dpSpec(desc *cohortv1.DatasetDescriptor, epoch uint64, rho string) *cohortv1.JobSpec {
 	return &cohortv1.JobSpec{
 		DatasetId: desc.GetId(), EpochFrom: epoch, EpochTo: epoch, Purpose: "public-health",
@@ -216,19 +235,7 @@ func TestPrivateIntervals(t *testing.T) {
 		}
 	}
 	for k := range jobs {
-		sub, err := f.buyerClient(0).SubmitJob(alice, &cohortv1.SubmitJobRequest{Spec: dpSpec(desc, cur, "1/2"), RequestId: "iv-" + string(rune('a'+k))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		job, _ := f.awaitJob(t, alice, 0, sub.GetJob().GetJobId())
-		if job.GetState() != cohortv1.JobState_JOB_STATE_DONE {
-			t.Fatalf("job %d ended %s: %s", k, job.GetState(), job.GetReason())
-		}
-		res, err := f.buyerClient(0).GetResult(alice, &cohortv1.GetResultRequest{JobId: job.GetJobId()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		outs := res.GetResult().GetOutputs()
+		outs := f.released(t, alice, dpSpec(desc, cur, "1/2"), "iv-"+string(rune('a'+k))).GetOutputs()
 		check("sum of steps", outs[1].GetScalar().GetValue(), outs[1].GetScalar().GetInterval(), float64(steps))
 		for _, b := range outs[3].GetHistogram().GetBins() {
 			check("region "+b.GetValue(), float64(b.GetCount()), b.GetInterval(), float64(regions[b.GetValue()]))
@@ -264,19 +271,7 @@ func TestHEPrivateJobs(t *testing.T) {
 	desc := h.ds.Desc
 	inside, total := 0, 0
 	for k := range 6 {
-		sub, err := f.buyerClient(0).SubmitJob(alice, &cohortv1.SubmitJobRequest{Spec: dpSpec(desc, h.cur, "1/2"), RequestId: "he-dp-" + string(rune('a'+k))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		job, _ := f.awaitJob(t, alice, 0, sub.GetJob().GetJobId())
-		if job.GetState() != cohortv1.JobState_JOB_STATE_DONE {
-			t.Fatalf("job %d ended %s: %s", k, job.GetState(), job.GetReason())
-		}
-		res, err := f.buyerClient(0).GetResult(alice, &cohortv1.GetResultRequest{JobId: job.GetJobId()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := res.GetResult()
+		r := f.released(t, alice, dpSpec(desc, h.cur, "1/2"), "he-dp-"+string(rune('a'+k)))
 		if r.GetRelease().GetNoisingNodes() != 2 || r.GetRelease().GetRho() != "1/2" {
 			t.Fatalf("release %v: want ρ = 1/2 from the 2 nodes of the decryption set", r.GetRelease())
 		}

@@ -386,7 +386,7 @@ func (r *jobRun) result(out *enclave.Outcome) *cohortv1.Result {
 	}
 	return &cohortv1.Result{
 		JobId: r.job.ID, CohortSize: out.Cohort, Outputs: out.Outputs, ReleasedAt: r.releasedAt.Unix(),
-		DatasetId: r.ds.Desc.GetId(), Backend: b, Release: releaseInfo(r.priv, r.ds.Schema.Layout(), len(out.PartialSet)),
+		DatasetId: r.ds.Desc.GetId(), Backend: b, Release: r.priv.ReleaseInfo(r.ds.Schema.Layout(), len(out.PartialSet)),
 	}
 }
 
