@@ -4,7 +4,7 @@ PKGS      ?= ./...
 # The full suite (real parameters) must stay well under CI's budget on 2 cores.
 TEST_TIMEOUT ?= 40m
 
-.PHONY: all build test test-short test-postgres bench lint fmt vet demo fuzz-smoke clean generate proto-check
+.PHONY: all build test test-short test-postgres bench bench-report lint fmt vet demo fuzz-smoke clean generate proto-check
 
 all: build
 
@@ -22,6 +22,11 @@ test-short:
 ## bench: benchmarks beside the code and in benchmarks/
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem -timeout 60m $(PKGS)
+
+## bench-report: the accuracy report of the discrete Gaussian release,
+## written to benchmarks/report/ (about a minute on 2 cores)
+bench-report:
+	$(GO) test -count=1 -timeout 15m -run '^TestAccuracyReport$$' ./benchmarks -report
 
 ## lint: formatting and vet
 lint: fmt vet
