@@ -47,9 +47,13 @@ const (
 )
 
 // DefaultContributors is the demo's default number of contributors
-// (--contributors): 270 of them eligible, enough that at ρ = 1 per job
+// (--contributors): 268 of them eligible, enough that at ρ = 1 per job
 // the means and histograms come out within a few percent (package doc).
 const DefaultContributors = 300
+
+// DefaultHEContributors is the default for the HE backend, whose demo
+// dataset caps a job's cohort (heMaxCohort).
+const DefaultHEContributors = heMaxCohort
 
 // NodeRunner runs one node of a federation directory until ctx ends: the
 // node command's wiring of the configuration at config (its keys, store,
@@ -597,6 +601,9 @@ func (r *run) serve(ctx context.Context, tokenPath, caPath string) error {
 	fmt.Fprintf(r.out, "try: cohort buyer datasets --node %s --ca %s --token-file %s\n", r.fed.desc.Nodes[0].APIAddress, caPath, tokenPath)
 	fmt.Fprintf(r.out, "     cohort buyer submit %s --wait --node %s --ca %s --token-file %s\n",
 		filepath.Join(r.dataDir, "jobs", "regression.yaml"), r.fed.desc.Nodes[0].APIAddress, caPath, tokenPath)
+	if !r.o.ExactInsecureDev {
+		fmt.Fprintf(r.out, "     cohort buyer budget --dataset %s --node %s --ca %s --token-file %s\n", r.schema.ID, r.fed.desc.Nodes[0].APIAddress, caPath, tokenPath)
+	}
 	fmt.Fprintln(r.out, "serving until interrupted (Ctrl-C)")
 	<-ctx.Done()
 	fmt.Fprintln(r.out, "stopping the nodes")

@@ -19,7 +19,7 @@
 // Sizes. The noise on a sum is calibrated to the schema's bound on the
 // field, not to the data: at ρ = 1 over the statistics job's 8 noised
 // units its standard deviation is 2√3 ≈ 3.5 times the field's range on
-// the total of three nodes' draws. With the default 300 contributors (270
+// the total of three nodes' draws. With the default 300 contributors (268
 // eligible records) a mean's standard error is then about 2–4% of the
 // value for age, resting_hr and sleep_h, 9% for steps (bounded at 60 000
 // for a mean near 8 600), 6% for smoker; a histogram bin's 3.5 (smoker)
@@ -31,7 +31,7 @@
 // the noised statistics job leaves them out (noisyVariances). The
 // regression job is kept: its coefficients' intervals, wider than the
 // coefficients, show what a noised regression over five bounded moments
-// says about 270 records. More contributors shrink every standard error in
+// says about 268 records. More contributors shrink every standard error in
 // proportion (--contributors), at about half a second of proving and
 // checking per record on two cores; 300 keep the first run near five
 // minutes.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -56,11 +57,14 @@ logs go to node-N.log in the data directory.`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			o.Out = cmd.OutOrStdout()
+			if o.Backend == "he" && !cmd.Flags().Changed("contributors") {
+				o.Contributors = demo.DefaultHEContributors
+			}
 			return demo.Run(ctx, o)
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&o.Contributors, "contributors", demo.DefaultContributors, "number of contributors")
+	f.IntVar(&o.Contributors, "contributors", demo.DefaultContributors, fmt.Sprintf("number of contributors (with --backend he, default %d, its cap)", demo.DefaultHEContributors))
 	f.StringVar(&o.DataDir, "data-dir", "", "directory for the federation, logs and results; empty or absent (default: a new temporary directory)")
 	f.StringVar(&o.Backend, "backend", "mpc", "backend: mpc or he")
 	f.BoolVar(&o.KeepRunning, "keep-running", false, "keep the nodes serving after the jobs, until SIGINT or SIGTERM")
