@@ -568,7 +568,11 @@ func (r *run) jobs(ctx context.Context, recs []person, epoch uint64, tokenPath s
 		if r.o.ExactInsecureDev {
 			r.step(began, "%s job %s DONE; every released value matches the plaintext", j.name, j.job.GetJobId())
 		} else {
-			r.step(began, "%s job %s DONE; the count is exact, %d of %d noised values within their intervals of the plaintext", j.name, j.job.GetJobId(), t.inside, t.noised)
+			exact := ""
+			if t.exact > 0 {
+				exact = "the count is exact, "
+			}
+			r.step(began, "%s job %s DONE; %s%d of %d noised values within their intervals of the plaintext", j.name, j.job.GetJobId(), exact, t.inside, t.noised)
 		}
 		began = time.Now()
 		bundle, err := auditor.Transcript(ctx, j.result.GetTranscriptId())

@@ -53,7 +53,7 @@ var noisyVariances = map[string]bool{"age": true, "smoker": true}
 // fields of noisyVariances and no correlation (what more coordinates
 // would cost every other output in noise). The regression job fits resting
 // heart rate on the other moment fields: noised, at demo sizes, its
-// intervals show how little such a fit says.
+// standard errors show how little such a fit says.
 func jobsFor(s *schema.Schema, rho string) []*jobRun {
 	head := fmt.Sprintf("dataset: %s\nepoch: current\npurpose: %s\n", s.ID, jobPurpose)
 	if rho != "" {
