@@ -13,14 +13,18 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 )
 
 // The demo keeps, in the user's cache directory, a snapshot of a
 // federation taken right after its dataset's ceremony: the whole federation
 // directory (descriptor, CA, every node's keys, certificates, admin token
 // and SQLite store, which holds the dataset and its Groth16 keys and
-// nothing else). A later demo with the same software, schema, registry
-// depth, ports and node count copies it instead of running the ceremony
+// nothing else). A later demo with the same software, schema, privacy
+// policy, registry depth, ports and node count copies it instead of running the ceremony
 // again. The keys are as real as on the first run: they came from a
 // ceremony among exactly these node identities, which come with them. The
 // snapshot holds the demo federation's secrets, so its directories are 0700
@@ -46,15 +50,18 @@ type snapshotMetadata struct {
 
 // cacheKey names the snapshot of a demo configuration: a hash of the
 // software (version and build information: module versions, VCS revision
-// where stamped), the schema digest, the registry depth, the base port and
-// the node count.
-func cacheKey(version string, schemaDigest [32]byte, depth, basePort, nodes int) string {
+// where stamped), the schema digest, the dataset's privacy policy, the
+// registry depth, the base port and the node count.
+func cacheKey(version string, schemaDigest [32]byte, policy *cohortv1.PrivacyPolicy, depth, basePort, nodes int) string {
 	h := sha256.New()
 	h.Write([]byte(snapshotFormat + "\x00" + version + "\x00"))
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		h.Write([]byte(bi.String()))
 	}
 	h.Write(schemaDigest[:])
+	pol, _ := proto.MarshalOptions{Deterministic: true}.Marshal(policy)
+	h.Write([]byte(fmt.Sprintf("%d\x00", len(pol))))
+	h.Write(pol)
 	var b [24]byte
 	binary.BigEndian.PutUint64(b[0:], uint64(depth))
 	binary.BigEndian.PutUint64(b[8:], uint64(basePort))

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/cohort-dev/cohort/circuits/merkle"
 	"github.com/cohort-dev/cohort/client"
@@ -31,6 +32,28 @@ const revocations = 2
 
 // maxContributors is the most invites a node issues at once.
 const maxContributors = 10000
+
+// The demo's privacy budget and what each of its jobs spends, exact
+// fractions of ρ (zCDP, docs/design.md §6.6). The dataset's policy lets
+// all buyers together, and the one demo buyer, spend ρ = 8 per epoch, so
+// that the demo's two jobs of ρ = 1 each leave ρ = 6 for jobs tried by
+// hand with --keep-running. ρ = 1 per job (about ε = 8.4 at δ = 10⁻⁶)
+// keeps the demo's outputs useful at a size it proves in a few minutes;
+// the package doc gives the numbers.
+const (
+	demoEpochRho = "8"
+	demoBuyerRho = "8"
+	jobRho       = "1"
+)
+
+// DefaultContributors is the demo's default number of contributors
+// (--contributors): 268 of them eligible, enough that at ρ = 1 per job
+// the means and histograms come out within a few percent (package doc).
+const DefaultContributors = 300
+
+// DefaultHEContributors is the default for the HE backend, whose demo
+// dataset caps a job's cohort (heMaxCohort).
+const DefaultHEContributors = heMaxCohort
 
 // NodeRunner runs one node of a federation directory until ctx ends: the
 // node command's wiring of the configuration at config (its keys, store,
@@ -68,6 +91,13 @@ type Options struct {
 	Seed uint64
 	// Version is the software's version, part of the snapshot's cache key.
 	Version string
+	// ExactInsecureDev releases exact sums (--exact-insecure-dev): the
+	// dataset's policy is RELEASE_MECHANISM_EXACT_INSECURE_DEV, which a
+	// node accepts only with a single-party (insecure) setup, so the nodes
+	// allow it and the dataset is set up by node 0 alone, without a
+	// ceremony and without the snapshot cache; every released value must
+	// then equal the plaintext computation. For development only.
+	ExactInsecureDev bool
 	// RunNode runs each node (required).
 	RunNode NodeRunner
 }
@@ -85,6 +115,26 @@ type run struct {
 	ds      *dataset.Dataset
 }
 
+// policy is the demo dataset's release policy.
+func (r *run) policy() *cohortv1.PrivacyPolicy {
+	if r.o.ExactInsecureDev {
+		return &cohortv1.PrivacyPolicy{Mechanism: cohortv1.ReleaseMechanism_RELEASE_MECHANISM_EXACT_INSECURE_DEV}
+	}
+	return &cohortv1.PrivacyPolicy{
+		Mechanism: cohortv1.ReleaseMechanism_RELEASE_MECHANISM_DISCRETE_GAUSSIAN,
+		EpochRho:  demoEpochRho, BuyerRho: demoBuyerRho, HonestNodes: 1,
+		Allocation: cohortv1.NoiseAllocation_NOISE_ALLOCATION_EQUAL_SHARES,
+	}
+}
+
+// rho is what each job spends: "" under the exact policy.
+func (r *run) rho() string {
+	if r.o.ExactInsecureDev {
+		return ""
+	}
+	return jobRho
+}
+
 // step prints one line of the demo's progress: the time since the start,
 // what was done and how long it took.
 func (r *run) step(began time.Time, format string, args ...any) {
@@ -96,8 +146,12 @@ func (r *run) step(began time.Time, format string, args ...any) {
 // snapshot of an earlier one), synthetic contributors who register,
 // contribute and in part revoke, and a buyer's jobs whose every released
 // value is checked against the same statistics computed from the eligible
-// plaintext records (package reference): any difference fails the run. It
-// writes to the data directory records.csv, results.json
+// plaintext records (package reference). The dataset's policy is the
+// discrete Gaussian with the demo's budget (ρ = 8 per epoch) and each job
+// spends ρ = 1; the run fails on a fault (tally.fault): a count that
+// differs, a mean, sum or histogram bin more than 6 standard errors from
+// the truth, or too few of them inside their 95% intervals. With
+// o.ExactInsecureDev every value must equal the truth. It writes to the data directory records.csv, results.json
 // (render.ResultsJSON), buyer.token, ca.pem, transcripts/*.bundle,
 // jobs/*.yaml, federation/ and node-N.log. With o.KeepRunning it then
 // serves until ctx ends. The nodes are stopped before Run returns.
@@ -140,7 +194,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 	r.step(began, "buyer %q created on every node: token in %s, federation CA in %s", "demo-buyer", tokenPath, caPath)
 
-	jobs, err := r.jobs(ctx, contributors.recs, epoch, tokenPath)
+	jobs, found, err := r.jobs(ctx, contributors.recs, epoch, tokenPath)
 	if err != nil {
 		return err
 	}
@@ -154,12 +208,27 @@ func Run(ctx context.Context, o Options) (err error) {
 		return fmt.Errorf("demo: %s: %w", jsonPath, err)
 	}
 	r.step(began, "wrote %s and %s", csvPath, jsonPath)
-	fmt.Fprintf(out, "\nevery released value equals the plaintext computation over the %d eligible records.\n", countEligible(contributors.recs))
+	fmt.Fprintln(out)
+	fmt.Fprintln(out, r.summary(found, countEligible(contributors.recs), jobs))
 
 	if o.KeepRunning {
 		return r.serve(ctx, tokenPath, caPath)
 	}
 	return nil
+}
+
+// summary is the demo's last line: what held of the released values.
+func (r *run) summary(t tally, eligible int, jobs []*jobRun) string {
+	if r.o.ExactInsecureDev {
+		return fmt.Sprintf("every released value equals the plaintext computation over the %d eligible records (exact release: development only).", eligible)
+	}
+	left := ""
+	if len(jobs) > 0 {
+		left = jobs[len(jobs)-1].budgetLeft
+	}
+	return fmt.Sprintf("the count is exact; %d of %d noised values lie within their 95%% intervals of the plaintext computation over the %d eligible records, "+
+		"every mean and histogram bin (%d of %d inside) within %d standard errors; %d jobs spent ρ = %s each, ρ = %s of the buyer's %s is left.",
+		t.inside, t.noised, eligible, t.linIn, t.linear, farOut, len(jobs), jobRho, left, demoBuyerRho)
 }
 
 // prepare checks the options, loads the schema and makes the data
@@ -268,12 +337,12 @@ func countEligible(recs []person) int {
 func (r *run) federation(ctx context.Context) error {
 	o := r.o
 	var snapDir, key string
-	if !o.NoCache {
+	if !o.NoCache && !o.ExactInsecureDev {
 		root, err := cacheRoot(o.CacheDir)
 		if err != nil {
 			return err
 		}
-		key = cacheKey(o.Version, r.schema.Digest(), o.RegistryDepth, o.BasePort, Nodes)
+		key = cacheKey(o.Version, r.schema.Digest(), r.policy(), o.RegistryDepth, o.BasePort, Nodes)
 		snapDir = filepath.Join(root, key)
 		if ok, err := r.fromSnapshot(ctx, snapDir, key); err != nil {
 			return err
@@ -285,6 +354,7 @@ func (r *run) federation(ctx context.Context) error {
 	began := time.Now()
 	res, err := federation.Init(r.fedDir, federation.InitOptions{
 		Nodes: Nodes, Host: "127.0.0.1", BasePort: o.BasePort, DisableMetrics: true, RegistryDepth: o.RegistryDepth,
+		AllowInsecureDevSetup: o.ExactInsecureDev,
 	})
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
@@ -299,18 +369,23 @@ func (r *run) federation(ctx context.Context) error {
 		res.Descriptor.Name, Nodes, r.fedDir, r.fed.desc.Nodes[0].APIAddress, r.fed.desc.Nodes[1].APIAddress, r.fed.desc.Nodes[2].APIAddress)
 
 	began = time.Now()
-	if o.Backend == "he" {
-		fmt.Fprintf(r.out, "           dataset %s: collective 2-of-%d BGV key, then the Groth16 ceremony among the %d nodes (registry depth %d)…\n", r.schema.ID, Nodes, Nodes, o.RegistryDepth)
-	} else {
-		fmt.Fprintf(r.out, "           dataset %s: Groth16 ceremony among the %d nodes (registry depth %d)…\n", r.schema.ID, Nodes, o.RegistryDepth)
+	setup := fmt.Sprintf("the Groth16 ceremony among the %d nodes", Nodes)
+	if o.ExactInsecureDev {
+		setup = "an INSECURE single-party Groth16 setup by node 0 (exact release: development only)"
 	}
-	if r.ds, err = r.fed.createDataset(ctx, r.out, r.yaml, o.RegistryDepth, o.Backend); err != nil {
+	if o.Backend == "he" {
+		fmt.Fprintf(r.out, "           dataset %s: collective 2-of-%d BGV key, then %s (registry depth %d)…\n", r.schema.ID, Nodes, setup, o.RegistryDepth)
+	} else {
+		fmt.Fprintf(r.out, "           dataset %s: %s (registry depth %d)…\n", r.schema.ID, setup, o.RegistryDepth)
+	}
+	if r.ds, err = r.fed.createDataset(ctx, r.out, r.yaml, o.RegistryDepth, o.Backend, r.policy()); err != nil {
 		return err
 	}
 	r.step(began, "dataset %s READY on every node: %s setup, verifying key of %d bytes, circuit %x…",
 		r.ds.Desc.GetId(), strings.TrimPrefix(r.ds.Desc.GetSetupKind().String(), "SETUP_KIND_"), len(r.ds.Desc.GetVerifyingKey()), r.ds.Desc.GetCircuitDigest()[:6])
+	r.describePolicy()
 
-	if o.NoCache {
+	if o.NoCache || o.ExactInsecureDev {
 		return nil
 	}
 	began = time.Now()
@@ -367,13 +442,25 @@ func (r *run) fromSnapshot(ctx context.Context, snapDir, key string) (bool, erro
 		return discard(err)
 	}
 	if got := fmt.Sprintf("%x", r.ds.Desc.GetCircuitDigest()); got != meta.CircuitDigest || r.ds.Desc.GetRegistryDepth() != uint32(r.o.RegistryDepth) ||
-		r.ds.Desc.GetSetupKind() != cohortv1.SetupKind_SETUP_KIND_CEREMONY {
-		return discard(fmt.Errorf("it holds circuit %s, depth %d, setup %s", got, r.ds.Desc.GetRegistryDepth(), r.ds.Desc.GetSetupKind()))
+		r.ds.Desc.GetSetupKind() != cohortv1.SetupKind_SETUP_KIND_CEREMONY || !proto.Equal(r.ds.Desc.GetPrivacy(), r.policy()) {
+		return discard(fmt.Errorf("it holds circuit %s, depth %d, setup %s, privacy policy %v", got, r.ds.Desc.GetRegistryDepth(), r.ds.Desc.GetSetupKind(), r.ds.Desc.GetPrivacy()))
 	}
 	r.step(began, "federation of %d nodes started in %s (API %s, %s, %s; logs in node-N.log)",
 		Nodes, r.fedDir, r.fed.desc.Nodes[0].APIAddress, r.fed.desc.Nodes[1].APIAddress, r.fed.desc.Nodes[2].APIAddress)
 	fmt.Fprintf(r.out, "           dataset keys from an earlier demo's ceremony among these same nodes: %s; --no-cache to run it again\n", snapDir)
+	r.describePolicy()
 	return true, nil
+}
+
+// describePolicy prints the dataset's release policy.
+func (r *run) describePolicy() {
+	p := r.ds.Desc.GetPrivacy()
+	if p.GetMechanism() == cohortv1.ReleaseMechanism_RELEASE_MECHANISM_EXACT_INSECURE_DEV {
+		fmt.Fprintln(r.out, "           release policy: EXACT sums (development only: two jobs whose cohorts differ by one record reveal it)")
+		return
+	}
+	fmt.Fprintf(r.out, "           release policy: discrete Gaussian noise from every node; budget ρ = %s per epoch, ρ = %s per buyer and epoch; each demo job spends ρ = %s\n",
+		p.GetEpochRho(), p.GetBuyerRho(), jobRho)
 }
 
 // contribute runs the contributors and the revocations.
@@ -431,20 +518,21 @@ func (r *run) buyer(ctx context.Context) (tokenPath, caPath string, err error) {
 	return tokenPath, caPath, nil
 }
 
-// jobs runs the demo's jobs as the buyer, on node 0.
-func (r *run) jobs(ctx context.Context, recs []person, epoch uint64, tokenPath string) ([]*jobRun, error) {
+// jobs runs the demo's jobs as the buyer, on node 0, and returns them
+// with what the comparisons found over all of them.
+func (r *run) jobs(ctx context.Context, recs []person, epoch uint64, tokenPath string) ([]*jobRun, tally, error) {
 	tok, err := os.ReadFile(tokenPath)
 	if err != nil {
-		return nil, err
+		return nil, tally{}, err
 	}
 	b, err := client.DialBuyer(r.fed.desc.Nodes[0].APIAddress, string(trimNewline(tok)), client.WithCA(r.fed.caPEM))
 	if err != nil {
-		return nil, err
+		return nil, tally{}, err
 	}
 	defer b.Close()
 	truth, err := eligibleCohort(r.schema, recs, jobPurpose)
 	if err != nil {
-		return nil, err
+		return nil, tally{}, err
 	}
 	want := &cohortv1.Exclusions{}
 	for _, rec := range recs {
@@ -457,37 +545,48 @@ func (r *run) jobs(ctx context.Context, recs []person, epoch uint64, tokenPath s
 	}
 	dir := filepath.Join(r.dataDir, "jobs")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
+		return nil, tally{}, err
 	}
 	auditor, err := client.Dial(r.fed.desc.Nodes[0].APIAddress, client.WithCA(r.fed.caPEM), client.WithFederation(r.fed.desc))
 	if err != nil {
-		return nil, err
+		return nil, tally{}, err
 	}
 	defer auditor.Close()
 	tdir := filepath.Join(r.dataDir, "transcripts")
 	if err := os.MkdirAll(tdir, 0o700); err != nil {
-		return nil, err
+		return nil, tally{}, err
 	}
-	jobs := jobsFor(r.schema)
+	jobs := jobsFor(r.schema, r.rho())
+	var found tally
 	for _, j := range jobs {
 		began := time.Now()
-		if err := runJob(ctx, r.out, b, j, dir, epoch, truth, want); err != nil {
-			return nil, err
+		t, err := runJob(ctx, r.out, b, j, dir, epoch, truth, want, r.rho())
+		if err != nil {
+			return nil, tally{}, err
 		}
-		r.step(began, "%s job %s DONE; every released value matches the plaintext", j.name, j.job.GetJobId())
+		found.add(t)
+		if r.o.ExactInsecureDev {
+			r.step(began, "%s job %s DONE; every released value matches the plaintext", j.name, j.job.GetJobId())
+		} else {
+			exact := ""
+			if t.exact > 0 {
+				exact = "the count is exact, "
+			}
+			r.step(began, "%s job %s DONE; %s%d of %d noised values within their intervals of the plaintext", j.name, j.job.GetJobId(), exact, t.inside, t.noised)
+		}
 		began = time.Now()
 		bundle, err := auditor.Transcript(ctx, j.result.GetTranscriptId())
 		if err != nil {
-			return nil, err
+			return nil, tally{}, err
 		}
 		path := filepath.Join(tdir, j.result.GetTranscriptId()+".bundle")
 		if err := os.WriteFile(path, bundle, 0o644); err != nil {
-			return nil, err
+			return nil, tally{}, err
 		}
 		r.step(began, "transcript signed by every node: %s (%d KiB); check it offline with `cohort audit verify --federation %s %s`",
 			path, len(bundle)>>10, filepath.Join(r.fedDir, "federation.yaml"), path)
 	}
-	return jobs, nil
+	return jobs, found, nil
 }
 
 func trimNewline(b []byte) []byte {
@@ -507,6 +606,9 @@ func (r *run) serve(ctx context.Context, tokenPath, caPath string) error {
 	fmt.Fprintf(r.out, "try: cohort buyer datasets --node %s --ca %s --token-file %s\n", r.fed.desc.Nodes[0].APIAddress, caPath, tokenPath)
 	fmt.Fprintf(r.out, "     cohort buyer submit %s --wait --node %s --ca %s --token-file %s\n",
 		filepath.Join(r.dataDir, "jobs", "regression.yaml"), r.fed.desc.Nodes[0].APIAddress, caPath, tokenPath)
+	if !r.o.ExactInsecureDev {
+		fmt.Fprintf(r.out, "     cohort buyer budget --dataset %s --node %s --ca %s --token-file %s\n", r.schema.ID, r.fed.desc.Nodes[0].APIAddress, caPath, tokenPath)
+	}
 	fmt.Fprintln(r.out, "serving until interrupted (Ctrl-C)")
 	<-ctx.Done()
 	fmt.Fprintln(r.out, "stopping the nodes")

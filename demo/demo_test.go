@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cohort-dev/cohort/client"
+	"github.com/cohort-dev/cohort/enclave"
 	"github.com/cohort-dev/cohort/enclave/stats/reference"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/he"
@@ -229,16 +231,150 @@ func TestCompareOutputDetectsDifferences(t *testing.T) {
 		{scalar(wantMean*(1+1e-8), exact), false},
 		{scalar(wantMean, "1/3"), false},
 	} {
-		rows, err := compareOutput(mean, tc.v, tr)
-		if err != nil || rows[0].ok != tc.match {
+		rows, err := compareOutput(mean, tc.v, tr, false)
+		if err != nil || !rows[0].exact || rows[0].ok != tc.match {
 			t.Errorf("%v: %v, %v; want match %v", tc.v, rows, err, tc.match)
 		}
 	}
 	var out bytes.Buffer
 	spec := &cohortv1.JobSpec{Outputs: []*cohortv1.Output{mean}}
-	err = compareResult(&out, spec, &cohortv1.Result{Outputs: []*cohortv1.OutputValue{scalar(wantMean+1, "")}}, tr)
+	exactRelease := &cohortv1.ReleaseInfo{Mechanism: cohortv1.ReleaseMechanism_RELEASE_MECHANISM_EXACT_INSECURE_DEV}
+	_, err = compareResult(&out, spec, &cohortv1.Result{Outputs: []*cohortv1.OutputValue{scalar(wantMean+1, "")}, Release: exactRelease}, tr)
 	if err == nil || !strings.Contains(out.String(), "DIFFERS") {
 		t.Errorf("a wrong mean passed: %v\n%s", err, out.String())
+	}
+	// A result without a release is compared exactly too.
+	out.Reset()
+	if _, err = compareResult(&out, spec, &cohortv1.Result{Outputs: []*cohortv1.OutputValue{scalar(wantMean*(1+1e-8), "")}}, tr); err == nil {
+		t.Errorf("a wrong mean passed without a release\n%s", out.String())
+	}
+}
+
+// noisyMean is a noised mean of age at value with standard error se and
+// the 95% interval value ± 1.96·se.
+func noisyMean(value, se float64) *cohortv1.OutputValue {
+	return &cohortv1.OutputValue{Kind: cohortv1.OutputKind_OUTPUT_KIND_MEAN, Value: &cohortv1.OutputValue_Scalar{Scalar: &cohortv1.Number{Value: value,
+		Interval: &cohortv1.Interval{StandardError: se, Low: value - 1.96*se, High: value + 1.96*se}}}}
+}
+
+// Under noise the count must still be exact; a mean, sum or bin fails the
+// demo beyond 6 standard errors, or when too many miss their intervals;
+// a value with an approximate standard error is shown, not judged.
+func TestCompareNoisy(t *testing.T) {
+	tr, err := eligibleCohort(schema.Default(), people(30, 3), jobPurpose)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := tr.Mean("age")
+	mean, _ := m.Float64()
+	v, _ := tr.Variance("age")
+	variance, _ := v.Float64()
+	n := int64(tr.Len())
+	rel := &cohortv1.ReleaseInfo{Mechanism: cohortv1.ReleaseMechanism_RELEASE_MECHANISM_DISCRETE_GAUSSIAN, Rho: "1/2", NoisingNodes: Nodes, Confidence: 0.95}
+	count := &cohortv1.Output{Kind: cohortv1.OutputKind_OUTPUT_KIND_COUNT}
+	meanOut := &cohortv1.Output{Kind: cohortv1.OutputKind_OUTPUT_KIND_MEAN, Fields: []string{"age"}}
+	varOut := &cohortv1.Output{Kind: cohortv1.OutputKind_OUTPUT_KIND_VARIANCE, Fields: []string{"age"}}
+	countOf := func(c int64) *cohortv1.OutputValue {
+		return &cohortv1.OutputValue{Kind: cohortv1.OutputKind_OUTPUT_KIND_COUNT, Value: &cohortv1.OutputValue_Scalar{Scalar: &cohortv1.Number{Value: float64(c), Exact: fmt.Sprint(c)}}}
+	}
+	variance99 := &cohortv1.OutputValue{Kind: cohortv1.OutputKind_OUTPUT_KIND_VARIANCE, Value: &cohortv1.OutputValue_Scalar{Scalar: &cohortv1.Number{Value: variance + 99,
+		Interval: &cohortv1.Interval{StandardError: 1, Low: variance + 97, High: variance + 101}}}}
+	run := func(outputs []*cohortv1.Output, values ...*cohortv1.OutputValue) (tally, string, error) {
+		var out bytes.Buffer
+		tl, err := compareResult(&out, &cohortv1.JobSpec{Outputs: outputs}, &cohortv1.Result{Outputs: values, Release: rel}, tr)
+		return tl, out.String(), err
+	}
+	// Inside, 3 SE outside, and a variance 99 SE off: all pass.
+	tl, s, err := run([]*cohortv1.Output{count, meanOut, meanOut, varOut}, countOf(n), noisyMean(mean+0.5, 1), noisyMean(mean+3, 1), variance99)
+	if err != nil || tl.exact != 1 || tl.exactOK != 1 || tl.noised != 3 || tl.inside != 1 || tl.linear != 2 || tl.linIn != 1 || tl.far != 0 {
+		t.Errorf("%+v, %v\n%s", tl, err, s)
+	}
+	for _, want := range []string{"95% interval", "inside", "outside, 3.0 SE off", "≈1", "1 of 3 intervals contain the plaintext value"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("comparison lacks %q:\n%s", want, s)
+		}
+	}
+	// A mean 7 SE off fails.
+	if tl, s, err := run([]*cohortv1.Output{meanOut}, noisyMean(mean+7, 1)); err == nil || tl.far != 1 || !strings.Contains(s, "FAR outside") {
+		t.Errorf("a mean 7 SE off passed: %+v, %v\n%s", tl, err, s)
+	}
+	// A count that differs fails, noise or not.
+	if _, s, err := run([]*cohortv1.Output{count}, countOf(n+1)); err == nil || !strings.Contains(s, "DIFFERS") {
+		t.Errorf("a wrong count passed: %v\n%s", err, s)
+	}
+	// A noised value without an interval, or with an exact value, is refused.
+	bare := &cohortv1.OutputValue{Kind: cohortv1.OutputKind_OUTPUT_KIND_MEAN, Value: &cohortv1.OutputValue_Scalar{Scalar: &cohortv1.Number{Value: mean}}}
+	if _, _, err := run([]*cohortv1.Output{meanOut}, bare); err == nil || !strings.Contains(err.Error(), "no interval") {
+		t.Errorf("a noised mean without an interval: %v", err)
+	}
+	withExact := noisyMean(mean, 1)
+	withExact.GetScalar().Exact = m.RatString()
+	if _, _, err := run([]*cohortv1.Output{meanOut}, withExact); err == nil || !strings.Contains(err.Error(), "an exact value") {
+		t.Errorf("a noised mean with its exact value: %v", err)
+	}
+	// Ten means 2.5 SE off: ten misses of ten is implausible.
+	var outs []*cohortv1.Output
+	var vals []*cohortv1.OutputValue
+	for range 10 {
+		outs, vals = append(outs, meanOut), append(vals, noisyMean(mean+2.5, 1))
+	}
+	if tl, _, err := run(outs, vals...); err == nil || !strings.Contains(err.Error(), "10 of 10 values miss their 95% intervals") || tl.far != 0 {
+		t.Errorf("ten misses of ten passed: %+v, %v", tl, err)
+	}
+}
+
+func TestAllowedMisses(t *testing.T) {
+	// P(X > m) for X ~ Binomial(k, 0.05) first falls to 10⁻⁶ at these m.
+	for k, want := range map[int]int{0: 0, 1: 1, 2: 2, 4: 4, 5: 4, 15: 7, 100: 18} {
+		if got := allowedMisses(k); got != want {
+			t.Errorf("allowedMisses(%d) = %d, want %d", k, got, want)
+		}
+	}
+}
+
+func TestCheckRelease(t *testing.T) {
+	noisy := &cohortv1.ReleaseInfo{Mechanism: cohortv1.ReleaseMechanism_RELEASE_MECHANISM_DISCRETE_GAUSSIAN, Rho: "1/2", NoisingNodes: Nodes}
+	exact := &cohortv1.ReleaseInfo{Mechanism: cohortv1.ReleaseMechanism_RELEASE_MECHANISM_EXACT_INSECURE_DEV}
+	for _, tc := range []struct {
+		ri   *cohortv1.ReleaseInfo
+		rho  string
+		want string
+	}{
+		{noisy, "1/2", ""}, {noisy, "0.5", ""}, {exact, "", ""},
+		{noisy, "1/4", "charged ρ"}, {exact, "1/2", "discrete Gaussian"}, {nil, "1/2", "discrete Gaussian"},
+		{noisy, "", "policy is exact"}, {nil, "", "policy is exact"},
+		{&cohortv1.ReleaseInfo{Mechanism: noisy.Mechanism, Rho: "1/2", NoisingNodes: 2}, "1/2", "by 2 nodes"},
+	} {
+		err := checkRelease(&cohortv1.Result{JobId: "job-1", Release: tc.ri}, tc.rho)
+		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%v, ρ %q: %v, want %q", tc.ri, tc.rho, err, tc.want)
+		}
+	}
+}
+
+// The noised jobs state ρ and leave out the outputs hopeless at demo
+// size; the exact ones state none and ask for everything.
+func TestDemoJobs(t *testing.T) {
+	s := schema.Default()
+	for _, rho := range []string{jobRho, ""} {
+		jobs := jobsFor(s, rho)
+		if len(jobs) != 2 || jobs[0].name != "statistics" || jobs[1].name != "regression" {
+			t.Fatalf("jobs %v", jobs)
+		}
+		for _, j := range jobs {
+			spec, err := client.ParseJobSpec([]byte(j.yaml), func(string) (uint64, error) { return 3, nil })
+			if err != nil {
+				t.Fatalf("%s: %v\n%s", j.name, err, j.yaml)
+			}
+			if got, _ := enclave.SpecRho(spec); (rho == "") != got.IsZero() {
+				t.Errorf("%s at ρ %q spends %v", j.name, rho, got)
+			}
+		}
+		st := jobs[0].yaml
+		if noised := rho != ""; strings.Contains(st, "correlation") == noised || strings.Contains(st, "{variance: steps}") == noised ||
+			!strings.Contains(st, "{variance: age}") || !strings.Contains(st, "{mean: steps}") || !strings.Contains(st, "{histogram: region}") {
+			t.Errorf("statistics at ρ %q:\n%s", rho, st)
+		}
 	}
 }
 
@@ -250,7 +386,7 @@ func TestWriteResultsJSON(t *testing.T) {
 		{Kind: cohortv1.OutputKind_OUTPUT_KIND_COUNT, Value: &cohortv1.OutputValue_Scalar{Scalar: &cohortv1.Number{Value: 44}}},
 	}}
 	jobs := []*jobRun{
-		{job: &cohortv1.Job{JobId: "job-1", State: cohortv1.JobState_JOB_STATE_DONE, Spec: spec}, result: res},
+		{job: &cohortv1.Job{JobId: "job-1", State: cohortv1.JobState_JOB_STATE_DONE, Spec: spec}, result: res, budgetLeft: "7/2"},
 		{job: &cohortv1.Job{JobId: "job-2", State: cohortv1.JobState_JOB_STATE_REJECTED, Spec: spec}},
 	}
 	path := filepath.Join(t.TempDir(), "results.json")
@@ -261,11 +397,11 @@ func TestWriteResultsJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := render.ResultsJSON("fitness-2026", []render.JobResult{{Job: jobs[0].job, Result: res}, {Job: jobs[1].job}})
+	want, err := render.ResultsJSON("fitness-2026", []render.JobResult{{Job: jobs[0].job, Result: res, BudgetLeft: "7/2"}, {Job: jobs[1].job}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(got, want) {
+	if !bytes.Equal(got, want) || !bytes.Contains(got, []byte(`"rho_left": "7/2"`)) {
 		t.Fatalf("results.json\n got %s\nwant %s", got, want)
 	}
 	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o600 {
@@ -285,7 +421,7 @@ func TestDemoSnapshot(t *testing.T) {
 		os.Chmod(p, mode)
 	}
 	root := t.TempDir()
-	key := cacheKey("dev", [32]byte{1}, 4, 7400, 3)
+	key := cacheKey("dev", [32]byte{1}, nil, 4, 7400, 3)
 	snap := filepath.Join(root, key)
 	if _, err := restoreSnapshot(snap, key, filepath.Join(t.TempDir(), "x")); !errNoSnapshot(err) {
 		t.Fatalf("missing snapshot: %v", err)
@@ -322,7 +458,7 @@ func TestDemoSnapshot(t *testing.T) {
 		t.Error("restored over an existing directory")
 	}
 	// Another key's or a damaged metadata file is an unusable snapshot, not a missing one.
-	if _, err := restoreSnapshot(snap, cacheKey("dev", [32]byte{2}, 4, 7400, 3), filepath.Join(t.TempDir(), "y")); err == nil || errNoSnapshot(err) {
+	if _, err := restoreSnapshot(snap, cacheKey("dev", [32]byte{2}, nil, 4, 7400, 3), filepath.Join(t.TempDir(), "y")); err == nil || errNoSnapshot(err) {
 		t.Errorf("other key: %v", err)
 	}
 	os.WriteFile(filepath.Join(snap, snapshotMeta), []byte("{"), 0o600)
@@ -337,13 +473,15 @@ func TestDemoSnapshot(t *testing.T) {
 }
 
 func TestDemoCacheKey(t *testing.T) {
-	k := cacheKey("dev", [32]byte{1}, 20, 7400, 3)
-	if k != cacheKey("dev", [32]byte{1}, 20, 7400, 3) || len(k) != 32 {
+	pol := (&run{}).policy()
+	k := cacheKey("dev", [32]byte{1}, pol, 20, 7400, 3)
+	if k != cacheKey("dev", [32]byte{1}, (&run{}).policy(), 20, 7400, 3) || len(k) != 32 {
 		t.Fatalf("key %q not stable", k)
 	}
 	for _, other := range []string{
-		cacheKey("dev", [32]byte{2}, 20, 7400, 3), cacheKey("dev", [32]byte{1}, 4, 7400, 3),
-		cacheKey("dev", [32]byte{1}, 20, 7500, 3), cacheKey("dev", [32]byte{1}, 20, 7400, 4), cacheKey("v1.2.3", [32]byte{1}, 20, 7400, 3),
+		cacheKey("dev", [32]byte{2}, pol, 20, 7400, 3), cacheKey("dev", [32]byte{1}, pol, 4, 7400, 3),
+		cacheKey("dev", [32]byte{1}, pol, 20, 7500, 3), cacheKey("dev", [32]byte{1}, pol, 20, 7400, 4), cacheKey("v1.2.3", [32]byte{1}, pol, 20, 7400, 3),
+		cacheKey("dev", [32]byte{1}, enclave.DefaultPolicy(), 20, 7400, 3), cacheKey("dev", [32]byte{1}, nil, 20, 7400, 3),
 	} {
 		if other == k {
 			t.Errorf("key does not depend on every input")

@@ -215,10 +215,11 @@ func (f *localFederation) admin(ctx context.Context, i int) (cohortv1.AdminServi
 	return cohortv1.NewAdminServiceClient(conn), actx, func() { conn.Close() }, nil
 }
 
-// createDataset runs AdminService.CreateDataset on node 0, which
-// coordinates the Groth16 ceremony among the nodes, and waits until every
-// node holds the dataset READY.
-func (f *localFederation) createDataset(ctx context.Context, out io.Writer, schemaYAML []byte, depth int, backend string) (*dataset.Dataset, error) {
+// createDataset runs AdminService.CreateDataset on node 0 with the release
+// policy given, which coordinates the Groth16 ceremony among the nodes (for
+// an exact policy: node 0's insecure single-party setup), and waits until
+// every node holds the dataset READY.
+func (f *localFederation) createDataset(ctx context.Context, out io.Writer, schemaYAML []byte, depth int, backend string, policy *cohortv1.PrivacyPolicy) (*dataset.Dataset, error) {
 	api, actx, done, err := f.admin(ctx, 0)
 	if err != nil {
 		return nil, err
@@ -231,6 +232,11 @@ func (f *localFederation) createDataset(ctx context.Context, out io.Writer, sche
 		NodeCount:     uint32(len(f.desc.Nodes)),
 		RegistryDepth: uint32(depth),
 		BeaconSource:  source,
+		Privacy:       policy,
+	}
+	if policy.GetMechanism() == cohortv1.ReleaseMechanism_RELEASE_MECHANISM_EXACT_INSECURE_DEV {
+		// The nodes accept an exact policy only with the single-party setup.
+		req.InsecureDevSetup, req.BeaconSource = true, ""
 	}
 	if backend == "he" {
 		req.Backend, req.HeThreshold, req.HeSmudgingBits = cohortv1.Backend_BACKEND_HE, 2, heSmudgingBits

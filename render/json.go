@@ -16,6 +16,10 @@ import (
 type JobResult struct {
 	Job    *cohortv1.Job
 	Result *cohortv1.Result
+	// BudgetLeft is the buyer's ρ left on the job's epochs after it
+	// (GetBudgetResponse.available_rho, an exact fraction); "" when not
+	// known or for an exact policy.
+	BudgetLeft string
 }
 
 // ResultsJSON returns the results document of jobs on a dataset, indented
@@ -46,7 +50,10 @@ type JobResult struct {
 // {"mechanism" ("discrete_gaussian", "exact_insecure_dev"), "rho" (the ρ
 // charged per epoch, an exact fraction as a string), "noising_nodes",
 // "confidence", "sums": [{"coordinate", "name", "node_variance",
-// "stddev"}]}. A result without them renders exactly as before. All
+// "stddev"}]}, then, when the caller gives the budget left after the job
+// (JobResult.BudgetLeft), "budget": {"rho_charged" (release.rho),
+// "rho_left" (the buyer's ρ left on the job's epochs, an exact fraction as
+// a string)}. A result without them renders exactly as before. All
 // numbers are JSON numbers. Jobs without a result are left out. The
 // format is what README.md documents for the demo's results.json, which
 // other tools read: it changes only with that documentation. An output
@@ -80,6 +87,9 @@ func ResultsJSON(datasetID string, jobs []JobResult) ([]byte, error) {
 		}
 		if ri := j.Result.GetRelease(); ri != nil {
 			job = append(job, jsonMember{"release", releaseJSON(ri)})
+		}
+		if j.BudgetLeft != "" {
+			job = append(job, jsonMember{"budget", jsonObject{{"rho_charged", j.Result.GetRelease().GetRho()}, {"rho_left", j.BudgetLeft}}})
 		}
 		list = append(list, job)
 	}

@@ -156,3 +156,24 @@ func TestResultsJSONNoisyGolden(t *testing.T) {
 		t.Errorf("mean interval %v", j.Outputs[1]["interval"])
 	}
 }
+
+// TestResultsJSONBudget: a job given the budget left after it ends with
+// "budget" {rho_charged, rho_left}, after "release"; without, the
+// document is the noisy golden one unchanged.
+func TestResultsJSONBudget(t *testing.T) {
+	r, spec := noisyResult()
+	job := JobResult{Job: &cohortv1.Job{JobId: "job-3", State: cohortv1.JobState_JOB_STATE_DONE, Spec: spec}, Result: r, BudgetLeft: "39/20"}
+	got, err := ResultsJSON("fitness-2026", []JobResult{job})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(string(got), "\n      },\n      \"budget\": {\n        \"rho_charged\": \"1/20\",\n        \"rho_left\": \"39/20\"\n      }\n    }\n  ]\n}\n") {
+		t.Errorf("the budget is not the job's last member:\n%s", got)
+	}
+	job.BudgetLeft = ""
+	plain, err := ResultsJSON("fitness-2026", []JobResult{job})
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "results-noisy.json", plain)
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -25,16 +26,26 @@ each with its own configuration, keys, SQLite store and TLS listeners:
 
   1. it creates the federation (CA, node keys, certificates) and starts the nodes;
   2. it creates the demo dataset (the embedded fitness schema) through the
-     nodes' Groth16 ceremony and waits until it is READY;
+     nodes' Groth16 ceremony and waits until it is READY; its release policy
+     is differential privacy: every node adds its own discrete Gaussian
+     noise, within a budget of rho = 8 per epoch for the demo buyer;
   3. contributors (synthetic, generated from a seed) each get an identity and
      an invite, register, and contribute their record: shared, proven and
      sealed to the nodes; a tenth consent only to commercial training, and
      two revoke their record afterwards;
   4. a buyer account is created (buyer.token, ca.pem in the data directory);
   5. the buyer runs a statistics job and a regression job for public health,
-     and every released value is checked against the same statistics computed
-     from the eligible plaintext records (the demo fails on any difference);
+     each spending rho = 1, and every released value is printed beside the
+     same statistic computed from the eligible plaintext records and its 95%
+     interval; the count must be exact, and the demo fails if a mean or
+     histogram bin lies more than 6 standard errors from the truth or too
+     few lie inside their intervals; the budget left is printed;
   6. records.csv and results.json are written to the data directory.
+
+--exact-insecure-dev releases exact sums instead (development only: two jobs
+whose cohorts differ by one record reveal it). The nodes accept that policy
+only with a single-party setup, so the dataset is set up by node 0 alone,
+without a ceremony or the cache, and every value must equal the plaintext.
 
 The dataset's keys are kept in the user's cache directory after the first
 ceremony, with the federation they belong to; later runs start from that
@@ -46,11 +57,14 @@ logs go to node-N.log in the data directory.`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			o.Out = cmd.OutOrStdout()
+			if o.Backend == "he" && !cmd.Flags().Changed("contributors") {
+				o.Contributors = demo.DefaultHEContributors
+			}
 			return demo.Run(ctx, o)
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&o.Contributors, "contributors", 50, "number of contributors")
+	f.IntVar(&o.Contributors, "contributors", demo.DefaultContributors, fmt.Sprintf("number of contributors (with --backend he, default %d, its cap)", demo.DefaultHEContributors))
 	f.StringVar(&o.DataDir, "data-dir", "", "directory for the federation, logs and results; empty or absent (default: a new temporary directory)")
 	f.StringVar(&o.Backend, "backend", "mpc", "backend: mpc or he")
 	f.BoolVar(&o.KeepRunning, "keep-running", false, "keep the nodes serving after the jobs, until SIGINT or SIGTERM")
@@ -60,6 +74,7 @@ logs go to node-N.log in the data directory.`,
 	f.StringVar(&o.CacheDir, "cache-dir", "", "where dataset snapshots are kept (default: the user cache directory's cohort/demo)")
 	f.IntVar(&o.MinCohort, "min-cohort", 0, "replace the schema's min_cohort (for small runs)")
 	f.Uint64Var(&o.Seed, "seed", 2026, "seed of the synthetic records")
+	f.BoolVar(&o.ExactInsecureDev, "exact-insecure-dev", false, "release exact sums, with an insecure single-party setup instead of the ceremony (development only)")
 	for _, name := range []string{"registry-depth", "cache-dir", "min-cohort", "seed"} {
 		_ = f.MarkHidden(name)
 	}

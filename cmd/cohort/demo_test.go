@@ -79,9 +79,10 @@ func freeBasePort(t *testing.T) int {
 // TestDemo runs the demo twice with a small registry and eight
 // contributors: first cold (federation init and a real ceremony, cached),
 // then warm from the cached snapshot with --keep-running, driving the
-// running federation with the buyer and admin commands before stopping it.
-// Each run's results.json is checked against statistics recomputed here
-// from its records.csv.
+// running federation with the buyer and admin commands before stopping it;
+// both release with noise. Then once more with --exact-insecure-dev. Each
+// run's results.json is checked against statistics recomputed here from
+// its records.csv: exactly, or within the stated standard errors.
 func TestDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("ceremony, proving and jobs among three nodes: long tier")
@@ -99,12 +100,19 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("cold demo: %v\n%s", err, out.String())
 	}
 	for _, want := range []string{"Groth16 ceremony among the 3 nodes", "keys cached in " + cache, "revoked their records",
-		"excluded: 1 not consented to public-health, 2 revoked; cohort of 5", "every released value equals the plaintext"} {
+		"release policy: discrete Gaussian noise from every node; budget ρ = 8 per epoch, ρ = 8 per buyer and epoch; each demo job spends ρ = 1",
+		"excluded: 1 not consented to public-health, 2 revoked; cohort of 5", "95% interval", "std. error",
+		"ρ = 1 charged to epoch", "ρ = 7 left of the buyer's 8", "ρ = 6 left of the buyer's 8",
+		"the count is exact; ", "noised values lie within their 95% intervals of the plaintext computation over the 5 eligible records",
+		"2 jobs spent ρ = 1 each, ρ = 6 of the buyer's 8 is left."} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("cold demo output lacks %q:\n%s", want, out.String())
 		}
 	}
-	checkDemoFiles(t, cold.DataDir)
+	if y, err := os.ReadFile(filepath.Join(cold.DataDir, "jobs", "statistics.yaml")); err != nil || !strings.Contains(string(y), "privacy: {rho: 1}") {
+		t.Errorf("statistics.yaml states no ρ: %v\n%s", err, y)
+	}
+	checkDemoFiles(t, cold.DataDir, false)
 	checkDemoTranscripts(t, cold.DataDir)
 	if fi, err := os.Stat(filepath.Join(cold.DataDir, "buyer.token")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("buyer.token: %v, %v", fi, err)
@@ -142,7 +150,7 @@ func TestDemo(t *testing.T) {
 			t.Errorf("output lacks %q", want)
 		}
 	}
-	checkDemoFiles(t, warm.DataDir)
+	checkDemoFiles(t, warm.DataDir, false)
 	exerciseBuyerCommands(t, warm.DataDir, fmt.Sprintf("127.0.0.1:%d", o.BasePort))
 	exerciseAuditCommands(t, warm.DataDir, fmt.Sprintf("127.0.0.1:%d", o.BasePort))
 
@@ -183,6 +191,30 @@ func TestDemo(t *testing.T) {
 	if s := bout.String(); !strings.Contains(s, "WARNING: the cached snapshot "+snap+" is unusable") {
 		t.Errorf("no warning about the broken snapshot:\n%s", s)
 	}
+
+	// The exact development mode: an insecure single-party setup, no
+	// cache, exact sums that must equal the plaintext.
+	exact := o
+	exact.ExactInsecureDev = true
+	exact.DataDir = filepath.Join(t.TempDir(), "exact")
+	var eout bytes.Buffer
+	exact.Out = &eout
+	if err := demo.Run(ctx, exact); err != nil {
+		t.Fatalf("exact demo: %v\n%s", err, eout.String())
+	}
+	for _, want := range []string{"INSECURE single-party Groth16 setup", "INSECURE_DEV setup", "release policy: EXACT sums",
+		"every released value equals the plaintext computation over the 5 eligible records (exact release: development only)."} {
+		if !strings.Contains(eout.String(), want) {
+			t.Errorf("exact demo output lacks %q:\n%s", want, eout.String())
+		}
+	}
+	if s := eout.String(); strings.Contains(s, "Groth16 ceremony among") || strings.Contains(s, "cached") || strings.Contains(s, "95% interval") {
+		t.Errorf("the exact demo ran a ceremony, used the cache or showed intervals:\n%s", s)
+	}
+	if entries, _ := os.ReadDir(cache); len(entries) != 1 {
+		t.Errorf("the exact demo cached its keys: %d snapshots", len(entries))
+	}
+	checkDemoFiles(t, exact.DataDir, true)
 }
 
 // demoResults is results.json.
@@ -194,6 +226,22 @@ type demoResults struct {
 		Backend string            `json:"backend"`
 		Cohort  int               `json:"cohort"`
 		Outputs []json.RawMessage `json:"outputs"`
+		Release *struct {
+			Mechanism    string  `json:"mechanism"`
+			Rho          string  `json:"rho"`
+			NoisingNodes int     `json:"noising_nodes"`
+			Confidence   float64 `json:"confidence"`
+			Sums         []struct {
+				Coordinate   int     `json:"coordinate"`
+				Name         string  `json:"name"`
+				NodeVariance string  `json:"node_variance"`
+				StdDev       float64 `json:"stddev"`
+			} `json:"sums"`
+		} `json:"release"`
+		Budget *struct {
+			RhoCharged string `json:"rho_charged"`
+			RhoLeft    string `json:"rho_left"`
+		} `json:"budget"`
 	} `json:"jobs"`
 }
 
@@ -209,12 +257,24 @@ type demoOutput struct {
 	Intercept    *float64          `json:"intercept"`
 	Coefficients []float64         `json:"coefficients"`
 	R2           *float64          `json:"r2"`
+
+	// Noised values' standard errors and intervals.
+	StandardError             *float64              `json:"standard_error"`
+	Interval                  *[2]float64           `json:"interval"`
+	StandardErrors            map[string]float64    `json:"standard_errors"`
+	Intervals                 map[string][2]float64 `json:"intervals"`
+	InterceptStandardError    *float64              `json:"intercept_standard_error"`
+	InterceptInterval         *[2]float64           `json:"intercept_interval"`
+	CoefficientStandardErrors []float64             `json:"coefficient_standard_errors"`
+	CoefficientIntervals      [][2]float64          `json:"coefficient_intervals"`
 }
 
 // checkDemoFiles parses results.json strictly in its documented shape and
 // checks count, means, variances, histograms and correlations against the
-// eligible rows of records.csv (package reference).
-func checkDemoFiles(t *testing.T, dir string) {
+// eligible rows of records.csv (package reference): exactly, or, noised,
+// the count exactly, each mean and bin within 6 of its standard errors,
+// and each job's release and budget (ρ = 1 charged of the buyer's 8).
+func checkDemoFiles(t *testing.T, dir string, exact bool) {
 	t.Helper()
 	ref := readEligibleRecords(t, filepath.Join(dir, "records.csv"))
 	raw, err := os.ReadFile(filepath.Join(dir, "results.json"))
@@ -231,9 +291,21 @@ func checkDemoFiles(t *testing.T, dir string) {
 		t.Fatalf("results.json: dataset %q, %d jobs", res.Dataset, len(res.Jobs))
 	}
 	kinds := map[string]int{}
-	for _, j := range res.Jobs {
+	for k, j := range res.Jobs {
 		if !strings.HasPrefix(j.JobID, "job-") || j.Status != "DONE" || j.Backend != "mpc" || j.Cohort != ref.Len() {
 			t.Errorf("job %+v; want DONE, mpc, cohort %d", j, ref.Len())
+		}
+		if exact {
+			if j.Release == nil || j.Release.Mechanism != "exact_insecure_dev" || j.Release.Rho != "" || j.Budget != nil {
+				t.Errorf("exact job %s: release %+v, budget %+v", j.JobID, j.Release, j.Budget)
+			}
+		} else {
+			if r := j.Release; r == nil || r.Mechanism != "discrete_gaussian" || r.Rho != "1" || r.NoisingNodes != 3 || r.Confidence != 0.95 || len(r.Sums) == 0 {
+				t.Errorf("noised job %s: release %+v", j.JobID, j.Release)
+			}
+			if left := []string{"7", "6"}[k]; j.Budget == nil || j.Budget.RhoCharged != "1" || j.Budget.RhoLeft != left {
+				t.Errorf("job %s: budget %+v, want ρ 1 charged, %s left", j.JobID, j.Budget, left)
+			}
 		}
 		for _, rawOut := range j.Outputs {
 			var o demoOutput
@@ -243,10 +315,14 @@ func checkDemoFiles(t *testing.T, dir string) {
 				t.Fatalf("output %s: %v", rawOut, err)
 			}
 			kinds[o.Kind]++
-			checkDemoOutput(t, o, ref)
+			checkDemoOutput(t, o, ref, exact)
 		}
 	}
-	for _, k := range []string{"count", "mean", "variance", "histogram", "correlation", "linear_regression"} {
+	want := []string{"count", "mean", "variance", "histogram", "linear_regression"}
+	if exact {
+		want = append(want, "correlation")
+	}
+	for _, k := range want {
 		if kinds[k] == 0 {
 			t.Errorf("results.json has no %s output", k)
 		}
@@ -314,7 +390,7 @@ func readEligibleRecords(t *testing.T, path string) *reference.Cohort {
 	return ref
 }
 
-func checkDemoOutput(t *testing.T, o demoOutput, ref *reference.Cohort) {
+func checkDemoOutput(t *testing.T, o demoOutput, ref *reference.Cohort, exact bool) {
 	t.Helper()
 	float := func(x *big.Rat, err error) float64 {
 		t.Helper()
@@ -324,21 +400,39 @@ func checkDemoOutput(t *testing.T, o demoOutput, ref *reference.Cohort) {
 		f, _ := x.Float64()
 		return f
 	}
+	// within: a noised value with its interval around it and the truth
+	// within 6 standard errors (+ 1/2 for a rounded bin).
+	within := func(name string, v float64, se *float64, iv *[2]float64, want, slack float64) {
+		t.Helper()
+		if se == nil || iv == nil || *se < 0 || iv[0] > v || v > iv[1] || math.Abs(v-want) > 6**se+slack {
+			t.Errorf("%s = %v ± %v %v, truth %v", name, v, se, iv, want)
+		}
+	}
 	n := float64(ref.Len())
 	switch o.Kind {
 	case "count":
-		if o.Value == nil || *o.Value != n {
-			t.Errorf("count %v, want %v", o.Value, n)
+		if o.Value == nil || *o.Value != n || o.StandardError != nil || o.Interval != nil {
+			t.Errorf("count %v (interval %v), want %v exactly", o.Value, o.Interval, n)
 		}
 	case "mean":
 		want := float(ref.Mean(o.Field))
-		if o.Value == nil || !near(*o.Value, want) {
-			t.Errorf("mean %s = %v, want %v", o.Field, o.Value, want)
+		switch {
+		case o.Value == nil:
+			t.Errorf("mean %s without a value", o.Field)
+		case exact && (!near(*o.Value, want) || o.Interval != nil):
+			t.Errorf("mean %s = %v, want %v", o.Field, *o.Value, want)
+		case !exact:
+			within("mean "+o.Field, *o.Value, o.StandardError, o.Interval, want, 0)
 		}
 	case "variance":
 		want := float(ref.Variance(o.Field))
-		if o.Value == nil || !near(*o.Value, want) {
-			t.Errorf("variance %s = %v, want %v", o.Field, o.Value, want)
+		switch {
+		case o.Value == nil:
+			t.Errorf("variance %s without a value", o.Field)
+		case exact && !near(*o.Value, want):
+			t.Errorf("variance %s = %v, want %v", o.Field, *o.Value, want)
+		case !exact && (*o.Value < 0 || o.StandardError == nil || o.Interval == nil):
+			t.Errorf("noised variance %s = %v ± %v", o.Field, *o.Value, o.StandardError)
 		}
 	case "histogram":
 		want, err := ref.Histogram(o.Field)
@@ -346,8 +440,12 @@ func checkDemoOutput(t *testing.T, o demoOutput, ref *reference.Cohort) {
 			t.Fatal(err)
 		}
 		for k, c := range want {
-			if o.Counts[k] != c {
+			if exact && o.Counts[k] != c {
 				t.Errorf("histogram %s: %s = %d, want %d (%v)", o.Field, k, o.Counts[k], c, o.Counts)
+			}
+			if !exact {
+				se, iv := o.StandardErrors[k], o.Intervals[k]
+				within("histogram "+o.Field+"="+k, float64(o.Counts[k]), &se, &iv, float64(c), 0.5)
 			}
 		}
 	case "correlation":
@@ -357,7 +455,7 @@ func checkDemoOutput(t *testing.T, o demoOutput, ref *reference.Cohort) {
 		for i, a := range o.Fields {
 			for j, b := range o.Fields {
 				want, err := ref.Correlation(a, b)
-				if err != nil || !near(o.Matrix[i][j], want) {
+				if err != nil || (exact && !near(o.Matrix[i][j], want)) || math.Abs(o.Matrix[i][j]) > 1 {
 					t.Errorf("correlation(%s, %s) = %v, want %v (%v)", a, b, o.Matrix[i][j], want, err)
 				}
 			}
@@ -366,8 +464,14 @@ func checkDemoOutput(t *testing.T, o demoOutput, ref *reference.Cohort) {
 		if o.Target != "resting_hr" || len(o.Coefficients) != len(o.Features) || o.Intercept == nil || o.R2 == nil || *o.R2 < 0 || *o.R2 > 1 {
 			t.Errorf("regression %+v", o)
 		}
+		if !exact && (o.InterceptStandardError == nil || o.InterceptInterval == nil || len(o.CoefficientStandardErrors) != len(o.Features) || len(o.CoefficientIntervals) != len(o.Features)) {
+			t.Errorf("noised regression without its intervals: %+v", o)
+		}
 	default:
 		t.Errorf("unexpected kind %q", o.Kind)
+	}
+	if exact && (o.StandardError != nil || o.Interval != nil || o.StandardErrors != nil || o.Intervals != nil || o.InterceptInterval != nil || o.CoefficientIntervals != nil) {
+		t.Errorf("an exact %s output with intervals: %+v", o.Kind, o)
 	}
 }
 
@@ -427,10 +531,22 @@ func exerciseBuyerCommands(t *testing.T, dataDir, node string) {
 
 	// A job below the minimum cohort is rejected: watch fails with the reason.
 	big := filepath.Join(t.TempDir(), "big.yaml")
-	os.WriteFile(big, []byte("dataset: fitness-2026\nepoch: current\npurpose: public-health\nmin_cohort: 1000\noutputs: [count]\n"), 0o600)
+	os.WriteFile(big, []byte("dataset: fitness-2026\nepoch: current\npurpose: public-health\nmin_cohort: 1000\nprivacy: {rho: 1/8}\noutputs: [count, {mean: age}]\n"), 0o600)
 	out, err := buyer("submit", big, "--wait")
 	if err == nil || !strings.Contains(err.Error(), "rejected") || !strings.Contains(out, "REJECTED") {
 		t.Errorf("job below the minimum cohort: %v\n%s", err, out)
+	}
+	// The demo's two jobs and the regression above spent ρ = 3 of 8; the
+	// rejected job nothing.
+	if s := must(buyer("budget", "--dataset", "fitness-2026")); !strings.Contains(s, "discrete_gaussian, ρ per epoch 8 for all buyers, 8 per buyer") ||
+		!strings.Contains(s, "available: ρ = 5 for one job") {
+		t.Errorf("budget:\n%s", s)
+	}
+	// A job asking more than the buyer's budget per epoch is refused at submission.
+	greedy := filepath.Join(t.TempDir(), "greedy.yaml")
+	os.WriteFile(greedy, []byte("dataset: fitness-2026\nepoch: current\npurpose: public-health\nprivacy: {rho: 9}\noutputs: [{mean: age}]\n"), 0o600)
+	if _, err := buyer("submit", greedy); err == nil || !strings.Contains(err.Error(), "exceeds the dataset's budget") {
+		t.Errorf("a job above the budget: %v", err)
 	}
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	os.WriteFile(bad, []byte("dataset: fitness-2026\nepoch: current\npurpose: public-health\noutputs:\n  - {median: age}\n"), 0o600)
