@@ -130,16 +130,22 @@ func (v *verification) checkReleaseMechanism(c *check) {
 // it is exact.
 func (v *verification) checkReleaseInfo(c *check, rel *release, info *cohortv1.ReleaseInfo) {
 	p := rel.privacy
-	if p.Exact() {
+	if p.Rho.IsZero() {
+		// No noise: an exact policy, or a job that releases only the
+		// count, which is public and spends nothing.
+		why := "the dataset's policy is exact"
+		if !p.Exact() {
+			why = "the job releases only the count, which takes no noise"
+		}
 		if info == nil {
 			return
 		}
-		if info.GetMechanism() != cohortv1.ReleaseMechanism_RELEASE_MECHANISM_EXACT_INSECURE_DEV || info.GetRho() != "" || info.GetNoisingNodes() != 0 {
-			c.fail("the result states a %s release of ρ = %q by %d noising nodes, but the dataset's policy is exact", info.GetMechanism(), clip(info.GetRho()), info.GetNoisingNodes())
+		if info.GetMechanism() != p.Policy.Mechanism || info.GetRho() != "" || info.GetNoisingNodes() != 0 {
+			c.fail("the result states a %s release of ρ = %q by %d noising nodes, but %s", info.GetMechanism(), clip(info.GetRho()), info.GetNoisingNodes(), why)
 		}
 		for _, s := range info.GetSums() {
 			if s.GetNodeVariance() != "" || s.GetStddev() != 0 {
-				c.fail("the result states noise on coordinate %d, but the dataset's policy is exact", s.GetCoordinate())
+				c.fail("the result states noise on coordinate %d, but %s", s.GetCoordinate(), why)
 				break
 			}
 		}

@@ -132,7 +132,9 @@ func (p Privacy) Epochs() uint64 { return p.EpochTo - p.EpochFrom + 1 }
 // outputs): the discrete Gaussian needs a ρ, from spec.privacy.rho or
 // converted from spec.privacy.approx, of at most the buyer's cap per
 // epoch (a larger one could never be charged); an exact policy refuses
-// any. A job may span at most MaxJobEpochs epochs. Spec problems are
+// any. A job whose outputs need only the count (public, never noised)
+// spends nothing and must state no loss. A job may span at most
+// MaxJobEpochs epochs. Spec problems are
 // *SpecError wrapping ErrPrivacy, so a caller reports them as the
 // buyer's.
 func JobPrivacy(policy *cohortv1.PrivacyPolicy, spec *cohortv1.JobSpec, l schema.Layout, coords []int) (Privacy, error) {
@@ -151,12 +153,6 @@ func JobPrivacy(policy *cohortv1.PrivacyPolicy, spec *cohortv1.JobSpec, l schema
 		}
 		return out, nil
 	}
-	if out.Rho, err = loss(spec.GetPrivacy()); err != nil {
-		return Privacy{}, err
-	}
-	if out.Rho.Cmp(pol.BuyerTotal) > 0 {
-		return Privacy{}, specErr(ErrPrivacy, "privacy", "ρ = %s exceeds the dataset's budget per buyer and epoch, ρ = %s", out.Rho, pol.BuyerTotal)
-	}
 	var noised []int
 	for _, c := range coords {
 		if c != CountCoordinate {
@@ -165,7 +161,16 @@ func JobPrivacy(policy *cohortv1.PrivacyPolicy, spec *cohortv1.JobSpec, l schema
 	}
 	if len(noised) == 0 {
 		// Only the count, which is public: nothing to noise, nothing spent.
-		return Privacy{}, specErr(ErrPrivacy, "privacy", "the outputs need only the cohort's size, which is released exactly; leave privacy empty")
+		if spec.GetPrivacy() != nil {
+			return Privacy{}, specErr(ErrPrivacy, "privacy", "the outputs need only the cohort's size, which is released exactly and spends nothing; leave privacy empty")
+		}
+		return out, nil
+	}
+	if out.Rho, err = loss(spec.GetPrivacy()); err != nil {
+		return Privacy{}, err
+	}
+	if out.Rho.Cmp(pol.BuyerTotal) > 0 {
+		return Privacy{}, specErr(ErrPrivacy, "privacy", "ρ = %s exceeds the dataset's budget per buyer and epoch, ρ = %s", out.Rho, pol.BuyerTotal)
 	}
 	vs, err := dp.Calibrate(l, noised, out.Epochs(), out.Rho, pol.Allocation)
 	if err != nil {
@@ -259,8 +264,8 @@ func (p Privacy) ReleaseInfo(l schema.Layout, noising int) *cohortv1.ReleaseInfo
 // Mechanism returns the job's release mechanism, drawing noise from src
 // (crypto/rand.Reader in production).
 func (p Privacy) Mechanism(src io.Reader) (Mechanism, error) {
-	if p.Exact() {
-		return Exact{}, nil
+	if p.Rho.IsZero() {
+		return Exact{}, nil // an exact policy, or only the public count
 	}
 	return newGaussian(p, src)
 }

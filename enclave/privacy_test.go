@@ -127,9 +127,20 @@ func TestJobPrivacy(t *testing.T) {
 			t.Errorf("%s: %v, want a *SpecError wrapping ErrPrivacy", name, err)
 		}
 	}
-	// Only the count: nothing to noise and nothing to spend.
+	// Only the count: nothing to noise and nothing to spend, so no loss
+	// may be stated; the release is exact.
 	if _, err := JobPrivacy(DefaultPolicy(), meanAgeSpec(rhoLoss("1/4")), l, []int{CountCoordinate}); !errors.Is(err, ErrPrivacy) {
-		t.Errorf("a count alone: %v, want ErrPrivacy", err)
+		t.Errorf("a count alone with a loss: %v, want ErrPrivacy", err)
+	}
+	count, err := JobPrivacy(DefaultPolicy(), meanAgeSpec(nil), l, []int{CountCoordinate})
+	if err != nil || !count.Rho.IsZero() {
+		t.Fatalf("a count alone: %+v, %v; want no charge", count, err)
+	}
+	if m, err := count.Mechanism(nil); err != nil || m.Name() != "exact" {
+		t.Errorf("a count alone is released by %v, %v; want exact", m, err)
+	}
+	if info := count.ReleaseInfo(l, 3); info.GetRho() != "" || info.GetNoisingNodes() != 0 || len(info.GetSums()) != 0 {
+		t.Errorf("a count alone states %v", info)
 	}
 }
 

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"math/big"
 	"strings"
 	"testing"
@@ -178,6 +179,18 @@ func TestPrivateJobs(t *testing.T) {
 	noLoss.Privacy = nil
 	_, err = f.buyerClient(0).SubmitJob(alice, &cohortv1.SubmitJobRequest{Spec: noLoss, RequestId: "dp-5"})
 	wantCode(t, "a job that states no privacy loss", err, codes.InvalidArgument)
+
+	// A job that asks only the cohort's size spends nothing, even with
+	// alice's budget gone: the count is public.
+	countOnly := &cohortv1.JobSpec{DatasetId: desc.GetId(), EpochFrom: cur, EpochTo: cur, Purpose: "public-health",
+		Outputs: []*cohortv1.Output{{Kind: cohortv1.OutputKind_OUTPUT_KIND_COUNT}}}
+	if r := f.released(t, alice, countOnly, "dp-count"); r.GetOutputs()[0].GetScalar().GetExact() != fmt.Sprint(len(recs)) ||
+		r.GetRelease().GetRho() != "" {
+		t.Errorf("count-only result %v", r)
+	}
+	if all, _ := f.spent(t, 1, desc.GetId(), "alice", cur); all != "1/2" {
+		t.Errorf("node 1 spent %s after a count-only job, want 1/2", all)
+	}
 
 	// Node 2's ledger is spent by its own account; node 0's (the
 	// coordinator's) is not. Node 2 refuses to release: the job fails
