@@ -182,7 +182,7 @@ func newTestFederation(t testing.TB, k int, opts ...fedOption) *testFederation {
 			PeerIdentity:          testPeerIdentity,
 			AdminTokenHash:        sha256.Sum256([]byte(testAdminToken)),
 			AllowInsecureDevSetup: true,
-			Limits:                Limits{MaxMessageBytes: 1 << 20, PeerTimeout: 5 * time.Second},
+			Limits:                Limits{MaxMessageBytes: MinMessageBytes, PeerTimeout: 5 * time.Second},
 			Version:               "test",
 			Logger:                slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
 		}

@@ -200,7 +200,7 @@ func TestContributeRefusals(t *testing.T) {
 		})
 	}
 	t.Run("oversized message", func(t *testing.T) {
-		big := make([]byte, 2<<20) // the test nodes accept at most 1 MiB
+		big := make([]byte, 2<<20) // the test nodes accept at most MinMessageBytes
 		wantCode(t, "oversized", send(big), codes.ResourceExhausted)
 		f.wantStored(t, 0)
 	})

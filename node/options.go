@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/cohort-dev/cohort/blob"
 	"github.com/cohort-dev/cohort/dataset"
 	"github.com/cohort-dev/cohort/seal"
 	"github.com/cohort-dev/cohort/store"
@@ -28,7 +29,8 @@ type Member struct {
 
 // Limits bound what a node accepts and how long it waits.
 type Limits struct {
-	// MaxMessageBytes bounds every gRPC message received (default 16 MiB).
+	// MaxMessageBytes bounds every gRPC message received and sent (default
+	// 16 MiB, at least MinMessageBytes).
 	MaxMessageBytes int
 	// MaxConcurrentStreams bounds the streams of one connection (default 256).
 	MaxConcurrentStreams uint32
@@ -132,7 +134,16 @@ type Options struct {
 	Version string
 }
 
+// MinMessageBytes is the smallest MaxMessageBytes a node accepts: a blob
+// stream's chunk (blob.MaxChunkSize) and its framing must fit in one
+// message, or transcripts, ceremony states and keys larger than a chunk
+// could not be sent.
+const MinMessageBytes = blob.MaxChunkSize + 64<<10
+
 func (o *Options) validate() error {
+	if m := o.Limits.MaxMessageBytes; m > 0 && m < MinMessageBytes {
+		return fmt.Errorf("node: max message bytes %d is below %d: a blob chunk of %d bytes and its framing must fit in one message", m, MinMessageBytes, blob.MaxChunkSize)
+	}
 	n := len(o.Members)
 	if n < 2 || n > dataset.MaxNodes {
 		return fmt.Errorf("node: %d members, want 2..%d", n, dataset.MaxNodes)
