@@ -60,6 +60,22 @@ func TestOneContributionCeremonyRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	b := f.withCeremony(t, tr, vk)
+	cached := len(f.cache.ceremonies)
+	expect(t, Verify(b, WithCache(f.cache)), map[string]string{
+		CheckSetup:  "the ceremony has 1 phase-1 and 1 phase-2 contributions; a dataset of 3 nodes needs one from each node",
+		CheckProofs: "5 of 5 records lack a valid proof", // proven with the three-party keys
+	}, false)
+	if len(f.cache.ceremonies) != cached {
+		t.Fatal("the one-party ceremony was replayed")
+	}
+}
+
+// withCeremony is a clone of the bundle whose ceremony transcript is tr
+// and whose descriptor names it and the verifying key vk, signed again by
+// the nodes.
+func (f *fixture) withCeremony(t *testing.T, tr *setup.Transcript, vk []byte) *Bundle {
+	t.Helper()
 	enc, err := tr.MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
@@ -73,14 +89,7 @@ func TestOneContributionCeremonyRefused(t *testing.T) {
 	desc := proto.Clone(f.desc).(*cohortv1.DatasetDescriptor)
 	desc.VerifyingKey, desc.CeremonyTranscriptDigest = vk, td[:]
 	f.withDescriptor(t, b, desc)
-	cached := len(f.cache.ceremonies)
-	expect(t, Verify(b, WithCache(f.cache)), map[string]string{
-		CheckSetup:  "the ceremony has 1 phase-1 and 1 phase-2 contributions; a dataset of 3 nodes needs one from each node",
-		CheckProofs: "5 of 5 records lack a valid proof", // proven with the three-party keys
-	}, false)
-	if len(f.cache.ceremonies) != cached {
-		t.Fatal("the one-party ceremony was replayed")
-	}
+	return b
 }
 
 // withDescriptor replaces the bundle's descriptor (and verifying key) by
@@ -156,19 +165,7 @@ func TestCeremonyTampered(t *testing.T) {
 			t.Fatal(err)
 		}
 		tr.VerifyingKey = otherVK
-		forged, err := tr.MarshalBinary()
-		if err != nil {
-			t.Fatal(err)
-		}
-		td, err := tr.Digest()
-		if err != nil {
-			t.Fatal(err)
-		}
-		b := f.clone(t)
-		b.Ceremony = forged
-		desc := proto.Clone(f.desc).(*cohortv1.DatasetDescriptor)
-		desc.VerifyingKey, desc.CeremonyTranscriptDigest = otherVK, td[:]
-		f.withDescriptor(t, b, desc)
+		b := f.withCeremony(t, &tr, otherVK)
 		cached := len(f.cache.ceremonies)
 		expect(t, Verify(b, WithCache(f.cache)), map[string]string{
 			CheckSetup:  "the ceremony does not re-verify",
