@@ -3,6 +3,8 @@ package audit
 import (
 	"fmt"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/cohort-dev/cohort/enclave"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/wire"
@@ -105,7 +107,8 @@ func validateDebit(node uint32, d *cohortv1.PrivacyDebit) error {
 }
 
 // debitOf copies node's debit from the evidence (nil when there is none),
-// refusing one the transcript cannot hold.
+// refusing one the transcript cannot hold. The transcript's encoding keeps
+// only the fields encodeDebit writes.
 func debitOf(d *cohortv1.PrivacyDebit, node uint32) (*cohortv1.PrivacyDebit, error) {
 	if d == nil {
 		return nil, nil
@@ -113,13 +116,5 @@ func debitOf(d *cohortv1.PrivacyDebit, node uint32) (*cohortv1.PrivacyDebit, err
 	if err := validateDebit(node, d); err != nil {
 		return nil, err
 	}
-	out := &cohortv1.PrivacyDebit{NodeIndex: node, BuyerId: d.GetBuyerId(), Rho: d.GetRho(),
-		Signature: &cohortv1.NodeSignature{NodeIndex: node, Scheme: cohortv1.SignatureScheme_SIGNATURE_SCHEME_ED25519,
-			Signature: copyOf(d.GetSignature().GetSignature())}}
-	for _, e := range d.GetEntries() {
-		out.Entries = append(out.Entries, &cohortv1.LedgerEntry{Epoch: e.GetEpoch(),
-			EpochTotal: e.GetEpochTotal(), EpochSpentBefore: e.GetEpochSpentBefore(), EpochSpentAfter: e.GetEpochSpentAfter(),
-			BuyerTotal: e.GetBuyerTotal(), BuyerSpentBefore: e.GetBuyerSpentBefore(), BuyerSpentAfter: e.GetBuyerSpentAfter()})
-	}
-	return out, nil
+	return proto.Clone(d).(*cohortv1.PrivacyDebit), nil
 }

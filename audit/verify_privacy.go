@@ -172,21 +172,16 @@ func (v *verification) checkReleaseInfo(c *check, rel *release, info *cohortv1.R
 		c.fail("the result states the noise of %d sums, the job released %d", len(sums), len(p.Coords))
 		return
 	}
-	l := v.ds.Schema.Layout()
-	sd := p.NoiseStdDev(rel.noising)
+	want := p.ReleaseInfo(v.ds.Schema.Layout(), rel.noising).GetSums()
 	for i, s := range sums {
-		co := p.Coords[i]
-		want := ""
-		if !p.Variances[i].IsZero() {
-			want = p.Variances[i].String()
-		}
+		w := want[i]
 		switch {
-		case int64(s.GetCoordinate()) != int64(co) || s.GetName() != l.SumName(co):
-			c.fail("noise entry %d is for coordinate %d (%q), the job's sum %d is coordinate %d (%s)", i, s.GetCoordinate(), clip(s.GetName()), i, co, l.SumName(co))
-		case s.GetNodeVariance() != want:
-			c.fail("coordinate %d (%s): the result states a node variance of %q, the job's is %q", co, l.SumName(co), clip(s.GetNodeVariance()), want)
-		case math.Float64bits(s.GetStddev()) != math.Float64bits(sd[i]):
-			c.fail("coordinate %d (%s): the result states a standard deviation of %s, the job's noise has %s", co, l.SumName(co), formatFloat(s.GetStddev()), formatFloat(sd[i]))
+		case s.GetCoordinate() != w.GetCoordinate() || s.GetName() != w.GetName():
+			c.fail("noise entry %d is for coordinate %d (%q), the job's sum %d is coordinate %d (%s)", i, s.GetCoordinate(), clip(s.GetName()), i, w.GetCoordinate(), w.GetName())
+		case s.GetNodeVariance() != w.GetNodeVariance():
+			c.fail("coordinate %d (%s): the result states a node variance of %q, the job's is %q", w.GetCoordinate(), w.GetName(), clip(s.GetNodeVariance()), w.GetNodeVariance())
+		case math.Float64bits(s.GetStddev()) != math.Float64bits(w.GetStddev()):
+			c.fail("coordinate %d (%s): the result states a standard deviation of %s, the job's noise has %s", w.GetCoordinate(), w.GetName(), formatFloat(s.GetStddev()), formatFloat(w.GetStddev()))
 		}
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/cohort-dev/cohort/dataset"
-	"github.com/cohort-dev/cohort/dp"
 	"github.com/cohort-dev/cohort/enclave"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/store"
@@ -92,10 +91,11 @@ func (n *Node) overspendStatus(jobID string, err error) error {
 	return n.internal("debit privacy ledger", err)
 }
 
-// budget is what buyer may still spend on the epochs of [from, to] of a
-// dataset under policy p, by this node's ledger: one entry per epoch and
-// the least remaining over them (nil for an exact policy).
-func (n *Node) budget(ctx context.Context, q store.Tx, datasetID, buyer string, p enclave.Policy, from, to uint64) ([]*cohortv1.LedgerEntry, *big.Rat, error) {
+// budget reads what buyer spent on the epochs of [from, to] of a dataset
+// from this node's ledger and, under policy p, the most one job over the
+// range could still spend: the least left, over the epochs, of the
+// epoch's total and of the buyer's cap (nil for an exact policy).
+func budget(ctx context.Context, q store.Tx, datasetID, buyer string, p enclave.Policy, from, to uint64) ([]store.EpochSpent, *big.Rat, error) {
 	if p.Exact() {
 		return nil, nil, nil
 	}
@@ -103,14 +103,8 @@ func (n *Node) budget(ctx context.Context, q store.Tx, datasetID, buyer string, 
 	if err != nil {
 		return nil, nil, err
 	}
-	var (
-		out   []*cohortv1.LedgerEntry
-		avail *big.Rat
-	)
+	var avail *big.Rat
 	for _, e := range spent {
-		out = append(out, &cohortv1.LedgerEntry{Epoch: e.Epoch,
-			EpochTotal: p.EpochTotal.String(), EpochSpentBefore: e.Spent.RatString(), EpochSpentAfter: e.Spent.RatString(),
-			BuyerTotal: p.BuyerTotal.String(), BuyerSpentBefore: e.BuyerSpent.RatString(), BuyerSpentAfter: e.BuyerSpent.RatString()})
 		for _, left := range []*big.Rat{new(big.Rat).Sub(p.EpochTotal.Rat(), e.Spent), new(big.Rat).Sub(p.BuyerTotal.Rat(), e.BuyerSpent)} {
 			if left.Sign() < 0 {
 				left.SetInt64(0)
@@ -120,7 +114,7 @@ func (n *Node) budget(ctx context.Context, q store.Tx, datasetID, buyer string, 
 			}
 		}
 	}
-	return out, avail, nil
+	return spent, avail, nil
 }
 
 // quote refuses a job whose ρ this node's ledger cannot pay on some epoch
@@ -131,28 +125,26 @@ func (n *Node) quote(ctx context.Context, q store.Tx, datasetID, buyer string, p
 	if p.Rho.IsZero() {
 		return nil
 	}
-	entries, avail, err := n.budget(ctx, q, datasetID, buyer, p.Policy, p.EpochFrom, p.EpochTo)
+	spent, _, err := budget(ctx, q, datasetID, buyer, p.Policy, p.EpochFrom, p.EpochTo)
 	if err != nil {
 		return n.internal("read privacy ledger", err)
 	}
-	if avail.Cmp(p.Rho.Rat()) >= 0 {
-		return nil
-	}
-	for _, e := range entries {
-		for _, b := range []struct{ name, total, spent string }{
-			{"epoch", e.GetEpochTotal(), e.GetEpochSpentAfter()},
-			{"buyer", e.GetBuyerTotal(), e.GetBuyerSpentAfter()},
+	for _, e := range spent {
+		for _, b := range []struct {
+			name         string
+			total, spent *big.Rat
+		}{
+			{"epoch", p.EpochTotal.Rat(), e.Spent},
+			{"buyer", p.BuyerTotal.Rat(), e.BuyerSpent},
 		} {
-			total, _ := dp.ParseRho(b.total)
-			spent, _ := dp.ParseRho(b.spent)
-			if spent.Add(p.Rho).Cmp(total) > 0 {
+			if new(big.Rat).Add(b.spent, p.Rho.Rat()).Cmp(b.total) > 0 {
 				return status.Errorf(codes.FailedPrecondition,
 					"privacy budget: on epoch %d the %s budget has ρ = %s of %s spent, less than the job's ρ = %s left; nothing was stored or charged",
-					e.GetEpoch(), b.name, b.spent, b.total, p.Rho)
+					e.Epoch, b.name, b.spent.RatString(), b.total.RatString(), p.Rho)
 			}
 		}
 	}
-	return status.Errorf(codes.FailedPrecondition, "privacy budget: ρ = %s available, the job asks %s; nothing was stored or charged", avail.RatString(), p.Rho)
+	return nil
 }
 
 // GetBudget is BuyerService.GetBudget: the buyer's budget on a dataset's
@@ -170,11 +162,16 @@ func (s *buyerService) GetBudget(ctx context.Context, req *cohortv1.GetBudgetReq
 	if err != nil {
 		return nil, err
 	}
-	entries, avail, err := s.n.budget(ctx, s.n.store, ds.Desc.GetId(), b.ID, ds.Policy, from, to)
+	spent, avail, err := budget(ctx, s.n.store, ds.Desc.GetId(), b.ID, ds.Policy, from, to)
 	if err != nil {
 		return nil, s.n.internal("read privacy ledger", err)
 	}
-	resp := &cohortv1.GetBudgetResponse{Policy: ds.Desc.GetPrivacy(), Epochs: entries}
+	resp := &cohortv1.GetBudgetResponse{Policy: ds.Desc.GetPrivacy()}
+	for _, e := range spent {
+		resp.Epochs = append(resp.Epochs, &cohortv1.LedgerEntry{Epoch: e.Epoch,
+			EpochTotal: ds.Policy.EpochTotal.String(), EpochSpentBefore: e.Spent.RatString(), EpochSpentAfter: e.Spent.RatString(),
+			BuyerTotal: ds.Policy.BuyerTotal.String(), BuyerSpentBefore: e.BuyerSpent.RatString(), BuyerSpentAfter: e.BuyerSpent.RatString()})
+	}
 	if avail != nil {
 		resp.AvailableRho = avail.RatString()
 	}
