@@ -3,13 +3,22 @@ GO        ?= go
 PKGS      ?= ./...
 # The full suite (real parameters) must stay well under CI's budget on 2 cores.
 TEST_TIMEOUT ?= 40m
+# What `cohort version` reports; the build info's own VCS stamp is used when
+# the toolchain records one (GOFLAGS without -buildvcs=false).
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS   := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all build test test-short test-postgres bench bench-report lint fmt vet demo fuzz-smoke clean generate proto-check
+.PHONY: all build cohort test test-short test-postgres bench bench-report lint fmt vet demo fuzz-smoke clean generate proto-check
 
 all: build
 
 build:
 	$(GO) build $(PKGS)
+
+## cohort: the binary, stamped with its version and commit, as bin/cohort
+cohort:
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/cohort ./cmd/cohort
 
 ## test: every test, real parameters (what CI runs)
 test:
@@ -48,7 +57,7 @@ fuzz-smoke:
 
 ## demo: the main job end to end on the embedded default
 demo:
-	$(GO) run ./cmd/cohort demo
+	$(GO) run -ldflags '$(LDFLAGS)' ./cmd/cohort demo
 
 ## generate: regenerate gen/ from proto/ (pinned plugins, installed if missing)
 generate:

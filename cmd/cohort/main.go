@@ -11,13 +11,17 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// version is stamped at build time with -ldflags "-X main.version=…".
-var version = "dev"
+// version and commit are stamped at build time with -ldflags
+// "-X main.version=… -X main.commit=…" (make cohort does it).
+var (
+	version = "dev"
+	commit  = ""
+)
 
 func main() {
 	if err := newRootCmd().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "cohort:", err)
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
 }
 
@@ -28,10 +32,9 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newDemoCmd(), newFederationCmd(), newNodeCmd(), newDatasetCmd(), newAdminCmd(), newContributorCmd(), newBuyerCmd(), newAuditCmd(), &cobra.Command{
-		Use:   "version",
-		Short: "Print the version",
-		Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), version) },
-	})
+	root.AddCommand(newDemoCmd(), newFederationCmd(), newNodeCmd(), newDatasetCmd(), newAdminCmd(), newContributorCmd(), newBuyerCmd(), newAuditCmd(), newVersionCmd())
+	root.Version = readBuildInfo().String()
+	root.SetVersionTemplate("{{.Version}}\n")
+	markUsage(root)
 	return root
 }
