@@ -26,6 +26,10 @@ func main() {
 }
 
 func newRootCmd() *cobra.Command {
+	// Parents' PersistentPreRun hooks run before their children's, so that
+	// root's (client configuration from the environment and the profile)
+	// runs before a group's own.
+	cobra.EnableTraverseRunHooks = true
 	root := &cobra.Command{
 		Use:           "cohort",
 		Short:         "Cohort: aggregate statistics over records nobody else sees",
@@ -33,6 +37,7 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newDemoCmd(), newFederationCmd(), newNodeCmd(), newDatasetCmd(), newAdminCmd(), newContributorCmd(), newBuyerCmd(), newAuditCmd(), newVersionCmd())
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return applyClientConfig(cmd) }
 	root.Version = readBuildInfo().String()
 	root.SetVersionTemplate("{{.Version}}\n")
 	markUsage(root)
