@@ -43,6 +43,12 @@ func (n *Node) Index() uint32 { return n.opts.Index }
 // serving error, or nil after a graceful stop.
 func (n *Node) Serve(ctx context.Context, api, peer net.Listener) error {
 	n.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	n.health.SetServingStatus(ReadinessService, healthpb.HealthCheckResponse_NOT_SERVING)
+	n.bg.Add(1)
+	go func() {
+		defer n.bg.Done()
+		n.readinessLoop(n.ctx)
+	}()
 	if n.opts.Index != n.opts.Sequencer {
 		n.bg.Add(1)
 		go func() {

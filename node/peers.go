@@ -37,10 +37,19 @@ func newPeers(e *env) *peerConns {
 
 // conn returns the PeerService client of node i.
 func (p *peerConns) conn(i uint32) (cohortv1.PeerServiceClient, error) {
+	c, err := p.clientConn(i)
+	if err != nil {
+		return nil, err
+	}
+	return cohortv1.NewPeerServiceClient(c), nil
+}
+
+// clientConn returns the connection to node i, dialling it the first time.
+func (p *peerConns) clientConn(i uint32) (*grpc.ClientConn, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if c, ok := p.conns[i]; ok {
-		return cohortv1.NewPeerServiceClient(c), nil
+		return c, nil
 	}
 	if int(i) >= len(p.e.opts.Members) || i == p.e.opts.Index {
 		return nil, fmt.Errorf("no peer %d", i)
@@ -59,7 +68,7 @@ func (p *peerConns) conn(i uint32) (cohortv1.PeerServiceClient, error) {
 		return nil, fmt.Errorf("peer %d: %w", i, err)
 	}
 	p.conns[i] = c
-	return cohortv1.NewPeerServiceClient(c), nil
+	return c, nil
 }
 
 // record notes the outcome of a call to peer i.

@@ -84,7 +84,14 @@ func runNode(ctx context.Context, config string, logOut io.Writer, lis *nodeList
 		members[i] = node.Member{Index: e.Index, Name: e.Name, APIAddress: e.APIAddress, PeerAddress: e.PeerAddress, Seal: seal, Signing: e.SigningPublicKey}
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	b := readBuildInfo()
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "cohort_build_info",
+		Help:        "Always 1; the labels say which build this node runs.",
+		ConstLabels: prometheus.Labels{"version": b.Version, "commit": b.Commit, "goversion": b.Go},
+	})
+	buildInfo.Set(1)
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewBuildInfoCollector(), buildInfo)
 	l := fn.Config.Limits
 	fedName := fn.Federation.Name
 	n, err := node.New(ctx, node.Options{
@@ -139,6 +146,8 @@ func runNode(ctx context.Context, config string, logOut io.Writer, lis *nodeList
 		}
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		mux.Handle("/healthz", n.HealthHandler())
+		mux.Handle("/readyz", n.HealthHandler())
 		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		go func() {
 			if err := srv.Serve(ml); err != nil && !errors.Is(err, http.ErrServerClosed) {

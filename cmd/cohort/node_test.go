@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -35,9 +38,9 @@ func TestNodeCommand(t *testing.T) {
 			t.Fatal(err)
 		}
 		lis[i] = &nodeListeners{api: api, peer: peer}
-		addrs[i] = federation.NodeAddresses{API: api.Addr().String(), Peer: peer.Addr().String()}
+		addrs[i] = federation.NodeAddresses{API: api.Addr().String(), Peer: peer.Addr().String(), Metrics: freeAddr(t)}
 	}
-	if _, err := federation.Init(dir, federation.InitOptions{Nodes: 3, Addresses: addrs, DisableMetrics: true, RegistryDepth: 8}); err != nil {
+	if _, err := federation.Init(dir, federation.InitOptions{Nodes: 3, Addresses: addrs, RegistryDepth: 8}); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -82,6 +85,36 @@ func TestNodeCommand(t *testing.T) {
 		t.Fatalf("health = %v, %v", hc, err)
 	}
 
+	// The metrics listener serves /metrics with the build, /healthz and
+	// /readyz; the peers may take a moment to answer each other.
+	get := func(path string) (int, string) {
+		t.Helper()
+		resp, err := http.Get("http://" + addrs[1].Metrics + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if code, body := get("/metrics"); code != http.StatusOK || !strings.Contains(body, "cohort_build_info{") || !strings.Contains(body, "go_build_info{") {
+		t.Fatalf("/metrics = %d without the build info:\n%.2000s", code, body)
+	}
+	if code, body := get("/healthz"); code != http.StatusOK {
+		t.Fatalf("/healthz = %d %s", code, body)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, body := get("/readyz")
+		if code == http.StatusOK && strings.Contains(body, `"ready":true`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz = %d %s", code, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
 	run := func(args ...string) string {
 		t.Helper()
 		root := newRootCmd()
@@ -124,6 +157,17 @@ func TestNodeCommand(t *testing.T) {
 			}
 		}
 	}
+}
+
+// freeAddr returns a loopback address with a port free at the time of the call.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
 
 // lockedWriter serialises writes from a node's goroutines.
