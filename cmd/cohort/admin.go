@@ -140,6 +140,7 @@ func newAdminCmd() *cobra.Command {
 
 	var count uint32
 	var valid time.Duration
+	var invitesJSON, statusJSON bool
 	invites := &cobra.Command{
 		Use:   "invites",
 		Short: "Issue single-use registry invite tokens (printed one per line)",
@@ -150,9 +151,16 @@ func newAdminCmd() *cobra.Command {
 				return err
 			}
 			defer conn.Close()
-			resp, err := cohortv1.NewAdminServiceClient(conn).IssueInvites(ctx, &cohortv1.IssueInvitesRequest{Count: count, ExpiresAt: time.Now().Add(valid).Unix()})
+			expires := time.Now().Add(valid)
+			resp, err := cohortv1.NewAdminServiceClient(conn).IssueInvites(ctx, &cohortv1.IssueInvitesRequest{Count: count, ExpiresAt: expires.Unix()})
 			if err != nil {
 				return rpcErr("issue invites", err)
+			}
+			if invitesJSON {
+				return printJSON(cmd.OutOrStdout(), struct {
+					Tokens    []string `json:"tokens"`
+					ExpiresAt string   `json:"expires_at"`
+				}{resp.GetTokens(), unixTime(expires.Unix())})
 			}
 			for _, t := range resp.GetTokens() {
 				fmt.Fprintln(cmd.OutOrStdout(), t)
@@ -162,6 +170,7 @@ func newAdminCmd() *cobra.Command {
 	}
 	invites.Flags().Uint32Var(&count, "count", 1, "number of tokens")
 	invites.Flags().DurationVar(&valid, "valid-for", 7*24*time.Hour, "how long the tokens stay valid")
+	addJSONFlag(invites, &invitesJSON)
 
 	statusCmd := &cobra.Command{
 		Use:   "status",
@@ -178,6 +187,9 @@ func newAdminCmd() *cobra.Command {
 				return rpcErr("node status", err)
 			}
 			out := cmd.OutOrStdout()
+			if statusJSON {
+				return writeProtoJSON(out, st)
+			}
 			fmt.Fprintf(out, "node %d (version %s), up since %s\n", st.GetNodeIndex(), st.GetVersion(), time.Unix(st.GetStartedAt(), 0).UTC().Format(time.RFC3339))
 			fmt.Fprintf(out, "registry: %d members, sequence %d, root %x\n", st.GetRegistryMembers(), st.GetRegistrySequence(), st.GetRegistryRoot())
 			fmt.Fprintf(out, "datasets: %d\n", st.GetDatasets())
@@ -193,6 +205,7 @@ func newAdminCmd() *cobra.Command {
 			return tw.Flush()
 		},
 	}
+	addJSONFlag(statusCmd, &statusJSON)
 	cmd.AddCommand(invites, statusCmd, newAdminBuyersCmd(a))
 	return cmd
 }
@@ -200,6 +213,7 @@ func newAdminCmd() *cobra.Command {
 func newAdminBuyersCmd(a *adminFlags) *cobra.Command {
 	cmd := &cobra.Command{Use: "buyers", Short: "Manage buyer accounts"}
 	var tokenFile string
+	var asJSON bool
 	create := &cobra.Command{
 		Use:   "create ID",
 		Short: "Create a buyer account on every node and print its token, once",
@@ -225,18 +239,32 @@ of printed; an existing file is not replaced.`,
 				return rpcErr("create buyer", err)
 			}
 			out := cmd.OutOrStdout()
+			created := struct {
+				BuyerID   string `json:"buyer_id"`
+				Token     string `json:"token,omitempty"`      // without --token-file only
+				TokenFile string `json:"token_file,omitempty"` // with --token-file
+			}{BuyerID: resp.GetBuyerId()}
 			if tokenFile == "" {
+				if asJSON {
+					created.Token = resp.GetToken()
+					return printJSON(out, created)
+				}
 				fmt.Fprintln(out, resp.GetToken())
 				return nil
 			}
 			if err := federation.WriteSecretFile(tokenFile, []byte(resp.GetToken()+"\n")); err != nil {
 				return fmt.Errorf("buyer %s was created, but its token could not be written (create another buyer): %w", resp.GetBuyerId(), err)
 			}
+			if asJSON {
+				created.TokenFile = tokenFile
+				return printJSON(out, created)
+			}
 			fmt.Fprintf(out, "buyer %s created; token written to %s (mode 0600)\n", resp.GetBuyerId(), tokenFile)
 			return nil
 		},
 	}
 	create.Flags().StringVar(&tokenFile, "token-file", "", "write the token to this new file (mode 0600) instead of printing it")
+	addJSONFlag(create, &asJSON)
 	cmd.AddCommand(create)
 	return cmd
 }
@@ -255,6 +283,7 @@ func newDatasetCmd() *cobra.Command {
 		heThreshold, heSmudging  uint32
 		epochRho, buyerRho       string
 		exactRelease             bool
+		createJSON, showJSON     bool
 	)
 	create := &cobra.Command{
 		Use:   "create --schema schema.yaml",
@@ -310,6 +339,10 @@ func newDatasetCmd() *cobra.Command {
 				return rpcErr("create dataset", err)
 			}
 			out := cmd.OutOrStdout()
+			if createJSON {
+				// stdout holds only the descriptor; what a person reads goes to stderr.
+				out = cmd.ErrOrStderr()
+			}
 			d := resp.GetDataset()
 			fmt.Fprintf(out, "dataset %s: %s, circuit %x…, setup %s\n", d.GetId(), d.GetState(), d.GetCircuitDigest()[:8], d.GetSetupKind())
 			if insecureSetup {
@@ -321,9 +354,16 @@ func newDatasetCmd() *cobra.Command {
 				fmt.Fprintf(out, "release: discrete Gaussian noise, ρ = %s per epoch for all buyers, %s per buyer\n", policy.GetEpochRho(), policy.GetBuyerRho())
 			}
 			if noWait {
+				if createJSON {
+					return writeProtoJSON(cmd.OutOrStdout(), d)
+				}
 				return nil
 			}
-			return waitDataset(cmd.Context(), out, conn, d.GetId(), timeout)
+			ready, err := waitDataset(cmd.Context(), out, conn, d.GetId(), timeout)
+			if err == nil && createJSON {
+				return writeProtoJSON(cmd.OutOrStdout(), ready)
+			}
+			return err
 		},
 	}
 	create.Flags().StringVar(&schemaPath, "schema", "", "schema YAML file (required)")
@@ -340,6 +380,7 @@ func newDatasetCmd() *cobra.Command {
 	create.Flags().Uint32Var(&heSmudging, "he-smudging-bits", 0, "HE: statistical security of decryption shares in bits, 20..80 (required with --backend he)")
 	create.Flags().StringVar(&heParamSet, "he-param-set", "", "HE: BGV parameter set (bgv-n12-q109, bgv-n13-q218); empty: the smallest the schema fits")
 	_ = create.MarkFlagRequired("schema")
+	addJSONFlag(create, &createJSON)
 
 	show := &cobra.Command{
 		Use:   "show ID",
@@ -355,10 +396,14 @@ func newDatasetCmd() *cobra.Command {
 			if err != nil {
 				return rpcErr("get dataset", err)
 			}
+			if showJSON {
+				return writeProtoJSON(cmd.OutOrStdout(), resp.GetDataset())
+			}
 			printDataset(cmd.OutOrStdout(), resp.GetDataset())
 			return nil
 		},
 	}
+	addJSONFlag(show, &showJSON)
 	cmd.AddCommand(create, show)
 	return cmd
 }
@@ -375,25 +420,27 @@ func federationSize(ctx context.Context, a *adminFlags, conn *grpc.ClientConn) (
 	return uint32(len(st.GetPeers()) + 1), nil
 }
 
-func waitDataset(ctx context.Context, out io.Writer, conn *grpc.ClientConn, id string, timeout time.Duration) error {
+// waitDataset waits for dataset id to be READY, printing progress to out,
+// and returns its descriptor.
+func waitDataset(ctx context.Context, out io.Writer, conn *grpc.ClientConn, id string, timeout time.Duration) (*cohortv1.DatasetDescriptor, error) {
 	c := cohortv1.NewContributorServiceClient(conn)
 	start := time.Now()
 	last := time.Time{}
 	for {
 		resp, err := c.GetDataset(ctx, &cohortv1.GetDatasetRequest{DatasetId: id})
 		if err != nil {
-			return rpcErr("get dataset", err)
+			return nil, rpcErr("get dataset", err)
 		}
 		switch resp.GetDataset().GetState() {
 		case cohortv1.DatasetState_DATASET_STATE_READY:
 			fmt.Fprintf(out, "dataset %s READY after %s\n", id, time.Since(start).Round(time.Second))
 			printDataset(out, resp.GetDataset())
-			return nil
+			return resp.GetDataset(), nil
 		case cohortv1.DatasetState_DATASET_STATE_FAILED:
-			return fmt.Errorf("dataset %s: setup FAILED after %s (see the nodes' logs)", id, time.Since(start).Round(time.Second))
+			return nil, fmt.Errorf("dataset %s: setup FAILED after %s (see the nodes' logs)", id, time.Since(start).Round(time.Second))
 		}
 		if time.Since(start) > timeout {
-			return fmt.Errorf("dataset %s: still in SETUP after %s", id, timeout)
+			return nil, fmt.Errorf("dataset %s: still in SETUP after %s", id, timeout)
 		}
 		if time.Since(last) >= 10*time.Second {
 			fmt.Fprintf(out, "  ceremony running… %s\n", time.Since(start).Round(time.Second))
@@ -401,7 +448,7 @@ func waitDataset(ctx context.Context, out io.Writer, conn *grpc.ClientConn, id s
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		case <-time.After(time.Second):
 		}
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -35,9 +36,10 @@ jobs: no debit overlaps another, none passes its budget.`,
 
 func newAuditFetchCmd() *cobra.Command {
 	var (
-		g   contributorFlags
-		job string
-		out string
+		g      contributorFlags
+		job    string
+		out    string
+		asJSON bool
 	)
 	cmd := &cobra.Command{
 		Use:   "fetch --job ID --node ADDR -o FILE",
@@ -45,7 +47,7 @@ func newAuditFetchCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if job == "" || out == "" {
-				return errors.New("--job and -o are required")
+				return usageError{errors.New("--job and -o are required")}
 			}
 			c, err := g.dial(cmd.ErrOrStderr())
 			if err != nil {
@@ -60,6 +62,15 @@ func newAuditFetchCmd() *cobra.Command {
 			}
 			if err := writeNew(out, b); err != nil {
 				return err
+			}
+			if asJSON {
+				sum := sha256.Sum256(b)
+				return printJSON(cmd.OutOrStdout(), struct {
+					JobID  string `json:"job_id"`
+					File   string `json:"file"`
+					Bytes  int    `json:"bytes"`
+					SHA256 string `json:"sha256"` // hex, of the file as written
+				}{job, out, len(b), hex.EncodeToString(sum[:])})
 			}
 			pin := "--federation federation.yaml "
 			if g.fed != "" {
@@ -76,6 +87,7 @@ func newAuditFetchCmd() *cobra.Command {
 	f.StringVar(&g.ca, "ca", "", "the federation's CA certificate (ca.pem) (default: the CA in --federation)")
 	f.StringVar(&g.fed, "federation", "", "the federation's public descriptor (federation.yaml): its CA authenticates the node")
 	f.BoolVar(&g.insecure, "insecure-plaintext", false, "talk to the node unencrypted and unauthenticated (local tests only)")
+	addJSONFlag(cmd, &asJSON)
 	return cmd
 }
 

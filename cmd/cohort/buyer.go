@@ -193,7 +193,8 @@ func (g *buyerFlags) run(cmd *cobra.Command, f func(ctx context.Context, b *clie
 }
 
 func newBuyerDatasetsCmd(g *buyerFlags) *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   "datasets",
 		Short: "List the federation's datasets",
 		Args:  cobra.NoArgs,
@@ -203,10 +204,15 @@ func newBuyerDatasetsCmd(g *buyerFlags) *cobra.Command {
 				if err != nil {
 					return err
 				}
+				if asJSON {
+					return writeProtoJSON(cmd.OutOrStdout(), &cohortv1.ListDatasetsResponse{Datasets: ds})
+				}
 				return printDatasets(cmd.OutOrStdout(), ds)
 			})
 		},
 	}
+	addJSONFlag(cmd, &asJSON)
+	return cmd
 }
 
 func printDatasets(w io.Writer, ds []*cohortv1.DatasetDescriptor) error {
@@ -235,8 +241,8 @@ func enumName(s, prefix string) string { return strings.TrimPrefix(s, prefix) }
 
 func newBuyerSubmitCmd(g *buyerFlags) *cobra.Command {
 	var (
-		wait      bool
-		requestID string
+		wait, quiet, asJSON bool
+		requestID           string
 	)
 	cmd := &cobra.Command{
 		Use:   "submit JOB.yaml",
@@ -276,17 +282,35 @@ the outputs is checked by the node.`,
 					return err
 				}
 				out := cmd.OutOrStdout()
-				fmt.Fprintf(out, "job %s submitted to node %d (%s, epochs %d..%d, %d outputs)\n",
-					j.GetJobId(), j.GetCoordinator(), spec.GetDatasetId(), spec.GetEpochFrom(), spec.GetEpochTo(), len(spec.GetOutputs()))
+				switch {
+				case quiet:
+					fmt.Fprintln(out, j.GetJobId())
+				case asJSON && !wait:
+					return writeProtoJSON(out, j)
+				case !asJSON:
+					fmt.Fprintf(out, "job %s submitted to node %d (%s, epochs %d..%d, %d outputs)\n",
+						j.GetJobId(), j.GetCoordinator(), spec.GetDatasetId(), spec.GetEpochFrom(), spec.GetEpochTo(), len(spec.GetOutputs()))
+				}
 				if !wait {
 					return nil
 				}
-				if err := watchJob(ctx, out, b, j.GetJobId()); err != nil {
+				// With -q or --json, stdout holds only the id or the result.
+				progress := out
+				if quiet || asJSON {
+					progress = cmd.ErrOrStderr()
+				}
+				if err := watchJob(ctx, progress, b, j.GetJobId()); err != nil {
 					return err
+				}
+				if quiet {
+					return nil
 				}
 				r, err := b.Result(ctx, j.GetJobId())
 				if err != nil {
 					return err
+				}
+				if asJSON {
+					return writeProtoJSON(out, r)
 				}
 				fmt.Fprintln(out)
 				return render.Result(out, r, spec)
@@ -294,21 +318,44 @@ the outputs is checked by the node.`,
 		},
 	}
 	cmd.Flags().BoolVar(&wait, "wait", false, "follow the job until it ends and print its result")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the job id (with --wait, progress goes to stderr and no result is printed)")
+	addJSONFlag(cmd, &asJSON)
+	cmd.MarkFlagsMutuallyExclusive("quiet", "json")
 	cmd.Flags().StringVar(&requestID, "request-id", "", "idempotency key ([A-Za-z0-9-], at most 64): resubmitting with it returns the same job (default: a fresh one)")
 	return cmd
 }
 
 func newBuyerWatchCmd(g *buyerFlags) *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   "watch JOB_ID",
 		Short: "Follow a job until it ends: exit status 0 when DONE, 1 when rejected, failed or cancelled",
-		Args:  cobra.ExactArgs(1),
+		Long: `watch prints each change of the job until it ends. With --json it prints the
+job as protobuf JSON, one object per line, at every change.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.run(cmd, func(ctx context.Context, b *client.Buyer) error {
-				return watchJob(ctx, cmd.OutOrStdout(), b, args[0])
+				if !asJSON {
+					return watchJob(ctx, cmd.OutOrStdout(), b, args[0])
+				}
+				var werr error
+				j, err := b.WatchJob(ctx, args[0], func(j *cohortv1.Job) {
+					if werr == nil {
+						werr = writeProtoJSONLine(cmd.OutOrStdout(), j)
+					}
+				})
+				if err != nil {
+					return err
+				}
+				if werr != nil {
+					return werr
+				}
+				return client.JobError(j)
 			})
 		},
 	}
+	addJSONFlag(cmd, &asJSON)
+	return cmd
 }
 
 // watchJob prints each change of the job until it ends; the error says why
@@ -357,6 +404,7 @@ func newBuyerJobsCmd(g *buyerFlags) *cobra.Command {
 	var (
 		datasetID string
 		limit     int
+		asJSON    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "jobs",
@@ -368,12 +416,16 @@ func newBuyerJobsCmd(g *buyerFlags) *cobra.Command {
 				if err != nil {
 					return err
 				}
+				if asJSON {
+					return writeProtoJSON(cmd.OutOrStdout(), &cohortv1.ListJobsResponse{Jobs: jobs})
+				}
 				return printJobs(cmd.OutOrStdout(), jobs)
 			})
 		},
 	}
 	cmd.Flags().StringVar(&datasetID, "dataset", "", "only jobs on this dataset")
 	cmd.Flags().IntVar(&limit, "limit", 50, "at most this many jobs")
+	addJSONFlag(cmd, &asJSON)
 	return cmd
 }
 
@@ -397,7 +449,8 @@ func printJobs(w io.Writer, jobs []*cohortv1.Job) error {
 }
 
 func newBuyerCancelCmd(g *buyerFlags) *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   "cancel JOB_ID",
 		Short: "Cancel a job that has not reached RELEASING",
 		Args:  cobra.ExactArgs(1),
@@ -407,11 +460,16 @@ func newBuyerCancelCmd(g *buyerFlags) *cobra.Command {
 				if err != nil {
 					return err
 				}
+				if asJSON {
+					return writeProtoJSON(cmd.OutOrStdout(), j)
+				}
 				fmt.Fprintf(cmd.OutOrStdout(), "job %s %s\n", j.GetJobId(), enumName(j.GetState().String(), "JOB_STATE_"))
 				return nil
 			})
 		},
 	}
+	addJSONFlag(cmd, &asJSON)
+	return cmd
 }
 
 // writeProtoJSON writes m as indented protobuf JSON: protojson varies its

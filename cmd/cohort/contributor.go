@@ -132,7 +132,8 @@ func commandContext(cmd *cobra.Command) (context.Context, context.CancelFunc) {
 }
 
 func newContributorInitCmd(g *contributorFlags) *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "Create a new identity file",
 		Long: `init draws a new identity secret and writes it to the identity file with
@@ -157,15 +158,24 @@ which is public; the secret is never printed.`,
 			}
 			ic := id.Commitment()
 			out := cmd.OutOrStdout()
+			if asJSON {
+				return printJSON(out, struct {
+					IdentityFile string `json:"identity_file"`
+					Commitment   string `json:"commitment"` // hex; public
+				}{path, hex.EncodeToString(ic[:])})
+			}
 			fmt.Fprintf(out, "identity written to %s (keep it private and backed up)\n", path)
 			fmt.Fprintf(out, "identity commitment %s\n", hex.EncodeToString(ic[:]))
 			return nil
 		},
 	}
+	addJSONFlag(cmd, &asJSON)
+	return cmd
 }
 
 func newContributorRegisterCmd(g *contributorFlags) *cobra.Command {
 	var invite string
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "register --invite TOKEN",
 		Short: "Admit the identity to the federation's registry",
@@ -194,6 +204,14 @@ func newContributorRegisterCmd(g *contributorFlags) *cobra.Command {
 				return fmt.Errorf("registered as member %d, but saving the membership failed: %w", m.Index, err)
 			}
 			out := cmd.OutOrStdout()
+			if asJSON {
+				return printJSON(out, struct {
+					Federation   string `json:"federation"`
+					MemberIndex  uint64 `json:"member_index"`
+					RegistryRoot string `json:"registry_root"` // hex
+					Sequence     uint64 `json:"sequence"`
+				}{m.Federation, uint64(m.Index), hex.EncodeToString(m.Root[:]), m.Sequence})
+			}
 			fmt.Fprintf(out, "registered with %s\n", m.Federation)
 			fmt.Fprintf(out, "member index   %d\n", m.Index)
 			fmt.Fprintf(out, "registry root  %s\n", hex.EncodeToString(m.Root[:]))
@@ -202,6 +220,7 @@ func newContributorRegisterCmd(g *contributorFlags) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&invite, "invite", "", "invite token from the federation (single use)")
+	addJSONFlag(cmd, &asJSON)
 	cmd.MarkFlagRequired("invite")
 	return cmd
 }
@@ -213,6 +232,7 @@ type contributeFlags struct {
 	purposes  string
 	expiry    string
 	minCohort uint32
+	json      bool
 }
 
 func newContributorContributeCmd(g *contributorFlags) *cobra.Command {
@@ -246,6 +266,7 @@ UTC) or an RFC 3339 time. --min-cohort defaults to the dataset's minimum.`,
 	fl.StringVar(&f.purposes, "purposes", "", "comma-separated purposes the record may be used for")
 	fl.StringVar(&f.expiry, "expiry", "", "last day (YYYY-MM-DD) or instant (RFC 3339) the record may be used")
 	fl.Uint32Var(&f.minCohort, "min-cohort", 0, "smallest cohort you accept to be counted in (default: the dataset's)")
+	addJSONFlag(cmd, &f.json)
 	for _, name := range []string{"dataset", "record", "purposes", "expiry"} {
 		cmd.MarkFlagRequired(name)
 	}
@@ -315,11 +336,14 @@ func runContribute(cmd *cobra.Command, g *contributorFlags, f contributeFlags, m
 		Progress:  p.update,
 	})
 	if err != nil {
-		if existing, ok := client.ExistingReceipt(err); ok && client.VerifyReceipt(ds, existing, id.Nullifier(ds.Desc.GetId(), epoch)) == nil {
+		if existing, ok := client.ExistingReceipt(err); ok && client.VerifyReceipt(ds, existing, id.Nullifier(ds.Desc.GetId(), epoch)) == nil && !f.json {
 			fmt.Fprintf(out, "a record of yours for dataset %s, epoch %d, was already accepted:\n", ds.Desc.GetId(), epoch)
 			printReceipt(out, ds, existing)
 		}
 		return err
+	}
+	if f.json {
+		return writeProtoJSON(out, receipt)
 	}
 	fmt.Fprintf(out, "record accepted by all %d nodes (purposes %s, until %s, minimum cohort %d)\n",
 		len(receipt.GetAcks()), strings.Join(purposes, ","), expiry.UTC().Format(time.RFC3339), minCohort)
@@ -329,6 +353,7 @@ func runContribute(cmd *cobra.Command, g *contributorFlags, f contributeFlags, m
 
 func newContributorRevokeCmd(g *contributorFlags) *cobra.Command {
 	var datasetID, epochFlag string
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "revoke --dataset ID --epoch N",
 		Short: "Revoke a record",
@@ -357,6 +382,9 @@ Jobs admitted before may still release results that counted it.`,
 				return err
 			}
 			out := cmd.OutOrStdout()
+			if asJSON {
+				return writeProtoJSON(out, resp)
+			}
 			fmt.Fprintf(out, "record revoked; every node signed the revocation\n")
 			fmt.Fprintf(out, "nullifier   %s\n", hex.EncodeToString(resp.GetNullifier()))
 			fmt.Fprintf(out, "revoked at  %s\n", unixTime(resp.GetRevokedAt()))
@@ -367,11 +395,13 @@ Jobs admitted before may still release results that counted it.`,
 	cmd.Flags().StringVar(&epochFlag, "epoch", "", `epoch number, or "current"`)
 	cmd.MarkFlagRequired("dataset")
 	cmd.MarkFlagRequired("epoch")
+	addJSONFlag(cmd, &asJSON)
 	return cmd
 }
 
 func newContributorReceiptCmd(g *contributorFlags) *cobra.Command {
 	var datasetID, epochFlag string
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "receipt --dataset ID --epoch N",
 		Short: "Show and check the receipt of a record",
@@ -401,6 +431,9 @@ func newContributorReceiptCmd(g *contributorFlags) *cobra.Command {
 				return err
 			}
 			out := cmd.OutOrStdout()
+			if asJSON {
+				return writeProtoJSON(out, resp.GetReceipt())
+			}
 			printReceipt(out, ds, resp.GetReceipt())
 			// Nodes do not index jobs by record: the jobs that counted it are
 			// found in the published transcripts (cohort contributor jobs).
@@ -412,6 +445,7 @@ func newContributorReceiptCmd(g *contributorFlags) *cobra.Command {
 	cmd.Flags().StringVar(&epochFlag, "epoch", "", `epoch number, or "current"`)
 	cmd.MarkFlagRequired("dataset")
 	cmd.MarkFlagRequired("epoch")
+	addJSONFlag(cmd, &asJSON)
 	return cmd
 }
 

@@ -13,6 +13,7 @@ import (
 // transcripts, so the node does not learn whose records were looked for).
 func newContributorJobsCmd(g *contributorFlags) *cobra.Command {
 	var datasetID string
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "jobs --dataset ID",
 		Short: "List the released jobs that used your records (found locally in the published transcripts)",
@@ -34,6 +35,22 @@ func newContributorJobsCmd(g *contributorFlags) *cobra.Command {
 				return err
 			}
 			out := cmd.OutOrStdout()
+			if asJSON {
+				type counted struct {
+					JobID      string `json:"job_id"`
+					ReleasedAt string `json:"released_at"`
+					CohortSize uint64 `json:"cohort_size"`
+					Epoch      uint64 `json:"epoch"`
+				}
+				res := struct {
+					Searched int       `json:"searched"`
+					Counted  []counted `json:"counted"`
+				}{Searched: mine.Searched, Counted: []counted{}}
+				for _, r := range mine.Counted {
+					res.Counted = append(res.Counted, counted{r.TranscriptID, r.ReleasedAt.Format(time.RFC3339), r.CohortSize, uint64(r.Epoch)})
+				}
+				return printJSON(out, res)
+			}
 			tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "JOB\tRELEASED\tCOHORT\tYOUR RECORD")
 			for _, r := range mine.Counted {
@@ -48,5 +65,6 @@ func newContributorJobsCmd(g *contributorFlags) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&datasetID, "dataset", "", "dataset id")
 	cmd.MarkFlagRequired("dataset")
+	addJSONFlag(cmd, &asJSON)
 	return cmd
 }
