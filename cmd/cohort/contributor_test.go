@@ -57,6 +57,17 @@ func TestContributorInit(t *testing.T) {
 	if fi.Mode().Perm() != 0o600 {
 		t.Fatalf("identity file mode %04o", fi.Mode().Perm())
 	}
+	var asJSON struct {
+		IdentityFile string `json:"identity_file"`
+		Commitment   string `json:"commitment"`
+	}
+	other := filepath.Join(t.TempDir(), "other.json")
+	jsonOut(t, mustRun(t, "--identity", other, "init", "--json"), &asJSON)
+	if oid, err := client.LoadIdentity(other); err != nil {
+		t.Fatal(err)
+	} else if oc := oid.Commitment(); asJSON.IdentityFile != other || asJSON.Commitment != hex.EncodeToString(oc[:]) {
+		t.Fatalf("init --json = %+v", asJSON)
+	}
 	if _, _, err := runContributor(t, "--identity", path, "init"); err == nil || !strings.Contains(err.Error(), "already exists") {
 		t.Fatalf("second init: %v", err)
 	}
@@ -230,6 +241,11 @@ func TestContributorContribute(t *testing.T) {
 	out = mustRun(t, append(g, "receipt", "--dataset", ds, "--epoch", "current")...)
 	if !strings.Contains(out, "ACCEPTED") || !strings.Contains(out, hex.EncodeToString(nf[:])) {
 		t.Fatalf("receipt:\n%s", out)
+	}
+	var rc cohortv1.Receipt
+	protoOut(t, mustRun(t, append(g, "receipt", "--dataset", ds, "--epoch", "current", "--json")...), &rc)
+	if rc.GetStatus() != cohortv1.ReceiptStatus_RECEIPT_STATUS_ACCEPTED || !bytes.Equal(rc.GetNullifier(), nf[:]) || len(rc.GetAcks()) != 3 {
+		t.Fatalf("receipt --json: %v", &rc)
 	}
 	out = mustRun(t, append(g, "revoke", "--dataset", ds, "--epoch", "current")...)
 	if !strings.Contains(out, hex.EncodeToString(nf[:])) || !strings.Contains(out, "revoked at") {
