@@ -43,6 +43,7 @@ type NodeAddresses struct {
 	API     string // client-facing API, host:port
 	Peer    string // PeerService, host:port
 	Metrics string // Prometheus /metrics, loopback host:port
+	HTTP    string // the HTTP/JSON API (TLS), host:port
 }
 
 // InitOptions configure Init. A zero field takes the default stated beside
@@ -52,7 +53,7 @@ type InitOptions struct {
 	Name     string   // federation name, a lower-case DNS label; default "cohort"
 	Host     string   // host of every node's addresses; default 127.0.0.1
 	Hosts    []string // per-node hosts (len Nodes) in place of Host
-	BasePort int      // node i: API BasePort+10i, peer +1, metrics +2 on 127.0.0.1; default 7400
+	BasePort int      // node i: API BasePort+10i, peer +1, metrics +2 on 127.0.0.1, HTTP/JSON +3; default 7400
 	// Addresses (len Nodes) override, field by field, the computed
 	// addresses.
 	Addresses      []NodeAddresses
@@ -192,6 +193,7 @@ func Init(dir string, o InitOptions) (*InitResult, error) {
 			Listen:                addrs[i].API,
 			PeerListen:            addrs[i].Peer,
 			MetricsListen:         addrs[i].Metrics,
+			HTTPListen:            addrs[i].HTTP,
 			DataDir:               "data",
 			Store:                 StoreConfig{Driver: StoreSQLite},
 			SigningKeyFile:        "signing.key",
@@ -303,7 +305,7 @@ func (o InitOptions) withDefaults() (InitOptions, error) {
 	if o.Admission == AdmissionOpen && !o.AllowInsecureDevSetup {
 		return o, fmt.Errorf("federation: init: %w: open admission lets anyone register; it needs AllowInsecureDevSetup (--allow-insecure-dev-setup)", ErrInsecureDevSetup)
 	}
-	if last := o.BasePort + 10*(o.Nodes-1) + 2; o.BasePort < 1 || last > 65535 {
+	if last := o.BasePort + 10*(o.Nodes-1) + 3; o.BasePort < 1 || last > 65535 {
 		return fail("base port %d: ports %d..%d do not fit in 1..65535", o.BasePort, o.BasePort, last)
 	}
 	if o.Hosts != nil && len(o.Hosts) != o.Nodes {
@@ -329,6 +331,7 @@ func (o InitOptions) addresses() ([]NodeAddresses, error) {
 			API:     net.JoinHostPort(host, strconv.Itoa(base)),
 			Peer:    net.JoinHostPort(host, strconv.Itoa(base+1)),
 			Metrics: net.JoinHostPort("127.0.0.1", strconv.Itoa(base+2)),
+			HTTP:    net.JoinHostPort(host, strconv.Itoa(base+3)),
 		}
 		if o.Addresses != nil {
 			a := o.Addresses[i]
@@ -340,6 +343,9 @@ func (o InitOptions) addresses() ([]NodeAddresses, error) {
 			}
 			if a.Metrics != "" {
 				out[i].Metrics = a.Metrics
+			}
+			if a.HTTP != "" {
+				out[i].HTTP = a.HTTP
 			}
 		}
 		if o.DisableMetrics {

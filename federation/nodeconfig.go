@@ -44,6 +44,10 @@ type NodeConfig struct {
 	// MetricsListen serves Prometheus /metrics without authentication, so
 	// it must be a loopback address; "" disables it.
 	MetricsListen string `yaml:"metrics_listen"`
+	// HTTPListen serves the HTTP/JSON API (REST routes and the Connect
+	// protocol, transcoded into the public gRPC API) with the API's TLS
+	// certificate and the same authentication; "" disables it.
+	HTTPListen string `yaml:"http_listen"`
 
 	DataDir string      `yaml:"data_dir"` // default "data"
 	Store   StoreConfig `yaml:"store"`
@@ -213,7 +217,7 @@ func (c *NodeConfig) Validate() error {
 			return fail("%s is required", p.field)
 		}
 	}
-	for _, a := range []struct{ field, addr string }{{"listen", c.Listen}, {"peer_listen", c.PeerListen}} {
+	for _, a := range []struct{ field, addr string }{{"listen", c.Listen}, {"peer_listen", c.PeerListen}, {"http_listen", c.HTTPListen}} {
 		if a.addr == "" {
 			continue
 		}

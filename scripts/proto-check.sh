@@ -16,7 +16,7 @@ scripts/proto-gen.sh "$tmp"
 # those lines are ignored; everything else, plugin versions included, must
 # match. Hand-written files beside the generated code (doc.go, tests) are not compared.
 if ! diff -ru -x '*_test.go' -x doc.go -I '^//[[:space:]]*-\?[[:space:]]*protoc[[:space:]]' \
-  gen/cohort/v1 "$tmp/gen/cohort/v1"; then
+  gen/cohort/v1 "$tmp/gen/cohort/v1" || ! diff -u gen/openapi/cohort.swagger.yaml "$tmp/gen/openapi/cohort.swagger.yaml"; then
   echo "proto-check: gen/ is out of date with proto/: run 'make generate' and commit the result" >&2
   exit 1
 fi

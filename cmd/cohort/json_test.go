@@ -37,7 +37,7 @@ func startCLIFederation(t *testing.T) string {
 			t.Fatal(err)
 		}
 		lis[i] = &nodeListeners{api: api, peer: peer}
-		addrs[i] = federation.NodeAddresses{API: api.Addr().String(), Peer: peer.Addr().String()}
+		addrs[i] = federation.NodeAddresses{API: api.Addr().String(), Peer: peer.Addr().String(), HTTP: freeAddr(t)}
 	}
 	if _, err := federation.Init(dir, federation.InitOptions{Nodes: 3, Addresses: addrs, DisableMetrics: true, RegistryDepth: 8, AllowInsecureDevSetup: true}); err != nil {
 		t.Fatal(err)

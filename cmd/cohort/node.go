@@ -139,6 +139,13 @@ func runNode(ctx context.Context, config string, logOut io.Writer, lis *nodeList
 			return fmt.Errorf("node: listen (peer): %w", err)
 		}
 	}
+	if addr := fn.Config.HTTPListen; addr != "" {
+		stop, err := serveHTTPAPI(n, addr, fn.APIServerTLS(), log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	if addr := fn.Config.MetricsListen; addr != "" {
 		ml, err := net.Listen("tcp", addr)
 		if err != nil {
@@ -181,4 +188,41 @@ func nodeLogger(c federation.LogConfig, out io.Writer) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(out, o)), nil
 	}
 	return nil, fmt.Errorf("node: log format %q (want text or json)", c.Format)
+}
+
+// serveHTTPAPI serves the node's HTTP/JSON API on addr with the API's TLS
+// configuration (HTTP/2 and HTTP/1.1) until the returned stop is called.
+func serveHTTPAPI(n *node.Node, addr string, tc *tls.Config, log *slog.Logger) (stop func(), err error) {
+	if tc == nil {
+		return nil, errors.New("node: http_listen needs the API's TLS certificate")
+	}
+	h, err := n.HTTPHandler()
+	if err != nil {
+		return nil, err
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("node: listen (http): %w", err)
+	}
+	tc = tc.Clone()
+	tc.NextProtos = []string{"h2", "http/1.1"}
+	srv := &http.Server{
+		Handler:           h,
+		TLSConfig:         tc,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		if err := srv.ServeTLS(l, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http api server", "error", err)
+		}
+	}()
+	log.Info("http api", "address", l.Addr().String())
+	return func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}, nil
 }

@@ -38,7 +38,7 @@ func TestNodeCommand(t *testing.T) {
 			t.Fatal(err)
 		}
 		lis[i] = &nodeListeners{api: api, peer: peer}
-		addrs[i] = federation.NodeAddresses{API: api.Addr().String(), Peer: peer.Addr().String(), Metrics: freeAddr(t)}
+		addrs[i] = federation.NodeAddresses{API: api.Addr().String(), Peer: peer.Addr().String(), Metrics: freeAddr(t), HTTP: freeAddr(t)}
 	}
 	if _, err := federation.Init(dir, federation.InitOptions{Nodes: 3, Addresses: addrs, RegistryDepth: 8}); err != nil {
 		t.Fatal(err)
@@ -113,6 +113,37 @@ func TestNodeCommand(t *testing.T) {
 			t.Fatalf("/readyz = %d %s", code, body)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+
+	// The HTTP/JSON API over TLS with the federation CA: public routes need
+	// nothing, the admin status needs the admin token.
+	hc2 := &http.Client{Transport: &http.Transport{TLSClientConfig: tc}}
+	httpGet := func(path, auth string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", "https://"+addrs[1].HTTP+path, nil)
+		if auth != "" {
+			req.Header.Set("Authorization", "Bearer "+auth)
+		}
+		resp, err := hc2.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if code, body := httpGet("/v1/datasets/none", ""); code != http.StatusNotFound || !strings.Contains(body, `"code":5`) {
+		t.Fatalf("HTTP GET an unknown dataset: %d %s", code, body)
+	}
+	if code, body := httpGet("/v1/admin/status", ""); code != http.StatusUnauthorized && code != http.StatusForbidden {
+		t.Fatalf("HTTP admin status without a token: %d %s", code, body)
+	}
+	adminTok, err := os.ReadFile(filepath.Join(dir, "node-1", "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := httpGet("/v1/admin/status", strings.TrimSpace(string(adminTok))); code != http.StatusOK || !strings.Contains(body, `"nodeIndex":1`) {
+		t.Fatalf("HTTP admin status: %d %s", code, body)
 	}
 
 	run := func(args ...string) string {
