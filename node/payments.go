@@ -200,6 +200,30 @@ func (s *peerService) AbortJob(ctx context.Context, req *cohortv1.AbortJobReques
 	return &cohortv1.AbortJobResponse{}, nil
 }
 
+// settleSigned charges, when this node signs a job's transcript, the
+// escrow of a job it prepared but released no partial for (an HE job whose
+// decryption set left it out): the job is released over the cohort this
+// node prepared, which the transcript's records were just checked to be.
+// An escrow settled at the partial, refunded, or absent (a free job, or
+// this node coordinates) is left as it is.
+func (n *env) settleSigned(ctx context.Context, jobID string) error {
+	p, err := n.store.GetPeerJob(ctx, jobID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return n.internal("read peer job", err)
+	}
+	if p.State != store.PeerJobPrepared || p.Coordinator == n.opts.Index {
+		return nil
+	}
+	_, err = n.store.SettleEscrow(ctx, jobID, p.Cohort, n.now())
+	if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrConflict) {
+		return n.internal("settle escrow", err)
+	}
+	return nil
+}
+
 // balanceProto is the wire form of a balance.
 func balanceProto(b store.Balance) *cohortv1.BuyerBalance {
 	return &cohortv1.BuyerBalance{BuyerId: b.Buyer, Credited: b.Credited, Charged: b.Charged, Held: b.Held, Available: b.Available()}

@@ -359,3 +359,49 @@ func TestEscrow(t *testing.T) {
 
 	f.checkAgree(t, 1)
 }
+
+// TestEscrowSettledAtSigning: a peer that prepared a priced job but
+// released no partial for it (outside an HE decryption set) is charged for
+// its prepared cohort when it signs the transcript; an escrow already
+// settled or refunded, or a job this node coordinates, is left alone.
+func TestEscrowSettledAtSigning(t *testing.T) {
+	f := newTestFederation(t, 3)
+	f.buyer(t, 0, "alice")
+	f.credit(t, 0, "alice-1", "alice", 1000)
+	ctx := context.Background()
+	n, st := f.nodes[1].n, f.nodes[1].store
+	if err := st.PutDataset(ctx, store.Dataset{ID: "priced", Descriptor: []byte("d"), CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range []struct {
+		id          string
+		coordinator uint32
+	}{{"job-1", 0}, {"job-2", 1}, {"job-3", 0}} {
+		p := store.PeerJob{JobID: j.id, Coordinator: j.coordinator, DatasetID: "priced", SpecDigest: [32]byte{1}, SetDigest: [32]byte{2},
+			Cohort: 4, State: store.PeerJobPrepared, Buyer: "alice", JobTime: time.Now(), CreatedAt: time.Now(), UpdatedAt: time.Now()}
+		if _, err := st.PutPeerJob(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.HoldEscrow(ctx, store.Escrow{JobID: j.id, Buyer: "alice", DatasetID: "priced", Price: 3, Fee: 10, MaxCohort: 100, HeldAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := st.RefundEscrow(ctx, "job-3", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"job-1", "job-1", "job-2", "job-3", "job-none"} {
+		if err := n.settleSigned(ctx, id); err != nil {
+			t.Fatalf("settleSigned(%s): %v", id, err)
+		}
+	}
+	for _, w := range []struct {
+		id      string
+		state   store.EscrowState
+		charged uint64
+	}{{"job-1", store.EscrowSettled, 3*4 + 10}, {"job-2", store.EscrowHeld, 0}, {"job-3", store.EscrowRefunded, 0}} {
+		e, err := st.GetEscrow(ctx, w.id)
+		if err != nil || e.State != w.state || e.Charged != w.charged {
+			t.Fatalf("escrow of %s: %+v, %v; want %s charged %d", w.id, e, err, w.state, w.charged)
+		}
+	}
+}

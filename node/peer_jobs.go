@@ -360,6 +360,9 @@ func (s *peerService) SignTranscript(stream cohortv1.PeerService_SignTranscriptS
 	if err != nil {
 		return status.Errorf(codes.InvalidArgument, "transcript: %v", err)
 	}
+	if err := n.settleSigned(ctx, t.JobID); err != nil {
+		return err
+	}
 	st := audit.TranscriptStatement{JobID: t.JobID, Digest: digest, Node: n.opts.Index}
 	return stream.SendAndClose(&cohortv1.SignTranscriptResponse{Signature: n.sign(st.Message())})
 }
