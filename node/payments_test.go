@@ -405,3 +405,46 @@ func TestEscrowSettledAtSigning(t *testing.T) {
 		}
 	}
 }
+
+// TestEscrowAbort: only a job's coordinator aborts it on a peer; the abort
+// refunds the peer's escrow and ends its record in one step, once; a job
+// the peer never prepared is NotFound.
+func TestEscrowAbort(t *testing.T) {
+	f := newTestFederation(t, 3)
+	f.buyer(t, 0, "alice")
+	f.credit(t, 0, "alice-1", "alice", 1000)
+	ctx := context.Background()
+	n, st := f.nodes[1].n, f.nodes[1].store
+	if err := st.PutDataset(ctx, store.Dataset{ID: "priced", Descriptor: []byte("d"), CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	p := store.PeerJob{JobID: "job-1", Coordinator: 0, DatasetID: "priced", SpecDigest: [32]byte{1}, SetDigest: [32]byte{2},
+		Cohort: 4, State: store.PeerJobPrepared, Buyer: "alice", JobTime: time.Now(), CreatedAt: time.Now(), UpdatedAt: time.Now()}
+	if _, err := st.PutPeerJob(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.HoldEscrow(ctx, store.Escrow{JobID: "job-1", Buyer: "alice", DatasetID: "priced", Price: 3, Fee: 10, MaxCohort: 100, HeldAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	failed := cohortv1.JobState_JOB_STATE_FAILED
+	wantCode(t, "an abort by another node", n.abortPeerJob(ctx, 2, "job-1", failed), codes.PermissionDenied)
+	wantCode(t, "an abort of a job never prepared", n.abortPeerJob(ctx, 0, "job-9", failed), codes.NotFound)
+	if b, _ := st.BuyerBalance(ctx, "alice"); b.Held != 310 {
+		t.Fatalf("a refused abort changed the balance: %+v", b)
+	}
+	for range 2 {
+		if err := n.abortPeerJob(ctx, 0, "job-1", failed); err != nil {
+			t.Fatalf("abort by the coordinator: %v", err)
+		}
+	}
+	if b, _ := st.BuyerBalance(ctx, "alice"); b.Held != 0 || b.Charged != 0 || b.Credited != 1000 {
+		t.Fatalf("balance after an abort: %+v", b)
+	}
+	got, err := st.GetPeerJob(ctx, "job-1")
+	if err != nil || got.State != store.PeerJobAborted {
+		t.Fatalf("record after an abort: %v, %v", got.State, err)
+	}
+	if e, err := st.GetEscrow(ctx, "job-1"); err != nil || e.State != store.EscrowRefunded {
+		t.Fatalf("escrow after an abort: %+v, %v", e, err)
+	}
+}
