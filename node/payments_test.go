@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -355,6 +356,39 @@ func TestEscrow(t *testing.T) {
 			t.Fatalf("job %s: %s", job.GetState(), job.GetReason())
 		}
 		f.awaitBalances(t, "after the race", "alice", store.Balance{Credited: credited, Charged: 2 * charge})
+	})
+
+	t.Run("a peer whose ledger cannot hold the quote", func(t *testing.T) {
+		// bob's credit reached nodes 0 and 1 only: node 2 refuses to
+		// prepare, the job fails and nodes 0 and 1 give the quote back.
+		bob := f.buyer(t, 0, "bob")
+		for _, tn := range f.nodes[:2] {
+			if _, err := tn.store.CreditBuyer(ctx, store.Credit{ID: "bob-1", Buyer: "bob", Amount: quote, At: time.Now()}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sub, err := bc.SubmitJob(bob, &cohortv1.SubmitJobRequest{Spec: spec(cur), RequestId: "bob-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		job, _ := f.awaitJob(t, bob, 0, sub.GetJob().GetJobId())
+		if job.GetState() != cohortv1.JobState_JOB_STATE_FAILED || !strings.Contains(job.GetReason(), "micro-credits available") {
+			t.Fatalf("job %s: %s", job.GetState(), job.GetReason())
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			got := f.balances(t, "bob")
+			if got[0].Held == 0 && got[1].Held == 0 && got[0].Credited == quote && got[2] == (store.Balance{Buyer: "bob"}) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("bob's balances after a peer refused: %+v", got)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		// The credit retried through the admin reaches node 2 only.
+		f.credit(t, 0, "bob-1", "bob", quote)
+		f.awaitBalances(t, "after the credit was retried", "bob", store.Balance{Credited: quote})
 	})
 
 	f.checkAgree(t, 1)
