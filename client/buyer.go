@@ -283,6 +283,22 @@ func (b *Buyer) Budget(ctx context.Context, datasetID string, from, to uint64) (
 	return resp, nil
 }
 
+// Balance fetches the buyer's balance in the node's payment ledger, in
+// micro-credits (docs/design.md §6.8), and, when jobID is not empty, what
+// that job holds in escrow or was charged (nil for a free job).
+func (b *Buyer) Balance(ctx context.Context, jobID string) (*cohortv1.GetBalanceResponse, error) {
+	resp, err := b.api.GetBalance(b.auth(ctx), &cohortv1.GetBalanceRequest{JobId: jobID})
+	if err != nil {
+		return nil, rpcError("fetching the balance", err)
+	}
+	bal := resp.GetBalance()
+	if bal == nil || bal.GetCharged() > bal.GetCredited() || bal.GetHeld() > bal.GetCredited()-bal.GetCharged() ||
+		bal.GetAvailable() != bal.GetCredited()-bal.GetCharged()-bal.GetHeld() {
+		return nil, fmt.Errorf("%w: inconsistent balance %v", ErrBadResponse, bal)
+	}
+	return resp, nil
+}
+
 // FinalState reports whether a job in state s will not change any more.
 func FinalState(s cohortv1.JobState) bool {
 	switch s {

@@ -32,6 +32,9 @@ var (
 	// ErrReleased: this node already released a different partial, or
 	// prepared another cohort after releasing one, for the job.
 	ErrReleased = errors.New("enclave: partial already released for the job")
+	// ErrAborted: the job's coordinator ended the job without a release;
+	// this node releases nothing more for it.
+	ErrAborted = errors.New("enclave: job aborted")
 )
 
 // Refusal is a peer rule's refusal: its message is meant for the caller
@@ -57,6 +60,9 @@ const (
 	// PeerReleased: the node released its partial; it never releases
 	// another for the job.
 	PeerReleased PeerState = 2
+	// PeerAborted: the coordinator ended the job without a release
+	// (docs/design.md §6.8); the node releases nothing more for it.
+	PeerAborted PeerState = 3
 )
 
 // PeerRecord is what a node keeps durably about a job round it takes part
@@ -101,6 +107,8 @@ func PeerPrepare(rec *PeerRecord, job RoundJob, coordinator uint32, set Eligible
 			return PeerRecord{}, refuse(ErrReleased, "job %s was released over another cohort", job.ID)
 		}
 		return next, nil
+	case PeerAborted:
+		return PeerRecord{}, refuse(ErrAborted, "job %s was aborted by its coordinator", job.ID)
 	}
 	return PeerRecord{}, fmt.Errorf("enclave: job %s: peer state %d releases nothing", job.ID, rec.State)
 }
@@ -119,6 +127,9 @@ func PeerPartial(rec *PeerRecord, job RoundJob, coordinator uint32, agreed [32]b
 	if err := sameJob(rec, job, coordinator); err != nil {
 		return err
 	}
+	if rec.State == PeerAborted {
+		return refuse(ErrAborted, "job %s was aborted by its coordinator", job.ID)
+	}
 	if rec.SetDigest != agreed {
 		return refuse(ErrOtherCohort, "node %d prepared another cohort than the agreed digest for job %s", self, job.ID)
 	}
@@ -135,6 +146,9 @@ func PeerPartial(rec *PeerRecord, job RoundJob, coordinator uint32, agreed [32]b
 // persist before the partial is answered. A node answers the same partial
 // again for the same request; it refuses to release a different one.
 func PeerRelease(rec PeerRecord, partial []byte) (PeerRecord, error) {
+	if rec.State == PeerAborted {
+		return PeerRecord{}, refuse(ErrAborted, "job %s was aborted by its coordinator", rec.JobID)
+	}
 	if rec.State == PeerReleased && !bytes.Equal(rec.Partial, partial) {
 		return PeerRecord{}, refuse(ErrReleased, "a different partial was already released for job %s; a node releases one partial per job", rec.JobID)
 	}
@@ -161,6 +175,17 @@ func PeerRepeat(rec PeerRecord, released, asked []uint32, self uint32) ([]byte, 
 // for — the same dataset and spec — and comes from the node that prepared
 // it: a job id belongs to its coordinator, and no other node may ask for
 // its partial or prepare it again.
+// PeerAbort is the rule for an abort: only the job's coordinator ends it;
+// the record is aborted, whatever it released (an abort repeated is
+// answered again).
+func PeerAbort(rec PeerRecord, coordinator uint32) (PeerRecord, error) {
+	if rec.Coordinator != coordinator {
+		return PeerRecord{}, refuse(ErrOtherJob, "job %s was prepared by node %d, not node %d", rec.JobID, rec.Coordinator, coordinator)
+	}
+	rec.State = PeerAborted
+	return rec, nil
+}
+
 func sameJob(rec *PeerRecord, job RoundJob, coordinator uint32) error {
 	if rec.JobID != job.ID || rec.DatasetID != job.DatasetID || rec.SpecDigest != job.SpecDigest {
 		return refuse(ErrOtherJob, "job %s was prepared on dataset %q with another spec", job.ID, rec.DatasetID)

@@ -525,6 +525,28 @@ func TestPeerRules(t *testing.T) {
 	if _, err := PeerPrepare(&released, n.job, 1, set); err != nil {
 		t.Fatalf("re-prepare over the released cohort: %v", err)
 	}
+
+	// An abort: only the coordinator's; afterwards nothing is prepared or
+	// released.
+	if _, err := PeerAbort(rec, 0); !errors.Is(err, ErrOtherJob) {
+		t.Fatalf("an abort by another node: %v", err)
+	}
+	aborted, err := PeerAbort(released, 1)
+	if err != nil || aborted.State != PeerAborted {
+		t.Fatalf("abort: %+v, %v", aborted, err)
+	}
+	if again, err := PeerAbort(aborted, 1); err != nil || again.State != PeerAborted {
+		t.Fatalf("an abort repeated: %+v, %v", again, err)
+	}
+	if _, err := PeerPrepare(&aborted, n.job, 1, set); !errors.Is(err, ErrAborted) {
+		t.Fatalf("prepare after abort: %v", err)
+	}
+	if err := PeerPartial(&aborted, n.job, 1, set.Digest, set, 3, 8, 2); !errors.Is(err, ErrAborted) {
+		t.Fatalf("partial after abort: %v", err)
+	}
+	if _, err := PeerRelease(aborted, partialOf(7)); !errors.Is(err, ErrAborted) {
+		t.Fatalf("release after abort: %v", err)
+	}
 }
 
 // TestRoundPrivacyRefusals: a cohort the outputs' statistics cannot use is

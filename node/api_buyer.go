@@ -91,13 +91,29 @@ func (s *buyerService) SubmitJob(ctx context.Context, req *cohortv1.SubmitJobReq
 	// The cap, the budget quote and the insert are one step in the store,
 	// so concurrent submissions (on any replica sharing it) cannot pass it
 	// together; a job the budget cannot pay is not stored.
-	var existing *store.Job
+	var (
+		existing  *store.Job
+		maxCharge uint64
+	)
+	// The escrow too: a job the buyer's balance cannot hold is not stored.
 	err = s.n.store.InTx(ctx, func(tx store.Tx) error {
 		var err error
+		maxCharge = 0
 		if existing, err = tx.AdmitJob(ctx, j, store.JobLimit{Max: MaxActiveJobs, Active: activeStates()}); err != nil || existing != nil {
 			return err
 		}
-		return s.n.quote(ctx, tx, ds.Desc.GetId(), b.ID, priv)
+		if err := s.n.quote(ctx, tx, ds.Desc.GetId(), b.ID, priv); err != nil {
+			return err
+		}
+		if !priced(ds) {
+			return nil
+		}
+		e, err := tx.HoldEscrow(ctx, s.n.jobEscrow(ds, j.ID, b.ID))
+		if err != nil {
+			return s.n.fundsStatus(j.ID, err)
+		}
+		maxCharge = e.Held
+		return nil
 	})
 	if errors.Is(err, store.ErrLimit) {
 		return nil, status.Errorf(codes.ResourceExhausted, "buyer %q has %d active jobs on this node, the most allowed", b.ID, MaxActiveJobs)
@@ -116,16 +132,22 @@ func (s *buyerService) SubmitJob(ctx context.Context, req *cohortv1.SubmitJobReq
 		if err != nil {
 			return nil, s.n.internal("stored job", err)
 		}
-		return &cohortv1.SubmitJobResponse{Job: out}, nil
+		resp := &cohortv1.SubmitJobResponse{Job: out}
+		if e, err := s.n.store.GetEscrow(ctx, existing.ID); err == nil {
+			resp.MaxCharge = e.Held
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return nil, s.n.internal("read escrow", err)
+		}
+		return resp, nil
 	}
 	s.n.metrics.jobEvents.WithLabelValues("submitted").Inc()
-	s.n.log.Info("job submitted", "job", id, "buyer", b.ID, "dataset", spec.GetDatasetId(), "outputs", len(spec.GetOutputs()))
+	s.n.log.Info("job submitted", "job", id, "buyer", b.ID, "dataset", spec.GetDatasetId(), "outputs", len(spec.GetOutputs()), "max_charge", maxCharge)
 	s.n.jobs.start(j)
 	out, err := jobProto(&j)
 	if err != nil {
 		return nil, s.n.internal("job", err)
 	}
-	return &cohortv1.SubmitJobResponse{Job: out}, nil
+	return &cohortv1.SubmitJobResponse{Job: out, MaxCharge: maxCharge}, nil
 }
 
 func (s *buyerService) GetJob(ctx context.Context, req *cohortv1.GetJobRequest) (*cohortv1.GetJobResponse, error) {
@@ -223,7 +245,7 @@ func (s *buyerService) CancelJob(ctx context.Context, req *cohortv1.CancelJobReq
 		next := *j
 		next.State, next.Reason, next.Progress = int32(cohortv1.JobState_JOB_STATE_CANCELLED), "cancelled by the buyer", ""
 		next.UpdatedAt = s.n.now()
-		err := s.n.store.UpdateJob(ctx, next, int32(from))
+		err := s.n.endJob(ctx, next, int32(from)) // refunds the job's escrow with the cancel
 		if errors.Is(err, store.ErrConflict) {
 			row, err := s.n.store.GetJob(ctx, j.ID) // the runner moved it on: decide again
 			if err != nil {
@@ -237,6 +259,7 @@ func (s *buyerService) CancelJob(ctx context.Context, req *cohortv1.CancelJobReq
 		}
 		s.n.jobs.stop(j.ID)
 		s.n.jobs.notify(j.ID)
+		s.n.jobs.ended(j.ID, cohortv1.JobState_JOB_STATE_CANCELLED)
 		s.n.metrics.jobEvents.WithLabelValues("cancelled").Inc()
 		s.n.log.Info("job cancelled", "job", j.ID)
 		out, err := jobProto(&next)

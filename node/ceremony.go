@@ -26,6 +26,7 @@ import (
 	"github.com/cohort-dev/cohort/enclave"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/schema"
+	"github.com/cohort-dev/cohort/store"
 )
 
 // The Groth16 ceremony over PeerService (docs/design.md §5.5).
@@ -135,6 +136,12 @@ func (n *Node) createDataset(ctx context.Context, req *cohortv1.CreateDatasetReq
 		return nil, status.Error(codes.InvalidArgument, "privacy: an exact release policy is for development only and needs insecure_dev_setup")
 	}
 
+	// The largest quote must fit the payment ledger (docs/design.md §6.8).
+	if _, err := store.Quote(req.GetPricePerRecord(), req.GetJobFee(), s.MaxCohort); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "price_per_record %d × max_cohort %d + job_fee %d exceeds %d micro-credits",
+			req.GetPricePerRecord(), s.MaxCohort, req.GetJobFee(), store.MaxAmount)
+	}
+
 	if _, err := n.store.GetDataset(ctx, s.ID); err == nil {
 		return nil, status.Errorf(codes.AlreadyExists, "dataset %q exists", s.ID)
 	}
@@ -157,6 +164,7 @@ func (n *Node) createDataset(ctx context.Context, req *cohortv1.CreateDatasetReq
 		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	ds.Desc.SetupKind, ds.Desc.Privacy = kind, proto.Clone(policy).(*cohortv1.PrivacyPolicy)
+	ds.Desc.PricePerRecord, ds.Desc.JobFee = req.GetPricePerRecord(), req.GetJobFee()
 	ccs, err := ds.CCS()
 	if err != nil {
 		return nil, n.internal("compile", err)

@@ -20,6 +20,9 @@ type jobs struct {
 	// hook, when set (tests only), is called after each state change the
 	// runner makes, before the next step.
 	hook func(jobID string, state cohortv1.JobState)
+	// aborted, when set, is told of each job that ended here without a
+	// release, after its state and escrow were committed.
+	aborted func(jobID string, state cohortv1.JobState)
 }
 
 func newJobs(e *env, run func(context.Context, store.Job)) *jobs {
@@ -62,6 +65,13 @@ func (js *jobs) start(j store.Job) {
 	}()
 }
 
+// ended tells the aborted hook of a job that ended without a release.
+func (js *jobs) ended(id string, st cohortv1.JobState) {
+	if st != cohortv1.JobState_JOB_STATE_DONE && js.aborted != nil {
+		js.aborted(id, st)
+	}
+}
+
 // stop cancels a running job's context.
 func (js *jobs) stop(id string) {
 	js.mu.Lock()
@@ -84,10 +94,15 @@ func (js *jobs) recover(ctx context.Context) error {
 			from := j.State
 			j.State, j.Progress, j.UpdatedAt = int32(cohortv1.JobState_JOB_STATE_FAILED), "", js.e.now()
 			j.Reason = "the coordinating node restarted while the job ran; nothing was released (submit it again)"
-			if err := js.e.store.UpdateJob(ctx, j, from); err != nil && !errors.Is(err, store.ErrConflict) {
+			err := js.e.endJob(ctx, j, from)
+			if errors.Is(err, store.ErrConflict) {
+				continue
+			}
+			if err != nil {
 				return fmt.Errorf("fail unfinished job %s: %w", j.ID, err)
 			}
 			js.e.log.Warn("unfinished job failed at start", "job", j.ID)
+			js.ended(j.ID, cohortv1.JobState(j.State))
 		}
 		if next == "" {
 			return nil

@@ -79,7 +79,7 @@ func (n *Node) prepareJob(ctx context.Context, from uint32, req *cohortv1.Prepar
 			return nil, nil, n.internal("draw release noise", err)
 		}
 	}
-	if err := n.savePeerRecord(ctx, rec, next); err != nil {
+	if err := n.preparePeerRecord(ctx, ds, from, rec, next); err != nil {
 		return nil, nil, err
 	}
 	st := enclave.SetStatement(job, set, n.opts.Index)
@@ -162,7 +162,8 @@ func (n *Node) computePartial(ctx context.Context, from uint32, req *cohortv1.Co
 		if err != nil {
 			return nil, peerRefusal(err)
 		}
-		if debit, err = n.release(ctx, charge, rec, next); err != nil {
+		settle := from != n.opts.Index && priced(ds)
+		if debit, err = n.release(ctx, charge, settle, rec, next); err != nil {
 			return nil, err
 		}
 	}
@@ -200,21 +201,38 @@ func recordNoise(rec *enclave.PeerRecord, p enclave.Privacy) ([]*big.Int, error)
 
 // release records that this node released its partial (next over rec)
 // and, for a release that spends privacy budget, debits its ledger in the
-// same transaction: both or neither. It returns the signed debit (nil for
-// an exact release); a debit beyond the ledger is FailedPrecondition and
-// releases nothing.
-func (n *Node) release(ctx context.Context, c enclave.Charge, rec *enclave.PeerRecord, next enclave.PeerRecord) (*cohortv1.PrivacyDebit, error) {
-	if c.Rho.IsZero() {
+// same transaction, and when settle is set charges the job's escrow for
+// the cohort (docs/design.md §6.8) there too: all or nothing. It returns
+// the signed debit (nil for an exact release); a debit beyond the ledger
+// is FailedPrecondition and releases nothing.
+func (n *Node) release(ctx context.Context, c enclave.Charge, settle bool, rec *enclave.PeerRecord, next enclave.PeerRecord) (*cohortv1.PrivacyDebit, error) {
+	if c.Rho.IsZero() && !settle {
 		return nil, n.savePeerRecord(ctx, rec, next)
 	}
 	var entries []store.LedgerEntry
 	err := n.store.InTx(ctx, func(tx store.Tx) error {
-		var err error
-		if entries, err = tx.DebitPrivacy(ctx, ledgerDebit(c, store.PrivacyDebit{At: n.now()})); err != nil {
-			return err
+		entries = nil
+		if !c.Rho.IsZero() {
+			var err error
+			if entries, err = tx.DebitPrivacy(ctx, ledgerDebit(c, store.PrivacyDebit{At: n.now()})); err != nil {
+				return err
+			}
+		}
+		if settle {
+			if _, err := tx.SettleEscrow(ctx, c.JobID, next.Cohort, n.now()); errors.Is(err, store.ErrNotFound) {
+				return status.Errorf(codes.FailedPrecondition, "job %s holds no escrow on node %d; nothing was released", c.JobID, n.opts.Index)
+			} else if err != nil {
+				return fmt.Errorf("settle escrow: %w", err)
+			}
 		}
 		return n.writePeerRecord(ctx, tx, rec, next)
 	})
+	if _, ok := status.FromError(err); ok && err != nil {
+		return nil, err
+	}
+	if c.Rho.IsZero() && err == nil {
+		return nil, nil
+	}
 	switch {
 	case errors.Is(err, store.ErrOverspend):
 		n.log.Warn("partial refused: privacy budget", "job", c.JobID, "error", err)
@@ -225,6 +243,39 @@ func (n *Node) release(ctx context.Context, c enclave.Charge, rec *enclave.PeerR
 		return nil, n.internal("record released partial", err)
 	}
 	return n.debitProto(c, entries), nil
+}
+
+// preparePeerRecord persists a prepared record; the first time a peer
+// prepares a priced job for another coordinator it holds the job's quote
+// from the buyer's balance in the same transaction (the coordinator's own
+// escrow covers its own node), and a balance that cannot hold it is
+// FailedPrecondition with nothing stored.
+func (n *Node) preparePeerRecord(ctx context.Context, ds *dataset.Dataset, from uint32, rec *enclave.PeerRecord, next enclave.PeerRecord) error {
+	if rec != nil || from == n.opts.Index || !priced(ds) {
+		return n.savePeerRecord(ctx, rec, next)
+	}
+	if next.Buyer == "" {
+		return status.Error(codes.InvalidArgument, "buyer_id: required for a job on a priced dataset")
+	}
+	err := n.store.InTx(ctx, func(tx store.Tx) error {
+		if err := n.writePeerRecord(ctx, tx, rec, next); err != nil {
+			return err
+		}
+		if _, err := tx.HoldEscrow(ctx, n.jobEscrow(ds, next.JobID, next.Buyer)); err != nil {
+			return n.fundsStatus(next.JobID, err)
+		}
+		return nil
+	})
+	if _, ok := status.FromError(err); ok && err != nil {
+		return err
+	}
+	if errors.Is(err, store.ErrConflict) {
+		return status.Errorf(codes.Aborted, "job %s changed on node %d while this request ran; try again", next.JobID, n.opts.Index)
+	}
+	if err != nil {
+		return n.internal("record peer job", err)
+	}
+	return nil
 }
 
 // peerRecord reads this node's record of a job, nil if it has none.
@@ -308,6 +359,9 @@ func (s *peerService) SignTranscript(stream cohortv1.PeerService_SignTranscriptS
 	digest, err := t.Digest()
 	if err != nil {
 		return status.Errorf(codes.InvalidArgument, "transcript: %v", err)
+	}
+	if err := n.settleSigned(ctx, t.JobID); err != nil {
+		return err
 	}
 	st := audit.TranscriptStatement{JobID: t.JobID, Digest: digest, Node: n.opts.Index}
 	return stream.SendAndClose(&cohortv1.SignTranscriptResponse{Signature: n.sign(st.Message())})

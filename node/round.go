@@ -241,7 +241,8 @@ func (r *jobRun) persist(ctx context.Context, v enclave.JobView) error {
 		// A final state is recorded even if the buyer cancels now.
 		ctx = context.WithoutCancel(ctx)
 	}
-	if err := r.n.store.UpdateJob(ctx, next, from); errors.Is(err, store.ErrConflict) {
+	// A final state settles the job's escrow in the same transaction.
+	if err := r.n.endJob(ctx, next, from); errors.Is(err, store.ErrConflict) {
 		return errJobStopped
 	} else if err != nil {
 		return fmt.Errorf("update job: %w", err)
@@ -254,6 +255,7 @@ func (r *jobRun) persist(ctx context.Context, v enclave.JobView) error {
 		}
 		if enclave.Final(v.State) {
 			r.ended(v)
+			r.n.jobs.ended(r.job.ID, v.State)
 		}
 	}
 	return nil
@@ -495,7 +497,7 @@ func (r *jobRun) commit(ctx context.Context, rel *enclave.Releasing) error {
 		if err := tx.UpdateJob(ctx, next, from); err != nil {
 			return fmt.Errorf("release job: %w", err)
 		}
-		return nil
+		return n.payJobEnd(ctx, tx, r.job.ID, cohortv1.JobState_JOB_STATE_DONE, rel.Outcome.Cohort)
 	})
 	if err != nil {
 		return err

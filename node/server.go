@@ -45,6 +45,7 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	n.cer = newCeremonies()
 	n.keygens = newKeygens()
 	n.jobs = newJobs(e, func(ctx context.Context, j store.Job) { (&jobRun{n: n, job: j}).run(ctx) })
+	n.jobs.aborted = n.abortPeers
 	if n.registry, err = loadRegistry(ctx, e, n.peers); err != nil {
 		return nil, err
 	}

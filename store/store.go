@@ -36,6 +36,10 @@ var (
 	// all buyers or by one, above its total; nothing is written. The error
 	// DebitPrivacy returns holds an [*OverspendError] saying which budget.
 	ErrOverspend = errors.New("store: privacy budget overspent")
+	// ErrInsufficientFunds: an escrow would hold more than the buyer's
+	// available balance; nothing is written. The error HoldEscrow returns
+	// holds an [*InsufficientFundsError] naming the balance.
+	ErrInsufficientFunds = errors.New("store: insufficient funds")
 )
 
 // MaxPageSize bounds every list: a limit ≤ 0 or above it is read as
@@ -99,6 +103,7 @@ type Tx interface {
 	Transcripts
 	PeerJobs
 	Ledger
+	Payments
 }
 
 // Datasets holds datasets: an id and an opaque descriptor.
@@ -350,6 +355,55 @@ type Ledger interface {
 	// not exist; ErrInvalid for a malformed dataset or buyer id, from > to,
 	// to above math.MaxInt64 or more than MaxLedgerEpochs epochs.
 	PrivacySpent(ctx context.Context, datasetID, buyer string, from, to uint64) ([]EpochSpent, error)
+}
+
+// Payments is this node's payment ledger (docs/design.md §6.8): each
+// buyer's balance in micro-credits (integers, every amount and sum at most
+// MaxAmount), the credits that made it, and one escrow per priced job.
+// Every method that changes a balance locks the buyer's balance row
+// (SELECT … FOR UPDATE in PostgreSQL; SQLite's write lock) after the
+// credit's or escrow's row, so concurrent changes on any replica are
+// serial per buyer and never deadlock; run inside InTx, the change commits
+// with the caller's state change or not at all.
+type Payments interface {
+	// CreditBuyer adds c.Amount to c.Buyer's balance once per c.ID and
+	// returns the balance after it. The same credit again (same id, buyer
+	// and amount) changes nothing and returns the balance; ErrAlreadyExists
+	// for the id with another buyer or amount; ErrNotFound for an unknown
+	// buyer; ErrLimit when the credited total would exceed MaxAmount;
+	// ErrInvalid for a malformed id or buyer, or an amount of 0 or above
+	// MaxAmount.
+	CreditBuyer(ctx context.Context, c Credit) (Balance, error)
+	// BuyerBalance returns a buyer's balance, zero if it has none;
+	// ErrInvalid for a malformed buyer id.
+	BuyerBalance(ctx context.Context, buyer string) (Balance, error)
+	// ListBalances returns up to limit balances ordered by buyer id after
+	// pageToken ("" for the first page) and the next page's token, "" on
+	// the last. A malformed token is ErrInvalid.
+	ListBalances(ctx context.Context, pageToken string, limit int) ([]Balance, string, error)
+	// HoldEscrow holds e's quote, Quote(e.Price, e.Fee, e.MaxCohort), from
+	// e.Buyer's available balance under e.JobID and returns the escrow as
+	// stored (State EscrowHeld, Held the quote). It refuses with
+	// ErrInsufficientFunds (an *InsufficientFundsError naming the balance)
+	// when the balance has less available, writing nothing;
+	// ErrAlreadyExists when the job has an escrow (nothing changes);
+	// ErrNotFound for an unknown buyer or dataset; ErrInvalid, before
+	// touching the database, for a malformed job, buyer or dataset id, a
+	// quote above MaxAmount or a quote of 0.
+	HoldEscrow(ctx context.Context, e Escrow) (Escrow, error)
+	// GetEscrow returns a job's escrow; ErrNotFound if it has none.
+	GetEscrow(ctx context.Context, jobID string) (Escrow, error)
+	// SettleEscrow charges a held escrow for a release of cohort records:
+	// Price × cohort + Fee is charged, the rest of the quote goes back to
+	// the available balance, and the escrow is EscrowSettled. ErrConflict
+	// when it is not held; ErrNotFound when there is none; ErrInvalid when
+	// cohort exceeds its MaxCohort.
+	SettleEscrow(ctx context.Context, jobID string, cohort uint64, at time.Time) (Escrow, error)
+	// RefundEscrow gives an escrow back in full: a held one's quote, or a
+	// settled one's charge (a release undone), and the escrow is
+	// EscrowRefunded. ErrConflict when it is refunded already; ErrNotFound
+	// when there is none.
+	RefundEscrow(ctx context.Context, jobID string, at time.Time) (Escrow, error)
 }
 
 // Dataset is a dataset's identity and its descriptor (schema, parameters),

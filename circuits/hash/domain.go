@@ -35,6 +35,13 @@ var (
 	DatasetID = Domain{tag: 8, width: 3, name: "dataset-id"}
 	// PublicInputs digests a proof's public inputs (associated data of sealed shares).
 	PublicInputs = Domain{tag: 9, width: 16, name: "public-inputs"}
+	// ClaimLeaf hashes a counted nullifier into a leaf of a job's
+	// nullifier tree (docs/design.md §5.9).
+	ClaimLeaf = Domain{tag: 10, width: 3, name: "claim-leaf"}
+	// Claim is the claim nullifier H(s, job) of a reward claim.
+	Claim = Domain{tag: 11, width: 3, name: "claim"}
+	// JobID maps a job's id string to the field element used in proofs.
+	JobID = Domain{tag: 12, width: 3, name: "job-id"}
 )
 
 // Name is the domain's human-readable name.

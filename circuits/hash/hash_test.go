@@ -11,7 +11,7 @@ import (
 	"github.com/consensys/gnark/test"
 )
 
-var allDomains = []Domain{Identity, MerkleLeaf, MerkleNode, Nullifier, RevocationToken, RevocationCommitment, ShareCommitment, DatasetID, PublicInputs}
+var allDomains = []Domain{Identity, MerkleLeaf, MerkleNode, Nullifier, RevocationToken, RevocationCommitment, ShareCommitment, DatasetID, PublicInputs, ClaimLeaf, Claim, JobID}
 
 type sumCircuit struct {
 	domain Domain

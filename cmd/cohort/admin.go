@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -206,7 +209,56 @@ func newAdminCmd() *cobra.Command {
 		},
 	}
 	addJSONFlag(statusCmd, &statusJSON)
-	cmd.AddCommand(invites, statusCmd, newAdminBuyersCmd(a))
+	var balancesJSON bool
+	balances := &cobra.Command{
+		Use:   "balances",
+		Short: "Compare every buyer's balance across the nodes' ledgers",
+		Long: `balances reads every buyer's balance (credited, charged, held in escrow) on
+this node and on every peer and lists the buyers whose balances differ.
+Once every job has ended on every node they agree; a difference means a
+node missed a credit or an abort. It exits non-zero on a difference or an
+unreachable node.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			conn, ctx, err := a.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			resp, err := cohortv1.NewAdminServiceClient(conn).CheckBalances(ctx, &cohortv1.CheckBalancesRequest{})
+			if err != nil {
+				return rpcErr("check balances", err)
+			}
+			out := cmd.OutOrStdout()
+			differ := len(resp.GetUnreachable()) > 0 || len(resp.GetDisagreeingBuyers()) > 0
+			if balancesJSON {
+				if err := writeProtoJSON(out, resp); err != nil {
+					return err
+				}
+				if differ {
+					return fmt.Errorf("ledgers differ for buyers %v; unreachable nodes %v", resp.GetDisagreeingBuyers(), resp.GetUnreachable())
+				}
+				return nil
+			}
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "node\tbuyer\tcredited\tcharged\theld\tavailable")
+			for _, nb := range resp.GetNodes() {
+				for _, b := range nb.GetBalances() {
+					fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%d\t%d\n", nb.GetNodeIndex(), b.GetBuyerId(), b.GetCredited(), b.GetCharged(), b.GetHeld(), b.GetAvailable())
+				}
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if differ {
+				return fmt.Errorf("ledgers differ for buyers %v; unreachable nodes %v", resp.GetDisagreeingBuyers(), resp.GetUnreachable())
+			}
+			fmt.Fprintf(out, "the %d nodes' ledgers agree\n", len(resp.GetNodes()))
+			return nil
+		},
+	}
+	addJSONFlag(balances, &balancesJSON)
+	cmd.AddCommand(invites, statusCmd, newAdminBuyersCmd(a), balances)
 	return cmd
 }
 
@@ -265,7 +317,58 @@ of printed; an existing file is not replaced.`,
 	}
 	create.Flags().StringVar(&tokenFile, "token-file", "", "write the token to this new file (mode 0600) instead of printing it")
 	addJSONFlag(create, &asJSON)
-	cmd.AddCommand(create)
+
+	var creditID string
+	var creditJSON bool
+	credit := &cobra.Command{
+		Use:   "credit ID AMOUNT",
+		Short: "Add AMOUNT micro-credits to buyer ID's balance on every node",
+		Long: `credit adds AMOUNT micro-credits (an integer) to the balance of buyer ID on
+this node and on every peer. Each credit is applied once per --credit-id
+on every node: if a peer was unreachable, run the command again with the
+same --credit-id (printed on every run) and only the nodes that missed it
+are credited.`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			amount, err := strconv.ParseUint(args[1], 10, 64)
+			if err != nil || amount == 0 {
+				return usageError{fmt.Errorf("AMOUNT %q: want a positive integer of micro-credits", args[1])}
+			}
+			if creditID == "" {
+				var b [12]byte
+				if _, err := rand.Read(b[:]); err != nil {
+					return err
+				}
+				creditID = "credit-" + hex.EncodeToString(b[:])
+			}
+			conn, ctx, err := a.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			out := cmd.OutOrStdout()
+			// The id goes out first, so that a retry can name it even if this run fails.
+			idOut := out
+			if creditJSON {
+				idOut = cmd.ErrOrStderr()
+			}
+			fmt.Fprintf(idOut, "credit id %s\n", creditID)
+			resp, err := cohortv1.NewAdminServiceClient(conn).CreditBuyer(ctx, &cohortv1.CreditBuyerRequest{CreditId: creditID, BuyerId: args[0], Amount: amount})
+			if err != nil {
+				return rpcErr("credit buyer", err)
+			}
+			if creditJSON {
+				return writeProtoJSON(out, resp)
+			}
+			b := resp.GetBalance()
+			fmt.Fprintf(out, "buyer %s: %d micro-credits available (%d credited, %d charged, %d held)\n",
+				b.GetBuyerId(), b.GetAvailable(), b.GetCredited(), b.GetCharged(), b.GetHeld())
+			return nil
+		},
+	}
+	credit.Flags().StringVar(&creditID, "credit-id", "", "name of the credit, 1..64 of [A-Za-z0-9-], to retry one; default: a fresh random id")
+	addJSONFlag(credit, &creditJSON)
+	cmd.AddCommand(create, credit)
 	return cmd
 }
 
@@ -284,6 +387,7 @@ func newDatasetCmd() *cobra.Command {
 		epochRho, buyerRho       string
 		exactRelease             bool
 		createJSON, showJSON     bool
+		price, jobFee            uint64
 	)
 	create := &cobra.Command{
 		Use:   "create --schema schema.yaml",
@@ -334,6 +438,8 @@ func newDatasetCmd() *cobra.Command {
 				HeSmudgingBits:   heSmudging,
 				HeParamSet:       heParamSet,
 				Privacy:          policy,
+				PricePerRecord:   price,
+				JobFee:           jobFee,
 			})
 			if err != nil {
 				return rpcErr("create dataset", err)
@@ -352,6 +458,9 @@ func newDatasetCmd() *cobra.Command {
 				fmt.Fprintln(out, "WARNING: exact release — two jobs whose cohorts differ by one record reveal it; never use this dataset for real data")
 			} else {
 				fmt.Fprintf(out, "release: discrete Gaussian noise, ρ = %s per epoch for all buyers, %s per buyer\n", policy.GetEpochRho(), policy.GetBuyerRho())
+			}
+			if price > 0 || jobFee > 0 {
+				fmt.Fprintf(out, "price: %d micro-credits per counted record + %d per job\n", d.GetPricePerRecord(), d.GetJobFee())
 			}
 			if noWait {
 				if createJSON {
@@ -379,6 +488,8 @@ func newDatasetCmd() *cobra.Command {
 	create.Flags().BoolVar(&exactRelease, "exact-release-insecure-dev", false, "release exact sums with no noise and no budget: INSECURE, development only (needs --insecure-dev-setup)")
 	create.Flags().Uint32Var(&heSmudging, "he-smudging-bits", 0, "HE: statistical security of decryption shares in bits, 20..80 (required with --backend he)")
 	create.Flags().StringVar(&heParamSet, "he-param-set", "", "HE: BGV parameter set (bgv-n12-q109, bgv-n13-q218); empty: the smallest the schema fits")
+	create.Flags().Uint64Var(&price, "price", 0, "micro-credits a buyer pays per record a released job counted; 0: free")
+	create.Flags().Uint64Var(&jobFee, "job-fee", 0, "micro-credits a buyer pays per released job, on top of --price")
 	_ = create.MarkFlagRequired("schema")
 	addJSONFlag(create, &createJSON)
 
@@ -466,6 +577,7 @@ func printDataset(out io.Writer, d *cohortv1.DatasetDescriptor) {
 	fmt.Fprintf(tw, "circuit digest\t%x\n", d.GetCircuitDigest())
 	fmt.Fprintf(tw, "transcript digest\t%x\n", d.GetCeremonyTranscriptDigest())
 	fmt.Fprintf(tw, "verifying key\t%d bytes\n", len(d.GetVerifyingKey()))
+	fmt.Fprintf(tw, "price\t%d micro-credits per counted record + %d per job\n", d.GetPricePerRecord(), d.GetJobFee())
 	if h := d.GetHe(); h != nil {
 		pk := sha256.Sum256(h.GetPublicKey())
 		fmt.Fprintf(tw, "HE parameter set\t%s\n", h.GetParamSet())

@@ -60,6 +60,7 @@ buyer's token, from --token-file or the ` + buyerTokenEnv + ` environment variab
 		newBuyerJobsCmd(g),
 		newBuyerCancelCmd(g),
 		newBuyerBudgetCmd(g),
+		newBuyerBalanceCmd(g),
 	)
 	return cmd
 }
@@ -238,6 +239,59 @@ func printDatasets(w io.Writer, ds []*cohortv1.DatasetDescriptor) error {
 
 // enumName shortens a protobuf enum name for people: "DATASET_STATE_READY" → "READY".
 func enumName(s, prefix string) string { return strings.TrimPrefix(s, prefix) }
+
+func newBuyerBalanceCmd(g *buyerFlags) *cobra.Command {
+	var (
+		jobID  string
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "balance [--job JOB_ID]",
+		Short: "Show your balance in micro-credits and what your jobs hold in escrow",
+		Long: `balance shows your account in the node's payment ledger, in micro-credits:
+credited by the federation's admins, charged for released jobs, held in
+escrow for jobs that have not ended, and available for new jobs. A priced
+job holds price per record × the dataset's largest cohort + the job fee
+when it is submitted; when it is released you are charged price × the
+records it counted + the fee and the rest comes back; a job rejected,
+failed or cancelled gives everything back. With --job, that job's escrow
+is shown too.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return g.run(cmd, func(ctx context.Context, b *client.Buyer) error {
+				resp, err := b.Balance(ctx, jobID)
+				if err != nil {
+					return err
+				}
+				out := cmd.OutOrStdout()
+				if asJSON {
+					return writeProtoJSON(out, resp)
+				}
+				bal := resp.GetBalance()
+				tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+				fmt.Fprintf(tw, "buyer\t%s\n", bal.GetBuyerId())
+				fmt.Fprintf(tw, "credited\t%d\n", bal.GetCredited())
+				fmt.Fprintf(tw, "charged\t%d\n", bal.GetCharged())
+				fmt.Fprintf(tw, "held in escrow\t%d\n", bal.GetHeld())
+				fmt.Fprintf(tw, "available\t%d\n", bal.GetAvailable())
+				if e := resp.GetEscrow(); e != nil {
+					fmt.Fprintf(tw, "job %s\t%s: quote %d (%d × %d + %d)", e.GetJobId(), enumName(e.GetState().String(), "ESCROW_STATE_"),
+						e.GetHeld(), e.GetPricePerRecord(), e.GetMaxCohort(), e.GetJobFee())
+					if e.GetState() == cohortv1.EscrowState_ESCROW_STATE_SETTLED {
+						fmt.Fprintf(tw, ", charged %d (%d × %d + %d)", e.GetCharged(), e.GetPricePerRecord(), e.GetCohort(), e.GetJobFee())
+					}
+					fmt.Fprintln(tw)
+				} else if jobID != "" {
+					fmt.Fprintf(tw, "job %s\tfree (no escrow)\n", jobID)
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	cmd.Flags().StringVar(&jobID, "job", "", "also show this job's escrow")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the balance as protobuf JSON")
+	return cmd
+}
 
 func newBuyerSubmitCmd(g *buyerFlags) *cobra.Command {
 	var (

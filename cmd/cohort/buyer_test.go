@@ -57,6 +57,10 @@ func TestBuyerCommandFlags(t *testing.T) {
 		{[]string{"buyer", "--token-file", tok, "--insecure-plaintext", "result"}, "accepts 1 arg"},
 		{[]string{"buyer", "--token-file", tok, "--node", "127.0.0.1:1", "--insecure-plaintext", "submit", spec}, "Unavailable"},
 		{[]string{"admin", "buyers", "create"}, "accepts 1 arg"},
+		{[]string{"admin", "buyers", "credit", "alice"}, "accepts 2 arg"},
+		{[]string{"admin", "buyers", "credit", "alice", "five"}, "want a positive integer"},
+		{[]string{"admin", "buyers", "credit", "alice", "0"}, "want a positive integer"},
+		{[]string{"buyer", "--token-file", tok, "--node", "127.0.0.1:1", "--insecure-plaintext", "balance"}, "Unavailable"},
 	}
 	for _, tc := range cases {
 		root := newRootCmd()

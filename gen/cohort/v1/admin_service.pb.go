@@ -162,7 +162,12 @@ type CreateDatasetRequest struct {
 	// mechanism with an epoch budget of ρ = 1 and a buyer cap of ρ = 1/2,
 	// one honest node, equal shares (docs/design.md §6.6). An exact policy
 	// needs insecure_dev_setup.
-	Privacy       *PrivacyPolicy `protobuf:"bytes,11,opt,name=privacy,proto3" json:"privacy,omitempty"`
+	Privacy *PrivacyPolicy `protobuf:"bytes,11,opt,name=privacy,proto3" json:"privacy,omitempty"`
+	// Price per counted record of a released job, micro-credits; 0 for
+	// free (docs/design.md §6.8).
+	PricePerRecord uint64 `protobuf:"varint,12,opt,name=price_per_record,json=pricePerRecord,proto3" json:"price_per_record,omitempty"`
+	// Fee per released job, micro-credits; 0 for none.
+	JobFee        uint64 `protobuf:"varint,13,opt,name=job_fee,json=jobFee,proto3" json:"job_fee,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -283,6 +288,20 @@ func (x *CreateDatasetRequest) GetPrivacy() *PrivacyPolicy {
 		return x.Privacy
 	}
 	return nil
+}
+
+func (x *CreateDatasetRequest) GetPricePerRecord() uint64 {
+	if x != nil {
+		return x.PricePerRecord
+	}
+	return 0
+}
+
+func (x *CreateDatasetRequest) GetJobFee() uint64 {
+	if x != nil {
+		return x.JobFee
+	}
+	return 0
 }
 
 type isCreateDatasetRequest_SchemaSource interface {
@@ -699,16 +718,284 @@ func (x *PeerStatus) GetRegistrySequence() uint64 {
 	return 0
 }
 
+// CreditBuyerRequest adds to a buyer's balance.
+type CreditBuyerRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Buyer id.
+	BuyerId string `protobuf:"bytes,1,opt,name=buyer_id,json=buyerId,proto3" json:"buyer_id,omitempty"`
+	// Amount, micro-credits, > 0.
+	Amount uint64 `protobuf:"varint,2,opt,name=amount,proto3" json:"amount,omitempty"`
+	// Names the credit, so that a retry is applied once on every node:
+	// 1..64 bytes of [A-Za-z0-9-].
+	CreditId      string `protobuf:"bytes,3,opt,name=credit_id,json=creditId,proto3" json:"credit_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreditBuyerRequest) Reset() {
+	*x = CreditBuyerRequest{}
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreditBuyerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreditBuyerRequest) ProtoMessage() {}
+
+func (x *CreditBuyerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreditBuyerRequest.ProtoReflect.Descriptor instead.
+func (*CreditBuyerRequest) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *CreditBuyerRequest) GetBuyerId() string {
+	if x != nil {
+		return x.BuyerId
+	}
+	return ""
+}
+
+func (x *CreditBuyerRequest) GetAmount() uint64 {
+	if x != nil {
+		return x.Amount
+	}
+	return 0
+}
+
+func (x *CreditBuyerRequest) GetCreditId() string {
+	if x != nil {
+		return x.CreditId
+	}
+	return ""
+}
+
+// CreditBuyerResponse is the buyer's balance on this node after the credit.
+type CreditBuyerResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The balance.
+	Balance       *BuyerBalance `protobuf:"bytes,1,opt,name=balance,proto3" json:"balance,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreditBuyerResponse) Reset() {
+	*x = CreditBuyerResponse{}
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreditBuyerResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreditBuyerResponse) ProtoMessage() {}
+
+func (x *CreditBuyerResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreditBuyerResponse.ProtoReflect.Descriptor instead.
+func (*CreditBuyerResponse) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *CreditBuyerResponse) GetBalance() *BuyerBalance {
+	if x != nil {
+		return x.Balance
+	}
+	return nil
+}
+
+// CheckBalancesRequest asks for a comparison of the nodes' ledgers.
+type CheckBalancesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckBalancesRequest) Reset() {
+	*x = CheckBalancesRequest{}
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckBalancesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckBalancesRequest) ProtoMessage() {}
+
+func (x *CheckBalancesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckBalancesRequest.ProtoReflect.Descriptor instead.
+func (*CheckBalancesRequest) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{11}
+}
+
+// CheckBalancesResponse is each node's ledger and where they differ.
+type CheckBalancesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Each node that answered, in index order.
+	Nodes []*NodeBalances `protobuf:"bytes,1,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	// Buyers whose balance is not the same on every node that answered,
+	// sorted.
+	DisagreeingBuyers []string `protobuf:"bytes,2,rep,name=disagreeing_buyers,json=disagreeingBuyers,proto3" json:"disagreeing_buyers,omitempty"`
+	// Nodes that did not answer.
+	Unreachable   []uint32 `protobuf:"varint,3,rep,packed,name=unreachable,proto3" json:"unreachable,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckBalancesResponse) Reset() {
+	*x = CheckBalancesResponse{}
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckBalancesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckBalancesResponse) ProtoMessage() {}
+
+func (x *CheckBalancesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckBalancesResponse.ProtoReflect.Descriptor instead.
+func (*CheckBalancesResponse) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *CheckBalancesResponse) GetNodes() []*NodeBalances {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+func (x *CheckBalancesResponse) GetDisagreeingBuyers() []string {
+	if x != nil {
+		return x.DisagreeingBuyers
+	}
+	return nil
+}
+
+func (x *CheckBalancesResponse) GetUnreachable() []uint32 {
+	if x != nil {
+		return x.Unreachable
+	}
+	return nil
+}
+
+// NodeBalances is one node's ledger.
+type NodeBalances struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Node index.
+	NodeIndex uint32 `protobuf:"varint,1,opt,name=node_index,json=nodeIndex,proto3" json:"node_index,omitempty"`
+	// Every buyer with a balance, sorted by id.
+	Balances      []*BuyerBalance `protobuf:"bytes,2,rep,name=balances,proto3" json:"balances,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeBalances) Reset() {
+	*x = NodeBalances{}
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeBalances) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeBalances) ProtoMessage() {}
+
+func (x *NodeBalances) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeBalances.ProtoReflect.Descriptor instead.
+func (*NodeBalances) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *NodeBalances) GetNodeIndex() uint32 {
+	if x != nil {
+		return x.NodeIndex
+	}
+	return 0
+}
+
+func (x *NodeBalances) GetBalances() []*BuyerBalance {
+	if x != nil {
+		return x.Balances
+	}
+	return nil
+}
+
 var File_cohort_v1_admin_service_proto protoreflect.FileDescriptor
 
 const file_cohort_v1_admin_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1dcohort/v1/admin_service.proto\x12\tcohort.v1\x1a\x17cohort/v1/dataset.proto\x1a\x16cohort/v1/schema.proto\"/\n" +
+	"\x1dcohort/v1/admin_service.proto\x12\tcohort.v1\x1a\x17cohort/v1/dataset.proto\x1a\x17cohort/v1/payment.proto\x1a\x16cohort/v1/schema.proto\"/\n" +
 	"\x12CreateBuyerRequest\x12\x19\n" +
 	"\bbuyer_id\x18\x01 \x01(\tR\abuyerId\"F\n" +
 	"\x13CreateBuyerResponse\x12\x19\n" +
 	"\bbuyer_id\x18\x01 \x01(\tR\abuyerId\x12\x14\n" +
-	"\x05token\x18\x02 \x01(\tR\x05token\"\xe1\x03\n" +
+	"\x05token\x18\x02 \x01(\tR\x05token\"\xa4\x04\n" +
 	"\x14CreateDatasetRequest\x12!\n" +
 	"\vschema_yaml\x18\x01 \x01(\tH\x00R\n" +
 	"schemaYaml\x12+\n" +
@@ -724,7 +1011,9 @@ const file_cohort_v1_admin_service_proto_rawDesc = "" +
 	"\fhe_param_set\x18\n" +
 	" \x01(\tR\n" +
 	"heParamSet\x122\n" +
-	"\aprivacy\x18\v \x01(\v2\x18.cohort.v1.PrivacyPolicyR\aprivacyB\x0f\n" +
+	"\aprivacy\x18\v \x01(\v2\x18.cohort.v1.PrivacyPolicyR\aprivacy\x12(\n" +
+	"\x10price_per_record\x18\f \x01(\x04R\x0epricePerRecord\x12\x17\n" +
+	"\ajob_fee\x18\r \x01(\x04R\x06jobFeeB\x0f\n" +
 	"\rschema_source\"O\n" +
 	"\x15CreateDatasetResponse\x126\n" +
 	"\adataset\x18\x01 \x01(\v2\x1c.cohort.v1.DatasetDescriptorR\adataset\"J\n" +
@@ -758,13 +1047,30 @@ const file_cohort_v1_admin_service_proto_rawDesc = "" +
 	"\treachable\x18\x03 \x01(\bR\treachable\x12 \n" +
 	"\flast_seen_at\x18\x04 \x01(\x03R\n" +
 	"lastSeenAt\x12+\n" +
-	"\x11registry_sequence\x18\x05 \x01(\x04R\x10registrySequence2\xcc\x02\n" +
+	"\x11registry_sequence\x18\x05 \x01(\x04R\x10registrySequence\"d\n" +
+	"\x12CreditBuyerRequest\x12\x19\n" +
+	"\bbuyer_id\x18\x01 \x01(\tR\abuyerId\x12\x16\n" +
+	"\x06amount\x18\x02 \x01(\x04R\x06amount\x12\x1b\n" +
+	"\tcredit_id\x18\x03 \x01(\tR\bcreditId\"H\n" +
+	"\x13CreditBuyerResponse\x121\n" +
+	"\abalance\x18\x01 \x01(\v2\x17.cohort.v1.BuyerBalanceR\abalance\"\x16\n" +
+	"\x14CheckBalancesRequest\"\x97\x01\n" +
+	"\x15CheckBalancesResponse\x12-\n" +
+	"\x05nodes\x18\x01 \x03(\v2\x17.cohort.v1.NodeBalancesR\x05nodes\x12-\n" +
+	"\x12disagreeing_buyers\x18\x02 \x03(\tR\x11disagreeingBuyers\x12 \n" +
+	"\vunreachable\x18\x03 \x03(\rR\vunreachable\"b\n" +
+	"\fNodeBalances\x12\x1d\n" +
+	"\n" +
+	"node_index\x18\x01 \x01(\rR\tnodeIndex\x123\n" +
+	"\bbalances\x18\x02 \x03(\v2\x17.cohort.v1.BuyerBalanceR\bbalances2\xee\x03\n" +
 	"\fAdminService\x12R\n" +
 	"\rCreateDataset\x12\x1f.cohort.v1.CreateDatasetRequest\x1a .cohort.v1.CreateDatasetResponse\x12O\n" +
 	"\fIssueInvites\x12\x1e.cohort.v1.IssueInvitesRequest\x1a\x1f.cohort.v1.IssueInvitesResponse\x12I\n" +
 	"\n" +
 	"NodeStatus\x12\x1c.cohort.v1.NodeStatusRequest\x1a\x1d.cohort.v1.NodeStatusResponse\x12L\n" +
-	"\vCreateBuyer\x12\x1d.cohort.v1.CreateBuyerRequest\x1a\x1e.cohort.v1.CreateBuyerResponseB5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
+	"\vCreateBuyer\x12\x1d.cohort.v1.CreateBuyerRequest\x1a\x1e.cohort.v1.CreateBuyerResponse\x12L\n" +
+	"\vCreditBuyer\x12\x1d.cohort.v1.CreditBuyerRequest\x1a\x1e.cohort.v1.CreditBuyerResponse\x12R\n" +
+	"\rCheckBalances\x12\x1f.cohort.v1.CheckBalancesRequest\x1a .cohort.v1.CheckBalancesResponseB5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
 
 var (
 	file_cohort_v1_admin_service_proto_rawDescOnce sync.Once
@@ -778,7 +1084,7 @@ func file_cohort_v1_admin_service_proto_rawDescGZIP() []byte {
 	return file_cohort_v1_admin_service_proto_rawDescData
 }
 
-var file_cohort_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_cohort_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_cohort_v1_admin_service_proto_goTypes = []any{
 	(*CreateBuyerRequest)(nil),    // 0: cohort.v1.CreateBuyerRequest
 	(*CreateBuyerResponse)(nil),   // 1: cohort.v1.CreateBuyerResponse
@@ -789,30 +1095,43 @@ var file_cohort_v1_admin_service_proto_goTypes = []any{
 	(*NodeStatusRequest)(nil),     // 6: cohort.v1.NodeStatusRequest
 	(*NodeStatusResponse)(nil),    // 7: cohort.v1.NodeStatusResponse
 	(*PeerStatus)(nil),            // 8: cohort.v1.PeerStatus
-	(*Schema)(nil),                // 9: cohort.v1.Schema
-	(Backend)(0),                  // 10: cohort.v1.Backend
-	(*PrivacyPolicy)(nil),         // 11: cohort.v1.PrivacyPolicy
-	(*DatasetDescriptor)(nil),     // 12: cohort.v1.DatasetDescriptor
+	(*CreditBuyerRequest)(nil),    // 9: cohort.v1.CreditBuyerRequest
+	(*CreditBuyerResponse)(nil),   // 10: cohort.v1.CreditBuyerResponse
+	(*CheckBalancesRequest)(nil),  // 11: cohort.v1.CheckBalancesRequest
+	(*CheckBalancesResponse)(nil), // 12: cohort.v1.CheckBalancesResponse
+	(*NodeBalances)(nil),          // 13: cohort.v1.NodeBalances
+	(*Schema)(nil),                // 14: cohort.v1.Schema
+	(Backend)(0),                  // 15: cohort.v1.Backend
+	(*PrivacyPolicy)(nil),         // 16: cohort.v1.PrivacyPolicy
+	(*DatasetDescriptor)(nil),     // 17: cohort.v1.DatasetDescriptor
+	(*BuyerBalance)(nil),          // 18: cohort.v1.BuyerBalance
 }
 var file_cohort_v1_admin_service_proto_depIdxs = []int32{
-	9,  // 0: cohort.v1.CreateDatasetRequest.schema:type_name -> cohort.v1.Schema
-	10, // 1: cohort.v1.CreateDatasetRequest.backend:type_name -> cohort.v1.Backend
-	11, // 2: cohort.v1.CreateDatasetRequest.privacy:type_name -> cohort.v1.PrivacyPolicy
-	12, // 3: cohort.v1.CreateDatasetResponse.dataset:type_name -> cohort.v1.DatasetDescriptor
+	14, // 0: cohort.v1.CreateDatasetRequest.schema:type_name -> cohort.v1.Schema
+	15, // 1: cohort.v1.CreateDatasetRequest.backend:type_name -> cohort.v1.Backend
+	16, // 2: cohort.v1.CreateDatasetRequest.privacy:type_name -> cohort.v1.PrivacyPolicy
+	17, // 3: cohort.v1.CreateDatasetResponse.dataset:type_name -> cohort.v1.DatasetDescriptor
 	8,  // 4: cohort.v1.NodeStatusResponse.peers:type_name -> cohort.v1.PeerStatus
-	2,  // 5: cohort.v1.AdminService.CreateDataset:input_type -> cohort.v1.CreateDatasetRequest
-	4,  // 6: cohort.v1.AdminService.IssueInvites:input_type -> cohort.v1.IssueInvitesRequest
-	6,  // 7: cohort.v1.AdminService.NodeStatus:input_type -> cohort.v1.NodeStatusRequest
-	0,  // 8: cohort.v1.AdminService.CreateBuyer:input_type -> cohort.v1.CreateBuyerRequest
-	3,  // 9: cohort.v1.AdminService.CreateDataset:output_type -> cohort.v1.CreateDatasetResponse
-	5,  // 10: cohort.v1.AdminService.IssueInvites:output_type -> cohort.v1.IssueInvitesResponse
-	7,  // 11: cohort.v1.AdminService.NodeStatus:output_type -> cohort.v1.NodeStatusResponse
-	1,  // 12: cohort.v1.AdminService.CreateBuyer:output_type -> cohort.v1.CreateBuyerResponse
-	9,  // [9:13] is the sub-list for method output_type
-	5,  // [5:9] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	18, // 5: cohort.v1.CreditBuyerResponse.balance:type_name -> cohort.v1.BuyerBalance
+	13, // 6: cohort.v1.CheckBalancesResponse.nodes:type_name -> cohort.v1.NodeBalances
+	18, // 7: cohort.v1.NodeBalances.balances:type_name -> cohort.v1.BuyerBalance
+	2,  // 8: cohort.v1.AdminService.CreateDataset:input_type -> cohort.v1.CreateDatasetRequest
+	4,  // 9: cohort.v1.AdminService.IssueInvites:input_type -> cohort.v1.IssueInvitesRequest
+	6,  // 10: cohort.v1.AdminService.NodeStatus:input_type -> cohort.v1.NodeStatusRequest
+	0,  // 11: cohort.v1.AdminService.CreateBuyer:input_type -> cohort.v1.CreateBuyerRequest
+	9,  // 12: cohort.v1.AdminService.CreditBuyer:input_type -> cohort.v1.CreditBuyerRequest
+	11, // 13: cohort.v1.AdminService.CheckBalances:input_type -> cohort.v1.CheckBalancesRequest
+	3,  // 14: cohort.v1.AdminService.CreateDataset:output_type -> cohort.v1.CreateDatasetResponse
+	5,  // 15: cohort.v1.AdminService.IssueInvites:output_type -> cohort.v1.IssueInvitesResponse
+	7,  // 16: cohort.v1.AdminService.NodeStatus:output_type -> cohort.v1.NodeStatusResponse
+	1,  // 17: cohort.v1.AdminService.CreateBuyer:output_type -> cohort.v1.CreateBuyerResponse
+	10, // 18: cohort.v1.AdminService.CreditBuyer:output_type -> cohort.v1.CreditBuyerResponse
+	12, // 19: cohort.v1.AdminService.CheckBalances:output_type -> cohort.v1.CheckBalancesResponse
+	14, // [14:20] is the sub-list for method output_type
+	8,  // [8:14] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_admin_service_proto_init() }
@@ -821,6 +1140,7 @@ func file_cohort_v1_admin_service_proto_init() {
 		return
 	}
 	file_cohort_v1_dataset_proto_init()
+	file_cohort_v1_payment_proto_init()
 	file_cohort_v1_schema_proto_init()
 	file_cohort_v1_admin_service_proto_msgTypes[2].OneofWrappers = []any{
 		(*CreateDatasetRequest_SchemaYaml)(nil),
@@ -832,7 +1152,7 @@ func file_cohort_v1_admin_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cohort_v1_admin_service_proto_rawDesc), len(file_cohort_v1_admin_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -23,6 +23,8 @@ const (
 	AdminService_IssueInvites_FullMethodName  = "/cohort.v1.AdminService/IssueInvites"
 	AdminService_NodeStatus_FullMethodName    = "/cohort.v1.AdminService/NodeStatus"
 	AdminService_CreateBuyer_FullMethodName   = "/cohort.v1.AdminService/CreateBuyer"
+	AdminService_CreditBuyer_FullMethodName   = "/cohort.v1.AdminService/CreditBuyer"
+	AdminService_CheckBalances_FullMethodName = "/cohort.v1.AdminService/CheckBalances"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -47,6 +49,15 @@ type AdminServiceClient interface {
 	// returns its bearer token, once. InvalidArgument for a malformed id;
 	// AlreadyExists for an id in use.
 	CreateBuyer(ctx context.Context, in *CreateBuyerRequest, opts ...grpc.CallOption) (*CreateBuyerResponse, error)
+	// CreditBuyer adds to a buyer's balance on this node and on every peer,
+	// once per credit_id (docs/design.md §6.8). Retrying with the same id and
+	// amount is answered again; AlreadyExists for the id with another buyer
+	// or amount; NotFound for an unknown buyer; Unavailable when a peer did
+	// not record it (retry with the same credit_id).
+	CreditBuyer(ctx context.Context, in *CreditBuyerRequest, opts ...grpc.CallOption) (*CreditBuyerResponse, error)
+	// CheckBalances reads every buyer's balance on this node and on every
+	// peer and lists where they disagree.
+	CheckBalances(ctx context.Context, in *CheckBalancesRequest, opts ...grpc.CallOption) (*CheckBalancesResponse, error)
 }
 
 type adminServiceClient struct {
@@ -97,6 +108,26 @@ func (c *adminServiceClient) CreateBuyer(ctx context.Context, in *CreateBuyerReq
 	return out, nil
 }
 
+func (c *adminServiceClient) CreditBuyer(ctx context.Context, in *CreditBuyerRequest, opts ...grpc.CallOption) (*CreditBuyerResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreditBuyerResponse)
+	err := c.cc.Invoke(ctx, AdminService_CreditBuyer_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) CheckBalances(ctx context.Context, in *CheckBalancesRequest, opts ...grpc.CallOption) (*CheckBalancesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CheckBalancesResponse)
+	err := c.cc.Invoke(ctx, AdminService_CheckBalances_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
@@ -119,6 +150,15 @@ type AdminServiceServer interface {
 	// returns its bearer token, once. InvalidArgument for a malformed id;
 	// AlreadyExists for an id in use.
 	CreateBuyer(context.Context, *CreateBuyerRequest) (*CreateBuyerResponse, error)
+	// CreditBuyer adds to a buyer's balance on this node and on every peer,
+	// once per credit_id (docs/design.md §6.8). Retrying with the same id and
+	// amount is answered again; AlreadyExists for the id with another buyer
+	// or amount; NotFound for an unknown buyer; Unavailable when a peer did
+	// not record it (retry with the same credit_id).
+	CreditBuyer(context.Context, *CreditBuyerRequest) (*CreditBuyerResponse, error)
+	// CheckBalances reads every buyer's balance on this node and on every
+	// peer and lists where they disagree.
+	CheckBalances(context.Context, *CheckBalancesRequest) (*CheckBalancesResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -140,6 +180,12 @@ func (UnimplementedAdminServiceServer) NodeStatus(context.Context, *NodeStatusRe
 }
 func (UnimplementedAdminServiceServer) CreateBuyer(context.Context, *CreateBuyerRequest) (*CreateBuyerResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateBuyer not implemented")
+}
+func (UnimplementedAdminServiceServer) CreditBuyer(context.Context, *CreditBuyerRequest) (*CreditBuyerResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreditBuyer not implemented")
+}
+func (UnimplementedAdminServiceServer) CheckBalances(context.Context, *CheckBalancesRequest) (*CheckBalancesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CheckBalances not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -234,6 +280,42 @@ func _AdminService_CreateBuyer_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_CreditBuyer_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreditBuyerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).CreditBuyer(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_CreditBuyer_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).CreditBuyer(ctx, req.(*CreditBuyerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_CheckBalances_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CheckBalancesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).CheckBalances(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_CheckBalances_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).CheckBalances(ctx, req.(*CheckBalancesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -256,6 +338,14 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CreateBuyer",
 			Handler:    _AdminService_CreateBuyer_Handler,
+		},
+		{
+			MethodName: "CreditBuyer",
+			Handler:    _AdminService_CreditBuyer_Handler,
+		},
+		{
+			MethodName: "CheckBalances",
+			Handler:    _AdminService_CheckBalances_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

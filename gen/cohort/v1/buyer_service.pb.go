@@ -192,7 +192,11 @@ func (x *SubmitJobRequest) GetRequestId() string {
 type SubmitJobResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The job, in state SUBMITTED or later.
-	Job           *Job `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
+	Job *Job `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
+	// The most the job can cost, held in escrow on each node until it ends:
+	// price per record times the dataset's largest cohort plus the job fee,
+	// micro-credits (docs/design.md §6.8); 0 for a free dataset.
+	MaxCharge     uint64 `protobuf:"varint,2,opt,name=max_charge,json=maxCharge,proto3" json:"max_charge,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -232,6 +236,13 @@ func (x *SubmitJobResponse) GetJob() *Job {
 		return x.Job
 	}
 	return nil
+}
+
+func (x *SubmitJobResponse) GetMaxCharge() uint64 {
+	if x != nil {
+		return x.MaxCharge
+	}
+	return 0
 }
 
 // GetJobRequest names a job.
@@ -862,11 +873,112 @@ func (x *GetBudgetResponse) GetAvailableRho() string {
 	return ""
 }
 
+// GetBalanceRequest asks for the buyer's balance.
+type GetBalanceRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Optional: one of the buyer's jobs on this node whose escrow to show.
+	JobId         string `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBalanceRequest) Reset() {
+	*x = GetBalanceRequest{}
+	mi := &file_cohort_v1_buyer_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBalanceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBalanceRequest) ProtoMessage() {}
+
+func (x *GetBalanceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_buyer_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBalanceRequest.ProtoReflect.Descriptor instead.
+func (*GetBalanceRequest) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_buyer_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *GetBalanceRequest) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+// GetBalanceResponse is the buyer's balance and the job's escrow.
+type GetBalanceResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The buyer's balance in this node's ledger.
+	Balance *BuyerBalance `protobuf:"bytes,1,opt,name=balance,proto3" json:"balance,omitempty"`
+	// Set when a job id was given and the job is priced.
+	Escrow        *Escrow `protobuf:"bytes,2,opt,name=escrow,proto3" json:"escrow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBalanceResponse) Reset() {
+	*x = GetBalanceResponse{}
+	mi := &file_cohort_v1_buyer_service_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBalanceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBalanceResponse) ProtoMessage() {}
+
+func (x *GetBalanceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_buyer_service_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBalanceResponse.ProtoReflect.Descriptor instead.
+func (*GetBalanceResponse) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_buyer_service_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *GetBalanceResponse) GetBalance() *BuyerBalance {
+	if x != nil {
+		return x.Balance
+	}
+	return nil
+}
+
+func (x *GetBalanceResponse) GetEscrow() *Escrow {
+	if x != nil {
+		return x.Escrow
+	}
+	return nil
+}
+
 var File_cohort_v1_buyer_service_proto protoreflect.FileDescriptor
 
 const file_cohort_v1_buyer_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1dcohort/v1/buyer_service.proto\x12\tcohort.v1\x1a\x17cohort/v1/dataset.proto\x1a\x13cohort/v1/job.proto\x1a\x16cohort/v1/result.proto\"Q\n" +
+	"\x1dcohort/v1/buyer_service.proto\x12\tcohort.v1\x1a\x17cohort/v1/dataset.proto\x1a\x13cohort/v1/job.proto\x1a\x17cohort/v1/payment.proto\x1a\x16cohort/v1/result.proto\"Q\n" +
 	"\x13ListDatasetsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -877,9 +989,11 @@ const file_cohort_v1_buyer_service_proto_rawDesc = "" +
 	"\x10SubmitJobRequest\x12&\n" +
 	"\x04spec\x18\x01 \x01(\v2\x12.cohort.v1.JobSpecR\x04spec\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x02 \x01(\tR\trequestId\"5\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\"T\n" +
 	"\x11SubmitJobResponse\x12 \n" +
-	"\x03job\x18\x01 \x01(\v2\x0e.cohort.v1.JobR\x03job\"&\n" +
+	"\x03job\x18\x01 \x01(\v2\x0e.cohort.v1.JobR\x03job\x12\x1d\n" +
+	"\n" +
+	"max_charge\x18\x02 \x01(\x04R\tmaxCharge\"&\n" +
 	"\rGetJobRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\"2\n" +
 	"\x0eGetJobResponse\x12 \n" +
@@ -915,7 +1029,12 @@ const file_cohort_v1_buyer_service_proto_rawDesc = "" +
 	"\x11GetBudgetResponse\x120\n" +
 	"\x06policy\x18\x01 \x01(\v2\x18.cohort.v1.PrivacyPolicyR\x06policy\x12.\n" +
 	"\x06epochs\x18\x02 \x03(\v2\x16.cohort.v1.LedgerEntryR\x06epochs\x12#\n" +
-	"\ravailable_rho\x18\x03 \x01(\tR\favailableRho2\xca\x04\n" +
+	"\ravailable_rho\x18\x03 \x01(\tR\favailableRho\"*\n" +
+	"\x11GetBalanceRequest\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\"r\n" +
+	"\x12GetBalanceResponse\x121\n" +
+	"\abalance\x18\x01 \x01(\v2\x17.cohort.v1.BuyerBalanceR\abalance\x12)\n" +
+	"\x06escrow\x18\x02 \x01(\v2\x11.cohort.v1.EscrowR\x06escrow2\x95\x05\n" +
 	"\fBuyerService\x12O\n" +
 	"\fListDatasets\x12\x1e.cohort.v1.ListDatasetsRequest\x1a\x1f.cohort.v1.ListDatasetsResponse\x12F\n" +
 	"\tSubmitJob\x12\x1b.cohort.v1.SubmitJobRequest\x1a\x1c.cohort.v1.SubmitJobResponse\x12=\n" +
@@ -924,7 +1043,9 @@ const file_cohort_v1_buyer_service_proto_rawDesc = "" +
 	"\bListJobs\x12\x1a.cohort.v1.ListJobsRequest\x1a\x1b.cohort.v1.ListJobsResponse\x12F\n" +
 	"\tCancelJob\x12\x1b.cohort.v1.CancelJobRequest\x1a\x1c.cohort.v1.CancelJobResponse\x12F\n" +
 	"\tGetResult\x12\x1b.cohort.v1.GetResultRequest\x1a\x1c.cohort.v1.GetResultResponse\x12F\n" +
-	"\tGetBudget\x12\x1b.cohort.v1.GetBudgetRequest\x1a\x1c.cohort.v1.GetBudgetResponseB5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
+	"\tGetBudget\x12\x1b.cohort.v1.GetBudgetRequest\x1a\x1c.cohort.v1.GetBudgetResponse\x12I\n" +
+	"\n" +
+	"GetBalance\x12\x1c.cohort.v1.GetBalanceRequest\x1a\x1d.cohort.v1.GetBalanceResponseB5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
 
 var (
 	file_cohort_v1_buyer_service_proto_rawDescOnce sync.Once
@@ -938,7 +1059,7 @@ func file_cohort_v1_buyer_service_proto_rawDescGZIP() []byte {
 	return file_cohort_v1_buyer_service_proto_rawDescData
 }
 
-var file_cohort_v1_buyer_service_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_cohort_v1_buyer_service_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_cohort_v1_buyer_service_proto_goTypes = []any{
 	(*ListDatasetsRequest)(nil),  // 0: cohort.v1.ListDatasetsRequest
 	(*ListDatasetsResponse)(nil), // 1: cohort.v1.ListDatasetsResponse
@@ -956,47 +1077,55 @@ var file_cohort_v1_buyer_service_proto_goTypes = []any{
 	(*GetResultResponse)(nil),    // 13: cohort.v1.GetResultResponse
 	(*GetBudgetRequest)(nil),     // 14: cohort.v1.GetBudgetRequest
 	(*GetBudgetResponse)(nil),    // 15: cohort.v1.GetBudgetResponse
-	(*DatasetDescriptor)(nil),    // 16: cohort.v1.DatasetDescriptor
-	(*JobSpec)(nil),              // 17: cohort.v1.JobSpec
-	(*Job)(nil),                  // 18: cohort.v1.Job
-	(JobState)(0),                // 19: cohort.v1.JobState
-	(*Result)(nil),               // 20: cohort.v1.Result
-	(*PrivacyPolicy)(nil),        // 21: cohort.v1.PrivacyPolicy
-	(*LedgerEntry)(nil),          // 22: cohort.v1.LedgerEntry
+	(*GetBalanceRequest)(nil),    // 16: cohort.v1.GetBalanceRequest
+	(*GetBalanceResponse)(nil),   // 17: cohort.v1.GetBalanceResponse
+	(*DatasetDescriptor)(nil),    // 18: cohort.v1.DatasetDescriptor
+	(*JobSpec)(nil),              // 19: cohort.v1.JobSpec
+	(*Job)(nil),                  // 20: cohort.v1.Job
+	(JobState)(0),                // 21: cohort.v1.JobState
+	(*Result)(nil),               // 22: cohort.v1.Result
+	(*PrivacyPolicy)(nil),        // 23: cohort.v1.PrivacyPolicy
+	(*LedgerEntry)(nil),          // 24: cohort.v1.LedgerEntry
+	(*BuyerBalance)(nil),         // 25: cohort.v1.BuyerBalance
+	(*Escrow)(nil),               // 26: cohort.v1.Escrow
 }
 var file_cohort_v1_buyer_service_proto_depIdxs = []int32{
-	16, // 0: cohort.v1.ListDatasetsResponse.datasets:type_name -> cohort.v1.DatasetDescriptor
-	17, // 1: cohort.v1.SubmitJobRequest.spec:type_name -> cohort.v1.JobSpec
-	18, // 2: cohort.v1.SubmitJobResponse.job:type_name -> cohort.v1.Job
-	18, // 3: cohort.v1.GetJobResponse.job:type_name -> cohort.v1.Job
-	18, // 4: cohort.v1.WatchJobResponse.job:type_name -> cohort.v1.Job
-	19, // 5: cohort.v1.ListJobsRequest.states:type_name -> cohort.v1.JobState
-	18, // 6: cohort.v1.ListJobsResponse.jobs:type_name -> cohort.v1.Job
-	18, // 7: cohort.v1.CancelJobResponse.job:type_name -> cohort.v1.Job
-	20, // 8: cohort.v1.GetResultResponse.result:type_name -> cohort.v1.Result
-	21, // 9: cohort.v1.GetBudgetResponse.policy:type_name -> cohort.v1.PrivacyPolicy
-	22, // 10: cohort.v1.GetBudgetResponse.epochs:type_name -> cohort.v1.LedgerEntry
-	0,  // 11: cohort.v1.BuyerService.ListDatasets:input_type -> cohort.v1.ListDatasetsRequest
-	2,  // 12: cohort.v1.BuyerService.SubmitJob:input_type -> cohort.v1.SubmitJobRequest
-	4,  // 13: cohort.v1.BuyerService.GetJob:input_type -> cohort.v1.GetJobRequest
-	6,  // 14: cohort.v1.BuyerService.WatchJob:input_type -> cohort.v1.WatchJobRequest
-	8,  // 15: cohort.v1.BuyerService.ListJobs:input_type -> cohort.v1.ListJobsRequest
-	10, // 16: cohort.v1.BuyerService.CancelJob:input_type -> cohort.v1.CancelJobRequest
-	12, // 17: cohort.v1.BuyerService.GetResult:input_type -> cohort.v1.GetResultRequest
-	14, // 18: cohort.v1.BuyerService.GetBudget:input_type -> cohort.v1.GetBudgetRequest
-	1,  // 19: cohort.v1.BuyerService.ListDatasets:output_type -> cohort.v1.ListDatasetsResponse
-	3,  // 20: cohort.v1.BuyerService.SubmitJob:output_type -> cohort.v1.SubmitJobResponse
-	5,  // 21: cohort.v1.BuyerService.GetJob:output_type -> cohort.v1.GetJobResponse
-	7,  // 22: cohort.v1.BuyerService.WatchJob:output_type -> cohort.v1.WatchJobResponse
-	9,  // 23: cohort.v1.BuyerService.ListJobs:output_type -> cohort.v1.ListJobsResponse
-	11, // 24: cohort.v1.BuyerService.CancelJob:output_type -> cohort.v1.CancelJobResponse
-	13, // 25: cohort.v1.BuyerService.GetResult:output_type -> cohort.v1.GetResultResponse
-	15, // 26: cohort.v1.BuyerService.GetBudget:output_type -> cohort.v1.GetBudgetResponse
-	19, // [19:27] is the sub-list for method output_type
-	11, // [11:19] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	18, // 0: cohort.v1.ListDatasetsResponse.datasets:type_name -> cohort.v1.DatasetDescriptor
+	19, // 1: cohort.v1.SubmitJobRequest.spec:type_name -> cohort.v1.JobSpec
+	20, // 2: cohort.v1.SubmitJobResponse.job:type_name -> cohort.v1.Job
+	20, // 3: cohort.v1.GetJobResponse.job:type_name -> cohort.v1.Job
+	20, // 4: cohort.v1.WatchJobResponse.job:type_name -> cohort.v1.Job
+	21, // 5: cohort.v1.ListJobsRequest.states:type_name -> cohort.v1.JobState
+	20, // 6: cohort.v1.ListJobsResponse.jobs:type_name -> cohort.v1.Job
+	20, // 7: cohort.v1.CancelJobResponse.job:type_name -> cohort.v1.Job
+	22, // 8: cohort.v1.GetResultResponse.result:type_name -> cohort.v1.Result
+	23, // 9: cohort.v1.GetBudgetResponse.policy:type_name -> cohort.v1.PrivacyPolicy
+	24, // 10: cohort.v1.GetBudgetResponse.epochs:type_name -> cohort.v1.LedgerEntry
+	25, // 11: cohort.v1.GetBalanceResponse.balance:type_name -> cohort.v1.BuyerBalance
+	26, // 12: cohort.v1.GetBalanceResponse.escrow:type_name -> cohort.v1.Escrow
+	0,  // 13: cohort.v1.BuyerService.ListDatasets:input_type -> cohort.v1.ListDatasetsRequest
+	2,  // 14: cohort.v1.BuyerService.SubmitJob:input_type -> cohort.v1.SubmitJobRequest
+	4,  // 15: cohort.v1.BuyerService.GetJob:input_type -> cohort.v1.GetJobRequest
+	6,  // 16: cohort.v1.BuyerService.WatchJob:input_type -> cohort.v1.WatchJobRequest
+	8,  // 17: cohort.v1.BuyerService.ListJobs:input_type -> cohort.v1.ListJobsRequest
+	10, // 18: cohort.v1.BuyerService.CancelJob:input_type -> cohort.v1.CancelJobRequest
+	12, // 19: cohort.v1.BuyerService.GetResult:input_type -> cohort.v1.GetResultRequest
+	14, // 20: cohort.v1.BuyerService.GetBudget:input_type -> cohort.v1.GetBudgetRequest
+	16, // 21: cohort.v1.BuyerService.GetBalance:input_type -> cohort.v1.GetBalanceRequest
+	1,  // 22: cohort.v1.BuyerService.ListDatasets:output_type -> cohort.v1.ListDatasetsResponse
+	3,  // 23: cohort.v1.BuyerService.SubmitJob:output_type -> cohort.v1.SubmitJobResponse
+	5,  // 24: cohort.v1.BuyerService.GetJob:output_type -> cohort.v1.GetJobResponse
+	7,  // 25: cohort.v1.BuyerService.WatchJob:output_type -> cohort.v1.WatchJobResponse
+	9,  // 26: cohort.v1.BuyerService.ListJobs:output_type -> cohort.v1.ListJobsResponse
+	11, // 27: cohort.v1.BuyerService.CancelJob:output_type -> cohort.v1.CancelJobResponse
+	13, // 28: cohort.v1.BuyerService.GetResult:output_type -> cohort.v1.GetResultResponse
+	15, // 29: cohort.v1.BuyerService.GetBudget:output_type -> cohort.v1.GetBudgetResponse
+	17, // 30: cohort.v1.BuyerService.GetBalance:output_type -> cohort.v1.GetBalanceResponse
+	22, // [22:31] is the sub-list for method output_type
+	13, // [13:22] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_buyer_service_proto_init() }
@@ -1006,6 +1135,7 @@ func file_cohort_v1_buyer_service_proto_init() {
 	}
 	file_cohort_v1_dataset_proto_init()
 	file_cohort_v1_job_proto_init()
+	file_cohort_v1_payment_proto_init()
 	file_cohort_v1_result_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1013,7 +1143,7 @@ func file_cohort_v1_buyer_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cohort_v1_buyer_service_proto_rawDesc), len(file_cohort_v1_buyer_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

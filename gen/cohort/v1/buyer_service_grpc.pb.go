@@ -27,6 +27,7 @@ const (
 	BuyerService_CancelJob_FullMethodName    = "/cohort.v1.BuyerService/CancelJob"
 	BuyerService_GetResult_FullMethodName    = "/cohort.v1.BuyerService/GetResult"
 	BuyerService_GetBudget_FullMethodName    = "/cohort.v1.BuyerService/GetBudget"
+	BuyerService_GetBalance_FullMethodName   = "/cohort.v1.BuyerService/GetBalance"
 )
 
 // BuyerServiceClient is the client API for BuyerService service.
@@ -60,6 +61,9 @@ type BuyerServiceClient interface {
 	// GetBudget is the buyer's privacy budget on a dataset's epochs in this
 	// node's ledger, and the most ρ a job over them could spend now.
 	GetBudget(ctx context.Context, in *GetBudgetRequest, opts ...grpc.CallOption) (*GetBudgetResponse, error)
+	// GetBalance is the buyer's balance in this node's ledger and, when a job
+	// id is given, what that job holds or was charged.
+	GetBalance(ctx context.Context, in *GetBalanceRequest, opts ...grpc.CallOption) (*GetBalanceResponse, error)
 }
 
 type buyerServiceClient struct {
@@ -159,6 +163,16 @@ func (c *buyerServiceClient) GetBudget(ctx context.Context, in *GetBudgetRequest
 	return out, nil
 }
 
+func (c *buyerServiceClient) GetBalance(ctx context.Context, in *GetBalanceRequest, opts ...grpc.CallOption) (*GetBalanceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetBalanceResponse)
+	err := c.cc.Invoke(ctx, BuyerService_GetBalance_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // BuyerServiceServer is the server API for BuyerService service.
 // All implementations must embed UnimplementedBuyerServiceServer
 // for forward compatibility.
@@ -190,6 +204,9 @@ type BuyerServiceServer interface {
 	// GetBudget is the buyer's privacy budget on a dataset's epochs in this
 	// node's ledger, and the most ρ a job over them could spend now.
 	GetBudget(context.Context, *GetBudgetRequest) (*GetBudgetResponse, error)
+	// GetBalance is the buyer's balance in this node's ledger and, when a job
+	// id is given, what that job holds or was charged.
+	GetBalance(context.Context, *GetBalanceRequest) (*GetBalanceResponse, error)
 	mustEmbedUnimplementedBuyerServiceServer()
 }
 
@@ -223,6 +240,9 @@ func (UnimplementedBuyerServiceServer) GetResult(context.Context, *GetResultRequ
 }
 func (UnimplementedBuyerServiceServer) GetBudget(context.Context, *GetBudgetRequest) (*GetBudgetResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetBudget not implemented")
+}
+func (UnimplementedBuyerServiceServer) GetBalance(context.Context, *GetBalanceRequest) (*GetBalanceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetBalance not implemented")
 }
 func (UnimplementedBuyerServiceServer) mustEmbedUnimplementedBuyerServiceServer() {}
 func (UnimplementedBuyerServiceServer) testEmbeddedByValue()                      {}
@@ -382,6 +402,24 @@ func _BuyerService_GetBudget_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _BuyerService_GetBalance_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetBalanceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BuyerServiceServer).GetBalance(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BuyerService_GetBalance_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BuyerServiceServer).GetBalance(ctx, req.(*GetBalanceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // BuyerService_ServiceDesc is the grpc.ServiceDesc for BuyerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -416,6 +454,10 @@ var BuyerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetBudget",
 			Handler:    _BuyerService_GetBudget_Handler,
+		},
+		{
+			MethodName: "GetBalance",
+			Handler:    _BuyerService_GetBalance_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -444,7 +444,14 @@ type DatasetDescriptor struct {
 	// How jobs' results are released (docs/design.md §6.6): the mechanism
 	// and the privacy budget every node enforces. Set at creation; a
 	// descriptor without one releases nothing.
-	Privacy       *PrivacyPolicy `protobuf:"bytes,17,opt,name=privacy,proto3" json:"privacy,omitempty"`
+	Privacy *PrivacyPolicy `protobuf:"bytes,17,opt,name=privacy,proto3" json:"privacy,omitempty"`
+	// What a buyer pays per record a released job counted, in the
+	// federation's unit (micro-credits); 0 for a free dataset. Set at
+	// creation (docs/design.md §6.8).
+	PricePerRecord uint64 `protobuf:"varint,18,opt,name=price_per_record,json=pricePerRecord,proto3" json:"price_per_record,omitempty"`
+	// What a buyer pays per released job on top of the records, in
+	// micro-credits; 0 for none.
+	JobFee        uint64 `protobuf:"varint,19,opt,name=job_fee,json=jobFee,proto3" json:"job_fee,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -596,6 +603,20 @@ func (x *DatasetDescriptor) GetPrivacy() *PrivacyPolicy {
 		return x.Privacy
 	}
 	return nil
+}
+
+func (x *DatasetDescriptor) GetPricePerRecord() uint64 {
+	if x != nil {
+		return x.PricePerRecord
+	}
+	return 0
+}
+
+func (x *DatasetDescriptor) GetJobFee() uint64 {
+	if x != nil {
+		return x.JobFee
+	}
+	return 0
 }
 
 // PrivacyPolicy is a dataset's release policy. Budgets are exact decimals
@@ -812,7 +833,7 @@ const file_cohort_v1_dataset_proto_rawDesc = "" +
 	"\aaddress\x18\x03 \x01(\tR\aaddress\x12&\n" +
 	"\x0fseal_public_key\x18\x04 \x01(\fR\rsealPublicKey\x12A\n" +
 	"\x0esigning_scheme\x18\x05 \x01(\x0e2\x1a.cohort.v1.SignatureSchemeR\rsigningScheme\x12,\n" +
-	"\x12signing_public_key\x18\x06 \x01(\fR\x10signingPublicKey\"\xe0\x05\n" +
+	"\x12signing_public_key\x18\x06 \x01(\fR\x10signingPublicKey\"\xa3\x06\n" +
 	"\x11DatasetDescriptor\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x122\n" +
 	"\x06schema\x18\x02 \x01(\v2\x1a.cohort.v1.CanonicalSchemaR\x06schema\x12-\n" +
@@ -835,7 +856,9 @@ const file_cohort_v1_dataset_proto_rawDesc = "" +
 	"ceremonyId\x124\n" +
 	"\x16ceremony_beacon_source\x18\x0f \x01(\tR\x14ceremonyBeaconSource\x12$\n" +
 	"\x02he\x18\x10 \x01(\v2\x14.cohort.v1.HEKeyInfoR\x02he\x122\n" +
-	"\aprivacy\x18\x11 \x01(\v2\x18.cohort.v1.PrivacyPolicyR\aprivacy\"\xe3\x01\n" +
+	"\aprivacy\x18\x11 \x01(\v2\x18.cohort.v1.PrivacyPolicyR\aprivacy\x12(\n" +
+	"\x10price_per_record\x18\x12 \x01(\x04R\x0epricePerRecord\x12\x17\n" +
+	"\ajob_fee\x18\x13 \x01(\x04R\x06jobFee\"\xe3\x01\n" +
 	"\rPrivacyPolicy\x129\n" +
 	"\tmechanism\x18\x01 \x01(\x0e2\x1b.cohort.v1.ReleaseMechanismR\tmechanism\x12\x1b\n" +
 	"\tepoch_rho\x18\x02 \x01(\tR\bepochRho\x12\x1b\n" +

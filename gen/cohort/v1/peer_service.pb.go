@@ -2483,11 +2483,314 @@ func (x *SignTranscriptResponse) GetSignature() *NodeSignature {
 	return nil
 }
 
+// StoreCreditRequest is a credit another node's admin made.
+type StoreCreditRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Names the credit (CreditBuyerRequest.credit_id).
+	CreditId string `protobuf:"bytes,1,opt,name=credit_id,json=creditId,proto3" json:"credit_id,omitempty"`
+	// Buyer id.
+	BuyerId string `protobuf:"bytes,2,opt,name=buyer_id,json=buyerId,proto3" json:"buyer_id,omitempty"`
+	// Amount, micro-credits, > 0.
+	Amount uint64 `protobuf:"varint,3,opt,name=amount,proto3" json:"amount,omitempty"`
+	// When it was credited, Unix seconds (UTC).
+	CreditedAt    int64 `protobuf:"varint,4,opt,name=credited_at,json=creditedAt,proto3" json:"credited_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoreCreditRequest) Reset() {
+	*x = StoreCreditRequest{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoreCreditRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoreCreditRequest) ProtoMessage() {}
+
+func (x *StoreCreditRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoreCreditRequest.ProtoReflect.Descriptor instead.
+func (*StoreCreditRequest) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *StoreCreditRequest) GetCreditId() string {
+	if x != nil {
+		return x.CreditId
+	}
+	return ""
+}
+
+func (x *StoreCreditRequest) GetBuyerId() string {
+	if x != nil {
+		return x.BuyerId
+	}
+	return ""
+}
+
+func (x *StoreCreditRequest) GetAmount() uint64 {
+	if x != nil {
+		return x.Amount
+	}
+	return 0
+}
+
+func (x *StoreCreditRequest) GetCreditedAt() int64 {
+	if x != nil {
+		return x.CreditedAt
+	}
+	return 0
+}
+
+// StoreCreditResponse confirms the credit is recorded.
+type StoreCreditResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoreCreditResponse) Reset() {
+	*x = StoreCreditResponse{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoreCreditResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoreCreditResponse) ProtoMessage() {}
+
+func (x *StoreCreditResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoreCreditResponse.ProtoReflect.Descriptor instead.
+func (*StoreCreditResponse) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{41}
+}
+
+// AbortJobRequest names a job that ended without a release.
+type AbortJobRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Job id.
+	JobId string `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	// The job's final state: REJECTED, FAILED or CANCELLED.
+	State         JobState `protobuf:"varint,2,opt,name=state,proto3,enum=cohort.v1.JobState" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AbortJobRequest) Reset() {
+	*x = AbortJobRequest{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AbortJobRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AbortJobRequest) ProtoMessage() {}
+
+func (x *AbortJobRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AbortJobRequest.ProtoReflect.Descriptor instead.
+func (*AbortJobRequest) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *AbortJobRequest) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *AbortJobRequest) GetState() JobState {
+	if x != nil {
+		return x.State
+	}
+	return JobState_JOB_STATE_UNSPECIFIED
+}
+
+// AbortJobResponse confirms the peer aborted the job and refunded it.
+type AbortJobResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AbortJobResponse) Reset() {
+	*x = AbortJobResponse{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AbortJobResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AbortJobResponse) ProtoMessage() {}
+
+func (x *AbortJobResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AbortJobResponse.ProtoReflect.Descriptor instead.
+func (*AbortJobResponse) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{43}
+}
+
+// GetBalancesRequest pages through a peer's ledger.
+type GetBalancesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Empty for the first page.
+	PageToken     string `protobuf:"bytes,1,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBalancesRequest) Reset() {
+	*x = GetBalancesRequest{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBalancesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBalancesRequest) ProtoMessage() {}
+
+func (x *GetBalancesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBalancesRequest.ProtoReflect.Descriptor instead.
+func (*GetBalancesRequest) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *GetBalancesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// GetBalancesResponse is a page of a peer's ledger, sorted by buyer id.
+type GetBalancesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most 1000 balances.
+	Balances []*BuyerBalance `protobuf:"bytes,1,rep,name=balances,proto3" json:"balances,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBalancesResponse) Reset() {
+	*x = GetBalancesResponse{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBalancesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBalancesResponse) ProtoMessage() {}
+
+func (x *GetBalancesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBalancesResponse.ProtoReflect.Descriptor instead.
+func (*GetBalancesResponse) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *GetBalancesResponse) GetBalances() []*BuyerBalance {
+	if x != nil {
+		return x.Balances
+	}
+	return nil
+}
+
+func (x *GetBalancesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_cohort_v1_peer_service_proto protoreflect.FileDescriptor
 
 const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1ccohort/v1/peer_service.proto\x12\tcohort.v1\x1a\x18cohort/v1/ceremony.proto\x1a\x15cohort/v1/chunk.proto\x1a\x1ccohort/v1/contribution.proto\x1a\x17cohort/v1/dataset.proto\x1a\x13cohort/v1/job.proto\x1a\x18cohort/v1/registry.proto\x1a\x19cohort/v1/signature.proto\"\x83\x01\n" +
+	"\x1ccohort/v1/peer_service.proto\x12\tcohort.v1\x1a\x18cohort/v1/ceremony.proto\x1a\x15cohort/v1/chunk.proto\x1a\x1ccohort/v1/contribution.proto\x1a\x17cohort/v1/dataset.proto\x1a\x13cohort/v1/job.proto\x1a\x17cohort/v1/payment.proto\x1a\x18cohort/v1/registry.proto\x1a\x19cohort/v1/signature.proto\"\x83\x01\n" +
 	"\x14StartCeremonyRequest\x123\n" +
 	"\bceremony\x18\x01 \x01(\v2\x17.cohort.v1.CeremonyInfoR\bceremony\x126\n" +
 	"\adataset\x18\x02 \x01(\v2\x1c.cohort.v1.DatasetDescriptorR\adataset\"O\n" +
@@ -2644,7 +2947,24 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"\x05chunk\x18\x02 \x01(\v2\x10.cohort.v1.ChunkH\x00R\x05chunkB\x06\n" +
 	"\x04part\"P\n" +
 	"\x16SignTranscriptResponse\x126\n" +
-	"\tsignature\x18\x01 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature2\xa5\r\n" +
+	"\tsignature\x18\x01 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature\"\x85\x01\n" +
+	"\x12StoreCreditRequest\x12\x1b\n" +
+	"\tcredit_id\x18\x01 \x01(\tR\bcreditId\x12\x19\n" +
+	"\bbuyer_id\x18\x02 \x01(\tR\abuyerId\x12\x16\n" +
+	"\x06amount\x18\x03 \x01(\x04R\x06amount\x12\x1f\n" +
+	"\vcredited_at\x18\x04 \x01(\x03R\n" +
+	"creditedAt\"\x15\n" +
+	"\x13StoreCreditResponse\"S\n" +
+	"\x0fAbortJobRequest\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12)\n" +
+	"\x05state\x18\x02 \x01(\x0e2\x13.cohort.v1.JobStateR\x05state\"\x12\n" +
+	"\x10AbortJobResponse\"3\n" +
+	"\x12GetBalancesRequest\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x01 \x01(\tR\tpageToken\"r\n" +
+	"\x13GetBalancesResponse\x123\n" +
+	"\bbalances\x18\x01 \x03(\v2\x17.cohort.v1.BuyerBalanceR\bbalances\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\x86\x0f\n" +
 	"\vPeerService\x12R\n" +
 	"\rStartCeremony\x12\x1f.cohort.v1.StartCeremonyRequest\x1a .cohort.v1.StartCeremonyResponse\x12e\n" +
 	"\x12CeremonyContribute\x12$.cohort.v1.CeremonyContributeRequest\x1a%.cohort.v1.CeremonyContributeResponse(\x010\x01\x12Q\n" +
@@ -2666,7 +2986,10 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"\x0eComputePartial\x12 .cohort.v1.ComputePartialRequest\x1a!.cohort.v1.ComputePartialResponse\x12I\n" +
 	"\n" +
 	"StoreBuyer\x12\x1c.cohort.v1.StoreBuyerRequest\x1a\x1d.cohort.v1.StoreBuyerResponse\x12W\n" +
-	"\x0eSignTranscript\x12 .cohort.v1.SignTranscriptRequest\x1a!.cohort.v1.SignTranscriptResponse(\x01B5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
+	"\x0eSignTranscript\x12 .cohort.v1.SignTranscriptRequest\x1a!.cohort.v1.SignTranscriptResponse(\x01\x12L\n" +
+	"\vStoreCredit\x12\x1d.cohort.v1.StoreCreditRequest\x1a\x1e.cohort.v1.StoreCreditResponse\x12C\n" +
+	"\bAbortJob\x12\x1a.cohort.v1.AbortJobRequest\x1a\x1b.cohort.v1.AbortJobResponse\x12L\n" +
+	"\vGetBalances\x12\x1d.cohort.v1.GetBalancesRequest\x1a\x1e.cohort.v1.GetBalancesResponseB5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
 
 var (
 	file_cohort_v1_peer_service_proto_rawDescOnce sync.Once
@@ -2680,7 +3003,7 @@ func file_cohort_v1_peer_service_proto_rawDescGZIP() []byte {
 	return file_cohort_v1_peer_service_proto_rawDescData
 }
 
-var file_cohort_v1_peer_service_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_cohort_v1_peer_service_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_cohort_v1_peer_service_proto_goTypes = []any{
 	(*StartCeremonyRequest)(nil),        // 0: cohort.v1.StartCeremonyRequest
 	(*StartCeremonyResponse)(nil),       // 1: cohort.v1.StartCeremonyResponse
@@ -2722,92 +3045,108 @@ var file_cohort_v1_peer_service_proto_goTypes = []any{
 	(*StoreBuyerResponse)(nil),          // 37: cohort.v1.StoreBuyerResponse
 	(*SignTranscriptRequest)(nil),       // 38: cohort.v1.SignTranscriptRequest
 	(*SignTranscriptResponse)(nil),      // 39: cohort.v1.SignTranscriptResponse
-	(*CeremonyInfo)(nil),                // 40: cohort.v1.CeremonyInfo
-	(*DatasetDescriptor)(nil),           // 41: cohort.v1.DatasetDescriptor
-	(*NodeSignature)(nil),               // 42: cohort.v1.NodeSignature
-	(*CeremonyContributionHeader)(nil),  // 43: cohort.v1.CeremonyContributionHeader
-	(*Chunk)(nil),                       // 44: cohort.v1.Chunk
-	(*BlobHeader)(nil),                  // 45: cohort.v1.BlobHeader
-	(*ContributionAck)(nil),             // 46: cohort.v1.ContributionAck
-	(*RegistryUpdate)(nil),              // 47: cohort.v1.RegistryUpdate
-	(*JobSpec)(nil),                     // 48: cohort.v1.JobSpec
-	(*EligibleSet)(nil),                 // 49: cohort.v1.EligibleSet
-	(*PrivacyDebit)(nil),                // 50: cohort.v1.PrivacyDebit
+	(*StoreCreditRequest)(nil),          // 40: cohort.v1.StoreCreditRequest
+	(*StoreCreditResponse)(nil),         // 41: cohort.v1.StoreCreditResponse
+	(*AbortJobRequest)(nil),             // 42: cohort.v1.AbortJobRequest
+	(*AbortJobResponse)(nil),            // 43: cohort.v1.AbortJobResponse
+	(*GetBalancesRequest)(nil),          // 44: cohort.v1.GetBalancesRequest
+	(*GetBalancesResponse)(nil),         // 45: cohort.v1.GetBalancesResponse
+	(*CeremonyInfo)(nil),                // 46: cohort.v1.CeremonyInfo
+	(*DatasetDescriptor)(nil),           // 47: cohort.v1.DatasetDescriptor
+	(*NodeSignature)(nil),               // 48: cohort.v1.NodeSignature
+	(*CeremonyContributionHeader)(nil),  // 49: cohort.v1.CeremonyContributionHeader
+	(*Chunk)(nil),                       // 50: cohort.v1.Chunk
+	(*BlobHeader)(nil),                  // 51: cohort.v1.BlobHeader
+	(*ContributionAck)(nil),             // 52: cohort.v1.ContributionAck
+	(*RegistryUpdate)(nil),              // 53: cohort.v1.RegistryUpdate
+	(*JobSpec)(nil),                     // 54: cohort.v1.JobSpec
+	(*EligibleSet)(nil),                 // 55: cohort.v1.EligibleSet
+	(*PrivacyDebit)(nil),                // 56: cohort.v1.PrivacyDebit
+	(JobState)(0),                       // 57: cohort.v1.JobState
+	(*BuyerBalance)(nil),                // 58: cohort.v1.BuyerBalance
 }
 var file_cohort_v1_peer_service_proto_depIdxs = []int32{
-	40, // 0: cohort.v1.StartCeremonyRequest.ceremony:type_name -> cohort.v1.CeremonyInfo
-	41, // 1: cohort.v1.StartCeremonyRequest.dataset:type_name -> cohort.v1.DatasetDescriptor
-	42, // 2: cohort.v1.StartCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
-	43, // 3: cohort.v1.CeremonyContributeRequest.header:type_name -> cohort.v1.CeremonyContributionHeader
-	44, // 4: cohort.v1.CeremonyContributeRequest.chunk:type_name -> cohort.v1.Chunk
-	43, // 5: cohort.v1.CeremonyContributeResponse.header:type_name -> cohort.v1.CeremonyContributionHeader
-	44, // 6: cohort.v1.CeremonyContributeResponse.chunk:type_name -> cohort.v1.Chunk
+	46, // 0: cohort.v1.StartCeremonyRequest.ceremony:type_name -> cohort.v1.CeremonyInfo
+	47, // 1: cohort.v1.StartCeremonyRequest.dataset:type_name -> cohort.v1.DatasetDescriptor
+	48, // 2: cohort.v1.StartCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
+	49, // 3: cohort.v1.CeremonyContributeRequest.header:type_name -> cohort.v1.CeremonyContributionHeader
+	50, // 4: cohort.v1.CeremonyContributeRequest.chunk:type_name -> cohort.v1.Chunk
+	49, // 5: cohort.v1.CeremonyContributeResponse.header:type_name -> cohort.v1.CeremonyContributionHeader
+	50, // 6: cohort.v1.CeremonyContributeResponse.chunk:type_name -> cohort.v1.Chunk
 	5,  // 7: cohort.v1.SealCeremonyRequest.header:type_name -> cohort.v1.SealCeremonyHeader
-	44, // 8: cohort.v1.SealCeremonyRequest.chunk:type_name -> cohort.v1.Chunk
-	45, // 9: cohort.v1.SealCeremonyHeader.blob:type_name -> cohort.v1.BlobHeader
-	40, // 10: cohort.v1.SealCeremonyResponse.ceremony:type_name -> cohort.v1.CeremonyInfo
-	42, // 11: cohort.v1.SealCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
-	46, // 12: cohort.v1.ForwardContributionResponse.ack:type_name -> cohort.v1.ContributionAck
-	47, // 13: cohort.v1.ApplyRegistrationRequest.update:type_name -> cohort.v1.RegistryUpdate
-	47, // 14: cohort.v1.GetRegistryStateResponse.updates:type_name -> cohort.v1.RegistryUpdate
-	46, // 15: cohort.v1.GetContributionAckResponse.ack:type_name -> cohort.v1.ContributionAck
-	42, // 16: cohort.v1.ForwardRevocationResponse.signature:type_name -> cohort.v1.NodeSignature
-	48, // 17: cohort.v1.PrepareJobRequest.spec:type_name -> cohort.v1.JobSpec
-	49, // 18: cohort.v1.PrepareJobResponse.set:type_name -> cohort.v1.EligibleSet
-	42, // 19: cohort.v1.PrepareJobResponse.signature:type_name -> cohort.v1.NodeSignature
-	48, // 20: cohort.v1.ComputePartialRequest.spec:type_name -> cohort.v1.JobSpec
-	42, // 21: cohort.v1.ComputePartialResponse.signature:type_name -> cohort.v1.NodeSignature
-	50, // 22: cohort.v1.ComputePartialResponse.debit:type_name -> cohort.v1.PrivacyDebit
+	50, // 8: cohort.v1.SealCeremonyRequest.chunk:type_name -> cohort.v1.Chunk
+	51, // 9: cohort.v1.SealCeremonyHeader.blob:type_name -> cohort.v1.BlobHeader
+	46, // 10: cohort.v1.SealCeremonyResponse.ceremony:type_name -> cohort.v1.CeremonyInfo
+	48, // 11: cohort.v1.SealCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
+	52, // 12: cohort.v1.ForwardContributionResponse.ack:type_name -> cohort.v1.ContributionAck
+	53, // 13: cohort.v1.ApplyRegistrationRequest.update:type_name -> cohort.v1.RegistryUpdate
+	53, // 14: cohort.v1.GetRegistryStateResponse.updates:type_name -> cohort.v1.RegistryUpdate
+	52, // 15: cohort.v1.GetContributionAckResponse.ack:type_name -> cohort.v1.ContributionAck
+	48, // 16: cohort.v1.ForwardRevocationResponse.signature:type_name -> cohort.v1.NodeSignature
+	54, // 17: cohort.v1.PrepareJobRequest.spec:type_name -> cohort.v1.JobSpec
+	55, // 18: cohort.v1.PrepareJobResponse.set:type_name -> cohort.v1.EligibleSet
+	48, // 19: cohort.v1.PrepareJobResponse.signature:type_name -> cohort.v1.NodeSignature
+	54, // 20: cohort.v1.ComputePartialRequest.spec:type_name -> cohort.v1.JobSpec
+	48, // 21: cohort.v1.ComputePartialResponse.signature:type_name -> cohort.v1.NodeSignature
+	56, // 22: cohort.v1.ComputePartialResponse.debit:type_name -> cohort.v1.PrivacyDebit
 	31, // 23: cohort.v1.HEKeygenResponse.commitment:type_name -> cohort.v1.HEKeygenCommitment
-	42, // 24: cohort.v1.HEKeygenCommitment.signature:type_name -> cohort.v1.NodeSignature
+	48, // 24: cohort.v1.HEKeygenCommitment.signature:type_name -> cohort.v1.NodeSignature
 	31, // 25: cohort.v1.HEKeygenRevealRequest.commitments:type_name -> cohort.v1.HEKeygenCommitment
-	42, // 26: cohort.v1.HEKeygenFinishResponse.signature:type_name -> cohort.v1.NodeSignature
-	45, // 27: cohort.v1.SignTranscriptRequest.header:type_name -> cohort.v1.BlobHeader
-	44, // 28: cohort.v1.SignTranscriptRequest.chunk:type_name -> cohort.v1.Chunk
-	42, // 29: cohort.v1.SignTranscriptResponse.signature:type_name -> cohort.v1.NodeSignature
-	0,  // 30: cohort.v1.PeerService.StartCeremony:input_type -> cohort.v1.StartCeremonyRequest
-	2,  // 31: cohort.v1.PeerService.CeremonyContribute:input_type -> cohort.v1.CeremonyContributeRequest
-	4,  // 32: cohort.v1.PeerService.SealCeremony:input_type -> cohort.v1.SealCeremonyRequest
-	7,  // 33: cohort.v1.PeerService.AbortCeremony:input_type -> cohort.v1.AbortCeremonyRequest
-	9,  // 34: cohort.v1.PeerService.ForwardContribution:input_type -> cohort.v1.ForwardContributionRequest
-	11, // 35: cohort.v1.PeerService.AbortContribution:input_type -> cohort.v1.AbortContributionRequest
-	21, // 36: cohort.v1.PeerService.GetContributionAck:input_type -> cohort.v1.GetContributionAckRequest
-	23, // 37: cohort.v1.PeerService.ForwardRevocation:input_type -> cohort.v1.ForwardRevocationRequest
-	13, // 38: cohort.v1.PeerService.ApplyRegistration:input_type -> cohort.v1.ApplyRegistrationRequest
-	17, // 39: cohort.v1.PeerService.ProposeRegistration:input_type -> cohort.v1.ProposeRegistrationRequest
-	19, // 40: cohort.v1.PeerService.StoreInvites:input_type -> cohort.v1.StoreInvitesRequest
-	15, // 41: cohort.v1.PeerService.GetRegistryState:input_type -> cohort.v1.GetRegistryStateRequest
-	29, // 42: cohort.v1.PeerService.HEKeygen:input_type -> cohort.v1.HEKeygenRequest
-	32, // 43: cohort.v1.PeerService.HEKeygenReveal:input_type -> cohort.v1.HEKeygenRevealRequest
-	34, // 44: cohort.v1.PeerService.HEKeygenFinish:input_type -> cohort.v1.HEKeygenFinishRequest
-	25, // 45: cohort.v1.PeerService.PrepareJob:input_type -> cohort.v1.PrepareJobRequest
-	27, // 46: cohort.v1.PeerService.ComputePartial:input_type -> cohort.v1.ComputePartialRequest
-	36, // 47: cohort.v1.PeerService.StoreBuyer:input_type -> cohort.v1.StoreBuyerRequest
-	38, // 48: cohort.v1.PeerService.SignTranscript:input_type -> cohort.v1.SignTranscriptRequest
-	1,  // 49: cohort.v1.PeerService.StartCeremony:output_type -> cohort.v1.StartCeremonyResponse
-	3,  // 50: cohort.v1.PeerService.CeremonyContribute:output_type -> cohort.v1.CeremonyContributeResponse
-	6,  // 51: cohort.v1.PeerService.SealCeremony:output_type -> cohort.v1.SealCeremonyResponse
-	8,  // 52: cohort.v1.PeerService.AbortCeremony:output_type -> cohort.v1.AbortCeremonyResponse
-	10, // 53: cohort.v1.PeerService.ForwardContribution:output_type -> cohort.v1.ForwardContributionResponse
-	12, // 54: cohort.v1.PeerService.AbortContribution:output_type -> cohort.v1.AbortContributionResponse
-	22, // 55: cohort.v1.PeerService.GetContributionAck:output_type -> cohort.v1.GetContributionAckResponse
-	24, // 56: cohort.v1.PeerService.ForwardRevocation:output_type -> cohort.v1.ForwardRevocationResponse
-	14, // 57: cohort.v1.PeerService.ApplyRegistration:output_type -> cohort.v1.ApplyRegistrationResponse
-	18, // 58: cohort.v1.PeerService.ProposeRegistration:output_type -> cohort.v1.ProposeRegistrationResponse
-	20, // 59: cohort.v1.PeerService.StoreInvites:output_type -> cohort.v1.StoreInvitesResponse
-	16, // 60: cohort.v1.PeerService.GetRegistryState:output_type -> cohort.v1.GetRegistryStateResponse
-	30, // 61: cohort.v1.PeerService.HEKeygen:output_type -> cohort.v1.HEKeygenResponse
-	33, // 62: cohort.v1.PeerService.HEKeygenReveal:output_type -> cohort.v1.HEKeygenRevealResponse
-	35, // 63: cohort.v1.PeerService.HEKeygenFinish:output_type -> cohort.v1.HEKeygenFinishResponse
-	26, // 64: cohort.v1.PeerService.PrepareJob:output_type -> cohort.v1.PrepareJobResponse
-	28, // 65: cohort.v1.PeerService.ComputePartial:output_type -> cohort.v1.ComputePartialResponse
-	37, // 66: cohort.v1.PeerService.StoreBuyer:output_type -> cohort.v1.StoreBuyerResponse
-	39, // 67: cohort.v1.PeerService.SignTranscript:output_type -> cohort.v1.SignTranscriptResponse
-	49, // [49:68] is the sub-list for method output_type
-	30, // [30:49] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	48, // 26: cohort.v1.HEKeygenFinishResponse.signature:type_name -> cohort.v1.NodeSignature
+	51, // 27: cohort.v1.SignTranscriptRequest.header:type_name -> cohort.v1.BlobHeader
+	50, // 28: cohort.v1.SignTranscriptRequest.chunk:type_name -> cohort.v1.Chunk
+	48, // 29: cohort.v1.SignTranscriptResponse.signature:type_name -> cohort.v1.NodeSignature
+	57, // 30: cohort.v1.AbortJobRequest.state:type_name -> cohort.v1.JobState
+	58, // 31: cohort.v1.GetBalancesResponse.balances:type_name -> cohort.v1.BuyerBalance
+	0,  // 32: cohort.v1.PeerService.StartCeremony:input_type -> cohort.v1.StartCeremonyRequest
+	2,  // 33: cohort.v1.PeerService.CeremonyContribute:input_type -> cohort.v1.CeremonyContributeRequest
+	4,  // 34: cohort.v1.PeerService.SealCeremony:input_type -> cohort.v1.SealCeremonyRequest
+	7,  // 35: cohort.v1.PeerService.AbortCeremony:input_type -> cohort.v1.AbortCeremonyRequest
+	9,  // 36: cohort.v1.PeerService.ForwardContribution:input_type -> cohort.v1.ForwardContributionRequest
+	11, // 37: cohort.v1.PeerService.AbortContribution:input_type -> cohort.v1.AbortContributionRequest
+	21, // 38: cohort.v1.PeerService.GetContributionAck:input_type -> cohort.v1.GetContributionAckRequest
+	23, // 39: cohort.v1.PeerService.ForwardRevocation:input_type -> cohort.v1.ForwardRevocationRequest
+	13, // 40: cohort.v1.PeerService.ApplyRegistration:input_type -> cohort.v1.ApplyRegistrationRequest
+	17, // 41: cohort.v1.PeerService.ProposeRegistration:input_type -> cohort.v1.ProposeRegistrationRequest
+	19, // 42: cohort.v1.PeerService.StoreInvites:input_type -> cohort.v1.StoreInvitesRequest
+	15, // 43: cohort.v1.PeerService.GetRegistryState:input_type -> cohort.v1.GetRegistryStateRequest
+	29, // 44: cohort.v1.PeerService.HEKeygen:input_type -> cohort.v1.HEKeygenRequest
+	32, // 45: cohort.v1.PeerService.HEKeygenReveal:input_type -> cohort.v1.HEKeygenRevealRequest
+	34, // 46: cohort.v1.PeerService.HEKeygenFinish:input_type -> cohort.v1.HEKeygenFinishRequest
+	25, // 47: cohort.v1.PeerService.PrepareJob:input_type -> cohort.v1.PrepareJobRequest
+	27, // 48: cohort.v1.PeerService.ComputePartial:input_type -> cohort.v1.ComputePartialRequest
+	36, // 49: cohort.v1.PeerService.StoreBuyer:input_type -> cohort.v1.StoreBuyerRequest
+	38, // 50: cohort.v1.PeerService.SignTranscript:input_type -> cohort.v1.SignTranscriptRequest
+	40, // 51: cohort.v1.PeerService.StoreCredit:input_type -> cohort.v1.StoreCreditRequest
+	42, // 52: cohort.v1.PeerService.AbortJob:input_type -> cohort.v1.AbortJobRequest
+	44, // 53: cohort.v1.PeerService.GetBalances:input_type -> cohort.v1.GetBalancesRequest
+	1,  // 54: cohort.v1.PeerService.StartCeremony:output_type -> cohort.v1.StartCeremonyResponse
+	3,  // 55: cohort.v1.PeerService.CeremonyContribute:output_type -> cohort.v1.CeremonyContributeResponse
+	6,  // 56: cohort.v1.PeerService.SealCeremony:output_type -> cohort.v1.SealCeremonyResponse
+	8,  // 57: cohort.v1.PeerService.AbortCeremony:output_type -> cohort.v1.AbortCeremonyResponse
+	10, // 58: cohort.v1.PeerService.ForwardContribution:output_type -> cohort.v1.ForwardContributionResponse
+	12, // 59: cohort.v1.PeerService.AbortContribution:output_type -> cohort.v1.AbortContributionResponse
+	22, // 60: cohort.v1.PeerService.GetContributionAck:output_type -> cohort.v1.GetContributionAckResponse
+	24, // 61: cohort.v1.PeerService.ForwardRevocation:output_type -> cohort.v1.ForwardRevocationResponse
+	14, // 62: cohort.v1.PeerService.ApplyRegistration:output_type -> cohort.v1.ApplyRegistrationResponse
+	18, // 63: cohort.v1.PeerService.ProposeRegistration:output_type -> cohort.v1.ProposeRegistrationResponse
+	20, // 64: cohort.v1.PeerService.StoreInvites:output_type -> cohort.v1.StoreInvitesResponse
+	16, // 65: cohort.v1.PeerService.GetRegistryState:output_type -> cohort.v1.GetRegistryStateResponse
+	30, // 66: cohort.v1.PeerService.HEKeygen:output_type -> cohort.v1.HEKeygenResponse
+	33, // 67: cohort.v1.PeerService.HEKeygenReveal:output_type -> cohort.v1.HEKeygenRevealResponse
+	35, // 68: cohort.v1.PeerService.HEKeygenFinish:output_type -> cohort.v1.HEKeygenFinishResponse
+	26, // 69: cohort.v1.PeerService.PrepareJob:output_type -> cohort.v1.PrepareJobResponse
+	28, // 70: cohort.v1.PeerService.ComputePartial:output_type -> cohort.v1.ComputePartialResponse
+	37, // 71: cohort.v1.PeerService.StoreBuyer:output_type -> cohort.v1.StoreBuyerResponse
+	39, // 72: cohort.v1.PeerService.SignTranscript:output_type -> cohort.v1.SignTranscriptResponse
+	41, // 73: cohort.v1.PeerService.StoreCredit:output_type -> cohort.v1.StoreCreditResponse
+	43, // 74: cohort.v1.PeerService.AbortJob:output_type -> cohort.v1.AbortJobResponse
+	45, // 75: cohort.v1.PeerService.GetBalances:output_type -> cohort.v1.GetBalancesResponse
+	54, // [54:76] is the sub-list for method output_type
+	32, // [32:54] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_peer_service_proto_init() }
@@ -2820,6 +3159,7 @@ func file_cohort_v1_peer_service_proto_init() {
 	file_cohort_v1_contribution_proto_init()
 	file_cohort_v1_dataset_proto_init()
 	file_cohort_v1_job_proto_init()
+	file_cohort_v1_payment_proto_init()
 	file_cohort_v1_registry_proto_init()
 	file_cohort_v1_signature_proto_init()
 	file_cohort_v1_peer_service_proto_msgTypes[2].OneofWrappers = []any{
@@ -2844,7 +3184,7 @@ func file_cohort_v1_peer_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cohort_v1_peer_service_proto_rawDesc), len(file_cohort_v1_peer_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   40,
+			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -38,6 +38,9 @@ const (
 	PeerService_ComputePartial_FullMethodName      = "/cohort.v1.PeerService/ComputePartial"
 	PeerService_StoreBuyer_FullMethodName          = "/cohort.v1.PeerService/StoreBuyer"
 	PeerService_SignTranscript_FullMethodName      = "/cohort.v1.PeerService/SignTranscript"
+	PeerService_StoreCredit_FullMethodName         = "/cohort.v1.PeerService/StoreCredit"
+	PeerService_AbortJob_FullMethodName            = "/cohort.v1.PeerService/AbortJob"
+	PeerService_GetBalances_FullMethodName         = "/cohort.v1.PeerService/GetBalances"
 )
 
 // PeerServiceClient is the client API for PeerService service.
@@ -162,6 +165,19 @@ type PeerServiceClient interface {
 	// records listed are the cohort whose digest it signed, and signs the
 	// transcript's digest. FailedPrecondition when any of that differs.
 	SignTranscript(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[SignTranscriptRequest, SignTranscriptResponse], error)
+	// StoreCredit records a credit to a buyer's balance that another node's
+	// admin made, once per credit id (docs/design.md §6.8). AlreadyExists for
+	// the id with another buyer or amount; NotFound for an unknown buyer.
+	StoreCredit(ctx context.Context, in *StoreCreditRequest, opts ...grpc.CallOption) (*StoreCreditResponse, error)
+	// AbortJob tells the peer that a job it took part in ended without a
+	// release (REJECTED, FAILED or CANCELLED): the peer releases nothing more
+	// for it and refunds the job's escrow in its ledger. Only the job's
+	// coordinator may call it (PermissionDenied otherwise); NotFound when the
+	// peer has no record of the job.
+	AbortJob(ctx context.Context, in *AbortJobRequest, opts ...grpc.CallOption) (*AbortJobResponse, error)
+	// GetBalances lists every buyer's balance in the peer's ledger, for
+	// AdminService.CheckBalances.
+	GetBalances(ctx context.Context, in *GetBalancesRequest, opts ...grpc.CallOption) (*GetBalancesResponse, error)
 }
 
 type peerServiceClient struct {
@@ -371,6 +387,36 @@ func (c *peerServiceClient) SignTranscript(ctx context.Context, opts ...grpc.Cal
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type PeerService_SignTranscriptClient = grpc.ClientStreamingClient[SignTranscriptRequest, SignTranscriptResponse]
 
+func (c *peerServiceClient) StoreCredit(ctx context.Context, in *StoreCreditRequest, opts ...grpc.CallOption) (*StoreCreditResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StoreCreditResponse)
+	err := c.cc.Invoke(ctx, PeerService_StoreCredit_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *peerServiceClient) AbortJob(ctx context.Context, in *AbortJobRequest, opts ...grpc.CallOption) (*AbortJobResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AbortJobResponse)
+	err := c.cc.Invoke(ctx, PeerService_AbortJob_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *peerServiceClient) GetBalances(ctx context.Context, in *GetBalancesRequest, opts ...grpc.CallOption) (*GetBalancesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetBalancesResponse)
+	err := c.cc.Invoke(ctx, PeerService_GetBalances_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PeerServiceServer is the server API for PeerService service.
 // All implementations must embed UnimplementedPeerServiceServer
 // for forward compatibility.
@@ -493,6 +539,19 @@ type PeerServiceServer interface {
 	// records listed are the cohort whose digest it signed, and signs the
 	// transcript's digest. FailedPrecondition when any of that differs.
 	SignTranscript(grpc.ClientStreamingServer[SignTranscriptRequest, SignTranscriptResponse]) error
+	// StoreCredit records a credit to a buyer's balance that another node's
+	// admin made, once per credit id (docs/design.md §6.8). AlreadyExists for
+	// the id with another buyer or amount; NotFound for an unknown buyer.
+	StoreCredit(context.Context, *StoreCreditRequest) (*StoreCreditResponse, error)
+	// AbortJob tells the peer that a job it took part in ended without a
+	// release (REJECTED, FAILED or CANCELLED): the peer releases nothing more
+	// for it and refunds the job's escrow in its ledger. Only the job's
+	// coordinator may call it (PermissionDenied otherwise); NotFound when the
+	// peer has no record of the job.
+	AbortJob(context.Context, *AbortJobRequest) (*AbortJobResponse, error)
+	// GetBalances lists every buyer's balance in the peer's ledger, for
+	// AdminService.CheckBalances.
+	GetBalances(context.Context, *GetBalancesRequest) (*GetBalancesResponse, error)
 	mustEmbedUnimplementedPeerServiceServer()
 }
 
@@ -559,6 +618,15 @@ func (UnimplementedPeerServiceServer) StoreBuyer(context.Context, *StoreBuyerReq
 }
 func (UnimplementedPeerServiceServer) SignTranscript(grpc.ClientStreamingServer[SignTranscriptRequest, SignTranscriptResponse]) error {
 	return status.Error(codes.Unimplemented, "method SignTranscript not implemented")
+}
+func (UnimplementedPeerServiceServer) StoreCredit(context.Context, *StoreCreditRequest) (*StoreCreditResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method StoreCredit not implemented")
+}
+func (UnimplementedPeerServiceServer) AbortJob(context.Context, *AbortJobRequest) (*AbortJobResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AbortJob not implemented")
+}
+func (UnimplementedPeerServiceServer) GetBalances(context.Context, *GetBalancesRequest) (*GetBalancesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetBalances not implemented")
 }
 func (UnimplementedPeerServiceServer) mustEmbedUnimplementedPeerServiceServer() {}
 func (UnimplementedPeerServiceServer) testEmbeddedByValue()                     {}
@@ -890,6 +958,60 @@ func _PeerService_SignTranscript_Handler(srv interface{}, stream grpc.ServerStre
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type PeerService_SignTranscriptServer = grpc.ClientStreamingServer[SignTranscriptRequest, SignTranscriptResponse]
 
+func _PeerService_StoreCredit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StoreCreditRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PeerServiceServer).StoreCredit(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PeerService_StoreCredit_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PeerServiceServer).StoreCredit(ctx, req.(*StoreCreditRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PeerService_AbortJob_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AbortJobRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PeerServiceServer).AbortJob(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PeerService_AbortJob_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PeerServiceServer).AbortJob(ctx, req.(*AbortJobRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PeerService_GetBalances_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetBalancesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PeerServiceServer).GetBalances(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PeerService_GetBalances_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PeerServiceServer).GetBalances(ctx, req.(*GetBalancesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PeerService_ServiceDesc is the grpc.ServiceDesc for PeerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -960,6 +1082,18 @@ var PeerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "StoreBuyer",
 			Handler:    _PeerService_StoreBuyer_Handler,
+		},
+		{
+			MethodName: "StoreCredit",
+			Handler:    _PeerService_StoreCredit_Handler,
+		},
+		{
+			MethodName: "AbortJob",
+			Handler:    _PeerService_AbortJob_Handler,
+		},
+		{
+			MethodName: "GetBalances",
+			Handler:    _PeerService_GetBalances_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -138,7 +138,8 @@ func TestServices(t *testing.T) {
 			{name: "GetDataset"}, {name: "GetProvingKey", server: true}, {name: "Register"}, {name: "GetMembershipPath"},
 			{name: "Contribute"}, {name: "Revoke"}, {name: "GetReceipt"},
 		},
-		"cohort.v1.AdminService": {{name: "CreateDataset"}, {name: "IssueInvites"}, {name: "NodeStatus"}, {name: "CreateBuyer"}},
+		"cohort.v1.AdminService": {{name: "CreateDataset"}, {name: "IssueInvites"}, {name: "NodeStatus"}, {name: "CreateBuyer"},
+			{name: "CreditBuyer"}, {name: "CheckBalances"}},
 		"cohort.v1.PeerService": {
 			{name: "StartCeremony"}, {name: "CeremonyContribute", clientStream: true, server: true},
 			{name: "SealCeremony", clientStream: true}, {name: "AbortCeremony"},
@@ -147,10 +148,12 @@ func TestServices(t *testing.T) {
 			{name: "ApplyRegistration"}, {name: "GetRegistryState"},
 			{name: "HEKeygen"}, {name: "HEKeygenReveal"}, {name: "HEKeygenFinish"},
 			{name: "PrepareJob"}, {name: "ComputePartial"}, {name: "StoreBuyer"}, {name: "SignTranscript", clientStream: true},
+			{name: "StoreCredit"}, {name: "AbortJob"}, {name: "GetBalances"},
 		},
 		"cohort.v1.BuyerService": {
 			{name: "ListDatasets"}, {name: "SubmitJob"}, {name: "GetJob"}, {name: "WatchJob", server: true},
 			{name: "ListJobs"}, {name: "CancelJob"}, {name: "GetResult"}, {name: "GetBudget"},
+			{name: "GetBalance"},
 		},
 		"cohort.v1.AuditService": {
 			{name: "GetTranscript", server: true}, {name: "ListTranscripts"}, {name: "GetVerifyingKey"}, {name: "GetCeremony", server: true},
