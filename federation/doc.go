@@ -20,7 +20,8 @@
 // Every secret is created with mode 0600 (never loosened then tightened), and
 // LoadNode refuses a private key file that group or others can access.
 // Node N listens, by default, for its API on host:7400+10N, for peers on
-// host:7401+10N and for metrics on 127.0.0.1:7402+10N.
+// host:7401+10N, for metrics on 127.0.0.1:7402+10N and for the HTTP/JSON
+// API on host:7403+10N.
 //
 // # Trust model
 //
