@@ -305,7 +305,8 @@ func runContribute(cmd *cobra.Command, g *contributorFlags, f contributeFlags, m
 	ctx, stop := commandContext(cmd)
 	defer stop()
 
-	p := newProgressPrinter(stderr)
+	p := newProgress(stderr)
+	defer p.finish()
 	p.update(client.StageDataset, 0, 1)
 	ds, err := c.Dataset(ctx, f.dataset)
 	if err != nil {
@@ -335,6 +336,7 @@ func runContribute(cmd *cobra.Command, g *contributorFlags, f contributeFlags, m
 		CacheDir:  g.cache,
 		Progress:  p.update,
 	})
+	p.finish() // the bars are drawn to the end before anything else is printed
 	if err != nil {
 		if existing, ok := client.ExistingReceipt(err); ok && client.VerifyReceipt(ds, existing, id.Nullifier(ds.Desc.GetId(), epoch)) == nil && !f.json {
 			fmt.Fprintf(out, "a record of yours for dataset %s, epoch %d, was already accepted:\n", ds.Desc.GetId(), epoch)
@@ -551,39 +553,3 @@ func printReceipt(w io.Writer, ds *dataset.Dataset, r *cohortv1.Receipt) {
 }
 
 func unixTime(s int64) string { return time.Unix(s, 0).UTC().Format(time.RFC3339) }
-
-// progressPrinter writes one line when a stage starts and one when it ends,
-// with the time since the first stage, and the proving key's download in
-// steps of a tenth.
-type progressPrinter struct {
-	w          io.Writer
-	start      time.Time
-	stage      string
-	stageStart time.Time
-	tenths     int
-}
-
-func newProgressPrinter(w io.Writer) *progressPrinter {
-	return &progressPrinter{w: w, start: time.Now()}
-}
-
-func (p *progressPrinter) update(stage string, done, total int) {
-	now := time.Now()
-	if stage != p.stage {
-		p.stage, p.stageStart, p.tenths = stage, now, 0
-		fmt.Fprintf(p.w, "[%6.1fs] %s…\n", now.Sub(p.start).Seconds(), stage)
-	}
-	if total <= 0 {
-		return
-	}
-	if done >= total {
-		fmt.Fprintf(p.w, "[%6.1fs] %s done in %s\n", now.Sub(p.start).Seconds(), stage, now.Sub(p.stageStart).Round(10*time.Millisecond))
-		return
-	}
-	if stage == client.StageProvingKey {
-		if t := done * 10 / total; t > p.tenths {
-			p.tenths = t
-			fmt.Fprintf(p.w, "           %3d%% of %.1f MiB\n", t*10, float64(total)/(1<<20))
-		}
-	}
-}

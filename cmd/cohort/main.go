@@ -37,6 +37,7 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newDemoCmd(), newFederationCmd(), newNodeCmd(), newDatasetCmd(), newAdminCmd(), newContributorCmd(), newBuyerCmd(), newAuditCmd(), newVersionCmd())
+	root.AddCommand(newManCmd(root))
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return applyClientConfig(cmd) }
 	root.Version = readBuildInfo().String()
 	root.SetVersionTemplate("{{.Version}}\n")
