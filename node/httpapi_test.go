@@ -9,7 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
@@ -134,7 +137,7 @@ func TestHTTPAPI(t *testing.T) {
 	if code, b = call("POST", "/v1/jobs", buyerAuth, `{"spec": {"datasetId": 7}}`); code != http.StatusBadRequest || errorCode(b) != "3" {
 		t.Fatalf("POST malformed job: %d %s", code, b)
 	}
-	if code, b = call("POST", "/v1/jobs", buyerAuth, `{"spec": {"datasetId": "`+ds.GetId()+`", "purpose": "x"}}`); code != http.StatusBadRequest {
+	if code, b = call("POST", "/v1/jobs", buyerAuth, `{"requestId": "http-2", "spec": {"datasetId": "`+ds.GetId()+`", "purpose": "x"}}`); code != http.StatusBadRequest || !strings.Contains(string(b), "google.rpc.BadRequest") || !strings.Contains(string(b), `"field":"spec.`) {
 		t.Fatalf("POST invalid job: %d %s", code, b)
 	}
 	big := `{"spec": {"purpose": "` + strings.Repeat("x", MinMessageBytes) + `"}}`
@@ -189,4 +192,42 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return bytes.TrimSpace(b)
+}
+
+// TestFieldDetails: an InvalidArgument naming its field carries a
+// google.rpc.BadRequest with that field, over gRPC and over HTTP.
+func TestFieldDetails(t *testing.T) {
+	for _, c := range []struct {
+		in        error
+		field     string
+		withField bool
+	}{
+		{status.Error(codes.InvalidArgument, "spec.outputs[0].kind: unknown output kind"), "spec.outputs[0].kind", true},
+		{status.Error(codes.InvalidArgument, "request_id: want 1..64 bytes"), "request_id", true},
+		{status.Error(codes.InvalidArgument, "Spec is wrong: x"), "", false},
+		{status.Error(codes.InvalidArgument, "no colon here"), "", false},
+		{status.Error(codes.NotFound, "job: not found"), "", false},
+		{nil, "", false},
+	} {
+		out := withFieldDetails(c.in)
+		st := status.Convert(out)
+		if c.in == nil {
+			if out != nil {
+				t.Fatalf("nil became %v", out)
+			}
+			continue
+		}
+		if st.Code() != status.Code(c.in) || st.Message() != status.Convert(c.in).Message() {
+			t.Fatalf("%v changed to %v", c.in, out)
+		}
+		var got string
+		for _, d := range st.Details() {
+			if br, ok := d.(*errdetails.BadRequest); ok && len(br.GetFieldViolations()) == 1 {
+				got = br.GetFieldViolations()[0].GetField()
+			}
+		}
+		if got != c.field {
+			t.Errorf("%v: field %q, want %q", c.in, got, c.field)
+		}
+	}
 }

@@ -30,7 +30,8 @@ func (n *Node) unaryInterceptor(surface string) grpc.UnaryServerInterceptor {
 			}
 			n.observe(surface, info.FullMethod, err, start)
 		}()
-		return handler(ctx, req)
+		resp, err = handler(ctx, req)
+		return resp, withFieldDetails(err)
 	}
 }
 
@@ -44,7 +45,7 @@ func (n *Node) streamInterceptor(surface string) grpc.StreamServerInterceptor {
 			}
 			n.observe(surface, info.FullMethod, err, start)
 		}()
-		return handler(srv, ss)
+		return withFieldDetails(handler(srv, ss))
 	}
 }
 

@@ -3,7 +3,9 @@ package node
 import (
 	"context"
 	"errors"
+	"strings"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -72,4 +74,41 @@ func (n *env) storeStatus(what string, err error, msg string) error {
 		return status.FromContextError(err).Err()
 	}
 	return n.internal(what, err)
+}
+
+// withFieldDetails gives an InvalidArgument status that names its field —
+// handlers write "field: what is wrong" (§8.3) — a google.rpc.BadRequest
+// detail with that field, so that clients need not parse the message. Any
+// other error, or one with details already, is returned unchanged.
+func withFieldDetails(err error) error {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.InvalidArgument || len(st.Details()) > 0 {
+		return err
+	}
+	field, desc, ok := strings.Cut(st.Message(), ": ")
+	if !ok || !isFieldPath(field) {
+		return err
+	}
+	withDetails, derr := st.WithDetails(&errdetails.BadRequest{
+		FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: field, Description: desc}},
+	})
+	if derr != nil {
+		return err
+	}
+	return withDetails.Err()
+}
+
+// isFieldPath reports whether s looks like a request field path such as
+// "spec.outputs[0].kind" or "page_token": lower-case words, digits, dots,
+// underscores and indexes, nothing else.
+func isFieldPath(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '[' || c == ']') {
+			return false
+		}
+	}
+	return s[0] >= 'a' && s[0] <= 'z'
 }
