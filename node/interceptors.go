@@ -18,41 +18,49 @@ import (
 )
 
 // unaryInterceptor recovers from panics (a bug must not take the node down
-// or leak a stack trace to a caller), logs each call without its payload
-// and records its metrics.
+// or leak a stack trace to a caller), adds field details to InvalidArgument,
+// records the call in the standard gRPC server metrics and logs it without
+// its payload.
 func (n *Node) unaryInterceptor(surface string) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	record := n.metrics.server(surface).UnaryServerInterceptor()
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		start := time.Now()
-		defer func() {
-			if r := recover(); r != nil {
-				n.log.Error("panic in handler", "method", info.FullMethod, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-				resp, err = nil, status.Error(codes.Internal, "internal error")
-			}
-			n.observe(surface, info.FullMethod, err, start)
-		}()
-		resp, err = handler(ctx, req)
-		return resp, withFieldDetails(err)
+		resp, err := record(ctx, req, info, func(ctx context.Context, req any) (resp any, err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					n.log.Error("panic in handler", "method", info.FullMethod, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+					resp, err = nil, status.Error(codes.Internal, "internal error")
+				}
+			}()
+			resp, err = handler(ctx, req)
+			return resp, withFieldDetails(err)
+		})
+		n.observe(surface, info.FullMethod, err, start)
+		return resp, err
 	}
 }
 
 func (n *Node) streamInterceptor(surface string) grpc.StreamServerInterceptor {
-	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+	record := n.metrics.server(surface).StreamServerInterceptor()
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		start := time.Now()
-		defer func() {
-			if r := recover(); r != nil {
-				n.log.Error("panic in handler", "method", info.FullMethod, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-				err = status.Error(codes.Internal, "internal error")
-			}
-			n.observe(surface, info.FullMethod, err, start)
-		}()
-		return withFieldDetails(handler(srv, ss))
+		err := record(srv, ss, info, func(srv any, ss grpc.ServerStream) (err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					n.log.Error("panic in handler", "method", info.FullMethod, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+					err = status.Error(codes.Internal, "internal error")
+				}
+			}()
+			return withFieldDetails(handler(srv, ss))
+		})
+		n.observe(surface, info.FullMethod, err, start)
+		return err
 	}
 }
 
 func (n *Node) observe(surface, method string, err error, start time.Time) {
 	code := status.Code(err)
 	d := time.Since(start)
-	n.metrics.rpc(surface, method, code, d)
 	level := n.log.Debug
 	if code != codes.OK {
 		level = n.log.Info

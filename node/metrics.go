@@ -1,17 +1,17 @@
 package node
 
 import (
-	"time"
-
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
-	"google.golang.org/grpc/codes"
 )
 
 // metrics are the node's Prometheus series. With no registerer they are
 // still updated, just not exported.
 type metrics struct {
-	rpcs            *prometheus.CounterVec
-	rpcSeconds      *prometheus.HistogramVec
+	// apiRPC and peerRPC are the standard gRPC server metrics
+	// (grpc_server_handled_total, grpc_server_handling_seconds, …), one
+	// set per listener, told apart by the constant label surface.
+	apiRPC, peerRPC *grpcprom.ServerMetrics
 	contributions   *prometheus.CounterVec
 	registryMembers prometheus.Gauge
 	verifySecs      prometheus.Histogram
@@ -21,13 +21,8 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
-		rpcs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "cohort_rpc_total", Help: "gRPC calls handled, by surface, method and status code.",
-		}, []string{"surface", "method", "code"}),
-		rpcSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "cohort_rpc_duration_seconds", Help: "gRPC call latency.",
-			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
-		}, []string{"surface", "method"}),
+		apiRPC:  newServerMetrics("api"),
+		peerRPC: newServerMetrics("peer"),
 		contributions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cohort_contributions_total", Help: "Contributions handled, by role (coordinator, peer) and result.",
 		}, []string{"role", "result"}),
@@ -46,7 +41,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"event"}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.rpcs, m.rpcSeconds, m.contributions, m.registryMembers, m.verifySecs, m.peerFailures, m.jobEvents} {
+		for _, c := range []prometheus.Collector{m.apiRPC, m.peerRPC, m.contributions, m.registryMembers, m.verifySecs, m.peerFailures, m.jobEvents} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}
@@ -55,7 +50,23 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	return m, nil
 }
 
-func (m *metrics) rpc(surface, method string, code codes.Code, d time.Duration) {
-	m.rpcs.WithLabelValues(surface, method, code.String()).Inc()
-	m.rpcSeconds.WithLabelValues(surface, method).Observe(d.Seconds())
+// newServerMetrics is go-grpc-middleware's Prometheus server metrics with
+// a handling-time histogram, labelled surface="api" or "peer".
+func newServerMetrics(surface string) *grpcprom.ServerMetrics {
+	l := prometheus.Labels{"surface": surface}
+	return grpcprom.NewServerMetrics(
+		grpcprom.WithServerCounterOptions(grpcprom.WithConstLabels(l)),
+		grpcprom.WithServerHandlingTimeHistogram(
+			grpcprom.WithHistogramConstLabels(l),
+			grpcprom.WithHistogramBuckets(prometheus.ExponentialBuckets(0.001, 4, 10)),
+		),
+	)
+}
+
+// server returns the gRPC server metrics of a surface ("api" or "peer").
+func (m *metrics) server(surface string) *grpcprom.ServerMetrics {
+	if surface == "peer" {
+		return m.peerRPC
+	}
+	return m.apiRPC
 }

@@ -42,6 +42,8 @@ func (n *Node) Index() uint32 { return n.opts.Index }
 // ends or Stop is called, then stops gracefully. It returns the first
 // serving error, or nil after a graceful stop.
 func (n *Node) Serve(ctx context.Context, api, peer net.Listener) error {
+	n.metrics.apiRPC.InitializeMetrics(n.api)
+	n.metrics.peerRPC.InitializeMetrics(n.peer)
 	n.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	n.health.SetServingStatus(ReadinessService, healthpb.HealthCheckResponse_NOT_SERVING)
 	n.bg.Add(1)

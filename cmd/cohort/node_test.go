@@ -97,7 +97,9 @@ func TestNodeCommand(t *testing.T) {
 		body, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(body)
 	}
-	if code, body := get("/metrics"); code != http.StatusOK || !strings.Contains(body, "cohort_build_info{") || !strings.Contains(body, "go_build_info{") {
+	if code, body := get("/metrics"); code != http.StatusOK || !strings.Contains(body, "cohort_build_info{") || !strings.Contains(body, "go_build_info{") ||
+		!strings.Contains(body, `grpc_server_handled_total{grpc_code="OK",grpc_method="Check",grpc_service="grpc.health.v1.Health",grpc_type="unary",surface="api"}`) ||
+		!strings.Contains(body, `grpc_server_handling_seconds_bucket{grpc_method="PrepareJob",grpc_service="cohort.v1.PeerService",grpc_type="unary",surface="peer"`) {
 		t.Fatalf("/metrics = %d without the build info:\n%.2000s", code, body)
 	}
 	if code, body := get("/healthz"); code != http.StatusOK {
