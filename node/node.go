@@ -24,7 +24,7 @@ type Node struct {
 	keygens  *keygens
 	jobs     *jobs
 	ingest   chan struct{} // semaphore bounding concurrent verification
-	pending  *pendingRecords
+	records  *recordLocks
 
 	api, peer *grpc.Server
 	health    *health.Server
@@ -43,6 +43,11 @@ func (n *Node) Index() uint32 { return n.opts.Index }
 // serving error, or nil after a graceful stop.
 func (n *Node) Serve(ctx context.Context, api, peer net.Listener) error {
 	n.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	n.bg.Add(1)
+	go func() {
+		defer n.bg.Done()
+		n.stateLoop()
+	}()
 	if n.opts.Index != n.opts.Sequencer {
 		n.bg.Add(1)
 		go func() {
