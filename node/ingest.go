@@ -383,9 +383,23 @@ func receipt(datasetID string, pub *circuits.PublicInputs, digest [32]byte, acks
 // existing receipt in its details when every node can be asked for it.
 func (n *Node) alreadyExists(ctx context.Context, datasetID string, nf [32]byte) error {
 	st := status.Newf(codes.AlreadyExists, "nullifier %x was already used with another payload: one record per person, dataset and epoch", nf)
-	if r, err := n.receiptOf(ctx, datasetID, nf); err == nil {
-		if d, err := st.WithDetails(r); err == nil {
-			st = d
+	// Just after the other upload committed, a peer may not have heard yet.
+	deadline := time.Now().Add(pendingWait)
+	for {
+		r, err := n.receiptOf(ctx, datasetID, nf)
+		if err == nil {
+			if d, err := st.WithDetails(r); err == nil {
+				st = d
+			}
+			break
+		}
+		if status.Code(err) != codes.Unavailable || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return st.Err()
+		case <-time.After(10 * pendingPoll):
 		}
 	}
 	return st.Err()
