@@ -68,8 +68,8 @@ func (s *peerService) AbortContribution(ctx context.Context, req *cohortv1.Abort
 // GetContributionAck answers with this node's acknowledgment of a
 // committed record. Asked by the node that forwarded a pending record, it
 // commits it first: the forwarder asks only once it committed its own
-// (docs/design.md §7.5). Any other node is told to retry while the record
-// is pending.
+// (docs/design.md §7.5). Any other node is told FailedPrecondition while
+// the record is pending.
 func (s *peerService) GetContributionAck(ctx context.Context, req *cohortv1.GetContributionAckRequest) (*cohortv1.GetContributionAckResponse, error) {
 	nf, err := fieldBytes(req.GetNullifier(), "nullifier")
 	if err != nil {
@@ -88,7 +88,7 @@ func (s *peerService) GetContributionAck(ctx context.Context, req *cohortv1.GetC
 	}
 	if row.Pending {
 		if row.Forwarder != from {
-			return nil, status.Errorf(codes.Unavailable, "record %x is pending here until node %d decides; retry later", row.Nullifier, row.Forwarder)
+			return nil, status.Errorf(codes.FailedPrecondition, "record %x is pending here until node %d decides; retry later", row.Nullifier, row.Forwarder)
 		}
 		if err := s.n.store.CommitContribution(ctx, row.DatasetID, row.Nullifier); err != nil {
 			return nil, s.n.internal("commit contribution", err)

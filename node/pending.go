@@ -236,7 +236,11 @@ func (n *Node) sendRollbacksOwed(ctx context.Context) {
 		}
 		return
 	}
+	down := map[uint32]bool{} // peers that did not confirm in this pass
 	for _, r := range owed {
+		if down[r.Peer] {
+			continue
+		}
 		unlock, err := n.records.lock(ctx, recordKey{r.DatasetID, r.Nullifier})
 		if err != nil {
 			return
@@ -245,6 +249,8 @@ func (n *Node) sendRollbacksOwed(ctx context.Context) {
 		if ok, err := n.store.HasRollback(ctx, r.DatasetID, r.Nullifier, r.Peer); err == nil && ok {
 			if n.sendRollback(ctx, r) {
 				n.log.Info("rollback confirmed", "peer", r.Peer, "nullifier", fmt.Sprintf("%x", r.Nullifier))
+			} else {
+				down[r.Peer] = true
 			}
 		}
 		unlock()
@@ -256,6 +262,7 @@ func (n *Node) sendRollbacksOwed(ctx context.Context) {
 // the same payload) or rolled back (it holds no such record).
 func (n *Node) resolvePending(ctx context.Context) {
 	var after recordKey
+	down := map[uint32]bool{} // forwarders that did not answer in this pass
 	for {
 		page, err := n.store.ListPending(ctx, after.dataset, after.nf, store.MaxPageSize)
 		if err != nil {
@@ -265,10 +272,12 @@ func (n *Node) resolvePending(ctx context.Context) {
 			return
 		}
 		for _, row := range page {
-			if row.Forwarder == n.opts.Index || n.now().Sub(row.PendingSince) < resolveAge {
+			if row.Forwarder == n.opts.Index || down[row.Forwarder] || n.now().Sub(row.PendingSince) < resolveAge {
 				continue
 			}
-			n.resolve(ctx, row)
+			if !n.resolve(ctx, row) {
+				down[row.Forwarder] = true
+			}
 		}
 		if len(page) < store.MaxPageSize {
 			return
@@ -279,8 +288,8 @@ func (n *Node) resolvePending(ctx context.Context) {
 }
 
 // resolve settles one record another node forwarded, if its forwarder has
-// decided.
-func (n *Node) resolve(ctx context.Context, row store.Contribution) {
+// decided. It reports whether the forwarder answered.
+func (n *Node) resolve(ctx context.Context, row store.Contribution) bool {
 	resp, err := call(ctx, n, row.Forwarder, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.GetContributionAckResponse, error) {
 		return c.GetContributionAck(ctx, &cohortv1.GetContributionAckRequest{DatasetId: row.DatasetID, Nullifier: row.Nullifier[:]})
 	})
@@ -289,11 +298,11 @@ func (n *Node) resolve(ctx context.Context, row store.Contribution) {
 	case err == nil && bytes.Equal(resp.GetAck().GetPayloadDigest(), row.PayloadDigest[:]):
 		if err := n.checkAck(row.Forwarder, row.DatasetID, row.Nullifier, row.PayloadDigest, resp.GetAck()); err != nil {
 			n.log.Error("pending record: the forwarder's acknowledgment does not verify", "forwarder", row.Forwarder, "nullifier", nf, "error", err)
-			return
+			return true
 		}
 		if err := n.store.CommitContribution(ctx, row.DatasetID, row.Nullifier); err != nil {
 			n.log.Error("pending record: commit", "error", err)
-			return
+			return true
 		}
 		n.log.Info("pending record committed by its forwarder", "forwarder", row.Forwarder, "nullifier", nf)
 	case err == nil || status.Code(err) == codes.NotFound:
@@ -307,7 +316,12 @@ func (n *Node) resolve(ctx context.Context, row store.Contribution) {
 		case !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrConflict):
 			n.log.Error("pending record: roll back", "error", err)
 		}
+	default:
+		// Undecided there (FailedPrecondition), or no answer: ask again
+		// later.
+		return status.Code(err) == codes.FailedPrecondition
 	}
+	return true
 }
 
 // awaitDecision reads the record (datasetID, nf) again while wait says so,
