@@ -249,11 +249,17 @@ func TestCrashMidIngest(t *testing.T) {
 		if err != nil || len(owed) == 0 {
 			t.Fatalf("rollbacks owed by node 0: %v, %v; want node 2's", owed, err)
 		}
-		f.nodes[2].stop()
-		f.restart(t, 0, nil)
-		relisten(t, f.nodes[2])
-		f.nodes[2].opts.Store = f.nodes[2].store
-		f.start(f.nodes[2])
+		// Node 2 comes back while node 0 is down: it still knows node 0
+		// forwarded the record, and refuses its rollback by anyone else.
+		f.nodes[0].stop()
+		f.restart(t, 2, nil)
+		_, err = f.abortOn(1, 2, id, nf)
+		wantCode(t, "node 1 rolls back on node 2 the record node 0 forwarded", err, codes.PermissionDenied)
+		if held, pending := f.held(t, id, nf); !held[2] || !pending[2] {
+			t.Fatalf("node 2 after its restart: held %v pending %v; want the record pending", held, pending)
+		}
+		relisten(t, f.nodes[0])
+		f.start(f.nodes[0])
 		f.awaitHeld(t, id, nf, false)
 		deadline := time.Now().Add(10 * time.Second)
 		for {
