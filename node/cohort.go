@@ -73,6 +73,7 @@ func (n *Node) selectCohort(ctx context.Context, ds *dataset.Dataset, jobID stri
 	bit := uint(bits.TrailingZeros64(mask))
 	// Committed records only (docs/design.md §7.5): none of them can be
 	// rolled back any more.
+	n.settleBeforeSelect(ctx, ds.Desc.GetId())
 	var (
 		records []enclave.Record
 		rows    = map[[32]byte]*store.Contribution{}

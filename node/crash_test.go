@@ -290,7 +290,13 @@ func TestCrashMidIngest(t *testing.T) {
 		if !held[0] || pending[0] || !held[1] || !pending[1] || !held[2] || pending[2] {
 			t.Fatalf("after the crash: held %v pending %v; want node 1 pending, the others committed", held, pending)
 		}
+		// A job started as node 1 comes back counts the record on every
+		// node: a selection first asks about records pending there.
 		f.restart(t, 1, nil)
+		job := f.runCountJob(t, 1, f.buyer(t, 1, "early"), "during-recovery")
+		if job.GetEligibleRecords() != uint64(acknowledged) {
+			t.Fatalf("job during recovery: %d eligible records, want %d", job.GetEligibleRecords(), acknowledged)
+		}
 		f.awaitHeld(t, id, nf, true)
 	})
 

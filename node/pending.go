@@ -287,6 +287,39 @@ func (n *Node) resolvePending(ctx context.Context) {
 	}
 }
 
+// maxSettleAtSelect bounds the pending records a cohort selection asks
+// about, and settleTimeout each question.
+const (
+	maxSettleAtSelect = 256
+	settleTimeout     = 2 * time.Second
+)
+
+// settleBeforeSelect asks the forwarders of the dataset's records pending
+// here what they decided, so that a cohort selected during the recovery
+// from a crash counts what was committed meanwhile (docs/design.md §7.5).
+// Records still undecided stay out of the cohort on every node.
+func (n *Node) settleBeforeSelect(ctx context.Context, datasetID string) {
+	page, err := n.store.ListPending(ctx, datasetID, [32]byte{}, maxSettleAtSelect)
+	if err != nil {
+		n.log.Warn("pending records before a selection", "error", err)
+		return
+	}
+	down := map[uint32]bool{}
+	for _, row := range page {
+		if row.DatasetID != datasetID {
+			break
+		}
+		if row.Forwarder == n.opts.Index || down[row.Forwarder] {
+			continue
+		}
+		rctx, cancel := context.WithTimeout(ctx, settleTimeout)
+		if !n.resolve(rctx, row) {
+			down[row.Forwarder] = true
+		}
+		cancel()
+	}
+}
+
 // resolve settles one record another node forwarded, if its forwarder has
 // decided. It reports whether the forwarder answered.
 func (n *Node) resolve(ctx context.Context, row store.Contribution) bool {
