@@ -107,6 +107,32 @@ func (f *testFederation) restart(t *testing.T, i int, st store.Store) {
 	tn.opts.Store = st
 	relisten(t, tn)
 	f.start(tn)
+	f.awaitPeers(t, i)
+}
+
+// awaitPeers waits until node i and every other running node reach each
+// other (a rollback of a record never stored: nothing to do, once
+// reachable).
+func (f *testFederation) awaitPeers(t *testing.T, i int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for j := range f.nodes {
+		if j == i {
+			continue
+		}
+		for _, pair := range [][2]int{{i, j}, {j, i}} {
+			for {
+				_, err := f.abortOn(pair[0], pair[1], testSchema().ID, make([]byte, 32))
+				if err == nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("node %d does not reach node %d: %v", pair[0], pair[1], err)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+	}
 }
 
 // held reports, per node, whether it holds the record in any state, and
@@ -207,6 +233,18 @@ func TestCrashMidIngest(t *testing.T) {
 	contribute := func(via int, p []byte) (*cohortv1.ContributeResponse, error) {
 		return f.contributor(via).Contribute(ctx, &cohortv1.ContributeRequest{DatasetId: id, Payload: p})
 	}
+	// retry is a contributor's retry of an upload after a crash: a node
+	// that just came back may still be reconnecting to its peers.
+	retry := func(via int, p []byte) error {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			_, err := contribute(via, p)
+			if status.Code(err) != codes.Unavailable || time.Now().After(deadline) {
+				return err
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
 	acknowledged := 0
 
 	t.Run("the coordinator dies after every peer stored, before it commits", func(t *testing.T) {
@@ -227,7 +265,7 @@ func TestCrashMidIngest(t *testing.T) {
 		}
 		f.restart(t, 0, nil)
 		f.awaitHeld(t, id, nf, false)
-		if _, err := contribute(1, p); err != nil {
+		if err := retry(1, p); err != nil {
 			t.Fatalf("retry after the rollback: %v", err)
 		}
 		acknowledged++
@@ -252,14 +290,24 @@ func TestCrashMidIngest(t *testing.T) {
 		// Node 2 comes back while node 0 is down: it still knows node 0
 		// forwarded the record, and refuses its rollback by anyone else.
 		f.nodes[0].stop()
-		f.restart(t, 2, nil)
-		_, err = f.abortOn(1, 2, id, nf)
+		f.nodes[2].stop()
+		f.nodes[2].opts.Store = f.nodes[2].store
+		relisten(t, f.nodes[2])
+		f.start(f.nodes[2])
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			// Node 1 may still be reconnecting to node 2.
+			if _, err = f.abortOn(1, 2, id, nf); status.Code(err) != codes.Unavailable || time.Now().After(deadline) {
+				break
+			}
+		}
 		wantCode(t, "node 1 rolls back on node 2 the record node 0 forwarded", err, codes.PermissionDenied)
 		if held, pending := f.held(t, id, nf); !held[2] || !pending[2] {
 			t.Fatalf("node 2 after its restart: held %v pending %v; want the record pending", held, pending)
 		}
 		relisten(t, f.nodes[0])
 		f.start(f.nodes[0])
+		f.awaitPeers(t, 0)
+		f.awaitPeers(t, 2)
 		f.awaitHeld(t, id, nf, false)
 		deadline := time.Now().Add(10 * time.Second)
 		for {
@@ -272,7 +320,7 @@ func TestCrashMidIngest(t *testing.T) {
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		if _, err := contribute(2, p); err != nil {
+		if err := retry(2, p); err != nil {
 			t.Fatalf("retry: %v", err)
 		}
 		acknowledged++
@@ -300,7 +348,7 @@ func TestCrashMidIngest(t *testing.T) {
 		f.awaitHeld(t, id, nf, true)
 	})
 
-	if _, err := contribute(1, payloads[3]); err != nil {
+	if err := retry(1, payloads[3]); err != nil {
 		t.Fatal(err)
 	}
 	acknowledged++
