@@ -23,6 +23,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
@@ -428,7 +429,20 @@ func TestCrashProcesses(t *testing.T) {
 	if counts[0] != counts[1] || counts[1] != counts[2] || counts[0] < uint64(n) {
 		t.Fatalf("committed records per node %v; want equal, at least the %d acknowledged", counts, n)
 	}
-	buyer := f.buyer(t, 0, "alice")
+	// Creating a buyer reaches every node from node 0: retried under a new
+	// id while node 0 is still reconnecting to a restarted peer.
+	var buyer context.Context
+	for k, deadline := 0, time.Now().Add(30*time.Second); buyer == nil; k++ {
+		resp, err := f.admin(0).CreateBuyer(adminCtx(), &cohortv1.CreateBuyerRequest{BuyerId: fmt.Sprintf("alice-%d", k)})
+		switch {
+		case err == nil:
+			buyer = metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+resp.GetToken())
+		case time.Now().After(deadline):
+			t.Fatal(err)
+		default:
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
 	job := f.runCountJob(t, 0, buyer, "after-kills")
 	if job.GetEligibleRecords() != counts[0] {
 		t.Fatalf("job: %d eligible records, want %d", job.GetEligibleRecords(), counts[0])
