@@ -10,121 +10,33 @@ import (
 
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/schema"
+	"github.com/cohort-dev/cohort/store"
 )
 
-// TestPendingRecords walks the rollback rule of pending.go through each
-// refusal: another node, a selection since the record was stored (before
-// or while it was being stored), an ended window, an untracked record.
-func TestPendingRecords(t *testing.T) {
-	t0 := time.Unix(1_800_000_000, 0)
-	nf := func(b byte) [32]byte { return [32]byte{b} }
-	type step struct {
-		name      string
-		nf        [32]byte
-		from      uint32
-		at        time.Time
-		tracked   bool
-		want      error
-		deletions int
-	}
-	var deleted int
-	del := func() error { deleted++; return nil }
-	cases := []struct {
-		name  string
-		setup func(p *pendingRecords)
-		steps []step
+// TestRollbackRule walks the rollback rule of pending.go through each
+// refusal: another node than the forwarder, a committed record (which a job
+// may have counted), whoever asks.
+func TestRollbackRule(t *testing.T) {
+	pending := store.Contribution{Pending: true, Forwarder: 0}
+	committed := store.Contribution{Forwarder: 0}
+	own := store.Contribution{Pending: true, Forwarder: 1} // received by node 1 itself
+	for _, tc := range []struct {
+		name string
+		row  store.Contribution
+		from uint32
+		want error
 	}{
-		{
-			name:  "the forwarder rolls back a pending record, once",
-			setup: func(p *pendingRecords) { p.add("d", nf(1), 0, p.generation("d"), t0) },
-			steps: []step{
-				{name: "another node", nf: nf(1), from: 2, at: t0, tracked: true, want: errNotForwarder},
-				{name: "the forwarder", nf: nf(1), from: 0, at: t0.Add(time.Minute), tracked: true, deletions: 1},
-				{name: "again: no longer tracked", nf: nf(1), from: 0, at: t0.Add(time.Minute), tracked: false},
-			},
-		},
-		{
-			name: "a selection settles every record of its dataset",
-			setup: func(p *pendingRecords) {
-				p.add("d", nf(1), 0, p.generation("d"), t0)
-				p.add("e", nf(1), 0, p.generation("e"), t0)
-				p.settle("d")
-			},
-			steps: []step{
-				{name: "the forwarder, after a selection", nf: nf(1), from: 0, at: t0, tracked: true, want: errSelected},
-				{name: "another node, after a selection", nf: nf(1), from: 1, at: t0, tracked: true, want: errNotForwarder},
-			},
-		},
-		{
-			name: "a selection while the record was being stored settles it",
-			setup: func(p *pendingRecords) {
-				gen := p.generation("d")
-				p.settle("d")
-				p.add("d", nf(1), 0, gen, t0)
-			},
-			steps: []step{{name: "the forwarder", nf: nf(1), from: 0, at: t0, tracked: true, want: errSelected}},
-		},
-		{
-			name:  "the window ends",
-			setup: func(p *pendingRecords) { p.add("d", nf(1), 0, p.generation("d"), t0) },
-			steps: []step{{name: "the forwarder, too late", nf: nf(1), from: 0, at: t0.Add(PendingWindow), tracked: true, want: errNotPending}},
-		},
-		{
-			name: "expired records are forgotten when another arrives",
-			setup: func(p *pendingRecords) {
-				p.add("d", nf(1), 0, p.generation("d"), t0)
-				p.add("d", nf(2), 0, p.generation("d"), t0.Add(PendingWindow))
-			},
-			steps: []step{
-				{name: "the expired one", nf: nf(1), from: 0, at: t0.Add(PendingWindow), tracked: false},
-				{name: "the new one", nf: nf(2), from: 0, at: t0.Add(PendingWindow), tracked: true, deletions: 1},
-			},
-		},
-		{
-			name:  "a record never forwarded is not tracked",
-			setup: func(p *pendingRecords) {},
-			steps: []step{{name: "any node", nf: nf(9), from: 1, at: t0, tracked: false}},
-		},
+		{"the forwarder, pending", pending, 0, nil},
+		{"another node, pending", pending, 2, errNotForwarder},
+		{"the forwarder, committed", committed, 0, errCommitted},
+		{"another node, committed", committed, 2, errNotForwarder},
+		{"another node, a record the node received itself", own, 0, errNotForwarder},
+		{"the node itself, its own pending record", own, 1, nil},
+	} {
+		if err := mayRollBack(tc.row, tc.from); !errors.Is(err, tc.want) || (tc.want == nil && err != nil) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			p := newPendingRecords()
-			tc.setup(p)
-			for _, s := range tc.steps {
-				deleted = 0
-				tracked, err := p.rollback("d", s.nf, s.from, s.at, del)
-				if tracked != s.tracked || !errors.Is(err, s.want) || (s.want == nil && err != nil) {
-					t.Fatalf("%s: tracked %v, err %v; want %v, %v", s.name, tracked, err, s.tracked, s.want)
-				}
-				if deleted != s.deletions {
-					t.Fatalf("%s: %d deletions, want %d", s.name, deleted, s.deletions)
-				}
-			}
-		})
-	}
-
-	t.Run("a failed deletion keeps the record pending", func(t *testing.T) {
-		p := newPendingRecords()
-		p.add("d", nf(1), 0, p.generation("d"), t0)
-		boom := errors.New("disk full")
-		if _, err := p.rollback("d", nf(1), 0, t0, func() error { return boom }); !errors.Is(err, boom) {
-			t.Fatalf("got %v, want the deletion's error", err)
-		}
-		if tracked, err := p.rollback("d", nf(1), 0, t0, del); !tracked || err != nil {
-			t.Fatalf("retry: tracked %v, err %v", tracked, err)
-		}
-	})
-	t.Run("beyond maxPending nothing more is tracked", func(t *testing.T) {
-		p := newPendingRecords()
-		for i := range maxPending + 1 {
-			var k [32]byte
-			k[0], k[1], k[2] = byte(i), byte(i>>8), byte(i>>16)
-			p.add("d", k, 0, 0, t0)
-		}
-		if len(p.recs) != maxPending {
-			t.Fatalf("%d records tracked, want %d", len(p.recs), maxPending)
-		}
-	})
 }
 
 // abortOn sends AbortContribution for (datasetID, nf) from node `from` to

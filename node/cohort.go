@@ -71,9 +71,9 @@ func (n *Node) selectCohort(ctx context.Context, ds *dataset.Dataset, jobID stri
 		return nil, status.Errorf(codes.InvalidArgument, "purpose: %v", err)
 	}
 	bit := uint(bits.TrailingZeros64(mask))
-	// From here on no record of the dataset stored so far can be rolled
-	// back, whether or not this cohort counts it.
-	n.pending.settle(ds.Desc.GetId())
+	// Committed records only (docs/design.md §7.5): none of them can be
+	// rolled back any more.
+	n.settleBeforeSelect(ctx, ds.Desc.GetId())
 	var (
 		records []enclave.Record
 		rows    = map[[32]byte]*store.Contribution{}

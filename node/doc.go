@@ -49,18 +49,21 @@
 //     skip to 4; with other bytes it is AlreadyExists (the existing receipt
 //     rides in the status details);
 //  3. verify the Groth16 proof (circuits.BatchVerifier), open this node's
-//     HPKE-sealed share and check it against its commitment C_j, and commit
-//     the share with this node's signed acknowledgment (package attest);
+//     HPKE-sealed share and check it against its commitment C_j, and store
+//     the share, pending, with this node's signed acknowledgment (package
+//     attest);
 //  4. forward the payload to every peer (ForwardContribution), which runs 1–3
-//     itself — it trusts nothing the coordinator checked — and answers with
-//     its own signed acknowledgment and whether this call stored it;
-//  5. answer with the receipt (every node's acknowledgment) only once every
-//     node has committed. If any node refused or did not answer, what this
-//     call stored is removed again everywhere (AbortContribution; an
-//     unreachable peer is retried in the background) and the caller gets the
-//     refusal's code, or Unavailable. A peer honours AbortContribution only
-//     from the node that forwarded the record, while it is pending and
-//     before any job selected a cohort from its dataset (pending.go).
+//     itself — it trusts nothing the coordinator checked — storing its share
+//     pending with the coordinator as the record's forwarder, and answers
+//     with its own signed acknowledgment;
+//  5. once every node acknowledged, commit its own row, have each peer
+//     commit (GetContributionAck from the forwarder), and answer with the
+//     receipt. If any node refused or did not answer, delete its own row
+//     and record a rollback owed to each peer in one transaction, sent
+//     until confirmed, across restarts; the caller gets the refusal's code,
+//     or Unavailable. A peer honours AbortContribution only from the
+//     record's forwarder and only while the record is pending; jobs count
+//     committed records only (pending.go, docs/design.md §7.5).
 //
 // A retry of the same payload, to any node, gets the same receipt, since
 // each node's acknowledgment is stored and deterministic. Revoke records the

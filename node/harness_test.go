@@ -115,6 +115,7 @@ type testNode struct {
 	apiLis   net.Listener
 	peerLis  net.Listener
 	seal     *seal.PrivateKey
+	dbPath   string // the SQLite file of store
 	cancel   context.CancelFunc
 	done     chan error
 	stopOnce sync.Once
@@ -129,6 +130,7 @@ func (tn *testNode) stop() {
 
 type testFederation struct {
 	t     testing.TB
+	ca    *testCA
 	nodes []*testNode
 	conns []*grpc.ClientConn
 }
@@ -138,7 +140,7 @@ type fedOption func(*Options)
 func newTestFederation(t testing.TB, k int, opts ...fedOption) *testFederation {
 	t.Helper()
 	ca := newTestCA(t)
-	f := &testFederation{t: t}
+	f := &testFederation{t: t, ca: ca}
 	members := make([]Member, k)
 	nodes := make([]*testNode, k)
 	signers := make([]ed25519.PrivateKey, k)
@@ -165,7 +167,8 @@ func newTestFederation(t testing.TB, k int, opts ...fedOption) *testFederation {
 			PeerAddress: peerLis.Addr().String(), Seal: seal.Public(), Signing: pub}
 	}
 	for i, tn := range nodes {
-		st, err := store.Open(context.Background(), store.Config{Path: filepath.Join(t.TempDir(), "cohort.db")})
+		tn.dbPath = filepath.Join(t.TempDir(), "cohort.db")
+		st, err := store.Open(context.Background(), store.Config{Path: tn.dbPath})
 		if err != nil {
 			t.Fatal(err)
 		}

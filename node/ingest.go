@@ -103,28 +103,33 @@ func (n *Node) verifyAndOpen(ctx context.Context, c *checked) ([]byte, error) {
 	return b, nil
 }
 
-// storeShare commits this node's share with its signed acknowledgment. It
-// returns the acknowledgment and whether this call stored the record; a
-// record held already with the same payload digest returns the ack given
-// then, with another digest AlreadyExists.
-func (n *Node) storeShare(ctx context.Context, c *checked, sb []byte) (*cohortv1.ContributionAck, bool, error) {
+// errRaced: another ingest stored the nullifier between this one's look
+// and its write; the caller looks again.
+var errRaced = errors.New("the nullifier was stored concurrently")
+
+// storeShare stores this node's share, pending (docs/design.md §7.5) with
+// the node that forwarded it, and its signed acknowledgment. A forwarder
+// storing its own record takes over from any earlier attempt whose
+// rollbacks are still owed, in the same transaction. errRaced if the
+// nullifier is taken meanwhile.
+func (n *Node) storeShare(ctx context.Context, c *checked, sb []byte, forwarder uint32) (*cohortv1.ContributionAck, error) {
 	pb, err := c.pub.MarshalBinary()
 	if err != nil {
-		return nil, false, n.internal("encode public inputs", err)
+		return nil, n.internal("encode public inputs", err)
 	}
 	prb, err := c.proof.MarshalBinary()
 	if err != nil {
-		return nil, false, n.internal("encode proof", err)
+		return nil, n.internal("encode proof", err)
 	}
 	id := c.rd.ds.Desc.GetId()
 	now := time.Unix(n.now().Unix(), 0)
 	ack := n.ack(id, c.nf, c.digest, now)
 	ab, err := proto.Marshal(ack)
 	if err != nil {
-		return nil, false, n.internal("encode ack", err)
+		return nil, n.internal("encode ack", err)
 	}
 	pub := c.pub
-	existing, err := n.store.PutContribution(ctx, store.Contribution{
+	row := store.Contribution{
 		DatasetID:            id,
 		Epoch:                pub.Epoch,
 		Nullifier:            c.nf,
@@ -138,20 +143,29 @@ func (n *Node) storeShare(ctx context.Context, c *checked, sb []byte) (*cohortv1
 		RevocationCommitment: pub.Revocation.Bytes(),
 		ReceivedAt:           now,
 		Receipt:              ab,
+		Pending:              true,
+		Forwarder:            forwarder,
+		PendingSince:         n.now(),
+	}
+	err = n.store.InTx(ctx, func(tx store.Tx) error {
+		if forwarder == n.opts.Index {
+			if err := tx.DeleteRollbacks(ctx, id, c.nf); err != nil {
+				return err
+			}
+		}
+		existing, err := tx.PutContribution(ctx, row)
+		if err == nil && existing != nil {
+			return errRaced
+		}
+		return err
 	})
 	switch {
-	case errors.Is(err, store.ErrAlreadyExists):
-		return nil, false, status.Errorf(codes.AlreadyExists, "nullifier %x was already used with another payload", c.nf)
+	case errors.Is(err, errRaced), errors.Is(err, store.ErrAlreadyExists), errors.Is(err, store.ErrConflict):
+		return nil, errRaced
 	case err != nil:
-		return nil, false, n.internal("store contribution", err)
-	case existing != nil:
-		prev, err := storedAck(existing)
-		if err != nil {
-			return nil, false, n.internal("stored ack", err)
-		}
-		return prev, false, nil
+		return nil, n.internal("store contribution", err)
 	}
-	return ack, true, nil
+	return ack, nil
 }
 
 func (n *Node) ack(datasetID string, nf, digest [32]byte, at time.Time) *cohortv1.ContributionAck {
@@ -183,29 +197,60 @@ func (n *Node) checkAck(from uint32, datasetID string, nf, digest [32]byte, a *c
 }
 
 // contribute is ContributorService.Contribute: check, store this node's
-// share, have every peer do the same, and answer with the receipt only when
-// all have committed. On any failure what this call stored is rolled back
-// everywhere.
+// share pending, have every peer do the same, commit, and answer with the
+// receipt only then. On any failure this node decides the rollback, kept
+// in its store until every peer that may hold the record confirmed it
+// (docs/design.md §7.5).
 func (n *Node) contribute(ctx context.Context, datasetID string, raw []byte) (*cohortv1.Receipt, error) {
 	c, err := n.decode(ctx, datasetID, raw)
 	if err != nil {
 		return nil, err
 	}
+	unlock, err := n.records.lock(ctx, recordKey{datasetID, c.nf})
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	// Decisions are written whatever becomes of the caller.
+	dctx := context.WithoutCancel(ctx)
+	self := n.opts.Index
 	var (
-		ack   *cohortv1.ContributionAck
-		fresh bool
+		ack       *cohortv1.ContributionAck
+		committed bool
 	)
-	if prev, err := n.store.GetContribution(ctx, datasetID, c.nf); err == nil {
-		if prev.PayloadDigest != c.digest {
+	for ack == nil {
+		// Another node's ingest of this nullifier is decided first.
+		row, found, err := n.awaitDecision(ctx, datasetID, c.nf, func(r store.Contribution, found bool) bool {
+			return found && r.Pending && r.Forwarder != self
+		})
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case found && row.Pending && row.Forwarder != self:
+			if row.PayloadDigest == c.digest {
+				return nil, status.Errorf(codes.Aborted, "the same record is being stored through node %d; retry later for its receipt", row.Forwarder)
+			}
+			return nil, status.Errorf(codes.Aborted, "another payload with nullifier %x is being stored through node %d; nothing was stored, retry later", c.nf, row.Forwarder)
+		case found && row.PayloadDigest != c.digest && !row.Pending:
 			return nil, n.alreadyExists(ctx, datasetID, c.nf)
+		case found && row.PayloadDigest != c.digest:
+			// An undecided ingest of this node's own, of another payload
+			// (its rollback could not be written): decide it now.
+			reason := "the contributor sent another payload"
+			if err := n.abandon(dctx, datasetID, c.nf, n.others(), reason); err != nil {
+				return nil, n.internal("roll back contribution", err)
+			}
+			n.rollBack(n.ctx, datasetID, c.nf, n.others(), reason)
+			continue
+		case found:
+			// A retry: the peers answer with what they stored then.
+			if ack, err = storedAck(&row); err != nil {
+				return nil, n.internal("stored ack", err)
+			}
+			committed = !row.Pending
+			continue
 		}
-		// A retry: the peers answer with what they stored then.
-		if ack, err = storedAck(&prev); err != nil {
-			return nil, n.internal("stored ack", err)
-		}
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return nil, n.internal("read contribution", err)
-	} else {
 		if err := n.checkTerms(ctx, c); err != nil {
 			n.metrics.contributions.WithLabelValues("coordinator", "refused").Inc()
 			return nil, err
@@ -215,49 +260,102 @@ func (n *Node) contribute(ctx context.Context, datasetID string, raw []byte) (*c
 			n.metrics.contributions.WithLabelValues("coordinator", "refused").Inc()
 			return nil, err
 		}
-		gen := n.pending.generation(datasetID)
-		if ack, fresh, err = n.storeShare(ctx, c, share); err != nil {
+		if ack, err = n.storeShare(ctx, c, share, self); errors.Is(err, errRaced) {
+			continue
+		} else if err != nil {
 			return nil, err
-		}
-		if fresh {
-			// This node's own row follows the peers' rule: rolled back only
-			// before any job selected from the dataset here.
-			n.pending.add(datasetID, c.nf, n.opts.Index, gen, n.now())
 		}
 	}
 
-	type fwd struct {
-		ack   *cohortv1.ContributionAck
-		fresh bool
-	}
-	acks, errs := fanOut(ctx, n, func(ctx context.Context, i uint32, pc cohortv1.PeerServiceClient) (fwd, error) {
+	acks, errs := fanOut(ctx, n, func(ctx context.Context, i uint32, pc cohortv1.PeerServiceClient) (*cohortv1.ContributionAck, error) {
 		resp, err := pc.ForwardContribution(ctx, &cohortv1.ForwardContributionRequest{DatasetId: datasetID, Payload: raw})
 		if err != nil {
-			return fwd{}, err
+			return nil, err
 		}
 		if err := n.checkAck(i, datasetID, c.nf, c.digest, resp.GetAck()); err != nil {
-			return fwd{fresh: resp.GetNewlyStored()}, status.Error(codes.Internal, err.Error())
+			return nil, status.Error(codes.Internal, err.Error())
 		}
-		return fwd{resp.GetAck(), resp.GetNewlyStored()}, nil
+		return resp.GetAck(), nil
 	})
-	if len(errs) > 0 {
-		var stored []uint32
-		for i, f := range acks {
-			if f.fresh {
-				stored = append(stored, i)
-			}
-		}
-		n.rollback(datasetID, c.nf, fresh, stored, errs)
-		n.metrics.contributions.WithLabelValues("coordinator", "failed").Inc()
+	if len(errs) > 0 && committed {
+		// A retry of a committed record: nothing to undo.
 		return nil, peerFailure(errs)
 	}
+	if len(errs) == 0 && !committed {
+		if err := n.store.CommitContribution(dctx, datasetID, c.nf); err != nil {
+			errs = map[uint32]error{self: n.internal("commit contribution", err)}
+		}
+	}
+	if len(errs) > 0 {
+		n.metrics.contributions.WithLabelValues("coordinator", "failed").Inc()
+		return nil, n.undo(ctx, datasetID, c.nf, acks, errs)
+	}
+	// Every node acknowledged: the forwarder asking for their
+	// acknowledgments commits their rows (peer_ingest.go). A peer missed
+	// here asks this node itself later (resolveLoop).
+	_, cerrs := fanOut(ctx, n, func(ctx context.Context, i uint32, pc cohortv1.PeerServiceClient) (*cohortv1.GetContributionAckResponse, error) {
+		return pc.GetContributionAck(ctx, &cohortv1.GetContributionAckRequest{DatasetId: datasetID, Nullifier: c.nf[:]})
+	})
+	for i, err := range cerrs {
+		n.log.Warn("commit not confirmed by a peer; it will ask", "peer", i, "nullifier", fmt.Sprintf("%x", c.nf), "error", err)
+	}
 	all := make([]*cohortv1.ContributionAck, len(n.opts.Members))
-	all[n.opts.Index] = ack
-	for i, f := range acks {
-		all[i] = f.ack
+	all[self] = ack
+	for i, a := range acks {
+		all[i] = a
 	}
 	n.metrics.contributions.WithLabelValues("coordinator", "accepted").Inc()
 	return receipt(datasetID, c.pub, c.digest, all, time.Time{}), nil
+}
+
+// mayHaveStored reports whether a peer that answered ForwardContribution
+// with err may hold the record: it did not refuse it.
+func mayHaveStored(err error) bool {
+	switch status.Code(err) {
+	case codes.AlreadyExists, codes.InvalidArgument, codes.FailedPrecondition, codes.Aborted,
+		codes.PermissionDenied, codes.Unauthenticated, codes.NotFound, codes.ResourceExhausted:
+		return false
+	}
+	return true
+}
+
+// undo decides and sends the rollback of an ingest that failed: this
+// node's row goes, and every peer that acknowledged the record or did not
+// answer is owed a rollback. It returns the contributor's status. An
+// upload that lost a race for its nullifier (AlreadyExists) waits for the
+// other upload's outcome, to answer with its receipt or to say truly that
+// nothing was kept yet.
+func (n *Node) undo(ctx context.Context, datasetID string, nf [32]byte, acks map[uint32]*cohortv1.ContributionAck, errs map[uint32]error) error {
+	var peers []uint32
+	for _, i := range n.others() {
+		if _, ok := acks[i]; ok || (errs[i] != nil && mayHaveStored(errs[i])) {
+			peers = append(peers, i)
+		}
+	}
+	reason := "another node refused or did not answer"
+	for _, i := range n.others() {
+		if err, ok := errs[i]; ok {
+			reason = fmt.Sprintf("node %d: %s", i, status.Code(err))
+			break
+		}
+	}
+	if err := n.abandon(context.WithoutCancel(ctx), datasetID, nf, peers, reason); err != nil {
+		n.log.Error("rollback: cannot record it; decided at restart", "nullifier", fmt.Sprintf("%x", nf), "error", err)
+		return n.internal("roll back contribution", err)
+	}
+	n.rollBack(n.ctx, datasetID, nf, peers, reason)
+	failure := peerFailure(errs)
+	if status.Code(failure) != codes.AlreadyExists {
+		return failure
+	}
+	row, found, err := n.awaitDecision(ctx, datasetID, nf, func(r store.Contribution, found bool) bool { return !found || r.Pending })
+	if err != nil {
+		return err
+	}
+	if found && !row.Pending {
+		return n.alreadyExists(ctx, datasetID, nf)
+	}
+	return status.Errorf(codes.Aborted, "another payload with nullifier %x is being stored; nothing was stored for this one, retry later to learn which is kept", nf)
 }
 
 // receipt assembles a record's receipt from every node's ack.
@@ -285,9 +383,23 @@ func receipt(datasetID string, pub *circuits.PublicInputs, digest [32]byte, acks
 // existing receipt in its details when every node can be asked for it.
 func (n *Node) alreadyExists(ctx context.Context, datasetID string, nf [32]byte) error {
 	st := status.Newf(codes.AlreadyExists, "nullifier %x was already used with another payload: one record per person, dataset and epoch", nf)
-	if r, err := n.receiptOf(ctx, datasetID, nf); err == nil {
-		if d, err := st.WithDetails(r); err == nil {
-			st = d
+	// Just after the other upload committed, a peer may not have heard yet.
+	deadline := time.Now().Add(pendingWait)
+	for {
+		r, err := n.receiptOf(ctx, datasetID, nf)
+		if err == nil {
+			if d, err := st.WithDetails(r); err == nil {
+				st = d
+			}
+			break
+		}
+		if status.Code(err) != codes.Unavailable || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return st.Err()
+		case <-time.After(10 * pendingPoll):
 		}
 	}
 	return st.Err()
@@ -307,7 +419,7 @@ func peerFailureOf(what, tail string, errs map[uint32]error) error {
 		idx = append(idx, i)
 	}
 	sort.Slice(idx, func(a, b int) bool { return idx[a] < idx[b] })
-	for _, want := range []codes.Code{codes.AlreadyExists, codes.InvalidArgument, codes.FailedPrecondition} {
+	for _, want := range []codes.Code{codes.AlreadyExists, codes.InvalidArgument, codes.FailedPrecondition, codes.Aborted} {
 		for _, i := range idx {
 			if s := status.Convert(errs[i]); s.Code() == want {
 				return status.Errorf(want, "node %d refused %s: %s%s", i, what, s.Message(), tail)
@@ -317,83 +429,6 @@ func peerFailureOf(what, tail string, errs map[uint32]error) error {
 	i := idx[0]
 	return status.Errorf(codes.Unavailable, "node %d did not complete %s (%s: %s)%s, retry later",
 		i, what, status.Code(errs[i]), status.Convert(errs[i]).Message(), tail)
-}
-
-// The forwarder's rollback retries: rollbackAttempts after the first call,
-// waiting rollbackFirstDelay, then twice as long each time (PendingWindow
-// outlasts them).
-const (
-	rollbackAttempts   = 10
-	rollbackFirstDelay = time.Second
-)
-
-// rollbackRefused reports whether a peer refused a rollback for good
-// (pending.go): retrying cannot change its answer.
-func rollbackRefused(err error) bool {
-	c := status.Code(err)
-	return c == codes.PermissionDenied || c == codes.FailedPrecondition
-}
-
-// rollback removes what a failed ingest stored: this node's row if this
-// call stored it, and the rows of the peers that stored theirs in this
-// call. A peer that cannot be reached is retried in the background.
-func (n *Node) rollback(datasetID string, nf [32]byte, local bool, peers []uint32, cause map[uint32]error) {
-	reason := "another node refused or did not answer"
-	for i, err := range cause {
-		reason = fmt.Sprintf("node %d: %s", i, status.Code(err))
-		break
-	}
-	if local {
-		tracked, err := n.pending.rollback(datasetID, nf, n.opts.Index, n.now(), func() error {
-			return n.store.DeleteContribution(context.Background(), datasetID, nf)
-		})
-		if !tracked {
-			err = errNotPending
-		}
-		switch {
-		case errors.Is(err, errSelected), errors.Is(err, errNotPending), errors.Is(err, errNotForwarder):
-			n.log.Error("rollback: own share kept", "nullifier", fmt.Sprintf("%x", nf), "error", err)
-		case err != nil && !errors.Is(err, store.ErrNotFound):
-			n.log.Error("rollback: delete own share", "error", err)
-		}
-	}
-	for _, i := range peers {
-		abort := func(ctx context.Context) error {
-			_, err := call(ctx, n, i, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.AbortContributionResponse, error) {
-				return c.AbortContribution(ctx, &cohortv1.AbortContributionRequest{DatasetId: datasetID, Nullifier: nf[:], Reason: reason})
-			})
-			return err
-		}
-		err := abort(n.ctx)
-		if err == nil {
-			continue
-		}
-		if rollbackRefused(err) {
-			n.log.Error("rollback refused: a peer keeps a partial record", "peer", i, "nullifier", fmt.Sprintf("%x", nf), "error", err)
-			continue
-		}
-		n.bg.Add(1)
-		go func() {
-			defer n.bg.Done()
-			for attempt, delay := 1, rollbackFirstDelay; attempt <= rollbackAttempts; attempt, delay = attempt+1, 2*delay {
-				select {
-				case <-n.ctx.Done():
-					n.log.Error("rollback abandoned at shutdown: a peer may hold a partial record", "peer", i, "nullifier", fmt.Sprintf("%x", nf))
-					return
-				case <-time.After(delay):
-				}
-				err := abort(n.ctx)
-				if err == nil {
-					return
-				}
-				if rollbackRefused(err) {
-					n.log.Error("rollback refused: a peer keeps a partial record", "peer", i, "nullifier", fmt.Sprintf("%x", nf), "error", err)
-					return
-				}
-			}
-			n.log.Error("rollback failed: a peer may hold a partial record", "peer", i, "nullifier", fmt.Sprintf("%x", nf))
-		}()
-	}
 }
 
 // receiptOf assembles a stored record's receipt from this node's ack and
@@ -408,6 +443,9 @@ func (n *Node) receiptOf(ctx context.Context, datasetID string, nf [32]byte) (*c
 	}
 	if err != nil {
 		return nil, n.internal("read contribution", err)
+	}
+	if row.Pending {
+		return nil, status.Errorf(codes.Unavailable, "record %x is not yet committed on every node; retry later", nf)
 	}
 	own, err := storedAck(&row)
 	if err != nil {
@@ -439,44 +477,81 @@ func (n *Node) receiptOf(ctx context.Context, datasetID string, nf [32]byte) (*c
 }
 
 // forward is PeerService.ForwardContribution: the same checks as the
-// coordinator's, then this node's share.
+// coordinator's, then this node's share, pending until from decides. Of two
+// undecided ingests of one nullifier the one that precedes (precedes)
+// waits here for the other's rollback, and the other is refused.
 func (n *Node) forward(ctx context.Context, from uint32, datasetID string, raw []byte) (*cohortv1.ForwardContributionResponse, error) {
 	c, err := n.decode(ctx, datasetID, raw)
 	if err != nil {
 		n.metrics.contributions.WithLabelValues("peer", "refused").Inc()
 		return nil, err
 	}
-	if prev, err := n.store.GetContribution(ctx, datasetID, c.nf); err == nil {
-		if prev.PayloadDigest != c.digest {
-			return nil, status.Errorf(codes.AlreadyExists, "nullifier %x was already used with another payload", c.nf)
-		}
-		a, err := storedAck(&prev)
+	for {
+		row, found, err := n.awaitDecision(ctx, datasetID, c.nf, func(r store.Contribution, found bool) bool {
+			return found && r.Pending && r.Forwarder != from && precedes(c.digest, from, r)
+		})
 		if err != nil {
-			return nil, n.internal("stored ack", err)
+			return nil, err
 		}
-		return &cohortv1.ForwardContributionResponse{Ack: a}, nil
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return nil, n.internal("read contribution", err)
+		switch {
+		case !found:
+		case !row.Pending && row.PayloadDigest == c.digest:
+			return n.storedForward(&row)
+		case !row.Pending:
+			return nil, status.Errorf(codes.AlreadyExists, "nullifier %x was already used with another payload", c.nf)
+		case row.Forwarder == from && row.PayloadDigest == c.digest:
+			// The forwarder sends it again.
+			if err := n.store.RenewPending(ctx, datasetID, c.nf, n.now()); err != nil {
+				if errors.Is(err, store.ErrConflict) {
+					continue
+				}
+				return nil, n.internal("renew pending contribution", err)
+			}
+			return n.storedForward(&row)
+		case row.Forwarder == from:
+			// The forwarder decided its earlier payload's rollback and sends
+			// another: the rollback it owes this node is done here.
+			err := n.store.RollBackContribution(ctx, datasetID, c.nf, from, time.Time{})
+			if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrConflict) {
+				return nil, n.internal("roll back contribution", err)
+			}
+			continue
+		case precedes(c.digest, from, row):
+			return nil, status.Errorf(codes.Aborted, "another upload of nullifier %x, through node %d, is not decided yet; retry later", c.nf, row.Forwarder)
+		case row.PayloadDigest == c.digest:
+			return nil, status.Errorf(codes.Aborted, "the same record is being stored through node %d; retry later for its receipt", row.Forwarder)
+		default:
+			return nil, status.Errorf(codes.AlreadyExists, "nullifier %x is being stored with another payload, which takes precedence: one record per person, dataset and epoch", c.nf)
+		}
+		if err := n.checkTerms(ctx, c); err != nil {
+			n.metrics.contributions.WithLabelValues("peer", "refused").Inc()
+			return nil, err
+		}
+		share, err := n.verifyAndOpen(ctx, c)
+		if err != nil {
+			n.metrics.contributions.WithLabelValues("peer", "refused").Inc()
+			return nil, err
+		}
+		a, err := n.storeShare(ctx, c, share, from)
+		if errors.Is(err, errRaced) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		n.metrics.contributions.WithLabelValues("peer", "accepted").Inc()
+		return &cohortv1.ForwardContributionResponse{Ack: a, NewlyStored: true}, nil
 	}
-	if err := n.checkTerms(ctx, c); err != nil {
-		n.metrics.contributions.WithLabelValues("peer", "refused").Inc()
-		return nil, err
-	}
-	share, err := n.verifyAndOpen(ctx, c)
+}
+
+// storedForward answers a forward of a record held already with the
+// acknowledgment given then.
+func (n *Node) storedForward(row *store.Contribution) (*cohortv1.ForwardContributionResponse, error) {
+	a, err := storedAck(row)
 	if err != nil {
-		n.metrics.contributions.WithLabelValues("peer", "refused").Inc()
-		return nil, err
+		return nil, n.internal("stored ack", err)
 	}
-	gen := n.pending.generation(datasetID)
-	a, fresh, err := n.storeShare(ctx, c, share)
-	if err != nil {
-		return nil, err
-	}
-	if fresh {
-		n.pending.add(datasetID, c.nf, from, gen, n.now())
-	}
-	n.metrics.contributions.WithLabelValues("peer", "accepted").Inc()
-	return &cohortv1.ForwardContributionResponse{Ack: a, NewlyStored: fresh}, nil
+	return &cohortv1.ForwardContributionResponse{Ack: a}, nil
 }
 
 // revoke is ContributorService.Revoke: record the revocation on this node,

@@ -24,7 +24,7 @@ type Node struct {
 	keygens  *keygens
 	jobs     *jobs
 	ingest   chan struct{} // semaphore bounding concurrent verification
-	pending  *pendingRecords
+	records  *recordLocks
 
 	api, peer *grpc.Server
 	health    *health.Server
@@ -50,6 +50,11 @@ func (n *Node) Serve(ctx context.Context, api, peer net.Listener) error {
 	go func() {
 		defer n.bg.Done()
 		n.readinessLoop(n.ctx)
+	}()
+	n.bg.Add(1)
+	go func() {
+		defer n.bg.Done()
+		n.stateLoop()
 	}()
 	if n.opts.Index != n.opts.Sequencer {
 		n.bg.Add(1)

@@ -34,19 +34,18 @@ func (s *peerService) AbortContribution(ctx context.Context, req *cohortv1.Abort
 		return nil, status.Error(codes.Unauthenticated, "no verified node identity")
 	}
 	id, key := req.GetDatasetId(), nf.Bytes()
-	tracked, err := s.n.pending.rollback(id, key, from, s.n.now(), func() error {
-		return s.n.store.DeleteContribution(ctx, id, key)
-	})
-	if !tracked {
-		// Not pending: refused if the record is here, answered as done if
-		// not (a retry of a rollback that completed).
-		_, err = s.n.store.GetContribution(ctx, id, key)
-		switch {
-		case err == nil:
-			err = errNotPending
-		case errors.Is(err, store.ErrNotFound):
-		default:
-			return nil, s.n.internal("read contribution", err)
+	row, err := s.n.store.GetContribution(ctx, id, key)
+	if errors.Is(err, store.ErrNotFound) {
+		// Never stored here, or a retry of a rollback that completed.
+		return &cohortv1.AbortContributionResponse{}, nil
+	}
+	if err != nil {
+		return nil, s.n.internal("read contribution", err)
+	}
+	if err = mayRollBack(row, from); err == nil {
+		err = s.n.store.RollBackContribution(ctx, id, key, from, time.Time{})
+		if errors.Is(err, store.ErrConflict) {
+			err = errCommitted // committed meanwhile
 		}
 	}
 	switch {
@@ -55,21 +54,30 @@ func (s *peerService) AbortContribution(ctx context.Context, req *cohortv1.Abort
 	case errors.Is(err, errNotForwarder):
 		s.n.log.Warn("rollback refused", "by", from, "dataset", id, "error", err)
 		return nil, status.Errorf(codes.PermissionDenied, "node %d may not roll back record %x: %v", from, key, err)
-	case errors.Is(err, errNotPending), errors.Is(err, errSelected):
+	case errors.Is(err, errCommitted):
 		s.n.log.Warn("rollback refused", "by", from, "dataset", id, "error", err)
 		return nil, status.Errorf(codes.FailedPrecondition, "record %x is kept: %v", key, err)
 	case err != nil:
-		return nil, s.n.internal("delete contribution", err)
+		return nil, s.n.internal("roll back contribution", err)
 	}
-	s.n.log.Info("contribution rolled back", "by", from, "dataset", req.GetDatasetId(), "reason", truncate(req.GetReason(), 1024))
+	s.n.log.Info("contribution rolled back", "by", from, "dataset", id, "reason", truncate(req.GetReason(), 1024))
 	s.n.metrics.contributions.WithLabelValues("peer", "rolled_back").Inc()
 	return &cohortv1.AbortContributionResponse{Removed: true}, nil
 }
 
+// GetContributionAck answers with this node's acknowledgment of a
+// committed record. Asked by the node that forwarded a pending record, it
+// commits it first: the forwarder asks only once it committed its own
+// (docs/design.md §7.5). Any other node is told FailedPrecondition while
+// the record is pending.
 func (s *peerService) GetContributionAck(ctx context.Context, req *cohortv1.GetContributionAckRequest) (*cohortv1.GetContributionAckResponse, error) {
 	nf, err := fieldBytes(req.GetNullifier(), "nullifier")
 	if err != nil {
 		return nil, err
+	}
+	from, ok := callerPeer(ctx)
+	if !ok {
+		return nil, status.Error(codes.Unauthenticated, "no verified node identity")
 	}
 	row, err := s.n.store.GetContribution(ctx, req.GetDatasetId(), nf.Bytes())
 	if errors.Is(err, store.ErrNotFound) {
@@ -77,6 +85,14 @@ func (s *peerService) GetContributionAck(ctx context.Context, req *cohortv1.GetC
 	}
 	if err != nil {
 		return nil, s.n.internal("read contribution", err)
+	}
+	if row.Pending {
+		if row.Forwarder != from {
+			return nil, status.Errorf(codes.FailedPrecondition, "record %x is pending here until node %d decides; retry later", row.Nullifier, row.Forwarder)
+		}
+		if err := s.n.store.CommitContribution(ctx, row.DatasetID, row.Nullifier); err != nil {
+			return nil, s.n.internal("commit contribution", err)
+		}
 	}
 	a, err := storedAck(&row)
 	if err != nil {

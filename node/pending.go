@@ -1,166 +1,392 @@
 package node
 
 import (
+	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
+	"github.com/cohort-dev/cohort/store"
 )
 
-// This file holds the records a peer may still roll back (docs/design.md
-// §2.2). A peer that stored a forwarded record
-// deletes it again on AbortContribution only when all of these hold:
+// This file holds the state of a record through ingest (docs/design.md
+// §7.5), kept in the store with the record itself:
 //
-//   - the caller is the node that forwarded the record to it;
-//   - the record is pending: stored by this process less than
-//     PendingWindow ago, which covers the forwarder's rollback and its
-//     retries (rollbackAttempts), and
-//   - no job has selected a cohort from the record's dataset on this node
-//     since the record was stored, whatever its epochs (stricter than
-//     "no job counted it", and decided without reading any job).
+//	(absent) ──store──▶ pending(forwarder) ──commit──▶ committed
+//	                          │
+//	                          └──roll back (only the forwarder)──▶ (absent)
 //
-// The node that received the record from the contributor rolls its own row
-// back by the same rule, as its own forwarder, so that a record a job may
-// have counted stays on every node that holds it.
+// The forwarder is the node the contributor sent the record to: it alone
+// decides the record's outcome, and its own row is the decision. It writes
+// its row pending before forwarding; committed once every node acknowledged
+// (before it answers with the receipt); deleted together with a rollback
+// owed to each peer (store.Rollback) when any node refused or did not
+// answer, or when it restarts and finds an ingest of its own undecided. The
+// rollbacks are sent by rollbackLoop until each peer confirms, across
+// restarts. A peer learns a commit from the forwarder asking for its
+// acknowledgment (GetContributionAck from the forwarder commits the row),
+// or by asking the forwarder itself (resolveLoop) after a crash or a lost
+// call.
 //
-// Anything else is refused and nothing is deleted: a node cannot remove a
-// record another node forwarded, nor one a job may have counted, so it
-// cannot run a job again without a record and difference the two results.
-// The state is in memory: after a restart no record is pending, and a
-// rollback still due leaves the record in place (it passed every check of
-// this node, and a retry of the same payload completes it everywhere).
-// A peer cannot tell whether the forwarder already answered the contributor
-// with a receipt; within the window the forwarder can still drop a record it
-// received itself, as it could by never forwarding it.
-
-// PendingWindow is how long after storing a forwarded record a peer accepts
-// its rollback from the forwarder: longer than the forwarder's rollback
-// retries (under 18 minutes of back-off, plus one peer timeout per attempt).
-const PendingWindow = time.Hour
-
-// maxPending bounds the records a peer tracks as pending; beyond it a newly
-// forwarded record is not tracked and cannot be rolled back.
-const maxPending = 1 << 16
+// Jobs count committed records only (store.ListContributions), so a
+// record a job may have counted is committed on that node, and a committed
+// record is never rolled back: a node cannot remove a record another node
+// forwarded, nor one a job may have counted, so it cannot run a job again
+// without a record and difference the two results (docs/design.md §2.2).
 
 // Refusals of a rollback.
 var (
 	errNotForwarder = errors.New("only the node that forwarded a record may roll it back")
-	errNotPending   = errors.New("the record is not pending on this node: it was received here directly, its rollback window ended, or this node restarted since storing it")
-	errSelected     = errors.New("a job selected a cohort from the record's dataset since it was stored")
+	errCommitted    = errors.New("the record is committed: every node acknowledged it and a job may count it")
 )
 
-type pendingKey struct {
+// mayRollBack says whether node from may roll back row on this node:
+// errNotForwarder, errCommitted, or nil.
+func mayRollBack(row store.Contribution, from uint32) error {
+	switch {
+	case row.Forwarder != from:
+		return errNotForwarder
+	case !row.Pending:
+		return errCommitted
+	}
+	return nil
+}
+
+// Timing of the durable ingest state.
+const (
+	// pendingWait bounds how long an ingest waits for another node's
+	// pending record with the same nullifier to be decided.
+	pendingWait = 10 * time.Second
+	// pendingPoll is how often it looks.
+	pendingPoll = 20 * time.Millisecond
+	// resolveAge is how old a peer's pending record must be before the
+	// peer asks its forwarder about it: older than an ingest in progress.
+	resolveAge = 2 * time.Second
+	// stateInterval is how often the rollbacks owed are sent again and the
+	// pending records of other forwarders are looked up.
+	stateInterval = time.Second
+)
+
+type recordKey struct {
 	dataset string
 	nf      [32]byte
 }
 
-type pendingRecord struct {
-	from     uint32
-	storedAt time.Time
-	settled  bool // a cohort was selected from the dataset since
+// recordLocks serializes, per record, what the forwarder sends its peers:
+// an ingest of the record and the sending of a rollback owed for it, so
+// that a rollback of an earlier attempt never reaches a peer after a later
+// attempt stored the record there again.
+type recordLocks struct {
+	mu sync.Mutex
+	m  map[recordKey]*recordLock
 }
 
-// pendingRecords is the set of forwarded records a peer may still roll
-// back. Safe for concurrent use; its lock orders every rollback against
-// every cohort selection, so a selection either sees a record that can no
-// longer be rolled back, or does not see it.
-type pendingRecords struct {
-	mu    sync.Mutex
-	gen   map[string]uint64 // dataset → cohort selections begun
-	recs  map[pendingKey]pendingRecord
-	order []pendingKey // keys in the order added, some since removed
+type recordLock struct {
+	ch   chan struct{}
+	refs int
 }
 
-func newPendingRecords() *pendingRecords {
-	return &pendingRecords{gen: map[string]uint64{}, recs: map[pendingKey]pendingRecord{}}
-}
+func newRecordLocks() *recordLocks { return &recordLocks{m: map[recordKey]*recordLock{}} }
 
-// generation is read before a forwarded record is stored and given back to
-// add, which so learns whether a selection ran in between.
-func (p *pendingRecords) generation(dataset string) uint64 {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.gen[dataset]
-}
-
-// add records that from forwarded the record (dataset, nf), just stored at
-// now. A record a selection may have seen since gen was read is settled
-// from the start.
-func (p *pendingRecords) add(dataset string, nf [32]byte, from uint32, gen uint64, now time.Time) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.expire(now)
-	if len(p.recs) >= maxPending {
-		return
+// lock takes the record's lock, or fails when ctx ends first; the returned
+// function releases it.
+func (l *recordLocks) lock(ctx context.Context, k recordKey) (func(), error) {
+	l.mu.Lock()
+	rl, ok := l.m[k]
+	if !ok {
+		rl = &recordLock{ch: make(chan struct{}, 1)}
+		l.m[k] = rl
 	}
-	k := pendingKey{dataset, nf}
-	p.recs[k] = pendingRecord{from: from, storedAt: now, settled: p.gen[dataset] != gen}
-	p.order = append(p.order, k)
+	rl.refs++
+	l.mu.Unlock()
+	release := func() {
+		l.mu.Lock()
+		if rl.refs--; rl.refs == 0 {
+			delete(l.m, k)
+		}
+		l.mu.Unlock()
+	}
+	select {
+	case rl.ch <- struct{}{}:
+		return func() { <-rl.ch; release() }, nil
+	case <-ctx.Done():
+		release()
+		return nil, status.FromContextError(ctx.Err()).Err()
+	}
 }
 
-// expire drops the records older than PendingWindow, oldest first, and the
-// keys of records already removed. Called with mu held.
-func (p *pendingRecords) expire(now time.Time) {
-	drop := 0
-	for _, k := range p.order {
-		r, ok := p.recs[k]
-		if ok && now.Sub(r.storedAt) < PendingWindow {
-			break
+// abandon decides the rollback of this node's ingest of (datasetID, nf):
+// in one transaction its own pending row goes and a rollback is owed to
+// every peer in peers. Nothing is sent.
+func (n *Node) abandon(ctx context.Context, datasetID string, nf [32]byte, peers []uint32, reason string) error {
+	reason = truncate(reason, store.MaxRollbackReasonLen)
+	now := n.now()
+	return n.store.InTx(ctx, func(tx store.Tx) error {
+		err := tx.RollBackContribution(ctx, datasetID, nf, n.opts.Index, time.Time{})
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
 		}
-		if ok {
-			delete(p.recs, k)
-		}
-		drop++
-	}
-	p.order = p.order[drop:]
-	if len(p.order) > 2*len(p.recs)+64 {
-		// Mostly rolled-back keys: keep only the tracked ones.
-		kept := make([]pendingKey, 0, len(p.recs))
-		for _, k := range p.order {
-			if _, ok := p.recs[k]; ok {
-				kept = append(kept, k)
+		for _, p := range peers {
+			if err := tx.PutRollback(ctx, store.Rollback{DatasetID: datasetID, Nullifier: nf, Peer: p, Reason: reason, CreatedAt: now}); err != nil {
+				return err
 			}
 		}
-		p.order = kept
-	}
+		return nil
+	})
 }
 
-// settle is called before a cohort is selected from dataset: none of its
-// records stored so far can be rolled back any more.
-func (p *pendingRecords) settle(dataset string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.gen[dataset]++
-	for k, r := range p.recs {
-		if k.dataset == dataset && !r.settled {
-			r.settled = true
-			p.recs[k] = r
+// sendRollback sends a rollback owed to a peer and forgets it once the peer
+// confirmed it, or refused it for good. The caller holds the record's
+// lock. It reports whether the rollback is settled.
+func (n *Node) sendRollback(ctx context.Context, r store.Rollback) bool {
+	_, err := call(ctx, n, r.Peer, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.AbortContributionResponse, error) {
+		return c.AbortContribution(ctx, &cohortv1.AbortContributionRequest{DatasetId: r.DatasetID, Nullifier: r.Nullifier[:], Reason: r.Reason})
+	})
+	switch code := status.Code(err); {
+	case err == nil:
+	case code == codes.PermissionDenied || code == codes.FailedPrecondition:
+		// The peer holds the record from another forwarder, or committed:
+		// retrying cannot change its answer.
+		n.log.Error("rollback refused: a peer keeps the record", "peer", r.Peer, "nullifier", fmt.Sprintf("%x", r.Nullifier), "error", err)
+	default:
+		return false
+	}
+	if err := n.store.DeleteRollback(ctx, r.DatasetID, r.Nullifier, r.Peer); err != nil {
+		n.log.Error("rollback: forget a confirmed rollback", "error", err)
+		return false
+	}
+	return true
+}
+
+// rollBack sends now the rollbacks of (datasetID, nf) owed to peers; those
+// not confirmed stay owed for rollbackLoop. The caller holds the record's
+// lock.
+func (n *Node) rollBack(ctx context.Context, datasetID string, nf [32]byte, peers []uint32, reason string) {
+	var wg sync.WaitGroup
+	for _, p := range peers {
+		wg.Go(func() {
+			n.sendRollback(ctx, store.Rollback{DatasetID: datasetID, Nullifier: nf, Peer: p, Reason: truncate(reason, store.MaxRollbackReasonLen)})
+		})
+	}
+	wg.Wait()
+}
+
+// recoverIngests decides, at start, every ingest this node was
+// coordinating when it stopped: none answered its contributor with a
+// receipt (its row would be committed), so each is rolled back everywhere.
+func (n *Node) recoverIngests(ctx context.Context) error {
+	var (
+		after   recordKey
+		decided int
+	)
+	for {
+		page, err := n.store.ListPending(ctx, after.dataset, after.nf, store.MaxPageSize)
+		if err != nil {
+			return fmt.Errorf("recover ingests: %w", err)
+		}
+		for _, row := range page {
+			if row.Forwarder != n.opts.Index {
+				continue
+			}
+			if err := n.abandon(ctx, row.DatasetID, row.Nullifier, n.others(), "the forwarding node restarted during the ingest"); err != nil {
+				return fmt.Errorf("recover ingests: %w", err)
+			}
+			decided++
+		}
+		if len(page) < store.MaxPageSize {
+			break
+		}
+		last := page[len(page)-1]
+		after = recordKey{last.DatasetID, last.Nullifier}
+	}
+	if decided > 0 {
+		n.log.Warn("ingests interrupted by a restart rolled back", "records", decided)
+	}
+	return nil
+}
+
+// stateLoop sends the rollbacks owed and settles the records other
+// forwarders left pending here, until the node stops.
+func (n *Node) stateLoop() {
+	t := time.NewTicker(stateInterval)
+	defer t.Stop()
+	for {
+		n.sendRollbacksOwed(n.ctx)
+		n.resolvePending(n.ctx)
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
 		}
 	}
 }
 
-// rollback runs del, the deletion of (dataset, nf), if from may roll the
-// record back at now, and forgets the record once del succeeds. It returns
-// whether the record was tracked, and errNotForwarder, errNotPending or
-// errSelected without calling del. del runs under the lock, so no
-// selection starts meanwhile.
-func (p *pendingRecords) rollback(dataset string, nf [32]byte, from uint32, now time.Time, del func() error) (bool, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	k := pendingKey{dataset, nf}
-	r, ok := p.recs[k]
+// sendRollbacksOwed sends every rollback owed once.
+func (n *Node) sendRollbacksOwed(ctx context.Context) {
+	owed, err := n.store.ListRollbacks(ctx, store.MaxPageSize)
+	if err != nil {
+		if ctx.Err() == nil {
+			n.log.Error("rollbacks owed", "error", err)
+		}
+		return
+	}
+	down := map[uint32]bool{} // peers that did not confirm in this pass
+	for _, r := range owed {
+		if down[r.Peer] {
+			continue
+		}
+		unlock, err := n.records.lock(ctx, recordKey{r.DatasetID, r.Nullifier})
+		if err != nil {
+			return
+		}
+		// A later ingest of the record may have taken over meanwhile.
+		if ok, err := n.store.HasRollback(ctx, r.DatasetID, r.Nullifier, r.Peer); err == nil && ok {
+			if n.sendRollback(ctx, r) {
+				n.log.Info("rollback confirmed", "peer", r.Peer, "nullifier", fmt.Sprintf("%x", r.Nullifier))
+			} else {
+				down[r.Peer] = true
+			}
+		}
+		unlock()
+	}
+}
+
+// resolvePending asks the forwarder of every record pending here for some
+// time what it decided: committed (it answers with its acknowledgment of
+// the same payload) or rolled back (it holds no such record).
+func (n *Node) resolvePending(ctx context.Context) {
+	var after recordKey
+	down := map[uint32]bool{} // forwarders that did not answer in this pass
+	for {
+		page, err := n.store.ListPending(ctx, after.dataset, after.nf, store.MaxPageSize)
+		if err != nil {
+			if ctx.Err() == nil {
+				n.log.Error("pending records", "error", err)
+			}
+			return
+		}
+		for _, row := range page {
+			if row.Forwarder == n.opts.Index || down[row.Forwarder] || n.now().Sub(row.PendingSince) < resolveAge {
+				continue
+			}
+			if !n.resolve(ctx, row) {
+				down[row.Forwarder] = true
+			}
+		}
+		if len(page) < store.MaxPageSize {
+			return
+		}
+		last := page[len(page)-1]
+		after = recordKey{last.DatasetID, last.Nullifier}
+	}
+}
+
+// maxSettleAtSelect bounds the pending records a cohort selection asks
+// about, and settleTimeout each question.
+const (
+	maxSettleAtSelect = 256
+	settleTimeout     = 2 * time.Second
+)
+
+// settleBeforeSelect asks the forwarders of the dataset's records pending
+// here what they decided, so that a cohort selected during the recovery
+// from a crash counts what was committed meanwhile (docs/design.md §7.5).
+// Records still undecided stay out of the cohort on every node.
+func (n *Node) settleBeforeSelect(ctx context.Context, datasetID string) {
+	page, err := n.store.ListPending(ctx, datasetID, [32]byte{}, maxSettleAtSelect)
+	if err != nil {
+		n.log.Warn("pending records before a selection", "error", err)
+		return
+	}
+	down := map[uint32]bool{}
+	for _, row := range page {
+		if row.DatasetID != datasetID {
+			break
+		}
+		if row.Forwarder == n.opts.Index || down[row.Forwarder] {
+			continue
+		}
+		rctx, cancel := context.WithTimeout(ctx, settleTimeout)
+		if !n.resolve(rctx, row) {
+			down[row.Forwarder] = true
+		}
+		cancel()
+	}
+}
+
+// resolve settles one record another node forwarded, if its forwarder has
+// decided. It reports whether the forwarder answered.
+func (n *Node) resolve(ctx context.Context, row store.Contribution) bool {
+	resp, err := call(ctx, n, row.Forwarder, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.GetContributionAckResponse, error) {
+		return c.GetContributionAck(ctx, &cohortv1.GetContributionAckRequest{DatasetId: row.DatasetID, Nullifier: row.Nullifier[:]})
+	})
+	nf := fmt.Sprintf("%x", row.Nullifier)
 	switch {
-	case !ok:
-		return false, nil
-	case r.from != from:
-		return true, errNotForwarder
-	case r.settled:
-		return true, errSelected
-	case now.Sub(r.storedAt) >= PendingWindow:
-		return true, errNotPending
+	case err == nil && bytes.Equal(resp.GetAck().GetPayloadDigest(), row.PayloadDigest[:]):
+		if err := n.checkAck(row.Forwarder, row.DatasetID, row.Nullifier, row.PayloadDigest, resp.GetAck()); err != nil {
+			n.log.Error("pending record: the forwarder's acknowledgment does not verify", "forwarder", row.Forwarder, "nullifier", nf, "error", err)
+			return true
+		}
+		if err := n.store.CommitContribution(ctx, row.DatasetID, row.Nullifier); err != nil {
+			n.log.Error("pending record: commit", "error", err)
+			return true
+		}
+		n.log.Info("pending record committed by its forwarder", "forwarder", row.Forwarder, "nullifier", nf)
+	case err == nil || status.Code(err) == codes.NotFound:
+		// The forwarder holds no record, or another payload: it rolled
+		// this one back. Unless the forwarder sent it again meanwhile.
+		err := n.store.RollBackContribution(ctx, row.DatasetID, row.Nullifier, row.Forwarder, row.PendingSince)
+		switch {
+		case err == nil:
+			n.metrics.contributions.WithLabelValues("peer", "rolled_back").Inc()
+			n.log.Info("pending record rolled back by its forwarder", "forwarder", row.Forwarder, "nullifier", nf)
+		case !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrConflict):
+			n.log.Error("pending record: roll back", "error", err)
+		}
+	default:
+		// Undecided there (FailedPrecondition), or no answer: ask again
+		// later.
+		return status.Code(err) == codes.FailedPrecondition
 	}
-	if err := del(); err != nil {
-		return true, err
+	return true
+}
+
+// awaitDecision reads the record (datasetID, nf) again while wait says so,
+// for at most pendingWait or until ctx ends, and returns the row last read
+// and whether there was one.
+func (n *Node) awaitDecision(ctx context.Context, datasetID string, nf [32]byte, wait func(row store.Contribution, found bool) bool) (store.Contribution, bool, error) {
+	deadline := time.Now().Add(pendingWait)
+	for {
+		row, err := n.store.GetContribution(ctx, datasetID, nf)
+		found := err == nil
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return store.Contribution{}, false, n.internal("read contribution", err)
+		}
+		if !wait(row, found) || time.Now().After(deadline) {
+			return row, found, nil
+		}
+		select {
+		case <-ctx.Done():
+			return row, found, nil
+		case <-time.After(pendingPoll):
+		}
 	}
-	delete(p.recs, k)
-	return true, nil
+}
+
+// precedes orders two pending ingests of one nullifier: the one with the
+// smaller payload digest wins, and for the same payload the one forwarded
+// by the node of smaller index. Every node applies the same order, so of
+// two concurrent uploads exactly one is refused everywhere it meets the
+// other, and the other waits for its rollback.
+func precedes(digest [32]byte, forwarder uint32, row store.Contribution) bool {
+	if c := bytes.Compare(digest[:], row.PayloadDigest[:]); c != 0 {
+		return c < 0
+	}
+	return forwarder < row.Forwarder
 }

@@ -41,12 +41,15 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	e.ctx, n.cancel = context.WithCancel(context.Background())
 	n.peers = newPeers(e)
 	n.datasets = newDatasets(e)
-	n.pending = newPendingRecords()
+	n.records = newRecordLocks()
 	n.cer = newCeremonies()
 	n.keygens = newKeygens()
 	n.jobs = newJobs(e, func(ctx context.Context, j store.Job) { (&jobRun{n: n, job: j}).run(ctx) })
 	n.jobs.aborted = n.abortPeers
 	if n.registry, err = loadRegistry(ctx, e, n.peers); err != nil {
+		return nil, err
+	}
+	if err := n.recoverIngests(ctx); err != nil {
 		return nil, err
 	}
 	if err := n.jobs.recover(ctx); err != nil {

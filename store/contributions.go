@@ -11,7 +11,8 @@ import (
 // contributionColumns are read by scanContribution, joined with the dataset's
 // revocations.
 const contributionColumns = `c.dataset_id, c.nullifier, c.epoch, c.payload_digest, c.public_inputs, c.proof, c.share,
-	c.purposes, c.expiry, c.min_cohort, c.revocation, c.received_at, c.receipt, r.revoked_at
+	c.purposes, c.expiry, c.min_cohort, c.revocation, c.received_at, c.receipt, r.revoked_at,
+	c.pending, c.forwarder, c.pending_since
 	FROM contributions c
 	LEFT JOIN revocations r ON r.dataset_id = c.dataset_id AND r.revocation = c.revocation`
 
@@ -22,9 +23,11 @@ func scanContribution(sc interface{ Scan(...any) error }) (Contribution, error) 
 		epoch, purposes, minCohort int64
 		expiry, received           int64
 		revoked                    sql.NullInt64
+		pending, forwarder, since  int64
 	)
 	if err := sc.Scan(&c.DatasetID, &nf, &epoch, &digest, &c.Public, &c.Proof, &c.Share,
-		&purposes, &expiry, &minCohort, &rc, &received, &c.Receipt, &revoked); err != nil {
+		&purposes, &expiry, &minCohort, &rc, &received, &c.Receipt, &revoked,
+		&pending, &forwarder, &since); err != nil {
 		return Contribution{}, err
 	}
 	var err error
@@ -44,6 +47,13 @@ func scanContribution(sc interface{ Scan(...any) error }) (Contribution, error) 
 		return Contribution{}, fmt.Errorf("store: stored min cohort %d out of range", minCohort)
 	}
 	c.MinCohort = uint32(minCohort)
+	if forwarder < 0 || forwarder > 1<<32-1 {
+		return Contribution{}, fmt.Errorf("store: stored forwarder %d out of range", forwarder)
+	}
+	c.Forwarder = uint32(forwarder)
+	if c.Pending = pending != 0; c.Pending {
+		c.PendingSince = fromMicros(since)
+	}
 	c.Purposes = uint64(purposes) // a bitmask stored as its two's complement
 	c.Expiry = fromMicros(expiry)
 	c.ReceivedAt = fromMicros(received)
@@ -62,6 +72,10 @@ func (q queries) PutContribution(ctx context.Context, c Contribution) (*Contribu
 	if err != nil {
 		return nil, fmt.Errorf("store: put contribution: %w", err)
 	}
+	var pending, since int64
+	if c.Pending {
+		pending, since = 1, micros(c.PendingSince)
+	}
 	var existing *Contribution
 	err = q.write(ctx, "put contribution", func(tx *sql.Tx) error {
 		ok, err := datasetExists(ctx, tx, c.DatasetID)
@@ -76,12 +90,13 @@ func (q queries) PutContribution(ctx context.Context, c Contribution) (*Contribu
 		// decides, on every engine and replica.
 		res, err := tx.ExecContext(ctx,
 			`INSERT INTO contributions (dataset_id, nullifier, epoch, payload_digest, public_inputs, proof, share,
-			                            purposes, expiry, min_cohort, revocation, received_at, receipt)
-			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+			                            purposes, expiry, min_cohort, revocation, received_at, receipt,
+			                            pending, forwarder, pending_since)
+			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 			 ON CONFLICT (dataset_id, nullifier) DO NOTHING`,
 			c.DatasetID, c.Nullifier[:], epoch, c.PayloadDigest[:], blob(c.Public), blob(c.Proof), blob(c.Share),
 			int64(c.Purposes), micros(c.Expiry), int64(c.MinCohort), c.RevocationCommitment[:],
-			micros(c.ReceivedAt), blob(c.Receipt))
+			micros(c.ReceivedAt), blob(c.Receipt), pending, int64(c.Forwarder), since)
 		if err != nil {
 			return fmt.Errorf("store: put contribution: %w", err)
 		}
@@ -143,29 +158,13 @@ func (q queries) FindByRevocation(ctx context.Context, datasetID string, revocat
 	return c, nil
 }
 
-func (q queries) DeleteContribution(ctx context.Context, datasetID string, nullifier [32]byte) error {
-	return q.write(ctx, "delete contribution", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx,
-			`DELETE FROM contributions WHERE dataset_id = $1 AND nullifier = $2`, datasetID, nullifier[:])
-		if err != nil {
-			return fmt.Errorf("store: delete contribution: %w", err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return fmt.Errorf("store: delete contribution: %w", err)
-		} else if n == 0 {
-			return fmt.Errorf("store: delete contribution: %w", ErrNotFound)
-		}
-		return nil
-	})
-}
-
 func (q queries) ListContributions(ctx context.Context, datasetID string, epochFrom, epochTo uint64, after [32]byte, limit int) ([]Contribution, error) {
 	if epochFrom > epochTo || epochFrom > 1<<63-1 {
 		return nil, nil
 	}
 	rows, err := q.read().QueryContext(ctx,
 		`SELECT `+contributionColumns+`
-		  WHERE c.dataset_id = $1 AND c.epoch >= $2 AND c.epoch <= $3 AND c.nullifier > $4
+		  WHERE c.dataset_id = $1 AND c.epoch >= $2 AND c.epoch <= $3 AND c.nullifier > $4 AND c.pending = 0
 		  ORDER BY c.nullifier LIMIT $5`,
 		datasetID, int64(epochFrom), clampSigned(epochTo), after[:], pageSize(limit))
 	if err != nil {
@@ -192,7 +191,7 @@ func (q queries) CountContributions(ctx context.Context, datasetID string, epoch
 	}
 	var n int64
 	if err := q.read().QueryRowContext(ctx,
-		`SELECT count(*) FROM contributions WHERE dataset_id = $1 AND epoch >= $2 AND epoch <= $3`,
+		`SELECT count(*) FROM contributions WHERE dataset_id = $1 AND epoch >= $2 AND epoch <= $3 AND pending = 0`,
 		datasetID, int64(epochFrom), clampSigned(epochTo)).Scan(&n); err != nil {
 		return 0, fmt.Errorf("store: count contributions: %w", err)
 	}

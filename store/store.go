@@ -198,17 +198,47 @@ type Contributions interface {
 	PutContribution(ctx context.Context, c Contribution) (*Contribution, error)
 	// GetContribution returns a contribution or ErrNotFound.
 	GetContribution(ctx context.Context, datasetID string, nullifier [32]byte) (Contribution, error)
-	// DeleteContribution removes a contribution (to roll back an ingest that
-	// failed elsewhere); ErrNotFound if there is none.
-	DeleteContribution(ctx context.Context, datasetID string, nullifier [32]byte) error
-	// ListContributions returns up to limit contributions of datasetID with
+	// ListContributions returns up to limit committed contributions of datasetID with
 	// epochFrom ≤ epoch ≤ epochTo and nullifier > after, in increasing
 	// nullifier order (bytewise); pass the last nullifier of a page as after
 	// for the next, the zero value for the first.
 	ListContributions(ctx context.Context, datasetID string, epochFrom, epochTo uint64, after [32]byte, limit int) ([]Contribution, error)
-	// CountContributions counts the contributions of datasetID with
-	// epochFrom ≤ epoch ≤ epochTo.
+	// CountContributions counts the committed contributions of datasetID
+	// with epochFrom ≤ epoch ≤ epochTo.
 	CountContributions(ctx context.Context, datasetID string, epochFrom, epochTo uint64) (uint64, error)
+
+	// The state of a record through ingest (docs/design.md §7.5): stored
+	// pending by PutContribution (c.Pending), then committed or rolled back.
+
+	// CommitContribution marks a contribution committed; nil if it is
+	// committed already, ErrNotFound if there is none.
+	CommitContribution(ctx context.Context, datasetID string, nullifier [32]byte) error
+	// RollBackContribution deletes a pending contribution that forwarder
+	// forwarded and, when since is not zero, whose pending state began at
+	// since (it was not sent again meanwhile). ErrNotFound if there is
+	// none; ErrConflict, deleting nothing, if it is committed, was
+	// forwarded by another node or was sent again.
+	RollBackContribution(ctx context.Context, datasetID string, nullifier [32]byte, forwarder uint32, since time.Time) error
+	// RenewPending sets a pending contribution's PendingSince to at (its
+	// forwarder sent it again); ErrConflict if it is not pending or absent.
+	RenewPending(ctx context.Context, datasetID string, nullifier [32]byte, at time.Time) error
+	// ListPending returns up to limit pending contributions of every
+	// dataset, ordered by dataset id then nullifier, after (afterDataset,
+	// afterNullifier); ("", zero) for the first page.
+	ListPending(ctx context.Context, afterDataset string, afterNullifier [32]byte, limit int) ([]Contribution, error)
+
+	// PutRollback records a rollback owed to a peer; a no-op if it is
+	// recorded. ErrInvalid for a reason over MaxRollbackReasonLen.
+	PutRollback(ctx context.Context, r Rollback) error
+	// ListRollbacks returns up to limit rollbacks owed, oldest first.
+	ListRollbacks(ctx context.Context, limit int) ([]Rollback, error)
+	// HasRollback reports whether a rollback of the record is owed to peer.
+	HasRollback(ctx context.Context, datasetID string, nullifier [32]byte, peer uint32) (bool, error)
+	// DeleteRollback forgets a rollback the peer confirmed; nil if none.
+	DeleteRollback(ctx context.Context, datasetID string, nullifier [32]byte, peer uint32) error
+	// DeleteRollbacks forgets every rollback of a record owed to any peer
+	// (a new ingest of the record takes over); nil if none.
+	DeleteRollbacks(ctx context.Context, datasetID string, nullifier [32]byte) error
 
 	// Revoke records the revocation token of the contribution(s) of datasetID
 	// carrying revocationCommitment. The caller has checked that token opens
@@ -474,6 +504,26 @@ type Contribution struct {
 	// RevokedAt is set by the store when reading a revoked contribution and
 	// ignored by PutContribution.
 	RevokedAt time.Time
+	// Pending: the record awaits its forwarder's decision (docs/design.md
+	// §7.5); false for a committed record. Jobs count only committed ones.
+	Pending bool
+	// Forwarder is the node that sent the record here: the one that decides
+	// whether it is committed or rolled back (this node's own index for a
+	// record it received from the contributor).
+	Forwarder uint32
+	// PendingSince is when the pending state began, renewed each time the
+	// forwarder sends the record again; zero for a committed record.
+	PendingSince time.Time
+}
+
+// Rollback is a rollback this node decided and owes a peer until the peer
+// confirms it: the peer's copy of the record is to be deleted.
+type Rollback struct {
+	DatasetID string
+	Nullifier [32]byte
+	Peer      uint32
+	Reason    string // at most MaxRollbackReasonLen bytes
+	CreatedAt time.Time
 }
 
 // Revoked reports whether the contribution was revoked when it was read.

@@ -63,6 +63,9 @@ func diffContribution(got, want Contribution) string {
 	add(got.ReceivedAt.Equal(want.ReceivedAt), "ReceivedAt")
 	add(bytes.Equal(got.Receipt, want.Receipt), "Receipt")
 	add(got.RevokedAt.Equal(want.RevokedAt), "RevokedAt")
+	add(got.Pending == want.Pending, "Pending")
+	add(got.Forwarder == want.Forwarder, "Forwarder")
+	add(got.PendingSince.Equal(want.PendingSince), "PendingSince")
 	if len(d) == 0 {
 		return ""
 	}
@@ -495,18 +498,32 @@ func TestContributions(t *testing.T) {
 			t.Fatalf("CountContributions(fitness) = %d, %v; want 1", n, err)
 		}
 
-		// Delete rolls back one dataset's row only, and frees the nullifier.
-		if err := s.DeleteContribution(ctx, "fitness", c.Nullifier); err != nil {
+		// A committed row is never rolled back.
+		wantErr(t, "RollBackContribution(committed)", s.RollBackContribution(ctx, "fitness", c.Nullifier, 0, time.Time{}), ErrConflict)
+		// A rollback removes one dataset's pending row only, and frees the
+		// nullifier.
+		pend := testContribution("fitness", 5, 7)
+		pend.Pending, pend.Forwarder, pend.PendingSince = true, 2, t0
+		pendSleep := pend
+		pendSleep.DatasetID = "sleep"
+		for _, p := range []Contribution{pend, pendSleep} {
+			if existing, err := s.PutContribution(ctx, p); err != nil || existing != nil {
+				t.Fatalf("PutContribution(pending %s) = %v, %v", p.DatasetID, existing, err)
+			}
+		}
+		if err := s.RollBackContribution(ctx, "fitness", pend.Nullifier, 2, time.Time{}); err != nil {
 			t.Fatal(err)
 		}
-		_, err = s.GetContribution(ctx, "fitness", c.Nullifier)
-		wantErr(t, "GetContribution(deleted)", err, ErrNotFound)
-		wantErr(t, "DeleteContribution(again)", s.DeleteContribution(ctx, "fitness", c.Nullifier), ErrNotFound)
-		if _, err := s.GetContribution(ctx, "sleep", c.Nullifier); err != nil {
-			t.Fatalf("delete reached another dataset: %v", err)
+		_, err = s.GetContribution(ctx, "fitness", pend.Nullifier)
+		wantErr(t, "GetContribution(rolled back)", err, ErrNotFound)
+		wantErr(t, "RollBackContribution(again)", s.RollBackContribution(ctx, "fitness", pend.Nullifier, 2, time.Time{}), ErrNotFound)
+		if _, err := s.GetContribution(ctx, "sleep", pend.Nullifier); err != nil {
+			t.Fatalf("rollback reached another dataset: %v", err)
 		}
-		if existing, err := s.PutContribution(ctx, other); err != nil || existing != nil {
-			t.Fatalf("PutContribution after delete = %v, %v", existing, err)
+		otherPend := pend
+		otherPend.PayloadDigest = h32("another payload")
+		if existing, err := s.PutContribution(ctx, otherPend); err != nil || existing != nil {
+			t.Fatalf("PutContribution after rollback = %v, %v", existing, err)
 		}
 
 		// Refused before the database.

@@ -1,0 +1,192 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// This file holds the state of a record through ingest on this node
+// (docs/design.md §7.5): pending until its forwarder decides, then
+// committed or rolled back, and the rollbacks this node owes its peers.
+
+func (q queries) CommitContribution(ctx context.Context, datasetID string, nullifier [32]byte) error {
+	return q.write(ctx, "commit contribution", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			`UPDATE contributions SET pending = 0, pending_since = 0 WHERE dataset_id = $1 AND nullifier = $2`,
+			datasetID, nullifier[:])
+		if err != nil {
+			return fmt.Errorf("store: commit contribution: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("store: commit contribution: %w", err)
+		} else if n == 0 {
+			return fmt.Errorf("store: commit contribution: %w", ErrNotFound)
+		}
+		return nil
+	})
+}
+
+func (q queries) RollBackContribution(ctx context.Context, datasetID string, nullifier [32]byte, forwarder uint32, since time.Time) error {
+	return q.write(ctx, "roll back contribution", func(tx *sql.Tx) error {
+		query := `DELETE FROM contributions WHERE dataset_id = $1 AND nullifier = $2 AND pending = 1 AND forwarder = $3`
+		args := []any{datasetID, nullifier[:], int64(forwarder)}
+		if !since.IsZero() {
+			query += ` AND pending_since = $4`
+			args = append(args, micros(since))
+		}
+		res, err := tx.ExecContext(ctx, query, args...)
+		if err != nil {
+			return fmt.Errorf("store: roll back contribution: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("store: roll back contribution: %w", err)
+		}
+		if n == 1 {
+			return nil
+		}
+		var one int
+		err = tx.QueryRowContext(ctx, `SELECT 1 FROM contributions WHERE dataset_id = $1 AND nullifier = $2`,
+			datasetID, nullifier[:]).Scan(&one)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("store: roll back contribution: %w", ErrNotFound)
+		case err != nil:
+			return fmt.Errorf("store: roll back contribution: %w", err)
+		}
+		return fmt.Errorf("store: roll back contribution: committed, forwarded by another node or sent again: %w", ErrConflict)
+	})
+}
+
+func (q queries) RenewPending(ctx context.Context, datasetID string, nullifier [32]byte, at time.Time) error {
+	return q.write(ctx, "renew pending", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			`UPDATE contributions SET pending_since = $3 WHERE dataset_id = $1 AND nullifier = $2 AND pending = 1`,
+			datasetID, nullifier[:], micros(at))
+		if err != nil {
+			return fmt.Errorf("store: renew pending: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("store: renew pending: %w", err)
+		} else if n == 0 {
+			return fmt.Errorf("store: renew pending: not pending: %w", ErrConflict)
+		}
+		return nil
+	})
+}
+
+func (q queries) ListPending(ctx context.Context, afterDataset string, afterNullifier [32]byte, limit int) ([]Contribution, error) {
+	rows, err := q.read().QueryContext(ctx,
+		`SELECT `+contributionColumns+`
+		  WHERE c.pending = 1 AND (c.dataset_id > $1 OR (c.dataset_id = $1 AND c.nullifier > $2))
+		  ORDER BY c.dataset_id, c.nullifier LIMIT $3`,
+		afterDataset, afterNullifier[:], pageSize(limit))
+	if err != nil {
+		return nil, fmt.Errorf("store: list pending: %w", err)
+	}
+	defer rows.Close()
+	var out []Contribution
+	for rows.Next() {
+		c, err := scanContribution(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: list pending: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: list pending: %w", err)
+	}
+	return out, nil
+}
+
+// MaxRollbackReasonLen bounds a rollback's reason in bytes.
+const MaxRollbackReasonLen = 1024
+
+func (q queries) PutRollback(ctx context.Context, r Rollback) error {
+	if err := checkDatasetID(r.DatasetID); err != nil {
+		return fmt.Errorf("store: put rollback: %w", err)
+	}
+	if len(r.Reason) > MaxRollbackReasonLen {
+		return fmt.Errorf("store: put rollback: %w: reason longer than %d bytes", ErrInvalid, MaxRollbackReasonLen)
+	}
+	return q.write(ctx, "put rollback", func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO rollbacks (dataset_id, nullifier, peer, reason, created_at) VALUES ($1, $2, $3, $4, $5)
+			 ON CONFLICT (dataset_id, nullifier, peer) DO NOTHING`,
+			r.DatasetID, r.Nullifier[:], int64(r.Peer), r.Reason, micros(r.CreatedAt)); err != nil {
+			return fmt.Errorf("store: put rollback: %w", err)
+		}
+		return nil
+	})
+}
+
+func (q queries) ListRollbacks(ctx context.Context, limit int) ([]Rollback, error) {
+	rows, err := q.read().QueryContext(ctx,
+		`SELECT dataset_id, nullifier, peer, reason, created_at FROM rollbacks
+		  ORDER BY created_at, dataset_id, nullifier, peer LIMIT $1`, pageSize(limit))
+	if err != nil {
+		return nil, fmt.Errorf("store: list rollbacks: %w", err)
+	}
+	defer rows.Close()
+	var out []Rollback
+	for rows.Next() {
+		var (
+			r        Rollback
+			nf       []byte
+			peer, at int64
+		)
+		if err := rows.Scan(&r.DatasetID, &nf, &peer, &r.Reason, &at); err != nil {
+			return nil, fmt.Errorf("store: list rollbacks: %w", err)
+		}
+		if r.Nullifier, err = bytes32(nf, "nullifier"); err != nil {
+			return nil, fmt.Errorf("store: list rollbacks: %w", err)
+		}
+		if peer < 0 || peer > 1<<32-1 {
+			return nil, fmt.Errorf("store: list rollbacks: stored peer %d out of range", peer)
+		}
+		r.Peer, r.CreatedAt = uint32(peer), fromMicros(at)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: list rollbacks: %w", err)
+	}
+	return out, nil
+}
+
+func (q queries) HasRollback(ctx context.Context, datasetID string, nullifier [32]byte, peer uint32) (bool, error) {
+	var one int
+	err := q.read().QueryRowContext(ctx,
+		`SELECT 1 FROM rollbacks WHERE dataset_id = $1 AND nullifier = $2 AND peer = $3`,
+		datasetID, nullifier[:], int64(peer)).Scan(&one)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("store: has rollback: %w", err)
+	}
+	return true, nil
+}
+
+func (q queries) DeleteRollback(ctx context.Context, datasetID string, nullifier [32]byte, peer uint32) error {
+	return q.write(ctx, "delete rollback", func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx,
+			`DELETE FROM rollbacks WHERE dataset_id = $1 AND nullifier = $2 AND peer = $3`,
+			datasetID, nullifier[:], int64(peer)); err != nil {
+			return fmt.Errorf("store: delete rollback: %w", err)
+		}
+		return nil
+	})
+}
+
+func (q queries) DeleteRollbacks(ctx context.Context, datasetID string, nullifier [32]byte) error {
+	return q.write(ctx, "delete rollbacks", func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx,
+			`DELETE FROM rollbacks WHERE dataset_id = $1 AND nullifier = $2`, datasetID, nullifier[:]); err != nil {
+			return fmt.Errorf("store: delete rollbacks: %w", err)
+		}
+		return nil
+	})
+}

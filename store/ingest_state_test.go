@@ -1,0 +1,113 @@
+package store
+
+import (
+	"context"
+	"math"
+	"testing"
+	"time"
+)
+
+// TestIngestState walks a record through its states on one node: stored
+// pending, refused a rollback by another forwarder or after being sent
+// again, uncounted until committed, then kept for good; and the rollbacks
+// owed to peers, recorded once and forgotten on confirmation.
+func TestIngestState(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, s Store, _ Config) {
+		ctx := context.Background()
+		mustPutDataset(t, s, "fitness")
+		c := testContribution("fitness", 1, 7)
+		c.Pending, c.Forwarder, c.PendingSince = true, 1, t0
+		if _, err := s.PutContribution(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GetContribution(ctx, "fitness", c.Nullifier)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := diffContribution(got, c); d != "" {
+			t.Fatal(d)
+		}
+		count := func(want uint64) {
+			t.Helper()
+			n, err := s.CountContributions(ctx, "fitness", 0, math.MaxUint64)
+			if err != nil || n != want {
+				t.Fatalf("CountContributions = %d, %v; want %d", n, err, want)
+			}
+			rows, err := s.ListContributions(ctx, "fitness", 0, math.MaxUint64, [32]byte{}, 0)
+			if err != nil || uint64(len(rows)) != want {
+				t.Fatalf("ListContributions = %d rows, %v; want %d", len(rows), err, want)
+			}
+		}
+		count(0)
+		pend, err := s.ListPending(ctx, "", [32]byte{}, 0)
+		if err != nil || len(pend) != 1 || pend[0].Nullifier != c.Nullifier {
+			t.Fatalf("ListPending = %v, %v; want the record", pend, err)
+		}
+		if pend, err := s.ListPending(ctx, "fitness", c.Nullifier, 0); err != nil || len(pend) != 0 {
+			t.Fatalf("ListPending after the record = %d rows, %v", len(pend), err)
+		}
+
+		wantErr(t, "RollBackContribution(another forwarder)", s.RollBackContribution(ctx, "fitness", c.Nullifier, 2, time.Time{}), ErrConflict)
+		if err := s.RenewPending(ctx, "fitness", c.Nullifier, t0.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		wantErr(t, "RollBackContribution(sent again since)", s.RollBackContribution(ctx, "fitness", c.Nullifier, 1, t0), ErrConflict)
+		if _, err := s.GetContribution(ctx, "fitness", c.Nullifier); err != nil {
+			t.Fatalf("a refused rollback deleted the record: %v", err)
+		}
+
+		if err := s.CommitContribution(ctx, "fitness", c.Nullifier); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CommitContribution(ctx, "fitness", c.Nullifier); err != nil {
+			t.Fatalf("CommitContribution(again) = %v; want nil", err)
+		}
+		wantErr(t, "CommitContribution(absent)", s.CommitContribution(ctx, "fitness", h32("nf", 9)), ErrNotFound)
+		count(1)
+		got, _ = s.GetContribution(ctx, "fitness", c.Nullifier)
+		if got.Pending || !got.PendingSince.IsZero() || got.Forwarder != 1 {
+			t.Fatalf("committed row: pending %v since %v forwarder %d", got.Pending, got.PendingSince, got.Forwarder)
+		}
+		wantErr(t, "RollBackContribution(committed)", s.RollBackContribution(ctx, "fitness", c.Nullifier, 1, time.Time{}), ErrConflict)
+		wantErr(t, "RenewPending(committed)", s.RenewPending(ctx, "fitness", c.Nullifier, t0), ErrConflict)
+		count(1)
+
+		// Rollbacks owed.
+		r := Rollback{DatasetID: "fitness", Nullifier: h32("nf", 2), Peer: 2, Reason: "node 1: Unavailable", CreatedAt: t0}
+		for range 2 {
+			if err := s.PutRollback(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r1 := r
+		r1.Peer, r1.CreatedAt = 1, t0.Add(time.Second)
+		if err := s.PutRollback(ctx, r1); err != nil {
+			t.Fatal(err)
+		}
+		long := r
+		long.Reason = string(make([]byte, MaxRollbackReasonLen+1))
+		wantErr(t, "PutRollback(long reason)", s.PutRollback(ctx, long), ErrInvalid)
+		rs, err := s.ListRollbacks(ctx, 0)
+		if err != nil || len(rs) != 2 || rs[0] != r || rs[1] != r1 {
+			t.Fatalf("ListRollbacks = %+v, %v; want both, oldest first", rs, err)
+		}
+		if ok, err := s.HasRollback(ctx, "fitness", r.Nullifier, 2); err != nil || !ok {
+			t.Fatalf("HasRollback = %v, %v", ok, err)
+		}
+		if err := s.DeleteRollback(ctx, "fitness", r.Nullifier, 2); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := s.HasRollback(ctx, "fitness", r.Nullifier, 2); err != nil || ok {
+			t.Fatalf("HasRollback after delete = %v, %v", ok, err)
+		}
+		if err := s.PutRollback(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteRollbacks(ctx, "fitness", r.Nullifier); err != nil {
+			t.Fatal(err)
+		}
+		if rs, err := s.ListRollbacks(ctx, 0); err != nil || len(rs) != 0 {
+			t.Fatalf("ListRollbacks after DeleteRollbacks = %+v, %v", rs, err)
+		}
+	})
+}
