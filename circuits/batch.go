@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"math/big"
+	"slices"
 
 	"github.com/consensys/gnark-crypto/ecc"
 	"github.com/consensys/gnark-crypto/ecc/bn254"
@@ -29,7 +30,9 @@ import (
 //
 // with L* = (Σ r_i) K_0 + Σ_j (Σ_i r_i w_ij) K_j + Σ_i r_i Σ_j D_ij (one MSM
 // for the whole batch) and Q_j = Σ_i s_i ρ_i^(j−1) D_ij: one multi-Miller
-// loop over n + 3 + c pairs and one final exponentiation. Every factor lies
+// loop over n + 3 + c pairs (the last 3 + c with G2 points fixed by the
+// key, whose line functions are computed once per Verifier) and one final
+// exponentiation. Every factor lies
 // in the order-r group of GT after the final exponentiation, so if any one
 // statement's equation fails the batch equation holds with probability at
 // most 2^−128 over the choice of r and s (all equations of a statement are
@@ -181,10 +184,11 @@ func (v *Verifier) batchHolds(items []batchItem, msmTasks int) (bool, error) {
 		return false, fmt.Errorf("circuits: batch MSM: %w", err)
 	}
 
-	// The G1 side of the pairing: r_i A_i, −L*, −Σ r_i C_i, then Q_j and
-	// Σ s_i P_i.
+	// The G1 side of the pairing: r_i A_i against each B_i, then −L*,
+	// −Σ r_i C_i, the Q_j and Σ s_i P_i against the key's fixed G2 points
+	// (v.fixedLines, in that order).
 	g1 := make([]bn254.G1Jac, n+2, n+3+c)
-	g2 := make([]bn254.G2Affine, n+2, n+3+c)
+	g2 := make([]bn254.G2Affine, n)
 	var e big.Int
 	for i := range items {
 		var a bn254.G1Jac
@@ -193,9 +197,7 @@ func (v *Verifier) batchHolds(items []batchItem, msmTasks int) (bool, error) {
 		g2[i] = items[i].s.Proof.p.Bs
 	}
 	g1[n].Neg(&lSum)
-	g2[n] = v.vk.G2.Gamma
 	g1[n+1].Neg(&cSum)
-	g2[n+1] = v.vk.G2.Delta
 	if c > 0 {
 		coef := make([]fr.Element, n)
 		pts := make([]bn254.G1Affine, n)
@@ -212,7 +214,6 @@ func (v *Verifier) batchHolds(items []batchItem, msmTasks int) (bool, error) {
 				return false, fmt.Errorf("circuits: batch MSM: %w", err)
 			}
 			g1 = append(g1, q)
-			g2 = append(g2, v.vk.CommitmentKeys[j].GSigmaNeg)
 		}
 		for i := range items {
 			pts[i] = items[i].s.Proof.p.CommitmentPok
@@ -222,13 +223,20 @@ func (v *Verifier) batchHolds(items []batchItem, msmTasks int) (bool, error) {
 			return false, fmt.Errorf("circuits: batch MSM: %w", err)
 		}
 		g1 = append(g1, q)
-		g2 = append(g2, v.vk.CommitmentKeys[0].G)
 	}
 
-	ml, err := bn254.MillerLoop(bn254.BatchJacobianToAffineG1(g1), g2)
+	aff := bn254.BatchJacobianToAffineG1(g1)
+	ml, err := bn254.MillerLoop(aff[:n], g2)
 	if err != nil {
 		return false, fmt.Errorf("circuits: batch Miller loop: %w", err)
 	}
+	// MillerLoopFixedQ evaluates the lines in place: it gets a copy.
+	lines := slices.Clone(v.fixedLines)
+	fixed, err := bn254.MillerLoopFixedQ(aff[n:], lines)
+	if err != nil {
+		return false, fmt.Errorf("circuits: batch Miller loop: %w", err)
+	}
+	ml.Mul(&ml, &fixed)
 	got := bn254.FinalExponentiation(&ml)
 	var want bn254.GT
 	want.CyclotomicExp(v.eAlphaBeta, rSum.BigInt(&e))

@@ -38,6 +38,9 @@ type Verifier struct {
 	nbPublic   int
 	workers    int
 	eAlphaBeta bn254.GT // e(α, β)
+	// fixedLines are the Miller loop's lines of γ, δ, then each commitment
+	// key's −σG and the commitment keys' G.
+	fixedLines [][2][len(bn254.LoopCounter)]bn254.LineEvaluationAff
 }
 
 // maxChunk bounds the statements of one batch equation: larger batches are
@@ -69,7 +72,18 @@ func NewVerifier(vk groth16.VerifyingKey, nbPublic int) (*Verifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("circuits: verifying key: e(α, β): %w", err)
 	}
-	return &Verifier{vk: k, nbPublic: nbPublic, workers: runtime.GOMAXPROCS(0), eAlphaBeta: e}, nil
+	fixed := []bn254.G2Affine{k.G2.Gamma, k.G2.Delta}
+	for i := range k.CommitmentKeys {
+		fixed = append(fixed, k.CommitmentKeys[i].GSigmaNeg)
+	}
+	if len(k.CommitmentKeys) > 0 {
+		fixed = append(fixed, k.CommitmentKeys[0].G)
+	}
+	lines := make([][2][len(bn254.LoopCounter)]bn254.LineEvaluationAff, len(fixed))
+	for i := range fixed {
+		lines[i] = bn254.PrecomputeLines(fixed[i])
+	}
+	return &Verifier{vk: k, nbPublic: nbPublic, workers: runtime.GOMAXPROCS(0), eAlphaBeta: e, fixedLines: lines}, nil
 }
 
 // Verify checks one statement.

@@ -2,6 +2,10 @@ package node
 
 import (
 	"context"
+	"flag"
+	"os"
+	"runtime/pprof"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -33,9 +37,33 @@ func BenchmarkIngest(b *testing.B) {
 	}
 }
 
+// ingestProfile names a file for a CPU profile of BenchmarkIngest's uploads
+// alone (go test's -cpuprofile would also record the proving beforehand);
+// each sub-benchmark writes its own, suffixed with its name.
+var ingestProfile = flag.String("ingest.cpuprofile", "", "write a CPU profile of BenchmarkIngest's uploads to this file")
+
 func benchmarkIngest(b *testing.B, opt func(*Options)) {
 	f := newBenchFederation(b, opt)
 	payloads := f.proveMany(b, b.N)
+	// Each node compiles the dataset's circuit on its first contribution;
+	// that is done here, outside the timed uploads.
+	for _, tn := range f.nodes {
+		if _, err := tn.n.datasets.get(context.Background(), testSchema().ID); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if *ingestProfile != "" {
+		name := *ingestProfile + "." + strings.NewReplacer("/", "_", "=", "-").Replace(b.Name())
+		out, err := os.Create(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer out.Close()
+		if err := pprof.StartCPUProfile(out); err != nil {
+			b.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	b.ResetTimer()
 	start := time.Now()
 	var next atomic.Int64

@@ -52,10 +52,6 @@ type Limits struct {
 	// IngestBatch bounds the proofs of concurrent uploads verified as one
 	// batch (default 32); 1 verifies each proof alone with gnark's verifier.
 	IngestBatch int
-	// IngestBatchWait bounds how long the first proof of a batch waits for
-	// others (default 2 ms): the latency batching may add to an upload
-	// beyond the batch's own verification.
-	IngestBatchWait time.Duration
 	// EpochGrace is how many epochs before the current one still accept
 	// contributions (default 1: the current and the previous epoch).
 	EpochGrace uint64
@@ -91,9 +87,6 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.IngestBatch <= 0 {
 		l.IngestBatch = 32
-	}
-	if l.IngestBatchWait <= 0 {
-		l.IngestBatchWait = 2 * time.Millisecond
 	}
 	return l
 }

@@ -2,47 +2,44 @@ package node
 
 import (
 	"context"
-	"time"
-
 	"sync"
 
 	"github.com/cohort-dev/cohort/circuits"
 )
 
-// proofBatcher gathers the proofs of concurrent uploads to one dataset into
-// batches for circuits.BatchVerifier (docs/design.md §5.6). The first proof
-// of a batch waits at most wait for others; a batch that reaches max goes at
-// once. Each batch takes one slot of the node's ingest semaphore while it is
-// verified, so batches and share openings together never exceed
-// Limits.IngestConcurrency. No goroutine outlives a call: the caller whose
-// proof opened a batch verifies it and answers the others.
+// proofBatcher verifies the proofs of concurrent uploads to one dataset in
+// batches (circuits.BatchVerifier, docs/design.md §5.6), as a database
+// commits a group: a proof that arrives while none of the dataset's
+// batches is being verified starts one at once, alone; proofs that arrive
+// while a batch is verified queue and go together, at most max at a time,
+// as soon as it ends. An idle node adds no latency; a busy one adds at most
+// the verification of the batch ahead, and verifies its queue at the batch
+// rate. Each batch takes one slot of the node's ingest semaphore while it
+// is verified, so batches and share openings together never exceed
+// Limits.IngestConcurrency. The goroutine that verifies a dataset's
+// batches exists only while its queue is not empty.
 type proofBatcher struct {
-	v    circuits.BatchVerifier
-	max  int
-	wait time.Duration
-	sem  chan struct{}
+	v   circuits.BatchVerifier
+	max int
+	sem chan struct{}
 
-	mu  sync.Mutex
-	cur *proofBatch // open for more proofs, nil if none
-}
-
-type proofBatch struct {
-	reqs []*proofRequest
-	full chan struct{} // closed when reqs reaches max
+	mu      sync.Mutex
+	queue   []*proofRequest
+	running bool // a goroutine is draining queue
 }
 
 type proofRequest struct {
 	st   circuits.Statement
-	done chan error // buffered: the verifying caller never blocks on it
+	done chan error // buffered: the verifying goroutine never blocks on it
 }
 
 func newProofBatcher(v circuits.BatchVerifier, l Limits, sem chan struct{}) *proofBatcher {
-	return &proofBatcher{v: v, max: l.IngestBatch, wait: l.IngestBatchWait, sem: sem}
+	return &proofBatcher{v: v, max: l.IngestBatch, sem: sem}
 }
 
 // verify checks one statement, batched with those of concurrent callers. It
 // returns the statement's error from the batch verifier, or the context's
-// if ctx ends first (the batch is still verified for the others).
+// if ctx ends first (the statement is still verified with its batch).
 func (b *proofBatcher) verify(ctx context.Context, st circuits.Statement) error {
 	if b.max <= 1 {
 		select {
@@ -55,32 +52,12 @@ func (b *proofBatcher) verify(ctx context.Context, st circuits.Statement) error 
 	}
 	r := &proofRequest{st: st, done: make(chan error, 1)}
 	b.mu.Lock()
-	leader := b.cur == nil
-	if leader {
-		b.cur = &proofBatch{full: make(chan struct{})}
-	}
-	pb := b.cur
-	pb.reqs = append(pb.reqs, r)
-	if len(pb.reqs) >= b.max {
-		close(pb.full)
-		b.cur = nil
-	}
+	b.queue = append(b.queue, r)
+	start := !b.running
+	b.running = true
 	b.mu.Unlock()
-
-	if leader {
-		t := time.NewTimer(b.wait)
-		select {
-		case <-pb.full:
-		case <-t.C:
-		}
-		t.Stop()
-		b.mu.Lock()
-		if b.cur == pb {
-			b.cur = nil
-		}
-		reqs := pb.reqs
-		b.mu.Unlock()
-		b.run(reqs)
+	if start {
+		go b.drain()
 	}
 	select {
 	case err := <-r.done:
@@ -90,16 +67,29 @@ func (b *proofBatcher) verify(ctx context.Context, st circuits.Statement) error 
 	}
 }
 
-// run verifies a closed batch and answers each of its callers.
-func (b *proofBatcher) run(reqs []*proofRequest) {
-	stmts := make([]circuits.Statement, len(reqs))
-	for i, r := range reqs {
-		stmts[i] = r.st
-	}
-	b.sem <- struct{}{}
-	errs := b.v.VerifyBatch(stmts)
-	<-b.sem
-	for i, r := range reqs {
-		r.done <- errs[i]
+// drain verifies the queue batch by batch until it is empty.
+func (b *proofBatcher) drain() {
+	for {
+		b.mu.Lock()
+		if len(b.queue) == 0 {
+			b.running = false
+			b.mu.Unlock()
+			return
+		}
+		n := min(len(b.queue), b.max)
+		reqs := b.queue[:n:n]
+		b.queue = append([]*proofRequest(nil), b.queue[n:]...)
+		b.mu.Unlock()
+
+		stmts := make([]circuits.Statement, len(reqs))
+		for i, r := range reqs {
+			stmts[i] = r.st
+		}
+		b.sem <- struct{}{}
+		errs := b.v.VerifyBatch(stmts)
+		<-b.sem
+		for i, r := range reqs {
+			r.done <- errs[i]
+		}
 	}
 }

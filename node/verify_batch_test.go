@@ -5,10 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"google.golang.org/grpc/codes"
@@ -19,11 +20,14 @@ import (
 	"github.com/cohort-dev/cohort/circuits"
 )
 
-// recordingVerifier refuses statements whose first public input is 1 and
-// records the size of every batch it is given.
+// recordingVerifier refuses statements whose first public input is 1,
+// records the size of every batch it is given and, while hold is not nil,
+// blocks each batch until hold is closed.
 type recordingVerifier struct {
 	mu      sync.Mutex
 	batches []int
+	hold    chan struct{}
+	started chan struct{} // receives once per batch, if not nil
 }
 
 var errRefused = errors.New("refused")
@@ -31,7 +35,14 @@ var errRefused = errors.New("refused")
 func (v *recordingVerifier) VerifyBatch(stmts []circuits.Statement) []error {
 	v.mu.Lock()
 	v.batches = append(v.batches, len(stmts))
+	hold, started := v.hold, v.started
 	v.mu.Unlock()
+	if started != nil {
+		started <- struct{}{}
+	}
+	if hold != nil {
+		<-hold
+	}
 	errs := make([]error, len(stmts))
 	for i, s := range stmts {
 		if s.Public[0].IsOne() {
@@ -39,6 +50,12 @@ func (v *recordingVerifier) VerifyBatch(stmts []circuits.Statement) []error {
 		}
 	}
 	return errs
+}
+
+func (v *recordingVerifier) sizes() []int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return slices.Clone(v.batches)
 }
 
 func statement(bad bool) circuits.Statement {
@@ -49,38 +66,50 @@ func statement(bad bool) circuits.Statement {
 	return circuits.Statement{Public: []fr.Element{x}}
 }
 
-// TestProofBatcher: concurrent callers share batches of at most max
-// statements, each caller gets its own statement's verdict, and a full
-// batch does not wait for the timer.
+func (b *proofBatcher) queued() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.queue)
+}
+
+// TestProofBatcher: a proof that arrives while no batch runs is verified
+// at once, alone; those that arrive meanwhile queue and go in batches of
+// at most max; each caller gets its own statement's verdict.
 func TestProofBatcher(t *testing.T) {
-	v := &recordingVerifier{}
-	// The timer never fires within the test: only full batches go.
-	b := newProofBatcher(v, Limits{IngestBatch: 4, IngestBatchWait: time.Hour}, make(chan struct{}, 2))
-	const n = 16
+	v := &recordingVerifier{hold: make(chan struct{}), started: make(chan struct{}, 16)}
+	b := newProofBatcher(v, Limits{IngestBatch: 4}, make(chan struct{}, 2))
+	const n = 10
 	errs := make([]error, n)
 	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() { errs[i] = b.verify(context.Background(), statement(i%5 == 0)) })
+	call := func(i int) { wg.Go(func() { errs[i] = b.verify(context.Background(), statement(i%3 == 1)) }) }
+	call(0)
+	<-v.started // the first batch runs, held
+	for i := 1; i < n; i++ {
+		call(i)
 	}
+	for b.queued() != n-1 {
+		runtime.Gosched()
+	}
+	close(v.hold)
 	wg.Wait()
+	if got, want := v.sizes(), []int{1, 4, 4, 1}; !slices.Equal(got, want) {
+		t.Errorf("batch sizes %v, want %v", got, want)
+	}
 	for i, err := range errs {
-		if bad := i%5 == 0; bad != errors.Is(err, errRefused) || (!bad && err != nil) {
+		if bad := i%3 == 1; bad != errors.Is(err, errRefused) || (!bad && err != nil) {
 			t.Errorf("caller %d: got %v, bad=%v", i, err, bad)
 		}
 	}
-	for _, s := range v.batches {
-		if s != 4 {
-			t.Errorf("batch sizes %v, want 4 each", v.batches)
-			break
-		}
+	if b.queued() != 0 {
+		t.Fatal("queue not empty")
 	}
 }
 
-// TestProofBatcherAlone: a lone statement is verified once the wait ends;
-// with IngestBatch 1 every statement is verified alone.
+// TestProofBatcherAlone: a lone statement is verified at once; with
+// IngestBatch 1 every statement is verified alone.
 func TestProofBatcherAlone(t *testing.T) {
 	v := &recordingVerifier{}
-	b := newProofBatcher(v, Limits{IngestBatch: 32, IngestBatchWait: time.Millisecond}, make(chan struct{}, 1))
+	b := newProofBatcher(v, Limits{IngestBatch: 32}, make(chan struct{}, 1))
 	if err := b.verify(context.Background(), statement(false)); err != nil {
 		t.Fatal(err)
 	}
@@ -97,25 +126,38 @@ func TestProofBatcherAlone(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if want := []int{1, 1, 1, 1, 1}; fmt.Sprint(v.batches) != fmt.Sprint(want) {
-		t.Fatalf("batch sizes %v, want %v", v.batches, want)
+	if got, want := v.sizes(), []int{1, 1, 1, 1, 1}; !slices.Equal(got, want) {
+		t.Fatalf("batch sizes %v, want %v", got, want)
 	}
 }
 
 // TestProofBatcherCancelled: a caller whose context ends gets the context's
-// error; the batch it opened is still verified for the others.
+// error; the batch is still verified for the others.
 func TestProofBatcherCancelled(t *testing.T) {
-	v := &recordingVerifier{}
-	b := newProofBatcher(v, Limits{IngestBatch: 2, IngestBatchWait: time.Hour}, make(chan struct{}, 1))
+	v := &recordingVerifier{hold: make(chan struct{}), started: make(chan struct{}, 4)}
+	b := newProofBatcher(v, Limits{IngestBatch: 4}, make(chan struct{}, 1))
+	first := make(chan error)
+	go func() { first <- b.verify(context.Background(), statement(true)) }()
+	<-v.started
 	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	done := make(chan error)
-	go func() { done <- b.verify(ctx, statement(false)) }()
-	if err := b.verify(context.Background(), statement(true)); !errors.Is(err, errRefused) {
-		t.Fatalf("second caller: got %v", err)
+	cancelled := make(chan error)
+	go func() { cancelled <- b.verify(ctx, statement(false)) }()
+	for b.queued() != 1 {
+		runtime.Gosched()
 	}
-	if err := <-done; !errors.Is(err, context.Canceled) {
+	cancel()
+	if err := <-cancelled; !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled caller: got %v", err)
+	}
+	close(v.hold)
+	if err := <-first; !errors.Is(err, errRefused) {
+		t.Fatalf("first caller: got %v", err)
+	}
+	for len(v.sizes()) < 2 {
+		runtime.Gosched()
+	}
+	if got, want := v.sizes(), []int{1, 1}; !slices.Equal(got, want) {
+		t.Fatalf("batch sizes %v, want %v", got, want)
 	}
 }
 
@@ -128,7 +170,6 @@ func TestIngestBatchesConcurrentUploads(t *testing.T) {
 	}
 	f := newTestFederation(t, 3, func(o *Options) {
 		o.Limits.IngestBatch = 4
-		o.Limits.IngestBatchWait = 200 * time.Millisecond
 	})
 	desc := f.installDataset(t)
 	const n = 6
