@@ -44,8 +44,14 @@ type Verifier struct {
 }
 
 // maxChunk bounds the statements of one batch equation: larger batches are
-// split in chunks verified in parallel.
-const maxChunk = 512
+// split in chunks verified in parallel. A batch is split across the CPUs
+// only into chunks of at least minChunk: below that, parallel chunks would
+// cost more CPU (a final exponentiation and MSMs each) than they save in
+// time.
+const (
+	maxChunk = 512
+	minChunk = 16
+)
 
 var _ BatchVerifier = (*Verifier)(nil)
 
@@ -129,8 +135,7 @@ func (v *Verifier) VerifyBatch(stmts []Statement) []error {
 	if len(items) == 0 {
 		return errs
 	}
-	chunks := max(v.workers, (len(items)+maxChunk-1)/maxChunk)
-	chunks = min(chunks, len(items))
+	chunks := max(1, min(v.workers, len(items)/minChunk), (len(items)+maxChunk-1)/maxChunk)
 	size := (len(items) + chunks - 1) / chunks
 	tasks := max(1, v.workers/chunks)
 	var wg sync.WaitGroup

@@ -20,7 +20,7 @@ import (
 
 // BenchmarkIngest measures ingest throughput: three nodes on loopback (real
 // gRPC, mTLS between peers, SQLite), payloads proved beforehand, uploaded by
-// 8 concurrent clients spread over the nodes. Each contribution costs every
+// 8 concurrent clients (-ingest.clients) spread over the nodes. Each contribution costs every
 // node one Groth16 verification, one HPKE open and one durable commit, and
 // the coordinator two peer round trips. "verify=each" verifies each proof
 // alone with gnark's verifier (Limits.IngestBatch = 1), "verify=batch"
@@ -41,6 +41,9 @@ func BenchmarkIngest(b *testing.B) {
 // alone (go test's -cpuprofile would also record the proving beforehand);
 // each sub-benchmark writes its own, suffixed with its name.
 var ingestProfile = flag.String("ingest.cpuprofile", "", "write a CPU profile of BenchmarkIngest's uploads to this file")
+
+// ingestClients is how many clients upload at once in BenchmarkIngest.
+var ingestClients = flag.Int("ingest.clients", 8, "concurrent uploading clients in BenchmarkIngest")
 
 func benchmarkIngest(b *testing.B, opt func(*Options)) {
 	f := newBenchFederation(b, opt)
@@ -68,7 +71,7 @@ func benchmarkIngest(b *testing.B, opt func(*Options)) {
 	start := time.Now()
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for w := range 8 {
+	for w := range *ingestClients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
