@@ -124,8 +124,8 @@
 //	                       modulus), and its payload digest is the SHA-256 of the
 //	                       heproof payload rebuilt from its public inputs, proof and
 //	                       ciphertext: the ciphertext is the one the nodes acknowledged
-//	proofs                 every proof verifies against its public inputs, as one batch
-//	                       (circuits.BatchVerifier); HE: against
+//	proofs                 every proof verifies against its public inputs, batch-verified
+//	                       (circuits.BatchVerifier, bisected to name each bad record); HE: against
 //	                       circuits.HEPublicVector of its consent inputs and its
 //	                       ciphertext's coefficients
 //	record-terms           each record's public inputs: this dataset, epoch in the spec's

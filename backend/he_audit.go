@@ -88,7 +88,7 @@ func (b *heBackend) AuditStatement(rec *AuditRecord) (circuits.Statement, error)
 }
 
 func (b *heBackend) AuditProofsDetail(n int) string {
-	return fmt.Sprintf("all %d proofs verify against their consent inputs and their ciphertext's %d coefficients under the dataset's verifying key (batches of %d): each ciphertext encrypts a valid record under the collective key",
+	return fmt.Sprintf("all %d proofs verify against their consent inputs and their ciphertext's %d coefficients under the dataset's verifying key (batch-verified %d at a time, failing batches bisected to the record): each ciphertext encrypts a valid record under the collective key",
 		n, 2*b.ds.HE.Params.N(), heBatch)
 }
 

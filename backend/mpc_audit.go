@@ -56,7 +56,7 @@ func (*mpcBackend) AuditStatement(rec *AuditRecord) (circuits.Statement, error) 
 }
 
 func (*mpcBackend) AuditProofsDetail(n int) string {
-	return fmt.Sprintf("all %d proofs verify against their public inputs under the dataset's verifying key (one batch)", n)
+	return fmt.Sprintf("all %d proofs verify against their public inputs under the dataset's verifying key (batch-verified, failing batches bisected to the record)", n)
 }
 
 func (b *mpcBackend) AuditRecordTerms(p *circuits.PublicInputs) string {

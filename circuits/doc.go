@@ -153,7 +153,11 @@
 // a proving key from package circuits/setup; [CompileHE] and [HESystem.Prove]
 // do the same for an [HEWitness], whose statement's public vector is
 // [HEPublicVector]. A [BatchVerifier] checks many statements under one
-// verifying key; [Verifier] runs gnark's verifier on each, in parallel. [Proof] and [PublicInputs] have fixed-size binary
+// verifying key; [Verifier.VerifyBatch] checks them with one random linear
+// combination, one multi-Miller loop and one final exponentiation per chunk
+// of up to 512, bisecting a failing chunk down to the statements gnark's
+// verifier refuses, and [Verifier.Verify] runs gnark's verifier on one
+// (docs/design.md §5.6). [Proof] and [PublicInputs] have fixed-size binary
 // encodings whose decoders check the length before anything else and refuse
 // points off the curve or outside the subgroup and non-canonical field
 // elements.

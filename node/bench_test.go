@@ -2,6 +2,10 @@ package node
 
 import (
 	"context"
+	"flag"
+	"os"
+	"runtime/pprof"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,18 +20,58 @@ import (
 
 // BenchmarkIngest measures ingest throughput: three nodes on loopback (real
 // gRPC, mTLS between peers, SQLite), payloads proved beforehand, uploaded by
-// 8 concurrent clients spread over the nodes. Each contribution costs every
+// 8 concurrent clients (-ingest.clients) spread over the nodes. Each contribution costs every
 // node one Groth16 verification, one HPKE open and one durable commit, and
-// the coordinator two peer round trips. Run with a fixed count, e.g.
-// -benchtime=200x: every iteration needs its own proved payload.
+// the coordinator two peer round trips. "verify=each" verifies each proof
+// alone with gnark's verifier (Limits.IngestBatch = 1), "verify=batch"
+// batches the proofs of concurrent uploads (the default). Run with a fixed
+// count, e.g. -benchtime=200x: every iteration needs its own proved payload.
 func BenchmarkIngest(b *testing.B) {
-	f := newBenchFederation(b)
+	for _, tc := range []struct {
+		name  string
+		batch int
+	}{{"verify=each", 1}, {"verify=batch", 0}} {
+		b.Run(tc.name, func(b *testing.B) {
+			benchmarkIngest(b, func(o *Options) { o.Limits.IngestBatch = tc.batch })
+		})
+	}
+}
+
+// ingestProfile names a file for a CPU profile of BenchmarkIngest's uploads
+// alone (go test's -cpuprofile would also record the proving beforehand);
+// each sub-benchmark writes its own, suffixed with its name.
+var ingestProfile = flag.String("ingest.cpuprofile", "", "write a CPU profile of BenchmarkIngest's uploads to this file")
+
+// ingestClients is how many clients upload at once in BenchmarkIngest.
+var ingestClients = flag.Int("ingest.clients", 8, "concurrent uploading clients in BenchmarkIngest")
+
+func benchmarkIngest(b *testing.B, opt func(*Options)) {
+	f := newBenchFederation(b, opt)
 	payloads := f.proveMany(b, b.N)
+	// Each node compiles the dataset's circuit on its first contribution;
+	// that is done here, outside the timed uploads.
+	for _, tn := range f.nodes {
+		if _, err := tn.n.datasets.get(context.Background(), testSchema().ID); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if *ingestProfile != "" {
+		name := *ingestProfile + "." + strings.NewReplacer("/", "_", "=", "-").Replace(b.Name())
+		out, err := os.Create(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer out.Close()
+		if err := pprof.StartCPUProfile(out); err != nil {
+			b.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	b.ResetTimer()
 	start := time.Now()
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for w := range 8 {
+	for w := range *ingestClients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -75,8 +119,21 @@ func BenchmarkIngestStages(b *testing.B) {
 	})
 	b.Run("verify-proof", func(b *testing.B) {
 		for i := range b.N {
-			if errs := rd.verifier.VerifyBatch([]circuits.Statement{decoded[i%len(decoded)].Statement()}); errs[0] != nil {
+			if errs := rd.proofs.v.VerifyBatch([]circuits.Statement{decoded[i%len(decoded)].Statement()}); errs[0] != nil {
 				b.Fatal(errs[0])
+			}
+		}
+	})
+	b.Run("verify-proof-in-batch-of-32", func(b *testing.B) {
+		batch := make([]circuits.Statement, 32)
+		for i := range batch {
+			batch[i] = decoded[i%len(decoded)].Statement()
+		}
+		for range (b.N + len(batch) - 1) / len(batch) {
+			for _, err := range rd.proofs.v.VerifyBatch(batch) {
+				if err != nil {
+					b.Fatal(err)
+				}
 			}
 		}
 	})
@@ -109,9 +166,14 @@ func BenchmarkIngestStages(b *testing.B) {
 	})
 }
 
-func newBenchFederation(b *testing.B) *testFederation {
+func newBenchFederation(b *testing.B, opts ...func(*Options)) *testFederation {
 	b.Helper()
-	f := newTestFederation(b, 3, func(o *Options) { o.Logger = nil })
+	f := newTestFederation(b, 3, func(o *Options) {
+		o.Logger = nil
+		for _, opt := range opts {
+			opt(o)
+		}
+	})
 	f.installDataset(b)
 	return f
 }

@@ -18,11 +18,12 @@ import (
 )
 
 // datasets caches, per READY dataset, what ingest needs: the checked
-// descriptor, the compiled circuit and the verifier. Compiling costs
+// descriptor, the compiled circuit and the proof verifier. Compiling costs
 // between a fraction of a second and several seconds, so it is done once
 // per dataset and process.
 type datasets struct {
 	e     *env
+	sem   chan struct{} // the node's ingest semaphore, shared by every dataset's proofBatcher
 	mu    sync.Mutex
 	ready map[string]*readyDataset
 	locks map[string]*sync.Mutex
@@ -30,14 +31,14 @@ type datasets struct {
 
 // readyDataset is a dataset that accepts contributions.
 type readyDataset struct {
-	ds       *dataset.Dataset
-	be       backend.Backend
-	verifier circuits.BatchVerifier
-	field    fr.Element // circuits.DatasetField(id)
+	ds     *dataset.Dataset
+	be     backend.Backend
+	proofs *proofBatcher // batches the verifier's work across concurrent uploads
+	field  fr.Element    // circuits.DatasetField(id)
 }
 
-func newDatasets(e *env) *datasets {
-	return &datasets{e: e, ready: map[string]*readyDataset{}, locks: map[string]*sync.Mutex{}}
+func newDatasets(e *env, sem chan struct{}) *datasets {
+	return &datasets{e: e, sem: sem, ready: map[string]*readyDataset{}, locks: map[string]*sync.Mutex{}}
 }
 
 // descriptor reads a dataset's descriptor from the store: NotFound or
@@ -106,7 +107,7 @@ func (d *datasets) get(ctx context.Context, id string) (*readyDataset, error) {
 	if err != nil {
 		return nil, d.e.internal("verifier", err)
 	}
-	r = &readyDataset{ds: ds, be: be, verifier: v, field: circuits.DatasetField(id)}
+	r = &readyDataset{ds: ds, be: be, proofs: newProofBatcher(v, d.e.opts.Limits, d.sem), field: circuits.DatasetField(id)}
 	d.mu.Lock()
 	d.ready[id] = r
 	d.mu.Unlock()

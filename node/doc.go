@@ -48,10 +48,11 @@
 //  2. a payload whose nullifier is stored with the same bytes is a retry:
 //     skip to 4; with other bytes it is AlreadyExists (the existing receipt
 //     rides in the status details);
-//  3. verify the Groth16 proof (circuits.BatchVerifier), open this node's
-//     HPKE-sealed share and check it against its commitment C_j, and store
-//     the share, pending, with this node's signed acknowledgment (package
-//     attest);
+//  3. verify the Groth16 proof (circuits.BatchVerifier, batched with the
+//     proofs of concurrent uploads to the dataset: proofBatcher), open this
+//     node's HPKE-sealed share and check it against its commitment C_j, and
+//     store the share, pending, with this node's signed acknowledgment
+//     (package attest);
 //  4. forward the payload to every peer (ForwardContribution), which runs 1–3
 //     itself — it trusts nothing the coordinator checked — storing its share
 //     pending with the coordinator as the record's forwarder, and answers

@@ -77,21 +77,24 @@ func (n *Node) checkTerms(ctx context.Context, c *checked) error {
 // verifyAndOpen checks the proof and returns what this node stores of the
 // record, as the dataset's backend accepts it (backend.Payload.Accept).
 func (n *Node) verifyAndOpen(ctx context.Context, c *checked) ([]byte, error) {
-	select {
-	case n.ingest <- struct{}{}:
-		defer func() { <-n.ingest }()
-	case <-ctx.Done():
-		return nil, status.FromContextError(ctx.Err()).Err()
-	}
 	start := time.Now()
 	st, err := c.p.Statement()
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "malformed payload: %v", err)
 	}
-	errs := c.rd.verifier.VerifyBatch([]circuits.Statement{st})
+	err = c.rd.proofs.verify(ctx, st)
 	n.metrics.verifySecs.Observe(time.Since(start).Seconds())
-	if errs[0] != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "proof does not verify: %v", errs[0])
+	switch {
+	case err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		return nil, status.FromContextError(err).Err()
+	case err != nil:
+		return nil, status.Errorf(codes.InvalidArgument, "proof does not verify: %v", err)
+	}
+	select {
+	case n.ingest <- struct{}{}:
+		defer func() { <-n.ingest }()
+	case <-ctx.Done():
+		return nil, status.FromContextError(ctx.Err()).Err()
 	}
 	b, err := c.p.Accept(n.opts.Seal, int(n.opts.Index))
 	switch {

@@ -46,9 +46,12 @@ type Limits struct {
 	PeerTimeout time.Duration
 	// CeremonyTimeout bounds each ceremony call to a peer (default 30 min).
 	CeremonyTimeout time.Duration
-	// IngestConcurrency bounds the contributions verified at once (default
-	// 2·GOMAXPROCS); others wait.
+	// IngestConcurrency bounds the proof batches verified and the shares
+	// opened at once (default 2·GOMAXPROCS); others wait.
 	IngestConcurrency int
+	// IngestBatch bounds the proofs of concurrent uploads verified as one
+	// batch (default 32); 1 verifies each proof alone with gnark's verifier.
+	IngestBatch int
 	// EpochGrace is how many epochs before the current one still accept
 	// contributions (default 1: the current and the previous epoch).
 	EpochGrace uint64
@@ -81,6 +84,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.EpochGrace == 0 {
 		l.EpochGrace = 1
+	}
+	if l.IngestBatch <= 0 {
+		l.IngestBatch = 32
 	}
 	return l
 }

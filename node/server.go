@@ -40,7 +40,7 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	n := &Node{env: e, started: o.Now(), ingest: make(chan struct{}, o.Limits.IngestConcurrency)}
 	e.ctx, n.cancel = context.WithCancel(context.Background())
 	n.peers = newPeers(e)
-	n.datasets = newDatasets(e)
+	n.datasets = newDatasets(e, n.ingest)
 	n.records = newRecordLocks()
 	n.cer = newCeremonies()
 	n.keygens = newKeygens()
