@@ -139,7 +139,11 @@ type SubmitJobRequest struct {
 	// Client-chosen idempotency key, 1..64 bytes of [A-Za-z0-9-]: a retry
 	// with the same key and spec returns the same job; the same key with
 	// another spec is AlreadyExists.
-	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The buyer's signature over the job (docs/design.md §8.2), required:
+	// its request_id must equal request_id above, its buyer_id the
+	// authenticated buyer's. The node derives the job id from it.
+	Submission    *JobSubmission `protobuf:"bytes,3,opt,name=submission,proto3" json:"submission,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -186,6 +190,13 @@ func (x *SubmitJobRequest) GetRequestId() string {
 		return x.RequestId
 	}
 	return ""
+}
+
+func (x *SubmitJobRequest) GetSubmission() *JobSubmission {
+	if x != nil {
+		return x.Submission
+	}
+	return nil
 }
 
 // SubmitJobResponse carries the new job.
@@ -873,11 +884,14 @@ const file_cohort_v1_buyer_service_proto_rawDesc = "" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\"x\n" +
 	"\x14ListDatasetsResponse\x128\n" +
 	"\bdatasets\x18\x01 \x03(\v2\x1c.cohort.v1.DatasetDescriptorR\bdatasets\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"Y\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x93\x01\n" +
 	"\x10SubmitJobRequest\x12&\n" +
 	"\x04spec\x18\x01 \x01(\v2\x12.cohort.v1.JobSpecR\x04spec\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x02 \x01(\tR\trequestId\"5\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\x128\n" +
+	"\n" +
+	"submission\x18\x03 \x01(\v2\x18.cohort.v1.JobSubmissionR\n" +
+	"submission\"5\n" +
 	"\x11SubmitJobResponse\x12 \n" +
 	"\x03job\x18\x01 \x01(\v2\x0e.cohort.v1.JobR\x03job\"&\n" +
 	"\rGetJobRequest\x12\x15\n" +
@@ -958,45 +972,47 @@ var file_cohort_v1_buyer_service_proto_goTypes = []any{
 	(*GetBudgetResponse)(nil),    // 15: cohort.v1.GetBudgetResponse
 	(*DatasetDescriptor)(nil),    // 16: cohort.v1.DatasetDescriptor
 	(*JobSpec)(nil),              // 17: cohort.v1.JobSpec
-	(*Job)(nil),                  // 18: cohort.v1.Job
-	(JobState)(0),                // 19: cohort.v1.JobState
-	(*Result)(nil),               // 20: cohort.v1.Result
-	(*PrivacyPolicy)(nil),        // 21: cohort.v1.PrivacyPolicy
-	(*LedgerEntry)(nil),          // 22: cohort.v1.LedgerEntry
+	(*JobSubmission)(nil),        // 18: cohort.v1.JobSubmission
+	(*Job)(nil),                  // 19: cohort.v1.Job
+	(JobState)(0),                // 20: cohort.v1.JobState
+	(*Result)(nil),               // 21: cohort.v1.Result
+	(*PrivacyPolicy)(nil),        // 22: cohort.v1.PrivacyPolicy
+	(*LedgerEntry)(nil),          // 23: cohort.v1.LedgerEntry
 }
 var file_cohort_v1_buyer_service_proto_depIdxs = []int32{
 	16, // 0: cohort.v1.ListDatasetsResponse.datasets:type_name -> cohort.v1.DatasetDescriptor
 	17, // 1: cohort.v1.SubmitJobRequest.spec:type_name -> cohort.v1.JobSpec
-	18, // 2: cohort.v1.SubmitJobResponse.job:type_name -> cohort.v1.Job
-	18, // 3: cohort.v1.GetJobResponse.job:type_name -> cohort.v1.Job
-	18, // 4: cohort.v1.WatchJobResponse.job:type_name -> cohort.v1.Job
-	19, // 5: cohort.v1.ListJobsRequest.states:type_name -> cohort.v1.JobState
-	18, // 6: cohort.v1.ListJobsResponse.jobs:type_name -> cohort.v1.Job
-	18, // 7: cohort.v1.CancelJobResponse.job:type_name -> cohort.v1.Job
-	20, // 8: cohort.v1.GetResultResponse.result:type_name -> cohort.v1.Result
-	21, // 9: cohort.v1.GetBudgetResponse.policy:type_name -> cohort.v1.PrivacyPolicy
-	22, // 10: cohort.v1.GetBudgetResponse.epochs:type_name -> cohort.v1.LedgerEntry
-	0,  // 11: cohort.v1.BuyerService.ListDatasets:input_type -> cohort.v1.ListDatasetsRequest
-	2,  // 12: cohort.v1.BuyerService.SubmitJob:input_type -> cohort.v1.SubmitJobRequest
-	4,  // 13: cohort.v1.BuyerService.GetJob:input_type -> cohort.v1.GetJobRequest
-	6,  // 14: cohort.v1.BuyerService.WatchJob:input_type -> cohort.v1.WatchJobRequest
-	8,  // 15: cohort.v1.BuyerService.ListJobs:input_type -> cohort.v1.ListJobsRequest
-	10, // 16: cohort.v1.BuyerService.CancelJob:input_type -> cohort.v1.CancelJobRequest
-	12, // 17: cohort.v1.BuyerService.GetResult:input_type -> cohort.v1.GetResultRequest
-	14, // 18: cohort.v1.BuyerService.GetBudget:input_type -> cohort.v1.GetBudgetRequest
-	1,  // 19: cohort.v1.BuyerService.ListDatasets:output_type -> cohort.v1.ListDatasetsResponse
-	3,  // 20: cohort.v1.BuyerService.SubmitJob:output_type -> cohort.v1.SubmitJobResponse
-	5,  // 21: cohort.v1.BuyerService.GetJob:output_type -> cohort.v1.GetJobResponse
-	7,  // 22: cohort.v1.BuyerService.WatchJob:output_type -> cohort.v1.WatchJobResponse
-	9,  // 23: cohort.v1.BuyerService.ListJobs:output_type -> cohort.v1.ListJobsResponse
-	11, // 24: cohort.v1.BuyerService.CancelJob:output_type -> cohort.v1.CancelJobResponse
-	13, // 25: cohort.v1.BuyerService.GetResult:output_type -> cohort.v1.GetResultResponse
-	15, // 26: cohort.v1.BuyerService.GetBudget:output_type -> cohort.v1.GetBudgetResponse
-	19, // [19:27] is the sub-list for method output_type
-	11, // [11:19] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	18, // 2: cohort.v1.SubmitJobRequest.submission:type_name -> cohort.v1.JobSubmission
+	19, // 3: cohort.v1.SubmitJobResponse.job:type_name -> cohort.v1.Job
+	19, // 4: cohort.v1.GetJobResponse.job:type_name -> cohort.v1.Job
+	19, // 5: cohort.v1.WatchJobResponse.job:type_name -> cohort.v1.Job
+	20, // 6: cohort.v1.ListJobsRequest.states:type_name -> cohort.v1.JobState
+	19, // 7: cohort.v1.ListJobsResponse.jobs:type_name -> cohort.v1.Job
+	19, // 8: cohort.v1.CancelJobResponse.job:type_name -> cohort.v1.Job
+	21, // 9: cohort.v1.GetResultResponse.result:type_name -> cohort.v1.Result
+	22, // 10: cohort.v1.GetBudgetResponse.policy:type_name -> cohort.v1.PrivacyPolicy
+	23, // 11: cohort.v1.GetBudgetResponse.epochs:type_name -> cohort.v1.LedgerEntry
+	0,  // 12: cohort.v1.BuyerService.ListDatasets:input_type -> cohort.v1.ListDatasetsRequest
+	2,  // 13: cohort.v1.BuyerService.SubmitJob:input_type -> cohort.v1.SubmitJobRequest
+	4,  // 14: cohort.v1.BuyerService.GetJob:input_type -> cohort.v1.GetJobRequest
+	6,  // 15: cohort.v1.BuyerService.WatchJob:input_type -> cohort.v1.WatchJobRequest
+	8,  // 16: cohort.v1.BuyerService.ListJobs:input_type -> cohort.v1.ListJobsRequest
+	10, // 17: cohort.v1.BuyerService.CancelJob:input_type -> cohort.v1.CancelJobRequest
+	12, // 18: cohort.v1.BuyerService.GetResult:input_type -> cohort.v1.GetResultRequest
+	14, // 19: cohort.v1.BuyerService.GetBudget:input_type -> cohort.v1.GetBudgetRequest
+	1,  // 20: cohort.v1.BuyerService.ListDatasets:output_type -> cohort.v1.ListDatasetsResponse
+	3,  // 21: cohort.v1.BuyerService.SubmitJob:output_type -> cohort.v1.SubmitJobResponse
+	5,  // 22: cohort.v1.BuyerService.GetJob:output_type -> cohort.v1.GetJobResponse
+	7,  // 23: cohort.v1.BuyerService.WatchJob:output_type -> cohort.v1.WatchJobResponse
+	9,  // 24: cohort.v1.BuyerService.ListJobs:output_type -> cohort.v1.ListJobsResponse
+	11, // 25: cohort.v1.BuyerService.CancelJob:output_type -> cohort.v1.CancelJobResponse
+	13, // 26: cohort.v1.BuyerService.GetResult:output_type -> cohort.v1.GetResultResponse
+	15, // 27: cohort.v1.BuyerService.GetBudget:output_type -> cohort.v1.GetBudgetResponse
+	20, // [20:28] is the sub-list for method output_type
+	12, // [12:20] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_buyer_service_proto_init() }

@@ -1524,7 +1524,13 @@ type PrepareJobRequest struct {
 	JobTime int64 `protobuf:"varint,3,opt,name=job_time,json=jobTime,proto3" json:"job_time,omitempty"`
 	// The buyer who submitted the job, charged in each node's privacy ledger
 	// (1..64 bytes of [A-Za-z0-9-]); a node keeps it with its record of the job.
-	BuyerId       string `protobuf:"bytes,4,opt,name=buyer_id,json=buyerId,proto3" json:"buyer_id,omitempty"`
+	BuyerId string `protobuf:"bytes,4,opt,name=buyer_id,json=buyerId,proto3" json:"buyer_id,omitempty"`
+	// The buyer's signed submission of the job, required: the peer checks
+	// it against the buyer's key it stored, that job_id is the id derived
+	// from it and buyer_id its buyer (PermissionDenied otherwise), that it
+	// is fresh when the job is new to the peer (FailedPrecondition), and
+	// that no other coordinator prepared it already (AlreadyExists).
+	Submission    *JobSubmission `protobuf:"bytes,5,opt,name=submission,proto3" json:"submission,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1585,6 +1591,13 @@ func (x *PrepareJobRequest) GetBuyerId() string {
 		return x.BuyerId
 	}
 	return ""
+}
+
+func (x *PrepareJobRequest) GetSubmission() *JobSubmission {
+	if x != nil {
+		return x.Submission
+	}
+	return nil
 }
 
 // PrepareJobResponse is the peer's selection and its signature over it
@@ -2256,7 +2269,10 @@ type StoreBuyerRequest struct {
 	// SHA-256 of the buyer's bearer token, 32 bytes.
 	TokenHash []byte `protobuf:"bytes,2,opt,name=token_hash,json=tokenHash,proto3" json:"token_hash,omitempty"`
 	// When the account was created, Unix seconds (UTC).
-	CreatedAt     int64 `protobuf:"varint,3,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	CreatedAt int64 `protobuf:"varint,3,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// The buyer's Ed25519 public key, 32 bytes: the key its job
+	// submissions are checked against.
+	PublicKey     []byte `protobuf:"bytes,4,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2310,6 +2326,13 @@ func (x *StoreBuyerRequest) GetCreatedAt() int64 {
 		return x.CreatedAt
 	}
 	return 0
+}
+
+func (x *StoreBuyerRequest) GetPublicKey() []byte {
+	if x != nil {
+		return x.PublicKey
+	}
+	return nil
 }
 
 // StoreBuyerResponse confirms the account is stored.
@@ -2575,12 +2598,15 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"revoked_at\x18\x03 \x01(\x03R\trevokedAt\"q\n" +
 	"\x19ForwardRevocationResponse\x12\x1c\n" +
 	"\tnullifier\x18\x01 \x01(\fR\tnullifier\x126\n" +
-	"\tsignature\x18\x02 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature\"\x88\x01\n" +
+	"\tsignature\x18\x02 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature\"\xc2\x01\n" +
 	"\x11PrepareJobRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12&\n" +
 	"\x04spec\x18\x02 \x01(\v2\x12.cohort.v1.JobSpecR\x04spec\x12\x19\n" +
 	"\bjob_time\x18\x03 \x01(\x03R\ajobTime\x12\x19\n" +
-	"\bbuyer_id\x18\x04 \x01(\tR\abuyerId\"v\n" +
+	"\bbuyer_id\x18\x04 \x01(\tR\abuyerId\x128\n" +
+	"\n" +
+	"submission\x18\x05 \x01(\v2\x18.cohort.v1.JobSubmissionR\n" +
+	"submission\"v\n" +
 	"\x12PrepareJobResponse\x12(\n" +
 	"\x03set\x18\x01 \x01(\v2\x16.cohort.v1.EligibleSetR\x03set\x126\n" +
 	"\tsignature\x18\x02 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature\"\xb7\x01\n" +
@@ -2631,13 +2657,15 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"\x16HEKeygenFinishResponse\x12\x1d\n" +
 	"\n" +
 	"public_key\x18\x01 \x01(\fR\tpublicKey\x126\n" +
-	"\tsignature\x18\x02 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature\"l\n" +
+	"\tsignature\x18\x02 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature\"\x8b\x01\n" +
 	"\x11StoreBuyerRequest\x12\x19\n" +
 	"\bbuyer_id\x18\x01 \x01(\tR\abuyerId\x12\x1d\n" +
 	"\n" +
 	"token_hash\x18\x02 \x01(\fR\ttokenHash\x12\x1d\n" +
 	"\n" +
-	"created_at\x18\x03 \x01(\x03R\tcreatedAt\"\x14\n" +
+	"created_at\x18\x03 \x01(\x03R\tcreatedAt\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x04 \x01(\fR\tpublicKey\"\x14\n" +
 	"\x12StoreBuyerResponse\"z\n" +
 	"\x15SignTranscriptRequest\x12/\n" +
 	"\x06header\x18\x01 \x01(\v2\x15.cohort.v1.BlobHeaderH\x00R\x06header\x12(\n" +
@@ -2731,8 +2759,9 @@ var file_cohort_v1_peer_service_proto_goTypes = []any{
 	(*ContributionAck)(nil),             // 46: cohort.v1.ContributionAck
 	(*RegistryUpdate)(nil),              // 47: cohort.v1.RegistryUpdate
 	(*JobSpec)(nil),                     // 48: cohort.v1.JobSpec
-	(*EligibleSet)(nil),                 // 49: cohort.v1.EligibleSet
-	(*PrivacyDebit)(nil),                // 50: cohort.v1.PrivacyDebit
+	(*JobSubmission)(nil),               // 49: cohort.v1.JobSubmission
+	(*EligibleSet)(nil),                 // 50: cohort.v1.EligibleSet
+	(*PrivacyDebit)(nil),                // 51: cohort.v1.PrivacyDebit
 }
 var file_cohort_v1_peer_service_proto_depIdxs = []int32{
 	40, // 0: cohort.v1.StartCeremonyRequest.ceremony:type_name -> cohort.v1.CeremonyInfo
@@ -2753,61 +2782,62 @@ var file_cohort_v1_peer_service_proto_depIdxs = []int32{
 	46, // 15: cohort.v1.GetContributionAckResponse.ack:type_name -> cohort.v1.ContributionAck
 	42, // 16: cohort.v1.ForwardRevocationResponse.signature:type_name -> cohort.v1.NodeSignature
 	48, // 17: cohort.v1.PrepareJobRequest.spec:type_name -> cohort.v1.JobSpec
-	49, // 18: cohort.v1.PrepareJobResponse.set:type_name -> cohort.v1.EligibleSet
-	42, // 19: cohort.v1.PrepareJobResponse.signature:type_name -> cohort.v1.NodeSignature
-	48, // 20: cohort.v1.ComputePartialRequest.spec:type_name -> cohort.v1.JobSpec
-	42, // 21: cohort.v1.ComputePartialResponse.signature:type_name -> cohort.v1.NodeSignature
-	50, // 22: cohort.v1.ComputePartialResponse.debit:type_name -> cohort.v1.PrivacyDebit
-	31, // 23: cohort.v1.HEKeygenResponse.commitment:type_name -> cohort.v1.HEKeygenCommitment
-	42, // 24: cohort.v1.HEKeygenCommitment.signature:type_name -> cohort.v1.NodeSignature
-	31, // 25: cohort.v1.HEKeygenRevealRequest.commitments:type_name -> cohort.v1.HEKeygenCommitment
-	42, // 26: cohort.v1.HEKeygenFinishResponse.signature:type_name -> cohort.v1.NodeSignature
-	45, // 27: cohort.v1.SignTranscriptRequest.header:type_name -> cohort.v1.BlobHeader
-	44, // 28: cohort.v1.SignTranscriptRequest.chunk:type_name -> cohort.v1.Chunk
-	42, // 29: cohort.v1.SignTranscriptResponse.signature:type_name -> cohort.v1.NodeSignature
-	0,  // 30: cohort.v1.PeerService.StartCeremony:input_type -> cohort.v1.StartCeremonyRequest
-	2,  // 31: cohort.v1.PeerService.CeremonyContribute:input_type -> cohort.v1.CeremonyContributeRequest
-	4,  // 32: cohort.v1.PeerService.SealCeremony:input_type -> cohort.v1.SealCeremonyRequest
-	7,  // 33: cohort.v1.PeerService.AbortCeremony:input_type -> cohort.v1.AbortCeremonyRequest
-	9,  // 34: cohort.v1.PeerService.ForwardContribution:input_type -> cohort.v1.ForwardContributionRequest
-	11, // 35: cohort.v1.PeerService.AbortContribution:input_type -> cohort.v1.AbortContributionRequest
-	21, // 36: cohort.v1.PeerService.GetContributionAck:input_type -> cohort.v1.GetContributionAckRequest
-	23, // 37: cohort.v1.PeerService.ForwardRevocation:input_type -> cohort.v1.ForwardRevocationRequest
-	13, // 38: cohort.v1.PeerService.ApplyRegistration:input_type -> cohort.v1.ApplyRegistrationRequest
-	17, // 39: cohort.v1.PeerService.ProposeRegistration:input_type -> cohort.v1.ProposeRegistrationRequest
-	19, // 40: cohort.v1.PeerService.StoreInvites:input_type -> cohort.v1.StoreInvitesRequest
-	15, // 41: cohort.v1.PeerService.GetRegistryState:input_type -> cohort.v1.GetRegistryStateRequest
-	29, // 42: cohort.v1.PeerService.HEKeygen:input_type -> cohort.v1.HEKeygenRequest
-	32, // 43: cohort.v1.PeerService.HEKeygenReveal:input_type -> cohort.v1.HEKeygenRevealRequest
-	34, // 44: cohort.v1.PeerService.HEKeygenFinish:input_type -> cohort.v1.HEKeygenFinishRequest
-	25, // 45: cohort.v1.PeerService.PrepareJob:input_type -> cohort.v1.PrepareJobRequest
-	27, // 46: cohort.v1.PeerService.ComputePartial:input_type -> cohort.v1.ComputePartialRequest
-	36, // 47: cohort.v1.PeerService.StoreBuyer:input_type -> cohort.v1.StoreBuyerRequest
-	38, // 48: cohort.v1.PeerService.SignTranscript:input_type -> cohort.v1.SignTranscriptRequest
-	1,  // 49: cohort.v1.PeerService.StartCeremony:output_type -> cohort.v1.StartCeremonyResponse
-	3,  // 50: cohort.v1.PeerService.CeremonyContribute:output_type -> cohort.v1.CeremonyContributeResponse
-	6,  // 51: cohort.v1.PeerService.SealCeremony:output_type -> cohort.v1.SealCeremonyResponse
-	8,  // 52: cohort.v1.PeerService.AbortCeremony:output_type -> cohort.v1.AbortCeremonyResponse
-	10, // 53: cohort.v1.PeerService.ForwardContribution:output_type -> cohort.v1.ForwardContributionResponse
-	12, // 54: cohort.v1.PeerService.AbortContribution:output_type -> cohort.v1.AbortContributionResponse
-	22, // 55: cohort.v1.PeerService.GetContributionAck:output_type -> cohort.v1.GetContributionAckResponse
-	24, // 56: cohort.v1.PeerService.ForwardRevocation:output_type -> cohort.v1.ForwardRevocationResponse
-	14, // 57: cohort.v1.PeerService.ApplyRegistration:output_type -> cohort.v1.ApplyRegistrationResponse
-	18, // 58: cohort.v1.PeerService.ProposeRegistration:output_type -> cohort.v1.ProposeRegistrationResponse
-	20, // 59: cohort.v1.PeerService.StoreInvites:output_type -> cohort.v1.StoreInvitesResponse
-	16, // 60: cohort.v1.PeerService.GetRegistryState:output_type -> cohort.v1.GetRegistryStateResponse
-	30, // 61: cohort.v1.PeerService.HEKeygen:output_type -> cohort.v1.HEKeygenResponse
-	33, // 62: cohort.v1.PeerService.HEKeygenReveal:output_type -> cohort.v1.HEKeygenRevealResponse
-	35, // 63: cohort.v1.PeerService.HEKeygenFinish:output_type -> cohort.v1.HEKeygenFinishResponse
-	26, // 64: cohort.v1.PeerService.PrepareJob:output_type -> cohort.v1.PrepareJobResponse
-	28, // 65: cohort.v1.PeerService.ComputePartial:output_type -> cohort.v1.ComputePartialResponse
-	37, // 66: cohort.v1.PeerService.StoreBuyer:output_type -> cohort.v1.StoreBuyerResponse
-	39, // 67: cohort.v1.PeerService.SignTranscript:output_type -> cohort.v1.SignTranscriptResponse
-	49, // [49:68] is the sub-list for method output_type
-	30, // [30:49] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	49, // 18: cohort.v1.PrepareJobRequest.submission:type_name -> cohort.v1.JobSubmission
+	50, // 19: cohort.v1.PrepareJobResponse.set:type_name -> cohort.v1.EligibleSet
+	42, // 20: cohort.v1.PrepareJobResponse.signature:type_name -> cohort.v1.NodeSignature
+	48, // 21: cohort.v1.ComputePartialRequest.spec:type_name -> cohort.v1.JobSpec
+	42, // 22: cohort.v1.ComputePartialResponse.signature:type_name -> cohort.v1.NodeSignature
+	51, // 23: cohort.v1.ComputePartialResponse.debit:type_name -> cohort.v1.PrivacyDebit
+	31, // 24: cohort.v1.HEKeygenResponse.commitment:type_name -> cohort.v1.HEKeygenCommitment
+	42, // 25: cohort.v1.HEKeygenCommitment.signature:type_name -> cohort.v1.NodeSignature
+	31, // 26: cohort.v1.HEKeygenRevealRequest.commitments:type_name -> cohort.v1.HEKeygenCommitment
+	42, // 27: cohort.v1.HEKeygenFinishResponse.signature:type_name -> cohort.v1.NodeSignature
+	45, // 28: cohort.v1.SignTranscriptRequest.header:type_name -> cohort.v1.BlobHeader
+	44, // 29: cohort.v1.SignTranscriptRequest.chunk:type_name -> cohort.v1.Chunk
+	42, // 30: cohort.v1.SignTranscriptResponse.signature:type_name -> cohort.v1.NodeSignature
+	0,  // 31: cohort.v1.PeerService.StartCeremony:input_type -> cohort.v1.StartCeremonyRequest
+	2,  // 32: cohort.v1.PeerService.CeremonyContribute:input_type -> cohort.v1.CeremonyContributeRequest
+	4,  // 33: cohort.v1.PeerService.SealCeremony:input_type -> cohort.v1.SealCeremonyRequest
+	7,  // 34: cohort.v1.PeerService.AbortCeremony:input_type -> cohort.v1.AbortCeremonyRequest
+	9,  // 35: cohort.v1.PeerService.ForwardContribution:input_type -> cohort.v1.ForwardContributionRequest
+	11, // 36: cohort.v1.PeerService.AbortContribution:input_type -> cohort.v1.AbortContributionRequest
+	21, // 37: cohort.v1.PeerService.GetContributionAck:input_type -> cohort.v1.GetContributionAckRequest
+	23, // 38: cohort.v1.PeerService.ForwardRevocation:input_type -> cohort.v1.ForwardRevocationRequest
+	13, // 39: cohort.v1.PeerService.ApplyRegistration:input_type -> cohort.v1.ApplyRegistrationRequest
+	17, // 40: cohort.v1.PeerService.ProposeRegistration:input_type -> cohort.v1.ProposeRegistrationRequest
+	19, // 41: cohort.v1.PeerService.StoreInvites:input_type -> cohort.v1.StoreInvitesRequest
+	15, // 42: cohort.v1.PeerService.GetRegistryState:input_type -> cohort.v1.GetRegistryStateRequest
+	29, // 43: cohort.v1.PeerService.HEKeygen:input_type -> cohort.v1.HEKeygenRequest
+	32, // 44: cohort.v1.PeerService.HEKeygenReveal:input_type -> cohort.v1.HEKeygenRevealRequest
+	34, // 45: cohort.v1.PeerService.HEKeygenFinish:input_type -> cohort.v1.HEKeygenFinishRequest
+	25, // 46: cohort.v1.PeerService.PrepareJob:input_type -> cohort.v1.PrepareJobRequest
+	27, // 47: cohort.v1.PeerService.ComputePartial:input_type -> cohort.v1.ComputePartialRequest
+	36, // 48: cohort.v1.PeerService.StoreBuyer:input_type -> cohort.v1.StoreBuyerRequest
+	38, // 49: cohort.v1.PeerService.SignTranscript:input_type -> cohort.v1.SignTranscriptRequest
+	1,  // 50: cohort.v1.PeerService.StartCeremony:output_type -> cohort.v1.StartCeremonyResponse
+	3,  // 51: cohort.v1.PeerService.CeremonyContribute:output_type -> cohort.v1.CeremonyContributeResponse
+	6,  // 52: cohort.v1.PeerService.SealCeremony:output_type -> cohort.v1.SealCeremonyResponse
+	8,  // 53: cohort.v1.PeerService.AbortCeremony:output_type -> cohort.v1.AbortCeremonyResponse
+	10, // 54: cohort.v1.PeerService.ForwardContribution:output_type -> cohort.v1.ForwardContributionResponse
+	12, // 55: cohort.v1.PeerService.AbortContribution:output_type -> cohort.v1.AbortContributionResponse
+	22, // 56: cohort.v1.PeerService.GetContributionAck:output_type -> cohort.v1.GetContributionAckResponse
+	24, // 57: cohort.v1.PeerService.ForwardRevocation:output_type -> cohort.v1.ForwardRevocationResponse
+	14, // 58: cohort.v1.PeerService.ApplyRegistration:output_type -> cohort.v1.ApplyRegistrationResponse
+	18, // 59: cohort.v1.PeerService.ProposeRegistration:output_type -> cohort.v1.ProposeRegistrationResponse
+	20, // 60: cohort.v1.PeerService.StoreInvites:output_type -> cohort.v1.StoreInvitesResponse
+	16, // 61: cohort.v1.PeerService.GetRegistryState:output_type -> cohort.v1.GetRegistryStateResponse
+	30, // 62: cohort.v1.PeerService.HEKeygen:output_type -> cohort.v1.HEKeygenResponse
+	33, // 63: cohort.v1.PeerService.HEKeygenReveal:output_type -> cohort.v1.HEKeygenRevealResponse
+	35, // 64: cohort.v1.PeerService.HEKeygenFinish:output_type -> cohort.v1.HEKeygenFinishResponse
+	26, // 65: cohort.v1.PeerService.PrepareJob:output_type -> cohort.v1.PrepareJobResponse
+	28, // 66: cohort.v1.PeerService.ComputePartial:output_type -> cohort.v1.ComputePartialResponse
+	37, // 67: cohort.v1.PeerService.StoreBuyer:output_type -> cohort.v1.StoreBuyerResponse
+	39, // 68: cohort.v1.PeerService.SignTranscript:output_type -> cohort.v1.SignTranscriptResponse
+	50, // [50:69] is the sub-list for method output_type
+	31, // [31:50] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_peer_service_proto_init() }
