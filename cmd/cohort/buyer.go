@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -54,7 +55,7 @@ buyer's token, from --token-file or the ` + buyerTokenEnv + ` environment variab
 	pf.StringVar(&g.ca, "ca", "", "the federation's CA certificate (ca.pem) to authenticate the node")
 	pf.BoolVar(&g.insecure, "insecure-plaintext", false, "talk to the node unencrypted and unauthenticated (local tests only; exposes the token)")
 	pf.StringVar(&g.tokenFile, "token-file", "buyer.token", "file holding the buyer token; without this flag $"+buyerTokenEnv+" is used when set")
-	pf.StringVar(&g.keyFile, "key-file", "buyer.key", "file holding the buyer's signing key (cohort buyer keygen); every submitted job is signed with it")
+	pf.StringVar(&g.keyFile, "key-file", "", "file holding the buyer's signing key (cohort buyer keygen), with which every submitted job is signed (default: buyer.key beside --token-file)")
 	cmd.AddCommand(
 		newBuyerKeygenCmd(g),
 		newBuyerDatasetsCmd(g),
@@ -162,6 +163,14 @@ func (g *buyerFlags) token() (string, error) {
 	return t, nil
 }
 
+// keyPath is --key-file, or buyer.key beside the token file.
+func (g *buyerFlags) keyPath() string {
+	if g.keyFile != "" {
+		return g.keyFile
+	}
+	return filepath.Join(filepath.Dir(g.tokenFile), "buyer.key")
+}
+
 // dial connects to --node with the buyer token.
 func (g *buyerFlags) dial(stderr io.Writer) (*client.Buyer, error) {
 	tok, err := g.token()
@@ -172,7 +181,7 @@ func (g *buyerFlags) dial(stderr io.Writer) (*client.Buyer, error) {
 		return nil, errors.New("give either --ca or --insecure-plaintext, not both")
 	}
 	var opts []client.DialOption
-	switch key, err := client.ReadBuyerKey(g.keyFile); {
+	switch key, err := client.ReadBuyerKey(g.keyPath()); {
 	case err == nil:
 		opts = append(opts, client.WithBuyerKey(key))
 	case !errors.Is(err, fs.ErrNotExist):
@@ -447,7 +456,8 @@ func newBuyerKeygenCmd(g *buyerFlags) *cobra.Command {
 		Use:   "keygen ID",
 		Short: "Create the buyer's signing key and print its public key",
 		Long: `keygen draws a new Ed25519 key pair for buyer ID and writes it to --key-file
-(default buyer.key, mode 0600; an existing file is kept). It prints the
+(default: buyer.key beside --token-file; mode 0600, an existing file is
+kept). It prints the
 public key: give it to a node's admin, who creates the account with
 "cohort admin buyers create ID --public-key KEY". Every job you submit is
 signed with this key, and every node refuses a job it does not verify.`,
@@ -457,10 +467,10 @@ signed with this key, and every node refuses a job it does not verify.`,
 			if err != nil {
 				return err
 			}
-			if err := client.WriteBuyerKey(g.keyFile, k); err != nil {
+			if err := client.WriteBuyerKey(g.keyPath(), k); err != nil {
 				return fmt.Errorf("--key-file: %w", err)
 			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "buyer key for %s written to %s (mode 0600)\npublic key: %s\n", k.ID, g.keyFile,
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "buyer key for %s written to %s (mode 0600)\npublic key: %s\n", k.ID, g.keyPath(),
 				base64.StdEncoding.EncodeToString(k.Public()))
 			return err
 		},
