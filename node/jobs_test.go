@@ -686,6 +686,56 @@ func checkTranscript(t *testing.T, f *testFederation, res *cohortv1.Result) {
 		return signTranscript(ctx, c, enc)
 	})
 	wantCode(t, "sign a transcript missing a record", err, codes.FailedPrecondition)
+	checkPublished(t, f, res, bundle)
+}
+
+// checkPublished checks that every node that took part in a job node 0
+// coordinated serves its transcript, the same bundle as node 0's, and
+// that a peer stores only the coordinator's bundle with every signature.
+func checkPublished(t *testing.T, f *testFederation, res *cohortv1.Result, bundle []byte) {
+	t.Helper()
+	ctx := context.Background()
+	for i := 1; i < len(f.nodes); i++ {
+		// The coordinator publishes right after the job is DONE.
+		var got store.Transcript
+		var err error
+		for range 100 {
+			if got, err = f.nodes[i].store.GetTranscript(ctx, res.GetJobId()); err == nil {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if err != nil || !bytes.Equal(got.Bundle, bundle) {
+			t.Fatalf("node %d's transcript of job %s: %v (the coordinator's bundle: %t)", i, res.GetJobId(), err, bytes.Equal(got.Bundle, bundle))
+		}
+		list, err := cohortv1.NewAuditServiceClient(f.conns[i]).ListTranscripts(ctx, &cohortv1.ListTranscriptsRequest{DatasetId: res.GetDatasetId()})
+		if err != nil || !slices.ContainsFunc(list.GetTranscripts(), func(ti *cohortv1.TranscriptInfo) bool { return ti.GetTranscriptId() == res.GetJobId() }) {
+			t.Fatalf("node %d does not list job %s: %v, %v", i, res.GetJobId(), list, err)
+		}
+	}
+	// Node 1 may not publish node 0's job; nor node 0 a bundle missing a
+	// signature. Node 2 keeps what it had.
+	_, err := call(ctx, f.nodes[1].n, 2, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.PublishTranscriptResponse, error) {
+		return publishTranscript(ctx, c, bundle)
+	})
+	wantCode(t, "a transcript published by another node than its coordinator", err, codes.PermissionDenied)
+	b, err := audit.UnmarshalBundle(bundle, audit.DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Signatures[2] = b.Signatures[1]
+	forged, err := b.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = call(ctx, f.nodes[0].n, 2, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.PublishTranscriptResponse, error) {
+		return publishTranscript(ctx, c, forged)
+	})
+	wantCode(t, "a transcript with a signature that does not verify", err, codes.FailedPrecondition)
+	wantMessage(t, "a transcript with a signature that does not verify", err, "node 2's signature does not verify")
+	if got, err := f.nodes[2].store.GetTranscript(ctx, res.GetJobId()); err != nil || !bytes.Equal(got.Bundle, bundle) {
+		t.Fatalf("node 2's transcript changed after refusals: %v", err)
+	}
 }
 
 // checkBundleVerifies fetches a released job's transcript bundle from node

@@ -131,6 +131,12 @@ func (n *Node) computePartial(ctx context.Context, from uint32, req *cohortv1.Co
 	if !slices.Contains(set, n.opts.Index) {
 		return nil, status.Errorf(codes.InvalidArgument, "node %d is not in the decryption set %v", n.opts.Index, set)
 	}
+	// The node that combines the shares takes part in decrypting: a node
+	// cannot spend other nodes' one share per aggregate on a set it is
+	// not in (docs/design.md §4.3).
+	if !slices.Contains(set, from) {
+		return nil, status.Errorf(codes.FailedPrecondition, "node %d asks for shares for the decryption set %v without being in it", from, set)
+	}
 	charge := enclave.Charge{JobID: job.ID, DatasetID: job.DatasetID, Buyer: rec.Buyer, Privacy: sel.priv}
 	var (
 		enc   []byte

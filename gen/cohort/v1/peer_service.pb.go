@@ -2459,6 +2459,131 @@ func (*SignTranscriptRequest_Header) isSignTranscriptRequest_Part() {}
 
 func (*SignTranscriptRequest_Chunk) isSignTranscriptRequest_Part() {}
 
+// PublishTranscriptRequest is one message of a signed transcript bundle
+// handed to a peer.
+type PublishTranscriptRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The part this message carries.
+	//
+	// Types that are valid to be assigned to Part:
+	//
+	//	*PublishTranscriptRequest_Header
+	//	*PublishTranscriptRequest_Chunk
+	Part          isPublishTranscriptRequest_Part `protobuf_oneof:"part"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishTranscriptRequest) Reset() {
+	*x = PublishTranscriptRequest{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishTranscriptRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishTranscriptRequest) ProtoMessage() {}
+
+func (x *PublishTranscriptRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishTranscriptRequest.ProtoReflect.Descriptor instead.
+func (*PublishTranscriptRequest) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *PublishTranscriptRequest) GetPart() isPublishTranscriptRequest_Part {
+	if x != nil {
+		return x.Part
+	}
+	return nil
+}
+
+func (x *PublishTranscriptRequest) GetHeader() *BlobHeader {
+	if x != nil {
+		if x, ok := x.Part.(*PublishTranscriptRequest_Header); ok {
+			return x.Header
+		}
+	}
+	return nil
+}
+
+func (x *PublishTranscriptRequest) GetChunk() *Chunk {
+	if x != nil {
+		if x, ok := x.Part.(*PublishTranscriptRequest_Chunk); ok {
+			return x.Chunk
+		}
+	}
+	return nil
+}
+
+type isPublishTranscriptRequest_Part interface {
+	isPublishTranscriptRequest_Part()
+}
+
+type PublishTranscriptRequest_Header struct {
+	// Size and SHA-256 of the encoded bundle; first message only.
+	Header *BlobHeader `protobuf:"bytes,1,opt,name=header,proto3,oneof"`
+}
+
+type PublishTranscriptRequest_Chunk struct {
+	// A piece of the encoded bundle; every later message.
+	Chunk *Chunk `protobuf:"bytes,2,opt,name=chunk,proto3,oneof"`
+}
+
+func (*PublishTranscriptRequest_Header) isPublishTranscriptRequest_Part() {}
+
+func (*PublishTranscriptRequest_Chunk) isPublishTranscriptRequest_Part() {}
+
+// PublishTranscriptResponse confirms the peer stored the bundle.
+type PublishTranscriptResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishTranscriptResponse) Reset() {
+	*x = PublishTranscriptResponse{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishTranscriptResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishTranscriptResponse) ProtoMessage() {}
+
+func (x *PublishTranscriptResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishTranscriptResponse.ProtoReflect.Descriptor instead.
+func (*PublishTranscriptResponse) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{40}
+}
+
 // SignTranscriptResponse is the peer's signature over the transcript's
 // digest (audit.TranscriptStatement).
 type SignTranscriptResponse struct {
@@ -2471,7 +2596,7 @@ type SignTranscriptResponse struct {
 
 func (x *SignTranscriptResponse) Reset() {
 	*x = SignTranscriptResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[39]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2483,7 +2608,7 @@ func (x *SignTranscriptResponse) String() string {
 func (*SignTranscriptResponse) ProtoMessage() {}
 
 func (x *SignTranscriptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[39]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2496,7 +2621,7 @@ func (x *SignTranscriptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignTranscriptResponse.ProtoReflect.Descriptor instead.
 func (*SignTranscriptResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{39}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *SignTranscriptResponse) GetSignature() *NodeSignature {
@@ -2670,9 +2795,14 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"\x15SignTranscriptRequest\x12/\n" +
 	"\x06header\x18\x01 \x01(\v2\x15.cohort.v1.BlobHeaderH\x00R\x06header\x12(\n" +
 	"\x05chunk\x18\x02 \x01(\v2\x10.cohort.v1.ChunkH\x00R\x05chunkB\x06\n" +
-	"\x04part\"P\n" +
+	"\x04part\"}\n" +
+	"\x18PublishTranscriptRequest\x12/\n" +
+	"\x06header\x18\x01 \x01(\v2\x15.cohort.v1.BlobHeaderH\x00R\x06header\x12(\n" +
+	"\x05chunk\x18\x02 \x01(\v2\x10.cohort.v1.ChunkH\x00R\x05chunkB\x06\n" +
+	"\x04part\"\x1b\n" +
+	"\x19PublishTranscriptResponse\"P\n" +
 	"\x16SignTranscriptResponse\x126\n" +
-	"\tsignature\x18\x01 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature2\xa5\r\n" +
+	"\tsignature\x18\x01 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature2\x87\x0e\n" +
 	"\vPeerService\x12R\n" +
 	"\rStartCeremony\x12\x1f.cohort.v1.StartCeremonyRequest\x1a .cohort.v1.StartCeremonyResponse\x12e\n" +
 	"\x12CeremonyContribute\x12$.cohort.v1.CeremonyContributeRequest\x1a%.cohort.v1.CeremonyContributeResponse(\x010\x01\x12Q\n" +
@@ -2694,7 +2824,8 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"\x0eComputePartial\x12 .cohort.v1.ComputePartialRequest\x1a!.cohort.v1.ComputePartialResponse\x12I\n" +
 	"\n" +
 	"StoreBuyer\x12\x1c.cohort.v1.StoreBuyerRequest\x1a\x1d.cohort.v1.StoreBuyerResponse\x12W\n" +
-	"\x0eSignTranscript\x12 .cohort.v1.SignTranscriptRequest\x1a!.cohort.v1.SignTranscriptResponse(\x01B5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
+	"\x0eSignTranscript\x12 .cohort.v1.SignTranscriptRequest\x1a!.cohort.v1.SignTranscriptResponse(\x01\x12`\n" +
+	"\x11PublishTranscript\x12#.cohort.v1.PublishTranscriptRequest\x1a$.cohort.v1.PublishTranscriptResponse(\x01B5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
 
 var (
 	file_cohort_v1_peer_service_proto_rawDescOnce sync.Once
@@ -2708,7 +2839,7 @@ func file_cohort_v1_peer_service_proto_rawDescGZIP() []byte {
 	return file_cohort_v1_peer_service_proto_rawDescData
 }
 
-var file_cohort_v1_peer_service_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_cohort_v1_peer_service_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_cohort_v1_peer_service_proto_goTypes = []any{
 	(*StartCeremonyRequest)(nil),        // 0: cohort.v1.StartCeremonyRequest
 	(*StartCeremonyResponse)(nil),       // 1: cohort.v1.StartCeremonyResponse
@@ -2749,95 +2880,101 @@ var file_cohort_v1_peer_service_proto_goTypes = []any{
 	(*StoreBuyerRequest)(nil),           // 36: cohort.v1.StoreBuyerRequest
 	(*StoreBuyerResponse)(nil),          // 37: cohort.v1.StoreBuyerResponse
 	(*SignTranscriptRequest)(nil),       // 38: cohort.v1.SignTranscriptRequest
-	(*SignTranscriptResponse)(nil),      // 39: cohort.v1.SignTranscriptResponse
-	(*CeremonyInfo)(nil),                // 40: cohort.v1.CeremonyInfo
-	(*DatasetDescriptor)(nil),           // 41: cohort.v1.DatasetDescriptor
-	(*NodeSignature)(nil),               // 42: cohort.v1.NodeSignature
-	(*CeremonyContributionHeader)(nil),  // 43: cohort.v1.CeremonyContributionHeader
-	(*Chunk)(nil),                       // 44: cohort.v1.Chunk
-	(*BlobHeader)(nil),                  // 45: cohort.v1.BlobHeader
-	(*ContributionAck)(nil),             // 46: cohort.v1.ContributionAck
-	(*RegistryUpdate)(nil),              // 47: cohort.v1.RegistryUpdate
-	(*JobSpec)(nil),                     // 48: cohort.v1.JobSpec
-	(*JobSubmission)(nil),               // 49: cohort.v1.JobSubmission
-	(*EligibleSet)(nil),                 // 50: cohort.v1.EligibleSet
-	(*PrivacyDebit)(nil),                // 51: cohort.v1.PrivacyDebit
+	(*PublishTranscriptRequest)(nil),    // 39: cohort.v1.PublishTranscriptRequest
+	(*PublishTranscriptResponse)(nil),   // 40: cohort.v1.PublishTranscriptResponse
+	(*SignTranscriptResponse)(nil),      // 41: cohort.v1.SignTranscriptResponse
+	(*CeremonyInfo)(nil),                // 42: cohort.v1.CeremonyInfo
+	(*DatasetDescriptor)(nil),           // 43: cohort.v1.DatasetDescriptor
+	(*NodeSignature)(nil),               // 44: cohort.v1.NodeSignature
+	(*CeremonyContributionHeader)(nil),  // 45: cohort.v1.CeremonyContributionHeader
+	(*Chunk)(nil),                       // 46: cohort.v1.Chunk
+	(*BlobHeader)(nil),                  // 47: cohort.v1.BlobHeader
+	(*ContributionAck)(nil),             // 48: cohort.v1.ContributionAck
+	(*RegistryUpdate)(nil),              // 49: cohort.v1.RegistryUpdate
+	(*JobSpec)(nil),                     // 50: cohort.v1.JobSpec
+	(*JobSubmission)(nil),               // 51: cohort.v1.JobSubmission
+	(*EligibleSet)(nil),                 // 52: cohort.v1.EligibleSet
+	(*PrivacyDebit)(nil),                // 53: cohort.v1.PrivacyDebit
 }
 var file_cohort_v1_peer_service_proto_depIdxs = []int32{
-	40, // 0: cohort.v1.StartCeremonyRequest.ceremony:type_name -> cohort.v1.CeremonyInfo
-	41, // 1: cohort.v1.StartCeremonyRequest.dataset:type_name -> cohort.v1.DatasetDescriptor
-	42, // 2: cohort.v1.StartCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
-	43, // 3: cohort.v1.CeremonyContributeRequest.header:type_name -> cohort.v1.CeremonyContributionHeader
-	44, // 4: cohort.v1.CeremonyContributeRequest.chunk:type_name -> cohort.v1.Chunk
-	43, // 5: cohort.v1.CeremonyContributeResponse.header:type_name -> cohort.v1.CeremonyContributionHeader
-	44, // 6: cohort.v1.CeremonyContributeResponse.chunk:type_name -> cohort.v1.Chunk
+	42, // 0: cohort.v1.StartCeremonyRequest.ceremony:type_name -> cohort.v1.CeremonyInfo
+	43, // 1: cohort.v1.StartCeremonyRequest.dataset:type_name -> cohort.v1.DatasetDescriptor
+	44, // 2: cohort.v1.StartCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
+	45, // 3: cohort.v1.CeremonyContributeRequest.header:type_name -> cohort.v1.CeremonyContributionHeader
+	46, // 4: cohort.v1.CeremonyContributeRequest.chunk:type_name -> cohort.v1.Chunk
+	45, // 5: cohort.v1.CeremonyContributeResponse.header:type_name -> cohort.v1.CeremonyContributionHeader
+	46, // 6: cohort.v1.CeremonyContributeResponse.chunk:type_name -> cohort.v1.Chunk
 	5,  // 7: cohort.v1.SealCeremonyRequest.header:type_name -> cohort.v1.SealCeremonyHeader
-	44, // 8: cohort.v1.SealCeremonyRequest.chunk:type_name -> cohort.v1.Chunk
-	45, // 9: cohort.v1.SealCeremonyHeader.blob:type_name -> cohort.v1.BlobHeader
-	40, // 10: cohort.v1.SealCeremonyResponse.ceremony:type_name -> cohort.v1.CeremonyInfo
-	42, // 11: cohort.v1.SealCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
-	46, // 12: cohort.v1.ForwardContributionResponse.ack:type_name -> cohort.v1.ContributionAck
-	47, // 13: cohort.v1.ApplyRegistrationRequest.update:type_name -> cohort.v1.RegistryUpdate
-	47, // 14: cohort.v1.GetRegistryStateResponse.updates:type_name -> cohort.v1.RegistryUpdate
-	46, // 15: cohort.v1.GetContributionAckResponse.ack:type_name -> cohort.v1.ContributionAck
-	42, // 16: cohort.v1.ForwardRevocationResponse.signature:type_name -> cohort.v1.NodeSignature
-	48, // 17: cohort.v1.PrepareJobRequest.spec:type_name -> cohort.v1.JobSpec
-	49, // 18: cohort.v1.PrepareJobRequest.submission:type_name -> cohort.v1.JobSubmission
-	50, // 19: cohort.v1.PrepareJobResponse.set:type_name -> cohort.v1.EligibleSet
-	42, // 20: cohort.v1.PrepareJobResponse.signature:type_name -> cohort.v1.NodeSignature
-	48, // 21: cohort.v1.ComputePartialRequest.spec:type_name -> cohort.v1.JobSpec
-	42, // 22: cohort.v1.ComputePartialResponse.signature:type_name -> cohort.v1.NodeSignature
-	51, // 23: cohort.v1.ComputePartialResponse.debit:type_name -> cohort.v1.PrivacyDebit
+	46, // 8: cohort.v1.SealCeremonyRequest.chunk:type_name -> cohort.v1.Chunk
+	47, // 9: cohort.v1.SealCeremonyHeader.blob:type_name -> cohort.v1.BlobHeader
+	42, // 10: cohort.v1.SealCeremonyResponse.ceremony:type_name -> cohort.v1.CeremonyInfo
+	44, // 11: cohort.v1.SealCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
+	48, // 12: cohort.v1.ForwardContributionResponse.ack:type_name -> cohort.v1.ContributionAck
+	49, // 13: cohort.v1.ApplyRegistrationRequest.update:type_name -> cohort.v1.RegistryUpdate
+	49, // 14: cohort.v1.GetRegistryStateResponse.updates:type_name -> cohort.v1.RegistryUpdate
+	48, // 15: cohort.v1.GetContributionAckResponse.ack:type_name -> cohort.v1.ContributionAck
+	44, // 16: cohort.v1.ForwardRevocationResponse.signature:type_name -> cohort.v1.NodeSignature
+	50, // 17: cohort.v1.PrepareJobRequest.spec:type_name -> cohort.v1.JobSpec
+	51, // 18: cohort.v1.PrepareJobRequest.submission:type_name -> cohort.v1.JobSubmission
+	52, // 19: cohort.v1.PrepareJobResponse.set:type_name -> cohort.v1.EligibleSet
+	44, // 20: cohort.v1.PrepareJobResponse.signature:type_name -> cohort.v1.NodeSignature
+	50, // 21: cohort.v1.ComputePartialRequest.spec:type_name -> cohort.v1.JobSpec
+	44, // 22: cohort.v1.ComputePartialResponse.signature:type_name -> cohort.v1.NodeSignature
+	53, // 23: cohort.v1.ComputePartialResponse.debit:type_name -> cohort.v1.PrivacyDebit
 	31, // 24: cohort.v1.HEKeygenResponse.commitment:type_name -> cohort.v1.HEKeygenCommitment
-	42, // 25: cohort.v1.HEKeygenCommitment.signature:type_name -> cohort.v1.NodeSignature
+	44, // 25: cohort.v1.HEKeygenCommitment.signature:type_name -> cohort.v1.NodeSignature
 	31, // 26: cohort.v1.HEKeygenRevealRequest.commitments:type_name -> cohort.v1.HEKeygenCommitment
-	42, // 27: cohort.v1.HEKeygenFinishResponse.signature:type_name -> cohort.v1.NodeSignature
-	45, // 28: cohort.v1.SignTranscriptRequest.header:type_name -> cohort.v1.BlobHeader
-	44, // 29: cohort.v1.SignTranscriptRequest.chunk:type_name -> cohort.v1.Chunk
-	42, // 30: cohort.v1.SignTranscriptResponse.signature:type_name -> cohort.v1.NodeSignature
-	0,  // 31: cohort.v1.PeerService.StartCeremony:input_type -> cohort.v1.StartCeremonyRequest
-	2,  // 32: cohort.v1.PeerService.CeremonyContribute:input_type -> cohort.v1.CeremonyContributeRequest
-	4,  // 33: cohort.v1.PeerService.SealCeremony:input_type -> cohort.v1.SealCeremonyRequest
-	7,  // 34: cohort.v1.PeerService.AbortCeremony:input_type -> cohort.v1.AbortCeremonyRequest
-	9,  // 35: cohort.v1.PeerService.ForwardContribution:input_type -> cohort.v1.ForwardContributionRequest
-	11, // 36: cohort.v1.PeerService.AbortContribution:input_type -> cohort.v1.AbortContributionRequest
-	21, // 37: cohort.v1.PeerService.GetContributionAck:input_type -> cohort.v1.GetContributionAckRequest
-	23, // 38: cohort.v1.PeerService.ForwardRevocation:input_type -> cohort.v1.ForwardRevocationRequest
-	13, // 39: cohort.v1.PeerService.ApplyRegistration:input_type -> cohort.v1.ApplyRegistrationRequest
-	17, // 40: cohort.v1.PeerService.ProposeRegistration:input_type -> cohort.v1.ProposeRegistrationRequest
-	19, // 41: cohort.v1.PeerService.StoreInvites:input_type -> cohort.v1.StoreInvitesRequest
-	15, // 42: cohort.v1.PeerService.GetRegistryState:input_type -> cohort.v1.GetRegistryStateRequest
-	29, // 43: cohort.v1.PeerService.HEKeygen:input_type -> cohort.v1.HEKeygenRequest
-	32, // 44: cohort.v1.PeerService.HEKeygenReveal:input_type -> cohort.v1.HEKeygenRevealRequest
-	34, // 45: cohort.v1.PeerService.HEKeygenFinish:input_type -> cohort.v1.HEKeygenFinishRequest
-	25, // 46: cohort.v1.PeerService.PrepareJob:input_type -> cohort.v1.PrepareJobRequest
-	27, // 47: cohort.v1.PeerService.ComputePartial:input_type -> cohort.v1.ComputePartialRequest
-	36, // 48: cohort.v1.PeerService.StoreBuyer:input_type -> cohort.v1.StoreBuyerRequest
-	38, // 49: cohort.v1.PeerService.SignTranscript:input_type -> cohort.v1.SignTranscriptRequest
-	1,  // 50: cohort.v1.PeerService.StartCeremony:output_type -> cohort.v1.StartCeremonyResponse
-	3,  // 51: cohort.v1.PeerService.CeremonyContribute:output_type -> cohort.v1.CeremonyContributeResponse
-	6,  // 52: cohort.v1.PeerService.SealCeremony:output_type -> cohort.v1.SealCeremonyResponse
-	8,  // 53: cohort.v1.PeerService.AbortCeremony:output_type -> cohort.v1.AbortCeremonyResponse
-	10, // 54: cohort.v1.PeerService.ForwardContribution:output_type -> cohort.v1.ForwardContributionResponse
-	12, // 55: cohort.v1.PeerService.AbortContribution:output_type -> cohort.v1.AbortContributionResponse
-	22, // 56: cohort.v1.PeerService.GetContributionAck:output_type -> cohort.v1.GetContributionAckResponse
-	24, // 57: cohort.v1.PeerService.ForwardRevocation:output_type -> cohort.v1.ForwardRevocationResponse
-	14, // 58: cohort.v1.PeerService.ApplyRegistration:output_type -> cohort.v1.ApplyRegistrationResponse
-	18, // 59: cohort.v1.PeerService.ProposeRegistration:output_type -> cohort.v1.ProposeRegistrationResponse
-	20, // 60: cohort.v1.PeerService.StoreInvites:output_type -> cohort.v1.StoreInvitesResponse
-	16, // 61: cohort.v1.PeerService.GetRegistryState:output_type -> cohort.v1.GetRegistryStateResponse
-	30, // 62: cohort.v1.PeerService.HEKeygen:output_type -> cohort.v1.HEKeygenResponse
-	33, // 63: cohort.v1.PeerService.HEKeygenReveal:output_type -> cohort.v1.HEKeygenRevealResponse
-	35, // 64: cohort.v1.PeerService.HEKeygenFinish:output_type -> cohort.v1.HEKeygenFinishResponse
-	26, // 65: cohort.v1.PeerService.PrepareJob:output_type -> cohort.v1.PrepareJobResponse
-	28, // 66: cohort.v1.PeerService.ComputePartial:output_type -> cohort.v1.ComputePartialResponse
-	37, // 67: cohort.v1.PeerService.StoreBuyer:output_type -> cohort.v1.StoreBuyerResponse
-	39, // 68: cohort.v1.PeerService.SignTranscript:output_type -> cohort.v1.SignTranscriptResponse
-	50, // [50:69] is the sub-list for method output_type
-	31, // [31:50] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	44, // 27: cohort.v1.HEKeygenFinishResponse.signature:type_name -> cohort.v1.NodeSignature
+	47, // 28: cohort.v1.SignTranscriptRequest.header:type_name -> cohort.v1.BlobHeader
+	46, // 29: cohort.v1.SignTranscriptRequest.chunk:type_name -> cohort.v1.Chunk
+	47, // 30: cohort.v1.PublishTranscriptRequest.header:type_name -> cohort.v1.BlobHeader
+	46, // 31: cohort.v1.PublishTranscriptRequest.chunk:type_name -> cohort.v1.Chunk
+	44, // 32: cohort.v1.SignTranscriptResponse.signature:type_name -> cohort.v1.NodeSignature
+	0,  // 33: cohort.v1.PeerService.StartCeremony:input_type -> cohort.v1.StartCeremonyRequest
+	2,  // 34: cohort.v1.PeerService.CeremonyContribute:input_type -> cohort.v1.CeremonyContributeRequest
+	4,  // 35: cohort.v1.PeerService.SealCeremony:input_type -> cohort.v1.SealCeremonyRequest
+	7,  // 36: cohort.v1.PeerService.AbortCeremony:input_type -> cohort.v1.AbortCeremonyRequest
+	9,  // 37: cohort.v1.PeerService.ForwardContribution:input_type -> cohort.v1.ForwardContributionRequest
+	11, // 38: cohort.v1.PeerService.AbortContribution:input_type -> cohort.v1.AbortContributionRequest
+	21, // 39: cohort.v1.PeerService.GetContributionAck:input_type -> cohort.v1.GetContributionAckRequest
+	23, // 40: cohort.v1.PeerService.ForwardRevocation:input_type -> cohort.v1.ForwardRevocationRequest
+	13, // 41: cohort.v1.PeerService.ApplyRegistration:input_type -> cohort.v1.ApplyRegistrationRequest
+	17, // 42: cohort.v1.PeerService.ProposeRegistration:input_type -> cohort.v1.ProposeRegistrationRequest
+	19, // 43: cohort.v1.PeerService.StoreInvites:input_type -> cohort.v1.StoreInvitesRequest
+	15, // 44: cohort.v1.PeerService.GetRegistryState:input_type -> cohort.v1.GetRegistryStateRequest
+	29, // 45: cohort.v1.PeerService.HEKeygen:input_type -> cohort.v1.HEKeygenRequest
+	32, // 46: cohort.v1.PeerService.HEKeygenReveal:input_type -> cohort.v1.HEKeygenRevealRequest
+	34, // 47: cohort.v1.PeerService.HEKeygenFinish:input_type -> cohort.v1.HEKeygenFinishRequest
+	25, // 48: cohort.v1.PeerService.PrepareJob:input_type -> cohort.v1.PrepareJobRequest
+	27, // 49: cohort.v1.PeerService.ComputePartial:input_type -> cohort.v1.ComputePartialRequest
+	36, // 50: cohort.v1.PeerService.StoreBuyer:input_type -> cohort.v1.StoreBuyerRequest
+	38, // 51: cohort.v1.PeerService.SignTranscript:input_type -> cohort.v1.SignTranscriptRequest
+	39, // 52: cohort.v1.PeerService.PublishTranscript:input_type -> cohort.v1.PublishTranscriptRequest
+	1,  // 53: cohort.v1.PeerService.StartCeremony:output_type -> cohort.v1.StartCeremonyResponse
+	3,  // 54: cohort.v1.PeerService.CeremonyContribute:output_type -> cohort.v1.CeremonyContributeResponse
+	6,  // 55: cohort.v1.PeerService.SealCeremony:output_type -> cohort.v1.SealCeremonyResponse
+	8,  // 56: cohort.v1.PeerService.AbortCeremony:output_type -> cohort.v1.AbortCeremonyResponse
+	10, // 57: cohort.v1.PeerService.ForwardContribution:output_type -> cohort.v1.ForwardContributionResponse
+	12, // 58: cohort.v1.PeerService.AbortContribution:output_type -> cohort.v1.AbortContributionResponse
+	22, // 59: cohort.v1.PeerService.GetContributionAck:output_type -> cohort.v1.GetContributionAckResponse
+	24, // 60: cohort.v1.PeerService.ForwardRevocation:output_type -> cohort.v1.ForwardRevocationResponse
+	14, // 61: cohort.v1.PeerService.ApplyRegistration:output_type -> cohort.v1.ApplyRegistrationResponse
+	18, // 62: cohort.v1.PeerService.ProposeRegistration:output_type -> cohort.v1.ProposeRegistrationResponse
+	20, // 63: cohort.v1.PeerService.StoreInvites:output_type -> cohort.v1.StoreInvitesResponse
+	16, // 64: cohort.v1.PeerService.GetRegistryState:output_type -> cohort.v1.GetRegistryStateResponse
+	30, // 65: cohort.v1.PeerService.HEKeygen:output_type -> cohort.v1.HEKeygenResponse
+	33, // 66: cohort.v1.PeerService.HEKeygenReveal:output_type -> cohort.v1.HEKeygenRevealResponse
+	35, // 67: cohort.v1.PeerService.HEKeygenFinish:output_type -> cohort.v1.HEKeygenFinishResponse
+	26, // 68: cohort.v1.PeerService.PrepareJob:output_type -> cohort.v1.PrepareJobResponse
+	28, // 69: cohort.v1.PeerService.ComputePartial:output_type -> cohort.v1.ComputePartialResponse
+	37, // 70: cohort.v1.PeerService.StoreBuyer:output_type -> cohort.v1.StoreBuyerResponse
+	41, // 71: cohort.v1.PeerService.SignTranscript:output_type -> cohort.v1.SignTranscriptResponse
+	40, // 72: cohort.v1.PeerService.PublishTranscript:output_type -> cohort.v1.PublishTranscriptResponse
+	53, // [53:73] is the sub-list for method output_type
+	33, // [33:53] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_peer_service_proto_init() }
@@ -2868,13 +3005,17 @@ func file_cohort_v1_peer_service_proto_init() {
 		(*SignTranscriptRequest_Header)(nil),
 		(*SignTranscriptRequest_Chunk)(nil),
 	}
+	file_cohort_v1_peer_service_proto_msgTypes[39].OneofWrappers = []any{
+		(*PublishTranscriptRequest_Header)(nil),
+		(*PublishTranscriptRequest_Chunk)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cohort_v1_peer_service_proto_rawDesc), len(file_cohort_v1_peer_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   40,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -38,6 +38,7 @@ const (
 	PeerService_ComputePartial_FullMethodName      = "/cohort.v1.PeerService/ComputePartial"
 	PeerService_StoreBuyer_FullMethodName          = "/cohort.v1.PeerService/StoreBuyer"
 	PeerService_SignTranscript_FullMethodName      = "/cohort.v1.PeerService/SignTranscript"
+	PeerService_PublishTranscript_FullMethodName   = "/cohort.v1.PeerService/PublishTranscript"
 )
 
 // PeerServiceClient is the client API for PeerService service.
@@ -162,6 +163,15 @@ type PeerServiceClient interface {
 	// records listed are the cohort whose digest it signed, and signs the
 	// transcript's digest. FailedPrecondition when any of that differs.
 	SignTranscript(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[SignTranscriptRequest, SignTranscriptResponse], error)
+	// PublishTranscript hands the peer a released job's signed transcript
+	// bundle (the audit package's encoding; header, then chunks), so that
+	// every node that took part serves it (docs/design.md §9.1). Only the
+	// job's coordinator may publish it (PermissionDenied otherwise); the
+	// peer must have prepared the job for it, every node's signature must
+	// verify, its own among them where it is a signer, and the descriptor
+	// must be its own (FailedPrecondition otherwise). Publishing the same
+	// bundle again is a no-op.
+	PublishTranscript(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[PublishTranscriptRequest, PublishTranscriptResponse], error)
 }
 
 type peerServiceClient struct {
@@ -371,6 +381,19 @@ func (c *peerServiceClient) SignTranscript(ctx context.Context, opts ...grpc.Cal
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type PeerService_SignTranscriptClient = grpc.ClientStreamingClient[SignTranscriptRequest, SignTranscriptResponse]
 
+func (c *peerServiceClient) PublishTranscript(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[PublishTranscriptRequest, PublishTranscriptResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &PeerService_ServiceDesc.Streams[3], PeerService_PublishTranscript_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[PublishTranscriptRequest, PublishTranscriptResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type PeerService_PublishTranscriptClient = grpc.ClientStreamingClient[PublishTranscriptRequest, PublishTranscriptResponse]
+
 // PeerServiceServer is the server API for PeerService service.
 // All implementations must embed UnimplementedPeerServiceServer
 // for forward compatibility.
@@ -493,6 +516,15 @@ type PeerServiceServer interface {
 	// records listed are the cohort whose digest it signed, and signs the
 	// transcript's digest. FailedPrecondition when any of that differs.
 	SignTranscript(grpc.ClientStreamingServer[SignTranscriptRequest, SignTranscriptResponse]) error
+	// PublishTranscript hands the peer a released job's signed transcript
+	// bundle (the audit package's encoding; header, then chunks), so that
+	// every node that took part serves it (docs/design.md §9.1). Only the
+	// job's coordinator may publish it (PermissionDenied otherwise); the
+	// peer must have prepared the job for it, every node's signature must
+	// verify, its own among them where it is a signer, and the descriptor
+	// must be its own (FailedPrecondition otherwise). Publishing the same
+	// bundle again is a no-op.
+	PublishTranscript(grpc.ClientStreamingServer[PublishTranscriptRequest, PublishTranscriptResponse]) error
 	mustEmbedUnimplementedPeerServiceServer()
 }
 
@@ -559,6 +591,9 @@ func (UnimplementedPeerServiceServer) StoreBuyer(context.Context, *StoreBuyerReq
 }
 func (UnimplementedPeerServiceServer) SignTranscript(grpc.ClientStreamingServer[SignTranscriptRequest, SignTranscriptResponse]) error {
 	return status.Error(codes.Unimplemented, "method SignTranscript not implemented")
+}
+func (UnimplementedPeerServiceServer) PublishTranscript(grpc.ClientStreamingServer[PublishTranscriptRequest, PublishTranscriptResponse]) error {
+	return status.Error(codes.Unimplemented, "method PublishTranscript not implemented")
 }
 func (UnimplementedPeerServiceServer) mustEmbedUnimplementedPeerServiceServer() {}
 func (UnimplementedPeerServiceServer) testEmbeddedByValue()                     {}
@@ -890,6 +925,13 @@ func _PeerService_SignTranscript_Handler(srv interface{}, stream grpc.ServerStre
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type PeerService_SignTranscriptServer = grpc.ClientStreamingServer[SignTranscriptRequest, SignTranscriptResponse]
 
+func _PeerService_PublishTranscript_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(PeerServiceServer).PublishTranscript(&grpc.GenericServerStream[PublishTranscriptRequest, PublishTranscriptResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type PeerService_PublishTranscriptServer = grpc.ClientStreamingServer[PublishTranscriptRequest, PublishTranscriptResponse]
+
 // PeerService_ServiceDesc is the grpc.ServiceDesc for PeerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -977,6 +1019,11 @@ var PeerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "SignTranscript",
 			Handler:       _PeerService_SignTranscript_Handler,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "PublishTranscript",
+			Handler:       _PeerService_PublishTranscript_Handler,
 			ClientStreams: true,
 		},
 	},

@@ -146,7 +146,7 @@ func TestServices(t *testing.T) {
 			{name: "ProposeRegistration"}, {name: "StoreInvites"},
 			{name: "ApplyRegistration"}, {name: "GetRegistryState"},
 			{name: "HEKeygen"}, {name: "HEKeygenReveal"}, {name: "HEKeygenFinish"},
-			{name: "PrepareJob"}, {name: "ComputePartial"}, {name: "StoreBuyer"}, {name: "SignTranscript", clientStream: true},
+			{name: "PrepareJob"}, {name: "ComputePartial"}, {name: "StoreBuyer"}, {name: "SignTranscript", clientStream: true}, {name: "PublishTranscript", clientStream: true},
 		},
 		"cohort.v1.BuyerService": {
 			{name: "ListDatasets"}, {name: "SubmitJob"}, {name: "GetJob"}, {name: "WatchJob", server: true},
