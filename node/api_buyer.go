@@ -84,7 +84,7 @@ func (s *buyerService) SubmitJob(ctx context.Context, req *cohortv1.SubmitJobReq
 		return nil, status.Errorf(codes.PermissionDenied, "the submission is signed for buyer %q and request %q, not for this call's buyer %q and request %q",
 			truncate(sub.GetBuyerId(), 80), truncate(sub.GetRequestId(), 80), b.ID, req.GetRequestId())
 	}
-	st, _, err := s.n.checkSubmission(ctx, ds, spec, sub)
+	st, err := s.n.checkSubmission(ctx, ds, spec, sub)
 	if err != nil {
 		return nil, err
 	}

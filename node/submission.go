@@ -49,40 +49,40 @@ func submissionStatement(sub *cohortv1.JobSubmission, spec *cohortv1.JobSpec) (a
 // and this node's descriptor of the dataset. It returns the statement;
 // the job id it names is st.JobID(). It checks no freshness (see
 // checkFresh) and stores nothing.
-func (n *Node) checkSubmission(ctx context.Context, ds *dataset.Dataset, spec *cohortv1.JobSpec, sub *cohortv1.JobSubmission) (attest.JobSubmission, []byte, error) {
+func (n *Node) checkSubmission(ctx context.Context, ds *dataset.Dataset, spec *cohortv1.JobSpec, sub *cohortv1.JobSubmission) (attest.JobSubmission, error) {
 	if sub == nil || len(sub.GetSignature()) == 0 {
-		return attest.JobSubmission{}, nil, status.Errorf(codes.Unauthenticated, "node %d refuses a job that carries no submission signed by its buyer", n.opts.Index)
+		return attest.JobSubmission{}, status.Errorf(codes.Unauthenticated, "node %d refuses a job that carries no submission signed by its buyer", n.opts.Index)
 	}
 	if !validBuyerID(sub.GetBuyerId()) || !validJobID(sub.GetRequestId()) {
-		return attest.JobSubmission{}, nil, status.Error(codes.InvalidArgument, "submission: buyer_id or request_id malformed")
+		return attest.JobSubmission{}, status.Error(codes.InvalidArgument, "submission: buyer_id or request_id malformed")
 	}
 	st, err := submissionStatement(sub, spec)
 	if err != nil {
-		return attest.JobSubmission{}, nil, err
+		return attest.JobSubmission{}, err
 	}
 	b, err := n.store.GetBuyer(ctx, sub.GetBuyerId())
 	if errors.Is(err, store.ErrNotFound) {
-		return attest.JobSubmission{}, nil, status.Errorf(codes.PermissionDenied, "buyer %q is not known to node %d", sub.GetBuyerId(), n.opts.Index)
+		return attest.JobSubmission{}, status.Errorf(codes.PermissionDenied, "buyer %q is not known to node %d", sub.GetBuyerId(), n.opts.Index)
 	}
 	if err != nil {
-		return attest.JobSubmission{}, nil, n.internal("read buyer", err)
+		return attest.JobSubmission{}, n.internal("read buyer", err)
 	}
 	if len(b.PublicKey) != ed25519.PublicKeySize {
-		return attest.JobSubmission{}, nil, status.Errorf(codes.PermissionDenied,
+		return attest.JobSubmission{}, status.Errorf(codes.PermissionDenied,
 			"buyer %q has no public key on node %d, so it cannot submit jobs; create the account again with a key", b.ID, n.opts.Index)
 	}
 	want, err := audit.DescriptorDigest(ds.Desc)
 	if err != nil {
-		return attest.JobSubmission{}, nil, n.internal("descriptor digest", err)
+		return attest.JobSubmission{}, n.internal("descriptor digest", err)
 	}
 	if st.DescriptorDigest != want {
-		return attest.JobSubmission{}, nil, status.Errorf(codes.FailedPrecondition,
+		return attest.JobSubmission{}, status.Errorf(codes.FailedPrecondition,
 			"the submission names another descriptor of dataset %q than node %d holds", spec.GetDatasetId(), n.opts.Index)
 	}
 	if err := attest.Verify(b.PublicKey, st, sub.GetSignature()); err != nil {
-		return attest.JobSubmission{}, nil, status.Errorf(codes.PermissionDenied, "buyer %q's signature over the job does not verify on node %d: %v", b.ID, n.opts.Index, err)
+		return attest.JobSubmission{}, status.Errorf(codes.PermissionDenied, "buyer %q's signature over the job does not verify on node %d: %v", b.ID, n.opts.Index, err)
 	}
-	return st, b.PublicKey, nil
+	return st, nil
 }
 
 // checkFresh refuses a submission signed more than MaxSubmissionAge ago
@@ -112,7 +112,7 @@ func (n *Node) checkPrepareSubmission(ctx context.Context, from uint32, req *coh
 	if err != nil {
 		return err
 	}
-	st, _, err := n.checkSubmission(ctx, ds, req.GetSpec(), req.GetSubmission())
+	st, err := n.checkSubmission(ctx, ds, req.GetSpec(), req.GetSubmission())
 	if err != nil {
 		return err
 	}
