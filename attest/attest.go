@@ -2,7 +2,9 @@ package attest
 
 import (
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 )
@@ -18,6 +20,7 @@ const (
 	TagHEKeygen        = "cohort/v1/he-keygen"
 	TagPrivacyDebit    = "cohort/v1/privacy-debit"
 	TagHEKeygenCommit  = "cohort/v1/he-keygen-commitment"
+	TagJobSubmission   = "cohort/v1/job-submission"
 )
 
 // ErrBadSignature is returned by Verify for a signature that does not verify.
@@ -237,4 +240,33 @@ type HEKeygenCommit struct {
 // Message returns the bytes a node signs.
 func (h HEKeygenCommit) Message() []byte {
 	return newBuilder(TagHEKeygenCommit).str(h.DatasetID).fixed(h.CRSSeed[:]).u32(h.Node).fixed(h.Commitment[:]).b
+}
+
+// JobSubmission is a buyer's request for one job, signed with the buyer's
+// own key (docs/design.md §8.2): every node checks it before it selects
+// anything for the job, so a node cannot run a job no buyer asked for.
+// SpecDigest is the spec's digest (audit.SpecDigest), DescriptorDigest
+// the dataset descriptor's (audit.DescriptorDigest); RequestID is the
+// buyer's fresh idempotency key for the job.
+type JobSubmission struct {
+	Buyer            string
+	RequestID        string
+	DatasetID        string
+	DescriptorDigest [32]byte
+	SpecDigest       [32]byte
+	SubmittedAt      int64 // Unix seconds
+}
+
+// Message returns the bytes the buyer signs.
+func (j JobSubmission) Message() []byte {
+	return newBuilder(TagJobSubmission).str(j.Buyer).str(j.RequestID).str(j.DatasetID).
+		fixed(j.DescriptorDigest[:]).fixed(j.SpecDigest[:]).u64(uint64(j.SubmittedAt)).b
+}
+
+// JobID is the id of the job the submission asks for: "job-" and the
+// first 16 bytes, in hex, of SHA-256 of the signed message. A submission
+// names exactly one job, so replaying it names the same job again.
+func (j JobSubmission) JobID() string {
+	h := sha256.Sum256(j.Message())
+	return "job-" + hex.EncodeToString(h[:16])
 }

@@ -185,3 +185,30 @@ func TestHEKeygenCommitStatement(t *testing.T) {
 		t.Errorf("a commitment's signature verified as a key-generation statement: %v", err)
 	}
 }
+
+// TestJobSubmissionStatement: every field of a buyer's submission changes
+// the signed message and the job id it names, and the id is stable.
+func TestJobSubmissionStatement(t *testing.T) {
+	base := JobSubmission{Buyer: "lab-1", RequestID: "req-1", DatasetID: "fitness", SubmittedAt: 1_800_000_000}
+	base.DescriptorDigest[0], base.SpecDigest[0] = 1, 2
+	if id := base.JobID(); id != base.JobID() || len(id) != len("job-")+32 {
+		t.Fatalf("job id %q", id)
+	}
+	for name, edit := range map[string]func(*JobSubmission){
+		"buyer":             func(j *JobSubmission) { j.Buyer = "lab-2" },
+		"request id":        func(j *JobSubmission) { j.RequestID = "req-2" },
+		"dataset":           func(j *JobSubmission) { j.DatasetID = "other" },
+		"descriptor digest": func(j *JobSubmission) { j.DescriptorDigest[31] = 1 },
+		"spec digest":       func(j *JobSubmission) { j.SpecDigest[31] = 1 },
+		"time":              func(j *JobSubmission) { j.SubmittedAt++ },
+	} {
+		j := base
+		edit(&j)
+		if bytes.Equal(j.Message(), base.Message()) || j.JobID() == base.JobID() {
+			t.Errorf("%s: the message or the job id does not change", name)
+		}
+	}
+	if !bytes.HasPrefix(base.Message(), []byte(TagJobSubmission+"\x00")) {
+		t.Error("the message does not start with its tag")
+	}
+}

@@ -25,6 +25,10 @@ type BuildInput struct {
 	Buyer string
 	// Coordinator is the coordinating node's index.
 	Coordinator uint32
+	// Submission is the buyer's signed submission of the job, and
+	// BuyerKey the buyer's Ed25519 public key it was checked against.
+	Submission *cohortv1.JobSubmission
+	BuyerKey   []byte
 	// Spec is the job's spec.
 	Spec *cohortv1.JobSpec
 	// Descriptor is the dataset's descriptor (READY).
@@ -114,6 +118,8 @@ func Build(in BuildInput) (*Transcript, error) {
 	}
 	t := &Transcript{
 		JobID: in.JobID, DatasetID: ds.Desc.GetId(), Buyer: in.Buyer, Coordinator: in.Coordinator, Spec: spec, JobTime: ev.GetJobTime(),
+		Submission: Submission{Buyer: in.Submission.GetBuyerId(), RequestID: in.Submission.GetRequestId(), SubmittedAt: in.Submission.GetSubmittedAt(),
+			PublicKey: key32(in.BuyerKey), Signature: bytes.Clone(in.Submission.GetSignature())},
 		DescriptorDigest: dd, EffectiveMinimum: enclave.EffectiveMinimum(in.Spec, ds.Schema), Result: result,
 	}
 
@@ -255,4 +261,13 @@ func signatureOf(s *cohortv1.NodeSignature, node int) ([]byte, error) {
 		return nil, fmt.Errorf("not a %d-byte Ed25519 signature", SignatureSize)
 	}
 	return slices.Clone(s.GetSignature()), nil
+}
+
+// key32 is a 32-byte key, zero for any other length (which no signature
+// verifies under).
+func key32(b []byte) [32]byte {
+	if len(b) != 32 {
+		return [32]byte{}
+	}
+	return [32]byte(b)
 }

@@ -49,9 +49,10 @@
 //
 // The encoding is this package's own, length-prefixed and big-endian
 // (laid out in transcript.go and bundle.go), not protobuf, whose
-// deterministic mode is not canonical; this is version 3 (version 2
-// added the HE fields, version 3 the buyer, the debits and signed sums;
-// earlier versions are no longer read). Decoders check every length
+// deterministic mode is not canonical; this is version 4 (version 2
+// added the HE fields, version 3 the buyer, the debits and signed sums,
+// version 4 the buyer's signed submission; earlier versions are no
+// longer read). Decoders check every length
 // and count against Limits and against the bytes left before allocating
 // (a ciphertext against Limits.MaxCiphertextBytes and the largest
 // parameter set's he.EncodedSize), refuse trailing bytes, and accept only
@@ -118,7 +119,9 @@
 //	                       contribution (setup.Transcript.Verify) and yields the
 //	                       descriptor's verifying key byte for byte. INSECURE_DEV: see below
 //	job-spec               the spec decodes canonically, is for this dataset and is valid
-//	                       for its schema (enclave.ValidateSpec)
+//	                       for its schema (enclave.ValidateSpec), and the buyer's signature
+//	                       over it, the dataset and the descriptor digest verifies
+//	                       (attest.JobSubmission) under the buyer key the nodes signed
 //	ciphertexts            HE: every record's ciphertext decodes under the dataset's
 //	                       parameter set (exact size, every coefficient below its
 //	                       modulus), and its payload digest is the SHA-256 of the

@@ -355,7 +355,8 @@ func (f *heFixture) assembleUnder(desc *cohortv1.DatasetDescriptor, spec *cohort
 	res := &cohortv1.Result{JobId: testJobID, CohortSize: n, Outputs: outs, TranscriptId: "transcript-elsewhere",
 		ReleasedAt: testJobTime.Unix() + 30, DatasetId: f.desc.GetId(), Backend: cohortv1.Backend_BACKEND_HE,
 		Release: priv.ReleaseInfo(l, len(set))}
-	tr, err := Build(BuildInput{JobID: testJobID, Buyer: buyer, Coordinator: heCoordinator, Spec: spec, Descriptor: desc, Records: f.records,
+	sub, key := signedSubmission(buyer, spec, desc)
+	tr, err := Build(BuildInput{JobID: testJobID, Buyer: buyer, Submission: sub, BuyerKey: key, Coordinator: heCoordinator, Spec: spec, Descriptor: desc, Records: f.records,
 		Evidence: ev, Partials: partials, DecryptionSet: set, Aggregate: aggEnc, Result: res, Roots: f.roots, Sums: values})
 	if err != nil {
 		return nil, err
@@ -374,6 +375,7 @@ func (f *heFixture) signature(node int, s attest.Statement) *cohortv1.NodeSignat
 // signTranscript has every node the transcript lists sign it, as colluding
 // nodes would sign a transcript they altered.
 func (f *heFixture) signTranscript(b *Bundle) error {
+	resignSubmission(b.Transcript)
 	d, err := b.Transcript.Digest()
 	if err != nil {
 		return err

@@ -472,8 +472,9 @@ func (f *fixture) assembleJob(job mpcJob) (*Bundle, error) {
 	res := &cohortv1.Result{JobId: job.id, CohortSize: n, Outputs: outs, TranscriptId: "transcript-elsewhere",
 		ReleasedAt: testJobTime.Unix() + 30, DatasetId: job.desc.GetId(), Backend: cohortv1.Backend_BACKEND_MPC,
 		Release: priv.ReleaseInfo(l, testNodes)}
+	sub, key := signedSubmission(job.buyer, spec, job.desc)
 	in := BuildInput{JobID: job.id, Coordinator: 1, Spec: spec, Descriptor: job.desc, Records: records,
-		Evidence: ev, Partials: partials, Result: res, Roots: job.roots, Buyer: job.buyer}
+		Evidence: ev, Partials: partials, Result: res, Roots: job.roots, Buyer: job.buyer, Submission: sub, BuyerKey: key}
 	t, err := Build(in)
 	if err != nil {
 		return nil, err
@@ -550,6 +551,7 @@ func (f *fixture) signature(node int, s attest.Statement) *cohortv1.NodeSignatur
 // signTranscript has every node sign b's transcript, as colluding nodes
 // would sign a transcript they altered.
 func (f *fixture) signTranscript(b *Bundle) error {
+	resignSubmission(b.Transcript)
 	d, err := b.Transcript.Digest()
 	if err != nil {
 		return err

@@ -31,9 +31,10 @@ const (
 // TranscriptVersion is the version of the transcript encoding. Version 2
 // added the HE backend (records' ciphertexts, the aggregate ciphertext and
 // the decryption set); version 3 the buyer charged, each node's privacy
-// debit and signed sums (docs/design.md §6.6). Earlier versions are no
-// longer read.
-const TranscriptVersion = 3
+// debit and signed sums (docs/design.md §6.6); version 4 the buyer's
+// signed submission of the job (docs/design.md §8.2). Earlier versions
+// are no longer read.
+const TranscriptVersion = 4
 
 // Structural bounds of a transcript, whatever the Limits.
 const (
@@ -105,6 +106,9 @@ type Transcript struct {
 	Buyer string
 	// Coordinator is the index of the node that coordinated the job.
 	Coordinator uint32
+	// Submission is the buyer's signed submission of the job: the job id
+	// is the one it names, the spec and descriptor the ones it signed.
+	Submission Submission
 	// Spec is the job spec (cohortv1.JobSpec) in its deterministic
 	// protobuf encoding; the nodes signed its digest (SpecDigest).
 	Spec []byte
@@ -145,6 +149,24 @@ type Transcript struct {
 	// against, by ascending version: the whole history or the entries the
 	// records use.
 	Roots []Root
+}
+
+// Submission is a buyer's signed request for the job (attest.JobSubmission,
+// docs/design.md §8.2), with the public key every node checked it
+// against: the key each node stored for the buyer when the account was
+// created, which every node vouches for by signing the transcript.
+type Submission struct {
+	// Buyer is the buyer who signed: 1..64 bytes of [A-Za-z0-9._-].
+	Buyer string
+	// RequestID is the buyer's idempotency key for the job: 1..64 bytes
+	// of [A-Za-z0-9-].
+	RequestID string
+	// SubmittedAt is when the buyer signed, Unix seconds.
+	SubmittedAt int64
+	// PublicKey is the buyer's Ed25519 public key.
+	PublicKey [32]byte
+	// Signature is the buyer's Ed25519 signature over attest.JobSubmission.
+	Signature []byte
 }
 
 // Record is one counted contribution.
@@ -234,11 +256,12 @@ type Root struct {
 	SupersededAt int64
 }
 
-// Transcript encoding, version 3 (integers big-endian; str and bytes are a
+// Transcript encoding, version 4 (integers big-endian; str and bytes are a
 // uint32 length then the bytes; [n] is n bytes as they are):
 //
 //	"CHJT" ‖ u8 version
 //	‖ str job id ‖ str dataset id ‖ str buyer, empty when no one was charged ‖ u32 coordinator
+//	‖ str submitting buyer ‖ str request id ‖ u64 submitted at ‖ [32] buyer key ‖ [64] buyer signature
 //	‖ bytes spec ‖ u64 job time ‖ [32] descriptor digest ‖ u64 effective minimum
 //	‖ u32 n ‖ n × ( [32] nullifier ‖ [32] payload digest ‖ bytes public ‖ bytes proof
 //	              ‖ bytes ciphertext, empty for MPC )
@@ -267,7 +290,7 @@ func (t *Transcript) MarshalBinary() ([]byte, error) {
 }
 
 func (t *Transcript) encode() ([]byte, error) {
-	size := 256 + len(t.Spec) + len(t.Result) + len(t.Roots)*rootSize + 4*len(t.DecryptionSet) + len(t.Aggregate)
+	size := 512 + len(t.Spec) + len(t.Result) + len(t.Roots)*rootSize + 4*len(t.DecryptionSet) + len(t.Aggregate)
 	for _, r := range t.Records {
 		size += minRecordSize + len(r.Public) + len(r.Proof) + len(r.Ciphertext)
 	}
@@ -285,6 +308,11 @@ func (t *Transcript) encode() ([]byte, error) {
 	w.String32(t.DatasetID)
 	w.String32(t.Buyer)
 	w.Uint32(t.Coordinator)
+	w.String32(t.Submission.Buyer)
+	w.String32(t.Submission.RequestID)
+	w.Uint64(uint64(t.Submission.SubmittedAt))
+	w.Raw(t.Submission.PublicKey[:])
+	w.Raw(t.Submission.Signature)
 	w.Bytes32(t.Spec)
 	w.Uint64(uint64(t.JobTime))
 	w.Raw(t.DescriptorDigest[:])
@@ -376,6 +404,11 @@ func decodeTranscript(r *wire.Reader, lim Limits) *Transcript {
 	t.DatasetID = r.Field("dataset id").String32(MaxIDLen)
 	t.Buyer = r.Field("buyer").String32(MaxBuyerIDLen)
 	t.Coordinator = r.Field("coordinator").Uint32()
+	t.Submission.Buyer = r.Field("submitting buyer").String32(MaxBuyerIDLen)
+	t.Submission.RequestID = r.Field("request id").String32(MaxIDLen)
+	t.Submission.SubmittedAt = int64(r.Field("submitted at").Uint64())
+	t.Submission.PublicKey = readDigest(r.Field("buyer key"))
+	t.Submission.Signature = copyOf(r.Field("buyer signature").Fixed(SignatureSize))
 	t.Spec = copyOf(r.Field("spec").Bytes32(MaxSpecBytes))
 	t.JobTime = int64(r.Field("job time").Uint64())
 	t.DescriptorDigest = readDigest(r.Field("descriptor digest"))
@@ -473,6 +506,9 @@ func (t *Transcript) validate() error {
 	if t.Buyer != "" && !validBuyerID(t.Buyer) {
 		return fmt.Errorf("buyer %q is not 1..%d bytes of [A-Za-z0-9._-]", clip(t.Buyer), MaxBuyerIDLen)
 	}
+	if err := t.Submission.validate(t.Buyer); err != nil {
+		return err
+	}
 	if len(t.Spec) == 0 || len(t.Spec) > MaxSpecBytes {
 		return fmt.Errorf("spec of %d bytes, want 1..%d", len(t.Spec), MaxSpecBytes)
 	}
@@ -515,6 +551,24 @@ func (t *Transcript) validate() error {
 		case i > 0 && t.Roots[i-1].SupersededAt > r.SeenAt:
 			return fmt.Errorf("root %d (version %d): seen before version %d was superseded", i, r.Version, t.Roots[i-1].Version)
 		}
+	}
+	return nil
+}
+
+// validate checks a submission's structure; buyer is the transcript's
+// charged buyer, which must be the submitting one when set.
+func (s *Submission) validate(buyer string) error {
+	switch {
+	case !validBuyerID(s.Buyer):
+		return fmt.Errorf("submitting buyer %q is not 1..%d bytes of [A-Za-z0-9._-]", clip(s.Buyer), MaxBuyerIDLen)
+	case buyer != "" && buyer != s.Buyer:
+		return fmt.Errorf("the job is charged to buyer %q, but buyer %q submitted it", buyer, s.Buyer)
+	case !validJobID(s.RequestID):
+		return fmt.Errorf("request id %q is not 1..%d bytes of [A-Za-z0-9-]", clip(s.RequestID), MaxIDLen)
+	case s.SubmittedAt <= 0:
+		return fmt.Errorf("submitted at %d is not after 1970", s.SubmittedAt)
+	case len(s.Signature) != SignatureSize:
+		return fmt.Errorf("buyer signature of %d bytes, want %d", len(s.Signature), SignatureSize)
 	}
 	return nil
 }

@@ -203,7 +203,8 @@ func heBuildInput(t *testing.T, f *heFixture) BuildInput {
 	for _, s := range tr.Sums {
 		ev.Coordinates, ev.ReleasedSums = append(ev.Coordinates, s.Coordinate), append(ev.ReleasedSums, s.Value.String())
 	}
-	return BuildInput{JobID: tr.JobID, Coordinator: tr.Coordinator, Spec: spec, Descriptor: proto.Clone(f.desc).(*cohortv1.DatasetDescriptor),
+	sub, key := submissionOf(tr)
+	return BuildInput{JobID: tr.JobID, Buyer: tr.Buyer, Submission: sub, BuyerKey: key, Coordinator: tr.Coordinator, Spec: spec, Descriptor: proto.Clone(f.desc).(*cohortv1.DatasetDescriptor),
 		Records: slices.Clone(f.records), Evidence: ev, Partials: partials, DecryptionSet: slices.Clone(tr.DecryptionSet),
 		Aggregate: slices.Clone(tr.Aggregate), Result: res, Roots: slices.Clone(tr.Roots)}
 }
@@ -265,7 +266,8 @@ func TestHEBuild(t *testing.T) {
 			t.Fatal(err)
 		}
 		sd, _ := SpecDigest(spec)
-		return BuildInput{JobID: tr.JobID, Spec: spec, Descriptor: m.desc, Records: slices.Clone(tr.Records), Evidence: &cohortv1.JobEvidence{SpecDigest: sd[:]},
+		sub, key := submissionOf(tr)
+		return BuildInput{JobID: tr.JobID, Submission: sub, BuyerKey: key, Spec: spec, Descriptor: m.desc, Records: slices.Clone(tr.Records), Evidence: &cohortv1.JobEvidence{SpecDigest: sd[:]},
 			Result: &cohortv1.Result{}}
 	}
 	for name, edit := range map[string]func(*BuildInput){

@@ -322,7 +322,8 @@ func dpBuildInput(t *testing.T, f *dpFixture) BuildInput {
 	for _, s := range tr.Sums {
 		ev.Coordinates, sums = append(ev.Coordinates, s.Coordinate), append(sums, new(big.Int).Set(s.Value))
 	}
-	return BuildInput{JobID: tr.JobID, Buyer: tr.Buyer, Coordinator: tr.Coordinator, Spec: spec,
+	sub, key := submissionOf(tr)
+	return BuildInput{JobID: tr.JobID, Buyer: tr.Buyer, Submission: sub, BuyerKey: key, Coordinator: tr.Coordinator, Spec: spec,
 		Descriptor: proto.Clone(f.desc).(*cohortv1.DatasetDescriptor), Records: slices.Clone(tr.Records), Evidence: ev,
 		Partials: partials, Result: mustResult(t, f.bundle), Roots: slices.Clone(tr.Roots), Sums: sums}
 }

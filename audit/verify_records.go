@@ -32,6 +32,7 @@ func (v *verification) checkSpec(c *check) {
 	if spec.GetDatasetId() != v.t.DatasetID {
 		c.fail("the spec is for dataset %q, the transcript for %q", clip(spec.GetDatasetId()), v.t.DatasetID)
 	}
+	v.checkSubmission(c)
 	if !v.needDataset(c) {
 		return
 	}
@@ -42,8 +43,25 @@ func (v *verification) checkSpec(c *check) {
 	if c.failed == 0 {
 		v.spec = spec
 	}
-	c.detail = fmt.Sprintf("%d outputs for purpose %q over epochs %d..%d, job time %s",
-		len(spec.GetOutputs()), spec.GetPurpose(), spec.GetEpochFrom(), spec.GetEpochTo(), unixTime(v.t.JobTime))
+	c.detail = fmt.Sprintf("%d outputs for purpose %q over epochs %d..%d, job time %s, signed by buyer %q",
+		len(spec.GetOutputs()), spec.GetPurpose(), spec.GetEpochFrom(), spec.GetEpochTo(), unixTime(v.t.JobTime), v.t.Submission.Buyer)
+}
+
+// checkSubmission checks that the job is the one its buyer signed
+// (docs/design.md §8.2): the buyer's signature over the spec, the dataset
+// and its descriptor verifies under the buyer's key. The key is the one
+// every node checked
+// the submission against before it took part; the nodes vouch for it by
+// signing the transcript.
+func (v *verification) checkSubmission(c *check) {
+	s := v.t.Submission
+	st := attest.JobSubmission{
+		Buyer: s.Buyer, RequestID: s.RequestID, DatasetID: v.t.DatasetID, DescriptorDigest: v.t.DescriptorDigest,
+		SpecDigest: taggedDigest(TagSpec, v.t.Spec), SubmittedAt: s.SubmittedAt,
+	}
+	if err := attest.Verify(s.PublicKey[:], st, s.Signature); err != nil {
+		c.fail("buyer %q's signature over the job (spec, dataset, descriptor, request %q) does not verify: %v", s.Buyer, s.RequestID, err)
+	}
 }
 
 // decodeRecords decodes every record's public inputs and proof once.

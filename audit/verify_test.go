@@ -466,11 +466,12 @@ func TestBuildRejects(t *testing.T) {
 	for _, s := range tr.Sums {
 		ev.Coordinates, ev.ReleasedSums = append(ev.Coordinates, s.Coordinate), append(ev.ReleasedSums, s.Value.String())
 	}
+	sub, key := submissionOf(tr)
 	input := func() BuildInput {
 		return BuildInput{JobID: tr.JobID, Coordinator: tr.Coordinator, Spec: proto.Clone(spec).(*cohortv1.JobSpec),
 			Descriptor: proto.Clone(f.desc).(*cohortv1.DatasetDescriptor), Records: slices.Clone(tr.Records),
 			Evidence: proto.Clone(ev).(*cohortv1.JobEvidence), Partials: slices.Clone(partials), Result: proto.Clone(res).(*cohortv1.Result),
-			Roots: slices.Clone(tr.Roots)}
+			Roots: slices.Clone(tr.Roots), Submission: sub, BuyerKey: key}
 	}
 	// The evidence as the coordinator holds it rebuilds the same transcript,
 	// whatever the order of the records, nodes and roots.

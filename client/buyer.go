@@ -123,7 +123,8 @@ func NewRequestID() (string, error) {
 	return "req-" + hex.EncodeToString(r[:]), nil
 }
 
-// SubmitJob submits a job. requestID is the idempotency key (1..64 bytes of
+// SubmitJob signs a job with the buyer's key (WithBuyerKey) over the
+// dataset's descriptor as the node serves it, and submits it. requestID is the idempotency key (1..64 bytes of
 // [A-Za-z0-9-]): submitting again with the same key and spec returns the
 // same job, which makes a retry after a lost answer safe; "" draws a fresh
 // one (NewRequestID). The node validates the spec (InvalidArgument names
@@ -138,7 +139,11 @@ func (b *Buyer) SubmitJob(ctx context.Context, spec *cohortv1.JobSpec, requestID
 			return nil, err
 		}
 	}
-	resp, err := b.api.SubmitJob(b.auth(ctx), &cohortv1.SubmitJobRequest{Spec: spec, RequestId: requestID})
+	sub, err := b.submission(ctx, spec, requestID)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := b.api.SubmitJob(b.auth(ctx), &cohortv1.SubmitJobRequest{Spec: spec, RequestId: requestID, Submission: sub})
 	if err != nil {
 		return nil, rpcError("node refused the job", err)
 	}

@@ -14,6 +14,9 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/cohort-dev/cohort/attest"
+	"github.com/cohort-dev/cohort/audit"
+	"github.com/cohort-dev/cohort/client/clienttest"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 )
 
@@ -23,6 +26,9 @@ const testBuyerToken = "cohort-buyer-test-token"
 // the bearer token on each.
 type fakeBuyerService struct {
 	cohortv1.UnimplementedBuyerServiceServer
+	cohortv1.UnimplementedContributorServiceServer
+	desc     *cohortv1.DatasetDescriptor // the one dataset GetDataset serves; nil for none
+	key      *BuyerKey                   // the buyer's key SubmitJob checks; nil to check none
 	mu       sync.Mutex
 	requests []string          // request ids of SubmitJob calls
 	watch    []*cohortv1.Job   // snapshots WatchJob streams
@@ -48,7 +54,24 @@ func (s *fakeBuyerService) SubmitJob(ctx context.Context, req *cohortv1.SubmitJo
 	if req.GetSpec().GetDatasetId() == "missing" {
 		return nil, status.Error(codes.NotFound, "dataset \"missing\" not found")
 	}
+	if s.key != nil {
+		sub := req.GetSubmission()
+		sd, _ := audit.SpecDigest(req.GetSpec())
+		dd, _ := audit.DescriptorDigest(s.desc)
+		st := attest.JobSubmission{Buyer: sub.GetBuyerId(), RequestID: sub.GetRequestId(), DatasetID: req.GetSpec().GetDatasetId(),
+			DescriptorDigest: dd, SpecDigest: sd, SubmittedAt: sub.GetSubmittedAt()}
+		if sub.GetRequestId() != req.GetRequestId() || sub.GetBuyerId() != s.key.ID || attest.Verify(s.key.Public(), st, sub.GetSignature()) != nil {
+			return nil, status.Error(codes.PermissionDenied, "the buyer's signature does not verify")
+		}
+	}
 	return &cohortv1.SubmitJobResponse{Job: &cohortv1.Job{JobId: "job-1", Spec: req.GetSpec(), State: cohortv1.JobState_JOB_STATE_SUBMITTED}}, nil
+}
+
+func (s *fakeBuyerService) GetDataset(_ context.Context, req *cohortv1.GetDatasetRequest) (*cohortv1.GetDatasetResponse, error) {
+	if s.desc == nil || req.GetDatasetId() != s.desc.GetId() {
+		return nil, status.Errorf(codes.NotFound, "dataset %q not found", req.GetDatasetId())
+	}
+	return &cohortv1.GetDatasetResponse{Dataset: s.desc}, nil
 }
 
 func (s *fakeBuyerService) GetJob(ctx context.Context, req *cohortv1.GetJobRequest) (*cohortv1.GetJobResponse, error) {
@@ -129,9 +152,14 @@ func serveBuyer(t *testing.T, s *fakeBuyerService, token string) *Buyer {
 	}
 	srv := grpc.NewServer()
 	cohortv1.RegisterBuyerServiceServer(srv, s)
+	cohortv1.RegisterContributorServiceServer(srv, s)
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
-	b, err := DialBuyer(lis.Addr().String(), token, WithInsecure())
+	opts := []DialOption{WithInsecure()}
+	if s.key != nil {
+		opts = append(opts, WithBuyerKey(s.key))
+	}
+	b, err := DialBuyer(lis.Addr().String(), token, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,10 +182,15 @@ func TestDialBuyerRefusesTokens(t *testing.T) {
 }
 
 func TestBuyerSubmitAndToken(t *testing.T) {
-	s := &fakeBuyerService{}
+	key, err := GenerateBuyerKey("lab-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fed := clienttest.New(t, clienttest.Options{})
+	s := &fakeBuyerService{desc: fed.Dataset.Desc, key: key}
 	b := serveBuyer(t, s, testBuyerToken)
 	ctx := testContext(t)
-	spec := &cohortv1.JobSpec{DatasetId: "fitness-2026", Purpose: "public-health"}
+	spec := &cohortv1.JobSpec{DatasetId: fed.Dataset.Desc.GetId(), Purpose: "public-health"}
 
 	j, err := b.SubmitJob(ctx, spec, "req-fixed")
 	if err != nil || j.GetJobId() != "job-1" {
@@ -174,8 +207,13 @@ func TestBuyerSubmitAndToken(t *testing.T) {
 	}
 	_, err = b.SubmitJob(ctx, &cohortv1.JobSpec{DatasetId: "missing"}, "")
 	var re *RPCError
-	if !errors.As(err, &re) || status.Code(err) != codes.NotFound || !strings.Contains(err.Error(), "node refused the job") {
+	if !errors.As(err, &re) || status.Code(err) != codes.NotFound || !strings.Contains(err.Error(), "fetching dataset missing") {
 		t.Fatalf("unknown dataset: %v", err)
+	}
+	// Without a key nothing is sent: a node would refuse an unsigned job.
+	unsigned := serveBuyer(t, &fakeBuyerService{desc: fed.Dataset.Desc}, testBuyerToken)
+	if _, err := unsigned.SubmitJob(ctx, spec, ""); !errors.Is(err, ErrInvalidOptions) || !strings.Contains(err.Error(), "no buyer key") {
+		t.Fatalf("submit without a key: %v", err)
 	}
 
 	wrong := serveBuyer(t, s, "cohort-buyer-wrong")
@@ -306,5 +344,26 @@ func TestJobError(t *testing.T) {
 		if !FinalState(tc.state) {
 			t.Errorf("%v not final", tc.state)
 		}
+	}
+}
+
+func TestBuyerKeyFile(t *testing.T) {
+	k, err := GenerateBuyerKey("lab-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := t.TempDir() + "/buyer.key"
+	if err := WriteBuyerKey(path, k); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteBuyerKey(path, k); err == nil {
+		t.Error("an existing key file was replaced")
+	}
+	back, err := ReadBuyerKey(path)
+	if err != nil || back.ID != k.ID || !back.Private.Equal(k.Private) {
+		t.Fatalf("read back: %v, %v", back, err)
+	}
+	if _, err := GenerateBuyerKey("not/ok"); !errors.Is(err, ErrInvalidOptions) {
+		t.Errorf("a malformed buyer id: %v", err)
 	}
 }

@@ -31,6 +31,7 @@ type Client struct {
 	api    cohortv1.ContributorServiceClient
 	pks    provingKeys            // decoded proving keys, by content digest
 	anchor *federation.Descriptor // the pinned federation; nil if none
+	key    *BuyerKey              // signs job submissions (Buyer); nil if none
 }
 
 // DialOption configures Dial.
@@ -41,6 +42,7 @@ type dialConfig struct {
 	secured  int // transport options given
 	maxBytes int
 	anchor   *federation.Descriptor
+	key      *BuyerKey
 }
 
 // WithCA authenticates the node with TLS 1.3 against the federation's CA
@@ -129,7 +131,7 @@ func Dial(addr string, opts ...DialOption) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("client: dial %s: %w", addr, err)
 	}
-	return &Client{addr: addr, conn: conn, api: cohortv1.NewContributorServiceClient(conn), anchor: c.anchor}, nil
+	return &Client{addr: addr, conn: conn, api: cohortv1.NewContributorServiceClient(conn), anchor: c.anchor, key: c.key}, nil
 }
 
 // Address is the node address the client was dialled with.

@@ -102,7 +102,8 @@ func bundle(t *testing.T, job string, recs ...audit.Record) []byte {
 	}
 	tr := &audit.Transcript{
 		JobID: job, DatasetID: "fitness-2026", Spec: []byte{1}, JobTime: 1_800_000_000, EffectiveMinimum: 1,
-		Records: recs, Nodes: []audit.NodeEvidence{node(0), node(1)},
+		Submission: audit.Submission{Buyer: "lab-1", RequestID: "req-1", SubmittedAt: 1_800_000_000, Signature: sig},
+		Records:    recs, Nodes: []audit.NodeEvidence{node(0), node(1)},
 		Sums: []audit.Sum{{Coordinate: 0, Value: big.NewInt(int64(len(recs)))}}, Result: []byte{1},
 	}
 	b, err := audit.NewBundle(tr, [][]byte{sig, sig}, &cohortv1.DatasetDescriptor{Id: "fitness-2026", VerifyingKey: []byte{1}}, nil)

@@ -496,15 +496,22 @@ func (r *run) contribute(ctx context.Context, recs []person, epoch uint64) (*con
 	return d, nil
 }
 
-// buyer creates the demo's buyer account and writes its token and the
-// federation CA to the data directory.
+// buyer creates the demo's buyer key pair and account and writes its key
+// (buyer.key), token and the federation CA to the data directory.
 func (r *run) buyer(ctx context.Context) (tokenPath, caPath string, err error) {
 	api, actx, done, err := r.fed.admin(ctx, 0)
 	if err != nil {
 		return "", "", err
 	}
 	defer done()
-	resp, err := api.CreateBuyer(actx, &cohortv1.CreateBuyerRequest{BuyerId: "demo-buyer"})
+	key, err := client.GenerateBuyerKey("demo-buyer")
+	if err != nil {
+		return "", "", err
+	}
+	if err := client.WriteBuyerKey(filepath.Join(r.dataDir, "buyer.key"), key); err != nil {
+		return "", "", fmt.Errorf("demo: %w", err)
+	}
+	resp, err := api.CreateBuyer(actx, &cohortv1.CreateBuyerRequest{BuyerId: key.ID, PublicKey: key.Public()})
 	if err != nil {
 		return "", "", rpcErr("create buyer", err)
 	}
@@ -525,7 +532,11 @@ func (r *run) jobs(ctx context.Context, recs []person, epoch uint64, tokenPath s
 	if err != nil {
 		return nil, tally{}, err
 	}
-	b, err := client.DialBuyer(r.fed.desc.Nodes[0].APIAddress, string(trimNewline(tok)), client.WithCA(r.fed.caPEM))
+	key, err := client.ReadBuyerKey(filepath.Join(filepath.Dir(tokenPath), "buyer.key"))
+	if err != nil {
+		return nil, tally{}, err
+	}
+	b, err := client.DialBuyer(r.fed.desc.Nodes[0].APIAddress, string(trimNewline(tok)), client.WithCA(r.fed.caPEM), client.WithBuyerKey(key))
 	if err != nil {
 		return nil, tally{}, err
 	}

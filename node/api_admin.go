@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -138,17 +139,21 @@ func (s *adminService) CreateBuyer(ctx context.Context, req *cohortv1.CreateBuye
 	if !validBuyerID(id) {
 		return nil, status.Errorf(codes.InvalidArgument, "buyer_id %q: want 1..64 bytes of [A-Za-z0-9._-]", truncate(id, 80))
 	}
+	if len(req.GetPublicKey()) != ed25519.PublicKeySize {
+		return nil, status.Errorf(codes.InvalidArgument, "public_key: the buyer's Ed25519 public key of %d bytes is required (`cohort buyer keygen`), got %d bytes",
+			ed25519.PublicKeySize, len(req.GetPublicKey()))
+	}
 	var raw [32]byte
 	if _, err := rand.Read(raw[:]); err != nil {
 		return nil, s.n.internal("random token", err)
 	}
 	token := BuyerTokenPrefix + base64.RawURLEncoding.EncodeToString(raw[:])
-	b := store.Buyer{ID: id, TokenHash: sha256.Sum256([]byte(token)), CreatedAt: s.n.now().Truncate(time.Second)}
+	b := store.Buyer{ID: id, TokenHash: sha256.Sum256([]byte(token)), CreatedAt: s.n.now().Truncate(time.Second), PublicKey: req.GetPublicKey()}
 	if err := s.n.putBuyer(ctx, b); err != nil {
 		return nil, err
 	}
 	_, errs := fanOut(ctx, s.n, func(ctx context.Context, _ uint32, c cohortv1.PeerServiceClient) (*cohortv1.StoreBuyerResponse, error) {
-		return c.StoreBuyer(ctx, &cohortv1.StoreBuyerRequest{BuyerId: b.ID, TokenHash: b.TokenHash[:], CreatedAt: b.CreatedAt.Unix()})
+		return c.StoreBuyer(ctx, &cohortv1.StoreBuyerRequest{BuyerId: b.ID, TokenHash: b.TokenHash[:], CreatedAt: b.CreatedAt.Unix(), PublicKey: b.PublicKey})
 	})
 	for i, err := range errs {
 		return nil, status.Errorf(codes.Unavailable, "buyer %q was created on node %d but node %d did not store it (%s); create the buyer under another id once every node is up",

@@ -2,8 +2,6 @@ package node
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -78,15 +76,34 @@ func (s *buyerService) SubmitJob(ctx context.Context, req *cohortv1.SubmitJobReq
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "spec: %v", err)
 	}
-	id, err := newJobID()
-	if err != nil {
-		return nil, s.n.internal("job id", err)
+	// The job is the one the buyer signed (docs/design.md §8.2): every
+	// node checks the same signature before it prepares the job, and the
+	// job id is derived from it.
+	sub := req.GetSubmission()
+	if sub != nil && (sub.GetBuyerId() != b.ID || sub.GetRequestId() != req.GetRequestId()) {
+		return nil, status.Errorf(codes.PermissionDenied, "the submission is signed for buyer %q and request %q, not for this call's buyer %q and request %q",
+			truncate(sub.GetBuyerId(), 80), truncate(sub.GetRequestId(), 80), b.ID, req.GetRequestId())
 	}
+	st, err := s.n.checkSubmission(ctx, ds, spec, sub)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.n.checkFresh(sub); err != nil {
+		return nil, err
+	}
+	signed, err := encodeSubmission(sub)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "submission: %v", err)
+	}
+	if len(signed) > store.MaxSubmissionBytes {
+		return nil, status.Errorf(codes.InvalidArgument, "submission of %d bytes, at most %d", len(signed), store.MaxSubmissionBytes)
+	}
+	id := st.JobID()
 	now := s.n.now().Truncate(time.Second)
 	j := store.Job{
 		ID: id, Buyer: b.ID, RequestID: req.GetRequestId(), DatasetID: spec.GetDatasetId(), Spec: enc,
 		State: int32(cohortv1.JobState_JOB_STATE_SUBMITTED), Coordinator: s.n.opts.Index,
-		SubmittedAt: now, UpdatedAt: now, Progress: "waiting to start",
+		SubmittedAt: now, UpdatedAt: now, Progress: "waiting to start", Submission: signed,
 	}
 	// The cap, the budget quote and the insert are one step in the store,
 	// so concurrent submissions (on any replica sharing it) cannot pass it
@@ -353,11 +370,3 @@ const watchPoll = 2 * time.Second
 
 // MaxActiveJobs bounds the jobs one buyer may have running on a node.
 const MaxActiveJobs = 16
-
-func newJobID() (string, error) {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", err
-	}
-	return "job-" + hex.EncodeToString(b[:]), nil
-}

@@ -198,7 +198,8 @@ func newTestFederation(t testing.TB, k int, opts ...fedOption) *testFederation {
 	f.nodes = nodes
 	for _, tn := range nodes {
 		c, err := grpc.NewClient(tn.api, grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20), grpc.MaxCallSendMsgSize(64<<20)))
+			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20), grpc.MaxCallSendMsgSize(64<<20)),
+			grpc.WithUnaryInterceptor(signSubmissions))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -287,6 +287,14 @@ func TestHEBackend(t *testing.T) {
 		req.DecryptionSet = []uint32{0, 2}
 		_, err = f.nodes[0].n.computePartial(ctx, 0, req, nil)
 		wantCode(t, "share for another decryption set", err, codes.FailedPrecondition)
+		// The coordinator asks for a set it is not in: refused before any
+		// share is made or looked up.
+		req.DecryptionSet = []uint32{1, 2}
+		_, err = call(ctx, f.nodes[0].n, 1, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.ComputePartialResponse, error) {
+			return c.ComputePartial(ctx, req)
+		})
+		wantCode(t, "a share for a set the caller is not in", err, codes.FailedPrecondition)
+		wantMessage(t, "a share for a set the caller is not in", err, "node 0 asks for shares for the decryption set [1 2] without being in it")
 		req.DecryptionSet = []uint32{0, 1}
 		again, err := f.nodes[0].n.computePartial(ctx, 0, req, nil)
 		if err != nil {

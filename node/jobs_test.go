@@ -3,6 +3,8 @@ package node
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -14,10 +16,13 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/cohort-dev/cohort/attest"
 	"github.com/cohort-dev/cohort/audit"
 	"github.com/cohort-dev/cohort/blob"
 	"github.com/cohort-dev/cohort/circuits"
@@ -57,15 +62,93 @@ func (tx faultyTx) UpdateJob(ctx context.Context, j store.Job, from int32) error
 	return tx.Tx.UpdateJob(ctx, j, from)
 }
 
-// buyer creates a buyer through node via's admin and returns a context
-// carrying its token.
-func (f *testFederation) buyer(t *testing.T, via int, id string) context.Context {
+// buyer creates a buyer with a fresh key pair through node via's admin
+// and returns a context carrying its token and its key, with which the
+// test connections sign the buyer's SubmitJob calls as client.SubmitJob
+// does (signSubmissions).
+func (f *testFederation) buyer(t testing.TB, via int, id string) context.Context {
 	t.Helper()
-	resp, err := f.admin(via).CreateBuyer(adminCtx(), &cohortv1.CreateBuyerRequest{BuyerId: id})
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+resp.GetToken())
+	resp, err := f.admin(via).CreateBuyer(adminCtx(), &cohortv1.CreateBuyerRequest{BuyerId: id, PublicKey: pub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.WithValue(context.Background(), buyerKeyCtx{}, &testBuyerKey{id: id, key: priv, clock: f.nodes[via].opts.Now})
+	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+resp.GetToken())
+}
+
+type buyerKeyCtx struct{}
+
+// testBuyerKey is a test buyer's signing key, and the clock it signs by:
+// the nodes' (a test may move them).
+type testBuyerKey struct {
+	id    string
+	key   ed25519.PrivateKey
+	clock func() time.Time
+}
+
+func (k *testBuyerKey) now() time.Time {
+	if k.clock == nil {
+		return time.Now()
+	}
+	return k.clock()
+}
+
+// signSubmissions signs a SubmitJob request that carries no submission
+// with the key of the buyer its context names, over the descriptor the
+// node serves, as client.SubmitJob does; other calls pass unchanged.
+func signSubmissions(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	r, ok := req.(*cohortv1.SubmitJobRequest)
+	k, _ := ctx.Value(buyerKeyCtx{}).(*testBuyerKey)
+	if ok && k != nil && r.GetSubmission() == nil && r.GetSpec() != nil {
+		// A dataset the node does not serve is left to the node to refuse.
+		if desc, err := cohortv1.NewContributorServiceClient(cc).GetDataset(ctx, &cohortv1.GetDatasetRequest{DatasetId: r.GetSpec().GetDatasetId()}); err == nil {
+			r = proto.Clone(r).(*cohortv1.SubmitJobRequest)
+			if r.Submission, err = signSubmission(k, r.GetSpec(), desc.GetDataset(), r.GetRequestId(), k.now()); err != nil {
+				return err
+			}
+			req = r
+		}
+	}
+	return invoker(ctx, method, req, reply, cc, opts...)
+}
+
+// prepareRequest is the PrepareJob request a coordinator holding the
+// buyer's genuine submission of spec (request id req) sends: the job id
+// is the one the submission names.
+func (f *testFederation) prepareRequest(t *testing.T, buyer context.Context, spec *cohortv1.JobSpec, req string, at int64) *cohortv1.PrepareJobRequest {
+	t.Helper()
+	k := buyer.Value(buyerKeyCtx{}).(*testBuyerKey)
+	desc, err := f.contributor(0).GetDataset(context.Background(), &cohortv1.GetDatasetRequest{DatasetId: spec.GetDatasetId()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := signSubmission(k, spec, desc.GetDataset(), req, k.now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := submissionStatement(sub, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &cohortv1.PrepareJobRequest{JobId: st.JobID(), Spec: spec, JobTime: at, BuyerId: k.id, Submission: sub}
+}
+
+// signSubmission is the buyer's signed submission of spec.
+func signSubmission(k *testBuyerKey, spec *cohortv1.JobSpec, desc *cohortv1.DatasetDescriptor, requestID string, at time.Time) (*cohortv1.JobSubmission, error) {
+	sd, err := audit.SpecDigest(spec)
+	if err != nil {
+		return nil, err
+	}
+	dd, err := audit.DescriptorDigest(desc)
+	if err != nil {
+		return nil, err
+	}
+	st := attest.JobSubmission{Buyer: k.id, RequestID: requestID, DatasetID: spec.GetDatasetId(), DescriptorDigest: dd, SpecDigest: sd, SubmittedAt: at.Unix()}
+	return &cohortv1.JobSubmission{BuyerId: k.id, RequestId: requestID, DescriptorDigest: dd[:], SubmittedAt: at.Unix(), Signature: attest.Sign(k.key, st)}, nil
 }
 
 func (f *testFederation) buyerClient(i int) cohortv1.BuyerServiceClient {
@@ -333,14 +416,15 @@ func TestJobs(t *testing.T) {
 
 		// A peer asked directly refuses to sum below the minimum.
 		at := clock().Unix()
+		direct := f.prepareRequest(t, alice, big, "direct", at)
 		prep, err := call(ctx, f.nodes[0].n, 2, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.PrepareJobResponse, error) {
-			return c.PrepareJob(ctx, &cohortv1.PrepareJobRequest{JobId: "job-direct", Spec: big, JobTime: at})
+			return c.PrepareJob(ctx, direct)
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		_, err = call(ctx, f.nodes[0].n, 2, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.ComputePartialResponse, error) {
-			return c.ComputePartial(ctx, &cohortv1.ComputePartialRequest{JobId: "job-direct", Spec: big, JobTime: at, SetDigest: prep.GetSet().GetDigest()})
+			return c.ComputePartial(ctx, &cohortv1.ComputePartialRequest{JobId: direct.GetJobId(), Spec: big, JobTime: at, SetDigest: prep.GetSet().GetDigest()})
 		})
 		wantCode(t, "partial below the minimum", err, codes.FailedPrecondition)
 	})
@@ -460,23 +544,23 @@ func TestJobs(t *testing.T) {
 
 	t.Run("a peer releases one partial per job", func(t *testing.T) {
 		at := clock().Unix()
-		prepare := func(peer uint32, id string) []byte {
+		prepare := func(peer uint32, req string) (string, []byte) {
 			t.Helper()
+			pr := f.prepareRequest(t, alice, spec, req, at)
 			prep, err := call(ctx, f.nodes[0].n, peer, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.PrepareJobResponse, error) {
-				return c.PrepareJob(ctx, &cohortv1.PrepareJobRequest{JobId: id, Spec: spec, JobTime: at})
+				return c.PrepareJob(ctx, pr)
 			})
 			if err != nil {
-				t.Fatalf("prepare %s on node %d: %v", id, peer, err)
+				t.Fatalf("prepare %s on node %d: %v", pr.GetJobId(), peer, err)
 			}
-			return prep.GetSet().GetDigest()
+			return pr.GetJobId(), prep.GetSet().GetDigest()
 		}
 		partial := func(req *cohortv1.ComputePartialRequest) (*cohortv1.ComputePartialResponse, error) {
 			return call(ctx, f.nodes[0].n, 2, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.ComputePartialResponse, error) {
 				return c.ComputePartial(ctx, req)
 			})
 		}
-		const id = "job-once"
-		digest := prepare(2, id)
+		id, digest := prepare(2, "once")
 		req := &cohortv1.ComputePartialRequest{JobId: id, Spec: spec, JobTime: at, SetDigest: digest}
 		first, err := partial(req)
 		if err != nil || len(first.GetPartial()) == 0 {
@@ -510,8 +594,7 @@ func TestJobs(t *testing.T) {
 
 		// A coordinator that prepared node 1 but never node 2 gets nothing
 		// from node 2, whose digest of the cohort is the same.
-		const unprepared = "job-unprepared"
-		digest = prepare(1, unprepared)
+		unprepared, digest := prepare(1, "unprepared")
 		_, err = partial(&cohortv1.ComputePartialRequest{JobId: unprepared, Spec: spec, JobTime: at, SetDigest: digest})
 		wantCode(t, "a partial for a job never prepared", err, codes.FailedPrecondition)
 		wantMessage(t, "a partial for a job never prepared", err, "node 2 did not prepare job "+unprepared)
@@ -603,6 +686,56 @@ func checkTranscript(t *testing.T, f *testFederation, res *cohortv1.Result) {
 		return signTranscript(ctx, c, enc)
 	})
 	wantCode(t, "sign a transcript missing a record", err, codes.FailedPrecondition)
+	checkPublished(t, f, res, bundle)
+}
+
+// checkPublished checks that every node that took part in a job node 0
+// coordinated serves its transcript, the same bundle as node 0's, and
+// that a peer stores only the coordinator's bundle with every signature.
+func checkPublished(t *testing.T, f *testFederation, res *cohortv1.Result, bundle []byte) {
+	t.Helper()
+	ctx := context.Background()
+	for i := 1; i < len(f.nodes); i++ {
+		// The coordinator publishes right after the job is DONE.
+		var got store.Transcript
+		var err error
+		for range 100 {
+			if got, err = f.nodes[i].store.GetTranscript(ctx, res.GetJobId()); err == nil {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if err != nil || !bytes.Equal(got.Bundle, bundle) {
+			t.Fatalf("node %d's transcript of job %s: %v (the coordinator's bundle: %t)", i, res.GetJobId(), err, bytes.Equal(got.Bundle, bundle))
+		}
+		list, err := cohortv1.NewAuditServiceClient(f.conns[i]).ListTranscripts(ctx, &cohortv1.ListTranscriptsRequest{DatasetId: res.GetDatasetId()})
+		if err != nil || !slices.ContainsFunc(list.GetTranscripts(), func(ti *cohortv1.TranscriptInfo) bool { return ti.GetTranscriptId() == res.GetJobId() }) {
+			t.Fatalf("node %d does not list job %s: %v, %v", i, res.GetJobId(), list, err)
+		}
+	}
+	// Node 1 may not publish node 0's job; nor node 0 a bundle missing a
+	// signature. Node 2 keeps what it had.
+	_, err := call(ctx, f.nodes[1].n, 2, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.PublishTranscriptResponse, error) {
+		return publishTranscript(ctx, c, bundle)
+	})
+	wantCode(t, "a transcript published by another node than its coordinator", err, codes.PermissionDenied)
+	b, err := audit.UnmarshalBundle(bundle, audit.DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Signatures[2] = b.Signatures[1]
+	forged, err := b.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = call(ctx, f.nodes[0].n, 2, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.PublishTranscriptResponse, error) {
+		return publishTranscript(ctx, c, forged)
+	})
+	wantCode(t, "a transcript with a signature that does not verify", err, codes.FailedPrecondition)
+	wantMessage(t, "a transcript with a signature that does not verify", err, "node 2's signature does not verify")
+	if got, err := f.nodes[2].store.GetTranscript(ctx, res.GetJobId()); err != nil || !bytes.Equal(got.Bundle, bundle) {
+		t.Fatalf("node 2's transcript changed after refusals: %v", err)
+	}
 }
 
 // checkBundleVerifies fetches a released job's transcript bundle from node

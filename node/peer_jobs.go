@@ -49,16 +49,17 @@ func roundJob(jobID, datasetID string, spec *cohortv1.JobSpec, sel *selected) (e
 	return enclave.RoundJob{ID: jobID, DatasetID: datasetID, SpecDigest: sd, Time: sel.at}, nil
 }
 
-// prepareJob selects the job's cohort, records it with the buyer the job
-// is charged to and this node's noise for it (drawn now, once per job,
-// before the round releases anything), and signs the cohort's digest.
+// prepareJob checks the buyer's signed submission of the job, selects the
+// job's cohort, records it with the buyer the job is charged to and this
+// node's noise for it (drawn now, once per job, before the round releases
+// anything), and signs the cohort's digest.
 func (n *Node) prepareJob(ctx context.Context, from uint32, req *cohortv1.PrepareJobRequest) (*cohortv1.PrepareJobResponse, *selected, error) {
+	if err := n.checkPrepareSubmission(ctx, from, req); err != nil {
+		return nil, nil, err
+	}
 	ds, sel, err := n.peerSelect(ctx, req.GetJobId(), req.GetSpec(), req.GetJobTime())
 	if err != nil {
 		return nil, nil, err
-	}
-	if !sel.priv.Rho.IsZero() && req.GetBuyerId() == "" {
-		return nil, nil, status.Error(codes.InvalidArgument, "buyer_id: required for a job that spends privacy budget")
 	}
 	job, err := roundJob(req.GetJobId(), ds.Desc.GetId(), req.GetSpec(), sel)
 	if err != nil {
@@ -129,6 +130,12 @@ func (n *Node) computePartial(ctx context.Context, from uint32, req *cohortv1.Co
 	}
 	if !slices.Contains(set, n.opts.Index) {
 		return nil, status.Errorf(codes.InvalidArgument, "node %d is not in the decryption set %v", n.opts.Index, set)
+	}
+	// The node that combines the shares takes part in decrypting: a node
+	// cannot spend other nodes' one share per aggregate on a set it is
+	// not in (docs/design.md §4.3).
+	if !slices.Contains(set, from) {
+		return nil, status.Errorf(codes.FailedPrecondition, "node %d asks for shares for the decryption set %v without being in it", from, set)
 	}
 	charge := enclave.Charge{JobID: job.ID, DatasetID: job.DatasetID, Buyer: rec.Buyer, Privacy: sel.priv}
 	var (

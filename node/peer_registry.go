@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"time"
 
@@ -93,7 +94,10 @@ func (s *peerService) StoreBuyer(ctx context.Context, req *cohortv1.StoreBuyerRe
 	if len(req.GetTokenHash()) != sha256.Size {
 		return nil, status.Error(codes.InvalidArgument, "token_hash must be 32 bytes")
 	}
-	b := store.Buyer{ID: req.GetBuyerId(), TokenHash: [32]byte(req.GetTokenHash()), CreatedAt: time.Unix(req.GetCreatedAt(), 0)}
+	if len(req.GetPublicKey()) != ed25519.PublicKeySize {
+		return nil, status.Errorf(codes.InvalidArgument, "public_key must be the buyer's %d-byte Ed25519 key", ed25519.PublicKeySize)
+	}
+	b := store.Buyer{ID: req.GetBuyerId(), TokenHash: [32]byte(req.GetTokenHash()), CreatedAt: time.Unix(req.GetCreatedAt(), 0), PublicKey: req.GetPublicKey()}
 	if err := s.n.putBuyer(ctx, b); err != nil {
 		return nil, err
 	}

@@ -35,6 +35,7 @@ type jobRun struct {
 	n    *Node
 	job  store.Job
 	spec *cohortv1.JobSpec
+	sub  *cohortv1.JobSubmission // the buyer's signed submission
 	ds   *dataset.Dataset
 	be   backend.Backend
 	rj   enclave.RoundJob
@@ -119,6 +120,10 @@ func (r *jobRun) begin(ctx context.Context) (enclave.Ready, error) {
 	r.ds, err = r.n.jobDataset(ctx, r.job.DatasetID)
 	if err != nil {
 		return abort(cohortv1.JobState_JOB_STATE_FAILED, "dataset %q is not usable: %s", r.job.DatasetID, status.Convert(err).Message())
+	}
+	r.sub = new(cohortv1.JobSubmission)
+	if r.job.Submission == nil || proto.Unmarshal(r.job.Submission, r.sub) != nil {
+		return abort(cohortv1.JobState_JOB_STATE_FAILED, "the job has no submission signed by its buyer (it was stored before jobs were signed); submit it again")
 	}
 	if err := enclave.ValidateSpec(r.spec, r.ds.Schema, r.ds.Desc.GetBackend()); err != nil {
 		return abort(cohortv1.JobState_JOB_STATE_REJECTED, "spec: %v", err)
@@ -276,7 +281,7 @@ func (r *jobRun) deliver(ctx context.Context, m enclave.Message) enclave.Event {
 	self := m.To == r.n.opts.Index
 	switch m.Kind {
 	case enclave.MsgPrepare:
-		req := &cohortv1.PrepareJobRequest{JobId: r.job.ID, Spec: r.spec, JobTime: r.rj.Time.Unix(), BuyerId: r.job.Buyer}
+		req := &cohortv1.PrepareJobRequest{JobId: r.job.ID, Spec: r.spec, JobTime: r.rj.Time.Unix(), BuyerId: r.job.Buyer, Submission: r.sub}
 		var (
 			resp *cohortv1.PrepareJobResponse
 			sel  *selected
@@ -418,8 +423,13 @@ func (r *jobRun) buildTranscript(ctx context.Context, out *enclave.Outcome) (enc
 	if err != nil {
 		return enclave.TranscriptBuilt{}, fmt.Errorf("aggregate: %w", err)
 	}
+	buyer, err := n.store.GetBuyer(ctx, r.sub.GetBuyerId())
+	if err != nil {
+		return enclave.TranscriptBuilt{}, fmt.Errorf("read buyer: %w", err)
+	}
 	r.releasedAt = n.now()
 	t, err := audit.Build(audit.BuildInput{
+		Submission: r.sub, BuyerKey: buyer.PublicKey,
 		JobID: r.job.ID, Coordinator: n.opts.Index, Spec: r.spec, Descriptor: r.ds.Desc, Records: recs,
 		Evidence: ev, Partials: partials, Result: r.result(out), Roots: roots,
 		DecryptionSet: r.be.DecryptionSet(out.PartialSet), Aggregate: agg, Buyer: r.job.Buyer,
@@ -509,5 +519,6 @@ func (r *jobRun) commit(ctx context.Context, rel *enclave.Releasing) error {
 	}
 	n.metrics.jobEvents.WithLabelValues("done").Inc()
 	n.log.Info("job done", "job", r.job.ID, "cohort", rel.Outcome.Cohort, "outputs", len(rel.Outcome.Outputs))
+	r.publish(ctx, bb)
 	return nil
 }

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
-	"google.golang.org/grpc/metadata"
 
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/mpc"
@@ -127,11 +126,7 @@ func statisticsSpec(s *schema.Schema, epoch uint64, rho string) *cohortv1.JobSpe
 // its token.
 func (f *testFederation) benchBuyer(tb testing.TB, id string) context.Context {
 	tb.Helper()
-	resp, err := f.admin(0).CreateBuyer(adminCtx(), &cohortv1.CreateBuyerRequest{BuyerId: id})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+resp.GetToken())
+	return f.buyer(tb, 0, id)
 }
 
 // runJob submits spec through node 0 and follows it until it ends; any end

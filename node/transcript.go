@@ -89,6 +89,9 @@ func (n *Node) checkTranscript(ctx context.Context, t *audit.Transcript) error {
 	if err != nil {
 		return refuse("%v", err)
 	}
+	if err := n.checkTranscriptSubmission(ctx, t, sd); err != nil {
+		return refuse("%s", err)
+	}
 	i := int(n.opts.Index)
 	pos := slices.IndexFunc(t.Nodes, func(e audit.NodeEvidence) bool { return e.Index == n.opts.Index })
 	if pos < 0 {
@@ -170,4 +173,22 @@ func (s *selected) auditRecords(published func(stored []byte) []byte) []audit.Re
 	}
 	slices.SortFunc(out, func(a, b audit.Record) int { return bytes.Compare(a.Nullifier[:], b.Nullifier[:]) })
 	return out
+}
+
+// checkTranscriptSubmission checks the transcript's buyer submission as
+// this node checked it before preparing the job: under the key it stores
+// for the buyer, over the transcript's spec and descriptor, naming the
+// transcript's job.
+func (n *Node) checkTranscriptSubmission(ctx context.Context, t *audit.Transcript, specDigest [32]byte) error {
+	s := t.Submission
+	b, err := n.store.GetBuyer(ctx, s.Buyer)
+	if err != nil || !bytes.Equal(b.PublicKey, s.PublicKey[:]) {
+		return fmt.Errorf("buyer %q's key in it is not the one this node stores", s.Buyer)
+	}
+	st := attest.JobSubmission{Buyer: s.Buyer, RequestID: s.RequestID, DatasetID: t.DatasetID, DescriptorDigest: t.DescriptorDigest,
+		SpecDigest: specDigest, SubmittedAt: s.SubmittedAt}
+	if attest.Verify(b.PublicKey, st, s.Signature) != nil || st.JobID() != t.JobID {
+		return fmt.Errorf("the job is not the one buyer %q signed", s.Buyer)
+	}
+	return nil
 }

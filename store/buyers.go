@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -34,10 +35,13 @@ func (q queries) PutBuyer(ctx context.Context, b Buyer) error {
 	if b.TokenHash == ([32]byte{}) {
 		return fmt.Errorf("store: put buyer %q: %w: zero token hash", b.ID, ErrInvalid)
 	}
+	if b.PublicKey != nil && len(b.PublicKey) != 32 {
+		return fmt.Errorf("store: put buyer %q: %w: public key of %d bytes, want 32", b.ID, ErrInvalid, len(b.PublicKey))
+	}
 	return q.write(ctx, "put buyer", func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
-			`INSERT INTO buyers (id, token_hash, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
-			b.ID, b.TokenHash[:], micros(b.CreatedAt))
+			`INSERT INTO buyers (id, token_hash, created_at, public_key) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+			b.ID, b.TokenHash[:], micros(b.CreatedAt), nullableBlob(b.PublicKey))
 		if err != nil {
 			return fmt.Errorf("store: put buyer %q: %w", b.ID, err)
 		}
@@ -51,10 +55,10 @@ func (q queries) PutBuyer(ctx context.Context, b Buyer) error {
 		// The id or the token hash is taken (buyers are never deleted, so
 		// the row is there).
 		var id string
-		var hash []byte
+		var hash, key []byte
 		err = tx.QueryRowContext(ctx,
-			`SELECT id, token_hash FROM buyers WHERE id = $1 OR token_hash = $2 ORDER BY id LIMIT 1`,
-			b.ID, b.TokenHash[:]).Scan(&id, &hash)
+			`SELECT id, token_hash, public_key FROM buyers WHERE id = $1 OR token_hash = $2 ORDER BY id LIMIT 1`,
+			b.ID, b.TokenHash[:]).Scan(&id, &hash, &key)
 		if err != nil {
 			return fmt.Errorf("store: put buyer %q: read existing: %w", b.ID, err)
 		}
@@ -63,8 +67,10 @@ func (q queries) PutBuyer(ctx context.Context, b Buyer) error {
 			return fmt.Errorf("store: put buyer %q: %w", b.ID, err)
 		}
 		switch {
-		case id == b.ID && got == b.TokenHash:
+		case id == b.ID && got == b.TokenHash && bytes.Equal(key, b.PublicKey):
 			return nil
+		case id == b.ID && got == b.TokenHash:
+			return fmt.Errorf("store: put buyer %q: id recorded with another public key: %w", b.ID, ErrAlreadyExists)
 		case id == b.ID:
 			return fmt.Errorf("store: put buyer %q: id recorded with another token: %w", b.ID, ErrAlreadyExists)
 		default:
@@ -74,15 +80,42 @@ func (q queries) PutBuyer(ctx context.Context, b Buyer) error {
 }
 
 func (q queries) BuyerByToken(ctx context.Context, tokenHash [32]byte) (Buyer, error) {
-	b := Buyer{TokenHash: tokenHash}
-	var created int64
-	err := q.read().QueryRowContext(ctx, `SELECT id, created_at FROM buyers WHERE token_hash = $1`, tokenHash[:]).
-		Scan(&b.ID, &created)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Buyer{}, fmt.Errorf("store: buyer by token: %w", ErrNotFound)
-	}
+	b, err := scanBuyer(q.read().QueryRowContext(ctx, `SELECT `+buyerColumns+` WHERE token_hash = $1`, tokenHash[:]))
 	if err != nil {
 		return Buyer{}, fmt.Errorf("store: buyer by token: %w", err)
+	}
+	return b, nil
+}
+
+func (q queries) GetBuyer(ctx context.Context, id string) (Buyer, error) {
+	b, err := scanBuyer(q.read().QueryRowContext(ctx, `SELECT `+buyerColumns+` WHERE id = $1`, id))
+	if err != nil {
+		return Buyer{}, fmt.Errorf("store: get buyer %q: %w", id, err)
+	}
+	return b, nil
+}
+
+// buyerColumns are read by scanBuyer.
+const buyerColumns = `id, token_hash, created_at, public_key FROM buyers`
+
+func scanBuyer(row *sql.Row) (Buyer, error) {
+	var (
+		b       Buyer
+		hash    []byte
+		created int64
+	)
+	err := row.Scan(&b.ID, &hash, &created, &b.PublicKey)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Buyer{}, ErrNotFound
+	}
+	if err != nil {
+		return Buyer{}, err
+	}
+	if b.TokenHash, err = bytes32(hash, "buyer token hash"); err != nil {
+		return Buyer{}, err
+	}
+	if len(b.PublicKey) == 0 {
+		b.PublicKey = nil
 	}
 	b.CreatedAt = fromMicros(created)
 	return b, nil

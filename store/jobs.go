@@ -86,22 +86,33 @@ func checkJob(j Job) (jobCounts, error) {
 	if err := checkText(j.DatasetID, "dataset id"); err != nil {
 		return jobCounts{}, err
 	}
+	if j.Submission != nil && (len(j.Submission) == 0 || len(j.Submission) > MaxSubmissionBytes) {
+		return jobCounts{}, fmt.Errorf("%w: submission of %d bytes, want 1..%d", ErrInvalid, len(j.Submission), MaxSubmissionBytes)
+	}
 	return checkMutable(j)
+}
+
+// nullableBlob binds an optional BLOB: NULL for nil.
+func nullableBlob(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return b
 }
 
 // jobColumns are read by scanJob.
 const jobColumns = `id, buyer, request_id, dataset_id, spec, state, reason, coordinator, eligible_records,
-	cohort_size, progress, submitted_at, updated_at, result, evidence, transcript_id FROM jobs`
+	cohort_size, progress, submitted_at, updated_at, result, evidence, transcript_id, submission FROM jobs`
 
 func scanJob(sc interface{ Scan(...any) error }) (Job, error) {
 	var (
 		j                                  Job
 		state, coordinator, eligible, size int64
 		submitted, updated                 int64
-		result, evidence                   sql.Null[[]byte]
+		result, evidence, submission       sql.Null[[]byte]
 	)
 	if err := sc.Scan(&j.ID, &j.Buyer, &j.RequestID, &j.DatasetID, &j.Spec, &state, &j.Reason, &coordinator,
-		&eligible, &size, &j.Progress, &submitted, &updated, &result, &evidence, &j.TranscriptID); err != nil {
+		&eligible, &size, &j.Progress, &submitted, &updated, &result, &evidence, &j.TranscriptID, &submission); err != nil {
 		return Job{}, err
 	}
 	if state < math.MinInt32 || state > math.MaxInt32 {
@@ -123,6 +134,9 @@ func scanJob(sc interface{ Scan(...any) error }) (Job, error) {
 	j.UpdatedAt = fromMicros(updated)
 	j.Result = nullBlob(result)
 	j.Evidence = nullBlob(evidence)
+	if submission.Valid {
+		j.Submission = submission.V
+	}
 	return j, nil
 }
 
@@ -177,12 +191,12 @@ func insertJob(ctx context.Context, tx *sql.Tx, op string, j Job, r jobCounts) (
 	// either to commit or roll back, then skips or inserts.
 	res, err := tx.ExecContext(ctx,
 		`INSERT INTO jobs (id, buyer, request_id, dataset_id, spec, state, reason, coordinator, eligible_records,
-		                   cohort_size, progress, submitted_at, updated_at, result, evidence, transcript_id)
-		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+		                   cohort_size, progress, submitted_at, updated_at, result, evidence, transcript_id, submission)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 		 ON CONFLICT DO NOTHING`,
 		j.ID, j.Buyer, j.RequestID, j.DatasetID, blob(j.Spec), j.State, j.Reason, int64(j.Coordinator),
 		r.eligible, r.cohort, j.Progress, micros(j.SubmittedAt), micros(j.UpdatedAt), j.Result, j.Evidence,
-		j.TranscriptID)
+		j.TranscriptID, nullableBlob(j.Submission))
 	if err != nil {
 		return nil, fmt.Errorf("store: %s %q: %w", op, j.ID, err)
 	}

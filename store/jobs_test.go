@@ -44,6 +44,27 @@ func TestBuyers(t *testing.T) {
 			t.Fatalf("a refused PutBuyer changed the buyer: %+v, %v", got, err)
 		}
 
+		// A buyer's public key: stored, read back by id and by token,
+		// replayed only with the same key.
+		key := h32("bob key")
+		bob := Buyer{ID: "bob", TokenHash: h32("bob token"), CreatedAt: t0, PublicKey: key[:]}
+		if err := s.PutBuyer(ctx, bob); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.GetBuyer(ctx, "bob"); err != nil || !bytes.Equal(got.PublicKey, key[:]) || got.TokenHash != bob.TokenHash {
+			t.Fatalf("GetBuyer(bob) = %+v, %v", got, err)
+		}
+		if got, err := s.GetBuyer(ctx, "alice"); err != nil || got.PublicKey != nil {
+			t.Fatalf("GetBuyer(alice, no key) = %+v, %v", got, err)
+		}
+		_, err = s.GetBuyer(ctx, "nobody")
+		wantErr(t, "GetBuyer(unknown)", err, ErrNotFound)
+		other := h32("other key")
+		wantErr(t, "PutBuyer(same token, another key)",
+			s.PutBuyer(ctx, Buyer{ID: "bob", TokenHash: bob.TokenHash, CreatedAt: t0, PublicKey: other[:]}), ErrAlreadyExists)
+		wantErr(t, "PutBuyer(short key)",
+			s.PutBuyer(ctx, Buyer{ID: "carol", TokenHash: h32("carol token"), CreatedAt: t0, PublicKey: key[:31]}), ErrInvalid)
+
 		edge := Buyer{ID: strings.Repeat("aZ9._-", 10) + "abcd", TokenHash: h32("edge"), CreatedAt: t0}
 		if len(edge.ID) != MaxBuyerIDLen {
 			t.Fatalf("edge id has %d bytes", len(edge.ID))

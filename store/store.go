@@ -255,8 +255,8 @@ type Contributions interface {
 
 // Buyers holds buyer accounts.
 type Buyers interface {
-	// PutBuyer records a buyer. Putting an identical buyer (same id and
-	// token hash) again is a no-op returning nil, whatever its CreatedAt
+	// PutBuyer records a buyer. Putting an identical buyer (same id,
+	// token hash and public key) again is a no-op returning nil, whatever its CreatedAt
 	// (peers replay it); ErrAlreadyExists when the id exists with another
 	// token hash or the token hash belongs to another id; ErrInvalid for a
 	// bad id or a zero hash.
@@ -264,6 +264,8 @@ type Buyers interface {
 	// BuyerByToken returns the buyer whose token hashes to tokenHash;
 	// ErrNotFound otherwise.
 	BuyerByToken(ctx context.Context, tokenHash [32]byte) (Buyer, error)
+	// GetBuyer returns the buyer with the id; ErrNotFound otherwise.
+	GetBuyer(ctx context.Context, id string) (Buyer, error)
 }
 
 // Jobs holds the jobs this node coordinates.
@@ -545,6 +547,10 @@ type Buyer struct {
 	ID        string // 1..MaxBuyerIDLen bytes of [A-Za-z0-9._-]
 	TokenHash [32]byte
 	CreatedAt time.Time
+	// PublicKey is the buyer's Ed25519 public key its job submissions are
+	// checked against (docs/design.md §8.2): 32 bytes, or nil for an
+	// account created before keys, which cannot submit jobs.
+	PublicKey []byte
 }
 
 // Job is a job as its coordinating node records it. Spec, Result and
@@ -568,7 +574,14 @@ type Job struct {
 	Result          []byte // nil until released
 	Evidence        []byte // nil until set
 	TranscriptID    string
+	// Submission is the buyer's signed submission of the job
+	// (cohort.v1.JobSubmission encoding), 1..MaxSubmissionBytes bytes; nil
+	// for a job stored before submissions were signed. Written once.
+	Submission []byte
 }
+
+// MaxSubmissionBytes bounds a job's stored submission.
+const MaxSubmissionBytes = 4096
 
 // JobLimit is AdmitJob's cap: a buyer may have at most Max jobs whose
 // state is one of Active (JobState wire numbers, at most MaxJobStateFilter

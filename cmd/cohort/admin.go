@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -264,16 +266,18 @@ unreachable node.`,
 
 func newAdminBuyersCmd(a *adminFlags) *cobra.Command {
 	cmd := &cobra.Command{Use: "buyers", Short: "Manage buyer accounts"}
-	var tokenFile string
+	var tokenFile, publicKey string
 	var asJSON bool
 	create := &cobra.Command{
-		Use:   "create ID",
+		Use:   "create ID --public-key KEY",
 		Short: "Create a buyer account on every node and print its token, once",
 		Long: `create makes the buyer account ID (1..64 of [A-Za-z0-9._-]) on every node of
 the federation and prints its bearer token. The token is shown only this
 once (the nodes keep its SHA-256): hand it to the buyer over a private
 channel. With --token-file it is written to that file, mode 0600, instead
-of printed; an existing file is not replaced.`,
+of printed; an existing file is not replaced. --public-key is the buyer's
+Ed25519 public key ("cohort buyer keygen" prints it): every node accepts
+only jobs signed with the matching private key.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if tokenFile != "" {
@@ -281,12 +285,16 @@ of printed; an existing file is not replaced.`,
 					return fmt.Errorf("--token-file %s exists; it is kept", tokenFile)
 				}
 			}
+			pub, err := base64.StdEncoding.DecodeString(strings.TrimSpace(publicKey))
+			if err != nil || len(pub) != ed25519.PublicKeySize {
+				return fmt.Errorf("--public-key: want the buyer's %d-byte Ed25519 public key in base64 (cohort buyer keygen prints it)", ed25519.PublicKeySize)
+			}
 			conn, ctx, err := a.connect(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer conn.Close()
-			resp, err := cohortv1.NewAdminServiceClient(conn).CreateBuyer(ctx, &cohortv1.CreateBuyerRequest{BuyerId: args[0]})
+			resp, err := cohortv1.NewAdminServiceClient(conn).CreateBuyer(ctx, &cohortv1.CreateBuyerRequest{BuyerId: args[0], PublicKey: pub})
 			if err != nil {
 				return rpcErr("create buyer", err)
 			}
@@ -317,6 +325,7 @@ of printed; an existing file is not replaced.`,
 	}
 	create.Flags().StringVar(&tokenFile, "token-file", "", "write the token to this new file (mode 0600) instead of printing it")
 	addJSONFlag(create, &asJSON)
+	create.Flags().StringVar(&publicKey, "public-key", "", "the buyer's Ed25519 public key, base64 (required; from cohort buyer keygen)")
 
 	var creditID string
 	var creditJSON bool

@@ -96,7 +96,8 @@ func (d *ledgerDataset) job(t *testing.T, dir, id, before string) string {
 	}
 	tr := &audit.Transcript{JobID: id, DatasetID: d.desc.GetId(), Buyer: "lab-1", Coordinator: 0, Spec: specBytes,
 		JobTime: time.Date(2026, 3, 4, 0, 0, 0, 0, time.UTC).Unix(), DescriptorDigest: dd, EffectiveMinimum: 3, Result: result,
-		Sums: []audit.Sum{{Coordinate: 0, Value: big.NewInt(5)}, {Coordinate: 1, Value: big.NewInt(-40)}}}
+		Submission: audit.Submission{Buyer: "lab-1", RequestID: "req-" + id, SubmittedAt: time.Date(2026, 3, 4, 0, 0, 0, 0, time.UTC).Unix(), Signature: make([]byte, 64)},
+		Sums:       []audit.Sum{{Coordinate: 0, Value: big.NewInt(5)}, {Coordinate: 1, Value: big.NewInt(-40)}}}
 	b, a := mustRho(t, before), mustRho(t, "1/8")
 	after := b.Add(a).String()
 	for i, key := range d.sign {

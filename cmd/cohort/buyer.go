@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -32,6 +34,7 @@ type buyerFlags struct {
 	insecure  bool
 	tokenFile string
 	tokenSet  bool // --token-file given explicitly
+	keyFile   string
 }
 
 func newBuyerCmd() *cobra.Command {
@@ -52,7 +55,9 @@ buyer's token, from --token-file or the ` + buyerTokenEnv + ` environment variab
 	pf.StringVar(&g.ca, "ca", "", "the federation's CA certificate (ca.pem) to authenticate the node")
 	pf.BoolVar(&g.insecure, "insecure-plaintext", false, "talk to the node unencrypted and unauthenticated (local tests only; exposes the token)")
 	pf.StringVar(&g.tokenFile, "token-file", "buyer.token", "file holding the buyer token; without this flag $"+buyerTokenEnv+" is used when set")
+	pf.StringVar(&g.keyFile, "key-file", "", "file holding the buyer's signing key (cohort buyer keygen), with which every submitted job is signed (default: buyer.key beside --token-file)")
 	cmd.AddCommand(
+		newBuyerKeygenCmd(g),
 		newBuyerDatasetsCmd(g),
 		newBuyerSubmitCmd(g),
 		newBuyerWatchCmd(g),
@@ -159,18 +164,34 @@ func (g *buyerFlags) token() (string, error) {
 	return t, nil
 }
 
+// keyPath is --key-file, or buyer.key beside the token file.
+func (g *buyerFlags) keyPath() string {
+	if g.keyFile != "" {
+		return g.keyFile
+	}
+	return filepath.Join(filepath.Dir(g.tokenFile), "buyer.key")
+}
+
 // dial connects to --node with the buyer token.
 func (g *buyerFlags) dial(stderr io.Writer) (*client.Buyer, error) {
 	tok, err := g.token()
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case g.insecure && g.ca != "":
+	if g.insecure && g.ca != "" {
 		return nil, errors.New("give either --ca or --insecure-plaintext, not both")
+	}
+	var opts []client.DialOption
+	switch key, err := client.ReadBuyerKey(g.keyPath()); {
+	case err == nil:
+		opts = append(opts, client.WithBuyerKey(key))
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("--key-file: %w", err)
+	}
+	switch {
 	case g.insecure:
 		fmt.Fprintln(stderr, "WARNING: --insecure-plaintext: the connection and the buyer token are neither encrypted nor authenticated")
-		return client.DialBuyer(g.node, tok, client.WithInsecure())
+		return client.DialBuyer(g.node, tok, append(opts, client.WithInsecure())...)
 	case g.ca == "":
 		return nil, errors.New("--ca is required: the federation's ca.pem (or --insecure-plaintext for a local test node)")
 	}
@@ -178,7 +199,7 @@ func (g *buyerFlags) dial(stderr io.Writer) (*client.Buyer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--ca: %w", err)
 	}
-	return client.DialBuyer(g.node, tok, client.WithCA(pem))
+	return client.DialBuyer(g.node, tok, append(opts, client.WithCA(pem))...)
 }
 
 // run dials, runs f with a context cancelled on an interrupt, and closes.
@@ -540,4 +561,40 @@ func writeProtoJSON(w io.Writer, m proto.Message) error {
 	buf.WriteByte('\n')
 	_, err = w.Write(buf.Bytes())
 	return err
+}
+
+func newBuyerKeygenCmd(g *buyerFlags) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "keygen ID",
+		Short: "Create the buyer's signing key and print its public key",
+		Long: `keygen draws a new Ed25519 key pair for buyer ID and writes it to --key-file
+(default: buyer.key beside --token-file; mode 0600, an existing file is
+kept). It prints the
+public key: give it to a node's admin, who creates the account with
+"cohort admin buyers create ID --public-key KEY". Every job you submit is
+signed with this key, and every node refuses a job it does not verify.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			k, err := client.GenerateBuyerKey(args[0])
+			if err != nil {
+				return err
+			}
+			if err := client.WriteBuyerKey(g.keyPath(), k); err != nil {
+				return fmt.Errorf("--key-file: %w", err)
+			}
+			pub := base64.StdEncoding.EncodeToString(k.Public())
+			if asJSON {
+				return printJSON(cmd.OutOrStdout(), struct {
+					BuyerID   string `json:"buyer_id"`
+					KeyFile   string `json:"key_file"`
+					PublicKey string `json:"public_key"` // base64, for admin buyers create --public-key
+				}{k.ID, g.keyPath(), pub})
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "buyer key for %s written to %s (mode 0600)\npublic key: %s\n", k.ID, g.keyPath(), pub)
+			return err
+		},
+	}
+	addJSONFlag(cmd, &asJSON)
+	return cmd
 }

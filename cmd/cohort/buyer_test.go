@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cohort-dev/cohort/client"
 )
 
 func TestBuyerToken(t *testing.T) {
@@ -45,10 +47,20 @@ func TestBuyerCommandFlags(t *testing.T) {
 	spec := filepath.Join(dir, "job.yaml")
 	os.WriteFile(spec, []byte("dataset: d\nepoch: 1\npurpose: p\noutputs: [count]\n"), 0o600)
 	t.Setenv(buyerTokenEnv, "")
+	key, err := client.GenerateBuyerKey("lab-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.WriteBuyerKey(filepath.Join(dir, "buyer.key"), key); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		args []string
 		want string
 	}{
+		{[]string{"buyer", "--token-file", tok, "--key-file", filepath.Join(dir, "none.key"), "--node", "127.0.0.1:1", "--insecure-plaintext", "submit", spec}, "no buyer key"},
+		{[]string{"buyer", "--token-file", tok, "--key-file", spec, "--insecure-plaintext", "jobs"}, "--key-file"},
+		{[]string{"buyer", "--token-file", tok, "keygen", "lab-2"}, "exists"},
 		{[]string{"buyer", "--token-file", tok, "jobs"}, "--ca is required"},
 		{[]string{"buyer", "--token-file", tok, "--ca", "x.pem", "--insecure-plaintext", "jobs"}, "not both"},
 		{[]string{"buyer", "--token-file", tok, "--ca", filepath.Join(dir, "none.pem"), "jobs"}, "--ca"},

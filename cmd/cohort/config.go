@@ -22,10 +22,10 @@ import (
 // the operator's back.
 var (
 	// profileFlags are the flags an environment variable or a profile may set.
-	profileFlags = []string{"node", "ca", "federation", "identity", "token-file", "dir"}
+	profileFlags = []string{"node", "ca", "federation", "identity", "token-file", "key-file", "dir"}
 	// pathFlags name files; a profile's relative paths are taken relative to
 	// the profile's directory, so one profile works from any directory.
-	pathFlags = map[string]bool{"ca": true, "federation": true, "identity": true, "token-file": true, "dir": true}
+	pathFlags = map[string]bool{"ca": true, "federation": true, "identity": true, "token-file": true, "key-file": true, "dir": true}
 	// profileGroups are the top-level commands whose subcommands read them.
 	profileGroups = map[string]bool{"buyer": true, "contributor": true, "admin": true, "audit": true, "dataset": true}
 )

@@ -559,14 +559,26 @@ func exerciseBuyerCommands(t *testing.T, dataDir, node string) {
 
 	// A second buyer, its token in a new 0600 file, sees none of the first one's jobs.
 	second := filepath.Join(t.TempDir(), "second.token")
-	s = must(run("admin", "buyers", "create", "second-buyer", "--dir", filepath.Join(dataDir, "federation"), "--token-file", second))
+	s = must(run("buyer", "--token-file", second, "keygen", "second-buyer"))
+	_, pub, ok := strings.Cut(s, "public key: ")
+	if !ok {
+		t.Fatalf("keygen printed:\n%s", s)
+	}
+	pub = strings.TrimSpace(pub)
+	if fi, err := os.Stat(filepath.Join(filepath.Dir(second), "buyer.key")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("second buyer's key file: %v, %v", fi, err)
+	}
+	if _, err := run("admin", "buyers", "create", "keyless", "--dir", filepath.Join(dataDir, "federation")); err == nil || !strings.Contains(err.Error(), "--public-key") {
+		t.Errorf("buyers create without a public key: %v", err)
+	}
+	s = must(run("admin", "buyers", "create", "second-buyer", "--public-key", pub, "--dir", filepath.Join(dataDir, "federation"), "--token-file", second))
 	if !strings.Contains(s, "second-buyer created") {
 		t.Errorf("buyers create:\n%s", s)
 	}
 	if fi, err := os.Stat(second); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("second token file: %v, %v", fi, err)
 	}
-	if _, err := run("admin", "buyers", "create", "third", "--dir", filepath.Join(dataDir, "federation"), "--token-file", second); err == nil {
+	if _, err := run("admin", "buyers", "create", "third", "--public-key", pub, "--dir", filepath.Join(dataDir, "federation"), "--token-file", second); err == nil {
 		t.Error("buyers create replaced an existing token file")
 	}
 	if s := must(run("buyer", "--node", node, "--ca", ca, "--token-file", second, "jobs")); !strings.Contains(s, "no jobs") {
@@ -575,7 +587,7 @@ func exerciseBuyerCommands(t *testing.T, dataDir, node string) {
 	if _, err := run("buyer", "--node", node, "--ca", ca, "--token-file", second, "result", id); err == nil || !strings.Contains(err.Error(), "NotFound") {
 		t.Errorf("another buyer's result: %v", err)
 	}
-	printed := must(run("admin", "buyers", "create", "printed", "--dir", filepath.Join(dataDir, "federation")))
+	printed := must(run("admin", "buyers", "create", "printed", "--public-key", pub, "--dir", filepath.Join(dataDir, "federation")))
 	if !strings.HasPrefix(printed, "cohort-buyer-") {
 		t.Errorf("buyers create printed %q", printed)
 	}

@@ -146,12 +146,21 @@ func TestCLIJSON(t *testing.T) {
 	}
 
 	tokFile := filepath.Join(t.TempDir(), "acme.token")
+	var key struct {
+		BuyerID   string `json:"buyer_id"`
+		KeyFile   string `json:"key_file"`
+		PublicKey string `json:"public_key"`
+	}
+	jsonOut(t, mustCLI(t, "buyer", "--token-file", tokFile, "keygen", "acme", "--json"), &key)
+	if key.BuyerID != "acme" || key.KeyFile != filepath.Join(filepath.Dir(tokFile), "buyer.key") || key.PublicKey == "" {
+		t.Fatalf("buyer keygen: %+v", key)
+	}
 	var created struct {
 		BuyerID   string `json:"buyer_id"`
 		Token     string `json:"token"`
 		TokenFile string `json:"token_file"`
 	}
-	jsonOut(t, mustCLI(t, append([]string{"admin", "buyers", "create", "acme", "--token-file", tokFile, "--json"}, a...)...), &created)
+	jsonOut(t, mustCLI(t, append([]string{"admin", "buyers", "create", "acme", "--public-key", key.PublicKey, "--token-file", tokFile, "--json"}, a...)...), &created)
 	if created.BuyerID != "acme" || created.TokenFile != tokFile || created.Token != "" {
 		t.Fatalf("buyers create: %+v", created)
 	}

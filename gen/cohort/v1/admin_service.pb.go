@@ -25,7 +25,11 @@ const (
 type CreateBuyerRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Buyer id: 1..64 bytes of [A-Za-z0-9._-].
-	BuyerId       string `protobuf:"bytes,1,opt,name=buyer_id,json=buyerId,proto3" json:"buyer_id,omitempty"`
+	BuyerId string `protobuf:"bytes,1,opt,name=buyer_id,json=buyerId,proto3" json:"buyer_id,omitempty"`
+	// The buyer's Ed25519 public key, 32 bytes, required: every node stores
+	// it and accepts only jobs the buyer signed with the private key
+	// (`cohort buyer keygen`).
+	PublicKey     []byte `protobuf:"bytes,2,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -65,6 +69,13 @@ func (x *CreateBuyerRequest) GetBuyerId() string {
 		return x.BuyerId
 	}
 	return ""
+}
+
+func (x *CreateBuyerRequest) GetPublicKey() []byte {
+	if x != nil {
+		return x.PublicKey
+	}
+	return nil
 }
 
 // CreateBuyerResponse carries the buyer's token. It is a secret: hand it to
@@ -990,9 +1001,11 @@ var File_cohort_v1_admin_service_proto protoreflect.FileDescriptor
 
 const file_cohort_v1_admin_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1dcohort/v1/admin_service.proto\x12\tcohort.v1\x1a\x17cohort/v1/dataset.proto\x1a\x17cohort/v1/payment.proto\x1a\x16cohort/v1/schema.proto\"/\n" +
+	"\x1dcohort/v1/admin_service.proto\x12\tcohort.v1\x1a\x17cohort/v1/dataset.proto\x1a\x17cohort/v1/payment.proto\x1a\x16cohort/v1/schema.proto\"N\n" +
 	"\x12CreateBuyerRequest\x12\x19\n" +
-	"\bbuyer_id\x18\x01 \x01(\tR\abuyerId\"F\n" +
+	"\bbuyer_id\x18\x01 \x01(\tR\abuyerId\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x02 \x01(\fR\tpublicKey\"F\n" +
 	"\x13CreateBuyerResponse\x12\x19\n" +
 	"\bbuyer_id\x18\x01 \x01(\tR\abuyerId\x12\x14\n" +
 	"\x05token\x18\x02 \x01(\tR\x05token\"\xa4\x04\n" +

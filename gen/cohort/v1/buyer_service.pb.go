@@ -139,7 +139,11 @@ type SubmitJobRequest struct {
 	// Client-chosen idempotency key, 1..64 bytes of [A-Za-z0-9-]: a retry
 	// with the same key and spec returns the same job; the same key with
 	// another spec is AlreadyExists.
-	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The buyer's signature over the job (docs/design.md §8.2), required:
+	// its request_id must equal request_id above, its buyer_id the
+	// authenticated buyer's. The node derives the job id from it.
+	Submission    *JobSubmission `protobuf:"bytes,3,opt,name=submission,proto3" json:"submission,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -186,6 +190,13 @@ func (x *SubmitJobRequest) GetRequestId() string {
 		return x.RequestId
 	}
 	return ""
+}
+
+func (x *SubmitJobRequest) GetSubmission() *JobSubmission {
+	if x != nil {
+		return x.Submission
+	}
+	return nil
 }
 
 // SubmitJobResponse carries the new job.
@@ -985,11 +996,14 @@ const file_cohort_v1_buyer_service_proto_rawDesc = "" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\"x\n" +
 	"\x14ListDatasetsResponse\x128\n" +
 	"\bdatasets\x18\x01 \x03(\v2\x1c.cohort.v1.DatasetDescriptorR\bdatasets\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"Y\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x93\x01\n" +
 	"\x10SubmitJobRequest\x12&\n" +
 	"\x04spec\x18\x01 \x01(\v2\x12.cohort.v1.JobSpecR\x04spec\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x02 \x01(\tR\trequestId\"T\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\x128\n" +
+	"\n" +
+	"submission\x18\x03 \x01(\v2\x18.cohort.v1.JobSubmissionR\n" +
+	"submission\"T\n" +
 	"\x11SubmitJobResponse\x12 \n" +
 	"\x03job\x18\x01 \x01(\v2\x0e.cohort.v1.JobR\x03job\x12\x1d\n" +
 	"\n" +
@@ -1081,51 +1095,53 @@ var file_cohort_v1_buyer_service_proto_goTypes = []any{
 	(*GetBalanceResponse)(nil),   // 17: cohort.v1.GetBalanceResponse
 	(*DatasetDescriptor)(nil),    // 18: cohort.v1.DatasetDescriptor
 	(*JobSpec)(nil),              // 19: cohort.v1.JobSpec
-	(*Job)(nil),                  // 20: cohort.v1.Job
-	(JobState)(0),                // 21: cohort.v1.JobState
-	(*Result)(nil),               // 22: cohort.v1.Result
-	(*PrivacyPolicy)(nil),        // 23: cohort.v1.PrivacyPolicy
-	(*LedgerEntry)(nil),          // 24: cohort.v1.LedgerEntry
-	(*BuyerBalance)(nil),         // 25: cohort.v1.BuyerBalance
-	(*Escrow)(nil),               // 26: cohort.v1.Escrow
+	(*JobSubmission)(nil),        // 20: cohort.v1.JobSubmission
+	(*Job)(nil),                  // 21: cohort.v1.Job
+	(JobState)(0),                // 22: cohort.v1.JobState
+	(*Result)(nil),               // 23: cohort.v1.Result
+	(*PrivacyPolicy)(nil),        // 24: cohort.v1.PrivacyPolicy
+	(*LedgerEntry)(nil),          // 25: cohort.v1.LedgerEntry
+	(*BuyerBalance)(nil),         // 26: cohort.v1.BuyerBalance
+	(*Escrow)(nil),               // 27: cohort.v1.Escrow
 }
 var file_cohort_v1_buyer_service_proto_depIdxs = []int32{
 	18, // 0: cohort.v1.ListDatasetsResponse.datasets:type_name -> cohort.v1.DatasetDescriptor
 	19, // 1: cohort.v1.SubmitJobRequest.spec:type_name -> cohort.v1.JobSpec
-	20, // 2: cohort.v1.SubmitJobResponse.job:type_name -> cohort.v1.Job
-	20, // 3: cohort.v1.GetJobResponse.job:type_name -> cohort.v1.Job
-	20, // 4: cohort.v1.WatchJobResponse.job:type_name -> cohort.v1.Job
-	21, // 5: cohort.v1.ListJobsRequest.states:type_name -> cohort.v1.JobState
-	20, // 6: cohort.v1.ListJobsResponse.jobs:type_name -> cohort.v1.Job
-	20, // 7: cohort.v1.CancelJobResponse.job:type_name -> cohort.v1.Job
-	22, // 8: cohort.v1.GetResultResponse.result:type_name -> cohort.v1.Result
-	23, // 9: cohort.v1.GetBudgetResponse.policy:type_name -> cohort.v1.PrivacyPolicy
-	24, // 10: cohort.v1.GetBudgetResponse.epochs:type_name -> cohort.v1.LedgerEntry
-	25, // 11: cohort.v1.GetBalanceResponse.balance:type_name -> cohort.v1.BuyerBalance
-	26, // 12: cohort.v1.GetBalanceResponse.escrow:type_name -> cohort.v1.Escrow
-	0,  // 13: cohort.v1.BuyerService.ListDatasets:input_type -> cohort.v1.ListDatasetsRequest
-	2,  // 14: cohort.v1.BuyerService.SubmitJob:input_type -> cohort.v1.SubmitJobRequest
-	4,  // 15: cohort.v1.BuyerService.GetJob:input_type -> cohort.v1.GetJobRequest
-	6,  // 16: cohort.v1.BuyerService.WatchJob:input_type -> cohort.v1.WatchJobRequest
-	8,  // 17: cohort.v1.BuyerService.ListJobs:input_type -> cohort.v1.ListJobsRequest
-	10, // 18: cohort.v1.BuyerService.CancelJob:input_type -> cohort.v1.CancelJobRequest
-	12, // 19: cohort.v1.BuyerService.GetResult:input_type -> cohort.v1.GetResultRequest
-	14, // 20: cohort.v1.BuyerService.GetBudget:input_type -> cohort.v1.GetBudgetRequest
-	16, // 21: cohort.v1.BuyerService.GetBalance:input_type -> cohort.v1.GetBalanceRequest
-	1,  // 22: cohort.v1.BuyerService.ListDatasets:output_type -> cohort.v1.ListDatasetsResponse
-	3,  // 23: cohort.v1.BuyerService.SubmitJob:output_type -> cohort.v1.SubmitJobResponse
-	5,  // 24: cohort.v1.BuyerService.GetJob:output_type -> cohort.v1.GetJobResponse
-	7,  // 25: cohort.v1.BuyerService.WatchJob:output_type -> cohort.v1.WatchJobResponse
-	9,  // 26: cohort.v1.BuyerService.ListJobs:output_type -> cohort.v1.ListJobsResponse
-	11, // 27: cohort.v1.BuyerService.CancelJob:output_type -> cohort.v1.CancelJobResponse
-	13, // 28: cohort.v1.BuyerService.GetResult:output_type -> cohort.v1.GetResultResponse
-	15, // 29: cohort.v1.BuyerService.GetBudget:output_type -> cohort.v1.GetBudgetResponse
-	17, // 30: cohort.v1.BuyerService.GetBalance:output_type -> cohort.v1.GetBalanceResponse
-	22, // [22:31] is the sub-list for method output_type
-	13, // [13:22] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	20, // 2: cohort.v1.SubmitJobRequest.submission:type_name -> cohort.v1.JobSubmission
+	21, // 3: cohort.v1.SubmitJobResponse.job:type_name -> cohort.v1.Job
+	21, // 4: cohort.v1.GetJobResponse.job:type_name -> cohort.v1.Job
+	21, // 5: cohort.v1.WatchJobResponse.job:type_name -> cohort.v1.Job
+	22, // 6: cohort.v1.ListJobsRequest.states:type_name -> cohort.v1.JobState
+	21, // 7: cohort.v1.ListJobsResponse.jobs:type_name -> cohort.v1.Job
+	21, // 8: cohort.v1.CancelJobResponse.job:type_name -> cohort.v1.Job
+	23, // 9: cohort.v1.GetResultResponse.result:type_name -> cohort.v1.Result
+	24, // 10: cohort.v1.GetBudgetResponse.policy:type_name -> cohort.v1.PrivacyPolicy
+	25, // 11: cohort.v1.GetBudgetResponse.epochs:type_name -> cohort.v1.LedgerEntry
+	26, // 12: cohort.v1.GetBalanceResponse.balance:type_name -> cohort.v1.BuyerBalance
+	27, // 13: cohort.v1.GetBalanceResponse.escrow:type_name -> cohort.v1.Escrow
+	0,  // 14: cohort.v1.BuyerService.ListDatasets:input_type -> cohort.v1.ListDatasetsRequest
+	2,  // 15: cohort.v1.BuyerService.SubmitJob:input_type -> cohort.v1.SubmitJobRequest
+	4,  // 16: cohort.v1.BuyerService.GetJob:input_type -> cohort.v1.GetJobRequest
+	6,  // 17: cohort.v1.BuyerService.WatchJob:input_type -> cohort.v1.WatchJobRequest
+	8,  // 18: cohort.v1.BuyerService.ListJobs:input_type -> cohort.v1.ListJobsRequest
+	10, // 19: cohort.v1.BuyerService.CancelJob:input_type -> cohort.v1.CancelJobRequest
+	12, // 20: cohort.v1.BuyerService.GetResult:input_type -> cohort.v1.GetResultRequest
+	14, // 21: cohort.v1.BuyerService.GetBudget:input_type -> cohort.v1.GetBudgetRequest
+	16, // 22: cohort.v1.BuyerService.GetBalance:input_type -> cohort.v1.GetBalanceRequest
+	1,  // 23: cohort.v1.BuyerService.ListDatasets:output_type -> cohort.v1.ListDatasetsResponse
+	3,  // 24: cohort.v1.BuyerService.SubmitJob:output_type -> cohort.v1.SubmitJobResponse
+	5,  // 25: cohort.v1.BuyerService.GetJob:output_type -> cohort.v1.GetJobResponse
+	7,  // 26: cohort.v1.BuyerService.WatchJob:output_type -> cohort.v1.WatchJobResponse
+	9,  // 27: cohort.v1.BuyerService.ListJobs:output_type -> cohort.v1.ListJobsResponse
+	11, // 28: cohort.v1.BuyerService.CancelJob:output_type -> cohort.v1.CancelJobResponse
+	13, // 29: cohort.v1.BuyerService.GetResult:output_type -> cohort.v1.GetResultResponse
+	15, // 30: cohort.v1.BuyerService.GetBudget:output_type -> cohort.v1.GetBudgetResponse
+	17, // 31: cohort.v1.BuyerService.GetBalance:output_type -> cohort.v1.GetBalanceResponse
+	23, // [23:32] is the sub-list for method output_type
+	14, // [14:23] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_buyer_service_proto_init() }

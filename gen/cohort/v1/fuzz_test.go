@@ -26,7 +26,7 @@ func requestTypes() []proto.Message {
 		&cohortv1.ProposeRegistrationRequest{}, &cohortv1.StoreInvitesRequest{},
 		&cohortv1.PrepareJobRequest{}, &cohortv1.ComputePartialRequest{}, &cohortv1.StoreBuyerRequest{},
 		&cohortv1.HEKeygenRequest{}, &cohortv1.HEKeygenRevealRequest{}, &cohortv1.HEKeygenFinishRequest{}, &cohortv1.GetBudgetRequest{},
-		&cohortv1.CreateBuyerRequest{}, &cohortv1.SignTranscriptRequest{}, &cohortv1.ListTranscriptsRequest{},
+		&cohortv1.CreateBuyerRequest{}, &cohortv1.SignTranscriptRequest{}, &cohortv1.PublishTranscriptRequest{}, &cohortv1.ListTranscriptsRequest{},
 		&cohortv1.CreditBuyerRequest{}, &cohortv1.CheckBalancesRequest{}, &cohortv1.GetBalanceRequest{},
 		&cohortv1.StoreCreditRequest{}, &cohortv1.AbortJobRequest{}, &cohortv1.GetBalancesRequest{},
 	}

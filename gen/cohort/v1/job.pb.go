@@ -309,6 +309,99 @@ func (x *JobSpec) GetPrivacy() *Privacy {
 	return nil
 }
 
+// JobSubmission is a buyer's signed request for one job (docs/design.md
+// §8.2): every node checks it against the buyer's public key it stored
+// when the account was created, so no node can run a job the buyer did
+// not ask for. The job's spec travels beside it.
+type JobSubmission struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The buyer: 1..64 bytes of [A-Za-z0-9._-].
+	BuyerId string `protobuf:"bytes,1,opt,name=buyer_id,json=buyerId,proto3" json:"buyer_id,omitempty"`
+	// The buyer's fresh idempotency key for the job (1..64 bytes of
+	// [A-Za-z0-9-]), SubmitJobRequest.request_id.
+	RequestId string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// DescriptorDigest of the dataset descriptor the buyer read, 32 bytes:
+	// every node checks it against the one it holds.
+	DescriptorDigest []byte `protobuf:"bytes,3,opt,name=descriptor_digest,json=descriptorDigest,proto3" json:"descriptor_digest,omitempty"`
+	// When the buyer signed, Unix seconds (UTC). A node refuses to prepare
+	// a job whose submission is older than an hour or more than five
+	// minutes ahead of its clock.
+	SubmittedAt int64 `protobuf:"varint,4,opt,name=submitted_at,json=submittedAt,proto3" json:"submitted_at,omitempty"`
+	// The buyer's Ed25519 signature, 64 bytes, over attest.JobSubmission:
+	// "cohort/v1/job-submission", buyer id, request id, dataset id,
+	// descriptor digest, spec digest and submitted_at. The job id is
+	// "job-" and the first 16 bytes, in hex, of SHA-256 of the signed
+	// message.
+	Signature     []byte `protobuf:"bytes,5,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JobSubmission) Reset() {
+	*x = JobSubmission{}
+	mi := &file_cohort_v1_job_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JobSubmission) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JobSubmission) ProtoMessage() {}
+
+func (x *JobSubmission) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_job_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JobSubmission.ProtoReflect.Descriptor instead.
+func (*JobSubmission) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_job_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *JobSubmission) GetBuyerId() string {
+	if x != nil {
+		return x.BuyerId
+	}
+	return ""
+}
+
+func (x *JobSubmission) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *JobSubmission) GetDescriptorDigest() []byte {
+	if x != nil {
+		return x.DescriptorDigest
+	}
+	return nil
+}
+
+func (x *JobSubmission) GetSubmittedAt() int64 {
+	if x != nil {
+		return x.SubmittedAt
+	}
+	return 0
+}
+
+func (x *JobSubmission) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
 // Privacy is the privacy loss a job spends, in zero-concentrated
 // differential privacy (zCDP). Numbers are exact decimals or fractions
 // ("0.25", "1/8"), at most 64 bytes, never floats.
@@ -327,7 +420,7 @@ type Privacy struct {
 
 func (x *Privacy) Reset() {
 	*x = Privacy{}
-	mi := &file_cohort_v1_job_proto_msgTypes[1]
+	mi := &file_cohort_v1_job_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -339,7 +432,7 @@ func (x *Privacy) String() string {
 func (*Privacy) ProtoMessage() {}
 
 func (x *Privacy) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_job_proto_msgTypes[1]
+	mi := &file_cohort_v1_job_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -352,7 +445,7 @@ func (x *Privacy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Privacy.ProtoReflect.Descriptor instead.
 func (*Privacy) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_job_proto_rawDescGZIP(), []int{1}
+	return file_cohort_v1_job_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Privacy) GetLoss() isPrivacy_Loss {
@@ -412,7 +505,7 @@ type ApproxDP struct {
 
 func (x *ApproxDP) Reset() {
 	*x = ApproxDP{}
-	mi := &file_cohort_v1_job_proto_msgTypes[2]
+	mi := &file_cohort_v1_job_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -424,7 +517,7 @@ func (x *ApproxDP) String() string {
 func (*ApproxDP) ProtoMessage() {}
 
 func (x *ApproxDP) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_job_proto_msgTypes[2]
+	mi := &file_cohort_v1_job_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -437,7 +530,7 @@ func (x *ApproxDP) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApproxDP.ProtoReflect.Descriptor instead.
 func (*ApproxDP) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_job_proto_rawDescGZIP(), []int{2}
+	return file_cohort_v1_job_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ApproxDP) GetEpsilon() string {
@@ -480,7 +573,7 @@ type Output struct {
 
 func (x *Output) Reset() {
 	*x = Output{}
-	mi := &file_cohort_v1_job_proto_msgTypes[3]
+	mi := &file_cohort_v1_job_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -492,7 +585,7 @@ func (x *Output) String() string {
 func (*Output) ProtoMessage() {}
 
 func (x *Output) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_job_proto_msgTypes[3]
+	mi := &file_cohort_v1_job_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -505,7 +598,7 @@ func (x *Output) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Output.ProtoReflect.Descriptor instead.
 func (*Output) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_job_proto_rawDescGZIP(), []int{3}
+	return file_cohort_v1_job_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Output) GetKind() OutputKind {
@@ -591,7 +684,7 @@ type Job struct {
 
 func (x *Job) Reset() {
 	*x = Job{}
-	mi := &file_cohort_v1_job_proto_msgTypes[4]
+	mi := &file_cohort_v1_job_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -603,7 +696,7 @@ func (x *Job) String() string {
 func (*Job) ProtoMessage() {}
 
 func (x *Job) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_job_proto_msgTypes[4]
+	mi := &file_cohort_v1_job_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -616,7 +709,7 @@ func (x *Job) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Job.ProtoReflect.Descriptor instead.
 func (*Job) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_job_proto_rawDescGZIP(), []int{4}
+	return file_cohort_v1_job_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Job) GetJobId() string {
@@ -728,7 +821,7 @@ type EligibleSet struct {
 
 func (x *EligibleSet) Reset() {
 	*x = EligibleSet{}
-	mi := &file_cohort_v1_job_proto_msgTypes[5]
+	mi := &file_cohort_v1_job_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -740,7 +833,7 @@ func (x *EligibleSet) String() string {
 func (*EligibleSet) ProtoMessage() {}
 
 func (x *EligibleSet) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_job_proto_msgTypes[5]
+	mi := &file_cohort_v1_job_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -753,7 +846,7 @@ func (x *EligibleSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EligibleSet.ProtoReflect.Descriptor instead.
 func (*EligibleSet) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_job_proto_rawDescGZIP(), []int{5}
+	return file_cohort_v1_job_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *EligibleSet) GetEligible() uint64 {
@@ -803,7 +896,7 @@ type Exclusions struct {
 
 func (x *Exclusions) Reset() {
 	*x = Exclusions{}
-	mi := &file_cohort_v1_job_proto_msgTypes[6]
+	mi := &file_cohort_v1_job_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -815,7 +908,7 @@ func (x *Exclusions) String() string {
 func (*Exclusions) ProtoMessage() {}
 
 func (x *Exclusions) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_job_proto_msgTypes[6]
+	mi := &file_cohort_v1_job_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -828,7 +921,7 @@ func (x *Exclusions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Exclusions.ProtoReflect.Descriptor instead.
 func (*Exclusions) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_job_proto_rawDescGZIP(), []int{6}
+	return file_cohort_v1_job_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Exclusions) GetEpoch() uint64 {
@@ -888,7 +981,7 @@ type JobEvidence struct {
 
 func (x *JobEvidence) Reset() {
 	*x = JobEvidence{}
-	mi := &file_cohort_v1_job_proto_msgTypes[7]
+	mi := &file_cohort_v1_job_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -900,7 +993,7 @@ func (x *JobEvidence) String() string {
 func (*JobEvidence) ProtoMessage() {}
 
 func (x *JobEvidence) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_job_proto_msgTypes[7]
+	mi := &file_cohort_v1_job_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -913,7 +1006,7 @@ func (x *JobEvidence) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobEvidence.ProtoReflect.Descriptor instead.
 func (*JobEvidence) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_job_proto_rawDescGZIP(), []int{7}
+	return file_cohort_v1_job_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *JobEvidence) GetJobTime() int64 {
@@ -980,7 +1073,7 @@ type NodeJobEvidence struct {
 
 func (x *NodeJobEvidence) Reset() {
 	*x = NodeJobEvidence{}
-	mi := &file_cohort_v1_job_proto_msgTypes[8]
+	mi := &file_cohort_v1_job_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -992,7 +1085,7 @@ func (x *NodeJobEvidence) String() string {
 func (*NodeJobEvidence) ProtoMessage() {}
 
 func (x *NodeJobEvidence) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_job_proto_msgTypes[8]
+	mi := &file_cohort_v1_job_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1005,7 +1098,7 @@ func (x *NodeJobEvidence) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeJobEvidence.ProtoReflect.Descriptor instead.
 func (*NodeJobEvidence) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_job_proto_rawDescGZIP(), []int{8}
+	return file_cohort_v1_job_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *NodeJobEvidence) GetNodeIndex() uint32 {
@@ -1080,7 +1173,7 @@ type PrivacyDebit struct {
 
 func (x *PrivacyDebit) Reset() {
 	*x = PrivacyDebit{}
-	mi := &file_cohort_v1_job_proto_msgTypes[9]
+	mi := &file_cohort_v1_job_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1092,7 +1185,7 @@ func (x *PrivacyDebit) String() string {
 func (*PrivacyDebit) ProtoMessage() {}
 
 func (x *PrivacyDebit) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_job_proto_msgTypes[9]
+	mi := &file_cohort_v1_job_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1105,7 +1198,7 @@ func (x *PrivacyDebit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrivacyDebit.ProtoReflect.Descriptor instead.
 func (*PrivacyDebit) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_job_proto_rawDescGZIP(), []int{9}
+	return file_cohort_v1_job_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PrivacyDebit) GetNodeIndex() uint32 {
@@ -1167,7 +1260,7 @@ type LedgerEntry struct {
 
 func (x *LedgerEntry) Reset() {
 	*x = LedgerEntry{}
-	mi := &file_cohort_v1_job_proto_msgTypes[10]
+	mi := &file_cohort_v1_job_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1179,7 +1272,7 @@ func (x *LedgerEntry) String() string {
 func (*LedgerEntry) ProtoMessage() {}
 
 func (x *LedgerEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_job_proto_msgTypes[10]
+	mi := &file_cohort_v1_job_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1192,7 +1285,7 @@ func (x *LedgerEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LedgerEntry.ProtoReflect.Descriptor instead.
 func (*LedgerEntry) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_job_proto_rawDescGZIP(), []int{10}
+	return file_cohort_v1_job_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *LedgerEntry) GetEpoch() uint64 {
@@ -1260,7 +1353,14 @@ const file_cohort_v1_job_proto_rawDesc = "" +
 	"\aoutputs\x18\x06 \x03(\v2\x11.cohort.v1.OutputR\aoutputs\x12\x1d\n" +
 	"\n" +
 	"min_cohort\x18\a \x01(\rR\tminCohort\x12,\n" +
-	"\aprivacy\x18\b \x01(\v2\x12.cohort.v1.PrivacyR\aprivacy\"T\n" +
+	"\aprivacy\x18\b \x01(\v2\x12.cohort.v1.PrivacyR\aprivacy\"\xb7\x01\n" +
+	"\rJobSubmission\x12\x19\n" +
+	"\bbuyer_id\x18\x01 \x01(\tR\abuyerId\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\x12+\n" +
+	"\x11descriptor_digest\x18\x03 \x01(\fR\x10descriptorDigest\x12!\n" +
+	"\fsubmitted_at\x18\x04 \x01(\x03R\vsubmittedAt\x12\x1c\n" +
+	"\tsignature\x18\x05 \x01(\fR\tsignature\"T\n" +
 	"\aPrivacy\x12\x12\n" +
 	"\x03rho\x18\x01 \x01(\tH\x00R\x03rho\x12-\n" +
 	"\x06approx\x18\x02 \x01(\v2\x13.cohort.v1.ApproxDPH\x00R\x06approxB\x06\n" +
@@ -1375,41 +1475,42 @@ func file_cohort_v1_job_proto_rawDescGZIP() []byte {
 }
 
 var file_cohort_v1_job_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_cohort_v1_job_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_cohort_v1_job_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_cohort_v1_job_proto_goTypes = []any{
 	(OutputKind)(0),         // 0: cohort.v1.OutputKind
 	(JobState)(0),           // 1: cohort.v1.JobState
 	(*JobSpec)(nil),         // 2: cohort.v1.JobSpec
-	(*Privacy)(nil),         // 3: cohort.v1.Privacy
-	(*ApproxDP)(nil),        // 4: cohort.v1.ApproxDP
-	(*Output)(nil),          // 5: cohort.v1.Output
-	(*Job)(nil),             // 6: cohort.v1.Job
-	(*EligibleSet)(nil),     // 7: cohort.v1.EligibleSet
-	(*Exclusions)(nil),      // 8: cohort.v1.Exclusions
-	(*JobEvidence)(nil),     // 9: cohort.v1.JobEvidence
-	(*NodeJobEvidence)(nil), // 10: cohort.v1.NodeJobEvidence
-	(*PrivacyDebit)(nil),    // 11: cohort.v1.PrivacyDebit
-	(*LedgerEntry)(nil),     // 12: cohort.v1.LedgerEntry
-	(Backend)(0),            // 13: cohort.v1.Backend
-	(*NodeSignature)(nil),   // 14: cohort.v1.NodeSignature
+	(*JobSubmission)(nil),   // 3: cohort.v1.JobSubmission
+	(*Privacy)(nil),         // 4: cohort.v1.Privacy
+	(*ApproxDP)(nil),        // 5: cohort.v1.ApproxDP
+	(*Output)(nil),          // 6: cohort.v1.Output
+	(*Job)(nil),             // 7: cohort.v1.Job
+	(*EligibleSet)(nil),     // 8: cohort.v1.EligibleSet
+	(*Exclusions)(nil),      // 9: cohort.v1.Exclusions
+	(*JobEvidence)(nil),     // 10: cohort.v1.JobEvidence
+	(*NodeJobEvidence)(nil), // 11: cohort.v1.NodeJobEvidence
+	(*PrivacyDebit)(nil),    // 12: cohort.v1.PrivacyDebit
+	(*LedgerEntry)(nil),     // 13: cohort.v1.LedgerEntry
+	(Backend)(0),            // 14: cohort.v1.Backend
+	(*NodeSignature)(nil),   // 15: cohort.v1.NodeSignature
 }
 var file_cohort_v1_job_proto_depIdxs = []int32{
-	13, // 0: cohort.v1.JobSpec.backend:type_name -> cohort.v1.Backend
-	5,  // 1: cohort.v1.JobSpec.outputs:type_name -> cohort.v1.Output
-	3,  // 2: cohort.v1.JobSpec.privacy:type_name -> cohort.v1.Privacy
-	4,  // 3: cohort.v1.Privacy.approx:type_name -> cohort.v1.ApproxDP
+	14, // 0: cohort.v1.JobSpec.backend:type_name -> cohort.v1.Backend
+	6,  // 1: cohort.v1.JobSpec.outputs:type_name -> cohort.v1.Output
+	4,  // 2: cohort.v1.JobSpec.privacy:type_name -> cohort.v1.Privacy
+	5,  // 3: cohort.v1.Privacy.approx:type_name -> cohort.v1.ApproxDP
 	0,  // 4: cohort.v1.Output.kind:type_name -> cohort.v1.OutputKind
 	2,  // 5: cohort.v1.Job.spec:type_name -> cohort.v1.JobSpec
 	1,  // 6: cohort.v1.Job.state:type_name -> cohort.v1.JobState
-	8,  // 7: cohort.v1.Job.excluded:type_name -> cohort.v1.Exclusions
-	8,  // 8: cohort.v1.EligibleSet.excluded:type_name -> cohort.v1.Exclusions
-	10, // 9: cohort.v1.JobEvidence.nodes:type_name -> cohort.v1.NodeJobEvidence
-	7,  // 10: cohort.v1.NodeJobEvidence.set:type_name -> cohort.v1.EligibleSet
-	14, // 11: cohort.v1.NodeJobEvidence.set_signature:type_name -> cohort.v1.NodeSignature
-	14, // 12: cohort.v1.NodeJobEvidence.partial_signature:type_name -> cohort.v1.NodeSignature
-	11, // 13: cohort.v1.NodeJobEvidence.debit:type_name -> cohort.v1.PrivacyDebit
-	12, // 14: cohort.v1.PrivacyDebit.entries:type_name -> cohort.v1.LedgerEntry
-	14, // 15: cohort.v1.PrivacyDebit.signature:type_name -> cohort.v1.NodeSignature
+	9,  // 7: cohort.v1.Job.excluded:type_name -> cohort.v1.Exclusions
+	9,  // 8: cohort.v1.EligibleSet.excluded:type_name -> cohort.v1.Exclusions
+	11, // 9: cohort.v1.JobEvidence.nodes:type_name -> cohort.v1.NodeJobEvidence
+	8,  // 10: cohort.v1.NodeJobEvidence.set:type_name -> cohort.v1.EligibleSet
+	15, // 11: cohort.v1.NodeJobEvidence.set_signature:type_name -> cohort.v1.NodeSignature
+	15, // 12: cohort.v1.NodeJobEvidence.partial_signature:type_name -> cohort.v1.NodeSignature
+	12, // 13: cohort.v1.NodeJobEvidence.debit:type_name -> cohort.v1.PrivacyDebit
+	13, // 14: cohort.v1.PrivacyDebit.entries:type_name -> cohort.v1.LedgerEntry
+	15, // 15: cohort.v1.PrivacyDebit.signature:type_name -> cohort.v1.NodeSignature
 	16, // [16:16] is the sub-list for method output_type
 	16, // [16:16] is the sub-list for method input_type
 	16, // [16:16] is the sub-list for extension type_name
@@ -1424,7 +1525,7 @@ func file_cohort_v1_job_proto_init() {
 	}
 	file_cohort_v1_dataset_proto_init()
 	file_cohort_v1_signature_proto_init()
-	file_cohort_v1_job_proto_msgTypes[1].OneofWrappers = []any{
+	file_cohort_v1_job_proto_msgTypes[2].OneofWrappers = []any{
 		(*Privacy_Rho)(nil),
 		(*Privacy_Approx)(nil),
 	}
@@ -1434,7 +1535,7 @@ func file_cohort_v1_job_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cohort_v1_job_proto_rawDesc), len(file_cohort_v1_job_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1524,7 +1524,13 @@ type PrepareJobRequest struct {
 	JobTime int64 `protobuf:"varint,3,opt,name=job_time,json=jobTime,proto3" json:"job_time,omitempty"`
 	// The buyer who submitted the job, charged in each node's privacy ledger
 	// (1..64 bytes of [A-Za-z0-9-]); a node keeps it with its record of the job.
-	BuyerId       string `protobuf:"bytes,4,opt,name=buyer_id,json=buyerId,proto3" json:"buyer_id,omitempty"`
+	BuyerId string `protobuf:"bytes,4,opt,name=buyer_id,json=buyerId,proto3" json:"buyer_id,omitempty"`
+	// The buyer's signed submission of the job, required: the peer checks
+	// it against the buyer's key it stored, that job_id is the id derived
+	// from it and buyer_id its buyer (PermissionDenied otherwise), that it
+	// is fresh when the job is new to the peer (FailedPrecondition), and
+	// that no other coordinator prepared it already (AlreadyExists).
+	Submission    *JobSubmission `protobuf:"bytes,5,opt,name=submission,proto3" json:"submission,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1585,6 +1591,13 @@ func (x *PrepareJobRequest) GetBuyerId() string {
 		return x.BuyerId
 	}
 	return ""
+}
+
+func (x *PrepareJobRequest) GetSubmission() *JobSubmission {
+	if x != nil {
+		return x.Submission
+	}
+	return nil
 }
 
 // PrepareJobResponse is the peer's selection and its signature over it
@@ -2256,7 +2269,10 @@ type StoreBuyerRequest struct {
 	// SHA-256 of the buyer's bearer token, 32 bytes.
 	TokenHash []byte `protobuf:"bytes,2,opt,name=token_hash,json=tokenHash,proto3" json:"token_hash,omitempty"`
 	// When the account was created, Unix seconds (UTC).
-	CreatedAt     int64 `protobuf:"varint,3,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	CreatedAt int64 `protobuf:"varint,3,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// The buyer's Ed25519 public key, 32 bytes: the key its job
+	// submissions are checked against.
+	PublicKey     []byte `protobuf:"bytes,4,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2310,6 +2326,13 @@ func (x *StoreBuyerRequest) GetCreatedAt() int64 {
 		return x.CreatedAt
 	}
 	return 0
+}
+
+func (x *StoreBuyerRequest) GetPublicKey() []byte {
+	if x != nil {
+		return x.PublicKey
+	}
+	return nil
 }
 
 // StoreBuyerResponse confirms the account is stored.
@@ -2436,6 +2459,131 @@ func (*SignTranscriptRequest_Header) isSignTranscriptRequest_Part() {}
 
 func (*SignTranscriptRequest_Chunk) isSignTranscriptRequest_Part() {}
 
+// PublishTranscriptRequest is one message of a signed transcript bundle
+// handed to a peer.
+type PublishTranscriptRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The part this message carries.
+	//
+	// Types that are valid to be assigned to Part:
+	//
+	//	*PublishTranscriptRequest_Header
+	//	*PublishTranscriptRequest_Chunk
+	Part          isPublishTranscriptRequest_Part `protobuf_oneof:"part"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishTranscriptRequest) Reset() {
+	*x = PublishTranscriptRequest{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishTranscriptRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishTranscriptRequest) ProtoMessage() {}
+
+func (x *PublishTranscriptRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishTranscriptRequest.ProtoReflect.Descriptor instead.
+func (*PublishTranscriptRequest) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *PublishTranscriptRequest) GetPart() isPublishTranscriptRequest_Part {
+	if x != nil {
+		return x.Part
+	}
+	return nil
+}
+
+func (x *PublishTranscriptRequest) GetHeader() *BlobHeader {
+	if x != nil {
+		if x, ok := x.Part.(*PublishTranscriptRequest_Header); ok {
+			return x.Header
+		}
+	}
+	return nil
+}
+
+func (x *PublishTranscriptRequest) GetChunk() *Chunk {
+	if x != nil {
+		if x, ok := x.Part.(*PublishTranscriptRequest_Chunk); ok {
+			return x.Chunk
+		}
+	}
+	return nil
+}
+
+type isPublishTranscriptRequest_Part interface {
+	isPublishTranscriptRequest_Part()
+}
+
+type PublishTranscriptRequest_Header struct {
+	// Size and SHA-256 of the encoded bundle; first message only.
+	Header *BlobHeader `protobuf:"bytes,1,opt,name=header,proto3,oneof"`
+}
+
+type PublishTranscriptRequest_Chunk struct {
+	// A piece of the encoded bundle; every later message.
+	Chunk *Chunk `protobuf:"bytes,2,opt,name=chunk,proto3,oneof"`
+}
+
+func (*PublishTranscriptRequest_Header) isPublishTranscriptRequest_Part() {}
+
+func (*PublishTranscriptRequest_Chunk) isPublishTranscriptRequest_Part() {}
+
+// PublishTranscriptResponse confirms the peer stored the bundle.
+type PublishTranscriptResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishTranscriptResponse) Reset() {
+	*x = PublishTranscriptResponse{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishTranscriptResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishTranscriptResponse) ProtoMessage() {}
+
+func (x *PublishTranscriptResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishTranscriptResponse.ProtoReflect.Descriptor instead.
+func (*PublishTranscriptResponse) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{40}
+}
+
 // SignTranscriptResponse is the peer's signature over the transcript's
 // digest (audit.TranscriptStatement).
 type SignTranscriptResponse struct {
@@ -2448,7 +2596,7 @@ type SignTranscriptResponse struct {
 
 func (x *SignTranscriptResponse) Reset() {
 	*x = SignTranscriptResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[39]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2460,7 +2608,7 @@ func (x *SignTranscriptResponse) String() string {
 func (*SignTranscriptResponse) ProtoMessage() {}
 
 func (x *SignTranscriptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[39]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2473,7 +2621,7 @@ func (x *SignTranscriptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignTranscriptResponse.ProtoReflect.Descriptor instead.
 func (*SignTranscriptResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{39}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *SignTranscriptResponse) GetSignature() *NodeSignature {
@@ -2500,7 +2648,7 @@ type StoreCreditRequest struct {
 
 func (x *StoreCreditRequest) Reset() {
 	*x = StoreCreditRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[40]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2512,7 +2660,7 @@ func (x *StoreCreditRequest) String() string {
 func (*StoreCreditRequest) ProtoMessage() {}
 
 func (x *StoreCreditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[40]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2525,7 +2673,7 @@ func (x *StoreCreditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreCreditRequest.ProtoReflect.Descriptor instead.
 func (*StoreCreditRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{40}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *StoreCreditRequest) GetCreditId() string {
@@ -2565,7 +2713,7 @@ type StoreCreditResponse struct {
 
 func (x *StoreCreditResponse) Reset() {
 	*x = StoreCreditResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[41]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2577,7 +2725,7 @@ func (x *StoreCreditResponse) String() string {
 func (*StoreCreditResponse) ProtoMessage() {}
 
 func (x *StoreCreditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[41]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2590,7 +2738,7 @@ func (x *StoreCreditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreCreditResponse.ProtoReflect.Descriptor instead.
 func (*StoreCreditResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{41}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{43}
 }
 
 // AbortJobRequest names a job that ended without a release.
@@ -2606,7 +2754,7 @@ type AbortJobRequest struct {
 
 func (x *AbortJobRequest) Reset() {
 	*x = AbortJobRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[42]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2618,7 +2766,7 @@ func (x *AbortJobRequest) String() string {
 func (*AbortJobRequest) ProtoMessage() {}
 
 func (x *AbortJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[42]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2631,7 +2779,7 @@ func (x *AbortJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortJobRequest.ProtoReflect.Descriptor instead.
 func (*AbortJobRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{42}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *AbortJobRequest) GetJobId() string {
@@ -2657,7 +2805,7 @@ type AbortJobResponse struct {
 
 func (x *AbortJobResponse) Reset() {
 	*x = AbortJobResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[43]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2669,7 +2817,7 @@ func (x *AbortJobResponse) String() string {
 func (*AbortJobResponse) ProtoMessage() {}
 
 func (x *AbortJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[43]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2682,7 +2830,7 @@ func (x *AbortJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortJobResponse.ProtoReflect.Descriptor instead.
 func (*AbortJobResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{43}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{45}
 }
 
 // GetBalancesRequest pages through a peer's ledger.
@@ -2696,7 +2844,7 @@ type GetBalancesRequest struct {
 
 func (x *GetBalancesRequest) Reset() {
 	*x = GetBalancesRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[44]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2708,7 +2856,7 @@ func (x *GetBalancesRequest) String() string {
 func (*GetBalancesRequest) ProtoMessage() {}
 
 func (x *GetBalancesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[44]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2721,7 +2869,7 @@ func (x *GetBalancesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBalancesRequest.ProtoReflect.Descriptor instead.
 func (*GetBalancesRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{44}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *GetBalancesRequest) GetPageToken() string {
@@ -2744,7 +2892,7 @@ type GetBalancesResponse struct {
 
 func (x *GetBalancesResponse) Reset() {
 	*x = GetBalancesResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[45]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2756,7 +2904,7 @@ func (x *GetBalancesResponse) String() string {
 func (*GetBalancesResponse) ProtoMessage() {}
 
 func (x *GetBalancesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[45]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2769,7 +2917,7 @@ func (x *GetBalancesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBalancesResponse.ProtoReflect.Descriptor instead.
 func (*GetBalancesResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{45}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *GetBalancesResponse) GetBalances() []*BuyerBalance {
@@ -2878,12 +3026,15 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"revoked_at\x18\x03 \x01(\x03R\trevokedAt\"q\n" +
 	"\x19ForwardRevocationResponse\x12\x1c\n" +
 	"\tnullifier\x18\x01 \x01(\fR\tnullifier\x126\n" +
-	"\tsignature\x18\x02 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature\"\x88\x01\n" +
+	"\tsignature\x18\x02 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature\"\xc2\x01\n" +
 	"\x11PrepareJobRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12&\n" +
 	"\x04spec\x18\x02 \x01(\v2\x12.cohort.v1.JobSpecR\x04spec\x12\x19\n" +
 	"\bjob_time\x18\x03 \x01(\x03R\ajobTime\x12\x19\n" +
-	"\bbuyer_id\x18\x04 \x01(\tR\abuyerId\"v\n" +
+	"\bbuyer_id\x18\x04 \x01(\tR\abuyerId\x128\n" +
+	"\n" +
+	"submission\x18\x05 \x01(\v2\x18.cohort.v1.JobSubmissionR\n" +
+	"submission\"v\n" +
 	"\x12PrepareJobResponse\x12(\n" +
 	"\x03set\x18\x01 \x01(\v2\x16.cohort.v1.EligibleSetR\x03set\x126\n" +
 	"\tsignature\x18\x02 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature\"\xb7\x01\n" +
@@ -2934,18 +3085,25 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"\x16HEKeygenFinishResponse\x12\x1d\n" +
 	"\n" +
 	"public_key\x18\x01 \x01(\fR\tpublicKey\x126\n" +
-	"\tsignature\x18\x02 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature\"l\n" +
+	"\tsignature\x18\x02 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature\"\x8b\x01\n" +
 	"\x11StoreBuyerRequest\x12\x19\n" +
 	"\bbuyer_id\x18\x01 \x01(\tR\abuyerId\x12\x1d\n" +
 	"\n" +
 	"token_hash\x18\x02 \x01(\fR\ttokenHash\x12\x1d\n" +
 	"\n" +
-	"created_at\x18\x03 \x01(\x03R\tcreatedAt\"\x14\n" +
+	"created_at\x18\x03 \x01(\x03R\tcreatedAt\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x04 \x01(\fR\tpublicKey\"\x14\n" +
 	"\x12StoreBuyerResponse\"z\n" +
 	"\x15SignTranscriptRequest\x12/\n" +
 	"\x06header\x18\x01 \x01(\v2\x15.cohort.v1.BlobHeaderH\x00R\x06header\x12(\n" +
 	"\x05chunk\x18\x02 \x01(\v2\x10.cohort.v1.ChunkH\x00R\x05chunkB\x06\n" +
-	"\x04part\"P\n" +
+	"\x04part\"}\n" +
+	"\x18PublishTranscriptRequest\x12/\n" +
+	"\x06header\x18\x01 \x01(\v2\x15.cohort.v1.BlobHeaderH\x00R\x06header\x12(\n" +
+	"\x05chunk\x18\x02 \x01(\v2\x10.cohort.v1.ChunkH\x00R\x05chunkB\x06\n" +
+	"\x04part\"\x1b\n" +
+	"\x19PublishTranscriptResponse\"P\n" +
 	"\x16SignTranscriptResponse\x126\n" +
 	"\tsignature\x18\x01 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature\"\x85\x01\n" +
 	"\x12StoreCreditRequest\x12\x1b\n" +
@@ -2964,7 +3122,7 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"page_token\x18\x01 \x01(\tR\tpageToken\"r\n" +
 	"\x13GetBalancesResponse\x123\n" +
 	"\bbalances\x18\x01 \x03(\v2\x17.cohort.v1.BuyerBalanceR\bbalances\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\x86\x0f\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xe8\x0f\n" +
 	"\vPeerService\x12R\n" +
 	"\rStartCeremony\x12\x1f.cohort.v1.StartCeremonyRequest\x1a .cohort.v1.StartCeremonyResponse\x12e\n" +
 	"\x12CeremonyContribute\x12$.cohort.v1.CeremonyContributeRequest\x1a%.cohort.v1.CeremonyContributeResponse(\x010\x01\x12Q\n" +
@@ -2989,7 +3147,8 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"\x0eSignTranscript\x12 .cohort.v1.SignTranscriptRequest\x1a!.cohort.v1.SignTranscriptResponse(\x01\x12L\n" +
 	"\vStoreCredit\x12\x1d.cohort.v1.StoreCreditRequest\x1a\x1e.cohort.v1.StoreCreditResponse\x12C\n" +
 	"\bAbortJob\x12\x1a.cohort.v1.AbortJobRequest\x1a\x1b.cohort.v1.AbortJobResponse\x12L\n" +
-	"\vGetBalances\x12\x1d.cohort.v1.GetBalancesRequest\x1a\x1e.cohort.v1.GetBalancesResponseB5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
+	"\vGetBalances\x12\x1d.cohort.v1.GetBalancesRequest\x1a\x1e.cohort.v1.GetBalancesResponse\x12`\n" +
+	"\x11PublishTranscript\x12#.cohort.v1.PublishTranscriptRequest\x1a$.cohort.v1.PublishTranscriptResponse(\x01B5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
 
 var (
 	file_cohort_v1_peer_service_proto_rawDescOnce sync.Once
@@ -3003,7 +3162,7 @@ func file_cohort_v1_peer_service_proto_rawDescGZIP() []byte {
 	return file_cohort_v1_peer_service_proto_rawDescData
 }
 
-var file_cohort_v1_peer_service_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
+var file_cohort_v1_peer_service_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
 var file_cohort_v1_peer_service_proto_goTypes = []any{
 	(*StartCeremonyRequest)(nil),        // 0: cohort.v1.StartCeremonyRequest
 	(*StartCeremonyResponse)(nil),       // 1: cohort.v1.StartCeremonyResponse
@@ -3044,109 +3203,117 @@ var file_cohort_v1_peer_service_proto_goTypes = []any{
 	(*StoreBuyerRequest)(nil),           // 36: cohort.v1.StoreBuyerRequest
 	(*StoreBuyerResponse)(nil),          // 37: cohort.v1.StoreBuyerResponse
 	(*SignTranscriptRequest)(nil),       // 38: cohort.v1.SignTranscriptRequest
-	(*SignTranscriptResponse)(nil),      // 39: cohort.v1.SignTranscriptResponse
-	(*StoreCreditRequest)(nil),          // 40: cohort.v1.StoreCreditRequest
-	(*StoreCreditResponse)(nil),         // 41: cohort.v1.StoreCreditResponse
-	(*AbortJobRequest)(nil),             // 42: cohort.v1.AbortJobRequest
-	(*AbortJobResponse)(nil),            // 43: cohort.v1.AbortJobResponse
-	(*GetBalancesRequest)(nil),          // 44: cohort.v1.GetBalancesRequest
-	(*GetBalancesResponse)(nil),         // 45: cohort.v1.GetBalancesResponse
-	(*CeremonyInfo)(nil),                // 46: cohort.v1.CeremonyInfo
-	(*DatasetDescriptor)(nil),           // 47: cohort.v1.DatasetDescriptor
-	(*NodeSignature)(nil),               // 48: cohort.v1.NodeSignature
-	(*CeremonyContributionHeader)(nil),  // 49: cohort.v1.CeremonyContributionHeader
-	(*Chunk)(nil),                       // 50: cohort.v1.Chunk
-	(*BlobHeader)(nil),                  // 51: cohort.v1.BlobHeader
-	(*ContributionAck)(nil),             // 52: cohort.v1.ContributionAck
-	(*RegistryUpdate)(nil),              // 53: cohort.v1.RegistryUpdate
-	(*JobSpec)(nil),                     // 54: cohort.v1.JobSpec
-	(*EligibleSet)(nil),                 // 55: cohort.v1.EligibleSet
-	(*PrivacyDebit)(nil),                // 56: cohort.v1.PrivacyDebit
-	(JobState)(0),                       // 57: cohort.v1.JobState
-	(*BuyerBalance)(nil),                // 58: cohort.v1.BuyerBalance
+	(*PublishTranscriptRequest)(nil),    // 39: cohort.v1.PublishTranscriptRequest
+	(*PublishTranscriptResponse)(nil),   // 40: cohort.v1.PublishTranscriptResponse
+	(*SignTranscriptResponse)(nil),      // 41: cohort.v1.SignTranscriptResponse
+	(*StoreCreditRequest)(nil),          // 42: cohort.v1.StoreCreditRequest
+	(*StoreCreditResponse)(nil),         // 43: cohort.v1.StoreCreditResponse
+	(*AbortJobRequest)(nil),             // 44: cohort.v1.AbortJobRequest
+	(*AbortJobResponse)(nil),            // 45: cohort.v1.AbortJobResponse
+	(*GetBalancesRequest)(nil),          // 46: cohort.v1.GetBalancesRequest
+	(*GetBalancesResponse)(nil),         // 47: cohort.v1.GetBalancesResponse
+	(*CeremonyInfo)(nil),                // 48: cohort.v1.CeremonyInfo
+	(*DatasetDescriptor)(nil),           // 49: cohort.v1.DatasetDescriptor
+	(*NodeSignature)(nil),               // 50: cohort.v1.NodeSignature
+	(*CeremonyContributionHeader)(nil),  // 51: cohort.v1.CeremonyContributionHeader
+	(*Chunk)(nil),                       // 52: cohort.v1.Chunk
+	(*BlobHeader)(nil),                  // 53: cohort.v1.BlobHeader
+	(*ContributionAck)(nil),             // 54: cohort.v1.ContributionAck
+	(*RegistryUpdate)(nil),              // 55: cohort.v1.RegistryUpdate
+	(*JobSpec)(nil),                     // 56: cohort.v1.JobSpec
+	(*JobSubmission)(nil),               // 57: cohort.v1.JobSubmission
+	(*EligibleSet)(nil),                 // 58: cohort.v1.EligibleSet
+	(*PrivacyDebit)(nil),                // 59: cohort.v1.PrivacyDebit
+	(JobState)(0),                       // 60: cohort.v1.JobState
+	(*BuyerBalance)(nil),                // 61: cohort.v1.BuyerBalance
 }
 var file_cohort_v1_peer_service_proto_depIdxs = []int32{
-	46, // 0: cohort.v1.StartCeremonyRequest.ceremony:type_name -> cohort.v1.CeremonyInfo
-	47, // 1: cohort.v1.StartCeremonyRequest.dataset:type_name -> cohort.v1.DatasetDescriptor
-	48, // 2: cohort.v1.StartCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
-	49, // 3: cohort.v1.CeremonyContributeRequest.header:type_name -> cohort.v1.CeremonyContributionHeader
-	50, // 4: cohort.v1.CeremonyContributeRequest.chunk:type_name -> cohort.v1.Chunk
-	49, // 5: cohort.v1.CeremonyContributeResponse.header:type_name -> cohort.v1.CeremonyContributionHeader
-	50, // 6: cohort.v1.CeremonyContributeResponse.chunk:type_name -> cohort.v1.Chunk
+	48, // 0: cohort.v1.StartCeremonyRequest.ceremony:type_name -> cohort.v1.CeremonyInfo
+	49, // 1: cohort.v1.StartCeremonyRequest.dataset:type_name -> cohort.v1.DatasetDescriptor
+	50, // 2: cohort.v1.StartCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
+	51, // 3: cohort.v1.CeremonyContributeRequest.header:type_name -> cohort.v1.CeremonyContributionHeader
+	52, // 4: cohort.v1.CeremonyContributeRequest.chunk:type_name -> cohort.v1.Chunk
+	51, // 5: cohort.v1.CeremonyContributeResponse.header:type_name -> cohort.v1.CeremonyContributionHeader
+	52, // 6: cohort.v1.CeremonyContributeResponse.chunk:type_name -> cohort.v1.Chunk
 	5,  // 7: cohort.v1.SealCeremonyRequest.header:type_name -> cohort.v1.SealCeremonyHeader
-	50, // 8: cohort.v1.SealCeremonyRequest.chunk:type_name -> cohort.v1.Chunk
-	51, // 9: cohort.v1.SealCeremonyHeader.blob:type_name -> cohort.v1.BlobHeader
-	46, // 10: cohort.v1.SealCeremonyResponse.ceremony:type_name -> cohort.v1.CeremonyInfo
-	48, // 11: cohort.v1.SealCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
-	52, // 12: cohort.v1.ForwardContributionResponse.ack:type_name -> cohort.v1.ContributionAck
-	53, // 13: cohort.v1.ApplyRegistrationRequest.update:type_name -> cohort.v1.RegistryUpdate
-	53, // 14: cohort.v1.GetRegistryStateResponse.updates:type_name -> cohort.v1.RegistryUpdate
-	52, // 15: cohort.v1.GetContributionAckResponse.ack:type_name -> cohort.v1.ContributionAck
-	48, // 16: cohort.v1.ForwardRevocationResponse.signature:type_name -> cohort.v1.NodeSignature
-	54, // 17: cohort.v1.PrepareJobRequest.spec:type_name -> cohort.v1.JobSpec
-	55, // 18: cohort.v1.PrepareJobResponse.set:type_name -> cohort.v1.EligibleSet
-	48, // 19: cohort.v1.PrepareJobResponse.signature:type_name -> cohort.v1.NodeSignature
-	54, // 20: cohort.v1.ComputePartialRequest.spec:type_name -> cohort.v1.JobSpec
-	48, // 21: cohort.v1.ComputePartialResponse.signature:type_name -> cohort.v1.NodeSignature
-	56, // 22: cohort.v1.ComputePartialResponse.debit:type_name -> cohort.v1.PrivacyDebit
-	31, // 23: cohort.v1.HEKeygenResponse.commitment:type_name -> cohort.v1.HEKeygenCommitment
-	48, // 24: cohort.v1.HEKeygenCommitment.signature:type_name -> cohort.v1.NodeSignature
-	31, // 25: cohort.v1.HEKeygenRevealRequest.commitments:type_name -> cohort.v1.HEKeygenCommitment
-	48, // 26: cohort.v1.HEKeygenFinishResponse.signature:type_name -> cohort.v1.NodeSignature
-	51, // 27: cohort.v1.SignTranscriptRequest.header:type_name -> cohort.v1.BlobHeader
-	50, // 28: cohort.v1.SignTranscriptRequest.chunk:type_name -> cohort.v1.Chunk
-	48, // 29: cohort.v1.SignTranscriptResponse.signature:type_name -> cohort.v1.NodeSignature
-	57, // 30: cohort.v1.AbortJobRequest.state:type_name -> cohort.v1.JobState
-	58, // 31: cohort.v1.GetBalancesResponse.balances:type_name -> cohort.v1.BuyerBalance
-	0,  // 32: cohort.v1.PeerService.StartCeremony:input_type -> cohort.v1.StartCeremonyRequest
-	2,  // 33: cohort.v1.PeerService.CeremonyContribute:input_type -> cohort.v1.CeremonyContributeRequest
-	4,  // 34: cohort.v1.PeerService.SealCeremony:input_type -> cohort.v1.SealCeremonyRequest
-	7,  // 35: cohort.v1.PeerService.AbortCeremony:input_type -> cohort.v1.AbortCeremonyRequest
-	9,  // 36: cohort.v1.PeerService.ForwardContribution:input_type -> cohort.v1.ForwardContributionRequest
-	11, // 37: cohort.v1.PeerService.AbortContribution:input_type -> cohort.v1.AbortContributionRequest
-	21, // 38: cohort.v1.PeerService.GetContributionAck:input_type -> cohort.v1.GetContributionAckRequest
-	23, // 39: cohort.v1.PeerService.ForwardRevocation:input_type -> cohort.v1.ForwardRevocationRequest
-	13, // 40: cohort.v1.PeerService.ApplyRegistration:input_type -> cohort.v1.ApplyRegistrationRequest
-	17, // 41: cohort.v1.PeerService.ProposeRegistration:input_type -> cohort.v1.ProposeRegistrationRequest
-	19, // 42: cohort.v1.PeerService.StoreInvites:input_type -> cohort.v1.StoreInvitesRequest
-	15, // 43: cohort.v1.PeerService.GetRegistryState:input_type -> cohort.v1.GetRegistryStateRequest
-	29, // 44: cohort.v1.PeerService.HEKeygen:input_type -> cohort.v1.HEKeygenRequest
-	32, // 45: cohort.v1.PeerService.HEKeygenReveal:input_type -> cohort.v1.HEKeygenRevealRequest
-	34, // 46: cohort.v1.PeerService.HEKeygenFinish:input_type -> cohort.v1.HEKeygenFinishRequest
-	25, // 47: cohort.v1.PeerService.PrepareJob:input_type -> cohort.v1.PrepareJobRequest
-	27, // 48: cohort.v1.PeerService.ComputePartial:input_type -> cohort.v1.ComputePartialRequest
-	36, // 49: cohort.v1.PeerService.StoreBuyer:input_type -> cohort.v1.StoreBuyerRequest
-	38, // 50: cohort.v1.PeerService.SignTranscript:input_type -> cohort.v1.SignTranscriptRequest
-	40, // 51: cohort.v1.PeerService.StoreCredit:input_type -> cohort.v1.StoreCreditRequest
-	42, // 52: cohort.v1.PeerService.AbortJob:input_type -> cohort.v1.AbortJobRequest
-	44, // 53: cohort.v1.PeerService.GetBalances:input_type -> cohort.v1.GetBalancesRequest
-	1,  // 54: cohort.v1.PeerService.StartCeremony:output_type -> cohort.v1.StartCeremonyResponse
-	3,  // 55: cohort.v1.PeerService.CeremonyContribute:output_type -> cohort.v1.CeremonyContributeResponse
-	6,  // 56: cohort.v1.PeerService.SealCeremony:output_type -> cohort.v1.SealCeremonyResponse
-	8,  // 57: cohort.v1.PeerService.AbortCeremony:output_type -> cohort.v1.AbortCeremonyResponse
-	10, // 58: cohort.v1.PeerService.ForwardContribution:output_type -> cohort.v1.ForwardContributionResponse
-	12, // 59: cohort.v1.PeerService.AbortContribution:output_type -> cohort.v1.AbortContributionResponse
-	22, // 60: cohort.v1.PeerService.GetContributionAck:output_type -> cohort.v1.GetContributionAckResponse
-	24, // 61: cohort.v1.PeerService.ForwardRevocation:output_type -> cohort.v1.ForwardRevocationResponse
-	14, // 62: cohort.v1.PeerService.ApplyRegistration:output_type -> cohort.v1.ApplyRegistrationResponse
-	18, // 63: cohort.v1.PeerService.ProposeRegistration:output_type -> cohort.v1.ProposeRegistrationResponse
-	20, // 64: cohort.v1.PeerService.StoreInvites:output_type -> cohort.v1.StoreInvitesResponse
-	16, // 65: cohort.v1.PeerService.GetRegistryState:output_type -> cohort.v1.GetRegistryStateResponse
-	30, // 66: cohort.v1.PeerService.HEKeygen:output_type -> cohort.v1.HEKeygenResponse
-	33, // 67: cohort.v1.PeerService.HEKeygenReveal:output_type -> cohort.v1.HEKeygenRevealResponse
-	35, // 68: cohort.v1.PeerService.HEKeygenFinish:output_type -> cohort.v1.HEKeygenFinishResponse
-	26, // 69: cohort.v1.PeerService.PrepareJob:output_type -> cohort.v1.PrepareJobResponse
-	28, // 70: cohort.v1.PeerService.ComputePartial:output_type -> cohort.v1.ComputePartialResponse
-	37, // 71: cohort.v1.PeerService.StoreBuyer:output_type -> cohort.v1.StoreBuyerResponse
-	39, // 72: cohort.v1.PeerService.SignTranscript:output_type -> cohort.v1.SignTranscriptResponse
-	41, // 73: cohort.v1.PeerService.StoreCredit:output_type -> cohort.v1.StoreCreditResponse
-	43, // 74: cohort.v1.PeerService.AbortJob:output_type -> cohort.v1.AbortJobResponse
-	45, // 75: cohort.v1.PeerService.GetBalances:output_type -> cohort.v1.GetBalancesResponse
-	54, // [54:76] is the sub-list for method output_type
-	32, // [32:54] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	52, // 8: cohort.v1.SealCeremonyRequest.chunk:type_name -> cohort.v1.Chunk
+	53, // 9: cohort.v1.SealCeremonyHeader.blob:type_name -> cohort.v1.BlobHeader
+	48, // 10: cohort.v1.SealCeremonyResponse.ceremony:type_name -> cohort.v1.CeremonyInfo
+	50, // 11: cohort.v1.SealCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
+	54, // 12: cohort.v1.ForwardContributionResponse.ack:type_name -> cohort.v1.ContributionAck
+	55, // 13: cohort.v1.ApplyRegistrationRequest.update:type_name -> cohort.v1.RegistryUpdate
+	55, // 14: cohort.v1.GetRegistryStateResponse.updates:type_name -> cohort.v1.RegistryUpdate
+	54, // 15: cohort.v1.GetContributionAckResponse.ack:type_name -> cohort.v1.ContributionAck
+	50, // 16: cohort.v1.ForwardRevocationResponse.signature:type_name -> cohort.v1.NodeSignature
+	56, // 17: cohort.v1.PrepareJobRequest.spec:type_name -> cohort.v1.JobSpec
+	57, // 18: cohort.v1.PrepareJobRequest.submission:type_name -> cohort.v1.JobSubmission
+	58, // 19: cohort.v1.PrepareJobResponse.set:type_name -> cohort.v1.EligibleSet
+	50, // 20: cohort.v1.PrepareJobResponse.signature:type_name -> cohort.v1.NodeSignature
+	56, // 21: cohort.v1.ComputePartialRequest.spec:type_name -> cohort.v1.JobSpec
+	50, // 22: cohort.v1.ComputePartialResponse.signature:type_name -> cohort.v1.NodeSignature
+	59, // 23: cohort.v1.ComputePartialResponse.debit:type_name -> cohort.v1.PrivacyDebit
+	31, // 24: cohort.v1.HEKeygenResponse.commitment:type_name -> cohort.v1.HEKeygenCommitment
+	50, // 25: cohort.v1.HEKeygenCommitment.signature:type_name -> cohort.v1.NodeSignature
+	31, // 26: cohort.v1.HEKeygenRevealRequest.commitments:type_name -> cohort.v1.HEKeygenCommitment
+	50, // 27: cohort.v1.HEKeygenFinishResponse.signature:type_name -> cohort.v1.NodeSignature
+	53, // 28: cohort.v1.SignTranscriptRequest.header:type_name -> cohort.v1.BlobHeader
+	52, // 29: cohort.v1.SignTranscriptRequest.chunk:type_name -> cohort.v1.Chunk
+	53, // 30: cohort.v1.PublishTranscriptRequest.header:type_name -> cohort.v1.BlobHeader
+	52, // 31: cohort.v1.PublishTranscriptRequest.chunk:type_name -> cohort.v1.Chunk
+	50, // 32: cohort.v1.SignTranscriptResponse.signature:type_name -> cohort.v1.NodeSignature
+	60, // 33: cohort.v1.AbortJobRequest.state:type_name -> cohort.v1.JobState
+	61, // 34: cohort.v1.GetBalancesResponse.balances:type_name -> cohort.v1.BuyerBalance
+	0,  // 35: cohort.v1.PeerService.StartCeremony:input_type -> cohort.v1.StartCeremonyRequest
+	2,  // 36: cohort.v1.PeerService.CeremonyContribute:input_type -> cohort.v1.CeremonyContributeRequest
+	4,  // 37: cohort.v1.PeerService.SealCeremony:input_type -> cohort.v1.SealCeremonyRequest
+	7,  // 38: cohort.v1.PeerService.AbortCeremony:input_type -> cohort.v1.AbortCeremonyRequest
+	9,  // 39: cohort.v1.PeerService.ForwardContribution:input_type -> cohort.v1.ForwardContributionRequest
+	11, // 40: cohort.v1.PeerService.AbortContribution:input_type -> cohort.v1.AbortContributionRequest
+	21, // 41: cohort.v1.PeerService.GetContributionAck:input_type -> cohort.v1.GetContributionAckRequest
+	23, // 42: cohort.v1.PeerService.ForwardRevocation:input_type -> cohort.v1.ForwardRevocationRequest
+	13, // 43: cohort.v1.PeerService.ApplyRegistration:input_type -> cohort.v1.ApplyRegistrationRequest
+	17, // 44: cohort.v1.PeerService.ProposeRegistration:input_type -> cohort.v1.ProposeRegistrationRequest
+	19, // 45: cohort.v1.PeerService.StoreInvites:input_type -> cohort.v1.StoreInvitesRequest
+	15, // 46: cohort.v1.PeerService.GetRegistryState:input_type -> cohort.v1.GetRegistryStateRequest
+	29, // 47: cohort.v1.PeerService.HEKeygen:input_type -> cohort.v1.HEKeygenRequest
+	32, // 48: cohort.v1.PeerService.HEKeygenReveal:input_type -> cohort.v1.HEKeygenRevealRequest
+	34, // 49: cohort.v1.PeerService.HEKeygenFinish:input_type -> cohort.v1.HEKeygenFinishRequest
+	25, // 50: cohort.v1.PeerService.PrepareJob:input_type -> cohort.v1.PrepareJobRequest
+	27, // 51: cohort.v1.PeerService.ComputePartial:input_type -> cohort.v1.ComputePartialRequest
+	36, // 52: cohort.v1.PeerService.StoreBuyer:input_type -> cohort.v1.StoreBuyerRequest
+	38, // 53: cohort.v1.PeerService.SignTranscript:input_type -> cohort.v1.SignTranscriptRequest
+	42, // 54: cohort.v1.PeerService.StoreCredit:input_type -> cohort.v1.StoreCreditRequest
+	44, // 55: cohort.v1.PeerService.AbortJob:input_type -> cohort.v1.AbortJobRequest
+	46, // 56: cohort.v1.PeerService.GetBalances:input_type -> cohort.v1.GetBalancesRequest
+	39, // 57: cohort.v1.PeerService.PublishTranscript:input_type -> cohort.v1.PublishTranscriptRequest
+	1,  // 58: cohort.v1.PeerService.StartCeremony:output_type -> cohort.v1.StartCeremonyResponse
+	3,  // 59: cohort.v1.PeerService.CeremonyContribute:output_type -> cohort.v1.CeremonyContributeResponse
+	6,  // 60: cohort.v1.PeerService.SealCeremony:output_type -> cohort.v1.SealCeremonyResponse
+	8,  // 61: cohort.v1.PeerService.AbortCeremony:output_type -> cohort.v1.AbortCeremonyResponse
+	10, // 62: cohort.v1.PeerService.ForwardContribution:output_type -> cohort.v1.ForwardContributionResponse
+	12, // 63: cohort.v1.PeerService.AbortContribution:output_type -> cohort.v1.AbortContributionResponse
+	22, // 64: cohort.v1.PeerService.GetContributionAck:output_type -> cohort.v1.GetContributionAckResponse
+	24, // 65: cohort.v1.PeerService.ForwardRevocation:output_type -> cohort.v1.ForwardRevocationResponse
+	14, // 66: cohort.v1.PeerService.ApplyRegistration:output_type -> cohort.v1.ApplyRegistrationResponse
+	18, // 67: cohort.v1.PeerService.ProposeRegistration:output_type -> cohort.v1.ProposeRegistrationResponse
+	20, // 68: cohort.v1.PeerService.StoreInvites:output_type -> cohort.v1.StoreInvitesResponse
+	16, // 69: cohort.v1.PeerService.GetRegistryState:output_type -> cohort.v1.GetRegistryStateResponse
+	30, // 70: cohort.v1.PeerService.HEKeygen:output_type -> cohort.v1.HEKeygenResponse
+	33, // 71: cohort.v1.PeerService.HEKeygenReveal:output_type -> cohort.v1.HEKeygenRevealResponse
+	35, // 72: cohort.v1.PeerService.HEKeygenFinish:output_type -> cohort.v1.HEKeygenFinishResponse
+	26, // 73: cohort.v1.PeerService.PrepareJob:output_type -> cohort.v1.PrepareJobResponse
+	28, // 74: cohort.v1.PeerService.ComputePartial:output_type -> cohort.v1.ComputePartialResponse
+	37, // 75: cohort.v1.PeerService.StoreBuyer:output_type -> cohort.v1.StoreBuyerResponse
+	41, // 76: cohort.v1.PeerService.SignTranscript:output_type -> cohort.v1.SignTranscriptResponse
+	43, // 77: cohort.v1.PeerService.StoreCredit:output_type -> cohort.v1.StoreCreditResponse
+	45, // 78: cohort.v1.PeerService.AbortJob:output_type -> cohort.v1.AbortJobResponse
+	47, // 79: cohort.v1.PeerService.GetBalances:output_type -> cohort.v1.GetBalancesResponse
+	40, // 80: cohort.v1.PeerService.PublishTranscript:output_type -> cohort.v1.PublishTranscriptResponse
+	58, // [58:81] is the sub-list for method output_type
+	35, // [35:58] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_peer_service_proto_init() }
@@ -3178,13 +3345,17 @@ func file_cohort_v1_peer_service_proto_init() {
 		(*SignTranscriptRequest_Header)(nil),
 		(*SignTranscriptRequest_Chunk)(nil),
 	}
+	file_cohort_v1_peer_service_proto_msgTypes[39].OneofWrappers = []any{
+		(*PublishTranscriptRequest_Header)(nil),
+		(*PublishTranscriptRequest_Chunk)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cohort_v1_peer_service_proto_rawDesc), len(file_cohort_v1_peer_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   46,
+			NumMessages:   48,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

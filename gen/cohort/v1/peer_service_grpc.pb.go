@@ -41,6 +41,7 @@ const (
 	PeerService_StoreCredit_FullMethodName         = "/cohort.v1.PeerService/StoreCredit"
 	PeerService_AbortJob_FullMethodName            = "/cohort.v1.PeerService/AbortJob"
 	PeerService_GetBalances_FullMethodName         = "/cohort.v1.PeerService/GetBalances"
+	PeerService_PublishTranscript_FullMethodName   = "/cohort.v1.PeerService/PublishTranscript"
 )
 
 // PeerServiceClient is the client API for PeerService service.
@@ -178,6 +179,15 @@ type PeerServiceClient interface {
 	// GetBalances lists every buyer's balance in the peer's ledger, for
 	// AdminService.CheckBalances.
 	GetBalances(ctx context.Context, in *GetBalancesRequest, opts ...grpc.CallOption) (*GetBalancesResponse, error)
+	// PublishTranscript hands the peer a released job's signed transcript
+	// bundle (the audit package's encoding; header, then chunks), so that
+	// every node that took part serves it (docs/design.md §9.1). Only the
+	// job's coordinator may publish it (PermissionDenied otherwise); the
+	// peer must have prepared the job for it, every node's signature must
+	// verify, its own among them where it is a signer, and the descriptor
+	// must be its own (FailedPrecondition otherwise). Publishing the same
+	// bundle again is a no-op.
+	PublishTranscript(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[PublishTranscriptRequest, PublishTranscriptResponse], error)
 }
 
 type peerServiceClient struct {
@@ -417,6 +427,19 @@ func (c *peerServiceClient) GetBalances(ctx context.Context, in *GetBalancesRequ
 	return out, nil
 }
 
+func (c *peerServiceClient) PublishTranscript(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[PublishTranscriptRequest, PublishTranscriptResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &PeerService_ServiceDesc.Streams[3], PeerService_PublishTranscript_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[PublishTranscriptRequest, PublishTranscriptResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type PeerService_PublishTranscriptClient = grpc.ClientStreamingClient[PublishTranscriptRequest, PublishTranscriptResponse]
+
 // PeerServiceServer is the server API for PeerService service.
 // All implementations must embed UnimplementedPeerServiceServer
 // for forward compatibility.
@@ -552,6 +575,15 @@ type PeerServiceServer interface {
 	// GetBalances lists every buyer's balance in the peer's ledger, for
 	// AdminService.CheckBalances.
 	GetBalances(context.Context, *GetBalancesRequest) (*GetBalancesResponse, error)
+	// PublishTranscript hands the peer a released job's signed transcript
+	// bundle (the audit package's encoding; header, then chunks), so that
+	// every node that took part serves it (docs/design.md §9.1). Only the
+	// job's coordinator may publish it (PermissionDenied otherwise); the
+	// peer must have prepared the job for it, every node's signature must
+	// verify, its own among them where it is a signer, and the descriptor
+	// must be its own (FailedPrecondition otherwise). Publishing the same
+	// bundle again is a no-op.
+	PublishTranscript(grpc.ClientStreamingServer[PublishTranscriptRequest, PublishTranscriptResponse]) error
 	mustEmbedUnimplementedPeerServiceServer()
 }
 
@@ -627,6 +659,9 @@ func (UnimplementedPeerServiceServer) AbortJob(context.Context, *AbortJobRequest
 }
 func (UnimplementedPeerServiceServer) GetBalances(context.Context, *GetBalancesRequest) (*GetBalancesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetBalances not implemented")
+}
+func (UnimplementedPeerServiceServer) PublishTranscript(grpc.ClientStreamingServer[PublishTranscriptRequest, PublishTranscriptResponse]) error {
+	return status.Error(codes.Unimplemented, "method PublishTranscript not implemented")
 }
 func (UnimplementedPeerServiceServer) mustEmbedUnimplementedPeerServiceServer() {}
 func (UnimplementedPeerServiceServer) testEmbeddedByValue()                     {}
@@ -1012,6 +1047,13 @@ func _PeerService_GetBalances_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PeerService_PublishTranscript_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(PeerServiceServer).PublishTranscript(&grpc.GenericServerStream[PublishTranscriptRequest, PublishTranscriptResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type PeerService_PublishTranscriptServer = grpc.ClientStreamingServer[PublishTranscriptRequest, PublishTranscriptResponse]
+
 // PeerService_ServiceDesc is the grpc.ServiceDesc for PeerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1111,6 +1153,11 @@ var PeerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "SignTranscript",
 			Handler:       _PeerService_SignTranscript_Handler,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "PublishTranscript",
+			Handler:       _PeerService_PublishTranscript_Handler,
 			ClientStreams: true,
 		},
 	},

@@ -148,7 +148,7 @@ func TestServices(t *testing.T) {
 			{name: "ApplyRegistration"}, {name: "GetRegistryState"},
 			{name: "HEKeygen"}, {name: "HEKeygenReveal"}, {name: "HEKeygenFinish"},
 			{name: "PrepareJob"}, {name: "ComputePartial"}, {name: "StoreBuyer"}, {name: "SignTranscript", clientStream: true},
-			{name: "StoreCredit"}, {name: "AbortJob"}, {name: "GetBalances"},
+			{name: "StoreCredit"}, {name: "AbortJob"}, {name: "GetBalances"}, {name: "PublishTranscript", clientStream: true},
 		},
 		"cohort.v1.BuyerService": {
 			{name: "ListDatasets"}, {name: "SubmitJob"}, {name: "GetJob"}, {name: "WatchJob", server: true},

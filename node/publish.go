@@ -1,0 +1,161 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/cohort-dev/cohort/attest"
+	"github.com/cohort-dev/cohort/audit"
+	"github.com/cohort-dev/cohort/blob"
+	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
+	"github.com/cohort-dev/cohort/store"
+)
+
+// Transcripts on every node that took part (docs/design.md §9.1): once a
+// job is released, its coordinator hands the signed bundle to every other
+// node of the dataset; each checks it and stores it, so that its
+// AuditService serves the job too and no coordinator alone can hide or
+// lose a released job. A coordinator that does not publish cannot keep a
+// peer from knowing the job happened: the peer's own record of the job
+// (what it prepared and released, and the debit it signed) stays.
+
+// publish hands the job's bundle to every other node. A node that does
+// not take it is logged; the job is released either way.
+func (r *jobRun) publish(ctx context.Context, bundle []byte) {
+	_, errs := fanOut(ctx, r.n, func(ctx context.Context, _ uint32, c cohortv1.PeerServiceClient) (*cohortv1.PublishTranscriptResponse, error) {
+		return publishTranscript(ctx, c, bundle)
+	})
+	for i, err := range errs {
+		r.n.log.Warn("transcript not published", "job", r.job.ID, "peer", i, "error", status.Convert(err).Message())
+	}
+}
+
+// publishTranscript streams an encoded bundle to a peer.
+func publishTranscript(ctx context.Context, c cohortv1.PeerServiceClient, enc []byte) (*cohortv1.PublishTranscriptResponse, error) {
+	st, err := c.PublishTranscript(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Send(&cohortv1.PublishTranscriptRequest{Part: &cohortv1.PublishTranscriptRequest_Header{Header: blob.Header(enc)}}); err != nil {
+		return nil, err
+	}
+	if err := blob.Send(enc, func(ch *cohortv1.Chunk) error {
+		return st.Send(&cohortv1.PublishTranscriptRequest{Part: &cohortv1.PublishTranscriptRequest_Chunk{Chunk: ch}})
+	}); err != nil {
+		return nil, err
+	}
+	return st.CloseAndRecv()
+}
+
+// PublishTranscript stores a released job's bundle from its coordinator
+// after checking it against this node's own record of the job.
+func (s *peerService) PublishTranscript(stream cohortv1.PeerService_PublishTranscriptServer) error {
+	n := s.n
+	ctx := stream.Context()
+	from, _ := callerPeer(ctx)
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	enc, err := receiveBlob(first.GetHeader(), MaxTranscriptBytes, func() (*cohortv1.Chunk, error) {
+		m, err := stream.Recv()
+		return m.GetChunk(), err
+	})
+	if err != nil {
+		return err
+	}
+	b, err := audit.UnmarshalBundle(enc, audit.DefaultLimits())
+	if err != nil {
+		return status.Errorf(codes.InvalidArgument, "bundle: %v", err)
+	}
+	digest, err := n.checkPublished(ctx, from, b)
+	if err != nil {
+		n.log.Warn("published transcript refused", "job", b.Transcript.JobID, "from", from, "error", err)
+		return err
+	}
+	t := b.Transcript
+	released := n.now()
+	res := new(cohortv1.Result)
+	if proto.Unmarshal(t.Result, res) == nil && res.GetReleasedAt() > 0 {
+		released = time.Unix(res.GetReleasedAt(), 0)
+	}
+	err = n.store.PutTranscript(ctx, store.Transcript{
+		ID: t.JobID, DatasetID: t.DatasetID, Digest: digest, ReleasedAt: released, CohortSize: uint64(len(t.Records)), Bundle: enc,
+	})
+	switch {
+	case errors.Is(err, store.ErrAlreadyExists):
+		return status.Errorf(codes.AlreadyExists, "node %d holds another transcript of job %s", n.opts.Index, t.JobID)
+	case err != nil:
+		return n.internal("store published transcript", err)
+	}
+	n.log.Info("transcript stored", "job", t.JobID, "coordinator", from)
+	return stream.SendAndClose(&cohortv1.PublishTranscriptResponse{})
+}
+
+// checkPublished checks a published bundle: from the job's coordinator,
+// for a job this node prepared for it with the same dataset and spec,
+// over this node's descriptor, every signature verifying under the
+// nodes' keys (this node's own among them when it is a signer). It
+// returns the transcript's digest.
+func (n *Node) checkPublished(ctx context.Context, from uint32, b *audit.Bundle) ([32]byte, error) {
+	t := b.Transcript
+	if t.Coordinator != from {
+		return [32]byte{}, status.Errorf(codes.PermissionDenied, "node %d publishes the transcript of job %s, which node %d coordinated", from, t.JobID, t.Coordinator)
+	}
+	refuse := func(format string, args ...any) error {
+		return status.Errorf(codes.FailedPrecondition, "node %d will not store the transcript of %s: "+format, append([]any{n.opts.Index, t.JobID}, args...)...)
+	}
+	rec, err := n.peerRecord(ctx, t.JobID)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	spec := new(cohortv1.JobSpec)
+	if err := proto.Unmarshal(t.Spec, spec); err != nil {
+		return [32]byte{}, refuse("the spec does not decode")
+	}
+	sd, err := audit.SpecDigest(spec)
+	if err != nil {
+		return [32]byte{}, refuse("%v", err)
+	}
+	if rec == nil || rec.Coordinator != from || rec.DatasetID != t.DatasetID || rec.SpecDigest != sd {
+		return [32]byte{}, refuse("this node did not prepare that job for node %d", from)
+	}
+	ds, err := n.jobDataset(ctx, t.DatasetID)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	own, err := audit.DescriptorDigest(ds.Desc)
+	if err != nil {
+		return [32]byte{}, n.internal("descriptor digest", err)
+	}
+	mine, err := proto.MarshalOptions{Deterministic: true}.Marshal(ds.Desc)
+	if err != nil {
+		return [32]byte{}, n.internal("descriptor", err)
+	}
+	if t.DescriptorDigest != own || !bytes.Equal(b.Descriptor, mine) {
+		return [32]byte{}, refuse("its dataset descriptor is not this node's")
+	}
+	digest, err := t.Digest()
+	if err != nil {
+		return [32]byte{}, refuse("%v", err)
+	}
+	if len(b.Signatures) != len(t.Nodes) {
+		return [32]byte{}, refuse("%d signatures for %d nodes", len(b.Signatures), len(t.Nodes))
+	}
+	for k, e := range t.Nodes {
+		if int(e.Index) >= len(n.opts.Members) {
+			return [32]byte{}, refuse("node %d is not a member", e.Index)
+		}
+		st := audit.TranscriptStatement{JobID: t.JobID, Digest: digest, Node: e.Index}
+		if attest.Verify(n.opts.Members[e.Index].Signing, st, b.Signatures[k]) != nil {
+			return [32]byte{}, refuse("node %d's signature does not verify", e.Index)
+		}
+	}
+	return digest, nil
+}
