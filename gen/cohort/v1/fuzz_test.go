@@ -26,7 +26,7 @@ func requestTypes() []proto.Message {
 		&cohortv1.ProposeRegistrationRequest{}, &cohortv1.StoreInvitesRequest{},
 		&cohortv1.PrepareJobRequest{}, &cohortv1.ComputePartialRequest{}, &cohortv1.StoreBuyerRequest{},
 		&cohortv1.HEKeygenRequest{}, &cohortv1.HEKeygenRevealRequest{}, &cohortv1.HEKeygenFinishRequest{}, &cohortv1.GetBudgetRequest{},
-		&cohortv1.CreateBuyerRequest{}, &cohortv1.SignTranscriptRequest{}, &cohortv1.ListTranscriptsRequest{},
+		&cohortv1.CreateBuyerRequest{}, &cohortv1.SignTranscriptRequest{}, &cohortv1.ListTranscriptsRequest{}, &cohortv1.DatasetReadyRequest{},
 	}
 }
 

@@ -398,7 +398,10 @@ type SealCeremonyHeader struct {
 	// Ceremony id.
 	CeremonyId string `protobuf:"bytes,1,opt,name=ceremony_id,json=ceremonyId,proto3" json:"ceremony_id,omitempty"`
 	// Size and SHA-256 of the encoded transcript.
-	Blob          *BlobHeader `protobuf:"bytes,2,opt,name=blob,proto3" json:"blob,omitempty"`
+	Blob *BlobHeader `protobuf:"bytes,2,opt,name=blob,proto3" json:"blob,omitempty"`
+	// Every contribution's attestation by the node that made it, phase 1
+	// then phase 2, by position: they go into the READY descriptor.
+	Contributions []*CeremonyAttestation `protobuf:"bytes,3,rep,name=contributions,proto3" json:"contributions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -447,6 +450,13 @@ func (x *SealCeremonyHeader) GetBlob() *BlobHeader {
 	return nil
 }
 
+func (x *SealCeremonyHeader) GetContributions() []*CeremonyAttestation {
+	if x != nil {
+		return x.Contributions
+	}
+	return nil
+}
+
 // SealCeremonyResponse reports the keys a peer derived.
 type SealCeremonyResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -458,9 +468,12 @@ type SealCeremonyResponse struct {
 	VerifyingKeyDigest []byte `protobuf:"bytes,2,opt,name=verifying_key_digest,json=verifyingKeyDigest,proto3" json:"verifying_key_digest,omitempty"`
 	// The peer's signature over "cohort/v1/ceremony-seal", ceremony id,
 	// transcript digest and verifying key digest.
-	Signature     *NodeSignature `protobuf:"bytes,3,opt,name=signature,proto3" json:"signature,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Signature *NodeSignature `protobuf:"bytes,3,opt,name=signature,proto3" json:"signature,omitempty"`
+	// The peer's signature over the READY descriptor it derived
+	// (attest.DatasetReady).
+	ReadySignature *NodeSignature `protobuf:"bytes,4,opt,name=ready_signature,json=readySignature,proto3" json:"ready_signature,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *SealCeremonyResponse) Reset() {
@@ -514,6 +527,105 @@ func (x *SealCeremonyResponse) GetSignature() *NodeSignature {
 	return nil
 }
 
+func (x *SealCeremonyResponse) GetReadySignature() *NodeSignature {
+	if x != nil {
+		return x.ReadySignature
+	}
+	return nil
+}
+
+// DatasetReadyRequest carries every node's READY signature.
+type DatasetReadyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Ceremony id.
+	CeremonyId string `protobuf:"bytes,1,opt,name=ceremony_id,json=ceremonyId,proto3" json:"ceremony_id,omitempty"`
+	// One signature per node, by index (DatasetDescriptor.ready_signatures).
+	Signatures    []*NodeSignature `protobuf:"bytes,2,rep,name=signatures,proto3" json:"signatures,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DatasetReadyRequest) Reset() {
+	*x = DatasetReadyRequest{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DatasetReadyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DatasetReadyRequest) ProtoMessage() {}
+
+func (x *DatasetReadyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DatasetReadyRequest.ProtoReflect.Descriptor instead.
+func (*DatasetReadyRequest) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *DatasetReadyRequest) GetCeremonyId() string {
+	if x != nil {
+		return x.CeremonyId
+	}
+	return ""
+}
+
+func (x *DatasetReadyRequest) GetSignatures() []*NodeSignature {
+	if x != nil {
+		return x.Signatures
+	}
+	return nil
+}
+
+// DatasetReadyResponse confirms the dataset is READY on the peer.
+type DatasetReadyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DatasetReadyResponse) Reset() {
+	*x = DatasetReadyResponse{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DatasetReadyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DatasetReadyResponse) ProtoMessage() {}
+
+func (x *DatasetReadyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DatasetReadyResponse.ProtoReflect.Descriptor instead.
+func (*DatasetReadyResponse) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{8}
+}
+
 // AbortCeremonyRequest names a failed ceremony.
 type AbortCeremonyRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -527,7 +639,7 @@ type AbortCeremonyRequest struct {
 
 func (x *AbortCeremonyRequest) Reset() {
 	*x = AbortCeremonyRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[7]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -539,7 +651,7 @@ func (x *AbortCeremonyRequest) String() string {
 func (*AbortCeremonyRequest) ProtoMessage() {}
 
 func (x *AbortCeremonyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[7]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -552,7 +664,7 @@ func (x *AbortCeremonyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortCeremonyRequest.ProtoReflect.Descriptor instead.
 func (*AbortCeremonyRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{7}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *AbortCeremonyRequest) GetCeremonyId() string {
@@ -578,7 +690,7 @@ type AbortCeremonyResponse struct {
 
 func (x *AbortCeremonyResponse) Reset() {
 	*x = AbortCeremonyResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[8]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -590,7 +702,7 @@ func (x *AbortCeremonyResponse) String() string {
 func (*AbortCeremonyResponse) ProtoMessage() {}
 
 func (x *AbortCeremonyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[8]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -603,7 +715,7 @@ func (x *AbortCeremonyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortCeremonyResponse.ProtoReflect.Descriptor instead.
 func (*AbortCeremonyResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{8}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{10}
 }
 
 // ForwardContributionRequest carries a payload to a peer.
@@ -620,7 +732,7 @@ type ForwardContributionRequest struct {
 
 func (x *ForwardContributionRequest) Reset() {
 	*x = ForwardContributionRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[9]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -632,7 +744,7 @@ func (x *ForwardContributionRequest) String() string {
 func (*ForwardContributionRequest) ProtoMessage() {}
 
 func (x *ForwardContributionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[9]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -645,7 +757,7 @@ func (x *ForwardContributionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForwardContributionRequest.ProtoReflect.Descriptor instead.
 func (*ForwardContributionRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{9}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ForwardContributionRequest) GetDatasetId() string {
@@ -678,7 +790,7 @@ type ForwardContributionResponse struct {
 
 func (x *ForwardContributionResponse) Reset() {
 	*x = ForwardContributionResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[10]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -690,7 +802,7 @@ func (x *ForwardContributionResponse) String() string {
 func (*ForwardContributionResponse) ProtoMessage() {}
 
 func (x *ForwardContributionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[10]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -703,7 +815,7 @@ func (x *ForwardContributionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForwardContributionResponse.ProtoReflect.Descriptor instead.
 func (*ForwardContributionResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{10}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ForwardContributionResponse) GetAck() *ContributionAck {
@@ -736,7 +848,7 @@ type AbortContributionRequest struct {
 
 func (x *AbortContributionRequest) Reset() {
 	*x = AbortContributionRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[11]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -748,7 +860,7 @@ func (x *AbortContributionRequest) String() string {
 func (*AbortContributionRequest) ProtoMessage() {}
 
 func (x *AbortContributionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[11]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -761,7 +873,7 @@ func (x *AbortContributionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortContributionRequest.ProtoReflect.Descriptor instead.
 func (*AbortContributionRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{11}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *AbortContributionRequest) GetDatasetId() string {
@@ -796,7 +908,7 @@ type AbortContributionResponse struct {
 
 func (x *AbortContributionResponse) Reset() {
 	*x = AbortContributionResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[12]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -808,7 +920,7 @@ func (x *AbortContributionResponse) String() string {
 func (*AbortContributionResponse) ProtoMessage() {}
 
 func (x *AbortContributionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[12]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -821,7 +933,7 @@ func (x *AbortContributionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortContributionResponse.ProtoReflect.Descriptor instead.
 func (*AbortContributionResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{12}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *AbortContributionResponse) GetRemoved() bool {
@@ -842,7 +954,7 @@ type ApplyRegistrationRequest struct {
 
 func (x *ApplyRegistrationRequest) Reset() {
 	*x = ApplyRegistrationRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[13]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -854,7 +966,7 @@ func (x *ApplyRegistrationRequest) String() string {
 func (*ApplyRegistrationRequest) ProtoMessage() {}
 
 func (x *ApplyRegistrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[13]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -867,7 +979,7 @@ func (x *ApplyRegistrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyRegistrationRequest.ProtoReflect.Descriptor instead.
 func (*ApplyRegistrationRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{13}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ApplyRegistrationRequest) GetUpdate() *RegistryUpdate {
@@ -890,7 +1002,7 @@ type ApplyRegistrationResponse struct {
 
 func (x *ApplyRegistrationResponse) Reset() {
 	*x = ApplyRegistrationResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[14]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -902,7 +1014,7 @@ func (x *ApplyRegistrationResponse) String() string {
 func (*ApplyRegistrationResponse) ProtoMessage() {}
 
 func (x *ApplyRegistrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[14]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -915,7 +1027,7 @@ func (x *ApplyRegistrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyRegistrationResponse.ProtoReflect.Descriptor instead.
 func (*ApplyRegistrationResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{14}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ApplyRegistrationResponse) GetSequence() uint64 {
@@ -948,7 +1060,7 @@ type GetRegistryStateRequest struct {
 
 func (x *GetRegistryStateRequest) Reset() {
 	*x = GetRegistryStateRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[15]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -960,7 +1072,7 @@ func (x *GetRegistryStateRequest) String() string {
 func (*GetRegistryStateRequest) ProtoMessage() {}
 
 func (x *GetRegistryStateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[15]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -973,7 +1085,7 @@ func (x *GetRegistryStateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRegistryStateRequest.ProtoReflect.Descriptor instead.
 func (*GetRegistryStateRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{15}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetRegistryStateRequest) GetAfterSequence() uint64 {
@@ -1014,7 +1126,7 @@ type GetRegistryStateResponse struct {
 
 func (x *GetRegistryStateResponse) Reset() {
 	*x = GetRegistryStateResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[16]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1026,7 +1138,7 @@ func (x *GetRegistryStateResponse) String() string {
 func (*GetRegistryStateResponse) ProtoMessage() {}
 
 func (x *GetRegistryStateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[16]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1039,7 +1151,7 @@ func (x *GetRegistryStateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRegistryStateResponse.ProtoReflect.Descriptor instead.
 func (*GetRegistryStateResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{16}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetRegistryStateResponse) GetSequence() uint64 {
@@ -1083,7 +1195,7 @@ type ProposeRegistrationRequest struct {
 
 func (x *ProposeRegistrationRequest) Reset() {
 	*x = ProposeRegistrationRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[17]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1095,7 +1207,7 @@ func (x *ProposeRegistrationRequest) String() string {
 func (*ProposeRegistrationRequest) ProtoMessage() {}
 
 func (x *ProposeRegistrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[17]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1108,7 +1220,7 @@ func (x *ProposeRegistrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProposeRegistrationRequest.ProtoReflect.Descriptor instead.
 func (*ProposeRegistrationRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{17}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ProposeRegistrationRequest) GetIdentityCommitment() []byte {
@@ -1140,7 +1252,7 @@ type ProposeRegistrationResponse struct {
 
 func (x *ProposeRegistrationResponse) Reset() {
 	*x = ProposeRegistrationResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[18]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1152,7 +1264,7 @@ func (x *ProposeRegistrationResponse) String() string {
 func (*ProposeRegistrationResponse) ProtoMessage() {}
 
 func (x *ProposeRegistrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[18]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1165,7 +1277,7 @@ func (x *ProposeRegistrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProposeRegistrationResponse.ProtoReflect.Descriptor instead.
 func (*ProposeRegistrationResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{18}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ProposeRegistrationResponse) GetMemberIndex() uint64 {
@@ -1202,7 +1314,7 @@ type StoreInvitesRequest struct {
 
 func (x *StoreInvitesRequest) Reset() {
 	*x = StoreInvitesRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[19]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1214,7 +1326,7 @@ func (x *StoreInvitesRequest) String() string {
 func (*StoreInvitesRequest) ProtoMessage() {}
 
 func (x *StoreInvitesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[19]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1227,7 +1339,7 @@ func (x *StoreInvitesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreInvitesRequest.ProtoReflect.Descriptor instead.
 func (*StoreInvitesRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{19}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *StoreInvitesRequest) GetTokenHashes() [][]byte {
@@ -1253,7 +1365,7 @@ type StoreInvitesResponse struct {
 
 func (x *StoreInvitesResponse) Reset() {
 	*x = StoreInvitesResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[20]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1265,7 +1377,7 @@ func (x *StoreInvitesResponse) String() string {
 func (*StoreInvitesResponse) ProtoMessage() {}
 
 func (x *StoreInvitesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[20]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1278,7 +1390,7 @@ func (x *StoreInvitesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreInvitesResponse.ProtoReflect.Descriptor instead.
 func (*StoreInvitesResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{20}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{22}
 }
 
 // GetContributionAckRequest names a record.
@@ -1294,7 +1406,7 @@ type GetContributionAckRequest struct {
 
 func (x *GetContributionAckRequest) Reset() {
 	*x = GetContributionAckRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[21]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1306,7 +1418,7 @@ func (x *GetContributionAckRequest) String() string {
 func (*GetContributionAckRequest) ProtoMessage() {}
 
 func (x *GetContributionAckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[21]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1319,7 +1431,7 @@ func (x *GetContributionAckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetContributionAckRequest.ProtoReflect.Descriptor instead.
 func (*GetContributionAckRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{21}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetContributionAckRequest) GetDatasetId() string {
@@ -1350,7 +1462,7 @@ type GetContributionAckResponse struct {
 
 func (x *GetContributionAckResponse) Reset() {
 	*x = GetContributionAckResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[22]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1362,7 +1474,7 @@ func (x *GetContributionAckResponse) String() string {
 func (*GetContributionAckResponse) ProtoMessage() {}
 
 func (x *GetContributionAckResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[22]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1375,7 +1487,7 @@ func (x *GetContributionAckResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetContributionAckResponse.ProtoReflect.Descriptor instead.
 func (*GetContributionAckResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{22}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetContributionAckResponse) GetAck() *ContributionAck {
@@ -1408,7 +1520,7 @@ type ForwardRevocationRequest struct {
 
 func (x *ForwardRevocationRequest) Reset() {
 	*x = ForwardRevocationRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[23]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1420,7 +1532,7 @@ func (x *ForwardRevocationRequest) String() string {
 func (*ForwardRevocationRequest) ProtoMessage() {}
 
 func (x *ForwardRevocationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[23]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1433,7 +1545,7 @@ func (x *ForwardRevocationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForwardRevocationRequest.ProtoReflect.Descriptor instead.
 func (*ForwardRevocationRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{23}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ForwardRevocationRequest) GetDatasetId() string {
@@ -1471,7 +1583,7 @@ type ForwardRevocationResponse struct {
 
 func (x *ForwardRevocationResponse) Reset() {
 	*x = ForwardRevocationResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[24]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1483,7 +1595,7 @@ func (x *ForwardRevocationResponse) String() string {
 func (*ForwardRevocationResponse) ProtoMessage() {}
 
 func (x *ForwardRevocationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[24]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1496,7 +1608,7 @@ func (x *ForwardRevocationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForwardRevocationResponse.ProtoReflect.Descriptor instead.
 func (*ForwardRevocationResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{24}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ForwardRevocationResponse) GetNullifier() []byte {
@@ -1531,7 +1643,7 @@ type PrepareJobRequest struct {
 
 func (x *PrepareJobRequest) Reset() {
 	*x = PrepareJobRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[25]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1543,7 +1655,7 @@ func (x *PrepareJobRequest) String() string {
 func (*PrepareJobRequest) ProtoMessage() {}
 
 func (x *PrepareJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[25]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1556,7 +1668,7 @@ func (x *PrepareJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrepareJobRequest.ProtoReflect.Descriptor instead.
 func (*PrepareJobRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{25}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *PrepareJobRequest) GetJobId() string {
@@ -1602,7 +1714,7 @@ type PrepareJobResponse struct {
 
 func (x *PrepareJobResponse) Reset() {
 	*x = PrepareJobResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[26]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1614,7 +1726,7 @@ func (x *PrepareJobResponse) String() string {
 func (*PrepareJobResponse) ProtoMessage() {}
 
 func (x *PrepareJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[26]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1627,7 +1739,7 @@ func (x *PrepareJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrepareJobResponse.ProtoReflect.Descriptor instead.
 func (*PrepareJobResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{26}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *PrepareJobResponse) GetSet() *EligibleSet {
@@ -1666,7 +1778,7 @@ type ComputePartialRequest struct {
 
 func (x *ComputePartialRequest) Reset() {
 	*x = ComputePartialRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[27]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1678,7 +1790,7 @@ func (x *ComputePartialRequest) String() string {
 func (*ComputePartialRequest) ProtoMessage() {}
 
 func (x *ComputePartialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[27]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1691,7 +1803,7 @@ func (x *ComputePartialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ComputePartialRequest.ProtoReflect.Descriptor instead.
 func (*ComputePartialRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{27}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ComputePartialRequest) GetJobId() string {
@@ -1750,7 +1862,7 @@ type ComputePartialResponse struct {
 
 func (x *ComputePartialResponse) Reset() {
 	*x = ComputePartialResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[28]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1762,7 +1874,7 @@ func (x *ComputePartialResponse) String() string {
 func (*ComputePartialResponse) ProtoMessage() {}
 
 func (x *ComputePartialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[28]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1775,7 +1887,7 @@ func (x *ComputePartialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ComputePartialResponse.ProtoReflect.Descriptor instead.
 func (*ComputePartialResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{28}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ComputePartialResponse) GetCoordinates() []uint32 {
@@ -1828,7 +1940,7 @@ type HEKeygenRequest struct {
 
 func (x *HEKeygenRequest) Reset() {
 	*x = HEKeygenRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[29]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1840,7 +1952,7 @@ func (x *HEKeygenRequest) String() string {
 func (*HEKeygenRequest) ProtoMessage() {}
 
 func (x *HEKeygenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[29]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1853,7 +1965,7 @@ func (x *HEKeygenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HEKeygenRequest.ProtoReflect.Descriptor instead.
 func (*HEKeygenRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{29}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *HEKeygenRequest) GetDatasetId() string {
@@ -1914,7 +2026,7 @@ type HEKeygenResponse struct {
 
 func (x *HEKeygenResponse) Reset() {
 	*x = HEKeygenResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[30]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1926,7 +2038,7 @@ func (x *HEKeygenResponse) String() string {
 func (*HEKeygenResponse) ProtoMessage() {}
 
 func (x *HEKeygenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[30]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1939,7 +2051,7 @@ func (x *HEKeygenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HEKeygenResponse.ProtoReflect.Descriptor instead.
 func (*HEKeygenResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{30}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *HEKeygenResponse) GetSealedShares() [][]byte {
@@ -1976,7 +2088,7 @@ type HEKeygenCommitment struct {
 
 func (x *HEKeygenCommitment) Reset() {
 	*x = HEKeygenCommitment{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[31]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1988,7 +2100,7 @@ func (x *HEKeygenCommitment) String() string {
 func (*HEKeygenCommitment) ProtoMessage() {}
 
 func (x *HEKeygenCommitment) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[31]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2001,7 +2113,7 @@ func (x *HEKeygenCommitment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HEKeygenCommitment.ProtoReflect.Descriptor instead.
 func (*HEKeygenCommitment) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{31}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *HEKeygenCommitment) GetNodeIndex() uint32 {
@@ -2038,7 +2150,7 @@ type HEKeygenRevealRequest struct {
 
 func (x *HEKeygenRevealRequest) Reset() {
 	*x = HEKeygenRevealRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[32]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2050,7 +2162,7 @@ func (x *HEKeygenRevealRequest) String() string {
 func (*HEKeygenRevealRequest) ProtoMessage() {}
 
 func (x *HEKeygenRevealRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[32]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2063,7 +2175,7 @@ func (x *HEKeygenRevealRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HEKeygenRevealRequest.ProtoReflect.Descriptor instead.
 func (*HEKeygenRevealRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{32}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *HEKeygenRevealRequest) GetDatasetId() string {
@@ -2092,7 +2204,7 @@ type HEKeygenRevealResponse struct {
 
 func (x *HEKeygenRevealResponse) Reset() {
 	*x = HEKeygenRevealResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[33]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2104,7 +2216,7 @@ func (x *HEKeygenRevealResponse) String() string {
 func (*HEKeygenRevealResponse) ProtoMessage() {}
 
 func (x *HEKeygenRevealResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[33]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2117,7 +2229,7 @@ func (x *HEKeygenRevealResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HEKeygenRevealResponse.ProtoReflect.Descriptor instead.
 func (*HEKeygenRevealResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{33}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *HEKeygenRevealResponse) GetPublicKeyShare() []byte {
@@ -2144,7 +2256,7 @@ type HEKeygenFinishRequest struct {
 
 func (x *HEKeygenFinishRequest) Reset() {
 	*x = HEKeygenFinishRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[34]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2156,7 +2268,7 @@ func (x *HEKeygenFinishRequest) String() string {
 func (*HEKeygenFinishRequest) ProtoMessage() {}
 
 func (x *HEKeygenFinishRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[34]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2169,7 +2281,7 @@ func (x *HEKeygenFinishRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HEKeygenFinishRequest.ProtoReflect.Descriptor instead.
 func (*HEKeygenFinishRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{34}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *HEKeygenFinishRequest) GetDatasetId() string {
@@ -2206,7 +2318,7 @@ type HEKeygenFinishResponse struct {
 
 func (x *HEKeygenFinishResponse) Reset() {
 	*x = HEKeygenFinishResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[35]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2218,7 +2330,7 @@ func (x *HEKeygenFinishResponse) String() string {
 func (*HEKeygenFinishResponse) ProtoMessage() {}
 
 func (x *HEKeygenFinishResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[35]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2231,7 +2343,7 @@ func (x *HEKeygenFinishResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HEKeygenFinishResponse.ProtoReflect.Descriptor instead.
 func (*HEKeygenFinishResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{35}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *HEKeygenFinishResponse) GetPublicKey() []byte {
@@ -2263,7 +2375,7 @@ type StoreBuyerRequest struct {
 
 func (x *StoreBuyerRequest) Reset() {
 	*x = StoreBuyerRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[36]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2275,7 +2387,7 @@ func (x *StoreBuyerRequest) String() string {
 func (*StoreBuyerRequest) ProtoMessage() {}
 
 func (x *StoreBuyerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[36]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2288,7 +2400,7 @@ func (x *StoreBuyerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreBuyerRequest.ProtoReflect.Descriptor instead.
 func (*StoreBuyerRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{36}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *StoreBuyerRequest) GetBuyerId() string {
@@ -2321,7 +2433,7 @@ type StoreBuyerResponse struct {
 
 func (x *StoreBuyerResponse) Reset() {
 	*x = StoreBuyerResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[37]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2333,7 +2445,7 @@ func (x *StoreBuyerResponse) String() string {
 func (*StoreBuyerResponse) ProtoMessage() {}
 
 func (x *StoreBuyerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[37]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2346,7 +2458,7 @@ func (x *StoreBuyerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreBuyerResponse.ProtoReflect.Descriptor instead.
 func (*StoreBuyerResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{37}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{39}
 }
 
 // SignTranscriptRequest is one message of a transcript sent for signing.
@@ -2365,7 +2477,7 @@ type SignTranscriptRequest struct {
 
 func (x *SignTranscriptRequest) Reset() {
 	*x = SignTranscriptRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[38]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2377,7 +2489,7 @@ func (x *SignTranscriptRequest) String() string {
 func (*SignTranscriptRequest) ProtoMessage() {}
 
 func (x *SignTranscriptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[38]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2390,7 +2502,7 @@ func (x *SignTranscriptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignTranscriptRequest.ProtoReflect.Descriptor instead.
 func (*SignTranscriptRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{38}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *SignTranscriptRequest) GetPart() isSignTranscriptRequest_Part {
@@ -2448,7 +2560,7 @@ type SignTranscriptResponse struct {
 
 func (x *SignTranscriptResponse) Reset() {
 	*x = SignTranscriptResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[39]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2460,7 +2572,7 @@ func (x *SignTranscriptResponse) String() string {
 func (*SignTranscriptResponse) ProtoMessage() {}
 
 func (x *SignTranscriptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[39]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2473,7 +2585,7 @@ func (x *SignTranscriptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignTranscriptResponse.ProtoReflect.Descriptor instead.
 func (*SignTranscriptResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{39}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *SignTranscriptResponse) GetSignature() *NodeSignature {
@@ -2504,15 +2616,24 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"\x13SealCeremonyRequest\x127\n" +
 	"\x06header\x18\x01 \x01(\v2\x1d.cohort.v1.SealCeremonyHeaderH\x00R\x06header\x12(\n" +
 	"\x05chunk\x18\x02 \x01(\v2\x10.cohort.v1.ChunkH\x00R\x05chunkB\x06\n" +
-	"\x04part\"`\n" +
+	"\x04part\"\xa6\x01\n" +
 	"\x12SealCeremonyHeader\x12\x1f\n" +
 	"\vceremony_id\x18\x01 \x01(\tR\n" +
 	"ceremonyId\x12)\n" +
-	"\x04blob\x18\x02 \x01(\v2\x15.cohort.v1.BlobHeaderR\x04blob\"\xb5\x01\n" +
+	"\x04blob\x18\x02 \x01(\v2\x15.cohort.v1.BlobHeaderR\x04blob\x12D\n" +
+	"\rcontributions\x18\x03 \x03(\v2\x1e.cohort.v1.CeremonyAttestationR\rcontributions\"\xf8\x01\n" +
 	"\x14SealCeremonyResponse\x123\n" +
 	"\bceremony\x18\x01 \x01(\v2\x17.cohort.v1.CeremonyInfoR\bceremony\x120\n" +
 	"\x14verifying_key_digest\x18\x02 \x01(\fR\x12verifyingKeyDigest\x126\n" +
-	"\tsignature\x18\x03 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature\"O\n" +
+	"\tsignature\x18\x03 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature\x12A\n" +
+	"\x0fready_signature\x18\x04 \x01(\v2\x18.cohort.v1.NodeSignatureR\x0ereadySignature\"p\n" +
+	"\x13DatasetReadyRequest\x12\x1f\n" +
+	"\vceremony_id\x18\x01 \x01(\tR\n" +
+	"ceremonyId\x128\n" +
+	"\n" +
+	"signatures\x18\x02 \x03(\v2\x18.cohort.v1.NodeSignatureR\n" +
+	"signatures\"\x16\n" +
+	"\x14DatasetReadyResponse\"O\n" +
 	"\x14AbortCeremonyRequest\x12\x1f\n" +
 	"\vceremony_id\x18\x01 \x01(\tR\n" +
 	"ceremonyId\x12\x16\n" +
@@ -2644,11 +2765,12 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"\x05chunk\x18\x02 \x01(\v2\x10.cohort.v1.ChunkH\x00R\x05chunkB\x06\n" +
 	"\x04part\"P\n" +
 	"\x16SignTranscriptResponse\x126\n" +
-	"\tsignature\x18\x01 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature2\xa5\r\n" +
+	"\tsignature\x18\x01 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature2\xf6\r\n" +
 	"\vPeerService\x12R\n" +
 	"\rStartCeremony\x12\x1f.cohort.v1.StartCeremonyRequest\x1a .cohort.v1.StartCeremonyResponse\x12e\n" +
 	"\x12CeremonyContribute\x12$.cohort.v1.CeremonyContributeRequest\x1a%.cohort.v1.CeremonyContributeResponse(\x010\x01\x12Q\n" +
-	"\fSealCeremony\x12\x1e.cohort.v1.SealCeremonyRequest\x1a\x1f.cohort.v1.SealCeremonyResponse(\x01\x12R\n" +
+	"\fSealCeremony\x12\x1e.cohort.v1.SealCeremonyRequest\x1a\x1f.cohort.v1.SealCeremonyResponse(\x01\x12O\n" +
+	"\fDatasetReady\x12\x1e.cohort.v1.DatasetReadyRequest\x1a\x1f.cohort.v1.DatasetReadyResponse\x12R\n" +
 	"\rAbortCeremony\x12\x1f.cohort.v1.AbortCeremonyRequest\x1a .cohort.v1.AbortCeremonyResponse\x12d\n" +
 	"\x13ForwardContribution\x12%.cohort.v1.ForwardContributionRequest\x1a&.cohort.v1.ForwardContributionResponse\x12^\n" +
 	"\x11AbortContribution\x12#.cohort.v1.AbortContributionRequest\x1a$.cohort.v1.AbortContributionResponse\x12a\n" +
@@ -2680,7 +2802,7 @@ func file_cohort_v1_peer_service_proto_rawDescGZIP() []byte {
 	return file_cohort_v1_peer_service_proto_rawDescData
 }
 
-var file_cohort_v1_peer_service_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_cohort_v1_peer_service_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_cohort_v1_peer_service_proto_goTypes = []any{
 	(*StartCeremonyRequest)(nil),        // 0: cohort.v1.StartCeremonyRequest
 	(*StartCeremonyResponse)(nil),       // 1: cohort.v1.StartCeremonyResponse
@@ -2689,125 +2811,133 @@ var file_cohort_v1_peer_service_proto_goTypes = []any{
 	(*SealCeremonyRequest)(nil),         // 4: cohort.v1.SealCeremonyRequest
 	(*SealCeremonyHeader)(nil),          // 5: cohort.v1.SealCeremonyHeader
 	(*SealCeremonyResponse)(nil),        // 6: cohort.v1.SealCeremonyResponse
-	(*AbortCeremonyRequest)(nil),        // 7: cohort.v1.AbortCeremonyRequest
-	(*AbortCeremonyResponse)(nil),       // 8: cohort.v1.AbortCeremonyResponse
-	(*ForwardContributionRequest)(nil),  // 9: cohort.v1.ForwardContributionRequest
-	(*ForwardContributionResponse)(nil), // 10: cohort.v1.ForwardContributionResponse
-	(*AbortContributionRequest)(nil),    // 11: cohort.v1.AbortContributionRequest
-	(*AbortContributionResponse)(nil),   // 12: cohort.v1.AbortContributionResponse
-	(*ApplyRegistrationRequest)(nil),    // 13: cohort.v1.ApplyRegistrationRequest
-	(*ApplyRegistrationResponse)(nil),   // 14: cohort.v1.ApplyRegistrationResponse
-	(*GetRegistryStateRequest)(nil),     // 15: cohort.v1.GetRegistryStateRequest
-	(*GetRegistryStateResponse)(nil),    // 16: cohort.v1.GetRegistryStateResponse
-	(*ProposeRegistrationRequest)(nil),  // 17: cohort.v1.ProposeRegistrationRequest
-	(*ProposeRegistrationResponse)(nil), // 18: cohort.v1.ProposeRegistrationResponse
-	(*StoreInvitesRequest)(nil),         // 19: cohort.v1.StoreInvitesRequest
-	(*StoreInvitesResponse)(nil),        // 20: cohort.v1.StoreInvitesResponse
-	(*GetContributionAckRequest)(nil),   // 21: cohort.v1.GetContributionAckRequest
-	(*GetContributionAckResponse)(nil),  // 22: cohort.v1.GetContributionAckResponse
-	(*ForwardRevocationRequest)(nil),    // 23: cohort.v1.ForwardRevocationRequest
-	(*ForwardRevocationResponse)(nil),   // 24: cohort.v1.ForwardRevocationResponse
-	(*PrepareJobRequest)(nil),           // 25: cohort.v1.PrepareJobRequest
-	(*PrepareJobResponse)(nil),          // 26: cohort.v1.PrepareJobResponse
-	(*ComputePartialRequest)(nil),       // 27: cohort.v1.ComputePartialRequest
-	(*ComputePartialResponse)(nil),      // 28: cohort.v1.ComputePartialResponse
-	(*HEKeygenRequest)(nil),             // 29: cohort.v1.HEKeygenRequest
-	(*HEKeygenResponse)(nil),            // 30: cohort.v1.HEKeygenResponse
-	(*HEKeygenCommitment)(nil),          // 31: cohort.v1.HEKeygenCommitment
-	(*HEKeygenRevealRequest)(nil),       // 32: cohort.v1.HEKeygenRevealRequest
-	(*HEKeygenRevealResponse)(nil),      // 33: cohort.v1.HEKeygenRevealResponse
-	(*HEKeygenFinishRequest)(nil),       // 34: cohort.v1.HEKeygenFinishRequest
-	(*HEKeygenFinishResponse)(nil),      // 35: cohort.v1.HEKeygenFinishResponse
-	(*StoreBuyerRequest)(nil),           // 36: cohort.v1.StoreBuyerRequest
-	(*StoreBuyerResponse)(nil),          // 37: cohort.v1.StoreBuyerResponse
-	(*SignTranscriptRequest)(nil),       // 38: cohort.v1.SignTranscriptRequest
-	(*SignTranscriptResponse)(nil),      // 39: cohort.v1.SignTranscriptResponse
-	(*CeremonyInfo)(nil),                // 40: cohort.v1.CeremonyInfo
-	(*DatasetDescriptor)(nil),           // 41: cohort.v1.DatasetDescriptor
-	(*NodeSignature)(nil),               // 42: cohort.v1.NodeSignature
-	(*CeremonyContributionHeader)(nil),  // 43: cohort.v1.CeremonyContributionHeader
-	(*Chunk)(nil),                       // 44: cohort.v1.Chunk
-	(*BlobHeader)(nil),                  // 45: cohort.v1.BlobHeader
-	(*ContributionAck)(nil),             // 46: cohort.v1.ContributionAck
-	(*RegistryUpdate)(nil),              // 47: cohort.v1.RegistryUpdate
-	(*JobSpec)(nil),                     // 48: cohort.v1.JobSpec
-	(*EligibleSet)(nil),                 // 49: cohort.v1.EligibleSet
-	(*PrivacyDebit)(nil),                // 50: cohort.v1.PrivacyDebit
+	(*DatasetReadyRequest)(nil),         // 7: cohort.v1.DatasetReadyRequest
+	(*DatasetReadyResponse)(nil),        // 8: cohort.v1.DatasetReadyResponse
+	(*AbortCeremonyRequest)(nil),        // 9: cohort.v1.AbortCeremonyRequest
+	(*AbortCeremonyResponse)(nil),       // 10: cohort.v1.AbortCeremonyResponse
+	(*ForwardContributionRequest)(nil),  // 11: cohort.v1.ForwardContributionRequest
+	(*ForwardContributionResponse)(nil), // 12: cohort.v1.ForwardContributionResponse
+	(*AbortContributionRequest)(nil),    // 13: cohort.v1.AbortContributionRequest
+	(*AbortContributionResponse)(nil),   // 14: cohort.v1.AbortContributionResponse
+	(*ApplyRegistrationRequest)(nil),    // 15: cohort.v1.ApplyRegistrationRequest
+	(*ApplyRegistrationResponse)(nil),   // 16: cohort.v1.ApplyRegistrationResponse
+	(*GetRegistryStateRequest)(nil),     // 17: cohort.v1.GetRegistryStateRequest
+	(*GetRegistryStateResponse)(nil),    // 18: cohort.v1.GetRegistryStateResponse
+	(*ProposeRegistrationRequest)(nil),  // 19: cohort.v1.ProposeRegistrationRequest
+	(*ProposeRegistrationResponse)(nil), // 20: cohort.v1.ProposeRegistrationResponse
+	(*StoreInvitesRequest)(nil),         // 21: cohort.v1.StoreInvitesRequest
+	(*StoreInvitesResponse)(nil),        // 22: cohort.v1.StoreInvitesResponse
+	(*GetContributionAckRequest)(nil),   // 23: cohort.v1.GetContributionAckRequest
+	(*GetContributionAckResponse)(nil),  // 24: cohort.v1.GetContributionAckResponse
+	(*ForwardRevocationRequest)(nil),    // 25: cohort.v1.ForwardRevocationRequest
+	(*ForwardRevocationResponse)(nil),   // 26: cohort.v1.ForwardRevocationResponse
+	(*PrepareJobRequest)(nil),           // 27: cohort.v1.PrepareJobRequest
+	(*PrepareJobResponse)(nil),          // 28: cohort.v1.PrepareJobResponse
+	(*ComputePartialRequest)(nil),       // 29: cohort.v1.ComputePartialRequest
+	(*ComputePartialResponse)(nil),      // 30: cohort.v1.ComputePartialResponse
+	(*HEKeygenRequest)(nil),             // 31: cohort.v1.HEKeygenRequest
+	(*HEKeygenResponse)(nil),            // 32: cohort.v1.HEKeygenResponse
+	(*HEKeygenCommitment)(nil),          // 33: cohort.v1.HEKeygenCommitment
+	(*HEKeygenRevealRequest)(nil),       // 34: cohort.v1.HEKeygenRevealRequest
+	(*HEKeygenRevealResponse)(nil),      // 35: cohort.v1.HEKeygenRevealResponse
+	(*HEKeygenFinishRequest)(nil),       // 36: cohort.v1.HEKeygenFinishRequest
+	(*HEKeygenFinishResponse)(nil),      // 37: cohort.v1.HEKeygenFinishResponse
+	(*StoreBuyerRequest)(nil),           // 38: cohort.v1.StoreBuyerRequest
+	(*StoreBuyerResponse)(nil),          // 39: cohort.v1.StoreBuyerResponse
+	(*SignTranscriptRequest)(nil),       // 40: cohort.v1.SignTranscriptRequest
+	(*SignTranscriptResponse)(nil),      // 41: cohort.v1.SignTranscriptResponse
+	(*CeremonyInfo)(nil),                // 42: cohort.v1.CeremonyInfo
+	(*DatasetDescriptor)(nil),           // 43: cohort.v1.DatasetDescriptor
+	(*NodeSignature)(nil),               // 44: cohort.v1.NodeSignature
+	(*CeremonyContributionHeader)(nil),  // 45: cohort.v1.CeremonyContributionHeader
+	(*Chunk)(nil),                       // 46: cohort.v1.Chunk
+	(*BlobHeader)(nil),                  // 47: cohort.v1.BlobHeader
+	(*CeremonyAttestation)(nil),         // 48: cohort.v1.CeremonyAttestation
+	(*ContributionAck)(nil),             // 49: cohort.v1.ContributionAck
+	(*RegistryUpdate)(nil),              // 50: cohort.v1.RegistryUpdate
+	(*JobSpec)(nil),                     // 51: cohort.v1.JobSpec
+	(*EligibleSet)(nil),                 // 52: cohort.v1.EligibleSet
+	(*PrivacyDebit)(nil),                // 53: cohort.v1.PrivacyDebit
 }
 var file_cohort_v1_peer_service_proto_depIdxs = []int32{
-	40, // 0: cohort.v1.StartCeremonyRequest.ceremony:type_name -> cohort.v1.CeremonyInfo
-	41, // 1: cohort.v1.StartCeremonyRequest.dataset:type_name -> cohort.v1.DatasetDescriptor
-	42, // 2: cohort.v1.StartCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
-	43, // 3: cohort.v1.CeremonyContributeRequest.header:type_name -> cohort.v1.CeremonyContributionHeader
-	44, // 4: cohort.v1.CeremonyContributeRequest.chunk:type_name -> cohort.v1.Chunk
-	43, // 5: cohort.v1.CeremonyContributeResponse.header:type_name -> cohort.v1.CeremonyContributionHeader
-	44, // 6: cohort.v1.CeremonyContributeResponse.chunk:type_name -> cohort.v1.Chunk
+	42, // 0: cohort.v1.StartCeremonyRequest.ceremony:type_name -> cohort.v1.CeremonyInfo
+	43, // 1: cohort.v1.StartCeremonyRequest.dataset:type_name -> cohort.v1.DatasetDescriptor
+	44, // 2: cohort.v1.StartCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
+	45, // 3: cohort.v1.CeremonyContributeRequest.header:type_name -> cohort.v1.CeremonyContributionHeader
+	46, // 4: cohort.v1.CeremonyContributeRequest.chunk:type_name -> cohort.v1.Chunk
+	45, // 5: cohort.v1.CeremonyContributeResponse.header:type_name -> cohort.v1.CeremonyContributionHeader
+	46, // 6: cohort.v1.CeremonyContributeResponse.chunk:type_name -> cohort.v1.Chunk
 	5,  // 7: cohort.v1.SealCeremonyRequest.header:type_name -> cohort.v1.SealCeremonyHeader
-	44, // 8: cohort.v1.SealCeremonyRequest.chunk:type_name -> cohort.v1.Chunk
-	45, // 9: cohort.v1.SealCeremonyHeader.blob:type_name -> cohort.v1.BlobHeader
-	40, // 10: cohort.v1.SealCeremonyResponse.ceremony:type_name -> cohort.v1.CeremonyInfo
-	42, // 11: cohort.v1.SealCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
-	46, // 12: cohort.v1.ForwardContributionResponse.ack:type_name -> cohort.v1.ContributionAck
-	47, // 13: cohort.v1.ApplyRegistrationRequest.update:type_name -> cohort.v1.RegistryUpdate
-	47, // 14: cohort.v1.GetRegistryStateResponse.updates:type_name -> cohort.v1.RegistryUpdate
-	46, // 15: cohort.v1.GetContributionAckResponse.ack:type_name -> cohort.v1.ContributionAck
-	42, // 16: cohort.v1.ForwardRevocationResponse.signature:type_name -> cohort.v1.NodeSignature
-	48, // 17: cohort.v1.PrepareJobRequest.spec:type_name -> cohort.v1.JobSpec
-	49, // 18: cohort.v1.PrepareJobResponse.set:type_name -> cohort.v1.EligibleSet
-	42, // 19: cohort.v1.PrepareJobResponse.signature:type_name -> cohort.v1.NodeSignature
-	48, // 20: cohort.v1.ComputePartialRequest.spec:type_name -> cohort.v1.JobSpec
-	42, // 21: cohort.v1.ComputePartialResponse.signature:type_name -> cohort.v1.NodeSignature
-	50, // 22: cohort.v1.ComputePartialResponse.debit:type_name -> cohort.v1.PrivacyDebit
-	31, // 23: cohort.v1.HEKeygenResponse.commitment:type_name -> cohort.v1.HEKeygenCommitment
-	42, // 24: cohort.v1.HEKeygenCommitment.signature:type_name -> cohort.v1.NodeSignature
-	31, // 25: cohort.v1.HEKeygenRevealRequest.commitments:type_name -> cohort.v1.HEKeygenCommitment
-	42, // 26: cohort.v1.HEKeygenFinishResponse.signature:type_name -> cohort.v1.NodeSignature
-	45, // 27: cohort.v1.SignTranscriptRequest.header:type_name -> cohort.v1.BlobHeader
-	44, // 28: cohort.v1.SignTranscriptRequest.chunk:type_name -> cohort.v1.Chunk
-	42, // 29: cohort.v1.SignTranscriptResponse.signature:type_name -> cohort.v1.NodeSignature
-	0,  // 30: cohort.v1.PeerService.StartCeremony:input_type -> cohort.v1.StartCeremonyRequest
-	2,  // 31: cohort.v1.PeerService.CeremonyContribute:input_type -> cohort.v1.CeremonyContributeRequest
-	4,  // 32: cohort.v1.PeerService.SealCeremony:input_type -> cohort.v1.SealCeremonyRequest
-	7,  // 33: cohort.v1.PeerService.AbortCeremony:input_type -> cohort.v1.AbortCeremonyRequest
-	9,  // 34: cohort.v1.PeerService.ForwardContribution:input_type -> cohort.v1.ForwardContributionRequest
-	11, // 35: cohort.v1.PeerService.AbortContribution:input_type -> cohort.v1.AbortContributionRequest
-	21, // 36: cohort.v1.PeerService.GetContributionAck:input_type -> cohort.v1.GetContributionAckRequest
-	23, // 37: cohort.v1.PeerService.ForwardRevocation:input_type -> cohort.v1.ForwardRevocationRequest
-	13, // 38: cohort.v1.PeerService.ApplyRegistration:input_type -> cohort.v1.ApplyRegistrationRequest
-	17, // 39: cohort.v1.PeerService.ProposeRegistration:input_type -> cohort.v1.ProposeRegistrationRequest
-	19, // 40: cohort.v1.PeerService.StoreInvites:input_type -> cohort.v1.StoreInvitesRequest
-	15, // 41: cohort.v1.PeerService.GetRegistryState:input_type -> cohort.v1.GetRegistryStateRequest
-	29, // 42: cohort.v1.PeerService.HEKeygen:input_type -> cohort.v1.HEKeygenRequest
-	32, // 43: cohort.v1.PeerService.HEKeygenReveal:input_type -> cohort.v1.HEKeygenRevealRequest
-	34, // 44: cohort.v1.PeerService.HEKeygenFinish:input_type -> cohort.v1.HEKeygenFinishRequest
-	25, // 45: cohort.v1.PeerService.PrepareJob:input_type -> cohort.v1.PrepareJobRequest
-	27, // 46: cohort.v1.PeerService.ComputePartial:input_type -> cohort.v1.ComputePartialRequest
-	36, // 47: cohort.v1.PeerService.StoreBuyer:input_type -> cohort.v1.StoreBuyerRequest
-	38, // 48: cohort.v1.PeerService.SignTranscript:input_type -> cohort.v1.SignTranscriptRequest
-	1,  // 49: cohort.v1.PeerService.StartCeremony:output_type -> cohort.v1.StartCeremonyResponse
-	3,  // 50: cohort.v1.PeerService.CeremonyContribute:output_type -> cohort.v1.CeremonyContributeResponse
-	6,  // 51: cohort.v1.PeerService.SealCeremony:output_type -> cohort.v1.SealCeremonyResponse
-	8,  // 52: cohort.v1.PeerService.AbortCeremony:output_type -> cohort.v1.AbortCeremonyResponse
-	10, // 53: cohort.v1.PeerService.ForwardContribution:output_type -> cohort.v1.ForwardContributionResponse
-	12, // 54: cohort.v1.PeerService.AbortContribution:output_type -> cohort.v1.AbortContributionResponse
-	22, // 55: cohort.v1.PeerService.GetContributionAck:output_type -> cohort.v1.GetContributionAckResponse
-	24, // 56: cohort.v1.PeerService.ForwardRevocation:output_type -> cohort.v1.ForwardRevocationResponse
-	14, // 57: cohort.v1.PeerService.ApplyRegistration:output_type -> cohort.v1.ApplyRegistrationResponse
-	18, // 58: cohort.v1.PeerService.ProposeRegistration:output_type -> cohort.v1.ProposeRegistrationResponse
-	20, // 59: cohort.v1.PeerService.StoreInvites:output_type -> cohort.v1.StoreInvitesResponse
-	16, // 60: cohort.v1.PeerService.GetRegistryState:output_type -> cohort.v1.GetRegistryStateResponse
-	30, // 61: cohort.v1.PeerService.HEKeygen:output_type -> cohort.v1.HEKeygenResponse
-	33, // 62: cohort.v1.PeerService.HEKeygenReveal:output_type -> cohort.v1.HEKeygenRevealResponse
-	35, // 63: cohort.v1.PeerService.HEKeygenFinish:output_type -> cohort.v1.HEKeygenFinishResponse
-	26, // 64: cohort.v1.PeerService.PrepareJob:output_type -> cohort.v1.PrepareJobResponse
-	28, // 65: cohort.v1.PeerService.ComputePartial:output_type -> cohort.v1.ComputePartialResponse
-	37, // 66: cohort.v1.PeerService.StoreBuyer:output_type -> cohort.v1.StoreBuyerResponse
-	39, // 67: cohort.v1.PeerService.SignTranscript:output_type -> cohort.v1.SignTranscriptResponse
-	49, // [49:68] is the sub-list for method output_type
-	30, // [30:49] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	46, // 8: cohort.v1.SealCeremonyRequest.chunk:type_name -> cohort.v1.Chunk
+	47, // 9: cohort.v1.SealCeremonyHeader.blob:type_name -> cohort.v1.BlobHeader
+	48, // 10: cohort.v1.SealCeremonyHeader.contributions:type_name -> cohort.v1.CeremonyAttestation
+	42, // 11: cohort.v1.SealCeremonyResponse.ceremony:type_name -> cohort.v1.CeremonyInfo
+	44, // 12: cohort.v1.SealCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
+	44, // 13: cohort.v1.SealCeremonyResponse.ready_signature:type_name -> cohort.v1.NodeSignature
+	44, // 14: cohort.v1.DatasetReadyRequest.signatures:type_name -> cohort.v1.NodeSignature
+	49, // 15: cohort.v1.ForwardContributionResponse.ack:type_name -> cohort.v1.ContributionAck
+	50, // 16: cohort.v1.ApplyRegistrationRequest.update:type_name -> cohort.v1.RegistryUpdate
+	50, // 17: cohort.v1.GetRegistryStateResponse.updates:type_name -> cohort.v1.RegistryUpdate
+	49, // 18: cohort.v1.GetContributionAckResponse.ack:type_name -> cohort.v1.ContributionAck
+	44, // 19: cohort.v1.ForwardRevocationResponse.signature:type_name -> cohort.v1.NodeSignature
+	51, // 20: cohort.v1.PrepareJobRequest.spec:type_name -> cohort.v1.JobSpec
+	52, // 21: cohort.v1.PrepareJobResponse.set:type_name -> cohort.v1.EligibleSet
+	44, // 22: cohort.v1.PrepareJobResponse.signature:type_name -> cohort.v1.NodeSignature
+	51, // 23: cohort.v1.ComputePartialRequest.spec:type_name -> cohort.v1.JobSpec
+	44, // 24: cohort.v1.ComputePartialResponse.signature:type_name -> cohort.v1.NodeSignature
+	53, // 25: cohort.v1.ComputePartialResponse.debit:type_name -> cohort.v1.PrivacyDebit
+	33, // 26: cohort.v1.HEKeygenResponse.commitment:type_name -> cohort.v1.HEKeygenCommitment
+	44, // 27: cohort.v1.HEKeygenCommitment.signature:type_name -> cohort.v1.NodeSignature
+	33, // 28: cohort.v1.HEKeygenRevealRequest.commitments:type_name -> cohort.v1.HEKeygenCommitment
+	44, // 29: cohort.v1.HEKeygenFinishResponse.signature:type_name -> cohort.v1.NodeSignature
+	47, // 30: cohort.v1.SignTranscriptRequest.header:type_name -> cohort.v1.BlobHeader
+	46, // 31: cohort.v1.SignTranscriptRequest.chunk:type_name -> cohort.v1.Chunk
+	44, // 32: cohort.v1.SignTranscriptResponse.signature:type_name -> cohort.v1.NodeSignature
+	0,  // 33: cohort.v1.PeerService.StartCeremony:input_type -> cohort.v1.StartCeremonyRequest
+	2,  // 34: cohort.v1.PeerService.CeremonyContribute:input_type -> cohort.v1.CeremonyContributeRequest
+	4,  // 35: cohort.v1.PeerService.SealCeremony:input_type -> cohort.v1.SealCeremonyRequest
+	7,  // 36: cohort.v1.PeerService.DatasetReady:input_type -> cohort.v1.DatasetReadyRequest
+	9,  // 37: cohort.v1.PeerService.AbortCeremony:input_type -> cohort.v1.AbortCeremonyRequest
+	11, // 38: cohort.v1.PeerService.ForwardContribution:input_type -> cohort.v1.ForwardContributionRequest
+	13, // 39: cohort.v1.PeerService.AbortContribution:input_type -> cohort.v1.AbortContributionRequest
+	23, // 40: cohort.v1.PeerService.GetContributionAck:input_type -> cohort.v1.GetContributionAckRequest
+	25, // 41: cohort.v1.PeerService.ForwardRevocation:input_type -> cohort.v1.ForwardRevocationRequest
+	15, // 42: cohort.v1.PeerService.ApplyRegistration:input_type -> cohort.v1.ApplyRegistrationRequest
+	19, // 43: cohort.v1.PeerService.ProposeRegistration:input_type -> cohort.v1.ProposeRegistrationRequest
+	21, // 44: cohort.v1.PeerService.StoreInvites:input_type -> cohort.v1.StoreInvitesRequest
+	17, // 45: cohort.v1.PeerService.GetRegistryState:input_type -> cohort.v1.GetRegistryStateRequest
+	31, // 46: cohort.v1.PeerService.HEKeygen:input_type -> cohort.v1.HEKeygenRequest
+	34, // 47: cohort.v1.PeerService.HEKeygenReveal:input_type -> cohort.v1.HEKeygenRevealRequest
+	36, // 48: cohort.v1.PeerService.HEKeygenFinish:input_type -> cohort.v1.HEKeygenFinishRequest
+	27, // 49: cohort.v1.PeerService.PrepareJob:input_type -> cohort.v1.PrepareJobRequest
+	29, // 50: cohort.v1.PeerService.ComputePartial:input_type -> cohort.v1.ComputePartialRequest
+	38, // 51: cohort.v1.PeerService.StoreBuyer:input_type -> cohort.v1.StoreBuyerRequest
+	40, // 52: cohort.v1.PeerService.SignTranscript:input_type -> cohort.v1.SignTranscriptRequest
+	1,  // 53: cohort.v1.PeerService.StartCeremony:output_type -> cohort.v1.StartCeremonyResponse
+	3,  // 54: cohort.v1.PeerService.CeremonyContribute:output_type -> cohort.v1.CeremonyContributeResponse
+	6,  // 55: cohort.v1.PeerService.SealCeremony:output_type -> cohort.v1.SealCeremonyResponse
+	8,  // 56: cohort.v1.PeerService.DatasetReady:output_type -> cohort.v1.DatasetReadyResponse
+	10, // 57: cohort.v1.PeerService.AbortCeremony:output_type -> cohort.v1.AbortCeremonyResponse
+	12, // 58: cohort.v1.PeerService.ForwardContribution:output_type -> cohort.v1.ForwardContributionResponse
+	14, // 59: cohort.v1.PeerService.AbortContribution:output_type -> cohort.v1.AbortContributionResponse
+	24, // 60: cohort.v1.PeerService.GetContributionAck:output_type -> cohort.v1.GetContributionAckResponse
+	26, // 61: cohort.v1.PeerService.ForwardRevocation:output_type -> cohort.v1.ForwardRevocationResponse
+	16, // 62: cohort.v1.PeerService.ApplyRegistration:output_type -> cohort.v1.ApplyRegistrationResponse
+	20, // 63: cohort.v1.PeerService.ProposeRegistration:output_type -> cohort.v1.ProposeRegistrationResponse
+	22, // 64: cohort.v1.PeerService.StoreInvites:output_type -> cohort.v1.StoreInvitesResponse
+	18, // 65: cohort.v1.PeerService.GetRegistryState:output_type -> cohort.v1.GetRegistryStateResponse
+	32, // 66: cohort.v1.PeerService.HEKeygen:output_type -> cohort.v1.HEKeygenResponse
+	35, // 67: cohort.v1.PeerService.HEKeygenReveal:output_type -> cohort.v1.HEKeygenRevealResponse
+	37, // 68: cohort.v1.PeerService.HEKeygenFinish:output_type -> cohort.v1.HEKeygenFinishResponse
+	28, // 69: cohort.v1.PeerService.PrepareJob:output_type -> cohort.v1.PrepareJobResponse
+	30, // 70: cohort.v1.PeerService.ComputePartial:output_type -> cohort.v1.ComputePartialResponse
+	39, // 71: cohort.v1.PeerService.StoreBuyer:output_type -> cohort.v1.StoreBuyerResponse
+	41, // 72: cohort.v1.PeerService.SignTranscript:output_type -> cohort.v1.SignTranscriptResponse
+	53, // [53:73] is the sub-list for method output_type
+	33, // [33:53] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_peer_service_proto_init() }
@@ -2834,7 +2964,7 @@ func file_cohort_v1_peer_service_proto_init() {
 		(*SealCeremonyRequest_Header)(nil),
 		(*SealCeremonyRequest_Chunk)(nil),
 	}
-	file_cohort_v1_peer_service_proto_msgTypes[38].OneofWrappers = []any{
+	file_cohort_v1_peer_service_proto_msgTypes[40].OneofWrappers = []any{
 		(*SignTranscriptRequest_Header)(nil),
 		(*SignTranscriptRequest_Chunk)(nil),
 	}
@@ -2844,7 +2974,7 @@ func file_cohort_v1_peer_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cohort_v1_peer_service_proto_rawDesc), len(file_cohort_v1_peer_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   40,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

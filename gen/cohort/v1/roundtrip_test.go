@@ -141,7 +141,7 @@ func TestServices(t *testing.T) {
 		"cohort.v1.AdminService": {{name: "CreateDataset"}, {name: "IssueInvites"}, {name: "NodeStatus"}, {name: "CreateBuyer"}},
 		"cohort.v1.PeerService": {
 			{name: "StartCeremony"}, {name: "CeremonyContribute", clientStream: true, server: true},
-			{name: "SealCeremony", clientStream: true}, {name: "AbortCeremony"},
+			{name: "SealCeremony", clientStream: true}, {name: "DatasetReady"}, {name: "AbortCeremony"},
 			{name: "ForwardContribution"}, {name: "AbortContribution"}, {name: "GetContributionAck"}, {name: "ForwardRevocation"},
 			{name: "ProposeRegistration"}, {name: "StoreInvites"},
 			{name: "ApplyRegistration"}, {name: "GetRegistryState"},
