@@ -5,11 +5,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/cohort-dev/cohort/blob"
 	"github.com/cohort-dev/cohort/circuits/setup"
@@ -98,6 +100,8 @@ func TestCeremony(t *testing.T) {
 			t.Fatalf("node %d derived other keys", i)
 		}
 	}
+
+	f.checkReadyEverywhere(t, descs, []uint32{0, 1, 2})
 
 	// The coordinator cannot undo a sealed ceremony: its abort is refused
 	// and the dataset stays READY on the peer.
@@ -217,4 +221,65 @@ func TestCreateDatasetRefusals(t *testing.T) {
 	r.InsecureDevSetup = true
 	_, err = f.admin(2).CreateDataset(adminCtx(), r)
 	wantCode(t, "insecure setup on a node that does not allow it", err, codes.FailedPrecondition)
+}
+
+// checkReadyEverywhere checks that every node holds the same READY
+// descriptor, signed by every node, whose ceremony contributions are
+// attested by the nodes that made them (node participants[i] at position
+// i of each phase of the stored transcript).
+func (f *testFederation) checkReadyEverywhere(t *testing.T, descs []*cohortv1.DatasetDescriptor, participants []uint32) {
+	t.Helper()
+	for i, d := range descs {
+		if !proto.Equal(d, descs[0]) {
+			t.Fatalf("node %d holds another READY descriptor than node 0", i)
+		}
+	}
+	if err := dataset.CheckReadySignatures(descs[0]); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := f.nodes[0].store.GetDatasetKeys(context.Background(), descs[0].GetId())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tr setup.Transcript
+	if err := tr.UnmarshalBinary(keys.Transcript); err != nil {
+		t.Fatal(err)
+	}
+	who, err := dataset.CheckContributions(descs[0], tr.Phase1, tr.Phase2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, nodes := range who {
+		if !slices.Equal(nodes, participants) {
+			t.Fatalf("phase %d contributions attested by %v, want %v", p+1, nodes, participants)
+		}
+	}
+}
+
+// TestDatasetReadySigned: a dataset made through PeerService becomes
+// READY on every node with the same descriptor, signed by every node and
+// attesting who contributed to its setup; DatasetReady is refused from
+// another node than the coordinator and with a signature set that is not
+// every node's over the descriptor, and changes nothing then.
+func TestDatasetReadySigned(t *testing.T) {
+	h := newHEFixture(t) // an insecure dev setup: node 0 its one participant
+	f, id := h.f, h.ds.Desc.GetId()
+	descs := f.waitReady(t, id, time.Minute)
+	f.checkReadyEverywhere(t, descs, []uint32{0})
+
+	ctx := context.Background()
+	sigs := descs[0].GetReadySignatures()
+	ceremonyID := descs[0].GetCeremonyId()
+	_, err := f.peerClient(t, 2, 1).DatasetReady(ctx, &cohortv1.DatasetReadyRequest{CeremonyId: ceremonyID, Signatures: sigs})
+	wantCode(t, "READY signatures from another node than the coordinator", err, codes.PermissionDenied)
+	_, err = f.peerClient(t, 0, 1).DatasetReady(ctx, &cohortv1.DatasetReadyRequest{CeremonyId: "unknown", Signatures: sigs})
+	wantCode(t, "READY signatures of an unknown ceremony", err, codes.NotFound)
+	forged := []*cohortv1.NodeSignature{sigs[0], sigs[0], sigs[2]}
+	_, err = f.peerClient(t, 0, 1).DatasetReady(ctx, &cohortv1.DatasetReadyRequest{CeremonyId: ceremonyID, Signatures: forged})
+	wantCode(t, "node 0's signature in node 1's place", err, codes.InvalidArgument)
+	_, err = f.peerClient(t, 0, 1).DatasetReady(ctx, &cohortv1.DatasetReadyRequest{CeremonyId: ceremonyID, Signatures: sigs[:2]})
+	wantCode(t, "two signatures of three", err, codes.InvalidArgument)
+	if d, err := f.nodes[1].n.datasets.descriptor(ctx, id); err != nil || !proto.Equal(d, descs[1]) {
+		t.Fatalf("node 1's descriptor changed: %v", err)
+	}
 }
