@@ -17,6 +17,7 @@ import (
 	"github.com/cohort-dev/cohort/circuits/setup"
 	"github.com/cohort-dev/cohort/dataset"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
+	"github.com/cohort-dev/cohort/he"
 )
 
 func defaultSchemaYAML(t *testing.T) string {
@@ -262,15 +263,27 @@ func (f *testFederation) checkReadyEverywhere(t *testing.T, descs []*cohortv1.Da
 // another node than the coordinator and with a signature set that is not
 // every node's over the descriptor, and changes nothing then.
 func TestDatasetReadySigned(t *testing.T) {
-	h := newHEFixture(t) // an insecure dev setup: node 0 its one participant
-	f, id := h.f, h.ds.Desc.GetId()
-	descs := f.waitReady(t, id, time.Minute)
+	if testing.Short() {
+		t.Skip("runs an HE key generation and a one-party setup over PeerService")
+	}
+	f := newTestFederation(t, 3, func(o *Options) { o.Limits.MaxMessageBytes = 16 << 20 })
+	resp, err := f.admin(0).CreateDataset(adminCtx(), &cohortv1.CreateDatasetRequest{
+		SchemaSource: &cohortv1.CreateDatasetRequest_SchemaYaml{SchemaYaml: heSchemaYAML(t)},
+		Backend:      cohortv1.Backend_BACKEND_HE, NodeCount: 3, RegistryDepth: testDepth,
+		InsecureDevSetup: true, // node 0 the one participant
+		HeThreshold:      2, HeSmudgingBits: 40, HeParamSet: string(he.BGVTestN8), Privacy: exactPolicy(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := resp.GetDataset().GetId()
+	descs := f.waitReady(t, id, 20*time.Minute)
 	f.checkReadyEverywhere(t, descs, []uint32{0})
 
 	ctx := context.Background()
 	sigs := descs[0].GetReadySignatures()
 	ceremonyID := descs[0].GetCeremonyId()
-	_, err := f.peerClient(t, 2, 1).DatasetReady(ctx, &cohortv1.DatasetReadyRequest{CeremonyId: ceremonyID, Signatures: sigs})
+	_, err = f.peerClient(t, 2, 1).DatasetReady(ctx, &cohortv1.DatasetReadyRequest{CeremonyId: ceremonyID, Signatures: sigs})
 	wantCode(t, "READY signatures from another node than the coordinator", err, codes.PermissionDenied)
 	_, err = f.peerClient(t, 0, 1).DatasetReady(ctx, &cohortv1.DatasetReadyRequest{CeremonyId: "unknown", Signatures: sigs})
 	wantCode(t, "READY signatures of an unknown ceremony", err, codes.NotFound)
