@@ -85,7 +85,8 @@ type PeerServiceClient interface {
 	// AbortCeremony tells the peer that a ceremony failed: the peer marks
 	// the dataset FAILED and forgets the ceremony's state. Only the
 	// ceremony's coordinator may abort it (PermissionDenied), and only before
-	// this peer sealed it: a sealed ceremony's dataset is READY and stays so
+	// this peer sealed it: a sealed ceremony's keys stay, and its dataset is
+	// READY, or becomes so with DatasetReady
 	// (FailedPrecondition). NotFound for a ceremony the peer does not know.
 	AbortCeremony(ctx context.Context, in *AbortCeremonyRequest, opts ...grpc.CallOption) (*AbortCeremonyResponse, error)
 	// ForwardContribution hands a contributor's payload to the peer: it
@@ -435,7 +436,8 @@ type PeerServiceServer interface {
 	// AbortCeremony tells the peer that a ceremony failed: the peer marks
 	// the dataset FAILED and forgets the ceremony's state. Only the
 	// ceremony's coordinator may abort it (PermissionDenied), and only before
-	// this peer sealed it: a sealed ceremony's dataset is READY and stays so
+	// this peer sealed it: a sealed ceremony's keys stay, and its dataset is
+	// READY, or becomes so with DatasetReady
 	// (FailedPrecondition). NotFound for a ceremony the peer does not know.
 	AbortCeremony(context.Context, *AbortCeremonyRequest) (*AbortCeremonyResponse, error)
 	// ForwardContribution hands a contributor's payload to the peer: it
