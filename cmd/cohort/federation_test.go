@@ -154,6 +154,9 @@ func TestFederationKeygenAssemble(t *testing.T) {
 		if !strings.Contains(out, "fingerprint") || !strings.Contains(out, filepath.Join(dir, "node-request.yaml")) {
 			t.Errorf("keygen output:\n%s", out)
 		}
+		if token, err := os.ReadFile(filepath.Join(dir, "admin.token")); err != nil || strings.Contains(out, strings.TrimSpace(string(token))) {
+			t.Errorf("keygen printed the admin token (%v)", err)
+		}
 		requests = append(requests, filepath.Join(dir, "node-request.yaml"))
 		configs = append(configs, filepath.Join(dir, "node.yaml"))
 	}
