@@ -143,7 +143,9 @@ No node secret is read or written: the nodes' private keys never leave
 their machines. Compare each printed fingerprint with the one its operator
 read you.`,
 		Args: cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error { return runFederationAssemble(cmd.OutOrStdout(), f, args) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runFederationAssemble(cmd.OutOrStdout(), f, args)
+		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.out, "out", "", "directory to write the public federation files to (required)")
