@@ -11,16 +11,19 @@ import (
 
 // Domain tags of the signed statements.
 const (
-	TagContributionAck = "cohort/v1/contribution-ack"
-	TagRevocation      = "cohort/v1/revocation"
-	TagCeremonyStart   = "cohort/v1/ceremony-start"
-	TagCeremonySeal    = "cohort/v1/ceremony-seal"
-	TagJobEligibleSet  = "cohort/v1/job-eligible-set"
-	TagJobPartial      = "cohort/v1/job-partial"
-	TagHEKeygen        = "cohort/v1/he-keygen"
-	TagPrivacyDebit    = "cohort/v1/privacy-debit"
-	TagHEKeygenCommit  = "cohort/v1/he-keygen-commitment"
-	TagJobSubmission   = "cohort/v1/job-submission"
+	TagContributionAck      = "cohort/v1/contribution-ack"
+	TagRevocation           = "cohort/v1/revocation"
+	TagCeremonyStart        = "cohort/v1/ceremony-start"
+	TagCeremonySeal         = "cohort/v1/ceremony-seal"
+	TagJobEligibleSet       = "cohort/v1/job-eligible-set"
+	TagJobPartial           = "cohort/v1/job-partial"
+	TagHEKeygen             = "cohort/v1/he-keygen"
+	TagPrivacyDebit         = "cohort/v1/privacy-debit"
+	TagHEKeygenCommit       = "cohort/v1/he-keygen-commitment"
+	TagNodeKeyRequest       = "cohort/v1/node-key-request"
+	TagDatasetReady         = "cohort/v1/dataset-ready"
+	TagCeremonyContribution = "cohort/v1/ceremony-contribution"
+	TagJobSubmission        = "cohort/v1/job-submission"
 )
 
 // ErrBadSignature is returned by Verify for a signature that does not verify.
@@ -269,4 +272,60 @@ func (j JobSubmission) Message() []byte {
 func (j JobSubmission) JobID() string {
 	h := sha256.Sum256(j.Message())
 	return "job-" + hex.EncodeToString(h[:16])
+}
+
+// NodeKeyRequest is a node's request to join a federation, made on the
+// node's own machine by `cohort federation keygen` and signed with the
+// signing key it names (docs/design.md §3.3): its place and addresses, the
+// public halves of the keys it generated, and the DER certificate request
+// of its TLS key. The signature binds every field to the signing key, so a
+// request altered in transit no longer verifies; that the signing key is
+// the operator's is confirmed out of band by its fingerprint.
+type NodeKeyRequest struct {
+	Federation       string
+	Index            uint32
+	Name             string
+	APIAddress       string
+	PeerAddress      string
+	SealPublicKey    []byte
+	SigningPublicKey []byte
+	CSR              []byte
+}
+
+// Message returns the bytes a node signs.
+func (r NodeKeyRequest) Message() []byte {
+	return newBuilder(TagNodeKeyRequest).str(r.Federation).u32(r.Index).str(r.Name).str(r.APIAddress).
+		str(r.PeerAddress).bytes(r.SealPublicKey).bytes(r.SigningPublicKey).bytes(r.CSR).b
+}
+
+// DatasetReady is a node's statement that a dataset's descriptor, as it
+// became READY on that node, has the given digest
+// (dataset.ReadyDigest: the descriptor without these signatures). Every
+// node signs it, so a contributor or auditor holding one copy of the
+// descriptor knows that every node of the federation holds the same.
+type DatasetReady struct {
+	DatasetID        string
+	DescriptorDigest [32]byte
+}
+
+// Message returns the bytes a node signs.
+func (d DatasetReady) Message() []byte {
+	return newBuilder(TagDatasetReady).str(d.DatasetID).fixed(d.DescriptorDigest[:]).b
+}
+
+// CeremonyContribution is a node's statement that it made the
+// contribution at a position of a ceremony phase (docs/design.md §5.5):
+// Digest is the SHA-256 of the encoded contribution, as the transcript
+// holds it.
+type CeremonyContribution struct {
+	CeremonyID string
+	Phase      uint32 // 1 or 2
+	Position   uint32 // 0-based, in the phase's chain
+	Node       uint32
+	Digest     [32]byte
+}
+
+// Message returns the bytes a node signs.
+func (c CeremonyContribution) Message() []byte {
+	return newBuilder(TagCeremonyContribution).str(c.CeremonyID).u32(c.Phase).u32(c.Position).u32(c.Node).fixed(c.Digest[:]).b
 }

@@ -212,3 +212,60 @@ func TestJobSubmissionStatement(t *testing.T) {
 		t.Error("the message does not start with its tag")
 	}
 }
+
+// Every field of the key request, READY and ceremony-contribution
+// statements is signed, and no signature verifies as another statement.
+func TestFederationStatements(t *testing.T) {
+	pub, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := NodeKeyRequest{Federation: "cohort", Index: 1, Name: "node-1", APIAddress: "a:1", PeerAddress: "a:2",
+		SealPublicKey: []byte{1}, SigningPublicKey: []byte{2}, CSR: []byte{3}}
+	ready := DatasetReady{DatasetID: "fitness"}
+	ready.DescriptorDigest[0] = 1
+	contrib := CeremonyContribution{CeremonyID: "c-1", Phase: 1, Position: 2, Node: 2}
+	contrib.Digest[0] = 1
+	cases := map[string]struct {
+		s       Statement
+		changed []Statement
+	}{
+		"key request": {req, []Statement{
+			func() Statement { x := req; x.Federation = "other"; return x }(),
+			func() Statement { x := req; x.Index = 2; return x }(),
+			func() Statement { x := req; x.Name = "node-2"; return x }(),
+			func() Statement { x := req; x.APIAddress = "b:1"; return x }(),
+			func() Statement { x := req; x.PeerAddress = "b:2"; return x }(),
+			func() Statement { x := req; x.SealPublicKey = []byte{9}; return x }(),
+			func() Statement { x := req; x.SigningPublicKey = []byte{9}; return x }(),
+			func() Statement { x := req; x.CSR = []byte{9}; return x }(),
+		}},
+		"dataset ready": {ready, []Statement{
+			func() Statement { x := ready; x.DatasetID = "other"; return x }(),
+			func() Statement { x := ready; x.DescriptorDigest[31] = 9; return x }(),
+		}},
+		"ceremony contribution": {contrib, []Statement{
+			func() Statement { x := contrib; x.CeremonyID = "c-2"; return x }(),
+			func() Statement { x := contrib; x.Phase = 2; return x }(),
+			func() Statement { x := contrib; x.Position = 0; return x }(),
+			func() Statement { x := contrib; x.Node = 0; return x }(),
+			func() Statement { x := contrib; x.Digest[31] = 9; return x }(),
+		}},
+	}
+	for name, c := range cases {
+		sig := Sign(key, c.s)
+		if err := Verify(pub, c.s, sig); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for i, x := range c.changed {
+			if err := Verify(pub, x, sig); !errors.Is(err, ErrBadSignature) {
+				t.Errorf("%s: change %d still verifies: %v", name, i, err)
+			}
+		}
+		for other, o := range cases {
+			if other != name && bytes.Equal(o.s.Message(), c.s.Message()) {
+				t.Errorf("%s encodes as %s", name, other)
+			}
+		}
+	}
+}

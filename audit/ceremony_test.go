@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"crypto/ed25519"
 	"strings"
 	"testing"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/cohort-dev/cohort/circuits/setup"
+	"github.com/cohort-dev/cohort/dataset"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 )
 
@@ -29,7 +31,7 @@ func TestVerifyCeremonyBundle(t *testing.T) {
 	}
 	c, _ := r.Check(CheckSetup)
 	if !strings.Contains(c.Detail, `ceremony "ceremony-audit-test" re-verified: 3 phase-1 and 3 phase-2 contributions`) ||
-		!strings.Contains(c.Detail, "one per node in number") {
+		!strings.Contains(c.Detail, "one per node, each attested by the node that made it") {
 		t.Errorf("setup detail: %s", c.Detail)
 	}
 	// The fixture's dataset releases exactly (a development policy): the
@@ -88,15 +90,28 @@ func (f *fixture) withCeremony(t *testing.T, tr *setup.Transcript, vk []byte) *B
 	b.Ceremony = enc
 	desc := proto.Clone(f.desc).(*cohortv1.DatasetDescriptor)
 	desc.VerifyingKey, desc.CeremonyTranscriptDigest = vk, td[:]
+	if err := signReady(desc, f.sign, tr); err != nil {
+		t.Fatal(err)
+	}
 	f.withDescriptor(t, b, desc)
 	return b
 }
 
 // withDescriptor replaces the bundle's descriptor (and verifying key) by
 // desc, updates the transcript's descriptor digest and has the nodes sign
-// it again: a federation that publishes other keys than those its
+// both again: a federation that publishes other keys than those its
 // ceremony made.
 func (f *fixture) withDescriptor(t *testing.T, b *Bundle, desc *cohortv1.DatasetDescriptor) {
+	t.Helper()
+	if err := resignReady(desc, f.sign); err != nil {
+		t.Fatal(err)
+	}
+	f.withSignedDescriptor(t, b, desc)
+}
+
+// withSignedDescriptor is withDescriptor with desc's READY signatures as
+// they are.
+func (f *fixture) withSignedDescriptor(t *testing.T, b *Bundle, desc *cohortv1.DatasetDescriptor) {
 	t.Helper()
 	enc, err := deterministic.Marshal(desc)
 	if err != nil {
@@ -183,4 +198,56 @@ func TestEveryFlipRejectedCeremony(t *testing.T) {
 		t.Fatalf("honest bundle:\n%s", r)
 	}
 	flipEverywhere(t, f.bundle, f.encoded, f.opts, 25, 40)
+}
+
+// TestCeremonyContributionReattributed is a ceremony whose contributions
+// are not each made by a different node — node 0 contributing twice in
+// node 1's place, a contribution re-attributed to a node that did not
+// make it — with the transcript, the keys and every READY signature
+// consistent: the audit fails it, since the keys are sound only if every
+// node contributed.
+func TestCeremonyContributionReattributed(t *testing.T) {
+	f := getFixture(t, ceremonySetup)
+	tr, err := decodeCeremony(f.ceremony)
+	if err != nil {
+		t.Fatal(err)
+	}
+	attest := func(d *cohortv1.DatasetDescriptor, phase, pos, node int, by ed25519.PrivateKey) *cohortv1.CeremonyAttestation {
+		list := tr.Phase1
+		if phase == 2 {
+			list = tr.Phase2
+		}
+		return dataset.AttestContribution(d.GetCeremonyId(), uint32(phase), uint32(pos), uint32(node), list[pos], by)
+	}
+	cases := map[string]struct {
+		edit func(d *cohortv1.DatasetDescriptor)
+		want string
+	}{
+		"node 0 contributed twice to phase 1": {func(d *cohortv1.DatasetDescriptor) {
+			d.CeremonyContributions[1] = attest(d, 1, 1, 0, f.sign[0])
+		}, "node 0 made more than one contribution to phase 1"},
+		"node 2's phase-2 contribution attributed to node 1": {func(d *cohortv1.DatasetDescriptor) {
+			d.CeremonyContributions[5] = attest(d, 2, 2, 1, f.sign[1])
+		}, "node 1 made more than one contribution to phase 2"},
+		"node 1's attestation signed by node 2": {func(d *cohortv1.DatasetDescriptor) {
+			d.CeremonyContributions[1] = attest(d, 1, 1, 1, f.sign[2])
+		}, "phase 1 position 1: node 1's signature does not verify"},
+		"an attestation of another contribution": {func(d *cohortv1.DatasetDescriptor) {
+			a := attest(d, 1, 1, 0, f.sign[0])
+			a.Position, a.Signature = 0, d.CeremonyContributions[0].GetSignature()
+			d.CeremonyContributions[0] = a
+		}, "phase 1 position 0: the attested digest is not the contribution's"},
+		"no attestations": {func(d *cohortv1.DatasetDescriptor) {
+			d.CeremonyContributions = nil
+		}, "0 attestations for 6 contributions"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			b := f.clone(t)
+			desc := proto.Clone(f.desc).(*cohortv1.DatasetDescriptor)
+			c.edit(desc)
+			f.withDescriptor(t, b, desc) // every node signs it READY
+			expect(t, Verify(b, WithCache(f.cache)), map[string]string{CheckSetup: c.want}, false)
+		})
+	}
 }

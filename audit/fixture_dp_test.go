@@ -49,6 +49,9 @@ func getDPFixture(t testing.TB) *dpFixture {
 func newDPFixture(base *fixture) (*dpFixture, error) {
 	desc := proto.Clone(base.desc).(*cohortv1.DatasetDescriptor)
 	desc.Privacy = enclave.DefaultPolicy()
+	if err := resignReady(desc, base.sign); err != nil {
+		return nil, err
+	}
 	f := &dpFixture{fixture: base, desc: desc}
 	var err error
 	if f.bundle, err = f.assembleJob(f.job(testJobID, testRho, nil)); err != nil {

@@ -166,6 +166,9 @@ func newHEFixture() (*heFixture, error) {
 	}
 	desc.SetupKind, desc.State = cohortv1.SetupKind_SETUP_KIND_INSECURE_DEV, cohortv1.DatasetState_DATASET_STATE_READY
 	desc.Privacy = exactPolicy()
+	if err := signReady(desc, f.sign, nil); err != nil {
+		return nil, err
+	}
 	if _, err := dataset.From(desc); err != nil {
 		return nil, err
 	}

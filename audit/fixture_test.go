@@ -165,6 +165,15 @@ func newFixture(kind fixtureKind) (*fixture, error) {
 	}
 	desc.State = cohortv1.DatasetState_DATASET_STATE_READY
 	desc.Privacy = exactPolicy()
+	var tr *setup.Transcript
+	if kind == ceremonySetup {
+		if tr, err = decodeCeremony(f.ceremony); err != nil {
+			return nil, err
+		}
+	}
+	if err := signReady(desc, f.sign, tr); err != nil {
+		return nil, err
+	}
 	if _, err := dataset.From(desc); err != nil {
 		return nil, err
 	}
@@ -571,4 +580,42 @@ func (f *fixture) clone(t testing.TB) *Bundle {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// decodeCeremony decodes a ceremony transcript.
+func decodeCeremony(b []byte) (*setup.Transcript, error) {
+	tr := new(setup.Transcript)
+	if err := tr.UnmarshalBinary(b); err != nil {
+		return nil, err
+	}
+	return tr, nil
+}
+
+// signReady has the nodes attest their ceremony contributions (node i at
+// position i of each phase of tr, when there is a ceremony) and sign desc
+// as READY, as the nodes do when a dataset becomes READY.
+func signReady(desc *cohortv1.DatasetDescriptor, keys []ed25519.PrivateKey, tr *setup.Transcript) error {
+	desc.CeremonyContributions = nil
+	if tr != nil {
+		for p, list := range [][][]byte{tr.Phase1, tr.Phase2} {
+			for i, c := range list {
+				desc.CeremonyContributions = append(desc.CeremonyContributions,
+					dataset.AttestContribution(desc.GetCeremonyId(), uint32(p+1), uint32(i), uint32(i), c, keys[i]))
+			}
+		}
+	}
+	return resignReady(desc, keys)
+}
+
+// resignReady replaces desc's READY signatures by those of keys.
+func resignReady(desc *cohortv1.DatasetDescriptor, keys []ed25519.PrivateKey) error {
+	desc.ReadySignatures = nil
+	for i, k := range keys {
+		sig, err := dataset.SignReady(desc, uint32(i), k)
+		if err != nil {
+			return err
+		}
+		desc.ReadySignatures = append(desc.ReadySignatures, sig)
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/cohort-dev/cohort/dataset"
 	"github.com/cohort-dev/cohort/federation"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/seal"
@@ -104,4 +105,54 @@ func TestSubstitutedDescriptorAudit(t *testing.T) {
 		map[string]string{CheckDescriptor: "node 2's seal key is not the federation's"}, false)
 	expect(t, Verify(b, append(f.opts, WithDescriptorDigest(genuine))...),
 		map[string]string{CheckDescriptor: "is not the pinned"}, false)
+}
+
+// TestSubstitutedDescriptorLacksReadySignatures is one node substituting
+// the dataset's descriptor in a bundle it hands out — its own seal key for
+// node 2, or another creation time — and signing the result alone, with
+// the transcript made consistent: the other nodes never signed that
+// descriptor, so the descriptor check fails, pinned or not.
+func TestSubstitutedDescriptorLacksReadySignatures(t *testing.T) {
+	f := getFixture(t, devSetup)
+	sk, err := seal.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	aloneSigns := func(t *testing.T, desc *cohortv1.DatasetDescriptor) {
+		t.Helper()
+		sig, err := dataset.SignReady(desc, 0, f.sign[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		desc.ReadySignatures[0] = sig
+	}
+	cases := map[string]struct {
+		edit func(t *testing.T, d *cohortv1.DatasetDescriptor)
+		want string
+	}{
+		"node 2's seal key is node 0's own": {func(t *testing.T, d *cohortv1.DatasetDescriptor) {
+			d.Nodes[2].SealPublicKey = sk.Public().Marshal()
+			aloneSigns(t, d)
+		}, "node 1's READY signature does not verify"},
+		"another creation time": {func(t *testing.T, d *cohortv1.DatasetDescriptor) {
+			d.CreatedAt++
+			aloneSigns(t, d)
+		}, "node 1's READY signature does not verify"},
+		"node 0's signature alone": {func(t *testing.T, d *cohortv1.DatasetDescriptor) {
+			d.ReadySignatures = d.ReadySignatures[:1]
+		}, "carries 1 READY signatures for 3 nodes"},
+		"no signature": {func(t *testing.T, d *cohortv1.DatasetDescriptor) {
+			d.ReadySignatures = nil
+		}, "carries 0 READY signatures for 3 nodes"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			b := f.clone(t)
+			desc := proto.Clone(f.desc).(*cohortv1.DatasetDescriptor)
+			c.edit(t, desc)
+			f.withSignedDescriptor(t, b, desc)
+			expect(t, Verify(b, f.opts...), map[string]string{CheckDescriptor: c.want}, false)
+			expect(t, Verify(b, append(f.opts, WithFederation(federationOf(f)))...), map[string]string{CheckDescriptor: c.want}, false)
+		})
+	}
 }

@@ -437,6 +437,9 @@ func TestVerifyDPHE(t *testing.T) {
 	h := getHEFixture(t)
 	desc := proto.Clone(h.desc).(*cohortv1.DatasetDescriptor)
 	desc.Privacy = enclave.DefaultPolicy()
+	if err := resignReady(desc, h.sign); err != nil {
+		t.Fatal(err)
+	}
 	spec := &cohortv1.JobSpec{DatasetId: h.schema.ID, EpochFrom: h.epoch - 1, EpochTo: h.epoch, Purpose: "public-health",
 		Outputs: []*cohortv1.Output{
 			{Kind: cohortv1.OutputKind_OUTPUT_KIND_COUNT},

@@ -66,6 +66,13 @@ func (v *verification) checkDescriptor(c *check) {
 		c.fail("the descriptor's digest %x… differs from the one in the transcript, %x…", dd[:4], v.t.DescriptorDigest[:4])
 	}
 	v.checkPins(c, desc, dd)
+	// Every node signed this very descriptor when it became READY: one
+	// node cannot have substituted or altered it (docs/design.md §5.5).
+	// The keys are the descriptor's, which checkPins holds to the pinned
+	// federation's.
+	if err := dataset.CheckReadySignatures(desc); err != nil {
+		c.fail("%v", err)
+	}
 	detail, insecure := be.AuditDescriptor()
 	if insecure != "" {
 		if !v.o.allowDev {
@@ -184,12 +191,16 @@ func (v *verification) checkSetup(c *check) {
 	}
 	// Every node contributes once to each phase (docs/design.md §5.5), so
 	// that the keys are sound if one node is honest. Fewer contributions
-	// mean some node's randomness is not in the keys; the transcript does
-	// not say which node made which, so the count is all that is checked
-	// offline.
+	// mean some node's randomness is not in the keys; so does a node that
+	// contributed twice in another's place. Each contribution is attested
+	// in the descriptor by the node that made it.
 	if k := uint64(desc.GetNodeCount()); uint64(len(tr.Phase1)) != k || uint64(len(tr.Phase2)) != k {
 		c.fail("the ceremony has %d phase-1 and %d phase-2 contributions; a dataset of %d nodes needs one from each node in each phase; not replayed",
 			len(tr.Phase1), len(tr.Phase2), k)
+		return
+	}
+	if _, err := dataset.CheckContributions(desc, tr.Phase1, tr.Phase2); err != nil {
+		c.fail("the ceremony's contributions are not each attested by a different node of the dataset: %v; not replayed", err)
 		return
 	}
 	td, err := tr.Digest()
@@ -232,7 +243,7 @@ func (v *verification) checkSetup(c *check) {
 		beacon = "an unstated source"
 	}
 	c.detail = fmt.Sprintf("ceremony %q re-verified: %d phase-1 and %d phase-2 contributions over a domain of %d, each checked against the one before, "+
-		"one per node in number (which node made which is not attested in the transcript), "+
+		"one per node, each attested by the node that made it, "+
 		"sealed with beacons from %s (that they are that source's public values is not checked offline); it yields the descriptor's verifying key byte for byte",
 		clip(desc.GetCeremonyId()), len(tr.Phase1), len(tr.Phase2), tr.DomainSize, clip(beacon))
 }

@@ -6,7 +6,10 @@ import (
 	"errors"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/cohort-dev/cohort/client/clienttest"
+	"github.com/cohort-dev/cohort/dataset"
 	"github.com/cohort-dev/cohort/federation"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/seal"
@@ -112,6 +115,67 @@ func TestSubstitutedDescriptorRefused(t *testing.T) {
 	})
 
 	t.Run("the federation's own descriptor passes", func(t *testing.T) {
+		if _, err := c.Dataset(ctx, f.Dataset.Desc.GetId()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestAlteredDescriptorLacksSignatures is a node that serves the
+// federation's dataset with its keys intact but the descriptor altered —
+// a release policy that releases exact sums, another creation time — or
+// re-signed by itself alone. Every node signed the READY descriptor; the
+// altered one lacks the other nodes' signatures and the client refuses it
+// before anything is fetched, sealed or sent.
+func TestAlteredDescriptorLacksSignatures(t *testing.T) {
+	f := clienttest.New(t, clienttest.Options{})
+	c := dialFake(t, f)
+	ctx := testContext(t)
+	id := registered(t, c, f, 1)
+
+	resign := func(d *cohortv1.DatasetDescriptor) {
+		sig, err := dataset.SignReady(d, 0, f.Signing[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.ReadySignatures[0] = sig
+	}
+	cases := map[string]func(d *cohortv1.DatasetDescriptor){
+		"exact release policy": func(d *cohortv1.DatasetDescriptor) {
+			d.Privacy = &cohortv1.PrivacyPolicy{Mechanism: cohortv1.ReleaseMechanism_RELEASE_MECHANISM_EXACT_INSECURE_DEV}
+		},
+		"exact release policy, re-signed by the serving node": func(d *cohortv1.DatasetDescriptor) {
+			d.Privacy = &cohortv1.PrivacyPolicy{Mechanism: cohortv1.ReleaseMechanism_RELEASE_MECHANISM_EXACT_INSECURE_DEV}
+			resign(d)
+		},
+		"another creation time": func(d *cohortv1.DatasetDescriptor) { d.CreatedAt++ },
+		"only the serving node's signature": func(d *cohortv1.DatasetDescriptor) {
+			d.ReadySignatures = d.ReadySignatures[:1]
+		},
+		"node 0's signature in place of node 1's": func(d *cohortv1.DatasetDescriptor) {
+			d.ReadySignatures[1] = proto.Clone(d.ReadySignatures[0]).(*cohortv1.NodeSignature)
+			d.ReadySignatures[1].NodeIndex = 1
+		},
+		"no signatures": func(d *cohortv1.DatasetDescriptor) { d.ReadySignatures = nil },
+	}
+	for name, edit := range cases {
+		t.Run(name, func(t *testing.T) {
+			f.SetHooks(clienttest.Hooks{Dataset: edit})
+			defer f.SetHooks(clienttest.Hooks{})
+			_, err := c.Contribute(ctx, id, testOptions(f))
+			if !errors.Is(err, dataset.ErrUnsigned) {
+				t.Fatalf("contribute: %v, want ErrUnsigned", err)
+			}
+			t.Log(err)
+			if f.ChunksSent() != 0 || len(f.Accepted()) != 0 {
+				t.Fatalf("proving key chunks %d, contributions %d: want nothing fetched or sent", f.ChunksSent(), len(f.Accepted()))
+			}
+			if d, err := c.Dataset(ctx, f.Dataset.Desc.GetId()); !errors.Is(err, dataset.ErrUnsigned) || d != nil {
+				t.Fatalf("dataset: %v, want ErrUnsigned", err)
+			}
+		})
+	}
+	t.Run("the descriptor every node signed passes", func(t *testing.T) {
 		if _, err := c.Dataset(ctx, f.Dataset.Desc.GetId()); err != nil {
 			t.Fatal(err)
 		}

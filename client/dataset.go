@@ -11,7 +11,9 @@ import (
 // Dataset fetches a dataset's descriptor and checks it (dataset.From: the
 // schema against its digest, the node keys, the verifying key of a READY
 // dataset) and, when the client pins a federation (WithFederation), that its
-// nodes are the federation's (federation.ErrNotAnchored otherwise). It does
+// nodes are the federation's (federation.ErrNotAnchored otherwise) and that
+// a READY descriptor is signed by every one of them (dataset.ErrUnsigned
+// otherwise). It does
 // not compile the circuit; Contribute does, and refuses a descriptor whose
 // circuit digest differs from the compiled circuit's.
 func (c *Client) Dataset(ctx context.Context, datasetID string) (*dataset.Dataset, error) {
@@ -35,13 +37,21 @@ func (c *Client) Dataset(ctx context.Context, datasetID string) (*dataset.Datase
 	return ds, nil
 }
 
-// checkAnchor checks ds's nodes against the pinned federation, if any.
+// checkAnchor checks ds's nodes against the pinned federation, if any,
+// and that every one of them signed a READY descriptor
+// (dataset.CheckReadySignatures): a descriptor one node substituted or
+// altered lacks the others' signatures.
 func (c *Client) checkAnchor(ds *dataset.Dataset) error {
 	if c.anchor == nil {
 		return nil
 	}
 	if err := c.anchor.CheckDataset(ds.Desc); err != nil {
 		return fmt.Errorf("client: node %s served a dataset descriptor that is not the federation's; nothing was sealed or sent: %w", c.addr, err)
+	}
+	if ds.Ready() {
+		if err := dataset.CheckReadySignatures(ds.Desc); err != nil {
+			return fmt.Errorf("client: node %s served a dataset descriptor that not every node of the federation signed; nothing was sealed or sent: %w", c.addr, err)
+		}
 	}
 	return nil
 }

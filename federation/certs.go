@@ -106,7 +106,7 @@ func newCA(federation string, now time.Time) (*x509.Certificate, *ecdsa.PrivateK
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: "cohort federation " + federation + " CA"},
+		Subject:               pkix.Name{CommonName: caCommonName(federation)},
 		NotBefore:             now.Add(-clockSkew),
 		NotAfter:              now.Add(CAValidity),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
@@ -126,19 +126,33 @@ func newCA(federation string, now time.Time) (*x509.Certificate, *ecdsa.PrivateK
 	return cert, key, nil
 }
 
-// issueNodeCert creates node index's key and certificate, signed by the CA,
-// valid from now for NodeCertValidity. The one certificate serves both as
-// TLS server certificate (API and peer listeners) and as TLS client
-// certificate (peer calls). Its SANs are hosts (as IP or DNS), localhost,
-// 127.0.0.1 and ::1, and the node identity URI.
+// caCommonName is the subject common name of federation's CA.
+func caCommonName(federation string) string { return "cohort federation " + federation + " CA" }
+
+// issueNodeCert creates node index's key and certificate, signed by the CA
+// (signNodeCert).
 func issueNodeCert(ca *x509.Certificate, caKey crypto.Signer, federation string, index uint32, hosts []string, now time.Time) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, fmt.Errorf("federation: node %d TLS key: %w", index, err)
 	}
+	cert, err := signNodeCert(ca, caKey, federation, index, &key.PublicKey, hosts, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cert, key, nil
+}
+
+// signNodeCert signs node index's certificate for the public key pub,
+// valid from now for NodeCertValidity. The one certificate serves both as
+// TLS server certificate (API and peer listeners) and as TLS client
+// certificate (peer calls). Its SANs are hosts (as IP or DNS), localhost,
+// 127.0.0.1 and ::1, and the node identity URI; nothing else of a
+// certificate request is copied into it.
+func signNodeCert(ca *x509.Certificate, caKey crypto.Signer, federation string, index uint32, pub *ecdsa.PublicKey, hosts []string, now time.Time) (*x509.Certificate, error) {
 	serial, err := randomSerial()
 	if err != nil {
-		return nil, nil, fmt.Errorf("federation: node %d serial: %w", index, err)
+		return nil, fmt.Errorf("federation: node %d serial: %w", index, err)
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
@@ -166,15 +180,15 @@ func issueNodeCert(ca *x509.Certificate, caKey crypto.Signer, federation string,
 			tmpl.DNSNames = append(tmpl.DNSNames, h)
 		}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, key.Public(), caKey)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, pub, caKey)
 	if err != nil {
-		return nil, nil, fmt.Errorf("federation: node %d certificate: %w", index, err)
+		return nil, fmt.Errorf("federation: node %d certificate: %w", index, err)
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		return nil, nil, fmt.Errorf("federation: node %d certificate: %w", index, err)
+		return nil, fmt.Errorf("federation: node %d certificate: %w", index, err)
 	}
-	return cert, key, nil
+	return cert, nil
 }
 
 // subjectKeyID is the SHA-256 (truncated to 20 bytes) of the public key's

@@ -221,14 +221,23 @@ func (d *Descriptor) Marshal() ([]byte, error) {
 			SigningPublicKey: base64.StdEncoding.EncodeToString(n.SigningPublicKey),
 		}
 	}
+	b, err := marshalYAML(&f)
+	if err != nil {
+		return nil, fmt.Errorf("federation: descriptor: %w", err)
+	}
+	return b, nil
+}
+
+// marshalYAML encodes v as one YAML document indented by two spaces.
+func marshalYAML(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
-	if err := enc.Encode(&f); err != nil {
-		return nil, fmt.Errorf("federation: descriptor: encode: %w", err)
+	if err := enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("encode: %w", err)
 	}
 	if err := enc.Close(); err != nil {
-		return nil, fmt.Errorf("federation: descriptor: encode: %w", err)
+		return nil, fmt.Errorf("encode: %w", err)
 	}
 	return buf.Bytes(), nil
 }

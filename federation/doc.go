@@ -17,6 +17,21 @@
 //	D/node-N/admin.token  0600  the admin bearer token (node.yaml keeps only its SHA-256)
 //	D/node-N/data/        0700  the node's store
 //
+// Init holds every node's secrets on one machine, so it is for demos and
+// tests. A federation whose operators do not trust one another is set up
+// in two steps (docs/design.md §3.3). Keygen (`cohort federation keygen`),
+// on each node's machine, writes into the node's directory N/:
+//
+//	N/signing.key, N/seal.key, N/tls.key, N/admin.token, N/node.yaml   0600
+//	N/data/                0700
+//	N/node-request.yaml    0644  public keys, addresses, TLS certificate request; signed by signing.key
+//
+// Assemble (`cohort federation assemble`), run by the holder of the CA
+// (NewCA: ca.pem, ca-key.pem), checks every request's signature and writes
+// only public files: federation.yaml, ca.pem and node-N.crt. Install
+// (`cohort federation install`) puts federation.yaml and node-N.crt (as
+// tls.crt) beside node.yaml and loads the node.
+//
 // Every secret is created with mode 0600 (never loosened then tightened), and
 // LoadNode refuses a private key file that group or others can access.
 // Node N listens, by default, for its API on host:7400+10N, for peers on

@@ -30,6 +30,11 @@ var (
 	// (without Force), or a node data directory that holds a store (always).
 	ErrNotEmpty = errors.New("directory not empty")
 
+	// ErrBadRequest reports a node request (node-request.yaml) whose
+	// signature does not verify under the signing key it names: it was
+	// altered after the node signed it.
+	ErrBadRequest = errors.New("node request signature does not verify")
+
 	// ErrPeerIdentity reports a TLS peer whose verified certificate does not
 	// carry the expected node identity: none at all, another federation's, an
 	// index outside the federation, or another node than the one dialled.

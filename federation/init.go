@@ -169,12 +169,10 @@ func Init(dir string, o InitOptions) (*InitResult, error) {
 			return nil, err
 		}
 
-		tok := make([]byte, adminTokenBytes)
-		if _, err := rand.Read(tok); err != nil {
-			return nil, fmt.Errorf("federation: node %d admin token: %w", i, err)
+		var tokHash [32]byte
+		if m.token, tokHash, err = newAdminToken(); err != nil {
+			return nil, fmt.Errorf("federation: node %d: %w", i, err)
 		}
-		m.token = base64.RawURLEncoding.EncodeToString(tok)
-		tokHash := sha256.Sum256([]byte(m.token))
 
 		d.Nodes[i] = NodeEntry{
 			Index:            idx,
@@ -184,27 +182,7 @@ func Init(dir string, o InitOptions) (*InitResult, error) {
 			SealPublicKey:    sealKey.Public().Marshal(),
 			SigningPublicKey: sigPub,
 		}
-		limits := DefaultLimits()
-		limits.IngestConcurrency = 0 // follows the loading machine's GOMAXPROCS
-		cfg := NodeConfig{
-			Version:               NodeConfigVersion,
-			Federation:            filepath.Join("..", DescriptorFile),
-			Index:                 idx,
-			Listen:                addrs[i].API,
-			PeerListen:            addrs[i].Peer,
-			MetricsListen:         addrs[i].Metrics,
-			HTTPListen:            addrs[i].HTTP,
-			DataDir:               "data",
-			Store:                 StoreConfig{Driver: StoreSQLite},
-			SigningKeyFile:        "signing.key",
-			SealKeyFile:           "seal.key",
-			TLSCertFile:           "tls.crt",
-			TLSKeyFile:            "tls.key",
-			AdminTokenSHA256:      hex.EncodeToString(tokHash[:]),
-			AllowInsecureDevSetup: o.AllowInsecureDevSetup,
-			Limits:                limits,
-			Log:                   LogConfig{Level: "info", Format: "text"},
-		}
+		cfg := nodeConfigFor(filepath.Join("..", DescriptorFile), idx, addrs[i], tokHash, o.AllowInsecureDevSetup)
 		if m.config, err = cfg.Marshal(); err != nil {
 			return nil, fmt.Errorf("federation: node %d: %w", i, err)
 		}
@@ -388,4 +366,41 @@ func checkInitTarget(dir string, o InitOptions) error {
 func hostOf(addr string) string {
 	host, _, _ := net.SplitHostPort(addr)
 	return host
+}
+
+// newAdminToken draws an admin token: 32 bytes from crypto/rand as
+// URL-safe base64 without padding, and its SHA-256.
+func newAdminToken() (string, [32]byte, error) {
+	tok := make([]byte, adminTokenBytes)
+	if _, err := rand.Read(tok); err != nil {
+		return "", [32]byte{}, fmt.Errorf("admin token: %w", err)
+	}
+	s := base64.RawURLEncoding.EncodeToString(tok)
+	return s, sha256.Sum256([]byte(s)), nil
+}
+
+// nodeConfigFor is the node.yaml of node idx listening on addrs, with the
+// key files beside it and federation.yaml at descriptor.
+func nodeConfigFor(descriptor string, idx uint32, addrs NodeAddresses, tokHash [32]byte, dev bool) NodeConfig {
+	limits := DefaultLimits()
+	limits.IngestConcurrency = 0 // follows the loading machine's GOMAXPROCS
+	return NodeConfig{
+		Version:               NodeConfigVersion,
+		Federation:            descriptor,
+		Index:                 idx,
+		Listen:                addrs.API,
+		PeerListen:            addrs.Peer,
+		MetricsListen:         addrs.Metrics,
+		HTTPListen:            addrs.HTTP,
+		DataDir:               "data",
+		Store:                 StoreConfig{Driver: StoreSQLite},
+		SigningKeyFile:        "signing.key",
+		SealKeyFile:           "seal.key",
+		TLSCertFile:           TLSCertFile,
+		TLSKeyFile:            "tls.key",
+		AdminTokenSHA256:      hex.EncodeToString(tokHash[:]),
+		AllowInsecureDevSetup: dev,
+		Limits:                limits,
+		Log:                   LogConfig{Level: "info", Format: "text"},
+	}
 }

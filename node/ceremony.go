@@ -227,12 +227,24 @@ func startStatement(info *cohortv1.CeremonyInfo) attest.CeremonyStart {
 // runCeremony is the coordinator's relay, then the seal on every node.
 func (n *Node) runCeremony(info *cohortv1.CeremonyInfo, ds *dataset.Dataset, ccs constraint.ConstraintSystem) error {
 	ctx := n.ctx
+	// Each contribution with its maker's attestation, phase 1 then 2.
+	var atts []*cohortv1.CeremonyAttestation
 	contribute := func(phase, index int, prev []byte) ([]byte, error) {
 		part := info.GetParticipants()[index]
 		if part == n.opts.Index {
-			return setup.LocalContributor(phase, index, prev)
+			c, err := setup.LocalContributor(phase, index, prev)
+			if err != nil {
+				return nil, err
+			}
+			atts = append(atts, dataset.AttestContribution(info.GetCeremonyId(), uint32(phase), uint32(index), part, c, n.opts.Signing))
+			return c, nil
 		}
-		return n.peerContribute(ctx, part, info, phase, index, prev)
+		c, att, err := n.peerContribute(ctx, part, info, phase, index, prev)
+		if err != nil {
+			return nil, err
+		}
+		atts = append(atts, att)
+		return c, nil
 	}
 	beaconOf := func(phase int, last []byte) (setup.Beacon, error) {
 		return beacon(phase, info.GetBeaconSource(), last), nil
@@ -255,13 +267,18 @@ func (n *Node) runCeremony(info *cohortv1.CeremonyInfo, ds *dataset.Dataset, ccs
 	}
 	vkDigest := sha256.Sum256(t.VerifyingKey)
 	seal := attest.CeremonySeal{CeremonyID: info.GetCeremonyId(), TranscriptDigest: td, VerifyingKeyDigest: vkDigest}
+	ready := readyDescriptor(ds.Desc, t.VerifyingKey, td, atts)
+	readyStmt, err := dataset.ReadyStatement(ready)
+	if err != nil {
+		return err
+	}
 
-	_, errs := fanOutWithin(ctx, n, n.opts.Limits.CeremonyTimeout, func(ctx context.Context, i uint32, c cohortv1.PeerServiceClient) (*cohortv1.SealCeremonyResponse, error) {
+	sealed, errs := fanOutWithin(ctx, n, n.opts.Limits.CeremonyTimeout, func(ctx context.Context, i uint32, c cohortv1.PeerServiceClient) (*cohortv1.SealCeremonyResponse, error) {
 		stream, err := c.SealCeremony(ctx)
 		if err != nil {
 			return nil, err
 		}
-		h := &cohortv1.SealCeremonyHeader{CeremonyId: info.GetCeremonyId(), Blob: blob.Header(tb)}
+		h := &cohortv1.SealCeremonyHeader{CeremonyId: info.GetCeremonyId(), Blob: blob.Header(tb), Contributions: atts}
 		if err := stream.Send(&cohortv1.SealCeremonyRequest{Part: &cohortv1.SealCeremonyRequest_Header{Header: h}}); err != nil {
 			return nil, streamErr(stream.CloseAndRecv, err)
 		}
@@ -277,12 +294,47 @@ func (n *Node) runCeremony(info *cohortv1.CeremonyInfo, ds *dataset.Dataset, ccs
 		if !bytes.Equal(resp.GetVerifyingKeyDigest(), vkDigest[:]) {
 			return nil, status.Errorf(codes.Internal, "node %d derived another verifying key", i)
 		}
-		return resp, n.verifySig(i, seal.Message(), resp.GetSignature())
+		if err := n.verifySig(i, seal.Message(), resp.GetSignature()); err != nil {
+			return nil, err
+		}
+		// Its READY signature is over the descriptor this node derived:
+		// the peer holds the same.
+		return resp, n.verifySig(i, readyStmt.Message(), resp.GetReadySignature())
 	})
 	if len(errs) > 0 {
 		return peerFailureOf("the ceremony's transcript", "", errs)
 	}
-	return n.installKeys(ctx, ds.Desc, pk, t.VerifyingKey, tb, td)
+	sigs := make([]*cohortv1.NodeSignature, len(n.opts.Members))
+	sigs[n.opts.Index] = n.sign(readyStmt.Message())
+	for i, resp := range sealed {
+		sigs[i] = resp.GetReadySignature()
+	}
+	ready.ReadySignatures = sigs
+	if err := dataset.CheckReadySignatures(ready); err != nil {
+		return n.internal("READY signatures", err)
+	}
+	if _, errs := fanOutWithin(ctx, n, n.opts.Limits.CeremonyTimeout, func(ctx context.Context, _ uint32, c cohortv1.PeerServiceClient) (*cohortv1.DatasetReadyResponse, error) {
+		return c.DatasetReady(ctx, &cohortv1.DatasetReadyRequest{CeremonyId: info.GetCeremonyId(), Signatures: sigs})
+	}); len(errs) > 0 {
+		return peerFailureOf("the READY descriptor's signatures", "", errs)
+	}
+	return n.installKeys(ctx, ready, pk, tb)
+}
+
+// readyDescriptor is desc as it becomes READY with the ceremony's keys:
+// its verifying key, transcript digest and attested contributions,
+// without READY signatures yet.
+func readyDescriptor(desc *cohortv1.DatasetDescriptor, vk []byte, td [32]byte, atts []*cohortv1.CeremonyAttestation) *cohortv1.DatasetDescriptor {
+	d := proto.Clone(desc).(*cohortv1.DatasetDescriptor)
+	d.State = cohortv1.DatasetState_DATASET_STATE_READY
+	d.VerifyingKey = vk
+	d.CeremonyTranscriptDigest = td[:]
+	d.CeremonyContributions = make([]*cohortv1.CeremonyAttestation, len(atts))
+	for i, a := range atts {
+		d.CeremonyContributions[i] = proto.Clone(a).(*cohortv1.CeremonyAttestation)
+	}
+	d.ReadySignatures = nil
+	return d
 }
 
 // streamErr returns the server's status when a send failed because the
@@ -296,15 +348,12 @@ func streamErr[T any](closeAndRecv func() (T, error), err error) error {
 	return err
 }
 
-// installKeys stores a dataset's keys and marks it READY.
-func (n *Node) installKeys(ctx context.Context, desc *cohortv1.DatasetDescriptor, pk, vk, transcript []byte, td [32]byte) error {
-	if err := n.store.PutDatasetKeys(ctx, desc.GetId(), pk, vk, transcript); err != nil {
+// installKeys stores a dataset's keys and its READY descriptor d, signed
+// by every node.
+func (n *Node) installKeys(ctx context.Context, d *cohortv1.DatasetDescriptor, pk, transcript []byte) error {
+	if err := n.store.PutDatasetKeys(ctx, d.GetId(), pk, d.GetVerifyingKey(), transcript); err != nil {
 		return fmt.Errorf("store keys: %w", err)
 	}
-	d := proto.Clone(desc).(*cohortv1.DatasetDescriptor)
-	d.State = cohortv1.DatasetState_DATASET_STATE_READY
-	d.VerifyingKey = vk
-	d.CeremonyTranscriptDigest = td[:]
 	if err := n.datasets.put(ctx, d, false); err != nil {
 		return fmt.Errorf("store descriptor: %w", err)
 	}
@@ -327,47 +376,61 @@ func (n *Node) failCeremony(info *cohortv1.CeremonyInfo, desc *cohortv1.DatasetD
 
 // peerContribute relays a phase's state to participant part and returns its
 // contribution.
-func (n *Node) peerContribute(ctx context.Context, part uint32, info *cohortv1.CeremonyInfo, phase, index int, prev []byte) ([]byte, error) {
+func (n *Node) peerContribute(ctx context.Context, part uint32, info *cohortv1.CeremonyInfo, phase, index int, prev []byte) ([]byte, *cohortv1.CeremonyAttestation, error) {
+	b, sig, err := n.peerContribution(ctx, part, info, phase, index, prev)
+	if err != nil {
+		return nil, nil, err
+	}
+	st := dataset.ContributionStatement(info.GetCeremonyId(), uint32(phase), uint32(index), part, b)
+	if err := n.verifySig(part, st.Message(), sig); err != nil {
+		return nil, nil, fmt.Errorf("contribution at phase %d position %d is not attested: %w", phase, index, err)
+	}
+	return b, &cohortv1.CeremonyAttestation{Phase: cohortv1.CeremonyPhase(phase), Position: uint32(index), ContributionDigest: st.Digest[:], Signature: sig}, nil
+}
+
+// peerContribution streams the state to participant part and receives its
+// contribution and signature.
+func (n *Node) peerContribution(ctx context.Context, part uint32, info *cohortv1.CeremonyInfo, phase, index int, prev []byte) ([]byte, *cohortv1.NodeSignature, error) {
 	c, err := n.peers.conn(part)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.opts.Limits.CeremonyTimeout)
 	defer cancel()
 	stream, err := c.CeremonyContribute(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	h := &cohortv1.CeremonyContributionHeader{
 		CeremonyId: info.GetCeremonyId(), Phase: cohortv1.CeremonyPhase(phase), Index: uint32(index), Contributor: part, Blob: blob.Header(prev),
 	}
 	if err := stream.Send(&cohortv1.CeremonyContributeRequest{Part: &cohortv1.CeremonyContributeRequest_Header{Header: h}}); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := blob.Send(prev, func(ch *cohortv1.Chunk) error {
 		return stream.Send(&cohortv1.CeremonyContributeRequest{Part: &cohortv1.CeremonyContributeRequest_Chunk{Chunk: ch}})
 	}); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := stream.CloseSend(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	first, err := stream.Recv()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	rh := first.GetHeader()
 	if rh == nil || rh.GetCeremonyId() != info.GetCeremonyId() || rh.GetPhase() != h.GetPhase() || rh.GetIndex() != h.GetIndex() || rh.GetContributor() != part {
-		return nil, fmt.Errorf("node %d answered with another contribution's header", part)
+		return nil, nil, fmt.Errorf("node %d answered with another contribution's header", part)
 	}
 	b, err := blob.Receive(rh.GetBlob(), contributionLimit(info.GetDomainSize()), func() (*cohortv1.Chunk, error) {
 		m, err := stream.Recv()
 		return m.GetChunk(), err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("node %d: %w", part, err)
+		return nil, nil, fmt.Errorf("node %d: %w", part, err)
 	}
-	return b, nil
+	return b, rh.GetSignature(), nil
 }
 
 // receiveBlob reads the rest of a peer's stream as a blob; a malformed
@@ -426,7 +489,7 @@ func (n *Node) sameFederation(d *cohortv1.DatasetDescriptor) error {
 }
 
 // seal checks a finished transcript on a peer and installs its keys.
-func (n *Node) seal(ctx context.Context, cer *ceremony, tb []byte) (*cohortv1.SealCeremonyResponse, error) {
+func (n *Node) seal(ctx context.Context, cer *ceremony, tb []byte, contributions []*cohortv1.CeremonyAttestation) (*cohortv1.SealCeremonyResponse, error) {
 	var t setup.Transcript
 	if err := t.UnmarshalBinary(tb); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "transcript: %v", err)
@@ -458,6 +521,17 @@ func (n *Node) seal(ctx context.Context, cer *ceremony, tb []byte) (*cohortv1.Se
 	if !bytes.Equal(t.Beacon1, beacon(1, src, t.Phase1[parts-1])) || !bytes.Equal(t.Beacon2, beacon(2, src, t.Phase2[parts-1])) {
 		return nil, status.Error(codes.InvalidArgument, "transcript beacons are not the ones the ceremony derives")
 	}
+	// Each contribution attested by the participant due at its position.
+	ready := readyDescriptor(cer.desc, t.VerifyingKey, [32]byte{}, contributions)
+	who, err := dataset.CheckContributions(ready, t.Phase1, t.Phase2)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	for _, nodes := range who {
+		if !slices.Equal(nodes, cer.info.GetParticipants()) {
+			return nil, status.Error(codes.InvalidArgument, "the contributions are attested by other nodes than the ceremony's participants")
+		}
+	}
 	ccs, err := cer.ds.CCS()
 	if err != nil {
 		return nil, n.internal("compile", err)
@@ -474,14 +548,25 @@ func (n *Node) seal(ctx context.Context, cer *ceremony, tb []byte) (*cohortv1.Se
 	if err != nil {
 		return nil, n.internal("transcript digest", err)
 	}
-	if err := n.installKeys(ctx, cer.desc, pk, t.VerifyingKey, tb, td); err != nil {
-		return nil, n.internal("install keys", err)
+	// The keys are stored; the dataset turns READY when every node's
+	// signature over this descriptor arrives (DatasetReady).
+	ready.CeremonyTranscriptDigest = td[:]
+	readyStmt, err := dataset.ReadyStatement(ready)
+	if err != nil {
+		return nil, n.internal("READY digest", err)
 	}
+	if err := n.store.PutDatasetKeys(ctx, ready.GetId(), pk, ready.GetVerifyingKey(), tb); err != nil {
+		return nil, n.internal("store keys", err)
+	}
+	n.cer.mu.Lock()
+	cer.ready = ready
+	n.cer.mu.Unlock()
 	vkd := sha256.Sum256(t.VerifyingKey)
 	info := proto.Clone(cer.info).(*cohortv1.CeremonyInfo)
 	info.State = cohortv1.CeremonyState_CEREMONY_STATE_SEALED
 	info.Phase1Contributions, info.Phase2Contributions = uint32(parts), uint32(parts)
 	info.Beacon1, info.Beacon2, info.TranscriptDigest = t.Beacon1, t.Beacon2, td[:]
 	st := attest.CeremonySeal{CeremonyID: info.GetCeremonyId(), TranscriptDigest: td, VerifyingKeyDigest: vkd}
-	return &cohortv1.SealCeremonyResponse{Ceremony: info, VerifyingKeyDigest: vkd[:], Signature: n.sign(st.Message())}, nil
+	return &cohortv1.SealCeremonyResponse{Ceremony: info, VerifyingKeyDigest: vkd[:], Signature: n.sign(st.Message()),
+		ReadySignature: n.sign(readyStmt.Message())}, nil
 }

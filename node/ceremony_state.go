@@ -25,7 +25,10 @@ type ceremony struct {
 	mine        map[[2]int][32]byte // (phase, index) → SHA-256 of this node's contribution
 	busy        bool
 	sealing     bool // this node is deriving its keys: no abort meanwhile
-	sealed      bool // this node sealed it: its dataset is READY here
+	sealed      bool // this node sealed it: its keys are stored here
+	// ready is the READY descriptor this node derived when it sealed,
+	// waiting for every node's signature (DatasetReady); nil before.
+	ready *cohortv1.DatasetDescriptor
 }
 
 // isSealed reads sealed under mu, the lock of the ceremonies.

@@ -5,16 +5,19 @@ import (
 	"context"
 	"crypto/sha256"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/cohort-dev/cohort/blob"
 	"github.com/cohort-dev/cohort/circuits/setup"
 	"github.com/cohort-dev/cohort/dataset"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
+	"github.com/cohort-dev/cohort/he"
 )
 
 func defaultSchemaYAML(t *testing.T) string {
@@ -98,6 +101,8 @@ func TestCeremony(t *testing.T) {
 			t.Fatalf("node %d derived other keys", i)
 		}
 	}
+
+	f.checkReadyEverywhere(t, descs, []uint32{0, 1, 2})
 
 	// The coordinator cannot undo a sealed ceremony: its abort is refused
 	// and the dataset stays READY on the peer.
@@ -217,4 +222,60 @@ func TestCreateDatasetRefusals(t *testing.T) {
 	r.InsecureDevSetup = true
 	_, err = f.admin(2).CreateDataset(adminCtx(), r)
 	wantCode(t, "insecure setup on a node that does not allow it", err, codes.FailedPrecondition)
+}
+
+// checkReadyEverywhere checks that every node holds the same READY
+// descriptor, signed by every node, whose ceremony contributions are
+// attested by the nodes that made them (node participants[i] at position
+// i of each phase of the stored transcript).
+func (f *testFederation) checkReadyEverywhere(t *testing.T, descs []*cohortv1.DatasetDescriptor, participants []uint32) {
+	t.Helper()
+	for i, d := range descs {
+		if !proto.Equal(d, descs[0]) {
+			t.Fatalf("node %d holds another READY descriptor than node 0", i)
+		}
+	}
+	if err := dataset.CheckReadySignatures(descs[0]); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := f.nodes[0].store.GetDatasetKeys(context.Background(), descs[0].GetId())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tr setup.Transcript
+	if err := tr.UnmarshalBinary(keys.Transcript); err != nil {
+		t.Fatal(err)
+	}
+	who, err := dataset.CheckContributions(descs[0], tr.Phase1, tr.Phase2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, nodes := range who {
+		if !slices.Equal(nodes, participants) {
+			t.Fatalf("phase %d contributions attested by %v, want %v", p+1, nodes, participants)
+		}
+	}
+}
+
+// TestDatasetReadySigned: a dataset made through PeerService becomes
+// READY on every node with the same descriptor, signed by every node and
+// attesting who contributed to its setup (TestDatasetReadyRefusals has the
+// refusals).
+func TestDatasetReadySigned(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs an HE key generation and a one-party setup over PeerService")
+	}
+	f := newTestFederation(t, 3, func(o *Options) { o.Limits.MaxMessageBytes = 16 << 20 })
+	resp, err := f.admin(0).CreateDataset(adminCtx(), &cohortv1.CreateDatasetRequest{
+		SchemaSource: &cohortv1.CreateDatasetRequest_SchemaYaml{SchemaYaml: heSchemaYAML(t)},
+		Backend:      cohortv1.Backend_BACKEND_HE, NodeCount: 3, RegistryDepth: testDepth,
+		InsecureDevSetup: true, // node 0 the one participant
+		HeThreshold:      2, HeSmudgingBits: 40, HeParamSet: string(he.BGVTestN8), Privacy: exactPolicy(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := resp.GetDataset().GetId()
+	descs := f.waitReady(t, id, 20*time.Minute)
+	f.checkReadyEverywhere(t, descs, []uint32{0})
 }

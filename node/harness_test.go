@@ -312,12 +312,20 @@ func (f *testFederation) installDatasetWith(t testing.TB, p *cohortv1.PrivacyPol
 	}
 	ds.Desc.SetupKind, ds.Desc.Privacy = cohortv1.SetupKind_SETUP_KIND_INSECURE_DEV, p
 	ctx := context.Background()
+	ready := readyDescriptor(ds.Desc, testKeys.vkb, [32]byte{}, nil)
+	for i, tn := range f.nodes {
+		sig, err := dataset.SignReady(ready, uint32(i), tn.opts.Signing)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ready.ReadySignatures = append(ready.ReadySignatures, sig)
+	}
 	var final *cohortv1.DatasetDescriptor
 	for _, tn := range f.nodes {
 		if err := tn.n.datasets.put(ctx, ds.Desc, true); err != nil {
 			t.Fatal(err)
 		}
-		if err := tn.n.installKeys(ctx, ds.Desc, testKeys.pkb, testKeys.vkb, []byte("no transcript"), [32]byte{}); err != nil {
+		if err := tn.n.installKeys(ctx, ready, testKeys.pkb, []byte("no transcript")); err != nil {
 			t.Fatal(err)
 		}
 		d, err := tn.n.datasets.descriptor(ctx, ds.Desc.GetId())

@@ -154,7 +154,9 @@ func (s *peerService) CeremonyContribute(stream cohortv1.PeerService_CeremonyCon
 	n.cer.mu.Unlock()
 	n.log.Info("ceremony: contributed", "ceremony", h.GetCeremonyId(), "phase", phase, "position", index)
 
-	rh := &cohortv1.CeremonyContributionHeader{CeremonyId: h.GetCeremonyId(), Phase: h.GetPhase(), Index: h.GetIndex(), Contributor: n.opts.Index, Blob: blob.Header(mine)}
+	st := dataset.ContributionStatement(h.GetCeremonyId(), uint32(phase), uint32(index), n.opts.Index, mine)
+	rh := &cohortv1.CeremonyContributionHeader{CeremonyId: h.GetCeremonyId(), Phase: h.GetPhase(), Index: h.GetIndex(), Contributor: n.opts.Index,
+		Blob: blob.Header(mine), Signature: n.sign(st.Message())}
 	if err := stream.Send(&cohortv1.CeremonyContributeResponse{Part: &cohortv1.CeremonyContributeResponse_Header{Header: rh}}); err != nil {
 		return err
 	}
@@ -196,8 +198,8 @@ func (s *peerService) SealCeremony(stream cohortv1.PeerService_SealCeremonyServe
 	if err := n.cer.beginSeal(h.GetCeremonyId(), cer); err != nil {
 		return err
 	}
-	resp, err := n.seal(ctx, cer, tb)
-	// The ceremony stays known, sealed: its dataset is READY here, and
+	resp, err := n.seal(ctx, cer, tb, h.GetContributions())
+	// The ceremony stays known, sealed: its keys are stored here, and
 	// neither another seal nor an abort changes that.
 	n.cer.endSeal(cer, err == nil)
 	if err != nil {
@@ -206,6 +208,34 @@ func (s *peerService) SealCeremony(stream cohortv1.PeerService_SealCeremonyServe
 		return err
 	}
 	return stream.SendAndClose(resp)
+}
+
+func (s *peerService) DatasetReady(ctx context.Context, req *cohortv1.DatasetReadyRequest) (*cohortv1.DatasetReadyResponse, error) {
+	n := s.n
+	from, _ := callerPeer(ctx)
+	cer, err := n.cer.get(req.GetCeremonyId())
+	if err != nil {
+		return nil, err
+	}
+	if from != cer.coordinator {
+		return nil, status.Error(codes.PermissionDenied, "only the ceremony's coordinator hands out its READY signatures")
+	}
+	n.cer.mu.Lock()
+	pending := cer.ready
+	n.cer.mu.Unlock()
+	if pending == nil {
+		return nil, status.Errorf(codes.FailedPrecondition, "ceremony %q is not sealed on node %d", req.GetCeremonyId(), n.opts.Index)
+	}
+	d := proto.Clone(pending).(*cohortv1.DatasetDescriptor)
+	d.ReadySignatures = req.GetSignatures()
+	if err := dataset.CheckReadySignatures(d); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := n.datasets.put(ctx, d, false); err != nil {
+		return nil, n.internal("store descriptor", err)
+	}
+	n.log.Info("dataset ready", "dataset", d.GetId(), "setup", d.GetSetupKind().String())
+	return &cohortv1.DatasetReadyResponse{}, nil
 }
 
 func (s *peerService) AbortCeremony(ctx context.Context, req *cohortv1.AbortCeremonyRequest) (*cohortv1.AbortCeremonyResponse, error) {

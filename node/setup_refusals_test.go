@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/cohort-dev/cohort/dataset"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/store"
 )
@@ -252,5 +253,77 @@ func TestAbortCeremonyRefusals(t *testing.T) {
 	}
 	if d, err := n.datasets.descriptor(ctx, "pending"); err != nil || d.GetState() != cohortv1.DatasetState_DATASET_STATE_FAILED {
 		t.Fatalf("the coordinator's abort: %v, %v", d.GetState(), err)
+	}
+}
+
+// TestDatasetReadyRefusals: a peer marks a sealed ceremony's dataset READY
+// only on the coordinator's word and only with one valid signature per
+// node over the descriptor it derived itself; every refusal leaves the
+// dataset in SETUP.
+func TestDatasetReadyRefusals(t *testing.T) {
+	f := newTestFederation(t, 3)
+	ctx := context.Background()
+	signed := f.installDataset(t)
+	n := f.nodes[1].n
+
+	// Node 1 sealed ceremony "c" of dataset "pending", coordinated by node
+	// 0, and derived its READY descriptor; the dataset waits in SETUP.
+	pending := proto.Clone(signed).(*cohortv1.DatasetDescriptor)
+	pending.Id, pending.State, pending.ReadySignatures = "pending", cohortv1.DatasetState_DATASET_STATE_SETUP, nil
+	if err := n.datasets.put(ctx, pending, true); err != nil {
+		t.Fatal(err)
+	}
+	ready := readyDescriptor(pending, signed.GetVerifyingKey(), [32]byte(signed.GetCeremonyTranscriptDigest()), nil)
+	var sigs []*cohortv1.NodeSignature
+	for i, tn := range f.nodes {
+		sig, err := dataset.SignReady(ready, uint32(i), tn.opts.Signing)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sigs = append(sigs, sig)
+	}
+	n.cer.mu.Lock()
+	n.cer.m["c"] = &ceremony{info: &cohortv1.CeremonyInfo{CeremonyId: "c", DatasetId: "pending"}, desc: pending, coordinator: 0, sealed: true, ready: ready}
+	n.cer.m["unsealed"] = &ceremony{info: &cohortv1.CeremonyInfo{CeremonyId: "unsealed", DatasetId: "pending"}, desc: pending, coordinator: 0}
+	n.cer.mu.Unlock()
+	stillSetup := func(what string) {
+		t.Helper()
+		if d, err := n.datasets.descriptor(ctx, "pending"); err != nil || d.GetState() != cohortv1.DatasetState_DATASET_STATE_SETUP {
+			t.Fatalf("%s: dataset %v, %v", what, d.GetState(), err)
+		}
+	}
+	otherDesc := proto.Clone(ready).(*cohortv1.DatasetDescriptor)
+	otherDesc.CreatedAt++
+	forNode0, err := dataset.SignReady(otherDesc, 0, f.nodes[0].opts.Signing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		from     int
+		ceremony string
+		sigs     []*cohortv1.NodeSignature
+		code     codes.Code
+	}{
+		{"from another node than the coordinator", 2, "c", sigs, codes.PermissionDenied},
+		{"an unknown ceremony", 0, "unknown", sigs, codes.NotFound},
+		{"before the seal", 0, "unsealed", sigs, codes.FailedPrecondition},
+		{"two signatures of three", 0, "c", sigs[:2], codes.InvalidArgument},
+		{"node 0's signature in node 1's place", 0, "c", []*cohortv1.NodeSignature{sigs[0], {NodeIndex: 1, Scheme: sigs[0].Scheme, Signature: sigs[0].Signature}, sigs[2]}, codes.InvalidArgument},
+		{"node 0's signature over another descriptor", 0, "c", []*cohortv1.NodeSignature{forNode0, sigs[1], sigs[2]}, codes.InvalidArgument},
+	} {
+		_, err := f.peerClient(t, tc.from, 1).DatasetReady(ctx, &cohortv1.DatasetReadyRequest{CeremonyId: tc.ceremony, Signatures: tc.sigs})
+		wantCode(t, tc.name, err, tc.code)
+		stillSetup(tc.name)
+	}
+	if _, err := f.peerClient(t, 0, 1).DatasetReady(ctx, &cohortv1.DatasetReadyRequest{CeremonyId: "c", Signatures: sigs}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := n.datasets.descriptor(ctx, "pending")
+	if err != nil || d.GetState() != cohortv1.DatasetState_DATASET_STATE_READY {
+		t.Fatalf("after every node's signature: %v, %v", d.GetState(), err)
+	}
+	if err := dataset.CheckReadySignatures(d); err != nil {
+		t.Fatal(err)
 	}
 }

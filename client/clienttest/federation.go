@@ -207,6 +207,13 @@ func newFederation(o Options) (*Federation, error) {
 	desc.State = cohortv1.DatasetState_DATASET_STATE_READY
 	desc.SetupKind = cohortv1.SetupKind_SETUP_KIND_INSECURE_DEV
 	desc.VerifyingKey = vk
+	for i, k := range f.Signing {
+		sig, err := dataset.SignReady(desc, uint32(i), k)
+		if err != nil {
+			return nil, err
+		}
+		desc.ReadySignatures = append(desc.ReadySignatures, sig)
+	}
 	if f.Dataset, err = dataset.From(desc); err != nil {
 		return nil, err
 	}

@@ -20,7 +20,8 @@ func newFederationCmd() *cobra.Command {
 		Use:   "federation",
 		Short: "Create and check a federation's configuration and keys",
 	}
-	cmd.AddCommand(newFederationInitCmd(), newFederationCheckCmd())
+	cmd.AddCommand(newFederationInitCmd(), newFederationCheckCmd(),
+		newFederationKeygenCmd(), newFederationCACmd(), newFederationAssembleCmd(), newFederationInstallCmd())
 	return cmd
 }
 
@@ -43,8 +44,15 @@ func newFederationInitCmd() *cobra.Command {
 	f := federationInitFlags{}
 	cmd := &cobra.Command{
 		Use:   "init --dir DIR",
-		Short: "Create a federation: CA, node keys, certificates and configurations",
-		Long: `init creates, in DIR, the files of a new federation of --nodes nodes:
+		Short: "Create a whole federation on one machine, every node's secrets included (demos)",
+		Long: `init creates, in DIR, the files of a new federation of --nodes nodes, every
+node's secret keys included: whoever runs it, and this machine, hold the keys
+that open every node's shares, so the federation protects records from no one
+who had access to DIR. It is for demos and tests. A federation whose operators
+do not trust one another is set up with 'keygen' on each node's machine, then
+'assemble' and 'install' (docs/design.md §3.3).
+
+init writes:
 
   federation.yaml   the public descriptor (give it to contributors, buyers, auditors)
   ca.pem            the federation CA certificate (public; clients pin it)
@@ -116,6 +124,9 @@ func runFederationInit(out io.Writer, f federationInitFlags) error {
 	d := res.Descriptor
 	fmt.Fprintf(out, "Federation %q: %d nodes, admission %s, registry depth %d, root window %v.\n\n",
 		d.Name, len(d.Nodes), d.Admission, d.RegistryDepth, d.RootWindow)
+	fmt.Fprintf(out, "NOTE: %s holds every node's secret keys: whoever can read it can open every share.\n", f.dir)
+	fmt.Fprintln(out, "This is a demo setup; for separate operators use 'cohort federation keygen' on each node, then 'assemble'.")
+	fmt.Fprintln(out)
 	if d.Admission == federation.AdmissionOpen {
 		fmt.Fprintln(out, "WARNING: open admission lets anyone register: for development only.")
 		fmt.Fprintln(out)

@@ -305,7 +305,13 @@ type CeremonyContributionHeader struct {
 	// Phase1 or Phase2 MarshalBinary) that the chunks carry. Phase-1
 	// contributions are at most 192·2^24+265 bytes; the receiver refuses a
 	// size other than the one the ceremony's domain implies.
-	Blob          *BlobHeader `protobuf:"bytes,5,opt,name=blob,proto3" json:"blob,omitempty"`
+	Blob *BlobHeader `protobuf:"bytes,5,opt,name=blob,proto3" json:"blob,omitempty"`
+	// In a participant's answer only: its signature over
+	// "cohort/v1/ceremony-contribution", the ceremony id, phase, index, its
+	// node index and the SHA-256 of the contribution
+	// (attest.CeremonyContribution). The coordinator refuses an answer
+	// without it.
+	Signature     *NodeSignature `protobuf:"bytes,6,opt,name=signature,proto3" json:"signature,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -375,11 +381,18 @@ func (x *CeremonyContributionHeader) GetBlob() *BlobHeader {
 	return nil
 }
 
+func (x *CeremonyContributionHeader) GetSignature() *NodeSignature {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
 var File_cohort_v1_ceremony_proto protoreflect.FileDescriptor
 
 const file_cohort_v1_ceremony_proto_rawDesc = "" +
 	"\n" +
-	"\x18cohort/v1/ceremony.proto\x12\tcohort.v1\x1a\x15cohort/v1/chunk.proto\"\xd6\x03\n" +
+	"\x18cohort/v1/ceremony.proto\x12\tcohort.v1\x1a\x15cohort/v1/chunk.proto\x1a\x19cohort/v1/signature.proto\"\xd6\x03\n" +
 	"\fCeremonyInfo\x12\x1f\n" +
 	"\vceremony_id\x18\x01 \x01(\tR\n" +
 	"ceremonyId\x12\x1d\n" +
@@ -396,14 +409,15 @@ const file_cohort_v1_ceremony_proto_rawDesc = "" +
 	"\abeacon1\x18\n" +
 	" \x01(\fR\abeacon1\x12\x18\n" +
 	"\abeacon2\x18\v \x01(\fR\abeacon2\x12+\n" +
-	"\x11transcript_digest\x18\f \x01(\fR\x10transcriptDigest\"\xd0\x01\n" +
+	"\x11transcript_digest\x18\f \x01(\fR\x10transcriptDigest\"\x88\x02\n" +
 	"\x1aCeremonyContributionHeader\x12\x1f\n" +
 	"\vceremony_id\x18\x01 \x01(\tR\n" +
 	"ceremonyId\x12.\n" +
 	"\x05phase\x18\x02 \x01(\x0e2\x18.cohort.v1.CeremonyPhaseR\x05phase\x12\x14\n" +
 	"\x05index\x18\x03 \x01(\rR\x05index\x12 \n" +
 	"\vcontributor\x18\x04 \x01(\rR\vcontributor\x12)\n" +
-	"\x04blob\x18\x05 \x01(\v2\x15.cohort.v1.BlobHeaderR\x04blob*m\n" +
+	"\x04blob\x18\x05 \x01(\v2\x15.cohort.v1.BlobHeaderR\x04blob\x126\n" +
+	"\tsignature\x18\x06 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature*m\n" +
 	"\rCeremonyPhase\x12\x1e\n" +
 	"\x1aCEREMONY_PHASE_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cCEREMONY_PHASE_POWERS_OF_TAU\x10\x01\x12\x1a\n" +
@@ -435,16 +449,18 @@ var file_cohort_v1_ceremony_proto_goTypes = []any{
 	(*CeremonyInfo)(nil),               // 2: cohort.v1.CeremonyInfo
 	(*CeremonyContributionHeader)(nil), // 3: cohort.v1.CeremonyContributionHeader
 	(*BlobHeader)(nil),                 // 4: cohort.v1.BlobHeader
+	(*NodeSignature)(nil),              // 5: cohort.v1.NodeSignature
 }
 var file_cohort_v1_ceremony_proto_depIdxs = []int32{
 	1, // 0: cohort.v1.CeremonyInfo.state:type_name -> cohort.v1.CeremonyState
 	0, // 1: cohort.v1.CeremonyContributionHeader.phase:type_name -> cohort.v1.CeremonyPhase
 	4, // 2: cohort.v1.CeremonyContributionHeader.blob:type_name -> cohort.v1.BlobHeader
-	3, // [3:3] is the sub-list for method output_type
-	3, // [3:3] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	5, // 3: cohort.v1.CeremonyContributionHeader.signature:type_name -> cohort.v1.NodeSignature
+	4, // [4:4] is the sub-list for method output_type
+	4, // [4:4] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_ceremony_proto_init() }
@@ -453,6 +469,7 @@ func file_cohort_v1_ceremony_proto_init() {
 		return
 	}
 	file_cohort_v1_chunk_proto_init()
+	file_cohort_v1_signature_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

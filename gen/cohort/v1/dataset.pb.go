@@ -451,9 +451,20 @@ type DatasetDescriptor struct {
 	PricePerRecord uint64 `protobuf:"varint,18,opt,name=price_per_record,json=pricePerRecord,proto3" json:"price_per_record,omitempty"`
 	// What a buyer pays per released job on top of the records, in
 	// micro-credits; 0 for none.
-	JobFee        uint64 `protobuf:"varint,19,opt,name=job_fee,json=jobFee,proto3" json:"job_fee,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	JobFee uint64 `protobuf:"varint,19,opt,name=job_fee,json=jobFee,proto3" json:"job_fee,omitempty"`
+	// Who made each contribution of the setup ceremony (docs/design.md
+	// §5.5): one attestation per contribution of each phase, phase 1 then 2,
+	// by position. Empty while state is SETUP; a READY dataset has as many
+	// as its transcript has contributions.
+	CeremonyContributions []*CeremonyAttestation `protobuf:"bytes,20,rep,name=ceremony_contributions,json=ceremonyContributions,proto3" json:"ceremony_contributions,omitempty"`
+	// Each node's signature, by index, over "cohort/v1/dataset-ready", the
+	// dataset id and the digest of this descriptor without this field
+	// (attest.DatasetReady, dataset.ReadyDigest): every node of the
+	// federation holds this very descriptor. Exactly node_count entries when
+	// state is READY (dataset.CheckReadySignatures); empty otherwise.
+	ReadySignatures []*NodeSignature `protobuf:"bytes,21,rep,name=ready_signatures,json=readySignatures,proto3" json:"ready_signatures,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *DatasetDescriptor) Reset() {
@@ -619,6 +630,97 @@ func (x *DatasetDescriptor) GetJobFee() uint64 {
 	return 0
 }
 
+func (x *DatasetDescriptor) GetCeremonyContributions() []*CeremonyAttestation {
+	if x != nil {
+		return x.CeremonyContributions
+	}
+	return nil
+}
+
+func (x *DatasetDescriptor) GetReadySignatures() []*NodeSignature {
+	if x != nil {
+		return x.ReadySignatures
+	}
+	return nil
+}
+
+// CeremonyAttestation is a node's statement that it made one contribution
+// of a setup ceremony.
+type CeremonyAttestation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The phase: POWERS_OF_TAU or CIRCUIT.
+	Phase CeremonyPhase `protobuf:"varint,1,opt,name=phase,proto3,enum=cohort.v1.CeremonyPhase" json:"phase,omitempty"`
+	// 0-based position in the phase's chain.
+	Position uint32 `protobuf:"varint,2,opt,name=position,proto3" json:"position,omitempty"`
+	// SHA-256 of the encoded contribution, as the ceremony transcript holds
+	// it; 32 bytes.
+	ContributionDigest []byte `protobuf:"bytes,3,opt,name=contribution_digest,json=contributionDigest,proto3" json:"contribution_digest,omitempty"`
+	// The contributing node's signature over "cohort/v1/ceremony-contribution",
+	// the ceremony id, phase, position, its index and contribution_digest
+	// (attest.CeremonyContribution).
+	Signature     *NodeSignature `protobuf:"bytes,4,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CeremonyAttestation) Reset() {
+	*x = CeremonyAttestation{}
+	mi := &file_cohort_v1_dataset_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CeremonyAttestation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CeremonyAttestation) ProtoMessage() {}
+
+func (x *CeremonyAttestation) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_dataset_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CeremonyAttestation.ProtoReflect.Descriptor instead.
+func (*CeremonyAttestation) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_dataset_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *CeremonyAttestation) GetPhase() CeremonyPhase {
+	if x != nil {
+		return x.Phase
+	}
+	return CeremonyPhase_CEREMONY_PHASE_UNSPECIFIED
+}
+
+func (x *CeremonyAttestation) GetPosition() uint32 {
+	if x != nil {
+		return x.Position
+	}
+	return 0
+}
+
+func (x *CeremonyAttestation) GetContributionDigest() []byte {
+	if x != nil {
+		return x.ContributionDigest
+	}
+	return nil
+}
+
+func (x *CeremonyAttestation) GetSignature() *NodeSignature {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
 // PrivacyPolicy is a dataset's release policy. Budgets are exact decimals
 // or fractions of ρ (zCDP), at most 64 bytes.
 type PrivacyPolicy struct {
@@ -642,7 +744,7 @@ type PrivacyPolicy struct {
 
 func (x *PrivacyPolicy) Reset() {
 	*x = PrivacyPolicy{}
-	mi := &file_cohort_v1_dataset_proto_msgTypes[2]
+	mi := &file_cohort_v1_dataset_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -654,7 +756,7 @@ func (x *PrivacyPolicy) String() string {
 func (*PrivacyPolicy) ProtoMessage() {}
 
 func (x *PrivacyPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_dataset_proto_msgTypes[2]
+	mi := &file_cohort_v1_dataset_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -667,7 +769,7 @@ func (x *PrivacyPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrivacyPolicy.ProtoReflect.Descriptor instead.
 func (*PrivacyPolicy) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_dataset_proto_rawDescGZIP(), []int{2}
+	return file_cohort_v1_dataset_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *PrivacyPolicy) GetMechanism() ReleaseMechanism {
@@ -738,7 +840,7 @@ type HEKeyInfo struct {
 
 func (x *HEKeyInfo) Reset() {
 	*x = HEKeyInfo{}
-	mi := &file_cohort_v1_dataset_proto_msgTypes[3]
+	mi := &file_cohort_v1_dataset_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -750,7 +852,7 @@ func (x *HEKeyInfo) String() string {
 func (*HEKeyInfo) ProtoMessage() {}
 
 func (x *HEKeyInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_dataset_proto_msgTypes[3]
+	mi := &file_cohort_v1_dataset_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -763,7 +865,7 @@ func (x *HEKeyInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HEKeyInfo.ProtoReflect.Descriptor instead.
 func (*HEKeyInfo) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_dataset_proto_rawDescGZIP(), []int{3}
+	return file_cohort_v1_dataset_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *HEKeyInfo) GetParamSet() string {
@@ -826,14 +928,14 @@ var File_cohort_v1_dataset_proto protoreflect.FileDescriptor
 
 const file_cohort_v1_dataset_proto_rawDesc = "" +
 	"\n" +
-	"\x17cohort/v1/dataset.proto\x12\tcohort.v1\x1a\x16cohort/v1/schema.proto\x1a\x19cohort/v1/signature.proto\"\xe7\x01\n" +
+	"\x17cohort/v1/dataset.proto\x12\tcohort.v1\x1a\x18cohort/v1/ceremony.proto\x1a\x16cohort/v1/schema.proto\x1a\x19cohort/v1/signature.proto\"\xe7\x01\n" +
 	"\bNodeInfo\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\rR\x05index\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
 	"\aaddress\x18\x03 \x01(\tR\aaddress\x12&\n" +
 	"\x0fseal_public_key\x18\x04 \x01(\fR\rsealPublicKey\x12A\n" +
 	"\x0esigning_scheme\x18\x05 \x01(\x0e2\x1a.cohort.v1.SignatureSchemeR\rsigningScheme\x12,\n" +
-	"\x12signing_public_key\x18\x06 \x01(\fR\x10signingPublicKey\"\xa3\x06\n" +
+	"\x12signing_public_key\x18\x06 \x01(\fR\x10signingPublicKey\"\xbf\a\n" +
 	"\x11DatasetDescriptor\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x122\n" +
 	"\x06schema\x18\x02 \x01(\v2\x1a.cohort.v1.CanonicalSchemaR\x06schema\x12-\n" +
@@ -858,7 +960,14 @@ const file_cohort_v1_dataset_proto_rawDesc = "" +
 	"\x02he\x18\x10 \x01(\v2\x14.cohort.v1.HEKeyInfoR\x02he\x122\n" +
 	"\aprivacy\x18\x11 \x01(\v2\x18.cohort.v1.PrivacyPolicyR\aprivacy\x12(\n" +
 	"\x10price_per_record\x18\x12 \x01(\x04R\x0epricePerRecord\x12\x17\n" +
-	"\ajob_fee\x18\x13 \x01(\x04R\x06jobFee\"\xe3\x01\n" +
+	"\ajob_fee\x18\x13 \x01(\x04R\x06jobFee\x12U\n" +
+	"\x16ceremony_contributions\x18\x14 \x03(\v2\x1e.cohort.v1.CeremonyAttestationR\x15ceremonyContributions\x12C\n" +
+	"\x10ready_signatures\x18\x15 \x03(\v2\x18.cohort.v1.NodeSignatureR\x0freadySignatures\"\xca\x01\n" +
+	"\x13CeremonyAttestation\x12.\n" +
+	"\x05phase\x18\x01 \x01(\x0e2\x18.cohort.v1.CeremonyPhaseR\x05phase\x12\x1a\n" +
+	"\bposition\x18\x02 \x01(\rR\bposition\x12/\n" +
+	"\x13contribution_digest\x18\x03 \x01(\fR\x12contributionDigest\x126\n" +
+	"\tsignature\x18\x04 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature\"\xe3\x01\n" +
 	"\rPrivacyPolicy\x129\n" +
 	"\tmechanism\x18\x01 \x01(\x0e2\x1b.cohort.v1.ReleaseMechanismR\tmechanism\x12\x1b\n" +
 	"\tepoch_rho\x18\x02 \x01(\tR\bepochRho\x12\x1b\n" +
@@ -915,39 +1024,45 @@ func file_cohort_v1_dataset_proto_rawDescGZIP() []byte {
 }
 
 var file_cohort_v1_dataset_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_cohort_v1_dataset_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_cohort_v1_dataset_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_cohort_v1_dataset_proto_goTypes = []any{
-	(Backend)(0),              // 0: cohort.v1.Backend
-	(SetupKind)(0),            // 1: cohort.v1.SetupKind
-	(DatasetState)(0),         // 2: cohort.v1.DatasetState
-	(ReleaseMechanism)(0),     // 3: cohort.v1.ReleaseMechanism
-	(NoiseAllocation)(0),      // 4: cohort.v1.NoiseAllocation
-	(*NodeInfo)(nil),          // 5: cohort.v1.NodeInfo
-	(*DatasetDescriptor)(nil), // 6: cohort.v1.DatasetDescriptor
-	(*PrivacyPolicy)(nil),     // 7: cohort.v1.PrivacyPolicy
-	(*HEKeyInfo)(nil),         // 8: cohort.v1.HEKeyInfo
-	(SignatureScheme)(0),      // 9: cohort.v1.SignatureScheme
-	(*CanonicalSchema)(nil),   // 10: cohort.v1.CanonicalSchema
-	(*NodeSignature)(nil),     // 11: cohort.v1.NodeSignature
+	(Backend)(0),                // 0: cohort.v1.Backend
+	(SetupKind)(0),              // 1: cohort.v1.SetupKind
+	(DatasetState)(0),           // 2: cohort.v1.DatasetState
+	(ReleaseMechanism)(0),       // 3: cohort.v1.ReleaseMechanism
+	(NoiseAllocation)(0),        // 4: cohort.v1.NoiseAllocation
+	(*NodeInfo)(nil),            // 5: cohort.v1.NodeInfo
+	(*DatasetDescriptor)(nil),   // 6: cohort.v1.DatasetDescriptor
+	(*CeremonyAttestation)(nil), // 7: cohort.v1.CeremonyAttestation
+	(*PrivacyPolicy)(nil),       // 8: cohort.v1.PrivacyPolicy
+	(*HEKeyInfo)(nil),           // 9: cohort.v1.HEKeyInfo
+	(SignatureScheme)(0),        // 10: cohort.v1.SignatureScheme
+	(*CanonicalSchema)(nil),     // 11: cohort.v1.CanonicalSchema
+	(*NodeSignature)(nil),       // 12: cohort.v1.NodeSignature
+	(CeremonyPhase)(0),          // 13: cohort.v1.CeremonyPhase
 }
 var file_cohort_v1_dataset_proto_depIdxs = []int32{
-	9,  // 0: cohort.v1.NodeInfo.signing_scheme:type_name -> cohort.v1.SignatureScheme
-	10, // 1: cohort.v1.DatasetDescriptor.schema:type_name -> cohort.v1.CanonicalSchema
+	10, // 0: cohort.v1.NodeInfo.signing_scheme:type_name -> cohort.v1.SignatureScheme
+	11, // 1: cohort.v1.DatasetDescriptor.schema:type_name -> cohort.v1.CanonicalSchema
 	2,  // 2: cohort.v1.DatasetDescriptor.state:type_name -> cohort.v1.DatasetState
 	0,  // 3: cohort.v1.DatasetDescriptor.backend:type_name -> cohort.v1.Backend
 	1,  // 4: cohort.v1.DatasetDescriptor.setup_kind:type_name -> cohort.v1.SetupKind
 	5,  // 5: cohort.v1.DatasetDescriptor.nodes:type_name -> cohort.v1.NodeInfo
-	8,  // 6: cohort.v1.DatasetDescriptor.he:type_name -> cohort.v1.HEKeyInfo
-	7,  // 7: cohort.v1.DatasetDescriptor.privacy:type_name -> cohort.v1.PrivacyPolicy
-	3,  // 8: cohort.v1.PrivacyPolicy.mechanism:type_name -> cohort.v1.ReleaseMechanism
-	4,  // 9: cohort.v1.PrivacyPolicy.allocation:type_name -> cohort.v1.NoiseAllocation
-	11, // 10: cohort.v1.HEKeyInfo.signatures:type_name -> cohort.v1.NodeSignature
-	11, // 11: cohort.v1.HEKeyInfo.commitment_signatures:type_name -> cohort.v1.NodeSignature
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	9,  // 6: cohort.v1.DatasetDescriptor.he:type_name -> cohort.v1.HEKeyInfo
+	8,  // 7: cohort.v1.DatasetDescriptor.privacy:type_name -> cohort.v1.PrivacyPolicy
+	7,  // 8: cohort.v1.DatasetDescriptor.ceremony_contributions:type_name -> cohort.v1.CeremonyAttestation
+	12, // 9: cohort.v1.DatasetDescriptor.ready_signatures:type_name -> cohort.v1.NodeSignature
+	13, // 10: cohort.v1.CeremonyAttestation.phase:type_name -> cohort.v1.CeremonyPhase
+	12, // 11: cohort.v1.CeremonyAttestation.signature:type_name -> cohort.v1.NodeSignature
+	3,  // 12: cohort.v1.PrivacyPolicy.mechanism:type_name -> cohort.v1.ReleaseMechanism
+	4,  // 13: cohort.v1.PrivacyPolicy.allocation:type_name -> cohort.v1.NoiseAllocation
+	12, // 14: cohort.v1.HEKeyInfo.signatures:type_name -> cohort.v1.NodeSignature
+	12, // 15: cohort.v1.HEKeyInfo.commitment_signatures:type_name -> cohort.v1.NodeSignature
+	16, // [16:16] is the sub-list for method output_type
+	16, // [16:16] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_dataset_proto_init() }
@@ -955,6 +1070,7 @@ func file_cohort_v1_dataset_proto_init() {
 	if File_cohort_v1_dataset_proto != nil {
 		return
 	}
+	file_cohort_v1_ceremony_proto_init()
 	file_cohort_v1_schema_proto_init()
 	file_cohort_v1_signature_proto_init()
 	type x struct{}
@@ -963,7 +1079,7 @@ func file_cohort_v1_dataset_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cohort_v1_dataset_proto_rawDesc), len(file_cohort_v1_dataset_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   4,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

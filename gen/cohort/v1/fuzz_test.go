@@ -29,6 +29,7 @@ func requestTypes() []proto.Message {
 		&cohortv1.CreateBuyerRequest{}, &cohortv1.SignTranscriptRequest{}, &cohortv1.PublishTranscriptRequest{}, &cohortv1.ListTranscriptsRequest{},
 		&cohortv1.CreditBuyerRequest{}, &cohortv1.CheckBalancesRequest{}, &cohortv1.GetBalanceRequest{},
 		&cohortv1.StoreCreditRequest{}, &cohortv1.AbortJobRequest{}, &cohortv1.GetBalancesRequest{},
+		&cohortv1.DatasetReadyRequest{},
 	}
 }
 

@@ -398,7 +398,10 @@ type SealCeremonyHeader struct {
 	// Ceremony id.
 	CeremonyId string `protobuf:"bytes,1,opt,name=ceremony_id,json=ceremonyId,proto3" json:"ceremony_id,omitempty"`
 	// Size and SHA-256 of the encoded transcript.
-	Blob          *BlobHeader `protobuf:"bytes,2,opt,name=blob,proto3" json:"blob,omitempty"`
+	Blob *BlobHeader `protobuf:"bytes,2,opt,name=blob,proto3" json:"blob,omitempty"`
+	// Every contribution's attestation by the node that made it, phase 1
+	// then phase 2, by position: they go into the READY descriptor.
+	Contributions []*CeremonyAttestation `protobuf:"bytes,3,rep,name=contributions,proto3" json:"contributions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -447,6 +450,13 @@ func (x *SealCeremonyHeader) GetBlob() *BlobHeader {
 	return nil
 }
 
+func (x *SealCeremonyHeader) GetContributions() []*CeremonyAttestation {
+	if x != nil {
+		return x.Contributions
+	}
+	return nil
+}
+
 // SealCeremonyResponse reports the keys a peer derived.
 type SealCeremonyResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -458,9 +468,12 @@ type SealCeremonyResponse struct {
 	VerifyingKeyDigest []byte `protobuf:"bytes,2,opt,name=verifying_key_digest,json=verifyingKeyDigest,proto3" json:"verifying_key_digest,omitempty"`
 	// The peer's signature over "cohort/v1/ceremony-seal", ceremony id,
 	// transcript digest and verifying key digest.
-	Signature     *NodeSignature `protobuf:"bytes,3,opt,name=signature,proto3" json:"signature,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Signature *NodeSignature `protobuf:"bytes,3,opt,name=signature,proto3" json:"signature,omitempty"`
+	// The peer's signature over the READY descriptor it derived
+	// (attest.DatasetReady).
+	ReadySignature *NodeSignature `protobuf:"bytes,4,opt,name=ready_signature,json=readySignature,proto3" json:"ready_signature,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *SealCeremonyResponse) Reset() {
@@ -514,6 +527,105 @@ func (x *SealCeremonyResponse) GetSignature() *NodeSignature {
 	return nil
 }
 
+func (x *SealCeremonyResponse) GetReadySignature() *NodeSignature {
+	if x != nil {
+		return x.ReadySignature
+	}
+	return nil
+}
+
+// DatasetReadyRequest carries every node's READY signature.
+type DatasetReadyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Ceremony id.
+	CeremonyId string `protobuf:"bytes,1,opt,name=ceremony_id,json=ceremonyId,proto3" json:"ceremony_id,omitempty"`
+	// One signature per node, by index (DatasetDescriptor.ready_signatures).
+	Signatures    []*NodeSignature `protobuf:"bytes,2,rep,name=signatures,proto3" json:"signatures,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DatasetReadyRequest) Reset() {
+	*x = DatasetReadyRequest{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DatasetReadyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DatasetReadyRequest) ProtoMessage() {}
+
+func (x *DatasetReadyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DatasetReadyRequest.ProtoReflect.Descriptor instead.
+func (*DatasetReadyRequest) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *DatasetReadyRequest) GetCeremonyId() string {
+	if x != nil {
+		return x.CeremonyId
+	}
+	return ""
+}
+
+func (x *DatasetReadyRequest) GetSignatures() []*NodeSignature {
+	if x != nil {
+		return x.Signatures
+	}
+	return nil
+}
+
+// DatasetReadyResponse confirms the dataset is READY on the peer.
+type DatasetReadyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DatasetReadyResponse) Reset() {
+	*x = DatasetReadyResponse{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DatasetReadyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DatasetReadyResponse) ProtoMessage() {}
+
+func (x *DatasetReadyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DatasetReadyResponse.ProtoReflect.Descriptor instead.
+func (*DatasetReadyResponse) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{8}
+}
+
 // AbortCeremonyRequest names a failed ceremony.
 type AbortCeremonyRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -527,7 +639,7 @@ type AbortCeremonyRequest struct {
 
 func (x *AbortCeremonyRequest) Reset() {
 	*x = AbortCeremonyRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[7]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -539,7 +651,7 @@ func (x *AbortCeremonyRequest) String() string {
 func (*AbortCeremonyRequest) ProtoMessage() {}
 
 func (x *AbortCeremonyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[7]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -552,7 +664,7 @@ func (x *AbortCeremonyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortCeremonyRequest.ProtoReflect.Descriptor instead.
 func (*AbortCeremonyRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{7}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *AbortCeremonyRequest) GetCeremonyId() string {
@@ -578,7 +690,7 @@ type AbortCeremonyResponse struct {
 
 func (x *AbortCeremonyResponse) Reset() {
 	*x = AbortCeremonyResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[8]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -590,7 +702,7 @@ func (x *AbortCeremonyResponse) String() string {
 func (*AbortCeremonyResponse) ProtoMessage() {}
 
 func (x *AbortCeremonyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[8]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -603,7 +715,7 @@ func (x *AbortCeremonyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortCeremonyResponse.ProtoReflect.Descriptor instead.
 func (*AbortCeremonyResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{8}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{10}
 }
 
 // ForwardContributionRequest carries a payload to a peer.
@@ -620,7 +732,7 @@ type ForwardContributionRequest struct {
 
 func (x *ForwardContributionRequest) Reset() {
 	*x = ForwardContributionRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[9]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -632,7 +744,7 @@ func (x *ForwardContributionRequest) String() string {
 func (*ForwardContributionRequest) ProtoMessage() {}
 
 func (x *ForwardContributionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[9]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -645,7 +757,7 @@ func (x *ForwardContributionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForwardContributionRequest.ProtoReflect.Descriptor instead.
 func (*ForwardContributionRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{9}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ForwardContributionRequest) GetDatasetId() string {
@@ -678,7 +790,7 @@ type ForwardContributionResponse struct {
 
 func (x *ForwardContributionResponse) Reset() {
 	*x = ForwardContributionResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[10]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -690,7 +802,7 @@ func (x *ForwardContributionResponse) String() string {
 func (*ForwardContributionResponse) ProtoMessage() {}
 
 func (x *ForwardContributionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[10]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -703,7 +815,7 @@ func (x *ForwardContributionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForwardContributionResponse.ProtoReflect.Descriptor instead.
 func (*ForwardContributionResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{10}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ForwardContributionResponse) GetAck() *ContributionAck {
@@ -736,7 +848,7 @@ type AbortContributionRequest struct {
 
 func (x *AbortContributionRequest) Reset() {
 	*x = AbortContributionRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[11]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -748,7 +860,7 @@ func (x *AbortContributionRequest) String() string {
 func (*AbortContributionRequest) ProtoMessage() {}
 
 func (x *AbortContributionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[11]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -761,7 +873,7 @@ func (x *AbortContributionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortContributionRequest.ProtoReflect.Descriptor instead.
 func (*AbortContributionRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{11}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *AbortContributionRequest) GetDatasetId() string {
@@ -796,7 +908,7 @@ type AbortContributionResponse struct {
 
 func (x *AbortContributionResponse) Reset() {
 	*x = AbortContributionResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[12]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -808,7 +920,7 @@ func (x *AbortContributionResponse) String() string {
 func (*AbortContributionResponse) ProtoMessage() {}
 
 func (x *AbortContributionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[12]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -821,7 +933,7 @@ func (x *AbortContributionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortContributionResponse.ProtoReflect.Descriptor instead.
 func (*AbortContributionResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{12}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *AbortContributionResponse) GetRemoved() bool {
@@ -842,7 +954,7 @@ type ApplyRegistrationRequest struct {
 
 func (x *ApplyRegistrationRequest) Reset() {
 	*x = ApplyRegistrationRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[13]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -854,7 +966,7 @@ func (x *ApplyRegistrationRequest) String() string {
 func (*ApplyRegistrationRequest) ProtoMessage() {}
 
 func (x *ApplyRegistrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[13]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -867,7 +979,7 @@ func (x *ApplyRegistrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyRegistrationRequest.ProtoReflect.Descriptor instead.
 func (*ApplyRegistrationRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{13}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ApplyRegistrationRequest) GetUpdate() *RegistryUpdate {
@@ -890,7 +1002,7 @@ type ApplyRegistrationResponse struct {
 
 func (x *ApplyRegistrationResponse) Reset() {
 	*x = ApplyRegistrationResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[14]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -902,7 +1014,7 @@ func (x *ApplyRegistrationResponse) String() string {
 func (*ApplyRegistrationResponse) ProtoMessage() {}
 
 func (x *ApplyRegistrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[14]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -915,7 +1027,7 @@ func (x *ApplyRegistrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyRegistrationResponse.ProtoReflect.Descriptor instead.
 func (*ApplyRegistrationResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{14}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ApplyRegistrationResponse) GetSequence() uint64 {
@@ -948,7 +1060,7 @@ type GetRegistryStateRequest struct {
 
 func (x *GetRegistryStateRequest) Reset() {
 	*x = GetRegistryStateRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[15]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -960,7 +1072,7 @@ func (x *GetRegistryStateRequest) String() string {
 func (*GetRegistryStateRequest) ProtoMessage() {}
 
 func (x *GetRegistryStateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[15]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -973,7 +1085,7 @@ func (x *GetRegistryStateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRegistryStateRequest.ProtoReflect.Descriptor instead.
 func (*GetRegistryStateRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{15}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetRegistryStateRequest) GetAfterSequence() uint64 {
@@ -1014,7 +1126,7 @@ type GetRegistryStateResponse struct {
 
 func (x *GetRegistryStateResponse) Reset() {
 	*x = GetRegistryStateResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[16]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1026,7 +1138,7 @@ func (x *GetRegistryStateResponse) String() string {
 func (*GetRegistryStateResponse) ProtoMessage() {}
 
 func (x *GetRegistryStateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[16]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1039,7 +1151,7 @@ func (x *GetRegistryStateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRegistryStateResponse.ProtoReflect.Descriptor instead.
 func (*GetRegistryStateResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{16}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetRegistryStateResponse) GetSequence() uint64 {
@@ -1083,7 +1195,7 @@ type ProposeRegistrationRequest struct {
 
 func (x *ProposeRegistrationRequest) Reset() {
 	*x = ProposeRegistrationRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[17]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1095,7 +1207,7 @@ func (x *ProposeRegistrationRequest) String() string {
 func (*ProposeRegistrationRequest) ProtoMessage() {}
 
 func (x *ProposeRegistrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[17]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1108,7 +1220,7 @@ func (x *ProposeRegistrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProposeRegistrationRequest.ProtoReflect.Descriptor instead.
 func (*ProposeRegistrationRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{17}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ProposeRegistrationRequest) GetIdentityCommitment() []byte {
@@ -1140,7 +1252,7 @@ type ProposeRegistrationResponse struct {
 
 func (x *ProposeRegistrationResponse) Reset() {
 	*x = ProposeRegistrationResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[18]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1152,7 +1264,7 @@ func (x *ProposeRegistrationResponse) String() string {
 func (*ProposeRegistrationResponse) ProtoMessage() {}
 
 func (x *ProposeRegistrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[18]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1165,7 +1277,7 @@ func (x *ProposeRegistrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProposeRegistrationResponse.ProtoReflect.Descriptor instead.
 func (*ProposeRegistrationResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{18}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ProposeRegistrationResponse) GetMemberIndex() uint64 {
@@ -1202,7 +1314,7 @@ type StoreInvitesRequest struct {
 
 func (x *StoreInvitesRequest) Reset() {
 	*x = StoreInvitesRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[19]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1214,7 +1326,7 @@ func (x *StoreInvitesRequest) String() string {
 func (*StoreInvitesRequest) ProtoMessage() {}
 
 func (x *StoreInvitesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[19]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1227,7 +1339,7 @@ func (x *StoreInvitesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreInvitesRequest.ProtoReflect.Descriptor instead.
 func (*StoreInvitesRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{19}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *StoreInvitesRequest) GetTokenHashes() [][]byte {
@@ -1253,7 +1365,7 @@ type StoreInvitesResponse struct {
 
 func (x *StoreInvitesResponse) Reset() {
 	*x = StoreInvitesResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[20]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1265,7 +1377,7 @@ func (x *StoreInvitesResponse) String() string {
 func (*StoreInvitesResponse) ProtoMessage() {}
 
 func (x *StoreInvitesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[20]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1278,7 +1390,7 @@ func (x *StoreInvitesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreInvitesResponse.ProtoReflect.Descriptor instead.
 func (*StoreInvitesResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{20}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{22}
 }
 
 // GetContributionAckRequest names a record.
@@ -1294,7 +1406,7 @@ type GetContributionAckRequest struct {
 
 func (x *GetContributionAckRequest) Reset() {
 	*x = GetContributionAckRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[21]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1306,7 +1418,7 @@ func (x *GetContributionAckRequest) String() string {
 func (*GetContributionAckRequest) ProtoMessage() {}
 
 func (x *GetContributionAckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[21]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1319,7 +1431,7 @@ func (x *GetContributionAckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetContributionAckRequest.ProtoReflect.Descriptor instead.
 func (*GetContributionAckRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{21}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetContributionAckRequest) GetDatasetId() string {
@@ -1350,7 +1462,7 @@ type GetContributionAckResponse struct {
 
 func (x *GetContributionAckResponse) Reset() {
 	*x = GetContributionAckResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[22]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1362,7 +1474,7 @@ func (x *GetContributionAckResponse) String() string {
 func (*GetContributionAckResponse) ProtoMessage() {}
 
 func (x *GetContributionAckResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[22]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1375,7 +1487,7 @@ func (x *GetContributionAckResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetContributionAckResponse.ProtoReflect.Descriptor instead.
 func (*GetContributionAckResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{22}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetContributionAckResponse) GetAck() *ContributionAck {
@@ -1408,7 +1520,7 @@ type ForwardRevocationRequest struct {
 
 func (x *ForwardRevocationRequest) Reset() {
 	*x = ForwardRevocationRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[23]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1420,7 +1532,7 @@ func (x *ForwardRevocationRequest) String() string {
 func (*ForwardRevocationRequest) ProtoMessage() {}
 
 func (x *ForwardRevocationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[23]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1433,7 +1545,7 @@ func (x *ForwardRevocationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForwardRevocationRequest.ProtoReflect.Descriptor instead.
 func (*ForwardRevocationRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{23}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ForwardRevocationRequest) GetDatasetId() string {
@@ -1471,7 +1583,7 @@ type ForwardRevocationResponse struct {
 
 func (x *ForwardRevocationResponse) Reset() {
 	*x = ForwardRevocationResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[24]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1483,7 +1595,7 @@ func (x *ForwardRevocationResponse) String() string {
 func (*ForwardRevocationResponse) ProtoMessage() {}
 
 func (x *ForwardRevocationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[24]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1496,7 +1608,7 @@ func (x *ForwardRevocationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForwardRevocationResponse.ProtoReflect.Descriptor instead.
 func (*ForwardRevocationResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{24}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ForwardRevocationResponse) GetNullifier() []byte {
@@ -1537,7 +1649,7 @@ type PrepareJobRequest struct {
 
 func (x *PrepareJobRequest) Reset() {
 	*x = PrepareJobRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[25]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1549,7 +1661,7 @@ func (x *PrepareJobRequest) String() string {
 func (*PrepareJobRequest) ProtoMessage() {}
 
 func (x *PrepareJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[25]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1562,7 +1674,7 @@ func (x *PrepareJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrepareJobRequest.ProtoReflect.Descriptor instead.
 func (*PrepareJobRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{25}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *PrepareJobRequest) GetJobId() string {
@@ -1615,7 +1727,7 @@ type PrepareJobResponse struct {
 
 func (x *PrepareJobResponse) Reset() {
 	*x = PrepareJobResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[26]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1627,7 +1739,7 @@ func (x *PrepareJobResponse) String() string {
 func (*PrepareJobResponse) ProtoMessage() {}
 
 func (x *PrepareJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[26]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1640,7 +1752,7 @@ func (x *PrepareJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrepareJobResponse.ProtoReflect.Descriptor instead.
 func (*PrepareJobResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{26}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *PrepareJobResponse) GetSet() *EligibleSet {
@@ -1679,7 +1791,7 @@ type ComputePartialRequest struct {
 
 func (x *ComputePartialRequest) Reset() {
 	*x = ComputePartialRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[27]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1691,7 +1803,7 @@ func (x *ComputePartialRequest) String() string {
 func (*ComputePartialRequest) ProtoMessage() {}
 
 func (x *ComputePartialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[27]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1704,7 +1816,7 @@ func (x *ComputePartialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ComputePartialRequest.ProtoReflect.Descriptor instead.
 func (*ComputePartialRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{27}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ComputePartialRequest) GetJobId() string {
@@ -1763,7 +1875,7 @@ type ComputePartialResponse struct {
 
 func (x *ComputePartialResponse) Reset() {
 	*x = ComputePartialResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[28]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1775,7 +1887,7 @@ func (x *ComputePartialResponse) String() string {
 func (*ComputePartialResponse) ProtoMessage() {}
 
 func (x *ComputePartialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[28]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1788,7 +1900,7 @@ func (x *ComputePartialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ComputePartialResponse.ProtoReflect.Descriptor instead.
 func (*ComputePartialResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{28}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ComputePartialResponse) GetCoordinates() []uint32 {
@@ -1841,7 +1953,7 @@ type HEKeygenRequest struct {
 
 func (x *HEKeygenRequest) Reset() {
 	*x = HEKeygenRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[29]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1853,7 +1965,7 @@ func (x *HEKeygenRequest) String() string {
 func (*HEKeygenRequest) ProtoMessage() {}
 
 func (x *HEKeygenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[29]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1866,7 +1978,7 @@ func (x *HEKeygenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HEKeygenRequest.ProtoReflect.Descriptor instead.
 func (*HEKeygenRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{29}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *HEKeygenRequest) GetDatasetId() string {
@@ -1927,7 +2039,7 @@ type HEKeygenResponse struct {
 
 func (x *HEKeygenResponse) Reset() {
 	*x = HEKeygenResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[30]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1939,7 +2051,7 @@ func (x *HEKeygenResponse) String() string {
 func (*HEKeygenResponse) ProtoMessage() {}
 
 func (x *HEKeygenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[30]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1952,7 +2064,7 @@ func (x *HEKeygenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HEKeygenResponse.ProtoReflect.Descriptor instead.
 func (*HEKeygenResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{30}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *HEKeygenResponse) GetSealedShares() [][]byte {
@@ -1989,7 +2101,7 @@ type HEKeygenCommitment struct {
 
 func (x *HEKeygenCommitment) Reset() {
 	*x = HEKeygenCommitment{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[31]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2001,7 +2113,7 @@ func (x *HEKeygenCommitment) String() string {
 func (*HEKeygenCommitment) ProtoMessage() {}
 
 func (x *HEKeygenCommitment) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[31]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2014,7 +2126,7 @@ func (x *HEKeygenCommitment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HEKeygenCommitment.ProtoReflect.Descriptor instead.
 func (*HEKeygenCommitment) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{31}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *HEKeygenCommitment) GetNodeIndex() uint32 {
@@ -2051,7 +2163,7 @@ type HEKeygenRevealRequest struct {
 
 func (x *HEKeygenRevealRequest) Reset() {
 	*x = HEKeygenRevealRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[32]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2063,7 +2175,7 @@ func (x *HEKeygenRevealRequest) String() string {
 func (*HEKeygenRevealRequest) ProtoMessage() {}
 
 func (x *HEKeygenRevealRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[32]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2076,7 +2188,7 @@ func (x *HEKeygenRevealRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HEKeygenRevealRequest.ProtoReflect.Descriptor instead.
 func (*HEKeygenRevealRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{32}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *HEKeygenRevealRequest) GetDatasetId() string {
@@ -2105,7 +2217,7 @@ type HEKeygenRevealResponse struct {
 
 func (x *HEKeygenRevealResponse) Reset() {
 	*x = HEKeygenRevealResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[33]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2117,7 +2229,7 @@ func (x *HEKeygenRevealResponse) String() string {
 func (*HEKeygenRevealResponse) ProtoMessage() {}
 
 func (x *HEKeygenRevealResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[33]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2130,7 +2242,7 @@ func (x *HEKeygenRevealResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HEKeygenRevealResponse.ProtoReflect.Descriptor instead.
 func (*HEKeygenRevealResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{33}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *HEKeygenRevealResponse) GetPublicKeyShare() []byte {
@@ -2157,7 +2269,7 @@ type HEKeygenFinishRequest struct {
 
 func (x *HEKeygenFinishRequest) Reset() {
 	*x = HEKeygenFinishRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[34]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2169,7 +2281,7 @@ func (x *HEKeygenFinishRequest) String() string {
 func (*HEKeygenFinishRequest) ProtoMessage() {}
 
 func (x *HEKeygenFinishRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[34]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2182,7 +2294,7 @@ func (x *HEKeygenFinishRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HEKeygenFinishRequest.ProtoReflect.Descriptor instead.
 func (*HEKeygenFinishRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{34}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *HEKeygenFinishRequest) GetDatasetId() string {
@@ -2219,7 +2331,7 @@ type HEKeygenFinishResponse struct {
 
 func (x *HEKeygenFinishResponse) Reset() {
 	*x = HEKeygenFinishResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[35]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2231,7 +2343,7 @@ func (x *HEKeygenFinishResponse) String() string {
 func (*HEKeygenFinishResponse) ProtoMessage() {}
 
 func (x *HEKeygenFinishResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[35]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2244,7 +2356,7 @@ func (x *HEKeygenFinishResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HEKeygenFinishResponse.ProtoReflect.Descriptor instead.
 func (*HEKeygenFinishResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{35}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *HEKeygenFinishResponse) GetPublicKey() []byte {
@@ -2279,7 +2391,7 @@ type StoreBuyerRequest struct {
 
 func (x *StoreBuyerRequest) Reset() {
 	*x = StoreBuyerRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[36]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2291,7 +2403,7 @@ func (x *StoreBuyerRequest) String() string {
 func (*StoreBuyerRequest) ProtoMessage() {}
 
 func (x *StoreBuyerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[36]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2304,7 +2416,7 @@ func (x *StoreBuyerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreBuyerRequest.ProtoReflect.Descriptor instead.
 func (*StoreBuyerRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{36}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *StoreBuyerRequest) GetBuyerId() string {
@@ -2344,7 +2456,7 @@ type StoreBuyerResponse struct {
 
 func (x *StoreBuyerResponse) Reset() {
 	*x = StoreBuyerResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[37]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2356,7 +2468,7 @@ func (x *StoreBuyerResponse) String() string {
 func (*StoreBuyerResponse) ProtoMessage() {}
 
 func (x *StoreBuyerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[37]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2369,7 +2481,7 @@ func (x *StoreBuyerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreBuyerResponse.ProtoReflect.Descriptor instead.
 func (*StoreBuyerResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{37}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{39}
 }
 
 // SignTranscriptRequest is one message of a transcript sent for signing.
@@ -2388,7 +2500,7 @@ type SignTranscriptRequest struct {
 
 func (x *SignTranscriptRequest) Reset() {
 	*x = SignTranscriptRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[38]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2400,7 +2512,7 @@ func (x *SignTranscriptRequest) String() string {
 func (*SignTranscriptRequest) ProtoMessage() {}
 
 func (x *SignTranscriptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[38]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2413,7 +2525,7 @@ func (x *SignTranscriptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignTranscriptRequest.ProtoReflect.Descriptor instead.
 func (*SignTranscriptRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{38}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *SignTranscriptRequest) GetPart() isSignTranscriptRequest_Part {
@@ -2476,7 +2588,7 @@ type PublishTranscriptRequest struct {
 
 func (x *PublishTranscriptRequest) Reset() {
 	*x = PublishTranscriptRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[39]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2488,7 +2600,7 @@ func (x *PublishTranscriptRequest) String() string {
 func (*PublishTranscriptRequest) ProtoMessage() {}
 
 func (x *PublishTranscriptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[39]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2501,7 +2613,7 @@ func (x *PublishTranscriptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishTranscriptRequest.ProtoReflect.Descriptor instead.
 func (*PublishTranscriptRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{39}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *PublishTranscriptRequest) GetPart() isPublishTranscriptRequest_Part {
@@ -2556,7 +2668,7 @@ type PublishTranscriptResponse struct {
 
 func (x *PublishTranscriptResponse) Reset() {
 	*x = PublishTranscriptResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[40]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2568,7 +2680,7 @@ func (x *PublishTranscriptResponse) String() string {
 func (*PublishTranscriptResponse) ProtoMessage() {}
 
 func (x *PublishTranscriptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[40]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2581,7 +2693,7 @@ func (x *PublishTranscriptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishTranscriptResponse.ProtoReflect.Descriptor instead.
 func (*PublishTranscriptResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{40}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{42}
 }
 
 // SignTranscriptResponse is the peer's signature over the transcript's
@@ -2596,7 +2708,7 @@ type SignTranscriptResponse struct {
 
 func (x *SignTranscriptResponse) Reset() {
 	*x = SignTranscriptResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[41]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2608,7 +2720,7 @@ func (x *SignTranscriptResponse) String() string {
 func (*SignTranscriptResponse) ProtoMessage() {}
 
 func (x *SignTranscriptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[41]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2621,7 +2733,7 @@ func (x *SignTranscriptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignTranscriptResponse.ProtoReflect.Descriptor instead.
 func (*SignTranscriptResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{41}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *SignTranscriptResponse) GetSignature() *NodeSignature {
@@ -2648,7 +2760,7 @@ type StoreCreditRequest struct {
 
 func (x *StoreCreditRequest) Reset() {
 	*x = StoreCreditRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[42]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2660,7 +2772,7 @@ func (x *StoreCreditRequest) String() string {
 func (*StoreCreditRequest) ProtoMessage() {}
 
 func (x *StoreCreditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[42]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2673,7 +2785,7 @@ func (x *StoreCreditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreCreditRequest.ProtoReflect.Descriptor instead.
 func (*StoreCreditRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{42}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *StoreCreditRequest) GetCreditId() string {
@@ -2713,7 +2825,7 @@ type StoreCreditResponse struct {
 
 func (x *StoreCreditResponse) Reset() {
 	*x = StoreCreditResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[43]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2725,7 +2837,7 @@ func (x *StoreCreditResponse) String() string {
 func (*StoreCreditResponse) ProtoMessage() {}
 
 func (x *StoreCreditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[43]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2738,7 +2850,7 @@ func (x *StoreCreditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreCreditResponse.ProtoReflect.Descriptor instead.
 func (*StoreCreditResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{43}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{45}
 }
 
 // AbortJobRequest names a job that ended without a release.
@@ -2754,7 +2866,7 @@ type AbortJobRequest struct {
 
 func (x *AbortJobRequest) Reset() {
 	*x = AbortJobRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[44]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2766,7 +2878,7 @@ func (x *AbortJobRequest) String() string {
 func (*AbortJobRequest) ProtoMessage() {}
 
 func (x *AbortJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[44]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2779,7 +2891,7 @@ func (x *AbortJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortJobRequest.ProtoReflect.Descriptor instead.
 func (*AbortJobRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{44}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *AbortJobRequest) GetJobId() string {
@@ -2805,7 +2917,7 @@ type AbortJobResponse struct {
 
 func (x *AbortJobResponse) Reset() {
 	*x = AbortJobResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[45]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2817,7 +2929,7 @@ func (x *AbortJobResponse) String() string {
 func (*AbortJobResponse) ProtoMessage() {}
 
 func (x *AbortJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[45]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2830,7 +2942,7 @@ func (x *AbortJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortJobResponse.ProtoReflect.Descriptor instead.
 func (*AbortJobResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{45}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{47}
 }
 
 // GetBalancesRequest pages through a peer's ledger.
@@ -2844,7 +2956,7 @@ type GetBalancesRequest struct {
 
 func (x *GetBalancesRequest) Reset() {
 	*x = GetBalancesRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[46]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2856,7 +2968,7 @@ func (x *GetBalancesRequest) String() string {
 func (*GetBalancesRequest) ProtoMessage() {}
 
 func (x *GetBalancesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[46]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2869,7 +2981,7 @@ func (x *GetBalancesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBalancesRequest.ProtoReflect.Descriptor instead.
 func (*GetBalancesRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{46}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *GetBalancesRequest) GetPageToken() string {
@@ -2892,7 +3004,7 @@ type GetBalancesResponse struct {
 
 func (x *GetBalancesResponse) Reset() {
 	*x = GetBalancesResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[47]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2904,7 +3016,7 @@ func (x *GetBalancesResponse) String() string {
 func (*GetBalancesResponse) ProtoMessage() {}
 
 func (x *GetBalancesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[47]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2917,7 +3029,7 @@ func (x *GetBalancesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBalancesResponse.ProtoReflect.Descriptor instead.
 func (*GetBalancesResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{47}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *GetBalancesResponse) GetBalances() []*BuyerBalance {
@@ -2955,15 +3067,24 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"\x13SealCeremonyRequest\x127\n" +
 	"\x06header\x18\x01 \x01(\v2\x1d.cohort.v1.SealCeremonyHeaderH\x00R\x06header\x12(\n" +
 	"\x05chunk\x18\x02 \x01(\v2\x10.cohort.v1.ChunkH\x00R\x05chunkB\x06\n" +
-	"\x04part\"`\n" +
+	"\x04part\"\xa6\x01\n" +
 	"\x12SealCeremonyHeader\x12\x1f\n" +
 	"\vceremony_id\x18\x01 \x01(\tR\n" +
 	"ceremonyId\x12)\n" +
-	"\x04blob\x18\x02 \x01(\v2\x15.cohort.v1.BlobHeaderR\x04blob\"\xb5\x01\n" +
+	"\x04blob\x18\x02 \x01(\v2\x15.cohort.v1.BlobHeaderR\x04blob\x12D\n" +
+	"\rcontributions\x18\x03 \x03(\v2\x1e.cohort.v1.CeremonyAttestationR\rcontributions\"\xf8\x01\n" +
 	"\x14SealCeremonyResponse\x123\n" +
 	"\bceremony\x18\x01 \x01(\v2\x17.cohort.v1.CeremonyInfoR\bceremony\x120\n" +
 	"\x14verifying_key_digest\x18\x02 \x01(\fR\x12verifyingKeyDigest\x126\n" +
-	"\tsignature\x18\x03 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature\"O\n" +
+	"\tsignature\x18\x03 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature\x12A\n" +
+	"\x0fready_signature\x18\x04 \x01(\v2\x18.cohort.v1.NodeSignatureR\x0ereadySignature\"p\n" +
+	"\x13DatasetReadyRequest\x12\x1f\n" +
+	"\vceremony_id\x18\x01 \x01(\tR\n" +
+	"ceremonyId\x128\n" +
+	"\n" +
+	"signatures\x18\x02 \x03(\v2\x18.cohort.v1.NodeSignatureR\n" +
+	"signatures\"\x16\n" +
+	"\x14DatasetReadyResponse\"O\n" +
 	"\x14AbortCeremonyRequest\x12\x1f\n" +
 	"\vceremony_id\x18\x01 \x01(\tR\n" +
 	"ceremonyId\x12\x16\n" +
@@ -3122,11 +3243,12 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"page_token\x18\x01 \x01(\tR\tpageToken\"r\n" +
 	"\x13GetBalancesResponse\x123\n" +
 	"\bbalances\x18\x01 \x03(\v2\x17.cohort.v1.BuyerBalanceR\bbalances\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xe8\x0f\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xb9\x10\n" +
 	"\vPeerService\x12R\n" +
 	"\rStartCeremony\x12\x1f.cohort.v1.StartCeremonyRequest\x1a .cohort.v1.StartCeremonyResponse\x12e\n" +
 	"\x12CeremonyContribute\x12$.cohort.v1.CeremonyContributeRequest\x1a%.cohort.v1.CeremonyContributeResponse(\x010\x01\x12Q\n" +
-	"\fSealCeremony\x12\x1e.cohort.v1.SealCeremonyRequest\x1a\x1f.cohort.v1.SealCeremonyResponse(\x01\x12R\n" +
+	"\fSealCeremony\x12\x1e.cohort.v1.SealCeremonyRequest\x1a\x1f.cohort.v1.SealCeremonyResponse(\x01\x12O\n" +
+	"\fDatasetReady\x12\x1e.cohort.v1.DatasetReadyRequest\x1a\x1f.cohort.v1.DatasetReadyResponse\x12R\n" +
 	"\rAbortCeremony\x12\x1f.cohort.v1.AbortCeremonyRequest\x1a .cohort.v1.AbortCeremonyResponse\x12d\n" +
 	"\x13ForwardContribution\x12%.cohort.v1.ForwardContributionRequest\x1a&.cohort.v1.ForwardContributionResponse\x12^\n" +
 	"\x11AbortContribution\x12#.cohort.v1.AbortContributionRequest\x1a$.cohort.v1.AbortContributionResponse\x12a\n" +
@@ -3162,7 +3284,7 @@ func file_cohort_v1_peer_service_proto_rawDescGZIP() []byte {
 	return file_cohort_v1_peer_service_proto_rawDescData
 }
 
-var file_cohort_v1_peer_service_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
+var file_cohort_v1_peer_service_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
 var file_cohort_v1_peer_service_proto_goTypes = []any{
 	(*StartCeremonyRequest)(nil),        // 0: cohort.v1.StartCeremonyRequest
 	(*StartCeremonyResponse)(nil),       // 1: cohort.v1.StartCeremonyResponse
@@ -3171,149 +3293,157 @@ var file_cohort_v1_peer_service_proto_goTypes = []any{
 	(*SealCeremonyRequest)(nil),         // 4: cohort.v1.SealCeremonyRequest
 	(*SealCeremonyHeader)(nil),          // 5: cohort.v1.SealCeremonyHeader
 	(*SealCeremonyResponse)(nil),        // 6: cohort.v1.SealCeremonyResponse
-	(*AbortCeremonyRequest)(nil),        // 7: cohort.v1.AbortCeremonyRequest
-	(*AbortCeremonyResponse)(nil),       // 8: cohort.v1.AbortCeremonyResponse
-	(*ForwardContributionRequest)(nil),  // 9: cohort.v1.ForwardContributionRequest
-	(*ForwardContributionResponse)(nil), // 10: cohort.v1.ForwardContributionResponse
-	(*AbortContributionRequest)(nil),    // 11: cohort.v1.AbortContributionRequest
-	(*AbortContributionResponse)(nil),   // 12: cohort.v1.AbortContributionResponse
-	(*ApplyRegistrationRequest)(nil),    // 13: cohort.v1.ApplyRegistrationRequest
-	(*ApplyRegistrationResponse)(nil),   // 14: cohort.v1.ApplyRegistrationResponse
-	(*GetRegistryStateRequest)(nil),     // 15: cohort.v1.GetRegistryStateRequest
-	(*GetRegistryStateResponse)(nil),    // 16: cohort.v1.GetRegistryStateResponse
-	(*ProposeRegistrationRequest)(nil),  // 17: cohort.v1.ProposeRegistrationRequest
-	(*ProposeRegistrationResponse)(nil), // 18: cohort.v1.ProposeRegistrationResponse
-	(*StoreInvitesRequest)(nil),         // 19: cohort.v1.StoreInvitesRequest
-	(*StoreInvitesResponse)(nil),        // 20: cohort.v1.StoreInvitesResponse
-	(*GetContributionAckRequest)(nil),   // 21: cohort.v1.GetContributionAckRequest
-	(*GetContributionAckResponse)(nil),  // 22: cohort.v1.GetContributionAckResponse
-	(*ForwardRevocationRequest)(nil),    // 23: cohort.v1.ForwardRevocationRequest
-	(*ForwardRevocationResponse)(nil),   // 24: cohort.v1.ForwardRevocationResponse
-	(*PrepareJobRequest)(nil),           // 25: cohort.v1.PrepareJobRequest
-	(*PrepareJobResponse)(nil),          // 26: cohort.v1.PrepareJobResponse
-	(*ComputePartialRequest)(nil),       // 27: cohort.v1.ComputePartialRequest
-	(*ComputePartialResponse)(nil),      // 28: cohort.v1.ComputePartialResponse
-	(*HEKeygenRequest)(nil),             // 29: cohort.v1.HEKeygenRequest
-	(*HEKeygenResponse)(nil),            // 30: cohort.v1.HEKeygenResponse
-	(*HEKeygenCommitment)(nil),          // 31: cohort.v1.HEKeygenCommitment
-	(*HEKeygenRevealRequest)(nil),       // 32: cohort.v1.HEKeygenRevealRequest
-	(*HEKeygenRevealResponse)(nil),      // 33: cohort.v1.HEKeygenRevealResponse
-	(*HEKeygenFinishRequest)(nil),       // 34: cohort.v1.HEKeygenFinishRequest
-	(*HEKeygenFinishResponse)(nil),      // 35: cohort.v1.HEKeygenFinishResponse
-	(*StoreBuyerRequest)(nil),           // 36: cohort.v1.StoreBuyerRequest
-	(*StoreBuyerResponse)(nil),          // 37: cohort.v1.StoreBuyerResponse
-	(*SignTranscriptRequest)(nil),       // 38: cohort.v1.SignTranscriptRequest
-	(*PublishTranscriptRequest)(nil),    // 39: cohort.v1.PublishTranscriptRequest
-	(*PublishTranscriptResponse)(nil),   // 40: cohort.v1.PublishTranscriptResponse
-	(*SignTranscriptResponse)(nil),      // 41: cohort.v1.SignTranscriptResponse
-	(*StoreCreditRequest)(nil),          // 42: cohort.v1.StoreCreditRequest
-	(*StoreCreditResponse)(nil),         // 43: cohort.v1.StoreCreditResponse
-	(*AbortJobRequest)(nil),             // 44: cohort.v1.AbortJobRequest
-	(*AbortJobResponse)(nil),            // 45: cohort.v1.AbortJobResponse
-	(*GetBalancesRequest)(nil),          // 46: cohort.v1.GetBalancesRequest
-	(*GetBalancesResponse)(nil),         // 47: cohort.v1.GetBalancesResponse
-	(*CeremonyInfo)(nil),                // 48: cohort.v1.CeremonyInfo
-	(*DatasetDescriptor)(nil),           // 49: cohort.v1.DatasetDescriptor
-	(*NodeSignature)(nil),               // 50: cohort.v1.NodeSignature
-	(*CeremonyContributionHeader)(nil),  // 51: cohort.v1.CeremonyContributionHeader
-	(*Chunk)(nil),                       // 52: cohort.v1.Chunk
-	(*BlobHeader)(nil),                  // 53: cohort.v1.BlobHeader
-	(*ContributionAck)(nil),             // 54: cohort.v1.ContributionAck
-	(*RegistryUpdate)(nil),              // 55: cohort.v1.RegistryUpdate
-	(*JobSpec)(nil),                     // 56: cohort.v1.JobSpec
-	(*JobSubmission)(nil),               // 57: cohort.v1.JobSubmission
-	(*EligibleSet)(nil),                 // 58: cohort.v1.EligibleSet
-	(*PrivacyDebit)(nil),                // 59: cohort.v1.PrivacyDebit
-	(JobState)(0),                       // 60: cohort.v1.JobState
-	(*BuyerBalance)(nil),                // 61: cohort.v1.BuyerBalance
+	(*DatasetReadyRequest)(nil),         // 7: cohort.v1.DatasetReadyRequest
+	(*DatasetReadyResponse)(nil),        // 8: cohort.v1.DatasetReadyResponse
+	(*AbortCeremonyRequest)(nil),        // 9: cohort.v1.AbortCeremonyRequest
+	(*AbortCeremonyResponse)(nil),       // 10: cohort.v1.AbortCeremonyResponse
+	(*ForwardContributionRequest)(nil),  // 11: cohort.v1.ForwardContributionRequest
+	(*ForwardContributionResponse)(nil), // 12: cohort.v1.ForwardContributionResponse
+	(*AbortContributionRequest)(nil),    // 13: cohort.v1.AbortContributionRequest
+	(*AbortContributionResponse)(nil),   // 14: cohort.v1.AbortContributionResponse
+	(*ApplyRegistrationRequest)(nil),    // 15: cohort.v1.ApplyRegistrationRequest
+	(*ApplyRegistrationResponse)(nil),   // 16: cohort.v1.ApplyRegistrationResponse
+	(*GetRegistryStateRequest)(nil),     // 17: cohort.v1.GetRegistryStateRequest
+	(*GetRegistryStateResponse)(nil),    // 18: cohort.v1.GetRegistryStateResponse
+	(*ProposeRegistrationRequest)(nil),  // 19: cohort.v1.ProposeRegistrationRequest
+	(*ProposeRegistrationResponse)(nil), // 20: cohort.v1.ProposeRegistrationResponse
+	(*StoreInvitesRequest)(nil),         // 21: cohort.v1.StoreInvitesRequest
+	(*StoreInvitesResponse)(nil),        // 22: cohort.v1.StoreInvitesResponse
+	(*GetContributionAckRequest)(nil),   // 23: cohort.v1.GetContributionAckRequest
+	(*GetContributionAckResponse)(nil),  // 24: cohort.v1.GetContributionAckResponse
+	(*ForwardRevocationRequest)(nil),    // 25: cohort.v1.ForwardRevocationRequest
+	(*ForwardRevocationResponse)(nil),   // 26: cohort.v1.ForwardRevocationResponse
+	(*PrepareJobRequest)(nil),           // 27: cohort.v1.PrepareJobRequest
+	(*PrepareJobResponse)(nil),          // 28: cohort.v1.PrepareJobResponse
+	(*ComputePartialRequest)(nil),       // 29: cohort.v1.ComputePartialRequest
+	(*ComputePartialResponse)(nil),      // 30: cohort.v1.ComputePartialResponse
+	(*HEKeygenRequest)(nil),             // 31: cohort.v1.HEKeygenRequest
+	(*HEKeygenResponse)(nil),            // 32: cohort.v1.HEKeygenResponse
+	(*HEKeygenCommitment)(nil),          // 33: cohort.v1.HEKeygenCommitment
+	(*HEKeygenRevealRequest)(nil),       // 34: cohort.v1.HEKeygenRevealRequest
+	(*HEKeygenRevealResponse)(nil),      // 35: cohort.v1.HEKeygenRevealResponse
+	(*HEKeygenFinishRequest)(nil),       // 36: cohort.v1.HEKeygenFinishRequest
+	(*HEKeygenFinishResponse)(nil),      // 37: cohort.v1.HEKeygenFinishResponse
+	(*StoreBuyerRequest)(nil),           // 38: cohort.v1.StoreBuyerRequest
+	(*StoreBuyerResponse)(nil),          // 39: cohort.v1.StoreBuyerResponse
+	(*SignTranscriptRequest)(nil),       // 40: cohort.v1.SignTranscriptRequest
+	(*PublishTranscriptRequest)(nil),    // 41: cohort.v1.PublishTranscriptRequest
+	(*PublishTranscriptResponse)(nil),   // 42: cohort.v1.PublishTranscriptResponse
+	(*SignTranscriptResponse)(nil),      // 43: cohort.v1.SignTranscriptResponse
+	(*StoreCreditRequest)(nil),          // 44: cohort.v1.StoreCreditRequest
+	(*StoreCreditResponse)(nil),         // 45: cohort.v1.StoreCreditResponse
+	(*AbortJobRequest)(nil),             // 46: cohort.v1.AbortJobRequest
+	(*AbortJobResponse)(nil),            // 47: cohort.v1.AbortJobResponse
+	(*GetBalancesRequest)(nil),          // 48: cohort.v1.GetBalancesRequest
+	(*GetBalancesResponse)(nil),         // 49: cohort.v1.GetBalancesResponse
+	(*CeremonyInfo)(nil),                // 50: cohort.v1.CeremonyInfo
+	(*DatasetDescriptor)(nil),           // 51: cohort.v1.DatasetDescriptor
+	(*NodeSignature)(nil),               // 52: cohort.v1.NodeSignature
+	(*CeremonyContributionHeader)(nil),  // 53: cohort.v1.CeremonyContributionHeader
+	(*Chunk)(nil),                       // 54: cohort.v1.Chunk
+	(*BlobHeader)(nil),                  // 55: cohort.v1.BlobHeader
+	(*CeremonyAttestation)(nil),         // 56: cohort.v1.CeremonyAttestation
+	(*ContributionAck)(nil),             // 57: cohort.v1.ContributionAck
+	(*RegistryUpdate)(nil),              // 58: cohort.v1.RegistryUpdate
+	(*JobSpec)(nil),                     // 59: cohort.v1.JobSpec
+	(*JobSubmission)(nil),               // 60: cohort.v1.JobSubmission
+	(*EligibleSet)(nil),                 // 61: cohort.v1.EligibleSet
+	(*PrivacyDebit)(nil),                // 62: cohort.v1.PrivacyDebit
+	(JobState)(0),                       // 63: cohort.v1.JobState
+	(*BuyerBalance)(nil),                // 64: cohort.v1.BuyerBalance
 }
 var file_cohort_v1_peer_service_proto_depIdxs = []int32{
-	48, // 0: cohort.v1.StartCeremonyRequest.ceremony:type_name -> cohort.v1.CeremonyInfo
-	49, // 1: cohort.v1.StartCeremonyRequest.dataset:type_name -> cohort.v1.DatasetDescriptor
-	50, // 2: cohort.v1.StartCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
-	51, // 3: cohort.v1.CeremonyContributeRequest.header:type_name -> cohort.v1.CeremonyContributionHeader
-	52, // 4: cohort.v1.CeremonyContributeRequest.chunk:type_name -> cohort.v1.Chunk
-	51, // 5: cohort.v1.CeremonyContributeResponse.header:type_name -> cohort.v1.CeremonyContributionHeader
-	52, // 6: cohort.v1.CeremonyContributeResponse.chunk:type_name -> cohort.v1.Chunk
+	50, // 0: cohort.v1.StartCeremonyRequest.ceremony:type_name -> cohort.v1.CeremonyInfo
+	51, // 1: cohort.v1.StartCeremonyRequest.dataset:type_name -> cohort.v1.DatasetDescriptor
+	52, // 2: cohort.v1.StartCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
+	53, // 3: cohort.v1.CeremonyContributeRequest.header:type_name -> cohort.v1.CeremonyContributionHeader
+	54, // 4: cohort.v1.CeremonyContributeRequest.chunk:type_name -> cohort.v1.Chunk
+	53, // 5: cohort.v1.CeremonyContributeResponse.header:type_name -> cohort.v1.CeremonyContributionHeader
+	54, // 6: cohort.v1.CeremonyContributeResponse.chunk:type_name -> cohort.v1.Chunk
 	5,  // 7: cohort.v1.SealCeremonyRequest.header:type_name -> cohort.v1.SealCeremonyHeader
-	52, // 8: cohort.v1.SealCeremonyRequest.chunk:type_name -> cohort.v1.Chunk
-	53, // 9: cohort.v1.SealCeremonyHeader.blob:type_name -> cohort.v1.BlobHeader
-	48, // 10: cohort.v1.SealCeremonyResponse.ceremony:type_name -> cohort.v1.CeremonyInfo
-	50, // 11: cohort.v1.SealCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
-	54, // 12: cohort.v1.ForwardContributionResponse.ack:type_name -> cohort.v1.ContributionAck
-	55, // 13: cohort.v1.ApplyRegistrationRequest.update:type_name -> cohort.v1.RegistryUpdate
-	55, // 14: cohort.v1.GetRegistryStateResponse.updates:type_name -> cohort.v1.RegistryUpdate
-	54, // 15: cohort.v1.GetContributionAckResponse.ack:type_name -> cohort.v1.ContributionAck
-	50, // 16: cohort.v1.ForwardRevocationResponse.signature:type_name -> cohort.v1.NodeSignature
-	56, // 17: cohort.v1.PrepareJobRequest.spec:type_name -> cohort.v1.JobSpec
-	57, // 18: cohort.v1.PrepareJobRequest.submission:type_name -> cohort.v1.JobSubmission
-	58, // 19: cohort.v1.PrepareJobResponse.set:type_name -> cohort.v1.EligibleSet
-	50, // 20: cohort.v1.PrepareJobResponse.signature:type_name -> cohort.v1.NodeSignature
-	56, // 21: cohort.v1.ComputePartialRequest.spec:type_name -> cohort.v1.JobSpec
-	50, // 22: cohort.v1.ComputePartialResponse.signature:type_name -> cohort.v1.NodeSignature
-	59, // 23: cohort.v1.ComputePartialResponse.debit:type_name -> cohort.v1.PrivacyDebit
-	31, // 24: cohort.v1.HEKeygenResponse.commitment:type_name -> cohort.v1.HEKeygenCommitment
-	50, // 25: cohort.v1.HEKeygenCommitment.signature:type_name -> cohort.v1.NodeSignature
-	31, // 26: cohort.v1.HEKeygenRevealRequest.commitments:type_name -> cohort.v1.HEKeygenCommitment
-	50, // 27: cohort.v1.HEKeygenFinishResponse.signature:type_name -> cohort.v1.NodeSignature
-	53, // 28: cohort.v1.SignTranscriptRequest.header:type_name -> cohort.v1.BlobHeader
-	52, // 29: cohort.v1.SignTranscriptRequest.chunk:type_name -> cohort.v1.Chunk
-	53, // 30: cohort.v1.PublishTranscriptRequest.header:type_name -> cohort.v1.BlobHeader
-	52, // 31: cohort.v1.PublishTranscriptRequest.chunk:type_name -> cohort.v1.Chunk
-	50, // 32: cohort.v1.SignTranscriptResponse.signature:type_name -> cohort.v1.NodeSignature
-	60, // 33: cohort.v1.AbortJobRequest.state:type_name -> cohort.v1.JobState
-	61, // 34: cohort.v1.GetBalancesResponse.balances:type_name -> cohort.v1.BuyerBalance
-	0,  // 35: cohort.v1.PeerService.StartCeremony:input_type -> cohort.v1.StartCeremonyRequest
-	2,  // 36: cohort.v1.PeerService.CeremonyContribute:input_type -> cohort.v1.CeremonyContributeRequest
-	4,  // 37: cohort.v1.PeerService.SealCeremony:input_type -> cohort.v1.SealCeremonyRequest
-	7,  // 38: cohort.v1.PeerService.AbortCeremony:input_type -> cohort.v1.AbortCeremonyRequest
-	9,  // 39: cohort.v1.PeerService.ForwardContribution:input_type -> cohort.v1.ForwardContributionRequest
-	11, // 40: cohort.v1.PeerService.AbortContribution:input_type -> cohort.v1.AbortContributionRequest
-	21, // 41: cohort.v1.PeerService.GetContributionAck:input_type -> cohort.v1.GetContributionAckRequest
-	23, // 42: cohort.v1.PeerService.ForwardRevocation:input_type -> cohort.v1.ForwardRevocationRequest
-	13, // 43: cohort.v1.PeerService.ApplyRegistration:input_type -> cohort.v1.ApplyRegistrationRequest
-	17, // 44: cohort.v1.PeerService.ProposeRegistration:input_type -> cohort.v1.ProposeRegistrationRequest
-	19, // 45: cohort.v1.PeerService.StoreInvites:input_type -> cohort.v1.StoreInvitesRequest
-	15, // 46: cohort.v1.PeerService.GetRegistryState:input_type -> cohort.v1.GetRegistryStateRequest
-	29, // 47: cohort.v1.PeerService.HEKeygen:input_type -> cohort.v1.HEKeygenRequest
-	32, // 48: cohort.v1.PeerService.HEKeygenReveal:input_type -> cohort.v1.HEKeygenRevealRequest
-	34, // 49: cohort.v1.PeerService.HEKeygenFinish:input_type -> cohort.v1.HEKeygenFinishRequest
-	25, // 50: cohort.v1.PeerService.PrepareJob:input_type -> cohort.v1.PrepareJobRequest
-	27, // 51: cohort.v1.PeerService.ComputePartial:input_type -> cohort.v1.ComputePartialRequest
-	36, // 52: cohort.v1.PeerService.StoreBuyer:input_type -> cohort.v1.StoreBuyerRequest
-	38, // 53: cohort.v1.PeerService.SignTranscript:input_type -> cohort.v1.SignTranscriptRequest
-	42, // 54: cohort.v1.PeerService.StoreCredit:input_type -> cohort.v1.StoreCreditRequest
-	44, // 55: cohort.v1.PeerService.AbortJob:input_type -> cohort.v1.AbortJobRequest
-	46, // 56: cohort.v1.PeerService.GetBalances:input_type -> cohort.v1.GetBalancesRequest
-	39, // 57: cohort.v1.PeerService.PublishTranscript:input_type -> cohort.v1.PublishTranscriptRequest
-	1,  // 58: cohort.v1.PeerService.StartCeremony:output_type -> cohort.v1.StartCeremonyResponse
-	3,  // 59: cohort.v1.PeerService.CeremonyContribute:output_type -> cohort.v1.CeremonyContributeResponse
-	6,  // 60: cohort.v1.PeerService.SealCeremony:output_type -> cohort.v1.SealCeremonyResponse
-	8,  // 61: cohort.v1.PeerService.AbortCeremony:output_type -> cohort.v1.AbortCeremonyResponse
-	10, // 62: cohort.v1.PeerService.ForwardContribution:output_type -> cohort.v1.ForwardContributionResponse
-	12, // 63: cohort.v1.PeerService.AbortContribution:output_type -> cohort.v1.AbortContributionResponse
-	22, // 64: cohort.v1.PeerService.GetContributionAck:output_type -> cohort.v1.GetContributionAckResponse
-	24, // 65: cohort.v1.PeerService.ForwardRevocation:output_type -> cohort.v1.ForwardRevocationResponse
-	14, // 66: cohort.v1.PeerService.ApplyRegistration:output_type -> cohort.v1.ApplyRegistrationResponse
-	18, // 67: cohort.v1.PeerService.ProposeRegistration:output_type -> cohort.v1.ProposeRegistrationResponse
-	20, // 68: cohort.v1.PeerService.StoreInvites:output_type -> cohort.v1.StoreInvitesResponse
-	16, // 69: cohort.v1.PeerService.GetRegistryState:output_type -> cohort.v1.GetRegistryStateResponse
-	30, // 70: cohort.v1.PeerService.HEKeygen:output_type -> cohort.v1.HEKeygenResponse
-	33, // 71: cohort.v1.PeerService.HEKeygenReveal:output_type -> cohort.v1.HEKeygenRevealResponse
-	35, // 72: cohort.v1.PeerService.HEKeygenFinish:output_type -> cohort.v1.HEKeygenFinishResponse
-	26, // 73: cohort.v1.PeerService.PrepareJob:output_type -> cohort.v1.PrepareJobResponse
-	28, // 74: cohort.v1.PeerService.ComputePartial:output_type -> cohort.v1.ComputePartialResponse
-	37, // 75: cohort.v1.PeerService.StoreBuyer:output_type -> cohort.v1.StoreBuyerResponse
-	41, // 76: cohort.v1.PeerService.SignTranscript:output_type -> cohort.v1.SignTranscriptResponse
-	43, // 77: cohort.v1.PeerService.StoreCredit:output_type -> cohort.v1.StoreCreditResponse
-	45, // 78: cohort.v1.PeerService.AbortJob:output_type -> cohort.v1.AbortJobResponse
-	47, // 79: cohort.v1.PeerService.GetBalances:output_type -> cohort.v1.GetBalancesResponse
-	40, // 80: cohort.v1.PeerService.PublishTranscript:output_type -> cohort.v1.PublishTranscriptResponse
-	58, // [58:81] is the sub-list for method output_type
-	35, // [35:58] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	54, // 8: cohort.v1.SealCeremonyRequest.chunk:type_name -> cohort.v1.Chunk
+	55, // 9: cohort.v1.SealCeremonyHeader.blob:type_name -> cohort.v1.BlobHeader
+	56, // 10: cohort.v1.SealCeremonyHeader.contributions:type_name -> cohort.v1.CeremonyAttestation
+	50, // 11: cohort.v1.SealCeremonyResponse.ceremony:type_name -> cohort.v1.CeremonyInfo
+	52, // 12: cohort.v1.SealCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
+	52, // 13: cohort.v1.SealCeremonyResponse.ready_signature:type_name -> cohort.v1.NodeSignature
+	52, // 14: cohort.v1.DatasetReadyRequest.signatures:type_name -> cohort.v1.NodeSignature
+	57, // 15: cohort.v1.ForwardContributionResponse.ack:type_name -> cohort.v1.ContributionAck
+	58, // 16: cohort.v1.ApplyRegistrationRequest.update:type_name -> cohort.v1.RegistryUpdate
+	58, // 17: cohort.v1.GetRegistryStateResponse.updates:type_name -> cohort.v1.RegistryUpdate
+	57, // 18: cohort.v1.GetContributionAckResponse.ack:type_name -> cohort.v1.ContributionAck
+	52, // 19: cohort.v1.ForwardRevocationResponse.signature:type_name -> cohort.v1.NodeSignature
+	59, // 20: cohort.v1.PrepareJobRequest.spec:type_name -> cohort.v1.JobSpec
+	60, // 21: cohort.v1.PrepareJobRequest.submission:type_name -> cohort.v1.JobSubmission
+	61, // 22: cohort.v1.PrepareJobResponse.set:type_name -> cohort.v1.EligibleSet
+	52, // 23: cohort.v1.PrepareJobResponse.signature:type_name -> cohort.v1.NodeSignature
+	59, // 24: cohort.v1.ComputePartialRequest.spec:type_name -> cohort.v1.JobSpec
+	52, // 25: cohort.v1.ComputePartialResponse.signature:type_name -> cohort.v1.NodeSignature
+	62, // 26: cohort.v1.ComputePartialResponse.debit:type_name -> cohort.v1.PrivacyDebit
+	33, // 27: cohort.v1.HEKeygenResponse.commitment:type_name -> cohort.v1.HEKeygenCommitment
+	52, // 28: cohort.v1.HEKeygenCommitment.signature:type_name -> cohort.v1.NodeSignature
+	33, // 29: cohort.v1.HEKeygenRevealRequest.commitments:type_name -> cohort.v1.HEKeygenCommitment
+	52, // 30: cohort.v1.HEKeygenFinishResponse.signature:type_name -> cohort.v1.NodeSignature
+	55, // 31: cohort.v1.SignTranscriptRequest.header:type_name -> cohort.v1.BlobHeader
+	54, // 32: cohort.v1.SignTranscriptRequest.chunk:type_name -> cohort.v1.Chunk
+	55, // 33: cohort.v1.PublishTranscriptRequest.header:type_name -> cohort.v1.BlobHeader
+	54, // 34: cohort.v1.PublishTranscriptRequest.chunk:type_name -> cohort.v1.Chunk
+	52, // 35: cohort.v1.SignTranscriptResponse.signature:type_name -> cohort.v1.NodeSignature
+	63, // 36: cohort.v1.AbortJobRequest.state:type_name -> cohort.v1.JobState
+	64, // 37: cohort.v1.GetBalancesResponse.balances:type_name -> cohort.v1.BuyerBalance
+	0,  // 38: cohort.v1.PeerService.StartCeremony:input_type -> cohort.v1.StartCeremonyRequest
+	2,  // 39: cohort.v1.PeerService.CeremonyContribute:input_type -> cohort.v1.CeremonyContributeRequest
+	4,  // 40: cohort.v1.PeerService.SealCeremony:input_type -> cohort.v1.SealCeremonyRequest
+	7,  // 41: cohort.v1.PeerService.DatasetReady:input_type -> cohort.v1.DatasetReadyRequest
+	9,  // 42: cohort.v1.PeerService.AbortCeremony:input_type -> cohort.v1.AbortCeremonyRequest
+	11, // 43: cohort.v1.PeerService.ForwardContribution:input_type -> cohort.v1.ForwardContributionRequest
+	13, // 44: cohort.v1.PeerService.AbortContribution:input_type -> cohort.v1.AbortContributionRequest
+	23, // 45: cohort.v1.PeerService.GetContributionAck:input_type -> cohort.v1.GetContributionAckRequest
+	25, // 46: cohort.v1.PeerService.ForwardRevocation:input_type -> cohort.v1.ForwardRevocationRequest
+	15, // 47: cohort.v1.PeerService.ApplyRegistration:input_type -> cohort.v1.ApplyRegistrationRequest
+	19, // 48: cohort.v1.PeerService.ProposeRegistration:input_type -> cohort.v1.ProposeRegistrationRequest
+	21, // 49: cohort.v1.PeerService.StoreInvites:input_type -> cohort.v1.StoreInvitesRequest
+	17, // 50: cohort.v1.PeerService.GetRegistryState:input_type -> cohort.v1.GetRegistryStateRequest
+	31, // 51: cohort.v1.PeerService.HEKeygen:input_type -> cohort.v1.HEKeygenRequest
+	34, // 52: cohort.v1.PeerService.HEKeygenReveal:input_type -> cohort.v1.HEKeygenRevealRequest
+	36, // 53: cohort.v1.PeerService.HEKeygenFinish:input_type -> cohort.v1.HEKeygenFinishRequest
+	27, // 54: cohort.v1.PeerService.PrepareJob:input_type -> cohort.v1.PrepareJobRequest
+	29, // 55: cohort.v1.PeerService.ComputePartial:input_type -> cohort.v1.ComputePartialRequest
+	38, // 56: cohort.v1.PeerService.StoreBuyer:input_type -> cohort.v1.StoreBuyerRequest
+	40, // 57: cohort.v1.PeerService.SignTranscript:input_type -> cohort.v1.SignTranscriptRequest
+	44, // 58: cohort.v1.PeerService.StoreCredit:input_type -> cohort.v1.StoreCreditRequest
+	46, // 59: cohort.v1.PeerService.AbortJob:input_type -> cohort.v1.AbortJobRequest
+	48, // 60: cohort.v1.PeerService.GetBalances:input_type -> cohort.v1.GetBalancesRequest
+	41, // 61: cohort.v1.PeerService.PublishTranscript:input_type -> cohort.v1.PublishTranscriptRequest
+	1,  // 62: cohort.v1.PeerService.StartCeremony:output_type -> cohort.v1.StartCeremonyResponse
+	3,  // 63: cohort.v1.PeerService.CeremonyContribute:output_type -> cohort.v1.CeremonyContributeResponse
+	6,  // 64: cohort.v1.PeerService.SealCeremony:output_type -> cohort.v1.SealCeremonyResponse
+	8,  // 65: cohort.v1.PeerService.DatasetReady:output_type -> cohort.v1.DatasetReadyResponse
+	10, // 66: cohort.v1.PeerService.AbortCeremony:output_type -> cohort.v1.AbortCeremonyResponse
+	12, // 67: cohort.v1.PeerService.ForwardContribution:output_type -> cohort.v1.ForwardContributionResponse
+	14, // 68: cohort.v1.PeerService.AbortContribution:output_type -> cohort.v1.AbortContributionResponse
+	24, // 69: cohort.v1.PeerService.GetContributionAck:output_type -> cohort.v1.GetContributionAckResponse
+	26, // 70: cohort.v1.PeerService.ForwardRevocation:output_type -> cohort.v1.ForwardRevocationResponse
+	16, // 71: cohort.v1.PeerService.ApplyRegistration:output_type -> cohort.v1.ApplyRegistrationResponse
+	20, // 72: cohort.v1.PeerService.ProposeRegistration:output_type -> cohort.v1.ProposeRegistrationResponse
+	22, // 73: cohort.v1.PeerService.StoreInvites:output_type -> cohort.v1.StoreInvitesResponse
+	18, // 74: cohort.v1.PeerService.GetRegistryState:output_type -> cohort.v1.GetRegistryStateResponse
+	32, // 75: cohort.v1.PeerService.HEKeygen:output_type -> cohort.v1.HEKeygenResponse
+	35, // 76: cohort.v1.PeerService.HEKeygenReveal:output_type -> cohort.v1.HEKeygenRevealResponse
+	37, // 77: cohort.v1.PeerService.HEKeygenFinish:output_type -> cohort.v1.HEKeygenFinishResponse
+	28, // 78: cohort.v1.PeerService.PrepareJob:output_type -> cohort.v1.PrepareJobResponse
+	30, // 79: cohort.v1.PeerService.ComputePartial:output_type -> cohort.v1.ComputePartialResponse
+	39, // 80: cohort.v1.PeerService.StoreBuyer:output_type -> cohort.v1.StoreBuyerResponse
+	43, // 81: cohort.v1.PeerService.SignTranscript:output_type -> cohort.v1.SignTranscriptResponse
+	45, // 82: cohort.v1.PeerService.StoreCredit:output_type -> cohort.v1.StoreCreditResponse
+	47, // 83: cohort.v1.PeerService.AbortJob:output_type -> cohort.v1.AbortJobResponse
+	49, // 84: cohort.v1.PeerService.GetBalances:output_type -> cohort.v1.GetBalancesResponse
+	42, // 85: cohort.v1.PeerService.PublishTranscript:output_type -> cohort.v1.PublishTranscriptResponse
+	62, // [62:86] is the sub-list for method output_type
+	38, // [38:62] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_peer_service_proto_init() }
@@ -3341,11 +3471,11 @@ func file_cohort_v1_peer_service_proto_init() {
 		(*SealCeremonyRequest_Header)(nil),
 		(*SealCeremonyRequest_Chunk)(nil),
 	}
-	file_cohort_v1_peer_service_proto_msgTypes[38].OneofWrappers = []any{
+	file_cohort_v1_peer_service_proto_msgTypes[40].OneofWrappers = []any{
 		(*SignTranscriptRequest_Header)(nil),
 		(*SignTranscriptRequest_Chunk)(nil),
 	}
-	file_cohort_v1_peer_service_proto_msgTypes[39].OneofWrappers = []any{
+	file_cohort_v1_peer_service_proto_msgTypes[41].OneofWrappers = []any{
 		(*PublishTranscriptRequest_Header)(nil),
 		(*PublishTranscriptRequest_Chunk)(nil),
 	}
@@ -3355,7 +3485,7 @@ func file_cohort_v1_peer_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cohort_v1_peer_service_proto_rawDesc), len(file_cohort_v1_peer_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   48,
+			NumMessages:   50,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

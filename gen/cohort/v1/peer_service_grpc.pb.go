@@ -22,6 +22,7 @@ const (
 	PeerService_StartCeremony_FullMethodName       = "/cohort.v1.PeerService/StartCeremony"
 	PeerService_CeremonyContribute_FullMethodName  = "/cohort.v1.PeerService/CeremonyContribute"
 	PeerService_SealCeremony_FullMethodName        = "/cohort.v1.PeerService/SealCeremony"
+	PeerService_DatasetReady_FullMethodName        = "/cohort.v1.PeerService/DatasetReady"
 	PeerService_AbortCeremony_FullMethodName       = "/cohort.v1.PeerService/AbortCeremony"
 	PeerService_ForwardContribution_FullMethodName = "/cohort.v1.PeerService/ForwardContribution"
 	PeerService_AbortContribution_FullMethodName   = "/cohort.v1.PeerService/AbortContribution"
@@ -72,14 +73,24 @@ type PeerServiceClient interface {
 	// peer re-verifies every contribution from the public initial states,
 	// checks that each of its own contributions is in the chain and that the
 	// beacons are the ones the ceremony derives, derives the keys, stores
-	// them and marks the dataset READY. It answers with the digests it
-	// obtained, signed, so that the nodes can compare. InvalidArgument for a
-	// transcript that does not verify (the peer marks the dataset FAILED).
+	// them, and checks every contribution's attestation by the node that
+	// made it. It answers with the digests it obtained and its signature
+	// over the READY descriptor, so that the nodes can compare; the dataset
+	// stays SETUP until DatasetReady. InvalidArgument for a transcript that
+	// does not verify (the peer marks the dataset FAILED).
 	SealCeremony(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[SealCeremonyRequest, SealCeremonyResponse], error)
+	// DatasetReady hands the peer every node's signature over the READY
+	// descriptor of a ceremony it sealed: the peer checks each against the
+	// descriptor it derived itself and marks the dataset READY with them.
+	// Only the ceremony's coordinator calls it (PermissionDenied);
+	// FailedPrecondition before the peer sealed the ceremony; InvalidArgument
+	// for a signature set that is not one valid signature per node.
+	DatasetReady(ctx context.Context, in *DatasetReadyRequest, opts ...grpc.CallOption) (*DatasetReadyResponse, error)
 	// AbortCeremony tells the peer that a ceremony failed: the peer marks
 	// the dataset FAILED and forgets the ceremony's state. Only the
 	// ceremony's coordinator may abort it (PermissionDenied), and only before
-	// this peer sealed it: a sealed ceremony's dataset is READY and stays so
+	// this peer sealed it: a sealed ceremony's keys stay, and its dataset is
+	// READY, or becomes so with DatasetReady
 	// (FailedPrecondition). NotFound for a ceremony the peer does not know.
 	AbortCeremony(ctx context.Context, in *AbortCeremonyRequest, opts ...grpc.CallOption) (*AbortCeremonyResponse, error)
 	// ForwardContribution hands a contributor's payload to the peer: it
@@ -233,6 +244,16 @@ func (c *peerServiceClient) SealCeremony(ctx context.Context, opts ...grpc.CallO
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type PeerService_SealCeremonyClient = grpc.ClientStreamingClient[SealCeremonyRequest, SealCeremonyResponse]
+
+func (c *peerServiceClient) DatasetReady(ctx context.Context, in *DatasetReadyRequest, opts ...grpc.CallOption) (*DatasetReadyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DatasetReadyResponse)
+	err := c.cc.Invoke(ctx, PeerService_DatasetReady_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
 
 func (c *peerServiceClient) AbortCeremony(ctx context.Context, in *AbortCeremonyRequest, opts ...grpc.CallOption) (*AbortCeremonyResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
@@ -468,14 +489,24 @@ type PeerServiceServer interface {
 	// peer re-verifies every contribution from the public initial states,
 	// checks that each of its own contributions is in the chain and that the
 	// beacons are the ones the ceremony derives, derives the keys, stores
-	// them and marks the dataset READY. It answers with the digests it
-	// obtained, signed, so that the nodes can compare. InvalidArgument for a
-	// transcript that does not verify (the peer marks the dataset FAILED).
+	// them, and checks every contribution's attestation by the node that
+	// made it. It answers with the digests it obtained and its signature
+	// over the READY descriptor, so that the nodes can compare; the dataset
+	// stays SETUP until DatasetReady. InvalidArgument for a transcript that
+	// does not verify (the peer marks the dataset FAILED).
 	SealCeremony(grpc.ClientStreamingServer[SealCeremonyRequest, SealCeremonyResponse]) error
+	// DatasetReady hands the peer every node's signature over the READY
+	// descriptor of a ceremony it sealed: the peer checks each against the
+	// descriptor it derived itself and marks the dataset READY with them.
+	// Only the ceremony's coordinator calls it (PermissionDenied);
+	// FailedPrecondition before the peer sealed the ceremony; InvalidArgument
+	// for a signature set that is not one valid signature per node.
+	DatasetReady(context.Context, *DatasetReadyRequest) (*DatasetReadyResponse, error)
 	// AbortCeremony tells the peer that a ceremony failed: the peer marks
 	// the dataset FAILED and forgets the ceremony's state. Only the
 	// ceremony's coordinator may abort it (PermissionDenied), and only before
-	// this peer sealed it: a sealed ceremony's dataset is READY and stays so
+	// this peer sealed it: a sealed ceremony's keys stay, and its dataset is
+	// READY, or becomes so with DatasetReady
 	// (FailedPrecondition). NotFound for a ceremony the peer does not know.
 	AbortCeremony(context.Context, *AbortCeremonyRequest) (*AbortCeremonyResponse, error)
 	// ForwardContribution hands a contributor's payload to the peer: it
@@ -603,6 +634,9 @@ func (UnimplementedPeerServiceServer) CeremonyContribute(grpc.BidiStreamingServe
 func (UnimplementedPeerServiceServer) SealCeremony(grpc.ClientStreamingServer[SealCeremonyRequest, SealCeremonyResponse]) error {
 	return status.Error(codes.Unimplemented, "method SealCeremony not implemented")
 }
+func (UnimplementedPeerServiceServer) DatasetReady(context.Context, *DatasetReadyRequest) (*DatasetReadyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DatasetReady not implemented")
+}
 func (UnimplementedPeerServiceServer) AbortCeremony(context.Context, *AbortCeremonyRequest) (*AbortCeremonyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method AbortCeremony not implemented")
 }
@@ -715,6 +749,24 @@ func _PeerService_SealCeremony_Handler(srv interface{}, stream grpc.ServerStream
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type PeerService_SealCeremonyServer = grpc.ClientStreamingServer[SealCeremonyRequest, SealCeremonyResponse]
+
+func _PeerService_DatasetReady_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DatasetReadyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PeerServiceServer).DatasetReady(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PeerService_DatasetReady_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PeerServiceServer).DatasetReady(ctx, req.(*DatasetReadyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
 
 func _PeerService_AbortCeremony_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(AbortCeremonyRequest)
@@ -1064,6 +1116,10 @@ var PeerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "StartCeremony",
 			Handler:    _PeerService_StartCeremony_Handler,
+		},
+		{
+			MethodName: "DatasetReady",
+			Handler:    _PeerService_DatasetReady_Handler,
 		},
 		{
 			MethodName: "AbortCeremony",

@@ -142,7 +142,7 @@ func TestServices(t *testing.T) {
 			{name: "CreditBuyer"}, {name: "CheckBalances"}},
 		"cohort.v1.PeerService": {
 			{name: "StartCeremony"}, {name: "CeremonyContribute", clientStream: true, server: true},
-			{name: "SealCeremony", clientStream: true}, {name: "AbortCeremony"},
+			{name: "SealCeremony", clientStream: true}, {name: "DatasetReady"}, {name: "AbortCeremony"},
 			{name: "ForwardContribution"}, {name: "AbortContribution"}, {name: "GetContributionAck"}, {name: "ForwardRevocation"},
 			{name: "ProposeRegistration"}, {name: "StoreInvites"},
 			{name: "ApplyRegistration"}, {name: "GetRegistryState"},
