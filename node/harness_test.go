@@ -300,6 +300,13 @@ func exactPolicy() *cohortv1.PrivacyPolicy {
 // installDatasetWith is installDataset under the privacy policy p.
 func (f *testFederation) installDatasetWith(t testing.TB, p *cohortv1.PrivacyPolicy) *cohortv1.DatasetDescriptor {
 	t.Helper()
+	return f.installDatasetEdited(t, func(d *cohortv1.DatasetDescriptor) { d.Privacy = p })
+}
+
+// installDatasetEdited is installDataset with the descriptor edited by
+// edit before every node signs it READY.
+func (f *testFederation) installDatasetEdited(t testing.TB, edit func(*cohortv1.DatasetDescriptor)) *cohortv1.DatasetDescriptor {
+	t.Helper()
 	loadTestKeys(t, len(f.nodes))
 	nodes := make([]dataset.Node, len(f.nodes))
 	for i, tn := range f.nodes {
@@ -310,7 +317,8 @@ func (f *testFederation) installDatasetWith(t testing.TB, p *cohortv1.PrivacyPol
 	if err != nil {
 		t.Fatal(err)
 	}
-	ds.Desc.SetupKind, ds.Desc.Privacy = cohortv1.SetupKind_SETUP_KIND_INSECURE_DEV, p
+	ds.Desc.SetupKind = cohortv1.SetupKind_SETUP_KIND_INSECURE_DEV
+	edit(ds.Desc)
 	ctx := context.Background()
 	ready := readyDescriptor(ds.Desc, testKeys.vkb, [32]byte{}, nil)
 	for i, tn := range f.nodes {

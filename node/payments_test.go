@@ -11,7 +11,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/cohort-dev/cohort/dataset"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/store"
 )
@@ -20,32 +19,9 @@ import (
 // fee per job.
 func (f *testFederation) installPricedDataset(t testing.TB, price, fee uint64) *cohortv1.DatasetDescriptor {
 	t.Helper()
-	loadTestKeys(t, len(f.nodes))
-	nodes := make([]dataset.Node, len(f.nodes))
-	for i, tn := range f.nodes {
-		m := tn.opts.Members[i]
-		nodes[i] = dataset.Node{Name: m.Name, Address: m.APIAddress, Seal: m.Seal, Signing: m.Signing}
-	}
-	ds, err := dataset.New(testSchema(), nodes, testDepth, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ds.Desc.SetupKind, ds.Desc.Privacy = cohortv1.SetupKind_SETUP_KIND_INSECURE_DEV, exactPolicy()
-	ds.Desc.PricePerRecord, ds.Desc.JobFee = price, fee
-	ctx := context.Background()
-	var final *cohortv1.DatasetDescriptor
-	for _, tn := range f.nodes {
-		if err := tn.n.datasets.put(ctx, ds.Desc, true); err != nil {
-			t.Fatal(err)
-		}
-		if err := tn.n.installKeys(ctx, ds.Desc, testKeys.pkb, testKeys.vkb, []byte("no transcript"), [32]byte{}); err != nil {
-			t.Fatal(err)
-		}
-		if final, err = tn.n.datasets.descriptor(ctx, ds.Desc.GetId()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return final
+	return f.installDatasetEdited(t, func(d *cohortv1.DatasetDescriptor) {
+		d.Privacy, d.PricePerRecord, d.JobFee = exactPolicy(), price, fee
+	})
 }
 
 // credit credits a buyer through node via's admin.
