@@ -25,6 +25,8 @@ type Node struct {
 	jobs     *jobs
 	ingest   chan struct{} // semaphore bounding concurrent verification
 	pending  *pendingRecords
+	limiter  *clientLimiter // public API rate and heavy-stream limits
+	blobs    *sharedBlobs   // stored blobs being streamed, read once
 
 	api, peer *grpc.Server
 	health    *health.Server
