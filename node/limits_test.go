@@ -6,8 +6,10 @@ import (
 	"errors"
 	"io"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 )
@@ -47,4 +49,50 @@ func TestSignTranscriptTooLarge(t *testing.T) {
 		return signTranscript(ctx, c, []byte("not a transcript"))
 	})
 	wantCode(t, "a small transcript that does not decode", err, codes.InvalidArgument)
+}
+
+// TestSignTranscriptPerPeer: one peer has at most transcriptsPerPeer
+// transcripts received for signing at once; a further one waits and ends
+// with its call, while another peer is served, and the slots are free
+// again when the streams end.
+func TestSignTranscriptPerPeer(t *testing.T) {
+	f := newTestFederation(t, 3)
+	c, err := f.nodes[0].n.peers.conn(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for range transcriptsPerPeer {
+		st, err := c.SignTranscript(held)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256([]byte("0123456789"))
+		h := &cohortv1.BlobHeader{TotalSize: 10, Sha256: sum[:]}
+		if err := st.Send(&cohortv1.SignTranscriptRequest{Part: &cohortv1.SignTranscriptRequest_Header{Header: h}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // the server takes the slots
+	ctx, done := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer done()
+	_, err = signTranscript(ctx, c, []byte("not a transcript"))
+	wantCode(t, "a transcript beyond the peer's slots", err, codes.DeadlineExceeded)
+
+	_, err = call(context.Background(), f.nodes[2].n, 1, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.SignTranscriptResponse, error) {
+		return signTranscript(ctx, c, []byte("not a transcript"))
+	})
+	wantCode(t, "another peer's transcript", err, codes.InvalidArgument)
+
+	cancel()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		ctx, done := context.WithTimeout(context.Background(), time.Second)
+		_, err = signTranscript(ctx, c, []byte("not a transcript"))
+		done()
+		if status.Code(err) != codes.DeadlineExceeded || time.Now().After(deadline) {
+			break
+		}
+	}
+	wantCode(t, "a transcript once the held streams ended", err, codes.InvalidArgument)
 }

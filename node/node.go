@@ -27,6 +27,7 @@ type Node struct {
 	pending  *pendingRecords
 	limiter  *clientLimiter // public API rate and heavy-stream limits
 	blobs    *sharedBlobs   // stored blobs being streamed, read once
+	signing  *peerSlots     // transcripts being received for signing, per peer
 
 	api, peer *grpc.Server
 	health    *health.Server

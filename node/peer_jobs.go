@@ -286,6 +286,12 @@ func (n *Node) writePeerRecord(ctx context.Context, q store.Tx, prev *enclave.Pe
 func (s *peerService) SignTranscript(stream cohortv1.PeerService_SignTranscriptServer) error {
 	n := s.n
 	ctx := stream.Context()
+	from, _ := callerPeer(ctx)
+	release, err := n.signing.acquire(ctx, from)
+	if err != nil {
+		return err
+	}
+	defer release()
 	first, err := stream.Recv()
 	if err != nil {
 		return err

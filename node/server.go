@@ -41,6 +41,7 @@ func New(ctx context.Context, o Options) (*Node, error) {
 		limiter: newClientLimiter(o.Limits, o.Now)}
 	e.ctx, n.cancel = context.WithCancel(context.Background())
 	n.blobs = newSharedBlobs(e.ctx)
+	n.signing = newPeerSlots("transcripts to sign", len(o.Members), transcriptsPerPeer)
 	n.peers = newPeers(e)
 	n.datasets = newDatasets(e)
 	n.pending = newPendingRecords()
