@@ -224,7 +224,7 @@ func (r *registryTree) push(ctx context.Context, version uint64) error {
 		return resp, err
 	})
 	for i, err := range errs {
-		return status.Errorf(codes.Unavailable, "registration is ordered (sequence %d) but node %d has not applied it: %v; retry Register to complete it",
+		return status.Errorf(codes.Unavailable, "registration is ordered (sequence %d) but node %d has not applied it: %v; a retried Register answers with the membership and sends the update again",
 			version, i, status.Convert(err).Message())
 	}
 	return nil
