@@ -2,10 +2,10 @@
 // transcripts) over gRPC streams as a header (size and SHA-256) followed by
 // in-order chunks of at most MaxChunkSize bytes (cohort.v1.BlobHeader and
 // Chunk). A Receiver checks the declared size against a limit before any
-// chunk is read, refuses chunks out of order, empty, oversize or past the
-// declared size, and checks the size and the SHA-256 at the end; it never
-// allocates more than the bytes that actually arrived beyond a bounded
-// initial buffer, whatever the header claims.
+// chunk is read (ErrTooLarge above it), refuses chunks out of order, empty,
+// oversize or past the declared size, and checks the size and the SHA-256
+// at the end; it never allocates more than the bytes that actually arrived
+// beyond an initial buffer of InitialCap bytes, whatever the header claims.
 package blob
 
 import (
@@ -21,13 +21,20 @@ import (
 // MaxChunkSize is the largest chunk of a blob stream (chunk.proto).
 const MaxChunkSize = 1 << 20
 
-// initialCap bounds what a header alone makes the receiver allocate; the
-// buffer grows with the bytes that actually arrive.
-const initialCap = 64 << 20
+// InitialCap bounds what a header alone makes the receiver allocate (one
+// chunk); the buffer grows with the bytes that actually arrive, so a header
+// declaring a large size costs nothing until its bytes are sent.
+const InitialCap = MaxChunkSize
 
-// ErrMalformed is wrapped by every error about the stream's contents (as
-// opposed to the transport's errors, which Receive passes on unchanged).
-var ErrMalformed = errors.New("blob: malformed stream")
+var (
+	// ErrMalformed is wrapped by every error about the stream's contents
+	// (as opposed to the transport's errors, which Receive passes on
+	// unchanged).
+	ErrMalformed = errors.New("blob: malformed stream")
+	// ErrTooLarge is wrapped, with ErrMalformed, when a header declares
+	// more bytes than the receiver's limit.
+	ErrTooLarge = errors.New("blob: larger than the limit")
+)
 
 // Header describes b for a stream.
 func Header(b []byte) *cohortv1.BlobHeader {
@@ -60,8 +67,11 @@ func NewReceiver(hd *cohortv1.BlobHeader, limit uint64) (*Receiver, error) {
 	if hd == nil {
 		return nil, fmt.Errorf("%w: stream does not start with a header", ErrMalformed)
 	}
-	if hd.GetTotalSize() == 0 || hd.GetTotalSize() > limit {
-		return nil, fmt.Errorf("%w: header declares %d bytes, want 1..%d", ErrMalformed, hd.GetTotalSize(), limit)
+	if hd.GetTotalSize() == 0 {
+		return nil, fmt.Errorf("%w: header declares an empty blob", ErrMalformed)
+	}
+	if hd.GetTotalSize() > limit {
+		return nil, fmt.Errorf("%w: %w: header declares %d bytes, want at most %d", ErrMalformed, ErrTooLarge, hd.GetTotalSize(), limit)
 	}
 	if len(hd.GetSha256()) != sha256.Size {
 		return nil, fmt.Errorf("%w: header SHA-256 of %d bytes, want %d", ErrMalformed, len(hd.GetSha256()), sha256.Size)
@@ -69,7 +79,7 @@ func NewReceiver(hd *cohortv1.BlobHeader, limit uint64) (*Receiver, error) {
 	return &Receiver{
 		total: hd.GetTotalSize(),
 		want:  [32]byte(hd.GetSha256()),
-		buf:   make([]byte, 0, min(hd.GetTotalSize(), initialCap)),
+		buf:   make([]byte, 0, min(hd.GetTotalSize(), InitialCap)),
 		h:     sha256.New(),
 	}, nil
 }

@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"math"
+	"runtime"
 	"testing"
 
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
@@ -93,6 +95,71 @@ func FuzzBlobReceiver(f *testing.F) {
 		}
 		if badSum || !bytes.Equal(got, want) {
 			t.Fatalf("accepted %d bytes that are not the blob", len(got))
+		}
+	})
+}
+
+// TestBlobHeaderBound: a header declaring a huge size makes the receiver
+// allocate at most InitialCap bytes, whatever the limit; above the limit
+// it is refused with ErrTooLarge (and ErrMalformed) before any buffer.
+func TestBlobHeaderBound(t *testing.T) {
+	sum := sha256.Sum256(nil)
+	for _, total := range []uint64{InitialCap + 1, 64 << 20, 1 << 40, math.MaxUint64} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		r, err := NewReceiver(&cohortv1.BlobHeader{TotalSize: total, Sha256: sum[:]}, math.MaxUint64)
+		runtime.ReadMemStats(&after)
+		if err != nil {
+			t.Fatalf("%d bytes under no limit: %v", total, err)
+		}
+		if c := cap(r.buf); c > InitialCap {
+			t.Fatalf("header of %d bytes: buffer of %d, want at most %d", total, c, InitialCap)
+		}
+		if got := after.TotalAlloc - before.TotalAlloc; got > 2*InitialCap {
+			t.Fatalf("header of %d bytes: allocated %d bytes, want at most %d", total, got, 2*InitialCap)
+		}
+		if _, err := r.Finish(); !errors.Is(err, ErrMalformed) {
+			t.Fatalf("header of %d bytes with no chunk finished: %v", total, err)
+		}
+
+		runtime.ReadMemStats(&before)
+		_, err = NewReceiver(&cohortv1.BlobHeader{TotalSize: total, Sha256: sum[:]}, InitialCap)
+		runtime.ReadMemStats(&after)
+		if !errors.Is(err, ErrTooLarge) || !errors.Is(err, ErrMalformed) {
+			t.Fatalf("%d bytes over a limit of %d: %v, want ErrTooLarge", total, InitialCap, err)
+		}
+		if got := after.TotalAlloc - before.TotalAlloc; got > 4<<10 {
+			t.Fatalf("refused header of %d bytes: allocated %d bytes", total, got)
+		}
+	}
+	if _, err := NewReceiver(&cohortv1.BlobHeader{TotalSize: 0, Sha256: sum[:]}, 100); errors.Is(err, ErrTooLarge) || !errors.Is(err, ErrMalformed) {
+		t.Fatalf("empty blob: %v, want ErrMalformed only", err)
+	}
+}
+
+// FuzzBlobHeader: whatever a header declares, the receiver either refuses
+// it or holds a buffer of at most InitialCap bytes and min(size, limit).
+func FuzzBlobHeader(f *testing.F) {
+	f.Add(uint64(10), uint64(100), 32)
+	f.Add(uint64(math.MaxUint64), uint64(math.MaxUint64), 32)
+	f.Add(uint64(1<<40), uint64(1<<20), 31)
+	f.Add(uint64(0), uint64(0), 0)
+	f.Fuzz(func(t *testing.T, total, limit uint64, sumLen int) {
+		if sumLen < 0 || sumLen > 64 {
+			return
+		}
+		r, err := NewReceiver(&cohortv1.BlobHeader{TotalSize: total, Sha256: make([]byte, sumLen)}, limit)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("refusal %v does not wrap ErrMalformed", err)
+			}
+			return
+		}
+		if total == 0 || total > limit || sumLen != sha256.Size {
+			t.Fatalf("accepted a header of %d bytes (limit %d) with a %d-byte SHA-256", total, limit, sumLen)
+		}
+		if c := uint64(cap(r.buf)); c > InitialCap || c > total {
+			t.Fatalf("header of %d bytes: buffer of %d", total, c)
 		}
 	})
 }

@@ -302,8 +302,16 @@ func TestParseNodeConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Limits.PeerTimeout != 2*time.Minute || c.Limits.MaxMessageBytes != 4096 || c.Limits.KeepaliveTime != 30*time.Second {
+	if c.Limits.PeerTimeout != 2*time.Minute || c.Limits.MaxMessageBytes != 4096 || c.Limits.KeepaliveTime != 30*time.Second || c.Limits.PublicRate != 100 {
 		t.Errorf("limits %+v", c.Limits)
+	}
+
+	c, err = ParseNodeConfig([]byte(base + "limits:\n  public_rate: 2.5\n  public_burst: 10\n  heavy_streams: 8\n  heavy_streams_per_client: 1\n  max_transcript_bytes: 67108864\n  max_api_streams: 4\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := c.Limits; l.PublicRate != 2.5 || l.PublicBurst != 10 || l.HeavyStreams != 8 || l.HeavyStreamsPerClient != 1 || l.MaxTranscriptBytes != 64<<20 || l.MaxAPIStreams != 4 {
+		t.Errorf("public limits %+v", l)
 	}
 
 	refused := []struct{ name, extra string }{
@@ -316,6 +324,12 @@ func TestParseNodeConfig(t *testing.T) {
 		{"negative size", "limits:\n  max_message_bytes: -1\n"},
 		{"huge size", "limits:\n  max_message_bytes: 2000000000\n"},
 		{"ingest concurrency", "limits:\n  ingest_concurrency: -2\n"},
+		{"negative public rate", "limits:\n  public_rate: -1\n"},
+		{"public rate not a number", "limits:\n  public_rate: .nan\n"},
+		{"public burst", "limits:\n  public_burst: -5\n"},
+		{"tiny transcript limit", "limits:\n  max_transcript_bytes: 1000\n"},
+		{"heavy streams per client above the node's", "limits:\n  heavy_streams: 2\n  heavy_streams_per_client: 3\n"},
+		{"api streams", "limits:\n  max_api_streams: 100000\n"},
 		{"metrics on all interfaces", "metrics_listen: ':9100'\n"},
 		{"metrics on public host", "metrics_listen: 'example.org:9100'\n"},
 		{"listen without port", "listen: 127.0.0.1\n"},

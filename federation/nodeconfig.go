@@ -91,12 +91,19 @@ func (s StoreConfig) Format(f fmt.State, _ rune) {
 // takes its default (DefaultLimits); a negative one is refused.
 type Limits struct {
 	MaxMessageBytes       int           `yaml:"max_message_bytes"`            // largest gRPC message received; default 16 MiB, at most 1 GiB
-	MaxConcurrentStreams  uint32        `yaml:"max_concurrent_streams"`       // per connection; default 256
+	MaxConcurrentStreams  uint32        `yaml:"max_concurrent_streams"`       // per peer connection; default 256
 	KeepaliveTime         time.Duration `yaml:"keepalive_time"`               // server pings a client idle this long; default 30s
 	KeepaliveTimeout      time.Duration `yaml:"keepalive_timeout"`            // and closes if no answer within; default 10s
 	MinClientPingInterval time.Duration `yaml:"min_client_ping_interval"`     // clients pinging more often are cut off; default 10s
 	PeerTimeout           time.Duration `yaml:"peer_timeout"`                 // per peer call; default 30s
 	IngestConcurrency     int           `yaml:"ingest_concurrency,omitempty"` // proofs verified at once; default 2*GOMAXPROCS
+	// The public API's and the peers' resource bounds (docs/design.md §8.4).
+	MaxAPIStreams         uint32  `yaml:"max_api_streams,omitempty"`          // per public API connection; default 32
+	MaxTranscriptBytes    uint64  `yaml:"max_transcript_bytes,omitempty"`     // largest job transcript signed for a peer; default 256 MiB
+	PublicRate            float64 `yaml:"public_rate,omitempty"`              // calls per second per client address (contributor, buyer, audit); default 100
+	PublicBurst           int     `yaml:"public_burst,omitempty"`             // calls at once per client address; default 200
+	HeavyStreams          int     `yaml:"heavy_streams,omitempty"`            // key, ceremony and transcript streams served at once; default 16
+	HeavyStreamsPerClient int     `yaml:"heavy_streams_per_client,omitempty"` // of them, per client address; default 4
 }
 
 // Upper bounds on Limits.
@@ -104,6 +111,11 @@ const (
 	MaxMessageBytesLimit      = 1 << 30
 	MaxConcurrentStreamsLimit = 1 << 16
 	MaxIngestConcurrency      = 4096
+	MinTranscriptBytes        = 1 << 20
+	MaxTranscriptBytesLimit   = 4 << 30
+	MaxPublicRate             = 1e6
+	MaxPublicBurst            = 1 << 20
+	MaxHeavyStreams           = 4096
 )
 
 // DefaultLimits returns the limits a node uses for fields node.yaml leaves
@@ -117,6 +129,12 @@ func DefaultLimits() Limits {
 		MinClientPingInterval: 10 * time.Second,
 		PeerTimeout:           30 * time.Second,
 		IngestConcurrency:     2 * runtime.GOMAXPROCS(0),
+		MaxAPIStreams:         32,
+		MaxTranscriptBytes:    256 << 20,
+		PublicRate:            100,
+		PublicBurst:           200,
+		HeavyStreams:          16,
+		HeavyStreamsPerClient: 4,
 	}
 }
 
@@ -189,6 +207,24 @@ func (l Limits) withDefaults() Limits {
 	if l.IngestConcurrency == 0 {
 		l.IngestConcurrency = d.IngestConcurrency
 	}
+	if l.MaxAPIStreams == 0 {
+		l.MaxAPIStreams = d.MaxAPIStreams
+	}
+	if l.MaxTranscriptBytes == 0 {
+		l.MaxTranscriptBytes = d.MaxTranscriptBytes
+	}
+	if l.PublicRate == 0 {
+		l.PublicRate = d.PublicRate
+	}
+	if l.PublicBurst == 0 {
+		l.PublicBurst = d.PublicBurst
+	}
+	if l.HeavyStreams == 0 {
+		l.HeavyStreams = d.HeavyStreams
+	}
+	if l.HeavyStreamsPerClient == 0 {
+		l.HeavyStreamsPerClient = d.HeavyStreamsPerClient
+	}
 	return l
 }
 
@@ -258,6 +294,18 @@ func (c *NodeConfig) Validate() error {
 		return fail("limits.peer_timeout %v must be positive", l.PeerTimeout)
 	case l.IngestConcurrency < 1 || l.IngestConcurrency > MaxIngestConcurrency:
 		return fail("limits.ingest_concurrency %d outside 1..%d", l.IngestConcurrency, MaxIngestConcurrency)
+	case l.MaxAPIStreams < 1 || l.MaxAPIStreams > MaxConcurrentStreamsLimit:
+		return fail("limits.max_api_streams %d outside 1..%d", l.MaxAPIStreams, MaxConcurrentStreamsLimit)
+	case l.MaxTranscriptBytes < MinTranscriptBytes || l.MaxTranscriptBytes > MaxTranscriptBytesLimit:
+		return fail("limits.max_transcript_bytes %d outside %d..%d", l.MaxTranscriptBytes, MinTranscriptBytes, MaxTranscriptBytesLimit)
+	case !(l.PublicRate > 0 && l.PublicRate <= MaxPublicRate):
+		return fail("limits.public_rate %g outside (0, %g] calls per second", l.PublicRate, float64(MaxPublicRate))
+	case l.PublicBurst < 1 || l.PublicBurst > MaxPublicBurst:
+		return fail("limits.public_burst %d outside 1..%d", l.PublicBurst, MaxPublicBurst)
+	case l.HeavyStreams < 1 || l.HeavyStreams > MaxHeavyStreams:
+		return fail("limits.heavy_streams %d outside 1..%d", l.HeavyStreams, MaxHeavyStreams)
+	case l.HeavyStreamsPerClient < 1 || l.HeavyStreamsPerClient > l.HeavyStreams:
+		return fail("limits.heavy_streams_per_client %d outside 1..%d (heavy_streams)", l.HeavyStreamsPerClient, l.HeavyStreams)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

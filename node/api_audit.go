@@ -64,14 +64,24 @@ func (s *auditService) GetCeremony(req *cohortv1.GetCeremonyRequest, stream coho
 	if d.GetSetupKind() != cohortv1.SetupKind_SETUP_KIND_CEREMONY {
 		return status.Errorf(codes.FailedPrecondition, "dataset %q has no ceremony: its keys come from an INSECURE single-party setup", d.GetId())
 	}
-	keys, err := s.n.store.GetVerifyingKey(stream.Context(), d.GetId())
+	ctx := stream.Context()
+	cb, release, err := s.n.blobs.get(ctx, "ceremony/"+d.GetId(), func(ctx context.Context) ([]byte, any, error) {
+		keys, err := s.n.store.GetVerifyingKey(ctx, d.GetId())
+		if err != nil {
+			return nil, nil, s.n.internal("read transcript", err)
+		}
+		var t setup.Transcript
+		if err := t.UnmarshalBinary(keys.Transcript); err != nil {
+			return nil, nil, s.n.internal("stored transcript", err)
+		}
+		sum := ceremonySummary{domainSize: t.DomainSize, phase1: uint32(len(t.Phase1)), phase2: uint32(len(t.Phase2)), beacon1: t.Beacon1, beacon2: t.Beacon2}
+		return keys.Transcript, sum, nil
+	})
 	if err != nil {
-		return s.n.internal("read transcript", err)
+		return err
 	}
-	var t setup.Transcript
-	if err := t.UnmarshalBinary(keys.Transcript); err != nil {
-		return s.n.internal("stored transcript", err)
-	}
+	defer release()
+	t := cb.derived.(ceremonySummary)
 	parts := make([]uint32, d.GetNodeCount())
 	for i := range parts {
 		parts[i] = uint32(i)
@@ -79,24 +89,32 @@ func (s *auditService) GetCeremony(req *cohortv1.GetCeremonyRequest, stream coho
 	info := &cohortv1.CeremonyInfo{
 		CeremonyId:          d.GetCeremonyId(),
 		DatasetId:           d.GetId(),
-		DomainSize:          t.DomainSize,
+		DomainSize:          t.domainSize,
 		CircuitDigest:       d.GetCircuitDigest(),
 		Participants:        parts,
 		BeaconSource:        d.GetCeremonyBeaconSource(),
 		State:               cohortv1.CeremonyState_CEREMONY_STATE_SEALED,
-		Phase1Contributions: uint32(len(t.Phase1)),
-		Phase2Contributions: uint32(len(t.Phase2)),
-		Beacon1:             t.Beacon1,
-		Beacon2:             t.Beacon2,
+		Phase1Contributions: t.phase1,
+		Phase2Contributions: t.phase2,
+		Beacon1:             t.beacon1,
+		Beacon2:             t.beacon2,
 		TranscriptDigest:    d.GetCeremonyTranscriptDigest(),
 	}
-	h := &cohortv1.CeremonyHeader{Ceremony: info, Blob: blob.Header(keys.Transcript)}
+	h := &cohortv1.CeremonyHeader{Ceremony: info, Blob: cb.header()}
 	if err := stream.Send(&cohortv1.GetCeremonyResponse{Part: &cohortv1.GetCeremonyResponse_Header{Header: h}}); err != nil {
 		return err
 	}
-	return blob.Send(keys.Transcript, func(c *cohortv1.Chunk) error {
+	return blob.Send(cb.data, func(c *cohortv1.Chunk) error {
 		return stream.Send(&cohortv1.GetCeremonyResponse{Part: &cohortv1.GetCeremonyResponse_Chunk{Chunk: c}})
 	})
+}
+
+// ceremonySummary is what GetCeremony reports of a stored ceremony
+// transcript besides its bytes.
+type ceremonySummary struct {
+	domainSize       uint64
+	phase1, phase2   uint32
+	beacon1, beacon2 []byte
 }
 
 // GetTranscript streams a stored bundle.
@@ -104,15 +122,22 @@ func (s *auditService) GetTranscript(req *cohortv1.GetTranscriptRequest, stream 
 	if !validJobID(req.GetTranscriptId()) {
 		return status.Error(codes.InvalidArgument, "transcript_id: want 1..64 bytes of [A-Za-z0-9-]")
 	}
-	t, err := s.n.store.GetTranscript(stream.Context(), req.GetTranscriptId())
+	b, release, err := s.n.blobs.get(stream.Context(), "transcript/"+req.GetTranscriptId(), func(ctx context.Context) ([]byte, any, error) {
+		t, err := s.n.store.GetTranscript(ctx, req.GetTranscriptId())
+		if err != nil {
+			return nil, nil, s.n.storeStatus("read transcript", err,
+				fmt.Sprintf("no transcript %s on node %d (transcripts live on their job's coordinator)", req.GetTranscriptId(), s.n.opts.Index))
+		}
+		return t.Bundle, nil, nil
+	})
 	if err != nil {
-		return s.n.storeStatus("read transcript", err,
-			fmt.Sprintf("no transcript %s on node %d (transcripts live on their job's coordinator)", req.GetTranscriptId(), s.n.opts.Index))
-	}
-	if err := stream.Send(&cohortv1.GetTranscriptResponse{Part: &cohortv1.GetTranscriptResponse_Header{Header: blob.Header(t.Bundle)}}); err != nil {
 		return err
 	}
-	return blob.Send(t.Bundle, func(c *cohortv1.Chunk) error {
+	defer release()
+	if err := stream.Send(&cohortv1.GetTranscriptResponse{Part: &cohortv1.GetTranscriptResponse_Header{Header: b.header()}}); err != nil {
+		return err
+	}
+	return blob.Send(b.data, func(c *cohortv1.Chunk) error {
 		return stream.Send(&cohortv1.GetTranscriptResponse{Part: &cohortv1.GetTranscriptResponse_Chunk{Chunk: c}})
 	})
 }

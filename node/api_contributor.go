@@ -34,14 +34,21 @@ func (s *contributorService) GetProvingKey(req *cohortv1.GetProvingKeyRequest, s
 	if _, err := s.n.readyDescriptor(ctx, req.GetDatasetId()); err != nil {
 		return err
 	}
-	keys, err := s.n.store.GetDatasetKeys(ctx, req.GetDatasetId())
+	pk, release, err := s.n.blobs.get(ctx, "proving-key/"+req.GetDatasetId(), func(ctx context.Context) ([]byte, any, error) {
+		keys, err := s.n.store.GetDatasetKeys(ctx, req.GetDatasetId())
+		if err != nil {
+			return nil, nil, s.n.internal("read proving key", err)
+		}
+		return keys.ProvingKey, nil, nil
+	})
 	if err != nil {
-		return s.n.internal("read proving key", err)
-	}
-	if err := stream.Send(&cohortv1.GetProvingKeyResponse{Part: &cohortv1.GetProvingKeyResponse_Header{Header: blob.Header(keys.ProvingKey)}}); err != nil {
 		return err
 	}
-	return blob.Send(keys.ProvingKey, func(c *cohortv1.Chunk) error {
+	defer release()
+	if err := stream.Send(&cohortv1.GetProvingKeyResponse{Part: &cohortv1.GetProvingKeyResponse_Header{Header: pk.header()}}); err != nil {
+		return err
+	}
+	return blob.Send(pk.data, func(c *cohortv1.Chunk) error {
 		return stream.Send(&cohortv1.GetProvingKeyResponse{Part: &cohortv1.GetProvingKeyResponse_Chunk{Chunk: c}})
 	})
 }

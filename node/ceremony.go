@@ -434,9 +434,14 @@ func (n *Node) peerContribution(ctx context.Context, part uint32, info *cohortv1
 }
 
 // receiveBlob reads the rest of a peer's stream as a blob; a malformed
-// stream is InvalidArgument, a transport error is returned as it is.
+// stream is InvalidArgument, one declaring more than limit bytes
+// ResourceExhausted (before anything is read), a transport error is returned
+// as it is.
 func receiveBlob(hd *cohortv1.BlobHeader, limit uint64, recv func() (*cohortv1.Chunk, error)) ([]byte, error) {
 	b, err := blob.Receive(hd, limit, recv)
+	if errors.Is(err, blob.ErrTooLarge) {
+		return nil, status.Errorf(codes.ResourceExhausted, "a blob of %d bytes is above this node's limit of %d bytes for it; nothing was read", hd.GetTotalSize(), limit)
+	}
 	if errors.Is(err, blob.ErrMalformed) {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}

@@ -25,6 +25,9 @@ type Node struct {
 	jobs     *jobs
 	ingest   chan struct{} // semaphore bounding concurrent verification
 	records  *recordLocks
+	limiter  *clientLimiter // public API rate and heavy-stream limits
+	blobs    *sharedBlobs   // stored blobs being streamed, read once
+	signing  *peerSlots     // transcripts being received for signing, per peer
 
 	api, peer *grpc.Server
 	health    *health.Server

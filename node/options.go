@@ -32,8 +32,29 @@ type Limits struct {
 	// MaxMessageBytes bounds every gRPC message received and sent (default
 	// 16 MiB, at least MinMessageBytes).
 	MaxMessageBytes int
-	// MaxConcurrentStreams bounds the streams of one connection (default 256).
+	// MaxConcurrentStreams bounds the streams of one peer connection
+	// (default 256).
 	MaxConcurrentStreams uint32
+	// MaxAPIStreams bounds the streams of one connection to the public API
+	// (default 32); a client opening more waits for one to end.
+	MaxAPIStreams uint32
+	// MaxTranscriptBytes bounds a job transcript a peer accepts for
+	// signing (default 256 MiB: a quarter million MPC records of about
+	// 1 KiB, or some 1900 HE records of one bgv-n12-q109 ciphertext each,
+	// far above that parameter set's max cohort). Larger is refused with
+	// ResourceExhausted before any of it is read.
+	MaxTranscriptBytes uint64
+	// PublicRate and PublicBurst are the token bucket of one client
+	// address on the contributor, buyer and audit services: PublicRate
+	// calls per second on average, PublicBurst at once (defaults 100 and
+	// 200). A call over it is refused with ResourceExhausted and a
+	// RetryInfo detail.
+	PublicRate  float64
+	PublicBurst int
+	// HeavyStreams bounds the streams of whole proving keys, ceremony
+	// transcripts and job bundles served at once by the node (default 16),
+	// HeavyStreamsPerClient those of one client address (default 4).
+	HeavyStreams, HeavyStreamsPerClient int
 	// KeepaliveTime and KeepaliveTimeout: the server pings a connection idle
 	// for KeepaliveTime and closes it if no answer comes within
 	// KeepaliveTimeout (defaults 30 s, 10 s).
@@ -63,6 +84,24 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxConcurrentStreams == 0 {
 		l.MaxConcurrentStreams = 256
+	}
+	if l.MaxAPIStreams == 0 {
+		l.MaxAPIStreams = 32
+	}
+	if l.MaxTranscriptBytes == 0 {
+		l.MaxTranscriptBytes = DefaultMaxTranscriptBytes
+	}
+	if l.PublicRate <= 0 {
+		l.PublicRate = 100
+	}
+	if l.PublicBurst <= 0 {
+		l.PublicBurst = 200
+	}
+	if l.HeavyStreams <= 0 {
+		l.HeavyStreams = 16
+	}
+	if l.HeavyStreamsPerClient <= 0 {
+		l.HeavyStreamsPerClient = 4
 	}
 	if l.KeepaliveTime <= 0 {
 		l.KeepaliveTime = 30 * time.Second
@@ -139,6 +178,9 @@ type Options struct {
 	Now     func() time.Time
 	Version string
 }
+
+// DefaultMaxTranscriptBytes is Limits.MaxTranscriptBytes's default.
+const DefaultMaxTranscriptBytes = 256 << 20
 
 // MinMessageBytes is the smallest MaxMessageBytes a node accepts: a blob
 // stream's chunk (blob.MaxChunkSize) and its framing must fit in one

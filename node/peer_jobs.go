@@ -344,18 +344,27 @@ func (n *Node) writePeerRecord(ctx context.Context, q store.Tx, prev *enclave.Pe
 func (s *peerService) SignTranscript(stream cohortv1.PeerService_SignTranscriptServer) error {
 	n := s.n
 	ctx := stream.Context()
+	from, _ := callerPeer(ctx)
+	release, err := n.signing.acquire(ctx, from)
+	if err != nil {
+		return err
+	}
+	defer release()
 	first, err := stream.Recv()
 	if err != nil {
 		return err
 	}
-	enc, err := receiveBlob(first.GetHeader(), MaxTranscriptBytes, func() (*cohortv1.Chunk, error) {
+	limit := n.opts.Limits.MaxTranscriptBytes
+	enc, err := receiveBlob(first.GetHeader(), limit, func() (*cohortv1.Chunk, error) {
 		m, err := stream.Recv()
 		return m.GetChunk(), err
 	})
 	if err != nil {
 		return err
 	}
-	t, err := audit.UnmarshalTranscript(enc, audit.DefaultLimits())
+	lim := audit.DefaultLimits()
+	lim.MaxBytes = int64(limit)
+	t, err := audit.UnmarshalTranscript(enc, lim)
 	if err != nil {
 		return status.Errorf(codes.InvalidArgument, "transcript: %v", err)
 	}
@@ -373,7 +382,3 @@ func (s *peerService) SignTranscript(stream cohortv1.PeerService_SignTranscriptS
 	st := audit.TranscriptStatement{JobID: t.JobID, Digest: digest, Node: n.opts.Index}
 	return stream.SendAndClose(&cohortv1.SignTranscriptResponse{Signature: n.sign(st.Message())})
 }
-
-// MaxTranscriptBytes bounds a transcript a peer accepts for signing (about
-// 1 KiB per record and the partials).
-const MaxTranscriptBytes = 1 << 30

@@ -46,12 +46,16 @@ func (s *peerService) ApplyRegistration(ctx context.Context, req *cohortv1.Apply
 	}
 	r := s.n.registry
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if req.GetUpdate().GetSequence() > r.head.Version+1 {
+	gap := req.GetUpdate().GetSequence() > r.head.Version+1
+	r.mu.Unlock()
+	if gap {
+		// Not under mu: catchUp calls the sequencer (docs/design.md §8.4).
 		if err := r.catchUp(ctx); err != nil {
 			return nil, status.Errorf(codes.Unavailable, "catching up with the sequencer: %s", status.Convert(err).Message())
 		}
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if err := r.apply(ctx, req.GetUpdate()); err != nil {
 		return nil, err
 	}

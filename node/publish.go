@@ -63,7 +63,7 @@ func (s *peerService) PublishTranscript(stream cohortv1.PeerService_PublishTrans
 	if err != nil {
 		return err
 	}
-	enc, err := receiveBlob(first.GetHeader(), MaxTranscriptBytes, func() (*cohortv1.Chunk, error) {
+	enc, err := receiveBlob(first.GetHeader(), n.opts.Limits.MaxTranscriptBytes, func() (*cohortv1.Chunk, error) {
 		m, err := stream.Recv()
 		return m.GetChunk(), err
 	})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
@@ -27,6 +28,8 @@ type registryTree struct {
 	mu    sync.Mutex
 	tree  *merkle.Tree
 	head  store.RegistryHead
+	// repushing is set while a background push to a peer behind runs.
+	repushing atomic.Bool
 }
 
 // loadRegistry rebuilds the tree from the store and checks it yields the
@@ -101,8 +104,11 @@ func fieldBytes(b []byte, what string) (fr.Element, error) {
 }
 
 // register admits ic, on the sequencer. A commitment already in the
-// registry is answered with its membership; the update that admitted it
-// is pushed again so that a peer that missed it catches up.
+// registry is answered with its membership at once (existing). A new one
+// is appended under mu, and mu is released before the update is pushed to
+// the peers: no lock is held across a peer call, so a peer that is down
+// or slow delays only the registrations that wait for it (docs/design.md
+// §8.4).
 func (r *registryTree) register(ctx context.Context, icb []byte, token string) (*cohortv1.ProposeRegistrationResponse, error) {
 	ic, err := fieldBytes(icb, "identity_commitment")
 	if err != nil {
@@ -114,14 +120,55 @@ func (r *registryTree) register(ctx context.Context, icb []byte, token string) (
 	if len(token) > 128 {
 		return nil, status.Error(codes.InvalidArgument, "invite_token: longer than 128 bytes")
 	}
+	key := ic.Bytes()
+	if resp, err := r.existing(ctx, key); resp != nil || err != nil {
+		return resp, err
+	}
+	resp, err := r.admit(ctx, ic, token)
+	if err != nil {
+		return nil, err
+	}
+	if resp == nil { // admitted by a concurrent call meanwhile
+		if resp, err = r.existing(ctx, key); resp == nil && err == nil {
+			err = r.e.internal("registry", errors.New("a member found under the lock is gone"))
+		}
+		return resp, err
+	}
+	if err := r.push(ctx, resp.GetSequence()); err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// existing answers a commitment already in the registry with its
+// membership under the current root, from the store, without waiting on
+// any peer; it returns nil, nil for a commitment not in the registry. A
+// peer not known to have applied the latest update is sent it in the
+// background, so that one that missed it catches up.
+func (r *registryTree) existing(ctx context.Context, key [32]byte) (*cohortv1.ProposeRegistrationResponse, error) {
+	m, err := r.e.store.FindMember(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, r.e.internal("find member", err)
+	}
+	head, root, err := r.current(ctx)
+	if err != nil {
+		return nil, r.e.internal("registry", err)
+	}
+	r.repushBehind(head.Version)
+	return &cohortv1.ProposeRegistrationResponse{MemberIndex: m.Index, Root: bytesOf(root), Sequence: head.Version}, nil
+}
+
+// admit checks the invite and appends ic under mu, touching only the store;
+// it returns nil, nil when ic was admitted meanwhile.
+func (r *registryTree) admit(ctx context.Context, ic fr.Element, token string) (*cohortv1.ProposeRegistrationResponse, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	key := ic.Bytes()
-	if m, err := r.e.store.FindMember(ctx, key); err == nil {
-		if err := r.push(ctx); err != nil {
-			return nil, err
-		}
-		return &cohortv1.ProposeRegistrationResponse{MemberIndex: m.Index, Root: bytesOf(r.root()), Sequence: r.head.Version}, nil
+	if _, err := r.e.store.FindMember(ctx, key); err == nil {
+		return nil, nil
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, r.e.internal("find member", err)
 	}
@@ -154,20 +201,18 @@ func (r *registryTree) register(ctx context.Context, icb []byte, token string) (
 	r.head = store.RegistryHead{Version: r.head.Version + 1, Size: idx + 1, Root: root, At: at}
 	r.e.metrics.registryMembers.Set(float64(r.tree.Len()))
 	r.e.log.Info("registry: member admitted", "index", idx, "sequence", r.head.Version)
-	if err := r.push(ctx); err != nil {
-		return nil, err
-	}
 	return &cohortv1.ProposeRegistrationResponse{MemberIndex: idx, Root: bytesOf(root), Sequence: r.head.Version}, nil
 }
 
-// push sends the latest update to every peer and waits for all of them: a
+// push sends update version to every peer and waits for all of them: a
 // peer behind by more than one update fetches the rest from the sequencer.
-// Callers hold mu.
-func (r *registryTree) push(ctx context.Context) error {
-	if r.head.Version == 0 {
+// Callers do not hold mu: updates are read from the store, and a peer
+// applies them in order whatever order the pushes arrive in.
+func (r *registryTree) push(ctx context.Context, version uint64) error {
+	if version == 0 {
 		return nil
 	}
-	u, err := r.update(ctx, r.head.Version)
+	u, err := r.update(ctx, version)
 	if err != nil {
 		return err
 	}
@@ -179,10 +224,33 @@ func (r *registryTree) push(ctx context.Context) error {
 		return resp, err
 	})
 	for i, err := range errs {
-		return status.Errorf(codes.Unavailable, "registration is ordered (sequence %d) but node %d has not applied it: %v; retry Register to complete it",
-			r.head.Version, i, status.Convert(err).Message())
+		return status.Errorf(codes.Unavailable, "registration is ordered (sequence %d) but node %d has not applied it: %v; a retried Register answers with the membership and sends the update again",
+			version, i, status.Convert(err).Message())
 	}
 	return nil
+}
+
+// repushBehind pushes update version in the background when a peer is not
+// known to have applied it; one such push runs at a time, and the caller
+// does not wait for it.
+func (r *registryTree) repushBehind(version uint64) {
+	behind := false
+	for _, i := range r.e.others() {
+		if r.peers.status(i).sequence < version {
+			behind = true
+		}
+	}
+	if !behind || !r.repushing.CompareAndSwap(false, true) {
+		return
+	}
+	r.e.bg.Add(1)
+	go func() {
+		defer r.e.bg.Done()
+		defer r.repushing.Store(false)
+		if err := r.push(r.e.ctx, version); err != nil {
+			r.e.log.Debug("registry: push to a peer behind", "sequence", version, "error", err)
+		}
+	}()
 }
 
 // update reconstructs the update of a version from the store's log.
@@ -289,12 +357,17 @@ func (r *registryTree) apply(ctx context.Context, u *cohortv1.RegistryUpdate) er
 }
 
 // catchUp fetches and applies every update the sequencer has and this node
-// lacks; callers hold mu.
+// lacks. Callers do not hold mu: it is taken to read the head and to apply
+// each page, never across the call to the sequencer; updates applied
+// meanwhile by a push are skipped by apply.
 func (r *registryTree) catchUp(ctx context.Context) error {
 	seq := r.e.opts.Sequencer
 	for {
+		r.mu.Lock()
+		after := r.head.Version
+		r.mu.Unlock()
 		resp, err := call(ctx, r.peers, seq, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.GetRegistryStateResponse, error) {
-			return c.GetRegistryState(ctx, &cohortv1.GetRegistryStateRequest{AfterSequence: r.head.Version, PageSize: 1000})
+			return c.GetRegistryState(ctx, &cohortv1.GetRegistryStateRequest{AfterSequence: after, PageSize: 1000})
 		})
 		if err != nil {
 			return err
@@ -302,21 +375,29 @@ func (r *registryTree) catchUp(ctx context.Context) error {
 		if len(resp.GetUpdates()) == 0 {
 			return nil
 		}
-		for _, u := range resp.GetUpdates() {
-			if err := r.apply(ctx, u); err != nil {
-				return err
-			}
+		if err := r.applyAll(ctx, resp.GetUpdates()); err != nil {
+			return err
 		}
 	}
+}
+
+// applyAll applies updates in order under mu.
+func (r *registryTree) applyAll(ctx context.Context, us []*cohortv1.RegistryUpdate) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, u := range us {
+		if err := r.apply(ctx, u); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // catchUpLoop brings a non-sequencer node up to date after a start, retrying
 // until it succeeds once or the node stops.
 func (r *registryTree) catchUpLoop(ctx context.Context) {
 	for delay := 200 * time.Millisecond; ; delay = min(2*delay, 10*time.Second) {
-		r.mu.Lock()
 		err := r.catchUp(ctx)
-		r.mu.Unlock()
 		if err == nil {
 			return
 		}

@@ -3,14 +3,18 @@ package node
 import (
 	"context"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+	"google.golang.org/grpc/codes"
 
+	"github.com/cohort-dev/cohort/circuits"
 	"github.com/cohort-dev/cohort/circuits/merkle"
+	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/store"
 )
 
@@ -80,5 +84,105 @@ func TestRegistryFollowsTheStore(t *testing.T) {
 	}
 	if _, err := r.path(ctx, 2); err == nil {
 		t.Fatal("a path for a position no one holds")
+	}
+}
+
+// TestRegisterDuplicateDoesNotBlock: with a peer that accepts connections
+// but never answers, a registration waits for it (and fails after the peer
+// timeout), but holds no lock meanwhile: a commitment already registered
+// is answered at once with its membership, and another new registration
+// is ordered at once.
+func TestRegisterDuplicateDoesNotBlock(t *testing.T) {
+	f := newTestFederation(t, 3)
+	ctx := context.Background()
+	x := f.register(t, 0)
+
+	// Node 2 stops; a listener that never answers takes its peer address.
+	addr := f.nodes[2].peerLis.Addr().String()
+	f.nodes[2].stop()
+	hole, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held sync.WaitGroup
+	t.Cleanup(func() { hole.Close(); held.Wait() })
+	held.Add(1)
+	go func() {
+		defer held.Done()
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := hole.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+
+	invites, err := f.admin(0).IssueInvites(adminCtx(), &cohortv1.IssueInvitesRequest{Count: 3, ExpiresAt: time.Now().Add(time.Hour).Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newIC := func() []byte {
+		var s fr.Element
+		if _, err := s.SetRandom(); err != nil {
+			t.Fatal(err)
+		}
+		ic := feBytes(circuits.IdentityCommitment(s))
+		return ic[:]
+	}
+	timeout := f.nodes[0].opts.Limits.PeerTimeout
+	slow := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		_, err := f.contributor(0).Register(ctx, &cohortv1.RegisterRequest{IdentityCommitment: newIC(), InviteToken: invites.GetTokens()[0]})
+		slow <- err
+	}()
+	waitHead := func(version uint64) {
+		t.Helper()
+		for time.Now().Before(start.Add(timeout / 2)) {
+			if h, err := f.nodes[0].store.RegistryHead(ctx); err == nil && h.Version >= version {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatalf("registration %d not ordered within %s while another waits on a silent peer", version, timeout/2)
+	}
+	waitHead(2)
+
+	ic := feBytes(circuits.IdentityCommitment(x.secret))
+	t0 := time.Now()
+	resp, err := f.contributor(0).Register(ctx, &cohortv1.RegisterRequest{IdentityCommitment: ic[:], InviteToken: invites.GetTokens()[1]})
+	took := time.Since(t0)
+	if err != nil || resp.GetMemberIndex() != x.index || resp.GetSequence() != 2 {
+		t.Fatalf("duplicate registration: index %d at sequence %d (%v), want %d at 2", resp.GetMemberIndex(), resp.GetSequence(), err, x.index)
+	}
+	if took > timeout/4 {
+		t.Fatalf("duplicate registration took %s with a silent peer (peer timeout %s)", took, timeout)
+	}
+	if h, _ := f.nodes[0].store.RegistryHead(ctx); h.Size != 2 {
+		t.Fatalf("a duplicate registration changed the registry: %d members, want 2", h.Size)
+	}
+
+	third := make(chan error, 1)
+	go func() {
+		_, err := f.contributor(0).Register(ctx, &cohortv1.RegisterRequest{IdentityCommitment: newIC(), InviteToken: invites.GetTokens()[2]})
+		third <- err
+	}()
+	waitHead(3)
+	select {
+	case err := <-slow:
+		t.Fatalf("the registration waiting on the silent peer ended early: %v", err)
+	default:
+	}
+	wantCode(t, "a registration a silent peer has not applied", <-slow, codes.Unavailable)
+	wantCode(t, "another registration a silent peer has not applied", <-third, codes.Unavailable)
+	if h, _ := f.nodes[1].store.RegistryHead(ctx); h.Version != 3 {
+		t.Fatalf("the live peer is at %d, want 3", h.Version)
 	}
 }

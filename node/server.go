@@ -37,8 +37,11 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	if e.metrics, err = newMetrics(o.Metrics); err != nil {
 		return nil, err
 	}
-	n := &Node{env: e, started: o.Now(), ingest: make(chan struct{}, o.Limits.IngestConcurrency)}
+	n := &Node{env: e, started: o.Now(), ingest: make(chan struct{}, o.Limits.IngestConcurrency),
+		limiter: newClientLimiter(o.Limits, o.Now)}
 	e.ctx, n.cancel = context.WithCancel(context.Background())
+	n.blobs = newSharedBlobs(e.ctx)
+	n.signing = newPeerSlots("transcripts to sign", len(o.Members), transcriptsPerPeer)
 	n.peers = newPeers(e)
 	n.datasets = newDatasets(e, n.ingest)
 	n.records = newRecordLocks()
@@ -59,13 +62,13 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	common := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(o.Limits.MaxMessageBytes),
 		grpc.MaxSendMsgSize(o.Limits.MaxMessageBytes),
-		grpc.MaxConcurrentStreams(o.Limits.MaxConcurrentStreams),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: o.Limits.KeepaliveTime, Timeout: o.Limits.KeepaliveTimeout}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: o.Limits.MinClientPingInterval, PermitWithoutStream: true}),
 	}
 	apiOpts := append([]grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(n.unaryInterceptor("api")),
-		grpc.ChainStreamInterceptor(n.streamInterceptor("api")),
+		grpc.MaxConcurrentStreams(o.Limits.MaxAPIStreams),
+		grpc.ChainUnaryInterceptor(n.unaryInterceptor("api"), n.publicUnaryLimit),
+		grpc.ChainStreamInterceptor(n.streamInterceptor("api"), n.publicStreamLimit),
 	}, common...)
 	if o.APITLS != nil {
 		apiOpts = append(apiOpts, grpc.Creds(credentials.NewTLS(o.APITLS)))
@@ -81,6 +84,7 @@ func New(ctx context.Context, o Options) (*Node, error) {
 
 	peerOpts := append([]grpc.ServerOption{
 		grpc.Creds(credentials.NewTLS(o.PeerServerTLS)),
+		grpc.MaxConcurrentStreams(o.Limits.MaxConcurrentStreams),
 		grpc.ChainUnaryInterceptor(n.unaryInterceptor("peer"), n.peerUnaryAuth),
 		grpc.ChainStreamInterceptor(n.streamInterceptor("peer"), n.peerStreamAuth),
 	}, common...)
