@@ -119,7 +119,19 @@ func (n *Node) selectCohort(ctx context.Context, ds *dataset.Dataset, jobID stri
 	if err := n.countOtherEpochs(ctx, ds, read, &sel.Excluded); err != nil {
 		return nil, err
 	}
-	return &selected{sel: sel, cohort: sel.Cohort(), digest: enclave.SetDigest(jobID, ds.Desc.GetId(), sel.Records),
+	// The records are in nullifier order: digest them without the copy
+	// enclave.SetDigest sorts.
+	h := enclave.NewSetHasher(jobID, ds.Desc.GetId(), sel.Cohort())
+	for _, r := range sel.Records {
+		if err := h.Add(r); err != nil {
+			return nil, n.internal("set digest", err)
+		}
+	}
+	digest, err := h.Sum()
+	if err != nil {
+		return nil, n.internal("set digest", err)
+	}
+	return &selected{sel: sel, cohort: sel.Cohort(), digest: digest,
 		from: spec.GetEpochFrom(), to: spec.GetEpochTo(), at: at, ds: ds}, nil
 }
 
