@@ -2,10 +2,15 @@ package node
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/cohort-dev/cohort/enclave"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/store"
 )
@@ -116,5 +121,70 @@ func TestJobStreams(t *testing.T) {
 		if n, want := c.proofScans.Load(), int32(min(i, 1)^1); n != want {
 			t.Errorf("node %d scanned the proofs %d times, want %d", i, n, want)
 		}
+	}
+}
+
+// TestPartialAfterCohortChanged: a peer that prepared a job selects and
+// sums in one scan at ComputePartial against the cohort size it prepared;
+// a record that became eligible since gives another cohort, and the
+// partial is refused with nothing released. The prepared cohort, as it
+// was, is summed.
+func TestPartialAfterCohortChanged(t *testing.T) {
+	const records = 40
+	f := newTestFederation(t, 3)
+	desc := f.installDatasetWith(t, exactPolicy())
+	f.seedContributions(t, desc.GetId(), records)
+	ctx := context.Background()
+	peer, st := f.nodes[1].n, f.nodes[1].store
+	spec := statisticsSpec(testSchema(), testSchema().Epoch.Index(time.Now()), "")
+	prepare := func(id string) *cohortv1.PrepareJobResponse {
+		t.Helper()
+		prep, _, err := peer.prepareJob(ctx, 0, &cohortv1.PrepareJobRequest{JobId: id, Spec: spec, JobTime: time.Now().Unix()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := prep.GetSet().GetCohort(); got != records {
+			t.Fatalf("prepared a cohort of %d, want %d", got, records)
+		}
+		return prep
+	}
+	partial := func(id string, prep *cohortv1.PrepareJobResponse) error {
+		_, err := peer.computePartial(ctx, 0, &cohortv1.ComputePartialRequest{
+			JobId: id, Spec: spec, JobTime: time.Now().Unix(), SetDigest: prep.GetSet().GetDigest(),
+		}, nil)
+		return err
+	}
+
+	prep := prepare("changed-1")
+	rows, err := st.ListContributions(ctx, desc.GetId(), 0, 1<<62, [32]byte{}, 1)
+	if err != nil || len(rows) != 1 {
+		t.Fatalf("a stored row: %v, %v", rows, err)
+	}
+	extra := rows[0]
+	extra.Nullifier[0] ^= 0xFF
+	extra.PayloadDigest[0] ^= 0xFF
+	if _, err := st.PutContribution(ctx, extra); err != nil {
+		t.Fatal(err)
+	}
+	err = partial("changed-1", prep)
+	wantCode(t, "partial over a cohort one record larger than prepared", err, codes.FailedPrecondition)
+	if !strings.Contains(status.Convert(err).Message(), "another cohort") {
+		t.Errorf("refusal %q does not say the cohort differs", status.Convert(err).Message())
+	}
+	rec, err := st.GetPeerJob(ctx, "changed-1")
+	if err != nil || rec.State != store.PeerJobState(enclave.PeerPrepared) || rec.Partial != nil {
+		t.Fatalf("after the refusal the peer's record is %+v, %v; want prepared, no partial", rec, err)
+	}
+
+	// Without the extra record, the prepared cohort is summed in one scan.
+	if err := st.DeleteContribution(ctx, desc.GetId(), extra.Nullifier); err != nil {
+		t.Fatal(err)
+	}
+	if err := partial("changed-1", prep); err != nil {
+		t.Fatalf("partial over the prepared cohort: %v", err)
+	}
+	rec, err = st.GetPeerJob(ctx, "changed-1")
+	if err != nil || rec.State != store.PeerJobState(enclave.PeerReleased) || len(rec.Partial) == 0 {
+		t.Fatalf("after the partial the peer's record is %+v, %v; want released", rec, err)
 	}
 }
