@@ -164,6 +164,8 @@ func (n *Node) checkTranscript(ctx context.Context, t *audit.Transcript) error {
 // publishes them (HE ciphertexts).
 func (n *Node) auditRecords(ctx context.Context, s *selected, published func(stored []byte) []byte) ([]audit.Record, error) {
 	fields := store.WithProof
+	// A backend that publishes nothing of a stored value (MPC) gives nil
+	// for any: its shares are then not read.
 	if published([]byte{0}) != nil {
 		fields |= store.WithShare
 	}
@@ -176,5 +178,8 @@ func (n *Node) auditRecords(ctx context.Context, s *selected, published func(sto
 		out = append(out, rec)
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
