@@ -46,6 +46,62 @@ func sumCohort(params *he.Params, encs [][]byte) (*he.Ciphertext, error) {
 	return sum, err
 }
 
+// streamBatch is how many ciphertexts a streaming sum holds decoded before
+// it adds them to its running sum: 16 of 131 KB at the demo's parameters.
+const streamBatch = 16
+
+// heSum adds the cohort's ciphertexts as they are read: it holds the
+// running sum and at most streamBatch decoded ciphertexts.
+type heSum struct {
+	params *he.Params
+	acc    []*he.Ciphertext // the running sum first (once there is one), then the pending ciphertexts
+	count  uint64
+}
+
+func (b *heBackend) NewSum([]int) (Sum, error) {
+	return &heSum{params: b.ds.HE.Params, acc: make([]*he.Ciphertext, 0, streamBatch+1)}, nil
+}
+
+func (s *heSum) Add(stored []byte) error {
+	ct, err := he.UnmarshalCiphertext(s.params, stored)
+	if err != nil {
+		return fmt.Errorf("ciphertext %d of the cohort: %w", s.count, err)
+	}
+	s.acc = append(s.acc, ct)
+	s.count++
+	if len(s.acc) == cap(s.acc) {
+		return s.fold()
+	}
+	return nil
+}
+
+func (s *heSum) Count() uint64 { return s.count }
+
+// fold adds the pending ciphertexts into the running sum.
+func (s *heSum) fold() error {
+	if len(s.acc) < 2 {
+		return nil
+	}
+	sum, err := he.Sum(s.params, s.acc)
+	if err != nil {
+		return err
+	}
+	clear(s.acc)
+	s.acc = append(s.acc[:0], sum)
+	return nil
+}
+
+// aggregate is the sum of every ciphertext added.
+func (s *heSum) aggregate() (*he.Ciphertext, error) {
+	if s.count == 0 {
+		return nil, errors.New("empty cohort")
+	}
+	if err := s.fold(); err != nil {
+		return nil, err
+	}
+	return s.acc[0], nil
+}
+
 // Partial is this node's decryption share of the cohort's aggregate (which
 // it sums itself, never a ciphertext the coordinator sends), revealing
 // only the job's coordinates.
@@ -53,7 +109,14 @@ func (b *heBackend) Partial(ctx context.Context, in PartialInput, p Party) ([]by
 	if !slices.Contains(in.PartialSet, p.Index()) {
 		return nil, fmt.Errorf("node %d is not in the decryption set %v", p.Index(), in.PartialSet)
 	}
-	agg, err := sumCohort(b.ds.HE.Params, in.Stored)
+	s, ok := in.Sum.(*heSum)
+	if !ok {
+		return nil, errors.New("the cohort was not summed as ciphertexts")
+	}
+	if s.Count() != in.Cohort {
+		return nil, fmt.Errorf("%d records summed for a cohort of %d", s.Count(), in.Cohort)
+	}
+	agg, err := s.aggregate()
 	if err != nil {
 		return nil, fmt.Errorf("aggregate ciphertexts: %w", err)
 	}
@@ -75,27 +138,27 @@ func (b *heBackend) Partial(ctx context.Context, in PartialInput, p Party) ([]by
 	return part.MarshalBinary()
 }
 
-func (b *heBackend) Combiner(stored [][]byte, _ uint64, coords []int) Combination {
-	return &heCombiner{params: b.ds.HE.Params, stored: stored, coords: coords}
+func (b *heBackend) Combiner(own Sum, _ uint64, coords []int) Combination {
+	s, _ := own.(*heSum)
+	return &heCombiner{params: b.ds.HE.Params, own: s, coords: coords}
 }
 
 type heCombiner struct {
 	params *he.Params
-	stored [][]byte
+	own    *heSum // the coordinator's cohort, summed
 	coords []int
-	agg    *he.Ciphertext // the cohort's sum, once computed
 }
 
-// aggregate sums the cohort's ciphertexts, once.
+// aggregate is the cohort's sum.
 func (c *heCombiner) aggregate() (*he.Ciphertext, error) {
-	if c.agg == nil {
-		agg, err := sumCohort(c.params, c.stored)
-		if err != nil {
-			return nil, fmt.Errorf("aggregate ciphertexts: %w", err)
-		}
-		c.agg = agg
+	if c.own == nil {
+		return nil, errors.New("aggregate ciphertexts: the cohort was not summed as ciphertexts")
 	}
-	return c.agg, nil
+	agg, err := c.own.aggregate()
+	if err != nil {
+		return nil, fmt.Errorf("aggregate ciphertexts: %w", err)
+	}
+	return agg, nil
 }
 
 // Aggregate is the encoded sum the shares decrypted.

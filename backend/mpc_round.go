@@ -36,32 +36,54 @@ func (b *mpcBackend) CheckPartialSet(set []uint32) ([]uint32, error) {
 	return all, nil
 }
 
-// Partial sums this node's shares over the cohort at the coordinates and
-// adds the mechanism's noise (mod r; a negative z as r − |z|).
-func (b *mpcBackend) Partial(_ context.Context, in PartialInput, _ Party) ([]byte, error) {
+// mpcSum sums the shares' values at the job's coordinates, decoding only
+// those of each share (mpc.ShareValuesAt).
+type mpcSum struct {
+	m      int
+	coords []int
+	p      *mpc.Partial
+	picked []fr.Element
+}
+
+func (b *mpcBackend) NewSum(coords []int) (Sum, error) {
 	m := b.ds.Schema.Layout().Len
+	for _, c := range coords {
+		if c < 0 || c >= m {
+			return nil, fmt.Errorf("coordinate %d out of range 0..%d", c, m-1)
+		}
+	}
+	p, err := mpc.NewPartial(len(coords))
+	if err != nil {
+		return nil, err
+	}
+	return &mpcSum{m: m, coords: coords, p: p, picked: make([]fr.Element, len(coords))}, nil
+}
+
+func (s *mpcSum) Add(stored []byte) error {
+	if err := mpc.ShareValuesAt(stored, s.m, s.coords, s.picked); err != nil {
+		return fmt.Errorf("stored share of a cohort record: %w", err)
+	}
+	return s.p.Add(s.picked)
+}
+
+func (s *mpcSum) Count() uint64 { return s.p.Count() }
+
+// Partial is this node's sum of its shares over the cohort at the
+// coordinates plus the mechanism's noise (mod r; a negative z as r − |z|).
+func (b *mpcBackend) Partial(_ context.Context, in PartialInput, _ Party) ([]byte, error) {
+	s, ok := in.Sum.(*mpcSum)
+	if !ok || !slices.Equal(s.coords, in.Coords) {
+		return nil, errors.New("the cohort was not summed at the job's coordinates")
+	}
+	if s.Count() != in.Cohort {
+		return nil, fmt.Errorf("%d records summed for a cohort of %d", s.Count(), in.Cohort)
+	}
 	p, err := mpc.NewPartial(len(in.Coords))
 	if err != nil {
 		return nil, err
 	}
-	picked := make([]fr.Element, len(in.Coords))
-	for _, enc := range in.Stored {
-		sh, err := mpc.UnmarshalShare(enc, m)
-		if err != nil {
-			return nil, fmt.Errorf("stored share of a cohort record: %w", err)
-		}
-		if len(sh.Values) != m {
-			return nil, fmt.Errorf("stored share has %d coordinates, want %d", len(sh.Values), m)
-		}
-		for i, c := range in.Coords {
-			if c < 0 || c >= m {
-				return nil, fmt.Errorf("coordinate %d out of range 0..%d", c, m-1)
-			}
-			picked[i] = sh.Values[c]
-		}
-		if err := p.Add(picked); err != nil {
-			return nil, err
-		}
+	if err := p.Merge(s.p); err != nil {
+		return nil, err
 	}
 	if in.Noise != nil {
 		if err := p.AddNoise(in.Noise); err != nil {
@@ -71,7 +93,7 @@ func (b *mpcBackend) Partial(_ context.Context, in PartialInput, _ Party) ([]byt
 	return p.MarshalBinary()
 }
 
-func (b *mpcBackend) Combiner(_ [][]byte, cohort uint64, coords []int) Combination {
+func (b *mpcBackend) Combiner(_ Sum, cohort uint64, coords []int) Combination {
 	return mpcCombiner{cohort: cohort, coords: coords}
 }
 

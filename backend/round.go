@@ -17,11 +17,16 @@ type Round interface {
 	// CheckPartialSet checks the partial set a coordinator sent (empty
 	// means every node) and returns it in full.
 	CheckPartialSet(set []uint32) ([]uint32, error)
-	// Partial computes this node's partial over its cohort.
+	// NewSum starts the sum of a cohort's stored values at the job's
+	// coordinates, to which a node adds each record as it reads it.
+	NewSum(coords []int) (Sum, error)
+	// Partial computes this node's partial over its cohort, summed in
+	// in.Sum.
 	Partial(ctx context.Context, in PartialInput, p Party) ([]byte, error)
 	// Combiner returns the coordinator's combination of a job's partials
-	// over the cohort it selected itself (stored values in cohort order).
-	Combiner(stored [][]byte, cohort uint64, coords []int) Combination
+	// over the cohort it selected itself, summed in own (HE combines the
+	// shares against its aggregate; MPC reads nothing of it).
+	Combiner(own Sum, cohort uint64, coords []int) Combination
 	// Published returns what a transcript publishes of a record's stored
 	// value: nothing for a share, the ciphertext itself for HE (anyone
 	// may then re-sum the cohort).
@@ -48,13 +53,26 @@ type Combination interface {
 	Aggregate() ([]byte, error)
 }
 
-// PartialInput is what a node computes its partial from: the stored
-// values of the cohort it selected itself (in cohort order), the job's
-// coordinates, the partial set and the noise the release mechanism adds
-// (nil for none).
+// Sum is a cohort's stored values summed as a node reads them, in one
+// pass and in memory independent of the cohort's size (docs/design.md
+// §7.6): for MPC the shares' values at the job's coordinates, summed
+// coordinate-wise; for HE the ciphertexts, added as they are decoded.
+// A Sum is not safe for concurrent use.
+type Sum interface {
+	// Add adds one record's stored value; stored is not retained (the
+	// caller may reuse it once Add returns).
+	Add(stored []byte) error
+	// Count is the number of records added.
+	Count() uint64
+}
+
+// PartialInput is what a node computes its partial from: its cohort's
+// stored values summed (Sum, over Cohort records), the job's coordinates
+// (those Sum was started at), the partial set and the noise the release
+// mechanism adds (nil for none).
 type PartialInput struct {
 	JobID      string
-	Stored     [][]byte
+	Sum        Sum
 	Cohort     uint64
 	Coords     []int
 	PartialSet []uint32

@@ -48,7 +48,7 @@ func TestMPCRound(t *testing.T) {
 	noise := []*big.Int{big.NewInt(-9), big.NewInt(0), big.NewInt(7)}
 	parts := map[uint32][]byte{}
 	for j := range uint32(testNodes) {
-		in := PartialInput{JobID: testJobID, Stored: stored[j], Cohort: 4, Coords: coords}
+		in := PartialInput{JobID: testJobID, Sum: sumOf(t, be, coords, stored[j]), Cohort: 4, Coords: coords}
 		if j == 1 {
 			in.Noise = noise
 		}
@@ -77,11 +77,25 @@ func TestMPCRound(t *testing.T) {
 	if _, err := be.Combiner(nil, 5, coords).Combine(parts); err == nil || !strings.Contains(err.Error(), "summed 4 records") {
 		t.Fatalf("a cohort of another size: %v", err)
 	}
-	if _, err := be.Partial(context.Background(), PartialInput{Stored: [][]byte{{1, 2}}, Coords: coords}, nil); err == nil {
-		t.Fatal("a malformed stored share was summed")
+	if s, err := be.NewSum(coords); err != nil || s.Add([]byte{1, 2}) == nil {
+		t.Fatalf("a malformed stored share was summed (%v)", err)
 	}
-	if _, err := be.Partial(context.Background(), PartialInput{Stored: stored[0], Coords: []int{m}}, nil); err == nil {
+	if _, err := be.NewSum([]int{m}); err == nil {
 		t.Fatal("a coordinate out of range was summed")
+	}
+	if _, err := be.Partial(context.Background(), PartialInput{Sum: sumOf(t, be, coords, stored[0]), Cohort: 5, Coords: coords}, nil); err == nil {
+		t.Fatal("a partial over fewer records than the cohort was computed")
+	}
+	if _, err := be.Partial(context.Background(), PartialInput{Sum: sumOf(t, be, coords[:2], stored[0]), Cohort: 4, Coords: coords}, nil); err == nil {
+		t.Fatal("a partial over a sum at other coordinates was computed")
+	}
+	// A partial leaves its sum as it was: node 1's noised partial again,
+	// from the same sum.
+	in := PartialInput{JobID: testJobID, Sum: sumOf(t, be, coords, stored[1]), Cohort: 4, Coords: coords, Noise: noise}
+	for range 2 {
+		if p, err := be.Partial(context.Background(), in, nil); err != nil || string(p) != string(parts[1]) {
+			t.Fatalf("node 1's partial again from one sum: %v (same: %v)", err, string(p) == string(parts[1]))
+		}
 	}
 	if q := be.Quorum(); q.Need != testNodes || q.Backend != "MPC" {
 		t.Fatalf("quorum %+v", q)
@@ -129,7 +143,7 @@ func TestHERound(t *testing.T) {
 	noise := []*big.Int{big.NewInt(0), big.NewInt(-1000), big.NewInt(3)}
 	parts := map[uint32][]byte{}
 	for _, i := range set {
-		in := PartialInput{JobID: testJobID, Stored: stored, Cohort: uint64(len(stored)), Coords: coords, PartialSet: set}
+		in := PartialInput{JobID: testJobID, Sum: sumOf(t, be, coords, stored), Cohort: uint64(len(stored)), Coords: coords, PartialSet: set}
 		if i == 0 {
 			in.Noise = noise
 		}
@@ -138,7 +152,7 @@ func TestHERound(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	comb := be.Combiner(stored, uint64(len(stored)), coords)
+	comb := be.Combiner(sumOf(t, be, coords, stored), uint64(len(stored)), coords)
 	got, err := comb.Combine(parts)
 	if err != nil {
 		t.Fatal(err)
@@ -159,7 +173,7 @@ func TestHERound(t *testing.T) {
 	if _, err := (enclave.Exact{}).Release(coords, got); !errors.Is(err, enclave.ErrOutOfRange) {
 		t.Fatalf("exact release of a negative sum: %v", err)
 	}
-	if _, err := be.Partial(context.Background(), PartialInput{Stored: stored, Coords: coords, PartialSet: []uint32{1, 2}}, heParty{f, 0}); err == nil {
+	if _, err := be.Partial(context.Background(), PartialInput{Sum: sumOf(t, be, coords, stored), Cohort: uint64(len(stored)), Coords: coords, PartialSet: []uint32{1, 2}}, heParty{f, 0}); err == nil {
 		t.Fatal("a node outside the decryption set gave a share")
 	}
 	if _, err := be.CheckPartialSet([]uint32{0}); err == nil {
@@ -184,4 +198,19 @@ func TestHERound(t *testing.T) {
 	if string(agg) != string(f.job.Aggregate) {
 		t.Fatal("the aggregate is not the fixture's")
 	}
+}
+
+// sumOf sums stored values at coords as a node reads them.
+func sumOf(t *testing.T, be Backend, coords []int, stored [][]byte) Sum {
+	t.Helper()
+	s, err := be.NewSum(coords)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range stored {
+		if err := s.Add(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
 }

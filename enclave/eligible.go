@@ -80,34 +80,14 @@ func Select(records []Record, purposeBit uint, epochFrom, epochTo uint64, at tim
 	slices.SortFunc(sorted, compareRecords)
 	sorted = slices.CompactFunc(sorted, func(a, b Record) bool { return a.Nullifier == b.Nullifier })
 
-	var sel Selection
-	eligible := make([]Record, 0, len(sorted))
+	s := NewSelector(purposeBit, epochFrom, epochTo, at)
+	s.eligible = make([]Record, 0, len(sorted))
 	for _, r := range sorted {
-		switch {
-		case r.Epoch < epochFrom || r.Epoch > epochTo:
-			sel.Excluded.Epoch++
-		case purposeBit >= 64 || r.Purposes&(1<<purposeBit) == 0:
-			sel.Excluded.Purpose++
-		case at.After(r.Expiry):
-			sel.Excluded.Expired++
-		case r.Revoked:
-			sel.Excluded.Revoked++
-		default:
-			eligible = append(eligible, r)
+		if s.rules(r) {
+			s.eligible = append(s.eligible, r)
 		}
 	}
-	sel.Eligible = uint64(len(eligible))
-
-	m := cohortBound(eligible)
-	sel.Records = eligible[:0] // filtered in place: writes never pass reads
-	for _, r := range eligible {
-		if uint64(r.MinCohort) <= m {
-			sel.Records = append(sel.Records, r)
-		} else {
-			sel.Excluded.ContributorMinimum++
-		}
-	}
-	return sel
+	return s.Selection()
 }
 
 // cohortBound returns the largest m ≤ len(records) such that at least m

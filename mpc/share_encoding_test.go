@@ -3,7 +3,10 @@ package mpc
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
+
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 )
 
 func TestShareRoundTrip(t *testing.T) {
@@ -119,4 +122,57 @@ func FuzzUnmarshalShare(f *testing.F) {
 			t.Fatalf("re-encoding differs (err %v)", err)
 		}
 	})
+}
+
+// TestShareValuesAt decodes chosen coordinates as UnmarshalShare does, and
+// refuses what UnmarshalShare refuses of the bytes it reads.
+func TestShareValuesAt(t *testing.T) {
+	const m = 25
+	shares, err := Split(make([]uint64, m), 3, testRand(7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := MarshalShare(shares[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	coords := []int{24, 0, 7, 7}
+	out := make([]fr.Element, len(coords))
+	if err := ShareValuesAt(data, m, coords, out); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range coords {
+		if !out[i].Equal(&shares[1].Values[c]) {
+			t.Errorf("coordinate %d decoded as %v, want %v", c, out[i], shares[1].Values[c])
+		}
+	}
+	notCanonical := bytes.Clone(data)
+	copy(notCanonical[shareHeaderSize+7*fr.Bytes:], bytes.Repeat([]byte{0xFF}, fr.Bytes))
+	badVersion := bytes.Clone(data)
+	badVersion[0]++
+	for _, tc := range []struct {
+		name   string
+		data   []byte
+		m      int
+		coords []int
+	}{
+		{"short", data[:len(data)-1], m, coords},
+		{"long", append(bytes.Clone(data), 0), m, coords},
+		{"another length", data, m - 1, coords},
+		{"version", badVersion, m, coords},
+		{"not canonical", notCanonical, m, coords},
+		{"coordinate out of range", data, m, []int{0, m, 1, 2}},
+		{"negative coordinate", data, m, []int{0, -1, 1, 2}},
+	} {
+		err := ShareValuesAt(tc.data, tc.m, tc.coords, out)
+		if err == nil {
+			t.Errorf("%s: accepted", tc.name)
+		}
+		if strings.HasPrefix(tc.name, "coordinate") || strings.HasPrefix(tc.name, "negative") {
+			continue
+		}
+		if !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: %v, want ErrMalformed", tc.name, err)
+		}
+	}
 }

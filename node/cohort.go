@@ -2,13 +2,17 @@ package node
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"math"
 	"math/bits"
+	"slices"
 	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/cohort-dev/cohort/backend"
 	"github.com/cohort-dev/cohort/dataset"
 	"github.com/cohort-dev/cohort/enclave"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
@@ -44,14 +48,23 @@ func (n *Node) jobDataset(ctx context.Context, id string) (*dataset.Dataset, err
 	return ds, nil
 }
 
-// selected is a node's cohort for a job, with the shares it holds for it.
+// selected is a node's cohort for a job: the records' eligibility
+// metadata, never their values, which are read when summed
+// (docs/design.md §7.6).
 type selected struct {
-	sel    enclave.Selection
-	digest [32]byte
-	rows   map[[32]byte]*store.Contribution // nullifier → row, cohort records only
-	at     time.Time                        // the job time it was selected at
-	ds     *dataset.Dataset                 // the dataset it was selected from
-	priv   enclave.Privacy                  // how the job is released under the dataset's policy
+	// sel is the selection; sel.Records is nil when the cohort was
+	// checked against a prepared size in one pass (cohortPass), which
+	// keeps no record.
+	sel      enclave.Selection
+	cohort   uint64 // the cohort's size
+	digest   [32]byte
+	from, to uint64           // the job's epoch range
+	at       time.Time        // the job time it was selected at
+	ds       *dataset.Dataset // the dataset it was selected from
+	priv     enclave.Privacy  // how the job is released under the dataset's policy
+	// sum is the cohort's stored values summed at coords, once read.
+	sum    backend.Sum
+	coords []int
 }
 
 // dataset is the dataset s was selected from; nil for a nil s.
@@ -62,103 +75,246 @@ func (s *selected) dataset() *dataset.Dataset {
 	return s.ds
 }
 
-// selectCohort selects a job's cohort from this node's rows: every record
-// of the dataset in the epoch range, filtered by enclave.Select at job
-// time.
-func (n *Node) selectCohort(ctx context.Context, ds *dataset.Dataset, jobID string, spec *cohortv1.JobSpec, at time.Time) (*selected, error) {
+// recordOf is what eligibility is decided on for a stored contribution.
+func recordOf(c *store.Contribution) enclave.Record {
+	return enclave.Record{
+		Nullifier: c.Nullifier, PayloadDigest: c.PayloadDigest, Epoch: c.Epoch, Purposes: c.Purposes,
+		Expiry: c.Expiry, MinCohort: c.MinCohort, Revoked: c.Revoked(),
+	}
+}
+
+// purposeBit is the bit of the job's purpose in the dataset's purpose mask.
+func purposeBit(ds *dataset.Dataset, spec *cohortv1.JobSpec) (uint, error) {
 	mask, err := ds.Schema.PurposeMask([]string{spec.GetPurpose()})
 	if err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "purpose: %v", err)
+		return 0, status.Errorf(codes.InvalidArgument, "purpose: %v", err)
 	}
-	bit := uint(bits.TrailingZeros64(mask))
+	return uint(bits.TrailingZeros64(mask)), nil
+}
+
+// selectCohort selects a job's cohort from this node's rows: every record
+// of the dataset in the epoch range, filtered by the rules of
+// enclave.Select at job time. It reads the records' eligibility metadata
+// only, in one scan, and keeps the eligible records' metadata.
+func (n *Node) selectCohort(ctx context.Context, ds *dataset.Dataset, jobID string, spec *cohortv1.JobSpec, at time.Time) (*selected, error) {
+	bit, err := purposeBit(ds, spec)
+	if err != nil {
+		return nil, err
+	}
 	// Committed records only (docs/design.md §7.5): none of them can be
 	// rolled back any more.
 	n.settleBeforeSelect(ctx, ds.Desc.GetId())
 	var (
-		records []enclave.Record
-		rows    = map[[32]byte]*store.Contribution{}
-		after   [32]byte
+		sl   = enclave.NewSelector(bit, spec.GetEpochFrom(), spec.GetEpochTo(), at)
+		read uint64
 	)
-	for {
-		page, err := n.store.ListContributions(ctx, ds.Desc.GetId(), spec.GetEpochFrom(), spec.GetEpochTo(), after, store.MaxPageSize)
-		if err != nil {
-			return nil, n.internal("list contributions", err)
-		}
-		for _, c := range page {
-			records = append(records, enclave.Record{
-				Nullifier: c.Nullifier, PayloadDigest: c.PayloadDigest, Epoch: c.Epoch, Purposes: c.Purposes,
-				Expiry: c.Expiry, MinCohort: c.MinCohort, Revoked: c.Revoked(),
-			})
-			rows[c.Nullifier] = &c
-		}
-		if len(page) < store.MaxPageSize {
-			break
-		}
-		after = page[len(page)-1].Nullifier
+	err = n.store.ScanContributions(ctx, ds.Desc.GetId(), spec.GetEpochFrom(), spec.GetEpochTo(), 0, func(c *store.Contribution) error {
+		read++
+		return sl.Add(recordOf(c))
+	})
+	if err != nil {
+		return nil, n.internal("read eligibility of contributions", err)
 	}
-	sel := enclave.Select(records, bit, spec.GetEpochFrom(), spec.GetEpochTo(), at)
-	// Records of other epochs are never read, only counted.
+	sel := sl.Selection()
+	if err := n.countOtherEpochs(ctx, ds, read, &sel.Excluded); err != nil {
+		return nil, err
+	}
+	// The records are in nullifier order: digest them without the copy
+	// enclave.SetDigest sorts.
+	h := enclave.NewSetHasher(jobID, ds.Desc.GetId(), sel.Cohort())
+	for _, r := range sel.Records {
+		if err := h.Add(r); err != nil {
+			return nil, n.internal("set digest", err)
+		}
+	}
+	digest, err := h.Sum()
+	if err != nil {
+		return nil, n.internal("set digest", err)
+	}
+	return &selected{sel: sel, cohort: sel.Cohort(), digest: digest,
+		from: spec.GetEpochFrom(), to: spec.GetEpochTo(), at: at, ds: ds}, nil
+}
+
+// countOtherEpochs counts the dataset's records outside the job's epochs
+// (read is how many it read inside them): they are never read, only
+// counted.
+func (n *Node) countOtherEpochs(ctx context.Context, ds *dataset.Dataset, read uint64, ex *enclave.Exclusions) error {
 	all, err := n.store.CountContributions(ctx, ds.Desc.GetId(), 0, math.MaxInt64)
 	if err != nil {
-		return nil, n.internal("count contributions", err)
+		return n.internal("count contributions", err)
 	}
-	if all > uint64(len(records)) {
-		sel.Excluded.Epoch += all - uint64(len(records))
+	if all > read {
+		ex.Epoch += all - read
 	}
-	keep := make(map[[32]byte]*store.Contribution, len(sel.Records))
-	for _, r := range sel.Records {
-		keep[r.Nullifier] = rows[r.Nullifier]
+	return nil
+}
+
+// cohortPass selects a job's cohort again and sums it in the same scan,
+// for a node that prepared the job with a cohort of m records: each
+// record read is checked against the per-record rules at job time and
+// counted if eligible with a contributor's minimum ≤ m, its share added
+// to sum (nil: nothing is summed) and its id to the set digest as it is
+// read. When the digest is the one prepared, the cohort is exactly the
+// prepared one — every record in it still eligible at job time and every
+// contributor's minimum met — so the node reads each row once per
+// ComputePartial and keeps none (docs/design.md §7.6). Any other cohort
+// (a record revoked since, or one more eligible) gets another digest: the
+// zero digest when its size is not m, which no agreement carries.
+func (n *Node) cohortPass(ctx context.Context, ds *dataset.Dataset, jobID string, spec *cohortv1.JobSpec, at time.Time, m uint64,
+	sum backend.Sum, coords []int) (*selected, error) {
+	bit, err := purposeBit(ds, spec)
+	if err != nil {
+		return nil, err
 	}
-	return &selected{sel: sel, digest: enclave.SetDigest(jobID, ds.Desc.GetId(), sel.Records), rows: keep, at: at, ds: ds}, nil
+	n.settleBeforeSelect(ctx, ds.Desc.GetId())
+	var (
+		sl       = enclave.NewSelector(bit, spec.GetEpochFrom(), spec.GetEpochTo(), at)
+		h        = enclave.NewSetHasher(jobID, ds.Desc.GetId(), m)
+		read     uint64
+		eligible uint64
+		cohort   uint64
+		minimum  uint64
+	)
+	fields := store.ContributionFields(0)
+	if sum != nil {
+		fields = store.WithShare
+	}
+	err = n.store.ScanContributions(ctx, ds.Desc.GetId(), spec.GetEpochFrom(), spec.GetEpochTo(), fields, func(c *store.Contribution) error {
+		read++
+		r := recordOf(c)
+		ok, err := sl.Eligible(r)
+		if err != nil || !ok {
+			return err
+		}
+		eligible++
+		if uint64(r.MinCohort) > m {
+			minimum++
+			return nil
+		}
+		if cohort++; cohort <= m {
+			if err := h.Add(r); err != nil {
+				return err
+			}
+		}
+		if sum != nil {
+			return sum.Add(c.Share)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, n.internal("read cohort", err)
+	}
+	sel := enclave.Selection{Eligible: eligible, Excluded: sl.Excluded()}
+	sel.Excluded.ContributorMinimum = minimum
+	if err := n.countOtherEpochs(ctx, ds, read, &sel.Excluded); err != nil {
+		return nil, err
+	}
+	s := &selected{sel: sel, cohort: cohort, from: spec.GetEpochFrom(), to: spec.GetEpochTo(), at: at, ds: ds}
+	if d, err := h.Sum(); err == nil && cohort == m {
+		s.digest = d
+	}
+	if sum != nil {
+		s.sum, s.coords = sum, coords
+	}
+	return s, nil
+}
+
+// cohortSum returns s's cohort summed at coords: the sum its selection
+// made, or one scan of the stored values, matched against the selected
+// records in nullifier order; a record changed or gone since it was
+// selected is an error.
+func (n *Node) cohortSum(ctx context.Context, be backend.Round, s *selected, coords []int) (backend.Sum, error) {
+	if s.sum != nil && slices.Equal(s.coords, coords) {
+		return s.sum, nil
+	}
+	if s.sel.Records == nil && s.cohort > 0 {
+		return nil, errors.New("the cohort's records were not kept")
+	}
+	sum, err := be.NewSum(coords)
+	if err != nil {
+		return nil, err
+	}
+	err = n.eachCohortRecord(ctx, s, store.WithShare, func(c *store.Contribution) error { return sum.Add(c.Share) })
+	if err != nil {
+		return nil, err
+	}
+	s.sum, s.coords = sum, coords
+	return sum, nil
+}
+
+// eachCohortRecord calls fn, in nullifier order, with each record of s's
+// cohort as stored, reading fields besides its metadata, in one scan of
+// the job's epochs. fn's Contribution is valid only during the call.
+func (n *Node) eachCohortRecord(ctx context.Context, s *selected, fields store.ContributionFields, fn func(*store.Contribution) error) error {
+	recs := s.sel.Records
+	k := 0
+	err := n.store.ScanContributions(ctx, s.ds.Desc.GetId(), s.from, s.to, fields, func(c *store.Contribution) error {
+		if k == len(recs) || c.Nullifier != recs[k].Nullifier {
+			return nil // not in the cohort
+		}
+		if c.PayloadDigest != recs[k].PayloadDigest {
+			return fmt.Errorf("record %x… changed since it was selected", c.Nullifier[:4])
+		}
+		k++
+		return fn(c)
+	})
+	if err != nil {
+		return err
+	}
+	if k != len(recs) {
+		return fmt.Errorf("%d of the cohort's %d records are no longer stored", len(recs)-k, len(recs))
+	}
+	return nil
 }
 
 // eligibleSet is the wire form of a selection.
 func (s *selected) eligibleSet() *cohortv1.EligibleSet {
 	return &cohortv1.EligibleSet{
-		Eligible: s.sel.Eligible, Cohort: s.sel.Cohort(), Digest: s.digest[:], Excluded: s.sel.Excluded.Proto(),
+		Eligible: s.sel.Eligible, Cohort: s.cohort, Digest: s.digest[:], Excluded: s.sel.Excluded.Proto(),
 	}
 }
 
 // eligible is the round's form of a selection.
 func (s *selected) eligible() enclave.EligibleSet {
-	return enclave.EligibleSet{Eligible: s.sel.Eligible, Cohort: s.sel.Cohort(), Digest: s.digest, Excluded: s.sel.Excluded}
+	return enclave.EligibleSet{Eligible: s.sel.Eligible, Cohort: s.cohort, Digest: s.digest, Excluded: s.sel.Excluded}
 }
 
-// stored lists the cohort's stored values (shares or ciphertexts) in
-// cohort order.
-func (s *selected) stored() [][]byte {
-	out := make([][]byte, len(s.sel.Records))
-	for k, r := range s.sel.Records {
-		out[k] = s.rows[r.Nullifier].Share
-	}
-	return out
-}
-
-// peerSelect checks what a coordinator sends with PrepareJob and
+// peerCheck checks what a coordinator sends with PrepareJob and
 // ComputePartial — a valid job id and spec, a READY dataset, a job time
-// close to this node's clock — and selects the job's cohort from this
-// node's own rows.
-func (n *Node) peerSelect(ctx context.Context, jobID string, spec *cohortv1.JobSpec, jobTime int64) (*dataset.Dataset, *selected, error) {
+// close to this node's clock — and returns the dataset, how the job is
+// released under its policy and the job time.
+func (n *Node) peerCheck(ctx context.Context, jobID string, spec *cohortv1.JobSpec, jobTime int64) (*dataset.Dataset, enclave.Privacy, time.Time, error) {
 	if !validJobID(jobID) {
-		return nil, nil, status.Error(codes.InvalidArgument, "job_id: want 1..64 bytes of [A-Za-z0-9-]")
+		return nil, enclave.Privacy{}, time.Time{}, status.Error(codes.InvalidArgument, "job_id: want 1..64 bytes of [A-Za-z0-9-]")
 	}
 	if spec == nil {
-		return nil, nil, status.Error(codes.InvalidArgument, "spec missing")
+		return nil, enclave.Privacy{}, time.Time{}, status.Error(codes.InvalidArgument, "spec missing")
 	}
 	ds, err := n.jobDataset(ctx, spec.GetDatasetId())
 	if err != nil {
-		return nil, nil, err
+		return nil, enclave.Privacy{}, time.Time{}, err
 	}
 	if err := enclave.ValidateSpec(spec, ds.Schema, ds.Desc.GetBackend()); err != nil {
-		return nil, nil, status.Errorf(codes.InvalidArgument, "spec: %v", err)
+		return nil, enclave.Privacy{}, time.Time{}, status.Errorf(codes.InvalidArgument, "spec: %v", err)
 	}
 	priv, err := jobPrivacy(ds, spec)
 	if err != nil {
-		return nil, nil, err
+		return nil, enclave.Privacy{}, time.Time{}, err
 	}
 	at := time.Unix(jobTime, 0)
 	if d := n.now().Sub(at); d > MaxJobClockSkew || d < -MaxJobClockSkew {
-		return nil, nil, status.Errorf(codes.FailedPrecondition, "job time %s is more than %s from node %d's clock", at.UTC().Format(time.RFC3339), MaxJobClockSkew, n.opts.Index)
+		return nil, enclave.Privacy{}, time.Time{}, status.Errorf(codes.FailedPrecondition, "job time %s is more than %s from node %d's clock",
+			at.UTC().Format(time.RFC3339), MaxJobClockSkew, n.opts.Index)
+	}
+	return ds, priv, at, nil
+}
+
+// peerSelect checks a coordinator's request (peerCheck) and selects the
+// job's cohort from this node's own rows.
+func (n *Node) peerSelect(ctx context.Context, jobID string, spec *cohortv1.JobSpec, jobTime int64) (*dataset.Dataset, *selected, error) {
+	ds, priv, at, err := n.peerCheck(ctx, jobID, spec, jobTime)
+	if err != nil {
+		return nil, nil, err
 	}
 	sel, err := n.selectCohort(ctx, ds, jobID, spec, at)
 	if err != nil {

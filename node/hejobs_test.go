@@ -300,7 +300,14 @@ func TestHEBackend(t *testing.T) {
 		if err != nil {
 			t.Fatalf("same set again: %v", err)
 		}
-		agg, _, err := backend.SumCiphertexts(h.ds.HE.Params, own.stored(), 64)
+		var stored [][]byte
+		if err := f.nodes[0].n.eachCohortRecord(ctx, own, store.WithShare, func(c *store.Contribution) error {
+			stored = append(stored, bytes.Clone(c.Share))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		agg, _, err := backend.SumCiphertexts(h.ds.HE.Params, stored, 64)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -337,7 +344,14 @@ func TestHEBackend(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		agg, _, err := backend.SumCiphertexts(h.ds.HE.Params, own.stored(), 64)
+		var stored [][]byte
+		if err := f.nodes[0].n.eachCohortRecord(ctx, own, store.WithShare, func(c *store.Contribution) error {
+			stored = append(stored, bytes.Clone(c.Share))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		agg, _, err := backend.SumCiphertexts(h.ds.HE.Params, stored, 64)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/big"
 	"slices"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -89,12 +90,17 @@ func (n *Node) prepareJob(ctx context.Context, from uint32, req *cohortv1.Prepar
 
 // computePartial computes, records and signs this node's partial. The
 // coordinator's own node passes the cohort it selected for the agreement
-// (local), which the rules check like any other; a peer selects it again.
+// (local), which the rules check like any other; a peer selects it again,
+// in the same scan that sums it when it prepared the job (cohortPass).
 func (n *Node) computePartial(ctx context.Context, from uint32, req *cohortv1.ComputePartialRequest, local *selected) (*cohortv1.ComputePartialResponse, error) {
 	ds, sel := local.dataset(), local
+	var (
+		priv enclave.Privacy
+		at   time.Time
+		err  error
+	)
 	if local == nil {
-		var err error
-		if ds, sel, err = n.peerSelect(ctx, req.GetJobId(), req.GetSpec(), req.GetJobTime()); err != nil {
+		if ds, priv, at, err = n.peerCheck(ctx, req.GetJobId(), req.GetSpec(), req.GetJobTime()); err != nil {
 			return nil, err
 		}
 	}
@@ -102,16 +108,26 @@ func (n *Node) computePartial(ctx context.Context, from uint32, req *cohortv1.Co
 	if err != nil {
 		return nil, n.internal("dataset backend", err)
 	}
+	coords, coordsErr := enclave.Coordinates(ds.Schema.Layout(), req.GetSpec().GetOutputs())
+	set, setErr := be.CheckPartialSet(req.GetDecryptionSet())
+	rec, err := n.peerRecord(ctx, req.GetJobId())
+	if err != nil {
+		return nil, err
+	}
+	if local == nil {
+		// Sum while selecting only what this node may release a partial of.
+		sum := coordsErr == nil && setErr == nil && slices.Contains(set, n.opts.Index)
+		if sel, err = n.peerCohort(ctx, ds, be, req, at, rec, coords, sum); err != nil {
+			return nil, err
+		}
+		sel.priv = priv
+	}
 	if len(req.GetSetDigest()) != sha256.Size {
-		return nil, status.Errorf(codes.FailedPrecondition, "node %d selects another cohort (%d records) than the agreed digest", n.opts.Index, sel.sel.Cohort())
+		return nil, status.Errorf(codes.FailedPrecondition, "node %d selects another cohort (%d records) than the agreed digest", n.opts.Index, sel.cohort)
 	}
 	job, err := roundJob(req.GetJobId(), ds.Desc.GetId(), req.GetSpec(), sel)
 	if err != nil {
 		return nil, n.internal("spec digest", err)
-	}
-	rec, err := n.peerRecord(ctx, job.ID)
-	if err != nil {
-		return nil, err
 	}
 	if rec != nil {
 		job.Buyer = rec.Buyer // bound when the job was prepared here
@@ -120,13 +136,11 @@ func (n *Node) computePartial(ctx context.Context, from uint32, req *cohortv1.Co
 	if err := enclave.PeerPartial(rec, job, from, [32]byte(req.GetSetDigest()), sel.eligible(), min, ds.Schema.MaxCohort, n.opts.Index); err != nil {
 		return nil, peerRefusal(err)
 	}
-	coords, err := enclave.Coordinates(ds.Schema.Layout(), req.GetSpec().GetOutputs())
-	if err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "outputs: %v", err)
+	if coordsErr != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "outputs: %v", coordsErr)
 	}
-	set, err := be.CheckPartialSet(req.GetDecryptionSet())
-	if err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "decryption_set: %v", err)
+	if setErr != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "decryption_set: %v", setErr)
 	}
 	if !slices.Contains(set, n.opts.Index) {
 		return nil, status.Errorf(codes.InvalidArgument, "node %d is not in the decryption set %v", n.opts.Index, set)
@@ -175,15 +189,38 @@ func (n *Node) computePartial(ctx context.Context, from uint32, req *cohortv1.Co
 		}
 	}
 	st := enclave.PartialStatement(job.ID, sel.digest, coords, enc, n.opts.Index)
-	n.log.Info("partial released", "job", job.ID, "cohort", sel.sel.Cohort(), "coordinates", len(coords), "partial_set", fmt.Sprint(set))
+	n.log.Info("partial released", "job", job.ID, "cohort", sel.cohort, "coordinates", len(coords), "partial_set", fmt.Sprint(set))
 	return &cohortv1.ComputePartialResponse{Coordinates: st.Coordinates, Partial: enc, Signature: n.sign(st.Message()), Debit: debit}, nil
+}
+
+// peerCohort is a peer's cohort for ComputePartial: for a job it prepared
+// on this dataset, selected and summed in one scan against the prepared
+// size (cohortPass; summed only when sum is set and the partial not yet
+// released); otherwise selected afresh (the rules then refuse).
+func (n *Node) peerCohort(ctx context.Context, ds *dataset.Dataset, be backend.Backend, req *cohortv1.ComputePartialRequest, at time.Time,
+	rec *enclave.PeerRecord, coords []int, sum bool) (*selected, error) {
+	if rec == nil || rec.DatasetID != ds.Desc.GetId() || (rec.State != enclave.PeerPrepared && rec.State != enclave.PeerReleased) {
+		return n.selectCohort(ctx, ds, req.GetJobId(), req.GetSpec(), at)
+	}
+	var s backend.Sum
+	if sum && rec.State == enclave.PeerPrepared {
+		var err error
+		if s, err = be.NewSum(coords); err != nil {
+			return nil, n.internal("sum cohort", err)
+		}
+	}
+	return n.cohortPass(ctx, ds, req.GetJobId(), req.GetSpec(), at, rec.Cohort, s, coords)
 }
 
 // partial computes this node's partial over its cohort with its noise
 // for the job (nil for none), drawn when the job was prepared.
 func (n *Node) partial(ctx context.Context, be backend.Backend, ds *dataset.Dataset, sel *selected, job enclave.RoundJob, coords []int, set []uint32, noise []*big.Int) ([]byte, error) {
+	sum, err := n.cohortSum(ctx, be, sel, coords)
+	if err != nil {
+		return nil, n.internal("sum cohort", err)
+	}
 	enc, err := be.Partial(ctx, backend.PartialInput{
-		JobID: job.ID, Stored: sel.stored(), Cohort: sel.sel.Cohort(), Coords: coords, PartialSet: set, Noise: noise,
+		JobID: job.ID, Sum: sum, Cohort: sel.cohort, Coords: coords, PartialSet: set, Noise: noise,
 	}, nodeParty{n: n, ds: ds})
 	if err != nil {
 		if _, ok := status.FromError(err); ok {

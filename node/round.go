@@ -45,6 +45,7 @@ type jobRun struct {
 	priv   enclave.Privacy // how the job is released under its dataset's policy
 	mech   enclave.Mechanism
 
+	ctx        context.Context // the run's, for the reads Combine makes
 	events     chan enclave.Event
 	own        *selected // this node's cohort, from its latest answer to MsgPrepare
 	comb       backend.Combination
@@ -56,6 +57,7 @@ type jobRun struct {
 // run drives the job to a final state.
 func (r *jobRun) run(ctx context.Context) {
 	r.events = make(chan enclave.Event, 4*len(r.n.opts.Members)+4)
+	r.ctx = ctx
 	rd, err := r.begin(ctx)
 	for err == nil && r.c != nil {
 		var next enclave.Event
@@ -175,7 +177,13 @@ func (r *jobRun) Combine(parts map[uint32][]byte) ([]*big.Int, error) {
 	if r.own == nil {
 		return nil, errors.New("the coordinating node holds no cohort")
 	}
-	r.comb = r.be.Combiner(r.own.stored(), r.own.sel.Cohort(), r.coords)
+	// The cohort as summed for this node's own partial, or summed now if
+	// it gave none (an HE coordinator outside the decryption set).
+	own, err := r.n.cohortSum(r.ctx, r.be, r.own, r.coords)
+	if err != nil {
+		return nil, fmt.Errorf("sum the cohort: %w", err)
+	}
+	r.comb = r.be.Combiner(own, r.own.cohort, r.coords)
 	return r.comb.Combine(parts)
 }
 
@@ -407,7 +415,10 @@ var errJobStopped = errors.New("job stopped")
 // result. Every node whose evidence it holds must sign it.
 func (r *jobRun) buildTranscript(ctx context.Context, out *enclave.Outcome) (enclave.TranscriptBuilt, error) {
 	n := r.n
-	recs := r.own.auditRecords(r.be.Published)
+	recs, err := n.auditRecords(ctx, r.own, r.be.Published)
+	if err != nil {
+		return enclave.TranscriptBuilt{}, fmt.Errorf("read the cohort's records: %w", err)
+	}
 	roots, err := n.transcriptRoots(ctx, recs)
 	if err != nil {
 		return enclave.TranscriptBuilt{}, err

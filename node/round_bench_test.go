@@ -129,9 +129,9 @@ func (f *testFederation) benchBuyer(tb testing.TB, id string) context.Context {
 	return f.buyer(tb, 0, id)
 }
 
-// runJob submits spec through node 0 and follows it until it ends; any end
-// but DONE fails tb.
-func (f *testFederation) runJob(tb testing.TB, buyer context.Context, spec *cohortv1.JobSpec, requestID string) {
+// runJob submits spec through node 0, follows it until it ends and returns
+// its id; any end but DONE fails tb.
+func (f *testFederation) runJob(tb testing.TB, buyer context.Context, spec *cohortv1.JobSpec, requestID string) string {
 	tb.Helper()
 	sub, err := f.buyerClient(0).SubmitJob(buyer, &cohortv1.SubmitJobRequest{Spec: spec, RequestId: requestID})
 	if err != nil {
@@ -157,6 +157,7 @@ func (f *testFederation) runJob(tb testing.TB, buyer context.Context, spec *coho
 	if last.GetState() != cohortv1.JobState_JOB_STATE_DONE {
 		tb.Fatalf("job %s ended %s: %s", last.GetJobId(), last.GetState(), last.GetReason())
 	}
+	return last.GetJobId()
 }
 
 // seedContributions gives dataset id n records of the current epoch on
@@ -167,12 +168,23 @@ func (f *testFederation) runJob(tb testing.TB, buyer context.Context, spec *coho
 // ingested record's public inputs, proof and terms: selection and
 // summation read only the stored columns and shares, so a round runs on
 // seeded records as on ingested ones, but their proofs do not bind their
-// shares. For benchmarks only.
+// shares. For benchmarks, and for tests of what a job reads.
 func (f *testFederation) seedContributions(tb testing.TB, id string, n int) {
+	tb.Helper()
+	f.seedRecords(tb, id, n)
+}
+
+// seedRecords is seedContributions, returning the n records seeded.
+func (f *testFederation) seedRecords(tb testing.TB, id string, n int) []schema.Record {
 	tb.Helper()
 	ctx := context.Background()
 	c := f.register(tb, 0)
-	if _, err := f.contributor(0).Contribute(ctx, &cohortv1.ContributeRequest{DatasetId: id, Payload: f.payload(tb, c, 0, payloadOptions{})}); err != nil {
+	first := schema.Record{
+		"age": schema.IntValue(40), "steps": schema.IntValue(8000), "resting_hr": schema.IntValue(60),
+		"sleep_h": schema.ScaledValue(750, 2), "smoker": schema.BoolValue(false), "region": schema.CategoryValue("north"),
+	}
+	recs := []schema.Record{first}
+	if _, err := f.contributor(0).Contribute(ctx, &cohortv1.ContributeRequest{DatasetId: id, Payload: f.payload(tb, c, 0, payloadOptions{record: first})}); err != nil {
 		tb.Fatal(err)
 	}
 	rows, err := f.nodes[0].store.ListContributions(ctx, id, 0, 1<<62, [32]byte{}, 1)
@@ -186,7 +198,9 @@ func (f *testFederation) seedContributions(tb testing.TB, id string, n int) {
 	for start := 1; start < n; start += batch {
 		shares := make([][]store.Contribution, len(f.nodes))
 		for k := start; k < min(start+batch, n); k++ {
-			v, err := s.Encode(s.RandomRecord(rng))
+			rec := s.RandomRecord(rng)
+			recs = append(recs, rec)
+			v, err := s.Encode(rec)
 			if err != nil {
 				tb.Fatal(err)
 			}
@@ -225,4 +239,5 @@ func (f *testFederation) seedContributions(tb testing.TB, id string, n int) {
 			tb.Fatalf("node %d holds %d records, want %d", j, got, n)
 		}
 	}
+	return recs
 }

@@ -162,17 +162,29 @@ func (n *Node) checkTranscript(ctx context.Context, t *audit.Transcript) error {
 	return nil
 }
 
-// auditRecords lists the cohort's records as a transcript holds them.
-func (s *selected) auditRecords(published func(stored []byte) []byte) []audit.Record {
-	out := make([]audit.Record, 0, len(s.sel.Records))
-	for _, r := range s.sel.Records {
-		c := s.rows[r.Nullifier]
-		rec := audit.Record{Nullifier: r.Nullifier, PayloadDigest: r.PayloadDigest, Public: c.Public, Proof: c.Proof}
-		rec.Ciphertext = published(c.Share)
-		out = append(out, rec)
+// auditRecords lists the cohort's records as a transcript holds them, read
+// in one scan; the stored values are read only when the transcript
+// publishes them (HE ciphertexts).
+func (n *Node) auditRecords(ctx context.Context, s *selected, published func(stored []byte) []byte) ([]audit.Record, error) {
+	fields := store.WithProof
+	// A backend that publishes nothing of a stored value (MPC) gives nil
+	// for any: its shares are then not read.
+	if published([]byte{0}) != nil {
+		fields |= store.WithShare
 	}
-	slices.SortFunc(out, func(a, b audit.Record) int { return bytes.Compare(a.Nullifier[:], b.Nullifier[:]) })
-	return out
+	out := make([]audit.Record, 0, len(s.sel.Records))
+	err := n.eachCohortRecord(ctx, s, fields, func(c *store.Contribution) error {
+		rec := audit.Record{Nullifier: c.Nullifier, PayloadDigest: c.PayloadDigest, Public: bytes.Clone(c.Public), Proof: bytes.Clone(c.Proof)}
+		if c.Share != nil {
+			rec.Ciphertext = bytes.Clone(published(c.Share))
+		}
+		out = append(out, rec)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // checkTranscriptSubmission checks the transcript's buyer submission as

@@ -197,3 +197,80 @@ func (q queries) CountContributions(ctx context.Context, datasetID string, epoch
 	}
 	return unsigned(n, "count")
 }
+
+// scanColumns are the eligibility columns ScanContributions always reads,
+// joined with the dataset's revocations.
+const scanColumns = `c.nullifier, c.epoch, c.payload_digest, c.purposes, c.expiry, c.min_cohort, c.revocation, r.revoked_at`
+
+func (q queries) ScanContributions(ctx context.Context, datasetID string, epochFrom, epochTo uint64, fields ContributionFields,
+	fn func(*Contribution) error) error {
+	if epochFrom > epochTo || epochFrom > 1<<63-1 {
+		return nil
+	}
+	cols := scanColumns
+	if fields&WithShare != 0 {
+		cols += `, c.share`
+	}
+	if fields&WithProof != 0 {
+		cols += `, c.public_inputs, c.proof`
+	}
+	rows, err := q.read().QueryContext(ctx,
+		`SELECT `+cols+`
+		   FROM contributions c
+		   LEFT JOIN revocations r ON r.dataset_id = c.dataset_id AND r.revocation = c.revocation
+		  WHERE c.dataset_id = $1 AND c.epoch >= $2 AND c.epoch <= $3 AND c.pending = 0
+		  ORDER BY c.nullifier`,
+		datasetID, int64(epochFrom), clampSigned(epochTo))
+	if err != nil {
+		return fmt.Errorf("store: scan contributions: %w", err)
+	}
+	defer rows.Close()
+	var (
+		// The byte columns are read as sql.RawBytes, which alias the
+		// driver's buffers until the next row: a scan allocates nothing
+		// per row for them.
+		nf, digest, rc, share, public, proof sql.RawBytes
+		epoch, purposes, minCohort, expiry   int64
+		revoked                              sql.NullInt64
+		c                                    = Contribution{DatasetID: datasetID}
+	)
+	dest := []any{&nf, &epoch, &digest, &purposes, &expiry, &minCohort, &rc, &revoked}
+	if fields&WithShare != 0 {
+		dest = append(dest, &share)
+	}
+	if fields&WithProof != 0 {
+		dest = append(dest, &public, &proof)
+	}
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return fmt.Errorf("store: scan contributions: %w", err)
+		}
+		if c.Nullifier, err = bytes32(nf, "nullifier"); err != nil {
+			return fmt.Errorf("store: scan contributions: %w", err)
+		}
+		if c.PayloadDigest, err = bytes32(digest, "payload digest"); err != nil {
+			return fmt.Errorf("store: scan contributions: %w", err)
+		}
+		if c.RevocationCommitment, err = bytes32(rc, "revocation commitment"); err != nil {
+			return fmt.Errorf("store: scan contributions: %w", err)
+		}
+		if c.Epoch, err = unsigned(epoch, "epoch"); err != nil {
+			return fmt.Errorf("store: scan contributions: %w", err)
+		}
+		if minCohort < 0 || minCohort > 1<<32-1 {
+			return fmt.Errorf("store: scan contributions: stored min cohort %d out of range", minCohort)
+		}
+		c.MinCohort = uint32(minCohort)
+		c.Purposes = uint64(purposes) // a bitmask stored as its two's complement
+		c.Expiry = fromMicros(expiry)
+		c.RevokedAt = fromNullMicros(revoked)
+		c.Share, c.Public, c.Proof = share, public, proof
+		if err := fn(&c); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store: scan contributions: %w", err)
+	}
+	return nil
+}

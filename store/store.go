@@ -206,6 +206,20 @@ type Contributions interface {
 	// CountContributions counts the committed contributions of datasetID
 	// with epochFrom ≤ epoch ≤ epochTo.
 	CountContributions(ctx context.Context, datasetID string, epochFrom, epochTo uint64) (uint64, error)
+	// ScanContributions calls fn for every committed contribution of
+	// datasetID with epochFrom ≤ epoch ≤ epochTo (pending ones are never
+	// counted, docs/design.md §7.5), in increasing nullifier order (bytewise),
+	// from one cursor, so that its memory does not grow with the number of
+	// rows (docs/design.md §7.6). Each row carries what eligibility is
+	// decided on — nullifier, payload digest, epoch, purposes, expiry, min
+	// cohort, revocation commitment and RevokedAt — and only the byte
+	// columns fields names (the others are nil; ReceivedAt and Receipt are
+	// never read). fn sees one Contribution reused from row to row, whose
+	// byte slices alias the driver's buffers: they are valid only during
+	// the call, and fn copies what it keeps. fn must not use the store
+	// (the scan holds a read connection). An error from fn stops the scan
+	// and is returned unwrapped.
+	ScanContributions(ctx context.Context, datasetID string, epochFrom, epochTo uint64, fields ContributionFields, fn func(*Contribution) error) error
 
 	// The state of a record through ingest (docs/design.md §7.5): stored
 	// pending by PutContribution (c.Pending), then committed or rolled back.
@@ -527,6 +541,17 @@ type Rollback struct {
 	Reason    string // at most MaxRollbackReasonLen bytes
 	CreatedAt time.Time
 }
+
+// ContributionFields names the byte columns a scan reads besides a
+// record's eligibility metadata.
+type ContributionFields uint8
+
+const (
+	// WithShare reads the stored share (or ciphertext).
+	WithShare ContributionFields = 1 << iota
+	// WithProof reads the public inputs and the proof.
+	WithProof
+)
 
 // Revoked reports whether the contribution was revoked when it was read.
 func (c Contribution) Revoked() bool { return !c.RevokedAt.IsZero() }

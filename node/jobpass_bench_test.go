@@ -1,0 +1,102 @@
+package node
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
+)
+
+// jobPassRecords are the cohort sizes BenchmarkJobPass seeds, comma
+// separated.
+var jobPassRecords = flag.String("jobpass.records", "10000,100000", "cohort sizes of BenchmarkJobPass")
+
+// BenchmarkJobPass measures one node's work for one job as a peer, against
+// the cohort's size: PrepareJob (select the cohort, sign its digest) then
+// ComputePartial (select it again and sum its shares) for the demo's
+// statistics job, exact release, on SQLite. Records are seeded as in
+// BenchmarkJobRound. It reports the time and bytes allocated per pass
+// (b.ReportAllocs) and the peak heap in use during the passes above what
+// was in use before them (peak-heap-MB, sampled every millisecond with
+// runtime.ReadMemStats). Sizes: -jobpass.records (10,000 and 100,000 by
+// default; seeding 100,000 records on 3 nodes takes a few minutes).
+//
+//	go test ./node/ -run '^$' -bench BenchmarkJobPass -benchtime=3x
+func BenchmarkJobPass(b *testing.B) {
+	for _, f := range strings.Split(*jobPassRecords, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			b.Fatalf("-jobpass.records: %q is not a cohort size", f)
+		}
+		b.Run(fmt.Sprintf("records=%d", n), func(b *testing.B) { benchJobPass(b, n) })
+	}
+}
+
+func benchJobPass(b *testing.B, records int) {
+	f := newTestFederation(b, 3, func(o *Options) { o.Logger, o.Limits.MaxMessageBytes = nil, 0 })
+	desc := f.installDatasetWith(b, exactPolicy())
+	f.seedContributions(b, desc.GetId(), records)
+	ctx := context.Background()
+	spec := statisticsSpec(testSchema(), testSchema().Epoch.Index(time.Now()), "")
+	peer := f.nodes[1].n
+
+	runtime.GC()
+	var base runtime.MemStats
+	runtime.ReadMemStats(&base)
+	var (
+		peak atomic.Uint64
+		stop = make(chan struct{})
+		wg   sync.WaitGroup
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		var m runtime.MemStats
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				runtime.ReadMemStats(&m)
+				if m.HeapAlloc > peak.Load() {
+					peak.Store(m.HeapAlloc)
+				}
+			}
+		}
+	}()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		id := fmt.Sprintf("pass-%d", i)
+		at := time.Now().Unix()
+		prep, _, err := peer.prepareJob(ctx, 0, &cohortv1.PrepareJobRequest{JobId: id, Spec: spec, JobTime: at})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if got := prep.GetSet().GetCohort(); got != uint64(records) {
+			b.Fatalf("cohort of %d records, want %d", got, records)
+		}
+		if _, err := peer.computePartial(ctx, 0, &cohortv1.ComputePartialRequest{
+			JobId: id, Spec: spec, JobTime: at, SetDigest: prep.GetSet().GetDigest(),
+		}, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	b.ReportMetric(float64(records), "records")
+	if p := peak.Load(); p > base.HeapAlloc {
+		b.ReportMetric(float64(p-base.HeapAlloc)/(1<<20), "peak-heap-MB")
+	} else {
+		b.ReportMetric(0, "peak-heap-MB")
+	}
+}

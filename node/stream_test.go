@@ -1,0 +1,197 @@
+package node
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/cohort-dev/cohort/enclave"
+	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
+	"github.com/cohort-dev/cohort/store"
+)
+
+// readCounter wraps a node's store and counts how its contributions are
+// read (docs/design.md §7.6).
+type readCounter struct {
+	store.Store
+	metaScans  atomic.Int32 // scans of the eligibility columns only
+	proofScans atomic.Int32 // scans of the proofs without the shares
+	shareScans atomic.Int32 // scans that read the shares
+	shareRows  atomic.Int64 // shares read by scans
+	lists      atomic.Int32 // pages of whole rows
+}
+
+func (s *readCounter) ScanContributions(ctx context.Context, datasetID string, from, to uint64, fields store.ContributionFields,
+	fn func(*store.Contribution) error) error {
+	if fields&store.WithShare == 0 {
+		if fields == 0 {
+			s.metaScans.Add(1)
+		} else {
+			s.proofScans.Add(1)
+		}
+		return s.Store.ScanContributions(ctx, datasetID, from, to, fields, fn)
+	}
+	s.shareScans.Add(1)
+	return s.Store.ScanContributions(ctx, datasetID, from, to, fields, func(c *store.Contribution) error {
+		s.shareRows.Add(1)
+		return fn(c)
+	})
+}
+
+func (s *readCounter) ListContributions(ctx context.Context, datasetID string, from, to uint64, after [32]byte, limit int) ([]store.Contribution, error) {
+	s.lists.Add(1)
+	return s.Store.ListContributions(ctx, datasetID, from, to, after, limit)
+}
+
+func (s *readCounter) reset() {
+	s.metaScans.Store(0)
+	s.proofScans.Store(0)
+	s.shareScans.Store(0)
+	s.shareRows.Store(0)
+	s.lists.Store(0)
+}
+
+// TestJobStreams runs the demo's statistics job over a seeded cohort and
+// checks that every node read its rows' shares in one scan for the job —
+// a peer selects and sums in the same scan at ComputePartial, after one
+// scan of the eligibility columns at PrepareJob — never paged whole rows,
+// and that the result is the plaintext's.
+func TestJobStreams(t *testing.T) {
+	records := 1500
+	if testing.Short() {
+		records = 200
+	}
+	var counters []*readCounter
+	f := newTestFederation(t, 3, func(o *Options) {
+		c := &readCounter{Store: o.Store}
+		counters = append(counters, c)
+		o.Store = c
+		o.Limits.MaxMessageBytes = 0 // a transcript of this size needs more than the harness's limit
+	})
+	desc := f.installDatasetWith(t, exactPolicy())
+	recs := f.seedRecords(t, desc.GetId(), records)
+	buyer := f.benchBuyer(t, "streaming")
+	for _, c := range counters {
+		c.reset()
+	}
+	cur := testSchema().Epoch.Index(time.Now())
+	// The outputs checkAgainstPlaintext checks.
+	spec := &cohortv1.JobSpec{
+		DatasetId: desc.GetId(), EpochFrom: cur, EpochTo: cur, Purpose: "public-health",
+		Outputs: []*cohortv1.Output{
+			{Kind: cohortv1.OutputKind_OUTPUT_KIND_COUNT},
+			{Kind: cohortv1.OutputKind_OUTPUT_KIND_MEAN, Fields: []string{"age"}},
+			{Kind: cohortv1.OutputKind_OUTPUT_KIND_VARIANCE, Fields: []string{"sleep_h"}},
+			{Kind: cohortv1.OutputKind_OUTPUT_KIND_HISTOGRAM, Fields: []string{"region"}},
+			{Kind: cohortv1.OutputKind_OUTPUT_KIND_HISTOGRAM, Fields: []string{"smoker"}},
+			{Kind: cohortv1.OutputKind_OUTPUT_KIND_CORRELATION, Fields: []string{"age", "steps"}},
+			{Kind: cohortv1.OutputKind_OUTPUT_KIND_LINEAR_REGRESSION, Target: "resting_hr", Features: []string{"age"}},
+		},
+	}
+	id := f.runJob(t, buyer, spec, "stream-1")
+	res, err := f.buyerClient(0).GetResult(buyer, &cohortv1.GetResultRequest{JobId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.GetResult().GetCohortSize(); got != uint64(records) {
+		t.Fatalf("cohort of %d records, want %d", got, records)
+	}
+	checkAgainstPlaintext(t, testSchema(), res.GetResult(), recs)
+	for i, c := range counters {
+		if n := c.lists.Load(); n != 0 {
+			t.Errorf("node %d paged whole rows %d times", i, n)
+		}
+		if n := c.shareScans.Load(); n != 1 {
+			t.Errorf("node %d scanned the shares %d times for one job, want once", i, n)
+		}
+		if n := c.shareRows.Load(); n != int64(records) {
+			t.Errorf("node %d read %d shares for a cohort of %d", i, n, records)
+		}
+		// The coordinator keeps its selection from PrepareJob; a peer
+		// selects once there and again, summing, at ComputePartial.
+		if n := c.metaScans.Load(); n != 1 {
+			t.Errorf("node %d scanned the eligibility columns alone %d times, want once (PrepareJob)", i, n)
+		}
+		// Only the coordinator reads the proofs, for the transcript.
+		if n, want := c.proofScans.Load(), int32(min(i, 1)^1); n != want {
+			t.Errorf("node %d scanned the proofs %d times, want %d", i, n, want)
+		}
+	}
+}
+
+// TestPartialAfterCohortChanged: a peer that prepared a job selects and
+// sums in one scan at ComputePartial against the cohort size it prepared;
+// a record that became eligible since gives another cohort, and the
+// partial is refused with nothing released. The prepared cohort, as it
+// was, is summed.
+func TestPartialAfterCohortChanged(t *testing.T) {
+	const records = 40
+	f := newTestFederation(t, 3)
+	desc := f.installDatasetWith(t, exactPolicy())
+	f.seedContributions(t, desc.GetId(), records)
+	ctx := context.Background()
+	peer, st := f.nodes[1].n, f.nodes[1].store
+	spec := statisticsSpec(testSchema(), testSchema().Epoch.Index(time.Now()), "")
+	buyer := f.buyer(t, 0, "acme")
+	type prepared struct {
+		req  *cohortv1.PrepareJobRequest
+		resp *cohortv1.PrepareJobResponse
+	}
+	prepare := func(requestID string) prepared {
+		t.Helper()
+		req := f.prepareRequest(t, buyer, spec, requestID, time.Now().Unix())
+		prep, _, err := peer.prepareJob(ctx, 0, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := prep.GetSet().GetCohort(); got != records {
+			t.Fatalf("prepared a cohort of %d, want %d", got, records)
+		}
+		return prepared{req, prep}
+	}
+	partial := func(p prepared) error {
+		_, err := peer.computePartial(ctx, 0, &cohortv1.ComputePartialRequest{
+			JobId: p.req.GetJobId(), Spec: spec, JobTime: p.req.GetJobTime(), SetDigest: p.resp.GetSet().GetDigest(),
+		}, nil)
+		return err
+	}
+
+	// The prepared cohort, as it was, is summed in one scan.
+	first := prepare("changed-1")
+	if err := partial(first); err != nil {
+		t.Fatalf("partial over the prepared cohort: %v", err)
+	}
+	rec, err := st.GetPeerJob(ctx, first.req.GetJobId())
+	if err != nil || rec.State != store.PeerJobState(enclave.PeerReleased) || len(rec.Partial) == 0 {
+		t.Fatalf("after the partial the peer's record is %+v, %v; want released", rec, err)
+	}
+
+	// A record committed between PrepareJob and ComputePartial makes
+	// another cohort: the partial is refused and nothing is released.
+	second := prepare("changed-2")
+	rows, err := st.ListContributions(ctx, desc.GetId(), 0, 1<<62, [32]byte{}, 1)
+	if err != nil || len(rows) != 1 {
+		t.Fatalf("a stored row: %v, %v", rows, err)
+	}
+	extra := rows[0]
+	extra.Nullifier[0] ^= 0xFF
+	extra.PayloadDigest[0] ^= 0xFF
+	extra.Pending = false
+	if _, err := st.PutContribution(ctx, extra); err != nil {
+		t.Fatal(err)
+	}
+	err = partial(second)
+	wantCode(t, "partial over a cohort one record larger than prepared", err, codes.FailedPrecondition)
+	if !strings.Contains(status.Convert(err).Message(), "another cohort") {
+		t.Errorf("refusal %q does not say the cohort differs", status.Convert(err).Message())
+	}
+	rec, err = st.GetPeerJob(ctx, second.req.GetJobId())
+	if err != nil || rec.State != store.PeerJobState(enclave.PeerPrepared) || rec.Partial != nil {
+		t.Fatalf("after the refusal the peer's record is %+v, %v; want prepared, no partial", rec, err)
+	}
+}
