@@ -170,7 +170,7 @@ func TestProvingKeyStreamRefused(t *testing.T) {
 		"bad sha256":            "SHA-256",
 		"short stream":          "stream ended after",
 		"oversize header":       "header declares",
-		"zero size":             "header declares 0",
+		"zero size":             "header declares an empty blob",
 		"short sha256":          "header SHA-256",
 		"chunk first":           "does not start with a header",
 		"second header":         "second header",
