@@ -117,7 +117,31 @@ func TestHTTPAPI(t *testing.T) {
 	if len(ld.GetDatasets()) != 1 {
 		t.Fatalf("GET datasets: %v", &ld)
 	}
-	spec := `{"requestId": "http-1", "spec": {"datasetId": "` + ds.GetId() + `", "epochFrom": "1", "epochTo": "1", "purpose": "public-health", "outputs": [{"kind": "OUTPUT_KIND_COUNT"}]}}`
+	// A buyer's HTTP client sends the same signed submission a gRPC client
+	// does (cohort buyer sign prints one).
+	buyerCtx := f.buyer(t, 0, "acme-http")
+	md2, _ := metadata.FromOutgoingContext(buyerCtx)
+	buyerAuth = md2.Get("authorization")[0]
+	jobSpec := &cohortv1.JobSpec{DatasetId: ds.GetId(), EpochFrom: 1, EpochTo: 1, Purpose: "public-health",
+		Outputs: []*cohortv1.Output{{Kind: cohortv1.OutputKind_OUTPUT_KIND_COUNT}}}
+	signedBody := func(requestID string) string {
+		t.Helper()
+		k := buyerCtx.Value(buyerKeyCtx{}).(*testBuyerKey)
+		sub, err := signSubmission(k, jobSpec, ds, requestID, k.now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := protojson.Marshal(&cohortv1.SubmitJobRequest{Spec: jobSpec, RequestId: requestID, Submission: sub})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(body)
+	}
+	spec := signedBody("http-1")
+	unsigned := `{"requestId": "http-0", "spec": {"datasetId": "` + ds.GetId() + `", "epochFrom": "1", "epochTo": "1", "purpose": "public-health", "outputs": [{"kind": "OUTPUT_KIND_COUNT"}]}}`
+	if code, b = call("POST", "/v1/jobs", buyerAuth, unsigned); code != http.StatusUnauthorized || errorCode(b) != "16" {
+		t.Fatalf("POST an unsigned job: %d %s", code, b)
+	}
 	code, b = call("POST", "/v1/jobs", buyerAuth, spec)
 	var sj cohortv1.SubmitJobResponse
 	if code != http.StatusOK {
