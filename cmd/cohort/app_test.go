@@ -316,3 +316,27 @@ func auditBundles(ctx context.Context, t *testing.T, node string, desc *federati
 	}
 	return good, tampered
 }
+
+// TestAppConfig: cohort app takes the client flags from the environment
+// and from a profile's app section, like the client commands.
+func TestAppConfig(t *testing.T) {
+	dir := t.TempDir()
+	prof := filepath.Join(dir, "profile.yaml")
+	if err := os.WriteFile(prof, []byte("node: 10.0.0.1:7400\napp:\n  federation: fed/federation.yaml\n  token-file: acme.token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(profileEnv, prof)
+	t.Setenv(buyerTokenEnv, "")
+	got, err := runFlags(t, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["node"] != "10.0.0.1:7400" || got["federation"] != filepath.Join(dir, "fed/federation.yaml") || got["token-file"] != filepath.Join(dir, "acme.token") {
+		t.Fatalf("from the profile: %v", got)
+	}
+	t.Setenv("COHORT_NODE", "10.0.0.3:7400")
+	t.Setenv("COHORT_IDENTITY", "/x/id.json")
+	if got, err = runFlags(t, "app", "--federation", "/y/f.yaml"); err != nil || got["node"] != "10.0.0.3:7400" || got["identity"] != "/x/id.json" || got["federation"] != "/y/f.yaml" {
+		t.Fatalf("from the environment and the command line: %v, %v", got, err)
+	}
+}

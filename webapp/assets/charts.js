@@ -17,7 +17,7 @@ function s(tag, attrs = {}, text) {
 
 function svg(width, height, title, desc) {
   n += 1;
-  const root = s('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img', class: 'chart', 'aria-labelledby': `ct${n} cd${n}` });
+  const root = s('svg', { viewBox: `0 0 ${width} ${height}`, width, height, role: 'img', class: 'chart', 'aria-labelledby': `ct${n} cd${n}` });
   root.appendChild(s('title', { id: `ct${n}` }, title));
   root.appendChild(s('desc', { id: `cd${n}` }, desc));
   return root;

@@ -68,7 +68,7 @@ function reportView(rep, what) {
     : h('div', { class: 'error verdict', role: 'alert' }, h('p', { class: 'error-title' }, `${what}: ${failed} check${failed === 1 ? '' : 's'} FAILED. Do not trust this result.`));
   const rows = rep.checks.map((c) => h('tr', { class: `check-${c.status}` },
     h('th', { scope: 'row' }, c.name),
-    h('td', {}, badge(verdictWords[c.status] || c.status, c.status === 'pass' ? 'good' : c.status === 'fail' ? 'bad' : 'neutral')),
+    h('td', {}, badge(verdictWords[c.status] || c.status, { pass: 'good', warn: 'warn', fail: 'bad' }[c.status] || 'neutral')),
     h('td', {}, c.meaning || ''),
     h('td', {}, c.detail, c.failures && c.failures.length ? h('ul', {}, c.failures.map((f) => h('li', {}, f))) : null)));
   return h('div', { class: 'report' }, head,

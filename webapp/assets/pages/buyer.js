@@ -231,7 +231,7 @@ function resultView(r) {
         histogramChart(o.field, o.counts, o.intervals),
         table(null, head, keys.map((k) => [k, fmt(o.counts[k])].concat(o.intervals ? [ci(o.intervals[k])] : [])), { rowHeaders: true })));
     } else if (o.kind === 'correlation' || o.kind === 'covariance') {
-      parts.push(h('figure', { class: 'figure' }, h('figcaption', {}, `${o.kind} of ${o.fields.join(', ')}`),
+      parts.push(h('figure', { class: 'figure' }, h('figcaption', {}, `${o.kind === 'correlation' ? 'Correlation' : 'Covariance'} of ${o.fields.join(', ')}`),
         heatMap(o.kind, o.fields, o.matrix),
         table(null, [''].concat(o.fields), o.matrix.map((row, i) => [o.fields[i]].concat(row.map((v, j) => fmt(v) + (o.intervals ? ` (${ci(o.intervals[i][j])})` : '')))), { rowHeaders: true })));
     } else if (o.kind.endsWith('regression')) {
@@ -239,7 +239,7 @@ function resultView(r) {
       if (o.coefficient_intervals) head.push(ciTitle);
       const rows = [['intercept', fmt(o.intercept)].concat(o.coefficient_intervals ? [ci(o.intercept_interval)] : [])]
         .concat(o.features.map((f, i) => [f, fmt(o.coefficients[i])].concat(o.coefficient_intervals ? [ci(o.coefficient_intervals[i])] : [])));
-      parts.push(h('figure', { class: 'figure' }, h('figcaption', {}, `${o.kind.replace('_', ' ')} of ${o.target} (R² ${fmt(o.r2)})`),
+      parts.push(h('figure', { class: 'figure' }, h('figcaption', {}, `${o.kind === 'linear_regression' ? 'Linear' : 'Logistic'} regression of ${o.target} (R² ${fmt(o.r2)})`),
         coefficientChart(o.target, o.features, o.coefficients, o.coefficient_intervals),
         table(null, head, rows, { rowHeaders: true })));
     }

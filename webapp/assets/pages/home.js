@@ -49,7 +49,7 @@ export async function homePage(root) {
     } catch (e) {
       out.appendChild(errorBox(e));
     }
-  } }, field('Dataset id', input), h('button', { type: 'submit' }, 'Look up'));
+  } }, field('Look up a dataset by id', input), h('button', { type: 'submit' }, 'Look up'));
   dsSection.appendChild(list);
   dsSection.appendChild(form);
   dsSection.appendChild(out);
