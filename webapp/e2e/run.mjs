@@ -157,6 +157,8 @@ try {
     const corr = builder.getByRole('group', { name: 'Correlation between' });
     const boxes = corr.getByRole('checkbox');
     for (let i = 0; i < await boxes.count(); i++) await boxes.nth(i).check();
+    await builder.getByLabel('Predict').selectOption('height');
+    await builder.getByRole('group', { name: 'Features' }).getByLabel('age', { exact: true }).check();
     await shot('buyer-builder');
     await builder.getByRole('button', { name: 'Submit the job' }).click();
     await builder.getByText(/Submitted job/).waitFor();
@@ -165,6 +167,7 @@ try {
     await result.getByRole('img', { name: /Histogram of/ }).waitFor({ timeout: 600_000 });
     await result.getByRole('img', { name: /correlation of/ }).waitFor();
     await result.getByRole('table', { name: 'Numbers' }).waitFor();
+    await result.getByRole('img', { name: /Regression coefficients for height/ }).waitFor();
     check(await result.locator('svg .bar').count() > 0, 'no bars drawn');
     await main.getByRole('region', { name: 'Progress' }).getByText(/Done: the result is released/).first().waitFor();
     await shot('buyer');
