@@ -27,7 +27,7 @@ var (
 	// the profile's directory, so one profile works from any directory.
 	pathFlags = map[string]bool{"ca": true, "federation": true, "identity": true, "token-file": true, "key-file": true, "dir": true}
 	// profileGroups are the top-level commands whose subcommands read them.
-	profileGroups = map[string]bool{"buyer": true, "contributor": true, "admin": true, "audit": true, "dataset": true}
+	profileGroups = map[string]bool{"buyer": true, "contributor": true, "admin": true, "audit": true, "dataset": true, "app": true}
 )
 
 // profileEnv names the profile file; without it, the profile is
@@ -114,7 +114,7 @@ func profileValue(path, where, flag string, v any) (string, error) {
 		known = known || f == flag
 	}
 	if !known {
-		return "", fmt.Errorf("profile %s: unknown key %q (known: %s, and sections %s)", path, where, strings.Join(profileFlags, ", "), "buyer, contributor, admin, audit, dataset")
+		return "", fmt.Errorf("profile %s: unknown key %q (known: %s, and sections %s)", path, where, strings.Join(profileFlags, ", "), "buyer, contributor, admin, audit, dataset, app")
 	}
 	s, ok := v.(string)
 	if !ok {

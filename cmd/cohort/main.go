@@ -36,7 +36,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newDemoCmd(), newFederationCmd(), newNodeCmd(), newDatasetCmd(), newAdminCmd(), newContributorCmd(), newBuyerCmd(), newAuditCmd(), newVersionCmd())
+	root.AddCommand(newDemoCmd(), newFederationCmd(), newNodeCmd(), newDatasetCmd(), newAdminCmd(), newContributorCmd(), newBuyerCmd(), newAuditCmd(), newAppCmd(), newVersionCmd())
 	root.AddCommand(newManCmd(root))
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return applyClientConfig(cmd) }
 	root.Version = readBuildInfo().String()
