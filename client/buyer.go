@@ -130,6 +130,25 @@ func NewRequestID() (string, error) {
 // one (NewRequestID). The node validates the spec (InvalidArgument names
 // the field) and returns the job in state SUBMITTED or later.
 func (b *Buyer) SubmitJob(ctx context.Context, spec *cohortv1.JobSpec, requestID string) (*cohortv1.Job, error) {
+	req, err := b.SignedRequest(ctx, spec, requestID)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := b.api.SubmitJob(b.auth(ctx), req)
+	if err != nil {
+		return nil, rpcError("node refused the job", err)
+	}
+	if resp.GetJob().GetJobId() == "" {
+		return nil, fmt.Errorf("%w: submitted job has no id", ErrBadResponse)
+	}
+	return resp.GetJob(), nil
+}
+
+// SignedRequest returns the SubmitJobRequest SubmitJob sends: spec, the
+// request id (a fresh one when requestID is empty) and the submission
+// signed with the buyer's key (WithBuyerKey). Another HTTP client can send
+// it as the body of POST /v1/jobs (docs/design.md §8.6).
+func (b *Buyer) SignedRequest(ctx context.Context, spec *cohortv1.JobSpec, requestID string) (*cohortv1.SubmitJobRequest, error) {
 	if spec == nil {
 		return nil, fmt.Errorf("%w: no job spec", ErrInvalidOptions)
 	}
@@ -143,14 +162,7 @@ func (b *Buyer) SubmitJob(ctx context.Context, spec *cohortv1.JobSpec, requestID
 	if err != nil {
 		return nil, err
 	}
-	resp, err := b.api.SubmitJob(b.auth(ctx), &cohortv1.SubmitJobRequest{Spec: spec, RequestId: requestID, Submission: sub})
-	if err != nil {
-		return nil, rpcError("node refused the job", err)
-	}
-	if resp.GetJob().GetJobId() == "" {
-		return nil, fmt.Errorf("%w: submitted job has no id", ErrBadResponse)
-	}
-	return resp.GetJob(), nil
+	return &cohortv1.SubmitJobRequest{Spec: spec, RequestId: requestID, Submission: sub}, nil
 }
 
 // Job returns a job as it now stands.

@@ -65,6 +65,7 @@ buyer's token, from --token-file or the ` + buyerTokenEnv + ` environment variab
 		newBuyerJobsCmd(g),
 		newBuyerCancelCmd(g),
 		newBuyerBudgetCmd(g),
+		newBuyerSignCmd(g),
 		newBuyerBalanceCmd(g),
 	)
 	return cmd
@@ -596,5 +597,37 @@ signed with this key, and every node refuses a job it does not verify.`,
 		},
 	}
 	addJSONFlag(cmd, &asJSON)
+	return cmd
+}
+
+func newBuyerSignCmd(g *buyerFlags) *cobra.Command {
+	var requestID string
+	cmd := &cobra.Command{
+		Use:   "sign JOB.yaml",
+		Short: "Print the signed SubmitJobRequest of a job spec as JSON, for the HTTP/JSON API",
+		Long: `sign reads a job spec like "submit", signs it with the buyer's key as
+"submit" would, and prints the request as protobuf JSON instead of sending
+it: the body of POST /v1/jobs on a node's HTTP/JSON API (README "HTTP/JSON").
+Every node refuses a job whose submission its buyer did not sign.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			data, err := readBounded(args[0], client.MaxJobSpecBytes)
+			if err != nil {
+				return err
+			}
+			return g.run(cmd, func(ctx context.Context, b *client.Buyer) error {
+				spec, err := client.ParseJobSpec(data, func(id string) (uint64, error) { return b.CurrentEpoch(ctx, id) })
+				if err != nil {
+					return fmt.Errorf("%s: %w", args[0], err)
+				}
+				req, err := b.SignedRequest(ctx, spec, requestID)
+				if err != nil {
+					return err
+				}
+				return writeProtoJSON(cmd.OutOrStdout(), req)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&requestID, "request-id", "", "idempotency key ([A-Za-z0-9-], at most 64; default: a fresh one)")
 	return cmd
 }

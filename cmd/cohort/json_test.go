@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -207,6 +209,48 @@ func TestCLIJSON(t *testing.T) {
 	protoOut(t, mustCLI(t, append(b, "submit", spec, "--json")...), &submitted)
 	if submitted.GetJobId() == "" || submitted.GetJobId() == id {
 		t.Fatalf("submit --json: %v", &submitted)
+	}
+
+	// buyer sign prints a signed request that the HTTP/JSON API takes as is.
+	signed := mustCLI(t, append(b, "sign", spec, "--request-id", "http-1")...)
+	var sreq cohortv1.SubmitJobRequest
+	protoOut(t, signed, &sreq)
+	if sreq.GetRequestId() != "http-1" || len(sreq.GetSubmission().GetSignature()) == 0 {
+		t.Fatalf("buyer sign: %v", &sreq)
+	}
+	tok, err := os.ReadFile(tokFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caPEM, err := os.ReadFile(filepath.Join(dir, "ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc, err := federation.ClientTLS(caPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := federation.LoadNode(filepath.Join(dir, "node-0", "node.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpAddr := nc.Config.HTTPListen
+	req, _ := http.NewRequest("POST", "https://"+httpAddr+"/v1/jobs", strings.NewReader(signed))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	resp, err := (&http.Client{Transport: &http.Transport{TLSClientConfig: tc}}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var viaHTTP cohortv1.SubmitJobResponse
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST /v1/jobs with the signed request: %d %s", resp.StatusCode, body)
+	}
+	protoOut(t, string(body), &viaHTTP)
+	if viaHTTP.GetJob().GetJobId() == "" || viaHTTP.GetJob().GetSpec().GetDatasetId() != d.GetId() {
+		t.Fatalf("POST /v1/jobs: %v", &viaHTTP)
 	}
 
 	// Exit statuses by class, from real refusals.
