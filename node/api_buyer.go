@@ -27,7 +27,7 @@ type buyerService struct {
 }
 
 func (s *buyerService) ListDatasets(ctx context.Context, req *cohortv1.ListDatasetsRequest) (*cohortv1.ListDatasetsResponse, error) {
-	if _, err := s.n.authenticateBuyer(ctx); err != nil {
+	if _, err := buyerOf(ctx); err != nil {
 		return nil, err
 	}
 	size, err := pageSize(req.GetPageSize())
@@ -50,7 +50,7 @@ func (s *buyerService) ListDatasets(ctx context.Context, req *cohortv1.ListDatas
 }
 
 func (s *buyerService) SubmitJob(ctx context.Context, req *cohortv1.SubmitJobRequest) (*cohortv1.SubmitJobResponse, error) {
-	b, err := s.n.authenticateBuyer(ctx)
+	b, err := buyerOf(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +219,7 @@ func (s *buyerService) WatchJob(req *cohortv1.WatchJobRequest, stream cohortv1.B
 }
 
 func (s *buyerService) ListJobs(ctx context.Context, req *cohortv1.ListJobsRequest) (*cohortv1.ListJobsResponse, error) {
-	b, err := s.n.authenticateBuyer(ctx)
+	b, err := buyerOf(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -310,7 +310,7 @@ func (s *buyerService) GetResult(ctx context.Context, req *cohortv1.GetResultReq
 // ownJob returns the buyer's job: NotFound for an unknown id and for
 // another buyer's job alike, so ids leak nothing.
 func (n *Node) ownJob(ctx context.Context, id string) (*store.Job, error) {
-	b, err := n.authenticateBuyer(ctx)
+	b, err := buyerOf(ctx)
 	if err != nil {
 		return nil, err
 	}

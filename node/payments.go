@@ -244,9 +244,6 @@ const MaxCreditAmount = store.MaxAmount
 // applies it once per credit id, so a retry after a peer failed completes
 // it without crediting twice.
 func (s *adminService) CreditBuyer(ctx context.Context, req *cohortv1.CreditBuyerRequest) (*cohortv1.CreditBuyerResponse, error) {
-	if err := s.n.requireAdmin(ctx); err != nil {
-		return nil, err
-	}
 	c, err := creditOf(req.GetCreditId(), req.GetBuyerId(), req.GetAmount(), s.n.now().Truncate(time.Second))
 	if err != nil {
 		return nil, err
@@ -310,7 +307,7 @@ func (s *peerService) StoreCredit(ctx context.Context, req *cohortv1.StoreCredit
 
 // GetBalance is BuyerService.GetBalance.
 func (s *buyerService) GetBalance(ctx context.Context, req *cohortv1.GetBalanceRequest) (*cohortv1.GetBalanceResponse, error) {
-	b, err := s.n.authenticateBuyer(ctx)
+	b, err := buyerOf(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -354,9 +351,6 @@ const MaxCheckedBalances = 100 * store.MaxPageSize
 // CheckBalances reads every node's ledger and lists the buyers whose
 // balances differ: after every job has ended on every node, they agree.
 func (s *adminService) CheckBalances(ctx context.Context, _ *cohortv1.CheckBalancesRequest) (*cohortv1.CheckBalancesResponse, error) {
-	if err := s.n.requireAdmin(ctx); err != nil {
-		return nil, err
-	}
 	n := s.n
 	own, err := collectBalances(ctx, func(ctx context.Context, tok string) (*cohortv1.GetBalancesResponse, error) {
 		return (&peerService{n: n}).GetBalances(ctx, &cohortv1.GetBalancesRequest{PageToken: tok})

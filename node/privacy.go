@@ -150,7 +150,7 @@ func (n *Node) quote(ctx context.Context, q store.Tx, datasetID, buyer string, p
 // GetBudget is BuyerService.GetBudget: the buyer's budget on a dataset's
 // epochs in this node's ledger.
 func (s *buyerService) GetBudget(ctx context.Context, req *cohortv1.GetBudgetRequest) (*cohortv1.GetBudgetResponse, error) {
-	b, err := s.n.authenticateBuyer(ctx)
+	b, err := buyerOf(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -67,8 +67,8 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	}
 	apiOpts := append([]grpc.ServerOption{
 		grpc.MaxConcurrentStreams(o.Limits.MaxAPIStreams),
-		grpc.ChainUnaryInterceptor(n.unaryInterceptor("api"), n.publicUnaryLimit),
-		grpc.ChainStreamInterceptor(n.streamInterceptor("api"), n.publicStreamLimit),
+		grpc.ChainUnaryInterceptor(n.unaryInterceptor("api"), n.publicUnaryLimit, n.apiAuthUnary),
+		grpc.ChainStreamInterceptor(n.streamInterceptor("api"), n.publicStreamLimit, n.apiAuthStream),
 	}, common...)
 	if o.APITLS != nil {
 		apiOpts = append(apiOpts, grpc.Creds(credentials.NewTLS(o.APITLS)))
