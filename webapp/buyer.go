@@ -297,11 +297,12 @@ func (s *Server) handleBudget(w http.ResponseWriter, r *http.Request) {
 		TotalBuyer string `json:"total_buyer"`
 	}
 	out := struct {
-		Dataset   string      `json:"dataset"`
-		Mechanism string      `json:"mechanism"`
-		Exact     bool        `json:"exact"` // no budget applies
-		Available string      `json:"available_rho"`
-		Epochs    []epochJSON `json:"epochs"`
+		Dataset   string       `json:"dataset"`
+		Mechanism string       `json:"mechanism"`
+		Exact     bool         `json:"exact"` // no budget applies
+		Available string       `json:"available_rho"`
+		Epochs    []epochJSON  `json:"epochs"`
+		Balance   *balanceJSON `json:"balance,omitempty"` // absent if the node did not answer it
 	}{
 		Dataset:   dsID,
 		Mechanism: enumName(resp.GetPolicy().GetMechanism().String(), "RELEASE_MECHANISM_"),
@@ -312,5 +313,17 @@ func (s *Server) handleBudget(w http.ResponseWriter, r *http.Request) {
 	for _, e := range resp.GetEpochs() {
 		out.Epochs = append(out.Epochs, epochJSON{e.GetEpoch(), e.GetEpochSpentAfter(), e.GetEpochTotal(), e.GetBuyerSpentAfter(), e.GetBuyerTotal()})
 	}
+	if bal, err := b.Balance(ctx, ""); err == nil {
+		v := bal.GetBalance()
+		out.Balance = &balanceJSON{Credited: v.GetCredited(), Charged: v.GetCharged(), Held: v.GetHeld(), Available: v.GetAvailable()}
+	}
 	writeJSON(w, out)
+}
+
+// balanceJSON is the buyer's payment balance on the node, in micro-credits.
+type balanceJSON struct {
+	Credited  uint64 `json:"credited"`
+	Charged   uint64 `json:"charged"`
+	Held      uint64 `json:"held"` // in escrow for jobs not ended
+	Available uint64 `json:"available"`
 }

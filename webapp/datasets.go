@@ -76,6 +76,8 @@ type datasetJSON struct {
 	Mechanism    string      `json:"mechanism"` // discrete_gaussian, exact_insecure_dev
 	EpochRho     string      `json:"epoch_rho"`
 	BuyerRho     string      `json:"buyer_rho"`
+	PricePerRec  uint64      `json:"price_per_record"` // micro-credits per counted record; 0: free
+	JobFee       uint64      `json:"job_fee"`          // micro-credits per released job
 	CreatedAt    string      `json:"created_at"`
 }
 
@@ -110,6 +112,8 @@ func datasetSummary(ds *dataset.Dataset, now time.Time) datasetJSON {
 		Mechanism:    enumName(d.GetPrivacy().GetMechanism().String(), "RELEASE_MECHANISM_"),
 		EpochRho:     d.GetPrivacy().GetEpochRho(),
 		BuyerRho:     d.GetPrivacy().GetBuyerRho(),
+		PricePerRec:  d.GetPricePerRecord(),
+		JobFee:       d.GetJobFee(),
 		CreatedAt:    time.Unix(d.GetCreatedAt(), 0).UTC().Format(time.RFC3339),
 	}
 	for _, f := range sc.Fields {

@@ -61,6 +61,14 @@ export function releaseText(ds) {
   return ds.mechanism || 'unknown';
 }
 
+// priceText says what a buyer pays for a job on the dataset, in the
+// federation's integer unit.
+export function priceText(ds) {
+  if (!ds.price_per_record && !ds.job_fee) return 'free';
+  const fee = ds.job_fee ? ` + ${ds.job_fee} per released job` : '';
+  return `${ds.price_per_record} micro-credits per counted record${fee}; a job holds the most it can cost until it ends`;
+}
+
 export function datasetCard(ds, headingLevel = 'h3') {
   const stateKind = ds.state === 'ready' ? 'good' : ds.state === 'failed' ? 'bad' : 'neutral';
   return h('article', { class: 'dataset', 'aria-label': `Dataset ${ds.id}` },
@@ -71,6 +79,7 @@ export function datasetCard(ds, headingLevel = 'h3') {
       ['Epoch', `${ds.epoch_period}; now epoch ${ds.current_epoch} (since ${ds.epoch_start.replace('T', ' ').replace('Z', ' UTC')})`],
       ['Minimum cohort', `${ds.min_cohort} records (at most ${ds.max_cohort})`],
       ['Release', releaseText(ds)],
+      ['Price', priceText(ds)],
       ['Backend', `${ds.backend.toUpperCase()} on ${ds.nodes} nodes`],
     ]),
     table('Schema', ['Field', 'Type', 'Values'], ds.fields.map((f) => [f.name, f.type, fieldRange(f)]), { rowHeaders: true }));

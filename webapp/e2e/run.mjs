@@ -151,6 +151,10 @@ try {
     await main.getByRole('heading', { name: 'Ask a question of the data' }).waitFor();
     const builder = main.getByRole('region', { name: 'New job' });
     await builder.getByRole('button', { name: 'Submit the job' }).waitFor();
+    // The budget section shows the buyer's balance and the dataset's price.
+    const budget = main.getByRole('region', { name: 'Your budget' });
+    await budget.getByText(/micro-credits available/).waitFor();
+    await budget.getByText('free', { exact: true }).waitFor();
     await builder.getByLabel('Purpose').selectOption(purpose);
     await builder.getByRole('group', { name: 'age' }).getByLabel('mean').check();
     await builder.getByLabel(/Histogram of /).first().check();

@@ -3,7 +3,7 @@
 // process.
 import { api } from '../api.js';
 import { h, kv, table, section, field, clear, status, fmt, uid, badge } from '../dom.js';
-import { errorBox, okBox, session, datasets, devWarning, releaseText } from '../ui.js';
+import { errorBox, okBox, session, datasets, devWarning, releaseText, priceText } from '../ui.js';
 import { histogramChart, heatMap, coefficientChart } from '../charts.js';
 import { follow } from './contributor.js';
 
@@ -58,12 +58,15 @@ async function drawBudget(sec, ds) {
   clear(sec, sec.firstChild, h('p', { class: 'muted' }, 'Asking the node…'));
   try {
     const b = await api.get('/api/buyer/budget?dataset=' + encodeURIComponent(ds.id));
+    const money = b.balance
+      ? [['Balance', `${b.balance.available} micro-credits available (${b.balance.held} held for jobs not ended, ${b.balance.charged} charged)`], ['Price', priceText(ds)]]
+      : [['Price', priceText(ds)]];
     if (b.exact) {
-      clear(sec, sec.firstChild, h('p', { class: 'warning' }, `${ds.id} releases exact sums (a development policy): no privacy budget applies, and two jobs can reveal a record.`));
+      clear(sec, sec.firstChild, h('p', { class: 'warning' }, `${ds.id} releases exact sums (a development policy): no privacy budget applies, and two jobs can reveal a record.`), kv(money));
       return;
     }
     clear(sec, sec.firstChild,
-      kv([['Release', releaseText(ds)], ['Available now', `ρ = ${b.available_rho} for one job over the current epoch`]]),
+      kv([['Release', releaseText(ds)], ['Available now', `ρ = ${b.available_rho} for one job over the current epoch`], ...money]),
       table('Privacy spent per epoch (zero-concentrated DP, ρ)', ['Epoch', 'Spent by all', 'of', 'Spent by you', 'of'],
         b.epochs.map((e) => [String(e.epoch), e.spent_all, e.total_all, e.spent_buyer, e.total_buyer]), { rowHeaders: true }));
   } catch (e) {
