@@ -1,8 +1,11 @@
 package audit
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/cohort-dev/cohort/circuits/setup"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
@@ -173,6 +176,55 @@ func UnmarshalBundle(data []byte, lim Limits) (*Bundle, error) {
 		return nil, fmt.Errorf("audit: bundle: %w: %w", ErrMalformed, err)
 	}
 	return b, nil
+}
+
+// WithoutCeremony returns the encoding of the bundle enc with its ceremony
+// transcript left out: what AuditService.GetTranscript sends with
+// without_ceremony. Errors wrap ErrMalformed.
+func WithoutCeremony(enc []byte, lim Limits) ([]byte, error) {
+	b, err := UnmarshalBundle(enc, lim)
+	if err != nil {
+		return nil, err
+	}
+	b.Ceremony = nil
+	return b.MarshalBinary()
+}
+
+// AttachCeremony returns the encoding of the bundle enc with the ceremony
+// transcript ceremony in it, after checking that ceremony is the one its
+// descriptor names (its digest, setup.Transcript.Digest, is the
+// descriptor's ceremony_transcript_digest) and that enc holds none yet. The result is
+// the bundle the node stored, byte for byte. Errors wrap ErrMalformed or
+// ErrInvalid.
+func AttachCeremony(enc, ceremony []byte, lim Limits) ([]byte, error) {
+	b, err := UnmarshalBundle(enc, lim)
+	if err != nil {
+		return nil, err
+	}
+	if len(b.Ceremony) != 0 {
+		return nil, fmt.Errorf("%w: the bundle holds a ceremony transcript already", ErrInvalid)
+	}
+	var desc cohortv1.DatasetDescriptor
+	if err := proto.Unmarshal(b.Descriptor, &desc); err != nil {
+		return nil, fmt.Errorf("%w: descriptor: %w", ErrMalformed, err)
+	}
+	want := desc.GetCeremonyTranscriptDigest()
+	if len(want) == 0 {
+		return nil, fmt.Errorf("%w: dataset %s has no ceremony (%s)", ErrInvalid, desc.GetId(), desc.GetSetupKind())
+	}
+	var tr setup.Transcript
+	if err := tr.UnmarshalBinary(ceremony); err != nil {
+		return nil, fmt.Errorf("%w: ceremony transcript: %w", ErrMalformed, err)
+	}
+	got, err := tr.Digest()
+	if err != nil {
+		return nil, fmt.Errorf("%w: ceremony transcript: %w", ErrMalformed, err)
+	}
+	if !bytes.Equal(got[:], want) {
+		return nil, fmt.Errorf("%w: the ceremony transcript's digest %x… is not dataset %s's %x…", ErrInvalid, got[:4], desc.GetId(), want[:min(4, len(want))])
+	}
+	b.Ceremony = ceremony
+	return b.MarshalBinary()
 }
 
 // nodesOrNil returns the transcript's nodes, or nil for a nil transcript.

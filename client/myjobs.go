@@ -60,7 +60,7 @@ func (c *Client) MyJobs(ctx context.Context, id *Identity, datasetID string) (*M
 	}
 	out := &MyJobs{Searched: len(list)}
 	for _, info := range list {
-		b, err := c.Transcript(ctx, info.GetTranscriptId())
+		b, err := c.TranscriptWithoutCeremony(ctx, info.GetTranscriptId())
 		if err != nil {
 			return nil, err
 		}

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/cohort-dev/cohort/audit"
 	"github.com/cohort-dev/cohort/blob"
 	"github.com/cohort-dev/cohort/circuits/setup"
 	"github.com/cohort-dev/cohort/dataset"
@@ -122,13 +123,24 @@ func (s *auditService) GetTranscript(req *cohortv1.GetTranscriptRequest, stream 
 	if !validJobID(req.GetTranscriptId()) {
 		return status.Error(codes.InvalidArgument, "transcript_id: want 1..64 bytes of [A-Za-z0-9-]")
 	}
-	b, release, err := s.n.blobs.get(stream.Context(), "transcript/"+req.GetTranscriptId(), func(ctx context.Context) ([]byte, any, error) {
+	key := "transcript/" + req.GetTranscriptId()
+	if req.GetWithoutCeremony() {
+		key = "transcript-without-ceremony/" + req.GetTranscriptId()
+	}
+	b, release, err := s.n.blobs.get(stream.Context(), key, func(ctx context.Context) ([]byte, any, error) {
 		t, err := s.n.store.GetTranscript(ctx, req.GetTranscriptId())
 		if err != nil {
 			return nil, nil, s.n.storeStatus("read transcript", err,
-				fmt.Sprintf("no transcript %s on node %d (transcripts live on their job's coordinator)", req.GetTranscriptId(), s.n.opts.Index))
+				fmt.Sprintf("no transcript %s on node %d (transcripts live on the nodes that took part in their job)", req.GetTranscriptId(), s.n.opts.Index))
 		}
-		return t.Bundle, nil, nil
+		if !req.GetWithoutCeremony() {
+			return t.Bundle, nil, nil
+		}
+		light, err := audit.WithoutCeremony(t.Bundle, audit.DefaultLimits())
+		if err != nil {
+			return nil, nil, s.n.internal("read transcript", err)
+		}
+		return light, nil, nil
 	})
 	if err != nil {
 		return err

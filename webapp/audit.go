@@ -110,7 +110,7 @@ func (s *Server) handleAuditFetch(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 5*callTimeout)
 	defer cancel()
-	b, err := s.cfg.Client.Transcript(ctx, req.Job)
+	b, err := s.cfg.Client.TranscriptBundle(ctx, req.Job, s.cfg.CacheDir)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -56,7 +57,9 @@ func newAuditFetchCmd() *cobra.Command {
 			defer c.Close()
 			ctx, cancel := commandContext(cmd)
 			defer cancel()
-			b, err := c.Transcript(ctx, job)
+			// The ceremony transcript, the same for every job of the
+			// dataset, is fetched once and kept in --cache.
+			b, err := c.TranscriptBundle(ctx, job, g.cache)
 			if err != nil {
 				return err
 			}
@@ -87,6 +90,11 @@ func newAuditFetchCmd() *cobra.Command {
 	f.StringVar(&g.ca, "ca", "", "the federation's CA certificate (ca.pem) (default: the CA in --federation)")
 	f.StringVar(&g.fed, "federation", "", "the federation's public descriptor (federation.yaml): its CA authenticates the node")
 	f.BoolVar(&g.insecure, "insecure-plaintext", false, "talk to the node unencrypted and unauthenticated (local tests only)")
+	defCache := ""
+	if home, err := os.UserHomeDir(); err == nil {
+		defCache = filepath.Join(home, ".cohort", "cache")
+	}
+	f.StringVar(&g.cache, "cache", defCache, `directory that keeps each dataset's ceremony transcript between fetches ("" for none)`)
 	addJSONFlag(cmd, &asJSON)
 	return cmd
 }

@@ -25,9 +25,14 @@ const (
 type GetTranscriptRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Transcript id, from Job.transcript_id or Result.transcript_id.
-	TranscriptId  string `protobuf:"bytes,1,opt,name=transcript_id,json=transcriptId,proto3" json:"transcript_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	TranscriptId string `protobuf:"bytes,1,opt,name=transcript_id,json=transcriptId,proto3" json:"transcript_id,omitempty"`
+	// Send the bundle without its ceremony transcript, which is the same for
+	// every job of a dataset and may be most of the bundle: fetch it once per
+	// dataset with GetCeremony and attach it (audit.AttachCeremony) to verify
+	// the bundle offline (docs/design.md §9.2).
+	WithoutCeremony bool `protobuf:"varint,2,opt,name=without_ceremony,json=withoutCeremony,proto3" json:"without_ceremony,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *GetTranscriptRequest) Reset() {
@@ -65,6 +70,13 @@ func (x *GetTranscriptRequest) GetTranscriptId() string {
 		return x.TranscriptId
 	}
 	return ""
+}
+
+func (x *GetTranscriptRequest) GetWithoutCeremony() bool {
+	if x != nil {
+		return x.WithoutCeremony
+	}
+	return false
 }
 
 // ListTranscriptsRequest asks for a page of a dataset's transcripts.
@@ -671,9 +683,10 @@ var File_cohort_v1_audit_service_proto protoreflect.FileDescriptor
 
 const file_cohort_v1_audit_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1dcohort/v1/audit_service.proto\x12\tcohort.v1\x1a\x18cohort/v1/ceremony.proto\x1a\x15cohort/v1/chunk.proto\x1a\x17cohort/v1/dataset.proto\";\n" +
+	"\x1dcohort/v1/audit_service.proto\x12\tcohort.v1\x1a\x18cohort/v1/ceremony.proto\x1a\x15cohort/v1/chunk.proto\x1a\x17cohort/v1/dataset.proto\"f\n" +
 	"\x14GetTranscriptRequest\x12#\n" +
-	"\rtranscript_id\x18\x01 \x01(\tR\ftranscriptId\"s\n" +
+	"\rtranscript_id\x18\x01 \x01(\tR\ftranscriptId\x12)\n" +
+	"\x10without_ceremony\x18\x02 \x01(\bR\x0fwithoutCeremony\"s\n" +
 	"\x16ListTranscriptsRequest\x12\x1d\n" +
 	"\n" +
 	"dataset_id\x18\x01 \x01(\tR\tdatasetId\x12\x1b\n" +
