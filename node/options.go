@@ -52,6 +52,10 @@ type Limits struct {
 	// EpochGrace is how many epochs before the current one still accept
 	// contributions (default 1: the current and the previous epoch).
 	EpochGrace uint64
+	// MaxCatchUpBacklog bounds the payloads this node holds for one peer
+	// that is down (docs/design.md §7.5; default 10000); beyond it an upload
+	// that peer cannot acknowledge is refused.
+	MaxCatchUpBacklog int
 }
 
 func (l Limits) withDefaults() Limits {
@@ -81,6 +85,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.EpochGrace == 0 {
 		l.EpochGrace = 1
+	}
+	if l.MaxCatchUpBacklog <= 0 {
+		l.MaxCatchUpBacklog = 10000
 	}
 	return l
 }

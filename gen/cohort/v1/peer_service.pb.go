@@ -613,7 +613,14 @@ type ForwardContributionRequest struct {
 	DatasetId string `protobuf:"bytes,1,opt,name=dataset_id,json=datasetId,proto3" json:"dataset_id,omitempty"`
 	// The payload exactly as the contributor uploaded it (see
 	// ContributeRequest.payload for its format and limits).
-	Payload       []byte `protobuf:"bytes,2,opt,name=payload,proto3" json:"payload,omitempty"`
+	Payload []byte `protobuf:"bytes,2,opt,name=payload,proto3" json:"payload,omitempty"`
+	// A record the live nodes committed while the callee was down, sent to
+	// it when it returns (docs/design.md §7.5). The callee verifies the proof
+	// and opens its share as for any record; the terms that change with time
+	// (epoch open, consent unexpired, root in its window) were checked by the
+	// live nodes when it was uploaded, and only the root's being known is
+	// checked again (Unavailable while the callee's registry lags).
+	CatchUp       bool `protobuf:"varint,3,opt,name=catch_up,json=catchUp,proto3" json:"catch_up,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -660,6 +667,13 @@ func (x *ForwardContributionRequest) GetPayload() []byte {
 		return x.Payload
 	}
 	return nil
+}
+
+func (x *ForwardContributionRequest) GetCatchUp() bool {
+	if x != nil {
+		return x.CatchUp
+	}
+	return false
 }
 
 // ForwardContributionResponse is the peer's acknowledgment.
@@ -2842,11 +2856,12 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"\vceremony_id\x18\x01 \x01(\tR\n" +
 	"ceremonyId\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x17\n" +
-	"\x15AbortCeremonyResponse\"U\n" +
+	"\x15AbortCeremonyResponse\"p\n" +
 	"\x1aForwardContributionRequest\x12\x1d\n" +
 	"\n" +
 	"dataset_id\x18\x01 \x01(\tR\tdatasetId\x12\x18\n" +
-	"\apayload\x18\x02 \x01(\fR\apayload\"n\n" +
+	"\apayload\x18\x02 \x01(\fR\apayload\x12\x19\n" +
+	"\bcatch_up\x18\x03 \x01(\bR\acatchUp\"n\n" +
 	"\x1bForwardContributionResponse\x12,\n" +
 	"\x03ack\x18\x01 \x01(\v2\x1a.cohort.v1.ContributionAckR\x03ack\x12!\n" +
 	"\fnewly_stored\x18\x02 \x01(\bR\vnewlyStored\"o\n" +
