@@ -39,9 +39,9 @@ func down(err error) bool {
 // loneMissing reports the one peer whose failure an ingest may go on
 // without: exactly one peer failed, it could not be reached, and the
 // federation has at least three nodes, so that at least two nodes verified
-// and hold the record.
+// and hold the record; never when the backlog is configured off.
 func (n *Node) loneMissing(errs map[uint32]error) (uint32, bool) {
-	if len(errs) != 1 || len(n.opts.Members) < 3 {
+	if len(errs) != 1 || len(n.opts.Members) < 3 || n.opts.Limits.MaxCatchUpBacklog < 0 {
 		return 0, false
 	}
 	for i, err := range errs {

@@ -179,3 +179,41 @@ func TestCatchUp(t *testing.T) {
 		}
 	}
 }
+
+// TestCatchUpAfterPeerCrash: a peer dies after storing its share, without
+// answering. The forwarder acknowledges the record with that node pending;
+// when the node comes back on what it had stored, the record is completed
+// on every node, and its receipt carries every acknowledgment.
+func TestCatchUpAfterPeerCrash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("proves records and runs a federation")
+	}
+	f := newTestFederation(t, 3)
+	desc := f.installDataset(t)
+	id := desc.GetId()
+	ctx := context.Background()
+	p := f.payload(t, f.register(t, 0), 0, payloadOptions{})
+	nf := f.nfOf(t, id, p)
+	f.restart(t, 2, &crashingStore{Store: f.nodes[2].store, at: "store"})
+	r, err := f.contributor(0).Contribute(ctx, &cohortv1.ContributeRequest{DatasetId: id, Payload: p})
+	if err != nil {
+		t.Fatalf("contribute with node 2 dying: %v", err)
+	}
+	wantPending(t, r.GetReceipt(), 2)
+	if held, pending := f.held(t, id, nf); !held[2] || !pending[2] {
+		t.Fatalf("after the crash: held %v pending %v; want node 2 to hold it pending", held, pending)
+	}
+	f.wantStored(t, 0)
+	f.restart(t, 2, nil)
+	deadline := time.Now().Add(30 * time.Second)
+	for !slices.Equal(f.stored(t), []uint64{1, 1, 1}) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after node 2 returned: counted %v, want 1 everywhere", f.stored(t))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	got, err := f.contributor(1).GetReceipt(ctx, &cohortv1.GetReceiptRequest{DatasetId: id, Nullifier: nf})
+	if err != nil || len(got.GetReceipt().GetPendingNodes()) != 0 || got.GetReceipt().GetAcks()[2].GetSignature() == nil {
+		t.Fatalf("receipt after the catch-up: %v, %v", got, err)
+	}
+}

@@ -244,12 +244,18 @@ func (n *Node) contribute(ctx context.Context, datasetID string, raw []byte) (*c
 			}
 			n.rollBack(n.ctx, datasetID, c.nf, n.others(), reason)
 			continue
+		case found && !row.Pending && row.Incomplete:
+			// Committed while a node was down, not yet caught up: the
+			// receipt as held, that node pending. Nothing is sent again:
+			// the record reaches that node from its forwarder's catch-up
+			// (catchup.go), which alone completes it.
+			return n.receiptOf(ctx, datasetID, c.nf)
 		case found:
 			// A retry: the peers answer with what they stored then.
 			if ack, err = storedAck(&row); err != nil {
 				return nil, n.internal("stored ack", err)
 			}
-			committed, awaiting = !row.Pending, missingOf(row)
+			committed = !row.Pending
 			continue
 		}
 		if err := n.checkTerms(ctx, c); err != nil {
@@ -284,12 +290,8 @@ func (n *Node) contribute(ctx context.Context, datasetID string, raw []byte) (*c
 	)
 	switch m, lone := n.loneMissing(errs); {
 	case committed && len(errs) > 0:
-		// A retry of a committed record: nothing to undo. While the node
-		// it awaits is still down, the receipt is the one given then.
-		if !lone || len(awaiting) == 0 || awaiting[0] != m {
-			return nil, peerFailure(errs)
-		}
-		errs = nil
+		// A retry of a committed record: nothing to undo.
+		return nil, peerFailure(errs)
 	case committed:
 	case len(errs) == 0:
 		if err := n.store.CommitContribution(dctx, datasetID, c.nf); err != nil {

@@ -54,7 +54,8 @@ type Limits struct {
 	EpochGrace uint64
 	// MaxCatchUpBacklog bounds the payloads this node holds for one peer
 	// that is down (docs/design.md §7.5; default 10000); beyond it an upload
-	// that peer cannot acknowledge is refused.
+	// that peer cannot acknowledge is refused. Negative: no upload is
+	// acknowledged unless every node acknowledged it.
 	MaxCatchUpBacklog int
 }
 
@@ -86,7 +87,7 @@ func (l Limits) withDefaults() Limits {
 	if l.EpochGrace == 0 {
 		l.EpochGrace = 1
 	}
-	if l.MaxCatchUpBacklog <= 0 {
+	if l.MaxCatchUpBacklog == 0 {
 		l.MaxCatchUpBacklog = 10000
 	}
 	return l

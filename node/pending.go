@@ -19,8 +19,10 @@ import (
 // §7.5), kept in the store with the record itself:
 //
 //	(absent) ──store──▶ pending(forwarder) ──commit──▶ committed
-//	                          │
-//	                          └──roll back (only the forwarder)──▶ (absent)
+//	                          │      │
+//	                          │      └──commit, one node down──▶ incomplete ──it caught up──▶ committed
+//	                          │                                      │
+//	                          └──roll back (only the forwarder)──▶ (absent) ◀──it refused──┘
 //
 // The forwarder is the node the contributor sent the record to: it alone
 // decides the record's outcome, and its own row is the decision. It writes
