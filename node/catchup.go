@@ -127,10 +127,6 @@ func (n *Node) checkCatchUpTerms(ctx context.Context, c *checked) error {
 	return nil
 }
 
-// catchUpInterval is how often the payloads held are offered again; a
-// node that is still down is tried once per pass.
-const catchUpInterval = stateInterval
-
 // sendCatchUps offers every payload held to its node once.
 func (n *Node) sendCatchUps(ctx context.Context) {
 	held, err := n.store.ListCatchUps(ctx, store.MaxPageSize)

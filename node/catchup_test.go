@@ -55,7 +55,8 @@ func (f *testFederation) awaitPeersExcept(t *testing.T, i, down int) {
 // TestCatchUp stops node 2 and uploads through nodes 0 and 1: each
 // upload is acknowledged by the live nodes with node 2 pending, counted by
 // no job, and held for node 2 until the backlog is full, beyond which an
-// upload is refused with nothing stored. Node 2 comes back, verifies and
+// upload is refused with nothing stored; a job meanwhile fails, releasing
+// nothing (the MPC backend needs every node). Node 2 comes back, verifies and
 // acknowledges what it missed, and refuses a record whose share sealed to
 // it does not open: that record is removed from nodes 0 and 1. Then every
 // receipt is complete, and a job through every node counts every record
@@ -106,6 +107,21 @@ func TestCatchUp(t *testing.T) {
 	// Counted by no job: not committed on node 2.
 	if got := f.stored(t); got[0] != 0 || got[1] != 0 {
 		t.Fatalf("records counted on nodes 0 and 1 while node 2 is down: %v", got)
+	}
+	// A job now cannot count them: it fails, releasing nothing.
+	cur := testSchema().Epoch.Index(time.Now())
+	sub, err := f.buyerClient(0).SubmitJob(buyer, &cohortv1.SubmitJobRequest{RequestId: "while-node-2-is-down", Spec: &cohortv1.JobSpec{
+		DatasetId: id, EpochFrom: cur, EpochTo: cur, Purpose: "public-health",
+		Outputs: []*cohortv1.Output{{Kind: cohortv1.OutputKind_OUTPUT_KIND_COUNT}},
+	}})
+	if err != nil {
+		t.Fatalf("submit a job while node 2 is down: %v", err)
+	}
+	job, _ := f.awaitJob(t, buyer, 0, sub.GetJob().GetJobId())
+	t.Logf("job while node 2 is down: %s: %s", job.GetState(), job.GetReason())
+	if job.GetState() != cohortv1.JobState_JOB_STATE_FAILED || job.GetEligibleRecords() != 0 || !strings.Contains(job.GetReason(), "node 2") {
+		t.Fatalf("job while node 2 is down ended %s (%s) with %d eligible records; want FAILED naming node 2, none counted",
+			job.GetState(), job.GetReason(), job.GetEligibleRecords())
 	}
 	// Any node that holds it answers the same receipt, node 2 pending.
 	r, err := f.contributor(1).GetReceipt(ctx, &cohortv1.GetReceiptRequest{DatasetId: id, Nullifier: f.nfOf(t, id, payloads[0])})

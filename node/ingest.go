@@ -579,6 +579,10 @@ func (n *Node) forward(ctx context.Context, from uint32, datasetID string, raw [
 			return nil, status.Errorf(codes.Aborted, "another upload of nullifier %x, through node %d, is not decided yet; retry later", c.nf, row.Forwarder)
 		case row.PayloadDigest == c.digest:
 			return nil, status.Errorf(codes.Aborted, "the same record is being stored through node %d; retry later for its receipt", row.Forwarder)
+		case catchUp:
+			// The live nodes committed this record; the other upload will
+			// be refused by them. Not a refusal of this one: retry.
+			return nil, status.Errorf(codes.Aborted, "another upload of nullifier %x, through node %d, is not decided yet; retry later", c.nf, row.Forwarder)
 		default:
 			return nil, status.Errorf(codes.AlreadyExists, "nullifier %x is being stored with another payload, which takes precedence: one record per person, dataset and epoch", c.nf)
 		}

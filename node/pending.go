@@ -72,7 +72,8 @@ const (
 	// resolveAge is how old a peer's pending record must be before the
 	// peer asks its forwarder about it: older than an ingest in progress.
 	resolveAge = 2 * time.Second
-	// stateInterval is how often the rollbacks owed are sent again and the
+	// stateInterval is how often the rollbacks owed and the payloads held
+	// for nodes that were down (catchup.go) are sent again and the
 	// pending records of other forwarders are looked up.
 	stateInterval = time.Second
 )
