@@ -15,7 +15,10 @@ import (
 // has an ACCEPTED or REVOKED status, a 32-byte payload digest and registry
 // root, and exactly node_count acknowledgments in node order, each for the
 // same dataset, nullifier and payload digest and signed by that node's key
-// from the descriptor (attest.ContributionAck). It does not check which
+// from the descriptor (attest.ContributionAck). The one exception is a node
+// the receipt lists in pending_nodes (at most one): it was down when the
+// record was stored and has not acknowledged it yet, and its entry is
+// empty (see Pending). It does not check which
 // payload the digest is of; Contribute, which knows, does.
 func VerifyReceipt(ds *dataset.Dataset, r *cohortv1.Receipt, nullifier [32]byte) error {
 	if r == nil {
@@ -43,7 +46,14 @@ func VerifyReceipt(ds *dataset.Dataset, r *cohortv1.Receipt, nullifier [32]byte)
 	if len(r.GetAcks()) != len(ds.Signing) {
 		return fmt.Errorf("%w: %d acknowledgments from %d nodes", ErrBadReceipt, len(r.GetAcks()), len(ds.Signing))
 	}
+	pending, err := pendingNodes(r, len(ds.Signing))
+	if err != nil {
+		return err
+	}
 	for i, a := range r.GetAcks() {
+		if pending[uint32(i)] {
+			continue
+		}
 		switch {
 		case a.GetDatasetId() != id:
 			return fmt.Errorf("%w: node %d acknowledged dataset %q", ErrBadReceipt, i, a.GetDatasetId())
@@ -59,6 +69,31 @@ func VerifyReceipt(ds *dataset.Dataset, r *cohortv1.Receipt, nullifier [32]byte)
 	}
 	return nil
 }
+
+// pendingNodes checks the receipt's pending nodes — those that were down
+// when the record was stored and will acknowledge it when they catch up:
+// at most one, a member of the federation, in a federation of at least
+// three nodes, with an empty acknowledgment in its place.
+func pendingNodes(r *cohortv1.Receipt, nodes int) (map[uint32]bool, error) {
+	p := r.GetPendingNodes()
+	switch {
+	case len(p) == 0:
+		return nil, nil
+	case len(p) > 1:
+		return nil, fmt.Errorf("%w: %d nodes pending; a record may await one", ErrBadReceipt, len(p))
+	case int(p[0]) >= nodes || nodes < 3:
+		return nil, fmt.Errorf("%w: node %d pending in a federation of %d nodes", ErrBadReceipt, p[0], nodes)
+	case r.GetAcks()[p[0]].GetSignature() != nil:
+		return nil, fmt.Errorf("%w: node %d is both pending and signed", ErrBadReceipt, p[0])
+	}
+	return map[uint32]bool{p[0]: true}, nil
+}
+
+// Pending reports the nodes a receipt lists as not having acknowledged
+// the record yet (VerifyReceipt checked them): the record is held for
+// them, counted by no job until they do, and GetReceipt answers with
+// their acknowledgment once they caught up.
+func Pending(r *cohortv1.Receipt) []uint32 { return r.GetPendingNodes() }
 
 // verifySignature checks node i's signature over st.
 func verifySignature(ds *dataset.Dataset, i int, sig *cohortv1.NodeSignature, st attest.Statement) error {

@@ -72,6 +72,16 @@ func TestVerifyReceipt(t *testing.T) {
 		"ack for another payload, signed": func(r *cohortv1.Receipt) {
 			r.Acks[1] = signedReceipt(f, nf, other, root, 9).Acks[1]
 		},
+		"pending and signed": func(r *cohortv1.Receipt) { r.PendingNodes = []uint32{2} },
+		"two nodes pending": func(r *cohortv1.Receipt) {
+			r.Acks[1], r.Acks[2], r.PendingNodes = &cohortv1.ContributionAck{}, &cohortv1.ContributionAck{}, []uint32{1, 2}
+		},
+		"pending node out of range": func(r *cohortv1.Receipt) {
+			r.PendingNodes = []uint32{uint32(len(r.Acks))}
+		},
+		"unsigned, another pending": func(r *cohortv1.Receipt) {
+			r.Acks[2], r.PendingNodes = &cohortv1.ContributionAck{}, []uint32{1}
+		},
 		"signed by another federation": func(r *cohortv1.Receipt) {
 			g := clienttest.New(t, clienttest.Options{})
 			*r = *signedReceipt(g, nf, digest, root, 9)
@@ -90,8 +100,19 @@ func TestVerifyReceipt(t *testing.T) {
 		})
 	}
 
-	// A revoked record's receipt still verifies when looked up.
+	// A node that was down when the record was stored: pending, said so,
+	// with an empty entry in its place.
 	r := signedReceipt(f, nf, digest, root, 9)
+	r.Acks[2], r.PendingNodes = &cohortv1.ContributionAck{}, []uint32{2}
+	if err := checkContributionReceipt(ds, r, nf, digest, 9, root); err != nil {
+		t.Fatalf("receipt with a pending node: %v", err)
+	}
+	if p := Pending(r); len(p) != 1 || p[0] != 2 {
+		t.Fatalf("Pending = %v, want [2]", p)
+	}
+
+	// A revoked record's receipt still verifies when looked up.
+	r = signedReceipt(f, nf, digest, root, 9)
 	r.Status, r.RevokedAt = cohortv1.ReceiptStatus_RECEIPT_STATUS_REVOKED, 1700000100
 	if err := VerifyReceipt(ds, r, nf); err != nil {
 		t.Fatalf("revoked receipt: %v", err)

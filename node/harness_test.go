@@ -381,6 +381,9 @@ type payloadOptions struct {
 	purposes uint64
 	// minCohort is the contributor's own minimum cohort; 0 means 2.
 	minCohort uint32
+	// sealTo seals node i's share to sealTo[i] instead of node i's key:
+	// that node cannot open it.
+	sealTo map[int]*seal.PublicKey
 }
 
 // payload proves and seals a record for c, fetching the membership path
@@ -438,6 +441,9 @@ func (f *testFederation) payload(t testing.TB, c *testContributor, via int, o pa
 	pubs := make([]*seal.PublicKey, len(f.nodes))
 	for i, tn := range f.nodes {
 		pubs[i] = tn.seal.Public()
+		if k, ok := o.sealTo[i]; ok {
+			pubs[i] = k
+		}
 	}
 	minCohort := o.minCohort
 	if minCohort == 0 {

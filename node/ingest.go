@@ -220,6 +220,7 @@ func (n *Node) contribute(ctx context.Context, datasetID string, raw []byte) (*c
 	var (
 		ack       *cohortv1.ContributionAck
 		committed bool
+		awaiting  []uint32 // the node a committed record still awaits (§7.5)
 	)
 	for ack == nil {
 		// Another node's ingest of this nullifier is decided first.
@@ -246,6 +247,12 @@ func (n *Node) contribute(ctx context.Context, datasetID string, raw []byte) (*c
 			}
 			n.rollBack(n.ctx, datasetID, c.nf, n.others(), reason)
 			continue
+		case found && !row.Pending && row.Incomplete:
+			// Committed while a node was down, not yet caught up: the
+			// receipt as held, that node pending. Nothing is sent again:
+			// the record reaches that node from its forwarder's catch-up
+			// (catchup.go), which alone completes it.
+			return n.receiptOf(ctx, datasetID, c.nf)
 		case found:
 			// A retry: the peers answer with what they stored then.
 			if ack, err = storedAck(&row); err != nil {
@@ -280,24 +287,53 @@ func (n *Node) contribute(ctx context.Context, datasetID string, raw []byte) (*c
 		}
 		return resp.GetAck(), nil
 	})
-	if len(errs) > 0 && committed {
+	var (
+		full   errBacklogFull
+		isFull bool
+	)
+	switch m, lone := n.loneMissing(errs); {
+	case committed && len(errs) > 0:
 		// A retry of a committed record: nothing to undo.
 		return nil, peerFailure(errs)
-	}
-	if len(errs) == 0 && !committed {
+	case committed:
+	case len(errs) == 0:
 		if err := n.store.CommitContribution(dctx, datasetID, c.nf); err != nil {
+			errs = map[uint32]error{self: n.internal("commit contribution", err)}
+		}
+	case lone:
+		// One node is down: the record is committed without it and held
+		// for it (catchup.go).
+		err := n.commitWithout(dctx, datasetID, c.nf, raw, m)
+		switch {
+		case err == nil:
+			errs, awaiting = nil, []uint32{m}
+			n.log.Warn("record committed while a node is down; held for it", "peer", m, "nullifier", fmt.Sprintf("%x", c.nf))
+		case errors.As(err, &full):
+			isFull = true
+		default:
 			errs = map[uint32]error{self: n.internal("commit contribution", err)}
 		}
 	}
 	if len(errs) > 0 {
 		n.metrics.contributions.WithLabelValues("coordinator", "failed").Inc()
-		return nil, n.undo(ctx, datasetID, c.nf, acks, errs)
+		err := n.undo(ctx, datasetID, c.nf, acks, errs)
+		if isFull {
+			return nil, status.Errorf(codes.Unavailable, "%v (%d uploads held for it); nothing was stored, retry later", full, n.opts.Limits.MaxCatchUpBacklog)
+		}
+		return nil, err
 	}
-	// Every node acknowledged: the forwarder asking for their
-	// acknowledgments commits their rows (peer_ingest.go). A peer missed
-	// here asks this node itself later (resolveLoop).
-	_, cerrs := fanOut(ctx, n, func(ctx context.Context, i uint32, pc cohortv1.PeerServiceClient) (*cohortv1.GetContributionAckResponse, error) {
-		return pc.GetContributionAck(ctx, &cohortv1.GetContributionAckRequest{DatasetId: datasetID, Nullifier: c.nf[:]})
+	// Every node acknowledged, or every node but the one down: the
+	// forwarder asking for their acknowledgments commits their rows
+	// (peer_ingest.go), held for the missing node if there is one. A peer
+	// missed here asks this node itself later (resolveLoop).
+	targets := make([]uint32, 0, len(acks))
+	for _, i := range n.others() {
+		if _, ok := acks[i]; ok {
+			targets = append(targets, i)
+		}
+	}
+	_, cerrs := fanOutTo(ctx, n, targets, n.opts.Limits.PeerTimeout, func(ctx context.Context, i uint32, pc cohortv1.PeerServiceClient) (*cohortv1.GetContributionAckResponse, error) {
+		return pc.GetContributionAck(ctx, &cohortv1.GetContributionAckRequest{DatasetId: datasetID, Nullifier: c.nf[:], MissingNodes: awaiting})
 	})
 	for i, err := range cerrs {
 		n.log.Warn("commit not confirmed by a peer; it will ask", "peer", i, "nullifier", fmt.Sprintf("%x", c.nf), "error", err)
@@ -361,8 +397,16 @@ func (n *Node) undo(ctx context.Context, datasetID string, nf [32]byte, acks map
 	return status.Errorf(codes.Aborted, "another payload with nullifier %x is being stored; nothing was stored for this one, retry later to learn which is kept", nf)
 }
 
-// receipt assembles a record's receipt from every node's ack.
+// receipt assembles a record's receipt from every node's ack; a node
+// without one (nil) is listed pending: the record is held for it
+// (docs/design.md §7.5).
 func receipt(datasetID string, pub *circuits.PublicInputs, digest [32]byte, acks []*cohortv1.ContributionAck, revokedAt time.Time) *cohortv1.Receipt {
+	var pending []uint32
+	for i, a := range acks {
+		if a == nil {
+			acks[i], pending = &cohortv1.ContributionAck{}, append(pending, uint32(i))
+		}
+	}
 	nf := pub.Nullifier.Bytes()
 	r := &cohortv1.Receipt{
 		DatasetId:     datasetID,
@@ -372,6 +416,7 @@ func receipt(datasetID string, pub *circuits.PublicInputs, digest [32]byte, acks
 		RegistryRoot:  bytesOf(pub.Root.Bytes()),
 		Status:        cohortv1.ReceiptStatus_RECEIPT_STATUS_ACCEPTED,
 		Acks:          acks,
+		PendingNodes:  pending,
 	}
 	for _, a := range acks {
 		r.AcceptedAt = max(r.AcceptedAt, a.GetStoredAt())
@@ -458,8 +503,14 @@ func (n *Node) receiptOf(ctx context.Context, datasetID string, nf [32]byte) (*c
 	if err := pub.UnmarshalBinary(row.Public); err != nil {
 		return nil, n.internal("stored public inputs", err)
 	}
+	// The forwarder says which node the record awaits, so that asking for
+	// acknowledgments never completes it early (peer_ingest.go).
+	var awaiting []uint32
+	if row.Forwarder == n.opts.Index {
+		awaiting = missingOf(row)
+	}
 	acks, errs := fanOut(ctx, n, func(ctx context.Context, i uint32, c cohortv1.PeerServiceClient) (*cohortv1.ContributionAck, error) {
-		resp, err := c.GetContributionAck(ctx, &cohortv1.GetContributionAckRequest{DatasetId: datasetID, Nullifier: nf[:]})
+		resp, err := c.GetContributionAck(ctx, &cohortv1.GetContributionAckRequest{DatasetId: datasetID, Nullifier: nf[:], MissingNodes: awaiting})
 		if err != nil {
 			return nil, err
 		}
@@ -469,6 +520,11 @@ func (n *Node) receiptOf(ctx context.Context, datasetID string, nf [32]byte) (*c
 		return resp.GetAck(), nil
 	})
 	for i, err := range errs {
+		if row.Incomplete && i == row.Missing {
+			// Held for that node until it catches up: pending in the
+			// receipt.
+			continue
+		}
 		return nil, status.Errorf(codes.Unavailable, "node %d: %s", i, status.Convert(err).Message())
 	}
 	all := make([]*cohortv1.ContributionAck, len(n.opts.Members))
@@ -483,7 +539,10 @@ func (n *Node) receiptOf(ctx context.Context, datasetID string, nf [32]byte) (*c
 // coordinator's, then this node's share, pending until from decides. Of two
 // undecided ingests of one nullifier the one that precedes (precedes)
 // waits here for the other's rollback, and the other is refused.
-func (n *Node) forward(ctx context.Context, from uint32, datasetID string, raw []byte) (*cohortv1.ForwardContributionResponse, error) {
+//
+// A record sent to catch up (docs/design.md §7.5) is checked with
+// checkCatchUpTerms instead of checkTerms.
+func (n *Node) forward(ctx context.Context, from uint32, datasetID string, raw []byte, catchUp bool) (*cohortv1.ForwardContributionResponse, error) {
 	c, err := n.decode(ctx, datasetID, raw)
 	if err != nil {
 		n.metrics.contributions.WithLabelValues("peer", "refused").Inc()
@@ -523,10 +582,18 @@ func (n *Node) forward(ctx context.Context, from uint32, datasetID string, raw [
 			return nil, status.Errorf(codes.Aborted, "another upload of nullifier %x, through node %d, is not decided yet; retry later", c.nf, row.Forwarder)
 		case row.PayloadDigest == c.digest:
 			return nil, status.Errorf(codes.Aborted, "the same record is being stored through node %d; retry later for its receipt", row.Forwarder)
+		case catchUp:
+			// The live nodes committed this record; the other upload will
+			// be refused by them. Not a refusal of this one: retry.
+			return nil, status.Errorf(codes.Aborted, "another upload of nullifier %x, through node %d, is not decided yet; retry later", c.nf, row.Forwarder)
 		default:
 			return nil, status.Errorf(codes.AlreadyExists, "nullifier %x is being stored with another payload, which takes precedence: one record per person, dataset and epoch", c.nf)
 		}
-		if err := n.checkTerms(ctx, c); err != nil {
+		check := n.checkTerms
+		if catchUp {
+			check = n.checkCatchUpTerms
+		}
+		if err := check(ctx, c); err != nil {
 			n.metrics.contributions.WithLabelValues("peer", "refused").Inc()
 			return nil, err
 		}

@@ -251,10 +251,24 @@ func TestPeerDownMidIngest(t *testing.T) {
 	ctx := context.Background()
 	c := f.register(t, 0)
 	p := f.payload(t, c, 0, payloadOptions{})
+	// Two nodes of three down: refused, nothing kept.
+	f.nodes[1].stop()
 	f.nodes[2].stop()
 	_, err := f.contributor(0).Contribute(ctx, &cohortv1.ContributeRequest{DatasetId: desc.GetId(), Payload: p})
-	wantCode(t, "peer down", err, codes.Unavailable)
-	// Node 1 stored its share, then rolled it back; node 0 never kept its own.
+	wantCode(t, "two peers down", err, codes.Unavailable)
+	if held, _ := f.held(t, desc.GetId(), f.nfOf(t, desc.GetId(), p)); held[0] {
+		t.Fatal("node 0 kept a record two nodes did not acknowledge")
+	}
+	// One node down: acknowledged by the live nodes, node 2 pending, and
+	// counted by no job meanwhile (TestCatchUp follows it further).
+	relisten(t, f.nodes[1])
+	f.start(f.nodes[1])
+	f.awaitPeersExcept(t, 1, 2)
+	r, err := f.contributor(0).Contribute(ctx, &cohortv1.ContributeRequest{DatasetId: desc.GetId(), Payload: p})
+	if err != nil {
+		t.Fatalf("one peer down: %v", err)
+	}
+	wantPending(t, r.GetReceipt(), 2)
 	f.wantStored(t, 0)
 }
 

@@ -76,6 +76,11 @@ type Limits struct {
 	// EpochGrace is how many epochs before the current one still accept
 	// contributions (default 1: the current and the previous epoch).
 	EpochGrace uint64
+	// MaxCatchUpBacklog bounds the payloads this node holds for one peer
+	// that is down (docs/design.md §7.5; default 10000); beyond it an upload
+	// that peer cannot acknowledge is refused. Negative: no upload is
+	// acknowledged unless every node acknowledged it.
+	MaxCatchUpBacklog int
 }
 
 func (l Limits) withDefaults() Limits {
@@ -126,6 +131,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.IngestBatch <= 0 {
 		l.IngestBatch = 32
+	}
+	if l.MaxCatchUpBacklog == 0 {
+		l.MaxCatchUpBacklog = 10000
 	}
 	return l
 }

@@ -21,7 +21,7 @@ func (s *peerService) ForwardContribution(ctx context.Context, req *cohortv1.For
 	if !ok {
 		return nil, status.Error(codes.Unauthenticated, "no verified node identity")
 	}
-	return s.n.forward(ctx, from, req.GetDatasetId(), req.GetPayload())
+	return s.n.forward(ctx, from, req.GetDatasetId(), req.GetPayload(), req.GetCatchUp())
 }
 
 func (s *peerService) AbortContribution(ctx context.Context, req *cohortv1.AbortContributionRequest) (*cohortv1.AbortContributionResponse, error) {
@@ -68,8 +68,10 @@ func (s *peerService) AbortContribution(ctx context.Context, req *cohortv1.Abort
 // GetContributionAck answers with this node's acknowledgment of a
 // committed record. Asked by the node that forwarded a pending record, it
 // commits it first: the forwarder asks only once it committed its own
-// (docs/design.md §7.5). Any other node is told FailedPrecondition while
-// the record is pending.
+// (docs/design.md §7.5), Incomplete when it names a node the record
+// awaits; asked by it without one for an Incomplete record, it completes
+// it (that node caught up). Any other node is told FailedPrecondition
+// while the record is pending.
 func (s *peerService) GetContributionAck(ctx context.Context, req *cohortv1.GetContributionAckRequest) (*cohortv1.GetContributionAckResponse, error) {
 	nf, err := fieldBytes(req.GetNullifier(), "nullifier")
 	if err != nil {
@@ -86,19 +88,33 @@ func (s *peerService) GetContributionAck(ctx context.Context, req *cohortv1.GetC
 	if err != nil {
 		return nil, s.n.internal("read contribution", err)
 	}
-	if row.Pending {
-		if row.Forwarder != from {
-			return nil, status.Errorf(codes.FailedPrecondition, "record %x is pending here until node %d decides; retry later", row.Nullifier, row.Forwarder)
-		}
-		if err := s.n.store.CommitContribution(ctx, row.DatasetID, row.Nullifier); err != nil {
+	missing := req.GetMissingNodes()
+	if err := s.n.checkMissing(from, missing); err != nil {
+		return nil, err
+	}
+	switch {
+	case row.Pending && row.Forwarder != from:
+		return nil, status.Errorf(codes.FailedPrecondition, "record %x is pending here until node %d decides; retry later", row.Nullifier, row.Forwarder)
+	case row.Pending:
+		if err := s.n.commitAs(ctx, row, missing); err != nil {
 			return nil, s.n.internal("commit contribution", err)
 		}
+		row.Pending, row.Incomplete = false, len(missing) > 0
+		if row.Incomplete {
+			row.Missing = missing[0]
+		}
+	case row.Incomplete && row.Forwarder == from && len(missing) == 0:
+		// The node the record awaited caught up (docs/design.md §7.5).
+		if err := s.n.store.CompleteContribution(ctx, row.DatasetID, row.Nullifier); err != nil {
+			return nil, s.n.internal("complete contribution", err)
+		}
+		row.Incomplete = false
 	}
 	a, err := storedAck(&row)
 	if err != nil {
 		return nil, s.n.internal("stored ack", err)
 	}
-	resp := &cohortv1.GetContributionAckResponse{Ack: a}
+	resp := &cohortv1.GetContributionAckResponse{Ack: a, MissingNodes: missingOf(row)}
 	if row.Revoked() {
 		resp.RevokedAt = row.RevokedAt.Unix()
 	}

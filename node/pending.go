@@ -19,8 +19,10 @@ import (
 // §7.5), kept in the store with the record itself:
 //
 //	(absent) ──store──▶ pending(forwarder) ──commit──▶ committed
-//	                          │
-//	                          └──roll back (only the forwarder)──▶ (absent)
+//	                          │      │
+//	                          │      └──commit, one node down──▶ incomplete ──it caught up──▶ committed
+//	                          │                                      │
+//	                          └──roll back (only the forwarder)──▶ (absent) ◀──it refused──┘
 //
 // The forwarder is the node the contributor sent the record to: it alone
 // decides the record's outcome, and its own row is the decision. It writes
@@ -47,12 +49,14 @@ var (
 )
 
 // mayRollBack says whether node from may roll back row on this node:
-// errNotForwarder, errCommitted, or nil.
+// errNotForwarder, errCommitted, or nil. A record committed Incomplete,
+// counted by no job, is rolled back like a pending one (its missing node
+// refused it when it caught up).
 func mayRollBack(row store.Contribution, from uint32) error {
 	switch {
 	case row.Forwarder != from:
 		return errNotForwarder
-	case !row.Pending:
+	case !row.Pending && !row.Incomplete:
 		return errCommitted
 	}
 	return nil
@@ -68,7 +72,8 @@ const (
 	// resolveAge is how old a peer's pending record must be before the
 	// peer asks its forwarder about it: older than an ingest in progress.
 	resolveAge = 2 * time.Second
-	// stateInterval is how often the rollbacks owed are sent again and the
+	// stateInterval is how often the rollbacks owed and the payloads held
+	// for nodes that were down (catchup.go) are sent again and the
 	// pending records of other forwarders are looked up.
 	stateInterval = time.Second
 )
@@ -128,6 +133,12 @@ func (n *Node) abandon(ctx context.Context, datasetID string, nf [32]byte, peers
 	reason = truncate(reason, store.MaxRollbackReasonLen)
 	now := n.now()
 	return n.store.InTx(ctx, func(tx store.Tx) error {
+		// A committed record, Incomplete or not, was acknowledged: it is
+		// never abandoned (an Incomplete one is rolled back only when its
+		// missing node refuses it, catchup.go).
+		if row, err := tx.GetContribution(ctx, datasetID, nf); err == nil && !row.Pending && row.Forwarder == n.opts.Index {
+			return errCommitted
+		}
 		err := tx.RollBackContribution(ctx, datasetID, nf, n.opts.Index, time.Time{})
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
@@ -211,14 +222,16 @@ func (n *Node) recoverIngests(ctx context.Context) error {
 	return nil
 }
 
-// stateLoop sends the rollbacks owed and settles the records other
-// forwarders left pending here, until the node stops.
+// stateLoop sends the rollbacks owed, settles the records other
+// forwarders left pending here and offers the payloads held to the nodes
+// that were down (catchup.go), until the node stops.
 func (n *Node) stateLoop() {
 	t := time.NewTicker(stateInterval)
 	defer t.Stop()
 	for {
 		n.sendRollbacksOwed(n.ctx)
 		n.resolvePending(n.ctx)
+		n.sendCatchUps(n.ctx)
 		select {
 		case <-n.ctx.Done():
 			return
@@ -333,7 +346,12 @@ func (n *Node) resolve(ctx context.Context, row store.Contribution) bool {
 			n.log.Error("pending record: the forwarder's acknowledgment does not verify", "forwarder", row.Forwarder, "nullifier", nf, "error", err)
 			return true
 		}
-		if err := n.store.CommitContribution(ctx, row.DatasetID, row.Nullifier); err != nil {
+		missing := resp.GetMissingNodes()
+		if len(missing) > 1 || (len(missing) == 1 && int(missing[0]) >= len(n.opts.Members)) {
+			n.log.Error("pending record: the forwarder names nodes the record cannot await", "forwarder", row.Forwarder, "missing", missing)
+			return true
+		}
+		if err := n.commitAs(ctx, row, missing); err != nil {
 			n.log.Error("pending record: commit", "error", err)
 			return true
 		}

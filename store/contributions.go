@@ -12,7 +12,7 @@ import (
 // revocations.
 const contributionColumns = `c.dataset_id, c.nullifier, c.epoch, c.payload_digest, c.public_inputs, c.proof, c.share,
 	c.purposes, c.expiry, c.min_cohort, c.revocation, c.received_at, c.receipt, r.revoked_at,
-	c.pending, c.forwarder, c.pending_since
+	c.pending, c.forwarder, c.pending_since, c.missing
 	FROM contributions c
 	LEFT JOIN revocations r ON r.dataset_id = c.dataset_id AND r.revocation = c.revocation`
 
@@ -24,10 +24,11 @@ func scanContribution(sc interface{ Scan(...any) error }) (Contribution, error) 
 		expiry, received           int64
 		revoked                    sql.NullInt64
 		pending, forwarder, since  int64
+		missing                    int64
 	)
 	if err := sc.Scan(&c.DatasetID, &nf, &epoch, &digest, &c.Public, &c.Proof, &c.Share,
 		&purposes, &expiry, &minCohort, &rc, &received, &c.Receipt, &revoked,
-		&pending, &forwarder, &since); err != nil {
+		&pending, &forwarder, &since, &missing); err != nil {
 		return Contribution{}, err
 	}
 	var err error
@@ -51,6 +52,12 @@ func scanContribution(sc interface{ Scan(...any) error }) (Contribution, error) 
 		return Contribution{}, fmt.Errorf("store: stored forwarder %d out of range", forwarder)
 	}
 	c.Forwarder = uint32(forwarder)
+	if missing < -1 || missing > 1<<32-1 {
+		return Contribution{}, fmt.Errorf("store: stored missing node %d out of range", missing)
+	}
+	if c.Incomplete = missing >= 0; c.Incomplete {
+		c.Missing = uint32(missing)
+	}
 	if c.Pending = pending != 0; c.Pending {
 		c.PendingSince = fromMicros(since)
 	}
@@ -164,7 +171,7 @@ func (q queries) ListContributions(ctx context.Context, datasetID string, epochF
 	}
 	rows, err := q.read().QueryContext(ctx,
 		`SELECT `+contributionColumns+`
-		  WHERE c.dataset_id = $1 AND c.epoch >= $2 AND c.epoch <= $3 AND c.nullifier > $4 AND c.pending = 0
+		  WHERE c.dataset_id = $1 AND c.epoch >= $2 AND c.epoch <= $3 AND c.nullifier > $4 AND c.pending = 0 AND c.missing = -1
 		  ORDER BY c.nullifier LIMIT $5`,
 		datasetID, int64(epochFrom), clampSigned(epochTo), after[:], pageSize(limit))
 	if err != nil {
@@ -191,7 +198,7 @@ func (q queries) CountContributions(ctx context.Context, datasetID string, epoch
 	}
 	var n int64
 	if err := q.read().QueryRowContext(ctx,
-		`SELECT count(*) FROM contributions WHERE dataset_id = $1 AND epoch >= $2 AND epoch <= $3 AND pending = 0`,
+		`SELECT count(*) FROM contributions WHERE dataset_id = $1 AND epoch >= $2 AND epoch <= $3 AND pending = 0 AND missing = -1`,
 		datasetID, int64(epochFrom), clampSigned(epochTo)).Scan(&n); err != nil {
 		return 0, fmt.Errorf("store: count contributions: %w", err)
 	}
@@ -218,7 +225,7 @@ func (q queries) ScanContributions(ctx context.Context, datasetID string, epochF
 		`SELECT `+cols+`
 		   FROM contributions c
 		   LEFT JOIN revocations r ON r.dataset_id = c.dataset_id AND r.revocation = c.revocation
-		  WHERE c.dataset_id = $1 AND c.epoch >= $2 AND c.epoch <= $3 AND c.pending = 0
+		  WHERE c.dataset_id = $1 AND c.epoch >= $2 AND c.epoch <= $3 AND c.pending = 0 AND c.missing = -1
 		  ORDER BY c.nullifier`,
 		datasetID, int64(epochFrom), clampSigned(epochTo))
 	if err != nil {

@@ -31,7 +31,7 @@ func (q queries) CommitContribution(ctx context.Context, datasetID string, nulli
 
 func (q queries) RollBackContribution(ctx context.Context, datasetID string, nullifier [32]byte, forwarder uint32, since time.Time) error {
 	return q.write(ctx, "roll back contribution", func(tx *sql.Tx) error {
-		query := `DELETE FROM contributions WHERE dataset_id = $1 AND nullifier = $2 AND pending = 1 AND forwarder = $3`
+		query := `DELETE FROM contributions WHERE dataset_id = $1 AND nullifier = $2 AND (pending = 1 OR missing >= 0) AND forwarder = $3`
 		args := []any{datasetID, nullifier[:], int64(forwarder)}
 		if !since.IsZero() {
 			query += ` AND pending_since = $4`
@@ -58,6 +58,126 @@ func (q queries) RollBackContribution(ctx context.Context, datasetID string, nul
 			return fmt.Errorf("store: roll back contribution: %w", err)
 		}
 		return fmt.Errorf("store: roll back contribution: committed, forwarded by another node or sent again: %w", ErrConflict)
+	})
+}
+
+func (q queries) CommitIncomplete(ctx context.Context, datasetID string, nullifier [32]byte, missing uint32) error {
+	return q.write(ctx, "commit incomplete", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			`UPDATE contributions SET pending = 0, pending_since = 0, missing = $3 WHERE dataset_id = $1 AND nullifier = $2 AND pending = 1`,
+			datasetID, nullifier[:], int64(missing))
+		if err != nil {
+			return fmt.Errorf("store: commit incomplete: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("store: commit incomplete: %w", err)
+		} else if n == 1 {
+			return nil
+		}
+		var one int
+		err = tx.QueryRowContext(ctx, `SELECT 1 FROM contributions WHERE dataset_id = $1 AND nullifier = $2`,
+			datasetID, nullifier[:]).Scan(&one)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("store: commit incomplete: %w", ErrNotFound)
+		case err != nil:
+			return fmt.Errorf("store: commit incomplete: %w", err)
+		}
+		return nil
+	})
+}
+
+func (q queries) CompleteContribution(ctx context.Context, datasetID string, nullifier [32]byte) error {
+	return q.write(ctx, "complete contribution", func(tx *sql.Tx) error {
+		var pending, missing int64
+		err := tx.QueryRowContext(ctx, `SELECT pending, missing FROM contributions WHERE dataset_id = $1 AND nullifier = $2`,
+			datasetID, nullifier[:]).Scan(&pending, &missing)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("store: complete contribution: %w", ErrNotFound)
+		case err != nil:
+			return fmt.Errorf("store: complete contribution: %w", err)
+		case pending != 0:
+			return fmt.Errorf("store: complete contribution: pending: %w", ErrConflict)
+		case missing < 0:
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx,
+			`UPDATE contributions SET missing = -1 WHERE dataset_id = $1 AND nullifier = $2 AND pending = 0`,
+			datasetID, nullifier[:]); err != nil {
+			return fmt.Errorf("store: complete contribution: %w", err)
+		}
+		return nil
+	})
+}
+
+func (q queries) PutCatchUp(ctx context.Context, c CatchUp) error {
+	if err := checkDatasetID(c.DatasetID); err != nil {
+		return fmt.Errorf("store: put catch-up: %w", err)
+	}
+	if len(c.Payload) == 0 {
+		return fmt.Errorf("store: put catch-up: %w: empty payload", ErrInvalid)
+	}
+	return q.write(ctx, "put catch-up", func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO catchups (dataset_id, nullifier, peer, payload, created_at) VALUES ($1, $2, $3, $4, $5)
+			 ON CONFLICT (dataset_id, nullifier, peer) DO NOTHING`,
+			c.DatasetID, c.Nullifier[:], int64(c.Peer), c.Payload, micros(c.CreatedAt)); err != nil {
+			return fmt.Errorf("store: put catch-up: %w", err)
+		}
+		return nil
+	})
+}
+
+func (q queries) ListCatchUps(ctx context.Context, limit int) ([]CatchUp, error) {
+	rows, err := q.read().QueryContext(ctx,
+		`SELECT dataset_id, nullifier, peer, payload, created_at FROM catchups
+		  ORDER BY created_at, dataset_id, nullifier, peer LIMIT $1`, pageSize(limit))
+	if err != nil {
+		return nil, fmt.Errorf("store: list catch-ups: %w", err)
+	}
+	defer rows.Close()
+	var out []CatchUp
+	for rows.Next() {
+		var (
+			c        CatchUp
+			nf       []byte
+			peer, at int64
+		)
+		if err := rows.Scan(&c.DatasetID, &nf, &peer, &c.Payload, &at); err != nil {
+			return nil, fmt.Errorf("store: list catch-ups: %w", err)
+		}
+		if c.Nullifier, err = bytes32(nf, "nullifier"); err != nil {
+			return nil, fmt.Errorf("store: list catch-ups: %w", err)
+		}
+		if peer < 0 || peer > 1<<32-1 {
+			return nil, fmt.Errorf("store: list catch-ups: stored peer %d out of range", peer)
+		}
+		c.Peer, c.CreatedAt = uint32(peer), fromMicros(at)
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: list catch-ups: %w", err)
+	}
+	return out, nil
+}
+
+func (q queries) CountCatchUps(ctx context.Context, peer uint32) (uint64, error) {
+	var n int64
+	if err := q.read().QueryRowContext(ctx, `SELECT count(*) FROM catchups WHERE peer = $1`, int64(peer)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: count catch-ups: %w", err)
+	}
+	return unsigned(n, "count")
+}
+
+func (q queries) DeleteCatchUp(ctx context.Context, datasetID string, nullifier [32]byte, peer uint32) error {
+	return q.write(ctx, "delete catch-up", func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx,
+			`DELETE FROM catchups WHERE dataset_id = $1 AND nullifier = $2 AND peer = $3`,
+			datasetID, nullifier[:], int64(peer)); err != nil {
+			return fmt.Errorf("store: delete catch-up: %w", err)
+		}
+		return nil
 	})
 }
 

@@ -111,3 +111,91 @@ func TestIngestState(t *testing.T) {
 		}
 	})
 }
+
+// TestIncompleteRecords walks a record committed while a node was down:
+// uncounted while it awaits that node, rolled back by its forwarder alone
+// while incomplete, counted and kept once complete; and the payloads held
+// for the missing node, counted per node and forgotten once caught up.
+func TestIncompleteRecords(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, s Store, _ Config) {
+		ctx := context.Background()
+		mustPutDataset(t, s, "fitness")
+		count := func(want uint64) {
+			t.Helper()
+			n, err := s.CountContributions(ctx, "fitness", 0, math.MaxUint64)
+			if err != nil || n != want {
+				t.Fatalf("CountContributions = %d, %v; want %d", n, err, want)
+			}
+			rows, err := s.ListContributions(ctx, "fitness", 0, math.MaxUint64, [32]byte{}, 0)
+			if err != nil || uint64(len(rows)) != want {
+				t.Fatalf("ListContributions = %d rows, %v; want %d", len(rows), err, want)
+			}
+		}
+		a, b := testContribution("fitness", 1, 7), testContribution("fitness", 2, 7)
+		for _, c := range []Contribution{a, b} {
+			c.Pending, c.Forwarder, c.PendingSince = true, 1, t0
+			if _, err := s.PutContribution(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		wantErr(t, "CompleteContribution(pending)", s.CompleteContribution(ctx, "fitness", a.Nullifier), ErrConflict)
+		wantErr(t, "CommitIncomplete(absent)", s.CommitIncomplete(ctx, "fitness", [32]byte{9}, 2), ErrNotFound)
+		for _, c := range []Contribution{a, b} {
+			if err := s.CommitIncomplete(ctx, "fitness", c.Nullifier, 2); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.GetContribution(ctx, "fitness", a.Nullifier)
+		if err != nil || got.Pending || !got.Incomplete || got.Missing != 2 {
+			t.Fatalf("committed incomplete = %+v, %v", got, err)
+		}
+		count(0)
+		// Committing again changes nothing.
+		if err := s.CommitIncomplete(ctx, "fitness", a.Nullifier, 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CommitContribution(ctx, "fitness", a.Nullifier); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.GetContribution(ctx, "fitness", a.Nullifier); !got.Incomplete || got.Missing != 2 {
+			t.Fatalf("commit again changed the missing node: %+v", got)
+		}
+		wantErr(t, "RollBackContribution(another forwarder)", s.RollBackContribution(ctx, "fitness", b.Nullifier, 2, time.Time{}), ErrConflict)
+		if err := s.RollBackContribution(ctx, "fitness", b.Nullifier, 1, time.Time{}); err != nil {
+			t.Fatalf("roll back an incomplete record: %v", err)
+		}
+		if err := s.CompleteContribution(ctx, "fitness", a.Nullifier); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CompleteContribution(ctx, "fitness", a.Nullifier); err != nil {
+			t.Fatalf("complete again: %v", err)
+		}
+		count(1)
+		wantErr(t, "RollBackContribution(complete)", s.RollBackContribution(ctx, "fitness", a.Nullifier, 1, time.Time{}), ErrConflict)
+		wantErr(t, "CompleteContribution(absent)", s.CompleteContribution(ctx, "fitness", b.Nullifier), ErrNotFound)
+
+		cu := CatchUp{DatasetID: "fitness", Nullifier: a.Nullifier, Peer: 2, Payload: []byte("payload"), CreatedAt: t0}
+		wantErr(t, "PutCatchUp(empty payload)", s.PutCatchUp(ctx, CatchUp{DatasetID: "fitness", Nullifier: a.Nullifier, Peer: 2, CreatedAt: t0}), ErrInvalid)
+		for range 2 {
+			if err := s.PutCatchUp(ctx, cu); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.PutCatchUp(ctx, CatchUp{DatasetID: "fitness", Nullifier: b.Nullifier, Peer: 0, Payload: []byte("other"), CreatedAt: t0.Add(time.Second)}); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.CountCatchUps(ctx, 2); err != nil || n != 1 {
+			t.Fatalf("CountCatchUps(2) = %d, %v; want 1", n, err)
+		}
+		all, err := s.ListCatchUps(ctx, 0)
+		if err != nil || len(all) != 2 || all[0].Peer != 2 || string(all[0].Payload) != "payload" || !all[0].CreatedAt.Equal(t0) {
+			t.Fatalf("ListCatchUps = %+v, %v", all, err)
+		}
+		if err := s.DeleteCatchUp(ctx, "fitness", a.Nullifier, 2); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.CountCatchUps(ctx, 2); err != nil || n != 0 {
+			t.Fatalf("CountCatchUps(2) after delete = %d, %v", n, err)
+		}
+	})
+}

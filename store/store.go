@@ -198,17 +198,18 @@ type Contributions interface {
 	PutContribution(ctx context.Context, c Contribution) (*Contribution, error)
 	// GetContribution returns a contribution or ErrNotFound.
 	GetContribution(ctx context.Context, datasetID string, nullifier [32]byte) (Contribution, error)
-	// ListContributions returns up to limit committed contributions of datasetID with
+	// ListContributions returns up to limit complete committed
+	// contributions (committed and not Incomplete) of datasetID with
 	// epochFrom ≤ epoch ≤ epochTo and nullifier > after, in increasing
 	// nullifier order (bytewise); pass the last nullifier of a page as after
 	// for the next, the zero value for the first.
 	ListContributions(ctx context.Context, datasetID string, epochFrom, epochTo uint64, after [32]byte, limit int) ([]Contribution, error)
-	// CountContributions counts the committed contributions of datasetID
+	// CountContributions counts the complete committed contributions of datasetID
 	// with epochFrom ≤ epoch ≤ epochTo.
 	CountContributions(ctx context.Context, datasetID string, epochFrom, epochTo uint64) (uint64, error)
-	// ScanContributions calls fn for every committed contribution of
-	// datasetID with epochFrom ≤ epoch ≤ epochTo (pending ones are never
-	// counted, docs/design.md §7.5), in increasing nullifier order (bytewise),
+	// ScanContributions calls fn for every committed and complete
+	// contribution of datasetID with epochFrom ≤ epoch ≤ epochTo (pending
+	// and incomplete ones are never counted, docs/design.md §7.5), in increasing nullifier order (bytewise),
 	// from one cursor, so that its memory does not grow with the number of
 	// rows (docs/design.md §7.6). Each row carries what eligibility is
 	// decided on — nullifier, payload digest, epoch, purposes, expiry, min
@@ -227,12 +228,29 @@ type Contributions interface {
 	// CommitContribution marks a contribution committed; nil if it is
 	// committed already, ErrNotFound if there is none.
 	CommitContribution(ctx context.Context, datasetID string, nullifier [32]byte) error
-	// RollBackContribution deletes a pending contribution that forwarder
-	// forwarded and, when since is not zero, whose pending state began at
-	// since (it was not sent again meanwhile). ErrNotFound if there is
-	// none; ErrConflict, deleting nothing, if it is committed, was
-	// forwarded by another node or was sent again.
+	// RollBackContribution deletes a pending or Incomplete contribution
+	// that forwarder forwarded and, when since is not zero, whose pending
+	// state began at since (it was not sent again meanwhile). ErrNotFound
+	// if there is none; ErrConflict, deleting nothing, if it is committed
+	// and complete, was forwarded by another node or was sent again.
 	RollBackContribution(ctx context.Context, datasetID string, nullifier [32]byte, forwarder uint32, since time.Time) error
+	// CommitIncomplete marks a pending contribution committed but
+	// Incomplete, awaiting node missing (docs/design.md §7.5); nil if it is
+	// committed already (changing nothing), ErrNotFound if there is none.
+	CommitIncomplete(ctx context.Context, datasetID string, nullifier [32]byte, missing uint32) error
+	// CompleteContribution clears a committed contribution's Incomplete
+	// state: every node committed it. Nil if it is complete already;
+	// ErrNotFound if there is none; ErrConflict if it is pending.
+	CompleteContribution(ctx context.Context, datasetID string, nullifier [32]byte) error
+	// PutCatchUp holds a payload for a peer that was down when its record
+	// was committed; a no-op if it is held.
+	PutCatchUp(ctx context.Context, c CatchUp) error
+	// ListCatchUps returns up to limit payloads held, oldest first.
+	ListCatchUps(ctx context.Context, limit int) ([]CatchUp, error)
+	// CountCatchUps counts the payloads held for peer.
+	CountCatchUps(ctx context.Context, peer uint32) (uint64, error)
+	// DeleteCatchUp forgets a payload held for peer; nil if none.
+	DeleteCatchUp(ctx context.Context, datasetID string, nullifier [32]byte, peer uint32) error
 	// RenewPending sets a pending contribution's PendingSince to at (its
 	// forwarder sent it again); ErrConflict if it is not pending or absent.
 	RenewPending(ctx context.Context, datasetID string, nullifier [32]byte, at time.Time) error
@@ -530,6 +548,21 @@ type Contribution struct {
 	// PendingSince is when the pending state began, renewed each time the
 	// forwarder sends the record again; zero for a committed record.
 	PendingSince time.Time
+	// Incomplete: committed while node Missing was down, and not yet
+	// committed by it (docs/design.md §7.5). Jobs do not count it, and its
+	// forwarder may still roll it back.
+	Incomplete bool
+	Missing    uint32
+}
+
+// CatchUp is a payload a forwarder holds for a peer that was down when
+// the record was committed, until the peer acknowledges it.
+type CatchUp struct {
+	DatasetID string
+	Nullifier [32]byte
+	Peer      uint32
+	Payload   []byte
+	CreatedAt time.Time
 }
 
 // Rollback is a rollback this node decided and owes a peer until the peer

@@ -347,8 +347,13 @@ func runContribute(cmd *cobra.Command, g *contributorFlags, f contributeFlags, m
 	if f.json {
 		return writeProtoJSON(out, receipt)
 	}
-	fmt.Fprintf(out, "record accepted by all %d nodes (purposes %s, until %s, minimum cohort %d)\n",
-		len(receipt.GetAcks()), strings.Join(purposes, ","), expiry.UTC().Format(time.RFC3339), minCohort)
+	if p := client.Pending(receipt); len(p) > 0 {
+		fmt.Fprintf(out, "record accepted by %d of %d nodes (purposes %s, until %s, minimum cohort %d); node %d was down and acknowledges it when it returns: see cohort contributor receipt\n",
+			len(receipt.GetAcks())-len(p), len(receipt.GetAcks()), strings.Join(purposes, ","), expiry.UTC().Format(time.RFC3339), minCohort, p[0])
+	} else {
+		fmt.Fprintf(out, "record accepted by all %d nodes (purposes %s, until %s, minimum cohort %d)\n",
+			len(receipt.GetAcks()), strings.Join(purposes, ","), expiry.UTC().Format(time.RFC3339), minCohort)
+	}
 	printReceipt(out, ds, receipt)
 	return nil
 }
@@ -542,10 +547,18 @@ func printReceipt(w io.Writer, ds *dataset.Dataset, r *cohortv1.Receipt) {
 	if r.GetRevokedAt() != 0 {
 		fmt.Fprintf(tw, "revoked at\t%s\n", unixTime(r.GetRevokedAt()))
 	}
+	pending := map[uint32]bool{}
+	for _, i := range client.Pending(r) {
+		pending[i] = true
+	}
 	for i, a := range r.GetAcks() {
 		name := ""
 		if i < len(ds.Desc.GetNodes()) {
 			name = ds.Desc.GetNodes()[i].GetName()
+		}
+		if pending[uint32(i)] {
+			fmt.Fprintf(tw, "node %d\t%s: pending: was down when the record was stored; acknowledges it when it catches up (counted by no job until then)\n", i, name)
+			continue
 		}
 		fmt.Fprintf(tw, "node %d\t%s: stored at %s, signature verified\n", i, name, unixTime(a.GetStoredAt()))
 	}

@@ -238,8 +238,19 @@ func TestContributorContribute(t *testing.T) {
 		t.Fatalf("second contribution: %v\n%s", err, out)
 	}
 
+	// Node 2 was down when the record was stored: the receipt says it is
+	// pending, and shows its acknowledgment once it caught up.
+	f.SetHooks(clienttest.Hooks{Receipt: func(r *cohortv1.Receipt) {
+		r.Acks[2], r.PendingNodes = &cohortv1.ContributionAck{}, []uint32{2}
+	}})
 	out = mustRun(t, append(g, "receipt", "--dataset", ds, "--epoch", "current")...)
-	if !strings.Contains(out, "ACCEPTED") || !strings.Contains(out, hex.EncodeToString(nf[:])) {
+	if !strings.Contains(out, "node 2") || !strings.Contains(out, "pending: was down") || strings.Count(out, "signature verified") != 2 {
+		t.Fatalf("receipt with node 2 pending:\n%s", out)
+	}
+	f.SetHooks(clienttest.Hooks{})
+	out = mustRun(t, append(g, "receipt", "--dataset", ds, "--epoch", "current")...)
+	if !strings.Contains(out, "ACCEPTED") || !strings.Contains(out, hex.EncodeToString(nf[:])) ||
+		strings.Contains(out, "pending") || strings.Count(out, "signature verified") != 3 {
 		t.Fatalf("receipt:\n%s", out)
 	}
 	var rc cohortv1.Receipt

@@ -181,8 +181,16 @@ type Receipt struct {
 	AcceptedAt int64 `protobuf:"varint,7,opt,name=accepted_at,json=acceptedAt,proto3" json:"accepted_at,omitempty"`
 	// When the record was revoked, Unix seconds (UTC); 0 if it was not.
 	RevokedAt int64 `protobuf:"varint,8,opt,name=revoked_at,json=revokedAt,proto3" json:"revoked_at,omitempty"`
-	// One acknowledgment per node, in node order: node_count entries.
-	Acks          []*ContributionAck `protobuf:"bytes,9,rep,name=acks,proto3" json:"acks,omitempty"`
+	// One acknowledgment per node, in node order: node_count entries. The
+	// entry of a node listed in pending_nodes is empty.
+	Acks []*ContributionAck `protobuf:"bytes,9,rep,name=acks,proto3" json:"acks,omitempty"`
+	// Nodes that have not yet acknowledged the record because they were down
+	// when it was stored (docs/design.md §7.5): the record is held for them,
+	// each verifies and acknowledges it when it returns, and GetReceipt then
+	// answers with every acknowledgment. Until then the record is counted by
+	// no job, and it is removed everywhere if a pending node refuses it. At
+	// most one node is pending.
+	PendingNodes  []uint32 `protobuf:"varint,10,rep,packed,name=pending_nodes,json=pendingNodes,proto3" json:"pending_nodes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -280,6 +288,13 @@ func (x *Receipt) GetAcks() []*ContributionAck {
 	return nil
 }
 
+func (x *Receipt) GetPendingNodes() []uint32 {
+	if x != nil {
+		return x.PendingNodes
+	}
+	return nil
+}
+
 var File_cohort_v1_contribution_proto protoreflect.FileDescriptor
 
 const file_cohort_v1_contribution_proto_rawDesc = "" +
@@ -291,7 +306,7 @@ const file_cohort_v1_contribution_proto_rawDesc = "" +
 	"\tnullifier\x18\x02 \x01(\fR\tnullifier\x12%\n" +
 	"\x0epayload_digest\x18\x03 \x01(\fR\rpayloadDigest\x12\x1b\n" +
 	"\tstored_at\x18\x04 \x01(\x03R\bstoredAt\x126\n" +
-	"\tsignature\x18\x05 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature\"\xca\x02\n" +
+	"\tsignature\x18\x05 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature\"\xef\x02\n" +
 	"\aReceipt\x12\x1d\n" +
 	"\n" +
 	"dataset_id\x18\x01 \x01(\tR\tdatasetId\x12\x14\n" +
@@ -304,7 +319,9 @@ const file_cohort_v1_contribution_proto_rawDesc = "" +
 	"acceptedAt\x12\x1d\n" +
 	"\n" +
 	"revoked_at\x18\b \x01(\x03R\trevokedAt\x12.\n" +
-	"\x04acks\x18\t \x03(\v2\x1a.cohort.v1.ContributionAckR\x04acks*h\n" +
+	"\x04acks\x18\t \x03(\v2\x1a.cohort.v1.ContributionAckR\x04acks\x12#\n" +
+	"\rpending_nodes\x18\n" +
+	" \x03(\rR\fpendingNodes*h\n" +
 	"\rReceiptStatus\x12\x1e\n" +
 	"\x1aRECEIPT_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17RECEIPT_STATUS_ACCEPTED\x10\x01\x12\x1a\n" +

@@ -725,7 +725,14 @@ type ForwardContributionRequest struct {
 	DatasetId string `protobuf:"bytes,1,opt,name=dataset_id,json=datasetId,proto3" json:"dataset_id,omitempty"`
 	// The payload exactly as the contributor uploaded it (see
 	// ContributeRequest.payload for its format and limits).
-	Payload       []byte `protobuf:"bytes,2,opt,name=payload,proto3" json:"payload,omitempty"`
+	Payload []byte `protobuf:"bytes,2,opt,name=payload,proto3" json:"payload,omitempty"`
+	// A record the live nodes committed while the callee was down, sent to
+	// it when it returns (docs/design.md §7.5). The callee verifies the proof
+	// and opens its share as for any record; the terms that change with time
+	// (epoch open, consent unexpired, root in its window) were checked by the
+	// live nodes when it was uploaded, and only the root's being known is
+	// checked again (Unavailable while the callee's registry lags).
+	CatchUp       bool `protobuf:"varint,3,opt,name=catch_up,json=catchUp,proto3" json:"catch_up,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -772,6 +779,13 @@ func (x *ForwardContributionRequest) GetPayload() []byte {
 		return x.Payload
 	}
 	return nil
+}
+
+func (x *ForwardContributionRequest) GetCatchUp() bool {
+	if x != nil {
+		return x.CatchUp
+	}
+	return false
 }
 
 // ForwardContributionResponse is the peer's acknowledgment.
@@ -1399,7 +1413,12 @@ type GetContributionAckRequest struct {
 	// Dataset id.
 	DatasetId string `protobuf:"bytes,1,opt,name=dataset_id,json=datasetId,proto3" json:"dataset_id,omitempty"`
 	// Nullifier, 32 bytes.
-	Nullifier     []byte `protobuf:"bytes,2,opt,name=nullifier,proto3" json:"nullifier,omitempty"`
+	Nullifier []byte `protobuf:"bytes,2,opt,name=nullifier,proto3" json:"nullifier,omitempty"`
+	// Set only by the record's forwarder: the nodes that have not yet
+	// acknowledged it (docs/design.md §7.5). A peer holding the record
+	// pending commits it held for them, counted by no job; a peer holding it
+	// so while this list is empty completes it.
+	MissingNodes  []uint32 `protobuf:"varint,3,rep,packed,name=missing_nodes,json=missingNodes,proto3" json:"missing_nodes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1448,6 +1467,13 @@ func (x *GetContributionAckRequest) GetNullifier() []byte {
 	return nil
 }
 
+func (x *GetContributionAckRequest) GetMissingNodes() []uint32 {
+	if x != nil {
+		return x.MissingNodes
+	}
+	return nil
+}
+
 // GetContributionAckResponse carries the peer's acknowledgment.
 type GetContributionAckResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1455,7 +1481,10 @@ type GetContributionAckResponse struct {
 	Ack *ContributionAck `protobuf:"bytes,1,opt,name=ack,proto3" json:"ack,omitempty"`
 	// When the peer recorded a revocation of the record, Unix seconds; 0 if
 	// it did not.
-	RevokedAt     int64 `protobuf:"varint,2,opt,name=revoked_at,json=revokedAt,proto3" json:"revoked_at,omitempty"`
+	RevokedAt int64 `protobuf:"varint,2,opt,name=revoked_at,json=revokedAt,proto3" json:"revoked_at,omitempty"`
+	// The nodes the record still awaits, as the callee holds it (its
+	// forwarder's word once it committed).
+	MissingNodes  []uint32 `protobuf:"varint,3,rep,packed,name=missing_nodes,json=missingNodes,proto3" json:"missing_nodes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1502,6 +1531,13 @@ func (x *GetContributionAckResponse) GetRevokedAt() int64 {
 		return x.RevokedAt
 	}
 	return 0
+}
+
+func (x *GetContributionAckResponse) GetMissingNodes() []uint32 {
+	if x != nil {
+		return x.MissingNodes
+	}
+	return nil
 }
 
 // ForwardRevocationRequest carries a revocation.
@@ -3089,11 +3125,12 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"\vceremony_id\x18\x01 \x01(\tR\n" +
 	"ceremonyId\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x17\n" +
-	"\x15AbortCeremonyResponse\"U\n" +
+	"\x15AbortCeremonyResponse\"p\n" +
 	"\x1aForwardContributionRequest\x12\x1d\n" +
 	"\n" +
 	"dataset_id\x18\x01 \x01(\tR\tdatasetId\x12\x18\n" +
-	"\apayload\x18\x02 \x01(\fR\apayload\"n\n" +
+	"\apayload\x18\x02 \x01(\fR\apayload\x12\x19\n" +
+	"\bcatch_up\x18\x03 \x01(\bR\acatchUp\"n\n" +
 	"\x1bForwardContributionResponse\x12,\n" +
 	"\x03ack\x18\x01 \x01(\v2\x1a.cohort.v1.ContributionAckR\x03ack\x12!\n" +
 	"\fnewly_stored\x18\x02 \x01(\bR\vnewlyStored\"o\n" +
@@ -3130,15 +3167,17 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"\ftoken_hashes\x18\x01 \x03(\fR\vtokenHashes\x12\x1d\n" +
 	"\n" +
 	"expires_at\x18\x02 \x01(\x03R\texpiresAt\"\x16\n" +
-	"\x14StoreInvitesResponse\"X\n" +
+	"\x14StoreInvitesResponse\"}\n" +
 	"\x19GetContributionAckRequest\x12\x1d\n" +
 	"\n" +
 	"dataset_id\x18\x01 \x01(\tR\tdatasetId\x12\x1c\n" +
-	"\tnullifier\x18\x02 \x01(\fR\tnullifier\"i\n" +
+	"\tnullifier\x18\x02 \x01(\fR\tnullifier\x12#\n" +
+	"\rmissing_nodes\x18\x03 \x03(\rR\fmissingNodes\"\x8e\x01\n" +
 	"\x1aGetContributionAckResponse\x12,\n" +
 	"\x03ack\x18\x01 \x01(\v2\x1a.cohort.v1.ContributionAckR\x03ack\x12\x1d\n" +
 	"\n" +
-	"revoked_at\x18\x02 \x01(\x03R\trevokedAt\"\x83\x01\n" +
+	"revoked_at\x18\x02 \x01(\x03R\trevokedAt\x12#\n" +
+	"\rmissing_nodes\x18\x03 \x03(\rR\fmissingNodes\"\x83\x01\n" +
 	"\x18ForwardRevocationRequest\x12\x1d\n" +
 	"\n" +
 	"dataset_id\x18\x01 \x01(\tR\tdatasetId\x12)\n" +
