@@ -271,7 +271,11 @@ func auditBundles(ctx context.Context, t *testing.T, node string, desc *federati
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := client.DialBuyer(node, strings.TrimSpace(string(tok)), client.WithCA([]byte(desc.CA)))
+	key, err := client.ReadBuyerKey(filepath.Join(filepath.Dir(tokFile), "buyer.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := client.DialBuyer(node, strings.TrimSpace(string(tok)), client.WithCA([]byte(desc.CA)), client.WithBuyerKey(key))
 	if err != nil {
 		t.Fatal(err)
 	}
