@@ -26,7 +26,6 @@ const testBuyerToken = "cohort-buyer-test-token"
 // the bearer token on each.
 type fakeBuyerService struct {
 	cohortv1.UnimplementedBuyerServiceServer
-	cohortv1.UnimplementedContributorServiceServer
 	desc     *cohortv1.DatasetDescriptor // the one dataset GetDataset serves; nil for none
 	key      *BuyerKey                   // the buyer's key SubmitJob checks; nil to check none
 	mu       sync.Mutex
@@ -65,6 +64,17 @@ func (s *fakeBuyerService) SubmitJob(ctx context.Context, req *cohortv1.SubmitJo
 		}
 	}
 	return &cohortv1.SubmitJobResponse{Job: &cohortv1.Job{JobId: "job-1", Spec: req.GetSpec(), State: cohortv1.JobState_JOB_STATE_SUBMITTED}}, nil
+}
+
+// fakeDatasetService serves the fake's GetDataset on the contributor
+// service, as a node does.
+type fakeDatasetService struct {
+	cohortv1.UnimplementedContributorServiceServer
+	s *fakeBuyerService
+}
+
+func (f fakeDatasetService) GetDataset(ctx context.Context, req *cohortv1.GetDatasetRequest) (*cohortv1.GetDatasetResponse, error) {
+	return f.s.GetDataset(ctx, req)
 }
 
 func (s *fakeBuyerService) GetDataset(_ context.Context, req *cohortv1.GetDatasetRequest) (*cohortv1.GetDatasetResponse, error) {
@@ -152,7 +162,7 @@ func serveBuyer(t *testing.T, s *fakeBuyerService, token string) *Buyer {
 	}
 	srv := grpc.NewServer()
 	cohortv1.RegisterBuyerServiceServer(srv, s)
-	cohortv1.RegisterContributorServiceServer(srv, s)
+	cohortv1.RegisterContributorServiceServer(srv, fakeDatasetService{s: s})
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
 	opts := []DialOption{WithInsecure()}

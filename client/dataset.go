@@ -55,3 +55,21 @@ func (c *Client) checkAnchor(ds *dataset.Dataset) error {
 	}
 	return nil
 }
+
+// Datasets lists the node's dataset descriptors (ContributorService.
+// ListDatasets), every page, as the node sends them: pass an id to Dataset
+// to have it checked against the pinned federation before trusting it.
+func (c *Client) Datasets(ctx context.Context) ([]*cohortv1.DatasetDescriptor, error) {
+	var out []*cohortv1.DatasetDescriptor
+	for tok := ""; ; {
+		resp, err := c.api.ListDatasets(ctx, &cohortv1.ContributorServiceListDatasetsRequest{PageSize: 100, PageToken: tok})
+		if err != nil {
+			return nil, rpcError("list datasets", err)
+		}
+		out = append(out, resp.GetDatasets()...)
+		if resp.GetNextPageToken() == "" || len(out) > 100_000 {
+			return out, nil
+		}
+		tok = resp.GetNextPageToken()
+	}
+}

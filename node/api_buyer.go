@@ -30,23 +30,33 @@ func (s *buyerService) ListDatasets(ctx context.Context, req *cohortv1.ListDatas
 	if _, err := buyerOf(ctx); err != nil {
 		return nil, err
 	}
-	size, err := pageSize(req.GetPageSize())
+	ds, next, err := s.n.listDatasets(ctx, req.GetPageSize(), req.GetPageToken())
 	if err != nil {
 		return nil, err
 	}
-	rows, next, err := s.n.store.ListDatasets(ctx, req.GetPageToken(), size)
+	return &cohortv1.ListDatasetsResponse{Datasets: ds, NextPageToken: next}, nil
+}
+
+// listDatasets is a page of the node's dataset descriptors, for buyers and
+// contributors alike (descriptors are public).
+func (n *Node) listDatasets(ctx context.Context, pageSizeReq int32, token string) ([]*cohortv1.DatasetDescriptor, string, error) {
+	size, err := pageSize(pageSizeReq)
 	if err != nil {
-		return nil, s.n.listStatus("list datasets", err)
+		return nil, "", err
 	}
-	resp := &cohortv1.ListDatasetsResponse{NextPageToken: next}
+	rows, next, err := n.store.ListDatasets(ctx, token, size)
+	if err != nil {
+		return nil, "", n.listStatus("list datasets", err)
+	}
+	out := make([]*cohortv1.DatasetDescriptor, 0, len(rows))
 	for _, r := range rows {
 		d := new(cohortv1.DatasetDescriptor)
 		if err := proto.Unmarshal(r.Descriptor, d); err != nil {
-			return nil, s.n.internal("decode stored dataset", err)
+			return nil, "", n.internal("decode stored dataset", err)
 		}
-		resp.Datasets = append(resp.Datasets, d)
+		out = append(out, d)
 	}
-	return resp, nil
+	return out, next, nil
 }
 
 func (s *buyerService) SubmitJob(ctx context.Context, req *cohortv1.SubmitJobRequest) (*cohortv1.SubmitJobResponse, error) {

@@ -21,6 +21,15 @@ type contributorService struct {
 	n *Node
 }
 
+// ListDatasets lists the node's datasets to anyone.
+func (s *contributorService) ListDatasets(ctx context.Context, req *cohortv1.ContributorServiceListDatasetsRequest) (*cohortv1.ContributorServiceListDatasetsResponse, error) {
+	ds, next, err := s.n.listDatasets(ctx, req.GetPageSize(), req.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	return &cohortv1.ContributorServiceListDatasetsResponse{Datasets: ds, NextPageToken: next}, nil
+}
+
 func (s *contributorService) GetDataset(ctx context.Context, req *cohortv1.GetDatasetRequest) (*cohortv1.GetDatasetResponse, error) {
 	d, err := s.n.datasets.descriptor(ctx, req.GetDatasetId())
 	if err != nil {

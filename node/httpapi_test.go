@@ -97,6 +97,18 @@ func TestHTTPAPI(t *testing.T) {
 		t.Fatalf("GET transcripts: %d %s", code, b)
 	}
 	decode(b, &lt)
+	code, b = call("GET", "/v1/public/datasets", "", "")
+	var pub cohortv1.ContributorServiceListDatasetsResponse
+	if code != http.StatusOK {
+		t.Fatalf("GET public datasets: %d %s", code, b)
+	}
+	decode(b, &pub)
+	if len(pub.GetDatasets()) != 1 || !proto.Equal(pub.GetDatasets()[0], ds) {
+		t.Fatalf("GET public datasets: %v", &pub)
+	}
+	if code, b = call("GET", "/v1/public/datasets?pageSize=1000", "", ""); code != http.StatusBadRequest {
+		t.Fatalf("GET public datasets, a page too large: %d %s", code, b)
+	}
 	if code, b = call("GET", "/v1/datasets/no-such", "", ""); code != http.StatusNotFound || errorCode(b) != "5" {
 		t.Fatalf("GET unknown dataset: %d %s", code, b)
 	}

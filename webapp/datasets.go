@@ -137,22 +137,18 @@ func scaled(x int64, decimals int) string {
 	return new(big.Rat).SetFrac(big.NewInt(x), new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(decimals)), nil)).FloatString(decimals)
 }
 
-// handleDatasets lists the datasets, which takes a buyer token (the node
-// lists datasets to buyers only); without one the list is empty and
-// "listed" false, and the pages offer a look-up by id.
+// handleDatasets lists the node's datasets (ContributorService.
+// ListDatasets, public), each checked through the contributor client
+// against the pinned federation.
 func (s *Server) handleDatasets(w http.ResponseWriter, r *http.Request) {
 	out := struct {
 		Listed   bool          `json:"listed"`
 		Datasets []datasetJSON `json:"datasets"`
 		Skipped  []string      `json:"skipped,omitempty"` // ids that did not check out, with why
 	}{Datasets: []datasetJSON{}}
-	if s.cfg.Buyer == nil {
-		writeJSON(w, out)
-		return
-	}
 	ctx, cancel := context.WithTimeout(r.Context(), callTimeout)
 	defer cancel()
-	list, err := s.cfg.Buyer.Datasets(ctx)
+	list, err := s.cfg.Client.Datasets(ctx)
 	if err != nil {
 		writeError(w, err)
 		return

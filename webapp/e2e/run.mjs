@@ -85,6 +85,8 @@ try {
     await main.getByRole('article', { name: `Dataset ${dataset}` }).waitFor();
     await main.getByText('Insecure development setup.').first().waitFor();
     check(await main.getByRole('table', { name: /Nodes of/ }).locator('tbody tr').count() === 3, 'want 3 nodes listed');
+    // The first page lists the federation's datasets, buyer or not.
+    await main.getByRole('article', { name: /^Dataset / }).first().waitFor();
     await shot('home');
   });
 

@@ -22,6 +22,116 @@ const (
 )
 
 // GetDatasetRequest names a dataset.
+// ContributorServiceListDatasetsRequest asks for a page of datasets.
+type ContributorServiceListDatasetsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1..100; 0 means 100.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// From the previous response; empty for the first page.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContributorServiceListDatasetsRequest) Reset() {
+	*x = ContributorServiceListDatasetsRequest{}
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContributorServiceListDatasetsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContributorServiceListDatasetsRequest) ProtoMessage() {}
+
+func (x *ContributorServiceListDatasetsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContributorServiceListDatasetsRequest.ProtoReflect.Descriptor instead.
+func (*ContributorServiceListDatasetsRequest) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *ContributorServiceListDatasetsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ContributorServiceListDatasetsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ContributorServiceListDatasetsResponse is a page of datasets.
+type ContributorServiceListDatasetsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Descriptors, ordered by id.
+	Datasets []*DatasetDescriptor `protobuf:"bytes,1,rep,name=datasets,proto3" json:"datasets,omitempty"`
+	// Token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContributorServiceListDatasetsResponse) Reset() {
+	*x = ContributorServiceListDatasetsResponse{}
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContributorServiceListDatasetsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContributorServiceListDatasetsResponse) ProtoMessage() {}
+
+func (x *ContributorServiceListDatasetsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContributorServiceListDatasetsResponse.ProtoReflect.Descriptor instead.
+func (*ContributorServiceListDatasetsResponse) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ContributorServiceListDatasetsResponse) GetDatasets() []*DatasetDescriptor {
+	if x != nil {
+		return x.Datasets
+	}
+	return nil
+}
+
+func (x *ContributorServiceListDatasetsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 type GetDatasetRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Dataset id: 1..64 bytes of [a-z0-9-].
@@ -32,7 +142,7 @@ type GetDatasetRequest struct {
 
 func (x *GetDatasetRequest) Reset() {
 	*x = GetDatasetRequest{}
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[0]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -44,7 +154,7 @@ func (x *GetDatasetRequest) String() string {
 func (*GetDatasetRequest) ProtoMessage() {}
 
 func (x *GetDatasetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[0]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -57,7 +167,7 @@ func (x *GetDatasetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDatasetRequest.ProtoReflect.Descriptor instead.
 func (*GetDatasetRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{0}
+	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *GetDatasetRequest) GetDatasetId() string {
@@ -78,7 +188,7 @@ type GetDatasetResponse struct {
 
 func (x *GetDatasetResponse) Reset() {
 	*x = GetDatasetResponse{}
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[1]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -90,7 +200,7 @@ func (x *GetDatasetResponse) String() string {
 func (*GetDatasetResponse) ProtoMessage() {}
 
 func (x *GetDatasetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[1]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -103,7 +213,7 @@ func (x *GetDatasetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDatasetResponse.ProtoReflect.Descriptor instead.
 func (*GetDatasetResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{1}
+	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *GetDatasetResponse) GetDataset() *DatasetDescriptor {
@@ -124,7 +234,7 @@ type GetProvingKeyRequest struct {
 
 func (x *GetProvingKeyRequest) Reset() {
 	*x = GetProvingKeyRequest{}
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[2]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -136,7 +246,7 @@ func (x *GetProvingKeyRequest) String() string {
 func (*GetProvingKeyRequest) ProtoMessage() {}
 
 func (x *GetProvingKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[2]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -149,7 +259,7 @@ func (x *GetProvingKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProvingKeyRequest.ProtoReflect.Descriptor instead.
 func (*GetProvingKeyRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{2}
+	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetProvingKeyRequest) GetDatasetId() string {
@@ -175,7 +285,7 @@ type GetProvingKeyResponse struct {
 
 func (x *GetProvingKeyResponse) Reset() {
 	*x = GetProvingKeyResponse{}
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[3]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -187,7 +297,7 @@ func (x *GetProvingKeyResponse) String() string {
 func (*GetProvingKeyResponse) ProtoMessage() {}
 
 func (x *GetProvingKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[3]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -200,7 +310,7 @@ func (x *GetProvingKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProvingKeyResponse.ProtoReflect.Descriptor instead.
 func (*GetProvingKeyResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{3}
+	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetProvingKeyResponse) GetPart() isGetProvingKeyResponse_Part {
@@ -260,7 +370,7 @@ type RegisterRequest struct {
 
 func (x *RegisterRequest) Reset() {
 	*x = RegisterRequest{}
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[4]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -272,7 +382,7 @@ func (x *RegisterRequest) String() string {
 func (*RegisterRequest) ProtoMessage() {}
 
 func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[4]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -285,7 +395,7 @@ func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterRequest.ProtoReflect.Descriptor instead.
 func (*RegisterRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{4}
+	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RegisterRequest) GetIdentityCommitment() []byte {
@@ -318,7 +428,7 @@ type RegisterResponse struct {
 
 func (x *RegisterResponse) Reset() {
 	*x = RegisterResponse{}
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[5]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -330,7 +440,7 @@ func (x *RegisterResponse) String() string {
 func (*RegisterResponse) ProtoMessage() {}
 
 func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[5]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -343,7 +453,7 @@ func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterResponse.ProtoReflect.Descriptor instead.
 func (*RegisterResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{5}
+	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RegisterResponse) GetMemberIndex() uint64 {
@@ -378,7 +488,7 @@ type GetMembershipPathRequest struct {
 
 func (x *GetMembershipPathRequest) Reset() {
 	*x = GetMembershipPathRequest{}
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[6]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -390,7 +500,7 @@ func (x *GetMembershipPathRequest) String() string {
 func (*GetMembershipPathRequest) ProtoMessage() {}
 
 func (x *GetMembershipPathRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[6]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -403,7 +513,7 @@ func (x *GetMembershipPathRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMembershipPathRequest.ProtoReflect.Descriptor instead.
 func (*GetMembershipPathRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{6}
+	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetMembershipPathRequest) GetMemberIndex() uint64 {
@@ -429,7 +539,7 @@ type GetMembershipPathResponse struct {
 
 func (x *GetMembershipPathResponse) Reset() {
 	*x = GetMembershipPathResponse{}
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[7]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -441,7 +551,7 @@ func (x *GetMembershipPathResponse) String() string {
 func (*GetMembershipPathResponse) ProtoMessage() {}
 
 func (x *GetMembershipPathResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[7]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -454,7 +564,7 @@ func (x *GetMembershipPathResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMembershipPathResponse.ProtoReflect.Descriptor instead.
 func (*GetMembershipPathResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{7}
+	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetMembershipPathResponse) GetSiblings() [][]byte {
@@ -495,7 +605,7 @@ type ContributeRequest struct {
 
 func (x *ContributeRequest) Reset() {
 	*x = ContributeRequest{}
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[8]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -507,7 +617,7 @@ func (x *ContributeRequest) String() string {
 func (*ContributeRequest) ProtoMessage() {}
 
 func (x *ContributeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[8]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -520,7 +630,7 @@ func (x *ContributeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContributeRequest.ProtoReflect.Descriptor instead.
 func (*ContributeRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{8}
+	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ContributeRequest) GetDatasetId() string {
@@ -548,7 +658,7 @@ type ContributeResponse struct {
 
 func (x *ContributeResponse) Reset() {
 	*x = ContributeResponse{}
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[9]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -560,7 +670,7 @@ func (x *ContributeResponse) String() string {
 func (*ContributeResponse) ProtoMessage() {}
 
 func (x *ContributeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[9]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -573,7 +683,7 @@ func (x *ContributeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContributeResponse.ProtoReflect.Descriptor instead.
 func (*ContributeResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{9}
+	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ContributeResponse) GetReceipt() *Receipt {
@@ -599,7 +709,7 @@ type RevokeRequest struct {
 
 func (x *RevokeRequest) Reset() {
 	*x = RevokeRequest{}
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[10]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -611,7 +721,7 @@ func (x *RevokeRequest) String() string {
 func (*RevokeRequest) ProtoMessage() {}
 
 func (x *RevokeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[10]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -624,7 +734,7 @@ func (x *RevokeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeRequest.ProtoReflect.Descriptor instead.
 func (*RevokeRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{10}
+	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RevokeRequest) GetDatasetId() string {
@@ -658,7 +768,7 @@ type RevokeResponse struct {
 
 func (x *RevokeResponse) Reset() {
 	*x = RevokeResponse{}
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[11]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -670,7 +780,7 @@ func (x *RevokeResponse) String() string {
 func (*RevokeResponse) ProtoMessage() {}
 
 func (x *RevokeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[11]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -683,7 +793,7 @@ func (x *RevokeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeResponse.ProtoReflect.Descriptor instead.
 func (*RevokeResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{11}
+	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RevokeResponse) GetNullifier() []byte {
@@ -724,7 +834,7 @@ type GetReceiptRequest struct {
 
 func (x *GetReceiptRequest) Reset() {
 	*x = GetReceiptRequest{}
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[12]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -736,7 +846,7 @@ func (x *GetReceiptRequest) String() string {
 func (*GetReceiptRequest) ProtoMessage() {}
 
 func (x *GetReceiptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[12]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -749,7 +859,7 @@ func (x *GetReceiptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetReceiptRequest.ProtoReflect.Descriptor instead.
 func (*GetReceiptRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{12}
+	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetReceiptRequest) GetDatasetId() string {
@@ -799,7 +909,7 @@ type GetReceiptResponse struct {
 
 func (x *GetReceiptResponse) Reset() {
 	*x = GetReceiptResponse{}
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[13]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -811,7 +921,7 @@ func (x *GetReceiptResponse) String() string {
 func (*GetReceiptResponse) ProtoMessage() {}
 
 func (x *GetReceiptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_contributor_service_proto_msgTypes[13]
+	mi := &file_cohort_v1_contributor_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -824,7 +934,7 @@ func (x *GetReceiptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetReceiptResponse.ProtoReflect.Descriptor instead.
 func (*GetReceiptResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{13}
+	return file_cohort_v1_contributor_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetReceiptResponse) GetReceipt() *Receipt {
@@ -852,7 +962,14 @@ var File_cohort_v1_contributor_service_proto protoreflect.FileDescriptor
 
 const file_cohort_v1_contributor_service_proto_rawDesc = "" +
 	"\n" +
-	"#cohort/v1/contributor_service.proto\x12\tcohort.v1\x1a\x15cohort/v1/chunk.proto\x1a\x1ccohort/v1/contribution.proto\x1a\x17cohort/v1/dataset.proto\x1a\x19cohort/v1/signature.proto\"2\n" +
+	"#cohort/v1/contributor_service.proto\x12\tcohort.v1\x1a\x15cohort/v1/chunk.proto\x1a\x1ccohort/v1/contribution.proto\x1a\x17cohort/v1/dataset.proto\x1a\x19cohort/v1/signature.proto\"c\n" +
+	"%ContributorServiceListDatasetsRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"\x8a\x01\n" +
+	"&ContributorServiceListDatasetsResponse\x128\n" +
+	"\bdatasets\x18\x01 \x03(\v2\x1c.cohort.v1.DatasetDescriptorR\bdatasets\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"2\n" +
 	"\x11GetDatasetRequest\x12\x1d\n" +
 	"\n" +
 	"dataset_id\x18\x01 \x01(\tR\tdatasetId\"L\n" +
@@ -905,10 +1022,11 @@ const file_cohort_v1_contributor_service_proto_rawDesc = "" +
 	"\x12GetReceiptResponse\x12,\n" +
 	"\areceipt\x18\x01 \x01(\v2\x12.cohort.v1.ReceiptR\areceipt\x12\x17\n" +
 	"\ajob_ids\x18\x02 \x03(\tR\x06jobIds\x12&\n" +
-	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken2\xaf\x04\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken2\xa4\x05\n" +
 	"\x12ContributorService\x12I\n" +
 	"\n" +
-	"GetDataset\x12\x1c.cohort.v1.GetDatasetRequest\x1a\x1d.cohort.v1.GetDatasetResponse\x12T\n" +
+	"GetDataset\x12\x1c.cohort.v1.GetDatasetRequest\x1a\x1d.cohort.v1.GetDatasetResponse\x12s\n" +
+	"\fListDatasets\x120.cohort.v1.ContributorServiceListDatasetsRequest\x1a1.cohort.v1.ContributorServiceListDatasetsResponse\x12T\n" +
 	"\rGetProvingKey\x12\x1f.cohort.v1.GetProvingKeyRequest\x1a .cohort.v1.GetProvingKeyResponse0\x01\x12C\n" +
 	"\bRegister\x12\x1a.cohort.v1.RegisterRequest\x1a\x1b.cohort.v1.RegisterResponse\x12^\n" +
 	"\x11GetMembershipPath\x12#.cohort.v1.GetMembershipPathRequest\x1a$.cohort.v1.GetMembershipPathResponse\x12I\n" +
@@ -930,54 +1048,59 @@ func file_cohort_v1_contributor_service_proto_rawDescGZIP() []byte {
 	return file_cohort_v1_contributor_service_proto_rawDescData
 }
 
-var file_cohort_v1_contributor_service_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_cohort_v1_contributor_service_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_cohort_v1_contributor_service_proto_goTypes = []any{
-	(*GetDatasetRequest)(nil),         // 0: cohort.v1.GetDatasetRequest
-	(*GetDatasetResponse)(nil),        // 1: cohort.v1.GetDatasetResponse
-	(*GetProvingKeyRequest)(nil),      // 2: cohort.v1.GetProvingKeyRequest
-	(*GetProvingKeyResponse)(nil),     // 3: cohort.v1.GetProvingKeyResponse
-	(*RegisterRequest)(nil),           // 4: cohort.v1.RegisterRequest
-	(*RegisterResponse)(nil),          // 5: cohort.v1.RegisterResponse
-	(*GetMembershipPathRequest)(nil),  // 6: cohort.v1.GetMembershipPathRequest
-	(*GetMembershipPathResponse)(nil), // 7: cohort.v1.GetMembershipPathResponse
-	(*ContributeRequest)(nil),         // 8: cohort.v1.ContributeRequest
-	(*ContributeResponse)(nil),        // 9: cohort.v1.ContributeResponse
-	(*RevokeRequest)(nil),             // 10: cohort.v1.RevokeRequest
-	(*RevokeResponse)(nil),            // 11: cohort.v1.RevokeResponse
-	(*GetReceiptRequest)(nil),         // 12: cohort.v1.GetReceiptRequest
-	(*GetReceiptResponse)(nil),        // 13: cohort.v1.GetReceiptResponse
-	(*DatasetDescriptor)(nil),         // 14: cohort.v1.DatasetDescriptor
-	(*BlobHeader)(nil),                // 15: cohort.v1.BlobHeader
-	(*Chunk)(nil),                     // 16: cohort.v1.Chunk
-	(*Receipt)(nil),                   // 17: cohort.v1.Receipt
-	(*NodeSignature)(nil),             // 18: cohort.v1.NodeSignature
+	(*ContributorServiceListDatasetsRequest)(nil),  // 0: cohort.v1.ContributorServiceListDatasetsRequest
+	(*ContributorServiceListDatasetsResponse)(nil), // 1: cohort.v1.ContributorServiceListDatasetsResponse
+	(*GetDatasetRequest)(nil),                      // 2: cohort.v1.GetDatasetRequest
+	(*GetDatasetResponse)(nil),                     // 3: cohort.v1.GetDatasetResponse
+	(*GetProvingKeyRequest)(nil),                   // 4: cohort.v1.GetProvingKeyRequest
+	(*GetProvingKeyResponse)(nil),                  // 5: cohort.v1.GetProvingKeyResponse
+	(*RegisterRequest)(nil),                        // 6: cohort.v1.RegisterRequest
+	(*RegisterResponse)(nil),                       // 7: cohort.v1.RegisterResponse
+	(*GetMembershipPathRequest)(nil),               // 8: cohort.v1.GetMembershipPathRequest
+	(*GetMembershipPathResponse)(nil),              // 9: cohort.v1.GetMembershipPathResponse
+	(*ContributeRequest)(nil),                      // 10: cohort.v1.ContributeRequest
+	(*ContributeResponse)(nil),                     // 11: cohort.v1.ContributeResponse
+	(*RevokeRequest)(nil),                          // 12: cohort.v1.RevokeRequest
+	(*RevokeResponse)(nil),                         // 13: cohort.v1.RevokeResponse
+	(*GetReceiptRequest)(nil),                      // 14: cohort.v1.GetReceiptRequest
+	(*GetReceiptResponse)(nil),                     // 15: cohort.v1.GetReceiptResponse
+	(*DatasetDescriptor)(nil),                      // 16: cohort.v1.DatasetDescriptor
+	(*BlobHeader)(nil),                             // 17: cohort.v1.BlobHeader
+	(*Chunk)(nil),                                  // 18: cohort.v1.Chunk
+	(*Receipt)(nil),                                // 19: cohort.v1.Receipt
+	(*NodeSignature)(nil),                          // 20: cohort.v1.NodeSignature
 }
 var file_cohort_v1_contributor_service_proto_depIdxs = []int32{
-	14, // 0: cohort.v1.GetDatasetResponse.dataset:type_name -> cohort.v1.DatasetDescriptor
-	15, // 1: cohort.v1.GetProvingKeyResponse.header:type_name -> cohort.v1.BlobHeader
-	16, // 2: cohort.v1.GetProvingKeyResponse.chunk:type_name -> cohort.v1.Chunk
-	17, // 3: cohort.v1.ContributeResponse.receipt:type_name -> cohort.v1.Receipt
-	18, // 4: cohort.v1.RevokeResponse.signatures:type_name -> cohort.v1.NodeSignature
-	17, // 5: cohort.v1.GetReceiptResponse.receipt:type_name -> cohort.v1.Receipt
-	0,  // 6: cohort.v1.ContributorService.GetDataset:input_type -> cohort.v1.GetDatasetRequest
-	2,  // 7: cohort.v1.ContributorService.GetProvingKey:input_type -> cohort.v1.GetProvingKeyRequest
-	4,  // 8: cohort.v1.ContributorService.Register:input_type -> cohort.v1.RegisterRequest
-	6,  // 9: cohort.v1.ContributorService.GetMembershipPath:input_type -> cohort.v1.GetMembershipPathRequest
-	8,  // 10: cohort.v1.ContributorService.Contribute:input_type -> cohort.v1.ContributeRequest
-	10, // 11: cohort.v1.ContributorService.Revoke:input_type -> cohort.v1.RevokeRequest
-	12, // 12: cohort.v1.ContributorService.GetReceipt:input_type -> cohort.v1.GetReceiptRequest
-	1,  // 13: cohort.v1.ContributorService.GetDataset:output_type -> cohort.v1.GetDatasetResponse
-	3,  // 14: cohort.v1.ContributorService.GetProvingKey:output_type -> cohort.v1.GetProvingKeyResponse
-	5,  // 15: cohort.v1.ContributorService.Register:output_type -> cohort.v1.RegisterResponse
-	7,  // 16: cohort.v1.ContributorService.GetMembershipPath:output_type -> cohort.v1.GetMembershipPathResponse
-	9,  // 17: cohort.v1.ContributorService.Contribute:output_type -> cohort.v1.ContributeResponse
-	11, // 18: cohort.v1.ContributorService.Revoke:output_type -> cohort.v1.RevokeResponse
-	13, // 19: cohort.v1.ContributorService.GetReceipt:output_type -> cohort.v1.GetReceiptResponse
-	13, // [13:20] is the sub-list for method output_type
-	6,  // [6:13] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	16, // 0: cohort.v1.ContributorServiceListDatasetsResponse.datasets:type_name -> cohort.v1.DatasetDescriptor
+	16, // 1: cohort.v1.GetDatasetResponse.dataset:type_name -> cohort.v1.DatasetDescriptor
+	17, // 2: cohort.v1.GetProvingKeyResponse.header:type_name -> cohort.v1.BlobHeader
+	18, // 3: cohort.v1.GetProvingKeyResponse.chunk:type_name -> cohort.v1.Chunk
+	19, // 4: cohort.v1.ContributeResponse.receipt:type_name -> cohort.v1.Receipt
+	20, // 5: cohort.v1.RevokeResponse.signatures:type_name -> cohort.v1.NodeSignature
+	19, // 6: cohort.v1.GetReceiptResponse.receipt:type_name -> cohort.v1.Receipt
+	2,  // 7: cohort.v1.ContributorService.GetDataset:input_type -> cohort.v1.GetDatasetRequest
+	0,  // 8: cohort.v1.ContributorService.ListDatasets:input_type -> cohort.v1.ContributorServiceListDatasetsRequest
+	4,  // 9: cohort.v1.ContributorService.GetProvingKey:input_type -> cohort.v1.GetProvingKeyRequest
+	6,  // 10: cohort.v1.ContributorService.Register:input_type -> cohort.v1.RegisterRequest
+	8,  // 11: cohort.v1.ContributorService.GetMembershipPath:input_type -> cohort.v1.GetMembershipPathRequest
+	10, // 12: cohort.v1.ContributorService.Contribute:input_type -> cohort.v1.ContributeRequest
+	12, // 13: cohort.v1.ContributorService.Revoke:input_type -> cohort.v1.RevokeRequest
+	14, // 14: cohort.v1.ContributorService.GetReceipt:input_type -> cohort.v1.GetReceiptRequest
+	3,  // 15: cohort.v1.ContributorService.GetDataset:output_type -> cohort.v1.GetDatasetResponse
+	1,  // 16: cohort.v1.ContributorService.ListDatasets:output_type -> cohort.v1.ContributorServiceListDatasetsResponse
+	5,  // 17: cohort.v1.ContributorService.GetProvingKey:output_type -> cohort.v1.GetProvingKeyResponse
+	7,  // 18: cohort.v1.ContributorService.Register:output_type -> cohort.v1.RegisterResponse
+	9,  // 19: cohort.v1.ContributorService.GetMembershipPath:output_type -> cohort.v1.GetMembershipPathResponse
+	11, // 20: cohort.v1.ContributorService.Contribute:output_type -> cohort.v1.ContributeResponse
+	13, // 21: cohort.v1.ContributorService.Revoke:output_type -> cohort.v1.RevokeResponse
+	15, // 22: cohort.v1.ContributorService.GetReceipt:output_type -> cohort.v1.GetReceiptResponse
+	15, // [15:23] is the sub-list for method output_type
+	7,  // [7:15] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_contributor_service_proto_init() }
@@ -989,7 +1112,7 @@ func file_cohort_v1_contributor_service_proto_init() {
 	file_cohort_v1_contribution_proto_init()
 	file_cohort_v1_dataset_proto_init()
 	file_cohort_v1_signature_proto_init()
-	file_cohort_v1_contributor_service_proto_msgTypes[3].OneofWrappers = []any{
+	file_cohort_v1_contributor_service_proto_msgTypes[5].OneofWrappers = []any{
 		(*GetProvingKeyResponse_Header)(nil),
 		(*GetProvingKeyResponse_Chunk)(nil),
 	}
@@ -999,7 +1122,7 @@ func file_cohort_v1_contributor_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cohort_v1_contributor_service_proto_rawDesc), len(file_cohort_v1_contributor_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -20,6 +20,7 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	ContributorService_GetDataset_FullMethodName        = "/cohort.v1.ContributorService/GetDataset"
+	ContributorService_ListDatasets_FullMethodName      = "/cohort.v1.ContributorService/ListDatasets"
 	ContributorService_GetProvingKey_FullMethodName     = "/cohort.v1.ContributorService/GetProvingKey"
 	ContributorService_Register_FullMethodName          = "/cohort.v1.ContributorService/Register"
 	ContributorService_GetMembershipPath_FullMethodName = "/cohort.v1.ContributorService/GetMembershipPath"
@@ -39,6 +40,11 @@ const (
 type ContributorServiceClient interface {
 	// GetDataset returns a dataset's descriptor. NotFound for an unknown id.
 	GetDataset(ctx context.Context, in *GetDatasetRequest, opts ...grpc.CallOption) (*GetDatasetResponse, error)
+	// ListDatasets lists the node's datasets, ordered by id, paged: what a
+	// contributor browses before choosing one. Descriptors are public (each
+	// is also served by GetDataset); a contributor checks each against the
+	// federation it pinned before it trusts it.
+	ListDatasets(ctx context.Context, in *ContributorServiceListDatasetsRequest, opts ...grpc.CallOption) (*ContributorServiceListDatasetsResponse, error)
 	// GetProvingKey streams a dataset's Groth16 proving key (package
 	// circuits/setup, MarshalProvingKey): a header with its size and
 	// SHA-256, then chunks. A contributor checks the key against the
@@ -82,6 +88,16 @@ func (c *contributorServiceClient) GetDataset(ctx context.Context, in *GetDatase
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetDatasetResponse)
 	err := c.cc.Invoke(ctx, ContributorService_GetDataset_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *contributorServiceClient) ListDatasets(ctx context.Context, in *ContributorServiceListDatasetsRequest, opts ...grpc.CallOption) (*ContributorServiceListDatasetsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ContributorServiceListDatasetsResponse)
+	err := c.cc.Invoke(ctx, ContributorService_ListDatasets_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -168,6 +184,11 @@ func (c *contributorServiceClient) GetReceipt(ctx context.Context, in *GetReceip
 type ContributorServiceServer interface {
 	// GetDataset returns a dataset's descriptor. NotFound for an unknown id.
 	GetDataset(context.Context, *GetDatasetRequest) (*GetDatasetResponse, error)
+	// ListDatasets lists the node's datasets, ordered by id, paged: what a
+	// contributor browses before choosing one. Descriptors are public (each
+	// is also served by GetDataset); a contributor checks each against the
+	// federation it pinned before it trusts it.
+	ListDatasets(context.Context, *ContributorServiceListDatasetsRequest) (*ContributorServiceListDatasetsResponse, error)
 	// GetProvingKey streams a dataset's Groth16 proving key (package
 	// circuits/setup, MarshalProvingKey): a header with its size and
 	// SHA-256, then chunks. A contributor checks the key against the
@@ -209,6 +230,9 @@ type UnimplementedContributorServiceServer struct{}
 
 func (UnimplementedContributorServiceServer) GetDataset(context.Context, *GetDatasetRequest) (*GetDatasetResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetDataset not implemented")
+}
+func (UnimplementedContributorServiceServer) ListDatasets(context.Context, *ContributorServiceListDatasetsRequest) (*ContributorServiceListDatasetsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListDatasets not implemented")
 }
 func (UnimplementedContributorServiceServer) GetProvingKey(*GetProvingKeyRequest, grpc.ServerStreamingServer[GetProvingKeyResponse]) error {
 	return status.Error(codes.Unimplemented, "method GetProvingKey not implemented")
@@ -263,6 +287,24 @@ func _ContributorService_GetDataset_Handler(srv interface{}, ctx context.Context
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(ContributorServiceServer).GetDataset(ctx, req.(*GetDatasetRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ContributorService_ListDatasets_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ContributorServiceListDatasetsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ContributorServiceServer).ListDatasets(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ContributorService_ListDatasets_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ContributorServiceServer).ListDatasets(ctx, req.(*ContributorServiceListDatasetsRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -378,6 +420,10 @@ var ContributorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetDataset",
 			Handler:    _ContributorService_GetDataset_Handler,
+		},
+		{
+			MethodName: "ListDatasets",
+			Handler:    _ContributorService_ListDatasets_Handler,
 		},
 		{
 			MethodName: "Register",

@@ -18,7 +18,7 @@ func requestTypes() []proto.Message {
 		&cohortv1.StartCeremonyRequest{}, &cohortv1.CeremonyContributeRequest{}, &cohortv1.SealCeremonyRequest{},
 		&cohortv1.ForwardContributionRequest{}, &cohortv1.AbortContributionRequest{},
 		&cohortv1.ApplyRegistrationRequest{}, &cohortv1.GetRegistryStateRequest{},
-		&cohortv1.ListDatasetsRequest{}, &cohortv1.SubmitJobRequest{}, &cohortv1.GetJobRequest{},
+		&cohortv1.ListDatasetsRequest{}, &cohortv1.ContributorServiceListDatasetsRequest{}, &cohortv1.SubmitJobRequest{}, &cohortv1.GetJobRequest{},
 		&cohortv1.WatchJobRequest{}, &cohortv1.ListJobsRequest{}, &cohortv1.CancelJobRequest{},
 		&cohortv1.GetResultRequest{}, &cohortv1.GetTranscriptRequest{}, &cohortv1.GetVerifyingKeyRequest{},
 		&cohortv1.GetCeremonyRequest{}, &cohortv1.GetProvingKeyRequest{}, &cohortv1.AbortCeremonyRequest{},

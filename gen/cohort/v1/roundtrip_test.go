@@ -135,7 +135,7 @@ func TestServices(t *testing.T) {
 	}
 	want := map[string][]method{
 		"cohort.v1.ContributorService": {
-			{name: "GetDataset"}, {name: "GetProvingKey", server: true}, {name: "Register"}, {name: "GetMembershipPath"},
+			{name: "GetDataset"}, {name: "ListDatasets"}, {name: "GetProvingKey", server: true}, {name: "Register"}, {name: "GetMembershipPath"},
 			{name: "Contribute"}, {name: "Revoke"}, {name: "GetReceipt"},
 		},
 		"cohort.v1.AdminService": {{name: "CreateDataset"}, {name: "IssueInvites"}, {name: "NodeStatus"}, {name: "CreateBuyer"},

@@ -29,7 +29,7 @@ export async function homePage(root) {
   try {
     const r = await datasets(true);
     if (!r.listed) {
-      dsSection.appendChild(h('p', {}, 'The node lists its datasets to buyers only, and the app has no buyer token. Look a dataset up by its id instead:'));
+      dsSection.appendChild(h('p', {}, 'The node did not list its datasets. Look a dataset up by its id instead:'));
     } else if (r.datasets.length === 0) {
       dsSection.appendChild(h('p', { class: 'empty' }, 'This federation has no dataset yet. An operator creates one with cohort dataset create.'));
     } else {
