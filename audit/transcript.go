@@ -31,9 +31,10 @@ const (
 // TranscriptVersion is the version of the transcript encoding. Version 2
 // added the HE backend (records' ciphertexts, the aggregate ciphertext and
 // the decryption set); version 3 the buyer charged, each node's privacy
-// debit and signed sums (docs/design.md §6.6). Earlier versions are no
-// longer read.
-const TranscriptVersion = 3
+// debit and signed sums (docs/design.md §6.6); version 4 the root of the
+// job's nullifier tree and its reward per counted record (§5.9, §6.8).
+// Earlier versions are no longer read.
+const TranscriptVersion = 4
 
 // Structural bounds of a transcript, whatever the Limits.
 const (
@@ -145,6 +146,16 @@ type Transcript struct {
 	// against, by ascending version: the whole history or the entries the
 	// records use.
 	Roots []Root
+	// ClaimRoot is the root of the job's nullifier tree: the records'
+	// nullifiers, in record order, as circuits.NewNullifierTree builds it
+	// (ClaimRootOf). Reward claims prove against it (docs/design.md §5.9).
+	ClaimRoot [32]byte
+	// RewardPerRecord is what one claim of the job is credited, in
+	// micro-credits: the dataset's price per counted record when the job
+	// was charged to a buyer, 0 when no one was charged (docs/design.md
+	// §6.8). The same for every record, so that an amount says nothing of
+	// whose record was claimed.
+	RewardPerRecord uint64
 }
 
 // Record is one counted contribution.
@@ -234,7 +245,7 @@ type Root struct {
 	SupersededAt int64
 }
 
-// Transcript encoding, version 3 (integers big-endian; str and bytes are a
+// Transcript encoding, version 4 (integers big-endian; str and bytes are a
 // uint32 length then the bytes; [n] is n bytes as they are):
 //
 //	"CHJT" ‖ u8 version
@@ -256,6 +267,7 @@ type Root struct {
 //	              ‖ bytes magnitude, minimal big-endian: no leading zero, 0 is empty and never negative )
 //	‖ bytes result
 //	‖ u32 r ‖ r × ( [32] root ‖ u64 version ‖ u64 seen at ‖ u64 superseded at )
+//	‖ [32] claim root ‖ u64 reward per record
 
 // MarshalBinary returns the transcript's canonical encoding. It refuses a
 // transcript that UnmarshalTranscript would refuse (ErrInvalid).
@@ -267,7 +279,7 @@ func (t *Transcript) MarshalBinary() ([]byte, error) {
 }
 
 func (t *Transcript) encode() ([]byte, error) {
-	size := 256 + len(t.Spec) + len(t.Result) + len(t.Roots)*rootSize + 4*len(t.DecryptionSet) + len(t.Aggregate)
+	size := 296 + len(t.Spec) + len(t.Result) + len(t.Roots)*rootSize + 4*len(t.DecryptionSet) + len(t.Aggregate)
 	for _, r := range t.Records {
 		size += minRecordSize + len(r.Public) + len(r.Proof) + len(r.Ciphertext)
 	}
@@ -337,6 +349,8 @@ func (t *Transcript) encode() ([]byte, error) {
 		w.Uint64(uint64(r.SeenAt))
 		w.Uint64(uint64(r.SupersededAt))
 	}
+	w.Raw(t.ClaimRoot[:])
+	w.Uint64(t.RewardPerRecord)
 	return w.Bytes()
 }
 
@@ -455,6 +469,8 @@ func decodeTranscript(r *wire.Reader, lim Limits) *Transcript {
 		}
 		r.Label("")
 	}
+	t.ClaimRoot = readDigest(r.Field("claim root"))
+	t.RewardPerRecord = r.Field("reward per record").Uint64()
 	return t
 }
 
@@ -501,6 +517,12 @@ func (t *Transcript) validate() error {
 	}
 	if len(t.Result) == 0 || len(t.Result) > MaxResultBytes {
 		return fmt.Errorf("result of %d bytes, want 1..%d", len(t.Result), MaxResultBytes)
+	}
+	if t.RewardPerRecord > MaxReward {
+		return fmt.Errorf("reward of %d micro-credits per record, at most %d", t.RewardPerRecord, MaxReward)
+	}
+	if t.Buyer == "" && t.RewardPerRecord != 0 {
+		return fmt.Errorf("a reward of %d per record, but no buyer was charged", t.RewardPerRecord)
 	}
 	for i, r := range t.Roots {
 		switch {
