@@ -17,14 +17,15 @@ type Node struct {
 	*env
 	started time.Time
 
-	peers    *peerConns
-	datasets *datasets
-	registry *registryTree
-	cer      *ceremonies
-	keygens  *keygens
-	jobs     *jobs
-	ingest   chan struct{} // semaphore bounding concurrent verification
-	pending  *pendingRecords
+	peers     *peerConns
+	datasets  *datasets
+	registry  *registryTree
+	cer       *ceremonies
+	keygens   *keygens
+	jobs      *jobs
+	ingest    chan struct{} // semaphore bounding concurrent verification
+	pending   *pendingRecords
+	claimKeys claimKeys // the federation's claim keys, loaded on first use
 
 	api, peer *grpc.Server
 	health    *health.Server

@@ -852,7 +852,7 @@ var File_cohort_v1_contributor_service_proto protoreflect.FileDescriptor
 
 const file_cohort_v1_contributor_service_proto_rawDesc = "" +
 	"\n" +
-	"#cohort/v1/contributor_service.proto\x12\tcohort.v1\x1a\x15cohort/v1/chunk.proto\x1a\x1ccohort/v1/contribution.proto\x1a\x17cohort/v1/dataset.proto\x1a\x19cohort/v1/signature.proto\"2\n" +
+	"#cohort/v1/contributor_service.proto\x12\tcohort.v1\x1a\x15cohort/v1/chunk.proto\x1a\x15cohort/v1/claim.proto\x1a\x1ccohort/v1/contribution.proto\x1a\x17cohort/v1/dataset.proto\x1a\x19cohort/v1/signature.proto\"2\n" +
 	"\x11GetDatasetRequest\x12\x1d\n" +
 	"\n" +
 	"dataset_id\x18\x01 \x01(\tR\tdatasetId\"L\n" +
@@ -905,7 +905,7 @@ const file_cohort_v1_contributor_service_proto_rawDesc = "" +
 	"\x12GetReceiptResponse\x12,\n" +
 	"\areceipt\x18\x01 \x01(\v2\x12.cohort.v1.ReceiptR\areceipt\x12\x17\n" +
 	"\ajob_ids\x18\x02 \x03(\tR\x06jobIds\x12&\n" +
-	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken2\xaf\x04\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken2\x95\x06\n" +
 	"\x12ContributorService\x12I\n" +
 	"\n" +
 	"GetDataset\x12\x1c.cohort.v1.GetDatasetRequest\x1a\x1d.cohort.v1.GetDatasetResponse\x12T\n" +
@@ -916,7 +916,10 @@ const file_cohort_v1_contributor_service_proto_rawDesc = "" +
 	"Contribute\x12\x1c.cohort.v1.ContributeRequest\x1a\x1d.cohort.v1.ContributeResponse\x12=\n" +
 	"\x06Revoke\x12\x18.cohort.v1.RevokeRequest\x1a\x19.cohort.v1.RevokeResponse\x12I\n" +
 	"\n" +
-	"GetReceipt\x12\x1c.cohort.v1.GetReceiptRequest\x1a\x1d.cohort.v1.GetReceiptResponseB5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
+	"GetReceipt\x12\x1c.cohort.v1.GetReceiptRequest\x1a\x1d.cohort.v1.GetReceiptResponse\x12N\n" +
+	"\vGetClaimKey\x12\x1d.cohort.v1.GetClaimKeyRequest\x1a\x1e.cohort.v1.GetClaimKeyResponse0\x01\x12L\n" +
+	"\vClaimReward\x12\x1d.cohort.v1.ClaimRewardRequest\x1a\x1e.cohort.v1.ClaimRewardResponse\x12F\n" +
+	"\tGetPayout\x12\x1b.cohort.v1.GetPayoutRequest\x1a\x1c.cohort.v1.GetPayoutResponseB5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
 
 var (
 	file_cohort_v1_contributor_service_proto_rawDescOnce sync.Once
@@ -951,6 +954,12 @@ var file_cohort_v1_contributor_service_proto_goTypes = []any{
 	(*Chunk)(nil),                     // 16: cohort.v1.Chunk
 	(*Receipt)(nil),                   // 17: cohort.v1.Receipt
 	(*NodeSignature)(nil),             // 18: cohort.v1.NodeSignature
+	(*GetClaimKeyRequest)(nil),        // 19: cohort.v1.GetClaimKeyRequest
+	(*ClaimRewardRequest)(nil),        // 20: cohort.v1.ClaimRewardRequest
+	(*GetPayoutRequest)(nil),          // 21: cohort.v1.GetPayoutRequest
+	(*GetClaimKeyResponse)(nil),       // 22: cohort.v1.GetClaimKeyResponse
+	(*ClaimRewardResponse)(nil),       // 23: cohort.v1.ClaimRewardResponse
+	(*GetPayoutResponse)(nil),         // 24: cohort.v1.GetPayoutResponse
 }
 var file_cohort_v1_contributor_service_proto_depIdxs = []int32{
 	14, // 0: cohort.v1.GetDatasetResponse.dataset:type_name -> cohort.v1.DatasetDescriptor
@@ -966,15 +975,21 @@ var file_cohort_v1_contributor_service_proto_depIdxs = []int32{
 	8,  // 10: cohort.v1.ContributorService.Contribute:input_type -> cohort.v1.ContributeRequest
 	10, // 11: cohort.v1.ContributorService.Revoke:input_type -> cohort.v1.RevokeRequest
 	12, // 12: cohort.v1.ContributorService.GetReceipt:input_type -> cohort.v1.GetReceiptRequest
-	1,  // 13: cohort.v1.ContributorService.GetDataset:output_type -> cohort.v1.GetDatasetResponse
-	3,  // 14: cohort.v1.ContributorService.GetProvingKey:output_type -> cohort.v1.GetProvingKeyResponse
-	5,  // 15: cohort.v1.ContributorService.Register:output_type -> cohort.v1.RegisterResponse
-	7,  // 16: cohort.v1.ContributorService.GetMembershipPath:output_type -> cohort.v1.GetMembershipPathResponse
-	9,  // 17: cohort.v1.ContributorService.Contribute:output_type -> cohort.v1.ContributeResponse
-	11, // 18: cohort.v1.ContributorService.Revoke:output_type -> cohort.v1.RevokeResponse
-	13, // 19: cohort.v1.ContributorService.GetReceipt:output_type -> cohort.v1.GetReceiptResponse
-	13, // [13:20] is the sub-list for method output_type
-	6,  // [6:13] is the sub-list for method input_type
+	19, // 13: cohort.v1.ContributorService.GetClaimKey:input_type -> cohort.v1.GetClaimKeyRequest
+	20, // 14: cohort.v1.ContributorService.ClaimReward:input_type -> cohort.v1.ClaimRewardRequest
+	21, // 15: cohort.v1.ContributorService.GetPayout:input_type -> cohort.v1.GetPayoutRequest
+	1,  // 16: cohort.v1.ContributorService.GetDataset:output_type -> cohort.v1.GetDatasetResponse
+	3,  // 17: cohort.v1.ContributorService.GetProvingKey:output_type -> cohort.v1.GetProvingKeyResponse
+	5,  // 18: cohort.v1.ContributorService.Register:output_type -> cohort.v1.RegisterResponse
+	7,  // 19: cohort.v1.ContributorService.GetMembershipPath:output_type -> cohort.v1.GetMembershipPathResponse
+	9,  // 20: cohort.v1.ContributorService.Contribute:output_type -> cohort.v1.ContributeResponse
+	11, // 21: cohort.v1.ContributorService.Revoke:output_type -> cohort.v1.RevokeResponse
+	13, // 22: cohort.v1.ContributorService.GetReceipt:output_type -> cohort.v1.GetReceiptResponse
+	22, // 23: cohort.v1.ContributorService.GetClaimKey:output_type -> cohort.v1.GetClaimKeyResponse
+	23, // 24: cohort.v1.ContributorService.ClaimReward:output_type -> cohort.v1.ClaimRewardResponse
+	24, // 25: cohort.v1.ContributorService.GetPayout:output_type -> cohort.v1.GetPayoutResponse
+	16, // [16:26] is the sub-list for method output_type
+	6,  // [6:16] is the sub-list for method input_type
 	6,  // [6:6] is the sub-list for extension type_name
 	6,  // [6:6] is the sub-list for extension extendee
 	0,  // [0:6] is the sub-list for field type_name
@@ -986,6 +1001,7 @@ func file_cohort_v1_contributor_service_proto_init() {
 		return
 	}
 	file_cohort_v1_chunk_proto_init()
+	file_cohort_v1_claim_proto_init()
 	file_cohort_v1_contribution_proto_init()
 	file_cohort_v1_dataset_proto_init()
 	file_cohort_v1_signature_proto_init()

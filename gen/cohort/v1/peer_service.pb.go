@@ -2790,7 +2790,7 @@ var File_cohort_v1_peer_service_proto protoreflect.FileDescriptor
 
 const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1ccohort/v1/peer_service.proto\x12\tcohort.v1\x1a\x18cohort/v1/ceremony.proto\x1a\x15cohort/v1/chunk.proto\x1a\x1ccohort/v1/contribution.proto\x1a\x17cohort/v1/dataset.proto\x1a\x13cohort/v1/job.proto\x1a\x17cohort/v1/payment.proto\x1a\x18cohort/v1/registry.proto\x1a\x19cohort/v1/signature.proto\"\x83\x01\n" +
+	"\x1ccohort/v1/peer_service.proto\x12\tcohort.v1\x1a\x18cohort/v1/ceremony.proto\x1a\x15cohort/v1/chunk.proto\x1a\x15cohort/v1/claim.proto\x1a\x1ccohort/v1/contribution.proto\x1a\x17cohort/v1/dataset.proto\x1a\x13cohort/v1/job.proto\x1a\x17cohort/v1/payment.proto\x1a\x18cohort/v1/registry.proto\x1a\x19cohort/v1/signature.proto\"\x83\x01\n" +
 	"\x14StartCeremonyRequest\x123\n" +
 	"\bceremony\x18\x01 \x01(\v2\x17.cohort.v1.CeremonyInfoR\bceremony\x126\n" +
 	"\adataset\x18\x02 \x01(\v2\x1c.cohort.v1.DatasetDescriptorR\adataset\"O\n" +
@@ -2964,7 +2964,7 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"page_token\x18\x01 \x01(\tR\tpageToken\"r\n" +
 	"\x13GetBalancesResponse\x123\n" +
 	"\bbalances\x18\x01 \x03(\v2\x17.cohort.v1.BuyerBalanceR\bbalances\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\x86\x0f\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xf0\x10\n" +
 	"\vPeerService\x12R\n" +
 	"\rStartCeremony\x12\x1f.cohort.v1.StartCeremonyRequest\x1a .cohort.v1.StartCeremonyResponse\x12e\n" +
 	"\x12CeremonyContribute\x12$.cohort.v1.CeremonyContributeRequest\x1a%.cohort.v1.CeremonyContributeResponse(\x010\x01\x12Q\n" +
@@ -2989,7 +2989,12 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"\x0eSignTranscript\x12 .cohort.v1.SignTranscriptRequest\x1a!.cohort.v1.SignTranscriptResponse(\x01\x12L\n" +
 	"\vStoreCredit\x12\x1d.cohort.v1.StoreCreditRequest\x1a\x1e.cohort.v1.StoreCreditResponse\x12C\n" +
 	"\bAbortJob\x12\x1a.cohort.v1.AbortJobRequest\x1a\x1b.cohort.v1.AbortJobResponse\x12L\n" +
-	"\vGetBalances\x12\x1d.cohort.v1.GetBalancesRequest\x1a\x1e.cohort.v1.GetBalancesResponseB5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
+	"\vGetBalances\x12\x1d.cohort.v1.GetBalancesRequest\x1a\x1e.cohort.v1.GetBalancesResponse\x12K\n" +
+	"\n" +
+	"OrderClaim\x12\x1d.cohort.v1.ClaimRewardRequest\x1a\x1e.cohort.v1.ClaimRewardResponse\x12I\n" +
+	"\n" +
+	"StoreClaim\x12\x1c.cohort.v1.StoreClaimRequest\x1a\x1d.cohort.v1.StoreClaimResponse\x12P\n" +
+	"\fGetClaimKeys\x12\x1e.cohort.v1.GetClaimKeysRequest\x1a\x1e.cohort.v1.GetClaimKeyResponse0\x01B5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
 
 var (
 	file_cohort_v1_peer_service_proto_rawDescOnce sync.Once
@@ -3064,6 +3069,12 @@ var file_cohort_v1_peer_service_proto_goTypes = []any{
 	(*PrivacyDebit)(nil),                // 56: cohort.v1.PrivacyDebit
 	(JobState)(0),                       // 57: cohort.v1.JobState
 	(*BuyerBalance)(nil),                // 58: cohort.v1.BuyerBalance
+	(*ClaimRewardRequest)(nil),          // 59: cohort.v1.ClaimRewardRequest
+	(*StoreClaimRequest)(nil),           // 60: cohort.v1.StoreClaimRequest
+	(*GetClaimKeysRequest)(nil),         // 61: cohort.v1.GetClaimKeysRequest
+	(*ClaimRewardResponse)(nil),         // 62: cohort.v1.ClaimRewardResponse
+	(*StoreClaimResponse)(nil),          // 63: cohort.v1.StoreClaimResponse
+	(*GetClaimKeyResponse)(nil),         // 64: cohort.v1.GetClaimKeyResponse
 }
 var file_cohort_v1_peer_service_proto_depIdxs = []int32{
 	46, // 0: cohort.v1.StartCeremonyRequest.ceremony:type_name -> cohort.v1.CeremonyInfo
@@ -3120,30 +3131,36 @@ var file_cohort_v1_peer_service_proto_depIdxs = []int32{
 	40, // 51: cohort.v1.PeerService.StoreCredit:input_type -> cohort.v1.StoreCreditRequest
 	42, // 52: cohort.v1.PeerService.AbortJob:input_type -> cohort.v1.AbortJobRequest
 	44, // 53: cohort.v1.PeerService.GetBalances:input_type -> cohort.v1.GetBalancesRequest
-	1,  // 54: cohort.v1.PeerService.StartCeremony:output_type -> cohort.v1.StartCeremonyResponse
-	3,  // 55: cohort.v1.PeerService.CeremonyContribute:output_type -> cohort.v1.CeremonyContributeResponse
-	6,  // 56: cohort.v1.PeerService.SealCeremony:output_type -> cohort.v1.SealCeremonyResponse
-	8,  // 57: cohort.v1.PeerService.AbortCeremony:output_type -> cohort.v1.AbortCeremonyResponse
-	10, // 58: cohort.v1.PeerService.ForwardContribution:output_type -> cohort.v1.ForwardContributionResponse
-	12, // 59: cohort.v1.PeerService.AbortContribution:output_type -> cohort.v1.AbortContributionResponse
-	22, // 60: cohort.v1.PeerService.GetContributionAck:output_type -> cohort.v1.GetContributionAckResponse
-	24, // 61: cohort.v1.PeerService.ForwardRevocation:output_type -> cohort.v1.ForwardRevocationResponse
-	14, // 62: cohort.v1.PeerService.ApplyRegistration:output_type -> cohort.v1.ApplyRegistrationResponse
-	18, // 63: cohort.v1.PeerService.ProposeRegistration:output_type -> cohort.v1.ProposeRegistrationResponse
-	20, // 64: cohort.v1.PeerService.StoreInvites:output_type -> cohort.v1.StoreInvitesResponse
-	16, // 65: cohort.v1.PeerService.GetRegistryState:output_type -> cohort.v1.GetRegistryStateResponse
-	30, // 66: cohort.v1.PeerService.HEKeygen:output_type -> cohort.v1.HEKeygenResponse
-	33, // 67: cohort.v1.PeerService.HEKeygenReveal:output_type -> cohort.v1.HEKeygenRevealResponse
-	35, // 68: cohort.v1.PeerService.HEKeygenFinish:output_type -> cohort.v1.HEKeygenFinishResponse
-	26, // 69: cohort.v1.PeerService.PrepareJob:output_type -> cohort.v1.PrepareJobResponse
-	28, // 70: cohort.v1.PeerService.ComputePartial:output_type -> cohort.v1.ComputePartialResponse
-	37, // 71: cohort.v1.PeerService.StoreBuyer:output_type -> cohort.v1.StoreBuyerResponse
-	39, // 72: cohort.v1.PeerService.SignTranscript:output_type -> cohort.v1.SignTranscriptResponse
-	41, // 73: cohort.v1.PeerService.StoreCredit:output_type -> cohort.v1.StoreCreditResponse
-	43, // 74: cohort.v1.PeerService.AbortJob:output_type -> cohort.v1.AbortJobResponse
-	45, // 75: cohort.v1.PeerService.GetBalances:output_type -> cohort.v1.GetBalancesResponse
-	54, // [54:76] is the sub-list for method output_type
-	32, // [32:54] is the sub-list for method input_type
+	59, // 54: cohort.v1.PeerService.OrderClaim:input_type -> cohort.v1.ClaimRewardRequest
+	60, // 55: cohort.v1.PeerService.StoreClaim:input_type -> cohort.v1.StoreClaimRequest
+	61, // 56: cohort.v1.PeerService.GetClaimKeys:input_type -> cohort.v1.GetClaimKeysRequest
+	1,  // 57: cohort.v1.PeerService.StartCeremony:output_type -> cohort.v1.StartCeremonyResponse
+	3,  // 58: cohort.v1.PeerService.CeremonyContribute:output_type -> cohort.v1.CeremonyContributeResponse
+	6,  // 59: cohort.v1.PeerService.SealCeremony:output_type -> cohort.v1.SealCeremonyResponse
+	8,  // 60: cohort.v1.PeerService.AbortCeremony:output_type -> cohort.v1.AbortCeremonyResponse
+	10, // 61: cohort.v1.PeerService.ForwardContribution:output_type -> cohort.v1.ForwardContributionResponse
+	12, // 62: cohort.v1.PeerService.AbortContribution:output_type -> cohort.v1.AbortContributionResponse
+	22, // 63: cohort.v1.PeerService.GetContributionAck:output_type -> cohort.v1.GetContributionAckResponse
+	24, // 64: cohort.v1.PeerService.ForwardRevocation:output_type -> cohort.v1.ForwardRevocationResponse
+	14, // 65: cohort.v1.PeerService.ApplyRegistration:output_type -> cohort.v1.ApplyRegistrationResponse
+	18, // 66: cohort.v1.PeerService.ProposeRegistration:output_type -> cohort.v1.ProposeRegistrationResponse
+	20, // 67: cohort.v1.PeerService.StoreInvites:output_type -> cohort.v1.StoreInvitesResponse
+	16, // 68: cohort.v1.PeerService.GetRegistryState:output_type -> cohort.v1.GetRegistryStateResponse
+	30, // 69: cohort.v1.PeerService.HEKeygen:output_type -> cohort.v1.HEKeygenResponse
+	33, // 70: cohort.v1.PeerService.HEKeygenReveal:output_type -> cohort.v1.HEKeygenRevealResponse
+	35, // 71: cohort.v1.PeerService.HEKeygenFinish:output_type -> cohort.v1.HEKeygenFinishResponse
+	26, // 72: cohort.v1.PeerService.PrepareJob:output_type -> cohort.v1.PrepareJobResponse
+	28, // 73: cohort.v1.PeerService.ComputePartial:output_type -> cohort.v1.ComputePartialResponse
+	37, // 74: cohort.v1.PeerService.StoreBuyer:output_type -> cohort.v1.StoreBuyerResponse
+	39, // 75: cohort.v1.PeerService.SignTranscript:output_type -> cohort.v1.SignTranscriptResponse
+	41, // 76: cohort.v1.PeerService.StoreCredit:output_type -> cohort.v1.StoreCreditResponse
+	43, // 77: cohort.v1.PeerService.AbortJob:output_type -> cohort.v1.AbortJobResponse
+	45, // 78: cohort.v1.PeerService.GetBalances:output_type -> cohort.v1.GetBalancesResponse
+	62, // 79: cohort.v1.PeerService.OrderClaim:output_type -> cohort.v1.ClaimRewardResponse
+	63, // 80: cohort.v1.PeerService.StoreClaim:output_type -> cohort.v1.StoreClaimResponse
+	64, // 81: cohort.v1.PeerService.GetClaimKeys:output_type -> cohort.v1.GetClaimKeyResponse
+	57, // [57:82] is the sub-list for method output_type
+	32, // [32:57] is the sub-list for method input_type
 	32, // [32:32] is the sub-list for extension type_name
 	32, // [32:32] is the sub-list for extension extendee
 	0,  // [0:32] is the sub-list for field type_name
@@ -3156,6 +3173,7 @@ func file_cohort_v1_peer_service_proto_init() {
 	}
 	file_cohort_v1_ceremony_proto_init()
 	file_cohort_v1_chunk_proto_init()
+	file_cohort_v1_claim_proto_init()
 	file_cohort_v1_contribution_proto_init()
 	file_cohort_v1_dataset_proto_init()
 	file_cohort_v1_job_proto_init()

@@ -41,6 +41,9 @@ const (
 	PeerService_StoreCredit_FullMethodName         = "/cohort.v1.PeerService/StoreCredit"
 	PeerService_AbortJob_FullMethodName            = "/cohort.v1.PeerService/AbortJob"
 	PeerService_GetBalances_FullMethodName         = "/cohort.v1.PeerService/GetBalances"
+	PeerService_OrderClaim_FullMethodName          = "/cohort.v1.PeerService/OrderClaim"
+	PeerService_StoreClaim_FullMethodName          = "/cohort.v1.PeerService/StoreClaim"
+	PeerService_GetClaimKeys_FullMethodName        = "/cohort.v1.PeerService/GetClaimKeys"
 )
 
 // PeerServiceClient is the client API for PeerService service.
@@ -178,6 +181,14 @@ type PeerServiceClient interface {
 	// GetBalances lists every buyer's balance in the peer's ledger, for
 	// AdminService.CheckBalances.
 	GetBalances(ctx context.Context, in *GetBalancesRequest, opts ...grpc.CallOption) (*GetBalancesResponse, error)
+	// Orders a reward claim, on the registry sequencer only: it records the
+	// claim nullifier once, then sends the claim to every other node.
+	OrderClaim(ctx context.Context, in *ClaimRewardRequest, opts ...grpc.CallOption) (*ClaimRewardResponse, error)
+	// Records a claim the sequencer ordered; accepted only from it.
+	StoreClaim(ctx context.Context, in *StoreClaimRequest, opts ...grpc.CallOption) (*StoreClaimResponse, error)
+	// Streams the federation's claim keys from the sequencer: u32 length of
+	// the verifying key, the verifying key, then the proving key.
+	GetClaimKeys(ctx context.Context, in *GetClaimKeysRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GetClaimKeyResponse], error)
 }
 
 type peerServiceClient struct {
@@ -417,6 +428,45 @@ func (c *peerServiceClient) GetBalances(ctx context.Context, in *GetBalancesRequ
 	return out, nil
 }
 
+func (c *peerServiceClient) OrderClaim(ctx context.Context, in *ClaimRewardRequest, opts ...grpc.CallOption) (*ClaimRewardResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ClaimRewardResponse)
+	err := c.cc.Invoke(ctx, PeerService_OrderClaim_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *peerServiceClient) StoreClaim(ctx context.Context, in *StoreClaimRequest, opts ...grpc.CallOption) (*StoreClaimResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StoreClaimResponse)
+	err := c.cc.Invoke(ctx, PeerService_StoreClaim_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *peerServiceClient) GetClaimKeys(ctx context.Context, in *GetClaimKeysRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GetClaimKeyResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &PeerService_ServiceDesc.Streams[3], PeerService_GetClaimKeys_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[GetClaimKeysRequest, GetClaimKeyResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type PeerService_GetClaimKeysClient = grpc.ServerStreamingClient[GetClaimKeyResponse]
+
 // PeerServiceServer is the server API for PeerService service.
 // All implementations must embed UnimplementedPeerServiceServer
 // for forward compatibility.
@@ -552,6 +602,14 @@ type PeerServiceServer interface {
 	// GetBalances lists every buyer's balance in the peer's ledger, for
 	// AdminService.CheckBalances.
 	GetBalances(context.Context, *GetBalancesRequest) (*GetBalancesResponse, error)
+	// Orders a reward claim, on the registry sequencer only: it records the
+	// claim nullifier once, then sends the claim to every other node.
+	OrderClaim(context.Context, *ClaimRewardRequest) (*ClaimRewardResponse, error)
+	// Records a claim the sequencer ordered; accepted only from it.
+	StoreClaim(context.Context, *StoreClaimRequest) (*StoreClaimResponse, error)
+	// Streams the federation's claim keys from the sequencer: u32 length of
+	// the verifying key, the verifying key, then the proving key.
+	GetClaimKeys(*GetClaimKeysRequest, grpc.ServerStreamingServer[GetClaimKeyResponse]) error
 	mustEmbedUnimplementedPeerServiceServer()
 }
 
@@ -627,6 +685,15 @@ func (UnimplementedPeerServiceServer) AbortJob(context.Context, *AbortJobRequest
 }
 func (UnimplementedPeerServiceServer) GetBalances(context.Context, *GetBalancesRequest) (*GetBalancesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetBalances not implemented")
+}
+func (UnimplementedPeerServiceServer) OrderClaim(context.Context, *ClaimRewardRequest) (*ClaimRewardResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method OrderClaim not implemented")
+}
+func (UnimplementedPeerServiceServer) StoreClaim(context.Context, *StoreClaimRequest) (*StoreClaimResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method StoreClaim not implemented")
+}
+func (UnimplementedPeerServiceServer) GetClaimKeys(*GetClaimKeysRequest, grpc.ServerStreamingServer[GetClaimKeyResponse]) error {
+	return status.Error(codes.Unimplemented, "method GetClaimKeys not implemented")
 }
 func (UnimplementedPeerServiceServer) mustEmbedUnimplementedPeerServiceServer() {}
 func (UnimplementedPeerServiceServer) testEmbeddedByValue()                     {}
@@ -1012,6 +1079,53 @@ func _PeerService_GetBalances_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PeerService_OrderClaim_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ClaimRewardRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PeerServiceServer).OrderClaim(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PeerService_OrderClaim_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PeerServiceServer).OrderClaim(ctx, req.(*ClaimRewardRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PeerService_StoreClaim_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StoreClaimRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PeerServiceServer).StoreClaim(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PeerService_StoreClaim_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PeerServiceServer).StoreClaim(ctx, req.(*StoreClaimRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PeerService_GetClaimKeys_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(GetClaimKeysRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(PeerServiceServer).GetClaimKeys(m, &grpc.GenericServerStream[GetClaimKeysRequest, GetClaimKeyResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type PeerService_GetClaimKeysServer = grpc.ServerStreamingServer[GetClaimKeyResponse]
+
 // PeerService_ServiceDesc is the grpc.ServiceDesc for PeerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1095,6 +1209,14 @@ var PeerService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "GetBalances",
 			Handler:    _PeerService_GetBalances_Handler,
 		},
+		{
+			MethodName: "OrderClaim",
+			Handler:    _PeerService_OrderClaim_Handler,
+		},
+		{
+			MethodName: "StoreClaim",
+			Handler:    _PeerService_StoreClaim_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
@@ -1112,6 +1234,11 @@ var PeerService_ServiceDesc = grpc.ServiceDesc{
 			StreamName:    "SignTranscript",
 			Handler:       _PeerService_SignTranscript_Handler,
 			ClientStreams: true,
+		},
+		{
+			StreamName:    "GetClaimKeys",
+			Handler:       _PeerService_GetClaimKeys_Handler,
+			ServerStreams: true,
 		},
 	},
 	Metadata: "cohort/v1/peer_service.proto",
