@@ -230,12 +230,12 @@ func (s *peerService) GetClaimKeys(_ *cohortv1.GetClaimKeysRequest, stream cohor
 	if err != nil {
 		return s.n.internal("encode claim keys", err)
 	}
-	if err := stream.Send(&cohortv1.GetClaimKeyResponse{Part: &cohortv1.GetClaimKeyResponse_Header{Header: blob.Header(b)},
+	if err := stream.Send(&cohortv1.GetClaimKeysResponse{Part: &cohortv1.GetClaimKeysResponse_Header{Header: blob.Header(b)},
 		SetupKind: setupKindProto(k.SetupKind)}); err != nil {
 		return err
 	}
 	return blob.Send(b, func(c *cohortv1.Chunk) error {
-		return stream.Send(&cohortv1.GetClaimKeyResponse{Part: &cohortv1.GetClaimKeyResponse_Chunk{Chunk: c}})
+		return stream.Send(&cohortv1.GetClaimKeysResponse{Part: &cohortv1.GetClaimKeysResponse_Chunk{Chunk: c}})
 	})
 }
 
@@ -367,8 +367,8 @@ func (s *contributorService) ClaimReward(ctx context.Context, req *cohortv1.Clai
 	if s.n.opts.Index == s.n.opts.Sequencer {
 		return s.n.orderClaim(ctx, c, req)
 	}
-	resp, err := call(ctx, s.n, s.n.opts.Sequencer, func(ctx context.Context, pc cohortv1.PeerServiceClient) (*cohortv1.ClaimRewardResponse, error) {
-		return pc.OrderClaim(ctx, req)
+	resp, err := call(ctx, s.n, s.n.opts.Sequencer, func(ctx context.Context, pc cohortv1.PeerServiceClient) (*cohortv1.OrderClaimResponse, error) {
+		return pc.OrderClaim(ctx, &cohortv1.OrderClaimRequest{Claim: req})
 	})
 	if err != nil {
 		if st, ok := status.FromError(err); ok && st.Code() != codes.Unavailable && st.Code() != codes.DeadlineExceeded && st.Code() != codes.Unknown {
@@ -376,22 +376,29 @@ func (s *contributorService) ClaimReward(ctx context.Context, req *cohortv1.Clai
 		}
 		return nil, status.Errorf(codes.Unavailable, "the claim sequencer (node %d) is unreachable: %s", s.n.opts.Sequencer, status.Convert(err).Message())
 	}
-	return resp, nil
+	if resp.GetClaim() == nil {
+		return nil, status.Errorf(codes.Internal, "the claim sequencer (node %d) answered without the claim", s.n.opts.Sequencer)
+	}
+	return resp.GetClaim(), nil
 }
 
 // OrderClaim is PeerService.OrderClaim, on the sequencer.
-func (s *peerService) OrderClaim(ctx context.Context, req *cohortv1.ClaimRewardRequest) (*cohortv1.ClaimRewardResponse, error) {
+func (s *peerService) OrderClaim(ctx context.Context, req *cohortv1.OrderClaimRequest) (*cohortv1.OrderClaimResponse, error) {
 	if s.n.opts.Index != s.n.opts.Sequencer {
 		return nil, status.Errorf(codes.FailedPrecondition, "node %d is not the claim sequencer (node %d is)", s.n.opts.Index, s.n.opts.Sequencer)
 	}
-	c, err := decodeClaim(req)
+	c, err := decodeClaim(req.GetClaim())
 	if err != nil {
 		return nil, err
 	}
 	if _, err := s.n.verifyClaim(ctx, c); err != nil {
 		return nil, err
 	}
-	return s.n.orderClaim(ctx, c, req)
+	resp, err := s.n.orderClaim(ctx, c, req.GetClaim())
+	if err != nil {
+		return nil, err
+	}
+	return &cohortv1.OrderClaimResponse{Claim: resp}, nil
 }
 
 // orderClaim records a verified claim on the sequencer, the one place that

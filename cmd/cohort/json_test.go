@@ -210,13 +210,16 @@ func TestCLIJSON(t *testing.T) {
 	cb := []string{"contributor", "--identity", idFile, "--node", nodeAPI, "--ca", filepath.Join(dir, "ca.pem")}
 	var payouts struct {
 		Payouts []struct {
+			KeyFile   string `json:"key_file"`
 			PayoutKey string `json:"payout_key"`
 			Credited  uint64 `json:"credited"`
+			Claims    uint64 `json:"claims"`
 		} `json:"payouts"`
 		Total uint64 `json:"total"`
 	}
 	jsonOut(t, mustCLI(t, append(cb, "payouts", "--json")...), &payouts)
-	if len(payouts.Payouts) != 1 || len(payouts.Payouts[0].PayoutKey) != 64 || payouts.Payouts[0].Credited != 0 || payouts.Total != 0 {
+	if len(payouts.Payouts) != 1 || len(payouts.Payouts[0].PayoutKey) != 64 || payouts.Payouts[0].Credited != 0 || payouts.Payouts[0].Claims != 0 ||
+		filepath.Base(payouts.Payouts[0].KeyFile) != "mine.pem" || payouts.Total != 0 {
 		t.Fatalf("payouts: %+v", payouts)
 	}
 	if _, err := runCLI(t, append(cb, "claim", "--job", id, "--json")...); exitCode(err) != exitNotFound {

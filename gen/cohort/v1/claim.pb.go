@@ -586,6 +586,195 @@ func (*GetClaimKeysRequest) Descriptor() ([]byte, []int) {
 	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{9}
 }
 
+// GetClaimKeysResponse is one message of the sequencer's claim-keys
+// stream.
+type GetClaimKeysResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The part this message carries.
+	//
+	// Types that are valid to be assigned to Part:
+	//
+	//	*GetClaimKeysResponse_Header
+	//	*GetClaimKeysResponse_Chunk
+	Part isGetClaimKeysResponse_Part `protobuf_oneof:"part"`
+	// How the keys were made; first message only.
+	SetupKind     SetupKind `protobuf:"varint,3,opt,name=setup_kind,json=setupKind,proto3,enum=cohort.v1.SetupKind" json:"setup_kind,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetClaimKeysResponse) Reset() {
+	*x = GetClaimKeysResponse{}
+	mi := &file_cohort_v1_claim_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetClaimKeysResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetClaimKeysResponse) ProtoMessage() {}
+
+func (x *GetClaimKeysResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_claim_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetClaimKeysResponse.ProtoReflect.Descriptor instead.
+func (*GetClaimKeysResponse) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *GetClaimKeysResponse) GetPart() isGetClaimKeysResponse_Part {
+	if x != nil {
+		return x.Part
+	}
+	return nil
+}
+
+func (x *GetClaimKeysResponse) GetHeader() *BlobHeader {
+	if x != nil {
+		if x, ok := x.Part.(*GetClaimKeysResponse_Header); ok {
+			return x.Header
+		}
+	}
+	return nil
+}
+
+func (x *GetClaimKeysResponse) GetChunk() *Chunk {
+	if x != nil {
+		if x, ok := x.Part.(*GetClaimKeysResponse_Chunk); ok {
+			return x.Chunk
+		}
+	}
+	return nil
+}
+
+func (x *GetClaimKeysResponse) GetSetupKind() SetupKind {
+	if x != nil {
+		return x.SetupKind
+	}
+	return SetupKind_SETUP_KIND_UNSPECIFIED
+}
+
+type isGetClaimKeysResponse_Part interface {
+	isGetClaimKeysResponse_Part()
+}
+
+type GetClaimKeysResponse_Header struct {
+	// Size and SHA-256 of the keys' encoding; first message only.
+	Header *BlobHeader `protobuf:"bytes,1,opt,name=header,proto3,oneof"`
+}
+
+type GetClaimKeysResponse_Chunk struct {
+	// A piece of the encoding; every later message.
+	Chunk *Chunk `protobuf:"bytes,2,opt,name=chunk,proto3,oneof"`
+}
+
+func (*GetClaimKeysResponse_Header) isGetClaimKeysResponse_Part() {}
+
+func (*GetClaimKeysResponse_Chunk) isGetClaimKeysResponse_Part() {}
+
+// OrderClaimRequest carries a claim to the sequencer.
+type OrderClaimRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The claim, as the claimant sent it.
+	Claim         *ClaimRewardRequest `protobuf:"bytes,1,opt,name=claim,proto3" json:"claim,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OrderClaimRequest) Reset() {
+	*x = OrderClaimRequest{}
+	mi := &file_cohort_v1_claim_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OrderClaimRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OrderClaimRequest) ProtoMessage() {}
+
+func (x *OrderClaimRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_claim_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OrderClaimRequest.ProtoReflect.Descriptor instead.
+func (*OrderClaimRequest) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *OrderClaimRequest) GetClaim() *ClaimRewardRequest {
+	if x != nil {
+		return x.Claim
+	}
+	return nil
+}
+
+// OrderClaimResponse is the sequencer's answer to a claim it recorded.
+type OrderClaimResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What the claimant is answered.
+	Claim         *ClaimRewardResponse `protobuf:"bytes,1,opt,name=claim,proto3" json:"claim,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OrderClaimResponse) Reset() {
+	*x = OrderClaimResponse{}
+	mi := &file_cohort_v1_claim_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OrderClaimResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OrderClaimResponse) ProtoMessage() {}
+
+func (x *OrderClaimResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_claim_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OrderClaimResponse.ProtoReflect.Descriptor instead.
+func (*OrderClaimResponse) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *OrderClaimResponse) GetClaim() *ClaimRewardResponse {
+	if x != nil {
+		return x.Claim
+	}
+	return nil
+}
+
 var File_cohort_v1_claim_proto protoreflect.FileDescriptor
 
 const file_cohort_v1_claim_proto_rawDesc = "" +
@@ -624,7 +813,17 @@ const file_cohort_v1_claim_proto_rawDesc = "" +
 	"\n" +
 	"claimed_at\x18\x02 \x01(\x03R\tclaimedAt\"\x14\n" +
 	"\x12StoreClaimResponse\"\x15\n" +
-	"\x13GetClaimKeysRequestB5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
+	"\x13GetClaimKeysRequest\"\xae\x01\n" +
+	"\x14GetClaimKeysResponse\x12/\n" +
+	"\x06header\x18\x01 \x01(\v2\x15.cohort.v1.BlobHeaderH\x00R\x06header\x12(\n" +
+	"\x05chunk\x18\x02 \x01(\v2\x10.cohort.v1.ChunkH\x00R\x05chunk\x123\n" +
+	"\n" +
+	"setup_kind\x18\x03 \x01(\x0e2\x14.cohort.v1.SetupKindR\tsetupKindB\x06\n" +
+	"\x04part\"H\n" +
+	"\x11OrderClaimRequest\x123\n" +
+	"\x05claim\x18\x01 \x01(\v2\x1d.cohort.v1.ClaimRewardRequestR\x05claim\"J\n" +
+	"\x12OrderClaimResponse\x124\n" +
+	"\x05claim\x18\x01 \x01(\v2\x1e.cohort.v1.ClaimRewardResponseR\x05claimB5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
 
 var (
 	file_cohort_v1_claim_proto_rawDescOnce sync.Once
@@ -638,34 +837,42 @@ func file_cohort_v1_claim_proto_rawDescGZIP() []byte {
 	return file_cohort_v1_claim_proto_rawDescData
 }
 
-var file_cohort_v1_claim_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_cohort_v1_claim_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_cohort_v1_claim_proto_goTypes = []any{
-	(*GetClaimKeyRequest)(nil),  // 0: cohort.v1.GetClaimKeyRequest
-	(*GetClaimKeyResponse)(nil), // 1: cohort.v1.GetClaimKeyResponse
-	(*ClaimRewardRequest)(nil),  // 2: cohort.v1.ClaimRewardRequest
-	(*ClaimRewardResponse)(nil), // 3: cohort.v1.ClaimRewardResponse
-	(*Payout)(nil),              // 4: cohort.v1.Payout
-	(*GetPayoutRequest)(nil),    // 5: cohort.v1.GetPayoutRequest
-	(*GetPayoutResponse)(nil),   // 6: cohort.v1.GetPayoutResponse
-	(*StoreClaimRequest)(nil),   // 7: cohort.v1.StoreClaimRequest
-	(*StoreClaimResponse)(nil),  // 8: cohort.v1.StoreClaimResponse
-	(*GetClaimKeysRequest)(nil), // 9: cohort.v1.GetClaimKeysRequest
-	(*BlobHeader)(nil),          // 10: cohort.v1.BlobHeader
-	(*Chunk)(nil),               // 11: cohort.v1.Chunk
-	(SetupKind)(0),              // 12: cohort.v1.SetupKind
+	(*GetClaimKeyRequest)(nil),   // 0: cohort.v1.GetClaimKeyRequest
+	(*GetClaimKeyResponse)(nil),  // 1: cohort.v1.GetClaimKeyResponse
+	(*ClaimRewardRequest)(nil),   // 2: cohort.v1.ClaimRewardRequest
+	(*ClaimRewardResponse)(nil),  // 3: cohort.v1.ClaimRewardResponse
+	(*Payout)(nil),               // 4: cohort.v1.Payout
+	(*GetPayoutRequest)(nil),     // 5: cohort.v1.GetPayoutRequest
+	(*GetPayoutResponse)(nil),    // 6: cohort.v1.GetPayoutResponse
+	(*StoreClaimRequest)(nil),    // 7: cohort.v1.StoreClaimRequest
+	(*StoreClaimResponse)(nil),   // 8: cohort.v1.StoreClaimResponse
+	(*GetClaimKeysRequest)(nil),  // 9: cohort.v1.GetClaimKeysRequest
+	(*GetClaimKeysResponse)(nil), // 10: cohort.v1.GetClaimKeysResponse
+	(*OrderClaimRequest)(nil),    // 11: cohort.v1.OrderClaimRequest
+	(*OrderClaimResponse)(nil),   // 12: cohort.v1.OrderClaimResponse
+	(*BlobHeader)(nil),           // 13: cohort.v1.BlobHeader
+	(*Chunk)(nil),                // 14: cohort.v1.Chunk
+	(SetupKind)(0),               // 15: cohort.v1.SetupKind
 }
 var file_cohort_v1_claim_proto_depIdxs = []int32{
-	10, // 0: cohort.v1.GetClaimKeyResponse.header:type_name -> cohort.v1.BlobHeader
-	11, // 1: cohort.v1.GetClaimKeyResponse.chunk:type_name -> cohort.v1.Chunk
-	12, // 2: cohort.v1.GetClaimKeyResponse.setup_kind:type_name -> cohort.v1.SetupKind
+	13, // 0: cohort.v1.GetClaimKeyResponse.header:type_name -> cohort.v1.BlobHeader
+	14, // 1: cohort.v1.GetClaimKeyResponse.chunk:type_name -> cohort.v1.Chunk
+	15, // 2: cohort.v1.GetClaimKeyResponse.setup_kind:type_name -> cohort.v1.SetupKind
 	4,  // 3: cohort.v1.ClaimRewardResponse.payout:type_name -> cohort.v1.Payout
 	4,  // 4: cohort.v1.GetPayoutResponse.payout:type_name -> cohort.v1.Payout
 	2,  // 5: cohort.v1.StoreClaimRequest.claim:type_name -> cohort.v1.ClaimRewardRequest
-	6,  // [6:6] is the sub-list for method output_type
-	6,  // [6:6] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	13, // 6: cohort.v1.GetClaimKeysResponse.header:type_name -> cohort.v1.BlobHeader
+	14, // 7: cohort.v1.GetClaimKeysResponse.chunk:type_name -> cohort.v1.Chunk
+	15, // 8: cohort.v1.GetClaimKeysResponse.setup_kind:type_name -> cohort.v1.SetupKind
+	2,  // 9: cohort.v1.OrderClaimRequest.claim:type_name -> cohort.v1.ClaimRewardRequest
+	3,  // 10: cohort.v1.OrderClaimResponse.claim:type_name -> cohort.v1.ClaimRewardResponse
+	11, // [11:11] is the sub-list for method output_type
+	11, // [11:11] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_claim_proto_init() }
@@ -679,13 +886,17 @@ func file_cohort_v1_claim_proto_init() {
 		(*GetClaimKeyResponse_Header)(nil),
 		(*GetClaimKeyResponse_Chunk)(nil),
 	}
+	file_cohort_v1_claim_proto_msgTypes[10].OneofWrappers = []any{
+		(*GetClaimKeysResponse_Header)(nil),
+		(*GetClaimKeysResponse_Chunk)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cohort_v1_claim_proto_rawDesc), len(file_cohort_v1_claim_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

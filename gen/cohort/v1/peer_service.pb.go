@@ -2964,7 +2964,7 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"page_token\x18\x01 \x01(\tR\tpageToken\"r\n" +
 	"\x13GetBalancesResponse\x123\n" +
 	"\bbalances\x18\x01 \x03(\v2\x17.cohort.v1.BuyerBalanceR\bbalances\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xf0\x10\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xef\x10\n" +
 	"\vPeerService\x12R\n" +
 	"\rStartCeremony\x12\x1f.cohort.v1.StartCeremonyRequest\x1a .cohort.v1.StartCeremonyResponse\x12e\n" +
 	"\x12CeremonyContribute\x12$.cohort.v1.CeremonyContributeRequest\x1a%.cohort.v1.CeremonyContributeResponse(\x010\x01\x12Q\n" +
@@ -2989,12 +2989,12 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"\x0eSignTranscript\x12 .cohort.v1.SignTranscriptRequest\x1a!.cohort.v1.SignTranscriptResponse(\x01\x12L\n" +
 	"\vStoreCredit\x12\x1d.cohort.v1.StoreCreditRequest\x1a\x1e.cohort.v1.StoreCreditResponse\x12C\n" +
 	"\bAbortJob\x12\x1a.cohort.v1.AbortJobRequest\x1a\x1b.cohort.v1.AbortJobResponse\x12L\n" +
-	"\vGetBalances\x12\x1d.cohort.v1.GetBalancesRequest\x1a\x1e.cohort.v1.GetBalancesResponse\x12K\n" +
+	"\vGetBalances\x12\x1d.cohort.v1.GetBalancesRequest\x1a\x1e.cohort.v1.GetBalancesResponse\x12I\n" +
 	"\n" +
-	"OrderClaim\x12\x1d.cohort.v1.ClaimRewardRequest\x1a\x1e.cohort.v1.ClaimRewardResponse\x12I\n" +
+	"OrderClaim\x12\x1c.cohort.v1.OrderClaimRequest\x1a\x1d.cohort.v1.OrderClaimResponse\x12I\n" +
 	"\n" +
-	"StoreClaim\x12\x1c.cohort.v1.StoreClaimRequest\x1a\x1d.cohort.v1.StoreClaimResponse\x12P\n" +
-	"\fGetClaimKeys\x12\x1e.cohort.v1.GetClaimKeysRequest\x1a\x1e.cohort.v1.GetClaimKeyResponse0\x01B5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
+	"StoreClaim\x12\x1c.cohort.v1.StoreClaimRequest\x1a\x1d.cohort.v1.StoreClaimResponse\x12Q\n" +
+	"\fGetClaimKeys\x12\x1e.cohort.v1.GetClaimKeysRequest\x1a\x1f.cohort.v1.GetClaimKeysResponse0\x01B5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
 
 var (
 	file_cohort_v1_peer_service_proto_rawDescOnce sync.Once
@@ -3069,12 +3069,12 @@ var file_cohort_v1_peer_service_proto_goTypes = []any{
 	(*PrivacyDebit)(nil),                // 56: cohort.v1.PrivacyDebit
 	(JobState)(0),                       // 57: cohort.v1.JobState
 	(*BuyerBalance)(nil),                // 58: cohort.v1.BuyerBalance
-	(*ClaimRewardRequest)(nil),          // 59: cohort.v1.ClaimRewardRequest
+	(*OrderClaimRequest)(nil),           // 59: cohort.v1.OrderClaimRequest
 	(*StoreClaimRequest)(nil),           // 60: cohort.v1.StoreClaimRequest
 	(*GetClaimKeysRequest)(nil),         // 61: cohort.v1.GetClaimKeysRequest
-	(*ClaimRewardResponse)(nil),         // 62: cohort.v1.ClaimRewardResponse
+	(*OrderClaimResponse)(nil),          // 62: cohort.v1.OrderClaimResponse
 	(*StoreClaimResponse)(nil),          // 63: cohort.v1.StoreClaimResponse
-	(*GetClaimKeyResponse)(nil),         // 64: cohort.v1.GetClaimKeyResponse
+	(*GetClaimKeysResponse)(nil),        // 64: cohort.v1.GetClaimKeysResponse
 }
 var file_cohort_v1_peer_service_proto_depIdxs = []int32{
 	46, // 0: cohort.v1.StartCeremonyRequest.ceremony:type_name -> cohort.v1.CeremonyInfo
@@ -3131,7 +3131,7 @@ var file_cohort_v1_peer_service_proto_depIdxs = []int32{
 	40, // 51: cohort.v1.PeerService.StoreCredit:input_type -> cohort.v1.StoreCreditRequest
 	42, // 52: cohort.v1.PeerService.AbortJob:input_type -> cohort.v1.AbortJobRequest
 	44, // 53: cohort.v1.PeerService.GetBalances:input_type -> cohort.v1.GetBalancesRequest
-	59, // 54: cohort.v1.PeerService.OrderClaim:input_type -> cohort.v1.ClaimRewardRequest
+	59, // 54: cohort.v1.PeerService.OrderClaim:input_type -> cohort.v1.OrderClaimRequest
 	60, // 55: cohort.v1.PeerService.StoreClaim:input_type -> cohort.v1.StoreClaimRequest
 	61, // 56: cohort.v1.PeerService.GetClaimKeys:input_type -> cohort.v1.GetClaimKeysRequest
 	1,  // 57: cohort.v1.PeerService.StartCeremony:output_type -> cohort.v1.StartCeremonyResponse
@@ -3156,9 +3156,9 @@ var file_cohort_v1_peer_service_proto_depIdxs = []int32{
 	41, // 76: cohort.v1.PeerService.StoreCredit:output_type -> cohort.v1.StoreCreditResponse
 	43, // 77: cohort.v1.PeerService.AbortJob:output_type -> cohort.v1.AbortJobResponse
 	45, // 78: cohort.v1.PeerService.GetBalances:output_type -> cohort.v1.GetBalancesResponse
-	62, // 79: cohort.v1.PeerService.OrderClaim:output_type -> cohort.v1.ClaimRewardResponse
+	62, // 79: cohort.v1.PeerService.OrderClaim:output_type -> cohort.v1.OrderClaimResponse
 	63, // 80: cohort.v1.PeerService.StoreClaim:output_type -> cohort.v1.StoreClaimResponse
-	64, // 81: cohort.v1.PeerService.GetClaimKeys:output_type -> cohort.v1.GetClaimKeyResponse
+	64, // 81: cohort.v1.PeerService.GetClaimKeys:output_type -> cohort.v1.GetClaimKeysResponse
 	57, // [57:82] is the sub-list for method output_type
 	32, // [32:57] is the sub-list for method input_type
 	32, // [32:32] is the sub-list for extension type_name

@@ -183,12 +183,12 @@ type PeerServiceClient interface {
 	GetBalances(ctx context.Context, in *GetBalancesRequest, opts ...grpc.CallOption) (*GetBalancesResponse, error)
 	// Orders a reward claim, on the registry sequencer only: it records the
 	// claim nullifier once, then sends the claim to every other node.
-	OrderClaim(ctx context.Context, in *ClaimRewardRequest, opts ...grpc.CallOption) (*ClaimRewardResponse, error)
+	OrderClaim(ctx context.Context, in *OrderClaimRequest, opts ...grpc.CallOption) (*OrderClaimResponse, error)
 	// Records a claim the sequencer ordered; accepted only from it.
 	StoreClaim(ctx context.Context, in *StoreClaimRequest, opts ...grpc.CallOption) (*StoreClaimResponse, error)
 	// Streams the federation's claim keys from the sequencer: u32 length of
 	// the verifying key, the verifying key, then the proving key.
-	GetClaimKeys(ctx context.Context, in *GetClaimKeysRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GetClaimKeyResponse], error)
+	GetClaimKeys(ctx context.Context, in *GetClaimKeysRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GetClaimKeysResponse], error)
 }
 
 type peerServiceClient struct {
@@ -428,9 +428,9 @@ func (c *peerServiceClient) GetBalances(ctx context.Context, in *GetBalancesRequ
 	return out, nil
 }
 
-func (c *peerServiceClient) OrderClaim(ctx context.Context, in *ClaimRewardRequest, opts ...grpc.CallOption) (*ClaimRewardResponse, error) {
+func (c *peerServiceClient) OrderClaim(ctx context.Context, in *OrderClaimRequest, opts ...grpc.CallOption) (*OrderClaimResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(ClaimRewardResponse)
+	out := new(OrderClaimResponse)
 	err := c.cc.Invoke(ctx, PeerService_OrderClaim_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -448,13 +448,13 @@ func (c *peerServiceClient) StoreClaim(ctx context.Context, in *StoreClaimReques
 	return out, nil
 }
 
-func (c *peerServiceClient) GetClaimKeys(ctx context.Context, in *GetClaimKeysRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GetClaimKeyResponse], error) {
+func (c *peerServiceClient) GetClaimKeys(ctx context.Context, in *GetClaimKeysRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GetClaimKeysResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &PeerService_ServiceDesc.Streams[3], PeerService_GetClaimKeys_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
-	x := &grpc.GenericClientStream[GetClaimKeysRequest, GetClaimKeyResponse]{ClientStream: stream}
+	x := &grpc.GenericClientStream[GetClaimKeysRequest, GetClaimKeysResponse]{ClientStream: stream}
 	if err := x.ClientStream.SendMsg(in); err != nil {
 		return nil, err
 	}
@@ -465,7 +465,7 @@ func (c *peerServiceClient) GetClaimKeys(ctx context.Context, in *GetClaimKeysRe
 }
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type PeerService_GetClaimKeysClient = grpc.ServerStreamingClient[GetClaimKeyResponse]
+type PeerService_GetClaimKeysClient = grpc.ServerStreamingClient[GetClaimKeysResponse]
 
 // PeerServiceServer is the server API for PeerService service.
 // All implementations must embed UnimplementedPeerServiceServer
@@ -604,12 +604,12 @@ type PeerServiceServer interface {
 	GetBalances(context.Context, *GetBalancesRequest) (*GetBalancesResponse, error)
 	// Orders a reward claim, on the registry sequencer only: it records the
 	// claim nullifier once, then sends the claim to every other node.
-	OrderClaim(context.Context, *ClaimRewardRequest) (*ClaimRewardResponse, error)
+	OrderClaim(context.Context, *OrderClaimRequest) (*OrderClaimResponse, error)
 	// Records a claim the sequencer ordered; accepted only from it.
 	StoreClaim(context.Context, *StoreClaimRequest) (*StoreClaimResponse, error)
 	// Streams the federation's claim keys from the sequencer: u32 length of
 	// the verifying key, the verifying key, then the proving key.
-	GetClaimKeys(*GetClaimKeysRequest, grpc.ServerStreamingServer[GetClaimKeyResponse]) error
+	GetClaimKeys(*GetClaimKeysRequest, grpc.ServerStreamingServer[GetClaimKeysResponse]) error
 	mustEmbedUnimplementedPeerServiceServer()
 }
 
@@ -686,13 +686,13 @@ func (UnimplementedPeerServiceServer) AbortJob(context.Context, *AbortJobRequest
 func (UnimplementedPeerServiceServer) GetBalances(context.Context, *GetBalancesRequest) (*GetBalancesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetBalances not implemented")
 }
-func (UnimplementedPeerServiceServer) OrderClaim(context.Context, *ClaimRewardRequest) (*ClaimRewardResponse, error) {
+func (UnimplementedPeerServiceServer) OrderClaim(context.Context, *OrderClaimRequest) (*OrderClaimResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method OrderClaim not implemented")
 }
 func (UnimplementedPeerServiceServer) StoreClaim(context.Context, *StoreClaimRequest) (*StoreClaimResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method StoreClaim not implemented")
 }
-func (UnimplementedPeerServiceServer) GetClaimKeys(*GetClaimKeysRequest, grpc.ServerStreamingServer[GetClaimKeyResponse]) error {
+func (UnimplementedPeerServiceServer) GetClaimKeys(*GetClaimKeysRequest, grpc.ServerStreamingServer[GetClaimKeysResponse]) error {
 	return status.Error(codes.Unimplemented, "method GetClaimKeys not implemented")
 }
 func (UnimplementedPeerServiceServer) mustEmbedUnimplementedPeerServiceServer() {}
@@ -1080,7 +1080,7 @@ func _PeerService_GetBalances_Handler(srv interface{}, ctx context.Context, dec 
 }
 
 func _PeerService_OrderClaim_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(ClaimRewardRequest)
+	in := new(OrderClaimRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
@@ -1092,7 +1092,7 @@ func _PeerService_OrderClaim_Handler(srv interface{}, ctx context.Context, dec f
 		FullMethod: PeerService_OrderClaim_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(PeerServiceServer).OrderClaim(ctx, req.(*ClaimRewardRequest))
+		return srv.(PeerServiceServer).OrderClaim(ctx, req.(*OrderClaimRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -1120,11 +1120,11 @@ func _PeerService_GetClaimKeys_Handler(srv interface{}, stream grpc.ServerStream
 	if err := stream.RecvMsg(m); err != nil {
 		return err
 	}
-	return srv.(PeerServiceServer).GetClaimKeys(m, &grpc.GenericServerStream[GetClaimKeysRequest, GetClaimKeyResponse]{ServerStream: stream})
+	return srv.(PeerServiceServer).GetClaimKeys(m, &grpc.GenericServerStream[GetClaimKeysRequest, GetClaimKeysResponse]{ServerStream: stream})
 }
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type PeerService_GetClaimKeysServer = grpc.ServerStreamingServer[GetClaimKeyResponse]
+type PeerService_GetClaimKeysServer = grpc.ServerStreamingServer[GetClaimKeysResponse]
 
 // PeerService_ServiceDesc is the grpc.ServiceDesc for PeerService service.
 // It's only intended for direct use with grpc.RegisterService,
