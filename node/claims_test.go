@@ -168,6 +168,34 @@ func TestClaimReward(t *testing.T) {
 		t.Fatalf("transcript reward %d, claim root %x", job.t.RewardPerRecord, job.t.ClaimRoot[:4])
 	}
 	f.wantClaims(t, "after the release", jobID, 0)
+	tr, err := f.nodes[0].store.GetTranscript(ctx, jobID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep := audit.VerifyEncoded(tr.Bundle, audit.DefaultLimits(), audit.AllowInsecureDevSetup()); !rep.OK() {
+		t.Fatalf("the priced job's transcript does not verify:\n%s", rep)
+	}
+	// A peer will not sign a transcript whose claim root or reward is not
+	// the one its records and its price give.
+	for name, tamper := range map[string]func(t *audit.Transcript){
+		"claim root": func(t *audit.Transcript) { t.ClaimRoot[3] ^= 1 },
+		"reward":     func(t *audit.Transcript) { t.RewardPerRecord++ },
+	} {
+		b, err := audit.UnmarshalBundle(tr.Bundle, audit.DefaultLimits())
+		if err != nil {
+			t.Fatal(err)
+		}
+		tamper(b.Transcript)
+		enc, err := b.Transcript.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = call(ctx, f.nodes[0].n, 1, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.SignTranscriptResponse, error) {
+			return signTranscript(ctx, c, enc)
+		})
+		wantCode(t, "sign a transcript with another "+name, err, codes.FailedPrecondition)
+		wantMessage(t, "sign a transcript with another "+name, err, name)
+	}
 
 	// Transcripts are published by their job's coordinator, node 0, which
 	// is also the sequencer: the client claims there; claims made at nodes
