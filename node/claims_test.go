@@ -346,6 +346,17 @@ func TestClaimReward(t *testing.T) {
 	f.wantClaims(t, "after refusals", jobID, 3)
 	f.wantClaims(t, "after refusals, the other job", otherJobID, 0)
 
+	// Only the sequencer orders claims and sends them to the other nodes.
+	_, err = call(ctx, f.nodes[1].n, 2, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.StoreClaimResponse, error) {
+		return c.StoreClaim(ctx, &cohortv1.StoreClaimRequest{Claim: valid, ClaimedAt: time.Now().Unix()})
+	})
+	wantCode(t, "a claim stored by a node that is not the sequencer", err, codes.PermissionDenied)
+	_, err = call(ctx, f.nodes[0].n, 1, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.OrderClaimResponse, error) {
+		return c.OrderClaim(ctx, &cohortv1.OrderClaimRequest{Claim: valid})
+	})
+	wantCode(t, "a claim ordered at a node that is not the sequencer", err, codes.FailedPrecondition)
+	f.wantPayout(t, "after claims sent to the wrong node", k3, 0, 0)
+
 	// The valid request is still good, once.
 	if _, err := f.contributor(2).ClaimReward(ctx, valid); err != nil {
 		t.Fatal(err)
