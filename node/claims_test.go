@@ -66,7 +66,7 @@ func (f *testFederation) proveClaim(t *testing.T, job claimJob, secret fr.Elemen
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, err := f.nodes[0].store.GetClaimKeys(context.Background(), true)
+	k, err := f.nodes[0].n.claimKeysWith(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,4 +371,50 @@ func TestClaimReward(t *testing.T) {
 		t.Fatalf("claim of the other job: %v, %v", got, err)
 	}
 	f.wantPayout(t, "after a claim of the other job", k1, 2*price, 2)
+}
+
+// TestClaimRewardFree: a job on a free dataset pays no reward, and a claim
+// of it is refused with FailedPrecondition, nothing credited.
+func TestClaimRewardFree(t *testing.T) {
+	if testing.Short() {
+		t.Skip("proves records and claims and runs a federation")
+	}
+	f := newTestFederation(t, 3)
+	desc := f.installDataset(t)
+	ctx := context.Background()
+	cur := testSchema().Epoch.Index(time.Now())
+	regions := []string{"north", "south", "east", "west"}
+	var counted []*testContributor
+	for i := range 4 {
+		r := fitness(int64(20+5*i), int64(3000+700*i), int64(55+2*i), int64(500+30*i), i%3 == 0, regions[i])
+		c := f.register(t, i%3)
+		if _, err := f.contributor(i%3).Contribute(ctx, &cohortv1.ContributeRequest{DatasetId: desc.GetId(), Payload: f.payload(t, c, i%3, payloadOptions{record: r})}); err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+		counted = append(counted, c)
+	}
+	alice := f.buyer(t, 0, "alice")
+	spec := &cohortv1.JobSpec{DatasetId: desc.GetId(), EpochFrom: cur, EpochTo: cur, Purpose: "public-health",
+		Outputs: []*cohortv1.Output{{Kind: cohortv1.OutputKind_OUTPUT_KIND_COUNT}}}
+	sub, err := f.buyerClient(0).SubmitJob(alice, &cohortv1.SubmitJobRequest{Spec: spec, RequestId: "free"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job, _ := f.awaitJob(t, alice, 0, sub.GetJob().GetJobId())
+	if job.GetState() != cohortv1.JobState_JOB_STATE_DONE {
+		t.Fatalf("job %s: %s", job.GetState(), job.GetReason())
+	}
+	cj := f.claimJob(t, job.GetJobId())
+	if cj.t.RewardPerRecord != 0 {
+		t.Fatalf("a free job's reward is %d", cj.t.RewardPerRecord)
+	}
+	key := payoutKey(t)
+	req := f.proveClaim(t, cj, counted[1].secret, cur, key)
+	for i := range f.nodes {
+		_, err := f.contributor(i).ClaimReward(ctx, req)
+		wantCode(t, "a claim of a free job", err, codes.FailedPrecondition)
+		wantMessage(t, "a claim of a free job", err, "pays no reward")
+	}
+	f.wantPayout(t, "after a claim of a free job", key, 0, 0)
+	f.wantClaims(t, "after a claim of a free job", job.GetJobId(), 0)
 }
