@@ -153,8 +153,10 @@ func (n *Node) fetchClaimKeys(ctx context.Context) (store.ClaimKeys, error) {
 		})
 		return fetched{b: b, kind: first.GetSetupKind()}, err
 	})
-	if err != nil {
-		return store.ClaimKeys{}, status.Errorf(codes.Unavailable, "fetching the claim keys from the sequencer (node %d): %s", n.opts.Sequencer, status.Convert(err).Message())
+	if st := status.Convert(err); err != nil && st.Code() == codes.FailedPrecondition {
+		return store.ClaimKeys{}, status.Errorf(codes.FailedPrecondition, "the sequencer (node %d) has no claim keys: %s", n.opts.Sequencer, st.Message())
+	} else if err != nil {
+		return store.ClaimKeys{}, status.Errorf(codes.Unavailable, "fetching the claim keys from the sequencer (node %d): %s", n.opts.Sequencer, st.Message())
 	}
 	r := wire.NewReader(wire.BigEndian, got.b)
 	vk := bytes.Clone(r.Field("verifying key").Bytes32(len(got.b)))

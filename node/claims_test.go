@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -417,4 +418,55 @@ func TestClaimRewardFree(t *testing.T) {
 	}
 	f.wantPayout(t, "after a claim of a free job", key, 0, 0)
 	f.wantClaims(t, "after a claim of a free job", job.GetJobId(), 0)
+}
+
+// TestClaimKeys: the sequencer makes the federation's claim keys on first
+// use, only when development setups are allowed; every other node
+// fetches the same keys from it; without the flag there are none.
+func TestClaimKeys(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a Groth16 setup of the claim circuit")
+	}
+	getKey := func(f *testFederation, i int) (*cohortv1.GetClaimKeyResponse, error) {
+		st, err := f.contributor(i).GetClaimKey(context.Background(), &cohortv1.GetClaimKeyRequest{})
+		if err != nil {
+			return nil, err
+		}
+		return st.Recv()
+	}
+	t.Run("without the development flag", func(t *testing.T) {
+		f := newTestFederation(t, 3, func(o *Options) { o.AllowInsecureDevSetup = false })
+		for i := range f.nodes {
+			_, err := getKey(f, i)
+			wantCode(t, "claim key without keys", err, codes.FailedPrecondition)
+			wantMessage(t, "claim key without keys", err, "allow_insecure_dev_setup")
+		}
+	})
+	t.Run("development setup", func(t *testing.T) {
+		f := newTestFederation(t, 3)
+		first, err := getKey(f, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first.GetSetupKind() != cohortv1.SetupKind_SETUP_KIND_INSECURE_DEV || first.GetHeader() == nil {
+			t.Fatalf("first message: %v", first)
+		}
+		var vk []byte
+		for i, tn := range f.nodes {
+			if i == 1 {
+				if _, err := getKey(f, 1); err != nil {
+					t.Fatal(err)
+				}
+			}
+			k, err := tn.store.GetClaimKeys(context.Background(), true)
+			if err != nil {
+				t.Fatalf("node %d: %v", i, err)
+			}
+			if vk == nil {
+				vk = k.VerifyingKey
+			} else if !bytes.Equal(k.VerifyingKey, vk) {
+				t.Fatalf("node %d holds other claim keys", i)
+			}
+		}
+	})
 }
