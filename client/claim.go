@@ -22,6 +22,10 @@ import (
 // not count any record of the identity: there is nothing to prove.
 var ErrNotCounted = errors.New("client: the job counted no record of this identity")
 
+// ErrNoReward reports a claim for a job whose transcript states a reward
+// of 0 per record (a free dataset, or no buyer charged).
+var ErrNoReward = errors.New("client: the job pays no reward")
+
 // MaxClaimKeySize bounds the claim proving key the client accepts: far
 // above the depth-20 claim circuit's (about 1.5 MB).
 const MaxClaimKeySize = 64 << 20
@@ -46,7 +50,8 @@ type Claim struct {
 // ClaimReward claims the reward of job jobID for id, credited to
 // payoutKey (an Ed25519 public key, ideally a fresh one, not linked to
 // the identity). It downloads the job's published transcript, checks that
-// its claim root is the root of its records' nullifiers, finds a record
+// its claim root is the root of its records' nullifiers and that it pays a
+// reward (ErrNoReward otherwise), finds a record
 // of id among them locally (ErrNotCounted when there is none), fetches the
 // federation's claim proving key, proves the claim in this process and
 // submits it. The secret never leaves the process; the node learns that
@@ -78,6 +83,9 @@ func (c *Client) ClaimReward(ctx context.Context, id *Identity, jobID string, pa
 	}
 	if root, err := audit.ClaimRootOf(t.Records); err != nil || root != t.ClaimRoot {
 		return nil, fmt.Errorf("%w: transcript %s: its claim root is not the root of its records", ErrBadResponse, jobID)
+	}
+	if t.RewardPerRecord == 0 {
+		return nil, fmt.Errorf("%w: job %s", ErrNoReward, jobID)
 	}
 	epochs, err := countedEpochs(enc, id, t.DatasetID)
 	if err != nil {

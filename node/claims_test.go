@@ -410,6 +410,14 @@ func TestClaimRewardFree(t *testing.T) {
 		t.Fatalf("a free job's reward is %d", cj.t.RewardPerRecord)
 	}
 	key := payoutKey(t)
+	cl, err := client.Dial(f.nodes[0].api, client.WithInsecure())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := cl.ClaimReward(ctx, &client.Identity{Secret: counted[0].secret}, job.GetJobId(), key, nil); !errors.Is(err, client.ErrNoReward) {
+		t.Fatalf("client claim of a free job: %v", err)
+	}
 	req := f.proveClaim(t, cj, counted[1].secret, cur, key)
 	for i := range f.nodes {
 		_, err := f.contributor(i).ClaimReward(ctx, req)
