@@ -37,6 +37,12 @@ import (
 // 1.5 MB).
 const MaxClaimKeyBytes = 64 << 20
 
+// ClaimTimeout bounds a node's fetch of the claim keys from the sequencer,
+// and the sequencer's sending of a claim to each node, which includes
+// that node's fetch on its first claim. A claim forwarded to the
+// sequencer is given ClaimTimeout and the peer timeout.
+const ClaimTimeout = 2 * time.Minute
+
 // claimKeys is the node's decoded claim verifying key, loaded once.
 type claimKeys struct {
 	mu sync.Mutex
@@ -132,13 +138,15 @@ func (n *Node) makeClaimKeys(ctx context.Context) (store.ClaimKeys, error) {
 	return k, nil
 }
 
-// fetchClaimKeys fetches the claim keys from the sequencer and stores them.
+// fetchClaimKeys fetches the claim keys from the sequencer and stores them
+// once the verifying key decodes; the proving key is served to clients as
+// the sequencer made it, and clients decode and check it.
 func (n *Node) fetchClaimKeys(ctx context.Context) (store.ClaimKeys, error) {
 	type fetched struct {
 		b    []byte
 		kind cohortv1.SetupKind
 	}
-	got, err := call(ctx, n, n.opts.Sequencer, func(ctx context.Context, c cohortv1.PeerServiceClient) (fetched, error) {
+	got, err := callWithin(ctx, n, n.opts.Sequencer, ClaimTimeout, func(ctx context.Context, c cohortv1.PeerServiceClient) (fetched, error) {
 		st, err := c.GetClaimKeys(ctx, &cohortv1.GetClaimKeysRequest{})
 		if err != nil {
 			return fetched{}, err
@@ -166,9 +174,6 @@ func (n *Node) fetchClaimKeys(ctx context.Context) (store.ClaimKeys, error) {
 	}
 	if _, err := setup.UnmarshalVerifyingKey(vk); err != nil {
 		return store.ClaimKeys{}, n.internal("decode the sequencer's claim verifying key", err)
-	}
-	if _, err := setup.UnmarshalProvingKey(pk); err != nil {
-		return store.ClaimKeys{}, n.internal("decode the sequencer's claim proving key", err)
 	}
 	kind := uint8(setup.InsecureDev)
 	if got.kind == cohortv1.SetupKind_SETUP_KIND_CEREMONY {
@@ -369,7 +374,7 @@ func (s *contributorService) ClaimReward(ctx context.Context, req *cohortv1.Clai
 	if s.n.opts.Index == s.n.opts.Sequencer {
 		return s.n.orderClaim(ctx, c, req)
 	}
-	resp, err := call(ctx, s.n, s.n.opts.Sequencer, func(ctx context.Context, pc cohortv1.PeerServiceClient) (*cohortv1.OrderClaimResponse, error) {
+	resp, err := callWithin(ctx, s.n, s.n.opts.Sequencer, ClaimTimeout+s.n.opts.Limits.PeerTimeout, func(ctx context.Context, pc cohortv1.PeerServiceClient) (*cohortv1.OrderClaimResponse, error) {
 		return pc.OrderClaim(ctx, &cohortv1.OrderClaimRequest{Claim: req})
 	})
 	if err != nil {
@@ -429,7 +434,7 @@ func (n *Node) orderClaim(ctx context.Context, c claim, req *cohortv1.ClaimRewar
 // again when the claim is made again (answered AlreadyExists).
 func (n *Node) pushClaim(ctx context.Context, req *cohortv1.ClaimRewardRequest, at time.Time) {
 	ctx = context.WithoutCancel(ctx)
-	_, errs := fanOut(ctx, n, func(ctx context.Context, _ uint32, pc cohortv1.PeerServiceClient) (*cohortv1.StoreClaimResponse, error) {
+	_, errs := fanOutWithin(ctx, n, ClaimTimeout, func(ctx context.Context, _ uint32, pc cohortv1.PeerServiceClient) (*cohortv1.StoreClaimResponse, error) {
 		return pc.StoreClaim(ctx, &cohortv1.StoreClaimRequest{Claim: req, ClaimedAt: at.Unix()})
 	})
 	for _, i := range sortedKeys(errs) {
