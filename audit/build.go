@@ -158,8 +158,12 @@ func Build(in BuildInput) (*Transcript, error) {
 	t.Roots = slices.Clone(in.Roots)
 	slices.SortFunc(t.Roots, func(a, b Root) int { return cmp.Compare(a.Version, b.Version) })
 
+	t.RewardPerRecord = RewardOf(in.Descriptor, in.Buyer)
 	if err := t.validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if t.ClaimRoot, err = ClaimRootOf(t.Records); err != nil {
+		return nil, fmt.Errorf("%w: nullifier tree: %w", ErrInvalid, err)
 	}
 	return t, nil
 }

@@ -95,8 +95,8 @@
 // signature does not verify", "output 3 (mean of age): released 51.2,
 // recomputed 51.3"). Records and nodes are numbered from 0, records in
 // nullifier order. CheckNames lists the checks of each backend in order:
-// the 17 below for MPC; for HE, ciphertexts before proofs, aggregate,
-// decryption-set and decryption in the place of partial-sums (20). The
+// the 18 below for MPC; for HE, ciphertexts before proofs, aggregate,
+// decryption-set and decryption in the place of partial-sums (21). The
 // checks that belong to one backend (circuit, partial-sums, ciphertexts,
 // aggregate, decryption-set, decryption) and the backend's part of the
 // shared ones (a record's statement, its share commitments, which nodes
@@ -180,6 +180,10 @@
 //	                       (enclave.Mechanism.Outputs with the partial set's size as
 //	                       the noising nodes: the exact outputs, or the noisy ones with
 //	                       their intervals): exact strings equal, floats bit for bit
+//	rewards                the claim root is the root of the nullifier tree of the
+//	                       records' nullifiers in record order (ClaimRootOf), and the
+//	                       reward per record is the descriptor's price per record when
+//	                       a buyer was charged, 0 otherwise (RewardOf)
 //	transcript-signatures  every node of the descriptor (HE: every live node listed, at
 //	                       least t of them) signed the transcript's digest
 //

@@ -46,6 +46,7 @@ const (
 	CheckReleaseMechanism     = "release-mechanism"
 	CheckOutputs              = "outputs"
 	CheckTranscriptSignatures = "transcript-signatures"
+	CheckRewards              = "rewards"
 
 	// The backend's own checks (backend.AuditSlotsOf).
 	CheckCiphertexts   = backend.CheckCiphertexts   // HE
@@ -57,7 +58,7 @@ const (
 
 // CheckNames returns the checks Verify runs on a transcript of backend b,
 // in order: the audit's own, with the backend's (backend.AuditSlotsOf) at
-// their places — 17 for MPC; 20 for HE, where ciphertexts, aggregate,
+// their places — 18 for MPC; 21 for HE, where ciphertexts, aggregate,
 // decryption-set and decryption are added and partial-sums is left out.
 // Any backend other than HE gets the MPC list (the descriptor check
 // refuses a dataset of another backend).
@@ -67,7 +68,7 @@ func CheckNames(b cohortv1.Backend) []string {
 	names = append(names, slots.Records...)
 	names = append(names, CheckProofs, CheckRecordTerms, CheckRegistryRoots, CheckNullifiers, CheckCohort, CheckEligibleSets)
 	names = append(names, slots.Combination...)
-	return append(names, CheckCoordinates, CheckReleaseMechanism, CheckOutputs, CheckTranscriptSignatures)
+	return append(names, CheckCoordinates, CheckReleaseMechanism, CheckOutputs, CheckRewards, CheckTranscriptSignatures)
 }
 
 // MaxListedFailures bounds the failing items a check lists; its Detail

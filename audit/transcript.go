@@ -32,8 +32,9 @@ const (
 // added the HE backend (records' ciphertexts, the aggregate ciphertext and
 // the decryption set); version 3 the buyer charged, each node's privacy
 // debit and signed sums (docs/design.md §6.6); version 4 the buyer's
-// signed submission of the job (docs/design.md §8.2). Earlier versions
-// are no longer read.
+// signed submission of the job (docs/design.md §8.2), the root of the
+// job's nullifier tree and its reward per counted record (§5.9, §6.8).
+// Earlier versions are no longer read.
 const TranscriptVersion = 4
 
 // Structural bounds of a transcript, whatever the Limits.
@@ -149,6 +150,16 @@ type Transcript struct {
 	// against, by ascending version: the whole history or the entries the
 	// records use.
 	Roots []Root
+	// ClaimRoot is the root of the job's nullifier tree: the records'
+	// nullifiers, in record order, as circuits.NewNullifierTree builds it
+	// (ClaimRootOf). Reward claims prove against it (docs/design.md §5.9).
+	ClaimRoot [32]byte
+	// RewardPerRecord is what one claim of the job is credited, in
+	// micro-credits: the dataset's price per counted record when the job
+	// was charged to a buyer, 0 when no one was charged (docs/design.md
+	// §6.8). The same for every record, so that an amount says nothing of
+	// whose record was claimed.
+	RewardPerRecord uint64
 }
 
 // Submission is a buyer's signed request for the job (attest.JobSubmission,
@@ -279,6 +290,7 @@ type Root struct {
 //	              ‖ bytes magnitude, minimal big-endian: no leading zero, 0 is empty and never negative )
 //	‖ bytes result
 //	‖ u32 r ‖ r × ( [32] root ‖ u64 version ‖ u64 seen at ‖ u64 superseded at )
+//	‖ [32] claim root ‖ u64 reward per record
 
 // MarshalBinary returns the transcript's canonical encoding. It refuses a
 // transcript that UnmarshalTranscript would refuse (ErrInvalid).
@@ -290,7 +302,7 @@ func (t *Transcript) MarshalBinary() ([]byte, error) {
 }
 
 func (t *Transcript) encode() ([]byte, error) {
-	size := 512 + len(t.Spec) + len(t.Result) + len(t.Roots)*rootSize + 4*len(t.DecryptionSet) + len(t.Aggregate)
+	size := 552 + len(t.Spec) + len(t.Result) + len(t.Roots)*rootSize + 4*len(t.DecryptionSet) + len(t.Aggregate)
 	for _, r := range t.Records {
 		size += minRecordSize + len(r.Public) + len(r.Proof) + len(r.Ciphertext)
 	}
@@ -365,6 +377,8 @@ func (t *Transcript) encode() ([]byte, error) {
 		w.Uint64(uint64(r.SeenAt))
 		w.Uint64(uint64(r.SupersededAt))
 	}
+	w.Raw(t.ClaimRoot[:])
+	w.Uint64(t.RewardPerRecord)
 	return w.Bytes()
 }
 
@@ -488,6 +502,8 @@ func decodeTranscript(r *wire.Reader, lim Limits) *Transcript {
 		}
 		r.Label("")
 	}
+	t.ClaimRoot = readDigest(r.Field("claim root"))
+	t.RewardPerRecord = r.Field("reward per record").Uint64()
 	return t
 }
 
@@ -537,6 +553,12 @@ func (t *Transcript) validate() error {
 	}
 	if len(t.Result) == 0 || len(t.Result) > MaxResultBytes {
 		return fmt.Errorf("result of %d bytes, want 1..%d", len(t.Result), MaxResultBytes)
+	}
+	if t.RewardPerRecord > MaxReward {
+		return fmt.Errorf("reward of %d micro-credits per record, at most %d", t.RewardPerRecord, MaxReward)
+	}
+	if t.Buyer == "" && t.RewardPerRecord != 0 {
+		return fmt.Errorf("a reward of %d per record, but no buyer was charged", t.RewardPerRecord)
 	}
 	for i, r := range t.Roots {
 		switch {

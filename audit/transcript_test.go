@@ -169,6 +169,8 @@ func TestNonCanonicalRefused(t *testing.T) {
 		{"roots out of order", func(t *Transcript) { t.Roots[0], t.Roots[1] = t.Roots[1], t.Roots[0] }, "root 1"},
 		{"two current roots", func(t *Transcript) { t.Roots[3].SupersededAt = 0 }, "root 3"},
 		{"root superseded before seen", func(t *Transcript) { t.Roots[2].SupersededAt = t.Roots[2].SeenAt - 1 }, "root 2"},
+		{"reward without a buyer", func(t *Transcript) { t.Buyer, t.RewardPerRecord = "", 1 }, "no buyer was charged"},
+		{"reward above the bound", func(t *Transcript) { t.Buyer, t.RewardPerRecord = "lab-1", MaxReward+1 }, "reward of"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tr := cloneTranscript(t, f.bundle.Transcript)

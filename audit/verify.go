@@ -86,7 +86,7 @@ func Verify(b *Bundle, opts ...Option) *Report {
 		CheckProofs: v.checkProofs, CheckRecordTerms: v.checkRecordTerms,
 		CheckRegistryRoots: v.checkRegistryRoots, CheckNullifiers: v.checkNullifiers, CheckCohort: v.checkCohort,
 		CheckEligibleSets: v.checkEligibleSets, CheckCoordinates: v.checkCoordinates,
-		CheckReleaseMechanism: v.checkReleaseMechanism, CheckOutputs: v.checkOutputs, CheckTranscriptSignatures: v.checkTranscriptSignatures,
+		CheckReleaseMechanism: v.checkReleaseMechanism, CheckOutputs: v.checkOutputs, CheckRewards: v.checkRewards, CheckTranscriptSignatures: v.checkTranscriptSignatures,
 	}
 	v.decodeRecords()
 	for _, name := range CheckNames(kind) {

@@ -27,7 +27,7 @@ func TestVerifyHEHonest(t *testing.T) {
 		t.Fatalf("honest HE bundle does not verify:\n%s", r)
 	}
 	names := CheckNames(cohortv1.Backend_BACKEND_HE)
-	if len(r.Checks) != len(names) || len(names) != 20 {
+	if len(r.Checks) != len(names) || len(names) != 21 {
 		t.Fatalf("%d checks, want the %d HE checks", len(r.Checks), len(names))
 	}
 	for i, c := range r.Checks {
@@ -306,7 +306,7 @@ func TestVerifyHEBackendMismatch(t *testing.T) {
 	}
 	r := Verify(b, h.opts...)
 	expect(t, r, map[string]string{CheckDescriptor: "the dataset uses backend BACKEND_MPC, the transcript is of a BACKEND_HE job"}, true)
-	if len(r.Checks) != 20 {
+	if len(r.Checks) != 21 {
 		t.Fatalf("%d checks", len(r.Checks))
 	}
 
@@ -318,7 +318,7 @@ func TestVerifyHEBackendMismatch(t *testing.T) {
 	}
 	r = Verify(b, m.opts...)
 	expect(t, r, map[string]string{CheckDescriptor: "the dataset uses backend BACKEND_HE, the transcript is of a BACKEND_MPC job"}, true)
-	if len(r.Checks) != 17 {
+	if len(r.Checks) != 18 {
 		t.Fatalf("%d checks", len(r.Checks))
 	}
 }
@@ -345,7 +345,7 @@ func TestVerifyHENeverPanicsOnEmpty(t *testing.T) {
 			if r.OK() {
 				t.Fatal("verifies")
 			}
-			if len(r.Checks) != 20 {
+			if len(r.Checks) != 21 {
 				t.Fatalf("%d checks", len(r.Checks))
 			}
 		})

@@ -68,7 +68,7 @@ func TestVerifyHonest(t *testing.T) {
 			t.Errorf("check %s: %s, want %s", c.Name, c.Status, want)
 		}
 	}
-	if len(r.Checks) != 17 || r.Cohort != 5 || r.Setup != "insecure-dev" || r.JobID != testJobID {
+	if len(r.Checks) != 18 || r.Cohort != 5 || r.Setup != "insecure-dev" || r.JobID != testJobID {
 		t.Fatalf("report header: %+v", r)
 	}
 	if !slices.Equal(r.Warnings, []string{ExactReleaseWarning}) {
@@ -275,6 +275,21 @@ func TestTamperedItems(t *testing.T) {
 				}
 			}
 		}, true, map[string]string{CheckRegistryRoots: "after the job time"}, false},
+		{"claim root, re-signed", func(t *testing.T, b *Bundle) { b.Transcript.ClaimRoot[5] ^= 0x01 }, true,
+			map[string]string{CheckRewards: "is not the root"}, false},
+		{"claim root of fewer records, re-signed", func(t *testing.T, b *Bundle) {
+			root, err := ClaimRootOf(b.Transcript.Records[1:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.Transcript.ClaimRoot = root
+		}, true, map[string]string{CheckRewards: "is not the root"}, false},
+		{"reward above the price, re-signed", func(t *testing.T, b *Bundle) {
+			if b.Transcript.Buyer == "" {
+				b.Transcript.Buyer = "lab-1"
+			}
+			b.Transcript.RewardPerRecord = 7
+		}, true, map[string]string{CheckRewards: "reward of 7 micro-credits per record, the dataset's price for this job is 0"}, true},
 		{"duplicated record", func(t *testing.T, b *Bundle) {
 			r := b.Transcript.Records
 			b.Transcript.Records = append(r[:3:3], append([]Record{r[2]}, r[3:]...)...)
@@ -374,7 +389,7 @@ func TestVerifyNeverPanicsOnEmpty(t *testing.T) {
 			if r.OK() {
 				t.Fatal("verifies")
 			}
-			if len(r.Checks) != 17 {
+			if len(r.Checks) != 18 {
 				t.Fatalf("%d checks", len(r.Checks))
 			}
 		})
@@ -395,8 +410,8 @@ func TestReportRendering(t *testing.T) {
 			t.Errorf("text lacks %q:\n%s", want, text)
 		}
 	}
-	if n := strings.Count(text, "\n"); n != 3+17+2 {
-		t.Errorf("%d lines, want a header of 3 (job, transcript, descriptor), 17 checks, a warning and a summary", n)
+	if n := strings.Count(text, "\n"); n != 3+18+2 {
+		t.Errorf("%d lines, want a header of 3 (job, transcript, descriptor), 18 checks, a warning and a summary", n)
 	}
 	if !strings.Contains(text, "\nWARNING: "+ExactReleaseWarning+"\nVERIFIED WITH WARNINGS") {
 		t.Errorf("text lacks the exact release's warning before the summary:\n%s", text)
@@ -406,7 +421,7 @@ func TestReportRendering(t *testing.T) {
 	b.Transcript.Records[2].Proof[40] ^= 0x01
 	bad := Verify(b, f.opts...)
 	text = bad.String()
-	for _, want := range []string{"✗ proofs: 1 of 5 records lack a valid proof", "    " + recordName(2, b.Transcript.Records[2].Nullifier), "FAILED: 2 of 17 checks failed, 0 not checked"} {
+	for _, want := range []string{"✗ proofs: 1 of 5 records lack a valid proof", "    " + recordName(2, b.Transcript.Records[2].Nullifier), "FAILED: 2 of 18 checks failed, 0 not checked"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("text lacks %q:\n%s", want, text)
 		}
@@ -426,7 +441,7 @@ func TestReportRendering(t *testing.T) {
 		if err := json.Unmarshal(enc, &back); err != nil {
 			t.Fatal(err)
 		}
-		if back.OK != r.OK() || back.JobID != testJobID || len(back.Checks) != 17 || !slices.Equal(back.Warnings, []string{ExactReleaseWarning}) {
+		if back.OK != r.OK() || back.JobID != testJobID || len(back.Checks) != 18 || !slices.Equal(back.Warnings, []string{ExactReleaseWarning}) {
 			t.Fatalf("JSON %s", enc)
 		}
 		for i, c := range back.Checks {

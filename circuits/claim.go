@@ -4,8 +4,13 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/consensys/gnark-crypto/ecc"
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+	"github.com/consensys/gnark/backend/groth16"
+	groth16bn254 "github.com/consensys/gnark/backend/groth16/bn254"
+	"github.com/consensys/gnark/constraint"
 	"github.com/consensys/gnark/frontend"
+	"github.com/consensys/gnark/frontend/cs/r1cs"
 	"github.com/consensys/gnark/std/rangecheck"
 
 	"github.com/cohort-dev/cohort/circuits/hash"
@@ -201,4 +206,50 @@ func ClaimWitness(tree *NullifierTree, s fr.Element, datasetID, jobID string, ep
 func (p ClaimPublic) Assignment() *ClaimCircuit {
 	return &ClaimCircuit{Root: p.Root, Job: p.Job, Dataset: p.Dataset, ClaimNullifier: p.ClaimNullifier, Payout: p.Payout,
 		Siblings: make([]frontend.Variable, ClaimDepth)}
+}
+
+// PayoutField maps a payout key's bytes (an Ed25519 public key) to the
+// field element a claim binds as its Payout public input. It is never
+// zero but with negligible probability; ClaimWitness refuses zero.
+func PayoutField(key []byte) fr.Element { return hash.SumBytes(hash.PayoutKey, key) }
+
+// ClaimPublicInputs is the number of public inputs of the claim circuit.
+const ClaimPublicInputs = 5
+
+// Vector is the public inputs in circuit order, as a Verifier reads them.
+func (p ClaimPublic) Vector() []fr.Element {
+	return []fr.Element{p.Root, p.Job, p.Dataset, p.ClaimNullifier, p.Payout}
+}
+
+// ClaimSystem is the compiled claim circuit: the same for every job of
+// every dataset, so one set of Groth16 keys serves a whole federation. It
+// is immutable and safe for concurrent use.
+type ClaimSystem struct {
+	CCS constraint.ConstraintSystem
+}
+
+// CompileClaim compiles the claim circuit to R1CS over BN254.
+func CompileClaim() (*ClaimSystem, error) {
+	ccs, err := frontend.Compile(ecc.BN254.ScalarField(), r1cs.NewBuilder, NewClaimCircuit())
+	if err != nil {
+		return nil, fmt.Errorf("circuits: compile claim circuit: %w", err)
+	}
+	return &ClaimSystem{CCS: ccs}, nil
+}
+
+// Prove proves the claim w (from ClaimWitness) under pk.
+func (s *ClaimSystem) Prove(pk groth16.ProvingKey, w *ClaimCircuit) (*Proof, error) {
+	full, err := frontend.NewWitness(w, ecc.BN254.ScalarField())
+	if err != nil {
+		return nil, fmt.Errorf("circuits: claim witness: %w", err)
+	}
+	p, err := groth16.Prove(s.CCS, pk, full)
+	if err != nil {
+		return nil, fmt.Errorf("circuits: prove claim: %w", err)
+	}
+	bp, ok := p.(*groth16bn254.Proof)
+	if !ok {
+		return nil, fmt.Errorf("circuits: prove claim: unexpected proof type %T", p)
+	}
+	return &Proof{p: *bp}, nil
 }

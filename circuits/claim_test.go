@@ -362,3 +362,50 @@ func BenchmarkClaimVerify(b *testing.B) {
 		}
 	}
 }
+
+// TestClaimSystem proves through ClaimSystem, sends the proof through its
+// encoding and verifies it with a Verifier over ClaimPublic.Vector, as
+// nodes do; the proof is bound to the payout key's field element.
+func TestClaimSystem(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Groth16 setup and proof of the claim circuit")
+	}
+	k, err := claimKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys, err := CompileClaim()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newClaimFixture(t)
+	f.payout = PayoutField(bytes.Repeat([]byte{7}, 32))
+	w, pub := f.witness(t, 7)
+	proof, err := sys.Prove(k.pk, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := proof.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Proof
+	if err := back.UnmarshalBinary(enc); err != nil {
+		t.Fatal(err)
+	}
+	v, err := NewVerifier(k.vk, ClaimPublicInputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Verify(Statement{Proof: &back, Public: pub.Vector()}); err != nil {
+		t.Fatalf("valid claim refused: %v", err)
+	}
+	other := pub
+	other.Payout = PayoutField(bytes.Repeat([]byte{8}, 32))
+	if err := v.Verify(Statement{Proof: &back, Public: other.Vector()}); !errors.Is(err, ErrInvalidProof) {
+		t.Fatalf("a claim moved to another payout key: %v", err)
+	}
+	if pf := PayoutField(nil); pf == f.payout {
+		t.Fatal("payout fields of two keys collide")
+	}
+}

@@ -2,6 +2,7 @@ package node
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -111,6 +112,24 @@ func TestHTTPAPI(t *testing.T) {
 	}
 	if code, b = call("GET", "/v1/datasets/no-such", "", ""); code != http.StatusNotFound || errorCode(b) != "5" {
 		t.Fatalf("GET unknown dataset: %d %s", code, b)
+	}
+
+	// A payout account by its key (base64url in the path); a claim whose
+	// proof does not decode is InvalidArgument.
+	payout := bytes.Repeat([]byte{0xfb}, 32)
+	code, b = call("GET", "/v1/payouts/"+base64.URLEncoding.EncodeToString(payout), "", "")
+	var gp cohortv1.GetPayoutResponse
+	if code != http.StatusOK {
+		t.Fatalf("GET payout: %d %s", code, b)
+	}
+	decode(b, &gp)
+	if !bytes.Equal(gp.GetPayout().GetPayoutKey(), payout) || gp.GetPayout().GetCredited() != 0 {
+		t.Fatalf("GET payout: %v", &gp)
+	}
+	claim := `{"claimNullifier": "` + base64.StdEncoding.EncodeToString(make([]byte, 32)) + `", "payoutKey": "` + base64.StdEncoding.EncodeToString(payout) +
+		`", "proof": "` + base64.StdEncoding.EncodeToString(make([]byte, 2+3*32+64)) + `"}`
+	if code, b = call("POST", "/v1/jobs/job-none/claims", "", claim); code != http.StatusBadRequest || errorCode(b) != "3" || !strings.Contains(string(b), "proof") {
+		t.Fatalf("POST a claim with a malformed proof: %d %s", code, b)
 	}
 
 	// Buyer: a token is needed; with it, a job is submitted and read back.

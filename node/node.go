@@ -29,6 +29,8 @@ type Node struct {
 	blobs    *sharedBlobs   // stored blobs being streamed, read once
 	signing  *peerSlots     // transcripts being received for signing, per peer
 
+	claimKeys claimKeys // the federation's claim keys, loaded on first use
+
 	api, peer *grpc.Server
 	health    *health.Server
 

@@ -416,6 +416,9 @@ func (s *peerService) SignTranscript(stream cohortv1.PeerService_SignTranscriptS
 	if err := n.settleSigned(ctx, t.JobID); err != nil {
 		return err
 	}
+	if err := n.putReward(ctx, n.store, t); err != nil {
+		return err
+	}
 	st := audit.TranscriptStatement{JobID: t.JobID, Digest: digest, Node: n.opts.Index}
 	return stream.SendAndClose(&cohortv1.SignTranscriptResponse{Signature: n.sign(st.Message())})
 }

@@ -515,6 +515,9 @@ func (r *jobRun) commit(ctx context.Context, rel *enclave.Releasing) error {
 		}); err != nil {
 			return fmt.Errorf("store transcript: %w", err)
 		}
+		if err := n.putReward(ctx, tx, r.transcript); err != nil {
+			return err
+		}
 		if err := tx.UpdateJob(ctx, next, from); err != nil {
 			return fmt.Errorf("release job: %w", err)
 		}

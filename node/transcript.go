@@ -153,6 +153,12 @@ func (n *Node) checkTranscript(ctx context.Context, t *audit.Transcript) error {
 	if !bytes.Equal(agg, t.Aggregate) {
 		return refuse("its aggregate ciphertext is not the sum of its records")
 	}
+	if root, err := audit.ClaimRootOf(t.Records); err != nil || root != t.ClaimRoot {
+		return refuse("its claim root is not the root of its records' nullifier tree")
+	}
+	if want := audit.RewardOf(ds.Desc, t.Buyer); t.RewardPerRecord != want {
+		return refuse("its reward of %d per record is not this node's price %d", t.RewardPerRecord, want)
+	}
 	for _, root := range t.Roots {
 		rr, err := n.store.FindRoot(ctx, root.Root)
 		if err != nil || rr.Version != root.Version {

@@ -104,6 +104,7 @@ type Tx interface {
 	PeerJobs
 	Ledger
 	Payments
+	Claims
 }
 
 // Datasets holds datasets: an id and an opaque descriptor.
@@ -468,6 +469,32 @@ type Payments interface {
 	// EscrowRefunded. ErrConflict when it is refunded already; ErrNotFound
 	// when there is none.
 	RefundEscrow(ctx context.Context, jobID string, at time.Time) (Escrow, error)
+}
+
+// Claims holds reward claims (docs/design.md §6.8): the claim circuit's
+// federation-wide keys, each released job's reward, every claim nullifier
+// used and the payout accounts credited.
+type Claims interface {
+	// PutClaimKeys records the federation's claim keys once: the same
+	// verifying key again is a no-op, another is ErrAlreadyExists;
+	// ErrInvalid for an unknown setup kind or an empty key.
+	PutClaimKeys(ctx context.Context, k ClaimKeys) error
+	// GetClaimKeys returns the claim keys, the proving key only when
+	// withProvingKey; ErrNotFound when there are none.
+	GetClaimKeys(ctx context.Context, withProvingKey bool) (ClaimKeys, error)
+	// PutJobReward records a released job's reward. The same again is a
+	// no-op; another for the job is ErrAlreadyExists; ErrNotFound for an
+	// unknown dataset; ErrInvalid for a malformed id, a reward above
+	// MaxAmount or a count above math.MaxInt64. Claims is ignored.
+	PutJobReward(ctx context.Context, r JobReward) error
+	// GetJobReward returns a job's reward; ErrNotFound if it has none.
+	GetJobReward(ctx context.Context, jobID string) (JobReward, error)
+	// RecordClaim: see the method's doc on the SQL store.
+	RecordClaim(ctx context.Context, c Claim) (Claim, Payout, error)
+	// GetClaim returns the claim of a claim nullifier; ErrNotFound.
+	GetClaim(ctx context.Context, nullifier [32]byte) (Claim, error)
+	// GetPayout returns a payout account, zero if it was never credited.
+	GetPayout(ctx context.Context, key [32]byte) (Payout, error)
 }
 
 // Dataset is a dataset's identity and its descriptor (schema, parameters),

@@ -42,6 +42,9 @@ var (
 	Claim = Domain{tag: 11, width: 3, name: "claim"}
 	// JobID maps a job's id string to the field element used in proofs.
 	JobID = Domain{tag: 12, width: 3, name: "job-id"}
+	// PayoutKey maps a payout public key's bytes to the field element a
+	// claim binds (docs/design.md §5.9).
+	PayoutKey = Domain{tag: 13, width: 3, name: "payout-key"}
 )
 
 // Name is the domain's human-readable name.

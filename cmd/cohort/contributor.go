@@ -32,6 +32,7 @@ type contributorFlags struct {
 	fed      string
 	insecure bool
 	cache    string
+	payouts  string
 }
 
 func newContributorCmd() *cobra.Command {
@@ -59,6 +60,7 @@ that it is valid and consented.`,
 	pf.StringVar(&g.fed, "federation", "", "the federation's public descriptor (federation.yaml), obtained from the federation, not from the node: every dataset must name its nodes' keys (required to contribute)")
 	pf.BoolVar(&g.insecure, "insecure-plaintext", false, "talk to the node unencrypted and unauthenticated (local tests only)")
 	pf.StringVar(&g.cache, "cache", defCache, `directory that keeps proving keys between runs ("" for none)`)
+	pf.StringVar(&g.payouts, "payouts", "", `directory of your payout keys (default: "payouts" beside the identity file)`)
 	cmd.AddCommand(
 		newContributorInitCmd(g),
 		newContributorRegisterCmd(g),
@@ -66,6 +68,8 @@ that it is valid and consented.`,
 		newContributorRevokeCmd(g),
 		newContributorReceiptCmd(g),
 		newContributorJobsCmd(g),
+		newContributorClaimCmd(g),
+		newContributorPayoutsCmd(g),
 	)
 	return cmd
 }

@@ -253,6 +253,32 @@ func TestCLIJSON(t *testing.T) {
 		t.Fatalf("POST /v1/jobs: %v", &viaHTTP)
 	}
 
+	// Rewards: a payout key with no claim holds nothing on the node; a
+	// claim of a job that released nothing finds no transcript.
+	idFile := filepath.Join(t.TempDir(), "identity.json")
+	mustCLI(t, "contributor", "--identity", idFile, "init")
+	if _, err := newPayoutKey(filepath.Join(filepath.Dir(idFile), "payouts", "mine.pem")); err != nil {
+		t.Fatal(err)
+	}
+	cb := []string{"contributor", "--identity", idFile, "--node", nodeAPI, "--ca", filepath.Join(dir, "ca.pem")}
+	var payouts struct {
+		Payouts []struct {
+			KeyFile   string `json:"key_file"`
+			PayoutKey string `json:"payout_key"`
+			Credited  uint64 `json:"credited"`
+			Claims    uint64 `json:"claims"`
+		} `json:"payouts"`
+		Total uint64 `json:"total"`
+	}
+	jsonOut(t, mustCLI(t, append(cb, "payouts", "--json")...), &payouts)
+	if len(payouts.Payouts) != 1 || len(payouts.Payouts[0].PayoutKey) != 64 || payouts.Payouts[0].Credited != 0 || payouts.Payouts[0].Claims != 0 ||
+		filepath.Base(payouts.Payouts[0].KeyFile) != "mine.pem" || payouts.Total != 0 {
+		t.Fatalf("payouts: %+v", payouts)
+	}
+	if _, err := runCLI(t, append(cb, "claim", "--job", id, "--json")...); exitCode(err) != exitNotFound {
+		t.Errorf("claim of a rejected job: %v (exit %d), want exit %d", err, exitCode(err), exitNotFound)
+	}
+
 	// Exit statuses by class, from real refusals.
 	wrongTok := filepath.Join(t.TempDir(), "wrong.token")
 	if err := os.WriteFile(wrongTok, []byte("cohort-buyer-wrong\n"), 0o600); err != nil {

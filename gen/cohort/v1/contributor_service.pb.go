@@ -962,7 +962,7 @@ var File_cohort_v1_contributor_service_proto protoreflect.FileDescriptor
 
 const file_cohort_v1_contributor_service_proto_rawDesc = "" +
 	"\n" +
-	"#cohort/v1/contributor_service.proto\x12\tcohort.v1\x1a\x15cohort/v1/chunk.proto\x1a\x1ccohort/v1/contribution.proto\x1a\x17cohort/v1/dataset.proto\x1a\x19cohort/v1/signature.proto\"c\n" +
+	"#cohort/v1/contributor_service.proto\x12\tcohort.v1\x1a\x15cohort/v1/chunk.proto\x1a\x15cohort/v1/claim.proto\x1a\x1ccohort/v1/contribution.proto\x1a\x17cohort/v1/dataset.proto\x1a\x19cohort/v1/signature.proto\"c\n" +
 	"%ContributorServiceListDatasetsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -1022,7 +1022,7 @@ const file_cohort_v1_contributor_service_proto_rawDesc = "" +
 	"\x12GetReceiptResponse\x12,\n" +
 	"\areceipt\x18\x01 \x01(\v2\x12.cohort.v1.ReceiptR\areceipt\x12\x17\n" +
 	"\ajob_ids\x18\x02 \x03(\tR\x06jobIds\x12&\n" +
-	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken2\xa4\x05\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken2\x8a\a\n" +
 	"\x12ContributorService\x12I\n" +
 	"\n" +
 	"GetDataset\x12\x1c.cohort.v1.GetDatasetRequest\x1a\x1d.cohort.v1.GetDatasetResponse\x12s\n" +
@@ -1034,7 +1034,10 @@ const file_cohort_v1_contributor_service_proto_rawDesc = "" +
 	"Contribute\x12\x1c.cohort.v1.ContributeRequest\x1a\x1d.cohort.v1.ContributeResponse\x12=\n" +
 	"\x06Revoke\x12\x18.cohort.v1.RevokeRequest\x1a\x19.cohort.v1.RevokeResponse\x12I\n" +
 	"\n" +
-	"GetReceipt\x12\x1c.cohort.v1.GetReceiptRequest\x1a\x1d.cohort.v1.GetReceiptResponseB5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
+	"GetReceipt\x12\x1c.cohort.v1.GetReceiptRequest\x1a\x1d.cohort.v1.GetReceiptResponse\x12N\n" +
+	"\vGetClaimKey\x12\x1d.cohort.v1.GetClaimKeyRequest\x1a\x1e.cohort.v1.GetClaimKeyResponse0\x01\x12L\n" +
+	"\vClaimReward\x12\x1d.cohort.v1.ClaimRewardRequest\x1a\x1e.cohort.v1.ClaimRewardResponse\x12F\n" +
+	"\tGetPayout\x12\x1b.cohort.v1.GetPayoutRequest\x1a\x1c.cohort.v1.GetPayoutResponseB5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
 
 var (
 	file_cohort_v1_contributor_service_proto_rawDescOnce sync.Once
@@ -1071,6 +1074,12 @@ var file_cohort_v1_contributor_service_proto_goTypes = []any{
 	(*Chunk)(nil),                                  // 18: cohort.v1.Chunk
 	(*Receipt)(nil),                                // 19: cohort.v1.Receipt
 	(*NodeSignature)(nil),                          // 20: cohort.v1.NodeSignature
+	(*GetClaimKeyRequest)(nil),                     // 21: cohort.v1.GetClaimKeyRequest
+	(*ClaimRewardRequest)(nil),                     // 22: cohort.v1.ClaimRewardRequest
+	(*GetPayoutRequest)(nil),                       // 23: cohort.v1.GetPayoutRequest
+	(*GetClaimKeyResponse)(nil),                    // 24: cohort.v1.GetClaimKeyResponse
+	(*ClaimRewardResponse)(nil),                    // 25: cohort.v1.ClaimRewardResponse
+	(*GetPayoutResponse)(nil),                      // 26: cohort.v1.GetPayoutResponse
 }
 var file_cohort_v1_contributor_service_proto_depIdxs = []int32{
 	16, // 0: cohort.v1.ContributorServiceListDatasetsResponse.datasets:type_name -> cohort.v1.DatasetDescriptor
@@ -1088,16 +1097,22 @@ var file_cohort_v1_contributor_service_proto_depIdxs = []int32{
 	10, // 12: cohort.v1.ContributorService.Contribute:input_type -> cohort.v1.ContributeRequest
 	12, // 13: cohort.v1.ContributorService.Revoke:input_type -> cohort.v1.RevokeRequest
 	14, // 14: cohort.v1.ContributorService.GetReceipt:input_type -> cohort.v1.GetReceiptRequest
-	3,  // 15: cohort.v1.ContributorService.GetDataset:output_type -> cohort.v1.GetDatasetResponse
-	1,  // 16: cohort.v1.ContributorService.ListDatasets:output_type -> cohort.v1.ContributorServiceListDatasetsResponse
-	5,  // 17: cohort.v1.ContributorService.GetProvingKey:output_type -> cohort.v1.GetProvingKeyResponse
-	7,  // 18: cohort.v1.ContributorService.Register:output_type -> cohort.v1.RegisterResponse
-	9,  // 19: cohort.v1.ContributorService.GetMembershipPath:output_type -> cohort.v1.GetMembershipPathResponse
-	11, // 20: cohort.v1.ContributorService.Contribute:output_type -> cohort.v1.ContributeResponse
-	13, // 21: cohort.v1.ContributorService.Revoke:output_type -> cohort.v1.RevokeResponse
-	15, // 22: cohort.v1.ContributorService.GetReceipt:output_type -> cohort.v1.GetReceiptResponse
-	15, // [15:23] is the sub-list for method output_type
-	7,  // [7:15] is the sub-list for method input_type
+	21, // 15: cohort.v1.ContributorService.GetClaimKey:input_type -> cohort.v1.GetClaimKeyRequest
+	22, // 16: cohort.v1.ContributorService.ClaimReward:input_type -> cohort.v1.ClaimRewardRequest
+	23, // 17: cohort.v1.ContributorService.GetPayout:input_type -> cohort.v1.GetPayoutRequest
+	3,  // 18: cohort.v1.ContributorService.GetDataset:output_type -> cohort.v1.GetDatasetResponse
+	1,  // 19: cohort.v1.ContributorService.ListDatasets:output_type -> cohort.v1.ContributorServiceListDatasetsResponse
+	5,  // 20: cohort.v1.ContributorService.GetProvingKey:output_type -> cohort.v1.GetProvingKeyResponse
+	7,  // 21: cohort.v1.ContributorService.Register:output_type -> cohort.v1.RegisterResponse
+	9,  // 22: cohort.v1.ContributorService.GetMembershipPath:output_type -> cohort.v1.GetMembershipPathResponse
+	11, // 23: cohort.v1.ContributorService.Contribute:output_type -> cohort.v1.ContributeResponse
+	13, // 24: cohort.v1.ContributorService.Revoke:output_type -> cohort.v1.RevokeResponse
+	15, // 25: cohort.v1.ContributorService.GetReceipt:output_type -> cohort.v1.GetReceiptResponse
+	24, // 26: cohort.v1.ContributorService.GetClaimKey:output_type -> cohort.v1.GetClaimKeyResponse
+	25, // 27: cohort.v1.ContributorService.ClaimReward:output_type -> cohort.v1.ClaimRewardResponse
+	26, // 28: cohort.v1.ContributorService.GetPayout:output_type -> cohort.v1.GetPayoutResponse
+	18, // [18:29] is the sub-list for method output_type
+	7,  // [7:18] is the sub-list for method input_type
 	7,  // [7:7] is the sub-list for extension type_name
 	7,  // [7:7] is the sub-list for extension extendee
 	0,  // [0:7] is the sub-list for field type_name
@@ -1109,6 +1124,7 @@ func file_cohort_v1_contributor_service_proto_init() {
 		return
 	}
 	file_cohort_v1_chunk_proto_init()
+	file_cohort_v1_claim_proto_init()
 	file_cohort_v1_contribution_proto_init()
 	file_cohort_v1_dataset_proto_init()
 	file_cohort_v1_signature_proto_init()

@@ -27,6 +27,9 @@ const (
 	ContributorService_Contribute_FullMethodName        = "/cohort.v1.ContributorService/Contribute"
 	ContributorService_Revoke_FullMethodName            = "/cohort.v1.ContributorService/Revoke"
 	ContributorService_GetReceipt_FullMethodName        = "/cohort.v1.ContributorService/GetReceipt"
+	ContributorService_GetClaimKey_FullMethodName       = "/cohort.v1.ContributorService/GetClaimKey"
+	ContributorService_ClaimReward_FullMethodName       = "/cohort.v1.ContributorService/ClaimReward"
+	ContributorService_GetPayout_FullMethodName         = "/cohort.v1.ContributorService/GetPayout"
 )
 
 // ContributorServiceClient is the client API for ContributorService service.
@@ -74,6 +77,14 @@ type ContributorServiceClient interface {
 	// GetReceipt returns a record's receipt and the jobs that used it.
 	// NotFound for an unknown nullifier.
 	GetReceipt(ctx context.Context, in *GetReceiptRequest, opts ...grpc.CallOption) (*GetReceiptResponse, error)
+	// Streams the federation's claim proving key (docs/design.md §5.9).
+	GetClaimKey(ctx context.Context, in *GetClaimKeyRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GetClaimKeyResponse], error)
+	// Claims a released job's reward with a proof that one of its counted
+	// records is the caller's; credits the payout key once per claim
+	// nullifier across the federation (docs/design.md §6.8).
+	ClaimReward(ctx context.Context, in *ClaimRewardRequest, opts ...grpc.CallOption) (*ClaimRewardResponse, error)
+	// Reads a payout account; public to whoever knows the key.
+	GetPayout(ctx context.Context, in *GetPayoutRequest, opts ...grpc.CallOption) (*GetPayoutResponse, error)
 }
 
 type contributorServiceClient struct {
@@ -173,6 +184,45 @@ func (c *contributorServiceClient) GetReceipt(ctx context.Context, in *GetReceip
 	return out, nil
 }
 
+func (c *contributorServiceClient) GetClaimKey(ctx context.Context, in *GetClaimKeyRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GetClaimKeyResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ContributorService_ServiceDesc.Streams[1], ContributorService_GetClaimKey_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[GetClaimKeyRequest, GetClaimKeyResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ContributorService_GetClaimKeyClient = grpc.ServerStreamingClient[GetClaimKeyResponse]
+
+func (c *contributorServiceClient) ClaimReward(ctx context.Context, in *ClaimRewardRequest, opts ...grpc.CallOption) (*ClaimRewardResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ClaimRewardResponse)
+	err := c.cc.Invoke(ctx, ContributorService_ClaimReward_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *contributorServiceClient) GetPayout(ctx context.Context, in *GetPayoutRequest, opts ...grpc.CallOption) (*GetPayoutResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetPayoutResponse)
+	err := c.cc.Invoke(ctx, ContributorService_GetPayout_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ContributorServiceServer is the server API for ContributorService service.
 // All implementations must embed UnimplementedContributorServiceServer
 // for forward compatibility.
@@ -218,6 +268,14 @@ type ContributorServiceServer interface {
 	// GetReceipt returns a record's receipt and the jobs that used it.
 	// NotFound for an unknown nullifier.
 	GetReceipt(context.Context, *GetReceiptRequest) (*GetReceiptResponse, error)
+	// Streams the federation's claim proving key (docs/design.md §5.9).
+	GetClaimKey(*GetClaimKeyRequest, grpc.ServerStreamingServer[GetClaimKeyResponse]) error
+	// Claims a released job's reward with a proof that one of its counted
+	// records is the caller's; credits the payout key once per claim
+	// nullifier across the federation (docs/design.md §6.8).
+	ClaimReward(context.Context, *ClaimRewardRequest) (*ClaimRewardResponse, error)
+	// Reads a payout account; public to whoever knows the key.
+	GetPayout(context.Context, *GetPayoutRequest) (*GetPayoutResponse, error)
 	mustEmbedUnimplementedContributorServiceServer()
 }
 
@@ -251,6 +309,15 @@ func (UnimplementedContributorServiceServer) Revoke(context.Context, *RevokeRequ
 }
 func (UnimplementedContributorServiceServer) GetReceipt(context.Context, *GetReceiptRequest) (*GetReceiptResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetReceipt not implemented")
+}
+func (UnimplementedContributorServiceServer) GetClaimKey(*GetClaimKeyRequest, grpc.ServerStreamingServer[GetClaimKeyResponse]) error {
+	return status.Error(codes.Unimplemented, "method GetClaimKey not implemented")
+}
+func (UnimplementedContributorServiceServer) ClaimReward(context.Context, *ClaimRewardRequest) (*ClaimRewardResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ClaimReward not implemented")
+}
+func (UnimplementedContributorServiceServer) GetPayout(context.Context, *GetPayoutRequest) (*GetPayoutResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetPayout not implemented")
 }
 func (UnimplementedContributorServiceServer) mustEmbedUnimplementedContributorServiceServer() {}
 func (UnimplementedContributorServiceServer) testEmbeddedByValue()                            {}
@@ -410,6 +477,53 @@ func _ContributorService_GetReceipt_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ContributorService_GetClaimKey_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(GetClaimKeyRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ContributorServiceServer).GetClaimKey(m, &grpc.GenericServerStream[GetClaimKeyRequest, GetClaimKeyResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ContributorService_GetClaimKeyServer = grpc.ServerStreamingServer[GetClaimKeyResponse]
+
+func _ContributorService_ClaimReward_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ClaimRewardRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ContributorServiceServer).ClaimReward(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ContributorService_ClaimReward_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ContributorServiceServer).ClaimReward(ctx, req.(*ClaimRewardRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ContributorService_GetPayout_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetPayoutRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ContributorServiceServer).GetPayout(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ContributorService_GetPayout_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ContributorServiceServer).GetPayout(ctx, req.(*GetPayoutRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ContributorService_ServiceDesc is the grpc.ServiceDesc for ContributorService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -445,11 +559,24 @@ var ContributorService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "GetReceipt",
 			Handler:    _ContributorService_GetReceipt_Handler,
 		},
+		{
+			MethodName: "ClaimReward",
+			Handler:    _ContributorService_ClaimReward_Handler,
+		},
+		{
+			MethodName: "GetPayout",
+			Handler:    _ContributorService_GetPayout_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
 			StreamName:    "GetProvingKey",
 			Handler:       _ContributorService_GetProvingKey_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "GetClaimKey",
+			Handler:       _ContributorService_GetClaimKey_Handler,
 			ServerStreams: true,
 		},
 	},

@@ -30,6 +30,8 @@ func requestTypes() []proto.Message {
 		&cohortv1.CreditBuyerRequest{}, &cohortv1.CheckBalancesRequest{}, &cohortv1.GetBalanceRequest{},
 		&cohortv1.StoreCreditRequest{}, &cohortv1.AbortJobRequest{}, &cohortv1.GetBalancesRequest{},
 		&cohortv1.DatasetReadyRequest{},
+		&cohortv1.GetClaimKeyRequest{}, &cohortv1.ClaimRewardRequest{}, &cohortv1.GetPayoutRequest{},
+		&cohortv1.StoreClaimRequest{}, &cohortv1.GetClaimKeysRequest{}, &cohortv1.OrderClaimRequest{},
 	}
 }
 

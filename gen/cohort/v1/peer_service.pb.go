@@ -3086,7 +3086,7 @@ var File_cohort_v1_peer_service_proto protoreflect.FileDescriptor
 
 const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1ccohort/v1/peer_service.proto\x12\tcohort.v1\x1a\x18cohort/v1/ceremony.proto\x1a\x15cohort/v1/chunk.proto\x1a\x1ccohort/v1/contribution.proto\x1a\x17cohort/v1/dataset.proto\x1a\x13cohort/v1/job.proto\x1a\x17cohort/v1/payment.proto\x1a\x18cohort/v1/registry.proto\x1a\x19cohort/v1/signature.proto\"\x83\x01\n" +
+	"\x1ccohort/v1/peer_service.proto\x12\tcohort.v1\x1a\x18cohort/v1/ceremony.proto\x1a\x15cohort/v1/chunk.proto\x1a\x15cohort/v1/claim.proto\x1a\x1ccohort/v1/contribution.proto\x1a\x17cohort/v1/dataset.proto\x1a\x13cohort/v1/job.proto\x1a\x17cohort/v1/payment.proto\x1a\x18cohort/v1/registry.proto\x1a\x19cohort/v1/signature.proto\"\x83\x01\n" +
 	"\x14StartCeremonyRequest\x123\n" +
 	"\bceremony\x18\x01 \x01(\v2\x17.cohort.v1.CeremonyInfoR\bceremony\x126\n" +
 	"\adataset\x18\x02 \x01(\v2\x1c.cohort.v1.DatasetDescriptorR\adataset\"O\n" +
@@ -3282,7 +3282,7 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"page_token\x18\x01 \x01(\tR\tpageToken\"r\n" +
 	"\x13GetBalancesResponse\x123\n" +
 	"\bbalances\x18\x01 \x03(\v2\x17.cohort.v1.BuyerBalanceR\bbalances\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xb9\x10\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xa2\x12\n" +
 	"\vPeerService\x12R\n" +
 	"\rStartCeremony\x12\x1f.cohort.v1.StartCeremonyRequest\x1a .cohort.v1.StartCeremonyResponse\x12e\n" +
 	"\x12CeremonyContribute\x12$.cohort.v1.CeremonyContributeRequest\x1a%.cohort.v1.CeremonyContributeResponse(\x010\x01\x12Q\n" +
@@ -3309,7 +3309,12 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"\vStoreCredit\x12\x1d.cohort.v1.StoreCreditRequest\x1a\x1e.cohort.v1.StoreCreditResponse\x12C\n" +
 	"\bAbortJob\x12\x1a.cohort.v1.AbortJobRequest\x1a\x1b.cohort.v1.AbortJobResponse\x12L\n" +
 	"\vGetBalances\x12\x1d.cohort.v1.GetBalancesRequest\x1a\x1e.cohort.v1.GetBalancesResponse\x12`\n" +
-	"\x11PublishTranscript\x12#.cohort.v1.PublishTranscriptRequest\x1a$.cohort.v1.PublishTranscriptResponse(\x01B5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
+	"\x11PublishTranscript\x12#.cohort.v1.PublishTranscriptRequest\x1a$.cohort.v1.PublishTranscriptResponse(\x01\x12I\n" +
+	"\n" +
+	"OrderClaim\x12\x1c.cohort.v1.OrderClaimRequest\x1a\x1d.cohort.v1.OrderClaimResponse\x12I\n" +
+	"\n" +
+	"StoreClaim\x12\x1c.cohort.v1.StoreClaimRequest\x1a\x1d.cohort.v1.StoreClaimResponse\x12Q\n" +
+	"\fGetClaimKeys\x12\x1e.cohort.v1.GetClaimKeysRequest\x1a\x1f.cohort.v1.GetClaimKeysResponse0\x01B5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
 
 var (
 	file_cohort_v1_peer_service_proto_rawDescOnce sync.Once
@@ -3390,6 +3395,12 @@ var file_cohort_v1_peer_service_proto_goTypes = []any{
 	(*PrivacyDebit)(nil),                // 62: cohort.v1.PrivacyDebit
 	(JobState)(0),                       // 63: cohort.v1.JobState
 	(*BuyerBalance)(nil),                // 64: cohort.v1.BuyerBalance
+	(*OrderClaimRequest)(nil),           // 65: cohort.v1.OrderClaimRequest
+	(*StoreClaimRequest)(nil),           // 66: cohort.v1.StoreClaimRequest
+	(*GetClaimKeysRequest)(nil),         // 67: cohort.v1.GetClaimKeysRequest
+	(*OrderClaimResponse)(nil),          // 68: cohort.v1.OrderClaimResponse
+	(*StoreClaimResponse)(nil),          // 69: cohort.v1.StoreClaimResponse
+	(*GetClaimKeysResponse)(nil),        // 70: cohort.v1.GetClaimKeysResponse
 }
 var file_cohort_v1_peer_service_proto_depIdxs = []int32{
 	50, // 0: cohort.v1.StartCeremonyRequest.ceremony:type_name -> cohort.v1.CeremonyInfo
@@ -3454,32 +3465,38 @@ var file_cohort_v1_peer_service_proto_depIdxs = []int32{
 	46, // 59: cohort.v1.PeerService.AbortJob:input_type -> cohort.v1.AbortJobRequest
 	48, // 60: cohort.v1.PeerService.GetBalances:input_type -> cohort.v1.GetBalancesRequest
 	41, // 61: cohort.v1.PeerService.PublishTranscript:input_type -> cohort.v1.PublishTranscriptRequest
-	1,  // 62: cohort.v1.PeerService.StartCeremony:output_type -> cohort.v1.StartCeremonyResponse
-	3,  // 63: cohort.v1.PeerService.CeremonyContribute:output_type -> cohort.v1.CeremonyContributeResponse
-	6,  // 64: cohort.v1.PeerService.SealCeremony:output_type -> cohort.v1.SealCeremonyResponse
-	8,  // 65: cohort.v1.PeerService.DatasetReady:output_type -> cohort.v1.DatasetReadyResponse
-	10, // 66: cohort.v1.PeerService.AbortCeremony:output_type -> cohort.v1.AbortCeremonyResponse
-	12, // 67: cohort.v1.PeerService.ForwardContribution:output_type -> cohort.v1.ForwardContributionResponse
-	14, // 68: cohort.v1.PeerService.AbortContribution:output_type -> cohort.v1.AbortContributionResponse
-	24, // 69: cohort.v1.PeerService.GetContributionAck:output_type -> cohort.v1.GetContributionAckResponse
-	26, // 70: cohort.v1.PeerService.ForwardRevocation:output_type -> cohort.v1.ForwardRevocationResponse
-	16, // 71: cohort.v1.PeerService.ApplyRegistration:output_type -> cohort.v1.ApplyRegistrationResponse
-	20, // 72: cohort.v1.PeerService.ProposeRegistration:output_type -> cohort.v1.ProposeRegistrationResponse
-	22, // 73: cohort.v1.PeerService.StoreInvites:output_type -> cohort.v1.StoreInvitesResponse
-	18, // 74: cohort.v1.PeerService.GetRegistryState:output_type -> cohort.v1.GetRegistryStateResponse
-	32, // 75: cohort.v1.PeerService.HEKeygen:output_type -> cohort.v1.HEKeygenResponse
-	35, // 76: cohort.v1.PeerService.HEKeygenReveal:output_type -> cohort.v1.HEKeygenRevealResponse
-	37, // 77: cohort.v1.PeerService.HEKeygenFinish:output_type -> cohort.v1.HEKeygenFinishResponse
-	28, // 78: cohort.v1.PeerService.PrepareJob:output_type -> cohort.v1.PrepareJobResponse
-	30, // 79: cohort.v1.PeerService.ComputePartial:output_type -> cohort.v1.ComputePartialResponse
-	39, // 80: cohort.v1.PeerService.StoreBuyer:output_type -> cohort.v1.StoreBuyerResponse
-	43, // 81: cohort.v1.PeerService.SignTranscript:output_type -> cohort.v1.SignTranscriptResponse
-	45, // 82: cohort.v1.PeerService.StoreCredit:output_type -> cohort.v1.StoreCreditResponse
-	47, // 83: cohort.v1.PeerService.AbortJob:output_type -> cohort.v1.AbortJobResponse
-	49, // 84: cohort.v1.PeerService.GetBalances:output_type -> cohort.v1.GetBalancesResponse
-	42, // 85: cohort.v1.PeerService.PublishTranscript:output_type -> cohort.v1.PublishTranscriptResponse
-	62, // [62:86] is the sub-list for method output_type
-	38, // [38:62] is the sub-list for method input_type
+	65, // 62: cohort.v1.PeerService.OrderClaim:input_type -> cohort.v1.OrderClaimRequest
+	66, // 63: cohort.v1.PeerService.StoreClaim:input_type -> cohort.v1.StoreClaimRequest
+	67, // 64: cohort.v1.PeerService.GetClaimKeys:input_type -> cohort.v1.GetClaimKeysRequest
+	1,  // 65: cohort.v1.PeerService.StartCeremony:output_type -> cohort.v1.StartCeremonyResponse
+	3,  // 66: cohort.v1.PeerService.CeremonyContribute:output_type -> cohort.v1.CeremonyContributeResponse
+	6,  // 67: cohort.v1.PeerService.SealCeremony:output_type -> cohort.v1.SealCeremonyResponse
+	8,  // 68: cohort.v1.PeerService.DatasetReady:output_type -> cohort.v1.DatasetReadyResponse
+	10, // 69: cohort.v1.PeerService.AbortCeremony:output_type -> cohort.v1.AbortCeremonyResponse
+	12, // 70: cohort.v1.PeerService.ForwardContribution:output_type -> cohort.v1.ForwardContributionResponse
+	14, // 71: cohort.v1.PeerService.AbortContribution:output_type -> cohort.v1.AbortContributionResponse
+	24, // 72: cohort.v1.PeerService.GetContributionAck:output_type -> cohort.v1.GetContributionAckResponse
+	26, // 73: cohort.v1.PeerService.ForwardRevocation:output_type -> cohort.v1.ForwardRevocationResponse
+	16, // 74: cohort.v1.PeerService.ApplyRegistration:output_type -> cohort.v1.ApplyRegistrationResponse
+	20, // 75: cohort.v1.PeerService.ProposeRegistration:output_type -> cohort.v1.ProposeRegistrationResponse
+	22, // 76: cohort.v1.PeerService.StoreInvites:output_type -> cohort.v1.StoreInvitesResponse
+	18, // 77: cohort.v1.PeerService.GetRegistryState:output_type -> cohort.v1.GetRegistryStateResponse
+	32, // 78: cohort.v1.PeerService.HEKeygen:output_type -> cohort.v1.HEKeygenResponse
+	35, // 79: cohort.v1.PeerService.HEKeygenReveal:output_type -> cohort.v1.HEKeygenRevealResponse
+	37, // 80: cohort.v1.PeerService.HEKeygenFinish:output_type -> cohort.v1.HEKeygenFinishResponse
+	28, // 81: cohort.v1.PeerService.PrepareJob:output_type -> cohort.v1.PrepareJobResponse
+	30, // 82: cohort.v1.PeerService.ComputePartial:output_type -> cohort.v1.ComputePartialResponse
+	39, // 83: cohort.v1.PeerService.StoreBuyer:output_type -> cohort.v1.StoreBuyerResponse
+	43, // 84: cohort.v1.PeerService.SignTranscript:output_type -> cohort.v1.SignTranscriptResponse
+	45, // 85: cohort.v1.PeerService.StoreCredit:output_type -> cohort.v1.StoreCreditResponse
+	47, // 86: cohort.v1.PeerService.AbortJob:output_type -> cohort.v1.AbortJobResponse
+	49, // 87: cohort.v1.PeerService.GetBalances:output_type -> cohort.v1.GetBalancesResponse
+	42, // 88: cohort.v1.PeerService.PublishTranscript:output_type -> cohort.v1.PublishTranscriptResponse
+	68, // 89: cohort.v1.PeerService.OrderClaim:output_type -> cohort.v1.OrderClaimResponse
+	69, // 90: cohort.v1.PeerService.StoreClaim:output_type -> cohort.v1.StoreClaimResponse
+	70, // 91: cohort.v1.PeerService.GetClaimKeys:output_type -> cohort.v1.GetClaimKeysResponse
+	65, // [65:92] is the sub-list for method output_type
+	38, // [38:65] is the sub-list for method input_type
 	38, // [38:38] is the sub-list for extension type_name
 	38, // [38:38] is the sub-list for extension extendee
 	0,  // [0:38] is the sub-list for field type_name
@@ -3492,6 +3509,7 @@ func file_cohort_v1_peer_service_proto_init() {
 	}
 	file_cohort_v1_ceremony_proto_init()
 	file_cohort_v1_chunk_proto_init()
+	file_cohort_v1_claim_proto_init()
 	file_cohort_v1_contribution_proto_init()
 	file_cohort_v1_dataset_proto_init()
 	file_cohort_v1_job_proto_init()

@@ -43,6 +43,9 @@ const (
 	PeerService_AbortJob_FullMethodName            = "/cohort.v1.PeerService/AbortJob"
 	PeerService_GetBalances_FullMethodName         = "/cohort.v1.PeerService/GetBalances"
 	PeerService_PublishTranscript_FullMethodName   = "/cohort.v1.PeerService/PublishTranscript"
+	PeerService_OrderClaim_FullMethodName          = "/cohort.v1.PeerService/OrderClaim"
+	PeerService_StoreClaim_FullMethodName          = "/cohort.v1.PeerService/StoreClaim"
+	PeerService_GetClaimKeys_FullMethodName        = "/cohort.v1.PeerService/GetClaimKeys"
 )
 
 // PeerServiceClient is the client API for PeerService service.
@@ -199,6 +202,14 @@ type PeerServiceClient interface {
 	// must be its own (FailedPrecondition otherwise). Publishing the same
 	// bundle again is a no-op.
 	PublishTranscript(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[PublishTranscriptRequest, PublishTranscriptResponse], error)
+	// Orders a reward claim, on the registry sequencer only: it records the
+	// claim nullifier once, then sends the claim to every other node.
+	OrderClaim(ctx context.Context, in *OrderClaimRequest, opts ...grpc.CallOption) (*OrderClaimResponse, error)
+	// Records a claim the sequencer ordered; accepted only from it.
+	StoreClaim(ctx context.Context, in *StoreClaimRequest, opts ...grpc.CallOption) (*StoreClaimResponse, error)
+	// Streams the federation's claim keys from the sequencer: u32 length of
+	// the verifying key, the verifying key, then the proving key.
+	GetClaimKeys(ctx context.Context, in *GetClaimKeysRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GetClaimKeysResponse], error)
 }
 
 type peerServiceClient struct {
@@ -461,6 +472,45 @@ func (c *peerServiceClient) PublishTranscript(ctx context.Context, opts ...grpc.
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type PeerService_PublishTranscriptClient = grpc.ClientStreamingClient[PublishTranscriptRequest, PublishTranscriptResponse]
 
+func (c *peerServiceClient) OrderClaim(ctx context.Context, in *OrderClaimRequest, opts ...grpc.CallOption) (*OrderClaimResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(OrderClaimResponse)
+	err := c.cc.Invoke(ctx, PeerService_OrderClaim_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *peerServiceClient) StoreClaim(ctx context.Context, in *StoreClaimRequest, opts ...grpc.CallOption) (*StoreClaimResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StoreClaimResponse)
+	err := c.cc.Invoke(ctx, PeerService_StoreClaim_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *peerServiceClient) GetClaimKeys(ctx context.Context, in *GetClaimKeysRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GetClaimKeysResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &PeerService_ServiceDesc.Streams[4], PeerService_GetClaimKeys_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[GetClaimKeysRequest, GetClaimKeysResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type PeerService_GetClaimKeysClient = grpc.ServerStreamingClient[GetClaimKeysResponse]
+
 // PeerServiceServer is the server API for PeerService service.
 // All implementations must embed UnimplementedPeerServiceServer
 // for forward compatibility.
@@ -615,6 +665,14 @@ type PeerServiceServer interface {
 	// must be its own (FailedPrecondition otherwise). Publishing the same
 	// bundle again is a no-op.
 	PublishTranscript(grpc.ClientStreamingServer[PublishTranscriptRequest, PublishTranscriptResponse]) error
+	// Orders a reward claim, on the registry sequencer only: it records the
+	// claim nullifier once, then sends the claim to every other node.
+	OrderClaim(context.Context, *OrderClaimRequest) (*OrderClaimResponse, error)
+	// Records a claim the sequencer ordered; accepted only from it.
+	StoreClaim(context.Context, *StoreClaimRequest) (*StoreClaimResponse, error)
+	// Streams the federation's claim keys from the sequencer: u32 length of
+	// the verifying key, the verifying key, then the proving key.
+	GetClaimKeys(*GetClaimKeysRequest, grpc.ServerStreamingServer[GetClaimKeysResponse]) error
 	mustEmbedUnimplementedPeerServiceServer()
 }
 
@@ -696,6 +754,15 @@ func (UnimplementedPeerServiceServer) GetBalances(context.Context, *GetBalancesR
 }
 func (UnimplementedPeerServiceServer) PublishTranscript(grpc.ClientStreamingServer[PublishTranscriptRequest, PublishTranscriptResponse]) error {
 	return status.Error(codes.Unimplemented, "method PublishTranscript not implemented")
+}
+func (UnimplementedPeerServiceServer) OrderClaim(context.Context, *OrderClaimRequest) (*OrderClaimResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method OrderClaim not implemented")
+}
+func (UnimplementedPeerServiceServer) StoreClaim(context.Context, *StoreClaimRequest) (*StoreClaimResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method StoreClaim not implemented")
+}
+func (UnimplementedPeerServiceServer) GetClaimKeys(*GetClaimKeysRequest, grpc.ServerStreamingServer[GetClaimKeysResponse]) error {
+	return status.Error(codes.Unimplemented, "method GetClaimKeys not implemented")
 }
 func (UnimplementedPeerServiceServer) mustEmbedUnimplementedPeerServiceServer() {}
 func (UnimplementedPeerServiceServer) testEmbeddedByValue()                     {}
@@ -1106,6 +1173,53 @@ func _PeerService_PublishTranscript_Handler(srv interface{}, stream grpc.ServerS
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type PeerService_PublishTranscriptServer = grpc.ClientStreamingServer[PublishTranscriptRequest, PublishTranscriptResponse]
 
+func _PeerService_OrderClaim_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(OrderClaimRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PeerServiceServer).OrderClaim(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PeerService_OrderClaim_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PeerServiceServer).OrderClaim(ctx, req.(*OrderClaimRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PeerService_StoreClaim_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StoreClaimRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PeerServiceServer).StoreClaim(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PeerService_StoreClaim_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PeerServiceServer).StoreClaim(ctx, req.(*StoreClaimRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PeerService_GetClaimKeys_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(GetClaimKeysRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(PeerServiceServer).GetClaimKeys(m, &grpc.GenericServerStream[GetClaimKeysRequest, GetClaimKeysResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type PeerService_GetClaimKeysServer = grpc.ServerStreamingServer[GetClaimKeysResponse]
+
 // PeerService_ServiceDesc is the grpc.ServiceDesc for PeerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1193,6 +1307,14 @@ var PeerService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "GetBalances",
 			Handler:    _PeerService_GetBalances_Handler,
 		},
+		{
+			MethodName: "OrderClaim",
+			Handler:    _PeerService_OrderClaim_Handler,
+		},
+		{
+			MethodName: "StoreClaim",
+			Handler:    _PeerService_StoreClaim_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
@@ -1215,6 +1337,11 @@ var PeerService_ServiceDesc = grpc.ServiceDesc{
 			StreamName:    "PublishTranscript",
 			Handler:       _PeerService_PublishTranscript_Handler,
 			ClientStreams: true,
+		},
+		{
+			StreamName:    "GetClaimKeys",
+			Handler:       _PeerService_GetClaimKeys_Handler,
+			ServerStreams: true,
 		},
 	},
 	Metadata: "cohort/v1/peer_service.proto",

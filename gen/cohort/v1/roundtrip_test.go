@@ -137,6 +137,7 @@ func TestServices(t *testing.T) {
 		"cohort.v1.ContributorService": {
 			{name: "GetDataset"}, {name: "ListDatasets"}, {name: "GetProvingKey", server: true}, {name: "Register"}, {name: "GetMembershipPath"},
 			{name: "Contribute"}, {name: "Revoke"}, {name: "GetReceipt"},
+			{name: "GetClaimKey", server: true}, {name: "ClaimReward"}, {name: "GetPayout"},
 		},
 		"cohort.v1.AdminService": {{name: "CreateDataset"}, {name: "IssueInvites"}, {name: "NodeStatus"}, {name: "CreateBuyer"},
 			{name: "CreditBuyer"}, {name: "CheckBalances"}},
@@ -149,6 +150,7 @@ func TestServices(t *testing.T) {
 			{name: "HEKeygen"}, {name: "HEKeygenReveal"}, {name: "HEKeygenFinish"},
 			{name: "PrepareJob"}, {name: "ComputePartial"}, {name: "StoreBuyer"}, {name: "SignTranscript", clientStream: true},
 			{name: "StoreCredit"}, {name: "AbortJob"}, {name: "GetBalances"}, {name: "PublishTranscript", clientStream: true},
+			{name: "OrderClaim"}, {name: "StoreClaim"}, {name: "GetClaimKeys", server: true},
 		},
 		"cohort.v1.BuyerService": {
 			{name: "ListDatasets"}, {name: "SubmitJob"}, {name: "GetJob"}, {name: "WatchJob", server: true},
