@@ -171,9 +171,9 @@ func (c *Client) Contribute(ctx context.Context, id *Identity, o ContributeOptio
 	digest := sha256.Sum256(wire)
 	root := member.Root.Bytes()
 	err = stage(StageUploading, func() error {
-		resp, err := c.api.Contribute(ctx, &cohortv1.ContributeRequest{DatasetId: dsID, Payload: wire})
+		resp, err := c.upload(ctx, &cohortv1.ContributeRequest{DatasetId: dsID, Payload: wire})
 		if err != nil {
-			return rpcError("node refused the contribution", err)
+			return err
 		}
 		receipt = resp.GetReceipt()
 		if err := checkContributionReceipt(ds, receipt, nullifier, digest, terms.Epoch, root); err != nil {

@@ -32,6 +32,7 @@ type Client struct {
 	pks    provingKeys            // decoded proving keys, by content digest
 	anchor *federation.Descriptor // the pinned federation; nil if none
 	key    *BuyerKey              // signs job submissions (Buyer); nil if none
+	cfg    dialConfig             // how this client dialled, to dial the other nodes the same way
 }
 
 // DialOption configures Dial.
@@ -131,7 +132,7 @@ func Dial(addr string, opts ...DialOption) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("client: dial %s: %w", addr, err)
 	}
-	return &Client{addr: addr, conn: conn, api: cohortv1.NewContributorServiceClient(conn), anchor: c.anchor, key: c.key}, nil
+	return &Client{addr: addr, conn: conn, api: cohortv1.NewContributorServiceClient(conn), anchor: c.anchor, key: c.key, cfg: c}, nil
 }
 
 // Address is the node address the client was dialled with.
