@@ -344,15 +344,7 @@ Unknown keys are refused with their line; whether the fields exist and suit
 the outputs is checked by the node.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			data, err := readBounded(args[0], client.MaxJobSpecBytes)
-			if err != nil {
-				return err
-			}
-			return g.run(cmd, func(ctx context.Context, b *client.Buyer) error {
-				spec, err := client.ParseJobSpec(data, func(id string) (uint64, error) { return b.CurrentEpoch(ctx, id) })
-				if err != nil {
-					return fmt.Errorf("%s: %w", args[0], err)
-				}
+			return g.withSpec(cmd, args[0], func(ctx context.Context, b *client.Buyer, spec *cohortv1.JobSpec) error {
 				j, err := b.SubmitJob(ctx, spec, requestID)
 				if err != nil {
 					return err
@@ -611,15 +603,7 @@ it: the body of POST /v1/jobs on a node's HTTP/JSON API (README "HTTP/JSON").
 Every node refuses a job whose submission its buyer did not sign.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			data, err := readBounded(args[0], client.MaxJobSpecBytes)
-			if err != nil {
-				return err
-			}
-			return g.run(cmd, func(ctx context.Context, b *client.Buyer) error {
-				spec, err := client.ParseJobSpec(data, func(id string) (uint64, error) { return b.CurrentEpoch(ctx, id) })
-				if err != nil {
-					return fmt.Errorf("%s: %w", args[0], err)
-				}
+			return g.withSpec(cmd, args[0], func(ctx context.Context, b *client.Buyer, spec *cohortv1.JobSpec) error {
 				req, err := b.SignedRequest(ctx, spec, requestID)
 				if err != nil {
 					return err
@@ -630,4 +614,20 @@ Every node refuses a job whose submission its buyer did not sign.`,
 	}
 	cmd.Flags().StringVar(&requestID, "request-id", "", "idempotency key ([A-Za-z0-9-], at most 64; default: a fresh one)")
 	return cmd
+}
+
+// withSpec reads and parses the job spec at path ("current" epochs asked of
+// the node) and runs f with it on a connected buyer.
+func (g *buyerFlags) withSpec(cmd *cobra.Command, path string, f func(context.Context, *client.Buyer, *cohortv1.JobSpec) error) error {
+	data, err := readBounded(path, client.MaxJobSpecBytes)
+	if err != nil {
+		return err
+	}
+	return g.run(cmd, func(ctx context.Context, b *client.Buyer) error {
+		spec, err := client.ParseJobSpec(data, func(id string) (uint64, error) { return b.CurrentEpoch(ctx, id) })
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		return f(ctx, b, spec)
+	})
 }
