@@ -209,7 +209,7 @@ func AttachCeremony(enc, ceremony []byte, lim Limits) ([]byte, error) {
 		return nil, fmt.Errorf("%w: descriptor: %w", ErrMalformed, err)
 	}
 	want := desc.GetCeremonyTranscriptDigest()
-	if len(want) == 0 {
+	if desc.GetSetupKind() != cohortv1.SetupKind_SETUP_KIND_CEREMONY || len(want) == 0 {
 		return nil, fmt.Errorf("%w: dataset %s has no ceremony (%s)", ErrInvalid, desc.GetId(), desc.GetSetupKind())
 	}
 	var tr setup.Transcript

@@ -55,8 +55,8 @@ func (c *Client) TranscriptBundle(ctx context.Context, transcriptID, cacheDir st
 		return nil, fmt.Errorf("%w: transcript %s: descriptor: %w", ErrBadResponse, transcriptID, err)
 	}
 	digest := desc.GetCeremonyTranscriptDigest()
-	if len(digest) == 0 {
-		return light, nil // a development setup has no ceremony
+	if desc.GetSetupKind() != cohortv1.SetupKind_SETUP_KIND_CEREMONY || len(digest) == 0 {
+		return light, nil // a development setup's bundle holds no ceremony
 	}
 	var path string
 	if cacheDir != "" {
