@@ -432,11 +432,18 @@ func TestCrashProcesses(t *testing.T) {
 	// Creating a buyer reaches every node from node 0: retried under a new
 	// id while node 0 is still reconnecting to a restarted peer.
 	var buyer context.Context
+	pub, priv, err := ed25519.GenerateKey(nil) // crypto/rand
+	if err != nil {
+		t.Fatal(err)
+	}
 	for k, deadline := 0, time.Now().Add(30*time.Second); buyer == nil; k++ {
-		resp, err := f.admin(0).CreateBuyer(adminCtx(), &cohortv1.CreateBuyerRequest{BuyerId: fmt.Sprintf("alice-%d", k)})
+		id := fmt.Sprintf("alice-%d", k)
+		resp, err := f.admin(0).CreateBuyer(adminCtx(), &cohortv1.CreateBuyerRequest{BuyerId: id, PublicKey: pub})
 		switch {
 		case err == nil:
-			buyer = metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+resp.GetToken())
+			// The test connections sign the job with this key (signSubmissions).
+			signing := context.WithValue(context.Background(), buyerKeyCtx{}, &testBuyerKey{id: id, key: priv})
+			buyer = metadata.AppendToOutgoingContext(signing, "authorization", "Bearer "+resp.GetToken())
 		case time.Now().After(deadline):
 			t.Fatal(err)
 		default:

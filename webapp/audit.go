@@ -32,6 +32,7 @@ var checkMeanings = map[string]string{
 	audit.CheckCoordinates:          "The released sums are exactly the statistics the job asked for.",
 	audit.CheckReleaseMechanism:     "The release followed the dataset's privacy policy, with every node's signed privacy debit.",
 	audit.CheckOutputs:              "Every released number is recomputed from the released sums.",
+	audit.CheckRewards:              "The transcript commits to the counted records for reward claims, with the reward each record earns.",
 	audit.CheckTranscriptSignatures: "Every node of the dataset signed this transcript.",
 }
 
