@@ -130,34 +130,58 @@ func (q queries) PutCatchUp(ctx context.Context, c CatchUp) error {
 }
 
 func (q queries) ListCatchUps(ctx context.Context, limit int) ([]CatchUp, error) {
+	rows, err := q.listOutbox(ctx, "catchups", "payload", "list catch-ups", limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]CatchUp, len(rows))
+	for i, r := range rows {
+		out[i] = CatchUp{DatasetID: r.datasetID, Nullifier: r.nullifier, Peer: r.peer, Payload: r.value, CreatedAt: r.createdAt}
+	}
+	return out, nil
+}
+
+// outboxRow is a row of an outbox table — catchups or rollbacks: what is
+// owed to peer for one record, and since when.
+type outboxRow struct {
+	datasetID string
+	nullifier [32]byte
+	peer      uint32
+	value     []byte // the table's own column: a payload, or a reason
+	createdAt time.Time
+}
+
+// listOutbox reads up to limit rows of table (keyed by dataset, nullifier
+// and peer, with a created_at) oldest first, with its column value.
+func (q queries) listOutbox(ctx context.Context, table, value, what string, limit int) ([]outboxRow, error) {
 	rows, err := q.read().QueryContext(ctx,
-		`SELECT dataset_id, nullifier, peer, payload, created_at FROM catchups
+		`SELECT dataset_id, nullifier, peer, `+value+`, created_at FROM `+table+`
 		  ORDER BY created_at, dataset_id, nullifier, peer LIMIT $1`, pageSize(limit))
 	if err != nil {
-		return nil, fmt.Errorf("store: list catch-ups: %w", err)
+		return nil, fmt.Errorf("store: %s: %w", what, err)
 	}
 	defer rows.Close()
-	var out []CatchUp
+	var out []outboxRow
 	for rows.Next() {
 		var (
-			c        CatchUp
+			r        outboxRow
 			nf       []byte
 			peer, at int64
 		)
-		if err := rows.Scan(&c.DatasetID, &nf, &peer, &c.Payload, &at); err != nil {
-			return nil, fmt.Errorf("store: list catch-ups: %w", err)
+		if err := rows.Scan(&r.datasetID, &nf, &peer, &r.value, &at); err != nil {
+			return nil, fmt.Errorf("store: %s: %w", what, err)
 		}
-		if c.Nullifier, err = bytes32(nf, "nullifier"); err != nil {
-			return nil, fmt.Errorf("store: list catch-ups: %w", err)
+		if r.nullifier, err = bytes32(nf, "nullifier"); err != nil {
+			return nil, fmt.Errorf("store: %s: %w", what, err)
 		}
 		if peer < 0 || peer > 1<<32-1 {
-			return nil, fmt.Errorf("store: list catch-ups: stored peer %d out of range", peer)
+			return nil, fmt.Errorf("store: %s: stored peer %d out of range", what, peer)
 		}
-		c.Peer, c.CreatedAt = uint32(peer), fromMicros(at)
-		out = append(out, c)
+		r.peer, r.createdAt = uint32(peer), fromMicros(at)
+		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: list catch-ups: %w", err)
+		return nil, fmt.Errorf("store: %s: %w", what, err)
 	}
 	return out, nil
 }
@@ -244,34 +268,13 @@ func (q queries) PutRollback(ctx context.Context, r Rollback) error {
 }
 
 func (q queries) ListRollbacks(ctx context.Context, limit int) ([]Rollback, error) {
-	rows, err := q.read().QueryContext(ctx,
-		`SELECT dataset_id, nullifier, peer, reason, created_at FROM rollbacks
-		  ORDER BY created_at, dataset_id, nullifier, peer LIMIT $1`, pageSize(limit))
+	rows, err := q.listOutbox(ctx, "rollbacks", "reason", "list rollbacks", limit)
 	if err != nil {
-		return nil, fmt.Errorf("store: list rollbacks: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
-	var out []Rollback
-	for rows.Next() {
-		var (
-			r        Rollback
-			nf       []byte
-			peer, at int64
-		)
-		if err := rows.Scan(&r.DatasetID, &nf, &peer, &r.Reason, &at); err != nil {
-			return nil, fmt.Errorf("store: list rollbacks: %w", err)
-		}
-		if r.Nullifier, err = bytes32(nf, "nullifier"); err != nil {
-			return nil, fmt.Errorf("store: list rollbacks: %w", err)
-		}
-		if peer < 0 || peer > 1<<32-1 {
-			return nil, fmt.Errorf("store: list rollbacks: stored peer %d out of range", peer)
-		}
-		r.Peer, r.CreatedAt = uint32(peer), fromMicros(at)
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: list rollbacks: %w", err)
+	out := make([]Rollback, len(rows))
+	for i, r := range rows {
+		out[i] = Rollback{DatasetID: r.datasetID, Nullifier: r.nullifier, Peer: r.peer, Reason: string(r.value), CreatedAt: r.createdAt}
 	}
 	return out, nil
 }
