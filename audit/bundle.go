@@ -201,6 +201,12 @@ func AttachCeremony(enc, ceremony []byte, lim Limits) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return b.WithCeremony(ceremony)
+}
+
+// WithCeremony is AttachCeremony on a decoded bundle: the encoding of b
+// with ceremony in it, checked as AttachCeremony says. b is not changed.
+func (b *Bundle) WithCeremony(ceremony []byte) ([]byte, error) {
 	if len(b.Ceremony) != 0 {
 		return nil, fmt.Errorf("%w: the bundle holds a ceremony transcript already", ErrInvalid)
 	}
@@ -223,8 +229,9 @@ func AttachCeremony(enc, ceremony []byte, lim Limits) ([]byte, error) {
 	if !bytes.Equal(got[:], want) {
 		return nil, fmt.Errorf("%w: the ceremony transcript's digest %x… is not dataset %s's %x…", ErrInvalid, got[:4], desc.GetId(), want[:min(4, len(want))])
 	}
-	b.Ceremony = ceremony
-	return b.MarshalBinary()
+	full := *b
+	full.Ceremony = ceremony
+	return full.MarshalBinary()
 }
 
 // nodesOrNil returns the transcript's nodes, or nil for a nil transcript.

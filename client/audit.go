@@ -62,7 +62,7 @@ func (c *Client) TranscriptBundle(ctx context.Context, transcriptID, cacheDir st
 	if cacheDir != "" {
 		path = filepath.Join(cacheDir, "ceremony-"+hex.EncodeToString(digest)+".bin")
 		if cer, err := os.ReadFile(path); err == nil {
-			if full, err := audit.AttachCeremony(light, cer, audit.DefaultLimits()); err == nil {
+			if full, err := b.WithCeremony(cer); err == nil {
 				return full, nil
 			}
 			// A damaged cache entry is fetched again below.
@@ -72,7 +72,7 @@ func (c *Client) TranscriptBundle(ctx context.Context, transcriptID, cacheDir st
 	if err != nil {
 		return nil, err
 	}
-	full, err := audit.AttachCeremony(light, cer, audit.DefaultLimits())
+	full, err := b.WithCeremony(cer)
 	if err != nil {
 		return nil, fmt.Errorf("%w: transcript %s: %w", ErrBadResponse, transcriptID, err)
 	}

@@ -159,8 +159,9 @@ func runNode(ctx context.Context, config string, logOut io.Writer, lis *nodeList
 		}
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-		mux.Handle("/healthz", n.HealthHandler())
-		mux.Handle("/readyz", n.HealthHandler())
+		health := n.HealthHandler()
+		mux.Handle("/healthz", health)
+		mux.Handle("/readyz", health)
 		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		go func() {
 			if err := srv.Serve(ml); err != nil && !errors.Is(err, http.ErrServerClosed) {
