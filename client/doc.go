@@ -84,6 +84,24 @@
 // MyJobs searches those transcripts locally for an identity's nullifiers:
 // which released jobs counted the contributor's records.
 //
+// # Rewards
+//
+// Rewards lists, from the same local search, the released jobs that counted
+// a record of the identity and pay a reward per counted record; ClaimReward
+// proves on this machine that one of the job's counted records is the
+// identity's and claims the reward for a payout key (NewPayoutKey, a fresh
+// Ed25519 key per claim in PayoutsDir beside the identity file). Which jobs
+// were claimed is remembered in two places: the node, which refuses a
+// second claim of a job by the same identity with AlreadyExists and is the
+// authority, and a claim book on this machine (OpenClaimBook at
+// ClaimBookPath, "identity.claims.json" beside "identity.json", mode
+// 0600), which ClaimInto writes after each credited claim and after each
+// AlreadyExists refusal. The book lets Rewards say what is claimed without
+// asking the node (asking would need a proof per job); a book lost or
+// copied to another machine costs one refused claim per job, after which
+// the refusal is recorded. The book links the identity to the jobs that
+// counted it, so it is kept as private as the identity file.
+//
 // # Errors
 //
 // A refusal by the node is an *RPCError carrying its gRPC status

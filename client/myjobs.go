@@ -71,7 +71,7 @@ func (c *Client) MyJobs(ctx context.Context, id *Identity, datasetID string) (*M
 		for _, e := range epochs {
 			out.Counted = append(out.Counted, CountedRecord{
 				TranscriptID: info.GetTranscriptId(),
-				ReleasedAt:   time.Unix(info.GetReleasedAt(), 0).UTC(),
+				ReleasedAt:   info.GetReleasedAt().AsTime(),
 				CohortSize:   info.GetCohortSize(),
 				Epoch:        e,
 			})
@@ -87,6 +87,12 @@ func countedEpochs(bundle []byte, id *Identity, datasetID string) ([]uint64, err
 	if err != nil {
 		return nil, err
 	}
+	return countedEpochsOf(b, id, datasetID)
+}
+
+// countedEpochsOf returns the epochs of the records of a decoded bundle
+// whose nullifier is id's for that epoch of datasetID.
+func countedEpochsOf(b *audit.Bundle, id *Identity, datasetID string) ([]uint64, error) {
 	var epochs []uint64
 	for _, r := range b.Transcript.Records {
 		var pub circuits.PublicInputs

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/cohort-dev/cohort/audit"
 	"github.com/cohort-dev/cohort/blob"
@@ -95,6 +96,12 @@ func record(t *testing.T, nf [32]byte, epoch uint64) audit.Record {
 // bundle encodes a structurally valid MPC bundle of the records.
 func bundle(t *testing.T, job string, recs ...audit.Record) []byte {
 	t.Helper()
+	return rewardBundle(t, job, 0, recs...)
+}
+
+// rewardBundle is bundle with a reward per counted record.
+func rewardBundle(t *testing.T, job string, reward uint64, recs ...audit.Record) []byte {
+	t.Helper()
 	slices.SortFunc(recs, func(a, b audit.Record) int { return bytes.Compare(a.Nullifier[:], b.Nullifier[:]) })
 	sig := make([]byte, audit.SignatureSize)
 	node := func(i uint32) audit.NodeEvidence {
@@ -103,8 +110,11 @@ func bundle(t *testing.T, job string, recs ...audit.Record) []byte {
 	tr := &audit.Transcript{
 		JobID: job, DatasetID: "fitness-2026", Spec: []byte{1}, JobTime: 1_800_000_000, EffectiveMinimum: 1,
 		Submission: audit.Submission{Buyer: "lab-1", RequestID: "req-1", SubmittedAt: 1_800_000_000, Signature: sig},
-		Records:    recs, Nodes: []audit.NodeEvidence{node(0), node(1)},
+		Records:    recs, Nodes: []audit.NodeEvidence{node(0), node(1)}, RewardPerRecord: reward,
 		Sums: []audit.Sum{{Coordinate: 0, Value: big.NewInt(int64(len(recs)))}}, Result: []byte{1},
+	}
+	if reward != 0 {
+		tr.Buyer = "lab-1"
 	}
 	b, err := audit.NewBundle(tr, [][]byte{sig, sig}, &cohortv1.DatasetDescriptor{Id: "fitness-2026", VerifyingKey: []byte{1}}, nil)
 	if err != nil {
@@ -122,9 +132,9 @@ func TestMyJobs(t *testing.T) {
 	const ds = "fitness-2026"
 	f := &fakeAudit{
 		infos: []*cohortv1.TranscriptInfo{
-			{TranscriptId: "job-3", DatasetId: ds, ReleasedAt: 1_800_000_300, CohortSize: 3},
-			{TranscriptId: "job-2", DatasetId: ds, ReleasedAt: 1_800_000_200, CohortSize: 2},
-			{TranscriptId: "job-1", DatasetId: ds, ReleasedAt: 1_800_000_100, CohortSize: 2},
+			{TranscriptId: "job-3", DatasetId: ds, ReleasedAt: timestamppb.New(time.Unix(1_800_000_300, 0)), CohortSize: 3},
+			{TranscriptId: "job-2", DatasetId: ds, ReleasedAt: timestamppb.New(time.Unix(1_800_000_200, 0)), CohortSize: 2},
+			{TranscriptId: "job-1", DatasetId: ds, ReleasedAt: timestamppb.New(time.Unix(1_800_000_100, 0)), CohortSize: 2},
 		},
 		bundles: map[string][]byte{
 			// Two epochs of mine in one job; another's record beside them.

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/cohort-dev/cohort/client"
 	"github.com/cohort-dev/cohort/dataset"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
@@ -40,7 +42,7 @@ func (d *contributorSet) run(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	inv, err := api.IssueInvites(actx, &cohortv1.IssueInvitesRequest{Count: uint32(n), ExpiresAt: time.Now().Add(time.Hour).Unix()})
+	inv, err := api.IssueInvites(actx, &cohortv1.IssueInvitesRequest{Count: uint32(n), ExpiresAt: timestamppb.New(time.Now().Add(time.Hour))})
 	done()
 	if err != nil {
 		return rpcErr("issue invites", err)

@@ -29,7 +29,10 @@ func (s *adminService) IssueInvites(ctx context.Context, req *cohortv1.IssueInvi
 	if req.GetCount() < 1 || req.GetCount() > MaxInvites {
 		return nil, status.Errorf(codes.InvalidArgument, "count %d: want 1..%d", req.GetCount(), MaxInvites)
 	}
-	exp := time.Unix(req.GetExpiresAt(), 0)
+	if err := req.GetExpiresAt().CheckValid(); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "expires_at: %v", err)
+	}
+	exp := req.GetExpiresAt().AsTime().Truncate(time.Second)
 	if !exp.After(s.n.now()) {
 		return nil, status.Error(codes.InvalidArgument, "expires_at must be in the future")
 	}
@@ -49,13 +52,13 @@ func (s *adminService) IssueInvites(ctx context.Context, req *cohortv1.IssueInvi
 		err = s.n.storeInvites(ctx, hashes, exp)
 	} else {
 		_, err = call(ctx, s.n, s.n.opts.Sequencer, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.StoreInvitesResponse, error) {
-			return c.StoreInvites(ctx, &cohortv1.StoreInvitesRequest{TokenHashes: hashes, ExpiresAt: req.GetExpiresAt()})
+			return c.StoreInvites(ctx, &cohortv1.StoreInvitesRequest{TokenHashes: hashes, ExpiresAt: exp.Unix()})
 		})
 	}
 	if err != nil {
 		return nil, err
 	}
-	return &cohortv1.IssueInvitesResponse{Tokens: tokens, ExpiresAt: req.GetExpiresAt()}, nil
+	return &cohortv1.IssueInvitesResponse{Tokens: tokens, ExpiresAt: apiTime(exp)}, nil
 }
 
 func (n *Node) storeInvites(ctx context.Context, hashes [][]byte, exp time.Time) error {
@@ -84,7 +87,7 @@ func (s *adminService) NodeStatus(ctx context.Context, _ *cohortv1.NodeStatusReq
 	resp := &cohortv1.NodeStatusResponse{
 		NodeIndex:        n.opts.Index,
 		Version:          n.opts.Version,
-		StartedAt:        n.started.Unix(),
+		StartedAt:        apiTime(n.started),
 		RegistrySequence: head.Version,
 		RegistryRoot:     bytesOf(root),
 		RegistryMembers:  head.Size,
@@ -92,9 +95,7 @@ func (s *adminService) NodeStatus(ctx context.Context, _ *cohortv1.NodeStatusReq
 	for _, i := range n.others() {
 		st := n.peers.status(i)
 		ps := &cohortv1.PeerStatus{NodeIndex: i, Address: n.opts.Members[i].PeerAddress, Reachable: st.reachable, RegistrySequence: st.sequence}
-		if !st.at.IsZero() {
-			ps.LastSeenAt = st.at.Unix()
-		}
+		ps.LastSeenAt = apiTime(st.at)
 		resp.Peers = append(resp.Peers, ps)
 	}
 	for tok := ""; ; {

@@ -170,7 +170,7 @@ func (s *auditService) ListTranscripts(ctx context.Context, req *cohortv1.ListTr
 	resp := &cohortv1.ListTranscriptsResponse{NextPageToken: next}
 	for _, t := range rows {
 		resp.Transcripts = append(resp.Transcripts, &cohortv1.TranscriptInfo{
-			TranscriptId: t.ID, DatasetId: t.DatasetID, Digest: t.Digest[:], ReleasedAt: t.ReleasedAt.Unix(), CohortSize: t.CohortSize,
+			TranscriptId: t.ID, DatasetId: t.DatasetID, Digest: t.Digest[:], ReleasedAt: apiTime(t.ReleasedAt), CohortSize: t.CohortSize,
 		})
 	}
 	return resp, nil

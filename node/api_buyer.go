@@ -345,8 +345,8 @@ func jobProto(j *store.Job) (*cohortv1.Job, error) {
 	}
 	out := &cohortv1.Job{
 		JobId: j.ID, Spec: spec, State: cohortv1.JobState(j.State), Reason: j.Reason, Coordinator: j.Coordinator,
-		EligibleRecords: j.EligibleRecords, CohortSize: j.CohortSize, SubmittedAt: j.SubmittedAt.Unix(),
-		UpdatedAt: j.UpdatedAt.Unix(), TranscriptId: j.TranscriptID, Progress: j.Progress,
+		EligibleRecords: j.EligibleRecords, CohortSize: j.CohortSize, SubmittedAt: apiTime(j.SubmittedAt),
+		UpdatedAt: apiTime(j.UpdatedAt), TranscriptId: j.TranscriptID, Progress: j.Progress,
 	}
 	if rho, err := enclave.SpecRho(spec); err == nil && !rho.IsZero() {
 		out.Rho = rho.String()

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/cohort-dev/cohort/circuits"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
@@ -181,7 +182,7 @@ func newBenchFederation(b *testing.B, opts ...func(*Options)) *testFederation {
 // proveMany registers n contributors and proves one payload for each.
 func (f *testFederation) proveMany(b *testing.B, n int) [][]byte {
 	b.Helper()
-	inv, err := f.admin(0).IssueInvites(adminCtx(), &cohortv1.IssueInvitesRequest{Count: uint32(n), ExpiresAt: time.Now().Add(time.Hour).Unix()})
+	inv, err := f.admin(0).IssueInvites(adminCtx(), &cohortv1.IssueInvitesRequest{Count: uint32(n), ExpiresAt: timestamppb.New(time.Now().Add(time.Hour))})
 	if err != nil {
 		b.Fatal(err)
 	}

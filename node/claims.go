@@ -426,7 +426,7 @@ func (n *Node) orderClaim(ctx context.Context, c claim, req *cohortv1.ClaimRewar
 	}
 	n.pushClaim(ctx, req, sc.ClaimedAt)
 	n.log.Info("reward claimed", "job", c.jobID, "amount", sc.Amount)
-	return &cohortv1.ClaimRewardResponse{Amount: sc.Amount, Payout: payoutProto(p), ClaimedAt: sc.ClaimedAt.Unix()}, nil
+	return &cohortv1.ClaimRewardResponse{Amount: sc.Amount, Payout: payoutProto(p), ClaimedAt: apiTime(sc.ClaimedAt)}, nil
 }
 
 // pushClaim sends a recorded claim to every other node. The claim stands

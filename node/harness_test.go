@@ -26,6 +26,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/cohort-dev/cohort/circuits"
 	"github.com/cohort-dev/cohort/circuits/merkle"
@@ -353,7 +354,7 @@ type testContributor struct {
 
 func (f *testFederation) register(t testing.TB, via int) *testContributor {
 	t.Helper()
-	inv, err := f.admin(via).IssueInvites(adminCtx(), &cohortv1.IssueInvitesRequest{Count: 1, ExpiresAt: time.Now().Add(time.Hour).Unix()})
+	inv, err := f.admin(via).IssueInvites(adminCtx(), &cohortv1.IssueInvitesRequest{Count: 1, ExpiresAt: timestamppb.New(time.Now().Add(time.Hour))})
 	if err != nil {
 		t.Fatal(err)
 	}

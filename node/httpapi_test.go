@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -188,6 +189,19 @@ func TestHTTPAPI(t *testing.T) {
 	decode(b, &gj)
 	if gj.GetJob().GetJobId() != id {
 		t.Fatalf("GET job: %v", &gj)
+	}
+	// Times outside signed statements are google.protobuf.Timestamp: an
+	// RFC 3339 string in JSON (docs/design.md §8.6).
+	var raw struct {
+		Job struct {
+			SubmittedAt string `json:"submittedAt"`
+		} `json:"job"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		t.Fatalf("GET job: %v\n%s", err, b)
+	}
+	if at, err := time.Parse(time.RFC3339, raw.Job.SubmittedAt); err != nil || !at.Equal(gj.GetJob().GetSubmittedAt().AsTime()) || time.Since(at) > time.Hour {
+		t.Fatalf("GET job: submittedAt %q is not the RFC 3339 submission time: %v\n%s", raw.Job.SubmittedAt, err, b)
 	}
 	if code, b = call("POST", "/v1/jobs", buyerAuth, `{"spec": {"datasetId": 7}}`); code != http.StatusBadRequest || errorCode(b) != "3" {
 		t.Fatalf("POST malformed job: %d %s", code, b)

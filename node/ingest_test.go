@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/cohort-dev/cohort/attest"
 	"github.com/cohort-dev/cohort/circuits"
@@ -275,7 +276,7 @@ func TestPeerDownMidIngest(t *testing.T) {
 func TestAdminAuthentication(t *testing.T) {
 	f := newTestFederation(t, 3)
 	ctx := context.Background()
-	req := &cohortv1.IssueInvitesRequest{Count: 1, ExpiresAt: time.Now().Add(time.Hour).Unix()}
+	req := &cohortv1.IssueInvitesRequest{Count: 1, ExpiresAt: timestamppb.New(time.Now().Add(time.Hour))}
 	_, err := f.admin(0).IssueInvites(ctx, req)
 	wantCode(t, "no token", err, codes.Unauthenticated)
 	_, err = f.admin(0).IssueInvites(metadataCtx("Bearer wrong"), req)
@@ -303,7 +304,7 @@ func TestRegistration(t *testing.T) {
 	_, err = f.contributor(1).Register(ctx, &cohortv1.RegisterRequest{IdentityCommitment: []byte{1, 2}, InviteToken: "x"})
 	wantCode(t, "malformed commitment", err, codes.InvalidArgument)
 
-	inv, err := f.admin(2).IssueInvites(adminCtx(), &cohortv1.IssueInvitesRequest{Count: 2, ExpiresAt: time.Now().Add(time.Hour).Unix()})
+	inv, err := f.admin(2).IssueInvites(adminCtx(), &cohortv1.IssueInvitesRequest{Count: 2, ExpiresAt: timestamppb.New(time.Now().Add(time.Hour))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,7 +340,7 @@ func TestRegistration(t *testing.T) {
 	var s3 fr.Element
 	s3.SetUint64(101)
 	ic3 := feBytes(circuits.IdentityCommitment(s3))
-	inv2, err := f.admin(0).IssueInvites(adminCtx(), &cohortv1.IssueInvitesRequest{Count: 1, ExpiresAt: time.Now().Add(time.Hour).Unix()})
+	inv2, err := f.admin(0).IssueInvites(adminCtx(), &cohortv1.IssueInvitesRequest{Count: 1, ExpiresAt: timestamppb.New(time.Now().Add(time.Hour))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/cohort-dev/cohort/blob"
 	"github.com/cohort-dev/cohort/circuits"
@@ -55,7 +56,7 @@ func TestRateLimitPublic(t *testing.T) {
 	const burst = 5
 	f := newTestFederation(t, 2, func(o *Options) { o.Limits.PublicRate, o.Limits.PublicBurst = 0.01, burst })
 	ctx := context.Background()
-	inv, err := f.admin(0).IssueInvites(adminCtx(), &cohortv1.IssueInvitesRequest{Count: 1, ExpiresAt: time.Now().Add(time.Hour).Unix()})
+	inv, err := f.admin(0).IssueInvites(adminCtx(), &cohortv1.IssueInvitesRequest{Count: 1, ExpiresAt: timestamppb.New(time.Now().Add(time.Hour))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +86,7 @@ func TestRateLimitPublic(t *testing.T) {
 	}
 	wantExhausted(t, "a stream from the same address on a new connection", err)
 
-	if _, err := f.admin(0).IssueInvites(adminCtx(), &cohortv1.IssueInvitesRequest{Count: 1, ExpiresAt: time.Now().Add(time.Hour).Unix()}); err != nil {
+	if _, err := f.admin(0).IssueInvites(adminCtx(), &cohortv1.IssueInvitesRequest{Count: 1, ExpiresAt: timestamppb.New(time.Now().Add(time.Hour))}); err != nil {
 		t.Fatalf("the admin API is not rate limited: %v", err)
 	}
 	b := cohortv1.NewContributorServiceClient(dialFrom(t, f.nodes[0].api, "127.0.0.2"))

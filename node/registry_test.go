@@ -11,6 +11,7 @@ import (
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/cohort-dev/cohort/circuits"
 	"github.com/cohort-dev/cohort/circuits/merkle"
@@ -124,7 +125,7 @@ func TestRegisterDuplicateDoesNotBlock(t *testing.T) {
 		}
 	}()
 
-	invites, err := f.admin(0).IssueInvites(adminCtx(), &cohortv1.IssueInvitesRequest{Count: 3, ExpiresAt: time.Now().Add(time.Hour).Unix()})
+	invites, err := f.admin(0).IssueInvites(adminCtx(), &cohortv1.IssueInvitesRequest{Count: 3, ExpiresAt: timestamppb.New(time.Now().Add(time.Hour))})
 	if err != nil {
 		t.Fatal(err)
 	}

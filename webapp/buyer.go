@@ -40,6 +40,10 @@ type outputRequest struct {
 	Features []string `json:"features,omitempty"` // regressions
 }
 
+// maxChargesListed bounds the jobs whose charge the job list reads from
+// the node (one call each).
+const maxChargesListed = 50
+
 // maxOutputs bounds the outputs a form may carry before the spec's own
 // checks.
 const maxOutputs = 64
@@ -103,6 +107,40 @@ type jobJSON struct {
 	Rho          string `json:"rho,omitempty"`
 	SubmittedAt  string `json:"submitted_at"`
 	UpdatedAt    string `json:"updated_at"`
+	// Charge is the job's escrow in the node's ledger; absent for a job
+	// on a free dataset (nothing held) or where it was not asked.
+	Charge *chargeJSON `json:"charge,omitempty"`
+}
+
+// chargeJSON is what a job holds or was charged, micro-credits.
+type chargeJSON struct {
+	State    string `json:"state"` // held, settled, refunded
+	Held     uint64 `json:"held"`  // the quote: price × largest cohort + fee
+	Charged  uint64 `json:"charged"`
+	Refunded uint64 `json:"refunded"`
+	Price    uint64 `json:"price_per_record"`
+	Fee      uint64 `json:"job_fee"`
+}
+
+// withCharge adds the job's escrow, as the node's ledger holds it.
+func withCharge(ctx context.Context, b *client.Buyer, js *jobJSON) error {
+	resp, err := b.Balance(ctx, js.ID)
+	if err != nil {
+		return err
+	}
+	e := resp.GetEscrow()
+	if e == nil {
+		return nil
+	}
+	c := &chargeJSON{State: enumName(e.GetState().String(), "ESCROW_STATE_"), Held: e.GetHeld(), Charged: e.GetCharged(), Price: e.GetPricePerRecord(), Fee: e.GetJobFee()}
+	switch e.GetState() {
+	case cohortv1.EscrowState_ESCROW_STATE_SETTLED:
+		c.Refunded = e.GetHeld() - min(e.GetCharged(), e.GetHeld())
+	case cohortv1.EscrowState_ESCROW_STATE_REFUNDED:
+		c.Refunded = e.GetHeld()
+	}
+	js.Charge = c
+	return nil
 }
 
 func jobSummary(j *cohortv1.Job) *jobJSON {
@@ -117,8 +155,8 @@ func jobSummary(j *cohortv1.Job) *jobJSON {
 		Cohort:       j.GetCohortSize(),
 		TranscriptID: j.GetTranscriptId(),
 		Rho:          j.GetRho(),
-		SubmittedAt:  unixTime(j.GetSubmittedAt()),
-		UpdatedAt:    unixTime(j.GetUpdatedAt()),
+		SubmittedAt:  apiTime(j.GetSubmittedAt()),
+		UpdatedAt:    apiTime(j.GetUpdatedAt()),
 	}
 }
 
@@ -192,8 +230,16 @@ func (s *Server) handleJobs(w http.ResponseWriter, r *http.Request) {
 	out := struct {
 		Jobs []*jobJSON `json:"jobs"`
 	}{Jobs: []*jobJSON{}}
-	for _, j := range list {
-		out.Jobs = append(out.Jobs, jobSummary(j))
+	for i, j := range list {
+		js := jobSummary(j)
+		// The charges of the most recent jobs; older ones on their own page.
+		if i < maxChargesListed {
+			if err := withCharge(ctx, b, js); err != nil {
+				writeError(w, err)
+				return
+			}
+		}
+		out.Jobs = append(out.Jobs, js)
 	}
 	writeJSON(w, out)
 }
@@ -211,7 +257,12 @@ func (s *Server) handleJob(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, jobSummary(j))
+	js := jobSummary(j)
+	if err := withCharge(ctx, b, js); err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, js)
 }
 
 // handleResult answers the job's result as the results document
@@ -247,10 +298,15 @@ func (s *Server) handleResult(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	js := jobSummary(j)
+	if err := withCharge(ctx, b, js); err != nil {
+		writeError(w, err)
+		return
+	}
 	writeJSON(w, struct {
 		Job     *jobJSON        `json:"job"`
 		Results json.RawMessage `json:"results"`
-	}{jobSummary(j), doc})
+	}{js, doc})
 }
 
 // handleBudget answers the buyer's budget on a dataset's epochs (?from=,

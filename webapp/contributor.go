@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/cohort-dev/cohort/client"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/schema"
@@ -346,6 +348,15 @@ func receiptSummary(r *cohortv1.Receipt) *receiptJSON {
 }
 
 func unixTime(s int64) string { return time.Unix(s, 0).UTC().Format(time.RFC3339) }
+
+// apiTime formats a time of the node's API as RFC 3339 in UTC; "" when it
+// is unset.
+func apiTime(t *timestamppb.Timestamp) string {
+	if t == nil {
+		return ""
+	}
+	return t.AsTime().UTC().Format(time.RFC3339)
+}
 
 // epochParam reads ?epoch= ("" or "current" for the dataset's current one).
 func epochParam(r *http.Request, sc *schema.Schema) (uint64, error) {

@@ -64,7 +64,8 @@ func toAPIError(err error) *apiError {
 		switch {
 		case errors.Is(err, client.ErrInvalidOptions), errors.Is(err, client.ErrIdentityFile), errors.Is(err, client.ErrJobSpec):
 			code = codes.InvalidArgument
-		case errors.Is(err, client.ErrNotRegistered), errors.Is(err, client.ErrNoFederation), errors.Is(err, client.ErrDatasetNotReady):
+		case errors.Is(err, client.ErrNotRegistered), errors.Is(err, client.ErrNoFederation), errors.Is(err, client.ErrDatasetNotReady),
+			errors.Is(err, client.ErrNotCounted), errors.Is(err, client.ErrNoReward):
 			code = codes.FailedPrecondition
 		case errors.Is(err, fs.ErrNotExist):
 			code = codes.NotFound

@@ -61,6 +61,7 @@ type Server struct {
 	index   []byte
 	mux     *http.ServeMux
 	tasks   *tasks
+	claimMu sync.Mutex // held by a claim task: one claim at a time
 	idMu    sync.Mutex // guards idPath and id
 	idPath  string
 	id      *client.Identity
@@ -209,6 +210,8 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/contributor/receipt", s.handleReceipt)
 	m.HandleFunc("GET /api/contributor/jobs", s.handleMyJobs)
 	m.HandleFunc("POST /api/contributor/revoke", s.handleRevoke)
+	m.HandleFunc("GET /api/contributor/rewards", s.handleRewards)
+	m.HandleFunc("POST /api/contributor/rewards/claim", s.handleClaim)
 
 	m.HandleFunc("POST /api/buyer/jobs", s.handleSubmit)
 	m.HandleFunc("GET /api/buyer/jobs", s.handleJobs)

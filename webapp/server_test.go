@@ -135,7 +135,7 @@ func TestCSRFRefused(t *testing.T) {
 		}
 	}
 	// Every POST endpoint is guarded, not only this one.
-	for _, p := range []string{"/api/contributor/register", "/api/contributor/contribute", "/api/contributor/revoke", "/api/buyer/jobs", "/api/audit/verify", "/api/audit/fetch", "/api/identity/open"} {
+	for _, p := range []string{"/api/contributor/register", "/api/contributor/contribute", "/api/contributor/revoke", "/api/contributor/rewards/claim", "/api/buyer/jobs", "/api/audit/verify", "/api/audit/fetch", "/api/identity/open"} {
 		apiErr(t, do(s, "POST", p, []byte("{}")), http.StatusForbidden, "PermissionDenied")
 	}
 	// Other methods are refused outright; no CORS preflight is answered.
@@ -304,6 +304,31 @@ func TestIdentityRefusals(t *testing.T) {
 	apiErr(t, post("/api/contributor/contribute", []byte(`{"dataset":"d"}`)), http.StatusConflict, "FailedPrecondition")
 	apiErr(t, do(s, "GET", "/api/contributor/receipt?dataset=d", nil), http.StatusConflict, "FailedPrecondition")
 	apiErr(t, do(s, "GET", "/api/tasks/nope", nil), http.StatusNotFound, "NotFound")
+}
+
+// TestRewardRefusals: rewards need an open, registered identity and a
+// job; a refused claim starts no task and writes no payout key or claim
+// book.
+func TestRewardRefusals(t *testing.T) {
+	s := newTestServer(t)
+	post := func(p string, body []byte) *httptest.ResponseRecorder { return do(s, "POST", p, body, withCSRF(s)) }
+	apiErr(t, do(s, "GET", "/api/contributor/rewards?dataset=d", nil), http.StatusConflict, "FailedPrecondition")
+	apiErr(t, post("/api/contributor/rewards/claim", []byte(`{"job":"job-1"}`)), http.StatusConflict, "FailedPrecondition")
+	apiErr(t, post("/api/contributor/rewards/claim", []byte(`{}`)), http.StatusBadRequest, "InvalidArgument")
+	apiErr(t, post("/api/contributor/rewards/claim", []byte(`{"job":"job-1","payout_key":"x"}`)), http.StatusBadRequest, "InvalidArgument")
+	path := filepath.Join(t.TempDir(), "id.json")
+	if w := post("/api/identity/create", jsonBody(t, pathRequest{Path: path})); w.Code != http.StatusOK {
+		t.Fatalf("create: %d %s", w.Code, w.Body)
+	}
+	apiErr(t, post("/api/contributor/rewards/claim", []byte(`{"job":"job-1"}`)), http.StatusConflict, "FailedPrecondition")
+	for _, p := range []string{client.PayoutsDir(path), client.ClaimBookPath(path)} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s written by a refused claim", p)
+		}
+	}
+	if len(s.tasks.order) != 0 {
+		t.Errorf("a refused claim started %d tasks", len(s.tasks.order))
+	}
 }
 
 // TestUnreachableNode: a node that cannot be reached is an Unavailable

@@ -14,7 +14,7 @@ const maxTasks = 64
 // that the page polls at GET /api/tasks/{id}.
 type task struct {
 	ID     string `json:"id"`
-	Kind   string `json:"kind"`  // contribute, job
+	Kind   string `json:"kind"`  // contribute, job, claim
 	State  string `json:"state"` // running, done, failed
 	Stage  string `json:"stage"` // the client's current stage (client.Stage…), or the job's state
 	Done   int    `json:"done"`

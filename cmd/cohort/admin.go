@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/cohort-dev/cohort/enclave"
 	"github.com/cohort-dev/cohort/federation"
@@ -157,7 +158,7 @@ func newAdminCmd() *cobra.Command {
 			}
 			defer conn.Close()
 			expires := time.Now().Add(valid)
-			resp, err := cohortv1.NewAdminServiceClient(conn).IssueInvites(ctx, &cohortv1.IssueInvitesRequest{Count: count, ExpiresAt: expires.Unix()})
+			resp, err := cohortv1.NewAdminServiceClient(conn).IssueInvites(ctx, &cohortv1.IssueInvitesRequest{Count: count, ExpiresAt: timestamppb.New(expires)})
 			if err != nil {
 				return rpcErr("issue invites", err)
 			}
@@ -165,7 +166,7 @@ func newAdminCmd() *cobra.Command {
 				return printJSON(cmd.OutOrStdout(), struct {
 					Tokens    []string `json:"tokens"`
 					ExpiresAt string   `json:"expires_at"`
-				}{resp.GetTokens(), unixTime(expires.Unix())})
+				}{resp.GetTokens(), apiTime(resp.GetExpiresAt())})
 			}
 			for _, t := range resp.GetTokens() {
 				fmt.Fprintln(cmd.OutOrStdout(), t)
@@ -195,15 +196,15 @@ func newAdminCmd() *cobra.Command {
 			if statusJSON {
 				return writeProtoJSON(out, st)
 			}
-			fmt.Fprintf(out, "node %d (version %s), up since %s\n", st.GetNodeIndex(), st.GetVersion(), time.Unix(st.GetStartedAt(), 0).UTC().Format(time.RFC3339))
+			fmt.Fprintf(out, "node %d (version %s), up since %s\n", st.GetNodeIndex(), st.GetVersion(), apiTime(st.GetStartedAt()))
 			fmt.Fprintf(out, "registry: %d members, sequence %d, root %x\n", st.GetRegistryMembers(), st.GetRegistrySequence(), st.GetRegistryRoot())
 			fmt.Fprintf(out, "datasets: %d\n", st.GetDatasets())
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "peer\taddress\treachable\tlast seen\tregistry sequence")
 			for _, p := range st.GetPeers() {
 				seen := "never"
-				if p.GetLastSeenAt() != 0 {
-					seen = time.Unix(p.GetLastSeenAt(), 0).UTC().Format(time.RFC3339)
+				if p.GetLastSeenAt() != nil {
+					seen = apiTime(p.GetLastSeenAt())
 				}
 				fmt.Fprintf(tw, "%d\t%s\t%v\t%s\t%d\n", p.GetNodeIndex(), p.GetAddress(), p.GetReachable(), seen, p.GetRegistrySequence())
 			}

@@ -510,7 +510,7 @@ func printJobs(w io.Writer, jobs []*cohortv1.Job) error {
 			note = j.GetReason()
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", j.GetJobId(), enumName(j.GetState().String(), "JOB_STATE_"),
-			j.GetSpec().GetDatasetId(), j.GetSpec().GetPurpose(), unixTime(j.GetSubmittedAt()), j.GetCohortSize(),
+			j.GetSpec().GetDatasetId(), j.GetSpec().GetPurpose(), apiTime(j.GetSubmittedAt()), j.GetCohortSize(),
 			len(j.GetSpec().GetOutputs()), note)
 	}
 	return tw.Flush()

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/cohort-dev/cohort/client"
 	"github.com/cohort-dev/cohort/dataset"
@@ -70,6 +71,7 @@ that it is valid and consented.`,
 		newContributorJobsCmd(g),
 		newContributorClaimCmd(g),
 		newContributorPayoutsCmd(g),
+		newContributorRewardsCmd(g),
 	)
 	return cmd
 }
@@ -570,3 +572,12 @@ func printReceipt(w io.Writer, ds *dataset.Dataset, r *cohortv1.Receipt) {
 }
 
 func unixTime(s int64) string { return time.Unix(s, 0).UTC().Format(time.RFC3339) }
+
+// apiTime formats a time of the node's API (a google.protobuf.Timestamp)
+// as RFC 3339 in UTC; "" when it is unset.
+func apiTime(t *timestamppb.Timestamp) string {
+	if t == nil {
+		return ""
+	}
+	return t.AsTime().UTC().Format(time.RFC3339)
+}

@@ -1,36 +1,27 @@
 package main
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
-	"crypto/x509"
+	"context"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/cohort-dev/cohort/client"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 )
 
-// Payout keys (docs/design.md §6.8): an Ed25519 key pair per payout
-// account, kept as a PKCS #8 PEM file of mode 0600 in the payouts
-// directory (by default beside the identity file), a fresh one per claim
-// named after the job and the time. A claim credits the public key; the
-// private key is what would sign a transfer or a payout statement.
+// Payout keys (docs/design.md §6.8) are files of client.NewPayoutKey in
+// the payouts directory, by default beside the identity file, a fresh one
+// per claim named after the job and the time.
 
-const payoutKeyPEM = "PRIVATE KEY"
-
-// payoutsDir is the directory of payout keys: --payouts, or "payouts"
-// beside the identity file.
+// payoutsDir is the directory of payout keys: --payouts, or
+// client.PayoutsDir of the identity file.
 func (g *contributorFlags) payoutsDir() (string, error) {
 	if g.payouts != "" {
 		return g.payouts, nil
@@ -39,52 +30,7 @@ func (g *contributorFlags) payoutsDir() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(filepath.Dir(path), "payouts"), nil
-}
-
-// newPayoutKey writes a fresh payout key to path, which must not exist.
-func newPayoutKey(path string) (ed25519.PublicKey, error) {
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := pem.Encode(f, &pem.Block{Type: payoutKeyPEM, Bytes: der}); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return pub, f.Close()
-}
-
-// loadPayoutKey reads the public key of a payout key file.
-func loadPayoutKey(path string) (ed25519.PublicKey, error) {
-	b, err := readBounded(path, 4<<10)
-	if err != nil {
-		return nil, err
-	}
-	block, _ := pem.Decode(b)
-	if block == nil || block.Type != payoutKeyPEM {
-		return nil, fmt.Errorf("%s: not a PEM %q block", path, payoutKeyPEM)
-	}
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	priv, ok := k.(ed25519.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("%s: a %T, not an Ed25519 key", path, k)
-	}
-	return priv.Public().(ed25519.PublicKey), nil
+	return client.PayoutsDir(path), nil
 }
 
 // newContributorClaimCmd claims a released job's reward for the identity.
@@ -117,9 +63,9 @@ there if FILE does not exist.`,
 				}
 				keyFile = filepath.Join(dir, fmt.Sprintf("%s-%d.pem", jobID, time.Now().Unix()))
 			}
-			pub, err := loadPayoutKey(keyFile)
+			pub, err := client.LoadPayoutKey(keyFile)
 			if errors.Is(err, fs.ErrNotExist) {
-				pub, err = newPayoutKey(keyFile)
+				pub, err = client.NewPayoutKey(keyFile)
 			}
 			if err != nil {
 				return fmt.Errorf("payout key: %w", err)
@@ -132,9 +78,16 @@ there if FILE does not exist.`,
 			ctx, stop := commandContext(cmd)
 			defer stop()
 			stderr := cmd.ErrOrStderr()
-			claim, err := c.ClaimReward(ctx, id, jobID, pub, func(step string) { fmt.Fprintf(stderr, "%s…\n", step) })
+			book, err := g.claimBook()
 			if err != nil {
 				return err
+			}
+			claim, err := c.ClaimInto(ctx, book, id, jobID, pub, keyFile, func(step string) { fmt.Fprintf(stderr, "%s…\n", step) })
+			if claim == nil && err != nil {
+				return err
+			}
+			if err != nil {
+				fmt.Fprintf(stderr, "WARNING: %v\n", err)
 			}
 			if claim.SetupKind == cohortv1.SetupKind_SETUP_KIND_INSECURE_DEV {
 				fmt.Fprintln(stderr, "WARNING: the federation's claim keys come from an INSECURE DEVELOPMENT SETUP: whoever ran it can forge claims")
@@ -150,7 +103,7 @@ there if FILE does not exist.`,
 					Credited  uint64 `json:"credited"`
 					Claims    uint64 `json:"claims"`
 					ClaimedAt string `json:"claimed_at"`
-				}{jobID, r.GetAmount(), hex.EncodeToString(pub), keyFile, r.GetPayout().GetCredited(), r.GetPayout().GetClaims(), unixTime(r.GetClaimedAt())})
+				}{jobID, r.GetAmount(), hex.EncodeToString(pub), keyFile, r.GetPayout().GetCredited(), r.GetPayout().GetClaims(), apiTime(r.GetClaimedAt())})
 			}
 			fmt.Fprintf(out, "claimed job %s: %d micro-credits to payout key %s (%s)\n", jobID, r.GetAmount(), hex.EncodeToString(pub), keyFile)
 			fmt.Fprintf(out, "the payout key holds %d micro-credits from %d claims\n", r.GetPayout().GetCredited(), r.GetPayout().GetClaims())
@@ -173,21 +126,6 @@ func newContributorPayoutsCmd(g *contributorFlags) *cobra.Command {
 		Short: "Show the balance of each of your payout keys on the node",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			dir, err := g.payoutsDir()
-			if err != nil {
-				return err
-			}
-			entries, err := os.ReadDir(dir)
-			if err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return err
-			}
-			var files []string
-			for _, e := range entries {
-				if !e.IsDir() && strings.HasSuffix(e.Name(), ".pem") {
-					files = append(files, filepath.Join(dir, e.Name()))
-				}
-			}
-			slices.Sort(files)
 			c, err := g.dial(cmd.ErrOrStderr())
 			if err != nil {
 				return err
@@ -195,32 +133,14 @@ func newContributorPayoutsCmd(g *contributorFlags) *cobra.Command {
 			defer c.Close()
 			ctx, stop := commandContext(cmd)
 			defer stop()
-			type row struct {
-				KeyFile   string `json:"key_file"`
-				PayoutKey string `json:"payout_key"`
-				Credited  uint64 `json:"credited"`
-				Claims    uint64 `json:"claims"`
+			bal, err := g.readPayouts(ctx, c)
+			if err != nil {
+				return err
 			}
-			rows := []row{}
-			var total uint64
-			for _, f := range files {
-				pub, err := loadPayoutKey(f)
-				if err != nil {
-					return err
-				}
-				p, err := c.Payout(ctx, pub)
-				if err != nil {
-					return err
-				}
-				rows = append(rows, row{f, hex.EncodeToString(pub), p.GetCredited(), p.GetClaims()})
-				total += p.GetCredited()
-			}
+			rows, total := bal.Payouts, bal.Total
 			out := cmd.OutOrStdout()
 			if asJSON {
-				return printJSON(out, struct {
-					Payouts []row  `json:"payouts"`
-					Total   uint64 `json:"total"`
-				}{rows, total})
+				return printJSON(out, bal)
 			}
 			tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "PAYOUT KEY\tCREDITED\tCLAIMS\tFILE")
@@ -236,4 +156,55 @@ func newContributorPayoutsCmd(g *contributorFlags) *cobra.Command {
 	}
 	addJSONFlag(cmd, &asJSON)
 	return cmd
+}
+
+// payoutRow is one payout key's account on the node.
+type payoutRow struct {
+	KeyFile   string `json:"key_file"`
+	PayoutKey string `json:"payout_key"`
+	Credited  uint64 `json:"credited"`
+	Claims    uint64 `json:"claims"`
+}
+
+// payoutBalance is what the payout keys in the payouts directory hold on
+// the node.
+type payoutBalance struct {
+	Payouts []payoutRow `json:"payouts"`
+	Total   uint64      `json:"total"`
+}
+
+// readPayouts reads the node's account of every payout key in the
+// payouts directory.
+func (g *contributorFlags) readPayouts(ctx context.Context, c *client.Client) (*payoutBalance, error) {
+	dir, err := g.payoutsDir()
+	if err != nil {
+		return nil, err
+	}
+	files, err := client.PayoutKeyFiles(dir)
+	if err != nil {
+		return nil, err
+	}
+	out := &payoutBalance{Payouts: []payoutRow{}}
+	for _, f := range files {
+		pub, err := client.LoadPayoutKey(f)
+		if err != nil {
+			return nil, err
+		}
+		p, err := c.Payout(ctx, pub)
+		if err != nil {
+			return nil, err
+		}
+		out.Payouts = append(out.Payouts, payoutRow{f, hex.EncodeToString(pub), p.GetCredited(), p.GetClaims()})
+		out.Total += p.GetCredited()
+	}
+	return out, nil
+}
+
+// claimBook opens the identity's claim book (client.ClaimBookPath).
+func (g *contributorFlags) claimBook() (*client.ClaimBook, error) {
+	path, err := g.identityPath()
+	if err != nil {
+		return nil, err
+	}
+	return client.OpenClaimBook(client.ClaimBookPath(path))
 }

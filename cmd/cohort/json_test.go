@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/cohort-dev/cohort/client"
 	"github.com/cohort-dev/cohort/federation"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 )
@@ -257,7 +258,7 @@ func TestCLIJSON(t *testing.T) {
 	// claim of a job that released nothing finds no transcript.
 	idFile := filepath.Join(t.TempDir(), "identity.json")
 	mustCLI(t, "contributor", "--identity", idFile, "init")
-	if _, err := newPayoutKey(filepath.Join(filepath.Dir(idFile), "payouts", "mine.pem")); err != nil {
+	if _, err := client.NewPayoutKey(filepath.Join(filepath.Dir(idFile), "payouts", "mine.pem")); err != nil {
 		t.Fatal(err)
 	}
 	cb := []string{"contributor", "--identity", idFile, "--node", nodeAPI, "--ca", filepath.Join(dir, "ca.pem")}

@@ -9,6 +9,7 @@ package cohortv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -385,8 +386,8 @@ type IssueInvitesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Number of tokens, 1..10000.
 	Count uint32 `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
-	// When the tokens expire, Unix seconds (UTC); must be in the future.
-	ExpiresAt     int64 `protobuf:"varint,2,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	// When the tokens expire; must be in the future (whole seconds count).
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -428,11 +429,11 @@ func (x *IssueInvitesRequest) GetCount() uint32 {
 	return 0
 }
 
-func (x *IssueInvitesRequest) GetExpiresAt() int64 {
+func (x *IssueInvitesRequest) GetExpiresAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.ExpiresAt
 	}
-	return 0
+	return nil
 }
 
 // IssueInvitesResponse carries the tokens. They are secrets until used:
@@ -442,8 +443,8 @@ type IssueInvitesResponse struct {
 	// count tokens: URL-safe base64 without padding of 32 random bytes (43
 	// characters). The node stores only their SHA-256.
 	Tokens []string `protobuf:"bytes,1,rep,name=tokens,proto3" json:"tokens,omitempty"`
-	// Expiry, Unix seconds (UTC), as requested.
-	ExpiresAt     int64 `protobuf:"varint,2,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	// Expiry, as requested, in whole seconds.
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -485,11 +486,11 @@ func (x *IssueInvitesResponse) GetTokens() []string {
 	return nil
 }
 
-func (x *IssueInvitesResponse) GetExpiresAt() int64 {
+func (x *IssueInvitesResponse) GetExpiresAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.ExpiresAt
 	}
-	return 0
+	return nil
 }
 
 // NodeStatusRequest asks for this node's status.
@@ -536,8 +537,8 @@ type NodeStatusResponse struct {
 	NodeIndex uint32 `protobuf:"varint,1,opt,name=node_index,json=nodeIndex,proto3" json:"node_index,omitempty"`
 	// Software version, at most 64 bytes.
 	Version string `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
-	// When the process started, Unix seconds (UTC).
-	StartedAt int64 `protobuf:"varint,3,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
+	// When the process started.
+	StartedAt *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
 	// Registry: sequence number of the last applied update.
 	RegistrySequence uint64 `protobuf:"varint,4,opt,name=registry_sequence,json=registrySequence,proto3" json:"registry_sequence,omitempty"`
 	// Registry: current root, 32 bytes.
@@ -598,11 +599,11 @@ func (x *NodeStatusResponse) GetVersion() string {
 	return ""
 }
 
-func (x *NodeStatusResponse) GetStartedAt() int64 {
+func (x *NodeStatusResponse) GetStartedAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.StartedAt
 	}
-	return 0
+	return nil
 }
 
 func (x *NodeStatusResponse) GetRegistrySequence() uint64 {
@@ -656,8 +657,8 @@ type PeerStatus struct {
 	Address string `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
 	// Whether the last call to the peer succeeded.
 	Reachable bool `protobuf:"varint,3,opt,name=reachable,proto3" json:"reachable,omitempty"`
-	// When the peer last answered, Unix seconds (UTC); 0 if never.
-	LastSeenAt int64 `protobuf:"varint,4,opt,name=last_seen_at,json=lastSeenAt,proto3" json:"last_seen_at,omitempty"`
+	// When the peer last answered; unset if never.
+	LastSeenAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=last_seen_at,json=lastSeenAt,proto3" json:"last_seen_at,omitempty"`
 	// Peer's last reported registry sequence number.
 	RegistrySequence uint64 `protobuf:"varint,5,opt,name=registry_sequence,json=registrySequence,proto3" json:"registry_sequence,omitempty"`
 	unknownFields    protoimpl.UnknownFields
@@ -715,11 +716,11 @@ func (x *PeerStatus) GetReachable() bool {
 	return false
 }
 
-func (x *PeerStatus) GetLastSeenAt() int64 {
+func (x *PeerStatus) GetLastSeenAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.LastSeenAt
 	}
-	return 0
+	return nil
 }
 
 func (x *PeerStatus) GetRegistrySequence() uint64 {
@@ -1001,7 +1002,7 @@ var File_cohort_v1_admin_service_proto protoreflect.FileDescriptor
 
 const file_cohort_v1_admin_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1dcohort/v1/admin_service.proto\x12\tcohort.v1\x1a\x17cohort/v1/dataset.proto\x1a\x17cohort/v1/payment.proto\x1a\x16cohort/v1/schema.proto\"N\n" +
+	"\x1dcohort/v1/admin_service.proto\x12\tcohort.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17cohort/v1/dataset.proto\x1a\x17cohort/v1/payment.proto\x1a\x16cohort/v1/schema.proto\"N\n" +
 	"\x12CreateBuyerRequest\x12\x19\n" +
 	"\bbuyer_id\x18\x01 \x01(\tR\abuyerId\x12\x1d\n" +
 	"\n" +
@@ -1029,38 +1030,39 @@ const file_cohort_v1_admin_service_proto_rawDesc = "" +
 	"\ajob_fee\x18\r \x01(\x04R\x06jobFeeB\x0f\n" +
 	"\rschema_source\"O\n" +
 	"\x15CreateDatasetResponse\x126\n" +
-	"\adataset\x18\x01 \x01(\v2\x1c.cohort.v1.DatasetDescriptorR\adataset\"J\n" +
+	"\adataset\x18\x01 \x01(\v2\x1c.cohort.v1.DatasetDescriptorR\adataset\"l\n" +
 	"\x13IssueInvitesRequest\x12\x14\n" +
-	"\x05count\x18\x01 \x01(\rR\x05count\x12\x1d\n" +
+	"\x05count\x18\x01 \x01(\rR\x05count\x129\n" +
 	"\n" +
-	"expires_at\x18\x02 \x01(\x03R\texpiresAt\"M\n" +
+	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAtJ\x04\b\x02\x10\x03\"o\n" +
 	"\x14IssueInvitesResponse\x12\x16\n" +
-	"\x06tokens\x18\x01 \x03(\tR\x06tokens\x12\x1d\n" +
+	"\x06tokens\x18\x01 \x03(\tR\x06tokens\x129\n" +
 	"\n" +
-	"expires_at\x18\x02 \x01(\x03R\texpiresAt\"\x13\n" +
-	"\x11NodeStatusRequest\"\xd3\x02\n" +
+	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAtJ\x04\b\x02\x10\x03\"\x13\n" +
+	"\x11NodeStatusRequest\"\xf5\x02\n" +
 	"\x12NodeStatusResponse\x12\x1d\n" +
 	"\n" +
 	"node_index\x18\x01 \x01(\rR\tnodeIndex\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\tR\aversion\x12\x1d\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\x129\n" +
 	"\n" +
-	"started_at\x18\x03 \x01(\x03R\tstartedAt\x12+\n" +
+	"started_at\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12+\n" +
 	"\x11registry_sequence\x18\x04 \x01(\x04R\x10registrySequence\x12#\n" +
 	"\rregistry_root\x18\x05 \x01(\fR\fregistryRoot\x12)\n" +
 	"\x10registry_members\x18\x06 \x01(\x04R\x0fregistryMembers\x12+\n" +
 	"\x05peers\x18\a \x03(\v2\x15.cohort.v1.PeerStatusR\x05peers\x12\x1a\n" +
 	"\bdatasets\x18\b \x01(\rR\bdatasets\x12\x1f\n" +
 	"\vactive_jobs\x18\t \x01(\rR\n" +
-	"activeJobs\"\xb2\x01\n" +
+	"activeJobsJ\x04\b\x03\x10\x04\"\xd4\x01\n" +
 	"\n" +
 	"PeerStatus\x12\x1d\n" +
 	"\n" +
 	"node_index\x18\x01 \x01(\rR\tnodeIndex\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x1c\n" +
-	"\treachable\x18\x03 \x01(\bR\treachable\x12 \n" +
-	"\flast_seen_at\x18\x04 \x01(\x03R\n" +
+	"\treachable\x18\x03 \x01(\bR\treachable\x12<\n" +
+	"\flast_seen_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"lastSeenAt\x12+\n" +
-	"\x11registry_sequence\x18\x05 \x01(\x04R\x10registrySequence\"d\n" +
+	"\x11registry_sequence\x18\x05 \x01(\x04R\x10registrySequenceJ\x04\b\x04\x10\x05\"d\n" +
 	"\x12CreditBuyerRequest\x12\x19\n" +
 	"\bbuyer_id\x18\x01 \x01(\tR\abuyerId\x12\x16\n" +
 	"\x06amount\x18\x02 \x01(\x04R\x06amount\x12\x1b\n" +
@@ -1117,34 +1119,39 @@ var file_cohort_v1_admin_service_proto_goTypes = []any{
 	(Backend)(0),                  // 15: cohort.v1.Backend
 	(*PrivacyPolicy)(nil),         // 16: cohort.v1.PrivacyPolicy
 	(*DatasetDescriptor)(nil),     // 17: cohort.v1.DatasetDescriptor
-	(*BuyerBalance)(nil),          // 18: cohort.v1.BuyerBalance
+	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
+	(*BuyerBalance)(nil),          // 19: cohort.v1.BuyerBalance
 }
 var file_cohort_v1_admin_service_proto_depIdxs = []int32{
 	14, // 0: cohort.v1.CreateDatasetRequest.schema:type_name -> cohort.v1.Schema
 	15, // 1: cohort.v1.CreateDatasetRequest.backend:type_name -> cohort.v1.Backend
 	16, // 2: cohort.v1.CreateDatasetRequest.privacy:type_name -> cohort.v1.PrivacyPolicy
 	17, // 3: cohort.v1.CreateDatasetResponse.dataset:type_name -> cohort.v1.DatasetDescriptor
-	8,  // 4: cohort.v1.NodeStatusResponse.peers:type_name -> cohort.v1.PeerStatus
-	18, // 5: cohort.v1.CreditBuyerResponse.balance:type_name -> cohort.v1.BuyerBalance
-	13, // 6: cohort.v1.CheckBalancesResponse.nodes:type_name -> cohort.v1.NodeBalances
-	18, // 7: cohort.v1.NodeBalances.balances:type_name -> cohort.v1.BuyerBalance
-	2,  // 8: cohort.v1.AdminService.CreateDataset:input_type -> cohort.v1.CreateDatasetRequest
-	4,  // 9: cohort.v1.AdminService.IssueInvites:input_type -> cohort.v1.IssueInvitesRequest
-	6,  // 10: cohort.v1.AdminService.NodeStatus:input_type -> cohort.v1.NodeStatusRequest
-	0,  // 11: cohort.v1.AdminService.CreateBuyer:input_type -> cohort.v1.CreateBuyerRequest
-	9,  // 12: cohort.v1.AdminService.CreditBuyer:input_type -> cohort.v1.CreditBuyerRequest
-	11, // 13: cohort.v1.AdminService.CheckBalances:input_type -> cohort.v1.CheckBalancesRequest
-	3,  // 14: cohort.v1.AdminService.CreateDataset:output_type -> cohort.v1.CreateDatasetResponse
-	5,  // 15: cohort.v1.AdminService.IssueInvites:output_type -> cohort.v1.IssueInvitesResponse
-	7,  // 16: cohort.v1.AdminService.NodeStatus:output_type -> cohort.v1.NodeStatusResponse
-	1,  // 17: cohort.v1.AdminService.CreateBuyer:output_type -> cohort.v1.CreateBuyerResponse
-	10, // 18: cohort.v1.AdminService.CreditBuyer:output_type -> cohort.v1.CreditBuyerResponse
-	12, // 19: cohort.v1.AdminService.CheckBalances:output_type -> cohort.v1.CheckBalancesResponse
-	14, // [14:20] is the sub-list for method output_type
-	8,  // [8:14] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	18, // 4: cohort.v1.IssueInvitesRequest.expires_at:type_name -> google.protobuf.Timestamp
+	18, // 5: cohort.v1.IssueInvitesResponse.expires_at:type_name -> google.protobuf.Timestamp
+	18, // 6: cohort.v1.NodeStatusResponse.started_at:type_name -> google.protobuf.Timestamp
+	8,  // 7: cohort.v1.NodeStatusResponse.peers:type_name -> cohort.v1.PeerStatus
+	18, // 8: cohort.v1.PeerStatus.last_seen_at:type_name -> google.protobuf.Timestamp
+	19, // 9: cohort.v1.CreditBuyerResponse.balance:type_name -> cohort.v1.BuyerBalance
+	13, // 10: cohort.v1.CheckBalancesResponse.nodes:type_name -> cohort.v1.NodeBalances
+	19, // 11: cohort.v1.NodeBalances.balances:type_name -> cohort.v1.BuyerBalance
+	2,  // 12: cohort.v1.AdminService.CreateDataset:input_type -> cohort.v1.CreateDatasetRequest
+	4,  // 13: cohort.v1.AdminService.IssueInvites:input_type -> cohort.v1.IssueInvitesRequest
+	6,  // 14: cohort.v1.AdminService.NodeStatus:input_type -> cohort.v1.NodeStatusRequest
+	0,  // 15: cohort.v1.AdminService.CreateBuyer:input_type -> cohort.v1.CreateBuyerRequest
+	9,  // 16: cohort.v1.AdminService.CreditBuyer:input_type -> cohort.v1.CreditBuyerRequest
+	11, // 17: cohort.v1.AdminService.CheckBalances:input_type -> cohort.v1.CheckBalancesRequest
+	3,  // 18: cohort.v1.AdminService.CreateDataset:output_type -> cohort.v1.CreateDatasetResponse
+	5,  // 19: cohort.v1.AdminService.IssueInvites:output_type -> cohort.v1.IssueInvitesResponse
+	7,  // 20: cohort.v1.AdminService.NodeStatus:output_type -> cohort.v1.NodeStatusResponse
+	1,  // 21: cohort.v1.AdminService.CreateBuyer:output_type -> cohort.v1.CreateBuyerResponse
+	10, // 22: cohort.v1.AdminService.CreditBuyer:output_type -> cohort.v1.CreditBuyerResponse
+	12, // 23: cohort.v1.AdminService.CheckBalances:output_type -> cohort.v1.CheckBalancesResponse
+	18, // [18:24] is the sub-list for method output_type
+	12, // [12:18] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_admin_service_proto_init() }

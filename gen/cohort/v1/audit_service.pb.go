@@ -9,6 +9,7 @@ package cohortv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -207,8 +208,9 @@ type TranscriptInfo struct {
 	DatasetId string `protobuf:"bytes,2,opt,name=dataset_id,json=datasetId,proto3" json:"dataset_id,omitempty"`
 	// The transcript's digest, 32 bytes.
 	Digest []byte `protobuf:"bytes,3,opt,name=digest,proto3" json:"digest,omitempty"`
-	// When the result was released, Unix seconds (UTC).
-	ReleasedAt int64 `protobuf:"varint,4,opt,name=released_at,json=releasedAt,proto3" json:"released_at,omitempty"`
+	// When the result was released, in whole seconds (the Result's signed
+	// released_at).
+	ReleasedAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=released_at,json=releasedAt,proto3" json:"released_at,omitempty"`
 	// Records in the cohort.
 	CohortSize    uint64 `protobuf:"varint,5,opt,name=cohort_size,json=cohortSize,proto3" json:"cohort_size,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -266,11 +268,11 @@ func (x *TranscriptInfo) GetDigest() []byte {
 	return nil
 }
 
-func (x *TranscriptInfo) GetReleasedAt() int64 {
+func (x *TranscriptInfo) GetReleasedAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.ReleasedAt
 	}
-	return 0
+	return nil
 }
 
 func (x *TranscriptInfo) GetCohortSize() uint64 {
@@ -683,7 +685,7 @@ var File_cohort_v1_audit_service_proto protoreflect.FileDescriptor
 
 const file_cohort_v1_audit_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1dcohort/v1/audit_service.proto\x12\tcohort.v1\x1a\x18cohort/v1/ceremony.proto\x1a\x15cohort/v1/chunk.proto\x1a\x17cohort/v1/dataset.proto\"f\n" +
+	"\x1dcohort/v1/audit_service.proto\x12\tcohort.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18cohort/v1/ceremony.proto\x1a\x15cohort/v1/chunk.proto\x1a\x17cohort/v1/dataset.proto\"f\n" +
 	"\x14GetTranscriptRequest\x12#\n" +
 	"\rtranscript_id\x18\x01 \x01(\tR\ftranscriptId\x12)\n" +
 	"\x10without_ceremony\x18\x02 \x01(\bR\x0fwithoutCeremony\"s\n" +
@@ -695,16 +697,16 @@ const file_cohort_v1_audit_service_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"~\n" +
 	"\x17ListTranscriptsResponse\x12;\n" +
 	"\vtranscripts\x18\x01 \x03(\v2\x19.cohort.v1.TranscriptInfoR\vtranscripts\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xae\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xd0\x01\n" +
 	"\x0eTranscriptInfo\x12#\n" +
 	"\rtranscript_id\x18\x01 \x01(\tR\ftranscriptId\x12\x1d\n" +
 	"\n" +
 	"dataset_id\x18\x02 \x01(\tR\tdatasetId\x12\x16\n" +
-	"\x06digest\x18\x03 \x01(\fR\x06digest\x12\x1f\n" +
-	"\vreleased_at\x18\x04 \x01(\x03R\n" +
+	"\x06digest\x18\x03 \x01(\fR\x06digest\x12;\n" +
+	"\vreleased_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"releasedAt\x12\x1f\n" +
 	"\vcohort_size\x18\x05 \x01(\x04R\n" +
-	"cohortSize\"z\n" +
+	"cohortSizeJ\x04\b\x04\x10\x05\"z\n" +
 	"\x15GetTranscriptResponse\x12/\n" +
 	"\x06header\x18\x01 \x01(\v2\x15.cohort.v1.BlobHeaderH\x00R\x06header\x12(\n" +
 	"\x05chunk\x18\x02 \x01(\v2\x10.cohort.v1.ChunkH\x00R\x05chunkB\x06\n" +
@@ -758,33 +760,35 @@ var file_cohort_v1_audit_service_proto_goTypes = []any{
 	(*GetCeremonyRequest)(nil),      // 7: cohort.v1.GetCeremonyRequest
 	(*GetCeremonyResponse)(nil),     // 8: cohort.v1.GetCeremonyResponse
 	(*CeremonyHeader)(nil),          // 9: cohort.v1.CeremonyHeader
-	(*BlobHeader)(nil),              // 10: cohort.v1.BlobHeader
-	(*Chunk)(nil),                   // 11: cohort.v1.Chunk
-	(SetupKind)(0),                  // 12: cohort.v1.SetupKind
-	(*CeremonyInfo)(nil),            // 13: cohort.v1.CeremonyInfo
+	(*timestamppb.Timestamp)(nil),   // 10: google.protobuf.Timestamp
+	(*BlobHeader)(nil),              // 11: cohort.v1.BlobHeader
+	(*Chunk)(nil),                   // 12: cohort.v1.Chunk
+	(SetupKind)(0),                  // 13: cohort.v1.SetupKind
+	(*CeremonyInfo)(nil),            // 14: cohort.v1.CeremonyInfo
 }
 var file_cohort_v1_audit_service_proto_depIdxs = []int32{
 	3,  // 0: cohort.v1.ListTranscriptsResponse.transcripts:type_name -> cohort.v1.TranscriptInfo
-	10, // 1: cohort.v1.GetTranscriptResponse.header:type_name -> cohort.v1.BlobHeader
-	11, // 2: cohort.v1.GetTranscriptResponse.chunk:type_name -> cohort.v1.Chunk
-	12, // 3: cohort.v1.GetVerifyingKeyResponse.setup_kind:type_name -> cohort.v1.SetupKind
-	9,  // 4: cohort.v1.GetCeremonyResponse.header:type_name -> cohort.v1.CeremonyHeader
-	11, // 5: cohort.v1.GetCeremonyResponse.chunk:type_name -> cohort.v1.Chunk
-	13, // 6: cohort.v1.CeremonyHeader.ceremony:type_name -> cohort.v1.CeremonyInfo
-	10, // 7: cohort.v1.CeremonyHeader.blob:type_name -> cohort.v1.BlobHeader
-	0,  // 8: cohort.v1.AuditService.GetTranscript:input_type -> cohort.v1.GetTranscriptRequest
-	1,  // 9: cohort.v1.AuditService.ListTranscripts:input_type -> cohort.v1.ListTranscriptsRequest
-	5,  // 10: cohort.v1.AuditService.GetVerifyingKey:input_type -> cohort.v1.GetVerifyingKeyRequest
-	7,  // 11: cohort.v1.AuditService.GetCeremony:input_type -> cohort.v1.GetCeremonyRequest
-	4,  // 12: cohort.v1.AuditService.GetTranscript:output_type -> cohort.v1.GetTranscriptResponse
-	2,  // 13: cohort.v1.AuditService.ListTranscripts:output_type -> cohort.v1.ListTranscriptsResponse
-	6,  // 14: cohort.v1.AuditService.GetVerifyingKey:output_type -> cohort.v1.GetVerifyingKeyResponse
-	8,  // 15: cohort.v1.AuditService.GetCeremony:output_type -> cohort.v1.GetCeremonyResponse
-	12, // [12:16] is the sub-list for method output_type
-	8,  // [8:12] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	10, // 1: cohort.v1.TranscriptInfo.released_at:type_name -> google.protobuf.Timestamp
+	11, // 2: cohort.v1.GetTranscriptResponse.header:type_name -> cohort.v1.BlobHeader
+	12, // 3: cohort.v1.GetTranscriptResponse.chunk:type_name -> cohort.v1.Chunk
+	13, // 4: cohort.v1.GetVerifyingKeyResponse.setup_kind:type_name -> cohort.v1.SetupKind
+	9,  // 5: cohort.v1.GetCeremonyResponse.header:type_name -> cohort.v1.CeremonyHeader
+	12, // 6: cohort.v1.GetCeremonyResponse.chunk:type_name -> cohort.v1.Chunk
+	14, // 7: cohort.v1.CeremonyHeader.ceremony:type_name -> cohort.v1.CeremonyInfo
+	11, // 8: cohort.v1.CeremonyHeader.blob:type_name -> cohort.v1.BlobHeader
+	0,  // 9: cohort.v1.AuditService.GetTranscript:input_type -> cohort.v1.GetTranscriptRequest
+	1,  // 10: cohort.v1.AuditService.ListTranscripts:input_type -> cohort.v1.ListTranscriptsRequest
+	5,  // 11: cohort.v1.AuditService.GetVerifyingKey:input_type -> cohort.v1.GetVerifyingKeyRequest
+	7,  // 12: cohort.v1.AuditService.GetCeremony:input_type -> cohort.v1.GetCeremonyRequest
+	4,  // 13: cohort.v1.AuditService.GetTranscript:output_type -> cohort.v1.GetTranscriptResponse
+	2,  // 14: cohort.v1.AuditService.ListTranscripts:output_type -> cohort.v1.ListTranscriptsResponse
+	6,  // 15: cohort.v1.AuditService.GetVerifyingKey:output_type -> cohort.v1.GetVerifyingKeyResponse
+	8,  // 16: cohort.v1.AuditService.GetCeremony:output_type -> cohort.v1.GetCeremonyResponse
+	13, // [13:17] is the sub-list for method output_type
+	9,  // [9:13] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_audit_service_proto_init() }

@@ -11,6 +11,7 @@ package cohortv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -243,8 +244,8 @@ type ClaimRewardResponse struct {
 	Amount uint64 `protobuf:"varint,1,opt,name=amount,proto3" json:"amount,omitempty"`
 	// The payout account after the claim, on the node that ordered it.
 	Payout *Payout `protobuf:"bytes,2,opt,name=payout,proto3" json:"payout,omitempty"`
-	// When the claim was recorded, Unix seconds (UTC).
-	ClaimedAt     int64 `protobuf:"varint,3,opt,name=claimed_at,json=claimedAt,proto3" json:"claimed_at,omitempty"`
+	// When the claim was recorded, in whole seconds.
+	ClaimedAt     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=claimed_at,json=claimedAt,proto3" json:"claimed_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -293,11 +294,11 @@ func (x *ClaimRewardResponse) GetPayout() *Payout {
 	return nil
 }
 
-func (x *ClaimRewardResponse) GetClaimedAt() int64 {
+func (x *ClaimRewardResponse) GetClaimedAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.ClaimedAt
 	}
-	return 0
+	return nil
 }
 
 // Payout is a payout account, named by its key, micro-credits.
@@ -779,7 +780,7 @@ var File_cohort_v1_claim_proto protoreflect.FileDescriptor
 
 const file_cohort_v1_claim_proto_rawDesc = "" +
 	"\n" +
-	"\x15cohort/v1/claim.proto\x12\tcohort.v1\x1a\x15cohort/v1/chunk.proto\x1a\x17cohort/v1/dataset.proto\"\x14\n" +
+	"\x15cohort/v1/claim.proto\x12\tcohort.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15cohort/v1/chunk.proto\x1a\x17cohort/v1/dataset.proto\"\x14\n" +
 	"\x12GetClaimKeyRequest\"\xad\x01\n" +
 	"\x13GetClaimKeyResponse\x12/\n" +
 	"\x06header\x18\x01 \x01(\v2\x15.cohort.v1.BlobHeaderH\x00R\x06header\x12(\n" +
@@ -792,12 +793,12 @@ const file_cohort_v1_claim_proto_rawDesc = "" +
 	"\x0fclaim_nullifier\x18\x02 \x01(\fR\x0eclaimNullifier\x12\x1d\n" +
 	"\n" +
 	"payout_key\x18\x03 \x01(\fR\tpayoutKey\x12\x14\n" +
-	"\x05proof\x18\x04 \x01(\fR\x05proof\"w\n" +
+	"\x05proof\x18\x04 \x01(\fR\x05proof\"\x99\x01\n" +
 	"\x13ClaimRewardResponse\x12\x16\n" +
 	"\x06amount\x18\x01 \x01(\x04R\x06amount\x12)\n" +
-	"\x06payout\x18\x02 \x01(\v2\x11.cohort.v1.PayoutR\x06payout\x12\x1d\n" +
+	"\x06payout\x18\x02 \x01(\v2\x11.cohort.v1.PayoutR\x06payout\x129\n" +
 	"\n" +
-	"claimed_at\x18\x03 \x01(\x03R\tclaimedAt\"[\n" +
+	"claimed_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tclaimedAtJ\x04\b\x03\x10\x04\"[\n" +
 	"\x06Payout\x12\x1d\n" +
 	"\n" +
 	"payout_key\x18\x01 \x01(\fR\tpayoutKey\x12\x1a\n" +
@@ -839,40 +840,42 @@ func file_cohort_v1_claim_proto_rawDescGZIP() []byte {
 
 var file_cohort_v1_claim_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_cohort_v1_claim_proto_goTypes = []any{
-	(*GetClaimKeyRequest)(nil),   // 0: cohort.v1.GetClaimKeyRequest
-	(*GetClaimKeyResponse)(nil),  // 1: cohort.v1.GetClaimKeyResponse
-	(*ClaimRewardRequest)(nil),   // 2: cohort.v1.ClaimRewardRequest
-	(*ClaimRewardResponse)(nil),  // 3: cohort.v1.ClaimRewardResponse
-	(*Payout)(nil),               // 4: cohort.v1.Payout
-	(*GetPayoutRequest)(nil),     // 5: cohort.v1.GetPayoutRequest
-	(*GetPayoutResponse)(nil),    // 6: cohort.v1.GetPayoutResponse
-	(*StoreClaimRequest)(nil),    // 7: cohort.v1.StoreClaimRequest
-	(*StoreClaimResponse)(nil),   // 8: cohort.v1.StoreClaimResponse
-	(*GetClaimKeysRequest)(nil),  // 9: cohort.v1.GetClaimKeysRequest
-	(*GetClaimKeysResponse)(nil), // 10: cohort.v1.GetClaimKeysResponse
-	(*OrderClaimRequest)(nil),    // 11: cohort.v1.OrderClaimRequest
-	(*OrderClaimResponse)(nil),   // 12: cohort.v1.OrderClaimResponse
-	(*BlobHeader)(nil),           // 13: cohort.v1.BlobHeader
-	(*Chunk)(nil),                // 14: cohort.v1.Chunk
-	(SetupKind)(0),               // 15: cohort.v1.SetupKind
+	(*GetClaimKeyRequest)(nil),    // 0: cohort.v1.GetClaimKeyRequest
+	(*GetClaimKeyResponse)(nil),   // 1: cohort.v1.GetClaimKeyResponse
+	(*ClaimRewardRequest)(nil),    // 2: cohort.v1.ClaimRewardRequest
+	(*ClaimRewardResponse)(nil),   // 3: cohort.v1.ClaimRewardResponse
+	(*Payout)(nil),                // 4: cohort.v1.Payout
+	(*GetPayoutRequest)(nil),      // 5: cohort.v1.GetPayoutRequest
+	(*GetPayoutResponse)(nil),     // 6: cohort.v1.GetPayoutResponse
+	(*StoreClaimRequest)(nil),     // 7: cohort.v1.StoreClaimRequest
+	(*StoreClaimResponse)(nil),    // 8: cohort.v1.StoreClaimResponse
+	(*GetClaimKeysRequest)(nil),   // 9: cohort.v1.GetClaimKeysRequest
+	(*GetClaimKeysResponse)(nil),  // 10: cohort.v1.GetClaimKeysResponse
+	(*OrderClaimRequest)(nil),     // 11: cohort.v1.OrderClaimRequest
+	(*OrderClaimResponse)(nil),    // 12: cohort.v1.OrderClaimResponse
+	(*BlobHeader)(nil),            // 13: cohort.v1.BlobHeader
+	(*Chunk)(nil),                 // 14: cohort.v1.Chunk
+	(SetupKind)(0),                // 15: cohort.v1.SetupKind
+	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
 }
 var file_cohort_v1_claim_proto_depIdxs = []int32{
 	13, // 0: cohort.v1.GetClaimKeyResponse.header:type_name -> cohort.v1.BlobHeader
 	14, // 1: cohort.v1.GetClaimKeyResponse.chunk:type_name -> cohort.v1.Chunk
 	15, // 2: cohort.v1.GetClaimKeyResponse.setup_kind:type_name -> cohort.v1.SetupKind
 	4,  // 3: cohort.v1.ClaimRewardResponse.payout:type_name -> cohort.v1.Payout
-	4,  // 4: cohort.v1.GetPayoutResponse.payout:type_name -> cohort.v1.Payout
-	2,  // 5: cohort.v1.StoreClaimRequest.claim:type_name -> cohort.v1.ClaimRewardRequest
-	13, // 6: cohort.v1.GetClaimKeysResponse.header:type_name -> cohort.v1.BlobHeader
-	14, // 7: cohort.v1.GetClaimKeysResponse.chunk:type_name -> cohort.v1.Chunk
-	15, // 8: cohort.v1.GetClaimKeysResponse.setup_kind:type_name -> cohort.v1.SetupKind
-	2,  // 9: cohort.v1.OrderClaimRequest.claim:type_name -> cohort.v1.ClaimRewardRequest
-	3,  // 10: cohort.v1.OrderClaimResponse.claim:type_name -> cohort.v1.ClaimRewardResponse
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	16, // 4: cohort.v1.ClaimRewardResponse.claimed_at:type_name -> google.protobuf.Timestamp
+	4,  // 5: cohort.v1.GetPayoutResponse.payout:type_name -> cohort.v1.Payout
+	2,  // 6: cohort.v1.StoreClaimRequest.claim:type_name -> cohort.v1.ClaimRewardRequest
+	13, // 7: cohort.v1.GetClaimKeysResponse.header:type_name -> cohort.v1.BlobHeader
+	14, // 8: cohort.v1.GetClaimKeysResponse.chunk:type_name -> cohort.v1.Chunk
+	15, // 9: cohort.v1.GetClaimKeysResponse.setup_kind:type_name -> cohort.v1.SetupKind
+	2,  // 10: cohort.v1.OrderClaimRequest.claim:type_name -> cohort.v1.ClaimRewardRequest
+	3,  // 11: cohort.v1.OrderClaimResponse.claim:type_name -> cohort.v1.ClaimRewardResponse
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_claim_proto_init() }

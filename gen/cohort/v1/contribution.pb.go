@@ -88,7 +88,9 @@ type ContributionAck struct {
 	Nullifier []byte `protobuf:"bytes,2,opt,name=nullifier,proto3" json:"nullifier,omitempty"`
 	// SHA-256 of the payload bytes as uploaded, 32 bytes.
 	PayloadDigest []byte `protobuf:"bytes,3,opt,name=payload_digest,json=payloadDigest,proto3" json:"payload_digest,omitempty"`
-	// When the node committed the record, Unix seconds (UTC).
+	// When the node committed the record, Unix seconds (UTC): an integer,
+	// not a Timestamp, because it is part of the signed statement
+	// (attest.Ack) whose canonical bytes are signed (docs/design.md §8.6).
 	StoredAt int64 `protobuf:"varint,4,opt,name=stored_at,json=storedAt,proto3" json:"stored_at,omitempty"`
 	// The node's signature over the statement above.
 	Signature     *NodeSignature `protobuf:"bytes,5,opt,name=signature,proto3" json:"signature,omitempty"`
@@ -177,9 +179,12 @@ type Receipt struct {
 	RegistryRoot []byte `protobuf:"bytes,5,opt,name=registry_root,json=registryRoot,proto3" json:"registry_root,omitempty"`
 	// Current status.
 	Status ReceiptStatus `protobuf:"varint,6,opt,name=status,proto3,enum=cohort.v1.ReceiptStatus" json:"status,omitempty"`
-	// When the last node committed the record, Unix seconds (UTC).
+	// When the last node committed the record, Unix seconds (UTC), like the
+	// signed stored_at of the acknowledgments below (docs/design.md §8.6).
 	AcceptedAt int64 `protobuf:"varint,7,opt,name=accepted_at,json=acceptedAt,proto3" json:"accepted_at,omitempty"`
-	// When the record was revoked, Unix seconds (UTC); 0 if it was not.
+	// When the record was revoked, Unix seconds (UTC); 0 if it was not. An
+	// integer because the nodes' revocation statements sign it
+	// (attest.Revocation, docs/design.md §8.6).
 	RevokedAt int64 `protobuf:"varint,8,opt,name=revoked_at,json=revokedAt,proto3" json:"revoked_at,omitempty"`
 	// One acknowledgment per node, in node order: node_count entries. The
 	// entry of a node listed in pending_nodes is empty.

@@ -757,7 +757,9 @@ type RevokeResponse struct {
 	// Nullifier of the revoked record, 32 bytes.
 	Nullifier []byte `protobuf:"bytes,1,opt,name=nullifier,proto3" json:"nullifier,omitempty"`
 	// When the revocation took effect, Unix seconds (UTC). Jobs admitted
-	// before then may still release results that counted the record.
+	// before then may still release results that counted the record. An
+	// integer, not a Timestamp, because the signatures below sign it
+	// (attest.Revocation, docs/design.md §8.6).
 	RevokedAt int64 `protobuf:"varint,2,opt,name=revoked_at,json=revokedAt,proto3" json:"revoked_at,omitempty"`
 	// Each node's signature over "cohort/v1/revocation", dataset id,
 	// nullifier and revoked_at; node_count entries in node order.

@@ -429,7 +429,9 @@ type DatasetDescriptor struct {
 	CeremonyTranscriptDigest []byte `protobuf:"bytes,11,opt,name=ceremony_transcript_digest,json=ceremonyTranscriptDigest,proto3" json:"ceremony_transcript_digest,omitempty"`
 	// The federation's nodes, in index order; exactly node_count entries.
 	Nodes []*NodeInfo `protobuf:"bytes,12,rep,name=nodes,proto3" json:"nodes,omitempty"`
-	// When the dataset was created, Unix seconds (UTC).
+	// When the dataset was created, Unix seconds (UTC): an integer, not a
+	// Timestamp, because the descriptor's canonical bytes are what the nodes
+	// sign and the audit hashes (docs/design.md §8.6).
 	CreatedAt int64 `protobuf:"varint,13,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	// Id of the setup ceremony (CeremonyInfo.ceremony_id), 1..64 bytes.
 	CeremonyId string `protobuf:"bytes,14,opt,name=ceremony_id,json=ceremonyId,proto3" json:"ceremony_id,omitempty"`

@@ -9,6 +9,7 @@ package cohortv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -325,7 +326,8 @@ type JobSubmission struct {
 	DescriptorDigest []byte `protobuf:"bytes,3,opt,name=descriptor_digest,json=descriptorDigest,proto3" json:"descriptor_digest,omitempty"`
 	// When the buyer signed, Unix seconds (UTC). A node refuses to prepare
 	// a job whose submission is older than an hour or more than five
-	// minutes ahead of its clock.
+	// minutes ahead of its clock. An integer, not a Timestamp, because it is
+	// part of the signed statement (docs/design.md §8.6).
 	SubmittedAt int64 `protobuf:"varint,4,opt,name=submitted_at,json=submittedAt,proto3" json:"submitted_at,omitempty"`
 	// The buyer's Ed25519 signature, 64 bytes, over attest.JobSubmission:
 	// "cohort/v1/job-submission", buyer id, request id, dataset id,
@@ -662,10 +664,10 @@ type Job struct {
 	EligibleRecords uint64 `protobuf:"varint,6,opt,name=eligible_records,json=eligibleRecords,proto3" json:"eligible_records,omitempty"`
 	// Final cohort size; 0 until RELEASING.
 	CohortSize uint64 `protobuf:"varint,7,opt,name=cohort_size,json=cohortSize,proto3" json:"cohort_size,omitempty"`
-	// When the job was submitted, Unix seconds (UTC).
-	SubmittedAt int64 `protobuf:"varint,8,opt,name=submitted_at,json=submittedAt,proto3" json:"submitted_at,omitempty"`
-	// When the job last changed state, Unix seconds (UTC).
-	UpdatedAt int64 `protobuf:"varint,9,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// When the job was submitted, in whole seconds.
+	SubmittedAt *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=submitted_at,json=submittedAt,proto3" json:"submitted_at,omitempty"`
+	// When the job last changed state, in whole seconds.
+	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
 	// Transcript id, set once DONE (AuditService.GetTranscript).
 	TranscriptId string `protobuf:"bytes,10,opt,name=transcript_id,json=transcriptId,proto3" json:"transcript_id,omitempty"`
 	// What the coordinator is doing now, for people ("comparing eligible sets
@@ -761,18 +763,18 @@ func (x *Job) GetCohortSize() uint64 {
 	return 0
 }
 
-func (x *Job) GetSubmittedAt() int64 {
+func (x *Job) GetSubmittedAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.SubmittedAt
 	}
-	return 0
+	return nil
 }
 
-func (x *Job) GetUpdatedAt() int64 {
+func (x *Job) GetUpdatedAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.UpdatedAt
 	}
-	return 0
+	return nil
 }
 
 func (x *Job) GetTranscriptId() string {
@@ -964,7 +966,8 @@ func (x *Exclusions) GetContributorMinimum() uint64 {
 // reconstructed sums the outputs were computed from.
 type JobEvidence struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The job time, Unix seconds (UTC).
+	// The job time, Unix seconds (UTC): an integer because the transcript
+	// the nodes sign holds it (docs/design.md §8.6).
 	JobTime int64 `protobuf:"varint,1,opt,name=job_time,json=jobTime,proto3" json:"job_time,omitempty"`
 	// SHA-256 of the job's spec, domain "cohort/v1/job-spec", 32 bytes.
 	SpecDigest []byte `protobuf:"bytes,2,opt,name=spec_digest,json=specDigest,proto3" json:"spec_digest,omitempty"`
@@ -1341,7 +1344,7 @@ var File_cohort_v1_job_proto protoreflect.FileDescriptor
 
 const file_cohort_v1_job_proto_rawDesc = "" +
 	"\n" +
-	"\x13cohort/v1/job.proto\x12\tcohort.v1\x1a\x17cohort/v1/dataset.proto\x1a\x19cohort/v1/signature.proto\"\xa4\x02\n" +
+	"\x13cohort/v1/job.proto\x12\tcohort.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17cohort/v1/dataset.proto\x1a\x19cohort/v1/signature.proto\"\xa4\x02\n" +
 	"\aJobSpec\x12\x1d\n" +
 	"\n" +
 	"dataset_id\x18\x01 \x01(\tR\tdatasetId\x12\x1d\n" +
@@ -1374,7 +1377,7 @@ const file_cohort_v1_job_proto_rawDesc = "" +
 	"\x06target\x18\x03 \x01(\tR\x06target\x12\x1a\n" +
 	"\bfeatures\x18\x04 \x03(\tR\bfeatures\x12!\n" +
 	"\fridge_lambda\x18\x05 \x01(\x01R\vridgeLambda\x12\x14\n" +
-	"\x05label\x18\x06 \x01(\tR\x05label\"\xbd\x03\n" +
+	"\x05label\x18\x06 \x01(\tR\x05label\"\x81\x04\n" +
 	"\x03Job\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12&\n" +
 	"\x04spec\x18\x02 \x01(\v2\x12.cohort.v1.JobSpecR\x04spec\x12)\n" +
@@ -1383,15 +1386,16 @@ const file_cohort_v1_job_proto_rawDesc = "" +
 	"\vcoordinator\x18\x05 \x01(\rR\vcoordinator\x12)\n" +
 	"\x10eligible_records\x18\x06 \x01(\x04R\x0feligibleRecords\x12\x1f\n" +
 	"\vcohort_size\x18\a \x01(\x04R\n" +
-	"cohortSize\x12!\n" +
-	"\fsubmitted_at\x18\b \x01(\x03R\vsubmittedAt\x12\x1d\n" +
+	"cohortSize\x12=\n" +
+	"\fsubmitted_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\vsubmittedAt\x129\n" +
 	"\n" +
-	"updated_at\x18\t \x01(\x03R\tupdatedAt\x12#\n" +
+	"updated_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12#\n" +
 	"\rtranscript_id\x18\n" +
 	" \x01(\tR\ftranscriptId\x12\x1a\n" +
 	"\bprogress\x18\v \x01(\tR\bprogress\x121\n" +
 	"\bexcluded\x18\f \x01(\v2\x15.cohort.v1.ExclusionsR\bexcluded\x12\x10\n" +
-	"\x03rho\x18\r \x01(\tR\x03rho\"\x8c\x01\n" +
+	"\x03rho\x18\r \x01(\tR\x03rhoJ\x04\b\b\x10\tJ\x04\b\t\x10\n" +
+	"\"\x8c\x01\n" +
 	"\vEligibleSet\x12\x1a\n" +
 	"\beligible\x18\x01 \x01(\x04R\beligible\x12\x16\n" +
 	"\x06cohort\x18\x02 \x01(\x04R\x06cohort\x12\x16\n" +
@@ -1477,22 +1481,23 @@ func file_cohort_v1_job_proto_rawDescGZIP() []byte {
 var file_cohort_v1_job_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
 var file_cohort_v1_job_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_cohort_v1_job_proto_goTypes = []any{
-	(OutputKind)(0),         // 0: cohort.v1.OutputKind
-	(JobState)(0),           // 1: cohort.v1.JobState
-	(*JobSpec)(nil),         // 2: cohort.v1.JobSpec
-	(*JobSubmission)(nil),   // 3: cohort.v1.JobSubmission
-	(*Privacy)(nil),         // 4: cohort.v1.Privacy
-	(*ApproxDP)(nil),        // 5: cohort.v1.ApproxDP
-	(*Output)(nil),          // 6: cohort.v1.Output
-	(*Job)(nil),             // 7: cohort.v1.Job
-	(*EligibleSet)(nil),     // 8: cohort.v1.EligibleSet
-	(*Exclusions)(nil),      // 9: cohort.v1.Exclusions
-	(*JobEvidence)(nil),     // 10: cohort.v1.JobEvidence
-	(*NodeJobEvidence)(nil), // 11: cohort.v1.NodeJobEvidence
-	(*PrivacyDebit)(nil),    // 12: cohort.v1.PrivacyDebit
-	(*LedgerEntry)(nil),     // 13: cohort.v1.LedgerEntry
-	(Backend)(0),            // 14: cohort.v1.Backend
-	(*NodeSignature)(nil),   // 15: cohort.v1.NodeSignature
+	(OutputKind)(0),               // 0: cohort.v1.OutputKind
+	(JobState)(0),                 // 1: cohort.v1.JobState
+	(*JobSpec)(nil),               // 2: cohort.v1.JobSpec
+	(*JobSubmission)(nil),         // 3: cohort.v1.JobSubmission
+	(*Privacy)(nil),               // 4: cohort.v1.Privacy
+	(*ApproxDP)(nil),              // 5: cohort.v1.ApproxDP
+	(*Output)(nil),                // 6: cohort.v1.Output
+	(*Job)(nil),                   // 7: cohort.v1.Job
+	(*EligibleSet)(nil),           // 8: cohort.v1.EligibleSet
+	(*Exclusions)(nil),            // 9: cohort.v1.Exclusions
+	(*JobEvidence)(nil),           // 10: cohort.v1.JobEvidence
+	(*NodeJobEvidence)(nil),       // 11: cohort.v1.NodeJobEvidence
+	(*PrivacyDebit)(nil),          // 12: cohort.v1.PrivacyDebit
+	(*LedgerEntry)(nil),           // 13: cohort.v1.LedgerEntry
+	(Backend)(0),                  // 14: cohort.v1.Backend
+	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
+	(*NodeSignature)(nil),         // 16: cohort.v1.NodeSignature
 }
 var file_cohort_v1_job_proto_depIdxs = []int32{
 	14, // 0: cohort.v1.JobSpec.backend:type_name -> cohort.v1.Backend
@@ -1502,20 +1507,22 @@ var file_cohort_v1_job_proto_depIdxs = []int32{
 	0,  // 4: cohort.v1.Output.kind:type_name -> cohort.v1.OutputKind
 	2,  // 5: cohort.v1.Job.spec:type_name -> cohort.v1.JobSpec
 	1,  // 6: cohort.v1.Job.state:type_name -> cohort.v1.JobState
-	9,  // 7: cohort.v1.Job.excluded:type_name -> cohort.v1.Exclusions
-	9,  // 8: cohort.v1.EligibleSet.excluded:type_name -> cohort.v1.Exclusions
-	11, // 9: cohort.v1.JobEvidence.nodes:type_name -> cohort.v1.NodeJobEvidence
-	8,  // 10: cohort.v1.NodeJobEvidence.set:type_name -> cohort.v1.EligibleSet
-	15, // 11: cohort.v1.NodeJobEvidence.set_signature:type_name -> cohort.v1.NodeSignature
-	15, // 12: cohort.v1.NodeJobEvidence.partial_signature:type_name -> cohort.v1.NodeSignature
-	12, // 13: cohort.v1.NodeJobEvidence.debit:type_name -> cohort.v1.PrivacyDebit
-	13, // 14: cohort.v1.PrivacyDebit.entries:type_name -> cohort.v1.LedgerEntry
-	15, // 15: cohort.v1.PrivacyDebit.signature:type_name -> cohort.v1.NodeSignature
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	15, // 7: cohort.v1.Job.submitted_at:type_name -> google.protobuf.Timestamp
+	15, // 8: cohort.v1.Job.updated_at:type_name -> google.protobuf.Timestamp
+	9,  // 9: cohort.v1.Job.excluded:type_name -> cohort.v1.Exclusions
+	9,  // 10: cohort.v1.EligibleSet.excluded:type_name -> cohort.v1.Exclusions
+	11, // 11: cohort.v1.JobEvidence.nodes:type_name -> cohort.v1.NodeJobEvidence
+	8,  // 12: cohort.v1.NodeJobEvidence.set:type_name -> cohort.v1.EligibleSet
+	16, // 13: cohort.v1.NodeJobEvidence.set_signature:type_name -> cohort.v1.NodeSignature
+	16, // 14: cohort.v1.NodeJobEvidence.partial_signature:type_name -> cohort.v1.NodeSignature
+	12, // 15: cohort.v1.NodeJobEvidence.debit:type_name -> cohort.v1.PrivacyDebit
+	13, // 16: cohort.v1.PrivacyDebit.entries:type_name -> cohort.v1.LedgerEntry
+	16, // 17: cohort.v1.PrivacyDebit.signature:type_name -> cohort.v1.NodeSignature
+	18, // [18:18] is the sub-list for method output_type
+	18, // [18:18] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_job_proto_init() }

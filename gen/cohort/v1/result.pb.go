@@ -32,7 +32,9 @@ type Result struct {
 	Outputs []*OutputValue `protobuf:"bytes,3,rep,name=outputs,proto3" json:"outputs,omitempty"`
 	// Id of the job's transcript (AuditService.GetTranscript).
 	TranscriptId string `protobuf:"bytes,4,opt,name=transcript_id,json=transcriptId,proto3" json:"transcript_id,omitempty"`
-	// When the result was released, Unix seconds (UTC).
+	// When the result was released, Unix seconds (UTC): an integer, not a
+	// Timestamp, because the result's bytes are in the transcript the nodes
+	// sign (docs/design.md §8.6).
 	ReleasedAt int64 `protobuf:"varint,5,opt,name=released_at,json=releasedAt,proto3" json:"released_at,omitempty"`
 	// Dataset the job ran on.
 	DatasetId string `protobuf:"bytes,6,opt,name=dataset_id,json=datasetId,proto3" json:"dataset_id,omitempty"`

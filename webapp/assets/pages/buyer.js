@@ -196,6 +196,21 @@ async function showResult(sec, jobID) {
   }
 }
 
+// chargeText says what a job holds or was charged, in micro-credits.
+export function chargeText(c) {
+  if (!c) return 'free';
+  switch (c.state) {
+    case 'held':
+      return `${c.held} micro-credits held until the job ends`;
+    case 'settled':
+      return `${c.charged} micro-credits charged (${c.price_per_record} per counted record + ${c.job_fee} fee); ${c.refunded} of the ${c.held} held refunded`;
+    case 'refunded':
+      return `nothing charged: the ${c.held} micro-credits held were refunded`;
+    default:
+      return c.state;
+  }
+}
+
 function ci(iv) {
   return iv ? `${fmt(iv[0])} to ${fmt(iv[1])}` : '';
 }
@@ -212,6 +227,7 @@ function resultView(r) {
       ['Cohort', `${doc.cohort} records`],
       ['Release', rel ? (noisy ? `noisy, ρ ${rel.rho} charged, noise from ${rel.noising_nodes} nodes` : 'exact (development policy)') : 'exact'],
       doc.budget ? ['Budget left', `ρ ${doc.budget.rho_left}`] : null,
+      ['Charge', chargeText(r.job.charge)],
       r.job.transcript_id ? ['Transcript', h('span', {}, h('code', {}, r.job.transcript_id), ' (check it on the Auditor page)')] : null,
     ]),
   ];
@@ -257,11 +273,12 @@ async function drawJobs(sec, ds, ctx) {
       clear(sec, sec.firstChild, h('p', { class: 'empty' }, `You have no job on ${ds.id} yet.`));
       return;
     }
-    clear(sec, sec.firstChild, table(null, ['Job', 'State', 'Submitted', 'Cohort', ''], r.jobs.map((j) => [
+    clear(sec, sec.firstChild, table(null, ['Job', 'State', 'Submitted', 'Cohort', 'Charge', ''], r.jobs.map((j) => [
       j.id,
       badge(j.state, j.state === 'done' ? 'good' : j.final ? 'bad' : 'neutral'),
       j.submitted_at,
       j.cohort ? String(j.cohort) : '',
+      chargeText(j.charge),
       j.state === 'done' ? h('button', { type: 'button', class: 'secondary small', onclick: () => showResult(ctx.resultSec, j.id) }, 'Show result') : (j.reason || ''),
     ]), { rowHeaders: true }));
   } catch (e) {

@@ -1,8 +1,9 @@
 // Contributor: an identity, joining the federation, contributing a record
-// with explicit consent, receipts, the jobs that counted my records, and
-// revocation. The identity secret stays in the cohort app process.
+// with explicit consent, receipts, the jobs that counted my records,
+// revocation, and rewards. The identity secret and the payout keys stay in
+// the cohort app process and its files.
 import { api } from '../api.js';
-import { h, kv, table, section, field, clear, status, short, sleep, uid } from '../dom.js';
+import { h, kv, table, section, field, clear, status, short, sleep, uid, badge } from '../dom.js';
 import { errorBox, okBox, session, datasetPicker, devWarning, fieldRange } from '../ui.js';
 
 const stageNames = {
@@ -23,7 +24,8 @@ export async function contributorPage(root, live) {
   const regSection = section('2. Join the federation');
   const contribSection = section('3. Contribute a record');
   const recSection = section('4. Receipts, jobs and revocation');
-  root.append(idSection, regSection, contribSection, recSection);
+  const rewardSection = section('5. Rewards');
+  root.append(idSection, regSection, contribSection, recSection, rewardSection);
 
   let identity = s.identity;
   const refresh = () => {
@@ -33,6 +35,7 @@ export async function contributorPage(root, live) {
   refresh();
   await drawContribute(contribSection, s);
   await drawReceipts(recSection);
+  await drawRewards(rewardSection);
 }
 
 function drawIdentity(sec, identity, s, set) {
@@ -263,4 +266,102 @@ async function drawReceipts(sec) {
       h('button', { type: 'button', class: 'secondary', onclick: showJobs }, 'Which jobs counted my records?'),
       h('button', { type: 'button', class: 'danger', onclick: revoke }, 'Revoke this record'))));
   sec.appendChild(out);
+}
+
+const claimStepNames = {
+  "fetching the job's transcript": 'Fetching the job\'s transcript',
+  'fetching the claim proving key': 'Getting the claim proving key',
+  'compiling the claim circuit': 'Preparing the claim circuit',
+  'proving the claim': 'Proving that one of the counted records is yours (this can take a while)',
+  'submitting the claim': 'Sending the claim',
+};
+
+const rewardStatus = {
+  claimable: ['not claimed yet', 'warn'],
+  claimed: ['claimed', 'good'],
+  claimed_elsewhere: ['claimed already (the node says so)', 'good'],
+};
+
+// drawRewards lists the rewards of released jobs that counted the
+// identity's records, claims one at a time with proving progress, and
+// shows the payout balance.
+async function drawRewards(sec) {
+  sec.appendChild(h('p', {}, 'A priced job pays the same reward for each record it counted. You claim it with a proof, made on this computer, that one of the counted records is yours, without saying which. The node learns only that some counted record of the job was claimed, and when. The reward goes to a new payout key kept beside your identity file, not linked to your identity.'));
+  const picker = await datasetPicker('Dataset');
+  const st = status();
+  const progress = h('progress', { max: 1, value: 0, 'aria-label': 'Claim progress', hidden: true });
+  const out = h('div', {});
+  const balance = h('div', {});
+  const ds = () => picker.control.value.trim();
+
+  let busy = false;
+  const claim = (job, button) => async () => {
+    if (busy) return;
+    busy = true;
+    out.querySelectorAll('button').forEach((b) => { b.disabled = true; });
+    progress.hidden = false;
+    progress.value = 0;
+    clear(st, `Claiming the reward of ${job}…`);
+    try {
+      const { task, steps } = await api.post('/api/contributor/rewards/claim', { job });
+      progress.max = steps;
+      const t = await follow(task, (t) => {
+        progress.value = t.done;
+        clear(st, claimStepNames[t.stage] || t.stage || 'Starting');
+      });
+      progress.value = progress.max;
+      if (t.state === 'done') {
+        clear(st, okBox(h('p', {}, `Claimed: ${t.result.amount} micro-credits for job ${job}, to payout key `, h('code', { title: t.result.payout_key }, short(t.result.payout_key)), '.')),
+          t.result.insecure_dev ? h('p', { class: 'warning' }, 'The federation\'s claim keys come from an insecure development setup: whoever ran it could forge claims.') : null);
+      } else {
+        clear(st, errorBox(t.error));
+      }
+    } catch (e) {
+      clear(st, errorBox(e));
+    } finally {
+      busy = false;
+      progress.hidden = true;
+      await list();
+      const again = out.querySelector('button');
+      if (again) again.focus();
+      else if (button) st.focus();
+    }
+  };
+
+  const list = async (ev) => {
+    if (ev) ev.preventDefault();
+    clear(out, h('p', { class: 'muted' }, 'Searching the published transcripts on this computer…'));
+    try {
+      const r = await api.get('/api/contributor/rewards?dataset=' + encodeURIComponent(ds()));
+      const p = r.payouts;
+      clear(balance, kv([
+        ['Payout balance', `${p.total} micro-credits in ${p.keys.length} payout key${p.keys.length === 1 ? '' : 's'}`],
+        ['Payout keys kept in', h('code', {}, p.dir)],
+      ]));
+      if (r.rewards.length === 0) {
+        clear(out, h('p', { class: 'empty' }, 'No released job on this dataset that counted your records pays a reward yet.'));
+        return;
+      }
+      const rows = r.rewards.map((w) => {
+        const [words, kind] = rewardStatus[w.status] || [w.status, 'neutral'];
+        let action = '';
+        if (w.status === 'claimable') {
+          const b = h('button', { type: 'button', class: 'small', 'aria-label': `Claim ${w.reward} micro-credits for job ${w.job}` }, 'Claim');
+          b.addEventListener('click', claim(w.job, b));
+          action = b;
+        } else if (w.status === 'claimed') {
+          action = `${w.amount} micro-credits on ${w.claimed_at}`;
+        }
+        return [w.job, w.released_at, `${w.reward} micro-credits`, badge(words, kind), action];
+      });
+      clear(out,
+        table('Rewards of the released jobs that counted your records', ['Job', 'Released', 'Reward', 'Status', ''], rows, { rowHeaders: true }),
+        r.claimable ? h('p', {}, `${r.claimable} micro-credits can be claimed.`) : h('p', {}, 'Every reward is claimed.'));
+    } catch (e) {
+      clear(out, errorBox(e));
+    }
+  };
+  st.setAttribute('tabindex', '-1');
+  sec.appendChild(h('form', { class: 'inline', onsubmit: list }, field(picker.label, picker.control), h('button', { type: 'submit' }, 'Find my rewards')));
+  sec.append(out, progress, st, balance);
 }
