@@ -63,24 +63,26 @@ func rewardSummary(r client.Reward) rewardJSON {
 
 // payoutsJSON is the balance of the payout keys in the payouts directory.
 type payoutsJSON struct {
-	Dir  string `json:"dir"`
-	Keys []struct {
-		PayoutKey string `json:"payout_key"` // public key, hex
-		Credited  uint64 `json:"credited"`
-		Claims    uint64 `json:"claims"`
-	} `json:"keys"`
-	Total uint64 `json:"total"`
+	Dir   string          `json:"dir"`
+	Keys  []payoutKeyJSON `json:"keys"`
+	Total uint64          `json:"total"`
+}
+
+// payoutKeyJSON is one payout key's account on the node.
+type payoutKeyJSON struct {
+	PayoutKey string `json:"payout_key"` // public key, hex
+	Credited  uint64 `json:"credited"`
+	Claims    uint64 `json:"claims"`
 }
 
 // payouts reads the node's account of every payout key beside the
 // identity file at idPath.
 func (s *Server) payouts(ctx context.Context, idPath string) (*payoutsJSON, error) {
-	out := &payoutsJSON{Dir: client.PayoutsDir(idPath)}
+	out := &payoutsJSON{Dir: client.PayoutsDir(idPath), Keys: []payoutKeyJSON{}}
 	files, err := client.PayoutKeyFiles(out.Dir)
 	if err != nil {
 		return nil, err
 	}
-	out.Keys = out.Keys[:0]
 	for _, f := range files {
 		pub, err := client.LoadPayoutKey(f)
 		if err != nil {
@@ -90,11 +92,7 @@ func (s *Server) payouts(ctx context.Context, idPath string) (*payoutsJSON, erro
 		if err != nil {
 			return nil, err
 		}
-		out.Keys = append(out.Keys, struct {
-			PayoutKey string `json:"payout_key"`
-			Credited  uint64 `json:"credited"`
-			Claims    uint64 `json:"claims"`
-		}{hex.EncodeToString(pub), p.GetCredited(), p.GetClaims()})
+		out.Keys = append(out.Keys, payoutKeyJSON{hex.EncodeToString(pub), p.GetCredited(), p.GetClaims()})
 		out.Total += p.GetCredited()
 	}
 	return out, nil

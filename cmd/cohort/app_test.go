@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -60,7 +62,12 @@ moments: [age, height]
 purposes: [research]
 epoch: weekly
 min_cohort: 3
+max_cohort: 100
 `
+
+// appTestPrice is the app test dataset's price per counted record, in
+// micro-credits.
+const appTestPrice = 100
 
 // TestAppShutdown: the app refuses a non-loopback --listen, and serves
 // and stops cleanly against a node that is not there.
@@ -108,8 +115,10 @@ func TestAppShutdown(t *testing.T) {
 }
 
 // TestAppBrowser drives the app in headless Chromium against three real
-// nodes: a contributor from identity to receipt, a buyer's job to its
-// charts, and audits of a good and a tampered bundle. Screenshots go to
+// nodes: a contributor from identity to receipt, a buyer's job on a priced
+// dataset to its charts and its charge, the contributor's claim of the
+// job's reward and payout balance, and audits of a good and a tampered
+// bundle. Screenshots go to
 // $COHORT_ARTIFACTS (or a temporary directory, logged).
 func TestAppBrowser(t *testing.T) {
 	if testing.Short() {
@@ -141,7 +150,7 @@ func TestAppBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	var d cohortv1.DatasetDescriptor
-	protoOut(t, mustCLI(t, append([]string{"dataset", "create", "--schema", schemaFile, "--insecure-dev-setup", "--exact-release-insecure-dev", "--json"}, a...)...), &d)
+	protoOut(t, mustCLI(t, append([]string{"dataset", "create", "--schema", schemaFile, "--insecure-dev-setup", "--exact-release-insecure-dev", "--price", strconv.Itoa(appTestPrice), "--json"}, a...)...), &d)
 	tokFile := filepath.Join(t.TempDir(), "buyer.token")
 	var key struct {
 		PublicKey string `json:"public_key"`
@@ -150,6 +159,7 @@ func TestAppBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustCLI(t, append([]string{"admin", "buyers", "create", "acme", "--public-key", key.PublicKey, "--token-file", tokFile}, a...)...)
+	mustCLI(t, append([]string{"admin", "buyers", "credit", "acme", "1000000"}, a...)...)
 	fedFile := filepath.Join(dir, "federation.yaml")
 	desc, err := federation.LoadDescriptor(fedFile)
 	if err != nil {
@@ -235,6 +245,7 @@ func TestAppBrowser(t *testing.T) {
 		"COHORT_DATASET="+d.GetId(),
 		`COHORT_RECORD={"age": "42", "height": "175", "region": "east"}`,
 		"COHORT_PURPOSE=research",
+		"COHORT_PRICE="+strconv.Itoa(appTestPrice),
 		"COHORT_GOOD_BUNDLE="+goodFile,
 		"COHORT_TAMPERED_BUNDLE="+tamperedFile,
 	)
@@ -255,7 +266,24 @@ func TestAppBrowser(t *testing.T) {
 	if _, err := c.Receipt(ctx, d.GetId(), id.Nullifier(d.GetId(), epoch)); err != nil {
 		t.Fatalf("receipt of the browser's record: %v", err)
 	}
-	for _, shot := range []string{"home", "contributor", "buyer", "auditor-good", "auditor-tampered"} {
+	// Its claim is real: the claim book beside the identity holds it, and
+	// the node credited the payout key it names.
+	book, err := client.OpenClaimBook(client.ClaimBookPath(identity))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rewards, err := c.Rewards(ctx, id, d.GetId(), book)
+	if err != nil || len(rewards) != 1 || rewards[0].Claimed == nil || rewards[0].Claimed.Amount != appTestPrice || rewards[0].PerRecord != appTestPrice {
+		t.Fatalf("rewards after the browser's claim: %+v, %v", rewards, err)
+	}
+	pub, err := hex.DecodeString(rewards[0].Claimed.PayoutKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := c.Payout(ctx, pub); err != nil || p.GetCredited() != appTestPrice || p.GetClaims() != 1 {
+		t.Fatalf("payout account of the browser's claim: %v, %v", p, err)
+	}
+	for _, shot := range []string{"home", "contributor", "buyer", "contributor-rewards", "auditor-good", "auditor-tampered"} {
 		if st, err := os.Stat(filepath.Join(artifacts, shot+".png")); err != nil || st.Size() == 0 {
 			t.Errorf("screenshot %s: %v", shot, err)
 		}

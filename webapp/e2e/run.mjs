@@ -11,6 +11,7 @@
 //   COHORT_DATASET          the dataset id
 //   COHORT_RECORD           the record to contribute, JSON {field: value}
 //   COHORT_PURPOSE          the purpose to consent to and to ask for
+//   COHORT_PRICE            the dataset's price per counted record
 //   COHORT_GOOD_BUNDLE      a transcript bundle that verifies
 //   COHORT_TAMPERED_BUNDLE  the same bundle with one byte changed
 //
@@ -34,6 +35,7 @@ const artifacts = env('COHORT_ARTIFACTS');
 const record = JSON.parse(env('COHORT_RECORD'));
 const purpose = env('COHORT_PURPOSE');
 const dataset = env('COHORT_DATASET');
+const price = Number(env('COHORT_PRICE'));
 mkdirSync(artifacts, { recursive: true });
 
 const profile = mkdtempSync(join(tmpdir(), 'cohort-e2e-profile-'));
@@ -156,7 +158,7 @@ try {
     // The budget section shows the buyer's balance and the dataset's price.
     const budget = main.getByRole('region', { name: 'Your budget' });
     await budget.getByText(/micro-credits available/).waitFor();
-    await budget.getByText('free', { exact: true }).waitFor();
+    await budget.getByText(`${price} micro-credits per counted record; a job holds the most it can cost until it ends`).waitFor();
     await builder.getByLabel('Purpose').selectOption(purpose);
     await builder.getByRole('group', { name: 'age' }).getByLabel('mean').check();
     await builder.getByLabel(/Histogram of /).first().check();
@@ -176,6 +178,11 @@ try {
     await result.getByRole('img', { name: /Regression coefficients for height/ }).waitFor();
     check(await result.locator('svg .bar').count() > 0, 'no bars drawn');
     await main.getByRole('region', { name: 'Progress' }).getByText(/Done: the result is released/).first().waitFor();
+    // The job was charged the price of its four records; the rest of
+    // the quote went back.
+    await result.getByText(new RegExp(`^${4 * price} micro-credits charged \\(${price} per counted record \\+ 0 fee\\); \\d+ of the \\d+ held refunded$`)).waitFor();
+    const jobs = main.getByRole('region', { name: 'Your jobs' });
+    await jobs.getByRole('row', { name: new RegExp(jobID) }).getByText(`${4 * price} micro-credits charged`, { exact: false }).waitFor();
     await shot('buyer');
   });
 
@@ -187,6 +194,28 @@ try {
     await counted.waitFor({ timeout: 120_000 });
     await counted.getByText(jobID, { exact: true }).waitFor();
     await shot('contributor-jobs');
+  });
+
+  await run('contributor: claim the reward of the buyer\'s job with the keyboard, see the balance', async () => {
+    const rewards = main.getByRole('region', { name: '5. Rewards' });
+    const ds = rewards.getByLabel('Dataset');
+    if (await ds.evaluate((el) => el.tagName) === 'SELECT') await ds.selectOption(dataset);
+    else await ds.fill(dataset);
+    await rewards.getByRole('button', { name: 'Find my rewards' }).click();
+    const list = rewards.getByRole('table', { name: /Rewards of the released jobs/ });
+    await list.waitFor({ timeout: 120_000 });
+    const row = list.getByRole('row', { name: new RegExp(jobID) });
+    await row.getByText('not claimed yet').waitFor();
+    await rewards.getByText('Payout balance').waitFor();
+    await rewards.getByText('0 micro-credits in 0 payout keys').waitFor();
+    const claim = row.getByRole('button', { name: `Claim ${price} micro-credits for job ${jobID}` });
+    await claim.focus();
+    await page.keyboard.press('Enter');
+    await rewards.getByText(`Claimed: ${price} micro-credits for job ${jobID}`, { exact: false }).waitFor({ timeout: 600_000 });
+    await row.getByText('claimed', { exact: true }).waitFor();
+    await rewards.getByText(`${price} micro-credits in 1 payout key`, { exact: true }).waitFor();
+    await rewards.getByText('Every reward is claimed.').waitFor();
+    await shot('contributor-rewards');
   });
 
   await run('auditor: a good bundle passes every check', async () => {
