@@ -2,10 +2,12 @@ package cohortv1_test
 
 import (
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 )
@@ -95,7 +97,7 @@ func TestRoundTrip(t *testing.T) {
 		}}},
 		{"BuyerService", &cohortv1.WatchJobResponse{Job: &cohortv1.Job{
 			JobId: "job-1", State: cohortv1.JobState_JOB_STATE_REJECTED, Reason: "cohort 12 below minimum 20",
-			SubmittedAt: 1_790_000_000, UpdatedAt: 1_790_000_010,
+			SubmittedAt: timestamppb.New(time.Unix(1_790_000_000, 0)), UpdatedAt: timestamppb.New(time.Unix(1_790_000_010, 0)),
 		}}},
 		{"AuditService", &cohortv1.GetCeremonyResponse{Part: &cohortv1.GetCeremonyResponse_Chunk{
 			Chunk: &cohortv1.Chunk{Offset: 1 << 20, Data: []byte("contribution bytes")},
