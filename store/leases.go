@@ -190,24 +190,6 @@ func (q queries) RenewJobLease(ctx context.Context, jobID, holder string, until 
 	})
 }
 
-// ReleaseJobLease lets the lease go if holder holds it, keeping the claim
-// count; a lease holder no longer holds is left alone.
-func (q queries) ReleaseJobLease(ctx context.Context, jobID, holder string) error {
-	if checkJobID(jobID) != nil {
-		return fmt.Errorf("store: release job lease: malformed id: %w", ErrNotFound)
-	}
-	if err := checkReplicaID(holder); err != nil {
-		return fmt.Errorf("store: release job lease %q: %w", jobID, err)
-	}
-	return q.write(ctx, "release job lease", func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET lease_holder = '', lease_expires_at = 0 WHERE id = $1 AND lease_holder = $2`,
-			jobID, holder); err != nil {
-			return fmt.Errorf("store: release job lease %q: %w", jobID, err)
-		}
-		return nil
-	})
-}
-
 // GetJobLease returns a job's lease; ErrNotFound when there is no such job.
 func (q queries) GetJobLease(ctx context.Context, jobID string) (JobLease, error) {
 	if checkJobID(jobID) != nil {
@@ -221,16 +203,19 @@ func (q queries) GetJobLease(ctx context.Context, jobID string) (JobLease, error
 }
 
 // ClaimableJobs returns up to limit jobs in one of states whose lease is
-// free or expired at now, oldest submission first.
-func (q queries) ClaimableJobs(ctx context.Context, states []int32, now time.Time, limit int) ([]JobLease, error) {
+// free, expired at now or holder's, oldest submission first.
+func (q queries) ClaimableJobs(ctx context.Context, holder string, states []int32, now time.Time, limit int) ([]JobLease, error) {
+	if err := checkReplicaID(holder); err != nil {
+		return nil, fmt.Errorf("store: claimable jobs: %w", err)
+	}
 	st, err := checkStates(states)
 	if err != nil {
 		return nil, fmt.Errorf("store: claimable jobs: %w", err)
 	}
-	args, in := stateList([]any{micros(now), pageSize(limit)}, st)
+	args, in := stateList([]any{micros(now), pageSize(limit), holder}, st)
 	rows, err := q.read().QueryContext(ctx,
 		`SELECT id, lease_holder, lease_expires_at, lease_claims FROM jobs
-		  WHERE state IN (`+in+`) AND (lease_holder = '' OR lease_expires_at <= $1)
+		  WHERE state IN (`+in+`) AND (lease_holder = '' OR lease_holder = $3 OR lease_expires_at <= $1)
 		  ORDER BY submitted_at, id LIMIT $2`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: claimable jobs: %w", err)

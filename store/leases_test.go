@@ -22,7 +22,7 @@ func TestJobLeases(t *testing.T) {
 			return s.ClaimJob(ctx, JobClaim{JobID: "job-1", Holder: holder, Now: now, Until: now.Add(time.Minute), States: active})
 		}
 
-		free, err := s.ClaimableJobs(ctx, active, t0, 10)
+		free, err := s.ClaimableJobs(ctx, "replica-c", active, t0, 10)
 		if err != nil || len(free) != 1 || free[0].JobID != "job-1" || free[0].Claims != 0 || free[0].Holder != "" {
 			t.Fatalf("claimable before any claim: %+v (%v)", free, err)
 		}
@@ -33,7 +33,7 @@ func TestJobLeases(t *testing.T) {
 		if got.ID != "job-1" || l.Holder != "replica-a" || l.Claims != 1 || !l.Expires.Equal(t0.Add(time.Minute)) {
 			t.Fatalf("first claim: job %q, lease %+v", got.ID, l)
 		}
-		if free, err := s.ClaimableJobs(ctx, active, t0.Add(time.Second), 10); err != nil || len(free) != 0 {
+		if free, err := s.ClaimableJobs(ctx, "replica-c", active, t0.Add(time.Second), 10); err != nil || len(free) != 0 {
 			t.Fatalf("claimable under a live lease: %+v (%v)", free, err)
 		}
 
@@ -57,7 +57,7 @@ func TestJobLeases(t *testing.T) {
 
 		// Expired, it goes to the next claimant, which sees it was claimed before.
 		later := t0.Add(time.Hour)
-		if free, err := s.ClaimableJobs(ctx, active, later, 10); err != nil || len(free) != 1 || free[0].Holder != "replica-a" {
+		if free, err := s.ClaimableJobs(ctx, "replica-c", active, later, 10); err != nil || len(free) != 1 || free[0].Holder != "replica-a" {
 			t.Fatalf("claimable after expiry: %+v (%v)", free, err)
 		}
 		if _, l, err := claim("replica-b", later); err != nil || l.Holder != "replica-b" || l.Claims != 2 {
@@ -66,18 +66,12 @@ func TestJobLeases(t *testing.T) {
 		if err := s.RenewJobLease(ctx, "job-1", "replica-a", later.Add(time.Hour)); !errors.Is(err, ErrConflict) {
 			t.Fatalf("renewal by the replica that lost the lease: %v, want ErrConflict", err)
 		}
-		// Releasing another's lease does nothing; the holder's frees it.
-		if err := s.ReleaseJobLease(ctx, "job-1", "replica-a"); err != nil {
-			t.Fatal(err)
+		// Its holder lists it as claimable (a restart under its id); others do not.
+		if free, err := s.ClaimableJobs(ctx, "replica-b", active, later, 10); err != nil || len(free) != 1 {
+			t.Fatalf("claimable by its holder: %+v (%v)", free, err)
 		}
-		if l, _ := s.GetJobLease(ctx, "job-1"); l.Holder != "replica-b" {
-			t.Fatalf("lease after a non-holder's release: %+v", l)
-		}
-		if err := s.ReleaseJobLease(ctx, "job-1", "replica-b"); err != nil {
-			t.Fatal(err)
-		}
-		if l, _ := s.GetJobLease(ctx, "job-1"); l.Holder != "" || l.Claims != 2 {
-			t.Fatalf("lease after release: %+v", l)
+		if free, err := s.ClaimableJobs(ctx, "replica-a", active, later, 10); err != nil || len(free) != 0 {
+			t.Fatalf("claimable by another under a live lease: %+v (%v)", free, err)
 		}
 
 		// A job in no active state is not claimed.
@@ -89,7 +83,7 @@ func TestJobLeases(t *testing.T) {
 		if _, _, err := claim("replica-a", later); !errors.Is(err, ErrConflict) {
 			t.Fatalf("claim of a final job: %v, want ErrConflict", err)
 		}
-		if free, err := s.ClaimableJobs(ctx, active, later, 10); err != nil || len(free) != 0 {
+		if free, err := s.ClaimableJobs(ctx, "replica-c", active, later, 10); err != nil || len(free) != 0 {
 			t.Fatalf("claimable final job: %+v (%v)", free, err)
 		}
 	})

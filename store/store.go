@@ -363,15 +363,13 @@ type Leases interface {
 	// ErrConflict when holder does not hold it (another replica took it
 	// over), ErrNotFound when there is no such job.
 	RenewJobLease(ctx context.Context, jobID, holder string, until time.Time) error
-	// ReleaseJobLease frees the lease if holder holds it, and does nothing
-	// otherwise; the claim count stays.
-	ReleaseJobLease(ctx context.Context, jobID, holder string) error
 	// GetJobLease returns a job's lease; ErrNotFound when there is no job.
 	GetJobLease(ctx context.Context, jobID string) (JobLease, error)
 	// ClaimableJobs returns up to limit jobs (read as for the lists) in
-	// one of states whose lease is free or expired at now, oldest
-	// submission first. ErrInvalid for an empty or too long state list.
-	ClaimableJobs(ctx context.Context, states []int32, now time.Time, limit int) ([]JobLease, error)
+	// one of states whose lease is free, expired at now or holder's,
+	// oldest submission first. ErrInvalid for a malformed holder or an
+	// empty or too long state list.
+	ClaimableJobs(ctx context.Context, holder string, states []int32, now time.Time, limit int) ([]JobLease, error)
 	// PutReplica records a replica's heartbeat (insert, or replace the
 	// row of a known id); ErrInvalid for a malformed id or a version
 	// longer than 64 bytes, not UTF-8 or holding a NUL byte.
