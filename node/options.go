@@ -216,6 +216,11 @@ func (o *Options) validate() error {
 	if m := o.Limits.MaxMessageBytes; m > 0 && m < MinMessageBytes {
 		return fmt.Errorf("node: max message bytes %d is below %d: a blob chunk of %d bytes and its framing must fit in one message", m, MinMessageBytes, blob.MaxChunkSize)
 	}
+	if o.ReplicaID != "" {
+		if err := checkReplicaID(o.ReplicaID); err != nil {
+			return err
+		}
+	}
 	n := len(o.Members)
 	if n < 2 || n > dataset.MaxNodes {
 		return fmt.Errorf("node: %d members, want 2..%d", n, dataset.MaxNodes)
@@ -242,9 +247,6 @@ func (o *Options) validate() error {
 	}
 	if !o.Signing.Public().(ed25519.PublicKey).Equal(o.Members[o.Index].Signing) {
 		return errors.New("node: signing key does not match this node's entry")
-	}
-	if err := checkReplicaID(o.ReplicaID); o.ReplicaID != "" && err != nil {
-		return err
 	}
 	if o.PeerServerTLS == nil || o.PeerClientTLS == nil || o.PeerIdentity == nil {
 		return errors.New("node: peer TLS (server, client, identity) is required: peers talk only over mTLS")

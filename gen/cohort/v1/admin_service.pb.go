@@ -549,7 +549,12 @@ type NodeStatusResponse struct {
 	// Number of datasets, by any state.
 	Datasets uint32 `protobuf:"varint,8,opt,name=datasets,proto3" json:"datasets,omitempty"`
 	// Jobs in a non-final state.
-	ActiveJobs    uint32 `protobuf:"varint,9,opt,name=active_jobs,json=activeJobs,proto3" json:"active_jobs,omitempty"`
+	ActiveJobs uint32 `protobuf:"varint,9,opt,name=active_jobs,json=activeJobs,proto3" json:"active_jobs,omitempty"`
+	// The replica that answered (docs/design.md §3.4), at most 64 bytes.
+	ReplicaId string `protobuf:"bytes,10,opt,name=replica_id,json=replicaId,proto3" json:"replica_id,omitempty"`
+	// The replicas of this node that beat a heartbeat in the shared store,
+	// the most recently seen first, at most 1000; this one included.
+	Replicas      []*ReplicaStatus `protobuf:"bytes,11,rep,name=replicas,proto3" json:"replicas,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -647,6 +652,95 @@ func (x *NodeStatusResponse) GetActiveJobs() uint32 {
 	return 0
 }
 
+func (x *NodeStatusResponse) GetReplicaId() string {
+	if x != nil {
+		return x.ReplicaId
+	}
+	return ""
+}
+
+func (x *NodeStatusResponse) GetReplicas() []*ReplicaStatus {
+	if x != nil {
+		return x.Replicas
+	}
+	return nil
+}
+
+// ReplicaStatus is one process serving as this node, as its heartbeat in
+// the store records it.
+type ReplicaStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Replica id, 1..64 bytes of [A-Za-z0-9._-].
+	ReplicaId string `protobuf:"bytes,1,opt,name=replica_id,json=replicaId,proto3" json:"replica_id,omitempty"`
+	// Software version it runs, at most 64 bytes.
+	Version string `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	// When it started, Unix seconds (UTC).
+	StartedAt int64 `protobuf:"varint,3,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
+	// Its last heartbeat, Unix seconds (UTC); a replica renews it every
+	// third of the job lease, so one older than the lease has stopped.
+	LastSeenAt    int64 `protobuf:"varint,4,opt,name=last_seen_at,json=lastSeenAt,proto3" json:"last_seen_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicaStatus) Reset() {
+	*x = ReplicaStatus{}
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicaStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaStatus) ProtoMessage() {}
+
+func (x *ReplicaStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaStatus.ProtoReflect.Descriptor instead.
+func (*ReplicaStatus) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ReplicaStatus) GetReplicaId() string {
+	if x != nil {
+		return x.ReplicaId
+	}
+	return ""
+}
+
+func (x *ReplicaStatus) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *ReplicaStatus) GetStartedAt() int64 {
+	if x != nil {
+		return x.StartedAt
+	}
+	return 0
+}
+
+func (x *ReplicaStatus) GetLastSeenAt() int64 {
+	if x != nil {
+		return x.LastSeenAt
+	}
+	return 0
+}
+
 // PeerStatus is this node's view of one peer.
 type PeerStatus struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -666,7 +760,7 @@ type PeerStatus struct {
 
 func (x *PeerStatus) Reset() {
 	*x = PeerStatus{}
-	mi := &file_cohort_v1_admin_service_proto_msgTypes[8]
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -678,7 +772,7 @@ func (x *PeerStatus) String() string {
 func (*PeerStatus) ProtoMessage() {}
 
 func (x *PeerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_admin_service_proto_msgTypes[8]
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -691,7 +785,7 @@ func (x *PeerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerStatus.ProtoReflect.Descriptor instead.
 func (*PeerStatus) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{8}
+	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *PeerStatus) GetNodeIndex() uint32 {
@@ -745,7 +839,7 @@ type CreditBuyerRequest struct {
 
 func (x *CreditBuyerRequest) Reset() {
 	*x = CreditBuyerRequest{}
-	mi := &file_cohort_v1_admin_service_proto_msgTypes[9]
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -757,7 +851,7 @@ func (x *CreditBuyerRequest) String() string {
 func (*CreditBuyerRequest) ProtoMessage() {}
 
 func (x *CreditBuyerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_admin_service_proto_msgTypes[9]
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -770,7 +864,7 @@ func (x *CreditBuyerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreditBuyerRequest.ProtoReflect.Descriptor instead.
 func (*CreditBuyerRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{9}
+	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CreditBuyerRequest) GetBuyerId() string {
@@ -805,7 +899,7 @@ type CreditBuyerResponse struct {
 
 func (x *CreditBuyerResponse) Reset() {
 	*x = CreditBuyerResponse{}
-	mi := &file_cohort_v1_admin_service_proto_msgTypes[10]
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -817,7 +911,7 @@ func (x *CreditBuyerResponse) String() string {
 func (*CreditBuyerResponse) ProtoMessage() {}
 
 func (x *CreditBuyerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_admin_service_proto_msgTypes[10]
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -830,7 +924,7 @@ func (x *CreditBuyerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreditBuyerResponse.ProtoReflect.Descriptor instead.
 func (*CreditBuyerResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{10}
+	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CreditBuyerResponse) GetBalance() *BuyerBalance {
@@ -849,7 +943,7 @@ type CheckBalancesRequest struct {
 
 func (x *CheckBalancesRequest) Reset() {
 	*x = CheckBalancesRequest{}
-	mi := &file_cohort_v1_admin_service_proto_msgTypes[11]
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -861,7 +955,7 @@ func (x *CheckBalancesRequest) String() string {
 func (*CheckBalancesRequest) ProtoMessage() {}
 
 func (x *CheckBalancesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_admin_service_proto_msgTypes[11]
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -874,7 +968,7 @@ func (x *CheckBalancesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckBalancesRequest.ProtoReflect.Descriptor instead.
 func (*CheckBalancesRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{11}
+	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{12}
 }
 
 // CheckBalancesResponse is each node's ledger and where they differ.
@@ -893,7 +987,7 @@ type CheckBalancesResponse struct {
 
 func (x *CheckBalancesResponse) Reset() {
 	*x = CheckBalancesResponse{}
-	mi := &file_cohort_v1_admin_service_proto_msgTypes[12]
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -905,7 +999,7 @@ func (x *CheckBalancesResponse) String() string {
 func (*CheckBalancesResponse) ProtoMessage() {}
 
 func (x *CheckBalancesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_admin_service_proto_msgTypes[12]
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -918,7 +1012,7 @@ func (x *CheckBalancesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckBalancesResponse.ProtoReflect.Descriptor instead.
 func (*CheckBalancesResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{12}
+	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CheckBalancesResponse) GetNodes() []*NodeBalances {
@@ -955,7 +1049,7 @@ type NodeBalances struct {
 
 func (x *NodeBalances) Reset() {
 	*x = NodeBalances{}
-	mi := &file_cohort_v1_admin_service_proto_msgTypes[13]
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -967,7 +1061,7 @@ func (x *NodeBalances) String() string {
 func (*NodeBalances) ProtoMessage() {}
 
 func (x *NodeBalances) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_admin_service_proto_msgTypes[13]
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -980,7 +1074,7 @@ func (x *NodeBalances) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeBalances.ProtoReflect.Descriptor instead.
 func (*NodeBalances) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{13}
+	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *NodeBalances) GetNodeIndex() uint32 {
@@ -1038,7 +1132,7 @@ const file_cohort_v1_admin_service_proto_rawDesc = "" +
 	"\x06tokens\x18\x01 \x03(\tR\x06tokens\x12\x1d\n" +
 	"\n" +
 	"expires_at\x18\x02 \x01(\x03R\texpiresAt\"\x13\n" +
-	"\x11NodeStatusRequest\"\xd3\x02\n" +
+	"\x11NodeStatusRequest\"\xa8\x03\n" +
 	"\x12NodeStatusResponse\x12\x1d\n" +
 	"\n" +
 	"node_index\x18\x01 \x01(\rR\tnodeIndex\x12\x18\n" +
@@ -1051,7 +1145,19 @@ const file_cohort_v1_admin_service_proto_rawDesc = "" +
 	"\x05peers\x18\a \x03(\v2\x15.cohort.v1.PeerStatusR\x05peers\x12\x1a\n" +
 	"\bdatasets\x18\b \x01(\rR\bdatasets\x12\x1f\n" +
 	"\vactive_jobs\x18\t \x01(\rR\n" +
-	"activeJobs\"\xb2\x01\n" +
+	"activeJobs\x12\x1d\n" +
+	"\n" +
+	"replica_id\x18\n" +
+	" \x01(\tR\treplicaId\x124\n" +
+	"\breplicas\x18\v \x03(\v2\x18.cohort.v1.ReplicaStatusR\breplicas\"\x89\x01\n" +
+	"\rReplicaStatus\x12\x1d\n" +
+	"\n" +
+	"replica_id\x18\x01 \x01(\tR\treplicaId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\x12\x1d\n" +
+	"\n" +
+	"started_at\x18\x03 \x01(\x03R\tstartedAt\x12 \n" +
+	"\flast_seen_at\x18\x04 \x01(\x03R\n" +
+	"lastSeenAt\"\xb2\x01\n" +
 	"\n" +
 	"PeerStatus\x12\x1d\n" +
 	"\n" +
@@ -1097,7 +1203,7 @@ func file_cohort_v1_admin_service_proto_rawDescGZIP() []byte {
 	return file_cohort_v1_admin_service_proto_rawDescData
 }
 
-var file_cohort_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_cohort_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_cohort_v1_admin_service_proto_goTypes = []any{
 	(*CreateBuyerRequest)(nil),    // 0: cohort.v1.CreateBuyerRequest
 	(*CreateBuyerResponse)(nil),   // 1: cohort.v1.CreateBuyerResponse
@@ -1107,44 +1213,46 @@ var file_cohort_v1_admin_service_proto_goTypes = []any{
 	(*IssueInvitesResponse)(nil),  // 5: cohort.v1.IssueInvitesResponse
 	(*NodeStatusRequest)(nil),     // 6: cohort.v1.NodeStatusRequest
 	(*NodeStatusResponse)(nil),    // 7: cohort.v1.NodeStatusResponse
-	(*PeerStatus)(nil),            // 8: cohort.v1.PeerStatus
-	(*CreditBuyerRequest)(nil),    // 9: cohort.v1.CreditBuyerRequest
-	(*CreditBuyerResponse)(nil),   // 10: cohort.v1.CreditBuyerResponse
-	(*CheckBalancesRequest)(nil),  // 11: cohort.v1.CheckBalancesRequest
-	(*CheckBalancesResponse)(nil), // 12: cohort.v1.CheckBalancesResponse
-	(*NodeBalances)(nil),          // 13: cohort.v1.NodeBalances
-	(*Schema)(nil),                // 14: cohort.v1.Schema
-	(Backend)(0),                  // 15: cohort.v1.Backend
-	(*PrivacyPolicy)(nil),         // 16: cohort.v1.PrivacyPolicy
-	(*DatasetDescriptor)(nil),     // 17: cohort.v1.DatasetDescriptor
-	(*BuyerBalance)(nil),          // 18: cohort.v1.BuyerBalance
+	(*ReplicaStatus)(nil),         // 8: cohort.v1.ReplicaStatus
+	(*PeerStatus)(nil),            // 9: cohort.v1.PeerStatus
+	(*CreditBuyerRequest)(nil),    // 10: cohort.v1.CreditBuyerRequest
+	(*CreditBuyerResponse)(nil),   // 11: cohort.v1.CreditBuyerResponse
+	(*CheckBalancesRequest)(nil),  // 12: cohort.v1.CheckBalancesRequest
+	(*CheckBalancesResponse)(nil), // 13: cohort.v1.CheckBalancesResponse
+	(*NodeBalances)(nil),          // 14: cohort.v1.NodeBalances
+	(*Schema)(nil),                // 15: cohort.v1.Schema
+	(Backend)(0),                  // 16: cohort.v1.Backend
+	(*PrivacyPolicy)(nil),         // 17: cohort.v1.PrivacyPolicy
+	(*DatasetDescriptor)(nil),     // 18: cohort.v1.DatasetDescriptor
+	(*BuyerBalance)(nil),          // 19: cohort.v1.BuyerBalance
 }
 var file_cohort_v1_admin_service_proto_depIdxs = []int32{
-	14, // 0: cohort.v1.CreateDatasetRequest.schema:type_name -> cohort.v1.Schema
-	15, // 1: cohort.v1.CreateDatasetRequest.backend:type_name -> cohort.v1.Backend
-	16, // 2: cohort.v1.CreateDatasetRequest.privacy:type_name -> cohort.v1.PrivacyPolicy
-	17, // 3: cohort.v1.CreateDatasetResponse.dataset:type_name -> cohort.v1.DatasetDescriptor
-	8,  // 4: cohort.v1.NodeStatusResponse.peers:type_name -> cohort.v1.PeerStatus
-	18, // 5: cohort.v1.CreditBuyerResponse.balance:type_name -> cohort.v1.BuyerBalance
-	13, // 6: cohort.v1.CheckBalancesResponse.nodes:type_name -> cohort.v1.NodeBalances
-	18, // 7: cohort.v1.NodeBalances.balances:type_name -> cohort.v1.BuyerBalance
-	2,  // 8: cohort.v1.AdminService.CreateDataset:input_type -> cohort.v1.CreateDatasetRequest
-	4,  // 9: cohort.v1.AdminService.IssueInvites:input_type -> cohort.v1.IssueInvitesRequest
-	6,  // 10: cohort.v1.AdminService.NodeStatus:input_type -> cohort.v1.NodeStatusRequest
-	0,  // 11: cohort.v1.AdminService.CreateBuyer:input_type -> cohort.v1.CreateBuyerRequest
-	9,  // 12: cohort.v1.AdminService.CreditBuyer:input_type -> cohort.v1.CreditBuyerRequest
-	11, // 13: cohort.v1.AdminService.CheckBalances:input_type -> cohort.v1.CheckBalancesRequest
-	3,  // 14: cohort.v1.AdminService.CreateDataset:output_type -> cohort.v1.CreateDatasetResponse
-	5,  // 15: cohort.v1.AdminService.IssueInvites:output_type -> cohort.v1.IssueInvitesResponse
-	7,  // 16: cohort.v1.AdminService.NodeStatus:output_type -> cohort.v1.NodeStatusResponse
-	1,  // 17: cohort.v1.AdminService.CreateBuyer:output_type -> cohort.v1.CreateBuyerResponse
-	10, // 18: cohort.v1.AdminService.CreditBuyer:output_type -> cohort.v1.CreditBuyerResponse
-	12, // 19: cohort.v1.AdminService.CheckBalances:output_type -> cohort.v1.CheckBalancesResponse
-	14, // [14:20] is the sub-list for method output_type
-	8,  // [8:14] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	15, // 0: cohort.v1.CreateDatasetRequest.schema:type_name -> cohort.v1.Schema
+	16, // 1: cohort.v1.CreateDatasetRequest.backend:type_name -> cohort.v1.Backend
+	17, // 2: cohort.v1.CreateDatasetRequest.privacy:type_name -> cohort.v1.PrivacyPolicy
+	18, // 3: cohort.v1.CreateDatasetResponse.dataset:type_name -> cohort.v1.DatasetDescriptor
+	9,  // 4: cohort.v1.NodeStatusResponse.peers:type_name -> cohort.v1.PeerStatus
+	8,  // 5: cohort.v1.NodeStatusResponse.replicas:type_name -> cohort.v1.ReplicaStatus
+	19, // 6: cohort.v1.CreditBuyerResponse.balance:type_name -> cohort.v1.BuyerBalance
+	14, // 7: cohort.v1.CheckBalancesResponse.nodes:type_name -> cohort.v1.NodeBalances
+	19, // 8: cohort.v1.NodeBalances.balances:type_name -> cohort.v1.BuyerBalance
+	2,  // 9: cohort.v1.AdminService.CreateDataset:input_type -> cohort.v1.CreateDatasetRequest
+	4,  // 10: cohort.v1.AdminService.IssueInvites:input_type -> cohort.v1.IssueInvitesRequest
+	6,  // 11: cohort.v1.AdminService.NodeStatus:input_type -> cohort.v1.NodeStatusRequest
+	0,  // 12: cohort.v1.AdminService.CreateBuyer:input_type -> cohort.v1.CreateBuyerRequest
+	10, // 13: cohort.v1.AdminService.CreditBuyer:input_type -> cohort.v1.CreditBuyerRequest
+	12, // 14: cohort.v1.AdminService.CheckBalances:input_type -> cohort.v1.CheckBalancesRequest
+	3,  // 15: cohort.v1.AdminService.CreateDataset:output_type -> cohort.v1.CreateDatasetResponse
+	5,  // 16: cohort.v1.AdminService.IssueInvites:output_type -> cohort.v1.IssueInvitesResponse
+	7,  // 17: cohort.v1.AdminService.NodeStatus:output_type -> cohort.v1.NodeStatusResponse
+	1,  // 18: cohort.v1.AdminService.CreateBuyer:output_type -> cohort.v1.CreateBuyerResponse
+	11, // 19: cohort.v1.AdminService.CreditBuyer:output_type -> cohort.v1.CreditBuyerResponse
+	13, // 20: cohort.v1.AdminService.CheckBalances:output_type -> cohort.v1.CheckBalancesResponse
+	15, // [15:21] is the sub-list for method output_type
+	9,  // [9:15] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_admin_service_proto_init() }
@@ -1165,7 +1273,7 @@ func file_cohort_v1_admin_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cohort_v1_admin_service_proto_rawDesc), len(file_cohort_v1_admin_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
