@@ -129,8 +129,9 @@ func (js *jobs) unreserve(id string) {
 
 // leaseLoop beats the replica's heartbeat, renews the leases of the jobs
 // it runs and claims the jobs no live replica holds, every leaseInterval
-// until the node stops.
-func (js *jobs) leaseLoop(ctx context.Context, started time.Time) {
+// until the node stops;
+// each, when set, is also run at every pass.
+func (js *jobs) leaseLoop(ctx context.Context, started time.Time, each func(context.Context)) {
 	t := time.NewTicker(js.leaseInterval())
 	defer t.Stop()
 	for {
@@ -138,6 +139,9 @@ func (js *jobs) leaseLoop(ctx context.Context, started time.Time) {
 		js.renew(ctx)
 		if err := js.claimAll(ctx, false); err != nil && ctx.Err() == nil {
 			js.e.log.Error("claim jobs", "error", err)
+		}
+		if each != nil {
+			each(ctx)
 		}
 		select {
 		case <-ctx.Done():
@@ -222,4 +226,49 @@ func isActive(st int32) bool {
 		}
 	}
 	return false
+}
+
+// endSetupRun forgets that this replica runs the dataset's setup, once it
+// ended (READY or FAILED).
+func (n *Node) endSetupRun(datasetID string) {
+	if _, err := n.store.EndSetupRun(context.WithoutCancel(n.ctx), datasetID, n.opts.ReplicaID); err != nil {
+		n.log.Warn("setup: forget run", "dataset", datasetID, "error", err)
+	}
+}
+
+// orphanedSetupReason is why a setup whose replica died is failed.
+const orphanedSetupReason = "the replica of the coordinating node that ran the setup stopped; create the dataset again"
+
+// failOrphanedSetups fails the setups this node coordinates whose replica
+// stopped beating its heartbeat for a job lease, and those of previous
+// (this replica id's earlier process, at start; "" for none): their
+// progress was in that process's memory. Of several replicas doing so,
+// the one that ends the run fails the ceremony, here and on the peers.
+func (n *Node) failOrphanedSetups(ctx context.Context, previous string) {
+	runs, err := n.store.OrphanedSetupRuns(ctx, previous, n.now().Add(-n.opts.Limits.JobLease), store.MaxPageSize)
+	if err != nil {
+		if ctx.Err() == nil {
+			n.log.Error("setup: orphaned runs", "error", err)
+		}
+		return
+	}
+	for _, r := range runs {
+		if r.Replica == n.opts.ReplicaID && previous == "" {
+			continue // running here
+		}
+		ended, err := n.store.EndSetupRun(ctx, r.DatasetID, r.Replica)
+		if err != nil || !ended {
+			continue
+		}
+		desc, err := n.datasets.descriptor(ctx, r.DatasetID)
+		if err != nil {
+			n.log.Error("setup: orphaned run's dataset", "dataset", r.DatasetID, "error", err)
+			continue
+		}
+		if desc.GetState() != cohortv1.DatasetState_DATASET_STATE_SETUP {
+			continue
+		}
+		n.log.Warn("setup of a stopped replica failed", "dataset", r.DatasetID, "ceremony", r.CeremonyID, "replica", r.Replica)
+		n.failCeremony(&cohortv1.CeremonyInfo{CeremonyId: r.CeremonyID, DatasetId: r.DatasetID}, desc, orphanedSetupReason)
+	}
 }

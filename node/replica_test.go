@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/cohort-dev/cohort/dataset"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/store"
 )
@@ -446,4 +447,58 @@ func TestReplicas(t *testing.T) {
 		}
 		t.Log(fmt.Sprintf("replica %s was killed; replica %s failed the job", replicas[r].opts.ReplicaID, replicas[survivor].opts.ReplicaID))
 	})
+}
+
+// TestReplicaSetupOrphaned: a setup whose replica stopped beating its
+// heartbeat is failed by another replica (and the peers are told to abort
+// it); a setup of a live replica is left alone.
+func TestReplicaSetupOrphaned(t *testing.T) {
+	f := newTestFederation(t, 3, func(o *Options) { o.Limits.JobLease = replicaLease })
+	ctx := context.Background()
+	n := f.nodes[0].n
+	nodes := make([]dataset.Node, len(f.nodes))
+	for i, tn := range f.nodes {
+		m := tn.opts.Members[i]
+		nodes[i] = dataset.Node{Name: m.Name, Address: m.APIAddress, Seal: m.Seal, Signing: m.Signing}
+	}
+	setup := func(id, replica string) {
+		s := testSchema()
+		s.ID = id
+		ds, err := dataset.New(s, nodes, testDepth, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds.Desc.CeremonyId = id + "-c"
+		for _, tn := range f.nodes {
+			if err := tn.n.datasets.put(ctx, ds.Desc, true); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := n.store.PutSetupRun(ctx, store.SetupRun{DatasetID: id, CeremonyID: id + "-c", Replica: replica, StartedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setup("orphaned", "node-0-gone")
+	setup("running", "node-0")
+	if err := n.store.PutReplica(ctx, store.Replica{ID: "node-0", StartedAt: time.Now(), SeenAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	n.failOrphanedSetups(ctx, "")
+	state := func(id string) cohortv1.DatasetState {
+		d, err := n.datasets.descriptor(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.GetState()
+	}
+	if st := state("orphaned"); st != cohortv1.DatasetState_DATASET_STATE_FAILED {
+		t.Errorf("the orphaned setup's dataset is %s, want FAILED", st)
+	}
+	if st := state("running"); st != cohortv1.DatasetState_DATASET_STATE_SETUP {
+		t.Errorf("the live replica's setup's dataset is %s, want SETUP", st)
+	}
+	runs, err := n.store.OrphanedSetupRuns(ctx, "node-0", time.Now(), 10)
+	if err != nil || len(runs) != 1 || runs[0].DatasetID != "running" {
+		t.Fatalf("runs left: %+v (%v), want the live replica's only", runs, err)
+	}
 }

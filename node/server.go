@@ -65,6 +65,7 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	if err := n.jobs.recover(ctx); err != nil {
 		return nil, err
 	}
+	n.failOrphanedSetups(ctx, o.ReplicaID)
 
 	common := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(o.Limits.MaxMessageBytes),

@@ -185,3 +185,70 @@ func TestReplicaHeartbeats(t *testing.T) {
 		}
 	})
 }
+
+func TestSetupRuns(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, s Store, cfg Config) {
+		ctx := context.Background()
+		mustPutDataset(t, s, "fitness")
+		mustPutDataset(t, s, "sleep")
+		if err := s.PutReplica(ctx, Replica{ID: "alive", StartedAt: t0, SeenAt: t0.Add(time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutReplica(ctx, Replica{ID: "dead", StartedAt: t0, SeenAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range []SetupRun{
+			{DatasetID: "fitness", CeremonyID: "fitness-1", Replica: "alive", StartedAt: t0},
+			{DatasetID: "sleep", CeremonyID: "sleep-1", Replica: "dead", StartedAt: t0.Add(time.Second)},
+		} {
+			if err := s.PutSetupRun(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, tc := range []struct {
+			name string
+			r    SetupRun
+			want error
+		}{
+			{"a second run", SetupRun{DatasetID: "fitness", CeremonyID: "fitness-2", Replica: "dead"}, ErrAlreadyExists},
+			{"unknown dataset", SetupRun{DatasetID: "steps", CeremonyID: "steps-1", Replica: "alive"}, ErrNotFound},
+			{"no ceremony id", SetupRun{DatasetID: "fitness", Replica: "alive"}, ErrInvalid},
+			{"malformed replica", SetupRun{DatasetID: "fitness", CeremonyID: "c", Replica: "a b"}, ErrInvalid},
+		} {
+			if err := s.PutSetupRun(ctx, tc.r); !errors.Is(err, tc.want) {
+				t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+			}
+		}
+		orphans := func(previous string) []string {
+			t.Helper()
+			rs, err := s.OrphanedSetupRuns(ctx, previous, t0.Add(30*time.Second), 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, r := range rs {
+				ids = append(ids, r.DatasetID+"/"+r.Replica)
+			}
+			return ids
+		}
+		if got := fmt.Sprint(orphans("")); got != "[sleep/dead]" {
+			t.Errorf("orphaned runs %s, want the dead replica's", got)
+		}
+		if got := fmt.Sprint(orphans("alive")); got != "[fitness/alive sleep/dead]" {
+			t.Errorf("orphaned runs with alive's previous process gone: %s", got)
+		}
+		// One replica ends a run; another's end of the same run is told no.
+		if ok, err := s.EndSetupRun(ctx, "sleep", "alive"); err != nil || ok {
+			t.Fatalf("end of another replica's run: %t (%v)", ok, err)
+		}
+		if ok, err := s.EndSetupRun(ctx, "sleep", "dead"); err != nil || !ok {
+			t.Fatalf("end of the run: %t (%v)", ok, err)
+		}
+		if ok, err := s.EndSetupRun(ctx, "sleep", "dead"); err != nil || ok {
+			t.Fatalf("second end of the run: %t (%v)", ok, err)
+		}
+		if got := fmt.Sprint(orphans("")); got != "[]" {
+			t.Errorf("orphaned runs after the end: %s", got)
+		}
+	})
+}

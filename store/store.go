@@ -377,6 +377,19 @@ type Leases interface {
 	// ListReplicas returns up to limit replicas (read as for the lists),
 	// the most recently seen first.
 	ListReplicas(ctx context.Context, limit int) ([]Replica, error)
+
+	// PutSetupRun records that r.Replica runs the setup of r.DatasetID,
+	// which this node coordinates; ErrAlreadyExists when one is recorded,
+	// ErrNotFound for an unknown dataset, ErrInvalid for a malformed id or
+	// a ceremony id outside 1..128 bytes.
+	PutSetupRun(ctx context.Context, r SetupRun) error
+	// EndSetupRun deletes the dataset's run if replica runs it and reports
+	// whether it did; of concurrent calls, one is told true.
+	EndSetupRun(ctx context.Context, datasetID, replica string) (bool, error)
+	// OrphanedSetupRuns returns up to limit runs whose replica's heartbeat
+	// is older than seenBefore or missing, and every run of replica
+	// previous ("" for none), oldest first.
+	OrphanedSetupRuns(ctx context.Context, previous string, seenBefore time.Time, limit int) ([]SetupRun, error)
 }
 
 // Transcripts holds the audit transcripts of released jobs.

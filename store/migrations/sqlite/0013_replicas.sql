@@ -18,3 +18,13 @@ CREATE TABLE replicas (
     seen_at    INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX replicas_by_seen ON replicas (seen_at, id);
+
+-- A dataset setup (key generation and ceremony) this node coordinates, and
+-- the replica running it: its progress is in that process's memory, so a
+-- setup whose replica stopped beating its heartbeat is failed by another.
+CREATE TABLE setup_runs (
+    dataset_id  TEXT    PRIMARY KEY REFERENCES datasets (id),
+    ceremony_id TEXT    NOT NULL CHECK (length(CAST(ceremony_id AS BLOB)) BETWEEN 1 AND 128),
+    replica_id  TEXT    NOT NULL CHECK (length(CAST(replica_id AS BLOB)) BETWEEN 1 AND 64),
+    started_at  INTEGER NOT NULL
+) STRICT;
