@@ -49,7 +49,7 @@ vet:
 
 ## test-postgres: the store suite and the node's replica tests against a throwaway PostgreSQL 15 (pg_virtualenv)
 test-postgres:
-	pg_virtualenv -v 15 sh -c 'export COHORT_TEST_POSTGRES_DSN="postgres://$$PGUSER:$$PGPASSWORD@$$PGHOST:$$PGPORT/$$PGDATABASE?sslmode=disable"; $(GO) test -count=1 -timeout 10m ./store/... && $(GO) test -count=1 -timeout 10m ./node/ -run '"'"'TestReplica'"'"''
+	pg_virtualenv -v 15 sh -c 'export COHORT_TEST_POSTGRES_DSN="postgres://$$PGUSER:$$PGPASSWORD@$$PGHOST:$$PGPORT/$$PGDATABASE?sslmode=disable"; $(GO) test -count=1 -timeout 10m ./store/... && $(GO) test -count=1 -timeout 10m ./node/ -run TestReplica'
 
 ## fuzz-smoke: run every fuzz target briefly
 fuzz-smoke:
