@@ -18,13 +18,10 @@ import (
 // replica claims a job whose lease is free or expired, runs it if its
 // round had not begun, and otherwise fails it cleanly.
 
-// maxReplicaIDLen bounds a replica id (as store.MaxReplicaIDLen).
-const maxReplicaIDLen = store.MaxReplicaIDLen
-
-// checkReplicaID accepts 1..64 bytes of [A-Za-z0-9._-].
+// checkReplicaID accepts 1..64 bytes of [A-Za-z0-9._-], as the store.
 func checkReplicaID(id string) error {
-	if id == "" || len(id) > maxReplicaIDLen {
-		return fmt.Errorf("node: replica id must be 1..%d bytes, got %d", maxReplicaIDLen, len(id))
+	if id == "" || len(id) > store.MaxReplicaIDLen {
+		return fmt.Errorf("node: replica id must be 1..%d bytes, got %d", store.MaxReplicaIDLen, len(id))
 	}
 	for i := 0; i < len(id); i++ {
 		c := id[i]
