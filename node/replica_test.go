@@ -8,7 +8,6 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"strings"
@@ -445,7 +444,7 @@ func TestReplicas(t *testing.T) {
 				time.Sleep(50 * time.Millisecond)
 			}
 		}
-		t.Log(fmt.Sprintf("replica %s was killed; replica %s failed the job", replicas[r].opts.ReplicaID, replicas[survivor].opts.ReplicaID))
+		t.Logf("replica %s was killed; replica %s failed the job", replicas[r].opts.ReplicaID, replicas[survivor].opts.ReplicaID)
 	})
 }
 
