@@ -46,7 +46,7 @@ const (
 
 // postgresSchema creates a schema for one test in the database of dsn,
 // dropped after it, and returns dsn with that schema as its search path.
-func postgresSchema(t *testing.T, dsn string) string {
+func postgresSchema(t testing.TB, dsn string) string {
 	t.Helper()
 	var b [8]byte
 	if _, err := rand.Read(b[:]); err != nil {
@@ -80,7 +80,7 @@ func postgresSchema(t *testing.T, dsn string) string {
 // replicas on one PostgreSQL schema: f.nodes[0] is replica A (id node-0),
 // the returned node replica B (id node-0-b), reached through f.conns[viaB].
 // The other nodes address node 0 at replica A's peer listener.
-func newReplicaFederation(t *testing.T) (*testFederation, *testNode) {
+func newReplicaFederation(t testing.TB) (*testFederation, *testNode) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("proves records and runs a federation")
@@ -113,7 +113,7 @@ func newReplicaFederation(t *testing.T) (*testFederation, *testNode) {
 // addReplica starts another replica of node i, under id, on st (which
 // must share node i's database), and appends a client connection to it to
 // f.conns.
-func (f *testFederation) addReplica(t *testing.T, i int, id string, st store.Store) *testNode {
+func (f *testFederation) addReplica(t testing.TB, i int, id string, st store.Store) *testNode {
 	t.Helper()
 	apiLis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
