@@ -330,6 +330,8 @@ func TestParseNodeConfig(t *testing.T) {
 		{"tiny transcript limit", "limits:\n  max_transcript_bytes: 1000\n"},
 		{"heavy streams per client above the node's", "limits:\n  heavy_streams: 2\n  heavy_streams_per_client: 3\n"},
 		{"api streams", "limits:\n  max_api_streams: 100000\n"},
+		{"job lease below a second", "limits:\n  job_lease: 500ms\n"},
+		{"job lease above ten minutes", "limits:\n  job_lease: 1h\n"},
 		{"metrics on all interfaces", "metrics_listen: ':9100'\n"},
 		{"metrics on public host", "metrics_listen: 'example.org:9100'\n"},
 		{"listen without port", "listen: 127.0.0.1\n"},
@@ -358,5 +360,18 @@ func TestParseNodeConfig(t *testing.T) {
 			_, err := ParseNodeConfig([]byte(doc))
 			wantErr(t, err, ErrInvalid)
 		})
+	}
+}
+
+func TestCheckLoopback(t *testing.T) {
+	for _, ok := range []string{"127.0.0.1:9100", "[::1]:9100", "localhost:0"} {
+		if err := CheckLoopback(ok); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{":9100", "0.0.0.0:9100", "example.org:9100", "127.0.0.1"} {
+		if err := CheckLoopback(bad); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
 	}
 }

@@ -104,6 +104,9 @@ type Limits struct {
 	PublicBurst           int     `yaml:"public_burst,omitempty"`             // calls at once per client address; default 200
 	HeavyStreams          int     `yaml:"heavy_streams,omitempty"`            // key, ceremony and transcript streams served at once; default 16
 	HeavyStreamsPerClient int     `yaml:"heavy_streams_per_client,omitempty"` // of them, per client address; default 4
+	// JobLease is how long a replica's claim on a job lasts unless renewed
+	// (docs/design.md §3.4); default 30s, 1s..10m.
+	JobLease time.Duration `yaml:"job_lease,omitempty"`
 }
 
 // Upper bounds on Limits.
@@ -116,6 +119,8 @@ const (
 	MaxPublicRate             = 1e6
 	MaxPublicBurst            = 1 << 20
 	MaxHeavyStreams           = 4096
+	MinJobLease               = time.Second
+	MaxJobLease               = 10 * time.Minute
 )
 
 // DefaultLimits returns the limits a node uses for fields node.yaml leaves
@@ -135,6 +140,7 @@ func DefaultLimits() Limits {
 		PublicBurst:           200,
 		HeavyStreams:          16,
 		HeavyStreamsPerClient: 4,
+		JobLease:              30 * time.Second,
 	}
 }
 
@@ -225,6 +231,9 @@ func (l Limits) withDefaults() Limits {
 	if l.HeavyStreamsPerClient == 0 {
 		l.HeavyStreamsPerClient = d.HeavyStreamsPerClient
 	}
+	if l.JobLease == 0 {
+		l.JobLease = d.JobLease
+	}
 	return l
 }
 
@@ -292,6 +301,8 @@ func (c *NodeConfig) Validate() error {
 		return fail("limits.min_client_ping_interval %v must be positive", l.MinClientPingInterval)
 	case l.PeerTimeout <= 0:
 		return fail("limits.peer_timeout %v must be positive", l.PeerTimeout)
+	case l.JobLease < MinJobLease || l.JobLease > MaxJobLease:
+		return fail("limits.job_lease %v outside %v..%v", l.JobLease, MinJobLease, MaxJobLease)
 	case l.IngestConcurrency < 1 || l.IngestConcurrency > MaxIngestConcurrency:
 		return fail("limits.ingest_concurrency %d outside 1..%d", l.IngestConcurrency, MaxIngestConcurrency)
 	case l.MaxAPIStreams < 1 || l.MaxAPIStreams > MaxConcurrentStreamsLimit:
@@ -349,4 +360,19 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// CheckLoopback checks a metrics listen address given outside node.yaml
+// (a replica's command line) as node.yaml's metrics_listen is checked:
+// host:port with a loopback host, since metrics are served without
+// authentication.
+func CheckLoopback(addr string) error {
+	host, err := checkHostPort(addr, true)
+	if err != nil {
+		return err
+	}
+	if !isLoopback(host) {
+		return fmt.Errorf("%q: metrics are served without authentication, so the host must be loopback (127.0.0.1, ::1 or localhost)", addr)
+	}
+	return nil
 }

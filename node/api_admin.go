@@ -91,6 +91,15 @@ func (s *adminService) NodeStatus(ctx context.Context, _ *cohortv1.NodeStatusReq
 		RegistrySequence: head.Version,
 		RegistryRoot:     bytesOf(root),
 		RegistryMembers:  head.Size,
+		ReplicaId:        n.opts.ReplicaID,
+	}
+	rs, err := n.store.ListReplicas(ctx, store.MaxPageSize)
+	if err != nil {
+		return nil, n.internal("list replicas", err)
+	}
+	for _, r := range rs {
+		resp.Replicas = append(resp.Replicas, &cohortv1.ReplicaStatus{ReplicaId: r.ID, Version: r.Version,
+			StartedAt: apiTime(r.StartedAt), LastSeenAt: apiTime(r.SeenAt)})
 	}
 	for _, i := range n.others() {
 		st := n.peers.status(i)

@@ -190,6 +190,13 @@ func (n *Node) createDataset(ctx context.Context, req *cohortv1.CreateDatasetReq
 	if err := n.datasets.put(ctx, ds.Desc, true); err != nil {
 		return nil, n.storeStatus("store dataset", err, fmt.Sprintf("dataset %q exists", s.ID))
 	}
+	// The setup's progress is in this process's memory: record which
+	// replica runs it, so that another fails it if this one dies
+	// (docs/design.md §3.4).
+	if err := n.store.PutSetupRun(ctx, store.SetupRun{DatasetID: s.ID, CeremonyID: info.GetCeremonyId(), Replica: n.opts.ReplicaID, StartedAt: n.now()}); err != nil {
+		n.failCeremony(info, ds.Desc, "the node could not record its setup run")
+		return nil, n.internal("record setup run", err)
+	}
 	n.log.Info("ceremony: starting", "ceremony", info.GetCeremonyId(), "dataset", s.ID, "domain", domain, "participants", len(participants), "kind", kind.String())
 
 	_, errs := fanOutWithin(ctx, n, n.opts.Limits.CeremonyTimeout, func(ctx context.Context, i uint32, c cohortv1.PeerServiceClient) (*cohortv1.StartCeremonyResponse, error) {
@@ -202,11 +209,13 @@ func (n *Node) createDataset(ctx context.Context, req *cohortv1.CreateDatasetReq
 	if len(errs) > 0 {
 		err := peerFailureOf("the ceremony", "", errs)
 		n.failCeremony(info, ds.Desc, status.Convert(err).Message())
+		n.endSetupRun(s.ID)
 		return nil, status.Errorf(status.Code(err), "ceremony could not start (dataset %q is FAILED): %s", s.ID, status.Convert(err).Message())
 	}
 	n.bg.Add(1)
 	go func() {
 		defer n.bg.Done()
+		defer n.endSetupRun(s.ID)
 		if err := n.runCeremony(info, ds, ccs); err != nil {
 			n.log.Error("ceremony failed", "ceremony", info.GetCeremonyId(), "error", err)
 			n.failCeremony(info, ds.Desc, err.Error())

@@ -176,7 +176,7 @@ func newTestFederation(t testing.TB, k int, opts ...fedOption) *testFederation {
 		t.Cleanup(func() { st.Close() })
 		cert := ca.issue(t, i)
 		o := Options{
-			Index: uint32(i), Federation: "test", Members: members, RegistryDepth: testDepth,
+			Index: uint32(i), Federation: "test", Members: members, RegistryDepth: testDepth, ReplicaID: fmt.Sprintf("node-%d", i),
 			RootWindow: time.Hour, Signing: signers[i], Seal: tn.seal, Store: st,
 			PeerServerTLS: &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{cert},
 				ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: ca.pool},

@@ -2,20 +2,22 @@ package node
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"sync"
+	"time"
 
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/store"
 )
 
-// jobs runs the jobs this node coordinates and wakes their watchers.
+// jobs runs the jobs this replica of the node holds the lease of
+// (leases.go) and wakes their watchers.
 type jobs struct {
 	e       *env
 	run     func(ctx context.Context, j store.Job) // runs one job to a final state
 	mu      sync.Mutex
 	cancel  map[string]context.CancelFunc // running jobs
+	renewed map[string]time.Time          // when each running job's lease was last renewed
+	held    map[string]bool               // jobs being claimed, failed or run here
 	changed map[string]chan struct{}      // closed at each change of the job
 	// hook, when set (tests only), is called after each state change the
 	// runner makes, before the next step.
@@ -26,7 +28,8 @@ type jobs struct {
 }
 
 func newJobs(e *env, run func(context.Context, store.Job)) *jobs {
-	return &jobs{e: e, run: run, cancel: map[string]context.CancelFunc{}, changed: map[string]chan struct{}{}}
+	return &jobs{e: e, run: run, cancel: map[string]context.CancelFunc{}, renewed: map[string]time.Time{},
+		held: map[string]bool{}, changed: map[string]chan struct{}{}}
 }
 
 // watch returns a channel closed at the job's next change.
@@ -51,16 +54,33 @@ func (js *jobs) notify(id string) {
 	}
 }
 
-// start runs a submitted job in the background.
+// start claims a submitted job for this replica in the background and
+// runs it if the claim wins; another replica may have claimed it first
+// (docs/design.md §3.4).
 func (js *jobs) start(j store.Job) {
+	js.e.bg.Add(1)
+	go func() {
+		defer js.e.bg.Done()
+		if _, err := js.claim(js.e.ctx, j.ID, false); err != nil && js.e.ctx.Err() == nil {
+			js.e.log.Error("job: claim", "job", j.ID, "error", err)
+		}
+	}()
+}
+
+// launch runs in the background a job whose lease this replica just
+// claimed (and holds reserved).
+func (js *jobs) launch(j store.Job) {
 	ctx, cancel := context.WithCancel(js.e.ctx)
 	js.mu.Lock()
-	js.cancel[j.ID] = cancel
+	js.cancel[j.ID], js.renewed[j.ID] = cancel, js.e.now()
 	js.mu.Unlock()
 	js.e.bg.Add(1)
 	go func() {
 		defer js.e.bg.Done()
-		defer js.stop(j.ID)
+		defer func() {
+			js.stop(j.ID)
+			js.unreserve(j.ID)
+		}()
 		js.run(ctx, j)
 	}()
 }
@@ -79,36 +99,18 @@ func (js *jobs) stop(id string) {
 	if c, ok := js.cancel[id]; ok {
 		c()
 		delete(js.cancel, id)
+		delete(js.renewed, id)
 	}
 }
 
-// recover fails the jobs a previous run of this node left unfinished: their
-// peers' answers are gone with the process, and the buyer can resubmit.
+// recover fails, at start, the unfinished jobs whose round began and that
+// no live replica holds: those this replica id held in its previous run,
+// and those whose holder's lease expired (their peers' answers are gone
+// with the process; the buyer can resubmit). A job another replica holds
+// a live lease on is left to it; a job still SUBMITTED is left for the
+// lease loop to claim and run once the node serves.
 func (js *jobs) recover(ctx context.Context) error {
-	for tok := ""; ; {
-		rows, next, err := js.e.store.ListJobs(ctx, store.JobFilter{States: activeStates()}, tok, store.MaxPageSize)
-		if err != nil {
-			return fmt.Errorf("list unfinished jobs: %w", err)
-		}
-		for _, j := range rows {
-			from := j.State
-			j.State, j.Progress, j.UpdatedAt = int32(cohortv1.JobState_JOB_STATE_FAILED), "", js.e.now()
-			j.Reason = "the coordinating node restarted while the job ran; nothing was released (submit it again)"
-			err := js.e.endJob(ctx, j, from)
-			if errors.Is(err, store.ErrConflict) {
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("fail unfinished job %s: %w", j.ID, err)
-			}
-			js.e.log.Warn("unfinished job failed at start", "job", j.ID)
-			js.ended(j.ID, cohortv1.JobState(j.State))
-		}
-		if next == "" {
-			return nil
-		}
-		tok = next
-	}
+	return js.claimAll(ctx, true)
 }
 
 func activeStates() []int32 {

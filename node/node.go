@@ -61,6 +61,11 @@ func (n *Node) Serve(ctx context.Context, api, peer net.Listener) error {
 		defer n.bg.Done()
 		n.stateLoop()
 	}()
+	n.bg.Add(1)
+	go func() {
+		defer n.bg.Done()
+		n.jobs.leaseLoop(n.ctx, n.started, func(ctx context.Context) { n.failOrphanedSetups(ctx, "") })
+	}()
 	if n.opts.Index != n.opts.Sequencer {
 		n.bg.Add(1)
 		go func() {

@@ -81,6 +81,12 @@ type Limits struct {
 	// that peer cannot acknowledge is refused. Negative: no upload is
 	// acknowledged unless every node acknowledged it.
 	MaxCatchUpBacklog int
+	// JobLease is how long a replica's claim on a job it coordinates lasts
+	// unless renewed (docs/design.md §3.4; default 30 s). The replica
+	// renews its leases, beats its heartbeat and looks for jobs to claim
+	// every third of it; another replica takes a job over within about
+	// 1⅓ JobLease of its holder's death.
+	JobLease time.Duration
 }
 
 func (l Limits) withDefaults() Limits {
@@ -119,6 +125,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.PeerTimeout <= 0 {
 		l.PeerTimeout = 30 * time.Second
+	}
+	if l.JobLease <= 0 {
+		l.JobLease = 30 * time.Second
 	}
 	if l.CeremonyTimeout <= 0 {
 		l.CeremonyTimeout = 30 * time.Minute
@@ -163,6 +172,13 @@ type Options struct {
 	Seal *seal.PrivateKey
 	// Store is the node's durable state; the node does not close it.
 	Store store.Store
+	// ReplicaID names this process among the replicas of the node that
+	// share Store (docs/design.md §3.4): 1..64 bytes of [A-Za-z0-9._-],
+	// never used by two live processes at once. Empty: a random id at
+	// each start. A replica started again under its id takes over at once
+	// the jobs its previous run held; under a new id, after their leases
+	// expire.
+	ReplicaID string
 
 	// APITLS is the TLS configuration of the public API (contributors,
 	// buyers, admins); nil serves plaintext, for tests on loopback only.
@@ -199,6 +215,11 @@ const MinMessageBytes = blob.MaxChunkSize + 64<<10
 func (o *Options) validate() error {
 	if m := o.Limits.MaxMessageBytes; m > 0 && m < MinMessageBytes {
 		return fmt.Errorf("node: max message bytes %d is below %d: a blob chunk of %d bytes and its framing must fit in one message", m, MinMessageBytes, blob.MaxChunkSize)
+	}
+	if o.ReplicaID != "" {
+		if err := checkReplicaID(o.ReplicaID); err != nil {
+			return err
+		}
 	}
 	n := len(o.Members)
 	if n < 2 || n > dataset.MaxNodes {

@@ -20,3 +20,24 @@ func TestOptionsMessageLimit(t *testing.T) {
 		}
 	}
 }
+
+// A replica id outside 1..64 bytes of [A-Za-z0-9._-] is refused before
+// anything starts; an empty one is a random id.
+func TestOptionsReplicaID(t *testing.T) {
+	for _, id := range []string{"r 1", "r/1", strings.Repeat("r", 65), "ré"} {
+		o := Options{ReplicaID: id}
+		if err := o.validate(); err == nil || !strings.Contains(err.Error(), "replica id") {
+			t.Errorf("replica id %q: %v", id, err)
+		}
+	}
+	for _, id := range []string{"", "node-0.a_1", strings.Repeat("r", 64)} {
+		o := Options{ReplicaID: id}
+		if err := o.validate(); err == nil || strings.Contains(err.Error(), "replica id") {
+			t.Errorf("replica id %q refused for itself: %v", id, err)
+		}
+	}
+	id, err := newReplicaID()
+	if err != nil || checkReplicaID(id) != nil {
+		t.Fatalf("random replica id %q: %v", id, err)
+	}
+}

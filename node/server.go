@@ -32,7 +32,14 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	e := &env{opts: o, log: o.Logger.With("node", o.Index), store: o.Store, now: o.Now, bg: new(sync.WaitGroup)}
+	if o.ReplicaID == "" {
+		id, err := newReplicaID()
+		if err != nil {
+			return nil, err
+		}
+		o.ReplicaID = id
+	}
+	e := &env{opts: o, log: o.Logger.With("node", o.Index, "replica", o.ReplicaID), store: o.Store, now: o.Now, bg: new(sync.WaitGroup)}
 	var err error
 	if e.metrics, err = newMetrics(o.Metrics); err != nil {
 		return nil, err
@@ -58,6 +65,7 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	if err := n.jobs.recover(ctx); err != nil {
 		return nil, err
 	}
+	n.failOrphanedSetups(ctx, o.ReplicaID)
 
 	common := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(o.Limits.MaxMessageBytes),

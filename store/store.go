@@ -100,6 +100,7 @@ type Tx interface {
 	Contributions
 	Buyers
 	Jobs
+	Leases
 	Transcripts
 	PeerJobs
 	Ledger
@@ -341,6 +342,54 @@ type Jobs interface {
 	// malformed token, or a filter of more than MaxJobStateFilter distinct
 	// states, is ErrInvalid.
 	ListJobs(ctx context.Context, f JobFilter, pageToken string, limit int) ([]Job, string, error)
+}
+
+// Leases holds which replica of this node coordinates each job, and the
+// replicas' heartbeats (docs/design.md §3.4). Times are compared as given:
+// replicas sharing a store must keep their clocks synchronised well within
+// a lease's length.
+type Leases interface {
+	// ClaimJob takes the lease of c.JobID for c.Holder until c.Until, in one
+	// conditional UPDATE, if the job is in one of c.States and its lease is
+	// free, expired at c.Now or c.Holder's; of concurrent claims, on any
+	// replica, one wins. It returns the job and its lease as stored after
+	// the claim; Claims grows by one unless c.Holder renewed its own live
+	// lease. ErrConflict when the job is in another state or another
+	// replica holds a live lease (nothing changes); ErrNotFound when there
+	// is no such job; ErrInvalid for a malformed holder, c.Until not after
+	// c.Now, or an empty or too long state list.
+	ClaimJob(ctx context.Context, c JobClaim) (Job, JobLease, error)
+	// RenewJobLease moves the expiry of holder's lease to until;
+	// ErrConflict when holder does not hold it (another replica took it
+	// over), ErrNotFound when there is no such job.
+	RenewJobLease(ctx context.Context, jobID, holder string, until time.Time) error
+	// GetJobLease returns a job's lease; ErrNotFound when there is no job.
+	GetJobLease(ctx context.Context, jobID string) (JobLease, error)
+	// ClaimableJobs returns up to limit jobs (read as for the lists) in
+	// one of states whose lease is free, expired at now or holder's,
+	// oldest submission first. ErrInvalid for a malformed holder or an
+	// empty or too long state list.
+	ClaimableJobs(ctx context.Context, holder string, states []int32, now time.Time, limit int) ([]JobLease, error)
+	// PutReplica records a replica's heartbeat (insert, or replace the
+	// row of a known id); ErrInvalid for a malformed id or a version
+	// longer than 64 bytes, not UTF-8 or holding a NUL byte.
+	PutReplica(ctx context.Context, r Replica) error
+	// ListReplicas returns up to limit replicas (read as for the lists),
+	// the most recently seen first.
+	ListReplicas(ctx context.Context, limit int) ([]Replica, error)
+
+	// PutSetupRun records that r.Replica runs the setup of r.DatasetID,
+	// which this node coordinates; ErrAlreadyExists when one is recorded,
+	// ErrNotFound for an unknown dataset, ErrInvalid for a malformed id or
+	// a ceremony id outside 1..128 bytes.
+	PutSetupRun(ctx context.Context, r SetupRun) error
+	// EndSetupRun deletes the dataset's run if replica runs it and reports
+	// whether it did; of concurrent calls, one is told true.
+	EndSetupRun(ctx context.Context, datasetID, replica string) (bool, error)
+	// OrphanedSetupRuns returns up to limit runs whose replica's heartbeat
+	// is older than seenBefore or missing, and every run of replica
+	// previous ("" for none), oldest first.
+	OrphanedSetupRuns(ctx context.Context, previous string, seenBefore time.Time, limit int) ([]SetupRun, error)
 }
 
 // Transcripts holds the audit transcripts of released jobs.

@@ -200,6 +200,19 @@ func newAdminCmd() *cobra.Command {
 			fmt.Fprintf(out, "registry: %d members, sequence %d, root %x\n", st.GetRegistryMembers(), st.GetRegistrySequence(), st.GetRegistryRoot())
 			fmt.Fprintf(out, "datasets: %d\n", st.GetDatasets())
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "replica\tversion\tstarted\tlast seen\t")
+			for _, r := range st.GetReplicas() {
+				self := ""
+				if r.GetReplicaId() == st.GetReplicaId() {
+					self = "(answered)"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.GetReplicaId(), r.GetVersion(),
+					apiTime(r.GetStartedAt()), apiTime(r.GetLastSeenAt()), self)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "peer\taddress\treachable\tlast seen\tregistry sequence")
 			for _, p := range st.GetPeers() {
 				seen := "never"

@@ -27,22 +27,36 @@ import (
 )
 
 func newNodeCmd() *cobra.Command {
-	var config string
+	var (
+		config string
+		ov     nodeOverrides
+	)
 	cmd := &cobra.Command{
 		Use:   "node --config DIR/node-N/node.yaml",
 		Short: "Run one federation node until SIGINT or SIGTERM",
 		Long: `node runs one node of a federation made by "cohort federation init": the
 public API (contributors, admins) with TLS on its listen address, the peer API
 with mutual TLS on its peer address, and Prometheus metrics on a loopback
-address. It logs to stderr and stops gracefully on SIGINT or SIGTERM.`,
+address. It logs to stderr and stops gracefully on SIGINT or SIGTERM.
+
+Several processes with the same node.yaml and one PostgreSQL store serve as
+replicas of one node (docs/operations.md, "Replicas"): --replica-id names
+each (by default the host name and the public listen address, so that a
+process started again takes back its own jobs at once), and the listen flags replace node.yaml's addresses
+for replicas that share a machine.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runNode(ctx, config, cmd.ErrOrStderr(), nil)
+			return runNodeWith(ctx, config, ov, cmd.ErrOrStderr(), nil)
 		},
 	}
 	cmd.Flags().StringVar(&config, "config", "", "path to the node's node.yaml (required)")
+	cmd.Flags().StringVar(&ov.replicaID, "replica-id", "", "this process's id among the node's replicas, 1..64 bytes of [A-Za-z0-9._-] (default: host name and public listen address)")
+	cmd.Flags().StringVar(&ov.listen, "listen", "", "public API listen address, instead of node.yaml's listen")
+	cmd.Flags().StringVar(&ov.peerListen, "peer-listen", "", "peer API listen address, instead of node.yaml's peer_listen")
+	cmd.Flags().StringVar(&ov.metricsListen, "metrics-listen", "", "metrics listen address (loopback), instead of node.yaml's metrics_listen")
+	cmd.Flags().StringVar(&ov.httpListen, "http-listen", "", "HTTP/JSON API listen address, instead of node.yaml's http_listen")
 	_ = cmd.MarkFlagRequired("config")
 	return cmd
 }
@@ -52,12 +66,38 @@ address. It logs to stderr and stops gracefully on SIGINT or SIGTERM.`,
 // learn the ports).
 type nodeListeners struct{ api, peer net.Listener }
 
+// nodeOverrides are what one replica's command line sets instead of the
+// node.yaml all replicas share.
+type nodeOverrides struct {
+	replicaID                                     string
+	listen, peerListen, metricsListen, httpListen string
+}
+
 // runNode loads a node's configuration and keys, opens its store and serves
 // until ctx ends.
 func runNode(ctx context.Context, config string, logOut io.Writer, lis *nodeListeners) error {
+	return runNodeWith(ctx, config, nodeOverrides{}, logOut, lis)
+}
+
+// runNodeWith is runNode with ov replacing node.yaml's addresses.
+func runNodeWith(ctx context.Context, config string, ov nodeOverrides, logOut io.Writer, lis *nodeListeners) error {
 	fn, err := federation.LoadNode(config)
 	if err != nil {
 		return err
+	}
+	for _, o := range []struct {
+		v   string
+		dst *string
+	}{{ov.listen, &fn.Config.Listen}, {ov.peerListen, &fn.Config.PeerListen}, {ov.httpListen, &fn.Config.HTTPListen}} {
+		if o.v != "" {
+			*o.dst = o.v
+		}
+	}
+	if ov.metricsListen != "" {
+		if err := federation.CheckLoopback(ov.metricsListen); err != nil {
+			return fmt.Errorf("node: --metrics-listen: %w", err)
+		}
+		fn.Config.MetricsListen = ov.metricsListen
 	}
 	log, err := nodeLogger(fn.Config.Log, logOut)
 	if err != nil {
@@ -127,10 +167,12 @@ func runNode(ctx context.Context, config string, logOut io.Writer, lis *nodeList
 			PublicBurst:           l.PublicBurst,
 			HeavyStreams:          l.HeavyStreams,
 			HeavyStreamsPerClient: l.HeavyStreamsPerClient,
+			JobLease:              l.JobLease,
 		},
-		Logger:  log,
-		Metrics: reg,
-		Version: version,
+		ReplicaID: replicaIDOr(ov.replicaID, fn.Config.Listen),
+		Logger:    log,
+		Metrics:   reg,
+		Version:   version,
 	})
 	if err != nil {
 		return err
@@ -232,4 +274,32 @@ func serveHTTPAPI(n *node.Node, addr string, tc *tls.Config, log *slog.Logger) (
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}, nil
+}
+
+// replicaIDOr is id, or when empty the default replica id: the host name and
+// the public API's listen address, reduced to the replica id's alphabet. It
+// is the same at every start of one process's configuration, so a node
+// restarted in place settles its own unfinished jobs at once instead of
+// after their leases (docs/design.md §3.4), and differs between replicas
+// that share a machine, which must listen on different ports.
+func replicaIDOr(id, listen string) string {
+	if id != "" {
+		return id
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "host"
+	}
+	b := []byte(host + "_" + listen)
+	for i, c := range b {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '-', c == '_':
+		default:
+			b[i] = '_'
+		}
+	}
+	if len(b) > 64 {
+		b = b[len(b)-64:]
+	}
+	return string(b)
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -213,4 +214,23 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+func TestReplicaIDDefault(t *testing.T) {
+	if got := replicaIDOr("slot-1", "127.0.0.1:7000"); got != "slot-1" {
+		t.Fatalf("an explicit replica id was replaced: %q", got)
+	}
+	a, b := replicaIDOr("", "127.0.0.1:7000"), replicaIDOr("", "127.0.0.1:7000")
+	if a != b {
+		t.Fatalf("the default replica id changes between starts: %q, %q", a, b)
+	}
+	if c := replicaIDOr("", "127.0.0.1:7010"); c == a {
+		t.Fatalf("two listen addresses share the default replica id %q", a)
+	}
+	long := replicaIDOr("", "["+strings.Repeat("f", 80)+"]:7000")
+	for _, id := range []string{a, long} {
+		if !regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`).MatchString(id) {
+			t.Fatalf("default replica id %q is not in the replica id alphabet", id)
+		}
+	}
 }

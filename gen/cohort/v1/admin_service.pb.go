@@ -550,7 +550,12 @@ type NodeStatusResponse struct {
 	// Number of datasets, by any state.
 	Datasets uint32 `protobuf:"varint,8,opt,name=datasets,proto3" json:"datasets,omitempty"`
 	// Jobs in a non-final state.
-	ActiveJobs    uint32 `protobuf:"varint,9,opt,name=active_jobs,json=activeJobs,proto3" json:"active_jobs,omitempty"`
+	ActiveJobs uint32 `protobuf:"varint,9,opt,name=active_jobs,json=activeJobs,proto3" json:"active_jobs,omitempty"`
+	// The replica that answered (docs/design.md §3.4), at most 64 bytes.
+	ReplicaId string `protobuf:"bytes,11,opt,name=replica_id,json=replicaId,proto3" json:"replica_id,omitempty"`
+	// The replicas of this node that beat a heartbeat in the shared store,
+	// the most recently seen first, at most 1000; this one included.
+	Replicas      []*ReplicaStatus `protobuf:"bytes,12,rep,name=replicas,proto3" json:"replicas,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -648,6 +653,95 @@ func (x *NodeStatusResponse) GetActiveJobs() uint32 {
 	return 0
 }
 
+func (x *NodeStatusResponse) GetReplicaId() string {
+	if x != nil {
+		return x.ReplicaId
+	}
+	return ""
+}
+
+func (x *NodeStatusResponse) GetReplicas() []*ReplicaStatus {
+	if x != nil {
+		return x.Replicas
+	}
+	return nil
+}
+
+// ReplicaStatus is one process serving as this node, as its heartbeat in
+// the store records it.
+type ReplicaStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Replica id, 1..64 bytes of [A-Za-z0-9._-].
+	ReplicaId string `protobuf:"bytes,1,opt,name=replica_id,json=replicaId,proto3" json:"replica_id,omitempty"`
+	// Software version it runs, at most 64 bytes.
+	Version string `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	// When it started.
+	StartedAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
+	// Its last heartbeat; a replica renews it every third of the job lease,
+	// so one older than the lease has stopped.
+	LastSeenAt    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=last_seen_at,json=lastSeenAt,proto3" json:"last_seen_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicaStatus) Reset() {
+	*x = ReplicaStatus{}
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicaStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaStatus) ProtoMessage() {}
+
+func (x *ReplicaStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaStatus.ProtoReflect.Descriptor instead.
+func (*ReplicaStatus) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ReplicaStatus) GetReplicaId() string {
+	if x != nil {
+		return x.ReplicaId
+	}
+	return ""
+}
+
+func (x *ReplicaStatus) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *ReplicaStatus) GetStartedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartedAt
+	}
+	return nil
+}
+
+func (x *ReplicaStatus) GetLastSeenAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSeenAt
+	}
+	return nil
+}
+
 // PeerStatus is this node's view of one peer.
 type PeerStatus struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -667,7 +761,7 @@ type PeerStatus struct {
 
 func (x *PeerStatus) Reset() {
 	*x = PeerStatus{}
-	mi := &file_cohort_v1_admin_service_proto_msgTypes[8]
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -679,7 +773,7 @@ func (x *PeerStatus) String() string {
 func (*PeerStatus) ProtoMessage() {}
 
 func (x *PeerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_admin_service_proto_msgTypes[8]
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -692,7 +786,7 @@ func (x *PeerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerStatus.ProtoReflect.Descriptor instead.
 func (*PeerStatus) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{8}
+	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *PeerStatus) GetNodeIndex() uint32 {
@@ -746,7 +840,7 @@ type CreditBuyerRequest struct {
 
 func (x *CreditBuyerRequest) Reset() {
 	*x = CreditBuyerRequest{}
-	mi := &file_cohort_v1_admin_service_proto_msgTypes[9]
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -758,7 +852,7 @@ func (x *CreditBuyerRequest) String() string {
 func (*CreditBuyerRequest) ProtoMessage() {}
 
 func (x *CreditBuyerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_admin_service_proto_msgTypes[9]
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -771,7 +865,7 @@ func (x *CreditBuyerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreditBuyerRequest.ProtoReflect.Descriptor instead.
 func (*CreditBuyerRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{9}
+	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CreditBuyerRequest) GetBuyerId() string {
@@ -806,7 +900,7 @@ type CreditBuyerResponse struct {
 
 func (x *CreditBuyerResponse) Reset() {
 	*x = CreditBuyerResponse{}
-	mi := &file_cohort_v1_admin_service_proto_msgTypes[10]
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -818,7 +912,7 @@ func (x *CreditBuyerResponse) String() string {
 func (*CreditBuyerResponse) ProtoMessage() {}
 
 func (x *CreditBuyerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_admin_service_proto_msgTypes[10]
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -831,7 +925,7 @@ func (x *CreditBuyerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreditBuyerResponse.ProtoReflect.Descriptor instead.
 func (*CreditBuyerResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{10}
+	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CreditBuyerResponse) GetBalance() *BuyerBalance {
@@ -850,7 +944,7 @@ type CheckBalancesRequest struct {
 
 func (x *CheckBalancesRequest) Reset() {
 	*x = CheckBalancesRequest{}
-	mi := &file_cohort_v1_admin_service_proto_msgTypes[11]
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -862,7 +956,7 @@ func (x *CheckBalancesRequest) String() string {
 func (*CheckBalancesRequest) ProtoMessage() {}
 
 func (x *CheckBalancesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_admin_service_proto_msgTypes[11]
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -875,7 +969,7 @@ func (x *CheckBalancesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckBalancesRequest.ProtoReflect.Descriptor instead.
 func (*CheckBalancesRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{11}
+	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{12}
 }
 
 // CheckBalancesResponse is each node's ledger and where they differ.
@@ -894,7 +988,7 @@ type CheckBalancesResponse struct {
 
 func (x *CheckBalancesResponse) Reset() {
 	*x = CheckBalancesResponse{}
-	mi := &file_cohort_v1_admin_service_proto_msgTypes[12]
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -906,7 +1000,7 @@ func (x *CheckBalancesResponse) String() string {
 func (*CheckBalancesResponse) ProtoMessage() {}
 
 func (x *CheckBalancesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_admin_service_proto_msgTypes[12]
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -919,7 +1013,7 @@ func (x *CheckBalancesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckBalancesResponse.ProtoReflect.Descriptor instead.
 func (*CheckBalancesResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{12}
+	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CheckBalancesResponse) GetNodes() []*NodeBalances {
@@ -956,7 +1050,7 @@ type NodeBalances struct {
 
 func (x *NodeBalances) Reset() {
 	*x = NodeBalances{}
-	mi := &file_cohort_v1_admin_service_proto_msgTypes[13]
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -968,7 +1062,7 @@ func (x *NodeBalances) String() string {
 func (*NodeBalances) ProtoMessage() {}
 
 func (x *NodeBalances) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_admin_service_proto_msgTypes[13]
+	mi := &file_cohort_v1_admin_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -981,7 +1075,7 @@ func (x *NodeBalances) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeBalances.ProtoReflect.Descriptor instead.
 func (*NodeBalances) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{13}
+	return file_cohort_v1_admin_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *NodeBalances) GetNodeIndex() uint32 {
@@ -1039,7 +1133,7 @@ const file_cohort_v1_admin_service_proto_rawDesc = "" +
 	"\x06tokens\x18\x01 \x03(\tR\x06tokens\x129\n" +
 	"\n" +
 	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAtJ\x04\b\x02\x10\x03\"\x13\n" +
-	"\x11NodeStatusRequest\"\xf5\x02\n" +
+	"\x11NodeStatusRequest\"\xca\x03\n" +
 	"\x12NodeStatusResponse\x12\x1d\n" +
 	"\n" +
 	"node_index\x18\x01 \x01(\rR\tnodeIndex\x12\x18\n" +
@@ -1053,7 +1147,18 @@ const file_cohort_v1_admin_service_proto_rawDesc = "" +
 	"\x05peers\x18\a \x03(\v2\x15.cohort.v1.PeerStatusR\x05peers\x12\x1a\n" +
 	"\bdatasets\x18\b \x01(\rR\bdatasets\x12\x1f\n" +
 	"\vactive_jobs\x18\t \x01(\rR\n" +
-	"activeJobsJ\x04\b\x03\x10\x04\"\xd4\x01\n" +
+	"activeJobs\x12\x1d\n" +
+	"\n" +
+	"replica_id\x18\v \x01(\tR\treplicaId\x124\n" +
+	"\breplicas\x18\f \x03(\v2\x18.cohort.v1.ReplicaStatusR\breplicasJ\x04\b\x03\x10\x04\"\xc1\x01\n" +
+	"\rReplicaStatus\x12\x1d\n" +
+	"\n" +
+	"replica_id\x18\x01 \x01(\tR\treplicaId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\x129\n" +
+	"\n" +
+	"started_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12<\n" +
+	"\flast_seen_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"lastSeenAt\"\xd4\x01\n" +
 	"\n" +
 	"PeerStatus\x12\x1d\n" +
 	"\n" +
@@ -1099,7 +1204,7 @@ func file_cohort_v1_admin_service_proto_rawDescGZIP() []byte {
 	return file_cohort_v1_admin_service_proto_rawDescData
 }
 
-var file_cohort_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_cohort_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_cohort_v1_admin_service_proto_goTypes = []any{
 	(*CreateBuyerRequest)(nil),    // 0: cohort.v1.CreateBuyerRequest
 	(*CreateBuyerResponse)(nil),   // 1: cohort.v1.CreateBuyerResponse
@@ -1109,49 +1214,53 @@ var file_cohort_v1_admin_service_proto_goTypes = []any{
 	(*IssueInvitesResponse)(nil),  // 5: cohort.v1.IssueInvitesResponse
 	(*NodeStatusRequest)(nil),     // 6: cohort.v1.NodeStatusRequest
 	(*NodeStatusResponse)(nil),    // 7: cohort.v1.NodeStatusResponse
-	(*PeerStatus)(nil),            // 8: cohort.v1.PeerStatus
-	(*CreditBuyerRequest)(nil),    // 9: cohort.v1.CreditBuyerRequest
-	(*CreditBuyerResponse)(nil),   // 10: cohort.v1.CreditBuyerResponse
-	(*CheckBalancesRequest)(nil),  // 11: cohort.v1.CheckBalancesRequest
-	(*CheckBalancesResponse)(nil), // 12: cohort.v1.CheckBalancesResponse
-	(*NodeBalances)(nil),          // 13: cohort.v1.NodeBalances
-	(*Schema)(nil),                // 14: cohort.v1.Schema
-	(Backend)(0),                  // 15: cohort.v1.Backend
-	(*PrivacyPolicy)(nil),         // 16: cohort.v1.PrivacyPolicy
-	(*DatasetDescriptor)(nil),     // 17: cohort.v1.DatasetDescriptor
-	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
-	(*BuyerBalance)(nil),          // 19: cohort.v1.BuyerBalance
+	(*ReplicaStatus)(nil),         // 8: cohort.v1.ReplicaStatus
+	(*PeerStatus)(nil),            // 9: cohort.v1.PeerStatus
+	(*CreditBuyerRequest)(nil),    // 10: cohort.v1.CreditBuyerRequest
+	(*CreditBuyerResponse)(nil),   // 11: cohort.v1.CreditBuyerResponse
+	(*CheckBalancesRequest)(nil),  // 12: cohort.v1.CheckBalancesRequest
+	(*CheckBalancesResponse)(nil), // 13: cohort.v1.CheckBalancesResponse
+	(*NodeBalances)(nil),          // 14: cohort.v1.NodeBalances
+	(*Schema)(nil),                // 15: cohort.v1.Schema
+	(Backend)(0),                  // 16: cohort.v1.Backend
+	(*PrivacyPolicy)(nil),         // 17: cohort.v1.PrivacyPolicy
+	(*DatasetDescriptor)(nil),     // 18: cohort.v1.DatasetDescriptor
+	(*timestamppb.Timestamp)(nil), // 19: google.protobuf.Timestamp
+	(*BuyerBalance)(nil),          // 20: cohort.v1.BuyerBalance
 }
 var file_cohort_v1_admin_service_proto_depIdxs = []int32{
-	14, // 0: cohort.v1.CreateDatasetRequest.schema:type_name -> cohort.v1.Schema
-	15, // 1: cohort.v1.CreateDatasetRequest.backend:type_name -> cohort.v1.Backend
-	16, // 2: cohort.v1.CreateDatasetRequest.privacy:type_name -> cohort.v1.PrivacyPolicy
-	17, // 3: cohort.v1.CreateDatasetResponse.dataset:type_name -> cohort.v1.DatasetDescriptor
-	18, // 4: cohort.v1.IssueInvitesRequest.expires_at:type_name -> google.protobuf.Timestamp
-	18, // 5: cohort.v1.IssueInvitesResponse.expires_at:type_name -> google.protobuf.Timestamp
-	18, // 6: cohort.v1.NodeStatusResponse.started_at:type_name -> google.protobuf.Timestamp
-	8,  // 7: cohort.v1.NodeStatusResponse.peers:type_name -> cohort.v1.PeerStatus
-	18, // 8: cohort.v1.PeerStatus.last_seen_at:type_name -> google.protobuf.Timestamp
-	19, // 9: cohort.v1.CreditBuyerResponse.balance:type_name -> cohort.v1.BuyerBalance
-	13, // 10: cohort.v1.CheckBalancesResponse.nodes:type_name -> cohort.v1.NodeBalances
-	19, // 11: cohort.v1.NodeBalances.balances:type_name -> cohort.v1.BuyerBalance
-	2,  // 12: cohort.v1.AdminService.CreateDataset:input_type -> cohort.v1.CreateDatasetRequest
-	4,  // 13: cohort.v1.AdminService.IssueInvites:input_type -> cohort.v1.IssueInvitesRequest
-	6,  // 14: cohort.v1.AdminService.NodeStatus:input_type -> cohort.v1.NodeStatusRequest
-	0,  // 15: cohort.v1.AdminService.CreateBuyer:input_type -> cohort.v1.CreateBuyerRequest
-	9,  // 16: cohort.v1.AdminService.CreditBuyer:input_type -> cohort.v1.CreditBuyerRequest
-	11, // 17: cohort.v1.AdminService.CheckBalances:input_type -> cohort.v1.CheckBalancesRequest
-	3,  // 18: cohort.v1.AdminService.CreateDataset:output_type -> cohort.v1.CreateDatasetResponse
-	5,  // 19: cohort.v1.AdminService.IssueInvites:output_type -> cohort.v1.IssueInvitesResponse
-	7,  // 20: cohort.v1.AdminService.NodeStatus:output_type -> cohort.v1.NodeStatusResponse
-	1,  // 21: cohort.v1.AdminService.CreateBuyer:output_type -> cohort.v1.CreateBuyerResponse
-	10, // 22: cohort.v1.AdminService.CreditBuyer:output_type -> cohort.v1.CreditBuyerResponse
-	12, // 23: cohort.v1.AdminService.CheckBalances:output_type -> cohort.v1.CheckBalancesResponse
-	18, // [18:24] is the sub-list for method output_type
-	12, // [12:18] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	15, // 0: cohort.v1.CreateDatasetRequest.schema:type_name -> cohort.v1.Schema
+	16, // 1: cohort.v1.CreateDatasetRequest.backend:type_name -> cohort.v1.Backend
+	17, // 2: cohort.v1.CreateDatasetRequest.privacy:type_name -> cohort.v1.PrivacyPolicy
+	18, // 3: cohort.v1.CreateDatasetResponse.dataset:type_name -> cohort.v1.DatasetDescriptor
+	19, // 4: cohort.v1.IssueInvitesRequest.expires_at:type_name -> google.protobuf.Timestamp
+	19, // 5: cohort.v1.IssueInvitesResponse.expires_at:type_name -> google.protobuf.Timestamp
+	19, // 6: cohort.v1.NodeStatusResponse.started_at:type_name -> google.protobuf.Timestamp
+	9,  // 7: cohort.v1.NodeStatusResponse.peers:type_name -> cohort.v1.PeerStatus
+	8,  // 8: cohort.v1.NodeStatusResponse.replicas:type_name -> cohort.v1.ReplicaStatus
+	19, // 9: cohort.v1.ReplicaStatus.started_at:type_name -> google.protobuf.Timestamp
+	19, // 10: cohort.v1.ReplicaStatus.last_seen_at:type_name -> google.protobuf.Timestamp
+	19, // 11: cohort.v1.PeerStatus.last_seen_at:type_name -> google.protobuf.Timestamp
+	20, // 12: cohort.v1.CreditBuyerResponse.balance:type_name -> cohort.v1.BuyerBalance
+	14, // 13: cohort.v1.CheckBalancesResponse.nodes:type_name -> cohort.v1.NodeBalances
+	20, // 14: cohort.v1.NodeBalances.balances:type_name -> cohort.v1.BuyerBalance
+	2,  // 15: cohort.v1.AdminService.CreateDataset:input_type -> cohort.v1.CreateDatasetRequest
+	4,  // 16: cohort.v1.AdminService.IssueInvites:input_type -> cohort.v1.IssueInvitesRequest
+	6,  // 17: cohort.v1.AdminService.NodeStatus:input_type -> cohort.v1.NodeStatusRequest
+	0,  // 18: cohort.v1.AdminService.CreateBuyer:input_type -> cohort.v1.CreateBuyerRequest
+	10, // 19: cohort.v1.AdminService.CreditBuyer:input_type -> cohort.v1.CreditBuyerRequest
+	12, // 20: cohort.v1.AdminService.CheckBalances:input_type -> cohort.v1.CheckBalancesRequest
+	3,  // 21: cohort.v1.AdminService.CreateDataset:output_type -> cohort.v1.CreateDatasetResponse
+	5,  // 22: cohort.v1.AdminService.IssueInvites:output_type -> cohort.v1.IssueInvitesResponse
+	7,  // 23: cohort.v1.AdminService.NodeStatus:output_type -> cohort.v1.NodeStatusResponse
+	1,  // 24: cohort.v1.AdminService.CreateBuyer:output_type -> cohort.v1.CreateBuyerResponse
+	11, // 25: cohort.v1.AdminService.CreditBuyer:output_type -> cohort.v1.CreditBuyerResponse
+	13, // 26: cohort.v1.AdminService.CheckBalances:output_type -> cohort.v1.CheckBalancesResponse
+	21, // [21:27] is the sub-list for method output_type
+	15, // [15:21] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_admin_service_proto_init() }
@@ -1172,7 +1281,7 @@ func file_cohort_v1_admin_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cohort_v1_admin_service_proto_rawDesc), len(file_cohort_v1_admin_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
