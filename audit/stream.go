@@ -31,6 +31,7 @@ import (
 // claim root (ClaimRootOf) as the records go; nothing of a record is kept
 // but its nullifier until the next one. It is not safe for concurrent use.
 type TranscriptWriter struct {
+	buf   *bufio.Writer
 	w     *wire.Writer
 	h     hash.Hash
 	t     Transcript // everything but the records; ClaimRoot set at Close
@@ -61,7 +62,8 @@ func NewTranscriptWriter(dst io.Writer, t *Transcript, n int) (*TranscriptWriter
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	h := newTranscriptHash()
-	tw := &TranscriptWriter{w: wire.NewStreamWriter(wire.BigEndian, io.MultiWriter(dst, h)), h: h, t: *t, n: n}
+	buf := bufio.NewWriterSize(io.MultiWriter(dst, h), 64<<10)
+	tw := &TranscriptWriter{buf: buf, w: wire.NewStreamWriter(wire.BigEndian, buf), h: h, t: *t, n: n}
 	tw.t.encodeHeader(tw.w)
 	tw.w.Uint32(uint32(n))
 	if err := tw.w.Err(); err != nil {
@@ -105,8 +107,8 @@ func (tw *TranscriptWriter) Record(r *Record) error {
 }
 
 // Close writes the tail once every declared record is written and returns
-// the transcript's digest (Transcript.Digest) and claim root. It does not
-// close dst.
+// the transcript's digest (Transcript.Digest) and claim root. Writes to
+// dst are buffered (64 KiB) until Close, which does not close dst.
 func (tw *TranscriptWriter) Close() (digest, claimRoot [32]byte, err error) {
 	if tw.err != nil {
 		return digest, claimRoot, tw.err
@@ -117,7 +119,11 @@ func (tw *TranscriptWriter) Close() (digest, claimRoot [32]byte, err error) {
 	}
 	tw.t.ClaimRoot = tw.claim.Root()
 	tw.t.encodeTail(tw.w)
-	if err := tw.w.Err(); err != nil {
+	err = tw.w.Err()
+	if err == nil {
+		err = tw.buf.Flush()
+	}
+	if err != nil {
 		tw.err = fmt.Errorf("audit: write transcript: %w", err)
 		return digest, claimRoot, tw.err
 	}
