@@ -156,12 +156,12 @@ func streamRoundTrip(b *testing.B, path string, head *Transcript, like Record, n
 // with VerifyEncoded ("memory"), on the dev fixture's dataset (the demo
 // schema, three nodes, every output kind). The records are proven in the
 // benchmark, once per run, by the fixture's eight registered members over
-// ⌈n/8⌉ epochs: that takes most of the run (about 0.1 s a proof on a quiet
-// core). It reports proofs/s over the whole audit (every check, the
+// ⌈n/8⌉ epochs: that takes most of the run (2,048 records took about 25
+// minutes on 2 loaded cores, docs/design.md §7.6). It reports proofs/s over the whole audit (every check, the
 // circuit compiled once beforehand) and the peak heap during it. Sizes:
 // -audit.records.
 //
-//	go test ./audit/ -run '^$' -bench BenchmarkAuditVerify -benchtime=3x -audit.records=256,1024
+//	go test ./audit/ -run '^$' -bench BenchmarkAuditVerify -benchtime=5x -audit.records=2048,256
 func BenchmarkAuditVerify(b *testing.B) {
 	ns := sizes(b, "audit.records", *auditRecords)
 	largest := slices.Max(ns)
