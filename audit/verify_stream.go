@@ -40,7 +40,7 @@ func VerifyStream(r io.ReaderAt, size int64, lim Limits, opts ...Option) *Report
 	}
 	if b.Transcript.hasDecryptionSet() {
 		data := make([]byte, size)
-		if _, err := r.ReadAt(data, 0); err != nil {
+		if err := readAt(r, data, 0); err != nil {
 			return undecoded(fmt.Errorf("audit: bundle: read: %w", err))
 		}
 		return VerifyEncoded(data, lim, opts...)
@@ -70,7 +70,7 @@ func readStreamedBundle(r io.ReaderAt, size int64, lim Limits) (b *Bundle, n int
 	if size < int64(len(head)) {
 		return malformed(fmt.Errorf("truncated: %d bytes", size))
 	}
-	if _, err := r.ReadAt(head[:], 0); err != nil {
+	if err := readAt(r, head[:], 0); err != nil {
 		return malformed(fmt.Errorf("read: %w", err))
 	}
 	if m := string(head[:len(bundleMagic)]); m != bundleMagic {
@@ -104,7 +104,7 @@ func readStreamedBundle(r io.ReaderAt, size int64, lim Limits) (b *Bundle, n int
 		return fromReader(err)
 	}
 	rest := make([]byte, size-int64(len(head))-tlen)
-	if _, err := r.ReadAt(rest, int64(len(head))+tlen); err != nil && !(errors.Is(err, io.EOF) && len(rest) == 0) {
+	if err := readAt(r, rest, int64(len(head))+tlen); err != nil {
 		return malformed(fmt.Errorf("read: %w", err))
 	}
 	wr := wire.NewReader(wire.BigEndian, rest)
@@ -165,4 +165,10 @@ func streamRecords(src io.Reader, lim Limits, n int, digest [32]byte, size int, 
 		return changed
 	}
 	return nil
+}
+
+// readAt fills p from r at off: an io.EOF with p full is no error.
+func readAt(r io.ReaderAt, p []byte, off int64) error {
+	_, err := io.ReadFull(io.NewSectionReader(r, off, int64(len(p))), p)
+	return err
 }

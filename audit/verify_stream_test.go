@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -166,5 +167,25 @@ func TestVerifyStreamUndecodable(t *testing.T) {
 		if want := VerifyEncoded(enc, DefaultLimits(), f.opts...); want.OK() || len(want.Checks) != 1 {
 			t.Fatalf("%s: VerifyEncoded says %s", name, want)
 		}
+	}
+}
+
+// eofReader returns io.EOF with a read that reaches the end, as
+// io.ReaderAt allows.
+type eofReader struct{ data []byte }
+
+func (r eofReader) ReadAt(p []byte, off int64) (int, error) {
+	n, err := bytes.NewReader(r.data).ReadAt(p, off)
+	if err == nil && off+int64(n) == int64(len(r.data)) {
+		err = io.EOF
+	}
+	return n, err
+}
+
+// A reader that says io.EOF with the last bytes it gives is read whole.
+func TestVerifyStreamEOFAtEnd(t *testing.T) {
+	f := getFixture(t, devSetup)
+	if rep := VerifyStream(eofReader{f.encoded}, int64(len(f.encoded)), DefaultLimits(), f.opts...); !rep.OK() {
+		t.Fatalf("does not verify:\n%s", rep)
 	}
 }
