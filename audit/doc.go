@@ -193,6 +193,14 @@
 // should cause, is reported as that check's failure) and never changes the
 // bundle. Report.OK is the verdict; the report renders as text and JSON.
 //
+// # Streaming
+//
+// A transcript is written and read one record at a time by
+// TranscriptWriter and TranscriptReader, in the encoding MarshalBinary
+// writes and UnmarshalTranscript reads. VerifyStream verifies a bundle
+// from an io.ReaderAt (a file) with the report Verify gives, holding one
+// batch of records at a time for an MPC bundle (docs/design.md §7.6).
+//
 // # Development setups
 //
 // A dataset whose keys come from a single-party setup (descriptor

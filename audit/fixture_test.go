@@ -68,6 +68,8 @@ type fixture struct {
 	opts     []Option // what an honest bundle of this fixture verifies with
 	bundle   *Bundle  // the honest bundle
 	encoded  []byte   // its encoding
+	prover   *mpc.Prover
+	members  []member
 }
 
 // proved is one contribution as the transcript lists it, with the shares
@@ -103,9 +105,13 @@ func getFixture(t testing.TB, kind fixtureKind) *fixture {
 	return fx.f
 }
 
-func newFixture(kind fixtureKind) (*fixture, error) {
+func newFixture(kind fixtureKind) (*fixture, error) { return newFixtureOf(kind, 6) }
+
+// newFixtureOf builds a fixture whose dataset counts at most maxCohort
+// records.
+func newFixtureOf(kind fixtureKind, maxCohort uint64) (*fixture, error) {
 	s := schema.Default()
-	s.MinCohort, s.MaxCohort = 3, 6
+	s.MinCohort, s.MaxCohort = 3, maxCohort
 	f := &fixture{kind: kind, schema: s, bad: map[string]proved{}, cache: NewCache(), epoch: s.Epoch.Index(testJobTime)}
 	nodes := make([]dataset.Node, testNodes)
 	for i := range nodes {
@@ -193,6 +199,7 @@ func newFixture(kind fixtureKind) (*fixture, error) {
 	if err != nil {
 		return nil, err
 	}
+	f.prover, f.members = prover, members
 	good := goodTerms(s.ID, f.epoch)
 	prove := func(m member, terms circuits.Terms, r schema.Record) (proved, error) {
 		v, err := s.Encode(r)

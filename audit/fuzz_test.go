@@ -102,3 +102,50 @@ func FuzzUnmarshalTranscript(f *testing.F) {
 		}
 	})
 }
+
+// FuzzTranscriptReader: the streaming decoder accepts exactly what
+// UnmarshalTranscript accepts, gives the same transcript and its digest,
+// and refuses with ErrMalformed; a bundle of that transcript gets the
+// same report from VerifyStream as from VerifyEncoded.
+func FuzzTranscriptReader(f *testing.F) {
+	fx, hx := getFixture(f, devSetup), getHEFixture(f)
+	for _, b := range []*Bundle{fx.bundle, hx.bundle, getDPFixture(f).bundle} {
+		enc, err := b.Transcript.MarshalBinary()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(enc)
+		f.Add(enc[:len(enc)/2])
+	}
+	f.Add([]byte("CHJT\x04"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		want, wantErr := UnmarshalTranscript(data, fuzzLimits)
+		got, d, err := readStream(data, fuzzLimits)
+		switch {
+		case (err == nil) != (wantErr == nil):
+			t.Fatalf("stream says %v, UnmarshalTranscript %v", err, wantErr)
+		case err != nil && !errors.Is(err, ErrMalformed):
+			t.Fatalf("error does not wrap ErrMalformed: %v", err)
+		case err != nil:
+			return
+		}
+		wd, err := want.Digest()
+		if err != nil || d != wd {
+			t.Fatalf("digest %x…, want %x… (%v)", d[:4], wd[:4], err)
+		}
+		if re, err := got.MarshalBinary(); err != nil || !bytes.Equal(re, data) {
+			t.Fatalf("the streamed transcript does not re-encode to its input: %v", err)
+		}
+		base, opts := fx.bundle, fx.opts
+		if want.Backend() == cohortv1.Backend_BACKEND_HE {
+			base, opts = hx.bundle, hx.opts
+		}
+		b := *base
+		b.Transcript = want
+		enc, err := b.MarshalBinary()
+		if err != nil {
+			return // signatures for another node count: not a bundle
+		}
+		sameReport(t, "fuzzed", VerifyStream(bytes.NewReader(enc), int64(len(enc)), fuzzLimits, opts...), VerifyEncoded(enc, fuzzLimits, opts...))
+	})
+}

@@ -49,18 +49,20 @@ func (v *verification) checkRewards(c *check) {
 		return
 	}
 	t := v.t
-	root, err := ClaimRootOf(t.Records)
+	p := v.passRecords()
 	switch {
-	case err != nil:
-		c.fail("the nullifier tree cannot be built: %v", err)
-	case root != t.ClaimRoot:
-		c.fail("claim root %x… is not the root %x… of the %d counted nullifiers", t.ClaimRoot[:4], root[:4], len(t.Records))
+	case p.err != nil:
+		c.fail("the records could not be read: %v", p.err)
+	case p.claimErr != nil:
+		c.fail("the nullifier tree cannot be built: %v", p.claimErr)
+	case p.claimRoot != t.ClaimRoot:
+		c.fail("claim root %x… is not the root %x… of the %d counted nullifiers", t.ClaimRoot[:4], p.claimRoot[:4], v.n)
 	}
 	if want := RewardOf(v.ds.Desc, t.Buyer); t.RewardPerRecord != want {
 		c.fail("reward of %d micro-credits per record, the dataset's price for this job is %d", t.RewardPerRecord, want)
 	}
 	if c.failed == 0 {
 		c.detail = fmt.Sprintf("claim root %x… commits to the %d counted nullifiers; reward %d micro-credits per record",
-			t.ClaimRoot[:4], len(t.Records), t.RewardPerRecord)
+			t.ClaimRoot[:4], v.n, t.RewardPerRecord)
 	}
 }

@@ -314,6 +314,17 @@ func (t *Transcript) encode() ([]byte, error) {
 	}
 	size += len(t.Sums) * (minSumSize + MaxSumBytes)
 	w := wire.NewWriter(wire.BigEndian, size)
+	t.encodeHeader(w)
+	w.Uint32(uint32(len(t.Records)))
+	for i := range t.Records {
+		encodeRecord(w, &t.Records[i])
+	}
+	t.encodeTail(w)
+	return w.Bytes()
+}
+
+// encodeHeader writes the fields before the record count.
+func (t *Transcript) encodeHeader(w *wire.Writer) {
 	w.Raw([]byte(transcriptMagic))
 	w.Uint8(TranscriptVersion)
 	w.String32(t.JobID)
@@ -329,14 +340,19 @@ func (t *Transcript) encode() ([]byte, error) {
 	w.Uint64(uint64(t.JobTime))
 	w.Raw(t.DescriptorDigest[:])
 	w.Uint64(t.EffectiveMinimum)
-	w.Uint32(uint32(len(t.Records)))
-	for _, r := range t.Records {
-		w.Raw(r.Nullifier[:])
-		w.Raw(r.PayloadDigest[:])
-		w.Bytes32(r.Public)
-		w.Bytes32(r.Proof)
-		w.Bytes32(r.Ciphertext)
-	}
+}
+
+// encodeRecord writes one record.
+func encodeRecord(w *wire.Writer, r *Record) {
+	w.Raw(r.Nullifier[:])
+	w.Raw(r.PayloadDigest[:])
+	w.Bytes32(r.Public)
+	w.Bytes32(r.Proof)
+	w.Bytes32(r.Ciphertext)
+}
+
+// encodeTail writes the fields after the records.
+func (t *Transcript) encodeTail(w *wire.Writer) {
 	w.Uint32(uint32(len(t.Nodes)))
 	for _, n := range t.Nodes {
 		w.Uint32(n.Index)
@@ -379,7 +395,6 @@ func (t *Transcript) encode() ([]byte, error) {
 	}
 	w.Raw(t.ClaimRoot[:])
 	w.Uint64(t.RewardPerRecord)
-	return w.Bytes()
 }
 
 // UnmarshalTranscript decodes a transcript. It checks every length and
@@ -408,6 +423,20 @@ func UnmarshalTranscript(data []byte, lim Limits) (*Transcript, error) {
 
 func decodeTranscript(r *wire.Reader, lim Limits) *Transcript {
 	t := new(Transcript)
+	t.decodeHeader(r)
+	if n := r.Field("records").Count32(lim.MaxRecords, minRecordSize); n > 0 {
+		t.Records = make([]Record, n)
+		for i := range t.Records {
+			decodeRecord(r, i, &t.Records[i], lim)
+		}
+		r.Label("")
+	}
+	t.decodeTail(r, lim)
+	return t
+}
+
+// decodeHeader reads the fields before the record count into t.
+func (t *Transcript) decodeHeader(r *wire.Reader) {
 	if m := r.Field("magic").Fixed(len(transcriptMagic)); r.Err() == nil && string(m) != transcriptMagic {
 		r.Fail(fmt.Errorf("not a transcript (magic %q)", m))
 	}
@@ -427,20 +456,20 @@ func decodeTranscript(r *wire.Reader, lim Limits) *Transcript {
 	t.JobTime = int64(r.Field("job time").Uint64())
 	t.DescriptorDigest = readDigest(r.Field("descriptor digest"))
 	t.EffectiveMinimum = r.Field("effective minimum").Uint64()
+}
 
-	if n := r.Field("records").Count32(lim.MaxRecords, minRecordSize); n > 0 {
-		t.Records = make([]Record, n)
-		for i := range t.Records {
-			r.Label(fmt.Sprintf("record %d", i))
-			rec := &t.Records[i]
-			rec.Nullifier = readDigest(r.Field("nullifier"))
-			rec.PayloadDigest = readDigest(r.Field("payload digest"))
-			rec.Public = copyOf(r.Field("public inputs").Bytes32(MaxPublicBytes))
-			rec.Proof = copyOf(r.Field("proof").Bytes32(MaxProofBytes))
-			rec.Ciphertext = copyOf(r.Field("ciphertext").Bytes32(int(lim.ciphertextBytes())))
-		}
-		r.Label("")
-	}
+// decodeRecord reads record i into rec.
+func decodeRecord(r *wire.Reader, i int, rec *Record, lim Limits) {
+	r.Label(fmt.Sprintf("record %d", i))
+	rec.Nullifier = readDigest(r.Field("nullifier"))
+	rec.PayloadDigest = readDigest(r.Field("payload digest"))
+	rec.Public = copyOf(r.Field("public inputs").Bytes32(MaxPublicBytes))
+	rec.Proof = copyOf(r.Field("proof").Bytes32(MaxProofBytes))
+	rec.Ciphertext = copyOf(r.Field("ciphertext").Bytes32(int(lim.ciphertextBytes())))
+}
+
+// decodeTail reads the fields after the records into t.
+func (t *Transcript) decodeTail(r *wire.Reader, lim Limits) {
 	if k := r.Field("nodes").Count32(dataset.MaxNodes, minNodeSize); k > 0 {
 		t.Nodes = make([]NodeEvidence, k)
 		for i := range t.Nodes {
@@ -504,7 +533,6 @@ func decodeTranscript(r *wire.Reader, lim Limits) *Transcript {
 	}
 	t.ClaimRoot = readDigest(r.Field("claim root"))
 	t.RewardPerRecord = r.Field("reward per record").Uint64()
-	return t
 }
 
 // validate checks the structural rules shared by the encoder and the
@@ -599,22 +627,36 @@ func (s *Submission) validate(buyer string) error {
 // ciphertext exactly for an HE transcript, all of the aggregate's size
 // (one parameter set).
 func (t *Transcript) validateRecords() error {
-	for i, r := range t.Records {
-		switch {
-		case len(r.Public) == 0 || len(r.Public) > MaxPublicBytes:
-			return fmt.Errorf("%s: public inputs of %d bytes, want 1..%d", recordName(i, r.Nullifier), len(r.Public), MaxPublicBytes)
-		case len(r.Proof) == 0 || len(r.Proof) > MaxProofBytes:
-			return fmt.Errorf("%s: proof of %d bytes, want 1..%d", recordName(i, r.Nullifier), len(r.Proof), MaxProofBytes)
-		case i > 0 && bytes.Compare(t.Records[i-1].Nullifier[:], r.Nullifier[:]) >= 0:
-			if t.Records[i-1].Nullifier == r.Nullifier {
-				return fmt.Errorf("%s: nullifier repeats record %d's", recordName(i, r.Nullifier), i-1)
-			}
-			return fmt.Errorf("%s: not after record %d in nullifier order", recordName(i, r.Nullifier), i-1)
-		case !t.hasDecryptionSet() && len(r.Ciphertext) != 0:
-			return fmt.Errorf("%s: a ciphertext in a transcript without a decryption set (MPC)", recordName(i, r.Nullifier))
-		case t.hasDecryptionSet() && len(r.Ciphertext) != len(t.Aggregate):
-			return fmt.Errorf("%s: ciphertext of %d bytes, the aggregate has %d", recordName(i, r.Nullifier), len(r.Ciphertext), len(t.Aggregate))
+	for i := range t.Records {
+		var prev *[32]byte
+		if i > 0 {
+			prev = &t.Records[i-1].Nullifier
 		}
+		if err := validateRecord(i, &t.Records[i], prev, t.hasDecryptionSet(), len(t.Aggregate)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validateRecord checks record i of a transcript: its sizes, that its
+// nullifier follows prev's (nil for the first record), and that it has a
+// ciphertext of ciphertextLen bytes exactly when heJob.
+func validateRecord(i int, r *Record, prev *[32]byte, heJob bool, ciphertextLen int) error {
+	switch {
+	case len(r.Public) == 0 || len(r.Public) > MaxPublicBytes:
+		return fmt.Errorf("%s: public inputs of %d bytes, want 1..%d", recordName(i, r.Nullifier), len(r.Public), MaxPublicBytes)
+	case len(r.Proof) == 0 || len(r.Proof) > MaxProofBytes:
+		return fmt.Errorf("%s: proof of %d bytes, want 1..%d", recordName(i, r.Nullifier), len(r.Proof), MaxProofBytes)
+	case prev != nil && bytes.Compare(prev[:], r.Nullifier[:]) >= 0:
+		if *prev == r.Nullifier {
+			return fmt.Errorf("%s: nullifier repeats record %d's", recordName(i, r.Nullifier), i-1)
+		}
+		return fmt.Errorf("%s: not after record %d in nullifier order", recordName(i, r.Nullifier), i-1)
+	case !heJob && len(r.Ciphertext) != 0:
+		return fmt.Errorf("%s: a ciphertext in a transcript without a decryption set (MPC)", recordName(i, r.Nullifier))
+	case heJob && len(r.Ciphertext) != ciphertextLen:
+		return fmt.Errorf("%s: ciphertext of %d bytes, the aggregate has %d", recordName(i, r.Nullifier), len(r.Ciphertext), ciphertextLen)
 	}
 	return nil
 }

@@ -74,9 +74,20 @@ func Verify(b *Bundle, opts ...Option) *Report {
 	if b != nil {
 		v.t = b.Transcript
 	}
+	if v.t != nil {
+		v.n = len(v.t.Records)
+	}
+	v.records = v.memoryRecords
+	v.decodeRecords()
+	return v.verify()
+}
+
+// verify runs every check in order, once v holds the bundle and the way
+// to its records.
+func (v *verification) verify() *Report {
 	kind := cohortv1.Backend_BACKEND_MPC
 	if v.t != nil {
-		v.report.JobID, v.report.DatasetID, v.report.Cohort = v.t.JobID, v.t.DatasetID, len(v.t.Records)
+		v.report.JobID, v.report.DatasetID, v.report.Cohort = v.t.JobID, v.t.DatasetID, v.n
 		kind = v.t.Backend()
 		v.report.Backend = backend.Name(kind)
 	}
@@ -88,7 +99,6 @@ func Verify(b *Bundle, opts ...Option) *Report {
 		CheckEligibleSets: v.checkEligibleSets, CheckCoordinates: v.checkCoordinates,
 		CheckReleaseMechanism: v.checkReleaseMechanism, CheckOutputs: v.checkOutputs, CheckRewards: v.checkRewards, CheckTranscriptSignatures: v.checkTranscriptSignatures,
 	}
-	v.decodeRecords()
 	for _, name := range CheckNames(kind) {
 		fn, ok := checks[name]
 		if !ok {
@@ -107,21 +117,25 @@ type verification struct {
 	o      options
 	report *Report
 
-	digest    *[32]byte                         // transcript digest
-	ds        *dataset.Dataset                  // decoded descriptor, of the transcript's backend
-	be        backend.Backend                   // the dataset's backend, with ds
-	job       *backend.AuditJob                 // the transcript as the backend's checks read it, with ds
-	own       map[string]func(backend.Reporter) // the backend's own checks, with ds
-	numPublic int                               // public inputs of the dataset's circuit; 0 if it has no shape
-	ccs       constraint.ConstraintSystem       // compiled circuit, digest as the descriptor says
-	verifier  *circuits.Verifier                // under the descriptor's verifying key
-	spec      *cohortv1.JobSpec                 // decoded and valid for the dataset
-	pubs      []*circuits.PublicInputs          // per record; nil where they do not decode
-	pubErrs   []error                           // per record
-	proofs    []*circuits.Proof                 // per record; nil where it does not decode
-	proofErrs []error                           // per record
-	rel       *release                          // the job's release, with ds and spec (release)
-	relErr    error                             // why there is no rel
+	digest    *[32]byte                                                    // transcript digest
+	n         int                                                          // records in the transcript
+	records   func(size int, fn func(base int, recs []Record) error) error // gives the records in order, in chunks of at most size
+	streamed  *[32]byte                                                    // the digest of a streamed transcript, whose records are not in t
+	pass      *recordPass                                                  // what the record checks found, once they ran
+	ds        *dataset.Dataset                                             // decoded descriptor, of the transcript's backend
+	be        backend.Backend                                              // the dataset's backend, with ds
+	job       *backend.AuditJob                                            // the transcript as the backend's checks read it, with ds
+	own       map[string]func(backend.Reporter)                            // the backend's own checks, with ds
+	numPublic int                                                          // public inputs of the dataset's circuit; 0 if it has no shape
+	ccs       constraint.ConstraintSystem                                  // compiled circuit, digest as the descriptor says
+	verifier  *circuits.Verifier                                           // under the descriptor's verifying key
+	spec      *cohortv1.JobSpec                                            // decoded and valid for the dataset
+	pubs      []*circuits.PublicInputs                                     // per record of a transcript in memory; nil where they do not decode
+	pubErrs   []error                                                      // per record
+	proofs    []*circuits.Proof                                            // per record; nil where it does not decode
+	proofErrs []error                                                      // per record
+	rel       *release                                                     // the job's release, with ds and spec (release)
+	relErr    error                                                        // why there is no rel
 }
 
 // check collects the outcome of one check.
@@ -243,10 +257,15 @@ func (v *verification) checkTranscript(c *check) {
 		c.fail("the bundle holds no transcript")
 		return
 	}
-	d, err := v.t.Digest()
-	if err != nil {
-		c.fail("the transcript is not well formed: %v", err)
-		return
+	var d [32]byte
+	if v.streamed != nil {
+		d = *v.streamed // checked as it was read
+	} else {
+		var err error
+		if d, err = v.t.Digest(); err != nil {
+			c.fail("the transcript is not well formed: %v", err)
+			return
+		}
 	}
 	v.digest = &d
 	v.report.TranscriptDigest = hex.EncodeToString(d[:])
@@ -257,11 +276,11 @@ func (v *verification) checkTranscript(c *check) {
 	t := v.t
 	if len(t.DecryptionSet) > 0 { // the form of an HE job's transcript
 		c.detail = fmt.Sprintf("transcript v%d well formed (HE): %d records with their ciphertexts, %d live nodes, decryption set %v, %d released sums, %d registry roots",
-			TranscriptVersion, len(t.Records), len(t.Nodes), t.DecryptionSet, len(t.Sums), len(t.Roots))
+			TranscriptVersion, v.n, len(t.Nodes), t.DecryptionSet, len(t.Sums), len(t.Roots))
 		return
 	}
 	c.detail = fmt.Sprintf("transcript v%d well formed: %d records, %d nodes, %d released sums, %d registry roots",
-		TranscriptVersion, len(t.Records), len(t.Nodes), len(t.Sums), len(t.Roots))
+		TranscriptVersion, v.n, len(t.Nodes), len(t.Sums), len(t.Roots))
 }
 
 // unixTime formats Unix seconds for messages.

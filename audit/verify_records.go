@@ -9,7 +9,10 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+
 	"github.com/cohort-dev/cohort/attest"
+	"github.com/cohort-dev/cohort/backend"
 	"github.com/cohort-dev/cohort/circuits"
 	"github.com/cohort-dev/cohort/enclave"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
@@ -64,28 +67,232 @@ func (v *verification) checkSubmission(c *check) {
 	}
 }
 
-// decodeRecords decodes every record's public inputs and proof once.
+// decodeRecords decodes every record's public inputs and proof once, for
+// a transcript held in memory.
 func (v *verification) decodeRecords() {
 	if v.t == nil {
 		return
 	}
-	n := len(v.t.Records)
-	v.pubs, v.pubErrs = make([]*circuits.PublicInputs, n), make([]error, n)
-	v.proofs, v.proofErrs = make([]*circuits.Proof, n), make([]error, n)
-	for i, r := range v.t.Records {
+	v.pubs, v.pubErrs, v.proofs, v.proofErrs = decodeRecordsOf(v.t.Records)
+}
+
+// decodeRecordsOf decodes the public inputs and proof of each record.
+func decodeRecordsOf(recs []Record) (pubs []*circuits.PublicInputs, pubErrs []error, proofs []*circuits.Proof, proofErrs []error) {
+	n := len(recs)
+	pubs, pubErrs = make([]*circuits.PublicInputs, n), make([]error, n)
+	proofs, proofErrs = make([]*circuits.Proof, n), make([]error, n)
+	for i, r := range recs {
 		p := new(circuits.PublicInputs)
 		if err := p.UnmarshalBinary(r.Public); err != nil {
-			v.pubErrs[i] = err
+			pubErrs[i] = err
 		} else {
-			v.pubs[i] = p
+			pubs[i] = p
 		}
 		pr := new(circuits.Proof)
 		if err := pr.UnmarshalBinary(r.Proof); err != nil {
-			v.proofErrs[i] = err
+			proofErrs[i] = err
 		} else {
-			v.proofs[i] = pr
+			proofs[i] = pr
 		}
 	}
+	return pubs, pubErrs, proofs, proofErrs
+}
+
+// recordPass is what the checks that read every record found, in one
+// pass over the records in nullifier order (docs/design.md §9.3): each
+// check's failures, and the digests and sums they compare at the end. It
+// holds nothing of a record once its chunk has passed.
+type recordPass struct {
+	err                                        error // the records could not be read
+	proofs, terms, roots, nullifiers, minimums check
+	used                                       map[[32]byte]bool // the registry roots the records were proven against
+	largest                                    uint32            // the largest contributor minimum
+	setDigest                                  [32]byte          // enclave.SetDigest of the records
+	setErr                                     error             // why there is no setDigest
+	claimRoot                                  [32]byte          // ClaimRootOf the records
+	claimErr                                   error             // why there is no claimRoot
+
+	mask    uint64 // the spec's purpose
+	maskErr error
+	byRoot  map[[32]byte]Root
+	sets    *enclave.SetHasher
+	claim   ClaimRootHasher
+	prev    *[32]byte
+}
+
+// recordChunk is the number of records a pass decodes and verifies at a
+// time when the backend sets no proof batch: one batch of the verifier.
+const recordChunk = 1024
+
+// passRecords reads the records once, for every check that reads them; the
+// first such check calls it, once the checks before it decoded what it
+// needs (the dataset, the spec, the verifier).
+func (v *verification) passRecords() *recordPass {
+	if v.pass != nil {
+		return v.pass
+	}
+	t := v.t
+	p := &recordPass{used: map[[32]byte]bool{}, byRoot: make(map[[32]byte]Root, len(t.Roots)), sets: enclave.NewSetHasher(t.JobID, t.DatasetID, uint64(v.n))}
+	v.pass = p
+	for _, r := range t.Roots {
+		if prev, ok := p.byRoot[r.Root]; !ok || prev.SeenAt > r.SeenAt {
+			p.byRoot[r.Root] = r // the earliest time it was the root
+		}
+	}
+	if v.spec != nil {
+		p.mask, p.maskErr = v.ds.Schema.PurposeMask([]string{v.spec.GetPurpose()})
+	}
+	size := recordChunk
+	if v.be != nil && v.be.AuditProofBatch() > 0 {
+		size = v.be.AuditProofBatch()
+	}
+	p.err = v.records(size, v.passChunk)
+	if p.err == nil {
+		p.setDigest, p.setErr = p.sets.Sum()
+		p.claimRoot = p.claim.Root()
+	}
+	return p
+}
+
+// memoryRecords gives the records of a transcript held in memory.
+func (v *verification) memoryRecords(size int, fn func(base int, recs []Record) error) error {
+	for base := 0; base < len(v.t.Records); base += size {
+		if err := fn(base, v.t.Records[base:min(base+size, len(v.t.Records))]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// passChunk runs the per-record part of every record check over recs,
+// records base.. of the transcript, and verifies their proofs as one batch.
+func (v *verification) passChunk(base int, recs []Record) error {
+	p := v.pass
+	var pubs []*circuits.PublicInputs
+	var pubErrs, proofErrs []error
+	var proofs []*circuits.Proof
+	if v.pubs != nil { // decoded already, in memory
+		end := base + len(recs)
+		pubs, pubErrs, proofs, proofErrs = v.pubs[base:end], v.pubErrs[base:end], v.proofs[base:end], v.proofErrs[base:end]
+	} else {
+		pubs, pubErrs, proofs, proofErrs = decodeRecordsOf(recs)
+	}
+	field := circuits.DatasetField(v.t.DatasetID)
+	stmts := make([]circuits.Statement, 0, len(recs))
+	index := make([]int, 0, len(recs))
+	for j := range recs {
+		i, r, pub := base+j, &recs[j], pubs[j]
+		name := recordName(i, r.Nullifier)
+		v.recordNullifier(p, i, r)
+		if err := p.sets.Add(enclave.Record{Nullifier: r.Nullifier, PayloadDigest: r.PayloadDigest}); err != nil && p.setErr == nil {
+			p.setErr = err
+		}
+		if err := p.claim.Add(r.Nullifier); err != nil && p.claimErr == nil {
+			p.claimErr = fmt.Errorf("%s: %w", name, err)
+		}
+		if pub == nil {
+			p.terms.fail("%s: public inputs do not decode: %v", name, pubErrs[j])
+			p.roots.fail("%s: public inputs do not decode", name)
+		} else {
+			if v.spec != nil && p.maskErr == nil {
+				v.recordTerms(&p.terms, name, r, pub, field, p.mask)
+			}
+			v.recordRoot(p, name, pub)
+			p.largest = max(p.largest, pub.MinCohort)
+			if uint64(pub.MinCohort) > uint64(v.n) {
+				p.minimums.fail("%s: its contributor allows only cohorts of at least %d, this one has %d", name, pub.MinCohort, v.n)
+			}
+		}
+		if v.verifier == nil {
+			continue
+		}
+		switch {
+		case pub == nil:
+			p.proofs.fail("%s: public inputs do not decode: %v", name, pubErrs[j])
+		case proofs[j] == nil:
+			p.proofs.fail("%s: proof does not decode: %v", name, proofErrs[j])
+		default:
+			st, err := v.be.AuditStatement(&backend.AuditRecord{Name: name, PayloadDigest: r.PayloadDigest, Ciphertext: r.Ciphertext, Public: pub, Proof: proofs[j]})
+			if err != nil {
+				p.proofs.fail("%s: %v", name, err)
+				continue
+			}
+			stmts = append(stmts, st)
+			index = append(index, j)
+		}
+	}
+	for k, err := range v.verifier.VerifyBatch(stmts) {
+		if err != nil {
+			j := index[k]
+			p.proofs.fail("%s: proof does not verify", recordName(base+j, recs[j].Nullifier))
+		}
+	}
+	return nil
+}
+
+// recordNullifier checks that record i's nullifier follows the previous
+// record's: strictly ascending, so no nullifier twice.
+func (v *verification) recordNullifier(p *recordPass, i int, r *Record) {
+	if p.prev != nil {
+		switch c := bytes.Compare(p.prev[:], r.Nullifier[:]); {
+		case c == 0:
+			p.nullifiers.fail("%s: the same nullifier as record %d: one contributor counted twice", recordName(i, r.Nullifier), i-1)
+		case c > 0:
+			p.nullifiers.fail("%s: listed out of nullifier order", recordName(i, r.Nullifier))
+		}
+	}
+	nf := r.Nullifier
+	p.prev = &nf
+}
+
+// recordTerms checks one record's consent terms against the spec.
+func (v *verification) recordTerms(c *check, name string, r *Record, p *circuits.PublicInputs, field fr.Element, mask uint64) {
+	t, s, spec := v.t, v.ds.Schema, v.spec
+	if nf := p.Nullifier.Bytes(); nf != r.Nullifier {
+		c.fail("%s: its public inputs carry another nullifier, %x…", name, nf[:4])
+	}
+	if !p.Dataset.Equal(&field) {
+		c.fail("%s: proven for another dataset than %s", name, t.DatasetID)
+	}
+	if p.Epoch < spec.GetEpochFrom() || p.Epoch > spec.GetEpochTo() {
+		c.fail("%s: epoch %d is outside the job's epochs %d..%d", name, p.Epoch, spec.GetEpochFrom(), spec.GetEpochTo())
+	}
+	if p.Purposes&mask == 0 {
+		c.fail("%s: purpose %q not consented (consented: %s)", name, spec.GetPurpose(), purposeList(s, p.Purposes))
+	}
+	if p.Expiry < uint64(t.JobTime) {
+		c.fail("%s: consent expired at %s, before the job time %s", name, unixTime(int64(min(p.Expiry, 1<<62))), unixTime(t.JobTime))
+	}
+	if msg := v.be.AuditRecordTerms(p); msg != "" {
+		c.fail("%s: %s", name, msg)
+	}
+}
+
+// recordRoot checks that the root a record was proven against is in the
+// history and was a root by the job time.
+func (v *verification) recordRoot(p *recordPass, name string, pub *circuits.PublicInputs) {
+	root := pub.Root.Bytes()
+	p.used[root] = true
+	e, ok := p.byRoot[root]
+	switch {
+	case !ok:
+		p.roots.fail("%s: registry root %x… is not in the registry's history", name, root[:4])
+	case e.SeenAt > v.t.JobTime:
+		p.roots.fail("%s: registry root %x… (version %d) only became the root at %s, after the job time",
+			name, root[:4], e.Version, unixTime(e.SeenAt))
+	}
+}
+
+// takeRecords makes c the outcome of the pass's check from, or fails c if
+// the records could not be read.
+func (v *verification) takeRecords(c *check, from func(*recordPass) *check) bool {
+	p := v.passRecords()
+	if p.err != nil {
+		c.fail("the records could not be read: %v", p.err)
+		return false
+	}
+	*c = *from(p)
+	return true
 }
 
 func (v *verification) checkProofs(c *check) {
@@ -93,140 +300,43 @@ func (v *verification) checkProofs(c *check) {
 		c.skip("the verifying key did not check")
 		return
 	}
-	recs := v.t.Records
-	// As many statements at a time as the backend says: its statements
-	// may be large.
-	batch := v.be.AuditProofBatch()
-	if batch <= 0 {
-		batch = max(1, len(recs))
+	if !v.takeRecords(c, func(p *recordPass) *check { return &p.proofs }) {
+		return
 	}
-	for start := 0; start < len(recs); start += batch {
-		end := min(start+batch, len(recs))
-		stmts := make([]circuits.Statement, 0, end-start)
-		index := make([]int, 0, end-start)
-		for i := start; i < end; i++ {
-			st, ok := v.statement(c, i)
-			if ok {
-				stmts = append(stmts, st)
-				index = append(index, i)
-			}
-		}
-		for j, err := range v.verifier.VerifyBatch(stmts) {
-			if err != nil {
-				i := index[j]
-				c.fail("%s: proof does not verify", recordName(i, recs[i].Nullifier))
-			}
-		}
-	}
-	c.failDetail = fmt.Sprintf("%d of %d records lack a valid proof", c.failed, len(recs))
-	c.detail = v.be.AuditProofsDetail(len(recs))
-}
-
-// statement is record i's proof with its public vector, or false after
-// failing c for the record.
-func (v *verification) statement(c *check, i int) (circuits.Statement, bool) {
-	r := v.t.Records[i]
-	if v.pubs[i] == nil {
-		c.fail("%s: public inputs do not decode: %v", recordName(i, r.Nullifier), v.pubErrs[i])
-		return circuits.Statement{}, false
-	}
-	if v.proofs[i] == nil {
-		c.fail("%s: proof does not decode: %v", recordName(i, r.Nullifier), v.proofErrs[i])
-		return circuits.Statement{}, false
-	}
-	st, err := v.be.AuditStatement(&v.job.Records[i])
-	if err != nil {
-		c.fail("%s: %v", recordName(i, r.Nullifier), err)
-		return circuits.Statement{}, false
-	}
-	return st, true
+	c.failDetail = fmt.Sprintf("%d of %d records lack a valid proof", c.failed, v.n)
+	c.detail = v.be.AuditProofsDetail(v.n)
 }
 
 func (v *verification) checkRecordTerms(c *check) {
 	if !v.needSpec(c) {
 		return
 	}
-	t, s, spec := v.t, v.ds.Schema, v.spec
-	mask, err := s.PurposeMask([]string{spec.GetPurpose()})
-	if err != nil {
+	spec := v.spec
+	if _, err := v.ds.Schema.PurposeMask([]string{spec.GetPurpose()}); err != nil {
 		c.fail("the spec's purpose: %v", err)
 		return
 	}
-	field := circuits.DatasetField(t.DatasetID)
-	for i, r := range t.Records {
-		name := recordName(i, r.Nullifier)
-		p := v.pubs[i]
-		if p == nil {
-			c.fail("%s: public inputs do not decode: %v", name, v.pubErrs[i])
-			continue
-		}
-		if nf := p.Nullifier.Bytes(); nf != r.Nullifier {
-			c.fail("%s: its public inputs carry another nullifier, %x…", name, nf[:4])
-		}
-		if !p.Dataset.Equal(&field) {
-			c.fail("%s: proven for another dataset than %s", name, t.DatasetID)
-		}
-		if p.Epoch < spec.GetEpochFrom() || p.Epoch > spec.GetEpochTo() {
-			c.fail("%s: epoch %d is outside the job's epochs %d..%d", name, p.Epoch, spec.GetEpochFrom(), spec.GetEpochTo())
-		}
-		if p.Purposes&mask == 0 {
-			c.fail("%s: purpose %q not consented (consented: %s)", name, spec.GetPurpose(), purposeList(s, p.Purposes))
-		}
-		if p.Expiry < uint64(t.JobTime) {
-			c.fail("%s: consent expired at %s, before the job time %s", name, unixTime(int64(min(p.Expiry, 1<<62))), unixTime(t.JobTime))
-		}
-		if msg := v.be.AuditRecordTerms(p); msg != "" {
-			c.fail("%s: %s", name, msg)
-		}
+	if !v.takeRecords(c, func(p *recordPass) *check { return &p.terms }) {
+		return
 	}
 	c.failDetail = plural(c.failed, "problem") + " with the records' consent terms"
 	c.detail = fmt.Sprintf("all %d records: proven for dataset %s, epoch in %d..%d, purpose %q consented, consent unexpired at the job time, public nullifier as listed",
-		len(t.Records), t.DatasetID, spec.GetEpochFrom(), spec.GetEpochTo(), spec.GetPurpose())
+		v.n, v.t.DatasetID, spec.GetEpochFrom(), spec.GetEpochTo(), spec.GetPurpose())
 }
 
 func (v *verification) checkRegistryRoots(c *check) {
-	t := v.t
-	byRoot := make(map[[32]byte]Root, len(t.Roots))
-	for _, r := range t.Roots {
-		if prev, ok := byRoot[r.Root]; !ok || prev.SeenAt > r.SeenAt {
-			byRoot[r.Root] = r // the earliest time it was the root
-		}
-	}
-	used := map[[32]byte]bool{}
-	for i, r := range t.Records {
-		p := v.pubs[i]
-		if p == nil {
-			c.fail("%s: public inputs do not decode", recordName(i, r.Nullifier))
-			continue
-		}
-		root := p.Root.Bytes()
-		used[root] = true
-		e, ok := byRoot[root]
-		switch {
-		case !ok:
-			c.fail("%s: registry root %x… is not in the registry's history", recordName(i, r.Nullifier), root[:4])
-		case e.SeenAt > t.JobTime:
-			c.fail("%s: registry root %x… (version %d) only became the root at %s, after the job time",
-				recordName(i, r.Nullifier), root[:4], e.Version, unixTime(e.SeenAt))
-		}
+	if !v.takeRecords(c, func(p *recordPass) *check { return &p.roots }) {
+		return
 	}
 	c.detail = fmt.Sprintf("the records were proven against %d registry roots, all in the %d-entry history and roots already at the job time",
-		len(used), len(t.Roots))
+		len(v.pass.used), len(v.t.Roots))
 }
 
 func (v *verification) checkNullifiers(c *check) {
-	seen := make(map[[32]byte]int, len(v.t.Records))
-	for i, r := range v.t.Records {
-		if j, ok := seen[r.Nullifier]; ok {
-			c.fail("%s: the same nullifier as record %d: one contributor counted twice", recordName(i, r.Nullifier), j)
-			continue
-		}
-		seen[r.Nullifier] = i
-		if i > 0 && bytes.Compare(v.t.Records[i-1].Nullifier[:], r.Nullifier[:]) > 0 {
-			c.fail("%s: listed out of nullifier order", recordName(i, r.Nullifier))
-		}
+	if !v.takeRecords(c, func(p *recordPass) *check { return &p.nullifiers }) {
+		return
 	}
-	c.detail = fmt.Sprintf("%d distinct nullifiers: no contributor counted twice", len(v.t.Records))
+	c.detail = fmt.Sprintf("%d distinct nullifiers: no contributor counted twice", v.n)
 }
 
 func (v *verification) checkCohort(c *check) {
@@ -234,7 +344,7 @@ func (v *verification) checkCohort(c *check) {
 		return
 	}
 	t, s := v.t, v.ds.Schema
-	n := uint64(len(t.Records))
+	n := uint64(v.n)
 	eff := enclave.EffectiveMinimum(v.spec, s)
 	if t.EffectiveMinimum != eff {
 		c.fail("the transcript records an effective minimum of %d, the spec and schema give %d", t.EffectiveMinimum, eff)
@@ -246,19 +356,17 @@ func (v *verification) checkCohort(c *check) {
 	if n > s.MaxCohort {
 		c.fail("a cohort of %d records is above the dataset's maximum of %d, the bound its sums were sized for (they may have wrapped)", n, s.MaxCohort)
 	}
-	var largest uint32
-	for i, r := range t.Records {
-		p := v.pubs[i]
-		if p == nil {
-			continue // reported by record-terms
-		}
-		largest = max(largest, p.MinCohort)
-		if uint64(p.MinCohort) > n {
-			c.fail("%s: its contributor allows only cohorts of at least %d, this one has %d", recordName(i, r.Nullifier), p.MinCohort, n)
-		}
+	p := v.passRecords()
+	if p.err != nil {
+		c.fail("the records could not be read: %v", p.err)
+		return
 	}
+	for _, f := range p.minimums.failures {
+		c.fail("%s", f)
+	}
+	c.failed += p.minimums.failed - len(p.minimums.failures)
 	c.detail = fmt.Sprintf("%d records ≥ the effective minimum %d (the buyer's %d, the dataset's %d) and ≥ every contributor's own minimum (largest %d); %s",
-		n, eff, v.spec.GetMinCohort(), s.MinCohort, largest, v.exclusions())
+		n, eff, v.spec.GetMinCohort(), s.MinCohort, p.largest, v.exclusions())
 }
 
 // exclusions says what the coordinator left out, in counts.
@@ -281,11 +389,16 @@ func (v *verification) checkEligibleSets(c *check) {
 	}
 	t := v.t
 	k := len(v.ds.Signing)
-	recs := make([]enclave.Record, len(t.Records))
-	for i, r := range t.Records {
-		recs[i] = enclave.Record{Nullifier: r.Nullifier, PayloadDigest: r.PayloadDigest}
+	p := v.passRecords()
+	switch {
+	case p.err != nil:
+		c.fail("the records could not be read: %v", p.err)
+		return
+	case p.setErr != nil:
+		c.fail("the records have no set digest: %v", p.setErr)
+		return
 	}
-	want := enclave.SetDigest(t.JobID, t.DatasetID, recs)
+	want := p.setDigest
 	specDigest := taggedDigest(TagSpec, t.Spec)
 	seen := make([]bool, k)
 	for _, n := range t.Nodes {
@@ -300,8 +413,8 @@ func (v *verification) checkEligibleSets(c *check) {
 		if err := attest.Verify(v.ds.Signing[i], st, n.SetSignature); err != nil {
 			c.fail("node %d: eligible-set signature does not verify", i)
 		}
-		if n.Cohort != uint64(len(t.Records)) {
-			c.fail("node %d: signed a cohort of %d records, the transcript lists %d", i, n.Cohort, len(t.Records))
+		if n.Cohort != uint64(v.n) {
+			c.fail("node %d: signed a cohort of %d records, the transcript lists %d", i, n.Cohort, v.n)
 		}
 		if n.SetDigest != want {
 			c.fail("node %d: signed set digest %x… is not the digest of the listed records, %x…", i, n.SetDigest[:4], want[:4])
@@ -315,7 +428,7 @@ func (v *verification) checkEligibleSets(c *check) {
 		// Only the live nodes have evidence; whether they are enough is
 		// the decryption set's and the transcript signatures' to say.
 		c.detail = fmt.Sprintf("all %d live nodes (of %d) signed the same cohort of %d records for this spec and job time (set digest %x…)",
-			len(t.Nodes), k, len(t.Records), want[:4])
+			len(t.Nodes), k, v.n, want[:4])
 		return
 	}
 	for i, ok := range seen {
@@ -323,7 +436,7 @@ func (v *verification) checkEligibleSets(c *check) {
 			c.fail("node %d: no evidence", i)
 		}
 	}
-	c.detail = fmt.Sprintf("all %d nodes signed the same cohort of %d records for this spec and job time (set digest %x…)", k, len(t.Records), want[:4])
+	c.detail = fmt.Sprintf("all %d nodes signed the same cohort of %d records for this spec and job time (set digest %x…)", k, v.n, want[:4])
 }
 
 // purposeList names the purposes of a mask for messages.

@@ -40,12 +40,12 @@ func (v *verification) checkCoordinates(c *check) {
 		}
 	}
 	if len(t.Sums) > 0 && t.Sums[0].Coordinate == 0 {
-		if cnt := t.Sums[0].Value; cnt == nil || !cnt.IsUint64() || cnt.Uint64() != uint64(len(t.Records)) {
-			c.fail("the count coordinate sums to %v, but %d records are listed", cnt, len(t.Records))
+		if cnt := t.Sums[0].Value; cnt == nil || !cnt.IsUint64() || cnt.Uint64() != uint64(v.n) {
+			c.fail("the count coordinate sums to %v, but %d records are listed", cnt, v.n)
 		}
 	}
 	c.detail = fmt.Sprintf("%d of %d coordinates released, exactly those the %d outputs need; the count equals the cohort (%d)",
-		len(got), l.Len, len(v.spec.GetOutputs()), len(t.Records))
+		len(got), l.Len, len(v.spec.GetOutputs()), v.n)
 }
 
 func (v *verification) checkOutputs(c *check) {
@@ -58,7 +58,7 @@ func (v *verification) checkOutputs(c *check) {
 		c.fail("the released result does not decode: %v", err)
 		return
 	}
-	n := uint64(len(t.Records))
+	n := uint64(v.n)
 	switch {
 	case res.GetJobId() != t.JobID:
 		c.fail("the result is for job %q, the transcript for %q", clip(res.GetJobId()), t.JobID)

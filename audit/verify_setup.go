@@ -109,7 +109,7 @@ func (v *verification) checkPins(c *check, desc *cohortv1.DatasetDescriptor, dig
 // records' public inputs and proofs as decodeRecords decoded them.
 func (v *verification) auditJob() *backend.AuditJob {
 	t := v.t
-	job := &backend.AuditJob{JobID: t.JobID, DecryptionSet: t.DecryptionSet, Aggregate: t.Aggregate,
+	job := &backend.AuditJob{JobID: t.JobID, Cohort: v.n, DecryptionSet: t.DecryptionSet, Aggregate: t.Aggregate,
 		Records: make([]backend.AuditRecord, len(t.Records)), Nodes: make([]backend.AuditNode, len(t.Nodes)), Sums: make([]backend.AuditSum, len(t.Sums))}
 	for i, r := range t.Records {
 		job.Records[i] = backend.AuditRecord{Name: recordName(i, r.Nullifier), PayloadDigest: r.PayloadDigest, Ciphertext: r.Ciphertext,

@@ -83,6 +83,7 @@ type Reporter interface {
 // decoded as far as the audit decoded it. It is only read.
 type AuditJob struct {
 	JobID         string
+	Cohort        int           // the number of records; Records lists them, unless they are read as a stream (MPC)
 	Records       []AuditRecord // in the transcript's (nullifier) order
 	Nodes         []AuditNode   // the nodes with evidence, in the transcript's order
 	Sums          []AuditSum    // the released sums, by coordinate

@@ -155,6 +155,7 @@ func mpcJob(t *testing.T, k *nodeKeys, be Backend, noise []*big.Int) *AuditJob {
 	for range vectors {
 		job.Records = append(job.Records, AuditRecord{})
 	}
+	job.Cohort = len(job.Records)
 	var setDigest [32]byte
 	for j, p := range parts {
 		b, err := p.MarshalBinary()
@@ -219,6 +220,7 @@ func TestMPCPartials(t *testing.T) {
 
 	job = cloneJob(good)
 	job.Records = job.Records[:4]
+	job.Cohort = 4
 	check(job).failsWith(t, "a record dropped",
 		"node 0: partial over 5 records, the cohort has 4", "node 1: partial over 5 records, the cohort has 4", "node 2: partial over 5 records, the cohort has 4")
 

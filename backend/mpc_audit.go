@@ -130,8 +130,8 @@ func (b *mpcBackend) checkPartials(t *AuditJob, r Reporter) {
 			complete = false
 			continue
 		}
-		if p.Count() != uint64(len(t.Records)) {
-			r.Fail("node %d: partial over %d records, the cohort has %d", i, p.Count(), len(t.Records))
+		if p.Count() != uint64(t.Cohort) {
+			r.Fail("node %d: partial over %d records, the cohort has %d", i, p.Count(), t.Cohort)
 		}
 		if err := mpc.Accumulate(total, p.Sum()); err != nil {
 			r.Fail("node %d: %v", i, err)
@@ -156,5 +156,5 @@ func (b *mpcBackend) checkPartials(t *AuditJob, r Reporter) {
 			r.Fail("coordinate %d (%s): released %v, the nodes' partials sum to %s", s.Coordinate, name, s.Value, want[0])
 		}
 	}
-	r.Pass(fmt.Sprintf("the %d nodes' signed partials over %d records sum to every released sum, read as centred integers (%d coordinates)", k, len(t.Records), len(coords)))
+	r.Pass(fmt.Sprintf("the %d nodes' signed partials over %d records sum to every released sum, read as centred integers (%d coordinates)", k, t.Cohort, len(coords)))
 }

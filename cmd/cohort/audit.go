@@ -158,11 +158,10 @@ report says NOT PINNED.`,
 			}
 			failed := 0
 			for i, path := range args {
-				b, err := readBounded(path, client.MaxBundleSize)
+				rep, err := verifyFile(path, opts...)
 				if err != nil {
 					return err
 				}
-				rep := audit.VerifyEncoded(b, audit.DefaultLimits(), opts...)
 				if asJSON {
 					j, err := json.Marshal(rep)
 					if err != nil {
@@ -241,4 +240,20 @@ the job was released). Pass every transcript of the dataset. Run
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
+}
+
+// verifyFile verifies the bundle in the file at path as a stream
+// (audit.VerifyStream): a bundle of any size within audit.DefaultLimits
+// is checked without holding its records.
+func verifyFile(path string, opts ...audit.Option) (*audit.Report, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	return audit.VerifyStream(f, st.Size(), audit.DefaultLimits(), opts...), nil
 }

@@ -1,0 +1,229 @@
+package audit
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"io"
+	"slices"
+	"testing"
+
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+)
+
+// streamed writes t with TranscriptWriter and returns the bytes, digest
+// and claim root.
+func streamed(t *testing.T, tr *Transcript) ([]byte, [32]byte, [32]byte) {
+	t.Helper()
+	head := *tr
+	head.Records, head.ClaimRoot = nil, [32]byte{}
+	var buf bytes.Buffer
+	w, err := NewTranscriptWriter(&buf, &head, len(tr.Records))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range tr.Records {
+		if err := w.Record(&tr.Records[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, root, err := w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes(), d, root
+}
+
+// readStream decodes enc with TranscriptReader into a whole transcript.
+func readStream(enc []byte, lim Limits) (*Transcript, [32]byte, error) {
+	r, err := NewTranscriptReader(bytes.NewReader(enc), lim)
+	if err != nil {
+		return nil, [32]byte{}, err
+	}
+	var recs []Record
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, [32]byte{}, err
+		}
+		recs = append(recs, *rec)
+	}
+	t, d, err := r.Tail()
+	if err != nil {
+		return nil, [32]byte{}, err
+	}
+	t.Records = recs
+	return t, d, nil
+}
+
+// The streaming writer writes MarshalBinary's bytes, and its digest and
+// claim root are the in-memory ones; the streaming reader gives the
+// transcript back with the same digest. MPC, DP and HE transcripts.
+func TestTranscriptStreamMatchesMemory(t *testing.T) {
+	for name, tr := range map[string]*Transcript{
+		"mpc": getFixture(t, devSetup).bundle.Transcript,
+		"dp":  getDPFixture(t).bundle.Transcript,
+		"he":  getHEFixture(t).bundle.Transcript,
+	} {
+		t.Run(name, func(t *testing.T) {
+			want, err := tr.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantDigest, err := tr.Digest()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, d, root := streamed(t, tr)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("streamed encoding differs from MarshalBinary's at byte %d of %d", firstDifference(got, want), len(want))
+			}
+			if d != wantDigest || root != tr.ClaimRoot {
+				t.Fatalf("digest %x… / claim root %x…, want %x… / %x…", d[:4], root[:4], wantDigest[:4], tr.ClaimRoot[:4])
+			}
+			back, d, err := readStream(want, DefaultLimits())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d != wantDigest {
+				t.Fatalf("reader's digest %x…, want %x…", d[:4], wantDigest[:4])
+			}
+			if re, err := back.MarshalBinary(); err != nil || !bytes.Equal(re, want) {
+				t.Fatalf("the transcript read back does not re-encode to its input: %v", err)
+			}
+		})
+	}
+}
+
+// A streamed transcript's claim root is ClaimRootOf's for every size,
+// odd and even, across several levels of the tree.
+func TestClaimRootHasher(t *testing.T) {
+	var recs []Record
+	for n := range 70 {
+		var h ClaimRootHasher
+		for _, r := range recs {
+			if err := h.Add(r.Nullifier); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := ClaimRootOf(recs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := h.Root(); got != want || h.Len() != n {
+			t.Fatalf("%d nullifiers: root %x…, want %x…", n, got[:4], want[:4])
+		}
+		var e fr.Element
+		if _, err := e.SetRandom(); err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, Record{Nullifier: e.Bytes()})
+	}
+	var h ClaimRootHasher
+	if err := h.Add([32]byte{0xff}); err == nil {
+		t.Fatal("a nullifier that is not a field element was added")
+	}
+}
+
+// The writer refuses what MarshalBinary refuses, and a stream whose
+// records do not match the count it declared.
+func TestTranscriptWriterRefuses(t *testing.T) {
+	tr := getFixture(t, devSetup).bundle.Transcript
+	head := *tr
+	head.Records, head.ClaimRoot = nil, [32]byte{}
+	recs := tr.Records
+	withCiphertext := recs[1]
+	withCiphertext.Ciphertext = []byte{1}
+	noProof := recs[1]
+	noProof.Proof = nil
+	for name, c := range map[string]struct {
+		head *Transcript
+		n    int
+		recs []Record
+	}{
+		"records given in the header": {head: tr, n: len(recs), recs: recs},
+		"out of order":                {head: &head, n: 2, recs: []Record{recs[1], recs[0]}},
+		"repeated":                    {head: &head, n: 2, recs: []Record{recs[0], recs[0]}},
+		"fewer than declared":         {head: &head, n: len(recs) + 1, recs: recs},
+		"more than declared":          {head: &head, n: 1, recs: recs[:2]},
+		"ciphertext in MPC":           {head: &head, n: 2, recs: []Record{recs[0], withCiphertext}},
+		"no proof":                    {head: &head, n: 2, recs: []Record{recs[0], noProof}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var buf bytes.Buffer
+			w, err := NewTranscriptWriter(&buf, c.head, c.n)
+			if err == nil {
+				for i := range c.recs {
+					if err = w.Record(&c.recs[i]); err != nil {
+						break
+					}
+				}
+				if err == nil {
+					_, _, err = w.Close()
+				}
+			}
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("got %v, want ErrInvalid", err)
+			}
+		})
+	}
+}
+
+// The streaming reader refuses exactly what UnmarshalTranscript refuses:
+// a record changed to break the order, truncations, trailing bytes, a
+// count above the limit, and random byte flips; where both accept, they
+// give the same transcript and digest.
+func TestTranscriptReaderAgreesWithUnmarshal(t *testing.T) {
+	fx := getFixture(t, devSetup)
+	enc, err := fx.bundle.Transcript.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string][]byte{
+		"honest":    enc,
+		"truncated": enc[:len(enc)-1],
+		"header":    enc[:40],
+		"trailing":  append(slices.Clone(enc), 0),
+		"empty":     nil,
+	}
+	swapped := *fx.bundle.Transcript
+	swapped.Records = slices.Clone(swapped.Records)
+	swapped.Records[0], swapped.Records[1] = swapped.Records[1], swapped.Records[0]
+	if b, err := swapped.encode(); err == nil {
+		cases["records out of order"] = b
+	}
+	for i := range 200 {
+		b := slices.Clone(enc)
+		var r [4]byte
+		if _, err := rand.Read(r[:]); err != nil {
+			t.Fatal(err)
+		}
+		at := (int(r[0])<<16 | int(r[1])<<8 | int(r[2])) % len(b)
+		b[at] ^= r[3] | 1
+		cases["flip "+string(rune('a'+i%26))+string(rune('a'+i/26))] = b
+	}
+	small := DefaultLimits()
+	small.MaxRecords = len(fx.bundle.Transcript.Records) - 1
+	for name, b := range cases {
+		for _, lim := range []Limits{DefaultLimits(), small} {
+			want, wantErr := UnmarshalTranscript(b, lim)
+			got, d, err := readStream(b, lim)
+			switch {
+			case (err == nil) != (wantErr == nil):
+				t.Fatalf("%s: stream says %v, UnmarshalTranscript %v", name, err, wantErr)
+			case err != nil && !errors.Is(err, ErrMalformed):
+				t.Fatalf("%s: %v does not wrap ErrMalformed", name, err)
+			case err != nil:
+				continue
+			}
+			wd, _ := want.Digest()
+			re, _ := got.MarshalBinary()
+			if d != wd || !bytes.Equal(re, b) {
+				t.Fatalf("%s: the stream decoded another transcript", name)
+			}
+		}
+	}
+}
