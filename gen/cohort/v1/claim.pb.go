@@ -1201,7 +1201,9 @@ func (*GetClaimKeysRequest) Descriptor() ([]byte, []int) {
 }
 
 // GetClaimKeysResponse is one message of the sequencer's claim-keys
-// stream.
+// stream: u32 length of the verifying key, the verifying key, (for a
+// ceremony's keys) u32 length of the transcript and the transcript, then
+// the proving key.
 type GetClaimKeysResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The part this message carries.
@@ -1212,7 +1214,12 @@ type GetClaimKeysResponse struct {
 	//	*GetClaimKeysResponse_Chunk
 	Part isGetClaimKeysResponse_Part `protobuf_oneof:"part"`
 	// How the keys were made; first message only.
-	SetupKind     SetupKind `protobuf:"varint,3,opt,name=setup_kind,json=setupKind,proto3,enum=cohort.v1.SetupKind" json:"setup_kind,omitempty"`
+	SetupKind SetupKind `protobuf:"varint,3,opt,name=setup_kind,json=setupKind,proto3,enum=cohort.v1.SetupKind" json:"setup_kind,omitempty"`
+	// The ceremony's signed record, SETUP_KIND_CEREMONY only; the encoding
+	// then also carries the transcript (u32 length, then its bytes) after
+	// the verifying key, so that a node that missed the ceremony's last
+	// message can check and store the keys.
+	Ceremony      *ClaimCeremony `protobuf:"bytes,4,opt,name=ceremony,proto3" json:"ceremony,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1277,6 +1284,13 @@ func (x *GetClaimKeysResponse) GetSetupKind() SetupKind {
 		return x.SetupKind
 	}
 	return SetupKind_SETUP_KIND_UNSPECIFIED
+}
+
+func (x *GetClaimKeysResponse) GetCeremony() *ClaimCeremony {
+	if x != nil {
+		return x.Ceremony
+	}
+	return nil
 }
 
 type isGetClaimKeysResponse_Part interface {
@@ -1465,12 +1479,13 @@ const file_cohort_v1_claim_proto_rawDesc = "" +
 	"\n" +
 	"claimed_at\x18\x02 \x01(\x03R\tclaimedAt\"\x14\n" +
 	"\x12StoreClaimResponse\"\x15\n" +
-	"\x13GetClaimKeysRequest\"\xae\x01\n" +
+	"\x13GetClaimKeysRequest\"\xe4\x01\n" +
 	"\x14GetClaimKeysResponse\x12/\n" +
 	"\x06header\x18\x01 \x01(\v2\x15.cohort.v1.BlobHeaderH\x00R\x06header\x12(\n" +
 	"\x05chunk\x18\x02 \x01(\v2\x10.cohort.v1.ChunkH\x00R\x05chunk\x123\n" +
 	"\n" +
-	"setup_kind\x18\x03 \x01(\x0e2\x14.cohort.v1.SetupKindR\tsetupKindB\x06\n" +
+	"setup_kind\x18\x03 \x01(\x0e2\x14.cohort.v1.SetupKindR\tsetupKind\x124\n" +
+	"\bceremony\x18\x04 \x01(\v2\x18.cohort.v1.ClaimCeremonyR\bceremonyB\x06\n" +
 	"\x04part\"H\n" +
 	"\x11OrderClaimRequest\x123\n" +
 	"\x05claim\x18\x01 \x01(\v2\x1d.cohort.v1.ClaimRewardRequestR\x05claim\"J\n" +
@@ -1545,13 +1560,14 @@ var file_cohort_v1_claim_proto_depIdxs = []int32{
 	23, // 19: cohort.v1.GetClaimKeysResponse.header:type_name -> cohort.v1.BlobHeader
 	24, // 20: cohort.v1.GetClaimKeysResponse.chunk:type_name -> cohort.v1.Chunk
 	25, // 21: cohort.v1.GetClaimKeysResponse.setup_kind:type_name -> cohort.v1.SetupKind
-	12, // 22: cohort.v1.OrderClaimRequest.claim:type_name -> cohort.v1.ClaimRewardRequest
-	13, // 23: cohort.v1.OrderClaimResponse.claim:type_name -> cohort.v1.ClaimRewardResponse
-	24, // [24:24] is the sub-list for method output_type
-	24, // [24:24] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	2,  // 22: cohort.v1.GetClaimKeysResponse.ceremony:type_name -> cohort.v1.ClaimCeremony
+	12, // 23: cohort.v1.OrderClaimRequest.claim:type_name -> cohort.v1.ClaimRewardRequest
+	13, // 24: cohort.v1.OrderClaimResponse.claim:type_name -> cohort.v1.ClaimRewardResponse
+	25, // [25:25] is the sub-list for method output_type
+	25, // [25:25] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_claim_proto_init() }

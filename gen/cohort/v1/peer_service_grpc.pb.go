@@ -215,7 +215,8 @@ type PeerServiceClient interface {
 	// Records a claim the sequencer ordered; accepted only from it.
 	StoreClaim(ctx context.Context, in *StoreClaimRequest, opts ...grpc.CallOption) (*StoreClaimResponse, error)
 	// Streams the federation's claim keys from the sequencer: u32 length of
-	// the verifying key, the verifying key, then the proving key.
+	// the verifying key, the verifying key, for a ceremony's keys u32 length
+	// of its transcript and the transcript, then the proving key.
 	GetClaimKeys(ctx context.Context, in *GetClaimKeysRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GetClaimKeysResponse], error)
 }
 
@@ -694,7 +695,8 @@ type PeerServiceServer interface {
 	// Records a claim the sequencer ordered; accepted only from it.
 	StoreClaim(context.Context, *StoreClaimRequest) (*StoreClaimResponse, error)
 	// Streams the federation's claim keys from the sequencer: u32 length of
-	// the verifying key, the verifying key, then the proving key.
+	// the verifying key, the verifying key, for a ceremony's keys u32 length
+	// of its transcript and the transcript, then the proving key.
 	GetClaimKeys(*GetClaimKeysRequest, grpc.ServerStreamingServer[GetClaimKeysResponse]) error
 	mustEmbedUnimplementedPeerServiceServer()
 }
