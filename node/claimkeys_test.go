@@ -216,6 +216,51 @@ func TestClaimCeremony(t *testing.T) {
 	_, err = f.contributor(1).ClaimReward(ctx, early)
 	wantCode(t, "a claim under other keys", err, codes.InvalidArgument)
 	f.wantPayout(t, "a claim under other keys", key, 0, 0)
+
+	// The audit of the dataset's rewards, from what a node publishes,
+	// passes; a claim doubled, a credit changed or a proof swapped fails.
+	for i := range f.nodes {
+		ci, err := client.Dial(f.nodes[i].api, client.WithInsecure())
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, err := ci.RewardsInput(ctx, job.t.DatasetID)
+		ci.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep := audit.Rewards(in)
+		if !rep.OK() || rep.Claims != 2 || rep.Credited != 2*price || len(rep.Jobs) != 1 || rep.Jobs[0].Claims != 2 || rep.Jobs[0].Counted != 4 {
+			var b bytes.Buffer
+			_ = rep.WriteText(&b)
+			t.Fatalf("node %d: the rewards audit of a real run:\n%s", i, b.String())
+		}
+		if i != 0 {
+			continue
+		}
+		for name, edit := range map[string]func(*audit.RewardsInput){
+			"a claim doubled": func(in *audit.RewardsInput) {
+				in.Claims = append(in.Claims, proto.Clone(in.Claims[0]).(*cohortv1.RewardClaim))
+			},
+			"a credit changed": func(in *audit.RewardsInput) { in.Claims[1].Amount++ },
+			"a proof swapped": func(in *audit.RewardsInput) {
+				in.Claims[0].Claim.Proof, in.Claims[1].Claim.Proof = in.Claims[1].Claim.Proof, in.Claims[0].Claim.Proof
+			},
+			"a claim for a job without transcript": func(in *audit.RewardsInput) { in.Bundles = nil },
+		} {
+			c := in
+			c.Claims = nil
+			for _, rc := range in.Claims {
+				c.Claims = append(c.Claims, proto.Clone(rc).(*cohortv1.RewardClaim))
+			}
+			edit(&c)
+			if rep := audit.Rewards(c); rep.OK() {
+				t.Errorf("the rewards audit passed with %s", name)
+			} else {
+				t.Logf("%s: %v", name, rep.Violations)
+			}
+		}
+	}
 }
 
 // TestClaimCeremonyTampered: a coordinator that alters a contribution —

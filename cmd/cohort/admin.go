@@ -260,7 +260,7 @@ unreachable node.`,
 		},
 	}
 	addJSONFlag(balances, &balancesJSON)
-	cmd.AddCommand(invites, statusCmd, newAdminBuyersCmd(a), balances)
+	cmd.AddCommand(invites, statusCmd, newAdminBuyersCmd(a), balances, newAdminClaimsCmd(a))
 	return cmd
 }
 
