@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
+
+	"github.com/consensys/gnark/constraint"
 
 	"google.golang.org/protobuf/proto"
 
@@ -143,7 +146,7 @@ func VerifyClaimCeremony(rec *cohortv1.ClaimCeremony, transcript []byte) (*Claim
 	if info.GetDatasetId() != "" || info.GetState() != cohortv1.CeremonyState_CEREMONY_STATE_SEALED || !slices.Equal(info.GetParticipants(), want) {
 		return nil, fmt.Errorf("%w: the plan is not a sealed ceremony of every node, in index order, for no dataset", ErrClaimCeremony)
 	}
-	sys, err := circuits.CompileClaim()
+	sys, err := compiledClaim()
 	if err != nil {
 		return nil, err
 	}
@@ -187,20 +190,61 @@ func VerifyClaimCeremony(rec *cohortv1.ClaimCeremony, transcript []byte) (*Claim
 			return nil, fmt.Errorf("%w: the contributions are not each node's once, in index order", ErrClaimCeremony)
 		}
 	}
-	keys, err := t.DeriveKeys(sys.CCS)
-	if err != nil {
-		return nil, fmt.Errorf("%w: the transcript does not re-verify: %v", ErrClaimCeremony, err)
-	}
-	vk, err := setup.MarshalVerifyingKey(keys.VK)
+	vk, pd, err := replayClaimCeremony(&t, transcript, sys.CCS)
 	if err != nil {
 		return nil, err
 	}
-	pk, err := setup.MarshalProvingKey(keys.PK)
-	if err != nil {
-		return nil, err
-	}
-	if pd := sha256.Sum256(pk); !bytes.Equal(vk, rec.GetVerifyingKey()) || !bytes.Equal(pd[:], rec.GetProvingKeyDigest()) {
+	if !bytes.Equal(vk, rec.GetVerifyingKey()) || !bytes.Equal(pd[:], rec.GetProvingKeyDigest()) {
 		return nil, fmt.Errorf("%w: the transcript yields other keys than the record's", ErrClaimCeremony)
 	}
 	return &ClaimCeremonyCheck{Nodes: len(nodes), DomainSize: domain, BeaconSource: info.GetBeaconSource(), VerifyingKey: vk}, nil
+}
+
+// compiledClaim is the claim circuit, compiled once per process.
+var compiledClaim = sync.OnceValues(circuits.CompileClaim)
+
+// replayed remembers the keys of claim ceremony transcripts this process
+// replayed, by the transcript's SHA-256: a replay is deterministic and
+// takes seconds, and an auditor checks one federation's ceremony again
+// for every node it asks.
+var replayed = struct {
+	sync.Mutex
+	m map[[32]byte]replayedKeys
+}{m: map[[32]byte]replayedKeys{}}
+
+type replayedKeys struct {
+	vk []byte
+	pd [32]byte
+}
+
+// replayClaimCeremony replays t (encoded as tb) over ccs and returns the
+// verifying key's encoding and the proving key's SHA-256.
+func replayClaimCeremony(t *setup.Transcript, tb []byte, ccs constraint.ConstraintSystem) ([]byte, [32]byte, error) {
+	key := sha256.Sum256(tb)
+	replayed.Lock()
+	k, ok := replayed.m[key]
+	replayed.Unlock()
+	if ok {
+		return bytes.Clone(k.vk), k.pd, nil
+	}
+	keys, err := t.DeriveKeys(ccs)
+	if err != nil {
+		return nil, [32]byte{}, fmt.Errorf("%w: the transcript does not re-verify: %v", ErrClaimCeremony, err)
+	}
+	vk, err := setup.MarshalVerifyingKey(keys.VK)
+	if err != nil {
+		return nil, [32]byte{}, err
+	}
+	pk, err := setup.MarshalProvingKey(keys.PK)
+	if err != nil {
+		return nil, [32]byte{}, err
+	}
+	k = replayedKeys{vk: vk, pd: sha256.Sum256(pk)}
+	replayed.Lock()
+	if len(replayed.m) >= 8 {
+		clear(replayed.m)
+	}
+	replayed.m[key] = k
+	replayed.Unlock()
+	return bytes.Clone(vk), k.pd, nil
 }
