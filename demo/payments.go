@@ -27,9 +27,10 @@ const (
 	// micro-credits.
 	PricePerRecord = 5
 	JobFee         = 100
-	// BuyerCredit is what the demo credits its buyer, micro-credits: enough
-	// for every job's largest quote.
-	BuyerCredit = 1_000_000
+	// BuyerCredit is what the demo credits its buyer, micro-credits: more
+	// than a job's largest quote (5 × the schema's max_cohort of 1,000,000
+	// + 100), which each job holds in escrow while it runs.
+	BuyerCredit = 20_000_000
 	// Claimants is how many contributors claim their rewards.
 	Claimants = 2
 )

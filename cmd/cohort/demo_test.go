@@ -89,7 +89,7 @@ func TestDemo(t *testing.T) {
 	}
 	cache := t.TempDir()
 	o := demo.Options{Contributors: 8, Backend: "mpc", BasePort: freeBasePort(t), RegistryDepth: 4, CacheDir: cache, MinCohort: 3, Seed: 7, Version: version, RunNode: demoNodeRunner}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 35*time.Minute)
 	defer cancel()
 
 	cold := o
@@ -105,9 +105,9 @@ func TestDemo(t *testing.T) {
 		"ρ = 1 charged to epoch", "ρ = 7 left of the buyer's 8", "ρ = 6 left of the buyer's 8",
 		"the count is exact; ", "noised values lie within their 95% intervals of the plaintext computation over the 5 eligible records",
 		"2 jobs spent ρ = 1 each, ρ = 6 of the buyer's 8 is left.",
-		"claim keys from ceremony claims-", "credited 1000000 micro-credits",
+		"claim keys from ceremony claims-", "credited 20000000 micro-credits",
 		"charge: 125 micro-credits (5 per record × 5 counted + 100 fee)", "refunded",
-		"buyer's balance: credited 1000000, charged 250, held 0",
+		"buyer's balance: credited 20000000, charged 250, held 0",
 		"claimed job", "payout account", "from 2 claims", "refused (AlreadyExists)",
 		"2 contributors claimed their rewards anonymously"} {
 		if !strings.Contains(out.String(), want) {
