@@ -58,8 +58,7 @@ without a ceremony or the cache, and every value must equal the plaintext.
 
 The dataset's and the claim keys are kept in the user's cache directory
 after the first ceremonies, with the federation they belong to; later runs
-start from that
-snapshot (--no-cache runs the ceremony again). With --keep-running the nodes
+start from that snapshot (--no-cache runs the ceremonies again). With --keep-running the nodes
 keep serving until interrupted, for "cohort buyer" and other clients. Node
 logs go to node-N.log in the data directory.`,
 		Args: cobra.NoArgs,
