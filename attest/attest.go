@@ -24,6 +24,7 @@ const (
 	TagDatasetReady         = "cohort/v1/dataset-ready"
 	TagCeremonyContribution = "cohort/v1/ceremony-contribution"
 	TagJobSubmission        = "cohort/v1/job-submission"
+	TagClaimKeys            = "cohort/v1/claim-keys"
 )
 
 // ErrBadSignature is returned by Verify for a signature that does not verify.
@@ -311,6 +312,21 @@ type DatasetReady struct {
 // Message returns the bytes a node signs.
 func (d DatasetReady) Message() []byte {
 	return newBuilder(TagDatasetReady).str(d.DatasetID).fixed(d.DescriptorDigest[:]).b
+}
+
+// ClaimKeys is a node's statement that the ceremony of the claim
+// circuit's keys ended with the record whose digest is given
+// (audit.ClaimCeremonyDigest: the record without these signatures): its
+// plan, nodes, verifying key, proving key digest and attested
+// contributions. Every node signs it before any node stores the keys.
+type ClaimKeys struct {
+	CeremonyID   string
+	RecordDigest [32]byte
+}
+
+// Message returns the bytes a node signs.
+func (c ClaimKeys) Message() []byte {
+	return newBuilder(TagClaimKeys).str(c.CeremonyID).fixed(c.RecordDigest[:]).b
 }
 
 // CeremonyContribution is a node's statement that it made the

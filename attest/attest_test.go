@@ -269,3 +269,34 @@ func TestFederationStatements(t *testing.T) {
 		}
 	}
 }
+
+// A claim-keys statement binds its ceremony and record digest, and is no
+// other statement.
+func TestClaimKeysStatement(t *testing.T) {
+	pub, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := ClaimKeys{CeremonyID: "claims-01"}
+	c.RecordDigest[0] = 1
+	sig := Sign(key, c)
+	if err := Verify(pub, c, sig); err != nil {
+		t.Fatal(err)
+	}
+	other := c
+	other.RecordDigest[31] = 1
+	if err := Verify(pub, other, sig); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("another record digest verified: %v", err)
+	}
+	other = c
+	other.CeremonyID = "claims-02"
+	if err := Verify(pub, other, sig); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("another ceremony verified: %v", err)
+	}
+	if !bytes.HasPrefix(c.Message(), []byte(TagClaimKeys+"\x00")) {
+		t.Fatal("the statement does not start with its tag")
+	}
+	if err := Verify(pub, DatasetReady{DatasetID: c.CeremonyID, DescriptorDigest: c.RecordDigest}, sig); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("a claim-keys signature verified as a READY signature: %v", err)
+	}
+}

@@ -363,6 +363,29 @@ func BenchmarkClaimVerify(b *testing.B) {
 	}
 }
 
+// BenchmarkClaimVerifyParallel verifies one claim proof on every core at
+// once, as a node checking claims does, and reports claims verified per
+// second.
+func BenchmarkClaimVerifyParallel(b *testing.B) {
+	k, err := claimKeys()
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := newClaimFixture(b)
+	w, pub := f.witness(b, 7)
+	proof := k.prove(b, w)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := k.verify(b, proof, pub); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "claims/s")
+}
+
 // TestClaimSystem proves through ClaimSystem, sends the proof through its
 // encoding and verifies it with a Verifier over ClaimPublic.Vector, as
 // nodes do; the proof is bound to the payout key's field element.

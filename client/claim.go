@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -138,7 +139,13 @@ func (c *Client) ClaimReward(ctx context.Context, id *Identity, jobID string, pa
 }
 
 // claimProvingKey fetches and decodes the federation's claim proving key,
-// kept decoded by the Client once fetched (by its SHA-256).
+// kept decoded by the Client once fetched (by its SHA-256). A key from the
+// claim keys' ceremony (docs/design.md §5.9) comes with the ceremony's
+// record: the key is accepted only if every node the record names signed
+// it, those nodes are the pinned federation's (when one is pinned), and
+// the key's SHA-256 is the record's proving key digest, which every node
+// derived from the transcript itself. A development setup's key is
+// accepted as it is, and said so (SETUP_KIND_INSECURE_DEV).
 func (c *Client) claimProvingKey(ctx context.Context) (groth16.ProvingKey, cohortv1.SetupKind, error) {
 	const op = "fetching the claim proving key"
 	ctx, cancel := context.WithCancel(ctx)
@@ -154,10 +161,16 @@ func (c *Client) claimProvingKey(ctx context.Context) (groth16.ProvingKey, cohor
 	if err != nil {
 		return nil, 0, rpcError(op, err)
 	}
-	kind := first.GetSetupKind()
+	kind, rec := first.GetSetupKind(), first.GetCeremony()
+	if err := c.checkClaimCeremony(kind, rec); err != nil {
+		return nil, 0, err
+	}
 	r, err := blob.NewReceiver(first.GetHeader(), MaxClaimKeySize)
 	if err != nil {
 		return nil, 0, fmt.Errorf("%w: %v", ErrProvingKey, err)
+	}
+	if sum := r.Sum(); rec != nil && !bytes.Equal(sum[:], rec.GetProvingKeyDigest()) {
+		return nil, 0, fmt.Errorf("%w: the claim proving key's SHA-256 %x… is not the one its ceremony's record names", ErrProvingKey, sum[:4])
 	}
 	if pk := c.pks.get(r.Sum()); pk != nil {
 		return pk, kind, nil
@@ -175,12 +188,46 @@ func (c *Client) claimProvingKey(ctx context.Context) (groth16.ProvingKey, cohor
 	if err != nil {
 		return nil, 0, fmt.Errorf("%w: %v", ErrProvingKey, err)
 	}
+	if rec != nil {
+		if err := audit.CheckClaimProvingKey(rec, b); err != nil {
+			return nil, 0, fmt.Errorf("%w: %v", ErrProvingKey, err)
+		}
+	}
 	pk, err := setup.UnmarshalProvingKey(b)
 	if err != nil {
 		return nil, 0, fmt.Errorf("%w: %v", ErrProvingKey, err)
 	}
 	c.pks.put(r.Sum(), pk)
 	return pk, kind, nil
+}
+
+// checkClaimCeremony checks the record a claim proving key came with: a
+// ceremony's key has one, signed by every node it names, which are the
+// pinned federation's when one is pinned; a development setup's has none.
+func (c *Client) checkClaimCeremony(kind cohortv1.SetupKind, rec *cohortv1.ClaimCeremony) error {
+	switch kind {
+	case cohortv1.SetupKind_SETUP_KIND_INSECURE_DEV:
+		if rec != nil {
+			return fmt.Errorf("%w: a development setup's claim key with a ceremony record", ErrProvingKey)
+		}
+		return nil
+	case cohortv1.SetupKind_SETUP_KIND_CEREMONY:
+	default:
+		return fmt.Errorf("%w: claim keys of setup kind %s", ErrProvingKey, kind)
+	}
+	if rec == nil {
+		return fmt.Errorf("%w: a ceremony's claim key without the ceremony's record", ErrProvingKey)
+	}
+	if c.anchor != nil {
+		nodes := rec.GetNodes()
+		if err := c.anchor.CheckDataset(&cohortv1.DatasetDescriptor{Id: "claim-keys", NodeCount: uint32(len(nodes)), Nodes: nodes}); err != nil {
+			return fmt.Errorf("%w: the claim keys' ceremony is not the pinned federation's: %v", ErrProvingKey, err)
+		}
+	}
+	if err := audit.CheckClaimCeremonySignatures(rec); err != nil {
+		return fmt.Errorf("%w: %v", ErrProvingKey, err)
+	}
+	return nil
 }
 
 // Payout reads a payout account on the node: what its key was credited by

@@ -128,8 +128,14 @@ func AttestContribution(ceremonyID string, phase, position, node uint32, contrib
 // part is the caller's to check (a ceremony has each node once: len(phase)
 // equal to the node count). Errors wrap ErrContributions.
 func CheckContributions(d *cohortv1.DatasetDescriptor, phase1, phase2 [][]byte) ([2][]uint32, error) {
+	return CheckAttestations(d.GetCeremonyId(), d.GetNodes(), d.GetCeremonyContributions(), phase1, phase2)
+}
+
+// CheckAttestations is CheckContributions for any ceremony: atts are its
+// attestations, nodes the nodes that may make them (the claim keys'
+// ceremony has no dataset, docs/design.md §5.9).
+func CheckAttestations(ceremonyID string, nodes []*cohortv1.NodeInfo, atts []*cohortv1.CeremonyAttestation, phase1, phase2 [][]byte) ([2][]uint32, error) {
 	var who [2][]uint32
-	atts := d.GetCeremonyContributions()
 	if len(atts) != len(phase1)+len(phase2) {
 		return who, fmt.Errorf("%w: %d attestations for %d contributions", ErrContributions, len(atts), len(phase1)+len(phase2))
 	}
@@ -142,19 +148,19 @@ func CheckContributions(d *cohortv1.DatasetDescriptor, phase1, phase2 [][]byte) 
 			k++
 			sig := a.GetSignature()
 			node := sig.GetNodeIndex()
-			st := ContributionStatement(d.GetCeremonyId(), phase, uint32(pos), node, c)
+			st := ContributionStatement(ceremonyID, phase, uint32(pos), node, c)
 			switch {
 			case uint32(a.GetPhase()) != phase || a.GetPosition() != uint32(pos):
 				return who, fmt.Errorf("%w: attestation %d is for phase %d position %d, not phase %d position %d",
 					ErrContributions, k-1, a.GetPhase(), a.GetPosition(), phase, pos)
 			case string(a.GetContributionDigest()) != string(st.Digest[:]):
 				return who, fmt.Errorf("%w: phase %d position %d: the attested digest is not the contribution's", ErrContributions, phase, pos)
-			case int(node) >= len(d.GetNodes()):
+			case int(node) >= len(nodes):
 				return who, fmt.Errorf("%w: phase %d position %d is attested by node %d, not a node of the dataset", ErrContributions, phase, pos, node)
 			case seen[node]:
 				return who, fmt.Errorf("%w: node %d made more than one contribution to phase %d", ErrContributions, node, phase)
 			case sig.GetScheme() != cohortv1.SignatureScheme_SIGNATURE_SCHEME_ED25519 ||
-				attest.Verify(d.GetNodes()[node].GetSigningPublicKey(), st, sig.GetSignature()) != nil:
+				attest.Verify(nodes[node].GetSigningPublicKey(), st, sig.GetSignature()) != nil:
 				return who, fmt.Errorf("%w: phase %d position %d: node %d's signature does not verify", ErrContributions, phase, pos, node)
 			}
 			seen[node] = true

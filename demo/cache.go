@@ -52,7 +52,7 @@ type snapshotMetadata struct {
 // software (version and build information: module versions, VCS revision
 // where stamped), the schema digest, the dataset's privacy policy, the
 // registry depth, the base port and the node count.
-func cacheKey(version string, schemaDigest [32]byte, policy *cohortv1.PrivacyPolicy, depth, basePort, nodes int) string {
+func cacheKey(version string, schemaDigest [32]byte, policy *cohortv1.PrivacyPolicy, depth, basePort, nodes int, price, fee uint64) string {
 	h := sha256.New()
 	h.Write([]byte(snapshotFormat + "\x00" + version + "\x00"))
 	if bi, ok := debug.ReadBuildInfo(); ok {
@@ -62,10 +62,12 @@ func cacheKey(version string, schemaDigest [32]byte, policy *cohortv1.PrivacyPol
 	pol, _ := proto.MarshalOptions{Deterministic: true}.Marshal(policy)
 	h.Write([]byte(fmt.Sprintf("%d\x00", len(pol))))
 	h.Write(pol)
-	var b [24]byte
+	var b [40]byte
 	binary.BigEndian.PutUint64(b[0:], uint64(depth))
 	binary.BigEndian.PutUint64(b[8:], uint64(basePort))
 	binary.BigEndian.PutUint64(b[16:], uint64(nodes))
+	binary.BigEndian.PutUint64(b[24:], price)
+	binary.BigEndian.PutUint64(b[32:], fee)
 	h.Write(b[:])
 	return hex.EncodeToString(h.Sum(nil))[:32]
 }

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/cohort-dev/cohort/audit"
 	"github.com/cohort-dev/cohort/circuits/merkle"
 	"github.com/cohort-dev/cohort/client"
 	"github.com/cohort-dev/cohort/dataset"
@@ -192,10 +193,13 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
-	r.step(began, "buyer %q created on every node: token in %s, federation CA in %s", "demo-buyer", tokenPath, caPath)
+	r.step(began, "buyer %q created on every node and credited %d micro-credits: token in %s, federation CA in %s", "demo-buyer", BuyerCredit, tokenPath, caPath)
 
 	jobs, found, err := r.jobs(ctx, contributors.recs, epoch, tokenPath)
 	if err != nil {
+		return err
+	}
+	if err := r.claims(ctx, contributors, jobs); err != nil {
 		return err
 	}
 
@@ -342,7 +346,7 @@ func (r *run) federation(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		key = cacheKey(o.Version, r.schema.Digest(), r.policy(), o.RegistryDepth, o.BasePort, Nodes)
+		key = cacheKey(o.Version, r.schema.Digest(), r.policy(), o.RegistryDepth, o.BasePort, Nodes, PricePerRecord, JobFee)
 		snapDir = filepath.Join(root, key)
 		if ok, err := r.fromSnapshot(ctx, snapDir, key); err != nil {
 			return err
@@ -384,6 +388,11 @@ func (r *run) federation(ctx context.Context) error {
 	r.step(began, "dataset %s READY on every node: %s setup, verifying key of %d bytes, circuit %x…",
 		r.ds.Desc.GetId(), strings.TrimPrefix(r.ds.Desc.GetSetupKind().String(), "SETUP_KIND_"), len(r.ds.Desc.GetVerifyingKey()), r.ds.Desc.GetCircuitDigest()[:6])
 	r.describePolicy()
+	if !o.ExactInsecureDev { // the exact development demo claims no rewards
+		if err := r.claimKeys(ctx); err != nil {
+			return err
+		}
+	}
 
 	if o.NoCache || o.ExactInsecureDev {
 		return nil
@@ -515,6 +524,9 @@ func (r *run) buyer(ctx context.Context) (tokenPath, caPath string, err error) {
 	if err != nil {
 		return "", "", rpcErr("create buyer", err)
 	}
+	if err := r.credit(ctx, key.ID); err != nil {
+		return "", "", err
+	}
 	tokenPath, caPath = filepath.Join(r.dataDir, "buyer.token"), filepath.Join(r.dataDir, "ca.pem")
 	if err := federation.WriteSecretFile(tokenPath, []byte(resp.GetToken()+"\n")); err != nil {
 		return "", "", fmt.Errorf("demo: %w", err)
@@ -585,17 +597,28 @@ func (r *run) jobs(ctx context.Context, recs []person, epoch uint64, tokenPath s
 			}
 			r.step(began, "%s job %s DONE; %s%d of %d noised values within their intervals of the plaintext", j.name, j.job.GetJobId(), exact, t.inside, t.noised)
 		}
+		if err := r.charge(ctx, b, j); err != nil {
+			return nil, tally{}, err
+		}
 		began = time.Now()
 		bundle, err := auditor.Transcript(ctx, j.result.GetTranscriptId())
 		if err != nil {
 			return nil, tally{}, err
 		}
+		tb, err := audit.UnmarshalBundle(bundle, audit.DefaultLimits())
+		if err != nil {
+			return nil, tally{}, fmt.Errorf("demo: transcript %s: %w", j.result.GetTranscriptId(), err)
+		}
+		j.reward = tb.Transcript.RewardPerRecord
 		path := filepath.Join(tdir, j.result.GetTranscriptId()+".bundle")
 		if err := os.WriteFile(path, bundle, 0o644); err != nil {
 			return nil, tally{}, err
 		}
 		r.step(began, "transcript signed by every node: %s (%d KiB); check it offline with `cohort audit verify --federation %s %s`",
 			path, len(bundle)>>10, filepath.Join(r.fedDir, "federation.yaml"), path)
+	}
+	if err := r.balance(ctx, b); err != nil {
+		return nil, tally{}, err
 	}
 	return jobs, found, nil
 }

@@ -421,7 +421,7 @@ func TestDemoSnapshot(t *testing.T) {
 		os.Chmod(p, mode)
 	}
 	root := t.TempDir()
-	key := cacheKey("dev", [32]byte{1}, nil, 4, 7400, 3)
+	key := cacheKey("dev", [32]byte{1}, nil, 4, 7400, 3, 5, 100)
 	snap := filepath.Join(root, key)
 	if _, err := restoreSnapshot(snap, key, filepath.Join(t.TempDir(), "x")); !errNoSnapshot(err) {
 		t.Fatalf("missing snapshot: %v", err)
@@ -458,7 +458,7 @@ func TestDemoSnapshot(t *testing.T) {
 		t.Error("restored over an existing directory")
 	}
 	// Another key's or a damaged metadata file is an unusable snapshot, not a missing one.
-	if _, err := restoreSnapshot(snap, cacheKey("dev", [32]byte{2}, nil, 4, 7400, 3), filepath.Join(t.TempDir(), "y")); err == nil || errNoSnapshot(err) {
+	if _, err := restoreSnapshot(snap, cacheKey("dev", [32]byte{2}, nil, 4, 7400, 3, 5, 100), filepath.Join(t.TempDir(), "y")); err == nil || errNoSnapshot(err) {
 		t.Errorf("other key: %v", err)
 	}
 	os.WriteFile(filepath.Join(snap, snapshotMeta), []byte("{"), 0o600)
@@ -474,14 +474,15 @@ func TestDemoSnapshot(t *testing.T) {
 
 func TestDemoCacheKey(t *testing.T) {
 	pol := (&run{}).policy()
-	k := cacheKey("dev", [32]byte{1}, pol, 20, 7400, 3)
-	if k != cacheKey("dev", [32]byte{1}, (&run{}).policy(), 20, 7400, 3) || len(k) != 32 {
+	k := cacheKey("dev", [32]byte{1}, pol, 20, 7400, 3, 5, 100)
+	if k != cacheKey("dev", [32]byte{1}, (&run{}).policy(), 20, 7400, 3, 5, 100) || len(k) != 32 {
 		t.Fatalf("key %q not stable", k)
 	}
 	for _, other := range []string{
-		cacheKey("dev", [32]byte{2}, pol, 20, 7400, 3), cacheKey("dev", [32]byte{1}, pol, 4, 7400, 3),
-		cacheKey("dev", [32]byte{1}, pol, 20, 7500, 3), cacheKey("dev", [32]byte{1}, pol, 20, 7400, 4), cacheKey("v1.2.3", [32]byte{1}, pol, 20, 7400, 3),
-		cacheKey("dev", [32]byte{1}, enclave.DefaultPolicy(), 20, 7400, 3), cacheKey("dev", [32]byte{1}, nil, 20, 7400, 3),
+		cacheKey("dev", [32]byte{2}, pol, 20, 7400, 3, 5, 100), cacheKey("dev", [32]byte{1}, pol, 4, 7400, 3, 5, 100),
+		cacheKey("dev", [32]byte{1}, pol, 20, 7500, 3, 5, 100), cacheKey("dev", [32]byte{1}, pol, 20, 7400, 4, 5, 100), cacheKey("v1.2.3", [32]byte{1}, pol, 20, 7400, 3, 5, 100),
+		cacheKey("dev", [32]byte{1}, enclave.DefaultPolicy(), 20, 7400, 3, 5, 100), cacheKey("dev", [32]byte{1}, nil, 20, 7400, 3, 5, 100),
+		cacheKey("dev", [32]byte{1}, pol, 20, 7400, 3, 6, 100), cacheKey("dev", [32]byte{1}, pol, 20, 7400, 3, 5, 101),
 	} {
 		if other == k {
 			t.Errorf("key does not depend on every input")

@@ -233,6 +233,10 @@ func (f *localFederation) createDataset(ctx context.Context, out io.Writer, sche
 		RegistryDepth: uint32(depth),
 		BeaconSource:  source,
 		Privacy:       policy,
+		// Priced (docs/design.md §6.8): the buyer pays per counted record,
+		// which is each counted record's reward, and a fee per job.
+		PricePerRecord: PricePerRecord,
+		JobFee:         JobFee,
 	}
 	if policy.GetMechanism() == cohortv1.ReleaseMechanism_RELEASE_MECHANISM_EXACT_INSECURE_DEV {
 		// The nodes accept an exact policy only with the single-party setup.

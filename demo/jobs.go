@@ -34,6 +34,13 @@ type jobRun struct {
 	// budgetLeft is the buyer's ρ left on the job's epoch after it
 	// (BuyerService.GetBudget's available_rho); empty for an exact policy.
 	budgetLeft string
+	// charge is the job's settled escrow; claims the reward claims the
+	// demo's contributors made on it.
+	charge *cohortv1.Escrow
+	claims []render.RewardClaim
+	// reward is the job's reward per counted record, as its transcript
+	// states it.
+	reward uint64
 }
 
 // noisyVariances are the fields whose variance the demo's noised

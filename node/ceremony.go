@@ -236,6 +236,55 @@ func startStatement(info *cohortv1.CeremonyInfo) attest.CeremonyStart {
 // runCeremony is the coordinator's relay, then the seal on every node.
 func (n *Node) runCeremony(info *cohortv1.CeremonyInfo, ds *dataset.Dataset, ccs constraint.ConstraintSystem) error {
 	ctx := n.ctx
+	keys, t, atts, err := n.relayCeremony(ctx, info, ccs)
+	if err != nil {
+		return err
+	}
+	tb, err := t.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	td, err := t.Digest()
+	if err != nil {
+		return err
+	}
+	pk, err := setup.MarshalProvingKey(keys.PK)
+	if err != nil {
+		return err
+	}
+	seal := attest.CeremonySeal{CeremonyID: info.GetCeremonyId(), TranscriptDigest: td, VerifyingKeyDigest: sha256.Sum256(t.VerifyingKey)}
+	ready := readyDescriptor(ds.Desc, t.VerifyingKey, td, atts)
+	readyStmt, err := dataset.ReadyStatement(ready)
+	if err != nil {
+		return err
+	}
+
+	sealed, errs := n.sealPeers(ctx, info, tb, atts, seal, readyStmt.Message())
+	if len(errs) > 0 {
+		return peerFailureOf("the ceremony's transcript", "", errs)
+	}
+	sigs := make([]*cohortv1.NodeSignature, len(n.opts.Members))
+	sigs[n.opts.Index] = n.sign(readyStmt.Message())
+	for i, resp := range sealed {
+		sigs[i] = resp.GetReadySignature()
+	}
+	ready.ReadySignatures = sigs
+	if err := dataset.CheckReadySignatures(ready); err != nil {
+		return n.internal("READY signatures", err)
+	}
+	if _, errs := fanOutWithin(ctx, n, n.opts.Limits.CeremonyTimeout, func(ctx context.Context, _ uint32, c cohortv1.PeerServiceClient) (*cohortv1.DatasetReadyResponse, error) {
+		return c.DatasetReady(ctx, &cohortv1.DatasetReadyRequest{CeremonyId: info.GetCeremonyId(), Signatures: sigs})
+	}); len(errs) > 0 {
+		return peerFailureOf("the READY descriptor's signatures", "", errs)
+	}
+	return n.installKeys(ctx, ready, pk, tb)
+}
+
+// relayCeremony is the coordinator's relay of a ceremony over ccs: each
+// participant contributes in turn, this node locally, the others over
+// CeremonyContribute with their attestation; it returns the keys, the
+// transcript and every contribution's attestation, phase 1 then 2.
+func (n *Node) relayCeremony(ctx context.Context, info *cohortv1.CeremonyInfo, ccs constraint.ConstraintSystem) (*setup.Keys, *setup.Transcript, []*cohortv1.CeremonyAttestation, error) {
 	// Each contribution with its maker's attestation, phase 1 then 2.
 	var atts []*cohortv1.CeremonyAttestation
 	contribute := func(phase, index int, prev []byte) ([]byte, error) {
@@ -260,29 +309,18 @@ func (n *Node) runCeremony(info *cohortv1.CeremonyInfo, ds *dataset.Dataset, ccs
 	}
 	keys, t, err := setup.RunCeremony(ccs, len(info.GetParticipants()), contribute, beaconOf)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
-	tb, err := t.MarshalBinary()
-	if err != nil {
-		return err
-	}
-	td, err := t.Digest()
-	if err != nil {
-		return err
-	}
-	pk, err := setup.MarshalProvingKey(keys.PK)
-	if err != nil {
-		return err
-	}
-	vkDigest := sha256.Sum256(t.VerifyingKey)
-	seal := attest.CeremonySeal{CeremonyID: info.GetCeremonyId(), TranscriptDigest: td, VerifyingKeyDigest: vkDigest}
-	ready := readyDescriptor(ds.Desc, t.VerifyingKey, td, atts)
-	readyStmt, err := dataset.ReadyStatement(ready)
-	if err != nil {
-		return err
-	}
+	return keys, t, atts, nil
+}
 
-	sealed, errs := fanOutWithin(ctx, n, n.opts.Limits.CeremonyTimeout, func(ctx context.Context, i uint32, c cohortv1.PeerServiceClient) (*cohortv1.SealCeremonyResponse, error) {
+// sealPeers streams the transcript tb with the attestations atts to every
+// peer and checks each answer: the verifying key's digest and the seal
+// signature are this node's, and the ready signature verifies over
+// readyMsg (the READY descriptor's statement for a dataset, the record's
+// for the claim keys).
+func (n *Node) sealPeers(ctx context.Context, info *cohortv1.CeremonyInfo, tb []byte, atts []*cohortv1.CeremonyAttestation, seal attest.CeremonySeal, readyMsg []byte) (map[uint32]*cohortv1.SealCeremonyResponse, map[uint32]error) {
+	return fanOutWithin(ctx, n, n.opts.Limits.CeremonyTimeout, func(ctx context.Context, i uint32, c cohortv1.PeerServiceClient) (*cohortv1.SealCeremonyResponse, error) {
 		stream, err := c.SealCeremony(ctx)
 		if err != nil {
 			return nil, err
@@ -300,34 +338,16 @@ func (n *Node) runCeremony(info *cohortv1.CeremonyInfo, ds *dataset.Dataset, ccs
 		if err != nil {
 			return nil, err
 		}
-		if !bytes.Equal(resp.GetVerifyingKeyDigest(), vkDigest[:]) {
+		if !bytes.Equal(resp.GetVerifyingKeyDigest(), seal.VerifyingKeyDigest[:]) {
 			return nil, status.Errorf(codes.Internal, "node %d derived another verifying key", i)
 		}
 		if err := n.verifySig(i, seal.Message(), resp.GetSignature()); err != nil {
 			return nil, err
 		}
-		// Its READY signature is over the descriptor this node derived:
-		// the peer holds the same.
-		return resp, n.verifySig(i, readyStmt.Message(), resp.GetReadySignature())
+		// Its READY signature is over what this node derived: the peer
+		// holds the same.
+		return resp, n.verifySig(i, readyMsg, resp.GetReadySignature())
 	})
-	if len(errs) > 0 {
-		return peerFailureOf("the ceremony's transcript", "", errs)
-	}
-	sigs := make([]*cohortv1.NodeSignature, len(n.opts.Members))
-	sigs[n.opts.Index] = n.sign(readyStmt.Message())
-	for i, resp := range sealed {
-		sigs[i] = resp.GetReadySignature()
-	}
-	ready.ReadySignatures = sigs
-	if err := dataset.CheckReadySignatures(ready); err != nil {
-		return n.internal("READY signatures", err)
-	}
-	if _, errs := fanOutWithin(ctx, n, n.opts.Limits.CeremonyTimeout, func(ctx context.Context, _ uint32, c cohortv1.PeerServiceClient) (*cohortv1.DatasetReadyResponse, error) {
-		return c.DatasetReady(ctx, &cohortv1.DatasetReadyRequest{CeremonyId: info.GetCeremonyId(), Signatures: sigs})
-	}); len(errs) > 0 {
-		return peerFailureOf("the READY descriptor's signatures", "", errs)
-	}
-	return n.installKeys(ctx, ready, pk, tb)
 }
 
 // readyDescriptor is desc as it becomes READY with the ceremony's keys:
@@ -370,13 +390,16 @@ func (n *Node) installKeys(ctx context.Context, d *cohortv1.DatasetDescriptor, p
 	return nil
 }
 
-// failCeremony marks the dataset FAILED here and on every peer.
+// failCeremony marks the dataset FAILED here and on every peer; desc is
+// nil for the claim keys' ceremony, which only every peer forgets.
 func (n *Node) failCeremony(info *cohortv1.CeremonyInfo, desc *cohortv1.DatasetDescriptor, reason string) {
 	ctx := context.WithoutCancel(n.ctx)
-	d := proto.Clone(desc).(*cohortv1.DatasetDescriptor)
-	d.State = cohortv1.DatasetState_DATASET_STATE_FAILED
-	if err := n.datasets.put(ctx, d, false); err != nil {
-		n.log.Error("ceremony: mark dataset failed", "error", err)
+	if desc != nil {
+		d := proto.Clone(desc).(*cohortv1.DatasetDescriptor)
+		d.State = cohortv1.DatasetState_DATASET_STATE_FAILED
+		if err := n.datasets.put(ctx, d, false); err != nil {
+			n.log.Error("ceremony: mark dataset failed", "error", err)
+		}
 	}
 	fanOut(ctx, n, func(ctx context.Context, _ uint32, c cohortv1.PeerServiceClient) (*cohortv1.AbortCeremonyResponse, error) {
 		return c.AbortCeremony(ctx, &cohortv1.AbortCeremonyRequest{CeremonyId: info.GetCeremonyId(), Reason: truncate(reason, 1024)})
@@ -502,9 +525,11 @@ func (n *Node) sameFederation(d *cohortv1.DatasetDescriptor) error {
 	return nil
 }
 
-// seal checks a finished transcript on a peer and installs its keys.
-func (n *Node) seal(ctx context.Context, cer *ceremony, tb []byte, contributions []*cohortv1.CeremonyAttestation) (*cohortv1.SealCeremonyResponse, error) {
-	var t setup.Transcript
+// checkSealTranscript decodes a finished transcript on a peer and checks
+// it follows the ceremony's plan: its domain, circuit and length, this
+// node's contributions in it, and the beacons the ceremony derives.
+func (n *Node) checkSealTranscript(cer *ceremony, tb []byte) (*setup.Transcript, error) {
+	t := new(setup.Transcript)
 	if err := t.UnmarshalBinary(tb); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "transcript: %v", err)
 	}
@@ -535,6 +560,19 @@ func (n *Node) seal(ctx context.Context, cer *ceremony, tb []byte, contributions
 	if !bytes.Equal(t.Beacon1, beacon(1, src, t.Phase1[parts-1])) || !bytes.Equal(t.Beacon2, beacon(2, src, t.Phase2[parts-1])) {
 		return nil, status.Error(codes.InvalidArgument, "transcript beacons are not the ones the ceremony derives")
 	}
+	return t, nil
+}
+
+// seal checks a finished transcript on a peer and installs its keys.
+func (n *Node) seal(ctx context.Context, cer *ceremony, tb []byte, contributions []*cohortv1.CeremonyAttestation) (*cohortv1.SealCeremonyResponse, error) {
+	t, err := n.checkSealTranscript(cer, tb)
+	if err != nil {
+		return nil, err
+	}
+	if cer.claim {
+		return n.sealClaim(ctx, cer, t, tb, contributions)
+	}
+	parts := len(cer.info.GetParticipants())
 	// Each contribution attested by the participant due at its position.
 	ready := readyDescriptor(cer.desc, t.VerifyingKey, [32]byte{}, contributions)
 	who, err := dataset.CheckContributions(ready, t.Phase1, t.Phase2)

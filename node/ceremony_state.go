@@ -29,6 +29,13 @@ type ceremony struct {
 	// ready is the READY descriptor this node derived when it sealed,
 	// waiting for every node's signature (DatasetReady); nil before.
 	ready *cohortv1.DatasetDescriptor
+	// claim marks the claim keys' ceremony (docs/design.md §5.9): no
+	// dataset (desc and ds nil); claimReady is what this node derived when
+	// it sealed, stored when every node's signature arrives
+	// (DatasetReady), then installed is set.
+	claim      bool
+	claimReady *claimPending
+	installed  bool
 }
 
 // isSealed reads sealed under mu, the lock of the ceremonies.

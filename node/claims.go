@@ -11,6 +11,7 @@ import (
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/cohort-dev/cohort/audit"
 	"github.com/cohort-dev/cohort/blob"
@@ -71,8 +72,11 @@ func (n *env) putReward(ctx context.Context, tx store.Tx, t *audit.Transcript) e
 
 // claimVerifier returns the verifier of claim proofs under the
 // federation's claim keys, loading them first: from this node's store,
-// made by the sequencer on first use when the federation allows
-// development setups, or fetched from the sequencer by the other nodes.
+// where the claim keys' ceremony put them (docs/design.md §5.9); when this
+// node has none, fetched from the registry sequencer (a node that missed
+// the ceremony's last message) or, on the sequencer, made by the
+// single-party development setup when the node allows it. Without keys a
+// claim is refused with FailedPrecondition.
 func (n *Node) claimVerifier(ctx context.Context) (*circuits.Verifier, error) {
 	c := &n.claimKeys
 	c.mu.Lock()
@@ -105,14 +109,17 @@ func (n *Node) claimVerifier(ctx context.Context) (*circuits.Verifier, error) {
 	return v, nil
 }
 
+// errNoClaimKeys is the refusal of a claim, or of the claim keys, before
+// the claim keys' ceremony.
+const errNoClaimKeys = "the federation has no claim keys yet: an administrator runs their ceremony first (cohort admin claims setup, docs/design.md §5.9)"
+
 // makeClaimKeys runs, on the sequencer, the single-party development setup
 // of the claim circuit: only when the node allows insecure development
-// setups, since whoever runs it can forge claims. A ceremony for the claim
-// circuit is not built (docs/design.md §10).
+// setups (allow_insecure_dev_setup), since whoever runs it can forge
+// claims. Otherwise the claim keys come from their ceremony only.
 func (n *Node) makeClaimKeys(ctx context.Context) (store.ClaimKeys, error) {
 	if !n.opts.AllowInsecureDevSetup {
-		return store.ClaimKeys{}, status.Error(codes.FailedPrecondition,
-			"the federation has no claim keys: a ceremony for them is not built, and this sequencer's configuration does not allow a development setup (allow_insecure_dev_setup)")
+		return store.ClaimKeys{}, status.Error(codes.FailedPrecondition, errNoClaimKeys)
 	}
 	sys, err := circuits.CompileClaim()
 	if err != nil {
@@ -138,13 +145,16 @@ func (n *Node) makeClaimKeys(ctx context.Context) (store.ClaimKeys, error) {
 	return k, nil
 }
 
-// fetchClaimKeys fetches the claim keys from the sequencer and stores them
-// once the verifying key decodes; the proving key is served to clients as
-// the sequencer made it, and clients decode and check it.
+// fetchClaimKeys fetches the claim keys from the sequencer and stores them:
+// a ceremony's once its record is signed by every node of this federation
+// and its transcript replays to them (checkClaimCeremony), a development
+// setup's once the verifying key decodes (nothing more is checked of
+// those: they vouch for nothing).
 func (n *Node) fetchClaimKeys(ctx context.Context) (store.ClaimKeys, error) {
 	type fetched struct {
 		b    []byte
 		kind cohortv1.SetupKind
+		rec  *cohortv1.ClaimCeremony
 	}
 	got, err := callWithin(ctx, n, n.opts.Sequencer, ClaimTimeout, func(ctx context.Context, c cohortv1.PeerServiceClient) (fetched, error) {
 		st, err := c.GetClaimKeys(ctx, &cohortv1.GetClaimKeysRequest{})
@@ -159,31 +169,64 @@ func (n *Node) fetchClaimKeys(ctx context.Context) (store.ClaimKeys, error) {
 			m, err := st.Recv()
 			return m.GetChunk(), err
 		})
-		return fetched{b: b, kind: first.GetSetupKind()}, err
+		return fetched{b: b, kind: first.GetSetupKind(), rec: first.GetCeremony()}, err
 	})
 	if st := status.Convert(err); err != nil && st.Code() == codes.FailedPrecondition {
 		return store.ClaimKeys{}, status.Errorf(codes.FailedPrecondition, "the sequencer (node %d) has no claim keys: %s", n.opts.Sequencer, st.Message())
 	} else if err != nil {
 		return store.ClaimKeys{}, status.Errorf(codes.Unavailable, "fetching the claim keys from the sequencer (node %d): %s", n.opts.Sequencer, st.Message())
 	}
+	ceremony := got.kind == cohortv1.SetupKind_SETUP_KIND_CEREMONY
 	r := wire.NewReader(wire.BigEndian, got.b)
 	vk := bytes.Clone(r.Field("verifying key").Bytes32(len(got.b)))
+	var tb []byte
+	if ceremony {
+		tb = bytes.Clone(r.Field("transcript").Bytes32(len(got.b)))
+	}
 	pk := bytes.Clone(r.Fixed(r.Remaining()))
-	if r.Err() != nil || len(pk) == 0 || (got.kind != cohortv1.SetupKind_SETUP_KIND_CEREMONY && got.kind != cohortv1.SetupKind_SETUP_KIND_INSECURE_DEV) {
+	if r.Err() != nil || len(pk) == 0 || (!ceremony && got.kind != cohortv1.SetupKind_SETUP_KIND_INSECURE_DEV) || ceremony != (got.rec != nil) {
 		return store.ClaimKeys{}, status.Error(codes.Internal, "the sequencer's claim keys are malformed")
 	}
 	if _, err := setup.UnmarshalVerifyingKey(vk); err != nil {
 		return store.ClaimKeys{}, n.internal("decode the sequencer's claim verifying key", err)
 	}
-	kind := uint8(setup.InsecureDev)
-	if got.kind == cohortv1.SetupKind_SETUP_KIND_CEREMONY {
-		kind = uint8(setup.Ceremony)
+	if !ceremony {
+		k := store.ClaimKeys{SetupKind: uint8(setup.InsecureDev), ProvingKey: pk, VerifyingKey: vk, CreatedAt: n.now()}
+		if err := n.store.PutClaimKeys(ctx, k); err != nil {
+			return store.ClaimKeys{}, n.internal("store claim keys", err)
+		}
+		return k, nil
 	}
-	k := store.ClaimKeys{SetupKind: kind, ProvingKey: pk, VerifyingKey: vk, CreatedAt: n.now()}
-	if err := n.store.PutClaimKeys(ctx, k); err != nil {
-		return store.ClaimKeys{}, n.internal("store claim keys", err)
+	if err := n.checkClaimCeremony(got.rec, tb, pk, vk); err != nil {
+		return store.ClaimKeys{}, err
 	}
-	return k, nil
+	if err := n.storeClaimKeys(ctx, got.rec, pk, vk, tb); err != nil {
+		return store.ClaimKeys{}, err
+	}
+	n.log.Info("claim keys fetched from the sequencer and checked against their ceremony", "ceremony", got.rec.GetCeremony().GetCeremonyId())
+	return store.ClaimKeys{SetupKind: uint8(setup.Ceremony), VerifyingKey: vk}, nil
+}
+
+// checkClaimCeremony checks claim keys fetched from another node against
+// their ceremony: the record names this federation's nodes and is signed
+// by each, the transcript replays to its keys, and pk and vk are those.
+func (n *Node) checkClaimCeremony(rec *cohortv1.ClaimCeremony, tb, pk, vk []byte) error {
+	want := n.memberInfos()
+	if len(rec.GetNodes()) != len(want) {
+		return status.Errorf(codes.Internal, "the sequencer's claim ceremony names %d nodes, this federation has %d", len(rec.GetNodes()), len(want))
+	}
+	for i, w := range want {
+		if !proto.Equal(rec.GetNodes()[i], w) {
+			return status.Errorf(codes.Internal, "the sequencer's claim ceremony names other keys for node %d than this federation's", i)
+		}
+	}
+	if _, err := audit.VerifyClaimCeremony(rec, tb); err != nil {
+		return status.Errorf(codes.Internal, "the sequencer's claim keys: %v", err)
+	}
+	if err := audit.CheckClaimProvingKey(rec, pk); err != nil || !bytes.Equal(vk, rec.GetVerifyingKey()) {
+		return status.Error(codes.Internal, "the sequencer's claim keys are not its ceremony's")
+	}
+	return nil
 }
 
 // claimKeysWith reads the stored claim keys with the proving key, loading
@@ -212,8 +255,14 @@ func (s *contributorService) GetClaimKey(_ *cohortv1.GetClaimKeyRequest, stream 
 	if err != nil {
 		return err
 	}
+	var rec *cohortv1.ClaimCeremony
+	if len(k.Ceremony) > 0 {
+		if rec, err = s.n.claimCeremonyOf(k); err != nil {
+			return err
+		}
+	}
 	if err := stream.Send(&cohortv1.GetClaimKeyResponse{Part: &cohortv1.GetClaimKeyResponse_Header{Header: blob.Header(k.ProvingKey)},
-		SetupKind: setupKindProto(k.SetupKind)}); err != nil {
+		SetupKind: setupKindProto(k.SetupKind), Ceremony: rec}); err != nil {
 		return err
 	}
 	return blob.Send(k.ProvingKey, func(c *cohortv1.Chunk) error {
@@ -230,15 +279,30 @@ func (s *peerService) GetClaimKeys(_ *cohortv1.GetClaimKeysRequest, stream cohor
 	if err != nil {
 		return err
 	}
-	w := wire.NewWriter(wire.BigEndian, 4+len(k.VerifyingKey)+len(k.ProvingKey))
+	var (
+		rec *cohortv1.ClaimCeremony
+		tb  []byte
+	)
+	if len(k.Ceremony) > 0 {
+		if rec, err = s.n.claimCeremonyOf(k); err != nil {
+			return err
+		}
+		if tb, err = s.n.store.GetClaimTranscript(stream.Context()); err != nil {
+			return s.n.internal("read claim ceremony transcript", err)
+		}
+	}
+	w := wire.NewWriter(wire.BigEndian, 8+len(k.VerifyingKey)+len(tb)+len(k.ProvingKey))
 	w.Bytes32(k.VerifyingKey)
+	if rec != nil {
+		w.Bytes32(tb)
+	}
 	w.Raw(k.ProvingKey)
 	b, err := w.Bytes()
 	if err != nil {
 		return s.n.internal("encode claim keys", err)
 	}
 	if err := stream.Send(&cohortv1.GetClaimKeysResponse{Part: &cohortv1.GetClaimKeysResponse_Header{Header: blob.Header(b)},
-		SetupKind: setupKindProto(k.SetupKind)}); err != nil {
+		SetupKind: setupKindProto(k.SetupKind), Ceremony: rec}); err != nil {
 		return err
 	}
 	return blob.Send(b, func(c *cohortv1.Chunk) error {
@@ -252,6 +316,7 @@ type claim struct {
 	nf     fr.Element
 	payout [32]byte
 	proof  *circuits.Proof
+	raw    []byte // the proof as sent, kept for the audit
 }
 
 // decodeClaim checks a claim request's fields; a malformed one is
@@ -278,6 +343,7 @@ func decodeClaim(req *cohortv1.ClaimRewardRequest) (claim, error) {
 	if err := c.proof.UnmarshalBinary(req.GetProof()); err != nil {
 		return c, status.Errorf(codes.InvalidArgument, "proof: %v", err)
 	}
+	c.raw = bytes.Clone(req.GetProof())
 	return c, nil
 }
 
@@ -330,7 +396,7 @@ func (n *Node) recordClaim(ctx context.Context, c claim, at time.Time, same bool
 		case e.State != store.EscrowSettled:
 			return status.Errorf(codes.FailedPrecondition, "job %s was not charged on node %d (its escrow is %s)", c.jobID, n.opts.Index, e.State)
 		}
-		sc, p, err = tx.RecordClaim(ctx, store.Claim{Nullifier: nf, JobID: c.jobID, PayoutKey: c.payout, ClaimedAt: at})
+		sc, p, err = tx.RecordClaim(ctx, store.Claim{Nullifier: nf, JobID: c.jobID, PayoutKey: c.payout, Proof: c.raw, ClaimedAt: at})
 		return err
 	})
 	var exists *store.ClaimExistsError

@@ -447,7 +447,7 @@ func TestClaimKeys(t *testing.T) {
 		for i := range f.nodes {
 			_, err := getKey(f, i)
 			wantCode(t, "claim key without keys", err, codes.FailedPrecondition)
-			wantMessage(t, "claim key without keys", err, "allow_insecure_dev_setup")
+			wantMessage(t, "claim key without keys", err, "no claim keys", "cohort admin claims setup")
 		}
 	})
 	t.Run("development setup", func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -29,7 +30,8 @@ type Node struct {
 	blobs    *sharedBlobs   // stored blobs being streamed, read once
 	signing  *peerSlots     // transcripts being received for signing, per peer
 
-	claimKeys claimKeys // the federation's claim keys, loaded on first use
+	claimKeys  claimKeys  // the federation's claim keys, loaded on first use
+	claimSetup sync.Mutex // held while this node coordinates the claim keys' ceremony
 
 	api, peer *grpc.Server
 	health    *health.Server

@@ -220,6 +220,12 @@ func (s *peerService) DatasetReady(ctx context.Context, req *cohortv1.DatasetRea
 	if from != cer.coordinator {
 		return nil, status.Error(codes.PermissionDenied, "only the ceremony's coordinator hands out its READY signatures")
 	}
+	if cer.claim {
+		if err := n.installClaimKeys(ctx, cer, req.GetSignatures()); err != nil {
+			return nil, err
+		}
+		return &cohortv1.DatasetReadyResponse{}, nil
+	}
 	n.cer.mu.Lock()
 	pending := cer.ready
 	n.cer.mu.Unlock()
@@ -251,12 +257,20 @@ func (s *peerService) AbortCeremony(ctx context.Context, req *cohortv1.AbortCere
 	case cer.coordinator != from:
 		n.cer.mu.Unlock()
 		return nil, status.Errorf(codes.PermissionDenied, "ceremony %q: only its coordinator may abort it", id)
-	case cer.sealed || cer.sealing:
+	case cer.claim && (cer.installed || cer.sealing):
+		n.cer.mu.Unlock()
+		return nil, status.Errorf(codes.FailedPrecondition, "ceremony %q: node %d stored the claim keys or is deriving them", id, n.opts.Index)
+	case !cer.claim && (cer.sealed || cer.sealing):
 		n.cer.mu.Unlock()
 		return nil, status.Errorf(codes.FailedPrecondition, "ceremony %q is sealed or being sealed on node %d: its dataset becomes READY and stays so", id, n.opts.Index)
 	}
 	delete(n.cer.m, id)
 	n.cer.mu.Unlock()
+	if cer.claim {
+		// The claim keys were not stored here: nothing stays of the ceremony.
+		n.log.Warn("claim-key ceremony aborted by its coordinator", "ceremony", id, "reason", truncate(req.GetReason(), 1024))
+		return &cohortv1.AbortCeremonyResponse{}, nil
+	}
 	d := proto.Clone(cer.desc).(*cohortv1.DatasetDescriptor)
 	d.State = cohortv1.DatasetState_DATASET_STATE_FAILED
 	if err := n.datasets.put(ctx, d, false); err != nil {

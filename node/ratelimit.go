@@ -38,6 +38,7 @@ var heavyMethods = map[string]bool{
 	cohortv1.ContributorService_GetProvingKey_FullMethodName: true,
 	cohortv1.AuditService_GetCeremony_FullMethodName:         true,
 	cohortv1.AuditService_GetTranscript_FullMethodName:       true,
+	cohortv1.AuditService_GetClaimCeremony_FullMethodName:    true,
 }
 
 func isPublic(method string) bool {

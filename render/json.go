@@ -2,6 +2,7 @@ package render
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -20,6 +21,20 @@ type JobResult struct {
 	// (GetBudgetResponse.available_rho, an exact fraction); "" when not
 	// known or for an exact policy.
 	BudgetLeft string
+	// Charge is the job's escrow once settled: what the buyer was charged
+	// and what of the quote held went back (docs/design.md §6.8); nil when
+	// not known.
+	Charge *cohortv1.Escrow
+	// Claims are reward claims made on the job; nil when none are known.
+	Claims []RewardClaim
+}
+
+// RewardClaim is one reward claim of a job as the results document shows
+// it: the payout key credited, what it was credited and when.
+type RewardClaim struct {
+	PayoutKey []byte
+	Amount    uint64
+	ClaimedAt int64 // Unix seconds
 }
 
 // ResultsJSON returns the results document of jobs on a dataset, indented
@@ -53,7 +68,13 @@ type JobResult struct {
 // "stddev"}]}, then, when the caller gives the budget left after the job
 // (JobResult.BudgetLeft), "budget": {"rho_charged" (release.rho),
 // "rho_left" (the buyer's ρ left on the job's epochs, an exact fraction as
-// a string)}. A result without them renders exactly as before. All
+// a string)}; then, when the caller gives the job's settled escrow
+// (JobResult.Charge), "charge": {"price_per_record", "job_fee", "cohort",
+// "charged" (price × cohort + fee), "held" (the quote held at admission),
+// "refunded" (held − charged)}, all micro-credits; then, when the caller
+// gives them (JobResult.Claims), "claims": [{"payout_key" (hex), "amount"
+// (micro-credits), "claimed_at" (Unix seconds)}]. A result without them
+// renders exactly as before. All
 // numbers are JSON numbers. Jobs without a result are left out. The
 // format is what README.md documents for the demo's results.json, which
 // other tools read: it changes only with that documentation. An output
@@ -90,6 +111,19 @@ func ResultsJSON(datasetID string, jobs []JobResult) ([]byte, error) {
 		}
 		if j.BudgetLeft != "" {
 			job = append(job, jsonMember{"budget", jsonObject{{"rho_charged", j.Result.GetRelease().GetRho()}, {"rho_left", j.BudgetLeft}}})
+		}
+		if e := j.Charge; e != nil {
+			job = append(job, jsonMember{"charge", jsonObject{
+				{"price_per_record", e.GetPricePerRecord()}, {"job_fee", e.GetJobFee()}, {"cohort", e.GetCohort()},
+				{"charged", e.GetCharged()}, {"held", e.GetHeld()}, {"refunded", e.GetHeld() - min(e.GetCharged(), e.GetHeld())},
+			}})
+		}
+		if j.Claims != nil {
+			cs := make([]any, len(j.Claims))
+			for i, c := range j.Claims {
+				cs[i] = jsonObject{{"payout_key", hex.EncodeToString(c.PayoutKey)}, {"amount", c.Amount}, {"claimed_at", c.ClaimedAt}}
+			}
+			job = append(job, jsonMember{"claims", cs})
 		}
 		list = append(list, job)
 	}

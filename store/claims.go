@@ -18,11 +18,17 @@ import (
 
 // ClaimKeys are the claim circuit's Groth16 keys, as package circuits/setup
 // encodes them, and how they were made (setup.SetupKind: 1 ceremony, 2
-// insecure development setup).
+// insecure development setup). Keys of a ceremony come with its record
+// (Ceremony: a cohort.v1.ClaimCeremony's encoding, signed by every node)
+// and its transcript, stored with them in one transaction; development
+// keys have neither. GetClaimKeys returns the record, never the
+// transcript (GetClaimTranscript).
 type ClaimKeys struct {
 	SetupKind    uint8
 	ProvingKey   []byte
 	VerifyingKey []byte
+	Ceremony     []byte
+	Transcript   []byte
 	CreatedAt    time.Time
 }
 
@@ -40,12 +46,14 @@ type JobReward struct {
 }
 
 // Claim is one reward claim: the claim nullifier, used once in all, the job
-// it claimed and the payout key credited Amount.
+// it claimed and the payout key credited Amount, with the claim's proof
+// (empty for a claim recorded before proofs were kept).
 type Claim struct {
 	Nullifier [32]byte
 	JobID     string
 	PayoutKey [32]byte
 	Amount    uint64
+	Proof     []byte
 	ClaimedAt time.Time
 }
 
@@ -62,6 +70,10 @@ func (q queries) PutClaimKeys(ctx context.Context, k ClaimKeys) error {
 		return fmt.Errorf("store: put claim keys: %w: setup kind %d, %d-byte proving key, %d-byte verifying key",
 			ErrInvalid, k.SetupKind, len(k.ProvingKey), len(k.VerifyingKey))
 	}
+	if ceremony := k.SetupKind == 1; ceremony != (len(k.Ceremony) > 0) || ceremony != (len(k.Transcript) > 0) {
+		return fmt.Errorf("store: put claim keys: %w: setup kind %d with a %d-byte ceremony record and a %d-byte transcript (a ceremony's keys need both, a development setup's neither)",
+			ErrInvalid, k.SetupKind, len(k.Ceremony), len(k.Transcript))
+	}
 	return q.write(ctx, "put claim keys", func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
 			`INSERT INTO claim_keys (id, setup_kind, proving_key, verifying_key, created_at) VALUES (1, $1, $2, $3, $4) ON CONFLICT (id) DO NOTHING`,
@@ -72,6 +84,12 @@ func (q queries) PutClaimKeys(ctx context.Context, k ClaimKeys) error {
 		if n, err := res.RowsAffected(); err != nil {
 			return fmt.Errorf("store: put claim keys: %w", err)
 		} else if n == 1 {
+			if len(k.Ceremony) == 0 {
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO claim_ceremony (id, record, transcript) VALUES (1, $1, $2)`, k.Ceremony, k.Transcript); err != nil {
+				return fmt.Errorf("store: put claim keys: ceremony: %w", err)
+			}
 			return nil
 		}
 		var vk []byte
@@ -91,11 +109,12 @@ func (q queries) GetClaimKeys(ctx context.Context, withProvingKey bool) (ClaimKe
 		kind    int64
 		created int64
 	)
-	cols := `setup_kind, verifying_key, created_at, x''`
+	cols := `k.setup_kind, k.verifying_key, k.created_at, x'', c.record`
 	if withProvingKey {
-		cols = `setup_kind, verifying_key, created_at, proving_key`
+		cols = `k.setup_kind, k.verifying_key, k.created_at, k.proving_key, c.record`
 	}
-	err := q.read().QueryRowContext(ctx, `SELECT `+cols+` FROM claim_keys WHERE id = 1`).Scan(&kind, &k.VerifyingKey, &created, &k.ProvingKey)
+	err := q.read().QueryRowContext(ctx, `SELECT `+cols+` FROM claim_keys k LEFT JOIN claim_ceremony c ON c.id = k.id WHERE k.id = 1`).
+		Scan(&kind, &k.VerifyingKey, &created, &k.ProvingKey, &k.Ceremony)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ClaimKeys{}, fmt.Errorf("store: claim keys: %w", ErrNotFound)
 	}
@@ -107,6 +126,18 @@ func (q queries) GetClaimKeys(ctx context.Context, withProvingKey bool) (ClaimKe
 	}
 	k.SetupKind, k.CreatedAt = uint8(kind), fromMicros(created)
 	return k, nil
+}
+
+func (q queries) GetClaimTranscript(ctx context.Context) ([]byte, error) {
+	var t []byte
+	err := q.read().QueryRowContext(ctx, `SELECT transcript FROM claim_ceremony WHERE id = 1`).Scan(&t)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("store: claim ceremony transcript: %w", ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: claim ceremony transcript: %w", err)
+	}
+	return t, nil
 }
 
 func (q queries) PutJobReward(ctx context.Context, r JobReward) error {
@@ -209,7 +240,7 @@ func (e *ClaimExistsError) Error() string {
 // Unwrap makes errors.Is(err, ErrAlreadyExists) hold.
 func (e *ClaimExistsError) Unwrap() error { return ErrAlreadyExists }
 
-const claimColumns = `claim_nullifier, job_id, payout_key, amount, claimed_at`
+const claimColumns = `claim_nullifier, job_id, payout_key, amount, claimed_at, proof`
 
 func scanClaim(sc interface{ Scan(...any) error }) (Claim, error) {
 	var (
@@ -217,7 +248,7 @@ func scanClaim(sc interface{ Scan(...any) error }) (Claim, error) {
 		nf, key    []byte
 		amount, at int64
 	)
-	if err := sc.Scan(&nf, &c.JobID, &key, &amount, &at); err != nil {
+	if err := sc.Scan(&nf, &c.JobID, &key, &amount, &at, &c.Proof); err != nil {
 		return Claim{}, err
 	}
 	var err error
@@ -282,9 +313,9 @@ func (q queries) RecordClaim(ctx context.Context, c Claim) (Claim, Payout, error
 		if credited < 0 || claims < 0 || uint64(credited)+r.Reward > MaxAmount {
 			return fail(fmt.Errorf("payout credited %d + %d exceeds %d micro-credits: %w", credited, r.Reward, MaxAmount, ErrLimit))
 		}
-		stored = Claim{Nullifier: c.Nullifier, JobID: c.JobID, PayoutKey: c.PayoutKey, Amount: r.Reward, ClaimedAt: c.ClaimedAt}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO reward_claims (`+claimColumns+`) VALUES ($1, $2, $3, $4, $5)`,
-			c.Nullifier[:], c.JobID, c.PayoutKey[:], int64(r.Reward), micros(c.ClaimedAt)); err != nil {
+		stored = Claim{Nullifier: c.Nullifier, JobID: c.JobID, PayoutKey: c.PayoutKey, Amount: r.Reward, Proof: c.Proof, ClaimedAt: c.ClaimedAt}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO reward_claims (`+claimColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+			c.Nullifier[:], c.JobID, c.PayoutKey[:], int64(r.Reward), micros(c.ClaimedAt), c.Proof); err != nil {
 			return fail(err)
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE job_rewards SET claims = claims + 1 WHERE job_id = $1`, c.JobID); err != nil {
@@ -327,4 +358,36 @@ func (q queries) GetPayout(ctx context.Context, key [32]byte) (Payout, error) {
 		return Payout{}, fmt.Errorf("store: stored payout %x… is negative", key[:4])
 	}
 	return Payout{Key: key, Credited: uint64(credited), Claims: uint64(claims)}, nil
+}
+
+// ListClaims returns up to limit (1..1000) of the claims recorded for
+// datasetID's jobs, by job id then claim nullifier, after the claim
+// (afterJob, afterNullifier); an empty afterJob starts at the first.
+func (q queries) ListClaims(ctx context.Context, datasetID, afterJob string, afterNullifier [32]byte, limit int) ([]Claim, error) {
+	if err := checkDatasetID(datasetID); err != nil {
+		return nil, fmt.Errorf("store: list claims: %w", err)
+	}
+	if limit < 1 || limit > 1000 {
+		return nil, fmt.Errorf("store: list claims: %w: limit %d, want 1..1000", ErrInvalid, limit)
+	}
+	rows, err := q.read().QueryContext(ctx, `SELECT c.claim_nullifier, c.job_id, c.payout_key, c.amount, c.claimed_at, c.proof
+		FROM reward_claims c JOIN job_rewards r ON r.job_id = c.job_id
+		WHERE r.dataset_id = $1 AND (c.job_id > $2 OR (c.job_id = $2 AND c.claim_nullifier > $3))
+		ORDER BY c.job_id, c.claim_nullifier LIMIT $4`, datasetID, afterJob, afterNullifier[:], limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: list claims: %w", err)
+	}
+	defer rows.Close()
+	var out []Claim
+	for rows.Next() {
+		c, err := scanClaim(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: list claims: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: list claims: %w", err)
+	}
+	return out, nil
 }

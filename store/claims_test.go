@@ -49,6 +49,90 @@ func TestClaimKeys(t *testing.T) {
 	})
 }
 
+// TestClaimCeremonyKeys: a ceremony's claim keys are stored with its
+// record and transcript, in one transaction; a development setup's have
+// neither, and a mix of the two is refused with nothing stored.
+func TestClaimCeremonyKeys(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, s Store, _ Config) {
+		ctx := context.Background()
+		k := ClaimKeys{SetupKind: 1, ProvingKey: []byte("pk"), VerifyingKey: []byte("vk"), Ceremony: []byte("record"), Transcript: []byte("transcript"), CreatedAt: t0}
+		for name, bad := range map[string]func(*ClaimKeys){
+			"a ceremony without record":        func(k *ClaimKeys) { k.Ceremony = nil },
+			"a ceremony without transcript":    func(k *ClaimKeys) { k.Transcript = nil },
+			"a development setup with record":  func(k *ClaimKeys) { k.SetupKind = 2; k.Transcript = nil },
+			"a development setup with a trace": func(k *ClaimKeys) { k.SetupKind = 2; k.Ceremony = nil },
+		} {
+			b := k
+			bad(&b)
+			wantErr(t, name, s.PutClaimKeys(ctx, b), ErrInvalid)
+		}
+		if _, err := s.GetClaimKeys(ctx, false); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("keys after refusals: %v", err)
+		}
+		if _, err := s.GetClaimTranscript(ctx); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("transcript before the keys: %v", err)
+		}
+		if err := s.PutClaimKeys(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutClaimKeys(ctx, k); err != nil {
+			t.Fatalf("the same keys again: %v", err)
+		}
+		got, err := s.GetClaimKeys(ctx, false)
+		if err != nil || got.SetupKind != 1 || !bytes.Equal(got.Ceremony, k.Ceremony) || got.Transcript != nil {
+			t.Fatalf("GetClaimKeys: %+v, %v", got, err)
+		}
+		if tr, err := s.GetClaimTranscript(ctx); err != nil || !bytes.Equal(tr, k.Transcript) {
+			t.Fatalf("GetClaimTranscript: %q, %v", tr, err)
+		}
+	})
+}
+
+// TestListClaims: a dataset's claims are listed with their proofs, by job
+// then claim nullifier, in pages, and no other dataset's.
+func TestListClaims(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, s Store, _ Config) {
+		ctx := context.Background()
+		mustPutDataset(t, s, "fitness")
+		mustPutDataset(t, s, "sleep")
+		mustPutJobReward(t, s, "job-1", 7, 5)
+		mustPutJobReward(t, s, "job-2", 7, 5)
+		if err := s.PutJobReward(ctx, JobReward{JobID: "job-3", DatasetID: "sleep", Reward: 1, Counted: 1}); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []Claim{testClaim("a", "job-2", "k"), testClaim("b", "job-1", "k"), testClaim("c", "job-1", "k"), testClaim("d", "job-3", "k")} {
+			c.Proof = []byte("proof " + c.JobID)
+			if _, _, err := s.RecordClaim(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var all []Claim
+		job, nf := "", [32]byte{}
+		for {
+			page, err := s.ListClaims(ctx, "fitness", job, nf, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page) == 0 {
+				break
+			}
+			all = append(all, page...)
+			job, nf = page[len(page)-1].JobID, page[len(page)-1].Nullifier
+		}
+		if len(all) != 3 || all[0].JobID != "job-1" || all[1].JobID != "job-1" || all[2].JobID != "job-2" ||
+			bytes.Compare(all[0].Nullifier[:], all[1].Nullifier[:]) >= 0 {
+			t.Fatalf("listed %+v", all)
+		}
+		for _, c := range all {
+			if string(c.Proof) != "proof "+c.JobID || c.Amount != 7 {
+				t.Fatalf("claim %+v", c)
+			}
+		}
+		_, err := s.ListClaims(ctx, "fitness", "", [32]byte{}, 0)
+		wantErr(t, "limit 0", err, ErrInvalid)
+	})
+}
+
 // TestRecordClaim: a claim credits its payout key the job's reward once;
 // the same claim nullifier again, for any job or key, changes nothing; a
 // job's claims stop at its counted records.

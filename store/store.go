@@ -524,13 +524,22 @@ type Payments interface {
 // federation-wide keys, each released job's reward, every claim nullifier
 // used and the payout accounts credited.
 type Claims interface {
-	// PutClaimKeys records the federation's claim keys once: the same
-	// verifying key again is a no-op, another is ErrAlreadyExists;
-	// ErrInvalid for an unknown setup kind or an empty key.
+	// PutClaimKeys records the federation's claim keys once, a
+	// ceremony's with its record and transcript in the same transaction:
+	// the same verifying key again is a no-op, another is
+	// ErrAlreadyExists; ErrInvalid for an unknown setup kind, an empty key,
+	// a ceremony's keys without record or transcript or a development
+	// setup's with them.
 	PutClaimKeys(ctx context.Context, k ClaimKeys) error
-	// GetClaimKeys returns the claim keys, the proving key only when
-	// withProvingKey; ErrNotFound when there are none.
+	// GetClaimKeys returns the claim keys with the ceremony's record (nil
+	// for a development setup), the proving key only when withProvingKey;
+	// ErrNotFound when there are none.
 	GetClaimKeys(ctx context.Context, withProvingKey bool) (ClaimKeys, error)
+	// GetClaimTranscript returns the claim keys' ceremony transcript;
+	// ErrNotFound without claim keys or for a development setup's.
+	GetClaimTranscript(ctx context.Context) ([]byte, error)
+	// ListClaims: see the method's doc on the SQL store.
+	ListClaims(ctx context.Context, datasetID, afterJob string, afterNullifier [32]byte, limit int) ([]Claim, error)
 	// PutJobReward records a released job's reward. The same again is a
 	// no-op; another for the job is ErrAlreadyExists; ErrNotFound for an
 	// unknown dataset; ErrInvalid for a malformed id, a reward above

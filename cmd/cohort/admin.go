@@ -274,7 +274,7 @@ unreachable node.`,
 		},
 	}
 	addJSONFlag(balances, &balancesJSON)
-	cmd.AddCommand(invites, statusCmd, newAdminBuyersCmd(a), balances)
+	cmd.AddCommand(invites, statusCmd, newAdminBuyersCmd(a), balances, newAdminClaimsCmd(a))
 	return cmd
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/cohort-dev/cohort/audit"
 	"github.com/cohort-dev/cohort/client"
 	"github.com/cohort-dev/cohort/federation"
+	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 )
 
 func newAuditCmd() *cobra.Command {
@@ -27,11 +28,13 @@ policy, every node's signature, the release under the dataset's privacy
 policy with every node's signed privacy debit, and every released number
 recomputed from the released sufficient statistics). Given every
 transcript of a dataset, ledger checks the nodes' privacy ledgers across
-jobs: no debit overlaps another, none passes its budget.`,
+jobs: no debit overlaps another, none passes its budget; rewards checks a
+dataset's reward claims against the claim keys' ceremony and the jobs'
+transcripts.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	cmd.AddCommand(newAuditFetchCmd(), newAuditVerifyCmd(), newAuditLedgerCmd())
+	cmd.AddCommand(newAuditFetchCmd(), newAuditVerifyCmd(), newAuditLedgerCmd(), newAuditRewardsCmd())
 	return cmd
 }
 
@@ -256,4 +259,74 @@ func verifyFile(path string, opts ...audit.Option) (*audit.Report, error) {
 		return nil, err
 	}
 	return audit.VerifyStream(f, st.Size(), audit.DefaultLimits(), opts...), nil
+}
+
+func newAuditRewardsCmd() *cobra.Command {
+	var (
+		g       contributorFlags
+		dataset string
+		asJSON  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "rewards --dataset ID --node ADDR",
+		Short: "Check a dataset's reward claims; exit 0 only when they hold",
+		Long: `rewards fetches from the node the claim keys' ceremony, every released
+transcript of the dataset and every reward claim the node recorded for its
+jobs, then checks offline (docs/design.md §9.5): the ceremony re-verifies,
+every node contributed once to each phase and signed its record (and, with
+--federation, those nodes are the pinned federation's); every claim proof
+verifies against the claim verifying key and its job's nullifier root from
+the transcript; no claim nullifier is used twice; no job has more claims
+than counted records; every credit is the job's reward per record, so the
+job's credits are its claims × its reward.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dataset == "" {
+				return usageError{errors.New("--dataset is required")}
+			}
+			c, err := g.dial(cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			ctx, cancel := commandContext(cmd)
+			defer cancel()
+			in, err := c.RewardsInput(ctx, dataset)
+			if err != nil {
+				return err
+			}
+			rep := audit.Rewards(in)
+			if g.fed != "" {
+				d, err := federation.LoadDescriptor(g.fed)
+				if err != nil {
+					return err
+				}
+				nodes := in.Ceremony.GetNodes()
+				if err := d.CheckDataset(&cohortv1.DatasetDescriptor{Id: "claim-keys", NodeCount: uint32(len(nodes)), Nodes: nodes}); err != nil {
+					rep.Violations = append(rep.Violations, fmt.Sprintf("the claim keys' ceremony is not the pinned federation's: %v", err))
+				}
+			}
+			if asJSON {
+				j, err := json.Marshal(rep)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), string(j))
+			} else if err := rep.WriteText(cmd.OutOrStdout()); err != nil {
+				return err
+			}
+			if !rep.OK() {
+				return fmt.Errorf("the reward claims of dataset %s show %d violations (see the report)", dataset, len(rep.Violations))
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&dataset, "dataset", "", "dataset id")
+	f.StringVar(&g.node, "node", "127.0.0.1:7400", "address of a node of the federation")
+	f.StringVar(&g.ca, "ca", "", "the federation's CA certificate (ca.pem) (default: the CA in --federation)")
+	f.StringVar(&g.fed, "federation", "", "the federation's public descriptor (federation.yaml): its CA authenticates the node and its keys pin the claim ceremony's nodes")
+	f.BoolVar(&g.insecure, "insecure-plaintext", false, "talk to the node unencrypted and unauthenticated (local tests only)")
+	addJSONFlag(cmd, &asJSON)
+	return cmd
 }

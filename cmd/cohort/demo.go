@@ -28,28 +28,37 @@ each with its own configuration, keys, SQLite store and TLS listeners:
   2. it creates the demo dataset (the embedded fitness schema) through the
      nodes' Groth16 ceremony and waits until it is READY; its release policy
      is differential privacy: every node adds its own discrete Gaussian
-     noise, within a budget of rho = 8 per epoch for the demo buyer;
+     noise, within a budget of rho = 8 per epoch for the demo buyer; it is
+     priced at 5 micro-credits per counted record plus 100 per job; the
+     nodes then run the ceremony of the federation's claim keys;
   3. contributors (synthetic, generated from a seed) each get an identity and
      an invite, register, and contribute their record: shared, proven and
      sealed to the nodes; a tenth consent only to commercial training, and
      two revoke their record afterwards;
-  4. a buyer account is created (buyer.token, ca.pem in the data directory);
+  4. a buyer account is created (buyer.token, ca.pem in the data directory)
+     and credited 20,000,000 micro-credits;
   5. the buyer runs a statistics job and a regression job for public health,
      each spending rho = 1, and every released value is printed beside the
      same statistic computed from the eligible plaintext records and its 95%
      interval; the count must be exact, and the demo fails if a mean or
      histogram bin lies more than 6 standard errors from the truth or too
-     few lie inside their intervals; the budget left is printed;
-  6. records.csv and results.json are written to the data directory.
+     few lie inside their intervals; the budget left is printed, and each
+     job's charge (price × cohort + fee) and the refund of the rest of its
+     escrow;
+  6. two contributors whose records were counted claim each job's reward
+     anonymously, to fresh payout keys, and their payout accounts are
+     printed; a second claim of a job is refused;
+  7. records.csv and results.json (with each job's charge and claims) are
+     written to the data directory.
 
 --exact-insecure-dev releases exact sums instead (development only: two jobs
 whose cohorts differ by one record reveal it). The nodes accept that policy
 only with a single-party setup, so the dataset is set up by node 0 alone,
 without a ceremony or the cache, and every value must equal the plaintext.
 
-The dataset's keys are kept in the user's cache directory after the first
-ceremony, with the federation they belong to; later runs start from that
-snapshot (--no-cache runs the ceremony again). With --keep-running the nodes
+The dataset's and the claim keys are kept in the user's cache directory
+after the first ceremonies, with the federation they belong to; later runs
+start from that snapshot (--no-cache runs the ceremonies again). With --keep-running the nodes
 keep serving until interrupted, for "cohort buyer" and other clients. Node
 logs go to node-N.log in the data directory.`,
 		Args: cobra.NoArgs,

@@ -89,7 +89,7 @@ func TestDemo(t *testing.T) {
 	}
 	cache := t.TempDir()
 	o := demo.Options{Contributors: 8, Backend: "mpc", BasePort: freeBasePort(t), RegistryDepth: 4, CacheDir: cache, MinCohort: 3, Seed: 7, Version: version, RunNode: demoNodeRunner}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 35*time.Minute)
 	defer cancel()
 
 	cold := o
@@ -104,7 +104,12 @@ func TestDemo(t *testing.T) {
 		"excluded: 1 not consented to public-health, 2 revoked; cohort of 5", "95% interval", "std. error",
 		"ρ = 1 charged to epoch", "ρ = 7 left of the buyer's 8", "ρ = 6 left of the buyer's 8",
 		"the count is exact; ", "noised values lie within their 95% intervals of the plaintext computation over the 5 eligible records",
-		"2 jobs spent ρ = 1 each, ρ = 6 of the buyer's 8 is left."} {
+		"2 jobs spent ρ = 1 each, ρ = 6 of the buyer's 8 is left.",
+		"claim keys from ceremony claims-", "credited 20000000 micro-credits",
+		"charge: 125 micro-credits (5 per record × 5 counted + 100 fee)", "refunded",
+		"buyer's balance: credited 20000000, charged 250, held 0",
+		"claimed job", "payout account", "from 2 claims", "refused (AlreadyExists)",
+		"2 contributors claimed their rewards anonymously"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("cold demo output lacks %q:\n%s", want, out.String())
 		}
@@ -242,6 +247,19 @@ type demoResults struct {
 			RhoCharged string `json:"rho_charged"`
 			RhoLeft    string `json:"rho_left"`
 		} `json:"budget"`
+		Charge *struct {
+			PricePerRecord uint64 `json:"price_per_record"`
+			JobFee         uint64 `json:"job_fee"`
+			Cohort         uint64 `json:"cohort"`
+			Charged        uint64 `json:"charged"`
+			Held           uint64 `json:"held"`
+			Refunded       uint64 `json:"refunded"`
+		} `json:"charge"`
+		Claims []struct {
+			PayoutKey string `json:"payout_key"`
+			Amount    uint64 `json:"amount"`
+			ClaimedAt int64  `json:"claimed_at"`
+		} `json:"claims"`
 	} `json:"jobs"`
 }
 
@@ -305,6 +323,22 @@ func checkDemoFiles(t *testing.T, dir string, exact bool) {
 			}
 			if left := []string{"7", "6"}[k]; j.Budget == nil || j.Budget.RhoCharged != "1" || j.Budget.RhoLeft != left {
 				t.Errorf("job %s: budget %+v, want ρ 1 charged, %s left", j.JobID, j.Budget, left)
+			}
+			// Priced: the buyer was charged price × cohort + fee, the rest
+			// of the quote refunded, and the first demo.Claimants counted
+			// contributors claimed the reward per record.
+			c := j.Charge
+			if c == nil || c.PricePerRecord != demo.PricePerRecord || c.JobFee != demo.JobFee || c.Cohort != uint64(ref.Len()) ||
+				c.Charged != demo.PricePerRecord*uint64(ref.Len())+demo.JobFee || c.Held <= c.Charged || c.Refunded != c.Held-c.Charged {
+				t.Errorf("job %s: charge %+v", j.JobID, c)
+			}
+			if len(j.Claims) != demo.Claimants {
+				t.Errorf("job %s: %d claims, want %d", j.JobID, len(j.Claims), demo.Claimants)
+			}
+			for _, cl := range j.Claims {
+				if cl.Amount != demo.PricePerRecord || len(cl.PayoutKey) != 64 || cl.ClaimedAt == 0 {
+					t.Errorf("job %s: claim %+v", j.JobID, cl)
+				}
 			}
 		}
 		for _, rawOut := range j.Outputs {

@@ -1096,7 +1096,7 @@ var File_cohort_v1_admin_service_proto protoreflect.FileDescriptor
 
 const file_cohort_v1_admin_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1dcohort/v1/admin_service.proto\x12\tcohort.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17cohort/v1/dataset.proto\x1a\x17cohort/v1/payment.proto\x1a\x16cohort/v1/schema.proto\"N\n" +
+	"\x1dcohort/v1/admin_service.proto\x12\tcohort.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15cohort/v1/claim.proto\x1a\x17cohort/v1/dataset.proto\x1a\x17cohort/v1/payment.proto\x1a\x16cohort/v1/schema.proto\"N\n" +
 	"\x12CreateBuyerRequest\x12\x19\n" +
 	"\bbuyer_id\x18\x01 \x01(\tR\abuyerId\x12\x1d\n" +
 	"\n" +
@@ -1182,7 +1182,7 @@ const file_cohort_v1_admin_service_proto_rawDesc = "" +
 	"\fNodeBalances\x12\x1d\n" +
 	"\n" +
 	"node_index\x18\x01 \x01(\rR\tnodeIndex\x123\n" +
-	"\bbalances\x18\x02 \x03(\v2\x17.cohort.v1.BuyerBalanceR\bbalances2\xee\x03\n" +
+	"\bbalances\x18\x02 \x03(\v2\x17.cohort.v1.BuyerBalanceR\bbalances2\xc5\x04\n" +
 	"\fAdminService\x12R\n" +
 	"\rCreateDataset\x12\x1f.cohort.v1.CreateDatasetRequest\x1a .cohort.v1.CreateDatasetResponse\x12O\n" +
 	"\fIssueInvites\x12\x1e.cohort.v1.IssueInvitesRequest\x1a\x1f.cohort.v1.IssueInvitesResponse\x12I\n" +
@@ -1190,7 +1190,8 @@ const file_cohort_v1_admin_service_proto_rawDesc = "" +
 	"NodeStatus\x12\x1c.cohort.v1.NodeStatusRequest\x1a\x1d.cohort.v1.NodeStatusResponse\x12L\n" +
 	"\vCreateBuyer\x12\x1d.cohort.v1.CreateBuyerRequest\x1a\x1e.cohort.v1.CreateBuyerResponse\x12L\n" +
 	"\vCreditBuyer\x12\x1d.cohort.v1.CreditBuyerRequest\x1a\x1e.cohort.v1.CreditBuyerResponse\x12R\n" +
-	"\rCheckBalances\x12\x1f.cohort.v1.CheckBalancesRequest\x1a .cohort.v1.CheckBalancesResponseB5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
+	"\rCheckBalances\x12\x1f.cohort.v1.CheckBalancesRequest\x1a .cohort.v1.CheckBalancesResponse\x12U\n" +
+	"\x0eSetupClaimKeys\x12 .cohort.v1.SetupClaimKeysRequest\x1a!.cohort.v1.SetupClaimKeysResponseB5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
 
 var (
 	file_cohort_v1_admin_service_proto_rawDescOnce sync.Once
@@ -1206,27 +1207,29 @@ func file_cohort_v1_admin_service_proto_rawDescGZIP() []byte {
 
 var file_cohort_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_cohort_v1_admin_service_proto_goTypes = []any{
-	(*CreateBuyerRequest)(nil),    // 0: cohort.v1.CreateBuyerRequest
-	(*CreateBuyerResponse)(nil),   // 1: cohort.v1.CreateBuyerResponse
-	(*CreateDatasetRequest)(nil),  // 2: cohort.v1.CreateDatasetRequest
-	(*CreateDatasetResponse)(nil), // 3: cohort.v1.CreateDatasetResponse
-	(*IssueInvitesRequest)(nil),   // 4: cohort.v1.IssueInvitesRequest
-	(*IssueInvitesResponse)(nil),  // 5: cohort.v1.IssueInvitesResponse
-	(*NodeStatusRequest)(nil),     // 6: cohort.v1.NodeStatusRequest
-	(*NodeStatusResponse)(nil),    // 7: cohort.v1.NodeStatusResponse
-	(*ReplicaStatus)(nil),         // 8: cohort.v1.ReplicaStatus
-	(*PeerStatus)(nil),            // 9: cohort.v1.PeerStatus
-	(*CreditBuyerRequest)(nil),    // 10: cohort.v1.CreditBuyerRequest
-	(*CreditBuyerResponse)(nil),   // 11: cohort.v1.CreditBuyerResponse
-	(*CheckBalancesRequest)(nil),  // 12: cohort.v1.CheckBalancesRequest
-	(*CheckBalancesResponse)(nil), // 13: cohort.v1.CheckBalancesResponse
-	(*NodeBalances)(nil),          // 14: cohort.v1.NodeBalances
-	(*Schema)(nil),                // 15: cohort.v1.Schema
-	(Backend)(0),                  // 16: cohort.v1.Backend
-	(*PrivacyPolicy)(nil),         // 17: cohort.v1.PrivacyPolicy
-	(*DatasetDescriptor)(nil),     // 18: cohort.v1.DatasetDescriptor
-	(*timestamppb.Timestamp)(nil), // 19: google.protobuf.Timestamp
-	(*BuyerBalance)(nil),          // 20: cohort.v1.BuyerBalance
+	(*CreateBuyerRequest)(nil),     // 0: cohort.v1.CreateBuyerRequest
+	(*CreateBuyerResponse)(nil),    // 1: cohort.v1.CreateBuyerResponse
+	(*CreateDatasetRequest)(nil),   // 2: cohort.v1.CreateDatasetRequest
+	(*CreateDatasetResponse)(nil),  // 3: cohort.v1.CreateDatasetResponse
+	(*IssueInvitesRequest)(nil),    // 4: cohort.v1.IssueInvitesRequest
+	(*IssueInvitesResponse)(nil),   // 5: cohort.v1.IssueInvitesResponse
+	(*NodeStatusRequest)(nil),      // 6: cohort.v1.NodeStatusRequest
+	(*NodeStatusResponse)(nil),     // 7: cohort.v1.NodeStatusResponse
+	(*ReplicaStatus)(nil),          // 8: cohort.v1.ReplicaStatus
+	(*PeerStatus)(nil),             // 9: cohort.v1.PeerStatus
+	(*CreditBuyerRequest)(nil),     // 10: cohort.v1.CreditBuyerRequest
+	(*CreditBuyerResponse)(nil),    // 11: cohort.v1.CreditBuyerResponse
+	(*CheckBalancesRequest)(nil),   // 12: cohort.v1.CheckBalancesRequest
+	(*CheckBalancesResponse)(nil),  // 13: cohort.v1.CheckBalancesResponse
+	(*NodeBalances)(nil),           // 14: cohort.v1.NodeBalances
+	(*Schema)(nil),                 // 15: cohort.v1.Schema
+	(Backend)(0),                   // 16: cohort.v1.Backend
+	(*PrivacyPolicy)(nil),          // 17: cohort.v1.PrivacyPolicy
+	(*DatasetDescriptor)(nil),      // 18: cohort.v1.DatasetDescriptor
+	(*timestamppb.Timestamp)(nil),  // 19: google.protobuf.Timestamp
+	(*BuyerBalance)(nil),           // 20: cohort.v1.BuyerBalance
+	(*SetupClaimKeysRequest)(nil),  // 21: cohort.v1.SetupClaimKeysRequest
+	(*SetupClaimKeysResponse)(nil), // 22: cohort.v1.SetupClaimKeysResponse
 }
 var file_cohort_v1_admin_service_proto_depIdxs = []int32{
 	15, // 0: cohort.v1.CreateDatasetRequest.schema:type_name -> cohort.v1.Schema
@@ -1250,14 +1253,16 @@ var file_cohort_v1_admin_service_proto_depIdxs = []int32{
 	0,  // 18: cohort.v1.AdminService.CreateBuyer:input_type -> cohort.v1.CreateBuyerRequest
 	10, // 19: cohort.v1.AdminService.CreditBuyer:input_type -> cohort.v1.CreditBuyerRequest
 	12, // 20: cohort.v1.AdminService.CheckBalances:input_type -> cohort.v1.CheckBalancesRequest
-	3,  // 21: cohort.v1.AdminService.CreateDataset:output_type -> cohort.v1.CreateDatasetResponse
-	5,  // 22: cohort.v1.AdminService.IssueInvites:output_type -> cohort.v1.IssueInvitesResponse
-	7,  // 23: cohort.v1.AdminService.NodeStatus:output_type -> cohort.v1.NodeStatusResponse
-	1,  // 24: cohort.v1.AdminService.CreateBuyer:output_type -> cohort.v1.CreateBuyerResponse
-	11, // 25: cohort.v1.AdminService.CreditBuyer:output_type -> cohort.v1.CreditBuyerResponse
-	13, // 26: cohort.v1.AdminService.CheckBalances:output_type -> cohort.v1.CheckBalancesResponse
-	21, // [21:27] is the sub-list for method output_type
-	15, // [15:21] is the sub-list for method input_type
+	21, // 21: cohort.v1.AdminService.SetupClaimKeys:input_type -> cohort.v1.SetupClaimKeysRequest
+	3,  // 22: cohort.v1.AdminService.CreateDataset:output_type -> cohort.v1.CreateDatasetResponse
+	5,  // 23: cohort.v1.AdminService.IssueInvites:output_type -> cohort.v1.IssueInvitesResponse
+	7,  // 24: cohort.v1.AdminService.NodeStatus:output_type -> cohort.v1.NodeStatusResponse
+	1,  // 25: cohort.v1.AdminService.CreateBuyer:output_type -> cohort.v1.CreateBuyerResponse
+	11, // 26: cohort.v1.AdminService.CreditBuyer:output_type -> cohort.v1.CreditBuyerResponse
+	13, // 27: cohort.v1.AdminService.CheckBalances:output_type -> cohort.v1.CheckBalancesResponse
+	22, // 28: cohort.v1.AdminService.SetupClaimKeys:output_type -> cohort.v1.SetupClaimKeysResponse
+	22, // [22:29] is the sub-list for method output_type
+	15, // [15:22] is the sub-list for method input_type
 	15, // [15:15] is the sub-list for extension type_name
 	15, // [15:15] is the sub-list for extension extendee
 	0,  // [0:15] is the sub-list for field type_name
@@ -1268,6 +1273,7 @@ func file_cohort_v1_admin_service_proto_init() {
 	if File_cohort_v1_admin_service_proto != nil {
 		return
 	}
+	file_cohort_v1_claim_proto_init()
 	file_cohort_v1_dataset_proto_init()
 	file_cohort_v1_payment_proto_init()
 	file_cohort_v1_schema_proto_init()

@@ -19,12 +19,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AdminService_CreateDataset_FullMethodName = "/cohort.v1.AdminService/CreateDataset"
-	AdminService_IssueInvites_FullMethodName  = "/cohort.v1.AdminService/IssueInvites"
-	AdminService_NodeStatus_FullMethodName    = "/cohort.v1.AdminService/NodeStatus"
-	AdminService_CreateBuyer_FullMethodName   = "/cohort.v1.AdminService/CreateBuyer"
-	AdminService_CreditBuyer_FullMethodName   = "/cohort.v1.AdminService/CreditBuyer"
-	AdminService_CheckBalances_FullMethodName = "/cohort.v1.AdminService/CheckBalances"
+	AdminService_CreateDataset_FullMethodName  = "/cohort.v1.AdminService/CreateDataset"
+	AdminService_IssueInvites_FullMethodName   = "/cohort.v1.AdminService/IssueInvites"
+	AdminService_NodeStatus_FullMethodName     = "/cohort.v1.AdminService/NodeStatus"
+	AdminService_CreateBuyer_FullMethodName    = "/cohort.v1.AdminService/CreateBuyer"
+	AdminService_CreditBuyer_FullMethodName    = "/cohort.v1.AdminService/CreditBuyer"
+	AdminService_CheckBalances_FullMethodName  = "/cohort.v1.AdminService/CheckBalances"
+	AdminService_SetupClaimKeys_FullMethodName = "/cohort.v1.AdminService/SetupClaimKeys"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -58,6 +59,13 @@ type AdminServiceClient interface {
 	// CheckBalances reads every buyer's balance on this node and on every
 	// peer and lists where they disagree.
 	CheckBalances(ctx context.Context, in *CheckBalancesRequest, opts ...grpc.CallOption) (*CheckBalancesResponse, error)
+	// SetupClaimKeys runs the federation-wide ceremony of the claim
+	// circuit's keys (docs/design.md §5.9), coordinated by this node, every
+	// node contributing once to each phase; it returns when every node has
+	// stored the keys. AlreadyExists when the federation has claim keys;
+	// InvalidArgument without a beacon source; Unavailable or the peer's
+	// status when a node did not take part, and then no node keeps keys.
+	SetupClaimKeys(ctx context.Context, in *SetupClaimKeysRequest, opts ...grpc.CallOption) (*SetupClaimKeysResponse, error)
 }
 
 type adminServiceClient struct {
@@ -128,6 +136,16 @@ func (c *adminServiceClient) CheckBalances(ctx context.Context, in *CheckBalance
 	return out, nil
 }
 
+func (c *adminServiceClient) SetupClaimKeys(ctx context.Context, in *SetupClaimKeysRequest, opts ...grpc.CallOption) (*SetupClaimKeysResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetupClaimKeysResponse)
+	err := c.cc.Invoke(ctx, AdminService_SetupClaimKeys_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
@@ -159,6 +177,13 @@ type AdminServiceServer interface {
 	// CheckBalances reads every buyer's balance on this node and on every
 	// peer and lists where they disagree.
 	CheckBalances(context.Context, *CheckBalancesRequest) (*CheckBalancesResponse, error)
+	// SetupClaimKeys runs the federation-wide ceremony of the claim
+	// circuit's keys (docs/design.md §5.9), coordinated by this node, every
+	// node contributing once to each phase; it returns when every node has
+	// stored the keys. AlreadyExists when the federation has claim keys;
+	// InvalidArgument without a beacon source; Unavailable or the peer's
+	// status when a node did not take part, and then no node keeps keys.
+	SetupClaimKeys(context.Context, *SetupClaimKeysRequest) (*SetupClaimKeysResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -186,6 +211,9 @@ func (UnimplementedAdminServiceServer) CreditBuyer(context.Context, *CreditBuyer
 }
 func (UnimplementedAdminServiceServer) CheckBalances(context.Context, *CheckBalancesRequest) (*CheckBalancesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CheckBalances not implemented")
+}
+func (UnimplementedAdminServiceServer) SetupClaimKeys(context.Context, *SetupClaimKeysRequest) (*SetupClaimKeysResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetupClaimKeys not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -316,6 +344,24 @@ func _AdminService_CheckBalances_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_SetupClaimKeys_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetupClaimKeysRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).SetupClaimKeys(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_SetupClaimKeys_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).SetupClaimKeys(ctx, req.(*SetupClaimKeysRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -346,6 +392,10 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CheckBalances",
 			Handler:    _AdminService_CheckBalances_Handler,
+		},
+		{
+			MethodName: "SetupClaimKeys",
+			Handler:    _AdminService_SetupClaimKeys_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -685,7 +685,7 @@ var File_cohort_v1_audit_service_proto protoreflect.FileDescriptor
 
 const file_cohort_v1_audit_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1dcohort/v1/audit_service.proto\x12\tcohort.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18cohort/v1/ceremony.proto\x1a\x15cohort/v1/chunk.proto\x1a\x17cohort/v1/dataset.proto\"f\n" +
+	"\x1dcohort/v1/audit_service.proto\x12\tcohort.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18cohort/v1/ceremony.proto\x1a\x15cohort/v1/chunk.proto\x1a\x15cohort/v1/claim.proto\x1a\x17cohort/v1/dataset.proto\"f\n" +
 	"\x14GetTranscriptRequest\x12#\n" +
 	"\rtranscript_id\x18\x01 \x01(\tR\ftranscriptId\x12)\n" +
 	"\x10without_ceremony\x18\x02 \x01(\bR\x0fwithoutCeremony\"s\n" +
@@ -729,12 +729,15 @@ const file_cohort_v1_audit_service_proto_rawDesc = "" +
 	"\x04part\"p\n" +
 	"\x0eCeremonyHeader\x123\n" +
 	"\bceremony\x18\x01 \x01(\v2\x17.cohort.v1.CeremonyInfoR\bceremony\x12)\n" +
-	"\x04blob\x18\x02 \x01(\v2\x15.cohort.v1.BlobHeaderR\x04blob2\xe8\x02\n" +
+	"\x04blob\x18\x02 \x01(\v2\x15.cohort.v1.BlobHeaderR\x04blob2\x92\x04\n" +
 	"\fAuditService\x12T\n" +
 	"\rGetTranscript\x12\x1f.cohort.v1.GetTranscriptRequest\x1a .cohort.v1.GetTranscriptResponse0\x01\x12X\n" +
 	"\x0fListTranscripts\x12!.cohort.v1.ListTranscriptsRequest\x1a\".cohort.v1.ListTranscriptsResponse\x12X\n" +
 	"\x0fGetVerifyingKey\x12!.cohort.v1.GetVerifyingKeyRequest\x1a\".cohort.v1.GetVerifyingKeyResponse\x12N\n" +
-	"\vGetCeremony\x12\x1d.cohort.v1.GetCeremonyRequest\x1a\x1e.cohort.v1.GetCeremonyResponse0\x01B5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
+	"\vGetCeremony\x12\x1d.cohort.v1.GetCeremonyRequest\x1a\x1e.cohort.v1.GetCeremonyResponse0\x01\x12]\n" +
+	"\x10GetClaimCeremony\x12\".cohort.v1.GetClaimCeremonyRequest\x1a#.cohort.v1.GetClaimCeremonyResponse0\x01\x12I\n" +
+	"\n" +
+	"ListClaims\x12\x1c.cohort.v1.ListClaimsRequest\x1a\x1d.cohort.v1.ListClaimsResponseB5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
 
 var (
 	file_cohort_v1_audit_service_proto_rawDescOnce sync.Once
@@ -750,21 +753,25 @@ func file_cohort_v1_audit_service_proto_rawDescGZIP() []byte {
 
 var file_cohort_v1_audit_service_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_cohort_v1_audit_service_proto_goTypes = []any{
-	(*GetTranscriptRequest)(nil),    // 0: cohort.v1.GetTranscriptRequest
-	(*ListTranscriptsRequest)(nil),  // 1: cohort.v1.ListTranscriptsRequest
-	(*ListTranscriptsResponse)(nil), // 2: cohort.v1.ListTranscriptsResponse
-	(*TranscriptInfo)(nil),          // 3: cohort.v1.TranscriptInfo
-	(*GetTranscriptResponse)(nil),   // 4: cohort.v1.GetTranscriptResponse
-	(*GetVerifyingKeyRequest)(nil),  // 5: cohort.v1.GetVerifyingKeyRequest
-	(*GetVerifyingKeyResponse)(nil), // 6: cohort.v1.GetVerifyingKeyResponse
-	(*GetCeremonyRequest)(nil),      // 7: cohort.v1.GetCeremonyRequest
-	(*GetCeremonyResponse)(nil),     // 8: cohort.v1.GetCeremonyResponse
-	(*CeremonyHeader)(nil),          // 9: cohort.v1.CeremonyHeader
-	(*timestamppb.Timestamp)(nil),   // 10: google.protobuf.Timestamp
-	(*BlobHeader)(nil),              // 11: cohort.v1.BlobHeader
-	(*Chunk)(nil),                   // 12: cohort.v1.Chunk
-	(SetupKind)(0),                  // 13: cohort.v1.SetupKind
-	(*CeremonyInfo)(nil),            // 14: cohort.v1.CeremonyInfo
+	(*GetTranscriptRequest)(nil),     // 0: cohort.v1.GetTranscriptRequest
+	(*ListTranscriptsRequest)(nil),   // 1: cohort.v1.ListTranscriptsRequest
+	(*ListTranscriptsResponse)(nil),  // 2: cohort.v1.ListTranscriptsResponse
+	(*TranscriptInfo)(nil),           // 3: cohort.v1.TranscriptInfo
+	(*GetTranscriptResponse)(nil),    // 4: cohort.v1.GetTranscriptResponse
+	(*GetVerifyingKeyRequest)(nil),   // 5: cohort.v1.GetVerifyingKeyRequest
+	(*GetVerifyingKeyResponse)(nil),  // 6: cohort.v1.GetVerifyingKeyResponse
+	(*GetCeremonyRequest)(nil),       // 7: cohort.v1.GetCeremonyRequest
+	(*GetCeremonyResponse)(nil),      // 8: cohort.v1.GetCeremonyResponse
+	(*CeremonyHeader)(nil),           // 9: cohort.v1.CeremonyHeader
+	(*timestamppb.Timestamp)(nil),    // 10: google.protobuf.Timestamp
+	(*BlobHeader)(nil),               // 11: cohort.v1.BlobHeader
+	(*Chunk)(nil),                    // 12: cohort.v1.Chunk
+	(SetupKind)(0),                   // 13: cohort.v1.SetupKind
+	(*CeremonyInfo)(nil),             // 14: cohort.v1.CeremonyInfo
+	(*GetClaimCeremonyRequest)(nil),  // 15: cohort.v1.GetClaimCeremonyRequest
+	(*ListClaimsRequest)(nil),        // 16: cohort.v1.ListClaimsRequest
+	(*GetClaimCeremonyResponse)(nil), // 17: cohort.v1.GetClaimCeremonyResponse
+	(*ListClaimsResponse)(nil),       // 18: cohort.v1.ListClaimsResponse
 }
 var file_cohort_v1_audit_service_proto_depIdxs = []int32{
 	3,  // 0: cohort.v1.ListTranscriptsResponse.transcripts:type_name -> cohort.v1.TranscriptInfo
@@ -780,12 +787,16 @@ var file_cohort_v1_audit_service_proto_depIdxs = []int32{
 	1,  // 10: cohort.v1.AuditService.ListTranscripts:input_type -> cohort.v1.ListTranscriptsRequest
 	5,  // 11: cohort.v1.AuditService.GetVerifyingKey:input_type -> cohort.v1.GetVerifyingKeyRequest
 	7,  // 12: cohort.v1.AuditService.GetCeremony:input_type -> cohort.v1.GetCeremonyRequest
-	4,  // 13: cohort.v1.AuditService.GetTranscript:output_type -> cohort.v1.GetTranscriptResponse
-	2,  // 14: cohort.v1.AuditService.ListTranscripts:output_type -> cohort.v1.ListTranscriptsResponse
-	6,  // 15: cohort.v1.AuditService.GetVerifyingKey:output_type -> cohort.v1.GetVerifyingKeyResponse
-	8,  // 16: cohort.v1.AuditService.GetCeremony:output_type -> cohort.v1.GetCeremonyResponse
-	13, // [13:17] is the sub-list for method output_type
-	9,  // [9:13] is the sub-list for method input_type
+	15, // 13: cohort.v1.AuditService.GetClaimCeremony:input_type -> cohort.v1.GetClaimCeremonyRequest
+	16, // 14: cohort.v1.AuditService.ListClaims:input_type -> cohort.v1.ListClaimsRequest
+	4,  // 15: cohort.v1.AuditService.GetTranscript:output_type -> cohort.v1.GetTranscriptResponse
+	2,  // 16: cohort.v1.AuditService.ListTranscripts:output_type -> cohort.v1.ListTranscriptsResponse
+	6,  // 17: cohort.v1.AuditService.GetVerifyingKey:output_type -> cohort.v1.GetVerifyingKeyResponse
+	8,  // 18: cohort.v1.AuditService.GetCeremony:output_type -> cohort.v1.GetCeremonyResponse
+	17, // 19: cohort.v1.AuditService.GetClaimCeremony:output_type -> cohort.v1.GetClaimCeremonyResponse
+	18, // 20: cohort.v1.AuditService.ListClaims:output_type -> cohort.v1.ListClaimsResponse
+	15, // [15:21] is the sub-list for method output_type
+	9,  // [9:15] is the sub-list for method input_type
 	9,  // [9:9] is the sub-list for extension type_name
 	9,  // [9:9] is the sub-list for extension extendee
 	0,  // [0:9] is the sub-list for field type_name
@@ -798,6 +809,7 @@ func file_cohort_v1_audit_service_proto_init() {
 	}
 	file_cohort_v1_ceremony_proto_init()
 	file_cohort_v1_chunk_proto_init()
+	file_cohort_v1_claim_proto_init()
 	file_cohort_v1_dataset_proto_init()
 	file_cohort_v1_audit_service_proto_msgTypes[4].OneofWrappers = []any{
 		(*GetTranscriptResponse_Header)(nil),

@@ -19,10 +19,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AuditService_GetTranscript_FullMethodName   = "/cohort.v1.AuditService/GetTranscript"
-	AuditService_ListTranscripts_FullMethodName = "/cohort.v1.AuditService/ListTranscripts"
-	AuditService_GetVerifyingKey_FullMethodName = "/cohort.v1.AuditService/GetVerifyingKey"
-	AuditService_GetCeremony_FullMethodName     = "/cohort.v1.AuditService/GetCeremony"
+	AuditService_GetTranscript_FullMethodName    = "/cohort.v1.AuditService/GetTranscript"
+	AuditService_ListTranscripts_FullMethodName  = "/cohort.v1.AuditService/ListTranscripts"
+	AuditService_GetVerifyingKey_FullMethodName  = "/cohort.v1.AuditService/GetVerifyingKey"
+	AuditService_GetCeremony_FullMethodName      = "/cohort.v1.AuditService/GetCeremony"
+	AuditService_GetClaimCeremony_FullMethodName = "/cohort.v1.AuditService/GetClaimCeremony"
+	AuditService_ListClaims_FullMethodName       = "/cohort.v1.AuditService/ListClaims"
 )
 
 // AuditServiceClient is the client API for AuditService service.
@@ -50,6 +52,13 @@ type AuditServiceClient interface {
 	// info and blob header; then chunks. FailedPrecondition for an
 	// INSECURE_DEV dataset, which has no ceremony.
 	GetCeremony(ctx context.Context, in *GetCeremonyRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GetCeremonyResponse], error)
+	// GetClaimCeremony streams the ceremony that made the federation's claim
+	// keys: its signed record, then its transcript. FailedPrecondition when
+	// the claim keys came from a development setup or do not exist yet.
+	GetClaimCeremony(ctx context.Context, in *GetClaimCeremonyRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GetClaimCeremonyResponse], error)
+	// ListClaims returns a page of the reward claims this node recorded for
+	// a dataset's jobs, with their proofs, for `cohort audit rewards`.
+	ListClaims(ctx context.Context, in *ListClaimsRequest, opts ...grpc.CallOption) (*ListClaimsResponse, error)
 }
 
 type auditServiceClient struct {
@@ -118,6 +127,35 @@ func (c *auditServiceClient) GetCeremony(ctx context.Context, in *GetCeremonyReq
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type AuditService_GetCeremonyClient = grpc.ServerStreamingClient[GetCeremonyResponse]
 
+func (c *auditServiceClient) GetClaimCeremony(ctx context.Context, in *GetClaimCeremonyRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GetClaimCeremonyResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &AuditService_ServiceDesc.Streams[2], AuditService_GetClaimCeremony_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[GetClaimCeremonyRequest, GetClaimCeremonyResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AuditService_GetClaimCeremonyClient = grpc.ServerStreamingClient[GetClaimCeremonyResponse]
+
+func (c *auditServiceClient) ListClaims(ctx context.Context, in *ListClaimsRequest, opts ...grpc.CallOption) (*ListClaimsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListClaimsResponse)
+	err := c.cc.Invoke(ctx, AuditService_ListClaims_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AuditServiceServer is the server API for AuditService service.
 // All implementations must embed UnimplementedAuditServiceServer
 // for forward compatibility.
@@ -143,6 +181,13 @@ type AuditServiceServer interface {
 	// info and blob header; then chunks. FailedPrecondition for an
 	// INSECURE_DEV dataset, which has no ceremony.
 	GetCeremony(*GetCeremonyRequest, grpc.ServerStreamingServer[GetCeremonyResponse]) error
+	// GetClaimCeremony streams the ceremony that made the federation's claim
+	// keys: its signed record, then its transcript. FailedPrecondition when
+	// the claim keys came from a development setup or do not exist yet.
+	GetClaimCeremony(*GetClaimCeremonyRequest, grpc.ServerStreamingServer[GetClaimCeremonyResponse]) error
+	// ListClaims returns a page of the reward claims this node recorded for
+	// a dataset's jobs, with their proofs, for `cohort audit rewards`.
+	ListClaims(context.Context, *ListClaimsRequest) (*ListClaimsResponse, error)
 	mustEmbedUnimplementedAuditServiceServer()
 }
 
@@ -164,6 +209,12 @@ func (UnimplementedAuditServiceServer) GetVerifyingKey(context.Context, *GetVeri
 }
 func (UnimplementedAuditServiceServer) GetCeremony(*GetCeremonyRequest, grpc.ServerStreamingServer[GetCeremonyResponse]) error {
 	return status.Error(codes.Unimplemented, "method GetCeremony not implemented")
+}
+func (UnimplementedAuditServiceServer) GetClaimCeremony(*GetClaimCeremonyRequest, grpc.ServerStreamingServer[GetClaimCeremonyResponse]) error {
+	return status.Error(codes.Unimplemented, "method GetClaimCeremony not implemented")
+}
+func (UnimplementedAuditServiceServer) ListClaims(context.Context, *ListClaimsRequest) (*ListClaimsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListClaims not implemented")
 }
 func (UnimplementedAuditServiceServer) mustEmbedUnimplementedAuditServiceServer() {}
 func (UnimplementedAuditServiceServer) testEmbeddedByValue()                      {}
@@ -244,6 +295,35 @@ func _AuditService_GetCeremony_Handler(srv interface{}, stream grpc.ServerStream
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type AuditService_GetCeremonyServer = grpc.ServerStreamingServer[GetCeremonyResponse]
 
+func _AuditService_GetClaimCeremony_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(GetClaimCeremonyRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(AuditServiceServer).GetClaimCeremony(m, &grpc.GenericServerStream[GetClaimCeremonyRequest, GetClaimCeremonyResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AuditService_GetClaimCeremonyServer = grpc.ServerStreamingServer[GetClaimCeremonyResponse]
+
+func _AuditService_ListClaims_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListClaimsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuditServiceServer).ListClaims(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuditService_ListClaims_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuditServiceServer).ListClaims(ctx, req.(*ListClaimsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AuditService_ServiceDesc is the grpc.ServiceDesc for AuditService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -259,6 +339,10 @@ var AuditService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "GetVerifyingKey",
 			Handler:    _AuditService_GetVerifyingKey_Handler,
 		},
+		{
+			MethodName: "ListClaims",
+			Handler:    _AuditService_ListClaims_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
@@ -269,6 +353,11 @@ var AuditService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "GetCeremony",
 			Handler:       _AuditService_GetCeremony_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "GetClaimCeremony",
+			Handler:       _AuditService_GetClaimCeremony_Handler,
 			ServerStreams: true,
 		},
 	},

@@ -73,7 +73,11 @@ type GetClaimKeyResponse struct {
 	Part isGetClaimKeyResponse_Part `protobuf_oneof:"part"`
 	// How the keys were made; first message only. SETUP_KIND_INSECURE_DEV:
 	// whoever ran the single-party setup can forge claims.
-	SetupKind     SetupKind `protobuf:"varint,3,opt,name=setup_kind,json=setupKind,proto3,enum=cohort.v1.SetupKind" json:"setup_kind,omitempty"`
+	SetupKind SetupKind `protobuf:"varint,3,opt,name=setup_kind,json=setupKind,proto3,enum=cohort.v1.SetupKind" json:"setup_kind,omitempty"`
+	// The ceremony that made the keys, signed by every node, without its
+	// transcript; first message only, SETUP_KIND_CEREMONY only. A client
+	// checks the key's SHA-256 against proving_key_digest.
+	Ceremony      *ClaimCeremony `protobuf:"bytes,4,opt,name=ceremony,proto3" json:"ceremony,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -140,6 +144,13 @@ func (x *GetClaimKeyResponse) GetSetupKind() SetupKind {
 	return SetupKind_SETUP_KIND_UNSPECIFIED
 }
 
+func (x *GetClaimKeyResponse) GetCeremony() *ClaimCeremony {
+	if x != nil {
+		return x.Ceremony
+	}
+	return nil
+}
+
 type isGetClaimKeyResponse_Part interface {
 	isGetClaimKeyResponse_Part()
 }
@@ -157,6 +168,609 @@ type GetClaimKeyResponse_Chunk struct {
 func (*GetClaimKeyResponse_Header) isGetClaimKeyResponse_Part() {}
 
 func (*GetClaimKeyResponse_Chunk) isGetClaimKeyResponse_Part() {}
+
+// ClaimCeremony is the record of the federation-wide ceremony that made
+// the claim circuit's keys (docs/design.md §5.9): the plan, the keys it
+// gave and who made each contribution, signed by every node.
+type ClaimCeremony struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The plan as every node agreed to it, SEALED: dataset_id empty,
+	// participants every node in index order, transcript_digest set.
+	Ceremony *CeremonyInfo `protobuf:"bytes,1,opt,name=ceremony,proto3" json:"ceremony,omitempty"`
+	// The federation's nodes, in index order, as the ceremony fixed them.
+	Nodes []*NodeInfo `protobuf:"bytes,2,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	// The claim verifying key (package circuits/setup encoding).
+	VerifyingKey []byte `protobuf:"bytes,3,opt,name=verifying_key,json=verifyingKey,proto3" json:"verifying_key,omitempty"`
+	// SHA-256 of the claim proving key's encoding, as every node derived it
+	// from the transcript; 32 bytes.
+	ProvingKeyDigest []byte `protobuf:"bytes,4,opt,name=proving_key_digest,json=provingKeyDigest,proto3" json:"proving_key_digest,omitempty"`
+	// Each contribution with the signature of the node that made it, phase 1
+	// then phase 2, by position.
+	Contributions []*CeremonyAttestation `protobuf:"bytes,5,rep,name=contributions,proto3" json:"contributions,omitempty"`
+	// One signature per node, in index order, over "cohort/v1/claim-keys",
+	// the ceremony id and SHA-256 of this message's deterministic encoding
+	// without signatures (attest.ClaimKeys).
+	Signatures    []*NodeSignature `protobuf:"bytes,6,rep,name=signatures,proto3" json:"signatures,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClaimCeremony) Reset() {
+	*x = ClaimCeremony{}
+	mi := &file_cohort_v1_claim_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClaimCeremony) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClaimCeremony) ProtoMessage() {}
+
+func (x *ClaimCeremony) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_claim_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClaimCeremony.ProtoReflect.Descriptor instead.
+func (*ClaimCeremony) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ClaimCeremony) GetCeremony() *CeremonyInfo {
+	if x != nil {
+		return x.Ceremony
+	}
+	return nil
+}
+
+func (x *ClaimCeremony) GetNodes() []*NodeInfo {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+func (x *ClaimCeremony) GetVerifyingKey() []byte {
+	if x != nil {
+		return x.VerifyingKey
+	}
+	return nil
+}
+
+func (x *ClaimCeremony) GetProvingKeyDigest() []byte {
+	if x != nil {
+		return x.ProvingKeyDigest
+	}
+	return nil
+}
+
+func (x *ClaimCeremony) GetContributions() []*CeremonyAttestation {
+	if x != nil {
+		return x.Contributions
+	}
+	return nil
+}
+
+func (x *ClaimCeremony) GetSignatures() []*NodeSignature {
+	if x != nil {
+		return x.Signatures
+	}
+	return nil
+}
+
+// SetupClaimKeysRequest starts the claim keys' ceremony.
+type SetupClaimKeysRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Where the ceremony's beacons come from (CeremonyInfo.beacon_source),
+	// 1..1024 bytes of text.
+	BeaconSource  string `protobuf:"bytes,1,opt,name=beacon_source,json=beaconSource,proto3" json:"beacon_source,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetupClaimKeysRequest) Reset() {
+	*x = SetupClaimKeysRequest{}
+	mi := &file_cohort_v1_claim_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetupClaimKeysRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetupClaimKeysRequest) ProtoMessage() {}
+
+func (x *SetupClaimKeysRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_claim_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetupClaimKeysRequest.ProtoReflect.Descriptor instead.
+func (*SetupClaimKeysRequest) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *SetupClaimKeysRequest) GetBeaconSource() string {
+	if x != nil {
+		return x.BeaconSource
+	}
+	return ""
+}
+
+// SetupClaimKeysResponse is the finished ceremony.
+type SetupClaimKeysResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The ceremony's record, as every node signed it.
+	Ceremony      *ClaimCeremony `protobuf:"bytes,1,opt,name=ceremony,proto3" json:"ceremony,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetupClaimKeysResponse) Reset() {
+	*x = SetupClaimKeysResponse{}
+	mi := &file_cohort_v1_claim_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetupClaimKeysResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetupClaimKeysResponse) ProtoMessage() {}
+
+func (x *SetupClaimKeysResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_claim_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetupClaimKeysResponse.ProtoReflect.Descriptor instead.
+func (*SetupClaimKeysResponse) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *SetupClaimKeysResponse) GetCeremony() *ClaimCeremony {
+	if x != nil {
+		return x.Ceremony
+	}
+	return nil
+}
+
+// StartClaimCeremonyRequest is a claim-key ceremony's plan.
+type StartClaimCeremonyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The plan: dataset_id empty, the claim circuit's digest and domain,
+	// every node once in index order.
+	Ceremony      *CeremonyInfo `protobuf:"bytes,1,opt,name=ceremony,proto3" json:"ceremony,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartClaimCeremonyRequest) Reset() {
+	*x = StartClaimCeremonyRequest{}
+	mi := &file_cohort_v1_claim_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartClaimCeremonyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartClaimCeremonyRequest) ProtoMessage() {}
+
+func (x *StartClaimCeremonyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_claim_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartClaimCeremonyRequest.ProtoReflect.Descriptor instead.
+func (*StartClaimCeremonyRequest) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *StartClaimCeremonyRequest) GetCeremony() *CeremonyInfo {
+	if x != nil {
+		return x.Ceremony
+	}
+	return nil
+}
+
+// StartClaimCeremonyResponse is a peer's agreement to the plan.
+type StartClaimCeremonyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The peer's signature over the plan (attest.CeremonyStart).
+	Signature     *NodeSignature `protobuf:"bytes,1,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartClaimCeremonyResponse) Reset() {
+	*x = StartClaimCeremonyResponse{}
+	mi := &file_cohort_v1_claim_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartClaimCeremonyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartClaimCeremonyResponse) ProtoMessage() {}
+
+func (x *StartClaimCeremonyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_claim_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartClaimCeremonyResponse.ProtoReflect.Descriptor instead.
+func (*StartClaimCeremonyResponse) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *StartClaimCeremonyResponse) GetSignature() *NodeSignature {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+// GetClaimCeremonyRequest asks for the claim keys' ceremony.
+type GetClaimCeremonyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetClaimCeremonyRequest) Reset() {
+	*x = GetClaimCeremonyRequest{}
+	mi := &file_cohort_v1_claim_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetClaimCeremonyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetClaimCeremonyRequest) ProtoMessage() {}
+
+func (x *GetClaimCeremonyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_claim_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetClaimCeremonyRequest.ProtoReflect.Descriptor instead.
+func (*GetClaimCeremonyRequest) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{7}
+}
+
+// GetClaimCeremonyResponse is one message of the claim ceremony's stream:
+// its record and the transcript's header first, then the transcript
+// (package circuits/setup, Transcript.MarshalBinary) in chunks.
+type GetClaimCeremonyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The part this message carries.
+	//
+	// Types that are valid to be assigned to Part:
+	//
+	//	*GetClaimCeremonyResponse_Header
+	//	*GetClaimCeremonyResponse_Chunk
+	Part isGetClaimCeremonyResponse_Part `protobuf_oneof:"part"`
+	// The ceremony's record; first message only.
+	Ceremony      *ClaimCeremony `protobuf:"bytes,3,opt,name=ceremony,proto3" json:"ceremony,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetClaimCeremonyResponse) Reset() {
+	*x = GetClaimCeremonyResponse{}
+	mi := &file_cohort_v1_claim_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetClaimCeremonyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetClaimCeremonyResponse) ProtoMessage() {}
+
+func (x *GetClaimCeremonyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_claim_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetClaimCeremonyResponse.ProtoReflect.Descriptor instead.
+func (*GetClaimCeremonyResponse) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *GetClaimCeremonyResponse) GetPart() isGetClaimCeremonyResponse_Part {
+	if x != nil {
+		return x.Part
+	}
+	return nil
+}
+
+func (x *GetClaimCeremonyResponse) GetHeader() *BlobHeader {
+	if x != nil {
+		if x, ok := x.Part.(*GetClaimCeremonyResponse_Header); ok {
+			return x.Header
+		}
+	}
+	return nil
+}
+
+func (x *GetClaimCeremonyResponse) GetChunk() *Chunk {
+	if x != nil {
+		if x, ok := x.Part.(*GetClaimCeremonyResponse_Chunk); ok {
+			return x.Chunk
+		}
+	}
+	return nil
+}
+
+func (x *GetClaimCeremonyResponse) GetCeremony() *ClaimCeremony {
+	if x != nil {
+		return x.Ceremony
+	}
+	return nil
+}
+
+type isGetClaimCeremonyResponse_Part interface {
+	isGetClaimCeremonyResponse_Part()
+}
+
+type GetClaimCeremonyResponse_Header struct {
+	// Size and SHA-256 of the transcript; first message only.
+	Header *BlobHeader `protobuf:"bytes,1,opt,name=header,proto3,oneof"`
+}
+
+type GetClaimCeremonyResponse_Chunk struct {
+	// A piece of the transcript; every later message.
+	Chunk *Chunk `protobuf:"bytes,2,opt,name=chunk,proto3,oneof"`
+}
+
+func (*GetClaimCeremonyResponse_Header) isGetClaimCeremonyResponse_Part() {}
+
+func (*GetClaimCeremonyResponse_Chunk) isGetClaimCeremonyResponse_Part() {}
+
+// ListClaimsRequest asks for a page of a dataset's reward claims.
+type ListClaimsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Dataset id.
+	DatasetId string `protobuf:"bytes,1,opt,name=dataset_id,json=datasetId,proto3" json:"dataset_id,omitempty"`
+	// Largest number of claims to return, 1..1000; 0 means 100.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of a previous response, or empty for the first page.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListClaimsRequest) Reset() {
+	*x = ListClaimsRequest{}
+	mi := &file_cohort_v1_claim_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListClaimsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListClaimsRequest) ProtoMessage() {}
+
+func (x *ListClaimsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_claim_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListClaimsRequest.ProtoReflect.Descriptor instead.
+func (*ListClaimsRequest) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ListClaimsRequest) GetDatasetId() string {
+	if x != nil {
+		return x.DatasetId
+	}
+	return ""
+}
+
+func (x *ListClaimsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListClaimsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// RewardClaim is a claim as a node recorded it.
+type RewardClaim struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The claim as the claimant sent it: job, claim nullifier, payout key,
+	// proof. The proof is empty for a claim recorded before proofs were kept.
+	Claim *ClaimRewardRequest `protobuf:"bytes,1,opt,name=claim,proto3" json:"claim,omitempty"`
+	// What the claim credited, micro-credits.
+	Amount uint64 `protobuf:"varint,2,opt,name=amount,proto3" json:"amount,omitempty"`
+	// When the claim was recorded.
+	ClaimedAt     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=claimed_at,json=claimedAt,proto3" json:"claimed_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RewardClaim) Reset() {
+	*x = RewardClaim{}
+	mi := &file_cohort_v1_claim_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RewardClaim) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RewardClaim) ProtoMessage() {}
+
+func (x *RewardClaim) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_claim_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RewardClaim.ProtoReflect.Descriptor instead.
+func (*RewardClaim) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *RewardClaim) GetClaim() *ClaimRewardRequest {
+	if x != nil {
+		return x.Claim
+	}
+	return nil
+}
+
+func (x *RewardClaim) GetAmount() uint64 {
+	if x != nil {
+		return x.Amount
+	}
+	return 0
+}
+
+func (x *RewardClaim) GetClaimedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ClaimedAt
+	}
+	return nil
+}
+
+// ListClaimsResponse is a page of claims, by job id then claim nullifier.
+type ListClaimsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The claims.
+	Claims []*RewardClaim `protobuf:"bytes,1,rep,name=claims,proto3" json:"claims,omitempty"`
+	// Token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListClaimsResponse) Reset() {
+	*x = ListClaimsResponse{}
+	mi := &file_cohort_v1_claim_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListClaimsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListClaimsResponse) ProtoMessage() {}
+
+func (x *ListClaimsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_claim_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListClaimsResponse.ProtoReflect.Descriptor instead.
+func (*ListClaimsResponse) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ListClaimsResponse) GetClaims() []*RewardClaim {
+	if x != nil {
+		return x.Claims
+	}
+	return nil
+}
+
+func (x *ListClaimsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
 
 // ClaimRewardRequest claims a released job's reward for one of its
 // counted records, without saying which.
@@ -181,7 +795,7 @@ type ClaimRewardRequest struct {
 
 func (x *ClaimRewardRequest) Reset() {
 	*x = ClaimRewardRequest{}
-	mi := &file_cohort_v1_claim_proto_msgTypes[2]
+	mi := &file_cohort_v1_claim_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -193,7 +807,7 @@ func (x *ClaimRewardRequest) String() string {
 func (*ClaimRewardRequest) ProtoMessage() {}
 
 func (x *ClaimRewardRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_claim_proto_msgTypes[2]
+	mi := &file_cohort_v1_claim_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -206,7 +820,7 @@ func (x *ClaimRewardRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClaimRewardRequest.ProtoReflect.Descriptor instead.
 func (*ClaimRewardRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{2}
+	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ClaimRewardRequest) GetJobId() string {
@@ -252,7 +866,7 @@ type ClaimRewardResponse struct {
 
 func (x *ClaimRewardResponse) Reset() {
 	*x = ClaimRewardResponse{}
-	mi := &file_cohort_v1_claim_proto_msgTypes[3]
+	mi := &file_cohort_v1_claim_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -264,7 +878,7 @@ func (x *ClaimRewardResponse) String() string {
 func (*ClaimRewardResponse) ProtoMessage() {}
 
 func (x *ClaimRewardResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_claim_proto_msgTypes[3]
+	mi := &file_cohort_v1_claim_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -277,7 +891,7 @@ func (x *ClaimRewardResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClaimRewardResponse.ProtoReflect.Descriptor instead.
 func (*ClaimRewardResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{3}
+	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ClaimRewardResponse) GetAmount() uint64 {
@@ -316,7 +930,7 @@ type Payout struct {
 
 func (x *Payout) Reset() {
 	*x = Payout{}
-	mi := &file_cohort_v1_claim_proto_msgTypes[4]
+	mi := &file_cohort_v1_claim_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -328,7 +942,7 @@ func (x *Payout) String() string {
 func (*Payout) ProtoMessage() {}
 
 func (x *Payout) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_claim_proto_msgTypes[4]
+	mi := &file_cohort_v1_claim_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -341,7 +955,7 @@ func (x *Payout) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Payout.ProtoReflect.Descriptor instead.
 func (*Payout) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{4}
+	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Payout) GetPayoutKey() []byte {
@@ -376,7 +990,7 @@ type GetPayoutRequest struct {
 
 func (x *GetPayoutRequest) Reset() {
 	*x = GetPayoutRequest{}
-	mi := &file_cohort_v1_claim_proto_msgTypes[5]
+	mi := &file_cohort_v1_claim_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -388,7 +1002,7 @@ func (x *GetPayoutRequest) String() string {
 func (*GetPayoutRequest) ProtoMessage() {}
 
 func (x *GetPayoutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_claim_proto_msgTypes[5]
+	mi := &file_cohort_v1_claim_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -401,7 +1015,7 @@ func (x *GetPayoutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPayoutRequest.ProtoReflect.Descriptor instead.
 func (*GetPayoutRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{5}
+	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetPayoutRequest) GetPayoutKey() []byte {
@@ -422,7 +1036,7 @@ type GetPayoutResponse struct {
 
 func (x *GetPayoutResponse) Reset() {
 	*x = GetPayoutResponse{}
-	mi := &file_cohort_v1_claim_proto_msgTypes[6]
+	mi := &file_cohort_v1_claim_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -434,7 +1048,7 @@ func (x *GetPayoutResponse) String() string {
 func (*GetPayoutResponse) ProtoMessage() {}
 
 func (x *GetPayoutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_claim_proto_msgTypes[6]
+	mi := &file_cohort_v1_claim_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -447,7 +1061,7 @@ func (x *GetPayoutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPayoutResponse.ProtoReflect.Descriptor instead.
 func (*GetPayoutResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{6}
+	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetPayoutResponse) GetPayout() *Payout {
@@ -471,7 +1085,7 @@ type StoreClaimRequest struct {
 
 func (x *StoreClaimRequest) Reset() {
 	*x = StoreClaimRequest{}
-	mi := &file_cohort_v1_claim_proto_msgTypes[7]
+	mi := &file_cohort_v1_claim_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -483,7 +1097,7 @@ func (x *StoreClaimRequest) String() string {
 func (*StoreClaimRequest) ProtoMessage() {}
 
 func (x *StoreClaimRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_claim_proto_msgTypes[7]
+	mi := &file_cohort_v1_claim_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -496,7 +1110,7 @@ func (x *StoreClaimRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreClaimRequest.ProtoReflect.Descriptor instead.
 func (*StoreClaimRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{7}
+	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *StoreClaimRequest) GetClaim() *ClaimRewardRequest {
@@ -522,7 +1136,7 @@ type StoreClaimResponse struct {
 
 func (x *StoreClaimResponse) Reset() {
 	*x = StoreClaimResponse{}
-	mi := &file_cohort_v1_claim_proto_msgTypes[8]
+	mi := &file_cohort_v1_claim_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -534,7 +1148,7 @@ func (x *StoreClaimResponse) String() string {
 func (*StoreClaimResponse) ProtoMessage() {}
 
 func (x *StoreClaimResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_claim_proto_msgTypes[8]
+	mi := &file_cohort_v1_claim_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -547,7 +1161,7 @@ func (x *StoreClaimResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreClaimResponse.ProtoReflect.Descriptor instead.
 func (*StoreClaimResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{8}
+	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{18}
 }
 
 // GetClaimKeysRequest asks the sequencer for the claim keys.
@@ -559,7 +1173,7 @@ type GetClaimKeysRequest struct {
 
 func (x *GetClaimKeysRequest) Reset() {
 	*x = GetClaimKeysRequest{}
-	mi := &file_cohort_v1_claim_proto_msgTypes[9]
+	mi := &file_cohort_v1_claim_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -571,7 +1185,7 @@ func (x *GetClaimKeysRequest) String() string {
 func (*GetClaimKeysRequest) ProtoMessage() {}
 
 func (x *GetClaimKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_claim_proto_msgTypes[9]
+	mi := &file_cohort_v1_claim_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -584,11 +1198,13 @@ func (x *GetClaimKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClaimKeysRequest.ProtoReflect.Descriptor instead.
 func (*GetClaimKeysRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{9}
+	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{19}
 }
 
 // GetClaimKeysResponse is one message of the sequencer's claim-keys
-// stream.
+// stream: u32 length of the verifying key, the verifying key, (for a
+// ceremony's keys) u32 length of the transcript and the transcript, then
+// the proving key.
 type GetClaimKeysResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The part this message carries.
@@ -599,14 +1215,19 @@ type GetClaimKeysResponse struct {
 	//	*GetClaimKeysResponse_Chunk
 	Part isGetClaimKeysResponse_Part `protobuf_oneof:"part"`
 	// How the keys were made; first message only.
-	SetupKind     SetupKind `protobuf:"varint,3,opt,name=setup_kind,json=setupKind,proto3,enum=cohort.v1.SetupKind" json:"setup_kind,omitempty"`
+	SetupKind SetupKind `protobuf:"varint,3,opt,name=setup_kind,json=setupKind,proto3,enum=cohort.v1.SetupKind" json:"setup_kind,omitempty"`
+	// The ceremony's signed record, SETUP_KIND_CEREMONY only; the encoding
+	// then also carries the transcript (u32 length, then its bytes) after
+	// the verifying key, so that a node that missed the ceremony's last
+	// message can check and store the keys.
+	Ceremony      *ClaimCeremony `protobuf:"bytes,4,opt,name=ceremony,proto3" json:"ceremony,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetClaimKeysResponse) Reset() {
 	*x = GetClaimKeysResponse{}
-	mi := &file_cohort_v1_claim_proto_msgTypes[10]
+	mi := &file_cohort_v1_claim_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -618,7 +1239,7 @@ func (x *GetClaimKeysResponse) String() string {
 func (*GetClaimKeysResponse) ProtoMessage() {}
 
 func (x *GetClaimKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_claim_proto_msgTypes[10]
+	mi := &file_cohort_v1_claim_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -631,7 +1252,7 @@ func (x *GetClaimKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClaimKeysResponse.ProtoReflect.Descriptor instead.
 func (*GetClaimKeysResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{10}
+	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetClaimKeysResponse) GetPart() isGetClaimKeysResponse_Part {
@@ -666,6 +1287,13 @@ func (x *GetClaimKeysResponse) GetSetupKind() SetupKind {
 	return SetupKind_SETUP_KIND_UNSPECIFIED
 }
 
+func (x *GetClaimKeysResponse) GetCeremony() *ClaimCeremony {
+	if x != nil {
+		return x.Ceremony
+	}
+	return nil
+}
+
 type isGetClaimKeysResponse_Part interface {
 	isGetClaimKeysResponse_Part()
 }
@@ -695,7 +1323,7 @@ type OrderClaimRequest struct {
 
 func (x *OrderClaimRequest) Reset() {
 	*x = OrderClaimRequest{}
-	mi := &file_cohort_v1_claim_proto_msgTypes[11]
+	mi := &file_cohort_v1_claim_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -707,7 +1335,7 @@ func (x *OrderClaimRequest) String() string {
 func (*OrderClaimRequest) ProtoMessage() {}
 
 func (x *OrderClaimRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_claim_proto_msgTypes[11]
+	mi := &file_cohort_v1_claim_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -720,7 +1348,7 @@ func (x *OrderClaimRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OrderClaimRequest.ProtoReflect.Descriptor instead.
 func (*OrderClaimRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{11}
+	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *OrderClaimRequest) GetClaim() *ClaimRewardRequest {
@@ -741,7 +1369,7 @@ type OrderClaimResponse struct {
 
 func (x *OrderClaimResponse) Reset() {
 	*x = OrderClaimResponse{}
-	mi := &file_cohort_v1_claim_proto_msgTypes[12]
+	mi := &file_cohort_v1_claim_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -753,7 +1381,7 @@ func (x *OrderClaimResponse) String() string {
 func (*OrderClaimResponse) ProtoMessage() {}
 
 func (x *OrderClaimResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_claim_proto_msgTypes[12]
+	mi := &file_cohort_v1_claim_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -766,7 +1394,7 @@ func (x *OrderClaimResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OrderClaimResponse.ProtoReflect.Descriptor instead.
 func (*OrderClaimResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{12}
+	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *OrderClaimResponse) GetClaim() *ClaimRewardResponse {
@@ -780,14 +1408,52 @@ var File_cohort_v1_claim_proto protoreflect.FileDescriptor
 
 const file_cohort_v1_claim_proto_rawDesc = "" +
 	"\n" +
-	"\x15cohort/v1/claim.proto\x12\tcohort.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15cohort/v1/chunk.proto\x1a\x17cohort/v1/dataset.proto\"\x14\n" +
-	"\x12GetClaimKeyRequest\"\xad\x01\n" +
+	"\x15cohort/v1/claim.proto\x12\tcohort.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18cohort/v1/ceremony.proto\x1a\x15cohort/v1/chunk.proto\x1a\x17cohort/v1/dataset.proto\x1a\x19cohort/v1/signature.proto\"\x14\n" +
+	"\x12GetClaimKeyRequest\"\xe3\x01\n" +
 	"\x13GetClaimKeyResponse\x12/\n" +
 	"\x06header\x18\x01 \x01(\v2\x15.cohort.v1.BlobHeaderH\x00R\x06header\x12(\n" +
 	"\x05chunk\x18\x02 \x01(\v2\x10.cohort.v1.ChunkH\x00R\x05chunk\x123\n" +
 	"\n" +
-	"setup_kind\x18\x03 \x01(\x0e2\x14.cohort.v1.SetupKindR\tsetupKindB\x06\n" +
-	"\x04part\"\x89\x01\n" +
+	"setup_kind\x18\x03 \x01(\x0e2\x14.cohort.v1.SetupKindR\tsetupKind\x124\n" +
+	"\bceremony\x18\x04 \x01(\v2\x18.cohort.v1.ClaimCeremonyR\bceremonyB\x06\n" +
+	"\x04part\"\xc2\x02\n" +
+	"\rClaimCeremony\x123\n" +
+	"\bceremony\x18\x01 \x01(\v2\x17.cohort.v1.CeremonyInfoR\bceremony\x12)\n" +
+	"\x05nodes\x18\x02 \x03(\v2\x13.cohort.v1.NodeInfoR\x05nodes\x12#\n" +
+	"\rverifying_key\x18\x03 \x01(\fR\fverifyingKey\x12,\n" +
+	"\x12proving_key_digest\x18\x04 \x01(\fR\x10provingKeyDigest\x12D\n" +
+	"\rcontributions\x18\x05 \x03(\v2\x1e.cohort.v1.CeremonyAttestationR\rcontributions\x128\n" +
+	"\n" +
+	"signatures\x18\x06 \x03(\v2\x18.cohort.v1.NodeSignatureR\n" +
+	"signatures\"<\n" +
+	"\x15SetupClaimKeysRequest\x12#\n" +
+	"\rbeacon_source\x18\x01 \x01(\tR\fbeaconSource\"N\n" +
+	"\x16SetupClaimKeysResponse\x124\n" +
+	"\bceremony\x18\x01 \x01(\v2\x18.cohort.v1.ClaimCeremonyR\bceremony\"P\n" +
+	"\x19StartClaimCeremonyRequest\x123\n" +
+	"\bceremony\x18\x01 \x01(\v2\x17.cohort.v1.CeremonyInfoR\bceremony\"T\n" +
+	"\x1aStartClaimCeremonyResponse\x126\n" +
+	"\tsignature\x18\x01 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature\"\x19\n" +
+	"\x17GetClaimCeremonyRequest\"\xb3\x01\n" +
+	"\x18GetClaimCeremonyResponse\x12/\n" +
+	"\x06header\x18\x01 \x01(\v2\x15.cohort.v1.BlobHeaderH\x00R\x06header\x12(\n" +
+	"\x05chunk\x18\x02 \x01(\v2\x10.cohort.v1.ChunkH\x00R\x05chunk\x124\n" +
+	"\bceremony\x18\x03 \x01(\v2\x18.cohort.v1.ClaimCeremonyR\bceremonyB\x06\n" +
+	"\x04part\"n\n" +
+	"\x11ListClaimsRequest\x12\x1d\n" +
+	"\n" +
+	"dataset_id\x18\x01 \x01(\tR\tdatasetId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\x9b\x01\n" +
+	"\vRewardClaim\x123\n" +
+	"\x05claim\x18\x01 \x01(\v2\x1d.cohort.v1.ClaimRewardRequestR\x05claim\x12\x16\n" +
+	"\x06amount\x18\x02 \x01(\x04R\x06amount\x129\n" +
+	"\n" +
+	"claimed_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tclaimedAtJ\x04\b\x03\x10\x04\"l\n" +
+	"\x12ListClaimsResponse\x12.\n" +
+	"\x06claims\x18\x01 \x03(\v2\x16.cohort.v1.RewardClaimR\x06claims\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x89\x01\n" +
 	"\x12ClaimRewardRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12'\n" +
 	"\x0fclaim_nullifier\x18\x02 \x01(\fR\x0eclaimNullifier\x12\x1d\n" +
@@ -814,12 +1480,13 @@ const file_cohort_v1_claim_proto_rawDesc = "" +
 	"\n" +
 	"claimed_at\x18\x02 \x01(\x03R\tclaimedAt\"\x14\n" +
 	"\x12StoreClaimResponse\"\x15\n" +
-	"\x13GetClaimKeysRequest\"\xae\x01\n" +
+	"\x13GetClaimKeysRequest\"\xe4\x01\n" +
 	"\x14GetClaimKeysResponse\x12/\n" +
 	"\x06header\x18\x01 \x01(\v2\x15.cohort.v1.BlobHeaderH\x00R\x06header\x12(\n" +
 	"\x05chunk\x18\x02 \x01(\v2\x10.cohort.v1.ChunkH\x00R\x05chunk\x123\n" +
 	"\n" +
-	"setup_kind\x18\x03 \x01(\x0e2\x14.cohort.v1.SetupKindR\tsetupKindB\x06\n" +
+	"setup_kind\x18\x03 \x01(\x0e2\x14.cohort.v1.SetupKindR\tsetupKind\x124\n" +
+	"\bceremony\x18\x04 \x01(\v2\x18.cohort.v1.ClaimCeremonyR\bceremonyB\x06\n" +
 	"\x04part\"H\n" +
 	"\x11OrderClaimRequest\x123\n" +
 	"\x05claim\x18\x01 \x01(\v2\x1d.cohort.v1.ClaimRewardRequestR\x05claim\"J\n" +
@@ -838,44 +1505,73 @@ func file_cohort_v1_claim_proto_rawDescGZIP() []byte {
 	return file_cohort_v1_claim_proto_rawDescData
 }
 
-var file_cohort_v1_claim_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_cohort_v1_claim_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_cohort_v1_claim_proto_goTypes = []any{
-	(*GetClaimKeyRequest)(nil),    // 0: cohort.v1.GetClaimKeyRequest
-	(*GetClaimKeyResponse)(nil),   // 1: cohort.v1.GetClaimKeyResponse
-	(*ClaimRewardRequest)(nil),    // 2: cohort.v1.ClaimRewardRequest
-	(*ClaimRewardResponse)(nil),   // 3: cohort.v1.ClaimRewardResponse
-	(*Payout)(nil),                // 4: cohort.v1.Payout
-	(*GetPayoutRequest)(nil),      // 5: cohort.v1.GetPayoutRequest
-	(*GetPayoutResponse)(nil),     // 6: cohort.v1.GetPayoutResponse
-	(*StoreClaimRequest)(nil),     // 7: cohort.v1.StoreClaimRequest
-	(*StoreClaimResponse)(nil),    // 8: cohort.v1.StoreClaimResponse
-	(*GetClaimKeysRequest)(nil),   // 9: cohort.v1.GetClaimKeysRequest
-	(*GetClaimKeysResponse)(nil),  // 10: cohort.v1.GetClaimKeysResponse
-	(*OrderClaimRequest)(nil),     // 11: cohort.v1.OrderClaimRequest
-	(*OrderClaimResponse)(nil),    // 12: cohort.v1.OrderClaimResponse
-	(*BlobHeader)(nil),            // 13: cohort.v1.BlobHeader
-	(*Chunk)(nil),                 // 14: cohort.v1.Chunk
-	(SetupKind)(0),                // 15: cohort.v1.SetupKind
-	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
+	(*GetClaimKeyRequest)(nil),         // 0: cohort.v1.GetClaimKeyRequest
+	(*GetClaimKeyResponse)(nil),        // 1: cohort.v1.GetClaimKeyResponse
+	(*ClaimCeremony)(nil),              // 2: cohort.v1.ClaimCeremony
+	(*SetupClaimKeysRequest)(nil),      // 3: cohort.v1.SetupClaimKeysRequest
+	(*SetupClaimKeysResponse)(nil),     // 4: cohort.v1.SetupClaimKeysResponse
+	(*StartClaimCeremonyRequest)(nil),  // 5: cohort.v1.StartClaimCeremonyRequest
+	(*StartClaimCeremonyResponse)(nil), // 6: cohort.v1.StartClaimCeremonyResponse
+	(*GetClaimCeremonyRequest)(nil),    // 7: cohort.v1.GetClaimCeremonyRequest
+	(*GetClaimCeremonyResponse)(nil),   // 8: cohort.v1.GetClaimCeremonyResponse
+	(*ListClaimsRequest)(nil),          // 9: cohort.v1.ListClaimsRequest
+	(*RewardClaim)(nil),                // 10: cohort.v1.RewardClaim
+	(*ListClaimsResponse)(nil),         // 11: cohort.v1.ListClaimsResponse
+	(*ClaimRewardRequest)(nil),         // 12: cohort.v1.ClaimRewardRequest
+	(*ClaimRewardResponse)(nil),        // 13: cohort.v1.ClaimRewardResponse
+	(*Payout)(nil),                     // 14: cohort.v1.Payout
+	(*GetPayoutRequest)(nil),           // 15: cohort.v1.GetPayoutRequest
+	(*GetPayoutResponse)(nil),          // 16: cohort.v1.GetPayoutResponse
+	(*StoreClaimRequest)(nil),          // 17: cohort.v1.StoreClaimRequest
+	(*StoreClaimResponse)(nil),         // 18: cohort.v1.StoreClaimResponse
+	(*GetClaimKeysRequest)(nil),        // 19: cohort.v1.GetClaimKeysRequest
+	(*GetClaimKeysResponse)(nil),       // 20: cohort.v1.GetClaimKeysResponse
+	(*OrderClaimRequest)(nil),          // 21: cohort.v1.OrderClaimRequest
+	(*OrderClaimResponse)(nil),         // 22: cohort.v1.OrderClaimResponse
+	(*BlobHeader)(nil),                 // 23: cohort.v1.BlobHeader
+	(*Chunk)(nil),                      // 24: cohort.v1.Chunk
+	(SetupKind)(0),                     // 25: cohort.v1.SetupKind
+	(*CeremonyInfo)(nil),               // 26: cohort.v1.CeremonyInfo
+	(*NodeInfo)(nil),                   // 27: cohort.v1.NodeInfo
+	(*CeremonyAttestation)(nil),        // 28: cohort.v1.CeremonyAttestation
+	(*NodeSignature)(nil),              // 29: cohort.v1.NodeSignature
+	(*timestamppb.Timestamp)(nil),      // 30: google.protobuf.Timestamp
 }
 var file_cohort_v1_claim_proto_depIdxs = []int32{
-	13, // 0: cohort.v1.GetClaimKeyResponse.header:type_name -> cohort.v1.BlobHeader
-	14, // 1: cohort.v1.GetClaimKeyResponse.chunk:type_name -> cohort.v1.Chunk
-	15, // 2: cohort.v1.GetClaimKeyResponse.setup_kind:type_name -> cohort.v1.SetupKind
-	4,  // 3: cohort.v1.ClaimRewardResponse.payout:type_name -> cohort.v1.Payout
-	16, // 4: cohort.v1.ClaimRewardResponse.claimed_at:type_name -> google.protobuf.Timestamp
-	4,  // 5: cohort.v1.GetPayoutResponse.payout:type_name -> cohort.v1.Payout
-	2,  // 6: cohort.v1.StoreClaimRequest.claim:type_name -> cohort.v1.ClaimRewardRequest
-	13, // 7: cohort.v1.GetClaimKeysResponse.header:type_name -> cohort.v1.BlobHeader
-	14, // 8: cohort.v1.GetClaimKeysResponse.chunk:type_name -> cohort.v1.Chunk
-	15, // 9: cohort.v1.GetClaimKeysResponse.setup_kind:type_name -> cohort.v1.SetupKind
-	2,  // 10: cohort.v1.OrderClaimRequest.claim:type_name -> cohort.v1.ClaimRewardRequest
-	3,  // 11: cohort.v1.OrderClaimResponse.claim:type_name -> cohort.v1.ClaimRewardResponse
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	23, // 0: cohort.v1.GetClaimKeyResponse.header:type_name -> cohort.v1.BlobHeader
+	24, // 1: cohort.v1.GetClaimKeyResponse.chunk:type_name -> cohort.v1.Chunk
+	25, // 2: cohort.v1.GetClaimKeyResponse.setup_kind:type_name -> cohort.v1.SetupKind
+	2,  // 3: cohort.v1.GetClaimKeyResponse.ceremony:type_name -> cohort.v1.ClaimCeremony
+	26, // 4: cohort.v1.ClaimCeremony.ceremony:type_name -> cohort.v1.CeremonyInfo
+	27, // 5: cohort.v1.ClaimCeremony.nodes:type_name -> cohort.v1.NodeInfo
+	28, // 6: cohort.v1.ClaimCeremony.contributions:type_name -> cohort.v1.CeremonyAttestation
+	29, // 7: cohort.v1.ClaimCeremony.signatures:type_name -> cohort.v1.NodeSignature
+	2,  // 8: cohort.v1.SetupClaimKeysResponse.ceremony:type_name -> cohort.v1.ClaimCeremony
+	26, // 9: cohort.v1.StartClaimCeremonyRequest.ceremony:type_name -> cohort.v1.CeremonyInfo
+	29, // 10: cohort.v1.StartClaimCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
+	23, // 11: cohort.v1.GetClaimCeremonyResponse.header:type_name -> cohort.v1.BlobHeader
+	24, // 12: cohort.v1.GetClaimCeremonyResponse.chunk:type_name -> cohort.v1.Chunk
+	2,  // 13: cohort.v1.GetClaimCeremonyResponse.ceremony:type_name -> cohort.v1.ClaimCeremony
+	12, // 14: cohort.v1.RewardClaim.claim:type_name -> cohort.v1.ClaimRewardRequest
+	30, // 15: cohort.v1.RewardClaim.claimed_at:type_name -> google.protobuf.Timestamp
+	10, // 16: cohort.v1.ListClaimsResponse.claims:type_name -> cohort.v1.RewardClaim
+	14, // 17: cohort.v1.ClaimRewardResponse.payout:type_name -> cohort.v1.Payout
+	30, // 18: cohort.v1.ClaimRewardResponse.claimed_at:type_name -> google.protobuf.Timestamp
+	14, // 19: cohort.v1.GetPayoutResponse.payout:type_name -> cohort.v1.Payout
+	12, // 20: cohort.v1.StoreClaimRequest.claim:type_name -> cohort.v1.ClaimRewardRequest
+	23, // 21: cohort.v1.GetClaimKeysResponse.header:type_name -> cohort.v1.BlobHeader
+	24, // 22: cohort.v1.GetClaimKeysResponse.chunk:type_name -> cohort.v1.Chunk
+	25, // 23: cohort.v1.GetClaimKeysResponse.setup_kind:type_name -> cohort.v1.SetupKind
+	2,  // 24: cohort.v1.GetClaimKeysResponse.ceremony:type_name -> cohort.v1.ClaimCeremony
+	12, // 25: cohort.v1.OrderClaimRequest.claim:type_name -> cohort.v1.ClaimRewardRequest
+	13, // 26: cohort.v1.OrderClaimResponse.claim:type_name -> cohort.v1.ClaimRewardResponse
+	27, // [27:27] is the sub-list for method output_type
+	27, // [27:27] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_claim_proto_init() }
@@ -883,13 +1579,19 @@ func file_cohort_v1_claim_proto_init() {
 	if File_cohort_v1_claim_proto != nil {
 		return
 	}
+	file_cohort_v1_ceremony_proto_init()
 	file_cohort_v1_chunk_proto_init()
 	file_cohort_v1_dataset_proto_init()
+	file_cohort_v1_signature_proto_init()
 	file_cohort_v1_claim_proto_msgTypes[1].OneofWrappers = []any{
 		(*GetClaimKeyResponse_Header)(nil),
 		(*GetClaimKeyResponse_Chunk)(nil),
 	}
-	file_cohort_v1_claim_proto_msgTypes[10].OneofWrappers = []any{
+	file_cohort_v1_claim_proto_msgTypes[8].OneofWrappers = []any{
+		(*GetClaimCeremonyResponse_Header)(nil),
+		(*GetClaimCeremonyResponse_Chunk)(nil),
+	}
+	file_cohort_v1_claim_proto_msgTypes[20].OneofWrappers = []any{
 		(*GetClaimKeysResponse_Header)(nil),
 		(*GetClaimKeysResponse_Chunk)(nil),
 	}
@@ -899,7 +1601,7 @@ func file_cohort_v1_claim_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cohort_v1_claim_proto_rawDesc), len(file_cohort_v1_claim_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -32,6 +32,8 @@ func requestTypes() []proto.Message {
 		&cohortv1.DatasetReadyRequest{},
 		&cohortv1.GetClaimKeyRequest{}, &cohortv1.ClaimRewardRequest{}, &cohortv1.GetPayoutRequest{},
 		&cohortv1.StoreClaimRequest{}, &cohortv1.GetClaimKeysRequest{}, &cohortv1.OrderClaimRequest{},
+		&cohortv1.SetupClaimKeysRequest{}, &cohortv1.StartClaimCeremonyRequest{}, &cohortv1.GetClaimCeremonyRequest{},
+		&cohortv1.ListClaimsRequest{},
 	}
 }
 

@@ -3282,13 +3282,14 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"page_token\x18\x01 \x01(\tR\tpageToken\"r\n" +
 	"\x13GetBalancesResponse\x123\n" +
 	"\bbalances\x18\x01 \x03(\v2\x17.cohort.v1.BuyerBalanceR\bbalances\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xa2\x12\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\x85\x13\n" +
 	"\vPeerService\x12R\n" +
 	"\rStartCeremony\x12\x1f.cohort.v1.StartCeremonyRequest\x1a .cohort.v1.StartCeremonyResponse\x12e\n" +
 	"\x12CeremonyContribute\x12$.cohort.v1.CeremonyContributeRequest\x1a%.cohort.v1.CeremonyContributeResponse(\x010\x01\x12Q\n" +
 	"\fSealCeremony\x12\x1e.cohort.v1.SealCeremonyRequest\x1a\x1f.cohort.v1.SealCeremonyResponse(\x01\x12O\n" +
 	"\fDatasetReady\x12\x1e.cohort.v1.DatasetReadyRequest\x1a\x1f.cohort.v1.DatasetReadyResponse\x12R\n" +
-	"\rAbortCeremony\x12\x1f.cohort.v1.AbortCeremonyRequest\x1a .cohort.v1.AbortCeremonyResponse\x12d\n" +
+	"\rAbortCeremony\x12\x1f.cohort.v1.AbortCeremonyRequest\x1a .cohort.v1.AbortCeremonyResponse\x12a\n" +
+	"\x12StartClaimCeremony\x12$.cohort.v1.StartClaimCeremonyRequest\x1a%.cohort.v1.StartClaimCeremonyResponse\x12d\n" +
 	"\x13ForwardContribution\x12%.cohort.v1.ForwardContributionRequest\x1a&.cohort.v1.ForwardContributionResponse\x12^\n" +
 	"\x11AbortContribution\x12#.cohort.v1.AbortContributionRequest\x1a$.cohort.v1.AbortContributionResponse\x12a\n" +
 	"\x12GetContributionAck\x12$.cohort.v1.GetContributionAckRequest\x1a%.cohort.v1.GetContributionAckResponse\x12^\n" +
@@ -3395,12 +3396,14 @@ var file_cohort_v1_peer_service_proto_goTypes = []any{
 	(*PrivacyDebit)(nil),                // 62: cohort.v1.PrivacyDebit
 	(JobState)(0),                       // 63: cohort.v1.JobState
 	(*BuyerBalance)(nil),                // 64: cohort.v1.BuyerBalance
-	(*OrderClaimRequest)(nil),           // 65: cohort.v1.OrderClaimRequest
-	(*StoreClaimRequest)(nil),           // 66: cohort.v1.StoreClaimRequest
-	(*GetClaimKeysRequest)(nil),         // 67: cohort.v1.GetClaimKeysRequest
-	(*OrderClaimResponse)(nil),          // 68: cohort.v1.OrderClaimResponse
-	(*StoreClaimResponse)(nil),          // 69: cohort.v1.StoreClaimResponse
-	(*GetClaimKeysResponse)(nil),        // 70: cohort.v1.GetClaimKeysResponse
+	(*StartClaimCeremonyRequest)(nil),   // 65: cohort.v1.StartClaimCeremonyRequest
+	(*OrderClaimRequest)(nil),           // 66: cohort.v1.OrderClaimRequest
+	(*StoreClaimRequest)(nil),           // 67: cohort.v1.StoreClaimRequest
+	(*GetClaimKeysRequest)(nil),         // 68: cohort.v1.GetClaimKeysRequest
+	(*StartClaimCeremonyResponse)(nil),  // 69: cohort.v1.StartClaimCeremonyResponse
+	(*OrderClaimResponse)(nil),          // 70: cohort.v1.OrderClaimResponse
+	(*StoreClaimResponse)(nil),          // 71: cohort.v1.StoreClaimResponse
+	(*GetClaimKeysResponse)(nil),        // 72: cohort.v1.GetClaimKeysResponse
 }
 var file_cohort_v1_peer_service_proto_depIdxs = []int32{
 	50, // 0: cohort.v1.StartCeremonyRequest.ceremony:type_name -> cohort.v1.CeremonyInfo
@@ -3446,57 +3449,59 @@ var file_cohort_v1_peer_service_proto_depIdxs = []int32{
 	4,  // 40: cohort.v1.PeerService.SealCeremony:input_type -> cohort.v1.SealCeremonyRequest
 	7,  // 41: cohort.v1.PeerService.DatasetReady:input_type -> cohort.v1.DatasetReadyRequest
 	9,  // 42: cohort.v1.PeerService.AbortCeremony:input_type -> cohort.v1.AbortCeremonyRequest
-	11, // 43: cohort.v1.PeerService.ForwardContribution:input_type -> cohort.v1.ForwardContributionRequest
-	13, // 44: cohort.v1.PeerService.AbortContribution:input_type -> cohort.v1.AbortContributionRequest
-	23, // 45: cohort.v1.PeerService.GetContributionAck:input_type -> cohort.v1.GetContributionAckRequest
-	25, // 46: cohort.v1.PeerService.ForwardRevocation:input_type -> cohort.v1.ForwardRevocationRequest
-	15, // 47: cohort.v1.PeerService.ApplyRegistration:input_type -> cohort.v1.ApplyRegistrationRequest
-	19, // 48: cohort.v1.PeerService.ProposeRegistration:input_type -> cohort.v1.ProposeRegistrationRequest
-	21, // 49: cohort.v1.PeerService.StoreInvites:input_type -> cohort.v1.StoreInvitesRequest
-	17, // 50: cohort.v1.PeerService.GetRegistryState:input_type -> cohort.v1.GetRegistryStateRequest
-	31, // 51: cohort.v1.PeerService.HEKeygen:input_type -> cohort.v1.HEKeygenRequest
-	34, // 52: cohort.v1.PeerService.HEKeygenReveal:input_type -> cohort.v1.HEKeygenRevealRequest
-	36, // 53: cohort.v1.PeerService.HEKeygenFinish:input_type -> cohort.v1.HEKeygenFinishRequest
-	27, // 54: cohort.v1.PeerService.PrepareJob:input_type -> cohort.v1.PrepareJobRequest
-	29, // 55: cohort.v1.PeerService.ComputePartial:input_type -> cohort.v1.ComputePartialRequest
-	38, // 56: cohort.v1.PeerService.StoreBuyer:input_type -> cohort.v1.StoreBuyerRequest
-	40, // 57: cohort.v1.PeerService.SignTranscript:input_type -> cohort.v1.SignTranscriptRequest
-	44, // 58: cohort.v1.PeerService.StoreCredit:input_type -> cohort.v1.StoreCreditRequest
-	46, // 59: cohort.v1.PeerService.AbortJob:input_type -> cohort.v1.AbortJobRequest
-	48, // 60: cohort.v1.PeerService.GetBalances:input_type -> cohort.v1.GetBalancesRequest
-	41, // 61: cohort.v1.PeerService.PublishTranscript:input_type -> cohort.v1.PublishTranscriptRequest
-	65, // 62: cohort.v1.PeerService.OrderClaim:input_type -> cohort.v1.OrderClaimRequest
-	66, // 63: cohort.v1.PeerService.StoreClaim:input_type -> cohort.v1.StoreClaimRequest
-	67, // 64: cohort.v1.PeerService.GetClaimKeys:input_type -> cohort.v1.GetClaimKeysRequest
-	1,  // 65: cohort.v1.PeerService.StartCeremony:output_type -> cohort.v1.StartCeremonyResponse
-	3,  // 66: cohort.v1.PeerService.CeremonyContribute:output_type -> cohort.v1.CeremonyContributeResponse
-	6,  // 67: cohort.v1.PeerService.SealCeremony:output_type -> cohort.v1.SealCeremonyResponse
-	8,  // 68: cohort.v1.PeerService.DatasetReady:output_type -> cohort.v1.DatasetReadyResponse
-	10, // 69: cohort.v1.PeerService.AbortCeremony:output_type -> cohort.v1.AbortCeremonyResponse
-	12, // 70: cohort.v1.PeerService.ForwardContribution:output_type -> cohort.v1.ForwardContributionResponse
-	14, // 71: cohort.v1.PeerService.AbortContribution:output_type -> cohort.v1.AbortContributionResponse
-	24, // 72: cohort.v1.PeerService.GetContributionAck:output_type -> cohort.v1.GetContributionAckResponse
-	26, // 73: cohort.v1.PeerService.ForwardRevocation:output_type -> cohort.v1.ForwardRevocationResponse
-	16, // 74: cohort.v1.PeerService.ApplyRegistration:output_type -> cohort.v1.ApplyRegistrationResponse
-	20, // 75: cohort.v1.PeerService.ProposeRegistration:output_type -> cohort.v1.ProposeRegistrationResponse
-	22, // 76: cohort.v1.PeerService.StoreInvites:output_type -> cohort.v1.StoreInvitesResponse
-	18, // 77: cohort.v1.PeerService.GetRegistryState:output_type -> cohort.v1.GetRegistryStateResponse
-	32, // 78: cohort.v1.PeerService.HEKeygen:output_type -> cohort.v1.HEKeygenResponse
-	35, // 79: cohort.v1.PeerService.HEKeygenReveal:output_type -> cohort.v1.HEKeygenRevealResponse
-	37, // 80: cohort.v1.PeerService.HEKeygenFinish:output_type -> cohort.v1.HEKeygenFinishResponse
-	28, // 81: cohort.v1.PeerService.PrepareJob:output_type -> cohort.v1.PrepareJobResponse
-	30, // 82: cohort.v1.PeerService.ComputePartial:output_type -> cohort.v1.ComputePartialResponse
-	39, // 83: cohort.v1.PeerService.StoreBuyer:output_type -> cohort.v1.StoreBuyerResponse
-	43, // 84: cohort.v1.PeerService.SignTranscript:output_type -> cohort.v1.SignTranscriptResponse
-	45, // 85: cohort.v1.PeerService.StoreCredit:output_type -> cohort.v1.StoreCreditResponse
-	47, // 86: cohort.v1.PeerService.AbortJob:output_type -> cohort.v1.AbortJobResponse
-	49, // 87: cohort.v1.PeerService.GetBalances:output_type -> cohort.v1.GetBalancesResponse
-	42, // 88: cohort.v1.PeerService.PublishTranscript:output_type -> cohort.v1.PublishTranscriptResponse
-	68, // 89: cohort.v1.PeerService.OrderClaim:output_type -> cohort.v1.OrderClaimResponse
-	69, // 90: cohort.v1.PeerService.StoreClaim:output_type -> cohort.v1.StoreClaimResponse
-	70, // 91: cohort.v1.PeerService.GetClaimKeys:output_type -> cohort.v1.GetClaimKeysResponse
-	65, // [65:92] is the sub-list for method output_type
-	38, // [38:65] is the sub-list for method input_type
+	65, // 43: cohort.v1.PeerService.StartClaimCeremony:input_type -> cohort.v1.StartClaimCeremonyRequest
+	11, // 44: cohort.v1.PeerService.ForwardContribution:input_type -> cohort.v1.ForwardContributionRequest
+	13, // 45: cohort.v1.PeerService.AbortContribution:input_type -> cohort.v1.AbortContributionRequest
+	23, // 46: cohort.v1.PeerService.GetContributionAck:input_type -> cohort.v1.GetContributionAckRequest
+	25, // 47: cohort.v1.PeerService.ForwardRevocation:input_type -> cohort.v1.ForwardRevocationRequest
+	15, // 48: cohort.v1.PeerService.ApplyRegistration:input_type -> cohort.v1.ApplyRegistrationRequest
+	19, // 49: cohort.v1.PeerService.ProposeRegistration:input_type -> cohort.v1.ProposeRegistrationRequest
+	21, // 50: cohort.v1.PeerService.StoreInvites:input_type -> cohort.v1.StoreInvitesRequest
+	17, // 51: cohort.v1.PeerService.GetRegistryState:input_type -> cohort.v1.GetRegistryStateRequest
+	31, // 52: cohort.v1.PeerService.HEKeygen:input_type -> cohort.v1.HEKeygenRequest
+	34, // 53: cohort.v1.PeerService.HEKeygenReveal:input_type -> cohort.v1.HEKeygenRevealRequest
+	36, // 54: cohort.v1.PeerService.HEKeygenFinish:input_type -> cohort.v1.HEKeygenFinishRequest
+	27, // 55: cohort.v1.PeerService.PrepareJob:input_type -> cohort.v1.PrepareJobRequest
+	29, // 56: cohort.v1.PeerService.ComputePartial:input_type -> cohort.v1.ComputePartialRequest
+	38, // 57: cohort.v1.PeerService.StoreBuyer:input_type -> cohort.v1.StoreBuyerRequest
+	40, // 58: cohort.v1.PeerService.SignTranscript:input_type -> cohort.v1.SignTranscriptRequest
+	44, // 59: cohort.v1.PeerService.StoreCredit:input_type -> cohort.v1.StoreCreditRequest
+	46, // 60: cohort.v1.PeerService.AbortJob:input_type -> cohort.v1.AbortJobRequest
+	48, // 61: cohort.v1.PeerService.GetBalances:input_type -> cohort.v1.GetBalancesRequest
+	41, // 62: cohort.v1.PeerService.PublishTranscript:input_type -> cohort.v1.PublishTranscriptRequest
+	66, // 63: cohort.v1.PeerService.OrderClaim:input_type -> cohort.v1.OrderClaimRequest
+	67, // 64: cohort.v1.PeerService.StoreClaim:input_type -> cohort.v1.StoreClaimRequest
+	68, // 65: cohort.v1.PeerService.GetClaimKeys:input_type -> cohort.v1.GetClaimKeysRequest
+	1,  // 66: cohort.v1.PeerService.StartCeremony:output_type -> cohort.v1.StartCeremonyResponse
+	3,  // 67: cohort.v1.PeerService.CeremonyContribute:output_type -> cohort.v1.CeremonyContributeResponse
+	6,  // 68: cohort.v1.PeerService.SealCeremony:output_type -> cohort.v1.SealCeremonyResponse
+	8,  // 69: cohort.v1.PeerService.DatasetReady:output_type -> cohort.v1.DatasetReadyResponse
+	10, // 70: cohort.v1.PeerService.AbortCeremony:output_type -> cohort.v1.AbortCeremonyResponse
+	69, // 71: cohort.v1.PeerService.StartClaimCeremony:output_type -> cohort.v1.StartClaimCeremonyResponse
+	12, // 72: cohort.v1.PeerService.ForwardContribution:output_type -> cohort.v1.ForwardContributionResponse
+	14, // 73: cohort.v1.PeerService.AbortContribution:output_type -> cohort.v1.AbortContributionResponse
+	24, // 74: cohort.v1.PeerService.GetContributionAck:output_type -> cohort.v1.GetContributionAckResponse
+	26, // 75: cohort.v1.PeerService.ForwardRevocation:output_type -> cohort.v1.ForwardRevocationResponse
+	16, // 76: cohort.v1.PeerService.ApplyRegistration:output_type -> cohort.v1.ApplyRegistrationResponse
+	20, // 77: cohort.v1.PeerService.ProposeRegistration:output_type -> cohort.v1.ProposeRegistrationResponse
+	22, // 78: cohort.v1.PeerService.StoreInvites:output_type -> cohort.v1.StoreInvitesResponse
+	18, // 79: cohort.v1.PeerService.GetRegistryState:output_type -> cohort.v1.GetRegistryStateResponse
+	32, // 80: cohort.v1.PeerService.HEKeygen:output_type -> cohort.v1.HEKeygenResponse
+	35, // 81: cohort.v1.PeerService.HEKeygenReveal:output_type -> cohort.v1.HEKeygenRevealResponse
+	37, // 82: cohort.v1.PeerService.HEKeygenFinish:output_type -> cohort.v1.HEKeygenFinishResponse
+	28, // 83: cohort.v1.PeerService.PrepareJob:output_type -> cohort.v1.PrepareJobResponse
+	30, // 84: cohort.v1.PeerService.ComputePartial:output_type -> cohort.v1.ComputePartialResponse
+	39, // 85: cohort.v1.PeerService.StoreBuyer:output_type -> cohort.v1.StoreBuyerResponse
+	43, // 86: cohort.v1.PeerService.SignTranscript:output_type -> cohort.v1.SignTranscriptResponse
+	45, // 87: cohort.v1.PeerService.StoreCredit:output_type -> cohort.v1.StoreCreditResponse
+	47, // 88: cohort.v1.PeerService.AbortJob:output_type -> cohort.v1.AbortJobResponse
+	49, // 89: cohort.v1.PeerService.GetBalances:output_type -> cohort.v1.GetBalancesResponse
+	42, // 90: cohort.v1.PeerService.PublishTranscript:output_type -> cohort.v1.PublishTranscriptResponse
+	70, // 91: cohort.v1.PeerService.OrderClaim:output_type -> cohort.v1.OrderClaimResponse
+	71, // 92: cohort.v1.PeerService.StoreClaim:output_type -> cohort.v1.StoreClaimResponse
+	72, // 93: cohort.v1.PeerService.GetClaimKeys:output_type -> cohort.v1.GetClaimKeysResponse
+	66, // [66:94] is the sub-list for method output_type
+	38, // [38:66] is the sub-list for method input_type
 	38, // [38:38] is the sub-list for extension type_name
 	38, // [38:38] is the sub-list for extension extendee
 	0,  // [0:38] is the sub-list for field type_name

@@ -24,6 +24,7 @@ const (
 	PeerService_SealCeremony_FullMethodName        = "/cohort.v1.PeerService/SealCeremony"
 	PeerService_DatasetReady_FullMethodName        = "/cohort.v1.PeerService/DatasetReady"
 	PeerService_AbortCeremony_FullMethodName       = "/cohort.v1.PeerService/AbortCeremony"
+	PeerService_StartClaimCeremony_FullMethodName  = "/cohort.v1.PeerService/StartClaimCeremony"
 	PeerService_ForwardContribution_FullMethodName = "/cohort.v1.PeerService/ForwardContribution"
 	PeerService_AbortContribution_FullMethodName   = "/cohort.v1.PeerService/AbortContribution"
 	PeerService_GetContributionAck_FullMethodName  = "/cohort.v1.PeerService/GetContributionAck"
@@ -96,6 +97,12 @@ type PeerServiceClient interface {
 	// READY, or becomes so with DatasetReady
 	// (FailedPrecondition). NotFound for a ceremony the peer does not know.
 	AbortCeremony(ctx context.Context, in *AbortCeremonyRequest, opts ...grpc.CallOption) (*AbortCeremonyResponse, error)
+	// StartClaimCeremony announces the plan of the claim keys' ceremony
+	// (docs/design.md §5.9); the rest runs as a dataset's: CeremonyContribute,
+	// SealCeremony (its ready_signature is over the claim ceremony's record),
+	// DatasetReady (the record's signatures; the peer then stores the keys)
+	// and AbortCeremony.
+	StartClaimCeremony(ctx context.Context, in *StartClaimCeremonyRequest, opts ...grpc.CallOption) (*StartClaimCeremonyResponse, error)
 	// ForwardContribution hands a contributor's payload to the peer: it
 	// verifies the proof, opens and checks its own share, stores it durably
 	// and answers with its signed acknowledgment. Idempotent by nullifier:
@@ -208,7 +215,8 @@ type PeerServiceClient interface {
 	// Records a claim the sequencer ordered; accepted only from it.
 	StoreClaim(ctx context.Context, in *StoreClaimRequest, opts ...grpc.CallOption) (*StoreClaimResponse, error)
 	// Streams the federation's claim keys from the sequencer: u32 length of
-	// the verifying key, the verifying key, then the proving key.
+	// the verifying key, the verifying key, for a ceremony's keys u32 length
+	// of its transcript and the transcript, then the proving key.
 	GetClaimKeys(ctx context.Context, in *GetClaimKeysRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GetClaimKeysResponse], error)
 }
 
@@ -270,6 +278,16 @@ func (c *peerServiceClient) AbortCeremony(ctx context.Context, in *AbortCeremony
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(AbortCeremonyResponse)
 	err := c.cc.Invoke(ctx, PeerService_AbortCeremony_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *peerServiceClient) StartClaimCeremony(ctx context.Context, in *StartClaimCeremonyRequest, opts ...grpc.CallOption) (*StartClaimCeremonyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StartClaimCeremonyResponse)
+	err := c.cc.Invoke(ctx, PeerService_StartClaimCeremony_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -559,6 +577,12 @@ type PeerServiceServer interface {
 	// READY, or becomes so with DatasetReady
 	// (FailedPrecondition). NotFound for a ceremony the peer does not know.
 	AbortCeremony(context.Context, *AbortCeremonyRequest) (*AbortCeremonyResponse, error)
+	// StartClaimCeremony announces the plan of the claim keys' ceremony
+	// (docs/design.md §5.9); the rest runs as a dataset's: CeremonyContribute,
+	// SealCeremony (its ready_signature is over the claim ceremony's record),
+	// DatasetReady (the record's signatures; the peer then stores the keys)
+	// and AbortCeremony.
+	StartClaimCeremony(context.Context, *StartClaimCeremonyRequest) (*StartClaimCeremonyResponse, error)
 	// ForwardContribution hands a contributor's payload to the peer: it
 	// verifies the proof, opens and checks its own share, stores it durably
 	// and answers with its signed acknowledgment. Idempotent by nullifier:
@@ -671,7 +695,8 @@ type PeerServiceServer interface {
 	// Records a claim the sequencer ordered; accepted only from it.
 	StoreClaim(context.Context, *StoreClaimRequest) (*StoreClaimResponse, error)
 	// Streams the federation's claim keys from the sequencer: u32 length of
-	// the verifying key, the verifying key, then the proving key.
+	// the verifying key, the verifying key, for a ceremony's keys u32 length
+	// of its transcript and the transcript, then the proving key.
 	GetClaimKeys(*GetClaimKeysRequest, grpc.ServerStreamingServer[GetClaimKeysResponse]) error
 	mustEmbedUnimplementedPeerServiceServer()
 }
@@ -697,6 +722,9 @@ func (UnimplementedPeerServiceServer) DatasetReady(context.Context, *DatasetRead
 }
 func (UnimplementedPeerServiceServer) AbortCeremony(context.Context, *AbortCeremonyRequest) (*AbortCeremonyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method AbortCeremony not implemented")
+}
+func (UnimplementedPeerServiceServer) StartClaimCeremony(context.Context, *StartClaimCeremonyRequest) (*StartClaimCeremonyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method StartClaimCeremony not implemented")
 }
 func (UnimplementedPeerServiceServer) ForwardContribution(context.Context, *ForwardContributionRequest) (*ForwardContributionResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ForwardContribution not implemented")
@@ -849,6 +877,24 @@ func _PeerService_AbortCeremony_Handler(srv interface{}, ctx context.Context, de
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(PeerServiceServer).AbortCeremony(ctx, req.(*AbortCeremonyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PeerService_StartClaimCeremony_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StartClaimCeremonyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PeerServiceServer).StartClaimCeremony(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PeerService_StartClaimCeremony_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PeerServiceServer).StartClaimCeremony(ctx, req.(*StartClaimCeremonyRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -1238,6 +1284,10 @@ var PeerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "AbortCeremony",
 			Handler:    _PeerService_AbortCeremony_Handler,
+		},
+		{
+			MethodName: "StartClaimCeremony",
+			Handler:    _PeerService_StartClaimCeremony_Handler,
 		},
 		{
 			MethodName: "ForwardContribution",

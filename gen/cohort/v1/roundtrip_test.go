@@ -42,6 +42,18 @@ func TestRoundTrip(t *testing.T) {
 			RegistryRoot: bytes32(3), Status: cohortv1.ReceiptStatus_RECEIPT_STATUS_ACCEPTED,
 			AcceptedAt: 1_790_000_001, Acks: []*cohortv1.ContributionAck{ack, ack},
 		}}},
+		{"AdminService", &cohortv1.SetupClaimKeysResponse{Ceremony: &cohortv1.ClaimCeremony{
+			Ceremony: &cohortv1.CeremonyInfo{CeremonyId: "claims-0a1b2c", DomainSize: 8192, CircuitDigest: bytes32(4),
+				Participants: []uint32{0, 1, 2}, BeaconSource: "drand round 1", State: cohortv1.CeremonyState_CEREMONY_STATE_SEALED, TranscriptDigest: bytes32(5)},
+			Nodes:        []*cohortv1.NodeInfo{{Index: 1, Name: "b", SigningScheme: cohortv1.SignatureScheme_SIGNATURE_SCHEME_ED25519, SigningPublicKey: bytes32(6)}},
+			VerifyingKey: []byte{1, 2, 3}, ProvingKeyDigest: bytes32(7),
+			Contributions: []*cohortv1.CeremonyAttestation{{Phase: cohortv1.CeremonyPhase_CEREMONY_PHASE_CIRCUIT, Position: 2, ContributionDigest: bytes32(8), Signature: ack.Signature}},
+			Signatures:    []*cohortv1.NodeSignature{ack.Signature, ack.Signature},
+		}}},
+		{"AuditService", &cohortv1.ListClaimsResponse{Claims: []*cohortv1.RewardClaim{{
+			Claim:  &cohortv1.ClaimRewardRequest{JobId: "job-1", ClaimNullifier: bytes32(9), PayoutKey: bytes32(10), Proof: []byte{4, 5}},
+			Amount: 3, ClaimedAt: timestamppb.New(time.Unix(1_790_000_002, 0)),
+		}}, NextPageToken: "job-1/09"}},
 		{"AdminService", &cohortv1.CreateDatasetRequest{
 			SchemaSource: &cohortv1.CreateDatasetRequest_Schema{Schema: &cohortv1.Schema{
 				Id: "fitness-2026",
@@ -142,7 +154,7 @@ func TestServices(t *testing.T) {
 			{name: "GetClaimKey", server: true}, {name: "ClaimReward"}, {name: "GetPayout"},
 		},
 		"cohort.v1.AdminService": {{name: "CreateDataset"}, {name: "IssueInvites"}, {name: "NodeStatus"}, {name: "CreateBuyer"},
-			{name: "CreditBuyer"}, {name: "CheckBalances"}},
+			{name: "CreditBuyer"}, {name: "CheckBalances"}, {name: "SetupClaimKeys"}},
 		"cohort.v1.PeerService": {
 			{name: "StartCeremony"}, {name: "CeremonyContribute", clientStream: true, server: true},
 			{name: "SealCeremony", clientStream: true}, {name: "DatasetReady"}, {name: "AbortCeremony"},
@@ -152,7 +164,7 @@ func TestServices(t *testing.T) {
 			{name: "HEKeygen"}, {name: "HEKeygenReveal"}, {name: "HEKeygenFinish"},
 			{name: "PrepareJob"}, {name: "ComputePartial"}, {name: "StoreBuyer"}, {name: "SignTranscript", clientStream: true},
 			{name: "StoreCredit"}, {name: "AbortJob"}, {name: "GetBalances"}, {name: "PublishTranscript", clientStream: true},
-			{name: "OrderClaim"}, {name: "StoreClaim"}, {name: "GetClaimKeys", server: true},
+			{name: "OrderClaim"}, {name: "StoreClaim"}, {name: "GetClaimKeys", server: true}, {name: "StartClaimCeremony"},
 		},
 		"cohort.v1.BuyerService": {
 			{name: "ListDatasets"}, {name: "SubmitJob"}, {name: "GetJob"}, {name: "WatchJob", server: true},
@@ -161,6 +173,7 @@ func TestServices(t *testing.T) {
 		},
 		"cohort.v1.AuditService": {
 			{name: "GetTranscript", server: true}, {name: "ListTranscripts"}, {name: "GetVerifyingKey"}, {name: "GetCeremony", server: true},
+			{name: "GetClaimCeremony", server: true}, {name: "ListClaims"},
 		},
 	}
 	for svc, methods := range want {
