@@ -140,7 +140,7 @@ func (q queries) PutContribution(ctx context.Context, c Contribution) (*Contribu
 }
 
 func (q queries) GetContribution(ctx context.Context, datasetID string, nullifier [32]byte) (Contribution, error) {
-	c, err := scanContribution(q.read().QueryRowContext(ctx,
+	c, err := scanContribution(q.queryRowCached(ctx,
 		`SELECT `+contributionColumns+` WHERE c.dataset_id = $1 AND c.nullifier = $2`,
 		datasetID, nullifier[:]))
 	if errors.Is(err, sql.ErrNoRows) {

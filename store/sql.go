@@ -29,6 +29,8 @@ type sqlStore struct {
 	w *sql.DB // write transactions
 	r *sql.DB // single-statement reads; the same pool as w in PostgreSQL
 	d dialect
+
+	stmts stmtCache // SQLite's prepared hot reads
 }
 
 var _ Store = (*sqlStore)(nil)
@@ -84,7 +86,7 @@ func (s *sqlStore) Ping(ctx context.Context) error {
 }
 
 func (s *sqlStore) Close() error {
-	err := s.w.Close()
+	err := errors.Join(s.stmts.close(), s.w.Close())
 	if s.r != s.w {
 		err = errors.Join(err, s.r.Close())
 	}
