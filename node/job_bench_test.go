@@ -52,9 +52,12 @@ func BenchmarkJob(b *testing.B) {
 }
 
 func benchJob(b *testing.B, records int) {
-	// The default message limit: the harness's 1 MiB is below a transcript
-	// chunk with its framing.
-	f := newTestFederation(b, 3, func(o *Options) { o.Logger, o.Limits.MaxMessageBytes = nil, 0 })
+	// The default message limit and peer timeout: the harness's 1 MiB is
+	// below a transcript chunk with its framing, and its 5 s bound on a
+	// peer call is below a peer's check of a large transcript.
+	f := newTestFederation(b, 3, func(o *Options) {
+		o.Logger, o.Limits.MaxMessageBytes, o.Limits.PeerTimeout = nil, 0, 0
+	})
 	desc := f.installDatasetWith(b, exactPolicy())
 	f.seedContributions(b, desc.GetId(), records)
 	buyer := f.benchBuyer(b, "bench")
