@@ -30,7 +30,8 @@ type sqlStore struct {
 	r *sql.DB // single-statement reads; the same pool as w in PostgreSQL
 	d dialect
 
-	stmts stmtCache // SQLite's prepared hot reads
+	stmts stmtCache       // SQLite's prepared hot reads
+	group *groupCommitter // SQLite's write transactions; nil on PostgreSQL
 }
 
 var _ Store = (*sqlStore)(nil)
@@ -71,6 +72,15 @@ func (s *sqlStore) inTx(ctx context.Context, op string, fn func(tx *sql.Tx) erro
 		return fmt.Errorf("store: %s: commit: %w", op, err)
 	}
 	return nil
+}
+
+// writeTx runs fn in a write transaction: on SQLite grouped with those of
+// concurrent callers into one commit (groupCommitter), on PostgreSQL alone.
+func (s *sqlStore) writeTx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+	if s.group != nil {
+		return s.group.run(ctx, op, fn)
+	}
+	return s.inTx(ctx, op, fn)
 }
 
 func (s *sqlStore) Ping(ctx context.Context) error {
