@@ -125,7 +125,8 @@ func renderPerfReport(figs []*figure, total time.Duration) ([]byte, error) {
 	w("(jobs that stream), §7.7 (these figures).\n\n")
 	w("**Machine.** %s, %d CPUs as Go sees them (GOMAXPROCS %d), %s/%s, %s.\n",
 		cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, runtime.Version())
-	w("Run of %s, %s in all. The machine was shared: the load average (1, 5,\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), total.Round(time.Second))
+	w("Rendered %s (%s of benchmarks in this run; a figure not rerun keeps\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), total.Round(time.Second))
+	w("its last run, `-perf.run` names those to rerun). The machine was shared: the load average (1, 5,\n")
 	w("15 minutes) before and after each command is given with it; where it is\n")
 	w("above the CPU count, wall times are slower than on an idle machine, by up\n")
 	w("to the ratio of the two, and CPU times (where reported) are the steadier\n")
@@ -142,7 +143,8 @@ func renderPerfReport(figs []*figure, total time.Duration) ([]byte, error) {
 		if err := sec.render(&b, f); err != nil {
 			return nil, err
 		}
-		w("\n_Command_ (%s, load average %s before, %s after):\n\n", f.elapsed.Round(time.Second), f.load[0], f.load[1])
+		w("\n_Command_ (run %s, %s, load average %s before, %s after):\n\n",
+			f.date.Format("2006-01-02 15:04 MST"), f.elapsed.Round(time.Second), f.load[0], f.load[1])
 		w("    %s\n\n", f.command())
 	}
 	return b.Bytes(), nil

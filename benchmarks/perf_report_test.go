@@ -31,7 +31,14 @@ var (
 	perfJobRecords   = flag.String("perf.job-records", "1000,10000,100000", "cohort sizes of the report's job figure")
 	perfAuditRecords = flag.String("perf.audit-records", "1000,10000,100000", "transcript sizes of the report's audit figure")
 	perfIngestN      = flag.Int("perf.ingest-uploads", 100, "uploads of each run of the report's ingest figure")
+	// perfRun names the figures to run, comma separated; the others are
+	// read back from the output their last run kept in report/perf/.
+	perfRun = flag.String("perf.run", "prove,batch,ingest,job,audit", "figures of the report to run; the others are rendered from report/perf/")
 )
+
+// rawHeader starts the output a figure keeps in report/perf/: when and how
+// long it ran, and the load average around it.
+const rawHeader = "# cohort-bench "
 
 // figure is one benchmark command of the report and what it printed.
 type figure struct {
@@ -41,6 +48,30 @@ type figure struct {
 	results []benchResult
 	elapsed time.Duration
 	load    [2]string // load average before and after
+	date    time.Time // when it started
+}
+
+// readHeader takes the date, duration and load of a figure's last run from
+// the header of its kept output.
+func (f *figure) readHeader(out []byte) {
+	line, _, _ := bytes.Cut(out, []byte("\n"))
+	rest, ok := bytes.CutPrefix(line, []byte(rawHeader))
+	if !ok {
+		return
+	}
+	for _, kv := range strings.Fields(string(rest)) {
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case "date":
+			f.date, _ = time.Parse(time.RFC3339, v)
+		case "elapsed":
+			f.elapsed, _ = time.ParseDuration(v)
+		case "load-before":
+			f.load[0] = strings.ReplaceAll(v, ",", " ")
+		case "load-after":
+			f.load[1] = strings.ReplaceAll(v, ",", " ")
+		}
+	}
 }
 
 // command is the figure's command as a user types it at the module root.
@@ -166,8 +197,24 @@ func TestPerformanceReport(t *testing.T) {
 	if err := os.MkdirAll(rawDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	run := map[string]bool{}
+	for _, name := range strings.Split(*perfRun, ",") {
+		run[strings.TrimSpace(name)] = true
+	}
 	start := time.Now()
 	for _, f := range figs {
+		raw := filepath.Join(rawDir, f.name+".txt")
+		if !run[f.name] {
+			out, err := os.ReadFile(raw)
+			if err != nil {
+				t.Fatalf("%s is not run (-perf.run) and its last output is missing: %v", f.name, err)
+			}
+			f.readHeader(out)
+			if f.results = parseBench(out); len(f.results) == 0 {
+				t.Fatalf("%s holds no benchmark results", raw)
+			}
+			continue
+		}
 		args := append([]string{"test", f.pkg, "-run", "^$"}, f.args...)
 		cmd := exec.Command("go", args...)
 		cmd.Dir = root
@@ -176,7 +223,11 @@ func TestPerformanceReport(t *testing.T) {
 		out, err := cmd.CombinedOutput()
 		f.elapsed = time.Since(t0)
 		f.load[1] = loadAverage()
-		if werr := os.WriteFile(filepath.Join(rawDir, f.name+".txt"), out, 0o644); werr != nil {
+		f.date = t0.UTC()
+		header := fmt.Sprintf("%sdate=%s elapsed=%s load-before=%s load-after=%s\n# %s\n", rawHeader,
+			f.date.Format(time.RFC3339), f.elapsed.Round(time.Second), strings.ReplaceAll(f.load[0], " ", ","),
+			strings.ReplaceAll(f.load[1], " ", ","), f.command())
+		if werr := os.WriteFile(raw, append([]byte(header), out...), 0o644); werr != nil {
 			t.Fatal(werr)
 		}
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestGroupCommit: write transactions that queue behind a running one
@@ -113,6 +114,39 @@ func TestGroupCommitCanceled(t *testing.T) {
 		}
 		if _, err := s.GetDataset(ctx, "first"); err != nil {
 			t.Errorf("the first transaction's dataset: %v", err)
+		}
+	})
+}
+
+// TestGetContributionInTx: a lookup by nullifier inside a transaction, after
+// one on the store, reads the transaction's own writes and does not wait
+// for the writer connection the transaction holds (the store's lookups use
+// statements prepared on the read pool; a transaction's run uncached).
+func TestGetContributionInTx(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, s Store, _ Config) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		mustPutDataset(t, s, "fitness")
+		first, second := testContribution("fitness", 1, 3), testContribution("fitness", 2, 3)
+		if _, err := s.PutContribution(ctx, first); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.GetContribution(ctx, "fitness", first.Nullifier); err != nil {
+			t.Fatal(err)
+		}
+		err := s.InTx(ctx, func(tx Tx) error {
+			if _, err := tx.PutContribution(ctx, second); err != nil {
+				return err
+			}
+			for _, c := range []Contribution{first, second} {
+				if _, err := tx.GetContribution(ctx, "fitness", c.Nullifier); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
 	})
 }

@@ -63,23 +63,16 @@ type errRow struct{ err error }
 func (r errRow) Scan(...any) error { return r.err }
 
 // queryRowCached runs a single-row read like read().QueryRowContext, with
-// the statement prepared once (SQLite; see stmtCache).
+// the statement prepared once on the read pool (SQLite; see stmtCache).
+// Inside a transaction it runs uncached: preparing on the writer pool would
+// wait for the connection the transaction holds.
 func (q queries) queryRowCached(ctx context.Context, query string, args ...any) rowScanner {
-	if q.s.d.name != DriverSQLite {
+	if q.s.d.name != DriverSQLite || q.tx != nil {
 		return q.read().QueryRowContext(ctx, query, args...)
 	}
-	db := q.s.r
-	if q.tx != nil {
-		db = q.s.w
-	}
-	st, err := q.s.stmts.get(ctx, db, query)
+	st, err := q.s.stmts.get(ctx, q.s.r, query)
 	if err != nil {
 		return errRow{err}
-	}
-	if q.tx != nil {
-		// Reuses the statement already prepared on the transaction's
-		// connection, the writer's only one.
-		return q.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 	}
 	return st.QueryRowContext(ctx, args...)
 }
