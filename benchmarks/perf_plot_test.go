@@ -130,8 +130,9 @@ func renderPerfReport(figs []*figure, total time.Duration) ([]byte, error) {
 	w("(jobs that stream), §7.7 (these figures).\n\n")
 	w("**Machine.** %s, %d CPUs as Go sees them (GOMAXPROCS %d), %s/%s, %s.\n",
 		cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, runtime.Version())
-	w("Rendered %s (%s of benchmarks in this run; a figure not rerun keeps\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), total.Round(time.Second))
-	w("its last run, `-perf.run` names those to rerun). The machine was shared: the load average (1, 5,\n")
+	w("Rendered %s from the runs below, each with its date (`-perf.run` names\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	w("the figures to rerun; the others keep their last run; %s of benchmarks\n", total.Round(time.Second))
+	w("this time). The machine was shared: the load average (1, 5,\n")
 	w("15 minutes) before and after each command is given with it; where it is\n")
 	w("above the CPU count, wall times are slower than on an idle machine, by up\n")
 	w("to the ratio of the two, and CPU times (where reported) are the steadier\n")
