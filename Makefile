@@ -32,10 +32,18 @@ test-short:
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem -timeout 60m $(PKGS)
 
-## bench-report: the accuracy report of the discrete Gaussian release,
-## written to benchmarks/report/ (about a minute on 2 cores)
+## bench-report: the accuracy report of the discrete Gaussian release
+## (benchmarks/report/accuracy.md, about a minute on 2 cores), then the
+## performance report (benchmarks/REPORT.md and benchmarks/report/*.png: proving,
+## verification, ingest, jobs, audit; 20 to 40 minutes on 2 cores). Add the
+## million-record job with BENCH_JOB_RECORDS=1000,10000,100000,1000000; rerun
+## some figures only with e.g. BENCH_RUN=ingest (the others keep their last run).
+BENCH_JOB_RECORDS ?= 1000,10000,100000
+BENCH_RUN ?= prove,batch,ingest,job,audit
 bench-report:
 	$(GO) test -count=1 -timeout 15m -run '^TestAccuracyReport$$' ./benchmarks -report
+	$(GO) test -count=1 -timeout 240m -v -run '^TestPerformanceReport$$' ./benchmarks -perf-report \
+		-perf.job-records=$(BENCH_JOB_RECORDS) -perf.run=$(BENCH_RUN)
 
 ## lint: formatting and vet
 lint: fmt vet

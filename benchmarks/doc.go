@@ -6,6 +6,19 @@
 // Each benchmark reports its figures with b.ReportMetric (constraints,
 // payload bytes, …) beside the time, so that a run's output is the report.
 //
+// The performance report (docs/design.md §7.7) is TestPerformanceReport,
+// which runs only with -perf-report (make bench-report runs it after the
+// accuracy report). It runs the benchmarks of proving
+// (BenchmarkContributionProve), verification (circuits'
+// BenchmarkBatchVerify), ingest (node's BenchmarkIngest), whole jobs
+// (node's BenchmarkJob) and the audit's proof checks (BenchmarkAuditProofs)
+// as `go test -bench` subprocesses, keeps their output with its date and
+// load in report/perf/, and writes REPORT.md with its tables and
+// report/*.png with its plots (gonum/plot), each figure naming its command.
+// -perf.run=ingest,job reruns only those figures and renders the others
+// from their kept output; -perf.job-records and -perf.audit-records set the
+// sizes.
+//
 // The accuracy report of the discrete Gaussian release (docs/design.md
 // §6.6, §6.7) is TestAccuracyReport, which runs only with -report:
 //

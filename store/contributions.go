@@ -140,7 +140,7 @@ func (q queries) PutContribution(ctx context.Context, c Contribution) (*Contribu
 }
 
 func (q queries) GetContribution(ctx context.Context, datasetID string, nullifier [32]byte) (Contribution, error) {
-	c, err := scanContribution(q.read().QueryRowContext(ctx,
+	c, err := scanContribution(q.queryRowCached(ctx,
 		`SELECT `+contributionColumns+` WHERE c.dataset_id = $1 AND c.nullifier = $2`,
 		datasetID, nullifier[:]))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -221,13 +221,20 @@ func (q queries) ScanContributions(ctx context.Context, datasetID string, epochF
 	if fields&WithProof != 0 {
 		cols += `, c.public_inputs, c.proof`
 	}
+	// One epoch is an equality on contributions_by_epoch (dataset_id,
+	// epoch, nullifier), whose rows come in nullifier order: the rows
+	// stream from the index as they are read. A range of epochs is sorted
+	// by the database before the first row comes.
+	where, args := `c.epoch >= $2 AND c.epoch <= $3`, []any{datasetID, int64(epochFrom), clampSigned(epochTo)}
+	if epochFrom == epochTo {
+		where, args = `c.epoch = $2`, args[:2]
+	}
 	rows, err := q.read().QueryContext(ctx,
 		`SELECT `+cols+`
 		   FROM contributions c
 		   LEFT JOIN revocations r ON r.dataset_id = c.dataset_id AND r.revocation = c.revocation
-		  WHERE c.dataset_id = $1 AND c.epoch >= $2 AND c.epoch <= $3 AND c.pending = 0 AND c.missing = -1
-		  ORDER BY c.nullifier`,
-		datasetID, int64(epochFrom), clampSigned(epochTo))
+		  WHERE c.dataset_id = $1 AND `+where+` AND c.pending = 0 AND c.missing = -1
+		  ORDER BY c.nullifier`, args...)
 	if err != nil {
 		return fmt.Errorf("store: scan contributions: %w", err)
 	}

@@ -29,6 +29,9 @@ type sqlStore struct {
 	w *sql.DB // write transactions
 	r *sql.DB // single-statement reads; the same pool as w in PostgreSQL
 	d dialect
+
+	stmts stmtCache       // SQLite's prepared hot reads
+	group *groupCommitter // SQLite's write transactions; nil on PostgreSQL
 }
 
 var _ Store = (*sqlStore)(nil)
@@ -71,6 +74,15 @@ func (s *sqlStore) inTx(ctx context.Context, op string, fn func(tx *sql.Tx) erro
 	return nil
 }
 
+// writeTx runs fn in a write transaction: on SQLite grouped with those of
+// concurrent callers into one commit (groupCommitter), on PostgreSQL alone.
+func (s *sqlStore) writeTx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+	if s.group != nil {
+		return s.group.run(ctx, op, fn)
+	}
+	return s.inTx(ctx, op, fn)
+}
+
 func (s *sqlStore) Ping(ctx context.Context) error {
 	if err := s.r.PingContext(ctx); err != nil {
 		return fmt.Errorf("store: ping: %w", err)
@@ -84,7 +96,7 @@ func (s *sqlStore) Ping(ctx context.Context) error {
 }
 
 func (s *sqlStore) Close() error {
-	err := s.w.Close()
+	err := errors.Join(s.stmts.close(), s.w.Close())
 	if s.r != s.w {
 		err = errors.Join(err, s.r.Close())
 	}

@@ -18,12 +18,17 @@ import (
 // before failing with SQLITE_BUSY.
 const sqliteBusyTimeoutMS = 10000
 
-// sqlitePragmas apply to every connection as it is opened.
+// sqlitePragmas apply to every connection as it is opened. mmap_size lets
+// reads map the first 256 MiB of the database file instead of copying each
+// page through a read system call (a job's scans and lookups spent most of
+// their time there); writes still go through the WAL, so durability is
+// unchanged.
 var sqlitePragmas = []string{
 	fmt.Sprintf("busy_timeout(%d)", sqliteBusyTimeoutMS),
 	"journal_mode(WAL)",
 	"synchronous(FULL)",
 	"foreign_keys(1)",
+	"mmap_size(268435456)",
 }
 
 // openSQLite opens (creating if needed) the database file at path with two
@@ -62,6 +67,7 @@ func openSQLite(ctx context.Context, path string) (*sqlStore, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	s.r = r
+	s.group = &groupCommitter{s: s}
 	if err := checkSQLitePragmas(ctx, r); err != nil {
 		return nil, errors.Join(err, s.Close())
 	}

@@ -48,7 +48,7 @@ func (q queries) read() querier {
 // under a savepoint inside InTx's transaction.
 func (q queries) write(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
 	if q.tx == nil {
-		return q.s.inTx(ctx, op, fn)
+		return q.s.writeTx(ctx, op, fn)
 	}
 	return savepoint(ctx, q.tx, op, fn)
 }
@@ -84,7 +84,7 @@ func (s *sqlStore) InTx(ctx context.Context, fn func(tx Tx) error) error {
 		return fmt.Errorf("store: transaction: %w: nil function", ErrInvalid)
 	}
 	for attempt := 1; ; attempt++ {
-		err := s.inTx(ctx, "transaction", func(tx *sql.Tx) error {
+		err := s.writeTx(ctx, "transaction", func(tx *sql.Tx) error {
 			return fn(queries{s: s, tx: tx})
 		})
 		if err == nil || !retryable(err) {
