@@ -150,6 +150,9 @@ func (n *Node) storeShare(ctx context.Context, c *checked, sb []byte, forwarder 
 		Forwarder:            forwarder,
 		PendingSince:         n.now(),
 	}
+	if forwarder == n.opts.Index {
+		row.Replica = n.opts.ReplicaID
+	}
 	err = n.store.InTx(ctx, func(tx store.Tx) error {
 		if forwarder == n.opts.Index {
 			if err := tx.DeleteRollbacks(ctx, id, c.nf); err != nil {
@@ -253,6 +256,14 @@ func (n *Node) contribute(ctx context.Context, datasetID string, raw []byte) (*c
 			// the record reaches that node from its forwarder's catch-up
 			// (catchup.go), which alone completes it.
 			return n.receiptOf(ctx, datasetID, c.nf)
+		case found && row.Pending && row.Replica != n.opts.ReplicaID:
+			// A retry through this replica of an ingest another replica
+			// (or this one's earlier process) began: this replica
+			// forwards it now (docs/design.md §3.4).
+			if err := n.store.TakePending(ctx, datasetID, c.nf, n.opts.ReplicaID, n.now()); err != nil && !errors.Is(err, store.ErrConflict) {
+				return nil, n.internal("take pending contribution", err)
+			}
+			continue
 		case found:
 			// A retry: the peers answer with what they stored then.
 			if ack, err = storedAck(&row); err != nil {

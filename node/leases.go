@@ -225,6 +225,15 @@ func isActive(st int32) bool {
 	return false
 }
 
+// settleOrphans is the lease loop's pass over what stopped replicas left:
+// their setups are failed and their ingests rolled back.
+func (n *Node) settleOrphans(ctx context.Context) {
+	n.failOrphanedSetups(ctx, "")
+	if _, err := n.settleOrphanedIngests(ctx, ""); err != nil && ctx.Err() == nil {
+		n.log.Error("ingests of stopped replicas", "error", err)
+	}
+}
+
 // endSetupRun forgets that this replica runs the dataset's setup, once it
 // ended (READY or FAILED).
 func (n *Node) endSetupRun(datasetID string) {

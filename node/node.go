@@ -66,7 +66,7 @@ func (n *Node) Serve(ctx context.Context, api, peer net.Listener) error {
 	n.bg.Add(1)
 	go func() {
 		defer n.bg.Done()
-		n.jobs.leaseLoop(n.ctx, n.started, func(ctx context.Context) { n.failOrphanedSetups(ctx, "") })
+		n.jobs.leaseLoop(n.ctx, n.started, n.settleOrphans)
 	}()
 	if n.opts.Index != n.opts.Sequencer {
 		n.bg.Add(1)

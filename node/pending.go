@@ -188,38 +188,98 @@ func (n *Node) rollBack(ctx context.Context, datasetID string, nf [32]byte, peer
 	wg.Wait()
 }
 
-// recoverIngests decides, at start, every ingest this node was
-// coordinating when it stopped: none answered its contributor with a
-// receipt (its row would be committed), so each is rolled back everywhere.
+// Reasons of the rollback of an ingest whose forwarding replica stopped.
+const (
+	restartedReason = "the forwarding node restarted during the ingest"
+	orphanedReason  = "the forwarding replica of the node stopped during the ingest"
+)
+
+// recoverIngests decides, at start, every ingest this replica was
+// coordinating when it stopped (its replica id's earlier process), and
+// those of replicas whose heartbeat stopped (docs/design.md §3.4): none
+// answered its contributor with a receipt (its row would be committed),
+// so each is rolled back everywhere. Another live replica's ingests are
+// left to it.
 func (n *Node) recoverIngests(ctx context.Context) error {
-	var (
-		after   recordKey
-		decided int
-	)
-	for {
-		page, err := n.store.ListPending(ctx, after.dataset, after.nf, store.MaxPageSize)
-		if err != nil {
-			return fmt.Errorf("recover ingests: %w", err)
-		}
-		for _, row := range page {
-			if row.Forwarder != n.opts.Index {
-				continue
-			}
-			if err := n.abandon(ctx, row.DatasetID, row.Nullifier, n.others(), "the forwarding node restarted during the ingest"); err != nil {
-				return fmt.Errorf("recover ingests: %w", err)
-			}
-			decided++
-		}
-		if len(page) < store.MaxPageSize {
-			break
-		}
-		last := page[len(page)-1]
-		after = recordKey{last.DatasetID, last.Nullifier}
+	decided, err := n.settleOrphanedIngests(ctx, n.opts.ReplicaID)
+	if err != nil {
+		return fmt.Errorf("recover ingests: %w", err)
 	}
 	if decided > 0 {
 		n.log.Warn("ingests interrupted by a restart rolled back", "records", decided)
 	}
 	return nil
+}
+
+// settleOrphanedIngests rolls back everywhere this node's pending ingests
+// whose replica has not beaten its heartbeat for a job lease, or is
+// previous (this replica id's earlier process, at start; "" for none), or
+// is not recorded (ingests stored before replicas were). The rollbacks
+// owed are sent by stateLoop. An ingest sent again meanwhile (its pending
+// state renewed, by a retry through another replica) is left alone. It
+// reports how many it rolled back.
+func (n *Node) settleOrphanedIngests(ctx context.Context, previous string) (int, error) {
+	reason := orphanedReason
+	if previous != "" {
+		reason = restartedReason
+	}
+	var (
+		after   recordKey
+		decided int
+	)
+	for {
+		page, err := n.store.OrphanedPending(ctx, n.opts.Index, previous, n.now().Add(-n.opts.Limits.JobLease),
+			after.dataset, after.nf, store.MaxPageSize)
+		if err != nil {
+			return decided, err
+		}
+		for _, row := range page {
+			if row.Replica == n.opts.ReplicaID && previous == "" {
+				continue // in flight here
+			}
+			ok, err := n.abandonOrphan(ctx, row, reason)
+			if err != nil {
+				return decided, err
+			}
+			if ok {
+				decided++
+				n.log.Warn("ingest of a stopped replica rolled back", "replica", row.Replica, "nullifier", fmt.Sprintf("%x", row.Nullifier))
+			}
+		}
+		if len(page) < store.MaxPageSize {
+			return decided, nil
+		}
+		last := page[len(page)-1]
+		after = recordKey{last.DatasetID, last.Nullifier}
+	}
+}
+
+// abandonOrphan decides the rollback of row, this node's pending ingest
+// whose replica stopped, as abandon does, unless the row changed since it
+// was read (decided, or sent again by another replica). It reports
+// whether it decided.
+func (n *Node) abandonOrphan(ctx context.Context, row store.Contribution, reason string) (bool, error) {
+	now := n.now()
+	errGone := errors.New("decided or sent again meanwhile")
+	err := n.store.InTx(ctx, func(tx store.Tx) error {
+		err := tx.RollBackContribution(ctx, row.DatasetID, row.Nullifier, n.opts.Index, row.PendingSince)
+		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) {
+			return errGone
+		}
+		if err != nil {
+			return err
+		}
+		for _, p := range n.others() {
+			if err := tx.PutRollback(ctx, store.Rollback{DatasetID: row.DatasetID, Nullifier: row.Nullifier, Peer: p, Reason: reason, CreatedAt: now}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, errGone) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // stateLoop sends the rollbacks owed, settles the records other

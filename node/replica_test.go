@@ -501,3 +501,112 @@ func TestReplicaSetupOrphaned(t *testing.T) {
 		t.Fatalf("runs left: %+v (%v), want the live replica's only", runs, err)
 	}
 }
+
+// TestReplicaIngestOrphaned: a replica's start rolls back everywhere the
+// pending ingests of its own earlier process and those stored before
+// replicas were recorded, but not one another live replica forwards; once
+// that replica's heartbeat is a lease old, the lease loop of the replica
+// left rolls its ingest back everywhere, without a restart
+// (docs/design.md §3.4). Node 0's replicas are its restarted process
+// (node-0) and a replica node-0-b simulated by its heartbeat and its rows,
+// on node 0's SQLite store.
+func TestReplicaIngestOrphaned(t *testing.T) {
+	f := newTestFederation(t, 3, func(o *Options) { o.Limits.JobLease = replicaLease })
+	ctx := context.Background()
+	nodes := make([]dataset.Node, len(f.nodes))
+	for i, tn := range f.nodes {
+		m := tn.opts.Members[i]
+		nodes[i] = dataset.Node{Name: m.Name, Address: m.APIAddress, Seal: m.Seal, Signing: m.Signing}
+	}
+	s := testSchema()
+	ds, err := dataset.New(s, nodes, testDepth, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tn := range f.nodes {
+		if err := tn.n.datasets.put(ctx, ds.Desc, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// pend stores a record node 0 forwards through replica, pending on
+	// every node.
+	pend := func(i byte, replica string) []byte {
+		t.Helper()
+		row := store.Contribution{
+			DatasetID: s.ID, Epoch: s.Epoch.Index(time.Now()), Nullifier: [32]byte{i}, PayloadDigest: [32]byte{i, 1},
+			Expiry: time.Now().Add(time.Hour), ReceivedAt: time.Now(), Pending: true, Forwarder: 0, PendingSince: time.Now(),
+		}
+		for j, tn := range f.nodes {
+			if row.Replica = ""; j == 0 {
+				row.Replica = replica
+			}
+			if _, err := tn.store.PutContribution(ctx, row); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return row.Nullifier[:]
+	}
+	// Replica node-0-b beats its heartbeat until stopped.
+	beat := func(seen time.Time) error {
+		return f.nodes[0].store.PutReplica(ctx, store.Replica{ID: "node-0-b", StartedAt: time.Now(), SeenAt: seen})
+	}
+	if err := beat(time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				_ = beat(time.Now()) // a failed beat shows as a rolled-back live ingest below
+			}
+		}
+	}()
+	defer func() {
+		select {
+		case <-stop:
+		default:
+			close(stop)
+		}
+		<-stopped
+	}()
+
+	live := pend(1, "node-0-b")
+	previous := pend(2, "node-0")
+	legacy := pend(3, "")
+	f.restart(t, 0, nil)
+	f.awaitHeld(t, s.ID, previous, false)
+	f.awaitHeld(t, s.ID, legacy, false)
+	// Over several passes of node 0's lease loop, node-0-b's ingest stays.
+	deadline := time.Now().Add(replicaLease)
+	for time.Now().Before(deadline) {
+		held, pending := f.held(t, s.ID, live)
+		for j := range held {
+			if !held[j] || !pending[j] {
+				t.Fatalf("the live replica's ingest: held %v, pending %v; want pending everywhere", held, pending)
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	close(stop)
+	<-stopped
+	if err := beat(time.Now().Add(-replicaLease)); err != nil {
+		t.Fatal(err)
+	}
+	f.awaitHeld(t, s.ID, live, false)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		owed, err := f.nodes[0].store.ListRollbacks(ctx, 10)
+		if err == nil && len(owed) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rollbacks still owed: %+v (%v)", owed, err)
+		}
+	}
+}

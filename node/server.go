@@ -59,6 +59,9 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	if n.registry, err = loadRegistry(ctx, e, n.peers); err != nil {
 		return nil, err
 	}
+	// Beaten before it serves, so that no other replica takes an ingest
+	// this one forwards for one of a replica that never beat.
+	n.jobs.heartbeat(ctx, n.started)
 	if err := n.recoverIngests(ctx); err != nil {
 		return nil, err
 	}

@@ -12,7 +12,7 @@ import (
 // revocations.
 const contributionColumns = `c.dataset_id, c.nullifier, c.epoch, c.payload_digest, c.public_inputs, c.proof, c.share,
 	c.purposes, c.expiry, c.min_cohort, c.revocation, c.received_at, c.receipt, r.revoked_at,
-	c.pending, c.forwarder, c.pending_since, c.missing
+	c.pending, c.forwarder, c.pending_since, c.missing, c.replica
 	FROM contributions c
 	LEFT JOIN revocations r ON r.dataset_id = c.dataset_id AND r.revocation = c.revocation`
 
@@ -28,7 +28,7 @@ func scanContribution(sc interface{ Scan(...any) error }) (Contribution, error) 
 	)
 	if err := sc.Scan(&c.DatasetID, &nf, &epoch, &digest, &c.Public, &c.Proof, &c.Share,
 		&purposes, &expiry, &minCohort, &rc, &received, &c.Receipt, &revoked,
-		&pending, &forwarder, &since, &missing); err != nil {
+		&pending, &forwarder, &since, &missing, &c.Replica); err != nil {
 		return Contribution{}, err
 	}
 	var err error
@@ -79,9 +79,15 @@ func (q queries) PutContribution(ctx context.Context, c Contribution) (*Contribu
 	if err != nil {
 		return nil, fmt.Errorf("store: put contribution: %w", err)
 	}
-	var pending, since int64
+	if len(c.Replica) > MaxReplicaIDLen {
+		return nil, fmt.Errorf("store: put contribution: %w: replica id longer than %d bytes", ErrInvalid, MaxReplicaIDLen)
+	}
+	var (
+		pending, since int64
+		replica        string
+	)
 	if c.Pending {
-		pending, since = 1, micros(c.PendingSince)
+		pending, since, replica = 1, micros(c.PendingSince), c.Replica
 	}
 	var existing *Contribution
 	err = q.write(ctx, "put contribution", func(tx *sql.Tx) error {
@@ -98,12 +104,12 @@ func (q queries) PutContribution(ctx context.Context, c Contribution) (*Contribu
 		res, err := tx.ExecContext(ctx,
 			`INSERT INTO contributions (dataset_id, nullifier, epoch, payload_digest, public_inputs, proof, share,
 			                            purposes, expiry, min_cohort, revocation, received_at, receipt,
-			                            pending, forwarder, pending_since)
-			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+			                            pending, forwarder, pending_since, replica)
+			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 			 ON CONFLICT (dataset_id, nullifier) DO NOTHING`,
 			c.DatasetID, c.Nullifier[:], epoch, c.PayloadDigest[:], blob(c.Public), blob(c.Proof), blob(c.Share),
 			int64(c.Purposes), micros(c.Expiry), int64(c.MinCohort), c.RevocationCommitment[:],
-			micros(c.ReceivedAt), blob(c.Receipt), pending, int64(c.Forwarder), since)
+			micros(c.ReceivedAt), blob(c.Receipt), pending, int64(c.Forwarder), since, replica)
 		if err != nil {
 			return fmt.Errorf("store: put contribution: %w", err)
 		}

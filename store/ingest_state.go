@@ -15,7 +15,7 @@ import (
 func (q queries) CommitContribution(ctx context.Context, datasetID string, nullifier [32]byte) error {
 	return q.write(ctx, "commit contribution", func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
-			`UPDATE contributions SET pending = 0, pending_since = 0 WHERE dataset_id = $1 AND nullifier = $2`,
+			`UPDATE contributions SET pending = 0, pending_since = 0, replica = '' WHERE dataset_id = $1 AND nullifier = $2`,
 			datasetID, nullifier[:])
 		if err != nil {
 			return fmt.Errorf("store: commit contribution: %w", err)
@@ -64,7 +64,7 @@ func (q queries) RollBackContribution(ctx context.Context, datasetID string, nul
 func (q queries) CommitIncomplete(ctx context.Context, datasetID string, nullifier [32]byte, missing uint32) error {
 	return q.write(ctx, "commit incomplete", func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
-			`UPDATE contributions SET pending = 0, pending_since = 0, missing = $3 WHERE dataset_id = $1 AND nullifier = $2 AND pending = 1`,
+			`UPDATE contributions SET pending = 0, pending_since = 0, replica = '', missing = $3 WHERE dataset_id = $1 AND nullifier = $2 AND pending = 1`,
 			datasetID, nullifier[:], int64(missing))
 		if err != nil {
 			return fmt.Errorf("store: commit incomplete: %w", err)
@@ -242,6 +242,53 @@ func (q queries) ListPending(ctx context.Context, afterDataset string, afterNull
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: list pending: %w", err)
+	}
+	return out, nil
+}
+
+func (q queries) TakePending(ctx context.Context, datasetID string, nullifier [32]byte, replica string, at time.Time) error {
+	if len(replica) > MaxReplicaIDLen {
+		return fmt.Errorf("store: take pending: %w: replica id longer than %d bytes", ErrInvalid, MaxReplicaIDLen)
+	}
+	return q.write(ctx, "take pending", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			`UPDATE contributions SET replica = $3, pending_since = $4 WHERE dataset_id = $1 AND nullifier = $2 AND pending = 1`,
+			datasetID, nullifier[:], replica, micros(at))
+		if err != nil {
+			return fmt.Errorf("store: take pending: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("store: take pending: %w", err)
+		} else if n == 0 {
+			return fmt.Errorf("store: take pending: not pending: %w", ErrConflict)
+		}
+		return nil
+	})
+}
+
+func (q queries) OrphanedPending(ctx context.Context, forwarder uint32, previous string, seenBefore time.Time, afterDataset string, afterNullifier [32]byte, limit int) ([]Contribution, error) {
+	rows, err := q.read().QueryContext(ctx,
+		`SELECT `+contributionColumns+`
+		   LEFT JOIN replicas p ON p.id = c.replica
+		  WHERE c.pending = 1 AND c.forwarder = $1
+		    AND (c.replica = '' OR c.replica = $2 OR p.id IS NULL OR p.seen_at < $3)
+		    AND (c.dataset_id > $4 OR (c.dataset_id = $4 AND c.nullifier > $5))
+		  ORDER BY c.dataset_id, c.nullifier LIMIT $6`,
+		int64(forwarder), previous, micros(seenBefore), afterDataset, afterNullifier[:], pageSize(limit))
+	if err != nil {
+		return nil, fmt.Errorf("store: orphaned pending: %w", err)
+	}
+	defer rows.Close()
+	var out []Contribution
+	for rows.Next() {
+		c, err := scanContribution(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: orphaned pending: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: orphaned pending: %w", err)
 	}
 	return out, nil
 }

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"errors"
 	"math"
+	"strings"
 	"testing"
 	"time"
 )
@@ -196,6 +198,110 @@ func TestIncompleteRecords(t *testing.T) {
 		}
 		if n, err := s.CountCatchUps(ctx, 2); err != nil || n != 0 {
 			t.Fatalf("CountCatchUps(2) after delete = %d, %v", n, err)
+		}
+	})
+}
+
+// TestPendingReplica: a pending record of this node's own names the
+// replica forwarding it (docs/design.md §3.4). OrphanedPending lists those
+// of a replica whose heartbeat is stale or missing, of the previous run of
+// the asking replica's id and of no replica (stored before replicas were
+// recorded), never a live replica's, another forwarder's or a committed
+// one; TakePending moves a record to another replica; a commit clears it.
+func TestPendingReplica(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, s Store, _ Config) {
+		ctx := context.Background()
+		mustPutDataset(t, s, "fitness")
+		for _, r := range []Replica{{ID: "alive", StartedAt: t0, SeenAt: t0.Add(time.Minute)}, {ID: "dead", StartedAt: t0, SeenAt: t0}} {
+			if err := s.PutReplica(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		put := func(i int, forwarder uint32, replica string) Contribution {
+			t.Helper()
+			c := testContribution("fitness", i, 7)
+			c.Pending, c.Forwarder, c.PendingSince, c.Replica = true, forwarder, t0, replica
+			if _, err := s.PutContribution(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.GetContribution(ctx, "fitness", c.Nullifier)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := diffContribution(got, c); d != "" {
+				t.Fatal(d)
+			}
+			return c
+		}
+		put(1, 0, "alive")
+		dead := put(2, 0, "dead")
+		unknown := put(3, 0, "never-beat")
+		legacy := put(4, 0, "")
+		mine := put(5, 0, "me")
+		put(6, 1, "") // forwarded by node 1: not node 0's
+		committed := put(7, 0, "dead")
+		if err := s.CommitContribution(ctx, "fitness", committed.Nullifier); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.GetContribution(ctx, "fitness", committed.Nullifier); got.Replica != "" {
+			t.Fatalf("a committed record names replica %q, want none", got.Replica)
+		}
+		if err := s.PutReplica(ctx, Replica{ID: "me", StartedAt: t0, SeenAt: t0.Add(time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+		orphans := func(previous string, after [32]byte, limit int) map[[32]byte]bool {
+			t.Helper()
+			rows, err := s.OrphanedPending(ctx, 0, previous, t0.Add(time.Second), "fitness", after, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := map[[32]byte]bool{}
+			for _, r := range rows {
+				out[r.Nullifier] = true
+			}
+			return out
+		}
+		want := func(what string, got map[[32]byte]bool, rows ...Contribution) {
+			t.Helper()
+			ok := len(got) == len(rows)
+			for _, r := range rows {
+				ok = ok && got[r.Nullifier]
+			}
+			if !ok {
+				t.Fatalf("%s: %d orphans %v, want %d", what, len(got), got, len(rows))
+			}
+		}
+		want("in the lease loop", orphans("", [32]byte{}, 0), dead, unknown, legacy)
+		want("at the start of replica me", orphans("me", [32]byte{}, 0), dead, unknown, legacy, mine)
+		if got := orphans("me", [32]byte{}, 1); len(got) != 1 {
+			t.Fatalf("a page of 1: %d rows", len(got))
+		}
+		if got := orphans("", [32]byte{0xff}, 0); len(got) != 0 {
+			t.Fatalf("after the last nullifier: %d rows", len(got))
+		}
+
+		// Another replica sends dead's record again: it is alive's now.
+		if err := s.TakePending(ctx, "fitness", dead.Nullifier, "alive", t0.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GetContribution(ctx, "fitness", dead.Nullifier)
+		if err != nil || got.Replica != "alive" || !got.PendingSince.Equal(t0.Add(time.Minute)) {
+			t.Fatalf("taken record: replica %q since %v (%v), want alive's since t0+1m", got.Replica, got.PendingSince, err)
+		}
+		want("after the take-over", orphans("", [32]byte{}, 0), unknown, legacy)
+		// The rollback decided from the listing before the take-over is
+		// refused: the record was sent again since.
+		wantErr(t, "RollBackContribution(taken over)", s.RollBackContribution(ctx, "fitness", dead.Nullifier, 0, t0), ErrConflict)
+		wantErr(t, "TakePending(committed)", s.TakePending(ctx, "fitness", committed.Nullifier, "alive", t0), ErrConflict)
+		wantErr(t, "TakePending(absent)", s.TakePending(ctx, "fitness", h32("nf", 99), "alive", t0), ErrConflict)
+		wantErr(t, "TakePending(long id)", s.TakePending(ctx, "fitness", dead.Nullifier, strings.Repeat("r", MaxReplicaIDLen+1), t0), ErrInvalid)
+		long := testContribution("fitness", 8, 7)
+		long.Pending, long.Replica = true, strings.Repeat("r", MaxReplicaIDLen+1)
+		if _, err := s.PutContribution(ctx, long); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("PutContribution(long replica id) = %v, want ErrInvalid", err)
+		}
+		if _, err := s.GetContribution(ctx, "fitness", long.Nullifier); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("a refused record was stored: %v", err)
 		}
 	})
 }

@@ -260,6 +260,17 @@ type Contributions interface {
 	// dataset, ordered by dataset id then nullifier, after (afterDataset,
 	// afterNullifier); ("", zero) for the first page.
 	ListPending(ctx context.Context, afterDataset string, afterNullifier [32]byte, limit int) ([]Contribution, error)
+	// TakePending makes replica the replica forwarding a pending
+	// contribution and sets its PendingSince to at (a replica sends its
+	// node's record again); ErrConflict if it is not pending or absent.
+	TakePending(ctx context.Context, datasetID string, nullifier [32]byte, replica string, at time.Time) error
+	// OrphanedPending returns up to limit pending contributions forwarded
+	// by forwarder whose replica is previous (a replica id whose earlier
+	// process is gone; "" for none) or "" (stored before replicas were
+	// recorded), or has not beaten its heartbeat since seenBefore (or
+	// never did), ordered by dataset id then nullifier, after
+	// (afterDataset, afterNullifier).
+	OrphanedPending(ctx context.Context, forwarder uint32, previous string, seenBefore time.Time, afterDataset string, afterNullifier [32]byte, limit int) ([]Contribution, error)
 
 	// PutRollback records a rollback owed to a peer; a no-op if it is
 	// recorded. ErrInvalid for a reason over MaxRollbackReasonLen.
@@ -633,6 +644,11 @@ type Contribution struct {
 	// PendingSince is when the pending state began, renewed each time the
 	// forwarder sends the record again; zero for a committed record.
 	PendingSince time.Time
+	// Replica is the replica of this node that forwards the record while
+	// it is pending and this node is its forwarder (docs/design.md §3.4),
+	// at most MaxReplicaIDLen bytes; "" otherwise, and for a record
+	// stored before replicas were recorded.
+	Replica string
 	// Incomplete: committed while node Missing was down, and not yet
 	// committed by it (docs/design.md §7.5). Jobs do not count it, and its
 	// forwarder may still roll it back.

@@ -66,6 +66,7 @@ func diffContribution(got, want Contribution) string {
 	add(got.Pending == want.Pending, "Pending")
 	add(got.Forwarder == want.Forwarder, "Forwarder")
 	add(got.PendingSince.Equal(want.PendingSince), "PendingSince")
+	add(got.Replica == want.Replica, "Replica")
 	if len(d) == 0 {
 		return ""
 	}
