@@ -84,6 +84,10 @@ func (js *jobs) stop(id string) {
 
 // recover fails the jobs a previous run of this node left unfinished: their
 // peers' answers are gone with the process, and the buyer can resubmit.
+// None of them released anything (a release commits DONE with its
+// transcript), and the end refunds the escrow here and records the abort
+// owed to every node in one transaction (endJob), so that every node
+// refunds too, across further restarts (docs/design.md §7.5).
 func (js *jobs) recover(ctx context.Context) error {
 	for tok := ""; ; {
 		rows, next, err := js.e.store.ListJobs(ctx, store.JobFilter{States: activeStates()}, tok, store.MaxPageSize)
