@@ -47,9 +47,9 @@ fmt:
 vet:
 	$(GO) vet $(PKGS)
 
-## test-postgres: the store suite against a throwaway PostgreSQL 15 (pg_virtualenv)
+## test-postgres: the store suite and the node tests that take it (the concurrent-duplicate race) against a throwaway PostgreSQL 15 (pg_virtualenv)
 test-postgres:
-	pg_virtualenv -v 15 sh -c 'COHORT_TEST_POSTGRES_DSN="postgres://$$PGUSER:$$PGPASSWORD@$$PGHOST:$$PGPORT/$$PGDATABASE?sslmode=disable" $(GO) test -count=1 -timeout 10m ./store/...'
+	pg_virtualenv -v 15 sh -c 'COHORT_TEST_POSTGRES_DSN="postgres://$$PGUSER:$$PGPASSWORD@$$PGHOST:$$PGPORT/$$PGDATABASE?sslmode=disable" $(GO) test -count=1 -timeout 10m ./store/... && COHORT_TEST_POSTGRES_DSN="postgres://$$PGUSER:$$PGPASSWORD@$$PGHOST:$$PGPORT/$$PGDATABASE?sslmode=disable" $(GO) test -count=1 -timeout 10m -run "Postgres" ./node/'
 
 ## fuzz-smoke: run every fuzz target briefly
 fuzz-smoke:
