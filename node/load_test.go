@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -35,19 +36,23 @@ const loadMaxInFlight = 1024
 // nodes and the client share the process), and requires no error and
 // every acknowledged record committed on every node.
 //
-// COHORT_LOAD_RATE (uploads per second, 10 by default) and
-// COHORT_LOAD_SECONDS (5 by default) set the load; proving the payloads
-// beforehand takes about 0.15 s of CPU each. The public rate limit is
+// COHORT_LOAD_RATE (uploads per second, 10 by default; a comma separated
+// list holds each rate in turn) and COHORT_LOAD_SECONDS (per rate, 5 by
+// default) set the load; proving the payloads beforehand takes about
+// 0.2 s of CPU each. The public rate limit is
 // raised so that the federation, not the per-client bucket, is measured.
 //
-//	COHORT_LOAD_RATE=40 COHORT_LOAD_SECONDS=120 go test ./node/ -run TestIngestLoad -v -timeout 60m
+//	COHORT_LOAD_RATE=10,20,40 COHORT_LOAD_SECONDS=10 go test ./node/ -run TestIngestLoad -v -timeout 60m
 func TestIngestLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("proves payloads and runs a federation")
 	}
-	rate := loadEnv(t, "COHORT_LOAD_RATE", 10)
+	rates := loadRates(t)
 	secs := loadEnv(t, "COHORT_LOAD_SECONDS", 5)
-	n := rate * secs
+	n := 0
+	for _, r := range rates {
+		n += r * secs
+	}
 	ids := min(n, loadIdentities)
 	epochs := (n + ids - 1) / ids
 	f := newTestFederation(t, 3, func(o *Options) {
@@ -68,6 +73,24 @@ func TestIngestLoad(t *testing.T) {
 	}
 	t.Logf("%d payloads from %d contributors over %d epochs proved in %s", n, ids, epochs, time.Since(provingStart).Round(time.Second))
 
+	sent := 0
+	for _, rate := range rates {
+		batch := payloads[sent : sent+rate*secs]
+		sent += len(batch)
+		holdRate(t, f, desc.GetId(), rate, batch)
+		if t.Failed() {
+			return
+		}
+	}
+	f.wantStored(t, uint64(n))
+}
+
+// holdRate uploads payloads at rate per second, open loop, and reports
+// the latencies, errors and heap; it fails t if any upload failed.
+func holdRate(t *testing.T, f *testFederation, id string, rate int, payloads [][]byte) {
+	t.Helper()
+	ctx := context.Background()
+	n := len(payloads)
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -109,7 +132,7 @@ func TestIngestLoad(t *testing.T) {
 		}
 		wg.Go(func() {
 			defer func() { <-inFlight }()
-			_, errs[i] = f.contributor(i%len(f.nodes)).Contribute(ctx, &cohortv1.ContributeRequest{DatasetId: desc.GetId(), Payload: payloads[i]})
+			_, errs[i] = f.contributor(i%len(f.nodes)).Contribute(ctx, &cohortv1.ContributeRequest{DatasetId: id, Payload: payloads[i]})
 			lat[i] = time.Since(at)
 		})
 	}
@@ -142,9 +165,27 @@ func TestIngestLoad(t *testing.T) {
 		q(0.50).Round(time.Millisecond), q(0.99).Round(time.Millisecond), q(1).Round(time.Millisecond), failed,
 		float64(baseHeap)/(1<<20), float64(peakHeap.Load())/(1<<20))
 	if failed > 0 {
-		t.Fatalf("%d of %d uploads failed", failed, n)
+		t.Errorf("%d of %d uploads at %d/s failed", failed, n, rate)
 	}
-	f.wantStored(t, uint64(n))
+}
+
+// loadRates reads COHORT_LOAD_RATE: uploads per second, or a comma
+// separated list of rates held one after the other; 10 by default.
+func loadRates(t *testing.T) []int {
+	t.Helper()
+	v := os.Getenv("COHORT_LOAD_RATE")
+	if v == "" {
+		return []int{10}
+	}
+	var out []int
+	for _, f := range strings.Split(v, ",") {
+		r, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || r < 1 {
+			t.Fatalf("COHORT_LOAD_RATE=%q: want rates per second, comma separated", v)
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // loadEnv reads a positive count from the environment, def when unset.
