@@ -321,3 +321,77 @@ func TestCoordinatorRestart(t *testing.T) {
 	}
 	t.Logf("%d micro-credits charged over %d released jobs", charged, charged/charge)
 }
+
+// TestJobNoticeRefusals walks what a coordinator does with each answer to
+// a notice it owes: an abort refused for good (the node prepared the job
+// for another coordinator) is dropped and changes nothing there; a node
+// with no record of the job is asked again until the peer timeout has
+// passed since the end, then dropped; a node that is down is asked again.
+func TestJobNoticeRefusals(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a federation")
+	}
+	f := newTestFederation(t, 3, func(o *Options) { o.Limits.PeerTimeout = 2 * time.Second })
+	desc := f.installDataset(t)
+	ctx := context.Background()
+	n0 := f.nodes[0].n
+	for _, id := range []string{"job-theirs", "job-unknown", "job-down"} {
+		j := store.Job{ID: id, Buyer: "alice", RequestID: id, DatasetID: desc.GetId(), Spec: []byte("spec"),
+			State: int32(cohortv1.JobState_JOB_STATE_FAILED), SubmittedAt: time.Now(), UpdatedAt: time.Now()}
+		if _, err := f.nodes[0].store.PutJob(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Node 1 prepared job-theirs for node 2.
+	theirs := store.PeerJob{JobID: "job-theirs", Coordinator: 2, DatasetID: desc.GetId(), JobTime: time.Now(),
+		SpecDigest: [32]byte{1}, SetDigest: [32]byte{2}, State: store.PeerJobPrepared, CreatedAt: time.Now(), UpdatedAt: time.Now()}
+	if _, err := f.nodes[1].store.PutPeerJob(ctx, theirs); err != nil {
+		t.Fatal(err)
+	}
+	failed := int32(cohortv1.JobState_JOB_STATE_FAILED)
+	owed := func(id string, peer uint32) bool {
+		t.Helper()
+		all, err := f.nodes[0].store.ListJobNotices(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, jn := range all {
+			if jn.JobID == id && jn.Peer == peer {
+				return true
+			}
+		}
+		return false
+	}
+	put := func(jn store.JobNotice) {
+		t.Helper()
+		if err := f.nodes[0].store.PutJobNotice(ctx, jn); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	jn := store.JobNotice{JobID: "job-theirs", Peer: 1, State: failed, CreatedAt: time.Now()}
+	put(jn)
+	if !n0.sendJobNotice(ctx, jn, nil) || owed("job-theirs", 1) {
+		t.Fatal("an abort the node refuses for good is still owed")
+	}
+	if p, err := f.nodes[1].store.GetPeerJob(ctx, "job-theirs"); err != nil || p.State != store.PeerJobPrepared {
+		t.Fatalf("node 1's record of another coordinator's job: %v, %v; want it unchanged", p.State, err)
+	}
+
+	jn = store.JobNotice{JobID: "job-unknown", Peer: 2, State: failed, CreatedAt: time.Now()}
+	put(jn)
+	if n0.sendJobNotice(ctx, jn, nil) || !owed("job-unknown", 2) {
+		t.Fatal("an abort the node has no record of is dropped before the peer timeout passed")
+	}
+	jn.CreatedAt = time.Now().Add(-3 * time.Second)
+	if !n0.sendJobNotice(ctx, jn, nil) || owed("job-unknown", 2) {
+		t.Fatal("an abort the node has no record of is still owed after the peer timeout")
+	}
+
+	f.nodes[2].stop()
+	jn = store.JobNotice{JobID: "job-down", Peer: 2, State: failed, CreatedAt: time.Now().Add(-time.Hour)}
+	put(jn)
+	if n0.sendJobNotice(ctx, jn, nil) || !owed("job-down", 2) {
+		t.Fatal("an abort to a node that is down is dropped")
+	}
+}
