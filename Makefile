@@ -55,9 +55,9 @@ fmt:
 vet:
 	$(GO) vet $(PKGS)
 
-## test-postgres: the store suite and the node's replica tests against a throwaway PostgreSQL 15 (pg_virtualenv)
+## test-postgres: the store suite and the node tests that take it (replicas, the concurrent-duplicate race) against a throwaway PostgreSQL 15 (pg_virtualenv)
 test-postgres:
-	pg_virtualenv -v 15 sh -c 'export COHORT_TEST_POSTGRES_DSN="postgres://$$PGUSER:$$PGPASSWORD@$$PGHOST:$$PGPORT/$$PGDATABASE?sslmode=disable"; $(GO) test -count=1 -timeout 10m ./store/... && $(GO) test -count=1 -timeout 10m ./node/ -run TestReplica'
+	pg_virtualenv -t -v 15 sh -c 'export COHORT_TEST_POSTGRES_DSN="postgres://$$PGUSER:$$PGPASSWORD@$$PGHOST:$$PGPORT/$$PGDATABASE?sslmode=disable"; $(GO) test -count=1 -timeout 10m ./store/... && $(GO) test -count=1 -timeout 10m -run "TestReplica|Postgres" ./node/'
 
 ## fuzz-smoke: run every fuzz target briefly
 fuzz-smoke:

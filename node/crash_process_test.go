@@ -267,7 +267,9 @@ func tail(b []byte, n int) []byte {
 // with SIGKILL and restarted a second later. Afterwards, with every node
 // back, no acknowledged record is lost, no record is on some nodes only,
 // and a job on the epoch completes. COHORT_CRASH_UPLOADS sets the number
-// of uploads (6 by default).
+// of uploads (6 by default), COHORT_CRASH_PAUSE a pause before each of an
+// uploader's uploads (none by default; a contributor's client spends about
+// a second proving before each), so that the kills fall among them.
 func TestCrashProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs node processes and proves records")
@@ -280,6 +282,13 @@ func TestCrashProcesses(t *testing.T) {
 		var err error
 		if uploads, err = strconv.Atoi(s); err != nil || uploads < 1 {
 			t.Fatalf("COHORT_CRASH_UPLOADS=%q", s)
+		}
+	}
+	var pause time.Duration
+	if s := os.Getenv("COHORT_CRASH_PAUSE"); s != "" {
+		var err error
+		if pause, err = time.ParseDuration(s); err != nil || pause < 0 {
+			t.Fatalf("COHORT_CRASH_PAUSE=%q: want a duration", s)
 		}
 	}
 	f := newTestFederation(t, 3)
@@ -329,6 +338,7 @@ func TestCrashProcesses(t *testing.T) {
 	for range 2 {
 		wg.Go(func() {
 			for k := range next {
+				time.Sleep(pause)
 				deadline := time.Now().Add(60 * time.Second)
 				for via := rand.IntN(len(f.nodes)); time.Now().Before(deadline); via = (via + 1) % len(f.nodes) {
 					amu.Lock()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -373,9 +375,43 @@ func TestNullifierRace(t *testing.T) {
 	if testing.Short() {
 		t.Skip("proves records and runs a federation")
 	}
-	f := newTestFederation(t, 3)
+	nullifierRace(t, newTestFederation(t, 3))
+}
+
+// TestNullifierRacePostgres is TestNullifierRace with every node's store
+// on PostgreSQL (READ COMMITTED and row locks rather than SQLite's single
+// writer), when COHORT_TEST_POSTGRES_DSN names a server (make
+// test-postgres).
+func TestNullifierRacePostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("proves records and runs a federation")
+	}
+	nullifierRace(t, newTestFederationOn(t, 3, postgresStores(t)))
+}
+
+// nullifierRace is TestNullifierRace on federation f, for
+// COHORT_RACE_ROUNDS rounds (1 by default) of fresh identities.
+func nullifierRace(t *testing.T, f *testFederation) {
 	desc := f.installDataset(t)
 	id := desc.GetId()
+	rounds := 1
+	if v := os.Getenv("COHORT_RACE_ROUNDS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("COHORT_RACE_ROUNDS=%q: want a positive count", v)
+		}
+		rounds = n
+	}
+	accepted := 0
+	for round := range rounds {
+		accepted += raceRound(t, f, id, round)
+		f.wantStored(t, uint64(accepted))
+	}
+}
+
+// raceRound races the two uploads of each of several fresh identities
+// and returns how many were accepted.
+func raceRound(t *testing.T, f *testFederation, id string, round int) int {
 	const identities = 6
 	type pair struct{ a, b []byte }
 	pairs := make([]pair, identities)
@@ -413,7 +449,7 @@ func TestNullifierRace(t *testing.T) {
 				continue
 			}
 			st := status.Convert(r[k].err)
-			t.Logf("identity %d, upload to node %d: %v", i, k, r[k].err)
+			t.Logf("round %d, identity %d, upload to node %d: %v", round, i, k, r[k].err)
 			switch st.Code() {
 			case codes.AlreadyExists:
 				// The winner's receipt rides along.
@@ -438,5 +474,5 @@ func TestNullifierRace(t *testing.T) {
 		nf := f.nfOf(t, id, pairs[i].a)
 		f.awaitHeld(t, id, nf, ok == 1)
 	}
-	f.wantStored(t, uint64(accepted))
+	return accepted
 }

@@ -116,7 +116,7 @@ type testNode struct {
 	apiLis   net.Listener
 	peerLis  net.Listener
 	seal     *seal.PrivateKey
-	dbPath   string // the SQLite file of store
+	dbPath   string // the SQLite file of store ("" on PostgreSQL)
 	cancel   context.CancelFunc
 	done     chan error
 	stopOnce sync.Once
@@ -139,6 +139,13 @@ type testFederation struct {
 type fedOption func(*Options)
 
 func newTestFederation(t testing.TB, k int, opts ...fedOption) *testFederation {
+	t.Helper()
+	return newTestFederationOn(t, k, nil, opts...)
+}
+
+// newTestFederationOn is newTestFederation with node i's store opened
+// from stores(t, i); nil for SQLite files in temporary directories.
+func newTestFederationOn(t testing.TB, k int, stores func(t testing.TB, i int) store.Config, opts ...fedOption) *testFederation {
 	t.Helper()
 	ca := newTestCA(t)
 	f := &testFederation{t: t, ca: ca}
@@ -168,8 +175,12 @@ func newTestFederation(t testing.TB, k int, opts ...fedOption) *testFederation {
 			PeerAddress: peerLis.Addr().String(), Seal: seal.Public(), Signing: pub}
 	}
 	for i, tn := range nodes {
-		tn.dbPath = filepath.Join(t.TempDir(), "cohort.db")
-		st, err := store.Open(context.Background(), store.Config{Path: tn.dbPath})
+		cfg := store.Config{Path: filepath.Join(t.TempDir(), "cohort.db")}
+		if stores != nil {
+			cfg = stores(t, i)
+		}
+		tn.dbPath = cfg.Path
+		st, err := store.Open(context.Background(), cfg)
 		if err != nil {
 			t.Fatal(err)
 		}

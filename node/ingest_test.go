@@ -366,7 +366,7 @@ func metadataCtx(auth string) context.Context {
 }
 
 // relisten binds a stopped node's addresses again.
-func relisten(t *testing.T, tn *testNode) {
+func relisten(t testing.TB, tn *testNode) {
 	t.Helper()
 	var err error
 	if tn.apiLis, err = net.Listen("tcp", tn.api); err != nil {

@@ -108,7 +108,11 @@ func (js *jobs) stop(id string) {
 // and those whose holder's lease expired (their peers' answers are gone
 // with the process; the buyer can resubmit). A job another replica holds
 // a live lease on is left to it; a job still SUBMITTED is left for the
-// lease loop to claim and run once the node serves.
+// lease loop to claim and run once the node serves. None of the failed
+// jobs released anything (a release commits DONE with its transcript),
+// and the end refunds the escrow here and records the abort owed to every
+// node in one transaction (endJob), so that every node refunds too, across
+// further restarts (docs/design.md §7.5).
 func (js *jobs) recover(ctx context.Context) error {
 	return js.claimAll(ctx, true)
 }

@@ -81,8 +81,10 @@ func (n *env) payJobEnd(ctx context.Context, tx store.Tx, jobID string, st cohor
 }
 
 // endJob writes a job's next state over from and, when it is final,
-// settles its escrow in the same transaction (see payJobEnd); ErrConflict
-// from UpdateJob is returned as is.
+// settles its escrow and records what the end owes the other nodes
+// (putJobNotices) in the same transaction (see payJobEnd); ErrConflict
+// from UpdateJob is returned as is. Only a DONE job, which commit writes,
+// does not end here.
 func (n *env) endJob(ctx context.Context, next store.Job, from int32) error {
 	if !enclave.Final(cohortv1.JobState(next.State)) {
 		return n.store.UpdateJob(ctx, next, from)
@@ -91,50 +93,29 @@ func (n *env) endJob(ctx context.Context, next store.Job, from int32) error {
 		if err := tx.UpdateJob(ctx, next, from); err != nil {
 			return err
 		}
+		if err := n.putJobNotices(ctx, tx, next.ID, cohortv1.JobState(next.State)); err != nil {
+			return err
+		}
 		return n.payJobEnd(ctx, tx, next.ID, cohortv1.JobState(next.State), next.CohortSize)
 	})
 }
 
-// abortPeers tells every peer, in the background, that a job this node
+// abortPeers tells every node, in the background, that a job this node
 // coordinated ended without a release, so that each releases nothing more
 // and refunds its escrow; this node's own record of the round is aborted
-// too. A peer that had no record of the job is told again once the peer
-// timeout has passed: a prepare this node sent before the job ended ends
-// by then, committed or not, so none can hold an escrow after the second
-// abort. A peer that cannot be reached keeps its escrow held until it is
-// told (AdminService.CheckBalances shows the difference).
+// too. The notices were recorded with the job's final state (endJob):
+// those not confirmed now are sent again every second, across restarts
+// (notices.go). A node that had no record of the job is told again until
+// the peer timeout has passed since the end: a prepare this node sent
+// before the job ended ends by then, committed or not, so none can hold
+// an escrow after that. A node that cannot be reached keeps its escrow
+// held until it is told (AdminService.CheckBalances shows the
+// difference meanwhile).
 func (n *Node) abortPeers(jobID string, st cohortv1.JobState) {
 	n.bg.Add(1)
 	go func() {
 		defer n.bg.Done()
-		ctx := n.ctx
-		if err := n.abortPeerJob(ctx, n.opts.Index, jobID, st); err != nil && status.Code(err) != codes.NotFound {
-			n.log.Warn("job: abort own round record", "job", jobID, "error", err)
-		}
-		abort := func(peers []uint32) []uint32 {
-			_, errs := fanOutTo(ctx, n, peers, n.opts.Limits.PeerTimeout, func(ctx context.Context, _ uint32, c cohortv1.PeerServiceClient) (*cohortv1.AbortJobResponse, error) {
-				return c.AbortJob(ctx, &cohortv1.AbortJobRequest{JobId: jobID, State: st})
-			})
-			var unknown []uint32
-			for _, i := range sortedKeys(errs) {
-				if status.Code(errs[i]) == codes.NotFound {
-					unknown = append(unknown, i)
-					continue
-				}
-				n.log.Warn("job: peer not told of the abort; its escrow stays held", "job", jobID, "peer", i, "error", status.Convert(errs[i]).Message())
-			}
-			return unknown
-		}
-		unknown := abort(n.others())
-		if len(unknown) == 0 {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(n.opts.Limits.PeerTimeout + time.Second):
-		}
-		abort(unknown)
+		n.sendJobNotices(n.ctx, n.jobNotices(jobID, st), nil)
 	}()
 }
 

@@ -283,8 +283,9 @@ func (n *Node) abandonOrphan(ctx context.Context, row store.Contribution, reason
 }
 
 // stateLoop sends the rollbacks owed, settles the records other
-// forwarders left pending here and offers the payloads held to the nodes
-// that were down (catchup.go), until the node stops.
+// forwarders left pending here, offers the payloads held to the nodes
+// that were down (catchup.go) and sends what ended jobs owe the other
+// nodes (notices.go), until the node stops.
 func (n *Node) stateLoop() {
 	t := time.NewTicker(stateInterval)
 	defer t.Stop()
@@ -292,6 +293,7 @@ func (n *Node) stateLoop() {
 		n.sendRollbacksOwed(n.ctx)
 		n.resolvePending(n.ctx)
 		n.sendCatchUps(n.ctx)
+		n.sendJobNoticesOwed(n.ctx)
 		select {
 		case <-n.ctx.Done():
 			return

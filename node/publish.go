@@ -25,15 +25,11 @@ import (
 // peer from knowing the job happened: the peer's own record of the job
 // (what it prepared and released, and the debit it signed) stays.
 
-// publish hands the job's bundle to every other node. A node that does
-// not take it is logged; the job is released either way.
+// publish hands the job's bundle to every other node now; a node that
+// does not take it is sent it again every second, across restarts, until
+// it confirms (notices.go). The job is released either way.
 func (r *jobRun) publish(ctx context.Context, bundle []byte) {
-	_, errs := fanOut(ctx, r.n, func(ctx context.Context, _ uint32, c cohortv1.PeerServiceClient) (*cohortv1.PublishTranscriptResponse, error) {
-		return publishTranscript(ctx, c, bundle)
-	})
-	for i, err := range errs {
-		r.n.log.Warn("transcript not published", "job", r.job.ID, "peer", i, "error", status.Convert(err).Message())
-	}
+	r.n.sendJobNotices(ctx, r.n.jobNotices(r.job.ID, cohortv1.JobState_JOB_STATE_DONE), bundle)
 }
 
 // publishTranscript streams an encoded bundle to a peer.

@@ -35,7 +35,6 @@ import (
 // (make test-postgres sets it).
 
 const (
-	postgresDSNEnv = "COHORT_TEST_POSTGRES_DSN"
 	// replicaLease is the job lease of the replica tests: a dead replica's
 	// job is taken over within about 1⅓ of it.
 	replicaLease = 2 * time.Second

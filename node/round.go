@@ -470,10 +470,11 @@ func (r *jobRun) transcriptStatement(i uint32) audit.TranscriptStatement {
 	return audit.TranscriptStatement{JobID: r.job.ID, Digest: r.digest, Node: i}
 }
 
-// commit releases the job: the signed transcript bundle, the result and
-// the move to DONE commit in one store transaction, so a transcript is
-// never published for a job that did not release, nor a result without
-// its transcript.
+// commit releases the job: the signed transcript bundle, the result, the
+// move to DONE and the transcript owed to every other node commit in one
+// store transaction, so a transcript is never published for a job that
+// did not release, nor a result without its transcript, and a restart
+// before the publish only delays it (notices.go).
 func (r *jobRun) commit(ctx context.Context, rel *enclave.Releasing) error {
 	n := r.n
 	var ceremony []byte
@@ -520,6 +521,9 @@ func (r *jobRun) commit(ctx context.Context, rel *enclave.Releasing) error {
 		}
 		if err := tx.UpdateJob(ctx, next, from); err != nil {
 			return fmt.Errorf("release job: %w", err)
+		}
+		if err := n.putJobNotices(ctx, tx, r.job.ID, cohortv1.JobState_JOB_STATE_DONE); err != nil {
+			return err
 		}
 		return n.payJobEnd(ctx, tx, r.job.ID, cohortv1.JobState_JOB_STATE_DONE, rel.Outcome.Cohort)
 	})

@@ -457,3 +457,59 @@ func (q queries) ListJobs(ctx context.Context, f JobFilter, pageToken string, li
 	}
 	return out, next, nil
 }
+
+func (q queries) PutJobNotice(ctx context.Context, n JobNotice) error {
+	if err := checkJobID(n.JobID); err != nil {
+		return fmt.Errorf("store: put job notice: %w", err)
+	}
+	if n.State < 1 {
+		return fmt.Errorf("store: put job notice: %w: state %d", ErrInvalid, n.State)
+	}
+	return q.write(ctx, "put job notice", func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO job_notices (job_id, peer, state, created_at) VALUES ($1, $2, $3, $4)
+			 ON CONFLICT (job_id, peer) DO NOTHING`,
+			n.JobID, int64(n.Peer), n.State, micros(n.CreatedAt)); err != nil {
+			return fmt.Errorf("store: put job notice: %w", err)
+		}
+		return nil
+	})
+}
+
+func (q queries) ListJobNotices(ctx context.Context, limit int) ([]JobNotice, error) {
+	rows, err := q.read().QueryContext(ctx,
+		`SELECT job_id, peer, state, created_at FROM job_notices ORDER BY created_at, job_id, peer LIMIT $1`, pageSize(limit))
+	if err != nil {
+		return nil, fmt.Errorf("store: list job notices: %w", err)
+	}
+	defer rows.Close()
+	var out []JobNotice
+	for rows.Next() {
+		var (
+			n        JobNotice
+			peer, at int64
+		)
+		if err := rows.Scan(&n.JobID, &peer, &n.State, &at); err != nil {
+			return nil, fmt.Errorf("store: list job notices: %w", err)
+		}
+		if peer < 0 || peer > 1<<32-1 {
+			return nil, fmt.Errorf("store: list job notices: stored peer %d out of range", peer)
+		}
+		n.Peer, n.CreatedAt = uint32(peer), fromMicros(at)
+		out = append(out, n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: list job notices: %w", err)
+	}
+	return out, nil
+}
+
+func (q queries) DeleteJobNotice(ctx context.Context, jobID string, peer uint32) error {
+	return q.write(ctx, "delete job notice", func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx,
+			`DELETE FROM job_notices WHERE job_id = $1 AND peer = $2`, jobID, int64(peer)); err != nil {
+			return fmt.Errorf("store: delete job notice: %w", err)
+		}
+		return nil
+	})
+}

@@ -812,3 +812,64 @@ func TestAdmitJobConcurrent(t *testing.T) {
 		}
 	})
 }
+
+// TestJobNotices: a notice is put once per (job, node), listed oldest
+// first, written or not with the transaction it is put in, and forgotten.
+func TestJobNotices(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, s Store, _ Config) {
+		ctx := context.Background()
+		mustPutDataset(t, s, "fitness")
+		for _, id := range []string{"job-1", "job-2"} {
+			if _, err := s.PutJob(ctx, testJob(id, "alice", "req-"+id, "fitness")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		at := time.Unix(1700000000, 0)
+		for _, n := range []JobNotice{
+			{JobID: "job-2", Peer: 1, State: 5, CreatedAt: at.Add(time.Second)},
+			{JobID: "job-1", Peer: 2, State: 6, CreatedAt: at},
+			{JobID: "job-1", Peer: 2, State: 7, CreatedAt: at.Add(time.Hour)}, // already owed: kept as it was
+		} {
+			if err := s.PutJobNotice(ctx, n); err != nil {
+				t.Fatalf("PutJobNotice(%+v): %v", n, err)
+			}
+		}
+		wantErr(t, "PutJobNotice(bad id)", s.PutJobNotice(ctx, JobNotice{JobID: "not a job id!", State: 5}), ErrInvalid)
+		wantErr(t, "PutJobNotice(no state)", s.PutJobNotice(ctx, JobNotice{JobID: "job-1", Peer: 0}), ErrInvalid)
+		// A notice put in a transaction that fails is not kept.
+		boom := errors.New("boom")
+		err := s.InTx(ctx, func(tx Tx) error {
+			if err := tx.PutJobNotice(ctx, JobNotice{JobID: "job-2", Peer: 0, State: 5, CreatedAt: at}); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("InTx: %v", err)
+		}
+		got, err := s.ListJobNotices(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []JobNotice{{JobID: "job-1", Peer: 2, State: 6, CreatedAt: at}, {JobID: "job-2", Peer: 1, State: 5, CreatedAt: at.Add(time.Second)}}
+		if len(got) != len(want) {
+			t.Fatalf("ListJobNotices = %+v, want %+v", got, want)
+		}
+		for i := range want {
+			if got[i].JobID != want[i].JobID || got[i].Peer != want[i].Peer || got[i].State != want[i].State || !got[i].CreatedAt.Equal(want[i].CreatedAt) {
+				t.Fatalf("ListJobNotices[%d] = %+v, want %+v", i, got[i], want[i])
+			}
+		}
+		for _, n := range want {
+			if err := s.DeleteJobNotice(ctx, n.JobID, n.Peer); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.DeleteJobNotice(ctx, "job-1", 2); err != nil {
+			t.Fatalf("DeleteJobNotice(forgotten): %v", err)
+		}
+		if got, err := s.ListJobNotices(ctx, 0); err != nil || len(got) != 0 {
+			t.Fatalf("ListJobNotices after deleting = %+v, %v", got, err)
+		}
+	})
+}

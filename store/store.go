@@ -353,6 +353,29 @@ type Jobs interface {
 	// malformed token, or a filter of more than MaxJobStateFilter distinct
 	// states, is ErrInvalid.
 	ListJobs(ctx context.Context, f JobFilter, pageToken string, limit int) ([]Job, string, error)
+
+	// What a job's coordinator owes the other nodes once the job ended
+	// (docs/design.md §7.5): written in the transaction of the final
+	// state, forgotten once the node confirmed.
+
+	// PutJobNotice records a notice owed; a no-op if one is recorded for
+	// the job and node. ErrInvalid for a bad job id or a state below 1.
+	PutJobNotice(ctx context.Context, n JobNotice) error
+	// ListJobNotices returns up to limit notices owed, oldest first.
+	ListJobNotices(ctx context.Context, limit int) ([]JobNotice, error)
+	// DeleteJobNotice forgets the notice of a job owed to peer; nil if none.
+	DeleteJobNotice(ctx context.Context, jobID string, peer uint32) error
+}
+
+// JobNotice is what a job's coordinator owes one node after the job
+// ended: for State DONE the job's transcript, to store; for another final
+// state the job's abort, so that the node releases nothing more and
+// refunds its escrow.
+type JobNotice struct {
+	JobID     string
+	Peer      uint32
+	State     int32
+	CreatedAt time.Time
 }
 
 // Leases holds which replica of this node coordinates each job, and the
