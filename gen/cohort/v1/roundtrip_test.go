@@ -54,6 +54,10 @@ func TestRoundTrip(t *testing.T) {
 			Claim:  &cohortv1.ClaimRewardRequest{JobId: "job-1", ClaimNullifier: bytes32(9), PayoutKey: bytes32(10), Proof: []byte{4, 5}},
 			Amount: 3, ClaimedAt: timestamppb.New(time.Unix(1_790_000_002, 0)),
 		}}, NextPageToken: "job-1/09"}},
+		{"PeerService", &cohortv1.StorePayoutTransferRequest{Transfer: &cohortv1.TransferPayoutRequest{
+			PayoutKey: bytes32(11), BuyerId: "acme", Amount: 7, TransferId: "t-1", Signature: bytes32(12)}, TransferredAt: 1_790_000_003}},
+		{"ContributorService", &cohortv1.GetPayoutStatementResponse{Statement: &cohortv1.PayoutStatement{
+			PayoutKey: bytes32(11), Credited: 9, Transferred: 7, Balance: 2, Claims: 3, At: 1_790_000_004, NodeIndex: 1, Signature: bytes32(13)}}},
 		{"AdminService", &cohortv1.CreateDatasetRequest{
 			SchemaSource: &cohortv1.CreateDatasetRequest_Schema{Schema: &cohortv1.Schema{
 				Id: "fitness-2026",
