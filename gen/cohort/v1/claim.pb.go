@@ -1748,8 +1748,8 @@ func (*StorePayoutTransferResponse) Descriptor() ([]byte, []int) {
 	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{28}
 }
 
-// GetPayoutStatementRequest names a payout account.
-type GetPayoutStatementRequest struct {
+// SignPayoutStatementRequest names a payout account.
+type SignPayoutStatementRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The payout key, 32 bytes.
 	PayoutKey     []byte `protobuf:"bytes,1,opt,name=payout_key,json=payoutKey,proto3" json:"payout_key,omitempty"`
@@ -1757,20 +1757,20 @@ type GetPayoutStatementRequest struct {
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *GetPayoutStatementRequest) Reset() {
-	*x = GetPayoutStatementRequest{}
+func (x *SignPayoutStatementRequest) Reset() {
+	*x = SignPayoutStatementRequest{}
 	mi := &file_cohort_v1_claim_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *GetPayoutStatementRequest) String() string {
+func (x *SignPayoutStatementRequest) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*GetPayoutStatementRequest) ProtoMessage() {}
+func (*SignPayoutStatementRequest) ProtoMessage() {}
 
-func (x *GetPayoutStatementRequest) ProtoReflect() protoreflect.Message {
+func (x *SignPayoutStatementRequest) ProtoReflect() protoreflect.Message {
 	mi := &file_cohort_v1_claim_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1782,12 +1782,12 @@ func (x *GetPayoutStatementRequest) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use GetPayoutStatementRequest.ProtoReflect.Descriptor instead.
-func (*GetPayoutStatementRequest) Descriptor() ([]byte, []int) {
+// Deprecated: Use SignPayoutStatementRequest.ProtoReflect.Descriptor instead.
+func (*SignPayoutStatementRequest) Descriptor() ([]byte, []int) {
 	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{29}
 }
 
-func (x *GetPayoutStatementRequest) GetPayoutKey() []byte {
+func (x *SignPayoutStatementRequest) GetPayoutKey() []byte {
 	if x != nil {
 		return x.PayoutKey
 	}
@@ -1902,8 +1902,8 @@ func (x *PayoutStatement) GetSignature() []byte {
 	return nil
 }
 
-// GetPayoutStatementResponse carries the node's signed statement.
-type GetPayoutStatementResponse struct {
+// SignPayoutStatementResponse carries the node's signed statement.
+type SignPayoutStatementResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The statement.
 	Statement     *PayoutStatement `protobuf:"bytes,1,opt,name=statement,proto3" json:"statement,omitempty"`
@@ -1911,20 +1911,20 @@ type GetPayoutStatementResponse struct {
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *GetPayoutStatementResponse) Reset() {
-	*x = GetPayoutStatementResponse{}
+func (x *SignPayoutStatementResponse) Reset() {
+	*x = SignPayoutStatementResponse{}
 	mi := &file_cohort_v1_claim_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *GetPayoutStatementResponse) String() string {
+func (x *SignPayoutStatementResponse) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*GetPayoutStatementResponse) ProtoMessage() {}
+func (*SignPayoutStatementResponse) ProtoMessage() {}
 
-func (x *GetPayoutStatementResponse) ProtoReflect() protoreflect.Message {
+func (x *SignPayoutStatementResponse) ProtoReflect() protoreflect.Message {
 	mi := &file_cohort_v1_claim_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1936,12 +1936,12 @@ func (x *GetPayoutStatementResponse) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use GetPayoutStatementResponse.ProtoReflect.Descriptor instead.
-func (*GetPayoutStatementResponse) Descriptor() ([]byte, []int) {
+// Deprecated: Use SignPayoutStatementResponse.ProtoReflect.Descriptor instead.
+func (*SignPayoutStatementResponse) Descriptor() ([]byte, []int) {
 	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{31}
 }
 
-func (x *GetPayoutStatementResponse) GetStatement() *PayoutStatement {
+func (x *SignPayoutStatementResponse) GetStatement() *PayoutStatement {
 	if x != nil {
 		return x.Statement
 	}
@@ -2056,8 +2056,8 @@ const file_cohort_v1_claim_proto_rawDesc = "" +
 	"\x1aStorePayoutTransferRequest\x12<\n" +
 	"\btransfer\x18\x01 \x01(\v2 .cohort.v1.TransferPayoutRequestR\btransfer\x12%\n" +
 	"\x0etransferred_at\x18\x02 \x01(\x03R\rtransferredAt\"\x1d\n" +
-	"\x1bStorePayoutTransferResponse\":\n" +
-	"\x19GetPayoutStatementRequest\x12\x1d\n" +
+	"\x1bStorePayoutTransferResponse\";\n" +
+	"\x1aSignPayoutStatementRequest\x12\x1d\n" +
 	"\n" +
 	"payout_key\x18\x01 \x01(\fR\tpayoutKey\"\xed\x01\n" +
 	"\x0fPayoutStatement\x12\x1d\n" +
@@ -2070,8 +2070,8 @@ const file_cohort_v1_claim_proto_rawDesc = "" +
 	"\x02at\x18\x06 \x01(\x03R\x02at\x12\x1d\n" +
 	"\n" +
 	"node_index\x18\a \x01(\rR\tnodeIndex\x12\x1c\n" +
-	"\tsignature\x18\b \x01(\fR\tsignature\"V\n" +
-	"\x1aGetPayoutStatementResponse\x128\n" +
+	"\tsignature\x18\b \x01(\fR\tsignature\"W\n" +
+	"\x1bSignPayoutStatementResponse\x128\n" +
 	"\tstatement\x18\x01 \x01(\v2\x1a.cohort.v1.PayoutStatementR\tstatementB5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
 
 var (
@@ -2117,9 +2117,9 @@ var file_cohort_v1_claim_proto_goTypes = []any{
 	(*OrderPayoutTransferResponse)(nil), // 26: cohort.v1.OrderPayoutTransferResponse
 	(*StorePayoutTransferRequest)(nil),  // 27: cohort.v1.StorePayoutTransferRequest
 	(*StorePayoutTransferResponse)(nil), // 28: cohort.v1.StorePayoutTransferResponse
-	(*GetPayoutStatementRequest)(nil),   // 29: cohort.v1.GetPayoutStatementRequest
+	(*SignPayoutStatementRequest)(nil),  // 29: cohort.v1.SignPayoutStatementRequest
 	(*PayoutStatement)(nil),             // 30: cohort.v1.PayoutStatement
-	(*GetPayoutStatementResponse)(nil),  // 31: cohort.v1.GetPayoutStatementResponse
+	(*SignPayoutStatementResponse)(nil), // 31: cohort.v1.SignPayoutStatementResponse
 	(*BlobHeader)(nil),                  // 32: cohort.v1.BlobHeader
 	(*Chunk)(nil),                       // 33: cohort.v1.Chunk
 	(SetupKind)(0),                      // 34: cohort.v1.SetupKind
@@ -2162,7 +2162,7 @@ var file_cohort_v1_claim_proto_depIdxs = []int32{
 	23, // 29: cohort.v1.OrderPayoutTransferRequest.transfer:type_name -> cohort.v1.TransferPayoutRequest
 	24, // 30: cohort.v1.OrderPayoutTransferResponse.transfer:type_name -> cohort.v1.TransferPayoutResponse
 	23, // 31: cohort.v1.StorePayoutTransferRequest.transfer:type_name -> cohort.v1.TransferPayoutRequest
-	30, // 32: cohort.v1.GetPayoutStatementResponse.statement:type_name -> cohort.v1.PayoutStatement
+	30, // 32: cohort.v1.SignPayoutStatementResponse.statement:type_name -> cohort.v1.PayoutStatement
 	33, // [33:33] is the sub-list for method output_type
 	33, // [33:33] is the sub-list for method input_type
 	33, // [33:33] is the sub-list for extension type_name

@@ -19,19 +19,19 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ContributorService_GetDataset_FullMethodName         = "/cohort.v1.ContributorService/GetDataset"
-	ContributorService_ListDatasets_FullMethodName       = "/cohort.v1.ContributorService/ListDatasets"
-	ContributorService_GetProvingKey_FullMethodName      = "/cohort.v1.ContributorService/GetProvingKey"
-	ContributorService_Register_FullMethodName           = "/cohort.v1.ContributorService/Register"
-	ContributorService_GetMembershipPath_FullMethodName  = "/cohort.v1.ContributorService/GetMembershipPath"
-	ContributorService_Contribute_FullMethodName         = "/cohort.v1.ContributorService/Contribute"
-	ContributorService_Revoke_FullMethodName             = "/cohort.v1.ContributorService/Revoke"
-	ContributorService_GetReceipt_FullMethodName         = "/cohort.v1.ContributorService/GetReceipt"
-	ContributorService_GetClaimKey_FullMethodName        = "/cohort.v1.ContributorService/GetClaimKey"
-	ContributorService_ClaimReward_FullMethodName        = "/cohort.v1.ContributorService/ClaimReward"
-	ContributorService_GetPayout_FullMethodName          = "/cohort.v1.ContributorService/GetPayout"
-	ContributorService_TransferPayout_FullMethodName     = "/cohort.v1.ContributorService/TransferPayout"
-	ContributorService_GetPayoutStatement_FullMethodName = "/cohort.v1.ContributorService/GetPayoutStatement"
+	ContributorService_GetDataset_FullMethodName          = "/cohort.v1.ContributorService/GetDataset"
+	ContributorService_ListDatasets_FullMethodName        = "/cohort.v1.ContributorService/ListDatasets"
+	ContributorService_GetProvingKey_FullMethodName       = "/cohort.v1.ContributorService/GetProvingKey"
+	ContributorService_Register_FullMethodName            = "/cohort.v1.ContributorService/Register"
+	ContributorService_GetMembershipPath_FullMethodName   = "/cohort.v1.ContributorService/GetMembershipPath"
+	ContributorService_Contribute_FullMethodName          = "/cohort.v1.ContributorService/Contribute"
+	ContributorService_Revoke_FullMethodName              = "/cohort.v1.ContributorService/Revoke"
+	ContributorService_GetReceipt_FullMethodName          = "/cohort.v1.ContributorService/GetReceipt"
+	ContributorService_GetClaimKey_FullMethodName         = "/cohort.v1.ContributorService/GetClaimKey"
+	ContributorService_ClaimReward_FullMethodName         = "/cohort.v1.ContributorService/ClaimReward"
+	ContributorService_GetPayout_FullMethodName           = "/cohort.v1.ContributorService/GetPayout"
+	ContributorService_TransferPayout_FullMethodName      = "/cohort.v1.ContributorService/TransferPayout"
+	ContributorService_SignPayoutStatement_FullMethodName = "/cohort.v1.ContributorService/SignPayoutStatement"
 )
 
 // ContributorServiceClient is the client API for ContributorService service.
@@ -93,7 +93,7 @@ type ContributorServiceClient interface {
 	TransferPayout(ctx context.Context, in *TransferPayoutRequest, opts ...grpc.CallOption) (*TransferPayoutResponse, error)
 	// Returns this node's statement of a payout account, signed by its
 	// signing key, for settling it outside the federation.
-	GetPayoutStatement(ctx context.Context, in *GetPayoutStatementRequest, opts ...grpc.CallOption) (*GetPayoutStatementResponse, error)
+	SignPayoutStatement(ctx context.Context, in *SignPayoutStatementRequest, opts ...grpc.CallOption) (*SignPayoutStatementResponse, error)
 }
 
 type contributorServiceClient struct {
@@ -242,10 +242,10 @@ func (c *contributorServiceClient) TransferPayout(ctx context.Context, in *Trans
 	return out, nil
 }
 
-func (c *contributorServiceClient) GetPayoutStatement(ctx context.Context, in *GetPayoutStatementRequest, opts ...grpc.CallOption) (*GetPayoutStatementResponse, error) {
+func (c *contributorServiceClient) SignPayoutStatement(ctx context.Context, in *SignPayoutStatementRequest, opts ...grpc.CallOption) (*SignPayoutStatementResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(GetPayoutStatementResponse)
-	err := c.cc.Invoke(ctx, ContributorService_GetPayoutStatement_FullMethodName, in, out, cOpts...)
+	out := new(SignPayoutStatementResponse)
+	err := c.cc.Invoke(ctx, ContributorService_SignPayoutStatement_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -311,7 +311,7 @@ type ContributorServiceServer interface {
 	TransferPayout(context.Context, *TransferPayoutRequest) (*TransferPayoutResponse, error)
 	// Returns this node's statement of a payout account, signed by its
 	// signing key, for settling it outside the federation.
-	GetPayoutStatement(context.Context, *GetPayoutStatementRequest) (*GetPayoutStatementResponse, error)
+	SignPayoutStatement(context.Context, *SignPayoutStatementRequest) (*SignPayoutStatementResponse, error)
 	mustEmbedUnimplementedContributorServiceServer()
 }
 
@@ -358,8 +358,8 @@ func (UnimplementedContributorServiceServer) GetPayout(context.Context, *GetPayo
 func (UnimplementedContributorServiceServer) TransferPayout(context.Context, *TransferPayoutRequest) (*TransferPayoutResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method TransferPayout not implemented")
 }
-func (UnimplementedContributorServiceServer) GetPayoutStatement(context.Context, *GetPayoutStatementRequest) (*GetPayoutStatementResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method GetPayoutStatement not implemented")
+func (UnimplementedContributorServiceServer) SignPayoutStatement(context.Context, *SignPayoutStatementRequest) (*SignPayoutStatementResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SignPayoutStatement not implemented")
 }
 func (UnimplementedContributorServiceServer) mustEmbedUnimplementedContributorServiceServer() {}
 func (UnimplementedContributorServiceServer) testEmbeddedByValue()                            {}
@@ -584,20 +584,20 @@ func _ContributorService_TransferPayout_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
-func _ContributorService_GetPayoutStatement_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(GetPayoutStatementRequest)
+func _ContributorService_SignPayoutStatement_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SignPayoutStatementRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
 	if interceptor == nil {
-		return srv.(ContributorServiceServer).GetPayoutStatement(ctx, in)
+		return srv.(ContributorServiceServer).SignPayoutStatement(ctx, in)
 	}
 	info := &grpc.UnaryServerInfo{
 		Server:     srv,
-		FullMethod: ContributorService_GetPayoutStatement_FullMethodName,
+		FullMethod: ContributorService_SignPayoutStatement_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(ContributorServiceServer).GetPayoutStatement(ctx, req.(*GetPayoutStatementRequest))
+		return srv.(ContributorServiceServer).SignPayoutStatement(ctx, req.(*SignPayoutStatementRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -650,8 +650,8 @@ var ContributorService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _ContributorService_TransferPayout_Handler,
 		},
 		{
-			MethodName: "GetPayoutStatement",
-			Handler:    _ContributorService_GetPayoutStatement_Handler,
+			MethodName: "SignPayoutStatement",
+			Handler:    _ContributorService_SignPayoutStatement_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -35,7 +35,7 @@ func requestTypes() []proto.Message {
 		&cohortv1.SetupClaimKeysRequest{}, &cohortv1.StartClaimCeremonyRequest{}, &cohortv1.GetClaimCeremonyRequest{},
 		&cohortv1.ListClaimsRequest{},
 		&cohortv1.TransferPayoutRequest{}, &cohortv1.OrderPayoutTransferRequest{}, &cohortv1.StorePayoutTransferRequest{},
-		&cohortv1.GetPayoutStatementRequest{},
+		&cohortv1.SignPayoutStatementRequest{},
 	}
 }
 
