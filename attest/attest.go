@@ -25,6 +25,8 @@ const (
 	TagCeremonyContribution = "cohort/v1/ceremony-contribution"
 	TagJobSubmission        = "cohort/v1/job-submission"
 	TagClaimKeys            = "cohort/v1/claim-keys"
+	TagPayoutTransfer       = "cohort/v1/payout-transfer"
+	TagPayoutStatement      = "cohort/v1/payout-statement"
 )
 
 // ErrBadSignature is returned by Verify for a signature that does not verify.
@@ -344,4 +346,39 @@ type CeremonyContribution struct {
 // Message returns the bytes a node signs.
 func (c CeremonyContribution) Message() []byte {
 	return newBuilder(TagCeremonyContribution).str(c.CeremonyID).u32(c.Phase).u32(c.Position).u32(c.Node).fixed(c.Digest[:]).b
+}
+
+// PayoutTransfer is a payout key holder's order to move Amount
+// micro-credits from the payout account to a buyer's balance
+// (docs/design.md §6.8). TransferID names it once in all, so a replayed
+// order is refused.
+type PayoutTransfer struct {
+	PayoutKey  [32]byte
+	BuyerID    string
+	Amount     uint64
+	TransferID string
+}
+
+// Message returns the bytes the payout key signs.
+func (p PayoutTransfer) Message() []byte {
+	return newBuilder(TagPayoutTransfer).fixed(p.PayoutKey[:]).str(p.BuyerID).u64(p.Amount).str(p.TransferID).b
+}
+
+// PayoutStatement is a node's statement of a payout account as its ledger
+// held it at At (Unix seconds): what claims credited, what was transferred
+// out, the balance and the claims' count (docs/design.md §6.8).
+type PayoutStatement struct {
+	PayoutKey   [32]byte
+	Credited    uint64
+	Transferred uint64
+	Balance     uint64
+	Claims      uint64
+	At          int64
+	Node        uint32
+}
+
+// Message returns the bytes a node signs.
+func (p PayoutStatement) Message() []byte {
+	return newBuilder(TagPayoutStatement).fixed(p.PayoutKey[:]).u64(p.Credited).u64(p.Transferred).u64(p.Balance).
+		u64(p.Claims).u64(uint64(p.At)).u32(p.Node).b
 }

@@ -300,3 +300,62 @@ func TestClaimKeysStatement(t *testing.T) {
 		t.Fatalf("a claim-keys signature verified as a READY signature: %v", err)
 	}
 }
+
+func TestPayoutTransferBindsEveryField(t *testing.T) {
+	pub, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := PayoutTransfer{BuyerID: "acme", Amount: 5, TransferID: "t-1"}
+	p.PayoutKey[0] = 1
+	sig := Sign(key, p)
+	if err := Verify(pub, p, sig); err != nil {
+		t.Fatal(err)
+	}
+	for name, edit := range map[string]func(*PayoutTransfer){
+		"payout key":  func(p *PayoutTransfer) { p.PayoutKey[31] = 1 },
+		"buyer":       func(p *PayoutTransfer) { p.BuyerID = "acme2" },
+		"amount":      func(p *PayoutTransfer) { p.Amount = 6 },
+		"transfer id": func(p *PayoutTransfer) { p.TransferID = "t-2" },
+	} {
+		other := p
+		edit(&other)
+		if err := Verify(pub, other, sig); !errors.Is(err, ErrBadSignature) {
+			t.Errorf("another %s verified: %v", name, err)
+		}
+	}
+	if !bytes.HasPrefix(p.Message(), []byte(TagPayoutTransfer+"\x00")) {
+		t.Fatal("the transfer does not start with its tag")
+	}
+}
+
+func TestPayoutStatementBindsEveryField(t *testing.T) {
+	pub, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := PayoutStatement{Credited: 9, Transferred: 4, Balance: 5, Claims: 3, At: 1_790_000_000, Node: 2}
+	s.PayoutKey[0] = 1
+	sig := Sign(key, s)
+	if err := Verify(pub, s, sig); err != nil {
+		t.Fatal(err)
+	}
+	for name, edit := range map[string]func(*PayoutStatement){
+		"payout key":  func(s *PayoutStatement) { s.PayoutKey[31] = 1 },
+		"credited":    func(s *PayoutStatement) { s.Credited++ },
+		"transferred": func(s *PayoutStatement) { s.Transferred++ },
+		"balance":     func(s *PayoutStatement) { s.Balance++ },
+		"claims":      func(s *PayoutStatement) { s.Claims++ },
+		"time":        func(s *PayoutStatement) { s.At++ },
+		"node":        func(s *PayoutStatement) { s.Node++ },
+	} {
+		other := s
+		edit(&other)
+		if err := Verify(pub, other, sig); !errors.Is(err, ErrBadSignature) {
+			t.Errorf("another %s verified: %v", name, err)
+		}
+	}
+	if !bytes.HasPrefix(s.Message(), []byte(TagPayoutStatement+"\x00")) {
+		t.Fatal("the statement does not start with its tag")
+	}
+}

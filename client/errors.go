@@ -53,6 +53,11 @@ var (
 	// without WithFederation: nothing could tell the dataset's node keys
 	// from keys of the node's own choosing, so nothing is sealed.
 	ErrNoFederation = errors.New("client: no federation pinned (WithFederation)")
+
+	// ErrBadStatement reports a payout statement whose signature is not
+	// that of the node it names under the pinned federation's keys, or
+	// that is about another payout key.
+	ErrBadStatement = errors.New("client: payout statement does not verify")
 )
 
 // RPCError is a refusal by the node: the gRPC status it answered, with what

@@ -63,6 +63,16 @@ func NewPayoutKey(path string) (ed25519.PublicKey, error) {
 // LoadPayoutKey reads the public key of a payout key file, refusing a file
 // above 4 KiB or one that is not an Ed25519 PKCS #8 PEM key.
 func LoadPayoutKey(path string) (ed25519.PublicKey, error) {
+	priv, err := LoadPayoutPrivateKey(path)
+	if err != nil {
+		return nil, err
+	}
+	return priv.Public().(ed25519.PublicKey), nil
+}
+
+// LoadPayoutPrivateKey reads a payout key file's private key, which signs
+// the account's transfers, as LoadPayoutKey checks it.
+func LoadPayoutPrivateKey(path string) (ed25519.PrivateKey, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -87,7 +97,7 @@ func LoadPayoutKey(path string) (ed25519.PublicKey, error) {
 	if !ok {
 		return nil, fmt.Errorf("%s: a %T, not an Ed25519 key", path, k)
 	}
-	return priv.Public().(ed25519.PublicKey), nil
+	return priv, nil
 }
 
 // PayoutKeyFiles lists the payout key files (*.pem) in dir, sorted; a

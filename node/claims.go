@@ -424,7 +424,8 @@ func (n *Node) recordClaim(ctx context.Context, c claim, at time.Time, same bool
 }
 
 func payoutProto(p store.Payout) *cohortv1.Payout {
-	return &cohortv1.Payout{PayoutKey: bytes.Clone(p.Key[:]), Credited: p.Credited, Claims: p.Claims}
+	return &cohortv1.Payout{PayoutKey: bytes.Clone(p.Key[:]), Credited: p.Credited, Claims: p.Claims,
+		Transferred: p.Transferred, Balance: p.Balance()}
 }
 
 // ClaimReward is ContributorService.ClaimReward: the claim is verified

@@ -58,12 +58,17 @@ type Claim struct {
 }
 
 // Payout is a payout account: what its key was credited in all and by how
-// many claims.
+// many claims, and what it transferred to buyers' balances
+// (Transferred ≤ Credited).
 type Payout struct {
-	Key      [32]byte
-	Credited uint64
-	Claims   uint64
+	Key         [32]byte
+	Credited    uint64
+	Claims      uint64
+	Transferred uint64
 }
+
+// Balance is what the account holds: Credited - Transferred.
+func (p Payout) Balance() uint64 { return p.Credited - p.Transferred }
 
 func (q queries) PutClaimKeys(ctx context.Context, k ClaimKeys) error {
 	if k.SetupKind < 1 || k.SetupKind > 2 || len(k.ProvingKey) == 0 || len(k.VerifyingKey) == 0 {
@@ -306,12 +311,12 @@ func (q queries) RecordClaim(ctx context.Context, c Claim) (Claim, Payout, error
 		if _, err := tx.ExecContext(ctx, `INSERT INTO payouts (payout_key, credited, claims) VALUES ($1, 0, 0) ON CONFLICT DO NOTHING`, c.PayoutKey[:]); err != nil {
 			return fail(fmt.Errorf("add payout: %w", err))
 		}
-		var credited, claims int64
-		if err := tx.QueryRowContext(ctx, `SELECT credited, claims FROM payouts WHERE payout_key = $1`+q.s.d.forUpdate, c.PayoutKey[:]).Scan(&credited, &claims); err != nil {
+		p, err := scanPayout(tx.QueryRowContext(ctx, `SELECT credited, claims, transferred FROM payouts WHERE payout_key = $1`+q.s.d.forUpdate, c.PayoutKey[:]), c.PayoutKey)
+		if err != nil {
 			return fail(fmt.Errorf("read payout: %w", err))
 		}
-		if credited < 0 || claims < 0 || uint64(credited)+r.Reward > MaxAmount {
-			return fail(fmt.Errorf("payout credited %d + %d exceeds %d micro-credits: %w", credited, r.Reward, MaxAmount, ErrLimit))
+		if p.Credited+r.Reward > MaxAmount {
+			return fail(fmt.Errorf("payout credited %d + %d exceeds %d micro-credits: %w", p.Credited, r.Reward, MaxAmount, ErrLimit))
 		}
 		stored = Claim{Nullifier: c.Nullifier, JobID: c.JobID, PayoutKey: c.PayoutKey, Amount: r.Reward, Proof: c.Proof, ClaimedAt: c.ClaimedAt}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO reward_claims (`+claimColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
@@ -321,11 +326,13 @@ func (q queries) RecordClaim(ctx context.Context, c Claim) (Claim, Payout, error
 		if _, err := tx.ExecContext(ctx, `UPDATE job_rewards SET claims = claims + 1 WHERE job_id = $1`, c.JobID); err != nil {
 			return fail(err)
 		}
+		p.Credited += r.Reward
+		p.Claims++
 		if _, err := tx.ExecContext(ctx, `UPDATE payouts SET credited = $2, claims = $3 WHERE payout_key = $1`,
-			c.PayoutKey[:], credited+int64(r.Reward), claims+1); err != nil {
+			c.PayoutKey[:], int64(p.Credited), int64(p.Claims)); err != nil {
 			return fail(err)
 		}
-		out = Payout{Key: c.PayoutKey, Credited: uint64(credited) + r.Reward, Claims: uint64(claims) + 1}
+		out = p
 		return nil
 	})
 	if err != nil {
@@ -346,18 +353,25 @@ func (q queries) GetClaim(ctx context.Context, nullifier [32]byte) (Claim, error
 }
 
 func (q queries) GetPayout(ctx context.Context, key [32]byte) (Payout, error) {
-	var credited, claims int64
-	err := q.read().QueryRowContext(ctx, `SELECT credited, claims FROM payouts WHERE payout_key = $1`, key[:]).Scan(&credited, &claims)
+	p, err := scanPayout(q.read().QueryRowContext(ctx, `SELECT credited, claims, transferred FROM payouts WHERE payout_key = $1`, key[:]), key)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Payout{Key: key}, nil
 	}
 	if err != nil {
 		return Payout{}, fmt.Errorf("store: payout %x…: %w", key[:4], err)
 	}
-	if credited < 0 || claims < 0 {
-		return Payout{}, fmt.Errorf("store: stored payout %x… is negative", key[:4])
+	return p, nil
+}
+
+func scanPayout(sc interface{ Scan(...any) error }, key [32]byte) (Payout, error) {
+	var credited, claims, transferred int64
+	if err := sc.Scan(&credited, &claims, &transferred); err != nil {
+		return Payout{}, err
 	}
-	return Payout{Key: key, Credited: uint64(credited), Claims: uint64(claims)}, nil
+	if credited < 0 || claims < 0 || transferred < 0 || transferred > credited {
+		return Payout{}, fmt.Errorf("store: stored payout %x… out of bounds (credited %d, transferred %d, claims %d)", key[:4], credited, transferred, claims)
+	}
+	return Payout{Key: key, Credited: uint64(credited), Claims: uint64(claims), Transferred: uint64(transferred)}, nil
 }
 
 // ListClaims returns up to limit (1..1000) of the claims recorded for

@@ -587,6 +587,10 @@ type Claims interface {
 	GetClaim(ctx context.Context, nullifier [32]byte) (Claim, error)
 	// GetPayout returns a payout account, zero if it was never credited.
 	GetPayout(ctx context.Context, key [32]byte) (Payout, error)
+	// TransferPayout: see the method's doc on the SQL store.
+	TransferPayout(ctx context.Context, t PayoutTransfer) (Payout, Balance, error)
+	// GetPayoutTransfer returns the transfer of a transfer id; ErrNotFound.
+	GetPayoutTransfer(ctx context.Context, id string) (PayoutTransfer, error)
 }
 
 // Dataset is a dataset's identity and its descriptor (schema, parameters),

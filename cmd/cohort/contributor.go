@@ -72,6 +72,8 @@ that it is valid and consented.`,
 		newContributorClaimCmd(g),
 		newContributorPayoutsCmd(g),
 		newContributorRewardsCmd(g),
+		newContributorTransferCmd(g),
+		newContributorPayoutStatementCmd(g),
 	)
 	return cmd
 }
@@ -101,6 +103,11 @@ func (g *contributorFlags) dial(stderr io.Writer) (*client.Client, error) {
 	if g.node == "" {
 		return nil, errors.New("--node host:port is required")
 	}
+	return g.dialAt(stderr, g.node)
+}
+
+// dialAt connects to the node at addr as dial connects to --node.
+func (g *contributorFlags) dialAt(stderr io.Writer, addr string) (*client.Client, error) {
 	var opts []client.DialOption
 	var fed *federation.Descriptor
 	if g.fed != "" {
@@ -115,9 +122,9 @@ func (g *contributorFlags) dial(stderr io.Writer) (*client.Client, error) {
 		return nil, errors.New("give either --ca or --insecure-plaintext, not both")
 	case g.insecure:
 		fmt.Fprintln(stderr, "WARNING: --insecure-plaintext: the connection to the node is neither encrypted nor authenticated")
-		return client.Dial(g.node, append(opts, client.WithInsecure())...)
+		return client.Dial(addr, append(opts, client.WithInsecure())...)
 	case g.ca == "" && fed != nil:
-		return client.Dial(g.node, append(opts, client.WithCA([]byte(fed.CA)))...)
+		return client.Dial(addr, append(opts, client.WithCA([]byte(fed.CA)))...)
 	case g.ca == "":
 		return nil, errors.New("--ca is required: the federation's ca.pem, or --federation with its federation.yaml (or --insecure-plaintext for a local test node)")
 	}
@@ -125,7 +132,7 @@ func (g *contributorFlags) dial(stderr io.Writer) (*client.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--ca: %w", err)
 	}
-	return client.Dial(g.node, append(opts, client.WithCA(pem))...)
+	return client.Dial(addr, append(opts, client.WithCA(pem))...)
 }
 
 // commandContext is the command's context, cancelled on an interrupt.

@@ -143,9 +143,9 @@ func newContributorPayoutsCmd(g *contributorFlags) *cobra.Command {
 				return printJSON(out, bal)
 			}
 			tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "PAYOUT KEY\tCREDITED\tCLAIMS\tFILE")
+			fmt.Fprintln(tw, "PAYOUT KEY\tBALANCE\tCREDITED\tTRANSFERRED\tCLAIMS\tFILE")
 			for _, r := range rows {
-				fmt.Fprintf(tw, "%s…\t%d\t%d\t%s\n", r.PayoutKey[:16], r.Credited, r.Claims, r.KeyFile)
+				fmt.Fprintf(tw, "%s…\t%d\t%d\t%d\t%d\t%s\n", r.PayoutKey[:16], r.Balance, r.Credited, r.Transferred, r.Claims, r.KeyFile)
 			}
 			if err := tw.Flush(); err != nil {
 				return err
@@ -160,14 +160,16 @@ func newContributorPayoutsCmd(g *contributorFlags) *cobra.Command {
 
 // payoutRow is one payout key's account on the node.
 type payoutRow struct {
-	KeyFile   string `json:"key_file"`
-	PayoutKey string `json:"payout_key"`
-	Credited  uint64 `json:"credited"`
-	Claims    uint64 `json:"claims"`
+	KeyFile     string `json:"key_file"`
+	PayoutKey   string `json:"payout_key"`
+	Credited    uint64 `json:"credited"`
+	Claims      uint64 `json:"claims"`
+	Transferred uint64 `json:"transferred"`
+	Balance     uint64 `json:"balance"`
 }
 
 // payoutBalance is what the payout keys in the payouts directory hold on
-// the node.
+// the node: Total is the sum of their balances.
 type payoutBalance struct {
 	Payouts []payoutRow `json:"payouts"`
 	Total   uint64      `json:"total"`
@@ -194,8 +196,8 @@ func (g *contributorFlags) readPayouts(ctx context.Context, c *client.Client) (*
 		if err != nil {
 			return nil, err
 		}
-		out.Payouts = append(out.Payouts, payoutRow{f, hex.EncodeToString(pub), p.GetCredited(), p.GetClaims()})
-		out.Total += p.GetCredited()
+		out.Payouts = append(out.Payouts, payoutRow{f, hex.EncodeToString(pub), p.GetCredited(), p.GetClaims(), p.GetTransferred(), p.GetBalance()})
+		out.Total += p.GetBalance()
 	}
 	return out, nil
 }

@@ -34,10 +34,12 @@ type rewardsOutput struct {
 	ClaimBook string `json:"claim_book"`
 	Balance   struct {
 		Payouts []struct {
-			KeyFile   string `json:"key_file"`
-			PayoutKey string `json:"payout_key"`
-			Credited  uint64 `json:"credited"`
-			Claims    uint64 `json:"claims"`
+			KeyFile     string `json:"key_file"`
+			PayoutKey   string `json:"payout_key"`
+			Credited    uint64 `json:"credited"`
+			Claims      uint64 `json:"claims"`
+			Transferred uint64 `json:"transferred"`
+			Balance     uint64 `json:"balance"`
 		} `json:"payouts"`
 		Total uint64 `json:"total"`
 	} `json:"balance"`
@@ -202,6 +204,64 @@ func TestContributorRewards(t *testing.T) {
 	jsonOut(t, mustCLI(t, cb(0, "rewards", "--dataset", d.GetId(), "--claim", "--json")...), &out)
 	if r := out.Rewards[0]; r.Status != "claimed_elsewhere" || r.ClaimedNow || out.Claimable != 0 || out.Balance.Total != price || len(out.Balance.Payouts) != 2 {
 		t.Fatalf("rewards --claim without the claim book: %+v", out)
+	}
+
+	// The claimed payout account moves part of its balance to the buyer,
+	// once: the same transfer id again is refused. Every node signs a
+	// statement of the account, checked against federation.yaml.
+	var keyFile string
+	for _, p := range out.Balance.Payouts {
+		if p.Credited == price {
+			keyFile = p.KeyFile
+		}
+	}
+	var tr struct {
+		TransferID    string `json:"transfer_id"`
+		PayoutKey     string `json:"payout_key"`
+		BuyerID       string `json:"buyer_id"`
+		Amount        uint64 `json:"amount"`
+		Credited      uint64 `json:"credited"`
+		Transferred   uint64 `json:"transferred"`
+		Balance       uint64 `json:"balance"`
+		TransferredAt string `json:"transferred_at"`
+	}
+	jsonOut(t, mustCLI(t, cb(0, "transfer", "--payout-key", keyFile, "--buyer", "acme", "--amount", "100", "--transfer-id", "tr-1", "--json")...), &tr)
+	if tr.TransferID != "tr-1" || tr.BuyerID != "acme" || len(tr.PayoutKey) != 64 || tr.TransferredAt == "" || tr.Amount != 100 || tr.Credited != price || tr.Transferred != 100 || tr.Balance != price-100 {
+		t.Fatalf("transfer: %+v", tr)
+	}
+	if _, stderr, err := runCLISplit(t, cb(0, "transfer", "--payout-key", keyFile, "--buyer", "acme", "--amount", "100", "--transfer-id", "tr-1")...); err == nil {
+		t.Fatalf("a replayed transfer was accepted: %s", stderr)
+	}
+	if _, _, err := runCLISplit(t, cb(0, "transfer", "--payout-key", keyFile, "--buyer", "acme", "--amount", "151")...); err == nil {
+		t.Fatal("a transfer above the balance was accepted")
+	}
+	var sts struct {
+		PayoutKey  string `json:"payout_key"`
+		Statements []struct {
+			NodeIndex   uint32 `json:"node_index"`
+			Node        string `json:"node"`
+			Credited    uint64 `json:"credited"`
+			Transferred uint64 `json:"transferred"`
+			Balance     uint64 `json:"balance"`
+			Claims      uint64 `json:"claims"`
+			At          string `json:"at"`
+			AtUnix      int64  `json:"at_unix"`
+			Signature   string `json:"signature"`
+		} `json:"statements"`
+	}
+	jsonOut(t, mustCLI(t, cb(0, "--federation", fedFile, "payout-statement", "--payout-key", keyFile, "--json")...), &sts)
+	if len(sts.Statements) != len(desc.Nodes) {
+		t.Fatalf("payout statements: %+v", sts)
+	}
+	for i, st := range sts.Statements {
+		if st.NodeIndex != uint32(i) || st.Credited != price || st.Transferred != 100 || st.Balance != price-100 || st.Claims != 1 || len(st.Signature) != 128 {
+			t.Fatalf("node %d's payout statement: %+v", i, st)
+		}
+	}
+	out = rewardsOutput{}
+	jsonOut(t, mustCLI(t, cb(0, "payouts", "--json")...), &out.Balance)
+	if out.Balance.Total != price-100 {
+		t.Fatalf("payouts after the transfer: %+v", out.Balance)
 	}
 
 	// The other contributor, over every dataset: one reward to claim.

@@ -264,10 +264,12 @@ func TestCLIJSON(t *testing.T) {
 	cb := []string{"contributor", "--identity", idFile, "--node", nodeAPI, "--ca", filepath.Join(dir, "ca.pem")}
 	var payouts struct {
 		Payouts []struct {
-			KeyFile   string `json:"key_file"`
-			PayoutKey string `json:"payout_key"`
-			Credited  uint64 `json:"credited"`
-			Claims    uint64 `json:"claims"`
+			KeyFile     string `json:"key_file"`
+			PayoutKey   string `json:"payout_key"`
+			Credited    uint64 `json:"credited"`
+			Claims      uint64 `json:"claims"`
+			Transferred uint64 `json:"transferred"`
+			Balance     uint64 `json:"balance"`
 		} `json:"payouts"`
 		Total uint64 `json:"total"`
 	}

@@ -923,7 +923,11 @@ type Payout struct {
 	// Everything credited by claims.
 	Credited uint64 `protobuf:"varint,2,opt,name=credited,proto3" json:"credited,omitempty"`
 	// The claims that credited it.
-	Claims        uint64 `protobuf:"varint,3,opt,name=claims,proto3" json:"claims,omitempty"`
+	Claims uint64 `protobuf:"varint,3,opt,name=claims,proto3" json:"claims,omitempty"`
+	// Everything transferred out of it to buyers' balances.
+	Transferred uint64 `protobuf:"varint,4,opt,name=transferred,proto3" json:"transferred,omitempty"`
+	// What it holds: credited - transferred.
+	Balance       uint64 `protobuf:"varint,5,opt,name=balance,proto3" json:"balance,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -975,6 +979,20 @@ func (x *Payout) GetCredited() uint64 {
 func (x *Payout) GetClaims() uint64 {
 	if x != nil {
 		return x.Claims
+	}
+	return 0
+}
+
+func (x *Payout) GetTransferred() uint64 {
+	if x != nil {
+		return x.Transferred
+	}
+	return 0
+}
+
+func (x *Payout) GetBalance() uint64 {
+	if x != nil {
+		return x.Balance
 	}
 	return 0
 }
@@ -1404,6 +1422,532 @@ func (x *OrderClaimResponse) GetClaim() *ClaimRewardResponse {
 	return nil
 }
 
+// TransferPayoutRequest moves micro-credits from a payout account to a
+// buyer's balance (docs/design.md §6.8), signed by the payout key.
+type TransferPayoutRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The payout key debited, 32 bytes.
+	PayoutKey []byte `protobuf:"bytes,1,opt,name=payout_key,json=payoutKey,proto3" json:"payout_key,omitempty"`
+	// The buyer credited: a buyer of the federation.
+	BuyerId string `protobuf:"bytes,2,opt,name=buyer_id,json=buyerId,proto3" json:"buyer_id,omitempty"`
+	// Micro-credits, 1..the account's balance.
+	Amount uint64 `protobuf:"varint,3,opt,name=amount,proto3" json:"amount,omitempty"`
+	// Names the transfer once in all, chosen by the payout key's holder:
+	// 1..64 bytes of [A-Za-z0-9-]. A transfer id used before is refused.
+	TransferId string `protobuf:"bytes,4,opt,name=transfer_id,json=transferId,proto3" json:"transfer_id,omitempty"`
+	// Ed25519 signature by the payout key over attest.PayoutTransfer (the
+	// payout key, buyer id, amount and transfer id), 64 bytes.
+	Signature     []byte `protobuf:"bytes,5,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferPayoutRequest) Reset() {
+	*x = TransferPayoutRequest{}
+	mi := &file_cohort_v1_claim_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferPayoutRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferPayoutRequest) ProtoMessage() {}
+
+func (x *TransferPayoutRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_claim_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferPayoutRequest.ProtoReflect.Descriptor instead.
+func (*TransferPayoutRequest) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *TransferPayoutRequest) GetPayoutKey() []byte {
+	if x != nil {
+		return x.PayoutKey
+	}
+	return nil
+}
+
+func (x *TransferPayoutRequest) GetBuyerId() string {
+	if x != nil {
+		return x.BuyerId
+	}
+	return ""
+}
+
+func (x *TransferPayoutRequest) GetAmount() uint64 {
+	if x != nil {
+		return x.Amount
+	}
+	return 0
+}
+
+func (x *TransferPayoutRequest) GetTransferId() string {
+	if x != nil {
+		return x.TransferId
+	}
+	return ""
+}
+
+func (x *TransferPayoutRequest) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+// TransferPayoutResponse confirms a transfer.
+type TransferPayoutResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The payout account after the transfer, on the node that ordered it.
+	Payout *Payout `protobuf:"bytes,1,opt,name=payout,proto3" json:"payout,omitempty"`
+	// When the transfer was recorded, in whole seconds.
+	TransferredAt *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=transferred_at,json=transferredAt,proto3" json:"transferred_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferPayoutResponse) Reset() {
+	*x = TransferPayoutResponse{}
+	mi := &file_cohort_v1_claim_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferPayoutResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferPayoutResponse) ProtoMessage() {}
+
+func (x *TransferPayoutResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_claim_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferPayoutResponse.ProtoReflect.Descriptor instead.
+func (*TransferPayoutResponse) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *TransferPayoutResponse) GetPayout() *Payout {
+	if x != nil {
+		return x.Payout
+	}
+	return nil
+}
+
+func (x *TransferPayoutResponse) GetTransferredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.TransferredAt
+	}
+	return nil
+}
+
+// OrderPayoutTransferRequest carries a transfer to the sequencer.
+type OrderPayoutTransferRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The transfer, as its payout key's holder signed it.
+	Transfer      *TransferPayoutRequest `protobuf:"bytes,1,opt,name=transfer,proto3" json:"transfer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OrderPayoutTransferRequest) Reset() {
+	*x = OrderPayoutTransferRequest{}
+	mi := &file_cohort_v1_claim_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OrderPayoutTransferRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OrderPayoutTransferRequest) ProtoMessage() {}
+
+func (x *OrderPayoutTransferRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_claim_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OrderPayoutTransferRequest.ProtoReflect.Descriptor instead.
+func (*OrderPayoutTransferRequest) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *OrderPayoutTransferRequest) GetTransfer() *TransferPayoutRequest {
+	if x != nil {
+		return x.Transfer
+	}
+	return nil
+}
+
+// OrderPayoutTransferResponse is the sequencer's answer to a transfer it
+// recorded.
+type OrderPayoutTransferResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What the payout key's holder is answered.
+	Transfer      *TransferPayoutResponse `protobuf:"bytes,1,opt,name=transfer,proto3" json:"transfer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OrderPayoutTransferResponse) Reset() {
+	*x = OrderPayoutTransferResponse{}
+	mi := &file_cohort_v1_claim_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OrderPayoutTransferResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OrderPayoutTransferResponse) ProtoMessage() {}
+
+func (x *OrderPayoutTransferResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_claim_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OrderPayoutTransferResponse.ProtoReflect.Descriptor instead.
+func (*OrderPayoutTransferResponse) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *OrderPayoutTransferResponse) GetTransfer() *TransferPayoutResponse {
+	if x != nil {
+		return x.Transfer
+	}
+	return nil
+}
+
+// StorePayoutTransferRequest carries a transfer the sequencer recorded, to
+// every other node.
+type StorePayoutTransferRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The transfer, as its payout key's holder signed it.
+	Transfer *TransferPayoutRequest `protobuf:"bytes,1,opt,name=transfer,proto3" json:"transfer,omitempty"`
+	// When the sequencer recorded it, Unix seconds (UTC).
+	TransferredAt int64 `protobuf:"varint,2,opt,name=transferred_at,json=transferredAt,proto3" json:"transferred_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StorePayoutTransferRequest) Reset() {
+	*x = StorePayoutTransferRequest{}
+	mi := &file_cohort_v1_claim_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StorePayoutTransferRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StorePayoutTransferRequest) ProtoMessage() {}
+
+func (x *StorePayoutTransferRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_claim_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StorePayoutTransferRequest.ProtoReflect.Descriptor instead.
+func (*StorePayoutTransferRequest) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *StorePayoutTransferRequest) GetTransfer() *TransferPayoutRequest {
+	if x != nil {
+		return x.Transfer
+	}
+	return nil
+}
+
+func (x *StorePayoutTransferRequest) GetTransferredAt() int64 {
+	if x != nil {
+		return x.TransferredAt
+	}
+	return 0
+}
+
+// StorePayoutTransferResponse confirms a peer recorded the transfer.
+type StorePayoutTransferResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StorePayoutTransferResponse) Reset() {
+	*x = StorePayoutTransferResponse{}
+	mi := &file_cohort_v1_claim_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StorePayoutTransferResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StorePayoutTransferResponse) ProtoMessage() {}
+
+func (x *StorePayoutTransferResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_claim_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StorePayoutTransferResponse.ProtoReflect.Descriptor instead.
+func (*StorePayoutTransferResponse) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{28}
+}
+
+// SignPayoutStatementRequest names a payout account.
+type SignPayoutStatementRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The payout key, 32 bytes.
+	PayoutKey     []byte `protobuf:"bytes,1,opt,name=payout_key,json=payoutKey,proto3" json:"payout_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignPayoutStatementRequest) Reset() {
+	*x = SignPayoutStatementRequest{}
+	mi := &file_cohort_v1_claim_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignPayoutStatementRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignPayoutStatementRequest) ProtoMessage() {}
+
+func (x *SignPayoutStatementRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_claim_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignPayoutStatementRequest.ProtoReflect.Descriptor instead.
+func (*SignPayoutStatementRequest) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *SignPayoutStatementRequest) GetPayoutKey() []byte {
+	if x != nil {
+		return x.PayoutKey
+	}
+	return nil
+}
+
+// PayoutStatement is a node's signed statement of a payout account, for
+// whoever settles it outside the federation (docs/design.md §6.8).
+type PayoutStatement struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The payout key, 32 bytes.
+	PayoutKey []byte `protobuf:"bytes,1,opt,name=payout_key,json=payoutKey,proto3" json:"payout_key,omitempty"`
+	// The account in the node's ledger.
+	Credited    uint64 `protobuf:"varint,2,opt,name=credited,proto3" json:"credited,omitempty"`
+	Transferred uint64 `protobuf:"varint,3,opt,name=transferred,proto3" json:"transferred,omitempty"`
+	Balance     uint64 `protobuf:"varint,4,opt,name=balance,proto3" json:"balance,omitempty"`
+	Claims      uint64 `protobuf:"varint,5,opt,name=claims,proto3" json:"claims,omitempty"`
+	// When the node read the account, Unix seconds (UTC).
+	At int64 `protobuf:"varint,6,opt,name=at,proto3" json:"at,omitempty"`
+	// The node that signed.
+	NodeIndex uint32 `protobuf:"varint,7,opt,name=node_index,json=nodeIndex,proto3" json:"node_index,omitempty"`
+	// Ed25519 signature by the node's signing key over
+	// attest.PayoutStatement, 64 bytes.
+	Signature     []byte `protobuf:"bytes,8,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PayoutStatement) Reset() {
+	*x = PayoutStatement{}
+	mi := &file_cohort_v1_claim_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PayoutStatement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PayoutStatement) ProtoMessage() {}
+
+func (x *PayoutStatement) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_claim_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PayoutStatement.ProtoReflect.Descriptor instead.
+func (*PayoutStatement) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *PayoutStatement) GetPayoutKey() []byte {
+	if x != nil {
+		return x.PayoutKey
+	}
+	return nil
+}
+
+func (x *PayoutStatement) GetCredited() uint64 {
+	if x != nil {
+		return x.Credited
+	}
+	return 0
+}
+
+func (x *PayoutStatement) GetTransferred() uint64 {
+	if x != nil {
+		return x.Transferred
+	}
+	return 0
+}
+
+func (x *PayoutStatement) GetBalance() uint64 {
+	if x != nil {
+		return x.Balance
+	}
+	return 0
+}
+
+func (x *PayoutStatement) GetClaims() uint64 {
+	if x != nil {
+		return x.Claims
+	}
+	return 0
+}
+
+func (x *PayoutStatement) GetAt() int64 {
+	if x != nil {
+		return x.At
+	}
+	return 0
+}
+
+func (x *PayoutStatement) GetNodeIndex() uint32 {
+	if x != nil {
+		return x.NodeIndex
+	}
+	return 0
+}
+
+func (x *PayoutStatement) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+// SignPayoutStatementResponse carries the node's signed statement.
+type SignPayoutStatementResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The statement.
+	Statement     *PayoutStatement `protobuf:"bytes,1,opt,name=statement,proto3" json:"statement,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignPayoutStatementResponse) Reset() {
+	*x = SignPayoutStatementResponse{}
+	mi := &file_cohort_v1_claim_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignPayoutStatementResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignPayoutStatementResponse) ProtoMessage() {}
+
+func (x *SignPayoutStatementResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_claim_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignPayoutStatementResponse.ProtoReflect.Descriptor instead.
+func (*SignPayoutStatementResponse) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_claim_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *SignPayoutStatementResponse) GetStatement() *PayoutStatement {
+	if x != nil {
+		return x.Statement
+	}
+	return nil
+}
+
 var File_cohort_v1_claim_proto protoreflect.FileDescriptor
 
 const file_cohort_v1_claim_proto_rawDesc = "" +
@@ -1464,12 +2008,14 @@ const file_cohort_v1_claim_proto_rawDesc = "" +
 	"\x06amount\x18\x01 \x01(\x04R\x06amount\x12)\n" +
 	"\x06payout\x18\x02 \x01(\v2\x11.cohort.v1.PayoutR\x06payout\x129\n" +
 	"\n" +
-	"claimed_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tclaimedAtJ\x04\b\x03\x10\x04\"[\n" +
+	"claimed_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tclaimedAtJ\x04\b\x03\x10\x04\"\x97\x01\n" +
 	"\x06Payout\x12\x1d\n" +
 	"\n" +
 	"payout_key\x18\x01 \x01(\fR\tpayoutKey\x12\x1a\n" +
 	"\bcredited\x18\x02 \x01(\x04R\bcredited\x12\x16\n" +
-	"\x06claims\x18\x03 \x01(\x04R\x06claims\"1\n" +
+	"\x06claims\x18\x03 \x01(\x04R\x06claims\x12 \n" +
+	"\vtransferred\x18\x04 \x01(\x04R\vtransferred\x12\x18\n" +
+	"\abalance\x18\x05 \x01(\x04R\abalance\"1\n" +
 	"\x10GetPayoutRequest\x12\x1d\n" +
 	"\n" +
 	"payout_key\x18\x01 \x01(\fR\tpayoutKey\">\n" +
@@ -1491,7 +2037,42 @@ const file_cohort_v1_claim_proto_rawDesc = "" +
 	"\x11OrderClaimRequest\x123\n" +
 	"\x05claim\x18\x01 \x01(\v2\x1d.cohort.v1.ClaimRewardRequestR\x05claim\"J\n" +
 	"\x12OrderClaimResponse\x124\n" +
-	"\x05claim\x18\x01 \x01(\v2\x1e.cohort.v1.ClaimRewardResponseR\x05claimB5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
+	"\x05claim\x18\x01 \x01(\v2\x1e.cohort.v1.ClaimRewardResponseR\x05claim\"\xa8\x01\n" +
+	"\x15TransferPayoutRequest\x12\x1d\n" +
+	"\n" +
+	"payout_key\x18\x01 \x01(\fR\tpayoutKey\x12\x19\n" +
+	"\bbuyer_id\x18\x02 \x01(\tR\abuyerId\x12\x16\n" +
+	"\x06amount\x18\x03 \x01(\x04R\x06amount\x12\x1f\n" +
+	"\vtransfer_id\x18\x04 \x01(\tR\n" +
+	"transferId\x12\x1c\n" +
+	"\tsignature\x18\x05 \x01(\fR\tsignature\"\x86\x01\n" +
+	"\x16TransferPayoutResponse\x12)\n" +
+	"\x06payout\x18\x01 \x01(\v2\x11.cohort.v1.PayoutR\x06payout\x12A\n" +
+	"\x0etransferred_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\rtransferredAt\"Z\n" +
+	"\x1aOrderPayoutTransferRequest\x12<\n" +
+	"\btransfer\x18\x01 \x01(\v2 .cohort.v1.TransferPayoutRequestR\btransfer\"\\\n" +
+	"\x1bOrderPayoutTransferResponse\x12=\n" +
+	"\btransfer\x18\x01 \x01(\v2!.cohort.v1.TransferPayoutResponseR\btransfer\"\x81\x01\n" +
+	"\x1aStorePayoutTransferRequest\x12<\n" +
+	"\btransfer\x18\x01 \x01(\v2 .cohort.v1.TransferPayoutRequestR\btransfer\x12%\n" +
+	"\x0etransferred_at\x18\x02 \x01(\x03R\rtransferredAt\"\x1d\n" +
+	"\x1bStorePayoutTransferResponse\";\n" +
+	"\x1aSignPayoutStatementRequest\x12\x1d\n" +
+	"\n" +
+	"payout_key\x18\x01 \x01(\fR\tpayoutKey\"\xed\x01\n" +
+	"\x0fPayoutStatement\x12\x1d\n" +
+	"\n" +
+	"payout_key\x18\x01 \x01(\fR\tpayoutKey\x12\x1a\n" +
+	"\bcredited\x18\x02 \x01(\x04R\bcredited\x12 \n" +
+	"\vtransferred\x18\x03 \x01(\x04R\vtransferred\x12\x18\n" +
+	"\abalance\x18\x04 \x01(\x04R\abalance\x12\x16\n" +
+	"\x06claims\x18\x05 \x01(\x04R\x06claims\x12\x0e\n" +
+	"\x02at\x18\x06 \x01(\x03R\x02at\x12\x1d\n" +
+	"\n" +
+	"node_index\x18\a \x01(\rR\tnodeIndex\x12\x1c\n" +
+	"\tsignature\x18\b \x01(\fR\tsignature\"W\n" +
+	"\x1bSignPayoutStatementResponse\x128\n" +
+	"\tstatement\x18\x01 \x01(\v2\x1a.cohort.v1.PayoutStatementR\tstatementB5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
 
 var (
 	file_cohort_v1_claim_proto_rawDescOnce sync.Once
@@ -1505,73 +2086,88 @@ func file_cohort_v1_claim_proto_rawDescGZIP() []byte {
 	return file_cohort_v1_claim_proto_rawDescData
 }
 
-var file_cohort_v1_claim_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_cohort_v1_claim_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_cohort_v1_claim_proto_goTypes = []any{
-	(*GetClaimKeyRequest)(nil),         // 0: cohort.v1.GetClaimKeyRequest
-	(*GetClaimKeyResponse)(nil),        // 1: cohort.v1.GetClaimKeyResponse
-	(*ClaimCeremony)(nil),              // 2: cohort.v1.ClaimCeremony
-	(*SetupClaimKeysRequest)(nil),      // 3: cohort.v1.SetupClaimKeysRequest
-	(*SetupClaimKeysResponse)(nil),     // 4: cohort.v1.SetupClaimKeysResponse
-	(*StartClaimCeremonyRequest)(nil),  // 5: cohort.v1.StartClaimCeremonyRequest
-	(*StartClaimCeremonyResponse)(nil), // 6: cohort.v1.StartClaimCeremonyResponse
-	(*GetClaimCeremonyRequest)(nil),    // 7: cohort.v1.GetClaimCeremonyRequest
-	(*GetClaimCeremonyResponse)(nil),   // 8: cohort.v1.GetClaimCeremonyResponse
-	(*ListClaimsRequest)(nil),          // 9: cohort.v1.ListClaimsRequest
-	(*RewardClaim)(nil),                // 10: cohort.v1.RewardClaim
-	(*ListClaimsResponse)(nil),         // 11: cohort.v1.ListClaimsResponse
-	(*ClaimRewardRequest)(nil),         // 12: cohort.v1.ClaimRewardRequest
-	(*ClaimRewardResponse)(nil),        // 13: cohort.v1.ClaimRewardResponse
-	(*Payout)(nil),                     // 14: cohort.v1.Payout
-	(*GetPayoutRequest)(nil),           // 15: cohort.v1.GetPayoutRequest
-	(*GetPayoutResponse)(nil),          // 16: cohort.v1.GetPayoutResponse
-	(*StoreClaimRequest)(nil),          // 17: cohort.v1.StoreClaimRequest
-	(*StoreClaimResponse)(nil),         // 18: cohort.v1.StoreClaimResponse
-	(*GetClaimKeysRequest)(nil),        // 19: cohort.v1.GetClaimKeysRequest
-	(*GetClaimKeysResponse)(nil),       // 20: cohort.v1.GetClaimKeysResponse
-	(*OrderClaimRequest)(nil),          // 21: cohort.v1.OrderClaimRequest
-	(*OrderClaimResponse)(nil),         // 22: cohort.v1.OrderClaimResponse
-	(*BlobHeader)(nil),                 // 23: cohort.v1.BlobHeader
-	(*Chunk)(nil),                      // 24: cohort.v1.Chunk
-	(SetupKind)(0),                     // 25: cohort.v1.SetupKind
-	(*CeremonyInfo)(nil),               // 26: cohort.v1.CeremonyInfo
-	(*NodeInfo)(nil),                   // 27: cohort.v1.NodeInfo
-	(*CeremonyAttestation)(nil),        // 28: cohort.v1.CeremonyAttestation
-	(*NodeSignature)(nil),              // 29: cohort.v1.NodeSignature
-	(*timestamppb.Timestamp)(nil),      // 30: google.protobuf.Timestamp
+	(*GetClaimKeyRequest)(nil),          // 0: cohort.v1.GetClaimKeyRequest
+	(*GetClaimKeyResponse)(nil),         // 1: cohort.v1.GetClaimKeyResponse
+	(*ClaimCeremony)(nil),               // 2: cohort.v1.ClaimCeremony
+	(*SetupClaimKeysRequest)(nil),       // 3: cohort.v1.SetupClaimKeysRequest
+	(*SetupClaimKeysResponse)(nil),      // 4: cohort.v1.SetupClaimKeysResponse
+	(*StartClaimCeremonyRequest)(nil),   // 5: cohort.v1.StartClaimCeremonyRequest
+	(*StartClaimCeremonyResponse)(nil),  // 6: cohort.v1.StartClaimCeremonyResponse
+	(*GetClaimCeremonyRequest)(nil),     // 7: cohort.v1.GetClaimCeremonyRequest
+	(*GetClaimCeremonyResponse)(nil),    // 8: cohort.v1.GetClaimCeremonyResponse
+	(*ListClaimsRequest)(nil),           // 9: cohort.v1.ListClaimsRequest
+	(*RewardClaim)(nil),                 // 10: cohort.v1.RewardClaim
+	(*ListClaimsResponse)(nil),          // 11: cohort.v1.ListClaimsResponse
+	(*ClaimRewardRequest)(nil),          // 12: cohort.v1.ClaimRewardRequest
+	(*ClaimRewardResponse)(nil),         // 13: cohort.v1.ClaimRewardResponse
+	(*Payout)(nil),                      // 14: cohort.v1.Payout
+	(*GetPayoutRequest)(nil),            // 15: cohort.v1.GetPayoutRequest
+	(*GetPayoutResponse)(nil),           // 16: cohort.v1.GetPayoutResponse
+	(*StoreClaimRequest)(nil),           // 17: cohort.v1.StoreClaimRequest
+	(*StoreClaimResponse)(nil),          // 18: cohort.v1.StoreClaimResponse
+	(*GetClaimKeysRequest)(nil),         // 19: cohort.v1.GetClaimKeysRequest
+	(*GetClaimKeysResponse)(nil),        // 20: cohort.v1.GetClaimKeysResponse
+	(*OrderClaimRequest)(nil),           // 21: cohort.v1.OrderClaimRequest
+	(*OrderClaimResponse)(nil),          // 22: cohort.v1.OrderClaimResponse
+	(*TransferPayoutRequest)(nil),       // 23: cohort.v1.TransferPayoutRequest
+	(*TransferPayoutResponse)(nil),      // 24: cohort.v1.TransferPayoutResponse
+	(*OrderPayoutTransferRequest)(nil),  // 25: cohort.v1.OrderPayoutTransferRequest
+	(*OrderPayoutTransferResponse)(nil), // 26: cohort.v1.OrderPayoutTransferResponse
+	(*StorePayoutTransferRequest)(nil),  // 27: cohort.v1.StorePayoutTransferRequest
+	(*StorePayoutTransferResponse)(nil), // 28: cohort.v1.StorePayoutTransferResponse
+	(*SignPayoutStatementRequest)(nil),  // 29: cohort.v1.SignPayoutStatementRequest
+	(*PayoutStatement)(nil),             // 30: cohort.v1.PayoutStatement
+	(*SignPayoutStatementResponse)(nil), // 31: cohort.v1.SignPayoutStatementResponse
+	(*BlobHeader)(nil),                  // 32: cohort.v1.BlobHeader
+	(*Chunk)(nil),                       // 33: cohort.v1.Chunk
+	(SetupKind)(0),                      // 34: cohort.v1.SetupKind
+	(*CeremonyInfo)(nil),                // 35: cohort.v1.CeremonyInfo
+	(*NodeInfo)(nil),                    // 36: cohort.v1.NodeInfo
+	(*CeremonyAttestation)(nil),         // 37: cohort.v1.CeremonyAttestation
+	(*NodeSignature)(nil),               // 38: cohort.v1.NodeSignature
+	(*timestamppb.Timestamp)(nil),       // 39: google.protobuf.Timestamp
 }
 var file_cohort_v1_claim_proto_depIdxs = []int32{
-	23, // 0: cohort.v1.GetClaimKeyResponse.header:type_name -> cohort.v1.BlobHeader
-	24, // 1: cohort.v1.GetClaimKeyResponse.chunk:type_name -> cohort.v1.Chunk
-	25, // 2: cohort.v1.GetClaimKeyResponse.setup_kind:type_name -> cohort.v1.SetupKind
+	32, // 0: cohort.v1.GetClaimKeyResponse.header:type_name -> cohort.v1.BlobHeader
+	33, // 1: cohort.v1.GetClaimKeyResponse.chunk:type_name -> cohort.v1.Chunk
+	34, // 2: cohort.v1.GetClaimKeyResponse.setup_kind:type_name -> cohort.v1.SetupKind
 	2,  // 3: cohort.v1.GetClaimKeyResponse.ceremony:type_name -> cohort.v1.ClaimCeremony
-	26, // 4: cohort.v1.ClaimCeremony.ceremony:type_name -> cohort.v1.CeremonyInfo
-	27, // 5: cohort.v1.ClaimCeremony.nodes:type_name -> cohort.v1.NodeInfo
-	28, // 6: cohort.v1.ClaimCeremony.contributions:type_name -> cohort.v1.CeremonyAttestation
-	29, // 7: cohort.v1.ClaimCeremony.signatures:type_name -> cohort.v1.NodeSignature
+	35, // 4: cohort.v1.ClaimCeremony.ceremony:type_name -> cohort.v1.CeremonyInfo
+	36, // 5: cohort.v1.ClaimCeremony.nodes:type_name -> cohort.v1.NodeInfo
+	37, // 6: cohort.v1.ClaimCeremony.contributions:type_name -> cohort.v1.CeremonyAttestation
+	38, // 7: cohort.v1.ClaimCeremony.signatures:type_name -> cohort.v1.NodeSignature
 	2,  // 8: cohort.v1.SetupClaimKeysResponse.ceremony:type_name -> cohort.v1.ClaimCeremony
-	26, // 9: cohort.v1.StartClaimCeremonyRequest.ceremony:type_name -> cohort.v1.CeremonyInfo
-	29, // 10: cohort.v1.StartClaimCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
-	23, // 11: cohort.v1.GetClaimCeremonyResponse.header:type_name -> cohort.v1.BlobHeader
-	24, // 12: cohort.v1.GetClaimCeremonyResponse.chunk:type_name -> cohort.v1.Chunk
+	35, // 9: cohort.v1.StartClaimCeremonyRequest.ceremony:type_name -> cohort.v1.CeremonyInfo
+	38, // 10: cohort.v1.StartClaimCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
+	32, // 11: cohort.v1.GetClaimCeremonyResponse.header:type_name -> cohort.v1.BlobHeader
+	33, // 12: cohort.v1.GetClaimCeremonyResponse.chunk:type_name -> cohort.v1.Chunk
 	2,  // 13: cohort.v1.GetClaimCeremonyResponse.ceremony:type_name -> cohort.v1.ClaimCeremony
 	12, // 14: cohort.v1.RewardClaim.claim:type_name -> cohort.v1.ClaimRewardRequest
-	30, // 15: cohort.v1.RewardClaim.claimed_at:type_name -> google.protobuf.Timestamp
+	39, // 15: cohort.v1.RewardClaim.claimed_at:type_name -> google.protobuf.Timestamp
 	10, // 16: cohort.v1.ListClaimsResponse.claims:type_name -> cohort.v1.RewardClaim
 	14, // 17: cohort.v1.ClaimRewardResponse.payout:type_name -> cohort.v1.Payout
-	30, // 18: cohort.v1.ClaimRewardResponse.claimed_at:type_name -> google.protobuf.Timestamp
+	39, // 18: cohort.v1.ClaimRewardResponse.claimed_at:type_name -> google.protobuf.Timestamp
 	14, // 19: cohort.v1.GetPayoutResponse.payout:type_name -> cohort.v1.Payout
 	12, // 20: cohort.v1.StoreClaimRequest.claim:type_name -> cohort.v1.ClaimRewardRequest
-	23, // 21: cohort.v1.GetClaimKeysResponse.header:type_name -> cohort.v1.BlobHeader
-	24, // 22: cohort.v1.GetClaimKeysResponse.chunk:type_name -> cohort.v1.Chunk
-	25, // 23: cohort.v1.GetClaimKeysResponse.setup_kind:type_name -> cohort.v1.SetupKind
+	32, // 21: cohort.v1.GetClaimKeysResponse.header:type_name -> cohort.v1.BlobHeader
+	33, // 22: cohort.v1.GetClaimKeysResponse.chunk:type_name -> cohort.v1.Chunk
+	34, // 23: cohort.v1.GetClaimKeysResponse.setup_kind:type_name -> cohort.v1.SetupKind
 	2,  // 24: cohort.v1.GetClaimKeysResponse.ceremony:type_name -> cohort.v1.ClaimCeremony
 	12, // 25: cohort.v1.OrderClaimRequest.claim:type_name -> cohort.v1.ClaimRewardRequest
 	13, // 26: cohort.v1.OrderClaimResponse.claim:type_name -> cohort.v1.ClaimRewardResponse
-	27, // [27:27] is the sub-list for method output_type
-	27, // [27:27] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	14, // 27: cohort.v1.TransferPayoutResponse.payout:type_name -> cohort.v1.Payout
+	39, // 28: cohort.v1.TransferPayoutResponse.transferred_at:type_name -> google.protobuf.Timestamp
+	23, // 29: cohort.v1.OrderPayoutTransferRequest.transfer:type_name -> cohort.v1.TransferPayoutRequest
+	24, // 30: cohort.v1.OrderPayoutTransferResponse.transfer:type_name -> cohort.v1.TransferPayoutResponse
+	23, // 31: cohort.v1.StorePayoutTransferRequest.transfer:type_name -> cohort.v1.TransferPayoutRequest
+	30, // 32: cohort.v1.SignPayoutStatementResponse.statement:type_name -> cohort.v1.PayoutStatement
+	33, // [33:33] is the sub-list for method output_type
+	33, // [33:33] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_claim_proto_init() }
@@ -1601,7 +2197,7 @@ func file_cohort_v1_claim_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cohort_v1_claim_proto_rawDesc), len(file_cohort_v1_claim_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   23,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1024,7 +1024,7 @@ const file_cohort_v1_contributor_service_proto_rawDesc = "" +
 	"\x12GetReceiptResponse\x12,\n" +
 	"\areceipt\x18\x01 \x01(\v2\x12.cohort.v1.ReceiptR\areceipt\x12\x17\n" +
 	"\ajob_ids\x18\x02 \x03(\tR\x06jobIds\x12&\n" +
-	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken2\x8a\a\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken2\xc7\b\n" +
 	"\x12ContributorService\x12I\n" +
 	"\n" +
 	"GetDataset\x12\x1c.cohort.v1.GetDatasetRequest\x1a\x1d.cohort.v1.GetDatasetResponse\x12s\n" +
@@ -1039,7 +1039,9 @@ const file_cohort_v1_contributor_service_proto_rawDesc = "" +
 	"GetReceipt\x12\x1c.cohort.v1.GetReceiptRequest\x1a\x1d.cohort.v1.GetReceiptResponse\x12N\n" +
 	"\vGetClaimKey\x12\x1d.cohort.v1.GetClaimKeyRequest\x1a\x1e.cohort.v1.GetClaimKeyResponse0\x01\x12L\n" +
 	"\vClaimReward\x12\x1d.cohort.v1.ClaimRewardRequest\x1a\x1e.cohort.v1.ClaimRewardResponse\x12F\n" +
-	"\tGetPayout\x12\x1b.cohort.v1.GetPayoutRequest\x1a\x1c.cohort.v1.GetPayoutResponseB5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
+	"\tGetPayout\x12\x1b.cohort.v1.GetPayoutRequest\x1a\x1c.cohort.v1.GetPayoutResponse\x12U\n" +
+	"\x0eTransferPayout\x12 .cohort.v1.TransferPayoutRequest\x1a!.cohort.v1.TransferPayoutResponse\x12d\n" +
+	"\x13SignPayoutStatement\x12%.cohort.v1.SignPayoutStatementRequest\x1a&.cohort.v1.SignPayoutStatementResponseB5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
 
 var (
 	file_cohort_v1_contributor_service_proto_rawDescOnce sync.Once
@@ -1079,9 +1081,13 @@ var file_cohort_v1_contributor_service_proto_goTypes = []any{
 	(*GetClaimKeyRequest)(nil),                     // 21: cohort.v1.GetClaimKeyRequest
 	(*ClaimRewardRequest)(nil),                     // 22: cohort.v1.ClaimRewardRequest
 	(*GetPayoutRequest)(nil),                       // 23: cohort.v1.GetPayoutRequest
-	(*GetClaimKeyResponse)(nil),                    // 24: cohort.v1.GetClaimKeyResponse
-	(*ClaimRewardResponse)(nil),                    // 25: cohort.v1.ClaimRewardResponse
-	(*GetPayoutResponse)(nil),                      // 26: cohort.v1.GetPayoutResponse
+	(*TransferPayoutRequest)(nil),                  // 24: cohort.v1.TransferPayoutRequest
+	(*SignPayoutStatementRequest)(nil),             // 25: cohort.v1.SignPayoutStatementRequest
+	(*GetClaimKeyResponse)(nil),                    // 26: cohort.v1.GetClaimKeyResponse
+	(*ClaimRewardResponse)(nil),                    // 27: cohort.v1.ClaimRewardResponse
+	(*GetPayoutResponse)(nil),                      // 28: cohort.v1.GetPayoutResponse
+	(*TransferPayoutResponse)(nil),                 // 29: cohort.v1.TransferPayoutResponse
+	(*SignPayoutStatementResponse)(nil),            // 30: cohort.v1.SignPayoutStatementResponse
 }
 var file_cohort_v1_contributor_service_proto_depIdxs = []int32{
 	16, // 0: cohort.v1.ContributorServiceListDatasetsResponse.datasets:type_name -> cohort.v1.DatasetDescriptor
@@ -1102,19 +1108,23 @@ var file_cohort_v1_contributor_service_proto_depIdxs = []int32{
 	21, // 15: cohort.v1.ContributorService.GetClaimKey:input_type -> cohort.v1.GetClaimKeyRequest
 	22, // 16: cohort.v1.ContributorService.ClaimReward:input_type -> cohort.v1.ClaimRewardRequest
 	23, // 17: cohort.v1.ContributorService.GetPayout:input_type -> cohort.v1.GetPayoutRequest
-	3,  // 18: cohort.v1.ContributorService.GetDataset:output_type -> cohort.v1.GetDatasetResponse
-	1,  // 19: cohort.v1.ContributorService.ListDatasets:output_type -> cohort.v1.ContributorServiceListDatasetsResponse
-	5,  // 20: cohort.v1.ContributorService.GetProvingKey:output_type -> cohort.v1.GetProvingKeyResponse
-	7,  // 21: cohort.v1.ContributorService.Register:output_type -> cohort.v1.RegisterResponse
-	9,  // 22: cohort.v1.ContributorService.GetMembershipPath:output_type -> cohort.v1.GetMembershipPathResponse
-	11, // 23: cohort.v1.ContributorService.Contribute:output_type -> cohort.v1.ContributeResponse
-	13, // 24: cohort.v1.ContributorService.Revoke:output_type -> cohort.v1.RevokeResponse
-	15, // 25: cohort.v1.ContributorService.GetReceipt:output_type -> cohort.v1.GetReceiptResponse
-	24, // 26: cohort.v1.ContributorService.GetClaimKey:output_type -> cohort.v1.GetClaimKeyResponse
-	25, // 27: cohort.v1.ContributorService.ClaimReward:output_type -> cohort.v1.ClaimRewardResponse
-	26, // 28: cohort.v1.ContributorService.GetPayout:output_type -> cohort.v1.GetPayoutResponse
-	18, // [18:29] is the sub-list for method output_type
-	7,  // [7:18] is the sub-list for method input_type
+	24, // 18: cohort.v1.ContributorService.TransferPayout:input_type -> cohort.v1.TransferPayoutRequest
+	25, // 19: cohort.v1.ContributorService.SignPayoutStatement:input_type -> cohort.v1.SignPayoutStatementRequest
+	3,  // 20: cohort.v1.ContributorService.GetDataset:output_type -> cohort.v1.GetDatasetResponse
+	1,  // 21: cohort.v1.ContributorService.ListDatasets:output_type -> cohort.v1.ContributorServiceListDatasetsResponse
+	5,  // 22: cohort.v1.ContributorService.GetProvingKey:output_type -> cohort.v1.GetProvingKeyResponse
+	7,  // 23: cohort.v1.ContributorService.Register:output_type -> cohort.v1.RegisterResponse
+	9,  // 24: cohort.v1.ContributorService.GetMembershipPath:output_type -> cohort.v1.GetMembershipPathResponse
+	11, // 25: cohort.v1.ContributorService.Contribute:output_type -> cohort.v1.ContributeResponse
+	13, // 26: cohort.v1.ContributorService.Revoke:output_type -> cohort.v1.RevokeResponse
+	15, // 27: cohort.v1.ContributorService.GetReceipt:output_type -> cohort.v1.GetReceiptResponse
+	26, // 28: cohort.v1.ContributorService.GetClaimKey:output_type -> cohort.v1.GetClaimKeyResponse
+	27, // 29: cohort.v1.ContributorService.ClaimReward:output_type -> cohort.v1.ClaimRewardResponse
+	28, // 30: cohort.v1.ContributorService.GetPayout:output_type -> cohort.v1.GetPayoutResponse
+	29, // 31: cohort.v1.ContributorService.TransferPayout:output_type -> cohort.v1.TransferPayoutResponse
+	30, // 32: cohort.v1.ContributorService.SignPayoutStatement:output_type -> cohort.v1.SignPayoutStatementResponse
+	20, // [20:33] is the sub-list for method output_type
+	7,  // [7:20] is the sub-list for method input_type
 	7,  // [7:7] is the sub-list for extension type_name
 	7,  // [7:7] is the sub-list for extension extendee
 	0,  // [0:7] is the sub-list for field type_name

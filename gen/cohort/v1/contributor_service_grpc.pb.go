@@ -19,17 +19,19 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ContributorService_GetDataset_FullMethodName        = "/cohort.v1.ContributorService/GetDataset"
-	ContributorService_ListDatasets_FullMethodName      = "/cohort.v1.ContributorService/ListDatasets"
-	ContributorService_GetProvingKey_FullMethodName     = "/cohort.v1.ContributorService/GetProvingKey"
-	ContributorService_Register_FullMethodName          = "/cohort.v1.ContributorService/Register"
-	ContributorService_GetMembershipPath_FullMethodName = "/cohort.v1.ContributorService/GetMembershipPath"
-	ContributorService_Contribute_FullMethodName        = "/cohort.v1.ContributorService/Contribute"
-	ContributorService_Revoke_FullMethodName            = "/cohort.v1.ContributorService/Revoke"
-	ContributorService_GetReceipt_FullMethodName        = "/cohort.v1.ContributorService/GetReceipt"
-	ContributorService_GetClaimKey_FullMethodName       = "/cohort.v1.ContributorService/GetClaimKey"
-	ContributorService_ClaimReward_FullMethodName       = "/cohort.v1.ContributorService/ClaimReward"
-	ContributorService_GetPayout_FullMethodName         = "/cohort.v1.ContributorService/GetPayout"
+	ContributorService_GetDataset_FullMethodName          = "/cohort.v1.ContributorService/GetDataset"
+	ContributorService_ListDatasets_FullMethodName        = "/cohort.v1.ContributorService/ListDatasets"
+	ContributorService_GetProvingKey_FullMethodName       = "/cohort.v1.ContributorService/GetProvingKey"
+	ContributorService_Register_FullMethodName            = "/cohort.v1.ContributorService/Register"
+	ContributorService_GetMembershipPath_FullMethodName   = "/cohort.v1.ContributorService/GetMembershipPath"
+	ContributorService_Contribute_FullMethodName          = "/cohort.v1.ContributorService/Contribute"
+	ContributorService_Revoke_FullMethodName              = "/cohort.v1.ContributorService/Revoke"
+	ContributorService_GetReceipt_FullMethodName          = "/cohort.v1.ContributorService/GetReceipt"
+	ContributorService_GetClaimKey_FullMethodName         = "/cohort.v1.ContributorService/GetClaimKey"
+	ContributorService_ClaimReward_FullMethodName         = "/cohort.v1.ContributorService/ClaimReward"
+	ContributorService_GetPayout_FullMethodName           = "/cohort.v1.ContributorService/GetPayout"
+	ContributorService_TransferPayout_FullMethodName      = "/cohort.v1.ContributorService/TransferPayout"
+	ContributorService_SignPayoutStatement_FullMethodName = "/cohort.v1.ContributorService/SignPayoutStatement"
 )
 
 // ContributorServiceClient is the client API for ContributorService service.
@@ -85,6 +87,13 @@ type ContributorServiceClient interface {
 	ClaimReward(ctx context.Context, in *ClaimRewardRequest, opts ...grpc.CallOption) (*ClaimRewardResponse, error)
 	// Reads a payout account; public to whoever knows the key.
 	GetPayout(ctx context.Context, in *GetPayoutRequest, opts ...grpc.CallOption) (*GetPayoutResponse, error)
+	// Transfers micro-credits from a payout account to a buyer's balance,
+	// signed by the payout key; ordered once across the federation by the
+	// sequencer (docs/design.md §6.8).
+	TransferPayout(ctx context.Context, in *TransferPayoutRequest, opts ...grpc.CallOption) (*TransferPayoutResponse, error)
+	// Returns this node's statement of a payout account, signed by its
+	// signing key, for settling it outside the federation.
+	SignPayoutStatement(ctx context.Context, in *SignPayoutStatementRequest, opts ...grpc.CallOption) (*SignPayoutStatementResponse, error)
 }
 
 type contributorServiceClient struct {
@@ -223,6 +232,26 @@ func (c *contributorServiceClient) GetPayout(ctx context.Context, in *GetPayoutR
 	return out, nil
 }
 
+func (c *contributorServiceClient) TransferPayout(ctx context.Context, in *TransferPayoutRequest, opts ...grpc.CallOption) (*TransferPayoutResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TransferPayoutResponse)
+	err := c.cc.Invoke(ctx, ContributorService_TransferPayout_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *contributorServiceClient) SignPayoutStatement(ctx context.Context, in *SignPayoutStatementRequest, opts ...grpc.CallOption) (*SignPayoutStatementResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SignPayoutStatementResponse)
+	err := c.cc.Invoke(ctx, ContributorService_SignPayoutStatement_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ContributorServiceServer is the server API for ContributorService service.
 // All implementations must embed UnimplementedContributorServiceServer
 // for forward compatibility.
@@ -276,6 +305,13 @@ type ContributorServiceServer interface {
 	ClaimReward(context.Context, *ClaimRewardRequest) (*ClaimRewardResponse, error)
 	// Reads a payout account; public to whoever knows the key.
 	GetPayout(context.Context, *GetPayoutRequest) (*GetPayoutResponse, error)
+	// Transfers micro-credits from a payout account to a buyer's balance,
+	// signed by the payout key; ordered once across the federation by the
+	// sequencer (docs/design.md §6.8).
+	TransferPayout(context.Context, *TransferPayoutRequest) (*TransferPayoutResponse, error)
+	// Returns this node's statement of a payout account, signed by its
+	// signing key, for settling it outside the federation.
+	SignPayoutStatement(context.Context, *SignPayoutStatementRequest) (*SignPayoutStatementResponse, error)
 	mustEmbedUnimplementedContributorServiceServer()
 }
 
@@ -318,6 +354,12 @@ func (UnimplementedContributorServiceServer) ClaimReward(context.Context, *Claim
 }
 func (UnimplementedContributorServiceServer) GetPayout(context.Context, *GetPayoutRequest) (*GetPayoutResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetPayout not implemented")
+}
+func (UnimplementedContributorServiceServer) TransferPayout(context.Context, *TransferPayoutRequest) (*TransferPayoutResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method TransferPayout not implemented")
+}
+func (UnimplementedContributorServiceServer) SignPayoutStatement(context.Context, *SignPayoutStatementRequest) (*SignPayoutStatementResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SignPayoutStatement not implemented")
 }
 func (UnimplementedContributorServiceServer) mustEmbedUnimplementedContributorServiceServer() {}
 func (UnimplementedContributorServiceServer) testEmbeddedByValue()                            {}
@@ -524,6 +566,42 @@ func _ContributorService_GetPayout_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ContributorService_TransferPayout_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TransferPayoutRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ContributorServiceServer).TransferPayout(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ContributorService_TransferPayout_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ContributorServiceServer).TransferPayout(ctx, req.(*TransferPayoutRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ContributorService_SignPayoutStatement_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SignPayoutStatementRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ContributorServiceServer).SignPayoutStatement(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ContributorService_SignPayoutStatement_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ContributorServiceServer).SignPayoutStatement(ctx, req.(*SignPayoutStatementRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ContributorService_ServiceDesc is the grpc.ServiceDesc for ContributorService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -566,6 +644,14 @@ var ContributorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetPayout",
 			Handler:    _ContributorService_GetPayout_Handler,
+		},
+		{
+			MethodName: "TransferPayout",
+			Handler:    _ContributorService_TransferPayout_Handler,
+		},
+		{
+			MethodName: "SignPayoutStatement",
+			Handler:    _ContributorService_SignPayoutStatement_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

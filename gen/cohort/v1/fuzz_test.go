@@ -34,6 +34,8 @@ func requestTypes() []proto.Message {
 		&cohortv1.StoreClaimRequest{}, &cohortv1.GetClaimKeysRequest{}, &cohortv1.OrderClaimRequest{},
 		&cohortv1.SetupClaimKeysRequest{}, &cohortv1.StartClaimCeremonyRequest{}, &cohortv1.GetClaimCeremonyRequest{},
 		&cohortv1.ListClaimsRequest{},
+		&cohortv1.TransferPayoutRequest{}, &cohortv1.OrderPayoutTransferRequest{}, &cohortv1.StorePayoutTransferRequest{},
+		&cohortv1.SignPayoutStatementRequest{},
 	}
 }
 

@@ -3282,7 +3282,7 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"page_token\x18\x01 \x01(\tR\tpageToken\"r\n" +
 	"\x13GetBalancesResponse\x123\n" +
 	"\bbalances\x18\x01 \x03(\v2\x17.cohort.v1.BuyerBalanceR\bbalances\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\x85\x13\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xd1\x14\n" +
 	"\vPeerService\x12R\n" +
 	"\rStartCeremony\x12\x1f.cohort.v1.StartCeremonyRequest\x1a .cohort.v1.StartCeremonyResponse\x12e\n" +
 	"\x12CeremonyContribute\x12$.cohort.v1.CeremonyContributeRequest\x1a%.cohort.v1.CeremonyContributeResponse(\x010\x01\x12Q\n" +
@@ -3314,7 +3314,9 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"\n" +
 	"OrderClaim\x12\x1c.cohort.v1.OrderClaimRequest\x1a\x1d.cohort.v1.OrderClaimResponse\x12I\n" +
 	"\n" +
-	"StoreClaim\x12\x1c.cohort.v1.StoreClaimRequest\x1a\x1d.cohort.v1.StoreClaimResponse\x12Q\n" +
+	"StoreClaim\x12\x1c.cohort.v1.StoreClaimRequest\x1a\x1d.cohort.v1.StoreClaimResponse\x12d\n" +
+	"\x13OrderPayoutTransfer\x12%.cohort.v1.OrderPayoutTransferRequest\x1a&.cohort.v1.OrderPayoutTransferResponse\x12d\n" +
+	"\x13StorePayoutTransfer\x12%.cohort.v1.StorePayoutTransferRequest\x1a&.cohort.v1.StorePayoutTransferResponse\x12Q\n" +
 	"\fGetClaimKeys\x12\x1e.cohort.v1.GetClaimKeysRequest\x1a\x1f.cohort.v1.GetClaimKeysResponse0\x01B5Z3github.com/cohort-dev/cohort/gen/cohort/v1;cohortv1b\x06proto3"
 
 var (
@@ -3399,11 +3401,15 @@ var file_cohort_v1_peer_service_proto_goTypes = []any{
 	(*StartClaimCeremonyRequest)(nil),   // 65: cohort.v1.StartClaimCeremonyRequest
 	(*OrderClaimRequest)(nil),           // 66: cohort.v1.OrderClaimRequest
 	(*StoreClaimRequest)(nil),           // 67: cohort.v1.StoreClaimRequest
-	(*GetClaimKeysRequest)(nil),         // 68: cohort.v1.GetClaimKeysRequest
-	(*StartClaimCeremonyResponse)(nil),  // 69: cohort.v1.StartClaimCeremonyResponse
-	(*OrderClaimResponse)(nil),          // 70: cohort.v1.OrderClaimResponse
-	(*StoreClaimResponse)(nil),          // 71: cohort.v1.StoreClaimResponse
-	(*GetClaimKeysResponse)(nil),        // 72: cohort.v1.GetClaimKeysResponse
+	(*OrderPayoutTransferRequest)(nil),  // 68: cohort.v1.OrderPayoutTransferRequest
+	(*StorePayoutTransferRequest)(nil),  // 69: cohort.v1.StorePayoutTransferRequest
+	(*GetClaimKeysRequest)(nil),         // 70: cohort.v1.GetClaimKeysRequest
+	(*StartClaimCeremonyResponse)(nil),  // 71: cohort.v1.StartClaimCeremonyResponse
+	(*OrderClaimResponse)(nil),          // 72: cohort.v1.OrderClaimResponse
+	(*StoreClaimResponse)(nil),          // 73: cohort.v1.StoreClaimResponse
+	(*OrderPayoutTransferResponse)(nil), // 74: cohort.v1.OrderPayoutTransferResponse
+	(*StorePayoutTransferResponse)(nil), // 75: cohort.v1.StorePayoutTransferResponse
+	(*GetClaimKeysResponse)(nil),        // 76: cohort.v1.GetClaimKeysResponse
 }
 var file_cohort_v1_peer_service_proto_depIdxs = []int32{
 	50, // 0: cohort.v1.StartCeremonyRequest.ceremony:type_name -> cohort.v1.CeremonyInfo
@@ -3471,37 +3477,41 @@ var file_cohort_v1_peer_service_proto_depIdxs = []int32{
 	41, // 62: cohort.v1.PeerService.PublishTranscript:input_type -> cohort.v1.PublishTranscriptRequest
 	66, // 63: cohort.v1.PeerService.OrderClaim:input_type -> cohort.v1.OrderClaimRequest
 	67, // 64: cohort.v1.PeerService.StoreClaim:input_type -> cohort.v1.StoreClaimRequest
-	68, // 65: cohort.v1.PeerService.GetClaimKeys:input_type -> cohort.v1.GetClaimKeysRequest
-	1,  // 66: cohort.v1.PeerService.StartCeremony:output_type -> cohort.v1.StartCeremonyResponse
-	3,  // 67: cohort.v1.PeerService.CeremonyContribute:output_type -> cohort.v1.CeremonyContributeResponse
-	6,  // 68: cohort.v1.PeerService.SealCeremony:output_type -> cohort.v1.SealCeremonyResponse
-	8,  // 69: cohort.v1.PeerService.DatasetReady:output_type -> cohort.v1.DatasetReadyResponse
-	10, // 70: cohort.v1.PeerService.AbortCeremony:output_type -> cohort.v1.AbortCeremonyResponse
-	69, // 71: cohort.v1.PeerService.StartClaimCeremony:output_type -> cohort.v1.StartClaimCeremonyResponse
-	12, // 72: cohort.v1.PeerService.ForwardContribution:output_type -> cohort.v1.ForwardContributionResponse
-	14, // 73: cohort.v1.PeerService.AbortContribution:output_type -> cohort.v1.AbortContributionResponse
-	24, // 74: cohort.v1.PeerService.GetContributionAck:output_type -> cohort.v1.GetContributionAckResponse
-	26, // 75: cohort.v1.PeerService.ForwardRevocation:output_type -> cohort.v1.ForwardRevocationResponse
-	16, // 76: cohort.v1.PeerService.ApplyRegistration:output_type -> cohort.v1.ApplyRegistrationResponse
-	20, // 77: cohort.v1.PeerService.ProposeRegistration:output_type -> cohort.v1.ProposeRegistrationResponse
-	22, // 78: cohort.v1.PeerService.StoreInvites:output_type -> cohort.v1.StoreInvitesResponse
-	18, // 79: cohort.v1.PeerService.GetRegistryState:output_type -> cohort.v1.GetRegistryStateResponse
-	32, // 80: cohort.v1.PeerService.HEKeygen:output_type -> cohort.v1.HEKeygenResponse
-	35, // 81: cohort.v1.PeerService.HEKeygenReveal:output_type -> cohort.v1.HEKeygenRevealResponse
-	37, // 82: cohort.v1.PeerService.HEKeygenFinish:output_type -> cohort.v1.HEKeygenFinishResponse
-	28, // 83: cohort.v1.PeerService.PrepareJob:output_type -> cohort.v1.PrepareJobResponse
-	30, // 84: cohort.v1.PeerService.ComputePartial:output_type -> cohort.v1.ComputePartialResponse
-	39, // 85: cohort.v1.PeerService.StoreBuyer:output_type -> cohort.v1.StoreBuyerResponse
-	43, // 86: cohort.v1.PeerService.SignTranscript:output_type -> cohort.v1.SignTranscriptResponse
-	45, // 87: cohort.v1.PeerService.StoreCredit:output_type -> cohort.v1.StoreCreditResponse
-	47, // 88: cohort.v1.PeerService.AbortJob:output_type -> cohort.v1.AbortJobResponse
-	49, // 89: cohort.v1.PeerService.GetBalances:output_type -> cohort.v1.GetBalancesResponse
-	42, // 90: cohort.v1.PeerService.PublishTranscript:output_type -> cohort.v1.PublishTranscriptResponse
-	70, // 91: cohort.v1.PeerService.OrderClaim:output_type -> cohort.v1.OrderClaimResponse
-	71, // 92: cohort.v1.PeerService.StoreClaim:output_type -> cohort.v1.StoreClaimResponse
-	72, // 93: cohort.v1.PeerService.GetClaimKeys:output_type -> cohort.v1.GetClaimKeysResponse
-	66, // [66:94] is the sub-list for method output_type
-	38, // [38:66] is the sub-list for method input_type
+	68, // 65: cohort.v1.PeerService.OrderPayoutTransfer:input_type -> cohort.v1.OrderPayoutTransferRequest
+	69, // 66: cohort.v1.PeerService.StorePayoutTransfer:input_type -> cohort.v1.StorePayoutTransferRequest
+	70, // 67: cohort.v1.PeerService.GetClaimKeys:input_type -> cohort.v1.GetClaimKeysRequest
+	1,  // 68: cohort.v1.PeerService.StartCeremony:output_type -> cohort.v1.StartCeremonyResponse
+	3,  // 69: cohort.v1.PeerService.CeremonyContribute:output_type -> cohort.v1.CeremonyContributeResponse
+	6,  // 70: cohort.v1.PeerService.SealCeremony:output_type -> cohort.v1.SealCeremonyResponse
+	8,  // 71: cohort.v1.PeerService.DatasetReady:output_type -> cohort.v1.DatasetReadyResponse
+	10, // 72: cohort.v1.PeerService.AbortCeremony:output_type -> cohort.v1.AbortCeremonyResponse
+	71, // 73: cohort.v1.PeerService.StartClaimCeremony:output_type -> cohort.v1.StartClaimCeremonyResponse
+	12, // 74: cohort.v1.PeerService.ForwardContribution:output_type -> cohort.v1.ForwardContributionResponse
+	14, // 75: cohort.v1.PeerService.AbortContribution:output_type -> cohort.v1.AbortContributionResponse
+	24, // 76: cohort.v1.PeerService.GetContributionAck:output_type -> cohort.v1.GetContributionAckResponse
+	26, // 77: cohort.v1.PeerService.ForwardRevocation:output_type -> cohort.v1.ForwardRevocationResponse
+	16, // 78: cohort.v1.PeerService.ApplyRegistration:output_type -> cohort.v1.ApplyRegistrationResponse
+	20, // 79: cohort.v1.PeerService.ProposeRegistration:output_type -> cohort.v1.ProposeRegistrationResponse
+	22, // 80: cohort.v1.PeerService.StoreInvites:output_type -> cohort.v1.StoreInvitesResponse
+	18, // 81: cohort.v1.PeerService.GetRegistryState:output_type -> cohort.v1.GetRegistryStateResponse
+	32, // 82: cohort.v1.PeerService.HEKeygen:output_type -> cohort.v1.HEKeygenResponse
+	35, // 83: cohort.v1.PeerService.HEKeygenReveal:output_type -> cohort.v1.HEKeygenRevealResponse
+	37, // 84: cohort.v1.PeerService.HEKeygenFinish:output_type -> cohort.v1.HEKeygenFinishResponse
+	28, // 85: cohort.v1.PeerService.PrepareJob:output_type -> cohort.v1.PrepareJobResponse
+	30, // 86: cohort.v1.PeerService.ComputePartial:output_type -> cohort.v1.ComputePartialResponse
+	39, // 87: cohort.v1.PeerService.StoreBuyer:output_type -> cohort.v1.StoreBuyerResponse
+	43, // 88: cohort.v1.PeerService.SignTranscript:output_type -> cohort.v1.SignTranscriptResponse
+	45, // 89: cohort.v1.PeerService.StoreCredit:output_type -> cohort.v1.StoreCreditResponse
+	47, // 90: cohort.v1.PeerService.AbortJob:output_type -> cohort.v1.AbortJobResponse
+	49, // 91: cohort.v1.PeerService.GetBalances:output_type -> cohort.v1.GetBalancesResponse
+	42, // 92: cohort.v1.PeerService.PublishTranscript:output_type -> cohort.v1.PublishTranscriptResponse
+	72, // 93: cohort.v1.PeerService.OrderClaim:output_type -> cohort.v1.OrderClaimResponse
+	73, // 94: cohort.v1.PeerService.StoreClaim:output_type -> cohort.v1.StoreClaimResponse
+	74, // 95: cohort.v1.PeerService.OrderPayoutTransfer:output_type -> cohort.v1.OrderPayoutTransferResponse
+	75, // 96: cohort.v1.PeerService.StorePayoutTransfer:output_type -> cohort.v1.StorePayoutTransferResponse
+	76, // 97: cohort.v1.PeerService.GetClaimKeys:output_type -> cohort.v1.GetClaimKeysResponse
+	68, // [68:98] is the sub-list for method output_type
+	38, // [38:68] is the sub-list for method input_type
 	38, // [38:38] is the sub-list for extension type_name
 	38, // [38:38] is the sub-list for extension extendee
 	0,  // [0:38] is the sub-list for field type_name

@@ -46,6 +46,8 @@ const (
 	PeerService_PublishTranscript_FullMethodName   = "/cohort.v1.PeerService/PublishTranscript"
 	PeerService_OrderClaim_FullMethodName          = "/cohort.v1.PeerService/OrderClaim"
 	PeerService_StoreClaim_FullMethodName          = "/cohort.v1.PeerService/StoreClaim"
+	PeerService_OrderPayoutTransfer_FullMethodName = "/cohort.v1.PeerService/OrderPayoutTransfer"
+	PeerService_StorePayoutTransfer_FullMethodName = "/cohort.v1.PeerService/StorePayoutTransfer"
 	PeerService_GetClaimKeys_FullMethodName        = "/cohort.v1.PeerService/GetClaimKeys"
 )
 
@@ -214,6 +216,11 @@ type PeerServiceClient interface {
 	OrderClaim(ctx context.Context, in *OrderClaimRequest, opts ...grpc.CallOption) (*OrderClaimResponse, error)
 	// Records a claim the sequencer ordered; accepted only from it.
 	StoreClaim(ctx context.Context, in *StoreClaimRequest, opts ...grpc.CallOption) (*StoreClaimResponse, error)
+	// Orders a payout transfer, on the registry sequencer only: it records
+	// the transfer id once, then sends the transfer to every other node.
+	OrderPayoutTransfer(ctx context.Context, in *OrderPayoutTransferRequest, opts ...grpc.CallOption) (*OrderPayoutTransferResponse, error)
+	// Records a payout transfer the sequencer ordered; accepted only from it.
+	StorePayoutTransfer(ctx context.Context, in *StorePayoutTransferRequest, opts ...grpc.CallOption) (*StorePayoutTransferResponse, error)
 	// Streams the federation's claim keys from the sequencer: u32 length of
 	// the verifying key, the verifying key, for a ceremony's keys u32 length
 	// of its transcript and the transcript, then the proving key.
@@ -510,6 +517,26 @@ func (c *peerServiceClient) StoreClaim(ctx context.Context, in *StoreClaimReques
 	return out, nil
 }
 
+func (c *peerServiceClient) OrderPayoutTransfer(ctx context.Context, in *OrderPayoutTransferRequest, opts ...grpc.CallOption) (*OrderPayoutTransferResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(OrderPayoutTransferResponse)
+	err := c.cc.Invoke(ctx, PeerService_OrderPayoutTransfer_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *peerServiceClient) StorePayoutTransfer(ctx context.Context, in *StorePayoutTransferRequest, opts ...grpc.CallOption) (*StorePayoutTransferResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StorePayoutTransferResponse)
+	err := c.cc.Invoke(ctx, PeerService_StorePayoutTransfer_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *peerServiceClient) GetClaimKeys(ctx context.Context, in *GetClaimKeysRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GetClaimKeysResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &PeerService_ServiceDesc.Streams[4], PeerService_GetClaimKeys_FullMethodName, cOpts...)
@@ -694,6 +721,11 @@ type PeerServiceServer interface {
 	OrderClaim(context.Context, *OrderClaimRequest) (*OrderClaimResponse, error)
 	// Records a claim the sequencer ordered; accepted only from it.
 	StoreClaim(context.Context, *StoreClaimRequest) (*StoreClaimResponse, error)
+	// Orders a payout transfer, on the registry sequencer only: it records
+	// the transfer id once, then sends the transfer to every other node.
+	OrderPayoutTransfer(context.Context, *OrderPayoutTransferRequest) (*OrderPayoutTransferResponse, error)
+	// Records a payout transfer the sequencer ordered; accepted only from it.
+	StorePayoutTransfer(context.Context, *StorePayoutTransferRequest) (*StorePayoutTransferResponse, error)
 	// Streams the federation's claim keys from the sequencer: u32 length of
 	// the verifying key, the verifying key, for a ceremony's keys u32 length
 	// of its transcript and the transcript, then the proving key.
@@ -788,6 +820,12 @@ func (UnimplementedPeerServiceServer) OrderClaim(context.Context, *OrderClaimReq
 }
 func (UnimplementedPeerServiceServer) StoreClaim(context.Context, *StoreClaimRequest) (*StoreClaimResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method StoreClaim not implemented")
+}
+func (UnimplementedPeerServiceServer) OrderPayoutTransfer(context.Context, *OrderPayoutTransferRequest) (*OrderPayoutTransferResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method OrderPayoutTransfer not implemented")
+}
+func (UnimplementedPeerServiceServer) StorePayoutTransfer(context.Context, *StorePayoutTransferRequest) (*StorePayoutTransferResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method StorePayoutTransfer not implemented")
 }
 func (UnimplementedPeerServiceServer) GetClaimKeys(*GetClaimKeysRequest, grpc.ServerStreamingServer[GetClaimKeysResponse]) error {
 	return status.Error(codes.Unimplemented, "method GetClaimKeys not implemented")
@@ -1255,6 +1293,42 @@ func _PeerService_StoreClaim_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PeerService_OrderPayoutTransfer_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(OrderPayoutTransferRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PeerServiceServer).OrderPayoutTransfer(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PeerService_OrderPayoutTransfer_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PeerServiceServer).OrderPayoutTransfer(ctx, req.(*OrderPayoutTransferRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PeerService_StorePayoutTransfer_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StorePayoutTransferRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PeerServiceServer).StorePayoutTransfer(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PeerService_StorePayoutTransfer_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PeerServiceServer).StorePayoutTransfer(ctx, req.(*StorePayoutTransferRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _PeerService_GetClaimKeys_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(GetClaimKeysRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -1364,6 +1438,14 @@ var PeerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "StoreClaim",
 			Handler:    _PeerService_StoreClaim_Handler,
+		},
+		{
+			MethodName: "OrderPayoutTransfer",
+			Handler:    _PeerService_OrderPayoutTransfer_Handler,
+		},
+		{
+			MethodName: "StorePayoutTransfer",
+			Handler:    _PeerService_StorePayoutTransfer_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -54,6 +54,10 @@ func TestRoundTrip(t *testing.T) {
 			Claim:  &cohortv1.ClaimRewardRequest{JobId: "job-1", ClaimNullifier: bytes32(9), PayoutKey: bytes32(10), Proof: []byte{4, 5}},
 			Amount: 3, ClaimedAt: timestamppb.New(time.Unix(1_790_000_002, 0)),
 		}}, NextPageToken: "job-1/09"}},
+		{"PeerService", &cohortv1.StorePayoutTransferRequest{Transfer: &cohortv1.TransferPayoutRequest{
+			PayoutKey: bytes32(11), BuyerId: "acme", Amount: 7, TransferId: "t-1", Signature: bytes32(12)}, TransferredAt: 1_790_000_003}},
+		{"ContributorService", &cohortv1.SignPayoutStatementResponse{Statement: &cohortv1.PayoutStatement{
+			PayoutKey: bytes32(11), Credited: 9, Transferred: 7, Balance: 2, Claims: 3, At: 1_790_000_004, NodeIndex: 1, Signature: bytes32(13)}}},
 		{"AdminService", &cohortv1.CreateDatasetRequest{
 			SchemaSource: &cohortv1.CreateDatasetRequest_Schema{Schema: &cohortv1.Schema{
 				Id: "fitness-2026",
@@ -152,6 +156,7 @@ func TestServices(t *testing.T) {
 			{name: "GetDataset"}, {name: "ListDatasets"}, {name: "GetProvingKey", server: true}, {name: "Register"}, {name: "GetMembershipPath"},
 			{name: "Contribute"}, {name: "Revoke"}, {name: "GetReceipt"},
 			{name: "GetClaimKey", server: true}, {name: "ClaimReward"}, {name: "GetPayout"},
+			{name: "TransferPayout"}, {name: "SignPayoutStatement"},
 		},
 		"cohort.v1.AdminService": {{name: "CreateDataset"}, {name: "IssueInvites"}, {name: "NodeStatus"}, {name: "CreateBuyer"},
 			{name: "CreditBuyer"}, {name: "CheckBalances"}, {name: "SetupClaimKeys"}},
@@ -165,6 +170,7 @@ func TestServices(t *testing.T) {
 			{name: "PrepareJob"}, {name: "ComputePartial"}, {name: "StoreBuyer"}, {name: "SignTranscript", clientStream: true},
 			{name: "StoreCredit"}, {name: "AbortJob"}, {name: "GetBalances"}, {name: "PublishTranscript", clientStream: true},
 			{name: "OrderClaim"}, {name: "StoreClaim"}, {name: "GetClaimKeys", server: true}, {name: "StartClaimCeremony"},
+			{name: "OrderPayoutTransfer"}, {name: "StorePayoutTransfer"},
 		},
 		"cohort.v1.BuyerService": {
 			{name: "ListDatasets"}, {name: "SubmitJob"}, {name: "GetJob"}, {name: "WatchJob", server: true},
