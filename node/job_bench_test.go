@@ -41,13 +41,17 @@ var jobProfile = flag.String("job.cpuprofile", "", "write a CPU profile of Bench
 // each node's.
 //
 //	go test ./node/ -run '^$' -bench 'BenchmarkJob$' -benchtime=3x
-func BenchmarkJob(b *testing.B) {
-	for _, f := range strings.Split(*jobRecords, ",") {
+func BenchmarkJob(b *testing.B) { benchSizes(b, "job.records", *jobRecords, benchJob) }
+
+// benchSizes runs bench as a sub-benchmark records=N for each cohort size
+// of list, the comma-separated value of the flag named flagName.
+func benchSizes(b *testing.B, flagName, list string, bench func(b *testing.B, records int)) {
+	for _, f := range strings.Split(list, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 1 {
-			b.Fatalf("-job.records: %q is not a cohort size", f)
+			b.Fatalf("-%s: %q is not a cohort size", flagName, f)
 		}
-		b.Run(fmt.Sprintf("records=%d", n), func(b *testing.B) { benchJob(b, n) })
+		b.Run(fmt.Sprintf("records=%d", n), func(b *testing.B) { bench(b, n) })
 	}
 }
 

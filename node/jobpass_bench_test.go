@@ -5,8 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"runtime"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -31,13 +29,7 @@ var jobPassRecords = flag.String("jobpass.records", "10000,100000", "cohort size
 //
 //	go test ./node/ -run '^$' -bench BenchmarkJobPass -benchtime=3x
 func BenchmarkJobPass(b *testing.B) {
-	for _, f := range strings.Split(*jobPassRecords, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 {
-			b.Fatalf("-jobpass.records: %q is not a cohort size", f)
-		}
-		b.Run(fmt.Sprintf("records=%d", n), func(b *testing.B) { benchJobPass(b, n) })
-	}
+	benchSizes(b, "jobpass.records", *jobPassRecords, benchJobPass)
 }
 
 func benchJobPass(b *testing.B, records int) {
