@@ -122,14 +122,21 @@ func TestBlobHeaderBound(t *testing.T) {
 			t.Fatalf("header of %d bytes with no chunk finished: %v", total, err)
 		}
 
-		runtime.ReadMemStats(&before)
-		_, err = NewReceiver(&cohortv1.BlobHeader{TotalSize: total, Sha256: sum[:]}, InitialCap)
-		runtime.ReadMemStats(&after)
-		if !errors.Is(err, ErrTooLarge) || !errors.Is(err, ErrMalformed) {
-			t.Fatalf("%d bytes over a limit of %d: %v, want ErrTooLarge", total, InitialCap, err)
+		// TotalAlloc counts every goroutine's allocations, the runtime's
+		// included, so noise only adds: the least of a few tries is the
+		// refusal's own.
+		least := uint64(math.MaxUint64)
+		for range 5 {
+			runtime.ReadMemStats(&before)
+			_, err = NewReceiver(&cohortv1.BlobHeader{TotalSize: total, Sha256: sum[:]}, InitialCap)
+			runtime.ReadMemStats(&after)
+			if !errors.Is(err, ErrTooLarge) || !errors.Is(err, ErrMalformed) {
+				t.Fatalf("%d bytes over a limit of %d: %v, want ErrTooLarge", total, InitialCap, err)
+			}
+			least = min(least, after.TotalAlloc-before.TotalAlloc)
 		}
-		if got := after.TotalAlloc - before.TotalAlloc; got > 4<<10 {
-			t.Fatalf("refused header of %d bytes: allocated %d bytes", total, got)
+		if least > 4<<10 {
+			t.Fatalf("refused header of %d bytes: allocated %d bytes", total, least)
 		}
 	}
 	if _, err := NewReceiver(&cohortv1.BlobHeader{TotalSize: 0, Sha256: sum[:]}, 100); errors.Is(err, ErrTooLarge) || !errors.Is(err, ErrMalformed) {
