@@ -31,19 +31,8 @@ import (
 func (f *testFederation) releasePricedJob(t *testing.T, price uint64) (string, []*testContributor) {
 	t.Helper()
 	desc := f.installPricedDataset(t, price, 0)
-	ctx := context.Background()
 	cur := testSchema().Epoch.Index(time.Now())
-	regions := []string{"north", "south", "east", "west"}
-	var counted []*testContributor
-	for i := range 4 {
-		r := fitness(int64(20+5*i), int64(3000+700*i), int64(55+2*i), int64(500+30*i), i%3 == 0, regions[i])
-		c := f.register(t, i%3)
-		p := f.payload(t, c, i%3, payloadOptions{record: r})
-		if _, err := f.contributor(i%3).Contribute(ctx, &cohortv1.ContributeRequest{DatasetId: desc.GetId(), Payload: p}); err != nil {
-			t.Fatalf("record %d: %v", i, err)
-		}
-		counted = append(counted, c)
-	}
+	counted := f.contributeFour(t, desc.GetId())
 	alice := f.buyer(t, 0, "alice")
 	f.credit(t, 0, "alice-1", "alice", price*testSchema().MaxCohort)
 	spec := &cohortv1.JobSpec{DatasetId: desc.GetId(), EpochFrom: cur, EpochTo: cur, Purpose: "public-health",
@@ -374,4 +363,23 @@ func TestClaimCeremonyTampered(t *testing.T) {
 			t.Fatalf("node %d holds claim keys after refused ceremonies: %v", i, err)
 		}
 	}
+}
+
+// contributeFour registers four contributors, one record each, through
+// nodes 0, 1, 2 and 0, and returns them in that order.
+func (f *testFederation) contributeFour(t *testing.T, datasetID string) []*testContributor {
+	t.Helper()
+	ctx := context.Background()
+	regions := []string{"north", "south", "east", "west"}
+	var counted []*testContributor
+	for i := range 4 {
+		r := fitness(int64(20+5*i), int64(3000+700*i), int64(55+2*i), int64(500+30*i), i%3 == 0, regions[i])
+		c := f.register(t, i%3)
+		p := f.payload(t, c, i%3, payloadOptions{record: r})
+		if _, err := f.contributor(i%3).Contribute(ctx, &cohortv1.ContributeRequest{DatasetId: datasetID, Payload: p}); err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+		counted = append(counted, c)
+	}
+	return counted
 }

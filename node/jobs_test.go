@@ -119,7 +119,7 @@ func signSubmissions(ctx context.Context, method string, req, reply any, cc *grp
 // prepareRequest is the PrepareJob request a coordinator holding the
 // buyer's genuine submission of spec (request id req) sends: the job id
 // is the one the submission names.
-func (f *testFederation) prepareRequest(t *testing.T, buyer context.Context, spec *cohortv1.JobSpec, req string, at int64) *cohortv1.PrepareJobRequest {
+func (f *testFederation) prepareRequest(t testing.TB, buyer context.Context, spec *cohortv1.JobSpec, req string, at int64) *cohortv1.PrepareJobRequest {
 	t.Helper()
 	k := buyer.Value(buyerKeyCtx{}).(*testBuyerKey)
 	desc, err := f.contributor(0).GetDataset(context.Background(), &cohortv1.GetDatasetRequest{DatasetId: spec.GetDatasetId()})

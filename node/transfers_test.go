@@ -68,17 +68,7 @@ func TestTransferPayout(t *testing.T) {
 	desc := f.installPricedDataset(t, price, fee)
 	ctx := context.Background()
 	cur := testSchema().Epoch.Index(time.Now())
-	regions := []string{"north", "south", "east", "west"}
-	var counted []*testContributor
-	for i := range 4 {
-		r := fitness(int64(20+5*i), int64(3000+700*i), int64(55+2*i), int64(500+30*i), i%3 == 0, regions[i])
-		c := f.register(t, i%3)
-		p := f.payload(t, c, i%3, payloadOptions{record: r})
-		if _, err := f.contributor(i%3).Contribute(ctx, &cohortv1.ContributeRequest{DatasetId: desc.GetId(), Payload: p}); err != nil {
-			t.Fatalf("record %d: %v", i, err)
-		}
-		counted = append(counted, c)
-	}
+	counted := f.contributeFour(t, desc.GetId())
 	alice := f.buyer(t, 0, "alice")
 	f.credit(t, 0, "alice-1", "alice", price*testSchema().MaxCohort+fee)
 	spec := &cohortv1.JobSpec{DatasetId: desc.GetId(), EpochFrom: cur, EpochTo: cur, Purpose: "public-health",
