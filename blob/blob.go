@@ -95,20 +95,29 @@ func (r *Receiver) Received() uint64 { return uint64(len(r.buf)) }
 
 // Add appends the next chunk.
 func (r *Receiver) Add(c *cohortv1.Chunk) error {
-	if c == nil {
-		return fmt.Errorf("%w: a second header or an empty message after %d bytes", ErrMalformed, r.Received())
-	}
-	n := uint64(len(c.GetData()))
-	switch {
-	case c.GetOffset() != r.Received():
-		return fmt.Errorf("%w: chunk at offset %d, want %d", ErrMalformed, c.GetOffset(), r.Received())
-	case n == 0 || n > MaxChunkSize:
-		return fmt.Errorf("%w: chunk of %d bytes, want 1..%d", ErrMalformed, n, MaxChunkSize)
-	case n > r.total-r.Received():
-		return fmt.Errorf("%w: chunk of %d bytes at offset %d runs past the declared %d", ErrMalformed, n, c.GetOffset(), r.total)
+	if err := checkChunk(c, r.Received(), r.total); err != nil {
+		return err
 	}
 	r.buf = append(r.buf, c.GetData()...)
 	r.h.Write(c.GetData())
+	return nil
+}
+
+// checkChunk checks the next chunk c of a blob of total bytes of which got
+// have arrived: in order, not empty, at most MaxChunkSize, not past the end.
+func checkChunk(c *cohortv1.Chunk, got, total uint64) error {
+	if c == nil {
+		return fmt.Errorf("%w: a second header or an empty message after %d bytes", ErrMalformed, got)
+	}
+	n := uint64(len(c.GetData()))
+	switch {
+	case c.GetOffset() != got:
+		return fmt.Errorf("%w: chunk at offset %d, want %d", ErrMalformed, c.GetOffset(), got)
+	case n == 0 || n > MaxChunkSize:
+		return fmt.Errorf("%w: chunk of %d bytes, want 1..%d", ErrMalformed, n, MaxChunkSize)
+	case n > total-got:
+		return fmt.Errorf("%w: chunk of %d bytes at offset %d runs past the declared %d", ErrMalformed, n, c.GetOffset(), total)
+	}
 	return nil
 }
 
@@ -146,4 +155,102 @@ func Receive(hd *cohortv1.BlobHeader, limit uint64, next func() (*cohortv1.Chunk
 			return nil, err
 		}
 	}
+}
+
+// HeaderOf describes a blob of size bytes whose SHA-256 is sum, for a
+// stream whose bytes are not in memory (SendFrom).
+func HeaderOf(size uint64, sum [32]byte) *cohortv1.BlobHeader {
+	return &cohortv1.BlobHeader{TotalSize: size, Sha256: sum[:]}
+}
+
+// SendFrom reads src to its end in chunks of at most MaxChunkSize bytes
+// and passes them to send in order, offsets counted from 0. It returns
+// the number of bytes sent. The chunk passed to send is reused for the
+// next one once send returns.
+func SendFrom(src io.Reader, send func(*cohortv1.Chunk) error) (uint64, error) {
+	buf := make([]byte, MaxChunkSize)
+	var off uint64
+	for {
+		n, err := io.ReadFull(src, buf)
+		if n > 0 {
+			if serr := send(&cohortv1.Chunk{Offset: off, Data: buf[:n]}); serr != nil {
+				return off, serr
+			}
+			off += uint64(n)
+		}
+		switch {
+		case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+			return off, nil
+		case err != nil:
+			return off, err
+		}
+	}
+}
+
+// Reader reads a blob's bytes as its chunks arrive, holding one chunk at
+// a time: the stream's checks are Receiver's, the size and SHA-256 at
+// the end, so a Read returns io.EOF only once every byte arrived and
+// hashed to the header's SHA-256 (an error wrapping ErrMalformed
+// otherwise). What a consumer made of the bytes before that must not be
+// acted on until the Reader has returned io.EOF.
+type Reader struct {
+	total, got uint64
+	want       [32]byte
+	h          hash.Hash
+	next       func() (*cohortv1.Chunk, error)
+	cur        []byte
+	err        error
+}
+
+// NewReader checks a header against limit, as NewReceiver does, and
+// returns a Reader of the chunks next yields until io.EOF.
+func NewReader(hd *cohortv1.BlobHeader, limit uint64, next func() (*cohortv1.Chunk, error)) (*Reader, error) {
+	rc, err := NewReceiver(hd, limit)
+	if err != nil {
+		return nil, err
+	}
+	return &Reader{total: rc.total, want: rc.want, h: sha256.New(), next: next}, nil
+}
+
+// Total is the size the header declared.
+func (r *Reader) Total() uint64 { return r.total }
+
+// Read implements io.Reader.
+func (r *Reader) Read(p []byte) (int, error) {
+	for len(r.cur) == 0 {
+		if r.err != nil {
+			return 0, r.err
+		}
+		r.err = r.fill()
+	}
+	n := copy(p, r.cur)
+	r.cur = r.cur[n:]
+	return n, nil
+}
+
+// fill reads the next chunk into cur, or returns the end of the stream:
+// io.EOF when it is complete and hashes right.
+func (r *Reader) fill() error {
+	c, err := r.next()
+	if errors.Is(err, io.EOF) {
+		if r.got != r.total {
+			return fmt.Errorf("%w: stream ended after %d of %d bytes", ErrMalformed, r.got, r.total)
+		}
+		var got [32]byte
+		r.h.Sum(got[:0])
+		if got != r.want {
+			return fmt.Errorf("%w: SHA-256 %x differs from the header's %x", ErrMalformed, got, r.want)
+		}
+		return io.EOF
+	}
+	if err != nil {
+		return err
+	}
+	if err := checkChunk(c, r.got, r.total); err != nil {
+		return err
+	}
+	r.h.Write(c.GetData())
+	r.got += uint64(len(c.GetData()))
+	r.cur = c.GetData()
+	return nil
 }

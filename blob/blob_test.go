@@ -170,3 +170,86 @@ func FuzzBlobHeader(f *testing.F) {
 		}
 	})
 }
+
+// chunkQueue yields the chunks in order, then io.EOF.
+func chunkQueue(cs []*cohortv1.Chunk) func() (*cohortv1.Chunk, error) {
+	return func() (*cohortv1.Chunk, error) {
+		if len(cs) == 0 {
+			return nil, io.EOF
+		}
+		c := cs[0]
+		cs = cs[1:]
+		return c, nil
+	}
+}
+
+// TestSendFromReader: SendFrom cuts a stream as Send cuts the bytes, and
+// a Reader gives back exactly the blob, ending in io.EOF only after the
+// size and the SHA-256 are checked.
+func TestSendFromReader(t *testing.T) {
+	for _, n := range []int{1, MaxChunkSize, 2*MaxChunkSize + 3} {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(i * 29)
+		}
+		var sent []*cohortv1.Chunk
+		total, err := SendFrom(bytes.NewReader(b), func(c *cohortv1.Chunk) error {
+			sent = append(sent, &cohortv1.Chunk{Offset: c.GetOffset(), Data: bytes.Clone(c.GetData())})
+			return nil
+		})
+		if err != nil || total != uint64(n) {
+			t.Fatalf("%d bytes: SendFrom sent %d, %v", n, total, err)
+		}
+		var want []*cohortv1.Chunk
+		_ = Send(b, func(c *cohortv1.Chunk) error { want = append(want, c); return nil })
+		if len(sent) != len(want) {
+			t.Fatalf("%d bytes: %d chunks, Send makes %d", n, len(sent), len(want))
+		}
+		r, err := NewReader(HeaderOf(uint64(n), sha256.Sum256(b)), uint64(n), chunkQueue(sent))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(r)
+		if err != nil || !bytes.Equal(got, b) {
+			t.Fatalf("%d bytes: read back %d bytes, %v", n, len(got), err)
+		}
+	}
+}
+
+// TestReaderRefusals: a Reader refuses what Receive refuses, and never
+// ends a stream that is short, long, reordered or hashes wrong with
+// io.EOF.
+func TestReaderRefusals(t *testing.T) {
+	b := []byte("the blob, in two chunks")
+	h := Header(b)
+	whole := []*cohortv1.Chunk{{Offset: 0, Data: b[:5]}, {Offset: 5, Data: b[5:]}}
+	if _, err := NewReader(h, 4, chunkQueue(whole)); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("over the limit: %v", err)
+	}
+	bad := sha256.Sum256([]byte("another blob"))
+	cases := map[string]struct {
+		hd     *cohortv1.BlobHeader
+		chunks []*cohortv1.Chunk
+	}{
+		"short":         {h, whole[:1]},
+		"reordered":     {h, []*cohortv1.Chunk{whole[1], whole[0]}},
+		"past the end":  {h, append(whole, &cohortv1.Chunk{Offset: uint64(len(b)), Data: []byte("x")})},
+		"empty chunk":   {h, []*cohortv1.Chunk{{Offset: 0}}},
+		"wrong hash":    {HeaderOf(uint64(len(b)), bad), whole},
+		"second header": {h, []*cohortv1.Chunk{whole[0], nil}},
+	}
+	for name, c := range cases {
+		r, err := NewReader(c.hd, 100, chunkQueue(c.chunks))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if _, err := io.ReadAll(r); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: read ends with %v, want ErrMalformed", name, err)
+		}
+	}
+	transport := errors.New("connection reset")
+	r, _ := NewReader(h, 100, func() (*cohortv1.Chunk, error) { return nil, transport })
+	if _, err := io.ReadAll(r); err != transport {
+		t.Fatalf("transport error not passed on: %v", err)
+	}
+}

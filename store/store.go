@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 )
 
@@ -432,9 +433,27 @@ type Transcripts interface {
 	// one with the same id and digest again is a no-op; ErrAlreadyExists for
 	// the id with another digest; ErrNotFound for an unknown dataset.
 	PutTranscript(ctx context.Context, t Transcript) error
-	// GetTranscript returns a transcript with its bundle; ErrNotFound
-	// otherwise.
+	// PutTranscriptStream records a released job's transcript with its
+	// bundle read from bundle to its end and stored in chunks of
+	// TranscriptChunkSize (t.Bundle empty; t.CeremonyOffset the offset of
+	// the bundle's ceremony length field, audit.StreamedBundle), in one
+	// transaction: what it holds at once is one chunk. Idempotent as
+	// PutTranscript (the bundle is then not read); ErrInvalid for an empty
+	// bundle or an offset past it.
+	PutTranscriptStream(ctx context.Context, t Transcript, bundle io.Reader) error
+	// GetTranscript returns a transcript with its whole bundle; ErrNotFound
+	// otherwise. ReadTranscriptBundle streams a bundle instead.
 	GetTranscript(ctx context.Context, id string) (Transcript, error)
+	// GetTranscriptInfo returns a transcript without a chunked bundle's
+	// bytes: its size and SHA-256 (BundleSize, BundleSHA256, LightSHA256)
+	// are set instead (a bundle stored whole, before chunks, is in Bundle
+	// and BundleSize is 0). ErrNotFound for an unknown id.
+	GetTranscriptInfo(ctx context.Context, id string) (Transcript, error)
+	// ReadTranscriptBundle passes the first limit bytes of a transcript's
+	// bundle to fn in order, a chunk at a time (limit 0: the whole bundle;
+	// the chunk is valid during the call only). ErrNotFound for an unknown
+	// id; fn's error is returned as it is.
+	ReadTranscriptBundle(ctx context.Context, id string, limit uint64, fn func(chunk []byte) error) error
 	// ListTranscripts returns a page of a dataset's transcripts, newest
 	// release first, without their bundles, and the token of the next page
 	// ("" on the last). A malformed token is ErrInvalid.
@@ -793,7 +812,15 @@ type Transcript struct {
 	Digest     [32]byte // the transcript's digest (audit.Transcript.Digest)
 	ReleasedAt time.Time
 	CohortSize uint64
-	Bundle     []byte // nil in listings
+	Bundle     []byte // nil in listings and for a bundle stored in chunks (GetTranscriptInfo)
+	// A bundle stored in chunks (PutTranscriptStream): its size and
+	// SHA-256, the offset of its ceremony's length field, and the SHA-256
+	// of the bundle without its ceremony (the bytes before the offset and
+	// a zero length). Zero for a bundle stored whole.
+	BundleSize     uint64
+	BundleSHA256   [32]byte
+	CeremonyOffset uint64
+	LightSHA256    [32]byte
 }
 
 // Drivers.

@@ -3,9 +3,11 @@ package store
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 )
 
 // transcriptColumns are read by scanTranscript; withBundle adds the bundle.
@@ -13,14 +15,14 @@ const transcriptColumns = `id, dataset_id, digest, released_at, cohort_size`
 
 func scanTranscript(sc interface{ Scan(...any) error }, withBundle bool) (Transcript, error) {
 	var (
-		t        Transcript
-		digest   []byte
-		released int64
-		cohort   int64
+		t                   Transcript
+		digest, full, light []byte
+		released, cohort    int64
+		size, offset        int64
 	)
 	dst := []any{&t.ID, &t.DatasetID, &digest, &released, &cohort}
 	if withBundle {
-		dst = append(dst, &t.Bundle)
+		dst = append(dst, &t.Bundle, &size, &full, &offset, &light)
 	}
 	if err := sc.Scan(dst...); err != nil {
 		return Transcript{}, err
@@ -33,22 +35,71 @@ func scanTranscript(sc interface{ Scan(...any) error }, withBundle bool) (Transc
 		return Transcript{}, err
 	}
 	t.ReleasedAt = fromMicros(released)
+	if !withBundle {
+		return t, nil
+	}
+	if len(t.Bundle) == 0 {
+		t.Bundle = nil
+	}
+	if t.BundleSize, err = unsigned(size, "bundle size"); err != nil {
+		return Transcript{}, err
+	}
+	if t.CeremonyOffset, err = unsigned(offset, "ceremony offset"); err != nil {
+		return Transcript{}, err
+	}
+	if t.BundleSize > 0 {
+		if t.BundleSHA256, err = bytes32(full, "bundle SHA-256"); err != nil {
+			return Transcript{}, err
+		}
+		if t.LightSHA256, err = bytes32(light, "bundle SHA-256 without its ceremony"); err != nil {
+			return Transcript{}, err
+		}
+	}
 	return t, nil
 }
 
 func (q queries) PutTranscript(ctx context.Context, t Transcript) error {
+	if len(t.Bundle) == 0 {
+		return fmt.Errorf("store: put transcript %q: %w: empty bundle", t.ID, ErrInvalid)
+	}
+	return q.putTranscript(ctx, t, nil)
+}
+
+// TranscriptChunkSize is the size of a stored bundle's chunks (the last
+// may be shorter): blob.MaxChunkSize, so that each is one message of a
+// stream.
+const TranscriptChunkSize = 1 << 20
+
+func (q queries) PutTranscriptStream(ctx context.Context, t Transcript, bundle io.Reader) error {
+	if len(t.Bundle) != 0 {
+		return fmt.Errorf("store: put transcript %q: %w: a streamed bundle comes from its reader", t.ID, ErrInvalid)
+	}
+	if bundle == nil {
+		return fmt.Errorf("store: put transcript %q: %w: no bundle", t.ID, ErrInvalid)
+	}
+	return q.putTranscript(ctx, t, bundle)
+}
+
+// putTranscript inserts t's row and, when src is not nil, its bundle's
+// chunks read from src, in one transaction.
+func (q queries) putTranscript(ctx context.Context, t Transcript, src io.Reader) error {
 	if err := checkJobID(t.ID); err != nil {
 		return fmt.Errorf("store: put transcript: %w", err)
 	}
 	if err := checkDatasetID(t.DatasetID); err != nil {
 		return fmt.Errorf("store: put transcript: %w", err)
 	}
-	if len(t.Bundle) == 0 {
-		return fmt.Errorf("store: put transcript %q: %w: empty bundle", t.ID, ErrInvalid)
-	}
 	cohort, err := signed(t.CohortSize, "cohort size")
 	if err != nil {
 		return fmt.Errorf("store: put transcript %q: %w", t.ID, err)
+	}
+	offset, err := signed(t.CeremonyOffset, "ceremony offset")
+	if err != nil {
+		return fmt.Errorf("store: put transcript %q: %w", t.ID, err)
+	}
+	bundle := t.Bundle
+	if bundle == nil {
+		bundle = []byte{}
 	}
 	return q.write(ctx, "put transcript", func(tx *sql.Tx) error {
 		ok, err := datasetExists(ctx, tx, t.DatasetID)
@@ -59,16 +110,19 @@ func (q queries) PutTranscript(ctx context.Context, t Transcript) error {
 			return fmt.Errorf("store: put transcript %q: dataset %q: %w", t.ID, t.DatasetID, ErrNotFound)
 		}
 		res, err := tx.ExecContext(ctx,
-			`INSERT INTO transcripts (id, dataset_id, digest, released_at, cohort_size, bundle)
-			 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`,
-			t.ID, t.DatasetID, t.Digest[:], micros(t.ReleasedAt), cohort, t.Bundle)
+			`INSERT INTO transcripts (id, dataset_id, digest, released_at, cohort_size, bundle, ceremony_offset)
+			 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
+			t.ID, t.DatasetID, t.Digest[:], micros(t.ReleasedAt), cohort, bundle, offset)
 		if err != nil {
 			return fmt.Errorf("store: put transcript %q: %w", t.ID, err)
 		}
 		if n, err := res.RowsAffected(); err != nil {
 			return fmt.Errorf("store: put transcript %q: %w", t.ID, err)
 		} else if n == 1 {
-			return nil
+			if src == nil {
+				return nil
+			}
+			return putTranscriptChunks(ctx, tx, t.ID, t.CeremonyOffset, src)
 		}
 		var digest []byte
 		if err := tx.QueryRowContext(ctx, `SELECT digest FROM transcripts WHERE id = $1`, t.ID).Scan(&digest); err != nil {
@@ -81,12 +135,74 @@ func (q queries) PutTranscript(ctx context.Context, t Transcript) error {
 	})
 }
 
+// putTranscriptChunks stores the bundle src holds as the chunks of
+// transcript id, and its size and SHA-256 and those of the bundle without
+// its ceremony, whose length field is at ceremonyOffset.
+func putTranscriptChunks(ctx context.Context, tx *sql.Tx, id string, ceremonyOffset uint64, src io.Reader) error {
+	full, light := sha256.New(), sha256.New()
+	buf := make([]byte, TranscriptChunkSize)
+	var size uint64
+	for seq := 0; ; seq++ {
+		n, err := io.ReadFull(src, buf)
+		if n > 0 {
+			full.Write(buf[:n])
+			if size < ceremonyOffset {
+				light.Write(buf[:min(uint64(n), ceremonyOffset-size)])
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO transcript_chunks (transcript_id, seq, data) VALUES ($1, $2, $3)`,
+				id, seq, buf[:n]); err != nil {
+				return fmt.Errorf("store: put transcript %q: chunk %d: %w", id, seq, err)
+			}
+			size += uint64(n)
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("store: put transcript %q: read the bundle: %w", id, err)
+		}
+	}
+	if size == 0 {
+		return fmt.Errorf("store: put transcript %q: %w: empty bundle", id, ErrInvalid)
+	}
+	if ceremonyOffset+8 > size {
+		return fmt.Errorf("store: put transcript %q: %w: ceremony offset %d in a bundle of %d bytes", id, ErrInvalid, ceremonyOffset, size)
+	}
+	light.Write(make([]byte, 8)) // the ceremony's zero length
+	total, err := signed(size, "bundle size")
+	if err != nil {
+		return fmt.Errorf("store: put transcript %q: %w", id, err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE transcripts SET bundle_size = $1, bundle_sha256 = $2, light_sha256 = $3 WHERE id = $4`,
+		total, full.Sum(nil), light.Sum(nil), id); err != nil {
+		return fmt.Errorf("store: put transcript %q: %w", id, err)
+	}
+	return nil
+}
+
 func (q queries) GetTranscript(ctx context.Context, id string) (Transcript, error) {
+	t, err := q.GetTranscriptInfo(ctx, id)
+	if err != nil || t.BundleSize == 0 {
+		return t, err
+	}
+	t.Bundle = make([]byte, 0, t.BundleSize)
+	err = q.ReadTranscriptBundle(ctx, id, 0, func(chunk []byte) error {
+		t.Bundle = append(t.Bundle, chunk...)
+		return nil
+	})
+	if err != nil {
+		return Transcript{}, err
+	}
+	return t, nil
+}
+
+func (q queries) GetTranscriptInfo(ctx context.Context, id string) (Transcript, error) {
 	if checkJobID(id) != nil {
 		return Transcript{}, fmt.Errorf("store: get transcript: malformed id: %w", ErrNotFound)
 	}
+	// A chunked bundle's column is empty: reading it costs nothing.
 	t, err := scanTranscript(q.read().QueryRowContext(ctx,
-		`SELECT `+transcriptColumns+`, bundle FROM transcripts WHERE id = $1`, id), true)
+		`SELECT `+transcriptColumns+`, bundle, bundle_size, bundle_sha256, ceremony_offset, light_sha256 FROM transcripts WHERE id = $1`, id), true)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Transcript{}, fmt.Errorf("store: get transcript %q: %w", id, ErrNotFound)
 	}
@@ -94,6 +210,50 @@ func (q queries) GetTranscript(ctx context.Context, id string) (Transcript, erro
 		return Transcript{}, fmt.Errorf("store: get transcript %q: %w", id, err)
 	}
 	return t, nil
+}
+
+func (q queries) ReadTranscriptBundle(ctx context.Context, id string, limit uint64, fn func(chunk []byte) error) error {
+	t, err := q.GetTranscriptInfo(ctx, id)
+	if err != nil {
+		return err
+	}
+	if limit == 0 {
+		limit = max(t.BundleSize, uint64(len(t.Bundle)))
+	}
+	if t.BundleSize == 0 { // a bundle stored whole
+		b := t.Bundle[:min(limit, uint64(len(t.Bundle)))]
+		for off := 0; off < len(b); off += TranscriptChunkSize {
+			if err := fn(b[off:min(off+TranscriptChunkSize, len(b))]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	rows, err := q.read().QueryContext(ctx,
+		`SELECT data FROM transcript_chunks WHERE transcript_id = $1 AND seq < $2 ORDER BY seq`, id, int64((limit+TranscriptChunkSize-1)/TranscriptChunkSize))
+	if err != nil {
+		return fmt.Errorf("store: read transcript %q: %w", id, err)
+	}
+	defer rows.Close()
+	var sent uint64
+	for rows.Next() && sent < limit {
+		var data []byte
+		if err := rows.Scan(&data); err != nil {
+			return fmt.Errorf("store: read transcript %q: %w", id, err)
+		}
+		data = data[:min(uint64(len(data)), limit-sent)]
+		if err := fn(data); err != nil {
+			return err
+		}
+		sent += uint64(len(data))
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store: read transcript %q: %w", id, err)
+	}
+	if sent != limit {
+		return fmt.Errorf("store: read transcript %q: %d of its %d bytes stored", id, sent, limit)
+	}
+	return nil
 }
 
 // ListTranscripts pages by (released_at, id) descending, like ListJobs.

@@ -3,9 +3,12 @@ package store
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -88,6 +91,104 @@ func TestTranscripts(t *testing.T) {
 		}
 		if _, _, err := s.ListTranscripts(ctx, "fitness", "%%%", 2); !errors.Is(err, ErrInvalid) {
 			t.Errorf("bad token: %v", err)
+		}
+	})
+}
+
+// TestTranscriptStream: a bundle put as a stream is stored in chunks and
+// read back whole, in order, or its first bytes only; its size and both
+// SHA-256s are the bundle's and the bundle's without its ceremony. A put
+// again is a no-op that does not read its reader; another digest, an
+// empty bundle, an offset past the bundle or a failing reader store
+// nothing.
+func TestTranscriptStream(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, s Store, _ Config) {
+		ctx := context.Background()
+		mustPutDataset(t, s, "fitness")
+		bundle := make([]byte, 2*TranscriptChunkSize+1000)
+		for i := range bundle {
+			bundle[i] = byte(i*31 + i>>11)
+		}
+		const offset = 2*TranscriptChunkSize + 500
+		tr := Transcript{ID: "job-1", DatasetID: "fitness", ReleasedAt: t0, CohortSize: 7, CeremonyOffset: offset}
+		tr.Digest = h32("transcript", "job-1")
+		if err := s.PutTranscriptStream(ctx, tr, bytes.NewReader(bundle)); err != nil {
+			t.Fatal(err)
+		}
+		info, err := s.GetTranscriptInfo(ctx, "job-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		light := append(bytes.Clone(bundle[:offset]), make([]byte, 8)...)
+		if info.Bundle != nil || info.BundleSize != uint64(len(bundle)) || info.CeremonyOffset != offset ||
+			info.BundleSHA256 != sha256.Sum256(bundle) || info.LightSHA256 != sha256.Sum256(light) || info.CohortSize != 7 {
+			t.Fatalf("info: size %d, offset %d, bundle in the row %v; want %d, %d", info.BundleSize, info.CeremonyOffset, info.Bundle != nil, len(bundle), offset)
+		}
+		got, err := s.GetTranscript(ctx, "job-1")
+		if err != nil || !bytes.Equal(got.Bundle, bundle) {
+			t.Fatalf("whole bundle read back: %d bytes, %v", len(got.Bundle), err)
+		}
+		for _, limit := range []uint64{0, offset, 10, TranscriptChunkSize} {
+			var chunks [][]byte
+			var read []byte
+			err := s.ReadTranscriptBundle(ctx, "job-1", limit, func(c []byte) error {
+				chunks = append(chunks, c)
+				read = append(read, c...)
+				return nil
+			})
+			want := bundle
+			if limit > 0 {
+				want = bundle[:limit]
+			}
+			if err != nil || !bytes.Equal(read, want) {
+				t.Fatalf("limit %d: read %d bytes, %v", limit, len(read), err)
+			}
+			for _, c := range chunks {
+				if len(c) > TranscriptChunkSize {
+					t.Fatalf("limit %d: a chunk of %d bytes", limit, len(c))
+				}
+			}
+		}
+		stop := errors.New("stop")
+		if err := s.ReadTranscriptBundle(ctx, "job-1", 0, func([]byte) error { return stop }); err != stop {
+			t.Fatalf("fn's error: %v", err)
+		}
+		if err := s.ReadTranscriptBundle(ctx, "job-2", 0, func([]byte) error { return nil }); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("unknown transcript: %v", err)
+		}
+
+		failing := iotest.ErrReader(errors.New("disk gone"))
+		if err := s.PutTranscriptStream(ctx, tr, failing); err != nil {
+			t.Fatalf("identical put again (reader not read): %v", err)
+		}
+		other := tr
+		other.Digest[0] ^= 1
+		if err := s.PutTranscriptStream(ctx, other, bytes.NewReader(bundle)); !errors.Is(err, ErrAlreadyExists) {
+			t.Fatalf("same id, other digest: %v", err)
+		}
+		for name, c := range map[string]struct {
+			src    io.Reader
+			offset uint64
+			want   error
+		}{
+			"empty":          {bytes.NewReader(nil), 0, ErrInvalid},
+			"offset past it": {bytes.NewReader(bundle[:100]), 95, ErrInvalid},
+			"failing reader": {io.MultiReader(bytes.NewReader(bundle[:TranscriptChunkSize+1]), failing), 0, nil},
+		} {
+			bad := tr
+			bad.ID, bad.CeremonyOffset = "job-9", c.offset
+			err := s.PutTranscriptStream(ctx, bad, c.src)
+			if err == nil || (c.want != nil && !errors.Is(err, c.want)) {
+				t.Errorf("%s: %v", name, err)
+			}
+			if _, err := s.GetTranscriptInfo(ctx, "job-9"); !errors.Is(err, ErrNotFound) {
+				t.Errorf("%s: a row was stored: %v", name, err)
+			}
+		}
+		bad := tr
+		bad.ID, bad.Bundle = "job-9", []byte("whole")
+		if err := s.PutTranscriptStream(ctx, bad, bytes.NewReader(bundle)); !errors.Is(err, ErrInvalid) {
+			t.Errorf("a bundle both whole and streamed: %v", err)
 		}
 	})
 }
