@@ -31,58 +31,69 @@ func (tw *TranscriptWriter) SetRoots(roots []Root) error {
 	return nil
 }
 
-// WriteBundle writes a bundle's encoding to dst with its transcript's
-// encoding read from src, tlen bytes (a TranscriptWriter's output): hdr
-// is that transcript without its records (the header and tail its writer
-// was given), against which the signatures are checked as NewBundle
-// checks them. It returns the offset of the ceremony's length field (see
-// StreamedBundle.CeremonyOffset).
-func WriteBundle(dst io.Writer, hdr *Transcript, src io.Reader, tlen int64, signatures [][]byte, desc *cohortv1.DatasetDescriptor, ceremony []byte) (int64, error) {
+// NewStreamedBundle assembles the bundle of a transcript written as a
+// stream (TranscriptWriter): hdr is the transcript without its records
+// (the header and tail its writer was given, with the claim root and
+// roots it computed), tlen the length of its encoding; the signatures,
+// descriptor and ceremony are NewBundle's, checked as NewBundle checks
+// them. Write then writes the bundle around the transcript's encoding.
+func NewStreamedBundle(hdr *Transcript, tlen int64, signatures [][]byte, desc *cohortv1.DatasetDescriptor, ceremony []byte) (*StreamedBundle, error) {
 	if hdr == nil || hdr.Records != nil {
-		return 0, fmt.Errorf("%w: a streamed bundle takes its transcript's records from the stream", ErrInvalid)
+		return nil, fmt.Errorf("%w: a streamed bundle takes its transcript's records from the stream", ErrInvalid)
+	}
+	if tlen <= 0 {
+		return nil, fmt.Errorf("%w: a transcript of %d bytes", ErrInvalid, tlen)
 	}
 	b, err := NewBundle(hdr, signatures, desc, ceremony)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
+	return &StreamedBundle{Bundle: b, TranscriptLen: tlen}, nil
+}
+
+// Write writes the bundle's encoding (MarshalBinary's) to dst, with the
+// transcript's encoding read from src: exactly TranscriptLen bytes, or
+// an error.
+func (s *StreamedBundle) Write(dst io.Writer, src io.Reader) error {
+	b := s.Bundle
 	buf := bufio.NewWriterSize(dst, 64<<10)
 	w := wire.NewStreamWriter(wire.BigEndian, buf)
 	w.Raw([]byte(bundleMagic))
 	w.Uint8(BundleVersion)
-	w.Uint64(uint64(tlen))
+	w.Uint64(uint64(s.TranscriptLen))
 	if err := w.Err(); err != nil {
-		return 0, fmt.Errorf("audit: write bundle: %w", err)
+		return fmt.Errorf("audit: write bundle: %w", err)
 	}
-	if n, err := io.Copy(buf, src); err != nil || n != tlen {
-		return 0, fmt.Errorf("audit: write bundle: copied %d of the transcript's %d bytes: %v", n, tlen, err)
+	if n, err := io.Copy(buf, io.LimitReader(src, s.TranscriptLen)); err != nil || n != s.TranscriptLen {
+		return fmt.Errorf("audit: write bundle: copied %d of the transcript's %d bytes: %v", n, s.TranscriptLen, err)
 	}
 	w.Uint32(uint32(len(b.Signatures)))
-	for _, s := range b.Signatures {
-		w.Raw(s)
+	for _, sig := range b.Signatures {
+		w.Raw(sig)
 	}
 	w.Bytes64(b.Descriptor)
 	w.Bytes64(b.VerifyingKey)
 	w.Bytes64(b.Ceremony)
 	if err := w.Err(); err != nil {
-		return 0, fmt.Errorf("audit: write bundle: %w", err)
+		return fmt.Errorf("audit: write bundle: %w", err)
 	}
 	if err := buf.Flush(); err != nil {
-		return 0, fmt.Errorf("audit: write bundle: %w", err)
+		return fmt.Errorf("audit: write bundle: %w", err)
 	}
-	sb := StreamedBundle{Bundle: b, TranscriptLen: tlen}
-	return sb.CeremonyOffset(), nil
+	return nil
 }
 
-// StreamedBundle is a bundle read as a stream (ReadBundleStream): the
-// bundle with a transcript without its records, and what the records
-// gave.
+// StreamedBundle is a bundle whose transcript is a stream: read
+// (ReadBundleStream), the bundle with a transcript without its records
+// and what the records gave; to be written (NewStreamedBundle), the
+// bundle and the transcript's length.
 type StreamedBundle struct {
 	// Bundle has a transcript whose Records are nil.
 	Bundle *Bundle
-	// Records is the number of records of the transcript.
+	// Records is the number of records of the transcript, and Digest its
+	// digest (Transcript.Digest); set by ReadBundleStream.
 	Records int
-	// Digest is the transcript's digest (Transcript.Digest).
-	Digest [32]byte
+	Digest  [32]byte
 	// TranscriptLen is the length of the transcript's encoding.
 	TranscriptLen int64
 }

@@ -7,12 +7,12 @@ import (
 	"testing"
 )
 
-// TestWriteBundleMatchesMemory: a bundle written around a streamed
+// TestStreamedBundleMatchesMemory: a bundle written around a streamed
 // transcript (roots given after the records) is MarshalBinary's bundle
 // byte for byte; ReadBundleStream gives back its structure, record count
 // and digest; the bytes before CeremonyOffset and a zero length are
 // WithoutCeremony's. MPC and HE bundles, with and without a ceremony.
-func TestWriteBundleMatchesMemory(t *testing.T) {
+func TestStreamedBundleMatchesMemory(t *testing.T) {
 	f := getFixture(t, devSetup)
 	for name, b := range map[string]*Bundle{"mpc": f.bundle, "he": getHEFixture(t).bundle} {
 		for _, ceremony := range [][]byte{nil, []byte("a ceremony transcript's bytes")} {
@@ -48,10 +48,14 @@ func TestWriteBundleMatchesMemory(t *testing.T) {
 			if name == "he" {
 				desc = getHEFixture(t).desc
 			}
-			off, err := WriteBundle(&out, &head, bytes.NewReader(enc.Bytes()), int64(enc.Len()), b.Signatures, desc, ceremony)
+			sbw, err := NewStreamedBundle(&head, int64(enc.Len()), b.Signatures, desc, ceremony)
 			if err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
+			if err := sbw.Write(&out, bytes.NewReader(enc.Bytes())); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			off := sbw.CeremonyOffset()
 			if !bytes.Equal(out.Bytes(), want) {
 				t.Fatalf("%s: streamed bundle differs from MarshalBinary's at byte %d of %d", name, firstDifference(out.Bytes(), want), len(want))
 			}
@@ -77,10 +81,10 @@ func TestWriteBundleMatchesMemory(t *testing.T) {
 	}
 }
 
-// TestWriteBundleRefuses: a header with records, signatures that do not
+// TestStreamedBundleRefuses: a header with records, signatures that do not
 // match the transcript's nodes, a transcript shorter than declared, and
 // roots out of order are refused; the reader refuses a truncated bundle.
-func TestWriteBundleRefuses(t *testing.T) {
+func TestStreamedBundleRefuses(t *testing.T) {
 	f := getFixture(t, devSetup)
 	b := f.bundle
 	enc, err := b.Transcript.MarshalBinary()
@@ -90,13 +94,20 @@ func TestWriteBundleRefuses(t *testing.T) {
 	head := *b.Transcript
 	head.Records = nil
 	var out bytes.Buffer
-	if _, err := WriteBundle(&out, b.Transcript, bytes.NewReader(enc), int64(len(enc)), b.Signatures, f.desc, nil); !errors.Is(err, ErrInvalid) {
+	if _, err := NewStreamedBundle(b.Transcript, int64(len(enc)), b.Signatures, f.desc, nil); !errors.Is(err, ErrInvalid) {
 		t.Errorf("a header with records: %v", err)
 	}
-	if _, err := WriteBundle(&out, &head, bytes.NewReader(enc), int64(len(enc)), b.Signatures[1:], f.desc, nil); !errors.Is(err, ErrInvalid) {
+	if _, err := NewStreamedBundle(&head, int64(len(enc)), b.Signatures[1:], f.desc, nil); !errors.Is(err, ErrInvalid) {
 		t.Errorf("a signature missing: %v", err)
 	}
-	if _, err := WriteBundle(&out, &head, bytes.NewReader(enc[:10]), int64(len(enc)), b.Signatures, f.desc, nil); err == nil {
+	if _, err := NewStreamedBundle(&head, 0, b.Signatures, f.desc, nil); !errors.Is(err, ErrInvalid) {
+		t.Errorf("an empty transcript: %v", err)
+	}
+	sb, err := NewStreamedBundle(&head, int64(len(enc)), b.Signatures, f.desc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.Write(&out, bytes.NewReader(enc[:10])); err == nil {
 		t.Errorf("a short transcript was written")
 	}
 	if len(b.Transcript.Roots) > 0 {

@@ -218,6 +218,18 @@ func (b *heBackend) Aggregate(stored [][]byte) ([]byte, error) {
 	return agg.MarshalBinary()
 }
 
+func (*heBackend) AggregateOf(s Sum) ([]byte, error) {
+	hs, ok := s.(*heSum)
+	if !ok {
+		return nil, errors.New("the cohort was not summed as ciphertexts")
+	}
+	agg, err := hs.aggregate()
+	if err != nil {
+		return nil, err
+	}
+	return agg.MarshalBinary()
+}
+
 func (*heBackend) DecryptionSet(set []uint32) []uint32 { return slices.Clone(set) }
 
 func (b *heBackend) PartialSetOf(partial []byte) ([]uint32, error) {

@@ -137,6 +137,8 @@ func (*mpcBackend) Published([]byte) []byte { return nil }
 
 func (*mpcBackend) Aggregate([][]byte) ([]byte, error) { return nil, nil }
 
+func (*mpcBackend) AggregateOf(Sum) ([]byte, error) { return nil, nil }
+
 // Aggregate is nil: an MPC transcript publishes every node's partial, no
 // aggregate.
 func (mpcCombiner) Aggregate() ([]byte, error) { return nil, nil }

@@ -35,6 +35,11 @@ type Round interface {
 	// whole: nil for MPC, the encoded aggregate ciphertext for HE. Peers
 	// and auditors recompute it from the published records.
 	Aggregate(stored [][]byte) ([]byte, error)
+	// AggregateOf is Aggregate of the published values added to s (a Sum
+	// of this backend's, to which only what Published returned was
+	// added): a node that reads a transcript's records one at a time
+	// recomputes the aggregate in memory independent of the cohort.
+	AggregateOf(s Sum) ([]byte, error)
 	// PartialSetOf reads the partial set a released partial was made for:
 	// every node for MPC, the decryption set for HE.
 	PartialSetOf(partial []byte) ([]uint32, error)

@@ -64,6 +64,9 @@ func TestMPCRound(t *testing.T) {
 	if agg, err := comb.Aggregate(); agg != nil || err != nil {
 		t.Fatalf("an MPC combination publishes an aggregate: %d bytes, %v", len(agg), err)
 	}
+	if agg, err := be.AggregateOf(nil); agg != nil || err != nil {
+		t.Fatalf("an MPC cohort has an aggregate: %d bytes, %v", len(agg), err)
+	}
 	for i, c := range coords {
 		want := int64(noise[i].Int64())
 		for _, v := range vectors {
@@ -197,6 +200,13 @@ func TestHERound(t *testing.T) {
 	}
 	if string(agg) != string(f.job.Aggregate) {
 		t.Fatal("the aggregate is not the fixture's")
+	}
+	// Summed one record at a time, the aggregate is the same.
+	if got, err := be.AggregateOf(sumOf(t, be, coords, stored)); err != nil || string(got) != string(agg) {
+		t.Fatalf("aggregate of a running sum: %d bytes, %v", len(got), err)
+	}
+	if _, err := be.AggregateOf(sumOf(t, be, coords, nil)); err == nil {
+		t.Fatal("the aggregate of no record")
 	}
 }
 

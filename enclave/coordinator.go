@@ -94,12 +94,13 @@ type NoAnswer struct {
 // Tick is the retry timer a Ready asked for (Ready.After), for Attempt.
 type Tick struct{ Attempt int }
 
-// TranscriptBuilt answers Ready.Build: the transcript's digest and
-// encoding, the nodes that must sign it (those whose evidence it holds,
-// ascending), and the statement each signs.
+// TranscriptBuilt answers Ready.Build: the transcript's digest, the
+// nodes that must sign it (those whose evidence it holds, ascending), and
+// the statement each signs. The transcript itself stays with the runtime
+// that built it, which sends it with each MsgSign (it may be far larger
+// than memory should hold, docs/design.md §7.6).
 type TranscriptBuilt struct {
 	Digest    [32]byte
-	Encoded   []byte
 	Signers   []uint32
 	Statement func(node uint32) attest.Statement
 }
@@ -607,7 +608,7 @@ func (c *Coordinator) transcriptBuilt(e TranscriptBuilt) (Ready, error) {
 	c.ask(phaseSign, e.Signers)
 	rd := Ready{}
 	for _, i := range e.Signers {
-		rd.Send = append(rd.Send, Message{Kind: MsgSign, To: i, Transcript: e.Encoded})
+		rd.Send = append(rd.Send, Message{Kind: MsgSign, To: i})
 	}
 	return rd, nil
 }

@@ -118,8 +118,6 @@ type Message struct {
 	// PartialSet lists the nodes whose partials are combined, ascending
 	// (MsgPartial; for HE it is the decryption set).
 	PartialSet []uint32
-	// Transcript is the encoded transcript to sign (MsgSign).
-	Transcript []byte
 }
 
 // Quorum is what a backend needs of the federation's nodes for a job.

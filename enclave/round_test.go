@@ -103,7 +103,7 @@ func (s transcriptStatement) Message() []byte {
 
 func built(signers ...uint32) Event {
 	d := digestOf("transcript")
-	return TranscriptBuilt{Digest: d, Encoded: []byte("transcript"), Signers: signers,
+	return TranscriptBuilt{Digest: d, Signers: signers,
 		Statement: func(i uint32) attest.Statement { return transcriptStatement{d, i} }}
 }
 

@@ -99,7 +99,7 @@ type Limits struct {
 	IngestConcurrency     int           `yaml:"ingest_concurrency,omitempty"` // proofs verified at once; default 2*GOMAXPROCS
 	// The public API's and the peers' resource bounds (docs/design.md §8.4).
 	MaxAPIStreams         uint32  `yaml:"max_api_streams,omitempty"`          // per public API connection; default 32
-	MaxTranscriptBytes    uint64  `yaml:"max_transcript_bytes,omitempty"`     // largest job transcript signed for a peer; default 256 MiB
+	MaxTranscriptBytes    uint64  `yaml:"max_transcript_bytes,omitempty"`     // largest job transcript signed or stored for a peer; default 4 GiB
 	PublicRate            float64 `yaml:"public_rate,omitempty"`              // calls per second per client address (contributor, buyer, audit); default 100
 	PublicBurst           int     `yaml:"public_burst,omitempty"`             // calls at once per client address; default 200
 	HeavyStreams          int     `yaml:"heavy_streams,omitempty"`            // key, ceremony and transcript streams served at once; default 16

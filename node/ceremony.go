@@ -471,13 +471,19 @@ func (n *Node) peerContribution(ctx context.Context, part uint32, info *cohortv1
 // as it is.
 func receiveBlob(hd *cohortv1.BlobHeader, limit uint64, recv func() (*cohortv1.Chunk, error)) ([]byte, error) {
 	b, err := blob.Receive(hd, limit, recv)
-	if errors.Is(err, blob.ErrTooLarge) {
-		return nil, status.Errorf(codes.ResourceExhausted, "a blob of %d bytes is above this node's limit of %d bytes for it; nothing was read", hd.GetTotalSize(), limit)
-	}
 	if errors.Is(err, blob.ErrMalformed) {
-		return nil, status.Error(codes.InvalidArgument, err.Error())
+		return nil, blobStatus(err, hd, limit)
 	}
 	return b, err
+}
+
+// blobStatus is the status of a malformed blob stream: ResourceExhausted
+// for a header above limit, InvalidArgument otherwise.
+func blobStatus(err error, hd *cohortv1.BlobHeader, limit uint64) error {
+	if errors.Is(err, blob.ErrTooLarge) {
+		return status.Errorf(codes.ResourceExhausted, "a blob of %d bytes is above this node's limit of %d bytes for it; nothing was read", hd.GetTotalSize(), limit)
+	}
+	return status.Error(codes.InvalidArgument, err.Error())
 }
 
 // Peer side.

@@ -50,17 +50,13 @@ type claimKeys struct {
 	v  *circuits.Verifier
 }
 
-// rewardOf records a released job's reward on this node: the transcript's
-// claim root, reward per record and counted records.
-func rewardOf(t *audit.Transcript, at time.Time) store.JobReward {
-	return store.JobReward{JobID: t.JobID, DatasetID: t.DatasetID, ClaimRoot: t.ClaimRoot, Reward: t.RewardPerRecord,
-		Counted: uint64(len(t.Records)), RecordedAt: at}
-}
-
-// putReward records a job's reward; a different one already recorded for
-// the job is refused.
-func (n *env) putReward(ctx context.Context, tx store.Tx, t *audit.Transcript) error {
-	err := tx.PutJobReward(ctx, rewardOf(t, n.now()))
+// putReward records a released job's reward on this node: the
+// transcript's claim root and reward per record, and its counted records;
+// a different one already recorded for the job is refused. t may be the
+// transcript without its records (read or written as a stream).
+func (n *env) putReward(ctx context.Context, tx store.Tx, t *audit.Transcript, counted uint64) error {
+	err := tx.PutJobReward(ctx, store.JobReward{JobID: t.JobID, DatasetID: t.DatasetID, ClaimRoot: t.ClaimRoot, Reward: t.RewardPerRecord,
+		Counted: counted, RecordedAt: n.now()})
 	if errors.Is(err, store.ErrAlreadyExists) {
 		return status.Errorf(codes.FailedPrecondition, "node %d recorded another reward for job %s", n.opts.Index, t.JobID)
 	}

@@ -182,7 +182,7 @@ func TestClaimReward(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = call(ctx, f.nodes[0].n, 1, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.SignTranscriptResponse, error) {
-			return signTranscript(ctx, c, enc)
+			return signTranscriptBytes(ctx, c, enc)
 		})
 		wantCode(t, "sign a transcript with another "+name, err, codes.FailedPrecondition)
 		wantMessage(t, "sign a transcript with another "+name, err, name)

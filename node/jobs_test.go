@@ -683,7 +683,7 @@ func checkTranscript(t *testing.T, f *testFederation, res *cohortv1.Result) {
 		t.Fatal(err)
 	}
 	_, err = call(ctx, f.nodes[0].n, 1, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.SignTranscriptResponse, error) {
-		return signTranscript(ctx, c, enc)
+		return signTranscriptBytes(ctx, c, enc)
 	})
 	wantCode(t, "sign a transcript missing a record", err, codes.FailedPrecondition)
 	checkPublished(t, f, res, bundle)
@@ -716,7 +716,7 @@ func checkPublished(t *testing.T, f *testFederation, res *cohortv1.Result, bundl
 	// Node 1 may not publish node 0's job; nor node 0 a bundle missing a
 	// signature. Node 2 keeps what it had.
 	_, err := call(ctx, f.nodes[1].n, 2, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.PublishTranscriptResponse, error) {
-		return publishTranscript(ctx, c, bundle)
+		return publishBundleBytes(ctx, c, bundle)
 	})
 	wantCode(t, "a transcript published by another node than its coordinator", err, codes.PermissionDenied)
 	b, err := audit.UnmarshalBundle(bundle, audit.DefaultLimits())
@@ -729,7 +729,7 @@ func checkPublished(t *testing.T, f *testFederation, res *cohortv1.Result, bundl
 		t.Fatal(err)
 	}
 	_, err = call(ctx, f.nodes[0].n, 2, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.PublishTranscriptResponse, error) {
-		return publishTranscript(ctx, c, forged)
+		return publishBundleBytes(ctx, c, forged)
 	})
 	wantCode(t, "a transcript with a signature that does not verify", err, codes.FailedPrecondition)
 	wantMessage(t, "a transcript with a signature that does not verify", err, "node 2's signature does not verify")

@@ -46,7 +46,7 @@ func TestSignTranscriptTooLarge(t *testing.T) {
 	}
 	// Within the limit, the same peer reads the transcript and judges it.
 	_, err := call(ctx, f.nodes[0].n, 1, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.SignTranscriptResponse, error) {
-		return signTranscript(ctx, c, []byte("not a transcript"))
+		return signTranscriptBytes(ctx, c, []byte("not a transcript"))
 	})
 	wantCode(t, "a small transcript that does not decode", err, codes.InvalidArgument)
 }
@@ -77,18 +77,18 @@ func TestSignTranscriptPerPeer(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // the server takes the slots
 	ctx, done := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer done()
-	_, err = signTranscript(ctx, c, []byte("not a transcript"))
+	_, err = signTranscriptBytes(ctx, c, []byte("not a transcript"))
 	wantCode(t, "a transcript beyond the peer's slots", err, codes.DeadlineExceeded)
 
 	_, err = call(context.Background(), f.nodes[2].n, 1, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.SignTranscriptResponse, error) {
-		return signTranscript(ctx, c, []byte("not a transcript"))
+		return signTranscriptBytes(ctx, c, []byte("not a transcript"))
 	})
 	wantCode(t, "another peer's transcript", err, codes.InvalidArgument)
 
 	cancel()
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		ctx, done := context.WithTimeout(context.Background(), time.Second)
-		_, err = signTranscript(ctx, c, []byte("not a transcript"))
+		_, err = signTranscriptBytes(ctx, c, []byte("not a transcript"))
 		done()
 		if status.Code(err) != codes.DeadlineExceeded || time.Now().After(deadline) {
 			break

@@ -54,33 +54,30 @@ func (n *env) jobNotices(jobID string, st cohortv1.JobState) []store.JobNotice {
 	return out
 }
 
-// sendJobNotices sends notices in parallel, with the job's bundle when the
-// caller has it (nil: read from the store).
-func (n *Node) sendJobNotices(ctx context.Context, owed []store.JobNotice, bundle []byte) {
+// sendJobNotices sends notices in parallel.
+func (n *Node) sendJobNotices(ctx context.Context, owed []store.JobNotice) {
 	var wg sync.WaitGroup
 	for _, jn := range owed {
-		wg.Go(func() { n.sendJobNotice(ctx, jn, bundle) })
+		wg.Go(func() { n.sendJobNotice(ctx, jn) })
 	}
 	wg.Wait()
 }
 
 // sendJobNotice sends one notice and forgets it once the node confirmed
 // it, or refused it for good. It reports whether the notice is settled.
-func (n *Node) sendJobNotice(ctx context.Context, jn store.JobNotice, bundle []byte) bool {
+func (n *Node) sendJobNotice(ctx context.Context, jn store.JobNotice) bool {
 	st := cohortv1.JobState(jn.State)
 	var err error
 	switch {
 	case st == cohortv1.JobState_JOB_STATE_DONE:
-		if bundle == nil {
-			t, gerr := n.store.GetTranscript(ctx, jn.JobID)
-			if gerr != nil {
-				n.log.Error("job: read the transcript to publish", "job", jn.JobID, "error", gerr)
-				return false
-			}
-			bundle = t.Bundle
+		// The bundle is read from the store's chunks as it is sent.
+		t, gerr := n.store.GetTranscriptInfo(ctx, jn.JobID)
+		if gerr != nil {
+			n.log.Error("job: read the transcript to publish", "job", jn.JobID, "error", gerr)
+			return false
 		}
 		_, err = call(ctx, n, jn.Peer, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.PublishTranscriptResponse, error) {
-			return publishTranscript(ctx, c, bundle)
+			return n.publishTranscript(ctx, c, t)
 		})
 	case jn.Peer == n.opts.Index:
 		err = n.abortPeerJob(ctx, n.opts.Index, jn.JobID, st)
@@ -134,7 +131,7 @@ func (n *Node) sendJobNoticesOwed(ctx context.Context) {
 		if down[jn.Peer] || ctx.Err() != nil {
 			continue
 		}
-		if !n.sendJobNotice(ctx, jn, nil) {
+		if !n.sendJobNotice(ctx, jn) {
 			down[jn.Peer] = true
 		}
 	}

@@ -38,11 +38,14 @@ type Limits struct {
 	// MaxAPIStreams bounds the streams of one connection to the public API
 	// (default 32); a client opening more waits for one to end.
 	MaxAPIStreams uint32
-	// MaxTranscriptBytes bounds a job transcript a peer accepts for
-	// signing (default 256 MiB: a quarter million MPC records of about
-	// 1 KiB, or some 1900 HE records of one bgv-n12-q109 ciphertext each,
-	// far above that parameter set's max cohort). Larger is refused with
-	// ResourceExhausted before any of it is read.
+	// MaxTranscriptBytes bounds a job transcript (or bundle) a peer
+	// accepts for signing or storing (default 4 GiB: more than the
+	// largest MPC transcript, 2^20 records of about 500 bytes, and some
+	// 30,000 HE records of one bgv-n12-q109 ciphertext each). A
+	// transcript is spooled to a file under TempDir and read as a
+	// stream, never held in memory (docs/design.md §7.6), so this bounds
+	// disk, not memory. Larger is refused with ResourceExhausted before
+	// any of it is read.
 	MaxTranscriptBytes uint64
 	// PublicRate and PublicBurst are the token bucket of one client
 	// address on the contributor, buyer and audit services: PublicRate
@@ -196,6 +199,12 @@ type Options struct {
 	// AllowInsecureDevSetup lets CreateDataset run a single-party setup.
 	AllowInsecureDevSetup bool
 
+	// TempDir is where the node spools the job transcripts it writes or
+	// receives (docs/design.md §7.6), each in a file removed from the
+	// directory as soon as it is created; empty: the system's temporary
+	// directory.
+	TempDir string
+
 	Limits  Limits
 	Logger  *slog.Logger
 	Metrics prometheus.Registerer // nil: metrics are not registered
@@ -204,7 +213,7 @@ type Options struct {
 }
 
 // DefaultMaxTranscriptBytes is Limits.MaxTranscriptBytes's default.
-const DefaultMaxTranscriptBytes = 256 << 20
+const DefaultMaxTranscriptBytes = 4 << 30
 
 // MinMessageBytes is the smallest MaxMessageBytes a node accepts: a blob
 // stream's chunk (blob.MaxChunkSize) and its framing must fit in one

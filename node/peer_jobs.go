@@ -15,6 +15,7 @@ import (
 
 	"github.com/cohort-dev/cohort/audit"
 	"github.com/cohort-dev/cohort/backend"
+	"github.com/cohort-dev/cohort/blob"
 	"github.com/cohort-dev/cohort/dataset"
 	"github.com/cohort-dev/cohort/enclave"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
@@ -373,11 +374,10 @@ func (n *Node) writePeerRecord(ctx context.Context, q store.Tx, prev *enclave.Pe
 }
 
 // SignTranscript signs a transcript only after checking everything in it
-// that is this node's: its own signed statements, unchanged; the records
-// listed, which must be the ones it holds with the same payloads and form
-// the cohort whose digest it signed; the dataset's descriptor; and the
-// registry roots, which must be in its own history. The released sums and
-// outputs are the auditor's to recompute from the partials.
+// that is this node's (checkTranscript), reading it as its chunks arrive:
+// it holds one record at a time, whatever the cohort (docs/design.md
+// §7.6). The signature is over the digest of the bytes it read, which
+// the blob's SHA-256 must confirm before anything is signed or stored.
 func (s *peerService) SignTranscript(stream cohortv1.PeerService_SignTranscriptServer) error {
 	n := s.n
 	ctx := stream.Context()
@@ -392,33 +392,48 @@ func (s *peerService) SignTranscript(stream cohortv1.PeerService_SignTranscriptS
 		return err
 	}
 	limit := n.opts.Limits.MaxTranscriptBytes
-	enc, err := receiveBlob(first.GetHeader(), limit, func() (*cohortv1.Chunk, error) {
+	src, err := blob.NewReader(first.GetHeader(), limit, func() (*cohortv1.Chunk, error) {
 		m, err := stream.Recv()
-		return m.GetChunk(), err
+		if err != nil {
+			return nil, err
+		}
+		return m.GetChunk(), nil
 	})
 	if err != nil {
-		return err
+		return blobStatus(err, first.GetHeader(), limit)
 	}
 	lim := audit.DefaultLimits()
 	lim.MaxBytes = int64(limit)
-	t, err := audit.UnmarshalTranscript(enc, lim)
+	tr, err := audit.NewTranscriptReader(src, lim)
 	if err != nil {
-		return status.Errorf(codes.InvalidArgument, "transcript: %v", err)
+		return transcriptStatus(err)
 	}
-	if err := n.checkTranscript(ctx, t); err != nil {
-		n.log.Warn("transcript refused", "job", t.JobID, "error", err)
-		return err
-	}
-	digest, err := t.Digest()
+	t, c, err := n.checkTranscript(ctx, tr)
 	if err != nil {
-		return status.Errorf(codes.InvalidArgument, "transcript: %v", err)
+		if st, ok := status.FromError(err); ok && st.Code() == codes.FailedPrecondition {
+			n.log.Warn("transcript refused", "job", tr.Header().JobID, "error", err)
+		}
+		return transcriptStatus(err)
 	}
 	if err := n.settleSigned(ctx, t.JobID); err != nil {
 		return err
 	}
-	if err := n.putReward(ctx, n.store, t); err != nil {
+	if err := n.putReward(ctx, n.store, t, uint64(tr.Len())); err != nil {
 		return err
 	}
-	st := audit.TranscriptStatement{JobID: t.JobID, Digest: digest, Node: n.opts.Index}
+	st := audit.TranscriptStatement{JobID: t.JobID, Digest: c.digest, Node: n.opts.Index}
 	return stream.SendAndClose(&cohortv1.SignTranscriptResponse{Signature: n.sign(st.Message())})
+}
+
+// transcriptStatus is the status of an error reading a streamed
+// transcript: a gRPC status as it is, a malformed stream InvalidArgument,
+// anything else (the transport's) as it is.
+func transcriptStatus(err error) error {
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	if errors.Is(err, audit.ErrMalformed) || errors.Is(err, blob.ErrMalformed) {
+		return status.Errorf(codes.InvalidArgument, "transcript: %v", err)
+	}
+	return err
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/big"
 	"strings"
@@ -50,14 +51,14 @@ type jobRun struct {
 	own        *selected // this node's cohort, from its latest answer to MsgPrepare
 	comb       backend.Combination
 	releasedAt time.Time
-	digest     [32]byte
-	transcript *audit.Transcript
+	transcript *builtTranscript // once built; its spool file is closed when the run ends
 }
 
 // run drives the job to a final state.
 func (r *jobRun) run(ctx context.Context) {
 	r.events = make(chan enclave.Event, 4*len(r.n.opts.Members)+4)
 	r.ctx = ctx
+	defer func() { r.transcript.close() }()
 	rd, err := r.begin(ctx)
 	for err == nil && r.c != nil {
 		var next enclave.Event
@@ -340,7 +341,7 @@ func (r *jobRun) deliver(ctx context.Context, m enclave.Message) enclave.Event {
 			return enclave.Signed{From: m.To, Sig: enclave.Signature{Node: m.To, Bytes: attest.Sign(r.n.opts.Signing, r.transcriptStatement(m.To))}}
 		}
 		resp, err := callWithin(ctx, r.n, m.To, r.n.opts.Limits.PeerTimeout, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.SignTranscriptResponse, error) {
-			return signTranscript(ctx, c, m.Transcript)
+			return signTranscript(ctx, c, r.transcript.header(), r.transcript.reader())
 		})
 		if err != nil {
 			return no(err)
@@ -409,20 +410,13 @@ func (r *jobRun) result(out *enclave.Outcome) *cohortv1.Result {
 // to a final state.
 var errJobStopped = errors.New("job stopped")
 
-// buildTranscript builds the job's transcript from the round's outcome:
+// buildTranscript writes the job's transcript from the round's outcome:
 // the cohort's records as this node holds them, the registry roots they
 // were proved against, every node's evidence, the released sums and the
-// result. Every node whose evidence it holds must sign it.
+// result (writeTranscript: to a spool file, one record at a time). Every
+// node whose evidence it holds must sign it.
 func (r *jobRun) buildTranscript(ctx context.Context, out *enclave.Outcome) (enclave.TranscriptBuilt, error) {
 	n := r.n
-	recs, err := n.auditRecords(ctx, r.own, r.be.Published)
-	if err != nil {
-		return enclave.TranscriptBuilt{}, fmt.Errorf("read the cohort's records: %w", err)
-	}
-	roots, err := n.transcriptRoots(ctx, recs)
-	if err != nil {
-		return enclave.TranscriptBuilt{}, err
-	}
 	ev := r.evidence(out)
 	partials := make([][]byte, len(n.opts.Members))
 	for _, e := range ev.GetNodes() {
@@ -439,35 +433,32 @@ func (r *jobRun) buildTranscript(ctx context.Context, out *enclave.Outcome) (enc
 		return enclave.TranscriptBuilt{}, fmt.Errorf("read buyer: %w", err)
 	}
 	r.releasedAt = n.now()
-	t, err := audit.Build(audit.BuildInput{
+	hdr, err := audit.Build(audit.BuildInput{
 		Submission: r.sub, BuyerKey: buyer.PublicKey,
-		JobID: r.job.ID, Coordinator: n.opts.Index, Spec: r.spec, Descriptor: r.ds.Desc, Records: recs,
-		Evidence: ev, Partials: partials, Result: r.result(out), Roots: roots,
+		JobID: r.job.ID, Coordinator: n.opts.Index, Spec: r.spec, Descriptor: r.ds.Desc,
+		Evidence: ev, Partials: partials, Result: r.result(out),
 		DecryptionSet: r.be.DecryptionSet(out.PartialSet), Aggregate: agg, Buyer: r.job.Buyer,
 	})
 	if err != nil {
 		return enclave.TranscriptBuilt{}, fmt.Errorf("build transcript: %w", err)
 	}
-	digest, err := t.Digest()
-	if err != nil {
+	// The records, and the claim root and registry roots they give, are
+	// written from the cohort's rows.
+	hdr.Records, hdr.ClaimRoot, hdr.Roots = nil, [32]byte{}, nil
+	r.transcript.close()
+	if r.transcript, err = n.writeTranscript(ctx, hdr, r.own, r.be.Published); err != nil {
 		return enclave.TranscriptBuilt{}, err
 	}
-	enc, err := t.MarshalBinary()
-	if err != nil {
-		return enclave.TranscriptBuilt{}, err
-	}
-	r.digest = digest
-	r.transcript = t
-	signers := make([]uint32, len(t.Nodes))
-	for k, e := range t.Nodes {
+	signers := make([]uint32, len(hdr.Nodes))
+	for k, e := range hdr.Nodes {
 		signers[k] = e.Index
 	}
-	return enclave.TranscriptBuilt{Digest: digest, Encoded: enc, Signers: signers,
+	return enclave.TranscriptBuilt{Digest: r.transcript.digest, Signers: signers,
 		Statement: func(i uint32) attest.Statement { return r.transcriptStatement(i) }}, nil
 }
 
 func (r *jobRun) transcriptStatement(i uint32) audit.TranscriptStatement {
-	return audit.TranscriptStatement{JobID: r.job.ID, Digest: r.digest, Node: i}
+	return audit.TranscriptStatement{JobID: r.job.ID, Digest: r.transcript.digest, Node: i}
 }
 
 // commit releases the job: the signed transcript bundle, the result, the
@@ -485,13 +476,10 @@ func (r *jobRun) commit(ctx context.Context, rel *enclave.Releasing) error {
 		}
 		ceremony = keys.Transcript
 	}
-	b, err := audit.NewBundle(r.transcript, rel.Signatures, r.ds.Desc, ceremony)
+	built := r.transcript
+	bundle, err := audit.NewStreamedBundle(built.hdr, built.size, rel.Signatures, r.ds.Desc, ceremony)
 	if err != nil {
 		return fmt.Errorf("bundle: %w", err)
-	}
-	bb, err := b.MarshalBinary()
-	if err != nil {
-		return fmt.Errorf("encode bundle: %w", err)
 	}
 	res := r.result(rel.Outcome)
 	res.TranscriptId = r.job.ID
@@ -511,12 +499,19 @@ func (r *jobRun) commit(ctx context.Context, rel *enclave.Releasing) error {
 	// (CancelJob refuses from RELEASING on).
 	ctx = context.WithoutCancel(ctx)
 	err = n.store.InTx(ctx, func(tx store.Tx) error {
-		if err := tx.PutTranscript(ctx, store.Transcript{
-			ID: r.job.ID, DatasetID: r.ds.Desc.GetId(), Digest: rel.Digest, ReleasedAt: n.now(), CohortSize: rel.Outcome.Cohort, Bundle: bb,
-		}); err != nil {
+		// The bundle is written around the spool file straight into the
+		// store's chunks.
+		pr, pw := io.Pipe()
+		go func() { pw.CloseWithError(bundle.Write(pw, built.reader())) }()
+		err := tx.PutTranscriptStream(ctx, store.Transcript{
+			ID: r.job.ID, DatasetID: r.ds.Desc.GetId(), Digest: rel.Digest, ReleasedAt: n.now(), CohortSize: rel.Outcome.Cohort,
+			CeremonyOffset: uint64(bundle.CeremonyOffset()),
+		}, pr)
+		pr.CloseWithError(errors.New("the store stopped reading the bundle"))
+		if err != nil {
 			return fmt.Errorf("store transcript: %w", err)
 		}
-		if err := n.putReward(ctx, tx, r.transcript); err != nil {
+		if err := n.putReward(ctx, tx, built.hdr, uint64(built.count)); err != nil {
 			return err
 		}
 		if err := tx.UpdateJob(ctx, next, from); err != nil {
@@ -537,6 +532,6 @@ func (r *jobRun) commit(ctx context.Context, rel *enclave.Releasing) error {
 	}
 	n.metrics.jobEvents.WithLabelValues("done").Inc()
 	n.log.Info("job done", "job", r.job.ID, "cohort", rel.Outcome.Cohort, "outputs", len(rel.Outcome.Outputs))
-	r.publish(ctx, bb)
+	r.publish(ctx)
 	return nil
 }

@@ -2,9 +2,13 @@ package node
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"slices"
 
 	"google.golang.org/grpc/codes"
@@ -16,26 +20,133 @@ import (
 	"github.com/cohort-dev/cohort/backend"
 	"github.com/cohort-dev/cohort/blob"
 	"github.com/cohort-dev/cohort/circuits"
+	"github.com/cohort-dev/cohort/dataset"
 	"github.com/cohort-dev/cohort/enclave"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/store"
 )
 
-// transcriptRoots returns the registry history entries of the roots the
-// cohort's records were proved against: the transcript carries only those.
-func (n *Node) transcriptRoots(ctx context.Context, recs []audit.Record) ([]audit.Root, error) {
-	seen := map[[32]byte]bool{}
-	var out []audit.Root
-	for _, r := range recs {
-		var pub circuits.PublicInputs
-		if err := pub.UnmarshalBinary(r.Public); err != nil {
-			return nil, fmt.Errorf("stored public inputs: %w", err)
+// Transcripts as streams (docs/design.md §7.6). A job's transcript holds
+// every counted record's public inputs and proof (and ciphertext on HE):
+// about 500 bytes a record on MPC, 131 KB on HE. No node holds it in
+// memory. The coordinator writes it with audit.TranscriptWriter to a
+// spool file as it reads the cohort in one scan, and sends the file to
+// each peer; a peer reads it with audit.TranscriptReader as its chunks
+// arrive and checks each record against its own row of the same scan
+// order; the bundle is written around the spool file into the store's
+// chunks, and published and served from them.
+
+// spoolFile is a temporary file under the node's TempDir whose name is
+// removed at once: it lives as long as it is open, and nothing is left
+// behind by a crash.
+func (n *Node) spoolFile(prefix string) (*os.File, error) {
+	f, err := os.CreateTemp(n.opts.TempDir, prefix)
+	if err != nil {
+		return nil, n.internal("spool file", err)
+	}
+	if err := os.Remove(f.Name()); err != nil {
+		f.Close()
+		return nil, n.internal("spool file", err)
+	}
+	return f, nil
+}
+
+// builtTranscript is a job's transcript as its coordinator wrote it.
+type builtTranscript struct {
+	hdr    *audit.Transcript // every field but the records
+	count  int               // its records
+	digest [32]byte          // audit.Transcript.Digest
+	file   *os.File          // its encoding
+	size   int64
+	sha    [32]byte // SHA-256 of the encoding, for the blob header
+}
+
+// reader reads the transcript's encoding from its start.
+func (b *builtTranscript) reader() io.Reader { return io.NewSectionReader(b.file, 0, b.size) }
+
+func (b *builtTranscript) close() {
+	if b != nil && b.file != nil {
+		b.file.Close()
+	}
+}
+
+// writeTranscript writes the transcript whose every field but the records
+// and their roots is hdr: the records of this node's cohort s, read in
+// one scan, and the registry roots they were proved against, looked up
+// once each. hdr is completed with the roots and the claim root.
+func (n *Node) writeTranscript(ctx context.Context, hdr *audit.Transcript, s *selected, published func(stored []byte) []byte) (*builtTranscript, error) {
+	f, err := n.spoolFile("transcript-" + hdr.JobID + "-")
+	if err != nil {
+		return nil, err
+	}
+	b := &builtTranscript{hdr: hdr, count: len(s.sel.Records), file: f}
+	ok := false
+	defer func() {
+		if !ok {
+			b.close()
 		}
-		root := feBytes(pub.Root)
-		if seen[root] {
-			continue
+	}()
+	sha := sha256.New()
+	cw := &countingWriter{w: io.MultiWriter(f, sha)}
+	tw, err := audit.NewTranscriptWriter(cw, hdr, b.count)
+	if err != nil {
+		return nil, fmt.Errorf("write transcript: %w", err)
+	}
+	fields := store.WithProof
+	// A backend that publishes nothing of a stored value (MPC) gives nil
+	// for any: its shares are then not read.
+	if published([]byte{0}) != nil {
+		fields |= store.WithShare
+	}
+	roots := map[[32]byte]bool{}
+	var pub circuits.PublicInputs
+	err = n.eachCohortRecord(ctx, s, fields, func(c *store.Contribution) error {
+		if err := pub.UnmarshalBinary(c.Public); err != nil {
+			return fmt.Errorf("stored public inputs of %x…: %w", c.Nullifier[:4], err)
 		}
-		seen[root] = true
+		roots[feBytes(pub.Root)] = true
+		rec := audit.Record{Nullifier: c.Nullifier, PayloadDigest: c.PayloadDigest, Public: c.Public, Proof: c.Proof}
+		if c.Share != nil {
+			rec.Ciphertext = published(c.Share)
+		}
+		return tw.Record(&rec)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("write the cohort's records: %w", err)
+	}
+	entries, err := n.rootEntries(ctx, roots)
+	if err != nil {
+		return nil, err
+	}
+	if err := tw.SetRoots(entries); err != nil {
+		return nil, fmt.Errorf("write transcript: %w", err)
+	}
+	if b.digest, hdr.ClaimRoot, err = tw.Close(); err != nil {
+		return nil, fmt.Errorf("write transcript: %w", err)
+	}
+	hdr.Roots = entries
+	b.size, b.sha = cw.n, [32]byte(sha.Sum(nil))
+	ok = true
+	return b, nil
+}
+
+// countingWriter counts what it passes on.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	k, err := c.w.Write(p)
+	c.n += int64(k)
+	return k, err
+}
+
+// rootEntries returns the registry history entries of roots, by version:
+// the transcript carries those its records were proved against.
+func (n *Node) rootEntries(ctx context.Context, roots map[[32]byte]bool) ([]audit.Root, error) {
+	out := make([]audit.Root, 0, len(roots))
+	for root := range roots {
 		rr, err := n.store.FindRoot(ctx, root)
 		if err != nil {
 			return nil, fmt.Errorf("root %x of a cohort record: %w", root[:4], err)
@@ -46,19 +157,25 @@ func (n *Node) transcriptRoots(ctx context.Context, recs []audit.Record) ([]audi
 		}
 		out = append(out, ar)
 	}
+	slices.SortFunc(out, func(a, b audit.Root) int { return cmp.Compare(a.Version, b.Version) })
 	return out, nil
 }
 
-// signTranscript sends an encoded transcript to a peer for its signature.
-func signTranscript(ctx context.Context, c cohortv1.PeerServiceClient, enc []byte) (*cohortv1.SignTranscriptResponse, error) {
+// header is the blob header of the transcript's encoding.
+func (b *builtTranscript) header() *cohortv1.BlobHeader { return blob.HeaderOf(uint64(b.size), b.sha) }
+
+// signTranscript sends a transcript's encoding, read from src as it is
+// sent (the spool file), to a peer for its signature; hd is its blob
+// header.
+func signTranscript(ctx context.Context, c cohortv1.PeerServiceClient, hd *cohortv1.BlobHeader, src io.Reader) (*cohortv1.SignTranscriptResponse, error) {
 	st, err := c.SignTranscript(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := st.Send(&cohortv1.SignTranscriptRequest{Part: &cohortv1.SignTranscriptRequest_Header{Header: blob.Header(enc)}}); err != nil {
+	if err := st.Send(&cohortv1.SignTranscriptRequest{Part: &cohortv1.SignTranscriptRequest_Header{Header: hd}}); err != nil {
 		return nil, err
 	}
-	if err := blob.Send(enc, func(ch *cohortv1.Chunk) error {
+	if _, err := blob.SendFrom(src, func(ch *cohortv1.Chunk) error {
 		return st.Send(&cohortv1.SignTranscriptRequest{Part: &cohortv1.SignTranscriptRequest_Chunk{Chunk: ch}})
 	}); err != nil {
 		return nil, err
@@ -66,131 +183,232 @@ func signTranscript(ctx context.Context, c cohortv1.PeerServiceClient, enc []byt
 	return st.CloseAndRecv()
 }
 
-func (n *Node) checkTranscript(ctx context.Context, t *audit.Transcript) error {
-	refuse := func(format string, args ...any) error {
-		return status.Errorf(codes.FailedPrecondition, "node %d will not sign the transcript of %s: %s", n.opts.Index, t.JobID, fmt.Sprintf(format, args...))
+// transcriptCheck is a peer's check of a transcript read as a stream
+// (SignTranscript): what it holds between the records it reads is what
+// the checks after them compare, never a record.
+type transcriptCheck struct {
+	n      *Node
+	hdr    *audit.Transcript
+	ds     *dataset.Dataset
+	be     backend.Backend
+	spec   *cohortv1.JobSpec
+	sd     [32]byte // the spec's digest
+	set    *enclave.SetHasher
+	claim  audit.ClaimRootHasher
+	sum    backend.Sum // the published ciphertexts, summed (HE)
+	roots  map[[32]byte]bool
+	digest [32]byte
+}
+
+// refuse is the error of a transcript this node will not sign.
+func (c *transcriptCheck) refuse(format string, args ...any) error {
+	return status.Errorf(codes.FailedPrecondition, "node %d will not sign the transcript of %s: %s", c.n.opts.Index, c.hdr.JobID, fmt.Sprintf(format, args...))
+}
+
+// checkTranscript reads the transcript tr streams and checks everything
+// in it that is this node's: its own signed statements, unchanged; the
+// records listed, which must be the ones it holds with the same payloads
+// and form the cohort whose digest it signed; the dataset's descriptor;
+// and the registry roots, which must be in its own history. The released
+// sums and outputs are the auditor's to recompute from the partials. It
+// returns the transcript without its records and its digest.
+func (n *Node) checkTranscript(ctx context.Context, tr *audit.TranscriptReader) (*audit.Transcript, *transcriptCheck, error) {
+	c := &transcriptCheck{n: n, hdr: tr.Header(), roots: map[[32]byte]bool{}}
+	if err := c.header(ctx); err != nil {
+		return nil, nil, err
 	}
-	ds, err := n.jobDataset(ctx, t.DatasetID)
+	if err := c.records(ctx, tr); err != nil {
+		return nil, nil, err
+	}
+	t, digest, err := tr.Tail()
 	if err != nil {
+		return nil, nil, status.Errorf(codes.InvalidArgument, "transcript: %v", err)
+	}
+	c.hdr, c.digest = t, digest
+	if err := c.tail(ctx, uint64(tr.Len())); err != nil {
+		return nil, nil, err
+	}
+	return t, c, nil
+}
+
+// header checks the fields before the records: the dataset's descriptor,
+// the spec, the buyer's submission.
+func (c *transcriptCheck) header(ctx context.Context) error {
+	n, h := c.n, c.hdr
+	var err error
+	if c.ds, err = n.jobDataset(ctx, h.DatasetID); err != nil {
 		return err
 	}
-	dd, err := audit.DescriptorDigest(ds.Desc)
+	dd, err := audit.DescriptorDigest(c.ds.Desc)
 	if err != nil {
 		return n.internal("descriptor digest", err)
 	}
-	if dd != t.DescriptorDigest {
-		return refuse("its dataset descriptor is not this node's")
+	if dd != h.DescriptorDigest {
+		return c.refuse("its dataset descriptor is not this node's")
 	}
-	spec := new(cohortv1.JobSpec)
-	if err := proto.Unmarshal(t.Spec, spec); err != nil {
-		return refuse("the spec does not decode: %v", err)
+	c.spec = new(cohortv1.JobSpec)
+	if err := proto.Unmarshal(h.Spec, c.spec); err != nil {
+		return c.refuse("the spec does not decode: %v", err)
 	}
-	sd, err := audit.SpecDigest(spec)
-	if err != nil {
-		return refuse("%v", err)
+	if c.sd, err = audit.SpecDigest(c.spec); err != nil {
+		return c.refuse("%v", err)
 	}
-	if err := n.checkTranscriptSubmission(ctx, t, sd); err != nil {
-		return refuse("%s", err)
+	if err := n.checkTranscriptSubmission(ctx, h, c.sd); err != nil {
+		return c.refuse("%s", err)
 	}
-	i := int(n.opts.Index)
-	pos := slices.IndexFunc(t.Nodes, func(e audit.NodeEvidence) bool { return e.Index == n.opts.Index })
-	if pos < 0 {
-		return refuse("it lacks this node's evidence")
-	}
-	mine := t.Nodes[pos]
-	set := attest.JobEligibleSet{JobID: t.JobID, DatasetID: t.DatasetID, SpecDigest: sd, JobTime: t.JobTime,
-		Cohort: mine.Cohort, SetDigest: mine.SetDigest, Node: n.opts.Index}
-	if attest.Verify(n.opts.Members[i].Signing, set, mine.SetSignature) != nil {
-		return refuse("this node's eligible-set statement is not the one it signed")
-	}
-	be, err := backend.For(ds)
-	if err != nil {
+	if c.be, err = backend.For(c.ds); err != nil {
 		return n.internal("dataset backend", err)
 	}
-	coords := make([]int, len(t.Sums))
-	for k, sum := range t.Sums {
-		coords[k] = int(sum.Coordinate)
-	}
-	partialSet, err := be.CheckPartialSet(t.DecryptionSet)
-	if err != nil {
-		return refuse("its backend is not the dataset's")
-	}
-	if slices.Contains(partialSet, n.opts.Index) && len(mine.Partial) == 0 {
-		return refuse("it lacks this node's %s", be.Quorum().Partial)
-	}
-	if len(mine.Partial) > 0 {
-		part := enclave.PartialStatement(t.JobID, mine.SetDigest, coords, mine.Partial, n.opts.Index)
-		if attest.Verify(n.opts.Members[i].Signing, part, mine.PartialSignature) != nil {
-			return refuse("this node's partial-sum statement is not the one it signed")
-		}
-	}
-	recs := make([]enclave.Record, len(t.Records))
-	for k, rec := range t.Records {
-		c, err := n.store.GetContribution(ctx, t.DatasetID, rec.Nullifier)
-		if errors.Is(err, store.ErrNotFound) {
-			return refuse("record %x… is not stored here", rec.Nullifier[:4])
-		}
-		if err != nil {
-			return n.internal("read contribution", err)
-		}
-		if c.PayloadDigest != rec.PayloadDigest || !bytes.Equal(c.Public, rec.Public) || !bytes.Equal(c.Proof, rec.Proof) ||
-			!bytes.Equal(be.Published(c.Share), rec.Ciphertext) {
-			return refuse("record %x… differs from the one stored here", rec.Nullifier[:4])
-		}
-		recs[k] = enclave.Record{Nullifier: rec.Nullifier, PayloadDigest: rec.PayloadDigest}
-	}
-	if uint64(len(recs)) != mine.Cohort || enclave.SetDigest(t.JobID, t.DatasetID, recs) != mine.SetDigest {
-		return refuse("its records are not the cohort this node selected")
-	}
-	published := make([][]byte, len(t.Records))
-	for k, rec := range t.Records {
-		published[k] = rec.Ciphertext
-	}
-	agg, err := be.Aggregate(published)
-	if err != nil {
-		return refuse("%v", err)
-	}
-	if !bytes.Equal(agg, t.Aggregate) {
-		return refuse("its aggregate ciphertext is not the sum of its records")
-	}
-	if root, err := audit.ClaimRootOf(t.Records); err != nil || root != t.ClaimRoot {
-		return refuse("its claim root is not the root of its records' nullifier tree")
-	}
-	if want := audit.RewardOf(ds.Desc, t.Buyer); t.RewardPerRecord != want {
-		return refuse("its reward of %d per record is not this node's price %d", t.RewardPerRecord, want)
-	}
-	for _, root := range t.Roots {
-		rr, err := n.store.FindRoot(ctx, root.Root)
-		if err != nil || rr.Version != root.Version {
-			return refuse("root %x… is not in this node's registry history at version %d", root.Root[:4], root.Version)
+	if c.be.Published([]byte{0}) != nil {
+		if c.sum, err = c.be.NewSum(nil); err != nil {
+			return n.internal("sum the transcript's ciphertexts", err)
 		}
 	}
 	return nil
 }
 
-// auditRecords lists the cohort's records as a transcript holds them, read
-// in one scan; the stored values are read only when the transcript
-// publishes them (HE ciphertexts).
-func (n *Node) auditRecords(ctx context.Context, s *selected, published func(stored []byte) []byte) ([]audit.Record, error) {
+// records reads the transcript's records and matches each against this
+// node's row of the same nullifier, in one scan of the job's epochs in
+// nullifier order (the transcript's order too): same payload digest,
+// public inputs, proof and published value. It digests the set, builds
+// the claim root and sums the published ciphertexts as they go.
+func (c *transcriptCheck) records(ctx context.Context, tr *audit.TranscriptReader) error {
+	n, h := c.n, c.hdr
+	c.set = enclave.NewSetHasher(h.JobID, h.DatasetID, uint64(tr.Len()))
+	next, err := nextRecord(tr)
+	if err != nil {
+		return err
+	}
 	fields := store.WithProof
-	// A backend that publishes nothing of a stored value (MPC) gives nil
-	// for any: its shares are then not read.
-	if published([]byte{0}) != nil {
+	if c.be.Published([]byte{0}) != nil {
 		fields |= store.WithShare
 	}
-	out := make([]audit.Record, 0, len(s.sel.Records))
-	err := n.eachCohortRecord(ctx, s, fields, func(c *store.Contribution) error {
-		rec := audit.Record{Nullifier: c.Nullifier, PayloadDigest: c.PayloadDigest, Public: bytes.Clone(c.Public), Proof: bytes.Clone(c.Proof)}
-		if c.Share != nil {
-			rec.Ciphertext = bytes.Clone(published(c.Share))
+	var pub circuits.PublicInputs
+	err = n.store.ScanContributions(ctx, h.DatasetID, c.spec.GetEpochFrom(), c.spec.GetEpochTo(), fields, func(row *store.Contribution) error {
+		if next == nil {
+			return errScanDone
 		}
-		out = append(out, rec)
-		return nil
+		switch bytes.Compare(next.Nullifier[:], row.Nullifier[:]) {
+		case -1:
+			return c.refuse("record %x… is not stored here", next.Nullifier[:4])
+		case 1:
+			return nil // a row the cohort does not count
+		}
+		published := c.be.Published(row.Share)
+		if row.PayloadDigest != next.PayloadDigest || !bytes.Equal(row.Public, next.Public) || !bytes.Equal(row.Proof, next.Proof) ||
+			!bytes.Equal(published, next.Ciphertext) {
+			return c.refuse("record %x… differs from the one stored here", next.Nullifier[:4])
+		}
+		if err := pub.UnmarshalBinary(row.Public); err != nil {
+			return n.internal("stored public inputs", err)
+		}
+		c.roots[feBytes(pub.Root)] = true
+		if err := c.set.Add(enclave.Record{Nullifier: next.Nullifier, PayloadDigest: next.PayloadDigest}); err != nil {
+			return c.refuse("%v", err)
+		}
+		if err := c.claim.Add(next.Nullifier); err != nil {
+			return c.refuse("%v", err)
+		}
+		if published != nil {
+			if err := c.sum.Add(published); err != nil {
+				return c.refuse("%v", err)
+			}
+		}
+		next, err = nextRecord(tr)
+		return err
 	})
-	if err != nil {
-		return nil, err
+	switch {
+	case errors.Is(err, errScanDone):
+	case err != nil:
+		if _, ok := status.FromError(err); ok {
+			return err
+		}
+		return n.internal("read contributions", err)
+	case next != nil:
+		return c.refuse("record %x… is not stored here", next.Nullifier[:4])
 	}
-	return out, nil
+	return nil
+}
+
+// errScanDone ends a scan early.
+var errScanDone = errors.New("scan done")
+
+// nextRecord is the transcript's next record, nil after the last; a
+// malformed record is InvalidArgument.
+func nextRecord(tr *audit.TranscriptReader) (*audit.Record, error) {
+	rec, err := tr.Next()
+	switch {
+	case errors.Is(err, io.EOF):
+		return nil, nil
+	case err != nil:
+		return nil, status.Errorf(codes.InvalidArgument, "transcript: %v", err)
+	}
+	return rec, nil
+}
+
+// tail checks the fields after the records against this node's own
+// statements and against what the records gave (count of them).
+func (c *transcriptCheck) tail(ctx context.Context, count uint64) error {
+	n, t := c.n, c.hdr
+	i := int(n.opts.Index)
+	pos := slices.IndexFunc(t.Nodes, func(e audit.NodeEvidence) bool { return e.Index == n.opts.Index })
+	if pos < 0 {
+		return c.refuse("it lacks this node's evidence")
+	}
+	mine := t.Nodes[pos]
+	set := attest.JobEligibleSet{JobID: t.JobID, DatasetID: t.DatasetID, SpecDigest: c.sd, JobTime: t.JobTime,
+		Cohort: mine.Cohort, SetDigest: mine.SetDigest, Node: n.opts.Index}
+	if attest.Verify(n.opts.Members[i].Signing, set, mine.SetSignature) != nil {
+		return c.refuse("this node's eligible-set statement is not the one it signed")
+	}
+	coords := make([]int, len(t.Sums))
+	for k, sum := range t.Sums {
+		coords[k] = int(sum.Coordinate)
+	}
+	partialSet, err := c.be.CheckPartialSet(t.DecryptionSet)
+	if err != nil {
+		return c.refuse("its backend is not the dataset's")
+	}
+	if slices.Contains(partialSet, n.opts.Index) && len(mine.Partial) == 0 {
+		return c.refuse("it lacks this node's %s", c.be.Quorum().Partial)
+	}
+	if len(mine.Partial) > 0 {
+		part := enclave.PartialStatement(t.JobID, mine.SetDigest, coords, mine.Partial, n.opts.Index)
+		if attest.Verify(n.opts.Members[i].Signing, part, mine.PartialSignature) != nil {
+			return c.refuse("this node's partial-sum statement is not the one it signed")
+		}
+	}
+	digest, err := c.set.Sum()
+	if err != nil || count != mine.Cohort || digest != mine.SetDigest {
+		return c.refuse("its records are not the cohort this node selected")
+	}
+	agg, err := c.be.AggregateOf(c.sum)
+	if err != nil {
+		return c.refuse("%v", err)
+	}
+	if !bytes.Equal(agg, t.Aggregate) {
+		return c.refuse("its aggregate ciphertext is not the sum of its records")
+	}
+	if c.claim.Root() != t.ClaimRoot {
+		return c.refuse("its claim root is not the root of its records' nullifier tree")
+	}
+	if want := audit.RewardOf(c.ds.Desc, t.Buyer); t.RewardPerRecord != want {
+		return c.refuse("its reward of %d per record is not this node's price %d", t.RewardPerRecord, want)
+	}
+	listed := map[[32]byte]bool{}
+	for _, root := range t.Roots {
+		rr, err := n.store.FindRoot(ctx, root.Root)
+		if err != nil || rr.Version != root.Version {
+			return c.refuse("root %x… is not in this node's registry history at version %d", root.Root[:4], root.Version)
+		}
+		listed[root.Root] = true
+	}
+	for root := range c.roots {
+		if !listed[root] {
+			return c.refuse("root %x… of a record is not among its registry roots", root[:4])
+		}
+	}
+	return nil
 }
 
 // checkTranscriptSubmission checks the transcript's buyer submission as
@@ -207,6 +425,47 @@ func (n *Node) checkTranscriptSubmission(ctx context.Context, t *audit.Transcrip
 		SpecDigest: specDigest, SubmittedAt: s.SubmittedAt}
 	if attest.Verify(b.PublicKey, st, s.Signature) != nil || st.JobID() != t.JobID {
 		return fmt.Errorf("the job is not the one buyer %q signed", s.Buyer)
+	}
+	return nil
+}
+
+// sendStoredBundle streams a stored bundle through send: the header, then
+// its chunks from the store. Without its ceremony (light), the bundle is
+// the bytes before the ceremony's length field and a zero length.
+func (n *Node) sendStoredBundle(ctx context.Context, t store.Transcript, light bool, header func(*cohortv1.BlobHeader) error, send func(*cohortv1.Chunk) error) error {
+	if t.BundleSize == 0 { // stored whole, before chunks
+		b := t.Bundle
+		if light {
+			var err error
+			if b, err = audit.WithoutCeremony(b, audit.DefaultLimits()); err != nil {
+				return n.internal("read transcript", err)
+			}
+		}
+		if err := header(blob.Header(b)); err != nil {
+			return err
+		}
+		return blob.Send(b, send)
+	}
+	size, sum, limit := t.BundleSize, t.BundleSHA256, uint64(0)
+	if light {
+		size, sum, limit = t.CeremonyOffset+8, t.LightSHA256, t.CeremonyOffset
+	}
+	if err := header(blob.HeaderOf(size, sum)); err != nil {
+		return err
+	}
+	var off uint64
+	err := n.store.ReadTranscriptBundle(ctx, t.ID, limit, func(chunk []byte) error {
+		if err := send(&cohortv1.Chunk{Offset: off, Data: chunk}); err != nil {
+			return err
+		}
+		off += uint64(len(chunk))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if light {
+		return send(&cohortv1.Chunk{Offset: off, Data: make([]byte, 8)})
 	}
 	return nil
 }
