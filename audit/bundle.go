@@ -204,30 +204,40 @@ func AttachCeremony(enc, ceremony []byte, lim Limits) ([]byte, error) {
 	return b.WithCeremony(ceremony)
 }
 
-// WithCeremony is AttachCeremony on a decoded bundle: the encoding of b
-// with ceremony in it, checked as AttachCeremony says. b is not changed.
-func (b *Bundle) WithCeremony(ceremony []byte) ([]byte, error) {
+// CheckCeremony checks that ceremony may be attached to b, as
+// AttachCeremony says: b holds none, and ceremony is the one its
+// descriptor names.
+func (b *Bundle) CheckCeremony(ceremony []byte) error {
 	if len(b.Ceremony) != 0 {
-		return nil, fmt.Errorf("%w: the bundle holds a ceremony transcript already", ErrInvalid)
+		return fmt.Errorf("%w: the bundle holds a ceremony transcript already", ErrInvalid)
 	}
 	var desc cohortv1.DatasetDescriptor
 	if err := proto.Unmarshal(b.Descriptor, &desc); err != nil {
-		return nil, fmt.Errorf("%w: descriptor: %w", ErrMalformed, err)
+		return fmt.Errorf("%w: descriptor: %w", ErrMalformed, err)
 	}
 	want := desc.GetCeremonyTranscriptDigest()
 	if desc.GetSetupKind() != cohortv1.SetupKind_SETUP_KIND_CEREMONY || len(want) == 0 {
-		return nil, fmt.Errorf("%w: dataset %s has no ceremony (%s)", ErrInvalid, desc.GetId(), desc.GetSetupKind())
+		return fmt.Errorf("%w: dataset %s has no ceremony (%s)", ErrInvalid, desc.GetId(), desc.GetSetupKind())
 	}
 	var tr setup.Transcript
 	if err := tr.UnmarshalBinary(ceremony); err != nil {
-		return nil, fmt.Errorf("%w: ceremony transcript: %w", ErrMalformed, err)
+		return fmt.Errorf("%w: ceremony transcript: %w", ErrMalformed, err)
 	}
 	got, err := tr.Digest()
 	if err != nil {
-		return nil, fmt.Errorf("%w: ceremony transcript: %w", ErrMalformed, err)
+		return fmt.Errorf("%w: ceremony transcript: %w", ErrMalformed, err)
 	}
 	if !bytes.Equal(got[:], want) {
-		return nil, fmt.Errorf("%w: the ceremony transcript's digest %x… is not dataset %s's %x…", ErrInvalid, got[:4], desc.GetId(), want[:min(4, len(want))])
+		return fmt.Errorf("%w: the ceremony transcript's digest %x… is not dataset %s's %x…", ErrInvalid, got[:4], desc.GetId(), want[:min(4, len(want))])
+	}
+	return nil
+}
+
+// WithCeremony is AttachCeremony on a decoded bundle: the encoding of b
+// with ceremony in it, checked as AttachCeremony says. b is not changed.
+func (b *Bundle) WithCeremony(ceremony []byte) ([]byte, error) {
+	if err := b.CheckCeremony(ceremony); err != nil {
+		return nil, err
 	}
 	full := *b
 	full.Ceremony = ceremony

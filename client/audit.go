@@ -1,9 +1,12 @@
 package client
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -39,49 +42,99 @@ func (c *Client) TranscriptWithoutCeremony(ctx context.Context, transcriptID str
 // dataset's ceremony transcript only once: the bundle comes without it, and
 // the ceremony is read from cacheDir (a file named by its digest) or
 // fetched with GetCeremony and kept there ("" keeps nothing). The result is
-// the bundle the node stored, checked by audit.AttachCeremony to hold the
-// ceremony its descriptor names.
+// the bundle the node stored, checked by audit.Bundle.CheckCeremony to hold
+// the ceremony its descriptor names. WriteTranscriptBundle writes it to a
+// file instead, without holding it.
 func (c *Client) TranscriptBundle(ctx context.Context, transcriptID, cacheDir string) ([]byte, error) {
-	light, err := c.TranscriptWithoutCeremony(ctx, transcriptID)
-	if err != nil {
+	var buf bytes.Buffer
+	if _, err := c.WriteTranscriptBundle(ctx, transcriptID, cacheDir, "", &buf); err != nil {
 		return nil, err
 	}
-	b, err := audit.UnmarshalBundle(light, audit.DefaultLimits())
+	return buf.Bytes(), nil
+}
+
+// WriteTranscriptBundle writes what TranscriptBundle returns to w as it
+// arrives: the bundle without its ceremony is spooled to a file in
+// spoolDir ("" for the system's temporary directory) whose name is
+// removed at once, read back as a stream (audit.ReadBundleStream), and
+// copied to w with the ceremony attached. It holds one chunk and the
+// ceremony at a time, whatever the bundle's size (docs/design.md §7.6),
+// and returns the bytes written.
+func (c *Client) WriteTranscriptBundle(ctx context.Context, transcriptID, cacheDir, spoolDir string, w io.Writer) (int64, error) {
+	f, err := os.CreateTemp(spoolDir, "bundle-")
 	if err != nil {
-		return nil, fmt.Errorf("%w: transcript %s: %w", ErrBadResponse, transcriptID, err)
+		return 0, fmt.Errorf("client: spool transcript %s: %w", transcriptID, err)
 	}
+	defer f.Close()
+	if err := os.Remove(f.Name()); err != nil {
+		return 0, fmt.Errorf("client: spool transcript %s: %w", transcriptID, err)
+	}
+	size, err := c.transcriptTo(ctx, transcriptID, true, f)
+	if err != nil {
+		return 0, err
+	}
+	lim := audit.DefaultLimits()
+	lim.MaxBytes = MaxBundleSize
+	sb, err := audit.ReadBundleStream(f, size, lim)
+	if err != nil {
+		return 0, fmt.Errorf("%w: transcript %s: %w", ErrBadResponse, transcriptID, err)
+	}
+	b := sb.Bundle
 	var desc cohortv1.DatasetDescriptor
 	if err := proto.Unmarshal(b.Descriptor, &desc); err != nil {
-		return nil, fmt.Errorf("%w: transcript %s: descriptor: %w", ErrBadResponse, transcriptID, err)
+		return 0, fmt.Errorf("%w: transcript %s: descriptor: %w", ErrBadResponse, transcriptID, err)
 	}
 	digest := desc.GetCeremonyTranscriptDigest()
 	if desc.GetSetupKind() != cohortv1.SetupKind_SETUP_KIND_CEREMONY || len(digest) == 0 {
-		return light, nil // a development setup's bundle holds no ceremony
+		// A development setup's bundle holds no ceremony.
+		return io.Copy(w, io.NewSectionReader(f, 0, size))
 	}
+	cer, err := c.cachedCeremony(ctx, &desc, b, cacheDir)
+	if err != nil {
+		return 0, fmt.Errorf("%w: transcript %s: %w", ErrBadResponse, transcriptID, err)
+	}
+	// The bundle without its ceremony ends with the ceremony's zero
+	// length: the complete one has the length and the ceremony instead.
+	n, err := io.Copy(w, io.NewSectionReader(f, 0, sb.CeremonyOffset()))
+	if err == nil {
+		var k int
+		k, err = w.Write(binary.BigEndian.AppendUint64(nil, uint64(len(cer))))
+		n += int64(k)
+		if err == nil {
+			k, err = w.Write(cer)
+			n += int64(k)
+		}
+	}
+	if err != nil {
+		return n, fmt.Errorf("client: write transcript %s: %w", transcriptID, err)
+	}
+	return n, nil
+}
+
+// cachedCeremony returns the ceremony transcript of desc's dataset, checked
+// to be the one b's descriptor names: from cacheDir when it holds it
+// (a damaged entry is fetched again), else fetched and kept there.
+func (c *Client) cachedCeremony(ctx context.Context, desc *cohortv1.DatasetDescriptor, b *audit.Bundle, cacheDir string) ([]byte, error) {
 	var path string
 	if cacheDir != "" {
-		path = filepath.Join(cacheDir, "ceremony-"+hex.EncodeToString(digest)+".bin")
-		if cer, err := os.ReadFile(path); err == nil {
-			if full, err := b.WithCeremony(cer); err == nil {
-				return full, nil
-			}
-			// A damaged cache entry is fetched again below.
+		path = filepath.Join(cacheDir, "ceremony-"+hex.EncodeToString(desc.GetCeremonyTranscriptDigest())+".bin")
+		if cer, err := os.ReadFile(path); err == nil && b.CheckCeremony(cer) == nil {
+			return cer, nil
 		}
 	}
 	cer, err := c.Ceremony(ctx, desc.GetId())
 	if err != nil {
 		return nil, err
 	}
-	full, err := b.WithCeremony(cer)
-	if err != nil {
-		return nil, fmt.Errorf("%w: transcript %s: %w", ErrBadResponse, transcriptID, err)
+	if err := b.CheckCeremony(cer); err != nil {
+		return nil, err
 	}
 	if path != "" {
 		if err := writeCacheFile(path, cer); err != nil {
 			return nil, fmt.Errorf("client: keep the ceremony transcript: %w", err)
 		}
 	}
-	return full, nil
+	return cer, nil
 }
 
 // Ceremony downloads a dataset's ceremony transcript (GetCeremony), checked
@@ -127,22 +180,40 @@ func writeCacheFile(path string, data []byte) error {
 }
 
 func (c *Client) transcript(ctx context.Context, transcriptID string, withoutCeremony bool) ([]byte, error) {
+	var buf bytes.Buffer
+	if _, err := c.transcriptTo(ctx, transcriptID, withoutCeremony, &buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// transcriptTo writes a bundle to w as its chunks arrive, checked against
+// its stream header's size and SHA-256 (at most MaxBundleSize), and
+// returns its size. What was written before an error is not the bundle.
+func (c *Client) transcriptTo(ctx context.Context, transcriptID string, withoutCeremony bool, w io.Writer) (int64, error) {
 	st, err := cohortv1.NewAuditServiceClient(c.conn).GetTranscript(ctx, &cohortv1.GetTranscriptRequest{TranscriptId: transcriptID, WithoutCeremony: withoutCeremony})
 	if err != nil {
-		return nil, rpcError("get transcript", err)
+		return 0, rpcError("get transcript", err)
 	}
 	first, err := st.Recv()
 	if err != nil {
-		return nil, rpcError("get transcript", err)
+		return 0, rpcError("get transcript", err)
 	}
-	b, err := blob.Receive(first.GetHeader(), MaxBundleSize, func() (*cohortv1.Chunk, error) {
+	src, err := blob.NewReader(first.GetHeader(), MaxBundleSize, func() (*cohortv1.Chunk, error) {
 		m, err := st.Recv()
-		return m.GetChunk(), err
+		if err != nil {
+			return nil, err
+		}
+		return m.GetChunk(), nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("client: get transcript %s: %w", transcriptID, err)
+		return 0, fmt.Errorf("client: get transcript %s: %w", transcriptID, err)
 	}
-	return b, nil
+	n, err := io.Copy(w, src)
+	if err != nil {
+		return 0, fmt.Errorf("client: get transcript %s: %w", transcriptID, err)
+	}
+	return n, nil
 }
 
 // Transcripts lists every released transcript of a dataset on this node,

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -61,28 +62,31 @@ func newAuditFetchCmd() *cobra.Command {
 			ctx, cancel := commandContext(cmd)
 			defer cancel()
 			// The ceremony transcript, the same for every job of the
-			// dataset, is fetched once and kept in --cache.
-			b, err := c.TranscriptBundle(ctx, job, g.cache)
+			// dataset, is fetched once and kept in --cache. The bundle
+			// goes to the file as it arrives (spooled beside it first).
+			sha := sha256.New()
+			var size int64
+			err = writeNew(out, func(w io.Writer) error {
+				var err error
+				size, err = c.WriteTranscriptBundle(ctx, job, g.cache, filepath.Dir(out), io.MultiWriter(w, sha))
+				return err
+			})
 			if err != nil {
 				return err
 			}
-			if err := writeNew(out, b); err != nil {
-				return err
-			}
 			if asJSON {
-				sum := sha256.Sum256(b)
 				return printJSON(cmd.OutOrStdout(), struct {
 					JobID  string `json:"job_id"`
 					File   string `json:"file"`
-					Bytes  int    `json:"bytes"`
+					Bytes  int64  `json:"bytes"`
 					SHA256 string `json:"sha256"` // hex, of the file as written
-				}{job, out, len(b), hex.EncodeToString(sum[:])})
+				}{job, out, size, hex.EncodeToString(sha.Sum(nil))})
 			}
 			pin := "--federation federation.yaml "
 			if g.fed != "" {
 				pin = "--federation " + g.fed + " "
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (%d bytes); verify it with: cohort audit verify %s%s\n", out, len(b), pin, out)
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (%d bytes); verify it with: cohort audit verify %s%s\n", out, size, pin, out)
 			return nil
 		},
 	}
@@ -102,17 +106,23 @@ func newAuditFetchCmd() *cobra.Command {
 	return cmd
 }
 
-// writeNew writes a file that must not exist yet.
-func writeNew(path string, b []byte) error {
+// writeNew writes a file that must not exist yet with write; a file
+// write failed to complete is removed.
+func writeNew(path string, write func(io.Writer) error) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(b); err != nil {
+	if err := write(f); err != nil {
 		f.Close()
+		os.Remove(path)
 		return err
 	}
-	return f.Close()
+	if err := f.Close(); err != nil {
+		os.Remove(path)
+		return err
+	}
+	return nil
 }
 
 func newAuditVerifyCmd() *cobra.Command {
