@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"runtime"
+	"sync"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 
@@ -330,15 +332,28 @@ func newTranscriptHash() hash.Hash {
 
 // ClaimRootHasher computes the root of a nullifier tree
 // (circuits.NewNullifierTree) from its nullifiers in order, holding one
-// node per level of the tree. Its zero value is an empty tree. The
-// caller sees that no nullifier is added twice (a transcript's records
-// are in strictly ascending nullifier order).
+// node per level of the tree and one batch of leaves. Its zero value is
+// an empty tree. The caller sees that no nullifier is added twice (a
+// transcript's records are in strictly ascending nullifier order).
+//
+// Leaves are hashed a batch of claimBatch at a time: a full batch is an
+// aligned subtree, whose root the CPUs compute in parallel (a part of
+// the batch each, docs/design.md §7.6) before it joins the running
+// nodes at its level. The root is the same as one leaf at a time.
 type ClaimRootHasher struct {
 	pending [circuits.ClaimDepth]fr.Element // a left node waiting for its sibling, by level
 	has     [circuits.ClaimDepth]bool
-	full    fr.Element // the root once the tree is full
+	full    fr.Element   // the root once the tree is full
+	batch   []fr.Element // nullifiers not yet hashed, fewer than claimBatch
 	n       int
 }
+
+// claimBatchLevel is the level of a batch's subtree: claimBatch =
+// 2^claimBatchLevel leaves.
+const (
+	claimBatchLevel = 10
+	claimBatch      = 1 << claimBatchLevel
+)
 
 // Add appends nf, which must be a canonical field element, as the next
 // leaf; at most circuits.MaxClaimLeaves are accepted.
@@ -350,20 +365,69 @@ func (h *ClaimRootHasher) Add(nf [32]byte) error {
 	if err := e.SetBytesCanonical(nf[:]); err != nil {
 		return errors.New("not a canonical field element")
 	}
-	node := circuits.ClaimLeaf(e)
-	for l := 0; ; l++ {
+	if h.batch == nil {
+		h.batch = make([]fr.Element, 0, claimBatch)
+	}
+	h.batch = append(h.batch, e)
+	h.n++
+	if len(h.batch) == claimBatch {
+		h.push(subtreeRoot(h.batch), claimBatchLevel)
+		h.batch = h.batch[:0]
+	}
+	return nil
+}
+
+// push joins node, the root of the next aligned subtree at level l, to
+// the running nodes.
+func (h *ClaimRootHasher) push(node fr.Element, l int) {
+	for ; ; l++ {
 		if l == circuits.ClaimDepth { // the tree is full: node is its root
 			h.full = node
-			break
+			return
 		}
 		if !h.has[l] {
 			h.pending[l], h.has[l] = node, true
-			break
+			return
 		}
 		node, h.has[l] = merkle.Node(h.pending[l], node), false
 	}
-	h.n++
-	return nil
+}
+
+// subtreeRoot is the root of the subtree whose leaves are the nullifiers
+// nfs (a power of two of them), its parts hashed in parallel.
+func subtreeRoot(nfs []fr.Element) fr.Element {
+	parts := 1
+	for parts < runtime.GOMAXPROCS(0) && parts < 8 && len(nfs)/(2*parts) >= 64 {
+		parts *= 2
+	}
+	roots := make([]fr.Element, parts)
+	var wg sync.WaitGroup
+	size := len(nfs) / parts
+	for p := range parts {
+		wg.Go(func() { roots[p] = hashLevel(nfs[p*size:(p+1)*size], true)[0] })
+	}
+	wg.Wait()
+	return hashLevel(roots, false)[0]
+}
+
+// hashLevel hashes nodes (leaves' nullifiers when leaves) up to one root:
+// a power of two of them, in place.
+func hashLevel(nodes []fr.Element, leaves bool) []fr.Element {
+	level := make([]fr.Element, len(nodes))
+	for i, e := range nodes {
+		if leaves {
+			level[i] = circuits.ClaimLeaf(e)
+		} else {
+			level[i] = e
+		}
+	}
+	for len(level) > 1 {
+		for i := range len(level) / 2 {
+			level[i] = merkle.Node(level[2*i], level[2*i+1])
+		}
+		level = level[:len(level)/2]
+	}
+	return level
 }
 
 // Len is the number of nullifiers added.
@@ -374,6 +438,14 @@ func (h *ClaimRootHasher) Root() [32]byte {
 	if h.n == circuits.MaxClaimLeaves {
 		return h.full.Bytes()
 	}
+	// The leaves of a partial batch join one at a time, on a copy, so
+	// that Add may go on after Root.
+	c := *h
+	c.batch = nil
+	for _, e := range h.batch {
+		c.push(circuits.ClaimLeaf(e), 0)
+	}
+	h = &c
 	zeros := merkle.Zeros(circuits.ClaimDepth)
 	var carry fr.Element
 	haveCarry := false

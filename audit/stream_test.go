@@ -128,6 +128,39 @@ func TestClaimRootHasher(t *testing.T) {
 	}
 }
 
+// Across batches: the root of full batches hashed in parallel, with a
+// partial batch after them, is ClaimRootOf's; Root between two Adds
+// changes nothing of what follows.
+func TestClaimRootHasherBatches(t *testing.T) {
+	recs := make([]Record, 3*claimBatch+17)
+	for i := range recs {
+		var e fr.Element
+		if _, err := e.SetRandom(); err != nil {
+			t.Fatal(err)
+		}
+		recs[i] = Record{Nullifier: e.Bytes()}
+	}
+	sizes := map[int]bool{claimBatch - 1: true, claimBatch: true, claimBatch + 1: true, 2 * claimBatch: true, len(recs): true}
+	var h ClaimRootHasher
+	for i, r := range recs {
+		if i%700 == 0 {
+			h.Root() // between two Adds
+		}
+		if err := h.Add(r.Nullifier); err != nil {
+			t.Fatal(err)
+		}
+		if n := i + 1; sizes[n] {
+			want, err := ClaimRootOf(recs[:n])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := h.Root(); got != want || h.Len() != n {
+				t.Fatalf("%d nullifiers: root %x…, want %x…", n, got[:4], want[:4])
+			}
+		}
+	}
+}
+
 // The writer refuses what MarshalBinary refuses, and a stream whose
 // records do not match the count it declared.
 func TestTranscriptWriterRefuses(t *testing.T) {
