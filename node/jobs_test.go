@@ -672,20 +672,64 @@ func checkTranscript(t *testing.T, f *testFederation, res *cohortv1.Result) {
 		t.Fatalf("ListTranscripts: %v, %v", list, err)
 	}
 
+	// A peer checks the records as they stream past against its own rows,
+	// and the tail against what they gave.
+	for name, c := range map[string]struct {
+		tamper func(tr *audit.Transcript)
+		msg    string
+	}{
+		"missing a record": {func(tr *audit.Transcript) { tr.Records = tr.Records[1:] }, "not the cohort this node selected"},
+		"with a record not stored": {func(tr *audit.Transcript) {
+			r := tr.Records[0]
+			r.Nullifier = [32]byte{31: 1} // before every stored one
+			tr.Records = append([]audit.Record{r}, tr.Records...)
+		}, "is not stored here"},
+		"with a record past the stored ones": {func(tr *audit.Transcript) {
+			r := tr.Records[0]
+			r.Nullifier = [32]byte{0: 0x30}
+			tr.Records = append(tr.Records, r)
+		}, "is not stored here"},
+		"with a changed proof": {func(tr *audit.Transcript) {
+			tr.Records[1].Proof = bytes.Clone(tr.Records[1].Proof)
+			tr.Records[1].Proof[5] ^= 1
+		}, "differs from the one stored here"},
+		"without its records' roots": {func(tr *audit.Transcript) { tr.Roots = nil }, "not among its registry roots"},
+	} {
+		b, err := audit.UnmarshalBundle(bundle, audit.DefaultLimits())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.tamper(b.Transcript)
+		enc, err := b.Transcript.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = call(ctx, f.nodes[0].n, 1, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.SignTranscriptResponse, error) {
+			return signTranscriptBytes(ctx, c, enc)
+		})
+		wantCode(t, "sign a transcript "+name, err, codes.FailedPrecondition)
+		wantMessage(t, "sign a transcript "+name, err, c.msg)
+	}
+	// A stream whose bytes are not its header's, or that ends early, is
+	// refused before anything is signed.
 	b, err := audit.UnmarshalBundle(bundle, audit.DefaultLimits())
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := b.Transcript
-	tr.Records = tr.Records[1:]
-	enc, err := tr.MarshalBinary()
+	enc, err := b.Transcript.MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
+	lying := blob.Header(enc)
+	lying.Sha256[0] ^= 1
 	_, err = call(ctx, f.nodes[0].n, 1, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.SignTranscriptResponse, error) {
-		return signTranscriptBytes(ctx, c, enc)
+		return signTranscript(ctx, c, lying, bytes.NewReader(enc))
 	})
-	wantCode(t, "sign a transcript missing a record", err, codes.FailedPrecondition)
+	wantCode(t, "sign a transcript whose bytes are not its header's", err, codes.InvalidArgument)
+	_, err = call(ctx, f.nodes[0].n, 1, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.SignTranscriptResponse, error) {
+		return signTranscript(ctx, c, blob.Header(enc), bytes.NewReader(enc[:len(enc)/2]))
+	})
+	wantCode(t, "sign a transcript cut short", err, codes.InvalidArgument)
 	checkPublished(t, f, res, bundle)
 }
 
@@ -738,14 +782,11 @@ func checkPublished(t *testing.T, f *testFederation, res *cohortv1.Result, bundl
 	}
 }
 
-// checkBundleVerifies fetches a released job's transcript bundle from node
-// 0 and verifies it offline; it returns the bundle.
-func checkBundleVerifies(t *testing.T, f *testFederation, res *cohortv1.Result) []byte {
+// fetchBundle fetches a transcript's bundle, with or without its ceremony,
+// from the node conn reaches.
+func fetchBundle(t *testing.T, conn *grpc.ClientConn, id string, withoutCeremony bool) []byte {
 	t.Helper()
-	if res.GetTranscriptId() != res.GetJobId() {
-		t.Fatalf("transcript id %q", res.GetTranscriptId())
-	}
-	st, err := cohortv1.NewAuditServiceClient(f.conns[0]).GetTranscript(context.Background(), &cohortv1.GetTranscriptRequest{TranscriptId: res.GetTranscriptId()})
+	st, err := cohortv1.NewAuditServiceClient(conn).GetTranscript(context.Background(), &cohortv1.GetTranscriptRequest{TranscriptId: id, WithoutCeremony: withoutCeremony})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -760,6 +801,17 @@ func checkBundleVerifies(t *testing.T, f *testFederation, res *cohortv1.Result) 
 	if err != nil {
 		t.Fatal(err)
 	}
+	return bundle
+}
+
+// checkBundleVerifies fetches a released job's transcript bundle from node
+// 0 and verifies it offline; it returns the bundle.
+func checkBundleVerifies(t *testing.T, f *testFederation, res *cohortv1.Result) []byte {
+	t.Helper()
+	if res.GetTranscriptId() != res.GetJobId() {
+		t.Fatalf("transcript id %q", res.GetTranscriptId())
+	}
+	bundle := fetchBundle(t, f.conns[0], res.GetTranscriptId(), false)
 	rep := audit.VerifyEncoded(bundle, audit.DefaultLimits(), audit.AllowInsecureDevSetup())
 	if !rep.OK() {
 		t.Fatalf("the transcript does not verify:\n%s", rep)
