@@ -65,6 +65,9 @@ type selected struct {
 	// sum is the cohort's stored values summed at coords, once read.
 	sum    backend.Sum
 	coords []int
+	// witness is what a peer took of the cohort's rows for checking the
+	// job's transcript (cohortPass), nil when it took nothing.
+	witness *witnessBuilder
 }
 
 // dataset is the dataset s was selected from; nil for a nil s.
@@ -161,7 +164,7 @@ func (n *Node) countOtherEpochs(ctx context.Context, ds *dataset.Dataset, read u
 // (a record revoked since, or one more eligible) gets another digest: the
 // zero digest when its size is not m, which no agreement carries.
 func (n *Node) cohortPass(ctx context.Context, ds *dataset.Dataset, jobID string, spec *cohortv1.JobSpec, at time.Time, m uint64,
-	sum backend.Sum, coords []int) (*selected, error) {
+	sum backend.Sum, coords []int, wb *witnessBuilder) (*selected, error) {
 	bit, err := purposeBit(ds, spec)
 	if err != nil {
 		return nil, err
@@ -179,6 +182,9 @@ func (n *Node) cohortPass(ctx context.Context, ds *dataset.Dataset, jobID string
 	if sum != nil {
 		fields = store.WithShare
 	}
+	if wb != nil {
+		fields |= store.WithProof
+	}
 	err = n.store.ScanContributions(ctx, ds.Desc.GetId(), spec.GetEpochFrom(), spec.GetEpochTo(), fields, func(c *store.Contribution) error {
 		read++
 		r := recordOf(c)
@@ -194,6 +200,11 @@ func (n *Node) cohortPass(ctx context.Context, ds *dataset.Dataset, jobID string
 		if cohort++; cohort <= m {
 			if err := h.Add(r); err != nil {
 				return err
+			}
+			if wb != nil {
+				if err := wb.add(c, nil); err != nil {
+					return fmt.Errorf("record %x…: %w", c.Nullifier[:4], err)
+				}
 			}
 		}
 		if sum != nil {
@@ -215,6 +226,9 @@ func (n *Node) cohortPass(ctx context.Context, ds *dataset.Dataset, jobID string
 	}
 	if sum != nil {
 		s.sum, s.coords = sum, coords
+	}
+	if wb != nil && cohort == m {
+		s.witness = wb
 	}
 	return s, nil
 }

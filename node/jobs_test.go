@@ -672,51 +672,66 @@ func checkTranscript(t *testing.T, f *testFederation, res *cohortv1.Result) {
 		t.Fatalf("ListTranscripts: %v, %v", list, err)
 	}
 
-	// A peer checks the records as they stream past against its own rows,
-	// and the tail against what they gave.
-	for name, c := range map[string]struct {
-		tamper func(tr *audit.Transcript)
-		msg    string
-	}{
-		"missing a record": {func(tr *audit.Transcript) { tr.Records = tr.Records[1:] }, "not the cohort this node selected"},
-		"with a record not stored": {func(tr *audit.Transcript) {
-			r := tr.Records[0]
-			r.Nullifier = [32]byte{31: 1} // before every stored one
-			tr.Records = append([]audit.Record{r}, tr.Records...)
-		}, "is not stored here"},
-		"with a record past the stored ones": {func(tr *audit.Transcript) {
-			r := tr.Records[0]
-			r.Nullifier = [32]byte{0: 0x30}
-			tr.Records = append(tr.Records, r)
-		}, "is not stored here"},
-		"with a changed proof": {func(tr *audit.Transcript) {
-			tr.Records[1].Proof = bytes.Clone(tr.Records[1].Proof)
-			tr.Records[1].Proof[5] ^= 1
-		}, "differs from the one stored here"},
-		"without its records' roots": {func(tr *audit.Transcript) { tr.Roots = nil }, "not among its registry roots"},
-	} {
-		b, err := audit.UnmarshalBundle(bundle, audit.DefaultLimits())
+	// A peer checks the records as they stream past: against the witness
+	// it took of its cohort when it summed it, or, without one (after a
+	// restart), against its rows; and the tail against what they gave.
+	const summed = "not the ones this node summed"
+	for _, witness := range []bool{true, false} {
+		if !witness {
+			f.nodes[1].n.witness.drop(res.GetJobId())
+		}
+		for name, c := range map[string]struct {
+			tamper          func(tr *audit.Transcript)
+			rows, witnessed string
+		}{
+			"missing a record": {func(tr *audit.Transcript) { tr.Records = tr.Records[1:] }, "not the cohort this node selected", summed},
+			"with a record not stored": {func(tr *audit.Transcript) {
+				r := tr.Records[0]
+				r.Nullifier = [32]byte{31: 1} // before every stored one
+				tr.Records = append([]audit.Record{r}, tr.Records...)
+			}, "is not stored here", summed},
+			"with a record past the stored ones": {func(tr *audit.Transcript) {
+				r := tr.Records[0]
+				r.Nullifier = [32]byte{0: 0x30, 1: 0x64, 2: 0x4e, 3: 0x72} // after every stored one
+				tr.Records = append(tr.Records, r)
+			}, "is not stored here", summed},
+			"with a changed proof": {func(tr *audit.Transcript) {
+				tr.Records[1].Proof = bytes.Clone(tr.Records[1].Proof)
+				tr.Records[1].Proof[5] ^= 1
+			}, "differs from the one stored here", summed},
+			"without its records' roots": {func(tr *audit.Transcript) { tr.Roots = nil }, "not among its registry roots", "not among its registry roots"},
+		} {
+			b := mustBundle(t, bundle)
+			c.tamper(b.Transcript)
+			enc, err := b.Transcript.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = call(ctx, f.nodes[0].n, 1, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.SignTranscriptResponse, error) {
+				return signTranscriptBytes(ctx, c, enc)
+			})
+			what := fmt.Sprintf("sign a transcript %s (witness: %t)", name, witness)
+			wantCode(t, what, err, codes.FailedPrecondition)
+			if witness {
+				wantMessage(t, what, err, c.witnessed)
+			} else {
+				wantMessage(t, what, err, c.rows)
+			}
+		}
+		// The transcript as released is signed either way.
+		enc, err := mustBundle(t, bundle).Transcript.MarshalBinary()
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.tamper(b.Transcript)
-		enc, err := b.Transcript.MarshalBinary()
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = call(ctx, f.nodes[0].n, 1, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.SignTranscriptResponse, error) {
+		if _, err := call(ctx, f.nodes[0].n, 1, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.SignTranscriptResponse, error) {
 			return signTranscriptBytes(ctx, c, enc)
-		})
-		wantCode(t, "sign a transcript "+name, err, codes.FailedPrecondition)
-		wantMessage(t, "sign a transcript "+name, err, c.msg)
+		}); err != nil {
+			t.Fatalf("the released transcript is not signed again (witness: %t): %v", witness, err)
+		}
 	}
 	// A stream whose bytes are not its header's, or that ends early, is
 	// refused before anything is signed.
-	b, err := audit.UnmarshalBundle(bundle, audit.DefaultLimits())
-	if err != nil {
-		t.Fatal(err)
-	}
-	enc, err := b.Transcript.MarshalBinary()
+	enc, err := mustBundle(t, bundle).Transcript.MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -780,6 +795,16 @@ func checkPublished(t *testing.T, f *testFederation, res *cohortv1.Result, bundl
 	if got, err := f.nodes[2].store.GetTranscript(ctx, res.GetJobId()); err != nil || !bytes.Equal(got.Bundle, bundle) {
 		t.Fatalf("node 2's transcript changed after refusals: %v", err)
 	}
+}
+
+// mustBundle decodes a bundle.
+func mustBundle(t *testing.T, enc []byte) *audit.Bundle {
+	t.Helper()
+	b, err := audit.UnmarshalBundle(enc, audit.DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // fetchBundle fetches a transcript's bundle, with or without its ceremony,

@@ -29,6 +29,7 @@ type Node struct {
 	limiter  *clientLimiter // public API rate and heavy-stream limits
 	blobs    *sharedBlobs   // stored blobs being streamed, read once
 	signing  *peerSlots     // transcripts being received for signing, per peer
+	witness  *witnesses     // what this node took of its cohorts for their transcripts
 
 	claimKeys  claimKeys  // the federation's claim keys, loaded on first use
 	claimSetup sync.Mutex // held while this node coordinates the claim keys' ceremony

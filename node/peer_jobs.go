@@ -189,6 +189,9 @@ func (n *Node) computePartial(ctx context.Context, from uint32, req *cohortv1.Co
 			return nil, err
 		}
 	}
+	if sel.witness != nil && sel.digest == [32]byte(req.GetSetDigest()) {
+		n.witness.put(job.ID, sel.witness.witness(sel.digest))
+	}
 	st := enclave.PartialStatement(job.ID, sel.digest, coords, enc, n.opts.Index)
 	n.log.Info("partial released", "job", job.ID, "cohort", sel.cohort, "coordinates", len(coords), "partial_set", fmt.Sprint(set))
 	return &cohortv1.ComputePartialResponse{Coordinates: st.Coordinates, Partial: enc, Signature: n.sign(st.Message()), Debit: debit}, nil
@@ -210,7 +213,14 @@ func (n *Node) peerCohort(ctx context.Context, ds *dataset.Dataset, be backend.B
 			return nil, n.internal("sum cohort", err)
 		}
 	}
-	return n.cohortPass(ctx, ds, req.GetJobId(), req.GetSpec(), at, rec.Cohort, s, coords)
+	// An MPC transcript publishes nothing of a stored value: the same scan
+	// takes what checking it needs (witness.go). HE peers check their
+	// transcripts' ciphertexts against their rows.
+	var wb *witnessBuilder
+	if s != nil && be.Published([]byte{0}) == nil {
+		wb = newWitnessBuilder()
+	}
+	return n.cohortPass(ctx, ds, req.GetJobId(), req.GetSpec(), at, rec.Cohort, s, coords, wb)
 }
 
 // partial computes this node's partial over its cohort with its noise

@@ -49,6 +49,7 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	e.ctx, n.cancel = context.WithCancel(context.Background())
 	n.blobs = newSharedBlobs(e.ctx)
 	n.signing = newPeerSlots("transcripts to sign", len(o.Members), transcriptsPerPeer)
+	n.witness = newWitnesses()
 	n.peers = newPeers(e)
 	n.datasets = newDatasets(e, n.ingest)
 	n.records = newRecordLocks()

@@ -59,8 +59,9 @@ func (s *readCounter) reset() {
 // TestJobStreams runs the demo's statistics job over a seeded cohort and
 // checks that every node read its rows' shares in one scan for the job —
 // a peer selects and sums in the same scan at ComputePartial, after one
-// scan of the eligibility columns at PrepareJob — never paged whole rows,
-// and that the result is the plaintext's.
+// scan of the eligibility columns at PrepareJob, and checks the
+// transcript without another — never paged whole rows, and that the
+// result is the plaintext's.
 func TestJobStreams(t *testing.T) {
 	records := 1500
 	if testing.Short() {
@@ -117,7 +118,10 @@ func TestJobStreams(t *testing.T) {
 		if n := c.metaScans.Load(); n != 1 {
 			t.Errorf("node %d scanned the eligibility columns alone %d times, want once (PrepareJob)", i, n)
 		}
-		// Only the coordinator reads the proofs, for the transcript.
+		// Only the coordinator scans the proofs apart, to write the
+		// transcript; a peer reads them in its one scan of the shares
+		// (its cohort witness) and checks the transcript against that,
+		// reading no row again.
 		if n, want := c.proofScans.Load(), int32(min(i, 1)^1); n != want {
 			t.Errorf("node %d scanned the proofs %d times, want %d", i, n, want)
 		}

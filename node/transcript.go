@@ -187,17 +187,19 @@ func signTranscript(ctx context.Context, c cohortv1.PeerServiceClient, hd *cohor
 // (SignTranscript): what it holds between the records it reads is what
 // the checks after them compare, never a record.
 type transcriptCheck struct {
-	n      *Node
-	hdr    *audit.Transcript
-	ds     *dataset.Dataset
-	be     backend.Backend
-	spec   *cohortv1.JobSpec
-	sd     [32]byte // the spec's digest
-	set    *enclave.SetHasher
-	claim  audit.ClaimRootHasher
-	sum    backend.Sum // the published ciphertexts, summed (HE)
-	roots  map[[32]byte]bool
-	digest [32]byte
+	n     *Node
+	hdr   *audit.Transcript
+	ds    *dataset.Dataset
+	be    backend.Backend
+	spec  *cohortv1.JobSpec
+	sd    [32]byte // the spec's digest
+	set   *enclave.SetHasher
+	claim audit.ClaimRootHasher
+	sum   backend.Sum // the published ciphertexts, summed (HE)
+	roots map[[32]byte]bool
+	// claimRoot is the root of the records' nullifier tree, once read.
+	claimRoot [32]byte
+	digest    [32]byte
 }
 
 // refuse is the error of a transcript this node will not sign.
@@ -275,6 +277,10 @@ func (c *transcriptCheck) header(ctx context.Context) error {
 func (c *transcriptCheck) records(ctx context.Context, tr *audit.TranscriptReader) error {
 	n, h := c.n, c.hdr
 	c.set = enclave.NewSetHasher(h.JobID, h.DatasetID, uint64(tr.Len()))
+	if w := n.witness.get(h.JobID); w != nil && c.sum == nil {
+		return c.witnessed(tr, w)
+	}
+	defer func() { c.claimRoot = c.claim.Root() }()
 	next, err := nextRecord(tr)
 	if err != nil {
 		return err
@@ -327,6 +333,33 @@ func (c *transcriptCheck) records(ctx context.Context, tr *audit.TranscriptReade
 	case next != nil:
 		return c.refuse("record %x… is not stored here", next.Nullifier[:4])
 	}
+	return nil
+}
+
+// witnessed checks the records against the witness this node took of
+// its cohort when it summed it: the records, hashed as they stream
+// past, must be exactly the ones it summed (same ids, payloads, public
+// inputs and proofs, in order), whose claim root and registry roots it
+// took then. No row is read.
+func (c *transcriptCheck) witnessed(tr *audit.TranscriptReader, w *cohortWitness) error {
+	rh := newRecordsHasher()
+	for {
+		rec, err := nextRecord(tr)
+		if err != nil {
+			return err
+		}
+		if rec == nil {
+			break
+		}
+		if err := c.set.Add(enclave.Record{Nullifier: rec.Nullifier, PayloadDigest: rec.PayloadDigest}); err != nil {
+			return c.refuse("%v", err)
+		}
+		rh.add(rec.Nullifier, rec.PayloadDigest, rec.Public, rec.Proof, rec.Ciphertext)
+	}
+	if rh.n != w.count || rh.sum() != w.records {
+		return c.refuse("its records are not the ones this node summed (%d records listed, %d summed)", rh.n, w.count)
+	}
+	c.claimRoot, c.roots = w.claimRoot, w.roots
 	return nil
 }
 
@@ -389,7 +422,7 @@ func (c *transcriptCheck) tail(ctx context.Context, count uint64) error {
 	if !bytes.Equal(agg, t.Aggregate) {
 		return c.refuse("its aggregate ciphertext is not the sum of its records")
 	}
-	if c.claim.Root() != t.ClaimRoot {
+	if c.claimRoot != t.ClaimRoot {
 		return c.refuse("its claim root is not the root of its records' nullifier tree")
 	}
 	if want := audit.RewardOf(c.ds.Desc, t.Buyer); t.RewardPerRecord != want {
