@@ -123,6 +123,12 @@ func (b *Bundle) MarshalBinary() ([]byte, error) {
 	w.Raw([]byte(bundleMagic))
 	w.Uint8(BundleVersion)
 	w.Bytes64(t)
+	b.encodeTail(w)
+	return w.Bytes()
+}
+
+// encodeTail writes the fields after the transcript.
+func (b *Bundle) encodeTail(w *wire.Writer) {
 	w.Uint32(uint32(len(b.Signatures)))
 	for _, s := range b.Signatures {
 		w.Raw(s)
@@ -130,7 +136,6 @@ func (b *Bundle) MarshalBinary() ([]byte, error) {
 	w.Bytes64(b.Descriptor)
 	w.Bytes64(b.VerifyingKey)
 	w.Bytes64(b.Ceremony)
-	return w.Bytes()
 }
 
 // UnmarshalBundle decodes a bundle within lim: the total size first, then

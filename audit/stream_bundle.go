@@ -55,7 +55,6 @@ func NewStreamedBundle(hdr *Transcript, tlen int64, signatures [][]byte, desc *c
 // transcript's encoding read from src: exactly TranscriptLen bytes, or
 // an error.
 func (s *StreamedBundle) Write(dst io.Writer, src io.Reader) error {
-	b := s.Bundle
 	buf := bufio.NewWriterSize(dst, 64<<10)
 	w := wire.NewStreamWriter(wire.BigEndian, buf)
 	w.Raw([]byte(bundleMagic))
@@ -67,13 +66,7 @@ func (s *StreamedBundle) Write(dst io.Writer, src io.Reader) error {
 	if n, err := io.Copy(buf, io.LimitReader(src, s.TranscriptLen)); err != nil || n != s.TranscriptLen {
 		return fmt.Errorf("audit: write bundle: copied %d of the transcript's %d bytes: %v", n, s.TranscriptLen, err)
 	}
-	w.Uint32(uint32(len(b.Signatures)))
-	for _, sig := range b.Signatures {
-		w.Raw(sig)
-	}
-	w.Bytes64(b.Descriptor)
-	w.Bytes64(b.VerifyingKey)
-	w.Bytes64(b.Ceremony)
+	s.Bundle.encodeTail(w)
 	if err := w.Err(); err != nil {
 		return fmt.Errorf("audit: write bundle: %w", err)
 	}
