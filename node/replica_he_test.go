@@ -136,8 +136,8 @@ func TestReplicaHEShareOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(prep2.GetSet().GetDigest(), prep.GetSet().GetDigest()) {
-		t.Fatal("the second job selects another cohort")
+	if prep2.GetSet().GetCohort() != prep.GetSet().GetCohort() {
+		t.Fatalf("the second job selects %d records, the first %d", prep2.GetSet().GetCohort(), prep.GetSet().GetCohort())
 	}
 	req2 := &cohortv1.ComputePartialRequest{JobId: pr2.GetJobId(), Spec: spec, JobTime: at, SetDigest: prep2.GetSet().GetDigest(),
 		DecryptionSet: []uint32{0, 2}}
@@ -146,7 +146,9 @@ func TestReplicaHEShareOnce(t *testing.T) {
 	}
 	wg.Wait()
 	for k, err := range errs {
-		wantCode(t, fmt.Sprintf("another set for the same aggregate, call %d (replica %d)", k, k%2), err, codes.FailedPrecondition)
+		what := fmt.Sprintf("another set for the same aggregate, call %d (replica %d)", k, k%2)
+		wantCode(t, what, err, codes.FailedPrecondition)
+		wantMessage(t, what, err, "already produced its decryption share of this aggregate for nodes [0 1] (job "+pr.GetJobId()+")")
 	}
 	again, err := st.GetDecryptionShare(ctx, id, agg.Digest())
 	if err != nil || !store.SameSet(again.Set, []uint32{0, 1}) || !bytes.Equal(again.Share, share.Share) || again.JobID != pr.GetJobId() {

@@ -97,15 +97,18 @@ func TestReplicaIngestTakenOver(t *testing.T) {
 		case <-time.After(60 * time.Second):
 			t.Fatal("replica A's upload never reached its decision")
 		}
-		// B waits for A's lock to expire (a lease), takes the record over
-		// and commits it everywhere.
-		start := time.Now()
+		// B waits for A's lock to expire (a lease after A last renewed
+		// it), takes the record over and commits it everywhere.
+		held, err := a.store.GetRecordLock(ctx, id, key(nf))
+		if err != nil || held.Replica != a.opts.ReplicaID {
+			t.Fatalf("the record's lock while A is paused: %+v (%v), want A's", held, err)
+		}
 		resp, err := contribute(viaB, p)
 		if err != nil {
 			t.Fatalf("the retry through replica B: %v", err)
 		}
-		if waited := time.Since(start); waited < replicaLease/2 {
-			t.Errorf("replica B took the record over after %s, before A's lock (%s) could expire", waited, replicaLease)
+		if now := time.Now(); now.Before(held.Expires) {
+			t.Errorf("replica B took the record over at %s, before A's lock expired at %s", now.Format(time.StampMilli), held.Expires.Format(time.StampMilli))
 		}
 		f.awaitHeld(t, id, nf, true)
 		close(resume)
