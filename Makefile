@@ -57,7 +57,7 @@ vet:
 
 ## test-postgres: the store suite and the node tests that take it (replicas, the concurrent-duplicate race) against a throwaway PostgreSQL 15 (pg_virtualenv)
 test-postgres:
-	pg_virtualenv -t -v 15 sh -c 'export COHORT_TEST_POSTGRES_DSN="postgres://$$PGUSER:$$PGPASSWORD@$$PGHOST:$$PGPORT/$$PGDATABASE?sslmode=disable"; $(GO) test -count=1 -timeout 10m ./store/... && $(GO) test -count=1 -timeout 10m -run "TestReplica|Postgres" ./node/'
+	pg_virtualenv -t -v 15 sh -c 'export COHORT_TEST_POSTGRES_DSN="postgres://$$PGUSER:$$PGPASSWORD@$$PGHOST:$$PGPORT/$$PGDATABASE?sslmode=disable"; $(GO) test -count=1 -timeout 10m ./store/... && $(GO) test -count=1 -timeout 20m -run "TestReplica|Postgres" ./node/'
 
 ## fuzz-smoke: run every fuzz target briefly
 fuzz-smoke:

@@ -164,7 +164,7 @@ func BenchmarkIngestStages(b *testing.B) {
 			nf.SetUint64(uint64(i + 1))
 			c.nf = nf.Bytes()
 			c.digest[0], c.digest[1] = byte(i), byte(i>>8)
-			if _, err := tn.n.storeShare(context.Background(), c, sb, tn.n.opts.Index); err != nil {
+			if _, err := tn.n.storeShare(context.Background(), nil, c, sb, tn.n.opts.Index); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -59,11 +59,13 @@ func (e errBacklogFull) Error() string {
 }
 
 // commitWithout commits this node's own pending row Incomplete, awaiting
-// missing, and holds raw for it, in one transaction: the forwarder's
-// decision and the payload the missing node needs survive a crash
-// together. errBacklogFull if the backlog for missing is full.
-func (n *Node) commitWithout(ctx context.Context, datasetID string, nf [32]byte, raw []byte, missing uint32) error {
-	return n.store.InTx(ctx, func(tx store.Tx) error {
+// missing, and holds raw for it, in one transaction conditional on h
+// that releases the store's lock: the forwarder's decision and the payload
+// the missing node needs survive a crash together. errBacklogFull if the
+// backlog for missing is full, errLockLost if another replica took the
+// record over; nothing is written then.
+func (n *Node) commitWithout(ctx context.Context, h *heldRecord, datasetID string, nf [32]byte, raw []byte, missing uint32) error {
+	return h.commitAndUnlock(ctx, func(tx store.Tx) error {
 		held, err := tx.CountCatchUps(ctx, missing)
 		if err != nil {
 			return err
@@ -141,22 +143,25 @@ func (n *Node) sendCatchUps(ctx context.Context) {
 		if downs[cu.Peer] {
 			continue
 		}
-		unlock, err := n.records.lock(ctx, recordKey{cu.DatasetID, cu.Nullifier})
+		h, err := n.holdRecord(ctx, recordKey{cu.DatasetID, cu.Nullifier}, 0)
+		if status.Code(err) == codes.Aborted {
+			continue // another replica holds the record
+		}
 		if err != nil {
 			return
 		}
-		if !n.catchUp(ctx, cu) {
+		if !n.catchUp(ctx, h, cu) {
 			downs[cu.Peer] = true
 		}
-		unlock()
+		h.release()
 	}
 }
 
 // catchUp offers one held payload to its node and settles the record by
 // the answer: completed on every node, or rolled back everywhere. It
 // reports false when the node could not be reached or did not settle
-// (try again later). The caller holds the record's lock.
-func (n *Node) catchUp(ctx context.Context, cu store.CatchUp) bool {
+// (try again later). The caller holds the record, h.
+func (n *Node) catchUp(ctx context.Context, h *heldRecord, cu store.CatchUp) bool {
 	nfx := fmt.Sprintf("%x", cu.Nullifier)
 	row, err := n.store.GetContribution(ctx, cu.DatasetID, cu.Nullifier)
 	switch {
@@ -186,7 +191,7 @@ func (n *Node) catchUp(ctx context.Context, cu store.CatchUp) bool {
 	case code == codes.InvalidArgument || code == codes.AlreadyExists:
 		// The proof or the node's share does not hold, or the node holds
 		// another payload of the nullifier: it will never acknowledge it.
-		n.refusedOnCatchUp(ctx, cu, err)
+		n.refusedOnCatchUp(ctx, h, cu, err)
 		return true
 	default:
 		// Down, busy with another ingest of the nullifier (Aborted), or
@@ -213,7 +218,7 @@ func (n *Node) catchUp(ctx context.Context, cu store.CatchUp) bool {
 			return false
 		}
 	}
-	err = n.store.InTx(ctx, func(tx store.Tx) error {
+	err = h.inTx(ctx, func(tx store.Tx) error {
 		if err := tx.CompleteContribution(ctx, cu.DatasetID, cu.Nullifier); err != nil {
 			return err
 		}
@@ -232,10 +237,10 @@ func (n *Node) catchUp(ctx context.Context, cu store.CatchUp) bool {
 // refused: this node's row and the payload held go, in one transaction
 // with a rollback owed to every peer, which sendRollback delivers (an
 // Incomplete record is rolled back by its forwarder like a pending one).
-func (n *Node) refusedOnCatchUp(ctx context.Context, cu store.CatchUp, refusal error) {
+func (n *Node) refusedOnCatchUp(ctx context.Context, h *heldRecord, cu store.CatchUp, refusal error) {
 	reason := truncate(fmt.Sprintf("node %d refused the record when it caught up: %s", cu.Peer, status.Convert(refusal).Message()), store.MaxRollbackReasonLen)
 	now := n.now()
-	err := n.store.InTx(ctx, func(tx store.Tx) error {
+	err := h.inTx(ctx, func(tx store.Tx) error {
 		err := tx.RollBackContribution(ctx, cu.DatasetID, cu.Nullifier, n.opts.Index, time.Time{})
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
@@ -256,5 +261,5 @@ func (n *Node) refusedOnCatchUp(ctx context.Context, cu store.CatchUp, refusal e
 	}
 	n.metrics.contributions.WithLabelValues("coordinator", "refused_on_catch_up").Inc()
 	n.log.Warn("record refused by a node catching up: rolled back everywhere", "peer", cu.Peer, "nullifier", fmt.Sprintf("%x", cu.Nullifier), "reason", reason)
-	n.rollBack(ctx, cu.DatasetID, cu.Nullifier, n.others(), reason)
+	n.rollBack(ctx, h, cu.DatasetID, cu.Nullifier, n.others(), reason)
 }

@@ -42,7 +42,7 @@ func (s *crashingStore) InTx(ctx context.Context, fn func(tx store.Tx) error) er
 	var stored bool
 	err := s.Store.InTx(ctx, func(tx store.Tx) error {
 		stored = false
-		return fn(&spyTx{Tx: tx, stored: &stored})
+		return fn(&spyTx{Tx: tx, s: s, stored: &stored})
 	})
 	if err != nil {
 		return err
@@ -55,10 +55,17 @@ func (s *crashingStore) InTx(ctx context.Context, fn func(tx store.Tx) error) er
 	return nil
 }
 
-// spyTx notes that a transaction stored a contribution.
+// spyTx notes that a transaction stored a contribution, and dies with its
+// store at a commit (the forwarder commits its own record in a
+// transaction conditional on the record's lock).
 type spyTx struct {
 	store.Tx
+	s      *crashingStore
 	stored *bool
+}
+
+func (t *spyTx) CommitContribution(ctx context.Context, datasetID string, nf [32]byte) error {
+	return t.s.commit(ctx, t.Tx, datasetID, nf)
 }
 
 func (t *spyTx) PutContribution(ctx context.Context, c store.Contribution) (*store.Contribution, error) {
@@ -75,13 +82,18 @@ func (s *crashingStore) GetContribution(ctx context.Context, datasetID string, n
 }
 
 func (s *crashingStore) CommitContribution(ctx context.Context, datasetID string, nf [32]byte) error {
+	return s.commit(ctx, s.Store, datasetID, nf)
+}
+
+// commit commits through tx unless the store dies at a commit.
+func (s *crashingStore) commit(ctx context.Context, tx store.Tx, datasetID string, nf [32]byte) error {
 	if s.at == "commit" {
 		s.dead.Store(true)
 	}
 	if s.dead.Load() {
 		return errCrashed
 	}
-	return s.Store.CommitContribution(ctx, datasetID, nf)
+	return tx.CommitContribution(ctx, datasetID, nf)
 }
 
 func (s *crashingStore) ListPending(ctx context.Context, ds string, nf [32]byte, limit int) ([]store.Contribution, error) {

@@ -55,7 +55,17 @@ func newHEFixture(t *testing.T) *heFixture {
 // newHEFixtureWith is newHEFixture under the privacy policy p.
 func newHEFixtureWith(t *testing.T, p *cohortv1.PrivacyPolicy) *heFixture {
 	t.Helper()
-	f := newTestFederation(t, 3, func(o *Options) { o.Limits.MaxMessageBytes = 16 << 20 })
+	return heFixtureOn(t, newTestFederation(t, 3, heOptions), p)
+}
+
+// heOptions are the options of an HE fixture's nodes: messages large
+// enough for its keys and ciphertexts.
+func heOptions(o *Options) { o.Limits.MaxMessageBytes = 16 << 20 }
+
+// heFixtureOn creates the HE dataset of a fixture on f, through node 0,
+// under the privacy policy p.
+func heFixtureOn(t *testing.T, f *testFederation, p *cohortv1.PrivacyPolicy) *heFixture {
+	t.Helper()
 	resp, err := f.admin(0).CreateDataset(adminCtx(), &cohortv1.CreateDatasetRequest{
 		SchemaSource:     &cohortv1.CreateDatasetRequest_SchemaYaml{SchemaYaml: heSchemaYAML(t)},
 		Backend:          cohortv1.Backend_BACKEND_HE,

@@ -112,10 +112,11 @@ var errRaced = errors.New("the nullifier was stored concurrently")
 
 // storeShare stores this node's share, pending (docs/design.md §7.5) with
 // the node that forwarded it, and its signed acknowledgment. A forwarder
-// storing its own record takes over from any earlier attempt whose
-// rollbacks are still owed, in the same transaction. errRaced if the
-// nullifier is taken meanwhile.
-func (n *Node) storeShare(ctx context.Context, c *checked, sb []byte, forwarder uint32) (*cohortv1.ContributionAck, error) {
+// storing its own record, under h, takes over from any earlier attempt
+// whose rollbacks are still owed, in the same transaction. errRaced if the
+// nullifier is taken meanwhile; the status of lostStatus if another
+// replica took the record over (h is nil for another forwarder's).
+func (n *Node) storeShare(ctx context.Context, h *heldRecord, c *checked, sb []byte, forwarder uint32) (*cohortv1.ContributionAck, error) {
 	pb, err := c.pub.MarshalBinary()
 	if err != nil {
 		return nil, n.internal("encode public inputs", err)
@@ -153,7 +154,7 @@ func (n *Node) storeShare(ctx context.Context, c *checked, sb []byte, forwarder 
 	if forwarder == n.opts.Index {
 		row.Replica = n.opts.ReplicaID
 	}
-	err = n.store.InTx(ctx, func(tx store.Tx) error {
+	put := func(tx store.Tx) error {
 		if forwarder == n.opts.Index {
 			if err := tx.DeleteRollbacks(ctx, id, c.nf); err != nil {
 				return err
@@ -164,8 +165,15 @@ func (n *Node) storeShare(ctx context.Context, c *checked, sb []byte, forwarder 
 			return errRaced
 		}
 		return err
-	})
+	}
+	if h != nil {
+		err = h.inTx(ctx, put)
+	} else {
+		err = n.store.InTx(ctx, put)
+	}
 	switch {
+	case errors.Is(err, errLockLost):
+		return nil, lostStatus(c.nf)
 	case errors.Is(err, errRaced), errors.Is(err, store.ErrAlreadyExists), errors.Is(err, store.ErrConflict):
 		return nil, errRaced
 	case err != nil:
@@ -206,17 +214,19 @@ func (n *Node) checkAck(from uint32, datasetID string, nf, digest [32]byte, a *c
 // share pending, have every peer do the same, commit, and answer with the
 // receipt only then. On any failure this node decides the rollback, kept
 // in its store until every peer that may hold the record confirmed it
-// (docs/design.md §7.5).
+// (docs/design.md §7.5). It holds the record's lock throughout
+// (recordhold.go): if another replica of this node takes the record over
+// meanwhile, this one writes and sends nothing more and answers Aborted.
 func (n *Node) contribute(ctx context.Context, datasetID string, raw []byte) (*cohortv1.Receipt, error) {
 	c, err := n.decode(ctx, datasetID, raw)
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := n.records.lock(ctx, recordKey{datasetID, c.nf})
+	h, err := n.holdRecord(ctx, recordKey{datasetID, c.nf}, pendingWait)
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
+	defer h.release()
 	// Decisions are written whatever becomes of the caller.
 	dctx := context.WithoutCancel(ctx)
 	self := n.opts.Index
@@ -245,10 +255,12 @@ func (n *Node) contribute(ctx context.Context, datasetID string, raw []byte) (*c
 			// An undecided ingest of this node's own, of another payload
 			// (its rollback could not be written): decide it now.
 			reason := "the contributor sent another payload"
-			if err := n.abandon(dctx, datasetID, c.nf, n.others(), reason); err != nil {
+			if err := n.abandon(dctx, h, datasetID, c.nf, n.others(), reason); errors.Is(err, errLockLost) {
+				return nil, lostStatus(c.nf)
+			} else if err != nil {
 				return nil, n.internal("roll back contribution", err)
 			}
-			n.rollBack(n.ctx, datasetID, c.nf, n.others(), reason)
+			n.rollBack(n.ctx, h, datasetID, c.nf, n.others(), reason)
 			continue
 		case found && !row.Pending && row.Incomplete:
 			// Committed while a node was down, not yet caught up: the
@@ -260,7 +272,13 @@ func (n *Node) contribute(ctx context.Context, datasetID string, raw []byte) (*c
 			// A retry through this replica of an ingest another replica
 			// (or this one's earlier process) began: this replica
 			// forwards it now (docs/design.md §3.4).
-			if err := n.store.TakePending(ctx, datasetID, c.nf, n.opts.ReplicaID, n.now()); err != nil && !errors.Is(err, store.ErrConflict) {
+			err := h.inTx(ctx, func(tx store.Tx) error {
+				return tx.TakePending(ctx, datasetID, c.nf, n.opts.ReplicaID, n.now())
+			})
+			switch {
+			case errors.Is(err, errLockLost):
+				return nil, lostStatus(c.nf)
+			case err != nil && !errors.Is(err, store.ErrConflict):
 				return nil, n.internal("take pending contribution", err)
 			}
 			continue
@@ -281,7 +299,7 @@ func (n *Node) contribute(ctx context.Context, datasetID string, raw []byte) (*c
 			n.metrics.contributions.WithLabelValues("coordinator", "refused").Inc()
 			return nil, err
 		}
-		if ack, err = n.storeShare(ctx, c, share, self); errors.Is(err, errRaced) {
+		if ack, err = n.storeShare(ctx, h, c, share, self); errors.Is(err, errRaced) {
 			continue
 		} else if err != nil {
 			return nil, err
@@ -298,6 +316,9 @@ func (n *Node) contribute(ctx context.Context, datasetID string, raw []byte) (*c
 		}
 		return resp.GetAck(), nil
 	})
+	if hook := n.records.beforeDecide; hook != nil {
+		hook(recordKey{datasetID, c.nf})
+	}
 	var (
 		full   errBacklogFull
 		isFull bool
@@ -308,14 +329,22 @@ func (n *Node) contribute(ctx context.Context, datasetID string, raw []byte) (*c
 		return nil, peerFailure(errs)
 	case committed:
 	case len(errs) == 0:
-		if err := n.store.CommitContribution(dctx, datasetID, c.nf); err != nil {
+		err := h.commitAndUnlock(dctx, func(tx store.Tx) error { return tx.CommitContribution(dctx, datasetID, c.nf) })
+		switch {
+		case errors.Is(err, errLockLost):
+			n.metrics.contributions.WithLabelValues("coordinator", "taken_over").Inc()
+			return nil, lostStatus(c.nf)
+		case err != nil:
 			errs = map[uint32]error{self: n.internal("commit contribution", err)}
 		}
 	case lone:
 		// One node is down: the record is committed without it and held
 		// for it (catchup.go).
-		err := n.commitWithout(dctx, datasetID, c.nf, raw, m)
+		err := n.commitWithout(dctx, h, datasetID, c.nf, raw, m)
 		switch {
+		case errors.Is(err, errLockLost):
+			n.metrics.contributions.WithLabelValues("coordinator", "taken_over").Inc()
+			return nil, lostStatus(c.nf)
 		case err == nil:
 			errs, awaiting = nil, []uint32{m}
 			n.log.Warn("record committed while a node is down; held for it", "peer", m, "nullifier", fmt.Sprintf("%x", c.nf))
@@ -327,7 +356,7 @@ func (n *Node) contribute(ctx context.Context, datasetID string, raw []byte) (*c
 	}
 	if len(errs) > 0 {
 		n.metrics.contributions.WithLabelValues("coordinator", "failed").Inc()
-		err := n.undo(ctx, datasetID, c.nf, acks, errs)
+		err := n.undo(ctx, h, datasetID, c.nf, acks, errs)
 		if isFull {
 			return nil, status.Errorf(codes.Unavailable, "%v (%d uploads held for it); nothing was stored, retry later", full, n.opts.Limits.MaxCatchUpBacklog)
 		}
@@ -369,13 +398,13 @@ func mayHaveStored(err error) bool {
 	return true
 }
 
-// undo decides and sends the rollback of an ingest that failed: this
+// undo decides and sends the rollback of an ingest that failed, under h: this
 // node's row goes, and every peer that acknowledged the record or did not
 // answer is owed a rollback. It returns the contributor's status. An
 // upload that lost a race for its nullifier (AlreadyExists) waits for the
 // other upload's outcome, to answer with its receipt or to say truly that
 // nothing was kept yet.
-func (n *Node) undo(ctx context.Context, datasetID string, nf [32]byte, acks map[uint32]*cohortv1.ContributionAck, errs map[uint32]error) error {
+func (n *Node) undo(ctx context.Context, h *heldRecord, datasetID string, nf [32]byte, acks map[uint32]*cohortv1.ContributionAck, errs map[uint32]error) error {
 	var peers []uint32
 	for _, i := range n.others() {
 		if _, ok := acks[i]; ok || (errs[i] != nil && mayHaveStored(errs[i])) {
@@ -389,11 +418,14 @@ func (n *Node) undo(ctx context.Context, datasetID string, nf [32]byte, acks map
 			break
 		}
 	}
-	if err := n.abandon(context.WithoutCancel(ctx), datasetID, nf, peers, reason); err != nil {
+	if err := n.abandon(context.WithoutCancel(ctx), h, datasetID, nf, peers, reason); errors.Is(err, errLockLost) {
+		n.metrics.contributions.WithLabelValues("coordinator", "taken_over").Inc()
+		return lostStatus(nf)
+	} else if err != nil {
 		n.log.Error("rollback: cannot record it; decided at restart", "nullifier", fmt.Sprintf("%x", nf), "error", err)
 		return n.internal("roll back contribution", err)
 	}
-	n.rollBack(n.ctx, datasetID, nf, peers, reason)
+	n.rollBack(n.ctx, h, datasetID, nf, peers, reason)
 	failure := peerFailure(errs)
 	if status.Code(failure) != codes.AlreadyExists {
 		return failure
@@ -613,7 +645,7 @@ func (n *Node) forward(ctx context.Context, from uint32, datasetID string, raw [
 			n.metrics.contributions.WithLabelValues("peer", "refused").Inc()
 			return nil, err
 		}
-		a, err := n.storeShare(ctx, c, share, from)
+		a, err := n.storeShare(ctx, nil, c, share, from)
 		if errors.Is(err, errRaced) {
 			continue
 		}

@@ -86,10 +86,15 @@ type recordKey struct {
 // recordLocks serializes, per record, what the forwarder sends its peers:
 // an ingest of the record and the sending of a rollback owed for it, so
 // that a rollback of an earlier attempt never reaches a peer after a later
-// attempt stored the record there again.
+// attempt stored the record there again. It is the process's half of the
+// record's lock; the store's half excludes the other replicas of this node
+// (recordhold.go).
 type recordLocks struct {
 	mu sync.Mutex
 	m  map[recordKey]*recordLock
+	// beforeDecide, when set (tests only), is called by an ingest of this
+	// node's own once its peers answered, before it decides.
+	beforeDecide func(k recordKey)
 }
 
 type recordLock struct {
@@ -102,21 +107,7 @@ func newRecordLocks() *recordLocks { return &recordLocks{m: map[recordKey]*recor
 // lock takes the record's lock, or fails when ctx ends first; the returned
 // function releases it.
 func (l *recordLocks) lock(ctx context.Context, k recordKey) (func(), error) {
-	l.mu.Lock()
-	rl, ok := l.m[k]
-	if !ok {
-		rl = &recordLock{ch: make(chan struct{}, 1)}
-		l.m[k] = rl
-	}
-	rl.refs++
-	l.mu.Unlock()
-	release := func() {
-		l.mu.Lock()
-		if rl.refs--; rl.refs == 0 {
-			delete(l.m, k)
-		}
-		l.mu.Unlock()
-	}
+	rl, release := l.ref(k)
 	select {
 	case rl.ch <- struct{}{}:
 		return func() { <-rl.ch; release() }, nil
@@ -126,13 +117,47 @@ func (l *recordLocks) lock(ctx context.Context, k recordKey) (func(), error) {
 	}
 }
 
-// abandon decides the rollback of this node's ingest of (datasetID, nf):
-// in one transaction its own pending row goes and a rollback is owed to
-// every peer in peers. Nothing is sent.
-func (n *Node) abandon(ctx context.Context, datasetID string, nf [32]byte, peers []uint32, reason string) error {
+// tryLock takes the record's lock if it is free; the returned function
+// releases it, nil when it is held.
+func (l *recordLocks) tryLock(k recordKey) func() {
+	rl, release := l.ref(k)
+	select {
+	case rl.ch <- struct{}{}:
+		return func() { <-rl.ch; release() }
+	default:
+		release()
+		return nil
+	}
+}
+
+// ref finds or makes the record's lock and counts a user of it; the
+// returned function uncounts it.
+func (l *recordLocks) ref(k recordKey) (*recordLock, func()) {
+	l.mu.Lock()
+	rl, ok := l.m[k]
+	if !ok {
+		rl = &recordLock{ch: make(chan struct{}, 1)}
+		l.m[k] = rl
+	}
+	rl.refs++
+	l.mu.Unlock()
+	return rl, func() {
+		l.mu.Lock()
+		if rl.refs--; rl.refs == 0 {
+			delete(l.m, k)
+		}
+		l.mu.Unlock()
+	}
+}
+
+// abandon decides the rollback of this node's ingest of (datasetID, nf),
+// under h: in one transaction its own pending row goes and a rollback is
+// owed to every peer in peers. Nothing is sent. errLockLost, nothing
+// written, if another replica took the record over.
+func (n *Node) abandon(ctx context.Context, h *heldRecord, datasetID string, nf [32]byte, peers []uint32, reason string) error {
 	reason = truncate(reason, store.MaxRollbackReasonLen)
 	now := n.now()
-	return n.store.InTx(ctx, func(tx store.Tx) error {
+	return h.inTx(ctx, func(tx store.Tx) error {
 		// A committed record, Incomplete or not, was acknowledged: it is
 		// never abandoned (an Incomplete one is rolled back only when its
 		// missing node refuses it, catchup.go).
@@ -152,11 +177,12 @@ func (n *Node) abandon(ctx context.Context, datasetID string, nf [32]byte, peers
 	})
 }
 
-// sendRollback sends a rollback owed to a peer and forgets it once the peer
-// confirmed it, or refused it for good. The caller holds the record's
-// lock. It reports whether the rollback is settled.
-func (n *Node) sendRollback(ctx context.Context, r store.Rollback) bool {
-	_, err := call(ctx, n, r.Peer, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.AbortContributionResponse, error) {
+// sendRollback sends a rollback owed to a peer, within sctx (from
+// h.renewForSend), and forgets it once the peer confirmed it, or refused
+// it for good, if h still holds the record. It reports whether the
+// rollback is settled.
+func (n *Node) sendRollback(ctx, sctx context.Context, h *heldRecord, r store.Rollback) bool {
+	_, err := call(sctx, n, r.Peer, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.AbortContributionResponse, error) {
 		return c.AbortContribution(ctx, &cohortv1.AbortContributionRequest{DatasetId: r.DatasetID, Nullifier: r.Nullifier[:], Reason: r.Reason})
 	})
 	switch code := status.Code(err); {
@@ -168,21 +194,27 @@ func (n *Node) sendRollback(ctx context.Context, r store.Rollback) bool {
 	default:
 		return false
 	}
-	if err := n.store.DeleteRollback(ctx, r.DatasetID, r.Nullifier, r.Peer); err != nil {
+	err = h.inTx(ctx, func(tx store.Tx) error { return tx.DeleteRollback(ctx, r.DatasetID, r.Nullifier, r.Peer) })
+	if err != nil {
 		n.log.Error("rollback: forget a confirmed rollback", "error", err)
 		return false
 	}
 	return true
 }
 
-// rollBack sends now the rollbacks of (datasetID, nf) owed to peers; those
-// not confirmed stay owed for rollbackLoop. The caller holds the record's
-// lock.
-func (n *Node) rollBack(ctx context.Context, datasetID string, nf [32]byte, peers []uint32, reason string) {
+// rollBack sends now the rollbacks of (datasetID, nf) owed to peers, under
+// h; those not confirmed stay owed for rollbackLoop.
+func (n *Node) rollBack(ctx context.Context, h *heldRecord, datasetID string, nf [32]byte, peers []uint32, reason string) {
+	sctx, cancel, err := h.renewForSend(ctx)
+	if err != nil {
+		n.log.Warn("rollback: not sent now", "nullifier", fmt.Sprintf("%x", nf), "error", err)
+		return
+	}
+	defer cancel()
 	var wg sync.WaitGroup
 	for _, p := range peers {
 		wg.Go(func() {
-			n.sendRollback(ctx, store.Rollback{DatasetID: datasetID, Nullifier: nf, Peer: p, Reason: truncate(reason, store.MaxRollbackReasonLen)})
+			n.sendRollback(ctx, sctx, h, store.Rollback{DatasetID: datasetID, Nullifier: nf, Peer: p, Reason: truncate(reason, store.MaxRollbackReasonLen)})
 		})
 	}
 	wg.Wait()
@@ -255,13 +287,22 @@ func (n *Node) settleOrphanedIngests(ctx context.Context, previous string) (int,
 }
 
 // abandonOrphan decides the rollback of row, this node's pending ingest
-// whose replica stopped, as abandon does, unless the row changed since it
-// was read (decided, or sent again by another replica). It reports
-// whether it decided.
+// whose replica stopped, as abandon does, under the record's lock, unless
+// the row changed since it was read (decided, or sent again by another
+// replica) or another replica holds the lock. It reports whether it
+// decided.
 func (n *Node) abandonOrphan(ctx context.Context, row store.Contribution, reason string) (bool, error) {
+	h, err := n.holdRecord(ctx, recordKey{row.DatasetID, row.Nullifier}, 0)
+	if status.Code(err) == codes.Aborted {
+		return false, nil // held by a live replica: not orphaned
+	}
+	if err != nil {
+		return false, err
+	}
+	defer h.release()
 	now := n.now()
 	errGone := errors.New("decided or sent again meanwhile")
-	err := n.store.InTx(ctx, func(tx store.Tx) error {
+	err = h.inTx(ctx, func(tx store.Tx) error {
 		err := tx.RollBackContribution(ctx, row.DatasetID, row.Nullifier, n.opts.Index, row.PendingSince)
 		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) {
 			return errGone
@@ -276,7 +317,7 @@ func (n *Node) abandonOrphan(ctx context.Context, row store.Contribution, reason
 		}
 		return nil
 	})
-	if errors.Is(err, errGone) {
+	if errors.Is(err, errGone) || errors.Is(err, errLockLost) {
 		return false, nil
 	}
 	return err == nil, err
@@ -316,19 +357,27 @@ func (n *Node) sendRollbacksOwed(ctx context.Context) {
 		if down[r.Peer] {
 			continue
 		}
-		unlock, err := n.records.lock(ctx, recordKey{r.DatasetID, r.Nullifier})
+		h, err := n.holdRecord(ctx, recordKey{r.DatasetID, r.Nullifier}, 0)
+		if status.Code(err) == codes.Aborted {
+			continue // another replica ingests the record, or sends it
+		}
 		if err != nil {
 			return
 		}
 		// A later ingest of the record may have taken over meanwhile.
 		if ok, err := n.store.HasRollback(ctx, r.DatasetID, r.Nullifier, r.Peer); err == nil && ok {
-			if n.sendRollback(ctx, r) {
-				n.log.Info("rollback confirmed", "peer", r.Peer, "nullifier", fmt.Sprintf("%x", r.Nullifier))
-			} else {
+			if sctx, cancel, err := h.renewForSend(ctx); err != nil {
 				down[r.Peer] = true
+			} else {
+				if n.sendRollback(ctx, sctx, h, r) {
+					n.log.Info("rollback confirmed", "peer", r.Peer, "nullifier", fmt.Sprintf("%x", r.Nullifier))
+				} else {
+					down[r.Peer] = true
+				}
+				cancel()
 			}
 		}
-		unlock()
+		h.release()
 	}
 }
 

@@ -166,6 +166,11 @@ func (r *registryTree) existing(ctx context.Context, key [32]byte) (*cohortv1.Pr
 func (r *registryTree) admit(ctx context.Context, ic fr.Element, token string) (*cohortv1.ProposeRegistrationResponse, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// Another replica may have appended since this one's tree was read
+	// (docs/design.md §3.4): the append is conditional on the version.
+	if err := r.sync(ctx); err != nil {
+		return nil, r.e.internal("registry", err)
+	}
 	key := ic.Bytes()
 	if _, err := r.e.store.FindMember(ctx, key); err == nil {
 		return nil, nil

@@ -78,8 +78,9 @@ func postgresSchema(t testing.TB, dsn string) string {
 // newReplicaFederation is a 3-node federation whose node 0 runs as two
 // replicas on one PostgreSQL schema: f.nodes[0] is replica A (id node-0),
 // the returned node replica B (id node-0-b), reached through f.conns[viaB].
-// The other nodes address node 0 at replica A's peer listener.
-func newReplicaFederation(t testing.TB) (*testFederation, *testNode) {
+// The other nodes address node 0 at replica A's peer listener. edits, if
+// any, change every node's options.
+func newReplicaFederation(t testing.TB, edits ...func(*Options)) (*testFederation, *testNode) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("proves records and runs a federation")
@@ -100,6 +101,9 @@ func newReplicaFederation(t testing.TB) (*testFederation, *testNode) {
 	a := open()
 	f := newTestFederation(t, 3, func(o *Options) {
 		o.Limits.JobLease = replicaLease
+		for _, edit := range edits {
+			edit(o)
+		}
 		if o.Index == 0 {
 			o.Store = a
 		}

@@ -286,6 +286,32 @@ type Contributions interface {
 	// (a new ingest of the record takes over); nil if none.
 	DeleteRollbacks(ctx context.Context, datasetID string, nullifier [32]byte) error
 
+	// The ingest's per-record lock among replicas of this node
+	// (docs/design.md §3.4). Times are compared as given, as for job
+	// leases.
+
+	// LockRecord takes the lock of a record for replica until until, with
+	// a fresh random token, if the record has no lock or its lock expired
+	// at now or is replica's own (its earlier process's); of concurrent
+	// takes, on any replica, one wins. ErrConflict, changing nothing, when
+	// another replica holds a live lock; ErrNotFound for an unknown
+	// dataset; ErrInvalid for a malformed replica id or until not after
+	// now.
+	LockRecord(ctx context.Context, datasetID string, nullifier [32]byte, replica string, now, until time.Time) (RecordLock, error)
+	// HoldRecord checks that l is still held — no replica took the lock
+	// since, even after it expired — and moves its expiry to until.
+	// ErrConflict, changing nothing, otherwise. Run first in a transaction,
+	// it makes the transaction's writes conditional on the lock: they
+	// commit only if no takeover came first, and a takeover waits for the
+	// commit and finds the lock renewed.
+	HoldRecord(ctx context.Context, l RecordLock, until time.Time) error
+	// UnlockRecord releases l; nil, changing nothing, if another replica
+	// holds the lock now or it is released already.
+	UnlockRecord(ctx context.Context, l RecordLock) error
+	// GetRecordLock returns the lock of a record, or ErrNotFound when none
+	// is held.
+	GetRecordLock(ctx context.Context, datasetID string, nullifier [32]byte) (RecordLock, error)
+
 	// Revoke records the revocation token of the contribution(s) of datasetID
 	// carrying revocationCommitment. The caller has checked that token opens
 	// the commitment. ErrNotFound if no contribution carries it; nil if it is
