@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"sync"
 	"testing"
 
@@ -336,5 +337,106 @@ func TestBatchEquation(t *testing.T) {
 				t.Errorf("%s, n=%d: holds=%v, %v", name, n, ok, err)
 			}
 		}
+	}
+}
+
+// TestMillerLoopInParts: the product of the Miller loops of the proofs'
+// pairs taken in parts, as batchHolds runs them in parallel, is the Miller
+// loop of all the pairs at once, and the batch equation holds or fails
+// alike whatever the number of parts.
+func TestMillerLoopInParts(t *testing.T) {
+	v, good := mustBatch(t)
+	var items []batchItem
+	for i := range 2 * len(good) {
+		it, err := v.check(good[i%len(good)])
+		if err != nil {
+			t.Fatal(err)
+		}
+		it.index = i
+		items = append(items, it)
+	}
+	r, err := scalars128(len(items))
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := proofPairs(items, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for parts := 2; parts <= len(items); parts++ {
+		var prod bn254.GT
+		prod.SetOne()
+		for k := range parts {
+			lo, hi := k*len(items)/parts, (k+1)*len(items)/parts
+			ml, err := proofPairs(items[lo:hi], r[lo:hi])
+			if err != nil {
+				t.Fatal(err)
+			}
+			prod.Mul(&prod, &ml)
+		}
+		if !prod.Equal(&whole) {
+			a, b := bn254.FinalExponentiation(&prod), bn254.FinalExponentiation(&whole)
+			t.Errorf("%d parts: the product of the parts' Miller loops is not the whole loop (equal after the final exponentiation: %v)", parts, a.Equal(&b))
+		}
+	}
+	bad, err := v.check(tamper(good[0], func(p *groth16bn254.Proof) { shiftG1(&p.Krs, 1) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tasks := range []int{1, 2, 3, len(items), len(items) + 5} {
+		if ok, err := v.batchHolds(items, tasks); err != nil || !ok {
+			t.Errorf("%d tasks, valid statements: holds=%v, %v", tasks, ok, err)
+		}
+		for _, at := range []int{0, len(items) / 2, len(items) - 1} {
+			batch := slices.Clone(items)
+			batch[at] = bad
+			if ok, err := v.batchHolds(batch, tasks); err != nil || ok {
+				t.Errorf("%d tasks, C moved at %d: holds=%v, %v", tasks, at, ok, err)
+			}
+		}
+	}
+}
+
+// TestVerifyBatchDecoded: proofs that went through their encoding, whose
+// points the decoder checked and the batch verifier does not check again,
+// get gnark's verdict, valid or not; a proof built otherwise is still
+// checked (TestVerifyBatchDifferential's "B off the subgroup").
+func TestVerifyBatchDecoded(t *testing.T) {
+	v, good := mustBatch(t)
+	k := mustKeys(t)
+	decode := func(s Statement) Statement {
+		b, err := s.Proof.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p Proof
+		if err := p.UnmarshalBinary(b); err != nil {
+			t.Fatal(err)
+		}
+		if !p.decoded {
+			t.Fatal("a decoded proof is not marked decoded")
+		}
+		return Statement{Proof: &p, Public: s.Public}
+	}
+	if good[0].Proof.decoded {
+		t.Fatal("a proof the prover made is marked decoded")
+	}
+	bads := badStatements(t, good)
+	var batch []Statement
+	for i := range 3 * len(good) {
+		batch = append(batch, decode(good[i%len(good)]))
+	}
+	for _, name := range []string{"A moved", "C moved", "commitment proof", "B of another proof", "other public inputs", "other key"} {
+		batch = append(batch, decode(bads[name]))
+	}
+	agree(t, v, k.vk, batch, "decoded")
+	n := 0
+	for _, err := range v.VerifyBatch(batch) {
+		if err != nil {
+			n++
+		}
+	}
+	if n != 6 {
+		t.Errorf("%d statements refused, want the 6 bad ones", n)
 	}
 }
