@@ -37,9 +37,8 @@ type Verifier struct {
 	vk         *groth16bn254.VerifyingKey
 	nbPublic   int
 	workers    int
-	eAlphaBeta bn254.GT // e(α, β)
-	// fixedLines are the Miller loop's lines of γ, δ, then each commitment
-	// key's −σG and the commitment keys' G.
+	// fixedLines are the Miller loop's lines of β, γ, δ, then each
+	// commitment key's −σG and the commitment keys' G.
 	fixedLines [][2][len(bn254.LoopCounter)]bn254.LineEvaluationAff
 }
 
@@ -74,11 +73,7 @@ func NewVerifier(vk groth16.VerifyingKey, nbPublic int) (*Verifier, error) {
 			return nil, fmt.Errorf("circuits: verifying key's commitment keys use different G2 generators")
 		}
 	}
-	e, err := bn254.Pair([]bn254.G1Affine{k.G1.Alpha}, []bn254.G2Affine{k.G2.Beta})
-	if err != nil {
-		return nil, fmt.Errorf("circuits: verifying key: e(α, β): %w", err)
-	}
-	fixed := []bn254.G2Affine{k.G2.Gamma, k.G2.Delta}
+	fixed := []bn254.G2Affine{k.G2.Beta, k.G2.Gamma, k.G2.Delta}
 	for i := range k.CommitmentKeys {
 		fixed = append(fixed, k.CommitmentKeys[i].GSigmaNeg)
 	}
@@ -89,7 +84,7 @@ func NewVerifier(vk groth16.VerifyingKey, nbPublic int) (*Verifier, error) {
 	for i := range fixed {
 		lines[i] = bn254.PrecomputeLines(fixed[i])
 	}
-	return &Verifier{vk: k, nbPublic: nbPublic, workers: runtime.GOMAXPROCS(0), eAlphaBeta: e, fixedLines: lines}, nil
+	return &Verifier{vk: k, nbPublic: nbPublic, workers: runtime.GOMAXPROCS(0), fixedLines: lines}, nil
 }
 
 // Verify checks one statement.
