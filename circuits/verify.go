@@ -34,9 +34,9 @@ type BatchVerifier interface {
 // equation per chunk ([Verifier.VerifyBatch], docs/design.md §5.6). It is
 // safe for concurrent use.
 type Verifier struct {
-	vk         *groth16bn254.VerifyingKey
-	nbPublic   int
-	workers    int
+	vk       *groth16bn254.VerifyingKey
+	nbPublic int
+	workers  int
 	// fixedLines are the Miller loop's lines of β, γ, δ, then each
 	// commitment key's −σG and the commitment keys' G.
 	fixedLines [][2][len(bn254.LoopCounter)]bn254.LineEvaluationAff
