@@ -86,27 +86,38 @@ func decodeRecordsOf(recs []Record) (pubs []*circuits.PublicInputs, pubErrs []er
 	n := len(recs)
 	pubs, pubErrs = make([]*circuits.PublicInputs, n), make([]error, n)
 	proofs, proofErrs = make([]*circuits.Proof, n), make([]error, n)
-	decode := func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			r := &recs[i]
-			p := new(circuits.PublicInputs)
-			if err := p.UnmarshalBinary(r.Public); err != nil {
-				pubErrs[i] = err
-			} else {
-				pubs[i] = p
+	decode := func(i int) {
+		// A decoder's panic, which no input should cause, makes the
+		// record undecodable rather than end the process from this
+		// goroutine.
+		defer func() {
+			if p := recover(); p != nil {
+				err := fmt.Errorf("internal error while decoding: %v", p)
+				pubs[i], pubErrs[i], proofs[i], proofErrs[i] = nil, err, nil, err
 			}
-			pr := new(circuits.Proof)
-			if err := pr.UnmarshalBinary(r.Proof); err != nil {
-				proofErrs[i] = err
-			} else {
-				proofs[i] = pr
-			}
+		}()
+		r := &recs[i]
+		p := new(circuits.PublicInputs)
+		if err := p.UnmarshalBinary(r.Public); err != nil {
+			pubErrs[i] = err
+		} else {
+			pubs[i] = p
+		}
+		pr := new(circuits.Proof)
+		if err := pr.UnmarshalBinary(r.Proof); err != nil {
+			proofErrs[i] = err
+		} else {
+			proofs[i] = pr
 		}
 	}
 	parts := max(1, min(runtime.GOMAXPROCS(0), n/decodePart))
 	var wg sync.WaitGroup
 	for k := range parts {
-		wg.Go(func() { decode(k*n/parts, (k+1)*n/parts) })
+		wg.Go(func() {
+			for i := k * n / parts; i < (k+1)*n/parts; i++ {
+				decode(i)
+			}
+		})
 	}
 	wg.Wait()
 	return pubs, pubErrs, proofs, proofErrs
