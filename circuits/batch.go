@@ -25,7 +25,8 @@ import (
 //
 // where L = K_0 + Σ_j w_j K_j + Σ_j D_j over the public inputs w extended by
 // one hash-to-field of each commitment, and ρ is a hash of those hashes. A
-// batch of n statements draws fresh 128-bit scalars r_i and s_i and checks
+// batch of n statements draws fresh scalars r_i and s_i, each uniform over
+// 2^128 values (batch_scalars.go), and checks
 // the single equation
 //
 //	Π e(r_i A_i, B_i) · e(−(Σ r_i) α, β) · e(−L*, γ) · e(−Σ r_i C_i, δ) · Π_j e(Q_j, −σ_j G) · e(Σ s_i P_i, G) = 1
@@ -152,9 +153,13 @@ func scalars128(n int) ([]fr.Element, error) {
 func (v *Verifier) batchHolds(items []batchItem, tasks int) (bool, error) {
 	n := len(items)
 	c := len(v.vk.PublicAndCommitmentCommitted)
-	r, err := scalars128(n)
+	ws, err := weights(n)
 	if err != nil {
 		return false, err
+	}
+	r := make([]fr.Element, n)
+	for i := range ws {
+		r[i] = ws[i].r
 	}
 	var s []fr.Element
 	if c > 0 {
@@ -249,7 +254,7 @@ func (v *Verifier) batchHolds(items []batchItem, tasks int) (bool, error) {
 	var wg sync.WaitGroup
 	for k := range parts {
 		lo, hi := k*n/parts, (k+1)*n/parts
-		wg.Go(func() { mls[k], errs[k] = proofPairs(items[lo:hi], r[lo:hi]) })
+		wg.Go(func() { mls[k], errs[k] = proofPairs(items[lo:hi], ws[lo:hi]) })
 	}
 	wg.Wait()
 	for k := range parts {
@@ -263,14 +268,11 @@ func (v *Verifier) batchHolds(items []batchItem, tasks int) (bool, error) {
 }
 
 // proofPairs is the Miller loop of the pairs (r_i A_i, B_i) of items.
-func proofPairs(items []batchItem, r []fr.Element) (bn254.GT, error) {
+func proofPairs(items []batchItem, r []weight) (bn254.GT, error) {
 	g1 := make([]bn254.G1Jac, len(items))
 	g2 := make([]bn254.G2Affine, len(items))
-	var e big.Int
 	for i := range items {
-		var a bn254.G1Jac
-		a.FromAffine(&items[i].s.Proof.p.Ar)
-		g1[i].ScalarMultiplication(&a, r[i].BigInt(&e))
+		g1[i] = r[i].mul(&items[i].s.Proof.p.Ar)
 		g2[i] = items[i].s.Proof.p.Bs
 	}
 	ml, err := bn254.MillerLoop(bn254.BatchJacobianToAffineG1(g1), g2)

@@ -355,7 +355,7 @@ func TestMillerLoopInParts(t *testing.T) {
 		it.index = i
 		items = append(items, it)
 	}
-	r, err := scalars128(len(items))
+	r, err := weights(len(items))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -439,4 +439,88 @@ func TestVerifyBatchDecoded(t *testing.T) {
 	if n != 6 {
 		t.Errorf("%d statements refused, want the 6 bad ones", n)
 	}
+}
+
+// TestGLVWeights: φ is the multiplication by λ on G1, a weight's
+// multiplication equals the scalar multiplication by r = a + λb (at the
+// extremes of a and b too), and the lattice of pairs (x, y) with
+// x + λy ≡ 0 mod r has no vector shorter than 2^66, so distinct pairs
+// (a, b) below 2^64 give distinct weights.
+func TestGLVWeights(t *testing.T) {
+	_, _, g, _ := bn254.Generators()
+	var lambda big.Int
+	glvLambda.BigInt(&lambda)
+	var want bn254.G1Affine
+	want.ScalarMultiplication(&g, &lambda)
+	phi := g
+	phi.X.Mul(&phi.X, &glvOmega)
+	if !phi.Equal(&want) {
+		t.Fatal("φ(G) is not [λ]G")
+	}
+	var p bn254.G1Affine
+	p.ScalarMultiplication(&g, big.NewInt(987654321))
+	ws, err := weights(50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws = append(ws, weight{a: 1}, weight{b: 1}, weight{a: ^uint64(0), b: ^uint64(0)}, weight{a: 1 << 63}, weight{b: 1 << 63})
+	for i := range ws {
+		w := &ws[i]
+		if i >= 50 {
+			var a fr.Element
+			a.SetUint64(w.a)
+			w.r.SetUint64(w.b)
+			w.r.Mul(&w.r, &glvLambda).Add(&w.r, &a)
+		}
+		var e big.Int
+		var want bn254.G1Affine
+		want.ScalarMultiplication(&p, w.r.BigInt(&e))
+		got := w.mul(&p)
+		var gotAff bn254.G1Affine
+		gotAff.FromJacobian(&got)
+		if !gotAff.Equal(&want) {
+			t.Fatalf("weight %d (a=%d, b=%d): [a]P + [b]φ(P) is not [a + λb]P", i, w.a, w.b)
+		}
+		if w.r.IsZero() {
+			t.Fatalf("weight %d is zero", i)
+		}
+	}
+	var inf bn254.G1Affine
+	if res := ws[0].mul(&inf); !res.Z.IsZero() {
+		t.Fatal("a weight times the point at infinity is not the point at infinity")
+	}
+
+	// Lagrange–Gauss reduction of the lattice's basis (r, 0), (−λ, 1): the
+	// first vector of the reduced basis is a shortest one.
+	u := [2]*big.Int{fr.Modulus(), big.NewInt(0)}
+	v := [2]*big.Int{new(big.Int).Neg(&lambda), big.NewInt(1)}
+	norm := func(x [2]*big.Int) *big.Int {
+		n := new(big.Int).Mul(x[0], x[0])
+		return n.Add(n, new(big.Int).Mul(x[1], x[1]))
+	}
+	dot := func(x, y [2]*big.Int) *big.Int {
+		n := new(big.Int).Mul(x[0], y[0])
+		return n.Add(n, new(big.Int).Mul(x[1], y[1]))
+	}
+	for {
+		if norm(u).Cmp(norm(v)) < 0 {
+			u, v = v, u
+		}
+		// u is the longer: u −= round(<u,v>/<v,v>) v.
+		num, den := dot(u, v), norm(v)
+		q := new(big.Int).Lsh(num, 1)
+		q.Add(q, den).Div(q, new(big.Int).Lsh(den, 1)) // round(num/den) for num ≥ −den/2
+		if q.Sign() == 0 {
+			break
+		}
+		u = [2]*big.Int{new(big.Int).Sub(u[0], new(big.Int).Mul(q, v[0])), new(big.Int).Sub(u[1], new(big.Int).Mul(q, v[1]))}
+	}
+	shortest := norm(v)
+	if norm(u).Cmp(shortest) < 0 {
+		shortest = norm(u)
+	}
+	if shortest.BitLen() <= 132 { // |v|² ≤ 2^132: |v| ≤ 2^66
+		t.Fatalf("the lattice has a vector of squared length 2^%d", shortest.BitLen()-1)
+	}
+	t.Logf("shortest vector of the lattice: about 2^%d", (shortest.BitLen()-1)/2)
 }
