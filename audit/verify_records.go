@@ -2,10 +2,13 @@ package audit
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/bits"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"google.golang.org/protobuf/proto"
 
@@ -76,12 +79,24 @@ func (v *verification) decodeRecords() {
 	v.pubs, v.pubErrs, v.proofs, v.proofErrs = decodeRecordsOf(v.t.Records)
 }
 
-// decodeRecordsOf decodes the public inputs and proof of each record.
+// decodeRecordsOf decodes the public inputs and proof of each record, the
+// records split across the CPUs (decoding a proof takes square roots and
+// a subgroup check: about a quarter of the audit's work per record).
 func decodeRecordsOf(recs []Record) (pubs []*circuits.PublicInputs, pubErrs []error, proofs []*circuits.Proof, proofErrs []error) {
 	n := len(recs)
 	pubs, pubErrs = make([]*circuits.PublicInputs, n), make([]error, n)
 	proofs, proofErrs = make([]*circuits.Proof, n), make([]error, n)
-	for i, r := range recs {
+	decode := func(i int) {
+		// A decoder's panic, which no input should cause, makes the
+		// record undecodable rather than end the process from this
+		// goroutine.
+		defer func() {
+			if p := recover(); p != nil {
+				err := fmt.Errorf("internal error while decoding: %v", p)
+				pubs[i], pubErrs[i], proofs[i], proofErrs[i] = nil, err, nil, err
+			}
+		}()
+		r := &recs[i]
 		p := new(circuits.PublicInputs)
 		if err := p.UnmarshalBinary(r.Public); err != nil {
 			pubErrs[i] = err
@@ -95,8 +110,21 @@ func decodeRecordsOf(recs []Record) (pubs []*circuits.PublicInputs, pubErrs []er
 			proofs[i] = pr
 		}
 	}
+	parts := max(1, min(runtime.GOMAXPROCS(0), n/decodePart))
+	var wg sync.WaitGroup
+	for k := range parts {
+		wg.Go(func() {
+			for i := k * n / parts; i < (k+1)*n/parts; i++ {
+				decode(i)
+			}
+		})
+	}
+	wg.Wait()
 	return pubs, pubErrs, proofs, proofErrs
 }
+
+// decodePart is the fewest records a goroutine of decodeRecordsOf takes.
+const decodePart = 32
 
 // recordPass is what the checks that read every record found, in one
 // pass over the records in nullifier order (docs/design.md §9.3): each
@@ -146,7 +174,7 @@ func (v *verification) passRecords() *recordPass {
 	if v.be != nil && v.be.AuditProofBatch() > 0 {
 		size = v.be.AuditProofBatch()
 	}
-	p.err = v.records(size, v.passChunk)
+	p.err = v.readAhead(size, v.passChunk)
 	if p.err == nil {
 		p.setDigest, p.setErr = p.sets.Sum()
 		p.claimRoot = p.claim.Root()
@@ -164,19 +192,70 @@ func (v *verification) memoryRecords(size int, fn func(base int, recs []Record) 
 	return nil
 }
 
-// passChunk runs the per-record part of every record check over recs,
-// records base.. of the transcript, and verifies their proofs as one batch.
-func (v *verification) passChunk(base int, recs []Record) error {
-	p := v.pass
-	var pubs []*circuits.PublicInputs
-	var pubErrs, proofErrs []error
-	var proofs []*circuits.Proof
-	if v.pubs != nil { // decoded already, in memory
-		end := base + len(recs)
-		pubs, pubErrs, proofs, proofErrs = v.pubs[base:end], v.pubErrs[base:end], v.proofs[base:end], v.proofErrs[base:end]
-	} else {
-		pubs, pubErrs, proofs, proofErrs = decodeRecordsOf(recs)
+// decodedChunk is records base.. of the transcript with their public
+// inputs and proofs decoded (nil where they do not decode, with the error).
+type decodedChunk struct {
+	base               int
+	recs               []Record
+	pubs               []*circuits.PublicInputs
+	proofs             []*circuits.Proof
+	pubErrs, proofErrs []error
+}
+
+// errStopped ends a read whose chunks are no longer wanted.
+var errStopped = errors.New("audit: the record pass stopped")
+
+// readAhead gives fn, in order, the chunks of at most size records that
+// v.records gives, decoded; the next chunk is read and decoded while fn
+// runs on one (docs/design.md §5.6), so at most three chunks are held at a
+// time. It returns v.records' error once fn has had every chunk before it.
+func (v *verification) readAhead(size int, fn func(c *decodedChunk)) error {
+	var (
+		chunks = make(chan *decodedChunk, 1)
+		stop   = make(chan struct{})
+		done   = make(chan struct{})
+		err    error
+	)
+	go func() {
+		defer close(done)
+		defer close(chunks)
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("internal error while reading the records: %v", p)
+			}
+		}()
+		err = v.records(size, func(base int, recs []Record) error {
+			c := &decodedChunk{base: base, recs: slices.Clone(recs)}
+			if v.pubs != nil { // decoded already, in memory
+				end := base + len(recs)
+				c.pubs, c.pubErrs, c.proofs, c.proofErrs = v.pubs[base:end], v.pubErrs[base:end], v.proofs[base:end], v.proofErrs[base:end]
+			} else {
+				c.pubs, c.pubErrs, c.proofs, c.proofErrs = decodeRecordsOf(c.recs)
+			}
+			select {
+			case chunks <- c:
+				return nil
+			case <-stop:
+				return errStopped
+			}
+		})
+	}()
+	defer func() { // also when fn panics: the reader stops
+		close(stop)
+		<-done
+	}()
+	for c := range chunks {
+		fn(c)
 	}
+	<-done
+	return err
+}
+
+// passChunk runs the per-record part of every record check over the
+// records of c and verifies their proofs as one batch.
+func (v *verification) passChunk(c *decodedChunk) {
+	p := v.pass
+	base, recs, pubs, pubErrs, proofs, proofErrs := c.base, c.recs, c.pubs, c.pubErrs, c.proofs, c.proofErrs
 	field := circuits.DatasetField(v.t.DatasetID)
 	stmts := make([]circuits.Statement, 0, len(recs))
 	index := make([]int, 0, len(recs))
@@ -227,7 +306,6 @@ func (v *verification) passChunk(base int, recs []Record) error {
 			p.proofs.fail("%s: proof does not verify", recordName(base+j, recs[j].Nullifier))
 		}
 	}
-	return nil
 }
 
 // recordNullifier checks that record i's nullifier follows the previous

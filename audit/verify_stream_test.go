@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"slices"
@@ -187,5 +188,100 @@ func TestVerifyStreamEOFAtEnd(t *testing.T) {
 	f := getFixture(t, devSetup)
 	if rep := VerifyStream(eofReader{f.encoded}, int64(len(f.encoded)), DefaultLimits(), f.opts...); !rep.OK() {
 		t.Fatalf("does not verify:\n%s", rep)
+	}
+}
+
+// readAhead gives every chunk, in order, decoded as decodeRecordsOf
+// decodes it alone; returns the reader's error after the chunks before
+// it; and stops the reader when its caller panics.
+func TestReadAhead(t *testing.T) {
+	f := getFixture(t, devSetup)
+	var recs []Record
+	for len(recs) < 60 {
+		recs = append(recs, f.clone(t).Transcript.Records...)
+	}
+	recs[5].Proof = recs[5].Proof[:10]
+	recs[17].Public = recs[17].Public[:3]
+	const size = 7
+	source := func(stopAt int, failWith error) func(int, func(int, []Record) error) error {
+		return func(sz int, fn func(int, []Record) error) error {
+			buf := make([]Record, 0, sz)
+			for base := 0; base < len(recs); base += sz {
+				if base >= stopAt {
+					return failWith
+				}
+				buf = append(buf[:0], recs[base:min(base+sz, len(recs))]...) // reused, as streamRecords does
+				if err := fn(base, buf); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	v := &verification{records: source(len(recs), nil)}
+	next := 0
+	err := v.readAhead(size, func(c *decodedChunk) {
+		if c.base != next {
+			t.Fatalf("chunk at %d, want %d", c.base, next)
+		}
+		pubs, pubErrs, proofs, proofErrs := decodeRecordsOf(recs[c.base : c.base+len(c.recs)])
+		for j := range c.recs {
+			i := c.base + j
+			if !bytes.Equal(c.recs[j].Proof, recs[i].Proof) || c.recs[j].Nullifier != recs[i].Nullifier {
+				t.Fatalf("record %d: not the record read", i)
+			}
+			if (c.pubs[j] == nil) != (pubs[j] == nil) || (c.proofs[j] == nil) != (proofs[j] == nil) ||
+				(c.pubErrs[j] == nil) != (pubErrs[j] == nil) || (c.proofErrs[j] == nil) != (proofErrs[j] == nil) {
+				t.Fatalf("record %d: decoded otherwise than alone", i)
+			}
+			if c.proofs[j] != nil {
+				a, _ := c.proofs[j].MarshalBinary()
+				if !bytes.Equal(a, recs[i].Proof) {
+					t.Fatalf("record %d: another proof", i)
+				}
+			}
+		}
+		if c.base == 0 && (c.proofs[5] != nil || c.proofErrs[5] == nil) {
+			t.Fatal("record 5: a cut proof decoded")
+		}
+		if c.base == 14 && (c.pubs[3] != nil || c.pubErrs[3] == nil) {
+			t.Fatal("record 17: cut public inputs decoded")
+		}
+		next += len(c.recs)
+	})
+	if err != nil || next != len(recs) {
+		t.Fatalf("read %d of %d records: %v", next, len(recs), err)
+	}
+
+	broken := errors.New("broken")
+	v.records, next = source(21, broken), 0
+	err = v.readAhead(size, func(c *decodedChunk) { next += len(c.recs) })
+	if !errors.Is(err, broken) || next != 21 {
+		t.Fatalf("a reader failing after 21 records: got %v after %d records", err, next)
+	}
+
+	var reads atomic.Int32
+	v.records = func(sz int, fn func(int, []Record) error) error {
+		for base := 0; ; base += sz { // endless: only stopping ends it
+			reads.Add(1)
+			if err := fn(base, recs[:sz]); err != nil {
+				return err
+			}
+		}
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("the panic did not reach the caller")
+			}
+		}()
+		_ = v.readAhead(size, func(c *decodedChunk) {
+			if c.base == 2*size {
+				panic("check failed")
+			}
+		})
+	}()
+	if n := reads.Load(); n > 5 {
+		t.Fatalf("the reader read %d chunks, went on after its caller stopped", n)
 	}
 }

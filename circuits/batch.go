@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"math/big"
 	"slices"
+	"sync"
 
 	"github.com/consensys/gnark-crypto/ecc"
 	"github.com/consensys/gnark-crypto/ecc/bn254"
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr/hash_to_field"
+	groth16bn254 "github.com/consensys/gnark/backend/groth16/bn254"
 	"github.com/consensys/gnark/constraint"
 )
 
@@ -23,15 +25,17 @@ import (
 //
 // where L = K_0 + Σ_j w_j K_j + Σ_j D_j over the public inputs w extended by
 // one hash-to-field of each commitment, and ρ is a hash of those hashes. A
-// batch of n statements draws fresh 128-bit scalars r_i and s_i and checks
+// batch of n statements draws fresh scalars r_i and s_i, each uniform over
+// 2^128 values (batch_scalars.go), and checks
 // the single equation
 //
-//	Π e(r_i A_i, B_i) · e(−L*, γ) · e(−Σ r_i C_i, δ) · Π_j e(Q_j, −σ_j G) · e(Σ s_i P_i, G) = e(α, β)^(Σ r_i)
+//	Π e(r_i A_i, B_i) · e(−(Σ r_i) α, β) · e(−L*, γ) · e(−Σ r_i C_i, δ) · Π_j e(Q_j, −σ_j G) · e(Σ s_i P_i, G) = 1
 //
 // with L* = (Σ r_i) K_0 + Σ_j (Σ_i r_i w_ij) K_j + Σ_i r_i Σ_j D_ij (one MSM
 // for the whole batch) and Q_j = Σ_i s_i ρ_i^(j−1) D_ij: one multi-Miller
-// loop over n + 3 + c pairs (the last 3 + c with G2 points fixed by the
-// key, whose line functions are computed once per Verifier) and one final
+// loop over n + 4 + c pairs (the last 4 + c with G2 points fixed by the
+// key, whose line functions are computed once per Verifier; e(α, β)^(Σ r_i)
+// is one of them rather than an exponentiation in GT) and one final
 // exponentiation. Every factor lies
 // in the order-r group of GT after the final exponentiation, so if any one
 // statement's equation fails the batch equation holds with probability at
@@ -51,9 +55,11 @@ type batchItem struct {
 
 // check does everything gnark's Verify does before its pairing check:
 // counts, subgroup membership of every proof point, and the commitment
-// hashes. Proofs decoded by [Proof.UnmarshalBinary] are in the subgroup
-// already; the check is repeated here because a Statement may carry a proof
-// from anywhere.
+// hashes. A proof decoded by [Proof.UnmarshalBinary] had every point
+// checked by the decoder, which refuses points outside their subgroups
+// (the G2 check is a fifth of the batch's cost per proof): its points are
+// not checked again. Any other proof (one this package proved, or built by
+// its tests) is checked here.
 func (v *Verifier) check(s Statement) (batchItem, error) {
 	if s.Proof == nil {
 		return batchItem{}, fmt.Errorf("%w: no proof", ErrInvalidProof)
@@ -66,16 +72,10 @@ func (v *Verifier) check(s Statement) (batchItem, error) {
 	if len(p.Commitments) != len(committed) {
 		return batchItem{}, fmt.Errorf("%w: %d commitments, want %d", ErrInvalidProof, len(p.Commitments), len(committed))
 	}
-	if !p.Ar.IsInSubGroup() || !p.Bs.IsInSubGroup() || !p.Krs.IsInSubGroup() {
-		return batchItem{}, fmt.Errorf("%w: a proof point is not in the subgroup", ErrInvalidProof)
-	}
-	for i := range p.Commitments {
-		if !p.Commitments[i].IsInSubGroup() {
-			return batchItem{}, fmt.Errorf("%w: commitment %d is not in the subgroup", ErrInvalidProof, i)
+	if !s.Proof.decoded {
+		if err := inSubgroups(p, len(committed) > 0); err != nil {
+			return batchItem{}, err
 		}
-	}
-	if len(committed) > 0 && !p.CommitmentPok.IsInSubGroup() {
-		return batchItem{}, fmt.Errorf("%w: the commitment proof is not in the subgroup", ErrInvalidProof)
 	}
 
 	it := batchItem{s: s, ext: make([]fr.Element, len(s.Public), len(s.Public)+len(committed))}
@@ -113,6 +113,23 @@ func (v *Verifier) check(s Statement) (batchItem, error) {
 	return it, nil
 }
 
+// inSubgroups checks that every point of p is in its subgroup, the
+// commitment proof only if the key has commitments (as gnark does).
+func inSubgroups(p *groth16bn254.Proof, pok bool) error {
+	if !p.Ar.IsInSubGroup() || !p.Bs.IsInSubGroup() || !p.Krs.IsInSubGroup() {
+		return fmt.Errorf("%w: a proof point is not in the subgroup", ErrInvalidProof)
+	}
+	for i := range p.Commitments {
+		if !p.Commitments[i].IsInSubGroup() {
+			return fmt.Errorf("%w: commitment %d is not in the subgroup", ErrInvalidProof, i)
+		}
+	}
+	if pok && !p.CommitmentPok.IsInSubGroup() {
+		return fmt.Errorf("%w: the commitment proof is not in the subgroup", ErrInvalidProof)
+	}
+	return nil
+}
+
 // scalars128 draws n fresh non-zero scalars below 2^128 from crypto/rand.
 func scalars128(n int) ([]fr.Element, error) {
 	buf := make([]byte, 16*n)
@@ -130,14 +147,19 @@ func scalars128(n int) ([]fr.Element, error) {
 }
 
 // batchHolds reports whether the batch equation holds for items, with
-// fresh randomness. Every item has passed check. msmTasks bounds the
-// goroutines of each multi-scalar multiplication.
-func (v *Verifier) batchHolds(items []batchItem, msmTasks int) (bool, error) {
+// fresh randomness. Every item has passed check. tasks bounds the
+// goroutines of each multi-scalar multiplication and the parts, one
+// goroutine each, of the multi-Miller loop over the proofs' pairs.
+func (v *Verifier) batchHolds(items []batchItem, tasks int) (bool, error) {
 	n := len(items)
 	c := len(v.vk.PublicAndCommitmentCommitted)
-	r, err := scalars128(n)
+	ws, err := weights(n)
 	if err != nil {
 		return false, err
+	}
+	r := make([]fr.Element, n)
+	for i := range ws {
+		r[i] = ws[i].r
 	}
 	var s []fr.Element
 	if c > 0 {
@@ -145,7 +167,7 @@ func (v *Verifier) batchHolds(items []batchItem, msmTasks int) (bool, error) {
 			return false, err
 		}
 	}
-	cfg := ecc.MultiExpConfig{NbTasks: msmTasks}
+	cfg := ecc.MultiExpConfig{NbTasks: tasks}
 
 	var rSum fr.Element
 	for i := range r {
@@ -184,20 +206,15 @@ func (v *Verifier) batchHolds(items []batchItem, msmTasks int) (bool, error) {
 		return false, fmt.Errorf("circuits: batch MSM: %w", err)
 	}
 
-	// The G1 side of the pairing: r_i A_i against each B_i, then −L*,
-	// −Σ r_i C_i, the Q_j and Σ s_i P_i against the key's fixed G2 points
-	// (v.fixedLines, in that order).
-	g1 := make([]bn254.G1Jac, n+2, n+3+c)
-	g2 := make([]bn254.G2Affine, n)
+	// The pairs of the key's fixed G2 points (v.fixedLines, in that
+	// order): −(Σ r_i) α, −L*, −Σ r_i C_i, the Q_j and Σ s_i P_i.
+	g1 := make([]bn254.G1Jac, 3, 4+c)
 	var e big.Int
-	for i := range items {
-		var a bn254.G1Jac
-		a.FromAffine(&items[i].s.Proof.p.Ar)
-		g1[i].ScalarMultiplication(&a, r[i].BigInt(&e))
-		g2[i] = items[i].s.Proof.p.Bs
-	}
-	g1[n].Neg(&lSum)
-	g1[n+1].Neg(&cSum)
+	g1[0].FromAffine(&v.vk.G1.Alpha)
+	g1[0].ScalarMultiplication(&g1[0], rSum.BigInt(&e))
+	g1[0].Neg(&g1[0])
+	g1[1].Neg(&lSum)
+	g1[2].Neg(&cSum)
 	if c > 0 {
 		coef := make([]fr.Element, n)
 		pts := make([]bn254.G1Affine, n)
@@ -224,30 +241,52 @@ func (v *Verifier) batchHolds(items []batchItem, msmTasks int) (bool, error) {
 		}
 		g1 = append(g1, q)
 	}
-
-	aff := bn254.BatchJacobianToAffineG1(g1)
-	ml, err := bn254.MillerLoop(aff[:n], g2)
-	if err != nil {
-		return false, fmt.Errorf("circuits: batch Miller loop: %w", err)
-	}
 	// MillerLoopFixedQ evaluates the lines in place: it gets a copy.
-	lines := slices.Clone(v.fixedLines)
-	fixed, err := bn254.MillerLoopFixedQ(aff[n:], lines)
+	ml, err := bn254.MillerLoopFixedQ(bn254.BatchJacobianToAffineG1(g1), slices.Clone(v.fixedLines))
 	if err != nil {
 		return false, fmt.Errorf("circuits: batch Miller loop: %w", err)
 	}
-	ml.Mul(&ml, &fixed)
+	// The pairs (r_i A_i, B_i), one Miller loop per part, the parts in
+	// parallel: the product of the parts' loops is the loop over all pairs.
+	parts := min(tasks, n)
+	mls := make([]bn254.GT, parts)
+	errs := make([]error, parts)
+	var wg sync.WaitGroup
+	for k := range parts {
+		lo, hi := k*n/parts, (k+1)*n/parts
+		wg.Go(func() { mls[k], errs[k] = proofPairs(items[lo:hi], ws[lo:hi]) })
+	}
+	wg.Wait()
+	for k := range parts {
+		if errs[k] != nil {
+			return false, errs[k]
+		}
+		ml.Mul(&ml, &mls[k])
+	}
 	got := bn254.FinalExponentiation(&ml)
-	var want bn254.GT
-	want.CyclotomicExp(v.eAlphaBeta, rSum.BigInt(&e))
-	return got.Equal(&want), nil
+	return got.IsOne(), nil
+}
+
+// proofPairs is the Miller loop of the pairs (r_i A_i, B_i) of items.
+func proofPairs(items []batchItem, r []weight) (bn254.GT, error) {
+	g1 := make([]bn254.G1Jac, len(items))
+	g2 := make([]bn254.G2Affine, len(items))
+	for i := range items {
+		g1[i] = r[i].mul(&items[i].s.Proof.p.Ar)
+		g2[i] = items[i].s.Proof.p.Bs
+	}
+	ml, err := bn254.MillerLoop(bn254.BatchJacobianToAffineG1(g1), g2)
+	if err != nil {
+		return bn254.GT{}, fmt.Errorf("circuits: batch Miller loop: %w", err)
+	}
+	return ml, nil
 }
 
 // bisect settles items: a batch that holds accepts them all; one that
 // fails is split in halves, down to single statements, which gnark's
 // verifier settles. known says the batch is known to fail already (its
 // sibling half passed), so its own check is skipped.
-func (v *Verifier) bisect(items []batchItem, errs []error, msmTasks int, known bool) {
+func (v *Verifier) bisect(items []batchItem, errs []error, tasks int, known bool) {
 	if len(items) == 0 {
 		return
 	}
@@ -256,7 +295,7 @@ func (v *Verifier) bisect(items []batchItem, errs []error, msmTasks int, known b
 		return
 	}
 	if !known {
-		ok, err := v.batchHolds(items, msmTasks)
+		ok, err := v.batchHolds(items, tasks)
 		if err != nil {
 			for _, it := range items {
 				errs[it.index] = err
@@ -269,18 +308,18 @@ func (v *Verifier) bisect(items []batchItem, errs []error, msmTasks int, known b
 	}
 	h := len(items) / 2
 	left, right := items[:h], items[h:]
-	ok, err := v.batchHolds(left, msmTasks)
+	ok, err := v.batchHolds(left, tasks)
 	switch {
 	case err != nil:
 		for _, it := range left {
 			errs[it.index] = err
 		}
-		v.bisect(right, errs, msmTasks, false)
+		v.bisect(right, errs, tasks, false)
 	case !ok:
-		v.bisect(left, errs, msmTasks, true)
-		v.bisect(right, errs, msmTasks, false)
+		v.bisect(left, errs, tasks, true)
+		v.bisect(right, errs, tasks, false)
 	default:
 		// The left half holds, so the right half fails.
-		v.bisect(right, errs, msmTasks, true)
+		v.bisect(right, errs, tasks, true)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"sync"
 	"testing"
 
@@ -337,4 +338,189 @@ func TestBatchEquation(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestMillerLoopInParts: the product of the Miller loops of the proofs'
+// pairs taken in parts, as batchHolds runs them in parallel, is the Miller
+// loop of all the pairs at once, and the batch equation holds or fails
+// alike whatever the number of parts.
+func TestMillerLoopInParts(t *testing.T) {
+	v, good := mustBatch(t)
+	var items []batchItem
+	for i := range 2 * len(good) {
+		it, err := v.check(good[i%len(good)])
+		if err != nil {
+			t.Fatal(err)
+		}
+		it.index = i
+		items = append(items, it)
+	}
+	r, err := weights(len(items))
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := proofPairs(items, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for parts := 2; parts <= len(items); parts++ {
+		var prod bn254.GT
+		prod.SetOne()
+		for k := range parts {
+			lo, hi := k*len(items)/parts, (k+1)*len(items)/parts
+			ml, err := proofPairs(items[lo:hi], r[lo:hi])
+			if err != nil {
+				t.Fatal(err)
+			}
+			prod.Mul(&prod, &ml)
+		}
+		if !prod.Equal(&whole) {
+			a, b := bn254.FinalExponentiation(&prod), bn254.FinalExponentiation(&whole)
+			t.Errorf("%d parts: the product of the parts' Miller loops is not the whole loop (equal after the final exponentiation: %v)", parts, a.Equal(&b))
+		}
+	}
+	bad, err := v.check(tamper(good[0], func(p *groth16bn254.Proof) { shiftG1(&p.Krs, 1) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tasks := range []int{1, 2, 3, len(items), len(items) + 5} {
+		if ok, err := v.batchHolds(items, tasks); err != nil || !ok {
+			t.Errorf("%d tasks, valid statements: holds=%v, %v", tasks, ok, err)
+		}
+		for _, at := range []int{0, len(items) / 2, len(items) - 1} {
+			batch := slices.Clone(items)
+			batch[at] = bad
+			if ok, err := v.batchHolds(batch, tasks); err != nil || ok {
+				t.Errorf("%d tasks, C moved at %d: holds=%v, %v", tasks, at, ok, err)
+			}
+		}
+	}
+}
+
+// TestVerifyBatchDecoded: proofs that went through their encoding, whose
+// points the decoder checked and the batch verifier does not check again,
+// get gnark's verdict, valid or not; a proof built otherwise is still
+// checked (TestVerifyBatchDifferential's "B off the subgroup").
+func TestVerifyBatchDecoded(t *testing.T) {
+	v, good := mustBatch(t)
+	k := mustKeys(t)
+	decode := func(s Statement) Statement {
+		b, err := s.Proof.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p Proof
+		if err := p.UnmarshalBinary(b); err != nil {
+			t.Fatal(err)
+		}
+		if !p.decoded {
+			t.Fatal("a decoded proof is not marked decoded")
+		}
+		return Statement{Proof: &p, Public: s.Public}
+	}
+	if good[0].Proof.decoded {
+		t.Fatal("a proof the prover made is marked decoded")
+	}
+	bads := badStatements(t, good)
+	var batch []Statement
+	for i := range 3 * len(good) {
+		batch = append(batch, decode(good[i%len(good)]))
+	}
+	for _, name := range []string{"A moved", "C moved", "commitment proof", "B of another proof", "other public inputs", "other key"} {
+		batch = append(batch, decode(bads[name]))
+	}
+	agree(t, v, k.vk, batch, "decoded")
+	n := 0
+	for _, err := range v.VerifyBatch(batch) {
+		if err != nil {
+			n++
+		}
+	}
+	if n != 6 {
+		t.Errorf("%d statements refused, want the 6 bad ones", n)
+	}
+}
+
+// TestGLVWeights: φ is the multiplication by λ on G1, a weight's
+// multiplication equals the scalar multiplication by r = a + λb (at the
+// extremes of a and b too), and the lattice of pairs (x, y) with
+// x + λy ≡ 0 mod r has no vector shorter than 2^66, so distinct pairs
+// (a, b) below 2^64 give distinct weights.
+func TestGLVWeights(t *testing.T) {
+	_, _, g, _ := bn254.Generators()
+	var lambda big.Int
+	glvLambda.BigInt(&lambda)
+	var want bn254.G1Affine
+	want.ScalarMultiplication(&g, &lambda)
+	phi := g
+	phi.X.Mul(&phi.X, &glvOmega)
+	if !phi.Equal(&want) {
+		t.Fatal("φ(G) is not [λ]G")
+	}
+	var p bn254.G1Affine
+	p.ScalarMultiplication(&g, big.NewInt(987654321))
+	ws, err := weights(50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws = append(ws, weight{a: 1}, weight{b: 1}, weight{a: ^uint64(0), b: ^uint64(0)}, weight{a: 1 << 63}, weight{b: 1 << 63})
+	for i := range ws {
+		w := &ws[i]
+		if i >= 50 {
+			var a fr.Element
+			a.SetUint64(w.a)
+			w.r.SetUint64(w.b)
+			w.r.Mul(&w.r, &glvLambda).Add(&w.r, &a)
+		}
+		var e big.Int
+		var want bn254.G1Affine
+		want.ScalarMultiplication(&p, w.r.BigInt(&e))
+		got := w.mul(&p)
+		var gotAff bn254.G1Affine
+		gotAff.FromJacobian(&got)
+		if !gotAff.Equal(&want) {
+			t.Fatalf("weight %d (a=%d, b=%d): [a]P + [b]φ(P) is not [a + λb]P", i, w.a, w.b)
+		}
+		if w.r.IsZero() {
+			t.Fatalf("weight %d is zero", i)
+		}
+	}
+	var inf bn254.G1Affine
+	if res := ws[0].mul(&inf); !res.Z.IsZero() {
+		t.Fatal("a weight times the point at infinity is not the point at infinity")
+	}
+
+	// Lagrange–Gauss reduction of the lattice's basis (r, 0), (−λ, 1): the
+	// first vector of the reduced basis is a shortest one.
+	u := [2]*big.Int{fr.Modulus(), big.NewInt(0)}
+	v := [2]*big.Int{new(big.Int).Neg(&lambda), big.NewInt(1)}
+	norm := func(x [2]*big.Int) *big.Int {
+		n := new(big.Int).Mul(x[0], x[0])
+		return n.Add(n, new(big.Int).Mul(x[1], x[1]))
+	}
+	dot := func(x, y [2]*big.Int) *big.Int {
+		n := new(big.Int).Mul(x[0], y[0])
+		return n.Add(n, new(big.Int).Mul(x[1], y[1]))
+	}
+	for {
+		if norm(u).Cmp(norm(v)) < 0 {
+			u, v = v, u
+		}
+		// u is the longer: u −= round(<u,v>/<v,v>) v.
+		num, den := dot(u, v), norm(v)
+		q := new(big.Int).Lsh(num, 1)
+		q.Add(q, den).Div(q, new(big.Int).Lsh(den, 1)) // round(num/den) for num ≥ −den/2
+		if q.Sign() == 0 {
+			break
+		}
+		u = [2]*big.Int{new(big.Int).Sub(u[0], new(big.Int).Mul(q, v[0])), new(big.Int).Sub(u[1], new(big.Int).Mul(q, v[1]))}
+	}
+	shortest := norm(v)
+	if norm(u).Cmp(shortest) < 0 {
+		shortest = norm(u)
+	}
+	if shortest.BitLen() <= 132 { // |v|² ≤ 2^132: |v| ≤ 2^66
+		t.Fatalf("the lattice has a vector of squared length 2^%d", shortest.BitLen()-1)
+	}
+	t.Logf("shortest vector of the lattice: about 2^%d", (shortest.BitLen()-1)/2)
 }

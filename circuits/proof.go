@@ -16,6 +16,10 @@ const MaxCommitments = 4
 // Proof is a Groth16 proof over BN254, possibly with BSB22 commitments.
 type Proof struct {
 	p groth16bn254.Proof
+	// decoded says p was set by UnmarshalBinary, which refused any point
+	// off the curve or outside its subgroup: the batch verifier does not
+	// check them again. Nothing outside the package can change p.
+	decoded bool
 }
 
 const proofVersion = 1
@@ -87,6 +91,6 @@ func (p *Proof) UnmarshalBinary(b []byte) error {
 	if _, err := q.CommitmentPok.SetBytes(r.Fixed(g1Size)); err != nil {
 		return fmt.Errorf("%w: proof: commitment proof: %v", ErrMalformed, err)
 	}
-	p.p = q
+	p.p, p.decoded = q, true
 	return nil
 }

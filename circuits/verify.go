@@ -34,24 +34,23 @@ type BatchVerifier interface {
 // equation per chunk ([Verifier.VerifyBatch], docs/design.md §5.6). It is
 // safe for concurrent use.
 type Verifier struct {
-	vk         *groth16bn254.VerifyingKey
-	nbPublic   int
-	workers    int
-	eAlphaBeta bn254.GT // e(α, β)
-	// fixedLines are the Miller loop's lines of γ, δ, then each commitment
-	// key's −σG and the commitment keys' G.
+	vk       *groth16bn254.VerifyingKey
+	nbPublic int
+	workers  int
+	// fixedLines are the Miller loop's lines of β, γ, δ, then each
+	// commitment key's −σG and the commitment keys' G.
 	fixedLines [][2][len(bn254.LoopCounter)]bn254.LineEvaluationAff
 }
 
 // maxChunk bounds the statements of one batch equation: larger batches are
-// split in chunks verified in parallel. A batch is split across the CPUs
-// only into chunks of at least minChunk: below that, parallel chunks would
-// cost more CPU (a final exponentiation and MSMs each) than they save in
-// time.
-const (
-	maxChunk = 512
-	minChunk = 16
-)
+// split in chunks, verified in parallel. A chunk verified while fewer
+// chunks than CPUs run splits its Miller loop and MSMs across the CPUs
+// left.
+const maxChunk = 512
+
+// checkPart is the fewest statements a goroutine of VerifyBatch's
+// pre-pairing checks takes.
+const checkPart = 8
 
 var _ BatchVerifier = (*Verifier)(nil)
 
@@ -74,11 +73,7 @@ func NewVerifier(vk groth16.VerifyingKey, nbPublic int) (*Verifier, error) {
 			return nil, fmt.Errorf("circuits: verifying key's commitment keys use different G2 generators")
 		}
 	}
-	e, err := bn254.Pair([]bn254.G1Affine{k.G1.Alpha}, []bn254.G2Affine{k.G2.Beta})
-	if err != nil {
-		return nil, fmt.Errorf("circuits: verifying key: e(α, β): %w", err)
-	}
-	fixed := []bn254.G2Affine{k.G2.Gamma, k.G2.Delta}
+	fixed := []bn254.G2Affine{k.G2.Beta, k.G2.Gamma, k.G2.Delta}
 	for i := range k.CommitmentKeys {
 		fixed = append(fixed, k.CommitmentKeys[i].GSigmaNeg)
 	}
@@ -89,7 +84,7 @@ func NewVerifier(vk groth16.VerifyingKey, nbPublic int) (*Verifier, error) {
 	for i := range fixed {
 		lines[i] = bn254.PrecomputeLines(fixed[i])
 	}
-	return &Verifier{vk: k, nbPublic: nbPublic, workers: runtime.GOMAXPROCS(0), eAlphaBeta: e, fixedLines: lines}, nil
+	return &Verifier{vk: k, nbPublic: nbPublic, workers: runtime.GOMAXPROCS(0), fixedLines: lines}, nil
 }
 
 // Verify checks one statement.
@@ -110,7 +105,8 @@ func (v *Verifier) Verify(s Statement) error {
 // that fail the checks gnark's verifier makes before its pairing (counts,
 // subgroup membership) are refused one by one; the others are checked in
 // chunks of at most maxChunk, one random linear combination and one
-// pairing equation per chunk, chunks in parallel across the CPUs. A chunk
+// pairing equation per chunk, chunks in parallel across the CPUs and each
+// chunk's Miller loop split across the CPUs the other chunks leave. A chunk
 // that fails is bisected down to the statements that fail, which gnark's
 // verifier settles, so every error names one statement and comes from
 // gnark's checks. The answer for each statement equals gnark's Verify
@@ -122,24 +118,32 @@ func (v *Verifier) VerifyBatch(stmts []Statement) []error {
 		errs[0] = v.Verify(stmts[0])
 		return errs
 	}
-	items := make([]batchItem, 0, len(stmts))
-	for i, s := range stmts {
-		it, err := v.check(s)
-		if err != nil {
-			errs[i] = err
-			continue
+	checked := make([]batchItem, len(stmts))
+	v.parallel(len(stmts), checkPart, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			it, err := v.check(stmts[i])
+			if err != nil {
+				errs[i] = err
+				continue
+			}
+			it.index = i
+			checked[i] = it
 		}
-		it.index = i
-		items = append(items, it)
+	})
+	items := make([]batchItem, 0, len(stmts))
+	for i := range checked {
+		if errs[i] == nil {
+			items = append(items, checked[i])
+		}
 	}
 	if len(items) == 0 {
 		return errs
 	}
-	chunks := max(1, min(v.workers, len(items)/minChunk), (len(items)+maxChunk-1)/maxChunk)
+	chunks := (len(items) + maxChunk - 1) / maxChunk
 	size := (len(items) + chunks - 1) / chunks
-	tasks := max(1, v.workers/chunks)
+	tasks := max(1, v.workers/min(chunks, v.workers))
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, v.workers)
+	sem := make(chan struct{}, max(1, v.workers/tasks))
 	for lo := 0; lo < len(items); lo += size {
 		part := items[lo:min(lo+size, len(items))]
 		sem <- struct{}{}
@@ -150,4 +154,19 @@ func (v *Verifier) VerifyBatch(stmts []Statement) []error {
 	}
 	wg.Wait()
 	return errs
+}
+
+// parallel runs fn over [0, n) split in at most v.workers parts, each of
+// at least least indices unless n is smaller, and waits for them.
+func (v *Verifier) parallel(n, least int, fn func(lo, hi int)) {
+	parts := max(1, min(v.workers, n/least))
+	if parts == 1 {
+		fn(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for k := range parts {
+		wg.Go(func() { fn(k*n/parts, (k+1)*n/parts) })
+	}
+	wg.Wait()
 }
