@@ -177,6 +177,12 @@ func TestVerifyBatchValid(t *testing.T) {
 	if errs := v.VerifyBatch(nil); len(errs) != 0 {
 		t.Fatalf("empty batch: %v", errs)
 	}
+	// A verifier that could not be made (a bad verifying key) is given
+	// no statement; its empty batch is answered without it.
+	var none *Verifier
+	if errs := none.VerifyBatch(nil); len(errs) != 0 {
+		t.Fatalf("empty batch of no verifier: %v", errs)
+	}
 	for n := 1; n <= 3*batchN; n++ {
 		batch := make([]Statement, n)
 		for i := range batch {

@@ -114,7 +114,10 @@ func (v *Verifier) Verify(s Statement) error {
 // is never refused.
 func (v *Verifier) VerifyBatch(stmts []Statement) []error {
 	errs := make([]error, len(stmts))
-	if len(stmts) == 1 {
+	switch len(stmts) {
+	case 0:
+		return errs
+	case 1:
 		errs[0] = v.Verify(stmts[0])
 		return errs
 	}
