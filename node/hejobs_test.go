@@ -55,22 +55,42 @@ func newHEFixture(t *testing.T) *heFixture {
 // newHEFixtureWith is newHEFixture under the privacy policy p.
 func newHEFixtureWith(t *testing.T, p *cohortv1.PrivacyPolicy) *heFixture {
 	t.Helper()
-	f := newTestFederation(t, 3, func(o *Options) { o.Limits.MaxMessageBytes = 16 << 20 })
+	return newHEFixtureOn(t, heDataset{schemaYAML: heSchemaYAML(t), params: he.BGVTestN8, smudgingBits: 40, policy: p},
+		func(o *Options) { o.Limits.MaxMessageBytes = 16 << 20 })
+}
+
+// heDataset is what newHEFixtureOn asks CreateDataset for.
+type heDataset struct {
+	schemaYAML   string
+	params       he.ParamSetID
+	smudgingBits uint32
+	policy       *cohortv1.PrivacyPolicy
+	setup        time.Duration // how long key generation and setup may take; 5 minutes if 0
+}
+
+// newHEFixtureOn is an HE fixture of dataset d on three nodes with opts.
+func newHEFixtureOn(t testing.TB, d heDataset, opts ...fedOption) *heFixture {
+	t.Helper()
+	f := newTestFederation(t, 3, opts...)
 	resp, err := f.admin(0).CreateDataset(adminCtx(), &cohortv1.CreateDatasetRequest{
-		SchemaSource:     &cohortv1.CreateDatasetRequest_SchemaYaml{SchemaYaml: heSchemaYAML(t)},
+		SchemaSource:     &cohortv1.CreateDatasetRequest_SchemaYaml{SchemaYaml: d.schemaYAML},
 		Backend:          cohortv1.Backend_BACKEND_HE,
 		NodeCount:        3,
 		RegistryDepth:    testDepth,
 		InsecureDevSetup: true,
 		HeThreshold:      2,
-		HeSmudgingBits:   40,
-		HeParamSet:       string(he.BGVTestN8),
-		Privacy:          p,
+		HeSmudgingBits:   d.smudgingBits,
+		HeParamSet:       string(d.params),
+		Privacy:          d.policy,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	descs := f.waitReady(t, resp.GetDataset().GetId(), 5*time.Minute)
+	within := d.setup
+	if within == 0 {
+		within = 5 * time.Minute
+	}
+	descs := f.waitReady(t, resp.GetDataset().GetId(), within)
 	for i, d := range descs {
 		if d.GetBackend() != cohortv1.Backend_BACKEND_HE || !bytes.Equal(d.GetHe().GetPublicKey(), descs[0].GetHe().GetPublicKey()) {
 			t.Fatalf("node %d: backend %s or another collective key", i, d.GetBackend())
@@ -96,7 +116,7 @@ func newHEFixtureWith(t *testing.T, p *cohortv1.PrivacyPolicy) *heFixture {
 }
 
 // payload registers a contributor through node via and proves rec.
-func (h *heFixture) payload(t *testing.T, via int, rec schema.Record) *heproof.Payload {
+func (h *heFixture) payload(t testing.TB, via int, rec schema.Record) *heproof.Payload {
 	t.Helper()
 	c := h.f.register(t, via)
 	mp, err := h.f.contributor(via).GetMembershipPath(context.Background(), &cohortv1.GetMembershipPathRequest{MemberIndex: c.index})
@@ -133,7 +153,7 @@ func (h *heFixture) payload(t *testing.T, via int, rec schema.Record) *heproof.P
 	return p
 }
 
-func (h *heFixture) contribute(t *testing.T, via int, rec schema.Record) {
+func (h *heFixture) contribute(t testing.TB, via int, rec schema.Record) {
 	t.Helper()
 	b, err := h.payload(t, via, rec).MarshalBinary()
 	if err != nil {
