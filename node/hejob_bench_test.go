@@ -80,13 +80,11 @@ func heBenchSchemaYAML(tb testing.TB) string {
 //
 //	go test ./node/ -run '^$' -bench 'BenchmarkHEJob$' -benchtime=2x -hejob.records 1000,10000
 func BenchmarkHEJob(b *testing.B) {
-	var hb *heBench
+	// The federation is b's: a sub-benchmark's would be closed at its end.
+	hb := newHEBench(b)
 	benchSizes(b, "hejob.records", *heJobRecords, func(b *testing.B, records int) {
 		if records > heBenchMaxCohort {
 			b.Fatalf("%d records: the schema's max_cohort is %d", records, heBenchMaxCohort)
-		}
-		if hb == nil {
-			hb = newHEBench(b)
 		}
 		hb.run(b, records)
 	})
