@@ -92,6 +92,9 @@ func newHEFixtureOn(t testing.TB, d heDataset, opts ...fedOption) *heFixture {
 	}
 	descs := f.waitReady(t, resp.GetDataset().GetId(), within)
 	for i, d := range descs {
+		if d.GetState() != cohortv1.DatasetState_DATASET_STATE_READY {
+			t.Fatalf("node %d: the dataset's setup ended %s, not READY", i, d.GetState())
+		}
 		if d.GetBackend() != cohortv1.Backend_BACKEND_HE || !bytes.Equal(d.GetHe().GetPublicKey(), descs[0].GetHe().GetPublicKey()) {
 			t.Fatalf("node %d: backend %s or another collective key", i, d.GetBackend())
 		}
