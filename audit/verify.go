@@ -126,6 +126,7 @@ type verification struct {
 	be        backend.Backend                                              // the dataset's backend, with ds
 	job       *backend.AuditJob                                            // the transcript as the backend's checks read it, with ds
 	own       map[string]func(backend.Reporter)                            // the backend's own checks, with ds
+	ownPass   backend.RecordPass                                           // what reads the records for them; nil if nothing does
 	numPublic int                                                          // public inputs of the dataset's circuit; 0 if it has no shape
 	ccs       constraint.ConstraintSystem                                  // compiled circuit, digest as the descriptor says
 	verifier  *circuits.Verifier                                           // under the descriptor's verifying key
@@ -183,6 +184,17 @@ func (v *verification) backendCheck(name string) func(*check) {
 		if !ok {
 			c.skip("the dataset's backend has no %s check", name)
 			return
+		}
+		if v.ownPass != nil {
+			// It reports what the record pass found.
+			p := v.passRecords()
+			if p.err != nil {
+				c.fail("the records could not be read: %v", p.err)
+				return
+			}
+			if found := p.own[name]; found != nil {
+				*c = *found
+			}
 		}
 		fn(c)
 	}

@@ -290,6 +290,10 @@ func TestHETamperedItems(t *testing.T) {
 				}
 			}
 			expect(t, Verify(b, f.opts...), tc.want, false)
+			// Read as a stream, the bundle gives the same report.
+			if enc, err := b.MarshalBinary(); err == nil {
+				sameReport(t, tc.name, streamReport(enc, f.opts...), VerifyEncoded(enc, DefaultLimits(), f.opts...))
+			}
 		})
 	}
 }

@@ -140,6 +140,8 @@ type recordPass struct {
 	claimRoot                                  [32]byte          // ClaimRootOf the records
 	claimErr                                   error             // why there is no claimRoot
 
+	own map[string]*check // what the backend's record pass reported, by its check's name
+
 	mask    uint64 // the spec's purpose
 	maskErr error
 	byRoot  map[[32]byte]Root
@@ -160,7 +162,8 @@ func (v *verification) passRecords() *recordPass {
 		return v.pass
 	}
 	t := v.t
-	p := &recordPass{used: map[[32]byte]bool{}, byRoot: make(map[[32]byte]Root, len(t.Roots)), sets: enclave.NewSetHasher(t.JobID, t.DatasetID, uint64(v.n))}
+	p := &recordPass{used: map[[32]byte]bool{}, byRoot: make(map[[32]byte]Root, len(t.Roots)), sets: enclave.NewSetHasher(t.JobID, t.DatasetID, uint64(v.n)),
+		own: map[string]*check{}}
 	v.pass = p
 	for _, r := range t.Roots {
 		if prev, ok := p.byRoot[r.Root]; !ok || prev.SeenAt > r.SeenAt {
@@ -282,6 +285,10 @@ func (v *verification) passChunk(c *decodedChunk) {
 				p.minimums.fail("%s: its contributor allows only cohorts of at least %d, this one has %d", name, pub.MinCohort, v.n)
 			}
 		}
+		rec := backend.AuditRecord{Name: name, PayloadDigest: r.PayloadDigest, Ciphertext: r.Ciphertext, Public: pub, Proof: proofs[j]}
+		if v.ownPass != nil {
+			v.ownPass.Record(&rec, p.ownReporter)
+		}
 		if v.verifier == nil {
 			continue
 		}
@@ -291,7 +298,7 @@ func (v *verification) passChunk(c *decodedChunk) {
 		case proofs[j] == nil:
 			p.proofs.fail("%s: proof does not decode: %v", name, proofErrs[j])
 		default:
-			st, err := v.be.AuditStatement(&backend.AuditRecord{Name: name, PayloadDigest: r.PayloadDigest, Ciphertext: r.Ciphertext, Public: pub, Proof: proofs[j]})
+			st, err := v.be.AuditStatement(&rec)
 			if err != nil {
 				p.proofs.fail("%s: %v", name, err)
 				continue
@@ -306,6 +313,17 @@ func (v *verification) passChunk(c *decodedChunk) {
 			p.proofs.fail("%s: proof does not verify", recordName(base+j, recs[j].Nullifier))
 		}
 	}
+}
+
+// ownReporter is the Reporter of the backend's check named name for its
+// record pass: what it reports there, that check reports.
+func (p *recordPass) ownReporter(name string) backend.Reporter {
+	c, ok := p.own[name]
+	if !ok {
+		c = &check{}
+		p.own[name] = c
+	}
+	return c
 }
 
 // recordNullifier checks that record i's nullifier follows the previous

@@ -57,7 +57,7 @@ func (v *verification) checkDescriptor(c *check) {
 	}
 	v.ds, v.be = ds, be
 	v.job = v.auditJob()
-	v.own = be.AuditChecks(v.job)
+	v.own, v.ownPass = be.AuditChecks(v.job)
 	if desc.GetId() != v.t.DatasetID {
 		c.fail("the descriptor is for dataset %q, the transcript for %q", desc.GetId(), v.t.DatasetID)
 	}
@@ -105,16 +105,12 @@ func (v *verification) checkPins(c *check, desc *cohortv1.DatasetDescriptor, dig
 	v.report.Pinned = strings.Join(pins, " and ")
 }
 
-// auditJob is the transcript as the backend's checks read it, with the
-// records' public inputs and proofs as decodeRecords decoded them.
+// auditJob is the transcript as the backend's checks read it, its
+// records aside: the record pass gives those to the backend's RecordPass.
 func (v *verification) auditJob() *backend.AuditJob {
 	t := v.t
 	job := &backend.AuditJob{JobID: t.JobID, Cohort: v.n, DecryptionSet: t.DecryptionSet, Aggregate: t.Aggregate,
-		Records: make([]backend.AuditRecord, len(t.Records)), Nodes: make([]backend.AuditNode, len(t.Nodes)), Sums: make([]backend.AuditSum, len(t.Sums))}
-	for i, r := range t.Records {
-		job.Records[i] = backend.AuditRecord{Name: recordName(i, r.Nullifier), PayloadDigest: r.PayloadDigest, Ciphertext: r.Ciphertext,
-			Public: v.pubs[i], Proof: v.proofs[i]}
-	}
+		Nodes: make([]backend.AuditNode, len(t.Nodes)), Sums: make([]backend.AuditSum, len(t.Sums))}
 	for i, n := range t.Nodes {
 		job.Nodes[i] = backend.AuditNode{Index: n.Index, SetDigest: n.SetDigest, Partial: n.Partial, PartialSignature: n.PartialSignature}
 	}

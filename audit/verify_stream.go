@@ -23,13 +23,10 @@ const bundleHeaderSize = len(bundleMagic) + 1 + 8
 // batches. What it holds besides the dataset's setup (verifying key,
 // compiled circuit, ceremony transcript) is one batch of records and the
 // digests, roots and counts the checks compare: bounded whatever the
-// number of records. The report is Verify's for the same bundle.
-//
-// An HE bundle (a transcript with a decryption set) is read whole and
-// verified with Verify: its aggregate check sums the records' ciphertexts,
-// and its size is bounded by lim.MaxBytes (about 30,000 records at
-// N = 4096 under DefaultLimits). If the bytes change between the two
-// reads the record checks fail.
+// number of records: on HE too, whose record pass checks each ciphertext
+// and adds it to a running sum for the aggregate check as it reads it.
+// The report is Verify's for the same bundle. If the bytes change between
+// the two reads the record checks fail.
 func VerifyStream(r io.ReaderAt, size int64, lim Limits, opts ...Option) *Report {
 	undecoded := func(err error) *Report {
 		return &Report{Checks: []Check{{Name: CheckTranscript, Status: Fail, Detail: "the bundle does not decode", Failures: []string{err.Error()}}}}
@@ -37,13 +34,6 @@ func VerifyStream(r io.ReaderAt, size int64, lim Limits, opts ...Option) *Report
 	b, n, digest, tlen, err := readStreamedBundle(r, size, lim)
 	if err != nil {
 		return undecoded(err)
-	}
-	if b.Transcript.hasDecryptionSet() {
-		data := make([]byte, size)
-		if err := readAt(r, data, 0); err != nil {
-			return undecoded(fmt.Errorf("audit: bundle: read: %w", err))
-		}
-		return VerifyEncoded(data, lim, opts...)
 	}
 	v := &verification{b: b, t: b.Transcript, n: n, streamed: &digest, report: &Report{}}
 	for _, o := range opts {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"slices"
@@ -283,5 +284,96 @@ func TestReadAhead(t *testing.T) {
 	}()
 	if n := reads.Load(); n > 5 {
 		t.Fatalf("the reader read %d chunks, went on after its caller stopped", n)
+	}
+}
+
+// On HE bundles too, VerifyStream reports exactly what VerifyEncoded
+// reports, and refuses what it refuses: bundles whose records,
+// ciphertexts or aggregate were changed (and re-signed), and bundles with
+// a byte flipped anywhere, the records' ciphertexts most of all.
+func TestVerifyStreamMatchesVerifyHE(t *testing.T) {
+	f := getHEFixture(t)
+	encodings := map[string][]byte{}
+	edits := map[string]func(b *Bundle){
+		"a record dropped":     func(b *Bundle) { b.Transcript.Records = b.Transcript.Records[1:] },
+		"a ciphertext altered": func(b *Bundle) { c := b.Transcript.Records[2].Ciphertext; c[lowByte(c)] ^= 1 },
+		"a ciphertext out of range": func(b *Bundle) {
+			c := b.Transcript.Records[1].Ciphertext
+			copy(c[lowByte(c):], bytes.Repeat([]byte{0xff}, 8))
+		},
+		"ciphertexts swapped": func(b *Bundle) {
+			r := b.Transcript.Records
+			r[3].Ciphertext, r[4].Ciphertext = r[4].Ciphertext, r[3].Ciphertext
+		},
+		"a proof altered":       func(b *Bundle) { b.Transcript.Records[0].Proof[40] ^= 1 },
+		"the aggregate altered": func(b *Bundle) { a := b.Transcript.Aggregate; a[lowByte(a)] ^= 1 },
+	}
+	for name, edit := range edits {
+		b := f.clone(t, f.bundle)
+		edit(b)
+		if err := f.signTranscript(b); err != nil {
+			t.Fatal(err)
+		}
+		enc, err := b.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		encodings[name] = enc
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	var records region
+	for _, r := range bundleRegions(t, f.bundle, f.encoded) {
+		if r.name == "transcript" {
+			records = r
+		}
+	}
+	for i := range 40 {
+		b := slices.Clone(f.encoded)
+		at := rng.IntN(len(b))
+		if i%2 == 0 { // in the transcript, mostly its records' ciphertexts
+			at = records.start + rng.IntN(records.end-records.start)
+		}
+		b[at] ^= byte(1 + rng.IntN(255))
+		encodings[fmt.Sprintf("flip %d at %d", i, at)] = b
+	}
+	for name, enc := range encodings {
+		want := VerifyEncoded(enc, DefaultLimits(), f.opts...)
+		got := streamReport(enc, f.opts...)
+		sameReport(t, name, got, want)
+		if want.OK() || got.OK() {
+			t.Fatalf("%s: verifies", name)
+		}
+	}
+	if rep := streamReport(f.encoded, f.opts...); !rep.OK() {
+		t.Fatalf("the honest bundle does not verify as a stream:\n%s", rep)
+	}
+}
+
+// A ciphertext changed between the two reads fails the checks that read
+// the records, the HE ones included.
+func TestVerifyStreamRefusesAChangedCiphertext(t *testing.T) {
+	f := getHEFixture(t)
+	enc, err := f.bundle.Transcript.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct := f.bundle.Transcript.Records[2].Ciphertext
+	at := bytes.Index(enc, ct) + lowByte(ct)
+	r := &changingReader{data: f.encoded, at: bundleHeaderSize + at}
+	rep := VerifyStream(r, int64(len(f.encoded)), DefaultLimits(), f.opts...)
+	if rep.OK() {
+		t.Fatalf("verifies:\n%s", rep)
+	}
+	for _, c := range rep.Checks {
+		switch c.Name {
+		case CheckCiphertexts, CheckProofs, CheckAggregate, CheckEligibleSets:
+			if c.Status != Fail || !strings.Contains(c.Detail, "changed while it was read") {
+				t.Fatalf("%s: %s %q, want a failure naming the change", c.Name, c.Status, c.Detail)
+			}
+		case CheckTranscript, CheckTranscriptSignatures:
+			if c.Status != Pass {
+				t.Fatalf("%s: %s %q", c.Name, c.Status, c.Detail)
+			}
+		}
 	}
 }

@@ -83,12 +83,11 @@ type Reporter interface {
 // decoded as far as the audit decoded it. It is only read.
 type AuditJob struct {
 	JobID         string
-	Cohort        int           // the number of records; Records lists them, unless they are read as a stream (MPC)
-	Records       []AuditRecord // in the transcript's (nullifier) order
-	Nodes         []AuditNode   // the nodes with evidence, in the transcript's order
-	Sums          []AuditSum    // the released sums, by coordinate
-	DecryptionSet []uint32      // HE: the nodes whose shares decrypt the aggregate
-	Aggregate     []byte        // HE: the aggregate ciphertext
+	Cohort        int         // the number of records, which the checks' RecordPass reads
+	Nodes         []AuditNode // the nodes with evidence, in the transcript's order
+	Sums          []AuditSum  // the released sums, by coordinate
+	DecryptionSet []uint32    // HE: the nodes whose shares decrypt the aggregate
+	Aggregate     []byte      // HE: the aggregate ciphertext
 }
 
 // AuditRecord is one record of an audited job.
@@ -158,14 +157,29 @@ type Audit interface {
 	// threshold of live nodes (HE).
 	AuditQuorum() (nodes int, all bool)
 	// AuditChecks returns the backend's own checks over job, by name (see
-	// AuditSlotsOf). They share what they decode: run them in slot order.
-	AuditChecks(job *AuditJob) map[string]func(Reporter)
+	// AuditSlotsOf), and pass, which reads the job's records for them (nil
+	// if they read none). The caller gives every record to pass.Record
+	// once, in the transcript's order, before it runs the first of the
+	// checks; the checks then report what the pass found. They share what
+	// they decode: run them in slot order.
+	AuditChecks(job *AuditJob) (checks map[string]func(Reporter), pass RecordPass)
 	// AuditForm checks, as a transcript is assembled, that a job has the
 	// backend's form (MPC: evidence from every node, no ciphertext; HE: at
 	// least the threshold of live nodes with the coordinator among them,
 	// the decryption set their lowest indices, ciphertexts of the
 	// parameter set's size), and says which nodes carry a partial.
 	AuditForm(f JobForm) (hasPartial func(node int) bool, err error)
+}
+
+// RecordPass is the part of a backend's own audit checks that reads the
+// records, one at a time, so that an audit holds no more of them than it
+// reads at once (HE: each ciphertext is checked and added to a running
+// sum as it comes, docs/design.md §7.6). It is for one goroutine.
+type RecordPass interface {
+	// Record reads the next record. What is wrong with it goes to
+	// report(name), the Reporter of the Records-slot check (AuditSlots)
+	// it concerns; rec is not retained.
+	Record(rec *AuditRecord, report func(name string) Reporter)
 }
 
 // JobForm is what a finished job's transcript carries besides each node's

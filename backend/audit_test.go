@@ -152,10 +152,7 @@ func mpcJob(t *testing.T, k *nodeKeys, be Backend, noise []*big.Int) *AuditJob {
 			job.Sums[i].Value.Add(job.Sums[i].Value, noise[i])
 		}
 	}
-	for range vectors {
-		job.Records = append(job.Records, AuditRecord{})
-	}
-	job.Cohort = len(job.Records)
+	job.Cohort = len(vectors)
 	var setDigest [32]byte
 	for j, p := range parts {
 		b, err := p.MarshalBinary()
@@ -175,7 +172,13 @@ func TestMPCPartials(t *testing.T) {
 		t.Fatal(err)
 	}
 	good := mpcJob(t, k, be, nil)
-	check := func(job *AuditJob) *recorder { return run(be.AuditChecks(job)[CheckPartials]) }
+	check := func(job *AuditJob) *recorder {
+		checks, pass := be.AuditChecks(job)
+		if pass != nil {
+			t.Fatal("the MPC checks read the records")
+		}
+		return run(checks[CheckPartials])
+	}
 	r := check(good)
 	r.passes(t, "partial sums")
 	if want := "the 3 nodes' signed partials over 5 records sum to every released sum, read as centred integers (3 coordinates)"; r.detail != want {
@@ -219,7 +222,6 @@ func TestMPCPartials(t *testing.T) {
 	check(job).failsWith(t, "a node missing", "partials from 2 nodes, the dataset has 3")
 
 	job = cloneJob(good)
-	job.Records = job.Records[:4]
 	job.Cohort = 4
 	check(job).failsWith(t, "a record dropped",
 		"node 0: partial over 5 records, the cohort has 4", "node 1: partial over 5 records, the cohort has 4", "node 2: partial over 5 records, the cohort has 4")
@@ -236,31 +238,44 @@ func TestMPCPartials(t *testing.T) {
 	check(job).failsWith(t, "no sums", "0 released sums")
 }
 
-// heChecks runs the HE checks in slot order on job and returns each one's
-// recorder.
-func heChecks(f *heFixture, job *AuditJob) map[string]*recorder {
-	checks := f.b.AuditChecks(job)
+// heChecks gives recs to the HE checks' record pass in order, then runs
+// the checks in slot order on job and returns each one's recorder, which
+// for a Records-slot check holds what the pass reported to it.
+func heChecks(f *heFixture, job *AuditJob, recs []AuditRecord) map[string]*recorder {
+	checks, pass := f.b.AuditChecks(job)
 	out := map[string]*recorder{}
 	slots := AuditSlotsOf(cohortv1.Backend_BACKEND_HE)
+	for _, name := range slots.Records {
+		out[name] = new(recorder)
+	}
+	for i := range recs {
+		pass.Record(&recs[i], func(name string) Reporter { return out[name] })
+	}
 	for _, name := range append(slices.Clone(slots.Records), slots.Combination...) {
-		out[name] = run(checks[name])
+		if out[name] == nil {
+			out[name] = new(recorder)
+		}
+		checks[name](out[name])
 	}
 	return out
 }
+
+// cloneRecords is a copy of recs whose records may be changed.
+func cloneRecords(recs []AuditRecord) []AuditRecord { return append([]AuditRecord(nil), recs...) }
 
 func TestHEAuditChecks(t *testing.T) {
 	f := getHEFixture(t)
 	good := f.job
 	params := f.ds.HE.Params
 	l := f.ds.Schema.Layout()
-	for name, r := range heChecks(f, good) {
+	for name, r := range heChecks(f, good, f.records) {
 		r.passes(t, name)
 	}
 
 	t.Run("ciphertexts", func(t *testing.T) {
-		job := cloneJob(good)
-		job.Records[2].PayloadDigest[0] ^= 1
-		r := heChecks(f, job)[CheckCiphertexts]
+		recs := cloneRecords(f.records)
+		recs[2].PayloadDigest[0] ^= 1
+		r := heChecks(f, good, recs)[CheckCiphertexts]
 		if len(r.failures) != 1 || !strings.HasPrefix(r.failures[0], "record 2: payload digest ") ||
 			!strings.HasSuffix(r.failures[0], "they are not what the nodes acknowledged") {
 			t.Fatalf("altered digest: %q", r.failures)
@@ -268,10 +283,10 @@ func TestHEAuditChecks(t *testing.T) {
 		if r.summary != "1 of 5 records: ciphertext or payload digest does not check" {
 			t.Fatalf("summary %q", r.summary)
 		}
-		job = cloneJob(good)
-		job.Records[0].Ciphertext = job.Records[0].Ciphertext[:10]
-		job.Records[1].Public = nil
-		r = heChecks(f, job)[CheckCiphertexts]
+		recs = cloneRecords(f.records)
+		recs[0].Ciphertext = recs[0].Ciphertext[:10]
+		recs[1].Public = nil
+		r = heChecks(f, good, recs)[CheckCiphertexts]
 		if len(r.failures) != 2 || !strings.HasPrefix(r.failures[0], "record 0: ciphertext does not decode under parameter set "+string(params.ID())) ||
 			r.failures[1] != "record 1: its public inputs or proof do not decode, so its payload cannot be rebuilt" {
 			t.Fatalf("undecodable parts: %q", r.failures)
@@ -280,8 +295,8 @@ func TestHEAuditChecks(t *testing.T) {
 
 	t.Run("aggregate", func(t *testing.T) {
 		job := cloneJob(good)
-		job.Aggregate = job.Records[0].Ciphertext
-		r := heChecks(f, job)
+		job.Aggregate = f.records[0].Ciphertext
+		r := heChecks(f, job, f.records)
 		if a := r[CheckAggregate]; len(a.failures) != 1 || !strings.HasPrefix(a.failures[0], "the aggregate ciphertext is not the homomorphic sum of the 5 records' ciphertexts: they differ from byte ") {
 			t.Fatalf("another aggregate: %q", a.failures)
 		}
@@ -295,7 +310,7 @@ func TestHEAuditChecks(t *testing.T) {
 
 		job = cloneJob(good)
 		job.Aggregate = []byte{1}
-		r = heChecks(f, job)
+		r = heChecks(f, job, f.records)
 		if a := r[CheckAggregate]; len(a.failures) != 2 || !strings.HasPrefix(a.failures[0], "the aggregate ciphertext does not decode under parameter set ") ||
 			a.failures[1] != "the aggregate ciphertext is not the homomorphic sum of the 5 records' ciphertexts: they differ from byte 1 on" {
 			t.Fatalf("undecodable aggregate: %q", a.failures)
@@ -304,26 +319,58 @@ func TestHEAuditChecks(t *testing.T) {
 			t.Fatalf("decryption: skipped %q", d.skipped)
 		}
 
-		job = cloneJob(good)
-		job.Records[3].Ciphertext = nil
-		if a := heChecks(f, job)[CheckAggregate]; a.skipped != "record 3's ciphertext does not decode, so the aggregate cannot be recomputed" || len(a.failures) != 0 {
+		recs := cloneRecords(f.records)
+		recs[3].Ciphertext = nil
+		recs[4].Ciphertext = nil
+		if a := heChecks(f, good, recs)[CheckAggregate]; a.skipped != "record 3's ciphertext does not decode, so the aggregate cannot be recomputed" || len(a.failures) != 0 {
 			t.Fatalf("undecodable record: skipped %q, failures %q", a.skipped, a.failures)
 		}
 
 		job = cloneJob(good)
-		job.Records = nil
-		heChecks(f, job)[CheckAggregate].failsWith(t, "no records", "the transcript lists no records, so there is no aggregate to decrypt")
+		job.Cohort = 0
+		heChecks(f, job, nil)[CheckAggregate].failsWith(t, "no records", "the transcript lists no records, so there is no aggregate to decrypt")
+
+		// A pass that did not read every record recomputes no aggregate.
+		heChecks(f, good, f.records[:4])[CheckAggregate].failsWith(t, "a record not read", "the records' ciphertexts were not all read: 4 of 5")
+	})
+
+	// The running sum adds heSumBatch ciphertexts at a time: over more
+	// records than that it is still he.Sum of them all.
+	t.Run("running sum", func(t *testing.T) {
+		var recs []AuditRecord
+		var cts []*he.Ciphertext
+		for k := range 4*heSumBatch + 3 {
+			r := f.records[k%len(f.records)]
+			r.Name = fmt.Sprintf("record %d", k)
+			recs = append(recs, r)
+			cts = append(cts, f.cts[k%len(f.cts)])
+		}
+		sum, err := he.Sum(params, cts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		job := cloneJob(good)
+		job.Cohort = len(recs)
+		if job.Aggregate, err = sum.MarshalBinary(); err != nil {
+			t.Fatal(err)
+		}
+		r := heChecks(f, job, recs)
+		r[CheckAggregate].passes(t, "aggregate of many records")
+		r[CheckCiphertexts].passes(t, "ciphertexts of many records")
+		if want := fmt.Sprintf("all %d ciphertexts decode", len(recs)); !strings.HasPrefix(r[CheckCiphertexts].detail, want) {
+			t.Fatalf("detail %q", r[CheckCiphertexts].detail)
+		}
 	})
 
 	t.Run("decryption-set", func(t *testing.T) {
 		job := cloneJob(good)
 		job.Nodes[1].PartialSignature = bytes.Clone(job.Nodes[1].PartialSignature)
 		job.Nodes[1].PartialSignature[3] ^= 1
-		heChecks(f, job)[CheckDecryptionSet].failsWith(t, "a bad signature", "node 1: decryption-share signature does not verify")
+		heChecks(f, job, f.records)[CheckDecryptionSet].failsWith(t, "a bad signature", "node 1: decryption-share signature does not verify")
 
 		job = cloneJob(good)
 		job.DecryptionSet = []uint32{0, 2}
-		r := heChecks(f, job)[CheckDecryptionSet]
+		r := heChecks(f, job, f.records)[CheckDecryptionSet]
 		r.failsWith(t, "not the lowest live nodes",
 			"decryption set [0 2] is not the 2 lowest live nodes [0 1]",
 			"node 0: decryption share for the set [0 1], not the decryption set [0 2]",
@@ -332,13 +379,13 @@ func TestHEAuditChecks(t *testing.T) {
 
 		job = cloneJob(good)
 		job.Nodes = job.Nodes[1:]
-		heChecks(f, job)[CheckDecryptionSet].failsWith(t, "node 0 down",
+		heChecks(f, job, f.records)[CheckDecryptionSet].failsWith(t, "node 0 down",
 			"decryption set [0 1] is not the 2 lowest live nodes [1 2]",
 			"node 0: in the decryption set, but not a live node (it has no evidence)")
 
 		job = cloneJob(good)
 		job.DecryptionSet = []uint32{0}
-		r = heChecks(f, job)[CheckDecryptionSet]
+		r = heChecks(f, job, f.records)[CheckDecryptionSet]
 		if len(r.failures) < 1 || r.failures[0] != "a decryption set of 1 node [0], the dataset's threshold is 2" {
 			t.Fatalf("a set below the threshold: %q", r.failures)
 		}
@@ -347,7 +394,7 @@ func TestHEAuditChecks(t *testing.T) {
 	t.Run("decryption", func(t *testing.T) {
 		job := cloneJob(good)
 		job.Sums[1].Value = new(big.Int).Add(job.Sums[1].Value, big.NewInt(1))
-		heChecks(f, job)[CheckDecryption].failsWith(t, "a released sum off by one",
+		heChecks(f, job, f.records)[CheckDecryption].failsWith(t, "a released sum off by one",
 			fmt.Sprintf("coordinate 1 (%s): released %s, the decryption shares give %s", l.SumName(1), job.Sums[1].Value, good.Sums[1].Value))
 
 		// Node 0 noised its share: the shares decrypt to the noisy sums,
@@ -356,23 +403,23 @@ func TestHEAuditChecks(t *testing.T) {
 		if noisy.Sums[1].Value.Sign() >= 0 {
 			t.Fatal("the noise did not make the sum negative")
 		}
-		for name, r := range heChecks(f, noisy) {
+		for name, r := range heChecks(f, noisy, f.records) {
 			r.passes(t, name+" with noise")
 		}
 		job = cloneJob(noisy)
 		job.Sums[1].Value = new(big.Int).Neg(noisy.Sums[1].Value)
-		heChecks(f, job)[CheckDecryption].failsWith(t, "a noised sum released without its sign",
+		heChecks(f, job, f.records)[CheckDecryption].failsWith(t, "a noised sum released without its sign",
 			fmt.Sprintf("coordinate 1 (%s): released %s, the decryption shares give %s", l.SumName(1), job.Sums[1].Value, noisy.Sums[1].Value))
 		job = cloneJob(noisy)
 		job.Sums[1].Value = new(big.Int).Add(noisy.Sums[1].Value, new(big.Int).SetUint64(params.T()))
-		heChecks(f, job)[CheckDecryption].failsWith(t, "a sum off by t",
+		heChecks(f, job, f.records)[CheckDecryption].failsWith(t, "a sum off by t",
 			fmt.Sprintf("coordinate 1 (%s): released %s, the decryption shares give %s", l.SumName(1), job.Sums[1].Value, noisy.Sums[1].Value))
 	})
 }
 
 func TestHEAuditParts(t *testing.T) {
 	f := getHEFixture(t)
-	rec := f.job.Records[0]
+	rec := f.records[0]
 	st, err := f.b.AuditStatement(&rec)
 	if err != nil || len(st.Public) != 8+2*f.ds.HE.Params.N() {
 		t.Fatalf("statement: %v", err)
@@ -433,7 +480,7 @@ func TestSumCiphertextsBatches(t *testing.T) {
 	params := f.ds.HE.Params
 	var cts [][]byte
 	for range 2 { // 10 ciphertexts
-		for _, r := range f.job.Records {
+		for _, r := range f.records {
 			cts = append(cts, r.Ciphertext)
 		}
 	}
@@ -477,7 +524,7 @@ func TestAuditForm(t *testing.T) {
 	f := getHEFixture(t)
 	var nf [32]byte
 	nf[0], nf[1], nf[2], nf[3] = 0xab, 0x12, 0xcd, 0x34
-	ct := f.job.Records[0].Ciphertext
+	ct := f.records[0].Ciphertext
 	heForm := func() JobForm {
 		return JobForm{Records: []FormRecord{{Nullifier: nf, Ciphertext: ct}}, Live: []uint32{2, 0, 1}, Coordinator: 2,
 			DecryptionSet: []uint32{0, 1}, Aggregate: f.job.Aggregate}

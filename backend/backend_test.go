@@ -68,7 +68,11 @@ func TestAuditSlots(t *testing.T) {
 		be    Backend
 		slots AuditSlots
 	}{{mb, mpcSlots}, {f.b, heSlots}} {
-		checks := c.be.AuditChecks(&AuditJob{})
+		checks, pass := c.be.AuditChecks(&AuditJob{})
+		// The Records-slot checks report what the record pass found.
+		if (pass != nil) != (len(c.slots.Records) > 0) {
+			t.Errorf("%s: record pass %v for %d Records-slot checks", c.be.Kind(), pass != nil, len(c.slots.Records))
+		}
 		names := append(slices.Clone(c.slots.Records), c.slots.Combination...)
 		if len(checks) != len(names) {
 			t.Errorf("%s: %d checks for %d slots", c.be.Kind(), len(checks), len(names))

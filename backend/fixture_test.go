@@ -159,6 +159,7 @@ type heFixture struct {
 	vectors [][]uint64
 	cts     []*he.Ciphertext
 	job     *AuditJob
+	records []AuditRecord // job's records, in order
 	// noisy is job released with noise: node 0 added heNoise to its
 	// decryption share, so the sums carry it, one of them negative.
 	noisy *AuditJob
@@ -256,9 +257,10 @@ func newHEFixture(t testing.TB) (*heFixture, error) {
 			return nil, err
 		}
 		f.vectors, f.cts = append(f.vectors, v), append(f.cts, ct)
-		job.Records = append(job.Records, AuditRecord{Name: fmt.Sprintf("record %d", i), PayloadDigest: sha256.Sum256(enc),
+		f.records = append(f.records, AuditRecord{Name: fmt.Sprintf("record %d", i), PayloadDigest: sha256.Sum256(enc),
 			Ciphertext: ctb, Public: pub, Proof: p.Proof})
 	}
+	job.Cohort = len(f.records)
 	agg, err := he.Sum(params, f.cts)
 	if err != nil {
 		return nil, err
@@ -311,7 +313,6 @@ func newHEFixture(t testing.TB) (*heFixture, error) {
 // cloneJob is a copy of job whose slices may be changed.
 func cloneJob(job *AuditJob) *AuditJob {
 	c := *job
-	c.Records = append([]AuditRecord(nil), job.Records...)
 	c.Nodes = append([]AuditNode(nil), job.Nodes...)
 	c.Sums = append([]AuditSum(nil), job.Sums...)
 	c.DecryptionSet = append([]uint32(nil), job.DecryptionSet...)

@@ -20,7 +20,7 @@ func FuzzDecode(f *testing.F) {
 		f.Fatal(err)
 	}
 	fx := getHEFixture(f)
-	he, err := (&heproof.Payload{Public: *fx.job.Records[0].Public, Proof: new(circuits.Proof), Ciphertext: fx.cts[0]}).MarshalBinary()
+	he, err := (&heproof.Payload{Public: *fx.records[0].Public, Proof: new(circuits.Proof), Ciphertext: fx.cts[0]}).MarshalBinary()
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -102,14 +102,17 @@ func (*heBackend) AuditRecordTerms(p *circuits.PublicInputs) string {
 // AuditQuorum is the threshold of live nodes: only they have evidence.
 func (b *heBackend) AuditQuorum() (int, bool) { return b.ds.HE.Committee.Threshold, false }
 
-func (b *heBackend) AuditChecks(job *AuditJob) map[string]func(Reporter) {
-	a := &heAudit{b: b, t: job}
+// AuditChecks: the pass checks each record's ciphertext and payload
+// digest and adds the ciphertext to a running sum, which the aggregate
+// check compares with the transcript's.
+func (b *heBackend) AuditChecks(job *AuditJob) (map[string]func(Reporter), RecordPass) {
+	a := &heAudit{b: b, t: job, sum: make([]*he.Ciphertext, 0, heSumBatch+1)}
 	return map[string]func(Reporter){
 		CheckCiphertexts:   a.checkCiphertexts,
 		CheckAggregate:     a.checkAggregate,
 		CheckDecryptionSet: a.checkDecryptionSet,
 		CheckDecryption:    a.checkDecryption,
-	}
+	}, a
 }
 
 func (b *heBackend) AuditForm(f JobForm) (func(int) bool, error) {
@@ -143,44 +146,92 @@ func (b *heBackend) AuditForm(f JobForm) (func(int) bool, error) {
 	return func(i int) bool { return slices.Contains(set, uint32(i)) }, nil
 }
 
-// heAudit is the state of one audit's HE checks: what the aggregate and
-// decryption-set checks decoded, for the decryption check. A nil field
-// means its check failed. The records' ciphertexts are decoded where a
-// check needs them, a batch at a time, not kept.
+// heAudit is the state of one audit's HE checks: what the record pass
+// found, for the ciphertexts and aggregate checks, and what the aggregate
+// and decryption-set checks decoded, for the decryption check. A nil
+// field means its check failed. The pass holds the running sum of the
+// ciphertexts and at most heSumBatch more, decoded; no record.
 type heAudit struct {
 	b     *heBackend
 	t     *AuditJob
 	agg   *he.Ciphertext          // the aggregate, decoded
 	parts []*he.PartialDecryption // the decryption set's shares, decoded, in set order
+
+	read   int              // records the pass read
+	sum    []*he.Ciphertext // the running sum first (once there is one), then ciphertexts not yet added
+	bad    string           // the first record whose ciphertext does not decode, "" if none
+	sumErr error            // why the ciphertexts do not sum
+}
+
+// heSumBatch is how many decoded ciphertexts the audit's running sum
+// holds before it adds them (he.Sum adds lazily, reducing once per batch).
+const heSumBatch = 16
+
+// Record checks that rec's ciphertext decodes and that its payload digest
+// is the SHA-256 of the payload rebuilt from its public inputs, proof and
+// ciphertext, and adds the ciphertext to the running sum.
+func (a *heAudit) Record(rec *AuditRecord, report func(string) Reporter) {
+	r := report(CheckCiphertexts)
+	params := a.b.ds.HE.Params
+	a.read++
+	ct, err := he.UnmarshalCiphertext(params, rec.Ciphertext)
+	if err != nil {
+		r.Fail("%s: ciphertext does not decode under parameter set %s: %v", rec.Name, params.ID(), err)
+		if a.bad == "" {
+			a.bad = rec.Name
+			clear(a.sum)
+			a.sum = a.sum[:0]
+		}
+		return
+	}
+	a.add(ct)
+	if rec.Public == nil || rec.Proof == nil {
+		r.Fail("%s: its public inputs or proof do not decode, so its payload cannot be rebuilt", rec.Name)
+		return
+	}
+	p := heproof.Payload{Public: *rec.Public, Proof: rec.Proof, Ciphertext: ct}
+	enc, err := p.MarshalBinary()
+	if err != nil {
+		r.Fail("%s: payload does not encode: %v", rec.Name, err)
+		return
+	}
+	if d := sha256.Sum256(enc); d != rec.PayloadDigest {
+		r.Fail("%s: payload digest %x… is not the SHA-256 of its public inputs, proof and ciphertext (%x…): they are not what the nodes acknowledged",
+			rec.Name, rec.PayloadDigest[:4], d[:4])
+	}
+}
+
+// add adds ct to the running sum, unless a record's ciphertext did not
+// decode (the aggregate is then not recomputed) or the sum failed.
+func (a *heAudit) add(ct *he.Ciphertext) {
+	if a.bad != "" || a.sumErr != nil {
+		return
+	}
+	if a.sum = append(a.sum, ct); len(a.sum) == cap(a.sum) {
+		a.fold()
+	}
+}
+
+// fold adds the pending ciphertexts into the running sum.
+func (a *heAudit) fold() {
+	if len(a.sum) < 2 {
+		return
+	}
+	s, err := he.Sum(a.b.ds.HE.Params, a.sum)
+	clear(a.sum)
+	a.sum = a.sum[:0]
+	if err != nil {
+		a.sumErr = err
+		return
+	}
+	a.sum = append(a.sum, s)
 }
 
 func (a *heAudit) checkCiphertexts(r Reporter) {
 	params := a.b.ds.HE.Params
-	for i := range a.t.Records {
-		rec := &a.t.Records[i]
-		ct, err := he.UnmarshalCiphertext(params, rec.Ciphertext)
-		if err != nil {
-			r.Fail("%s: ciphertext does not decode under parameter set %s: %v", rec.Name, params.ID(), err)
-			continue
-		}
-		if rec.Public == nil || rec.Proof == nil {
-			r.Fail("%s: its public inputs or proof do not decode, so its payload cannot be rebuilt", rec.Name)
-			continue
-		}
-		p := heproof.Payload{Public: *rec.Public, Proof: rec.Proof, Ciphertext: ct}
-		enc, err := p.MarshalBinary()
-		if err != nil {
-			r.Fail("%s: payload does not encode: %v", rec.Name, err)
-			continue
-		}
-		if d := sha256.Sum256(enc); d != rec.PayloadDigest {
-			r.Fail("%s: payload digest %x… is not the SHA-256 of its public inputs, proof and ciphertext (%x…): they are not what the nodes acknowledged",
-				rec.Name, rec.PayloadDigest[:4], d[:4])
-		}
-	}
-	r.Summary(fmt.Sprintf("%d of %d records: ciphertext or payload digest does not check", r.Failed(), len(a.t.Records)))
+	r.Summary(fmt.Sprintf("%d of %d records: ciphertext or payload digest does not check", r.Failed(), a.t.Cohort))
 	r.Pass(fmt.Sprintf("all %d ciphertexts decode under %s (%d bytes each, every coefficient below its modulus), and each record's payload digest is the SHA-256 of the payload rebuilt from its public inputs, proof and ciphertext",
-		len(a.t.Records), params.ID(), he.EncodedSize(params)))
+		a.t.Cohort, params.ID(), he.EncodedSize(params)))
 }
 
 func (a *heAudit) checkAggregate(r Reporter) {
@@ -191,23 +242,24 @@ func (a *heAudit) checkAggregate(r Reporter) {
 	} else {
 		a.agg = agg
 	}
-	if len(t.Records) == 0 {
+	if t.Cohort == 0 {
 		r.Fail("the transcript lists no records, so there is no aggregate to decrypt")
 		return
 	}
-	cts := make([][]byte, len(t.Records))
-	for i, rec := range t.Records {
-		cts[i] = rec.Ciphertext
-	}
-	sum, bad, err := SumCiphertexts(params, cts, heBatch)
-	switch {
-	case bad >= 0:
-		r.Skip("%s's ciphertext does not decode, so the aggregate cannot be recomputed", t.Records[bad].Name)
-		return
-	case err != nil:
-		r.Fail("the records' ciphertexts do not sum: %v", err)
+	if a.bad != "" {
+		r.Skip("%s's ciphertext does not decode, so the aggregate cannot be recomputed", a.bad)
 		return
 	}
+	if a.read != t.Cohort {
+		r.Fail("the records' ciphertexts were not all read: %d of %d", a.read, t.Cohort)
+		return
+	}
+	a.fold()
+	if a.sumErr != nil || len(a.sum) != 1 {
+		r.Fail("the records' ciphertexts do not sum: %v", a.sumErr)
+		return
+	}
+	sum := a.sum[0]
 	enc, err := sum.MarshalBinary()
 	if err != nil {
 		r.Fail("the recomputed aggregate does not encode: %v", err)
@@ -215,12 +267,12 @@ func (a *heAudit) checkAggregate(r Reporter) {
 	}
 	if !bytes.Equal(enc, t.Aggregate) {
 		r.Fail("the aggregate ciphertext is not the homomorphic sum of the %d records' ciphertexts: they differ from byte %d on",
-			len(t.Records), firstDifference(enc, t.Aggregate))
+			t.Cohort, firstDifference(enc, t.Aggregate))
 		return
 	}
 	d := sum.Digest()
 	r.Pass(fmt.Sprintf("the aggregate ciphertext recomputed from the %d records' ciphertexts (he.Sum) equals the transcript's byte for byte (digest %x…)",
-		len(t.Records), d[:4]))
+		t.Cohort, d[:4]))
 }
 
 // SumCiphertexts returns the homomorphic sum of encoded ciphertexts (at

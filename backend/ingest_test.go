@@ -47,7 +47,7 @@ func TestDecodeRefusals(t *testing.T) {
 	}
 	f := getHEFixture(t)
 	lim := mb.(*mpcBackend).lim
-	heEnc, err := (&heproof.Payload{Public: *f.job.Records[0].Public, Proof: new(circuits.Proof), Ciphertext: f.cts[0]}).MarshalBinary()
+	heEnc, err := (&heproof.Payload{Public: *f.records[0].Public, Proof: new(circuits.Proof), Ciphertext: f.cts[0]}).MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,10 +152,10 @@ func TestHEAccept(t *testing.T) {
 	if f.b.Stored() != "ciphertext" {
 		t.Fatalf("stored %q", f.b.Stored())
 	}
-	p := &hePayload{p: &heproof.Payload{Public: *f.job.Records[0].Public, Proof: new(circuits.Proof), Ciphertext: f.cts[0]}, params: f.ds.HE.Params}
+	p := &hePayload{p: &heproof.Payload{Public: *f.records[0].Public, Proof: new(circuits.Proof), Ciphertext: f.cts[0]}, params: f.ds.HE.Params}
 	for j := range testNodes {
 		got, err := p.Accept(f.keys.seal[j], j)
-		if err != nil || !bytes.Equal(got, f.job.Records[0].Ciphertext) {
+		if err != nil || !bytes.Equal(got, f.records[0].Ciphertext) {
 			t.Fatalf("node %d: %v, or another ciphertext", j, err)
 		}
 	}

@@ -20,7 +20,7 @@ import (
 	"github.com/cohort-dev/cohort/he"
 )
 
-func defaultSchemaYAML(t *testing.T) string {
+func defaultSchemaYAML(t testing.TB) string {
 	t.Helper()
 	b, err := os.ReadFile("../schema/fitness.yaml")
 	if err != nil {
@@ -30,7 +30,7 @@ func defaultSchemaYAML(t *testing.T) string {
 }
 
 // waitReady polls every node until the dataset leaves SETUP.
-func (f *testFederation) waitReady(t *testing.T, id string, within time.Duration) []*cohortv1.DatasetDescriptor {
+func (f *testFederation) waitReady(t testing.TB, id string, within time.Duration) []*cohortv1.DatasetDescriptor {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	out := make([]*cohortv1.DatasetDescriptor, len(f.nodes))

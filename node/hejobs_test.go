@@ -27,7 +27,7 @@ import (
 // heSchemaYAML is the demo schema with a minimum cohort of 3 and at most
 // 100 records per aggregate: what the fast insecure test parameter set
 // (t < 2^40) can sum.
-func heSchemaYAML(t *testing.T) string {
+func heSchemaYAML(t testing.TB) string {
 	t.Helper()
 	y := defaultSchemaYAML(t)
 	if !strings.Contains(y, "min_cohort: 20") {
@@ -55,33 +55,60 @@ func newHEFixture(t *testing.T) *heFixture {
 // newHEFixtureWith is newHEFixture under the privacy policy p.
 func newHEFixtureWith(t *testing.T, p *cohortv1.PrivacyPolicy) *heFixture {
 	t.Helper()
-	return heFixtureOn(t, newTestFederation(t, 3, heOptions), p)
+	return newHEFixtureOn(t, testHEDataset(t, p), heOptions)
 }
 
 // heOptions are the options of an HE fixture's nodes: messages large
 // enough for its keys and ciphertexts.
 func heOptions(o *Options) { o.Limits.MaxMessageBytes = 16 << 20 }
 
-// heFixtureOn creates the HE dataset of a fixture on f, through node 0,
-// under the privacy policy p.
-func heFixtureOn(t *testing.T, f *testFederation, p *cohortv1.PrivacyPolicy) *heFixture {
+// heDataset is what newHEFixtureOn asks CreateDataset for.
+type heDataset struct {
+	schemaYAML   string
+	params       he.ParamSetID
+	smudgingBits uint32
+	policy       *cohortv1.PrivacyPolicy
+	setup        time.Duration // how long key generation and setup may take; 5 minutes if 0
+}
+
+// testHEDataset is the tests' HE dataset (the test parameter set) under
+// the privacy policy p.
+func testHEDataset(t testing.TB, p *cohortv1.PrivacyPolicy) heDataset {
+	return heDataset{schemaYAML: heSchemaYAML(t), params: he.BGVTestN8, smudgingBits: 40, policy: p}
+}
+
+// newHEFixtureOn is an HE fixture of dataset d on three nodes with opts.
+func newHEFixtureOn(t testing.TB, d heDataset, opts ...fedOption) *heFixture {
+	t.Helper()
+	return heFixtureOn(t, newTestFederation(t, 3, opts...), d)
+}
+
+// heFixtureOn creates the HE dataset d of a fixture on f, through node 0.
+func heFixtureOn(t testing.TB, f *testFederation, d heDataset) *heFixture {
 	t.Helper()
 	resp, err := f.admin(0).CreateDataset(adminCtx(), &cohortv1.CreateDatasetRequest{
-		SchemaSource:     &cohortv1.CreateDatasetRequest_SchemaYaml{SchemaYaml: heSchemaYAML(t)},
+		SchemaSource:     &cohortv1.CreateDatasetRequest_SchemaYaml{SchemaYaml: d.schemaYAML},
 		Backend:          cohortv1.Backend_BACKEND_HE,
 		NodeCount:        3,
 		RegistryDepth:    testDepth,
 		InsecureDevSetup: true,
 		HeThreshold:      2,
-		HeSmudgingBits:   40,
-		HeParamSet:       string(he.BGVTestN8),
-		Privacy:          p,
+		HeSmudgingBits:   d.smudgingBits,
+		HeParamSet:       string(d.params),
+		Privacy:          d.policy,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	descs := f.waitReady(t, resp.GetDataset().GetId(), 5*time.Minute)
+	within := d.setup
+	if within == 0 {
+		within = 5 * time.Minute
+	}
+	descs := f.waitReady(t, resp.GetDataset().GetId(), within)
 	for i, d := range descs {
+		if d.GetState() != cohortv1.DatasetState_DATASET_STATE_READY {
+			t.Fatalf("node %d: the dataset's setup ended %s, not READY", i, d.GetState())
+		}
 		if d.GetBackend() != cohortv1.Backend_BACKEND_HE || !bytes.Equal(d.GetHe().GetPublicKey(), descs[0].GetHe().GetPublicKey()) {
 			t.Fatalf("node %d: backend %s or another collective key", i, d.GetBackend())
 		}
@@ -106,7 +133,7 @@ func heFixtureOn(t *testing.T, f *testFederation, p *cohortv1.PrivacyPolicy) *he
 }
 
 // payload registers a contributor through node via and proves rec.
-func (h *heFixture) payload(t *testing.T, via int, rec schema.Record) *heproof.Payload {
+func (h *heFixture) payload(t testing.TB, via int, rec schema.Record) *heproof.Payload {
 	t.Helper()
 	c := h.f.register(t, via)
 	mp, err := h.f.contributor(via).GetMembershipPath(context.Background(), &cohortv1.GetMembershipPathRequest{MemberIndex: c.index})
@@ -143,7 +170,7 @@ func (h *heFixture) payload(t *testing.T, via int, rec schema.Record) *heproof.P
 	return p
 }
 
-func (h *heFixture) contribute(t *testing.T, via int, rec schema.Record) {
+func (h *heFixture) contribute(t testing.TB, via int, rec schema.Record) {
 	t.Helper()
 	b, err := h.payload(t, via, rec).MarshalBinary()
 	if err != nil {

@@ -28,7 +28,7 @@ import (
 // (docs/design.md §3.4, §4.3).
 func TestReplicaHEShareOnce(t *testing.T) {
 	f, b := newReplicaFederation(t, heOptions)
-	h := heFixtureOn(t, f, dpPolicy("1000", "1000"))
+	h := heFixtureOn(t, f, testHEDataset(t, dpPolicy("1000", "1000")))
 	ctx := context.Background()
 	id := h.ds.Desc.GetId()
 	for i := range 3 { // the schema's minimum cohort

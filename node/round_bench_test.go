@@ -95,7 +95,8 @@ func BenchmarkJobRound(b *testing.B) {
 }
 
 // statisticsSpec is the demo's statistics job on s for one epoch: the
-// count; mean and variance of every numeric field; a histogram of every
+// count; the mean of every numeric field and the variance of those among
+// the moments (all of them in the demo schema); a histogram of every
 // category and bool field; the correlation of the moment fields. rho is
 // its privacy loss, "" for none.
 func statisticsSpec(s *schema.Schema, epoch uint64, rho string) *cohortv1.JobSpec {
@@ -107,6 +108,8 @@ func statisticsSpec(s *schema.Schema, epoch uint64, rho string) *cohortv1.JobSpe
 	for _, f := range s.Fields {
 		if f.Type.Numeric() {
 			add(cohortv1.OutputKind_OUTPUT_KIND_MEAN, f.Name)
+		}
+		if f.Type.Numeric() && slices.Contains(s.Moments, f.Name) {
 			add(cohortv1.OutputKind_OUTPUT_KIND_VARIANCE, f.Name)
 		}
 	}
@@ -137,7 +140,7 @@ func (f *testFederation) runJob(tb testing.TB, buyer context.Context, spec *coho
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(buyer, 5*time.Minute)
+	ctx, cancel := context.WithTimeout(buyer, 30*time.Minute)
 	defer cancel()
 	w, err := f.buyerClient(0).WatchJob(ctx, &cohortv1.WatchJobRequest{JobId: sub.GetJob().GetJobId()})
 	if err != nil {
