@@ -63,7 +63,7 @@ test-postgres:
 ## node 0 as two replicas on a throwaway PostgreSQL 15 behind HAProxy, nodes 1
 ## and 2, uploads, a job whose coordinating replica is killed, a second job and
 ## its audit; prints PASS or FAIL with the figures. Not part of `make test`;
-## needs haproxy and pg_virtualenv (10 to 20 minutes on 2 cores, mostly the ceremony).
+## needs haproxy and pg_virtualenv (about 20 minutes on 2 busy cores, mostly the ceremony).
 replica-run:
 	pg_virtualenv -t -v 15 ./scripts/replica-run.sh
 

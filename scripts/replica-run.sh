@@ -306,6 +306,7 @@ for _ in $(seq 1 3000); do
 done
 kill -9 "$VICTIM"
 T_KILL=$(now)
+wait "$VICTIM" 2>/dev/null || true
 info "job $JOB1 coordinated by replica $COORD (pid $VICTIM); killed when the buyer saw $KILL_STATE"
 wait "$SUBMIT_PID" 2>/dev/null || true
 info "the buyer's watch (it was connected to the killed replica): $(tail -1 logs/job1-submit.txt)"
