@@ -9,7 +9,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS   := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all build cohort test test-short test-postgres bench bench-report lint fmt vet demo fuzz-smoke clean generate proto-check
+.PHONY: all build cohort test test-short test-postgres replica-run bench bench-report lint fmt vet demo fuzz-smoke clean generate proto-check
 
 all: build
 
@@ -58,6 +58,14 @@ vet:
 ## test-postgres: the store suite and the node tests that take it (replicas, the concurrent-duplicate race) against a throwaway PostgreSQL 15 (pg_virtualenv)
 test-postgres:
 	pg_virtualenv -t -v 15 sh -c 'export COHORT_TEST_POSTGRES_DSN="postgres://$$PGUSER:$$PGPASSWORD@$$PGHOST:$$PGPORT/$$PGDATABASE?sslmode=disable"; $(GO) test -count=1 -timeout 10m ./store/... && $(GO) test -count=1 -timeout 20m -run "TestReplica|Postgres" ./node/'
+
+## replica-run: the operator's check of a replicated node (docs/operations.md §6):
+## node 0 as two replicas on a throwaway PostgreSQL 15 behind HAProxy, nodes 1
+## and 2, uploads, a job whose coordinating replica is killed, a second job and
+## its audit; prints PASS or FAIL with the figures. Not part of `make test`;
+## needs haproxy and pg_virtualenv (about 20 minutes on 2 busy cores, mostly the ceremony).
+replica-run:
+	pg_virtualenv -t -v 15 ./scripts/replica-run.sh
 
 ## fuzz-smoke: run every fuzz target briefly
 fuzz-smoke:

@@ -161,13 +161,19 @@ func (r *registryTree) existing(ctx context.Context, key [32]byte) (*cohortv1.Pr
 	return &cohortv1.ProposeRegistrationResponse{MemberIndex: m.Index, Root: bytesOf(root), Sequence: head.Version}, nil
 }
 
+// maxAppendAttempts bounds how often admit appends again after a replica
+// sharing the store appended first.
+const maxAppendAttempts = 8
+
 // admit checks the invite and appends ic under mu, touching only the store;
-// it returns nil, nil when ic was admitted meanwhile.
+// it returns nil, nil when ic was admitted meanwhile. The tree is first
+// brought up to the store's registry, which another replica of this node
+// may have changed (docs/design.md §3.4); an append that loses the race
+// with another replica's is made again on the registry as it then stands,
+// with the invite already taken.
 func (r *registryTree) admit(ctx context.Context, ic fr.Element, token string) (*cohortv1.ProposeRegistrationResponse, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	// Another replica may have appended since this one's tree was read
-	// (docs/design.md §3.4): the append is conditional on the version.
 	if err := r.sync(ctx); err != nil {
 		return nil, r.e.internal("registry", err)
 	}
@@ -193,20 +199,30 @@ func (r *registryTree) admit(ctx context.Context, ic fr.Element, token string) (
 			return nil, r.e.internal("use invite", err)
 		}
 	}
-	at := time.Unix(r.e.now().Unix(), 0)
-	if _, err := r.tree.Append(ic); err != nil {
-		return nil, status.Errorf(codes.ResourceExhausted, "registry full: %v", err)
-	}
-	root := r.root()
-	idx, err := r.e.store.AppendMember(ctx, r.head.Version, key, root, at)
-	if err != nil {
-		_ = r.reload(ctx)
+	for attempt := 1; ; attempt++ {
+		at := time.Unix(r.e.now().Unix(), 0)
+		if _, err := r.tree.Append(ic); err != nil {
+			return nil, status.Errorf(codes.ResourceExhausted, "registry full: %v", err)
+		}
+		root := r.root()
+		idx, err := r.e.store.AppendMember(ctx, r.head.Version, key, root, at)
+		if err == nil {
+			r.head = store.RegistryHead{Version: r.head.Version + 1, Size: idx + 1, Root: root, At: at}
+			r.e.metrics.registryMembers.Set(float64(r.tree.Len()))
+			r.e.log.Info("registry: member admitted", "index", idx, "sequence", r.head.Version)
+			return &cohortv1.ProposeRegistrationResponse{MemberIndex: idx, Root: bytesOf(root), Sequence: r.head.Version}, nil
+		}
+		if rerr := r.reload(ctx); rerr != nil {
+			return nil, r.e.internal("append member", errors.Join(err, rerr))
+		}
+		switch {
+		case errors.Is(err, store.ErrAlreadyExists):
+			return nil, nil // admitted through another replica meanwhile
+		case errors.Is(err, store.ErrConflict) && attempt < maxAppendAttempts:
+			continue // another replica appended first
+		}
 		return nil, r.e.internal("append member", err)
 	}
-	r.head = store.RegistryHead{Version: r.head.Version + 1, Size: idx + 1, Root: root, At: at}
-	r.e.metrics.registryMembers.Set(float64(r.tree.Len()))
-	r.e.log.Info("registry: member admitted", "index", idx, "sequence", r.head.Version)
-	return &cohortv1.ProposeRegistrationResponse{MemberIndex: idx, Root: bytesOf(root), Sequence: r.head.Version}, nil
 }
 
 // push sends update version to every peer and waits for all of them: a

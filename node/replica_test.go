@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, to make a schema per test
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -22,7 +23,9 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/cohort-dev/cohort/circuits"
 	"github.com/cohort-dev/cohort/dataset"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/store"
@@ -249,6 +252,61 @@ func TestReplicas(t *testing.T) {
 		}
 		if st.GetRegistryMembers() != 6 {
 			t.Errorf("replica B's registry: %d members, want 6", st.GetRegistryMembers())
+		}
+	})
+
+	t.Run("TestReplicaRegistrations", func(t *testing.T) {
+		// Registrations through the two replicas in turn, with no other call
+		// in between (each replica's tree is behind the other's last
+		// append), then two at a time through both: every one is admitted
+		// once at its own index, and every node's registry has them all.
+		before, err := f.nodes[0].store.RegistryHead(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vias := []int{0, viaB}
+		index := map[uint64]int{}
+		const alone, together = 4, 6
+		for k := range alone {
+			c := f.register(t, vias[k%2])
+			index[c.index]++
+		}
+		inv, err := f.admin(0).IssueInvites(adminCtx(), &cohortv1.IssueInvitesRequest{Count: together, ExpiresAt: timestamppb.New(time.Now().Add(time.Hour))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resps := make([]*cohortv1.RegisterResponse, together)
+		errs := make([]error, together)
+		var wg sync.WaitGroup
+		for k := range together {
+			var secret fr.Element
+			if _, err := secret.SetRandom(); err != nil {
+				t.Fatal(err)
+			}
+			ic := feBytes(circuits.IdentityCommitment(secret))
+			wg.Go(func() {
+				resps[k], errs[k] = f.contributor(vias[k%2]).Register(ctx, &cohortv1.RegisterRequest{IdentityCommitment: ic[:], InviteToken: inv.GetTokens()[k]})
+			})
+		}
+		wg.Wait()
+		for k, err := range errs {
+			if err != nil {
+				t.Fatalf("registration %d of %d at once, through replica %d: %v", k, together, k%2, err)
+			}
+			index[resps[k].GetMemberIndex()]++
+		}
+		if len(index) != alone+together {
+			t.Fatalf("%d registrations were given %d distinct indices: %v", alone+together, len(index), index)
+		}
+		after, err := f.nodes[0].store.RegistryHead(ctx)
+		if err != nil || after.Size != before.Size+alone+together || after.Version != before.Version+alone+together {
+			t.Fatalf("registry head %+v (%v), want %d more members than %+v", after, err, alone+together, before)
+		}
+		for i, tn := range f.nodes[1:] {
+			h, err := tn.store.RegistryHead(ctx)
+			if err != nil || h.Version != after.Version || h.Root != after.Root {
+				t.Errorf("node %d's registry head %+v (%v), want %+v", i+1, h, err, after)
+			}
 		}
 	})
 
