@@ -44,44 +44,71 @@ func loadRegistry(ctx context.Context, e *env, p *peerConns) (*registryTree, err
 
 // reload rebuilds the tree from the store; callers hold mu (or are alone).
 func (r *registryTree) reload(ctx context.Context) error {
+	// The head and the members are read in separate statements: another
+	// replica of this node may append or remove between them
+	// (docs/design.md §3.4), and the tree is then read again.
+	for attempt := 1; ; attempt++ {
+		tree, head, err := r.read(ctx)
+		if err != nil {
+			return err
+		}
+		if head.Version == 0 || feBytes(tree.Root()) == head.Root {
+			r.tree, r.head = tree, head
+			r.e.metrics.registryMembers.Set(float64(tree.Len()))
+			return nil
+		}
+		now, err := r.e.store.RegistryHead(ctx)
+		if err != nil {
+			return fmt.Errorf("node: registry: %w", err)
+		}
+		if now.Version == head.Version || attempt == maxReloadAttempts {
+			return fmt.Errorf("node: registry: rebuilt root differs from the stored root at version %d", head.Version)
+		}
+	}
+}
+
+// maxReloadAttempts bounds how often reload reads the registry again
+// because it changed while it was read.
+const maxReloadAttempts = 8
+
+// read rebuilds the tree from the store's members up to the head's size.
+func (r *registryTree) read(ctx context.Context) (*merkle.Tree, store.RegistryHead, error) {
 	tree, err := merkle.New(r.e.opts.RegistryDepth)
 	if err != nil {
-		return err
+		return nil, store.RegistryHead{}, err
 	}
 	head, err := r.e.store.RegistryHead(ctx)
 	if err != nil {
-		return fmt.Errorf("node: registry: %w", err)
+		return nil, store.RegistryHead{}, fmt.Errorf("node: registry: %w", err)
 	}
 	for from := uint64(0); from < head.Size; {
 		ms, err := r.e.store.Members(ctx, from, store.MaxPageSize)
 		if err != nil {
-			return fmt.Errorf("node: registry: %w", err)
+			return nil, store.RegistryHead{}, fmt.Errorf("node: registry: %w", err)
 		}
 		if len(ms) == 0 {
 			break
 		}
 		for _, m := range ms {
+			if m.Index >= head.Size {
+				break // appended after the head was read
+			}
 			var ic fr.Element
 			if err := ic.SetBytesCanonical(m.IC[:]); err != nil {
-				return fmt.Errorf("node: registry: member %d: %w", m.Index, err)
+				return nil, store.RegistryHead{}, fmt.Errorf("node: registry: member %d: %w", m.Index, err)
 			}
 			if _, err := tree.Append(ic); err != nil {
-				return fmt.Errorf("node: registry: member %d: %w", m.Index, err)
+				return nil, store.RegistryHead{}, fmt.Errorf("node: registry: member %d: %w", m.Index, err)
 			}
 			if m.Removed() {
 				if err := tree.Remove(m.Index); err != nil {
-					return fmt.Errorf("node: registry: member %d: %w", m.Index, err)
+					return nil, store.RegistryHead{}, fmt.Errorf("node: registry: member %d: %w", m.Index, err)
 				}
 			}
 		}
 		from = ms[len(ms)-1].Index + 1
 	}
-	if head.Version > 0 && feBytes(tree.Root()) != head.Root {
-		return fmt.Errorf("node: registry: rebuilt root differs from the stored root at version %d", head.Version)
-	}
-	r.tree, r.head = tree, head
-	r.e.metrics.registryMembers.Set(float64(tree.Len()))
-	return nil
+	return tree, head, nil
 }
 
 // root is the current root (the empty tree's root before any member).

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -185,5 +186,93 @@ func TestRegisterDuplicateDoesNotBlock(t *testing.T) {
 	wantCode(t, "another registration a silent peer has not applied", <-third, codes.Unavailable)
 	if h, _ := f.nodes[1].store.RegistryHead(ctx); h.Version != 3 {
 		t.Fatalf("the live peer is at %d, want 3", h.Version)
+	}
+}
+
+// staleHead answers RegistryHead with an older head the first times it
+// is asked, as a store does when another replica appends between a read
+// of the head and a read of the members.
+type staleHead struct {
+	store.Store
+	old   store.RegistryHead
+	stale int
+}
+
+func (s *staleHead) RegistryHead(ctx context.Context) (store.RegistryHead, error) {
+	if s.stale > 0 {
+		s.stale--
+		return s.old, nil
+	}
+	return s.Store.RegistryHead(ctx)
+}
+
+// TestRegistryReloadWhileAppending: a tree read while another replica
+// appends (its head older than the members read) is read again and
+// follows the store; a store whose root is not its members' is refused.
+func TestRegistryReloadWhileAppending(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, store.Config{Path: filepath.Join(t.TempDir(), "cohort.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	m, err := newMetrics(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := merkle.New(testDepth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var heads []store.RegistryHead
+	for k := range 3 {
+		var ic fr.Element
+		ic.SetUint64(uint64(2000 + k))
+		if _, err := other.Append(ic); err != nil {
+			t.Fatal(err)
+		}
+		head, err := st.RegistryHead(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		heads = append(heads, head)
+		if _, err := st.AppendMember(ctx, head.Version, feBytes(ic), feBytes(other.Root()), time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The head as it was before the last append: the members are read up
+	// to its size, a consistent older tree, which sync brings up to the
+	// store.
+	stale := &staleHead{Store: st, old: heads[2], stale: 1}
+	e := &env{opts: Options{RegistryDepth: testDepth}, log: slog.New(slog.DiscardHandler), store: stale, now: time.Now,
+		metrics: m, ctx: ctx, bg: new(sync.WaitGroup)}
+	r, err := loadRegistry(ctx, e, newPeers(e))
+	if err != nil {
+		t.Fatalf("a registry read while it grew: %v", err)
+	}
+	if r.head.Version != 2 || r.tree.Len() != 2 {
+		t.Fatalf("read at version %d with %d members, want the head's 2 and 2", r.head.Version, r.tree.Len())
+	}
+	if err := r.sync(ctx); err != nil || r.head.Version != 3 || feBytes(r.tree.Root()) != feBytes(other.Root()) {
+		t.Fatalf("synced to version %d (%v), want 3 with the store's root", r.head.Version, err)
+	}
+	// A head whose root the members read do not give (a member removed
+	// between the two reads, say) is read again, with the members, until
+	// they agree.
+	moved := heads[2]
+	moved.Root = [32]byte{1}
+	stale.old, stale.stale = moved, 1
+	if err := r.reload(ctx); err != nil || r.head.Version != 3 || feBytes(r.tree.Root()) != feBytes(other.Root()) {
+		t.Fatalf("a registry that changed while it was read: version %d, %v", r.head.Version, err)
+	}
+
+	// A root that is not the members' is refused, however often read.
+	var ic fr.Element
+	ic.SetUint64(9999)
+	if _, err := st.AppendMember(ctx, 3, feBytes(ic), feBytes(other.Root()), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.reload(ctx); err == nil || !strings.Contains(err.Error(), "differs from the stored root") {
+		t.Fatalf("a stored root that is not its members': %v", err)
 	}
 }
