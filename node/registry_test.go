@@ -25,17 +25,8 @@ import (
 // head this node answers with next, without a restart.
 func TestRegistryFollowsTheStore(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, store.Config{Path: filepath.Join(t.TempDir(), "cohort.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	m, err := newMetrics(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{opts: Options{RegistryDepth: testDepth}, log: slog.New(slog.DiscardHandler), store: st, now: time.Now,
-		metrics: m, ctx: ctx, bg: new(sync.WaitGroup)}
+	st := registryStore(t)
+	e := registryEnv(t, st)
 	r, err := loadRegistry(ctx, e, newPeers(e))
 	if err != nil {
 		t.Fatal(err)
@@ -189,6 +180,29 @@ func TestRegisterDuplicateDoesNotBlock(t *testing.T) {
 	}
 }
 
+// registryStore is a store of its own for a registry test, closed at its
+// end.
+func registryStore(t *testing.T) store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), store.Config{Path: filepath.Join(t.TempDir(), "cohort.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// registryEnv is the environment a registry tree needs, over st.
+func registryEnv(t *testing.T, st store.Store) *env {
+	t.Helper()
+	m, err := newMetrics(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{opts: Options{RegistryDepth: testDepth}, log: slog.New(slog.DiscardHandler), store: st, now: time.Now,
+		metrics: m, ctx: context.Background(), bg: new(sync.WaitGroup)}
+}
+
 // staleHead answers RegistryHead with an older head the first times it
 // is asked, as a store does when another replica appends between a read
 // of the head and a read of the members.
@@ -211,15 +225,7 @@ func (s *staleHead) RegistryHead(ctx context.Context) (store.RegistryHead, error
 // follows the store; a store whose root is not its members' is refused.
 func TestRegistryReloadWhileAppending(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, store.Config{Path: filepath.Join(t.TempDir(), "cohort.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	m, err := newMetrics(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := registryStore(t)
 	other, err := merkle.New(testDepth)
 	if err != nil {
 		t.Fatal(err)
@@ -244,8 +250,7 @@ func TestRegistryReloadWhileAppending(t *testing.T) {
 	// to its size, a consistent older tree, which sync brings up to the
 	// store.
 	stale := &staleHead{Store: st, old: heads[2], stale: 1}
-	e := &env{opts: Options{RegistryDepth: testDepth}, log: slog.New(slog.DiscardHandler), store: stale, now: time.Now,
-		metrics: m, ctx: ctx, bg: new(sync.WaitGroup)}
+	e := registryEnv(t, stale)
 	r, err := loadRegistry(ctx, e, newPeers(e))
 	if err != nil {
 		t.Fatalf("a registry read while it grew: %v", err)
