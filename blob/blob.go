@@ -64,17 +64,8 @@ type Receiver struct {
 // NewReceiver checks a header against limit (bytes) and prepares to receive
 // its chunks.
 func NewReceiver(hd *cohortv1.BlobHeader, limit uint64) (*Receiver, error) {
-	if hd == nil {
-		return nil, fmt.Errorf("%w: stream does not start with a header", ErrMalformed)
-	}
-	if hd.GetTotalSize() == 0 {
-		return nil, fmt.Errorf("%w: header declares an empty blob", ErrMalformed)
-	}
-	if hd.GetTotalSize() > limit {
-		return nil, fmt.Errorf("%w: %w: header declares %d bytes, want at most %d", ErrMalformed, ErrTooLarge, hd.GetTotalSize(), limit)
-	}
-	if len(hd.GetSha256()) != sha256.Size {
-		return nil, fmt.Errorf("%w: header SHA-256 of %d bytes, want %d", ErrMalformed, len(hd.GetSha256()), sha256.Size)
+	if err := checkHeader(hd, limit); err != nil {
+		return nil, err
 	}
 	return &Receiver{
 		total: hd.GetTotalSize(),
@@ -82,6 +73,21 @@ func NewReceiver(hd *cohortv1.BlobHeader, limit uint64) (*Receiver, error) {
 		buf:   make([]byte, 0, min(hd.GetTotalSize(), InitialCap)),
 		h:     sha256.New(),
 	}, nil
+}
+
+// checkHeader checks a stream's header against limit (bytes).
+func checkHeader(hd *cohortv1.BlobHeader, limit uint64) error {
+	switch {
+	case hd == nil:
+		return fmt.Errorf("%w: stream does not start with a header", ErrMalformed)
+	case hd.GetTotalSize() == 0:
+		return fmt.Errorf("%w: header declares an empty blob", ErrMalformed)
+	case hd.GetTotalSize() > limit:
+		return fmt.Errorf("%w: %w: header declares %d bytes, want at most %d", ErrMalformed, ErrTooLarge, hd.GetTotalSize(), limit)
+	case len(hd.GetSha256()) != sha256.Size:
+		return fmt.Errorf("%w: header SHA-256 of %d bytes, want %d", ErrMalformed, len(hd.GetSha256()), sha256.Size)
+	}
+	return nil
 }
 
 // Total is the size the header declared.
@@ -205,11 +211,10 @@ type Reader struct {
 // NewReader checks a header against limit, as NewReceiver does, and
 // returns a Reader of the chunks next yields until io.EOF.
 func NewReader(hd *cohortv1.BlobHeader, limit uint64, next func() (*cohortv1.Chunk, error)) (*Reader, error) {
-	rc, err := NewReceiver(hd, limit)
-	if err != nil {
+	if err := checkHeader(hd, limit); err != nil {
 		return nil, err
 	}
-	return &Reader{total: rc.total, want: rc.want, h: sha256.New(), next: next}, nil
+	return &Reader{total: hd.GetTotalSize(), want: [32]byte(hd.GetSha256()), h: sha256.New(), next: next}, nil
 }
 
 // Total is the size the header declared.

@@ -9,7 +9,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/cohort-dev/cohort/audit"
 	"github.com/cohort-dev/cohort/blob"
 	"github.com/cohort-dev/cohort/circuits/setup"
 	"github.com/cohort-dev/cohort/dataset"
@@ -118,58 +117,24 @@ type ceremonySummary struct {
 	beacon1, beacon2 []byte
 }
 
-// GetTranscript streams a stored bundle, with or without its ceremony:
-// one stored in chunks is read from the store a chunk at a time as it is
-// sent (docs/design.md §7.6); one stored whole is shared between the
-// streams sending it (§8.4).
+// GetTranscript streams a stored bundle, with or without its ceremony,
+// read from the store a chunk at a time as it is sent (docs/design.md
+// §7.6; a bundle stored whole before chunks is sent from its column).
 func (s *auditService) GetTranscript(req *cohortv1.GetTranscriptRequest, stream cohortv1.AuditService_GetTranscriptServer) error {
 	if !validJobID(req.GetTranscriptId()) {
 		return status.Error(codes.InvalidArgument, "transcript_id: want 1..64 bytes of [A-Za-z0-9-]")
 	}
 	n := s.n
-	notFound := func(err error) error {
+	info, err := n.store.GetTranscriptInfo(stream.Context(), req.GetTranscriptId())
+	if err != nil {
 		return n.storeStatus("read transcript", err,
 			fmt.Sprintf("no transcript %s on node %d (transcripts live on the nodes that took part in their job)", req.GetTranscriptId(), n.opts.Index))
 	}
-	header := func(hd *cohortv1.BlobHeader) error {
+	return n.sendStoredBundle(stream.Context(), info, req.GetWithoutCeremony(), func(hd *cohortv1.BlobHeader) error {
 		return stream.Send(&cohortv1.GetTranscriptResponse{Part: &cohortv1.GetTranscriptResponse_Header{Header: hd}})
-	}
-	send := func(c *cohortv1.Chunk) error {
+	}, func(c *cohortv1.Chunk) error {
 		return stream.Send(&cohortv1.GetTranscriptResponse{Part: &cohortv1.GetTranscriptResponse_Chunk{Chunk: c}})
-	}
-	info, err := n.store.GetTranscriptInfo(stream.Context(), req.GetTranscriptId())
-	if err != nil {
-		return notFound(err)
-	}
-	if info.BundleSize > 0 {
-		return n.sendStoredBundle(stream.Context(), info, req.GetWithoutCeremony(), header, send)
-	}
-	key := "transcript/" + req.GetTranscriptId()
-	if req.GetWithoutCeremony() {
-		key = "transcript-without-ceremony/" + req.GetTranscriptId()
-	}
-	b, release, err := n.blobs.get(stream.Context(), key, func(ctx context.Context) ([]byte, any, error) {
-		t, err := n.store.GetTranscript(ctx, req.GetTranscriptId())
-		if err != nil {
-			return nil, nil, notFound(err)
-		}
-		if !req.GetWithoutCeremony() {
-			return t.Bundle, nil, nil
-		}
-		light, err := audit.WithoutCeremony(t.Bundle, audit.DefaultLimits())
-		if err != nil {
-			return nil, nil, n.internal("read transcript", err)
-		}
-		return light, nil, nil
 	})
-	if err != nil {
-		return err
-	}
-	defer release()
-	if err := header(b.header()); err != nil {
-		return err
-	}
-	return blob.Send(b.data, send)
 }
 
 // ListTranscripts lists a dataset's transcripts on this node.

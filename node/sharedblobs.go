@@ -11,8 +11,8 @@ import (
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 )
 
-// sharedBlobs holds the stored blobs (proving keys, ceremony transcripts,
-// job bundles) that public streams are sending: each is read from the
+// sharedBlobs holds the stored blobs (proving keys, ceremony transcripts)
+// that public streams are sending: each is read from the
 // store and hashed once however many streams send it at the same time, and
 // dropped when the last of them ends (docs/design.md §8.4). With the
 // heavy-stream limits this bounds the memory of these streams by the

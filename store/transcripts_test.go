@@ -190,5 +190,21 @@ func TestTranscriptStream(t *testing.T) {
 		if err := s.PutTranscriptStream(ctx, bad, bytes.NewReader(bundle)); !errors.Is(err, ErrInvalid) {
 			t.Errorf("a bundle both whole and streamed: %v", err)
 		}
+
+		// A bundle stored whole (as before chunks) is read the same way,
+		// its info carrying it and no chunked size.
+		whole := Transcript{ID: "job-3", DatasetID: "fitness", ReleasedAt: t0, CohortSize: 1, Bundle: bundle[:3*TranscriptChunkSize/2]}
+		whole.Digest = h32("transcript", "job-3")
+		if err := s.PutTranscript(ctx, whole); err != nil {
+			t.Fatal(err)
+		}
+		if info, err := s.GetTranscriptInfo(ctx, "job-3"); err != nil || info.BundleSize != 0 || !bytes.Equal(info.Bundle, whole.Bundle) {
+			t.Fatalf("info of a bundle stored whole: size %d, %d bytes, %v", info.BundleSize, len(info.Bundle), err)
+		}
+		var read []byte
+		if err := s.ReadTranscriptBundle(ctx, "job-3", 100, func(c []byte) error { read = append(read, c...); return nil }); err != nil ||
+			!bytes.Equal(read, whole.Bundle[:100]) {
+			t.Fatalf("the first bytes of a bundle stored whole: %d bytes, %v", len(read), err)
+		}
 	})
 }
