@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/cohort-dev/cohort/backend"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
@@ -50,30 +49,7 @@ func TestReplicaHEShareOnce(t *testing.T) {
 	}
 	req := &cohortv1.ComputePartialRequest{JobId: pr.GetJobId(), Spec: spec, JobTime: at, SetDigest: prep.GetSet().GetDigest(),
 		DecryptionSet: []uint32{0, 1}}
-	const calls = 4
-	resps := make([]*cohortv1.ComputePartialResponse, calls)
-	errs := make([]error, calls)
-	var wg sync.WaitGroup
-	for k := range calls {
-		wg.Go(func() { resps[k], errs[k] = clients[k%2].ComputePartial(ctx, req) })
-	}
-	wg.Wait()
-	var first []byte
-	for k := range calls {
-		switch {
-		case errs[k] == nil:
-			if first == nil {
-				first = resps[k].GetPartial()
-			} else if !bytes.Equal(first, resps[k].GetPartial()) {
-				t.Fatalf("call %d (replica %d) answered another partial", k, k%2)
-			}
-		case status.Code(errs[k]) != codes.Aborted:
-			t.Fatalf("call %d (replica %d): %v, want the partial or Aborted", k, k%2, errs[k])
-		}
-	}
-	if first == nil {
-		t.Fatalf("no call got the partial: %v", errs)
-	}
+	first := partialOnce(t, ctx, clients, req)
 	if p, err := he.UnmarshalPartialDecryption(h.ds.HE.Params, first); err != nil || p.Party() != 0 {
 		t.Fatalf("the partial is not node 0's decryption share: %v", err)
 	}
@@ -141,7 +117,9 @@ func TestReplicaHEShareOnce(t *testing.T) {
 	}
 	req2 := &cohortv1.ComputePartialRequest{JobId: pr2.GetJobId(), Spec: spec, JobTime: at, SetDigest: prep2.GetSet().GetDigest(),
 		DecryptionSet: []uint32{0, 2}}
-	for k := range calls {
+	errs := make([]error, 4)
+	var wg sync.WaitGroup
+	for k := range errs {
 		wg.Go(func() { _, errs[k] = clients2[k%2].ComputePartial(ctx, req2) })
 	}
 	wg.Wait()

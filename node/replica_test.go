@@ -325,30 +325,7 @@ func TestReplicas(t *testing.T) {
 			t.Fatal(err)
 		}
 		req := &cohortv1.ComputePartialRequest{JobId: pr.GetJobId(), Spec: spec, JobTime: at, SetDigest: prep.GetSet().GetDigest()}
-		const calls = 4
-		resps := make([]*cohortv1.ComputePartialResponse, calls)
-		errs := make([]error, calls)
-		var wg sync.WaitGroup
-		for k := range calls {
-			wg.Go(func() { resps[k], errs[k] = clients[k%2].ComputePartial(ctx, req) })
-		}
-		wg.Wait()
-		var first []byte
-		for k := range calls {
-			switch {
-			case errs[k] == nil:
-				if first == nil {
-					first = resps[k].GetPartial()
-				} else if !bytes.Equal(first, resps[k].GetPartial()) {
-					t.Fatalf("call %d (replica %d) answered another partial", k, k%2)
-				}
-			case status.Code(errs[k]) != codes.Aborted:
-				t.Fatalf("call %d (replica %d): %v, want a partial or Aborted", k, k%2, errs[k])
-			}
-		}
-		if first == nil {
-			t.Fatalf("no call got the partial: %v", errs)
-		}
+		first := partialOnce(t, ctx, clients, req)
 		st := f.nodes[0].store
 		rec, err := st.GetPeerJob(ctx, pr.GetJobId())
 		if err != nil || rec.State != store.PeerJobPartialReleased || !bytes.Equal(rec.Partial, first) {
@@ -670,4 +647,37 @@ func TestReplicaIngestOrphaned(t *testing.T) {
 			t.Fatalf("rollbacks still owed: %+v (%v)", owed, err)
 		}
 	}
+}
+
+// partialOnce sends req to the replicas' clients four times at once, two
+// each, and returns the one partial they released: every call answers it
+// or Aborted (another replica's call held the job), and at least one
+// answers it.
+func partialOnce(t *testing.T, ctx context.Context, clients []cohortv1.PeerServiceClient, req *cohortv1.ComputePartialRequest) []byte {
+	t.Helper()
+	const calls = 4
+	resps := make([]*cohortv1.ComputePartialResponse, calls)
+	errs := make([]error, calls)
+	var wg sync.WaitGroup
+	for k := range calls {
+		wg.Go(func() { resps[k], errs[k] = clients[k%2].ComputePartial(ctx, req) })
+	}
+	wg.Wait()
+	var first []byte
+	for k := range calls {
+		switch {
+		case errs[k] == nil:
+			if first == nil {
+				first = resps[k].GetPartial()
+			} else if !bytes.Equal(first, resps[k].GetPartial()) {
+				t.Fatalf("call %d (replica %d) answered another partial", k, k%2)
+			}
+		case status.Code(errs[k]) != codes.Aborted:
+			t.Fatalf("call %d (replica %d): %v, want the partial or Aborted", k, k%2, errs[k])
+		}
+	}
+	if first == nil {
+		t.Fatalf("no call got the partial: %v", errs)
+	}
+	return first
 }
