@@ -98,13 +98,11 @@ func (n *Node) writeTranscript(ctx context.Context, hdr *audit.Transcript, s *se
 	if published([]byte{0}) != nil {
 		fields |= store.WithShare
 	}
-	roots := map[[32]byte]bool{}
-	var pub circuits.PublicInputs
+	roots := newRecordRoots()
 	err = n.eachCohortRecord(ctx, s, fields, func(c *store.Contribution) error {
-		if err := pub.UnmarshalBinary(c.Public); err != nil {
+		if err := roots.add(c.Public); err != nil {
 			return fmt.Errorf("stored public inputs of %x…: %w", c.Nullifier[:4], err)
 		}
-		roots[feBytes(pub.Root)] = true
 		rec := audit.Record{Nullifier: c.Nullifier, PayloadDigest: c.PayloadDigest, Public: c.Public, Proof: c.Proof}
 		if c.Share != nil {
 			rec.Ciphertext = published(c.Share)
@@ -114,7 +112,7 @@ func (n *Node) writeTranscript(ctx context.Context, hdr *audit.Transcript, s *se
 	if err != nil {
 		return nil, fmt.Errorf("write the cohort's records: %w", err)
 	}
-	entries, err := n.rootEntries(ctx, roots)
+	entries, err := n.rootEntries(ctx, roots.m)
 	if err != nil {
 		return nil, err
 	}
@@ -128,6 +126,24 @@ func (n *Node) writeTranscript(ctx context.Context, hdr *audit.Transcript, s *se
 	b.size, b.sha = cw.n, [32]byte(sha.Sum(nil))
 	ok = true
 	return b, nil
+}
+
+// recordRoots collects the registry roots records were proved against,
+// read from their public inputs.
+type recordRoots struct {
+	m   map[[32]byte]bool
+	pub circuits.PublicInputs // scratch
+}
+
+func newRecordRoots() *recordRoots { return &recordRoots{m: map[[32]byte]bool{}} }
+
+// add notes the root of a record whose public inputs are public.
+func (r *recordRoots) add(public []byte) error {
+	if err := r.pub.UnmarshalBinary(public); err != nil {
+		return err
+	}
+	r.m[feBytes(r.pub.Root)] = true
+	return nil
 }
 
 // countingWriter counts what it passes on.
@@ -195,8 +211,8 @@ type transcriptCheck struct {
 	sd    [32]byte // the spec's digest
 	set   *enclave.SetHasher
 	claim audit.ClaimRootHasher
-	sum   backend.Sum // the published ciphertexts, summed (HE)
-	roots map[[32]byte]bool
+	sum   backend.Sum  // the published ciphertexts, summed (HE)
+	roots *recordRoots // the registry roots the records use
 	// claimRoot is the root of the records' nullifier tree, once read.
 	claimRoot [32]byte
 	digest    [32]byte
@@ -215,7 +231,7 @@ func (c *transcriptCheck) refuse(format string, args ...any) error {
 // sums and outputs are the auditor's to recompute from the partials. It
 // returns the transcript without its records and its digest.
 func (n *Node) checkTranscript(ctx context.Context, tr *audit.TranscriptReader) (*audit.Transcript, *transcriptCheck, error) {
-	c := &transcriptCheck{n: n, hdr: tr.Header(), roots: map[[32]byte]bool{}}
+	c := &transcriptCheck{n: n, hdr: tr.Header(), roots: newRecordRoots()}
 	if err := c.header(ctx); err != nil {
 		return nil, nil, err
 	}
@@ -289,7 +305,6 @@ func (c *transcriptCheck) records(ctx context.Context, tr *audit.TranscriptReade
 	if c.be.Published([]byte{0}) != nil {
 		fields |= store.WithShare
 	}
-	var pub circuits.PublicInputs
 	err = n.store.ScanContributions(ctx, h.DatasetID, c.spec.GetEpochFrom(), c.spec.GetEpochTo(), fields, func(row *store.Contribution) error {
 		if next == nil {
 			return errScanDone
@@ -305,10 +320,9 @@ func (c *transcriptCheck) records(ctx context.Context, tr *audit.TranscriptReade
 			!bytes.Equal(published, next.Ciphertext) {
 			return c.refuse("record %x… differs from the one stored here", next.Nullifier[:4])
 		}
-		if err := pub.UnmarshalBinary(row.Public); err != nil {
+		if err := c.roots.add(row.Public); err != nil {
 			return n.internal("stored public inputs", err)
 		}
-		c.roots[feBytes(pub.Root)] = true
 		if err := c.set.Add(enclave.Record{Nullifier: next.Nullifier, PayloadDigest: next.PayloadDigest}); err != nil {
 			return c.refuse("%v", err)
 		}
@@ -436,7 +450,7 @@ func (c *transcriptCheck) tail(ctx context.Context, count uint64) error {
 		}
 		listed[root.Root] = true
 	}
-	for root := range c.roots {
+	for root := range c.roots.m {
 		if !listed[root] {
 			return c.refuse("root %x… of a record is not among its registry roots", root[:4])
 		}

@@ -7,7 +7,6 @@ import (
 	"sync"
 
 	"github.com/cohort-dev/cohort/audit"
-	"github.com/cohort-dev/cohort/circuits"
 	"github.com/cohort-dev/cohort/store"
 )
 
@@ -59,7 +58,7 @@ type cohortWitness struct {
 	count     uint64
 	records   [32]byte // recordsHasher's digest of the cohort
 	claimRoot [32]byte
-	roots     map[[32]byte]bool // the registry roots the records use
+	roots     *recordRoots // the registry roots the records use
 }
 
 // witnessBuilder builds a cohortWitness as a scan passes the cohort's
@@ -67,24 +66,22 @@ type cohortWitness struct {
 type witnessBuilder struct {
 	rh    *recordsHasher
 	claim audit.ClaimRootHasher
-	roots map[[32]byte]bool
-	pub   circuits.PublicInputs
+	roots *recordRoots
 }
 
 func newWitnessBuilder() *witnessBuilder {
-	return &witnessBuilder{rh: newRecordsHasher(), roots: map[[32]byte]bool{}}
+	return &witnessBuilder{rh: newRecordsHasher(), roots: newRecordRoots()}
 }
 
 // add takes one record of the cohort, read with its proof and public
 // inputs (published is what a transcript lists of its stored value).
 func (w *witnessBuilder) add(c *store.Contribution, published []byte) error {
-	if err := w.pub.UnmarshalBinary(c.Public); err != nil {
+	if err := w.roots.add(c.Public); err != nil {
 		return err
 	}
 	if err := w.claim.Add(c.Nullifier); err != nil {
 		return err
 	}
-	w.roots[feBytes(w.pub.Root)] = true
 	w.rh.add(c.Nullifier, c.PayloadDigest, c.Public, c.Proof, published)
 	return nil
 }
