@@ -78,7 +78,19 @@ func NewTranscriptWriter(dst io.Writer, t *Transcript, n int) (*TranscriptWriter
 // Record writes the next record. Records come in strictly ascending
 // nullifier order, each as validate requires (ErrInvalid otherwise: the
 // stream is then unusable). r is not retained.
-func (tw *TranscriptWriter) Record(r *Record) error {
+func (tw *TranscriptWriter) Record(r *Record) error { return tw.record(r, nil) }
+
+// RecordLeaf is Record for a writer that has the record's claim leaf
+// (circuits.ClaimLeaf of its nullifier) already hashed and vouches for
+// it, as ClaimRootHasher.AddLeaf; a zero leaf is hashed here.
+func (tw *TranscriptWriter) RecordLeaf(r *Record, leaf [32]byte) error {
+	if leaf == ([32]byte{}) {
+		return tw.record(r, nil)
+	}
+	return tw.record(r, &leaf)
+}
+
+func (tw *TranscriptWriter) record(r *Record, leaf *[32]byte) error {
 	if tw.err != nil {
 		return tw.err
 	}
@@ -92,7 +104,7 @@ func (tw *TranscriptWriter) Record(r *Record) error {
 	default:
 		if err := validateRecord(tw.i, r, prev, tw.t.hasDecryptionSet(), len(tw.t.Aggregate)); err != nil {
 			tw.err = fmt.Errorf("%w: %w", ErrInvalid, err)
-		} else if err := tw.claim.Add(r.Nullifier); err != nil {
+		} else if err := tw.addClaim(r.Nullifier, leaf); err != nil {
 			tw.err = fmt.Errorf("%w: %s: %w", ErrInvalid, recordName(tw.i, r.Nullifier), err)
 		}
 	}
@@ -106,6 +118,13 @@ func (tw *TranscriptWriter) Record(r *Record) error {
 	}
 	tw.prev, tw.i = r.Nullifier, tw.i+1
 	return nil
+}
+
+func (tw *TranscriptWriter) addClaim(nf [32]byte, leaf *[32]byte) error {
+	if leaf != nil {
+		return tw.claim.AddLeaf(*leaf)
+	}
+	return tw.claim.Add(nf)
 }
 
 // Close writes the tail once every declared record is written and returns
@@ -344,8 +363,11 @@ type ClaimRootHasher struct {
 	pending [circuits.ClaimDepth]fr.Element // a left node waiting for its sibling, by level
 	has     [circuits.ClaimDepth]bool
 	full    fr.Element   // the root once the tree is full
-	batch   []fr.Element // nullifiers not yet hashed, fewer than claimBatch
-	n       int
+	batch   []fr.Element // leaves not yet hashed into a subtree, fewer than claimBatch
+	// raw marks the entries of batch that are nullifiers whose leaf is
+	// still to hash (Add), the others being leaves given whole (AddLeaf).
+	raw []bool
+	n   int
 }
 
 // claimBatchLevel is the level of a batch's subtree: claimBatch =
@@ -357,22 +379,31 @@ const (
 
 // Add appends nf, which must be a canonical field element, as the next
 // leaf; at most circuits.MaxClaimLeaves are accepted.
-func (h *ClaimRootHasher) Add(nf [32]byte) error {
+func (h *ClaimRootHasher) Add(nf [32]byte) error { return h.add(nf, true) }
+
+// AddLeaf appends the next leaf already hashed: circuits.ClaimLeaf of the
+// next nullifier, which the caller computed and vouches for (a node
+// hashes each record's leaf once, when it stores the record, docs/design.md
+// §7.6). It must be a canonical field element; the root is the one Add of
+// the nullifier would give. An audit, which vouches for nothing, uses Add.
+func (h *ClaimRootHasher) AddLeaf(leaf [32]byte) error { return h.add(leaf, false) }
+
+func (h *ClaimRootHasher) add(b [32]byte, raw bool) error {
 	if h.n == circuits.MaxClaimLeaves {
 		return fmt.Errorf("%w: more than %d nullifiers", circuits.ErrClaimTree, circuits.MaxClaimLeaves)
 	}
 	var e fr.Element
-	if err := e.SetBytesCanonical(nf[:]); err != nil {
+	if err := e.SetBytesCanonical(b[:]); err != nil {
 		return errors.New("not a canonical field element")
 	}
 	if h.batch == nil {
-		h.batch = make([]fr.Element, 0, claimBatch)
+		h.batch, h.raw = make([]fr.Element, 0, claimBatch), make([]bool, 0, claimBatch)
 	}
-	h.batch = append(h.batch, e)
+	h.batch, h.raw = append(h.batch, e), append(h.raw, raw)
 	h.n++
 	if len(h.batch) == claimBatch {
-		h.push(subtreeRoot(h.batch), claimBatchLevel)
-		h.batch = h.batch[:0]
+		h.push(subtreeRoot(h.batch, h.raw), claimBatchLevel)
+		h.batch, h.raw = h.batch[:0], h.raw[:0]
 	}
 	return nil
 }
@@ -393,29 +424,30 @@ func (h *ClaimRootHasher) push(node fr.Element, l int) {
 	}
 }
 
-// subtreeRoot is the root of the subtree whose leaves are the nullifiers
-// nfs (a power of two of them), its parts hashed in parallel.
-func subtreeRoot(nfs []fr.Element) fr.Element {
+// subtreeRoot is the root of the subtree whose leaves are batch (a power
+// of two of them; raw[i] when batch[i] is a nullifier whose leaf is still
+// to hash), its parts hashed in parallel.
+func subtreeRoot(batch []fr.Element, raw []bool) fr.Element {
 	parts := 1
-	for parts < runtime.GOMAXPROCS(0) && parts < 8 && len(nfs)/(2*parts) >= 64 {
+	for parts < runtime.GOMAXPROCS(0) && parts < 8 && len(batch)/(2*parts) >= 64 {
 		parts *= 2
 	}
 	roots := make([]fr.Element, parts)
 	var wg sync.WaitGroup
-	size := len(nfs) / parts
+	size := len(batch) / parts
 	for p := range parts {
-		wg.Go(func() { roots[p] = hashLevel(nfs[p*size:(p+1)*size], true)[0] })
+		wg.Go(func() { roots[p] = hashLevel(batch[p*size:(p+1)*size], raw[p*size:(p+1)*size])[0] })
 	}
 	wg.Wait()
-	return hashLevel(roots, false)[0]
+	return hashLevel(roots, nil)[0]
 }
 
-// hashLevel hashes nodes (leaves' nullifiers when leaves) up to one root:
-// a power of two of them, in place.
-func hashLevel(nodes []fr.Element, leaves bool) []fr.Element {
+// hashLevel hashes nodes up to one root: a power of two of them, the
+// leaf of each nullifier marked in raw (nil: none) hashed first.
+func hashLevel(nodes []fr.Element, raw []bool) []fr.Element {
 	level := make([]fr.Element, len(nodes))
 	for i, e := range nodes {
-		if leaves {
+		if raw != nil && raw[i] {
 			level[i] = circuits.ClaimLeaf(e)
 		} else {
 			level[i] = e
@@ -441,9 +473,12 @@ func (h *ClaimRootHasher) Root() [32]byte {
 	// The leaves of a partial batch join one at a time, on a copy, so
 	// that Add may go on after Root.
 	c := *h
-	c.batch = nil
-	for _, e := range h.batch {
-		c.push(circuits.ClaimLeaf(e), 0)
+	c.batch, c.raw = nil, nil
+	for i, e := range h.batch {
+		if h.raw[i] {
+			e = circuits.ClaimLeaf(e)
+		}
+		c.push(e, 0)
 	}
 	h = &c
 	zeros := merkle.Zeros(circuits.ClaimDepth)

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+
+	"github.com/cohort-dev/cohort/circuits"
 )
 
 // streamed writes t with TranscriptWriter and returns the bytes, digest
@@ -158,6 +160,122 @@ func TestClaimRootHasherBatches(t *testing.T) {
 				t.Fatalf("%d nullifiers: root %x…, want %x…", n, got[:4], want[:4])
 			}
 		}
+	}
+}
+
+// Leaves given whole (AddLeaf, as a node that hashed them when it stored
+// the records) give the root of their nullifiers, mixed with nullifiers
+// in any pattern, within a batch and across batches; a leaf that is not
+// its nullifier's changes the root, and a leaf that is not a field
+// element is refused.
+func TestClaimRootHasherLeaves(t *testing.T) {
+	recs := make([]Record, 2*claimBatch+5)
+	for i := range recs {
+		var e fr.Element
+		if _, err := e.SetRandom(); err != nil {
+			t.Fatal(err)
+		}
+		recs[i] = Record{Nullifier: e.Bytes()}
+	}
+	want, err := ClaimRootOf(recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leafOf := func(nf [32]byte) [32]byte {
+		var e fr.Element
+		if err := e.SetBytesCanonical(nf[:]); err != nil {
+			t.Fatal(err)
+		}
+		leaf := circuits.ClaimLeaf(e)
+		return leaf.Bytes()
+	}
+	for name, whole := range map[string]func(i int) bool{
+		"all leaves":      func(int) bool { return true },
+		"every third":     func(i int) bool { return i%3 == 0 },
+		"first batch":     func(i int) bool { return i < claimBatch },
+		"last few":        func(i int) bool { return i >= 2*claimBatch },
+		"none (Add only)": func(int) bool { return false },
+	} {
+		var h ClaimRootHasher
+		for i, r := range recs {
+			add := h.Add
+			if whole(i) {
+				add = func([32]byte) error { return h.AddLeaf(leafOf(r.Nullifier)) }
+			}
+			if err := add(r.Nullifier); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := h.Root(); got != want || h.Len() != len(recs) {
+			t.Fatalf("%s: root %x…, want %x…", name, got[:4], want[:4])
+		}
+	}
+	for _, at := range []int{0, claimBatch + 3, len(recs) - 1} {
+		var h ClaimRootHasher
+		for i, r := range recs {
+			leaf := leafOf(r.Nullifier)
+			if i == at {
+				leaf = r.Nullifier // the nullifier given as its own leaf
+			}
+			if err := h.AddLeaf(leaf); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := h.Root(); got == want {
+			t.Fatalf("a wrong leaf at %d left the root unchanged", at)
+		}
+	}
+	var h ClaimRootHasher
+	if err := h.AddLeaf([32]byte{0xff}); err == nil || h.Len() != 0 {
+		t.Fatal("a leaf that is not a field element was added")
+	}
+}
+
+// A writer given the records' leaves (RecordLeaf) writes the bytes and
+// the claim root Record writes; a zero leaf is hashed by the writer.
+func TestTranscriptWriterLeaves(t *testing.T) {
+	tr := getFixture(t, devSetup).bundle.Transcript
+	head := *tr
+	head.Records, head.ClaimRoot = nil, [32]byte{}
+	write := func(leaves bool) ([]byte, [32]byte, [32]byte) {
+		var buf bytes.Buffer
+		tw, err := NewTranscriptWriter(&buf, &head, len(tr.Records))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tw.SetRoots(tr.Roots); err != nil {
+			t.Fatal(err)
+		}
+		for i := range tr.Records {
+			r := tr.Records[i]
+			if !leaves {
+				err = tw.Record(&r)
+			} else {
+				var leaf [32]byte
+				if i%2 == 0 {
+					var e fr.Element
+					if err := e.SetBytesCanonical(r.Nullifier[:]); err != nil {
+						t.Fatal(err)
+					}
+					l := circuits.ClaimLeaf(e)
+					leaf = l.Bytes()
+				}
+				err = tw.RecordLeaf(&r, leaf)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		digest, root, err := tw.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes(), digest, root
+	}
+	b1, d1, r1 := write(false)
+	b2, d2, r2 := write(true)
+	if !bytes.Equal(b1, b2) || d1 != d2 || r1 != r2 || r1 != tr.ClaimRoot {
+		t.Fatal("RecordLeaf wrote another transcript than Record")
 	}
 }
 

@@ -183,7 +183,7 @@ func (n *Node) cohortPass(ctx context.Context, ds *dataset.Dataset, jobID string
 		fields = store.WithShare
 	}
 	if wb != nil {
-		fields |= store.WithProof
+		fields |= store.WithProof | store.WithClaimLeaf
 	}
 	err = n.store.ScanContributions(ctx, ds.Desc.GetId(), spec.GetEpochFrom(), spec.GetEpochTo(), fields, func(c *store.Contribution) error {
 		read++

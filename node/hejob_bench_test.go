@@ -242,7 +242,7 @@ func (h *heFixture) seededRow(proved store.Contribution, k int, rec schema.Recor
 	}
 	var nf fr.Element
 	nf.SetUint64(uint64(k))
-	row.Nullifier = nf.Bytes()
+	row.Nullifier, row.ClaimLeaf = nf.Bytes(), claimLeaf(nf)
 	row.PayloadDigest = sha256.Sum256(row.Nullifier[:])
 	return row, nil
 }

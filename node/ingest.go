@@ -145,6 +145,7 @@ func (n *Node) storeShare(ctx context.Context, h *heldRecord, c *checked, sb []b
 		Expiry:               time.Unix(int64(pub.Expiry), 0),
 		MinCohort:            pub.MinCohort,
 		RevocationCommitment: pub.Revocation.Bytes(),
+		ClaimLeaf:            claimLeaf(pub.Nullifier),
 		ReceivedAt:           now,
 		Receipt:              ab,
 		Pending:              true,

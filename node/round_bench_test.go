@@ -180,6 +180,14 @@ func (f *testFederation) seedContributions(tb testing.TB, id string, n int) {
 // seedRecords is seedContributions, returning the n records seeded.
 func (f *testFederation) seedRecords(tb testing.TB, id string, n int) []schema.Record {
 	tb.Helper()
+	return f.seedRecordsWith(tb, id, n, func(_ int, nf fr.Element) [32]byte { return claimLeaf(nf) })
+}
+
+// seedRecordsWith is seedRecords with the claim leaf node j stores with
+// each seeded record of nullifier nf given by leaf (the zero leaf: none,
+// as for a row stored before records kept their leaves).
+func (f *testFederation) seedRecordsWith(tb testing.TB, id string, n int, leaf func(j int, nf fr.Element) [32]byte) []schema.Record {
+	tb.Helper()
 	ctx := context.Background()
 	c := f.register(tb, 0)
 	first := schema.Record{
@@ -217,6 +225,7 @@ func (f *testFederation) seedRecords(tb testing.TB, id string, n int) []schema.R
 			row.Nullifier = nf.Bytes()
 			row.PayloadDigest = sha256.Sum256(row.Nullifier[:])
 			for j, sh := range split {
+				row.ClaimLeaf = leaf(j, nf)
 				if row.Share, err = mpc.MarshalShare(sh); err != nil {
 					tb.Fatal(err)
 				}

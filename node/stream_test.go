@@ -2,11 +2,13 @@ package node
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -197,5 +199,66 @@ func TestPartialAfterCohortChanged(t *testing.T) {
 	rec, err = st.GetPeerJob(ctx, second.req.GetJobId())
 	if err != nil || rec.State != store.PeerJobState(enclave.PeerPrepared) || rec.Partial != nil {
 		t.Fatalf("after the refusal the peer's record is %+v, %v; want prepared, no partial", rec, err)
+	}
+}
+
+// TestJobClaimLeaves: a job's claim tree is built from the leaves each
+// node stored with its records when it ingested them, and from the
+// nullifiers of rows stored without one (written before records kept
+// their leaves). Over a mix — the coordinator's rows all with leaves, a
+// peer's every other one, the last peer's none — the job is released
+// with the claim root of its records' nullifiers. A peer whose stored
+// leaf is wrong takes another claim root and refuses to sign, so the job
+// fails with nothing released: the stored leaves are what the nodes
+// compare.
+func TestJobClaimLeaves(t *testing.T) {
+	const records = 60
+	seed := func(leaf func(j int, nf fr.Element) [32]byte) (*testFederation, *cohortv1.DatasetDescriptor) {
+		f := newTestFederation(t, 3)
+		desc := f.installDatasetWith(t, exactPolicy())
+		f.seedRecordsWith(t, desc.GetId(), records, leaf)
+		return f, desc
+	}
+	spec := func(desc *cohortv1.DatasetDescriptor) *cohortv1.JobSpec {
+		cur := testSchema().Epoch.Index(time.Now())
+		return &cohortv1.JobSpec{DatasetId: desc.GetId(), EpochFrom: cur, EpochTo: cur, Purpose: "public-health",
+			Outputs: []*cohortv1.Output{{Kind: cohortv1.OutputKind_OUTPUT_KIND_COUNT}}}
+	}
+
+	f, desc := seed(func(j int, nf fr.Element) [32]byte {
+		if j == 2 || j == 1 && nf.Uint64()%2 == 0 {
+			return [32]byte{}
+		}
+		return claimLeaf(nf)
+	})
+	id := f.runJob(t, f.benchBuyer(t, "leaves"), spec(desc), "leaves-1")
+	job := f.claimJob(t, id)
+	if n := len(job.t.Records); n != records {
+		t.Fatalf("transcript of %d records, want %d", n, records)
+	}
+	if got, want := job.t.ClaimRoot, job.tree.Root(); got != want.Bytes() {
+		t.Fatalf("claim root %x…, want the root of the records' nullifiers %x…", got[:4], want.Bytes())
+	}
+
+	f, desc = seed(func(j int, nf fr.Element) [32]byte {
+		if j == 1 && nf.Uint64() == 7 {
+			return claimLeaf(*nf.SetUint64(8)) // another record's leaf
+		}
+		return claimLeaf(nf)
+	})
+	buyer := f.benchBuyer(t, "wrong-leaf")
+	sub, err := f.buyerClient(0).SubmitJob(buyer, &cohortv1.SubmitJobRequest{Spec: spec(desc), RequestId: "wrong-leaf"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id = sub.GetJob().GetJobId()
+	final, _ := f.awaitJob(t, buyer, 0, id)
+	if final.GetState() != cohortv1.JobState_JOB_STATE_FAILED || !strings.Contains(final.GetReason(), "claim root") {
+		t.Fatalf("job over a peer's wrong leaf ended %s: %q; want FAILED, its claim root refused", final.GetState(), final.GetReason())
+	}
+	for i, tn := range f.nodes {
+		if _, err := tn.store.GetTranscript(context.Background(), id); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("node %d holds a transcript of the failed job: %v", i, err)
+		}
 	}
 }

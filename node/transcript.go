@@ -92,7 +92,7 @@ func (n *Node) writeTranscript(ctx context.Context, hdr *audit.Transcript, s *se
 	if err != nil {
 		return nil, fmt.Errorf("write transcript: %w", err)
 	}
-	fields := store.WithProof
+	fields := store.WithProof | store.WithClaimLeaf
 	// A backend that publishes nothing of a stored value (MPC) gives nil
 	// for any: its shares are then not read.
 	if published([]byte{0}) != nil {
@@ -107,7 +107,7 @@ func (n *Node) writeTranscript(ctx context.Context, hdr *audit.Transcript, s *se
 		if c.Share != nil {
 			rec.Ciphertext = published(c.Share)
 		}
-		return tw.Record(&rec)
+		return tw.RecordLeaf(&rec, c.ClaimLeaf)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("write the cohort's records: %w", err)
@@ -301,7 +301,7 @@ func (c *transcriptCheck) records(ctx context.Context, tr *audit.TranscriptReade
 	if err != nil {
 		return err
 	}
-	fields := store.WithProof
+	fields := store.WithProof | store.WithClaimLeaf
 	if c.be.Published([]byte{0}) != nil {
 		fields |= store.WithShare
 	}
@@ -326,7 +326,7 @@ func (c *transcriptCheck) records(ctx context.Context, tr *audit.TranscriptReade
 		if err := c.set.Add(enclave.Record{Nullifier: next.Nullifier, PayloadDigest: next.PayloadDigest}); err != nil {
 			return c.refuse("%v", err)
 		}
-		if err := c.claim.Add(next.Nullifier); err != nil {
+		if err := addClaimLeaf(&c.claim, row); err != nil {
 			return c.refuse("%v", err)
 		}
 		if published != nil {

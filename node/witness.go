@@ -6,7 +6,10 @@ import (
 	"hash"
 	"sync"
 
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+
 	"github.com/cohort-dev/cohort/audit"
+	"github.com/cohort-dev/cohort/circuits"
 	"github.com/cohort-dev/cohort/store"
 )
 
@@ -79,11 +82,28 @@ func (w *witnessBuilder) add(c *store.Contribution, published []byte) error {
 	if err := w.roots.add(c.Public); err != nil {
 		return err
 	}
-	if err := w.claim.Add(c.Nullifier); err != nil {
+	if err := addClaimLeaf(&w.claim, c); err != nil {
 		return err
 	}
 	w.rh.add(c.Nullifier, c.PayloadDigest, c.Public, c.Proof, published)
 	return nil
+}
+
+// claimLeaf is the leaf of nullifier nf in a job's claim tree, stored
+// with the record (store.Contribution.ClaimLeaf).
+func claimLeaf(nf fr.Element) [32]byte {
+	leaf := circuits.ClaimLeaf(nf)
+	return leaf.Bytes()
+}
+
+// addClaimLeaf adds stored record c to a claim root: the leaf hashed
+// when it was stored, read with store.WithClaimLeaf, or its nullifier to
+// hash for a row stored without it.
+func addClaimLeaf(h *audit.ClaimRootHasher, c *store.Contribution) error {
+	if c.ClaimLeaf != ([32]byte{}) {
+		return h.AddLeaf(c.ClaimLeaf)
+	}
+	return h.Add(c.Nullifier)
 }
 
 func (w *witnessBuilder) witness(setDigest [32]byte) *cohortWitness {

@@ -104,12 +104,12 @@ func (q queries) PutContribution(ctx context.Context, c Contribution) (*Contribu
 		res, err := tx.ExecContext(ctx,
 			`INSERT INTO contributions (dataset_id, nullifier, epoch, payload_digest, public_inputs, proof, share,
 			                            purposes, expiry, min_cohort, revocation, received_at, receipt,
-			                            pending, forwarder, pending_since, replica)
-			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+			                            pending, forwarder, pending_since, replica, claim_leaf)
+			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
 			 ON CONFLICT (dataset_id, nullifier) DO NOTHING`,
 			c.DatasetID, c.Nullifier[:], epoch, c.PayloadDigest[:], blob(c.Public), blob(c.Proof), blob(c.Share),
 			int64(c.Purposes), micros(c.Expiry), int64(c.MinCohort), c.RevocationCommitment[:],
-			micros(c.ReceivedAt), blob(c.Receipt), pending, int64(c.Forwarder), since, replica)
+			micros(c.ReceivedAt), blob(c.Receipt), pending, int64(c.Forwarder), since, replica, optional32(c.ClaimLeaf))
 		if err != nil {
 			return fmt.Errorf("store: put contribution: %w", err)
 		}
@@ -227,6 +227,9 @@ func (q queries) ScanContributions(ctx context.Context, datasetID string, epochF
 	if fields&WithProof != 0 {
 		cols += `, c.public_inputs, c.proof`
 	}
+	if fields&WithClaimLeaf != 0 {
+		cols += `, c.claim_leaf`
+	}
 	// One epoch is an equality on contributions_by_epoch (dataset_id,
 	// epoch, nullifier), whose rows come in nullifier order: the rows
 	// stream from the index as they are read. A range of epochs is sorted
@@ -249,10 +252,10 @@ func (q queries) ScanContributions(ctx context.Context, datasetID string, epochF
 		// The byte columns are read as sql.RawBytes, which alias the
 		// driver's buffers until the next row: a scan allocates nothing
 		// per row for them.
-		nf, digest, rc, share, public, proof sql.RawBytes
-		epoch, purposes, minCohort, expiry   int64
-		revoked                              sql.NullInt64
-		c                                    = Contribution{DatasetID: datasetID}
+		nf, digest, rc, share, public, proof, leaf sql.RawBytes
+		epoch, purposes, minCohort, expiry         int64
+		revoked                                    sql.NullInt64
+		c                                          = Contribution{DatasetID: datasetID}
 	)
 	dest := []any{&nf, &epoch, &digest, &purposes, &expiry, &minCohort, &rc, &revoked}
 	if fields&WithShare != 0 {
@@ -260,6 +263,9 @@ func (q queries) ScanContributions(ctx context.Context, datasetID string, epochF
 	}
 	if fields&WithProof != 0 {
 		dest = append(dest, &public, &proof)
+	}
+	if fields&WithClaimLeaf != 0 {
+		dest = append(dest, &leaf)
 	}
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
@@ -285,6 +291,12 @@ func (q queries) ScanContributions(ctx context.Context, datasetID string, epochF
 		c.Expiry = fromMicros(expiry)
 		c.RevokedAt = fromNullMicros(revoked)
 		c.Share, c.Public, c.Proof = share, public, proof
+		c.ClaimLeaf = [32]byte{}
+		if leaf != nil {
+			if c.ClaimLeaf, err = bytes32(leaf, "claim leaf"); err != nil {
+				return fmt.Errorf("store: scan contributions: %w", err)
+			}
+		}
 		if err := fn(&c); err != nil {
 			return err
 		}

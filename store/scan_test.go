@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -19,8 +20,16 @@ func TestScanContributions(t *testing.T) {
 		mustPutDataset(t, s, "fitness")
 		mustPutDataset(t, s, "sleep")
 		const n = 30
+		// Every other row is stored with a claim leaf, the others without
+		// (as rows written before claim leaves were stored).
+		leaves := map[[32]byte][32]byte{}
 		for i := range n {
-			if _, err := s.PutContribution(ctx, testContribution("fitness", i, uint64(i%3+1))); err != nil {
+			c := testContribution("fitness", i, uint64(i%3+1))
+			if i%2 == 0 {
+				c.ClaimLeaf = h32(fmt.Sprint("leaf", i))
+			}
+			leaves[c.Nullifier] = c.ClaimLeaf
+			if _, err := s.PutContribution(ctx, c); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -39,6 +48,8 @@ func TestScanContributions(t *testing.T) {
 			{0, math.MaxUint64, WithShare},
 			{2, 3, WithProof},
 			{1, 1, WithShare | WithProof},
+			{0, math.MaxUint64, WithClaimLeaf},
+			{2, 3, WithProof | WithClaimLeaf},
 			{4, 9, WithShare},
 			{3, 2, WithShare}, // empty range
 		} {
@@ -67,6 +78,13 @@ func TestScanContributions(t *testing.T) {
 				ok := tc.fields&WithProof != 0
 				if ok != (c.Public != nil) || ok != (c.Proof != nil) || ok && (!bytes.Equal(c.Public, w.Public) || !bytes.Equal(c.Proof, w.Proof)) {
 					t.Fatalf("fields %b: public inputs %q and proof %q, stored %q and %q", tc.fields, c.Public, c.Proof, w.Public, w.Proof)
+				}
+				wantLeaf := [32]byte{}
+				if tc.fields&WithClaimLeaf != 0 {
+					wantLeaf = leaves[c.Nullifier]
+				}
+				if c.ClaimLeaf != wantLeaf {
+					t.Fatalf("fields %b: row %d claim leaf %x…, want %x…", tc.fields, k-1, c.ClaimLeaf[:4], wantLeaf[:4])
 				}
 				return nil
 			})

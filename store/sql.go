@@ -129,6 +129,14 @@ func bytes32(b []byte, what string) ([32]byte, error) {
 	return out, nil
 }
 
+// optional32 binds a zero array as NULL, any other as its 32 bytes.
+func optional32(b [32]byte) any {
+	if b == ([32]byte{}) {
+		return nil
+	}
+	return b[:]
+}
+
 // blob maps nil to an empty slice: both drivers bind a nil []byte as NULL.
 func blob(b []byte) []byte {
 	if b == nil {

@@ -703,6 +703,14 @@ type Contribution struct {
 	RevocationCommitment [32]byte
 	ReceivedAt           time.Time
 	Receipt              []byte
+	// ClaimLeaf is the record's leaf in a job's claim tree
+	// (circuits.ClaimLeaf of its nullifier, docs/design.md §5.9), hashed
+	// when the record is stored so that no job hashes it again; zero when
+	// it was not stored with the record (a row written before it was, or
+	// a caller that did not give it), which a job then hashes itself.
+	// ScanContributions reads it with WithClaimLeaf; other reads leave it
+	// zero.
+	ClaimLeaf [32]byte
 	// RevokedAt is set by the store when reading a revoked contribution and
 	// ignored by PutContribution.
 	RevokedAt time.Time
@@ -757,6 +765,8 @@ const (
 	WithShare ContributionFields = 1 << iota
 	// WithProof reads the public inputs and the proof.
 	WithProof
+	// WithClaimLeaf reads the record's claim leaf (Contribution.ClaimLeaf).
+	WithClaimLeaf
 )
 
 // Revoked reports whether the contribution was revoked when it was read.
