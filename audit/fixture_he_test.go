@@ -271,10 +271,10 @@ func (f *heFixture) assembleUnder(desc *cohortv1.DatasetDescriptor, spec *cohort
 	for i, c := range coords {
 		cs[i] = uint32(c)
 	}
-	erecs := make([]enclave.Record, len(f.records))
+	erecs := make([]enclave.Member, len(f.records))
 	cts := make([]*he.Ciphertext, len(f.records))
 	for i, r := range f.records {
-		erecs[i] = enclave.Record{Nullifier: r.Nullifier, PayloadDigest: r.PayloadDigest}
+		erecs[i] = enclave.Member{Nullifier: r.Nullifier, PayloadDigest: r.PayloadDigest}
 		if cts[i], err = he.UnmarshalCiphertext(f.params, r.Ciphertext); err != nil {
 			return nil, err
 		}

@@ -412,10 +412,10 @@ func (f *fixture) assembleJob(job mpcJob) (*Bundle, error) {
 	for i, c := range coords {
 		cs[i] = uint32(c)
 	}
-	erecs := make([]enclave.Record, len(recs))
+	erecs := make([]enclave.Member, len(recs))
 	records := make([]Record, len(recs))
 	for i, r := range recs {
-		erecs[i] = enclave.Record{Nullifier: r.rec.Nullifier, PayloadDigest: r.rec.PayloadDigest}
+		erecs[i] = enclave.Member{Nullifier: r.rec.Nullifier, PayloadDigest: r.rec.PayloadDigest}
 		records[i] = r.rec
 	}
 	n := uint64(len(recs))

@@ -266,7 +266,7 @@ func (v *verification) passChunk(c *decodedChunk) {
 		i, r, pub := base+j, &recs[j], pubs[j]
 		name := recordName(i, r.Nullifier)
 		v.recordNullifier(p, i, r)
-		if err := p.sets.Add(enclave.Record{Nullifier: r.Nullifier, PayloadDigest: r.PayloadDigest}); err != nil && p.setErr == nil {
+		if err := p.sets.Add(enclave.Member{Nullifier: r.Nullifier, PayloadDigest: r.PayloadDigest}); err != nil && p.setErr == nil {
 			p.setErr = err
 		}
 		if err := p.claim.Add(r.Nullifier); err != nil && p.claimErr == nil {

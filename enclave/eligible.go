@@ -36,6 +36,19 @@ type Record struct {
 // Exclusions counts the records Select left out, by the first rule each
 // failed. It holds counts only, never identities, so it may be shown to the
 // buyer.
+// Member is what a job keeps of a record of its cohort once it is
+// selected: the two ids its set digest and its later reads of the record
+// need, 64 bytes (docs/design.md §7.6).
+type Member struct {
+	Nullifier     [32]byte
+	PayloadDigest [32]byte
+}
+
+// Member is what a cohort keeps of r.
+func (r Record) Member() Member {
+	return Member{Nullifier: r.Nullifier, PayloadDigest: r.PayloadDigest}
+}
+
 type Exclusions struct {
 	Epoch              uint64 // epoch outside [from, to]
 	Purpose            uint64 // purpose not consented to
@@ -47,7 +60,7 @@ type Exclusions struct {
 // Selection is the outcome of Select.
 type Selection struct {
 	// Records is the final cohort, sorted by nullifier.
-	Records []Record
+	Records []Member
 	// Eligible counts the records that passed the epoch, purpose, expiry
 	// and revocation rules, before contributors' minimums were applied.
 	Eligible uint64
@@ -81,29 +94,26 @@ func Select(records []Record, purposeBit uint, epochFrom, epochTo uint64, at tim
 	sorted = slices.CompactFunc(sorted, func(a, b Record) bool { return a.Nullifier == b.Nullifier })
 
 	s := NewSelector(purposeBit, epochFrom, epochTo, at)
-	s.eligible = make([]Record, 0, len(sorted))
 	for _, r := range sorted {
 		if s.rules(r) {
-			s.eligible = append(s.eligible, r)
+			s.keep(r)
 		}
 	}
 	return s.Selection()
 }
 
-// cohortBound returns the largest m ≤ len(records) such that at least m
-// records have MinCohort ≤ m (0 when there is none). Exactly m records
-// then have MinCohort ≤ m, and they are the greatest fixpoint of "drop
-// every record whose minimum exceeds the set's size".
-func cohortBound(records []Record) uint64 {
-	mins := make([]uint64, len(records))
-	for i, r := range records {
-		mins[i] = uint64(r.MinCohort)
-	}
-	slices.Sort(mins)
+// cohortBound returns the largest m ≤ len(mins) such that at least m
+// records have MinCohort ≤ m (0 when there is none), mins being the
+// records' minimums. Exactly m records then have MinCohort ≤ m, and they
+// are the greatest fixpoint of "drop every record whose minimum exceeds
+// the set's size".
+func cohortBound(mins []uint32) uint64 {
+	sorted := slices.Clone(mins)
+	slices.Sort(sorted)
 	// The m-th smallest minimum is ≤ m exactly when at least m records
 	// have a minimum ≤ m.
-	for m := uint64(len(mins)); m > 0; m-- {
-		if mins[m-1] <= m {
+	for m := uint64(len(sorted)); m > 0; m-- {
+		if uint64(sorted[m-1]) <= m {
 			return m
 		}
 	}
@@ -152,9 +162,9 @@ const setDigestTag = "cohort/v1/job-eligible-set"
 // two (job, dataset, set) triples hash the same input. Binding the payload
 // digests means that nodes agreeing on the digest agree on the very
 // payloads counted, not only on which contributors.
-func SetDigest(jobID, datasetID string, records []Record) [32]byte {
+func SetDigest(jobID, datasetID string, records []Member) [32]byte {
 	sorted := slices.Clone(records)
-	slices.SortFunc(sorted, func(a, b Record) int {
+	slices.SortFunc(sorted, func(a, b Member) int {
 		return cmp.Or(bytes.Compare(a.Nullifier[:], b.Nullifier[:]), bytes.Compare(a.PayloadDigest[:], b.PayloadDigest[:]))
 	})
 	h := sha256.New()

@@ -1,6 +1,7 @@
 package enclave
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"math/rand/v2"
@@ -135,7 +136,12 @@ func TestSelectContributorMinimums(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			sel := selectDefault(withMins(tc.mins...))
+			recs := withMins(tc.mins...)
+			sel := selectDefault(recs)
+			minOf := map[[32]byte]uint32{}
+			for _, r := range recs {
+				minOf[r.Nullifier] = r.MinCohort
+			}
 			if sel.Cohort() != tc.want {
 				t.Errorf("cohort %d, want %d", sel.Cohort(), tc.want)
 			}
@@ -146,8 +152,8 @@ func TestSelectContributorMinimums(t *testing.T) {
 				t.Errorf("Eligible %d, ContributorMinimum %d", sel.Eligible, sel.Excluded.ContributorMinimum)
 			}
 			for _, r := range sel.Records {
-				if uint64(r.MinCohort) > sel.Cohort() {
-					t.Errorf("record with minimum %d in a cohort of %d", r.MinCohort, sel.Cohort())
+				if m, ok := minOf[r.Nullifier]; !ok || uint64(m) > sel.Cohort() {
+					t.Errorf("record with minimum %d (given: %v) in a cohort of %d", m, ok, sel.Cohort())
 				}
 			}
 		})
@@ -201,7 +207,7 @@ func TestSelectOrderIndependent(t *testing.T) {
 	if want.Cohort() == 0 || want.Excluded.ContributorMinimum == 0 || want.Excluded.Revoked == 0 {
 		t.Fatalf("test data does not exercise every rule: %+v", want)
 	}
-	if !slices.IsSortedFunc(want.Records, compareRecords) {
+	if !slices.IsSortedFunc(want.Records, func(a, b Member) int { return bytes.Compare(a.Nullifier[:], b.Nullifier[:]) }) {
 		t.Error("cohort not sorted by nullifier")
 	}
 	for range 10 {
@@ -226,7 +232,7 @@ func TestSelectOrderIndependent(t *testing.T) {
 
 func TestSetDigest(t *testing.T) {
 	records := []Record{rec(3), rec(1), rec(2)}
-	base := SetDigest("job-1", "fitness-2026", records)
+	base := SetDigest("job-1", "fitness-2026", members(records))
 
 	// Known answer: the encoding spelled out.
 	var enc []byte
@@ -245,41 +251,41 @@ func TestSetDigest(t *testing.T) {
 		t.Fatal("SetDigest does not follow its documented encoding")
 	}
 
-	if SetDigest("job-1", "fitness-2026", []Record{rec(2), rec(3), rec(1)}) != base {
+	if SetDigest("job-1", "fitness-2026", members([]Record{rec(2), rec(3), rec(1)})) != base {
 		t.Error("digest depends on the input order")
 	}
 	// Fields other than the nullifier and payload digest do not count.
 	other := []Record{rec(3), rec(1), rec(2)}
 	other[0].Epoch, other[1].MinCohort, other[2].Revoked = 99, 7, true
-	if SetDigest("job-1", "fitness-2026", other) != base {
+	if SetDigest("job-1", "fitness-2026", members(other)) != base {
 		t.Error("digest depends on metadata it should not bind")
 	}
 
 	changes := map[string]func() [32]byte{
-		"job id":     func() [32]byte { return SetDigest("job-2", "fitness-2026", records) },
-		"dataset id": func() [32]byte { return SetDigest("job-1", "fitness-2027", records) },
+		"job id":     func() [32]byte { return SetDigest("job-2", "fitness-2026", members(records)) },
+		"dataset id": func() [32]byte { return SetDigest("job-1", "fitness-2027", members(records)) },
 		"id split": func() [32]byte {
-			return SetDigest("job-1f", "itness-2026", records)
+			return SetDigest("job-1f", "itness-2026", members(records))
 		},
-		"a record dropped": func() [32]byte { return SetDigest("job-1", "fitness-2026", records[:2]) },
+		"a record dropped": func() [32]byte { return SetDigest("job-1", "fitness-2026", members(records[:2])) },
 		"a record added": func() [32]byte {
-			return SetDigest("job-1", "fitness-2026", append(slices.Clone(records), rec(4)))
+			return SetDigest("job-1", "fitness-2026", members(append(slices.Clone(records), rec(4))))
 		},
-		"no records": func() [32]byte { return SetDigest("job-1", "fitness-2026", nil) },
+		"no records": func() [32]byte { return SetDigest("job-1", "fitness-2026", members(nil)) },
 		"a nullifier": func() [32]byte {
 			r := slices.Clone(records)
 			r[1].Nullifier[17] ^= 1
-			return SetDigest("job-1", "fitness-2026", r)
+			return SetDigest("job-1", "fitness-2026", members(r))
 		},
 		"a payload digest": func() [32]byte {
 			r := slices.Clone(records)
 			r[2].PayloadDigest[31] ^= 0x80
-			return SetDigest("job-1", "fitness-2026", r)
+			return SetDigest("job-1", "fitness-2026", members(r))
 		},
 		"payload digests swapped": func() [32]byte {
 			r := slices.Clone(records)
 			r[0].PayloadDigest, r[1].PayloadDigest = r[1].PayloadDigest, r[0].PayloadDigest
-			return SetDigest("job-1", "fitness-2026", r)
+			return SetDigest("job-1", "fitness-2026", members(r))
 		},
 	}
 	seen := map[[32]byte]string{base: "base"}
@@ -298,4 +304,16 @@ func BenchmarkSelect(b *testing.B) {
 	for b.Loop() {
 		selectDefault(records)
 	}
+}
+
+// members is what a cohort keeps of records.
+func members(records []Record) []Member {
+	if records == nil {
+		return nil
+	}
+	ms := make([]Member, len(records))
+	for i, r := range records {
+		ms[i] = r.Member()
+	}
+	return ms
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"slices"
 	"time"
 )
 
@@ -20,7 +21,8 @@ type Selector struct {
 	bit      uint
 	from, to uint64
 	at       time.Time
-	eligible []Record
+	eligible []Member // the eligible records so far, in nullifier order
+	mins     []uint32 // their contributors' minimums
 	excluded Exclusions
 	last     *[32]byte
 }
@@ -70,12 +72,29 @@ func (s *Selector) rules(r Record) bool {
 func (s *Selector) Add(r Record) error {
 	ok, err := s.Eligible(r)
 	if ok {
-		s.eligible = append(s.eligible, r)
+		s.keep(r)
 	}
 	return err
 }
 
 // Excluded counts the records left out so far by the per-record rules.
+// Reserve makes room for n more eligible records, so that a selector
+// told how many records a scan will pass holds its selection in one
+// allocation of exactly that size rather than in a slice grown step by
+// step (docs/design.md §7.6).
+func (s *Selector) Reserve(n int) {
+	if n > 0 {
+		s.eligible, s.mins = slices.Grow(s.eligible, n), slices.Grow(s.mins, n)
+	}
+}
+
+// keep keeps eligible record r: its ids, and its minimum until the
+// selection is made.
+func (s *Selector) keep(r Record) {
+	s.eligible = append(s.eligible, r.Member())
+	s.mins = append(s.mins, r.MinCohort)
+}
+
 func (s *Selector) Excluded() Exclusions { return s.excluded }
 
 // Selection applies the contributors' minimums to the eligible records
@@ -83,16 +102,16 @@ func (s *Selector) Excluded() Exclusions { return s.excluded }
 // used afterwards.
 func (s *Selector) Selection() Selection {
 	sel := Selection{Eligible: uint64(len(s.eligible)), Excluded: s.excluded}
-	m := cohortBound(s.eligible)
+	m := cohortBound(s.mins)
 	sel.Records = s.eligible[:0] // filtered in place: writes never pass reads
-	for _, r := range s.eligible {
-		if uint64(r.MinCohort) <= m {
+	for i, r := range s.eligible {
+		if uint64(s.mins[i]) <= m {
 			sel.Records = append(sel.Records, r)
 		} else {
 			sel.Excluded.ContributorMinimum++
 		}
 	}
-	s.eligible = nil
+	s.eligible, s.mins = nil, nil
 	return sel
 }
 
@@ -122,7 +141,7 @@ func NewSetHasher(jobID, datasetID string, count uint64) *SetHasher {
 
 // Add adds a record of the set: ErrOrder if its nullifier does not follow
 // the previous one's, an error beyond the announced count.
-func (s *SetHasher) Add(r Record) error {
+func (s *SetHasher) Add(r Member) error {
 	if s.last != nil && bytes.Compare(r.Nullifier[:], s.last[:]) <= 0 {
 		return fmt.Errorf("%w: %x… after %x…", ErrOrder, r.Nullifier[:4], s.last[:4])
 	}

@@ -51,19 +51,19 @@ func TestSelectorRefusals(t *testing.T) {
 		}
 	}
 	h := NewSetHasher("job-1", "fitness", 2)
-	if err := h.Add(rec(2)); err != nil {
+	if err := h.Add(rec(2).Member()); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.Add(rec(1)); !errors.Is(err, ErrOrder) {
+	if err := h.Add(rec(1).Member()); !errors.Is(err, ErrOrder) {
 		t.Errorf("SetHasher.Add(out of order) = %v, want ErrOrder", err)
 	}
 	if _, err := h.Sum(); err == nil {
 		t.Error("SetHasher.Sum with 1 of 2 records announced: no error")
 	}
-	if err := h.Add(rec(3)); err != nil {
+	if err := h.Add(rec(3).Member()); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.Add(rec(4)); err == nil {
+	if err := h.Add(rec(4).Member()); err == nil {
 		t.Error("SetHasher.Add beyond the announced count: no error")
 	}
 	if _, err := h.Sum(); err != nil {

@@ -111,6 +111,11 @@ func (n *Node) selectCohort(ctx context.Context, ds *dataset.Dataset, jobID stri
 		sl   = enclave.NewSelector(bit, spec.GetEpochFrom(), spec.GetEpochTo(), at)
 		read uint64
 	)
+	// The selection is kept for the job (64 bytes a record, its ids): its
+	// room is made once, for the records the scan may pass.
+	if inRange, err := n.store.CountContributions(ctx, ds.Desc.GetId(), spec.GetEpochFrom(), spec.GetEpochTo()); err == nil && inRange <= math.MaxInt32 {
+		sl.Reserve(int(inRange))
+	}
 	err = n.store.ScanContributions(ctx, ds.Desc.GetId(), spec.GetEpochFrom(), spec.GetEpochTo(), 0, func(c *store.Contribution) error {
 		read++
 		return sl.Add(recordOf(c))
@@ -198,7 +203,7 @@ func (n *Node) cohortPass(ctx context.Context, ds *dataset.Dataset, jobID string
 			return nil
 		}
 		if cohort++; cohort <= m {
-			if err := h.Add(r); err != nil {
+			if err := h.Add(r.Member()); err != nil {
 				return err
 			}
 			if wb != nil {

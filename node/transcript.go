@@ -323,7 +323,7 @@ func (c *transcriptCheck) records(ctx context.Context, tr *audit.TranscriptReade
 		if err := c.roots.add(row.Public); err != nil {
 			return n.internal("stored public inputs", err)
 		}
-		if err := c.set.Add(enclave.Record{Nullifier: next.Nullifier, PayloadDigest: next.PayloadDigest}); err != nil {
+		if err := c.set.Add(enclave.Member{Nullifier: next.Nullifier, PayloadDigest: next.PayloadDigest}); err != nil {
 			return c.refuse("%v", err)
 		}
 		if err := addClaimLeaf(&c.claim, row); err != nil {
@@ -365,7 +365,7 @@ func (c *transcriptCheck) witnessed(tr *audit.TranscriptReader, w *cohortWitness
 		if rec == nil {
 			break
 		}
-		if err := c.set.Add(enclave.Record{Nullifier: rec.Nullifier, PayloadDigest: rec.PayloadDigest}); err != nil {
+		if err := c.set.Add(enclave.Member{Nullifier: rec.Nullifier, PayloadDigest: rec.PayloadDigest}); err != nil {
 			return c.refuse("%v", err)
 		}
 		rh.add(rec.Nullifier, rec.PayloadDigest, rec.Public, rec.Proof, rec.Ciphertext)
