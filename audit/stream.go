@@ -41,7 +41,10 @@ type TranscriptWriter struct {
 	i     int        // records written
 	prev  [32]byte
 	claim ClaimRootHasher
-	err   error
+	// claimRoot is the root of records copied whole (CopyRecords), nil
+	// when they were written one at a time.
+	claimRoot *[32]byte
+	err       error
 }
 
 // NewTranscriptWriter starts writing t with n records to dst: t holds
@@ -138,7 +141,11 @@ func (tw *TranscriptWriter) Close() (digest, claimRoot [32]byte, err error) {
 		tw.err = fmt.Errorf("%w: %d records written, %d declared", ErrInvalid, tw.i, tw.n)
 		return digest, claimRoot, tw.err
 	}
-	tw.t.ClaimRoot = tw.claim.Root()
+	if tw.claimRoot != nil {
+		tw.t.ClaimRoot = *tw.claimRoot
+	} else {
+		tw.t.ClaimRoot = tw.claim.Root()
+	}
 	tw.t.encodeTail(tw.w)
 	err = tw.w.Err()
 	if err == nil {

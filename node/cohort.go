@@ -68,6 +68,24 @@ type selected struct {
 	// witness is what a peer took of the cohort's rows for checking the
 	// job's transcript (cohortPass), nil when it took nothing.
 	witness *witnessBuilder
+	// spoolRecords asks the scan that sums the cohort to write the job
+	// transcript's records section as well (the coordinator's own MPC
+	// cohort, docs/design.md §7.6), so that the coordinator reads its
+	// rows once; records holds the section once written, until the
+	// transcript takes it.
+	spoolRecords bool
+	records      *recordSpool
+}
+
+// takeRecords hands over the records section the sum's scan wrote (nil
+// when there is none); s keeps no reference to it.
+func (s *selected) takeRecords() *recordSpool {
+	if s == nil {
+		return nil
+	}
+	sp := s.records
+	s.records = nil
+	return sp
 }
 
 // dataset is the dataset s was selected from; nil for a nil s.
@@ -253,9 +271,30 @@ func (n *Node) cohortSum(ctx context.Context, be backend.Round, s *selected, coo
 	if err != nil {
 		return nil, err
 	}
-	err = n.eachCohortRecord(ctx, s, store.WithShare, func(c *store.Contribution) error { return sum.Add(c.Share) })
+	fields := store.WithShare
+	var sp *recordSpooler
+	if s.spoolRecords && s.records == nil {
+		// Without a spool file the transcript reads the rows again.
+		if sp, err = n.newRecordSpooler(); err == nil {
+			fields |= store.WithProof | store.WithClaimLeaf
+		}
+	}
+	err = n.eachCohortRecord(ctx, s, fields, func(c *store.Contribution) error {
+		if sp != nil {
+			if err := sp.add(c); err != nil {
+				return err
+			}
+		}
+		return sum.Add(c.Share)
+	})
 	if err != nil {
+		sp.discard()
 		return nil, err
+	}
+	if sp != nil {
+		if s.records, err = sp.finish(); err != nil {
+			return nil, err
+		}
 	}
 	s.sum, s.coords = sum, coords
 	return sum, nil

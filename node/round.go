@@ -58,7 +58,7 @@ type jobRun struct {
 func (r *jobRun) run(ctx context.Context) {
 	r.events = make(chan enclave.Event, 4*len(r.n.opts.Members)+4)
 	r.ctx = ctx
-	defer func() { r.transcript.close() }()
+	defer func() { r.transcript.close(); r.own.takeRecords().close() }()
 	rd, err := r.begin(ctx)
 	for err == nil && r.c != nil {
 		var next enclave.Event
@@ -311,7 +311,13 @@ func (r *jobRun) deliver(ctx context.Context, m enclave.Message) enclave.Event {
 			return enclave.NoAnswer{From: m.To, Kind: m.Kind, Attempt: m.Attempt, Reason: "it answered without a set digest"}
 		}
 		if self {
+			r.own.takeRecords().close()
 			r.own = sel
+			// An MPC transcript publishes nothing of a stored share: the
+			// coordinator's scan of its shares writes the records too.
+			if sel != nil {
+				sel.spoolRecords = r.be.Published([]byte{0}) == nil
+			}
 		}
 		return enclave.Prepared{From: m.To, Attempt: m.Attempt, Sig: signatureOf(resp.GetSignature()), Set: enclave.EligibleSet{
 			Eligible: set.GetEligible(), Cohort: set.GetCohort(), Digest: [32]byte(set.GetDigest()), Excluded: enclave.ExclusionsOf(set.GetExcluded()),

@@ -71,10 +71,14 @@ func (b *builtTranscript) close() {
 }
 
 // writeTranscript writes the transcript whose every field but the records
-// and their roots is hdr: the records of this node's cohort s, read in
-// one scan, and the registry roots they were proved against, looked up
-// once each. hdr is completed with the roots and the claim root.
+// and their roots is hdr: the records of this node's cohort s and the
+// registry roots they were proved against, looked up once each. The
+// records are the section the scan that summed s wrote (recordSpool), or,
+// when there is none, read in one scan now. hdr is completed with the
+// roots and the claim root.
 func (n *Node) writeTranscript(ctx context.Context, hdr *audit.Transcript, s *selected, published func(stored []byte) []byte) (*builtTranscript, error) {
+	sp := s.takeRecords()
+	defer sp.close()
 	f, err := n.spoolFile("transcript-" + hdr.JobID + "-")
 	if err != nil {
 		return nil, err
@@ -92,25 +96,14 @@ func (n *Node) writeTranscript(ctx context.Context, hdr *audit.Transcript, s *se
 	if err != nil {
 		return nil, fmt.Errorf("write transcript: %w", err)
 	}
-	fields := store.WithProof | store.WithClaimLeaf
-	// A backend that publishes nothing of a stored value (MPC) gives nil
-	// for any: its shares are then not read.
-	if published([]byte{0}) != nil {
-		fields |= store.WithShare
-	}
-	roots := newRecordRoots()
-	err = n.eachCohortRecord(ctx, s, fields, func(c *store.Contribution) error {
-		if err := roots.add(c.Public); err != nil {
-			return fmt.Errorf("stored public inputs of %x…: %w", c.Nullifier[:4], err)
+	var roots *recordRoots
+	if sp != nil && sp.recs.Count == b.count {
+		if err := tw.CopyRecords(io.NewSectionReader(sp.file, 0, sp.recs.Size), sp.recs); err != nil {
+			return nil, fmt.Errorf("write transcript: %w", err)
 		}
-		rec := audit.Record{Nullifier: c.Nullifier, PayloadDigest: c.PayloadDigest, Public: c.Public, Proof: c.Proof}
-		if c.Share != nil {
-			rec.Ciphertext = published(c.Share)
-		}
-		return tw.RecordLeaf(&rec, c.ClaimLeaf)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("write the cohort's records: %w", err)
+		roots = sp.roots
+	} else if roots, err = n.scanTranscriptRecords(ctx, tw, s, published); err != nil {
+		return nil, err
 	}
 	entries, err := n.rootEntries(ctx, roots.m)
 	if err != nil {
@@ -126,6 +119,89 @@ func (n *Node) writeTranscript(ctx context.Context, hdr *audit.Transcript, s *se
 	b.size, b.sha = cw.n, [32]byte(sha.Sum(nil))
 	ok = true
 	return b, nil
+}
+
+// scanTranscriptRecords writes the records of cohort s to tw in one scan
+// of their rows, and returns the registry roots they use.
+func (n *Node) scanTranscriptRecords(ctx context.Context, tw *audit.TranscriptWriter, s *selected, published func(stored []byte) []byte) (*recordRoots, error) {
+	fields := store.WithProof | store.WithClaimLeaf
+	// A backend that publishes nothing of a stored value (MPC) gives nil
+	// for any: its shares are then not read.
+	if published([]byte{0}) != nil {
+		fields |= store.WithShare
+	}
+	roots := newRecordRoots()
+	err := n.eachCohortRecord(ctx, s, fields, func(c *store.Contribution) error {
+		if err := roots.add(c.Public); err != nil {
+			return fmt.Errorf("stored public inputs of %x…: %w", c.Nullifier[:4], err)
+		}
+		rec := audit.Record{Nullifier: c.Nullifier, PayloadDigest: c.PayloadDigest, Public: c.Public, Proof: c.Proof}
+		if c.Share != nil {
+			rec.Ciphertext = published(c.Share)
+		}
+		return tw.RecordLeaf(&rec, c.ClaimLeaf)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("write the cohort's records: %w", err)
+	}
+	return roots, nil
+}
+
+// recordSpool is a coordinator's records section of a job's transcript,
+// written by the scan that summed its own cohort (docs/design.md §7.6)
+// to a spool file, with the registry roots its records use, until the
+// transcript is written around it.
+type recordSpool struct {
+	file  *os.File
+	recs  audit.Records
+	roots *recordRoots
+}
+
+// recordSpooler writes a recordSpool as a scan passes the cohort's rows.
+type recordSpooler struct {
+	file  *os.File
+	w     *audit.RecordsWriter
+	roots *recordRoots
+}
+
+// newRecordSpooler starts a records section.
+func (n *Node) newRecordSpooler() (*recordSpooler, error) {
+	f, err := n.spoolFile("records-")
+	if err != nil {
+		return nil, err
+	}
+	return &recordSpooler{file: f, w: audit.NewRecordsWriter(f), roots: newRecordRoots()}, nil
+}
+
+// add writes stored record c, read with its proof and claim leaf.
+func (sp *recordSpooler) add(c *store.Contribution) error {
+	if err := sp.roots.add(c.Public); err != nil {
+		return fmt.Errorf("stored public inputs of %x…: %w", c.Nullifier[:4], err)
+	}
+	return sp.w.Record(&audit.Record{Nullifier: c.Nullifier, PayloadDigest: c.PayloadDigest, Public: c.Public, Proof: c.Proof}, c.ClaimLeaf)
+}
+
+// finish closes the section; the spooler is not used after.
+func (sp *recordSpooler) finish() (*recordSpool, error) {
+	recs, err := sp.w.Close()
+	if err != nil {
+		sp.file.Close()
+		return nil, err
+	}
+	return &recordSpool{file: sp.file, recs: recs, roots: sp.roots}, nil
+}
+
+// discard drops an unfinished section.
+func (sp *recordSpooler) discard() {
+	if sp != nil {
+		sp.file.Close()
+	}
+}
+
+func (sp *recordSpool) close() {
+	if sp != nil {
+		sp.file.Close()
+	}
 }
 
 // recordRoots collects the registry roots records were proved against,

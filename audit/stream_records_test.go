@@ -1,0 +1,159 @@
+package audit
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+
+	"github.com/cohort-dev/cohort/circuits"
+)
+
+// writeSection writes tr's records as a records section, with every
+// other record's claim leaf given whole.
+func writeSection(t *testing.T, tr *Transcript) ([]byte, Records) {
+	t.Helper()
+	var buf bytes.Buffer
+	rw := NewRecordsWriter(&buf)
+	for i := range tr.Records {
+		r := tr.Records[i]
+		var leaf [32]byte
+		if i%2 == 1 {
+			var e fr.Element
+			if err := e.SetBytesCanonical(r.Nullifier[:]); err != nil {
+				t.Fatal(err)
+			}
+			l := circuits.ClaimLeaf(e)
+			leaf = l.Bytes()
+		}
+		if err := rw.Record(&r, leaf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs, err := rw.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes(), recs
+}
+
+// headOf is tr without its records, as a streamed writer takes it.
+func headOf(tr *Transcript) *Transcript {
+	head := *tr
+	head.Records, head.ClaimRoot = nil, [32]byte{}
+	return &head
+}
+
+// A transcript whose records section was written ahead (RecordsWriter)
+// and copied in (CopyRecords) is byte for byte the one MarshalBinary
+// writes, with its digest and claim root, on MPC and on HE.
+func TestCopyRecords(t *testing.T) {
+	for name, tr := range map[string]*Transcript{
+		"mpc": getFixture(t, devSetup).bundle.Transcript,
+		"he":  getHEFixture(t).bundle.Transcript,
+	} {
+		t.Run(name, func(t *testing.T) {
+			section, recs := writeSection(t, tr)
+			if recs.Count != len(tr.Records) || recs.Size != int64(len(section)) || recs.ClaimRoot != tr.ClaimRoot {
+				t.Fatalf("section says %d records, %d bytes, claim root %x…; want %d, %d, %x…",
+					recs.Count, recs.Size, recs.ClaimRoot[:4], len(tr.Records), len(section), tr.ClaimRoot[:4])
+			}
+			var out bytes.Buffer
+			tw, err := NewTranscriptWriter(&out, headOf(tr), len(tr.Records))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tw.SetRoots(tr.Roots); err != nil {
+				t.Fatal(err)
+			}
+			if err := tw.CopyRecords(bytes.NewReader(section), recs); err != nil {
+				t.Fatal(err)
+			}
+			digest, root, err := tw.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := tr.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantDigest, err := tr.Digest()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(out.Bytes(), want) || digest != wantDigest || root != tr.ClaimRoot {
+				t.Fatal("the transcript with its records copied in is not the one MarshalBinary writes")
+			}
+		})
+	}
+}
+
+// CopyRecords refuses a section that is not the one declared or not the
+// one written, and RecordsWriter a record out of order or with another
+// ciphertext size than the first; each leaves its writer unusable.
+func TestCopyRecordsRefuses(t *testing.T) {
+	mpc := getFixture(t, devSetup).bundle.Transcript
+	he := getHEFixture(t).bundle.Transcript
+	section, recs := writeSection(t, mpc)
+	heSection, heRecs := writeSection(t, he)
+	flipped := bytes.Clone(section)
+	flipped[len(flipped)/2] ^= 1
+	for name, tc := range map[string]struct {
+		tr      *Transcript
+		section []byte
+		recs    Records
+		before  bool // a record written one at a time first
+	}{
+		"a record fewer declared": {mpc, section, func() Records { r := recs; r.Count--; return r }(), false},
+		"a byte changed":          {mpc, flipped, recs, false},
+		"the section cut short":   {mpc, section[:len(section)-1], recs, false},
+		"another section's hash":  {mpc, section, func() Records { r := recs; r.SHA256[0] ^= 1; return r }(), false},
+		"ciphertexts on MPC":      {mpc, heSection, func() Records { r := heRecs; r.Count = len(mpc.Records); return r }(), false},
+		"no ciphertexts on HE":    {he, section, func() Records { r := recs; r.Count = len(he.Records); return r }(), false},
+		"after a record":          {mpc, section, recs, true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var out bytes.Buffer
+			tw, err := NewTranscriptWriter(&out, headOf(tc.tr), len(tc.tr.Records))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.before {
+				if err := tw.Record(&tc.tr.Records[0]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err = tw.CopyRecords(bytes.NewReader(tc.section), tc.recs)
+			if err == nil {
+				t.Fatal("the section was copied in")
+			}
+			if name != "the section cut short" && !errors.Is(err, ErrInvalid) {
+				t.Fatalf("refused with %v, want ErrInvalid", err)
+			}
+			if _, _, err := tw.Close(); err == nil {
+				t.Fatal("the writer closed after a refused section")
+			}
+		})
+	}
+
+	rw := NewRecordsWriter(&bytes.Buffer{})
+	if err := rw.Record(&mpc.Records[1], [32]byte{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rw.Record(&mpc.Records[0], [32]byte{}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("a record out of order: %v, want ErrInvalid", err)
+	}
+	if _, err := rw.Close(); err == nil {
+		t.Fatal("a records writer closed after a refused record")
+	}
+	rw = NewRecordsWriter(&bytes.Buffer{})
+	first, second := he.Records[0], he.Records[1]
+	second.Ciphertext = second.Ciphertext[1:]
+	if err := rw.Record(&first, [32]byte{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rw.Record(&second, [32]byte{}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("a ciphertext of another size: %v, want ErrInvalid", err)
+	}
+}
