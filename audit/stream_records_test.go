@@ -4,10 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"testing"
-
-	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
-
-	"github.com/cohort-dev/cohort/circuits"
 )
 
 // writeSection writes tr's records as a records section, with every
@@ -20,12 +16,7 @@ func writeSection(t *testing.T, tr *Transcript) ([]byte, Records) {
 		r := tr.Records[i]
 		var leaf [32]byte
 		if i%2 == 1 {
-			var e fr.Element
-			if err := e.SetBytesCanonical(r.Nullifier[:]); err != nil {
-				t.Fatal(err)
-			}
-			l := circuits.ClaimLeaf(e)
-			leaf = l.Bytes()
+			leaf = leafOf(t, r.Nullifier)
 		}
 		if err := rw.Record(&r, leaf); err != nil {
 			t.Fatal(err)

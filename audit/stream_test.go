@@ -181,14 +181,6 @@ func TestClaimRootHasherLeaves(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	leafOf := func(nf [32]byte) [32]byte {
-		var e fr.Element
-		if err := e.SetBytesCanonical(nf[:]); err != nil {
-			t.Fatal(err)
-		}
-		leaf := circuits.ClaimLeaf(e)
-		return leaf.Bytes()
-	}
 	for name, whole := range map[string]func(i int) bool{
 		"all leaves":      func(int) bool { return true },
 		"every third":     func(i int) bool { return i%3 == 0 },
@@ -200,7 +192,7 @@ func TestClaimRootHasherLeaves(t *testing.T) {
 		for i, r := range recs {
 			add := h.Add
 			if whole(i) {
-				add = func([32]byte) error { return h.AddLeaf(leafOf(r.Nullifier)) }
+				add = func([32]byte) error { return h.AddLeaf(leafOf(t, r.Nullifier)) }
 			}
 			if err := add(r.Nullifier); err != nil {
 				t.Fatal(err)
@@ -213,7 +205,7 @@ func TestClaimRootHasherLeaves(t *testing.T) {
 	for _, at := range []int{0, claimBatch + 3, len(recs) - 1} {
 		var h ClaimRootHasher
 		for i, r := range recs {
-			leaf := leafOf(r.Nullifier)
+			leaf := leafOf(t, r.Nullifier)
 			if i == at {
 				leaf = r.Nullifier // the nullifier given as its own leaf
 			}
@@ -229,6 +221,17 @@ func TestClaimRootHasherLeaves(t *testing.T) {
 	if err := h.AddLeaf([32]byte{0xff}); err == nil || h.Len() != 0 {
 		t.Fatal("a leaf that is not a field element was added")
 	}
+}
+
+// leafOf is the claim leaf of nullifier nf.
+func leafOf(t *testing.T, nf [32]byte) [32]byte {
+	t.Helper()
+	var e fr.Element
+	if err := e.SetBytesCanonical(nf[:]); err != nil {
+		t.Fatal(err)
+	}
+	leaf := circuits.ClaimLeaf(e)
+	return leaf.Bytes()
 }
 
 // A writer given the records' leaves (RecordLeaf) writes the bytes and
@@ -253,12 +256,7 @@ func TestTranscriptWriterLeaves(t *testing.T) {
 			} else {
 				var leaf [32]byte
 				if i%2 == 0 {
-					var e fr.Element
-					if err := e.SetBytesCanonical(r.Nullifier[:]); err != nil {
-						t.Fatal(err)
-					}
-					l := circuits.ClaimLeaf(e)
-					leaf = l.Bytes()
+					leaf = leafOf(t, r.Nullifier)
 				}
 				err = tw.RecordLeaf(&r, leaf)
 			}

@@ -91,8 +91,7 @@ func (n *Node) writeTranscript(ctx context.Context, hdr *audit.Transcript, s *se
 		}
 	}()
 	sha := sha256.New()
-	cw := &countingWriter{w: io.MultiWriter(f, sha)}
-	tw, err := audit.NewTranscriptWriter(cw, hdr, b.count)
+	tw, err := audit.NewTranscriptWriter(io.MultiWriter(f, sha), hdr, b.count)
 	if err != nil {
 		return nil, fmt.Errorf("write transcript: %w", err)
 	}
@@ -116,7 +115,11 @@ func (n *Node) writeTranscript(ctx context.Context, hdr *audit.Transcript, s *se
 		return nil, fmt.Errorf("write transcript: %w", err)
 	}
 	hdr.Roots = entries
-	b.size, b.sha = cw.n, [32]byte(sha.Sum(nil))
+	// The file was written from its start, in order: its offset is its size.
+	if b.size, err = f.Seek(0, io.SeekCurrent); err != nil {
+		return nil, n.internal("spool file", err)
+	}
+	b.sha = [32]byte(sha.Sum(nil))
 	ok = true
 	return b, nil
 }
@@ -220,18 +223,6 @@ func (r *recordRoots) add(public []byte) error {
 	}
 	r.m[feBytes(r.pub.Root)] = true
 	return nil
-}
-
-// countingWriter counts what it passes on.
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	k, err := c.w.Write(p)
-	c.n += int64(k)
-	return k, err
 }
 
 // rootEntries returns the registry history entries of roots, by version:
