@@ -150,3 +150,45 @@ func TestGetContributionInTx(t *testing.T) {
 		}
 	})
 }
+
+// TestGroupCommitAlone: a write transaction alone in its commit (it runs
+// without a savepoint) that fails or panics after writing stores nothing
+// and gives its caller its error or its panic; the next one commits.
+func TestGroupCommitAlone(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, s Store, _ Config) {
+		ctx := context.Background()
+		err := s.InTx(ctx, func(tx Tx) error {
+			if err := tx.PutDataset(ctx, Dataset{ID: "failed", CreatedAt: t0}); err != nil {
+				return err
+			}
+			return errAbandon
+		})
+		if !errors.Is(err, errAbandon) {
+			t.Errorf("failing transaction returned %v, want errAbandon", err)
+		}
+		func() {
+			defer func() {
+				if p := recover(); p != "fn panicked" {
+					t.Errorf("caller recovered %v, want the function's panic", p)
+				}
+			}()
+			_ = s.InTx(ctx, func(tx Tx) error {
+				if err := tx.PutDataset(ctx, Dataset{ID: "panicked", CreatedAt: t0}); err != nil {
+					return err
+				}
+				panic("fn panicked")
+			})
+		}()
+		for _, id := range []string{"failed", "panicked"} {
+			if _, err := s.GetDataset(ctx, id); !errors.Is(err, ErrNotFound) {
+				t.Errorf("dataset %q of a transaction that did not commit is stored (%v)", id, err)
+			}
+		}
+		if err := s.PutDataset(ctx, Dataset{ID: "after", CreatedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.GetDataset(ctx, "after"); err != nil {
+			t.Errorf("the write after them: %v", err)
+		}
+	})
+}
