@@ -91,7 +91,7 @@ func (q queries) PutContribution(ctx context.Context, c Contribution) (*Contribu
 	}
 	var existing *Contribution
 	err = q.write(ctx, "put contribution", func(tx *sql.Tx) error {
-		ok, err := datasetExists(ctx, tx, c.DatasetID)
+		ok, err := q.s.datasetExistsInTx(ctx, tx, c.DatasetID)
 		if err != nil {
 			return fmt.Errorf("store: put contribution: %w", err)
 		}

@@ -91,8 +91,9 @@ func (c *stmtCache) close() error {
 // writer connection. Preparing it needs that connection, which tx holds:
 // a statement's first run is unprepared and asks the group committer to
 // prepare it before its next transaction (stmtCache.prepareWanted).
-// Statements run once per contribution, and the group's savepoints, use it:
-// SQLite's parser was a tenth of a commit's CPU (docs/design.md §5.6).
+// The statements an upload's transactions run, and their savepoints, use
+// it: parsing them was a quarter of a group commit's CPU (docs/design.md
+// §5.6).
 func (s *sqlStore) execInTx(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
 	if s.d.name != DriverSQLite || s.group == nil {
 		return tx.ExecContext(ctx, query, args...)
@@ -102,6 +103,28 @@ func (s *sqlStore) execInTx(ctx context.Context, tx *sql.Tx, query string, args 
 		return tx.ExecContext(ctx, query, args...)
 	}
 	return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+}
+
+// datasetExistsInTx is datasetExists inside tx, its statement prepared as
+// execInTx's are.
+func (s *sqlStore) datasetExistsInTx(ctx context.Context, tx *sql.Tx, id string) (bool, error) {
+	const query = `SELECT 1 FROM datasets WHERE id = $1`
+	var st *sql.Stmt
+	if s.d.name == DriverSQLite && s.group != nil {
+		st = s.stmts.prepared(s.w, query)
+	}
+	var row *sql.Row
+	if st == nil {
+		row = tx.QueryRowContext(ctx, query, id)
+	} else {
+		row = tx.StmtContext(ctx, st).QueryRowContext(ctx, id)
+	}
+	var one int
+	err := row.Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // rowScanner is a *sql.Row, or the error that kept a statement from being
