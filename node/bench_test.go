@@ -43,7 +43,11 @@ func BenchmarkIngest(b *testing.B) {
 
 // ingestProfile names a file for a CPU profile of BenchmarkIngest's uploads
 // alone (go test's -cpuprofile would also record the proving beforehand);
-// each sub-benchmark writes its own, suffixed with its name.
+// each sub-benchmark writes its own, suffixed with its name. go test runs a
+// sub-benchmark once with b.N = 1, then with the -benchtime count: each run
+// starts the file afresh, so it holds every upload of the last run, and no
+// more (its Duration is their wall time, e.g. 200 uploads at 193/s, 1.04 s).
+// The test registry holds 256 members, which bounds -benchtime (250x runs).
 var ingestProfile = flag.String("ingest.cpuprofile", "", "write a CPU profile of BenchmarkIngest's uploads to this file")
 
 // ingestClients is how many clients upload at once in BenchmarkIngest.

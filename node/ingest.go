@@ -106,6 +106,38 @@ func (n *Node) verifyAndOpen(ctx context.Context, c *checked) ([]byte, error) {
 	return b, nil
 }
 
+// precheck is the check of an upload's terms and proof and the opening of
+// this node's share, begun by the coordinator while it takes the record's
+// lock (docs/design.md §5.6): neither depends on the lock, and the lock
+// costs a durable commit, so the upload waits for the longer of the two
+// rather than for both. Its outcome is used only where the coordinator
+// would have checked the upload (the record is not stored yet); a retry of
+// a stored record discards it. A check whose outcome is not waited for
+// ends with the coordinator's context.
+type precheck struct {
+	done  chan struct{}
+	share []byte
+	err   error
+}
+
+// startPrecheck begins checkTerms then verifyAndOpen of c within ctx.
+func (n *Node) startPrecheck(ctx context.Context, c *checked) *precheck {
+	p := &precheck{done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		if p.err = n.checkTerms(ctx, c); p.err == nil {
+			p.share, p.err = n.verifyAndOpen(ctx, c)
+		}
+	}()
+	return p
+}
+
+// wait returns what checkTerms and verifyAndOpen returned.
+func (p *precheck) wait() ([]byte, error) {
+	<-p.done
+	return p.share, p.err
+}
+
 // errRaced: another ingest stored the nullifier between this one's look
 // and its write; the caller looks again.
 var errRaced = errors.New("the nullifier was stored concurrently")
@@ -223,6 +255,9 @@ func (n *Node) contribute(ctx context.Context, datasetID string, raw []byte) (*c
 	if err != nil {
 		return nil, err
 	}
+	pctx, cancelCheck := context.WithCancel(ctx)
+	defer cancelCheck()
+	check := n.startPrecheck(pctx, c)
 	h, err := n.holdRecord(ctx, recordKey{datasetID, c.nf}, pendingWait)
 	if err != nil {
 		return nil, err
@@ -291,11 +326,7 @@ func (n *Node) contribute(ctx context.Context, datasetID string, raw []byte) (*c
 			committed = !row.Pending
 			continue
 		}
-		if err := n.checkTerms(ctx, c); err != nil {
-			n.metrics.contributions.WithLabelValues("coordinator", "refused").Inc()
-			return nil, err
-		}
-		share, err := n.verifyAndOpen(ctx, c)
+		share, err := check.wait()
 		if err != nil {
 			n.metrics.contributions.WithLabelValues("coordinator", "refused").Inc()
 			return nil, err

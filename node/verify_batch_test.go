@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"google.golang.org/grpc/codes"
@@ -213,4 +214,91 @@ func TestIngestBatchesConcurrentUploads(t *testing.T) {
 		}
 	}
 	f.wantStored(t, n-uint64(len(bad)))
+}
+
+// signallingVerifier tells verified of every batch before verifying it
+// with v.
+type signallingVerifier struct {
+	v        circuits.BatchVerifier
+	verified chan<- int
+}
+
+func (s signallingVerifier) VerifyBatch(stmts []circuits.Statement) []error {
+	s.verified <- len(stmts)
+	return s.v.VerifyBatch(stmts)
+}
+
+// TestContributeVerifiesWhileLocking: the coordinator verifies an upload's
+// proof while it waits for the record's lock, and stores the record only
+// once it holds the lock; an upload whose proof does not verify is refused
+// after the lock is taken, and nothing of it is stored.
+func TestContributeVerifiesWhileLocking(t *testing.T) {
+	if testing.Short() {
+		t.Skip("proves records")
+	}
+	f := newTestFederation(t, 3)
+	desc := f.installDataset(t)
+	ctx := context.Background()
+	n := f.nodes[0].n
+	rd, err := n.datasets.get(ctx, desc.GetId())
+	if err != nil {
+		t.Fatal(err)
+	}
+	verified := make(chan int, 4)
+	rd.proofs.v = signallingVerifier{v: rd.proofs.v, verified: verified}
+	lim := mpc.PayloadLimits{Nodes: 3, Len: testSchema().Layout().Len}
+	good := f.payload(t, f.register(t, 0), 0, payloadOptions{})
+	bad := f.payload(t, f.register(t, 0), 0, payloadOptions{})
+	// bad carries good's proof: valid, but for other public inputs.
+	proofOf := func(p []byte) ([]byte, [32]byte) {
+		d, err := mpc.UnmarshalPayload(p, lim)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := d.Proof.MarshalBinary()
+		return b, d.Public.Nullifier.Bytes()
+	}
+	goodProof, _ := proofOf(good)
+	badProof, _ := proofOf(bad)
+	bad = bytes.Replace(bad, badProof, goodProof, 1)
+
+	for i, tc := range []struct {
+		payload []byte
+		want    codes.Code
+	}{{good, codes.OK}, {bad, codes.InvalidArgument}} {
+		_, nf := proofOf(tc.payload)
+		unlock, err := n.records.lock(ctx, recordKey{desc.GetId(), nf})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			_, err := f.contributor(0).Contribute(ctx, &cohortv1.ContributeRequest{DatasetId: desc.GetId(), Payload: tc.payload})
+			done <- err
+		}()
+		select {
+		case <-verified:
+		case err := <-done:
+			t.Fatalf("upload %d returned %v while its record was locked", i, err)
+		case <-time.After(time.Minute):
+			t.Fatalf("upload %d: proof not verified while its record was locked", i)
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("upload %d returned %v while its record was locked", i, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+		unlock()
+		err = <-done
+		wantCode(t, fmt.Sprintf("upload %d", i), err, tc.want)
+		if tc.want == codes.InvalidArgument && !strings.Contains(err.Error(), "proof does not verify") {
+			t.Errorf("upload %d: %v, want a proof refusal", i, err)
+		}
+		f.wantStored(t, 1)
+		select {
+		case k := <-verified:
+			t.Errorf("upload %d: its proof was verified again (a batch of %d) on the coordinator", i, k)
+		default:
+		}
+	}
 }

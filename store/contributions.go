@@ -91,7 +91,7 @@ func (q queries) PutContribution(ctx context.Context, c Contribution) (*Contribu
 	}
 	var existing *Contribution
 	err = q.write(ctx, "put contribution", func(tx *sql.Tx) error {
-		ok, err := datasetExists(ctx, tx, c.DatasetID)
+		ok, err := q.s.datasetExistsInTx(ctx, tx, c.DatasetID)
 		if err != nil {
 			return fmt.Errorf("store: put contribution: %w", err)
 		}
@@ -101,7 +101,7 @@ func (q queries) PutContribution(ctx context.Context, c Contribution) (*Contribu
 		// ON CONFLICT DO NOTHING waits for a concurrent insert of the same
 		// key to commit or roll back, then skips or inserts: the unique key
 		// decides, on every engine and replica.
-		res, err := tx.ExecContext(ctx,
+		res, err := q.s.execInTx(ctx, tx,
 			`INSERT INTO contributions (dataset_id, nullifier, epoch, payload_digest, public_inputs, proof, share,
 			                            purposes, expiry, min_cohort, revocation, received_at, receipt,
 			                            pending, forwarder, pending_since, replica, claim_leaf)

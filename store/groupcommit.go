@@ -108,24 +108,37 @@ func (g *groupCommitter) commit(group []*groupTx) {
 	// The transaction is the group's, not one caller's: a caller whose
 	// context ends only loses its own part.
 	ctx := context.Background()
+	// The writer connection is free: the statements first run in earlier
+	// transactions are prepared on it now (sqlStore.execInTx).
+	g.s.stmts.prepareWanted(ctx)
 	tx, err := g.s.w.BeginTx(ctx, g.s.d.txOptions)
 	if err != nil {
 		failAll(fmt.Errorf("store: %s: begin: %w", group[0].op, err))
 		return
 	}
-	for i, r := range group {
-		if err := r.ctx.Err(); err != nil {
-			results[i].err = fmt.Errorf("store: %s: %w", r.op, err)
-			continue
-		}
-		res, broken := runSavepoint(tx, r)
-		results[i] = res
-		if broken != nil {
-			// The savepoint could not be rolled back: the transaction is
-			// in an unknown state, so none of the group commits.
+	if len(group) == 1 {
+		// Alone in its commit, a function needs no savepoint: if it fails,
+		// the whole transaction is rolled back.
+		if results[0] = runAlone(tx, group[0]); results[0].err != nil || results[0].panicked {
 			_ = tx.Rollback()
-			failAll(broken)
+			finish()
 			return
+		}
+	} else {
+		for i, r := range group {
+			if err := r.ctx.Err(); err != nil {
+				results[i].err = fmt.Errorf("store: %s: %w", r.op, err)
+				continue
+			}
+			res, broken := g.runSavepoint(tx, r)
+			results[i] = res
+			if broken != nil {
+				// The savepoint could not be rolled back: the transaction is
+				// in an unknown state, so none of the group commits.
+				_ = tx.Rollback()
+				failAll(broken)
+				return
+			}
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -135,12 +148,26 @@ func (g *groupCommitter) commit(group []*groupTx) {
 	finish()
 }
 
+// runAlone runs r's function, the only one of its transaction, if r's
+// context has not ended.
+func runAlone(tx *sql.Tx, r *groupTx) (res groupResult) {
+	if err := r.ctx.Err(); err != nil {
+		return groupResult{err: fmt.Errorf("store: %s: %w", r.op, err)}
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			res = groupResult{panicked: true, panicVal: p}
+		}
+	}()
+	return groupResult{err: r.fn(tx)}
+}
+
 // runSavepoint runs r's function under a savepoint of tx. A function that
 // fails or panics has its writes rolled back to the savepoint; broken is
 // set when that rollback fails.
-func runSavepoint(tx *sql.Tx, r *groupTx) (res groupResult, broken error) {
+func (g *groupCommitter) runSavepoint(tx *sql.Tx, r *groupTx) (res groupResult, broken error) {
 	ctx := context.Background()
-	if _, err := tx.ExecContext(ctx, `SAVEPOINT cohort_group`); err != nil {
+	if _, err := g.s.execInTx(ctx, tx, `SAVEPOINT cohort_group`); err != nil {
 		err = fmt.Errorf("store: %s: savepoint: %w", r.op, err)
 		return groupResult{err: err}, err
 	}
@@ -153,13 +180,13 @@ func runSavepoint(tx *sql.Tx, r *groupTx) (res groupResult, broken error) {
 		res.err = r.fn(tx)
 	}()
 	if res.err != nil || res.panicked {
-		if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT cohort_group`); err != nil {
+		if _, err := g.s.execInTx(ctx, tx, `ROLLBACK TO SAVEPOINT cohort_group`); err != nil {
 			broken = fmt.Errorf("store: %s: rollback to savepoint: %w", r.op, err)
 			res.err = errors.Join(res.err, broken)
 			return res, broken
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT cohort_group`); err != nil {
+	if _, err := g.s.execInTx(ctx, tx, `RELEASE SAVEPOINT cohort_group`); err != nil {
 		broken = fmt.Errorf("store: %s: release savepoint: %w", r.op, err)
 		res.err = errors.Join(res.err, broken)
 		return res, broken

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -147,6 +148,118 @@ func TestGetContributionInTx(t *testing.T) {
 		})
 		if err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// TestGroupCommitAlone: a write transaction alone in its commit (it runs
+// without a savepoint) that fails or panics after writing stores nothing
+// and gives its caller its error or its panic; the next one commits.
+func TestGroupCommitAlone(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, s Store, _ Config) {
+		ctx := context.Background()
+		err := s.InTx(ctx, func(tx Tx) error {
+			if err := tx.PutDataset(ctx, Dataset{ID: "failed", CreatedAt: t0}); err != nil {
+				return err
+			}
+			return errAbandon
+		})
+		if !errors.Is(err, errAbandon) {
+			t.Errorf("failing transaction returned %v, want errAbandon", err)
+		}
+		func() {
+			defer func() {
+				if p := recover(); p != "fn panicked" {
+					t.Errorf("caller recovered %v, want the function's panic", p)
+				}
+			}()
+			_ = s.InTx(ctx, func(tx Tx) error {
+				if err := tx.PutDataset(ctx, Dataset{ID: "panicked", CreatedAt: t0}); err != nil {
+					return err
+				}
+				panic("fn panicked")
+			})
+		}()
+		for _, id := range []string{"failed", "panicked"} {
+			if _, err := s.GetDataset(ctx, id); !errors.Is(err, ErrNotFound) {
+				t.Errorf("dataset %q of a transaction that did not commit is stored (%v)", id, err)
+			}
+		}
+		if err := s.PutDataset(ctx, Dataset{ID: "after", CreatedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.GetDataset(ctx, "after"); err != nil {
+			t.Errorf("the write after them: %v", err)
+		}
+	})
+}
+
+// TestWriteStatementsPrepared: on SQLite a contribution's insert runs
+// unprepared the first time, is prepared on the writer connection before
+// the next transaction, and then runs prepared, in transactions alone and
+// in groups alike, with the same outcomes: stored, or refused and nothing
+// written.
+func TestWriteStatementsPrepared(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, st Store, cfg Config) {
+		ctx := context.Background()
+		s, ok := st.(*sqlStore)
+		if !ok || s.d.name != DriverSQLite {
+			t.Skip("SQLite's writer statements")
+		}
+		if err := s.PutDataset(ctx, Dataset{ID: "fitness", CreatedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+		isPrepared := func() bool {
+			s.stmts.mu.Lock()
+			defer s.stmts.mu.Unlock()
+			for k := range s.stmts.m {
+				if k.db == s.w && strings.Contains(k.query, "INSERT INTO contributions") {
+					return true
+				}
+			}
+			return false
+		}
+		for i := range 3 {
+			if _, err := s.PutContribution(ctx, testContribution("fitness", i, 1)); err != nil {
+				t.Fatal(err)
+			}
+			if i == 0 && isPrepared() {
+				t.Fatal("the insert was prepared while its first transaction held the writer")
+			}
+		}
+		if !isPrepared() {
+			t.Fatal("the insert is not prepared after its first transaction")
+		}
+		// Prepared, inside a transaction that fails after it: nothing stays.
+		err := s.InTx(ctx, func(tx Tx) error {
+			if _, err := tx.PutContribution(ctx, testContribution("fitness", 10, 1)); err != nil {
+				return err
+			}
+			return errAbandon
+		})
+		if !errors.Is(err, errAbandon) {
+			t.Fatalf("InTx: %v, want errAbandon", err)
+		}
+		if _, err := s.GetContribution(ctx, "fitness", h32("nf", 10)); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("the abandoned transaction's contribution: %v, want ErrNotFound", err)
+		}
+		// Prepared, concurrently: each stored once, a repeat returns the row.
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Go(func() {
+				if _, err := s.PutContribution(ctx, testContribution("fitness", 20+i, 1)); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		for i := range 8 {
+			if _, err := s.GetContribution(ctx, "fitness", h32("nf", 20+i)); err != nil {
+				t.Errorf("contribution %d: %v", 20+i, err)
+			}
+		}
+		if old, err := s.PutContribution(ctx, testContribution("fitness", 20, 1)); err != nil || old == nil {
+			t.Fatalf("repeated put: %v, %v; want the stored row", old, err)
 		}
 	})
 }

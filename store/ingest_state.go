@@ -14,7 +14,7 @@ import (
 
 func (q queries) CommitContribution(ctx context.Context, datasetID string, nullifier [32]byte) error {
 	return q.write(ctx, "commit contribution", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx,
+		res, err := q.s.execInTx(ctx, tx,
 			`UPDATE contributions SET pending = 0, pending_since = 0, replica = '' WHERE dataset_id = $1 AND nullifier = $2`,
 			datasetID, nullifier[:])
 		if err != nil {
@@ -353,7 +353,7 @@ func (q queries) DeleteRollback(ctx context.Context, datasetID string, nullifier
 
 func (q queries) DeleteRollbacks(ctx context.Context, datasetID string, nullifier [32]byte) error {
 	return q.write(ctx, "delete rollbacks", func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx,
+		if _, err := q.s.execInTx(ctx, tx,
 			`DELETE FROM rollbacks WHERE dataset_id = $1 AND nullifier = $2`, datasetID, nullifier[:]); err != nil {
 			return fmt.Errorf("store: delete rollbacks: %w", err)
 		}

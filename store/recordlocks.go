@@ -58,14 +58,14 @@ func (q queries) LockRecord(ctx context.Context, datasetID string, nullifier [32
 	}
 	l := RecordLock{DatasetID: datasetID, Nullifier: nullifier, Replica: replica, Token: token, Expires: fromMicros(micros(until))}
 	err = q.write(ctx, "lock record", func(tx *sql.Tx) error {
-		ok, err := datasetExists(ctx, tx, datasetID)
+		ok, err := q.s.datasetExistsInTx(ctx, tx, datasetID)
 		if err != nil {
 			return fmt.Errorf("store: lock record: %w", err)
 		}
 		if !ok {
 			return fmt.Errorf("store: lock record: dataset %q: %w", datasetID, ErrNotFound)
 		}
-		res, err := tx.ExecContext(ctx,
+		res, err := q.s.execInTx(ctx, tx,
 			`INSERT INTO record_locks (dataset_id, nullifier, replica, token, expires_at) VALUES ($1, $2, $3, $4, $5)
 			 ON CONFLICT (dataset_id, nullifier) DO UPDATE
 			    SET replica = excluded.replica, token = excluded.token, expires_at = excluded.expires_at
@@ -105,7 +105,7 @@ func (q queries) LockRecord(ctx context.Context, datasetID string, nullifier [32
 // other.
 func (q queries) HoldRecord(ctx context.Context, l RecordLock, until time.Time) error {
 	return q.write(ctx, "hold record", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx,
+		res, err := q.s.execInTx(ctx, tx,
 			`UPDATE record_locks SET expires_at = $5 WHERE dataset_id = $1 AND nullifier = $2 AND replica = $3 AND token = $4`,
 			l.DatasetID, l.Nullifier[:], l.Replica, l.Token, micros(until))
 		if err != nil {
@@ -122,7 +122,7 @@ func (q queries) HoldRecord(ctx context.Context, l RecordLock, until time.Time) 
 
 func (q queries) UnlockRecord(ctx context.Context, l RecordLock) error {
 	return q.write(ctx, "unlock record", func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx,
+		if _, err := q.s.execInTx(ctx, tx,
 			`DELETE FROM record_locks WHERE dataset_id = $1 AND nullifier = $2 AND replica = $3 AND token = $4`,
 			l.DatasetID, l.Nullifier[:], l.Replica, l.Token); err != nil {
 			return fmt.Errorf("store: unlock record: %w", err)

@@ -215,7 +215,8 @@ func (q queries) FindRoot(ctx context.Context, root [32]byte) (RootRecord, error
 		v, n, seen int64
 		superseded sql.NullInt64
 	)
-	err := q.read().QueryRowContext(ctx,
+	// Once per upload on every node: prepared once (stmtCache).
+	err := q.queryRowCached(ctx,
 		`SELECT version, size, seen_at, superseded_at FROM roots WHERE root = $1 ORDER BY version DESC LIMIT 1`,
 		root[:]).Scan(&v, &n, &seen, &superseded)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -50,7 +50,7 @@ func (q queries) write(ctx context.Context, op string, fn func(tx *sql.Tx) error
 	if q.tx == nil {
 		return q.s.writeTx(ctx, op, fn)
 	}
-	return savepoint(ctx, q.tx, op, fn)
+	return q.s.savepoint(ctx, q.tx, op, fn)
 }
 
 // savepoint runs fn inside the open transaction tx. When fn fails, what it
@@ -58,21 +58,21 @@ func (q queries) write(ctx context.Context, op string, fn func(tx *sql.Tx) error
 // returns an error inside InTx has changed nothing, and in PostgreSQL the
 // failed statement does not abort the whole transaction. When fn succeeds,
 // its writes join tx's and commit or roll back with them.
-func savepoint(ctx context.Context, tx *sql.Tx, op string, fn func(tx *sql.Tx) error) error {
-	if _, err := tx.ExecContext(ctx, `SAVEPOINT cohort_op`); err != nil {
+func (s *sqlStore) savepoint(ctx context.Context, tx *sql.Tx, op string, fn func(tx *sql.Tx) error) error {
+	if _, err := s.execInTx(ctx, tx, `SAVEPOINT cohort_op`); err != nil {
 		return fmt.Errorf("store: %s: savepoint: %w", op, err)
 	}
 	if err := fn(tx); err != nil {
 		// ROLLBACK TO keeps the savepoint; RELEASE then drops it.
-		if _, rbErr := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT cohort_op`); rbErr != nil {
+		if _, rbErr := s.execInTx(ctx, tx, `ROLLBACK TO SAVEPOINT cohort_op`); rbErr != nil {
 			return errors.Join(err, fmt.Errorf("store: %s: rollback to savepoint: %w", op, rbErr))
 		}
-		if _, relErr := tx.ExecContext(ctx, `RELEASE SAVEPOINT cohort_op`); relErr != nil {
+		if _, relErr := s.execInTx(ctx, tx, `RELEASE SAVEPOINT cohort_op`); relErr != nil {
 			return errors.Join(err, fmt.Errorf("store: %s: release savepoint: %w", op, relErr))
 		}
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT cohort_op`); err != nil {
+	if _, err := s.execInTx(ctx, tx, `RELEASE SAVEPOINT cohort_op`); err != nil {
 		return fmt.Errorf("store: %s: release savepoint: %w", op, err)
 	}
 	return nil
