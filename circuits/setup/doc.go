@@ -115,10 +115,12 @@
 //
 // # Randomness, memory, concurrency
 //
-// Contributions draw their secrets from crypto/rand inside gnark; the
-// secrets never leave gnark's Contribute, but Go does not zero freed
-// memory, so a participant wanting stronger erasure contributes from a
-// short-lived process. Phase1, Phase2 and SRS values are never modified
+// Contributions draw their secrets from crypto/rand inside gnark-crypto
+// (phase 1, UpdateValues) or gnark (phase 2, Contribute); phase 1's
+// secrets and their powers are held by this package while they are
+// multiplied in and zeroed when the contribution is made. Go does not zero
+// freed memory, so a participant wanting stronger erasure contributes from
+// a short-lived process. Phase1, Phase2 and SRS values are never modified
 // after construction (Contribute returns a copy; Phase1 copies through its
 // encoding, Phase2 field by field), so they may be shared between
 // goroutines.

@@ -45,6 +45,8 @@ func updateCommons(c *mpcsetup.SrsCommons, tau, alpha, beta *fr.Element) {
 	var b big.Int
 	beta.BigInt(&b)
 	c.G2.Beta.ScalarMultiplication(&c.G2.Beta, &b)
+	// pow[1] is τ' itself: drop the powers with the secrets.
+	clear(pow)
 }
 
 // scaleG1 sets points[i] to (factor·scalars[i])·points[i] (factor nil
