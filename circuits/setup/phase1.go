@@ -61,10 +61,11 @@ func (p *Phase1) DomainSize() uint64 {
 	return p.domainSize
 }
 
-// Contribute draws fresh secrets τ', α', β' (from crypto/rand, inside gnark),
-// multiplies them into a copy of p, and returns that copy with proofs of
-// knowledge of the secrets bound to p's hash. p is not modified. The secrets
-// live only on the stack of gnark's Contribute and are dropped when it
+// Contribute draws fresh secrets τ', α', β' (from crypto/rand, inside
+// gnark-crypto's UpdateValues), multiplies them into a copy of p (in
+// parallel across the CPUs, updateCommons), and returns that copy with
+// proofs of knowledge of the secrets bound to p's hash. p is not modified.
+// The secrets live only in local variables, zeroed before Contribute
 // returns; the caller never sees them. Contribute does not verify p: a
 // participant should first check p with VerifyPhase1Step against the state
 // it followed.
@@ -72,14 +73,12 @@ func (p *Phase1) Contribute() (*Phase1, error) {
 	if err := p.check(); err != nil {
 		return nil, fmt.Errorf("setup: phase 1: contribute: %w", err)
 	}
-	next, err := p.clone()
+	var next *mpcsetup.Phase1
+	err := contain("phase 1: contribute", func() (err error) { next, err = contributePhase1(p.state); return err })
 	if err != nil {
 		return nil, fmt.Errorf("setup: phase 1: contribute: %w", err)
 	}
-	if err := contain("phase 1: contribute", func() error { next.state.Contribute(); return nil }); err != nil {
-		return nil, err
-	}
-	return next, nil
+	return &Phase1{domainSize: p.domainSize, state: next}, nil
 }
 
 // VerifyPhase1Step checks that next is a valid contribution on top of prev:
@@ -151,25 +150,18 @@ func SealPhase1(domainSize uint64, beacon Beacon, contributions ...*Phase1) (*SR
 		}
 		prev = c
 	}
-	last, err := prev.clone()
+	return sealPhase1(prev, beacon)
+}
+
+// sealPhase1 applies the beacon to last, which it does not modify: the
+// SRS gnark's Phase1.Seal would return, computed by sealCommons.
+func sealPhase1(last *Phase1, beacon Beacon) (*SRS, error) {
+	var c *mpcsetup.SrsCommons
+	err := contain("phase 1: seal", func() (err error) { c, err = sealCommons(last.state, beacon); return err })
 	if err != nil {
 		return nil, fmt.Errorf("setup: phase 1: seal: %w", err)
 	}
-	return sealPhase1(last, beacon)
-}
-
-// sealPhase1 applies the beacon to last, which it consumes (gnark's Seal
-// modifies its receiver).
-func sealPhase1(last *Phase1, beacon Beacon) (*SRS, error) {
-	srs := &SRS{domainSize: last.domainSize}
-	err := contain("phase 1: seal", func() error {
-		srs.commons = last.state.Seal(beacon)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return srs, nil
+	return &SRS{domainSize: last.domainSize, commons: *c}, nil
 }
 
 // MarshalBinary returns the state's encoding (see Phase1).
@@ -260,19 +252,6 @@ func (p *Phase1) hash() ([]byte, error) {
 		return nil, err
 	}
 	return h.Sum(nil), nil
-}
-
-// clone deep-copies p through its encoding.
-func (p *Phase1) clone() (*Phase1, error) {
-	b, err := encode(p.state)
-	if err != nil {
-		return nil, err
-	}
-	state := new(mpcsetup.Phase1)
-	if _, err := state.ReadFrom(bytes.NewReader(b)); err != nil {
-		return nil, err
-	}
-	return &Phase1{domainSize: p.domainSize, state: state}, nil
 }
 
 func checkCount(n int) error {
