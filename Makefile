@@ -35,7 +35,7 @@ bench:
 ## bench-report: the accuracy report of the discrete Gaussian release
 ## (benchmarks/report/accuracy.md, about a minute on 2 cores), then the
 ## performance report (benchmarks/REPORT.md and benchmarks/report/*.png: proving,
-## verification, ingest, jobs, audit; 20 to 40 minutes on 2 cores). Add the
+## verification, ingest, jobs, audit; about 5 minutes on 2 idle cores, 20 to 40 shared). Add the
 ## million-record job with BENCH_JOB_RECORDS=1000,10000,100000,1000000; rerun
 ## some figures only with e.g. BENCH_RUN=ingest (the others keep their last run).
 BENCH_JOB_RECORDS ?= 1000,10000,100000
