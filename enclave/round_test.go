@@ -573,11 +573,11 @@ func TestRoundPrivacyRefusals(t *testing.T) {
 	charged := n.config(3)
 	spec := &cohortv1.JobSpec{EpochFrom: 1, EpochTo: 1, Outputs: []*cohortv1.Output{{Kind: cohortv1.OutputKind_OUTPUT_KIND_SUM, Fields: []string{"age"}}},
 		Privacy: &cohortv1.Privacy{Loss: &cohortv1.Privacy_Rho{Rho: "1/4"}}}
-	p, err := JobPrivacy(DefaultPolicy(), spec, l, []int{0})
-	if err == nil {
+	if _, err := JobPrivacy(DefaultPolicy(), spec, l, []int{0}); err == nil {
 		t.Fatal("a count alone was calibrated")
 	}
-	if p, err = JobPrivacy(DefaultPolicy(), spec, l, []int{1}); err != nil {
+	p, err := JobPrivacy(DefaultPolicy(), spec, l, []int{1})
+	if err != nil {
 		t.Fatal(err)
 	}
 	charged.Charge = Charge{JobID: n.job.ID, DatasetID: n.job.DatasetID, Buyer: n.job.Buyer, Privacy: p}
