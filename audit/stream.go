@@ -33,18 +33,50 @@ import (
 // claim root (ClaimRootOf) as the records go; nothing of a record is kept
 // but its nullifier until the next one. It is not safe for concurrent use.
 type TranscriptWriter struct {
-	buf   *bufio.Writer
-	w     *wire.Writer
-	h     hash.Hash
-	t     Transcript // everything but the records; ClaimRoot set at Close
-	n     int        // records declared
-	i     int        // records written
-	prev  [32]byte
-	claim ClaimRootHasher
+	buf  *bufio.Writer
+	w    *wire.Writer
+	h    hash.Hash
+	t    Transcript // everything but the records; ClaimRoot set at Close
+	n    int        // records declared
+	recs recordStream
 	// claimRoot is the root of records copied whole (CopyRecords), nil
 	// when they were written one at a time.
 	claimRoot *[32]byte
 	err       error
+}
+
+// recordStream writes a transcript's records one at a time, each checked
+// against the one before it (validateRecord), its claim leaf added to the
+// claim root and its encoding written: TranscriptWriter and RecordsWriter
+// write their records through it.
+type recordStream struct {
+	w     *wire.Writer
+	n     int // records written
+	prev  [32]byte
+	claim ClaimRootHasher
+}
+
+// add writes r with its claim leaf (ClaimRootHasher.AddLeaf: zero when
+// it is to be hashed here); heJob and ciphertextLen are what
+// validateRecord checks its ciphertext against. An error leaves the
+// stream unusable.
+func (s *recordStream) add(r *Record, leaf [32]byte, heJob bool, ciphertextLen int) error {
+	var prev *[32]byte
+	if s.n > 0 {
+		prev = &s.prev
+	}
+	if err := validateRecord(s.n, r, prev, heJob, ciphertextLen); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if err := s.claim.AddLeaf(r.Nullifier, leaf); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrInvalid, recordName(s.n, r.Nullifier), err)
+	}
+	encodeRecord(s.w, r)
+	if err := s.w.Err(); err != nil {
+		return fmt.Errorf("audit: write records: %w", err)
+	}
+	s.prev, s.n = r.Nullifier, s.n+1
+	return nil
 }
 
 // NewTranscriptWriter starts writing t with n records to dst: t holds
@@ -69,6 +101,7 @@ func NewTranscriptWriter(dst io.Writer, t *Transcript, n int) (*TranscriptWriter
 	h := newTranscriptHash()
 	buf := bufio.NewWriterSize(io.MultiWriter(dst, h), 64<<10)
 	tw := &TranscriptWriter{buf: buf, w: wire.NewStreamWriter(wire.BigEndian, buf), h: h, t: *t, n: n}
+	tw.recs.w = tw.w
 	tw.t.encodeHeader(tw.w)
 	tw.w.Uint32(uint32(n))
 	if err := tw.w.Err(); err != nil {
@@ -81,53 +114,21 @@ func NewTranscriptWriter(dst io.Writer, t *Transcript, n int) (*TranscriptWriter
 // Record writes the next record. Records come in strictly ascending
 // nullifier order, each as validate requires (ErrInvalid otherwise: the
 // stream is then unusable). r is not retained.
-func (tw *TranscriptWriter) Record(r *Record) error { return tw.record(r, nil) }
+func (tw *TranscriptWriter) Record(r *Record) error { return tw.RecordLeaf(r, [32]byte{}) }
 
 // RecordLeaf is Record for a writer that has the record's claim leaf
 // (circuits.ClaimLeaf of its nullifier) already hashed and vouches for
 // it, as ClaimRootHasher.AddLeaf; a zero leaf is hashed here.
 func (tw *TranscriptWriter) RecordLeaf(r *Record, leaf [32]byte) error {
-	if leaf == ([32]byte{}) {
-		return tw.record(r, nil)
-	}
-	return tw.record(r, &leaf)
-}
-
-func (tw *TranscriptWriter) record(r *Record, leaf *[32]byte) error {
 	if tw.err != nil {
 		return tw.err
 	}
-	var prev *[32]byte
-	if tw.i > 0 {
-		prev = &tw.prev
-	}
-	switch {
-	case tw.i == tw.n:
+	if tw.recs.n == tw.n {
 		tw.err = fmt.Errorf("%w: more than the %d records declared", ErrInvalid, tw.n)
-	default:
-		if err := validateRecord(tw.i, r, prev, tw.t.hasDecryptionSet(), len(tw.t.Aggregate)); err != nil {
-			tw.err = fmt.Errorf("%w: %w", ErrInvalid, err)
-		} else if err := tw.addClaim(r.Nullifier, leaf); err != nil {
-			tw.err = fmt.Errorf("%w: %s: %w", ErrInvalid, recordName(tw.i, r.Nullifier), err)
-		}
-	}
-	if tw.err != nil {
 		return tw.err
 	}
-	encodeRecord(tw.w, r)
-	if err := tw.w.Err(); err != nil {
-		tw.err = fmt.Errorf("audit: write transcript: %w", err)
-		return tw.err
-	}
-	tw.prev, tw.i = r.Nullifier, tw.i+1
-	return nil
-}
-
-func (tw *TranscriptWriter) addClaim(nf [32]byte, leaf *[32]byte) error {
-	if leaf != nil {
-		return tw.claim.AddLeaf(*leaf)
-	}
-	return tw.claim.Add(nf)
+	tw.err = tw.recs.add(r, leaf, tw.t.hasDecryptionSet(), len(tw.t.Aggregate))
+	return tw.err
 }
 
 // Close writes the tail once every declared record is written and returns
@@ -137,14 +138,14 @@ func (tw *TranscriptWriter) Close() (digest, claimRoot [32]byte, err error) {
 	if tw.err != nil {
 		return digest, claimRoot, tw.err
 	}
-	if tw.i != tw.n {
-		tw.err = fmt.Errorf("%w: %d records written, %d declared", ErrInvalid, tw.i, tw.n)
+	if tw.recs.n != tw.n {
+		tw.err = fmt.Errorf("%w: %d records written, %d declared", ErrInvalid, tw.recs.n, tw.n)
 		return digest, claimRoot, tw.err
 	}
 	if tw.claimRoot != nil {
 		tw.t.ClaimRoot = *tw.claimRoot
 	} else {
-		tw.t.ClaimRoot = tw.claim.Root()
+		tw.t.ClaimRoot = tw.recs.claim.Root()
 	}
 	tw.t.encodeTail(tw.w)
 	err = tw.w.Err()
@@ -388,12 +389,18 @@ const (
 // leaf; at most circuits.MaxClaimLeaves are accepted.
 func (h *ClaimRootHasher) Add(nf [32]byte) error { return h.add(nf, true) }
 
-// AddLeaf appends the next leaf already hashed: circuits.ClaimLeaf of the
-// next nullifier, which the caller computed and vouches for (a node
-// hashes each record's leaf once, when it stores the record, docs/design.md
-// §7.6). It must be a canonical field element; the root is the one Add of
-// the nullifier would give. An audit, which vouches for nothing, uses Add.
-func (h *ClaimRootHasher) AddLeaf(leaf [32]byte) error { return h.add(leaf, false) }
+// AddLeaf is Add for a caller that has nf's leaf (circuits.ClaimLeaf of
+// nf) hashed already and vouches for it: a node hashes each record's leaf
+// once, when it stores the record (docs/design.md §7.6). The leaf must be
+// a canonical field element; a zero leaf means none, and nf is hashed as
+// Add hashes it. The root is the one Add of nf would give. An audit,
+// which vouches for nothing, uses Add.
+func (h *ClaimRootHasher) AddLeaf(nf, leaf [32]byte) error {
+	if leaf == ([32]byte{}) {
+		return h.Add(nf)
+	}
+	return h.add(leaf, false)
+}
 
 func (h *ClaimRootHasher) add(b [32]byte, raw bool) error {
 	if h.n == circuits.MaxClaimLeaves {

@@ -27,13 +27,10 @@ import (
 // size: CopyRecords checks those), and computes the claim root as the
 // records go. It is not safe for concurrent use.
 type RecordsWriter struct {
-	buf   *bufio.Writer
-	w     *wire.Writer
-	sha   hash.Hash
-	cnt   countingWriter
-	n     int
-	prev  [32]byte
-	claim ClaimRootHasher
+	buf  *bufio.Writer
+	sha  hash.Hash
+	cnt  countingWriter
+	recs recordStream
 	// ciphertext is the records' ciphertext size: the first record's,
 	// which every other must have.
 	ciphertext int
@@ -55,7 +52,7 @@ func NewRecordsWriter(dst io.Writer) *RecordsWriter {
 	rw := &RecordsWriter{sha: sha256.New()}
 	rw.cnt.w = io.MultiWriter(dst, rw.sha)
 	rw.buf = bufio.NewWriterSize(&rw.cnt, 64<<10)
-	rw.w = wire.NewStreamWriter(wire.BigEndian, rw.buf)
+	rw.recs.w = wire.NewStreamWriter(wire.BigEndian, rw.buf)
 	return rw
 }
 
@@ -69,41 +66,15 @@ func (rw *RecordsWriter) Record(r *Record, leaf [32]byte) error {
 	if rw.err != nil {
 		return rw.err
 	}
-	var prev *[32]byte
-	if rw.n > 0 {
-		prev = &rw.prev
-	} else {
+	switch {
+	case rw.recs.n == circuits.MaxClaimLeaves:
+		rw.err = fmt.Errorf("%w: more than %d records", ErrInvalid, circuits.MaxClaimLeaves)
+		return rw.err
+	case rw.recs.n == 0:
 		rw.ciphertext = len(r.Ciphertext)
 	}
-	switch {
-	case rw.n == circuits.MaxClaimLeaves:
-		rw.err = fmt.Errorf("%w: more than %d records", ErrInvalid, circuits.MaxClaimLeaves)
-	default:
-		err := validateRecord(rw.n, r, prev, rw.ciphertext > 0, rw.ciphertext)
-		if err == nil {
-			if leaf != ([32]byte{}) {
-				err = rw.claim.AddLeaf(leaf)
-			} else {
-				err = rw.claim.Add(r.Nullifier)
-			}
-			if err != nil {
-				err = fmt.Errorf("%s: %w", recordName(rw.n, r.Nullifier), err)
-			}
-		}
-		if err != nil {
-			rw.err = fmt.Errorf("%w: %w", ErrInvalid, err)
-		}
-	}
-	if rw.err != nil {
-		return rw.err
-	}
-	encodeRecord(rw.w, r)
-	if err := rw.w.Err(); err != nil {
-		rw.err = fmt.Errorf("audit: write records: %w", err)
-		return rw.err
-	}
-	rw.prev, rw.n = r.Nullifier, rw.n+1
-	return nil
+	rw.err = rw.recs.add(r, leaf, rw.ciphertext > 0, rw.ciphertext)
+	return rw.err
 }
 
 // Close flushes the section to its stream (which it does not close) and
@@ -117,7 +88,7 @@ func (rw *RecordsWriter) Close() (Records, error) {
 		return Records{}, rw.err
 	}
 	rw.err = errors.New("audit: records writer closed")
-	return Records{Count: rw.n, Size: rw.cnt.n, SHA256: [32]byte(rw.sha.Sum(nil)), ClaimRoot: rw.claim.Root(),
+	return Records{Count: rw.recs.n, Size: rw.cnt.n, SHA256: [32]byte(rw.sha.Sum(nil)), ClaimRoot: rw.recs.claim.Root(),
 		Ciphertext: rw.ciphertext}, nil
 }
 
@@ -135,7 +106,7 @@ func (tw *TranscriptWriter) CopyRecords(src io.Reader, recs Records) error {
 	}
 	heJob := tw.t.hasDecryptionSet()
 	switch {
-	case tw.i != 0:
+	case tw.recs.n != 0:
 		tw.err = fmt.Errorf("%w: records were written before the section", ErrInvalid)
 	case recs.Count != tw.n:
 		tw.err = fmt.Errorf("%w: a section of %d records, %d declared", ErrInvalid, recs.Count, tw.n)
@@ -159,7 +130,7 @@ func (tw *TranscriptWriter) CopyRecords(src io.Reader, recs Records) error {
 		return tw.err
 	}
 	tw.claimRoot = &recs.ClaimRoot
-	tw.i = tw.n
+	tw.recs.n = tw.n
 	return nil
 }
 

@@ -15,25 +15,50 @@ import (
 
 // streamed writes t with TranscriptWriter and returns the bytes, digest
 // and claim root.
-func streamed(t *testing.T, tr *Transcript) ([]byte, [32]byte, [32]byte) {
+func streamed(t *testing.T, tr *Transcript, way writeWay) ([]byte, [32]byte, [32]byte) {
 	t.Helper()
-	head := *tr
-	head.Records, head.ClaimRoot = nil, [32]byte{}
 	var buf bytes.Buffer
-	w, err := NewTranscriptWriter(&buf, &head, len(tr.Records))
+	w, err := NewTranscriptWriter(&buf, headOf(tr), len(tr.Records))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range tr.Records {
-		if err := w.Record(&tr.Records[i]); err != nil {
-			t.Fatal(err)
+	switch way {
+	case sectionCopied:
+		section, recs := writeSection(t, tr)
+		err = w.CopyRecords(bytes.NewReader(section), recs)
+	default:
+		for i := range tr.Records {
+			if way == withLeaves && i%2 == 0 {
+				err = w.RecordLeaf(&tr.Records[i], leafOf(t, tr.Records[i].Nullifier))
+			} else {
+				err = w.Record(&tr.Records[i])
+			}
+			if err != nil {
+				break
+			}
 		}
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 	d, root, err := w.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes(), d, root
+}
+
+// writeWay is how streamed writes a transcript's records.
+type writeWay int
+
+const (
+	oneByOne      writeWay = iota // Record
+	withLeaves                    // RecordLeaf for every other record, its claim leaf hashed beforehand
+	sectionCopied                 // a RecordsWriter's section, copied in (CopyRecords)
+)
+
+func (w writeWay) String() string {
+	return [...]string{"one by one", "with leaves", "section copied"}[w]
 }
 
 // readStream decodes enc with TranscriptReader into a whole transcript.
@@ -62,7 +87,9 @@ func readStream(enc []byte, lim Limits) (*Transcript, [32]byte, error) {
 }
 
 // The streaming writer writes MarshalBinary's bytes, and its digest and
-// claim root are the in-memory ones; the streaming reader gives the
+// claim root are the in-memory ones, whether it is given the records one
+// by one, with claim leaves hashed beforehand, or as a records section
+// written ahead; the streaming reader gives the
 // transcript back with the same digest. MPC, DP and HE transcripts.
 func TestTranscriptStreamMatchesMemory(t *testing.T) {
 	for name, tr := range map[string]*Transcript{
@@ -79,12 +106,14 @@ func TestTranscriptStreamMatchesMemory(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, d, root := streamed(t, tr)
-			if !bytes.Equal(got, want) {
-				t.Fatalf("streamed encoding differs from MarshalBinary's at byte %d of %d", firstDifference(got, want), len(want))
-			}
-			if d != wantDigest || root != tr.ClaimRoot {
-				t.Fatalf("digest %x… / claim root %x…, want %x… / %x…", d[:4], root[:4], wantDigest[:4], tr.ClaimRoot[:4])
+			for _, way := range []writeWay{oneByOne, withLeaves, sectionCopied} {
+				got, d, root := streamed(t, tr, way)
+				if !bytes.Equal(got, want) {
+					t.Fatalf("%s: streamed encoding differs from MarshalBinary's at byte %d of %d", way, firstDifference(got, want), len(want))
+				}
+				if d != wantDigest || root != tr.ClaimRoot {
+					t.Fatalf("%s: digest %x… / claim root %x…, want %x… / %x…", way, d[:4], root[:4], wantDigest[:4], tr.ClaimRoot[:4])
+				}
 			}
 			back, d, err := readStream(want, DefaultLimits())
 			if err != nil {
@@ -164,8 +193,8 @@ func TestClaimRootHasherBatches(t *testing.T) {
 }
 
 // Leaves given whole (AddLeaf, as a node that hashed them when it stored
-// the records) give the root of their nullifiers, mixed with nullifiers
-// in any pattern, within a batch and across batches; a leaf that is not
+// the records) give the root of their nullifiers, mixed with zero leaves
+// (the nullifier hashed) in any pattern, within a batch and across batches; a leaf that is not
 // its nullifier's changes the root, and a leaf that is not a field
 // element is refused.
 func TestClaimRootHasherLeaves(t *testing.T) {
@@ -182,19 +211,19 @@ func TestClaimRootHasherLeaves(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, whole := range map[string]func(i int) bool{
-		"all leaves":      func(int) bool { return true },
-		"every third":     func(i int) bool { return i%3 == 0 },
-		"first batch":     func(i int) bool { return i < claimBatch },
-		"last few":        func(i int) bool { return i >= 2*claimBatch },
-		"none (Add only)": func(int) bool { return false },
+		"all leaves":  func(int) bool { return true },
+		"every third": func(i int) bool { return i%3 == 0 },
+		"first batch": func(i int) bool { return i < claimBatch },
+		"last few":    func(i int) bool { return i >= 2*claimBatch },
+		"none":        func(int) bool { return false },
 	} {
 		var h ClaimRootHasher
 		for i, r := range recs {
-			add := h.Add
+			var leaf [32]byte // none: the nullifier is hashed
 			if whole(i) {
-				add = func([32]byte) error { return h.AddLeaf(leafOf(t, r.Nullifier)) }
+				leaf = leafOf(t, r.Nullifier)
 			}
-			if err := add(r.Nullifier); err != nil {
+			if err := h.AddLeaf(r.Nullifier, leaf); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -209,7 +238,7 @@ func TestClaimRootHasherLeaves(t *testing.T) {
 			if i == at {
 				leaf = r.Nullifier // the nullifier given as its own leaf
 			}
-			if err := h.AddLeaf(leaf); err != nil {
+			if err := h.AddLeaf(r.Nullifier, leaf); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -218,7 +247,7 @@ func TestClaimRootHasherLeaves(t *testing.T) {
 		}
 	}
 	var h ClaimRootHasher
-	if err := h.AddLeaf([32]byte{0xff}); err == nil || h.Len() != 0 {
+	if err := h.AddLeaf(recs[0].Nullifier, [32]byte{0xff}); err == nil || h.Len() != 0 {
 		t.Fatal("a leaf that is not a field element was added")
 	}
 }
@@ -234,55 +263,11 @@ func leafOf(t *testing.T, nf [32]byte) [32]byte {
 	return leaf.Bytes()
 }
 
-// A writer given the records' leaves (RecordLeaf) writes the bytes and
-// the claim root Record writes; a zero leaf is hashed by the writer.
-func TestTranscriptWriterLeaves(t *testing.T) {
-	tr := getFixture(t, devSetup).bundle.Transcript
-	head := *tr
-	head.Records, head.ClaimRoot = nil, [32]byte{}
-	write := func(leaves bool) ([]byte, [32]byte, [32]byte) {
-		var buf bytes.Buffer
-		tw, err := NewTranscriptWriter(&buf, &head, len(tr.Records))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := tw.SetRoots(tr.Roots); err != nil {
-			t.Fatal(err)
-		}
-		for i := range tr.Records {
-			r := tr.Records[i]
-			if !leaves {
-				err = tw.Record(&r)
-			} else {
-				var leaf [32]byte
-				if i%2 == 0 {
-					leaf = leafOf(t, r.Nullifier)
-				}
-				err = tw.RecordLeaf(&r, leaf)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
-		digest, root, err := tw.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return buf.Bytes(), digest, root
-	}
-	b1, d1, r1 := write(false)
-	b2, d2, r2 := write(true)
-	if !bytes.Equal(b1, b2) || d1 != d2 || r1 != r2 || r1 != tr.ClaimRoot {
-		t.Fatal("RecordLeaf wrote another transcript than Record")
-	}
-}
-
 // The writer refuses what MarshalBinary refuses, and a stream whose
 // records do not match the count it declared.
 func TestTranscriptWriterRefuses(t *testing.T) {
 	tr := getFixture(t, devSetup).bundle.Transcript
-	head := *tr
-	head.Records, head.ClaimRoot = nil, [32]byte{}
+	head := headOf(tr)
 	recs := tr.Records
 	withCiphertext := recs[1]
 	withCiphertext.Ciphertext = []byte{1}
@@ -294,12 +279,12 @@ func TestTranscriptWriterRefuses(t *testing.T) {
 		recs []Record
 	}{
 		"records given in the header": {head: tr, n: len(recs), recs: recs},
-		"out of order":                {head: &head, n: 2, recs: []Record{recs[1], recs[0]}},
-		"repeated":                    {head: &head, n: 2, recs: []Record{recs[0], recs[0]}},
-		"fewer than declared":         {head: &head, n: len(recs) + 1, recs: recs},
-		"more than declared":          {head: &head, n: 1, recs: recs[:2]},
-		"ciphertext in MPC":           {head: &head, n: 2, recs: []Record{recs[0], withCiphertext}},
-		"no proof":                    {head: &head, n: 2, recs: []Record{recs[0], noProof}},
+		"out of order":                {head: head, n: 2, recs: []Record{recs[1], recs[0]}},
+		"repeated":                    {head: head, n: 2, recs: []Record{recs[0], recs[0]}},
+		"fewer than declared":         {head: head, n: len(recs) + 1, recs: recs},
+		"more than declared":          {head: head, n: 1, recs: recs[:2]},
+		"ciphertext in MPC":           {head: head, n: 2, recs: []Record{recs[0], withCiphertext}},
+		"no proof":                    {head: head, n: 2, recs: []Record{recs[0], noProof}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var buf bytes.Buffer

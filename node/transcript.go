@@ -393,7 +393,7 @@ func (c *transcriptCheck) records(ctx context.Context, tr *audit.TranscriptReade
 		if err := c.set.Add(enclave.Member{Nullifier: next.Nullifier, PayloadDigest: next.PayloadDigest}); err != nil {
 			return c.refuse("%v", err)
 		}
-		if err := addClaimLeaf(&c.claim, row); err != nil {
+		if err := c.claim.AddLeaf(row.Nullifier, row.ClaimLeaf); err != nil {
 			return c.refuse("%v", err)
 		}
 		if published != nil {

@@ -82,7 +82,7 @@ func (w *witnessBuilder) add(c *store.Contribution, published []byte) error {
 	if err := w.roots.add(c.Public); err != nil {
 		return err
 	}
-	if err := addClaimLeaf(&w.claim, c); err != nil {
+	if err := w.claim.AddLeaf(c.Nullifier, c.ClaimLeaf); err != nil {
 		return err
 	}
 	w.rh.add(c.Nullifier, c.PayloadDigest, c.Public, c.Proof, published)
@@ -94,16 +94,6 @@ func (w *witnessBuilder) add(c *store.Contribution, published []byte) error {
 func claimLeaf(nf fr.Element) [32]byte {
 	leaf := circuits.ClaimLeaf(nf)
 	return leaf.Bytes()
-}
-
-// addClaimLeaf adds stored record c to a claim root: the leaf hashed
-// when it was stored, read with store.WithClaimLeaf, or its nullifier to
-// hash for a row stored without it.
-func addClaimLeaf(h *audit.ClaimRootHasher, c *store.Contribution) error {
-	if c.ClaimLeaf != ([32]byte{}) {
-		return h.AddLeaf(c.ClaimLeaf)
-	}
-	return h.Add(c.Nullifier)
 }
 
 func (w *witnessBuilder) witness(setDigest [32]byte) *cohortWitness {
