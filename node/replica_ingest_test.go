@@ -32,10 +32,12 @@ func TestReplicaIngestTakenOver(t *testing.T) {
 	contribute := func(via int, p []byte) (*cohortv1.ContributeResponse, error) {
 		return f.contributor(via).Contribute(ctx, &cohortv1.ContributeRequest{DatasetId: id, Payload: p})
 	}
-	// pauseA pauses A's next upload before it decides, until resume is
-	// closed; paused is closed once it is.
-	pauseA := func() (paused, resume chan struct{}) {
-		paused, resume = make(chan struct{}), make(chan struct{})
+	// uploadPausedInA starts an upload of p through A and waits until it
+	// is paused before it decides; it stays paused until resume is
+	// closed, and done gives its answer.
+	uploadPausedInA := func(p []byte) (done chan error, resume chan struct{}) {
+		t.Helper()
+		paused, resume := make(chan struct{}), make(chan struct{})
 		var once bool
 		a.n.records.beforeDecide = func(recordKey) {
 			if once {
@@ -45,16 +47,19 @@ func TestReplicaIngestTakenOver(t *testing.T) {
 			close(paused)
 			<-resume
 		}
-		return paused, resume
-	}
-	// uploadViaA starts an upload through A and returns its answer's channel.
-	uploadViaA := func(p []byte) chan error {
-		done := make(chan error, 1)
+		done = make(chan error, 1)
 		go func() {
 			_, err := contribute(0, p)
 			done <- err
 		}()
-		return done
+		select {
+		case <-paused:
+		case err := <-done:
+			t.Fatalf("replica A's upload ended before it decided: %v", err)
+		case <-time.After(60 * time.Second):
+			t.Fatal("replica A's upload never reached its decision")
+		}
+		return done, resume
 	}
 	wantLoser := func(err error) {
 		t.Helper()
@@ -88,15 +93,7 @@ func TestReplicaIngestTakenOver(t *testing.T) {
 	t.Run("the retry commits", func(t *testing.T) {
 		p := f.payload(t, f.register(t, 0), 0, payloadOptions{})
 		nf := f.nfOf(t, id, p)
-		paused, resume := pauseA()
-		done := uploadViaA(p)
-		select {
-		case <-paused:
-		case err := <-done:
-			t.Fatalf("replica A's upload ended before it decided: %v", err)
-		case <-time.After(60 * time.Second):
-			t.Fatal("replica A's upload never reached its decision")
-		}
+		done, resume := uploadPausedInA(p)
 		// B waits for A's lock to expire (a lease after A last renewed
 		// it), takes the record over and commits it everywhere.
 		held, err := a.store.GetRecordLock(ctx, id, key(nf))
@@ -135,15 +132,7 @@ func TestReplicaIngestTakenOver(t *testing.T) {
 	t.Run("the retry rolls back", func(t *testing.T) {
 		p := f.payload(t, f.register(t, 0), 0, payloadOptions{})
 		nf := f.nfOf(t, id, p)
-		paused, resume := pauseA()
-		done := uploadViaA(p)
-		select {
-		case <-paused:
-		case err := <-done:
-			t.Fatalf("replica A's upload ended before it decided: %v", err)
-		case <-time.After(60 * time.Second):
-			t.Fatal("replica A's upload never reached its decision")
-		}
+		done, resume := uploadPausedInA(p)
 		// Node 2 goes down; B, holding no payload for a node that is down
 		// (no backlog), takes the record over and decides its rollback:
 		// node 1's row goes at once, node 2's is owed.
