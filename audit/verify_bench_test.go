@@ -181,15 +181,8 @@ func BenchmarkAuditVerify(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		enc, err := bundle.MarshalBinary()
-		if err != nil {
-			b.Fatal(err)
-		}
+		path, enc := bundleFile(b, bundle)
 		bundle = nil
-		path := filepath.Join(b.TempDir(), "bundle")
-		if err := os.WriteFile(path, enc, 0o600); err != nil {
-			b.Fatal(err)
-		}
 		if rep := VerifyEncoded(enc, DefaultLimits(), f.opts...); !rep.OK() { // compiles the circuit into f's cache
 			b.Fatalf("the bundle does not verify:\n%s", rep)
 		}
@@ -268,15 +261,8 @@ func BenchmarkAuditVerifyRepeated(b *testing.B) {
 			b.Fatal(err)
 		}
 		many = nil
-		enc, err := bundle.MarshalBinary()
-		if err != nil {
-			b.Fatal(err)
-		}
+		path, enc := bundleFile(b, bundle)
 		bundle = nil
-		path := filepath.Join(b.TempDir(), "bundle")
-		if err := os.WriteFile(path, enc, 0o600); err != nil {
-			b.Fatal(err)
-		}
 		size := int64(len(enc))
 		enc = nil
 		file, err := os.Open(path)
@@ -361,4 +347,19 @@ func proveRecords(b *testing.B, f *fixture, n int) []proved {
 	}
 	b.Logf("proved %d records in %v", n, time.Since(start).Round(time.Second))
 	return out
+}
+
+// bundleFile writes bundle's encoding to a file in b's temporary
+// directory and returns the file's path and the encoding.
+func bundleFile(b *testing.B, bundle *Bundle) (string, []byte) {
+	b.Helper()
+	enc, err := bundle.MarshalBinary()
+	if err != nil {
+		b.Fatal(err)
+	}
+	path := filepath.Join(b.TempDir(), "bundle")
+	if err := os.WriteFile(path, enc, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	return path, enc
 }

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
 )
 
@@ -45,15 +44,8 @@ func BenchmarkAuditVerifyHE(b *testing.B) {
 		if err := f.signTranscript(bundle); err != nil {
 			b.Fatal(err)
 		}
-		enc, err := bundle.MarshalBinary()
-		if err != nil {
-			b.Fatal(err)
-		}
+		path, enc := bundleFile(b, bundle)
 		bundle, t, recs = nil, nil, nil
-		path := filepath.Join(b.TempDir(), "bundle")
-		if err := os.WriteFile(path, enc, 0o600); err != nil {
-			b.Fatal(err)
-		}
 		size := len(enc)
 		enc = nil
 		// The proofs verify and the ciphertexts check: only what compares
