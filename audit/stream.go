@@ -42,6 +42,8 @@ type TranscriptWriter struct {
 	// claimRoot is the root of records copied whole (CopyRecords), nil
 	// when they were written one at a time.
 	claimRoot *[32]byte
+	// recordsAt is the offset of the records section in the encoding.
+	recordsAt int64
 	err       error
 }
 
@@ -99,7 +101,8 @@ func NewTranscriptWriter(dst io.Writer, t *Transcript, n int) (*TranscriptWriter
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	h := newTranscriptHash()
-	buf := bufio.NewWriterSize(io.MultiWriter(dst, h), 64<<10)
+	cnt := &countingWriter{w: io.MultiWriter(dst, h)}
+	buf := bufio.NewWriterSize(cnt, 64<<10)
 	tw := &TranscriptWriter{buf: buf, w: wire.NewStreamWriter(wire.BigEndian, buf), h: h, t: *t, n: n}
 	tw.recs.w = tw.w
 	tw.t.encodeHeader(tw.w)
@@ -108,8 +111,14 @@ func NewTranscriptWriter(dst io.Writer, t *Transcript, n int) (*TranscriptWriter
 		tw.err = fmt.Errorf("audit: write transcript: %w", err)
 		return nil, tw.err
 	}
+	tw.recordsAt = cnt.n + int64(buf.Buffered())
 	return tw, nil
 }
+
+// RecordsOffset is where the records section starts in the encoding: the
+// size of the header and the record count. The section a RecordsWriter
+// writes of the same records is the encoding's bytes from there.
+func (tw *TranscriptWriter) RecordsOffset() int64 { return tw.recordsAt }
 
 // Record writes the next record. Records come in strictly ascending
 // nullifier order, each as validate requires (ErrInvalid otherwise: the

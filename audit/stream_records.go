@@ -134,6 +134,17 @@ func (tw *TranscriptWriter) CopyRecords(src io.Reader, recs Records) error {
 	return nil
 }
 
+// WriteTo writes the record's encoding as a transcript's records section
+// holds it (a section is its records' encodings, one after another), so
+// that records read from a transcript can be hashed as the section that
+// RecordsWriter wrote of them, without a claim root.
+func (r *Record) WriteTo(w io.Writer) (int64, error) {
+	cw := &countingWriter{w: w}
+	ww := wire.NewStreamWriter(wire.BigEndian, cw)
+	encodeRecord(ww, r)
+	return cw.n, ww.Err()
+}
+
 // countingWriter counts the bytes written through it.
 type countingWriter struct {
 	w io.Writer

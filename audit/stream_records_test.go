@@ -109,3 +109,44 @@ func TestCopyRecordsRefuses(t *testing.T) {
 		t.Fatalf("a ciphertext of another size: %v, want ErrInvalid", err)
 	}
 }
+
+// A records section is the transcript's bytes from RecordsOffset, and
+// its records' encodings one after another (Record.WriteTo): a node that
+// wrote the section of a job's records can stand it in for those bytes,
+// and one that reads the records back can hash them as the section.
+func TestRecordsSectionInPlace(t *testing.T) {
+	for name, tr := range map[string]*Transcript{
+		"mpc": getFixture(t, devSetup).bundle.Transcript,
+		"dp":  getDPFixture(t).bundle.Transcript,
+		"he":  getHEFixture(t).bundle.Transcript,
+	} {
+		t.Run(name, func(t *testing.T) {
+			section, recs := writeSection(t, tr)
+			var enc bytes.Buffer
+			tw, err := NewTranscriptWriter(&enc, headOf(tr), len(tr.Records))
+			if err != nil {
+				t.Fatal(err)
+			}
+			off := tw.RecordsOffset()
+			if err := tw.CopyRecords(bytes.NewReader(section), recs); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := tw.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if off <= 0 || off+recs.Size >= int64(enc.Len()) || !bytes.Equal(enc.Bytes()[off:off+recs.Size], section) {
+				t.Fatalf("the section is not the encoding's bytes at offset %d (%d bytes of %d)", off, recs.Size, enc.Len())
+			}
+			var each bytes.Buffer
+			for i := range tr.Records {
+				n, err := tr.Records[i].WriteTo(&each)
+				if err != nil || n <= 0 {
+					t.Fatalf("record %d: %d bytes, %v", i, n, err)
+				}
+			}
+			if !bytes.Equal(each.Bytes(), section) {
+				t.Fatalf("the records written one after another differ from the section at byte %d", firstDifference(each.Bytes(), section))
+			}
+		})
+	}
+}

@@ -174,8 +174,16 @@ func HeaderOf(size uint64, sum [32]byte) *cohortv1.BlobHeader {
 // the number of bytes sent. The chunk passed to send is reused for the
 // next one once send returns.
 func SendFrom(src io.Reader, send func(*cohortv1.Chunk) error) (uint64, error) {
+	return SendFromAt(src, 0, send)
+}
+
+// SendFromAt is SendFrom for bytes that sit at offset start of the blob:
+// the chunks' offsets count from there, and it returns the offset after
+// the last byte sent. A stream that leaves a range of the blob out sends
+// the bytes on either side of it this way.
+func SendFromAt(src io.Reader, start uint64, send func(*cohortv1.Chunk) error) (uint64, error) {
 	buf := make([]byte, MaxChunkSize)
-	var off uint64
+	off := start
 	for {
 		n, err := io.ReadFull(src, buf)
 		if n > 0 {

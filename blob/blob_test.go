@@ -253,3 +253,47 @@ func TestReaderRefusals(t *testing.T) {
 		t.Fatalf("transport error not passed on: %v", err)
 	}
 }
+
+// TestSendFromAt: the bytes on either side of a range sent with
+// SendFromAt carry their offsets in the whole blob, so that a Reader fed
+// them with the range's chunks in between reads the blob; without the
+// range, it refuses the stream.
+func TestSendFromAt(t *testing.T) {
+	b := make([]byte, 3*MaxChunkSize+5)
+	for i := range b {
+		b[i] = byte(i * 31)
+	}
+	const from, to = MaxChunkSize + 7, 2*MaxChunkSize + 1
+	var before, after []*cohortv1.Chunk
+	keep := func(cs *[]*cohortv1.Chunk) func(*cohortv1.Chunk) error {
+		return func(c *cohortv1.Chunk) error {
+			*cs = append(*cs, &cohortv1.Chunk{Offset: c.GetOffset(), Data: bytes.Clone(c.GetData())})
+			return nil
+		}
+	}
+	if end, err := SendFromAt(bytes.NewReader(b[:from]), 0, keep(&before)); err != nil || end != from {
+		t.Fatalf("before the range: ends at %d, %v", end, err)
+	}
+	if end, err := SendFromAt(bytes.NewReader(b[to:]), to, keep(&after)); err != nil || end != uint64(len(b)) {
+		t.Fatalf("after the range: ends at %d, %v", end, err)
+	}
+	if after[0].GetOffset() != to {
+		t.Fatalf("the first chunk after the range is at %d, want %d", after[0].GetOffset(), to)
+	}
+	hd := HeaderOf(uint64(len(b)), sha256.Sum256(b))
+	whole := append(append(append([]*cohortv1.Chunk(nil), before...), &cohortv1.Chunk{Offset: from, Data: b[from:to]}), after...)
+	r, err := NewReader(hd, uint64(len(b)), chunkQueue(whole))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := io.ReadAll(r); err != nil || !bytes.Equal(got, b) {
+		t.Fatalf("with the range: read back %d bytes, %v", len(got), err)
+	}
+	r, err = NewReader(hd, uint64(len(b)), chunkQueue(append(before, after...)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(r); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("without the range: %v, want ErrMalformed", err)
+	}
+}

@@ -225,7 +225,7 @@ func (n *Node) cohortPass(ctx context.Context, ds *dataset.Dataset, jobID string
 				return err
 			}
 			if wb != nil {
-				if err := wb.add(c, nil); err != nil {
+				if err := wb.add(c); err != nil {
 					return fmt.Errorf("record %x…: %w", c.Nullifier[:4], err)
 				}
 			}
@@ -236,11 +236,13 @@ func (n *Node) cohortPass(ctx context.Context, ds *dataset.Dataset, jobID string
 		return nil
 	})
 	if err != nil {
+		wb.discard()
 		return nil, n.internal("read cohort", err)
 	}
 	sel := enclave.Selection{Eligible: eligible, Excluded: sl.Excluded()}
 	sel.Excluded.ContributorMinimum = minimum
 	if err := n.countOtherEpochs(ctx, ds, read, &sel.Excluded); err != nil {
+		wb.discard()
 		return nil, err
 	}
 	s := &selected{sel: sel, cohort: cohort, from: spec.GetEpochFrom(), to: spec.GetEpochTo(), at: at, ds: ds}
@@ -252,6 +254,8 @@ func (n *Node) cohortPass(ctx context.Context, ds *dataset.Dataset, jobID string
 	}
 	if wb != nil && cohort == m {
 		s.witness = wb
+	} else {
+		wb.discard()
 	}
 	return s, nil
 }

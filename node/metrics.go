@@ -17,6 +17,7 @@ type metrics struct {
 	verifySecs      prometheus.Histogram
 	peerFailures    *prometheus.CounterVec
 	jobEvents       *prometheus.CounterVec
+	signed          *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -39,9 +40,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		jobEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cohort_jobs_total", Help: "Jobs coordinated by this node, by event (submitted, done, rejected, failed, cancelled).",
 		}, []string{"event"}),
+		signed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cohort_transcripts_signed_total",
+			Help: "Job transcripts this node signed as a peer, by where their records section came from: own (the section it wrote, spliced in) or sent (streamed by the coordinator).",
+		}, []string{"records"}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.apiRPC, m.peerRPC, m.contributions, m.registryMembers, m.verifySecs, m.peerFailures, m.jobEvents} {
+		for _, c := range []prometheus.Collector{m.apiRPC, m.peerRPC, m.contributions, m.registryMembers, m.verifySecs, m.peerFailures, m.jobEvents, m.signed} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

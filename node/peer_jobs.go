@@ -122,6 +122,8 @@ func (n *Node) computePartial(ctx context.Context, from uint32, req *cohortv1.Co
 			return nil, err
 		}
 		sel.priv = priv
+		// A witness not kept by the end (a refusal) is let go.
+		defer func() { sel.witness.discard() }()
 	}
 	if len(req.GetSetDigest()) != sha256.Size {
 		return nil, status.Errorf(codes.FailedPrecondition, "node %d selects another cohort (%d records) than the agreed digest", n.opts.Index, sel.cohort)
@@ -190,11 +192,20 @@ func (n *Node) computePartial(ctx context.Context, from uint32, req *cohortv1.Co
 		}
 	}
 	if sel.witness != nil && sel.digest == [32]byte(req.GetSetDigest()) {
-		n.witness.put(job.ID, sel.witness.witness(sel.digest))
+		w, err := sel.witness.witness(sel.digest)
+		sel.witness = nil
+		if err != nil {
+			return nil, n.internal("records section", err)
+		}
+		n.witness.put(job.ID, w)
 	}
 	st := enclave.PartialStatement(job.ID, sel.digest, coords, enc, n.opts.Index)
 	n.log.Info("partial released", "job", job.ID, "cohort", sel.cohort, "coordinates", len(coords), "partial_set", fmt.Sprint(set))
-	return &cohortv1.ComputePartialResponse{Coordinates: st.Coordinates, Partial: enc, Signature: n.sign(st.Message()), Debit: debit}, nil
+	resp := &cohortv1.ComputePartialResponse{Coordinates: st.Coordinates, Partial: enc, Signature: n.sign(st.Message()), Debit: debit}
+	if w := n.witness.get(job.ID); w != nil && w.setDigest == [32]byte(req.GetSetDigest()) {
+		resp.Records = w.recordsProto()
+	}
+	return resp, nil
 }
 
 // peerCohort is a peer's cohort for ComputePartial: for a job it prepared
@@ -218,7 +229,10 @@ func (n *Node) peerCohort(ctx context.Context, ds *dataset.Dataset, be backend.B
 	// transcripts' ciphertexts against their rows.
 	var wb *witnessBuilder
 	if s != nil && be.Published([]byte{0}) == nil {
-		wb = newWitnessBuilder()
+		var err error
+		if wb, err = n.newWitnessBuilder(); err != nil {
+			return nil, err
+		}
 	}
 	return n.cohortPass(ctx, ds, req.GetJobId(), req.GetSpec(), at, rec.Cohort, s, coords, wb)
 }
@@ -401,14 +415,28 @@ func (s *peerService) SignTranscript(stream cohortv1.PeerService_SignTranscriptS
 	if err != nil {
 		return err
 	}
-	limit := n.opts.Limits.MaxTranscriptBytes
-	src, err := blob.NewReader(first.GetHeader(), limit, func() (*cohortv1.Chunk, error) {
+	next := func() (*cohortv1.Chunk, error) {
 		m, err := stream.Recv()
 		if err != nil {
 			return nil, err
 		}
 		return m.GetChunk(), nil
-	})
+	}
+	// A splice leaves out the records section this node wrote itself,
+	// which it puts back as the chunks go (splice.go).
+	var sp *splicer
+	if first.GetSplice() != nil {
+		if sp, err = n.splicerFor(first.GetSplice(), next); err != nil {
+			return err
+		}
+		defer sp.done()
+		next = sp.chunk
+		if first, err = stream.Recv(); err != nil {
+			return err
+		}
+	}
+	limit := n.opts.Limits.MaxTranscriptBytes
+	src, err := blob.NewReader(first.GetHeader(), limit, next)
 	if err != nil {
 		return blobStatus(err, first.GetHeader(), limit)
 	}
@@ -418,7 +446,7 @@ func (s *peerService) SignTranscript(stream cohortv1.PeerService_SignTranscriptS
 	if err != nil {
 		return transcriptStatus(err)
 	}
-	t, c, err := n.checkTranscript(ctx, tr)
+	t, c, err := n.checkTranscript(ctx, tr, sp)
 	if err != nil {
 		if st, ok := status.FromError(err); ok && st.Code() == codes.FailedPrecondition {
 			n.log.Warn("transcript refused", "job", tr.Header().JobID, "error", err)
@@ -432,6 +460,11 @@ func (s *peerService) SignTranscript(stream cohortv1.PeerService_SignTranscriptS
 		return err
 	}
 	st := audit.TranscriptStatement{JobID: t.JobID, Digest: c.digest, Node: n.opts.Index}
+	how := "sent"
+	if sp != nil {
+		how = "own"
+	}
+	n.metrics.signed.WithLabelValues(how).Inc()
 	return stream.SendAndClose(&cohortv1.SignTranscriptResponse{Signature: n.sign(st.Message())})
 }
 

@@ -9,6 +9,7 @@ import (
 	"math"
 	"math/big"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -52,6 +53,30 @@ type jobRun struct {
 	comb       backend.Combination
 	releasedAt time.Time
 	transcript *builtTranscript // once built; its spool file is closed when the run ends
+
+	// sections holds the records section each peer said it wrote of the
+	// cohort with its partial (splice.go), by node index.
+	sections struct {
+		sync.Mutex
+		m map[uint32]*cohortv1.TranscriptRecords
+	}
+}
+
+// notePeerSection notes the records section peer i wrote (nil: none).
+func (r *jobRun) notePeerSection(i uint32, recs *cohortv1.TranscriptRecords) {
+	r.sections.Lock()
+	defer r.sections.Unlock()
+	if r.sections.m == nil {
+		r.sections.m = map[uint32]*cohortv1.TranscriptRecords{}
+	}
+	r.sections.m[i] = recs
+}
+
+// peerSection is the records section peer i last said it wrote.
+func (r *jobRun) peerSection(i uint32) *cohortv1.TranscriptRecords {
+	r.sections.Lock()
+	defer r.sections.Unlock()
+	return r.sections.m[i]
 }
 
 // run drives the job to a final state.
@@ -339,6 +364,9 @@ func (r *jobRun) deliver(ctx context.Context, m enclave.Message) enclave.Event {
 		if err != nil {
 			return no(err)
 		}
+		if !self {
+			r.notePeerSection(m.To, resp.GetRecords())
+		}
 		return enclave.PartialReply{From: m.To, Coordinates: resp.GetCoordinates(), Partial: resp.GetPartial(), Sig: signatureOf(resp.GetSignature()),
 			Debit: resp.GetDebit()}
 	case enclave.MsgSign:
@@ -347,6 +375,14 @@ func (r *jobRun) deliver(ctx context.Context, m enclave.Message) enclave.Event {
 			return enclave.Signed{From: m.To, Sig: enclave.Signature{Node: m.To, Bytes: attest.Sign(r.n.opts.Signing, r.transcriptStatement(m.To))}}
 		}
 		resp, err := callWithin(ctx, r.n, m.To, r.n.opts.Limits.PeerTimeout, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.SignTranscriptResponse, error) {
+			// Without the records section the peer wrote itself, when it
+			// has it still (splice.go); whole otherwise.
+			if sp := r.transcript.spliceFor(r.job.ID, r.peerSection(m.To)); sp != nil {
+				resp, err := signTranscriptSpliced(ctx, c, r.transcript, sp)
+				if status.Code(err) != codes.NotFound {
+					return resp, err
+				}
+			}
 			return signTranscript(ctx, c, r.transcript.header(), r.transcript.reader())
 		})
 		if err != nil {

@@ -127,6 +127,11 @@ func TestJobStreams(t *testing.T) {
 		if n := c.proofScans.Load(); n != 0 {
 			t.Errorf("node %d scanned the proofs %d times apart from the shares, want none", i, n)
 		}
+		// Each peer signs the transcript with the records section it
+		// wrote in that scan spliced in: it is not sent them.
+		if own, sent := f.signedBy(t, i); i > 0 && (own != 1 || sent != 0) {
+			t.Errorf("node %d signed %v transcripts with its own records section and %v sent whole, want 1 and 0", i, own, sent)
+		}
 	}
 }
 

@@ -59,6 +59,10 @@ type builtTranscript struct {
 	file   *os.File          // its encoding
 	size   int64
 	sha    [32]byte // SHA-256 of the encoding, for the blob header
+	// recs is the records section, at recordsAt in the encoding, when it
+	// was copied in whole (nil: written a record at a time).
+	recs      *audit.Records
+	recordsAt int64
 }
 
 // reader reads the transcript's encoding from its start.
@@ -97,10 +101,11 @@ func (n *Node) writeTranscript(ctx context.Context, hdr *audit.Transcript, s *se
 	}
 	var roots *recordRoots
 	if sp != nil && sp.recs.Count == b.count {
+		b.recordsAt = tw.RecordsOffset()
 		if err := tw.CopyRecords(io.NewSectionReader(sp.file, 0, sp.recs.Size), sp.recs); err != nil {
 			return nil, fmt.Errorf("write transcript: %w", err)
 		}
-		roots = sp.roots
+		roots, b.recs = sp.roots, &sp.recs
 	} else if roots, err = n.scanTranscriptRecords(ctx, tw, s, published); err != nil {
 		return nil, err
 	}
@@ -255,15 +260,13 @@ func signTranscript(ctx context.Context, c cohortv1.PeerServiceClient, hd *cohor
 	if err != nil {
 		return nil, err
 	}
-	if err := st.Send(&cohortv1.SignTranscriptRequest{Part: &cohortv1.SignTranscriptRequest_Header{Header: hd}}); err != nil {
-		return nil, err
+	err = st.Send(&cohortv1.SignTranscriptRequest{Part: &cohortv1.SignTranscriptRequest_Header{Header: hd}})
+	if err == nil {
+		_, err = blob.SendFrom(src, func(ch *cohortv1.Chunk) error {
+			return st.Send(&cohortv1.SignTranscriptRequest{Part: &cohortv1.SignTranscriptRequest_Chunk{Chunk: ch}})
+		})
 	}
-	if _, err := blob.SendFrom(src, func(ch *cohortv1.Chunk) error {
-		return st.Send(&cohortv1.SignTranscriptRequest{Part: &cohortv1.SignTranscriptRequest_Chunk{Chunk: ch}})
-	}); err != nil {
-		return nil, err
-	}
-	return st.CloseAndRecv()
+	return closeSign(st, err)
 }
 
 // transcriptCheck is a peer's check of a transcript read as a stream
@@ -283,6 +286,10 @@ type transcriptCheck struct {
 	// claimRoot is the root of the records' nullifier tree, once read.
 	claimRoot [32]byte
 	digest    [32]byte
+	// spliced is the witness whose records section the stream carries in
+	// place of the coordinator's (RecordsSplice), for job splicedJob.
+	spliced    *cohortWitness
+	splicedJob string
 }
 
 // refuse is the error of a transcript this node will not sign.
@@ -297,8 +304,11 @@ func (c *transcriptCheck) refuse(format string, args ...any) error {
 // and the registry roots, which must be in its own history. The released
 // sums and outputs are the auditor's to recompute from the partials. It
 // returns the transcript without its records and its digest.
-func (n *Node) checkTranscript(ctx context.Context, tr *audit.TranscriptReader) (*audit.Transcript, *transcriptCheck, error) {
+func (n *Node) checkTranscript(ctx context.Context, tr *audit.TranscriptReader, sp *splicer) (*audit.Transcript, *transcriptCheck, error) {
 	c := &transcriptCheck{n: n, hdr: tr.Header(), roots: newRecordRoots()}
+	if sp != nil {
+		c.spliced, c.splicedJob = sp.w, sp.jobID
+	}
 	if err := c.header(ctx); err != nil {
 		return nil, nil, err
 	}
@@ -360,8 +370,14 @@ func (c *transcriptCheck) header(ctx context.Context) error {
 func (c *transcriptCheck) records(ctx context.Context, tr *audit.TranscriptReader) error {
 	n, h := c.n, c.hdr
 	c.set = enclave.NewSetHasher(h.JobID, h.DatasetID, uint64(tr.Len()))
+	if c.spliced != nil {
+		if c.splicedJob != h.JobID {
+			return status.Errorf(codes.InvalidArgument, "transcript of job %s with the records section of job %s", h.JobID, c.splicedJob)
+		}
+		return c.witnessed(tr, c.spliced, true)
+	}
 	if w := n.witness.get(h.JobID); w != nil && c.sum == nil {
-		return c.witnessed(tr, w)
+		return c.witnessed(tr, w, false)
 	}
 	defer func() { c.claimRoot = c.claim.Root() }()
 	next, err := nextRecord(tr)
@@ -418,12 +434,15 @@ func (c *transcriptCheck) records(ctx context.Context, tr *audit.TranscriptReade
 }
 
 // witnessed checks the records against the witness this node took of
-// its cohort when it summed it: the records, hashed as they stream
-// past, must be exactly the ones it summed (same ids, payloads, public
-// inputs and proofs, in order), whose claim root and registry roots it
-// took then. No row is read.
-func (c *transcriptCheck) witnessed(tr *audit.TranscriptReader, w *cohortWitness) error {
-	rh := newRecordsHasher()
+// its cohort when it summed it: the records, hashed as they stream past
+// as a records section, must be exactly the section it wrote then (same
+// ids, payloads, public inputs and proofs, in order), whose claim root
+// and registry roots it took then. When the stream's section is the
+// witness's own (spliced), the records are its bytes and only counted.
+// No row is read.
+func (c *transcriptCheck) witnessed(tr *audit.TranscriptReader, w *cohortWitness, spliced bool) error {
+	h := sha256.New()
+	count := 0
 	for {
 		rec, err := nextRecord(tr)
 		if err != nil {
@@ -435,12 +454,17 @@ func (c *transcriptCheck) witnessed(tr *audit.TranscriptReader, w *cohortWitness
 		if err := c.set.Add(enclave.Member{Nullifier: rec.Nullifier, PayloadDigest: rec.PayloadDigest}); err != nil {
 			return c.refuse("%v", err)
 		}
-		rh.add(rec.Nullifier, rec.PayloadDigest, rec.Public, rec.Proof, rec.Ciphertext)
+		if !spliced {
+			if _, err := rec.WriteTo(h); err != nil {
+				return c.n.internal("hash records", err)
+			}
+		}
+		count++
 	}
-	if rh.n != w.count || rh.sum() != w.records {
-		return c.refuse("its records are not the ones this node summed (%d records listed, %d summed)", rh.n, w.count)
+	if count != w.recs.Count || (!spliced && [32]byte(h.Sum(nil)) != w.recs.SHA256) {
+		return c.refuse("its records are not the ones this node summed (%d records listed, %d summed)", count, w.recs.Count)
 	}
-	c.claimRoot, c.roots = w.claimRoot, w.roots
+	c.claimRoot, c.roots = w.recs.ClaimRoot, w.roots
 	return nil
 }
 

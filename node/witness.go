@@ -1,92 +1,132 @@
 package node
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
-	"hash"
+	"os"
+	"slices"
 	"sync"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 
 	"github.com/cohort-dev/cohort/audit"
 	"github.com/cohort-dev/cohort/circuits"
+	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/store"
 )
 
 // Cohort witnesses (docs/design.md §7.6): a peer that sums its cohort at
 // ComputePartial reads the same rows a transcript of the job lists, so it
-// takes there, in the same scan, what checking the transcript needs of
-// them — a digest of every record as the transcript must list it, the
-// claim root of their nullifiers and the registry roots they use. When
-// the transcript arrives, its records are hashed as they stream past and
-// compared with the witness, without reading a row again. A node without
-// the witness (restarted since, or it did not sum) checks the records
-// against its rows in a scan instead; the answer is the same.
-
-// witnessTag separates a witness's records digest from every other hash.
-const witnessTag = "cohort/v1/node/cohort-witness"
-
-// recordsHasher digests records as a transcript lists them: nullifier,
-// payload digest, public inputs, proof and published value, each length
-// prefixed.
-type recordsHasher struct {
-	h hash.Hash
-	n uint64
-}
-
-func newRecordsHasher() *recordsHasher {
-	h := sha256.New()
-	h.Write([]byte(witnessTag))
-	return &recordsHasher{h: h}
-}
-
-func (r *recordsHasher) add(nf, payloadDigest [32]byte, public, proof, published []byte) {
-	r.h.Write(nf[:])
-	r.h.Write(payloadDigest[:])
-	var u [4]byte
-	for _, b := range [][]byte{public, proof, published} {
-		binary.BigEndian.PutUint32(u[:], uint32(len(b)))
-		r.h.Write(u[:])
-		r.h.Write(b)
-	}
-	r.n++
-}
-
-func (r *recordsHasher) sum() [32]byte { return [32]byte(r.h.Sum(nil)) }
+// writes there, in the same scan, the transcript's records section as it
+// must read (audit.RecordsWriter) to a spool file, with the claim root of
+// their nullifiers and the registry roots they use. It tells the
+// coordinator the section's size and SHA-256; a coordinator whose
+// transcript holds the same section leaves it out of SignTranscript, and
+// the peer puts its own back (RecordsSplice). A transcript sent whole has
+// its records hashed as they stream past and compared with the section's
+// SHA-256. Either way no row is read again. A node without the witness
+// (restarted since, or it did not sum) checks the records against its
+// rows in a scan instead; the answer is the same.
 
 // cohortWitness is what a peer took of its cohort's rows at
 // ComputePartial for checking the job's transcript.
 type cohortWitness struct {
-	setDigest [32]byte // the cohort it summed, as agreed
-	count     uint64
-	records   [32]byte // recordsHasher's digest of the cohort
-	claimRoot [32]byte
-	roots     *recordRoots // the registry roots the records use
+	setDigest [32]byte      // the cohort it summed, as agreed
+	recs      audit.Records // the records section it wrote of them
+	roots     *recordRoots  // the registry roots the records use
+	section   *keptSection  // the section's bytes, while kept
+}
+
+// recordsProto is the wire form of the witness's section while its bytes
+// are kept, nil once they are not.
+func (w *cohortWitness) recordsProto() *cohortv1.TranscriptRecords {
+	if w == nil || !w.section.kept() || w.recs.Count == 0 {
+		return nil
+	}
+	return &cohortv1.TranscriptRecords{Count: uint64(w.recs.Count), Size: uint64(w.recs.Size), Sha256: w.recs.SHA256[:]}
+}
+
+// keptSection is the spool file of a witness's records section. It is
+// closed once it is dropped and no splice reads it.
+type keptSection struct {
+	mu      sync.Mutex
+	file    *os.File
+	readers int
+	dropped bool
+}
+
+// kept reports whether the section's bytes are still kept.
+func (k *keptSection) kept() bool {
+	if k == nil {
+		return false
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return !k.dropped
+}
+
+// open returns the file for reading and the function that ends the read,
+// or false once the section is dropped.
+func (k *keptSection) open() (*os.File, func(), bool) {
+	if k == nil {
+		return nil, nil, false
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.dropped {
+		return nil, nil, false
+	}
+	k.readers++
+	return k.file, func() {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		if k.readers--; k.readers == 0 && k.dropped {
+			k.file.Close()
+		}
+	}, true
+}
+
+// drop lets the file go: at once, or when its last read ends.
+func (k *keptSection) drop() {
+	if k == nil {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if !k.dropped && k.readers == 0 {
+		k.file.Close()
+	}
+	k.dropped = true
 }
 
 // witnessBuilder builds a cohortWitness as a scan passes the cohort's
-// rows, in nullifier order.
-type witnessBuilder struct {
-	rh    *recordsHasher
-	claim audit.ClaimRootHasher
-	roots *recordRoots
+// rows, in nullifier order: it writes their records section.
+type witnessBuilder struct{ sp *recordSpooler }
+
+func (n *Node) newWitnessBuilder() (*witnessBuilder, error) {
+	sp, err := n.newRecordSpooler()
+	if err != nil {
+		return nil, err
+	}
+	return &witnessBuilder{sp: sp}, nil
 }
 
-func newWitnessBuilder() *witnessBuilder {
-	return &witnessBuilder{rh: newRecordsHasher(), roots: newRecordRoots()}
+// add takes one record of the cohort, read with its proof, public inputs
+// and claim leaf.
+func (w *witnessBuilder) add(c *store.Contribution) error { return w.sp.add(c) }
+
+// witness ends the section; the builder is not used after.
+func (w *witnessBuilder) witness(setDigest [32]byte) (*cohortWitness, error) {
+	sp, err := w.sp.finish()
+	if err != nil {
+		return nil, err
+	}
+	return &cohortWitness{setDigest: setDigest, recs: sp.recs, roots: sp.roots, section: &keptSection{file: sp.file}}, nil
 }
 
-// add takes one record of the cohort, read with its proof and public
-// inputs (published is what a transcript lists of its stored value).
-func (w *witnessBuilder) add(c *store.Contribution, published []byte) error {
-	if err := w.roots.add(c.Public); err != nil {
-		return err
+// discard drops an unfinished witness.
+func (w *witnessBuilder) discard() {
+	if w != nil {
+		w.sp.discard()
 	}
-	if err := w.claim.AddLeaf(c.Nullifier, c.ClaimLeaf); err != nil {
-		return err
-	}
-	w.rh.add(c.Nullifier, c.PayloadDigest, c.Public, c.Proof, published)
-	return nil
 }
 
 // claimLeaf is the leaf of nullifier nf in a job's claim tree, stored
@@ -96,13 +136,15 @@ func claimLeaf(nf fr.Element) [32]byte {
 	return leaf.Bytes()
 }
 
-func (w *witnessBuilder) witness(setDigest [32]byte) *cohortWitness {
-	return &cohortWitness{setDigest: setDigest, count: w.rh.n, records: w.rh.sum(), claimRoot: w.claim.Root(), roots: w.roots}
-}
-
 // maxWitnesses bounds the witnesses a node keeps (each a few hundred
-// bytes and its records' distinct roots); the oldest goes first.
-const maxWitnesses = 256
+// bytes and its records' distinct roots); the oldest goes first. Only
+// the newest maxKeptSections keep their section's bytes (a spool file of
+// about 1 KB a record): an older witness still checks a transcript sent
+// whole.
+const (
+	maxWitnesses    = 256
+	maxKeptSections = 4
+)
 
 // witnesses holds the witnesses of the jobs this node summed, by job id,
 // until their transcripts are checked. It is safe for concurrent use.
@@ -117,13 +159,19 @@ func newWitnesses() *witnesses { return &witnesses{m: map[string]*cohortWitness{
 func (ws *witnesses) put(jobID string, w *cohortWitness) {
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
-	if _, ok := ws.m[jobID]; !ok {
-		ws.order = append(ws.order, jobID)
+	if old, ok := ws.m[jobID]; ok {
+		old.section.drop()
+		ws.order = slices.DeleteFunc(ws.order, func(id string) bool { return id == jobID })
 	}
+	ws.order = append(ws.order, jobID)
 	ws.m[jobID] = w
 	for len(ws.order) > maxWitnesses {
+		ws.m[ws.order[0]].section.drop()
 		delete(ws.m, ws.order[0])
 		ws.order = ws.order[1:]
+	}
+	for _, id := range ws.order[:max(0, len(ws.order)-maxKeptSections)] {
+		ws.m[id].section.drop()
 	}
 }
 
@@ -138,5 +186,9 @@ func (ws *witnesses) get(jobID string) *cohortWitness {
 func (ws *witnesses) drop(jobID string) {
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
-	delete(ws.m, jobID)
+	if w, ok := ws.m[jobID]; ok {
+		w.section.drop()
+		delete(ws.m, jobID)
+		ws.order = slices.DeleteFunc(ws.order, func(id string) bool { return id == jobID })
+	}
 }

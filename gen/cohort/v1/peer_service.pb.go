@@ -1904,7 +1904,13 @@ type ComputePartialResponse struct {
 	Signature *NodeSignature `protobuf:"bytes,3,opt,name=signature,proto3" json:"signature,omitempty"`
 	// What releasing the partial cost in the peer's privacy ledger, signed;
 	// absent for an exact release. A repeated request returns the same debit.
-	Debit         *PrivacyDebit `protobuf:"bytes,4,opt,name=debit,proto3" json:"debit,omitempty"`
+	Debit *PrivacyDebit `protobuf:"bytes,4,opt,name=debit,proto3" json:"debit,omitempty"`
+	// The records section of the job's transcript (the audit package's
+	// encoding) that the peer wrote from its own rows as it summed them, and
+	// keeps until it signs the transcript; absent when it wrote none (HE, or
+	// a cohort it did not sum now). A coordinator whose transcript holds the
+	// same section may leave it out of SignTranscript (RecordsSplice).
+	Records       *TranscriptRecords `protobuf:"bytes,5,opt,name=records,proto3" json:"records,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1967,6 +1973,146 @@ func (x *ComputePartialResponse) GetDebit() *PrivacyDebit {
 	return nil
 }
 
+func (x *ComputePartialResponse) GetRecords() *TranscriptRecords {
+	if x != nil {
+		return x.Records
+	}
+	return nil
+}
+
+// TranscriptRecords describes a transcript's records section: its records'
+// encodings, one after another, in nullifier order.
+type TranscriptRecords struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Records in the section.
+	Count uint64 `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
+	// Bytes of the section.
+	Size uint64 `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	// SHA-256 of the section's bytes, 32 bytes.
+	Sha256        []byte `protobuf:"bytes,3,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TranscriptRecords) Reset() {
+	*x = TranscriptRecords{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TranscriptRecords) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TranscriptRecords) ProtoMessage() {}
+
+func (x *TranscriptRecords) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TranscriptRecords.ProtoReflect.Descriptor instead.
+func (*TranscriptRecords) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *TranscriptRecords) GetCount() uint64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *TranscriptRecords) GetSize() uint64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *TranscriptRecords) GetSha256() []byte {
+	if x != nil {
+		return x.Sha256
+	}
+	return nil
+}
+
+// RecordsSplice leaves a transcript's records section out of a
+// SignTranscript stream: the chunks that follow the header skip the
+// section's bytes, which the peer puts back from the section it wrote
+// itself (ComputePartialResponse.records). The header's size and SHA-256
+// are the whole transcript's, section included.
+type RecordsSplice struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The job whose transcript it is.
+	JobId string `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	// Offset of the section in the transcript's encoding.
+	Offset uint64 `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
+	// The section left out.
+	Records       *TranscriptRecords `protobuf:"bytes,3,opt,name=records,proto3" json:"records,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordsSplice) Reset() {
+	*x = RecordsSplice{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordsSplice) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordsSplice) ProtoMessage() {}
+
+func (x *RecordsSplice) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordsSplice.ProtoReflect.Descriptor instead.
+func (*RecordsSplice) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *RecordsSplice) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *RecordsSplice) GetOffset() uint64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *RecordsSplice) GetRecords() *TranscriptRecords {
+	if x != nil {
+		return x.Records
+	}
+	return nil
+}
+
 // HEKeygenRequest starts an HE dataset's collective key generation on a
 // node (round 1).
 type HEKeygenRequest struct {
@@ -1989,7 +2135,7 @@ type HEKeygenRequest struct {
 
 func (x *HEKeygenRequest) Reset() {
 	*x = HEKeygenRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[31]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2001,7 +2147,7 @@ func (x *HEKeygenRequest) String() string {
 func (*HEKeygenRequest) ProtoMessage() {}
 
 func (x *HEKeygenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[31]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2014,7 +2160,7 @@ func (x *HEKeygenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HEKeygenRequest.ProtoReflect.Descriptor instead.
 func (*HEKeygenRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{31}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *HEKeygenRequest) GetDatasetId() string {
@@ -2075,7 +2221,7 @@ type HEKeygenResponse struct {
 
 func (x *HEKeygenResponse) Reset() {
 	*x = HEKeygenResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[32]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2087,7 +2233,7 @@ func (x *HEKeygenResponse) String() string {
 func (*HEKeygenResponse) ProtoMessage() {}
 
 func (x *HEKeygenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[32]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2100,7 +2246,7 @@ func (x *HEKeygenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HEKeygenResponse.ProtoReflect.Descriptor instead.
 func (*HEKeygenResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{32}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *HEKeygenResponse) GetSealedShares() [][]byte {
@@ -2137,7 +2283,7 @@ type HEKeygenCommitment struct {
 
 func (x *HEKeygenCommitment) Reset() {
 	*x = HEKeygenCommitment{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[33]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2149,7 +2295,7 @@ func (x *HEKeygenCommitment) String() string {
 func (*HEKeygenCommitment) ProtoMessage() {}
 
 func (x *HEKeygenCommitment) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[33]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2162,7 +2308,7 @@ func (x *HEKeygenCommitment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HEKeygenCommitment.ProtoReflect.Descriptor instead.
 func (*HEKeygenCommitment) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{33}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *HEKeygenCommitment) GetNodeIndex() uint32 {
@@ -2199,7 +2345,7 @@ type HEKeygenRevealRequest struct {
 
 func (x *HEKeygenRevealRequest) Reset() {
 	*x = HEKeygenRevealRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[34]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2211,7 +2357,7 @@ func (x *HEKeygenRevealRequest) String() string {
 func (*HEKeygenRevealRequest) ProtoMessage() {}
 
 func (x *HEKeygenRevealRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[34]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2224,7 +2370,7 @@ func (x *HEKeygenRevealRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HEKeygenRevealRequest.ProtoReflect.Descriptor instead.
 func (*HEKeygenRevealRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{34}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *HEKeygenRevealRequest) GetDatasetId() string {
@@ -2253,7 +2399,7 @@ type HEKeygenRevealResponse struct {
 
 func (x *HEKeygenRevealResponse) Reset() {
 	*x = HEKeygenRevealResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[35]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2265,7 +2411,7 @@ func (x *HEKeygenRevealResponse) String() string {
 func (*HEKeygenRevealResponse) ProtoMessage() {}
 
 func (x *HEKeygenRevealResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[35]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2278,7 +2424,7 @@ func (x *HEKeygenRevealResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HEKeygenRevealResponse.ProtoReflect.Descriptor instead.
 func (*HEKeygenRevealResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{35}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *HEKeygenRevealResponse) GetPublicKeyShare() []byte {
@@ -2305,7 +2451,7 @@ type HEKeygenFinishRequest struct {
 
 func (x *HEKeygenFinishRequest) Reset() {
 	*x = HEKeygenFinishRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[36]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2317,7 +2463,7 @@ func (x *HEKeygenFinishRequest) String() string {
 func (*HEKeygenFinishRequest) ProtoMessage() {}
 
 func (x *HEKeygenFinishRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[36]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2330,7 +2476,7 @@ func (x *HEKeygenFinishRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HEKeygenFinishRequest.ProtoReflect.Descriptor instead.
 func (*HEKeygenFinishRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{36}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *HEKeygenFinishRequest) GetDatasetId() string {
@@ -2367,7 +2513,7 @@ type HEKeygenFinishResponse struct {
 
 func (x *HEKeygenFinishResponse) Reset() {
 	*x = HEKeygenFinishResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[37]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2379,7 +2525,7 @@ func (x *HEKeygenFinishResponse) String() string {
 func (*HEKeygenFinishResponse) ProtoMessage() {}
 
 func (x *HEKeygenFinishResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[37]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2392,7 +2538,7 @@ func (x *HEKeygenFinishResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HEKeygenFinishResponse.ProtoReflect.Descriptor instead.
 func (*HEKeygenFinishResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{37}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *HEKeygenFinishResponse) GetPublicKey() []byte {
@@ -2427,7 +2573,7 @@ type StoreBuyerRequest struct {
 
 func (x *StoreBuyerRequest) Reset() {
 	*x = StoreBuyerRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[38]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2439,7 +2585,7 @@ func (x *StoreBuyerRequest) String() string {
 func (*StoreBuyerRequest) ProtoMessage() {}
 
 func (x *StoreBuyerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[38]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2452,7 +2598,7 @@ func (x *StoreBuyerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreBuyerRequest.ProtoReflect.Descriptor instead.
 func (*StoreBuyerRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{38}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *StoreBuyerRequest) GetBuyerId() string {
@@ -2492,7 +2638,7 @@ type StoreBuyerResponse struct {
 
 func (x *StoreBuyerResponse) Reset() {
 	*x = StoreBuyerResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[39]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2504,7 +2650,7 @@ func (x *StoreBuyerResponse) String() string {
 func (*StoreBuyerResponse) ProtoMessage() {}
 
 func (x *StoreBuyerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[39]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2517,7 +2663,7 @@ func (x *StoreBuyerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreBuyerResponse.ProtoReflect.Descriptor instead.
 func (*StoreBuyerResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{39}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{41}
 }
 
 // SignTranscriptRequest is one message of a transcript sent for signing.
@@ -2529,6 +2675,7 @@ type SignTranscriptRequest struct {
 	//
 	//	*SignTranscriptRequest_Header
 	//	*SignTranscriptRequest_Chunk
+	//	*SignTranscriptRequest_Splice
 	Part          isSignTranscriptRequest_Part `protobuf_oneof:"part"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2536,7 +2683,7 @@ type SignTranscriptRequest struct {
 
 func (x *SignTranscriptRequest) Reset() {
 	*x = SignTranscriptRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[40]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2548,7 +2695,7 @@ func (x *SignTranscriptRequest) String() string {
 func (*SignTranscriptRequest) ProtoMessage() {}
 
 func (x *SignTranscriptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[40]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2561,7 +2708,7 @@ func (x *SignTranscriptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignTranscriptRequest.ProtoReflect.Descriptor instead.
 func (*SignTranscriptRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{40}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *SignTranscriptRequest) GetPart() isSignTranscriptRequest_Part {
@@ -2589,12 +2736,22 @@ func (x *SignTranscriptRequest) GetChunk() *Chunk {
 	return nil
 }
 
+func (x *SignTranscriptRequest) GetSplice() *RecordsSplice {
+	if x != nil {
+		if x, ok := x.Part.(*SignTranscriptRequest_Splice); ok {
+			return x.Splice
+		}
+	}
+	return nil
+}
+
 type isSignTranscriptRequest_Part interface {
 	isSignTranscriptRequest_Part()
 }
 
 type SignTranscriptRequest_Header struct {
-	// Size and SHA-256 of the encoded transcript; first message only.
+	// Size and SHA-256 of the encoded transcript; first message only, or
+	// second after a splice.
 	Header *BlobHeader `protobuf:"bytes,1,opt,name=header,proto3,oneof"`
 }
 
@@ -2603,9 +2760,18 @@ type SignTranscriptRequest_Chunk struct {
 	Chunk *Chunk `protobuf:"bytes,2,opt,name=chunk,proto3,oneof"`
 }
 
+type SignTranscriptRequest_Splice struct {
+	// The records section left out of the chunks; when present, the first
+	// message. NotFound when the peer keeps no such section of the job:
+	// the coordinator then sends the transcript whole.
+	Splice *RecordsSplice `protobuf:"bytes,3,opt,name=splice,proto3,oneof"`
+}
+
 func (*SignTranscriptRequest_Header) isSignTranscriptRequest_Part() {}
 
 func (*SignTranscriptRequest_Chunk) isSignTranscriptRequest_Part() {}
+
+func (*SignTranscriptRequest_Splice) isSignTranscriptRequest_Part() {}
 
 // PublishTranscriptRequest is one message of a signed transcript bundle
 // handed to a peer.
@@ -2624,7 +2790,7 @@ type PublishTranscriptRequest struct {
 
 func (x *PublishTranscriptRequest) Reset() {
 	*x = PublishTranscriptRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[41]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2636,7 +2802,7 @@ func (x *PublishTranscriptRequest) String() string {
 func (*PublishTranscriptRequest) ProtoMessage() {}
 
 func (x *PublishTranscriptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[41]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2649,7 +2815,7 @@ func (x *PublishTranscriptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishTranscriptRequest.ProtoReflect.Descriptor instead.
 func (*PublishTranscriptRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{41}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *PublishTranscriptRequest) GetPart() isPublishTranscriptRequest_Part {
@@ -2704,7 +2870,7 @@ type PublishTranscriptResponse struct {
 
 func (x *PublishTranscriptResponse) Reset() {
 	*x = PublishTranscriptResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[42]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2716,7 +2882,7 @@ func (x *PublishTranscriptResponse) String() string {
 func (*PublishTranscriptResponse) ProtoMessage() {}
 
 func (x *PublishTranscriptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[42]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2729,7 +2895,7 @@ func (x *PublishTranscriptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishTranscriptResponse.ProtoReflect.Descriptor instead.
 func (*PublishTranscriptResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{42}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{44}
 }
 
 // SignTranscriptResponse is the peer's signature over the transcript's
@@ -2744,7 +2910,7 @@ type SignTranscriptResponse struct {
 
 func (x *SignTranscriptResponse) Reset() {
 	*x = SignTranscriptResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[43]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2756,7 +2922,7 @@ func (x *SignTranscriptResponse) String() string {
 func (*SignTranscriptResponse) ProtoMessage() {}
 
 func (x *SignTranscriptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[43]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2769,7 +2935,7 @@ func (x *SignTranscriptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignTranscriptResponse.ProtoReflect.Descriptor instead.
 func (*SignTranscriptResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{43}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *SignTranscriptResponse) GetSignature() *NodeSignature {
@@ -2796,7 +2962,7 @@ type StoreCreditRequest struct {
 
 func (x *StoreCreditRequest) Reset() {
 	*x = StoreCreditRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[44]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2808,7 +2974,7 @@ func (x *StoreCreditRequest) String() string {
 func (*StoreCreditRequest) ProtoMessage() {}
 
 func (x *StoreCreditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[44]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2821,7 +2987,7 @@ func (x *StoreCreditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreCreditRequest.ProtoReflect.Descriptor instead.
 func (*StoreCreditRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{44}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *StoreCreditRequest) GetCreditId() string {
@@ -2861,7 +3027,7 @@ type StoreCreditResponse struct {
 
 func (x *StoreCreditResponse) Reset() {
 	*x = StoreCreditResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[45]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2873,7 +3039,7 @@ func (x *StoreCreditResponse) String() string {
 func (*StoreCreditResponse) ProtoMessage() {}
 
 func (x *StoreCreditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[45]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2886,7 +3052,7 @@ func (x *StoreCreditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreCreditResponse.ProtoReflect.Descriptor instead.
 func (*StoreCreditResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{45}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{47}
 }
 
 // AbortJobRequest names a job that ended without a release.
@@ -2902,7 +3068,7 @@ type AbortJobRequest struct {
 
 func (x *AbortJobRequest) Reset() {
 	*x = AbortJobRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[46]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2914,7 +3080,7 @@ func (x *AbortJobRequest) String() string {
 func (*AbortJobRequest) ProtoMessage() {}
 
 func (x *AbortJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[46]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2927,7 +3093,7 @@ func (x *AbortJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortJobRequest.ProtoReflect.Descriptor instead.
 func (*AbortJobRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{46}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *AbortJobRequest) GetJobId() string {
@@ -2953,7 +3119,7 @@ type AbortJobResponse struct {
 
 func (x *AbortJobResponse) Reset() {
 	*x = AbortJobResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[47]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2965,7 +3131,7 @@ func (x *AbortJobResponse) String() string {
 func (*AbortJobResponse) ProtoMessage() {}
 
 func (x *AbortJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[47]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2978,7 +3144,7 @@ func (x *AbortJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortJobResponse.ProtoReflect.Descriptor instead.
 func (*AbortJobResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{47}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{49}
 }
 
 // GetBalancesRequest pages through a peer's ledger.
@@ -2992,7 +3158,7 @@ type GetBalancesRequest struct {
 
 func (x *GetBalancesRequest) Reset() {
 	*x = GetBalancesRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[48]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3004,7 +3170,7 @@ func (x *GetBalancesRequest) String() string {
 func (*GetBalancesRequest) ProtoMessage() {}
 
 func (x *GetBalancesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[48]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3017,7 +3183,7 @@ func (x *GetBalancesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBalancesRequest.ProtoReflect.Descriptor instead.
 func (*GetBalancesRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{48}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *GetBalancesRequest) GetPageToken() string {
@@ -3040,7 +3206,7 @@ type GetBalancesResponse struct {
 
 func (x *GetBalancesResponse) Reset() {
 	*x = GetBalancesResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[49]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3052,7 +3218,7 @@ func (x *GetBalancesResponse) String() string {
 func (*GetBalancesResponse) ProtoMessage() {}
 
 func (x *GetBalancesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[49]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3065,7 +3231,7 @@ func (x *GetBalancesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBalancesResponse.ProtoReflect.Descriptor instead.
 func (*GetBalancesResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{49}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *GetBalancesResponse) GetBalances() []*BuyerBalance {
@@ -3204,12 +3370,21 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"\bjob_time\x18\x03 \x01(\x03R\ajobTime\x12\x1d\n" +
 	"\n" +
 	"set_digest\x18\x04 \x01(\fR\tsetDigest\x12%\n" +
-	"\x0edecryption_set\x18\x05 \x03(\rR\rdecryptionSet\"\xbb\x01\n" +
+	"\x0edecryption_set\x18\x05 \x03(\rR\rdecryptionSet\"\xf3\x01\n" +
 	"\x16ComputePartialResponse\x12 \n" +
 	"\vcoordinates\x18\x01 \x03(\rR\vcoordinates\x12\x18\n" +
 	"\apartial\x18\x02 \x01(\fR\apartial\x126\n" +
 	"\tsignature\x18\x03 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature\x12-\n" +
-	"\x05debit\x18\x04 \x01(\v2\x17.cohort.v1.PrivacyDebitR\x05debit\"\xca\x01\n" +
+	"\x05debit\x18\x04 \x01(\v2\x17.cohort.v1.PrivacyDebitR\x05debit\x126\n" +
+	"\arecords\x18\x05 \x01(\v2\x1c.cohort.v1.TranscriptRecordsR\arecords\"U\n" +
+	"\x11TranscriptRecords\x12\x14\n" +
+	"\x05count\x18\x01 \x01(\x04R\x05count\x12\x12\n" +
+	"\x04size\x18\x02 \x01(\x04R\x04size\x12\x16\n" +
+	"\x06sha256\x18\x03 \x01(\fR\x06sha256\"v\n" +
+	"\rRecordsSplice\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x16\n" +
+	"\x06offset\x18\x02 \x01(\x04R\x06offset\x126\n" +
+	"\arecords\x18\x03 \x01(\v2\x1c.cohort.v1.TranscriptRecordsR\arecords\"\xca\x01\n" +
 	"\x0fHEKeygenRequest\x12\x1d\n" +
 	"\n" +
 	"dataset_id\x18\x01 \x01(\tR\tdatasetId\x12#\n" +
@@ -3254,10 +3429,11 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"created_at\x18\x03 \x01(\x03R\tcreatedAt\x12\x1d\n" +
 	"\n" +
 	"public_key\x18\x04 \x01(\fR\tpublicKey\"\x14\n" +
-	"\x12StoreBuyerResponse\"z\n" +
+	"\x12StoreBuyerResponse\"\xae\x01\n" +
 	"\x15SignTranscriptRequest\x12/\n" +
 	"\x06header\x18\x01 \x01(\v2\x15.cohort.v1.BlobHeaderH\x00R\x06header\x12(\n" +
-	"\x05chunk\x18\x02 \x01(\v2\x10.cohort.v1.ChunkH\x00R\x05chunkB\x06\n" +
+	"\x05chunk\x18\x02 \x01(\v2\x10.cohort.v1.ChunkH\x00R\x05chunk\x122\n" +
+	"\x06splice\x18\x03 \x01(\v2\x18.cohort.v1.RecordsSpliceH\x00R\x06spliceB\x06\n" +
 	"\x04part\"}\n" +
 	"\x18PublishTranscriptRequest\x12/\n" +
 	"\x06header\x18\x01 \x01(\v2\x15.cohort.v1.BlobHeaderH\x00R\x06header\x12(\n" +
@@ -3331,7 +3507,7 @@ func file_cohort_v1_peer_service_proto_rawDescGZIP() []byte {
 	return file_cohort_v1_peer_service_proto_rawDescData
 }
 
-var file_cohort_v1_peer_service_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
+var file_cohort_v1_peer_service_proto_msgTypes = make([]protoimpl.MessageInfo, 52)
 var file_cohort_v1_peer_service_proto_goTypes = []any{
 	(*StartCeremonyRequest)(nil),        // 0: cohort.v1.StartCeremonyRequest
 	(*StartCeremonyResponse)(nil),       // 1: cohort.v1.StartCeremonyResponse
@@ -3364,157 +3540,162 @@ var file_cohort_v1_peer_service_proto_goTypes = []any{
 	(*PrepareJobResponse)(nil),          // 28: cohort.v1.PrepareJobResponse
 	(*ComputePartialRequest)(nil),       // 29: cohort.v1.ComputePartialRequest
 	(*ComputePartialResponse)(nil),      // 30: cohort.v1.ComputePartialResponse
-	(*HEKeygenRequest)(nil),             // 31: cohort.v1.HEKeygenRequest
-	(*HEKeygenResponse)(nil),            // 32: cohort.v1.HEKeygenResponse
-	(*HEKeygenCommitment)(nil),          // 33: cohort.v1.HEKeygenCommitment
-	(*HEKeygenRevealRequest)(nil),       // 34: cohort.v1.HEKeygenRevealRequest
-	(*HEKeygenRevealResponse)(nil),      // 35: cohort.v1.HEKeygenRevealResponse
-	(*HEKeygenFinishRequest)(nil),       // 36: cohort.v1.HEKeygenFinishRequest
-	(*HEKeygenFinishResponse)(nil),      // 37: cohort.v1.HEKeygenFinishResponse
-	(*StoreBuyerRequest)(nil),           // 38: cohort.v1.StoreBuyerRequest
-	(*StoreBuyerResponse)(nil),          // 39: cohort.v1.StoreBuyerResponse
-	(*SignTranscriptRequest)(nil),       // 40: cohort.v1.SignTranscriptRequest
-	(*PublishTranscriptRequest)(nil),    // 41: cohort.v1.PublishTranscriptRequest
-	(*PublishTranscriptResponse)(nil),   // 42: cohort.v1.PublishTranscriptResponse
-	(*SignTranscriptResponse)(nil),      // 43: cohort.v1.SignTranscriptResponse
-	(*StoreCreditRequest)(nil),          // 44: cohort.v1.StoreCreditRequest
-	(*StoreCreditResponse)(nil),         // 45: cohort.v1.StoreCreditResponse
-	(*AbortJobRequest)(nil),             // 46: cohort.v1.AbortJobRequest
-	(*AbortJobResponse)(nil),            // 47: cohort.v1.AbortJobResponse
-	(*GetBalancesRequest)(nil),          // 48: cohort.v1.GetBalancesRequest
-	(*GetBalancesResponse)(nil),         // 49: cohort.v1.GetBalancesResponse
-	(*CeremonyInfo)(nil),                // 50: cohort.v1.CeremonyInfo
-	(*DatasetDescriptor)(nil),           // 51: cohort.v1.DatasetDescriptor
-	(*NodeSignature)(nil),               // 52: cohort.v1.NodeSignature
-	(*CeremonyContributionHeader)(nil),  // 53: cohort.v1.CeremonyContributionHeader
-	(*Chunk)(nil),                       // 54: cohort.v1.Chunk
-	(*BlobHeader)(nil),                  // 55: cohort.v1.BlobHeader
-	(*CeremonyAttestation)(nil),         // 56: cohort.v1.CeremonyAttestation
-	(*ContributionAck)(nil),             // 57: cohort.v1.ContributionAck
-	(*RegistryUpdate)(nil),              // 58: cohort.v1.RegistryUpdate
-	(*JobSpec)(nil),                     // 59: cohort.v1.JobSpec
-	(*JobSubmission)(nil),               // 60: cohort.v1.JobSubmission
-	(*EligibleSet)(nil),                 // 61: cohort.v1.EligibleSet
-	(*PrivacyDebit)(nil),                // 62: cohort.v1.PrivacyDebit
-	(JobState)(0),                       // 63: cohort.v1.JobState
-	(*BuyerBalance)(nil),                // 64: cohort.v1.BuyerBalance
-	(*StartClaimCeremonyRequest)(nil),   // 65: cohort.v1.StartClaimCeremonyRequest
-	(*OrderClaimRequest)(nil),           // 66: cohort.v1.OrderClaimRequest
-	(*StoreClaimRequest)(nil),           // 67: cohort.v1.StoreClaimRequest
-	(*OrderPayoutTransferRequest)(nil),  // 68: cohort.v1.OrderPayoutTransferRequest
-	(*StorePayoutTransferRequest)(nil),  // 69: cohort.v1.StorePayoutTransferRequest
-	(*GetClaimKeysRequest)(nil),         // 70: cohort.v1.GetClaimKeysRequest
-	(*StartClaimCeremonyResponse)(nil),  // 71: cohort.v1.StartClaimCeremonyResponse
-	(*OrderClaimResponse)(nil),          // 72: cohort.v1.OrderClaimResponse
-	(*StoreClaimResponse)(nil),          // 73: cohort.v1.StoreClaimResponse
-	(*OrderPayoutTransferResponse)(nil), // 74: cohort.v1.OrderPayoutTransferResponse
-	(*StorePayoutTransferResponse)(nil), // 75: cohort.v1.StorePayoutTransferResponse
-	(*GetClaimKeysResponse)(nil),        // 76: cohort.v1.GetClaimKeysResponse
+	(*TranscriptRecords)(nil),           // 31: cohort.v1.TranscriptRecords
+	(*RecordsSplice)(nil),               // 32: cohort.v1.RecordsSplice
+	(*HEKeygenRequest)(nil),             // 33: cohort.v1.HEKeygenRequest
+	(*HEKeygenResponse)(nil),            // 34: cohort.v1.HEKeygenResponse
+	(*HEKeygenCommitment)(nil),          // 35: cohort.v1.HEKeygenCommitment
+	(*HEKeygenRevealRequest)(nil),       // 36: cohort.v1.HEKeygenRevealRequest
+	(*HEKeygenRevealResponse)(nil),      // 37: cohort.v1.HEKeygenRevealResponse
+	(*HEKeygenFinishRequest)(nil),       // 38: cohort.v1.HEKeygenFinishRequest
+	(*HEKeygenFinishResponse)(nil),      // 39: cohort.v1.HEKeygenFinishResponse
+	(*StoreBuyerRequest)(nil),           // 40: cohort.v1.StoreBuyerRequest
+	(*StoreBuyerResponse)(nil),          // 41: cohort.v1.StoreBuyerResponse
+	(*SignTranscriptRequest)(nil),       // 42: cohort.v1.SignTranscriptRequest
+	(*PublishTranscriptRequest)(nil),    // 43: cohort.v1.PublishTranscriptRequest
+	(*PublishTranscriptResponse)(nil),   // 44: cohort.v1.PublishTranscriptResponse
+	(*SignTranscriptResponse)(nil),      // 45: cohort.v1.SignTranscriptResponse
+	(*StoreCreditRequest)(nil),          // 46: cohort.v1.StoreCreditRequest
+	(*StoreCreditResponse)(nil),         // 47: cohort.v1.StoreCreditResponse
+	(*AbortJobRequest)(nil),             // 48: cohort.v1.AbortJobRequest
+	(*AbortJobResponse)(nil),            // 49: cohort.v1.AbortJobResponse
+	(*GetBalancesRequest)(nil),          // 50: cohort.v1.GetBalancesRequest
+	(*GetBalancesResponse)(nil),         // 51: cohort.v1.GetBalancesResponse
+	(*CeremonyInfo)(nil),                // 52: cohort.v1.CeremonyInfo
+	(*DatasetDescriptor)(nil),           // 53: cohort.v1.DatasetDescriptor
+	(*NodeSignature)(nil),               // 54: cohort.v1.NodeSignature
+	(*CeremonyContributionHeader)(nil),  // 55: cohort.v1.CeremonyContributionHeader
+	(*Chunk)(nil),                       // 56: cohort.v1.Chunk
+	(*BlobHeader)(nil),                  // 57: cohort.v1.BlobHeader
+	(*CeremonyAttestation)(nil),         // 58: cohort.v1.CeremonyAttestation
+	(*ContributionAck)(nil),             // 59: cohort.v1.ContributionAck
+	(*RegistryUpdate)(nil),              // 60: cohort.v1.RegistryUpdate
+	(*JobSpec)(nil),                     // 61: cohort.v1.JobSpec
+	(*JobSubmission)(nil),               // 62: cohort.v1.JobSubmission
+	(*EligibleSet)(nil),                 // 63: cohort.v1.EligibleSet
+	(*PrivacyDebit)(nil),                // 64: cohort.v1.PrivacyDebit
+	(JobState)(0),                       // 65: cohort.v1.JobState
+	(*BuyerBalance)(nil),                // 66: cohort.v1.BuyerBalance
+	(*StartClaimCeremonyRequest)(nil),   // 67: cohort.v1.StartClaimCeremonyRequest
+	(*OrderClaimRequest)(nil),           // 68: cohort.v1.OrderClaimRequest
+	(*StoreClaimRequest)(nil),           // 69: cohort.v1.StoreClaimRequest
+	(*OrderPayoutTransferRequest)(nil),  // 70: cohort.v1.OrderPayoutTransferRequest
+	(*StorePayoutTransferRequest)(nil),  // 71: cohort.v1.StorePayoutTransferRequest
+	(*GetClaimKeysRequest)(nil),         // 72: cohort.v1.GetClaimKeysRequest
+	(*StartClaimCeremonyResponse)(nil),  // 73: cohort.v1.StartClaimCeremonyResponse
+	(*OrderClaimResponse)(nil),          // 74: cohort.v1.OrderClaimResponse
+	(*StoreClaimResponse)(nil),          // 75: cohort.v1.StoreClaimResponse
+	(*OrderPayoutTransferResponse)(nil), // 76: cohort.v1.OrderPayoutTransferResponse
+	(*StorePayoutTransferResponse)(nil), // 77: cohort.v1.StorePayoutTransferResponse
+	(*GetClaimKeysResponse)(nil),        // 78: cohort.v1.GetClaimKeysResponse
 }
 var file_cohort_v1_peer_service_proto_depIdxs = []int32{
-	50, // 0: cohort.v1.StartCeremonyRequest.ceremony:type_name -> cohort.v1.CeremonyInfo
-	51, // 1: cohort.v1.StartCeremonyRequest.dataset:type_name -> cohort.v1.DatasetDescriptor
-	52, // 2: cohort.v1.StartCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
-	53, // 3: cohort.v1.CeremonyContributeRequest.header:type_name -> cohort.v1.CeremonyContributionHeader
-	54, // 4: cohort.v1.CeremonyContributeRequest.chunk:type_name -> cohort.v1.Chunk
-	53, // 5: cohort.v1.CeremonyContributeResponse.header:type_name -> cohort.v1.CeremonyContributionHeader
-	54, // 6: cohort.v1.CeremonyContributeResponse.chunk:type_name -> cohort.v1.Chunk
+	52, // 0: cohort.v1.StartCeremonyRequest.ceremony:type_name -> cohort.v1.CeremonyInfo
+	53, // 1: cohort.v1.StartCeremonyRequest.dataset:type_name -> cohort.v1.DatasetDescriptor
+	54, // 2: cohort.v1.StartCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
+	55, // 3: cohort.v1.CeremonyContributeRequest.header:type_name -> cohort.v1.CeremonyContributionHeader
+	56, // 4: cohort.v1.CeremonyContributeRequest.chunk:type_name -> cohort.v1.Chunk
+	55, // 5: cohort.v1.CeremonyContributeResponse.header:type_name -> cohort.v1.CeremonyContributionHeader
+	56, // 6: cohort.v1.CeremonyContributeResponse.chunk:type_name -> cohort.v1.Chunk
 	5,  // 7: cohort.v1.SealCeremonyRequest.header:type_name -> cohort.v1.SealCeremonyHeader
-	54, // 8: cohort.v1.SealCeremonyRequest.chunk:type_name -> cohort.v1.Chunk
-	55, // 9: cohort.v1.SealCeremonyHeader.blob:type_name -> cohort.v1.BlobHeader
-	56, // 10: cohort.v1.SealCeremonyHeader.contributions:type_name -> cohort.v1.CeremonyAttestation
-	50, // 11: cohort.v1.SealCeremonyResponse.ceremony:type_name -> cohort.v1.CeremonyInfo
-	52, // 12: cohort.v1.SealCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
-	52, // 13: cohort.v1.SealCeremonyResponse.ready_signature:type_name -> cohort.v1.NodeSignature
-	52, // 14: cohort.v1.DatasetReadyRequest.signatures:type_name -> cohort.v1.NodeSignature
-	57, // 15: cohort.v1.ForwardContributionResponse.ack:type_name -> cohort.v1.ContributionAck
-	58, // 16: cohort.v1.ApplyRegistrationRequest.update:type_name -> cohort.v1.RegistryUpdate
-	58, // 17: cohort.v1.GetRegistryStateResponse.updates:type_name -> cohort.v1.RegistryUpdate
-	57, // 18: cohort.v1.GetContributionAckResponse.ack:type_name -> cohort.v1.ContributionAck
-	52, // 19: cohort.v1.ForwardRevocationResponse.signature:type_name -> cohort.v1.NodeSignature
-	59, // 20: cohort.v1.PrepareJobRequest.spec:type_name -> cohort.v1.JobSpec
-	60, // 21: cohort.v1.PrepareJobRequest.submission:type_name -> cohort.v1.JobSubmission
-	61, // 22: cohort.v1.PrepareJobResponse.set:type_name -> cohort.v1.EligibleSet
-	52, // 23: cohort.v1.PrepareJobResponse.signature:type_name -> cohort.v1.NodeSignature
-	59, // 24: cohort.v1.ComputePartialRequest.spec:type_name -> cohort.v1.JobSpec
-	52, // 25: cohort.v1.ComputePartialResponse.signature:type_name -> cohort.v1.NodeSignature
-	62, // 26: cohort.v1.ComputePartialResponse.debit:type_name -> cohort.v1.PrivacyDebit
-	33, // 27: cohort.v1.HEKeygenResponse.commitment:type_name -> cohort.v1.HEKeygenCommitment
-	52, // 28: cohort.v1.HEKeygenCommitment.signature:type_name -> cohort.v1.NodeSignature
-	33, // 29: cohort.v1.HEKeygenRevealRequest.commitments:type_name -> cohort.v1.HEKeygenCommitment
-	52, // 30: cohort.v1.HEKeygenFinishResponse.signature:type_name -> cohort.v1.NodeSignature
-	55, // 31: cohort.v1.SignTranscriptRequest.header:type_name -> cohort.v1.BlobHeader
-	54, // 32: cohort.v1.SignTranscriptRequest.chunk:type_name -> cohort.v1.Chunk
-	55, // 33: cohort.v1.PublishTranscriptRequest.header:type_name -> cohort.v1.BlobHeader
-	54, // 34: cohort.v1.PublishTranscriptRequest.chunk:type_name -> cohort.v1.Chunk
-	52, // 35: cohort.v1.SignTranscriptResponse.signature:type_name -> cohort.v1.NodeSignature
-	63, // 36: cohort.v1.AbortJobRequest.state:type_name -> cohort.v1.JobState
-	64, // 37: cohort.v1.GetBalancesResponse.balances:type_name -> cohort.v1.BuyerBalance
-	0,  // 38: cohort.v1.PeerService.StartCeremony:input_type -> cohort.v1.StartCeremonyRequest
-	2,  // 39: cohort.v1.PeerService.CeremonyContribute:input_type -> cohort.v1.CeremonyContributeRequest
-	4,  // 40: cohort.v1.PeerService.SealCeremony:input_type -> cohort.v1.SealCeremonyRequest
-	7,  // 41: cohort.v1.PeerService.DatasetReady:input_type -> cohort.v1.DatasetReadyRequest
-	9,  // 42: cohort.v1.PeerService.AbortCeremony:input_type -> cohort.v1.AbortCeremonyRequest
-	65, // 43: cohort.v1.PeerService.StartClaimCeremony:input_type -> cohort.v1.StartClaimCeremonyRequest
-	11, // 44: cohort.v1.PeerService.ForwardContribution:input_type -> cohort.v1.ForwardContributionRequest
-	13, // 45: cohort.v1.PeerService.AbortContribution:input_type -> cohort.v1.AbortContributionRequest
-	23, // 46: cohort.v1.PeerService.GetContributionAck:input_type -> cohort.v1.GetContributionAckRequest
-	25, // 47: cohort.v1.PeerService.ForwardRevocation:input_type -> cohort.v1.ForwardRevocationRequest
-	15, // 48: cohort.v1.PeerService.ApplyRegistration:input_type -> cohort.v1.ApplyRegistrationRequest
-	19, // 49: cohort.v1.PeerService.ProposeRegistration:input_type -> cohort.v1.ProposeRegistrationRequest
-	21, // 50: cohort.v1.PeerService.StoreInvites:input_type -> cohort.v1.StoreInvitesRequest
-	17, // 51: cohort.v1.PeerService.GetRegistryState:input_type -> cohort.v1.GetRegistryStateRequest
-	31, // 52: cohort.v1.PeerService.HEKeygen:input_type -> cohort.v1.HEKeygenRequest
-	34, // 53: cohort.v1.PeerService.HEKeygenReveal:input_type -> cohort.v1.HEKeygenRevealRequest
-	36, // 54: cohort.v1.PeerService.HEKeygenFinish:input_type -> cohort.v1.HEKeygenFinishRequest
-	27, // 55: cohort.v1.PeerService.PrepareJob:input_type -> cohort.v1.PrepareJobRequest
-	29, // 56: cohort.v1.PeerService.ComputePartial:input_type -> cohort.v1.ComputePartialRequest
-	38, // 57: cohort.v1.PeerService.StoreBuyer:input_type -> cohort.v1.StoreBuyerRequest
-	40, // 58: cohort.v1.PeerService.SignTranscript:input_type -> cohort.v1.SignTranscriptRequest
-	44, // 59: cohort.v1.PeerService.StoreCredit:input_type -> cohort.v1.StoreCreditRequest
-	46, // 60: cohort.v1.PeerService.AbortJob:input_type -> cohort.v1.AbortJobRequest
-	48, // 61: cohort.v1.PeerService.GetBalances:input_type -> cohort.v1.GetBalancesRequest
-	41, // 62: cohort.v1.PeerService.PublishTranscript:input_type -> cohort.v1.PublishTranscriptRequest
-	66, // 63: cohort.v1.PeerService.OrderClaim:input_type -> cohort.v1.OrderClaimRequest
-	67, // 64: cohort.v1.PeerService.StoreClaim:input_type -> cohort.v1.StoreClaimRequest
-	68, // 65: cohort.v1.PeerService.OrderPayoutTransfer:input_type -> cohort.v1.OrderPayoutTransferRequest
-	69, // 66: cohort.v1.PeerService.StorePayoutTransfer:input_type -> cohort.v1.StorePayoutTransferRequest
-	70, // 67: cohort.v1.PeerService.GetClaimKeys:input_type -> cohort.v1.GetClaimKeysRequest
-	1,  // 68: cohort.v1.PeerService.StartCeremony:output_type -> cohort.v1.StartCeremonyResponse
-	3,  // 69: cohort.v1.PeerService.CeremonyContribute:output_type -> cohort.v1.CeremonyContributeResponse
-	6,  // 70: cohort.v1.PeerService.SealCeremony:output_type -> cohort.v1.SealCeremonyResponse
-	8,  // 71: cohort.v1.PeerService.DatasetReady:output_type -> cohort.v1.DatasetReadyResponse
-	10, // 72: cohort.v1.PeerService.AbortCeremony:output_type -> cohort.v1.AbortCeremonyResponse
-	71, // 73: cohort.v1.PeerService.StartClaimCeremony:output_type -> cohort.v1.StartClaimCeremonyResponse
-	12, // 74: cohort.v1.PeerService.ForwardContribution:output_type -> cohort.v1.ForwardContributionResponse
-	14, // 75: cohort.v1.PeerService.AbortContribution:output_type -> cohort.v1.AbortContributionResponse
-	24, // 76: cohort.v1.PeerService.GetContributionAck:output_type -> cohort.v1.GetContributionAckResponse
-	26, // 77: cohort.v1.PeerService.ForwardRevocation:output_type -> cohort.v1.ForwardRevocationResponse
-	16, // 78: cohort.v1.PeerService.ApplyRegistration:output_type -> cohort.v1.ApplyRegistrationResponse
-	20, // 79: cohort.v1.PeerService.ProposeRegistration:output_type -> cohort.v1.ProposeRegistrationResponse
-	22, // 80: cohort.v1.PeerService.StoreInvites:output_type -> cohort.v1.StoreInvitesResponse
-	18, // 81: cohort.v1.PeerService.GetRegistryState:output_type -> cohort.v1.GetRegistryStateResponse
-	32, // 82: cohort.v1.PeerService.HEKeygen:output_type -> cohort.v1.HEKeygenResponse
-	35, // 83: cohort.v1.PeerService.HEKeygenReveal:output_type -> cohort.v1.HEKeygenRevealResponse
-	37, // 84: cohort.v1.PeerService.HEKeygenFinish:output_type -> cohort.v1.HEKeygenFinishResponse
-	28, // 85: cohort.v1.PeerService.PrepareJob:output_type -> cohort.v1.PrepareJobResponse
-	30, // 86: cohort.v1.PeerService.ComputePartial:output_type -> cohort.v1.ComputePartialResponse
-	39, // 87: cohort.v1.PeerService.StoreBuyer:output_type -> cohort.v1.StoreBuyerResponse
-	43, // 88: cohort.v1.PeerService.SignTranscript:output_type -> cohort.v1.SignTranscriptResponse
-	45, // 89: cohort.v1.PeerService.StoreCredit:output_type -> cohort.v1.StoreCreditResponse
-	47, // 90: cohort.v1.PeerService.AbortJob:output_type -> cohort.v1.AbortJobResponse
-	49, // 91: cohort.v1.PeerService.GetBalances:output_type -> cohort.v1.GetBalancesResponse
-	42, // 92: cohort.v1.PeerService.PublishTranscript:output_type -> cohort.v1.PublishTranscriptResponse
-	72, // 93: cohort.v1.PeerService.OrderClaim:output_type -> cohort.v1.OrderClaimResponse
-	73, // 94: cohort.v1.PeerService.StoreClaim:output_type -> cohort.v1.StoreClaimResponse
-	74, // 95: cohort.v1.PeerService.OrderPayoutTransfer:output_type -> cohort.v1.OrderPayoutTransferResponse
-	75, // 96: cohort.v1.PeerService.StorePayoutTransfer:output_type -> cohort.v1.StorePayoutTransferResponse
-	76, // 97: cohort.v1.PeerService.GetClaimKeys:output_type -> cohort.v1.GetClaimKeysResponse
-	68, // [68:98] is the sub-list for method output_type
-	38, // [38:68] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	56, // 8: cohort.v1.SealCeremonyRequest.chunk:type_name -> cohort.v1.Chunk
+	57, // 9: cohort.v1.SealCeremonyHeader.blob:type_name -> cohort.v1.BlobHeader
+	58, // 10: cohort.v1.SealCeremonyHeader.contributions:type_name -> cohort.v1.CeremonyAttestation
+	52, // 11: cohort.v1.SealCeremonyResponse.ceremony:type_name -> cohort.v1.CeremonyInfo
+	54, // 12: cohort.v1.SealCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
+	54, // 13: cohort.v1.SealCeremonyResponse.ready_signature:type_name -> cohort.v1.NodeSignature
+	54, // 14: cohort.v1.DatasetReadyRequest.signatures:type_name -> cohort.v1.NodeSignature
+	59, // 15: cohort.v1.ForwardContributionResponse.ack:type_name -> cohort.v1.ContributionAck
+	60, // 16: cohort.v1.ApplyRegistrationRequest.update:type_name -> cohort.v1.RegistryUpdate
+	60, // 17: cohort.v1.GetRegistryStateResponse.updates:type_name -> cohort.v1.RegistryUpdate
+	59, // 18: cohort.v1.GetContributionAckResponse.ack:type_name -> cohort.v1.ContributionAck
+	54, // 19: cohort.v1.ForwardRevocationResponse.signature:type_name -> cohort.v1.NodeSignature
+	61, // 20: cohort.v1.PrepareJobRequest.spec:type_name -> cohort.v1.JobSpec
+	62, // 21: cohort.v1.PrepareJobRequest.submission:type_name -> cohort.v1.JobSubmission
+	63, // 22: cohort.v1.PrepareJobResponse.set:type_name -> cohort.v1.EligibleSet
+	54, // 23: cohort.v1.PrepareJobResponse.signature:type_name -> cohort.v1.NodeSignature
+	61, // 24: cohort.v1.ComputePartialRequest.spec:type_name -> cohort.v1.JobSpec
+	54, // 25: cohort.v1.ComputePartialResponse.signature:type_name -> cohort.v1.NodeSignature
+	64, // 26: cohort.v1.ComputePartialResponse.debit:type_name -> cohort.v1.PrivacyDebit
+	31, // 27: cohort.v1.ComputePartialResponse.records:type_name -> cohort.v1.TranscriptRecords
+	31, // 28: cohort.v1.RecordsSplice.records:type_name -> cohort.v1.TranscriptRecords
+	35, // 29: cohort.v1.HEKeygenResponse.commitment:type_name -> cohort.v1.HEKeygenCommitment
+	54, // 30: cohort.v1.HEKeygenCommitment.signature:type_name -> cohort.v1.NodeSignature
+	35, // 31: cohort.v1.HEKeygenRevealRequest.commitments:type_name -> cohort.v1.HEKeygenCommitment
+	54, // 32: cohort.v1.HEKeygenFinishResponse.signature:type_name -> cohort.v1.NodeSignature
+	57, // 33: cohort.v1.SignTranscriptRequest.header:type_name -> cohort.v1.BlobHeader
+	56, // 34: cohort.v1.SignTranscriptRequest.chunk:type_name -> cohort.v1.Chunk
+	32, // 35: cohort.v1.SignTranscriptRequest.splice:type_name -> cohort.v1.RecordsSplice
+	57, // 36: cohort.v1.PublishTranscriptRequest.header:type_name -> cohort.v1.BlobHeader
+	56, // 37: cohort.v1.PublishTranscriptRequest.chunk:type_name -> cohort.v1.Chunk
+	54, // 38: cohort.v1.SignTranscriptResponse.signature:type_name -> cohort.v1.NodeSignature
+	65, // 39: cohort.v1.AbortJobRequest.state:type_name -> cohort.v1.JobState
+	66, // 40: cohort.v1.GetBalancesResponse.balances:type_name -> cohort.v1.BuyerBalance
+	0,  // 41: cohort.v1.PeerService.StartCeremony:input_type -> cohort.v1.StartCeremonyRequest
+	2,  // 42: cohort.v1.PeerService.CeremonyContribute:input_type -> cohort.v1.CeremonyContributeRequest
+	4,  // 43: cohort.v1.PeerService.SealCeremony:input_type -> cohort.v1.SealCeremonyRequest
+	7,  // 44: cohort.v1.PeerService.DatasetReady:input_type -> cohort.v1.DatasetReadyRequest
+	9,  // 45: cohort.v1.PeerService.AbortCeremony:input_type -> cohort.v1.AbortCeremonyRequest
+	67, // 46: cohort.v1.PeerService.StartClaimCeremony:input_type -> cohort.v1.StartClaimCeremonyRequest
+	11, // 47: cohort.v1.PeerService.ForwardContribution:input_type -> cohort.v1.ForwardContributionRequest
+	13, // 48: cohort.v1.PeerService.AbortContribution:input_type -> cohort.v1.AbortContributionRequest
+	23, // 49: cohort.v1.PeerService.GetContributionAck:input_type -> cohort.v1.GetContributionAckRequest
+	25, // 50: cohort.v1.PeerService.ForwardRevocation:input_type -> cohort.v1.ForwardRevocationRequest
+	15, // 51: cohort.v1.PeerService.ApplyRegistration:input_type -> cohort.v1.ApplyRegistrationRequest
+	19, // 52: cohort.v1.PeerService.ProposeRegistration:input_type -> cohort.v1.ProposeRegistrationRequest
+	21, // 53: cohort.v1.PeerService.StoreInvites:input_type -> cohort.v1.StoreInvitesRequest
+	17, // 54: cohort.v1.PeerService.GetRegistryState:input_type -> cohort.v1.GetRegistryStateRequest
+	33, // 55: cohort.v1.PeerService.HEKeygen:input_type -> cohort.v1.HEKeygenRequest
+	36, // 56: cohort.v1.PeerService.HEKeygenReveal:input_type -> cohort.v1.HEKeygenRevealRequest
+	38, // 57: cohort.v1.PeerService.HEKeygenFinish:input_type -> cohort.v1.HEKeygenFinishRequest
+	27, // 58: cohort.v1.PeerService.PrepareJob:input_type -> cohort.v1.PrepareJobRequest
+	29, // 59: cohort.v1.PeerService.ComputePartial:input_type -> cohort.v1.ComputePartialRequest
+	40, // 60: cohort.v1.PeerService.StoreBuyer:input_type -> cohort.v1.StoreBuyerRequest
+	42, // 61: cohort.v1.PeerService.SignTranscript:input_type -> cohort.v1.SignTranscriptRequest
+	46, // 62: cohort.v1.PeerService.StoreCredit:input_type -> cohort.v1.StoreCreditRequest
+	48, // 63: cohort.v1.PeerService.AbortJob:input_type -> cohort.v1.AbortJobRequest
+	50, // 64: cohort.v1.PeerService.GetBalances:input_type -> cohort.v1.GetBalancesRequest
+	43, // 65: cohort.v1.PeerService.PublishTranscript:input_type -> cohort.v1.PublishTranscriptRequest
+	68, // 66: cohort.v1.PeerService.OrderClaim:input_type -> cohort.v1.OrderClaimRequest
+	69, // 67: cohort.v1.PeerService.StoreClaim:input_type -> cohort.v1.StoreClaimRequest
+	70, // 68: cohort.v1.PeerService.OrderPayoutTransfer:input_type -> cohort.v1.OrderPayoutTransferRequest
+	71, // 69: cohort.v1.PeerService.StorePayoutTransfer:input_type -> cohort.v1.StorePayoutTransferRequest
+	72, // 70: cohort.v1.PeerService.GetClaimKeys:input_type -> cohort.v1.GetClaimKeysRequest
+	1,  // 71: cohort.v1.PeerService.StartCeremony:output_type -> cohort.v1.StartCeremonyResponse
+	3,  // 72: cohort.v1.PeerService.CeremonyContribute:output_type -> cohort.v1.CeremonyContributeResponse
+	6,  // 73: cohort.v1.PeerService.SealCeremony:output_type -> cohort.v1.SealCeremonyResponse
+	8,  // 74: cohort.v1.PeerService.DatasetReady:output_type -> cohort.v1.DatasetReadyResponse
+	10, // 75: cohort.v1.PeerService.AbortCeremony:output_type -> cohort.v1.AbortCeremonyResponse
+	73, // 76: cohort.v1.PeerService.StartClaimCeremony:output_type -> cohort.v1.StartClaimCeremonyResponse
+	12, // 77: cohort.v1.PeerService.ForwardContribution:output_type -> cohort.v1.ForwardContributionResponse
+	14, // 78: cohort.v1.PeerService.AbortContribution:output_type -> cohort.v1.AbortContributionResponse
+	24, // 79: cohort.v1.PeerService.GetContributionAck:output_type -> cohort.v1.GetContributionAckResponse
+	26, // 80: cohort.v1.PeerService.ForwardRevocation:output_type -> cohort.v1.ForwardRevocationResponse
+	16, // 81: cohort.v1.PeerService.ApplyRegistration:output_type -> cohort.v1.ApplyRegistrationResponse
+	20, // 82: cohort.v1.PeerService.ProposeRegistration:output_type -> cohort.v1.ProposeRegistrationResponse
+	22, // 83: cohort.v1.PeerService.StoreInvites:output_type -> cohort.v1.StoreInvitesResponse
+	18, // 84: cohort.v1.PeerService.GetRegistryState:output_type -> cohort.v1.GetRegistryStateResponse
+	34, // 85: cohort.v1.PeerService.HEKeygen:output_type -> cohort.v1.HEKeygenResponse
+	37, // 86: cohort.v1.PeerService.HEKeygenReveal:output_type -> cohort.v1.HEKeygenRevealResponse
+	39, // 87: cohort.v1.PeerService.HEKeygenFinish:output_type -> cohort.v1.HEKeygenFinishResponse
+	28, // 88: cohort.v1.PeerService.PrepareJob:output_type -> cohort.v1.PrepareJobResponse
+	30, // 89: cohort.v1.PeerService.ComputePartial:output_type -> cohort.v1.ComputePartialResponse
+	41, // 90: cohort.v1.PeerService.StoreBuyer:output_type -> cohort.v1.StoreBuyerResponse
+	45, // 91: cohort.v1.PeerService.SignTranscript:output_type -> cohort.v1.SignTranscriptResponse
+	47, // 92: cohort.v1.PeerService.StoreCredit:output_type -> cohort.v1.StoreCreditResponse
+	49, // 93: cohort.v1.PeerService.AbortJob:output_type -> cohort.v1.AbortJobResponse
+	51, // 94: cohort.v1.PeerService.GetBalances:output_type -> cohort.v1.GetBalancesResponse
+	44, // 95: cohort.v1.PeerService.PublishTranscript:output_type -> cohort.v1.PublishTranscriptResponse
+	74, // 96: cohort.v1.PeerService.OrderClaim:output_type -> cohort.v1.OrderClaimResponse
+	75, // 97: cohort.v1.PeerService.StoreClaim:output_type -> cohort.v1.StoreClaimResponse
+	76, // 98: cohort.v1.PeerService.OrderPayoutTransfer:output_type -> cohort.v1.OrderPayoutTransferResponse
+	77, // 99: cohort.v1.PeerService.StorePayoutTransfer:output_type -> cohort.v1.StorePayoutTransferResponse
+	78, // 100: cohort.v1.PeerService.GetClaimKeys:output_type -> cohort.v1.GetClaimKeysResponse
+	71, // [71:101] is the sub-list for method output_type
+	41, // [41:71] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_peer_service_proto_init() }
@@ -3543,11 +3724,12 @@ func file_cohort_v1_peer_service_proto_init() {
 		(*SealCeremonyRequest_Header)(nil),
 		(*SealCeremonyRequest_Chunk)(nil),
 	}
-	file_cohort_v1_peer_service_proto_msgTypes[40].OneofWrappers = []any{
+	file_cohort_v1_peer_service_proto_msgTypes[42].OneofWrappers = []any{
 		(*SignTranscriptRequest_Header)(nil),
 		(*SignTranscriptRequest_Chunk)(nil),
+		(*SignTranscriptRequest_Splice)(nil),
 	}
-	file_cohort_v1_peer_service_proto_msgTypes[41].OneofWrappers = []any{
+	file_cohort_v1_peer_service_proto_msgTypes[43].OneofWrappers = []any{
 		(*PublishTranscriptRequest_Header)(nil),
 		(*PublishTranscriptRequest_Chunk)(nil),
 	}
@@ -3557,7 +3739,7 @@ func file_cohort_v1_peer_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cohort_v1_peer_service_proto_rawDesc), len(file_cohort_v1_peer_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   50,
+			NumMessages:   52,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -187,7 +187,9 @@ type PeerServiceClient interface {
 	// audit package's encoding; header, then chunks). The peer decodes it,
 	// checks that its own signed statements are in it unchanged and that the
 	// records listed are the cohort whose digest it signed, and signs the
-	// transcript's digest. FailedPrecondition when any of that differs.
+	// transcript's digest. FailedPrecondition when any of that differs. The
+	// stream may leave out the records section the peer wrote itself at
+	// ComputePartial (RecordsSplice, docs/design.md §7.6).
 	SignTranscript(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[SignTranscriptRequest, SignTranscriptResponse], error)
 	// StoreCredit records a credit to a buyer's balance that another node's
 	// admin made, once per credit id (docs/design.md §6.8). AlreadyExists for
@@ -692,7 +694,9 @@ type PeerServiceServer interface {
 	// audit package's encoding; header, then chunks). The peer decodes it,
 	// checks that its own signed statements are in it unchanged and that the
 	// records listed are the cohort whose digest it signed, and signs the
-	// transcript's digest. FailedPrecondition when any of that differs.
+	// transcript's digest. FailedPrecondition when any of that differs. The
+	// stream may leave out the records section the peer wrote itself at
+	// ComputePartial (RecordsSplice, docs/design.md §7.6).
 	SignTranscript(grpc.ClientStreamingServer[SignTranscriptRequest, SignTranscriptResponse]) error
 	// StoreCredit records a credit to a buyer's balance that another node's
 	// admin made, once per credit id (docs/design.md §6.8). AlreadyExists for

@@ -1,0 +1,216 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"google.golang.org/grpc/codes"
+
+	"github.com/cohort-dev/cohort/attest"
+	"github.com/cohort-dev/cohort/audit"
+	"github.com/cohort-dev/cohort/blob"
+	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
+)
+
+// signedBy counts the transcripts node i signed as a peer with their
+// records section spliced in from its own (own) or sent whole (sent).
+func (f *testFederation) signedBy(t *testing.T, i int) (own, sent float64) {
+	t.Helper()
+	read := func(how string) float64 {
+		var m dto.Metric
+		if err := f.nodes[i].n.metrics.signed.WithLabelValues(how).Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m.GetCounter().GetValue()
+	}
+	return read("own"), read("sent")
+}
+
+// piece is bytes of a transcript at their offset in it.
+type piece struct {
+	at   uint64
+	data []byte
+}
+
+// signSpliced sends a spliced SignTranscript stream: the splice (none
+// when nil), the header, then each piece's bytes as chunks.
+func signSpliced(ctx context.Context, c cohortv1.PeerServiceClient, sp *cohortv1.RecordsSplice, hd *cohortv1.BlobHeader, pieces ...piece) (*cohortv1.SignTranscriptResponse, error) {
+	st, err := c.SignTranscript(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if sp != nil {
+		err = st.Send(&cohortv1.SignTranscriptRequest{Part: &cohortv1.SignTranscriptRequest_Splice{Splice: sp}})
+	}
+	if err == nil {
+		err = st.Send(&cohortv1.SignTranscriptRequest{Part: &cohortv1.SignTranscriptRequest_Header{Header: hd}})
+	}
+	for _, p := range pieces {
+		if err != nil {
+			break
+		}
+		_, err = blob.SendFromAt(bytes.NewReader(p.data), p.at, func(ch *cohortv1.Chunk) error {
+			return st.Send(&cohortv1.SignTranscriptRequest{Part: &cohortv1.SignTranscriptRequest_Chunk{Chunk: ch}})
+		})
+	}
+	return closeSign(st, err)
+}
+
+// splicedTranscript is an encoded transcript with its records section
+// located: the splice that leaves it out, and the pieces on either side.
+type splicedTranscript struct {
+	enc         []byte
+	splice      *cohortv1.RecordsSplice
+	off, end    uint64
+	before, aft piece
+}
+
+func spliceOf(t *testing.T, jobID string, tr *audit.Transcript) splicedTranscript {
+	t.Helper()
+	enc, err := tr.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var section bytes.Buffer
+	for i := range tr.Records {
+		if _, err := tr.Records[i].WriteTo(&section); err != nil {
+			t.Fatal(err)
+		}
+	}
+	off := bytes.Index(enc, section.Bytes())
+	if off <= 0 {
+		t.Fatal("the records section is not in the transcript")
+	}
+	sum := sha256.Sum256(section.Bytes())
+	end := uint64(off + section.Len())
+	return splicedTranscript{
+		enc: enc, off: uint64(off), end: end,
+		splice: &cohortv1.RecordsSplice{JobId: jobID, Offset: uint64(off), Records: &cohortv1.TranscriptRecords{
+			Count: uint64(len(tr.Records)), Size: uint64(section.Len()), Sha256: sum[:]}},
+		before: piece{0, enc[:off]}, aft: piece{end, enc[end:]},
+	}
+}
+
+// TestSignTranscriptSplice: a peer that summed its cohort signs the job's
+// transcript with the records section it wrote spliced in, so the
+// coordinator sends it only the bytes around it; a peer that no longer
+// keeps its section is sent the transcript whole, and the job is released
+// either way. The peer signs only the coordinator's exact bytes: a splice
+// it cannot fill is NotFound (the coordinator then sends the transcript
+// whole), a stream that does not fit the splice is refused, and a spliced
+// transcript is checked as one sent whole.
+func TestSignTranscriptSplice(t *testing.T) {
+	const records = 120
+	f := newTestFederation(t, 3)
+	desc := f.installDatasetWith(t, exactPolicy())
+	f.seedContributions(t, desc.GetId(), records)
+	buyer := f.benchBuyer(t, "acme")
+	spec := statisticsSpec(testSchema(), testSchema().Epoch.Index(time.Now()), "")
+
+	// Node 2 loses its section once the partials are in: it is sent the
+	// transcript whole, node 1 splices its own in.
+	var dropped string
+	f.nodes[0].n.jobs.hook = func(id string, st cohortv1.JobState) {
+		if st == cohortv1.JobState_JOB_STATE_RELEASING && dropped == "" {
+			dropped = id
+			f.nodes[2].n.witness.drop(id)
+		}
+	}
+	id := f.runJob(t, buyer, spec, "splice-1")
+	f.nodes[0].n.jobs.hook = nil
+	if dropped != id {
+		t.Fatalf("the hook saw job %q, want %q", dropped, id)
+	}
+	for i, want := range [][2]float64{1: {1, 0}, 2: {0, 1}} {
+		if i == 0 {
+			continue
+		}
+		if own, sent := f.signedBy(t, i); own != want[0] || sent != want[1] {
+			t.Fatalf("node %d signed %v transcripts with its own section and %v sent whole, want %v", i, own, sent, want)
+		}
+	}
+	res, err := f.buyerClient(0).GetResult(buyer, &cohortv1.GetResultRequest{JobId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle := mustBundle(t, fetchBundle(t, f.conns[0], res.GetResult().GetTranscriptId(), true))
+	tr := bundle.Transcript
+	digest, err := tr.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := spliceOf(t, id, tr)
+	hd := blob.Header(s.enc)
+	ctx := context.Background()
+	sign := func(sp *cohortv1.RecordsSplice, hd *cohortv1.BlobHeader, pieces ...piece) (*cohortv1.SignTranscriptResponse, error) {
+		return call(ctx, f.nodes[0].n, 1, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.SignTranscriptResponse, error) {
+			return signSpliced(ctx, c, sp, hd, pieces...)
+		})
+	}
+
+	// Spliced again, the transcript gets node 1's signature over its digest.
+	resp, err := sign(s.splice, hd, s.before, s.aft)
+	if err != nil {
+		t.Fatalf("spliced: %v", err)
+	}
+	st := audit.TranscriptStatement{JobID: id, Digest: digest, Node: 1}
+	if attest.Verify(f.nodes[1].n.opts.Members[1].Signing, st, resp.GetSignature().GetSignature()) != nil {
+		t.Fatal("the spliced transcript's signature does not verify over its digest")
+	}
+	own, _ := f.signedBy(t, 1)
+
+	// A second job over the same cohort: node 1 keeps a section of it too.
+	id2 := f.runJob(t, buyer, spec, "splice-2")
+	own2, _ := f.signedBy(t, 1)
+	if own2 != own+1 {
+		t.Fatalf("node 1 signed the second job with %v own sections, want %v", own2, own+1)
+	}
+
+	other := func(change func(sp *cohortv1.RecordsSplice)) *cohortv1.RecordsSplice {
+		sp := &cohortv1.RecordsSplice{JobId: s.splice.GetJobId(), Offset: s.splice.GetOffset(), Records: &cohortv1.TranscriptRecords{
+			Count: s.splice.GetRecords().GetCount(), Size: s.splice.GetRecords().GetSize(), Sha256: bytes.Clone(s.splice.GetRecords().GetSha256())}}
+		change(sp)
+		return sp
+	}
+	tampered := *tr
+	tampered.Roots = nil
+	ts := spliceOf(t, id, &tampered)
+	for name, c := range map[string]struct {
+		splice *cohortv1.RecordsSplice
+		hd     *cohortv1.BlobHeader
+		pieces []piece
+		code   codes.Code
+		words  []string
+	}{
+		"of a job without a section here": {other(func(sp *cohortv1.RecordsSplice) { sp.JobId = "job-never-run" }), hd, []piece{s.before, s.aft},
+			codes.NotFound, []string{"keeps no records section", "send the transcript whole"}},
+		"of another section": {other(func(sp *cohortv1.RecordsSplice) { sp.Records.Sha256[0] ^= 1 }), hd, []piece{s.before, s.aft},
+			codes.NotFound, []string{"keeps no records section"}},
+		"of another size": {other(func(sp *cohortv1.RecordsSplice) { sp.Records.Size-- }), hd, []piece{s.before, s.aft},
+			codes.NotFound, []string{"keeps no records section"}},
+		"with the section sent as well": {s.splice, hd, []piece{s.before, {s.off, s.enc[s.off:]}},
+			codes.InvalidArgument, nil},
+		"with a chunk running into the section": {s.splice, hd, []piece{{0, s.enc[:s.off+10]}, {s.off + 10, s.enc[s.off+10:]}},
+			codes.InvalidArgument, []string{"runs into the records section"}},
+		"at another offset": {other(func(sp *cohortv1.RecordsSplice) { sp.Offset-- }), hd, []piece{{0, s.enc[:s.off-1]}, {s.end - 1, s.enc[s.end-1:]}},
+			codes.FailedPrecondition, []string{"not the ones this node summed"}},
+		"around another transcript's bytes": {s.splice, blob.Header(append(bytes.Clone(s.enc[:len(s.enc)-1]), s.enc[len(s.enc)-1]^1)), []piece{s.before, s.aft},
+			codes.InvalidArgument, []string{"SHA-256"}},
+		"of another job's section": {other(func(sp *cohortv1.RecordsSplice) { sp.JobId = id2 }), hd, []piece{s.before, s.aft},
+			codes.InvalidArgument, []string{"with the records section of job " + id2}},
+		"of a transcript without its records' roots": {ts.splice, blob.Header(ts.enc), []piece{ts.before, ts.aft},
+			codes.FailedPrecondition, []string{"not among its registry roots"}},
+	} {
+		_, err := sign(c.splice, c.hd, c.pieces...)
+		what := "sign a transcript spliced " + name
+		wantCode(t, what, err, c.code)
+		wantMessage(t, what, err, c.words...)
+	}
+	if now, _ := f.signedBy(t, 1); now != own2 {
+		t.Fatalf("node 1 signed %v more transcripts with its own section after refusing them", now-own2)
+	}
+}
