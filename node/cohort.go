@@ -125,24 +125,20 @@ func (n *Node) selectCohort(ctx context.Context, ds *dataset.Dataset, jobID stri
 	// Committed records only (docs/design.md §7.5): none of them can be
 	// rolled back any more.
 	n.settleBeforeSelect(ctx, ds.Desc.GetId())
-	var (
-		sl   = enclave.NewSelector(bit, spec.GetEpochFrom(), spec.GetEpochTo(), at)
-		read uint64
-	)
+	sl := enclave.NewSelector(bit, spec.GetEpochFrom(), spec.GetEpochTo(), at)
 	// The selection is kept for the job (64 bytes a record, its ids): its
 	// room is made once, for the records the scan may pass.
 	if inRange, err := n.store.CountContributions(ctx, ds.Desc.GetId(), spec.GetEpochFrom(), spec.GetEpochTo()); err == nil && inRange <= math.MaxInt32 {
 		sl.Reserve(int(inRange))
 	}
 	err = n.store.ScanContributions(ctx, ds.Desc.GetId(), spec.GetEpochFrom(), spec.GetEpochTo(), 0, func(c *store.Contribution) error {
-		read++
 		return sl.Add(recordOf(c))
 	})
 	if err != nil {
 		return nil, n.internal("read eligibility of contributions", err)
 	}
 	sel := sl.Selection()
-	if err := n.countOtherEpochs(ctx, ds, read, &sel.Excluded); err != nil {
+	if err := n.countOtherEpochs(ctx, ds, spec.GetEpochFrom(), spec.GetEpochTo(), &sel.Excluded); err != nil {
 		return nil, err
 	}
 	// The records are in nullifier order: digest them without the copy
@@ -162,16 +158,25 @@ func (n *Node) selectCohort(ctx context.Context, ds *dataset.Dataset, jobID stri
 }
 
 // countOtherEpochs counts the dataset's records outside the job's epochs
-// (read is how many it read inside them): they are never read, only
-// counted.
-func (n *Node) countOtherEpochs(ctx context.Context, ds *dataset.Dataset, read uint64, ex *enclave.Exclusions) error {
-	all, err := n.store.CountContributions(ctx, ds.Desc.GetId(), 0, math.MaxInt64)
-	if err != nil {
-		return n.internal("count contributions", err)
+// from and to: they are never read, only counted, and counting them
+// reads the eligibility index of the other epochs alone, not the job's.
+func (n *Node) countOtherEpochs(ctx context.Context, ds *dataset.Dataset, from, to uint64, ex *enclave.Exclusions) error {
+	var other uint64
+	if from > 0 {
+		before, err := n.store.CountContributions(ctx, ds.Desc.GetId(), 0, from-1)
+		if err != nil {
+			return n.internal("count contributions", err)
+		}
+		other += before
 	}
-	if all > read {
-		ex.Epoch += all - read
+	if to < math.MaxInt64 {
+		after, err := n.store.CountContributions(ctx, ds.Desc.GetId(), to+1, math.MaxInt64)
+		if err != nil {
+			return n.internal("count contributions", err)
+		}
+		other += after
 	}
+	ex.Epoch += other
 	return nil
 }
 
@@ -196,7 +201,6 @@ func (n *Node) cohortPass(ctx context.Context, ds *dataset.Dataset, jobID string
 	var (
 		sl       = enclave.NewSelector(bit, spec.GetEpochFrom(), spec.GetEpochTo(), at)
 		h        = enclave.NewSetHasher(jobID, ds.Desc.GetId(), m)
-		read     uint64
 		eligible uint64
 		cohort   uint64
 		minimum  uint64
@@ -209,7 +213,6 @@ func (n *Node) cohortPass(ctx context.Context, ds *dataset.Dataset, jobID string
 		fields |= store.WithProof | store.WithClaimLeaf
 	}
 	err = n.store.ScanContributions(ctx, ds.Desc.GetId(), spec.GetEpochFrom(), spec.GetEpochTo(), fields, func(c *store.Contribution) error {
-		read++
 		r := recordOf(c)
 		ok, err := sl.Eligible(r)
 		if err != nil || !ok {
@@ -241,7 +244,7 @@ func (n *Node) cohortPass(ctx context.Context, ds *dataset.Dataset, jobID string
 	}
 	sel := enclave.Selection{Eligible: eligible, Excluded: sl.Excluded()}
 	sel.Excluded.ContributorMinimum = minimum
-	if err := n.countOtherEpochs(ctx, ds, read, &sel.Excluded); err != nil {
+	if err := n.countOtherEpochs(ctx, ds, spec.GetEpochFrom(), spec.GetEpochTo(), &sel.Excluded); err != nil {
 		wb.discard()
 		return nil, err
 	}

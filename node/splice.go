@@ -86,7 +86,7 @@ type splicer struct {
 	at    uint64 // the section's offset
 	pos   uint64 // offset of the next byte yielded
 	put   int64  // bytes of the section yielded
-	buf   []byte
+	buf   []byte // one chunk of the section, blob.MaxChunkSize bytes
 }
 
 // splicerFor checks a splice against the witness of its job and opens
@@ -114,11 +114,11 @@ func (n *Node) splicerFor(sp *cohortv1.RecordsSplice, next func() (*cohortv1.Chu
 
 // chunk is the next chunk of the whole transcript.
 func (s *splicer) chunk() (*cohortv1.Chunk, error) {
-	if s.pos == s.at && s.put < s.w.recs.Size {
-		k := min(s.w.recs.Size-s.put, blob.MaxChunkSize)
+	if s.pos == s.at+uint64(s.put) && s.put < s.w.recs.Size {
 		if s.buf == nil {
 			s.buf = make([]byte, blob.MaxChunkSize)
 		}
+		k := min(s.w.recs.Size-s.put, int64(len(s.buf)))
 		// The blob reader is done with the previous chunk before it asks
 		// for the next one: the buffer is reused.
 		data := s.buf[:k]

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"io"
+	"os"
 	"testing"
 	"time"
 
@@ -212,5 +214,51 @@ func TestSignTranscriptSplice(t *testing.T) {
 	}
 	if now, _ := f.signedBy(t, 1); now != own2 {
 		t.Fatalf("node 1 signed %v more transcripts with its own section after refusing them", now-own2)
+	}
+}
+
+// TestSplicerChunks: a splicer yields the stream's chunks up to the
+// section, the section from its file one buffer at a time, then the
+// stream's chunks again, so that a blob reader reads the whole blob.
+func TestSplicerChunks(t *testing.T) {
+	whole := bytes.Repeat([]byte("0123456789abcdef"), 10)
+	const at, size = 23, 100
+	f, err := os.CreateTemp(t.TempDir(), "section-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(whole[at : at+size]); err != nil {
+		t.Fatal(err)
+	}
+	var stream []*cohortv1.Chunk
+	keep := func(ch *cohortv1.Chunk) error {
+		stream = append(stream, &cohortv1.Chunk{Offset: ch.GetOffset(), Data: bytes.Clone(ch.GetData())})
+		return nil
+	}
+	if _, err := blob.SendFromAt(bytes.NewReader(whole[:at]), 0, keep); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := blob.SendFromAt(bytes.NewReader(whole[at+size:]), at+size, keep); err != nil {
+		t.Fatal(err)
+	}
+	next := func() (*cohortv1.Chunk, error) {
+		if len(stream) == 0 {
+			return nil, io.EOF
+		}
+		ch := stream[0]
+		stream = stream[1:]
+		return ch, nil
+	}
+	sp := &splicer{w: &cohortWitness{recs: audit.Records{Size: size}}, file: f, next: next, at: at, buf: make([]byte, 7)}
+	r, err := blob.NewReader(blob.Header(whole), uint64(len(whole)), sp.chunk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := io.ReadAll(r); err != nil || !bytes.Equal(got, whole) {
+		t.Fatalf("read %q, %v; want the whole blob", got, err)
+	}
+	if sp.put != size {
+		t.Fatalf("%d bytes of the section put back, want %d", sp.put, size)
 	}
 }
