@@ -21,7 +21,7 @@ var jobPassRecords = flag.String("jobpass.records", "10000,100000", "cohort size
 // BenchmarkJobRound. It reports the time and bytes allocated per pass
 // (b.ReportAllocs) and the peak heap in use during the passes above what
 // was in use before them (peak-heap-MB, sampled every millisecond with
-// runtime.ReadMemStats). Sizes: -jobpass.records (10,000 and 100,000 by
+// startHeapSampler). Sizes: -jobpass.records (10,000 and 100,000 by
 // default; seeding 100,000 records on 3 nodes takes a few minutes).
 //
 //	go test ./node/ -run '^$' -bench BenchmarkJobPass -benchtime=3x

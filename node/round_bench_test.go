@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
@@ -180,13 +181,14 @@ func (f *testFederation) seedContributions(tb testing.TB, id string, n int) {
 // seedRecords is seedContributions, returning the n records seeded.
 func (f *testFederation) seedRecords(tb testing.TB, id string, n int) []schema.Record {
 	tb.Helper()
-	return f.seedRecordsWith(tb, id, n, func(_ int, nf fr.Element) [32]byte { return claimLeaf(nf) })
+	return f.seedRecordsWith(tb, id, n, func(_, _ int, nf fr.Element) [32]byte { return claimLeaf(nf) })
 }
 
 // seedRecordsWith is seedRecords with the claim leaf node j stores with
-// each seeded record of nullifier nf given by leaf (the zero leaf: none,
-// as for a row stored before records kept their leaves).
-func (f *testFederation) seedRecordsWith(tb testing.TB, id string, n int, leaf func(j int, nf fr.Element) [32]byte) []schema.Record {
+// the k-th seeded record (k ≥ 1), of nullifier nf, given by leaf (the
+// zero leaf: none, as for a row stored before records kept their
+// leaves).
+func (f *testFederation) seedRecordsWith(tb testing.TB, id string, n int, leaf func(j, k int, nf fr.Element) [32]byte) []schema.Record {
 	tb.Helper()
 	ctx := context.Background()
 	c := f.register(tb, 0)
@@ -219,13 +221,17 @@ func (f *testFederation) seedRecordsWith(tb testing.TB, id string, n int, leaf f
 			if err != nil {
 				tb.Fatal(err)
 			}
+			// A nullifier is a hash: records arrive in no order of
+			// theirs, as in ingest, so that a scan in nullifier order
+			// reads the rows in another order than they were written.
+			kb := sha256.Sum256(binary.BigEndian.AppendUint64([]byte("seed"), uint64(k)))
 			var nf fr.Element
-			nf.SetUint64(uint64(k))
+			nf.SetBytes(kb[:])
 			row := proved
 			row.Nullifier = nf.Bytes()
 			row.PayloadDigest = sha256.Sum256(row.Nullifier[:])
 			for j, sh := range split {
-				row.ClaimLeaf = leaf(j, nf)
+				row.ClaimLeaf = leaf(j, k, nf)
 				if row.Share, err = mpc.MarshalShare(sh); err != nil {
 					tb.Fatal(err)
 				}

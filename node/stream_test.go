@@ -220,7 +220,7 @@ func TestPartialAfterCohortChanged(t *testing.T) {
 // compare.
 func TestJobClaimLeaves(t *testing.T) {
 	const records = 60
-	seed := func(leaf func(j int, nf fr.Element) [32]byte) (*testFederation, *cohortv1.DatasetDescriptor) {
+	seed := func(leaf func(j, k int, nf fr.Element) [32]byte) (*testFederation, *cohortv1.DatasetDescriptor) {
 		f := newTestFederation(t, 3)
 		desc := f.installDatasetWith(t, exactPolicy())
 		f.seedRecordsWith(t, desc.GetId(), records, leaf)
@@ -232,8 +232,8 @@ func TestJobClaimLeaves(t *testing.T) {
 			Outputs: []*cohortv1.Output{{Kind: cohortv1.OutputKind_OUTPUT_KIND_COUNT}}}
 	}
 
-	f, desc := seed(func(j int, nf fr.Element) [32]byte {
-		if j == 2 || j == 1 && nf.Uint64()%2 == 0 {
+	f, desc := seed(func(j, k int, nf fr.Element) [32]byte {
+		if j == 2 || j == 1 && k%2 == 0 {
 			return [32]byte{}
 		}
 		return claimLeaf(nf)
@@ -247,9 +247,10 @@ func TestJobClaimLeaves(t *testing.T) {
 		t.Fatalf("claim root %x…, want the root of the records' nullifiers %x…", got[:4], want.Bytes())
 	}
 
-	f, desc = seed(func(j int, nf fr.Element) [32]byte {
-		if j == 1 && nf.Uint64() == 7 {
-			return claimLeaf(*nf.SetUint64(8)) // another record's leaf
+	f, desc = seed(func(j, k int, nf fr.Element) [32]byte {
+		if j == 1 && k == 7 {
+			var other fr.Element
+			return claimLeaf(*other.SetUint64(8)) // another nullifier's leaf
 		}
 		return claimLeaf(nf)
 	})
