@@ -120,6 +120,10 @@ func NewTranscriptWriter(dst io.Writer, t *Transcript, n int) (*TranscriptWriter
 // writes of the same records is the encoding's bytes from there.
 func (tw *TranscriptWriter) RecordsOffset() int64 { return tw.recordsAt }
 
+// CacheSubtrees has the writer take claim subtrees from c and keep those
+// it hashes there (ClaimRootHasher.Subtrees); before the first record.
+func (tw *TranscriptWriter) CacheSubtrees(c *ClaimSubtrees) { tw.recs.claim.Subtrees = c }
+
 // Record writes the next record. Records come in strictly ascending
 // nullifier order, each as validate requires (ErrInvalid otherwise: the
 // stream is then unusable). r is not retained.
@@ -385,6 +389,9 @@ type ClaimRootHasher struct {
 	// still to hash (Add), the others being leaves given whole (AddLeaf).
 	raw []bool
 	n   int
+	// Subtrees, when set before the first Add, gives the roots of full
+	// batches it holds and keeps those hashed here (claim_subtrees.go).
+	Subtrees *ClaimSubtrees
 }
 
 // claimBatchLevel is the level of a batch's subtree: claimBatch =
@@ -425,7 +432,11 @@ func (h *ClaimRootHasher) add(b [32]byte, raw bool) error {
 	h.batch, h.raw = append(h.batch, e), append(h.raw, raw)
 	h.n++
 	if len(h.batch) == claimBatch {
-		h.push(subtreeRoot(h.batch, h.raw), claimBatchLevel)
+		if h.Subtrees != nil {
+			h.push(h.Subtrees.root(h.batch, h.raw), claimBatchLevel)
+		} else {
+			h.push(subtreeRoot(h.batch, h.raw), claimBatchLevel)
+		}
 		h.batch, h.raw = h.batch[:0], h.raw[:0]
 	}
 	return nil

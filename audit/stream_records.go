@@ -56,6 +56,11 @@ func NewRecordsWriter(dst io.Writer) *RecordsWriter {
 	return rw
 }
 
+// CacheSubtrees has the writer take claim subtrees from c and keep
+// those it hashes there (ClaimRootHasher.Subtrees); before the first
+// Record.
+func (rw *RecordsWriter) CacheSubtrees(c *ClaimSubtrees) { rw.recs.claim.Subtrees = c }
+
 // Record writes the next record, with its claim leaf when the writer has
 // it hashed already (as TranscriptWriter.RecordLeaf; zero: hashed here).
 // Records come in strictly ascending nullifier order, each with the

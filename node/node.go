@@ -10,6 +10,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/cohort-dev/cohort/audit"
 )
 
 // Node is one running federation node: its gRPC services, its view of the
@@ -30,6 +32,9 @@ type Node struct {
 	blobs    *sharedBlobs   // stored blobs being streamed, read once
 	signing  *peerSlots     // transcripts being received for signing, per peer
 	witness  *witnesses     // what this node took of its cohorts for their transcripts
+	// subtrees holds the claim-tree subtrees this node hashed, for jobs
+	// over the same records (audit.ClaimSubtrees).
+	subtrees *audit.ClaimSubtrees
 
 	claimKeys  claimKeys  // the federation's claim keys, loaded on first use
 	claimSetup sync.Mutex // held while this node coordinates the claim keys' ceremony

@@ -8,6 +8,7 @@ import (
 
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/cohort-dev/cohort/audit"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 
 	"google.golang.org/grpc"
@@ -50,6 +51,7 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	n.blobs = newSharedBlobs(e.ctx)
 	n.signing = newPeerSlots("transcripts to sign", len(o.Members), transcriptsPerPeer)
 	n.witness = newWitnesses()
+	n.subtrees = audit.NewClaimSubtrees(maxClaimSubtrees)
 	n.peers = newPeers(e)
 	n.datasets = newDatasets(e, n.ingest)
 	n.records = newRecordLocks()

@@ -135,6 +135,20 @@ func TestJobStreams(t *testing.T) {
 			t.Errorf("node %d signed %v transcripts with its own records section and %v sent whole, want 1 and 0", i, own, sent)
 		}
 	}
+
+	// A second job over the same records takes each full claim subtree
+	// (1,024 records) from what each node hashed for the first, and
+	// releases the root of the records' nullifiers.
+	id2 := f.runJob(t, buyer, spec, "stream-2")
+	for i, tn := range f.nodes {
+		if got, want := tn.n.subtrees.Hits(), records/1024; got != want {
+			t.Errorf("node %d took %d claim subtrees from its cache, want %d", i, got, want)
+		}
+	}
+	job := f.claimJob(t, id2)
+	if got, want := job.t.ClaimRoot, job.tree.Root(); got != want.Bytes() {
+		t.Fatalf("the second job's claim root %x…, want the root of its records' nullifiers %x…", got[:4], want.Bytes())
+	}
 }
 
 // TestPartialAfterCohortChanged: a peer that prepared a job selects and

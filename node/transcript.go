@@ -99,6 +99,7 @@ func (n *Node) writeTranscript(ctx context.Context, hdr *audit.Transcript, s *se
 	if err != nil {
 		return nil, fmt.Errorf("write transcript: %w", err)
 	}
+	tw.CacheSubtrees(n.subtrees)
 	var roots *recordRoots
 	if sp != nil && sp.recs.Count == b.count {
 		b.recordsAt = tw.RecordsOffset()
@@ -178,7 +179,9 @@ func (n *Node) newRecordSpooler() (*recordSpooler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &recordSpooler{file: f, w: audit.NewRecordsWriter(f), roots: newRecordRoots()}, nil
+	w := audit.NewRecordsWriter(f)
+	w.CacheSubtrees(n.subtrees)
+	return &recordSpooler{file: f, w: w, roots: newRecordRoots()}, nil
 }
 
 // add writes stored record c, read with its proof and claim leaf.
@@ -306,6 +309,7 @@ func (c *transcriptCheck) refuse(format string, args ...any) error {
 // returns the transcript without its records and its digest.
 func (n *Node) checkTranscript(ctx context.Context, tr *audit.TranscriptReader, sp *splicer) (*audit.Transcript, *transcriptCheck, error) {
 	c := &transcriptCheck{n: n, hdr: tr.Header(), roots: newRecordRoots()}
+	c.claim.Subtrees = n.subtrees
 	if sp != nil {
 		c.spliced, c.splicedJob = sp.w, sp.jobID
 	}

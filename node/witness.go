@@ -136,6 +136,11 @@ func claimLeaf(nf fr.Element) [32]byte {
 	return leaf.Bytes()
 }
 
+// maxClaimSubtrees bounds the claim subtrees a node keeps the roots of:
+// 16,384 subtrees of 1,024 records, a few megabytes, stand for sixteen
+// million records' worth of hashing.
+const maxClaimSubtrees = 1 << 14
+
 // maxWitnesses bounds the witnesses a node keeps (each a few hundred
 // bytes and its records' distinct roots); the oldest goes first. Only
 // the newest maxKeptSections keep their section's bytes (a spool file of
