@@ -115,11 +115,7 @@ func TestCopyRecordsRefuses(t *testing.T) {
 // wrote the section of a job's records can stand it in for those bytes,
 // and one that reads the records back can hash them as the section.
 func TestRecordsSectionInPlace(t *testing.T) {
-	for name, tr := range map[string]*Transcript{
-		"mpc": getFixture(t, devSetup).bundle.Transcript,
-		"dp":  getDPFixture(t).bundle.Transcript,
-		"he":  getHEFixture(t).bundle.Transcript,
-	} {
+	for name, tr := range fixtureTranscripts(t) {
 		t.Run(name, func(t *testing.T) {
 			section, recs := writeSection(t, tr)
 			var enc bytes.Buffer

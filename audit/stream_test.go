@@ -61,6 +61,15 @@ func (w writeWay) String() string {
 	return [...]string{"one by one", "with leaves", "section copied"}[w]
 }
 
+// fixtureTranscripts are the MPC, DP and HE fixtures' transcripts, by name.
+func fixtureTranscripts(t *testing.T) map[string]*Transcript {
+	return map[string]*Transcript{
+		"mpc": getFixture(t, devSetup).bundle.Transcript,
+		"dp":  getDPFixture(t).bundle.Transcript,
+		"he":  getHEFixture(t).bundle.Transcript,
+	}
+}
+
 // readStream decodes enc with TranscriptReader into a whole transcript.
 func readStream(enc []byte, lim Limits) (*Transcript, [32]byte, error) {
 	r, err := NewTranscriptReader(bytes.NewReader(enc), lim)
@@ -92,11 +101,7 @@ func readStream(enc []byte, lim Limits) (*Transcript, [32]byte, error) {
 // written ahead; the streaming reader gives the
 // transcript back with the same digest. MPC, DP and HE transcripts.
 func TestTranscriptStreamMatchesMemory(t *testing.T) {
-	for name, tr := range map[string]*Transcript{
-		"mpc": getFixture(t, devSetup).bundle.Transcript,
-		"dp":  getDPFixture(t).bundle.Transcript,
-		"he":  getHEFixture(t).bundle.Transcript,
-	} {
+	for name, tr := range fixtureTranscripts(t) {
 		t.Run(name, func(t *testing.T) {
 			want, err := tr.MarshalBinary()
 			if err != nil {
