@@ -63,6 +63,7 @@ func (w writeWay) String() string {
 
 // fixtureTranscripts are the MPC, DP and HE fixtures' transcripts, by name.
 func fixtureTranscripts(t *testing.T) map[string]*Transcript {
+	t.Helper()
 	return map[string]*Transcript{
 		"mpc": getFixture(t, devSetup).bundle.Transcript,
 		"dp":  getDPFixture(t).bundle.Transcript,
