@@ -2608,7 +2608,8 @@ func (*SignTranscriptRequest_Header) isSignTranscriptRequest_Part() {}
 func (*SignTranscriptRequest_Chunk) isSignTranscriptRequest_Part() {}
 
 // PublishTranscriptRequest is one message of a signed transcript bundle
-// handed to a peer.
+// handed to a peer: the bundle itself (a header, then chunks), or, as the
+// one message of the stream, the signatures alone (signed).
 type PublishTranscriptRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The part this message carries.
@@ -2617,6 +2618,7 @@ type PublishTranscriptRequest struct {
 	//
 	//	*PublishTranscriptRequest_Header
 	//	*PublishTranscriptRequest_Chunk
+	//	*PublishTranscriptRequest_Signed
 	Part          isPublishTranscriptRequest_Part `protobuf_oneof:"part"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2677,6 +2679,15 @@ func (x *PublishTranscriptRequest) GetChunk() *Chunk {
 	return nil
 }
 
+func (x *PublishTranscriptRequest) GetSigned() *SignedTranscript {
+	if x != nil {
+		if x, ok := x.Part.(*PublishTranscriptRequest_Signed); ok {
+			return x.Signed
+		}
+	}
+	return nil
+}
+
 type isPublishTranscriptRequest_Part interface {
 	isPublishTranscriptRequest_Part()
 }
@@ -2691,9 +2702,106 @@ type PublishTranscriptRequest_Chunk struct {
 	Chunk *Chunk `protobuf:"bytes,2,opt,name=chunk,proto3,oneof"`
 }
 
+type PublishTranscriptRequest_Signed struct {
+	// The bundle by its signatures, for a peer that kept the transcript it
+	// signed; the only message of the stream.
+	Signed *SignedTranscript `protobuf:"bytes,3,opt,name=signed,proto3,oneof"`
+}
+
 func (*PublishTranscriptRequest_Header) isPublishTranscriptRequest_Part() {}
 
 func (*PublishTranscriptRequest_Chunk) isPublishTranscriptRequest_Part() {}
+
+func (*PublishTranscriptRequest_Signed) isPublishTranscriptRequest_Part() {}
+
+// SignedTranscript publishes a released job's bundle to a peer that
+// signed its transcript, without the transcript's bytes (docs/design.md
+// §9.1). When the peer signed a transcript it kept the bytes it checked,
+// by job id and digest, for a while (a few jobs; not across a restart).
+// It writes the bundle (the audit package's encoding) from that
+// transcript, these signatures, its own dataset descriptor (and the
+// verifying key in it) and its own ceremony transcript (none for an
+// INSECURE_DEV dataset); the result must be the coordinator's bundle,
+// byte for byte: its size and SHA-256 those of bundle
+// (FailedPrecondition otherwise). The peer then checks and stores it as
+// a bundle sent whole. NotFound when the peer keeps no transcript of the
+// job with that digest: the coordinator sends the whole bundle instead.
+// PermissionDenied from any node but the job's coordinator. A peer that
+// holds that very bundle already answers at once.
+type SignedTranscript struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Size and SHA-256 of the whole bundle the coordinator stored, ceremony
+	// included.
+	Bundle *BlobHeader `protobuf:"bytes,1,opt,name=bundle,proto3" json:"bundle,omitempty"`
+	// The job's id.
+	JobId string `protobuf:"bytes,2,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	// The transcript's digest (audit.Transcript.Digest), 32 bytes: the one
+	// every node signed.
+	Digest []byte `protobuf:"bytes,3,opt,name=digest,proto3" json:"digest,omitempty"`
+	// The signatures over the digest (audit.TranscriptStatement), 64 bytes
+	// each, in the order of the transcript's nodes: the bundle's.
+	Signatures    [][]byte `protobuf:"bytes,4,rep,name=signatures,proto3" json:"signatures,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignedTranscript) Reset() {
+	*x = SignedTranscript{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignedTranscript) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignedTranscript) ProtoMessage() {}
+
+func (x *SignedTranscript) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignedTranscript.ProtoReflect.Descriptor instead.
+func (*SignedTranscript) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *SignedTranscript) GetBundle() *BlobHeader {
+	if x != nil {
+		return x.Bundle
+	}
+	return nil
+}
+
+func (x *SignedTranscript) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *SignedTranscript) GetDigest() []byte {
+	if x != nil {
+		return x.Digest
+	}
+	return nil
+}
+
+func (x *SignedTranscript) GetSignatures() [][]byte {
+	if x != nil {
+		return x.Signatures
+	}
+	return nil
+}
 
 // PublishTranscriptResponse confirms the peer stored the bundle.
 type PublishTranscriptResponse struct {
@@ -2704,7 +2812,7 @@ type PublishTranscriptResponse struct {
 
 func (x *PublishTranscriptResponse) Reset() {
 	*x = PublishTranscriptResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[42]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2716,7 +2824,7 @@ func (x *PublishTranscriptResponse) String() string {
 func (*PublishTranscriptResponse) ProtoMessage() {}
 
 func (x *PublishTranscriptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[42]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2729,7 +2837,7 @@ func (x *PublishTranscriptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishTranscriptResponse.ProtoReflect.Descriptor instead.
 func (*PublishTranscriptResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{42}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{43}
 }
 
 // SignTranscriptResponse is the peer's signature over the transcript's
@@ -2744,7 +2852,7 @@ type SignTranscriptResponse struct {
 
 func (x *SignTranscriptResponse) Reset() {
 	*x = SignTranscriptResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[43]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2756,7 +2864,7 @@ func (x *SignTranscriptResponse) String() string {
 func (*SignTranscriptResponse) ProtoMessage() {}
 
 func (x *SignTranscriptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[43]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2769,7 +2877,7 @@ func (x *SignTranscriptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignTranscriptResponse.ProtoReflect.Descriptor instead.
 func (*SignTranscriptResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{43}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *SignTranscriptResponse) GetSignature() *NodeSignature {
@@ -2796,7 +2904,7 @@ type StoreCreditRequest struct {
 
 func (x *StoreCreditRequest) Reset() {
 	*x = StoreCreditRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[44]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2808,7 +2916,7 @@ func (x *StoreCreditRequest) String() string {
 func (*StoreCreditRequest) ProtoMessage() {}
 
 func (x *StoreCreditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[44]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2821,7 +2929,7 @@ func (x *StoreCreditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreCreditRequest.ProtoReflect.Descriptor instead.
 func (*StoreCreditRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{44}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *StoreCreditRequest) GetCreditId() string {
@@ -2861,7 +2969,7 @@ type StoreCreditResponse struct {
 
 func (x *StoreCreditResponse) Reset() {
 	*x = StoreCreditResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[45]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2873,7 +2981,7 @@ func (x *StoreCreditResponse) String() string {
 func (*StoreCreditResponse) ProtoMessage() {}
 
 func (x *StoreCreditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[45]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2886,7 +2994,7 @@ func (x *StoreCreditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreCreditResponse.ProtoReflect.Descriptor instead.
 func (*StoreCreditResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{45}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{46}
 }
 
 // AbortJobRequest names a job that ended without a release.
@@ -2902,7 +3010,7 @@ type AbortJobRequest struct {
 
 func (x *AbortJobRequest) Reset() {
 	*x = AbortJobRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[46]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2914,7 +3022,7 @@ func (x *AbortJobRequest) String() string {
 func (*AbortJobRequest) ProtoMessage() {}
 
 func (x *AbortJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[46]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2927,7 +3035,7 @@ func (x *AbortJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortJobRequest.ProtoReflect.Descriptor instead.
 func (*AbortJobRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{46}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *AbortJobRequest) GetJobId() string {
@@ -2953,7 +3061,7 @@ type AbortJobResponse struct {
 
 func (x *AbortJobResponse) Reset() {
 	*x = AbortJobResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[47]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2965,7 +3073,7 @@ func (x *AbortJobResponse) String() string {
 func (*AbortJobResponse) ProtoMessage() {}
 
 func (x *AbortJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[47]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2978,7 +3086,7 @@ func (x *AbortJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortJobResponse.ProtoReflect.Descriptor instead.
 func (*AbortJobResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{47}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{48}
 }
 
 // GetBalancesRequest pages through a peer's ledger.
@@ -2992,7 +3100,7 @@ type GetBalancesRequest struct {
 
 func (x *GetBalancesRequest) Reset() {
 	*x = GetBalancesRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[48]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3004,7 +3112,7 @@ func (x *GetBalancesRequest) String() string {
 func (*GetBalancesRequest) ProtoMessage() {}
 
 func (x *GetBalancesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[48]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3017,7 +3125,7 @@ func (x *GetBalancesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBalancesRequest.ProtoReflect.Descriptor instead.
 func (*GetBalancesRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{48}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *GetBalancesRequest) GetPageToken() string {
@@ -3040,7 +3148,7 @@ type GetBalancesResponse struct {
 
 func (x *GetBalancesResponse) Reset() {
 	*x = GetBalancesResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[49]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3052,7 +3160,7 @@ func (x *GetBalancesResponse) String() string {
 func (*GetBalancesResponse) ProtoMessage() {}
 
 func (x *GetBalancesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[49]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3065,7 +3173,7 @@ func (x *GetBalancesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBalancesResponse.ProtoReflect.Descriptor instead.
 func (*GetBalancesResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{49}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *GetBalancesResponse) GetBalances() []*BuyerBalance {
@@ -3258,11 +3366,19 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"\x15SignTranscriptRequest\x12/\n" +
 	"\x06header\x18\x01 \x01(\v2\x15.cohort.v1.BlobHeaderH\x00R\x06header\x12(\n" +
 	"\x05chunk\x18\x02 \x01(\v2\x10.cohort.v1.ChunkH\x00R\x05chunkB\x06\n" +
-	"\x04part\"}\n" +
+	"\x04part\"\xb4\x01\n" +
 	"\x18PublishTranscriptRequest\x12/\n" +
 	"\x06header\x18\x01 \x01(\v2\x15.cohort.v1.BlobHeaderH\x00R\x06header\x12(\n" +
-	"\x05chunk\x18\x02 \x01(\v2\x10.cohort.v1.ChunkH\x00R\x05chunkB\x06\n" +
-	"\x04part\"\x1b\n" +
+	"\x05chunk\x18\x02 \x01(\v2\x10.cohort.v1.ChunkH\x00R\x05chunk\x125\n" +
+	"\x06signed\x18\x03 \x01(\v2\x1b.cohort.v1.SignedTranscriptH\x00R\x06signedB\x06\n" +
+	"\x04part\"\x90\x01\n" +
+	"\x10SignedTranscript\x12-\n" +
+	"\x06bundle\x18\x01 \x01(\v2\x15.cohort.v1.BlobHeaderR\x06bundle\x12\x15\n" +
+	"\x06job_id\x18\x02 \x01(\tR\x05jobId\x12\x16\n" +
+	"\x06digest\x18\x03 \x01(\fR\x06digest\x12\x1e\n" +
+	"\n" +
+	"signatures\x18\x04 \x03(\fR\n" +
+	"signatures\"\x1b\n" +
 	"\x19PublishTranscriptResponse\"P\n" +
 	"\x16SignTranscriptResponse\x126\n" +
 	"\tsignature\x18\x01 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature\"\x85\x01\n" +
@@ -3331,7 +3447,7 @@ func file_cohort_v1_peer_service_proto_rawDescGZIP() []byte {
 	return file_cohort_v1_peer_service_proto_rawDescData
 }
 
-var file_cohort_v1_peer_service_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
+var file_cohort_v1_peer_service_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
 var file_cohort_v1_peer_service_proto_goTypes = []any{
 	(*StartCeremonyRequest)(nil),        // 0: cohort.v1.StartCeremonyRequest
 	(*StartCeremonyResponse)(nil),       // 1: cohort.v1.StartCeremonyResponse
@@ -3375,146 +3491,149 @@ var file_cohort_v1_peer_service_proto_goTypes = []any{
 	(*StoreBuyerResponse)(nil),          // 39: cohort.v1.StoreBuyerResponse
 	(*SignTranscriptRequest)(nil),       // 40: cohort.v1.SignTranscriptRequest
 	(*PublishTranscriptRequest)(nil),    // 41: cohort.v1.PublishTranscriptRequest
-	(*PublishTranscriptResponse)(nil),   // 42: cohort.v1.PublishTranscriptResponse
-	(*SignTranscriptResponse)(nil),      // 43: cohort.v1.SignTranscriptResponse
-	(*StoreCreditRequest)(nil),          // 44: cohort.v1.StoreCreditRequest
-	(*StoreCreditResponse)(nil),         // 45: cohort.v1.StoreCreditResponse
-	(*AbortJobRequest)(nil),             // 46: cohort.v1.AbortJobRequest
-	(*AbortJobResponse)(nil),            // 47: cohort.v1.AbortJobResponse
-	(*GetBalancesRequest)(nil),          // 48: cohort.v1.GetBalancesRequest
-	(*GetBalancesResponse)(nil),         // 49: cohort.v1.GetBalancesResponse
-	(*CeremonyInfo)(nil),                // 50: cohort.v1.CeremonyInfo
-	(*DatasetDescriptor)(nil),           // 51: cohort.v1.DatasetDescriptor
-	(*NodeSignature)(nil),               // 52: cohort.v1.NodeSignature
-	(*CeremonyContributionHeader)(nil),  // 53: cohort.v1.CeremonyContributionHeader
-	(*Chunk)(nil),                       // 54: cohort.v1.Chunk
-	(*BlobHeader)(nil),                  // 55: cohort.v1.BlobHeader
-	(*CeremonyAttestation)(nil),         // 56: cohort.v1.CeremonyAttestation
-	(*ContributionAck)(nil),             // 57: cohort.v1.ContributionAck
-	(*RegistryUpdate)(nil),              // 58: cohort.v1.RegistryUpdate
-	(*JobSpec)(nil),                     // 59: cohort.v1.JobSpec
-	(*JobSubmission)(nil),               // 60: cohort.v1.JobSubmission
-	(*EligibleSet)(nil),                 // 61: cohort.v1.EligibleSet
-	(*PrivacyDebit)(nil),                // 62: cohort.v1.PrivacyDebit
-	(JobState)(0),                       // 63: cohort.v1.JobState
-	(*BuyerBalance)(nil),                // 64: cohort.v1.BuyerBalance
-	(*StartClaimCeremonyRequest)(nil),   // 65: cohort.v1.StartClaimCeremonyRequest
-	(*OrderClaimRequest)(nil),           // 66: cohort.v1.OrderClaimRequest
-	(*StoreClaimRequest)(nil),           // 67: cohort.v1.StoreClaimRequest
-	(*OrderPayoutTransferRequest)(nil),  // 68: cohort.v1.OrderPayoutTransferRequest
-	(*StorePayoutTransferRequest)(nil),  // 69: cohort.v1.StorePayoutTransferRequest
-	(*GetClaimKeysRequest)(nil),         // 70: cohort.v1.GetClaimKeysRequest
-	(*StartClaimCeremonyResponse)(nil),  // 71: cohort.v1.StartClaimCeremonyResponse
-	(*OrderClaimResponse)(nil),          // 72: cohort.v1.OrderClaimResponse
-	(*StoreClaimResponse)(nil),          // 73: cohort.v1.StoreClaimResponse
-	(*OrderPayoutTransferResponse)(nil), // 74: cohort.v1.OrderPayoutTransferResponse
-	(*StorePayoutTransferResponse)(nil), // 75: cohort.v1.StorePayoutTransferResponse
-	(*GetClaimKeysResponse)(nil),        // 76: cohort.v1.GetClaimKeysResponse
+	(*SignedTranscript)(nil),            // 42: cohort.v1.SignedTranscript
+	(*PublishTranscriptResponse)(nil),   // 43: cohort.v1.PublishTranscriptResponse
+	(*SignTranscriptResponse)(nil),      // 44: cohort.v1.SignTranscriptResponse
+	(*StoreCreditRequest)(nil),          // 45: cohort.v1.StoreCreditRequest
+	(*StoreCreditResponse)(nil),         // 46: cohort.v1.StoreCreditResponse
+	(*AbortJobRequest)(nil),             // 47: cohort.v1.AbortJobRequest
+	(*AbortJobResponse)(nil),            // 48: cohort.v1.AbortJobResponse
+	(*GetBalancesRequest)(nil),          // 49: cohort.v1.GetBalancesRequest
+	(*GetBalancesResponse)(nil),         // 50: cohort.v1.GetBalancesResponse
+	(*CeremonyInfo)(nil),                // 51: cohort.v1.CeremonyInfo
+	(*DatasetDescriptor)(nil),           // 52: cohort.v1.DatasetDescriptor
+	(*NodeSignature)(nil),               // 53: cohort.v1.NodeSignature
+	(*CeremonyContributionHeader)(nil),  // 54: cohort.v1.CeremonyContributionHeader
+	(*Chunk)(nil),                       // 55: cohort.v1.Chunk
+	(*BlobHeader)(nil),                  // 56: cohort.v1.BlobHeader
+	(*CeremonyAttestation)(nil),         // 57: cohort.v1.CeremonyAttestation
+	(*ContributionAck)(nil),             // 58: cohort.v1.ContributionAck
+	(*RegistryUpdate)(nil),              // 59: cohort.v1.RegistryUpdate
+	(*JobSpec)(nil),                     // 60: cohort.v1.JobSpec
+	(*JobSubmission)(nil),               // 61: cohort.v1.JobSubmission
+	(*EligibleSet)(nil),                 // 62: cohort.v1.EligibleSet
+	(*PrivacyDebit)(nil),                // 63: cohort.v1.PrivacyDebit
+	(JobState)(0),                       // 64: cohort.v1.JobState
+	(*BuyerBalance)(nil),                // 65: cohort.v1.BuyerBalance
+	(*StartClaimCeremonyRequest)(nil),   // 66: cohort.v1.StartClaimCeremonyRequest
+	(*OrderClaimRequest)(nil),           // 67: cohort.v1.OrderClaimRequest
+	(*StoreClaimRequest)(nil),           // 68: cohort.v1.StoreClaimRequest
+	(*OrderPayoutTransferRequest)(nil),  // 69: cohort.v1.OrderPayoutTransferRequest
+	(*StorePayoutTransferRequest)(nil),  // 70: cohort.v1.StorePayoutTransferRequest
+	(*GetClaimKeysRequest)(nil),         // 71: cohort.v1.GetClaimKeysRequest
+	(*StartClaimCeremonyResponse)(nil),  // 72: cohort.v1.StartClaimCeremonyResponse
+	(*OrderClaimResponse)(nil),          // 73: cohort.v1.OrderClaimResponse
+	(*StoreClaimResponse)(nil),          // 74: cohort.v1.StoreClaimResponse
+	(*OrderPayoutTransferResponse)(nil), // 75: cohort.v1.OrderPayoutTransferResponse
+	(*StorePayoutTransferResponse)(nil), // 76: cohort.v1.StorePayoutTransferResponse
+	(*GetClaimKeysResponse)(nil),        // 77: cohort.v1.GetClaimKeysResponse
 }
 var file_cohort_v1_peer_service_proto_depIdxs = []int32{
-	50, // 0: cohort.v1.StartCeremonyRequest.ceremony:type_name -> cohort.v1.CeremonyInfo
-	51, // 1: cohort.v1.StartCeremonyRequest.dataset:type_name -> cohort.v1.DatasetDescriptor
-	52, // 2: cohort.v1.StartCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
-	53, // 3: cohort.v1.CeremonyContributeRequest.header:type_name -> cohort.v1.CeremonyContributionHeader
-	54, // 4: cohort.v1.CeremonyContributeRequest.chunk:type_name -> cohort.v1.Chunk
-	53, // 5: cohort.v1.CeremonyContributeResponse.header:type_name -> cohort.v1.CeremonyContributionHeader
-	54, // 6: cohort.v1.CeremonyContributeResponse.chunk:type_name -> cohort.v1.Chunk
+	51, // 0: cohort.v1.StartCeremonyRequest.ceremony:type_name -> cohort.v1.CeremonyInfo
+	52, // 1: cohort.v1.StartCeremonyRequest.dataset:type_name -> cohort.v1.DatasetDescriptor
+	53, // 2: cohort.v1.StartCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
+	54, // 3: cohort.v1.CeremonyContributeRequest.header:type_name -> cohort.v1.CeremonyContributionHeader
+	55, // 4: cohort.v1.CeremonyContributeRequest.chunk:type_name -> cohort.v1.Chunk
+	54, // 5: cohort.v1.CeremonyContributeResponse.header:type_name -> cohort.v1.CeremonyContributionHeader
+	55, // 6: cohort.v1.CeremonyContributeResponse.chunk:type_name -> cohort.v1.Chunk
 	5,  // 7: cohort.v1.SealCeremonyRequest.header:type_name -> cohort.v1.SealCeremonyHeader
-	54, // 8: cohort.v1.SealCeremonyRequest.chunk:type_name -> cohort.v1.Chunk
-	55, // 9: cohort.v1.SealCeremonyHeader.blob:type_name -> cohort.v1.BlobHeader
-	56, // 10: cohort.v1.SealCeremonyHeader.contributions:type_name -> cohort.v1.CeremonyAttestation
-	50, // 11: cohort.v1.SealCeremonyResponse.ceremony:type_name -> cohort.v1.CeremonyInfo
-	52, // 12: cohort.v1.SealCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
-	52, // 13: cohort.v1.SealCeremonyResponse.ready_signature:type_name -> cohort.v1.NodeSignature
-	52, // 14: cohort.v1.DatasetReadyRequest.signatures:type_name -> cohort.v1.NodeSignature
-	57, // 15: cohort.v1.ForwardContributionResponse.ack:type_name -> cohort.v1.ContributionAck
-	58, // 16: cohort.v1.ApplyRegistrationRequest.update:type_name -> cohort.v1.RegistryUpdate
-	58, // 17: cohort.v1.GetRegistryStateResponse.updates:type_name -> cohort.v1.RegistryUpdate
-	57, // 18: cohort.v1.GetContributionAckResponse.ack:type_name -> cohort.v1.ContributionAck
-	52, // 19: cohort.v1.ForwardRevocationResponse.signature:type_name -> cohort.v1.NodeSignature
-	59, // 20: cohort.v1.PrepareJobRequest.spec:type_name -> cohort.v1.JobSpec
-	60, // 21: cohort.v1.PrepareJobRequest.submission:type_name -> cohort.v1.JobSubmission
-	61, // 22: cohort.v1.PrepareJobResponse.set:type_name -> cohort.v1.EligibleSet
-	52, // 23: cohort.v1.PrepareJobResponse.signature:type_name -> cohort.v1.NodeSignature
-	59, // 24: cohort.v1.ComputePartialRequest.spec:type_name -> cohort.v1.JobSpec
-	52, // 25: cohort.v1.ComputePartialResponse.signature:type_name -> cohort.v1.NodeSignature
-	62, // 26: cohort.v1.ComputePartialResponse.debit:type_name -> cohort.v1.PrivacyDebit
+	55, // 8: cohort.v1.SealCeremonyRequest.chunk:type_name -> cohort.v1.Chunk
+	56, // 9: cohort.v1.SealCeremonyHeader.blob:type_name -> cohort.v1.BlobHeader
+	57, // 10: cohort.v1.SealCeremonyHeader.contributions:type_name -> cohort.v1.CeremonyAttestation
+	51, // 11: cohort.v1.SealCeremonyResponse.ceremony:type_name -> cohort.v1.CeremonyInfo
+	53, // 12: cohort.v1.SealCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
+	53, // 13: cohort.v1.SealCeremonyResponse.ready_signature:type_name -> cohort.v1.NodeSignature
+	53, // 14: cohort.v1.DatasetReadyRequest.signatures:type_name -> cohort.v1.NodeSignature
+	58, // 15: cohort.v1.ForwardContributionResponse.ack:type_name -> cohort.v1.ContributionAck
+	59, // 16: cohort.v1.ApplyRegistrationRequest.update:type_name -> cohort.v1.RegistryUpdate
+	59, // 17: cohort.v1.GetRegistryStateResponse.updates:type_name -> cohort.v1.RegistryUpdate
+	58, // 18: cohort.v1.GetContributionAckResponse.ack:type_name -> cohort.v1.ContributionAck
+	53, // 19: cohort.v1.ForwardRevocationResponse.signature:type_name -> cohort.v1.NodeSignature
+	60, // 20: cohort.v1.PrepareJobRequest.spec:type_name -> cohort.v1.JobSpec
+	61, // 21: cohort.v1.PrepareJobRequest.submission:type_name -> cohort.v1.JobSubmission
+	62, // 22: cohort.v1.PrepareJobResponse.set:type_name -> cohort.v1.EligibleSet
+	53, // 23: cohort.v1.PrepareJobResponse.signature:type_name -> cohort.v1.NodeSignature
+	60, // 24: cohort.v1.ComputePartialRequest.spec:type_name -> cohort.v1.JobSpec
+	53, // 25: cohort.v1.ComputePartialResponse.signature:type_name -> cohort.v1.NodeSignature
+	63, // 26: cohort.v1.ComputePartialResponse.debit:type_name -> cohort.v1.PrivacyDebit
 	33, // 27: cohort.v1.HEKeygenResponse.commitment:type_name -> cohort.v1.HEKeygenCommitment
-	52, // 28: cohort.v1.HEKeygenCommitment.signature:type_name -> cohort.v1.NodeSignature
+	53, // 28: cohort.v1.HEKeygenCommitment.signature:type_name -> cohort.v1.NodeSignature
 	33, // 29: cohort.v1.HEKeygenRevealRequest.commitments:type_name -> cohort.v1.HEKeygenCommitment
-	52, // 30: cohort.v1.HEKeygenFinishResponse.signature:type_name -> cohort.v1.NodeSignature
-	55, // 31: cohort.v1.SignTranscriptRequest.header:type_name -> cohort.v1.BlobHeader
-	54, // 32: cohort.v1.SignTranscriptRequest.chunk:type_name -> cohort.v1.Chunk
-	55, // 33: cohort.v1.PublishTranscriptRequest.header:type_name -> cohort.v1.BlobHeader
-	54, // 34: cohort.v1.PublishTranscriptRequest.chunk:type_name -> cohort.v1.Chunk
-	52, // 35: cohort.v1.SignTranscriptResponse.signature:type_name -> cohort.v1.NodeSignature
-	63, // 36: cohort.v1.AbortJobRequest.state:type_name -> cohort.v1.JobState
-	64, // 37: cohort.v1.GetBalancesResponse.balances:type_name -> cohort.v1.BuyerBalance
-	0,  // 38: cohort.v1.PeerService.StartCeremony:input_type -> cohort.v1.StartCeremonyRequest
-	2,  // 39: cohort.v1.PeerService.CeremonyContribute:input_type -> cohort.v1.CeremonyContributeRequest
-	4,  // 40: cohort.v1.PeerService.SealCeremony:input_type -> cohort.v1.SealCeremonyRequest
-	7,  // 41: cohort.v1.PeerService.DatasetReady:input_type -> cohort.v1.DatasetReadyRequest
-	9,  // 42: cohort.v1.PeerService.AbortCeremony:input_type -> cohort.v1.AbortCeremonyRequest
-	65, // 43: cohort.v1.PeerService.StartClaimCeremony:input_type -> cohort.v1.StartClaimCeremonyRequest
-	11, // 44: cohort.v1.PeerService.ForwardContribution:input_type -> cohort.v1.ForwardContributionRequest
-	13, // 45: cohort.v1.PeerService.AbortContribution:input_type -> cohort.v1.AbortContributionRequest
-	23, // 46: cohort.v1.PeerService.GetContributionAck:input_type -> cohort.v1.GetContributionAckRequest
-	25, // 47: cohort.v1.PeerService.ForwardRevocation:input_type -> cohort.v1.ForwardRevocationRequest
-	15, // 48: cohort.v1.PeerService.ApplyRegistration:input_type -> cohort.v1.ApplyRegistrationRequest
-	19, // 49: cohort.v1.PeerService.ProposeRegistration:input_type -> cohort.v1.ProposeRegistrationRequest
-	21, // 50: cohort.v1.PeerService.StoreInvites:input_type -> cohort.v1.StoreInvitesRequest
-	17, // 51: cohort.v1.PeerService.GetRegistryState:input_type -> cohort.v1.GetRegistryStateRequest
-	31, // 52: cohort.v1.PeerService.HEKeygen:input_type -> cohort.v1.HEKeygenRequest
-	34, // 53: cohort.v1.PeerService.HEKeygenReveal:input_type -> cohort.v1.HEKeygenRevealRequest
-	36, // 54: cohort.v1.PeerService.HEKeygenFinish:input_type -> cohort.v1.HEKeygenFinishRequest
-	27, // 55: cohort.v1.PeerService.PrepareJob:input_type -> cohort.v1.PrepareJobRequest
-	29, // 56: cohort.v1.PeerService.ComputePartial:input_type -> cohort.v1.ComputePartialRequest
-	38, // 57: cohort.v1.PeerService.StoreBuyer:input_type -> cohort.v1.StoreBuyerRequest
-	40, // 58: cohort.v1.PeerService.SignTranscript:input_type -> cohort.v1.SignTranscriptRequest
-	44, // 59: cohort.v1.PeerService.StoreCredit:input_type -> cohort.v1.StoreCreditRequest
-	46, // 60: cohort.v1.PeerService.AbortJob:input_type -> cohort.v1.AbortJobRequest
-	48, // 61: cohort.v1.PeerService.GetBalances:input_type -> cohort.v1.GetBalancesRequest
-	41, // 62: cohort.v1.PeerService.PublishTranscript:input_type -> cohort.v1.PublishTranscriptRequest
-	66, // 63: cohort.v1.PeerService.OrderClaim:input_type -> cohort.v1.OrderClaimRequest
-	67, // 64: cohort.v1.PeerService.StoreClaim:input_type -> cohort.v1.StoreClaimRequest
-	68, // 65: cohort.v1.PeerService.OrderPayoutTransfer:input_type -> cohort.v1.OrderPayoutTransferRequest
-	69, // 66: cohort.v1.PeerService.StorePayoutTransfer:input_type -> cohort.v1.StorePayoutTransferRequest
-	70, // 67: cohort.v1.PeerService.GetClaimKeys:input_type -> cohort.v1.GetClaimKeysRequest
-	1,  // 68: cohort.v1.PeerService.StartCeremony:output_type -> cohort.v1.StartCeremonyResponse
-	3,  // 69: cohort.v1.PeerService.CeremonyContribute:output_type -> cohort.v1.CeremonyContributeResponse
-	6,  // 70: cohort.v1.PeerService.SealCeremony:output_type -> cohort.v1.SealCeremonyResponse
-	8,  // 71: cohort.v1.PeerService.DatasetReady:output_type -> cohort.v1.DatasetReadyResponse
-	10, // 72: cohort.v1.PeerService.AbortCeremony:output_type -> cohort.v1.AbortCeremonyResponse
-	71, // 73: cohort.v1.PeerService.StartClaimCeremony:output_type -> cohort.v1.StartClaimCeremonyResponse
-	12, // 74: cohort.v1.PeerService.ForwardContribution:output_type -> cohort.v1.ForwardContributionResponse
-	14, // 75: cohort.v1.PeerService.AbortContribution:output_type -> cohort.v1.AbortContributionResponse
-	24, // 76: cohort.v1.PeerService.GetContributionAck:output_type -> cohort.v1.GetContributionAckResponse
-	26, // 77: cohort.v1.PeerService.ForwardRevocation:output_type -> cohort.v1.ForwardRevocationResponse
-	16, // 78: cohort.v1.PeerService.ApplyRegistration:output_type -> cohort.v1.ApplyRegistrationResponse
-	20, // 79: cohort.v1.PeerService.ProposeRegistration:output_type -> cohort.v1.ProposeRegistrationResponse
-	22, // 80: cohort.v1.PeerService.StoreInvites:output_type -> cohort.v1.StoreInvitesResponse
-	18, // 81: cohort.v1.PeerService.GetRegistryState:output_type -> cohort.v1.GetRegistryStateResponse
-	32, // 82: cohort.v1.PeerService.HEKeygen:output_type -> cohort.v1.HEKeygenResponse
-	35, // 83: cohort.v1.PeerService.HEKeygenReveal:output_type -> cohort.v1.HEKeygenRevealResponse
-	37, // 84: cohort.v1.PeerService.HEKeygenFinish:output_type -> cohort.v1.HEKeygenFinishResponse
-	28, // 85: cohort.v1.PeerService.PrepareJob:output_type -> cohort.v1.PrepareJobResponse
-	30, // 86: cohort.v1.PeerService.ComputePartial:output_type -> cohort.v1.ComputePartialResponse
-	39, // 87: cohort.v1.PeerService.StoreBuyer:output_type -> cohort.v1.StoreBuyerResponse
-	43, // 88: cohort.v1.PeerService.SignTranscript:output_type -> cohort.v1.SignTranscriptResponse
-	45, // 89: cohort.v1.PeerService.StoreCredit:output_type -> cohort.v1.StoreCreditResponse
-	47, // 90: cohort.v1.PeerService.AbortJob:output_type -> cohort.v1.AbortJobResponse
-	49, // 91: cohort.v1.PeerService.GetBalances:output_type -> cohort.v1.GetBalancesResponse
-	42, // 92: cohort.v1.PeerService.PublishTranscript:output_type -> cohort.v1.PublishTranscriptResponse
-	72, // 93: cohort.v1.PeerService.OrderClaim:output_type -> cohort.v1.OrderClaimResponse
-	73, // 94: cohort.v1.PeerService.StoreClaim:output_type -> cohort.v1.StoreClaimResponse
-	74, // 95: cohort.v1.PeerService.OrderPayoutTransfer:output_type -> cohort.v1.OrderPayoutTransferResponse
-	75, // 96: cohort.v1.PeerService.StorePayoutTransfer:output_type -> cohort.v1.StorePayoutTransferResponse
-	76, // 97: cohort.v1.PeerService.GetClaimKeys:output_type -> cohort.v1.GetClaimKeysResponse
-	68, // [68:98] is the sub-list for method output_type
-	38, // [38:68] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	53, // 30: cohort.v1.HEKeygenFinishResponse.signature:type_name -> cohort.v1.NodeSignature
+	56, // 31: cohort.v1.SignTranscriptRequest.header:type_name -> cohort.v1.BlobHeader
+	55, // 32: cohort.v1.SignTranscriptRequest.chunk:type_name -> cohort.v1.Chunk
+	56, // 33: cohort.v1.PublishTranscriptRequest.header:type_name -> cohort.v1.BlobHeader
+	55, // 34: cohort.v1.PublishTranscriptRequest.chunk:type_name -> cohort.v1.Chunk
+	42, // 35: cohort.v1.PublishTranscriptRequest.signed:type_name -> cohort.v1.SignedTranscript
+	56, // 36: cohort.v1.SignedTranscript.bundle:type_name -> cohort.v1.BlobHeader
+	53, // 37: cohort.v1.SignTranscriptResponse.signature:type_name -> cohort.v1.NodeSignature
+	64, // 38: cohort.v1.AbortJobRequest.state:type_name -> cohort.v1.JobState
+	65, // 39: cohort.v1.GetBalancesResponse.balances:type_name -> cohort.v1.BuyerBalance
+	0,  // 40: cohort.v1.PeerService.StartCeremony:input_type -> cohort.v1.StartCeremonyRequest
+	2,  // 41: cohort.v1.PeerService.CeremonyContribute:input_type -> cohort.v1.CeremonyContributeRequest
+	4,  // 42: cohort.v1.PeerService.SealCeremony:input_type -> cohort.v1.SealCeremonyRequest
+	7,  // 43: cohort.v1.PeerService.DatasetReady:input_type -> cohort.v1.DatasetReadyRequest
+	9,  // 44: cohort.v1.PeerService.AbortCeremony:input_type -> cohort.v1.AbortCeremonyRequest
+	66, // 45: cohort.v1.PeerService.StartClaimCeremony:input_type -> cohort.v1.StartClaimCeremonyRequest
+	11, // 46: cohort.v1.PeerService.ForwardContribution:input_type -> cohort.v1.ForwardContributionRequest
+	13, // 47: cohort.v1.PeerService.AbortContribution:input_type -> cohort.v1.AbortContributionRequest
+	23, // 48: cohort.v1.PeerService.GetContributionAck:input_type -> cohort.v1.GetContributionAckRequest
+	25, // 49: cohort.v1.PeerService.ForwardRevocation:input_type -> cohort.v1.ForwardRevocationRequest
+	15, // 50: cohort.v1.PeerService.ApplyRegistration:input_type -> cohort.v1.ApplyRegistrationRequest
+	19, // 51: cohort.v1.PeerService.ProposeRegistration:input_type -> cohort.v1.ProposeRegistrationRequest
+	21, // 52: cohort.v1.PeerService.StoreInvites:input_type -> cohort.v1.StoreInvitesRequest
+	17, // 53: cohort.v1.PeerService.GetRegistryState:input_type -> cohort.v1.GetRegistryStateRequest
+	31, // 54: cohort.v1.PeerService.HEKeygen:input_type -> cohort.v1.HEKeygenRequest
+	34, // 55: cohort.v1.PeerService.HEKeygenReveal:input_type -> cohort.v1.HEKeygenRevealRequest
+	36, // 56: cohort.v1.PeerService.HEKeygenFinish:input_type -> cohort.v1.HEKeygenFinishRequest
+	27, // 57: cohort.v1.PeerService.PrepareJob:input_type -> cohort.v1.PrepareJobRequest
+	29, // 58: cohort.v1.PeerService.ComputePartial:input_type -> cohort.v1.ComputePartialRequest
+	38, // 59: cohort.v1.PeerService.StoreBuyer:input_type -> cohort.v1.StoreBuyerRequest
+	40, // 60: cohort.v1.PeerService.SignTranscript:input_type -> cohort.v1.SignTranscriptRequest
+	45, // 61: cohort.v1.PeerService.StoreCredit:input_type -> cohort.v1.StoreCreditRequest
+	47, // 62: cohort.v1.PeerService.AbortJob:input_type -> cohort.v1.AbortJobRequest
+	49, // 63: cohort.v1.PeerService.GetBalances:input_type -> cohort.v1.GetBalancesRequest
+	41, // 64: cohort.v1.PeerService.PublishTranscript:input_type -> cohort.v1.PublishTranscriptRequest
+	67, // 65: cohort.v1.PeerService.OrderClaim:input_type -> cohort.v1.OrderClaimRequest
+	68, // 66: cohort.v1.PeerService.StoreClaim:input_type -> cohort.v1.StoreClaimRequest
+	69, // 67: cohort.v1.PeerService.OrderPayoutTransfer:input_type -> cohort.v1.OrderPayoutTransferRequest
+	70, // 68: cohort.v1.PeerService.StorePayoutTransfer:input_type -> cohort.v1.StorePayoutTransferRequest
+	71, // 69: cohort.v1.PeerService.GetClaimKeys:input_type -> cohort.v1.GetClaimKeysRequest
+	1,  // 70: cohort.v1.PeerService.StartCeremony:output_type -> cohort.v1.StartCeremonyResponse
+	3,  // 71: cohort.v1.PeerService.CeremonyContribute:output_type -> cohort.v1.CeremonyContributeResponse
+	6,  // 72: cohort.v1.PeerService.SealCeremony:output_type -> cohort.v1.SealCeremonyResponse
+	8,  // 73: cohort.v1.PeerService.DatasetReady:output_type -> cohort.v1.DatasetReadyResponse
+	10, // 74: cohort.v1.PeerService.AbortCeremony:output_type -> cohort.v1.AbortCeremonyResponse
+	72, // 75: cohort.v1.PeerService.StartClaimCeremony:output_type -> cohort.v1.StartClaimCeremonyResponse
+	12, // 76: cohort.v1.PeerService.ForwardContribution:output_type -> cohort.v1.ForwardContributionResponse
+	14, // 77: cohort.v1.PeerService.AbortContribution:output_type -> cohort.v1.AbortContributionResponse
+	24, // 78: cohort.v1.PeerService.GetContributionAck:output_type -> cohort.v1.GetContributionAckResponse
+	26, // 79: cohort.v1.PeerService.ForwardRevocation:output_type -> cohort.v1.ForwardRevocationResponse
+	16, // 80: cohort.v1.PeerService.ApplyRegistration:output_type -> cohort.v1.ApplyRegistrationResponse
+	20, // 81: cohort.v1.PeerService.ProposeRegistration:output_type -> cohort.v1.ProposeRegistrationResponse
+	22, // 82: cohort.v1.PeerService.StoreInvites:output_type -> cohort.v1.StoreInvitesResponse
+	18, // 83: cohort.v1.PeerService.GetRegistryState:output_type -> cohort.v1.GetRegistryStateResponse
+	32, // 84: cohort.v1.PeerService.HEKeygen:output_type -> cohort.v1.HEKeygenResponse
+	35, // 85: cohort.v1.PeerService.HEKeygenReveal:output_type -> cohort.v1.HEKeygenRevealResponse
+	37, // 86: cohort.v1.PeerService.HEKeygenFinish:output_type -> cohort.v1.HEKeygenFinishResponse
+	28, // 87: cohort.v1.PeerService.PrepareJob:output_type -> cohort.v1.PrepareJobResponse
+	30, // 88: cohort.v1.PeerService.ComputePartial:output_type -> cohort.v1.ComputePartialResponse
+	39, // 89: cohort.v1.PeerService.StoreBuyer:output_type -> cohort.v1.StoreBuyerResponse
+	44, // 90: cohort.v1.PeerService.SignTranscript:output_type -> cohort.v1.SignTranscriptResponse
+	46, // 91: cohort.v1.PeerService.StoreCredit:output_type -> cohort.v1.StoreCreditResponse
+	48, // 92: cohort.v1.PeerService.AbortJob:output_type -> cohort.v1.AbortJobResponse
+	50, // 93: cohort.v1.PeerService.GetBalances:output_type -> cohort.v1.GetBalancesResponse
+	43, // 94: cohort.v1.PeerService.PublishTranscript:output_type -> cohort.v1.PublishTranscriptResponse
+	73, // 95: cohort.v1.PeerService.OrderClaim:output_type -> cohort.v1.OrderClaimResponse
+	74, // 96: cohort.v1.PeerService.StoreClaim:output_type -> cohort.v1.StoreClaimResponse
+	75, // 97: cohort.v1.PeerService.OrderPayoutTransfer:output_type -> cohort.v1.OrderPayoutTransferResponse
+	76, // 98: cohort.v1.PeerService.StorePayoutTransfer:output_type -> cohort.v1.StorePayoutTransferResponse
+	77, // 99: cohort.v1.PeerService.GetClaimKeys:output_type -> cohort.v1.GetClaimKeysResponse
+	70, // [70:100] is the sub-list for method output_type
+	40, // [40:70] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_peer_service_proto_init() }
@@ -3550,6 +3669,7 @@ func file_cohort_v1_peer_service_proto_init() {
 	file_cohort_v1_peer_service_proto_msgTypes[41].OneofWrappers = []any{
 		(*PublishTranscriptRequest_Header)(nil),
 		(*PublishTranscriptRequest_Chunk)(nil),
+		(*PublishTranscriptRequest_Signed)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -3557,7 +3677,7 @@ func file_cohort_v1_peer_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cohort_v1_peer_service_proto_rawDesc), len(file_cohort_v1_peer_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   50,
+			NumMessages:   51,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
