@@ -17,6 +17,7 @@ type metrics struct {
 	verifySecs      prometheus.Histogram
 	peerFailures    *prometheus.CounterVec
 	jobEvents       *prometheus.CounterVec
+	published       *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -39,9 +40,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		jobEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cohort_jobs_total", Help: "Jobs coordinated by this node, by event (submitted, done, rejected, failed, cancelled).",
 		}, []string{"event"}),
+		published: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cohort_published_transcripts_total",
+			Help: "Transcripts another node published and this node stored, by form (bundle: sent whole; signatures: rebuilt from the transcript this node kept).",
+		}, []string{"form"}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.apiRPC, m.peerRPC, m.contributions, m.registryMembers, m.verifySecs, m.peerFailures, m.jobEvents} {
+		for _, c := range []prometheus.Collector{m.apiRPC, m.peerRPC, m.contributions, m.registryMembers, m.verifySecs, m.peerFailures, m.jobEvents, m.published} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -414,7 +414,10 @@ func (s *peerService) SignTranscript(stream cohortv1.PeerService_SignTranscriptS
 	}
 	lim := audit.DefaultLimits()
 	lim.MaxBytes = int64(limit)
-	tr, err := audit.NewTranscriptReader(src, lim)
+	// The bytes read are kept once checked, for a publish by signatures.
+	tee := n.teeTranscript(src)
+	defer tee.discard()
+	tr, err := audit.NewTranscriptReader(tee, lim)
 	if err != nil {
 		return transcriptStatus(err)
 	}
@@ -431,6 +434,7 @@ func (s *peerService) SignTranscript(stream cohortv1.PeerService_SignTranscriptS
 	if err := n.putReward(ctx, n.store, t, uint64(tr.Len())); err != nil {
 		return err
 	}
+	tee.keep(n, src, t.JobID, t.DatasetID, t.Coordinator, c.digest)
 	st := audit.TranscriptStatement{JobID: t.JobID, Digest: c.digest, Node: n.opts.Index}
 	return stream.SendAndClose(&cohortv1.SignTranscriptResponse{Signature: n.sign(st.Message())})
 }

@@ -50,6 +50,7 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	n.blobs = newSharedBlobs(e.ctx)
 	n.signing = newPeerSlots("transcripts to sign", len(o.Members), transcriptsPerPeer)
 	n.witness = newWitnesses()
+	n.kept = newKeptTranscripts()
 	n.peers = newPeers(e)
 	n.datasets = newDatasets(e, n.ingest)
 	n.records = newRecordLocks()

@@ -1,0 +1,158 @@
+package node
+
+import (
+	"io"
+	"os"
+	"sync"
+
+	"github.com/cohort-dev/cohort/blob"
+)
+
+// Kept transcripts (docs/design.md §9.1): a peer that signs a job's
+// transcript keeps the bytes it read and checked, in a spool file, so
+// that the coordinator can later publish the bundle by its signatures
+// alone (SignedTranscript) instead of sending the transcript again. The
+// table is small and lives in memory only: a transcript dropped from it,
+// or lost to a restart, is published whole, as before.
+
+// maxKept bounds the transcripts a node keeps (each a spool file as
+// large as the transcript: about 1 KB a record on MPC); the oldest goes
+// first.
+const maxKept = 4
+
+// keptTranscript is the encoding of a transcript this node signed.
+type keptTranscript struct {
+	jobID       string
+	datasetID   string
+	coordinator uint32
+	digest      [32]byte // audit.Transcript.Digest
+	file        *os.File // the encoding, from offset 0
+	size        int64
+}
+
+// reader reads the transcript's encoding from its start.
+func (k *keptTranscript) reader() *io.SectionReader { return io.NewSectionReader(k.file, 0, k.size) }
+
+func (k *keptTranscript) close() {
+	if k != nil {
+		k.file.Close()
+	}
+}
+
+// keptTranscripts holds the transcripts this node signed and keeps, by
+// job id and digest, until a publish takes them or newer ones push them
+// out. It is safe for concurrent use.
+type keptTranscripts struct {
+	mu   sync.Mutex
+	list []*keptTranscript // oldest first
+}
+
+func newKeptTranscripts() *keptTranscripts { return &keptTranscripts{} }
+
+// put keeps k, in place of any other transcript of its job, dropping the
+// oldest beyond maxKept; the table owns k from then on.
+func (ks *keptTranscripts) put(k *keptTranscript) {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	for i, o := range ks.list {
+		if o.jobID == k.jobID {
+			o.close()
+			ks.list = append(ks.list[:i], ks.list[i+1:]...)
+			break
+		}
+	}
+	ks.list = append(ks.list, k)
+	for len(ks.list) > maxKept {
+		ks.list[0].close()
+		ks.list = ks.list[1:]
+	}
+}
+
+// take removes and returns the transcript of jobID with digest, nil when
+// none is kept; the caller closes it or puts it back.
+func (ks *keptTranscripts) take(jobID string, digest [32]byte) *keptTranscript {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	for i, k := range ks.list {
+		if k.jobID == jobID && k.digest == digest {
+			ks.list = append(ks.list[:i], ks.list[i+1:]...)
+			return k
+		}
+	}
+	return nil
+}
+
+// drop forgets a job's transcript: its bundle is then published whole,
+// as after a restart.
+func (ks *keptTranscripts) drop(jobID string) {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	for i, k := range ks.list {
+		if k.jobID == jobID {
+			k.close()
+			ks.list = append(ks.list[:i], ks.list[i+1:]...)
+			return
+		}
+	}
+}
+
+// close drops every transcript kept.
+func (ks *keptTranscripts) close() {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	for _, k := range ks.list {
+		k.close()
+	}
+	ks.list = nil
+}
+
+// transcriptTee copies a transcript's encoding, as SignTranscript reads
+// it, into a spool file. Keeping is best effort: a spool file that cannot
+// be made or written leaves the transcript unkept, never the read failed.
+type transcriptTee struct {
+	src  io.Reader
+	file *os.File // nil once keeping failed
+	size int64
+}
+
+// teeTranscript returns a tee of src, the blob reader of a whole
+// transcript's encoding.
+func (n *Node) teeTranscript(src io.Reader) *transcriptTee {
+	f, err := n.spoolFile("signed-")
+	if err != nil {
+		n.log.Warn("transcript not kept", "error", err)
+	}
+	return &transcriptTee{src: src, file: f}
+}
+
+func (t *transcriptTee) Read(p []byte) (int, error) {
+	n, err := t.src.Read(p)
+	if n > 0 && t.file != nil {
+		if _, werr := t.file.Write(p[:n]); werr != nil {
+			t.file.Close()
+			t.file = nil
+		}
+		t.size += int64(n)
+	}
+	return n, err
+}
+
+// keep hands the copy to the node's table as the transcript of jobID
+// with digest, coordinated by coordinator, once src has been read to its
+// end: size bytes, all of them checked (the blob reader's SHA-256 among
+// them).
+func (t *transcriptTee) keep(n *Node, src *blob.Reader, jobID, datasetID string, coordinator uint32, digest [32]byte) {
+	if t.file == nil || uint64(t.size) != src.Total() {
+		return
+	}
+	n.kept.put(&keptTranscript{jobID: jobID, datasetID: datasetID, coordinator: coordinator, digest: digest, file: t.file, size: t.size})
+	t.file = nil
+}
+
+// discard closes a copy that was not kept.
+func (t *transcriptTee) discard() {
+	if t.file != nil {
+		t.file.Close()
+		t.file = nil
+	}
+}
