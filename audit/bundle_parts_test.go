@@ -146,3 +146,37 @@ func TestBundlePartsRefuse(t *testing.T) {
 		}
 	}
 }
+
+// FuzzReadBundleSignatures: any bytes give the signatures of the bundle
+// they begin with, or an error wrapping ErrMalformed; the signatures read
+// from a whole bundle are UnmarshalBundle's.
+func FuzzReadBundleSignatures(f *testing.F) {
+	fx, hx := getFixture(f, devSetup), getHEFixture(f)
+	f.Add(fx.encoded)
+	f.Add(hx.encoded)
+	f.Add(fx.encoded[:len(fx.encoded)/2])
+	f.Add([]byte("CHJB\x01\x00\x00\x00\x00\x00\x00\x00\x01\x00"))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		sigs, err := ReadBundleSignatures(bytes.NewReader(data), fuzzLimits)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error does not wrap ErrMalformed: %v", err)
+			}
+			return
+		}
+		if len(sigs) == 0 || len(sigs) > dataset.MaxNodes {
+			t.Fatalf("%d signatures read", len(sigs))
+		}
+		if b, err := UnmarshalBundle(data, fuzzLimits); err == nil {
+			if len(b.Signatures) != len(sigs) {
+				t.Fatalf("%d signatures read, UnmarshalBundle reads %d", len(sigs), len(b.Signatures))
+			}
+			for i := range sigs {
+				if !bytes.Equal(sigs[i], b.Signatures[i]) {
+					t.Fatalf("signature %d differs from UnmarshalBundle's", i)
+				}
+			}
+		}
+	})
+}
