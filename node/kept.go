@@ -43,8 +43,9 @@ func (k *keptTranscript) close() {
 // job id and digest, until a publish takes them or newer ones push them
 // out. It is safe for concurrent use.
 type keptTranscripts struct {
-	mu   sync.Mutex
-	list []*keptTranscript // oldest first
+	mu     sync.Mutex
+	list   []*keptTranscript // oldest first
+	closed bool              // the node stopped: nothing more is kept
 }
 
 func newKeptTranscripts() *keptTranscripts { return &keptTranscripts{} }
@@ -54,6 +55,10 @@ func newKeptTranscripts() *keptTranscripts { return &keptTranscripts{} }
 func (ks *keptTranscripts) put(k *keptTranscript) {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
+	if ks.closed {
+		k.close()
+		return
+	}
 	for i, o := range ks.list {
 		if o.jobID == k.jobID {
 			o.close()
@@ -96,14 +101,14 @@ func (ks *keptTranscripts) drop(jobID string) {
 	}
 }
 
-// close drops every transcript kept.
+// close drops every transcript kept, and closes any put after.
 func (ks *keptTranscripts) close() {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
 	for _, k := range ks.list {
 		k.close()
 	}
-	ks.list = nil
+	ks.list, ks.closed = nil, true
 }
 
 // transcriptTee copies a transcript's encoding, as SignTranscript reads

@@ -206,7 +206,6 @@ func TestPublishBySignatures(t *testing.T) {
 // transcript of the job and digest asked for.
 func TestKeptTranscripts(t *testing.T) {
 	ks := newKeptTranscripts()
-	defer ks.close()
 	newKept := func(job string, digest byte) *keptTranscript {
 		f, err := os.CreateTemp(t.TempDir(), "kept-")
 		if err != nil {
@@ -245,5 +244,15 @@ func TestKeptTranscripts(t *testing.T) {
 	ks.drop("job-2")
 	if !closed(rest[1]) || ks.take("job-2", [32]byte{2}) != nil {
 		t.Fatal("a dropped transcript is still kept, or its file open")
+	}
+	// Once the node stops, every file is closed, and one put back after.
+	ks.close()
+	if !closed(rest[2]) || !closed(rest[3]) {
+		t.Fatal("a kept file is open after the node stopped")
+	}
+	late := newKept("job-9", 9)
+	ks.put(late)
+	if !closed(late) || ks.take("job-9", [32]byte{9}) != nil {
+		t.Fatal("a transcript put after the node stopped is kept")
 	}
 }
