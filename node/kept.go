@@ -1,11 +1,10 @@
 package node
 
 import (
+	"errors"
 	"io"
 	"os"
 	"sync"
-
-	"github.com/cohort-dev/cohort/blob"
 )
 
 // Kept transcripts (docs/design.md §9.1): a peer that signs a job's
@@ -118,6 +117,7 @@ type transcriptTee struct {
 	src  io.Reader
 	file *os.File // nil once keeping failed
 	size int64
+	end  bool // src reported io.EOF: every byte arrived and was checked
 }
 
 // teeTranscript returns a tee of src, the blob reader of a whole
@@ -139,15 +139,17 @@ func (t *transcriptTee) Read(p []byte) (int, error) {
 		}
 		t.size += int64(n)
 	}
+	if errors.Is(err, io.EOF) {
+		t.end = true
+	}
 	return n, err
 }
 
 // keep hands the copy to the node's table as the transcript of jobID
 // with digest, coordinated by coordinator, once src has been read to its
-// end: size bytes, all of them checked (the blob reader's SHA-256 among
-// them).
-func (t *transcriptTee) keep(n *Node, src *blob.Reader, jobID, datasetID string, coordinator uint32, digest [32]byte) {
-	if t.file == nil || uint64(t.size) != src.Total() {
+// end (a blob reader reports it only once the SHA-256 matched).
+func (t *transcriptTee) keep(n *Node, jobID, datasetID string, coordinator uint32, digest [32]byte) {
+	if t.file == nil || !t.end {
 		return
 	}
 	n.kept.put(&keptTranscript{jobID: jobID, datasetID: datasetID, coordinator: coordinator, digest: digest, file: t.file, size: t.size})

@@ -26,11 +26,12 @@ type Node struct {
 	jobs     *jobs
 	ingest   chan struct{} // semaphore bounding concurrent verification
 	records  *recordLocks
-	limiter  *clientLimiter   // public API rate and heavy-stream limits
-	blobs    *sharedBlobs     // stored blobs being streamed, read once
-	signing  *peerSlots       // transcripts being received for signing, per peer
-	witness  *witnesses       // what this node took of its cohorts for their transcripts
-	kept     *keptTranscripts // transcripts this node signed, for a publish by signatures
+	limiter  *clientLimiter // public API rate and heavy-stream limits
+	blobs    *sharedBlobs   // stored blobs being streamed, read once
+	signing  *peerSlots     // transcripts being received for signing, per peer
+	witness  *witnesses     // what this node took of its cohorts for their transcripts
+
+	kept *keptTranscripts // transcripts this node signed, for a publish by signatures
 
 	claimKeys  claimKeys  // the federation's claim keys, loaded on first use
 	claimSetup sync.Mutex // held while this node coordinates the claim keys' ceremony

@@ -434,7 +434,7 @@ func (s *peerService) SignTranscript(stream cohortv1.PeerService_SignTranscriptS
 	if err := n.putReward(ctx, n.store, t, uint64(tr.Len())); err != nil {
 		return err
 	}
-	tee.keep(n, src, t.JobID, t.DatasetID, t.Coordinator, c.digest)
+	tee.keep(n, t.JobID, t.DatasetID, t.Coordinator, c.digest)
 	st := audit.TranscriptStatement{JobID: t.JobID, Digest: c.digest, Node: n.opts.Index}
 	return stream.SendAndClose(&cohortv1.SignTranscriptResponse{Signature: n.sign(st.Message())})
 }
