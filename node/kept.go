@@ -27,6 +27,9 @@ type keptTranscript struct {
 	digest      [32]byte // audit.Transcript.Digest
 	file        *os.File // the encoding, from offset 0
 	size        int64
+	// Under the table's lock: busy while a publish reads it; dropped once
+	// out of the table while busy, for the publish to close.
+	busy, dropped bool
 }
 
 // reader reads the transcript's encoding from its start.
@@ -39,8 +42,8 @@ func (k *keptTranscript) close() {
 }
 
 // keptTranscripts holds the transcripts this node signed and keeps, by
-// job id and digest, until a publish takes them or newer ones push them
-// out. It is safe for concurrent use.
+// job id and digest, until a publish stores their bundle or newer ones
+// push them out. It is safe for concurrent use.
 type keptTranscripts struct {
 	mu     sync.Mutex
 	list   []*keptTranscript // oldest first
@@ -60,30 +63,65 @@ func (ks *keptTranscripts) put(k *keptTranscript) {
 	}
 	for i, o := range ks.list {
 		if o.jobID == k.jobID {
-			o.close()
-			ks.list = append(ks.list[:i], ks.list[i+1:]...)
+			ks.remove(i)
 			break
 		}
 	}
 	ks.list = append(ks.list, k)
 	for len(ks.list) > maxKept {
-		ks.list[0].close()
-		ks.list = ks.list[1:]
+		ks.remove(0)
 	}
 }
 
-// take removes and returns the transcript of jobID with digest, nil when
-// none is kept; the caller closes it or puts it back.
-func (ks *keptTranscripts) take(jobID string, digest [32]byte) *keptTranscript {
+// remove takes entry i out of the list: closed, or, while a publish reads
+// it, left for that publish to close.
+func (ks *keptTranscripts) remove(i int) {
+	k := ks.list[i]
+	ks.list = append(ks.list[:i], ks.list[i+1:]...)
+	if k.busy {
+		k.dropped = true
+	} else {
+		k.close()
+	}
+}
+
+// take returns the transcript of jobID with digest for a publish to read,
+// until it hands it back (release); nil when none is kept, and busy when
+// another publish is reading it.
+func (ks *keptTranscripts) take(jobID string, digest [32]byte) (k *keptTranscript, busy bool) {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
-	for i, k := range ks.list {
+	for _, k := range ks.list {
 		if k.jobID == jobID && k.digest == digest {
-			ks.list = append(ks.list[:i], ks.list[i+1:]...)
-			return k
+			if k.busy {
+				return nil, true
+			}
+			k.busy = true
+			return k, false
 		}
 	}
-	return nil
+	return nil, false
+}
+
+// release hands back a transcript take gave: forgotten once its bundle is
+// stored, kept for another publish otherwise (unless it left the table
+// meanwhile).
+func (ks *keptTranscripts) release(k *keptTranscript, stored bool) {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	k.busy = false
+	if k.dropped {
+		k.close()
+		return
+	}
+	if stored {
+		for i, o := range ks.list {
+			if o == k {
+				ks.remove(i)
+				return
+			}
+		}
+	}
 }
 
 // drop forgets a job's transcript: its bundle is then published whole,
@@ -93,8 +131,7 @@ func (ks *keptTranscripts) drop(jobID string) {
 	defer ks.mu.Unlock()
 	for i, k := range ks.list {
 		if k.jobID == jobID {
-			k.close()
-			ks.list = append(ks.list[:i], ks.list[i+1:]...)
+			ks.remove(i)
 			return
 		}
 	}
@@ -104,10 +141,10 @@ func (ks *keptTranscripts) drop(jobID string) {
 func (ks *keptTranscripts) close() {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
-	for _, k := range ks.list {
-		k.close()
+	for len(ks.list) > 0 {
+		ks.remove(0)
 	}
-	ks.list, ks.closed = nil, true
+	ks.closed = true
 }
 
 // transcriptTee copies a transcript's encoding, as SignTranscript reads

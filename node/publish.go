@@ -184,8 +184,11 @@ func (s *peerService) PublishTranscript(stream cohortv1.PeerService_PublishTrans
 // storeSigned rebuilds the bundle sg describes from the transcript this
 // node kept when it signed it, its own descriptor and ceremony and sg's
 // signatures, requires it to be the coordinator's byte for byte, and
-// stores it as a bundle sent whole (storePublished). A transcript taken
-// from the table goes back to it unless the bundle is stored.
+// stores it as a bundle sent whole (storePublished). The transcript stays
+// kept unless the bundle is stored. A publish of the same transcript that
+// arrives meanwhile (the coordinator's retry loop can overlap its first
+// publish) is Aborted, to be retried once this one stored the bundle,
+// rather than sent the whole bundle.
 func (n *Node) storeSigned(ctx context.Context, from uint32, sg *cohortv1.SignedTranscript) error {
 	hd, jobID := sg.GetBundle(), sg.GetJobId()
 	limit := n.opts.Limits.MaxTranscriptBytes
@@ -215,18 +218,15 @@ func (n *Node) storeSigned(ctx context.Context, from uint32, sg *cohortv1.Signed
 	case err != nil && !errors.Is(err, store.ErrNotFound):
 		return n.internal("read transcript", err)
 	}
-	k := n.kept.take(jobID, digest)
-	if k == nil {
+	k, busy := n.kept.take(jobID, digest)
+	switch {
+	case busy:
+		return status.Errorf(codes.Aborted, "node %d is storing the transcript of job %s from another publish; try again", n.opts.Index, jobID)
+	case k == nil:
 		return status.Errorf(codes.NotFound, "node %d keeps no transcript of job %s with digest %x…; send the bundle", n.opts.Index, jobID, digest[:4])
 	}
 	stored := false
-	defer func() {
-		if stored {
-			k.close()
-		} else {
-			n.kept.put(k)
-		}
-	}()
+	defer func() { n.kept.release(k, stored) }()
 	if k.coordinator != from {
 		return status.Errorf(codes.PermissionDenied, "node %d publishes the transcript of job %s, which node %d coordinated", from, jobID, k.coordinator)
 	}

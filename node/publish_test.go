@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"sync/atomic"
 	"testing"
@@ -202,8 +203,10 @@ func TestPublishBySignatures(t *testing.T) {
 }
 
 // TestKeptTranscripts: the table keeps the newest transcripts, one per
-// job, closing the files of those it drops; take hands out only the
-// transcript of the job and digest asked for.
+// job, closing the files of those it drops — once no publish reads them;
+// take hands out only the transcript of the job and digest asked for, to
+// one publish at a time, and a transcript whose bundle is stored is
+// forgotten.
 func TestKeptTranscripts(t *testing.T) {
 	ks := newKeptTranscripts()
 	newKept := func(job string, digest byte) *keptTranscript {
@@ -217,42 +220,72 @@ func TestKeptTranscripts(t *testing.T) {
 		return &keptTranscript{jobID: job, digest: [32]byte{digest}, file: f, size: int64(len(job))}
 	}
 	closed := func(k *keptTranscript) bool { _, err := k.file.Write([]byte{0}); return errors.Is(err, os.ErrClosed) }
+	take := func(job string, digest byte) (*keptTranscript, bool) { return ks.take(job, [32]byte{digest}) }
 	first := newKept("job-0", 0)
 	ks.put(first)
 	var rest []*keptTranscript
 	for i := 1; i <= maxKept; i++ {
-		k := newKept("job-"+string(rune('0'+i)), byte(i))
+		k := newKept(fmt.Sprintf("job-%d", i), byte(i))
 		rest = append(rest, k)
 		ks.put(k)
 	}
-	if ks.take("job-0", [32]byte{0}) != nil || !closed(first) {
+	if k, _ := take("job-0", 0); k != nil || !closed(first) {
 		t.Fatal("the oldest transcript is still kept, or its file open")
 	}
-	if ks.take("job-1", [32]byte{9}) != nil {
+	if k, busy := take("job-1", 9); k != nil || busy {
 		t.Fatal("a transcript is taken under another digest")
 	}
-	again := newKept("job-1", 7)
-	ks.put(again)
-	if !closed(rest[0]) || ks.take("job-1", [32]byte{1}) != nil {
-		t.Fatal("a job's newer transcript does not replace the older one")
+	// One publish at a time; a newer transcript of the job replaces it,
+	// closed once the publish hands it back.
+	k, busy := take("job-1", 1)
+	if k != rest[0] || busy {
+		t.Fatal("the kept transcript is not taken")
 	}
-	k := ks.take("job-1", [32]byte{7})
-	if k != again || closed(k) {
-		t.Fatal("the kept transcript is not taken, open")
+	if again, busy := take("job-1", 1); again != nil || !busy {
+		t.Fatal("a transcript is taken by two publishes at once")
 	}
-	k.close()
+	newer := newKept("job-1", 7)
+	ks.put(newer)
+	if closed(k) {
+		t.Fatal("a transcript a publish reads is closed")
+	}
+	ks.release(k, false)
+	if !closed(k) {
+		t.Fatal("a replaced transcript is open once its publish is done")
+	}
+	// Stored: forgotten. Not stored: kept for the next publish.
+	if k, _ := take("job-1", 7); k != newer {
+		t.Fatal("the newer transcript of the job is not kept")
+	} else if ks.release(k, true); !closed(k) {
+		t.Fatal("a transcript whose bundle is stored is still open")
+	}
+	if k, busy := take("job-1", 7); k != nil || busy {
+		t.Fatal("a transcript whose bundle is stored is still kept")
+	}
+	k, _ = take("job-2", 2)
+	ks.release(k, false)
+	if k2, busy := take("job-2", 2); k2 != k || busy || closed(k) {
+		t.Fatal("a transcript whose publish failed is not kept")
+	}
+	ks.release(k, false)
 	ks.drop("job-2")
-	if !closed(rest[1]) || ks.take("job-2", [32]byte{2}) != nil {
+	if k, _ := take("job-2", 2); k != nil || !closed(rest[1]) {
 		t.Fatal("a dropped transcript is still kept, or its file open")
 	}
-	// Once the node stops, every file is closed, and one put back after.
+	// Once the node stops, every file is closed (one being read once its
+	// publish is done), and one put after too.
+	reading, _ := take("job-3", 3)
 	ks.close()
-	if !closed(rest[2]) || !closed(rest[3]) {
-		t.Fatal("a kept file is open after the node stopped")
+	if !closed(rest[3]) || closed(reading) {
+		t.Fatal("a kept file is open after the node stopped, or one being read is closed")
+	}
+	ks.release(reading, false)
+	if !closed(reading) {
+		t.Fatal("a transcript read as the node stopped is open after")
 	}
 	late := newKept("job-9", 9)
 	ks.put(late)
-	if !closed(late) || ks.take("job-9", [32]byte{9}) != nil {
+	if k, _ := take("job-9", 9); k != nil || !closed(late) {
 		t.Fatal("a transcript put after the node stopped is kept")
 	}
 }
