@@ -2726,8 +2726,9 @@ func (*PublishTranscriptRequest_Signed) isPublishTranscriptRequest_Part() {}
 // (FailedPrecondition otherwise). The peer then checks and stores it as
 // a bundle sent whole. NotFound when the peer keeps no transcript of the
 // job with that digest: the coordinator sends the whole bundle instead.
-// PermissionDenied from any node but the job's coordinator. A peer that
-// holds that very bundle already answers at once.
+// PermissionDenied from any node but the job's coordinator; Aborted while
+// another publish of the same transcript is being stored (retry). A peer
+// that holds that very bundle already answers at once.
 type SignedTranscript struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Size and SHA-256 of the whole bundle the coordinator stored, ceremony
