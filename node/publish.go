@@ -28,21 +28,24 @@ import (
 // peer from knowing the job happened: the peer's own record of the job
 // (what it prepared and released, and the debit it signed) stays.
 
-// publish hands the job's bundle to every other node now; a node that
-// does not take it is sent it again every second, across restarts, until
-// it confirms (notices.go). The job is released either way.
-func (r *jobRun) publish(ctx context.Context) {
-	r.n.sendJobNotices(ctx, r.n.jobNotices(r.job.ID, cohortv1.JobState_JOB_STATE_DONE))
+// publish hands the job's bundle to every other node now, by its
+// signatures sigs (the release's) where the node kept the transcript; a
+// node that does not take it is sent it again every second, across
+// restarts, until it confirms (notices.go). The job is released either
+// way.
+func (r *jobRun) publish(ctx context.Context, sigs [][]byte) {
+	r.n.sendReleaseNotices(ctx, r.n.jobNotices(r.job.ID, cohortv1.JobState_JOB_STATE_DONE), sigs)
 }
 
 // publishTranscript publishes a stored bundle to a peer: by its
-// signatures first (SignedTranscript), which a peer that kept the
+// signatures first (SignedTranscript; sigs as publishSignatures takes
+// them), which a peer that kept the
 // transcript it signed rebuilds the bundle from; whole, streamed from the
 // store's chunks, when the peer keeps no such transcript (NotFound) or
 // cannot rebuild this bundle from it (FailedPrecondition: it then says
 // why, or refuses the whole bundle as it would have).
-func (n *Node) publishTranscript(ctx context.Context, c cohortv1.PeerServiceClient, t store.Transcript) (*cohortv1.PublishTranscriptResponse, error) {
-	resp, err := n.publishSignatures(ctx, c, t)
+func (n *Node) publishTranscript(ctx context.Context, c cohortv1.PeerServiceClient, t store.Transcript, sigs [][]byte) (*cohortv1.PublishTranscriptResponse, error) {
+	resp, err := n.publishSignatures(ctx, c, t, sigs)
 	switch code := status.Code(err); code {
 	case codes.NotFound, codes.FailedPrecondition:
 		n.log.Debug("publish the whole bundle", "job", t.ID, "by-signatures", status.Convert(err).Message())
@@ -51,12 +54,15 @@ func (n *Node) publishTranscript(ctx context.Context, c cohortv1.PeerServiceClie
 	return resp, err
 }
 
-// publishSignatures publishes a stored bundle by its signatures, read
-// from the store.
-func (n *Node) publishSignatures(ctx context.Context, c cohortv1.PeerServiceClient, t store.Transcript) (*cohortv1.PublishTranscriptResponse, error) {
-	sigs, err := n.storedSignatures(ctx, t)
-	if err != nil {
-		return nil, err
+// publishSignatures publishes a stored bundle by its signatures: sigs,
+// the ones the bundle was written with, or, when nil, read from the
+// store.
+func (n *Node) publishSignatures(ctx context.Context, c cohortv1.PeerServiceClient, t store.Transcript, sigs [][]byte) (*cohortv1.PublishTranscriptResponse, error) {
+	if sigs == nil {
+		var err error
+		if sigs, err = n.storedSignatures(ctx, t); err != nil {
+			return nil, err
+		}
 	}
 	hd := blob.HeaderOf(t.BundleSize, t.BundleSHA256)
 	if t.BundleSize == 0 { // stored whole, before chunks
