@@ -31,7 +31,8 @@ type Node struct {
 	signing  *peerSlots     // transcripts being received for signing, per peer
 	witness  *witnesses     // what this node took of its cohorts for their transcripts
 
-	kept *keptTranscripts // transcripts this node signed, for a publish by signatures
+	kept           *keptTranscripts // transcripts this node signed, for a publish by signatures
+	sendingNotices sync.Map         // noticeKey → struct{}: job notices being sent
 
 	claimKeys  claimKeys  // the federation's claim keys, loaded on first use
 	claimSetup sync.Mutex // held while this node coordinates the claim keys' ceremony

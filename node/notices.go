@@ -79,6 +79,13 @@ func (n *Node) sendJobNotice(ctx context.Context, jn store.JobNotice) bool {
 // sendNotice is sendJobNotice, with the signatures of a released
 // transcript when the caller holds them (sendReleaseNotices).
 func (n *Node) sendNotice(ctx context.Context, jn store.JobNotice, sigs [][]byte) bool {
+	// The retry loop leaves a notice to a send of it under way (the one
+	// right after the job ended, say): not settled yet.
+	key := noticeKey{jn.JobID, jn.Peer}
+	if _, busy := n.sendingNotices.LoadOrStore(key, struct{}{}); busy {
+		return false
+	}
+	defer n.sendingNotices.Delete(key)
 	st := cohortv1.JobState(jn.State)
 	var err error
 	switch {
@@ -148,4 +155,10 @@ func (n *Node) sendJobNoticesOwed(ctx context.Context) {
 			down[jn.Peer] = true
 		}
 	}
+}
+
+// noticeKey names a notice: what a job owes a node.
+type noticeKey struct {
+	jobID string
+	peer  uint32
 }
