@@ -75,6 +75,11 @@ func NewReceiver(hd *cohortv1.BlobHeader, limit uint64) (*Receiver, error) {
 	}, nil
 }
 
+// CheckHeader checks a header against limit (bytes) as NewReceiver and
+// NewReader do, for a blob whose bytes come another way: ErrMalformed,
+// with ErrTooLarge above the limit.
+func CheckHeader(hd *cohortv1.BlobHeader, limit uint64) error { return checkHeader(hd, limit) }
+
 // checkHeader checks a stream's header against limit (bytes).
 func checkHeader(hd *cohortv1.BlobHeader, limit uint64) error {
 	switch {

@@ -18,6 +18,7 @@ type metrics struct {
 	peerFailures    *prometheus.CounterVec
 	jobEvents       *prometheus.CounterVec
 	signed          *prometheus.CounterVec
+	published       *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -44,9 +45,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "cohort_transcripts_signed_total",
 			Help: "Job transcripts this node signed as a peer, by where their records section came from: own (the section it wrote, spliced in) or sent (streamed by the coordinator).",
 		}, []string{"records"}),
+		published: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cohort_published_transcripts_total",
+			Help: "Transcripts another node published and this node stored, by form (bundle: sent whole; signatures: rebuilt from the transcript this node kept).",
+		}, []string{"form"}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.apiRPC, m.peerRPC, m.contributions, m.registryMembers, m.verifySecs, m.peerFailures, m.jobEvents, m.signed} {
+		for _, c := range []prometheus.Collector{m.apiRPC, m.peerRPC, m.contributions, m.registryMembers, m.verifySecs, m.peerFailures, m.jobEvents, m.signed, m.published} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -36,6 +36,9 @@ type Node struct {
 	// over the same records (audit.ClaimSubtrees).
 	subtrees *audit.ClaimSubtrees
 
+	kept           *keptTranscripts // transcripts this node signed, for a publish by signatures
+	sendingNotices sync.Map         // noticeKey → struct{}: job notices being sent
+
 	claimKeys  claimKeys  // the federation's claim keys, loaded on first use
 	claimSetup sync.Mutex // held while this node coordinates the claim keys' ceremony
 
@@ -116,4 +119,5 @@ func (n *Node) Stop() {
 	}
 	n.bg.Wait()
 	n.peers.close()
+	n.kept.close()
 }

@@ -56,9 +56,16 @@ func (n *env) jobNotices(jobID string, st cohortv1.JobState) []store.JobNotice {
 
 // sendJobNotices sends notices in parallel.
 func (n *Node) sendJobNotices(ctx context.Context, owed []store.JobNotice) {
+	n.sendReleaseNotices(ctx, owed, nil)
+}
+
+// sendReleaseNotices is sendJobNotices with the released transcript's
+// signatures, as the release holds them, for a publish by signatures
+// (nil: they are read from the stored bundle).
+func (n *Node) sendReleaseNotices(ctx context.Context, owed []store.JobNotice, sigs [][]byte) {
 	var wg sync.WaitGroup
 	for _, jn := range owed {
-		wg.Go(func() { n.sendJobNotice(ctx, jn) })
+		wg.Go(func() { n.sendNotice(ctx, jn, sigs) })
 	}
 	wg.Wait()
 }
@@ -66,6 +73,19 @@ func (n *Node) sendJobNotices(ctx context.Context, owed []store.JobNotice) {
 // sendJobNotice sends one notice and forgets it once the node confirmed
 // it, or refused it for good. It reports whether the notice is settled.
 func (n *Node) sendJobNotice(ctx context.Context, jn store.JobNotice) bool {
+	return n.sendNotice(ctx, jn, nil)
+}
+
+// sendNotice is sendJobNotice, with the signatures of a released
+// transcript when the caller holds them (sendReleaseNotices).
+func (n *Node) sendNotice(ctx context.Context, jn store.JobNotice, sigs [][]byte) bool {
+	// The retry loop leaves a notice to a send of it under way (the one
+	// right after the job ended, say): not settled yet.
+	key := noticeKey{jn.JobID, jn.Peer}
+	if _, busy := n.sendingNotices.LoadOrStore(key, struct{}{}); busy {
+		return false
+	}
+	defer n.sendingNotices.Delete(key)
 	st := cohortv1.JobState(jn.State)
 	var err error
 	switch {
@@ -77,7 +97,7 @@ func (n *Node) sendJobNotice(ctx context.Context, jn store.JobNotice) bool {
 			return false
 		}
 		_, err = call(ctx, n, jn.Peer, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.PublishTranscriptResponse, error) {
-			return n.publishTranscript(ctx, c, t)
+			return n.publishTranscript(ctx, c, t, sigs)
 		})
 	case jn.Peer == n.opts.Index:
 		err = n.abortPeerJob(ctx, n.opts.Index, jn.JobID, st)
@@ -135,4 +155,10 @@ func (n *Node) sendJobNoticesOwed(ctx context.Context) {
 			down[jn.Peer] = true
 		}
 	}
+}
+
+// noticeKey names a notice: what a job owes a node.
+type noticeKey struct {
+	jobID string
+	peer  uint32
 }

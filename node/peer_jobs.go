@@ -442,7 +442,10 @@ func (s *peerService) SignTranscript(stream cohortv1.PeerService_SignTranscriptS
 	}
 	lim := audit.DefaultLimits()
 	lim.MaxBytes = int64(limit)
-	tr, err := audit.NewTranscriptReader(src, lim)
+	// The bytes read are kept once checked, for a publish by signatures.
+	tee := n.teeTranscript(src)
+	defer tee.discard()
+	tr, err := audit.NewTranscriptReader(tee, lim)
 	if err != nil {
 		return transcriptStatus(err)
 	}
@@ -459,6 +462,7 @@ func (s *peerService) SignTranscript(stream cohortv1.PeerService_SignTranscriptS
 	if err := n.putReward(ctx, n.store, t, uint64(tr.Len())); err != nil {
 		return err
 	}
+	tee.keep(n, t.JobID, t.DatasetID, t.Coordinator, c.digest)
 	st := audit.TranscriptStatement{JobID: t.JobID, Digest: c.digest, Node: n.opts.Index}
 	how := "sent"
 	if sp != nil {

@@ -3,8 +3,10 @@ package node
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"io"
+	"os"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -26,16 +28,91 @@ import (
 // peer from knowing the job happened: the peer's own record of the job
 // (what it prepared and released, and the debit it signed) stays.
 
-// publish hands the job's bundle to every other node now; a node that
-// does not take it is sent it again every second, across restarts, until
-// it confirms (notices.go). The job is released either way.
-func (r *jobRun) publish(ctx context.Context) {
-	r.n.sendJobNotices(ctx, r.n.jobNotices(r.job.ID, cohortv1.JobState_JOB_STATE_DONE))
+// publish hands the job's bundle to every other node now, by its
+// signatures sigs (the release's) where the node kept the transcript; a
+// node that does not take it is sent it again every second, across
+// restarts, until it confirms (notices.go). The job is released either
+// way.
+func (r *jobRun) publish(ctx context.Context, sigs [][]byte) {
+	r.n.sendReleaseNotices(ctx, r.n.jobNotices(r.job.ID, cohortv1.JobState_JOB_STATE_DONE), sigs)
 }
 
-// publishTranscript streams a stored bundle to a peer from the store's
+// publishTranscript publishes a stored bundle to a peer: by its
+// signatures first (SignedTranscript; sigs as publishSignatures takes
+// them), which a peer that kept the
+// transcript it signed rebuilds the bundle from; whole, streamed from the
+// store's chunks, when the peer keeps no such transcript (NotFound) or
+// cannot rebuild this bundle from it (FailedPrecondition: it then says
+// why, or refuses the whole bundle as it would have).
+func (n *Node) publishTranscript(ctx context.Context, c cohortv1.PeerServiceClient, t store.Transcript, sigs [][]byte) (*cohortv1.PublishTranscriptResponse, error) {
+	resp, err := n.publishSignatures(ctx, c, t, sigs)
+	switch code := status.Code(err); code {
+	case codes.NotFound, codes.FailedPrecondition:
+		n.log.Debug("publish the whole bundle", "job", t.ID, "by-signatures", status.Convert(err).Message())
+		return n.publishBundle(ctx, c, t)
+	}
+	return resp, err
+}
+
+// publishSignatures publishes a stored bundle by its signatures: sigs,
+// the ones the bundle was written with, or, when nil, read from the
+// store.
+func (n *Node) publishSignatures(ctx context.Context, c cohortv1.PeerServiceClient, t store.Transcript, sigs [][]byte) (*cohortv1.PublishTranscriptResponse, error) {
+	if sigs == nil {
+		var err error
+		if sigs, err = n.storedSignatures(ctx, t); err != nil {
+			return nil, err
+		}
+	}
+	hd := blob.HeaderOf(t.BundleSize, t.BundleSHA256)
+	if t.BundleSize == 0 { // stored whole, before chunks
+		hd = blob.Header(t.Bundle)
+	}
+	st, err := c.PublishTranscript(ctx)
+	if err != nil {
+		return nil, err
+	}
+	err = st.Send(&cohortv1.PublishTranscriptRequest{Part: &cohortv1.PublishTranscriptRequest_Signed{Signed: &cohortv1.SignedTranscript{
+		Bundle: hd, JobId: t.ID, Digest: t.Digest[:], Signatures: sigs,
+	}}})
+	if err != nil {
+		return nil, err
+	}
+	return st.CloseAndRecv()
+}
+
+// storedSignatures reads the signatures of a stored bundle: its bytes up
+// to them, the transcript's passed over as the store gives them.
+func (n *Node) storedSignatures(ctx context.Context, t store.Transcript) ([][]byte, error) {
+	lim := audit.DefaultLimits()
+	lim.MaxBytes = int64(n.opts.Limits.MaxTranscriptBytes)
+	var sigs [][]byte
+	var err error
+	if t.BundleSize == 0 {
+		sigs, err = audit.ReadBundleSignatures(bytes.NewReader(t.Bundle), lim)
+	} else {
+		pr, pw := io.Pipe()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			pw.CloseWithError(n.store.ReadTranscriptBundle(ctx, t.ID, t.CeremonyOffset, func(chunk []byte) error {
+				_, err := pw.Write(chunk)
+				return err
+			}))
+		}()
+		sigs, err = audit.ReadBundleSignatures(pr, lim)
+		pr.CloseWithError(errors.New("the signatures are read"))
+		<-done
+	}
+	if err != nil {
+		return nil, n.internal("read the stored bundle's signatures", err)
+	}
+	return sigs, nil
+}
+
+// publishBundle streams a stored bundle to a peer from the store's
 // chunks.
-func (n *Node) publishTranscript(ctx context.Context, c cohortv1.PeerServiceClient, t store.Transcript) (*cohortv1.PublishTranscriptResponse, error) {
+func (n *Node) publishBundle(ctx context.Context, c cohortv1.PeerServiceClient, t store.Transcript) (*cohortv1.PublishTranscriptResponse, error) {
 	st, err := c.PublishTranscript(ctx)
 	if err != nil {
 		return nil, err
@@ -51,11 +128,19 @@ func (n *Node) publishTranscript(ctx context.Context, c cohortv1.PeerServiceClie
 	return st.CloseAndRecv()
 }
 
+// Forms of a published bundle, as the peer's metric counts them.
+const (
+	publishedWhole      = "bundle"
+	publishedSignatures = "signatures"
+)
+
 // PublishTranscript stores a released job's bundle from its coordinator
 // after checking it against this node's own record of the job. The
-// bundle is spooled to a file as it arrives, read from there as a stream
+// bundle is spooled to a file as it arrives, or rebuilt there from the
+// transcript this node kept when it signed it and the signatures the
+// coordinator sends (SignedTranscript), read from there as a stream
 // (audit.ReadBundleStream) and stored in chunks: nothing of it is held
-// whole (docs/design.md §7.6).
+// whole (docs/design.md §7.6, §9.1).
 func (s *peerService) PublishTranscript(stream cohortv1.PeerService_PublishTranscriptServer) error {
 	n := s.n
 	ctx := stream.Context()
@@ -63,6 +148,18 @@ func (s *peerService) PublishTranscript(stream cohortv1.PeerService_PublishTrans
 	first, err := stream.Recv()
 	if err != nil {
 		return err
+	}
+	if sg := first.GetSigned(); sg != nil {
+		if _, err := stream.Recv(); !errors.Is(err, io.EOF) {
+			if err == nil {
+				return status.Error(codes.InvalidArgument, "a transcript published by its signatures is the stream's only message")
+			}
+			return err
+		}
+		if err := n.storeSigned(ctx, from, sg); err != nil {
+			return err
+		}
+		return stream.SendAndClose(&cohortv1.PublishTranscriptResponse{})
 	}
 	limit := n.opts.Limits.MaxTranscriptBytes
 	src, err := blob.NewReader(first.GetHeader(), limit, func() (*cohortv1.Chunk, error) {
@@ -84,8 +181,118 @@ func (s *peerService) PublishTranscript(stream cohortv1.PeerService_PublishTrans
 	if err != nil {
 		return transcriptStatus(err)
 	}
+	if err := n.storePublished(ctx, from, f, size, publishedWhole); err != nil {
+		return err
+	}
+	return stream.SendAndClose(&cohortv1.PublishTranscriptResponse{})
+}
+
+// storeSigned rebuilds the bundle sg describes from the transcript this
+// node kept when it signed it, its own descriptor and ceremony and sg's
+// signatures, requires it to be the coordinator's byte for byte, and
+// stores it as a bundle sent whole (storePublished). The transcript stays
+// kept unless the bundle is stored. A publish of the same transcript that
+// arrives meanwhile (the coordinator's retry loop can overlap its first
+// publish) is Aborted, to be retried once this one stored the bundle,
+// rather than sent the whole bundle.
+func (n *Node) storeSigned(ctx context.Context, from uint32, sg *cohortv1.SignedTranscript) error {
+	hd, jobID := sg.GetBundle(), sg.GetJobId()
+	limit := n.opts.Limits.MaxTranscriptBytes
+	switch {
+	case !validJobID(jobID):
+		return status.Error(codes.InvalidArgument, "signed.job_id: want 1..64 bytes of [A-Za-z0-9-]")
+	case len(sg.GetDigest()) != sha256.Size:
+		return status.Errorf(codes.InvalidArgument, "signed.digest: %d bytes, want %d", len(sg.GetDigest()), sha256.Size)
+	}
+	if err := blob.CheckHeader(hd, limit); err != nil {
+		return blobStatus(err, hd, limit)
+	}
+	digest := [32]byte(sg.GetDigest())
+	rec, err := n.peerRecord(ctx, jobID)
+	if err != nil {
+		return err
+	}
+	if rec != nil && rec.Coordinator != from {
+		return status.Errorf(codes.PermissionDenied, "node %d publishes the transcript of job %s, which node %d coordinated", from, jobID, rec.Coordinator)
+	}
+	held, err := n.store.GetTranscriptInfo(ctx, jobID)
+	switch {
+	case err == nil && held.Digest != digest:
+		return status.Errorf(codes.AlreadyExists, "node %d holds another transcript of job %s", n.opts.Index, jobID)
+	case err == nil && heldBundle(held, hd):
+		return nil // published before
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		return n.internal("read transcript", err)
+	}
+	k, busy := n.kept.take(jobID, digest)
+	switch {
+	case busy:
+		return status.Errorf(codes.Aborted, "node %d is storing the transcript of job %s from another publish; try again", n.opts.Index, jobID)
+	case k == nil:
+		return status.Errorf(codes.NotFound, "node %d keeps no transcript of job %s with digest %x…; send the bundle", n.opts.Index, jobID, digest[:4])
+	}
+	stored := false
+	defer func() { n.kept.release(k, stored) }()
+	if k.coordinator != from {
+		return status.Errorf(codes.PermissionDenied, "node %d publishes the transcript of job %s, which node %d coordinated", from, jobID, k.coordinator)
+	}
+	refuse := func(format string, args ...any) error {
+		return status.Errorf(codes.FailedPrecondition, "node %d will not store the transcript of %s: "+format, append([]any{n.opts.Index, jobID}, args...)...)
+	}
+	ds, err := n.jobDataset(ctx, k.datasetID)
+	if err != nil {
+		return err
+	}
+	var ceremony []byte
+	if ds.Desc.GetSetupKind() == cohortv1.SetupKind_SETUP_KIND_CEREMONY {
+		keys, err := n.store.GetVerifyingKey(ctx, ds.Desc.GetId())
+		if err != nil {
+			return n.internal("read ceremony transcript", err)
+		}
+		ceremony = keys.Transcript
+	}
+	parts, err := audit.NewBundleParts(sg.GetSignatures(), ds.Desc, ceremony)
+	if err != nil {
+		return status.Errorf(codes.InvalidArgument, "signed: %v", err)
+	}
+	if size := parts.Size(k.size); size != int64(hd.GetTotalSize()) {
+		return refuse("the bundle rebuilt from the transcript it signed has %d bytes, the coordinator's %d", size, hd.GetTotalSize())
+	}
+	f, err := n.spoolFile("bundle-")
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if err := parts.Write(io.MultiWriter(f, h), k.reader(), k.size); err != nil {
+		return n.internal("rebuild the published bundle", err)
+	}
+	if sum := h.Sum(nil); !bytes.Equal(sum, hd.GetSha256()) {
+		return refuse("the bundle rebuilt from the transcript it signed has SHA-256 %x…, the coordinator's %x…", sum[:4], hd.GetSha256()[:4])
+	}
+	if err := n.storePublished(ctx, from, f, int64(hd.GetTotalSize()), publishedSignatures); err != nil {
+		return err
+	}
+	stored = true
+	return nil
+}
+
+// heldBundle reports whether the stored transcript t has the bundle hd
+// describes.
+func heldBundle(t store.Transcript, hd *cohortv1.BlobHeader) bool {
+	if t.BundleSize == 0 { // stored whole, before chunks
+		sum := sha256.Sum256(t.Bundle)
+		return uint64(len(t.Bundle)) == hd.GetTotalSize() && bytes.Equal(sum[:], hd.GetSha256())
+	}
+	return t.BundleSize == hd.GetTotalSize() && bytes.Equal(t.BundleSHA256[:], hd.GetSha256())
+}
+
+// storePublished reads the published bundle of size bytes f holds, checks
+// it (checkPublished) and stores it; form says how it came (the peer's
+// metric).
+func (n *Node) storePublished(ctx context.Context, from uint32, f *os.File, size int64, form string) error {
 	lim := audit.DefaultLimits()
-	lim.MaxBytes = int64(limit)
+	lim.MaxBytes = int64(n.opts.Limits.MaxTranscriptBytes)
 	sb, err := audit.ReadBundleStream(f, size, lim)
 	if err != nil {
 		return status.Errorf(codes.InvalidArgument, "bundle: %v", err)
@@ -110,8 +317,9 @@ func (s *peerService) PublishTranscript(stream cohortv1.PeerService_PublishTrans
 	case err != nil:
 		return n.internal("store published transcript", err)
 	}
-	n.log.Info("transcript stored", "job", t.JobID, "coordinator", from)
-	return stream.SendAndClose(&cohortv1.PublishTranscriptResponse{})
+	n.metrics.published.WithLabelValues(form).Inc()
+	n.log.Info("transcript stored", "job", t.JobID, "coordinator", from, "published-as", form)
+	return nil
 }
 
 // checkPublished checks a published bundle: from the job's coordinator,

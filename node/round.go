@@ -574,6 +574,6 @@ func (r *jobRun) commit(ctx context.Context, rel *enclave.Releasing) error {
 	}
 	n.metrics.jobEvents.WithLabelValues("done").Inc()
 	n.log.Info("job done", "job", r.job.ID, "cohort", rel.Outcome.Cohort, "outputs", len(rel.Outcome.Outputs))
-	r.publish(ctx)
+	r.publish(ctx, rel.Signatures)
 	return nil
 }

@@ -52,6 +52,7 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	n.signing = newPeerSlots("transcripts to sign", len(o.Members), transcriptsPerPeer)
 	n.witness = newWitnesses()
 	n.subtrees = audit.NewClaimSubtrees(maxClaimSubtrees)
+	n.kept = newKeptTranscripts()
 	n.peers = newPeers(e)
 	n.datasets = newDatasets(e, n.ingest)
 	n.records = newRecordLocks()

@@ -2774,7 +2774,8 @@ func (*SignTranscriptRequest_Chunk) isSignTranscriptRequest_Part() {}
 func (*SignTranscriptRequest_Splice) isSignTranscriptRequest_Part() {}
 
 // PublishTranscriptRequest is one message of a signed transcript bundle
-// handed to a peer.
+// handed to a peer: the bundle itself (a header, then chunks), or, as the
+// one message of the stream, the signatures alone (signed).
 type PublishTranscriptRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The part this message carries.
@@ -2783,6 +2784,7 @@ type PublishTranscriptRequest struct {
 	//
 	//	*PublishTranscriptRequest_Header
 	//	*PublishTranscriptRequest_Chunk
+	//	*PublishTranscriptRequest_Signed
 	Part          isPublishTranscriptRequest_Part `protobuf_oneof:"part"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2843,6 +2845,15 @@ func (x *PublishTranscriptRequest) GetChunk() *Chunk {
 	return nil
 }
 
+func (x *PublishTranscriptRequest) GetSigned() *SignedTranscript {
+	if x != nil {
+		if x, ok := x.Part.(*PublishTranscriptRequest_Signed); ok {
+			return x.Signed
+		}
+	}
+	return nil
+}
+
 type isPublishTranscriptRequest_Part interface {
 	isPublishTranscriptRequest_Part()
 }
@@ -2857,9 +2868,107 @@ type PublishTranscriptRequest_Chunk struct {
 	Chunk *Chunk `protobuf:"bytes,2,opt,name=chunk,proto3,oneof"`
 }
 
+type PublishTranscriptRequest_Signed struct {
+	// The bundle by its signatures, for a peer that kept the transcript it
+	// signed; the only message of the stream.
+	Signed *SignedTranscript `protobuf:"bytes,3,opt,name=signed,proto3,oneof"`
+}
+
 func (*PublishTranscriptRequest_Header) isPublishTranscriptRequest_Part() {}
 
 func (*PublishTranscriptRequest_Chunk) isPublishTranscriptRequest_Part() {}
+
+func (*PublishTranscriptRequest_Signed) isPublishTranscriptRequest_Part() {}
+
+// SignedTranscript publishes a released job's bundle to a peer that
+// signed its transcript, without the transcript's bytes (docs/design.md
+// §9.1). When the peer signed a transcript it kept the bytes it checked,
+// by job id and digest, for a while (a few jobs; not across a restart).
+// It writes the bundle (the audit package's encoding) from that
+// transcript, these signatures, its own dataset descriptor (and the
+// verifying key in it) and its own ceremony transcript (none for an
+// INSECURE_DEV dataset); the result must be the coordinator's bundle,
+// byte for byte: its size and SHA-256 those of bundle
+// (FailedPrecondition otherwise). The peer then checks and stores it as
+// a bundle sent whole. NotFound when the peer keeps no transcript of the
+// job with that digest: the coordinator sends the whole bundle instead.
+// PermissionDenied from any node but the job's coordinator; Aborted while
+// another publish of the same transcript is being stored (retry). A peer
+// that holds that very bundle already answers at once.
+type SignedTranscript struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Size and SHA-256 of the whole bundle the coordinator stored, ceremony
+	// included.
+	Bundle *BlobHeader `protobuf:"bytes,1,opt,name=bundle,proto3" json:"bundle,omitempty"`
+	// The job's id.
+	JobId string `protobuf:"bytes,2,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	// The transcript's digest (audit.Transcript.Digest), 32 bytes: the one
+	// every node signed.
+	Digest []byte `protobuf:"bytes,3,opt,name=digest,proto3" json:"digest,omitempty"`
+	// The signatures over the digest (audit.TranscriptStatement), 64 bytes
+	// each, in the order of the transcript's nodes: the bundle's.
+	Signatures    [][]byte `protobuf:"bytes,4,rep,name=signatures,proto3" json:"signatures,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignedTranscript) Reset() {
+	*x = SignedTranscript{}
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignedTranscript) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignedTranscript) ProtoMessage() {}
+
+func (x *SignedTranscript) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignedTranscript.ProtoReflect.Descriptor instead.
+func (*SignedTranscript) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *SignedTranscript) GetBundle() *BlobHeader {
+	if x != nil {
+		return x.Bundle
+	}
+	return nil
+}
+
+func (x *SignedTranscript) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *SignedTranscript) GetDigest() []byte {
+	if x != nil {
+		return x.Digest
+	}
+	return nil
+}
+
+func (x *SignedTranscript) GetSignatures() [][]byte {
+	if x != nil {
+		return x.Signatures
+	}
+	return nil
+}
 
 // PublishTranscriptResponse confirms the peer stored the bundle.
 type PublishTranscriptResponse struct {
@@ -2870,7 +2979,7 @@ type PublishTranscriptResponse struct {
 
 func (x *PublishTranscriptResponse) Reset() {
 	*x = PublishTranscriptResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[44]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2882,7 +2991,7 @@ func (x *PublishTranscriptResponse) String() string {
 func (*PublishTranscriptResponse) ProtoMessage() {}
 
 func (x *PublishTranscriptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[44]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2895,7 +3004,7 @@ func (x *PublishTranscriptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishTranscriptResponse.ProtoReflect.Descriptor instead.
 func (*PublishTranscriptResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{44}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{45}
 }
 
 // SignTranscriptResponse is the peer's signature over the transcript's
@@ -2910,7 +3019,7 @@ type SignTranscriptResponse struct {
 
 func (x *SignTranscriptResponse) Reset() {
 	*x = SignTranscriptResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[45]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2922,7 +3031,7 @@ func (x *SignTranscriptResponse) String() string {
 func (*SignTranscriptResponse) ProtoMessage() {}
 
 func (x *SignTranscriptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[45]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2935,7 +3044,7 @@ func (x *SignTranscriptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignTranscriptResponse.ProtoReflect.Descriptor instead.
 func (*SignTranscriptResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{45}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *SignTranscriptResponse) GetSignature() *NodeSignature {
@@ -2962,7 +3071,7 @@ type StoreCreditRequest struct {
 
 func (x *StoreCreditRequest) Reset() {
 	*x = StoreCreditRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[46]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2974,7 +3083,7 @@ func (x *StoreCreditRequest) String() string {
 func (*StoreCreditRequest) ProtoMessage() {}
 
 func (x *StoreCreditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[46]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2987,7 +3096,7 @@ func (x *StoreCreditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreCreditRequest.ProtoReflect.Descriptor instead.
 func (*StoreCreditRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{46}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *StoreCreditRequest) GetCreditId() string {
@@ -3027,7 +3136,7 @@ type StoreCreditResponse struct {
 
 func (x *StoreCreditResponse) Reset() {
 	*x = StoreCreditResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[47]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3039,7 +3148,7 @@ func (x *StoreCreditResponse) String() string {
 func (*StoreCreditResponse) ProtoMessage() {}
 
 func (x *StoreCreditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[47]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3052,7 +3161,7 @@ func (x *StoreCreditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreCreditResponse.ProtoReflect.Descriptor instead.
 func (*StoreCreditResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{47}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{48}
 }
 
 // AbortJobRequest names a job that ended without a release.
@@ -3068,7 +3177,7 @@ type AbortJobRequest struct {
 
 func (x *AbortJobRequest) Reset() {
 	*x = AbortJobRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[48]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3080,7 +3189,7 @@ func (x *AbortJobRequest) String() string {
 func (*AbortJobRequest) ProtoMessage() {}
 
 func (x *AbortJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[48]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3093,7 +3202,7 @@ func (x *AbortJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortJobRequest.ProtoReflect.Descriptor instead.
 func (*AbortJobRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{48}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *AbortJobRequest) GetJobId() string {
@@ -3119,7 +3228,7 @@ type AbortJobResponse struct {
 
 func (x *AbortJobResponse) Reset() {
 	*x = AbortJobResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[49]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3131,7 +3240,7 @@ func (x *AbortJobResponse) String() string {
 func (*AbortJobResponse) ProtoMessage() {}
 
 func (x *AbortJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[49]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3144,7 +3253,7 @@ func (x *AbortJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortJobResponse.ProtoReflect.Descriptor instead.
 func (*AbortJobResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{49}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{50}
 }
 
 // GetBalancesRequest pages through a peer's ledger.
@@ -3158,7 +3267,7 @@ type GetBalancesRequest struct {
 
 func (x *GetBalancesRequest) Reset() {
 	*x = GetBalancesRequest{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[50]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3170,7 +3279,7 @@ func (x *GetBalancesRequest) String() string {
 func (*GetBalancesRequest) ProtoMessage() {}
 
 func (x *GetBalancesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[50]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3183,7 +3292,7 @@ func (x *GetBalancesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBalancesRequest.ProtoReflect.Descriptor instead.
 func (*GetBalancesRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{50}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *GetBalancesRequest) GetPageToken() string {
@@ -3206,7 +3315,7 @@ type GetBalancesResponse struct {
 
 func (x *GetBalancesResponse) Reset() {
 	*x = GetBalancesResponse{}
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[51]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3218,7 +3327,7 @@ func (x *GetBalancesResponse) String() string {
 func (*GetBalancesResponse) ProtoMessage() {}
 
 func (x *GetBalancesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_peer_service_proto_msgTypes[51]
+	mi := &file_cohort_v1_peer_service_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3231,7 +3340,7 @@ func (x *GetBalancesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBalancesResponse.ProtoReflect.Descriptor instead.
 func (*GetBalancesResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{51}
+	return file_cohort_v1_peer_service_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *GetBalancesResponse) GetBalances() []*BuyerBalance {
@@ -3434,11 +3543,19 @@ const file_cohort_v1_peer_service_proto_rawDesc = "" +
 	"\x06header\x18\x01 \x01(\v2\x15.cohort.v1.BlobHeaderH\x00R\x06header\x12(\n" +
 	"\x05chunk\x18\x02 \x01(\v2\x10.cohort.v1.ChunkH\x00R\x05chunk\x122\n" +
 	"\x06splice\x18\x03 \x01(\v2\x18.cohort.v1.RecordsSpliceH\x00R\x06spliceB\x06\n" +
-	"\x04part\"}\n" +
+	"\x04part\"\xb4\x01\n" +
 	"\x18PublishTranscriptRequest\x12/\n" +
 	"\x06header\x18\x01 \x01(\v2\x15.cohort.v1.BlobHeaderH\x00R\x06header\x12(\n" +
-	"\x05chunk\x18\x02 \x01(\v2\x10.cohort.v1.ChunkH\x00R\x05chunkB\x06\n" +
-	"\x04part\"\x1b\n" +
+	"\x05chunk\x18\x02 \x01(\v2\x10.cohort.v1.ChunkH\x00R\x05chunk\x125\n" +
+	"\x06signed\x18\x03 \x01(\v2\x1b.cohort.v1.SignedTranscriptH\x00R\x06signedB\x06\n" +
+	"\x04part\"\x90\x01\n" +
+	"\x10SignedTranscript\x12-\n" +
+	"\x06bundle\x18\x01 \x01(\v2\x15.cohort.v1.BlobHeaderR\x06bundle\x12\x15\n" +
+	"\x06job_id\x18\x02 \x01(\tR\x05jobId\x12\x16\n" +
+	"\x06digest\x18\x03 \x01(\fR\x06digest\x12\x1e\n" +
+	"\n" +
+	"signatures\x18\x04 \x03(\fR\n" +
+	"signatures\"\x1b\n" +
 	"\x19PublishTranscriptResponse\"P\n" +
 	"\x16SignTranscriptResponse\x126\n" +
 	"\tsignature\x18\x01 \x01(\v2\x18.cohort.v1.NodeSignatureR\tsignature\"\x85\x01\n" +
@@ -3507,7 +3624,7 @@ func file_cohort_v1_peer_service_proto_rawDescGZIP() []byte {
 	return file_cohort_v1_peer_service_proto_rawDescData
 }
 
-var file_cohort_v1_peer_service_proto_msgTypes = make([]protoimpl.MessageInfo, 52)
+var file_cohort_v1_peer_service_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
 var file_cohort_v1_peer_service_proto_goTypes = []any{
 	(*StartCeremonyRequest)(nil),        // 0: cohort.v1.StartCeremonyRequest
 	(*StartCeremonyResponse)(nil),       // 1: cohort.v1.StartCeremonyResponse
@@ -3553,149 +3670,152 @@ var file_cohort_v1_peer_service_proto_goTypes = []any{
 	(*StoreBuyerResponse)(nil),          // 41: cohort.v1.StoreBuyerResponse
 	(*SignTranscriptRequest)(nil),       // 42: cohort.v1.SignTranscriptRequest
 	(*PublishTranscriptRequest)(nil),    // 43: cohort.v1.PublishTranscriptRequest
-	(*PublishTranscriptResponse)(nil),   // 44: cohort.v1.PublishTranscriptResponse
-	(*SignTranscriptResponse)(nil),      // 45: cohort.v1.SignTranscriptResponse
-	(*StoreCreditRequest)(nil),          // 46: cohort.v1.StoreCreditRequest
-	(*StoreCreditResponse)(nil),         // 47: cohort.v1.StoreCreditResponse
-	(*AbortJobRequest)(nil),             // 48: cohort.v1.AbortJobRequest
-	(*AbortJobResponse)(nil),            // 49: cohort.v1.AbortJobResponse
-	(*GetBalancesRequest)(nil),          // 50: cohort.v1.GetBalancesRequest
-	(*GetBalancesResponse)(nil),         // 51: cohort.v1.GetBalancesResponse
-	(*CeremonyInfo)(nil),                // 52: cohort.v1.CeremonyInfo
-	(*DatasetDescriptor)(nil),           // 53: cohort.v1.DatasetDescriptor
-	(*NodeSignature)(nil),               // 54: cohort.v1.NodeSignature
-	(*CeremonyContributionHeader)(nil),  // 55: cohort.v1.CeremonyContributionHeader
-	(*Chunk)(nil),                       // 56: cohort.v1.Chunk
-	(*BlobHeader)(nil),                  // 57: cohort.v1.BlobHeader
-	(*CeremonyAttestation)(nil),         // 58: cohort.v1.CeremonyAttestation
-	(*ContributionAck)(nil),             // 59: cohort.v1.ContributionAck
-	(*RegistryUpdate)(nil),              // 60: cohort.v1.RegistryUpdate
-	(*JobSpec)(nil),                     // 61: cohort.v1.JobSpec
-	(*JobSubmission)(nil),               // 62: cohort.v1.JobSubmission
-	(*EligibleSet)(nil),                 // 63: cohort.v1.EligibleSet
-	(*PrivacyDebit)(nil),                // 64: cohort.v1.PrivacyDebit
-	(JobState)(0),                       // 65: cohort.v1.JobState
-	(*BuyerBalance)(nil),                // 66: cohort.v1.BuyerBalance
-	(*StartClaimCeremonyRequest)(nil),   // 67: cohort.v1.StartClaimCeremonyRequest
-	(*OrderClaimRequest)(nil),           // 68: cohort.v1.OrderClaimRequest
-	(*StoreClaimRequest)(nil),           // 69: cohort.v1.StoreClaimRequest
-	(*OrderPayoutTransferRequest)(nil),  // 70: cohort.v1.OrderPayoutTransferRequest
-	(*StorePayoutTransferRequest)(nil),  // 71: cohort.v1.StorePayoutTransferRequest
-	(*GetClaimKeysRequest)(nil),         // 72: cohort.v1.GetClaimKeysRequest
-	(*StartClaimCeremonyResponse)(nil),  // 73: cohort.v1.StartClaimCeremonyResponse
-	(*OrderClaimResponse)(nil),          // 74: cohort.v1.OrderClaimResponse
-	(*StoreClaimResponse)(nil),          // 75: cohort.v1.StoreClaimResponse
-	(*OrderPayoutTransferResponse)(nil), // 76: cohort.v1.OrderPayoutTransferResponse
-	(*StorePayoutTransferResponse)(nil), // 77: cohort.v1.StorePayoutTransferResponse
-	(*GetClaimKeysResponse)(nil),        // 78: cohort.v1.GetClaimKeysResponse
+	(*SignedTranscript)(nil),            // 44: cohort.v1.SignedTranscript
+	(*PublishTranscriptResponse)(nil),   // 45: cohort.v1.PublishTranscriptResponse
+	(*SignTranscriptResponse)(nil),      // 46: cohort.v1.SignTranscriptResponse
+	(*StoreCreditRequest)(nil),          // 47: cohort.v1.StoreCreditRequest
+	(*StoreCreditResponse)(nil),         // 48: cohort.v1.StoreCreditResponse
+	(*AbortJobRequest)(nil),             // 49: cohort.v1.AbortJobRequest
+	(*AbortJobResponse)(nil),            // 50: cohort.v1.AbortJobResponse
+	(*GetBalancesRequest)(nil),          // 51: cohort.v1.GetBalancesRequest
+	(*GetBalancesResponse)(nil),         // 52: cohort.v1.GetBalancesResponse
+	(*CeremonyInfo)(nil),                // 53: cohort.v1.CeremonyInfo
+	(*DatasetDescriptor)(nil),           // 54: cohort.v1.DatasetDescriptor
+	(*NodeSignature)(nil),               // 55: cohort.v1.NodeSignature
+	(*CeremonyContributionHeader)(nil),  // 56: cohort.v1.CeremonyContributionHeader
+	(*Chunk)(nil),                       // 57: cohort.v1.Chunk
+	(*BlobHeader)(nil),                  // 58: cohort.v1.BlobHeader
+	(*CeremonyAttestation)(nil),         // 59: cohort.v1.CeremonyAttestation
+	(*ContributionAck)(nil),             // 60: cohort.v1.ContributionAck
+	(*RegistryUpdate)(nil),              // 61: cohort.v1.RegistryUpdate
+	(*JobSpec)(nil),                     // 62: cohort.v1.JobSpec
+	(*JobSubmission)(nil),               // 63: cohort.v1.JobSubmission
+	(*EligibleSet)(nil),                 // 64: cohort.v1.EligibleSet
+	(*PrivacyDebit)(nil),                // 65: cohort.v1.PrivacyDebit
+	(JobState)(0),                       // 66: cohort.v1.JobState
+	(*BuyerBalance)(nil),                // 67: cohort.v1.BuyerBalance
+	(*StartClaimCeremonyRequest)(nil),   // 68: cohort.v1.StartClaimCeremonyRequest
+	(*OrderClaimRequest)(nil),           // 69: cohort.v1.OrderClaimRequest
+	(*StoreClaimRequest)(nil),           // 70: cohort.v1.StoreClaimRequest
+	(*OrderPayoutTransferRequest)(nil),  // 71: cohort.v1.OrderPayoutTransferRequest
+	(*StorePayoutTransferRequest)(nil),  // 72: cohort.v1.StorePayoutTransferRequest
+	(*GetClaimKeysRequest)(nil),         // 73: cohort.v1.GetClaimKeysRequest
+	(*StartClaimCeremonyResponse)(nil),  // 74: cohort.v1.StartClaimCeremonyResponse
+	(*OrderClaimResponse)(nil),          // 75: cohort.v1.OrderClaimResponse
+	(*StoreClaimResponse)(nil),          // 76: cohort.v1.StoreClaimResponse
+	(*OrderPayoutTransferResponse)(nil), // 77: cohort.v1.OrderPayoutTransferResponse
+	(*StorePayoutTransferResponse)(nil), // 78: cohort.v1.StorePayoutTransferResponse
+	(*GetClaimKeysResponse)(nil),        // 79: cohort.v1.GetClaimKeysResponse
 }
 var file_cohort_v1_peer_service_proto_depIdxs = []int32{
-	52, // 0: cohort.v1.StartCeremonyRequest.ceremony:type_name -> cohort.v1.CeremonyInfo
-	53, // 1: cohort.v1.StartCeremonyRequest.dataset:type_name -> cohort.v1.DatasetDescriptor
-	54, // 2: cohort.v1.StartCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
-	55, // 3: cohort.v1.CeremonyContributeRequest.header:type_name -> cohort.v1.CeremonyContributionHeader
-	56, // 4: cohort.v1.CeremonyContributeRequest.chunk:type_name -> cohort.v1.Chunk
-	55, // 5: cohort.v1.CeremonyContributeResponse.header:type_name -> cohort.v1.CeremonyContributionHeader
-	56, // 6: cohort.v1.CeremonyContributeResponse.chunk:type_name -> cohort.v1.Chunk
+	53, // 0: cohort.v1.StartCeremonyRequest.ceremony:type_name -> cohort.v1.CeremonyInfo
+	54, // 1: cohort.v1.StartCeremonyRequest.dataset:type_name -> cohort.v1.DatasetDescriptor
+	55, // 2: cohort.v1.StartCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
+	56, // 3: cohort.v1.CeremonyContributeRequest.header:type_name -> cohort.v1.CeremonyContributionHeader
+	57, // 4: cohort.v1.CeremonyContributeRequest.chunk:type_name -> cohort.v1.Chunk
+	56, // 5: cohort.v1.CeremonyContributeResponse.header:type_name -> cohort.v1.CeremonyContributionHeader
+	57, // 6: cohort.v1.CeremonyContributeResponse.chunk:type_name -> cohort.v1.Chunk
 	5,  // 7: cohort.v1.SealCeremonyRequest.header:type_name -> cohort.v1.SealCeremonyHeader
-	56, // 8: cohort.v1.SealCeremonyRequest.chunk:type_name -> cohort.v1.Chunk
-	57, // 9: cohort.v1.SealCeremonyHeader.blob:type_name -> cohort.v1.BlobHeader
-	58, // 10: cohort.v1.SealCeremonyHeader.contributions:type_name -> cohort.v1.CeremonyAttestation
-	52, // 11: cohort.v1.SealCeremonyResponse.ceremony:type_name -> cohort.v1.CeremonyInfo
-	54, // 12: cohort.v1.SealCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
-	54, // 13: cohort.v1.SealCeremonyResponse.ready_signature:type_name -> cohort.v1.NodeSignature
-	54, // 14: cohort.v1.DatasetReadyRequest.signatures:type_name -> cohort.v1.NodeSignature
-	59, // 15: cohort.v1.ForwardContributionResponse.ack:type_name -> cohort.v1.ContributionAck
-	60, // 16: cohort.v1.ApplyRegistrationRequest.update:type_name -> cohort.v1.RegistryUpdate
-	60, // 17: cohort.v1.GetRegistryStateResponse.updates:type_name -> cohort.v1.RegistryUpdate
-	59, // 18: cohort.v1.GetContributionAckResponse.ack:type_name -> cohort.v1.ContributionAck
-	54, // 19: cohort.v1.ForwardRevocationResponse.signature:type_name -> cohort.v1.NodeSignature
-	61, // 20: cohort.v1.PrepareJobRequest.spec:type_name -> cohort.v1.JobSpec
-	62, // 21: cohort.v1.PrepareJobRequest.submission:type_name -> cohort.v1.JobSubmission
-	63, // 22: cohort.v1.PrepareJobResponse.set:type_name -> cohort.v1.EligibleSet
-	54, // 23: cohort.v1.PrepareJobResponse.signature:type_name -> cohort.v1.NodeSignature
-	61, // 24: cohort.v1.ComputePartialRequest.spec:type_name -> cohort.v1.JobSpec
-	54, // 25: cohort.v1.ComputePartialResponse.signature:type_name -> cohort.v1.NodeSignature
-	64, // 26: cohort.v1.ComputePartialResponse.debit:type_name -> cohort.v1.PrivacyDebit
+	57, // 8: cohort.v1.SealCeremonyRequest.chunk:type_name -> cohort.v1.Chunk
+	58, // 9: cohort.v1.SealCeremonyHeader.blob:type_name -> cohort.v1.BlobHeader
+	59, // 10: cohort.v1.SealCeremonyHeader.contributions:type_name -> cohort.v1.CeremonyAttestation
+	53, // 11: cohort.v1.SealCeremonyResponse.ceremony:type_name -> cohort.v1.CeremonyInfo
+	55, // 12: cohort.v1.SealCeremonyResponse.signature:type_name -> cohort.v1.NodeSignature
+	55, // 13: cohort.v1.SealCeremonyResponse.ready_signature:type_name -> cohort.v1.NodeSignature
+	55, // 14: cohort.v1.DatasetReadyRequest.signatures:type_name -> cohort.v1.NodeSignature
+	60, // 15: cohort.v1.ForwardContributionResponse.ack:type_name -> cohort.v1.ContributionAck
+	61, // 16: cohort.v1.ApplyRegistrationRequest.update:type_name -> cohort.v1.RegistryUpdate
+	61, // 17: cohort.v1.GetRegistryStateResponse.updates:type_name -> cohort.v1.RegistryUpdate
+	60, // 18: cohort.v1.GetContributionAckResponse.ack:type_name -> cohort.v1.ContributionAck
+	55, // 19: cohort.v1.ForwardRevocationResponse.signature:type_name -> cohort.v1.NodeSignature
+	62, // 20: cohort.v1.PrepareJobRequest.spec:type_name -> cohort.v1.JobSpec
+	63, // 21: cohort.v1.PrepareJobRequest.submission:type_name -> cohort.v1.JobSubmission
+	64, // 22: cohort.v1.PrepareJobResponse.set:type_name -> cohort.v1.EligibleSet
+	55, // 23: cohort.v1.PrepareJobResponse.signature:type_name -> cohort.v1.NodeSignature
+	62, // 24: cohort.v1.ComputePartialRequest.spec:type_name -> cohort.v1.JobSpec
+	55, // 25: cohort.v1.ComputePartialResponse.signature:type_name -> cohort.v1.NodeSignature
+	65, // 26: cohort.v1.ComputePartialResponse.debit:type_name -> cohort.v1.PrivacyDebit
 	31, // 27: cohort.v1.ComputePartialResponse.records:type_name -> cohort.v1.TranscriptRecords
 	31, // 28: cohort.v1.RecordsSplice.records:type_name -> cohort.v1.TranscriptRecords
 	35, // 29: cohort.v1.HEKeygenResponse.commitment:type_name -> cohort.v1.HEKeygenCommitment
-	54, // 30: cohort.v1.HEKeygenCommitment.signature:type_name -> cohort.v1.NodeSignature
+	55, // 30: cohort.v1.HEKeygenCommitment.signature:type_name -> cohort.v1.NodeSignature
 	35, // 31: cohort.v1.HEKeygenRevealRequest.commitments:type_name -> cohort.v1.HEKeygenCommitment
-	54, // 32: cohort.v1.HEKeygenFinishResponse.signature:type_name -> cohort.v1.NodeSignature
-	57, // 33: cohort.v1.SignTranscriptRequest.header:type_name -> cohort.v1.BlobHeader
-	56, // 34: cohort.v1.SignTranscriptRequest.chunk:type_name -> cohort.v1.Chunk
+	55, // 32: cohort.v1.HEKeygenFinishResponse.signature:type_name -> cohort.v1.NodeSignature
+	58, // 33: cohort.v1.SignTranscriptRequest.header:type_name -> cohort.v1.BlobHeader
+	57, // 34: cohort.v1.SignTranscriptRequest.chunk:type_name -> cohort.v1.Chunk
 	32, // 35: cohort.v1.SignTranscriptRequest.splice:type_name -> cohort.v1.RecordsSplice
-	57, // 36: cohort.v1.PublishTranscriptRequest.header:type_name -> cohort.v1.BlobHeader
-	56, // 37: cohort.v1.PublishTranscriptRequest.chunk:type_name -> cohort.v1.Chunk
-	54, // 38: cohort.v1.SignTranscriptResponse.signature:type_name -> cohort.v1.NodeSignature
-	65, // 39: cohort.v1.AbortJobRequest.state:type_name -> cohort.v1.JobState
-	66, // 40: cohort.v1.GetBalancesResponse.balances:type_name -> cohort.v1.BuyerBalance
-	0,  // 41: cohort.v1.PeerService.StartCeremony:input_type -> cohort.v1.StartCeremonyRequest
-	2,  // 42: cohort.v1.PeerService.CeremonyContribute:input_type -> cohort.v1.CeremonyContributeRequest
-	4,  // 43: cohort.v1.PeerService.SealCeremony:input_type -> cohort.v1.SealCeremonyRequest
-	7,  // 44: cohort.v1.PeerService.DatasetReady:input_type -> cohort.v1.DatasetReadyRequest
-	9,  // 45: cohort.v1.PeerService.AbortCeremony:input_type -> cohort.v1.AbortCeremonyRequest
-	67, // 46: cohort.v1.PeerService.StartClaimCeremony:input_type -> cohort.v1.StartClaimCeremonyRequest
-	11, // 47: cohort.v1.PeerService.ForwardContribution:input_type -> cohort.v1.ForwardContributionRequest
-	13, // 48: cohort.v1.PeerService.AbortContribution:input_type -> cohort.v1.AbortContributionRequest
-	23, // 49: cohort.v1.PeerService.GetContributionAck:input_type -> cohort.v1.GetContributionAckRequest
-	25, // 50: cohort.v1.PeerService.ForwardRevocation:input_type -> cohort.v1.ForwardRevocationRequest
-	15, // 51: cohort.v1.PeerService.ApplyRegistration:input_type -> cohort.v1.ApplyRegistrationRequest
-	19, // 52: cohort.v1.PeerService.ProposeRegistration:input_type -> cohort.v1.ProposeRegistrationRequest
-	21, // 53: cohort.v1.PeerService.StoreInvites:input_type -> cohort.v1.StoreInvitesRequest
-	17, // 54: cohort.v1.PeerService.GetRegistryState:input_type -> cohort.v1.GetRegistryStateRequest
-	33, // 55: cohort.v1.PeerService.HEKeygen:input_type -> cohort.v1.HEKeygenRequest
-	36, // 56: cohort.v1.PeerService.HEKeygenReveal:input_type -> cohort.v1.HEKeygenRevealRequest
-	38, // 57: cohort.v1.PeerService.HEKeygenFinish:input_type -> cohort.v1.HEKeygenFinishRequest
-	27, // 58: cohort.v1.PeerService.PrepareJob:input_type -> cohort.v1.PrepareJobRequest
-	29, // 59: cohort.v1.PeerService.ComputePartial:input_type -> cohort.v1.ComputePartialRequest
-	40, // 60: cohort.v1.PeerService.StoreBuyer:input_type -> cohort.v1.StoreBuyerRequest
-	42, // 61: cohort.v1.PeerService.SignTranscript:input_type -> cohort.v1.SignTranscriptRequest
-	46, // 62: cohort.v1.PeerService.StoreCredit:input_type -> cohort.v1.StoreCreditRequest
-	48, // 63: cohort.v1.PeerService.AbortJob:input_type -> cohort.v1.AbortJobRequest
-	50, // 64: cohort.v1.PeerService.GetBalances:input_type -> cohort.v1.GetBalancesRequest
-	43, // 65: cohort.v1.PeerService.PublishTranscript:input_type -> cohort.v1.PublishTranscriptRequest
-	68, // 66: cohort.v1.PeerService.OrderClaim:input_type -> cohort.v1.OrderClaimRequest
-	69, // 67: cohort.v1.PeerService.StoreClaim:input_type -> cohort.v1.StoreClaimRequest
-	70, // 68: cohort.v1.PeerService.OrderPayoutTransfer:input_type -> cohort.v1.OrderPayoutTransferRequest
-	71, // 69: cohort.v1.PeerService.StorePayoutTransfer:input_type -> cohort.v1.StorePayoutTransferRequest
-	72, // 70: cohort.v1.PeerService.GetClaimKeys:input_type -> cohort.v1.GetClaimKeysRequest
-	1,  // 71: cohort.v1.PeerService.StartCeremony:output_type -> cohort.v1.StartCeremonyResponse
-	3,  // 72: cohort.v1.PeerService.CeremonyContribute:output_type -> cohort.v1.CeremonyContributeResponse
-	6,  // 73: cohort.v1.PeerService.SealCeremony:output_type -> cohort.v1.SealCeremonyResponse
-	8,  // 74: cohort.v1.PeerService.DatasetReady:output_type -> cohort.v1.DatasetReadyResponse
-	10, // 75: cohort.v1.PeerService.AbortCeremony:output_type -> cohort.v1.AbortCeremonyResponse
-	73, // 76: cohort.v1.PeerService.StartClaimCeremony:output_type -> cohort.v1.StartClaimCeremonyResponse
-	12, // 77: cohort.v1.PeerService.ForwardContribution:output_type -> cohort.v1.ForwardContributionResponse
-	14, // 78: cohort.v1.PeerService.AbortContribution:output_type -> cohort.v1.AbortContributionResponse
-	24, // 79: cohort.v1.PeerService.GetContributionAck:output_type -> cohort.v1.GetContributionAckResponse
-	26, // 80: cohort.v1.PeerService.ForwardRevocation:output_type -> cohort.v1.ForwardRevocationResponse
-	16, // 81: cohort.v1.PeerService.ApplyRegistration:output_type -> cohort.v1.ApplyRegistrationResponse
-	20, // 82: cohort.v1.PeerService.ProposeRegistration:output_type -> cohort.v1.ProposeRegistrationResponse
-	22, // 83: cohort.v1.PeerService.StoreInvites:output_type -> cohort.v1.StoreInvitesResponse
-	18, // 84: cohort.v1.PeerService.GetRegistryState:output_type -> cohort.v1.GetRegistryStateResponse
-	34, // 85: cohort.v1.PeerService.HEKeygen:output_type -> cohort.v1.HEKeygenResponse
-	37, // 86: cohort.v1.PeerService.HEKeygenReveal:output_type -> cohort.v1.HEKeygenRevealResponse
-	39, // 87: cohort.v1.PeerService.HEKeygenFinish:output_type -> cohort.v1.HEKeygenFinishResponse
-	28, // 88: cohort.v1.PeerService.PrepareJob:output_type -> cohort.v1.PrepareJobResponse
-	30, // 89: cohort.v1.PeerService.ComputePartial:output_type -> cohort.v1.ComputePartialResponse
-	41, // 90: cohort.v1.PeerService.StoreBuyer:output_type -> cohort.v1.StoreBuyerResponse
-	45, // 91: cohort.v1.PeerService.SignTranscript:output_type -> cohort.v1.SignTranscriptResponse
-	47, // 92: cohort.v1.PeerService.StoreCredit:output_type -> cohort.v1.StoreCreditResponse
-	49, // 93: cohort.v1.PeerService.AbortJob:output_type -> cohort.v1.AbortJobResponse
-	51, // 94: cohort.v1.PeerService.GetBalances:output_type -> cohort.v1.GetBalancesResponse
-	44, // 95: cohort.v1.PeerService.PublishTranscript:output_type -> cohort.v1.PublishTranscriptResponse
-	74, // 96: cohort.v1.PeerService.OrderClaim:output_type -> cohort.v1.OrderClaimResponse
-	75, // 97: cohort.v1.PeerService.StoreClaim:output_type -> cohort.v1.StoreClaimResponse
-	76, // 98: cohort.v1.PeerService.OrderPayoutTransfer:output_type -> cohort.v1.OrderPayoutTransferResponse
-	77, // 99: cohort.v1.PeerService.StorePayoutTransfer:output_type -> cohort.v1.StorePayoutTransferResponse
-	78, // 100: cohort.v1.PeerService.GetClaimKeys:output_type -> cohort.v1.GetClaimKeysResponse
-	71, // [71:101] is the sub-list for method output_type
-	41, // [41:71] is the sub-list for method input_type
-	41, // [41:41] is the sub-list for extension type_name
-	41, // [41:41] is the sub-list for extension extendee
-	0,  // [0:41] is the sub-list for field type_name
+	58, // 36: cohort.v1.PublishTranscriptRequest.header:type_name -> cohort.v1.BlobHeader
+	57, // 37: cohort.v1.PublishTranscriptRequest.chunk:type_name -> cohort.v1.Chunk
+	44, // 38: cohort.v1.PublishTranscriptRequest.signed:type_name -> cohort.v1.SignedTranscript
+	58, // 39: cohort.v1.SignedTranscript.bundle:type_name -> cohort.v1.BlobHeader
+	55, // 40: cohort.v1.SignTranscriptResponse.signature:type_name -> cohort.v1.NodeSignature
+	66, // 41: cohort.v1.AbortJobRequest.state:type_name -> cohort.v1.JobState
+	67, // 42: cohort.v1.GetBalancesResponse.balances:type_name -> cohort.v1.BuyerBalance
+	0,  // 43: cohort.v1.PeerService.StartCeremony:input_type -> cohort.v1.StartCeremonyRequest
+	2,  // 44: cohort.v1.PeerService.CeremonyContribute:input_type -> cohort.v1.CeremonyContributeRequest
+	4,  // 45: cohort.v1.PeerService.SealCeremony:input_type -> cohort.v1.SealCeremonyRequest
+	7,  // 46: cohort.v1.PeerService.DatasetReady:input_type -> cohort.v1.DatasetReadyRequest
+	9,  // 47: cohort.v1.PeerService.AbortCeremony:input_type -> cohort.v1.AbortCeremonyRequest
+	68, // 48: cohort.v1.PeerService.StartClaimCeremony:input_type -> cohort.v1.StartClaimCeremonyRequest
+	11, // 49: cohort.v1.PeerService.ForwardContribution:input_type -> cohort.v1.ForwardContributionRequest
+	13, // 50: cohort.v1.PeerService.AbortContribution:input_type -> cohort.v1.AbortContributionRequest
+	23, // 51: cohort.v1.PeerService.GetContributionAck:input_type -> cohort.v1.GetContributionAckRequest
+	25, // 52: cohort.v1.PeerService.ForwardRevocation:input_type -> cohort.v1.ForwardRevocationRequest
+	15, // 53: cohort.v1.PeerService.ApplyRegistration:input_type -> cohort.v1.ApplyRegistrationRequest
+	19, // 54: cohort.v1.PeerService.ProposeRegistration:input_type -> cohort.v1.ProposeRegistrationRequest
+	21, // 55: cohort.v1.PeerService.StoreInvites:input_type -> cohort.v1.StoreInvitesRequest
+	17, // 56: cohort.v1.PeerService.GetRegistryState:input_type -> cohort.v1.GetRegistryStateRequest
+	33, // 57: cohort.v1.PeerService.HEKeygen:input_type -> cohort.v1.HEKeygenRequest
+	36, // 58: cohort.v1.PeerService.HEKeygenReveal:input_type -> cohort.v1.HEKeygenRevealRequest
+	38, // 59: cohort.v1.PeerService.HEKeygenFinish:input_type -> cohort.v1.HEKeygenFinishRequest
+	27, // 60: cohort.v1.PeerService.PrepareJob:input_type -> cohort.v1.PrepareJobRequest
+	29, // 61: cohort.v1.PeerService.ComputePartial:input_type -> cohort.v1.ComputePartialRequest
+	40, // 62: cohort.v1.PeerService.StoreBuyer:input_type -> cohort.v1.StoreBuyerRequest
+	42, // 63: cohort.v1.PeerService.SignTranscript:input_type -> cohort.v1.SignTranscriptRequest
+	47, // 64: cohort.v1.PeerService.StoreCredit:input_type -> cohort.v1.StoreCreditRequest
+	49, // 65: cohort.v1.PeerService.AbortJob:input_type -> cohort.v1.AbortJobRequest
+	51, // 66: cohort.v1.PeerService.GetBalances:input_type -> cohort.v1.GetBalancesRequest
+	43, // 67: cohort.v1.PeerService.PublishTranscript:input_type -> cohort.v1.PublishTranscriptRequest
+	69, // 68: cohort.v1.PeerService.OrderClaim:input_type -> cohort.v1.OrderClaimRequest
+	70, // 69: cohort.v1.PeerService.StoreClaim:input_type -> cohort.v1.StoreClaimRequest
+	71, // 70: cohort.v1.PeerService.OrderPayoutTransfer:input_type -> cohort.v1.OrderPayoutTransferRequest
+	72, // 71: cohort.v1.PeerService.StorePayoutTransfer:input_type -> cohort.v1.StorePayoutTransferRequest
+	73, // 72: cohort.v1.PeerService.GetClaimKeys:input_type -> cohort.v1.GetClaimKeysRequest
+	1,  // 73: cohort.v1.PeerService.StartCeremony:output_type -> cohort.v1.StartCeremonyResponse
+	3,  // 74: cohort.v1.PeerService.CeremonyContribute:output_type -> cohort.v1.CeremonyContributeResponse
+	6,  // 75: cohort.v1.PeerService.SealCeremony:output_type -> cohort.v1.SealCeremonyResponse
+	8,  // 76: cohort.v1.PeerService.DatasetReady:output_type -> cohort.v1.DatasetReadyResponse
+	10, // 77: cohort.v1.PeerService.AbortCeremony:output_type -> cohort.v1.AbortCeremonyResponse
+	74, // 78: cohort.v1.PeerService.StartClaimCeremony:output_type -> cohort.v1.StartClaimCeremonyResponse
+	12, // 79: cohort.v1.PeerService.ForwardContribution:output_type -> cohort.v1.ForwardContributionResponse
+	14, // 80: cohort.v1.PeerService.AbortContribution:output_type -> cohort.v1.AbortContributionResponse
+	24, // 81: cohort.v1.PeerService.GetContributionAck:output_type -> cohort.v1.GetContributionAckResponse
+	26, // 82: cohort.v1.PeerService.ForwardRevocation:output_type -> cohort.v1.ForwardRevocationResponse
+	16, // 83: cohort.v1.PeerService.ApplyRegistration:output_type -> cohort.v1.ApplyRegistrationResponse
+	20, // 84: cohort.v1.PeerService.ProposeRegistration:output_type -> cohort.v1.ProposeRegistrationResponse
+	22, // 85: cohort.v1.PeerService.StoreInvites:output_type -> cohort.v1.StoreInvitesResponse
+	18, // 86: cohort.v1.PeerService.GetRegistryState:output_type -> cohort.v1.GetRegistryStateResponse
+	34, // 87: cohort.v1.PeerService.HEKeygen:output_type -> cohort.v1.HEKeygenResponse
+	37, // 88: cohort.v1.PeerService.HEKeygenReveal:output_type -> cohort.v1.HEKeygenRevealResponse
+	39, // 89: cohort.v1.PeerService.HEKeygenFinish:output_type -> cohort.v1.HEKeygenFinishResponse
+	28, // 90: cohort.v1.PeerService.PrepareJob:output_type -> cohort.v1.PrepareJobResponse
+	30, // 91: cohort.v1.PeerService.ComputePartial:output_type -> cohort.v1.ComputePartialResponse
+	41, // 92: cohort.v1.PeerService.StoreBuyer:output_type -> cohort.v1.StoreBuyerResponse
+	46, // 93: cohort.v1.PeerService.SignTranscript:output_type -> cohort.v1.SignTranscriptResponse
+	48, // 94: cohort.v1.PeerService.StoreCredit:output_type -> cohort.v1.StoreCreditResponse
+	50, // 95: cohort.v1.PeerService.AbortJob:output_type -> cohort.v1.AbortJobResponse
+	52, // 96: cohort.v1.PeerService.GetBalances:output_type -> cohort.v1.GetBalancesResponse
+	45, // 97: cohort.v1.PeerService.PublishTranscript:output_type -> cohort.v1.PublishTranscriptResponse
+	75, // 98: cohort.v1.PeerService.OrderClaim:output_type -> cohort.v1.OrderClaimResponse
+	76, // 99: cohort.v1.PeerService.StoreClaim:output_type -> cohort.v1.StoreClaimResponse
+	77, // 100: cohort.v1.PeerService.OrderPayoutTransfer:output_type -> cohort.v1.OrderPayoutTransferResponse
+	78, // 101: cohort.v1.PeerService.StorePayoutTransfer:output_type -> cohort.v1.StorePayoutTransferResponse
+	79, // 102: cohort.v1.PeerService.GetClaimKeys:output_type -> cohort.v1.GetClaimKeysResponse
+	73, // [73:103] is the sub-list for method output_type
+	43, // [43:73] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_peer_service_proto_init() }
@@ -3732,6 +3852,7 @@ func file_cohort_v1_peer_service_proto_init() {
 	file_cohort_v1_peer_service_proto_msgTypes[43].OneofWrappers = []any{
 		(*PublishTranscriptRequest_Header)(nil),
 		(*PublishTranscriptRequest_Chunk)(nil),
+		(*PublishTranscriptRequest_Signed)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -3739,7 +3860,7 @@ func file_cohort_v1_peer_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cohort_v1_peer_service_proto_rawDesc), len(file_cohort_v1_peer_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   52,
+			NumMessages:   53,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -211,7 +211,11 @@ type PeerServiceClient interface {
 	// peer must have prepared the job for it, every node's signature must
 	// verify, its own among them where it is a signer, and the descriptor
 	// must be its own (FailedPrecondition otherwise). Publishing the same
-	// bundle again is a no-op.
+	// bundle again is a no-op. A peer that signed the transcript kept its
+	// bytes, so the coordinator first sends the signatures alone
+	// (SignedTranscript): the peer rebuilds the bundle from what it kept and
+	// checks it as it checks a sent one; NotFound when it keeps no such
+	// transcript, and the coordinator then sends the whole bundle.
 	PublishTranscript(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[PublishTranscriptRequest, PublishTranscriptResponse], error)
 	// Orders a reward claim, on the registry sequencer only: it records the
 	// claim nullifier once, then sends the claim to every other node.
@@ -718,7 +722,11 @@ type PeerServiceServer interface {
 	// peer must have prepared the job for it, every node's signature must
 	// verify, its own among them where it is a signer, and the descriptor
 	// must be its own (FailedPrecondition otherwise). Publishing the same
-	// bundle again is a no-op.
+	// bundle again is a no-op. A peer that signed the transcript kept its
+	// bytes, so the coordinator first sends the signatures alone
+	// (SignedTranscript): the peer rebuilds the bundle from what it kept and
+	// checks it as it checks a sent one; NotFound when it keeps no such
+	// transcript, and the coordinator then sends the whole bundle.
 	PublishTranscript(grpc.ClientStreamingServer[PublishTranscriptRequest, PublishTranscriptResponse]) error
 	// Orders a reward claim, on the registry sequencer only: it records the
 	// claim nullifier once, then sends the claim to every other node.
