@@ -25,19 +25,36 @@ type keptTranscript struct {
 	datasetID   string
 	coordinator uint32
 	digest      [32]byte // audit.Transcript.Digest
-	file        *os.File // the encoding, from offset 0
-	size        int64
+	file        *os.File // the encoding, from offset 0, but for the section
+	size        int64    // the encoding's, section included
+	// section, when the transcript was signed spliced (splice.go), is the
+	// records section this node wrote itself, at sectionAt in the
+	// encoding: the file holds only the bytes around it, and done ends
+	// this read of the witness's section.
+	section    *os.File
+	sectionAt  int64
+	sectionLen int64
+	done       func()
 	// Under the table's lock: busy while a publish reads it; dropped once
 	// out of the table while busy, for the publish to close.
 	busy, dropped bool
 }
 
 // reader reads the transcript's encoding from its start.
-func (k *keptTranscript) reader() *io.SectionReader { return io.NewSectionReader(k.file, 0, k.size) }
+func (k *keptTranscript) reader() io.Reader {
+	if k.section == nil {
+		return io.NewSectionReader(k.file, 0, k.size)
+	}
+	return io.MultiReader(io.NewSectionReader(k.file, 0, k.sectionAt), io.NewSectionReader(k.section, 0, k.sectionLen),
+		io.NewSectionReader(k.file, k.sectionAt, k.size-k.sectionAt-k.sectionLen))
+}
 
 func (k *keptTranscript) close() {
 	if k != nil {
 		k.file.Close()
+		if k.done != nil {
+			k.done()
+		}
 	}
 }
 
@@ -155,31 +172,51 @@ type transcriptTee struct {
 	file *os.File // nil once keeping failed
 	size int64
 	end  bool // src reported io.EOF: every byte arrived and was checked
+	// sp, when the stream is spliced, is whose records section it carries:
+	// those bytes are this node's already and are not copied.
+	sp *splicer
 }
 
 // teeTranscript returns a tee of src, the blob reader of a whole
-// transcript's encoding.
-func (n *Node) teeTranscript(src io.Reader) *transcriptTee {
+// transcript's encoding, spliced by sp (nil: sent whole).
+func (n *Node) teeTranscript(src io.Reader, sp *splicer) *transcriptTee {
 	f, err := n.spoolFile("signed-")
 	if err != nil {
 		n.log.Warn("transcript not kept", "error", err)
 	}
-	return &transcriptTee{src: src, file: f}
+	return &transcriptTee{src: src, file: f, sp: sp}
 }
 
 func (t *transcriptTee) Read(p []byte) (int, error) {
 	n, err := t.src.Read(p)
 	if n > 0 && t.file != nil {
-		if _, werr := t.file.Write(p[:n]); werr != nil {
+		if werr := t.copy(p[:n]); werr != nil {
 			t.file.Close()
 			t.file = nil
 		}
-		t.size += int64(n)
 	}
+	t.size += int64(n)
 	if errors.Is(err, io.EOF) {
 		t.end = true
 	}
 	return n, err
+}
+
+// copy writes b, the bytes at t.size, but for those of a spliced
+// records section.
+func (t *transcriptTee) copy(b []byte) error {
+	if t.sp != nil {
+		from, to := int64(t.sp.at), int64(t.sp.at)+t.sp.w.recs.Size
+		lo, hi := max(from, t.size), min(to, t.size+int64(len(b)))
+		if lo < hi { // b overlaps the section: write what is around it
+			if _, err := t.file.Write(b[:lo-t.size]); err != nil {
+				return err
+			}
+			b = b[hi-t.size:]
+		}
+	}
+	_, err := t.file.Write(b)
+	return err
 }
 
 // keep hands the copy to the node's table as the transcript of jobID
@@ -189,7 +226,15 @@ func (t *transcriptTee) keep(n *Node, jobID, datasetID string, coordinator uint3
 	if t.file == nil || !t.end {
 		return
 	}
-	n.kept.put(&keptTranscript{jobID: jobID, datasetID: datasetID, coordinator: coordinator, digest: digest, file: t.file, size: t.size})
+	k := &keptTranscript{jobID: jobID, datasetID: datasetID, coordinator: coordinator, digest: digest, file: t.file, size: t.size}
+	if t.sp != nil {
+		f, done, ok := t.sp.w.section.open()
+		if !ok {
+			return // the section is gone: the transcript is not kept
+		}
+		k.section, k.sectionAt, k.sectionLen, k.done = f, int64(t.sp.at), t.sp.w.recs.Size, done
+	}
+	n.kept.put(k)
 	t.file = nil
 }
 

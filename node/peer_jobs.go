@@ -443,7 +443,7 @@ func (s *peerService) SignTranscript(stream cohortv1.PeerService_SignTranscriptS
 	lim := audit.DefaultLimits()
 	lim.MaxBytes = int64(limit)
 	// The bytes read are kept once checked, for a publish by signatures.
-	tee := n.teeTranscript(src)
+	tee := n.teeTranscript(src, sp)
 	defer tee.discard()
 	tr, err := audit.NewTranscriptReader(tee, lim)
 	if err != nil {

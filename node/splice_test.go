@@ -32,6 +32,21 @@ func (f *testFederation) signedBy(t *testing.T, i int) (own, sent float64) {
 	return read("own"), read("sent")
 }
 
+// keptOf is the transcript node i kept of job id when it signed it.
+func (f *testFederation) keptOf(t *testing.T, i int, id string) *keptTranscript {
+	t.Helper()
+	ks := f.nodes[i].n.kept
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	for _, k := range ks.list {
+		if k.jobID == id {
+			return k
+		}
+	}
+	t.Fatalf("node %d keeps no transcript of job %s", i, id)
+	return nil
+}
+
 // piece is bytes of a transcript at their offset in it.
 type piece struct {
 	at   uint64
@@ -107,7 +122,13 @@ func spliceOf(t *testing.T, jobID string, tr *audit.Transcript) splicedTranscrip
 // transcript is checked as one sent whole.
 func TestSignTranscriptSplice(t *testing.T) {
 	const records = 120
-	f := newTestFederation(t, 3)
+	gate := &publishGate{} // holds the publish while the kept transcripts are looked at
+	f := newTestFederation(t, 3, func(o *Options) {
+		if o.Index == 0 {
+			gate.Store = o.Store
+			o.Store = gate
+		}
+	})
 	desc := f.installDatasetWith(t, exactPolicy())
 	f.seedContributions(t, desc.GetId(), records)
 	buyer := f.benchBuyer(t, "acme")
@@ -122,6 +143,7 @@ func TestSignTranscriptSplice(t *testing.T) {
 			f.nodes[2].n.witness.drop(id)
 		}
 	}
+	gate.closed.Store(true)
 	id := f.runJob(t, buyer, spec, "splice-1")
 	f.nodes[0].n.jobs.hook = nil
 	if dropped != id {
@@ -135,11 +157,30 @@ func TestSignTranscriptSplice(t *testing.T) {
 			t.Fatalf("node %d signed %v transcripts with its own section and %v sent whole, want %v", i, own, sent, want)
 		}
 	}
+	// What each peer kept of the transcript for its publish: node 1 the
+	// bytes around the section it spliced in, which it reads from its own
+	// section; node 2 the whole.
+	for i, spliced := range map[int]bool{1: true, 2: false} {
+		kt := f.keptOf(t, i, id)
+		st, err := kt.file.Stat()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (kt.section != nil) != spliced || st.Size() != kt.size-kt.sectionLen {
+			t.Fatalf("node %d kept a file of %d bytes for a transcript of %d, with its section apart: %t", i, st.Size(), kt.size, kt.section != nil)
+		}
+	}
+	gate.closed.Store(false)
 	res, err := f.buyerClient(0).GetResult(buyer, &cohortv1.GetResultRequest{JobId: id})
 	if err != nil {
 		t.Fatal(err)
 	}
 	bundle := mustBundle(t, fetchBundle(t, f.conns[0], res.GetResult().GetTranscriptId(), true))
+	for _, i := range []int{1, 2} {
+		if got := waitStored(t, f, i, id); !bytes.Equal(got, fetchBundle(t, f.conns[0], id, false)) {
+			t.Fatalf("node %d stored another bundle than the coordinator's", i)
+		}
+	}
 	tr := bundle.Transcript
 	digest, err := tr.Digest()
 	if err != nil {
@@ -260,5 +301,46 @@ func TestSplicerChunks(t *testing.T) {
 	}
 	if sp.put != size {
 		t.Fatalf("%d bytes of the section put back, want %d", sp.put, size)
+	}
+}
+
+// TestTranscriptTeeSkipsSection: a tee of a spliced stream copies the
+// bytes around the records section, however the reads fall across its
+// edges, and counts them all.
+func TestTranscriptTeeSkipsSection(t *testing.T) {
+	whole := bytes.Repeat([]byte("0123456789abcdefghij"), 9)
+	const at, size = 31, 77
+	f, err := os.CreateTemp(t.TempDir(), "tee-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, step := range []int{1, 3, 7, 31, 64, len(whole)} {
+		if err := f.Truncate(0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			t.Fatal(err)
+		}
+		sp := &splicer{w: &cohortWitness{recs: audit.Records{Size: size}}, at: at}
+		tee := &transcriptTee{src: bytes.NewReader(whole), file: f, sp: sp}
+		buf := make([]byte, step)
+		for {
+			n, err := tee.Read(buf)
+			if err == io.EOF {
+				break
+			}
+			if err != nil || n == 0 {
+				t.Fatalf("reads of %d: %d, %v", step, n, err)
+			}
+		}
+		got, err := os.ReadFile(f.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := append(bytes.Clone(whole[:at]), whole[at+size:]...)
+		if !bytes.Equal(got, want) || tee.size != int64(len(whole)) || !tee.end {
+			t.Fatalf("reads of %d: kept %q (%d bytes counted), want %q", step, got, tee.size, want)
+		}
 	}
 }
