@@ -33,6 +33,20 @@ func (g *publishGate) GetTranscriptInfo(ctx context.Context, id string) (store.T
 	return g.Store.GetTranscriptInfo(ctx, id)
 }
 
+// gatedFederation is a federation of three whose coordinator (node 0)
+// publishes through a publishGate.
+func gatedFederation(t *testing.T) (*testFederation, *publishGate) {
+	t.Helper()
+	gate := &publishGate{}
+	f := newTestFederation(t, 3, func(o *Options) {
+		if o.Index == 0 {
+			gate.Store = o.Store
+			o.Store = gate
+		}
+	})
+	return f, gate
+}
+
 // publishSigned publishes a bundle to a peer by its signatures alone.
 func publishSigned(ctx context.Context, c cohortv1.PeerServiceClient, sg *cohortv1.SignedTranscript) (*cohortv1.PublishTranscriptResponse, error) {
 	st, err := c.PublishTranscript(ctx)
@@ -81,13 +95,7 @@ func waitStored(t *testing.T, f *testFederation, i int, id string) []byte {
 // signed is refused, and nothing is stored.
 func TestPublishBySignatures(t *testing.T) {
 	const records = 30
-	gate := &publishGate{}
-	f := newTestFederation(t, 3, func(o *Options) {
-		if o.Index == 0 {
-			gate.Store = o.Store
-			o.Store = gate
-		}
-	})
+	f, gate := gatedFederation(t)
 	desc := f.installDatasetWith(t, exactPolicy())
 	f.seedContributions(t, desc.GetId(), records)
 	buyer := f.benchBuyer(t, "publish")

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/cohort-dev/cohort/audit"
 	"github.com/cohort-dev/cohort/blob"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 )
@@ -29,11 +30,15 @@ import (
 // out of SignTranscript for a peer that wrote peer of the job; nil when
 // the peer's section is not this transcript's, or there is none.
 func (b *builtTranscript) spliceFor(jobID string, peer *cohortv1.TranscriptRecords) *cohortv1.RecordsSplice {
-	if b.recs == nil || b.recs.Count == 0 || peer == nil || peer.GetCount() != uint64(b.recs.Count) ||
-		peer.GetSize() != uint64(b.recs.Size) || !bytes.Equal(peer.GetSha256(), b.recs.SHA256[:]) {
+	if b.recs == nil || b.recs.Count == 0 || !sameSection(peer, *b.recs) {
 		return nil
 	}
 	return &cohortv1.RecordsSplice{JobId: jobID, Offset: uint64(b.recordsAt), Records: peer}
+}
+
+// sameSection reports whether p describes records section r (nil: none).
+func sameSection(p *cohortv1.TranscriptRecords, r audit.Records) bool {
+	return p != nil && p.GetCount() == uint64(r.Count) && p.GetSize() == uint64(r.Size) && bytes.Equal(p.GetSha256(), r.SHA256[:])
 }
 
 // signTranscriptSpliced is signTranscript without the records section
@@ -95,7 +100,7 @@ type splicer struct {
 func (n *Node) splicerFor(sp *cohortv1.RecordsSplice, next func() (*cohortv1.Chunk, error)) (*splicer, error) {
 	w := n.witness.get(sp.GetJobId())
 	r := sp.GetRecords()
-	if w != nil && (r.GetCount() != uint64(w.recs.Count) || r.GetSize() != uint64(w.recs.Size) || !bytes.Equal(r.GetSha256(), w.recs.SHA256[:])) {
+	if w != nil && !sameSection(r, w.recs) {
 		w = nil
 	}
 	var (

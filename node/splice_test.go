@@ -122,13 +122,7 @@ func spliceOf(t *testing.T, jobID string, tr *audit.Transcript) splicedTranscrip
 // transcript is checked as one sent whole.
 func TestSignTranscriptSplice(t *testing.T) {
 	const records = 120
-	gate := &publishGate{} // holds the publish while the kept transcripts are looked at
-	f := newTestFederation(t, 3, func(o *Options) {
-		if o.Index == 0 {
-			gate.Store = o.Store
-			o.Store = gate
-		}
-	})
+	f, gate := gatedFederation(t) // the gate holds the publish while the kept transcripts are looked at
 	desc := f.installDatasetWith(t, exactPolicy())
 	f.seedContributions(t, desc.GetId(), records)
 	buyer := f.benchBuyer(t, "acme")
