@@ -65,9 +65,10 @@ type selected struct {
 	// sum is the cohort's stored values summed at coords, once read.
 	sum    backend.Sum
 	coords []int
-	// witness is what a peer took of the cohort's rows for checking the
-	// job's transcript (cohortPass), nil when it took nothing.
-	witness *witnessBuilder
+	// witness is the records section a peer's scan wrote of the cohort's
+	// rows, for checking the job's transcript (cohortPass, witnessOf); nil
+	// when it took nothing.
+	witness *recordSpooler
 	// spoolRecords asks the scan that sums the cohort to write the job
 	// transcript's records section as well (the coordinator's own MPC
 	// cohort, docs/design.md §7.6), so that the coordinator reads its
@@ -192,7 +193,7 @@ func (n *Node) countOtherEpochs(ctx context.Context, ds *dataset.Dataset, from, 
 // (a record revoked since, or one more eligible) gets another digest: the
 // zero digest when its size is not m, which no agreement carries.
 func (n *Node) cohortPass(ctx context.Context, ds *dataset.Dataset, jobID string, spec *cohortv1.JobSpec, at time.Time, m uint64,
-	sum backend.Sum, coords []int, wb *witnessBuilder) (*selected, error) {
+	sum backend.Sum, coords []int, wb *recordSpooler) (*selected, error) {
 	bit, err := purposeBit(ds, spec)
 	if err != nil {
 		return nil, err

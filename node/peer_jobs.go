@@ -192,7 +192,7 @@ func (n *Node) computePartial(ctx context.Context, from uint32, req *cohortv1.Co
 		}
 	}
 	if sel.witness != nil && sel.digest == [32]byte(req.GetSetDigest()) {
-		w, err := sel.witness.witness(sel.digest)
+		w, err := witnessOf(sel.witness, sel.digest)
 		sel.witness = nil
 		if err != nil {
 			return nil, n.internal("records section", err)
@@ -227,10 +227,10 @@ func (n *Node) peerCohort(ctx context.Context, ds *dataset.Dataset, be backend.B
 	// An MPC transcript publishes nothing of a stored value: the same scan
 	// takes what checking it needs (witness.go). HE peers check their
 	// transcripts' ciphertexts against their rows.
-	var wb *witnessBuilder
+	var wb *recordSpooler
 	if s != nil && be.Published([]byte{0}) == nil {
 		var err error
-		if wb, err = n.newWitnessBuilder(); err != nil {
+		if wb, err = n.newRecordSpooler(); err != nil {
 			return nil, err
 		}
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/cohort-dev/cohort/audit"
 	"github.com/cohort-dev/cohort/circuits"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
-	"github.com/cohort-dev/cohort/store"
 )
 
 // Cohort witnesses (docs/design.md §7.6): a peer that sums its cohort at
@@ -97,36 +96,14 @@ func (k *keptSection) drop() {
 	k.dropped = true
 }
 
-// witnessBuilder builds a cohortWitness as a scan passes the cohort's
-// rows, in nullifier order: it writes their records section.
-type witnessBuilder struct{ sp *recordSpooler }
-
-func (n *Node) newWitnessBuilder() (*witnessBuilder, error) {
-	sp, err := n.newRecordSpooler()
+// witnessOf ends the records section a peer's scan of its cohort wrote
+// (a recordSpooler, not used after) and makes it the cohort's witness.
+func witnessOf(sp *recordSpooler, setDigest [32]byte) (*cohortWitness, error) {
+	spool, err := sp.finish()
 	if err != nil {
 		return nil, err
 	}
-	return &witnessBuilder{sp: sp}, nil
-}
-
-// add takes one record of the cohort, read with its proof, public inputs
-// and claim leaf.
-func (w *witnessBuilder) add(c *store.Contribution) error { return w.sp.add(c) }
-
-// witness ends the section; the builder is not used after.
-func (w *witnessBuilder) witness(setDigest [32]byte) (*cohortWitness, error) {
-	sp, err := w.sp.finish()
-	if err != nil {
-		return nil, err
-	}
-	return &cohortWitness{setDigest: setDigest, recs: sp.recs, roots: sp.roots, section: &keptSection{file: sp.file}}, nil
-}
-
-// discard drops an unfinished witness.
-func (w *witnessBuilder) discard() {
-	if w != nil {
-		w.sp.discard()
-	}
+	return &cohortWitness{setDigest: setDigest, recs: spool.recs, roots: spool.roots, section: &keptSection{file: spool.file}}, nil
 }
 
 // claimLeaf is the leaf of nullifier nf in a job's claim tree, stored
