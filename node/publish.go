@@ -64,10 +64,7 @@ func (n *Node) publishSignatures(ctx context.Context, c cohortv1.PeerServiceClie
 			return nil, err
 		}
 	}
-	hd := blob.HeaderOf(t.BundleSize, t.BundleSHA256)
-	if t.BundleSize == 0 { // stored whole, before chunks
-		hd = blob.Header(t.Bundle)
-	}
+	hd := bundleHeader(t)
 	st, err := c.PublishTranscript(ctx)
 	if err != nil {
 		return nil, err
@@ -277,14 +274,19 @@ func (n *Node) storeSigned(ctx context.Context, from uint32, sg *cohortv1.Signed
 	return nil
 }
 
+// bundleHeader is the blob header of stored transcript t's bundle.
+func bundleHeader(t store.Transcript) *cohortv1.BlobHeader {
+	if t.BundleSize == 0 { // stored whole, before chunks
+		return blob.Header(t.Bundle)
+	}
+	return blob.HeaderOf(t.BundleSize, t.BundleSHA256)
+}
+
 // heldBundle reports whether the stored transcript t has the bundle hd
 // describes.
 func heldBundle(t store.Transcript, hd *cohortv1.BlobHeader) bool {
-	if t.BundleSize == 0 { // stored whole, before chunks
-		sum := sha256.Sum256(t.Bundle)
-		return uint64(len(t.Bundle)) == hd.GetTotalSize() && bytes.Equal(sum[:], hd.GetSha256())
-	}
-	return t.BundleSize == hd.GetTotalSize() && bytes.Equal(t.BundleSHA256[:], hd.GetSha256())
+	h := bundleHeader(t)
+	return h.GetTotalSize() == hd.GetTotalSize() && bytes.Equal(h.GetSha256(), hd.GetSha256())
 }
 
 // storePublished reads the published bundle of size bytes f holds, checks
