@@ -19,6 +19,7 @@ import (
 	"github.com/consensys/gnark/test"
 
 	"github.com/cohort-dev/cohort/circuits/merkle"
+	"github.com/cohort-dev/cohort/he"
 	"github.com/cohort-dev/cohort/schema"
 )
 
@@ -547,6 +548,46 @@ func TestHEContributionDegree4096(t *testing.T) {
 	addElement(&x.f.c1[4095], 1)
 	if err := test.IsSolved(NewHEContribution(sh), x.assignment(), field); err == nil {
 		t.Fatal("changed ciphertext solves")
+	}
+}
+
+// TestHEFieldFits checks the field bound of the HE circuit on every named
+// parameter set with the demo schema's largest coordinate (steps², 60,000²):
+// every set up to bgv-n13-q132 has a circuit for it and bgv-n13-q218 has
+// none; and on both sides of the exact bound.
+func TestHEFieldFits(t *testing.T) {
+	maxCoord := schema.Default().Bounds().MaxCoord
+	if maxCoord != 60_000*60_000 {
+		t.Fatalf("the demo schema's largest coordinate is %d", maxCoord)
+	}
+	for _, id := range he.ParamSets() {
+		p, err := he.Lookup(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = HEFieldFits(p.Q(), p.N(), maxCoord)
+		if want := id != he.BGVN13Q218; (err == nil) != want {
+			t.Errorf("%s: HEFieldFits = %v, want fits %v", id, err, want)
+		}
+		if err != nil && !errors.Is(err, ErrShape) {
+			t.Errorf("%s: %v is not ErrShape", id, err)
+		}
+	}
+	// The largest m with 8·Q·N·(1 + m) < r fits, m + 1 does not.
+	q, n := new(big.Int).Lsh(big.NewInt(1), 200), 4096
+	m := new(big.Int).Sub(fr.Modulus(), big.NewInt(1))
+	m.Quo(m, new(big.Int).Lsh(new(big.Int).Mul(q, big.NewInt(int64(n))), 3)).Sub(m, big.NewInt(1))
+	if !m.IsUint64() {
+		t.Fatalf("bound %v", m)
+	}
+	if err := HEFieldFits(q, n, m.Uint64()); err != nil {
+		t.Errorf("at the bound: %v", err)
+	}
+	if err := HEFieldFits(q, n, m.Uint64()+1); !errors.Is(err, ErrShape) {
+		t.Errorf("above the bound: %v", err)
+	}
+	if err := HEFieldFits(nil, n, 1); !errors.Is(err, ErrShape) {
+		t.Errorf("no modulus: %v", err)
 	}
 }
 

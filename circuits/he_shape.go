@@ -134,11 +134,26 @@ func checkHEKey(key HEKey, recordLen int, maxCoord uint64) error {
 	if sum, carry := bits.Add64(maxCoord, uint64(n)+2, 0); carry != 0 || sum > math.MaxInt64 {
 		return fail("quotient bound N + %d + 2 does not fit an int64", maxCoord)
 	}
-	// 8·Q·N·(1 + max CoordMax) < r.
+	if err := HEFieldFits(key.Q, n, maxCoord); err != nil {
+		return fail("%v", err)
+	}
+	return nil
+}
+
+// HEFieldFits reports whether the HE circuit of a ring of degree n and
+// modulus q, over records whose largest coordinate is maxCoord, fits the
+// BN254 scalar field: the relation it checks at a random point holds over
+// the integers only when 8·Q·N·(1 + maxCoord) < r (docs/design.md §5.4).
+// A parameter set that carries a schema's sums but fails this has no HE
+// circuit for it; a node checks it before generating a key.
+func HEFieldFits(q *big.Int, n int, maxCoord uint64) error {
+	if q == nil || q.Sign() <= 0 || n < 1 {
+		return fmt.Errorf("%w: modulus and degree must be positive", ErrShape)
+	}
 	bound := new(big.Int).Add(new(big.Int).SetUint64(maxCoord), big.NewInt(1))
-	bound.Mul(bound, key.Q).Mul(bound, big.NewInt(int64(n))).Lsh(bound, 3)
+	bound.Mul(bound, q).Mul(bound, big.NewInt(int64(n))).Lsh(bound, 3)
 	if bound.Cmp(fr.Modulus()) >= 0 {
-		return fail("8·Q·N·(1 + %d) has %d bits, not below the BN254 scalar field order", maxCoord, bound.BitLen())
+		return fmt.Errorf("%w: 8·Q·N·(1 + %d) has %d bits, not below the BN254 scalar field order", ErrShape, maxCoord, bound.BitLen())
 	}
 	return nil
 }

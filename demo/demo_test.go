@@ -77,7 +77,7 @@ func TestDemoSchema(t *testing.T) {
 		t.Fatalf("HE: %v, %v", sh, err)
 	}
 	p, _, err := he.Choose(he.Capacity{Nodes: Nodes, Threshold: 2, MaxCohort: sh.MaxCohort, MaxCoord: sh.Bounds().MaxCoord,
-		Smudging: he.Smudging{StatisticalBits: heSmudgingBits}}, false)
+		Smudging: he.Smudging{StatisticalBits: heSmudgingBits}}, false, nil)
 	if err != nil || p.ID() != he.BGVN12Q109 {
 		t.Fatalf("the HE demo's schema chooses %v, %v; want %s", p, err, he.BGVN12Q109)
 	}

@@ -173,9 +173,12 @@ func (p *Params) Check(c Capacity) (*Budget, error) {
 }
 
 // Choose returns the smallest parameter set that carries c, with its budget.
-// Insecure sets are considered only when allowInsecure is set. It fails with
-// ErrDoesNotFit, giving the largest set's shortfall, when none does.
-func Choose(c Capacity, allowInsecure bool) (*Params, *Budget, error) {
+// Insecure sets are considered only when allowInsecure is set. fits, when
+// not nil, is a constraint of the caller's own that a set must meet too (a
+// node's: that the set's HE circuit fits the proof system's field); a set
+// it refuses is passed over as one that does not carry c. Choose fails with
+// ErrDoesNotFit, giving the largest set's shortfall, when no set does.
+func Choose(c Capacity, allowInsecure bool, fits func(*Params) error) (*Params, *Budget, error) {
 	if err := c.Validate(); err != nil {
 		return nil, nil, err
 	}
@@ -189,6 +192,11 @@ func Choose(c Capacity, allowInsecure bool) (*Params, *Budget, error) {
 			continue
 		}
 		b, err := p.Check(c)
+		if err == nil && fits != nil {
+			if ferr := fits(p); ferr != nil {
+				b, err = nil, fmt.Errorf("he: %s: %w: %v", id, ErrDoesNotFit, ferr)
+			}
+		}
 		if err == nil {
 			return p, b, nil
 		}

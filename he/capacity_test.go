@@ -2,7 +2,9 @@ package he
 
 import (
 	"errors"
+	"fmt"
 	"math/big"
+	"strings"
 	"testing"
 )
 
@@ -37,6 +39,11 @@ func TestCheck(t *testing.T) {
 		// B_rec = 8192·3·51 + 32 = 1253408: 21 bits.
 		{"n13 cohort 1e6", BGVN13Q218, Capacity{3, 2, 1_000_000, 1 << 20, Smudging{80}}, nil, 21},
 		{"n13 16 nodes", BGVN13Q218, Capacity{16, 9, 1_000_000, 1 << 20, sm40}, nil, 23},
+		// The demo schema's largest coordinate, steps² = 60,000².
+		{"q132 demo schema 1e4", BGVN13Q132, Capacity{3, 2, 10_000, 3_600_000_000, sm40}, nil, 21},
+		{"q132 demo schema 4e4: sum reaches t/2", BGVN13Q132, Capacity{3, 2, 40_000, 3_600_000_000, sm40}, ErrDoesNotFit, 0},
+		{"q132 cohort 1e6 at 40 bits", BGVN13Q132, Capacity{3, 2, 1_000_000, 1, sm40}, nil, 21},
+		{"q132 cohort 1e6 at 80 bits: noise", BGVN13Q132, Capacity{3, 2, 1_000_000, 1, Smudging{80}}, ErrDoesNotFit, 0},
 		{"n13 sum too large", BGVN13Q218, Capacity{3, 2, 1 << 40, 1 << 20, sm40}, ErrDoesNotFit, 0},
 		{"no smudging", BGVN12Q109, Capacity{3, 2, 100, 1, Smudging{}}, ErrInvalidArgument, 0},
 		{"one node", BGVN12Q109, Capacity{1, 1, 100, 1, sm40}, ErrInvalidArgument, 0},
@@ -137,13 +144,16 @@ func TestChoose(t *testing.T) {
 	}{
 		{"small fits n12", Capacity{3, 2, 100, 100, sm40}, false, BGVN12Q109, nil},
 		{"small, insecure allowed", Capacity{3, 2, 100, 100, sm40}, true, BGVTestN8, nil},
-		{"large cohort needs n13", Capacity{3, 2, 100_000, 1 << 20, sm40}, false, BGVN13Q218, nil},
-		{"large sum needs n13", Capacity{3, 2, 1 << 20, 1 << 25, Smudging{20}}, false, BGVN13Q218, nil},
+		{"large cohort needs n13", Capacity{3, 2, 100_000, 1 << 20, sm40}, false, BGVN13Q132, nil},
+		{"large sum needs n13", Capacity{3, 2, 1 << 20, 1 << 25, Smudging{20}}, false, BGVN13Q132, nil},
+		{"demo schema over 1e4 records", Capacity{3, 2, 10_000, 3_600_000_000, sm40}, false, BGVN13Q132, nil},
+		{"sum beyond 2^47 needs t < 2^60", Capacity{3, 2, 1 << 20, 1 << 30, Smudging{20}}, false, BGVN13Q218, nil},
+		{"noise beyond q132 needs n13-q218", Capacity{3, 2, 1_000_000, 1, Smudging{80}}, false, BGVN13Q218, nil},
 		{"nothing fits", Capacity{3, 2, 1 << 40, 1 << 30, sm40}, false, "", ErrDoesNotFit},
 		{"invalid", Capacity{3, 2, 100, 100, Smudging{}}, false, "", ErrInvalidArgument},
 	}
 	for _, tc := range cases {
-		p, b, err := Choose(tc.c, tc.insecure)
+		p, b, err := Choose(tc.c, tc.insecure, nil)
 		if !errors.Is(err, tc.err) {
 			t.Errorf("%s: %v, want %v", tc.name, err, tc.err)
 			continue
@@ -157,5 +167,32 @@ func TestChoose(t *testing.T) {
 		if p.ID() != tc.want || b.Params != tc.want {
 			t.Errorf("%s: chose %s", tc.name, p.ID())
 		}
+	}
+}
+
+// TestChooseFits checks that a set the caller's constraint refuses is
+// passed over for the next that carries the capacity, and that when the
+// constraint refuses every set that does, Choose fails with ErrDoesNotFit
+// and the constraint's reason.
+func TestChooseFits(t *testing.T) {
+	c := Capacity{3, 2, 100, 100, Smudging{40}}
+	notSmall := func(p *Params) error {
+		if p.N() < 8192 {
+			return errors.New("N below 8192")
+		}
+		return nil
+	}
+	p, b, err := Choose(c, false, notSmall)
+	if err != nil || p.ID() != BGVN13Q132 || b.Params != BGVN13Q132 {
+		t.Fatalf("Choose = %v, %v, %v; want %s", p, b, err, BGVN13Q132)
+	}
+	calls := 0
+	none := func(p *Params) error { calls++; return fmt.Errorf("no circuit for %s", p.ID()) }
+	p, b, err = Choose(c, false, none)
+	if !errors.Is(err, ErrDoesNotFit) || p != nil || b != nil || !strings.Contains(err.Error(), "no circuit for "+string(BGVN13Q218)) {
+		t.Fatalf("Choose = %v, %v, %v", p, b, err)
+	}
+	if calls != 3 { // every secure set carries c; the insecure one is not asked
+		t.Errorf("the constraint was asked %d times, want 3", calls)
 	}
 }

@@ -15,6 +15,7 @@
 //	id                    N     log2 Q  primes  t        ciphertext  security
 //	bgv-test-n8-insecure  256   109     2       < 2^40   8 217 B     none (tests only; Insecure)
 //	bgv-n12-q109          4096  109     2       < 2^40   131 089 B   128-bit
+//	bgv-n13-q132          8192  132     3       < 2^48   393 233 B   128-bit
 //	bgv-n13-q218          8192  218     4       < 2^60   524 305 B   128-bit
 //
 // t is a prime ≡ 1 mod 2N. lattigo's BGV encoder scales a plaintext by

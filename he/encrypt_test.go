@@ -63,6 +63,59 @@ func TestThresholdEndToEnd(t *testing.T) {
 	}
 }
 
+// TestDemoSchemaCapacityQ132 decrypts, on bgv-n13-q132, the largest
+// aggregate the demo schema's dataset can ask for over 10,000 records:
+// every coordinate of 25 (the demo record's length) at steps² = 60,000²,
+// summed 10,000 times. The sum repeats one ciphertext, so its noise is
+// that ciphertext's noise times 10,000, aligned in every coefficient
+// rather than a sum of independent draws: harder than 10,000 records.
+// Decryption must be exact at 40 bits of smudging for every pair of a
+// 2-of-3 committee.
+func TestDemoSchemaCapacityQ132(t *testing.T) {
+	if testing.Short() {
+		t.Skip("N = 8192: full tier")
+	}
+	const (
+		records  = 10_000
+		coords   = 25
+		maxCoord = 60_000 * 60_000
+	)
+	p := mustParams(t, BGVN13Q132)
+	ck := runKeygen(t, p, Committee{Nodes: 3, Threshold: 2}, 11)
+	b, err := p.Check(Capacity{Nodes: 3, Threshold: 2, MaxCohort: records, MaxCoord: maxCoord, Smudging: Smudging{StatisticalBits: 40}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := make([]uint64, coords)
+	for i := range m {
+		m[i] = maxCoord - uint64(i)
+	}
+	ct, _, err := ck.pk.Encrypt(p, m, testRNG(300))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cts := make([]*Ciphertext, records)
+	for i := range cts {
+		cts[i] = ct
+	}
+	sum, err := Sum(p, cts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := make([]int, coords)
+	for i := range all {
+		all[i] = i
+	}
+	for k, active := range [][]int{{0, 1}, {0, 2}, {1, 2}} {
+		got := ck.decrypt(t, sum, active, all, b, 3000+uint64(k))
+		for i, v := range got {
+			if want := records * m[i]; v != want {
+				t.Fatalf("active %v, coordinate %d: decrypted %d, want %d", active, i, v, want)
+			}
+		}
+	}
+}
+
 func TestThreeOfFive(t *testing.T) {
 	p := mustParams(t, BGVTestN8)
 	ck := runKeygen(t, p, Committee{Nodes: 5, Threshold: 3}, 20)

@@ -25,6 +25,12 @@ const (
 	// BGVN12Q109 is N = 4096, Q < 2^109 (two primes), t < 2^40: the
 	// HE-standard 128-bit bound for N = 4096 with ternary secrets.
 	BGVN12Q109 ParamSetID = "bgv-n12-q109"
+	// BGVN13Q132 is N = 8192, Q < 2^132 (three primes), t < 2^48: sums
+	// up to 2^47, such as the demo schema's steps² over 10,000 records,
+	// with an HE circuit that fits the BN254 scalar field (8·Q·N·(1 + max
+	// coordinate) < r for coordinates below 2^100), at 128-bit security
+	// (log2 Q well under the standard's 218 for N = 8192).
+	BGVN13Q132 ParamSetID = "bgv-n13-q132"
 	// BGVN13Q218 is N = 8192, Q < 2^218 (four primes), t < 2^60: the
 	// HE-standard 128-bit bound for N = 8192 with ternary secrets.
 	BGVN13Q218 ParamSetID = "bgv-n13-q218"
@@ -72,6 +78,13 @@ var literals = []paramsLiteral{
 		// < 2^55 and < 2^54, ≡ 1 mod 8192.
 		q: []uint64{0x7ffffffffb4001, 0x3ffffffffd6001},
 		t: 0xfffffdc001, // < 2^40, ≡ 1 mod 8192
+	},
+	{
+		id:   BGVN13Q132,
+		logN: 13,
+		// < 2^50, < 2^41, < 2^41, ≡ 1 mod 16384. q_0 > t as lattigo requires.
+		q: []uint64{0x3ffffffffc001, 0x1ffffff0001, 0x1fffffb0001},
+		t: 0xffffffffc001, // < 2^48, ≡ 1 mod 16384
 	},
 	{
 		id:   BGVN13Q218,

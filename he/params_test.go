@@ -17,6 +17,7 @@ func TestParamSets(t *testing.T) {
 	}{
 		{BGVTestN8, 256, 109, 40, 2, true},
 		{BGVN12Q109, 4096, 109, 40, 2, false},
+		{BGVN13Q132, 8192, 132, 48, 3, false},
 		{BGVN13Q218, 8192, 218, 60, 4, false},
 	}
 	ids := ParamSets()

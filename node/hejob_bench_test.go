@@ -27,9 +27,19 @@ var heJobRecords = flag.String("hejob.records", "1000", "cohort sizes of Benchma
 // heJobParams is the parameter set of BenchmarkHEJob's dataset.
 var heJobParams = flag.String("hejob.params", string(he.BGVN12Q109), "HE parameter set of BenchmarkHEJob")
 
+// heJobSchema is BenchmarkHEJob's schema: "bench" (heBenchSchemaYAML, the
+// default) or "demo", the demo schema itself with max_cohort 10,000, which
+// only bgv-n13-q132 carries (-hejob.params bgv-n13-q132).
+var heJobSchema = flag.String("hejob.schema", "bench", `schema of BenchmarkHEJob: "bench" (the demo's without steps among the moments) or "demo"`)
+
 // heBenchMaxCohort is the max_cohort of BenchmarkHEJob's schema: the
 // largest cohort its sizes may take.
 const heBenchMaxCohort = 10_000
+
+// heDemoSmudgingBits is the smudging of BenchmarkHEJob's dataset with
+// -hejob.schema demo: the demo's (bgv-n13-q132 decrypts 10,000 of its
+// records with 8 bits to spare).
+const heDemoSmudgingBits = 40
 
 // heBenchSmudgingBits is the smudging of BenchmarkHEJob's dataset: the
 // largest λ at which bgv-n12-q109 decrypts an aggregate of 10,000 records
@@ -39,18 +49,27 @@ const heBenchSmudgingBits = 34
 // heBenchSchemaYAML is the demo schema with max_cohort 10,000 and steps
 // left out of the moments. The demo schema's largest coordinate, steps²
 // (3.6·10^9), summed over 10,000 records reaches 2^45: beyond t/2 of every
-// parameter set with t < 2^40, while bgv-n13-q218 (t < 2^60) has no HE
-// circuit for it (8·Q·N·(1 + 3.6·10^9) ≈ 2^266 is not below the BN254
-// scalar field, circuits.NewHEShape). Without steps among the moments the
-// largest coordinate is sleep_h² (1600², 22 bits), and bgv-n12-q109 sums
-// 10,000 records with 12 bits to spare below t/2.
+// parameter set with t < 2^40, so only bgv-n13-q132 (N = 8192) carries it
+// (bgv-n13-q218 has no HE circuit for it: 8·Q·N·(1 + 3.6·10^9) ≈ 2^266 is
+// not below the BN254 scalar field, circuits.HEFieldFits). Without steps
+// among the moments the largest coordinate is sleep_h² (1600², 22 bits),
+// and bgv-n12-q109 sums 10,000 records with 12 bits to spare below t/2.
+// With -hejob.schema demo, steps stays among the moments.
 func heBenchSchemaYAML(tb testing.TB) string {
 	tb.Helper()
 	y := defaultSchemaYAML(tb)
-	for _, r := range [][2]string{
+	edits := [][2]string{
 		{"moments: [age, steps, resting_hr, sleep_h, smoker]", "moments: [age, resting_hr, sleep_h, smoker]"},
 		{"min_cohort: 20", fmt.Sprintf("min_cohort: 20\nmax_cohort: %d", heBenchMaxCohort)},
-	} {
+	}
+	switch *heJobSchema {
+	case "bench":
+	case "demo":
+		edits = edits[1:]
+	default:
+		tb.Fatalf("-hejob.schema %q: want bench or demo", *heJobSchema)
+	}
+	for _, r := range edits {
 		if !strings.Contains(y, r[0]) {
 			tb.Fatalf("the demo schema has no %q line", r[0])
 		}
@@ -76,7 +95,9 @@ func heBenchSchemaYAML(tb testing.TB) string {
 // and written as ingest would have written them. Sizes: -hejob.records,
 // ascending (1,000 by default; 10,000 is the schema's max_cohort). A job's
 // memory does not grow with its records beyond their ids (docs/design.md
-// §7.6 gives the figures).
+// §7.6 gives the figures). -hejob.schema demo takes the demo schema itself
+// at 40 bits of smudging, with -hejob.params bgv-n13-q132, the one set
+// that carries its sums over 10,000 records.
 //
 // It reports, as BenchmarkJob does, the time per job, cpu-s/op (all three
 // nodes) and peak-heap-MB (the three nodes together, above the heap in use
@@ -109,15 +130,19 @@ func newHEBench(tb testing.TB) *heBench {
 	// SignTranscript call, which holds every record's ciphertext: 131 KB
 	// each on bgv-n12-q109, far above the default transcript limit and
 	// the harness's 5 s.
+	var smudging uint32 = heBenchSmudgingBits
+	if *heJobSchema == "demo" {
+		smudging = heDemoSmudgingBits
+	}
 	start := time.Now()
 	h := newHEFixtureOn(tb, heDataset{
 		schemaYAML: heBenchSchemaYAML(tb), params: he.ParamSetID(*heJobParams),
-		smudgingBits: heBenchSmudgingBits, policy: exactPolicy(), setup: time.Hour,
+		smudgingBits: smudging, policy: exactPolicy(), setup: 3 * time.Hour,
 	}, func(o *Options) {
 		o.Logger, o.Limits.MaxMessageBytes, o.Limits.PeerTimeout = nil, 0, 10*time.Minute
 		o.Limits.MaxTranscriptBytes = 1 << 40
 	})
-	tb.Logf("%s: the federation and the dataset's setup (key generation, ceremony) took %v", *heJobParams, time.Since(start).Round(time.Second))
+	tb.Logf("%s, %s schema: the federation and the dataset's setup (key generation, ceremony) took %v", *heJobParams, *heJobSchema, time.Since(start).Round(time.Second))
 	hb := &heBench{h: h, buyer: h.f.benchBuyer(tb, "bench"), spec: statisticsSpec(h.ds.Schema, h.cur, "")}
 	hb.spec.DatasetId = h.ds.Desc.GetId()
 	return hb

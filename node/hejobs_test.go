@@ -438,6 +438,18 @@ func TestHECreateDatasetRefusals(t *testing.T) {
 		{"threshold above the node count", func(r *cohortv1.CreateDatasetRequest) { r.HeThreshold = 4 }, "he_threshold"},
 		{"insecure set without the dev flag", func(r *cohortv1.CreateDatasetRequest) { r.HeParamSet = string(he.BGVTestN8) }, "not secure"},
 		{"unknown set", func(r *cohortv1.CreateDatasetRequest) { r.HeParamSet = "bgv-n99" }, "he_param_set"},
+		// bgv-n13-q218 carries the demo schema's sums over 10,000 records
+		// but has no HE circuit for its largest coordinate.
+		{"no HE circuit on the set named", func(r *cohortv1.CreateDatasetRequest) {
+			y := strings.Replace(defaultSchemaYAML(t), "min_cohort: 20", "min_cohort: 20\nmax_cohort: 10000", 1)
+			r.SchemaSource = &cohortv1.CreateDatasetRequest_SchemaYaml{SchemaYaml: y}
+			r.HeParamSet = string(he.BGVN13Q218)
+		}, "no HE circuit for the schema on bgv-n13-q218"},
+		// Over 1,000,000 records only bgv-n13-q218 carries the sums, and it
+		// has no circuit: refused before any key is made.
+		{"no set with an HE circuit carries the schema", func(r *cohortv1.CreateDatasetRequest) {
+			r.SchemaSource = &cohortv1.CreateDatasetRequest_SchemaYaml{SchemaYaml: defaultSchemaYAML(t)}
+		}, "no HE circuit for the schema on bgv-n13-q218"},
 	}
 	for _, tc := range cases {
 		req := base()

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/cohort-dev/cohort/backend"
+	"github.com/cohort-dev/cohort/circuits"
 	"github.com/cohort-dev/cohort/dataset"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/he"
@@ -117,6 +118,14 @@ func (n *Node) chooseHE(s *schema.Schema, req *cohortv1.CreateDatasetRequest) (*
 		return nil, status.Errorf(codes.InvalidArgument, "he_smudging_bits: %v", err)
 	}
 	capacity := he.Capacity{Nodes: k, Threshold: t, MaxCohort: s.MaxCohort, MaxCoord: s.Bounds().MaxCoord, Smudging: ch.smudging}
+	// A set must also have an HE circuit for the schema: one whose
+	// relation fits the BN254 field, checked before any key is made.
+	circuit := func(p *he.Params) error {
+		if err := circuits.HEFieldFits(p.Q(), p.N(), capacity.MaxCoord); err != nil {
+			return fmt.Errorf("no HE circuit for the schema on %s: %w", p.ID(), err)
+		}
+		return nil
+	}
 	var err error
 	if id := req.GetHeParamSet(); id != "" {
 		if ch.params, err = he.Lookup(he.ParamSetID(id)); err != nil {
@@ -125,7 +134,10 @@ func (n *Node) chooseHE(s *schema.Schema, req *cohortv1.CreateDatasetRequest) (*
 		if ch.budget, err = ch.params.Check(capacity); err != nil {
 			return nil, status.Errorf(codes.InvalidArgument, "schema bounds: %v", err)
 		}
-	} else if ch.params, ch.budget, err = he.Choose(capacity, false); err != nil {
+		if err := circuit(ch.params); err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "he_param_set: %v", err)
+		}
+	} else if ch.params, ch.budget, err = he.Choose(capacity, false, circuit); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "schema bounds: %v", err)
 	}
 	if ch.params.Insecure() && !req.GetInsecureDevSetup() {

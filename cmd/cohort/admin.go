@@ -510,7 +510,7 @@ func newDatasetCmd() *cobra.Command {
 	create.Flags().StringVar(&buyerRho, "buyer-rho", enclave.DefaultPolicy().GetBuyerRho(), "privacy budget: ρ one buyer may spend on one epoch, at most --epoch-rho")
 	create.Flags().BoolVar(&exactRelease, "exact-release-insecure-dev", false, "release exact sums with no noise and no budget: INSECURE, development only (needs --insecure-dev-setup)")
 	create.Flags().Uint32Var(&heSmudging, "he-smudging-bits", 0, "HE: statistical security of decryption shares in bits, 20..80 (required with --backend he)")
-	create.Flags().StringVar(&heParamSet, "he-param-set", "", "HE: BGV parameter set (bgv-n12-q109, bgv-n13-q218); empty: the smallest the schema fits")
+	create.Flags().StringVar(&heParamSet, "he-param-set", "", "HE: BGV parameter set (bgv-n12-q109, bgv-n13-q132, bgv-n13-q218); empty: the smallest that carries the schema and has an HE circuit for it")
 	create.Flags().Uint64Var(&price, "price", 0, "micro-credits a buyer pays per record a released job counted; 0: free")
 	create.Flags().Uint64Var(&jobFee, "job-fee", 0, "micro-credits a buyer pays per released job, on top of --price")
 	_ = create.MarkFlagRequired("schema")
