@@ -273,11 +273,17 @@ func (b *Bundle) validate() error {
 			return fmt.Errorf("node %d: transcript signature of %d bytes, want %d", b.Transcript.Nodes[j].Index, len(s), SignatureSize)
 		}
 	}
+	return checkKeySizes(b.Descriptor, b.VerifyingKey)
+}
+
+// checkKeySizes checks the sizes of a bundle's descriptor and verifying
+// key, for a bundle and for the parts it is rebuilt from alike.
+func checkKeySizes(descriptor, vk []byte) error {
 	switch {
-	case len(b.Descriptor) == 0 || len(b.Descriptor) > MaxDescriptorBytes:
-		return fmt.Errorf("descriptor of %d bytes, want 1..%d", len(b.Descriptor), MaxDescriptorBytes)
-	case len(b.VerifyingKey) == 0 || len(b.VerifyingKey) > setup.MaxVerifyingKeySize:
-		return fmt.Errorf("verifying key of %d bytes, want 1..%d", len(b.VerifyingKey), setup.MaxVerifyingKeySize)
+	case len(descriptor) == 0 || len(descriptor) > MaxDescriptorBytes:
+		return fmt.Errorf("descriptor of %d bytes, want 1..%d", len(descriptor), MaxDescriptorBytes)
+	case len(vk) == 0 || len(vk) > setup.MaxVerifyingKeySize:
+		return fmt.Errorf("verifying key of %d bytes, want 1..%d", len(vk), setup.MaxVerifyingKeySize)
 	}
 	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/cohort-dev/cohort/circuits/setup"
 	"github.com/cohort-dev/cohort/dataset"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/wire"
@@ -57,13 +56,7 @@ func (p *BundleParts) validate() error {
 			return fmt.Errorf("transcript signature %d of %d bytes, want %d", j, len(s), SignatureSize)
 		}
 	}
-	switch {
-	case len(p.Descriptor) == 0 || len(p.Descriptor) > MaxDescriptorBytes:
-		return fmt.Errorf("descriptor of %d bytes, want 1..%d", len(p.Descriptor), MaxDescriptorBytes)
-	case len(p.VerifyingKey) == 0 || len(p.VerifyingKey) > setup.MaxVerifyingKeySize:
-		return fmt.Errorf("verifying key of %d bytes, want 1..%d", len(p.VerifyingKey), setup.MaxVerifyingKeySize)
-	}
-	return nil
+	return checkKeySizes(p.Descriptor, p.VerifyingKey)
 }
 
 // Size is the length of the encoding of the bundle of a transcript whose
