@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/cohort-dev/cohort/circuits"
@@ -29,14 +31,15 @@ import (
 // count, e.g. -benchtime=200x: every iteration needs its own proved payload.
 // Besides the rate it reports cpu-ms/contribution, the CPU time of the
 // three nodes and the clients per contribution: on a shared machine, a
-// steadier measure than the rate.
+// steadier measure than the rate; and proofs/batch, the mean size of the
+// nodes' proof batches (-ingest.linger sets Limits.IngestLinger).
 func BenchmarkIngest(b *testing.B) {
 	for _, tc := range []struct {
 		name  string
 		batch int
 	}{{"verify=each", 1}, {"verify=batch", 0}} {
 		b.Run(tc.name, func(b *testing.B) {
-			benchmarkIngest(b, func(o *Options) { o.Limits.IngestBatch = tc.batch })
+			benchmarkIngest(b, func(o *Options) { o.Limits.IngestBatch, o.Limits.IngestLinger = tc.batch, *ingestLinger })
 		})
 	}
 }
@@ -52,6 +55,10 @@ var ingestProfile = flag.String("ingest.cpuprofile", "", "write a CPU profile of
 
 // ingestClients is how many clients upload at once in BenchmarkIngest.
 var ingestClients = flag.Int("ingest.clients", 8, "concurrent uploading clients in BenchmarkIngest")
+
+// ingestLinger sets Limits.IngestLinger in BenchmarkIngest (0: the
+// default; negative: none).
+var ingestLinger = flag.Duration("ingest.linger", 0, "Limits.IngestLinger of BenchmarkIngest's nodes (0: the default, negative: none)")
 
 func benchmarkIngest(b *testing.B, opt func(*Options)) {
 	f := newBenchFederation(b, opt)
@@ -76,6 +83,7 @@ func benchmarkIngest(b *testing.B, opt func(*Options)) {
 		defer pprof.StopCPUProfile()
 	}
 	b.ResetTimer()
+	batches0, proofs0 := f.proofBatches(b)
 	start, cpu0 := time.Now(), processCPU(b)
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -100,6 +108,24 @@ func benchmarkIngest(b *testing.B, opt func(*Options)) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "contributions/s")
 	b.ReportMetric(float64((processCPU(b)-cpu0).Milliseconds())/float64(b.N), "cpu-ms/contribution")
+	if batches, proofs := f.proofBatches(b); batches > batches0 {
+		b.ReportMetric((proofs-proofs0)/(batches-batches0), "proofs/batch")
+	}
+}
+
+// proofBatches is how many proof batches the nodes verified, and how many
+// proofs they held, from their cohort_proof_batch_size histograms.
+func (f *testFederation) proofBatches(tb testing.TB) (batches, proofs float64) {
+	tb.Helper()
+	for _, tn := range f.nodes {
+		var m dto.Metric
+		if err := tn.n.metrics.proofBatch.(prometheus.Metric).Write(&m); err != nil {
+			tb.Fatal(err)
+		}
+		batches += float64(m.GetHistogram().GetSampleCount())
+		proofs += m.GetHistogram().GetSampleSum()
+	}
+	return batches, proofs
 }
 
 // BenchmarkIngestStages times the per-node work of one contribution, one

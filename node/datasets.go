@@ -107,7 +107,7 @@ func (d *datasets) get(ctx context.Context, id string) (*readyDataset, error) {
 	if err != nil {
 		return nil, d.e.internal("verifier", err)
 	}
-	r = &readyDataset{ds: ds, be: be, proofs: newProofBatcher(v, d.e.opts.Limits, d.sem), field: circuits.DatasetField(id)}
+	r = &readyDataset{ds: ds, be: be, proofs: newProofBatcher(v, d.e.opts.Limits, d.sem, d.e.metrics.proofBatch), field: circuits.DatasetField(id)}
 	d.mu.Lock()
 	d.ready[id] = r
 	d.mu.Unlock()

@@ -15,6 +15,7 @@ type metrics struct {
 	contributions   *prometheus.CounterVec
 	registryMembers prometheus.Gauge
 	verifySecs      prometheus.Histogram
+	proofBatch      prometheus.Histogram
 	peerFailures    *prometheus.CounterVec
 	jobEvents       *prometheus.CounterVec
 	signed          *prometheus.CounterVec
@@ -35,6 +36,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "cohort_proof_verify_seconds", Help: "Groth16 verification time per contribution.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 12),
 		}),
+		proofBatch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "cohort_proof_batch_size", Help: "Proofs of concurrent uploads verified together in one batch.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 10),
+		}),
 		peerFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cohort_peer_call_failures_total", Help: "Failed calls to peers, by peer.",
 		}, []string{"peer"}),
@@ -51,7 +56,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"form"}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.apiRPC, m.peerRPC, m.contributions, m.registryMembers, m.verifySecs, m.peerFailures, m.jobEvents, m.signed, m.published} {
+		for _, c := range []prometheus.Collector{m.apiRPC, m.peerRPC, m.contributions, m.registryMembers, m.verifySecs, m.proofBatch, m.peerFailures, m.jobEvents, m.signed, m.published} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

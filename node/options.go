@@ -76,6 +76,10 @@ type Limits struct {
 	// IngestBatch bounds the proofs of concurrent uploads verified as one
 	// batch (default 32); 1 verifies each proof alone with gnark's verifier.
 	IngestBatch int
+	// IngestLinger is how long a batch that follows another waits for its
+	// queue to fill to IngestBatch before it is verified (default 2 ms;
+	// negative: not at all). A proof on an idle node never waits.
+	IngestLinger time.Duration
 	// EpochGrace is how many epochs before the current one still accept
 	// contributions (default 1: the current and the previous epoch).
 	EpochGrace uint64
@@ -143,6 +147,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.IngestBatch <= 0 {
 		l.IngestBatch = 32
+	}
+	if l.IngestLinger == 0 {
+		l.IngestLinger = 2 * time.Millisecond
 	}
 	if l.MaxCatchUpBacklog == 0 {
 		l.MaxCatchUpBacklog = 10000

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc/codes"
 
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
@@ -67,6 +68,12 @@ func statement(bad bool) circuits.Statement {
 	return circuits.Statement{Public: []fr.Element{x}}
 }
 
+// newTestBatcher is a batcher of v with slots ingest slots of its own and
+// its batch sizes observed by a histogram of its own.
+func newTestBatcher(v circuits.BatchVerifier, l Limits, slots int) *proofBatcher {
+	return newProofBatcher(v, l, make(chan struct{}, slots), prometheus.NewHistogram(prometheus.HistogramOpts{Name: "test_proof_batch_size"}))
+}
+
 func (b *proofBatcher) queued() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -78,7 +85,7 @@ func (b *proofBatcher) queued() int {
 // at most max; each caller gets its own statement's verdict.
 func TestProofBatcher(t *testing.T) {
 	v := &recordingVerifier{hold: make(chan struct{}), started: make(chan struct{}, 16)}
-	b := newProofBatcher(v, Limits{IngestBatch: 4}, make(chan struct{}, 2))
+	b := newTestBatcher(v, Limits{IngestBatch: 4}, 2)
 	const n = 10
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -110,14 +117,14 @@ func TestProofBatcher(t *testing.T) {
 // IngestBatch 1 every statement is verified alone.
 func TestProofBatcherAlone(t *testing.T) {
 	v := &recordingVerifier{}
-	b := newProofBatcher(v, Limits{IngestBatch: 32}, make(chan struct{}, 1))
+	b := newTestBatcher(v, Limits{IngestBatch: 32}, 1)
 	if err := b.verify(context.Background(), statement(false)); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.verify(context.Background(), statement(true)); !errors.Is(err, errRefused) {
 		t.Fatalf("bad statement: got %v", err)
 	}
-	one := newProofBatcher(v, Limits{IngestBatch: 1}, make(chan struct{}, 1))
+	one := newTestBatcher(v, Limits{IngestBatch: 1}, 1)
 	var wg sync.WaitGroup
 	for range 3 {
 		wg.Go(func() {
@@ -136,7 +143,7 @@ func TestProofBatcherAlone(t *testing.T) {
 // error; the batch is still verified for the others.
 func TestProofBatcherCancelled(t *testing.T) {
 	v := &recordingVerifier{hold: make(chan struct{}), started: make(chan struct{}, 4)}
-	b := newProofBatcher(v, Limits{IngestBatch: 4}, make(chan struct{}, 1))
+	b := newTestBatcher(v, Limits{IngestBatch: 4}, 1)
 	first := make(chan error)
 	go func() { first <- b.verify(context.Background(), statement(true)) }()
 	<-v.started
@@ -159,6 +166,60 @@ func TestProofBatcherCancelled(t *testing.T) {
 	}
 	if got, want := v.sizes(), []int{1, 1}; !slices.Equal(got, want) {
 		t.Fatalf("batch sizes %v, want %v", got, want)
+	}
+}
+
+// TestProofBatcherLinger: a batch that follows another waits for its queue
+// to fill to max, up to the linger, and is cut as soon as it is full; one
+// that the linger runs out on goes with what it has. The first proof is
+// verified at once: with an hour's linger, any wait would hang the test.
+func TestProofBatcherLinger(t *testing.T) {
+	if l := (Limits{}).withDefaults().IngestLinger; l != 2*time.Millisecond {
+		t.Errorf("default linger %v, want 2ms", l)
+	}
+	if b := newTestBatcher(&recordingVerifier{}, Limits{IngestBatch: 4, IngestLinger: -1}.withDefaults(), 1); b.linger != 0 {
+		t.Errorf("a negative linger gives %v, want none", b.linger)
+	}
+	for _, tc := range []struct {
+		name   string
+		linger time.Duration
+		later  int // proofs sent once the first batch is done
+		want   []int
+	}{
+		{"filled", time.Hour, 2, []int{1, 4}},
+		{"linger runs out", 20 * time.Millisecond, 0, []int{1, 2}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := &recordingVerifier{hold: make(chan struct{}), started: make(chan struct{}, 16)}
+			b := newTestBatcher(v, Limits{IngestBatch: 4, IngestLinger: tc.linger}, 1)
+			var wg sync.WaitGroup
+			call := func() {
+				wg.Go(func() {
+					if err := b.verify(context.Background(), statement(false)); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+			first := make(chan error, 1)
+			go func() { first <- b.verify(context.Background(), statement(false)) }()
+			<-v.started // verified at once, alone
+			call()
+			call()
+			for b.queued() != 2 {
+				runtime.Gosched()
+			}
+			close(v.hold)
+			if err := <-first; err != nil {
+				t.Fatal(err)
+			}
+			for range tc.later {
+				call()
+			}
+			wg.Wait()
+			if got := v.sizes(); !slices.Equal(got, tc.want) {
+				t.Errorf("batch sizes %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
 
