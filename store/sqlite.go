@@ -19,17 +19,24 @@ import (
 const sqliteBusyTimeoutMS = 10000
 
 // sqlitePragmas apply to every connection as it is opened. mmap_size lets
-// reads map the first 256 MiB of the database file instead of copying each
-// page through a read system call (a job's scans and lookups spent most of
-// their time there); writes still go through the WAL, so durability is
-// unchanged.
+// reads map the database file, up to SQLite's largest mapping (2 GiB less
+// 64 KiB), instead of copying each page through a read system call and
+// SQLite's page cache (a job's scans and lookups spent most of their time
+// there, docs/design.md §7.7); writes still go through the WAL, so
+// durability is unchanged. The mapped pages are the kernel's page cache,
+// shared by the connections and reclaimable: they count in the process's
+// resident size, not its heap.
 var sqlitePragmas = []string{
 	fmt.Sprintf("busy_timeout(%d)", sqliteBusyTimeoutMS),
 	"journal_mode(WAL)",
 	"synchronous(FULL)",
 	"foreign_keys(1)",
-	"mmap_size(268435456)",
+	fmt.Sprintf("mmap_size(%d)", sqliteMmapBytes),
 }
+
+// sqliteMmapBytes is SQLITE_MAX_MMAP_SIZE, the most a connection maps: a
+// larger mmap_size is cut to it.
+const sqliteMmapBytes = 0x7fff0000
 
 // openSQLite opens (creating if needed) the database file at path with two
 // pools: one connection for write transactions, begun IMMEDIATE so that a

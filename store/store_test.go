@@ -842,7 +842,8 @@ func TestOpenRefuses(t *testing.T) {
 }
 
 // TestSQLitePragmas: every connection of both pools runs with the durability
-// settings, and a connection without them is refused.
+// settings and maps the database file, and a connection without them is
+// refused.
 func TestSQLitePragmas(t *testing.T) {
 	ctx := context.Background()
 	path := t.TempDir() + "/cohort.db"
@@ -850,6 +851,11 @@ func TestSQLitePragmas(t *testing.T) {
 	for _, db := range []*sql.DB{s.w, s.r} {
 		if err := checkSQLitePragmas(ctx, db); err != nil {
 			t.Fatal(err)
+		}
+		// Reads map the file up to SQLite's largest mapping.
+		var mmap int64
+		if err := db.QueryRowContext(ctx, "PRAGMA mmap_size").Scan(&mmap); err != nil || mmap != sqliteMmapBytes {
+			t.Fatalf("mmap_size %d, %v; want %d", mmap, err, sqliteMmapBytes)
 		}
 	}
 	if _, err := s.r.ExecContext(ctx, `DELETE FROM datasets`); err == nil {
