@@ -375,15 +375,9 @@ func (r *jobRun) deliver(ctx context.Context, m enclave.Message) enclave.Event {
 			return enclave.Signed{From: m.To, Sig: enclave.Signature{Node: m.To, Bytes: attest.Sign(r.n.opts.Signing, r.transcriptStatement(m.To))}}
 		}
 		resp, err := callWithin(ctx, r.n, m.To, r.n.opts.Limits.PeerTimeout, func(ctx context.Context, c cohortv1.PeerServiceClient) (*cohortv1.SignTranscriptResponse, error) {
-			// Without the records section the peer wrote itself, when it
-			// has it still (splice.go); whole otherwise.
-			if sp := r.transcript.spliceFor(r.job.ID, r.peerSection(m.To)); sp != nil {
-				resp, err := signTranscriptSpliced(ctx, c, r.transcript, sp)
-				if status.Code(err) != codes.NotFound {
-					return resp, err
-				}
-			}
-			return signTranscript(ctx, c, r.transcript.header(), r.transcript.reader())
+			return signBuilt(ctx, c, r.transcript, r.transcript.spliceFor(r.job.ID, r.peerSection(m.To)), func(err error) {
+				r.n.log.Warn("job: a peer refused the transcript with its own records section; sending it whole", "job", r.job.ID, "peer", m.To, "error", err)
+			})
 		})
 		if err != nil {
 			return no(err)

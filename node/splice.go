@@ -67,6 +67,27 @@ func signTranscriptSpliced(ctx context.Context, c cohortv1.PeerServiceClient, b 
 	return closeSign(st, err)
 }
 
+// signBuilt has peer c sign b: without the records section the peer wrote
+// itself when sp describes it, and whole when sp is nil or the peer
+// refuses the splice. NotFound is the expected refusal (the peer no
+// longer keeps its section); any other, from a peer that cannot splice or
+// whose section disagrees with sp, is given to refused before the
+// transcript is sent whole: the peer then checks every byte itself, and
+// its answer to that is the one returned. A context that ends is returned
+// as it is.
+func signBuilt(ctx context.Context, c cohortv1.PeerServiceClient, b *builtTranscript, sp *cohortv1.RecordsSplice, refused func(error)) (*cohortv1.SignTranscriptResponse, error) {
+	if sp != nil {
+		resp, err := signTranscriptSpliced(ctx, c, b, sp)
+		if err == nil || ctx.Err() != nil {
+			return resp, err
+		}
+		if status.Code(err) != codes.NotFound && refused != nil {
+			refused(err)
+		}
+	}
+	return signTranscript(ctx, c, b.header(), b.reader())
+}
+
 // closeSign ends a SignTranscript stream whose sending ended with err:
 // the peer's answer, or its status when it ended the call early (Send
 // then gives io.EOF: a NotFound splice, a refusal mid-stream).

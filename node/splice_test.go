@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"io"
 	"os"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/cohort-dev/cohort/attest"
 	"github.com/cohort-dev/cohort/audit"
@@ -336,5 +339,108 @@ func TestTranscriptTeeSkipsSection(t *testing.T) {
 		if !bytes.Equal(got, want) || tee.size != int64(len(whole)) || !tee.end {
 			t.Fatalf("reads of %d: kept %q (%d bytes counted), want %q", step, got, tee.size, want)
 		}
+	}
+}
+
+// signPeer is a PeerServiceClient whose SignTranscript answers a splice
+// with spliceErr (nil: a signature) and a transcript sent whole with
+// wholeErr, and records the bytes it was sent whole.
+type signPeer struct {
+	cohortv1.PeerServiceClient
+	spliceErr, wholeErr error
+	splices, wholes     int
+	whole               bytes.Buffer
+}
+
+func (p *signPeer) SignTranscript(ctx context.Context, _ ...grpc.CallOption) (cohortv1.PeerService_SignTranscriptClient, error) {
+	return &signStream{p: p}, nil
+}
+
+type signStream struct {
+	grpc.ClientStream
+	p       *signPeer
+	spliced bool
+}
+
+func (s *signStream) Send(m *cohortv1.SignTranscriptRequest) error {
+	switch {
+	case m.GetSplice() != nil:
+		s.spliced = true
+	case m.GetChunk() != nil && !s.spliced:
+		s.p.whole.Write(m.GetChunk().GetData())
+	}
+	return nil
+}
+
+func (s *signStream) CloseAndRecv() (*cohortv1.SignTranscriptResponse, error) {
+	err := s.p.wholeErr
+	if s.spliced {
+		s.p.splices++
+		err = s.p.spliceErr
+	} else {
+		s.p.wholes++
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &cohortv1.SignTranscriptResponse{Signature: &cohortv1.NodeSignature{NodeIndex: 1}}, nil
+}
+
+// TestSignBuiltFallsBack: a transcript is sent whole when the peer refuses
+// its splice, whatever the refusal, and only a refusal other than NotFound
+// is reported; a refusal of the whole is what the coordinator gets, and a
+// context that ends is not retried.
+func TestSignBuiltFallsBack(t *testing.T) {
+	data := bytes.Repeat([]byte("0123456789"), 10)
+	f, err := os.CreateTemp(t.TempDir(), "transcript")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	b := &builtTranscript{file: f, size: int64(len(data)), sha: sha256.Sum256(data), recordsAt: 30,
+		recs: &audit.Records{Count: 1, Size: 40, SHA256: sha256.Sum256(data[30:70])}}
+	sp := b.spliceFor("job", &cohortv1.TranscriptRecords{Count: 1, Size: 40, Sha256: b.recs.SHA256[:]})
+	if sp == nil {
+		t.Fatal("no splice for the peer's own section")
+	}
+	refusal := status.Error(codes.FailedPrecondition, "another offset")
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, tc := range []struct {
+		name                string
+		ctx                 context.Context
+		sp                  *cohortv1.RecordsSplice
+		spliceErr, wholeErr error
+		splices, wholes     int
+		reported            bool
+		want                codes.Code
+	}{
+		{"spliced", context.Background(), sp, nil, nil, 1, 0, false, codes.OK},
+		{"no section: NotFound", context.Background(), sp, status.Error(codes.NotFound, "none"), nil, 1, 1, false, codes.OK},
+		{"splice refused otherwise", context.Background(), sp, refusal, nil, 1, 1, true, codes.OK},
+		{"whole refused too", context.Background(), sp, refusal, status.Error(codes.InvalidArgument, "bad record"), 1, 1, true, codes.InvalidArgument},
+		{"no splice", context.Background(), nil, nil, nil, 0, 1, false, codes.OK},
+		{"context ended", cancelled, sp, status.Error(codes.Canceled, "cancelled"), nil, 1, 0, false, codes.Canceled},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &signPeer{spliceErr: tc.spliceErr, wholeErr: tc.wholeErr}
+			var reported []error
+			resp, err := signBuilt(tc.ctx, p, b, tc.sp, func(err error) { reported = append(reported, err) })
+			if status.Code(err) != tc.want || (err == nil) != (resp != nil) {
+				t.Fatalf("signBuilt = %v, %v; want %v", resp, err, tc.want)
+			}
+			if p.splices != tc.splices || p.wholes != tc.wholes {
+				t.Errorf("%d splices and %d whole transcripts sent, want %d and %d", p.splices, p.wholes, tc.splices, tc.wholes)
+			}
+			if tc.wholes > 0 && !bytes.Equal(p.whole.Bytes(), data) {
+				t.Errorf("the transcript sent whole is %d bytes, not the transcript", p.whole.Len())
+			}
+			if len(reported) != 0 != tc.reported || (tc.reported && !errors.Is(reported[0], refusal)) {
+				t.Errorf("refusals reported: %v", reported)
+			}
+		})
 	}
 }
