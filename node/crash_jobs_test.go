@@ -378,7 +378,7 @@ func TestJobNoticeRefusals(t *testing.T) {
 
 	jn := store.JobNotice{JobID: "job-theirs", Peer: 1, State: failed, CreatedAt: time.Now()}
 	put(jn)
-	if !n0.sendJobNotice(ctx, jn) || owed("job-theirs", 1) {
+	if !n0.sendJobNotice(ctx, jn, nil) || owed("job-theirs", 1) {
 		t.Fatal("an abort the node refuses for good is still owed")
 	}
 	if p, err := f.nodes[1].store.GetPeerJob(ctx, "job-theirs"); err != nil || p.State != store.PeerJobPrepared {
@@ -387,18 +387,18 @@ func TestJobNoticeRefusals(t *testing.T) {
 
 	jn = store.JobNotice{JobID: "job-unknown", Peer: 2, State: failed, CreatedAt: time.Now()}
 	put(jn)
-	if n0.sendJobNotice(ctx, jn) || !owed("job-unknown", 2) {
+	if n0.sendJobNotice(ctx, jn, nil) || !owed("job-unknown", 2) {
 		t.Fatal("an abort the node has no record of is dropped before the peer timeout passed")
 	}
 	jn.CreatedAt = time.Now().Add(-3 * time.Second)
-	if !n0.sendJobNotice(ctx, jn) || owed("job-unknown", 2) {
+	if !n0.sendJobNotice(ctx, jn, nil) || owed("job-unknown", 2) {
 		t.Fatal("an abort the node has no record of is still owed after the peer timeout")
 	}
 
 	f.nodes[2].stop()
 	jn = store.JobNotice{JobID: "job-down", Peer: 2, State: failed, CreatedAt: time.Now().Add(-time.Hour)}
 	put(jn)
-	if n0.sendJobNotice(ctx, jn) || !owed("job-down", 2) {
+	if n0.sendJobNotice(ctx, jn, nil) || !owed("job-down", 2) {
 		t.Fatal("an abort to a node that is down is dropped")
 	}
 }

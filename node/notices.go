@@ -54,31 +54,22 @@ func (n *env) jobNotices(jobID string, st cohortv1.JobState) []store.JobNotice {
 	return out
 }
 
-// sendJobNotices sends notices in parallel.
-func (n *Node) sendJobNotices(ctx context.Context, owed []store.JobNotice) {
-	n.sendReleaseNotices(ctx, owed, nil)
-}
-
-// sendReleaseNotices is sendJobNotices with the released transcript's
-// signatures, as the release holds them, for a publish by signatures
-// (nil: they are read from the stored bundle).
-func (n *Node) sendReleaseNotices(ctx context.Context, owed []store.JobNotice, sigs [][]byte) {
+// sendJobNotices sends notices in parallel, with the released
+// transcript's signatures when the caller holds them, as a release does,
+// for a publish by signatures (nil: they are read from the stored bundle).
+func (n *Node) sendJobNotices(ctx context.Context, owed []store.JobNotice, sigs [][]byte) {
 	var wg sync.WaitGroup
 	for _, jn := range owed {
-		wg.Go(func() { n.sendNotice(ctx, jn, sigs) })
+		wg.Go(func() { n.sendJobNotice(ctx, jn, sigs) })
 	}
 	wg.Wait()
 }
 
-// sendJobNotice sends one notice and forgets it once the node confirmed
-// it, or refused it for good. It reports whether the notice is settled.
-func (n *Node) sendJobNotice(ctx context.Context, jn store.JobNotice) bool {
-	return n.sendNotice(ctx, jn, nil)
-}
-
-// sendNotice is sendJobNotice, with the signatures of a released
-// transcript when the caller holds them (sendReleaseNotices).
-func (n *Node) sendNotice(ctx context.Context, jn store.JobNotice, sigs [][]byte) bool {
+// sendJobNotice sends one notice, with the signatures of a released
+// transcript when the caller holds them (nil: read from the stored
+// bundle), and forgets it once the node confirmed it, or refused it for
+// good. It reports whether the notice is settled.
+func (n *Node) sendJobNotice(ctx context.Context, jn store.JobNotice, sigs [][]byte) bool {
 	// The retry loop leaves a notice to a send of it under way (the one
 	// right after the job ended, say): not settled yet.
 	key := noticeKey{jn.JobID, jn.Peer}
@@ -151,7 +142,7 @@ func (n *Node) sendJobNoticesOwed(ctx context.Context) {
 		if down[jn.Peer] || ctx.Err() != nil {
 			continue
 		}
-		if !n.sendJobNotice(ctx, jn) {
+		if !n.sendJobNotice(ctx, jn, nil) {
 			down[jn.Peer] = true
 		}
 	}

@@ -115,7 +115,7 @@ func (n *Node) abortPeers(jobID string, st cohortv1.JobState) {
 	n.bg.Add(1)
 	go func() {
 		defer n.bg.Done()
-		n.sendJobNotices(n.ctx, n.jobNotices(jobID, st))
+		n.sendJobNotices(n.ctx, n.jobNotices(jobID, st), nil)
 	}()
 }
 

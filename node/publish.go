@@ -34,7 +34,7 @@ import (
 // restarts, until it confirms (notices.go). The job is released either
 // way.
 func (r *jobRun) publish(ctx context.Context, sigs [][]byte) {
-	r.n.sendReleaseNotices(ctx, r.n.jobNotices(r.job.ID, cohortv1.JobState_JOB_STATE_DONE), sigs)
+	r.n.sendJobNotices(ctx, r.n.jobNotices(r.job.ID, cohortv1.JobState_JOB_STATE_DONE), sigs)
 }
 
 // publishTranscript publishes a stored bundle to a peer: by its
