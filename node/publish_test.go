@@ -218,13 +218,7 @@ func TestPublishBySignatures(t *testing.T) {
 func TestKeptTranscripts(t *testing.T) {
 	ks := newKeptTranscripts()
 	newKept := func(job string, digest byte) *keptTranscript {
-		f, err := os.CreateTemp(t.TempDir(), "kept-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := f.Write([]byte(job)); err != nil {
-			t.Fatal(err)
-		}
+		f := fileWith(t, "kept-", []byte(job))
 		return &keptTranscript{jobID: job, digest: [32]byte{digest}, file: f, size: int64(len(job))}
 	}
 	closed := func(k *keptTranscript) bool { _, err := k.file.Write([]byte{0}); return errors.Is(err, os.ErrClosed) }

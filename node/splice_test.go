@@ -50,6 +50,20 @@ func (f *testFederation) keptOf(t *testing.T, i int, id string) *keptTranscript 
 	return nil
 }
 
+// fileWith is a new temporary file holding data, closed when the test ends.
+func fileWith(t *testing.T, prefix string, data []byte) *os.File {
+	t.Helper()
+	f, err := os.CreateTemp(t.TempDir(), prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	if _, err := f.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
 // piece is bytes of a transcript at their offset in it.
 type piece struct {
 	at   uint64
@@ -261,14 +275,7 @@ func TestSignTranscriptSplice(t *testing.T) {
 func TestSplicerChunks(t *testing.T) {
 	whole := bytes.Repeat([]byte("0123456789abcdef"), 10)
 	const at, size = 23, 100
-	f, err := os.CreateTemp(t.TempDir(), "section-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.Write(whole[at : at+size]); err != nil {
-		t.Fatal(err)
-	}
+	f := fileWith(t, "section-", whole[at:at+size])
 	var stream []*cohortv1.Chunk
 	keep := func(ch *cohortv1.Chunk) error {
 		stream = append(stream, &cohortv1.Chunk{Offset: ch.GetOffset(), Data: bytes.Clone(ch.GetData())})
@@ -307,11 +314,7 @@ func TestSplicerChunks(t *testing.T) {
 func TestTranscriptTeeSkipsSection(t *testing.T) {
 	whole := bytes.Repeat([]byte("0123456789abcdefghij"), 9)
 	const at, size = 31, 77
-	f, err := os.CreateTemp(t.TempDir(), "tee-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := fileWith(t, "tee-", nil)
 	for _, step := range []int{1, 3, 7, 31, 64, len(whole)} {
 		if err := f.Truncate(0); err != nil {
 			t.Fatal(err)
@@ -392,14 +395,7 @@ func (s *signStream) CloseAndRecv() (*cohortv1.SignTranscriptResponse, error) {
 // context that ends is not retried.
 func TestSignBuiltFallsBack(t *testing.T) {
 	data := bytes.Repeat([]byte("0123456789"), 10)
-	f, err := os.CreateTemp(t.TempDir(), "transcript")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.Write(data); err != nil {
-		t.Fatal(err)
-	}
+	f := fileWith(t, "transcript-", data)
 	b := &builtTranscript{file: f, size: int64(len(data)), sha: sha256.Sum256(data), recordsAt: 30,
 		recs: &audit.Records{Count: 1, Size: 40, SHA256: sha256.Sum256(data[30:70])}}
 	sp := b.spliceFor("job", &cohortv1.TranscriptRecords{Count: 1, Size: 40, Sha256: b.recs.SHA256[:]})
