@@ -86,18 +86,9 @@ func (p *PublicInputs) MarshalBinary() ([]byte, error) {
 // zero share commitments is the HE form (ShareCommitments nil); a single
 // commitment is refused, as no federation has one node.
 func (p *PublicInputs) UnmarshalBinary(b []byte) error {
-	if len(b) < publicFixedLen {
-		return fmt.Errorf("%w: public inputs: %d bytes, want at least %d", ErrMalformed, len(b), publicFixedLen)
-	}
-	if b[0] != publicVersion {
-		return fmt.Errorf("%w: public inputs: version %d", ErrMalformed, b[0])
-	}
-	k := int(b[1])
-	if (k != 0 && k < MinNodes) || k > MaxNodes {
-		return fmt.Errorf("%w: public inputs: %d nodes", ErrMalformed, k)
-	}
-	if want := publicFixedLen + k*fr.Bytes; len(b) != want {
-		return fmt.Errorf("%w: public inputs: %d bytes, want %d", ErrMalformed, len(b), want)
+	k, err := publicShape(b)
+	if err != nil {
+		return err
 	}
 	r := wire.NewReader(wire.BigEndian, b[2:])
 	var q PublicInputs
@@ -120,6 +111,46 @@ func (p *PublicInputs) UnmarshalBinary(b []byte) error {
 	}
 	*p = q
 	return nil
+}
+
+// publicShape checks the version, node count and length of an encoding
+// of public inputs and returns its node count.
+func publicShape(b []byte) (int, error) {
+	if len(b) < publicFixedLen {
+		return 0, fmt.Errorf("%w: public inputs: %d bytes, want at least %d", ErrMalformed, len(b), publicFixedLen)
+	}
+	if b[0] != publicVersion {
+		return 0, fmt.Errorf("%w: public inputs: version %d", ErrMalformed, b[0])
+	}
+	k := int(b[1])
+	if (k != 0 && k < MinNodes) || k > MaxNodes {
+		return 0, fmt.Errorf("%w: public inputs: %d nodes", ErrMalformed, k)
+	}
+	if want := publicFixedLen + k*fr.Bytes; len(b) != want {
+		return 0, fmt.Errorf("%w: public inputs: %d bytes, want %d", ErrMalformed, len(b), want)
+	}
+	return k, nil
+}
+
+// publicRootOffset is where Root starts in the encoding: after the
+// version, the node count, Dataset and Epoch.
+const publicRootOffset = 2 + fr.Bytes + 8
+
+// RootOf returns the registry root of an encoding of public inputs,
+// checking its shape and the root as UnmarshalBinary does but no other
+// field: a job's transcript lists the roots of its records, read from rows
+// whose inputs were decoded whole when they were stored (docs/design.md
+// §7.7). Anything that decodes whole should use UnmarshalBinary.
+func RootOf(b []byte) ([32]byte, error) {
+	if _, err := publicShape(b); err != nil {
+		return [32]byte{}, err
+	}
+	root := [32]byte(b[publicRootOffset : publicRootOffset+fr.Bytes])
+	var e fr.Element
+	if err := e.SetBytesCanonical(root[:]); err != nil {
+		return [32]byte{}, fmt.Errorf("%w: public inputs: root: %v", ErrMalformed, err)
+	}
+	return root, nil
 }
 
 func writeElement(w *wire.Writer, e *fr.Element) {

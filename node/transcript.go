@@ -218,18 +218,18 @@ func (sp *recordSpool) close() {
 // recordRoots collects the registry roots records were proved against,
 // read from their public inputs.
 type recordRoots struct {
-	m   map[[32]byte]bool
-	pub circuits.PublicInputs // scratch
+	m map[[32]byte]bool
 }
 
 func newRecordRoots() *recordRoots { return &recordRoots{m: map[[32]byte]bool{}} }
 
 // add notes the root of a record whose public inputs are public.
 func (r *recordRoots) add(public []byte) error {
-	if err := r.pub.UnmarshalBinary(public); err != nil {
+	root, err := circuits.RootOf(public)
+	if err != nil {
 		return err
 	}
-	r.m[feBytes(r.pub.Root)] = true
+	r.m[root] = true
 	return nil
 }
 
