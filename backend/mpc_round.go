@@ -37,36 +37,28 @@ func (b *mpcBackend) CheckPartialSet(set []uint32) ([]uint32, error) {
 }
 
 // mpcSum sums the shares' values at the job's coordinates, decoding only
-// those of each share (mpc.ShareValuesAt).
+// those of each share (mpc.ShareSum).
 type mpcSum struct {
-	m      int
 	coords []int
-	p      *mpc.Partial
-	picked []fr.Element
+	s      *mpc.ShareSum
 }
 
 func (b *mpcBackend) NewSum(coords []int) (Sum, error) {
-	m := b.ds.Schema.Layout().Len
-	for _, c := range coords {
-		if c < 0 || c >= m {
-			return nil, fmt.Errorf("coordinate %d out of range 0..%d", c, m-1)
-		}
-	}
-	p, err := mpc.NewPartial(len(coords))
+	s, err := mpc.NewShareSum(b.ds.Schema.Layout().Len, coords)
 	if err != nil {
 		return nil, err
 	}
-	return &mpcSum{m: m, coords: coords, p: p, picked: make([]fr.Element, len(coords))}, nil
+	return &mpcSum{coords: coords, s: s}, nil
 }
 
 func (s *mpcSum) Add(stored []byte) error {
-	if err := mpc.ShareValuesAt(stored, s.m, s.coords, s.picked); err != nil {
+	if err := s.s.Add(stored); err != nil {
 		return fmt.Errorf("stored share of a cohort record: %w", err)
 	}
-	return s.p.Add(s.picked)
+	return nil
 }
 
-func (s *mpcSum) Count() uint64 { return s.p.Count() }
+func (s *mpcSum) Count() uint64 { return s.s.Count() }
 
 // Partial is this node's sum of its shares over the cohort at the
 // coordinates plus the mechanism's noise (mod r; a negative z as r − |z|).
@@ -78,13 +70,7 @@ func (b *mpcBackend) Partial(_ context.Context, in PartialInput, _ Party) ([]byt
 	if s.Count() != in.Cohort {
 		return nil, fmt.Errorf("%d records summed for a cohort of %d", s.Count(), in.Cohort)
 	}
-	p, err := mpc.NewPartial(len(in.Coords))
-	if err != nil {
-		return nil, err
-	}
-	if err := p.Merge(s.p); err != nil {
-		return nil, err
-	}
+	p := s.s.Partial() // a copy: the noise is not added to the sum
 	if in.Noise != nil {
 		if err := p.AddNoise(in.Noise); err != nil {
 			return nil, err

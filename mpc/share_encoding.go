@@ -82,39 +82,20 @@ func UnmarshalShare(data []byte, maxLen int) (Share, error) {
 	return Share{Node: node, Blind: blind, Values: values}, nil
 }
 
-// ShareValuesAt decodes only the values at coords of an encoded share of
-// exactly m coordinates into out (len(out) = len(coords)), without
-// allocating: a node summing a cohort reads each share once and keeps
-// only the coordinates a job asks for. It checks the version, the length
-// m and the exact size, that every coordinate is in [0, m), and that each
-// value read is canonical; the blinding and the other values are not
-// read. Any failure of the data wraps ErrMalformed.
-func ShareValuesAt(data []byte, m int, coords []int, out []fr.Element) error {
+// shareValues checks the header and length of an encoded share of length
+// m and returns its values' bytes, m × 32.
+func shareValues(data []byte, m int) ([]byte, error) {
 	if !checkLen(m) {
-		return fmt.Errorf("mpc: share: vector length %d, want 1 to %d", m, MaxLen)
-	}
-	if len(out) != len(coords) {
-		return fmt.Errorf("mpc: share: %d outputs for %d coordinates", len(out), len(coords))
+		return nil, fmt.Errorf("mpc: share: vector length %d, want 1 to %d", m, MaxLen)
 	}
 	if len(data) != shareSize(m) {
-		return fmt.Errorf("mpc: share: %w: %d bytes, want %d for %d coordinates", ErrMalformed, len(data), shareSize(m), m)
+		return nil, fmt.Errorf("mpc: share: %w: %d bytes, want %d for %d coordinates", ErrMalformed, len(data), shareSize(m), m)
 	}
 	if data[0] != shareVersion {
-		return fmt.Errorf("mpc: share: %w: version %d, want %d", ErrMalformed, data[0], shareVersion)
+		return nil, fmt.Errorf("mpc: share: %w: version %d, want %d", ErrMalformed, data[0], shareVersion)
 	}
 	if got := uint32(data[3])<<24 | uint32(data[4])<<16 | uint32(data[5])<<8 | uint32(data[6]); got != uint32(m) {
-		return fmt.Errorf("mpc: share: %w: length %d, want %d", ErrMalformed, got, m)
+		return nil, fmt.Errorf("mpc: share: %w: length %d, want %d", ErrMalformed, got, m)
 	}
-	values := data[shareHeaderSize:]
-	for i, c := range coords {
-		if c < 0 || c >= m {
-			return fmt.Errorf("mpc: share: coordinate %d out of range 0..%d", c, m-1)
-		}
-		e, err := fr.BigEndian.Element((*[fr.Bytes]byte)(values[c*fr.Bytes : (c+1)*fr.Bytes]))
-		if err != nil {
-			return fmt.Errorf("mpc: share: %w: value %d is not canonical", ErrMalformed, c)
-		}
-		out[i] = e
-	}
-	return nil
+	return data[shareHeaderSize:], nil
 }

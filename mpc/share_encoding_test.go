@@ -3,7 +3,6 @@ package mpc
 import (
 	"bytes"
 	"errors"
-	"strings"
 	"testing"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
@@ -124,55 +123,88 @@ func FuzzUnmarshalShare(f *testing.F) {
 	})
 }
 
-// TestShareValuesAt decodes chosen coordinates as UnmarshalShare does, and
-// refuses what UnmarshalShare refuses of the bytes it reads.
-func TestShareValuesAt(t *testing.T) {
+// TestShareSum sums chosen coordinates as decoding the shares whole and
+// adding them does, and refuses what UnmarshalShare refuses of the bytes
+// it reads, changing nothing.
+func TestShareSum(t *testing.T) {
 	const m = 25
-	shares, err := Split(make([]uint64, m), 3, testRand(7))
+	values := make([]uint64, m)
+	for i := range values {
+		values[i] = uint64(1000 * i)
+	}
+	shares, err := Split(values, 3, testRand(7))
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := MarshalShare(shares[1])
-	if err != nil {
-		t.Fatal(err)
-	}
+	// A value at r − 1, the largest canonical one, whose sums wrap.
+	shares[2].Values[7].SetInt64(-1)
 	coords := []int{24, 0, 7, 7}
-	out := make([]fr.Element, len(coords))
-	if err := ShareValuesAt(data, m, coords, out); err != nil {
+	s, err := NewShareSum(m, coords)
+	if err != nil {
 		t.Fatal(err)
 	}
-	for i, c := range coords {
-		if !out[i].Equal(&shares[1].Values[c]) {
-			t.Errorf("coordinate %d decoded as %v, want %v", c, out[i], shares[1].Values[c])
+	want := make([]fr.Element, len(coords))
+	var data []byte
+	for _, sh := range []Share{shares[1], shares[2], shares[2]} {
+		if data, err = MarshalShare(sh); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Add(data); err != nil {
+			t.Fatal(err)
+		}
+		for i, c := range coords {
+			want[i].Add(&want[i], &sh.Values[c])
 		}
 	}
+	check := func(when string) {
+		t.Helper()
+		p := s.Partial()
+		if s.Count() != 3 || p.Count() != 3 {
+			t.Fatalf("%s: counts %d and %d, want 3", when, s.Count(), p.Count())
+		}
+		for i, c := range coords {
+			if got := p.Sum()[i]; !got.Equal(&want[i]) {
+				t.Errorf("%s: coordinate %d summed to %v, want %v", when, c, got.String(), want[i].String())
+			}
+		}
+	}
+	check("three shares")
 	notCanonical := bytes.Clone(data)
 	copy(notCanonical[shareHeaderSize+7*fr.Bytes:], bytes.Repeat([]byte{0xFF}, fr.Bytes))
+	atR := bytes.Clone(data)
+	fr.Modulus().FillBytes(atR[shareHeaderSize : shareHeaderSize+fr.Bytes]) // coordinate 0 = r
 	badVersion := bytes.Clone(data)
 	badVersion[0]++
 	for _, tc := range []struct {
-		name   string
-		data   []byte
-		m      int
-		coords []int
+		name string
+		data []byte
 	}{
-		{"short", data[:len(data)-1], m, coords},
-		{"long", append(bytes.Clone(data), 0), m, coords},
-		{"another length", data, m - 1, coords},
-		{"version", badVersion, m, coords},
-		{"not canonical", notCanonical, m, coords},
-		{"coordinate out of range", data, m, []int{0, m, 1, 2}},
-		{"negative coordinate", data, m, []int{0, -1, 1, 2}},
+		{"short", data[:len(data)-1]},
+		{"long", append(bytes.Clone(data), 0)},
+		{"version", badVersion},
+		{"not canonical", notCanonical},
+		{"value = r", atR},
 	} {
-		err := ShareValuesAt(tc.data, tc.m, tc.coords, out)
-		if err == nil {
-			t.Errorf("%s: accepted", tc.name)
-		}
-		if strings.HasPrefix(tc.name, "coordinate") || strings.HasPrefix(tc.name, "negative") {
-			continue
-		}
-		if !errors.Is(err, ErrMalformed) {
+		if err := s.Add(tc.data); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%s: %v, want ErrMalformed", tc.name, err)
+		}
+	}
+	other, err := NewShareSum(m-1, []int{0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Add(data); !errors.Is(err, ErrMalformed) {
+		t.Errorf("another length: %v, want ErrMalformed", err)
+	}
+	check("after the refusals")
+	for _, bad := range [][]int{{0, m, 1, 2}, {0, -1, 1, 2}} {
+		if _, err := NewShareSum(m, bad); err == nil {
+			t.Errorf("coordinates %v: accepted", bad)
+		}
+	}
+	for _, bad := range []int{0, MaxLen + 1} {
+		if _, err := NewShareSum(bad, nil); err == nil {
+			t.Errorf("length %d: accepted", bad)
 		}
 	}
 }
