@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 )
 
@@ -139,16 +140,30 @@ func (q queries) putTranscript(ctx context.Context, t Transcript, src io.Reader)
 // transcript id, and its size and SHA-256 and those of the bundle without
 // its ceremony, whose length field is at ceremonyOffset.
 func putTranscriptChunks(ctx context.Context, tx *sql.Tx, id string, ceremonyOffset uint64, src io.Reader) error {
-	full, light := sha256.New(), sha256.New()
+	// The two hashes share the bundle up to the ceremony's length field:
+	// it is hashed once, and the light hash cloned from the full one there.
+	full := sha256.New()
+	var light hash.Hash
 	buf := make([]byte, TranscriptChunkSize)
 	var size uint64
 	for seq := 0; ; seq++ {
 		n, err := io.ReadFull(src, buf)
 		if n > 0 {
-			full.Write(buf[:n])
-			if size < ceremonyOffset {
-				light.Write(buf[:min(uint64(n), ceremonyOffset-size)])
+			chunk := buf[:n]
+			if light == nil && size+uint64(n) >= ceremonyOffset {
+				at := ceremonyOffset - size
+				full.Write(chunk[:at])
+				cl, ok := full.(hash.Cloner)
+				if !ok {
+					return fmt.Errorf("store: put transcript %q: SHA-256 cannot be cloned", id)
+				}
+				c, cerr := cl.Clone()
+				if cerr != nil {
+					return fmt.Errorf("store: put transcript %q: %w", id, cerr)
+				}
+				light, chunk = c, chunk[at:]
 			}
+			full.Write(chunk)
 			if _, err := tx.ExecContext(ctx, `INSERT INTO transcript_chunks (transcript_id, seq, data) VALUES ($1, $2, $3)`,
 				id, seq, buf[:n]); err != nil {
 				return fmt.Errorf("store: put transcript %q: chunk %d: %w", id, seq, err)
@@ -165,7 +180,7 @@ func putTranscriptChunks(ctx context.Context, tx *sql.Tx, id string, ceremonyOff
 	if size == 0 {
 		return fmt.Errorf("store: put transcript %q: %w: empty bundle", id, ErrInvalid)
 	}
-	if ceremonyOffset+8 > size {
+	if ceremonyOffset+8 > size || light == nil {
 		return fmt.Errorf("store: put transcript %q: %w: ceremony offset %d in a bundle of %d bytes", id, ErrInvalid, ceremonyOffset, size)
 	}
 	light.Write(make([]byte, 8)) // the ceremony's zero length

@@ -124,6 +124,20 @@ func TestTranscriptStream(t *testing.T) {
 			info.BundleSHA256 != sha256.Sum256(bundle) || info.LightSHA256 != sha256.Sum256(light) || info.CohortSize != 7 {
 			t.Fatalf("info: size %d, offset %d, bundle in the row %v; want %d, %d", info.BundleSize, info.CeremonyOffset, info.Bundle != nil, len(bundle), offset)
 		}
+		// Both hashes, with the ceremony's length field on either side of
+		// a chunk's end and at its start.
+		for i, at := range []uint64{1, TranscriptChunkSize - 4, TranscriptChunkSize - 1, TranscriptChunkSize, TranscriptChunkSize + 1} {
+			x := Transcript{ID: fmt.Sprintf("job-at-%d", i), DatasetID: "fitness", ReleasedAt: t0, CohortSize: 7, CeremonyOffset: at}
+			x.Digest = h32("transcript", x.ID)
+			if err := s.PutTranscriptStream(ctx, x, bytes.NewReader(bundle)); err != nil {
+				t.Fatal(err)
+			}
+			info, err := s.GetTranscriptInfo(ctx, x.ID)
+			light := append(bytes.Clone(bundle[:at]), make([]byte, 8)...)
+			if err != nil || info.BundleSHA256 != sha256.Sum256(bundle) || info.LightSHA256 != sha256.Sum256(light) {
+				t.Fatalf("ceremony at %d: the SHA-256s stored differ (%v)", at, err)
+			}
+		}
 		got, err := s.GetTranscript(ctx, "job-1")
 		if err != nil || !bytes.Equal(got.Bundle, bundle) {
 			t.Fatalf("whole bundle read back: %d bytes, %v", len(got.Bundle), err)
