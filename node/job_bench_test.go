@@ -1,6 +1,8 @@
 package node
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -14,10 +16,16 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cohort-dev/cohort/store"
 )
 
 // jobRecords are the cohort sizes BenchmarkJob seeds, comma separated.
 var jobRecords = flag.String("job.records", "10000,100000", "cohort sizes of BenchmarkJob")
+
+// jobSettle has BenchmarkJob wait, untimed, after each job until every
+// node stores its transcript.
+var jobSettle = flag.Bool("job.settle", true, "BenchmarkJob: start each job once every node has stored the previous job's transcript")
 
 // jobProfile names a file for a CPU profile of BenchmarkJob's jobs alone,
 // without the seeding before them; each size writes its own, suffixed with
@@ -34,10 +42,19 @@ var jobProfile = flag.String("job.cpuprofile", "", "write a CPU profile of Bench
 // written them). Sizes: -job.records (10,000 and 100,000 by default; 1,000,000
 // is opt-in: seeding it takes most of the run).
 //
+// A job is DONE once the coordinator has stored it; its peers then store
+// their copies of its transcript (publishing, §9.1 of docs/design.md).
+// With -job.settle (the default) the benchmark waits for that, its timer
+// stopped, before the next job: each job starts on an idle federation and
+// the time per job is its latency from SubmitJob to DONE. With
+// -job.settle=false jobs run back to back, and each job's time includes
+// what the previous job's publishing takes from it.
+//
 // Besides the time per job it reports peak-heap-MB, the largest heap in
 // use during the jobs above what was in use before them (sampled every
 // millisecond from runtime/metrics, garbage not yet collected
-// included), and cpu-s/op, the CPU time of all three nodes per job. The
+// included), and cpu-s/op, the CPU time of all three nodes per job,
+// publishing included whether or not it is timed. The
 // three nodes share the process, so the heap figure is their sum and bounds
 // each node's.
 //
@@ -88,13 +105,36 @@ func benchJob(b *testing.B, records int) {
 	b.ResetTimer()
 	jobs := 0
 	for i := 0; b.Loop(); i++ {
-		f.runJob(b, buyer, spec, fmt.Sprintf("job-%d", i))
+		id := f.runJob(b, buyer, spec, fmt.Sprintf("job-%d", i))
 		jobs++
+		if *jobSettle {
+			b.StopTimer()
+			f.waitPublished(b, id)
+			b.StartTimer()
+		}
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(records), "records")
 	b.ReportMetric(peak(), "peak-heap-MB")
 	b.ReportMetric((processCPU(b)-cpu0).Seconds()/float64(jobs), "cpu-s/op")
+}
+
+// waitPublished waits until every node of f stores job id's transcript.
+func (f *testFederation) waitPublished(tb testing.TB, id string) {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Minute)
+	for i, nd := range f.nodes {
+		for {
+			_, err := nd.store.GetTranscriptInfo(context.Background(), id)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, store.ErrNotFound) || time.Now().After(deadline) {
+				tb.Fatalf("node %d does not store the transcript of job %s: %v", i, id, err)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
 }
 
 // processCPU is the CPU time (user and system) the process has used so far:
