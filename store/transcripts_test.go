@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -221,4 +223,67 @@ func TestTranscriptStream(t *testing.T) {
 			t.Fatalf("the first bytes of a bundle stored whole: %d bytes, %v", len(read), err)
 		}
 	})
+}
+
+// TestTranscriptChunksMigration: migration 0022 moves the chunks a
+// database stored under 0019's WITHOUT ROWID table into a rowid table,
+// byte for byte, and later bundles are stored there too.
+func TestTranscriptChunksMigration(t *testing.T) {
+	ctx := context.Background()
+	path := t.TempDir() + "/cohort.db"
+	ms, err := loadMigrations(DriverSQLite)
+	if err != nil || len(ms) < 22 || ms[21].name != "0022_transcript_chunks_rowid.sql" {
+		t.Fatalf("migrations: %d, %v", len(ms), err)
+	}
+	raw, err := sql.Open("sqlite", sqliteDSN(path, "_txlock=immediate"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := raw.ExecContext(ctx, q, args...); err != nil {
+			t.Fatalf("%.60s: %v", q, err)
+		}
+	}
+	// The schema as of migration 0021, as migrate leaves it.
+	exec(`CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`)
+	for _, m := range ms[:21] {
+		exec(m.sql)
+		exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, 0)`, m.version, m.name)
+	}
+	bundle := make([]byte, 2*TranscriptChunkSize+77)
+	for i := range bundle {
+		bundle[i] = byte(i*7 + i>>13)
+	}
+	digest, sum := h32("transcript", "job-old"), sha256.Sum256(bundle)
+	exec(`INSERT INTO datasets (id, descriptor, created_at) VALUES ('fitness', x'00', 0)`)
+	exec(`INSERT INTO transcripts (id, dataset_id, digest, released_at, cohort_size, bundle, bundle_size, bundle_sha256, ceremony_offset, light_sha256)
+	      VALUES ('job-old', 'fitness', $1, 0, 3, x'', $2, $3, 10, $4)`, digest[:], len(bundle), sum[:], sum[:])
+	for seq := 0; seq*TranscriptChunkSize < len(bundle); seq++ {
+		exec(`INSERT INTO transcript_chunks (transcript_id, seq, data) VALUES ('job-old', $1, $2)`,
+			seq, bundle[seq*TranscriptChunkSize:min((seq+1)*TranscriptChunkSize, len(bundle))])
+	}
+	if err := raw.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s := openStore(t, Config{Path: path})
+	got, err := s.GetTranscript(ctx, "job-old")
+	if err != nil || !bytes.Equal(got.Bundle, bundle) {
+		t.Fatalf("a bundle stored before the migration reads back as %d bytes, %v", len(got.Bundle), err)
+	}
+	var ddl string
+	if err := s.(*sqlStore).r.QueryRowContext(ctx, `SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'transcript_chunks'`).Scan(&ddl); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(strings.ToUpper(ddl), "WITHOUT ROWID") {
+		t.Fatalf("transcript_chunks is still a WITHOUT ROWID table: %s", ddl)
+	}
+	tr := Transcript{ID: "job-new", DatasetID: "fitness", ReleasedAt: t0, CohortSize: 3, CeremonyOffset: 10, Digest: h32("transcript", "job-new")}
+	if err := s.PutTranscriptStream(ctx, tr, bytes.NewReader(bundle)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetTranscript(ctx, "job-new"); err != nil || !bytes.Equal(got.Bundle, bundle) {
+		t.Fatalf("a bundle stored after the migration reads back as %d bytes, %v", len(got.Bundle), err)
+	}
 }
