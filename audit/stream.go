@@ -269,6 +269,38 @@ func (tr *TranscriptReader) Next() (*Record, error) {
 	return rec, nil
 }
 
+// SkipRecords passes over all the transcript's records without decoding
+// them, for a caller that wrote this very records section itself
+// (RecordsWriter) and vouches for its bytes: recs is what its writer
+// gave. The bytes still go into the transcript's digest. It must come
+// before any Next; a recs that does not fit the transcript (another
+// count, more bytes than the limits leave) is ErrMalformed. An audit,
+// which vouches for nothing, reads every record with Next.
+func (tr *TranscriptReader) SkipRecords(recs Records) error {
+	switch {
+	case tr.err != nil:
+		return tr.err
+	case tr.i != 0:
+		return tr.fail(fmt.Errorf("records: %d read before they are skipped", tr.i))
+	case recs.Count != tr.n:
+		return tr.fail(fmt.Errorf("records: a section of %d records for a transcript of %d", recs.Count, tr.n))
+	case recs.Size < int64(recs.Count)*minRecordSize || recs.Size > tr.left:
+		return tr.fail(fmt.Errorf("records: a section of %d bytes for %d records, with %d bytes left", recs.Size, recs.Count, tr.left))
+	}
+	if _, err := io.CopyN(io.Discard, tr.src, recs.Size); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return tr.fail(fmt.Errorf("records: truncated: %w", err))
+	}
+	tr.left -= recs.Size
+	tr.i = tr.n
+	if recs.Count > 0 {
+		tr.ctLen = recs.Ciphertext
+	}
+	return nil
+}
+
 // Tail reads the rest of the stream once every record is read: the
 // transcript's fields after the records, checked with the header as
 // UnmarshalTranscript checks them, and the transcript's digest. The

@@ -146,3 +146,75 @@ func TestRecordsSectionInPlace(t *testing.T) {
 		})
 	}
 }
+
+// TestSkipRecords: a reader that skips its records section (the writer's
+// own) ends with the transcript and digest of one that reads every
+// record; a section that does not fit the transcript, or a skip after a
+// record was read, is refused.
+func TestSkipRecords(t *testing.T) {
+	for name, tr := range fixtureTranscripts(t) {
+		t.Run(name, func(t *testing.T) {
+			_, recs := writeSection(t, tr)
+			enc, err := tr.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			read := func(skip func(r *TranscriptReader) error) (*Transcript, [32]byte, error) {
+				t.Helper()
+				r, err := NewTranscriptReader(bytes.NewReader(enc), DefaultLimits())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := skip(r); err != nil {
+					return nil, [32]byte{}, err
+				}
+				return r.Tail()
+			}
+			want, wantDigest, err := read(func(r *TranscriptReader) error {
+				for range r.Len() {
+					if _, err := r.Next(); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if d, derr := tr.Digest(); err != nil || derr != nil || wantDigest != d {
+				t.Fatalf("read record by record: %v, %v; digest %x…, want %x…", err, derr, wantDigest[:4], d[:4])
+			}
+			got, digest, err := read(func(r *TranscriptReader) error { return r.SkipRecords(recs) })
+			if err != nil || digest != wantDigest || got.ClaimRoot != want.ClaimRoot || got.Coordinator != want.Coordinator ||
+				len(got.Sums) != len(want.Sums) || !bytes.Equal(got.Aggregate, want.Aggregate) {
+				t.Fatalf("skipped: %v; digest %x…, want %x…", err, digest[:4], wantDigest[:4])
+			}
+
+			bad := map[string]Records{}
+			more, short, long := recs, recs, recs
+			more.Count++
+			short.Size--
+			long.Size = int64(len(enc)) + 1
+			bad["one record more"], bad["a byte short"], bad["longer than the transcript"] = more, short, long
+			if recs.Count > 0 {
+				fewer, tiny := recs, recs
+				fewer.Count--
+				tiny.Size = int64(recs.Count)*minRecordSize - 1
+				bad["one record fewer"], bad["below the least size"] = fewer, tiny
+			}
+			for what, r := range bad {
+				if _, _, err := read(func(tr *TranscriptReader) error { return tr.SkipRecords(r) }); !errors.Is(err, ErrMalformed) {
+					t.Errorf("%s: %v, want ErrMalformed", what, err)
+				}
+			}
+			if recs.Count > 0 {
+				_, _, err := read(func(r *TranscriptReader) error {
+					if _, err := r.Next(); err != nil {
+						return err
+					}
+					return r.SkipRecords(recs)
+				})
+				if !errors.Is(err, ErrMalformed) {
+					t.Errorf("a skip after a record was read: %v, want ErrMalformed", err)
+				}
+			}
+		})
+	}
+}

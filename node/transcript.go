@@ -276,16 +276,19 @@ func signTranscript(ctx context.Context, c cohortv1.PeerServiceClient, hd *cohor
 // (SignTranscript): what it holds between the records it reads is what
 // the checks after them compare, never a record.
 type transcriptCheck struct {
-	n     *Node
-	hdr   *audit.Transcript
-	ds    *dataset.Dataset
-	be    backend.Backend
-	spec  *cohortv1.JobSpec
-	sd    [32]byte // the spec's digest
-	set   *enclave.SetHasher
-	claim audit.ClaimRootHasher
-	sum   backend.Sum  // the published ciphertexts, summed (HE)
-	roots *recordRoots // the registry roots the records use
+	n    *Node
+	hdr  *audit.Transcript
+	ds   *dataset.Dataset
+	be   backend.Backend
+	spec *cohortv1.JobSpec
+	sd   [32]byte // the spec's digest
+	set  *enclave.SetHasher
+	// setDigest is the digest of the records' set when they were not read
+	// (a spliced section, its witness's); nil when set hashed them.
+	setDigest *[32]byte
+	claim     audit.ClaimRootHasher
+	sum       backend.Sum  // the published ciphertexts, summed (HE)
+	roots     *recordRoots // the registry roots the records use
 	// claimRoot is the root of the records' nullifier tree, once read.
 	claimRoot [32]byte
 	digest    [32]byte
@@ -442,9 +445,20 @@ func (c *transcriptCheck) records(ctx context.Context, tr *audit.TranscriptReade
 // as a records section, must be exactly the section it wrote then (same
 // ids, payloads, public inputs and proofs, in order), whose claim root
 // and registry roots it took then. When the stream's section is the
-// witness's own (spliced), the records are its bytes and only counted.
-// No row is read.
+// witness's own (spliced), the records are its bytes, which go into the
+// digest unread (audit.TranscriptReader.SkipRecords). No row is read.
 func (c *transcriptCheck) witnessed(tr *audit.TranscriptReader, w *cohortWitness, spliced bool) error {
+	if spliced {
+		// The section is the witness's own bytes, written from this
+		// node's rows of the cohort it agreed to (setDigest): they go
+		// into the digest it signs unread.
+		if err := tr.SkipRecords(w.recs); err != nil {
+			return c.refuse("its records are not the ones this node summed: %v", err)
+		}
+		c.setDigest = &w.setDigest
+		c.claimRoot, c.roots = w.recs.ClaimRoot, w.roots
+		return nil
+	}
 	h := sha256.New()
 	count := 0
 	for {
@@ -458,14 +472,12 @@ func (c *transcriptCheck) witnessed(tr *audit.TranscriptReader, w *cohortWitness
 		if err := c.set.Add(enclave.Member{Nullifier: rec.Nullifier, PayloadDigest: rec.PayloadDigest}); err != nil {
 			return c.refuse("%v", err)
 		}
-		if !spliced {
-			if _, err := rec.WriteTo(h); err != nil {
-				return c.n.internal("hash records", err)
-			}
+		if _, err := rec.WriteTo(h); err != nil {
+			return c.n.internal("hash records", err)
 		}
 		count++
 	}
-	if count != w.recs.Count || (!spliced && [32]byte(h.Sum(nil)) != w.recs.SHA256) {
+	if count != w.recs.Count || [32]byte(h.Sum(nil)) != w.recs.SHA256 {
 		return c.refuse("its records are not the ones this node summed (%d records listed, %d summed)", count, w.recs.Count)
 	}
 	c.claimRoot, c.roots = w.recs.ClaimRoot, w.roots
@@ -520,7 +532,12 @@ func (c *transcriptCheck) tail(ctx context.Context, count uint64) error {
 			return c.refuse("this node's partial-sum statement is not the one it signed")
 		}
 	}
-	digest, err := c.set.Sum()
+	var digest [32]byte
+	if c.setDigest != nil {
+		digest = *c.setDigest
+	} else {
+		digest, err = c.set.Sum()
+	}
 	if err != nil || count != mine.Cohort || digest != mine.SetDigest {
 		return c.refuse("its records are not the cohort this node selected")
 	}
