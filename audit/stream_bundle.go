@@ -105,7 +105,21 @@ func (s *StreamedBundle) CeremonyOffset() int64 {
 // UnmarshalBundle accepts within lim, holding no record beyond the one
 // read. Nothing cryptographic is checked. Errors wrap ErrMalformed.
 func ReadBundleStream(r io.ReaderAt, size int64, lim Limits) (*StreamedBundle, error) {
-	b, n, digest, tlen, err := readStreamedBundle(r, size, lim)
+	return readBundleStream(r, size, lim, nil)
+}
+
+// ReadVouchedBundleStream is ReadBundleStream for a node that built the
+// bundle around a transcript it checked itself, whose records section
+// its own RecordsWriter wrote (recs): the records pass into the
+// transcript's digest undecoded (TranscriptReader.SkipRecords), and the
+// rest is read and checked as ReadBundleStream does. An audit, which
+// vouches for nothing, uses ReadBundleStream.
+func ReadVouchedBundleStream(r io.ReaderAt, size int64, lim Limits, recs Records) (*StreamedBundle, error) {
+	return readBundleStream(r, size, lim, &recs)
+}
+
+func readBundleStream(r io.ReaderAt, size int64, lim Limits, vouched *Records) (*StreamedBundle, error) {
+	b, n, digest, tlen, err := readStreamedBundle(r, size, lim, vouched)
 	if err != nil {
 		return nil, err
 	}

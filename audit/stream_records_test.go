@@ -218,3 +218,34 @@ func TestSkipRecords(t *testing.T) {
 		})
 	}
 }
+
+// TestReadVouchedBundleStream: a bundle read with its records section
+// vouched for gives what ReadBundleStream gives; a section that does not
+// fit its transcript is refused.
+func TestReadVouchedBundleStream(t *testing.T) {
+	f := getFixture(t, devSetup)
+	for name, b := range map[string]*Bundle{"mpc": f.bundle, "he": getHEFixture(t).bundle} {
+		t.Run(name, func(t *testing.T) {
+			_, recs := writeSection(t, b.Transcript)
+			enc, err := b.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := ReadBundleStream(bytes.NewReader(enc), int64(len(enc)), DefaultLimits())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := ReadVouchedBundleStream(bytes.NewReader(enc), int64(len(enc)), DefaultLimits(), recs)
+			if err != nil || got.Digest != want.Digest || got.Records != want.Records || got.TranscriptLen != want.TranscriptLen ||
+				got.CeremonyOffset() != want.CeremonyOffset() || got.Bundle.Transcript.ClaimRoot != want.Bundle.Transcript.ClaimRoot ||
+				len(got.Bundle.Signatures) != len(want.Bundle.Signatures) || !bytes.Equal(got.Bundle.Descriptor, want.Bundle.Descriptor) {
+				t.Fatalf("vouched: %v; digest %x…, want %x…", err, got.Digest[:4], want.Digest[:4])
+			}
+			other := recs
+			other.Count++
+			if _, err := ReadVouchedBundleStream(bytes.NewReader(enc), int64(len(enc)), DefaultLimits(), other); !errors.Is(err, ErrMalformed) {
+				t.Fatalf("a section of another count: %v, want ErrMalformed", err)
+			}
+		})
+	}
+}

@@ -31,7 +31,7 @@ func VerifyStream(r io.ReaderAt, size int64, lim Limits, opts ...Option) *Report
 	undecoded := func(err error) *Report {
 		return &Report{Checks: []Check{{Name: CheckTranscript, Status: Fail, Detail: "the bundle does not decode", Failures: []string{err.Error()}}}}
 	}
-	b, n, digest, tlen, err := readStreamedBundle(r, size, lim)
+	b, n, digest, tlen, err := readStreamedBundle(r, size, lim, nil)
 	if err != nil {
 		return undecoded(err)
 	}
@@ -49,7 +49,7 @@ func VerifyStream(r io.ReaderAt, size int64, lim Limits, opts ...Option) *Report
 // as a stream: the bundle with a transcript without records, the number
 // of records, the transcript's digest and its length. It checks what
 // UnmarshalBundle checks. Errors wrap ErrMalformed.
-func readStreamedBundle(r io.ReaderAt, size int64, lim Limits) (b *Bundle, n int, digest [32]byte, tlen int64, err error) {
+func readStreamedBundle(r io.ReaderAt, size int64, lim Limits, vouched *Records) (b *Bundle, n int, digest [32]byte, tlen int64, err error) {
 	malformed := func(err error) (*Bundle, int, [32]byte, int64, error) {
 		return nil, 0, [32]byte{}, 0, fmt.Errorf("audit: bundle: %w: %w", ErrMalformed, err)
 	}
@@ -82,7 +82,12 @@ func readStreamedBundle(r io.ReaderAt, size int64, lim Limits) (b *Bundle, n int
 	if err != nil {
 		return fromReader(err)
 	}
-	for {
+	if vouched != nil {
+		if err := tr.SkipRecords(*vouched); err != nil {
+			return fromReader(err)
+		}
+	}
+	for vouched == nil {
 		if _, err := tr.Next(); errors.Is(err, io.EOF) {
 			break
 		} else if err != nil {

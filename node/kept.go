@@ -5,6 +5,8 @@ import (
 	"io"
 	"os"
 	"sync"
+
+	"github.com/cohort-dev/cohort/audit"
 )
 
 // Kept transcripts (docs/design.md §9.1): a peer that signs a job's
@@ -31,10 +33,10 @@ type keptTranscript struct {
 	// records section this node wrote itself, at sectionAt in the
 	// encoding: the file holds only the bytes around it, and done ends
 	// this read of the witness's section.
-	section    *os.File
-	sectionAt  int64
-	sectionLen int64
-	done       func()
+	section     *os.File
+	sectionAt   int64
+	sectionRecs audit.Records // the section's, as its writer gave them
+	done        func()
 	// Under the table's lock: busy while a publish reads it; dropped once
 	// out of the table while busy, for the publish to close.
 	busy, dropped bool
@@ -45,8 +47,8 @@ func (k *keptTranscript) reader() io.Reader {
 	if k.section == nil {
 		return io.NewSectionReader(k.file, 0, k.size)
 	}
-	return io.MultiReader(io.NewSectionReader(k.file, 0, k.sectionAt), io.NewSectionReader(k.section, 0, k.sectionLen),
-		io.NewSectionReader(k.file, k.sectionAt, k.size-k.sectionAt-k.sectionLen))
+	return io.MultiReader(io.NewSectionReader(k.file, 0, k.sectionAt), io.NewSectionReader(k.section, 0, k.sectionRecs.Size),
+		io.NewSectionReader(k.file, k.sectionAt, k.size-k.sectionAt-k.sectionRecs.Size))
 }
 
 func (k *keptTranscript) close() {
@@ -232,7 +234,7 @@ func (t *transcriptTee) keep(n *Node, jobID, datasetID string, coordinator uint3
 		if !ok {
 			return // the section is gone: the transcript is not kept
 		}
-		k.section, k.sectionAt, k.sectionLen, k.done = f, int64(t.sp.at), t.sp.w.recs.Size, done
+		k.section, k.sectionAt, k.sectionRecs, k.done = f, int64(t.sp.at), t.sp.w.recs, done
 	}
 	n.kept.put(k)
 	t.file = nil

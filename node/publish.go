@@ -178,7 +178,7 @@ func (s *peerService) PublishTranscript(stream cohortv1.PeerService_PublishTrans
 	if err != nil {
 		return transcriptStatus(err)
 	}
-	if err := n.storePublished(ctx, from, f, size, publishedWhole); err != nil {
+	if err := n.storePublished(ctx, from, f, size, publishedWhole, nil); err != nil {
 		return err
 	}
 	return stream.SendAndClose(&cohortv1.PublishTranscriptResponse{})
@@ -267,7 +267,13 @@ func (n *Node) storeSigned(ctx context.Context, from uint32, sg *cohortv1.Signed
 	if sum := h.Sum(nil); !bytes.Equal(sum, hd.GetSha256()) {
 		return refuse("the bundle rebuilt from the transcript it signed has SHA-256 %x…, the coordinator's %x…", sum[:4], hd.GetSha256()[:4])
 	}
-	if err := n.storePublished(ctx, from, f, int64(hd.GetTotalSize()), publishedSignatures); err != nil {
+	// Its transcript is the one this node checked and signed: a records
+	// section it wrote itself is not decoded again.
+	var vouched *audit.Records
+	if k.section != nil {
+		vouched = &k.sectionRecs
+	}
+	if err := n.storePublished(ctx, from, f, int64(hd.GetTotalSize()), publishedSignatures, vouched); err != nil {
 		return err
 	}
 	stored = true
@@ -291,11 +297,21 @@ func heldBundle(t store.Transcript, hd *cohortv1.BlobHeader) bool {
 
 // storePublished reads the published bundle of size bytes f holds, checks
 // it (checkPublished) and stores it; form says how it came (the peer's
-// metric).
-func (n *Node) storePublished(ctx context.Context, from uint32, f *os.File, size int64, form string) error {
+// metric). vouched, when set, is the records section of a transcript this
+// node checked and built the bundle around itself, which is not decoded
+// again (audit.ReadVouchedBundleStream).
+func (n *Node) storePublished(ctx context.Context, from uint32, f *os.File, size int64, form string, vouched *audit.Records) error {
 	lim := audit.DefaultLimits()
 	lim.MaxBytes = int64(n.opts.Limits.MaxTranscriptBytes)
-	sb, err := audit.ReadBundleStream(f, size, lim)
+	var (
+		sb  *audit.StreamedBundle
+		err error
+	)
+	if vouched != nil {
+		sb, err = audit.ReadVouchedBundleStream(f, size, lim, *vouched)
+	} else {
+		sb, err = audit.ReadBundleStream(f, size, lim)
+	}
 	if err != nil {
 		return status.Errorf(codes.InvalidArgument, "bundle: %v", err)
 	}

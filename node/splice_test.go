@@ -177,7 +177,7 @@ func TestSignTranscriptSplice(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if (kt.section != nil) != spliced || st.Size() != kt.size-kt.sectionLen {
+		if (kt.section != nil) != spliced || st.Size() != kt.size-kt.sectionRecs.Size {
 			t.Fatalf("node %d kept a file of %d bytes for a transcript of %d, with its section apart: %t", i, st.Size(), kt.size, kt.section != nil)
 		}
 	}
