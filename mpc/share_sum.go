@@ -11,9 +11,9 @@ import (
 // node reads them from its store, decoding only those: the partial that
 // decoding each share (UnmarshalShare) and adding its values to a Partial
 // gives, without turning every value into the field's Montgomery form on
-// the way, one multiplication per value. Addition mod r is the same in either form, so
-// the values are added as the integers they encode and the sum is turned
-// once, by Partial (docs/design.md §7.7).
+// the way, one multiplication per value. Addition mod r is the same in
+// either form, so the values are added as the integers they encode and
+// the sum is turned once, by Partial (docs/design.md §7.7).
 //
 // A ShareSum is not safe for concurrent use.
 type ShareSum struct {

@@ -281,10 +281,11 @@ type transcriptCheck struct {
 	ds   *dataset.Dataset
 	be   backend.Backend
 	spec *cohortv1.JobSpec
-	sd   [32]byte // the spec's digest
-	set  *enclave.SetHasher
+	sd   [32]byte           // the spec's digest
+	set  *enclave.SetHasher // hashes the records' set as they are read
 	// setDigest is the digest of the records' set when they were not read
-	// (a spliced section, its witness's); nil when set hashed them.
+	// (a spliced section, its witness's; set is then nil); nil when set
+	// hashed them.
 	setDigest *[32]byte
 	claim     audit.ClaimRootHasher
 	sum       backend.Sum  // the published ciphertexts, summed (HE)
@@ -376,15 +377,15 @@ func (c *transcriptCheck) header(ctx context.Context) error {
 // the claim root and sums the published ciphertexts as they go.
 func (c *transcriptCheck) records(ctx context.Context, tr *audit.TranscriptReader) error {
 	n, h := c.n, c.hdr
-	c.set = enclave.NewSetHasher(h.JobID, h.DatasetID, uint64(tr.Len()))
 	if c.spliced != nil {
 		if c.splicedJob != h.JobID {
 			return status.Errorf(codes.InvalidArgument, "transcript of job %s with the records section of job %s", h.JobID, c.splicedJob)
 		}
-		return c.witnessed(tr, c.spliced, true)
+		return c.ownSection(tr, c.spliced)
 	}
+	c.set = enclave.NewSetHasher(h.JobID, h.DatasetID, uint64(tr.Len()))
 	if w := n.witness.get(h.JobID); w != nil && c.sum == nil {
-		return c.witnessed(tr, w, false)
+		return c.witnessed(tr, w)
 	}
 	defer func() { c.claimRoot = c.claim.Root() }()
 	next, err := nextRecord(tr)
@@ -440,25 +441,26 @@ func (c *transcriptCheck) records(ctx context.Context, tr *audit.TranscriptReade
 	return nil
 }
 
+// ownSection takes the records of a stream whose section is the
+// witness w's own (spliced): its bytes, written from this node's rows of
+// the cohort it agreed to (w.setDigest), go into the digest it signs
+// unread (audit.TranscriptReader.SkipRecords), with the claim root and
+// registry roots the witness took of them. No row is read.
+func (c *transcriptCheck) ownSection(tr *audit.TranscriptReader, w *cohortWitness) error {
+	if err := tr.SkipRecords(w.recs); err != nil {
+		return c.refuse("its records are not the ones this node summed: %v", err)
+	}
+	c.setDigest = &w.setDigest
+	c.claimRoot, c.roots = w.recs.ClaimRoot, w.roots
+	return nil
+}
+
 // witnessed checks the records against the witness this node took of
 // its cohort when it summed it: the records, hashed as they stream past
 // as a records section, must be exactly the section it wrote then (same
 // ids, payloads, public inputs and proofs, in order), whose claim root
-// and registry roots it took then. When the stream's section is the
-// witness's own (spliced), the records are its bytes, which go into the
-// digest unread (audit.TranscriptReader.SkipRecords). No row is read.
-func (c *transcriptCheck) witnessed(tr *audit.TranscriptReader, w *cohortWitness, spliced bool) error {
-	if spliced {
-		// The section is the witness's own bytes, written from this
-		// node's rows of the cohort it agreed to (setDigest): they go
-		// into the digest it signs unread.
-		if err := tr.SkipRecords(w.recs); err != nil {
-			return c.refuse("its records are not the ones this node summed: %v", err)
-		}
-		c.setDigest = &w.setDigest
-		c.claimRoot, c.roots = w.recs.ClaimRoot, w.roots
-		return nil
-	}
+// and registry roots it took then. No row is read.
+func (c *transcriptCheck) witnessed(tr *audit.TranscriptReader, w *cohortWitness) error {
 	h := sha256.New()
 	count := 0
 	for {
