@@ -70,11 +70,19 @@ func (s *Selector) rules(r Record) bool {
 
 // Add applies Eligible to r and keeps r if it is eligible.
 func (s *Selector) Add(r Record) error {
+	_, err := s.Take(r)
+	return err
+}
+
+// Take is Add, reporting whether r passed the per-record rules and was
+// kept, so that a scan can take more of the records kept as they are read
+// (their values, for one).
+func (s *Selector) Take(r Record) (bool, error) {
 	ok, err := s.Eligible(r)
 	if ok {
 		s.keep(r)
 	}
-	return err
+	return ok, err
 }
 
 // Excluded counts the records left out so far by the per-record rules.

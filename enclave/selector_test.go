@@ -17,14 +17,41 @@ func TestSelectorMatchesSelect(t *testing.T) {
 	want := selectDefault(records)
 	slices.SortFunc(records, compareRecords)
 	s := NewSelector(1, 4, 6, jobTime)
-	for _, r := range records {
-		if err := s.Add(r); err != nil {
+	kept := map[[32]byte]bool{}
+	for i, r := range records {
+		// Add and Take keep the same records; Take says which.
+		if i%2 == 0 {
+			if err := s.Add(r); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		ok, err := s.Take(r)
+		if err != nil {
 			t.Fatal(err)
+		}
+		if ok {
+			kept[r.Nullifier] = true
 		}
 	}
 	got := s.Selection()
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Selector = %+v, Select = %+v", got.Excluded, want.Excluded)
+	}
+	// Take reported kept exactly the eligible records it was given.
+	var eligible int
+	for i, r := range records {
+		if i%2 == 1 && r.Nullifier != records[max(i-1, 0)].Nullifier {
+			if e, _ := NewSelector(1, 4, 6, jobTime).Eligible(r); e != kept[r.Nullifier] {
+				t.Fatalf("Take(record %d) = %v, Eligible = %v", i, kept[r.Nullifier], e)
+			}
+			if kept[r.Nullifier] {
+				eligible++
+			}
+		}
+	}
+	if eligible == 0 {
+		t.Fatal("no record taken: the test checks nothing")
 	}
 	h := NewSetHasher("job-1", "fitness", got.Cohort())
 	for _, r := range got.Records {

@@ -69,6 +69,9 @@ type selected struct {
 	// rows, for checking the job's transcript (cohortPass, witnessOf); nil
 	// when it took nothing.
 	witness *recordSpooler
+	// marks are the counts a selection that read its cohort's values
+	// (selectReading) took before its scan.
+	marks readMarks
 	// spoolRecords asks the scan that sums the cohort to write the job
 	// transcript's records section as well (the coordinator's own MPC
 	// cohort, docs/design.md §7.6), so that the coordinator reads its
@@ -119,8 +122,39 @@ func purposeBit(ds *dataset.Dataset, spec *cohortv1.JobSpec) (uint, error) {
 // enclave.Select at job time. It reads the records' eligibility metadata
 // only, in one scan, and keeps the eligible records' metadata.
 func (n *Node) selectCohort(ctx context.Context, ds *dataset.Dataset, jobID string, spec *cohortv1.JobSpec, at time.Time) (*selected, error) {
+	return n.selectReading(ctx, ds, jobID, spec, at, nil)
+}
+
+// cohortRead is what a selection's scan takes of the records it keeps
+// besides their ids: their stored values, summed at coords, and their
+// records section (docs/design.md §7.6, one scan per job).
+type cohortRead struct {
+	sum    backend.Sum
+	coords []int
+	sp     *recordSpooler
+}
+
+// readMarks are what a selection that read its cohort's values compares
+// before the values are used: the dataset's committed records in the
+// job's epochs and its revocations, both counted before the scan. Neither
+// a committed record nor a revocation is ever deleted, so the same counts
+// later mean that no record was committed and none revoked since, and a
+// selection made then would be the same.
+type readMarks struct {
+	rows, revocations uint64
+}
+
+// selectReading is selectCohort; with read set, the same scan reads the
+// kept records' values and proofs as well, adds their values to read.sum
+// and writes their records section to read.sp, and the selection keeps
+// both (sum and witness) when every record kept is in the cohort. When a
+// contributor's minimum leaves a record out, whose values were already
+// added, or a record's values cannot be read, both are dropped and the
+// values are read again when needed.
+func (n *Node) selectReading(ctx context.Context, ds *dataset.Dataset, jobID string, spec *cohortv1.JobSpec, at time.Time, read *cohortRead) (*selected, error) {
 	bit, err := purposeBit(ds, spec)
 	if err != nil {
+		read.discard()
 		return nil, err
 	}
 	// Committed records only (docs/design.md §7.5): none of them can be
@@ -129,17 +163,49 @@ func (n *Node) selectCohort(ctx context.Context, ds *dataset.Dataset, jobID stri
 	sl := enclave.NewSelector(bit, spec.GetEpochFrom(), spec.GetEpochTo(), at)
 	// The selection is kept for the job (64 bytes a record, its ids): its
 	// room is made once, for the records the scan may pass.
-	if inRange, err := n.store.CountContributions(ctx, ds.Desc.GetId(), spec.GetEpochFrom(), spec.GetEpochTo()); err == nil && inRange <= math.MaxInt32 {
+	inRange, countErr := n.store.CountContributions(ctx, ds.Desc.GetId(), spec.GetEpochFrom(), spec.GetEpochTo())
+	if countErr == nil && inRange <= math.MaxInt32 {
 		sl.Reserve(int(inRange))
 	}
-	err = n.store.ScanContributions(ctx, ds.Desc.GetId(), spec.GetEpochFrom(), spec.GetEpochTo(), 0, func(c *store.Contribution) error {
-		return sl.Add(recordOf(c))
+	fields := store.ContributionFields(0)
+	var marks readMarks
+	if read != nil {
+		// Without both counts nothing could tell, later, that the
+		// selection is still the same: the values are read then.
+		if revoked, err := n.store.CountRevocations(ctx, ds.Desc.GetId()); countErr == nil && err == nil {
+			marks = readMarks{rows: inRange, revocations: revoked}
+			fields = store.WithShare | store.WithProof | store.WithClaimLeaf
+		} else {
+			read.discard()
+			read = nil
+		}
+	}
+	err = n.store.ScanContributions(ctx, ds.Desc.GetId(), spec.GetEpochFrom(), spec.GetEpochTo(), fields, func(c *store.Contribution) error {
+		kept, err := sl.Take(recordOf(c))
+		if err != nil || !kept || read == nil {
+			return err
+		}
+		if err = read.sp.add(c); err == nil {
+			err = read.sum.Add(c.Share)
+		}
+		if err != nil {
+			// The selection goes on without the values; reading them
+			// again at ComputePartial refuses the record there, as
+			// before.
+			n.log.Warn("a stored record's values cannot be read; the cohort is read again for the partial",
+				"dataset", ds.Desc.GetId(), "record", fmt.Sprintf("%x…", c.Nullifier[:4]), "error", err)
+			read.discard()
+			read = nil
+		}
+		return nil
 	})
 	if err != nil {
+		read.discard()
 		return nil, n.internal("read eligibility of contributions", err)
 	}
 	sel := sl.Selection()
 	if err := n.countOtherEpochs(ctx, ds, spec.GetEpochFrom(), spec.GetEpochTo(), &sel.Excluded); err != nil {
+		read.discard()
 		return nil, err
 	}
 	// The records are in nullifier order: digest them without the copy
@@ -147,15 +213,30 @@ func (n *Node) selectCohort(ctx context.Context, ds *dataset.Dataset, jobID stri
 	h := enclave.NewSetHasher(jobID, ds.Desc.GetId(), sel.Cohort())
 	for _, r := range sel.Records {
 		if err := h.Add(r); err != nil {
+			read.discard()
 			return nil, n.internal("set digest", err)
 		}
 	}
 	digest, err := h.Sum()
 	if err != nil {
+		read.discard()
 		return nil, n.internal("set digest", err)
 	}
-	return &selected{sel: sel, cohort: sel.Cohort(), digest: digest,
-		from: spec.GetEpochFrom(), to: spec.GetEpochTo(), at: at, ds: ds}, nil
+	s := &selected{sel: sel, cohort: sel.Cohort(), digest: digest,
+		from: spec.GetEpochFrom(), to: spec.GetEpochTo(), at: at, ds: ds}
+	if read != nil && sel.Cohort() == sel.Eligible {
+		s.sum, s.coords, s.witness, s.marks = read.sum, read.coords, read.sp, marks
+	} else {
+		read.discard()
+	}
+	return s, nil
+}
+
+// discard drops what r read; nil does nothing.
+func (r *cohortRead) discard() {
+	if r != nil {
+		r.sp.discard()
+	}
 }
 
 // countOtherEpochs counts the dataset's records outside the job's epochs
@@ -376,13 +457,14 @@ func (n *Node) peerCheck(ctx context.Context, jobID string, spec *cohortv1.JobSp
 }
 
 // peerSelect checks a coordinator's request (peerCheck) and selects the
-// job's cohort from this node's own rows.
+// job's cohort from this node's own rows, reading on MPC its values and
+// records section in the same scan (selectReading, reads.go).
 func (n *Node) peerSelect(ctx context.Context, jobID string, spec *cohortv1.JobSpec, jobTime int64) (*dataset.Dataset, *selected, error) {
 	ds, priv, at, err := n.peerCheck(ctx, jobID, spec, jobTime)
 	if err != nil {
 		return nil, nil, err
 	}
-	sel, err := n.selectCohort(ctx, ds, jobID, spec, at)
+	sel, err := n.selectReading(ctx, ds, jobID, spec, at, n.newCohortRead(ds, spec))
 	if err != nil {
 		return nil, nil, err
 	}

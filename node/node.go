@@ -32,6 +32,7 @@ type Node struct {
 	blobs    *sharedBlobs   // stored blobs being streamed, read once
 	signing  *peerSlots     // transcripts being received for signing, per peer
 	witness  *witnesses     // what this node took of its cohorts for their transcripts
+	reads    *preparedReads // what this node read of its cohorts as it prepared jobs, as a peer
 	// subtrees holds the claim-tree subtrees this node hashed, for jobs
 	// over the same records (audit.ClaimSubtrees).
 	subtrees *audit.ClaimSubtrees
@@ -120,4 +121,5 @@ func (n *Node) Stop() {
 	n.bg.Wait()
 	n.peers.close()
 	n.kept.close()
+	n.reads.clear()
 }

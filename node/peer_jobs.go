@@ -63,6 +63,13 @@ func (n *Node) prepareJob(ctx context.Context, from uint32, req *cohortv1.Prepar
 	if err != nil {
 		return nil, nil, err
 	}
+	// What the scan read of the cohort's values is let go on a refusal.
+	kept := false
+	defer func() {
+		if !kept {
+			sel.witness.discard()
+		}
+	}()
 	job, err := roundJob(req.GetJobId(), ds.Desc.GetId(), req.GetSpec(), sel)
 	if err != nil {
 		return nil, nil, n.internal("spec digest", err)
@@ -85,8 +92,34 @@ func (n *Node) prepareJob(ctx context.Context, from uint32, req *cohortv1.Prepar
 	if err := n.preparePeerRecord(ctx, ds, from, rec, next); err != nil {
 		return nil, nil, err
 	}
+	kept = n.keepRead(from, req, sel)
 	st := enclave.SetStatement(job, set, n.opts.Index)
 	return &cohortv1.PrepareJobResponse{Set: sel.eligibleSet(), Signature: n.sign(st.Message())}, sel, nil
+}
+
+// keepRead keeps what the selection sel of prepared job req read of its
+// cohort's values (reads.go), and reports whether it did: the coordinator's
+// own node keeps them with its selection for the job, its records section
+// finished for the transcript; a peer keeps them for ComputePartial.
+func (n *Node) keepRead(from uint32, req *cohortv1.PrepareJobRequest, sel *selected) bool {
+	if sel.witness == nil {
+		return false
+	}
+	if from != n.opts.Index {
+		sel.sel.Records = nil // the sum is made: the ids are not needed again
+		n.reads.put(req.GetJobId(), req.GetSpec(), sel)
+		return true
+	}
+	sp := sel.witness
+	sel.witness = nil
+	recs, err := sp.finish()
+	if err != nil {
+		// The sum's scan writes the section again (cohortSum).
+		sel.sum, sel.coords = nil, nil
+		return false
+	}
+	sel.records = recs
+	return true
 }
 
 // computePartial computes, records and signs this node's partial. The
@@ -216,6 +249,13 @@ func (n *Node) peerCohort(ctx context.Context, ds *dataset.Dataset, be backend.B
 	rec *enclave.PeerRecord, coords []int, sum bool) (*selected, error) {
 	if rec == nil || rec.DatasetID != ds.Desc.GetId() || (rec.State != enclave.PeerPrepared && rec.State != enclave.PeerReleased) {
 		return n.selectCohort(ctx, ds, req.GetJobId(), req.GetSpec(), at)
+	}
+	if sum && rec.State == enclave.PeerPrepared {
+		if s := n.preparedCohort(ctx, ds, req, at, rec, coords); s != nil {
+			return s, nil
+		}
+	} else if r, ok := n.reads.take(req.GetJobId()); ok {
+		r.sel.witness.discard() // released already, or no partial of this node's to sum
 	}
 	var s backend.Sum
 	if sum && rec.State == enclave.PeerPrepared {

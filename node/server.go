@@ -51,6 +51,7 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	n.blobs = newSharedBlobs(e.ctx)
 	n.signing = newPeerSlots("transcripts to sign", len(o.Members), transcriptsPerPeer)
 	n.witness = newWitnesses()
+	n.reads = newPreparedReads()
 	n.subtrees = audit.NewClaimSubtrees(maxClaimSubtrees)
 	n.kept = newKeptTranscripts()
 	n.peers = newPeers(e)

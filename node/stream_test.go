@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -59,9 +60,9 @@ func (s *readCounter) reset() {
 }
 
 // TestJobStreams runs the demo's statistics job over a seeded cohort and
-// checks that every node read its rows' shares in one scan for the job —
-// a peer selects and sums in the same scan at ComputePartial, after one
-// scan of the eligibility columns at PrepareJob, and checks the
+// checks that every node read its rows in one scan for the job — it
+// selects, sums and writes its records section in the same scan at
+// PrepareJob, uses them at ComputePartial, and a peer checks the
 // transcript without another — never paged whole rows, and that the
 // result is the plaintext's.
 func TestJobStreams(t *testing.T) {
@@ -117,10 +118,11 @@ func TestJobStreams(t *testing.T) {
 		if n := c.shareRows.Load(); n != int64(records) {
 			t.Errorf("node %d read %d shares for a cohort of %d", i, n, records)
 		}
-		// The coordinator keeps its selection from PrepareJob; a peer
-		// selects once there and again, summing, at ComputePartial.
-		if n := c.metaScans.Load(); n != 1 {
-			t.Errorf("node %d scanned the eligibility columns alone %d times, want once (PrepareJob)", i, n)
+		// Every node selects, sums and writes its records section in
+		// one scan at PrepareJob, and nothing changed before
+		// ComputePartial: no node reads the eligibility columns alone.
+		if n := c.metaScans.Load(); n != 0 {
+			t.Errorf("node %d scanned the eligibility columns alone %d times, want none", i, n)
 		}
 		// No node scans the proofs apart: the coordinator writes the
 		// transcript's records in its one scan of the shares, and a peer
@@ -151,11 +153,12 @@ func TestJobStreams(t *testing.T) {
 	}
 }
 
-// TestPartialAfterCohortChanged: a peer that prepared a job selects and
-// sums in one scan at ComputePartial against the cohort size it prepared;
-// a record that became eligible since gives another cohort, and the
-// partial is refused with nothing released. The prepared cohort, as it
-// was, is summed.
+// TestPartialAfterCohortChanged: a peer that prepared a job read its
+// cohort's shares in the scan that selected it, and sums them at
+// ComputePartial when nothing changed since; a record that became
+// eligible since, or one revoked, gives another cohort — the peer
+// selects and sums again (cohortPass) — and the partial is refused with
+// nothing released. The prepared cohort, as it was, is summed.
 func TestPartialAfterCohortChanged(t *testing.T) {
 	const records = 40
 	f := newTestFederation(t, 3)
@@ -169,15 +172,15 @@ func TestPartialAfterCohortChanged(t *testing.T) {
 		req  *cohortv1.PrepareJobRequest
 		resp *cohortv1.PrepareJobResponse
 	}
-	prepare := func(requestID string) prepared {
+	prepare := func(requestID string, want uint64) prepared {
 		t.Helper()
 		req := f.prepareRequest(t, buyer, spec, requestID, time.Now().Unix())
 		prep, _, err := peer.prepareJob(ctx, 0, req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := prep.GetSet().GetCohort(); got != records {
-			t.Fatalf("prepared a cohort of %d, want %d", got, records)
+		if got := prep.GetSet().GetCohort(); got != want {
+			t.Fatalf("prepared a cohort of %d, want %d", got, want)
 		}
 		return prepared{req, prep}
 	}
@@ -189,7 +192,12 @@ func TestPartialAfterCohortChanged(t *testing.T) {
 	}
 
 	// The prepared cohort, as it was, is summed in one scan.
-	first := prepare("changed-1")
+	first := prepare("changed-1", records)
+	if r, ok := peer.reads.take(first.req.GetJobId()); !ok || r.sel.sum == nil || r.sel.witness == nil {
+		t.Fatalf("the peer kept no read of the prepared cohort: %+v, %v", r, ok)
+	} else {
+		peer.reads.put(first.req.GetJobId(), r.spec, r.sel)
+	}
 	if err := partial(first); err != nil {
 		t.Fatalf("partial over the prepared cohort: %v", err)
 	}
@@ -200,13 +208,13 @@ func TestPartialAfterCohortChanged(t *testing.T) {
 
 	// A record committed between PrepareJob and ComputePartial makes
 	// another cohort: the partial is refused and nothing is released.
-	second := prepare("changed-2")
+	second := prepare("changed-2", records)
 	rows, err := st.ListContributions(ctx, desc.GetId(), 0, 1<<62, [32]byte{}, 1)
 	if err != nil || len(rows) != 1 {
 		t.Fatalf("a stored row: %v, %v", rows, err)
 	}
 	extra := rows[0]
-	extra.Nullifier[0] ^= 0xFF
+	extra.Nullifier[31] ^= 0xFF // still a field element: its values can be read
 	extra.PayloadDigest[0] ^= 0xFF
 	extra.Pending = false
 	if _, err := st.PutContribution(ctx, extra); err != nil {
@@ -220,6 +228,83 @@ func TestPartialAfterCohortChanged(t *testing.T) {
 	rec, err = st.GetPeerJob(ctx, second.req.GetJobId())
 	if err != nil || rec.State != store.PeerJobState(enclave.PeerPrepared) || rec.Partial != nil {
 		t.Fatalf("after the refusal the peer's record is %+v, %v; want prepared, no partial", rec, err)
+	}
+	if _, ok := peer.reads.take(second.req.GetJobId()); ok {
+		t.Error("the peer still keeps the read of a cohort that changed")
+	}
+
+	// A record of the cohort revoked between PrepareJob and
+	// ComputePartial: the same refusal.
+	third := prepare("changed-3", records+1) // the record committed above
+	if r, ok := peer.reads.take(third.req.GetJobId()); !ok || r.sel.sum == nil {
+		t.Fatalf("the peer kept no read of the prepared cohort: %+v, %v", r, ok)
+	} else {
+		peer.reads.put(third.req.GetJobId(), r.spec, r.sel)
+	}
+	rows, err = st.ListContributions(ctx, desc.GetId(), 0, 1<<62, [32]byte{}, 2)
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("stored rows: %v, %v", rows, err)
+	}
+	victim := rows[0]
+	if victim.Nullifier == extra.Nullifier {
+		victim = rows[1]
+	}
+	if err := st.Revoke(ctx, desc.GetId(), victim.RevocationCommitment, [32]byte{7}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	err = partial(third)
+	wantCode(t, "partial over a cohort with a record revoked since it was prepared", err, codes.FailedPrecondition)
+	rec, err = st.GetPeerJob(ctx, third.req.GetJobId())
+	if err != nil || rec.State != store.PeerJobState(enclave.PeerPrepared) || rec.Partial != nil {
+		t.Fatalf("after the refusal the peer's record is %+v, %v; want prepared, no partial", rec, err)
+	}
+}
+
+// TestPreparedReads: a peer keeps at most maxPreparedReads reads of
+// prepared cohorts, drops the oldest first with its records section, and
+// hands each out once.
+func TestPreparedReads(t *testing.T) {
+	n := &Node{env: &env{opts: Options{TempDir: t.TempDir()}}}
+	p := newPreparedReads()
+	sels := make([]*selected, maxPreparedReads+1)
+	for i := range sels {
+		sp, err := n.newRecordSpooler()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sels[i] = &selected{witness: sp}
+		p.put(fmt.Sprint("job-", i), nil, sels[i])
+	}
+	if _, ok := p.take("job-0"); ok {
+		t.Fatal("the oldest read is still kept past the bound")
+	}
+	if err := sels[0].witness.file.Close(); err == nil {
+		t.Error("the dropped read's records section is still open")
+	}
+	r, ok := p.take("job-1")
+	if !ok || r.sel != sels[1] {
+		t.Fatalf("take(job-1) = %+v, %v", r, ok)
+	}
+	if _, ok := p.take("job-1"); ok {
+		t.Error("a read was handed out twice")
+	}
+	// Kept again for the same job, the older read is dropped.
+	sp, err := n.newRecordSpooler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.put("job-2", nil, &selected{witness: sp})
+	if err := sels[2].witness.file.Close(); err == nil {
+		t.Error("a read replaced for its job is still open")
+	}
+	p.clear()
+	for i := 3; i < len(sels); i++ {
+		if err := sels[i].witness.file.Close(); err == nil {
+			t.Errorf("read %d is still open after clear", i)
+		}
+	}
+	if err := sp.file.Close(); err == nil {
+		t.Error("the last read is still open after clear")
 	}
 }
 

@@ -57,3 +57,12 @@ func (q queries) IsRevoked(ctx context.Context, datasetID string, revocationComm
 	}
 	return true, nil
 }
+
+func (q queries) CountRevocations(ctx context.Context, datasetID string) (uint64, error) {
+	var n int64
+	if err := q.read().QueryRowContext(ctx,
+		`SELECT count(*) FROM revocations WHERE dataset_id = $1`, datasetID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: count revocations: %w", err)
+	}
+	return unsigned(n, "count")
+}

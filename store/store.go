@@ -323,6 +323,10 @@ type Contributions interface {
 	FindByRevocation(ctx context.Context, datasetID string, revocationCommitment [32]byte) (Contribution, error)
 	// IsRevoked reports whether revocationCommitment is revoked in datasetID.
 	IsRevoked(ctx context.Context, datasetID string, revocationCommitment [32]byte) (bool, error)
+	// CountRevocations returns how many revocations datasetID holds. None
+	// is ever deleted, so the count changes with every revocation
+	// recorded.
+	CountRevocations(ctx context.Context, datasetID string) (uint64, error)
 }
 
 // Buyers holds buyer accounts.

@@ -676,6 +676,13 @@ func TestRevocation(t *testing.T) {
 		if revoked, err := s.IsRevoked(ctx, "fitness", c.RevocationCommitment); err != nil || revoked {
 			t.Fatalf("IsRevoked before = %v, %v", revoked, err)
 		}
+		wantRevocations := func(what, id string, want uint64) {
+			t.Helper()
+			if n, err := s.CountRevocations(ctx, id); err != nil || n != want {
+				t.Fatalf("CountRevocations(%s, %s) = %d, %v; want %d", id, what, n, err, want)
+			}
+		}
+		wantRevocations("before", "fitness", 0)
 		t1 := t0.Add(time.Hour)
 		if err := s.Revoke(ctx, "fitness", c.RevocationCommitment, token, t1); err != nil {
 			t.Fatal(err)
@@ -684,6 +691,9 @@ func TestRevocation(t *testing.T) {
 			t.Fatalf("Revoke(again, same token): %v", err)
 		}
 		wantErr(t, "Revoke(another token)", s.Revoke(ctx, "fitness", c.RevocationCommitment, h32("forged"), t1), ErrConflict)
+		// Once per commitment, whatever the retries and refusals.
+		wantRevocations("after", "fitness", 1)
+		wantRevocations("after", "sleep", 0)
 		if revoked, err := s.IsRevoked(ctx, "fitness", c.RevocationCommitment); err != nil || !revoked {
 			t.Fatalf("IsRevoked after = %v, %v", revoked, err)
 		}
