@@ -242,9 +242,11 @@ func (n *Node) computePartial(ctx context.Context, from uint32, req *cohortv1.Co
 }
 
 // peerCohort is a peer's cohort for ComputePartial: for a job it prepared
-// on this dataset, selected and summed in one scan against the prepared
-// size (cohortPass; summed only when sum is set and the partial not yet
-// released); otherwise selected afresh (the rules then refuse).
+// on this dataset, the selection PrepareJob's scan made and summed when it
+// still holds (preparedCohort, reads.go), or else selected and summed in
+// one scan against the prepared size (cohortPass; summed only when sum is
+// set and the partial not yet released); otherwise selected afresh (the
+// rules then refuse).
 func (n *Node) peerCohort(ctx context.Context, ds *dataset.Dataset, be backend.Backend, req *cohortv1.ComputePartialRequest, at time.Time,
 	rec *enclave.PeerRecord, coords []int, sum bool) (*selected, error) {
 	if rec == nil || rec.DatasetID != ds.Desc.GetId() || (rec.State != enclave.PeerPrepared && rec.State != enclave.PeerReleased) {
