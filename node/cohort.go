@@ -152,9 +152,10 @@ type readMarks struct {
 // added, or a record's values cannot be read, both are dropped and the
 // values are read again when needed.
 func (n *Node) selectReading(ctx context.Context, ds *dataset.Dataset, jobID string, spec *cohortv1.JobSpec, at time.Time, read *cohortRead) (*selected, error) {
+	// What read took is dropped unless the selection keeps it (the end).
+	defer func() { read.discard() }()
 	bit, err := purposeBit(ds, spec)
 	if err != nil {
-		read.discard()
 		return nil, err
 	}
 	// Committed records only (docs/design.md §7.5): none of them can be
@@ -200,12 +201,10 @@ func (n *Node) selectReading(ctx context.Context, ds *dataset.Dataset, jobID str
 		return nil
 	})
 	if err != nil {
-		read.discard()
 		return nil, n.internal("read eligibility of contributions", err)
 	}
 	sel := sl.Selection()
 	if err := n.countOtherEpochs(ctx, ds, spec.GetEpochFrom(), spec.GetEpochTo(), &sel.Excluded); err != nil {
-		read.discard()
 		return nil, err
 	}
 	// The records are in nullifier order: digest them without the copy
@@ -213,21 +212,18 @@ func (n *Node) selectReading(ctx context.Context, ds *dataset.Dataset, jobID str
 	h := enclave.NewSetHasher(jobID, ds.Desc.GetId(), sel.Cohort())
 	for _, r := range sel.Records {
 		if err := h.Add(r); err != nil {
-			read.discard()
 			return nil, n.internal("set digest", err)
 		}
 	}
 	digest, err := h.Sum()
 	if err != nil {
-		read.discard()
 		return nil, n.internal("set digest", err)
 	}
 	s := &selected{sel: sel, cohort: sel.Cohort(), digest: digest,
 		from: spec.GetEpochFrom(), to: spec.GetEpochTo(), at: at, ds: ds}
 	if read != nil && sel.Cohort() == sel.Eligible {
 		s.sum, s.coords, s.witness, s.marks = read.sum, read.coords, read.sp, marks
-	} else {
-		read.discard()
+		read = nil // kept by the selection
 	}
 	return s, nil
 }
