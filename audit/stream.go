@@ -13,6 +13,7 @@ import (
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 
+	"github.com/cohort-dev/cohort/blob"
 	"github.com/cohort-dev/cohort/circuits"
 	"github.com/cohort-dev/cohort/circuits/merkle"
 	"github.com/cohort-dev/cohort/dataset"
@@ -101,7 +102,9 @@ func NewTranscriptWriter(dst io.Writer, t *Transcript, n int) (*TranscriptWriter
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	h := newTranscriptHash()
-	cnt := &countingWriter{w: io.MultiWriter(dst, h)}
+	// The digest is computed beside the write, not after it: on a job's
+	// critical path the two passes over the bytes run at once.
+	cnt := &countingWriter{w: blob.NewParallelWriter(dst, h)}
 	buf := bufio.NewWriterSize(cnt, 64<<10)
 	tw := &TranscriptWriter{buf: buf, w: wire.NewStreamWriter(wire.BigEndian, buf), h: h, t: *t, n: n}
 	tw.recs.w = tw.w

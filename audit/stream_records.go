@@ -8,6 +8,7 @@ import (
 	"hash"
 	"io"
 
+	"github.com/cohort-dev/cohort/blob"
 	"github.com/cohort-dev/cohort/circuits"
 	"github.com/cohort-dev/cohort/wire"
 )
@@ -97,6 +98,10 @@ func (rw *RecordsWriter) Close() (Records, error) {
 		Ciphertext: rw.ciphertext}, nil
 }
 
+// copyChunk is the size of CopyRecords' reads: large enough that the
+// goroutines of a ParallelWriter cost nothing beside the hashing.
+const copyChunk = 256 << 10
+
 // CopyRecords writes, in place of the records, a section RecordsWriter
 // wrote: recs says what it holds, src reads its bytes. The section must
 // hold the records the writer declared, with the ciphertexts its header
@@ -123,8 +128,10 @@ func (tw *TranscriptWriter) CopyRecords(src io.Reader, recs Records) error {
 	if tw.err != nil {
 		return tw.err
 	}
+	// The check of the section's bytes and the transcript's own passes
+	// over them (its digest, its destination's) run at once.
 	sha := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tw.buf, sha), io.LimitReader(src, recs.Size))
+	n, err := io.CopyBuffer(blob.NewParallelWriter(tw.buf, sha), io.LimitReader(src, recs.Size), make([]byte, copyChunk))
 	switch {
 	case err != nil:
 		tw.err = fmt.Errorf("audit: copy records: %w", err)

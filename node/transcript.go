@@ -95,7 +95,7 @@ func (n *Node) writeTranscript(ctx context.Context, hdr *audit.Transcript, s *se
 		}
 	}()
 	sha := sha256.New()
-	tw, err := audit.NewTranscriptWriter(io.MultiWriter(f, sha), hdr, b.count)
+	tw, err := audit.NewTranscriptWriter(blob.NewParallelWriter(f, sha), hdr, b.count)
 	if err != nil {
 		return nil, fmt.Errorf("write transcript: %w", err)
 	}

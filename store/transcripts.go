@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"sync"
 )
 
 // transcriptColumns are read by scanTranscript; withBundle adds the bundle.
@@ -163,9 +164,14 @@ func putTranscriptChunks(ctx context.Context, tx *sql.Tx, id string, ceremonyOff
 				}
 				light, chunk = c, chunk[at:]
 			}
-			full.Write(chunk)
-			if _, err := tx.ExecContext(ctx, `INSERT INTO transcript_chunks (transcript_id, seq, data) VALUES ($1, $2, $3)`,
-				id, seq, buf[:n]); err != nil {
+			// The chunk is hashed while it is inserted: both only read it,
+			// and the next read waits for both.
+			var hashed sync.WaitGroup
+			hashed.Go(func() { full.Write(chunk) })
+			_, err := tx.ExecContext(ctx, `INSERT INTO transcript_chunks (transcript_id, seq, data) VALUES ($1, $2, $3)`,
+				id, seq, buf[:n])
+			hashed.Wait()
+			if err != nil {
 				return fmt.Errorf("store: put transcript %q: chunk %d: %w", id, seq, err)
 			}
 			size += uint64(n)
