@@ -252,12 +252,39 @@ func renderJob(b *bytes.Buffer, f *figure) error {
 		cpu = append(cpu, plotter.XY{X: n, Y: r.get("cpu-s/op")})
 		heap = append(heap, plotter.XY{X: n, Y: max(r.get("peak-heap-MB"), 0.1)})
 	}
+	renderJobPhases(b, f)
 	fmt.Fprintf(b, "\n![job time against records](report/job-time.png) ![peak heap against records](report/job-memory.png)\n")
 	if err := writeLinePlot("job-time", "MPC job, 3 nodes", "records", "seconds per job", true, true,
 		[]series{{label: "wall time", xys: tm}, {label: "CPU time, 3 nodes", xys: cpu}}); err != nil {
 		return err
 	}
 	return writeLinePlot("job-memory", "MPC job, 3 nodes", "records", "peak heap, MB", true, true, []series{{xys: heap}})
+}
+
+// jobPhases are the phases of a job's round BenchmarkJob reports, as
+// <phase>-ms/op (the coordinator's cohort_job_phase_seconds).
+var jobPhases = []string{"select", "partial", "transcript", "sign", "release"}
+
+// renderJobPhases writes where a job's time goes, phase by phase, when
+// the run reported it.
+func renderJobPhases(b *bytes.Buffer, f *figure) {
+	rs := f.find("BenchmarkJob/")
+	if len(rs) == 0 || rs[0].metrics["select-ms/op"] == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\nWhere a job's time goes: its coordinator's round, phase by phase\n")
+	fmt.Fprintf(b, "(`cohort_job_phase_seconds`; design §7.7): select is PrepareJob on every\n")
+	fmt.Fprintf(b, "node (each reads its cohort's rows once), partial ComputePartial, transcript\n")
+	fmt.Fprintf(b, "its building, sign the peers' checks and signatures, release the bundle,\n")
+	fmt.Fprintf(b, "result and DONE committed. The publish to the peers comes after DONE.\n\n")
+	fmt.Fprintf(b, "| records | %s |\n| ---: |%s\n", strings.Join(jobPhases, " | "), strings.Repeat(" ---: |", len(jobPhases)))
+	for _, r := range rs {
+		fmt.Fprintf(b, "| %s |", thousands(subValue(r.name, "records")))
+		for _, p := range jobPhases {
+			fmt.Fprintf(b, " %s |", seconds(r.get(p+"-ms/op")*1e6))
+		}
+		fmt.Fprintf(b, "\n")
+	}
 }
 
 func renderAudit(b *bytes.Buffer, f *figure) error {

@@ -17,6 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/cohort-dev/cohort/store"
 )
 
@@ -114,6 +117,7 @@ func benchJob(b *testing.B, records int) {
 	}
 	peak := startHeapSampler()
 	cpu0 := processCPU(b)
+	phases0 := f.phaseSeconds(b)
 	b.ReportAllocs()
 	b.ResetTimer()
 	jobs := 0
@@ -130,6 +134,36 @@ func benchJob(b *testing.B, records int) {
 	b.ReportMetric(float64(records), "records")
 	b.ReportMetric(peak(), "peak-heap-MB")
 	b.ReportMetric((processCPU(b)-cpu0).Seconds()/float64(jobs), "cpu-s/op")
+	// Where a job's time goes: its coordinator's round, phase by phase
+	// (cohort_job_phase_seconds).
+	phases := f.phaseSeconds(b)
+	for p, name := range phaseNames {
+		b.ReportMetric((phases[p]-phases0[p])*1000/float64(jobs), name+"-ms/op")
+	}
+}
+
+// phaseTimes is how many jobs node i timed in round phase p
+// (phaseSelect…) as their coordinator, and the seconds they spent in it
+// (cohort_job_phase_seconds).
+func (f *testFederation) phaseTimes(tb testing.TB, i, p int) (n uint64, seconds float64) {
+	tb.Helper()
+	var m dto.Metric
+	if err := f.nodes[i].n.metrics.jobPhases.WithLabelValues(phaseNames[p]).(prometheus.Metric).Write(&m); err != nil {
+		tb.Fatal(err)
+	}
+	return m.GetHistogram().GetSampleCount(), m.GetHistogram().GetSampleSum()
+}
+
+// phaseSeconds is the time f's nodes spent in each round phase of the
+// jobs they coordinated so far.
+func (f *testFederation) phaseSeconds(tb testing.TB) (out [len(phaseNames)]float64) {
+	for i := range f.nodes {
+		for p := range phaseNames {
+			_, s := f.phaseTimes(tb, i, p)
+			out[p] += s
+		}
+	}
+	return out
 }
 
 // waitPublished waits until every node of f stores job id's transcript.

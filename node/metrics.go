@@ -18,6 +18,7 @@ type metrics struct {
 	proofBatch      prometheus.Histogram
 	peerFailures    *prometheus.CounterVec
 	jobEvents       *prometheus.CounterVec
+	jobPhases       *prometheus.HistogramVec
 	signed          *prometheus.CounterVec
 	published       *prometheus.CounterVec
 }
@@ -46,6 +47,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		jobEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cohort_jobs_total", Help: "Jobs coordinated by this node, by event (submitted, done, rejected, failed, cancelled).",
 		}, []string{"event"}),
+		jobPhases: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "cohort_job_phase_seconds",
+			Help:    "Time the jobs this node coordinated spent in each phase of their round (select, partial, transcript, sign, release; docs/design.md §7.7).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
+		}, []string{"phase"}),
 		signed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cohort_transcripts_signed_total",
 			Help: "Job transcripts this node signed as a peer, by where their records section came from: own (the section it wrote, spliced in) or sent (streamed by the coordinator).",
@@ -56,7 +62,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"form"}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.apiRPC, m.peerRPC, m.contributions, m.registryMembers, m.verifySecs, m.proofBatch, m.peerFailures, m.jobEvents, m.signed, m.published} {
+		for _, c := range []prometheus.Collector{m.apiRPC, m.peerRPC, m.contributions, m.registryMembers, m.verifySecs, m.proofBatch, m.peerFailures, m.jobEvents, m.jobPhases, m.signed, m.published} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

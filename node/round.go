@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -53,6 +54,7 @@ type jobRun struct {
 	comb       backend.Combination
 	releasedAt time.Time
 	transcript *builtTranscript // once built; its spool file is closed when the run ends
+	phases     phaseClock
 
 	// sections holds the records section each peer said it wrote of the
 	// cohort with its partial (splice.go), by node index.
@@ -83,6 +85,8 @@ func (r *jobRun) peerSection(i uint32) *cohortv1.TranscriptRecords {
 func (r *jobRun) run(ctx context.Context) {
 	r.events = make(chan enclave.Event, 4*len(r.n.opts.Members)+4)
 	r.ctx = ctx
+	r.phases = phaseClock{obs: r.n.metrics.jobPhases}
+	r.phases.enter(phaseSelect)
 	defer func() { r.transcript.close(); r.own.takeRecords().close() }()
 	rd, err := r.begin(ctx)
 	for err == nil && r.c != nil {
@@ -226,6 +230,12 @@ func (r *jobRun) apply(ctx context.Context, rd enclave.Ready) (enclave.Event, er
 		}
 	}
 	for _, m := range rd.Send {
+		switch m.Kind {
+		case enclave.MsgPartial:
+			r.phases.enter(phasePartial)
+		case enclave.MsgSign:
+			r.phases.enter(phaseSign)
+		}
 		r.n.bg.Add(1)
 		go func() {
 			defer r.n.bg.Done()
@@ -247,6 +257,7 @@ func (r *jobRun) apply(ctx context.Context, rd enclave.Ready) (enclave.Event, er
 		})
 	}
 	if rd.Build != nil {
+		r.phases.enter(phaseTranscript)
 		built, err := r.buildTranscript(ctx, rd.Build)
 		if err != nil {
 			return nil, err
@@ -254,6 +265,7 @@ func (r *jobRun) apply(ctx context.Context, rd enclave.Ready) (enclave.Event, er
 		return built, nil
 	}
 	if rd.Release != nil {
+		r.phases.enter(phaseRelease)
 		if err := r.commit(ctx, rd.Release); err != nil {
 			return nil, err
 		}
@@ -561,6 +573,7 @@ func (r *jobRun) commit(ctx context.Context, rel *enclave.Releasing) error {
 	if err != nil {
 		return err
 	}
+	r.phases.end()
 	r.job = next
 	n.jobs.notify(r.job.ID)
 	if h := n.jobs.hook; h != nil {
@@ -570,4 +583,47 @@ func (r *jobRun) commit(ctx context.Context, rel *enclave.Releasing) error {
 	n.log.Info("job done", "job", r.job.ID, "cohort", rel.Outcome.Cohort, "outputs", len(rel.Outcome.Outputs))
 	r.publish(ctx, rel.Signatures)
 	return nil
+}
+
+// The phases of a round, in their order, as cohort_job_phase_seconds
+// names them: select (PrepareJob on every node, until the eligible sets
+// agree), partial (ComputePartial), transcript (built by the coordinator),
+// sign (the peers check and sign it) and release (the bundle, result and
+// DONE committed; the publish to the peers after it is not counted).
+const (
+	phaseSelect = iota
+	phasePartial
+	phaseTranscript
+	phaseSign
+	phaseRelease
+)
+
+var phaseNames = [...]string{"select", "partial", "transcript", "sign", "release"}
+
+// phaseClock times the phases of a round its coordinator runs. It only
+// moves forward: a selection made again stays in select. The phase a
+// round ends in without releasing is not observed.
+type phaseClock struct {
+	obs   *prometheus.HistogramVec
+	phase int
+	since time.Time
+}
+
+// enter starts phase p, ending the one before it; a phase not after the
+// current one is ignored.
+func (c *phaseClock) enter(p int) {
+	if c.obs == nil || (c.since != time.Time{} && p <= c.phase) {
+		return
+	}
+	now := time.Now()
+	if c.since != (time.Time{}) {
+		c.obs.WithLabelValues(phaseNames[c.phase]).Observe(now.Sub(c.since).Seconds())
+	}
+	c.phase, c.since = p, now
+}
+
+// end ends the last phase; the clock is stopped after.
+func (c *phaseClock) end() {
+	c.enter(len(phaseNames))
+	c.obs = nil
 }

@@ -136,6 +136,19 @@ func TestJobStreams(t *testing.T) {
 		if own, sent := f.signedBy(t, i); i > 0 && (own != 1 || sent != 0) {
 			t.Errorf("node %d signed %v transcripts with its own records section and %v sent whole, want 1 and 0", i, own, sent)
 		}
+		// The coordinator (node 0) timed each phase of the round once;
+		// the peers coordinated nothing.
+		for p, name := range phaseNames {
+			n, sum := f.phaseTimes(t, i, p)
+			if want := uint64(0); i == 0 {
+				want = 1
+				if n != want || sum <= 0 {
+					t.Errorf("coordinator: phase %s observed %d times, %v s; want once, above 0", name, n, sum)
+				}
+			} else if n != want {
+				t.Errorf("node %d: phase %s observed %d times, want none", i, name, n)
+			}
+		}
 	}
 
 	// A second job over the same records takes each full claim subtree
