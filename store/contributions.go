@@ -203,8 +203,7 @@ func (q queries) CountContributions(ctx context.Context, datasetID string, epoch
 		return 0, nil
 	}
 	var n int64
-	if err := q.read().QueryRowContext(ctx,
-		`SELECT count(*) FROM contributions WHERE dataset_id = $1 AND epoch >= $2 AND epoch <= $3 AND pending = 0 AND missing = -1`,
+	if err := q.read().QueryRowContext(ctx, q.s.d.countCommitted,
 		datasetID, int64(epochFrom), clampSigned(epochTo)).Scan(&n); err != nil {
 		return 0, fmt.Errorf("store: count contributions: %w", err)
 	}

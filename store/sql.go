@@ -20,7 +20,21 @@ type dialect struct {
 	forUpdate string
 	// txOptions for write transactions, InTx's included.
 	txOptions *sql.TxOptions
+	// countCommitted counts a dataset's committed records in a range of
+	// epochs ($1 the dataset, $2 and $3 the first and last epoch): in
+	// SQLite from the per-epoch counts its triggers keep (migration
+	// 0023), in PostgreSQL from the eligibility index, whose concurrent
+	// writers a shared counter row would serialize.
+	countCommitted string
 }
+
+// The two engines' dialect.countCommitted.
+const (
+	countCommittedSQLite = `SELECT coalesce(sum(records), 0) FROM committed_counts
+		 WHERE dataset_id = $1 AND epoch >= $2 AND epoch <= $3`
+	countCommittedPostgres = `SELECT count(*) FROM contributions
+		 WHERE dataset_id = $1 AND epoch >= $2 AND epoch <= $3 AND pending = 0 AND missing = -1`
+)
 
 // sqlStore implements Store over database/sql for both engines. Its data
 // methods are those of the embedded queries, which run them on the pools.
