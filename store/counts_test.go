@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -117,26 +116,8 @@ func removeRec[T comparable](s []T, v T) []T {
 func TestCommittedCountsMigration(t *testing.T) {
 	ctx := context.Background()
 	path := t.TempDir() + "/cohort.db"
-	ms, err := loadMigrations(DriverSQLite)
-	if err != nil || len(ms) < 23 || ms[22].name != "0023_committed_counts.sql" {
-		t.Fatalf("migrations: %d, %v", len(ms), err)
-	}
-	raw, err := sql.Open("sqlite", sqliteDSN(path, "_txlock=immediate"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	exec := func(q string, args ...any) {
-		t.Helper()
-		if _, err := raw.ExecContext(ctx, q, args...); err != nil {
-			t.Fatalf("%.60s: %v", q, err)
-		}
-	}
 	// The schema as of migration 0022, with records in every state.
-	exec(`CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`)
-	for _, m := range ms[:22] {
-		exec(m.sql)
-		exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, 0)`, m.version, m.name)
-	}
+	raw, exec := sqliteBefore(t, path, "0023_committed_counts.sql")
 	exec(`INSERT INTO datasets (id, descriptor, created_at) VALUES ('fitness', x'00', 0)`)
 	for i, st := range []struct {
 		epoch            int

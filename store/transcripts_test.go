@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -231,26 +232,7 @@ func TestTranscriptStream(t *testing.T) {
 func TestTranscriptChunksMigration(t *testing.T) {
 	ctx := context.Background()
 	path := t.TempDir() + "/cohort.db"
-	ms, err := loadMigrations(DriverSQLite)
-	if err != nil || len(ms) < 22 || ms[21].name != "0022_transcript_chunks_rowid.sql" {
-		t.Fatalf("migrations: %d, %v", len(ms), err)
-	}
-	raw, err := sql.Open("sqlite", sqliteDSN(path, "_txlock=immediate"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	exec := func(q string, args ...any) {
-		t.Helper()
-		if _, err := raw.ExecContext(ctx, q, args...); err != nil {
-			t.Fatalf("%.60s: %v", q, err)
-		}
-	}
-	// The schema as of migration 0021, as migrate leaves it.
-	exec(`CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`)
-	for _, m := range ms[:21] {
-		exec(m.sql)
-		exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, 0)`, m.version, m.name)
-	}
+	raw, exec := sqliteBefore(t, path, "0022_transcript_chunks_rowid.sql")
 	bundle := make([]byte, 2*TranscriptChunkSize+77)
 	for i := range bundle {
 		bundle[i] = byte(i*7 + i>>13)
@@ -286,4 +268,36 @@ func TestTranscriptChunksMigration(t *testing.T) {
 	if got, err := s.GetTranscript(ctx, "job-new"); err != nil || !bytes.Equal(got.Bundle, bundle) {
 		t.Fatalf("a bundle stored after the migration reads back as %d bytes, %v", len(got.Bundle), err)
 	}
+}
+
+// sqliteBefore creates a SQLite database at path with the schema as
+// migrate leaves it just before the migration named next, and returns it
+// open, with exec to write to it; the caller closes it before opening
+// the store, which applies next and the rest.
+func sqliteBefore(t *testing.T, path, next string) (*sql.DB, func(q string, args ...any)) {
+	t.Helper()
+	ms, err := loadMigrations(DriverSQLite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(ms, func(m migration) bool { return m.name == next })
+	if i < 0 {
+		t.Fatalf("no migration %s", next)
+	}
+	raw, err := sql.Open("sqlite", sqliteDSN(path, "_txlock=immediate"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := raw.ExecContext(context.Background(), q, args...); err != nil {
+			t.Fatalf("%.60s: %v", q, err)
+		}
+	}
+	exec(`CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`)
+	for _, m := range ms[:i] {
+		exec(m.sql)
+		exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, 0)`, m.version, m.name)
+	}
+	return raw, exec
 }
