@@ -612,11 +612,11 @@ type phaseClock struct {
 // enter starts phase p, ending the one before it; a phase not after the
 // current one is ignored.
 func (c *phaseClock) enter(p int) {
-	if c.obs == nil || (c.since != time.Time{} && p <= c.phase) {
+	if c.obs == nil || (!c.since.IsZero() && p <= c.phase) {
 		return
 	}
 	now := time.Now()
-	if c.since != (time.Time{}) {
+	if !c.since.IsZero() {
 		c.obs.WithLabelValues(phaseNames[c.phase]).Observe(now.Sub(c.since).Seconds())
 	}
 	c.phase, c.since = p, now

@@ -139,13 +139,10 @@ func TestJobStreams(t *testing.T) {
 		// The coordinator (node 0) timed each phase of the round once;
 		// the peers coordinated nothing.
 		for p, name := range phaseNames {
-			n, sum := f.phaseTimes(t, i, p)
-			if want := uint64(0); i == 0 {
-				want = 1
-				if n != want || sum <= 0 {
-					t.Errorf("coordinator: phase %s observed %d times, %v s; want once, above 0", name, n, sum)
-				}
-			} else if n != want {
+			switch n, sum := f.phaseTimes(t, i, p); {
+			case i == 0 && (n != 1 || sum <= 0):
+				t.Errorf("coordinator: phase %s observed %d times, %v s; want once, above 0", name, n, sum)
+			case i > 0 && n != 0:
 				t.Errorf("node %d: phase %s observed %d times, want none", i, name, n)
 			}
 		}
