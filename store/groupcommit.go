@@ -145,6 +145,7 @@ func (g *groupCommitter) commit(group []*groupTx) {
 		failAll(fmt.Errorf("store: %s: commit: %w", group[0].op, err))
 		return
 	}
+	g.s.checkpoints.committed()
 	finish()
 }
 

@@ -46,6 +46,9 @@ type sqlStore struct {
 
 	stmts stmtCache       // SQLite's prepared hot reads
 	group *groupCommitter // SQLite's write transactions; nil on PostgreSQL
+	// checkpoints copies SQLite's WAL into the database file after
+	// commits; nil on PostgreSQL.
+	checkpoints *walCheckpointer
 }
 
 var _ Store = (*sqlStore)(nil)
@@ -85,6 +88,7 @@ func (s *sqlStore) inTx(ctx context.Context, op string, fn func(tx *sql.Tx) erro
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: %s: commit: %w", op, err)
 	}
+	s.checkpoints.committed()
 	return nil
 }
 
@@ -110,7 +114,7 @@ func (s *sqlStore) Ping(ctx context.Context) error {
 }
 
 func (s *sqlStore) Close() error {
-	err := errors.Join(s.stmts.close(), s.w.Close())
+	err := errors.Join(s.checkpoints.close(), s.stmts.close(), s.w.Close())
 	if s.r != s.w {
 		err = errors.Join(err, s.r.Close())
 	}

@@ -38,11 +38,13 @@ var sqlitePragmas = []string{
 // larger mmap_size is cut to it.
 const sqliteMmapBytes = 0x7fff0000
 
-// openSQLite opens (creating if needed) the database file at path with two
+// openSQLite opens (creating if needed) the database file at path with three
 // pools: one connection for write transactions, begun IMMEDIATE so that a
 // transaction holds the write lock from its first statement and writers
-// queue in Go instead of failing mid-transaction, and a few query-only
-// connections for reads, which WAL lets proceed beside the writer.
+// queue in Go instead of failing mid-transaction, a few query-only
+// connections for reads, which WAL lets proceed beside the writer, and
+// one that checkpoints the WAL, which the writer leaves to it
+// (walCheckpointer).
 func openSQLite(ctx context.Context, path string) (*sqlStore, error) {
 	if path == "" {
 		return nil, fmt.Errorf("%w: sqlite: empty path", ErrInvalid)
@@ -50,7 +52,7 @@ func openSQLite(ctx context.Context, path string) (*sqlStore, error) {
 	if strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("%w: sqlite: path %q contains '?' or '#'", ErrInvalid, path)
 	}
-	w, err := sql.Open("sqlite", sqliteDSN(path, "_txlock=immediate"))
+	w, err := sql.Open("sqlite", sqliteDSN(path, "_txlock=immediate&_pragma=wal_autocheckpoint(0)"))
 	if err != nil {
 		return nil, fmt.Errorf("store: sqlite: open %s: %w", path, err)
 	}
@@ -61,6 +63,9 @@ func openSQLite(ctx context.Context, path string) (*sqlStore, error) {
 	// Check the pragmas on the writer before the first migration creates
 	// the file's tables, so a database is never written without them.
 	if err := firstSQLiteConn(ctx, w); err != nil {
+		return nil, errors.Join(err, w.Close())
+	}
+	if err := checkPragma(ctx, w, "wal_autocheckpoint", 0); err != nil {
 		return nil, errors.Join(err, w.Close())
 	}
 	if err := s.migrate(ctx, "sqlite", ""); err != nil {
@@ -78,6 +83,16 @@ func openSQLite(ctx context.Context, path string) (*sqlStore, error) {
 	if err := checkSQLitePragmas(ctx, r); err != nil {
 		return nil, errors.Join(err, s.Close())
 	}
+	c, err := sql.Open("sqlite", sqliteDSN(path, ""))
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("store: sqlite: open %s: %w", path, err), s.Close())
+	}
+	c.SetMaxOpenConns(1)
+	c.SetMaxIdleConns(1)
+	if err := checkSQLitePragmas(ctx, c); err != nil {
+		return nil, errors.Join(err, c.Close(), s.Close())
+	}
+	s.checkpoints = startCheckpointer(c, checkpointInterval)
 	return s, nil
 }
 
@@ -106,7 +121,9 @@ func sqliteDSN(path, extra string) string {
 	for _, p := range sqlitePragmas {
 		q = append(q, "_pragma="+url.QueryEscape(p))
 	}
-	q = append(q, extra)
+	if extra != "" {
+		q = append(q, extra)
+	}
 	return "file:" + path + "?" + strings.Join(q, "&")
 }
 
@@ -129,13 +146,22 @@ func checkSQLitePragmas(ctx context.Context, db *sql.DB) error {
 		{"busy_timeout", sqliteBusyTimeoutMS},
 	}
 	for _, c := range checks {
-		var got int
-		if err := db.QueryRowContext(ctx, "PRAGMA "+c.pragma).Scan(&got); err != nil {
-			return fmt.Errorf("store: sqlite: read %s: %w", c.pragma, err)
+		if err := checkPragma(ctx, db, c.pragma, c.want); err != nil {
+			return err
 		}
-		if got != c.want {
-			return fmt.Errorf("store: sqlite: %s is %d, want %d", c.pragma, got, c.want)
-		}
+	}
+	return nil
+}
+
+// checkPragma fails unless db's connection has integer pragma name set
+// to want.
+func checkPragma(ctx context.Context, db *sql.DB, name string, want int) error {
+	var got int
+	if err := db.QueryRowContext(ctx, "PRAGMA "+name).Scan(&got); err != nil {
+		return fmt.Errorf("store: sqlite: read %s: %w", name, err)
+	}
+	if got != want {
+		return fmt.Errorf("store: sqlite: %s is %d, want %d", name, got, want)
 	}
 	return nil
 }

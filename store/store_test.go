@@ -851,14 +851,18 @@ func TestOpenRefuses(t *testing.T) {
 	}
 }
 
-// TestSQLitePragmas: every connection of both pools runs with the durability
-// settings and maps the database file, and a connection without them is
+// TestSQLitePragmas: every connection of the three pools runs with the
+// durability settings and maps the database file, the writer leaves
+// checkpoints to the checkpointer, and a connection without them is
 // refused.
 func TestSQLitePragmas(t *testing.T) {
 	ctx := context.Background()
 	path := t.TempDir() + "/cohort.db"
 	s := openStore(t, Config{Path: path}).(*sqlStore)
-	for _, db := range []*sql.DB{s.w, s.r} {
+	if err := checkPragma(ctx, s.w, "wal_autocheckpoint", 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, db := range []*sql.DB{s.w, s.r, s.checkpoints.db} {
 		if err := checkSQLitePragmas(ctx, db); err != nil {
 			t.Fatal(err)
 		}
