@@ -345,6 +345,40 @@ func TestTranscriptTeeSkipsSection(t *testing.T) {
 	}
 }
 
+// TestHoleWriter: a coordinator's transcript file leaves its records
+// section a hole, however the writes fall across its edges, and the
+// transcript read back with the section from its own file is the whole.
+func TestHoleWriter(t *testing.T) {
+	whole := bytes.Repeat([]byte("0123456789abcdefghij"), 9)
+	const at, size = 31, 77
+	section := fileWith(t, "records-", whole[at:at+size])
+	for _, step := range []int{1, 3, 7, 31, 64, len(whole)} {
+		f := fileWith(t, "transcript-", nil)
+		h := &holeWriter{f: f}
+		for i := 0; i < len(whole); i += step {
+			if i+step > at && h.to == 0 {
+				h.from, h.to = at, at+size // as writeTranscript does, once the section's offset is known
+			}
+			p := whole[i:min(i+step, len(whole))]
+			if n, err := h.Write(p); n != len(p) || err != nil {
+				t.Fatalf("writes of %d: wrote %d of %d, %v", step, n, len(p), err)
+			}
+		}
+		got, err := os.ReadFile(f.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := append(append(bytes.Clone(whole[:at]), make([]byte, size)...), whole[at+size:]...)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("writes of %d: file %q, want %q", step, got, want)
+		}
+		b := &builtTranscript{file: f, size: int64(len(whole)), recordsAt: at, recs: &audit.Records{Size: size}, section: section}
+		if got, err := io.ReadAll(b.reader()); err != nil || !bytes.Equal(got, whole) {
+			t.Fatalf("writes of %d: read %q, %v; want the whole transcript", step, got, err)
+		}
+	}
+}
+
 // signPeer is a PeerServiceClient whose SignTranscript answers a splice
 // with spliceErr (nil: a signature) and a transcript sent whole with
 // wholeErr, and records the bytes it was sent whole.

@@ -56,22 +56,74 @@ type builtTranscript struct {
 	hdr    *audit.Transcript // every field but the records
 	count  int               // its records
 	digest [32]byte          // audit.Transcript.Digest
-	file   *os.File          // its encoding
+	file   *os.File          // its encoding, but for a section kept apart
 	size   int64
 	sha    [32]byte // SHA-256 of the encoding, for the blob header
 	// recs is the records section, at recordsAt in the encoding, when it
-	// was copied in whole (nil: written a record at a time).
+	// was taken whole from the scan's spool file (nil: written a record at
+	// a time). That file is then section: file has a hole in its place,
+	// of recs.Size bytes, which are not written twice.
 	recs      *audit.Records
 	recordsAt int64
+	section   *os.File
 }
 
 // reader reads the transcript's encoding from its start.
-func (b *builtTranscript) reader() io.Reader { return io.NewSectionReader(b.file, 0, b.size) }
+func (b *builtTranscript) reader() io.Reader {
+	if b.section == nil {
+		return io.NewSectionReader(b.file, 0, b.size)
+	}
+	end := b.recordsAt + b.recs.Size
+	return io.MultiReader(io.NewSectionReader(b.file, 0, b.recordsAt), io.NewSectionReader(b.section, 0, b.recs.Size),
+		io.NewSectionReader(b.file, end, b.size-end))
+}
 
 func (b *builtTranscript) close() {
-	if b != nil && b.file != nil {
+	if b == nil {
+		return
+	}
+	if b.file != nil {
 		b.file.Close()
 	}
+	if b.section != nil {
+		b.section.Close()
+	}
+}
+
+// holeWriter writes to a file but for the bytes from offset from to
+// offset to, which it seeks over: they are left a hole, to be read from
+// elsewhere.
+type holeWriter struct {
+	f        *os.File
+	pos      int64
+	from, to int64
+}
+
+func (h *holeWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		var k int64
+		switch {
+		case h.pos < h.from:
+			k = min(int64(len(p)), h.from-h.pos)
+			if _, err := h.f.Write(p[:k]); err != nil {
+				return n - len(p), err
+			}
+		case h.pos < h.to:
+			k = min(int64(len(p)), h.to-h.pos)
+			if _, err := h.f.Seek(k, io.SeekCurrent); err != nil {
+				return n - len(p), err
+			}
+		default:
+			if _, err := h.f.Write(p); err != nil {
+				return n - len(p), err
+			}
+			k = int64(len(p))
+		}
+		h.pos += k
+		p = p[k:]
+	}
+	return n, nil
 }
 
 // writeTranscript writes the transcript whose every field but the records
@@ -95,18 +147,24 @@ func (n *Node) writeTranscript(ctx context.Context, hdr *audit.Transcript, s *se
 		}
 	}()
 	sha := sha256.New()
-	tw, err := audit.NewTranscriptWriter(blob.NewParallelWriter(f, sha), hdr, b.count)
+	out := &holeWriter{f: f}
+	tw, err := audit.NewTranscriptWriter(blob.NewParallelWriter(out, sha), hdr, b.count)
 	if err != nil {
 		return nil, fmt.Errorf("write transcript: %w", err)
 	}
 	tw.CacheSubtrees(n.subtrees)
 	var roots *recordRoots
 	if sp != nil && sp.recs.Count == b.count {
+		// The section is hashed into the transcript from the scan's spool
+		// file, and read from there after: the transcript's file leaves
+		// its place empty.
 		b.recordsAt = tw.RecordsOffset()
+		out.from, out.to = b.recordsAt, b.recordsAt+sp.recs.Size
 		if err := tw.CopyRecords(io.NewSectionReader(sp.file, 0, sp.recs.Size), sp.recs); err != nil {
 			return nil, fmt.Errorf("write transcript: %w", err)
 		}
 		roots, b.recs = sp.roots, &sp.recs
+		b.section, sp.file = sp.file, nil
 	} else if roots, err = n.scanTranscriptRecords(ctx, tw, s, published); err != nil {
 		return nil, err
 	}
@@ -210,7 +268,7 @@ func (sp *recordSpooler) discard() {
 }
 
 func (sp *recordSpool) close() {
-	if sp != nil {
+	if sp != nil && sp.file != nil {
 		sp.file.Close()
 	}
 }
