@@ -102,9 +102,9 @@ func TestCheckpointRetried(t *testing.T) {
 	waitCheckpointed(t, path, 8<<20/4096)
 }
 
-// TestCheckpointerClose: closing the store stops its checkpoints, which
-// are then never run on a closed connection, and closing it again is
-// harmless.
+// TestCheckpointerClose: closing the store stops its checkpointer,
+// closing it again is harmless, and a commit's notice after that blocks
+// nothing.
 func TestCheckpointerClose(t *testing.T) {
 	path := t.TempDir() + "/cohort.db"
 	s, err := Open(context.Background(), Config{Path: path})
@@ -119,7 +119,7 @@ func TestCheckpointerClose(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	st.checkpoints.committed() // after close: no checkpoint runs, nothing blocks
+	st.checkpoints.committed()
 	select {
 	case <-st.checkpoints.stop:
 	default:
