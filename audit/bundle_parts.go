@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/cohort-dev/cohort/blob"
 	"github.com/cohort-dev/cohort/dataset"
 	cohortv1 "github.com/cohort-dev/cohort/gen/cohort/v1"
 	"github.com/cohort-dev/cohort/wire"
@@ -73,32 +74,61 @@ func (p *BundleParts) Size(tlen int64) int64 {
 // lists as many nodes as there are signatures, which ReadBundleStream
 // checks when it reads them back.
 func (p *BundleParts) Write(dst io.Writer, src io.Reader, tlen int64) error {
-	if err := p.validate(); err != nil {
-		return fmt.Errorf("audit: write bundle: %w: %w", ErrInvalid, err)
-	}
-	if tlen <= 0 {
-		return fmt.Errorf("audit: write bundle: %w: a transcript of %d bytes", ErrInvalid, tlen)
+	head, tail, err := p.around(tlen)
+	if err != nil {
+		return err
 	}
 	buf := bufio.NewWriterSize(dst, 64<<10)
-	w := wire.NewStreamWriter(wire.BigEndian, buf)
-	w.Raw([]byte(bundleMagic))
-	w.Uint8(BundleVersion)
-	w.Uint64(uint64(tlen))
-	if err := w.Err(); err != nil {
+	if _, err := buf.Write(head); err != nil {
 		return fmt.Errorf("audit: write bundle: %w", err)
 	}
 	if n, err := io.Copy(buf, io.LimitReader(src, tlen)); err != nil || n != tlen {
 		return fmt.Errorf("audit: write bundle: copied %d of the transcript's %d bytes: %v", n, tlen, err)
 	}
-	b := &Bundle{Signatures: p.Signatures, Descriptor: p.Descriptor, VerifyingKey: p.VerifyingKey, Ceremony: p.Ceremony}
-	b.encodeTail(w)
-	if err := w.Err(); err != nil {
+	if _, err := buf.Write(tail); err != nil {
 		return fmt.Errorf("audit: write bundle: %w", err)
 	}
 	if err := buf.Flush(); err != nil {
 		return fmt.Errorf("audit: write bundle: %w", err)
 	}
 	return nil
+}
+
+// Encoding is the encoding Write writes, as a reader at any offset of
+// Size(src.Size()) bytes: the bundle's head and tail, encoded now, around
+// the transcript's encoding, read from src when its bytes are asked for.
+// Nothing of the transcript is read or decoded here.
+func (p *BundleParts) Encoding(src *io.SectionReader) (*blob.Concat, error) {
+	head, tail, err := p.around(src.Size())
+	if err != nil {
+		return nil, err
+	}
+	return blob.NewConcat(blob.Bytes(head), src, blob.Bytes(tail)), nil
+}
+
+// around encodes what comes before and after a transcript of tlen bytes
+// in its bundle.
+func (p *BundleParts) around(tlen int64) (head, tail []byte, err error) {
+	if err := p.validate(); err != nil {
+		return nil, nil, fmt.Errorf("audit: write bundle: %w: %w", ErrInvalid, err)
+	}
+	if tlen <= 0 {
+		return nil, nil, fmt.Errorf("audit: write bundle: %w: a transcript of %d bytes", ErrInvalid, tlen)
+	}
+	w := wire.NewWriter(wire.BigEndian, bundleHeaderSize)
+	w.Raw([]byte(bundleMagic))
+	w.Uint8(BundleVersion)
+	w.Uint64(uint64(tlen))
+	if head, err = w.Bytes(); err != nil {
+		return nil, nil, fmt.Errorf("audit: write bundle: %w", err)
+	}
+	b := &Bundle{Signatures: p.Signatures, Descriptor: p.Descriptor, VerifyingKey: p.VerifyingKey, Ceremony: p.Ceremony}
+	w = wire.NewWriter(wire.BigEndian, int(p.Size(tlen)-int64(bundleHeaderSize)-tlen))
+	b.encodeTail(w)
+	if tail, err = w.Bytes(); err != nil {
+		return nil, nil, fmt.Errorf("audit: write bundle: %w", err)
+	}
+	return head, tail, nil
 }
 
 // ReadBundleSignatures reads a bundle's encoding from r up to the end of

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"io"
 	"testing"
 	"testing/iotest"
 
@@ -65,6 +66,21 @@ func TestBundlePartsMatchMarshal(t *testing.T) {
 			if got := p.Size(int64(len(tenc))); got != int64(len(want)) {
 				t.Fatalf("%s: Size says %d bytes, the bundle has %d", c.name, got, len(want))
 			}
+			// The same bytes read at any offset, around the transcript
+			// read where it lies.
+			enc, err := p.Encoding(io.NewSectionReader(bytes.NewReader(tenc), 0, int64(len(tenc))))
+			if err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+			if got, err := io.ReadAll(iotest.HalfReader(io.NewSectionReader(enc, 0, enc.Size()))); err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("%s: the bundle's encoding read whole differs from MarshalBinary's (%v)", c.name, err)
+			}
+			for _, at := range []int{0, bundleHeaderSize - 1, bundleHeaderSize + len(tenc) - 1, len(want) - 2} {
+				got := make([]byte, 2)
+				if n, err := enc.ReadAt(got, int64(at)); n != 2 || err != nil || !bytes.Equal(got, want[at:at+2]) {
+					t.Fatalf("%s: ReadAt(2 bytes, %d) = %d %x, %v; want %x", c.name, at, n, got, err, want[at:at+2])
+				}
+			}
 			sigs, err := ReadBundleSignatures(iotest.HalfReader(bytes.NewReader(want)), DefaultLimits())
 			if err != nil {
 				t.Fatalf("%s: %v", c.name, err)
@@ -119,6 +135,12 @@ func TestBundlePartsRefuse(t *testing.T) {
 	bad.Signatures[0] = bad.Signatures[0][:1]
 	if err := bad.Write(&out, bytes.NewReader(tenc), int64(len(tenc))); !errors.Is(err, ErrInvalid) {
 		t.Errorf("a short signature: %v, want ErrInvalid", err)
+	}
+	if _, err := bad.Encoding(io.NewSectionReader(bytes.NewReader(tenc), 0, int64(len(tenc)))); !errors.Is(err, ErrInvalid) {
+		t.Errorf("the encoding with a short signature: %v, want ErrInvalid", err)
+	}
+	if _, err := p.Encoding(io.NewSectionReader(bytes.NewReader(tenc), 0, 0)); !errors.Is(err, ErrInvalid) {
+		t.Errorf("the encoding of an empty transcript: %v, want ErrInvalid", err)
 	}
 
 	enc, err := b.MarshalBinary()

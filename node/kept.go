@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/cohort-dev/cohort/audit"
+	"github.com/cohort-dev/cohort/blob"
 )
 
 // Kept transcripts (docs/design.md §9.1): a peer that signs a job's
@@ -42,13 +43,18 @@ type keptTranscript struct {
 	busy, dropped bool
 }
 
-// reader reads the transcript's encoding from its start.
-func (k *keptTranscript) reader() io.Reader {
+// encoding is the transcript's encoding, read from the kept files where
+// its bytes lie.
+func (k *keptTranscript) encoding() *io.SectionReader {
 	if k.section == nil {
 		return io.NewSectionReader(k.file, 0, k.size)
 	}
-	return io.MultiReader(io.NewSectionReader(k.file, 0, k.sectionAt), io.NewSectionReader(k.section, 0, k.sectionRecs.Size),
-		io.NewSectionReader(k.file, k.sectionAt, k.size-k.sectionAt-k.sectionRecs.Size))
+	// The file holds the bytes around the section one after the other:
+	// what follows the section is at its offset in the file.
+	after := k.size - k.sectionAt - k.sectionRecs.Size
+	c := blob.NewConcat(io.NewSectionReader(k.file, 0, k.sectionAt), io.NewSectionReader(k.section, 0, k.sectionRecs.Size),
+		io.NewSectionReader(k.file, k.sectionAt, after))
+	return io.NewSectionReader(c, 0, c.Size())
 }
 
 func (k *keptTranscript) close() {

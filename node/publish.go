@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"io"
-	"os"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -133,11 +132,11 @@ const (
 
 // PublishTranscript stores a released job's bundle from its coordinator
 // after checking it against this node's own record of the job. The
-// bundle is spooled to a file as it arrives, or rebuilt there from the
-// transcript this node kept when it signed it and the signatures the
-// coordinator sends (SignedTranscript), read from there as a stream
-// (audit.ReadBundleStream) and stored in chunks: nothing of it is held
-// whole (docs/design.md §7.6, §9.1).
+// bundle is spooled to a file as it arrives, or read around the
+// transcript this node kept when it signed it, with the signatures the
+// coordinator sends (SignedTranscript), without a copy; either way it is
+// read as a stream (audit.ReadBundleStream) and stored in chunks: nothing
+// of it is held whole (docs/design.md §7.6, §9.1).
 func (s *peerService) PublishTranscript(stream cohortv1.PeerService_PublishTranscriptServer) error {
 	n := s.n
 	ctx := stream.Context()
@@ -255,13 +254,14 @@ func (n *Node) storeSigned(ctx context.Context, from uint32, sg *cohortv1.Signed
 	if size := parts.Size(k.size); size != int64(hd.GetTotalSize()) {
 		return refuse("the bundle rebuilt from the transcript it signed has %d bytes, the coordinator's %d", size, hd.GetTotalSize())
 	}
-	f, err := n.spoolFile("bundle-")
+	// The bundle is read where its bytes lie, around the kept files,
+	// without a copy of its own: once for its SHA-256, once to store it.
+	enc, err := parts.Encoding(k.encoding())
 	if err != nil {
-		return err
+		return n.internal("rebuild the published bundle", err)
 	}
-	defer f.Close()
 	h := sha256.New()
-	if err := parts.Write(io.MultiWriter(f, h), k.reader(), k.size); err != nil {
+	if _, err := io.CopyBuffer(h, io.NewSectionReader(enc, 0, enc.Size()), make([]byte, 256<<10)); err != nil {
 		return n.internal("rebuild the published bundle", err)
 	}
 	if sum := h.Sum(nil); !bytes.Equal(sum, hd.GetSha256()) {
@@ -273,7 +273,7 @@ func (n *Node) storeSigned(ctx context.Context, from uint32, sg *cohortv1.Signed
 	if k.section != nil {
 		vouched = &k.sectionRecs
 	}
-	if err := n.storePublished(ctx, from, f, int64(hd.GetTotalSize()), publishedSignatures, vouched); err != nil {
+	if err := n.storePublished(ctx, from, enc, enc.Size(), publishedSignatures, vouched); err != nil {
 		return err
 	}
 	stored = true
@@ -295,12 +295,12 @@ func heldBundle(t store.Transcript, hd *cohortv1.BlobHeader) bool {
 	return h.GetTotalSize() == hd.GetTotalSize() && bytes.Equal(h.GetSha256(), hd.GetSha256())
 }
 
-// storePublished reads the published bundle of size bytes f holds, checks
+// storePublished reads the published bundle of size bytes r holds, checks
 // it (checkPublished) and stores it; form says how it came (the peer's
 // metric). vouched, when set, is the records section of a transcript this
 // node checked and built the bundle around itself, which is not decoded
 // again (audit.ReadVouchedBundleStream).
-func (n *Node) storePublished(ctx context.Context, from uint32, f *os.File, size int64, form string, vouched *audit.Records) error {
+func (n *Node) storePublished(ctx context.Context, from uint32, r io.ReaderAt, size int64, form string, vouched *audit.Records) error {
 	lim := audit.DefaultLimits()
 	lim.MaxBytes = int64(n.opts.Limits.MaxTranscriptBytes)
 	var (
@@ -308,9 +308,9 @@ func (n *Node) storePublished(ctx context.Context, from uint32, f *os.File, size
 		err error
 	)
 	if vouched != nil {
-		sb, err = audit.ReadVouchedBundleStream(f, size, lim, *vouched)
+		sb, err = audit.ReadVouchedBundleStream(r, size, lim, *vouched)
 	} else {
-		sb, err = audit.ReadBundleStream(f, size, lim)
+		sb, err = audit.ReadBundleStream(r, size, lim)
 	}
 	if err != nil {
 		return status.Errorf(codes.InvalidArgument, "bundle: %v", err)
@@ -328,7 +328,7 @@ func (n *Node) storePublished(ctx context.Context, from uint32, f *os.File, size
 	err = n.store.PutTranscriptStream(ctx, store.Transcript{
 		ID: t.JobID, DatasetID: t.DatasetID, Digest: sb.Digest, ReleasedAt: released, CohortSize: uint64(sb.Records),
 		CeremonyOffset: uint64(sb.CeremonyOffset()),
-	}, io.NewSectionReader(f, 0, size))
+	}, io.NewSectionReader(r, 0, size))
 	switch {
 	case errors.Is(err, store.ErrAlreadyExists):
 		return status.Errorf(codes.AlreadyExists, "node %d holds another transcript of job %s", n.opts.Index, t.JobID)

@@ -73,6 +73,8 @@ func (b *builtTranscript) reader() io.Reader {
 	if b.section == nil {
 		return io.NewSectionReader(b.file, 0, b.size)
 	}
+	// The file has a hole where the section is: what follows it is at the
+	// same offset in the file as in the encoding.
 	end := b.recordsAt + b.recs.Size
 	return io.MultiReader(io.NewSectionReader(b.file, 0, b.recordsAt), io.NewSectionReader(b.section, 0, b.recs.Size),
 		io.NewSectionReader(b.file, end, b.size-end))
