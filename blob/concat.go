@@ -1,6 +1,7 @@
 package blob
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"sort"
@@ -31,20 +32,7 @@ func NewConcat(parts ...*io.SectionReader) *Concat {
 
 // Bytes is b as a part of a Concat.
 func Bytes(b []byte) *io.SectionReader {
-	return io.NewSectionReader(bytesReaderAt(b), 0, int64(len(b)))
-}
-
-type bytesReaderAt []byte
-
-func (b bytesReaderAt) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 || off > int64(len(b)) {
-		return 0, io.EOF
-	}
-	n := copy(p, b[off:])
-	if n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
+	return io.NewSectionReader(bytes.NewReader(b), 0, int64(len(b)))
 }
 
 // Size is the bytes of all the parts.
