@@ -48,11 +48,21 @@ func (s *syncBuffer) String() string {
 }
 
 // freeBasePort finds a base port whose demo ports (BASE+10N, BASE+10N+1)
-// are free now.
+// are free now and lie below the kernel's ephemeral range. The demo test
+// keeps one base for minutes (its cold, warm and exact runs share a cached
+// snapshot keyed by it); a port inside the ephemeral range can meanwhile be
+// handed to any other test's outgoing connection or port-0 listener, and
+// then a later run cannot bind it. Below that range only an explicit bind
+// takes a port.
 func freeBasePort(t *testing.T) int {
 	t.Helper()
+	const lowest = 20000
+	span := (ephemeralLow() - 10*demo.Nodes - lowest) / 10
+	if span <= 0 {
+		t.Fatalf("no ports between %d and the ephemeral range's start %d", lowest, ephemeralLow())
+	}
 	for range 50 {
-		base := 20000 + 10*rand.IntN(4000)
+		base := lowest + 10*rand.IntN(span)
 		var held []net.Listener
 		ok := true
 		for n := range demo.Nodes {
@@ -74,6 +84,24 @@ func freeBasePort(t *testing.T) int {
 	}
 	t.Fatal("no free ports for the demo")
 	return 0
+}
+
+// ephemeralLow is the first port of Linux's ephemeral range, or 32768 (the
+// lowest start among common kernels' defaults) where it cannot be read.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return 32768
+	}
+	low, err := strconv.Atoi(f[0])
+	if err != nil || low > 32768 {
+		return 32768
+	}
+	return low
 }
 
 // TestDemo runs the demo twice with a small registry and eight
