@@ -98,13 +98,18 @@ func (q queries) PutContribution(ctx context.Context, c Contribution) (*Contribu
 		if !ok {
 			return fmt.Errorf("store: put contribution: dataset %q: %w", c.DatasetID, ErrNotFound)
 		}
-		args := []any{c.DatasetID, c.Nullifier[:], epoch, c.PayloadDigest[:], blob(c.Public), blob(c.Proof), blob(c.Share),
+		// ON CONFLICT DO NOTHING waits for a concurrent insert of the same
+		// key to commit or roll back, then skips or inserts: the unique key
+		// decides, on every engine and replica.
+		res, err := q.s.execInTx(ctx, tx,
+			`INSERT INTO contributions (dataset_id, nullifier, epoch, payload_digest, public_inputs, proof, share,
+			                            purposes, expiry, min_cohort, revocation, received_at, receipt,
+			                            pending, forwarder, pending_since, replica, claim_leaf)
+			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+			 ON CONFLICT (dataset_id, nullifier) DO NOTHING`,
+			c.DatasetID, c.Nullifier[:], epoch, c.PayloadDigest[:], blob(c.Public), blob(c.Proof), blob(c.Share),
 			int64(c.Purposes), micros(c.Expiry), int64(c.MinCohort), c.RevocationCommitment[:],
-			micros(c.ReceivedAt), blob(c.Receipt), pending, int64(c.Forwarder), since, replica, optional32(c.ClaimLeaf)}
-		if q.s.d.placesRows {
-			args = append(args, rowPlace(c.Epoch, c.Nullifier))
-		}
-		res, err := q.s.execInTx(ctx, tx, q.s.d.insertContribution, args...)
+			micros(c.ReceivedAt), blob(c.Receipt), pending, int64(c.Forwarder), since, replica, optional32(c.ClaimLeaf))
 		if err != nil {
 			return fmt.Errorf("store: put contribution: %w", err)
 		}

@@ -39,8 +39,7 @@ func openPostgres(ctx context.Context, dsn string) (*sqlStore, error) {
 		forUpdate: " FOR UPDATE",
 		txOptions: &sql.TxOptions{Isolation: sql.LevelReadCommitted},
 
-		countCommitted:     countCommittedPostgres,
-		insertContribution: insertContributionPostgres,
+		countCommitted: countCommittedPostgres,
 	})
 	if err := db.PingContext(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("store: postgres: connect to %s:%d/%s: %w", cfg.Host, cfg.Port, cfg.Database, err), db.Close())

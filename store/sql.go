@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -27,11 +26,6 @@ type dialect struct {
 	// 0023), in PostgreSQL from the eligibility index, whose concurrent
 	// writers a shared counter row would serialize.
 	countCommitted string
-	// insertContribution stores a record ($1 to $18: the columns of
-	// PutContribution); in SQLite with a 19th argument, the rowid that
-	// places it in its table (rowPlace).
-	insertContribution string
-	placesRows         bool
 }
 
 // The two engines' dialect.countCommitted.
@@ -41,41 +35,6 @@ const (
 	countCommittedPostgres = `SELECT count(*) FROM contributions
 		 WHERE dataset_id = $1 AND epoch >= $2 AND epoch <= $3 AND pending = 0 AND missing = -1`
 )
-
-// The two engines' dialect.insertContribution. ON CONFLICT DO NOTHING
-// waits for a concurrent insert of the same key to commit or roll back,
-// then skips or inserts: the unique key decides, on every engine and
-// replica.
-const (
-	insertContributionColumns = `INSERT INTO contributions (dataset_id, nullifier, epoch, payload_digest, public_inputs, proof, share,
-		                            purposes, expiry, min_cohort, revocation, received_at, receipt,
-		                            pending, forwarder, pending_since, replica, claim_leaf`
-	insertContributionValues   = `$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18`
-	insertContributionConflict = `ON CONFLICT (dataset_id, nullifier) DO NOTHING`
-
-	insertContributionPostgres = insertContributionColumns + `)
-		 VALUES (` + insertContributionValues + `) ` + insertContributionConflict
-	// The rowid is the record's place unless another row holds it (two
-	// records whose places collide): then SQLite picks a free one.
-	insertContributionSQLite = insertContributionColumns + `, rowid)
-		 VALUES (` + insertContributionValues + `,
-		         CASE WHEN EXISTS (SELECT 1 FROM contributions WHERE rowid = $19) THEN NULL ELSE $19 END) ` + insertContributionConflict
-)
-
-// rowPlace is the rowid under which SQLite stores a record of epoch and
-// nullifier nf: the epoch's low 15 bits, then the nullifier's first 48, so
-// that a table's rows lie in (epoch, nullifier) order, the order a job
-// reads them in (docs/design.md §7.6). Nullifiers are hashes: records
-// arrive in no order of theirs, and rowids given in arrival order put each
-// record a job reads next on another page, found by a descent of the table
-// from its root. Placed, the next record is on the same page or the one
-// after it, and the descent runs along pages already read. The place is
-// only a layout: two records may share one (the same epoch modulo 2^15
-// and the same first 48 bits), and the second then goes where SQLite puts
-// it; nothing reads a record by its rowid.
-func rowPlace(epoch uint64, nf [32]byte) int64 {
-	return int64((epoch&(1<<15-1))<<48 | binary.BigEndian.Uint64(nf[:8])>>16)
-}
 
 // sqlStore implements Store over database/sql for both engines. Its data
 // methods are those of the embedded queries, which run them on the pools.
