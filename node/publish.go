@@ -262,7 +262,12 @@ func (n *Node) storeSigned(ctx context.Context, from uint32, sg *cohortv1.Signed
 	}
 	h := sha256.New()
 	if _, err := io.CopyBuffer(h, io.NewSectionReader(enc, 0, enc.Size()), make([]byte, 256<<10)); err != nil {
-		return n.internal("rebuild the published bundle", err)
+		// A kept file that cannot be read will not be read later either:
+		// it is dropped, and the coordinator sends the bundle whole in this
+		// same publish, as to a node that keeps nothing.
+		n.log.Warn("kept transcript unreadable, dropped", "job", jobID, "error", err)
+		n.kept.drop(jobID)
+		return status.Errorf(codes.FailedPrecondition, "node %d cannot read the transcript of job %s it kept; send the bundle", n.opts.Index, jobID)
 	}
 	if sum := h.Sum(nil); !bytes.Equal(sum, hd.GetSha256()) {
 		return refuse("the bundle rebuilt from the transcript it signed has SHA-256 %x…, the coordinator's %x…", sum[:4], hd.GetSha256()[:4])

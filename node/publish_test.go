@@ -201,13 +201,56 @@ func TestPublishBySignatures(t *testing.T) {
 		}
 	}
 
+	// A peer whose kept transcript cannot be read refuses to rebuild the
+	// bundle, drops what it kept and stores nothing; the coordinator then
+	// sends it the bundle whole.
+	gate.closed.Store(true)
+	id3 := f.runJob(t, buyer, spec, "publish-3")
+	info3, err := f.nodes[0].store.GetTranscriptInfo(ctx, id3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want3, err := f.nodes[0].store.GetTranscript(ctx, id3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept2 := f.nodes[2].n.kept
+	kept2.mu.Lock()
+	for _, k := range kept2.list {
+		if k.jobID == id3 {
+			k.file.Close()
+		}
+	}
+	kept2.mu.Unlock()
+	_, err = call(ctx, f.nodes[0].n, 2, func(ctx context.Context, pc cohortv1.PeerServiceClient) (*cohortv1.PublishTranscriptResponse, error) {
+		return publishSigned(ctx, pc, &cohortv1.SignedTranscript{
+			Bundle: blob.HeaderOf(info3.BundleSize, info3.BundleSHA256), JobId: id3, Digest: bytes.Clone(info3.Digest[:]),
+			Signatures: mustBundle(t, want3.Bundle).Signatures,
+		})
+	})
+	wantCode(t, "a publish by signatures to a peer whose kept transcript is unreadable", err, codes.FailedPrecondition)
+	wantMessage(t, "a publish by signatures to a peer whose kept transcript is unreadable", err, "cannot read the transcript", "send the bundle")
+	if _, err := f.nodes[2].store.GetTranscriptInfo(ctx, id3); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("node 2 stored the transcript it could not read: %v", err)
+	}
+	if k, _ := kept2.take(id3, info3.Digest); k != nil {
+		t.Fatal("node 2 still keeps the transcript it could not read")
+	}
+	gate.closed.Store(false)
+	for i := 1; i < 3; i++ {
+		if got := waitStored(t, f, i, id3); !bytes.Equal(got, want3.Bundle) {
+			t.Fatalf("node %d's bundle of job %s differs from the coordinator's", i, id3)
+		}
+	}
+	wantPublished("a peer whose kept transcript is unreadable", [3][2]int{1: {2, 1}, 2: {2, 1}})
+
 	// Publishing a stored bundle again is a no-op, by signatures too.
 	if _, err := call(ctx, f.nodes[0].n, 2, func(ctx context.Context, pc cohortv1.PeerServiceClient) (*cohortv1.PublishTranscriptResponse, error) {
 		return publishSigned(ctx, pc, signed())
 	}); err != nil {
 		t.Fatalf("publish a stored bundle again: %v", err)
 	}
-	wantPublished("a bundle published again", [3][2]int{1: {1, 1}, 2: {2, 0}})
+	wantPublished("a bundle published again", [3][2]int{1: {2, 1}, 2: {2, 1}})
 }
 
 // TestKeptTranscripts: the table keeps the newest transcripts, one per
