@@ -26,6 +26,9 @@ type dialect struct {
 	// 0023), in PostgreSQL from the eligibility index, whose concurrent
 	// writers a shared counter row would serialize.
 	countCommitted string
+	// bundleFile is the column of a transcript's row that names its bundle
+	// file (SQLite, bundleFiles); NULL on PostgreSQL, which keeps chunks.
+	bundleFile string
 }
 
 // The two engines' dialect.countCommitted.
@@ -49,6 +52,9 @@ type sqlStore struct {
 	// checkpoints copies SQLite's WAL into the database file after
 	// commits; nil on PostgreSQL.
 	checkpoints *walCheckpointer
+	// bundles keeps transcript bundles as files beside an SQLite
+	// database; nil on PostgreSQL.
+	bundles *bundleFiles
 }
 
 var _ Store = (*sqlStore)(nil)

@@ -59,7 +59,7 @@ func openSQLite(ctx context.Context, path string) (*sqlStore, error) {
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
-	s := newSQLStore(w, w, dialect{name: DriverSQLite, countCommitted: countCommittedSQLite})
+	s := newSQLStore(w, w, dialect{name: DriverSQLite, countCommitted: countCommittedSQLite, bundleFile: "bundle_file"})
 	// Check the pragmas on the writer before the first migration creates
 	// the file's tables, so a database is never written without them.
 	if err := firstSQLiteConn(ctx, w); err != nil {
@@ -93,6 +93,12 @@ func openSQLite(ctx context.Context, path string) (*sqlStore, error) {
 		return nil, errors.Join(err, c.Close(), s.Close())
 	}
 	s.checkpoints = startCheckpointer(c, checkpointInterval)
+	if s.bundles, err = openBundleFiles(path); err != nil {
+		return nil, errors.Join(err, s.Close())
+	}
+	if err := s.bundles.sweep(ctx, s); err != nil {
+		return nil, errors.Join(err, s.Close())
+	}
 	return s, nil
 }
 

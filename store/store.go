@@ -861,6 +861,9 @@ type Transcript struct {
 	BundleSHA256   [32]byte
 	CeremonyOffset uint64
 	LightSHA256    [32]byte
+	// bundleFile names the file that holds the bundle, on SQLite
+	// (bundleFiles); empty for a bundle in chunks or whole.
+	bundleFile string
 }
 
 // Drivers.

@@ -21,10 +21,11 @@ func scanTranscript(sc interface{ Scan(...any) error }, withBundle bool) (Transc
 		digest, full, light []byte
 		released, cohort    int64
 		size, offset        int64
+		file                sql.NullString
 	)
 	dst := []any{&t.ID, &t.DatasetID, &digest, &released, &cohort}
 	if withBundle {
-		dst = append(dst, &t.Bundle, &size, &full, &offset, &light)
+		dst = append(dst, &t.Bundle, &size, &full, &offset, &light, &file)
 	}
 	if err := sc.Scan(dst...); err != nil {
 		return Transcript{}, err
@@ -43,6 +44,7 @@ func scanTranscript(sc interface{ Scan(...any) error }, withBundle bool) (Transc
 	if len(t.Bundle) == 0 {
 		t.Bundle = nil
 	}
+	t.bundleFile = file.String
 	if t.BundleSize, err = unsigned(size, "bundle size"); err != nil {
 		return Transcript{}, err
 	}
@@ -121,8 +123,11 @@ func (q queries) putTranscript(ctx context.Context, t Transcript, src io.Reader)
 		if n, err := res.RowsAffected(); err != nil {
 			return fmt.Errorf("store: put transcript %q: %w", t.ID, err)
 		} else if n == 1 {
-			if src == nil {
+			switch {
+			case src == nil:
 				return nil
+			case q.s.bundles != nil:
+				return q.s.putTranscriptFile(ctx, tx, t.ID, t.CeremonyOffset, src)
 			}
 			return putTranscriptChunks(ctx, tx, t.ID, t.CeremonyOffset, src)
 		}
@@ -137,10 +142,18 @@ func (q queries) putTranscript(ctx context.Context, t Transcript, src io.Reader)
 	})
 }
 
-// putTranscriptChunks stores the bundle src holds as the chunks of
-// transcript id, and its size and SHA-256 and those of the bundle without
-// its ceremony, whose length field is at ceremonyOffset.
-func putTranscriptChunks(ctx context.Context, tx *sql.Tx, id string, ceremonyOffset uint64, src io.Reader) error {
+// bundleSum is what a stored bundle's row says of it: its size and
+// SHA-256, and the SHA-256 of the bundle without its ceremony.
+type bundleSum struct {
+	size        int64
+	full, light []byte
+}
+
+// bundleSums reads the bundle src holds in chunks of TranscriptChunkSize,
+// passing each to store (seq counting from 0) while it hashes it, and
+// returns its size, its SHA-256 and that of the bundle without its
+// ceremony, whose length field is at ceremonyOffset.
+func bundleSums(id string, ceremonyOffset uint64, src io.Reader, store func(seq int, chunk []byte) error) (bundleSum, error) {
 	// The two hashes share the bundle up to the ceremony's length field:
 	// it is hashed once, and the light hash cloned from the full one there.
 	full := sha256.New()
@@ -156,23 +169,22 @@ func putTranscriptChunks(ctx context.Context, tx *sql.Tx, id string, ceremonyOff
 				full.Write(chunk[:at])
 				cl, ok := full.(hash.Cloner)
 				if !ok {
-					return fmt.Errorf("store: put transcript %q: SHA-256 cannot be cloned", id)
+					return bundleSum{}, fmt.Errorf("store: put transcript %q: SHA-256 cannot be cloned", id)
 				}
 				c, cerr := cl.Clone()
 				if cerr != nil {
-					return fmt.Errorf("store: put transcript %q: %w", id, cerr)
+					return bundleSum{}, fmt.Errorf("store: put transcript %q: %w", id, cerr)
 				}
 				light, chunk = c, chunk[at:]
 			}
-			// The chunk is hashed while it is inserted: both only read it,
+			// The chunk is hashed while it is stored: both only read it,
 			// and the next read waits for both.
 			var hashed sync.WaitGroup
 			hashed.Go(func() { full.Write(chunk) })
-			_, err := tx.ExecContext(ctx, `INSERT INTO transcript_chunks (transcript_id, seq, data) VALUES ($1, $2, $3)`,
-				id, seq, buf[:n])
+			err := store(seq, buf[:n])
 			hashed.Wait()
 			if err != nil {
-				return fmt.Errorf("store: put transcript %q: chunk %d: %w", id, seq, err)
+				return bundleSum{}, fmt.Errorf("store: put transcript %q: chunk %d: %w", id, seq, err)
 			}
 			size += uint64(n)
 		}
@@ -180,22 +192,52 @@ func putTranscriptChunks(ctx context.Context, tx *sql.Tx, id string, ceremonyOff
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("store: put transcript %q: read the bundle: %w", id, err)
+			return bundleSum{}, fmt.Errorf("store: put transcript %q: read the bundle: %w", id, err)
 		}
 	}
 	if size == 0 {
-		return fmt.Errorf("store: put transcript %q: %w: empty bundle", id, ErrInvalid)
+		return bundleSum{}, fmt.Errorf("store: put transcript %q: %w: empty bundle", id, ErrInvalid)
 	}
 	if ceremonyOffset+8 > size || light == nil {
-		return fmt.Errorf("store: put transcript %q: %w: ceremony offset %d in a bundle of %d bytes", id, ErrInvalid, ceremonyOffset, size)
+		return bundleSum{}, fmt.Errorf("store: put transcript %q: %w: ceremony offset %d in a bundle of %d bytes", id, ErrInvalid, ceremonyOffset, size)
 	}
 	light.Write(make([]byte, 8)) // the ceremony's zero length
 	total, err := signed(size, "bundle size")
 	if err != nil {
-		return fmt.Errorf("store: put transcript %q: %w", id, err)
+		return bundleSum{}, fmt.Errorf("store: put transcript %q: %w", id, err)
+	}
+	return bundleSum{size: total, full: full.Sum(nil), light: light.Sum(nil)}, nil
+}
+
+// putTranscriptChunks stores the bundle src holds as the chunks of
+// transcript id, and its sums in its row.
+func putTranscriptChunks(ctx context.Context, tx *sql.Tx, id string, ceremonyOffset uint64, src io.Reader) error {
+	sum, err := bundleSums(id, ceremonyOffset, src, func(seq int, chunk []byte) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO transcript_chunks (transcript_id, seq, data) VALUES ($1, $2, $3)`, id, seq, chunk)
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE transcripts SET bundle_size = $1, bundle_sha256 = $2, light_sha256 = $3 WHERE id = $4`,
-		total, full.Sum(nil), light.Sum(nil), id); err != nil {
+		sum.size, sum.full, sum.light, id); err != nil {
+		return fmt.Errorf("store: put transcript %q: %w", id, err)
+	}
+	return nil
+}
+
+// putTranscriptFile stores the bundle src holds as a file beside the
+// SQLite database (bundleFiles), named with its sums in the row of
+// transcript id. The file is removed if the row cannot name it; if the
+// transaction rolls back later, the next open sweeps it.
+func (s *sqlStore) putTranscriptFile(ctx context.Context, tx *sql.Tx, id string, ceremonyOffset uint64, src io.Reader) error {
+	name, sum, err := s.bundles.put(id, ceremonyOffset, src)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE transcripts SET bundle_size = $1, bundle_sha256 = $2, light_sha256 = $3, bundle_file = $4 WHERE id = $5`,
+		sum.size, sum.full, sum.light, name, id); err != nil {
+		s.bundles.remove(name)
 		return fmt.Errorf("store: put transcript %q: %w", id, err)
 	}
 	return nil
@@ -223,7 +265,7 @@ func (q queries) GetTranscriptInfo(ctx context.Context, id string) (Transcript, 
 	}
 	// A chunked bundle's column is empty: reading it costs nothing.
 	t, err := scanTranscript(q.read().QueryRowContext(ctx,
-		`SELECT `+transcriptColumns+`, bundle, bundle_size, bundle_sha256, ceremony_offset, light_sha256 FROM transcripts WHERE id = $1`, id), true)
+		`SELECT `+transcriptColumns+`, bundle, bundle_size, bundle_sha256, ceremony_offset, light_sha256, `+q.s.d.bundleFile+` FROM transcripts WHERE id = $1`, id), true)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Transcript{}, fmt.Errorf("store: get transcript %q: %w", id, ErrNotFound)
 	}
@@ -250,6 +292,9 @@ func (q queries) ReadTranscriptBundle(ctx context.Context, id string, limit uint
 		}
 		return nil
 	}
+	if t.bundleFile != "" {
+		return q.s.readTranscriptFile(t, limit, fn)
+	}
 	rows, err := q.read().QueryContext(ctx,
 		`SELECT data FROM transcript_chunks WHERE transcript_id = $1 AND seq < $2 ORDER BY seq`, id, int64((limit+TranscriptChunkSize-1)/TranscriptChunkSize))
 	if err != nil {
@@ -273,6 +318,33 @@ func (q queries) ReadTranscriptBundle(ctx context.Context, id string, limit uint
 	}
 	if sent != limit {
 		return fmt.Errorf("store: read transcript %q: %d of its %d bytes stored", id, sent, limit)
+	}
+	return nil
+}
+
+// readTranscriptFile passes the first limit bytes of the bundle file of
+// t to fn, a fresh chunk of at most TranscriptChunkSize bytes at a time.
+func (s *sqlStore) readTranscriptFile(t Transcript, limit uint64, fn func(chunk []byte) error) error {
+	if s.bundles == nil {
+		return fmt.Errorf("store: read transcript %q: its bundle is a file, and this store keeps none", t.ID)
+	}
+	if limit > t.BundleSize {
+		return fmt.Errorf("store: read transcript %q: %d bytes asked of a bundle of %d", t.ID, limit, t.BundleSize)
+	}
+	f, err := s.bundles.open(t.ID, t.bundleFile, t.BundleSize)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	for sent := uint64(0); sent < limit; {
+		chunk := make([]byte, min(limit-sent, TranscriptChunkSize))
+		if _, err := io.ReadFull(f, chunk); err != nil {
+			return fmt.Errorf("store: read transcript %q: %d of its %d bytes read: %w", t.ID, sent, limit, err)
+		}
+		if err := fn(chunk); err != nil {
+			return err
+		}
+		sent += uint64(len(chunk))
 	}
 	return nil
 }
