@@ -12,14 +12,7 @@ import (
 // share.
 func BenchmarkPutContribution(b *testing.B) {
 	ctx := context.Background()
-	s, err := Open(ctx, Config{Path: filepath.Join(b.TempDir(), "cohort.db")})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.PutDataset(ctx, Dataset{ID: "fitness", CreatedAt: t0}); err != nil {
-		b.Fatal(err)
-	}
+	s := openBenchStore(b)
 	c := testContribution("fitness", 0, 1)
 	c.Public, c.Proof, c.Share = make([]byte, 1024), make([]byte, 1024), make([]byte, 2048)
 	for i := 0; b.Loop(); i++ {
@@ -28,4 +21,19 @@ func BenchmarkPutContribution(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// openBenchStore opens a new SQLite store holding dataset "fitness",
+// closed when b ends.
+func openBenchStore(b *testing.B) Store {
+	b.Helper()
+	s, err := Open(context.Background(), Config{Path: filepath.Join(b.TempDir(), "cohort.db")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	if err := s.PutDataset(context.Background(), Dataset{ID: "fitness", CreatedAt: t0}); err != nil {
+		b.Fatal(err)
+	}
+	return s
 }

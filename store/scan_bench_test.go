@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"flag"
-	"path/filepath"
 	"testing"
 )
 
@@ -21,14 +20,7 @@ var scanRecords = flag.Int("scan.records", 100_000, "records of one epoch Benchm
 //	go test ./store -run '^$' -bench BenchmarkScanContributions -benchtime 5x
 func BenchmarkScanContributions(b *testing.B) {
 	ctx := context.Background()
-	s, err := Open(ctx, Config{Path: filepath.Join(b.TempDir(), "cohort.db")})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.PutDataset(ctx, Dataset{ID: "fitness", CreatedAt: t0}); err != nil {
-		b.Fatal(err)
-	}
+	s := openBenchStore(b)
 	c := testContribution("fitness", 0, 2970)
 	c.Share, c.Public, c.Proof = make([]byte, 839), make([]byte, 254), make([]byte, 194)
 	const batch = 1000
