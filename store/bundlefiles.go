@@ -40,6 +40,10 @@ const (
 	bundleTempExt = ".tmp"
 )
 
+// writebackBytes is how many bytes of a bundle file put writes before it
+// asks the kernel to start writing them to the disk.
+const writebackBytes = 16 << 20
+
 // openBundleFiles makes (if needed) the bundle directory of the SQLite
 // database at path.
 func openBundleFiles(path string) (*bundleFiles, error) {
@@ -71,8 +75,17 @@ func (b *bundleFiles) put(id string, ceremonyOffset uint64, src io.Reader) (name
 			os.Remove(tmp)
 		}
 	}()
+	// The bytes written are handed to the disk every writebackBytes as
+	// they go (startWriteback), so that the fsync below waits for the
+	// last of them, not for all of a large bundle.
+	var written, flushed int64
 	sums, err = bundleSums(id, ceremonyOffset, src, func(_ int, chunk []byte) error {
-		_, err := f.Write(chunk)
+		n, err := f.Write(chunk)
+		written += int64(n)
+		if written-flushed >= writebackBytes {
+			startWriteback(f, flushed, written-flushed)
+			flushed = written
+		}
 		return err
 	})
 	if err != nil {

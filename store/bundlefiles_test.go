@@ -202,3 +202,19 @@ func TestBundleFileNames(t *testing.T) {
 		t.Error("opened a file of another size than its row's")
 	}
 }
+
+// TestTranscriptBundleFileWriteback: a bundle larger than writebackBytes,
+// handed to the disk in parts as it is written, reads back whole.
+func TestTranscriptBundleFileWriteback(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, Config{Path: filepath.Join(t.TempDir(), "cohort.db")})
+	mustPutDataset(t, s, "fitness")
+	bundle := testBundle(2*writebackBytes + 123)
+	tr := Transcript{ID: "job-large", DatasetID: "fitness", ReleasedAt: t0, CohortSize: 3, CeremonyOffset: 100, Digest: h32("transcript", "job-large")}
+	if err := s.PutTranscriptStream(ctx, tr, bytes.NewReader(bundle)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetTranscript(ctx, tr.ID); err != nil || !bytes.Equal(got.Bundle, bundle) {
+		t.Fatalf("a bundle of %d bytes reads back as %d, %v", len(bundle), len(got.Bundle), err)
+	}
+}
