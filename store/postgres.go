@@ -40,7 +40,6 @@ func openPostgres(ctx context.Context, dsn string) (*sqlStore, error) {
 		txOptions: &sql.TxOptions{Isolation: sql.LevelReadCommitted},
 
 		countCommitted: countCommittedPostgres,
-		bundleFile:     "NULL",
 	})
 	if err := db.PingContext(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("store: postgres: connect to %s:%d/%s: %w", cfg.Host, cfg.Port, cfg.Database, err), db.Close())

@@ -26,9 +26,6 @@ type dialect struct {
 	// 0023), in PostgreSQL from the eligibility index, whose concurrent
 	// writers a shared counter row would serialize.
 	countCommitted string
-	// bundleFile is the column of a transcript's row that names its bundle
-	// file (SQLite, bundleFiles); NULL on PostgreSQL, which keeps chunks.
-	bundleFile string
 }
 
 // The two engines' dialect.countCommitted.
@@ -58,6 +55,16 @@ type sqlStore struct {
 }
 
 var _ Store = (*sqlStore)(nil)
+
+// bundleFileColumn is what a query reads for the file that holds a
+// transcript's bundle: its column where the store keeps bundles as files,
+// NULL where it keeps chunks.
+func (s *sqlStore) bundleFileColumn() string {
+	if s.bundles != nil {
+		return "bundle_file"
+	}
+	return "NULL"
+}
 
 // newSQLStore returns a store over the writer and reader pools.
 func newSQLStore(w, r *sql.DB, d dialect) *sqlStore {

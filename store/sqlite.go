@@ -59,7 +59,7 @@ func openSQLite(ctx context.Context, path string) (*sqlStore, error) {
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
-	s := newSQLStore(w, w, dialect{name: DriverSQLite, countCommitted: countCommittedSQLite, bundleFile: "bundle_file"})
+	s := newSQLStore(w, w, dialect{name: DriverSQLite, countCommitted: countCommittedSQLite})
 	// Check the pragmas on the writer before the first migration creates
 	// the file's tables, so a database is never written without them.
 	if err := firstSQLiteConn(ctx, w); err != nil {

@@ -265,7 +265,7 @@ func (q queries) GetTranscriptInfo(ctx context.Context, id string) (Transcript, 
 	}
 	// A chunked bundle's column is empty: reading it costs nothing.
 	t, err := scanTranscript(q.read().QueryRowContext(ctx,
-		`SELECT `+transcriptColumns+`, bundle, bundle_size, bundle_sha256, ceremony_offset, light_sha256, `+q.s.d.bundleFile+` FROM transcripts WHERE id = $1`, id), true)
+		`SELECT `+transcriptColumns+`, bundle, bundle_size, bundle_sha256, ceremony_offset, light_sha256, `+q.s.bundleFileColumn()+` FROM transcripts WHERE id = $1`, id), true)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Transcript{}, fmt.Errorf("store: get transcript %q: %w", id, ErrNotFound)
 	}
@@ -325,9 +325,6 @@ func (q queries) ReadTranscriptBundle(ctx context.Context, id string, limit uint
 // readTranscriptFile passes the first limit bytes of the bundle file of
 // t to fn, a fresh chunk of at most TranscriptChunkSize bytes at a time.
 func (s *sqlStore) readTranscriptFile(t Transcript, limit uint64, fn func(chunk []byte) error) error {
-	if s.bundles == nil {
-		return fmt.Errorf("store: read transcript %q: its bundle is a file, and this store keeps none", t.ID)
-	}
 	if limit > t.BundleSize {
 		return fmt.Errorf("store: read transcript %q: %d bytes asked of a bundle of %d", t.ID, limit, t.BundleSize)
 	}

@@ -57,9 +57,10 @@ func (s *syncBuffer) String() string {
 func freeBasePort(t *testing.T) int {
 	t.Helper()
 	const lowest = 20000
-	span := (ephemeralLow() - 10*demo.Nodes - lowest) / 10
+	ephemeral := ephemeralLow()
+	span := (ephemeral - 10*demo.Nodes - lowest) / 10
 	if span <= 0 {
-		t.Fatalf("no ports between %d and the ephemeral range's start %d", lowest, ephemeralLow())
+		t.Fatalf("no ports between %d and the ephemeral range's start %d", lowest, ephemeral)
 	}
 	for range 50 {
 		base := lowest + 10*rand.IntN(span)
