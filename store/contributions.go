@@ -237,12 +237,15 @@ func (q queries) ScanContributions(ctx context.Context, datasetID string, epochF
 	if epochFrom == epochTo {
 		where, args = `c.epoch = $2`, args[:2]
 	}
-	rows, err := q.read().QueryContext(ctx,
-		`SELECT `+cols+`
+	query := `SELECT ` + cols + `
 		   FROM contributions c
 		   LEFT JOIN revocations r ON r.dataset_id = c.dataset_id AND r.revocation = c.revocation
-		  WHERE c.dataset_id = $1 AND `+where+` AND c.pending = 0 AND c.missing = -1
-		  ORDER BY c.nullifier`, args...)
+		  WHERE c.dataset_id = $1 AND ` + where + ` AND c.pending = 0 AND c.missing = -1
+		  ORDER BY c.nullifier`
+	if q.tx == nil && q.s.scans != nil {
+		return q.s.scans.scan(ctx, query, args, fields, datasetID, fn)
+	}
+	rows, err := q.read().QueryContext(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("store: scan contributions: %w", err)
 	}
@@ -251,50 +254,25 @@ func (q queries) ScanContributions(ctx context.Context, datasetID string, epochF
 		// The byte columns are read as sql.RawBytes, which alias the
 		// driver's buffers until the next row: a scan allocates nothing
 		// per row for them.
-		nf, digest, rc, share, public, proof, leaf sql.RawBytes
-		epoch, purposes, minCohort, expiry         int64
-		revoked                                    sql.NullInt64
-		c                                          = Contribution{DatasetID: datasetID}
+		r    scannedRow
+		c    = Contribution{DatasetID: datasetID}
+		dest = []any{&r.nullifier, &r.epoch, &r.digest, &r.purposes, &r.expiry, &r.minCohort, &r.revocation, &r.revoked}
 	)
-	dest := []any{&nf, &epoch, &digest, &purposes, &expiry, &minCohort, &rc, &revoked}
 	if fields&WithShare != 0 {
-		dest = append(dest, &share)
+		dest = append(dest, (*sql.RawBytes)(&r.share))
 	}
 	if fields&WithProof != 0 {
-		dest = append(dest, &public, &proof)
+		dest = append(dest, (*sql.RawBytes)(&r.public), (*sql.RawBytes)(&r.proof))
 	}
 	if fields&WithClaimLeaf != 0 {
-		dest = append(dest, &leaf)
+		dest = append(dest, (*sql.RawBytes)(&r.leaf))
 	}
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return fmt.Errorf("store: scan contributions: %w", err)
 		}
-		if c.Nullifier, err = bytes32(nf, "nullifier"); err != nil {
+		if err := r.fill(&c); err != nil {
 			return fmt.Errorf("store: scan contributions: %w", err)
-		}
-		if c.PayloadDigest, err = bytes32(digest, "payload digest"); err != nil {
-			return fmt.Errorf("store: scan contributions: %w", err)
-		}
-		if c.RevocationCommitment, err = bytes32(rc, "revocation commitment"); err != nil {
-			return fmt.Errorf("store: scan contributions: %w", err)
-		}
-		if c.Epoch, err = unsigned(epoch, "epoch"); err != nil {
-			return fmt.Errorf("store: scan contributions: %w", err)
-		}
-		if minCohort < 0 || minCohort > 1<<32-1 {
-			return fmt.Errorf("store: scan contributions: stored min cohort %d out of range", minCohort)
-		}
-		c.MinCohort = uint32(minCohort)
-		c.Purposes = uint64(purposes) // a bitmask stored as its two's complement
-		c.Expiry = fromMicros(expiry)
-		c.RevokedAt = fromNullMicros(revoked)
-		c.Share, c.Public, c.Proof = share, public, proof
-		c.ClaimLeaf = [32]byte{}
-		if leaf != nil {
-			if c.ClaimLeaf, err = bytes32(leaf, "claim leaf"); err != nil {
-				return fmt.Errorf("store: scan contributions: %w", err)
-			}
 		}
 		if err := fn(&c); err != nil {
 			return err
@@ -302,6 +280,48 @@ func (q queries) ScanContributions(ctx context.Context, datasetID string, epochF
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("store: scan contributions: %w", err)
+	}
+	return nil
+}
+
+// scannedRow is one row of ScanContributions' query as read, before it is
+// checked and decoded into a Contribution; its byte fields alias buffers
+// that the next row overwrites.
+type scannedRow struct {
+	nullifier, digest, revocation, share, public, proof, leaf sql.RawBytes
+	epoch, purposes, expiry, minCohort                        int64
+	revoked                                                   sql.NullInt64
+}
+
+// fill decodes r into c, refusing a stored value out of its range; c's byte
+// fields alias r's.
+func (r *scannedRow) fill(c *Contribution) error {
+	var err error
+	if c.Nullifier, err = bytes32(r.nullifier, "nullifier"); err != nil {
+		return err
+	}
+	if c.PayloadDigest, err = bytes32(r.digest, "payload digest"); err != nil {
+		return err
+	}
+	if c.RevocationCommitment, err = bytes32(r.revocation, "revocation commitment"); err != nil {
+		return err
+	}
+	if c.Epoch, err = unsigned(r.epoch, "epoch"); err != nil {
+		return err
+	}
+	if r.minCohort < 0 || r.minCohort > 1<<32-1 {
+		return fmt.Errorf("stored min cohort %d out of range", r.minCohort)
+	}
+	c.MinCohort = uint32(r.minCohort)
+	c.Purposes = uint64(r.purposes) // a bitmask stored as its two's complement
+	c.Expiry = fromMicros(r.expiry)
+	c.RevokedAt = fromNullMicros(r.revoked)
+	c.Share, c.Public, c.Proof = r.share, r.public, r.proof
+	c.ClaimLeaf = [32]byte{}
+	if r.leaf != nil {
+		if c.ClaimLeaf, err = bytes32(r.leaf, "claim leaf"); err != nil {
+			return err
+		}
 	}
 	return nil
 }

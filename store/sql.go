@@ -52,6 +52,9 @@ type sqlStore struct {
 	// bundles keeps transcript bundles as files beside an SQLite
 	// database; nil on PostgreSQL.
 	bundles *bundleFiles
+	// scans runs a job's scans outside transactions on SQLite
+	// (sqlite_scan.go); nil on PostgreSQL.
+	scans *scanConns
 }
 
 var _ Store = (*sqlStore)(nil)
@@ -127,6 +130,7 @@ func (s *sqlStore) Ping(ctx context.Context) error {
 }
 
 func (s *sqlStore) Close() error {
+	s.scans.close()
 	err := errors.Join(s.checkpoints.close(), s.stmts.close(), s.w.Close())
 	if s.r != s.w {
 		err = errors.Join(err, s.r.Close())

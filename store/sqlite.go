@@ -79,6 +79,7 @@ func openSQLite(ctx context.Context, path string) (*sqlStore, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	s.r = r
+	s.scans = newScanConns(path, n)
 	s.group = &groupCommitter{s: s}
 	if err := checkSQLitePragmas(ctx, r); err != nil {
 		return nil, errors.Join(err, s.Close())
