@@ -152,7 +152,9 @@
 // the goroutine of InTx's function only). With SQLite, writes go through one
 // connection in IMMEDIATE transactions, so writers queue in the process
 // instead of failing mid-transaction, while a few read-only connections read
-// beside them (WAL). Pick SQLite for a node on one machine: no setup, the
+// beside them (WAL); a job's scans outside a transaction (ScanContributions)
+// run on as many connections of their own, driven through SQLite's C API
+// without database/sql (sqlite_scan.go, docs/design.md §7.7). Pick SQLite for a node on one machine: no setup, the
 // file lives in the data directory, and one process uses it. Pick PostgreSQL
 // for a server deployment, and to run several stateless replicas of one node
 // against one database: each replica opens its own Store; write transactions

@@ -193,6 +193,34 @@ func (c *scanConn) prepare(query string) (uintptr, error) {
 	return st, nil
 }
 
+// interruptOnDone interrupts c's statement when ctx is done, so that a
+// step that runs long before its first row (a range of epochs sorted)
+// stops too; the function it returns, called once the statement is reset,
+// ends the watch, after which nothing interrupts c. sqlite3_interrupt is
+// safe from another goroutine; it is called on a TLS of its own, as
+// the driver does.
+func (c *scanConn) interruptOnDone(ctx context.Context) func() {
+	var (
+		mu   sync.Mutex
+		done bool
+	)
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if !done {
+			tls := libc.NewTLS()
+			sqlite3.Xsqlite3_interrupt(tls, c.db)
+			tls.Close()
+		}
+	})
+	return func() {
+		stop()
+		mu.Lock()
+		done = true
+		mu.Unlock()
+	}
+}
+
 func (c *scanConn) close() {
 	for _, st := range c.stmts {
 		sqlite3.Xsqlite3_finalize(c.tls, st)
@@ -297,6 +325,7 @@ func (p *scanConns) rows(ctx context.Context, query string, args []any, fields C
 		sqlite3.Xsqlite3_reset(c.tls, st)
 		sqlite3.Xsqlite3_clear_bindings(c.tls, st)
 	}()
+	defer c.interruptOnDone(ctx)()
 	for i, a := range args {
 		switch v := a.(type) {
 		case string:
@@ -325,6 +354,11 @@ func (p *scanConns) rows(ctx context.Context, query string, args []any, fields C
 		case sqlite3.SQLITE_ROW:
 		case sqlite3.SQLITE_DONE:
 			return nil
+		case sqlite3.SQLITE_INTERRUPT:
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			return c.errorf("step", rc)
 		default:
 			return c.errorf("step", rc)
 		}
