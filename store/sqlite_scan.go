@@ -19,8 +19,8 @@ import (
 // columns of a million rows, and through database/sql each column of each
 // row cost the driver a type query and a copy, each under the connection's
 // mutex (the driver opens every connection SQLITE_OPEN_FULLMUTEX), and a
-// fresh allocation for every byte column: more CPU than SQLite's own
-// reading of the row. A scan connection is opened SQLITE_OPEN_NOMUTEX —
+// fresh allocation for every byte column: nearly as much CPU as SQLite's
+// own execution of the query. A scan connection is opened SQLITE_OPEN_NOMUTEX —
 // one goroutine uses it at a time, which the pool below guarantees, as
 // database/sql does for its connections — reads each column once, and
 // copies byte columns into buffers it reuses from row to row. The query,
@@ -31,80 +31,67 @@ import (
 // the bind call returns.
 const sqliteTransient = ^uintptr(0)
 
-// scanConns is the pool of scan connections of one SQLite database.
+// scanConns is the pool of scan connections of one SQLite database: at
+// most cap(sem) open, each used by one scan at a time.
 type scanConns struct {
 	path string
-	max  int
+	sem  chan struct{} // a token for each connection in use
 
 	mu     sync.Mutex
 	idle   []*scanConn
-	open   int           // connections open, idle or in use
-	free   chan struct{} // signalled when one is put back
+	open   int // connections open, idle or in use
 	closed bool
 }
 
-func newScanConns(path string, max int) *scanConns {
-	return &scanConns{path: path, max: max, free: make(chan struct{}, 1)}
+func newScanConns(path string, most int) *scanConns {
+	return &scanConns{path: path, sem: make(chan struct{}, most)}
 }
 
-// get returns an idle connection, opens one while fewer than max are open,
-// or waits for one to be put back.
+// get waits for a token, then returns an idle connection or opens one.
 func (p *scanConns) get(ctx context.Context) (*scanConn, error) {
-	for {
-		p.mu.Lock()
-		if p.closed {
-			p.mu.Unlock()
-			return nil, errors.New("store: sqlite: scan on a closed store")
-		}
-		if n := len(p.idle); n > 0 {
-			c := p.idle[n-1]
-			p.idle = p.idle[:n-1]
-			p.mu.Unlock()
-			return c, nil
-		}
-		if p.open < p.max {
-			p.open++
-			p.mu.Unlock()
-			c, err := openScanConn(p.path)
-			if err != nil {
-				p.mu.Lock()
-				p.open--
-				p.mu.Unlock()
-				p.signal()
-				return nil, err
-			}
-			return c, nil
-		}
-		p.mu.Unlock()
-		select {
-		case <-p.free:
-		case <-ctx.Done():
-			return nil, fmt.Errorf("store: sqlite: scan: %w", ctx.Err())
-		}
+	select {
+	case p.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		<-p.sem
+		return nil, errors.New("sqlite: scan on a closed store")
+	}
+	if n := len(p.idle); n > 0 {
+		c := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		p.mu.Unlock()
+		return c, nil
+	}
+	p.open++
+	p.mu.Unlock()
+	c, err := openScanConn(p.path)
+	if err != nil {
+		p.mu.Lock()
+		p.open--
+		p.mu.Unlock()
+		<-p.sem
+		return nil, err
+	}
+	return c, nil
 }
 
-// put gives c back; a connection whose statement failed, or of a closed
-// pool, is closed instead.
+// put gives c back with its token; a connection whose statement could not
+// be prepared, or of a closed pool, is closed instead.
 func (p *scanConns) put(c *scanConn, broken bool) {
 	p.mu.Lock()
 	if p.closed || broken {
 		p.open--
 		p.mu.Unlock()
 		c.close()
-		p.signal()
-		return
+	} else {
+		p.idle = append(p.idle, c)
+		p.mu.Unlock()
 	}
-	p.idle = append(p.idle, c)
-	p.mu.Unlock()
-	p.signal()
-}
-
-func (p *scanConns) signal() {
-	select {
-	case p.free <- struct{}{}:
-	default:
-	}
+	<-p.sem
 }
 
 // close closes the idle connections; one in use is closed when put back.

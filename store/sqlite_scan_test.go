@@ -174,7 +174,8 @@ func TestScanConnsStop(t *testing.T) {
 
 // TestScanConnsPool runs more scans at once than the pool has connections:
 // each reads every row, and no more connections are open at any time than
-// the pool's bound.
+// the pool's bound; a scan waiting for a connection stops when its context
+// is done.
 func TestScanConnsPool(t *testing.T) {
 	ctx := context.Background()
 	s := openSQLiteStore(t)
@@ -184,9 +185,9 @@ func TestScanConnsPool(t *testing.T) {
 		wg   sync.WaitGroup
 		mu   sync.Mutex
 		most int
-		errs = make(chan error, 3*s.scans.max)
+		errs = make(chan error, 3*cap(s.scans.sem))
 	)
-	for range 3 * s.scans.max {
+	for range 3 * cap(s.scans.sem) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -215,7 +216,45 @@ func TestScanConnsPool(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if most == 0 || most > s.scans.max {
-		t.Fatalf("%d scan connections open at once, bound %d", most, s.scans.max)
+	if most == 0 || most > cap(s.scans.sem) {
+		t.Fatalf("%d scan connections open at once, bound %d", most, cap(s.scans.sem))
+	}
+
+	// With every connection held by a scan, another waits for one, and
+	// gives up when its context is done; then it gets the one let go.
+	var (
+		held    sync.WaitGroup
+		started = make(chan struct{}, cap(s.scans.sem))
+		release = make(chan struct{})
+	)
+	for range cap(s.scans.sem) {
+		held.Add(1)
+		go func() {
+			defer held.Done()
+			first := true
+			if err := s.ScanContributions(ctx, "fitness", 0, math.MaxUint64, 0, func(*Contribution) error {
+				if first {
+					first = false
+					started <- struct{}{}
+					<-release
+				}
+				return nil
+			}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	for range cap(s.scans.sem) {
+		<-started
+	}
+	wctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if err := s.ScanContributions(wctx, "fitness", 0, math.MaxUint64, 0, func(*Contribution) error { return nil }); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a scan waiting for a connection: %v", err)
+	}
+	close(release)
+	held.Wait()
+	if got, err := scanAll(ctx, s, 0, math.MaxUint64, 0); err != nil || len(got) != rows {
+		t.Fatalf("after: %d rows, %v", len(got), err)
 	}
 }
