@@ -259,13 +259,13 @@ func (q queries) ScanContributions(ctx context.Context, datasetID string, epochF
 		dest = []any{&r.nullifier, &r.epoch, &r.digest, &r.purposes, &r.expiry, &r.minCohort, &r.revocation, &r.revoked}
 	)
 	if fields&WithShare != 0 {
-		dest = append(dest, (*sql.RawBytes)(&r.share))
+		dest = append(dest, &r.share)
 	}
 	if fields&WithProof != 0 {
-		dest = append(dest, (*sql.RawBytes)(&r.public), (*sql.RawBytes)(&r.proof))
+		dest = append(dest, &r.public, &r.proof)
 	}
 	if fields&WithClaimLeaf != 0 {
-		dest = append(dest, (*sql.RawBytes)(&r.leaf))
+		dest = append(dest, &r.leaf)
 	}
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
