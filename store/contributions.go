@@ -219,16 +219,9 @@ func (q queries) ScanContributions(ctx context.Context, datasetID string, epochF
 	if epochFrom > epochTo || epochFrom > 1<<63-1 {
 		return nil
 	}
-	cols := scanColumns
-	if fields&WithShare != 0 {
-		cols += `, c.share`
-	}
-	if fields&WithProof != 0 {
-		cols += `, c.public_inputs, c.proof`
-	}
-	if fields&WithClaimLeaf != 0 {
-		cols += `, c.claim_leaf`
-	}
+	var r scannedRow
+	values, valueDest := r.valueColumns(fields)
+	cols := scanColumns + values
 	// One epoch is an equality on contributions_by_epoch (dataset_id,
 	// epoch, nullifier), whose rows come in nullifier order: the rows
 	// stream from the index as they are read. A range of epochs is sorted
@@ -254,18 +247,11 @@ func (q queries) ScanContributions(ctx context.Context, datasetID string, epochF
 		// The byte columns are read as sql.RawBytes, which alias the
 		// driver's buffers until the next row: a scan allocates nothing
 		// per row for them.
-		r    scannedRow
 		c    = Contribution{DatasetID: datasetID}
 		dest = []any{&r.nullifier, &r.epoch, &r.digest, &r.purposes, &r.expiry, &r.minCohort, &r.revocation, &r.revoked}
 	)
-	if fields&WithShare != 0 {
-		dest = append(dest, &r.share)
-	}
-	if fields&WithProof != 0 {
-		dest = append(dest, &r.public, &r.proof)
-	}
-	if fields&WithClaimLeaf != 0 {
-		dest = append(dest, &r.leaf)
+	for _, d := range valueDest {
+		dest = append(dest, d)
 	}
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
@@ -291,6 +277,26 @@ type scannedRow struct {
 	nullifier, digest, revocation, share, public, proof, leaf sql.RawBytes
 	epoch, purposes, expiry, minCohort                        int64
 	revoked                                                   sql.NullInt64
+}
+
+// valueColumns are the byte columns ScanContributions reads for fields
+// after scanColumns, as its query lists them, and the fields of r each is
+// read into, in the same order.
+func (r *scannedRow) valueColumns(fields ContributionFields) (string, []*sql.RawBytes) {
+	var (
+		cols string
+		dest []*sql.RawBytes
+	)
+	if fields&WithShare != 0 {
+		cols, dest = cols+`, c.share`, append(dest, &r.share)
+	}
+	if fields&WithProof != 0 {
+		cols, dest = cols+`, c.public_inputs, c.proof`, append(dest, &r.public, &r.proof)
+	}
+	if fields&WithClaimLeaf != 0 {
+		cols, dest = cols+`, c.claim_leaf`, append(dest, &r.leaf)
+	}
+	return cols, dest
 }
 
 // fill decodes r into c, refusing a stored value out of its range; c's byte

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"unsafe"
 
@@ -116,8 +117,8 @@ type scanConn struct {
 	stmts map[string]uintptr
 }
 
-// openScanConn opens path read-only in spirit (query_only) with the read
-// pool's pragmas that matter to a read: the busy timeout and the mapping.
+// openScanConn opens path with the read pool's pragmas: sqlitePragmas, then
+// query_only.
 func openScanConn(path string) (*scanConn, error) {
 	c := &scanConn{tls: libc.NewTLS(), stmts: map[string]uintptr{}}
 	name, err := libc.CString(path)
@@ -135,12 +136,8 @@ func openScanConn(path string) (*scanConn, error) {
 		c.close()
 		return nil, err
 	}
-	for _, pragma := range []string{
-		fmt.Sprintf("PRAGMA busy_timeout=%d", sqliteBusyTimeoutMS),
-		fmt.Sprintf("PRAGMA mmap_size=%d", sqliteMmapBytes),
-		"PRAGMA query_only=1",
-	} {
-		if err := c.exec(pragma); err != nil {
+	for _, pragma := range append(slices.Clone(sqlitePragmas), "query_only(1)") {
+		if err := c.exec("PRAGMA " + pragma); err != nil {
 			c.close()
 			return nil, err
 		}
@@ -327,9 +324,11 @@ func (p *scanConns) rows(ctx context.Context, query string, args []any, fields C
 		}
 	}
 	var (
-		r    scannedRow
-		bufs [7][]byte
-		out  = Contribution{DatasetID: datasetID}
+		r            scannedRow
+		_, valueDest = r.valueColumns(fields)
+		bufs         [3][]byte                        // the eligibility columns' bytes
+		valueBufs    = make([][]byte, len(valueDest)) // the value columns'
+		out          = Contribution{DatasetID: datasetID}
 	)
 	for n := 0; ; n++ {
 		if n%scanCheckRows == scanCheckRows-1 {
@@ -357,18 +356,8 @@ func (p *scanConns) rows(ctx context.Context, query string, args []any, fields C
 		r.minCohort = c.int64(st, 5)
 		r.revocation = c.blob(st, 6, &bufs[2])
 		r.revoked = sql.NullInt64{Int64: c.int64(st, 7), Valid: !c.isNull(st, 7)}
-		col := 8
-		if fields&WithShare != 0 {
-			r.share = c.blob(st, col, &bufs[3])
-			col++
-		}
-		if fields&WithProof != 0 {
-			r.public = c.blob(st, col, &bufs[4])
-			r.proof = c.blob(st, col+1, &bufs[5])
-			col += 2
-		}
-		if fields&WithClaimLeaf != 0 {
-			r.leaf = c.blob(st, col, &bufs[6])
+		for k, d := range valueDest {
+			*d = c.blob(st, 8+k, &valueBufs[k])
 		}
 		if err := r.fill(&out); err != nil {
 			return err
