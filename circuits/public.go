@@ -1,6 +1,7 @@
 package circuits
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -146,12 +147,17 @@ func RootOf(b []byte) ([32]byte, error) {
 		return [32]byte{}, err
 	}
 	root := [32]byte(b[publicRootOffset : publicRootOffset+fr.Bytes])
-	var e fr.Element
-	if err := e.SetBytesCanonical(root[:]); err != nil {
-		return [32]byte{}, fmt.Errorf("%w: public inputs: root: %v", ErrMalformed, err)
+	if bytes.Compare(root[:], frModulus[:]) >= 0 {
+		return [32]byte{}, fmt.Errorf("%w: public inputs: root: not a canonical field element (%x is not below the modulus)", ErrMalformed, root)
 	}
 	return root, nil
 }
+
+// frModulus is r, big-endian: a 32-byte big-endian value is a canonical
+// element exactly when it is below it, which RootOf checks by comparing
+// bytes, where SetBytesCanonical would also convert the value to
+// Montgomery form (a job reads the root of every record of its cohort).
+var frModulus = [fr.Bytes]byte(fr.Modulus().FillBytes(make([]byte, fr.Bytes)))
 
 func writeElement(w *wire.Writer, e *fr.Element) {
 	x := e.Bytes()
